@@ -1,0 +1,58 @@
+import { AsyncSeriesBailHook, AsyncSeriesHook, AsyncParallelHook, HookMap, SyncBailHook } from "tapable";
+import type { CompileRequest, CompilerInfo, CompileInvocation, ParseInput, ParseResult } from "./types.js";
+import type { KeyHasher } from "../hashing/key-hasher.js";
+import type { CacheStorage, StorageSettings } from "../storage/cache-storage.js";
+
+/** What a detection plugin may look at. Probe results are memoised per executable. */
+export interface CompilerProbe {
+  /** The path the build system named, resolved on PATH (argv[0] of the real compile). */
+  path: string;
+  /** `path` with symlinks followed. */
+  realPath: string;
+  /** The name the user typed (basename of argv[0]). */
+  invokedName: string;
+  /** Run the compiler with these arguments (no stdin); memoised for this probe. */
+  run(args: string[]): Promise<{ stdout: string; stderr: string; exitCode: number }>;
+}
+
+export type CompilerDetection = Omit<CompilerInfo, "identity">;
+
+/** Context of one cacheable call, passed to the key hook. */
+export interface KeyContext {
+  request: CompileRequest;
+  compiler: CompilerInfo;
+  invocation: CompileInvocation;
+  mode: "direct" | "preprocessor";
+}
+
+/** Told to every plugin when a call is finished, whatever happened. */
+export interface CallOutcome {
+  request: CompileRequest;
+  compiler?: CompilerInfo;
+  invocation?: CompileInvocation;
+  result: "hit-direct" | "hit-preprocessor" | "miss" | "not-cacheable" | "error" | "compile-failed";
+  reason?: string;
+  exitCode: number;
+  durationMs: number;
+}
+
+/**
+ * Every extension point of the engine, declared in one place.
+ * See docs/plugin-guide.md for when each runs and what it may return.
+ */
+export function createHooks() {
+  return Object.freeze({
+    /** Bail: first plugin that recognises the executable returns its description. */
+    detectCompiler: new AsyncSeriesBailHook<[CompilerProbe], CompilerDetection | undefined>(["probe"]),
+    /** Keyed by `CompilerInfo.family`. Bail: returns whether and how the call is cached. */
+    parseArguments: new HookMap(() => new SyncBailHook<[ParseInput], ParseResult | undefined>(["input"])),
+    /** Series: each plugin may add to the cache key after the engine's own parts. */
+    extendKey: new AsyncSeriesHook<[KeyHasher, KeyContext]>(["hasher", "context"]),
+    /** Bail: first plugin that serves `settings.kind` returns the storage. The local disk store is built in. */
+    createStorage: new SyncBailHook<[StorageSettings], CacheStorage | undefined>(["settings"]),
+    /** Parallel: told when a call ends (stats, logging, telemetry). Errors are logged, never fail the build. */
+    callFinished: new AsyncParallelHook<[CallOutcome]>(["outcome"]),
+  });
+}
+
+export type EngineHooks = ReturnType<typeof createHooks>;

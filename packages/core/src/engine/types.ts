@@ -1,0 +1,156 @@
+/**
+ * Values that cross the boundary between the engine and its plugins.
+ * Everything here is plain data so that it can be logged, serialised and
+ * (later) shipped to a build farm.
+ */
+
+/** One call of a compiler as the build system made it, forwarded by the client. */
+export interface CompileRequest {
+  /** argv as given after `reprise` (or, when masquerading, with argv[0] the link name). */
+  argv: string[];
+  cwd: string;
+  env: Record<string, string>;
+  /** Whether the client's stdout/stderr are terminals (decides colored diagnostics). */
+  stdoutIsTTY: boolean;
+  stderrIsTTY: boolean;
+  /** Path the client was started as, when it masquerades as the compiler (a `gcc` symlink to reprise). */
+  masqueradeAs?: string;
+}
+
+/** What a plugin learns about a compiler executable by probing it. Cached per executable. */
+export interface CompilerInfo {
+  /** Plugin-defined family name; selects `hooks.parseArguments.for(family)`. */
+  family: string;
+  /** Absolute path the compiler is run at (argv[0] matters to clang, so this is not the realpath). */
+  path: string;
+  /** The executable after following symlinks. */
+  realPath: string;
+  /** Human version, e.g. "12.2.0". */
+  version: string;
+  /** Full text of the version probe; part of the identity. */
+  versionText: string;
+  /** Target triple or machine the compiler produces code for, when the plugin knows it. */
+  target?: string;
+  /**
+   * Other files whose contents define the compiler's behaviour (e.g. gcc's cc1).
+   * The engine hashes them into the identity.
+   */
+  identityFiles?: string[];
+  /** Filled in by the engine: hash of binary, identity files and version text. */
+  identity: string;
+  /** Free-form data for the plugin's own later hooks. */
+  data?: Record<string, unknown>;
+}
+
+/** A file the compile writes and a hit must restore. */
+export interface OutputSpec {
+  /** Stable name within an entry: "object", "dep", "dwo", "gcno", ... */
+  role: string;
+  /** Absolute path. */
+  path: string;
+  /** When true, a compile that does not write it is still cacheable (the file is just absent on a hit). */
+  optional?: boolean;
+}
+
+/**
+ * A token whose presence in the source or any included file makes the output
+ * depend on the moment of compilation (e.g. C's `__DATE__`).
+ *  - "date": the result is keyed by today's date as well.
+ *  - "uncacheable": the call is not cached at all.
+ */
+export interface VolatileMarker {
+  token: string;
+  effect: "date" | "uncacheable";
+}
+
+/** How the engine learns which files a compile read (for the direct-mode manifest). */
+export interface DependencyDiscovery {
+  /**
+   * A Make-format dependency file the compile itself writes (user's own `-MF`
+   * or one the plugin added). Listed files are resolved against the cwd.
+   */
+  depFile?: string;
+  /** True when the engine must delete `depFile` after reading it (the plugin added it). */
+  depFileIsTemporary?: boolean;
+  /**
+   * When the compile's own dependency file misses files (e.g. gcc's `-MMD`
+   * leaves out system headers), a separate command that writes a complete one
+   * to `scanDepFile`. Run alongside the compile, only on a miss.
+   */
+  scanArgv?: string[];
+  scanDepFile?: string;
+}
+
+/** A compiler call the plugin understood and declared cacheable. */
+export interface CompileInvocation {
+  /** Language of the source as the compiler sees it: "c", "c++", "objective-c", "assembler-with-cpp", ... */
+  language: string;
+  /** Absolute path of the single source file. */
+  sourceFile: string;
+  /** Every file the compile writes that a hit must restore. */
+  outputs: OutputSpec[];
+  /**
+   * Arguments that can change any output or diagnostic, normalised by the
+   * plugin (e.g. without `-MF` paths). Order is kept: `-I` order matters.
+   */
+  keyArgs: string[];
+  /**
+   * Arguments that only matter to the preprocessor; left out of the key in
+   * preprocessor mode (the preprocessed text already reflects them).
+   */
+  preprocessorOnlyArgs: string[];
+  /** Full argv (argv[0] = compiler path) run on a miss. */
+  compileArgv: string[];
+  /** Full argv that writes the preprocessed source to stdout (preprocessor mode). */
+  preprocessArgv: string[];
+  /** Where the include list for direct mode comes from. */
+  dependencies: DependencyDiscovery;
+  /** Names of environment variables whose values can change the outputs or diagnostics. */
+  keyEnv: string[];
+  /** Tokens that make the output time-dependent; scanned for in the source and every include. */
+  volatileMarkers: VolatileMarker[];
+  /** Whether the cwd ends up in the outputs (debug info, coverage notes). */
+  dependsOnCwd: boolean;
+  /** Whether diagnostics are colored for this call; part of the key. */
+  colorDiagnostics: boolean;
+  /** Extra files whose contents feed the key (e.g. `-fprofile-use` data, sanitizer blocklists). */
+  extraInputFiles: string[];
+}
+
+export type ParseResult =
+  | { cacheable: true; invocation: CompileInvocation }
+  | { cacheable: false; reason: NonCacheableReason; detail?: string };
+
+/**
+ * Why a call was not cached. Plugins may use their own strings; these are the
+ * ones first-party plugins and the engine use, so that stats group them.
+ */
+export type NonCacheableReason =
+  | "linking"
+  | "preprocess-only"
+  | "dependencies-only"
+  | "multiple-sources"
+  | "no-source"
+  | "stdin-source"
+  | "unsupported-language"
+  | "unsupported-option"
+  | "profile-data"
+  | "response-file"
+  | "output-to-stdout"
+  | "time-macro"
+  | "unknown-compiler"
+  | "disabled"
+  | "compiler-failed"
+  | (string & {});
+
+/** Everything a parser gets to look at. */
+export interface ParseInput {
+  /** argv with argv[0] replaced by the resolved compiler path. */
+  argv: string[];
+  cwd: string;
+  env: Readonly<Record<string, string>>;
+  compiler: CompilerInfo;
+  stderrIsTTY: boolean;
+  /** A fresh path in a private temporary directory, for files a plugin adds (e.g. a dep file). */
+  tempPath(suffix: string): string;
+}
