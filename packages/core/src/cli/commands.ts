@@ -1,0 +1,93 @@
+import { Command } from "commander";
+import { runtimeDir, socketPath } from "../util/paths.js";
+import { REPRISE_VERSION } from "../version.js";
+import { exchange, isListening } from "../client/exchange.js";
+import { spawnDaemon } from "../client/spawn-daemon.js";
+import { frame, FrameType } from "../protocol/frames.js";
+import { formatStats, type StatsReply } from "./format-stats.js";
+
+const noSinks = { stdout: () => {}, stderr: () => {} };
+
+async function send(command: string, extra: Record<string, unknown> = {}): Promise<unknown | undefined> {
+  const outcome = await exchange(socketPath(runtimeDir()), frame(FrameType.Command, JSON.stringify({ command, ...extra })), noSinks);
+  return outcome.kind === "reply" ? outcome.data : undefined;
+}
+
+async function startServer(): Promise<boolean> {
+  const sock = socketPath(runtimeDir());
+  if (await isListening(sock)) return true;
+  spawnDaemon(runtimeDir());
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    if (await isListening(sock)) return true;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return false;
+}
+
+/** Administrative commands: `reprise --show-stats`, `--stop-server`, ... */
+export async function runCommand(args: string[]): Promise<number> {
+  let code = 0;
+  const program = new Command("reprise")
+    .usage("<compiler> [compiler arguments...]\n       reprise [options]")
+    .description("A compiler cache: put it in front of gcc, clang or rustc.\nExamples: reprise gcc -c a.c -o a.o   |   CC=\"reprise gcc\" make   |   cmake -DCMAKE_C_COMPILER_LAUNCHER=reprise")
+    .version(REPRISE_VERSION, "-V, --version")
+    .option("--start-server", "start the background daemon")
+    .option("--stop-server", "stop the background daemon")
+    .option("-s, --show-stats", "show cache statistics")
+    .option("-z, --zero-stats", "reset statistics")
+    .option("--json", "with --show-stats: machine-readable output")
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) });
+  try {
+    program.parse(args, { from: "user" });
+  } catch (err) {
+    return (err as { exitCode?: number }).exitCode ?? 2;
+  }
+  const o = program.opts<{ startServer?: boolean; stopServer?: boolean; showStats?: boolean; zeroStats?: boolean; json?: boolean }>();
+  if (!o.startServer && !o.stopServer && !o.showStats && !o.zeroStats) {
+    program.outputHelp();
+    return 0;
+  }
+  if (o.stopServer) {
+    const reply = (await send("stop")) as { pid?: number } | undefined;
+    if (reply) {
+      const sock = socketPath(runtimeDir());
+      const deadline = Date.now() + 10_000;
+      while (Date.now() < deadline && (await isListening(sock))) await new Promise((r) => setTimeout(r, 20));
+      process.stdout.write(`Stopped the Reprise daemon (pid ${reply.pid}).\n`);
+    } else {
+      process.stdout.write("No Reprise daemon was running.\n");
+    }
+  }
+  if (o.startServer) {
+    if (await startServer()) process.stdout.write("Reprise daemon is running.\n");
+    else {
+      process.stderr.write(`reprise: the daemon did not start; see ${runtimeDir()}/daemon.log\n`);
+      code = 1;
+    }
+  }
+  if (o.zeroStats) {
+    if (!(await startServer()) || !(await send("zero-stats"))) {
+      process.stderr.write("reprise: could not reach the daemon to reset statistics\n");
+      code = 1;
+    } else process.stdout.write("Statistics zeroed.\n");
+  }
+  if (o.showStats) {
+    if (!(await startServer())) {
+      process.stderr.write("reprise: could not reach the daemon\n");
+      return 1;
+    }
+    const reply = (await send("stats", { cwd: process.cwd(), env: reprEnv() })) as StatsReply | undefined;
+    if (!reply) {
+      process.stderr.write("reprise: the daemon did not answer\n");
+      return 1;
+    }
+    process.stdout.write(o.json ? `${JSON.stringify(reply, null, 2)}\n` : formatStats(reply));
+  }
+  return code;
+}
+
+function reprEnv(): Record<string, string> {
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith("REPRISE_") || k === "HOME" || k.startsWith("XDG_")) as [string, string][]);
+}

@@ -1,0 +1,39 @@
+import { spawn } from "node:child_process";
+import { realpathSync } from "node:fs";
+import { dirname } from "node:path";
+import { findExecutable } from "../engine/find-executable.js";
+
+/**
+ * Runs the real compiler in this process's place, with the terminal and stdin
+ * of the build: what a build gets when Reprise is not caching this call.
+ */
+export function runLocally(argv: string[], compilerPath: string | undefined, masqueradeAs: string | undefined): Promise<number> {
+  const name = argv[0] ?? "";
+  const self = new Set<string>();
+  try {
+    self.add(realpathSync(process.argv[1]!));
+  } catch {
+    // running from an unusual entry; nothing to exclude
+  }
+  const exe =
+    compilerPath && compilerPath.includes("/")
+      ? compilerPath
+      : findExecutable(name, { cwd: process.cwd(), pathEnv: process.env.PATH, exclude: self, skipDir: masqueradeAs ? dirname(masqueradeAs) : undefined });
+  if (!exe) {
+    process.stderr.write(`reprise: cannot find compiler "${name}" on PATH\n`);
+    return Promise.resolve(127);
+  }
+  return new Promise((resolve) => {
+    const child = spawn(exe, argv.slice(1), { stdio: "inherit", argv0: name });
+    child.on("error", (err) => {
+      process.stderr.write(`reprise: cannot run ${exe}: ${err.message}\n`);
+      resolve(127);
+    });
+    child.on("exit", (code, signal) => {
+      if (signal) {
+        process.kill(process.pid, signal);
+        resolve(128);
+      } else resolve(code ?? 1);
+    });
+  });
+}

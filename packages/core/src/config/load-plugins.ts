@@ -1,0 +1,60 @@
+import { createRequire } from "node:module";
+import { isAbsolute, join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import type { PluginModule, ReprisePlugin } from "../engine/plugin.js";
+import type { PluginSpec } from "./schema.js";
+import { PluginError } from "../util/errors.js";
+import type { Logger } from "../util/logger.js";
+
+/** First-party compiler plugins used when config names none; each is skipped if not installed. */
+export const DEFAULT_PLUGINS = ["@reprise/plugin-gcc", "@reprise/plugin-clang"];
+
+/**
+ * Loads plugins named in config: package names are resolved from the config
+ * file's directory (then from Reprise's own install), paths relative to it.
+ */
+export async function loadPlugins(specs: PluginSpec[], baseDir: string, logger: Logger): Promise<ReprisePlugin[]> {
+  const explicit = specs.length > 0;
+  const list: PluginSpec[] = explicit ? specs : DEFAULT_PLUGINS;
+  const plugins: ReprisePlugin[] = [];
+  for (const spec of list) {
+    const [name, options] = typeof spec === "string" ? [spec, undefined] : spec;
+    const url = resolveSpecifier(name, baseDir);
+    if (!url) {
+      if (explicit) throw new PluginError(name, "cannot be found", `install it (npm i -D ${name}) or fix the path in your config`);
+      logger.debug("default plugin %s not installed; skipped", name);
+      continue;
+    }
+    let mod: PluginModule;
+    try {
+      mod = (await import(url)) as PluginModule;
+    } catch (err) {
+      throw new PluginError(name, "failed to load", (err as Error).message);
+    }
+    plugins.push(instantiate(name, mod, options));
+  }
+  return plugins;
+}
+
+function resolveSpecifier(name: string, baseDir: string): string | undefined {
+  if (name.startsWith(".") || isAbsolute(name)) return pathToFileURL(resolve(baseDir, name)).href;
+  for (const from of [join(baseDir, "noop.js"), import.meta.url]) {
+    try {
+      return pathToFileURL(createRequire(from).resolve(name)).href;
+    } catch {
+      // try the next base
+    }
+  }
+  return undefined;
+}
+
+function instantiate(name: string, mod: PluginModule, options: Record<string, unknown> | undefined): ReprisePlugin {
+  let candidate: unknown = mod;
+  if (candidate && typeof candidate === "object" && "default" in candidate) candidate = (candidate as { default: unknown }).default;
+  if (typeof candidate === "function") candidate = (candidate as (o?: Record<string, unknown>) => unknown)(options);
+  const plugin = candidate as ReprisePlugin;
+  if (!plugin || typeof plugin.apply !== "function" || typeof plugin.name !== "string") {
+    throw new PluginError(name, "is not a Reprise plugin", "it must export { name, apply(engine) } or a function returning one");
+  }
+  return plugin;
+}

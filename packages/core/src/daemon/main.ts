@@ -1,0 +1,80 @@
+import { mkdirSync, rmSync } from "node:fs";
+import { dirname, join } from "node:path";
+import pLimit from "p-limit";
+import { Engine } from "../engine/engine.js";
+import { CompileService } from "../engine/compile-service.js";
+import { CompilerDetector } from "../engine/compiler-detector.js";
+import { FileHashCache } from "../hashing/file-hash-cache.js";
+import { SettingsLoader } from "../config/load-settings.js";
+import { loadPlugins } from "../config/load-plugins.js";
+import { StorageRegistry } from "../storage/storage-registry.js";
+import { localStoragePlugin } from "../storage/local-storage-plugin.js";
+import { Stats } from "../stats/stats.js";
+import { fileSink, Logger } from "../util/logger.js";
+import { daemonLockPath, daemonLogPath, runtimeDir, socketPath } from "../util/paths.js";
+import { acquireDaemonLock, releaseDaemonLock } from "./daemon-lock.js";
+import { ensurePrivateDir } from "./runtime-dir.js";
+import { reprisesOwnExecutables } from "./self-paths.js";
+import { DaemonServer } from "./server.js";
+
+/**
+ * Starts the daemon in this process. Daemon-wide settings (plugins, job
+ * limit, idle timeout, log level) come from the config and environment it is
+ * started with; per-call settings (cache dir, size, key mode) from each call's.
+ */
+export async function startDaemon(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Promise<DaemonServer | undefined> {
+  const runtime = runtimeDir(env);
+  ensurePrivateDir(runtime);
+  const settingsLoader = new SettingsLoader();
+  const settings = await settingsLoader.load(cwd, env as Record<string, string>);
+  const logger = new Logger(settings.logLevel === "error" ? "warn" : settings.logLevel, fileSink(daemonLogPath(runtime)), "daemon");
+  const lock = daemonLockPath(runtime);
+  if (!acquireDaemonLock(lock)) {
+    logger.info("another daemon holds %s; exiting", lock);
+    return undefined;
+  }
+  const tempDir = join(runtime, `tmp-${process.pid}`);
+  mkdirSync(tempDir, { recursive: true, mode: 0o700 });
+
+  const engine = new Engine(logger.child("engine"));
+  engine.use(localStoragePlugin);
+  const pluginBase = settings.configFile ? dirname(settings.configFile) : cwd;
+  for (const plugin of await loadPlugins(settings.plugins, pluginBase, logger)) engine.use(plugin);
+
+  const hashes = new FileHashCache();
+  const stats = new Stats(join(runtime, "stats.json"));
+  const storages = new StorageRegistry(engine);
+  const service = new CompileService({
+    engine,
+    settings: settingsLoader,
+    storages,
+    detector: new CompilerDetector(engine, hashes),
+    hashes,
+    stats,
+    limit: pLimit(settings.maxJobs),
+    selfPaths: reprisesOwnExecutables(),
+    tempDir,
+    logger: logger.child("compile"),
+  });
+  const server = new DaemonServer({
+    socketPath: socketPath(runtime),
+    service,
+    stats,
+    storages,
+    logger,
+    idleTimeoutSec: settings.idleTimeoutSec,
+    onStopped: () => {
+      rmSync(tempDir, { recursive: true, force: true });
+      releaseDaemonLock(lock);
+      process.exit(0);
+    },
+  });
+  try {
+    await server.listen();
+  } catch (err) {
+    releaseDaemonLock(lock);
+    throw err;
+  }
+  for (const sig of ["SIGTERM", "SIGINT", "SIGHUP"] as const) process.once(sig, () => void server.stop(sig));
+  return server;
+}

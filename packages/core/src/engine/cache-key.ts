@@ -1,0 +1,49 @@
+import { KeyHasher } from "../hashing/key-hasher.js";
+import type { FileHashCache } from "../hashing/file-hash-cache.js";
+import type { Engine } from "./engine.js";
+import type { CompileInvocation, CompileRequest, CompilerInfo } from "./types.js";
+
+/** Bump when the meaning of a key changes, so old entries are never misread. */
+export const KEY_FORMAT = "reprise-key-2";
+
+/**
+ * The part of a key common to both modes: compiler identity, arguments,
+ * environment, working directory (when it reaches the outputs), color, extra
+ * inputs, then whatever plugins add in `extendKey`.
+ */
+export async function baseKey(
+  engine: Engine,
+  hashes: FileHashCache,
+  request: CompileRequest,
+  compiler: CompilerInfo,
+  inv: CompileInvocation,
+  mode: "direct" | "preprocessor",
+): Promise<KeyHasher> {
+  const h = new KeyHasher()
+    .add("format", KEY_FORMAT)
+    .add("mode", mode)
+    .add("compiler", compiler.identity)
+    .add("family", compiler.family)
+    .add("language", inv.language)
+    .addList("args", mode === "direct" ? inv.keyArgs : withoutSubsequence(inv.keyArgs, inv.preprocessorOnlyArgs))
+    .add("color", inv.colorDiagnostics);
+  for (const name of inv.keyEnv) h.add(`env:${name}`, request.env[name] ?? "\0unset");
+  if (mode === "direct" || inv.dependsOnCwd) h.add("cwd", request.cwd);
+  for (const file of inv.extraInputFiles) {
+    const digest = await hashes.digest(file);
+    h.add("extra", file).add("extraHash", digest?.hash ?? "missing");
+  }
+  await engine.hooks.extendKey.promise(h, { request, compiler, invocation: inv, mode });
+  return h;
+}
+
+/** `all` without the elements of `remove`, which is an ordered subsequence of it. */
+function withoutSubsequence(all: readonly string[], remove: readonly string[]): string[] {
+  const out: string[] = [];
+  let j = 0;
+  for (const a of all) {
+    if (j < remove.length && a === remove[j]) j++;
+    else out.push(a);
+  }
+  return out;
+}

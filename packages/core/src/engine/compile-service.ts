@@ -1,0 +1,295 @@
+import { readFile, stat, unlink } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import type pLimit from "p-limit";
+import type { Engine } from "./engine.js";
+import type { CompileInvocation, CompileRequest, CompilerInfo, ParseResult } from "./types.js";
+import type { CompilerDetector } from "./compiler-detector.js";
+import type { CallOutcome } from "./hooks.js";
+import { baseKey } from "./cache-key.js";
+import { parseDepFile } from "./dep-file.js";
+import { directResultKey, matchManifest, readManifest, recordInManifest, today } from "./direct-mode.js";
+import { restoreEntry } from "./restore-entry.js";
+import { runCompiler, type CompilerRun } from "./run-compiler.js";
+import { findExecutable } from "./find-executable.js";
+import type { FileHashCache } from "../hashing/file-hash-cache.js";
+import { hashBytes } from "../hashing/key-hasher.js";
+import type { SettingsLoader } from "../config/load-settings.js";
+import type { StorageRegistry } from "../storage/storage-registry.js";
+import type { CacheStorage } from "../storage/cache-storage.js";
+import { decodeEntry, encodeEntry, type CacheEntry, type ManifestEntry } from "../storage/codec.js";
+import type { Stats } from "../stats/stats.js";
+import type { Logger } from "../util/logger.js";
+import { CorruptEntryError, RepriseError } from "../util/errors.js";
+
+/** What the daemon tells the client at the end of a call. */
+export type CallResult =
+  | { kind: "done"; exitCode: number; stdout: Buffer; stderr: Buffer }
+  | { kind: "run-locally"; compiler: string; reason: string };
+
+export interface CompileServiceDeps {
+  engine: Engine;
+  settings: SettingsLoader;
+  storages: StorageRegistry;
+  detector: CompilerDetector;
+  hashes: FileHashCache;
+  stats: Stats;
+  limit: ReturnType<typeof pLimit>;
+  /** Real paths of Reprise's own executables, never taken for the compiler. */
+  selfPaths: ReadonlySet<string>;
+  tempDir: string;
+  logger: Logger;
+}
+
+interface Call {
+  request: CompileRequest;
+  compiler: CompilerInfo;
+  inv: CompileInvocation;
+  storage: CacheStorage;
+  started: number;
+}
+
+/**
+ * Drives one compiler call through the engine: find and identify the
+ * compiler, let its plugin parse the arguments, look the call up, and on a
+ * miss compile and store. Any failure of Reprise itself ends in "run it
+ * locally", never in a failed build.
+ */
+export class CompileService {
+  private tempCounter = 0;
+
+  constructor(private readonly d: CompileServiceDeps) {}
+
+  async run(request: CompileRequest): Promise<CallResult> {
+    const started = performance.now();
+    const compilerName = request.argv[0] ?? "";
+    let compilerPath: string | undefined;
+    try {
+      compilerPath = this.resolveCompiler(request);
+      if (!compilerPath) return this.local(compilerName, "compiler-not-found", started, request);
+      const settings = await this.d.settings.load(request.cwd, request.env);
+      if (settings.disable) return this.local(compilerPath, "disabled", started, request);
+      const compiler = await this.d.detector.detect(compilerPath, request.env);
+      if (!compiler) return this.local(compilerPath, "unknown-compiler", started, request);
+      const parsed = this.parse(request, compiler, compilerPath);
+      if (!parsed.cacheable) return this.local(compilerPath, parsed.reason, started, request, compiler);
+      const storage = await this.storageFor(request.cwd, request.env);
+      const call: Call = { request, compiler, inv: parsed.invocation, storage, started };
+      return settings.keyMode === "preprocessor" ? await this.preprocessorMode(call) : await this.directMode(call);
+    } catch (err) {
+      const reason = err instanceof RepriseError ? err.code : "internal-error";
+      this.d.logger.error("call failed, compiling without cache: %s", (err as Error).stack ?? err);
+      this.d.stats.error(reason);
+      return { kind: "run-locally", compiler: compilerPath ?? compilerName, reason: `reprise error: ${(err as Error).message}` };
+    }
+  }
+
+  /** The storage a call made from `cwd` with `env` would use (for `--show-stats`). */
+  async storageFor(cwd: string, env: Record<string, string>): Promise<CacheStorage> {
+    const settings = await this.d.settings.load(cwd, env);
+    return this.d.storages.get({ kind: settings.storage.kind, dir: settings.dir, maxSizeBytes: settings.cacheSizeBytes, options: settings.storage.options });
+  }
+
+  private resolveCompiler(request: CompileRequest): string | undefined {
+    const name = request.argv[0] ?? "";
+    return findExecutable(name, {
+      cwd: request.cwd,
+      pathEnv: request.env.PATH,
+      exclude: this.d.selfPaths,
+      skipDir: request.masqueradeAs ? dirname(request.masqueradeAs) : undefined,
+    });
+  }
+
+  private parse(request: CompileRequest, compiler: CompilerInfo, compilerPath: string): ParseResult {
+    const hook = this.d.engine.hooks.parseArguments.get(compiler.family);
+    const result = hook?.call({
+      argv: [compilerPath, ...request.argv.slice(1)],
+      cwd: request.cwd,
+      env: request.env,
+      compiler,
+      stderrIsTTY: request.stderrIsTTY,
+      tempPath: (suffix) => join(this.d.tempDir, `${process.pid}-${++this.tempCounter}${suffix}`),
+    });
+    return result ?? { cacheable: false, reason: "unsupported-compiler-family", detail: compiler.family };
+  }
+
+  private async directMode(call: Call): Promise<CallResult> {
+    const { inv } = call;
+    const tokens = inv.volatileMarkers.map((m) => m.token);
+    const source = await this.d.hashes.digest(inv.sourceFile, tokens);
+    if (!source) return this.local(inv.compileArgv[0]!, "no-source", call.started, call.request, call.compiler);
+    if (this.isUncacheable(inv, source.tokens)) return this.local(inv.compileArgv[0]!, "time-macro", call.started, call.request, call.compiler);
+
+    const key = await baseKey(this.d.engine, this.d.hashes, call.request, call.compiler, inv, "direct");
+    const manifestKey = key.add("source", inv.sourceFile).add("sourceHash", source.hash).digest();
+    const manifest = await readManifest(call.storage, manifestKey);
+    if (manifest) {
+      const match = await matchManifest(manifest, this.d.hashes);
+      if (match) {
+        const hit = await this.tryHit(call, match.resultKey, "direct");
+        if (hit) return hit;
+      }
+    }
+    return this.compileAndStore(call, async (run, compileStart) => {
+      const files = await this.collectIncludes(call, compileStart, tokens);
+      if (!files) return undefined;
+      const date = files.dated || source.tokens.some((t) => this.markerEffect(inv, t) === "date") ? today() : undefined;
+      const resultKey = directResultKey(manifestKey, files.list, date);
+      return {
+        resultKey,
+        after: () => recordInManifest(call.storage, manifestKey, { files: files.list, resultKey, ...(date ? { date } : {}) }),
+        run,
+      };
+    });
+  }
+
+  private async preprocessorMode(call: Call): Promise<CallResult> {
+    const { inv, request } = call;
+    const pre = await this.d.limit(() => runCompiler(inv.preprocessArgv, request.cwd, request.env));
+    if (pre.exitCode !== 0) {
+      // Let the real compile report the error exactly as it would.
+      return this.compileAndStore(call, async () => undefined);
+    }
+    const key = await baseKey(this.d.engine, this.d.hashes, request, call.compiler, inv, "preprocessor");
+    const resultKey = key.add("preprocessed", hashBytes(pre.stdout)).add("ppStderr", pre.stderr).digest();
+    const hit = await this.tryHit(call, resultKey, "preprocessor");
+    if (hit) return hit;
+    return this.compileAndStore(call, async (run) => ({ resultKey, run }));
+  }
+
+  private async tryHit(call: Call, resultKey: string, kind: "direct" | "preprocessor"): Promise<CallResult | undefined> {
+    const raw = await call.storage.read("result", resultKey);
+    if (!raw) return undefined;
+    let entry: CacheEntry;
+    try {
+      entry = await decodeEntry(raw);
+    } catch (err) {
+      if (!(err instanceof CorruptEntryError)) throw err;
+      this.d.logger.warn("removing corrupt entry %s: %s", resultKey, err.message);
+      this.d.stats.error("corrupt-entry");
+      await call.storage.remove("result", resultKey);
+      return undefined;
+    }
+    if (!(await restoreEntry(entry, call.inv))) return undefined;
+    const serviceMs = performance.now() - call.started;
+    this.d.stats.hit(kind, call.inv.language, entry.compileMs, serviceMs);
+    await this.finished(call, kind === "direct" ? "hit-direct" : "hit-preprocessor", entry.exitCode, serviceMs);
+    return { kind: "done", exitCode: entry.exitCode, stdout: entry.stdout, stderr: entry.stderr };
+  }
+
+  /**
+   * Compiles, and when the compile succeeded and `plan` yields a key, stores
+   * the outputs under it. The compile's own result is returned whatever
+   * happens to the store.
+   */
+  private async compileAndStore(
+    call: Call,
+    plan: (run: CompilerRun, compileStart: number) => Promise<{ resultKey: string; after?: () => Promise<void>; run: CompilerRun } | undefined>,
+  ): Promise<CallResult> {
+    const { inv, request } = call;
+    const compileStart = Date.now();
+    const deps = inv.dependencies;
+    let run: CompilerRun;
+    try {
+      const [compiled] = await Promise.all([
+        this.d.limit(() => runCompiler(inv.compileArgv, request.cwd, request.env)),
+        deps.scanArgv ? this.d.limit(() => runCompiler(deps.scanArgv!, request.cwd, request.env)) : undefined,
+      ]);
+      run = compiled;
+      if (run.exitCode !== 0) {
+        this.d.stats.compileFailed();
+        await this.finished(call, "compile-failed", run.exitCode, performance.now() - call.started);
+        return { kind: "done", exitCode: run.exitCode, stdout: run.stdout, stderr: run.stderr };
+      }
+      try {
+        const stored = await plan(run, compileStart);
+        if (stored) await this.store(call, stored.resultKey, run, stored.after);
+      } catch (err) {
+        this.d.logger.error("could not store result: %s", (err as Error).stack ?? err);
+        this.d.stats.error("store-failed");
+      }
+      const overhead = performance.now() - call.started - run.durationMs;
+      this.d.stats.miss(inv.language, overhead);
+      await this.finished(call, "miss", 0, performance.now() - call.started);
+      return { kind: "done", exitCode: 0, stdout: run.stdout, stderr: run.stderr };
+    } finally {
+      const temps = [deps.depFileIsTemporary ? deps.depFile : undefined, deps.scanDepFile].filter((p): p is string => !!p);
+      await Promise.all(temps.map((p) => unlink(p).catch(() => {})));
+    }
+  }
+
+  private async store(call: Call, resultKey: string, run: CompilerRun, after?: () => Promise<void>): Promise<void> {
+    const outputs: CacheEntry["outputs"] = [];
+    for (const out of call.inv.outputs) {
+      const data = await readFile(out.path).catch(() => undefined);
+      if (data) outputs.push({ role: out.role, data });
+      else if (!out.optional) {
+        this.d.logger.warn("compile did not write %s (%s); not caching", out.path, out.role);
+        return;
+      }
+    }
+    const entry: CacheEntry = { outputs, stdout: run.stdout, stderr: run.stderr, exitCode: run.exitCode, compileMs: Math.round(run.durationMs), createdAt: Date.now() };
+    await call.storage.write("result", resultKey, await encodeEntry(entry));
+    if (after) await after();
+  }
+
+  /**
+   * The files the compile read, from its dependency file, with their hashes.
+   * Undefined when direct mode must not record this compile: a file changed
+   * while the compiler ran, or one uses a time macro.
+   */
+  private async collectIncludes(call: Call, compileStart: number, tokens: string[]): Promise<{ list: ManifestEntry["files"]; dated: boolean } | undefined> {
+    const deps = call.inv.dependencies;
+    const depPath = deps.scanDepFile ?? deps.depFile;
+    if (!depPath) return undefined;
+    const text = await readFile(depPath, "utf8").catch(() => undefined);
+    if (text === undefined) return undefined;
+    const paths = parseDepFile(text, call.request.cwd).filter((p) => p !== call.inv.sourceFile);
+    const list: ManifestEntry["files"] = [];
+    let dated = false;
+    for (const path of [call.inv.sourceFile, ...paths]) {
+      const st = await stat(path).catch(() => undefined);
+      if (!st || Math.max(st.mtimeMs, st.ctimeMs) >= compileStart) {
+        this.d.logger.info("%s changed during the compile of %s; not recording it for direct mode", path, basename(call.inv.sourceFile));
+        return undefined;
+      }
+      if (path === call.inv.sourceFile) continue;
+      const digest = await this.d.hashes.digest(path, tokens);
+      if (!digest) return undefined;
+      if (this.isUncacheable(call.inv, digest.tokens)) {
+        this.d.stats.error("time-macro-in-header");
+        return undefined;
+      }
+      if (digest.tokens.some((t) => this.markerEffect(call.inv, t) === "date")) dated = true;
+      list.push({ path, hash: digest.hash, size: digest.size });
+    }
+    return { list, dated };
+  }
+
+  private markerEffect(inv: CompileInvocation, token: string) {
+    return inv.volatileMarkers.find((m) => m.token === token)?.effect;
+  }
+
+  private isUncacheable(inv: CompileInvocation, found: string[]): boolean {
+    return found.some((t) => this.markerEffect(inv, t) === "uncacheable");
+  }
+
+  private async local(compiler: string, reason: string, started: number, request: CompileRequest, info?: CompilerInfo): Promise<CallResult> {
+    this.d.stats.notCacheable(reason);
+    this.d.logger.debug("not cached (%s): %s", reason, request.argv.join(" "));
+    await this.emit({ request, compiler: info, result: "not-cacheable", reason, exitCode: 0, durationMs: performance.now() - started });
+    return { kind: "run-locally", compiler, reason };
+  }
+
+  private finished(call: Call, result: CallOutcome["result"], exitCode: number, durationMs: number): Promise<void> {
+    return this.emit({ request: call.request, compiler: call.compiler, invocation: call.inv, result, exitCode, durationMs });
+  }
+
+  private async emit(outcome: CallOutcome): Promise<void> {
+    if (!this.d.engine.hooks.callFinished.isUsed()) return;
+    try {
+      await this.d.engine.hooks.callFinished.promise(outcome);
+    } catch (err) {
+      this.d.logger.warn("a callFinished plugin failed: %s", (err as Error).message);
+    }
+  }
+}

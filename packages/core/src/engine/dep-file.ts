@@ -1,0 +1,58 @@
+import { resolve } from "node:path";
+
+/**
+ * Parses a Make-format dependency file (as written by `-MD`, `-M`, rustc's
+ * `--emit=dep-info`) into the prerequisite paths, absolute against `cwd`.
+ * Targets are dropped; phony targets (`-MP`) add nothing new.
+ */
+export function parseDepFile(text: string, cwd: string): string[] {
+  const seen = new Set<string>();
+  const out: string[] = [];
+  // Join continuation lines; keep escaped spaces ("\ ") and "$$" as make does.
+  const joined = text.replace(/\\\r?\n/g, " ");
+  for (const line of joined.split(/\r?\n/)) {
+    if (!line.trim() || line.startsWith("#")) continue;
+    const colon = findRuleColon(line);
+    if (colon < 0) continue;
+    for (const word of splitWords(line.slice(colon + 1))) {
+      const path = resolve(cwd, word);
+      if (!seen.has(path)) {
+        seen.add(path);
+        out.push(path);
+      }
+    }
+  }
+  return out;
+}
+
+/** The colon separating targets from prerequisites; skips "C:" style drive letters and escaped colons. */
+function findRuleColon(line: string): number {
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i];
+    if (c === "\\") {
+      i++;
+      continue;
+    }
+    if (c === ":" && (line[i + 1] === " " || line[i + 1] === "\t" || i + 1 === line.length)) return i;
+  }
+  return -1;
+}
+
+function splitWords(s: string): string[] {
+  const words: string[] = [];
+  let cur = "";
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i]!;
+    if (c === "\\" && i + 1 < s.length && (s[i + 1] === " " || s[i + 1] === "#" || s[i + 1] === ":")) {
+      cur += s[++i];
+    } else if (c === "$" && s[i + 1] === "$") {
+      cur += "$";
+      i++;
+    } else if (c === " " || c === "\t") {
+      if (cur) words.push(cur);
+      cur = "";
+    } else cur += c;
+  }
+  if (cur) words.push(cur);
+  return words;
+}

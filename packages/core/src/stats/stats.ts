@@ -1,0 +1,142 @@
+import { readFileSync } from "node:fs";
+import { mkdir, rename, writeFile } from "node:fs/promises";
+import { dirname } from "node:path";
+
+export interface LanguageCounters {
+  hitsDirect: number;
+  hitsPreprocessor: number;
+  misses: number;
+}
+
+export interface StatsSnapshot {
+  since: string;
+  calls: number;
+  hitsDirect: number;
+  hitsPreprocessor: number;
+  misses: number;
+  /** Calls run without caching, by reason. */
+  notCacheable: Record<string, number>;
+  /** Calls where Reprise itself failed and fell back to a plain compile, by reason. */
+  errors: Record<string, number>;
+  /** Cacheable calls whose compile failed (never cached). */
+  compileFailures: number;
+  /** Sum of the original compile times of every hit. */
+  timeSavedMs: number;
+  /** Median daemon-side milliseconds spent answering a hit, over the recent ones. */
+  hitServiceMs: number | null;
+  /** Median daemon-side milliseconds spent on a miss beyond the compiler's own time. */
+  missOverheadMs: number | null;
+  byLanguage: Record<string, LanguageCounters>;
+}
+
+const RECENT = 512;
+
+/** Counters kept by the daemon and persisted next to the socket so `--show-stats` survives restarts. */
+export class Stats {
+  private data: StatsSnapshot;
+  private hitTimes: number[] = [];
+  private missOverheads: number[] = [];
+  private dirty = false;
+
+  constructor(private readonly file?: string) {
+    this.data = fresh();
+    if (file) {
+      try {
+        const loaded = JSON.parse(readFileSync(file, "utf8")) as Partial<StatsSnapshot>;
+        this.data = { ...fresh(), ...loaded, hitServiceMs: null, missOverheadMs: null };
+      } catch {
+        // No stats yet, or unreadable: start from zero.
+      }
+    }
+  }
+
+  hit(kind: "direct" | "preprocessor", language: string, savedMs: number, serviceMs: number): void {
+    this.data.calls++;
+    if (kind === "direct") this.data.hitsDirect++;
+    else this.data.hitsPreprocessor++;
+    const lang = this.lang(language);
+    if (kind === "direct") lang.hitsDirect++;
+    else lang.hitsPreprocessor++;
+    this.data.timeSavedMs += savedMs;
+    push(this.hitTimes, serviceMs);
+    this.dirty = true;
+  }
+
+  miss(language: string, overheadMs: number): void {
+    this.data.calls++;
+    this.data.misses++;
+    this.lang(language).misses++;
+    push(this.missOverheads, overheadMs);
+    this.dirty = true;
+  }
+
+  notCacheable(reason: string): void {
+    this.data.calls++;
+    this.data.notCacheable[reason] = (this.data.notCacheable[reason] ?? 0) + 1;
+    this.dirty = true;
+  }
+
+  error(reason: string): void {
+    this.data.calls++;
+    this.data.errors[reason] = (this.data.errors[reason] ?? 0) + 1;
+    this.dirty = true;
+  }
+
+  compileFailed(): void {
+    this.data.calls++;
+    this.data.compileFailures++;
+    this.dirty = true;
+  }
+
+  snapshot(): StatsSnapshot {
+    return { ...structuredClone(this.data), hitServiceMs: median(this.hitTimes), missOverheadMs: median(this.missOverheads) };
+  }
+
+  zero(): void {
+    this.data = fresh();
+    this.hitTimes = [];
+    this.missOverheads = [];
+    this.dirty = true;
+  }
+
+  async persist(): Promise<void> {
+    if (!this.file || !this.dirty) return;
+    this.dirty = false;
+    await mkdir(dirname(this.file), { recursive: true, mode: 0o700 });
+    const tmp = `${this.file}.${process.pid}.tmp`;
+    await writeFile(tmp, JSON.stringify(this.data), { mode: 0o600 });
+    await rename(tmp, this.file);
+  }
+
+  private lang(language: string): LanguageCounters {
+    return (this.data.byLanguage[language] ??= { hitsDirect: 0, hitsPreprocessor: 0, misses: 0 });
+  }
+}
+
+function fresh(): StatsSnapshot {
+  return {
+    since: new Date().toISOString(),
+    calls: 0,
+    hitsDirect: 0,
+    hitsPreprocessor: 0,
+    misses: 0,
+    notCacheable: {},
+    errors: {},
+    compileFailures: 0,
+    timeSavedMs: 0,
+    hitServiceMs: null,
+    missOverheadMs: null,
+    byLanguage: {},
+  };
+}
+
+function push(list: number[], v: number): void {
+  list.push(v);
+  if (list.length > RECENT) list.shift();
+}
+
+function median(list: number[]): number | null {
+  if (!list.length) return null;
+  const sorted = [...list].sort((a, b) => a - b);
+  return Math.round(sorted[Math.floor(sorted.length / 2)]! * 1000) / 1000;
+}

@@ -1,0 +1,74 @@
+import { execa, type Options } from "execa";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+export const REPO_ROOT = resolve(import.meta.dirname, "../..");
+export const REPRISE_BIN = join(REPO_ROOT, "packages/core/dist/bin/reprise.js");
+
+/**
+ * An isolated Reprise installation for one test file: its own cache dir and
+ * runtime dir (so its own daemon), stopped and removed by `dispose()`.
+ */
+export class RepriseSandbox {
+  readonly root = mkdtempSync(join(tmpdir(), "reprise-e2e-"));
+  readonly cacheDir = join(this.root, "cache");
+  readonly runtimeDir = join(this.root, "run");
+
+  constructor(private readonly extraEnv: Record<string, string> = {}) {}
+
+  env(more: Record<string, string> = {}): Record<string, string> {
+    return {
+      ...(process.env as Record<string, string>),
+      REPRISE_DIR: this.cacheDir,
+      REPRISE_RUNTIME_DIR: this.runtimeDir,
+      REPRISE_IDLE_TIMEOUT: "120",
+      LC_ALL: "C",
+      ...this.extraEnv,
+      ...more,
+    };
+  }
+
+  /** `reprise <args>` in `cwd`. */
+  run(args: string[], cwd: string, opts: { env?: Record<string, string> } & Omit<Options, "env" | "cwd"> = {}) {
+    const { env, ...rest } = opts;
+    return execa(process.execPath, [REPRISE_BIN, ...args], { cwd, env: this.env(env), extendEnv: false, reject: false, encoding: "buffer", stripFinalNewline: false, ...rest });
+  }
+
+  async stats(cwd = this.root): Promise<StatsJson> {
+    const r = await this.run(["--show-stats", "--json"], cwd);
+    if (r.exitCode !== 0) throw new Error(`--show-stats failed: ${Buffer.from(r.stderr as Uint8Array).toString()}`);
+    return JSON.parse(Buffer.from(r.stdout as Uint8Array).toString()).stats as StatsJson;
+  }
+
+  async zeroStats(): Promise<void> {
+    await this.run(["--zero-stats"], this.root);
+  }
+
+  async dispose(): Promise<void> {
+    await this.run(["--stop-server"], this.root).catch(() => undefined);
+    rmSync(this.root, { recursive: true, force: true });
+  }
+}
+
+export interface StatsJson {
+  calls: number;
+  hitsDirect: number;
+  hitsPreprocessor: number;
+  misses: number;
+  notCacheable: Record<string, number>;
+  errors: Record<string, number>;
+  compileFailures: number;
+  timeSavedMs: number;
+  hitServiceMs: number | null;
+  byLanguage: Record<string, { hitsDirect: number; hitsPreprocessor: number; misses: number }>;
+}
+
+/** Runs a command without Reprise, for the reference result. */
+export function plain(cmd: string, args: string[], cwd: string, env: Record<string, string> = {}) {
+  return execa(cmd, args, { cwd, env: { ...(process.env as Record<string, string>), LC_ALL: "C", ...env }, extendEnv: false, reject: false, encoding: "buffer", stripFinalNewline: false });
+}
+
+export function text(b: unknown): string {
+  return Buffer.from(b as Uint8Array).toString("utf8");
+}
