@@ -1,0 +1,246 @@
+import { promisify } from "node:util";
+import { gunzip as gunzipCb, gzip as gzipCb } from "node:zlib";
+import { CorruptEntryError } from "../util/errors.js";
+
+/**
+ * Cache entries and manifests as bytes.
+ *
+ * Blob = 8-byte header (4-byte magic, u32 BE format version), then one gzip
+ * member of the body. Integrity: zlib checks the gzip CRC32 and length while
+ * inflating; on top of that the header, the gzip framing around the member and
+ * the exact length of every body section are verified, so anything short, long
+ * or altered throws CorruptEntryError.
+ *
+ * Entry body (all integers u32 BE, lengths in bytes):
+ *   f64 exitCode, f64 compileMs, f64 createdAt   (f64: any JS number round-trips)
+ *   u32 outputCount, then per output: u32 roleLen, role (UTF-8), u32 dataLen, data
+ *   u32 stdoutLen, stdout, u32 stderrLen, stderr
+ * Manifest body: u32 jsonLen, JSON `{ entries }`.
+ */
+
+export interface CacheEntry {
+  outputs: { role: string; data: Buffer }[];
+  stdout: Buffer;
+  stderr: Buffer;
+  exitCode: number;
+  compileMs: number;
+  createdAt: number;
+}
+
+export interface ManifestEntry {
+  files: { path: string; hash: string; size: number }[];
+  resultKey: string;
+  /** YYYY-MM-DD, when the result depends on the date (__DATE__ and friends). */
+  date?: string;
+}
+
+export interface Manifest {
+  entries: ManifestEntry[];
+}
+
+const ENTRY_MAGIC = "RPRe";
+const MANIFEST_MAGIC = "RPRm";
+const FORMAT_VERSION = 1;
+const HEADER_LENGTH = 8;
+const GZIP_LEVEL = 3;
+/** ID1 ID2 CM=deflate FLG=0 MTIME=0: what node:zlib always writes. XFL and OS (2 bytes) vary and carry no data. */
+const GZIP_HEADER = Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00]);
+const GZIP_HEADER_LENGTH = 10;
+const GZIP_TRAILER_LENGTH = 8;
+const MAX_U32 = 0xffff_ffff;
+
+const gzip = promisify(gzipCb);
+const gunzip = promisify(gunzipCb);
+
+export async function encodeEntry(e: CacheEntry): Promise<Buffer> {
+  const roles = e.outputs.map((o) => Buffer.from(o.role, "utf8"));
+  let size = 3 * 8 + 4 + 4 + e.stdout.length + 4 + e.stderr.length;
+  for (let i = 0; i < roles.length; i++) size += 4 + roles[i]!.length + 4 + e.outputs[i]!.data.length;
+
+  const w = new Writer(size);
+  w.f64(e.exitCode);
+  w.f64(e.compileMs);
+  w.f64(e.createdAt);
+  w.u32(e.outputs.length);
+  for (let i = 0; i < roles.length; i++) {
+    w.bytes(roles[i]!);
+    w.bytes(e.outputs[i]!.data);
+  }
+  w.bytes(e.stdout);
+  w.bytes(e.stderr);
+  return pack(ENTRY_MAGIC, w.finish());
+}
+
+export async function decodeEntry(buf: Buffer): Promise<CacheEntry> {
+  const r = new Reader(await unpack(ENTRY_MAGIC, "entry", buf));
+  const exitCode = r.f64("exit code");
+  const compileMs = r.f64("compile time");
+  const createdAt = r.f64("creation time");
+  const count = r.u32("output count");
+  // Each output takes at least 8 bytes: a corrupt count must not allocate a huge array.
+  if (count * 8 > r.remaining) throw new CorruptEntryError(`entry claims ${count} outputs in ${r.remaining} bytes`);
+  const outputs: CacheEntry["outputs"] = [];
+  for (let i = 0; i < count; i++) {
+    const role = r.bytes(`output ${i} role`).toString("utf8");
+    outputs.push({ role, data: r.bytes(`output ${i} (${role})`) });
+  }
+  const stdout = r.bytes("stdout");
+  const stderr = r.bytes("stderr");
+  r.end("entry");
+  return { outputs, stdout, stderr, exitCode, compileMs, createdAt };
+}
+
+export async function encodeManifest(m: Manifest): Promise<Buffer> {
+  const json = Buffer.from(
+    JSON.stringify({
+      entries: m.entries.map((e) => ({
+        files: e.files.map((f) => ({ path: f.path, hash: f.hash, size: f.size })),
+        resultKey: e.resultKey,
+        ...(e.date !== undefined ? { date: e.date } : {}),
+      })),
+    }),
+    "utf8",
+  );
+  const w = new Writer(4 + json.length);
+  w.bytes(json);
+  return pack(MANIFEST_MAGIC, w.finish());
+}
+
+export async function decodeManifest(buf: Buffer): Promise<Manifest> {
+  const r = new Reader(await unpack(MANIFEST_MAGIC, "manifest", buf));
+  const json = r.bytes("manifest JSON");
+  r.end("manifest");
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json.toString("utf8"));
+  } catch (err) {
+    throw new CorruptEntryError(`manifest JSON does not parse: ${(err as Error).message}`);
+  }
+  return validateManifest(parsed);
+}
+
+function validateManifest(v: unknown): Manifest {
+  const bad = (what: string): never => {
+    throw new CorruptEntryError(`manifest: ${what}`);
+  };
+  if (!isObject(v) || !Array.isArray(v.entries)) return bad("no entries array");
+  const entries = v.entries.map((e: unknown, i): ManifestEntry => {
+    if (!isObject(e)) return bad(`entry ${i} is not an object`);
+    if (typeof e.resultKey !== "string") return bad(`entry ${i} has no result key`);
+    if (e.date !== undefined && typeof e.date !== "string") return bad(`entry ${i} has a non-string date`);
+    if (!Array.isArray(e.files)) return bad(`entry ${i} has no files array`);
+    const files = e.files.map((f: unknown, j) => {
+      if (!isObject(f) || typeof f.path !== "string" || typeof f.hash !== "string" || typeof f.size !== "number") {
+        return bad(`entry ${i} file ${j} is malformed`);
+      }
+      return { path: f.path, hash: f.hash, size: f.size };
+    });
+    return e.date === undefined ? { files, resultKey: e.resultKey } : { files, resultKey: e.resultKey, date: e.date };
+  });
+  return { entries };
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+async function pack(magic: string, body: Buffer): Promise<Buffer> {
+  const compressed = await gzip(body, { level: GZIP_LEVEL });
+  const out = Buffer.allocUnsafe(HEADER_LENGTH + compressed.length);
+  out.write(magic, 0, "latin1");
+  out.writeUInt32BE(FORMAT_VERSION, 4);
+  compressed.copy(out, HEADER_LENGTH);
+  return out;
+}
+
+async function unpack(magic: string, what: string, buf: Buffer): Promise<Buffer> {
+  if (buf.length < HEADER_LENGTH + GZIP_HEADER_LENGTH + GZIP_TRAILER_LENGTH) {
+    throw new CorruptEntryError(`${what} is ${buf.length} bytes, too short to be one`);
+  }
+  if (buf.toString("latin1", 0, 4) !== magic) throw new CorruptEntryError(`${what} has the wrong magic bytes`);
+  const version = buf.readUInt32BE(4);
+  if (version !== FORMAT_VERSION) throw new CorruptEntryError(`${what} has format version ${version}, expected ${FORMAT_VERSION}`);
+  const gz = buf.subarray(HEADER_LENGTH);
+  if (!gz.subarray(0, GZIP_HEADER.length).equals(GZIP_HEADER)) throw new CorruptEntryError(`${what} has a damaged gzip header`);
+  let body: Buffer;
+  try {
+    body = await gunzip(gz);
+  } catch (err) {
+    throw new CorruptEntryError(`${what} does not decompress: ${(err as Error).message}`);
+  }
+  // zlib silently ignores bytes after the gzip member; its trailer must be the blob's last 8 bytes.
+  if (gz.readUInt32LE(gz.length - 4) !== body.length % 2 ** 32) {
+    throw new CorruptEntryError(`${what} has bytes after its compressed data`);
+  }
+  return body;
+}
+
+class Writer {
+  private readonly buf: Buffer;
+  private pos = 0;
+
+  constructor(size: number) {
+    this.buf = Buffer.allocUnsafe(size);
+  }
+
+  f64(n: number): void {
+    this.pos = this.buf.writeDoubleBE(n, this.pos);
+  }
+
+  u32(n: number): void {
+    if (!Number.isInteger(n) || n < 0 || n > MAX_U32) throw new RangeError(`cannot encode ${n} as a cache entry length`);
+    this.pos = this.buf.writeUInt32BE(n, this.pos);
+  }
+
+  bytes(data: Uint8Array): void {
+    this.u32(data.length);
+    this.buf.set(data, this.pos);
+    this.pos += data.length;
+  }
+
+  finish(): Buffer {
+    if (this.pos !== this.buf.length) throw new Error(`codec bug: wrote ${this.pos} of ${this.buf.length} bytes`);
+    return this.buf;
+  }
+}
+
+/** Reads sections as views into the decompressed body (no copies); any overrun is corruption. */
+class Reader {
+  private pos = 0;
+
+  constructor(private readonly buf: Buffer) {}
+
+  get remaining(): number {
+    return this.buf.length - this.pos;
+  }
+
+  private need(n: number, what: string): void {
+    if (n > this.remaining) throw new CorruptEntryError(`truncated body: ${what} needs ${n} bytes, ${this.remaining} left`);
+  }
+
+  f64(what: string): number {
+    this.need(8, what);
+    const v = this.buf.readDoubleBE(this.pos);
+    this.pos += 8;
+    return v;
+  }
+
+  u32(what: string): number {
+    this.need(4, what);
+    const v = this.buf.readUInt32BE(this.pos);
+    this.pos += 4;
+    return v;
+  }
+
+  bytes(what: string): Buffer {
+    const len = this.u32(`${what} length`);
+    this.need(len, what);
+    const v = this.buf.subarray(this.pos, this.pos + len);
+    this.pos += len;
+    return v;
+  }
+
+  end(what: string): void {
+    if (this.remaining !== 0) throw new CorruptEntryError(`${what} body has ${this.remaining} unexpected trailing bytes`);
+  }
+}

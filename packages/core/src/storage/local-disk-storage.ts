@@ -1,0 +1,314 @@
+import { randomBytes } from "node:crypto";
+import { mkdir, readFile, rename, rm, stat, unlink, utimes, writeFile } from "node:fs/promises";
+import { basename, dirname, join, resolve } from "node:path";
+import fg from "fast-glob";
+import { RepriseError } from "../util/errors.js";
+import { silentLogger, type Logger } from "../util/logger.js";
+import type { BlobKind, CacheStorage, StorageSettings, StorageUsage } from "./cache-storage.js";
+
+const KINDS: readonly BlobKind[] = ["result", "manifest"];
+const KEY_PATTERN = /^[0-9a-f]{64}$/;
+const TEMP_PREFIX = ".tmp-";
+const STALE_TEMP_MS = 60 * 60 * 1000;
+/** Eviction stops below this fraction of the limit, so it does not run again on the very next write. */
+const EVICT_TO = 0.9;
+/**
+ * An eviction candidate whose mtime is this much newer than our own last use
+ * was read or rewritten by another process sharing the directory: it is kept.
+ * The slack absorbs filesystem timestamp granularity.
+ */
+const FOREIGN_USE_SLACK_MS = 2000;
+
+interface IndexEntry {
+  readonly size: number;
+  /** Epoch ms of the last read or write known to this process (the file's mtime after a scan). */
+  readonly lastUsed: number;
+}
+
+export interface LocalDiskStorageOptions {
+  logger?: Logger;
+}
+
+/**
+ * Blobs as files under `<dir>/<kind>s/<key[0..2]>/<key>`, written atomically
+ * (temp file + rename) so any number of processes can share the directory.
+ *
+ * Size accounting is an in-memory LRU index (Map order = recency), built on
+ * first use by scanning the directory and ordered by mtime; reads bump the
+ * file's mtime so recency survives restarts. Each process only knows the files
+ * it scanned, wrote or read, so with several processes on one directory the
+ * limit is approximate; eviction re-checks each candidate's mtime so it does
+ * not remove what another process used recently.
+ */
+export class LocalDiskStorage implements CacheStorage {
+  readonly kind = "local";
+  readonly location: string;
+  private readonly dir: string;
+  private readonly maxSizeBytes: number;
+  private readonly logger: Logger;
+
+  /** Relative path ("results/ab/ab12…") → entry, least recently used first. */
+  private index = new Map<string, IndexEntry>();
+  private totalBytes = 0;
+  private indexLoading: Promise<void> | undefined;
+  private indexReady = false;
+  private evicting = false;
+  /** Background bookkeeping (index updates, mtime bumps, eviction) that close() and usage() wait for. */
+  private readonly pending = new Set<Promise<unknown>>();
+
+  constructor(settings: StorageSettings, options: LocalDiskStorageOptions = {}) {
+    this.dir = resolve(settings.dir);
+    this.location = this.dir;
+    this.maxSizeBytes = settings.maxSizeBytes;
+    this.logger = options.logger ?? silentLogger;
+  }
+
+  async read(kind: BlobKind, key: string): Promise<Buffer | undefined> {
+    const rel = relativePath(kind, key);
+    const file = join(this.dir, rel);
+    let data: Buffer;
+    try {
+      data = await readFile(file);
+    } catch (err) {
+      if (!isMissing(err)) throw err;
+      this.withIndex(() => this.dropEntry(rel));
+      return undefined;
+    }
+    const size = data.length;
+    this.withIndex(() => {
+      const entry = this.setEntry(rel, { size, lastUsed: Date.now() });
+      const when = new Date(entry.lastUsed);
+      this.track(
+        utimes(file, when, when).catch((err: unknown) => {
+          if (isMissing(err)) this.dropEntryIf(rel, entry);
+          else this.logger.debug("could not update mtime of %s: %s", file, (err as Error).message);
+        }),
+      );
+    });
+    return data;
+  }
+
+  async write(kind: BlobKind, key: string, data: Buffer): Promise<void> {
+    const rel = relativePath(kind, key);
+    await this.writeAtomically(join(this.dir, rel), data);
+    const size = data.length;
+    this.withIndex(() => this.setEntry(rel, { size, lastUsed: Date.now() }));
+  }
+
+  async remove(kind: BlobKind, key: string): Promise<void> {
+    const rel = relativePath(kind, key);
+    try {
+      await unlink(join(this.dir, rel));
+    } catch (err) {
+      if (!isMissing(err)) throw err;
+    }
+    this.withIndex(() => this.dropEntry(rel));
+  }
+
+  async usage(): Promise<StorageUsage> {
+    await this.ensureIndex();
+    await this.settle();
+    return { sizeBytes: this.totalBytes, entries: this.index.size, maxSizeBytes: this.maxSizeBytes };
+  }
+
+  async clear(): Promise<void> {
+    // A scan finishing after the removal would bring back the old index.
+    await this.indexLoading?.catch(() => undefined);
+    await Promise.all(KINDS.map((k) => rm(join(this.dir, `${k}s`), { recursive: true, force: true, maxRetries: 3 })));
+    this.index = new Map();
+    this.totalBytes = 0;
+    this.indexReady = true;
+    this.indexLoading = Promise.resolve();
+  }
+
+  async close(): Promise<void> {
+    await this.settle();
+  }
+
+  private async writeAtomically(file: string, data: Buffer): Promise<void> {
+    const dir = dirname(file);
+    const temp = join(dir, `${TEMP_PREFIX}${basename(file)}.${process.pid}.${randomBytes(6).toString("hex")}`);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await writeFile(temp, data, { mode: 0o600, flag: "wx" });
+        await renameWithRetry(temp, file);
+        return;
+      } catch (err) {
+        await unlink(temp).catch(() => undefined);
+        // The directory is created on demand, and clear() (of any process) may remove it under us.
+        if (isMissing(err) && attempt < 3) {
+          await mkdir(dir, { recursive: true, mode: 0o700 });
+          continue;
+        }
+        throw err;
+      }
+    }
+  }
+
+  private ensureIndex(): Promise<void> {
+    this.indexLoading ??= this.scan().then(
+      () => {
+        this.indexReady = true;
+      },
+      (err: unknown) => {
+        this.indexLoading = undefined;
+        throw err;
+      },
+    );
+    return this.indexLoading;
+  }
+
+  /**
+   * Applies an index update now, or once the first scan is done. Updates run
+   * in the order their file operations completed, so the index follows the disk.
+   */
+  private withIndex(update: () => void): void {
+    if (this.indexReady) update();
+    else this.track(this.ensureIndex().then(update));
+  }
+
+  private async scan(): Promise<void> {
+    const found = await fg(
+      KINDS.map((k) => `${k}s/*/*`),
+      { cwd: this.dir, dot: true, onlyFiles: true, stats: true, followSymbolicLinks: false, suppressErrors: true },
+    );
+    const now = Date.now();
+    const blobs: [string, IndexEntry][] = [];
+    for (const f of found) {
+      const mtime = f.stats!.mtimeMs;
+      const [, shard, name = ""] = f.path.split("/");
+      if (name.startsWith(TEMP_PREFIX)) {
+        if (now - mtime > STALE_TEMP_MS) this.track(unlink(join(this.dir, f.path)).catch(() => undefined));
+      } else if (KEY_PATTERN.test(name) && shard === name.slice(0, 2)) {
+        blobs.push([f.path, { size: f.stats!.size, lastUsed: mtime }]);
+      }
+    }
+    blobs.sort((a, b) => a[1].lastUsed - b[1].lastUsed);
+    this.index = new Map(blobs);
+    this.totalBytes = blobs.reduce((sum, [, e]) => sum + e.size, 0);
+    this.logger.debug("indexed %d blobs, %d bytes in %s", this.index.size, this.totalBytes, this.dir);
+    this.maybeEvict();
+  }
+
+  /** Makes `rel` the most recently used entry. */
+  private setEntry(rel: string, entry: IndexEntry): IndexEntry {
+    const old = this.index.get(rel);
+    if (old) {
+      this.totalBytes -= old.size;
+      this.index.delete(rel);
+    }
+    this.index.set(rel, entry);
+    this.totalBytes += entry.size;
+    this.maybeEvict();
+    return entry;
+  }
+
+  private dropEntry(rel: string): void {
+    const old = this.index.get(rel);
+    if (!old) return;
+    this.totalBytes -= old.size;
+    this.index.delete(rel);
+  }
+
+  /** Drops `rel` only if nothing replaced or bumped it since `entry` was looked at. */
+  private dropEntryIf(rel: string, entry: IndexEntry): void {
+    if (this.index.get(rel) === entry) this.dropEntry(rel);
+  }
+
+  private maybeEvict(): void {
+    // A limit that is not a positive number (0, as in ccache) means no limit.
+    if (this.evicting || !(this.maxSizeBytes > 0) || this.totalBytes <= this.maxSizeBytes) return;
+    this.evicting = true;
+    this.track(
+      this.evict()
+        .catch((err: unknown) => this.logger.warn("cache eviction in %s failed: %s", this.dir, (err as Error).message))
+        .finally(() => {
+          this.evicting = false;
+          this.maybeEvict();
+        }),
+    );
+  }
+
+  private async evict(): Promise<void> {
+    const target = this.maxSizeBytes * EVICT_TO;
+    // Each entry gets at most one foreign-use check per run, so the loop ends.
+    let checksLeft = this.index.size;
+    let removed = 0;
+    let freed = 0;
+    while (this.totalBytes > target) {
+      const oldest = this.index.entries().next();
+      if (oldest.done) break;
+      const [rel, entry] = oldest.value;
+      const file = join(this.dir, rel);
+      if (checksLeft-- > 0) {
+        let mtimeMs: number;
+        let size: number;
+        try {
+          ({ mtimeMs, size } = await stat(file));
+        } catch (err) {
+          if (!isMissing(err)) this.logger.warn("cannot stat %s: %s", file, (err as Error).message);
+          this.dropEntryIf(rel, entry);
+          continue;
+        }
+        if (this.index.get(rel) !== entry) continue;
+        if (mtimeMs > entry.lastUsed + FOREIGN_USE_SLACK_MS) {
+          this.setEntry(rel, { size, lastUsed: mtimeMs });
+          continue;
+        }
+      }
+      try {
+        await unlink(file);
+        removed++;
+        freed += entry.size;
+      } catch (err) {
+        // Not retried: an entry that cannot be removed must not stall eviction forever.
+        if (!isMissing(err)) this.logger.warn("cannot evict %s: %s", file, (err as Error).message);
+      }
+      this.dropEntryIf(rel, entry);
+    }
+    this.logger.debug("evicted %d blobs (%d bytes) from %s; %d bytes left", removed, freed, this.dir, this.totalBytes);
+  }
+
+  private track(work: Promise<unknown>): void {
+    const tracked: Promise<unknown> = work
+      .catch((err: unknown) => this.logger.warn("cache bookkeeping in %s failed: %s", this.dir, (err as Error).message))
+      .finally(() => this.pending.delete(tracked));
+    this.pending.add(tracked);
+  }
+
+  private async settle(): Promise<void> {
+    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+  }
+}
+
+export function createLocalDiskStorage(settings: StorageSettings, options?: LocalDiskStorageOptions): CacheStorage {
+  return new LocalDiskStorage(settings, options);
+}
+
+/** The blob's path relative to the cache dir; validates kind and key so neither can steer the path. */
+function relativePath(kind: BlobKind, key: string): string {
+  if (!KINDS.includes(kind)) throw new RepriseError(`invalid blob kind ${JSON.stringify(String(kind).slice(0, 40))}`, "E_STORAGE_KEY");
+  if (typeof key !== "string" || !KEY_PATTERN.test(key)) {
+    throw new RepriseError(`invalid cache key ${JSON.stringify(String(key).slice(0, 80))}`, "E_STORAGE_KEY", "keys are 64 lowercase hex characters");
+  }
+  return `${kind}s/${key.slice(0, 2)}/${key}`;
+}
+
+function isMissing(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === "ENOENT" || code === "ENOTDIR";
+}
+
+/** Windows refuses to rename over a file another process has open; that passes quickly. */
+async function renameWithRetry(from: string, to: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await rename(from, to);
+      return;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (process.platform !== "win32" || attempt >= 5 || !(code === "EPERM" || code === "EACCES" || code === "EBUSY")) throw err;
+      await new Promise((r) => setTimeout(r, 10 * (attempt + 1)));
+    }
+  }
+}

@@ -1,0 +1,204 @@
+import { randomBytes } from "node:crypto";
+import { gzipSync } from "node:zlib";
+import { describe, expect, it } from "vitest";
+import { decodeEntry, decodeManifest, encodeEntry, encodeManifest, type CacheEntry, type Manifest } from "../../src/storage/codec.js";
+import { CorruptEntryError } from "../../src/util/errors.js";
+
+const allBytes = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+
+function sampleEntry(): CacheEntry {
+  return {
+    outputs: [
+      { role: "object", data: Buffer.concat([allBytes, randomBytes(5000)]) },
+      { role: "dep-file", data: Buffer.alloc(0) },
+      { role: "ünïcode role ✓", data: Buffer.from("x") },
+    ],
+    stdout: Buffer.from("warning: something\n"),
+    stderr: Buffer.concat([Buffer.from([0, 0xff, 0x80]), allBytes]),
+    exitCode: 0,
+    compileMs: 1234.5,
+    createdAt: 1_700_000_000_123,
+  };
+}
+
+/** A blob with a valid header and gzip framing around an arbitrary body, to test body-level checks. */
+function frame(magic: string, body: Buffer, version = 1): Buffer {
+  const header = Buffer.alloc(8);
+  header.write(magic, 0, "latin1");
+  header.writeUInt32BE(version, 4);
+  return Buffer.concat([header, gzipSync(body)]);
+}
+
+function u32(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(n);
+  return b;
+}
+
+function f64(n: number): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeDoubleBE(n);
+  return b;
+}
+
+async function expectCorrupt(p: Promise<unknown>, message?: RegExp): Promise<CorruptEntryError> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(CorruptEntryError);
+  if (message) expect((err as Error).message).toMatch(message);
+  return err as CorruptEntryError;
+}
+
+describe("entry codec", () => {
+  it("round-trips binary outputs, empty outputs and all numeric fields", async () => {
+    const entry = sampleEntry();
+    const decoded = await decodeEntry(await encodeEntry(entry));
+    expect(decoded.outputs.map((o) => o.role)).toEqual(entry.outputs.map((o) => o.role));
+    for (let i = 0; i < entry.outputs.length; i++) expect(decoded.outputs[i]!.data.equals(entry.outputs[i]!.data)).toBe(true);
+    expect(decoded.outputs[1]!.data.length).toBe(0);
+    expect(decoded.stdout.equals(entry.stdout)).toBe(true);
+    expect(decoded.stderr.equals(entry.stderr)).toBe(true);
+    expect(decoded.exitCode).toBe(0);
+    expect(decoded.compileMs).toBe(1234.5);
+    expect(decoded.createdAt).toBe(1_700_000_000_123);
+  });
+
+  it("round-trips an entry with no outputs and empty streams", async () => {
+    const entry: CacheEntry = { outputs: [], stdout: Buffer.alloc(0), stderr: Buffer.alloc(0), exitCode: -1, compileMs: 0.25, createdAt: 0 };
+    const decoded = await decodeEntry(await encodeEntry(entry));
+    expect(decoded).toEqual(entry);
+  });
+
+  it("round-trips a multi-megabyte incompressible output", async () => {
+    const data = randomBytes(3 * 1024 * 1024);
+    const decoded = await decodeEntry(await encodeEntry({ ...sampleEntry(), outputs: [{ role: "object", data }] }));
+    expect(decoded.outputs[0]!.data.equals(data)).toBe(true);
+  });
+
+  it("starts with the entry magic and format version", async () => {
+    const blob = await encodeEntry(sampleEntry());
+    expect(blob.toString("latin1", 0, 4)).toBe("RPRe");
+    expect(blob.readUInt32BE(4)).toBe(1);
+    expect(blob.subarray(8, 10)).toEqual(Buffer.from([0x1f, 0x8b]));
+  });
+
+  it("detects a byte flipped in the middle", async () => {
+    const blob = await encodeEntry(sampleEntry());
+    const bad = Buffer.from(blob);
+    bad[bad.length >> 1]! ^= 0x01;
+    await expectCorrupt(decodeEntry(bad));
+  });
+
+  it("detects a flip of any byte except the two informational gzip header bytes", async () => {
+    const entry: CacheEntry = { outputs: [{ role: "object", data: Buffer.from("int main() { return 0; }\n".repeat(3)) }], stdout: Buffer.from("out"), stderr: Buffer.alloc(0), exitCode: 0, compileMs: 5, createdAt: 99 };
+    const blob = await encodeEntry(entry);
+    const XFL = 8 + 8;
+    const OS = 8 + 9;
+    const undetected: number[] = [];
+    for (let i = 0; i < blob.length; i++) {
+      if (i === XFL || i === OS) continue;
+      const bad = Buffer.from(blob);
+      bad[i]! ^= 0xff;
+      try {
+        await decodeEntry(bad);
+        undetected.push(i);
+      } catch (err) {
+        expect(err).toBeInstanceOf(CorruptEntryError);
+      }
+    }
+    expect(undetected).toEqual([]);
+  });
+
+  it("detects truncation at every length", async () => {
+    const blob = await encodeEntry(sampleEntry());
+    for (let len = 0; len < blob.length; len += len < 64 ? 1 : 97) {
+      await expectCorrupt(decodeEntry(blob.subarray(0, len)));
+    }
+    await expectCorrupt(decodeEntry(blob.subarray(0, blob.length - 1)));
+  });
+
+  it("detects bytes appended after the compressed data", async () => {
+    const blob = await encodeEntry(sampleEntry());
+    for (const extra of [Buffer.from([0]), Buffer.from("garbage!"), gzipSync(Buffer.from("another member"))]) {
+      await expectCorrupt(decodeEntry(Buffer.concat([blob, extra])));
+    }
+  });
+
+  it("rejects wrong magic, a manifest, and an unknown format version", async () => {
+    const blob = await encodeEntry(sampleEntry());
+    const wrongMagic = Buffer.from(blob);
+    wrongMagic.write("XXXX", 0, "latin1");
+    await expectCorrupt(decodeEntry(wrongMagic), /magic/);
+    await expectCorrupt(decodeEntry(await encodeManifest({ entries: [] })), /magic/);
+    const wrongVersion = Buffer.from(blob);
+    wrongVersion.writeUInt32BE(2, 4);
+    await expectCorrupt(decodeEntry(wrongVersion), /version 2/);
+    await expectCorrupt(decodeEntry(Buffer.alloc(0)), /too short/);
+  });
+
+  it("rejects bodies that are short or have trailing bytes, even with valid compression", async () => {
+    const valid = Buffer.concat([f64(0), f64(1), f64(2), u32(1), u32(1), Buffer.from("o"), u32(2), Buffer.from("ab"), u32(0), u32(0)]);
+    const ok = await decodeEntry(frame("RPRe", valid));
+    expect(ok.outputs[0]!.data.toString()).toBe("ab");
+    await expectCorrupt(decodeEntry(frame("RPRe", Buffer.concat([valid, Buffer.from([7])]))), /1 unexpected trailing bytes/);
+    await expectCorrupt(decodeEntry(frame("RPRe", valid.subarray(0, valid.length - 2))), /truncated body/);
+    // A section length pointing past the end of the body.
+    const overlong = Buffer.from(valid);
+    overlong.writeUInt32BE(1000, 8 * 3 + 4 + 4 + 1);
+    await expectCorrupt(decodeEntry(frame("RPRe", overlong)), /truncated body/);
+    // A huge output count must fail fast instead of allocating.
+    await expectCorrupt(decodeEntry(frame("RPRe", Buffer.concat([f64(0), f64(0), f64(0), u32(0xffffffff)]))), /outputs/);
+  });
+});
+
+describe("manifest codec", () => {
+  const manifest: Manifest = {
+    entries: [
+      {
+        files: [
+          { path: "/src/a.h", hash: "a".repeat(64), size: 10 },
+          { path: "/src/ü b.h", hash: "b".repeat(64), size: 0 },
+        ],
+        resultKey: "c".repeat(64),
+        date: "2025-01-31",
+      },
+      { files: [], resultKey: "d".repeat(64) },
+    ],
+  };
+
+  it("round-trips entries with and without a date", async () => {
+    const blob = await encodeManifest(manifest);
+    expect(blob.toString("latin1", 0, 4)).toBe("RPRm");
+    const decoded = await decodeManifest(blob);
+    expect(decoded).toEqual(manifest);
+    expect("date" in decoded.entries[1]!).toBe(false);
+  });
+
+  it("round-trips an empty manifest", async () => {
+    expect(await decodeManifest(await encodeManifest({ entries: [] }))).toEqual({ entries: [] });
+  });
+
+  it("detects corruption, truncation and wrong magic", async () => {
+    const blob = await encodeManifest(manifest);
+    const flipped = Buffer.from(blob);
+    flipped[blob.length >> 1]! ^= 0x10;
+    await expectCorrupt(decodeManifest(flipped));
+    await expectCorrupt(decodeManifest(blob.subarray(0, blob.length - 3)));
+    await expectCorrupt(decodeManifest(await encodeEntry(sampleEntry())), /magic/);
+  });
+
+  it("rejects well-framed bodies whose JSON is invalid or has the wrong shape", async () => {
+    const body = (json: string) => {
+      const b = Buffer.from(json);
+      return frame("RPRm", Buffer.concat([u32(b.length), b]));
+    };
+    await expectCorrupt(decodeManifest(body("{not json")), /does not parse/);
+    await expectCorrupt(decodeManifest(body("[]")), /entries/);
+    await expectCorrupt(decodeManifest(body('{"entries":[{"files":[],"resultKey":7}]}')), /result key/);
+    await expectCorrupt(decodeManifest(body('{"entries":[{"files":[{"path":"a","hash":"b"}],"resultKey":"k"}]}')), /file 0/);
+    await expectCorrupt(decodeManifest(body('{"entries":[{"files":[],"resultKey":"k","date":5}]}')), /date/);
+    expect(await decodeManifest(body('{"entries":[{"files":[],"resultKey":"k","extra":1}]}'))).toEqual({ entries: [{ files: [], resultKey: "k" }] });
+  });
+});

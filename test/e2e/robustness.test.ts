@@ -1,0 +1,101 @@
+import { mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import fg from "fast-glob";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { REPRISE_BIN, RepriseSandbox, plain, text } from "../support/reprise-env.js";
+import { expectSameAsPlain } from "../support/compare.js";
+
+let sb: RepriseSandbox;
+let w: string;
+
+beforeAll(() => {
+  sb = new RepriseSandbox();
+  w = join(sb.root, "src");
+  mkdirSync(w, { recursive: true });
+  writeFileSync(join(w, "a.c"), "#include <string.h>\nint a(const char *s) { return (int)strlen(s); }\n");
+});
+
+afterAll(async () => {
+  await sb.dispose();
+});
+
+describe("the cache misbehaves", () => {
+  it("a corrupt entry is a miss, is replaced, and the object is still right", async () => {
+    await expectSameAsPlain(sb, w, ["gcc", "-O2", "-c", "a.c", "-o", "a.o"], ["a.o"]);
+    const results = await fg("results/**/*", { cwd: sb.cacheDir, absolute: true });
+    expect(results.length).toBeGreaterThan(0);
+    for (const file of results) {
+      const data = readFileSync(file);
+      data[Math.floor(data.length / 2)] ^= 0xff;
+      writeFileSync(file, data);
+    }
+    await sb.zeroStats();
+    await expectSameAsPlain(sb, w, ["gcc", "-O2", "-c", "a.c", "-o", "a.o"], ["a.o"]);
+    const s = await sb.stats();
+    expect(s.errors["corrupt-entry"]).toBe(1);
+    expect(s.misses).toBe(1);
+    expect(s.hitsDirect).toBe(1);
+  });
+
+  it("a cache directory that cannot be created does not fail the build", async () => {
+    writeFileSync(join(sb.root, "not-a-dir"), "x");
+    await expectSameAsPlain(sb, w, ["gcc", "-c", "a.c", "-o", "ro.o"], ["ro.o"], { REPRISE_DIR: join(sb.root, "not-a-dir", "cache") });
+  });
+});
+
+describe("the daemon misbehaves", () => {
+  it("an unreachable daemon (runtime dir unusable) means a plain compile", async () => {
+    writeFileSync(join(sb.root, "blocker"), "");
+    await expectSameAsPlain(sb, w, ["gcc", "-c", "a.c", "-o", "u.o"], ["u.o"], { REPRISE_RUNTIME_DIR: join(sb.root, "blocker", "run") });
+  });
+
+  it("a daemon killed mid-build: every compile still succeeds", async () => {
+    const dir = join(sb.root, "killed");
+    mkdirSync(dir);
+    const n = 24;
+    for (let i = 0; i < n; i++) writeFileSync(join(dir, `f${i}.c`), `#include <stdio.h>\nint f${i}(void) { return printf("${i}"); }\n`);
+    const rules = Array.from({ length: n }, (_, i) => `f${i}.o: f${i}.c\n\t$(CC) -O2 -c $< -o $@\n`).join("");
+    writeFileSync(join(dir, "Makefile"), `all: ${Array.from({ length: n }, (_, i) => `f${i}.o`).join(" ")}\n${rules}`);
+    const build = plain("make", ["-j2", `CC=${process.execPath} ${REPRISE_BIN} gcc`], dir, sb.env());
+    // Kill the daemon as soon as it is up, while make is running.
+    const lock = join(sb.runtimeDir, "daemon.lock");
+    let killed = false;
+    for (let i = 0; i < 400 && !killed; i++) {
+      await new Promise((r) => setTimeout(r, 25));
+      try {
+        const pid = Number(readFileSync(lock, "utf8"));
+        if (pid) {
+          process.kill(pid, "SIGKILL");
+          killed = true;
+        }
+      } catch {
+        // not up yet
+      }
+    }
+    const r = await build;
+    expect(killed).toBe(true);
+    expect(r.exitCode, text(r.stderr)).toBe(0);
+    for (let i = 0; i < n; i++) expect(statSync(join(dir, `f${i}.o`)).size).toBeGreaterThan(0);
+  });
+});
+
+describe("masquerading", () => {
+  it("a gcc link to reprise early on PATH finds the real gcc and caches", async () => {
+    const links = join(sb.root, "links");
+    mkdirSync(links, { recursive: true });
+    symlinkSync(REPRISE_BIN, join(links, "gcc"));
+    const env = { ...sb.env(), PATH: `${links}:${process.env.PATH}` };
+    const ref = await plain("/usr/bin/gcc", ["-g", "-c", "a.c", "-o", "m.o"], w);
+    const refObj = readFileSync(join(w, "m.o"));
+    await sb.zeroStats();
+    for (let i = 0; i < 2; i++) {
+      rmSync(join(w, "m.o"));
+      const r = await plain("gcc", ["-g", "-c", "a.c", "-o", "m.o"], w, env);
+      expect(r.exitCode, text(r.stderr)).toBe(ref.exitCode);
+      expect(readFileSync(join(w, "m.o")).equals(refObj)).toBe(true);
+    }
+    const s = await sb.stats();
+    expect(s.misses).toBe(1);
+    expect(s.hitsDirect).toBe(1);
+  });
+});
