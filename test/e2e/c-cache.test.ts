@@ -59,7 +59,8 @@ describe("diagnostics and failures", () => {
     expect(after.compileFailures - before.compileFailures).toBe(2);
   });
   it("coverage notes (.gcno) are restored", async () => {
-    await expectSameAsPlain(sb, w, ["gcc", "--coverage", "-c", "hello.c", "-Iinclude", "-o", "cov.o"], ["cov.o", "cov.gcno"]);
+    // Without -frandom-seed gcc stamps .gcno/.o with the time, so no two plain compiles agree.
+    await expectSameAsPlain(sb, w, ["gcc", "--coverage", "-frandom-seed=cov", "-c", "hello.c", "-Iinclude", "-o", "cov.o"], ["cov.o", "cov.gcno"]);
   });
 });
 

@@ -21,7 +21,7 @@ const sinks: StreamSinks = {
 export async function runCompilerCall(argv: string[], masqueradeAs: string | undefined): Promise<number> {
   const runtime = runtimeDir();
   const sock = socketPath(runtime);
-  const logger = new Logger(parseLogLevel(process.env.REPRISE_LOG, "error"), fileSink(daemonLogPath(runtime)), "client");
+  const logger = new Logger(parseLogLevel(process.env.REPRISE_LOG, "warn"), fileSink(daemonLogPath(runtime)), "client");
   const env = Object.entries(process.env).map(([k, v]) => `${k}=${v ?? ""}`);
   const request = encodeCompileRequest({
     clientVersion: REPRISE_VERSION,
@@ -36,8 +36,12 @@ export async function runCompilerCall(argv: string[], masqueradeAs: string | und
   let outcome = await exchange(sock, request, sinks);
   if (outcome.kind === "unreachable" || outcome.kind === "version-mismatch") {
     if (outcome.kind === "version-mismatch") await waitUntilGone(sock);
-    spawnDaemon(runtime);
-    outcome = await retryUntilUp(sock, request);
+    try {
+      spawnDaemon(runtime);
+      outcome = await retryUntilUp(sock, request);
+    } catch (err) {
+      outcome = { kind: "unreachable", error: `cannot start the daemon: ${(err as Error).message}` };
+    }
   }
   switch (outcome.kind) {
     case "exit":
