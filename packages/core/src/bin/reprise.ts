@@ -4,14 +4,18 @@
 import { basename } from "node:path";
 import { runCompilerCall } from "../client/client.js";
 
-const invokedAs = process.argv[1] ?? "reprise";
+// The sh launcher (bin/reprise) sets REPRISE_MASQUERADE when it was started as a compiler link.
+const masqueradeAs = process.env.REPRISE_MASQUERADE || undefined;
+const invokedAs = masqueradeAs ?? process.argv[1] ?? "reprise";
 const args = process.argv.slice(2);
 const self = basename(invokedAs).replace(/\.(c|m)?js$/, "");
-const masquerading = self !== "reprise";
+const masquerading = self !== "reprise" && self !== "reprise-native";
+const ADMIN_COMMANDS = new Set(["install-native", "help"]);
 
 async function main(): Promise<number> {
+  if (masqueradeAs) delete process.env.REPRISE_MASQUERADE;
   if (masquerading) return runCompilerCall([basename(invokedAs), ...args], invokedAs);
-  if (args.length === 0 || args[0]!.startsWith("-")) {
+  if (args.length === 0 || args[0]!.startsWith("-") || ADMIN_COMMANDS.has(args[0]!)) {
     const { runCommand } = await import("../cli/commands.js");
     return runCommand(args);
   }

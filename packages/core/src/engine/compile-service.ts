@@ -7,7 +7,7 @@ import type { CompilerDetector } from "./compiler-detector.js";
 import type { CallOutcome } from "./hooks.js";
 import { baseKey } from "./cache-key.js";
 import { parseDepFile } from "./dep-file.js";
-import { directResultKey, matchManifest, readManifest, recordInManifest, today } from "./direct-mode.js";
+import { directResultKey, findInManifest, ManifestMemo, recordInManifest, today } from "./direct-mode.js";
 import { restoreEntry } from "./restore-entry.js";
 import { runCompiler, type CompilerRun } from "./run-compiler.js";
 import { findExecutable } from "./find-executable.js";
@@ -56,6 +56,7 @@ interface Call {
  */
 export class CompileService {
   private tempCounter = 0;
+  private readonly manifests = new ManifestMemo();
 
   constructor(private readonly d: CompileServiceDeps) {}
 
@@ -121,13 +122,10 @@ export class CompileService {
 
     const key = await baseKey(this.d.engine, this.d.hashes, call.request, call.compiler, inv, "direct");
     const manifestKey = key.add("source", inv.sourceFile).add("sourceHash", source.hash).digest();
-    const manifest = await readManifest(call.storage, manifestKey);
-    if (manifest) {
-      const match = await matchManifest(manifest, this.d.hashes);
-      if (match) {
-        const hit = await this.tryHit(call, match.resultKey, "direct");
-        if (hit) return hit;
-      }
+    const match = await findInManifest(call.storage, manifestKey, this.manifests, this.d.hashes);
+    if (match) {
+      const hit = await this.tryHit(call, match.resultKey, "direct");
+      if (hit) return hit;
     }
     return this.compileAndStore(call, async (run, compileStart) => {
       const files = await this.collectIncludes(call, compileStart, tokens);
@@ -136,7 +134,7 @@ export class CompileService {
       const resultKey = directResultKey(manifestKey, files.list, date);
       return {
         resultKey,
-        after: () => recordInManifest(call.storage, manifestKey, { files: files.list, resultKey, ...(date ? { date } : {}) }),
+        after: () => recordInManifest(call.storage, manifestKey, { files: files.list, resultKey, ...(date ? { date } : {}) }, this.manifests),
         run,
       };
     });
@@ -169,7 +167,7 @@ export class CompileService {
       await call.storage.remove("result", resultKey);
       return undefined;
     }
-    if (!(await restoreEntry(entry, call.inv))) return undefined;
+    if (!restoreEntry(entry, call.inv)) return undefined;
     const serviceMs = performance.now() - call.started;
     this.d.stats.hit(kind, call.inv.language, entry.compileMs, serviceMs);
     await this.finished(call, kind === "direct" ? "hit-direct" : "hit-preprocessor", entry.exitCode, serviceMs);

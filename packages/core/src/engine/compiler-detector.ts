@@ -1,4 +1,4 @@
-import { realpath, stat } from "node:fs/promises";
+import { realpathSync, statSync } from "node:fs";
 import { basename } from "node:path";
 import { execa } from "execa";
 import type { Engine } from "./engine.js";
@@ -24,8 +24,8 @@ export class CompilerDetector {
   ) {}
 
   async detect(path: string, env: Readonly<Record<string, string>>): Promise<CompilerInfo | undefined> {
-    const real = await realpath(path);
-    const st = await stat(real);
+    const real = realpathSync(path);
+    const st = statSync(real);
     const key = `${path}\0${real}\0${st.size}\0${st.mtimeMs}\0${st.ino}`;
     let pending = this.cache.get(key);
     if (!pending) {

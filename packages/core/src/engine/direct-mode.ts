@@ -1,3 +1,4 @@
+import { LRUCache } from "lru-cache";
 import type { FileHashCache } from "../hashing/file-hash-cache.js";
 import { KeyHasher } from "../hashing/key-hasher.js";
 import type { CacheStorage } from "../storage/cache-storage.js";
@@ -17,6 +18,36 @@ export function directResultKey(manifestKey: string, files: ManifestEntry["files
   for (const f of files) h.add("path", f.path).add("hash", f.hash);
   if (date) h.add("date", date);
   return h.digest();
+}
+
+/**
+ * Decoded manifests kept in the daemon's memory, so a hit reads no manifest
+ * from disk. The disk stays the truth: a lookup that finds no match in the
+ * remembered copy reads the stored one again (another daemon may share the
+ * cache directory).
+ */
+export class ManifestMemo {
+  private readonly memo = new LRUCache<string, Manifest>({ max: 20_000 });
+
+  get(storage: CacheStorage, key: string): Manifest | undefined {
+    return this.memo.get(`${storage.location}\0${key}`);
+  }
+
+  set(storage: CacheStorage, key: string, manifest: Manifest): void {
+    this.memo.set(`${storage.location}\0${key}`, manifest);
+  }
+}
+
+export async function findInManifest(storage: CacheStorage, key: string, memo: ManifestMemo, hashes: FileHashCache): Promise<ManifestEntry | undefined> {
+  const remembered = memo.get(storage, key);
+  if (remembered) {
+    const match = await matchManifest(remembered, hashes);
+    if (match) return match;
+  }
+  const stored = await readManifest(storage, key);
+  if (!stored) return undefined;
+  memo.set(storage, key, stored);
+  return matchManifest(stored, hashes);
 }
 
 export async function readManifest(storage: CacheStorage, key: string): Promise<Manifest | undefined> {
@@ -42,15 +73,24 @@ export async function matchManifest(manifest: Manifest, hashes: FileHashCache): 
   const day = today();
   for (const entry of manifest.entries) {
     if (entry.date && entry.date !== day) continue;
-    const digests = await Promise.all(entry.files.map((f) => hashes.digest(f.path)));
-    if (digests.every((d, i) => d !== undefined && d.hash === entry.files[i]!.hash)) return entry;
+    let matches = true;
+    for (const f of entry.files) {
+      const fast = hashes.known(f.path);
+      const d = fast === "unknown" ? await hashes.digest(f.path) : fast;
+      if (d?.hash !== f.hash) {
+        matches = false;
+        break;
+      }
+    }
+    if (matches) return entry;
   }
   return undefined;
 }
 
 /** Adds an entry to a manifest (newest first), read-modify-write; a lost race only loses one entry. */
-export async function recordInManifest(storage: CacheStorage, key: string, entry: ManifestEntry): Promise<void> {
+export async function recordInManifest(storage: CacheStorage, key: string, entry: ManifestEntry, memo: ManifestMemo): Promise<void> {
   const existing = (await readManifest(storage, key))?.entries ?? [];
   const entries = [entry, ...existing.filter((e) => e.resultKey !== entry.resultKey)].slice(0, MAX_MANIFEST_ENTRIES);
   await storage.write("manifest", key, await encodeManifest({ entries }));
+  memo.set(storage, key, { entries });
 }

@@ -7,14 +7,12 @@ import { writeOutputAtomically } from "./write-output.js";
  * Returns false (nothing written) when the entry lacks a required output, so
  * the caller treats it as a miss.
  */
-export async function restoreEntry(entry: CacheEntry, inv: CompileInvocation): Promise<boolean> {
+export function restoreEntry(entry: CacheEntry, inv: CompileInvocation): boolean {
   const byRole = new Map(entry.outputs.map((o) => [o.role, o.data]));
   for (const out of inv.outputs) if (!out.optional && !byRole.has(out.role)) return false;
-  await Promise.all(
-    inv.outputs.map((out) => {
-      const data = byRole.get(out.role);
-      return data ? writeOutputAtomically(out.path, data) : undefined;
-    }),
-  );
+  for (const out of inv.outputs) {
+    const data = byRole.get(out.role);
+    if (data) writeOutputAtomically(out.path, data);
+  }
   return true;
 }

@@ -1,14 +1,23 @@
 import { randomBytes } from "node:crypto";
-import { rename, unlink, writeFile } from "node:fs/promises";
+import { renameSync, unlinkSync, writeFileSync } from "node:fs";
 
-/** Writes a file the way a compiler's output appears to a parallel build: all at once (temp + rename). */
-export async function writeOutputAtomically(path: string, data: Buffer): Promise<void> {
+/**
+ * Writes a file the way a compiler's output appears to a parallel build: all
+ * at once (temp + rename). Synchronous on purpose: outputs are written on
+ * every hit, and sync writes of object-sized files cost far less than the
+ * thread-pool round trips of the promise API.
+ */
+export function writeOutputAtomically(path: string, data: Buffer): void {
   const tmp = `${path}.reprise-${process.pid}-${randomBytes(4).toString("hex")}`;
   try {
-    await writeFile(tmp, data, { mode: 0o666 });
-    await rename(tmp, path);
+    writeFileSync(tmp, data, { mode: 0o666 });
+    renameSync(tmp, path);
   } catch (err) {
-    await unlink(tmp).catch(() => {});
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // never created
+    }
     throw err;
   }
 }

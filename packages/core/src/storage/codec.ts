@@ -1,5 +1,5 @@
 import { promisify } from "node:util";
-import { gunzip as gunzipCb, gzip as gzipCb } from "node:zlib";
+import { gunzip as gunzipCb, gunzipSync, gzip as gzipCb } from "node:zlib";
 import { CorruptEntryError } from "../util/errors.js";
 
 /**
@@ -51,6 +51,7 @@ const MAX_U32 = 0xffff_ffff;
 
 const gzip = promisify(gzipCb);
 const gunzip = promisify(gunzipCb);
+const SYNC_INFLATE_LIMIT = 1024 * 1024;
 
 export async function encodeEntry(e: CacheEntry): Promise<Buffer> {
   const roles = e.outputs.map((o) => Buffer.from(o.role, "utf8"));
@@ -164,7 +165,8 @@ async function unpack(magic: string, what: string, buf: Buffer): Promise<Buffer>
   if (!gz.subarray(0, GZIP_HEADER.length).equals(GZIP_HEADER)) throw new CorruptEntryError(`${what} has a damaged gzip header`);
   let body: Buffer;
   try {
-    body = await gunzip(gz);
+    // Inflating a small blob inline is far cheaper than a thread-pool round trip, and this is the hit path.
+    body = gz.length <= SYNC_INFLATE_LIMIT ? gunzipSync(gz) : await gunzip(gz);
   } catch (err) {
     throw new CorruptEntryError(`${what} does not decompress: ${(err as Error).message}`);
   }

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { mkdir, readFile, rename, rm, stat, unlink, utimes, writeFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import fg from "fast-glob";
@@ -68,7 +69,8 @@ export class LocalDiskStorage implements CacheStorage {
     const file = join(this.dir, rel);
     let data: Buffer;
     try {
-      data = await readFile(file);
+      // Synchronous: a few microseconds instead of four thread-pool round trips, on every hit.
+      data = readFileSync(file);
     } catch (err) {
       if (!isMissing(err)) throw err;
       this.withIndex(() => this.dropEntry(rel));
