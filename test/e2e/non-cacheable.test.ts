@@ -14,7 +14,8 @@ beforeAll(() => {
   writeFileSync(join(w, "main.c"), '#include <stdio.h>\nint helper(void);\nint main(void) { printf("%d\\n", helper()); return 0; }\n');
   writeFileSync(join(w, "helper.c"), "int helper(void) { return 41 + 1; }\n");
   writeFileSync(join(w, "notes.txt"), "not a source\n");
-  writeFileSync(join(w, "rsp.txt"), "-c helper.c -o rsp.o\n");
+  writeFileSync(join(w, "rsp.txt"), "-c rsp_only.c -o rsp.o\n");
+  writeFileSync(join(w, "rsp_only.c"), "int only_via_rsp(void) { return 5; }\n");
   writeFileSync(join(w, "time.c"), 'const char *t = __TIME__;\n');
   writeFileSync(join(w, "date.c"), 'const char *d = __DATE__;\n');
 });
@@ -85,5 +86,18 @@ describe("calls that are run as if Reprise were not there, and counted", () => {
     const s = await sb.stats();
     expect(s.notCacheable.disabled).toBe(2);
     expect(s.hitsDirect + s.misses).toBe(0);
+  });
+});
+
+describe("outputs that are not regular files", () => {
+  it("-o /dev/null compiles plainly and leaves /dev/null a device", async () => {
+    const before = (await sb.stats()).notCacheable;
+    const r = await sb.run(["gcc", "-c", "helper.c", "-o", "/dev/null"], w);
+    expect(r.exitCode).toBe(0);
+    const { statSync } = await import("node:fs");
+    expect(statSync("/dev/null").isCharacterDevice()).toBe(true);
+    const after = (await sb.stats()).notCacheable;
+    const counted = Object.keys(after).some((k) => (after[k] ?? 0) > (before[k] ?? 0));
+    expect(counted).toBe(true);
   });
 });

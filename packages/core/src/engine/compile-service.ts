@@ -1,3 +1,4 @@
+import { lstatSync } from "node:fs";
 import { readFile, stat, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type pLimit from "p-limit";
@@ -20,6 +21,11 @@ import { decodeEntry, encodeEntry, type CacheEntry, type ManifestEntry } from ".
 import type { Stats } from "../stats/stats.js";
 import type { Logger } from "../util/logger.js";
 import { CorruptEntryError, RepriseError } from "../util/errors.js";
+
+function isRegularOrAbsent(path: string): boolean {
+  const st = lstatSync(path, { throwIfNoEntry: false });
+  return !st || st.isFile();
+}
 
 /** What the daemon tells the client at the end of a call. */
 export type CallResult =
@@ -73,6 +79,10 @@ export class CompileService {
       if (!compiler) return this.local(compilerPath, "unknown-compiler", started, request);
       const parsed = this.parse(request, compiler, compilerPath);
       if (!parsed.cacheable) return this.local(compilerPath, parsed.reason, started, request, compiler);
+      // A hit replaces outputs by rename: never over a device, a directory or a FIFO.
+      if (parsed.invocation.outputs.some((o) => !isRegularOrAbsent(o.path))) {
+        return this.local(compilerPath, "output-not-regular-file", started, request, compiler);
+      }
       const storage = await this.storageFor(request.cwd, request.env);
       const call: Call = { request, compiler, inv: parsed.invocation, storage, started };
       return settings.keyMode === "preprocessor" ? await this.preprocessorMode(call) : await this.directMode(call);
@@ -142,13 +152,22 @@ export class CompileService {
 
   private async preprocessorMode(call: Call): Promise<CallResult> {
     const { inv, request } = call;
-    const pre = await this.d.limit(() => runCompiler(inv.preprocessArgv, request.cwd, request.env));
-    if (pre.exitCode !== 0) {
+    let preprocessed: { stdout: Buffer; stderr: Buffer };
+    if (inv.preprocessArgv) {
+      const pre = await this.d.limit(() => runCompiler(inv.preprocessArgv!, request.cwd, request.env));
       // Let the real compile report the error exactly as it would.
-      return this.compileAndStore(call, async () => undefined);
+      if (pre.exitCode !== 0) return this.compileAndStore(call, async () => undefined);
+      preprocessed = pre;
+    } else {
+      const source = await readFile(inv.sourceFile).catch(() => undefined);
+      if (!source) return this.local(inv.compileArgv[0]!, "no-source", call.started, call.request, call.compiler);
+      preprocessed = { stdout: source, stderr: Buffer.alloc(0) };
     }
+    // Markers survive preprocessing only where they are not macros (e.g. an assembler's .incbin).
+    const marker = inv.volatileMarkers.find((m) => m.effect === "uncacheable" && preprocessed.stdout.includes(m.token));
+    if (marker) return this.local(inv.compileArgv[0]!, "time-macro", call.started, call.request, call.compiler);
     const key = await baseKey(this.d.engine, this.d.hashes, request, call.compiler, inv, "preprocessor");
-    const resultKey = key.add("preprocessed", hashBytes(pre.stdout)).add("ppStderr", pre.stderr).digest();
+    const resultKey = key.add("preprocessed", hashBytes(preprocessed.stdout)).add("ppStderr", preprocessed.stderr).digest();
     const hit = await this.tryHit(call, resultKey, "preprocessor");
     if (hit) return hit;
     return this.compileAndStore(call, async (run) => ({ resultKey, run }));
@@ -237,11 +256,14 @@ export class CompileService {
    */
   private async collectIncludes(call: Call, compileStart: number, tokens: string[]): Promise<{ list: ManifestEntry["files"]; dated: boolean } | undefined> {
     const deps = call.inv.dependencies;
-    const depPath = deps.scanDepFile ?? deps.depFile;
-    if (!depPath) return undefined;
-    const text = await readFile(depPath, "utf8").catch(() => undefined);
-    if (text === undefined) return undefined;
-    const paths = parseDepFile(text, call.request.cwd).filter((p) => p !== call.inv.sourceFile);
+    let paths: string[] = [];
+    if (!deps.none) {
+      const depPath = deps.scanDepFile ?? deps.depFile;
+      if (!depPath) return undefined;
+      const text = await readFile(depPath, "utf8").catch(() => undefined);
+      if (text === undefined) return undefined;
+      paths = parseDepFile(text, call.request.cwd).filter((p) => p !== call.inv.sourceFile);
+    }
     const list: ManifestEntry["files"] = [];
     let dated = false;
     for (const path of [call.inv.sourceFile, ...paths]) {

@@ -65,6 +65,8 @@ export interface VolatileMarker {
 
 /** How the engine learns which files a compile read (for the direct-mode manifest). */
 export interface DependencyDiscovery {
+  /** The compile reads no file but the source (e.g. already preprocessed input). */
+  none?: boolean;
   /**
    * A Make-format dependency file the compile itself writes (user's own `-MF`
    * or one the plugin added). Listed files are resolved against the cwd.
@@ -101,8 +103,11 @@ export interface CompileInvocation {
   preprocessorOnlyArgs: string[];
   /** Full argv (argv[0] = compiler path) run on a miss. */
   compileArgv: string[];
-  /** Full argv that writes the preprocessed source to stdout (preprocessor mode). */
-  preprocessArgv: string[];
+  /**
+   * Full argv that writes the preprocessed source to stdout (preprocessor
+   * mode). Absent when the source is already preprocessed: its contents are used.
+   */
+  preprocessArgv?: string[];
   /** Where the include list for direct mode comes from. */
   dependencies: DependencyDiscovery;
   /** Names of environment variables whose values can change the outputs or diagnostics. */

@@ -1,0 +1,86 @@
+import { TIME_MARKERS, gccDialect, type GccLikeDialect } from "@reprise/plugin-gcc";
+import { clangOptionTable } from "./option-table.js";
+
+/** `-Xclang` values that make cc1 write or read files Reprise cannot see, or no object at all. */
+const XCLANG_DENIED = [
+  "-emit-",
+  "-include-pch",
+  "-include-pth",
+  "-building-pch-with-obj",
+  "-dependency-",
+  "-header-include",
+  "-module-",
+  "-fmodule",
+  "-load",
+  "-plugin",
+  "-add-plugin",
+  "-ast-",
+  "-print-",
+  "-dump-",
+  "-serialize-diagnostic",
+  "-stats-file",
+  "-coverage-",
+  "-fprofile-",
+  "-ftime-trace",
+  "-opt-record-file",
+  "-o",
+];
+
+/** `--driver-mode=` values that keep clang a gcc-like C-family compiler. */
+const GCC_LIKE_MODES = new Set(["gcc", "g++"]);
+
+export const clangDialect: GccLikeDialect = {
+  table: clangOptionTable,
+  rejectUnknownLongOptions: false,
+  colorSetting(arg) {
+    if (arg === "-fcolor-diagnostics") return true;
+    if (arg === "-fno-color-diagnostics") return false;
+    return gccDialect.colorSetting(arg);
+  },
+  forceColorArgs: ["-fcolor-diagnostics"],
+  splitDwarfEnablesDebug: false,
+  keyEnv() {
+    return [
+      "CPATH",
+      "C_INCLUDE_PATH",
+      "CPLUS_INCLUDE_PATH",
+      "OBJC_INCLUDE_PATH",
+      "OBJCPLUS_INCLUDE_PATH",
+      "SOURCE_DATE_EPOCH",
+      "LANG",
+      "LC_ALL",
+      "LC_CTYPE",
+      "LC_MESSAGES",
+      "COMPILER_PATH",
+      // Rewrites the command line inside the driver.
+      "CCC_OVERRIDE_OPTIONS",
+      "SDKROOT",
+      "MACOSX_DEPLOYMENT_TARGET",
+      "IPHONEOS_DEPLOYMENT_TARGET",
+    ];
+  },
+  timeMarkers(env, compiler) {
+    // Clang reads SOURCE_DATE_EPOCH for all three macros from version 16 on; clang 14 ignores it.
+    const major = Number.parseInt(compiler.version, 10);
+    return env.SOURCE_DATE_EPOCH !== undefined && major >= 16 ? [] : [...TIME_MARKERS];
+  },
+  cxxDriver(compiler, args) {
+    let cxx = compiler.data?.cxx === true;
+    for (const a of args) if (a.kind === "option" && a.name === "--driver-mode=") cxx = a.value === "g++";
+    return cxx;
+  },
+  rejectCall(args) {
+    for (const a of args) {
+      if (a.kind === "option" && a.name === "--driver-mode=" && !GCC_LIKE_MODES.has(a.value ?? "")) {
+        return { reason: "unsupported-option", detail: `--driver-mode=${a.value}` };
+      }
+    }
+    return undefined;
+  },
+  rejectOption(arg) {
+    if (arg.name === "-Xclang" && XCLANG_DENIED.some((p) => arg.value?.startsWith(p))) {
+      return { reason: "unsupported-option", detail: `-Xclang ${arg.value}` };
+    }
+    return undefined;
+  },
+};

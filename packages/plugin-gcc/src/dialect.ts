@@ -1,0 +1,75 @@
+import type { CompilerInfo, NonCacheableReason, VolatileMarker } from "@reprise/core";
+import type { LexedArg } from "./lex-arguments.js";
+import { gccOptionTable, type OptionTable } from "./option-table.js";
+
+export type LexedOption = Extract<LexedArg, { kind: "option" }>;
+
+/**
+ * Where gcc-like drivers differ. The argument parser is shared; a family
+ * (gcc, clang) describes itself with one of these.
+ */
+export interface GccLikeDialect {
+  /** Option table used to split the arguments. */
+  table: OptionTable;
+  /** Reject `--` options missing from the table (see `LexOptions`). */
+  rejectUnknownLongOptions: boolean;
+  /** What an argument says about colored diagnostics, or undefined when it says nothing. */
+  colorSetting(arg: string): boolean | "auto" | undefined;
+  /** Appended to the compile when the user's terminal would have shown colors. */
+  forceColorArgs: readonly string[];
+  /** Whether `-gsplit-dwarf` alone turns debug info on (GCC 12: yes; clang 14: no). */
+  splitDwarfEnablesDebug: boolean;
+  /** Environment variables that can change outputs or diagnostics. */
+  keyEnv(colorDiagnostics: boolean): string[];
+  /** The time macros that make a result time-dependent, given the caller's environment. */
+  timeMarkers(env: Readonly<Record<string, string>>, compiler: CompilerInfo): VolatileMarker[];
+  /** Whether the call runs in C++ driver mode (g++, clang++ or `--driver-mode=g++`). */
+  cxxDriver(compiler: CompilerInfo, args: readonly LexedArg[]): boolean;
+  /** Vetoes the whole call before anything else is looked at (e.g. clang's `--driver-mode=cl`). */
+  rejectCall?(args: readonly LexedArg[]): { reason: NonCacheableReason; detail: string } | undefined;
+  /** Vetoes an option beyond the table's `notCacheable`. */
+  rejectOption?(arg: LexedOption): { reason: NonCacheableReason; detail: string } | undefined;
+}
+
+const LOCALE_AND_PATHS = [
+  "CPATH",
+  "C_INCLUDE_PATH",
+  "CPLUS_INCLUDE_PATH",
+  "OBJC_INCLUDE_PATH",
+  "SOURCE_DATE_EPOCH",
+  "LANG",
+  "LC_ALL",
+  "LC_CTYPE",
+  "LC_MESSAGES",
+  "COMPILER_PATH",
+];
+
+export const TIME_MARKERS: readonly VolatileMarker[] = [
+  { token: "__DATE__", effect: "date" },
+  { token: "__TIME__", effect: "uncacheable" },
+  { token: "__TIMESTAMP__", effect: "uncacheable" },
+];
+
+export const gccDialect: GccLikeDialect = {
+  table: gccOptionTable,
+  rejectUnknownLongOptions: true,
+  colorSetting(arg) {
+    if (arg === "-fdiagnostics-color" || arg === "-fdiagnostics-color=always") return true;
+    if (arg === "-fno-diagnostics-color" || arg === "-fdiagnostics-color=never") return false;
+    if (arg === "-fdiagnostics-color=auto") return "auto";
+    return undefined;
+  },
+  forceColorArgs: ["-fdiagnostics-color=always"],
+  splitDwarfEnablesDebug: true,
+  keyEnv(color) {
+    return [...LOCALE_AND_PATHS, "GCC_EXEC_PREFIX", ...(color ? ["GCC_COLORS"] : [])];
+  },
+  timeMarkers(env) {
+    // SOURCE_DATE_EPOCH fixes __DATE__ and __TIME__ (its value is in the key), but
+    // GCC's __TIMESTAMP__ is still the source file's mtime, which no key holds.
+    return env.SOURCE_DATE_EPOCH !== undefined ? TIME_MARKERS.filter((m) => m.token === "__TIMESTAMP__") : [...TIME_MARKERS];
+  },
+  cxxDriver(compiler) {
+    return compiler.data?.cxx === true;
+  },
+};

@@ -1,0 +1,26 @@
+import type { ReprisePlugin } from "@reprise/core";
+import { detectGcc } from "./detect.js";
+import { gccDialect } from "./dialect.js";
+import { parseGccLikeArguments } from "./parse-arguments.js";
+
+export const PLUGIN_NAME = "@reprise/plugin-gcc";
+
+/** GCC (gcc, g++, cc, c++, cross drivers): detection as family "gcc" and argument parsing. */
+export const gccPlugin: ReprisePlugin = {
+  name: PLUGIN_NAME,
+  apply(engine) {
+    engine.hooks.detectCompiler.tapPromise(PLUGIN_NAME, (probe) => detectGcc(probe));
+    engine.hooks.parseArguments.for("gcc").tap(PLUGIN_NAME, (input) => parseGccLikeArguments(input, gccDialect));
+  },
+};
+
+export default gccPlugin;
+
+export { detectGcc, isCxxDriver } from "./detect.js";
+export { gccDialect, TIME_MARKERS, type GccLikeDialect, type LexedOption } from "./dialect.js";
+export { parseGccLikeArguments } from "./parse-arguments.js";
+export { OptionTable, gccOptions, gccOptionTable, optionSpec, type OptionArity, type OptionEntries, type OptionMatch, type OptionSpec } from "./option-table.js";
+export { lexArguments, type LexedArg, type LexOptions, type LexResult } from "./lex-arguments.js";
+export { expandResponseFiles, splitResponseFile, type ExpandResult } from "./response-files.js";
+export { languageKind, languageOfFile, type LanguageKind } from "./languages.js";
+export { replaceSuffix, defaultObjectName } from "./output-names.js";

@@ -1,0 +1,187 @@
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
+import type { CompileInvocation, DependencyDiscovery, NonCacheableReason, OutputSpec, ParseInput, ParseResult, VolatileMarker } from "@reprise/core";
+import { collectArguments, type ArgPlan, type CallFacts } from "./collect-arguments.js";
+import type { GccLikeDialect } from "./dialect.js";
+import { languageKind, languageOfFile, type LanguageKind } from "./languages.js";
+import { lexArguments } from "./lex-arguments.js";
+import { defaultObjectName, replaceSuffix } from "./output-names.js";
+import { expandResponseFiles } from "./response-files.js";
+
+/** `node -e` scripts standing in for the preprocessor and the dependency scan of already preprocessed input. */
+
+const reject = (reason: NonCacheableReason, detail?: string): ParseResult => ({ cacheable: false, reason, ...(detail ? { detail } : {}) });
+
+/**
+ * Parses a gcc-like compiler call (GCC's driver syntax; clang accepts the
+ * same) into a cache plan. `dialect` supplies the option table and the
+ * family's differences. See README.md for what is cached and what the key holds.
+ */
+export function parseGccLikeArguments(input: ParseInput, dialect: GccLikeDialect): ParseResult {
+  const { env, cwd } = input;
+  if (env.DEPENDENCIES_OUTPUT !== undefined || env.SUNPRO_DEPENDENCIES !== undefined) {
+    return reject("unsupported-option", "DEPENDENCIES_OUTPUT/SUNPRO_DEPENDENCIES make the compiler write an extra file");
+  }
+  const expanded = expandResponseFiles(input.argv.slice(1), cwd);
+  if (!expanded.ok) return reject("response-file", expanded.detail);
+  const lexed = lexArguments(expanded.args, dialect.table, { rejectUnknownLongOptions: dialect.rejectUnknownLongOptions });
+  if (!lexed.ok) return reject("unsupported-option", lexed.detail);
+  const vetoed = dialect.rejectCall?.(lexed.args);
+  if (vetoed) return reject(vetoed.reason, vetoed.detail);
+
+  const { facts, plans } = collectArguments(lexed.args, dialect);
+  const checked = checkCall(facts, dialect.cxxDriver(input.compiler, lexed.args), cwd);
+  if ("reason" in checked) return reject(checked.reason, checked.detail);
+  const { source, kind, objectName } = checked;
+  const preprocessed = kind === "preprocessed";
+
+  const outputs = planOutputs(facts, objectName, cwd, preprocessed);
+  if ("reason" in outputs) return reject(outputs.reason, outputs.detail);
+  const { key, preprocessorOnly } = keyArguments(plans, outputs.outputPathInKey, preprocessed);
+
+  const ttyColor = input.stderrIsTTY && env.TERM !== undefined && env.TERM !== "dumb";
+  const colorDiagnostics = typeof facts.color === "boolean" ? facts.color : ttyColor;
+  const compileArgv = [...input.argv];
+  if (colorDiagnostics && typeof facts.color !== "boolean") compileArgv.push(...dialect.forceColorArgs);
+
+  const compiler = input.argv[0]!;
+  const preprocessBase = [compiler, ...plans.flatMap((p) => (p.forPreprocess === undefined ? p.arg.tokens : (p.forPreprocess ?? [])))];
+  let dependencies: DependencyDiscovery;
+  let preprocessArgv: string[] | undefined;
+  if (preprocessed) {
+    // Nothing to preprocess and nothing included: the engine uses the file itself.
+    dependencies = { none: true };
+  } else {
+    preprocessArgv = [...preprocessBase, "-E"];
+    dependencies = planDependencies(outputs.userDep, preprocessBase, compileArgv, input.tempPath);
+  }
+
+  const volatileMarkers: VolatileMarker[] = [{ token: ".incbin", effect: "uncacheable" }];
+  if (!preprocessed) volatileMarkers.push(...dialect.timeMarkers(env, input.compiler));
+  if (source.language === "assembler-with-cpp") volatileMarkers.push({ token: ".include", effect: "uncacheable" });
+
+  const invocation: CompileInvocation = {
+    language: source.language,
+    sourceFile: resolve(cwd, source.path),
+    outputs: outputs.list,
+    keyArgs: key,
+    preprocessorOnlyArgs: preprocessorOnly,
+    compileArgv,
+    preprocessArgv,
+    dependencies,
+    keyEnv: dialect.keyEnv(colorDiagnostics),
+    volatileMarkers,
+    dependsOnCwd: facts.debug || outputs.coverage,
+    colorDiagnostics,
+    extraInputFiles: facts.extraInputFiles.map((f) => resolve(cwd, f)),
+  };
+  return { cacheable: true, invocation };
+}
+
+type Rejection = { reason: NonCacheableReason; detail?: string };
+
+/** Whether the call is a cacheable compile of one source, and of which. */
+function checkCall(
+  facts: CallFacts,
+  cxx: boolean,
+  cwd: string,
+): Rejection | { source: { path: string; language: string }; kind: LanguageKind; objectName: string } {
+  // What kind of call this is comes first: `gcc a.c b.c -o prog` and a link
+  // line with -fprofile-use are both "linking".
+  if (facts.dependenciesOnly) return { reason: "dependencies-only" };
+  if (facts.preprocessOnly) return { reason: "preprocess-only" };
+  if (facts.assemblyOnly) return { reason: "unsupported-option", detail: "-S (assembly output) is not cached" };
+  if (!facts.compile) return { reason: "linking" };
+  if (facts.firstReject) return facts.firstReject;
+
+  if (facts.inputs.some((i) => i.path === "-")) return { reason: "stdin-source" };
+  const classified = facts.inputs.map((i) => ({ path: i.path, language: i.language ?? languageOfFile(i.path, cxx) }));
+  const sources = classified.filter((i): i is { path: string; language: string } => i.language !== undefined);
+  if (sources.length > 1) return { reason: "multiple-sources", detail: sources.map((s) => s.path).join(" ") };
+  const source = sources[0];
+  if (!source) {
+    const names = facts.inputs.map((i) => i.path).join(" ");
+    return names ? { reason: "unsupported-language", detail: `no input of a known language: ${names}` } : { reason: "no-source" };
+  }
+  const kind = languageKind(source.language);
+  if (kind === "header") return { reason: "unsupported-language", detail: `${source.language}: precompiled headers are not cached` };
+  if (kind === "assembler") return { reason: "unsupported-language", detail: "plain assembler: .include/.incbin read files no dependency list names" };
+  if (kind === "unsupported") return { reason: "unsupported-language", detail: source.language };
+
+  if (facts.output === "-") return { reason: "output-to-stdout" };
+  const objectName = facts.output ?? defaultObjectName(source.path);
+  if (isDevicePath(resolve(cwd, objectName))) return { reason: "unsupported-option", detail: `output to ${objectName}` };
+  for (const inc of facts.forcedIncludes) {
+    // GCC 12 leaves a PCH out of its dependency output, and -E reads the header instead.
+    const base = resolve(cwd, inc);
+    if (existsSync(`${base}.gch`) || existsSync(`${base}.pch`)) return { reason: "unsupported-option", detail: `-include ${inc} would use a precompiled header` };
+  }
+  if (facts.wpDep && (facts.md || facts.mmd)) return { reason: "unsupported-option", detail: "both -Wp,-M(M)D and -M(M)D" };
+  return { source, kind, objectName };
+}
+
+interface OutputPlan {
+  list: OutputSpec[];
+  /** The dependency file the user asked for, if the compile writes one. */
+  userDep?: { mode: "MD" | "MMD"; path: string };
+  coverage: boolean;
+  outputPathInKey: boolean;
+}
+
+/** The files the compile writes, named as GCC 12 and clang 14 name them (see `replaceSuffix`). */
+function planOutputs(facts: CallFacts, objectName: string, cwd: string, preprocessed: boolean): OutputPlan | Rejection {
+  const list: OutputSpec[] = [{ role: "object", path: resolve(cwd, objectName) }];
+  // Preprocessed input never goes through the preprocessor, which is what writes the dependency file.
+  const mode = preprocessed ? undefined : (facts.wpDep?.mode ?? (facts.mmd ? "MMD" : facts.md ? "MD" : undefined));
+  let userDep: OutputPlan["userDep"];
+  if (mode) {
+    const path = resolve(cwd, facts.wpDep?.file ?? facts.mf ?? replaceSuffix(objectName, ".d"));
+    if (isDevicePath(path)) return { reason: "unsupported-option", detail: `dependency file ${path}` };
+    userDep = { mode, path };
+    list.push({ role: "dep", path });
+  }
+  // Optional: whether these appear also depends on the -g level, -flto and the like.
+  if (facts.splitDwarf === "split") list.push({ role: "dwo", path: resolve(cwd, replaceSuffix(objectName, ".dwo")), optional: true });
+  const gcno = facts.coverageFlag || (facts.gcno && !facts.noTestCoverage);
+  if (gcno) list.push({ role: "gcno", path: resolve(cwd, facts.profileNote ?? replaceSuffix(objectName, ".gcno")), optional: true });
+  if (facts.stackUsage) list.push({ role: "su", path: resolve(cwd, replaceSuffix(objectName, ".su")), optional: true });
+  // The -o path reaches the outputs through the dep file's target, the .dwo
+  // name recorded in the object, and the .gcda path compiled into it.
+  const outputPathInKey = (userDep !== undefined && !facts.depTarget) || facts.splitDwarf === "split" || gcno || facts.profileArcs;
+  return { list, ...(userDep ? { userDep } : {}), coverage: gcno || facts.profileArcs, outputPathInKey };
+}
+
+function keyArguments(plans: readonly ArgPlan[], outputPathInKey: boolean, preprocessed: boolean): { key: string[]; preprocessorOnly: string[] } {
+  const key: string[] = [];
+  const preprocessorOnly: string[] = [];
+  for (const plan of plans) {
+    if (!plan.key) continue;
+    if (plan.keyRole === "output" && !outputPathInKey) continue;
+    key.push(...plan.key);
+    // Preprocessed input ignores -D and -I, so they must not be dropped from its key either.
+    if (plan.keyRole === "preprocessor" && !preprocessed) preprocessorOnly.push(...plan.key);
+  }
+  return { key, preprocessorOnly };
+}
+
+/** Where direct mode learns the include list; may add a temporary dependency file to `compileArgv`. */
+function planDependencies(
+  userDep: OutputPlan["userDep"],
+  preprocessBase: readonly string[],
+  compileArgv: string[],
+  tempPath: (suffix: string) => string,
+): DependencyDiscovery {
+  if (userDep?.mode === "MD") return { depFile: userDep.path };
+  if (userDep?.mode === "MMD") {
+    // -MMD leaves system headers out; direct mode needs them all.
+    const scanDepFile = tempPath(".d");
+    return { depFile: userDep.path, scanArgv: [...preprocessBase, "-M", "-MF", scanDepFile], scanDepFile };
+  }
+  const depFile = tempPath(".d");
+  compileArgv.push("-MD", "-MF", depFile);
+  return { depFile, depFileIsTemporary: true };
+}
+
+function isDevicePath(path: string): boolean {
+  return path.startsWith("/dev/");
+}
