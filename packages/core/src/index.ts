@@ -12,3 +12,4 @@ export { FileHashCache, type FileDigest } from "./hashing/file-hash-cache.js";
 export { REPRISE_VERSION } from "./version.js";
 export { PROTOCOL_VERSION } from "./protocol/frames.js";
 export type { Settings } from "./config/schema.js";
+export { parseDepFileWithEnv, type DepFileContents } from "./engine/dep-file.js";

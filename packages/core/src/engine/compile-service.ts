@@ -7,7 +7,7 @@ import type { CompileInvocation, CompileRequest, CompilerInfo, ParseResult } fro
 import type { CompilerDetector } from "./compiler-detector.js";
 import type { CallOutcome } from "./hooks.js";
 import { baseKey } from "./cache-key.js";
-import { parseDepFile } from "./dep-file.js";
+import { parseDepFileWithEnv } from "./dep-file.js";
 import { directResultKey, findInManifest, ManifestMemo, recordInManifest, today } from "./direct-mode.js";
 import { restoreEntry } from "./restore-entry.js";
 import { runCompiler, type CompilerRun } from "./run-compiler.js";
@@ -21,6 +21,8 @@ import { decodeEntry, encodeEntry, type CacheEntry, type ManifestEntry } from ".
 import type { Stats } from "../stats/stats.js";
 import type { Logger } from "../util/logger.js";
 import { CorruptEntryError, RepriseError } from "../util/errors.js";
+
+type EnvDep = NonNullable<ManifestEntry["env"]>[number];
 
 function isRegularOrAbsent(path: string): boolean {
   const st = lstatSync(path, { throwIfNoEntry: false });
@@ -132,7 +134,7 @@ export class CompileService {
 
     const key = await baseKey(this.d.engine, this.d.hashes, call.request, call.compiler, inv, "direct");
     const manifestKey = key.add("source", inv.sourceFile).add("sourceHash", source.hash).digest();
-    const match = await findInManifest(call.storage, manifestKey, this.manifests, this.d.hashes);
+    const match = await findInManifest(call.storage, manifestKey, this.manifests, this.d.hashes, call.request.env);
     if (match) {
       const hit = await this.tryHit(call, match.resultKey, "direct");
       if (hit) return hit;
@@ -141,10 +143,11 @@ export class CompileService {
       const files = await this.collectIncludes(call, compileStart, tokens);
       if (!files) return undefined;
       const date = files.dated || source.tokens.some((t) => this.markerEffect(inv, t) === "date") ? today() : undefined;
-      const resultKey = directResultKey(manifestKey, files.list, date);
+      const resultKey = directResultKey(manifestKey, files.list, date, files.env);
+      const entry: ManifestEntry = { files: files.list, resultKey, ...(date ? { date } : {}), ...(files.env.length ? { env: files.env } : {}) };
       return {
         resultKey,
-        after: () => recordInManifest(call.storage, manifestKey, { files: files.list, resultKey, ...(date ? { date } : {}) }, this.manifests),
+        after: () => recordInManifest(call.storage, manifestKey, entry, this.manifests),
         run,
       };
     });
@@ -254,15 +257,22 @@ export class CompileService {
    * Undefined when direct mode must not record this compile: a file changed
    * while the compiler ran, or one uses a time macro.
    */
-  private async collectIncludes(call: Call, compileStart: number, tokens: string[]): Promise<{ list: ManifestEntry["files"]; dated: boolean } | undefined> {
+  private async collectIncludes(
+    call: Call,
+    compileStart: number,
+    tokens: string[],
+  ): Promise<{ list: ManifestEntry["files"]; dated: boolean; env: EnvDep[] } | undefined> {
     const deps = call.inv.dependencies;
     let paths: string[] = [];
+    let env: EnvDep[] = [];
     if (!deps.none) {
       const depPath = deps.scanDepFile ?? deps.depFile;
       if (!depPath) return undefined;
       const text = await readFile(depPath, "utf8").catch(() => undefined);
       if (text === undefined) return undefined;
-      paths = parseDepFile(text, call.request.cwd).filter((p) => p !== call.inv.sourceFile);
+      const parsed = parseDepFileWithEnv(text, call.request.cwd);
+      paths = parsed.files.filter((p) => p !== call.inv.sourceFile);
+      env = parsed.env;
     }
     const list: ManifestEntry["files"] = [];
     let dated = false;
@@ -282,7 +292,7 @@ export class CompileService {
       if (digest.tokens.some((t) => this.markerEffect(call.inv, t) === "date")) dated = true;
       list.push({ path, hash: digest.hash, size: digest.size });
     }
-    return { list, dated };
+    return { list, dated, env };
   }
 
   private markerEffect(inv: CompileInvocation, token: string) {

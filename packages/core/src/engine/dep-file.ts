@@ -6,6 +6,29 @@ import { resolve } from "node:path";
  * Targets are dropped; phony targets (`-MP`) add nothing new.
  */
 export function parseDepFile(text: string, cwd: string): string[] {
+  return parseDepFileWithEnv(text, cwd).files;
+}
+
+export interface DepFileContents {
+  files: string[];
+  /** `# env-dep:NAME=value` lines (rustc): variables the compile read; null value = unset. */
+  env: { name: string; value: string | null }[];
+}
+
+export function parseDepFileWithEnv(text: string, cwd: string): DepFileContents {
+  const env: DepFileContents["env"] = [];
+  for (const m of text.matchAll(/^# env-dep:([^=\r\n]+)(?:=(.*))?$/gm)) {
+    env.push({ name: m[1]!, value: m[2] === undefined ? null : unescapeEnvValue(m[2]) });
+  }
+  return { files: parseFiles(text, cwd), env };
+}
+
+/** rustc escapes backslashes and line breaks in env-dep values. */
+function unescapeEnvValue(v: string): string {
+  return v.replace(/\\(\\|n|r)/g, (_, c: string) => (c === "n" ? "\n" : c === "r" ? "\r" : "\\"));
+}
+
+function parseFiles(text: string, cwd: string): string[] {
   const seen = new Set<string>();
   const out: string[] = [];
   // Join continuation lines; keep escaped spaces ("\ ") and "$$" as make does.

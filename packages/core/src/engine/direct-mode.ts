@@ -13,10 +13,11 @@ export function today(): string {
 }
 
 /** The result key of a direct-mode entry: the manifest key, every included file's hash, and the date if it matters. */
-export function directResultKey(manifestKey: string, files: ManifestEntry["files"], date: string | undefined): string {
+export function directResultKey(manifestKey: string, files: ManifestEntry["files"], date: string | undefined, env: ManifestEntry["env"] = []): string {
   const h = new KeyHasher().add("manifest", manifestKey);
   for (const f of files) h.add("path", f.path).add("hash", f.hash);
   if (date) h.add("date", date);
+  for (const v of env) h.add("envName", v.name).add("envValue", v.value ?? "\0unset");
   return h.digest();
 }
 
@@ -38,16 +39,22 @@ export class ManifestMemo {
   }
 }
 
-export async function findInManifest(storage: CacheStorage, key: string, memo: ManifestMemo, hashes: FileHashCache): Promise<ManifestEntry | undefined> {
+export async function findInManifest(
+  storage: CacheStorage,
+  key: string,
+  memo: ManifestMemo,
+  hashes: FileHashCache,
+  env: Readonly<Record<string, string>>,
+): Promise<ManifestEntry | undefined> {
   const remembered = memo.get(storage, key);
   if (remembered) {
-    const match = await matchManifest(remembered, hashes);
+    const match = await matchManifest(remembered, hashes, env);
     if (match) return match;
   }
   const stored = await readManifest(storage, key);
   if (!stored) return undefined;
   memo.set(storage, key, stored);
-  return matchManifest(stored, hashes);
+  return matchManifest(stored, hashes, env);
 }
 
 export async function readManifest(storage: CacheStorage, key: string): Promise<Manifest | undefined> {
@@ -69,10 +76,11 @@ export async function readManifest(storage: CacheStorage, key: string): Promise<
  * content. Files are checked through the hash cache, so an unchanged header
  * costs a stat.
  */
-export async function matchManifest(manifest: Manifest, hashes: FileHashCache): Promise<ManifestEntry | undefined> {
+export async function matchManifest(manifest: Manifest, hashes: FileHashCache, env: Readonly<Record<string, string>>): Promise<ManifestEntry | undefined> {
   const day = today();
   for (const entry of manifest.entries) {
     if (entry.date && entry.date !== day) continue;
+    if (entry.env?.some((v) => (env[v.name] ?? null) !== v.value)) continue;
     let matches = true;
     for (const f of entry.files) {
       const fast = hashes.known(f.path);

@@ -12,7 +12,7 @@ export function restoreEntry(entry: CacheEntry, inv: CompileInvocation): boolean
   for (const out of inv.outputs) if (!out.optional && !byRole.has(out.role)) return false;
   for (const out of inv.outputs) {
     const data = byRole.get(out.role);
-    if (data) writeOutputAtomically(out.path, data);
+    if (data) writeOutputAtomically(out.path, data, out.executable);
   }
   return true;
 }

@@ -50,6 +50,8 @@ export interface OutputSpec {
   path: string;
   /** When true, a compile that does not write it is still cacheable (the file is just absent on a hit). */
   optional?: boolean;
+  /** Restored with execute permission (linked programs, shared objects). */
+  executable?: boolean;
 }
 
 /**

@@ -7,10 +7,10 @@ import { renameSync, unlinkSync, writeFileSync } from "node:fs";
  * every hit, and sync writes of object-sized files cost far less than the
  * thread-pool round trips of the promise API.
  */
-export function writeOutputAtomically(path: string, data: Buffer): void {
+export function writeOutputAtomically(path: string, data: Buffer, executable = false): void {
   const tmp = `${path}.reprise-${process.pid}-${randomBytes(4).toString("hex")}`;
   try {
-    writeFileSync(tmp, data, { mode: 0o666 });
+    writeFileSync(tmp, data, { mode: executable ? 0o777 : 0o666 });
     renameSync(tmp, path);
   } catch (err) {
     try {

@@ -32,6 +32,8 @@ export interface ManifestEntry {
   resultKey: string;
   /** YYYY-MM-DD, when the result depends on the date (__DATE__ and friends). */
   date?: string;
+  /** Environment variables the compile read (e.g. rustc's `env!`), null when unset. */
+  env?: { name: string; value: string | null }[];
 }
 
 export interface Manifest {
@@ -98,6 +100,7 @@ export async function encodeManifest(m: Manifest): Promise<Buffer> {
         files: e.files.map((f) => ({ path: f.path, hash: f.hash, size: f.size })),
         resultKey: e.resultKey,
         ...(e.date !== undefined ? { date: e.date } : {}),
+        ...(e.env?.length ? { env: e.env.map((v) => ({ name: v.name, value: v.value })) } : {}),
       })),
     }),
     "utf8",
@@ -136,7 +139,12 @@ function validateManifest(v: unknown): Manifest {
       }
       return { path: f.path, hash: f.hash, size: f.size };
     });
-    return e.date === undefined ? { files, resultKey: e.resultKey } : { files, resultKey: e.resultKey, date: e.date };
+    if (e.env !== undefined && !Array.isArray(e.env)) return bad(`entry ${i} has a malformed env list`);
+    const env = (e.env ?? []).map((v: unknown, j) => {
+      if (!isObject(v) || typeof v.name !== "string" || (v.value !== null && typeof v.value !== "string")) return bad(`entry ${i} env ${j} is malformed`);
+      return { name: v.name, value: v.value as string | null };
+    });
+    return { files, resultKey: e.resultKey, ...(e.date === undefined ? {} : { date: e.date }), ...(env.length ? { env } : {}) };
   });
   return { entries };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseDepFile } from "../../src/engine/dep-file.js";
+import { parseDepFile, parseDepFileWithEnv } from "../../src/engine/dep-file.js";
 
 describe("parseDepFile", () => {
   it("reads continuation lines, escaped spaces and -MP phony targets", () => {
@@ -9,5 +9,18 @@ describe("parseDepFile", () => {
   it("handles several targets and rustc's dep-info comments", () => {
     const text = "a.o b.o: s.c\n# env-dep:FOO=1\nlib.rmeta: src/lib.rs\n";
     expect(parseDepFile(text, "/p")).toEqual(["/p/s.c", "/p/src/lib.rs"]);
+  });
+});
+
+describe("parseDepFileWithEnv", () => {
+  it("reads rustc's env-dep lines, set and unset, with escapes", () => {
+    const text = "/t/lib.rmeta: src/lib.rs\n\nsrc/lib.rs:\n\n# env-dep:CARGO_PKG_NAME=demo\n# env-dep:MY_FLAG\n# env-dep:MULTI=a\\nb\\\\c\n";
+    const { files, env } = parseDepFileWithEnv(text, "/p");
+    expect(files).toEqual(["/p/src/lib.rs"]);
+    expect(env).toEqual([
+      { name: "CARGO_PKG_NAME", value: "demo" },
+      { name: "MY_FLAG", value: null },
+      { name: "MULTI", value: "a\nb\\c" },
+    ]);
   });
 });
