@@ -87,7 +87,10 @@ export class CompileService {
       }
       const storage = await this.storageFor(request.cwd, request.env);
       const call: Call = { request, compiler, inv: parsed.invocation, storage, started };
-      return settings.keyMode === "preprocessor" ? await this.preprocessorMode(call) : await this.directMode(call);
+      // Preprocessor mode needs a preprocessed text; languages without one (rustc) always use direct mode.
+      const inv = parsed.invocation;
+      const preprocessable = inv.preprocessArgv !== undefined || inv.dependencies.none === true;
+      return settings.keyMode === "preprocessor" && preprocessable ? await this.preprocessorMode(call) : await this.directMode(call);
     } catch (err) {
       const reason = err instanceof RepriseError ? err.code : "internal-error";
       this.d.logger.error("call failed, compiling without cache: %s", (err as Error).stack ?? err);

@@ -107,7 +107,8 @@ export interface CompileInvocation {
   compileArgv: string[];
   /**
    * Full argv that writes the preprocessed source to stdout (preprocessor
-   * mode). Absent when the source is already preprocessed: its contents are used.
+   * mode). Absent when the source is already preprocessed (`dependencies.none`):
+   * its contents are used. Absent otherwise: the call uses direct mode.
    */
   preprocessArgv?: string[];
   /** Where the include list for direct mode comes from. */
