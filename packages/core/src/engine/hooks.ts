@@ -2,6 +2,13 @@ import { AsyncSeriesBailHook, AsyncSeriesHook, AsyncParallelHook, HookMap, SyncB
 import type { CompileRequest, CompilerInfo, CompileInvocation, ParseInput, ParseResult } from "./types.js";
 import type { KeyHasher } from "../hashing/key-hasher.js";
 import type { CacheStorage, StorageSettings } from "../storage/cache-storage.js";
+import type { Platform, ToolchainSpec } from "../toolchain/types.js";
+import type { Sandbox, SandboxSettings } from "../sandbox/types.js";
+
+/** What `resolveArchitecture` is asked about: a toolchain about to be packaged or already described. */
+export interface ArchitectureQuery {
+  toolchain: ToolchainSpec;
+}
 
 /** What a detection plugin may look at. Probe results are memoised per executable. */
 export interface CompilerProbe {
@@ -50,6 +57,12 @@ export function createHooks() {
     extendKey: new AsyncSeriesHook<[KeyHasher, KeyContext]>(["hasher", "context"]),
     /** Bail: first plugin that serves `settings.kind` returns the storage. The local disk store is built in. */
     createStorage: new SyncBailHook<[StorageSettings], CacheStorage | undefined>(["settings"]),
+    /** Bail: the compiler's plugin lists the files that make it runnable elsewhere. */
+    packageToolchain: new AsyncSeriesBailHook<[CompilerInfo], ToolchainSpec | undefined>(["compiler"]),
+    /** Bail: the platforms (arch + OS) of hosts that can run a toolchain, read from its binaries. */
+    resolveArchitecture: new AsyncSeriesBailHook<[ArchitectureQuery], Platform[] | undefined>(["query"]),
+    /** Bail: the sandbox plugin whose name the config selects returns its implementation. */
+    createSandbox: new SyncBailHook<[SandboxSettings], Sandbox | undefined>(["settings"]),
     /** Parallel: told when a call ends (stats, logging, telemetry). Errors are logged, never fail the build. */
     callFinished: new AsyncParallelHook<[CallOutcome]>(["outcome"]),
   });

@@ -1,0 +1,72 @@
+/**
+ * A compile job: what the farm ships to a builder, and what hermetic mode runs
+ * locally. Plain, serialisable data (see docs/jobs.md).
+ */
+export interface CompileJob {
+  /** Content id of the toolchain archive the job runs with. */
+  toolchainId: string;
+  /** argv, argv[0] the compiler path inside the toolchain (same as on the client). */
+  argv: string[];
+  /** Working directory: the client's own path, recreated empty and writable in the sandbox. */
+  cwd: string;
+  /** Environment the compiler sees (nothing else of the host's). */
+  env: Record<string, string>;
+  /** Source and every file it includes, at their own absolute paths, named by content hash. */
+  inputs: JobInput[];
+  /** Files the compile writes, collected after it ends. Absolute paths. */
+  outputs: { role: string; path: string; optional?: boolean }[];
+  limits: JobLimits;
+}
+
+export interface JobInput {
+  path: string;
+  /** Content hash (the engine's hash function) naming the blob in the input store. */
+  hash: string;
+  size: number;
+  executable?: boolean;
+}
+
+export interface JobLimits {
+  /** Wall-clock limit; the process tree is killed past it. */
+  timeoutMs: number;
+  /** Most bytes of stdout + stderr + outputs together. */
+  maxOutputBytes: number;
+  /** Memory limit, where the sandbox can enforce one. */
+  memoryBytes?: number;
+  /** Most processes, where the sandbox can enforce it. */
+  maxProcesses?: number;
+}
+
+export interface JobResult {
+  exitCode: number;
+  stdout: Buffer;
+  stderr: Buffer;
+  outputs: { role: string; data: Buffer }[];
+  /** Why the sandbox ended the job early, if it did. */
+  killed?: "timeout" | "output-limit" | "cancelled";
+}
+
+/** Where a sandbox finds what a job needs, prepared by the engine. */
+export interface JobMaterials {
+  /** Directory holding the unpacked toolchain (its root is the sandbox's root). */
+  toolchainRoot: string;
+  /** Path of the stored blob with this content hash. */
+  inputBlob(hash: string): string;
+  /** A scratch directory for this job, removed after it. */
+  scratchDir: string;
+  signal: AbortSignal;
+}
+
+/** A sandbox implementation made by a plugin. */
+export interface Sandbox {
+  readonly name: string;
+  /** Whether it can run on this host now; `reason` says why not. */
+  probe(): Promise<{ usable: true } | { usable: false; reason: string }>;
+  run(job: CompileJob, materials: JobMaterials): Promise<JobResult>;
+}
+
+export interface SandboxSettings {
+  /** Name chosen in config (`hermetic`), e.g. "bwrap" or "docker". */
+  name: string;
+  options?: Record<string, unknown>;
+}

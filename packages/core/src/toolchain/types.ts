@@ -1,0 +1,50 @@
+/**
+ * Toolchains and platforms: what a builder needs to run a client's compiler.
+ * Plain data: a toolchain's manifest travels inside its archive.
+ */
+
+/** Where a program can run (or what it produces code for). Names follow Node's `process.arch` / ELF machines. */
+export interface Platform {
+  /** "x86_64", "aarch64", "arm", "riscv64", "i386", ... */
+  arch: string;
+  /** "linux", ... (from the ELF OS ABI; SYSV and GNU both mean linux here). */
+  os: string;
+  /** ELF class: 32 or 64 bits. */
+  bits?: 32 | 64;
+}
+
+/** One entry of a toolchain: a file from the client's machine, at the same absolute path inside the sandbox. */
+export interface ToolchainEntry {
+  /** Absolute path on the client; the same path inside the sandbox. */
+  path: string;
+  type: "file" | "symlink" | "directory";
+  /** For symlinks: the link text, as on the client. */
+  linkTarget?: string;
+}
+
+/** What a compiler plugin says makes its compiler runnable elsewhere. */
+export interface ToolchainSpec {
+  /** Every path the compiler executes or loads (driver, cc1, as, plugins, shared libraries, the loader). */
+  entries: ToolchainEntry[];
+  /** The compiler as the job invokes it (argv[0] of the job). */
+  compilerPath: string;
+  family: string;
+  version: string;
+  /** The identity of the compiler (CompilerInfo.identity). */
+  identity: string;
+  /** What it produces code for (target triple), if known. */
+  target?: string;
+}
+
+/** Stored inside the archive as `.reprise-toolchain.json`; the archive's id is the hash of the archive bytes. */
+export interface ToolchainManifest {
+  formatVersion: 1;
+  family: string;
+  version: string;
+  compilerPath: string;
+  identity: string;
+  target?: string;
+  /** Platforms the toolchain's programs run on (from `resolveArchitecture`). */
+  runsOn: Platform[];
+  files: { path: string; type: ToolchainEntry["type"]; size: number; mode: number; linkTarget?: string }[];
+}
