@@ -56,6 +56,9 @@ export function parseGccLikeArguments(input: ParseInput, dialect: GccLikeDialect
     dependencies = planDependencies(outputs.userDep, preprocessBase, compileArgv, input.tempPath);
   }
 
+  const closureDepFile = input.tempPath(".closure.d");
+  const closureScan = preprocessed ? undefined : { argv: [...preprocessBase, "-M", "-MF", closureDepFile], depFile: closureDepFile };
+
   const volatileMarkers: VolatileMarker[] = [{ token: ".incbin", effect: "uncacheable" }];
   if (!preprocessed) volatileMarkers.push(...dialect.timeMarkers(env, input.compiler));
   if (source.language === "assembler-with-cpp") volatileMarkers.push({ token: ".include", effect: "uncacheable" });
@@ -69,6 +72,7 @@ export function parseGccLikeArguments(input: ParseInput, dialect: GccLikeDialect
     compileArgv,
     preprocessArgv,
     dependencies,
+    ...(closureScan ? { closureScan } : {}),
     keyEnv: dialect.keyEnv(colorDiagnostics),
     volatileMarkers,
     dependsOnCwd: facts.debug || outputs.coverage,

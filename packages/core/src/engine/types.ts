@@ -113,6 +113,12 @@ export interface CompileInvocation {
   preprocessArgv?: string[];
   /** Where the include list for direct mode comes from. */
   dependencies: DependencyDiscovery;
+  /**
+   * A command that writes, without compiling, a Make-format list of every file
+   * the compile reads (`-M -MF depFile`). Hermetic mode and farm jobs run it
+   * first, to know which files a job must carry.
+   */
+  closureScan?: { argv: string[]; depFile: string };
   /** Names of environment variables whose values can change the outputs or diagnostics. */
   keyEnv: string[];
   /** Tokens that make the output time-dependent; scanned for in the source and every include. */
