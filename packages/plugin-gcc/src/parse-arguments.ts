@@ -17,6 +17,8 @@ const reject = (reason: NonCacheableReason, detail?: string): ParseResult => ({ 
  * same) into a cache plan. `dialect` supplies the option table and the
  * family's differences. See README.md for what is cached and what the key holds.
  */
+const INCLUDE_DIR_OPTIONS = new Set(["-I", "-isystem", "-iquote", "-idirafter"]);
+
 export function parseGccLikeArguments(input: ParseInput, dialect: GccLikeDialect): ParseResult {
   const { env, cwd } = input;
   if (env.DEPENDENCIES_OUTPUT !== undefined || env.SUNPRO_DEPENDENCIES !== undefined) {
@@ -56,6 +58,9 @@ export function parseGccLikeArguments(input: ParseInput, dialect: GccLikeDialect
     dependencies = planDependencies(outputs.userDep, preprocessBase, compileArgv, input.tempPath);
   }
 
+  const includeDirs = lexed.args.flatMap((a) =>
+    a.kind === "option" && INCLUDE_DIR_OPTIONS.has(a.name) && a.value ? [resolve(cwd, a.value)] : [],
+  );
   const closureDepFile = input.tempPath(".closure.d");
   const closureScan = preprocessed ? undefined : { argv: [...preprocessBase, "-M", "-MF", closureDepFile], depFile: closureDepFile };
 
@@ -72,7 +77,7 @@ export function parseGccLikeArguments(input: ParseInput, dialect: GccLikeDialect
     compileArgv,
     preprocessArgv,
     dependencies,
-    ...(closureScan ? { closureScan } : {}),
+    ...(closureScan ? { closureScan, includeDirs } : {}),
     keyEnv: dialect.keyEnv(colorDiagnostics),
     volatileMarkers,
     dependsOnCwd: facts.debug || outputs.coverage,

@@ -11,6 +11,7 @@ export const ENV_KEYS = {
   REPRISE_MAX_JOBS: "maxJobs",
   REPRISE_PLUGINS: "plugins",
   REPRISE_STORAGE: "storage",
+  REPRISE_HERMETIC: "hermetic",
 } as const;
 
 /** Raw values from the environment, typed loosely: validation happens with the config schema. */
@@ -32,6 +33,9 @@ export function configFromEnv(env: Readonly<Record<string, string | undefined>>)
         break;
       case "storage":
         out[key] = { kind: raw };
+        break;
+      case "hermetic":
+        out[key] = ["0", "false", "no", "off"].includes(raw.toLowerCase()) ? false : raw;
         break;
       case "logLevel":
         out[key] = raw.toLowerCase();

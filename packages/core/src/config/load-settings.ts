@@ -96,6 +96,8 @@ export class SettingsLoader {
       maxJobs: merged.maxJobs ?? availableParallelism(),
       plugins: merged.plugins ?? [...DEFAULTS.plugins],
       storage: merged.storage ?? { ...DEFAULTS.storage },
+      ...(merged.hermetic ? { hermetic: merged.hermetic } : {}),
+      sandboxOptions: merged.sandboxOptions ?? {},
       configFile: found?.filepath,
     };
   }

@@ -36,6 +36,10 @@ export const configSchema = z
     maxJobs: z.number().int().positive(),
     /** Plugins: package names or paths, optionally with options. Empty = installed first-party compiler plugins. */
     plugins: z.array(pluginSpecSchema),
+    /** Compile every miss inside this sandbox from a packaged toolchain ("bwrap", "docker"); false = off. */
+    hermetic: z.union([z.literal(false), z.string().min(1)]),
+    /** Options for the sandbox plugin (e.g. { engine: "podman" }). */
+    sandboxOptions: z.record(z.string(), z.unknown()),
     /** Storage backend; "local" (built in) unless a plugin provides another. */
     storage: z.object({ kind: z.string().min(1), options: z.record(z.string(), z.unknown()).optional() }).strict(),
   })
@@ -56,6 +60,9 @@ export interface Settings {
   maxJobs: number;
   plugins: PluginSpec[];
   storage: { kind: string; options?: Record<string, unknown> };
+  /** Sandbox that compiles misses, or undefined for ordinary local compiles. */
+  hermetic?: string;
+  sandboxOptions: Record<string, unknown>;
   /** File the settings came from, if any (for `--show-config` and error messages). */
   configFile?: string;
 }

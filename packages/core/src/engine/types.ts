@@ -119,6 +119,8 @@ export interface CompileInvocation {
    * first, to know which files a job must carry.
    */
   closureScan?: { argv: string[]; depFile: string };
+  /** Directories the compiler searches for includes named in the arguments (absolute); widens `__has_include` resolution for jobs. */
+  includeDirs?: string[];
   /** Names of environment variables whose values can change the outputs or diagnostics. */
   keyEnv: string[];
   /** Tokens that make the output time-dependent; scanned for in the source and every include. */

@@ -1,0 +1,61 @@
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
+
+/**
+ * `__has_include(<x.h>)` asks whether a header exists without including it,
+ * so no dependency list names the file it probes, yet its presence changes
+ * the result. A job that carries only the included files could then compile
+ * differently on a builder. This finds such probes in the closure and the
+ * files they would find on this machine, so the job can carry them too.
+ *
+ * Candidate directories are every ancestor directory of a closure file (the
+ * include roots are among them) and the explicit include directories. A probe
+ * whose name is not a literal cannot be resolved: the caller must then compile
+ * locally.
+ */
+export interface HasIncludeResult {
+  /** Files that probes would find here and that the job must carry. */
+  extraFiles: string[];
+  /** Non-literal probes (e.g. `__has_include(MACRO)`), which make the closure untrustworthy. */
+  unresolvable: string[];
+}
+
+const PROBE = /__has_include(?:_next)?\s*\(\s*([^)]*)\)/g;
+
+export function resolveHasIncludes(closure: readonly string[], includeDirs: readonly string[]): HasIncludeResult {
+  const names = new Set<string>();
+  const unresolvable: string[] = [];
+  for (const file of closure) {
+    let text: string;
+    try {
+      text = readFileSync(file, "latin1");
+    } catch {
+      continue;
+    }
+    if (!text.includes("__has_include")) continue;
+    for (const m of text.matchAll(PROBE)) {
+      const arg = m[1]!.trim();
+      const literal = /^<([^>]+)>$/.exec(arg) ?? /^"([^"]+)"$/.exec(arg);
+      if (literal) names.add(literal[1]!);
+      else if (arg !== "") unresolvable.push(`${file}: __has_include(${arg})`);
+    }
+  }
+  if (names.size === 0) return { extraFiles: [], unresolvable };
+  const dirs = new Set<string>(includeDirs);
+  for (const file of closure) {
+    for (let d = dirname(file); d !== "/" && !dirs.has(d); d = dirname(d)) dirs.add(d);
+  }
+  const inClosure = new Set(closure);
+  const extraFiles: string[] = [];
+  for (const name of names) {
+    for (const dir of dirs) {
+      const candidate = join(dir, name);
+      if (inClosure.has(candidate) || !existsSync(candidate)) continue;
+      if (statSync(candidate).isFile()) {
+        extraFiles.push(candidate);
+        inClosure.add(candidate);
+      }
+    }
+  }
+  return { extraFiles, unresolvable };
+}
