@@ -15,6 +15,8 @@ import { findExecutable } from "./find-executable.js";
 import type { FileHashCache } from "../hashing/file-hash-cache.js";
 import { hashBytes } from "../hashing/key-hasher.js";
 import type { SettingsLoader } from "../config/load-settings.js";
+import type { Settings } from "../config/schema.js";
+import type { HermeticCompiler } from "../hermetic/hermetic-compiler.js";
 import type { StorageRegistry } from "../storage/storage-registry.js";
 import type { CacheStorage } from "../storage/cache-storage.js";
 import { decodeEntry, encodeEntry, type CacheEntry, type ManifestEntry } from "../storage/codec.js";
@@ -46,9 +48,12 @@ export interface CompileServiceDeps {
   selfPaths: ReadonlySet<string>;
   tempDir: string;
   logger: Logger;
+  /** Compiles misses in a sandbox when the call's settings ask for it (`hermetic`). */
+  hermetic?: HermeticCompiler;
 }
 
 interface Call {
+  settings: Settings;
   request: CompileRequest;
   compiler: CompilerInfo;
   inv: CompileInvocation;
@@ -86,7 +91,7 @@ export class CompileService {
         return this.local(compilerPath, "output-not-regular-file", started, request, compiler);
       }
       const storage = await this.storageFor(request.cwd, request.env);
-      const call: Call = { request, compiler, inv: parsed.invocation, storage, started };
+      const call: Call = { settings, request, compiler, inv: parsed.invocation, storage, started };
       // Preprocessor mode needs a preprocessed text; languages without one (rustc) always use direct mode.
       const inv = parsed.invocation;
       const preprocessable = inv.preprocessArgv !== undefined || inv.dependencies.none === true;
@@ -214,7 +219,7 @@ export class CompileService {
     let run: CompilerRun;
     try {
       const [compiled] = await Promise.all([
-        this.d.limit(() => runCompiler(inv.compileArgv, request.cwd, request.env)),
+        this.d.limit(() => this.compile(call)),
         deps.scanArgv ? this.d.limit(() => runCompiler(deps.scanArgv!, request.cwd, request.env)) : undefined,
       ]);
       run = compiled;
@@ -238,6 +243,23 @@ export class CompileService {
       const temps = [deps.depFileIsTemporary ? deps.depFile : undefined, deps.scanDepFile].filter((p): p is string => !!p);
       await Promise.all(temps.map((p) => unlink(p).catch(() => {})));
     }
+  }
+
+  /** The real compile of a miss: in the configured sandbox, or as a plain local run. */
+  private async compile(call: Call): Promise<CompilerRun> {
+    const { inv, request, settings } = call;
+    if (settings.hermetic && this.d.hermetic) {
+      try {
+        const outcome = await this.d.hermetic.compile(settings.hermetic, settings.sandboxOptions, request, call.compiler, inv);
+        if (outcome.ok) return outcome.run;
+        this.d.logger.warn("hermetic compile not possible (%s: %s); compiling locally", outcome.reason, outcome.detail);
+        this.d.stats.fallback(outcome.reason);
+      } catch (err) {
+        this.d.logger.error("hermetic compile failed; compiling locally: %s", (err as Error).stack ?? err);
+        this.d.stats.fallback("hermetic-error");
+      }
+    }
+    return runCompiler(inv.compileArgv, request.cwd, request.env);
   }
 
   private async store(call: Call, resultKey: string, run: CompilerRun, after?: () => Promise<void>): Promise<void> {

@@ -18,6 +18,8 @@ export interface StatsSnapshot {
   notCacheable: Record<string, number>;
   /** Calls where Reprise itself failed and fell back to a plain compile, by reason. */
   errors: Record<string, number>;
+  /** Misses compiled locally although config asked for another way (e.g. a sandbox that cannot run), by reason. */
+  fallbacks: Record<string, number>;
   /** Cacheable calls whose compile failed (never cached). */
   compileFailures: number;
   /** Sum of the original compile times of every hit. */
@@ -82,6 +84,12 @@ export class Stats {
     this.dirty = true;
   }
 
+  /** Not a call of its own: a miss that could not be compiled the configured way. */
+  fallback(reason: string): void {
+    this.data.fallbacks[reason] = (this.data.fallbacks[reason] ?? 0) + 1;
+    this.dirty = true;
+  }
+
   compileFailed(): void {
     this.data.calls++;
     this.data.compileFailures++;
@@ -122,6 +130,7 @@ function fresh(): StatsSnapshot {
     misses: 0,
     notCacheable: {},
     errors: {},
+    fallbacks: {},
     compileFailures: 0,
     timeSavedMs: 0,
     hitServiceMs: null,
