@@ -1,4 +1,5 @@
 import { execa, type Options } from "execa";
+import type { StatsSnapshot } from "../../packages/core/src/stats/stats.js";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -51,18 +52,7 @@ export class RepriseSandbox {
   }
 }
 
-export interface StatsJson {
-  calls: number;
-  hitsDirect: number;
-  hitsPreprocessor: number;
-  misses: number;
-  notCacheable: Record<string, number>;
-  errors: Record<string, number>;
-  compileFailures: number;
-  timeSavedMs: number;
-  hitServiceMs: number | null;
-  byLanguage: Record<string, { hitsDirect: number; hitsPreprocessor: number; misses: number }>;
-}
+export type StatsJson = StatsSnapshot;
 
 /** Runs a command without Reprise, for the reference result. */
 export function plain(cmd: string, args: string[], cwd: string, env: Record<string, string> = {}) {

@@ -16,3 +16,4 @@ export { parseDepFileWithEnv, type DepFileContents } from "./engine/dep-file.js"
 export type { ArchitectureQuery } from "./engine/hooks.js";
 export type * from "./toolchain/types.js";
 export type * from "./sandbox/types.js";
+export type { StatsSnapshot } from "./stats/stats.js";
