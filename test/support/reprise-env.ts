@@ -1,11 +1,45 @@
 import { execa, type Options } from "execa";
 import type { StatsSnapshot } from "../../packages/core/src/stats/stats.js";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
 export const REPO_ROOT = resolve(import.meta.dirname, "../..");
 export const REPRISE_BIN = join(REPO_ROOT, "packages/core/dist/bin/reprise.js");
+export const REPRISE_NATIVE_BIN = join(REPO_ROOT, "packages/core/dist/native/reprise-native");
+export const REPRISE_LAUNCHER = join(REPO_ROOT, "packages/core/bin/reprise");
+
+/**
+ * Which client `RepriseSandbox.run` starts: the Node client (default), the
+ * native one, or the package's sh launcher (which picks the native one when
+ * it is built). Chosen for a whole run with REPRISE_TEST_CLIENT.
+ */
+export type ClientKind = "node" | "native" | "launcher";
+export const TEST_CLIENT: ClientKind = parseClientKind(process.env.REPRISE_TEST_CLIENT);
+
+function parseClientKind(v: string | undefined): ClientKind {
+  if (!v) return "node";
+  if (v === "node" || v === "native" || v === "launcher") return v;
+  throw new Error(`REPRISE_TEST_CLIENT must be node, native or launcher, not ${JSON.stringify(v)}`);
+}
+
+/** The command line that starts `client` (for `CC="<it> gcc"` and the like). */
+export function clientCommand(client: ClientKind = TEST_CLIENT): string[] {
+  switch (client) {
+    case "node":
+      return [process.execPath, REPRISE_BIN];
+    case "native":
+      if (!existsSync(REPRISE_NATIVE_BIN)) throw new Error(`${REPRISE_NATIVE_BIN} is not built (npm run build needs a C compiler)`);
+      return [REPRISE_NATIVE_BIN];
+    case "launcher":
+      return [REPRISE_LAUNCHER];
+  }
+}
+
+/** What a masquerading compiler link points at for `client`. */
+export function clientLinkTarget(client: ClientKind = TEST_CLIENT): string {
+  return client === "node" ? REPRISE_BIN : clientCommand(client)[0]!;
+}
 
 /**
  * An isolated Reprise installation for one test file: its own cache dir and
@@ -16,7 +50,10 @@ export class RepriseSandbox {
   readonly cacheDir = join(this.root, "cache");
   readonly runtimeDir = join(this.root, "run");
 
-  constructor(private readonly extraEnv: Record<string, string> = {}) {}
+  constructor(
+    private readonly extraEnv: Record<string, string> = {},
+    readonly client: ClientKind = TEST_CLIENT,
+  ) {}
 
   env(more: Record<string, string> = {}): Record<string, string> {
     return {
@@ -30,10 +67,11 @@ export class RepriseSandbox {
     };
   }
 
-  /** `reprise <args>` in `cwd`. */
+  /** `reprise <args>` in `cwd`, through this sandbox's client. */
   run(args: string[], cwd: string, opts: { env?: Record<string, string> } & Omit<Options, "env" | "cwd"> = {}) {
     const { env, ...rest } = opts;
-    return execa(process.execPath, [REPRISE_BIN, ...args], { cwd, env: this.env(env), extendEnv: false, reject: false, encoding: "buffer", stripFinalNewline: false, ...rest });
+    const [cmd, ...pre] = clientCommand(this.client);
+    return execa(cmd!, [...pre, ...args], { cwd, env: this.env(env), extendEnv: false, reject: false, encoding: "buffer", stripFinalNewline: false, ...rest });
   }
 
   async stats(cwd = this.root): Promise<StatsJson> {

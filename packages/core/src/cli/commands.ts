@@ -1,3 +1,5 @@
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { Command } from "commander";
 import { runtimeDir, socketPath } from "../util/paths.js";
 import { REPRISE_VERSION } from "../version.js";
@@ -25,8 +27,17 @@ async function startServer(): Promise<boolean> {
   return false;
 }
 
-/** Administrative commands: `reprise --show-stats`, `--stop-server`, ... */
+/** `reprise install-native`: compiles the native client with the system C compiler (scripts/build-native.mjs). */
+function installNative(args: string[]): number {
+  const script = fileURLToPath(new URL("../../scripts/build-native.mjs", import.meta.url));
+  const r = spawnSync(process.execPath, [script, "--required", ...args], { stdio: "inherit" });
+  if (r.error) process.stderr.write(`reprise: cannot run ${script}: ${r.error.message}\n`);
+  return r.status ?? 1;
+}
+
+/** Administrative commands: `reprise --show-stats`, `--stop-server`, `install-native`, ... */
 export async function runCommand(args: string[]): Promise<number> {
+  if (args[0] === "install-native") return installNative(args.slice(1));
   let code = 0;
   const program = new Command("reprise")
     .usage("<compiler> [compiler arguments...]\n       reprise [options]")
@@ -37,6 +48,7 @@ export async function runCommand(args: string[]): Promise<number> {
     .option("-s, --show-stats", "show cache statistics")
     .option("-z, --zero-stats", "reset statistics")
     .option("--json", "with --show-stats: machine-readable output")
+    .addHelpText("after", "\nCommands:\n  install-native      build the native client with the system C compiler (faster cache hits)")
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) });
   try {

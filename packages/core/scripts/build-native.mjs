@@ -1,0 +1,96 @@
+#!/usr/bin/env node
+// Compiles the native client (native/reprise-native.c) into
+// dist/native/reprise-native with the system C compiler ($CC, else cc, gcc or
+// clang). Without a C compiler it says so and exits 0: Reprise then works
+// through the Node client. `--required` (used by `reprise install-native`)
+// makes that, and a failed compile, an error.
+//
+//   node scripts/build-native.mjs [--required] [--quiet]
+import { spawnSync } from "node:child_process";
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const core = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const source = join(core, "native", "reprise-native.c");
+const outDir = join(core, "dist", "native");
+const output = join(outDir, "reprise-native");
+const required = process.argv.includes("--required");
+const quiet = process.argv.includes("--quiet");
+
+function readConstant(candidates, pattern, what) {
+  for (const file of candidates) {
+    if (!existsSync(file)) continue;
+    const m = pattern.exec(readFileSync(file, "utf8"));
+    if (m) return m[1];
+  }
+  throw new Error(`cannot find ${what} in ${candidates.map((f) => relative(core, f)).join(" or ")}`);
+}
+
+/** A C string literal for `s` (passed as -DNAME=<literal>, no shell involved). */
+function cString(s) {
+  let out = "";
+  for (const b of Buffer.from(s, "utf8")) {
+    if (b === 0x22 || b === 0x5c) out += `\\${String.fromCharCode(b)}`;
+    else if (b < 0x20 || b > 0x7e) out += `\\${b.toString(8).padStart(3, "0")}`;
+    else out += String.fromCharCode(b);
+  }
+  return `"${out}"`;
+}
+
+function done(code, message) {
+  if (message && (!quiet || code !== 0)) (code === 0 ? console.log : console.error)(message);
+  process.exit(code);
+}
+
+// A stale binary would speak another version than the Node client it sits beside.
+function removeStale() {
+  rmSync(output, { force: true });
+}
+
+let version, protocol;
+try {
+  // The sources win over dist: the build runs this right after tsc, and `install-native` from a published package has only dist.
+  version = readConstant([join(core, "src/version.ts"), join(core, "dist/version.js")], /REPRISE_VERSION\s*=\s*"([^"\\]*)"/, "REPRISE_VERSION");
+  protocol = readConstant([join(core, "src/protocol/frames.ts"), join(core, "dist/protocol/frames.js")], /PROTOCOL_VERSION\s*=\s*(\d+)/, "PROTOCOL_VERSION");
+} catch (err) {
+  removeStale();
+  done(1, `reprise: cannot build the native client: ${err.message}`);
+}
+
+const candidates = process.env.CC ? [process.env.CC] : ["cc", "gcc", "clang"];
+const flags = [
+  "-std=c11",
+  "-O2",
+  "-Wall",
+  "-Wextra",
+  `-DREPRISE_VERSION=${cString(version)}`,
+  `-DREPRISE_PROTOCOL=${protocol}`,
+  `-DREPRISE_NODE=${cString(process.execPath)}`,
+];
+
+mkdirSync(outDir, { recursive: true });
+// Written beside and renamed over: a running client is never overwritten in place.
+const temp = `${output}.${process.pid}.tmp`;
+const tried = [];
+for (const cc of candidates) {
+  const [cmd, ...ccArgs] = cc.trim().split(/\s+/);
+  const r = spawnSync(cmd, [...ccArgs, ...flags, source, "-o", temp], { encoding: "utf8" });
+  if (r.error && r.error.code === "ENOENT") {
+    tried.push(cmd);
+    continue;
+  }
+  if (r.status !== 0 || r.error) {
+    rmSync(temp, { force: true });
+    removeStale();
+    process.stderr.write(r.stderr || "");
+    done(required ? 1 : 0, `reprise: ${cc} could not compile the native client (${r.error?.message ?? `exit ${r.status}`}); Reprise will use the Node client`);
+  }
+  if (r.stderr) process.stderr.write(r.stderr);
+  chmodSync(temp, 0o755);
+  renameSync(temp, output);
+  const shown = relative(process.cwd(), output);
+  done(0, `reprise: built the native client ${shown.startsWith("..") ? output : shown} with ${cc}`);
+}
+removeStale();
+done(required ? 1 : 0, `reprise: no C compiler found (tried ${tried.join(", ")}; set CC); Reprise will use the Node client`);
