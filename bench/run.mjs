@@ -49,7 +49,7 @@ function parseArgs(argv) {
   const o = {
     quick: false,
     only: ['hit', 'miss', 'rebuild'],
-    tools: ['plain', 'ccache', 'sccache', 'reprise'],
+    tools: ['plain', 'ccache', 'sccache', 'reprise', 'reprise-node'],
     jobs: 2,
     work: path.join(REPO, '.bench-work'),
     fixtures: process.env.REPRISE_FIXTURES_DIR || path.join(REPO, '.fixtures'),
@@ -86,7 +86,7 @@ function parseArgs(argv) {
     }
   }
   for (const s of o.only) if (!['hit', 'miss', 'rebuild'].includes(s)) die(`--only: unknown scenario ${s}`);
-  for (const t of o.tools) if (!['plain', 'ccache', 'sccache', 'reprise'].includes(t)) die(`--tools: unknown tool ${t}`);
+  for (const t of o.tools) if (!['plain', 'ccache', 'sccache', 'reprise', 'reprise-node'].includes(t)) die(`--tools: unknown tool ${t}`);
   if (!o.tools.includes('plain')) o.tools.unshift('plain'); // the baseline is always measured
   const q = o.quick;
   o.hitCalls = num['hit-calls'] ?? (q ? 10 : 30);
@@ -348,15 +348,19 @@ class Sccache extends Tool {
   }
 }
 
+// `reprise` is what users run: the native client when it was built (as bin/reprise
+// does), else the Node client. `reprise-node` always measures the Node client.
+const NATIVE = path.join(REPO, 'packages/core/dist/native/reprise-native');
 class Reprise extends Tool {
-  constructor() {
-    super('reprise');
+  constructor(name = 'reprise', preferNative = true) {
+    super(name);
     this.bin = resolveReprise();
     if (!this.bin) { this.available = false; this.reason = 'not built'; return; }
-    this.version = firstLine([process.execPath, this.bin, '--version']) ?? '(--version failed)';
+    this.native = preferNative && !process.env.REPRISE_BIN && fs.existsSync(NATIVE) ? NATIVE : null;
+    this.version = (firstLine([process.execPath, this.bin, '--version']) ?? '(--version failed)') + (this.native ? ' (native client)' : ' (Node client)');
     this.started = false;
   }
-  prefix() { return [process.execPath, this.bin]; }
+  prefix() { return this.native ? [this.native] : [process.execPath, this.bin]; }
   async reset(dir) {
     this.stop();
     this.env = {
@@ -410,7 +414,7 @@ class Reprise extends Tool {
 }
 
 const ctor = { plain: Plain, ccache: Ccache, sccache: Sccache, reprise: Reprise };
-const tools = opt.tools.map((t) => new ctor[t]());
+const tools = opt.tools.map((t) => (t === 'reprise-node' ? new Reprise('reprise-node', false) : new ctor[t]()));
 const cacheTools = () => tools.filter((t) => t.name !== 'plain');
 const usable = () => tools.filter((t) => t.available);
 
