@@ -598,7 +598,7 @@ async function scenarioMiss() {
   for (const t of usable()) {
     for (let i = 0; i <= opt.missRuns; i++) {
       // a declaration survives preprocessing, so even ccache's preprocessor mode sees a new input
-      fs.writeFileSync(file(t, i), `${smallText}\nextern const char reprise_bench_nonce_${t.name}_${i}_${RUN_ID}[];\n`);
+      fs.writeFileSync(file(t, i), `${smallText}\nextern const char reprise_bench_nonce_${t.name.replace(/\W/g, "_")}_${i}_${RUN_ID}[];\n`);
     }
   }
   await sleep(2100); // see settleSources()
