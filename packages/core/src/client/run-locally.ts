@@ -2,6 +2,15 @@ import { spawn } from "node:child_process";
 import { realpathSync } from "node:fs";
 import { dirname } from "node:path";
 import { findExecutable } from "../engine/find-executable.js";
+import { reprisesOwnExecutables } from "../daemon/self-paths.js";
+
+function real(p: string): string {
+  try {
+    return realpathSync(p);
+  } catch {
+    return p;
+  }
+}
 
 /**
  * Runs the real compiler in this process's place, with the terminal and stdin
@@ -9,12 +18,7 @@ import { findExecutable } from "../engine/find-executable.js";
  */
 export function runLocally(argv: string[], compilerPath: string | undefined, masqueradeAs: string | undefined): Promise<number> {
   const name = argv[0] ?? "";
-  const self = new Set<string>();
-  try {
-    self.add(realpathSync(process.argv[1]!));
-  } catch {
-    // running from an unusual entry; nothing to exclude
-  }
+  const self = reprisesOwnExecutables(process.argv[1] ? [process.argv[1]] : []);
   const exe =
     compilerPath && compilerPath.includes("/")
       ? compilerPath
@@ -23,8 +27,12 @@ export function runLocally(argv: string[], compilerPath: string | undefined, mas
     process.stderr.write(`reprise: cannot find compiler "${name}" on PATH\n`);
     return Promise.resolve(127);
   }
+  // gcc finds cc1 from argv[0]: keep the user's name only where PATH leads to this very compiler
+  // (behind a masquerading link it leads back to Reprise).
+  const first = name.includes("/") ? undefined : findExecutable(name, { cwd: process.cwd(), pathEnv: process.env.PATH, exclude: new Set() });
+  const argv0 = name.includes("/") || (first && real(first) === real(exe)) ? name : exe;
   return new Promise((resolve) => {
-    const child = spawn(exe, argv.slice(1), { stdio: "inherit", argv0: name });
+    const child = spawn(exe, argv.slice(1), { stdio: "inherit", argv0 });
     child.on("error", (err) => {
       process.stderr.write(`reprise: cannot run ${exe}: ${err.message}\n`);
       resolve(127);
