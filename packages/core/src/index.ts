@@ -17,3 +17,4 @@ export type { ArchitectureQuery } from "./engine/hooks.js";
 export type * from "./toolchain/types.js";
 export type * from "./sandbox/types.js";
 export type { StatsSnapshot } from "./stats/stats.js";
+export * from "./toolchain/index.js";

@@ -2,15 +2,18 @@ import type { ReprisePlugin } from "@reprise/core";
 import { parseGccLikeArguments } from "@reprise/plugin-gcc";
 import { detectClang } from "./detect.js";
 import { clangDialect } from "./dialect.js";
+import { clangToolchainPlatforms, clangToolchainSpec } from "./toolchain.js";
 
 export const PLUGIN_NAME = "@reprise/plugin-clang";
 
-/** Clang (clang, clang++, clang-N, Apple clang): detection as family "clang" and argument parsing. */
+/** Clang (clang, clang++, clang-N, Apple clang): detection as family "clang", argument parsing, toolchain packaging. */
 export const clangPlugin: ReprisePlugin = {
   name: PLUGIN_NAME,
   apply(engine) {
     engine.hooks.detectCompiler.tapPromise(PLUGIN_NAME, (probe) => detectClang(probe));
     engine.hooks.parseArguments.for("clang").tap(PLUGIN_NAME, (input) => parseGccLikeArguments(input, clangDialect));
+    engine.hooks.packageToolchain.tapPromise(PLUGIN_NAME, async (compiler) => (compiler.family === "clang" ? clangToolchainSpec(compiler) : undefined));
+    engine.hooks.resolveArchitecture.tapPromise(PLUGIN_NAME, async ({ toolchain }) => (toolchain.family === "clang" ? clangToolchainPlatforms(toolchain) : undefined));
   },
 };
 
@@ -19,3 +22,4 @@ export default clangPlugin;
 export { detectClang, isClangCxxName } from "./detect.js";
 export { clangDialect } from "./dialect.js";
 export { clangOptions, clangOptionTable } from "./option-table.js";
+export { clangToolchainSpec, clangToolchainPlatforms, gccInstallationFiles } from "./toolchain.js";

@@ -2,15 +2,18 @@ import type { ReprisePlugin } from "@reprise/core";
 import { detectGcc } from "./detect.js";
 import { gccDialect } from "./dialect.js";
 import { parseGccLikeArguments } from "./parse-arguments.js";
+import { gccToolchainSpec, toolchainPlatforms } from "./toolchain.js";
 
 export const PLUGIN_NAME = "@reprise/plugin-gcc";
 
-/** GCC (gcc, g++, cc, c++, cross drivers): detection as family "gcc" and argument parsing. */
+/** GCC (gcc, g++, cc, c++, cross drivers): detection as family "gcc", argument parsing, toolchain packaging. */
 export const gccPlugin: ReprisePlugin = {
   name: PLUGIN_NAME,
   apply(engine) {
     engine.hooks.detectCompiler.tapPromise(PLUGIN_NAME, (probe) => detectGcc(probe));
     engine.hooks.parseArguments.for("gcc").tap(PLUGIN_NAME, (input) => parseGccLikeArguments(input, gccDialect));
+    engine.hooks.packageToolchain.tapPromise(PLUGIN_NAME, async (compiler) => (compiler.family === "gcc" ? gccToolchainSpec(compiler) : undefined));
+    engine.hooks.resolveArchitecture.tapPromise(PLUGIN_NAME, async ({ toolchain }) => (toolchain.family === "gcc" ? toolchainPlatforms(toolchain) : undefined));
   },
 };
 
@@ -24,3 +27,4 @@ export { lexArguments, type LexedArg, type LexOptions, type LexResult } from "./
 export { expandResponseFiles, splitResponseFile, type ExpandResult } from "./response-files.js";
 export { languageKind, languageOfFile, type LanguageKind } from "./languages.js";
 export { replaceSuffix, defaultObjectName } from "./output-names.js";
+export { gccToolchainSpec, toolchainPlatforms, findProgram, localRunner, type CompilerRunner, type ToolchainOptions } from "./toolchain.js";

@@ -38,6 +38,14 @@ function installNative(args: string[]): number {
 /** Administrative commands: `reprise --show-stats`, `--stop-server`, `install-native`, ... */
 export async function runCommand(args: string[]): Promise<number> {
   if (args[0] === "install-native") return installNative(args.slice(1));
+  if (args[0] === "--package-toolchain") {
+    const { packageToolchainCommand } = await import("./toolchain-commands.js");
+    return packageToolchainCommand(args[1], args[2]);
+  }
+  if (args[0] === "toolchain") {
+    const { toolchainCommand } = await import("./toolchain-commands.js");
+    return toolchainCommand(args.slice(1));
+  }
   let code = 0;
   const program = new Command("reprise")
     .usage("<compiler> [compiler arguments...]\n       reprise [options]")
@@ -48,7 +56,7 @@ export async function runCommand(args: string[]): Promise<number> {
     .option("-s, --show-stats", "show cache statistics")
     .option("-z, --zero-stats", "reset statistics")
     .option("--json", "with --show-stats: machine-readable output")
-    .addHelpText("after", "\nCommands:\n  install-native      build the native client with the system C compiler (faster cache hits)")
+    .addHelpText("after", "\nCommands:\n  install-native                          build the native client with the system C compiler (faster cache hits)\n  --package-toolchain <compiler> <out>    write the compiler's toolchain archive (.tar.gz)\n  toolchain inspect <archive> [--json]    describe a toolchain archive")
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) });
   try {

@@ -20,6 +20,8 @@ export interface ToolchainEntry {
   type: "file" | "symlink" | "directory";
   /** For symlinks: the link text, as on the client. */
   linkTarget?: string;
+  /** What a file is to the toolchain: a program it executes, a library the loader maps, or other data. */
+  role?: "program" | "library" | "data";
 }
 
 /** What a compiler plugin says makes its compiler runnable elsewhere. */
@@ -34,6 +36,8 @@ export interface ToolchainSpec {
   identity: string;
   /** What it produces code for (target triple), if known. */
   target?: string;
+  /** Where the entries' paths are read from on this machine (default "/"): a root holding a compiler of another machine. */
+  sysroot?: string;
 }
 
 /** Stored inside the archive as `.reprise-toolchain.json`; the archive's id is the hash of the archive bytes. */
@@ -46,5 +50,5 @@ export interface ToolchainManifest {
   target?: string;
   /** Platforms the toolchain's programs run on (from `resolveArchitecture`). */
   runsOn: Platform[];
-  files: { path: string; type: ToolchainEntry["type"]; size: number; mode: number; linkTarget?: string }[];
+  files: { path: string; type: ToolchainEntry["type"]; size: number; mode: number; linkTarget?: string; role?: ToolchainEntry["role"] }[];
 }

@@ -1,0 +1,93 @@
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { Engine } from "../../src/engine/engine.js";
+import type { CompilerInfo } from "../../src/engine/types.js";
+import { collectToolchainEntries } from "../../src/toolchain/collect-files.js";
+import { describeToolchain } from "../../src/toolchain/package.js";
+import { ToolchainCache } from "../../src/toolchain/toolchain-cache.js";
+import { buildTree, makeElf, removeTempDirs, tempDir } from "./helpers.js";
+
+afterAll(removeTempDirs);
+
+/** An engine whose only plugin packages a fake compiler living in a sysroot, counting how often it is asked. */
+function fakeEngine(sysroot: string, options: { answerArch?: boolean } = {}) {
+  const calls = { packageToolchain: 0 };
+  const engine = new Engine().use({
+    name: "fake",
+    apply(e) {
+      e.hooks.packageToolchain.tapPromise("fake", async (compiler) => {
+        if (compiler.family !== "fake") return undefined;
+        calls.packageToolchain++;
+        const entries = collectToolchainEntries({ programs: ["/usr/bin/fcc"] }, { sysroot });
+        return { entries, compilerPath: compiler.path, family: "fake", version: compiler.version, identity: compiler.identity, sysroot };
+      });
+      if (options.answerArch) e.hooks.resolveArchitecture.tapPromise("fake", async () => [{ arch: "riscv64", os: "linux", bits: 64 }]);
+    },
+  });
+  return { engine, calls };
+}
+
+function fakeSysroot(): string {
+  const root = tempDir("reprise-cache-sysroot-");
+  buildTree(root, {
+    "/usr/bin/fcc": makeElf({ machine: 183, type: 2, interpreter: "/lib/ld-linux-aarch64.so.1", needed: ["libc.so.6"] }),
+    "/lib/ld-linux-aarch64.so.1": makeElf({ machine: 183, soname: "ld-linux-aarch64.so.1" }),
+    "/lib/aarch64-linux-gnu/libc.so.6": makeElf({ machine: 183, soname: "libc.so.6" }),
+  });
+  return root;
+}
+
+const compiler: CompilerInfo = { family: "fake", path: "/usr/bin/fcc", realPath: "/usr/bin/fcc", version: "1", versionText: "fcc 1", identity: "a".repeat(64) };
+
+describe("packaging through the hooks", () => {
+  it("reads the platform from the programs' ELF headers when no plugin answers", async () => {
+    const { engine } = fakeEngine(fakeSysroot());
+    const d = await describeToolchain(engine, compiler);
+    expect(d.runsOn).toEqual([{ arch: "aarch64", os: "linux", bits: 64 }]);
+  });
+
+  it("takes a plugin's answer to resolveArchitecture", async () => {
+    const { engine } = fakeEngine(fakeSysroot(), { answerArch: true });
+    expect((await describeToolchain(engine, compiler)).runsOn).toEqual([{ arch: "riscv64", os: "linux", bits: 64 }]);
+  });
+
+  it("says so when no plugin packages the compiler", async () => {
+    await expect(describeToolchain(new Engine(), compiler)).rejects.toThrow(/no plugin packages fake compilers/);
+  });
+});
+
+describe("the toolchain cache (hermetic mode's ToolchainProvider)", () => {
+  it("packages once per compiler identity, on disk, and unpacks on first use", async () => {
+    const sysroot = fakeSysroot();
+    const dir = tempDir();
+    const { engine, calls } = fakeEngine(sysroot);
+    const cache = new ToolchainCache(engine, { dir });
+    const [p1, p2] = await Promise.all([cache.prepare(compiler), cache.prepare(compiler)]);
+    expect(p1).toEqual(p2);
+    expect(calls.packageToolchain).toBe(1);
+    expect(existsSync(join(dir, "toolchains", "archives", `${compiler.identity}.tar.gz`))).toBe(true);
+    expect(p1.root).toBe(join(dir, "toolchains", "store", p1.id, "root"));
+    expect(readFileSync(join(p1.root, "usr/bin/fcc")).equals(readFileSync(join(sysroot, "usr/bin/fcc")))).toBe(true);
+    const packaged = await cache.archive(compiler);
+    expect(packaged).toMatchObject({ id: p1.id, manifest: { runsOn: [{ arch: "aarch64", os: "linux", bits: 64 }] } });
+
+    // Another process (a new cache on the same dir) reuses the archive without asking the plugin.
+    const other = fakeEngine(sysroot);
+    expect(await new ToolchainCache(other.engine, { dir }).prepare(compiler)).toEqual(p1);
+    expect(other.calls.packageToolchain).toBe(0);
+  });
+
+  it("packages again when a file it was made from changed (a library upgraded under the same compiler)", async () => {
+    const sysroot = fakeSysroot();
+    const dir = tempDir();
+    const { engine, calls } = fakeEngine(sysroot);
+    const cache = new ToolchainCache(engine, { dir });
+    const before = await cache.prepare(compiler);
+    writeFileSync(join(sysroot, "lib/aarch64-linux-gnu/libc.so.6"), Buffer.concat([makeElf({ machine: 183, soname: "libc.so.6" }), Buffer.from("v2")]));
+    const after = await cache.prepare(compiler);
+    expect(calls.packageToolchain).toBe(2);
+    expect(after.id).not.toBe(before.id);
+    expect(readFileSync(join(after.root, "lib/aarch64-linux-gnu/libc.so.6")).subarray(-2).toString()).toBe("v2");
+  });
+});
