@@ -2,14 +2,15 @@ import { cpSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import fg from "fast-glob";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { REPRISE_BIN, RepriseSandbox, plain, text } from "../support/reprise-env.js";
+import { RepriseSandbox, clientCommand, plain, text } from "../support/reprise-env.js";
 import { writeGeneratedProject } from "../support/generated-project.js";
 
 let sb: RepriseSandbox;
 let project: string;
 let objects: string[];
 const FILES = 30;
-const launcher = `${process.execPath} ${REPRISE_BIN}`;
+// Whole builds go through the client users run (the native one); the Node client has its own suites.
+const launcher = clientCommand("native").join(" ");
 
 beforeAll(() => {
   sb = new RepriseSandbox();
@@ -57,7 +58,7 @@ describe("CMake with the compiler launcher", () => {
   it("builds with identical objects and serves a second build from the cache", async () => {
     const build = async (dir: string, withLauncher: boolean) => {
       const args = ["-S", project, "-B", dir, "-DCMAKE_BUILD_TYPE=RelWithDebInfo"];
-      if (withLauncher) args.push(`-DCMAKE_C_COMPILER_LAUNCHER=${process.execPath};${REPRISE_BIN}`, `-DCMAKE_CXX_COMPILER_LAUNCHER=${process.execPath};${REPRISE_BIN}`);
+      if (withLauncher) args.push(`-DCMAKE_C_COMPILER_LAUNCHER=${clientCommand("native").join(";")}`, `-DCMAKE_CXX_COMPILER_LAUNCHER=${clientCommand("native").join(";")}`);
       const c = await plain("cmake", args, project, sb.env());
       expect(c.exitCode, text(c.stderr)).toBe(0);
       const b = await plain("cmake", ["--build", dir, "-j2"], project, sb.env());
