@@ -7,7 +7,7 @@ import { PluginError } from "../util/errors.js";
 import type { Logger } from "../util/logger.js";
 
 /** First-party compiler plugins used when config names none; each is skipped if not installed. */
-export const DEFAULT_PLUGINS = ["@reprise/plugin-gcc", "@reprise/plugin-clang"];
+export const DEFAULT_PLUGINS = ["@reprise/plugin-gcc", "@reprise/plugin-clang", "@reprise/plugin-rustc"];
 
 /**
  * Loads plugins named in config: package names are resolved from the config

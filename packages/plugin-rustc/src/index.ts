@@ -1,0 +1,48 @@
+import { join } from "node:path";
+import type { KeyContext, KeyHasher, ReprisePlugin } from "@reprise/core";
+import { detectRustc } from "./detect.js";
+import { parseRustcArguments, rustcCallOf } from "./parse-arguments.js";
+import { DirectoryDigests } from "./sysroot-digest.js";
+
+export const PLUGIN_NAME = "@reprise/plugin-rustc";
+
+/**
+ * The sysroot files a compile reads that are not the compiler itself: the
+ * target's std crates (every compile links or reads their metadata) and,
+ * when the crate type is linked, the host's `rust-lld` and friends.
+ */
+export async function addSysrootToKey(hasher: KeyHasher, ctx: KeyContext, digests: DirectoryDigests): Promise<void> {
+  if (ctx.compiler.family !== "rustc") return;
+  const call = rustcCallOf(ctx.invocation);
+  if (!call) return;
+  const rustlib = join(call.sysroot, "lib", "rustlib");
+  hasher.add("rustc-target", call.target);
+  hasher.add("rustc-target-libs", await digests.digest(join(rustlib, call.target, "lib")));
+  if (call.links) hasher.add("rustc-host-tools", await digests.digest(join(rustlib, call.host, "bin")));
+}
+
+/** Creates the plugin; each instance keeps its own memo of sysroot digests. */
+export function createRustcPlugin(): ReprisePlugin {
+  const digests = new DirectoryDigests();
+  return {
+    name: PLUGIN_NAME,
+    apply(engine) {
+      engine.hooks.detectCompiler.tapPromise(PLUGIN_NAME, (probe) => detectRustc(probe));
+      engine.hooks.parseArguments.for("rustc").tap(PLUGIN_NAME, (input) => parseRustcArguments(input));
+      engine.hooks.extendKey.tapPromise(PLUGIN_NAME, (hasher, ctx) => addSysrootToKey(hasher, ctx, digests));
+    },
+  };
+}
+
+/** rustc: detection as family "rustc" (rustup proxies resolved), argument parsing as cargo writes it, std and linker in the key. */
+export const rustcPlugin: ReprisePlugin = createRustcPlugin();
+
+export default rustcPlugin;
+
+export { detectRustc, parseVerboseVersion, rustcData, compilerLibraries, type RustcData } from "./detect.js";
+export { parseRustcArguments, rustcCallOf, type RustcCall } from "./parse-arguments.js";
+export { lexRustcArgs, expandArgFiles, type RustcArg } from "./lex.js";
+export { linkOutputName, metadataName, depInfoName, objectFormat, CRATE_TYPES, LINKING_CRATE_TYPES } from "./outputs.js";
+export { chooseToolchain, parseRustupSettings, parseToolchainFile, toolchainDir, type ToolchainChoice } from "./rustup.js";
+export { keyEnvNames, removeJobserverFromEnv } from "./environment.js";
+export { DirectoryDigests } from "./sysroot-digest.js";

@@ -1,0 +1,130 @@
+import { closeSync, constants as fsConstants, fstatSync, lstatSync, openSync, readSync, realpathSync } from "node:fs";
+import { lstat, readdir } from "node:fs/promises";
+import { posix } from "node:path";
+import type { JobLayout } from "./plan.js";
+
+export interface CollectedOutputs {
+  outputs: { role: string; data: Buffer }[];
+  /** Bytes of the outputs found (read or not). */
+  bytes: number;
+  /** The outputs together exceed `maxBytes`: none was read. */
+  overLimit: boolean;
+}
+
+/**
+ * Reads the job's outputs from its writable directories once the sandbox is
+ * gone. Only regular files are taken, opened without following a symlink,
+ * from a directory that is really inside the writable directory (a job could
+ * have replaced `build/` with a link to a host path): an output can never be
+ * a host file the job was not given. Missing outputs are left out.
+ */
+export function collectOutputs(layout: JobLayout, maxBytes: number): CollectedOutputs {
+  const found: { role: string; hostPath: string; size: number }[] = [];
+  let bytes = 0;
+  const realRoots = new Map<string, string>();
+  for (const out of layout.outputs) {
+    let st;
+    try {
+      st = lstatSync(out.hostPath);
+    } catch {
+      continue;
+    }
+    if (!st.isFile()) continue;
+    let rootReal = realRoots.get(out.writable.hostDir);
+    if (rootReal === undefined) {
+      rootReal = realpathSync(out.writable.hostDir);
+      realRoots.set(out.writable.hostDir, rootReal);
+    }
+    let dirReal: string;
+    try {
+      dirReal = realpathSync(posix.dirname(out.hostPath));
+    } catch {
+      continue;
+    }
+    if (dirReal !== rootReal && !dirReal.startsWith(rootReal + "/")) continue;
+    found.push({ role: out.role, hostPath: posix.join(dirReal, posix.basename(out.hostPath)), size: st.size });
+    bytes += st.size;
+  }
+  if (bytes > maxBytes) return { outputs: [], bytes, overLimit: true };
+  const outputs: CollectedOutputs["outputs"] = [];
+  for (const f of found) {
+    const data = readNoFollow(f.hostPath, maxBytes);
+    if (data) outputs.push({ role: f.role, data });
+  }
+  return { outputs, bytes, overLimit: false };
+}
+
+function readNoFollow(path: string, maxBytes: number): Buffer | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
+  } catch {
+    return undefined;
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile() || st.size > maxBytes) return undefined;
+    const buf = Buffer.allocUnsafe(st.size);
+    let off = 0;
+    while (off < st.size) {
+      const n = readSync(fd, buf, off, st.size - off, off);
+      if (n === 0) break;
+      off += n;
+    }
+    return off === st.size ? buf : buf.subarray(0, off);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Total size of the regular files below `dir` (not following links). */
+export async function diskUsage(dir: string): Promise<number> {
+  let total = 0;
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch {
+    return 0;
+  }
+  for (const e of entries) {
+    const p = posix.join(dir, e.name);
+    if (e.isDirectory()) total += await diskUsage(p);
+    else if (e.isFile()) {
+      try {
+        total += (await lstat(p)).size;
+      } catch {
+        // removed meanwhile
+      }
+    }
+  }
+  return total;
+}
+
+/**
+ * Polls the size of the job's writable directories while it runs and calls
+ * `onExceeded` once when they hold more than `maxBytes`. A file-size rlimit
+ * stops one runaway file at once; this catches many files.
+ */
+export function watchDiskUsage(dirs: string[], maxBytes: number, intervalMs: number, onExceeded: (bytes: number) => void): () => void {
+  let stopped = false;
+  let busy = false;
+  const timer = setInterval(() => {
+    if (busy || stopped) return;
+    busy = true;
+    void (async () => {
+      let total = 0;
+      for (const d of dirs) total += await diskUsage(d);
+      busy = false;
+      if (!stopped && total > maxBytes) {
+        stopped = true;
+        clearInterval(timer);
+        onExceeded(total);
+      }
+    })();
+  }, intervalMs);
+  timer.unref();
+  return () => {
+    stopped = true;
+    clearInterval(timer);
+  };
+}

@@ -1,0 +1,299 @@
+import { chmodSync, chownSync, copyFileSync, constants as fsConstants, linkSync, mkdirSync, symlinkSync } from "node:fs";
+import { posix } from "node:path";
+import type { CompileJob, JobMaterials } from "@reprise/core";
+import { LayoutError } from "./errors.js";
+import { ToolchainView } from "./toolchain-view.js";
+
+/**
+ * One step that builds the sandbox's file system, in order (parents first).
+ *
+ * - `ro-bind`: a host file or directory mounted read-only at `target`.
+ * - `bind`: a fresh writable host directory mounted at `target` (the job's directory, output directories).
+ * - `dir`: an empty directory created in the sandbox's own root (only with `base: "empty"`).
+ * - `symlink`: a symlink created in the sandbox's own root (only with `base: "empty"`).
+ */
+export type MountOp =
+  | { op: "ro-bind"; source: string; target: string }
+  | { op: "bind"; source: string; target: string }
+  | { op: "dir"; target: string }
+  | { op: "symlink"; linkText: string; target: string };
+
+export interface WritableDir {
+  /** Path inside the sandbox. */
+  path: string;
+  /** The fresh host directory mounted there. */
+  hostDir: string;
+}
+
+export interface LayoutOutput {
+  role: string;
+  /** The output's path as the job names it. */
+  path: string;
+  /** Where the sandboxed program's file is found on the host after the run. */
+  hostPath: string;
+  /** The writable directory holding it. */
+  writable: WritableDir;
+  optional: boolean;
+}
+
+export interface JobLayout {
+  ops: MountOp[];
+  writable: WritableDir[];
+  outputs: LayoutOutput[];
+  /** Sandbox paths the sandbox mounts itself before `ops` (`/proc`, `/dev`, `/tmp`), unless `ops` mount one of them. */
+  systemDirs: string[];
+  /** How many input files are hard-linked (or copied) into directory trees, and how many are mounted one by one. */
+  stats: { linkedInputs: number; boundInputs: number; toolchainBinds: number };
+}
+
+export interface LayoutOptions {
+  /**
+   * What the sandbox's root holds before `ops` run:
+   * - `"empty"`: nothing; the toolchain's parts are mounted by `ops` (bwrap: the root is a tmpfs made read-only after).
+   * - `"image"`: the toolchain already (a container image made from it); `ops` mount only the job's files.
+   */
+  base: "empty" | "image";
+  /** Applied to every writable directory created on the host (e.g. chown to the container's user). */
+  prepareWritableDir?: (hostDir: string) => void;
+  /** Directories the sandbox mounts itself; inputs below them are placed on top. Default `/proc`, `/dev`, `/tmp`. */
+  systemDirs?: string[];
+  /**
+   * Mount a directory holding only inputs as one hard-linked tree (default), or
+   * (`false`) mount each input file on its own: slower past a few dozen inputs.
+   */
+  inputTrees?: boolean;
+}
+
+interface Node {
+  name: string;
+  path: string;
+  children: Map<string, Node>;
+  /** An input file to mount here. */
+  input?: { hash: string; executable: boolean };
+  /** A writable directory is mounted here. */
+  writableRoot?: WritableDir;
+  /** Must be writable: the job's directory or an output's directory. */
+  needsWrite?: boolean;
+  /** This node or one below needs writing, or is a writable root. */
+  subtreeWrite?: boolean;
+  /** Mounted by the sandbox itself (`/tmp`): never replaced, its contents placed on top. */
+  system?: boolean;
+}
+
+const DEFAULT_SYSTEM_DIRS = ["/proc", "/dev", "/tmp"];
+
+/**
+ * Plans the file system a job runs in: the toolchain as the root, each input
+ * at its own path (read-only), a fresh writable directory at the job's cwd
+ * and at the directory of any output outside it, and output directories
+ * created in advance (a local build had created them).
+ *
+ * Mounts are made at the coarsest level that is correct: a directory only the
+ * toolchain has, or only inputs have, is one mount (inputs are hard-linked
+ * into a tree in the scratch directory for this); only directories both
+ * contribute to are descended into. Paths are resolved through the
+ * toolchain's symlinks (`/lib` → `usr/lib`) so that inputs land where the
+ * program will look.
+ *
+ * Writes into `materials.scratchDir`: `w/N` (writable directories), `in/…`
+ * (input trees), `x/N` (executable inputs).
+ */
+export function planJobLayout(job: CompileJob, materials: JobMaterials, options: LayoutOptions): JobLayout {
+  const tc = new ToolchainView(materials.toolchainRoot);
+  const scratch = materials.scratchDir;
+  const systemDirs = options.systemDirs ?? DEFAULT_SYSTEM_DIRS;
+  const root: Node = { name: "", path: "/", children: new Map() };
+
+  const nodeAt = (path: string, what: string): Node => {
+    let node = root;
+    for (const c of path.split("/").filter(Boolean)) {
+      if (node.input) throw new LayoutError(`${what} ${path} lies under the input file ${node.path}`);
+      let next = node.children.get(c);
+      if (!next) {
+        next = { name: c, path: posix.join(node.path, c), children: new Map() };
+        node.children.set(c, next);
+      }
+      node = next;
+    }
+    return node;
+  };
+  const isUnder = (path: string, dir: string) => dir === "/" || path === dir || path.startsWith(dir + "/");
+
+  for (const dir of systemDirs) {
+    if (dir === "/tmp") nodeAt(dir, "system directory").system = true;
+  }
+
+  // Inputs.
+  const traversed = new Set<string>();
+  for (const input of job.inputs) {
+    const path = tc.resolve(input.path, false, traversed);
+    for (const sys of systemDirs) {
+      if (sys !== "/tmp" && isUnder(path, sys)) throw new LayoutError(`input ${input.path} is under ${sys}, which the sandbox provides`);
+    }
+    const node = nodeAt(path, "input");
+    if (node.children.size) throw new LayoutError(`input ${input.path} is also a directory of other inputs`);
+    if (node.input && node.input.hash !== input.hash) throw new LayoutError(`two inputs with different contents at ${path}`);
+    node.input = { hash: input.hash, executable: input.executable === true };
+  }
+
+  // Writable directories: the cwd, and each output's directory not inside another one.
+  const cwd = tc.resolve(job.cwd, false, traversed);
+  const outputDirs = job.outputs.map((o) => tc.resolve(posix.dirname(o.path), false, traversed));
+  const wanted = [cwd, ...outputDirs];
+  const roots = [...new Set(wanted)].filter((d) => !wanted.some((o) => o !== d && isUnder(d, o)));
+  for (const dir of roots) {
+    for (const sys of systemDirs) {
+      if (sys !== "/tmp" && isUnder(dir, sys)) throw new LayoutError(`writable directory ${dir} is under ${sys}, which the sandbox provides`);
+    }
+    const node = nodeAt(dir, "writable directory");
+    if (node.input) throw new LayoutError(`writable directory ${dir} is an input file`);
+    node.writableRoot = { path: dir, hostDir: "" };
+  }
+  for (const dir of wanted) nodeAt(dir, "writable directory").needsWrite = true;
+  for (const dir of traversed) {
+    const n = nodeAt(dir, "directory");
+    if (n.input) throw new LayoutError(`${dir} is both an input file and a directory`);
+  }
+
+  const markWrite = (n: Node): boolean => {
+    let any = Boolean(n.writableRoot || n.needsWrite);
+    for (const c of n.children.values()) any = markWrite(c) || any;
+    n.subtreeWrite = any;
+    return any;
+  };
+  markWrite(root);
+
+  const ops: MountOp[] = [];
+  const writable: WritableDir[] = [];
+  const stats = { linkedInputs: 0, boundInputs: 0, toolchainBinds: 0 };
+  let counter = 0;
+
+  const makeWritable = (hostDir: string) => {
+    mkdirSync(hostDir, { recursive: true, mode: 0o755 });
+    options.prepareWritableDir?.(hostDir);
+  };
+  const inputSource = (n: Node): string => {
+    const blob = materials.inputBlob(n.input!.hash);
+    if (!n.input!.executable) return blob;
+    const copy = posix.join(scratch, "x", String(counter++));
+    mkdirSync(posix.dirname(copy), { recursive: true, mode: 0o755 });
+    copyFileSync(blob, copy);
+    chmodSync(copy, 0o555);
+    return copy;
+  };
+  /** Hard-links (or copies) the inputs below `n` into `in/…` and returns that directory. */
+  const inputTree = (n: Node): string => {
+    const hostDir = posix.join(scratch, "in", n.path);
+    const fill = (node: Node, dir: string) => {
+      mkdirSync(dir, { recursive: true, mode: 0o755 });
+      for (const c of node.children.values()) {
+        const dest = posix.join(dir, c.name);
+        if (c.input) {
+          linkOrCopy(materials.inputBlob(c.input.hash), dest, c.input.executable);
+          stats.linkedInputs++;
+        } else fill(c, dest);
+      }
+    };
+    fill(n, hostDir);
+    return hostDir;
+  };
+
+  type Ctx = { kind: "empty" } | { kind: "image" } | { kind: "writable"; hostDir: string };
+
+  const placeToolchainEntry = (path: string, name: string, ctx: Ctx) => {
+    if (ctx.kind === "image") return;
+    const kind = tc.kind(path);
+    if (kind === "symlink") {
+      const text = tc.readlink(path);
+      if (ctx.kind === "empty") ops.push({ op: "symlink", linkText: text, target: path });
+      else symlinkSync(text, posix.join(ctx.hostDir, name));
+    } else if (kind === "dir" || kind === "file") {
+      ops.push({ op: "ro-bind", source: tc.hostPath(path), target: path });
+      stats.toolchainBinds++;
+    }
+  };
+
+  const placeChildren = (n: Node, ctx: Ctx) => {
+    const fromToolchain = tc.kind(n.path) === "dir" ? tc.list(n.path) : [];
+    const names = [...new Set([...fromToolchain, ...n.children.keys()])].sort();
+    for (const name of names) {
+      const child = n.children.get(name);
+      const path = posix.join(n.path, name);
+      if (child) place(child, ctx);
+      else if (n.path === "/" && systemDirs.includes(path)) continue;
+      else placeToolchainEntry(path, name, ctx);
+    }
+  };
+
+  const place = (n: Node, ctx: Ctx): void => {
+    const tKind = tc.kind(n.path);
+    if (n.writableRoot) {
+      const hostDir = posix.join(scratch, "w", String(writable.length));
+      makeWritable(hostDir);
+      n.writableRoot.hostDir = hostDir;
+      writable.push(n.writableRoot);
+      ops.push({ op: "bind", source: hostDir, target: n.path });
+      placeChildren(n, { kind: "writable", hostDir });
+      return;
+    }
+    if (n.input) {
+      ops.push({ op: "ro-bind", source: inputSource(n), target: n.path });
+      stats.boundInputs++;
+      return;
+    }
+    if (n.system) {
+      placeChildren(n, ctx.kind === "writable" ? ctx : { kind: ctx.kind === "image" ? "image" : "empty" });
+      return;
+    }
+    if (!n.subtreeWrite && tKind !== "dir" && options.inputTrees !== false) {
+      if (tKind === "file") throw new LayoutError(`${n.path} is a file of the toolchain but a directory of the job`);
+      ops.push({ op: "ro-bind", source: inputTree(n), target: n.path });
+      return;
+    }
+    // A directory both the toolchain and the job contribute to, or one holding a writable directory.
+    if (tKind !== null && tKind !== "dir") throw new LayoutError(`${n.path} is a file of the toolchain but a directory of the job`);
+    let childCtx: Ctx = ctx;
+    if (ctx.kind === "empty") {
+      if (n.path !== "/") ops.push({ op: "dir", target: n.path });
+    } else if (ctx.kind === "writable") {
+      const hostDir = posix.join(ctx.hostDir, n.name);
+      makeWritable(hostDir);
+      childCtx = { kind: "writable", hostDir };
+    }
+    placeChildren(n, childCtx);
+  };
+
+  place(root, { kind: options.base });
+
+  const outputs: LayoutOutput[] = job.outputs.map((o) => {
+    const path = posix.join(tc.resolve(posix.dirname(o.path), false), posix.basename(o.path));
+    const w = writable.find((d) => isUnder(path, d.path));
+    if (!w) throw new LayoutError(`output ${o.path} is in no writable directory`);
+    const hostPath = w.path === "/" ? w.hostDir + path : w.hostDir + path.slice(w.path.length);
+    return { role: o.role, path: o.path, hostPath, writable: w, optional: o.optional === true };
+  });
+
+  return { ops, writable, outputs, systemDirs: systemDirs.filter((d) => !ops.some((op) => op.target === d)), stats };
+}
+
+function linkOrCopy(blob: string, dest: string, executable: boolean): void {
+  if (!executable) {
+    try {
+      linkSync(blob, dest);
+      return;
+    } catch {
+      // another file system, or links not allowed: copy
+    }
+  }
+  copyFileSync(blob, dest, fsConstants.COPYFILE_FICLONE);
+  chmodSync(dest, executable ? 0o555 : 0o444);
+}
+
+/** A `prepareWritableDir` for containers whose user differs from ours: chown when we may, else world-writable. */
+export function writableFor(uid: number, gid: number): (hostDir: string) => void {
+  const weAreRoot = process.getuid?.() === 0;
+  return (hostDir) => {
+    if (weAreRoot) chownSync(hostDir, uid, gid);
+    else chmodSync(hostDir, 0o777);
+  };
+}

@@ -1,0 +1,110 @@
+import { lstatSync, readdirSync, readlinkSync } from "node:fs";
+import { LayoutError } from "./errors.js";
+
+export type EntryKind = "dir" | "file" | "symlink" | "other";
+
+const MAX_SYMLINK_HOPS = 40;
+
+/**
+ * The unpacked toolchain seen as the sandbox's `/`: what is at a sandbox
+ * path, and where a path leads once the toolchain's own symlinks are followed
+ * (`/lib/x86_64-linux-gnu/libc.so.6` is `/usr/lib/...` when `/lib` links to
+ * `usr/lib`). Lookups are memoised: one job asks about the same directories
+ * many times.
+ */
+export class ToolchainView {
+  private readonly kinds = new Map<string, EntryKind | null>();
+  private readonly links = new Map<string, string>();
+  private readonly resolved = new Map<string, string>();
+
+  constructor(readonly root: string) {}
+
+  /** Host path of a sandbox path. */
+  hostPath(path: string): string {
+    return path === "/" ? this.root : this.root + path;
+  }
+
+  kind(path: string): EntryKind | null {
+    let k = this.kinds.get(path);
+    if (k !== undefined) return k;
+    try {
+      const st = lstatSync(this.hostPath(path));
+      k = st.isDirectory() ? "dir" : st.isFile() ? "file" : st.isSymbolicLink() ? "symlink" : "other";
+    } catch {
+      k = null;
+    }
+    this.kinds.set(path, k);
+    return k;
+  }
+
+  readlink(path: string): string {
+    let t = this.links.get(path);
+    if (t === undefined) {
+      t = readlinkSync(this.hostPath(path));
+      this.links.set(path, t);
+    }
+    return t;
+  }
+
+  /** Names in a toolchain directory, sorted. */
+  list(path: string): string[] {
+    try {
+      return readdirSync(this.hostPath(path)).sort();
+    } catch {
+      return [];
+    }
+  }
+
+  /**
+   * Where `path` leads inside the sandbox: `.` and `..` are applied to the
+   * physical path walked so far, as the kernel does, and symlinks of the
+   * toolchain are followed. Components absent from the toolchain are kept as
+   * they are (they are created by the layout). The last component is followed
+   * too unless `keepLast` is set. `traversed` receives every directory a `..`
+   * stepped out of, which must therefore exist in the sandbox.
+   */
+  resolve(path: string, keepLast = false, traversed?: Set<string>): string {
+    if (!path.startsWith("/")) throw new LayoutError(`not an absolute path: ${path}`);
+    const memoKey = keepLast ? "" : path;
+    if (memoKey && !traversed) {
+      const hit = this.resolved.get(memoKey);
+      if (hit !== undefined) return hit;
+    }
+    const queue = path.split("/").filter((c) => c !== "" && c !== ".");
+    const last = keepLast ? queue.pop() : undefined;
+    let out: string[] = [];
+    let hops = 0;
+    let outsideToolchain = false;
+    while (queue.length) {
+      const c = queue.shift()!;
+      if (c === ".") continue;
+      if (c === "..") {
+        if (out.length) {
+          traversed?.add("/" + out.join("/"));
+          out.pop();
+        }
+        outsideToolchain = false;
+        continue;
+      }
+      const candidate = "/" + [...out, c].join("/");
+      const kind = outsideToolchain ? null : this.kind(candidate);
+      if (kind === "symlink") {
+        if (++hops > MAX_SYMLINK_HOPS) throw new LayoutError(`too many levels of symbolic links in the toolchain resolving ${path}`);
+        const text = this.readlink(candidate);
+        if (text.startsWith("/")) out = [];
+        queue.unshift(...text.split("/").filter((x) => x !== ""));
+        continue;
+      }
+      if (kind !== null && kind !== "dir" && queue.length > 0) {
+        throw new LayoutError(`${path}: ${candidate} is a file of the toolchain, not a directory`);
+      }
+      if (kind === null) outsideToolchain = true;
+      out.push(c);
+    }
+    if (last !== undefined && last !== "..") out.push(last);
+    else if (last === "..") out.pop();
+    const result = "/" + out.join("/");
+    if (memoKey && !traversed) this.resolved.set(memoKey, result);
+    return result;
+  }
+}

@@ -1,0 +1,48 @@
+/** Options of the bwrap sandbox (config `sandboxOptions`). */
+export interface BwrapOptions {
+  /** The bwrap program (default: `bwrap` on PATH). */
+  bwrap?: string;
+  /** The prlimit program that sets the file-size, address-space and core limits (default: `prlimit` on PATH; `false` = none). */
+  prlimit?: string | false;
+  /** User and group ids the job runs as inside the sandbox (default 65534, "nobody"). */
+  uid?: number;
+  gid?: number;
+  /** Host name inside the sandbox (default "reprise"). */
+  hostname?: string;
+  /** Enforce `limits.memoryBytes` as each process's address-space limit (RLIMIT_AS). Default true. */
+  limitAddressSpace?: boolean;
+  /** How often the size of the job's writable directories is checked, in ms (default 200). */
+  pollIntervalMs?: number;
+}
+
+export type ParsedBwrapOptions = Required<Omit<BwrapOptions, "bwrap" | "prlimit">> & Pick<BwrapOptions, "bwrap" | "prlimit">;
+
+/** Checks options from config; a problem is returned as a message naming the key. */
+export function parseBwrapOptions(raw: Record<string, unknown> | undefined): ParsedBwrapOptions | string {
+  const o = raw ?? {};
+  const known = ["bwrap", "prlimit", "uid", "gid", "hostname", "limitAddressSpace", "pollIntervalMs"];
+  for (const key of Object.keys(o)) if (!known.includes(key)) return `unknown option "${key}" (known: ${known.join(", ")})`;
+  const id = (key: string): number | string => {
+    const v = o[key] ?? 65534;
+    return typeof v === "number" && Number.isInteger(v) && v >= 0 && v < 2 ** 32 ? v : `option "${key}" must be a non-negative integer`;
+  };
+  const uid = id("uid");
+  if (typeof uid === "string") return uid;
+  const gid = id("gid");
+  if (typeof gid === "string") return gid;
+  if (o.bwrap !== undefined && (typeof o.bwrap !== "string" || !o.bwrap)) return `option "bwrap" must be a program name or path`;
+  if (o.prlimit !== undefined && o.prlimit !== false && (typeof o.prlimit !== "string" || !o.prlimit)) return `option "prlimit" must be a program name, a path or false`;
+  if (o.hostname !== undefined && (typeof o.hostname !== "string" || !/^[A-Za-z0-9.-]{1,63}$/.test(o.hostname))) return `option "hostname" must be a host name`;
+  if (o.limitAddressSpace !== undefined && typeof o.limitAddressSpace !== "boolean") return `option "limitAddressSpace" must be true or false`;
+  const poll = o.pollIntervalMs ?? 200;
+  if (typeof poll !== "number" || !(poll >= 10 && poll <= 60_000)) return `option "pollIntervalMs" must be a number of milliseconds between 10 and 60000`;
+  return {
+    ...(o.bwrap !== undefined ? { bwrap: o.bwrap as string } : {}),
+    ...(o.prlimit !== undefined ? { prlimit: o.prlimit as string | false } : {}),
+    uid,
+    gid,
+    hostname: (o.hostname as string | undefined) ?? "reprise",
+    limitAddressSpace: (o.limitAddressSpace as boolean | undefined) ?? true,
+    pollIntervalMs: poll,
+  };
+}
