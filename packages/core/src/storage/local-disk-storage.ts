@@ -19,11 +19,19 @@ const EVICT_TO = 0.9;
  * The slack absorbs filesystem timestamp granularity.
  */
 const FOREIGN_USE_SLACK_MS = 2000;
+/**
+ * A read bumps the file's mtime (recency that survives restarts and is seen by
+ * other processes) only when the last bump is older than this: an entry hit
+ * again and again costs no syscalls, and LRU order needs no finer grain.
+ */
+const MTIME_BUMP_INTERVAL_MS = 60_000;
 
 interface IndexEntry {
   readonly size: number;
   /** Epoch ms of the last read or write known to this process (the file's mtime after a scan). */
   readonly lastUsed: number;
+  /** The file's mtime as this process last set or saw it. */
+  readonly diskMtime: number;
 }
 
 export interface LocalDiskStorageOptions {
@@ -78,8 +86,14 @@ export class LocalDiskStorage implements CacheStorage {
     }
     const size = data.length;
     this.withIndex(() => {
-      const entry = this.setEntry(rel, { size, lastUsed: Date.now() });
-      const when = new Date(entry.lastUsed);
+      const now = Date.now();
+      const diskMtime = this.index.get(rel)?.diskMtime ?? 0;
+      if (now - diskMtime < MTIME_BUMP_INTERVAL_MS) {
+        this.setEntry(rel, { size, lastUsed: now, diskMtime });
+        return;
+      }
+      const entry = this.setEntry(rel, { size, lastUsed: now, diskMtime: now });
+      const when = new Date(now);
       this.track(
         utimes(file, when, when).catch((err: unknown) => {
           if (isMissing(err)) this.dropEntryIf(rel, entry);
@@ -94,7 +108,8 @@ export class LocalDiskStorage implements CacheStorage {
     const rel = relativePath(kind, key);
     await this.writeAtomically(join(this.dir, rel), data);
     const size = data.length;
-    this.withIndex(() => this.setEntry(rel, { size, lastUsed: Date.now() }));
+    const now = Date.now();
+    this.withIndex(() => this.setEntry(rel, { size, lastUsed: now, diskMtime: now }));
   }
 
   async remove(kind: BlobKind, key: string): Promise<void> {
@@ -182,7 +197,7 @@ export class LocalDiskStorage implements CacheStorage {
       if (name.startsWith(TEMP_PREFIX)) {
         if (now - mtime > STALE_TEMP_MS) this.track(unlink(join(this.dir, f.path)).catch(() => undefined));
       } else if (KEY_PATTERN.test(name) && shard === name.slice(0, 2)) {
-        blobs.push([f.path, { size: f.stats!.size, lastUsed: mtime }]);
+        blobs.push([f.path, { size: f.stats!.size, lastUsed: mtime, diskMtime: mtime }]);
       }
     }
     blobs.sort((a, b) => a[1].lastUsed - b[1].lastUsed);
@@ -254,7 +269,7 @@ export class LocalDiskStorage implements CacheStorage {
         }
         if (this.index.get(rel) !== entry) continue;
         if (mtimeMs > entry.lastUsed + FOREIGN_USE_SLACK_MS) {
-          this.setEntry(rel, { size, lastUsed: mtimeMs });
+          this.setEntry(rel, { size, lastUsed: mtimeMs, diskMtime: mtimeMs });
           continue;
         }
       }
