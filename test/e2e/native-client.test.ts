@@ -2,7 +2,7 @@
 // and compilers: the key cases of the Node client's suite, its fallbacks, and
 // what it saves per call. The whole suite runs through it with
 // REPRISE_TEST_CLIENT=native.
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -133,6 +133,41 @@ describe.skipIf(!built)("native client", () => {
       const s = await sb.stats();
       expect(s.misses + s.hitsDirect).toBe(2);
       expect(s.hitsDirect).toBeGreaterThanOrEqual(1);
+    });
+  });
+
+  describe("reprise link-compilers", () => {
+    it("makes a directory of links straight to the native client: compiler links and `reprise` itself cache", async () => {
+      const dir = join(sb.root, "linked");
+      const made = await sb.run(["link-compilers", dir, "gcc", "g++"], sb.root);
+      expect(made.exitCode, text(made.stderr)).toBe(0);
+      expect(text(made.stdout)).toContain("native client");
+      for (const name of ["reprise", "gcc", "g++"]) expect(realpathSync(join(dir, name))).toBe(realpathSync(REPRISE_NATIVE_BIN));
+      expect(existsSync(join(dir, "clang"))).toBe(false);
+      // Running it again replaces its own links; a file that is not a link is never replaced.
+      expect((await sb.run(["link-compilers", dir, "gcc"], sb.root)).exitCode).toBe(0);
+      writeFileSync(join(dir, "cc"), "not a link\n");
+      const refused = await sb.run(["link-compilers", dir, "cc"], sb.root);
+      expect(refused.exitCode).toBe(1);
+      expect(text(refused.stderr)).toMatch(/cc exists and is not a link/);
+      expect(readFileSync(join(dir, "cc"), "utf8")).toBe("not a link\n");
+      expect((await sb.run(["link-compilers", dir, "../gcc"], sb.root)).exitCode).toBe(2);
+
+      const env = { ...sb.env(), PATH: `${dir}:${process.env.PATH}` };
+      await plain("/usr/bin/g++", ["-g", "-c", "vec.cpp", "-Iinclude", "-o", "lk.o"], w);
+      const ref = readFileSync(join(w, "lk.o"));
+      await sb.zeroStats();
+      for (const argv of [["g++"], ["reprise", "g++"], ["g++"]]) {
+        rmSync(join(w, "lk.o"));
+        const r = await plain(argv[0]!, [...argv.slice(1), "-g", "-c", "vec.cpp", "-Iinclude", "-o", "lk.o"], w, env);
+        expect(r.exitCode, text(r.stderr)).toBe(0);
+        expect(readFileSync(join(w, "lk.o")).equals(ref)).toBe(true);
+      }
+      const s = await sb.stats();
+      expect(s.misses).toBe(1);
+      expect(s.hitsDirect).toBe(2);
+      // Administrative commands through the linked `reprise` still reach the Node client.
+      expect(text((await plain("reprise", ["--version"], w, env)).stdout).trim()).toMatch(/^\d+\.\d+\.\d+/);
     });
   });
 

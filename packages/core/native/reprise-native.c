@@ -765,7 +765,8 @@ int main(int argc, char **argv) {
     call = argv + 1;
     call_argc = argc - 1;
     /* Administrative commands are the Node client's. */
-    if (call_argc == 0 || call[0][0] == '-' || strcmp(call[0], "install-native") == 0 || strcmp(call[0], "toolchain") == 0) {
+    if (call_argc == 0 || call[0][0] == '-' || strcmp(call[0], "install-native") == 0 || strcmp(call[0], "toolchain") == 0 ||
+        strcmp(call[0], "link-compilers") == 0) {
       exec_node_client(argv0, call, call_argc, NULL);
       fprintf(stderr, "reprise: cannot run the Node client (node %s/dist/bin/reprise.js)\n", core_dir ? core_dir : "<unknown>");
       return 127;

@@ -10,7 +10,7 @@ const invokedAs = masqueradeAs ?? process.argv[1] ?? "reprise";
 const args = process.argv.slice(2);
 const self = basename(invokedAs).replace(/\.(c|m)?js$/, "");
 const masquerading = self !== "reprise" && self !== "reprise-native";
-const ADMIN_COMMANDS = new Set(["install-native", "toolchain"]);
+const ADMIN_COMMANDS = new Set(["install-native", "toolchain", "link-compilers"]);
 
 async function main(): Promise<number> {
   if (masqueradeAs) delete process.env.REPRISE_MASQUERADE;

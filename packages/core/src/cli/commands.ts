@@ -42,6 +42,10 @@ export async function runCommand(args: string[]): Promise<number> {
     const { packageToolchainCommand } = await import("./toolchain-commands.js");
     return packageToolchainCommand(args[1], args[2]);
   }
+  if (args[0] === "link-compilers") {
+    const { linkCompilersCommand } = await import("./link-compilers.js");
+    return linkCompilersCommand(args.slice(1));
+  }
   if (args[0] === "toolchain") {
     const { toolchainCommand } = await import("./toolchain-commands.js");
     return toolchainCommand(args.slice(1));
@@ -56,7 +60,7 @@ export async function runCommand(args: string[]): Promise<number> {
     .option("-s, --show-stats", "show cache statistics")
     .option("-z, --zero-stats", "reset statistics")
     .option("--json", "with --show-stats: machine-readable output")
-    .addHelpText("after", "\nCommands:\n  install-native                          build the native client with the system C compiler (faster cache hits)\n  --package-toolchain <compiler> <out>    write the compiler's toolchain archive (.tar.gz)\n  toolchain inspect <archive> [--json]    describe a toolchain archive")
+    .addHelpText("after", "\nCommands:\n  install-native                          build the native client with the system C compiler (faster cache hits)\n  link-compilers <dir> [compiler...]      make compiler links (gcc, g++, cc, c++, clang, clang++) to the native client in <dir>\n  --package-toolchain <compiler> <out>    write the compiler's toolchain archive (.tar.gz)\n  toolchain inspect <archive> [--json]    describe a toolchain archive")
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) });
   try {
