@@ -3,7 +3,7 @@
 //
 //   npm run bench                       (= npm run build && node bench/run.mjs)
 //   node bench/run.mjs [--quick] [--only=hit,miss,rebuild] [--tools=plain,ccache,sccache,reprise]
-//                      [--jobs=2] [--work=DIR] [--fixtures=DIR] [--no-fetch] [--json=PATH]
+//                      [--projects=generated-200,lua5.4,yaml-cpp] [--jobs=2] [--work=DIR] [--fixtures=DIR] [--no-fetch] [--json=PATH]
 //                      [--timer=hyperfine|node]
 //                      [--hit-calls=N] [--plain-calls=N] [--miss-runs=N] [--rebuild-reps=N]
 //                      [--max-minutes=N]
@@ -18,9 +18,10 @@
 //            compiles a source that differs (a nonce declaration appended, which changes the
 //            preprocessed text too), so every timed call is a real miss; servers/daemons are
 //            already running (one untimed warm-up call). Ratio = median / plain median.
-//   rebuild  real multi-file projects from scripts/fetch-fixture-sources.sh: lua5.4 (make -jN,
-//            CC="<tool> gcc -std=gnu99") and yaml-cpp (CMake, *_COMPILER_LAUNCHER=<tool>,
-//            cmake --build -jN). Per tool: cold build (fills the cache), clean, timed warm
+//   rebuild  multi-file projects (--projects=generated-200,lua5.4,yaml-cpp picks some): a generated
+//            200-unit C/C++ tree (bench/generated-tree.mjs; make -jN CC=.. CXX=..) and real ones from
+//            scripts/fetch-fixture-sources.sh: lua5.4 (make -jN, CC="<tool> gcc -std=gnu99") and
+//            yaml-cpp (CMake, *_COMPILER_LAUNCHER=<tool>, cmake --build -jN). Per tool: cold build (fills the cache), clean, timed warm
 //            rebuild(s). Baseline: plain build time (median of the timed plain rebuilds). The
 //            timed rebuilds of all tools are interleaved (plain, ccache, ... then again in a
 //            rotated order) so machine drift hits them alike. CPU time (user+sys) of the build
@@ -40,6 +41,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeGeneratedTree } from './generated-tree.mjs';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const T0 = Date.now();
@@ -65,6 +67,7 @@ function parseArgs(argv) {
       case '--quick': o.quick = true; break;
       case '--only': o.only = v.split(',').map((s) => s.trim()).filter(Boolean); break;
       case '--tools': o.tools = v.split(',').map((s) => s.trim()).filter(Boolean); break;
+      case '--projects': o.projects = v.split(',').map((s) => s.trim()).filter(Boolean); break;
       case '--jobs': o.jobs = posInt(k, v); break;
       case '--work': o.work = path.resolve(v); break;
       case '--fixtures': o.fixtures = path.resolve(v); break;
@@ -78,7 +81,7 @@ function parseArgs(argv) {
         num[k.slice(2)] = posInt(k, v); break;
       case '-h': case '--help':
         process.stdout.write(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n')
-          .slice(1, 37).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
+          .slice(1).filter((l, i, all) => all.slice(0, i + 1).every((x) => x.startsWith('//'))).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
         process.exit(0);
         break;
       default:
@@ -653,6 +656,16 @@ function projects() {
   const j = String(opt.jobs);
   return [
     {
+      name: 'generated-200',
+      generated: true,
+      setup(dir) { return writeGeneratedTree(path.join(dir, 'tree'), 200); },
+      configure() { return null; },
+      build: (t) => ['make', `-j${j}`, `CC=${[...t.prefix(), 'gcc'].map(shq).join(' ')}`, `CXX=${[...t.prefix(), 'g++'].map(shq).join(' ')}`],
+      clean: () => ['make', 'clean'],
+      cwd: (tree) => tree,
+      check: (tree) => (fs.readdirSync(path.join(tree, 'build')).filter((f) => f.endsWith('.o')).length === 200 ? null : 'not every object was built'),
+    },
+    {
       name: 'lua5.4',
       src: lua,
       // one in-tree copy shared by every tool (same paths => comparable hashing)
@@ -698,12 +711,13 @@ function ensureFixtures() {
 
 async function scenarioRebuild() {
   log(`scenario rebuild: clean rebuild of real projects with a warm cache (-j${opt.jobs})`);
-  if (!ensureFixtures()) {
-    results.notes.push(`rebuild skipped: fixture sources missing in ${opt.fixtures} (run scripts/fetch-fixture-sources.sh)`);
-    log('  skipped: no fixture sources');
-    return;
+  const haveFixtures = opt.projects && !opt.projects.some((n) => n !== 'generated-200') ? false : ensureFixtures();
+  if (!haveFixtures) {
+    results.notes.push(`rebuild of lua5.4 and yaml-cpp skipped: fixture sources missing in ${opt.fixtures} (run scripts/fetch-fixture-sources.sh)`);
+    log('  lua5.4, yaml-cpp skipped: no fixture sources');
   }
-  for (const p of projects()) {
+  const picked = projects().filter((p) => !opt.projects || opt.projects.includes(p.name));
+  for (const p of picked.filter((p) => p.generated || haveFixtures)) {
     if (pastDeadline()) { results.notes.push(`rebuild ${p.name}: skipped (--max-minutes reached)`); continue; }
     const pdir = fresh(path.join(WORK, 'rebuild', p.name));
     const work = p.setup(pdir);
