@@ -1,7 +1,7 @@
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { RepriseSandbox } from "../support/reprise-env.js";
+import { plain, RepriseSandbox, text } from "../support/reprise-env.js";
 import { expectSameAsPlain } from "../support/compare.js";
 
 let sb: RepriseSandbox;
@@ -75,5 +75,31 @@ describe("stats", () => {
     expect(s.hitsDirect).toBe(1);
     expect(s.byLanguage.c?.hitsDirect).toBe(1);
     expect(s.hitServiceMs).toBeGreaterThan(0);
+  });
+});
+
+describe("a miss is stored after the call returns", () => {
+  it("from what the compiler wrote: the build moving or rewriting outputs and the dependency file at once changes nothing", async () => {
+    // As automake's depcomp renames the .Tpo dependency file, and as a build may strip or rewrite an object, right after the compile.
+    writeFileSync(join(w, "moved.c"), '#include "config.h"\nint moved(void) { return ANSWER; }\n');
+    const argv = ["-g", "-Iinclude", "-MD", "-MF", "moved.Tpo", "-c", "moved.c", "-o", "moved.o"];
+    const ref = await plain("gcc", argv, w);
+    expect(ref.exitCode, text(ref.stderr)).toBe(0);
+    const refObj = readFileSync(join(w, "moved.o"));
+    const refDep = readFileSync(join(w, "moved.Tpo"));
+    rmSync(join(w, "moved.o"));
+    rmSync(join(w, "moved.Tpo"));
+    await sb.zeroStats();
+    const miss = await sb.run(["gcc", ...argv], w);
+    expect(miss.exitCode, text(miss.stderr)).toBe(0);
+    renameSync(join(w, "moved.Tpo"), join(w, "moved.Po"));
+    writeFileSync(join(w, "moved.o"), "rewritten by the build\n");
+    const hit = await sb.run(["gcc", ...argv], w);
+    expect(hit.exitCode, text(hit.stderr)).toBe(0);
+    expect(readFileSync(join(w, "moved.o")).equals(refObj)).toBe(true);
+    expect(readFileSync(join(w, "moved.Tpo")).equals(refDep)).toBe(true);
+    const s = await sb.stats();
+    expect(s.misses).toBe(1);
+    expect(s.hitsDirect).toBe(1);
   });
 });

@@ -68,6 +68,7 @@ export class DaemonServer {
     }
     this.server?.close();
     while (this.inFlight > 0) await new Promise((r) => setTimeout(r, 20));
+    await this.o.service.settle();
     await this.o.stats.persist().catch(() => {});
     await this.o.storages.closeAll();
     this.o.onStopped();
@@ -153,6 +154,8 @@ export class DaemonServer {
         reply({ version: REPRISE_VERSION, protocol: PROTOCOL_VERSION, pid: process.pid });
         return;
       case "stats": {
+        // Stores still running after their calls were answered count as done.
+        await this.o.service.settle();
         if (cmd.cwd) await this.o.service.storageFor(cmd.cwd, cmd.env ?? {}).catch(() => undefined);
         const storages = await Promise.all(
           this.o.storages.all().map(async (s) => ({ kind: s.kind, location: s.location, ...(await s.usage()) })),
@@ -161,6 +164,7 @@ export class DaemonServer {
         return;
       }
       case "zero-stats":
+        await this.o.service.settle();
         this.o.stats.zero();
         await this.o.stats.persist();
         reply({ ok: true });

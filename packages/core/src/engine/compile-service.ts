@@ -1,5 +1,5 @@
-import { lstatSync } from "node:fs";
-import { readFile, stat, unlink } from "node:fs/promises";
+import { lstatSync, readFileSync, rmSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type pLimit from "p-limit";
 import type { Engine } from "./engine.js";
@@ -25,6 +25,14 @@ import type { Logger } from "../util/logger.js";
 import { CorruptEntryError, RepriseError } from "../util/errors.js";
 
 type EnvDep = NonNullable<ManifestEntry["env"]>[number];
+
+function readFileOrUndefined(path: string): Buffer | undefined {
+  try {
+    return readFileSync(path);
+  } catch {
+    return undefined;
+  }
+}
 
 function isRegularOrAbsent(path: string): boolean {
   const st = lstatSync(path, { throwIfNoEntry: false });
@@ -70,6 +78,9 @@ interface Call {
 export class CompileService {
   private tempCounter = 0;
   private readonly manifests = new ManifestMemo();
+  /** Stores still running after their call was answered, by the key a later lookup would use. */
+  private readonly storing = new Map<string, Promise<void>>();
+  private readonly background = new Set<Promise<void>>();
 
   constructor(private readonly d: CompileServiceDeps) {}
 
@@ -142,22 +153,19 @@ export class CompileService {
 
     const key = await baseKey(this.d.engine, this.d.hashes, call.request, call.compiler, inv, "direct");
     const manifestKey = key.add("source", inv.sourceFile).add("sourceHash", source.hash).digest();
+    await this.storing.get(manifestKey);
     const match = await findInManifest(call.storage, manifestKey, this.manifests, this.d.hashes, call.request.env);
     if (match) {
       const hit = await this.tryHit(call, match.resultKey, "direct");
       if (hit) return hit;
     }
-    return this.compileAndStore(call, async (run, compileStart) => {
-      const files = await this.collectIncludes(call, compileStart, tokens);
+    return this.compileAndStore(call, manifestKey, async (depText, compileStart) => {
+      const files = await this.collectIncludes(call, depText, compileStart, tokens);
       if (!files) return undefined;
       const date = files.dated || source.tokens.some((t) => this.markerEffect(inv, t) === "date") ? today() : undefined;
       const resultKey = directResultKey(manifestKey, files.list, date, files.env);
       const entry: ManifestEntry = { files: files.list, resultKey, ...(date ? { date } : {}), ...(files.env.length ? { env: files.env } : {}) };
-      return {
-        resultKey,
-        after: () => recordInManifest(call.storage, manifestKey, entry, this.manifests),
-        run,
-      };
+      return { resultKey, after: () => recordInManifest(call.storage, manifestKey, entry, this.manifests) };
     });
   }
 
@@ -167,7 +175,7 @@ export class CompileService {
     if (inv.preprocessArgv) {
       const pre = await this.d.limit(() => runCompiler(inv.preprocessArgv!, request.cwd, request.env));
       // Let the real compile report the error exactly as it would.
-      if (pre.exitCode !== 0) return this.compileAndStore(call, async () => undefined);
+      if (pre.exitCode !== 0) return this.compileAndStore(call, undefined, async () => undefined);
       preprocessed = pre;
     } else {
       const source = await readFile(inv.sourceFile).catch(() => undefined);
@@ -179,9 +187,10 @@ export class CompileService {
     if (marker) return this.local(inv.compileArgv[0]!, "time-macro", call.started, call.request, call.compiler);
     const key = await baseKey(this.d.engine, this.d.hashes, request, call.compiler, inv, "preprocessor");
     const resultKey = key.add("preprocessed", hashBytes(preprocessed.stdout)).add("ppStderr", preprocessed.stderr).digest();
+    await this.storing.get(resultKey);
     const hit = await this.tryHit(call, resultKey, "preprocessor");
     if (hit) return hit;
-    return this.compileAndStore(call, async (run) => ({ resultKey, run }));
+    return this.compileAndStore(call, resultKey, async () => ({ resultKey }));
   }
 
   private async tryHit(call: Call, resultKey: string, kind: "direct" | "preprocessor"): Promise<CallResult | undefined> {
@@ -205,17 +214,22 @@ export class CompileService {
   }
 
   /**
-   * Compiles, and when the compile succeeded and `plan` yields a key, stores
-   * the outputs under it. The compile's own result is returned whatever
-   * happens to the store.
+   * Compiles and answers the client as soon as the compiler is done. When the
+   * compile succeeded, its outputs and dependency file are read before the
+   * answer (the build may move or rewrite them right after), and the rest —
+   * hashing what the compile read, `plan`'s key, compressing and writing the
+   * entry — runs after it, under `pendingKey`, which later lookups of the
+   * same key wait for.
    */
   private async compileAndStore(
     call: Call,
-    plan: (run: CompilerRun, compileStart: number) => Promise<{ resultKey: string; after?: () => Promise<void>; run: CompilerRun } | undefined>,
+    pendingKey: string | undefined,
+    plan: (depText: string | undefined, compileStart: number) => Promise<{ resultKey: string; after?: () => Promise<void> } | undefined>,
   ): Promise<CallResult> {
     const { inv, request } = call;
     const compileStart = Date.now();
     const deps = inv.dependencies;
+    let captured: { outputs: CacheEntry["outputs"]; depText: string | undefined } | undefined;
     let run: CompilerRun;
     try {
       const [compiled] = await Promise.all([
@@ -228,21 +242,63 @@ export class CompileService {
         await this.finished(call, "compile-failed", run.exitCode, performance.now() - call.started);
         return { kind: "done", exitCode: run.exitCode, stdout: run.stdout, stderr: run.stderr };
       }
+      captured = this.capture(call);
+    } finally {
+      const temps = [deps.depFileIsTemporary ? deps.depFile : undefined, deps.scanDepFile].filter((p): p is string => !!p);
+      for (const p of temps) rmSync(p, { force: true });
+    }
+    const overhead = performance.now() - call.started - run.durationMs;
+    this.d.stats.miss(inv.language, overhead);
+    const result: CallResult = { kind: "done", exitCode: 0, stdout: run.stdout, stderr: run.stderr };
+    const durationMs = performance.now() - call.started;
+    const outputs = captured?.outputs;
+    const storeLater = async () => {
       try {
-        const stored = await plan(run, compileStart);
-        if (stored) await this.store(call, stored.resultKey, run, stored.after);
+        const stored = outputs ? await plan(captured!.depText, compileStart) : undefined;
+        if (stored && outputs) await this.store(call, stored.resultKey, outputs, run, stored.after);
       } catch (err) {
         this.d.logger.error("could not store result: %s", (err as Error).stack ?? err);
         this.d.stats.error("store-failed");
       }
-      const overhead = performance.now() - call.started - run.durationMs;
-      this.d.stats.miss(inv.language, overhead);
-      await this.finished(call, "miss", 0, performance.now() - call.started);
-      return { kind: "done", exitCode: 0, stdout: run.stdout, stderr: run.stderr };
-    } finally {
-      const temps = [deps.depFileIsTemporary ? deps.depFile : undefined, deps.scanDepFile].filter((p): p is string => !!p);
-      await Promise.all(temps.map((p) => unlink(p).catch(() => {})));
+      await this.finished(call, "miss", 0, durationMs);
+    };
+    this.inBackground(pendingKey, storeLater);
+    return result;
+  }
+
+  /**
+   * The compile's outputs and dependency file, read at once; undefined (not
+   * cached) when a required output is missing.
+   */
+  private capture(call: Call): { outputs: CacheEntry["outputs"]; depText: string | undefined } | undefined {
+    const outputs: CacheEntry["outputs"] = [];
+    for (const out of call.inv.outputs) {
+      const data = readFileOrUndefined(out.path);
+      if (data) outputs.push({ role: out.role, data });
+      else if (!out.optional) {
+        this.d.logger.warn("compile did not write %s (%s); not caching", out.path, out.role);
+        return undefined;
+      }
     }
+    const deps = call.inv.dependencies;
+    const depPath = deps.none ? undefined : (deps.scanDepFile ?? deps.depFile);
+    const depText = depPath ? readFileOrUndefined(depPath)?.toString("utf8") : undefined;
+    return { outputs, depText };
+  }
+
+  /** Runs `work` after the answer; lookups of `key` wait for it, and `settle()` for all. */
+  private inBackground(key: string | undefined, work: () => Promise<void>): void {
+    const done: Promise<void> = work().finally(() => {
+      this.background.delete(done);
+      if (key && this.storing.get(key) === done) this.storing.delete(key);
+    });
+    this.background.add(done);
+    if (key) this.storing.set(key, done);
+  }
+
+  /** Resolves once every store started so far has finished (for stats and shutdown). */
+  async settle(): Promise<void> {
+    while (this.background.size > 0) await Promise.allSettled([...this.background]);
   }
 
   /** The real compile of a miss: in the configured sandbox, or as a plain local run. */
@@ -262,16 +318,7 @@ export class CompileService {
     return runCompiler(inv.compileArgv, request.cwd, request.env);
   }
 
-  private async store(call: Call, resultKey: string, run: CompilerRun, after?: () => Promise<void>): Promise<void> {
-    const outputs: CacheEntry["outputs"] = [];
-    for (const out of call.inv.outputs) {
-      const data = await readFile(out.path).catch(() => undefined);
-      if (data) outputs.push({ role: out.role, data });
-      else if (!out.optional) {
-        this.d.logger.warn("compile did not write %s (%s); not caching", out.path, out.role);
-        return;
-      }
-    }
+  private async store(call: Call, resultKey: string, outputs: CacheEntry["outputs"], run: CompilerRun, after?: () => Promise<void>): Promise<void> {
     const entry: CacheEntry = { outputs, stdout: run.stdout, stderr: run.stderr, exitCode: run.exitCode, compileMs: Math.round(run.durationMs), createdAt: Date.now() };
     await call.storage.write("result", resultKey, await encodeEntry(entry));
     if (after) await after();
@@ -280,10 +327,11 @@ export class CompileService {
   /**
    * The files the compile read, from its dependency file, with their hashes.
    * Undefined when direct mode must not record this compile: a file changed
-   * while the compiler ran, or one uses a time macro.
+   * since the compiler started, or one uses a time macro.
    */
   private async collectIncludes(
     call: Call,
+    depText: string | undefined,
     compileStart: number,
     tokens: string[],
   ): Promise<{ list: ManifestEntry["files"]; dated: boolean; env: EnvDep[] } | undefined> {
@@ -291,25 +339,21 @@ export class CompileService {
     let paths: string[] = [];
     let env: EnvDep[] = [];
     if (!deps.none) {
-      const depPath = deps.scanDepFile ?? deps.depFile;
-      if (!depPath) return undefined;
-      const text = await readFile(depPath, "utf8").catch(() => undefined);
-      if (text === undefined) return undefined;
-      const parsed = parseDepFileWithEnv(text, call.request.cwd);
+      if (depText === undefined) return undefined;
+      const parsed = parseDepFileWithEnv(depText, call.request.cwd);
       paths = parsed.files.filter((p) => p !== call.inv.sourceFile);
       env = parsed.env;
     }
     const list: ManifestEntry["files"] = [];
     let dated = false;
     for (const path of [call.inv.sourceFile, ...paths]) {
-      const st = await stat(path).catch(() => undefined);
-      if (!st || Math.max(st.mtimeMs, st.ctimeMs) >= compileStart) {
+      const found = await this.d.hashes.digestWithChangeTime(path, tokens);
+      if (!found || found.changedAt >= compileStart) {
         this.d.logger.info("%s changed during the compile of %s; not recording it for direct mode", path, basename(call.inv.sourceFile));
         return undefined;
       }
       if (path === call.inv.sourceFile) continue;
-      const digest = await this.d.hashes.digest(path, tokens);
-      if (!digest) return undefined;
+      const digest = found.digest;
       if (this.isUncacheable(call.inv, digest.tokens)) {
         this.d.stats.error("time-macro-in-header");
         return undefined;

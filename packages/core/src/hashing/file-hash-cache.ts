@@ -39,10 +39,30 @@ export class FileHashCache {
 
   /** Digest of `path`, or undefined if it cannot be read. */
   async digest(path: string, tokens: readonly string[] = []): Promise<FileDigest | undefined> {
+    return (await this.digestWithChangeTime(path, tokens))?.digest;
+  }
+
+  /**
+   * Digest of `path` with the time it last changed (the later of mtime and
+   * ctime, as of the stat the digest is valid for), or undefined if it cannot
+   * be read.
+   */
+  async digestWithChangeTime(path: string, tokens: readonly string[] = []): Promise<{ digest: FileDigest; changedAt: number } | undefined> {
     // A synchronous stat costs microseconds; a promise-based one a thread-pool round trip.
     // On a hit every recorded header is stat'ed, so this is the hit path's main cost.
     const st = statOrUndefined(path);
     if (!st) return undefined;
+    const misses = this.misses;
+    const digest = await this.digestOf(path, st, tokens);
+    if (!digest) return undefined;
+    if (this.misses === misses) return { digest, changedAt: Math.max(st.mtimeMs, st.ctimeMs) };
+    // Read just now: a change between the stat and the read must show, or new bytes would pass for old ones.
+    const after = statOrUndefined(path);
+    if (!after) return undefined;
+    return { digest, changedAt: Math.max(st.mtimeMs, st.ctimeMs, after.mtimeMs, after.ctimeMs) };
+  }
+
+  private async digestOf(path: string, st: Stats, tokens: readonly string[]): Promise<FileDigest | undefined> {
     const key = cacheKey(path, st, tokens);
     const known = this.cache.get(key);
     if (known) {
@@ -53,8 +73,9 @@ export class FileHashCache {
     const data = await readWhole(path);
     if (!data) return undefined;
     const digest: FileDigest = { hash: hashBytes(data), size: data.length, tokens: tokens.filter((t) => data.includes(t)) };
-    const newest = Math.max(st.mtimeMs, st.ctimeMs);
-    if (this.now() - newest > 2000) this.cache.set(key, digest);
+    const after = statOrUndefined(path);
+    const unchanged = after !== undefined && cacheKey(path, after, tokens) === key && data.length === st.size;
+    if (unchanged && this.now() - Math.max(st.mtimeMs, st.ctimeMs) > 2000) this.cache.set(key, digest);
     return digest;
   }
 
