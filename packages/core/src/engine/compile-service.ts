@@ -288,10 +288,12 @@ export class CompileService {
 
   /** Runs `work` after the answer; lookups of `key` wait for it, and `settle()` for all. */
   private inBackground(key: string | undefined, work: () => Promise<void>): void {
-    const done: Promise<void> = work().finally(() => {
-      this.background.delete(done);
-      if (key && this.storing.get(key) === done) this.storing.delete(key);
-    });
+    const done: Promise<void> = work()
+      .catch((err: unknown) => this.d.logger.error("background store failed: %s", (err as Error).stack ?? err))
+      .finally(() => {
+        this.background.delete(done);
+        if (key && this.storing.get(key) === done) this.storing.delete(key);
+      });
     this.background.add(done);
     if (key) this.storing.set(key, done);
   }
