@@ -75,7 +75,10 @@ const temp = `${output}.${process.pid}.tmp`;
 const tried = [];
 for (const cc of candidates) {
   const [cmd, ...ccArgs] = cc.trim().split(/\s+/);
-  const r = spawnSync(cmd, [...ccArgs, ...flags, source, "-o", temp], { encoding: "utf8" });
+  // Static where the C library allows it: no dynamic loader work on each call (about 1 ms of CPU here).
+  // The client uses nothing from NSS or dlopen, so a static glibc binary behaves the same.
+  let r = spawnSync(cmd, [...ccArgs, ...flags, "-static", source, "-o", temp], { encoding: "utf8" });
+  if (!r.error && r.status !== 0) r = spawnSync(cmd, [...ccArgs, ...flags, source, "-o", temp], { encoding: "utf8" });
   if (r.error && r.error.code === "ENOENT") {
     tried.push(cmd);
     continue;
