@@ -2,21 +2,20 @@ import type { ReprisePlugin } from "@reprise/core";
 import { ContainerSandbox } from "./container-sandbox.js";
 
 export const PLUGIN_NAME = "@reprise/plugin-sandbox-docker";
-/** Config names this plugin serves: `hermetic: "docker"` or `hermetic: "podman"` (the latter defaults `engine` to podman). */
+/** Config names this plugin serves: `hermetic: "docker"` (engine auto: docker, else podman) or `hermetic: "podman"` (engine podman). */
 export const SANDBOX_NAMES = ["docker", "podman"] as const;
 
 /**
  * The container sandbox. The options given here are defaults; `sandboxOptions`
- * from config override them key by key.
+ * from config override them key by key (see `ContainerOptions`).
  */
 export function dockerSandboxPlugin(options: Record<string, unknown> = {}): ReprisePlugin {
   return {
     name: PLUGIN_NAME,
     apply(engine) {
       engine.hooks.createSandbox.tap(PLUGIN_NAME, (settings) => {
-        if (settings.name === "docker") return new ContainerSandbox({ ...options, ...(settings.options ?? {}) }, "docker");
-        if (settings.name === "podman") return new ContainerSandbox({ engine: "podman", ...options, ...(settings.options ?? {}) }, "podman");
-        return undefined;
+        if (!(SANDBOX_NAMES as readonly string[]).includes(settings.name)) return undefined;
+        return new ContainerSandbox({ ...options, ...(settings.options ?? {}) }, settings.name);
       });
     },
   };
@@ -24,7 +23,9 @@ export function dockerSandboxPlugin(options: Record<string, unknown> = {}): Repr
 
 export default dockerSandboxPlugin;
 
-export { ContainerSandbox, containerRunArguments } from "./container-sandbox.js";
-export { findEngine, type ContainerEngine } from "./engine.js";
-export { ToolchainImages, imageFor } from "./images.js";
-export { parseContainerOptions, type ContainerOptions } from "./options.js";
+export { ContainerSandbox, containerRunArguments, CONTAINER_PREFIX, JOB_LABEL } from "./container-sandbox.js";
+export { findEngine, AUTO_ORDER, type ContainerEngine } from "./engine.js";
+export { ToolchainImages, imageFor, TOOLCHAIN_LABEL, PROBE_TAG, type ImageEvent } from "./images.js";
+export { parseContainerOptions, type ContainerOptions, type ParsedContainerOptions } from "./options.js";
+export { treeTar } from "./tar.js";
+export { measureContainerOverhead, median, type OverheadOptions, type OverheadMeasurement } from "./measure.js";
