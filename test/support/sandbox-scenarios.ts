@@ -41,6 +41,9 @@ export interface SandboxFixture {
  */
 export function sandboxScenarios(sut: SandboxUnderTest): SandboxFixture {
   const fx = {} as SandboxFixture;
+  // in the commands of jobs that must leave no process behind: unique to this suite, so that pgrep does not see
+  // the jobs of another sandbox's suite running at the same time in another worker
+  const mark = String(100000 + Math.floor(Math.random() * 800000));
   const tmp = tempDir("reprise-sbx-");
 
   beforeAll(() => {
@@ -200,18 +203,18 @@ export function sandboxScenarios(sut: SandboxUnderTest): SandboxFixture {
 
   it("kills the whole process tree at the time limit", async () => {
     const t0 = performance.now();
-    const r = await run(fx.sh("sleep 987651 & sleep 987652 & sleep 987653", { limits: { ...TEST_LIMITS, timeoutMs: 1500 } }));
+    const r = await run(fx.sh(`sleep ${mark}1 & sleep ${mark}2 & sleep ${mark}3`, { limits: { ...TEST_LIMITS, timeoutMs: 1500 } }));
     expect(r.killed).toBe("timeout");
     expect(performance.now() - t0).toBeLessThan(8000);
-    expect(pgrep("sleep 98765")).toEqual([]);
+    expect(pgrep(`sleep ${mark}`)).toEqual([]);
   });
 
   it("kills the job when cancelled", async () => {
     const ac = new AbortController();
-    const r = run(fx.sh("sleep 987654"), ac.signal);
+    const r = run(fx.sh(`sleep ${mark}4`), ac.signal);
     setTimeout(() => ac.abort(), 1200);
     expect((await r).killed).toBe("cancelled");
-    expect(pgrep("sleep 987654")).toEqual([]);
+    expect(pgrep(`sleep ${mark}4`)).toEqual([]);
     const early = new AbortController();
     early.abort();
     expect((await run(fx.sh("echo never"), early.signal)).killed).toBe("cancelled");
@@ -220,20 +223,20 @@ export function sandboxScenarios(sut: SandboxUnderTest): SandboxFixture {
   it("stops a job that writes more than the output limit: one file, many files, its output streams, /tmp", async () => {
     const limits = { ...TEST_LIMITS, maxOutputBytes: 1024 ** 2 };
     const t0 = performance.now();
-    const one = await run(fx.sh(`yes 98765x > ${join(fx.proj, "big")}; echo after`, { limits }));
+    const one = await run(fx.sh(`yes ${mark}x > ${join(fx.proj, "big")}; echo after`, { limits }));
     expect(one.killed).toBe("output-limit");
     const t1 = performance.now();
     const many = await run(fx.sh("i=0; while true; do i=$((i+1)); head -c 300000 /dev/zero > f$i; done", { limits }));
     expect(many.killed).toBe("output-limit");
     const t2 = performance.now();
-    const streams = await run(fx.sh("yes 98765x", { limits }));
+    const streams = await run(fx.sh(`yes ${mark}x`, { limits }));
     expect(streams.killed).toBe("output-limit");
     console.log(`${sut.label}: output limit: one file ${(t1 - t0).toFixed(0)} ms, many files ${(t2 - t1).toFixed(0)} ms, streams ${(performance.now() - t2).toFixed(0)} ms`);
     expect(streams.stdout.length).toBeLessThanOrEqual(limits.maxOutputBytes);
     const tmpfs = await run(fx.sh("dd if=/dev/zero of=/tmp/big bs=65536 2>&1; echo rc=$?", { limits }));
     expect(tmpfs.stdout.toString()).toMatch(/No space left on device[^]*rc=1/);
     expect(performance.now() - t0).toBeLessThan(20_000);
-    expect(pgrep("yes 98765x")).toEqual([]);
+    expect(pgrep(`yes ${mark}x`)).toEqual([]);
   });
 
   it("keeps a job within its memory limit", async () => {

@@ -17,11 +17,32 @@ export interface BwrapOptions {
 
 export type ParsedBwrapOptions = Required<Omit<BwrapOptions, "bwrap" | "prlimit">> & Pick<BwrapOptions, "bwrap" | "prlimit">;
 
-/** Checks options from config; a problem is returned as a message naming the key. */
+const KNOWN = ["bwrap", "prlimit", "uid", "gid", "hostname", "limitAddressSpace", "pollIntervalMs"];
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/**
+ * Checks options from config; a problem is returned as a message naming the key.
+ *
+ * `sandboxOptions` is shared by every sandbox a `hermetic` setting names
+ * ("bwrap,docker"), so besides its own keys it may hold one object per
+ * sandbox name: `{ "bwrap": { "uid": 1000 }, "docker": { "engine": "podman" } }`.
+ * The `bwrap` section (an object; a string `bwrap` is the program) is applied over the top-level keys; other
+ * object-valued keys are other sandboxes' sections and are left alone. Any
+ * other unknown key is an error.
+ */
 export function parseBwrapOptions(raw: Record<string, unknown> | undefined): ParsedBwrapOptions | string {
-  const o = raw ?? {};
-  const known = ["bwrap", "prlimit", "uid", "gid", "hostname", "limitAddressSpace", "pollIntervalMs"];
-  for (const key of Object.keys(o)) if (!known.includes(key)) return `unknown option "${key}" (known: ${known.join(", ")})`;
+  let o: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(raw ?? {})) {
+    if (key === "bwrap" && isPlainObject(value)) continue; // this sandbox's section, applied below
+    if (KNOWN.includes(key)) o[key] = value;
+    else if (!isPlainObject(value)) return `unknown option "${key}" (known: ${KNOWN.join(", ")})`;
+  }
+  const section = raw?.bwrap;
+  if (isPlainObject(section)) {
+    for (const key of Object.keys(section)) if (!KNOWN.includes(key)) return `unknown option "bwrap.${key}" (known: ${KNOWN.join(", ")})`;
+    o = { ...o, ...section };
+  }
   const id = (key: string): number | string => {
     const v = o[key] ?? 65534;
     return typeof v === "number" && Number.isInteger(v) && v >= 0 && v < 2 ** 32 ? v : `option "${key}" must be a non-negative integer`;

@@ -9,11 +9,27 @@ import type { Logger } from "../util/logger.js";
 /** First-party compiler plugins used when config names none; each is skipped if not installed. */
 export const DEFAULT_PLUGINS = ["@reprise/plugin-gcc", "@reprise/plugin-clang", "@reprise/plugin-rustc"];
 
+/** The first-party plugin serving each sandbox name `hermetic` may give. */
+export const SANDBOX_PLUGINS: Readonly<Record<string, string>> = {
+  bwrap: "@reprise/plugin-sandbox-bwrap",
+  docker: "@reprise/plugin-sandbox-docker",
+  podman: "@reprise/plugin-sandbox-docker",
+};
+
+export interface LoadPluginsOptions {
+  /**
+   * The `hermetic` setting ("bwrap", "docker", "bwrap,docker"): the
+   * first-party plugin of each sandbox it names is loaded too, if installed
+   * and not listed already (with options given in `plugins` when listed).
+   */
+  hermetic?: string;
+}
+
 /**
  * Loads plugins named in config: package names are resolved from the config
  * file's directory (then from Reprise's own install), paths relative to it.
  */
-export async function loadPlugins(specs: PluginSpec[], baseDir: string, logger: Logger): Promise<ReprisePlugin[]> {
+export async function loadPlugins(specs: PluginSpec[], baseDir: string, logger: Logger, opts: LoadPluginsOptions = {}): Promise<ReprisePlugin[]> {
   const explicit = specs.length > 0;
   const list: PluginSpec[] = explicit ? specs : DEFAULT_PLUGINS;
   const plugins: ReprisePlugin[] = [];
@@ -33,7 +49,44 @@ export async function loadPlugins(specs: PluginSpec[], baseDir: string, logger: 
     }
     plugins.push(instantiate(name, mod, options));
   }
+  // After the listed ones, so that a listed plugin serving the same sandbox name is asked first.
+  const listed = new Set(list.map((spec) => (typeof spec === "string" ? spec : spec[0])));
+  for (const name of sandboxPluginsFor(opts.hermetic)) {
+    if (listed.has(name)) continue;
+    const plugin = await loadSandboxPlugin(name, baseDir, logger);
+    if (plugin) plugins.push(plugin);
+  }
   return plugins;
+}
+
+/** First-party sandbox plugins for the names of a `hermetic` setting, without repeats. */
+export function sandboxPluginsFor(hermetic: string | undefined): string[] {
+  if (!hermetic) return [];
+  const names = hermetic
+    .split(",")
+    .map((s) => SANDBOX_PLUGINS[s.trim()])
+    .filter((p): p is string => p !== undefined);
+  return [...new Set(names)];
+}
+
+/**
+ * Loads a first-party sandbox plugin by package name if it is installed
+ * (undefined if not: hermetic mode then reports that no plugin provides the
+ * sandbox). A plugin that is installed but fails to load is an error.
+ */
+export async function loadSandboxPlugin(name: string, baseDir: string, logger: Logger): Promise<ReprisePlugin | undefined> {
+  const url = resolveSpecifier(name, baseDir);
+  if (!url) {
+    logger.debug("sandbox plugin %s not installed; skipped", name);
+    return undefined;
+  }
+  let mod: PluginModule;
+  try {
+    mod = (await import(url)) as PluginModule;
+  } catch (err) {
+    throw new PluginError(name, "failed to load", (err as Error).message);
+  }
+  return instantiate(name, mod, undefined);
 }
 
 function resolveSpecifier(name: string, baseDir: string): string | undefined {

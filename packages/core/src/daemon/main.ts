@@ -6,7 +6,7 @@ import { CompileService } from "../engine/compile-service.js";
 import { CompilerDetector } from "../engine/compiler-detector.js";
 import { FileHashCache } from "../hashing/file-hash-cache.js";
 import { SettingsLoader } from "../config/load-settings.js";
-import { loadPlugins } from "../config/load-plugins.js";
+import { loadPlugins, loadSandboxPlugin, SANDBOX_PLUGINS } from "../config/load-plugins.js";
 import { StorageRegistry } from "../storage/storage-registry.js";
 import { localStoragePlugin } from "../storage/local-storage-plugin.js";
 import { Stats } from "../stats/stats.js";
@@ -16,6 +16,7 @@ import { acquireDaemonLock, releaseDaemonLock } from "./daemon-lock.js";
 import { ensurePrivateDir } from "./runtime-dir.js";
 import { reprisesOwnExecutables } from "./self-paths.js";
 import { DaemonServer } from "./server.js";
+import { createHermeticCompiler } from "./hermetic-setup.js";
 
 /**
  * Starts the daemon in this process. Daemon-wide settings (plugins, job
@@ -39,11 +40,24 @@ export async function startDaemon(env: NodeJS.ProcessEnv = process.env, cwd = pr
   const engine = new Engine(logger.child("engine"));
   engine.use(localStoragePlugin);
   const pluginBase = settings.configFile ? dirname(settings.configFile) : cwd;
-  for (const plugin of await loadPlugins(settings.plugins, pluginBase, logger)) engine.use(plugin);
+  for (const plugin of await loadPlugins(settings.plugins, pluginBase, logger, { hermetic: settings.hermetic })) engine.use(plugin);
 
   const hashes = new FileHashCache();
   const stats = new Stats(join(runtime, "stats.json"));
   const storages = new StorageRegistry(engine);
+  // Hermetic mode is chosen per call (REPRISE_HERMETIC, `hermetic`): a sandbox named only later loads its first-party plugin then.
+  const hermetic = createHermeticCompiler({
+    engine,
+    hashes,
+    stats,
+    settings: settingsLoader,
+    logger: logger.child("hermetic"),
+    loadSandboxPlugin: async (name) => {
+      const pkg = SANDBOX_PLUGINS[name];
+      const plugin = pkg ? await loadSandboxPlugin(pkg, pluginBase, logger) : undefined;
+      if (plugin) engine.use(plugin);
+    },
+  });
   const service = new CompileService({
     engine,
     settings: settingsLoader,
@@ -55,6 +69,7 @@ export async function startDaemon(env: NodeJS.ProcessEnv = process.env, cwd = pr
     selfPaths: reprisesOwnExecutables(),
     tempDir,
     logger: logger.child("compile"),
+    hermetic,
   });
   const server = new DaemonServer({
     socketPath: socketPath(runtime),

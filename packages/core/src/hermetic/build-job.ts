@@ -1,12 +1,16 @@
-import { readFile } from "node:fs/promises";
+import { existsSync, realpathSync, statSync } from "node:fs";
+import { readFile, unlink } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
 import type { CompileInvocation, CompileRequest } from "../engine/types.js";
 import { parseDepFile } from "../engine/dep-file.js";
 import { runCompiler } from "../engine/run-compiler.js";
-import type { FileHashCache } from "../hashing/file-hash-cache.js";
+import type { FileDigest, FileHashCache } from "../hashing/file-hash-cache.js";
 import type { CompileJob, JobLimits } from "../sandbox/types.js";
 import { resolveHasIncludes } from "./has-include.js";
+import { hostContextFiles } from "./host-context.js";
 import type { InputStore } from "./input-store.js";
 
+/** A job, or why this call cannot be one (`reason` is counted in stats as a fallback). */
 export type JobPlan = { ok: true; job: CompileJob } | { ok: false; reason: string; detail: string };
 
 export const DEFAULT_LIMITS: JobLimits = {
@@ -16,10 +20,29 @@ export const DEFAULT_LIMITS: JobLimits = {
   maxProcesses: 256,
 };
 
+/** Variables naming host directories for temporary files, which a sandbox does not have: it gives the job `/tmp`. */
+const DROPPED_ENV = ["TMPDIR", "TMP", "TEMP"];
+
+/** The role of the temporary dependency file a plugin added, carried back so direct mode can read it. */
+export const DEP_FILE_ROLE = "reprise:depfile";
+
+const PROBE_TOKENS = ["__has_include"];
+
+const fail = (reason: string, detail: string): JobPlan => ({ ok: false, reason, detail });
+
 /**
  * Turns a cacheable call into a job that carries its source and every file it
  * reads, by content hash: runs the plugin's closure scan, adds the files that
- * `__has_include` probes would find, and stores each input in the input store.
+ * `__has_include` probes would find and the locale and time-zone files of the
+ * call's environment, and stores each input in the input store.
+ *
+ * Whatever could make the job compile differently from a local compile ends
+ * in `ok: false` (the call is then compiled locally): no closure scan, a
+ * failing scan (the local compile reports the error), a `__has_include` whose
+ * argument is a macro, a precompiled header next to an included one, a
+ * response file, a `PWD` spelling the directory through a symlink (GCC and
+ * LLVM take it for the compile directory), an output directory that does not
+ * exist, an input that changed while it was stored.
  */
 export async function buildJob(
   request: CompileRequest,
@@ -29,25 +52,80 @@ export async function buildJob(
   hashes: FileHashCache,
   limits: JobLimits = DEFAULT_LIMITS,
 ): Promise<JobPlan> {
-  if (!inv.closureScan) return { ok: false, reason: "hermetic-no-closure", detail: "the compiler plugin gives no closure scan for this call" };
-  const scan = await runCompiler(inv.closureScan.argv, request.cwd, request.env);
-  if (scan.exitCode !== 0) return { ok: false, reason: "hermetic-scan-failed", detail: scan.stderr.toString("utf8").slice(0, 500) };
-  const text = await readFile(inv.closureScan.depFile, "utf8");
-  const closure = parseDepFile(text, request.cwd);
+  if (!inv.closureScan) return fail("hermetic-no-closure", "the compiler plugin gives no closure scan for this call");
+  const argv = inv.compileArgv;
+  const responseFile = argv.slice(1).find((a) => a.length > 1 && a.startsWith("@") && existsSync(resolve(request.cwd, a.slice(1))));
+  if (responseFile) return fail("hermetic-response-file", responseFile);
+  const pwd = request.env.PWD;
+  if (pwd && pwd !== request.cwd && sameDirectory(pwd, request.cwd)) return fail("hermetic-pwd-symlink", `PWD=${pwd} names ${request.cwd} through a symlink`);
+  for (const out of inv.outputs) {
+    if (!isDirectory(dirname(out.path))) return fail("hermetic-output-dir-missing", out.path);
+  }
+  const context = hostContextFiles(request.env);
+  if (context.unsupported) return fail("hermetic-locale", context.unsupported);
+
+  let closure: string[];
+  try {
+    const scan = await runCompiler(inv.closureScan.argv, request.cwd, request.env);
+    if (scan.exitCode !== 0) return fail("hermetic-scan-failed", scan.stderr.toString("utf8").slice(0, 500));
+    closure = parseDepFile(await readFile(inv.closureScan.depFile, "utf8"), request.cwd);
+  } finally {
+    await unlink(inv.closureScan.depFile).catch(() => {});
+  }
   if (!closure.includes(inv.sourceFile)) closure.unshift(inv.sourceFile);
-  const probes = resolveHasIncludes(closure, inv.includeDirs ?? []);
-  if (probes.unresolvable.length) return { ok: false, reason: "hermetic-has-include", detail: probes.unresolvable[0]! };
-  const files = [...closure, ...probes.extraFiles, ...inv.extraInputFiles];
+  const pch = closure.find((f) => [".gch", ".pch"].some((s) => existsSync(f + s)));
+  if (pch) return fail("hermetic-pch", `${pch} has a precompiled header beside it`);
+  // Hashed with the probe token: the daemon's hash cache then tells, without reading, which files probe.
+  const digests = new Map<string, FileDigest>();
+  for (const path of closure) {
+    const digest = await hashes.digest(path, PROBE_TOKENS);
+    if (!digest) return fail("hermetic-input-unreadable", path);
+    digests.set(path, digest);
+  }
+  const withProbes = new Set([...digests].filter(([, d]) => d.tokens.length > 0).map(([p]) => p));
+  const probes = resolveHasIncludes(closure, inv.includeDirs ?? [], withProbes);
+  if (probes.unresolvable.length) return fail("hermetic-has-include", probes.unresolvable[0]!);
+
+  const extra = new Set(inv.extraInputFiles.map((f) => resolve(request.cwd, f)));
+  const files = [...new Set([...closure, ...probes.extraFiles, ...extra, ...context.files])];
   const jobInputs: CompileJob["inputs"] = [];
   for (const path of files) {
-    const digest = await hashes.digest(path);
-    if (!digest) return { ok: false, reason: "hermetic-input-unreadable", detail: path };
-    inputs.putFile(path, digest.hash);
-    jobInputs.push({ path, hash: digest.hash, size: digest.size });
+    const digest = digests.get(path) ?? (await hashes.digest(path, PROBE_TOKENS));
+    if (!digest) return fail("hermetic-input-unreadable", path);
+    if (!(await inputs.putFile(path, digest.hash))) return fail("hermetic-input-changed", path);
+    // A plugin the compiler loads (-fplugin=) keeps its execute bit; headers never need one.
+    const executable = extra.has(path) && (statSync(path).mode & 0o111) !== 0;
+    jobInputs.push({ path, hash: digest.hash, size: digest.size, ...(executable ? { executable: true } : {}) });
   }
+  // Include directories the compile names exist in the sandbox even when no carried file lies in them
+  // (-Wmissing-include-dirs warns about those that do not).
+  const directories = [...new Set((inv.includeDirs ?? []).filter(isDirectory))];
+
   const outputs: CompileJob["outputs"] = inv.outputs.map((o) => ({ role: o.role, path: o.path, ...(o.optional ? { optional: true } : {}) }));
-  if (inv.dependencies.depFileIsTemporary && inv.dependencies.depFile) {
-    outputs.push({ role: "reprise:depfile", path: inv.dependencies.depFile });
+  if (inv.dependencies.depFileIsTemporary && inv.dependencies.depFile) outputs.push({ role: DEP_FILE_ROLE, path: inv.dependencies.depFile });
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(request.env)) if (!DROPPED_ENV.includes(k)) env[k] = v;
+  Object.assign(env, context.env);
+  return {
+    ok: true,
+    job: { toolchainId, argv: [...argv], cwd: request.cwd, env, inputs: jobInputs, outputs, limits, ...(directories.length ? { directories } : {}) },
+  };
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
   }
-  return { ok: true, job: { toolchainId, argv: inv.compileArgv, cwd: request.cwd, env: request.env, inputs: jobInputs, outputs, limits } };
+}
+
+function sameDirectory(a: string, b: string): boolean {
+  try {
+    const sa = statSync(a);
+    const sb = statSync(b);
+    return sa.isDirectory() && sa.dev === sb.dev && sa.ino === sb.ino && realpathSync(a) === realpathSync(b);
+  } catch {
+    return false;
+  }
 }

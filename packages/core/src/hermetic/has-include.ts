@@ -11,7 +11,8 @@ import { dirname, join } from "node:path";
  * Candidate directories are every ancestor directory of a closure file (the
  * include roots are among them) and the explicit include directories. A probe
  * whose name is not a literal cannot be resolved: the caller must then compile
- * locally.
+ * locally. `withProbes`, when given, names the closure files that contain
+ * `__has_include` at all: only those are read.
  */
 export interface HasIncludeResult {
   /** Files that probes would find here and that the job must carry. */
@@ -22,10 +23,12 @@ export interface HasIncludeResult {
 
 const PROBE = /__has_include(?:_next)?\s*\(\s*([^)]*)\)/g;
 
-export function resolveHasIncludes(closure: readonly string[], includeDirs: readonly string[]): HasIncludeResult {
+export function resolveHasIncludes(closure: readonly string[], includeDirs: readonly string[], withProbes?: ReadonlySet<string>): HasIncludeResult {
   const names = new Set<string>();
   const unresolvable: string[] = [];
   for (const file of closure) {
+    // The caller may know already which files mention `__has_include` (from their memoised digests).
+    if (withProbes && !withProbes.has(file)) continue;
     let text: string;
     try {
       text = readFileSync(file, "latin1");

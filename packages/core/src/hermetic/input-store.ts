@@ -1,14 +1,25 @@
-import { chmodSync, copyFileSync, existsSync, mkdirSync, renameSync, unlinkSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
+import { hashBytes } from "../hashing/key-hasher.js";
 import { RepriseError } from "../util/errors.js";
 
 const HASH = /^[0-9a-f]{64}$/;
 
+export interface InputStorePruneOptions {
+  /** Most bytes kept. */
+  maxBytes: number;
+  /** Blobs stored or used this recently are kept whatever the size (a job may be using them). */
+  graceMs: number;
+}
+
 /**
- * Job inputs by content hash: the source files and headers a job carries.
- * A builder keeps them, so a later job only needs what it lacks. Blobs are
- * read-only once stored, so sandboxes can hard-link or bind them.
+ * Job inputs by content hash: the source files and headers a job carries,
+ * `<dir>/<first two hex digits>/<hash>`. A builder keeps them, so a later job
+ * only needs what it lacks. Blobs are read-only (0444) once stored and never
+ * rewritten, so sandboxes hard-link or bind them; a blob's mtime is its last
+ * use, for `prune`.
  */
 export class InputStore {
   constructor(readonly dir: string) {}
@@ -22,15 +33,29 @@ export class InputStore {
     return existsSync(this.blobPath(hash));
   }
 
-  /** Stores a copy of `file` under `hash` (the caller hashed it) unless present. */
-  putFile(file: string, hash: string): string {
+  /**
+   * Stores the contents of `file` under `hash` (which the caller computed)
+   * unless present, and marks the blob used. The bytes copied are hashed
+   * again: false when they no longer match (the file changed since it was
+   * hashed), and nothing is stored.
+   */
+  async putFile(file: string, hash: string): Promise<boolean> {
     const target = this.blobPath(hash);
-    if (existsSync(target)) return target;
+    if (existsSync(target)) {
+      try {
+        const now = new Date();
+        utimesSync(target, now, now);
+      } catch {
+        // removed meanwhile by a prune of another process: store it again below
+      }
+      if (existsSync(target)) return true;
+    }
+    const data = await readFile(file);
+    if (hashBytes(data) !== hash) return false;
     mkdirSync(join(this.dir, hash.slice(0, 2)), { recursive: true, mode: 0o700 });
     const tmp = `${target}.${process.pid}.${randomBytes(4).toString("hex")}`;
     try {
-      copyFileSync(file, tmp);
-      chmodSync(tmp, 0o444);
+      writeFileSync(tmp, data, { mode: 0o444, flag: "wx" });
       renameSync(tmp, target);
     } catch (err) {
       try {
@@ -40,6 +65,56 @@ export class InputStore {
       }
       throw err;
     }
-    return target;
+    return true;
+  }
+
+  /**
+   * Removes the least recently used blobs until the store holds at most
+   * `maxBytes`, never one used within `graceMs`. Returns the bytes removed.
+   */
+  prune(options: InputStorePruneOptions): number {
+    const blobs: { path: string; size: number; used: number }[] = [];
+    let total = 0;
+    let shards: string[];
+    try {
+      shards = readdirSync(this.dir);
+    } catch {
+      return 0;
+    }
+    for (const shard of shards) {
+      if (!/^[0-9a-f]{2}$/.test(shard)) continue;
+      let names: string[];
+      try {
+        names = readdirSync(join(this.dir, shard));
+      } catch {
+        continue;
+      }
+      for (const name of names) {
+        const path = join(this.dir, shard, name);
+        try {
+          const st = lstatSync(path);
+          if (!st.isFile()) continue;
+          // Leftovers of an interrupted store are removed once old.
+          if (!HASH.test(name)) {
+            if (Date.now() - st.mtimeMs > options.graceMs) rmSync(path, { force: true });
+            continue;
+          }
+          blobs.push({ path, size: st.size, used: st.mtimeMs });
+          total += st.size;
+        } catch {
+          // gone meanwhile
+        }
+      }
+    }
+    if (total <= options.maxBytes) return 0;
+    blobs.sort((a, b) => a.used - b.used);
+    const cutoff = Date.now() - options.graceMs;
+    let removed = 0;
+    for (const b of blobs) {
+      if (total - removed <= options.maxBytes || b.used > cutoff) break;
+      rmSync(b.path, { force: true });
+      removed += b.size;
+    }
+    return removed;
   }
 }

@@ -16,6 +16,12 @@ export interface CompileJob {
   /** Files the compile writes, collected after it ends. Absolute paths. */
   outputs: { role: string; path: string; optional?: boolean }[];
   limits: JobLimits;
+  /**
+   * Directories that must exist (read-only, holding only the inputs below
+   * them) even when no input lies in them: include directories the command
+   * names, which compilers may check for. Optional; absolute paths.
+   */
+  directories?: string[];
 }
 
 export interface JobInput {

@@ -20,6 +20,12 @@ export interface StatsSnapshot {
   errors: Record<string, number>;
   /** Misses compiled locally although config asked for another way (e.g. a sandbox that cannot run), by reason. */
   fallbacks: Record<string, number>;
+  /**
+   * Compiles of hermetic mode: misses (and failed compiles) compiled inside
+   * a sandbox from the packaged toolchain, by sandbox name. A miss compiled
+   * locally instead is counted in `fallbacks`.
+   */
+  hermetic: Record<string, number>;
   /** Cacheable calls whose compile failed (never cached). */
   compileFailures: number;
   /** Sum of the original compile times of every hit. */
@@ -90,6 +96,12 @@ export class Stats {
     this.dirty = true;
   }
 
+  /** Not a call of its own: the compile of a miss (or failed compile) ran in sandbox `name`. */
+  hermeticCompile(name: string): void {
+    this.data.hermetic[name] = (this.data.hermetic[name] ?? 0) + 1;
+    this.dirty = true;
+  }
+
   compileFailed(): void {
     this.data.calls++;
     this.data.compileFailures++;
@@ -131,6 +143,7 @@ function fresh(): StatsSnapshot {
     notCacheable: {},
     errors: {},
     fallbacks: {},
+    hermetic: {},
     compileFailures: 0,
     timeSavedMs: 0,
     hitServiceMs: null,

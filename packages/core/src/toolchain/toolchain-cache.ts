@@ -15,8 +15,8 @@ import type { ToolchainManifest } from "./types.js";
  * Packaged toolchains for hermetic mode (and later the farm): each compiler
  * is packaged once per identity, the archive kept on disk,
  *
- *   <dir>/toolchains/archives/<identity>.tar.gz   the archive
- *   <dir>/toolchains/archives/<identity>.json     its id and what it was made from
+ *   <dir>/toolchains/archives/<key>.tar.gz   the archive (key: hash of identity and path)
+ *   <dir>/toolchains/archives/<key>.json     its id and what it was made from
  *   <dir>/toolchains/store/                       unpacked toolchains (ToolchainStore)
  *
  * and unpacked on first use. A kept archive is reused only while the files
@@ -83,7 +83,8 @@ export class ToolchainCache implements ToolchainProvider {
   }
 
   private async record(compiler: CompilerInfo): Promise<ArchiveRecord> {
-    const key = fileKey(compiler.identity);
+    // The archive holds the compiler at the path it is called by: clang and clang++ share an identity, not a toolchain.
+    const key = fileKey(compiler.identity, compiler.path);
     let rec: ArchiveRecord | undefined;
     for (let attempt = 0; attempt < 2; attempt++) {
       let pending = this.packaging.get(key);
@@ -161,8 +162,8 @@ function isCurrent(rec: ArchiveRecord): boolean {
   }
 }
 
-function fileKey(identity: string): string {
-  return /^[A-Za-z0-9_-]{1,128}$/.test(identity) ? identity : hashBytes(identity);
+function fileKey(identity: string, path: string): string {
+  return hashBytes(`${identity}\0${path}`);
 }
 
 async function atomicWrite(path: string, data: Buffer): Promise<void> {

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { Engine } from "../../src/engine/engine.js";
@@ -66,7 +66,7 @@ describe("the toolchain cache (hermetic mode's ToolchainProvider)", () => {
     const [p1, p2] = await Promise.all([cache.prepare(compiler), cache.prepare(compiler)]);
     expect(p1).toEqual(p2);
     expect(calls.packageToolchain).toBe(1);
-    expect(existsSync(join(dir, "toolchains", "archives", `${compiler.identity}.tar.gz`))).toBe(true);
+    expect(readdirSync(join(dir, "toolchains", "archives")).filter((f) => f.endsWith(".tar.gz"))).toHaveLength(1);
     expect(p1.root).toBe(join(dir, "toolchains", "store", p1.id, "root"));
     expect(readFileSync(join(p1.root, "usr/bin/fcc")).equals(readFileSync(join(sysroot, "usr/bin/fcc")))).toBe(true);
     const packaged = await cache.archive(compiler);
@@ -76,6 +76,20 @@ describe("the toolchain cache (hermetic mode's ToolchainProvider)", () => {
     const other = fakeEngine(sysroot);
     expect(await new ToolchainCache(other.engine, { dir }).prepare(compiler)).toEqual(p1);
     expect(other.calls.packageToolchain).toBe(0);
+  });
+
+  it("packages a compiler called by another path separately, though its identity is the same (clang and clang++)", async () => {
+    const sysroot = fakeSysroot();
+    symlinkSync("fcc", join(sysroot, "usr/bin/fcc++"));
+    const dir = tempDir();
+    const { engine, calls } = fakeEngine(sysroot);
+    const cache = new ToolchainCache(engine, { dir });
+    const plain = await cache.archive(compiler);
+    const plusPlus = await cache.archive({ ...compiler, path: "/usr/bin/fcc++" });
+    expect(calls.packageToolchain).toBe(2);
+    expect(plain.manifest.compilerPath).toBe("/usr/bin/fcc");
+    expect(plusPlus.manifest.compilerPath).toBe("/usr/bin/fcc++");
+    expect(plusPlus.id).not.toBe(plain.id);
   });
 
   it("packages again when a file it was made from changed (a library upgraded under the same compiler)", async () => {

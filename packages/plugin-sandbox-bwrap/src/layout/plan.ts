@@ -136,6 +136,20 @@ export function planJobLayout(job: CompileJob, materials: JobMaterials, options:
     node.input = { hash: input.hash, executable: input.executable === true };
   }
 
+  // Directories the job names (include directories): they exist, read-only, even when no input lies in them.
+  for (const dir of job.directories ?? []) {
+    let path: string;
+    try {
+      path = tc.resolve(dir, false);
+    } catch {
+      continue; // leads through a toolchain file: not a directory the job can have
+    }
+    if (systemDirs.some((sys) => sys !== "/tmp" && isUnder(path, sys))) continue;
+    if (tc.kind(path) !== null) continue; // the toolchain has it (as a directory, or as something the job cannot change)
+    if (pathHasInput(root, path)) continue;
+    nodeAt(path, "directory");
+  }
+
   // Writable directories: the cwd, and each output's directory not inside another one.
   const cwd = tc.resolve(job.cwd, false, traversed);
   const outputDirs = job.outputs.map((o) => tc.resolve(posix.dirname(o.path), false, traversed));
@@ -274,6 +288,17 @@ export function planJobLayout(job: CompileJob, materials: JobMaterials, options:
   });
 
   return { ops, writable, outputs, systemDirs: systemDirs.filter((d) => !ops.some((op) => op.target === d)), stats };
+}
+
+/** An input file lies at `path` or above it. */
+function pathHasInput(root: Node, path: string): boolean {
+  let node: Node | undefined = root;
+  for (const c of path.split("/").filter(Boolean)) {
+    node = node.children.get(c);
+    if (!node) return false;
+    if (node.input) return true;
+  }
+  return false;
 }
 
 function linkOrCopy(blob: string, dest: string, executable: boolean): void {

@@ -1,0 +1,189 @@
+import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { CompileInvocation, CompileRequest } from "../../src/engine/types.js";
+import { FileHashCache } from "../../src/hashing/file-hash-cache.js";
+import { hashBytes } from "../../src/hashing/key-hasher.js";
+import { buildJob, DEP_FILE_ROLE } from "../../src/hermetic/build-job.js";
+import { hostContextFiles } from "../../src/hermetic/host-context.js";
+import { InputStore } from "../../src/hermetic/input-store.js";
+
+/**
+ * Turning a call into a job (with the real gcc for the closure scan), and the
+ * cases where it must not be one: the call is then compiled locally.
+ */
+
+let tmp: string;
+let proj: string;
+let store: InputStore;
+
+beforeAll(() => {
+  tmp = mkdtempSync(join(tmpdir(), "reprise-build-job-"));
+  proj = join(tmp, "proj");
+  for (const d of ["include/lib", "src", "build", "empty-include"]) mkdirSync(join(proj, d), { recursive: true });
+  writeFileSync(join(proj, "include/lib/a.h"), "#define A 1\n");
+  writeFileSync(join(proj, "include/lib/probed.h"), "#define P 1\n");
+  writeFileSync(join(proj, "src/main.c"), '#include <stddef.h>\n#include "lib/a.h"\n#if __has_include("lib/probed.h")\nint p;\n#endif\nint m(void) { return A; }\n');
+  writeFileSync(join(proj, "src/macro.c"), '#define H "lib/a.h"\n#if __has_include(H)\nint p;\n#endif\n');
+  writeFileSync(join(proj, "src/missing.c"), '#include "nope.h"\n');
+  store = new InputStore(join(tmp, "inputs"));
+});
+
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+let n = 0;
+function call(source: string, opts: { extraArgs?: string[]; env?: Record<string, string>; object?: string } = {}): { request: CompileRequest; inv: CompileInvocation } {
+  const object = opts.object ?? join(proj, "build", "x.o");
+  const dep = join(tmp, `t${++n}.d`);
+  const closure = join(tmp, `c${n}.d`);
+  const base = ["/usr/bin/gcc", "-Iinclude", "-Iempty-include", ...(opts.extraArgs ?? []), join(proj, source)];
+  return {
+    request: { argv: base, cwd: proj, env: { PATH: "/usr/bin:/bin", LC_ALL: "C", ...opts.env }, stdoutIsTTY: false, stderrIsTTY: false },
+    inv: {
+      language: "c",
+      sourceFile: join(proj, source),
+      outputs: [{ role: "object", path: object }],
+      keyArgs: [],
+      preprocessorOnlyArgs: [],
+      compileArgv: [...base, "-c", "-o", object, "-MD", "-MF", dep],
+      dependencies: { depFile: dep, depFileIsTemporary: true },
+      closureScan: { argv: [...base, "-M", "-MF", closure], depFile: closure },
+      includeDirs: [join(proj, "include"), join(proj, "empty-include"), join(proj, "no-such-dir")],
+      keyEnv: [],
+      volatileMarkers: [],
+      dependsOnCwd: false,
+      colorDiagnostics: false,
+      extraInputFiles: [],
+    },
+  };
+}
+
+describe("buildJob", () => {
+  it("carries the source, its closure, the files __has_include finds, and include directories; stores every input by hash", async () => {
+    const { request, inv } = call("src/main.c", { env: { TMPDIR: "/somewhere/else", TZ: "" } });
+    const plan = await buildJob(request, inv, "f".repeat(64), store, new FileHashCache());
+    if (!plan.ok) throw new Error(`${plan.reason}: ${plan.detail}`);
+    const paths = plan.job.inputs.map((i) => i.path);
+    expect(paths).toEqual(expect.arrayContaining([join(proj, "src/main.c"), join(proj, "include/lib/a.h"), join(proj, "include/lib/probed.h"), "/usr/include/stdc-predef.h"]));
+    expect(paths.some((p) => p.endsWith("/stddef.h"))).toBe(true);
+    for (const i of plan.job.inputs) expect(readFileSync(store.blobPath(i.hash)).equals(readFileSync(i.path))).toBe(true);
+    expect(plan.job.directories).toEqual([join(proj, "include"), join(proj, "empty-include")]);
+    expect(plan.job.outputs).toEqual([
+      { role: "object", path: join(proj, "build/x.o") },
+      { role: DEP_FILE_ROLE, path: inv.dependencies.depFile },
+    ]);
+    expect(plan.job.env.TMPDIR).toBeUndefined();
+    expect(plan.job.env.LC_ALL).toBe("C");
+    expect(plan.job.argv).toEqual(inv.compileArgv);
+  });
+
+  it("refuses what would not compile as here: a macro in __has_include, a failing scan, a response file, a missing output directory", async () => {
+    const hashes = new FileHashCache();
+    const reasons: string[] = [];
+    for (const [source, opts] of [
+      ["src/macro.c", {}],
+      ["src/missing.c", {}],
+      ["src/main.c", { extraArgs: [`@${join(proj, "include/lib/a.h")}`] }],
+      ["src/main.c", { object: join(proj, "no-such-dir/x.o") }],
+    ] as const) {
+      const { request, inv } = call(source, opts);
+      const plan = await buildJob(request, inv, "f".repeat(64), store, hashes);
+      reasons.push(plan.ok ? "ok" : plan.reason);
+    }
+    expect(reasons).toEqual(["hermetic-has-include", "hermetic-scan-failed", "hermetic-response-file", "hermetic-output-dir-missing"]);
+  });
+
+  it("refuses a PWD naming the directory through a symlink (gcc and clang record PWD as the compile directory)", async () => {
+    const link = join(tmp, "proj-link");
+    symlinkSync(proj, link);
+    const { request, inv } = call("src/main.c", { env: { PWD: link } });
+    const plan = await buildJob(request, inv, "f".repeat(64), store, new FileHashCache());
+    expect(plan.ok ? "ok" : plan.reason).toBe("hermetic-pwd-symlink");
+    const other = call("src/main.c", { env: { PWD: proj } });
+    expect((await buildJob(other.request, other.inv, "f".repeat(64), store, new FileHashCache())).ok).toBe(true);
+  });
+
+  it("refuses a header with a precompiled header beside it (gcc would read that instead)", async () => {
+    writeFileSync(join(proj, "include/lib/a.h.gch"), "not really");
+    try {
+      const { request, inv } = call("src/main.c");
+      const plan = await buildJob(request, inv, "f".repeat(64), store, new FileHashCache());
+      expect(plan.ok ? "ok" : plan.reason).toBe("hermetic-pch");
+    } finally {
+      rmSync(join(proj, "include/lib/a.h.gch"));
+    }
+  });
+});
+
+describe("InputStore", () => {
+  it("stores only bytes that match their hash", async () => {
+    const s = new InputStore(join(tmp, "store2"));
+    const f = join(tmp, "f.txt");
+    writeFileSync(f, "one");
+    expect(await s.putFile(f, hashBytes("one"))).toBe(true);
+    expect(readFileSync(s.blobPath(hashBytes("one")), "utf8")).toBe("one");
+    writeFileSync(f, "changed");
+    expect(await s.putFile(f, hashBytes("two"))).toBe(false);
+    expect(s.has(hashBytes("two"))).toBe(false);
+    expect(() => s.blobPath("../../etc/passwd")).toThrow(/invalid input hash/);
+  });
+
+  it("prunes the least recently used blobs past its size, never recent ones", async () => {
+    const s = new InputStore(join(tmp, "store3"));
+    const f = join(tmp, "g.txt");
+    const hashes: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      writeFileSync(f, `blob ${i} `.repeat(100));
+      const h = hashBytes(readFileSync(f));
+      await s.putFile(f, h);
+      hashes.push(h);
+      const t = new Date(Date.now() - (10 - i) * 3600_000);
+      chmodSync(s.blobPath(h), 0o644);
+      utimesSync(s.blobPath(h), t, t);
+    }
+    const size = readFileSync(s.blobPath(hashes[0]!)).length;
+    // Everything is recent: nothing goes.
+    expect(s.prune({ maxBytes: size, graceMs: 24 * 3600_000 })).toBe(0);
+    // The two oldest go; the newest two stay.
+    expect(s.prune({ maxBytes: 2 * size, graceMs: 60_000 })).toBe(2 * size);
+    expect(hashes.map((h) => s.has(h))).toEqual([false, false, true, true]);
+  });
+});
+
+describe("hostContextFiles", () => {
+  it("carries nothing for C, POSIX and C.UTF-8 but the time zone; a locale not installed falls back to C alike", () => {
+    const tz = (files: string[]) => files.filter((f) => !f.startsWith("/usr/share/zoneinfo/"));
+    for (const env of [{}, { LANG: "C.UTF-8" }, { LC_ALL: "POSIX" }, { LC_ALL: "C.utf8", LANG: "de_DE.UTF-8" }, { LANG: "xx_YY.UTF-8" }]) {
+      const r = hostContextFiles(env);
+      expect(r.unsupported).toBeUndefined();
+      if (!("LANG" in env && env.LANG === "xx_YY.UTF-8")) expect(tz(r.files), JSON.stringify(env)).toEqual([]);
+    }
+  });
+
+  it("carries the zone file local time comes from, never under /etc, with TZ naming it", () => {
+    const utc = realpathSync("/usr/share/zoneinfo/UTC");
+    expect(hostContextFiles({ TZ: "UTC" })).toEqual({ files: [utc], env: utc === "/usr/share/zoneinfo/UTC" ? {} : { TZ: `:${utc}` } });
+    const local = hostContextFiles({});
+    if (lstatSync("/etc/localtime", { throwIfNoEntry: false })?.isSymbolicLink()) {
+      const target = realpathSync("/etc/localtime");
+      expect(local).toEqual({ files: [target], env: { TZ: `:${target}` } });
+    }
+    expect(local.files.some((f) => f.startsWith("/etc/"))).toBe(false);
+    expect(hostContextFiles({ TZ: "CET-1CEST,M3.5.0,M10.5.0/3" })).toEqual({ files: [], env: {} });
+    expect(hostContextFiles({ TZ: ":../../etc/passwd" })).toEqual({ files: [], env: {} });
+  });
+
+  it("carries the data of an installed UTF-8 locale, and refuses one of another charset", () => {
+    const loc = join(tmp, "locales");
+    for (const name of ["de_DE.UTF-8", "de_DE.ISO-8859-1"]) {
+      mkdirSync(join(loc, name, "LC_MESSAGES"), { recursive: true });
+      writeFileSync(join(loc, name, "LC_CTYPE"), "ctype");
+      writeFileSync(join(loc, name, "LC_MESSAGES", "SYS_LC_MESSAGES"), "m");
+    }
+    const utf8 = hostContextFiles({ LOCPATH: loc, LANG: "de_DE.UTF-8" });
+    expect(utf8.unsupported).toBeUndefined();
+    expect(utf8.files).toEqual(expect.arrayContaining([join(loc, "de_DE.UTF-8/LC_CTYPE"), join(loc, "de_DE.UTF-8/LC_MESSAGES/SYS_LC_MESSAGES")]));
+    expect(hostContextFiles({ LOCPATH: loc, LC_ALL: "de_DE.ISO-8859-1" }).unsupported).toMatch(/only UTF-8 locales/);
+  });
+});
