@@ -2,7 +2,7 @@
 // Reprise benchmark: plain compiler vs ccache vs sccache vs Reprise, in one run.
 //
 //   npm run bench                       (= npm run build && node bench/run.mjs)
-//   node bench/run.mjs [--quick] [--only=hit,miss,rebuild] [--tools=plain,ccache,sccache,reprise]
+//   node bench/run.mjs [--quick] [--only=hit,miss,rebuild,rust,hermetic] [--tools=plain,ccache,sccache,reprise]
 //                      [--projects=generated-200,lua5.4,yaml-cpp] [--jobs=2] [--work=DIR] [--fixtures=DIR] [--no-fetch] [--json=PATH]
 //                      [--timer=hyperfine|node]
 //                      [--hit-calls=N] [--plain-calls=N] [--miss-runs=N] [--rebuild-reps=N]
@@ -27,6 +27,10 @@
 //            rotated order) so machine drift hits them alike. CPU time (user+sys) of the build
 //            plus that of the tool's server/daemon process is recorded as well: on a shared
 //            2-core VM it is steadier than wall time.
+//   rust     a clean `cargo build` of test-fixtures/rust-workspace: plain, Reprise cold and warm,
+//            sccache warm (bench/rust.mjs, also runnable alone).
+//   hermetic a miss compiled in each sandbox (bwrap, docker/podman) against a plain compile, and
+//            packaging a toolchain cold and warm (bench/hermetic.mjs, also runnable alone).
 //
 // Isolation: every tool gets fresh cache dirs under the work dir (default <repo>/.bench-work)
 // for every scenario: CCACHE_DIR, SCCACHE_DIR (+ a private SCCACHE_SERVER_PORT on
@@ -47,10 +51,11 @@ const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const T0 = Date.now();
 
 // ---------------------------------------------------------------- options
+const SCENARIOS = ['hit', 'miss', 'rebuild', 'rust', 'hermetic'];
 function parseArgs(argv) {
   const o = {
     quick: false,
-    only: ['hit', 'miss', 'rebuild'],
+    only: ['hit', 'miss', 'rebuild', 'rust', 'hermetic'],
     tools: ['plain', 'ccache', 'sccache', 'reprise', 'reprise-node'],
     jobs: 2,
     work: path.join(REPO, '.bench-work'),
@@ -88,7 +93,7 @@ function parseArgs(argv) {
         die(`unknown option ${a} (try --help)`);
     }
   }
-  for (const s of o.only) if (!['hit', 'miss', 'rebuild'].includes(s)) die(`--only: unknown scenario ${s}`);
+  for (const s of o.only) if (!SCENARIOS.includes(s)) die(`--only: unknown scenario ${s}`);
   for (const t of o.tools) if (!['plain', 'ccache', 'sccache', 'reprise', 'reprise-node'].includes(t)) die(`--tools: unknown tool ${t}`);
   if (!o.tools.includes('plain')) o.tools.unshift('plain'); // the baseline is always measured
   const q = o.quick;
@@ -793,6 +798,22 @@ async function scenarioRebuild() {
   }
 }
 
+// ---------------------------------------------------------------- scenarios in their own modules
+// bench/rust.mjs and bench/hermetic.mjs also run on their own; here they add their rows to this run's report.
+async function scenarioRust() {
+  log('scenario rust: clean cargo build of test-fixtures/rust-workspace (bench/rust.mjs)');
+  const { runRustBench } = await import('./rust.mjs');
+  const r = await runRustBench({ quick: opt.quick, jobs: opt.jobs, work: path.join(WORK, 'rust'), log: (...a) => log(`  ${a.join(' ')}`) });
+  results.rust = r;
+}
+
+async function scenarioHermetic() {
+  log('scenario hermetic: a miss compiled in each sandbox, and toolchain packaging (bench/hermetic.mjs)');
+  const { hermeticBench, hermeticMarkdown } = await import('./hermetic.mjs');
+  const rows = await hermeticBench({ quick: opt.quick, work: path.join(WORK, 'hermetic'), log: (...a) => log(`  ${a.join(' ')}`) });
+  results.hermetic = { rows, markdown: hermeticMarkdown(rows) };
+}
+
 // ---------------------------------------------------------------- formatting
 function fmtMs(x) { const a = Math.abs(x); return x == null || !Number.isFinite(x) ? '–' : a >= 100 ? x.toFixed(0) : a >= 10 ? x.toFixed(1) : x.toFixed(2); }
 function fmtS(ms) { return ms == null ? '–' : `${(ms / 1000).toFixed(2)} s`; }
@@ -864,6 +885,8 @@ function markdown() {
     }
     L.push('');
   }
+  if (results.rust?.markdown) L.push(results.rust.markdown.trim(), '');
+  if (results.hermetic?.markdown) L.push(results.hermetic.markdown.trim(), '');
   for (const n of results.notes) L.push(`- ${n}`);
   return L.join('\n') + '\n';
 }
@@ -871,8 +894,8 @@ function markdown() {
 // ---------------------------------------------------------------- main
 async function main() {
   log(`work dir ${WORK}; tools: ${tools.map((t) => `${t.name}${t.available ? '' : ` (${t.reason})`}`).join(', ')}`);
-  const scenarios = { hit: scenarioHit, miss: scenarioMiss, rebuild: scenarioRebuild };
-  for (const s of ['hit', 'miss', 'rebuild']) {
+  const scenarios = { hit: scenarioHit, miss: scenarioMiss, rebuild: scenarioRebuild, rust: scenarioRust, hermetic: scenarioHermetic };
+  for (const s of SCENARIOS) {
     if (!opt.only.includes(s)) continue;
     if (pastDeadline()) { results.notes.push(`${s}: skipped (--max-minutes ${opt.maxMinutes} reached)`); continue; }
     try {
