@@ -34,9 +34,11 @@ export function masqueradeName(invokedAs: string): { name: string; dir: string }
 }
 
 function isExecutable(p: string): boolean {
+  // Most PATH entries lack the name: a stat that does not throw is far cheaper than a failing access().
   try {
+    if (!statSync(p, { throwIfNoEntry: false })?.isFile()) return false;
     accessSync(p, constants.X_OK);
-    return statSync(p).isFile();
+    return true;
   } catch {
     return false;
   }
@@ -48,7 +50,7 @@ function isExcluded(p: string, exclude: ReadonlySet<string>): boolean {
 
 function safeRealpath(p: string): string | undefined {
   try {
-    return realpathSync(p);
+    return realpathSync.native(p);
   } catch {
     return undefined;
   }

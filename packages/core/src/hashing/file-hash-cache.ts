@@ -11,13 +11,14 @@ export interface FileDigest {
 }
 
 /**
- * Content hashes of files, remembered by (device, inode, size, mtime, ctime)
+ * Content hashes of files, remembered with their (device, inode, size, mtime, ctime)
  * so an unchanged header is hashed once per daemon lifetime. A file modified
  * within the last two seconds is never remembered: its mtime may not yet tell
  * a later change in the same timestamp tick apart (ccache's "mtime race").
  */
 export class FileHashCache {
-  private readonly cache: LRUCache<string, FileDigest>;
+  /** By path (and the tokens looked for): the stat identity a digest is valid for. */
+  private readonly cache: LRUCache<string, Remembered>;
   hits = 0;
   misses = 0;
 
@@ -32,9 +33,14 @@ export class FileHashCache {
   known(path: string, tokens: readonly string[] = []): FileDigest | "unknown" | undefined {
     const st = statOrUndefined(path);
     if (!st) return undefined;
-    const hit = this.cache.get(cacheKey(path, st, tokens));
+    const hit = this.lookup(path, st, tokens);
     if (hit) this.hits++;
     return hit ?? "unknown";
+  }
+
+  private lookup(path: string, st: Stats, tokens: readonly string[]): FileDigest | undefined {
+    const r = this.cache.get(cacheKey(path, tokens));
+    return r && r.ino === st.ino && r.dev === st.dev && r.size === st.size && r.mtimeMs === st.mtimeMs && r.ctimeMs === st.ctimeMs ? r.digest : undefined;
   }
 
   /** Digest of `path`, or undefined if it cannot be read. */
@@ -63,8 +69,7 @@ export class FileHashCache {
   }
 
   private async digestOf(path: string, st: Stats, tokens: readonly string[]): Promise<FileDigest | undefined> {
-    const key = cacheKey(path, st, tokens);
-    const known = this.cache.get(key);
+    const known = this.lookup(path, st, tokens);
     if (known) {
       this.hits++;
       return known;
@@ -74,8 +79,10 @@ export class FileHashCache {
     if (!data) return undefined;
     const digest: FileDigest = { hash: hashBytes(data), size: data.length, tokens: tokens.filter((t) => data.includes(t)) };
     const after = statOrUndefined(path);
-    const unchanged = after !== undefined && cacheKey(path, after, tokens) === key && data.length === st.size;
-    if (unchanged && this.now() - Math.max(st.mtimeMs, st.ctimeMs) > 2000) this.cache.set(key, digest);
+    const unchanged = after !== undefined && sameIdentity(st, after) && data.length === st.size;
+    if (unchanged && this.now() - Math.max(st.mtimeMs, st.ctimeMs) > 2000) {
+      this.cache.set(cacheKey(path, tokens), { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, digest });
+    }
     return digest;
   }
 
@@ -93,8 +100,21 @@ function statOrUndefined(path: string): Stats | undefined {
   }
 }
 
-function cacheKey(path: string, st: Stats, tokens: readonly string[]): string {
-  return `${path}\0${st.dev}\0${st.ino}\0${st.size}\0${st.mtimeMs}\0${st.ctimeMs}\0${tokens.join(",")}`;
+interface Remembered {
+  readonly dev: number;
+  readonly ino: number;
+  readonly size: number;
+  readonly mtimeMs: number;
+  readonly ctimeMs: number;
+  readonly digest: FileDigest;
+}
+
+function cacheKey(path: string, tokens: readonly string[]): string {
+  return tokens.length ? `${path}\0${tokens.join(",")}` : path;
+}
+
+function sameIdentity(a: Stats, b: Stats): boolean {
+  return a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs;
 }
 
 async function readWhole(path: string): Promise<Buffer | undefined> {
