@@ -12,7 +12,7 @@
 //   hit      one warm hit of a small C++ file (test-fixtures/bench/small.cpp), many calls,
 //            min/median/max wall time per call. Timed with hyperfine -N (lower spawn overhead
 //            than node) when installed, else a process.hrtime loop (--timer=node); tools are
-//            interleaved in batches of 10 calls so drift hits them alike.
+//            interleaved in batches of 10 calls (each after 2 untimed ones) so drift hits them alike.
 //            Noise rows: spawning /bin/true and `node -e 0` with the same timer.
 //   miss     one miss: each tool's cache dir is fresh at scenario start and every timed run
 //            compiles a source that differs (a nonce declaration appended, which changes the
@@ -97,7 +97,7 @@ function parseArgs(argv) {
   for (const t of o.tools) if (!['plain', 'ccache', 'sccache', 'reprise', 'reprise-node'].includes(t)) die(`--tools: unknown tool ${t}`);
   if (!o.tools.includes('plain')) o.tools.unshift('plain'); // the baseline is always measured
   const q = o.quick;
-  o.hitCalls = num['hit-calls'] ?? (q ? 10 : 30);
+  o.hitCalls = num['hit-calls'] ?? (q ? 10 : 60);
   o.plainCalls = num['plain-calls'] ?? (q ? 3 : 10);
   o.missRuns = num['miss-runs'] ?? (q ? 3 : 7);
   o.rebuildReps = num['rebuild-reps'] ?? (q ? 1 : 3);
@@ -495,7 +495,8 @@ let hfSeq = 0;
 function timeBatch(argv, n, { env = {}, cwd = opt.work, timeoutMs = 60_000 } = {}) {
   if (HYPERFINE) {
     const json = path.join(LOGS, `hyperfine-${++hfSeq}.json`);
-    const r = run([HYPERFINE, '-N', '--runs', String(n), '--style', 'none', '--export-json', json, argv.map(shq).join(' ')],
+    // Two untimed calls first: the batch before was another tool's, and every tool gets its caches back alike.
+    const r = run([HYPERFINE, '-N', '--warmup', '2', '--runs', String(n), '--style', 'none', '--export-json', json, argv.map(shq).join(' ')],
       { env, cwd, timeoutMs });
     if (r.error) return { samples: [], error: `hyperfine: ${r.error}: ${(r.stderr || r.stdout).trim().split('\n').pop()}` };
     const res = JSON.parse(fs.readFileSync(json, 'utf8')).results[0];

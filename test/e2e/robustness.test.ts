@@ -29,6 +29,8 @@ describe("the cache misbehaves", () => {
       data[Math.floor(data.length / 2)] ^= 0xff;
       writeFileSync(file, data);
     }
+    // A new daemon: the old one remembers recent entries decoded and would not read the file again.
+    await sb.run(["--stop-server"], sb.root);
     await sb.zeroStats();
     await expectSameAsPlain(sb, w, ["gcc", "-O2", "-c", "a.c", "-o", "a.o"], ["a.o"]);
     const s = await sb.stats();

@@ -1,4 +1,5 @@
 import { lstatSync, readFileSync, rmSync } from "node:fs";
+import { LRUCache } from "lru-cache";
 import { readFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type pLimit from "p-limit";
@@ -25,6 +26,12 @@ import type { Logger } from "../util/logger.js";
 import { CorruptEntryError, RepriseError } from "../util/errors.js";
 
 type EnvDep = NonNullable<ManifestEntry["env"]>[number];
+
+const RECENT_ENTRIES_BYTES = 64 * 1024 * 1024;
+
+function entryBytes(e: CacheEntry): number {
+  return Math.max(1, e.outputs.reduce((n, o) => n + o.data.length, 0) + e.stdout.length + e.stderr.length);
+}
 
 function readFileOrUndefined(path: string): Buffer | undefined {
   try {
@@ -80,6 +87,12 @@ export class CompileService {
   private readonly manifests = new ManifestMemo();
   /** Stores still running after their call was answered, by the key a later lookup would use. */
   private readonly storing = new Map<string, Promise<void>>();
+  /**
+   * Entries read or written lately, decoded, by result key. A result key
+   * names its content, so a remembered entry is as good as the stored one;
+   * a rebuild after `make clean` is then served without reading or inflating.
+   */
+  private readonly recent = new LRUCache<string, CacheEntry>({ maxSize: RECENT_ENTRIES_BYTES, sizeCalculation: entryBytes });
   private readonly background = new Set<Promise<void>>();
 
   constructor(private readonly d: CompileServiceDeps) {}
@@ -194,23 +207,29 @@ export class CompileService {
   }
 
   private async tryHit(call: Call, resultKey: string, kind: "direct" | "preprocessor"): Promise<CallResult | undefined> {
-    const raw = await call.storage.read("result", resultKey);
-    if (!raw) return undefined;
-    let entry: CacheEntry;
-    try {
-      entry = await decodeEntry(raw);
-    } catch (err) {
-      if (!(err instanceof CorruptEntryError)) throw err;
-      this.d.logger.warn("removing corrupt entry %s: %s", resultKey, err.message);
-      this.d.stats.error("corrupt-entry");
-      await call.storage.remove("result", resultKey);
-      return undefined;
-    }
+    const entry = this.recent.get(resultKey) ?? (await this.readEntry(call.storage, resultKey));
+    if (!entry) return undefined;
     if (!restoreEntry(entry, call.inv)) return undefined;
     const serviceMs = performance.now() - call.started;
     this.d.stats.hit(kind, call.inv.language, entry.compileMs, serviceMs);
     await this.finished(call, kind === "direct" ? "hit-direct" : "hit-preprocessor", entry.exitCode, serviceMs);
     return { kind: "done", exitCode: entry.exitCode, stdout: entry.stdout, stderr: entry.stderr };
+  }
+
+  private async readEntry(storage: CacheStorage, resultKey: string): Promise<CacheEntry | undefined> {
+    const raw = await storage.read("result", resultKey);
+    if (!raw) return undefined;
+    try {
+      const entry = await decodeEntry(raw);
+      this.recent.set(resultKey, entry);
+      return entry;
+    } catch (err) {
+      if (!(err instanceof CorruptEntryError)) throw err;
+      this.d.logger.warn("removing corrupt entry %s: %s", resultKey, err.message);
+      this.d.stats.error("corrupt-entry");
+      await storage.remove("result", resultKey);
+      return undefined;
+    }
   }
 
   /**
@@ -323,6 +342,7 @@ export class CompileService {
   private async store(call: Call, resultKey: string, outputs: CacheEntry["outputs"], run: CompilerRun, after?: () => Promise<void>): Promise<void> {
     const entry: CacheEntry = { outputs, stdout: run.stdout, stderr: run.stderr, exitCode: run.exitCode, compileMs: Math.round(run.durationMs), createdAt: Date.now() };
     await call.storage.write("result", resultKey, await encodeEntry(entry));
+    this.recent.set(resultKey, entry);
     if (after) await after();
   }
 

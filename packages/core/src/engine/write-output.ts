@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import { renameSync, unlinkSync, writeFileSync } from "node:fs";
 
 /**
@@ -12,10 +11,13 @@ import { renameSync, unlinkSync, writeFileSync } from "node:fs";
  * which measured 0.3 ms against 0.03 ms for unlink + rename. Readers still see
  * the old file, no file, or the whole new one, never a partial write.
  */
+let tempCounter = 0;
+
 export function writeOutputAtomically(path: string, data: Buffer, executable = false): void {
-  const tmp = `${path}.reprise-${process.pid}-${randomBytes(4).toString("hex")}`;
+  // pid + counter is unique among writers; the temp is created exclusively ("wx") in any case.
+  const tmp = `${path}.reprise-${process.pid}-${(++tempCounter).toString(36)}`;
   try {
-    writeFileSync(tmp, data, { mode: executable ? 0o777 : 0o666 });
+    writeFileSync(tmp, data, { mode: executable ? 0o777 : 0o666, flag: "wx" });
     try {
       unlinkSync(path);
     } catch {
