@@ -1,11 +1,7 @@
 import { readFileSync } from "node:fs";
 import { execa } from "execa";
 import type { CompileJob, JobMaterials, JobResult, Sandbox } from "@reprise/core";
-import { collectOutputs, diskUsage, watchDiskUsage } from "./layout/outputs.js";
-import { planJobLayout, type JobLayout } from "./layout/plan.js";
-import { SandboxError } from "./layout/errors.js";
-import { exitStatus, finishStreams, type KillReason } from "./layout/streams.js";
-import { findProgram, versionAtLeast } from "./layout/host.js";
+import { exitStatus, findProgram, finishJob, finishStreams, planJobLayout, SandboxError, versionAtLeast, watchDiskUsage, type JobLayout, type KillReason } from "@reprise/core/sandbox-kit";
 import { parseBwrapOptions, type ParsedBwrapOptions } from "./options.js";
 
 interface Ready {
@@ -126,17 +122,7 @@ export class BwrapSandbox implements Sandbox {
     const status = parseStatus(r.stdio[3]);
     if (!killed && status === undefined) throw new SandboxError("bwrap could not run the job", String(Buffer.from(r.stderr as Uint8Array)).trim() || `exit status ${r.exitCode}`);
     const exitCode = status ?? exitStatus(r.exitCode, r.signal);
-    if (!killed && streams.overLimit) killed = "output-limit";
-    if (!killed) {
-      let written = 0;
-      for (const w of layout.writable) written += await diskUsage(w.hostDir);
-      if (written > max) killed = "output-limit";
-    }
-    if (killed) return { exitCode, stdout: streams.stdout, stderr: streams.stderr, outputs: [], killed };
-
-    const collected = collectOutputs(layout, max - streams.stdout.length - streams.stderr.length);
-    if (collected.overLimit) return { exitCode, stdout: streams.stdout, stderr: streams.stderr, outputs: [], killed: "output-limit" };
-    return { exitCode, stdout: streams.stdout, stderr: streams.stderr, outputs: collected.outputs };
+    return finishJob(layout, exitCode, streams, max, killed);
   }
 }
 

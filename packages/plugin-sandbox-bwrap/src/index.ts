@@ -23,4 +23,4 @@ export default bwrapSandboxPlugin;
 
 export { BwrapSandbox, bwrapArguments } from "./bwrap-sandbox.js";
 export { parseBwrapOptions, type BwrapOptions } from "./options.js";
-export { LayoutError, SandboxError } from "./layout/errors.js";
+export { LayoutError, SandboxError } from "@reprise/core/sandbox-kit";

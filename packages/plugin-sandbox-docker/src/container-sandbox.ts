@@ -2,9 +2,8 @@ import { randomBytes } from "node:crypto";
 import { spawn } from "node:child_process";
 import type { CompileJob, JobLimits, JobMaterials, JobResult, Sandbox } from "@reprise/core";
 import {
-  collectOutputs,
-  diskUsage,
   exitStatus,
+  finishJob,
   finishStreams,
   planJobLayout,
   processLimits,
@@ -13,7 +12,7 @@ import {
   writableFor,
   type JobLayout,
   type KillReason,
-} from "@reprise/plugin-sandbox-bwrap/layout";
+} from "@reprise/core/sandbox-kit";
 import { engineCommand, findEngine, firstLines, type ContainerEngine } from "./engine.js";
 import { ToolchainImages } from "./images.js";
 import { parseContainerOptions, type ParsedContainerOptions } from "./options.js";
@@ -232,16 +231,7 @@ async function runContainer(
     if (failure === "image-missing") return "image-missing";
     if (failure) throw new SandboxError(`${engine.kind} could not run the job`, failure);
   }
-  if (!killed && streams.overLimit) killed = "output-limit";
-  if (!killed) {
-    let written = 0;
-    for (const w of layout.writable) written += await diskUsage(w.hostDir);
-    if (written > max) killed = "output-limit";
-  }
-  if (killed) return { exitCode, stdout: streams.stdout, stderr: streams.stderr, outputs: [], killed };
-  const collected = collectOutputs(layout, max - streams.stdout.length - streams.stderr.length);
-  if (collected.overLimit) return { exitCode, stdout: streams.stdout, stderr: streams.stderr, outputs: [], killed: "output-limit" };
-  return { exitCode, stdout: streams.stdout, stderr: streams.stderr, outputs: collected.outputs };
+  return finishJob(layout, exitCode, streams, max, killed);
 }
 
 /**

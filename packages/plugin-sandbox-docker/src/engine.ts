@@ -1,6 +1,6 @@
 import { basename } from "node:path";
 import { execa } from "execa";
-import { findProgram } from "@reprise/plugin-sandbox-bwrap/layout";
+import { findProgram } from "@reprise/core/sandbox-kit";
 
 /** A container engine's command line found to work here. */
 export interface ContainerEngine {

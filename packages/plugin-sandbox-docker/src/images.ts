@@ -3,7 +3,7 @@ import { lstatSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { open, readdir, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
-import { SandboxError } from "@reprise/plugin-sandbox-bwrap/layout";
+import { SandboxError } from "@reprise/core/sandbox-kit";
 import { engineCommand, firstLines, type ContainerEngine } from "./engine.js";
 import { treeTar } from "./tar.js";
 

@@ -1,4 +1,4 @@
-import type { JobResult } from "@reprise/core";
+import type { JobResult } from "../types.js";
 
 export interface StreamResult {
   stdout: Buffer;

@@ -1,6 +1,7 @@
 import { closeSync, constants as fsConstants, fstatSync, lstatSync, openSync, readSync, realpathSync } from "node:fs";
 import { lstat, readdir } from "node:fs/promises";
 import { posix } from "node:path";
+import type { JobResult } from "../types.js";
 import type { JobLayout } from "./plan.js";
 
 export interface CollectedOutputs {
@@ -127,4 +128,29 @@ export function watchDiskUsage(dirs: string[], maxBytes: number, intervalMs: num
     stopped = true;
     clearInterval(timer);
   };
+}
+
+/**
+ * The result of a job whose program has ended: what it printed, and its
+ * outputs unless it was killed or wrote more than `maxBytes` in all (its
+ * printed streams, its writable directories, its outputs).
+ */
+export async function finishJob(
+  layout: JobLayout,
+  exitCode: number,
+  streams: { stdout: Buffer; stderr: Buffer; overLimit: boolean },
+  maxBytes: number,
+  killed: NonNullable<JobResult["killed"]> | undefined,
+): Promise<JobResult> {
+  const printed = { exitCode, stdout: streams.stdout, stderr: streams.stderr };
+  if (!killed && streams.overLimit) killed = "output-limit";
+  if (!killed) {
+    let written = 0;
+    for (const w of layout.writable) written += await diskUsage(w.hostDir);
+    if (written > maxBytes) killed = "output-limit";
+  }
+  if (killed) return { ...printed, outputs: [], killed };
+  const collected = collectOutputs(layout, maxBytes - streams.stdout.length - streams.stderr.length);
+  if (collected.overLimit) return { ...printed, outputs: [], killed: "output-limit" };
+  return { ...printed, outputs: collected.outputs };
 }

@@ -1,6 +1,6 @@
 import { chmodSync, chownSync, copyFileSync, constants as fsConstants, linkSync, mkdirSync, symlinkSync } from "node:fs";
 import { posix } from "node:path";
-import type { CompileJob, JobMaterials } from "@reprise/core";
+import type { CompileJob, JobMaterials } from "../types.js";
 import { LayoutError } from "./errors.js";
 import { ToolchainView } from "./toolchain-view.js";
 
