@@ -9,7 +9,7 @@ export function ensureDebianPackages(packages: string[]): void {
   const missing = packages.filter((p) => spawnSync("dpkg-query", ["-W", "-f=${Status}", p], { encoding: "utf8" }).stdout.trim() !== "install ok installed");
   if (!missing.length) return;
   const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-  const install = () => spawnSync("apt-get", ["install", "-y", "-q", ...missing], { env, encoding: "utf8" });
+  const install = () => spawnSync("apt-get", ["-o", "DPkg::Lock::Timeout=600", "install", "-y", "-q", ...missing], { env, encoding: "utf8" });
   let r = install();
   if (r.status !== 0) {
     execFileSync("apt-get", ["update", "-q"], { env, stdio: "ignore" });

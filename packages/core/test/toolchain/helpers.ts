@@ -188,7 +188,7 @@ export async function rawArchive(members: RawMember[], options: { manifest?: boo
 export function ensureDebianPackages(packages: string[]): void {
   const missing = packages.filter((p) => spawnSync("dpkg", ["-s", p], { stdio: "ignore" }).status !== 0);
   if (!missing.length) return;
-  const install = () => spawnSync("apt-get", ["install", "-y", "--no-install-recommends", ...missing], { stdio: "pipe", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
+  const install = () => spawnSync("apt-get", ["-o", "DPkg::Lock::Timeout=600", "install", "-y", "--no-install-recommends", ...missing], { stdio: "pipe", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
   if (install().status === 0) return;
   spawnSync("apt-get", ["update"], { stdio: "pipe" });
   const r = install();
