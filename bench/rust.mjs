@@ -1,9 +1,9 @@
 #!/usr/bin/env node
-// Rust benchmark: a clean `cargo build` of test-fixtures/rust-workspace (6 members on ~30 crates
-// from Debian's librust-*-dev packages, 11 build scripts) plain, through Reprise cold and warm,
+// Rust benchmark: a clean `cargo build` of test-fixtures/rust-workspace (6 members on 36 crates
+// from Debian's librust-*-dev packages, 15 build scripts) plain, through Reprise cold and warm,
 // and through sccache (Debian's) cold and warm, in one run; times as ratios to the plain build.
 //
-//   node bench/rust.mjs [--reps=N] [--jobs=2] [--work=DIR] [--tools=plain,reprise,reprise-node,sccache]
+//   node bench/rust.mjs [--quick] [--reps=N] [--jobs=2] [--work=DIR] [--tools=plain,reprise,reprise-node,sccache]
 //                       [--json=PATH] [--timeout-minutes=N]
 //
 // Every timed build is `cargo clean && cargo build` (only the build is timed). Cold = first build
@@ -18,7 +18,10 @@
 // Needs cargo (rustup's) and the Debian crate packages: scripts/setup-rust-fixtures.sh --with-sccache
 // installs them (as root) and is run first.
 //
-// As a module: `import { runRustBench } from './rust.mjs'` → { rows, markdown, meta }.
+// As a module: `import { runRustBench } from './rust.mjs'`;
+//   runRustBench({ quick, jobs, work, log, reps, tools, timeoutMinutes }) → { rows, markdown, meta }
+//   rustBench({ quick, log, ... }) → rows
+// quick: one repetition (default 3 without it, 1 with it; --reps overrides).
 
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -191,7 +194,7 @@ class Sccache {
  */
 export async function runRustBench(options = {}) {
   const o = {
-    reps: 1,
+    reps: options.quick ? 1 : 3,
     jobs: 2,
     work: path.join(REPO, '.bench-work', 'rust'),
     tools: ['plain', 'reprise', 'sccache'],
@@ -302,19 +305,25 @@ export async function runRustBench(options = {}) {
   return { rows, markdown, meta };
 }
 
+/** The rows of `runRustBench` alone: `[{ tool, phase, ms, ratio, hits, misses, notCacheable, runs, error }]`. */
+export async function rustBench(options = {}) {
+  return (await runRustBench(options)).rows;
+}
+
 function parseCli(argv) {
   const o = {};
   for (const a of argv) {
     const [k, v] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
     switch (k) {
       case '--reps': o.reps = Number(v); break;
+      case '--quick': o.quick = true; break;
       case '--jobs': o.jobs = Number(v); break;
       case '--work': o.work = path.resolve(v); break;
       case '--tools': o.tools = v.split(',').map((s) => s.trim()).filter(Boolean); break;
       case '--json': o.json = path.resolve(v); break;
       case '--timeout-minutes': o.timeoutMinutes = Number(v); break;
       case '-h': case '--help':
-        process.stdout.write(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 22).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
+        process.stdout.write(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 25).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
         process.exit(0);
         break;
       default:

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { RepriseSandbox, text } from "../support/reprise-env.js";
+import { REPRISE_LAUNCHER, RepriseSandbox, text } from "../support/reprise-env.js";
 import { expectSameAsPlain } from "../support/compare.js";
 import {
   appendTo,
@@ -14,14 +14,17 @@ import {
   rustcArtifacts,
   setupRustWorkspace,
   writeOutcomeLogger,
-  writeRustcWrapper,
+  type Artifact,
   type Outcome,
 } from "../support/rust-workspace.js";
 
 // A real workspace (6 members: lib, proc-macro, lib with a build script that
-// compiles C, staticlib+rlib, program) on ~30 crates from Debian's
+// compiles C, staticlib+rlib, program) on 36 crates from Debian's
 // librust-*-dev packages (serde + derive, syn, thiserror, serde_json, libc,
-// ...; 11 build scripts), built by cargo with Reprise as RUSTC_WRAPPER.
+// ...) and 15 build scripts: 51 rustc compiles, built by cargo with Reprise
+// as RUSTC_WRAPPER — `packages/core/bin/reprise`, the command users name,
+// which runs the native client. One plain build is the reference for every
+// comparison.
 
 const cargo = findCargo();
 const LONG = 600_000;
@@ -31,7 +34,7 @@ let ws: string;
 let cargoHome: string;
 let wrapper: string;
 let outcomes: ReturnType<typeof writeOutcomeLogger>;
-let reference: Map<string, Buffer>;
+let reference: Map<string, Artifact>;
 let referenceDiagnostics: string[];
 let referenceRun: string;
 /** Crates compiled (and cached) by a cold build, by id. */
@@ -46,13 +49,27 @@ async function cargoRun(args: string[], opts: { wrapper?: boolean; env?: Record<
   return r;
 }
 
+/**
+ * The outcomes of the calls since the last `clearOutcomes()`. The daemon
+ * stores a miss (and reports its outcome) after answering the call: asking
+ * for the stats waits for those stores.
+ */
+async function readOutcomes(): Promise<Outcome[]> {
+  await sb.stats();
+  return outcomes.read();
+}
+
+async function clearOutcomes(): Promise<void> {
+  await sb.zeroStats();
+  outcomes.clear();
+}
+
 /** A clean build: what `cargo clean && cargo build` does. */
 async function cleanBuild(opts: { wrapper?: boolean; env?: Record<string, string> } = {}) {
   await cargoRun(["clean", "-q"], opts);
-  outcomes.clear();
-  await sb.zeroStats();
+  await clearOutcomes();
   const r = await cargoRun(["build"], opts);
-  return { stderr: text(r.stderr), outcomes: outcomes.read() };
+  return { stderr: text(r.stderr), outcomes: await readOutcomes() };
 }
 
 /** cargo's diagnostics without its progress lines, as a sorted list of blocks (crates finish in any order). */
@@ -74,10 +91,12 @@ function ids(list: Outcome[], result: string): string[] {
   return list.filter((o) => o.result === result).map(crateId).sort();
 }
 
-function expectSameArtifacts(got: Map<string, Buffer>, label: string) {
+function expectSameArtifacts(got: Map<string, Artifact>, label: string) {
   expect([...got.keys()].sort(), `${label}: same files`).toEqual([...reference.keys()].sort());
-  const differing = [...reference].filter(([name, data]) => !got.get(name)!.equals(data)).map(([name]) => name);
+  const differing = [...reference].filter(([name, a]) => !got.get(name)!.data.equals(a.data)).map(([name]) => name);
   expect(differing, `${label}: files that differ from a plain build`).toEqual([]);
+  const modes = [...reference].filter(([name, a]) => got.get(name)!.mode !== a.mode).map(([name, a]) => `${name} ${a.mode.toString(8)} → ${got.get(name)!.mode.toString(8)}`);
+  expect(modes, `${label}: files whose permissions differ from a plain build`).toEqual([]);
 }
 
 async function runProgram(env: Record<string, string> = {}) {
@@ -97,7 +116,7 @@ describe.skipIf(!cargo)("cargo with RUSTC_WRAPPER=reprise on a real workspace", 
     cargoHome = join(sb.root, "cargo-home");
     mkdirSync(cargoHome);
     await setupRustWorkspace(ws);
-    wrapper = writeRustcWrapper(sb.root);
+    wrapper = REPRISE_LAUNCHER;
   }, LONG);
 
   afterAll(async () => {
@@ -130,6 +149,10 @@ describe.skipIf(!cargo)("cargo with RUSTC_WRAPPER=reprise on a real workspace", 
       const others = cold.outcomes.filter((o) => o.result !== "miss");
       for (const o of others) expect(["not-cacheable", "compile-failed"]).toContain(o.result);
       expect(others.filter((o) => o.result === "not-cacheable").map((o) => o.reason).sort()).toEqual(expect.arrayContaining(["not-a-compilation", "print"]));
+      // Reprise itself never had to fall back.
+      const s = await sb.stats();
+      expect(s.errors).toEqual({});
+      expect(s.misses).toBe(cached.length);
     },
     LONG,
   );
@@ -147,14 +170,19 @@ describe.skipIf(!cargo)("cargo with RUSTC_WRAPPER=reprise on a real workspace", 
       const s = await sb.stats();
       expect(s.hitsDirect).toBe(cached.length);
       expect(s.misses).toBe(0);
+      expect(s.errors).toEqual({});
+      // cargo takes the restored files for up to date: a build right after compiles nothing.
+      await clearOutcomes();
+      await cargoRun(["build"], { wrapper: true });
+      expect((await readOutcomes()).filter((o) => o.result !== "not-cacheable")).toEqual([]);
     },
     LONG,
   );
 
   it(
-    "changing one source file misses that crate and the crates built on it, nothing else",
+    "changing one source file (a module only dep-info names) misses that crate and the crates built on it, nothing else",
     async () => {
-      const restore = appendTo(join(ws, "crates/store/src/lib.rs"), "\npub fn added_by_the_test() -> u32 { 7 }\n");
+      const restore = appendTo(join(ws, "crates/store/src/text.rs"), "\npub fn added_by_the_test() -> u32 { 7 }\n");
       try {
         const r = await cleanBuild({ wrapper: true });
         expect(ids(r.outcomes, "miss")).toEqual(["fixture_cli", "store"]);
@@ -176,9 +204,7 @@ describe.skipIf(!cargo)("cargo with RUSTC_WRAPPER=reprise on a real workspace", 
       expect(ids(r.outcomes, "hit-direct").length).toBe(cached.length - 5);
       expect(await runProgram()).toContain("store for spicy-0.3.1#0");
 
-      // Both values are now cached side by side.
-      const again = await cleanBuild({ wrapper: true, env });
-      expect(ids(again.outcomes, "miss")).toEqual([]);
+      // The entries for the variable unset are still there, next to the new ones.
       const back = await cleanBuild({ wrapper: true });
       expect(ids(back.outcomes, "miss")).toEqual([]);
       expect(await runProgram()).toBe(referenceRun);
@@ -191,9 +217,9 @@ describe.skipIf(!cargo)("cargo with RUSTC_WRAPPER=reprise on a real workspace", 
     "incremental compiles are not cached",
     async () => {
       // Not a clean build: cargo recompiles the members (their profile changed) and nothing else.
-      outcomes.clear();
+      await clearOutcomes();
       await cargoRun(["build"], { wrapper: true, env: { CARGO_INCREMENTAL: "1" } });
-      const r = outcomes.read();
+      const r = await readOutcomes();
       expect(r.filter((o) => o.reason === "incremental").map(crateId).sort()).toEqual([...MEMBERS].sort());
       expect(ids(r, "miss")).toEqual([]);
       expect(await runProgram()).toBe(referenceRun);
@@ -226,5 +252,18 @@ describe.skipIf(!cargo)("rustc called directly, through rustup's proxy", () => {
     const other = await direct.run(argv, dir, { env: { HELLO_GREETING: "moon" } });
     expect(other.exitCode).toBe(0);
     expect((await direct.stats()).misses).toBe(2);
+  });
+
+  it("a call without --emit still writes the crate (the dep-info the plugin adds does not replace rustc's default)", async () => {
+    const dir = join(direct.root, "noemit");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "lib.rs"), "pub fn answer() -> u32 { let unused = 2; 42 }\n");
+    await direct.zeroStats();
+    const argv = ["rustc", "--crate-name", "noemit", "--crate-type", "lib", "--edition=2021", "lib.rs"];
+    const { ref } = await expectSameAsPlain(direct, dir, argv, ["libnoemit.rlib", "noemit.d"]);
+    expect(ref.files["libnoemit.rlib"]).not.toBeNull();
+    expect(ref.files["noemit.d"]).toBeNull();
+    const s = await direct.stats();
+    expect([s.misses, s.hitsDirect]).toEqual([1, 1]);
   });
 });

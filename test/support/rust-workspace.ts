@@ -1,8 +1,8 @@
-import { appendFileSync, chmodSync, existsSync, lstatSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, lstatSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { basename, delimiter, dirname, join } from "node:path";
 import { execa } from "execa";
-import { REPO_ROOT, REPRISE_BIN } from "./reprise-env.js";
+import { REPO_ROOT } from "./reprise-env.js";
 
 export const SETUP_SCRIPT = join(REPO_ROOT, "scripts/setup-rust-fixtures.sh");
 export const RUSTC_PLUGIN = join(REPO_ROOT, "packages/plugin-rustc/dist/index.js");
@@ -20,15 +20,6 @@ export function findCargo(): string | undefined {
 export async function setupRustWorkspace(dest: string): Promise<void> {
   const r = await execa("bash", [SETUP_SCRIPT, dest], { reject: false, all: true });
   if (r.exitCode !== 0) throw new Error(`${SETUP_SCRIPT} failed:\n${r.all}`);
-}
-
-/** cargo wants one executable as RUSTC_WRAPPER: a script that runs Reprise's Node client. */
-export function writeRustcWrapper(dir: string, command: string[] = [process.execPath, REPRISE_BIN]): string {
-  const path = join(dir, "reprise-rustc-wrapper");
-  const quoted = command.map((c) => `'${c.replace(/'/g, `'\\''`)}'`).join(" ");
-  writeFileSync(path, `#!/bin/sh\nexec ${quoted} "$@"\n`);
-  chmodSync(path, 0o755);
-  return path;
 }
 
 /** The environment for a cargo run: isolated CARGO_HOME, cargo's directory on PATH, nothing inherited that changes rustc calls. */
@@ -109,6 +100,12 @@ export function appendTo(path: string, text: string): () => void {
   return () => writeFileSync(path, before);
 }
 
+export interface Artifact {
+  data: Buffer;
+  /** Permission bits (programs and proc macros are executable). */
+  mode: number;
+}
+
 /**
  * Everything rustc wrote in a cargo target profile dir, by relative path:
  * `deps/` (rlibs, rmeta, proc macros, programs, dep-info), build-script
@@ -116,9 +113,9 @@ export function appendTo(path: string, text: string): () => void {
  * cargo writes itself (fingerprints, `.d` files it rewrites, build-script
  * output dirs).
  */
-export function rustcArtifacts(profileDir: string): Map<string, Buffer> {
-  const out = new Map<string, Buffer>();
-  const add = (rel: string) => out.set(rel, readFileSync(join(profileDir, rel)));
+export function rustcArtifacts(profileDir: string): Map<string, Artifact> {
+  const out = new Map<string, Artifact>();
+  const add = (rel: string) => out.set(rel, { data: readFileSync(join(profileDir, rel)), mode: statSync(join(profileDir, rel)).mode & 0o777 });
   const isFile = (rel: string) => lstatSync(join(profileDir, rel)).isFile();
   for (const n of readdirSync(join(profileDir, "deps"))) if (isFile(`deps/${n}`)) add(`deps/${n}`);
   for (const pkg of readdirSync(join(profileDir, "build"))) {

@@ -3,6 +3,7 @@ import type { KeyContext, KeyHasher, ReprisePlugin } from "@reprise/core";
 import { detectRustc } from "./detect.js";
 import { parseRustcArguments, rustcCallOf } from "./parse-arguments.js";
 import { DirectoryDigests } from "./sysroot-digest.js";
+import { DaemonJobserver } from "./environment.js";
 
 export const PLUGIN_NAME = "@reprise/plugin-rustc";
 
@@ -21,14 +22,24 @@ export async function addSysrootToKey(hasher: KeyHasher, ctx: KeyContext, digest
   if (call.links) hasher.add("rustc-host-tools", await digests.digest(join(rustlib, call.host, "bin")));
 }
 
-/** Creates the plugin; each instance keeps its own memo of sysroot digests. */
-export function createRustcPlugin(): ReprisePlugin {
+export interface RustcPluginOptions {
+  /**
+   * Tokens of the jobserver shared by the rustc processes the daemon runs on
+   * misses, beyond each one's own (default: CPUs - 1); `false` for none.
+   */
+  jobserverTokens?: number | false;
+}
+
+/** Creates the plugin; each instance keeps its own memo of sysroot digests and its own jobserver. */
+export function createRustcPlugin(options: RustcPluginOptions = {}): ReprisePlugin {
   const digests = new DirectoryDigests();
+  const tokens = options.jobserverTokens;
+  const jobserver = tokens === false ? undefined : new DaemonJobserver(tokens);
   return {
     name: PLUGIN_NAME,
     apply(engine) {
       engine.hooks.detectCompiler.tapPromise(PLUGIN_NAME, (probe) => detectRustc(probe));
-      engine.hooks.parseArguments.for("rustc").tap(PLUGIN_NAME, (input) => parseRustcArguments(input));
+      engine.hooks.parseArguments.for("rustc").tap(PLUGIN_NAME, (input) => parseRustcArguments(input, { jobserver }));
       engine.hooks.extendKey.tapPromise(PLUGIN_NAME, (hasher, ctx) => addSysrootToKey(hasher, ctx, digests));
     },
   };
@@ -40,9 +51,9 @@ export const rustcPlugin: ReprisePlugin = createRustcPlugin();
 export default rustcPlugin;
 
 export { detectRustc, parseVerboseVersion, rustcData, compilerLibraries, type RustcData } from "./detect.js";
-export { parseRustcArguments, rustcCallOf, type RustcCall } from "./parse-arguments.js";
+export { parseRustcArguments, rustcCallOf, type RustcCall, type ParseOptions } from "./parse-arguments.js";
 export { lexRustcArgs, expandArgFiles, type RustcArg } from "./lex.js";
 export { linkOutputName, metadataName, depInfoName, objectFormat, CRATE_TYPES, LINKING_CRATE_TYPES } from "./outputs.js";
 export { chooseToolchain, parseRustupSettings, parseToolchainFile, toolchainDir, type ToolchainChoice } from "./rustup.js";
-export { keyEnvNames, removeJobserverFromEnv } from "./environment.js";
+export { keyEnvNames, compileEnvironment, terminalWantsColor, DaemonJobserver } from "./environment.js";
 export { DirectoryDigests } from "./sysroot-digest.js";

@@ -34,6 +34,7 @@ const LONG_WITH_VALUE = new Set([
   "color",
   "diagnostic-width",
   "remap-path-prefix",
+  "remap-path-scope",
   "env-set",
   "unpretty",
 ]);

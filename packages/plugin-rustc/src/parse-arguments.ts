@@ -2,7 +2,7 @@ import { existsSync, readdirSync, realpathSync, statSync } from "node:fs";
 import { basename, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { findExecutable, type CompileInvocation, type OutputSpec, type ParseInput, type ParseResult } from "@reprise/core";
 import { fileStamp, rustcData, type RustcData } from "./detect.js";
-import { keyEnvNames, removeJobserverFromEnv } from "./environment.js";
+import { compileEnvironment, keyEnvNames, terminalWantsColor, type DaemonJobserver } from "./environment.js";
 import { expandArgFiles, lexRustcArgs, type RustcArg } from "./lex.js";
 import { CRATE_TYPES, depInfoName, LINKING_CRATE_TYPES, linkOutputName, metadataName } from "./outputs.js";
 import { chooseToolchain } from "./rustup.js";
@@ -142,9 +142,14 @@ function realOr(path: string): string {
 
 /**
  * Parses one rustc command line as cargo (or a person) writes it and decides
- * whether, and how, it is cached. See the package README for the rules.
+ * whether, and how, it is cached. The rules: docs/rust.md.
  */
-export function parseRustcArguments(input: ParseInput): ParseResult {
+export interface ParseOptions {
+  /** The daemon's jobserver, given to the compiles it runs instead of cargo's. */
+  jobserver?: DaemonJobserver;
+}
+
+export function parseRustcArguments(input: ParseInput, options: ParseOptions = {}): ParseResult {
   const { cwd, env } = input;
   const data = rustcData(input.compiler);
   if (!data) return no("unknown-compiler", "rustc detection data missing");
@@ -180,6 +185,7 @@ export function parseRustcArguments(input: ParseInput): ParseResult {
   const searchPaths: SearchPath[] = [];
   const libs: { kind: string; name: string }[] = [];
   const extraFiles: string[] = [];
+  const linkArgs: string[] = [];
   const remaps: { from: string; to: string }[] = [];
 
   for (const arg of lexed.args) {
@@ -245,7 +251,17 @@ export function parseRustcArguments(input: ParseInput): ParseResult {
       case "color":
         color = v;
         break;
+      case "warn":
+      case "Z":
       case "codegen": {
+        // `-C help`, `-W help`, `-Z help` print a list and exit.
+        if (v === "help") return no("not-a-compilation", `${arg.spelling} help`);
+        if (arg.name === "warn") break;
+        if (arg.name === "Z") {
+          const name = splitOnce(v, "=")[0].replace(/_/g, "-");
+          if (Z_REFUSED.test(name)) return no("unsupported-option", `-Z ${v}`);
+          break;
+        }
         const [rawName, value] = splitOnce(v, "=");
         const name = rawName.replace(/_/g, "-");
         const refusal = codegenRefusal(name, value);
@@ -253,11 +269,8 @@ export function parseRustcArguments(input: ParseInput): ParseResult {
         if (name === "extra-filename") extraFilename = value ?? "";
         if (name === "linker" && value) linker = value;
         if ((name === "profile-use" || name === "profile-sample-use") && value) extraFiles.push(resolve(cwd, value));
-        break;
-      }
-      case "Z": {
-        const name = splitOnce(v, "=")[0].replace(/_/g, "-");
-        if (Z_REFUSED.test(name)) return no("unsupported-option", `-Z ${v}`);
+        if (name === "link-arg" && value !== undefined) linkArgs.push(value);
+        if (name === "link-args" && value !== undefined) linkArgs.push(...value.split(/\s+/).filter(Boolean));
         break;
       }
       case "extern": {
@@ -292,7 +305,9 @@ export function parseRustcArguments(input: ParseInput): ParseResult {
   if (!crateName) return no("no-crate-name", "rustc would take it from the file name or #![crate_name]");
   if (test) crateTypes.splice(0, crateTypes.length, "bin");
   if (crateTypes.length === 0) return no("no-crate-type", "rustc would take it from #![crate_type] or default to bin");
-  if (emits.size === 0) emits.set("link", undefined);
+  // Without --emit rustc writes the linked crate; an added --emit (dep-info, below) must not take that away.
+  const emitGiven = emits.size > 0;
+  if (!emitGiven) emits.set("link", undefined);
   if (!emits.has("link") && !emits.has("metadata")) return no("dependencies-only", "--emit has neither link nor metadata");
 
   const sourceFile = resolve(cwd, inputs[0]!);
@@ -313,17 +328,18 @@ export function parseRustcArguments(input: ParseInput): ParseResult {
   }
   if (emits.has("metadata")) outputs.push({ role: "rmeta", path: emits.get("metadata") ?? join(dir, metadataName(stem)) });
 
-  // Direct mode needs rustc's own list of what it read: cargo asks for dep-info; otherwise add it.
+  // Direct mode needs rustc's own list of what it read. cargo asks for dep-info. Otherwise a
+  // dep-info-only run of the same command gives it, alongside the compile: adding dep-info to
+  // the compile's own --emit would change its outputs (the crate metadata then records more).
   const compileArgv = [compilerPath, ...rawArgs];
-  let depFile: string;
-  let depFileIsTemporary = false;
+  let dependencies: CompileInvocation["dependencies"];
   if (emits.has("dep-info")) {
-    depFile = emits.get("dep-info") ?? join(dir, depInfoName(stem));
+    const depFile = emits.get("dep-info") ?? join(dir, depInfoName(stem));
     outputs.push({ role: "dep-info", path: depFile });
+    dependencies = { depFile };
   } else {
-    depFile = input.tempPath(".d");
-    depFileIsTemporary = true;
-    compileArgv.push(`--emit=dep-info=${depFile}`);
+    const scanDepFile = input.tempPath(".d");
+    dependencies = { scanArgv: [compilerPath, ...withoutEmit(expanded.args), `--emit=dep-info=${scanDepFile}`], scanDepFile };
   }
 
   const paths = new Set(outputs.map((o) => o.path));
@@ -332,7 +348,7 @@ export function parseRustcArguments(input: ParseInput): ParseResult {
   // Diagnostics: rustc colors human-readable ones when stderr is a terminal; the daemon's is a pipe.
   let colorDiagnostics = color === "always";
   const human = errorFormat === "human" || errorFormat === "short" || errorFormat.startsWith("human");
-  if (human && input.stderrIsTTY && (color === undefined || color === "auto")) {
+  if (human && input.stderrIsTTY && (color === undefined || color === "auto") && terminalWantsColor(env)) {
     colorDiagnostics = true;
     if (color === undefined) compileArgv.push("--color=always");
     else {
@@ -345,6 +361,8 @@ export function parseRustcArguments(input: ParseInput): ParseResult {
   const links = types.some((t) => LINKING_CRATE_TYPES.has(t)) && emits.has("link");
   const extraInputFiles = [...new Set([...externs.sort(), ...nativeLibraryFiles(searchPaths, libs), ...extraFiles, ...(targetFile ? [targetFile] : [])])];
   if (links) {
+    // Files named in link arguments (objects, version scripts, linker scripts) reach the program.
+    for (const f of linkArgFiles(linkArgs, cwd)) if (!extraInputFiles.includes(f)) extraInputFiles.push(f);
     // The linker and its ld reach the program: hash the binaries (not the system libraries they link in).
     for (const tool of [linker ?? "cc", "ld"]) {
       const found = findExecutable(tool, { cwd, pathEnv: env.PATH, exclude: new Set() });
@@ -362,7 +380,7 @@ export function parseRustcArguments(input: ParseInput): ParseResult {
   };
   const keyArgs = normalisedKeyArgs(lexed.args, norm, outDirAbs);
 
-  removeJobserverFromEnv(input.env);
+  const compileEnv = compileEnvironment(env, options.jobserver?.makeflags(() => input.tempPath(".jobserver")));
 
   const inv: CompileInvocation = {
     language: "rust",
@@ -372,16 +390,46 @@ export function parseRustcArguments(input: ParseInput): ParseResult {
     preprocessorOnlyArgs: [],
     compileArgv,
     // No preprocessArgv: rustc has no preprocessed form, so the engine always uses direct mode.
-    dependencies: { depFile, depFileIsTemporary },
-    keyEnv: keyEnvNames(env, effectiveTarget),
+    dependencies,
+    keyEnv: keyEnvNames(env, effectiveTarget, links),
     volatileMarkers: [],
     // rustc writes the cwd into debug info and metadata unless a remap covers it.
     dependsOnCwd: !remaps.some((r) => r.from !== "" && isWithin(cwd, resolve(cwd, r.from))),
     colorDiagnostics,
     extraInputFiles,
+    ...(compileEnv ? { compileEnv } : {}),
   };
   calls.set(inv, { target: effectiveTarget, sysroot: sysroot ?? data.sysroot, host: data.host, links, crateName });
   return { cacheable: true, invocation: inv };
+}
+
+/** The arguments without their `--emit` options (a dep-info scan must write nothing else). */
+function withoutEmit(args: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === "--emit") i++;
+    else if (!a.startsWith("--emit=")) out.push(a);
+  }
+  return out;
+}
+
+/**
+ * Files that link arguments name: a whole argument (`-C link-arg=foo.o`) or
+ * the value after the last `=` or `,` (`-Wl,--version-script=v.map`), when
+ * it is an existing regular file.
+ */
+function linkArgFiles(args: readonly string[], cwd: string): string[] {
+  const out: string[] = [];
+  for (const a of args) {
+    const candidates = new Set([a, a.slice(Math.max(a.lastIndexOf("="), a.lastIndexOf(",")) + 1)]);
+    for (const c of candidates) {
+      if (!c || c.startsWith("-")) continue;
+      const p = resolve(cwd, c);
+      if (statSync(p, { throwIfNoEntry: false })?.isFile()) out.push(p);
+    }
+  }
+  return out;
 }
 
 /**

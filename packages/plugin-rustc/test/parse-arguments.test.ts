@@ -1,14 +1,16 @@
-import { mkdirSync, writeFileSync } from "node:fs";
+import { lstatSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Engine } from "@reprise/core";
+import { Engine, KeyHasher } from "@reprise/core";
+import { execa } from "execa";
 import { afterAll, describe, expect, it } from "vitest";
-import { createRustcPlugin, rustcCallOf } from "../src/index.js";
+import { createRustcPlugin, DaemonJobserver, rustcCallOf } from "../src/index.js";
 import { fileStamp } from "../src/detect.js";
 import { expectCacheable, fakeRustc, HOST, parseInput, reasonOf, removeTempDirs, RUSTC, tempDir } from "./helpers.js";
 
 afterAll(removeTempDirs);
 
-const engine = new Engine().use(createRustcPlugin());
+const engine = new Engine().use(createRustcPlugin({ jobserverTokens: false }));
+const REAL_RUSTC = `${process.env.HOME ?? "/root"}/.rustup/toolchains/stable-x86_64-unknown-linux-gnu/bin/rustc`;
 const WS = "/work/ws";
 const DEPS = `${WS}/target/debug/deps`;
 
@@ -58,7 +60,7 @@ describe("cargo's command lines", () => {
     ]);
     expect(inv.compileArgv).toEqual([RUSTC, ...CARGO_LIB]);
     expect(inv.preprocessArgv).toBeUndefined();
-    expect(inv.dependencies).toEqual({ depFile: `${DEPS}/model-67b043e165ab7edc.d`, depFileIsTemporary: false });
+    expect(inv.dependencies).toEqual({ depFile: `${DEPS}/model-67b043e165ab7edc.d` });
     expect(inv.extraInputFiles).toEqual([`${DEPS}/libderive_describe-eb0e56786f9c76a7.so`, `${DEPS}/libserde-8e34b1d9d8191976.rmeta`]);
     // Paths are written relative to the cwd (or to the out dir); the out dir itself stays absolute.
     expect(inv.keyArgs).toContain(`serde=target/debug/deps/libserde-8e34b1d9d8191976.rmeta`);
@@ -70,8 +72,12 @@ describe("cargo's command lines", () => {
     expect(inv.keyEnv).toEqual(["CARGO", "CARGO_MANIFEST_DIR", "CARGO_PKG_NAME", "CARGO_PRIMARY_PACKAGE", "CARGO_TARGET_TMPDIR", "RUSTC_BOOTSTRAP", "RUST_TARGET_PATH"]);
     expect(inv.dependsOnCwd).toBe(true);
     expect(inv.colorDiagnostics).toBe(false);
-    // The compile the daemon runs must not try cargo's jobserver pipe, which only cargo's children hold.
-    expect(env).not.toHaveProperty("CARGO_MAKEFLAGS");
+    // The compile the daemon runs must not try cargo's jobserver pipe, which only cargo's children hold;
+    // the caller's environment itself is left alone.
+    expect(env).toEqual(CARGO_ENV);
+    expect(inv.compileEnv).toBeDefined();
+    expect(inv.compileEnv).not.toHaveProperty("CARGO_MAKEFLAGS");
+    expect({ ...inv.compileEnv, CARGO_MAKEFLAGS: CARGO_ENV.CARGO_MAKEFLAGS }).toEqual(CARGO_ENV);
     expect(rustcCallOf(inv)).toMatchObject({ target: HOST, links: false, crateName: "model" });
   });
 
@@ -126,8 +132,12 @@ describe("cargo's command lines", () => {
     const out = `${WS}/target/debug/build/anyhow-e9/out`;
     const inv = expectCacheable(parse(["--edition=2018", "--crate-name=anyhow_build", "--crate-type=lib", "--emit=metadata", "--out-dir", out, `${out}/probe.rs`, "--target", HOST], { tempPath: (s) => `/tmp/x/dep${s}` }));
     expect(inv.outputs).toEqual([{ role: "rmeta", path: `${out}/libanyhow_build.rmeta` }]);
-    expect(inv.compileArgv.at(-1)).toBe("--emit=dep-info=/tmp/x/dep.d");
-    expect(inv.dependencies).toEqual({ depFile: "/tmp/x/dep.d", depFileIsTemporary: true });
+    // The compile is left as it is (dep-info would change the metadata it writes); a dep-info-only run lists the files.
+    expect(inv.compileArgv).toEqual([RUSTC, "--edition=2018", "--crate-name=anyhow_build", "--crate-type=lib", "--emit=metadata", "--out-dir", out, `${out}/probe.rs`, "--target", HOST]);
+    expect(inv.dependencies).toEqual({
+      scanArgv: [RUSTC, "--edition=2018", "--crate-name=anyhow_build", "--crate-type=lib", "--out-dir", out, `${out}/probe.rs`, "--target", HOST, "--emit=dep-info=/tmp/x/dep.d"],
+      scanDepFile: "/tmp/x/dep.d",
+    });
   });
 
   it("the target is --target or the host", () => {
@@ -161,16 +171,41 @@ describe("cargo's command lines", () => {
     expect(inv.compileArgv.slice(0, 3)).toEqual([RUSTC, "@args", "m.rs"]);
   });
 
-  it("colors human diagnostics for a terminal; JSON diagnostics are left alone", () => {
-    const human = expectCacheable(parse(["--crate-name", "a", "a.rs", "--crate-type", "lib"], { stderrIsTTY: true }));
+  it("colors human diagnostics for a terminal as rustc would (TERM, NO_COLOR, CLICOLOR); JSON diagnostics are left alone", () => {
+    const term = { PATH: "/usr/bin:/bin", TERM: "xterm-256color" };
+    const human = expectCacheable(parse(["--crate-name", "a", "a.rs", "--crate-type", "lib"], { stderrIsTTY: true, env: term }));
     expect(human.colorDiagnostics).toBe(true);
     expect(human.compileArgv).toContain("--color=always");
-    const auto = expectCacheable(parse(["--crate-name", "a", "a.rs", "--crate-type", "lib", "--color", "auto"], { stderrIsTTY: true }));
+    for (const env of [{ PATH: "/usr/bin:/bin" }, { ...term, TERM: "dumb" }, { ...term, NO_COLOR: "1" }, { ...term, CLICOLOR: "0" }]) {
+      const plain = expectCacheable(parse(["--crate-name", "a", "a.rs", "--crate-type", "lib"], { stderrIsTTY: true, env }));
+      expect(plain.colorDiagnostics, JSON.stringify(env)).toBe(false);
+      expect(plain.compileArgv).not.toContain("--color=always");
+    }
+    const auto = expectCacheable(parse(["--crate-name", "a", "a.rs", "--crate-type", "lib", "--color", "auto"], { stderrIsTTY: true, env: term }));
     expect(auto.compileArgv).toContain("always");
     expect(auto.compileArgv).not.toContain("auto");
-    const json = expectCacheable(parse(["--crate-name", "a", "a.rs", "--crate-type", "lib", "--error-format=json"], { stderrIsTTY: true }));
+    const json = expectCacheable(parse(["--crate-name", "a", "a.rs", "--crate-type", "lib", "--error-format=json"], { stderrIsTTY: true, env: term }));
     expect(json.colorDiagnostics).toBe(false);
     expect(json.compileArgv).not.toContain("--color=always");
+  });
+
+  it("files named in link arguments and the linker's environment are in a linking call's key", () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, "extra.o"), "obj");
+    writeFileSync(join(dir, "v.map"), "{ global: *; };");
+    const args = ["--crate-name", "p", "p.rs", "--crate-type", "bin", "-C", "link-arg=extra.o", "-C", "link-args=-Wl,--version-script=v.map -Wl,--as-needed"];
+    const inv = expectCacheable(parse(args, { cwd: dir }));
+    expect(inv.extraInputFiles).toEqual(expect.arrayContaining([join(dir, "extra.o"), join(dir, "v.map")]));
+    expect(inv.keyEnv).toEqual(expect.arrayContaining(["LIBRARY_PATH", "LD_RUN_PATH"]));
+    const lib = expectCacheable(parse(["--crate-name", "p", "p.rs", "--crate-type", "lib"], { cwd: dir }));
+    expect(lib.keyEnv).not.toContain("LIBRARY_PATH");
+  });
+
+  it("without cargo's jobserver, the caller's environment is used as it is", () => {
+    const inv = expectCacheable(parse(["--crate-name", "a", "a.rs", "--crate-type", "lib"], { env: { PATH: "/usr/bin:/bin" } }));
+    expect(inv.compileEnv).toBeUndefined();
+    const make = expectCacheable(parse(["--crate-name", "a", "a.rs", "--crate-type", "lib"], { env: { PATH: "/bin", MAKEFLAGS: "-j4 --jobserver-auth=3,4 -k" } }));
+    expect(make.compileEnv).toEqual({ PATH: "/bin", MAKEFLAGS: "-j4 -k" });
   });
 
   it("a remap of the cwd takes the cwd out of the outputs", () => {
@@ -206,6 +241,9 @@ describe("what is not cached", () => {
     [["-vV"], "not-a-compilation"],
     [["--version"], "not-a-compilation"],
     [["--explain", "E0308"], "not-a-compilation"],
+    [["-C", "help", "--crate-name", "a", "--crate-type", "lib", "a.rs"], "not-a-compilation"],
+    [["-Whelp"], "not-a-compilation"],
+    [["--crate-name", "a", "--crate-type", "lib", "a.rs", "-Wunused", "--remap-path-scope", "object", "-Zshare-generics"], undefined],
     [["-", "--crate-name", "___", "--print=file-names", "--crate-type", "bin"], "print"],
     [["-", "--crate-name", "x", "--crate-type", "lib"], "stdin-source"],
     [["--crate-type", "lib", "a.rs"], "no-crate-name"],
@@ -213,7 +251,7 @@ describe("what is not cached", () => {
     [["--crate-name", "a", "--crate-type", "lib"], "no-source"],
     [["--crate-name", "a", "--crate-type", "lib", "--emit=dep-info", "a.rs"], "dependencies-only"],
     [["--crate-name", "a", "--crate-type", "sdylib", "a.rs"], "unsupported-crate-type"],
-  ])("%j → %s", (args, reason) => {
+  ])("%j → %s", (args, reason: string | undefined) => {
     expect(reasonOf(parse(args))).toBe(reason);
   });
 
@@ -264,5 +302,58 @@ describe("behind a rustup proxy", () => {
     const { home, sysroot } = rustupHome(`default_toolchain = "stable-${HOST}"\n`);
     const compiler = fakeRustc({ proxy: true, sysroot, rustcPath: join(sysroot, "bin", "rustc"), rustcStamp: "0:0:0:0" });
     expect(reasonOf(engine.hooks.parseArguments.for("rustc").call(parseInput(["/home/u/.cargo/bin/rustc", ...args], { cwd: tempDir(), env: { RUSTUP_HOME: home }, compiler })))).toBe("compiler-changed");
+  });
+});
+
+describe("the daemon's jobserver", () => {
+  it("is a named pipe with its tokens, given to the compiles instead of cargo's, and works for a real rustc", async () => {
+    const dir = tempDir();
+    let n = 0;
+    const jobserver = new DaemonJobserver(3);
+    const flags = jobserver.makeflags(() => join(dir, `js${++n}`));
+    try {
+      expect(flags).toBe(`-j4 --jobserver-auth=fifo:${join(dir, "js1")}`);
+      expect(lstatSync(join(dir, "js1")).isFIFO()).toBe(true);
+      // Same pipe while it exists; a new one when it was removed.
+      expect(jobserver.makeflags(() => join(dir, `js${++n}`))).toBe(flags);
+      const e = new Engine().use(createRustcPlugin({ jobserverTokens: 1 }));
+      writeFileSync(join(dir, "w.rs"), "pub fn f() { let unused = 1; }\n");
+      const input = parseInput([REAL_RUSTC, "--crate-name", "w", "--crate-type", "lib", "-C", "codegen-units=16", "--out-dir", dir, "w.rs"], {
+        cwd: dir,
+        env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/root", CARGO_MAKEFLAGS: "-j --jobserver-fds=6,7 --jobserver-auth=6,7" },
+        compiler: fakeRustc({ rustcPath: REAL_RUSTC }),
+        tempPath: (suffix) => join(dir, `t${++n}${suffix}`),
+      });
+      const inv = expectCacheable(e.hooks.parseArguments.for("rustc").call(input));
+      expect(inv.compileEnv?.CARGO_MAKEFLAGS).toMatch(/^-j2 --jobserver-auth=fifo:/);
+      // rustc joins it without a word (cargo's descriptors would make it warn "failed to connect to jobserver").
+      const r = await execa(inv.compileArgv[0]!, inv.compileArgv.slice(1), { cwd: dir, env: inv.compileEnv, extendEnv: false, reject: false });
+      expect(r.exitCode).toBe(0);
+      expect(r.stderr).toContain("unused variable");
+      expect(r.stderr).not.toContain("jobserver");
+    } finally {
+      jobserver.close();
+    }
+  });
+});
+
+describe("the key", () => {
+  async function keyOf(argv: string[], compiler = fakeRustc()) {
+    const e = new Engine().use(createRustcPlugin({ jobserverTokens: false }));
+    const input = parseInput([RUSTC, ...argv], { compiler });
+    const inv = expectCacheable(e.hooks.parseArguments.for("rustc").call(input));
+    const h = new KeyHasher();
+    await e.hooks.extendKey.promise(h, { request: { argv: input.argv, cwd: input.cwd, env: { ...input.env }, stdoutIsTTY: false, stderrIsTTY: false }, compiler, invocation: inv, mode: "direct" });
+    return h.digest();
+  }
+
+  it("has the target: the host's triple for proc macros and build scripts (no --target), --target otherwise", async () => {
+    const pm = ["--crate-name", "d", "d.rs", "--crate-type", "proc-macro", "--emit=dep-info,link"];
+    const onX86 = await keyOf(pm);
+    // The same call to a rustc of another host builds a proc macro for that host.
+    expect(await keyOf(pm, fakeRustc({ host: "aarch64-unknown-linux-gnu" }))).not.toBe(onX86);
+    expect(await keyOf(pm)).toBe(onX86);
+    const lib = ["--crate-name", "l", "l.rs", "--crate-type", "lib"];
+    expect(await keyOf([...lib, "--target", "aarch64-unknown-linux-gnu"])).not.toBe(await keyOf(lib));
   });
 });

@@ -186,7 +186,7 @@ export class CompileService {
     const { inv, request } = call;
     let preprocessed: { stdout: Buffer; stderr: Buffer };
     if (inv.preprocessArgv) {
-      const pre = await this.d.limit(() => runCompiler(inv.preprocessArgv!, request.cwd, request.env));
+      const pre = await this.d.limit(() => runCompiler(inv.preprocessArgv!, request.cwd, inv.compileEnv ?? request.env));
       // Let the real compile report the error exactly as it would.
       if (pre.exitCode !== 0) return this.compileAndStore(call, undefined, async () => undefined);
       preprocessed = pre;
@@ -253,7 +253,7 @@ export class CompileService {
     try {
       const [compiled] = await Promise.all([
         this.d.limit(() => this.compile(call)),
-        deps.scanArgv ? this.d.limit(() => runCompiler(deps.scanArgv!, request.cwd, request.env)) : undefined,
+        deps.scanArgv ? this.d.limit(() => runCompiler(deps.scanArgv!, request.cwd, inv.compileEnv ?? request.env)) : undefined,
       ]);
       run = compiled;
       if (run.exitCode !== 0) {
@@ -336,7 +336,7 @@ export class CompileService {
         this.d.stats.fallback("hermetic-error");
       }
     }
-    return runCompiler(inv.compileArgv, request.cwd, request.env);
+    return runCompiler(inv.compileArgv, request.cwd, inv.compileEnv ?? request.env);
   }
 
   private async store(call: Call, resultKey: string, outputs: CacheEntry["outputs"], run: CompilerRun, after?: () => Promise<void>): Promise<void> {

@@ -131,6 +131,15 @@ export interface CompileInvocation {
   colorDiagnostics: boolean;
   /** Extra files whose contents feed the key (e.g. `-fprofile-use` data, sanitizer blocklists). */
   extraInputFiles: string[];
+  /**
+   * The environment of the commands the engine runs for this call on a miss
+   * (`compileArgv`, `preprocessArgv`, `dependencies.scanArgv`); the caller's
+   * when absent. For variables that only work in the caller's process (e.g.
+   * a jobserver named by inherited file descriptors). Not part of the key:
+   * variables that change the outputs belong in `keyEnv`. Calls that are not
+   * cached run in the client with the caller's environment.
+   */
+  compileEnv?: Record<string, string>;
 }
 
 export type ParseResult =

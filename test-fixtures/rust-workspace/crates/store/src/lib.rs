@@ -7,6 +7,8 @@ use ids::Id;
 use model::Item;
 use once_cell::sync::Lazy;
 
+mod text;
+
 lazy_static::lazy_static! {
     static ref GREETING: String = format!("store for {}", ids::describe_id(Id(0)));
 }
@@ -56,8 +58,8 @@ impl Store {
         self.items.values().max_by(|a, b| strsim::jaro(&a.name, name).partial_cmp(&strsim::jaro(&b.name, name)).unwrap())
     }
 
-    pub fn count_newlines(text: &str) -> usize {
-        memchr::memchr_iter(b'\n', text.as_bytes()).count()
+    pub fn count_newlines(s: &str) -> usize {
+        text::count_newlines(s)
     }
 
     pub fn header(&self) -> [u8; 8] {
