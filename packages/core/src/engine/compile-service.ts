@@ -209,7 +209,7 @@ export class CompileService {
   private async tryHit(call: Call, resultKey: string, kind: "direct" | "preprocessor"): Promise<CallResult | undefined> {
     const entry = this.recent.get(resultKey) ?? (await this.readEntry(call.storage, resultKey));
     if (!entry) return undefined;
-    if (!restoreEntry(entry, call.inv)) return undefined;
+    if (!restoreEntry(entry, call.inv, (path, data) => this.d.hashes.rememberWritten(path, data))) return undefined;
     const serviceMs = performance.now() - call.started;
     this.d.stats.hit(kind, call.inv.language, entry.compileMs, serviceMs);
     await this.finished(call, kind === "direct" ? "hit-direct" : "hit-preprocessor", entry.exitCode, serviceMs);
@@ -293,7 +293,10 @@ export class CompileService {
     const outputs: CacheEntry["outputs"] = [];
     for (const out of call.inv.outputs) {
       const data = readFileOrUndefined(out.path);
-      if (data) outputs.push({ role: out.role, data });
+      if (data) {
+        outputs.push({ role: out.role, data });
+        this.d.hashes.rememberWritten(out.path, data);
+      }
       else if (!out.optional) {
         this.d.logger.warn("compile did not write %s (%s); not caching", out.path, out.role);
         return undefined;

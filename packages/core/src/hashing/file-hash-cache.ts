@@ -22,8 +22,27 @@ export class FileHashCache {
   hits = 0;
   misses = 0;
 
+  /** Bytes Reprise itself just wrote or read back, by path, until someone asks for their digest. */
+  private readonly written = new LRUCache<string, Written>({ maxSize: WRITTEN_BYTES, sizeCalculation: (w) => Math.max(1, w.data.length) });
+
   constructor(maxEntries = 200_000, private readonly now: () => number = Date.now) {
     this.cache = new LRUCache({ max: maxEntries });
+  }
+
+  /**
+   * Remembers that `path` holds `data`, which Reprise has just written (a
+   * restored output) or read back (a compile's output), so that a later
+   * digest of the file — a restored library the next compile links, say —
+   * hashes these bytes once instead of reading the file on every call. Unlike
+   * a file hashed from disk it is remembered even though it is new: its
+   * identity is taken right after the bytes were written, so only an in-place
+   * rewrite of the same size within the same timestamp tick could pass.
+   */
+  rememberWritten(path: string, data: Buffer): void {
+    const st = statOrUndefined(path);
+    if (!st || st.size !== data.length) return;
+    this.cache.delete(cacheKey(path, []));
+    this.written.set(path, { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, data });
   }
 
   /**
@@ -40,7 +59,17 @@ export class FileHashCache {
 
   private lookup(path: string, st: Stats, tokens: readonly string[]): FileDigest | undefined {
     const r = this.cache.get(cacheKey(path, tokens));
-    return r && r.ino === st.ino && r.dev === st.dev && r.size === st.size && r.mtimeMs === st.mtimeMs && r.ctimeMs === st.ctimeMs ? r.digest : undefined;
+    if (r && sameIdentity(r, st)) return r.digest;
+    const w = this.written.get(path);
+    if (!w) return undefined;
+    if (!sameIdentity(w, st)) {
+      this.written.delete(path);
+      return undefined;
+    }
+    const digest: FileDigest = { hash: hashBytes(w.data), size: w.data.length, tokens: tokens.filter((t) => w.data.includes(t)) };
+    this.cache.set(cacheKey(path, tokens), { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, digest });
+    if (tokens.length === 0) this.written.delete(path);
+    return digest;
   }
 
   /** Digest of `path`, or undefined if it cannot be read. */
@@ -100,12 +129,7 @@ function statOrUndefined(path: string): Stats | undefined {
   }
 }
 
-interface Remembered {
-  readonly dev: number;
-  readonly ino: number;
-  readonly size: number;
-  readonly mtimeMs: number;
-  readonly ctimeMs: number;
+interface Remembered extends Identity {
   readonly digest: FileDigest;
 }
 
@@ -113,7 +137,22 @@ function cacheKey(path: string, tokens: readonly string[]): string {
   return tokens.length ? `${path}\0${tokens.join(",")}` : path;
 }
 
-function sameIdentity(a: Stats, b: Stats): boolean {
+/** Up to this many bytes of written files wait for a digest; beyond it the oldest are read from disk when asked. */
+const WRITTEN_BYTES = 256 * 1024 * 1024;
+
+interface Identity {
+  readonly dev: number;
+  readonly ino: number;
+  readonly size: number;
+  readonly mtimeMs: number;
+  readonly ctimeMs: number;
+}
+
+interface Written extends Identity {
+  readonly data: Buffer;
+}
+
+function sameIdentity(a: Identity, b: Identity): boolean {
   return a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs;
 }
 

@@ -1,0 +1,51 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { FileHashCache } from "../../src/hashing/file-hash-cache.js";
+import { hashBytes } from "../../src/hashing/key-hasher.js";
+
+const dir = mkdtempSync(join(tmpdir(), "reprise-hash-cache-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("FileHashCache", () => {
+  it("rehashes a file younger than two seconds on every call, and remembers an older one", async () => {
+    const f = join(dir, "young.h");
+    writeFileSync(f, "int a;\n");
+    const cache = new FileHashCache();
+    await cache.digest(f);
+    await cache.digest(f);
+    expect(cache.misses).toBe(2);
+    const later = new FileHashCache(1000, () => Date.now() + 10_000);
+    await later.digest(f);
+    await later.digest(f);
+    expect(later.misses).toBe(1);
+    expect(later.known(f)).toMatchObject({ hash: hashBytes(Buffer.from("int a;\n")) });
+  });
+
+  it("takes the digest of a file Reprise just wrote from the bytes it wrote, once, without reading the file", async () => {
+    const f = join(dir, "libdep.rlib");
+    const data = Buffer.from("restored library bytes");
+    writeFileSync(f, data);
+    const cache = new FileHashCache();
+    cache.rememberWritten(f, data);
+    expect((await cache.digest(f))?.hash).toBe(hashBytes(data));
+    expect((await cache.digest(f))?.hash).toBe(hashBytes(data));
+    expect(cache.known(f)).toMatchObject({ hash: hashBytes(data) });
+    expect(cache.misses).toBe(0);
+  });
+
+  it("does not trust remembered bytes once the file changed, nor bytes that are not the file's", async () => {
+    const f = join(dir, "changed.rlib");
+    writeFileSync(f, "first");
+    const cache = new FileHashCache();
+    cache.rememberWritten(f, Buffer.from("first"));
+    writeFileSync(f, "second, longer");
+    expect((await cache.digest(f))?.hash).toBe(hashBytes(Buffer.from("second, longer")));
+
+    const g = join(dir, "other.rlib");
+    writeFileSync(g, "on disk");
+    cache.rememberWritten(g, Buffer.from("not what is on disk"));
+    expect((await cache.digest(g))?.hash).toBe(hashBytes(Buffer.from("on disk")));
+  });
+});
