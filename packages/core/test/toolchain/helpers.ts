@@ -184,13 +184,4 @@ export async function rawArchive(members: RawMember[], options: { manifest?: boo
   return gzipSync(Buffer.concat(chunks));
 }
 
-/** Installs Debian packages that are missing (apt-get update only if the first try fails). */
-export function ensureDebianPackages(packages: string[]): void {
-  const missing = packages.filter((p) => spawnSync("dpkg", ["-s", p], { stdio: "ignore" }).status !== 0);
-  if (!missing.length) return;
-  const install = () => spawnSync("apt-get", ["-o", "DPkg::Lock::Timeout=600", "install", "-y", "--no-install-recommends", ...missing], { stdio: "pipe", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
-  if (install().status === 0) return;
-  spawnSync("apt-get", ["update"], { stdio: "pipe" });
-  const r = install();
-  if (r.status !== 0) throw new Error(`apt-get install ${missing.join(" ")} failed: ${r.stderr}`);
-}
+export { ensureDebianPackages } from "../../../../test/support/sandbox-engines.js";
