@@ -247,6 +247,8 @@ export function sandboxScenarios(sut: SandboxUnderTest): SandboxFixture {
     expect(small.killed).toBeUndefined();
     const large = await run(fx.sh(dd, { limits: { ...TEST_LIMITS, memoryBytes: 1024 ** 3 } }));
     expect(large.stdout.toString()).toMatch(/dd=0/);
+    // Nothing of the sandbox's machinery lands in the caller's directory (podman's conmon writes "oom" into its cwd).
+    expect(existsSync(join(process.cwd(), "oom"))).toBe(false);
   });
 
   if (sut.limitsProcesses) {

@@ -106,13 +106,13 @@ export class ContainerSandbox implements Sandbox {
     if (image === ABORTED) return cancelled();
     const layout = planJobLayout(job, materials, { base: "image", prepareWritableDir: writableFor(o.uid, o.gid) });
 
-    let attempt = await runContainer(engine, image, job, layout, o, signal);
+    let attempt = await runContainer(engine, image, job, layout, o, signal, materials.scratchDir);
     if (attempt === "image-missing") {
       // removed since (another process pruned it, or by hand): make it again, once
       images.forget(job.toolchainId);
       image = await untilAborted(images.ensure(job.toolchainId, materials.toolchainRoot), signal);
       if (image === ABORTED) return cancelled();
-      attempt = await runContainer(engine, image, job, layout, o, signal);
+      attempt = await runContainer(engine, image, job, layout, o, signal, materials.scratchDir);
       if (attempt === "image-missing") throw new SandboxError(`${engine.kind} lost the image ${image} twice`);
     }
     return attempt;
@@ -152,6 +152,7 @@ async function runContainer(
   layout: JobLayout,
   o: ParsedContainerOptions,
   signal: AbortSignal,
+  scratchDir: string,
 ): Promise<JobResult | "image-missing"> {
   const max = job.limits.maxOutputBytes;
   const name = CONTAINER_PREFIX + randomBytes(8).toString("hex");
@@ -160,7 +161,9 @@ async function runContainer(
 
   // Output is read to the end whatever its size (past the limit it is counted, not kept): an engine
   // whose client stops reading blocks its own monitor (conmon), and then cannot stop the container.
-  const child = spawn(engine.path, args, { stdio: ["ignore", "pipe", "pipe"] });
+  // In the job's scratch directory: podman's conmon writes a file named "oom" into its working
+  // directory when the container is killed for memory, which must not land in the caller's.
+  const child = spawn(engine.path, args, { stdio: ["ignore", "pipe", "pipe"], cwd: scratchDir });
   const ended = new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((resolve) => {
     child.on("error", (error) => resolve({ code: null, signal: null, error }));
     child.on("close", (code, sig) => resolve({ code, signal: sig }));
