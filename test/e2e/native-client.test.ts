@@ -37,7 +37,11 @@ function otherCore(patch: { version?: string; protocol?: number }): string {
   return old;
 }
 
-describe.skipIf(!built)("native client", () => {
+describe("native client", () => {
+  it("was built by the build (npm run build compiles it with the system C compiler)", () => {
+    expect(built, `${REPRISE_NATIVE_BIN} is missing: is there a C compiler?`).toBe(true);
+  });
+
   beforeAll(() => {
     sb = new RepriseSandbox({}, "native");
     w = join(sb.root, "src");

@@ -105,7 +105,11 @@ async function runProgram(env: Record<string, string> = {}) {
   return r.stdout;
 }
 
-describe.skipIf(!cargo)("cargo with RUSTC_WRAPPER=reprise on a real workspace", () => {
+it("finds cargo (PATH, then ~/.cargo/bin), as the README requires", () => {
+  expect(cargo, "cargo not found: install rustup's stable toolchain").toBeTruthy();
+});
+
+describe("cargo with RUSTC_WRAPPER=reprise on a real workspace", () => {
   let logDir: string;
   beforeAll(async () => {
     logDir = mkdtempSync(join(tmpdir(), "reprise-rust-outcomes-"));
@@ -228,7 +232,7 @@ describe.skipIf(!cargo)("cargo with RUSTC_WRAPPER=reprise on a real workspace", 
   );
 });
 
-describe.skipIf(!cargo)("rustc called directly, through rustup's proxy", () => {
+describe("rustc called directly, through rustup's proxy", () => {
   let direct: RepriseSandbox;
   beforeAll(() => {
     direct = new RepriseSandbox({ REPRISE_PLUGINS: RUSTC_PLUGIN, PATH: `${dirname(cargo!)}:${process.env.PATH ?? "/usr/bin:/bin"}` });

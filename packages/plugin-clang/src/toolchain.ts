@@ -1,6 +1,6 @@
 import { isAbsolute } from "node:path";
 import { collectToolchainEntries, joinPath, programPlatforms, walkPath, type CompilerInfo, type Platform, type ToolchainSpec } from "@reprise/core";
-import { findProgram, localRunner, type ToolchainOptions } from "@reprise/plugin-gcc";
+import { findProgram, localRunner, toolchainSpecOf, type ToolchainOptions } from "@reprise/plugin-gcc";
 
 /**
  * The GCC installation clang selected and the crtbegin.o files that make it
@@ -32,15 +32,7 @@ export async function clangToolchainSpec(compiler: CompilerInfo, options: Toolch
   const assembler = as ? findProgram(as, { sysroot, ...(options.pathEnv !== undefined ? { pathEnv: options.pathEnv } : {}) }) : undefined;
   const files = gccInstallationFiles(`${verbose.stderr}\n${verbose.stdout}`).filter((f) => walkPath(sysroot, f).kind === "file");
   const entries = collectToolchainEntries({ programs: assembler ? [compiler.path, assembler] : [compiler.path], files }, { sysroot });
-  return {
-    entries,
-    compilerPath: compiler.path,
-    family: compiler.family,
-    version: compiler.version,
-    identity: compiler.identity,
-    ...(compiler.target ? { target: compiler.target } : {}),
-    ...(sysroot !== "/" ? { sysroot } : {}),
-  };
+  return toolchainSpecOf(compiler, entries, sysroot);
 }
 
 /** The machines that can run a clang toolchain: from the ELF headers of its programs, never from this host. */

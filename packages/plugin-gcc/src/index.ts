@@ -27,4 +27,4 @@ export { lexArguments, type LexedArg, type LexOptions, type LexResult } from "./
 export { expandResponseFiles, splitResponseFile, type ExpandResult } from "./response-files.js";
 export { languageKind, languageOfFile, type LanguageKind } from "./languages.js";
 export { replaceSuffix, defaultObjectName } from "./output-names.js";
-export { gccToolchainSpec, toolchainPlatforms, findProgram, localRunner, type CompilerRunner, type ToolchainOptions } from "./toolchain.js";
+export { gccToolchainSpec, toolchainPlatforms, toolchainSpecOf, findProgram, localRunner, type CompilerRunner, type ToolchainOptions } from "./toolchain.js";

@@ -88,6 +88,11 @@ export async function gccToolchainSpec(compiler: CompilerInfo, options: Toolchai
     },
     { sysroot },
   );
+  return toolchainSpecOf(compiler, entries, sysroot);
+}
+
+/** A detected compiler's toolchain spec from the entries that make it runnable (shared with clang). */
+export function toolchainSpecOf(compiler: CompilerInfo, entries: ToolchainSpec["entries"], sysroot: string): ToolchainSpec {
   return {
     entries,
     compilerPath: compiler.path,

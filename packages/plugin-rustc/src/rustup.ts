@@ -34,18 +34,22 @@ function unquote(v: string): string {
   return t;
 }
 
-/** The two things read from rustup's `settings.toml` (a flat file rustup writes itself). */
-export function parseRustupSettings(text: string): Settings {
-  const settings: Settings = { overrides: [] };
+/** The key = value lines of a small flat TOML file, each with the [table] it is in; comments and blanks skipped. */
+function* tomlLines(text: string): Generator<{ table: string; line: string }> {
   let table = "";
   for (const raw of text.split(/\r?\n/)) {
     const line = raw.trim();
     if (!line || line.startsWith("#")) continue;
     const header = /^\[([^\]]+)\]$/.exec(line);
-    if (header) {
-      table = header[1]!.trim();
-      continue;
-    }
+    if (header) table = header[1]!.trim();
+    else yield { table, line };
+  }
+}
+
+/** The two things read from rustup's `settings.toml` (a flat file rustup writes itself). */
+export function parseRustupSettings(text: string): Settings {
+  const settings: Settings = { overrides: [] };
+  for (const { table, line } of tomlLines(text)) {
     const eq = line.indexOf("=");
     if (eq < 0) continue;
     const key = unquote(line.slice(0, eq));
@@ -77,16 +81,8 @@ const NO_CHANNEL = "toolchain file names no channel";
 export function parseToolchainFile(text: string, toml: boolean): { channel?: string; unsupported?: string } {
   const trimmed = text.trim();
   if (!toml && trimmed && !trimmed.includes("\n") && !trimmed.includes("=") && !trimmed.startsWith("[")) return { channel: trimmed };
-  let table = "";
   let channel: string | undefined;
-  for (const raw of trimmed.split(/\r?\n/)) {
-    const line = raw.trim();
-    if (!line || line.startsWith("#")) continue;
-    const header = /^\[([^\]]+)\]$/.exec(line);
-    if (header) {
-      table = header[1]!.trim();
-      continue;
-    }
+  for (const { table, line } of tomlLines(trimmed)) {
     const m = /^([A-Za-z_-]+)\s*=\s*(.*)$/.exec(line);
     if (!m || table !== "toolchain") continue;
     if (m[1] === "path") return { unsupported: "toolchain file names a path" };

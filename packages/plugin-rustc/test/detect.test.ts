@@ -65,7 +65,11 @@ describe("directory digests", () => {
 const PROXY = join(homedir(), ".cargo", "bin", "rustc");
 const hasRustup = existsSync(PROXY);
 
-describe.skipIf(!hasRustup)("the installed toolchain", () => {
+describe("the installed toolchain", () => {
+  it("is rustup's (~/.cargo/bin/rustc), as the README requires", () => {
+    expect(hasRustup, `${PROXY} is missing: install rustup's stable toolchain`).toBe(true);
+  });
+
   it("sees through rustup's proxy to the toolchain: its rustc, sysroot and libraries", async () => {
     const d = await detectRustc(realProbe(PROXY));
     expect(d?.family).toBe("rustc");

@@ -166,7 +166,8 @@ export class CompileService {
 
     const key = await baseKey(this.d.engine, this.d.hashes, call.request, call.compiler, inv, "direct");
     const manifestKey = key.add("source", inv.sourceFile).add("sourceHash", source.hash).digest();
-    await this.storing.get(manifestKey);
+    const storing = this.storing.get(manifestKey);
+    if (storing) await storing;
     const match = await findInManifest(call.storage, manifestKey, this.manifests, this.d.hashes, call.request.env);
     if (match) {
       const hit = await this.tryHit(call, match.resultKey, "direct");
@@ -200,7 +201,8 @@ export class CompileService {
     if (marker) return this.local(inv.compileArgv[0]!, "time-macro", call.started, call.request, call.compiler);
     const key = await baseKey(this.d.engine, this.d.hashes, request, call.compiler, inv, "preprocessor");
     const resultKey = key.add("preprocessed", hashBytes(preprocessed.stdout)).add("ppStderr", preprocessed.stderr).digest();
-    await this.storing.get(resultKey);
+    const storing = this.storing.get(resultKey);
+    if (storing) await storing;
     const hit = await this.tryHit(call, resultKey, "preprocessor");
     if (hit) return hit;
     return this.compileAndStore(call, resultKey, async () => ({ resultKey }));
