@@ -1,4 +1,4 @@
-import { readdirSync, rmSync } from "node:fs";
+import { readFileSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 
 const TEMP_DIR = /^tmp-(\d+)$/;
@@ -36,11 +36,16 @@ export function removeLeftovers(runtime: string): string[] {
   return removed;
 }
 
+/** A zombie (killed, not yet reaped by its parent) is dead: it holds no files and runs nothing. */
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+  try {
+    return /\) [^ZX] /.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return true;
   }
 }
