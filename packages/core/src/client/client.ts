@@ -1,9 +1,9 @@
 import { basename } from "node:path";
 import { encodeCompileRequest } from "../protocol/frames.js";
-import { runtimeDir, socketPath, daemonLogPath, startupFailurePath } from "../util/paths.js";
+import { runtimeDir, socketPath, daemonLogPath } from "../util/paths.js";
 import { fileSink, Logger, parseLogLevel, silentLogger } from "../util/logger.js";
 import { checkedRuntime } from "./checked-runtime.js";
-import { readPrivate } from "../util/private-file.js";
+import { readStartupFailure, recentFailureFor } from "../daemon/startup-failure.js";
 import { REPRISE_VERSION } from "../version.js";
 import { exchange, isListening, type ExchangeOutcome, type StreamSinks } from "./exchange.js";
 import { EXIT_LOCK_HELD, spawnDaemon, type SpawnedDaemon } from "./spawn-daemon.js";
@@ -68,6 +68,9 @@ async function callDaemon(runtime: string, argv: string[], masqueradeAs: string 
   const made = checkedRuntime(true, runtime);
   if (made.kind === "refused") return { kind: "refused" };
   if (made.kind !== "ok") return { kind: "unreachable", error: made.kind === "unusable" ? made.error : "runtime dir vanished" };
+  // A daemon started from here with these settings failed a moment ago: it would fail again.
+  const failed = recentFailureFor(runtime, process.cwd(), process.env);
+  if (failed) return { kind: "daemon-failed", message: failed.message };
   try {
     return await retryUntilUp(runtime, sock, request, spawnDaemon(runtime));
   } catch (err) {
@@ -88,7 +91,7 @@ async function retryUntilUp(runtime: string, sock: string, request: Buffer, daem
     await sleep(delay);
     const code = daemon.exitCode;
     if (code !== undefined && code !== EXIT_LOCK_HELD) {
-      const reason = readPrivate(startupFailurePath(runtime))?.trim();
+      const reason = readStartupFailure(runtime)?.message;
       return { kind: "daemon-failed", message: reason || `the daemon exited with status ${code} at start-up; see ${daemonLogPath(runtime)}` };
     }
     outcome = await exchange(sock, request, sinks);

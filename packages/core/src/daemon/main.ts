@@ -35,7 +35,7 @@ export async function startDaemon(env: NodeJS.ProcessEnv = process.env, cwd = pr
     if (server) clearStartupFailure(runtime);
     return server;
   } catch (err) {
-    recordStartupFailure(runtime, err);
+    recordStartupFailure(runtime, err, cwd, env);
     lock?.release();
     throw err;
   }

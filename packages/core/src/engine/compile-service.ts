@@ -127,7 +127,7 @@ export class CompileService {
       this.d.stats.error(reason);
       const message = (err as Error).message;
       // A bad setting stops caching for every call: the user must see it on the terminal, not only in stats.
-      const notice = err instanceof ConfigError || err instanceof PluginError ? message : undefined;
+      const notice = err instanceof ConfigError || err instanceof PluginError ? message.trim() : undefined;
       return { kind: "run-locally", compiler: compilerPath ?? compilerName, reason: `reprise error: ${message}`, ...(notice ? { notice } : {}) };
     }
   }
