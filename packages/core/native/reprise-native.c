@@ -407,12 +407,20 @@ static enum path_check check_own_socket(const char *sock) {
  * NOTICE_WINDOW_SEC; the marker notice-<FNV-1a 64 of the message> lives in
  * the checked runtime directory and is created exclusively, never through a link.
  */
-static void print_notice_once(const char *runtime, const char *message) {
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (const unsigned char *p = (const unsigned char *)message; *p; p++) {
-    h ^= *p;
+#define FNV1A64_INIT 0xcbf29ce484222325ull
+
+/* FNV-1a 64 (util/fnv1a.ts) over n bytes, continuing from h. */
+static uint64_t fnv1a64(uint64_t h, const void *data, size_t n) {
+  const unsigned char *p = data;
+  for (size_t i = 0; i < n; i++) {
+    h ^= p[i];
     h *= 0x100000001b3ull;
   }
+  return h;
+}
+
+static void print_notice_once(const char *runtime, const char *message) {
+  uint64_t h = fnv1a64(FNV1A64_INIT, message, strlen(message));
   char leaf[40];
   snprintf(leaf, sizeof leaf, "/notice-%016llx", (unsigned long long)h);
   char *marker = concat3(runtime, leaf, "");
@@ -429,6 +437,69 @@ static void print_notice_once(const char *runtime, const char *message) {
   }
   if (print) fprintf(stderr, "reprise: %s (compiling without cache)\n", message);
   free(marker);
+}
+
+/* ---- a daemon that could not start (daemon/startup-failure.ts) ---------- */
+
+#define STARTUP_FAILURE_VALID_SEC 10
+
+static int settings_env_name(const char *e) {
+  return strncmp(e, "REPRISE_", 8) == 0 || strncmp(e, "HOME=", 5) == 0 || strncmp(e, "XDG_CONFIG_HOME=", 16) == 0;
+}
+
+static int cmp_env_name(const void *a, const void *b) {
+  const unsigned char *x = *(const unsigned char *const *)a, *y = *(const unsigned char *const *)b;
+  for (;; x++, y++) {
+    unsigned cx = *x == '=' ? 0 : *x, cy = *y == '=' ? 0 : *y;
+    if (cx != cy || cx == 0) return (int)cx - (int)cy;
+  }
+}
+
+/* failureKey(): cwd and the settings environment, sorted by name, joined by NUL, hashed. */
+static void failure_key(const char *cwd, char out[17]) {
+  size_t n = 0;
+  for (char **e = environ; *e; e++)
+    if (strchr(*e, '=') && settings_env_name(*e)) n++;
+  char **list = xmalloc(sizeof(char *) * (n ? n : 1));
+  n = 0;
+  for (char **e = environ; *e; e++)
+    if (strchr(*e, '=') && settings_env_name(*e)) list[n++] = *e;
+  qsort(list, n, sizeof(char *), cmp_env_name);
+  uint64_t h = fnv1a64(FNV1A64_INIT, cwd, strlen(cwd));
+  for (size_t i = 0; i < n; i++) {
+    h = fnv1a64(h, "", 1);
+    h = fnv1a64(h, list[i], strlen(list[i]));
+  }
+  free(list);
+  snprintf(out, 17, "%016llx", (unsigned long long)h);
+}
+
+static char *json_member(const char *p, size_t len, const char *want);
+
+/*
+ * The reason a daemon started from this cwd with these settings could not
+ * start, when that was in the last STARTUP_FAILURE_VALID_SEC: starting the
+ * Node client to start another one would only fail the same way.
+ */
+static char *recent_startup_failure(const char *runtime, const char *cwd) {
+  char *path = concat3(runtime, "/daemon.failed", "");
+  struct stat st;
+  time_t now = time(NULL);
+  int fd = -1;
+  if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && now - st.st_mtime <= STARTUP_FAILURE_VALID_SEC && st.st_mtime <= now + 1)
+    fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  free(path);
+  if (fd < 0) return NULL;
+  char text[65536];
+  ssize_t n = read(fd, text, sizeof text);
+  close(fd);
+  if (n <= 0) return NULL;
+  char *key = json_member(text, (size_t)n, "key");
+  char mine[17];
+  failure_key(cwd, mine);
+  int same = key && strcmp(key, mine) == 0;
+  free(key);
+  return same ? json_member(text, (size_t)n, "message") : NULL;
 }
 
 struct buf {
@@ -865,6 +936,13 @@ int main(int argc, char **argv) {
   if (build_request(&req, cwd, masquerade ? masquerade : "", call, call_argc) < 0) run_locally(argv0, call, masquerade);
   /* No daemon yet: the Node client creates the directory, checks it again and starts one. */
   if (sock_state == PATH_OK) o = exchange(sock, &req, &code, &notice);
+  if (o == OUT_UNREACHABLE && dir == PATH_OK) {
+    char *failed = recent_startup_failure(runtime, cwd);
+    if (failed) {
+      print_notice_once(runtime, failed);
+      run_locally(argv0, call, masquerade);
+    }
+  }
   free(req.data);
   switch (o) {
     case OUT_EXIT:

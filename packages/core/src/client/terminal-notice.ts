@@ -1,5 +1,6 @@
 import { lstatSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
+import { fnv1a64Hex } from "../util/fnv1a.js";
 import { createExclusive } from "../util/private-file.js";
 
 /**
@@ -9,14 +10,9 @@ import { createExclusive } from "../util/private-file.js";
  */
 export const NOTICE_WINDOW_MS = 60_000;
 
-/** FNV-1a, 64 bits, of the UTF-8 bytes: the native client computes the same marker name. */
+/** The marker's name for a message: the native client computes the same. */
 export function noticeKey(message: string): string {
-  let h = 0xcbf29ce484222325n;
-  for (const byte of Buffer.from(message, "utf8")) {
-    h ^= BigInt(byte);
-    h = (h * 0x100000001b3n) & 0xffffffffffffffffn;
-  }
-  return h.toString(16).padStart(16, "0");
+  return fnv1a64Hex(message);
 }
 
 /**

@@ -1,4 +1,5 @@
-import { rmSync } from "node:fs";
+import { lstatSync, rmSync } from "node:fs";
+import { fnv1a64Hex } from "../util/fnv1a.js";
 import { startupFailurePath } from "../util/paths.js";
 import { readPrivate, writePrivate } from "../util/private-file.js";
 
@@ -12,25 +13,27 @@ import { readPrivate, writePrivate } from "../util/private-file.js";
  */
 export interface StartupFailure {
   message: string;
-  /** What decided the failure: where the config search started, and the settings from the environment. */
-  cwd: string;
-  settingsEnv: string[];
-  at: number;
+  /** What decided the failure: see failureKey. */
+  key: string;
 }
 
-/** How long a recorded failure stands for calls with the same cwd and environment. */
+/** How long (by the file's mtime) a recorded failure stands for calls with the same key. */
 export const STARTUP_FAILURE_VALID_MS = 10_000;
 
-/** The environment that decides the settings: REPRISE_* and where the user's config directory is. */
-export function settingsEnv(env: NodeJS.ProcessEnv): string[] {
-  return Object.keys(env)
+/**
+ * Where the config search starts and the environment that decides the
+ * settings (REPRISE_*, HOME, XDG_CONFIG_HOME, sorted by name), hashed; the
+ * native client computes the same key from its own cwd and environment.
+ */
+export function failureKey(cwd: string, env: NodeJS.ProcessEnv): string {
+  const names = Object.keys(env)
     .filter((k) => k.startsWith("REPRISE_") || k === "HOME" || k === "XDG_CONFIG_HOME")
-    .sort()
-    .map((k) => `${k}=${env[k] ?? ""}`);
+    .sort();
+  return fnv1a64Hex([cwd, ...names.map((k) => `${k}=${env[k] ?? ""}`)].join("\0"));
 }
 
 export function recordStartupFailure(runtime: string, err: unknown, cwd: string, env: NodeJS.ProcessEnv): void {
-  const failure: StartupFailure = { message: String((err as Error).message ?? err).trim(), cwd, settingsEnv: settingsEnv(env), at: Date.now() };
+  const failure: StartupFailure = { message: String((err as Error).message ?? err).trim(), key: failureKey(cwd, env) };
   try {
     writePrivate(startupFailurePath(runtime), JSON.stringify(failure));
   } catch {
@@ -47,7 +50,7 @@ export function readStartupFailure(runtime: string): StartupFailure | undefined 
   if (!text) return undefined;
   try {
     const f = JSON.parse(text) as StartupFailure;
-    return typeof f.message === "string" && typeof f.at === "number" && Array.isArray(f.settingsEnv) ? f : undefined;
+    return typeof f.message === "string" && typeof f.key === "string" ? f : undefined;
   } catch {
     return undefined;
   }
@@ -55,8 +58,8 @@ export function readStartupFailure(runtime: string): StartupFailure | undefined 
 
 /** A failure recorded lately for a call from the same cwd with the same settings environment. */
 export function recentFailureFor(runtime: string, cwd: string, env: NodeJS.ProcessEnv, now = Date.now()): StartupFailure | undefined {
+  const st = lstatSync(startupFailurePath(runtime), { throwIfNoEntry: false });
+  if (!st?.isFile() || now - st.mtimeMs > STARTUP_FAILURE_VALID_MS || st.mtimeMs > now + 1000) return undefined;
   const f = readStartupFailure(runtime);
-  if (!f || now - f.at > STARTUP_FAILURE_VALID_MS || now < f.at || f.cwd !== cwd) return undefined;
-  const mine = settingsEnv(env);
-  return mine.length === f.settingsEnv.length && mine.every((v, i) => v === f.settingsEnv[i]) ? f : undefined;
+  return f && f.key === failureKey(cwd, env) ? f : undefined;
 }
