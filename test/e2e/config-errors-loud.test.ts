@@ -86,7 +86,8 @@ describe.each(["node", "native"] as const)("bad settings are loud and cost no wa
     expect(cached.stderr.match(/unknown key "cachSize"/g) ?? [], cached.stderr).toHaveLength(1);
     console.info(`9-file make -j2 with a bad config (${client} client): ${cached.seconds.toFixed(2)} s, plain ${reference.seconds.toFixed(2)} s`);
     // Before: 10 s of polling per call (55.9 s against 8.1 s plain).
-    expect(cached.seconds, `plain ${reference.seconds.toFixed(2)} s`).toBeLessThan(3 * reference.seconds + 5);
+    // Every call through the Node client starts Node (0.15 s on a quiet machine, 0.5 s and more on a busy one): a few seconds more.
+    expect(cached.seconds, `plain ${reference.seconds.toFixed(2)} s`).toBeLessThan(3 * reference.seconds + (client === "node" ? 8 : 5));
   });
 
   it("with a daemon already running, a call whose config is invalid prints the error too (once)", async () => {
