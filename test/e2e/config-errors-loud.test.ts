@@ -90,6 +90,16 @@ describe.each(["node", "native"] as const)("bad settings are loud and cost no wa
     expect(cached.seconds, `plain ${reference.seconds.toFixed(2)} s`).toBeLessThan(3 * reference.seconds + (client === "node" ? 8 : 5));
   });
 
+  it("--start-server with a bad config says why, at once, and fails", async () => {
+    await freshStart();
+    const dir = project('{ "cachSize": "1G" }');
+    const started = performance.now();
+    const r = await sb.run(["--start-server"], dir);
+    expect(r.exitCode).toBe(1);
+    expect(text(r.stderr)).toMatch(/reprise: invalid config in .*unknown key "cachSize"/);
+    expect((performance.now() - started) / 1000).toBeLessThan(5);
+  });
+
   it("with a daemon already running, a call whose config is invalid prints the error too (once)", async () => {
     await freshStart();
     expect((await sb.run(["--start-server"], sb.root)).exitCode).toBe(0);

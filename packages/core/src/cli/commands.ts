@@ -5,7 +5,8 @@ import { runtimeDir, socketPath } from "../util/paths.js";
 import { checkedRuntime } from "../client/checked-runtime.js";
 import { REPRISE_VERSION } from "../version.js";
 import { exchange, isListening } from "../client/exchange.js";
-import { spawnDaemon } from "../client/spawn-daemon.js";
+import { EXIT_LOCK_HELD, spawnDaemon } from "../client/spawn-daemon.js";
+import { readStartupFailure } from "../daemon/startup-failure.js";
 import { frame, FrameType } from "../protocol/frames.js";
 import { formatStats, type StatsReply } from "./format-stats.js";
 
@@ -23,10 +24,15 @@ async function startServer(): Promise<boolean> {
   if (access.kind !== "ok") return false;
   const sock = access.sock;
   if (access.socket && (await isListening(sock))) return true;
-  spawnDaemon(access.runtime);
+  const daemon = spawnDaemon(access.runtime);
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
     if (await isListening(sock)) return true;
+    if (daemon.exitCode !== undefined && daemon.exitCode !== EXIT_LOCK_HELD) {
+      const failure = readStartupFailure(access.runtime);
+      if (failure) process.stderr.write(`reprise: ${failure.message}\n`);
+      return false;
+    }
     await new Promise((r) => setTimeout(r, 20));
   }
   return false;
