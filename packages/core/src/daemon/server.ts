@@ -4,7 +4,6 @@ import {
   decodeCompileRequest,
   exitFrame,
   frame,
-  FrameLengthError,
   FrameReader,
   FrameType,
   MAX_REQUEST_FRAME_BYTES,
@@ -136,7 +135,7 @@ export class DaemonServer {
 
   /** Answers a request that cannot be read (oversized, malformed) with an Error frame and closes. */
   private refuse(socket: Socket, err: unknown): void {
-    const message = err instanceof FrameLengthError ? `request refused: ${err.message}` : `request refused: ${(err as Error).message}`;
+    const message = `request refused: ${(err as Error).message}`;
     this.o.logger.warn("bad frame from client: %s", message);
     socket.removeAllListeners("data");
     socket.on("data", discard);
