@@ -1,7 +1,7 @@
 // Issue 9's attacks on the runtime directory, reproduced with two real local
 // users: a victim compiling with XDG_RUNTIME_DIR unset (so in <TMPDIR>/reprise-<uid>,
 // TMPDIR a shared sticky directory as /tmp is) and an attacker who got there first.
-import { chmodSync, chownSync, lchownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, lchownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import type { ResultPromise } from "execa";
@@ -214,8 +214,9 @@ describe.each(["node", "native"] as const)("a squatted runtime directory (%s cli
       }
       const [cmd, ...pre] = clientArgv(client);
       const stats = await runAs(victim, cmd!, [...pre, "--show-stats", "--json"], { env: victimEnv(s), cwd: s.proj });
-      const json = JSON.parse(text(stats.stdout)) as { stats: { hitsDirect?: number; hits?: { direct: number } } & Record<string, unknown> };
-      expect(JSON.stringify(json.stats)).toMatch(/"misses":1\b/);
+      const json = JSON.parse(text(stats.stdout)) as { stats: { hitsDirect: number; misses: number } };
+      expect(json.stats.misses).toBe(1);
+      expect(json.stats.hitsDirect).toBe(1);
     } finally {
       await stopVictimDaemon(client, s);
     }
@@ -245,5 +246,17 @@ describe.each(["node", "native"] as const)("files in the victim's own runtime di
       await stopVictimDaemon(client, s, env);
       rmSync(target, { force: true });
     }
+  });
+});
+
+describe("the daemon itself", () => {
+  it("started by hand in a squatted directory, refuses it and writes nothing there", async () => {
+    const s = await scene();
+    await attackerMakes(s.runtime);
+    const entry = join(import.meta.dirname, "../../packages/core/dist/daemon/entry.js");
+    const r = await runAs(victim, process.execPath, [entry], { env: victimEnv(s), cwd: s.proj, timeout: 30_000 });
+    expect(r.exitCode).toBe(1);
+    expect(text(r.stderr)).toContain(`runtime directory ${s.runtime} cannot be used: it belongs to uid ${attacker.uid}`);
+    expect(readdirSync(s.runtime)).toEqual([]);
   });
 });
