@@ -37,9 +37,9 @@ export interface JobLimits {
   timeoutMs: number;
   /** Most bytes of stdout + stderr + outputs together. */
   maxOutputBytes: number;
-  /** Memory limit, where the sandbox can enforce one. */
+  /** Memory limit of the job as a whole (bwrap: its cgroup; containers: the engine's). */
   memoryBytes?: number;
-  /** Most processes, where the sandbox can enforce it. */
+  /** Most processes of the job as a whole (bwrap: its cgroup; containers: the engine's). */
   maxProcesses?: number;
 }
 
@@ -48,8 +48,12 @@ export interface JobResult {
   stdout: Buffer;
   stderr: Buffer;
   outputs: { role: string; data: Buffer }[];
-  /** Why the sandbox ended the job early, if it did. */
-  killed?: "timeout" | "output-limit" | "cancelled";
+  /**
+   * Why the sandbox ended the job early, or why its result cannot be trusted:
+   * `process-limit` (a fork was refused at `maxProcesses`), `memory-limit`
+   * (a process was killed at `memoryBytes`).
+   */
+  killed?: "timeout" | "output-limit" | "cancelled" | "process-limit" | "memory-limit";
 }
 
 /** Where a sandbox finds what a job needs, prepared by the engine. */
