@@ -81,7 +81,15 @@ export class HermeticCompiler {
     this.limits = o.limits ?? DEFAULT_LIMITS;
   }
 
-  async compile(name: string, options: Record<string, unknown>, request: CompileRequest, compiler: CompilerInfo, inv: CompileInvocation): Promise<HermeticOutcome> {
+  /** `limits` (config `jobLimits`) apply over the compiler's own limits, key by key. */
+  async compile(
+    name: string,
+    options: Record<string, unknown>,
+    request: CompileRequest,
+    compiler: CompilerInfo,
+    inv: CompileInvocation,
+    limits: Partial<JobLimits> = {},
+  ): Promise<HermeticOutcome> {
     let sandbox: Sandbox;
     try {
       sandbox = await this.sandboxes.select(name, options);
@@ -108,7 +116,7 @@ export class HermeticCompiler {
 
     let scratchDir: string | undefined;
     try {
-      const plan = await buildJob(request, inv, toolchain.id, ws.inputs, this.o.hashes, this.limits);
+      const plan = await buildJob(request, inv, toolchain.id, ws.inputs, this.o.hashes, { ...this.limits, ...limits });
       if (!plan.ok) return plan;
       const job = plan.job;
       mkdirSync(ws.scratchRoot, { recursive: true, mode: 0o700 });
