@@ -1,4 +1,4 @@
-import { TIME_MARKERS, gccDialect, type GccLikeDialect } from "@reprise/plugin-gcc";
+import { LOADER_ENV, TIME_MARKERS, gccDialect, type GccLikeDialect } from "@reprise/plugin-gcc";
 import { clangOptionTable } from "./option-table.js";
 
 /** `-Xclang` values that make cc1 write or read files Reprise cannot see, or no object at all. */
@@ -83,4 +83,10 @@ export const clangDialect: GccLikeDialect = {
     }
     return undefined;
   },
+  // PATH: an external assembler or gcc installation; COLUMNS: LLVM's diagnostics width; TERM, NO_COLOR: colors.
+  jobEnv: { names: ["PATH", "COLUMNS", "TERM", "NO_COLOR"] },
+  // -fplugin= and -fpass-plugin= load shared objects into clang; -Xclang -load/-plugin are not cached at all.
+  codeLoadingOptions: ["-fplugin=", "-fpass-plugin=", "-load", "-add-plugin", "-plugin"],
+  // CCC_OVERRIDE_OPTIONS rewrites the command line (it can add -fplugin=).
+  codeLoadingEnv: [...LOADER_ENV, "COMPILER_PATH", "CCC_OVERRIDE_OPTIONS"],
 };

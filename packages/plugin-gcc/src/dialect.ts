@@ -29,6 +29,15 @@ export interface GccLikeDialect {
   rejectCall?(args: readonly LexedArg[]): { reason: NonCacheableReason; detail: string } | undefined;
   /** Vetoes an option beyond the table's `notCacheable`. */
   rejectOption?(arg: LexedOption): { reason: NonCacheableReason; detail: string } | undefined;
+  /** What a job passes to the compiler besides `keyEnv` (see `CompileInvocation.jobEnv`). */
+  jobEnv: { names: string[]; prefixes?: string[] };
+  /**
+   * Option prefixes that make the compiler load or run code the option names
+   * (also looked for inside `-Wp,`, `-Xpreprocessor` and `-Xclang`), and
+   * variables that do: see `CompileInvocation.loadsCode`.
+   */
+  codeLoadingOptions: readonly string[];
+  codeLoadingEnv: readonly string[];
 }
 
 const LOCALE_AND_PATHS = [
@@ -43,6 +52,18 @@ const LOCALE_AND_PATHS = [
   "LC_MESSAGES",
   "COMPILER_PATH",
 ];
+
+/**
+ * What GCC's driver and cc1 read from the environment without it changing
+ * their outputs, beyond `keyEnv` (GCC manual, "Environment Variables
+ * Affecting GCC", and its diagnostics): `PATH` (the assembler, when the
+ * driver's own directories have none), the terminal width and URL and color
+ * settings of diagnostics. `LIBRARY_PATH` only matters to linking.
+ */
+const GCC_JOB_ENV = ["PATH", "COLUMNS", "TERM", "GCC_URLS", "TERM_URLS", "GCC_EXTRA_DIAGNOSTIC_OUTPUT", "GCC_COMPARE_DEBUG"];
+
+/** Variables that make a process load other code: the loader's, and GCC's own search paths for the programs it runs (cc1, as). */
+const LOADER_ENV = ["LD_PRELOAD", "LD_AUDIT"];
 
 export const TIME_MARKERS: readonly VolatileMarker[] = [
   { token: "__DATE__", effect: "date" },
@@ -72,4 +93,10 @@ export const gccDialect: GccLikeDialect = {
   cxxDriver(compiler) {
     return compiler.data?.cxx === true;
   },
+  jobEnv: { names: GCC_JOB_ENV },
+  // -fplugin= loads a shared object into cc1; a specs file can name other programs and options. (-B and -wrapper are not cached at all.)
+  codeLoadingOptions: ["-fplugin=", "-specs", "--specs"],
+  codeLoadingEnv: [...LOADER_ENV, "GCC_EXEC_PREFIX", "COMPILER_PATH"],
 };
+
+export { GCC_JOB_ENV, LOADER_ENV };
