@@ -1,6 +1,7 @@
 import type { CompilerInfo, NonCacheableReason, VolatileMarker } from "@reprise/core";
 import type { LexedArg } from "./lex-arguments.js";
 import { gccOptionTable, type OptionTable } from "./option-table.js";
+import { gccNativeResolver, isNativeCpuOption, type NativeCpuResolver } from "./native-cpu.js";
 
 export type LexedOption = Extract<LexedArg, { kind: "option" }>;
 
@@ -38,6 +39,8 @@ export interface GccLikeDialect {
    */
   codeLoadingOptions: readonly string[];
   codeLoadingEnv: readonly string[];
+  /** How `-march=native` and the like are resolved, and why a job could still not reproduce a call that uses them. */
+  nativeCpu: { resolver: NativeCpuResolver; unportable(args: readonly string[], debug: boolean): string | undefined };
 }
 
 const LOCALE_AND_PATHS = [
@@ -97,6 +100,18 @@ export const gccDialect: GccLikeDialect = {
   // -fplugin= loads a shared object into cc1; a specs file can name other programs and options. (-B and -wrapper are not cached at all.)
   codeLoadingOptions: ["-fplugin=", "-specs", "--specs"],
   codeLoadingEnv: [...LOADER_ENV, "GCC_EXEC_PREFIX", "COMPILER_PATH"],
+  nativeCpu: {
+    resolver: gccNativeResolver,
+    unportable(args, debug) {
+      // GCC writes cc1's options into DW_AT_producer; the expansion of -march=native sits there in an order
+      // (its --param options among the -m ones) that no command line can give cc1 (checked with GCC 12).
+      const record = args.filter((a) => a === "-grecord-gcc-switches" || a === "-gno-record-gcc-switches").pop();
+      if (debug && record !== "-gno-record-gcc-switches") {
+        return `${args.filter(isNativeCpuOption).join(" ")} with -g: GCC records the options it stands for in the debug info in an order only its own CPU detection gives (-gno-record-gcc-switches lifts this)`;
+      }
+      return undefined;
+    },
+  },
 };
 
 export { GCC_JOB_ENV, LOADER_ENV };

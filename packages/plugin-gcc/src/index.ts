@@ -28,3 +28,4 @@ export { expandResponseFiles, splitResponseFile, type ExpandResult } from "./res
 export { languageKind, languageOfFile, type LanguageKind } from "./languages.js";
 export { replaceSuffix, defaultObjectName } from "./output-names.js";
 export { gccToolchainSpec, toolchainPlatforms, toolchainSpecOf, findProgram, localRunner, type CompilerRunner, type ToolchainOptions } from "./toolchain.js";
+export { applyNativeExpansion, clangNativeResolver, gccNativeResolver, isNativeCpuOption, resolveNativeCpu, type NativeCpuResolver, type NativeExpansion } from "./native-cpu.js";

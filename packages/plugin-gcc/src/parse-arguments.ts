@@ -7,6 +7,7 @@ import { languageKind, languageOfFile, type LanguageKind } from "./languages.js"
 import { lexArguments, type LexedArg } from "./lex-arguments.js";
 import { defaultObjectName, replaceSuffix } from "./output-names.js";
 import { expandResponseFiles } from "./response-files.js";
+import { applyNativeExpansion, isNativeCpuOption, resolveNativeCpu } from "./native-cpu.js";
 
 /** `node -e` scripts standing in for the preprocessor and the dependency scan of already preprocessed input. */
 
@@ -86,6 +87,15 @@ export function parseGccLikeArguments(input: ParseInput, dialect: GccLikeDialect
     colorDiagnostics,
     extraInputFiles: facts.extraInputFiles.map((f) => resolve(cwd, f)),
   };
+  if (expanded.args.some(isNativeCpuOption)) {
+    const native = resolveNativeCpu(input.compiler, expanded.args.filter(isNativeCpuOption), dialect.nativeCpu.resolver);
+    // A key that did not name the CPU would serve one machine's objects to another.
+    if (typeof native === "string") return reject("unsupported-option", `cannot resolve the native CPU: ${native}`);
+    invocation.keyArgs = applyNativeExpansion(invocation.keyArgs, native);
+    invocation.jobArgv = [compileArgv[0]!, ...applyNativeExpansion(compileArgv.slice(1), native)];
+    const unportable = dialect.nativeCpu.unportable(expanded.args, facts.debug);
+    if (unportable) invocation.unportable = unportable;
+  }
   return { cacheable: true, invocation };
 }
 

@@ -142,6 +142,15 @@ export interface CompileInvocation {
    * would run that code outside any sandbox.
    */
   loadsCode?: string[];
+  /**
+   * The argv a job runs instead of `compileArgv`, when options of the call
+   * resolve against the machine that runs them (`-march=native`: the plugin
+   * puts what they stand for on this machine instead). The key uses the same
+   * resolution.
+   */
+  jobArgv?: string[];
+  /** Why no job (in a sandbox or elsewhere) can give this call's outputs byte for byte; hermetic mode compiles it locally (`hermetic-unportable`). */
+  unportable?: string;
   /** Tokens that make the output time-dependent; scanned for in the source and every include. */
   volatileMarkers: VolatileMarker[];
   /** Whether the cwd ends up in the outputs (debug info, coverage notes). */

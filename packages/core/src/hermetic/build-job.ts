@@ -73,8 +73,9 @@ export async function buildJob(
   limits: JobLimits = DEFAULT_LIMITS,
 ): Promise<JobPlan> {
   if (inv.loadsCode?.length) return fail("hermetic-loads-code", `${inv.loadsCode.join(" ")}: the closure scan would run it outside the sandbox`);
+  if (inv.unportable) return fail("hermetic-unportable", inv.unportable);
   if (!inv.closureScan) return fail("hermetic-no-closure", "the compiler plugin gives no closure scan for this call");
-  const argv = inv.compileArgv;
+  const argv = inv.jobArgv ?? inv.compileArgv;
   const responseFile = argv.slice(1).find((a) => a.length > 1 && a.startsWith("@") && existsSync(resolve(request.cwd, a.slice(1))));
   if (responseFile) return fail("hermetic-response-file", responseFile);
   const pwd = request.env.PWD;
