@@ -119,4 +119,19 @@ export default function recordJobs(options) {
     expect(jobEnv.PATH).toBe(process.env.PATH);
     expect(jobEnv.LANG).toBe("C.UTF-8");
   });
+
+  it("compiles -march=native in the sandbox with what it stands for here, byte-identical to a plain compile; gcc -g stays local", async () => {
+    const dir = join(proj, "native");
+    mkdirSync(dir, { recursive: true });
+    // A daemon with the default plugins (gcc and clang), not the one the previous test configured.
+    await sb.run(["--stop-server"], dir);
+    writeFileSync(join(dir, "v.c"), "float dot(const float *a, const float *b, int n) { float s = 0; for (int i = 0; i < n; i++) s += a[i] * b[i]; return s; }\n");
+    await sb.zeroStats();
+    await expectSameAsPlain(sb, dir, ["gcc", "-O3", "-march=native", "-c", "v.c", "-o", "v.o"], ["v.o"], env);
+    await expectSameAsPlain(sb, dir, ["clang", "-O2", "-g", "-march=native", "-c", "v.c", "-o", "v-clang.o"], ["v-clang.o"], env);
+    await expectSameAsPlain(sb, dir, ["gcc", "-O2", "-g", "-march=native", "-c", "v.c", "-o", "v-g.o"], ["v-g.o"], env);
+    const s = await sb.stats();
+    expect(s.hermetic).toEqual({ bwrap: 2 });
+    expect(s.fallbacks).toEqual({ "hermetic-unportable": 1 });
+  });
 });
