@@ -1,4 +1,4 @@
-import { spawnSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { join } from "node:path";
@@ -118,6 +118,22 @@ export function sandboxScenarios(sut: SandboxUnderTest): SandboxFixture {
     expect(broken.result.exitCode).toBe(1);
     expect(broken.result.stderr.toString()).toBe(broken.plain.stderr.toString());
     expect(broken.result.outputs).toEqual([]);
+  });
+
+  it("calls the compiler by the names the job links to it (toolchains are identified by content): the plain compile's object", async () => {
+    const real = execFileSync("realpath", ["/usr/bin/gcc"], { encoding: "utf8" }).trim();
+    const argv = ["/usr/bin/gcc", "-O1", "-g", "-Iinclude", "-c", "src/main.c", "-o", "build/alias.o"];
+    expect(spawnSync(argv[0]!, argv.slice(1), { cwd: fx.proj }).status).toBe(0);
+    const ref = readFileSync(join(fx.proj, "build/alias.o"));
+    rmSync(join(fx.proj, "build/alias.o"));
+    const inputs = fx.store.closure(argv, fx.proj);
+    // A name in a directory the toolchain has (/usr/bin), and one in a directory it lacks.
+    for (const name of ["/usr/bin/cc-by-link", "/opt/reprise-test/bin/gcc"]) {
+      const job = fx.job([name, ...argv.slice(1)], inputs, [{ role: "object", path: join(fx.proj, "build/alias.o") }], { links: [{ path: name, target: real }] });
+      const result = await run(job);
+      expect(result.stderr.toString(), name).toBe("");
+      expect(out(result, "object")!.equals(ref), name).toBe(true);
+    }
   });
 
   it("writes an output outside the cwd", async () => {

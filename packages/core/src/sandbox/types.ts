@@ -22,6 +22,14 @@ export interface CompileJob {
    * names, which compilers may check for. Optional; absolute paths.
    */
   directories?: string[];
+  /**
+   * Symlinks the command needs that its toolchain does not hold, made in the
+   * sandbox before it runs: argv[0] as the build called the compiler
+   * (`/usr/bin/cc`), leading to where the toolchain holds it
+   * (`/usr/bin/x86_64-linux-gnu-gcc-12`): toolchains are identified by
+   * content, so every name of one compiler shares one. Absolute paths.
+   */
+  links?: { path: string; target: string }[];
 }
 
 export interface JobInput {

@@ -1,0 +1,54 @@
+import { createHash } from "node:crypto";
+import { closeSync, openSync, readSync } from "node:fs";
+import { hostPath, walkPath } from "./root-path.js";
+import type { ToolchainSpec } from "./types.js";
+
+/**
+ * A toolchain as its files, whatever name the compiler was called by:
+ * `cc`, `gcc` and `gcc-12` are links to one driver, so they make one
+ * toolchain, one archive and one id (the farm uploads and stores it once).
+ *
+ * The links that lead from the compiler's path to its binary (`/usr/bin/cc ->
+ * /etc/alternatives/cc -> /usr/bin/gcc -> gcc-12 -> x86_64-linux-gnu-gcc-12`)
+ * are left out, the compiler is named by the path it resolves to, and the
+ * identity is a digest of the file list and every file's contents. A job
+ * names the path it calls the compiler by (`CompileJob.links`), and the
+ * sandbox makes that link.
+ */
+export function identifiedByContent(spec: ToolchainSpec): ToolchainSpec {
+  const sysroot = spec.sysroot ?? "/";
+  const walk = walkPath(sysroot, spec.compilerPath);
+  if (walk.kind !== "file") return { ...spec, identity: contentDigest(spec) };
+  const namesOfCompiler = new Set(walk.links.filter((l) => walkPath(sysroot, l.path).resolved === walk.resolved).map((l) => l.path));
+  const entries = spec.entries.filter((e) => !(e.type === "symlink" && namesOfCompiler.has(e.path)));
+  const resolved: ToolchainSpec = { ...spec, entries, compilerPath: walk.resolved };
+  return { ...resolved, identity: contentDigest(resolved) };
+}
+
+/** sha256 of every entry (path, type, link text, role) and every file's contents, in path order. */
+function contentDigest(spec: ToolchainSpec): string {
+  const sysroot = spec.sysroot ?? "/";
+  const h = createHash("sha256");
+  const sorted = [...spec.entries].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  for (const e of sorted) {
+    h.update(`${e.path}\0${e.type}\0${e.linkTarget ?? ""}\0${e.role ?? ""}\0`);
+    if (e.type === "file") h.update(fileDigest(hostPath(sysroot, e.path)));
+  }
+  return h.digest("hex");
+}
+
+function fileDigest(path: string): string {
+  const h = createHash("sha256");
+  const fd = openSync(path, "r");
+  try {
+    const buf = Buffer.allocUnsafe(1 << 20);
+    for (;;) {
+      const n = readSync(fd, buf, 0, buf.length, null);
+      if (n <= 0) break;
+      h.update(buf.subarray(0, n));
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return h.digest("hex");
+}
