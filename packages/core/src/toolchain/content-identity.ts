@@ -20,7 +20,10 @@ export function identifiedByContent(spec: ToolchainSpec): ToolchainSpec {
   const walk = walkPath(sysroot, spec.compilerPath);
   if (walk.kind !== "file") return { ...spec, identity: contentDigest(spec) };
   const namesOfCompiler = new Set(walk.links.filter((l) => walkPath(sysroot, l.path).resolved === walk.resolved).map((l) => l.path));
-  const entries = spec.entries.filter((e) => !(e.type === "symlink" && namesOfCompiler.has(e.path)));
+  const kept = spec.entries.filter((e) => !(e.type === "symlink" && namesOfCompiler.has(e.path)));
+  // Directories are recorded as parents of entries: those that only held the compiler's names (/etc/alternatives) go too.
+  const holders = kept.filter((e) => e.type !== "directory").map((e) => e.path);
+  const entries = kept.filter((e) => e.type !== "directory" || holders.some((p) => p.startsWith(`${e.path}/`)));
   const resolved: ToolchainSpec = { ...spec, entries, compilerPath: walk.resolved };
   return { ...resolved, identity: contentDigest(resolved) };
 }
