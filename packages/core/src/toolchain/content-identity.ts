@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
-import { closeSync, openSync, readSync } from "node:fs";
+import { closeSync, lstatSync, openSync, readdirSync, readSync, statSync } from "node:fs";
+import { posix } from "node:path";
 import { hostPath, walkPath } from "./root-path.js";
 import type { ToolchainSpec } from "./types.js";
 
@@ -24,8 +25,43 @@ export function identifiedByContent(spec: ToolchainSpec): ToolchainSpec {
   // Directories are recorded as parents of entries: those that only held the compiler's names (/etc/alternatives) go too.
   const holders = kept.filter((e) => e.type !== "directory").map((e) => e.path);
   const entries = kept.filter((e) => e.type !== "directory" || holders.some((p) => p.startsWith(`${e.path}/`)));
-  const resolved: ToolchainSpec = { ...spec, entries, compilerPath: walk.resolved };
+  const binary = canonicalHardLink(sysroot, walk.resolved);
+  const renamed = binary === walk.resolved ? entries : entries.map((e) => (e.path === walk.resolved ? { ...e, path: binary } : e));
+  const resolved: ToolchainSpec = { ...spec, entries: renamed, compilerPath: binary };
   return { ...resolved, identity: contentDigest(resolved) };
+}
+
+/**
+ * A binary with several names in one directory (hard links: `cc` and `gcc`
+ * as one file) is held under the first of them in byte order, so that every
+ * name gives the same toolchain. Names in other directories are not looked
+ * for (gcc finds its programs relative to its own directory).
+ */
+function canonicalHardLink(sysroot: string, path: string): string {
+  const host = hostPath(sysroot, path);
+  let st;
+  try {
+    st = statSync(host);
+  } catch {
+    return path;
+  }
+  if (st.nlink < 2) return path;
+  const dir = posix.dirname(path);
+  let names: string[];
+  try {
+    names = readdirSync(hostPath(sysroot, dir)).sort();
+  } catch {
+    return path;
+  }
+  for (const name of names) {
+    try {
+      const other = lstatSync(hostPath(sysroot, posix.join(dir, name)));
+      if (other.isFile() && other.ino === st.ino && other.dev === st.dev) return posix.join(dir, name);
+    } catch {
+      // vanished
+    }
+  }
+  return path;
 }
 
 /** sha256 of every entry (path, type, link text, role) and every file's contents, in path order. */

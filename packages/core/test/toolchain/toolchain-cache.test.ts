@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { linkSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { Engine } from "../../src/engine/engine.js";
@@ -19,7 +19,7 @@ function fakeEngine(sysroot: string, options: { answerArch?: boolean } = {}) {
       e.hooks.packageToolchain.tapPromise("fake", async (compiler) => {
         if (compiler.family !== "fake") return undefined;
         calls.packageToolchain++;
-        const entries = collectToolchainEntries({ programs: ["/usr/bin/fcc"] }, { sysroot });
+        const entries = collectToolchainEntries({ programs: [compiler.path] }, { sysroot });
         return { entries, compilerPath: compiler.path, family: "fake", version: compiler.version, identity: compiler.identity, sysroot };
       });
       if (options.answerArch) e.hooks.resolveArchitecture.tapPromise("fake", async () => [{ arch: "riscv64", os: "linux", bits: 64 }]);
@@ -98,6 +98,20 @@ describe("the toolchain cache (hermetic mode's ToolchainProvider)", () => {
     expect(readdirSync(join(dir, "toolchains", "store")).filter((f) => !f.startsWith("."))).toEqual([plain.id]);
     expect(plain.manifest.identity).toMatch(/^[0-9a-f]{64}$/);
     expect(plain.manifest.identity).not.toBe(compiler.identity);
+  });
+
+  it("holds a hard-linked compiler under one of its names, so every name gives one toolchain", async () => {
+    const sysroot = fakeSysroot();
+    linkSync(join(sysroot, "usr/bin/fcc"), join(sysroot, "usr/bin/zcc"));
+    linkSync(join(sysroot, "usr/bin/fcc"), join(sysroot, "usr/bin/acc"));
+    const dir = tempDir();
+    const { engine } = fakeEngine(sysroot);
+    const cache = new ToolchainCache(engine, { dir });
+    const viaF = await cache.archive(compiler);
+    const viaZ = await cache.archive({ ...compiler, path: "/usr/bin/zcc", realPath: "/usr/bin/zcc", identity: "z".repeat(64) });
+    expect(viaZ.id).toBe(viaF.id);
+    expect(viaZ.manifest.compilerPath).toBe("/usr/bin/acc");
+    expect(viaZ.manifest.files.map((f) => f.path)).not.toContain("/usr/bin/fcc");
   });
 
   it("packages again when a file it was made from changed (a library upgraded under the same compiler)", async () => {
