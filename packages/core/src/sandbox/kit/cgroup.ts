@@ -36,6 +36,9 @@ interface ControllerDir {
 
 let sequence = 0;
 
+/** The leaf a daemon alone in a delegated v2 cgroup moves into, so that job cgroups can be made beside it. */
+const DAEMON_LEAF = "reprise-daemon";
+
 /** One job's cgroup(s): one directory on v2, one per controller on v1. */
 export class JobCgroup {
   private constructor(
@@ -161,7 +164,9 @@ export function planJobCgroups(): JobCgroupPlan | string {
       problems.push(`no cgroup hierarchy has the ${controller} controller`);
       continue;
     }
-    const parent = join(v2.mountPoint, relativeTo(own.path, v2.root));
+    // A daemon that moved itself into its leaf (below) makes job cgroups beside it, in the cgroup it left.
+    const ownPath = own.path.endsWith(`/${DAEMON_LEAF}`) ? own.path.slice(0, -DAEMON_LEAF.length - 1) || "/" : own.path;
+    const parent = join(v2.mountPoint, relativeTo(ownPath, v2.root));
     const problem = enableV2Controller(parent, controller);
     if (problem) problems.push(problem);
     else found.push({ controller, parent, version: 2 });
@@ -212,9 +217,32 @@ function enableV2Controller(parent: string, controller: string): string | undefi
     return undefined;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    // EBUSY: the cgroup holds processes (the daemon's own), and v2 lets only leaves hold them.
-    if (code === "EBUSY") return `cgroup ${parent} holds processes, so it cannot enable ${controller} for job cgroups (start the daemon in a cgroup of its own with ${controller} enabled below it)`;
+    // EBUSY: the cgroup holds processes, and v2 lets only leaves hold them. When the only one is this
+    // process (a daemon started in a delegated cgroup of its own), it moves into a leaf below, as
+    // systemd's delegation rules ask, and the controllers are enabled for job cgroups beside it.
+    if (code === "EBUSY" && moveSelfIntoLeaf(parent)) {
+      try {
+        writeFileSync(join(parent, "cgroup.subtree_control"), `+${controller}`);
+        return undefined;
+      } catch (again) {
+        return `cannot enable ${controller} in ${parent}: ${(again as Error).message}`;
+      }
+    }
+    if (code === "EBUSY") return `cgroup ${parent} holds other processes, so it cannot enable ${controller} for job cgroups (start the daemon alone in a delegated cgroup: systemd-run --user --scope -p Delegate=yes reprise --start-server)`;
     return `cannot enable ${controller} in ${parent}: ${(err as Error).message}`;
+  }
+}
+
+function moveSelfIntoLeaf(parent: string): boolean {
+  const pids = listPids(parent);
+  if (pids.length !== 1 || pids[0] !== process.pid) return false;
+  const leaf = join(parent, DAEMON_LEAF);
+  try {
+    if (!existsSync(leaf)) mkdirSync(leaf, { mode: 0o755 });
+    writeFileSync(join(leaf, "cgroup.procs"), String(process.pid));
+    return true;
+  } catch {
+    return false;
   }
 }
 
