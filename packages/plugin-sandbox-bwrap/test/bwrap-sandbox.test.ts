@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Engine } from "@reprise/core";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -89,6 +89,23 @@ describe("bwrap sandbox", () => {
     expect(fine.killed).toBeUndefined();
     expect(fine.stdout.toString()).toMatch(/dd=0/);
     expect(jobCgroups()).toEqual([]);
+  });
+
+  it("removes the empty job cgroups a killed daemon left behind, never a live one's", async () => {
+    const own = /^\d+:[^:]*\bpids\b[^:]*:(.*)$/m.exec(readFileSync("/proc/self/cgroup", "utf8"))?.[1] ?? "/";
+    const base = `/sys/fs/cgroup/pids${own}`;
+    const dead = spawnSync("true").pid!;
+    const stale = join(base, `reprise-job-${dead}-1-test`);
+    const live = join(base, `reprise-job-${process.ppid}-1-test`);
+    mkdirSync(stale);
+    mkdirSync(live);
+    try {
+      expect(await new BwrapSandbox({ hostname: "sweeper" }).probe()).toEqual({ usable: true });
+      expect(existsSync(stale)).toBe(false);
+      expect(existsSync(live)).toBe(true);
+    } finally {
+      for (const d of [stale, live]) if (existsSync(d)) rmdirSync(d);
+    }
   });
 
   it("checks enforceLimits, and runs without a cgroup when it is false", async () => {

@@ -1,4 +1,4 @@
-import { accessSync, constants as fsConstants, existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
+import { accessSync, constants as fsConstants, existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 /**
@@ -180,6 +180,7 @@ export function planJobCgroups(): JobCgroupPlan | string {
     }
   }
   const plan: JobCgroupPlan = { controllers: found, description: [...new Set(found.map((c) => `v${c.version}`))].join("+") };
+  for (const c of found) removeStaleJobCgroups(c.parent);
   try {
     const trial = JobCgroup.create(plan, { maxProcesses: 8, memoryBytes: 64 * 1024 ** 2 });
     trial.remove();
@@ -187,6 +188,34 @@ export function planJobCgroups(): JobCgroupPlan | string {
     return `cannot make a job cgroup: ${(err as Error).message}`;
   }
   return plan;
+}
+
+/** Job cgroups a killed daemon left (their processes died with bwrap; the directories stay): removed when empty. */
+function removeStaleJobCgroups(parent: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(parent);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const pid = /^reprise-job-(\d+)-/.exec(name)?.[1];
+    if (!pid || Number(pid) === process.pid || isAlive(Number(pid))) continue;
+    try {
+      rmdirSync(join(parent, name));
+    } catch {
+      // not empty (still dying) or not ours: left for the next look
+    }
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
 }
 
 function writeLimits(dir: string, controller: ControllerDir["controller"], version: 1 | 2, limits: JobCgroupLimits): void {
