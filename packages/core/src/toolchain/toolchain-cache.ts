@@ -116,6 +116,8 @@ export class ToolchainCache implements ToolchainProvider {
       try {
         const rec = JSON.parse(readFileSync(recordPath, "utf8")) as ArchiveRecord;
         if (rec.formatVersion === FORMAT_VERSION && isCurrent(rec)) return rec;
+        // Format 1 kept the archive under the compiler's key; archives are kept by content id now.
+        if ((rec.formatVersion as number) === 1) await rm(join(this.archiveDir, `${key}.tar.gz`), { force: true });
         this.logger.info("toolchain of %s changed since it was packaged; packaging it again", compiler.path);
       } catch {
         // unreadable record: package again
