@@ -272,6 +272,25 @@ export function sandboxScenarios(sut: SandboxUnderTest): SandboxFixture {
       const r = await run(fx.sh("for i in $(seq 40); do sleep 5 & done 2>&1; wait; echo done", { limits: { ...TEST_LIMITS, maxProcesses: 16 } }));
       expect(r.stdout.toString() + r.stderr.toString()).toMatch(/can't fork|Resource temporarily unavailable/);
     });
+
+    it("stops a fork bomb at the process limit of the job as a whole, and leaves nothing behind", async () => {
+      // A static C program that tries to fork 2,000 children which wait forever, and says how many forks succeeded.
+      const bomb = `forkbomb${mark}`;
+      const src = join(fx.tmp, `${bomb}.c`);
+      writeFileSync(
+        src,
+        '#include <stdio.h>\n#include <unistd.h>\nint main(void) { int ok = 0, refused = 0; for (int i = 0; i < 2000; i++) { pid_t p = fork(); if (p == 0) { for (;;) pause(); } if (p > 0) ok++; else refused++; } printf("forked=%d refused=%d\\n", ok, refused); return 0; }\n',
+      );
+      const bin = join(fx.proj, bomb);
+      if (!existsSync(bin)) execFileSync("gcc", ["-static", "-O1", "-o", bin, src]);
+      const r = await run(fx.job([bin], [{ ...fx.store.put(bin), executable: true }], [], { limits: { ...TEST_LIMITS, maxProcesses: 64, timeoutMs: 60_000 } }));
+      const m = /forked=(\d+) refused=(\d+)/.exec(r.stdout.toString());
+      expect(m, r.stderr.toString()).not.toBeNull();
+      expect(Number(m![1])).toBeLessThanOrEqual(64);
+      expect(Number(m![2])).toBeGreaterThanOrEqual(2000 - 64);
+      expect(pgrep(bomb)).toEqual([]);
+      expect(spawnSync("true").status, "the host still forks").toBe(0);
+    });
   }
 
   it("reports a job the sandbox cannot start as an error, not as a compile failure", async () => {
