@@ -1,7 +1,7 @@
 import { cosmiconfig, type CosmiconfigResult } from "cosmiconfig";
 import { availableParallelism } from "node:os";
 import { dirname, isAbsolute, resolve } from "node:path";
-import { configSchema, type Settings } from "./schema.js";
+import { configSchema, type ConfigFile, type Settings } from "./schema.js";
 import { configFromEnv, ENV_KEYS } from "./env-overrides.js";
 import { ConfigError } from "../util/errors.js";
 import { defaultCacheDir, userConfigDir } from "../util/paths.js";
@@ -98,9 +98,19 @@ export class SettingsLoader {
       storage: merged.storage ?? { ...DEFAULTS.storage },
       ...(merged.hermetic ? { hermetic: merged.hermetic } : {}),
       sandboxOptions: merged.sandboxOptions ?? {},
+      ...(merged.jobLimits ? { jobLimits: jobLimitsOf(merged.jobLimits) } : {}),
       configFile: found?.filepath,
     };
   }
+}
+
+function jobLimitsOf(l: NonNullable<ConfigFile["jobLimits"]>): NonNullable<Settings["jobLimits"]> {
+  return {
+    ...(l.timeout !== undefined ? { timeoutMs: Math.round(l.timeout * 1000) } : {}),
+    ...(l.maxProcesses !== undefined ? { maxProcesses: l.maxProcesses } : {}),
+    ...(l.memory !== undefined ? { memoryBytes: l.memory } : {}),
+    ...(l.maxOutput !== undefined ? { maxOutputBytes: l.maxOutput } : {}),
+  };
 }
 
 function parse(input: unknown, source: string) {

@@ -336,7 +336,7 @@ export class CompileService {
     const { inv, request, settings } = call;
     if (settings.hermetic && this.d.hermetic) {
       try {
-        const outcome = await this.d.hermetic.compile(settings.hermetic, settings.sandboxOptions, request, call.compiler, inv);
+        const outcome = await this.d.hermetic.compile(settings.hermetic, settings.sandboxOptions, request, call.compiler, inv, settings.jobLimits);
         if (outcome.ok) return outcome.run;
         this.d.logger.warn("hermetic compile not possible (%s: %s); compiling locally", outcome.reason, outcome.detail);
         this.d.stats.fallback(outcome.reason);
