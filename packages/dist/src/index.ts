@@ -1,2 +1,4 @@
-/** @reprise/dist: the build farm's scheduler, builder and client plugin. */
-export const DIST_PROTOCOL_VERSION = 1;
+/** @reprise/dist: the build farm's scheduler, builder and client plugin (docs/dist-design.md). */
+export * from "./protocol/index.js";
+export * from "./auth/index.js";
+export * from "./platform.js";
