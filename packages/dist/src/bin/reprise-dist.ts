@@ -1,4 +1,9 @@
 #!/usr/bin/env node
 // reprise-dist: `scheduler`, `builder` and `local-farm` commands (see docs/dist-design.md).
-process.stderr.write("reprise-dist: no command is available in this build yet\n");
-process.exitCode = 2;
+import { Command } from "commander";
+import { addSchedulerCommand } from "../cli/scheduler-command.js";
+import { DIST_VERSION } from "../version.js";
+
+const program = new Command("reprise-dist").description("Reprise build farm").version(DIST_VERSION);
+addSchedulerCommand(program);
+await program.parseAsync(process.argv);
