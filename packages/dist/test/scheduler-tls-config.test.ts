@@ -1,0 +1,85 @@
+/** TLS with a certificate made by the test, and a scheduler that cannot start saying why in one line. */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { spawnSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { Agent } from "undici";
+import { hostPlatform } from "../src/platform.js";
+import { DIST_BIN, farmRequest, simulatedBuilder, startSchedulerProcess, tempDir, type SchedulerProcess } from "./support/scheduler-process.js";
+import { makeCertificates, type TestCertificates } from "./support/test-certificates.js";
+
+describe("scheduler over TLS", () => {
+  const dir = tempDir("tls");
+  let certs: TestCertificates;
+  let s: SchedulerProcess;
+  beforeAll(async () => {
+    certs = makeCertificates(dir.path);
+    s = await startSchedulerProcess({ config: { tls: { cert: certs.cert, key: certs.key } } });
+  });
+  afterAll(async () => {
+    await s?.stop();
+    dir.remove();
+  });
+
+  it("serves https to clients that trust its CA, and only to them", async () => {
+    expect(s.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+    const trusting = new Agent({ connect: { ca: readFileSync(certs.ca) } });
+    try {
+      expect(await farmRequest(s.url, "GET", "/v1/health", { dispatcher: trusting })).toMatchObject({ status: 200, body: { ok: true } });
+      const reg = await farmRequest(s.url, "POST", "/v1/builders/register", { token: s.builderToken, body: simulatedBuilder("tls-b"), dispatcher: trusting });
+      expect(reg.status).toBe(200);
+      const alloc = await farmRequest(s.url, "POST", "/v1/jobs/allocate", { token: s.clientToken, body: { toolchainId: "tc", platforms: [hostPlatform()] }, dispatcher: trusting });
+      expect(alloc.body.builderId).toBe("tls-b");
+    } finally {
+      await trusting.close();
+    }
+    const untrusting = new Agent();
+    try {
+      const error = await farmRequest(s.url, "GET", "/v1/health", { dispatcher: untrusting }).then(() => undefined, (e: Error & { code?: string }) => e);
+      expect(error?.code ?? error?.message).toMatch(/CERT|certificate|self.signed|UNABLE/i);
+    } finally {
+      await untrusting.close();
+    }
+    const plain = await farmRequest(s.url.replace("https:", "http:"), "GET", "/v1/health").then(() => "answered", () => "refused");
+    expect(plain).toBe("refused");
+  });
+});
+
+describe("a scheduler that cannot start", () => {
+  const dir = tempDir("badcfg");
+  afterAll(() => dir.remove());
+  const tokens = { clientTokens: ["c".repeat(20)], builderTokens: ["b".repeat(20)] };
+
+  function start(config: unknown, args: string[] = []): { status: number | null; stderr: string } {
+    const file = join(dir.path, `cfg-${Math.random().toString(36).slice(2)}.json`);
+    writeFileSync(file, JSON.stringify(config));
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("REPRISE_DIST_")));
+    const r = spawnSync(process.execPath, [DIST_BIN, "scheduler", "--config", file, ...args], { encoding: "utf8", env, timeout: 30_000 });
+    return { status: r.status, stderr: r.stderr };
+  }
+
+  function expectOneLine(r: { status: number | null; stderr: string }, pattern: RegExp): void {
+    expect(r.status).toBe(2);
+    expect(r.stderr.trimEnd().split("\n")).toHaveLength(1);
+    expect(r.stderr).toMatch(/^reprise-dist scheduler: cannot start: /);
+    expect(r.stderr).toMatch(pattern);
+  }
+
+  it("says why in one line", async () => {
+    expectOneLine(start({ listen: "127.0.0.1:0" }), /no client can authenticate.*REPRISE_DIST_CLIENT_TOKENS/);
+    expectOneLine(start({ auth: tokens, listen: "127.0.0.1:0", heartbeatIntervalMs: "soon" }), /heartbeatIntervalMs/);
+    expectOneLine(start({ auth: tokens, listen: "127.0.0.1:0", colour: "blue" }), /colour|unrecognized/i);
+    expectOneLine(start({ auth: { clientTokens: ["short"], builderTokens: tokens.builderTokens } }), /at least 16 characters/);
+    expectOneLine(start({ auth: tokens, listen: "nowhere" }), /cannot listen on "nowhere"/);
+    expectOneLine(start({ auth: tokens, listen: "127.0.0.1:0", tls: { cert: "/nonexistent/cert.pem", key: "/nonexistent/key.pem" } }), /TLS certificate \/nonexistent\/cert\.pem: ENOENT/);
+    const busy = createServer();
+    await new Promise<void>((r) => busy.listen(0, "127.0.0.1", () => r()));
+    const port = (busy.address() as { port: number }).port;
+    try {
+      expectOneLine(start({ auth: tokens }, ["--listen", `127.0.0.1:${port}`]), new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: the address is already in use`));
+    } finally {
+      busy.close();
+    }
+  });
+});
