@@ -83,3 +83,40 @@ describe("a scheduler that cannot start", () => {
     }
   });
 });
+
+describe("credentials made with reprise-dist keygen and token", () => {
+  const dir = tempDir("keys");
+  afterAll(() => dir.remove());
+  const cli = (...args: string[]) => {
+    const r = spawnSync(process.execPath, [DIST_BIN, ...args], { encoding: "utf8", timeout: 30_000 });
+    if (r.status !== 0) throw new Error(`reprise-dist ${args.join(" ")}: ${r.stderr}`);
+    return r.stdout.trim();
+  };
+
+  it("issue JWTs the scheduler accepts, and a job-token key that survives a restart", async () => {
+    const issuer = join(dir.path, "issuer.jwk.json");
+    const jobKey = join(dir.path, "job-token.jwk.json");
+    cli("keygen", "--out", issuer);
+    cli("keygen", "--out", jobKey, "--alg", "ES256");
+    expect(cli("token")).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    const clientJwt = cli("token", "--key", issuer, "--role", "client", "--sub", "ci", "--ttl", "1h");
+    const builderJwt = cli("token", "--key", issuer, "--role", "builder", "--sub", "kb1", "--ttl", "1h");
+    const config = { auth: { jwt: { publicKeyFile: `${issuer}.pub.json` } }, jobTokens: { alg: "ES256", privateKeyFile: jobKey } };
+    const keys = [];
+    for (let run = 0; run < 2; run++) {
+      const s = await startSchedulerProcess({ config });
+      try {
+        const reg = await farmRequest(s.url, "POST", "/v1/builders/register", { token: builderJwt, body: simulatedBuilder("kb1") });
+        expect(reg.status).toBe(200);
+        keys.push(reg.body.schedulerPublicKey);
+        const alloc = await farmRequest(s.url, "POST", "/v1/jobs/allocate", { token: clientJwt, body: { toolchainId: "tc", platforms: [hostPlatform()] } });
+        expect(alloc.body.builderId).toBe("kb1");
+      } finally {
+        await s.stop();
+      }
+    }
+    expect(keys[0]).toEqual(keys[1]);
+    expect(keys[0]).toMatchObject({ kty: "EC", crv: "P-256", alg: "ES256" });
+    expect(keys[0].d).toBeUndefined();
+  });
+});

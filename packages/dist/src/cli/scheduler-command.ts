@@ -19,7 +19,7 @@ export function addSchedulerCommand(program: Command): void {
         process.once("SIGINT", stop);
         process.once("SIGTERM", stop);
       } catch (error) {
-        failOneLine("scheduler", error);
+        failOneLine("scheduler: cannot start", error);
       }
     });
 }
