@@ -13,6 +13,8 @@
 //                another process pinned to core 1, with an undici Pool of 32 keep-alive connections
 //                and 32 concurrent loops. "allocate" sends only allocations (builders have room for all);
 //                "allocate+finished" also reports each job finished, as a builder does (two requests per job).
+//   http floor   a bare Node http server pinned to core 0 that reads each request and answers a fixed
+//                allocation-sized JSON: what HTTP alone costs on this machine, with the same load generator.
 // Builders are simulated registrations (no process behind their URLs: the scheduler never calls them).
 // Goal (issue 10): >= 20 000 allocations/s on one core.
 //
@@ -137,6 +139,24 @@ async function loadWorker({ url, token, builderToken, seconds, clients, withFini
   process.stdout.write(JSON.stringify({ perSecond: count / wallS, count, errors, p50Ms: q(0.5), p99Ms: q(0.99) }) + '\n');
 }
 
+// ---------------------------------------------------------------- HTTP floor server (child, pinned)
+async function floorServer() {
+  const http = await import('node:http');
+  const answer = JSON.stringify({ jobId: '00000000-0000-4000-8000-000000000000', builderId: 'bench-0', builderUrl: 'http://127.0.0.1:9/bench-0', jobToken: 'x'.repeat(330), expiresAt: 0 });
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      JSON.parse(Buffer.concat(chunks).toString() || '{}');
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(answer) });
+      res.end(answer);
+    });
+  });
+  server.keepAliveTimeout = 30_000;
+  server.listen(0, '127.0.0.1', () => process.stdout.write(`listening on http://127.0.0.1:${server.address().port}\n`));
+  process.once('SIGTERM', () => process.exit(0));
+}
+
 // ---------------------------------------------------------------- orchestration
 function runChild(cmd, args, timeoutMs) {
   const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: timeoutMs, cwd: REPO });
@@ -151,26 +171,31 @@ function cpuTicks(pid) {
   } catch { return NaN; }
 }
 
+function startListening(cmd, args) {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stderr.on('data', (d) => (err += d));
+  const url = new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start: ${err}`)), 30_000);
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = /listening on (\S+)/.exec(out);
+      if (m) { clearTimeout(timer); resolve(m[1]); }
+    });
+    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`server exited ${code}: ${err}`)); });
+  });
+  return { child, url, stop: () => new Promise((r) => { if (child.exitCode !== null) return r(); child.once('exit', r); child.kill('SIGTERM'); }) };
+}
+
 async function startScheduler(work) {
   const clientToken = 'bench-client-' + Math.random().toString(36).slice(2).padEnd(16, 'x');
   const builderToken = 'bench-builder-' + Math.random().toString(36).slice(2).padEnd(16, 'x');
   const config = path.join(work, 'scheduler.json');
   fs.writeFileSync(config, JSON.stringify({ listen: '127.0.0.1:0', logLevel: 'error', heartbeatIntervalMs: 60_000, auth: { clientTokens: [clientToken], builderTokens: [builderToken] } }));
   const [cmd, args] = pinned(0, [process.execPath, path.join(DIST, 'bin', 'reprise-dist.js'), 'scheduler', '--config', config]);
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stderr.on('data', (d) => (err += d));
-  const url = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`scheduler did not start: ${err}`)), 30_000);
-    child.stdout.on('data', (d) => {
-      out += d;
-      const m = /listening on (\S+)/.exec(out);
-      if (m) { clearTimeout(timer); resolve(m[1]); }
-    });
-    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`scheduler exited ${code}: ${err}`)); });
-  });
-  return { url, child, clientToken, builderToken, stop: () => new Promise((r) => { child.once('exit', r); child.kill('SIGTERM'); }) };
+  const server = startListening(cmd, args);
+  return { url: await server.url, child: server.child, clientToken, builderToken, stop: server.stop };
 }
 
 export async function farmSchedulerBench(options = {}) {
@@ -213,6 +238,21 @@ export async function farmSchedulerBench(options = {}) {
   } finally {
     await s.stop();
   }
+
+  log(`http floor: a bare Node http server on core 0, same load`);
+  const [fcmd, fargs] = pinned(0, [process.execPath, SELF, '--floor-server']);
+  const floor = startListening(fcmd, fargs);
+  try {
+    const url = await floor.url;
+    const cpu0 = cpuTicks(floor.child.pid);
+    const t0 = Date.now();
+    const [lcmd, largs] = pinned(1, [process.execPath, SELF, '--load-worker', `--url=${url}`, '--token=x', '--builder-token=x', `--seconds=${seconds}`, `--clients=${clients}`]);
+    const r = runChild(lcmd, largs, (seconds + 60) * 1000);
+    const cpuPercent = ((cpuTicks(floor.child.pid) - cpu0) / ((Date.now() - t0) / 1000)) * 100;
+    rows.push({ mode: 'http floor', what: 'bare Node http server, fixed answer', perSecond: r.perSecond, errors: r.errors, p50Ms: r.p50Ms, p99Ms: r.p99Ms, schedulerCpuPercent: cpuPercent });
+  } finally {
+    await floor.stop();
+  }
   return { rows, meta };
 }
 
@@ -247,7 +287,9 @@ function parseFlags(argv) {
 if (process.argv[1] && path.resolve(process.argv[1]) === SELF) {
   const f = parseFlags(process.argv.slice(2));
   const num = (k, d) => (f[k] === undefined ? d : Number(f[k]));
-  if (f['in-process-worker']) {
+  if (f['floor-server']) {
+    await floorServer();
+  } else if (f['in-process-worker']) {
     await inProcessWorker({ seconds: num('seconds', 5), builders: num('builders', 100), clients: num('clients', 32) });
   } else if (f['load-worker']) {
     await loadWorker({ url: f.url, token: f.token, builderToken: f['builder-token'], seconds: num('seconds', 5), clients: num('clients', 32), withFinished: f['with-finished'] === 'true' });

@@ -29,22 +29,35 @@ export function checkProtocolVersion(req: IncomingMessage): void {
 }
 
 /** Reads a JSON body of at most `limit` bytes (413 `too-large` beyond, before reading it when Content-Length says so). */
-export async function readJsonBody(req: IncomingMessage, limit: number): Promise<unknown> {
+export function readJsonBody(req: IncomingMessage, limit: number): Promise<unknown> {
   const declared = Number(req.headers["content-length"] ?? NaN);
-  if (Number.isFinite(declared) && declared > limit) throw new HttpError(413, "too-large", `body of ${declared} bytes exceeds the limit of ${limit}`);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw new HttpError(413, "too-large", `body exceeds the limit of ${limit} bytes`);
-    chunks.push(chunk);
-  }
-  if (size === 0) throw new HttpError(400, "bad-request", "empty body; a JSON object is expected");
-  try {
-    return JSON.parse(chunks.length === 1 ? chunks[0]!.toString("utf8") : Buffer.concat(chunks).toString("utf8"));
-  } catch {
-    throw new HttpError(400, "bad-request", "the body is not valid JSON");
-  }
+  if (Number.isFinite(declared) && declared > limit) return Promise.reject(new HttpError(413, "too-large", `body of ${declared} bytes exceeds the limit of ${limit}`));
+  // Plain events rather than `for await`: the async iterator costs several microseconds per request on the allocation path.
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.off("data", onData);
+        req.off("end", onEnd);
+        reject(new HttpError(413, "too-large", `body exceeds the limit of ${limit} bytes`));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      if (size === 0) return reject(new HttpError(400, "bad-request", "empty body; a JSON object is expected"));
+      try {
+        resolve(JSON.parse(chunks.length === 1 ? chunks[0]!.toString("utf8") : Buffer.concat(chunks).toString("utf8")));
+      } catch {
+        reject(new HttpError(400, "bad-request", "the body is not valid JSON"));
+      }
+    };
+    req.on("data", onData);
+    req.once("end", onEnd);
+    req.once("error", reject);
+  });
 }
 
 /** Validates a message against its schema; 400 `bad-request` naming the first bad field. */

@@ -58,11 +58,15 @@ export function schedulerRequestListener(options: RouteOptions): RequestListener
       if (method !== "POST") throw new HttpError(405, "method-not-allowed", "use POST");
       await authenticate(req, options.clients);
       const message = parseMessage(AllocateRequestSchema, await readJsonBody(req, options.jsonBodyLimit), "allocate");
-      const gone = new AbortController();
-      const onClose = () => gone.abort();
-      res.once("close", onClose);
-      const outcome = await scheduler.allocate(message, gone.signal);
-      res.off("close", onClose);
+      let onClose: (() => void) | undefined;
+      const whenGone = () => {
+        const gone = new AbortController();
+        onClose = () => gone.abort();
+        res.once("close", onClose);
+        return gone.signal;
+      };
+      const outcome = await scheduler.allocate(message, whenGone);
+      if (onClose) res.off("close", onClose);
       if (!outcome.ok) throw new HttpError(503, outcome.code, outcome.message);
       return sendJson(res, 200, outcome.response);
     }

@@ -99,8 +99,12 @@ export class Scheduler {
     return this.registry.job(jobId)?.builderId;
   }
 
-  /** Picks a builder, waiting at most `maxWaitMs` when all are busy; `signal` ends the wait when the client goes away. */
-  async allocate(request: AllocateRequest, signal?: AbortSignal): Promise<AllocationOutcome> {
+  /**
+   * Picks a builder, waiting at most `maxWaitMs` when all are busy. `whenGone`
+   * is asked for a signal only if the request has to wait (most do not): it
+   * ends the wait when the client goes away.
+   */
+  async allocate(request: AllocateRequest, whenGone?: AbortSignal | (() => AbortSignal)): Promise<AllocationOutcome> {
     const query: AllocationQuery = {
       toolchainId: request.toolchainId,
       poolKeys: [...new Set(request.platforms.map(platformKey))],
@@ -118,7 +122,7 @@ export class Scheduler {
       this.counters.allBusy++;
       return { ok: false, code: "all-busy", message: `every builder of ${query.poolKeys.join(", ")} is busy${waitMs > 0 ? " and the queue is full" : ""}` };
     }
-    const reservation = await this.wait(query, waitMs, signal);
+    const reservation = await this.wait(query, waitMs, typeof whenGone === "function" ? whenGone() : whenGone);
     if (reservation) {
       this.counters.allocationsAfterWait++;
       return this.grant(reservation, request.toolchainId);
