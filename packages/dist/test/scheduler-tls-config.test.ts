@@ -6,6 +6,8 @@ import { createServer } from "node:net";
 import { join } from "node:path";
 import { Agent } from "undici";
 import { hostPlatform } from "../src/platform.js";
+import { FarmRequestError, farmAgent, farmJsonRequest } from "../src/http/client.js";
+import { AllocateResponseSchema, HealthResponseSchema, RegisterResponseSchema, StatusResponseSchema } from "../src/protocol/index.js";
 import { DIST_BIN, farmRequest, simulatedBuilder, startSchedulerProcess, tempDir, type SchedulerProcess } from "./support/scheduler-process.js";
 import { makeCertificates, type TestCertificates } from "./support/test-certificates.js";
 
@@ -118,5 +120,47 @@ describe("credentials made with reprise-dist keygen and token", () => {
     expect(keys[0]).toEqual(keys[1]);
     expect(keys[0]).toMatchObject({ kty: "EC", crv: "P-256", alg: "ES256" });
     expect(keys[0].d).toBeUndefined();
+  });
+});
+
+describe("farmJsonRequest (the client helper builders and daemons use)", () => {
+  const dir = tempDir("client");
+  let certs: TestCertificates;
+  let s: SchedulerProcess;
+  beforeAll(async () => {
+    certs = makeCertificates(dir.path);
+    s = await startSchedulerProcess({ config: { tls: { cert: certs.cert, key: certs.key } } });
+  });
+  afterAll(async () => {
+    await s?.stop();
+    dir.remove();
+  });
+
+  it("validates answers and turns every failure into a FarmRequestError with the server's code", async () => {
+    const agent = await farmAgent({ caFile: certs.ca });
+    try {
+      const reg = await farmJsonRequest({ method: "POST", url: `${s.url}/v1/builders/register`, token: s.builderToken, body: simulatedBuilder("fjr"), schema: RegisterResponseSchema, dispatcher: agent });
+      expect(reg.jobTokenAlg).toBe("EdDSA");
+      const alloc = await farmJsonRequest({ method: "POST", url: `${s.url}/v1/jobs/allocate`, token: s.clientToken, body: { toolchainId: "tc", platforms: [hostPlatform()] }, schema: AllocateResponseSchema, dispatcher: agent });
+      expect(alloc.builderId).toBe("fjr");
+      const refused = await farmJsonRequest({ method: "GET", url: `${s.url}/v1/status`, token: s.builderToken, schema: StatusResponseSchema, dispatcher: agent }).catch((e: FarmRequestError) => e);
+      expect(refused).toBeInstanceOf(FarmRequestError);
+      expect(refused).toMatchObject({ status: 401, errorCode: "unauthenticated" });
+      const none = await farmJsonRequest({ method: "POST", url: `${s.url}/v1/jobs/allocate`, token: s.clientToken, body: { toolchainId: "tc", platforms: [{ arch: "s390x", os: "linux" }] }, schema: AllocateResponseSchema, dispatcher: agent }).catch((e: FarmRequestError) => e);
+      expect(none).toMatchObject({ status: 503, errorCode: "no-builder" });
+    } finally {
+      await agent.close();
+    }
+    const port = new URL(s.url).port;
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, "127.0.0.1", () => r()));
+    const deadPort = (closed.address() as { port: number }).port;
+    await new Promise((r) => closed.close(r));
+    const unreachable = await farmJsonRequest({ method: "GET", url: `http://127.0.0.1:${deadPort}/v1/health`, token: "t", schema: HealthResponseSchema, timeoutMs: 2000 }).catch((e: FarmRequestError) => e);
+    expect(unreachable).toMatchObject({ status: 0, errorCode: "unreachable" });
+    expect(port).not.toBe(String(deadPort));
+    const untrusted = await farmJsonRequest({ method: "GET", url: `${s.url}/v1/health`, token: "t", schema: HealthResponseSchema, timeoutMs: 2000 }).catch((e: FarmRequestError) => e);
+    expect(untrusted).toMatchObject({ status: 0, errorCode: "unreachable" });
+    expect((untrusted as Error).message).toMatch(/certificate|self.signed|UNABLE/i);
   });
 });
