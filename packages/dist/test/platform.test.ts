@@ -24,3 +24,21 @@ describe("platform names", () => {
     expect(hostPlatform().os).toBe(process.platform);
   });
 });
+
+describe("no default architecture", () => {
+  it("names x86_64 nowhere in the farm's code but the alias table", async () => {
+    const { readdirSync, readFileSync, statSync } = await import("node:fs");
+    const { join } = await import("node:path");
+    const root = join(import.meta.dirname, "../src");
+    const offenders: string[] = [];
+    const walk = (dir: string) => {
+      for (const name of readdirSync(dir)) {
+        const path = join(dir, name);
+        if (statSync(path).isDirectory()) walk(path);
+        else if (path.endsWith(".ts") && !path.endsWith("/platform.ts") && /x86_64|amd64|\bx64\b/.test(readFileSync(path, "utf8"))) offenders.push(path);
+      }
+    };
+    walk(root);
+    expect(offenders).toEqual([]);
+  });
+});
