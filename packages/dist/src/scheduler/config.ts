@@ -119,8 +119,19 @@ export function applyEnv(raw: RawConfig, env: NodeJS.ProcessEnv): void {
   if (env.REPRISE_DIST_LOG) raw.logLevel = env.REPRISE_DIST_LOG;
 }
 
+const SEARCH_PLACES = [
+  "reprise-dist.config.json",
+  "reprise-dist.config.yaml",
+  "reprise-dist.config.yml",
+  ".reprise-distrc",
+  ".reprise-distrc.json",
+  ".reprise-distrc.yaml",
+  ".reprise-distrc.yml",
+];
+
 async function readConfigFile(sources: SchedulerConfigSources): Promise<{ raw: RawConfig; from?: string }> {
-  const explorer = cosmiconfig("reprise-dist", { searchStrategy: "none", cache: false });
+  // Data files only: a server's config never executes code.
+  const explorer = cosmiconfig("reprise-dist", { searchStrategy: "none", cache: false, searchPlaces: SEARCH_PLACES });
   const explicit = sources.configPath ?? sources.env?.REPRISE_DIST_CONFIG;
   try {
     const result = explicit ? await explorer.load(explicit) : await explorer.search(sources.cwd ?? process.cwd());

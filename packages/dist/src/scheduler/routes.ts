@@ -143,7 +143,8 @@ export function schedulerRequestListener(options: RouteOptions): RequestListener
         counters.internalErrors++;
         logger.error(`${req.method} ${req.url}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
       } else if (httpError.status === 401 || httpError.status === 403) {
-        logger.warn(`refused ${req.method} ${requestPath(req)} from ${req.socket.remoteAddress}: ${httpError.message}`);
+        // Counted in /v1/status; logged at info so a flood of bad requests cannot flood the log by default.
+        logger.info(`refused ${req.method} ${requestPath(req)} from ${req.socket.remoteAddress}: ${httpError.message}`);
       }
       count(httpError);
       if (res.headersSent) return void res.destroy();

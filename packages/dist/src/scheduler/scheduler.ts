@@ -169,7 +169,14 @@ export class Scheduler {
   }
 
   private async grant({ builder, jobId, reservedAt }: Reservation, toolchainId: string): Promise<AllocationOutcome> {
-    const { token, expiresAt } = await this.options.signer.sign({ jobId, builderId: builder.id, toolchainId }, reservedAt);
+    let signed;
+    try {
+      signed = await this.options.signer.sign({ jobId, builderId: builder.id, toolchainId }, reservedAt);
+    } catch (error) {
+      this.registry.finish(jobId); // give the slot back: no client will ever use it
+      throw error;
+    }
+    const { token, expiresAt } = signed;
     this.counters.allocations++;
     return { ok: true, response: { jobId, builderId: builder.id, builderUrl: builder.url, jobToken: token, expiresAt } };
   }
