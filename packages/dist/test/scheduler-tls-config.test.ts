@@ -48,6 +48,33 @@ describe("scheduler over TLS", () => {
   });
 });
 
+describe("scheduler requiring client certificates", () => {
+  const dir = tempDir("mtls");
+  let certs: TestCertificates;
+  let s: SchedulerProcess;
+  beforeAll(async () => {
+    certs = makeCertificates(dir.path);
+    s = await startSchedulerProcess({ config: { tls: { cert: certs.cert, key: certs.key, ca: certs.ca, requestClientCert: true } } });
+  });
+  afterAll(async () => {
+    await s?.stop();
+    dir.remove();
+  });
+
+  it("serves clients with a certificate from its CA, and refuses others at the handshake", async () => {
+    const withCert = new Agent({ connect: { ca: readFileSync(certs.ca), cert: readFileSync(certs.clientCert), key: readFileSync(certs.clientKey) } });
+    const withoutCert = new Agent({ connect: { ca: readFileSync(certs.ca) } });
+    try {
+      expect(await farmRequest(s.url, "GET", "/v1/status", { token: s.clientToken, dispatcher: withCert })).toMatchObject({ status: 200 });
+      const refused = await farmRequest(s.url, "GET", "/v1/health", { dispatcher: withoutCert }).then(() => "answered", (e: Error & { code?: string }) => e.code ?? e.message);
+      expect(refused).not.toBe("answered");
+    } finally {
+      await withCert.close();
+      await withoutCert.close();
+    }
+  });
+});
+
 describe("a scheduler that cannot start", () => {
   const dir = tempDir("badcfg");
   afterAll(() => dir.remove());

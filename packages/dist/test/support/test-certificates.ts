@@ -7,6 +7,9 @@ export interface TestCertificates {
   ca: string;
   cert: string;
   key: string;
+  /** A client certificate signed by the same CA (for servers that require one). */
+  clientCert: string;
+  clientKey: string;
 }
 
 export function makeCertificates(dir: string): TestCertificates {
@@ -16,5 +19,8 @@ export function makeCertificates(dir: string): TestCertificates {
   openssl("req", ...ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1");
   writeFileSync(join(dir, "san.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
   openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "san.ext");
-  return { ca: join(dir, "ca.pem"), cert: join(dir, "server.pem"), key: join(dir, "server.key") };
+  openssl("req", ...ec, "-keyout", "client.key", "-out", "client.csr", "-subj", "/CN=reprise-test-client");
+  writeFileSync(join(dir, "client.ext"), "extendedKeyUsage=clientAuth\n");
+  openssl("x509", "-req", "-in", "client.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "client.pem", "-days", "2", "-extfile", "client.ext");
+  return { ca: join(dir, "ca.pem"), cert: join(dir, "server.pem"), key: join(dir, "server.key"), clientCert: join(dir, "client.pem"), clientKey: join(dir, "client.key") };
 }
