@@ -125,6 +125,20 @@ describe("scheduler over HTTP (simulated builders)", () => {
     expect((await status()).counters.allocationsAfterWait).toBeGreaterThanOrEqual(1);
   });
 
+  it("never hands out more slots than builders have, under concurrent requests", async () => {
+    const pool = [{ arch: "ppc64le", os: "linux" }];
+    await register("sim-c1", { platform: pool[0], cores: 4, maxJobs: 3 });
+    await register("sim-c2", { platform: pool[0], cores: 4, maxJobs: 4 });
+    // Heartbeats that report nothing running keep them registered; allocations younger than the grace period still count.
+    const keepAlive = setInterval(() => void beat("sim-c1").then(() => beat("sim-c2")), 150);
+    const results = await Promise.all(Array.from({ length: 40 }, () => allocate({ platforms: pool }))).finally(() => clearInterval(keepAlive));
+    const granted = results.filter((r) => r.status === 200);
+    expect(granted).toHaveLength(7);
+    expect(granted.filter((r) => r.body.builderId === "sim-c1")).toHaveLength(3);
+    expect(new Set(granted.map((r) => r.body.jobId)).size).toBe(7);
+    expect(results.filter((r) => r.status === 503 && r.body.error.code === "all-busy")).toHaveLength(33);
+  });
+
   it("refuses other protocol versions and oversized bodies, and counts them", async () => {
     const before = (await status()).counters;
     const v2 = await farmRequest(s.url, "POST", "/v1/jobs/allocate", { token: s.clientToken, protocol: "2", body: {} });
