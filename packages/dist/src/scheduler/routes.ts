@@ -68,6 +68,7 @@ export function schedulerRequestListener(options: RouteOptions): RequestListener
       const outcome = await scheduler.allocate(message, whenGone);
       if (onClose) res.off("close", onClose);
       if (!outcome.ok) throw new HttpError(503, outcome.code, outcome.message);
+      if (res.destroyed) return scheduler.release(outcome.response.jobId);
       return sendJson(res, 200, outcome.response);
     }
     let match = BUILDER_ROUTE.exec(path);

@@ -95,6 +95,11 @@ export class Scheduler {
     return true;
   }
 
+  /** Gives back the slot of an allocation whose client went away before receiving it. */
+  release(jobId: string): void {
+    if (this.registry.finish(jobId)) this.serveWaiters();
+  }
+
   jobBuilderId(jobId: string): string | undefined {
     return this.registry.job(jobId)?.builderId;
   }
