@@ -7,7 +7,7 @@
 // Rows
 //   in-process   the Scheduler class without HTTP, in a child process pinned to core 0 (taskset -c 0):
 //                32 concurrent allocate() loops, each job finished at once (steady state), job tokens
-//                signed as in production (EdDSA, jose). Also the rate of the two parts alone: choosing
+//                signed as in production (ES256, jose). Also the rate of the two parts alone: choosing
 //                a builder, and signing a job token.
 //   http         `reprise-dist scheduler` as its own process pinned to core 0; the load generator is
 //                another process pinned to core 1, with an undici Pool of 32 keep-alive connections
@@ -61,7 +61,7 @@ async function inProcessWorker({ seconds, builders, clients }) {
   const { chooseBuilder } = await import(pathToFileURL(path.join(DIST, 'scheduler', 'allocator.js')).href);
   const { JobTokenSigner } = await import(pathToFileURL(path.join(DIST, 'auth', 'job-token.js')).href);
   const { Logger } = await import('@reprise/core/logger');
-  const signer = await JobTokenSigner.generate('EdDSA', 300);
+  const signer = await JobTokenSigner.generate('ES256', 300);
   const scheduler = new Scheduler({
     version: 'bench', heartbeatIntervalMs: 60_000, missedHeartbeats: 3, allocationGraceMs: 10_000,
     queue: { defaultWaitMs: 2000, maxWaitMs: 30_000, maxLength: 4096 }, signer, logger: new Logger('silent'),
@@ -214,7 +214,7 @@ export async function farmSchedulerBench(options = {}) {
   const ip = runChild(icmd, iargs, (seconds * 3 + 60) * 1000);
   rows.push({ mode: 'in-process', what: 'allocate (choose + sign job token + finish)', perSecond: ip.allocate.perSecond, cpuPercent: ip.allocate.cpuPercent });
   rows.push({ mode: 'in-process', what: 'choose a builder only', perSecond: ip.choose.perSecond, cpuPercent: ip.choose.cpuPercent });
-  rows.push({ mode: 'in-process', what: 'sign a job token only (EdDSA, jose)', perSecond: ip.sign.perSecond, cpuPercent: ip.sign.cpuPercent });
+  rows.push({ mode: 'in-process', what: 'sign a job token only (ES256, jose)', perSecond: ip.sign.perSecond, cpuPercent: ip.sign.cpuPercent });
 
   const s = await startScheduler(work);
   try {

@@ -38,7 +38,7 @@ describe("scheduler over HTTP (simulated builders)", () => {
   it("registers, heartbeats, reports pools, drops a builder that stops heartbeating", async () => {
     const reg = await register("sim-drop", { platform: OTHER });
     expect(reg.status).toBe(200);
-    expect(reg.body).toMatchObject({ heartbeatIntervalMs: 500, jobTokenAlg: "EdDSA", schedulerPublicKey: { kty: "OKP", crv: "Ed25519" } });
+    expect(reg.body).toMatchObject({ heartbeatIntervalMs: 500, jobTokenAlg: "ES256", schedulerPublicKey: { kty: "EC", crv: "P-256", alg: "ES256" } });
     expect(reg.body.schedulerPublicKey.d).toBeUndefined();
     expect((await beat("sim-drop")).body).toEqual({ ok: true });
     const lastBeat = Date.now();

@@ -1,7 +1,7 @@
 /**
  * The scheduler's code under the oldest Node it claims (20.11: the newest npm
  * ships for 32-bit ARMv7): started by that Node, registering builders and
- * allocating over HTTP, with a JWT client token and EdDSA job tokens.
+ * allocating over HTTP, with a JWT client token and ES256 job tokens (EdDSA as well, in the auth tests).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { execFileSync } from "node:child_process";

@@ -167,7 +167,7 @@ describe("farmJsonRequest (the client helper builders and daemons use)", () => {
     const agent = await farmAgent({ caFile: certs.ca });
     try {
       const reg = await farmJsonRequest({ method: "POST", url: `${s.url}/v1/builders/register`, token: s.builderToken, body: simulatedBuilder("fjr"), schema: RegisterResponseSchema, dispatcher: agent });
-      expect(reg.jobTokenAlg).toBe("EdDSA");
+      expect(reg.jobTokenAlg).toBe("ES256");
       const alloc = await farmJsonRequest({ method: "POST", url: `${s.url}/v1/jobs/allocate`, token: s.clientToken, body: { toolchainId: "tc", platforms: [hostPlatform()] }, schema: AllocateResponseSchema, dispatcher: agent });
       expect(alloc.builderId).toBe("fjr");
       const refused = await farmJsonRequest({ method: "GET", url: `${s.url}/v1/status`, token: s.builderToken, schema: StatusResponseSchema, dispatcher: agent }).catch((e: FarmRequestError) => e);

@@ -48,7 +48,7 @@ export function addTokenCommands(program: Command): void {
     .command("keygen")
     .description("write a key pair as JWK files: <out> (private, mode 0600) and <out>.pub.json")
     .requiredOption("--out <file>", "private key file")
-    .option("--alg <alg>", "EdDSA or ES256", "EdDSA")
+    .option("--alg <alg>", "ES256 or EdDSA", "ES256")
     .action(async (options: { out: string; alg: string }) => {
       try {
         if (options.alg !== "EdDSA" && options.alg !== "ES256") throw new Error(`--alg must be EdDSA or ES256, not ${JSON.stringify(options.alg)}`);

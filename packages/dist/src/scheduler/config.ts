@@ -42,7 +42,8 @@ export const SchedulerConfigSchema = z
       .prefault({}),
     jobTokens: z
       .object({
-        alg: z.enum(["EdDSA", "ES256"]).default("EdDSA"),
+        // ES256 by default: Node 20.x marks WebCrypto Ed25519 experimental (and warns on stderr); ES256 is as fast here.
+        alg: z.enum(["EdDSA", "ES256"]).default("ES256"),
         /** A private JWK; without it a key pair is generated at start. */
         privateKeyFile: z.string().optional(),
         ttlSeconds: z.number().int().min(10).max(MAX_JOB_TOKEN_TTL_SECONDS).default(300),

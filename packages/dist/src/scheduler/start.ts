@@ -55,7 +55,7 @@ async function jwtPolicy(jwt: NonNullable<SchedulerConfig["auth"]["jwt"]>): Prom
       return { key: (await importJWK(jwk, alg)) as VerificationKey, algorithms: jwt.algorithms ?? [alg], issuer: jwt.issuer };
     }
     const alg = jwt.algorithms?.[0];
-    if (!alg) throw new Error("a PEM key needs auth.jwt.algorithms (e.g. [\"EdDSA\"])");
+    if (!alg) throw new Error("a PEM key needs auth.jwt.algorithms (e.g. [\"ES256\"])");
     return { key: await importSPKI(text, alg), algorithms: jwt.algorithms!, issuer: jwt.issuer };
   } catch (error) {
     throw new ConfigError(`JWT public key ${jwt.publicKeyFile}`, error instanceof Error ? error.message : String(error));
@@ -77,7 +77,9 @@ async function signerOf(config: SchedulerConfig): Promise<JobTokenSigner> {
   const { alg, privateKeyFile, ttlSeconds } = config.jobTokens;
   if (!privateKeyFile) return JobTokenSigner.generate(alg, ttlSeconds);
   try {
-    return await JobTokenSigner.fromPrivateJwk(JSON.parse(await readConfigured(privateKeyFile, "the job-token key")) as JWK, alg, ttlSeconds);
+    const jwk = JSON.parse(await readConfigured(privateKeyFile, "the job-token key")) as JWK;
+    if (jwk.alg && jwk.alg !== alg) throw new ConfigError(`job-token key ${privateKeyFile}`, `it is an ${jwk.alg} key; set jobTokens.alg: ${jwk.alg} (or REPRISE_DIST_JOB_TOKEN_ALG)`);
+    return await JobTokenSigner.fromPrivateJwk(jwk, alg, ttlSeconds);
   } catch (error) {
     if (error instanceof ConfigError) throw error;
     throw new ConfigError(`job-token key ${privateKeyFile}`, error instanceof Error ? error.message : String(error));
