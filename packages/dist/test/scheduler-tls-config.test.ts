@@ -5,6 +5,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { Agent } from "undici";
+import { exportJWK, generateKeyPair } from "jose";
 import { hostPlatform } from "../src/platform.js";
 import { FarmRequestError, farmAgent, farmJsonRequest } from "../src/http/client.js";
 import { AllocateResponseSchema, HealthResponseSchema, RegisterResponseSchema, StatusResponseSchema } from "../src/protocol/index.js";
@@ -102,6 +103,10 @@ describe("a scheduler that cannot start", () => {
     expectOneLine(start({ auth: { clientTokens: ["short"], builderTokens: tokens.builderTokens } }), /at least 16 characters/);
     expectOneLine(start({ auth: tokens, listen: "nowhere" }), /cannot listen on "nowhere"/);
     expectOneLine(start({ auth: tokens, listen: "127.0.0.1:0", tls: { cert: "/nonexistent/cert.pem", key: "/nonexistent/key.pem" } }), /TLS certificate \/nonexistent\/cert\.pem: ENOENT/);
+    const edKey = join(dir.path, "ed.jwk.json");
+    const { privateKey } = await generateKeyPair("EdDSA", { extractable: true });
+    writeFileSync(edKey, JSON.stringify({ ...(await exportJWK(privateKey)), alg: "EdDSA" }));
+    expectOneLine(start({ auth: tokens, listen: "127.0.0.1:0", jobTokens: { privateKeyFile: edKey } }), /it is an EdDSA key; set jobTokens\.alg: EdDSA/);
     const busy = createServer();
     await new Promise<void>((r) => busy.listen(0, "127.0.0.1", () => r()));
     const port = (busy.address() as { port: number }).port;
