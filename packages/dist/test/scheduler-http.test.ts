@@ -158,14 +158,20 @@ describe("scheduler over HTTP (simulated builders)", () => {
 
   it("refuses missing, wrong-role and unknown tokens, and counts them", async () => {
     const before = (await status()).counters.refusedAuth;
+    await register("sim-tok", { platform: { arch: "s390x", os: "linux" } });
+    const jobToken = (await allocate({ platforms: [{ arch: "s390x", os: "linux" }] })).body.jobToken as string;
+    expect(jobToken.split(".")).toHaveLength(3);
     const cases = [
+      // A job token is for one builder; replayed at the scheduler it opens nothing.
+      await farmRequest(s.url, "POST", "/v1/jobs/allocate", { token: jobToken, body: { toolchainId: "tc", platforms: [HOST] } }),
+      await farmRequest(s.url, "POST", "/v1/builders/sim-tok/heartbeat", { token: jobToken, body: heartbeat() }),
       await farmRequest(s.url, "POST", "/v1/jobs/allocate", { body: { toolchainId: "tc", platforms: [HOST] } }),
       await farmRequest(s.url, "POST", "/v1/jobs/allocate", { token: s.builderToken, body: { toolchainId: "tc", platforms: [HOST] } }),
       await farmRequest(s.url, "POST", "/v1/builders/register", { token: s.clientToken, body: simulatedBuilder("sim-evil") }),
       await farmRequest(s.url, "GET", "/v1/status", { token: "not-a-token-of-this-scheduler" }),
     ];
     for (const r of cases) expect(r).toMatchObject({ status: 401, body: { error: { code: "unauthenticated" } } });
-    expect((await status()).counters.refusedAuth - before).toBe(4);
+    expect((await status()).counters.refusedAuth - before).toBe(6);
     expect(s.stderr()).toContain("refused");
   });
 });
