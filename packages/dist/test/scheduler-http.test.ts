@@ -150,7 +150,11 @@ describe("scheduler over HTTP (simulated builders)", () => {
     expect(big).toMatch(/^HTTP\/1\.1 413 /);
     expect(big.toLowerCase()).toContain("connection: close");
     const bad = await farmRequest(s.url, "POST", "/v1/jobs/allocate", { token: s.clientToken, body: { toolchainId: "tc", platforms: [] } });
-    expect(bad).toMatchObject({ status: 400, body: { error: { code: "bad-request" } } });
+    expect(bad).toMatchObject({ status: 400, body: { error: { code: "bad-request", message: expect.stringContaining("platforms") } } });
+    const badId = await farmRequest(s.url, "POST", "/v1/builders/%E0%A4%A/heartbeat", { token: s.builderToken, body: heartbeat() });
+    expect(badId).toMatchObject({ status: 400, body: { error: { code: "bad-request" } } });
+    const notJson = await farmRequest(s.url, "POST", "/v1/jobs/allocate", { token: s.clientToken, rawBody: "{not json" });
+    expect(notJson).toMatchObject({ status: 400, body: { error: { code: "bad-request", message: expect.stringContaining("JSON") } } });
     const after = (await status()).counters;
     expect(after.refusedProtocol - before.refusedProtocol).toBe(2);
     expect(after.refusedTooLarge - before.refusedTooLarge).toBe(1);

@@ -41,9 +41,9 @@ export function schedulerRequestListener(options: RouteOptions): RequestListener
   }
 
   function pathId(raw: string): string {
-    const id = decodeURIComponent(raw);
-    if (!IdSchema.safeParse(id).success) throw new HttpError(400, "bad-request", `bad id in the URL: ${JSON.stringify(id)}`);
-    return id;
+    // Ids are plain ASCII (IdSchema): nothing to percent-decode, and nothing else is accepted.
+    if (!IdSchema.safeParse(raw).success) throw new HttpError(400, "bad-request", `bad id in the URL: ${JSON.stringify(raw.slice(0, 140))}`);
+    return raw;
   }
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
