@@ -66,7 +66,7 @@ async function inProcessWorker({ seconds, builders, clients }) {
     version: 'bench', heartbeatIntervalMs: 60_000, missedHeartbeats: 3, allocationGraceMs: 10_000,
     queue: { defaultWaitMs: 2000, maxWaitMs: 30_000, maxLength: 4096 }, signer, logger: new Logger('silent'),
   });
-  for (let i = 0; i < builders; i++) scheduler.register(builderRegistration(i));
+  for (let i = 0; i < builders; i++) await scheduler.register(builderRegistration(i));
   const request = { toolchainId: 'tc-bench', platforms: [hostPlatform()] };
 
   async function timed(fn) {

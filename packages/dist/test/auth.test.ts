@@ -52,3 +52,37 @@ describe("access tokens", () => {
     expect(await clients.verify(`Bearer ${forged}`)).toMatchObject({ ok: false, status: 401 });
   });
 });
+
+describe("HS256 job tokens (a secret per builder)", () => {
+  it("only the builder whose secret signed a token accepts it, and only for its job", async () => {
+    const signer = await JobTokenSigner.generate("HS256", 60);
+    expect(signer.publicKeyJwk).toBeUndefined();
+    const k1 = await signer.keyForBuilder("b1");
+    const k2 = await signer.keyForBuilder("b2");
+    expect(k1).toMatchObject({ kty: "oct", alg: "HS256" });
+    expect(k1.k).not.toBe(k2.k);
+    const { token } = await signer.sign({ jobId: "j1", builderId: "b1" });
+    expect(await verifyJobToken(token, { publicKeyJwk: k1, builderId: "b1", jobId: "j1" })).toMatchObject({ jobId: "j1" });
+    const refusal = (p: Promise<unknown>) => p.then(() => "accepted", (e: JobTokenError) => `${e.refusal}/${e.status}`);
+    // Replayed at b2: b2's secret does not verify it.
+    expect(await refusal(verifyJobToken(token, { publicKeyJwk: k2, builderId: "b2", jobId: "j1" }))).toBe("invalid/401");
+    expect(await refusal(verifyJobToken(token, { publicKeyJwk: k1, builderId: "b1", jobId: "j2" }))).toBe("wrong-job/403");
+    // A new registration renews the secret: tokens of the old one are refused.
+    const renewed = await signer.keyForBuilder("b1");
+    expect(await refusal(verifyJobToken(token, { publicKeyJwk: renewed, builderId: "b1", jobId: "j1" }))).toBe("invalid/401");
+    signer.forgetBuilder("b1");
+    await expect(signer.sign({ jobId: "j3", builderId: "b1" })).rejects.toThrow(/no job-token key/);
+  });
+
+  it("the key decides the algorithm: an HS256 token is not checked against a public key, nor an ES256 one against a secret", async () => {
+    const es = await JobTokenSigner.generate("ES256", 60);
+    const hs = await JobTokenSigner.generate("HS256", 60);
+    const secret = await hs.keyForBuilder("b1");
+    const hsToken = (await hs.sign({ jobId: "j", builderId: "b1" })).token;
+    const esToken = (await es.sign({ jobId: "j", builderId: "b1" })).token;
+    const refusal = (p: Promise<unknown>) => p.then(() => "accepted", (e: JobTokenError) => e.refusal);
+    expect(await refusal(verifyJobToken(hsToken, { publicKeyJwk: es.publicKeyJwk!, builderId: "b1", jobId: "j" }))).toBe("invalid");
+    expect(await refusal(verifyJobToken(esToken, { publicKeyJwk: secret, builderId: "b1", jobId: "j" }))).toBe("invalid");
+    expect(await refusal(verifyJobToken(hsToken, { publicKeyJwk: { ...secret, alg: "ES256" }, builderId: "b1", jobId: "j" }))).toBe("invalid");
+  });
+});

@@ -220,3 +220,31 @@ describe("scheduler with JWT client and builder tokens", () => {
     expect(counters.refusedAuth).toBe(5);
   });
 });
+
+describe("scheduler with HS256 job tokens (a secret per builder)", () => {
+  let s: SchedulerProcess;
+  beforeAll(async () => {
+    s = await startSchedulerProcess({ config: { jobTokens: { alg: "HS256" } } });
+  });
+  afterAll(async () => {
+    await s?.stop();
+  });
+
+  it("gives each builder its own secret; a job token verifies only with the chosen builder's", async () => {
+    const pool = { arch: "riscv64", os: "linux" };
+    const reg = async (id: string) => (await farmRequest(s.url, "POST", "/v1/builders/register", { token: s.builderToken, body: simulatedBuilder(id, { platform: pool, maxJobs: 1 }) })).body;
+    const r1 = await reg("hs-1");
+    const r2 = await reg("hs-2");
+    expect(r1.jobTokenAlg).toBe("HS256");
+    expect(r1.schedulerPublicKey).toMatchObject({ kty: "oct", alg: "HS256" });
+    expect(r1.schedulerPublicKey.k).not.toBe(r2.schedulerPublicKey.k);
+    const keys: Record<string, any> = { "hs-1": r1.schedulerPublicKey, "hs-2": r2.schedulerPublicKey };
+    for (let i = 0; i < 2; i++) {
+      const alloc = (await farmRequest(s.url, "POST", "/v1/jobs/allocate", { token: s.clientToken, body: { toolchainId: "tc", platforms: [pool] } })).body;
+      const other = alloc.builderId === "hs-1" ? "hs-2" : "hs-1";
+      await verifyJobToken(alloc.jobToken, { publicKeyJwk: keys[alloc.builderId], builderId: alloc.builderId, jobId: alloc.jobId });
+      const replay = await verifyJobToken(alloc.jobToken, { publicKeyJwk: keys[other], builderId: other, jobId: alloc.jobId }).catch((e: JobTokenError) => e.refusal);
+      expect(replay).toBe("invalid");
+    }
+  });
+});

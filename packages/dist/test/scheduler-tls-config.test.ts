@@ -107,6 +107,7 @@ describe("a scheduler that cannot start", () => {
     const { privateKey } = await generateKeyPair("EdDSA", { extractable: true });
     writeFileSync(edKey, JSON.stringify({ ...(await exportJWK(privateKey)), alg: "EdDSA" }));
     expectOneLine(start({ auth: tokens, listen: "127.0.0.1:0", jobTokens: { privateKeyFile: edKey } }), /it is an EdDSA key; set jobTokens\.alg: EdDSA/);
+    expectOneLine(start({ auth: tokens, listen: "127.0.0.1:0", jobTokens: { alg: "HS256", privateKeyFile: edKey } }), /HS256 job tokens use a secret per builder/);
     const busy = createServer();
     await new Promise<void>((r) => busy.listen(0, "127.0.0.1", () => r()));
     const port = (busy.address() as { port: number }).port;

@@ -40,8 +40,8 @@ async function allocateId(s: Scheduler, body: Record<string, unknown> = {}): Pro
 describe("allocation", () => {
   it("skips builders not accepting jobs (a workstation busy with its owner's work)", async () => {
     const s = await make();
-    s.register(registration("ws", { cores: 32 }));
-    s.register(registration("server", { cores: 2 }));
+    await s.register(registration("ws", { cores: 32 }));
+    await s.register(registration("server", { cores: 2 }));
     s.heartbeat(s.builder("ws")!, beat(0, { acceptingJobs: false }));
     expect(await allocateId(s)).toBe("server");
     expect(await allocateId(s)).toBe("server");
@@ -52,8 +52,8 @@ describe("allocation", () => {
 
   it("counts running jobs per core", async () => {
     const s = await make();
-    s.register(registration("big", { cores: 8, maxJobs: 8 }));
-    s.register(registration("small", { cores: 1, maxJobs: 8 }));
+    await s.register(registration("big", { cores: 8, maxJobs: 8 }));
+    await s.register(registration("small", { cores: 1, maxJobs: 8 }));
     const order = [];
     for (let i = 0; i < 9; i++) order.push(await allocateId(s));
     // small takes one job for each eight of big's (load 1/1 = 8/8).
@@ -63,7 +63,7 @@ describe("allocation", () => {
 
   it("does not match pools by anything but the toolchain's platforms", async () => {
     const s = await make();
-    s.register(registration("b", { platform: LINUX_B }));
+    await s.register(registration("b", { platform: LINUX_B }));
     expect(await allocateId(s)).toBe("no-builder");
     expect(await allocateId(s, { platforms: [{ arch: "riscv64", os: "linux", bits: 64 }] })).toBe("b");
   });
@@ -72,7 +72,7 @@ describe("allocation", () => {
 describe("slot accounting", () => {
   it("a heartbeat reporting fewer running jobs takes back allocations older than the grace period", async () => {
     const s = await make();
-    s.register(registration("b", { maxJobs: 2 }));
+    await s.register(registration("b", { maxJobs: 2 }));
     expect(await allocateId(s)).toBe("b");
     expect(await allocateId(s)).toBe("b");
     expect(await allocateId(s)).toBe("all-busy");
@@ -86,14 +86,14 @@ describe("slot accounting", () => {
 
   it("a builder reporting more running jobs than allocated (after a scheduler restart) is not overloaded", async () => {
     const s = await make();
-    s.register(registration("b", { maxJobs: 2 }));
+    await s.register(registration("b", { maxJobs: 2 }));
     s.heartbeat(s.builder("b")!, beat(2));
     expect(await allocateId(s)).toBe("all-busy");
   });
 
   it("frees a slot on finished, and forgets it when the job token expires", async () => {
     const s = await make();
-    s.register(registration("b", { maxJobs: 1 }));
+    await s.register(registration("b", { maxJobs: 1 }));
     const r = await s.allocate({ toolchainId: "tc", platforms: [LINUX_A] });
     expect(r.ok).toBe(true);
     if (!r.ok) return;
@@ -110,14 +110,14 @@ describe("slot accounting", () => {
 
   it("drops a builder after three silent intervals, and a re-registration starts clean", async () => {
     const s = await make();
-    s.register(registration("b"));
+    await s.register(registration("b"));
     expect(await allocateId(s)).toBe("b");
     clock += 3001;
     (s as unknown as { sweep(): void }).sweep();
     expect(s.builder("b")).toBeUndefined();
     expect(s.counters.droppedBuilders).toBe(1);
     expect(await allocateId(s)).toBe("no-builder");
-    s.register(registration("b"));
+    await s.register(registration("b"));
     expect(s.status().pools[0]!.builders[0]!.runningJobs).toBe(0);
   });
 });
@@ -125,7 +125,7 @@ describe("slot accounting", () => {
 describe("queue", () => {
   it("is bounded in length and serves waiters in order", async () => {
     const s = await make();
-    s.register(registration("b", { maxJobs: 1 }));
+    await s.register(registration("b", { maxJobs: 1 }));
     const first = await s.allocate({ toolchainId: "tc", platforms: [LINUX_A] });
     if (!first.ok) throw new Error("first allocation failed");
     const w1 = s.allocate({ toolchainId: "tc", platforms: [LINUX_A], maxWaitMs: 1000 });
@@ -143,7 +143,7 @@ describe("queue", () => {
 
   it("stops waiting when the client goes away", async () => {
     const s = await make();
-    s.register(registration("b", { maxJobs: 1 }));
+    await s.register(registration("b", { maxJobs: 1 }));
     await s.allocate({ toolchainId: "tc", platforms: [LINUX_A] });
     const gone = new AbortController();
     const waiting = s.allocate({ toolchainId: "tc", platforms: [LINUX_A], maxWaitMs: 1000 }, gone.signal);

@@ -24,9 +24,9 @@ export type RegisterRequest = z.infer<typeof RegisterRequestSchema>;
 
 export const RegisterResponseSchema = z.object({
   heartbeatIntervalMs: z.number().int().positive(),
-  /** The public key (JWK) job tokens are verified with. */
+  /** The key (JWK) this builder verifies job tokens with: the scheduler's public key, or with HS256 a secret of this builder's own. */
   schedulerPublicKey: z.record(z.string(), z.unknown()),
-  jobTokenAlg: z.enum(["EdDSA", "ES256"]),
+  jobTokenAlg: z.enum(["ES256", "EdDSA", "HS256"]),
 });
 export type RegisterResponse = z.infer<typeof RegisterResponseSchema>;
 

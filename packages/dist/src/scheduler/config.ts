@@ -43,7 +43,8 @@ export const SchedulerConfigSchema = z
     jobTokens: z
       .object({
         // ES256 by default: Node 20.x marks WebCrypto Ed25519 experimental (and warns on stderr); ES256 is as fast here.
-        alg: z.enum(["EdDSA", "ES256"]).default("ES256"),
+        // HS256: a secret per builder, handed out at registration (faster; TLS or a trusted network only).
+        alg: z.enum(["ES256", "EdDSA", "HS256"]).default("ES256"),
         /** A private JWK; without it a key pair is generated at start. */
         privateKeyFile: z.string().optional(),
         ttlSeconds: z.number().int().min(10).max(MAX_JOB_TOKEN_TTL_SECONDS).default(300),

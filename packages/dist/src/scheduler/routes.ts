@@ -107,7 +107,7 @@ export function schedulerRequestListener(options: RouteOptions): RequestListener
       const { subject } = await authenticate(req, options.builders);
       const message = parseMessage(RegisterRequestSchema, await readJsonBody(req, options.jsonBodyLimit), "register");
       checkBuilderIdentity(subject, message.builderId);
-      return sendJson(res, 200, scheduler.register(message, subject));
+      return sendJson(res, 200, await scheduler.register(message, subject));
     }
     if (path === "/v1/status") {
       if (method !== "GET") throw new HttpError(405, "method-not-allowed", "use GET");

@@ -65,7 +65,9 @@ export class Scheduler {
     return this.registry.get(builderId);
   }
 
-  register(message: RegisterRequest, subject?: string): RegisterResponse {
+  async register(message: RegisterRequest, subject?: string): Promise<RegisterResponse> {
+    // The key first: once registered, the builder can be chosen, and its tokens must be signable.
+    const schedulerPublicKey = await this.options.signer.keyForBuilder(message.builderId);
     const { replaced } = this.registry.register(message, this.now(), subject);
     this.counters.registrations++;
     if (replaced) this.counters.reRegistrations++;
@@ -73,7 +75,7 @@ export class Scheduler {
     this.serveWaiters();
     return {
       heartbeatIntervalMs: this.options.heartbeatIntervalMs,
-      schedulerPublicKey: { ...this.options.signer.publicKeyJwk },
+      schedulerPublicKey,
       jobTokenAlg: this.options.signer.alg,
     };
   }
@@ -229,6 +231,7 @@ export class Scheduler {
     const silenceMs = this.options.heartbeatIntervalMs * this.options.missedHeartbeats;
     const dropped = this.registry.sweep(this.now(), silenceMs);
     for (const id of dropped) {
+      this.options.signer.forgetBuilder(id);
       this.counters.droppedBuilders++;
       this.options.logger.warn(`builder ${id} dropped: no heartbeat for ${silenceMs} ms`);
     }

@@ -16,7 +16,8 @@ export interface RunningScheduler {
   url: string;
   scheduler: Scheduler;
   server: Server;
-  publicKeyJwk: JWK;
+  /** The scheduler's public key (undefined with HS256 per-builder secrets). */
+  publicKeyJwk?: JWK;
   close(): Promise<void>;
 }
 
@@ -76,6 +77,7 @@ async function verifier(role: Role, config: SchedulerConfig, jwt: AccessPolicy["
 async function signerOf(config: SchedulerConfig): Promise<JobTokenSigner> {
   const { alg, privateKeyFile, ttlSeconds } = config.jobTokens;
   if (!privateKeyFile) return JobTokenSigner.generate(alg, ttlSeconds);
+  if (alg === "HS256") throw new ConfigError("jobTokens.privateKeyFile", "HS256 job tokens use a secret per builder made at registration; remove the key file or choose ES256/EdDSA");
   try {
     const jwk = JSON.parse(await readConfigured(privateKeyFile, "the job-token key")) as JWK;
     if (jwk.alg && jwk.alg !== alg) throw new ConfigError(`job-token key ${privateKeyFile}`, `it is an ${jwk.alg} key; set jobTokens.alg: ${jwk.alg} (or REPRISE_DIST_JOB_TOKEN_ALG)`);
