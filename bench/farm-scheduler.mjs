@@ -7,12 +7,13 @@
 // Rows
 //   in-process   the Scheduler class without HTTP, in a child process pinned to core 0 (taskset -c 0):
 //                32 concurrent allocate() loops, each job finished at once (steady state), job tokens
-//                signed as in production (ES256, jose). Also the rate of the two parts alone: choosing
-//                a builder, and signing a job token.
+//                signed as in production with jose: ES256 (the default) and HS256 (a secret per builder).
+//                Also the rate of the two parts alone: choosing a builder, and signing a job token.
 //   http         `reprise-dist scheduler` as its own process pinned to core 0; the load generator is
 //                another process pinned to core 1, with an undici Pool of 32 keep-alive connections
-//                and 32 concurrent loops. "allocate" sends only allocations (builders have room for all);
-//                "allocate+finished" also reports each job finished, as a builder does (two requests per job).
+//                and 32 concurrent loops. "allocate" sends only allocations (builders have room for all),
+//                with ES256 and with HS256 job tokens; "allocate+finished" (ES256) also reports each job
+//                finished, as a builder does (two requests per job).
 //   http floor   a bare Node http server pinned to core 0 that reads each request and answers a fixed
 //                allocation-sized JSON: what HTTP alone costs on this machine, with the same load generator.
 // Builders are simulated registrations (no process behind their URLs: the scheduler never calls them).
@@ -56,12 +57,12 @@ function builderRegistration(i) {
 }
 
 // ---------------------------------------------------------------- in-process worker (child, pinned)
-async function inProcessWorker({ seconds, builders, clients }) {
+async function inProcessWorker({ seconds, builders, clients, alg }) {
   const { Scheduler } = await import(pathToFileURL(path.join(DIST, 'scheduler', 'scheduler.js')).href);
   const { chooseBuilder } = await import(pathToFileURL(path.join(DIST, 'scheduler', 'allocator.js')).href);
   const { JobTokenSigner } = await import(pathToFileURL(path.join(DIST, 'auth', 'job-token.js')).href);
   const { Logger } = await import('@reprise/core/logger');
-  const signer = await JobTokenSigner.generate('ES256', 300);
+  const signer = await JobTokenSigner.generate(alg, 300);
   const scheduler = new Scheduler({
     version: 'bench', heartbeatIntervalMs: 60_000, missedHeartbeats: 3, allocationGraceMs: 10_000,
     queue: { defaultWaitMs: 2000, maxWaitMs: 30_000, maxLength: 4096 }, signer, logger: new Logger('silent'),
@@ -96,7 +97,7 @@ async function inProcessWorker({ seconds, builders, clients }) {
   const chooseWallS = Number(process.hrtime.bigint() - c0) / 1e9;
   const chooseCpu = process.cpuUsage(chooseCpu0);
   const choose = { perSecond: chooseCount / chooseWallS, cpuPercent: ((chooseCpu.user + chooseCpu.system) / 1e6 / chooseWallS) * 100 };
-  const sign = await timed(() => signer.sign({ jobId: 'j', builderId: 'b', toolchainId: 'tc-bench' }));
+  const sign = await timed(() => signer.sign({ jobId: 'j', builderId: 'bench-0', toolchainId: 'tc-bench' }));
   scheduler.close();
   process.stdout.write(JSON.stringify({ allocate, choose, sign }) + '\n');
 }
@@ -188,11 +189,11 @@ function startListening(cmd, args) {
   return { child, url, stop: () => new Promise((r) => { if (child.exitCode !== null) return r(); child.once('exit', r); child.kill('SIGTERM'); }) };
 }
 
-async function startScheduler(work) {
+async function startScheduler(work, alg) {
   const clientToken = 'bench-client-' + Math.random().toString(36).slice(2).padEnd(16, 'x');
   const builderToken = 'bench-builder-' + Math.random().toString(36).slice(2).padEnd(16, 'x');
   const config = path.join(work, 'scheduler.json');
-  fs.writeFileSync(config, JSON.stringify({ listen: '127.0.0.1:0', logLevel: 'error', heartbeatIntervalMs: 60_000, auth: { clientTokens: [clientToken], builderTokens: [builderToken] } }));
+  fs.writeFileSync(config, JSON.stringify({ listen: '127.0.0.1:0', logLevel: 'error', heartbeatIntervalMs: 60_000, jobTokens: { alg }, auth: { clientTokens: [clientToken], builderTokens: [builderToken] } }));
   const [cmd, args] = pinned(0, [process.execPath, path.join(DIST, 'bin', 'reprise-dist.js'), 'scheduler', '--config', config]);
   const server = startListening(cmd, args);
   return { url: await server.url, child: server.child, clientToken, builderToken, stop: server.stop };
@@ -209,34 +210,38 @@ export async function farmSchedulerBench(options = {}) {
   const rows = [];
   const meta = { builders, clients, seconds, pinned: HAVE_TASKSET, cores: os.availableParallelism(), loadavg: os.loadavg(), node: process.version };
 
-  log(`in-process allocator: ${builders} builders, ${clients} concurrent allocations, ${seconds} s, core 0`);
-  const [icmd, iargs] = pinned(0, [process.execPath, SELF, '--in-process-worker', `--seconds=${seconds}`, `--builders=${builders}`, `--clients=${clients}`]);
-  const ip = runChild(icmd, iargs, (seconds * 3 + 60) * 1000);
-  rows.push({ mode: 'in-process', what: 'allocate (choose + sign job token + finish)', perSecond: ip.allocate.perSecond, cpuPercent: ip.allocate.cpuPercent });
-  rows.push({ mode: 'in-process', what: 'choose a builder only', perSecond: ip.choose.perSecond, cpuPercent: ip.choose.cpuPercent });
-  rows.push({ mode: 'in-process', what: 'sign a job token only (ES256, jose)', perSecond: ip.sign.perSecond, cpuPercent: ip.sign.cpuPercent });
+  for (const alg of ['ES256', 'HS256']) {
+    log(`in-process allocator (${alg} job tokens): ${builders} builders, ${clients} concurrent allocations, ${seconds} s, core 0`);
+    const [icmd, iargs] = pinned(0, [process.execPath, SELF, '--in-process-worker', `--alg=${alg}`, `--seconds=${seconds}`, `--builders=${builders}`, `--clients=${clients}`]);
+    const ip = runChild(icmd, iargs, (seconds * 3 + 60) * 1000);
+    rows.push({ mode: 'in-process', what: `allocate, ${alg} job tokens (choose + sign + finish)`, perSecond: ip.allocate.perSecond, cpuPercent: ip.allocate.cpuPercent });
+    if (alg === 'ES256') rows.push({ mode: 'in-process', what: 'choose a builder only', perSecond: ip.choose.perSecond, cpuPercent: ip.choose.cpuPercent });
+    rows.push({ mode: 'in-process', what: `sign a job token only (${alg}, jose)`, perSecond: ip.sign.perSecond, cpuPercent: ip.sign.cpuPercent });
+  }
 
-  const s = await startScheduler(work);
-  try {
-    const { request } = await import('undici');
-    const headers = { 'content-type': 'application/json', 'x-reprise-dist-protocol': '1', authorization: `Bearer ${s.builderToken}` };
-    for (let i = 0; i < builders; i++) {
-      const r = await request(`${s.url}/v1/builders/register`, { method: 'POST', headers, body: JSON.stringify(builderRegistration(i)) });
-      await r.body.text();
-      if (r.statusCode !== 200) throw new Error(`register failed: ${r.statusCode}`);
+  for (const alg of ['ES256', 'HS256']) {
+    const s = await startScheduler(work, alg);
+    try {
+      const { request } = await import('undici');
+      const headers = { 'content-type': 'application/json', 'x-reprise-dist-protocol': '1', authorization: `Bearer ${s.builderToken}` };
+      for (let i = 0; i < builders; i++) {
+        const r = await request(`${s.url}/v1/builders/register`, { method: 'POST', headers, body: JSON.stringify(builderRegistration(i)) });
+        await r.body.text();
+        if (r.statusCode !== 200) throw new Error(`register failed: ${r.statusCode}`);
+      }
+      for (const withFinished of alg === 'ES256' ? [false, true] : [false]) {
+        const what = `${withFinished ? 'allocate+finished (jobs/s)' : 'allocate'}, ${alg} job tokens`;
+        log(`http ${what}: ${clients} keep-alive connections, ${seconds} s, scheduler on core 0, load on core 1`);
+        const cpu0 = cpuTicks(s.child.pid);
+        const t0 = Date.now();
+        const [lcmd, largs] = pinned(1, [process.execPath, SELF, '--load-worker', `--url=${s.url}`, `--token=${s.clientToken}`, `--builder-token=${s.builderToken}`, `--seconds=${seconds}`, `--clients=${clients}`, ...(withFinished ? ['--with-finished'] : [])]);
+        const r = runChild(lcmd, largs, (seconds + 60) * 1000);
+        const cpuPercent = ((cpuTicks(s.child.pid) - cpu0) / ((Date.now() - t0) / 1000)) * 100;
+        rows.push({ mode: 'http', what, perSecond: r.perSecond, errors: r.errors, p50Ms: r.p50Ms, p99Ms: r.p99Ms, schedulerCpuPercent: cpuPercent });
+      }
+    } finally {
+      await s.stop();
     }
-    for (const withFinished of [false, true]) {
-      const what = withFinished ? 'allocate+finished (jobs/s)' : 'allocate';
-      log(`http ${what}: ${clients} keep-alive connections, ${seconds} s, scheduler on core 0, load on core 1`);
-      const cpu0 = cpuTicks(s.child.pid);
-      const t0 = Date.now();
-      const [lcmd, largs] = pinned(1, [process.execPath, SELF, '--load-worker', `--url=${s.url}`, `--token=${s.clientToken}`, `--builder-token=${s.builderToken}`, `--seconds=${seconds}`, `--clients=${clients}`, ...(withFinished ? ['--with-finished'] : [])]);
-      const r = runChild(lcmd, largs, (seconds + 60) * 1000);
-      const cpuPercent = ((cpuTicks(s.child.pid) - cpu0) / ((Date.now() - t0) / 1000)) * 100;
-      rows.push({ mode: 'http', what, perSecond: r.perSecond, errors: r.errors, p50Ms: r.p50Ms, p99Ms: r.p99Ms, schedulerCpuPercent: cpuPercent });
-    }
-  } finally {
-    await s.stop();
   }
 
   log(`http floor: a bare Node http server on core 0, same load`);
@@ -290,7 +295,7 @@ if (process.argv[1] && path.resolve(process.argv[1]) === SELF) {
   if (f['floor-server']) {
     await floorServer();
   } else if (f['in-process-worker']) {
-    await inProcessWorker({ seconds: num('seconds', 5), builders: num('builders', 100), clients: num('clients', 32) });
+    await inProcessWorker({ seconds: num('seconds', 5), builders: num('builders', 100), clients: num('clients', 32), alg: f.alg ?? 'ES256' });
   } else if (f['load-worker']) {
     await loadWorker({ url: f.url, token: f.token, builderToken: f['builder-token'], seconds: num('seconds', 5), clients: num('clients', 32), withFinished: f['with-finished'] === 'true' });
   } else {
