@@ -42,11 +42,11 @@ export const PlatformSchema = z.object({
   bits: z.union([z.literal(32), z.literal(64)]).optional(),
 });
 
-/** Identifiers that appear in URLs: builders, jobs, toolchains. */
+/** Identifiers that appear in URLs: builders, jobs, toolchains (content hashes, or issue 11's rustup descriptors). */
 export const IdSchema = z
   .string()
   .min(1)
-  .max(128)
+  .max(256)
   .regex(/^[A-Za-z0-9._:-]+$/, "only letters, digits and . _ : -");
 
 /** `GET /v1/health` of the scheduler (no auth). The builder's adds `platform`. */

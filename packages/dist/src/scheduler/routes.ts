@@ -42,7 +42,7 @@ export function schedulerRequestListener(options: RouteOptions): RequestListener
 
   function pathId(raw: string): string {
     // Ids are plain ASCII (IdSchema): nothing to percent-decode, and nothing else is accepted.
-    if (!IdSchema.safeParse(raw).success) throw new HttpError(400, "bad-request", `bad id in the URL: ${JSON.stringify(raw.slice(0, 140))}`);
+    if (!IdSchema.safeParse(raw).success) throw new HttpError(400, "bad-request", `bad id in the URL: ${JSON.stringify(raw.slice(0, 260))}`);
     return raw;
   }
 
