@@ -168,7 +168,7 @@ export class CompileService {
     const manifestKey = key.add("source", inv.sourceFile).add("sourceHash", source.hash).digest();
     const storing = this.storing.get(manifestKey);
     if (storing) await storing;
-    const match = await findInManifest(call.storage, manifestKey, this.manifests, this.d.hashes, call.request.env);
+    const match = await findInManifest(call.storage, manifestKey, this.manifests, this.d.hashes, call.request.env, (err) => this.rejected("manifest", manifestKey, err));
     if (match) {
       const hit = await this.tryHit(call, match.resultKey, "direct");
       if (hit) return hit;
@@ -219,19 +219,29 @@ export class CompileService {
   }
 
   private async readEntry(storage: CacheStorage, resultKey: string): Promise<CacheEntry | undefined> {
-    const raw = await storage.read("result", resultKey);
-    if (!raw) return undefined;
     try {
-      const entry = await decodeEntry(raw);
+      const raw = await storage.read("result", resultKey);
+      if (!raw) return undefined;
+      const entry = await decodeEntry(raw, resultKey);
       this.recent.set(resultKey, entry);
       return entry;
     } catch (err) {
       if (!(err instanceof CorruptEntryError)) throw err;
-      this.d.logger.warn("removing corrupt entry %s: %s", resultKey, err.message);
-      this.d.stats.error("corrupt-entry");
+      this.rejected("result", resultKey, err);
       await storage.remove("result", resultKey);
       return undefined;
     }
+  }
+
+  /** A stored blob that is not what its key promises: a miss, counted (an older format's only logged). */
+  private rejected(kind: "result" | "manifest", key: string, err: CorruptEntryError): void {
+    if (err.code === "E_ENTRY_VERSION") {
+      this.d.logger.debug("replacing %s %s of an older format: %s", kind, key, err.message);
+      return;
+    }
+    const reason = err.code === "E_KEY_MISMATCH" ? "entry-key-mismatch" : "corrupt-entry";
+    this.d.logger.warn("removing %s %s (%s): %s", kind, key, reason, err.message);
+    this.d.stats.error(reason);
   }
 
   /**
@@ -346,7 +356,7 @@ export class CompileService {
 
   private async store(call: Call, resultKey: string, outputs: CacheEntry["outputs"], run: CompilerRun, after?: () => Promise<void>): Promise<void> {
     const entry: CacheEntry = { outputs, stdout: run.stdout, stderr: run.stderr, exitCode: run.exitCode, compileMs: Math.round(run.durationMs), createdAt: Date.now() };
-    await call.storage.write("result", resultKey, await encodeEntry(entry));
+    await call.storage.write("result", resultKey, await encodeEntry(entry, resultKey));
     this.recent.set(resultKey, entry);
     if (after) await after();
   }
