@@ -4,7 +4,7 @@ import { decodeCompileRequest, exitFrame, frame, FrameReader, FrameType, PROTOCO
 import type { CompileService } from "../engine/compile-service.js";
 import type { CompileRequest } from "../engine/types.js";
 import type { Stats } from "../stats/stats.js";
-import type { StorageRegistry } from "../storage/storage-registry.js";
+import type { CacheStorage } from "../storage/cache-storage.js";
 import type { Logger } from "../util/logger.js";
 import { REPRISE_VERSION } from "../version.js";
 
@@ -12,7 +12,8 @@ export interface DaemonOptions {
   socketPath: string;
   service: CompileService;
   stats: Stats;
-  storages: StorageRegistry;
+  /** Every storage in use (of every project), for stats and shutdown. */
+  storages: { all(): CacheStorage[]; closeAll(): Promise<void> };
   logger: Logger;
   idleTimeoutSec: number;
   /** Called once the daemon has stopped listening and flushed its state. */
@@ -138,6 +139,8 @@ export class DaemonServer {
       ...(wire.masqueradeAs ? { masqueradeAs: wire.masqueradeAs } : {}),
     };
     const result = await this.o.service.run(request);
+    // Warnings for the user travel as stderr, which both clients print as they come.
+    if (result.notices?.length) socket.write(frame(FrameType.Stderr, result.notices.map((n) => `reprise: warning: ${n}\n`).join("")));
     if (result.kind === "run-locally") {
       socket.write(frame(FrameType.RunLocally, JSON.stringify({ compiler: result.compiler, reason: result.reason })));
       return;

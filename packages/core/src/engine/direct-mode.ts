@@ -34,12 +34,28 @@ export class ManifestMemo {
   private readonly memo = new LRUCache<string, Manifest>({ max: 20_000 });
 
   get(storage: CacheStorage, key: string): Manifest | undefined {
-    return this.memo.get(`${storage.location}\0${key}`);
+    return this.memo.get(`${storageId(storage)}\0${key}`);
   }
 
   set(storage: CacheStorage, key: string, manifest: Manifest): void {
-    this.memo.set(`${storage.location}\0${key}`, manifest);
+    this.memo.set(`${storageId(storage)}\0${key}`, manifest);
   }
+}
+
+const storageIds = new WeakMap<CacheStorage, number>();
+let lastStorageId = 0;
+
+/**
+ * A number naming one storage object: memory kept for it is never handed to
+ * another (a plugin's storage may claim any location).
+ */
+export function storageId(storage: CacheStorage): number {
+  let id = storageIds.get(storage);
+  if (id === undefined) {
+    id = ++lastStorageId;
+    storageIds.set(storage, id);
+  }
+  return id;
 }
 
 export async function findInManifest(

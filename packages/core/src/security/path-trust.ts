@@ -70,7 +70,8 @@ export function untrustedPrivateDirReason(st: Stats, uid = currentUid()): string
 export function untrustedLocationReason(file: string, uid = currentUid()): string | undefined {
   if (uid === undefined) return undefined;
   const st = lstatSync(file, { throwIfNoEntry: false });
-  if (!st) return `${file} does not exist`;
+  // Nothing there: whoever reads it next fails on their own, with their own message.
+  if (!st) return undefined;
   if (!st.isSymbolicLink()) {
     const why = untrustedFileReason(st, uid);
     if (why) return `${file}: ${why}`;
