@@ -22,7 +22,8 @@ export interface Project {
   engine: Engine;
   detector: CompilerDetector;
   storages: StorageRegistry;
-  hermetic: HermeticCompiler;
+  /** Compiles misses in a sandbox when the call's settings ask for it (`hermetic`). */
+  hermetic?: HermeticCompiler;
 }
 
 export interface ProjectEnginesOptions {

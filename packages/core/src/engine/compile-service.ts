@@ -377,7 +377,7 @@ export class CompileService {
   /** The real compile of a miss: in the configured sandbox, or as a plain local run. */
   private async compile(call: Call): Promise<CompilerRun> {
     const { inv, request, settings } = call;
-    if (settings.hermetic) {
+    if (settings.hermetic && call.project.hermetic) {
       try {
         const outcome = await call.project.hermetic.compile(settings.hermetic, settings.sandboxOptions, request, call.compiler, inv);
         if (outcome.ok) return outcome.run;
