@@ -7,9 +7,10 @@ import type { HermeticCompiler } from "../hermetic/hermetic-compiler.js";
 import type { SettingsLoader } from "../config/load-settings.js";
 import type { Settings } from "../config/schema.js";
 import { loadPlugins, loadSandboxPlugin, SANDBOX_PLUGINS } from "../config/load-plugins.js";
-import type { CacheStorage } from "../storage/cache-storage.js";
+import type { ReprisePlugin } from "../engine/plugin.js";
+import type { CacheStorage, StorageSettings } from "../storage/cache-storage.js";
 import { StorageRegistry } from "../storage/storage-registry.js";
-import { localStoragePlugin } from "../storage/local-storage-plugin.js";
+import { createLocalDiskStorage } from "../storage/local-disk-storage.js";
 import type { Stats } from "../stats/stats.js";
 import type { Logger } from "../util/logger.js";
 import { createHermeticCompiler } from "./hermetic-setup.js";
@@ -45,6 +46,18 @@ export class ProjectEngines {
   private readonly projects: LRUCache<string, Promise<Project>>;
   private readonly built = new Map<string, Project>();
   private readonly keys = new WeakMap<Settings, string>();
+  /**
+   * The built-in local store is core's, not a project's: one per cache
+   * directory for the whole daemon, so projects sharing a cache share its
+   * index, size accounting and remembered entries.
+   */
+  private readonly localStores = new Map<string, CacheStorage>();
+  private readonly localStorage: ReprisePlugin = {
+    name: "reprise:local-storage",
+    apply: (engine) => {
+      engine.hooks.createStorage.tap("reprise:local-storage", (settings) => (settings.kind === "local" ? this.localStore(settings) : undefined));
+    },
+  };
 
   constructor(private readonly o: ProjectEnginesOptions) {
     this.projects = new LRUCache<string, Promise<Project>>({
@@ -77,11 +90,21 @@ export class ProjectEngines {
 
   /** Every storage of every live project (for `--show-stats`). */
   all(): CacheStorage[] {
-    return [...this.built.values()].flatMap((p) => p.storages.all());
+    return [...new Set([...this.localStores.values(), ...[...this.built.values()].flatMap((p) => p.storages.all())])];
   }
 
   async closeAll(): Promise<void> {
-    await Promise.allSettled([...this.built.values()].map((p) => p.storages.closeAll()));
+    await Promise.allSettled(this.all().map((s) => s.close()));
+  }
+
+  private localStore(settings: StorageSettings): CacheStorage {
+    const key = `${settings.dir}\0${settings.maxSizeBytes}`;
+    let store = this.localStores.get(key);
+    if (!store) {
+      store = createLocalDiskStorage(settings);
+      this.localStores.set(key, store);
+    }
+    return store;
   }
 
   private keyOf(settings: Settings, cwd: string): string {
@@ -112,7 +135,7 @@ export class ProjectEngines {
     const base = this.pluginBase(settings, cwd) ?? cwd;
     const logger = this.o.logger.child("engine");
     const engine = new Engine(logger);
-    engine.use(localStoragePlugin);
+    engine.use(this.localStorage);
     for (const plugin of await loadPlugins(settings.plugins, base, logger, { hermetic: settings.hermetic })) engine.use(plugin);
     logger.debug("engine for %s: %s", settings.configFile ?? "calls without a config file", engine.plugins.map((p) => p.name).join(", "));
     const hermetic = createHermeticCompiler({

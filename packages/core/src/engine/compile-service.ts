@@ -29,9 +29,9 @@ const RECENT_ENTRIES_BYTES = 64 * 1024 * 1024;
 const MAX_NOTICES = 1000;
 
 /**
- * Remembered entries are kept per storage instance: each project has its own
- * storages, so what one project's storage plugin returned is never served to
- * another project's call.
+ * Remembered entries are kept per storage instance: what a project's own
+ * storage plugin returned is never served to another project's call (the
+ * built-in local store, one per cache directory, is shared).
  */
 function recentKey(storage: CacheStorage, resultKey: string): string {
   return `${storageId(storage)}\0${resultKey}`;

@@ -56,7 +56,7 @@ export function untrustedPrivateDirReason(st: Stats, uid = currentUid()): string
   if (st.isSymbolicLink()) return "it is a symbolic link";
   if (!st.isDirectory()) return "it is not a directory";
   if (st.uid !== uid) return `it is owned by uid ${st.uid}, not by you (uid ${uid})`;
-  if (st.mode & 0o022) return `it is writable by group or other users (mode ${octal(st.mode)}); chmod 700 it`;
+  if (st.mode & 0o022) return `it is writable by group or other users (mode ${octal(st.mode)})`;
   return undefined;
 }
 
