@@ -35,9 +35,19 @@ export interface ConfigLocation {
   warnings: string[];
 }
 
+/**
+ * A directory whose listing changed is checked for config names again at most
+ * this often: a build writing objects into the cwd changes it on nearly every
+ * call, and 13 stats per call would cost more than the rest of a hit's lookup.
+ * So a config file created in a directory is seen within this time; an edit
+ * to the file in use is seen by the next call (its own stat).
+ */
+const RESCAN_INTERVAL_MS = 250;
+
 interface DirScan {
   /** The directory's own stat identity when scanned: a file added or removed changes its mtime. */
   stamp: string;
+  scannedAt: number;
   untrusted?: string;
   /** Candidate files present, in search order. */
   candidates: string[];
@@ -52,7 +62,8 @@ const identityOf = (st: Stats) => `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:
  * user owns or can write (it and everything above are not searched), and a
  * file another user owns or can write is ignored. Both are reported as
  * warnings. Each directory's listing is remembered with its stat, so a call
- * costs one stat per directory up the tree plus one for the file found.
+ * costs one stat per directory up the tree plus one for the file found
+ * (see RESCAN_INTERVAL_MS for a directory whose listing changed).
  */
 export class ConfigLocator {
   private readonly dirs = new LRUCache<string, DirScan>({ max: 4096 });
@@ -103,13 +114,18 @@ export class ConfigLocator {
     const stamp = stampOf(st);
     const known = this.dirs.get(dir);
     if (known && known.stamp === stamp) return known;
+    // Who owns the directory and who may write it comes from this stat, every time.
+    const untrusted = untrustedDirReason(st, this.uid);
+    const now = Date.now();
+    if (known && now - known.scannedAt < RESCAN_INTERVAL_MS) {
+      return { stamp: known.stamp, scannedAt: known.scannedAt, candidates: known.candidates, ...(untrusted ? { untrusted } : {}) };
+    }
     const candidates: string[] = [];
     for (const name of SEARCH_PLACES) {
       const path = join(dir, name);
       if (statSync(path, { throwIfNoEntry: false })) candidates.push(path);
     }
-    const untrusted = untrustedDirReason(st, this.uid);
-    const scan: DirScan = { stamp, candidates, ...(untrusted ? { untrusted } : {}) };
+    const scan: DirScan = { stamp, scannedAt: now, candidates, ...(untrusted ? { untrusted } : {}) };
     this.dirs.set(dir, scan);
     return scan;
   }

@@ -1,4 +1,4 @@
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, renameSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -87,6 +87,18 @@ describe("config search and who wrote the file", () => {
 });
 
 describe("a config is current as of each call", () => {
+  it("a directory made world-writable is not searched from the next call on", async () => {
+    const root = tree();
+    mkdirSync(join(root, "proj"));
+    writeFileSync(join(root, ".repriserc.json"), JSON.stringify({ maxJobs: 5 }));
+    const loader = new SettingsLoader();
+    expect((await loader.load(join(root, "proj"), envFor(root))).maxJobs).toBe(5);
+    chmodSync(root, 0o1777);
+    const s = await loader.load(join(root, "proj"), envFor(root));
+    expect(s.maxJobs).not.toBe(5);
+    expect(s.warnings.join("\n")).toContain("writable by other users (mode 1777)");
+  });
+
   it("an edit, a replacement by rename and a new nearer file all apply to the next load", async () => {
     const root = tree();
     mkdirSync(join(root, "proj", "sub"), { recursive: true });
@@ -99,8 +111,13 @@ describe("a config is current as of each call", () => {
     writeFileSync(join(root, "proj", "new.json"), JSON.stringify({ maxJobs: 4 }));
     renameSync(join(root, "proj", "new.json"), join(root, "proj", ".repriserc.json"));
     expect((await loader.load(cwd, envFor(root))).maxJobs).toBe(4);
+    // A new file in a directory is seen once its listing is checked again (at most every 250 ms).
     writeFileSync(join(cwd, "reprise.config.json"), JSON.stringify({ maxJobs: 6 }));
+    await new Promise((r) => setTimeout(r, 300));
     expect((await loader.load(cwd, envFor(root))).maxJobs).toBe(6);
+    // Removing it is seen at once.
+    rmSync(join(cwd, "reprise.config.json"));
+    expect((await loader.load(cwd, envFor(root))).maxJobs).toBe(4);
   });
 
   it("a JavaScript config is imported afresh after an edit", async () => {
