@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RepriseSandbox } from "../support/reprise-env.js";
@@ -27,6 +27,26 @@ export default function audit(options) {
 }
 `;
 
+/** A third-party plugin for a compiler no first-party plugin knows: `copycc SRC OUT DEP`. */
+const COPYCC_PLUGIN = `import { join } from "node:path";
+export default {
+  name: "copycc",
+  apply(engine) {
+    engine.hooks.detectCompiler.tapPromise("copycc", async (probe) =>
+      probe.invokedName === "copycc" ? { family: "copycc", path: probe.path, realPath: probe.realPath, version: "1", versionText: "copycc 1" } : undefined);
+    engine.hooks.parseArguments.for("copycc").tap("copycc", (input) => {
+      const [, src, out] = input.argv;
+      const dep = input.tempPath(".d");
+      return { cacheable: true, invocation: {
+        language: "copycc", sourceFile: join(input.cwd, src), outputs: [{ role: "out", path: join(input.cwd, out) }],
+        keyArgs: [src, out], preprocessorOnlyArgs: [], compileArgv: [input.argv[0], src, out, dep],
+        dependencies: { depFile: dep, depFileIsTemporary: true }, keyEnv: [], volatileMarkers: [],
+        dependsOnCwd: false, colorDiagnostics: false, extraInputFiles: [] } };
+    });
+  },
+};
+`;
+
 function auditConfig(salt: string, extra: Record<string, unknown> = {}): string {
   return JSON.stringify({ plugins: ["@reprise/plugin-gcc", ["./audit-plugin.mjs", { salt, log }]], ...extra });
 }
@@ -44,6 +64,18 @@ beforeAll(() => {
   writeFileSync(join(withPlugin, "a.c"), "int a(void) { return 1; }\n");
   writeFileSync(join(plainProject, ".repriserc.json"), JSON.stringify({ keyMode: "direct" }));
   writeFileSync(join(plainProject, "b.c"), "int b(void) { return 2; }\n");
+});
+
+let copyccProject: string;
+
+beforeAll(() => {
+  copyccProject = join(sb.root, "copycc-project");
+  mkdirSync(copyccProject, { recursive: true });
+  writeFileSync(join(copyccProject, "copycc-plugin.mjs"), COPYCC_PLUGIN);
+  writeFileSync(join(copyccProject, ".repriserc.json"), JSON.stringify({ plugins: ["./copycc-plugin.mjs"] }));
+  writeFileSync(join(copyccProject, "copycc"), `#!/bin/sh\ncat "$1" > "$2"\nif [ -n "$3" ]; then echo "$2: $1" > "$3"; fi\n`);
+  chmodSync(join(copyccProject, "copycc"), 0o755);
+  writeFileSync(join(copyccProject, "x.src"), "copied byte for byte\n");
 });
 
 afterAll(async () => {
@@ -75,6 +107,22 @@ describe("each call gets its own project's plugins", () => {
     expect(s.misses).toBe(2);
     expect(s.hitsDirect).toBe(4);
     expect(s.errors).toEqual({});
+  });
+});
+
+describe("a project's compiler plugin", () => {
+  it("serves its project although another project started the daemon, and no other project", async () => {
+    await freshDaemon(plainProject);
+    await compileB();
+    await expectSameAsPlain(sb, copyccProject, ["./copycc", "x.src", "x.out"], ["x.out"]);
+    let s = await sb.stats();
+    expect(s.byLanguage.copycc).toEqual({ hitsDirect: 1, hitsPreprocessor: 0, misses: 1 });
+    // The same compiler called from a project that does not list the plugin is not known there.
+    writeFileSync(join(plainProject, "x.src"), "x\n");
+    const r = await sb.run([join(copyccProject, "copycc"), "x.src", "x.out"], plainProject);
+    expect(r.exitCode).toBe(0);
+    s = await sb.stats();
+    expect(s.notCacheable["unknown-compiler"]).toBe(1);
   });
 });
 

@@ -43,6 +43,7 @@ export interface ConfigLocation {
  * to the file in use is seen by the next call (its own stat).
  */
 const RESCAN_INTERVAL_MS = 250;
+const MAX_PACKAGE_JSON_BYTES = 4 * 1024 * 1024;
 
 interface DirScan {
   /** The directory's own stat identity when scanned: a file added or removed changes its mtime. */
@@ -139,7 +140,7 @@ export class ConfigLocator {
     for (const path of scan.candidates) {
       const st = statSync(path, { throwIfNoEntry: false });
       if (!st) continue;
-      if (path.endsWith("package.json") && !this.hasPackageConfig(path, identityOf(st))) continue;
+      if (path.endsWith("package.json") && !(st.isFile() && this.hasPackageConfig(path, st))) continue;
       const why = untrustedFileReason(st, this.uid);
       if (why) {
         warnings.push(`ignored ${path}: ${why}`);
@@ -150,10 +151,12 @@ export class ConfigLocator {
     return undefined;
   }
 
-  private hasPackageConfig(path: string, identity: string): boolean {
-    const key = `${path}\0${identity}`;
+  private hasPackageConfig(path: string, st: Stats): boolean {
+    const key = `${path}\0${identityOf(st)}`;
     let has = this.packageHasConfig.get(key);
     if (has === undefined) {
+      // A package.json is read (never run) to see whether it has the key; a huge one is not a config.
+      if (st.size > MAX_PACKAGE_JSON_BYTES) return false;
       try {
         const json = JSON.parse(readFileSync(path, "utf8")) as unknown;
         has = typeof json === "object" && json !== null && MODULE_NAME in json;
@@ -187,6 +190,6 @@ export class ConfigLocator {
 
   private hasPackageConfigNow(path: string): boolean {
     const st = statSync(path, { throwIfNoEntry: false });
-    return !!st && st.isFile() && this.hasPackageConfig(path, identityOf(st));
+    return !!st && st.isFile() && this.hasPackageConfig(path, st);
   }
 }
