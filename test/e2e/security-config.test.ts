@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REPRISE_BIN, RepriseSandbox, plain, text } from "../support/reprise-env.js";
-import { dirOwnedBy, ensureLocalUser, runAs, type LocalUser } from "../support/local-users.js";
+import { dirOwnedBy as freshDirOwnedBy, ensureUser, runAs as runAsUser, sharedStickyDir, type LocalUser } from "../support/local-users.js";
 import { decodeManifest, encodeManifest } from "../../packages/core/src/storage/codec.js";
 
 /**
@@ -28,15 +28,22 @@ const victimEnv = (more: Record<string, string> = {}) => ({
   ...more,
 });
 
+function runAs(user: LocalUser, cmd: string, args: string[], cwd: string, env: Record<string, string>) {
+  return runAsUser(user, cmd, args, { env, cwd, encoding: "buffer", stripFinalNewline: false, timeout: 60_000 });
+}
+
 const asVictim = (args: string[], cwd: string, env: Record<string, string> = {}) => runAs(victim, process.execPath, [REPRISE_BIN, ...args], cwd, victimEnv(env));
 
-/** A world-writable sticky directory, as /tmp is, made by the test. */
-function sharedDir(name: string): string {
-  const dir = join(root, name);
-  mkdirSync(dir);
-  chmodSync(dir, 0o1777);
-  return dir;
+/** A directory at `path` owned by `user`, with `mode`. */
+function dirOwnedBy(path: string, user: LocalUser, mode: number): string {
+  mkdirSync(path, { recursive: true });
+  chownSync(path, user.uid, user.gid);
+  chmodSync(path, mode);
+  return path;
 }
+
+/** A world-writable sticky directory, as /tmp is, made by the test. */
+const sharedDir = (name: string) => sharedStickyDir(root, `${name}-`);
 
 /** A file the attacker wrote (owned by them). */
 function attackerFile(path: string, body: string): void {
@@ -78,11 +85,11 @@ async function victimStats() {
 }
 
 beforeAll(async () => {
-  victim = await ensureLocalUser("reprise-victim");
-  attacker = await ensureLocalUser("reprise-attacker");
+  victim = ensureUser("rsc-victim");
+  attacker = ensureUser("rsc-attacker");
   root = mkdtempSync(join(tmpdir(), "reprise-sec-config-"));
   chmodSync(root, 0o755);
-  victimHome = dirOwnedBy(join(root, "victim-home"), victim, 0o700);
+  victimHome = freshDirOwnedBy(victim, root, "victim-home-");
 }, 60_000);
 
 afterAll(async () => {
@@ -115,7 +122,6 @@ describe("config in a directory another user can write", () => {
   it("an attacker's .repriserc.json pointing dir at a cache they can write is not used", async () => {
     const shared = sharedDir("shared-json");
     const attackerCache = dirOwnedBy(join(shared, "cache"), attacker, 0o777);
-    chmodSync(attackerCache, 0o777);
     attackerFile(join(shared, ".repriserc.json"), JSON.stringify({ dir: attackerCache }));
     const proj = victimProject(shared);
     const { call } = await compileBothWays(proj);
@@ -128,9 +134,7 @@ describe("config in a directory another user can write", () => {
   it("a cache dir another user owns or can write is refused even when the victim names it: compiled without the cache, with the reason", async () => {
     const shared = sharedDir("shared-cache");
     const theirs = dirOwnedBy(join(shared, "theirs"), attacker, 0o777);
-    chmodSync(theirs, 0o777);
     const open = dirOwnedBy(join(shared, "open"), victim, 0o777);
-    chmodSync(open, 0o777);
     const proj = victimProject(dirOwnedBy(join(root, "victim-work"), victim, 0o755));
     for (const [dir, why] of [
       [theirs, `it is owned by uid ${attacker.uid}, not by you (uid ${victim.uid})`],

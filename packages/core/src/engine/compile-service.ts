@@ -17,11 +17,11 @@ import type { SettingsLoader } from "../config/load-settings.js";
 import type { Settings } from "../config/schema.js";
 import type { CacheStorage } from "../storage/cache-storage.js";
 import type { Project } from "../daemon/project-engines.js";
+import { UnsafeCacheDirError } from "../storage/cache-root.js";
 import { decodeEntry, encodeEntry, type CacheEntry, type ManifestEntry } from "../storage/codec.js";
 import type { Stats } from "../stats/stats.js";
 import type { Logger } from "../util/logger.js";
 import { CorruptEntryError, RepriseError } from "../util/errors.js";
-import { UnsafeCacheDirError } from "../storage/cache-root.js";
 
 type EnvDep = NonNullable<ManifestEntry["env"]>[number];
 
@@ -58,11 +58,10 @@ function isRegularOrAbsent(path: string): boolean {
   return !st || st.isFile();
 }
 
-/** What the daemon tells the client at the end of a call; `notices` go to the user's terminal first. */
-export type CallResult = (
+/** What the daemon tells the client at the end of a call. */
+export type CallResult =
   | { kind: "done"; exitCode: number; stdout: Buffer; stderr: Buffer }
-  | { kind: "run-locally"; compiler: string; reason: string }
-) & { notices?: string[] };
+  | { kind: "run-locally"; compiler: string; reason: string };
 
 export interface CompileServiceDeps {
   settings: SettingsLoader;
@@ -76,6 +75,9 @@ export interface CompileServiceDeps {
   tempDir: string;
   logger: Logger;
 }
+
+/** A call's result with the security warnings for the user's terminal (sent first, as stderr). */
+export type ServiceResult = CallResult & { notices?: string[] };
 
 interface Call {
   settings: Settings;
@@ -109,7 +111,7 @@ export class CompileService {
 
   constructor(private readonly d: CompileServiceDeps) {}
 
-  async run(request: CompileRequest): Promise<CallResult> {
+  async run(request: CompileRequest): Promise<ServiceResult> {
     const notices: string[] = [];
     const result = await this.serve(request, notices);
     return notices.length ? { ...result, notices } : result;
@@ -141,10 +143,10 @@ export class CompileService {
       const preprocessable = inv.preprocessArgv !== undefined || inv.dependencies.none === true;
       return settings.keyMode === "preprocessor" && preprocessable ? await this.preprocessorMode(call) : await this.directMode(call);
     } catch (err) {
+      if (err instanceof UnsafeCacheDirError) this.noticeOnce([`${err.message}; compiling without the cache`], notices);
       const reason = err instanceof RepriseError ? err.code : "internal-error";
       this.d.logger.error("call failed, compiling without cache: %s", (err as Error).stack ?? err);
       this.d.stats.error(reason);
-      if (err instanceof UnsafeCacheDirError) this.noticeOnce([`${err.message}; compiling without the cache`], notices);
       return { kind: "run-locally", compiler: compilerPath ?? compilerName, reason: `reprise error: ${(err as Error).message}` };
     }
   }
