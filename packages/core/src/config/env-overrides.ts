@@ -27,12 +27,12 @@ function parseBoolean(name: string, raw: string): boolean {
   const word = raw.trim().toLowerCase();
   if (TRUE_WORDS.includes(word)) return true;
   if (FALSE_WORDS.includes(word)) return false;
-  throw new ConfigError(`invalid value for ${name}`, `${JSON.stringify(raw)} is not a boolean (accepted: ${[...TRUE_WORDS, ...FALSE_WORDS].join(", ")})`);
+  throw new ConfigError(`invalid config in ${name}`, `"disable": ${JSON.stringify(raw)} is not a boolean (accepted: ${[...TRUE_WORDS, ...FALSE_WORDS].join(", ")})`);
 }
 
-function parseWholeNumber(name: string, raw: string): number {
+function parseWholeNumber(name: string, key: string, raw: string): number {
   if (/^\d+$/.test(raw.trim())) return Number(raw.trim());
-  throw new ConfigError(`invalid value for ${name}`, `${JSON.stringify(raw)} is not a whole number (examples: 0, 8, 600)`);
+  throw new ConfigError(`invalid config in ${name}`, `"${key}": ${JSON.stringify(raw)} is not a whole number (examples: 0, 8, 600)`);
 }
 
 /**
@@ -51,7 +51,7 @@ export function configFromEnv(env: Readonly<Record<string, string | undefined>>)
         break;
       case "idleTimeout":
       case "maxJobs":
-        out[key] = parseWholeNumber(name, raw);
+        out[key] = parseWholeNumber(name, key, raw);
         break;
       case "plugins":
         out[key] = raw.split(",").map((s) => s.trim()).filter(Boolean);

@@ -121,5 +121,5 @@ function parseEnv(input: Record<string, unknown>): ConfigFile {
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
   const key = String(issue.path[0] ?? "");
-  throw new ConfigError(`invalid value for ${envVariableFor(key) ?? "REPRISE_*"}`, issue.message);
+  throw new ConfigError(`invalid config in ${envVariableFor(key) ?? "REPRISE_*"}`, `"${key}": ${issue.message}`);
 }

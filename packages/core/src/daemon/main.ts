@@ -36,6 +36,8 @@ export async function startDaemon(env: NodeJS.ProcessEnv = process.env, cwd = pr
   const stats = new Stats(join(runtime, "stats.json"));
   // Each call runs through the engine of its own project's config, as of that call.
   const projects = new ProjectEngines({ hashes, stats, settings: settingsLoader, logger });
+  // The starting project's plugins load now: the first call does not wait for them, and one that cannot load fails the start as a bad config does.
+  await projects.for(settings, cwd);
   const service = new CompileService({
     settings: settingsLoader,
     projects,

@@ -141,11 +141,11 @@ describe("a config is current as of each call", () => {
 
 describe("bad values in the environment", () => {
   it.each([
-    ["REPRISE_DISABLE", "maybe", /invalid value for REPRISE_DISABLE: "maybe" is not a boolean \(accepted: 1, true, yes, on, 0, false, no, off\)/],
-    ["REPRISE_CACHE_SIZE", "abc", /invalid value for REPRISE_CACHE_SIZE: "abc" is not a size/],
-    ["REPRISE_MAX_JOBS", "many", /invalid value for REPRISE_MAX_JOBS: "many" is not a whole number/],
-    ["REPRISE_IDLE_TIMEOUT", "-1", /invalid value for REPRISE_IDLE_TIMEOUT/],
-    ["REPRISE_KEY_MODE", "fast", /invalid value for REPRISE_KEY_MODE/],
+    ["REPRISE_DISABLE", "maybe", /invalid config in REPRISE_DISABLE: "disable": "maybe" is not a boolean \(accepted: 1, true, yes, on, 0, false, no, off\)/],
+    ["REPRISE_CACHE_SIZE", "abc", /invalid config in REPRISE_CACHE_SIZE: "cacheSize": "abc" is not a size/],
+    ["REPRISE_MAX_JOBS", "many", /invalid config in REPRISE_MAX_JOBS: "maxJobs": "many" is not a whole number/],
+    ["REPRISE_IDLE_TIMEOUT", "-1", /invalid config in REPRISE_IDLE_TIMEOUT: "idleTimeout"/],
+    ["REPRISE_KEY_MODE", "fast", /invalid config in REPRISE_KEY_MODE: "keyMode"/],
   ])("%s=%s is refused with the variable named", async (name, value, expected) => {
     const root = tree();
     const err = await new SettingsLoader().load(root, envFor(root, { [name]: value })).catch((e: unknown) => e);
