@@ -32,7 +32,7 @@ export function createHermeticCompiler(o: HermeticSetupOptions): HermeticCompile
   const workspaces = new Map<string, HermeticWorkspace>();
   const workspaceFor = (dir: string): HermeticWorkspace => {
     // The root is the cache's: 0700, the user's own, or not used at all (UnsafeCacheDirError).
-    ensurePrivateCacheDir(dir, true);
+    ensurePrivateCacheDir(dir, true, true);
     let ws = workspaces.get(dir);
     if (!ws) {
       ws = {

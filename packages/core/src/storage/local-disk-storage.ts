@@ -86,7 +86,7 @@ export class LocalDiskStorage implements CacheStorage {
     const file = join(this.dir, rel);
     let data: Buffer;
     try {
-      if (!ensurePrivateCacheDir(this.dir, false) || !this.verifyFolders(rel, false)) {
+      if (!ensurePrivateCacheDir(this.dir, false, true) || !this.verifyFolders(rel, false)) {
         this.withIndex(() => this.dropEntry(rel));
         return undefined;
       }
@@ -132,7 +132,7 @@ export class LocalDiskStorage implements CacheStorage {
 
   async remove(kind: BlobKind, key: string): Promise<void> {
     const rel = relativePath(kind, key);
-    if (!ensurePrivateCacheDir(this.dir, false) || !this.verifyFolders(rel, false)) {
+    if (!ensurePrivateCacheDir(this.dir, false, true) || !this.verifyFolders(rel, false)) {
       this.withIndex(() => this.dropEntry(rel));
       return;
     }
@@ -153,7 +153,7 @@ export class LocalDiskStorage implements CacheStorage {
   async clear(): Promise<void> {
     // A scan finishing after the removal would bring back the old index.
     await this.indexLoading?.catch(() => undefined);
-    if (!ensurePrivateCacheDir(this.dir, false)) return;
+    if (!ensurePrivateCacheDir(this.dir, false, true)) return;
     await Promise.all(KINDS.map((k) => rm(join(this.dir, `${k}s`), { recursive: true, force: true, maxRetries: 3 })));
     this.verifiedDirs.clear();
     this.index = new Map();
@@ -188,7 +188,7 @@ export class LocalDiskStorage implements CacheStorage {
     const temp = join(dirname(file), `${TEMP_PREFIX}${basename(file)}.${process.pid}.${randomBytes(6).toString("hex")}`);
     for (let attempt = 0; ; attempt++) {
       try {
-        ensurePrivateCacheDir(this.dir, true);
+        ensurePrivateCacheDir(this.dir, true, true);
         this.verifyFolders(rel, true);
         await writeFile(temp, data, { mode: 0o600, flag: "wx" });
         await renameWithRetry(temp, file);

@@ -1,4 +1,4 @@
-import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, lchownSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -60,12 +60,18 @@ describe("the cache directory belongs to the user alone", () => {
     }
   });
 
-  it("a root that is a link is refused", async () => {
+  it("a root that is the user's own link to a private directory is used; another user's link, or a link to an open directory, is not", async () => {
     const dir = setup();
     const real = join(work, "elsewhere");
     mkdirSync(real, { mode: 0o700 });
     symlinkSync(real, dir);
-    await expect(storage(dir).write("result", A, Buffer.from("x"))).rejects.toThrow(/symbolic link/);
+    await storage(dir).write("result", A, Buffer.from("x"));
+    expect(readFileSync(join(real, "results", "aa", A), "utf8")).toBe("x");
+    lchownSync(dir, STRANGER, STRANGER);
+    await expect(storage(dir).read("result", A)).rejects.toThrow(new RegExp(`symbolic link made by uid ${STRANGER}`));
+    lchownSync(dir, 0, 0);
+    chmodSync(real, 0o777);
+    await expect(storage(dir).read("result", A)).rejects.toThrow(/writable by group or other users \(mode 0777\)/);
   });
 
   it("a shard folder that is a link is never followed, for reading or writing", async () => {
