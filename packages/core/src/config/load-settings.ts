@@ -71,11 +71,12 @@ export class SettingsLoader {
     return pending;
   }
 
-  private async resolve(cwd: string, env: Readonly<Record<string, string | undefined>>, found: LocatedFile | undefined, warnings: string[]): Promise<Settings> {
-    const file = found ? await this.parsedFile(found) : {};
+  private async resolve(cwd: string, env: Readonly<Record<string, string | undefined>>, located: LocatedFile | undefined, warnings: string[]): Promise<Settings> {
+    const found = located && { filepath: located.path, identity: located.identity };
+    const file = located ? await this.parsedFile(located) : {};
     const fromEnv = parseEnv(configFromEnv(env));
     const merged = { ...file, ...fromEnv };
-    const base = found ? dirname(found.path) : cwd;
+    const base = found ? dirname(found.filepath) : cwd;
     const dir = merged.dir ? (isAbsolute(merged.dir) ? merged.dir : resolve(fromEnv.dir ? cwd : base, merged.dir)) : defaultCacheDir(env as NodeJS.ProcessEnv);
     return {
       dir,
@@ -89,11 +90,20 @@ export class SettingsLoader {
       storage: merged.storage ?? { ...DEFAULTS.storage },
       ...(merged.hermetic ? { hermetic: merged.hermetic } : {}),
       sandboxOptions: merged.sandboxOptions ?? {},
-      configFile: found?.path,
+      configFile: found?.filepath,
       configIdentity: found?.identity,
       warnings,
     };
   }
+}
+
+function parse(input: unknown, source: string) {
+  const result = configSchema.safeParse(input);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  const key = issue.path.length ? issue.path.join(".") : undefined;
+  const what = issue.code === "unrecognized_keys" ? `unknown key "${issue.keys.join('", "')}"` : `"${key}": ${issue.message}`;
+  throw new ConfigError(`invalid config in ${source}`, what);
 }
 
 async function readFile(path: string): Promise<ConfigFile> {
@@ -107,12 +117,7 @@ async function readFile(path: string): Promise<ConfigFile> {
   if (contents === null || typeof contents !== "object" || Array.isArray(contents)) {
     throw new ConfigError(`invalid config in ${path}`, "the config must be an object");
   }
-  const result = configSchema.safeParse(contents);
-  if (result.success) return result.data;
-  const issue = result.error.issues[0]!;
-  const key = issue.path.length ? issue.path.join(".") : undefined;
-  const what = issue.code === "unrecognized_keys" ? `unknown key "${issue.keys.join('", "')}"` : `"${key}": ${issue.message}`;
-  throw new ConfigError(`invalid config in ${path}`, what);
+  return parse(contents, path);
 }
 
 /** Validates `REPRISE_*` values; an error names the variable, as the user wrote it. */
