@@ -18,11 +18,6 @@ export const ENV_KEYS = {
   REPRISE_HERMETIC: "hermetic",
 } as const;
 
-/** The variable that sets config key `key`, for error messages. */
-export function envVariableFor(key: string): string | undefined {
-  return Object.entries(ENV_KEYS).find(([, k]) => k === key)?.[0];
-}
-
 function parseBoolean(name: string, raw: string): boolean {
   const word = raw.trim().toLowerCase();
   if (TRUE_WORDS.includes(word)) return true;

@@ -1,12 +1,12 @@
 import { availableParallelism } from "node:os";
 import { dirname, isAbsolute, resolve } from "node:path";
-import { LRUCache } from "lru-cache";
 import { configSchema, type ConfigFile, type Settings } from "./schema.js";
-import { configFromEnv, ENV_KEYS, envVariableFor } from "./env-overrides.js";
-import { ConfigLocator, type LocatedFile } from "./config-locator.js";
-import { readConfigFile } from "./read-config-file.js";
+import { configFromEnv, ENV_KEYS } from "./env-overrides.js";
 import { ConfigError } from "../util/errors.js";
 import { defaultCacheDir, userConfigDir } from "../util/paths.js";
+import { LRUCache } from "lru-cache";
+import { ConfigLocator, type LocatedFile } from "./config-locator.js";
+import { readConfigFile } from "./read-config-file.js";
 
 const DEFAULTS = {
   cacheSizeBytes: 10 * 1024 ** 3,
@@ -126,5 +126,6 @@ function parseEnv(input: Record<string, unknown>): ConfigFile {
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
   const key = String(issue.path[0] ?? "");
-  throw new ConfigError(`invalid config in ${envVariableFor(key) ?? "REPRISE_*"}`, `"${key}": ${issue.message}`);
+  const variable = Object.entries(ENV_KEYS).find(([, k]) => k === key)?.[0] ?? "REPRISE_*";
+  throw new ConfigError(`invalid config in ${variable}`, `"${key}": ${issue.message}`);
 }
