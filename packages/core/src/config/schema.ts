@@ -81,4 +81,8 @@ export interface Settings {
   jobLimits?: { timeoutMs?: number; maxProcesses?: number; memoryBytes?: number; maxOutputBytes?: number };
   /** File the settings came from, if any (for `--show-config` and error messages). */
   configFile?: string;
+  /** The config file's stat identity when read (inode, size, mtime, ctime); changes with every edit. */
+  configIdentity?: string;
+  /** Config files that were found but not read, and why (another user could have written them). */
+  warnings: string[];
 }

@@ -13,7 +13,7 @@ import {
 import type { CompileService } from "../engine/compile-service.js";
 import type { CompileRequest } from "../engine/types.js";
 import type { Stats } from "../stats/stats.js";
-import type { StorageRegistry } from "../storage/storage-registry.js";
+import type { CacheStorage } from "../storage/cache-storage.js";
 import type { Logger } from "../util/logger.js";
 import { REPRISE_VERSION } from "../version.js";
 
@@ -21,7 +21,8 @@ export interface DaemonOptions {
   socketPath: string;
   service: CompileService;
   stats: Stats;
-  storages: StorageRegistry;
+  /** Every storage in use (of every project), for stats and shutdown. */
+  storages: { all(): CacheStorage[]; closeAll(): Promise<void> };
   logger: Logger;
   idleTimeoutSec: number;
   /** Called once the daemon has stopped listening and flushed its state. */
@@ -170,6 +171,8 @@ export class DaemonServer {
       ...(wire.masqueradeAs ? { masqueradeAs: wire.masqueradeAs } : {}),
     };
     const result = await this.o.service.run(request);
+    // Warnings for the user travel as stderr, which both clients print as they come.
+    if (result.notices?.length) socket.write(frame(FrameType.Stderr, result.notices.map((n) => `reprise: warning: ${n}\n`).join("")));
     if (result.kind === "run-locally") {
       socket.write(runLocallyFrame({ reason: result.reason, ...(result.notice ? { notice: result.notice } : {}) }));
       return;

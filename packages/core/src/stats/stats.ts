@@ -36,9 +36,12 @@ export interface StatsSnapshot {
   /** Median daemon-side milliseconds spent on a miss beyond the compiler's own time. */
   missOverheadMs: number | null;
   byLanguage: Record<string, LanguageCounters>;
+  /** Security warnings met (a config file not read, a cache directory not used), each once. */
+  warnings: string[];
 }
 
 const RECENT = 512;
+const MAX_WARNINGS = 20;
 
 /** Counters kept by the daemon and persisted next to the socket so `--show-stats` survives restarts. */
 export class Stats {
@@ -103,6 +106,13 @@ export class Stats {
     this.dirty = true;
   }
 
+  warning(text: string): void {
+    if (this.data.warnings.includes(text)) return;
+    this.data.warnings.push(text);
+    if (this.data.warnings.length > MAX_WARNINGS) this.data.warnings.shift();
+    this.dirty = true;
+  }
+
   compileFailed(): void {
     this.data.calls++;
     this.data.compileFailures++;
@@ -151,6 +161,7 @@ function fresh(): StatsSnapshot {
     hitServiceMs: null,
     missOverheadMs: null,
     byLanguage: {},
+    warnings: [],
   };
 }
 
