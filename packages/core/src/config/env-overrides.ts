@@ -12,6 +12,10 @@ export const ENV_KEYS = {
   REPRISE_PLUGINS: "plugins",
   REPRISE_STORAGE: "storage",
   REPRISE_HERMETIC: "hermetic",
+  REPRISE_RECACHE: "recache",
+  REPRISE_REMOTE_CONNECT_TIMEOUT_MS: "remote.connectTimeoutMs",
+  REPRISE_REMOTE_TIMEOUT_MS: "remote.requestTimeoutMs",
+  REPRISE_REMOTE_BREAKER_COOLDOWN_MS: "remote.breakerCooldownMs",
 } as const;
 
 /** Raw values from the environment, typed loosely: validation happens with the config schema. */
@@ -21,7 +25,15 @@ export function configFromEnv(env: Readonly<Record<string, string | undefined>>)
     const raw = env[name];
     if (raw === undefined || raw === "") continue;
     switch (key) {
+      case "remote.connectTimeoutMs":
+      case "remote.requestTimeoutMs":
+      case "remote.breakerCooldownMs": {
+        const remote = (out.remote ??= {}) as Record<string, unknown>;
+        remote[key.slice("remote.".length)] = /^\d+$/.test(raw) ? Number(raw) : raw;
+        break;
+      }
       case "disable":
+      case "recache":
         out[key] = !["0", "false", "no", "off"].includes(raw.toLowerCase());
         break;
       case "idleTimeout":

@@ -1,8 +1,9 @@
 import { cosmiconfig, type CosmiconfigResult } from "cosmiconfig";
 import { availableParallelism } from "node:os";
 import { dirname, isAbsolute, resolve } from "node:path";
-import { configSchema, type Settings } from "./schema.js";
+import { configSchema, type LevelSpec, type RemoteSettings, type Settings } from "./schema.js";
 import { configFromEnv, ENV_KEYS } from "./env-overrides.js";
+import { parseRwMode, REMOTE_ENV_NAMES, remoteLevelsFromEnv } from "./remote-env.js";
 import { ConfigError } from "../util/errors.js";
 import { defaultCacheDir, userConfigDir } from "../util/paths.js";
 
@@ -16,7 +17,16 @@ const DEFAULTS = {
   idleTimeoutSec: 600,
   plugins: [],
   storage: { kind: "local" },
+  remote: {
+    connectTimeoutMs: 2_000,
+    requestTimeoutMs: 10_000,
+    breakerErrorPercent: 50,
+    breakerVolume: 3,
+    breakerCooldownMs: 30_000,
+  } satisfies RemoteSettings,
 } as const;
+
+const ENV_NAMES = [...Object.keys(ENV_KEYS), ...REMOTE_ENV_NAMES];
 
 /**
  * Finds and validates settings for a call made in `cwd`: the nearest config
@@ -46,8 +56,7 @@ export class SettingsLoader {
   private readonly cache = new Map<string, Promise<Settings>>();
 
   async load(cwd: string, env: Readonly<Record<string, string | undefined>>): Promise<Settings> {
-    const envPart = Object.keys(ENV_KEYS)
-      .map((k) => env[k] ?? "")
+    const envPart = ENV_NAMES.map((k) => env[k] ?? "")
       .join("\0");
     const cacheKey = `${cwd}\0${env.XDG_CONFIG_HOME ?? ""}\0${env.HOME ?? ""}\0${envPart}`;
     let pending = this.cache.get(cacheKey);
@@ -83,7 +92,7 @@ export class SettingsLoader {
     }
     const file = parse(fromFile, found?.filepath ?? "config");
     const fromEnv = parse(configFromEnv(env), "environment (REPRISE_*)");
-    const merged = { ...file, ...fromEnv };
+    const merged = { ...file, ...fromEnv, remote: { ...file.remote, ...fromEnv.remote } };
     const base = found ? dirname(found.filepath) : cwd;
     const dir = merged.dir ? (isAbsolute(merged.dir) ? merged.dir : resolve(fromEnv.dir ? cwd : base, merged.dir)) : defaultCacheDir(env as NodeJS.ProcessEnv);
     return {
@@ -96,11 +105,32 @@ export class SettingsLoader {
       maxJobs: merged.maxJobs ?? availableParallelism(),
       plugins: merged.plugins ?? [...DEFAULTS.plugins],
       storage: merged.storage ?? { ...DEFAULTS.storage },
+      levels: resolveLevels(merged.levels, merged.storage ?? DEFAULTS.storage, env),
+      recache: merged.recache ?? false,
+      remote: { ...DEFAULTS.remote, ...merged.remote },
       ...(merged.hermetic ? { hermetic: merged.hermetic } : {}),
       sandboxOptions: merged.sandboxOptions ?? {},
       configFile: found?.filepath,
     };
   }
+}
+
+/**
+ * The cache levels of a call: `levels` from config, else the one `storage`
+ * backend. Remote backends selected by environment variables replace the
+ * config's remote levels and come after its local ones.
+ */
+function resolveLevels(
+  configured: { kind: string; options?: Record<string, unknown>; readOnly?: boolean }[] | undefined,
+  storage: { kind: string; options?: Record<string, unknown> },
+  env: Readonly<Record<string, string | undefined>>,
+): LevelSpec[] {
+  let levels: LevelSpec[] = (configured ?? [storage]).map((l) => ({ kind: l.kind, ...(l.options ? { options: l.options } : {}), readOnly: "readOnly" in l ? l.readOnly === true : false }));
+  const fromEnv = remoteLevelsFromEnv(env);
+  if (fromEnv.length) levels = [...levels.filter((l) => l.kind === "local"), ...fromEnv];
+  const localMode = parseRwMode(env, "REPRISE_LOCAL_RW_MODE");
+  if (localMode !== undefined) levels = levels.map((l) => (l.kind === "local" ? { ...l, readOnly: localMode } : l));
+  return levels;
 }
 
 function parse(input: unknown, source: string) {

@@ -6,7 +6,7 @@ import { CompileService } from "../engine/compile-service.js";
 import { CompilerDetector } from "../engine/compiler-detector.js";
 import { FileHashCache } from "../hashing/file-hash-cache.js";
 import { SettingsLoader } from "../config/load-settings.js";
-import { loadPlugins, loadSandboxPlugin, SANDBOX_PLUGINS } from "../config/load-plugins.js";
+import { loadPlugins, loadSandboxPlugin, SANDBOX_PLUGINS, STORAGE_PLUGINS } from "../config/load-plugins.js";
 import { StorageRegistry } from "../storage/storage-registry.js";
 import { localStoragePlugin } from "../storage/local-storage-plugin.js";
 import { Stats } from "../stats/stats.js";
@@ -44,7 +44,15 @@ export async function startDaemon(env: NodeJS.ProcessEnv = process.env, cwd = pr
 
   const hashes = new FileHashCache();
   const stats = new Stats(join(runtime, "stats.json"));
-  const storages = new StorageRegistry(engine);
+  // A backend named only by a call's settings (REPRISE_REDIS_ENDPOINT, `levels`) loads its first-party plugin then.
+  const storages = new StorageRegistry(engine, {
+    logger: logger.child("storage"),
+    loadPlugin: async (kind) => {
+      const pkg = STORAGE_PLUGINS[kind];
+      const plugin = pkg ? await loadSandboxPlugin(pkg, pluginBase, logger) : undefined;
+      if (plugin) engine.use(plugin);
+    },
+  });
   // Hermetic mode is chosen per call (REPRISE_HERMETIC, `hermetic`): a sandbox named only later loads its first-party plugin then.
   const hermetic = createHermeticCompiler({
     engine,

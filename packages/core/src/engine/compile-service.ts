@@ -114,7 +114,7 @@ export class CompileService {
       if (parsed.invocation.outputs.some((o) => !isRegularOrAbsent(o.path))) {
         return this.local(compilerPath, "output-not-regular-file", started, request, compiler);
       }
-      const storage = await this.storageFor(request.cwd, request.env);
+      const storage = await this.d.storages.forSettings(settings);
       const call: Call = { settings, request, compiler, inv: parsed.invocation, storage, started };
       // Preprocessor mode needs a preprocessed text; languages without one (rustc) always use direct mode.
       const inv = parsed.invocation;
@@ -130,8 +130,7 @@ export class CompileService {
 
   /** The storage a call made from `cwd` with `env` would use (for `--show-stats`). */
   async storageFor(cwd: string, env: Record<string, string>): Promise<CacheStorage> {
-    const settings = await this.d.settings.load(cwd, env);
-    return this.d.storages.get({ kind: settings.storage.kind, dir: settings.dir, maxSizeBytes: settings.cacheSizeBytes, options: settings.storage.options });
+    return this.d.storages.forSettings(await this.d.settings.load(cwd, env));
   }
 
   private resolveCompiler(request: CompileRequest): string | undefined {
@@ -209,6 +208,8 @@ export class CompileService {
   }
 
   private async tryHit(call: Call, resultKey: string, kind: "direct" | "preprocessor"): Promise<CallResult | undefined> {
+    // Recache: compile as on a miss and overwrite what every writable level holds.
+    if (call.settings.recache) return undefined;
     const entry = this.recent.get(resultKey) ?? (await this.readEntry(call.storage, resultKey));
     if (!entry) return undefined;
     if (!restoreEntry(entry, call.inv, (path, data) => this.d.hashes.rememberWritten(path, data))) return undefined;
