@@ -66,10 +66,11 @@ function processServer(child: ChildProcess, port: number, endpoint: string, dir:
   };
 }
 
-export async function startRedis(): Promise<RunningServer> {
+/** On `port` when given (to bring a killed server back where clients expect it). */
+export async function startRedis(port?: number): Promise<RunningServer> {
   need("/usr/bin/redis-server", "redis-server");
   const dir = mkdtempSync(join(tmpdir(), "reprise-redis-"));
-  const port = await freePort();
+  port ??= await freePort();
   const child = spawn("/usr/bin/redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir], { stdio: "ignore" });
   await waitForPort(port, "redis-server", child);
   return processServer(child, port, `redis://127.0.0.1:${port}`, dir);

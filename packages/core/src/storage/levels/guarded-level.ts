@@ -59,6 +59,10 @@ export class GuardedLevel {
     return this.o.readOnly;
   }
 
+  get remote(): boolean {
+    return this.o.remote;
+  }
+
   async read(kind: BlobKind, key: string): Promise<Guarded<Buffer | undefined>> {
     const r = await this.call(() => this.storage.read(kind, key));
     if (r.ok) {

@@ -51,8 +51,20 @@ export class TieredStorage implements CacheStorage {
     return undefined;
   }
 
+  /**
+   * Resolves once the local levels hold the blob; remote levels are written
+   * in the background (see `settle`), so a lookup waiting for this store, or a
+   * hit right after it, never waits for the network.
+   */
   async write(kind: BlobKind, key: string, data: Buffer): Promise<void> {
-    await Promise.all(this.levels.filter((l) => !l.readOnly).map((l) => l.write(kind, key, data, "store")));
+    const writes: Promise<unknown>[] = [];
+    for (const level of this.levels) {
+      if (level.readOnly) continue;
+      const written = level.write(kind, key, data, "store");
+      if (level.remote) this.track(written);
+      else writes.push(written);
+    }
+    await Promise.all(writes);
   }
 
   async remove(kind: BlobKind, key: string): Promise<void> {
@@ -106,7 +118,7 @@ export class TieredStorage implements CacheStorage {
     for (const l of this.levels) l.stats.reset();
   }
 
-  /** Resolves when every write-back started so far is done. */
+  /** Resolves when every remote store and write-back started so far is done. */
   async settle(): Promise<void> {
     while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
   }
