@@ -86,7 +86,7 @@ export async function startMemcached(itemSize = "1m"): Promise<RunningServer> {
 }
 
 /** nginx with its WebDAV module: PUT/DELETE/MKCOL under a temp root, everything else in the temp dir too. */
-export async function startNginxDav(): Promise<RunningServer & { root: string }> {
+export async function startNginxDav(o: { createFullPutPath?: boolean; token?: string } = {}): Promise<RunningServer & { root: string }> {
   need("/usr/sbin/nginx", "nginx");
   const dir = mkdtempSync(join(tmpdir(), "reprise-nginx-"));
   const root = join(dir, "data");
@@ -114,8 +114,9 @@ http {
     listen 127.0.0.1:${port};
     root ${root};
     location / {
+      ${o.token ? `if ($http_authorization != "Bearer ${o.token}") { return 401; }` : ""}
       dav_methods PUT DELETE MKCOL;
-      create_full_put_path on;
+      create_full_put_path ${o.createFullPutPath === false ? "off" : "on"};
       dav_access user:rw;
     }
   }

@@ -4,7 +4,7 @@ export type { EngineHooks, CompilerProbe, CompilerDetection, KeyContext, CallOut
 export type * from "./engine/types.js";
 export { KeyHasher, hashBytes, HASH_ALGORITHM } from "./hashing/key-hasher.js";
 export type { CacheStorage, StorageSettings, StorageUsage, StorageTimeouts, BlobKind, LevelStatsSnapshot } from "./storage/cache-storage.js";
-export { blobName } from "./storage/blob-name.js";
+export { blobName, directoryPrefix } from "./storage/blob-name.js";
 export { Logger, parseLogLevel, type LogLevel } from "./util/logger.js";
 export * from "./util/errors.js";
 export { parseDepFile } from "./engine/dep-file.js";

@@ -66,7 +66,7 @@ export class MemcachedStorage implements CacheStorage {
   }
 
   private name(kind: BlobKind, key: string): string {
-    return `${this.options.keyPrefix}${blobName(kind, key)}`;
+    return blobName(kind, key, this.options.keyPrefix);
   }
 
   private async run<T>(op: () => Promise<T>): Promise<T> {

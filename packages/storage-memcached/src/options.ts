@@ -32,7 +32,7 @@ export function parseMemcachedOptions(raw: Record<string, unknown> | undefined):
 
 /** The largest value that fits in one item. */
 export function maxValueSize(o: MemcachedOptions): number {
-  return Math.max(0, o.maxItemSize - ITEM_OVERHEAD - o.keyPrefix.length);
+  return Math.max(0, o.maxItemSize - ITEM_OVERHEAD - o.keyPrefix.length - 1);
 }
 
 /** "tcp://h:1,memcached://h:2" → "h:1,h:2", as memjs takes it. */

@@ -1,5 +1,5 @@
 import { Redis } from "ioredis";
-import { blobName, StorageBackendError, type BlobKind, type CacheStorage, type StorageSettings, type StorageUsage } from "@reprise/core";
+import { blobName, directoryPrefix, StorageBackendError, type BlobKind, type CacheStorage, type StorageSettings, type StorageUsage } from "@reprise/core";
 import { endpointUrl, parseRedisOptions, type RedisOptions } from "./options.js";
 
 const DEFAULT_TIMEOUTS = { connectMs: 2_000, requestMs: 10_000 };
@@ -54,7 +54,7 @@ export class RedisStorage implements CacheStorage {
 
   /** Removes this cache's keys (those under its prefix), scanning in batches. */
   async clear(): Promise<void> {
-    const stream = this.client.scanStream({ match: `${this.options.keyPrefix}*s/*`, count: 500 });
+    const stream = this.client.scanStream({ match: `${globEscape(directoryPrefix(this.options.keyPrefix))}*s/*`, count: 500 });
     for await (const keys of stream as AsyncIterable<string[]>) if (keys.length) await this.run(() => this.client.unlink(...keys));
   }
 
@@ -67,7 +67,7 @@ export class RedisStorage implements CacheStorage {
   }
 
   private name(kind: BlobKind, key: string): string {
-    return `${this.options.keyPrefix}${blobName(kind, key)}`;
+    return blobName(kind, key, this.options.keyPrefix);
   }
 
   private async run<T>(op: () => Promise<T>): Promise<T> {
@@ -77,4 +77,9 @@ export class RedisStorage implements CacheStorage {
       throw new StorageBackendError(`redis ${this.location}`, (err as Error).message);
     }
   }
+}
+
+/** Redis SCAN patterns are globs: a prefix is matched literally. */
+function globEscape(s: string): string {
+  return s.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
 }

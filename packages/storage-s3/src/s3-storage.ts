@@ -1,4 +1,4 @@
-import { blobName, StorageBackendError, type BlobKind, type CacheStorage, type StorageSettings, type StorageTimeouts, type StorageUsage } from "@reprise/core";
+import { blobName, directoryPrefix, StorageBackendError, type BlobKind, type CacheStorage, type StorageSettings, type StorageTimeouts, type StorageUsage } from "@reprise/core";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { endpointUrl, parseS3Options, type S3Options } from "./options.js";
 
@@ -24,7 +24,7 @@ export class S3Storage implements CacheStorage {
     this.options = parseS3Options(settings.options);
     this.timeouts = settings.timeouts ?? DEFAULT_TIMEOUTS;
     const where = endpointUrl(this.options) ?? "aws";
-    this.location = `s3://${this.options.bucket}/${this.options.keyPrefix} (${where})`;
+    this.location = `s3://${this.options.bucket}/${directoryPrefix(this.options.keyPrefix)} (${where})`;
   }
 
   async read(kind: BlobKind, key: string): Promise<Buffer | undefined> {
@@ -66,7 +66,7 @@ export class S3Storage implements CacheStorage {
   async clear(): Promise<void> {
     const { sdk, client } = await this.connect();
     for (const dir of ["results/", "manifests/"]) {
-      for await (const page of sdk.paginateListObjectsV2({ client }, { Bucket: this.options.bucket, Prefix: `${this.options.keyPrefix}${dir}` })) {
+      for await (const page of sdk.paginateListObjectsV2({ client }, { Bucket: this.options.bucket, Prefix: `${directoryPrefix(this.options.keyPrefix)}${dir}` })) {
         const objects = (page.Contents ?? []).flatMap((o) => (o.Key ? [{ Key: o.Key }] : []));
         if (objects.length) await client.send(new sdk.DeleteObjectsCommand({ Bucket: this.options.bucket, Delete: { Objects: objects, Quiet: true } }));
       }
@@ -102,7 +102,7 @@ export class S3Storage implements CacheStorage {
   }
 
   private name(kind: BlobKind, key: string): string {
-    return `${this.options.keyPrefix}${blobName(kind, key)}`;
+    return blobName(kind, key, this.options.keyPrefix);
   }
 
   private failure(op: string, err: unknown): StorageBackendError {

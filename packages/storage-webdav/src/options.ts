@@ -30,10 +30,14 @@ export function authorization(o: WebdavOptions): string | undefined {
   return undefined;
 }
 
-/** The endpoint with one trailing slash and the key prefix appended (its slashes kept, each segment escaped). */
-export function baseUrl(o: WebdavOptions): URL {
+/** The endpoint as a collection URL (one trailing slash). */
+export function endpointUrl(o: WebdavOptions): URL {
   const base = new URL(o.endpoint);
   if (!base.pathname.endsWith("/")) base.pathname += "/";
-  const prefix = o.keyPrefix.split("/").map(encodeURIComponent).join("/");
-  return new URL(prefix, base);
+  return base;
+}
+
+/** The path under the endpoint for a blob name, each segment escaped. */
+export function escapePath(name: string): string {
+  return name.split("/").map(encodeURIComponent).join("/");
 }

@@ -1,6 +1,6 @@
 import { Agent, request, type Dispatcher } from "undici";
-import { blobName, StorageBackendError, type BlobKind, type CacheStorage, type StorageSettings, type StorageUsage } from "@reprise/core";
-import { authorization, baseUrl, parseWebdavOptions } from "./options.js";
+import { blobName, directoryPrefix, StorageBackendError, type BlobKind, type CacheStorage, type StorageSettings, type StorageUsage } from "@reprise/core";
+import { authorization, endpointUrl, escapePath, parseWebdavOptions, type WebdavOptions } from "./options.js";
 
 const DEFAULT_TIMEOUTS = { connectMs: 2_000, requestMs: 10_000 };
 
@@ -14,16 +14,16 @@ const DEFAULT_TIMEOUTS = { connectMs: 2_000, requestMs: 10_000 };
 export class WebdavStorage implements CacheStorage {
   readonly kind = "webdav";
   readonly location: string;
-  private readonly base: URL;
+  private readonly options: WebdavOptions;
   private readonly endpoint: URL;
   private readonly auth: string | undefined;
   private readonly agent: Agent;
 
   constructor(settings: StorageSettings) {
     const options = parseWebdavOptions(settings.options);
-    this.base = baseUrl(options);
-    this.endpoint = new URL(".", new URL(options.endpoint.endsWith("/") ? options.endpoint : `${options.endpoint}/`));
-    this.location = this.base.href;
+    this.options = options;
+    this.endpoint = endpointUrl(options);
+    this.location = new URL(escapePath(directoryPrefix(options.keyPrefix)), this.endpoint).href;
     this.auth = authorization(options);
     const timeouts = settings.timeouts ?? DEFAULT_TIMEOUTS;
     this.agent = new Agent({
@@ -47,7 +47,8 @@ export class WebdavStorage implements CacheStorage {
   async write(kind: BlobKind, key: string, data: Buffer): Promise<void> {
     const url = this.url(kind, key);
     let res = await this.send("PUT", url, data);
-    if (res.statusCode === 409) {
+    // A missing parent collection: 409 by the WebDAV spec, 500 from nginx without create_full_put_path.
+    if (res.statusCode === 409 || res.statusCode === 500) {
       await res.body.dump();
       await this.makeCollections(url);
       res = await this.send("PUT", url, data);
@@ -70,7 +71,7 @@ export class WebdavStorage implements CacheStorage {
   /** Removes both collections (WebDAV DELETE of a collection is recursive). */
   async clear(): Promise<void> {
     for (const dir of ["results/", "manifests/"]) {
-      const res = await this.send("DELETE", new URL(dir, this.base));
+      const res = await this.send("DELETE", new URL(dir, this.location));
       await this.expect(res, "DELETE", [200, 202, 204, 404]);
       await res.body.dump();
     }
@@ -81,7 +82,7 @@ export class WebdavStorage implements CacheStorage {
   }
 
   private url(kind: BlobKind, key: string): URL {
-    return new URL(blobName(kind, key), this.base);
+    return new URL(escapePath(blobName(kind, key, this.options.keyPrefix)), this.endpoint);
   }
 
   /** MKCOL of every collection from the endpoint down to the blob's parent (405: it exists). */
