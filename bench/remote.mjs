@@ -80,7 +80,7 @@ function which(bin) {
 function backendEnv(name, server) {
   switch (name) {
     case 'redis': return { reprise: { REPRISE_REDIS_ENDPOINT: server.endpoint }, sccache: { SCCACHE_REDIS: server.endpoint, SCCACHE_REDIS_ENDPOINT: server.endpoint } };
-    case 'memcached': return { reprise: { REPRISE_MEMCACHED_ENDPOINT: server.endpoint }, sccache: null };
+    case 'memcached': return { reprise: { REPRISE_MEMCACHED_ENDPOINT: server.endpoint }, sccache: { SCCACHE_MEMCACHED: `tcp://${server.endpoint}`, SCCACHE_MEMCACHED_ENDPOINT: `tcp://${server.endpoint}` } };
     case 'webdav': return { reprise: { REPRISE_WEBDAV_ENDPOINT: server.endpoint }, sccache: { SCCACHE_WEBDAV_ENDPOINT: server.endpoint } };
     case 's3': {
       const s3 = { REPRISE_BUCKET: BUCKET, REPRISE_ENDPOINT: server.endpoint, REPRISE_S3_USE_SSL: 'false', ...S3_CREDENTIALS };

@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import fg from "fast-glob";
 import type { CacheStorage, StorageSettings } from "../../packages/core/src/storage/cache-storage.js";
@@ -186,6 +186,28 @@ describe.each(backends)("$name level", (backend) => {
     const levels = await levelsOf(first, work, recache);
     // Counted since the daemon started: the first build's stores, then the recache's.
     expect(levels[1]!.writes, "results and manifests stored again").toBe(2 * 2 * units.length);
+  });
+
+  it("a machine whose own manifest is stale hits what another machine recorded after a header change", async () => {
+    const units = writeProject(work, 1, "hdr");
+    const header = join(work, "include/shared.h");
+    const v1 = readFileSync(header, "utf8");
+    const laptop = machine();
+    await buildAndCompare(laptop, work, units, await plainObjects(work, units));
+    await laptop.stats(work);
+    // Later: the header changes; CI compiles first and records the new include set.
+    await new Promise((r) => setTimeout(r, 1100));
+    writeFileSync(header, `${v1}static inline int thrice(int x) { return 3 * x; }\n`);
+    const reference = await plainObjects(work, units);
+    const ci = machine();
+    await buildAndCompare(ci, work, units, reference);
+    await ci.stats(work);
+    // The laptop's manifest knows only the old header: the remote one has the match.
+    await buildAndCompare(laptop, work, units, reference);
+    const stats = await laptop.stats(work);
+    expect(stats.misses, "only the first build missed").toBe(1);
+    expect(stats.hitsDirect).toBe(1);
+    writeFileSync(header, v1);
   });
 
   it("a truncated object in the remote is a miss, never a wrong object", async () => {

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:
 import { createServer, connect, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { ensureDebianPackages } from "./sandbox-engines.js";
 
 /**
  * Real cache servers on loopback for the remote-level tests: each started on
@@ -26,8 +27,10 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
+/** Installs the server's Debian package when it is missing (the tests run rather than skip). */
 function need(bin: string, pkg: string): void {
-  if (!existsSync(bin)) throw new Error(`${bin} is missing: apt-get install ${pkg}`);
+  if (!existsSync(bin)) ensureDebianPackages([pkg]);
+  if (!existsSync(bin)) throw new Error(`${bin} is missing after installing ${pkg}`);
 }
 
 /** Resolves once something accepts TCP connections on the port. */

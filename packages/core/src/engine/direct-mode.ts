@@ -52,9 +52,42 @@ export async function findInManifest(
     if (match) return match;
   }
   const stored = await readManifest(storage, key);
-  if (!stored) return undefined;
-  memo.set(storage, key, stored);
-  return matchManifest(stored, hashes, env);
+  if (stored) {
+    memo.set(storage, key, stored);
+    const match = await matchManifest(stored, hashes, env);
+    if (match) return match;
+  }
+  return storage.readLower ? findInLowerLevels(storage, key, stored, memo, hashes, env) : undefined;
+}
+
+/**
+ * A lower level (a shared remote cache) may hold include sets this machine
+ * never saw: asked only when the first level has no match, so hits pay
+ * nothing. A match found there is added to the levels above.
+ */
+async function findInLowerLevels(
+  storage: CacheStorage,
+  key: string,
+  upper: Manifest | undefined,
+  memo: ManifestMemo,
+  hashes: FileHashCache,
+  env: Readonly<Record<string, string>>,
+): Promise<ManifestEntry | undefined> {
+  for await (const { level, data } of storage.readLower!("manifest", key)) {
+    let lower: Manifest;
+    try {
+      lower = await decodeManifest(data);
+    } catch {
+      continue;
+    }
+    const match = await matchManifest(lower, hashes, env);
+    if (!match) continue;
+    const entries = [match, ...(upper?.entries ?? []).filter((e) => e.resultKey !== match.resultKey)].slice(0, MAX_MANIFEST_ENTRIES);
+    storage.writeAbove?.(level, "manifest", key, await encodeManifest({ entries }));
+    memo.set(storage, key, { entries });
+    return match;
+  }
+  return undefined;
 }
 
 export async function readManifest(storage: CacheStorage, key: string): Promise<Manifest | undefined> {

@@ -49,6 +49,15 @@ export interface CacheStorage {
   clear(): Promise<void>;
   /** Flushes pending bookkeeping; called when the daemon stops. */
   close(): Promise<void>;
+  /**
+   * For a storage made of levels: the blob of each level below the first, in
+   * order (each checked; absent and failing levels are passed over). Direct
+   * mode asks when the first level's manifest has no matching entry, since
+   * another machine may have recorded one that matches.
+   */
+  readLower?(kind: BlobKind, key: string): AsyncIterable<{ level: number; data: Buffer }>;
+  /** For a storage made of levels: writes to the writable levels above `level`, in the background. */
+  writeAbove?(level: number, kind: BlobKind, key: string, data: Buffer): void;
   /** Per-level counters, for a storage made of levels (see storage/levels/). */
   levelStats?(): LevelStatsSnapshot[];
   /** Sets per-level counters back to zero (`--zero-stats`). */

@@ -103,3 +103,26 @@ describe("TieredStorage over local disk levels", () => {
     expect((await tiers.read("result", KEY))?.equals(blob)).toBe(true);
   });
 });
+
+describe("TieredStorage for direct mode's manifests", () => {
+  it("readLower yields each lower level's checked blob; writeAbove fills the writable levels above", async () => {
+    const [a, b, c] = [disk(), disk(), disk()];
+    const upper = await encodeManifest({ entries: [{ files: [], resultKey: "1".repeat(64) }] });
+    const lower = await encodeManifest({ entries: [{ files: [], resultKey: "2".repeat(64) }] });
+    await a.write("manifest", KEY, upper);
+    await b.write("manifest", KEY, Buffer.from("RPRm foreign"));
+    await c.write("manifest", KEY, lower);
+    const tiers = new TieredStorage([level(a, 0), level(b, 1, { remote: true }), level(c, 2, { remote: true })], [], check, silentLogger);
+    const seen: number[] = [];
+    for await (const { level: at, data } of tiers.readLower("manifest", KEY)) {
+      seen.push(at);
+      expect(data.equals(lower)).toBe(true);
+      tiers.writeAbove(at, "manifest", KEY, data);
+    }
+    expect(seen).toEqual([2]);
+    await tiers.settle();
+    expect(tiers.levelStats()[1]!.corrupt).toBe(1);
+    expect((await a.read("manifest", KEY))?.equals(lower)).toBe(true);
+    expect((await b.read("manifest", KEY))?.equals(lower)).toBe(true);
+  });
+});

@@ -56,6 +56,24 @@ export class TieredStorage implements CacheStorage {
    * in the background (see `settle`), so a lookup waiting for this store, or a
    * hit right after it, never waits for the network.
    */
+  async *readLower(kind: BlobKind, key: string): AsyncGenerator<{ level: number; data: Buffer }> {
+    for (let i = 1; i < this.levels.length; i++) {
+      const level = this.levels[i]!;
+      const r = await level.read(kind, key);
+      if (!r.ok || !r.value) continue;
+      if (!(await this.check(kind, r.value))) {
+        level.stats.count("corrupt");
+        if (!level.readOnly) this.track(level.remove(kind, key));
+        continue;
+      }
+      yield { level: i, data: r.value };
+    }
+  }
+
+  writeAbove(level: number, kind: BlobKind, key: string, data: Buffer): void {
+    this.writeBack(level, kind, key, data);
+  }
+
   async write(kind: BlobKind, key: string, data: Buffer): Promise<void> {
     const writes: Promise<unknown>[] = [];
     for (const level of this.levels) {
