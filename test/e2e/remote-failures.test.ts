@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { RepriseSandbox } from "../support/reprise-env.js";
+import { RepriseSandbox, text } from "../support/reprise-env.js";
 import { startMemcached, startRedis, startSlowProxy, type RunningServer } from "../support/remote-servers.js";
 import { buildAndCompare, levelsOf, plainObjects, writeProject } from "../support/remote-levels.js";
 
@@ -143,6 +143,9 @@ describe("remote level failures", () => {
     const levels = await levelsOf(m, work);
     expect(levels[1]!.state).toBe("unavailable");
     expect(levels[1]!.reason).toMatch(/endpoint/);
+    const table = text((await m.run(["--show-stats"], work)).stdout);
+    expect(table).toMatch(/Level 1 \(webdav\)\s+unavailable: .*endpoint/);
+    expect(table).toMatch(/Level 0 \(local\)/);
     expect((await m.stats(work)).hitsDirect).toBe(1);
   });
 });

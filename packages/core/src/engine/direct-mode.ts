@@ -57,7 +57,8 @@ export async function findInManifest(
     const match = await matchManifest(stored, hashes, env);
     if (match) return match;
   }
-  return storage.readLower ? findInLowerLevels(storage, key, stored, memo, hashes, env) : undefined;
+  // Without any manifest the read has asked every level already.
+  return stored && storage.readLower ? findInLowerLevels(storage, key, stored, memo, hashes, env) : undefined;
 }
 
 /**
