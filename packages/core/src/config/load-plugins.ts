@@ -98,6 +98,9 @@ export async function loadSandboxPlugin(name: string, baseDir: string, logger: L
   return instantiate(name, mod, undefined);
 }
 
+/** The same loader for the first-party storage backends (`STORAGE_PLUGINS`). */
+export const loadFirstPartyPlugin = loadSandboxPlugin;
+
 function resolveSpecifier(name: string, baseDir: string): string | undefined {
   if (name.startsWith(".") || isAbsolute(name)) return pathToFileURL(resolve(baseDir, name)).href;
   for (const from of [join(baseDir, "noop.js"), import.meta.url]) {

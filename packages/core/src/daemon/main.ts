@@ -6,7 +6,7 @@ import { CompileService } from "../engine/compile-service.js";
 import { CompilerDetector } from "../engine/compiler-detector.js";
 import { FileHashCache } from "../hashing/file-hash-cache.js";
 import { SettingsLoader } from "../config/load-settings.js";
-import { loadPlugins, loadSandboxPlugin, SANDBOX_PLUGINS, STORAGE_PLUGINS } from "../config/load-plugins.js";
+import { loadFirstPartyPlugin, loadPlugins, loadSandboxPlugin, SANDBOX_PLUGINS, STORAGE_PLUGINS } from "../config/load-plugins.js";
 import { StorageRegistry } from "../storage/storage-registry.js";
 import { localStoragePlugin } from "../storage/local-storage-plugin.js";
 import { Stats } from "../stats/stats.js";
@@ -49,7 +49,7 @@ export async function startDaemon(env: NodeJS.ProcessEnv = process.env, cwd = pr
     logger: logger.child("storage"),
     loadPlugin: async (kind) => {
       const pkg = STORAGE_PLUGINS[kind];
-      const plugin = pkg ? await loadSandboxPlugin(pkg, pluginBase, logger) : undefined;
+      const plugin = pkg ? await loadFirstPartyPlugin(pkg, pluginBase, logger) : undefined;
       if (plugin) engine.use(plugin);
     },
   });
