@@ -25,6 +25,8 @@ export class S3Storage implements CacheStorage {
     this.timeouts = settings.timeouts ?? DEFAULT_TIMEOUTS;
     const where = endpointUrl(this.options) ?? "aws";
     this.location = `s3://${this.options.bucket}/${directoryPrefix(this.options.keyPrefix)} (${where})`;
+    // The level exists because a call uses it: start loading the SDK now, so the first request's deadline does not pay for it.
+    this.connect().catch(() => undefined);
   }
 
   async read(kind: BlobKind, key: string): Promise<Buffer | undefined> {
