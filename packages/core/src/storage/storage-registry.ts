@@ -14,7 +14,7 @@ export interface StorageRegistryOptions {
 }
 
 /** A blob from a lower level is only trusted (and copied up) once it decodes. */
-const checkBlob: BlobCheck = async (kind, data) => {
+const checkBlob: BlobCheck = async (kind, _key, data) => {
   try {
     await (kind === "result" ? decodeEntry(data) : decodeManifest(data));
     return true;

@@ -11,7 +11,7 @@ import type { BlobKind, CacheStorage } from "../../src/storage/cache-storage.js"
 import { silentLogger } from "../../src/util/logger.js";
 
 const KEY = "ab".repeat(32);
-const check = async (kind: BlobKind, data: Buffer) => {
+const check = async (kind: BlobKind, _key: string, data: Buffer) => {
   try {
     await (kind === "result" ? decodeEntry(data) : decodeManifest(data));
     return true;

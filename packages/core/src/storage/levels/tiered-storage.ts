@@ -2,8 +2,8 @@ import type { BlobKind, CacheStorage, LevelStatsSnapshot, StorageUsage } from ".
 import type { Logger } from "../../util/logger.js";
 import type { GuardedLevel } from "./guarded-level.js";
 
-/** True when `data` is a well-formed blob of `kind` (format version, integrity). */
-export type BlobCheck = (kind: BlobKind, data: Buffer) => Promise<boolean>;
+/** True when `data` is a well-formed blob of `kind` stored under `key` (format version, integrity). */
+export type BlobCheck = (kind: BlobKind, key: string, data: Buffer) => Promise<boolean>;
 
 /** A level named in config that could not be created (plugin missing, bad options): shown in stats, never used. */
 export interface UnavailableLevel {
@@ -39,7 +39,7 @@ export class TieredStorage implements CacheStorage {
       const r = await level.read(kind, key);
       if (!r.ok || !r.value) continue;
       // The first level's blobs are checked by their reader as before; lower ones before they travel up.
-      if (i > 0 && !(await this.check(kind, r.value))) {
+      if (i > 0 && !(await this.check(kind, key, r.value))) {
         level.stats.count("corrupt");
         this.logger.warn("cache level %d (%s) holds a corrupt %s %s; treated as a miss", i, level.storage.kind, kind, key);
         if (!level.readOnly) this.track(level.remove(kind, key));
@@ -61,7 +61,7 @@ export class TieredStorage implements CacheStorage {
       const level = this.levels[i]!;
       const r = await level.read(kind, key);
       if (!r.ok || !r.value) continue;
-      if (!(await this.check(kind, r.value))) {
+      if (!(await this.check(kind, key, r.value))) {
         level.stats.count("corrupt");
         if (!level.readOnly) this.track(level.remove(kind, key));
         continue;
