@@ -1,5 +1,5 @@
 import type { ReprisePlugin } from "@reprise/core";
-import { NativeCpuResolver, parseGccLikeArguments } from "@reprise/plugin-gcc";
+import { parseGccLikeArguments } from "@reprise/plugin-gcc";
 import { detectClang } from "./detect.js";
 import { clangDialect } from "./dialect.js";
 import { clangToolchainPlatforms, clangToolchainSpec } from "./toolchain.js";
@@ -10,10 +10,8 @@ export const PLUGIN_NAME = "@reprise/plugin-clang";
 export const clangPlugin: ReprisePlugin = {
   name: PLUGIN_NAME,
   apply(engine) {
-    const nativeCpu = new NativeCpuResolver();
     engine.hooks.detectCompiler.tapPromise(PLUGIN_NAME, (probe) => detectClang(probe));
     engine.hooks.parseArguments.for("clang").tap(PLUGIN_NAME, (input) => parseGccLikeArguments(input, clangDialect));
-    engine.hooks.extendKey.tapPromise(PLUGIN_NAME, async (hasher, ctx) => (ctx.compiler.family === "clang" ? nativeCpu.extendKey(hasher, ctx) : undefined));
     engine.hooks.packageToolchain.tapPromise(PLUGIN_NAME, async (compiler) => (compiler.family === "clang" ? clangToolchainSpec(compiler) : undefined));
     engine.hooks.resolveArchitecture.tapPromise(PLUGIN_NAME, async ({ toolchain }) => (toolchain.family === "clang" ? clangToolchainPlatforms(toolchain) : undefined));
   },

@@ -3,7 +3,6 @@ import { detectGcc } from "./detect.js";
 import { gccDialect } from "./dialect.js";
 import { parseGccLikeArguments } from "./parse-arguments.js";
 import { gccToolchainSpec, toolchainPlatforms } from "./toolchain.js";
-import { NativeCpuResolver } from "./native-cpu.js";
 
 export const PLUGIN_NAME = "@reprise/plugin-gcc";
 
@@ -11,10 +10,8 @@ export const PLUGIN_NAME = "@reprise/plugin-gcc";
 export const gccPlugin: ReprisePlugin = {
   name: PLUGIN_NAME,
   apply(engine) {
-    const nativeCpu = new NativeCpuResolver();
     engine.hooks.detectCompiler.tapPromise(PLUGIN_NAME, (probe) => detectGcc(probe));
     engine.hooks.parseArguments.for("gcc").tap(PLUGIN_NAME, (input) => parseGccLikeArguments(input, gccDialect));
-    engine.hooks.extendKey.tapPromise(PLUGIN_NAME, async (hasher, ctx) => (ctx.compiler.family === "gcc" ? nativeCpu.extendKey(hasher, ctx) : undefined));
     engine.hooks.packageToolchain.tapPromise(PLUGIN_NAME, async (compiler) => (compiler.family === "gcc" ? gccToolchainSpec(compiler) : undefined));
     engine.hooks.resolveArchitecture.tapPromise(PLUGIN_NAME, async ({ toolchain }) => (toolchain.family === "gcc" ? toolchainPlatforms(toolchain) : undefined));
   },
@@ -23,12 +20,12 @@ export const gccPlugin: ReprisePlugin = {
 export default gccPlugin;
 
 export { detectGcc, isCxxDriver } from "./detect.js";
-export { gccDialect, TIME_MARKERS, type GccLikeDialect, type LexedOption } from "./dialect.js";
+export { gccDialect, GCC_JOB_ENV, LOADER_ENV, TIME_MARKERS, type GccLikeDialect, type LexedOption } from "./dialect.js";
 export { parseGccLikeArguments } from "./parse-arguments.js";
-export { NativeCpuResolver, nativeCpuFlags, cpuOptionsFromVerbose } from "./native-cpu.js";
 export { OptionTable, gccOptions, gccOptionTable, optionSpec, type OptionArity, type OptionEntries, type OptionMatch, type OptionSpec } from "./option-table.js";
 export { lexArguments, type LexedArg, type LexOptions, type LexResult } from "./lex-arguments.js";
 export { expandResponseFiles, splitResponseFile, type ExpandResult } from "./response-files.js";
 export { languageKind, languageOfFile, type LanguageKind } from "./languages.js";
 export { replaceSuffix, defaultObjectName } from "./output-names.js";
 export { gccToolchainSpec, toolchainPlatforms, toolchainSpecOf, findProgram, localRunner, type CompilerRunner, type ToolchainOptions } from "./toolchain.js";
+export { applyNativeExpansion, clangNativeResolver, gccNativeResolver, isNativeCpuOption, resolveNativeCpu, type NativeCpuResolver, type NativeExpansion } from "./native-cpu.js";

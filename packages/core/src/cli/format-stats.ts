@@ -25,6 +25,7 @@ export function formatStats(r: StatsReply): string {
   for (const [reason, n] of Object.entries(s.errors).sort()) rows.push([`Reprise errors: ${reason}`, String(n)]);
   for (const [sandbox, n] of Object.entries(s.hermetic ?? {}).sort()) rows.push([`Compiled in sandbox: ${sandbox}`, String(n)]);
   for (const [reason, n] of Object.entries(s.fallbacks ?? {}).sort()) rows.push([`Compiled locally instead: ${reason}`, String(n)]);
+  for (const w of s.warnings ?? []) rows.push(["Warning", w]);
   rows.push(["Compile time saved", `${(s.timeSavedMs / 1000).toFixed(2)} s`]);
   if (s.hitServiceMs !== null) rows.push(["Daemon time per hit (median)", `${s.hitServiceMs.toFixed(2)} ms`]);
   if (s.missOverheadMs !== null) rows.push(["Daemon overhead per miss (median)", `${s.missOverheadMs.toFixed(2)} ms`]);

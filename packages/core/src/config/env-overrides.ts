@@ -1,4 +1,8 @@
 import type { ConfigInput } from "./schema.js";
+import { ConfigError } from "../util/errors.js";
+
+const TRUE_WORDS = ["1", "true", "yes", "on"];
+const FALSE_WORDS = ["0", "false", "no", "off"];
 
 /** `REPRISE_*` variables and the config key each sets. Env wins over config files. */
 export const ENV_KEYS = {
@@ -18,7 +22,23 @@ export const ENV_KEYS = {
   REPRISE_REMOTE_BREAKER_COOLDOWN_MS: "remote.breakerCooldownMs",
 } as const;
 
-/** Raw values from the environment, typed loosely: validation happens with the config schema. */
+function parseBoolean(name: string, key: string, raw: string): boolean {
+  const word = raw.trim().toLowerCase();
+  if (TRUE_WORDS.includes(word)) return true;
+  if (FALSE_WORDS.includes(word)) return false;
+  throw new ConfigError(`invalid config in ${name}`, `"${key}": ${JSON.stringify(raw)} is not a boolean (accepted: ${[...TRUE_WORDS, ...FALSE_WORDS].join(", ")})`);
+}
+
+function parseWholeNumber(name: string, key: string, raw: string): number {
+  if (/^\d+$/.test(raw.trim())) return Number(raw.trim());
+  throw new ConfigError(`invalid config in ${name}`, `"${key}": ${JSON.stringify(raw)} is not a whole number (examples: 0, 8, 600)`);
+}
+
+/**
+ * Values from the environment: booleans and numbers are checked here (a bad
+ * one is a ConfigError naming the variable and what it accepts); the rest is
+ * validated with the config schema.
+ */
 export function configFromEnv(env: Readonly<Record<string, string | undefined>>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [name, key] of Object.entries(ENV_KEYS)) {
@@ -29,16 +49,16 @@ export function configFromEnv(env: Readonly<Record<string, string | undefined>>)
       case "remote.requestTimeoutMs":
       case "remote.breakerCooldownMs": {
         const remote = (out.remote ??= {}) as Record<string, unknown>;
-        remote[key.slice("remote.".length)] = /^\d+$/.test(raw) ? Number(raw) : raw;
+        remote[key.slice("remote.".length)] = parseWholeNumber(name, key, raw);
         break;
       }
       case "disable":
       case "recache":
-        out[key] = !["0", "false", "no", "off"].includes(raw.toLowerCase());
+        out[key] = parseBoolean(name, key, raw);
         break;
       case "idleTimeout":
       case "maxJobs":
-        out[key] = /^\d+$/.test(raw) ? Number(raw) : raw;
+        out[key] = parseWholeNumber(name, key, raw);
         break;
       case "plugins":
         out[key] = raw.split(",").map((s) => s.trim()).filter(Boolean);
@@ -47,7 +67,7 @@ export function configFromEnv(env: Readonly<Record<string, string | undefined>>)
         out[key] = { kind: raw };
         break;
       case "hermetic":
-        out[key] = ["0", "false", "no", "off"].includes(raw.toLowerCase()) ? false : raw;
+        out[key] = FALSE_WORDS.includes(raw.trim().toLowerCase()) ? false : raw;
         break;
       case "logLevel":
         out[key] = raw.toLowerCase();

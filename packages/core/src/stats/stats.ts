@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { mkdir, rename, writeFile } from "node:fs/promises";
+import { REPLACE_FLAGS } from "../util/private-file.js";
 import { dirname } from "node:path";
 
 export interface LanguageCounters {
@@ -35,9 +36,12 @@ export interface StatsSnapshot {
   /** Median daemon-side milliseconds spent on a miss beyond the compiler's own time. */
   missOverheadMs: number | null;
   byLanguage: Record<string, LanguageCounters>;
+  /** Security warnings met (a config file not read, a cache directory not used), each once. */
+  warnings: string[];
 }
 
 const RECENT = 512;
+const MAX_WARNINGS = 20;
 
 /** Counters kept by the daemon and persisted next to the socket so `--show-stats` survives restarts. */
 export class Stats {
@@ -102,6 +106,13 @@ export class Stats {
     this.dirty = true;
   }
 
+  warning(text: string): void {
+    if (this.data.warnings.includes(text)) return;
+    this.data.warnings.push(text);
+    if (this.data.warnings.length > MAX_WARNINGS) this.data.warnings.shift();
+    this.dirty = true;
+  }
+
   compileFailed(): void {
     this.data.calls++;
     this.data.compileFailures++;
@@ -124,7 +135,8 @@ export class Stats {
     this.dirty = false;
     await mkdir(dirname(this.file), { recursive: true, mode: 0o700 });
     const tmp = `${this.file}.${process.pid}.tmp`;
-    await writeFile(tmp, JSON.stringify(this.data), { mode: 0o600 });
+    // O_NOFOLLOW: a symlink at the temporary name is never written through (rename replaces a link, not its target).
+    await writeFile(tmp, JSON.stringify(this.data), { mode: 0o600, flag: REPLACE_FLAGS });
     await rename(tmp, this.file);
   }
 
@@ -149,6 +161,7 @@ function fresh(): StatsSnapshot {
     hitServiceMs: null,
     missOverheadMs: null,
     byLanguage: {},
+    warnings: [],
   };
 }
 

@@ -14,9 +14,10 @@ export interface StorageRegistryOptions {
 }
 
 /** A blob from a lower level is only trusted (and copied up) once it decodes. */
-const checkBlob: BlobCheck = async (kind, _key, data) => {
+const checkBlob: BlobCheck = async (kind, key, data) => {
   try {
-    await (kind === "result" ? decodeEntry(data) : decodeManifest(data));
+    // Entries are bound to their key: one stored under another key is foreign, a miss.
+    await (kind === "result" ? decodeEntry(data, key) : decodeManifest(data, key));
     return true;
   } catch {
     return false;

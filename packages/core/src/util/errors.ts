@@ -25,9 +25,25 @@ export class PluginError extends RepriseError {
 }
 
 export class CorruptEntryError extends RepriseError {
-  constructor(message: string) {
-    super("corrupt cache entry", "E_CORRUPT", message);
+  constructor(message: string, code = "E_CORRUPT") {
+    super("corrupt cache entry", code, message);
     this.name = "CorruptEntryError";
+  }
+}
+
+/** A well-formed entry or manifest stored under a key other than its own (copied, linked or moved there). */
+export class EntryKeyMismatchError extends CorruptEntryError {
+  constructor(message: string) {
+    super(message, "E_KEY_MISMATCH");
+    this.name = "EntryKeyMismatchError";
+  }
+}
+
+/** An entry written by another format version of Reprise: a miss, not a fault. */
+export class OutdatedEntryError extends CorruptEntryError {
+  constructor(message: string) {
+    super(message, "E_ENTRY_VERSION");
+    this.name = "OutdatedEntryError";
   }
 }
 
