@@ -11,9 +11,11 @@ import type { BlobKind, CacheStorage } from "../../src/storage/cache-storage.js"
 import { silentLogger } from "../../src/util/logger.js";
 
 const KEY = "ab".repeat(32);
-const check = async (kind: BlobKind, _key: string, data: Buffer) => {
+const OTHER_KEY = "cd".repeat(32);
+/** As the registry's check: a blob must decode as bound to the key it is stored under. */
+const check = async (kind: BlobKind, key: string, data: Buffer) => {
   try {
-    await (kind === "result" ? decodeEntry(data) : decodeManifest(data));
+    await (kind === "result" ? decodeEntry(data, key) : decodeManifest(data, key));
     return true;
   } catch {
     return false;
@@ -35,8 +37,8 @@ function level(storage: CacheStorage, index: number, o: { readOnly?: boolean; re
   });
 }
 
-async function entryBlob(text: string): Promise<Buffer> {
-  return encodeEntry({ outputs: [{ role: "object", data: Buffer.from(text) }], stdout: Buffer.alloc(0), stderr: Buffer.alloc(0), exitCode: 0, compileMs: 1, createdAt: 0 });
+async function entryBlob(text: string, key = KEY): Promise<Buffer> {
+  return encodeEntry({ outputs: [{ role: "object", data: Buffer.from(text) }], stdout: Buffer.alloc(0), stderr: Buffer.alloc(0), exitCode: 0, compileMs: 1, createdAt: 0 }, key);
 }
 
 describe("TieredStorage over local disk levels", () => {
@@ -64,7 +66,7 @@ describe("TieredStorage over local disk levels", () => {
   it("a store goes to every writable level; read-only levels are left alone", async () => {
     const [a, b, c] = [disk(), disk(), disk()];
     const tiers = new TieredStorage([level(a, 0), level(b, 1, { readOnly: true, remote: true }), level(c, 2, { remote: true })], [], check, silentLogger);
-    const manifest = await encodeManifest({ entries: [] });
+    const manifest = await encodeManifest({ entries: [] }, KEY);
     await tiers.write("manifest", KEY, manifest);
     expect(await a.read("manifest", KEY)).toBeDefined();
     await tiers.settle();
@@ -73,16 +75,20 @@ describe("TieredStorage over local disk levels", () => {
   });
 
   it("a truncated or foreign blob in a lower level is a miss there and is not copied up", async () => {
-    const [a, b, c] = [disk(), disk(), disk()];
+    const [a, b, f, c] = [disk(), disk(), disk(), disk()];
     const good = await entryBlob("good");
     await b.write("result", KEY, good.subarray(0, good.length - 3));
+    // Whole and valid, but the entry of another key: foreign here.
+    await f.write("result", KEY, await entryBlob("other", OTHER_KEY));
     await c.write("result", KEY, good);
-    const tiers = new TieredStorage([level(a, 0), level(b, 1, { remote: true }), level(c, 2, { remote: true })], [], check, silentLogger);
+    const tiers = new TieredStorage([level(a, 0), level(b, 1, { remote: true }), level(f, 2, { remote: true }), level(c, 3, { remote: true })], [], check, silentLogger);
     expect((await tiers.read("result", KEY))?.equals(good)).toBe(true);
     await tiers.settle();
     expect(tiers.levelStats()[1]!.corrupt).toBe(1);
-    // The corrupt copy was removed from its (writable) level, and the good one written back above it.
+    expect(tiers.levelStats()[2]!.corrupt).toBe(1);
+    // The corrupt and foreign copies were removed from their (writable) levels, and the good one written back above them.
     expect((await b.read("result", KEY))?.equals(good)).toBe(true);
+    expect((await f.read("result", KEY))?.equals(good)).toBe(true);
     expect((await a.read("result", KEY))?.equals(good)).toBe(true);
   });
 
@@ -107,8 +113,8 @@ describe("TieredStorage over local disk levels", () => {
 describe("TieredStorage for direct mode's manifests", () => {
   it("readLower yields each lower level's checked blob; writeAbove fills the writable levels above", async () => {
     const [a, b, c] = [disk(), disk(), disk()];
-    const upper = await encodeManifest({ entries: [{ files: [], resultKey: "1".repeat(64) }] });
-    const lower = await encodeManifest({ entries: [{ files: [], resultKey: "2".repeat(64) }] });
+    const upper = await encodeManifest({ entries: [{ files: [], resultKey: "1".repeat(64) }] }, KEY);
+    const lower = await encodeManifest({ entries: [{ files: [], resultKey: "2".repeat(64) }] }, KEY);
     await a.write("manifest", KEY, upper);
     await b.write("manifest", KEY, Buffer.from("RPRm foreign"));
     await c.write("manifest", KEY, lower);
