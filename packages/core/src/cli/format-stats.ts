@@ -1,10 +1,11 @@
 import type { StatsSnapshot } from "../stats/stats.js";
+import type { LevelStatsSnapshot } from "../storage/cache-storage.js";
 
 export interface StatsReply {
   version: string;
   pid: number;
   stats: StatsSnapshot;
-  storages: { kind: string; location: string; sizeBytes: number; entries: number; maxSizeBytes: number }[];
+  storages: { kind: string; location: string; sizeBytes: number; entries: number; maxSizeBytes: number; levels?: LevelStatsSnapshot[] }[];
 }
 
 /** The human table of `reprise --show-stats`. */
@@ -30,6 +31,11 @@ export function formatStats(r: StatsReply): string {
   if (s.missOverheadMs !== null) rows.push(["Daemon overhead per miss (median)", `${s.missOverheadMs.toFixed(2)} ms`]);
   for (const [lang, c] of Object.entries(s.byLanguage).sort()) rows.push([`Language ${lang}`, `${c.hitsDirect + c.hitsPreprocessor} hits, ${c.misses} misses`]);
   for (const st of r.storages) {
+    if (st.levels) {
+      for (const l of st.levels) rows.push(...levelRows(l));
+      rows.push(["Cache size (first level)", `${mib(st.sizeBytes)} of ${mib(st.maxSizeBytes)}, ${st.entries} files`]);
+      continue;
+    }
     rows.push([`Cache location (${st.kind})`, st.location]);
     rows.push(["Cache size", `${mib(st.sizeBytes)} of ${mib(st.maxSizeBytes)}, ${st.entries} files`]);
   }
@@ -37,6 +43,18 @@ export function formatStats(r: StatsReply): string {
   rows.push(["Daemon", `pid ${r.pid}, version ${r.version}`]);
   const width = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join("\n") + "\n";
+}
+
+function levelRows(l: LevelStatsSnapshot): [string, string][] {
+  const head: [string, string] = [`Level ${l.level} (${l.kind}${l.readOnly ? ", read-only" : ""})`, l.state === "unavailable" ? `unavailable: ${l.reason ?? ""}` : `${l.location}${l.state === "closed" ? "" : ` [breaker ${l.state}]`}`];
+  if (l.state === "unavailable") return [head];
+  const latency = l.latencyMedianMs === null ? "" : `, latency ${l.latencyMedianMs.toFixed(2)} ms median, ${l.latencyP99Ms!.toFixed(2)} ms p99`;
+  const extra = [l.corrupt ? `${l.corrupt} corrupt` : "", l.skippedTooLarge ? `${l.skippedTooLarge} too large (skipped)` : ""].filter(Boolean).join(", ");
+  return [
+    head,
+    ["  hits / misses / errors", `${l.hits} / ${l.misses} / ${l.errors}${extra ? `, ${extra}` : ""}`],
+    ["  read / written", `${mib(l.bytesRead)} / ${mib(l.bytesWritten)} (${l.writes} stores, ${l.writeBacks} write-backs)${latency}`],
+  ];
 }
 
 function mib(n: number): string {

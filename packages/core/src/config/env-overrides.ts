@@ -16,13 +16,17 @@ export const ENV_KEYS = {
   REPRISE_PLUGINS: "plugins",
   REPRISE_STORAGE: "storage",
   REPRISE_HERMETIC: "hermetic",
+  REPRISE_RECACHE: "recache",
+  REPRISE_REMOTE_CONNECT_TIMEOUT_MS: "remote.connectTimeoutMs",
+  REPRISE_REMOTE_TIMEOUT_MS: "remote.requestTimeoutMs",
+  REPRISE_REMOTE_BREAKER_COOLDOWN_MS: "remote.breakerCooldownMs",
 } as const;
 
-function parseBoolean(name: string, raw: string): boolean {
+function parseBoolean(name: string, key: string, raw: string): boolean {
   const word = raw.trim().toLowerCase();
   if (TRUE_WORDS.includes(word)) return true;
   if (FALSE_WORDS.includes(word)) return false;
-  throw new ConfigError(`invalid config in ${name}`, `"disable": ${JSON.stringify(raw)} is not a boolean (accepted: ${[...TRUE_WORDS, ...FALSE_WORDS].join(", ")})`);
+  throw new ConfigError(`invalid config in ${name}`, `"${key}": ${JSON.stringify(raw)} is not a boolean (accepted: ${[...TRUE_WORDS, ...FALSE_WORDS].join(", ")})`);
 }
 
 function parseWholeNumber(name: string, key: string, raw: string): number {
@@ -41,8 +45,16 @@ export function configFromEnv(env: Readonly<Record<string, string | undefined>>)
     const raw = env[name];
     if (raw === undefined || raw === "") continue;
     switch (key) {
+      case "remote.connectTimeoutMs":
+      case "remote.requestTimeoutMs":
+      case "remote.breakerCooldownMs": {
+        const remote = (out.remote ??= {}) as Record<string, unknown>;
+        remote[key.slice("remote.".length)] = parseWholeNumber(name, key, raw);
+        break;
+      }
       case "disable":
-        out[key] = parseBoolean(name, raw);
+      case "recache":
+        out[key] = parseBoolean(name, key, raw);
         break;
       case "idleTimeout":
       case "maxJobs":

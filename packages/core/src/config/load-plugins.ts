@@ -17,6 +17,15 @@ export const SANDBOX_PLUGINS: Readonly<Record<string, string>> = {
   podman: "@reprise/plugin-sandbox-docker",
 };
 
+/** The first-party plugin serving each storage backend kind a level may name. */
+export const STORAGE_PLUGINS: Readonly<Record<string, string>> = {
+  redis: "@reprise/storage-redis",
+  memcached: "@reprise/storage-memcached",
+  webdav: "@reprise/storage-webdav",
+  http: "@reprise/storage-webdav",
+  s3: "@reprise/storage-s3",
+};
+
 export interface LoadPluginsOptions {
   /**
    * The `hermetic` setting ("bwrap", "docker", "bwrap,docker"): the
@@ -67,7 +76,7 @@ export function sandboxPluginsFor(hermetic: string | undefined): string[] {
 }
 
 /**
- * Loads a first-party sandbox plugin by package name if it is installed
+ * Loads a first-party sandbox or storage plugin by package name if it is installed
  * (undefined if not: hermetic mode then reports that no plugin provides the
  * sandbox). A plugin that is installed but fails to load is an error.
  */
@@ -89,6 +98,9 @@ async function importPlugin(name: string, url: string): Promise<PluginModule> {
     throw new PluginError(name, "failed to load", (err as Error).message);
   }
 }
+
+/** The same loader for the first-party storage backends (`STORAGE_PLUGINS`). */
+export const loadFirstPartyPlugin = loadSandboxPlugin;
 
 /** A plugin's module URL; first-party ones (`ownFirst`) are looked for in Reprise's own install before the project's. */
 function resolveSpecifier(name: string, baseDir: string, ownFirst = false): string | undefined {

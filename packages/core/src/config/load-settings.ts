@@ -1,7 +1,8 @@
 import { availableParallelism } from "node:os";
 import { dirname, isAbsolute, resolve } from "node:path";
-import { configSchema, type ConfigFile, type Settings } from "./schema.js";
+import { configSchema, type ConfigFile, type LevelSpec, type RemoteSettings, type Settings } from "./schema.js";
 import { configFromEnv, ENV_KEYS } from "./env-overrides.js";
+import { parseRwMode, REMOTE_ENV_NAMES, remoteLevelsFromEnv } from "./remote-env.js";
 import { ConfigError } from "../util/errors.js";
 import { defaultCacheDir, userConfigDir } from "../util/paths.js";
 import { LRUCache } from "lru-cache";
@@ -16,7 +17,16 @@ const DEFAULTS = {
   idleTimeoutSec: 600,
   plugins: [],
   storage: { kind: "local" },
+  remote: {
+    connectTimeoutMs: 2_000,
+    requestTimeoutMs: 10_000,
+    breakerErrorPercent: 50,
+    breakerVolume: 3,
+    breakerCooldownMs: 30_000,
+  } satisfies RemoteSettings,
 } as const;
+
+const ENV_NAMES = [...Object.keys(ENV_KEYS), ...REMOTE_ENV_NAMES];
 
 /**
  * Finds and validates settings for a call made in `cwd`: the nearest trusted
@@ -33,8 +43,7 @@ export class SettingsLoader {
 
   async load(cwd: string, env: Readonly<Record<string, string | undefined>>): Promise<Settings> {
     const { file, warnings } = this.locate(cwd, env);
-    const envPart = Object.keys(ENV_KEYS)
-      .map((k) => env[k] ?? "")
+    const envPart = ENV_NAMES.map((k) => env[k] ?? "")
       .join("\0");
     const fileKey = file ? `${file.path}\0${file.identity}` : "";
     const cacheKey = `${cwd}\0${fileKey}\0${env.XDG_CACHE_HOME ?? ""}\0${env.HOME ?? ""}\0${envPart}\0${warnings.join("\n")}`;
@@ -73,9 +82,9 @@ export class SettingsLoader {
 
   private async resolve(cwd: string, env: Readonly<Record<string, string | undefined>>, located: LocatedFile | undefined, warnings: string[]): Promise<Settings> {
     const found = located && { filepath: located.path, identity: located.identity };
-    const file = located ? await this.parsedFile(located) : {};
+    const file: ConfigFile = located ? await this.parsedFile(located) : {};
     const fromEnv = parseEnv(configFromEnv(env));
-    const merged = { ...file, ...fromEnv };
+    const merged = { ...file, ...fromEnv, remote: { ...file.remote, ...fromEnv.remote } };
     const base = found ? dirname(found.filepath) : cwd;
     const dir = merged.dir ? (isAbsolute(merged.dir) ? merged.dir : resolve(fromEnv.dir ? cwd : base, merged.dir)) : defaultCacheDir(env as NodeJS.ProcessEnv);
     return {
@@ -88,6 +97,9 @@ export class SettingsLoader {
       maxJobs: merged.maxJobs ?? availableParallelism(),
       plugins: merged.plugins ?? [...DEFAULTS.plugins],
       storage: merged.storage ?? { ...DEFAULTS.storage },
+      levels: resolveLevels(merged.levels, merged.storage ?? DEFAULTS.storage, env),
+      recache: merged.recache ?? false,
+      remote: { ...DEFAULTS.remote, ...merged.remote },
       ...(merged.hermetic ? { hermetic: merged.hermetic } : {}),
       sandboxOptions: merged.sandboxOptions ?? {},
       ...(merged.jobLimits ? { jobLimits: jobLimitsOf(merged.jobLimits) } : {}),
@@ -96,6 +108,24 @@ export class SettingsLoader {
       warnings,
     };
   }
+}
+
+/**
+ * The cache levels of a call: `levels` from config, else the one `storage`
+ * backend. Remote backends selected by environment variables replace the
+ * config's remote levels and come after its local ones.
+ */
+function resolveLevels(
+  configured: { kind: string; options?: Record<string, unknown>; readOnly?: boolean }[] | undefined,
+  storage: { kind: string; options?: Record<string, unknown> },
+  env: Readonly<Record<string, string | undefined>>,
+): LevelSpec[] {
+  let levels: LevelSpec[] = (configured ?? [storage]).map((l) => ({ kind: l.kind, ...(l.options ? { options: l.options } : {}), readOnly: "readOnly" in l ? l.readOnly === true : false }));
+  const fromEnv = remoteLevelsFromEnv(env);
+  if (fromEnv.length) levels = [...levels.filter((l) => l.kind === "local"), ...fromEnv];
+  const localMode = parseRwMode(env, "REPRISE_LOCAL_RW_MODE");
+  if (localMode !== undefined) levels = levels.map((l) => (l.kind === "local" ? { ...l, readOnly: localMode } : l));
+  return levels;
 }
 
 function jobLimitsOf(l: NonNullable<ConfigFile["jobLimits"]>): NonNullable<Settings["jobLimits"]> {
@@ -135,7 +165,7 @@ function parseEnv(input: Record<string, unknown>): ConfigFile {
   const result = configSchema.safeParse(input);
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
-  const key = String(issue.path[0] ?? "");
-  const variable = Object.entries(ENV_KEYS).find(([, k]) => k === key)?.[0] ?? "REPRISE_*";
+  const key = issue.path.join(".");
+  const variable = Object.entries(ENV_KEYS).find(([, k]) => k === key || k === String(issue.path[0]))?.[0] ?? "REPRISE_*";
   throw new ConfigError(`invalid config in ${variable}`, `"${key}": ${issue.message}`);
 }

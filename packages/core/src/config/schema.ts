@@ -16,6 +16,29 @@ const sizeSchema = z.union([z.number().int().positive(), z.string()]).transform(
   return Math.floor(parsed);
 });
 
+/** One cache level: a backend, its options, and whether this machine may write to it. */
+const levelSchema = z
+  .object({
+    kind: z.string().min(1),
+    options: z.record(z.string(), z.unknown()).optional(),
+    readOnly: z.boolean().optional(),
+  })
+  .strict();
+
+const millis = z.number().int().positive();
+
+/** Bounds and circuit breaker of remote levels. */
+const remoteSchema = z
+  .object({
+    connectTimeoutMs: millis,
+    requestTimeoutMs: millis,
+    breakerErrorPercent: z.number().positive().max(100),
+    breakerVolume: z.number().int().positive(),
+    breakerCooldownMs: millis,
+  })
+  .strict()
+  .partial();
+
 const pluginSpecSchema = z.union([z.string().min(1), z.tuple([z.string().min(1), z.record(z.string(), z.unknown())])]);
 
 /** Everything a config file may say. Unknown keys are an error, so typos are caught. */
@@ -56,6 +79,12 @@ export const configSchema = z
       .partial(),
     /** Storage backend; "local" (built in) unless a plugin provides another. */
     storage: z.object({ kind: z.string().min(1), options: z.record(z.string(), z.unknown()).optional() }).strict(),
+    /** Cache levels asked in order (e.g. local, then redis, then s3); replaces `storage` when given. */
+    levels: z.array(levelSchema).min(1),
+    /** Ignore hits, compile and overwrite what is stored (sccache's SCCACHE_RECACHE). */
+    recache: z.boolean(),
+    /** Timeouts and circuit breaker of remote levels. */
+    remote: remoteSchema,
   })
   .strict()
   .partial();
@@ -63,6 +92,15 @@ export const configSchema = z
 export type ConfigInput = z.input<typeof configSchema>;
 export type ConfigFile = z.output<typeof configSchema>;
 export type PluginSpec = z.output<typeof pluginSpecSchema>;
+export type LevelSpec = { kind: string; options?: Record<string, unknown>; readOnly: boolean };
+
+export interface RemoteSettings {
+  connectTimeoutMs: number;
+  requestTimeoutMs: number;
+  breakerErrorPercent: number;
+  breakerVolume: number;
+  breakerCooldownMs: number;
+}
 
 export interface Settings {
   dir: string;
@@ -74,6 +112,10 @@ export interface Settings {
   maxJobs: number;
   plugins: PluginSpec[];
   storage: { kind: string; options?: Record<string, unknown> };
+  /** Cache levels in the order they are asked; the first is usually the local disk. */
+  levels: LevelSpec[];
+  recache: boolean;
+  remote: RemoteSettings;
   /** Sandbox that compiles misses, or undefined for ordinary local compiles. */
   hermetic?: string;
   sandboxOptions: Record<string, unknown>;

@@ -6,7 +6,7 @@ import type { FileHashCache } from "../hashing/file-hash-cache.js";
 import type { HermeticCompiler } from "../hermetic/hermetic-compiler.js";
 import type { SettingsLoader } from "../config/load-settings.js";
 import type { Settings } from "../config/schema.js";
-import { loadPlugins, loadSandboxPlugin, SANDBOX_PLUGINS } from "../config/load-plugins.js";
+import { loadFirstPartyPlugin, loadPlugins, loadSandboxPlugin, SANDBOX_PLUGINS, STORAGE_PLUGINS } from "../config/load-plugins.js";
 import type { ReprisePlugin } from "../engine/plugin.js";
 import type { CacheStorage, StorageSettings } from "../storage/cache-storage.js";
 import { StorageRegistry } from "../storage/storage-registry.js";
@@ -94,6 +94,8 @@ export class ProjectEngines {
   }
 
   async closeAll(): Promise<void> {
+    // A project's registry closes its levels and the remote backends under them.
+    await Promise.allSettled([...this.built.values()].map((p) => p.storages.closeAll()));
     await Promise.allSettled(this.all().map((s) => s.close()));
   }
 
@@ -151,6 +153,15 @@ export class ProjectEngines {
         if (plugin) engine.use(plugin);
       },
     });
-    return { engine, detector: new CompilerDetector(engine, this.o.hashes), storages: new StorageRegistry(engine), hermetic };
+    const storages = new StorageRegistry(engine, {
+      logger: this.o.logger.child("storage"),
+      // A backend named only by a call's settings (REPRISE_REDIS_ENDPOINT, `levels`) loads its first-party plugin into this project's engine then, trust rules included.
+      loadPlugin: async (kind) => {
+        const pkg = STORAGE_PLUGINS[kind];
+        const plugin = pkg ? await loadFirstPartyPlugin(pkg, base, logger) : undefined;
+        if (plugin) engine.use(plugin);
+      },
+    });
+    return { engine, detector: new CompilerDetector(engine, this.o.hashes), storages, hermetic };
   }
 }

@@ -193,7 +193,7 @@ export class DaemonServer {
         await this.o.service.settle();
         if (cmd.cwd) await this.o.service.storageFor(cmd.cwd, cmd.env ?? {}).catch(() => undefined);
         const storages = await Promise.all(
-          this.o.storages.all().map(async (s) => ({ kind: s.kind, location: s.location, ...(await s.usage()) })),
+          this.o.storages.all().map(async (s) => ({ kind: s.kind, location: s.location, ...(await s.usage()), ...(s.levelStats ? { levels: s.levelStats() } : {}) })),
         );
         reply({ version: REPRISE_VERSION, pid: process.pid, stats: this.o.stats.snapshot(), storages });
         return;
@@ -201,6 +201,7 @@ export class DaemonServer {
       case "zero-stats":
         await this.o.service.settle();
         this.o.stats.zero();
+        for (const s of this.o.storages.all()) s.resetLevelStats?.();
         await this.o.stats.persist();
         reply({ ok: true });
         return;

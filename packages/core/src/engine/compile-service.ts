@@ -37,10 +37,6 @@ function recentKey(storage: CacheStorage, resultKey: string): string {
   return `${storageId(storage)}\0${resultKey}`;
 }
 
-function storageOf(project: Project, settings: Settings): CacheStorage {
-  return project.storages.get({ kind: settings.storage.kind, dir: settings.dir, maxSizeBytes: settings.cacheSizeBytes, options: settings.storage.options });
-}
-
 function entryBytes(e: CacheEntry): number {
   return Math.max(1, e.outputs.reduce((n, o) => n + o.data.length, 0) + e.stdout.length + e.stderr.length);
 }
@@ -137,7 +133,7 @@ export class CompileService {
       if (parsed.invocation.outputs.some((o) => !isRegularOrAbsent(o.path))) {
         return this.local(compilerPath, "output-not-regular-file", started, request, compiler, project);
       }
-      const storage = storageOf(project, settings);
+      const storage = await project.storages.forSettings(settings);
       const call: Call = { settings, project, request, compiler, inv: parsed.invocation, storage, started };
       // Preprocessor mode needs a preprocessed text; languages without one (rustc) always use direct mode.
       const inv = parsed.invocation;
@@ -158,7 +154,7 @@ export class CompileService {
   /** The storage a call made from `cwd` with `env` would use (for `--show-stats`). */
   async storageFor(cwd: string, env: Record<string, string>): Promise<CacheStorage> {
     const settings = await this.d.settings.load(cwd, env);
-    return storageOf(await this.d.projects.for(settings, cwd), settings);
+    return (await this.d.projects.for(settings, cwd)).storages.forSettings(settings);
   }
 
   /**
@@ -252,6 +248,8 @@ export class CompileService {
   }
 
   private async tryHit(call: Call, resultKey: string, kind: "direct" | "preprocessor"): Promise<CallResult | undefined> {
+    // Recache: compile as on a miss and overwrite what every writable level holds.
+    if (call.settings.recache) return undefined;
     const entry = this.recent.get(recentKey(call.storage, resultKey)) ?? (await this.readEntry(call.storage, resultKey));
     if (!entry) return undefined;
     if (!restoreEntry(entry, call.inv, (path, data) => this.d.hashes.rememberWritten(path, data))) return undefined;

@@ -72,9 +72,45 @@ export async function findInManifest(
     if (match) return match;
   }
   const stored = await readManifest(storage, key, rejected);
-  if (!stored) return undefined;
-  memo.set(storage, key, stored);
-  return matchManifest(stored, hashes, env);
+  if (stored) {
+    memo.set(storage, key, stored);
+    const match = await matchManifest(stored, hashes, env);
+    if (match) return match;
+  }
+  // Without any manifest the read has asked every level already.
+  return stored && storage.readLower ? findInLowerLevels(storage, key, stored, memo, hashes, env) : undefined;
+}
+
+/**
+ * A lower level (a shared remote cache) may hold include sets this machine
+ * never saw: asked only when the first level has no match, so hits pay
+ * nothing. A match found there is added to the levels above. A lower
+ * manifest is checked as a stored one is (bound to its key, every entry
+ * naming the result its files give); one that fails is passed over.
+ */
+async function findInLowerLevels(
+  storage: CacheStorage,
+  key: string,
+  upper: Manifest | undefined,
+  memo: ManifestMemo,
+  hashes: FileHashCache,
+  env: Readonly<Record<string, string>>,
+): Promise<ManifestEntry | undefined> {
+  for await (const { level, data } of storage.readLower!("manifest", key)) {
+    let lower: Manifest;
+    try {
+      lower = await decodeCheckedManifest(data, key);
+    } catch {
+      continue;
+    }
+    const match = await matchManifest(lower, hashes, env);
+    if (!match) continue;
+    const entries = [match, ...(upper?.entries ?? []).filter((e) => e.resultKey !== match.resultKey)].slice(0, MAX_MANIFEST_ENTRIES);
+    storage.writeAbove?.(level, "manifest", key, await encodeManifest({ entries }, key));
+    memo.set(storage, key, { entries });
+    return match;
+  }
+  return undefined;
 }
 
 /**
@@ -86,13 +122,7 @@ export async function readManifest(storage: CacheStorage, key: string, rejected?
   try {
     const raw = await storage.read("manifest", key);
     if (!raw) return undefined;
-    const manifest = await decodeManifest(raw, key);
-    for (const e of manifest.entries) {
-      if (directResultKey(key, e.files, e.date, e.env) !== e.resultKey) {
-        throw new EntryKeyMismatchError(`manifest ${key.slice(0, 16)}… names result ${e.resultKey.slice(0, 16)}…, which its files do not give`);
-      }
-    }
-    return manifest;
+    return await decodeCheckedManifest(raw, key);
   } catch (err) {
     if (err instanceof CorruptEntryError) {
       rejected?.(err);
@@ -101,6 +131,17 @@ export async function readManifest(storage: CacheStorage, key: string, rejected?
     }
     throw err;
   }
+}
+
+/** Decodes the manifest of `key`, refusing one bound to another key or with an entry its files do not give. */
+async function decodeCheckedManifest(raw: Buffer, key: string): Promise<Manifest> {
+  const manifest = await decodeManifest(raw, key);
+  for (const e of manifest.entries) {
+    if (directResultKey(key, e.files, e.date, e.env) !== e.resultKey) {
+      throw new EntryKeyMismatchError(`manifest ${key.slice(0, 16)}… names result ${e.resultKey.slice(0, 16)}…, which its files do not give`);
+    }
+  }
+  return manifest;
 }
 
 /**

@@ -60,3 +60,27 @@ export class CompilerNotFoundError extends RepriseError {
     this.name = "CompilerNotFoundError";
   }
 }
+
+/**
+ * Thrown by a storage backend's `write` for a blob it cannot hold (e.g. over
+ * memcached's item size limit): the store is skipped and counted, and it does
+ * not count as a failure of the backend.
+ */
+export class BlobTooLargeError extends RepriseError {
+  constructor(
+    readonly size: number,
+    readonly limit: number,
+    backend: string,
+  ) {
+    super(`blob of ${size} bytes not stored in ${backend}`, "E_TOO_LARGE", `its limit is ${limit} bytes`);
+    this.name = "BlobTooLargeError";
+  }
+}
+
+/** A storage backend that cannot be reached or answered wrongly; the level is skipped and the build goes on. */
+export class StorageBackendError extends RepriseError {
+  constructor(backend: string, message: string, reason?: string) {
+    super(`${backend}: ${message}`, "E_STORAGE_BACKEND", reason);
+    this.name = "StorageBackendError";
+  }
+}

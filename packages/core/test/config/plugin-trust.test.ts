@@ -2,7 +2,7 @@ import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { loadPlugins } from "../../src/config/load-plugins.js";
+import { loadFirstPartyPlugin, loadPlugins } from "../../src/config/load-plugins.js";
 import { PluginError } from "../../src/util/errors.js";
 import { silentLogger } from "../../src/util/logger.js";
 
@@ -45,5 +45,22 @@ describe("a plugin file another user could have written is not loaded", () => {
     mkdirSync(join(open, "proj"));
     await expect(loadPlugins(["./probe.mjs"], open, silentLogger)).rejects.toThrow(/is not loaded: .*open: it is writable by other users \(mode 0777\)/);
     await expect(loadPlugins(["probe-plugin"], join(open, "proj"), silentLogger)).rejects.toThrow(/is not loaded/);
+  });
+
+  it("applies to a storage backend's plugin loaded for a level as well", async () => {
+    const dir = project();
+    const open = join(dir, "open");
+    mkdirSync(join(open, "node_modules", "probe-storage"), { recursive: true });
+    chmodSync(open, 0o777);
+    writeFileSync(join(open, "node_modules", "probe-storage", "package.json"), JSON.stringify({ name: "probe-storage", type: "module", main: "index.js" }));
+    writeFileSync(join(open, "node_modules", "probe-storage", "index.js"), PLUGIN);
+    mkdirSync(join(open, "proj"));
+    await expect(loadFirstPartyPlugin("probe-storage", join(open, "proj"), silentLogger)).rejects.toThrow(/is not loaded: .*open: it is writable by other users/);
+    // The same package in a directory of the user's own loads.
+    const mine = join(dir, "mine");
+    mkdirSync(join(mine, "node_modules", "probe-storage"), { recursive: true });
+    writeFileSync(join(mine, "node_modules", "probe-storage", "package.json"), JSON.stringify({ name: "probe-storage", type: "module", main: "index.js" }));
+    writeFileSync(join(mine, "node_modules", "probe-storage", "index.js"), PLUGIN);
+    expect((await loadFirstPartyPlugin("probe-storage", mine, silentLogger))?.name).toBe("probe");
   });
 });

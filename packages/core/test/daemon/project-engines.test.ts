@@ -15,10 +15,12 @@ const PLUGIN = (name: string) => `export default { name: ${JSON.stringify(name)}
 beforeAll(() => {
   root = mkdtempSync(join(tmpdir(), "reprise-projects-"));
   chmodSync(root, 0o755);
-  for (const p of ["a/sub", "b", "none1", "none2"]) mkdirSync(join(root, p), { recursive: true });
+  for (const p of ["a/sub", "b", "none1", "none2", "shared"]) mkdirSync(join(root, p), { recursive: true });
   writeFileSync(join(root, "a", "mine.mjs"), PLUGIN("mine"));
   writeFileSync(join(root, "a", ".repriserc.json"), JSON.stringify({ plugins: ["./mine.mjs"] }));
   writeFileSync(join(root, "b", ".repriserc.json"), JSON.stringify({ plugins: ["@reprise/plugin-gcc"] }));
+  // Never connected to: the backend connects on first use.
+  writeFileSync(join(root, "shared", ".repriserc.json"), JSON.stringify({ plugins: [], levels: [{ kind: "local" }, { kind: "redis", options: { endpoint: "redis://127.0.0.1:1" } }] }));
 });
 
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -73,5 +75,19 @@ describe("one engine per project", () => {
     writeFileSync(join(pkg, "package.json"), JSON.stringify({ name: "later-plugin", type: "module", main: "index.js" }));
     writeFileSync(join(pkg, "index.js"), PLUGIN("later"));
     expect(names(await projectOf("broken"))).toContain("later");
+  });
+
+  it("a level's storage backend plugin loads into the engine of the project that names it, not into others", async () => {
+    const { projects, projectOf } = setup();
+    const shared = await projectOf("shared");
+    const none = await projectOf("none1");
+    const storage = await shared.storages.forSettings(await new SettingsLoader().load(join(root, "shared"), env()));
+    expect(storage.levelStats?.().map((l) => [l.kind, l.state])).toEqual([
+      ["local", "closed"],
+      ["redis", "closed"],
+    ]);
+    expect(names(shared)).toContain("@reprise/storage-redis");
+    expect(names(none)).not.toContain("@reprise/storage-redis");
+    await projects.closeAll();
   });
 });
