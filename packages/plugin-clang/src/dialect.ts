@@ -1,4 +1,4 @@
-import { LOADER_ENV, TIME_MARKERS, clangNativeResolver, gccDialect, isNativeCpuOption, type GccLikeDialect } from "@reprise/plugin-gcc";
+import { LOADER_ENV, TIME_MARKERS, clangNativeResolver, clangRuleLayout, gccDialect, isNativeCpuOption, type GccLikeDialect } from "@reprise/plugin-gcc";
 
 /** -m options that are not target features, so they cannot conflict with the features -march=native expands to. */
 const NOT_FEATURES = /^-m(32|64|x32|cmodel=.*|fpmath=.*|stack-protector-guard.*)$/;
@@ -92,6 +92,7 @@ export const clangDialect: GccLikeDialect = {
   codeLoadingOptions: ["-fplugin=", "-fpass-plugin=", "-load", "-add-plugin", "-plugin"],
   // CCC_OVERRIDE_OPTIONS rewrites the command line (it can add -fplugin=).
   codeLoadingEnv: [...LOADER_ENV, "COMPILER_PATH", "CCC_OVERRIDE_OPTIONS"],
+  depRuleLayout: clangRuleLayout,
   nativeCpu: {
     resolver: clangNativeResolver,
     unportable(args) {

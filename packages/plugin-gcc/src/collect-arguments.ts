@@ -14,7 +14,7 @@ export interface ArgPlan {
   arg: LexedArg;
   /** Tokens for the key; `undefined` leaves the argument out of it. */
   key?: string[];
-  /** "preprocessor": left out in preprocessor mode; "output": keyed only when the -o path reaches an output. */
+  /** "preprocessor": left out in preprocessor mode; "output": keyed only when the -o path (or a -MT/-MQ target) reaches an output as is. */
   keyRole?: "preprocessor" | "output";
   /** Replacement for the argument in the preprocess and scan runs; `null` drops it. */
   forPreprocess?: string[] | null;
@@ -31,6 +31,8 @@ export interface CallFacts {
   wpDep?: { mode: "MD" | "MMD"; file: string };
   mf?: string;
   depTarget: boolean;
+  /** Driver-form `-MT`/`-MQ` targets in order (`quote`: `-MQ`). */
+  depTargets: { value: string; quote: boolean }[];
   output?: string;
   debug: boolean;
   splitDwarf: "split" | "single" | "off";
@@ -59,6 +61,7 @@ export function collectArguments(args: readonly LexedArg[], dialect: GccLikeDial
     md: false,
     mmd: false,
     depTarget: false,
+    depTargets: [],
     debug: false,
     splitDwarf: "off",
     gcno: false,
@@ -133,6 +136,9 @@ function planOption(arg: LexedOption, facts: CallFacts, dialect: GccLikeDialect)
     case "-MT":
     case "-MQ":
       facts.depTarget = true;
+      facts.depTargets.push({ value, quote: name === "-MQ" });
+      // The target only reaches the dependency file, which a hit rewrites for its own call.
+      plan.keyRole = "output";
       break;
     case "-include":
       facts.forcedIncludes.push(value);

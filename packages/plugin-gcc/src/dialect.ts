@@ -2,6 +2,7 @@ import type { CompilerInfo, NonCacheableReason, VolatileMarker } from "@reprise/
 import type { LexedArg } from "./lex-arguments.js";
 import { gccOptionTable, type OptionTable } from "./option-table.js";
 import { gccNativeResolver, isNativeCpuOption, type NativeCpuResolver } from "./native-cpu.js";
+import { gccRuleLayout, type DepRuleLayout } from "./dep-target.js";
 
 export type LexedOption = Extract<LexedArg, { kind: "option" }>;
 
@@ -39,6 +40,8 @@ export interface GccLikeDialect {
    */
   codeLoadingOptions: readonly string[];
   codeLoadingEnv: readonly string[];
+  /** How the compiler lays out a dependency file's first rule (its line wrapping). */
+  depRuleLayout: DepRuleLayout;
   /** How `-march=native` and the like are resolved, and why a job could still not reproduce a call that uses them. */
   nativeCpu: { resolver: NativeCpuResolver; unportable(args: readonly string[], debug: boolean): string | undefined };
 }
@@ -100,6 +103,7 @@ export const gccDialect: GccLikeDialect = {
   // -fplugin= loads a shared object into cc1; a specs file can name other programs and options. (-B and -wrapper are not cached at all.)
   codeLoadingOptions: ["-fplugin=", "-specs", "--specs"],
   codeLoadingEnv: [...LOADER_ENV, "GCC_EXEC_PREFIX", "COMPILER_PATH"],
+  depRuleLayout: gccRuleLayout,
   nativeCpu: {
     resolver: gccNativeResolver,
     unportable(args, debug) {

@@ -2,6 +2,7 @@ import type { ReprisePlugin } from "@reprise/core";
 import { detectGcc } from "./detect.js";
 import { gccDialect } from "./dialect.js";
 import { parseGccLikeArguments } from "./parse-arguments.js";
+import { adaptGccLikeOutput } from "./adapt-output.js";
 import { gccToolchainSpec, toolchainPlatforms } from "./toolchain.js";
 
 export const PLUGIN_NAME = "@reprise/plugin-gcc";
@@ -12,6 +13,7 @@ export const gccPlugin: ReprisePlugin = {
   apply(engine) {
     engine.hooks.detectCompiler.tapPromise(PLUGIN_NAME, (probe) => detectGcc(probe));
     engine.hooks.parseArguments.for("gcc").tap(PLUGIN_NAME, (input) => parseGccLikeArguments(input, gccDialect));
+    engine.hooks.adaptOutput.for("gcc").tap(PLUGIN_NAME, (input) => adaptGccLikeOutput(input, gccDialect));
     engine.hooks.packageToolchain.tapPromise(PLUGIN_NAME, async (compiler) => (compiler.family === "gcc" ? gccToolchainSpec(compiler) : undefined));
     engine.hooks.resolveArchitecture.tapPromise(PLUGIN_NAME, async ({ toolchain }) => (toolchain.family === "gcc" ? toolchainPlatforms(toolchain) : undefined));
   },
@@ -22,6 +24,8 @@ export default gccPlugin;
 export { detectGcc, isCxxDriver } from "./detect.js";
 export { gccDialect, GCC_JOB_ENV, LOADER_ENV, TIME_MARKERS, type GccLikeDialect, type LexedOption } from "./dialect.js";
 export { parseGccLikeArguments } from "./parse-arguments.js";
+export { adaptGccLikeOutput } from "./adapt-output.js";
+export { gccRuleLayout, clangRuleLayout, quoteMakeTarget, rewriteDepTargets, parseFirstRule, type DepRuleLayout } from "./dep-target.js";
 export { OptionTable, gccOptions, gccOptionTable, optionSpec, type OptionArity, type OptionEntries, type OptionMatch, type OptionSpec } from "./option-table.js";
 export { lexArguments, type LexedArg, type LexOptions, type LexResult } from "./lex-arguments.js";
 export { expandResponseFiles, splitResponseFile, type ExpandResult } from "./response-files.js";

@@ -6,6 +6,7 @@ import type { GccLikeDialect } from "./dialect.js";
 import { languageKind, languageOfFile, type LanguageKind } from "./languages.js";
 import { lexArguments, type LexedArg } from "./lex-arguments.js";
 import { defaultObjectName, replaceSuffix } from "./output-names.js";
+import { quoteMakeTarget } from "./dep-target.js";
 import { expandResponseFiles } from "./response-files.js";
 import { applyNativeExpansion, isNativeCpuOption, resolveNativeCpu } from "./native-cpu.js";
 
@@ -177,17 +178,26 @@ function planOutputs(facts: CallFacts, objectName: string, cwd: string, preproce
     const path = resolve(cwd, facts.wpDep?.file ?? facts.mf ?? replaceSuffix(objectName, ".d"));
     if (isDevicePath(path)) return { reason: "unsupported-option", detail: `dependency file ${path}` };
     userDep = { mode, path };
-    list.push({ role: "dep", path });
+    list.push({ role: "dep", path, ...(facts.wpDep ? {} : { adapt: { depTargets: printedDepTargets(facts, objectName) } }) });
   }
   // Optional: whether these appear also depends on the -g level, -flto and the like.
   if (facts.splitDwarf === "split") list.push({ role: "dwo", path: resolve(cwd, replaceSuffix(objectName, ".dwo")), optional: true });
   const gcno = facts.coverageFlag || (facts.gcno && !facts.noTestCoverage);
   if (gcno) list.push({ role: "gcno", path: resolve(cwd, facts.profileNote ?? replaceSuffix(objectName, ".gcno")), optional: true });
   if (facts.stackUsage) list.push({ role: "su", path: resolve(cwd, replaceSuffix(objectName, ".su")), optional: true });
-  // The -o path reaches the outputs through the dep file's target, the .dwo
-  // name recorded in the object, and the .gcda path compiled into it.
-  const outputPathInKey = (userDep !== undefined && !facts.depTarget) || facts.splitDwarf === "split" || gcno || facts.profileArcs;
+  // The -o path reaches the outputs through the .dwo name recorded in the
+  // object and the .gcda path compiled into it; the dependency file's target
+  // is rewritten on a hit (`adaptOutput`), except after `-Wp,-MD`, where cc1
+  // picks the target itself.
+  const depTargetAsIs = userDep !== undefined && facts.wpDep !== undefined;
+  const outputPathInKey = depTargetAsIs || facts.splitDwarf === "split" || gcno || facts.profileArcs;
   return { list, ...(userDep ? { userDep } : {}), coverage: gcno || facts.profileArcs, outputPathInKey };
+}
+
+/** The first rule's targets as the compiler prints them: `-MT` as given, `-MQ` quoted, else the object name quoted (the drivers pass `-MQ <object>`). */
+function printedDepTargets(facts: CallFacts, objectName: string): string[] {
+  if (facts.depTargets.length) return facts.depTargets.map((t) => (t.quote ? quoteMakeTarget(t.value) : t.value));
+  return [quoteMakeTarget(objectName)];
 }
 
 function keyArguments(plans: readonly ArgPlan[], outputPathInKey: boolean, preprocessed: boolean): { key: string[]; preprocessorOnly: string[] } {

@@ -27,10 +27,10 @@ describe("build-system command lines", () => {
     expect(inv.sourceFile).toBe("/src/a.c");
     expect(inv.outputs).toEqual([
       { role: "object", path: `${CWD}/CMakeFiles/x.dir/a.c.o` },
-      { role: "dep", path: `${CWD}/CMakeFiles/x.dir/a.c.o.d` },
+      { role: "dep", path: `${CWD}/CMakeFiles/x.dir/a.c.o.d`, adapt: { depTargets: ["CMakeFiles/x.dir/a.c.o"] } },
     ]);
-    // -MT names the target, so neither the -o nor the -MF path reaches any output.
-    expect(inv.keyArgs).toEqual(["-DFOO=1", "-I/src/include", "-O2", "-g", "-MD", "-MT", "CMakeFiles/x.dir/a.c.o", "-c", "/src/a.c"]);
+    // The -MT target is rewritten on a hit; the -o and -MF paths reach no output as is.
+    expect(inv.keyArgs).toEqual(["-DFOO=1", "-I/src/include", "-O2", "-g", "-MD", "-c", "/src/a.c"]);
     expect(inv.preprocessorOnlyArgs).toEqual(["-DFOO=1", "-I/src/include"]);
     expect(inv.compileArgv).toEqual([GCC, ...args]);
     expect(inv.dependencies).toEqual({ depFile: `${CWD}/CMakeFiles/x.dir/a.c.o.d` });
@@ -43,9 +43,9 @@ describe("build-system command lines", () => {
     const inv = expectCacheable(parse(args));
     expect(inv.outputs).toEqual([
       { role: "object", path: `${CWD}/x.o` },
-      { role: "dep", path: `${CWD}/.deps/x.Tpo` },
+      { role: "dep", path: `${CWD}/.deps/x.Tpo`, adapt: { depTargets: ["x.o"] } },
     ]);
-    expect(inv.keyArgs).toEqual(["-DHAVE_CONFIG_H", "-I.", "-I..", "-g", "-O2", "-MT", "x.o", "-MD", "-MP", "-c", "x.c"]);
+    expect(inv.keyArgs).toEqual(["-DHAVE_CONFIG_H", "-I.", "-I..", "-g", "-O2", "-MD", "-MP", "-c", "x.c"]);
     expect(inv.preprocessorOnlyArgs).toEqual(["-DHAVE_CONFIG_H", "-I.", "-I.."]);
     expect(inv.preprocessArgv).toEqual([GCC, "-DHAVE_CONFIG_H", "-I.", "-I..", "-g", "-O2", "x.c", "-E"]);
   });
@@ -198,9 +198,9 @@ describe("option syntax", () => {
     expect(inv.language).toBe("c");
     expect(inv.outputs).toEqual([
       { role: "object", path: `${CWD}/obj/a.o` },
-      { role: "dep", path: `${CWD}/deps/a.d` },
+      { role: "dep", path: `${CWD}/deps/a.d`, adapt: { depTargets: ["target"] } },
     ]);
-    expect(inv.keyArgs).toEqual(["-Iinc", "-DX=1", "-UY", "-includeconf.h", "-MD", "-MTtarget", "-xc", "-c", "a.src"]);
+    expect(inv.keyArgs).toEqual(["-Iinc", "-DX=1", "-UY", "-includeconf.h", "-MD", "-xc", "-c", "a.src"]);
     expect(inv.preprocessorOnlyArgs).toEqual(["-Iinc", "-DX=1", "-UY", "-includeconf.h"]);
   });
 
@@ -301,11 +301,23 @@ describe("outputs and the -o path in the key", () => {
     const keyed = (args: string[]) => expectCacheable(parse(args)).keyArgs.includes("x.o");
     expect(keyed(["-c", "a.c", "-o", "x.o"])).toBe(false);
     expect(keyed(["-c", "a.c", "-o", "x.o", "-g"])).toBe(false);
-    expect(keyed(["-c", "a.c", "-o", "x.o", "-MD"])).toBe(true);
-    expect(keyed(["-c", "a.c", "-o", "x.o", "-MD", "-MT", "t"])).toBe(false);
+    // The dependency file's target is rewritten on a hit, so neither -o nor -MT/-MQ is keyed.
+    expect(keyed(["-c", "a.c", "-o", "x.o", "-MD"])).toBe(false);
+    expect(keyed(["-c", "a.c", "-o", "x.o", "-MMD", "-MT", "x.o"])).toBe(false);
+    expect(keyed(["-c", "a.c", "-o", "x.o", "-MD", "-MQ", "x.o"])).toBe(false);
+    // After -Wp,-MD cc1 chooses the target itself: kept as is, so keyed.
+    expect(keyed(["-c", "a.c", "-o", "x.o", "-Wp,-MD,x.d"])).toBe(true);
     expect(keyed(["-c", "a.c", "-o", "x.o", "-gsplit-dwarf"])).toBe(true);
     expect(keyed(["-c", "a.c", "-o", "x.o", "--coverage"])).toBe(true);
     expect(keyed(["-c", "a.c", "-o", "x.o", "-fprofile-arcs"])).toBe(true);
+  });
+
+  it("marks the dependency file with the targets the compiler prints", () => {
+    const dep = (args: string[]) => expectCacheable(parse(args)).outputs.find((o) => o.role === "dep");
+    expect(dep(["-c", "a.c", "-o", "o/sp ace#$.o", "-MD"])!.adapt).toEqual({ depTargets: ["o/sp\\ ace\\#$$.o"] });
+    expect(dep(["-c", "sub/a.c", "-MMD"])!.adapt).toEqual({ depTargets: ["a.o"] });
+    expect(dep(["-c", "a.c", "-MD", "-MT", "a b", "-MQ", "c d"])!.adapt).toEqual({ depTargets: ["a b", "c\\ d"] });
+    expect(dep(["-c", "a.c", "-Wp,-MD,a.d"])!.adapt).toBeUndefined();
   });
 
   it("the source path is keyed as written (it reaches __FILE__ and debug info)", () => {

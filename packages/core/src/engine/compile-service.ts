@@ -9,6 +9,7 @@ import { baseKey } from "./cache-key.js";
 import { parseDepFileWithEnv } from "./dep-file.js";
 import { directResultKey, findInManifest, ManifestMemo, recordInManifest, storageId, today } from "./direct-mode.js";
 import { restoreEntry } from "./restore-entry.js";
+import { adaptsToItself, outputAdapter } from "./adapt-outputs.js";
 import { runCompiler, type CompilerRun } from "./run-compiler.js";
 import { findExecutable } from "./find-executable.js";
 import type { FileHashCache } from "../hashing/file-hash-cache.js";
@@ -252,7 +253,8 @@ export class CompileService {
     if (call.settings.recache) return undefined;
     const entry = this.recent.get(recentKey(call.storage, resultKey)) ?? (await this.readEntry(call.storage, resultKey));
     if (!entry) return undefined;
-    if (!restoreEntry(entry, call.inv, (path, data) => this.d.hashes.rememberWritten(path, data))) return undefined;
+    const adapt = outputAdapter(call.project.engine, call.compiler, call.inv);
+    if (!restoreEntry(entry, call.inv, (path, data) => this.d.hashes.rememberWritten(path, data), adapt)) return undefined;
     const serviceMs = performance.now() - call.started;
     this.d.stats.hit(kind, call.inv.language, entry.compileMs, serviceMs);
     await this.finished(call, kind === "direct" ? "hit-direct" : "hit-preprocessor", entry.exitCode, serviceMs);
@@ -396,6 +398,11 @@ export class CompileService {
   }
 
   private async store(call: Call, resultKey: string, outputs: CacheEntry["outputs"], run: CompilerRun, after?: () => Promise<void>): Promise<void> {
+    if (!adaptsToItself(outputAdapter(call.project.engine, call.compiler, call.inv), call.inv.outputs, outputs)) {
+      this.d.logger.warn("the plugin cannot lay out the outputs of %s again for another call; not caching", call.inv.sourceFile);
+      this.d.stats.error("output-not-adaptable");
+      return;
+    }
     const entry: CacheEntry = { outputs, stdout: run.stdout, stderr: run.stderr, exitCode: run.exitCode, compileMs: Math.round(run.durationMs), createdAt: Date.now() };
     await call.storage.write("result", resultKey, await encodeEntry(entry, resultKey));
     this.recent.set(recentKey(call.storage, resultKey), entry);

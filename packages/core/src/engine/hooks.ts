@@ -1,5 +1,5 @@
 import { AsyncSeriesBailHook, AsyncSeriesHook, AsyncParallelHook, HookMap, SyncBailHook } from "tapable";
-import type { CompileRequest, CompilerInfo, CompileInvocation, ParseInput, ParseResult } from "./types.js";
+import type { CompileRequest, CompilerInfo, CompileInvocation, OutputSpec, ParseInput, ParseResult } from "./types.js";
 import type { KeyHasher } from "../hashing/key-hasher.js";
 import type { CacheStorage, StorageSettings } from "../storage/cache-storage.js";
 import type { Platform, ToolchainSpec } from "../toolchain/types.js";
@@ -32,6 +32,15 @@ export interface KeyContext {
   mode: "direct" | "preprocessor";
 }
 
+/** An output marked `adapt`, as stored by an earlier call, to be written for this one. */
+export interface AdaptOutputInput {
+  output: OutputSpec;
+  /** The stored bytes (as the call that made the entry wrote them). */
+  data: Buffer;
+  invocation: CompileInvocation;
+  compiler: CompilerInfo;
+}
+
 /** Told to every plugin when a call is finished, whatever happened. */
 export interface CallOutcome {
   request: CompileRequest;
@@ -55,6 +64,13 @@ export function createHooks() {
     parseArguments: new HookMap(() => new SyncBailHook<[ParseInput], ParseResult | undefined>(["input"])),
     /** Series: each plugin may add to the cache key after the engine's own parts. */
     extendKey: new AsyncSeriesHook<[KeyHasher, KeyContext]>(["hasher", "context"]),
+    /**
+     * Keyed by `CompilerInfo.family`. Bail: on a hit, for each output marked
+     * `adapt`, returns the bytes this call's compile would have written, or
+     * null when it cannot say (the call then compiles). Before an entry is
+     * stored its own outputs go through it too, and must come back unchanged.
+     */
+    adaptOutput: new HookMap(() => new SyncBailHook<[AdaptOutputInput], Buffer | null | undefined>(["input"])),
     /** Bail: first plugin that serves `settings.kind` returns the storage. The local disk store is built in. */
     createStorage: new SyncBailHook<[StorageSettings], CacheStorage | undefined>(["settings"]),
     /** Bail: the compiler's plugin lists the files that make it runnable elsewhere. */

@@ -52,6 +52,14 @@ export interface OutputSpec {
   optional?: boolean;
   /** Restored with execute permission (linked programs, shared objects). */
   executable?: boolean;
+  /**
+   * Present when the bytes name something of the call that the key leaves
+   * out (a dependency file's target, derived from `-o`): a hit passes the
+   * stored bytes and this plugin data to `adaptOutput` for the compiler's
+   * family, which returns them as this call's compile would have written
+   * them. Plain data for the plugin's own use.
+   */
+  adapt?: Record<string, unknown>;
 }
 
 /**

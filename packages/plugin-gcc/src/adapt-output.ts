@@ -1,0 +1,12 @@
+import type { AdaptOutputInput } from "@reprise/core";
+import { rewriteDepTargets } from "./dep-target.js";
+import type { GccLikeDialect } from "./dialect.js";
+
+/** `adaptOutput` of gcc-like families: a stored dependency file gets this call's targets, laid out as the compiler would. */
+export function adaptGccLikeOutput(input: AdaptOutputInput, dialect: GccLikeDialect): Buffer | null {
+  const targets = input.output.adapt?.depTargets;
+  if (input.output.role !== "dep" || !Array.isArray(targets) || !targets.every((t) => typeof t === "string")) return null;
+  // latin1 maps every byte to one character and back: paths in any encoding survive.
+  const text = rewriteDepTargets(input.data.toString("latin1"), targets as string[], dialect.depRuleLayout);
+  return text === undefined ? null : Buffer.from(text, "latin1");
+}
