@@ -7,6 +7,7 @@ import { languageKind, languageOfFile, type LanguageKind } from "./languages.js"
 import { lexArguments, type LexedArg } from "./lex-arguments.js";
 import { defaultObjectName, replaceSuffix } from "./output-names.js";
 import { quoteMakeTarget } from "./dep-target.js";
+import { pathRecording } from "./path-recording.js";
 import { expandResponseFiles } from "./response-files.js";
 import { applyNativeExpansion, isNativeCpuOption, resolveNativeCpu } from "./native-cpu.js";
 
@@ -85,6 +86,7 @@ export function parseGccLikeArguments(input: ParseInput, dialect: GccLikeDialect
     ...withLoadsCode(codeLoading(lexed.args, env, dialect)),
     volatileMarkers,
     dependsOnCwd: facts.debug || outputs.coverage,
+    pathRecording: pathRecording(expanded.args, { debug: facts.debug, coverage: outputs.coverage }),
     colorDiagnostics,
     extraInputFiles: facts.extraInputFiles.map((f) => resolve(cwd, f)),
   };

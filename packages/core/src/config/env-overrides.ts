@@ -17,6 +17,7 @@ export const ENV_KEYS = {
   REPRISE_STORAGE: "storage",
   REPRISE_HERMETIC: "hermetic",
   REPRISE_RECACHE: "recache",
+  REPRISE_BASEDIRS: "baseDirs",
   REPRISE_REMOTE_CONNECT_TIMEOUT_MS: "remote.connectTimeoutMs",
   REPRISE_REMOTE_TIMEOUT_MS: "remote.requestTimeoutMs",
   REPRISE_REMOTE_BREAKER_COOLDOWN_MS: "remote.breakerCooldownMs",
@@ -62,6 +63,9 @@ export function configFromEnv(env: Readonly<Record<string, string | undefined>>)
         break;
       case "plugins":
         out[key] = raw.split(",").map((s) => s.trim()).filter(Boolean);
+        break;
+      case "baseDirs":
+        out[key] = raw.split(":").filter(Boolean);
         break;
       case "storage":
         out[key] = { kind: raw };

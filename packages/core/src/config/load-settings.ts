@@ -99,6 +99,7 @@ export class SettingsLoader {
       storage: merged.storage ?? { ...DEFAULTS.storage },
       levels: resolveLevels(merged.levels, merged.storage ?? DEFAULTS.storage, env),
       recache: merged.recache ?? false,
+      baseDirs: normaliseBaseDirs(merged.baseDirs ?? []),
       remote: { ...DEFAULTS.remote, ...merged.remote },
       ...(merged.hermetic ? { hermetic: merged.hermetic } : {}),
       sandboxOptions: merged.sandboxOptions ?? {},
@@ -168,4 +169,10 @@ function parseEnv(input: Record<string, unknown>): ConfigFile {
   const key = issue.path.join(".");
   const variable = Object.entries(ENV_KEYS).find(([, k]) => k === key || k === String(issue.path[0]))?.[0] ?? "REPRISE_*";
   throw new ConfigError(`invalid config in ${variable}`, `"${key}": ${issue.message}`);
+}
+
+/** Normalised, "/" dropped (it would make every path relative), longest first so the innermost base wins. */
+function normaliseBaseDirs(dirs: readonly string[]): string[] {
+  const out = [...new Set(dirs.map((d) => resolve(d)).filter((d) => d !== "/"))];
+  return out.sort((a, b) => b.length - a.length);
 }

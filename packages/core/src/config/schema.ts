@@ -85,6 +85,8 @@ export const configSchema = z
     recache: z.boolean(),
     /** Timeouts and circuit breaker of remote levels. */
     remote: remoteSchema,
+    /** Absolute directories whose paths enter keys relative to them, so checkouts at other paths share entries (docs/sharing.md). */
+    baseDirs: z.array(z.string().min(1).refine((p) => p.startsWith("/"), "each base directory must be an absolute path")),
   })
   .strict()
   .partial();
@@ -116,6 +118,8 @@ export interface Settings {
   levels: LevelSpec[];
   recache: boolean;
   remote: RemoteSettings;
+  /** Absolute, normalised, without a trailing slash; longest first. */
+  baseDirs: string[];
   /** Sandbox that compiles misses, or undefined for ordinary local compiles. */
   hermetic?: string;
   sandboxOptions: Record<string, unknown>;

@@ -2,6 +2,7 @@ import { KeyHasher } from "../hashing/key-hasher.js";
 import type { FileHashCache } from "../hashing/file-hash-cache.js";
 import type { Engine } from "./engine.js";
 import type { CompileInvocation, CompileRequest, CompilerInfo } from "./types.js";
+import type { PathSharing } from "./base-dirs.js";
 
 /** Bump when the meaning of a key changes, so old entries are never misread. */
 export const KEY_FORMAT = "reprise-key-2";
@@ -18,20 +19,22 @@ export async function baseKey(
   compiler: CompilerInfo,
   inv: CompileInvocation,
   mode: "direct" | "preprocessor",
+  sharing?: PathSharing,
 ): Promise<KeyHasher> {
+  const args = mode === "direct" ? inv.keyArgs : withoutSubsequence(inv.keyArgs, inv.preprocessorOnlyArgs);
   const h = new KeyHasher()
     .add("format", KEY_FORMAT)
     .add("mode", mode)
     .add("compiler", compiler.identity)
     .add("family", compiler.family)
     .add("language", inv.language)
-    .addList("args", mode === "direct" ? inv.keyArgs : withoutSubsequence(inv.keyArgs, inv.preprocessorOnlyArgs))
+    .addList("args", sharing ? args.map((a) => sharing.argument(a)) : args)
     .add("color", inv.colorDiagnostics);
   for (const name of inv.keyEnv) h.add(`env:${name}`, request.env[name] ?? "\0unset");
-  if (mode === "direct" || inv.dependsOnCwd) h.add("cwd", request.cwd);
+  if (mode === "direct" || inv.dependsOnCwd) h.add("cwd", sharing ? sharing.relative(request.cwd) : request.cwd);
   for (const file of inv.extraInputFiles) {
     const digest = await hashes.digest(file);
-    h.add("extra", file).add("extraHash", digest?.hash ?? "missing");
+    h.add("extra", sharing ? sharing.relative(file) : file).add("extraHash", digest?.hash ?? "missing");
   }
   await engine.hooks.extendKey.promise(h, { request, compiler, invocation: inv, mode });
   return h;

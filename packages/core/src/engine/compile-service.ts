@@ -10,6 +10,7 @@ import { parseDepFileWithEnv } from "./dep-file.js";
 import { directResultKey, findInManifest, ManifestMemo, recordInManifest, storageId, today } from "./direct-mode.js";
 import { restoreEntry } from "./restore-entry.js";
 import { adaptsToItself, outputAdapter } from "./adapt-outputs.js";
+import { pathSharing } from "./base-dirs.js";
 import { runCompiler, type CompilerRun } from "./run-compiler.js";
 import { findExecutable } from "./find-executable.js";
 import type { FileHashCache } from "../hashing/file-hash-cache.js";
@@ -199,26 +200,32 @@ export class CompileService {
 
   private async directMode(call: Call): Promise<CallResult> {
     const { inv } = call;
-    const tokens = inv.volatileMarkers.map((m) => m.token);
+    // baseDirs: paths under a base directory are keyed relative to it.
+    const sharing = pathSharing(call.settings.baseDirs, call.request.cwd, inv);
+    const tokens = [...inv.volatileMarkers.map((m) => m.token), ...(sharing?.fileTokens ?? [])];
     const source = await this.d.hashes.digest(inv.sourceFile, tokens);
     if (!source) return this.local(inv.compileArgv[0]!, "no-source", call.started, call.request, call.compiler);
     if (this.isUncacheable(inv, source.tokens)) return this.local(inv.compileArgv[0]!, "time-macro", call.started, call.request, call.compiler);
 
-    const key = await baseKey(call.project.engine, this.d.hashes, call.request, call.compiler, inv, "direct");
-    const manifestKey = key.add("source", inv.sourceFile).add("sourceHash", source.hash).digest();
+    const key = await baseKey(call.project.engine, this.d.hashes, call.request, call.compiler, inv, "direct", sharing);
+    const manifestKey = key.add("source", sharing ? sharing.relative(inv.sourceFile) : inv.sourceFile).add("sourceHash", source.hash).digest();
     const storing = this.storing.get(manifestKey);
     if (storing) await storing;
-    const match = await findInManifest(call.storage, manifestKey, this.manifests, this.d.hashes, call.request.env, (err) => this.rejected("manifest", manifestKey, err));
+    const match = await findInManifest(call.storage, manifestKey, this.manifests, this.d.hashes, call.request.env, (err) => this.rejected("manifest", manifestKey, err), sharing);
     if (match) {
       const hit = await this.tryHit(call, match.resultKey, "direct");
       if (hit) return hit;
     }
-    return this.compileAndStore(call, manifestKey, async (depText, compileStart) => {
+    return this.compileAndStore(call, manifestKey, async (depText, compileStart, outputs) => {
       const files = await this.collectIncludes(call, depText, compileStart, tokens);
       if (!files) return undefined;
       const date = files.dated || source.tokens.some((t) => this.markerEffect(inv, t) === "date") ? today() : undefined;
-      const resultKey = directResultKey(manifestKey, files.list, date, files.env);
-      const entry: ManifestEntry = { files: files.list, resultKey, ...(date ? { date } : {}), ...(files.env.length ? { env: files.env } : {}) };
+      const list = sharing ? files.list.map((f) => ({ ...f, path: sharing.relative(f.path) })) : files.list;
+      // The outputs record where this checkout is: only this checkout may be served them.
+      const bound = sharing && (files.found.some((t) => sharing.fileTokens.includes(t)) || source.tokens.some((t) => sharing.fileTokens.includes(t)) || sharing.recordedIn(outputs));
+      const root = bound ? sharing.root : undefined;
+      const resultKey = directResultKey(manifestKey, list, date, files.env, root);
+      const entry: ManifestEntry = { files: list, resultKey, ...(date ? { date } : {}), ...(files.env.length ? { env: files.env } : {}), ...(root !== undefined ? { root } : {}) };
       return { resultKey, after: () => recordInManifest(call.storage, manifestKey, entry, this.manifests) };
     });
   }
@@ -298,7 +305,7 @@ export class CompileService {
   private async compileAndStore(
     call: Call,
     pendingKey: string | undefined,
-    plan: (depText: string | undefined, compileStart: number) => Promise<{ resultKey: string; after?: () => Promise<void> } | undefined>,
+    plan: (depText: string | undefined, compileStart: number, outputs: CacheEntry["outputs"]) => Promise<{ resultKey: string; after?: () => Promise<void> } | undefined>,
   ): Promise<CallResult> {
     const { inv, request } = call;
     const compileStart = Date.now();
@@ -328,7 +335,7 @@ export class CompileService {
     const outputs = captured?.outputs;
     const storeLater = async () => {
       try {
-        const stored = outputs ? await plan(captured!.depText, compileStart) : undefined;
+        const stored = outputs ? await plan(captured!.depText, compileStart, outputs) : undefined;
         if (stored && outputs) await this.store(call, stored.resultKey, outputs, run, stored.after);
       } catch (err) {
         this.d.logger.error("could not store result: %s", (err as Error).stack ?? err);
@@ -419,7 +426,7 @@ export class CompileService {
     depText: string | undefined,
     compileStart: number,
     tokens: string[],
-  ): Promise<{ list: ManifestEntry["files"]; dated: boolean; env: EnvDep[] } | undefined> {
+  ): Promise<{ list: ManifestEntry["files"]; dated: boolean; env: EnvDep[]; found: string[] } | undefined> {
     const deps = call.inv.dependencies;
     let paths: string[] = [];
     let env: EnvDep[] = [];
@@ -430,6 +437,7 @@ export class CompileService {
       env = parsed.env;
     }
     const list: ManifestEntry["files"] = [];
+    const seen = new Set<string>();
     let dated = false;
     for (const path of [call.inv.sourceFile, ...paths]) {
       const found = await this.d.hashes.digestWithChangeTime(path, tokens);
@@ -444,9 +452,10 @@ export class CompileService {
         return undefined;
       }
       if (digest.tokens.some((t) => this.markerEffect(call.inv, t) === "date")) dated = true;
+      for (const t of digest.tokens) seen.add(t);
       list.push({ path, hash: digest.hash, size: digest.size });
     }
-    return { list, dated, env };
+    return { list, dated, env, found: [...seen] };
   }
 
   private markerEffect(inv: CompileInvocation, token: string) {

@@ -4,6 +4,7 @@ import { KeyHasher } from "../hashing/key-hasher.js";
 import type { CacheStorage } from "../storage/cache-storage.js";
 import { decodeManifest, encodeManifest, type Manifest, type ManifestEntry } from "../storage/codec.js";
 import { CorruptEntryError, EntryKeyMismatchError } from "../util/errors.js";
+import type { PathSharing } from "./base-dirs.js";
 
 /** Told about a stored blob that was refused (and removed): corrupt, outdated, or not bound to its key. */
 export type RejectedBlob = (err: CorruptEntryError) => void;
@@ -16,11 +17,12 @@ export function today(): string {
 }
 
 /** The result key of a direct-mode entry: the manifest key, every included file's hash, and the date if it matters. */
-export function directResultKey(manifestKey: string, files: ManifestEntry["files"], date: string | undefined, env: ManifestEntry["env"] = []): string {
+export function directResultKey(manifestKey: string, files: ManifestEntry["files"], date: string | undefined, env: ManifestEntry["env"] = [], root?: string): string {
   const h = new KeyHasher().add("manifest", manifestKey);
   for (const f of files) h.add("path", f.path).add("hash", f.hash);
   if (date) h.add("date", date);
   for (const v of env) h.add("envName", v.name).add("envValue", v.value ?? "\0unset");
+  if (root !== undefined) h.add("root", root);
   return h.digest();
 }
 
@@ -65,20 +67,21 @@ export async function findInManifest(
   hashes: FileHashCache,
   env: Readonly<Record<string, string>>,
   rejected?: RejectedBlob,
+  sharing?: PathSharing,
 ): Promise<ManifestEntry | undefined> {
   const remembered = memo.get(storage, key);
   if (remembered) {
-    const match = await matchManifest(remembered, hashes, env);
+    const match = await matchManifest(remembered, hashes, env, sharing);
     if (match) return match;
   }
   const stored = await readManifest(storage, key, rejected);
   if (stored) {
     memo.set(storage, key, stored);
-    const match = await matchManifest(stored, hashes, env);
+    const match = await matchManifest(stored, hashes, env, sharing);
     if (match) return match;
   }
   // Without any manifest the read has asked every level already.
-  return stored && storage.readLower ? findInLowerLevels(storage, key, stored, memo, hashes, env) : undefined;
+  return stored && storage.readLower ? findInLowerLevels(storage, key, stored, memo, hashes, env, sharing) : undefined;
 }
 
 /**
@@ -95,6 +98,7 @@ async function findInLowerLevels(
   memo: ManifestMemo,
   hashes: FileHashCache,
   env: Readonly<Record<string, string>>,
+  sharing: PathSharing | undefined,
 ): Promise<ManifestEntry | undefined> {
   for await (const { level, data } of storage.readLower!("manifest", key)) {
     let lower: Manifest;
@@ -103,7 +107,7 @@ async function findInLowerLevels(
     } catch {
       continue;
     }
-    const match = await matchManifest(lower, hashes, env);
+    const match = await matchManifest(lower, hashes, env, sharing);
     if (!match) continue;
     const entries = [match, ...(upper?.entries ?? []).filter((e) => e.resultKey !== match.resultKey)].slice(0, MAX_MANIFEST_ENTRIES);
     storage.writeAbove?.(level, "manifest", key, await encodeManifest({ entries }, key));
@@ -137,7 +141,7 @@ export async function readManifest(storage: CacheStorage, key: string, rejected?
 async function decodeCheckedManifest(raw: Buffer, key: string): Promise<Manifest> {
   const manifest = await decodeManifest(raw, key);
   for (const e of manifest.entries) {
-    if (directResultKey(key, e.files, e.date, e.env) !== e.resultKey) {
+    if (directResultKey(key, e.files, e.date, e.env, e.root) !== e.resultKey) {
       throw new EntryKeyMismatchError(`manifest ${key.slice(0, 16)}… names result ${e.resultKey.slice(0, 16)}…, which its files do not give`);
     }
   }
@@ -147,17 +151,20 @@ async function decodeCheckedManifest(raw: Buffer, key: string): Promise<Manifest
 /**
  * The first manifest entry whose recorded files all still have their recorded
  * content. Files are checked through the hash cache, so an unchanged header
- * costs a stat.
+ * costs a stat. Paths under a base directory are recorded relative to it
+ * (`sharing`); an entry bound to other base directories is passed over.
  */
-export async function matchManifest(manifest: Manifest, hashes: FileHashCache, env: Readonly<Record<string, string>>): Promise<ManifestEntry | undefined> {
+export async function matchManifest(manifest: Manifest, hashes: FileHashCache, env: Readonly<Record<string, string>>, sharing?: PathSharing): Promise<ManifestEntry | undefined> {
   const day = today();
   for (const entry of manifest.entries) {
     if (entry.date && entry.date !== day) continue;
+    if (entry.root !== undefined && entry.root !== sharing?.root) continue;
     if (entry.env?.some((v) => (env[v.name] ?? null) !== v.value)) continue;
     let matches = true;
     for (const f of entry.files) {
-      const fast = hashes.known(f.path);
-      const d = fast === "unknown" ? await hashes.digest(f.path) : fast;
+      const path = sharing ? sharing.absolute(f.path) : f.path;
+      const fast = hashes.known(path);
+      const d = fast === "unknown" ? await hashes.digest(path) : fast;
       if (d?.hash !== f.hash) {
         matches = false;
         break;

@@ -93,6 +93,20 @@ export interface DependencyDiscovery {
   scanDepFile?: string;
 }
 
+/** What of a call's paths its outputs record; which options map prefixes is the plugin's knowledge. */
+export interface PathRecording {
+  /** Debug info records the cwd and the paths of what was read, except under `debugMaps`. */
+  debugInfo: boolean;
+  /** Absolute directories the compiler maps away in debug info (`-fdebug-prefix-map`/`-ffile-prefix-map` old parts). */
+  debugMaps: string[];
+  /** Tokens that record the path of the file they appear in (`__FILE__`), looked for in the source and every header. */
+  fileTokens: string[];
+  /** Absolute directories the compiler maps away in those tokens (`-fmacro-prefix-map`/`-ffile-prefix-map`). */
+  macroMaps: string[];
+  /** The outputs record paths no prefix map removes (coverage notes, profile data paths): no sharing between checkouts. */
+  unmappable: boolean;
+}
+
 /** A compiler call the plugin understood and declared cacheable. */
 export interface CompileInvocation {
   /** Language of the source as the compiler sees it: "c", "c++", "objective-c", "assembler-with-cpp", ... */
@@ -163,6 +177,11 @@ export interface CompileInvocation {
   volatileMarkers: VolatileMarker[];
   /** Whether the cwd ends up in the outputs (debug info, coverage notes). */
   dependsOnCwd: boolean;
+  /**
+   * How the outputs record paths, for `baseDirs` (docs/sharing.md). Absent:
+   * the engine cannot tell, and keys the call's paths as they are.
+   */
+  pathRecording?: PathRecording;
   /** Whether diagnostics are colored for this call; part of the key. */
   colorDiagnostics: boolean;
   /** Extra files whose contents feed the key (e.g. `-fprofile-use` data, sanitizer blocklists). */

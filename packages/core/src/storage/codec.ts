@@ -36,6 +36,8 @@ export interface ManifestEntry {
   date?: string;
   /** Environment variables the compile read (e.g. rustc's `env!`), null when unset. */
   env?: { name: string; value: string | null }[];
+  /** The base directories (`baseDirs`) the result is bound to, when its outputs record their paths. */
+  root?: string;
 }
 
 export interface Manifest {
@@ -110,6 +112,7 @@ export async function encodeManifest(m: Manifest, key: string): Promise<Buffer> 
         resultKey: e.resultKey,
         ...(e.date !== undefined ? { date: e.date } : {}),
         ...(e.env?.length ? { env: e.env.map((v) => ({ name: v.name, value: v.value })) } : {}),
+        ...(e.root !== undefined ? { root: e.root } : {}),
       })),
     }),
     "utf8",
@@ -153,7 +156,8 @@ function validateManifest(v: unknown): Manifest {
       if (!isObject(v) || typeof v.name !== "string" || (v.value !== null && typeof v.value !== "string")) return bad(`entry ${i} env ${j} is malformed`);
       return { name: v.name, value: v.value as string | null };
     });
-    return { files, resultKey: e.resultKey, ...(e.date === undefined ? {} : { date: e.date }), ...(env.length ? { env } : {}) };
+    if (e.root !== undefined && typeof e.root !== "string") return bad(`entry ${i} has a non-string root`);
+    return { files, resultKey: e.resultKey, ...(e.date === undefined ? {} : { date: e.date }), ...(env.length ? { env } : {}), ...(e.root === undefined ? {} : { root: e.root }) };
   });
   return { entries };
 }
