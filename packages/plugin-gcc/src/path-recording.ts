@@ -12,11 +12,15 @@ const FILE_TOKENS = ["__FILE__", "__BASE_FILE__", "__builtin_FILE"];
 export function pathRecording(args: readonly string[], facts: { debug: boolean; coverage: boolean }): PathRecording {
   const debugMaps: string[] = [];
   const macroMaps: string[] = [];
+  // LTO objects carry source locations in compressed (gcc) or bitcode (clang) sections no output scan reads.
+  let lto = false;
   for (const a of args) {
+    if (a === "-flto" || a.startsWith("-flto=")) lto = true;
+    else if (a === "-fno-lto") lto = false;
     const m = /^-f(debug|macro|file)-prefix-map=([^=]*)=/.exec(a);
     if (!m || !m[2]!.startsWith("/")) continue;
     if (m[1] !== "macro") debugMaps.push(m[2]!);
     if (m[1] !== "debug") macroMaps.push(m[2]!);
   }
-  return { debugInfo: facts.debug, debugMaps, fileTokens: FILE_TOKENS, macroMaps, unmappable: facts.coverage };
+  return { debugInfo: facts.debug, debugMaps, fileTokens: FILE_TOKENS, macroMaps, unmappable: facts.coverage || lto };
 }

@@ -320,6 +320,20 @@ describe("outputs and the -o path in the key", () => {
     expect(dep(["-c", "a.c", "-Wp,-MD,a.d"])!.adapt).toBeUndefined();
   });
 
+  it("says which prefixes the call maps away in what its outputs record (baseDirs)", () => {
+    const rec = (args: string[]) => expectCacheable(parse(args)).pathRecording;
+    expect(rec(["-O2", "-c", "a.c"])).toMatchObject({ debugInfo: false, debugMaps: [], macroMaps: [], unmappable: false });
+    expect(rec(["-g", "-ffile-prefix-map=/a/proj=.", "-fdebug-prefix-map=/b=.", "-fmacro-prefix-map=/c=x", "-fdebug-prefix-map=rel=.", "-c", "a.c"])).toMatchObject({
+      debugInfo: true,
+      debugMaps: ["/a/proj", "/b"],
+      macroMaps: ["/a/proj", "/c"],
+    });
+    expect(rec(["-O2", "-c", "a.c"])!.fileTokens).toContain("__FILE__");
+    expect(rec(["--coverage", "-c", "a.c"])!.unmappable).toBe(true);
+    expect(rec(["-flto", "-c", "a.c"])!.unmappable).toBe(true);
+    expect(rec(["-flto=auto", "-fno-lto", "-c", "a.c"])!.unmappable).toBe(false);
+  });
+
   it("the source path is keyed as written (it reaches __FILE__ and debug info)", () => {
     expect(expectCacheable(parse(["-c", "./a.c"])).keyArgs).toContain("./a.c");
     expect(expectCacheable(parse(["-c", "a.c"])).keyArgs).toContain("a.c");
