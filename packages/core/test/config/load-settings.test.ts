@@ -34,6 +34,18 @@ describe("settings", () => {
     expect(s.dir).toBe("/tmp/rc");
   });
 
+  it("baseDirs: from config or REPRISE_BASEDIRS (colon-separated), normalised, innermost first; relative ones refused", async () => {
+    const root = project({ ".repriserc.json": JSON.stringify({ baseDirs: ["/home/a/"] }) });
+    expect((await new SettingsLoader().load(root, isolatedEnv(root))).baseDirs).toEqual(["/home/a"]);
+    const fromEnv = await new SettingsLoader().load(root, isolatedEnv(root, { REPRISE_BASEDIRS: "/builds:/builds/proj/./:/" }));
+    expect(fromEnv.baseDirs).toEqual(["/builds/proj", "/builds"]);
+    const none = project({});
+    expect((await new SettingsLoader().load(none, isolatedEnv(none))).baseDirs).toEqual([]);
+    const err = await new SettingsLoader().load(none, isolatedEnv(none, { REPRISE_BASEDIRS: "rel/dir" })).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(String((err as Error).message) + String((err as ConfigError).detail ?? "")).toMatch(/absolute/);
+  });
+
   it("names an unknown key", async () => {
     const root = project({ ".repriserc.json": JSON.stringify({ cachSize: "1G" }) });
     const err = await new SettingsLoader().load(root, isolatedEnv(root)).catch((e: unknown) => e);
