@@ -1,12 +1,13 @@
 import type { CompileInvocation, PathRecording } from "./types.js";
 
 /**
- * `baseDirs`: paths under a base directory enter a call's keys and manifest
- * relative to it, so the same project checked out elsewhere shares entries.
- * Only base directories the outputs cannot record are used ("safe" ones: no
- * debug info, or debug info mapping them away); `__FILE__` in a file read and
- * any output holding a base directory's path bind the entry to its checkout
- * (`root`), so a hit never gives bytes another checkout's compile would not.
+ * `baseDirs`: paths under the base directory holding the cwd enter a call's
+ * keys and manifest relative to it, so the same project checked out
+ * elsewhere shares entries. Only where the plugin says the outputs cannot
+ * record that directory (no debug info, or debug info mapping it away);
+ * `__FILE__` in a file read and any output holding the directory's path bind
+ * the entry to its checkout (`root`), so a hit never gives bytes another
+ * checkout's compile would not.
  */
 export interface PathSharing {
   /** `path` with a safe base directory replaced by its placeholder, else unchanged. */
