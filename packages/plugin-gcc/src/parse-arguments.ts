@@ -87,6 +87,8 @@ export function parseGccLikeArguments(input: ParseInput, dialect: GccLikeDialect
     volatileMarkers,
     dependsOnCwd: facts.debug || outputs.coverage,
     pathRecording: pathRecording(expanded.args, { debug: facts.debug, coverage: outputs.coverage }),
+    // Debug info records what the preprocessed text lacks (clang's DWARF 5 file MD5s, macros of -g3); coverage notes checksum the source.
+    ...(preprocessed || facts.debug || outputs.coverage ? {} : { preprocessedDeterminesOutputs: true }),
     colorDiagnostics,
     extraInputFiles: facts.extraInputFiles.map((f) => resolve(cwd, f)),
   };

@@ -11,6 +11,7 @@ import { directResultKey, findInManifest, ManifestMemo, recordInManifest, storag
 import { restoreEntry } from "./restore-entry.js";
 import { adaptsToItself, outputAdapter } from "./adapt-outputs.js";
 import { pathSharing } from "./base-dirs.js";
+import { preprocessedFallbackKey } from "./preprocessor-fallback.js";
 import { runCompiler, type CompilerRun } from "./run-compiler.js";
 import { findExecutable } from "./find-executable.js";
 import type { FileHashCache } from "../hashing/file-hash-cache.js";
@@ -216,6 +217,12 @@ export class CompileService {
       const hit = await this.tryHit(call, match.resultKey, "direct");
       if (hit) return hit;
     }
+    const fallbackKey = call.settings.recache ? undefined : await preprocessedFallbackKey(call.project.engine, this.d.hashes, this.d.limit, call.request, call.compiler, inv);
+    if (fallbackKey) {
+      // Diagnostics quote source lines, which the preprocessed text does not hold: only silent entries are served.
+      const hit = await this.tryHit(call, fallbackKey, "preprocessor", true);
+      if (hit) return hit;
+    }
     return this.compileAndStore(call, manifestKey, async (depText, compileStart, outputs) => {
       const files = await this.collectIncludes(call, depText, compileStart, tokens);
       if (!files) return undefined;
@@ -226,7 +233,7 @@ export class CompileService {
       const root = bound ? sharing.root : undefined;
       const resultKey = directResultKey(manifestKey, list, date, files.env, root);
       const entry: ManifestEntry = { files: list, resultKey, ...(date ? { date } : {}), ...(files.env.length ? { env: files.env } : {}), ...(root !== undefined ? { root } : {}) };
-      return { resultKey, after: () => recordInManifest(call.storage, manifestKey, entry, this.manifests) };
+      return { resultKey, alsoUnder: fallbackKey, after: () => recordInManifest(call.storage, manifestKey, entry, this.manifests) };
     });
   }
 
@@ -255,11 +262,11 @@ export class CompileService {
     return this.compileAndStore(call, resultKey, async () => ({ resultKey }));
   }
 
-  private async tryHit(call: Call, resultKey: string, kind: "direct" | "preprocessor"): Promise<CallResult | undefined> {
+  private async tryHit(call: Call, resultKey: string, kind: "direct" | "preprocessor", silentOnly = false): Promise<CallResult | undefined> {
     // Recache: compile as on a miss and overwrite what every writable level holds.
     if (call.settings.recache) return undefined;
     const entry = this.recent.get(recentKey(call.storage, resultKey)) ?? (await this.readEntry(call.storage, resultKey));
-    if (!entry) return undefined;
+    if (!entry || (silentOnly && (entry.stdout.length > 0 || entry.stderr.length > 0))) return undefined;
     const adapt = outputAdapter(call.project.engine, call.compiler, call.inv);
     if (!restoreEntry(entry, call.inv, (path, data) => this.d.hashes.rememberWritten(path, data), adapt)) return undefined;
     const serviceMs = performance.now() - call.started;
@@ -305,7 +312,7 @@ export class CompileService {
   private async compileAndStore(
     call: Call,
     pendingKey: string | undefined,
-    plan: (depText: string | undefined, compileStart: number, outputs: CacheEntry["outputs"]) => Promise<{ resultKey: string; after?: () => Promise<void> } | undefined>,
+    plan: (depText: string | undefined, compileStart: number, outputs: CacheEntry["outputs"]) => Promise<{ resultKey: string; alsoUnder?: string; after?: () => Promise<void> } | undefined>,
   ): Promise<CallResult> {
     const { inv, request } = call;
     const compileStart = Date.now();
@@ -336,7 +343,7 @@ export class CompileService {
     const storeLater = async () => {
       try {
         const stored = outputs ? await plan(captured!.depText, compileStart, outputs) : undefined;
-        if (stored && outputs) await this.store(call, stored.resultKey, outputs, run, stored.after);
+        if (stored && outputs) await this.store(call, stored.resultKey, outputs, run, stored.after, stored.alsoUnder);
       } catch (err) {
         this.d.logger.error("could not store result: %s", (err as Error).stack ?? err);
         this.d.stats.error("store-failed");
@@ -404,7 +411,7 @@ export class CompileService {
     return runCompiler(inv.compileArgv, request.cwd, inv.compileEnv ?? request.env);
   }
 
-  private async store(call: Call, resultKey: string, outputs: CacheEntry["outputs"], run: CompilerRun, after?: () => Promise<void>): Promise<void> {
+  private async store(call: Call, resultKey: string, outputs: CacheEntry["outputs"], run: CompilerRun, after?: () => Promise<void>, alsoUnder?: string): Promise<void> {
     if (!adaptsToItself(outputAdapter(call.project.engine, call.compiler, call.inv), call.inv.outputs, outputs)) {
       this.d.logger.warn("the plugin cannot lay out the outputs of %s again for another call; not caching", call.inv.sourceFile);
       this.d.stats.error("output-not-adaptable");
@@ -413,6 +420,8 @@ export class CompileService {
     const entry: CacheEntry = { outputs, stdout: run.stdout, stderr: run.stderr, exitCode: run.exitCode, compileMs: Math.round(run.durationMs), createdAt: Date.now() };
     await call.storage.write("result", resultKey, await encodeEntry(entry, resultKey));
     this.recent.set(recentKey(call.storage, resultKey), entry);
+    // The preprocessed text's key too (direct-mode fallback), for silent compiles only: see tryHit.
+    if (alsoUnder && !entry.stdout.length && !entry.stderr.length) await call.storage.write("result", alsoUnder, await encodeEntry(entry, alsoUnder));
     if (after) await after();
   }
 

@@ -178,6 +178,13 @@ export interface CompileInvocation {
   /** Whether the cwd ends up in the outputs (debug info, coverage notes). */
   dependsOnCwd: boolean;
   /**
+   * The outputs are given by the key's arguments and the preprocessed text
+   * alone (nothing records file contents or paths the text lacks, as debug
+   * info does): a direct-mode miss then looks up the preprocessed text's key
+   * before compiling, so a comment added to a header still hits.
+   */
+  preprocessedDeterminesOutputs?: boolean;
+  /**
    * How the outputs record paths, for `baseDirs` (docs/sharing.md). Absent:
    * the engine cannot tell, and keys the call's paths as they are.
    */

@@ -1,0 +1,31 @@
+import type pLimit from "p-limit";
+import type { FileHashCache } from "../hashing/file-hash-cache.js";
+import { hashBytes } from "../hashing/key-hasher.js";
+import { baseKey } from "./cache-key.js";
+import type { Engine } from "./engine.js";
+import { runCompiler } from "./run-compiler.js";
+import type { CompileInvocation, CompileRequest, CompilerInfo } from "./types.js";
+
+/**
+ * The key a direct-mode miss looks up before compiling (as ccache does): the
+ * whole direct-mode argument list (so options the preprocessor alone reads,
+ * which `-frecord-gcc-switches` would record, still count), the cwd, and the
+ * preprocessed text. Only for calls whose plugin says the preprocessed text
+ * determines the outputs; undefined when preprocessing fails or the text
+ * holds a time marker.
+ */
+export async function preprocessedFallbackKey(
+  engine: Engine,
+  hashes: FileHashCache,
+  limit: ReturnType<typeof pLimit>,
+  request: CompileRequest,
+  compiler: CompilerInfo,
+  inv: CompileInvocation,
+): Promise<string | undefined> {
+  if (!inv.preprocessedDeterminesOutputs || !inv.preprocessArgv) return undefined;
+  const pre = await limit(() => runCompiler(inv.preprocessArgv!, request.cwd, inv.compileEnv ?? request.env));
+  if (pre.exitCode !== 0) return undefined;
+  if (inv.volatileMarkers.some((m) => m.effect === "uncacheable" && pre.stdout.includes(m.token))) return undefined;
+  const key = await baseKey(engine, hashes, request, compiler, inv, "direct");
+  return key.add("fallback", "preprocessed").add("preprocessed", hashBytes(pre.stdout)).add("ppStderr", pre.stderr).digest();
+}
