@@ -11,7 +11,7 @@ import { directResultKey, findInManifest, ManifestMemo, recordInManifest, storag
 import { restoreEntry } from "./restore-entry.js";
 import { adaptsToItself, outputAdapter } from "./adapt-outputs.js";
 import { pathSharing } from "./base-dirs.js";
-import { preprocessedFallbackKey } from "./preprocessor-fallback.js";
+import { preprocessedFallbackKey, storeFallbackCopy } from "./preprocessor-fallback.js";
 import { runCompiler, type CompilerRun } from "./run-compiler.js";
 import { findExecutable } from "./find-executable.js";
 import type { FileHashCache } from "../hashing/file-hash-cache.js";
@@ -420,8 +420,7 @@ export class CompileService {
     const entry: CacheEntry = { outputs, stdout: run.stdout, stderr: run.stderr, exitCode: run.exitCode, compileMs: Math.round(run.durationMs), createdAt: Date.now() };
     await call.storage.write("result", resultKey, await encodeEntry(entry, resultKey));
     this.recent.set(recentKey(call.storage, resultKey), entry);
-    // The preprocessed text's key too (direct-mode fallback), for silent compiles only: see tryHit.
-    if (alsoUnder && !entry.stdout.length && !entry.stderr.length) await call.storage.write("result", alsoUnder, await encodeEntry(entry, alsoUnder));
+    if (alsoUnder && !entry.stdout.length && !entry.stderr.length) await storeFallbackCopy(call.storage, alsoUnder, await encodeEntry(entry, alsoUnder));
     if (after) await after();
   }
 

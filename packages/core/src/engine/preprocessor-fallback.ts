@@ -5,6 +5,7 @@ import { baseKey } from "./cache-key.js";
 import type { Engine } from "./engine.js";
 import { runCompiler } from "./run-compiler.js";
 import type { CompileInvocation, CompileRequest, CompilerInfo } from "./types.js";
+import type { CacheStorage } from "../storage/cache-storage.js";
 
 /**
  * The key a direct-mode miss looks up before compiling (as ccache does): the
@@ -28,4 +29,16 @@ export async function preprocessedFallbackKey(
   if (inv.volatileMarkers.some((m) => m.effect === "uncacheable" && pre.stdout.includes(m.token))) return undefined;
   const key = await baseKey(engine, hashes, request, compiler, inv, "direct");
   return key.add("fallback", "preprocessed").add("preprocessed", hashBytes(pre.stdout)).add("ppStderr", pre.stderr).digest();
+}
+
+/**
+ * The entry again under its preprocessed text's key, for silent compiles
+ * only (tryHit serves no other through it). Into the first level alone
+ * (writing back "above" the second): the copy helps this machine after a
+ * header's comment changed, and remote levels are not made to hold every
+ * entry twice.
+ */
+export async function storeFallbackCopy(storage: CacheStorage, key: string, blob: Buffer): Promise<void> {
+  if (storage.writeAbove) storage.writeAbove(1, "result", key, blob);
+  else await storage.write("result", key, blob);
 }
