@@ -6,6 +6,9 @@ import type { GccLikeDialect } from "./dialect.js";
 export function adaptGccLikeOutput(input: AdaptOutputInput, dialect: GccLikeDialect): Buffer | null {
   const targets = input.output.adapt?.depTargets;
   if (input.output.role !== "dep" || !Array.isArray(targets) || !targets.every((t) => typeof t === "string")) return null;
+  // Written for these very targets (the common rebuild): the compiler's layout of the rest is the same, so are the bytes.
+  const unchanged = Buffer.from(`${(targets as string[]).join(" ")}:`, "latin1");
+  if (input.data.subarray(0, unchanged.length).equals(unchanged)) return input.data;
   // latin1 maps every byte to one character and back: paths in any encoding survive.
   const text = rewriteDepTargets(input.data.toString("latin1"), targets as string[], dialect.depRuleLayout);
   return text === undefined ? null : Buffer.from(text, "latin1");

@@ -88,28 +88,20 @@ interface FirstRule {
 
 /** Splits the first rule into its printed words; undefined when the text is not laid out as the compilers write it. */
 export function parseFirstRule(text: string): FirstRule | undefined {
-  const words: string[] = [];
-  let word = "";
-  let end = -1;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
-    if (c === "\\" && text[i + 1] === "\n") {
-      i++;
-      continue;
-    }
-    if (c === "\n") {
-      end = i;
-      break;
-    }
-    if (c === " " && !escaped(word)) {
-      if (word) words.push(word);
-      word = "";
-      continue;
-    }
-    word += c;
-  }
+  let end = text.indexOf("\n");
+  while (end > 0 && text[end - 1] === "\\") end = text.indexOf("\n", end + 1);
   if (end < 0) return undefined;
-  if (word) words.push(word);
+  // Runs on every hit: plain splits, then a space after an odd run of backslashes joined back into its name.
+  const words: string[] = [];
+  for (const line of text.slice(0, end).split("\\\n")) {
+    const lineWords: string[] = [];
+    for (const piece of line.split(" ")) {
+      const last = lineWords.length - 1;
+      if (last >= 0 && escaped(lineWords[last]!)) lineWords[last] += ` ${piece}`;
+      else if (piece) lineWords.push(piece);
+    }
+    words.push(...lineWords);
+  }
   const colon = words.findIndex((w) => w.endsWith(":") && !escaped(w.slice(0, -1)));
   if (colon < 0) return undefined;
   const targets = words.slice(0, colon + 1);
@@ -117,6 +109,7 @@ export function parseFirstRule(text: string): FirstRule | undefined {
   if (!targets[colon]) return undefined;
   return { targets, prerequisites: words.slice(colon + 1), rest: text.slice(end + 1) };
 }
+
 
 /** Whether a word so far ends in an odd run of backslashes (the next space is part of the name). */
 function escaped(word: string): boolean {

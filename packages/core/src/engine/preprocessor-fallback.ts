@@ -33,12 +33,11 @@ export async function preprocessedFallbackKey(
 
 /**
  * The entry again under its preprocessed text's key, for silent compiles
- * only (tryHit serves no other through it). Into the first level alone
- * (writing back "above" the second): the copy helps this machine after a
- * header's comment changed, and remote levels are not made to hold every
- * entry twice.
+ * only (tryHit serves no other through it). Into the first level alone:
+ * the copy helps this machine after a header's comment changed, and remote
+ * levels are not made to hold every entry twice.
  */
 export async function storeFallbackCopy(storage: CacheStorage, key: string, blob: Buffer): Promise<void> {
-  if (storage.writeAbove) storage.writeAbove(1, "result", key, blob);
+  if (storage.writeFirst) await storage.writeFirst("result", key, blob);
   else await storage.write("result", key, blob);
 }

@@ -58,6 +58,8 @@ export interface CacheStorage {
   readLower?(kind: BlobKind, key: string): AsyncIterable<{ level: number; data: Buffer }>;
   /** For a storage made of levels: writes to the writable levels above `level`, in the background. */
   writeAbove?(level: number, kind: BlobKind, key: string, data: Buffer): void;
+  /** For a storage made of levels: writes to the first level only (a blob that only helps this machine, such as the direct-mode fallback's copy). */
+  writeFirst?(kind: BlobKind, key: string, data: Buffer): Promise<void>;
   /** Per-level counters, for a storage made of levels (see storage/levels/). */
   levelStats?(): LevelStatsSnapshot[];
   /** Sets per-level counters back to zero (`--zero-stats`). */

@@ -74,6 +74,11 @@ export class TieredStorage implements CacheStorage {
     this.writeBack(level, kind, key, data);
   }
 
+  async writeFirst(kind: BlobKind, key: string, data: Buffer): Promise<void> {
+    const first = this.levels[0];
+    if (first && !first.readOnly) await first.write(kind, key, data, "store");
+  }
+
   async write(kind: BlobKind, key: string, data: Buffer): Promise<void> {
     const writes: Promise<unknown>[] = [];
     for (const level of this.levels) {
