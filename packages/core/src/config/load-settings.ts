@@ -100,6 +100,7 @@ export class SettingsLoader {
       levels: resolveLevels(merged.levels, merged.storage ?? DEFAULTS.storage, env),
       recache: merged.recache ?? false,
       baseDirs: normaliseBaseDirs(merged.baseDirs ?? []),
+      preprocessorFallback: merged.preprocessorFallback ?? true,
       remote: { ...DEFAULTS.remote, ...merged.remote },
       ...(merged.hermetic ? { hermetic: merged.hermetic } : {}),
       sandboxOptions: merged.sandboxOptions ?? {},

@@ -86,6 +86,8 @@ export const configSchema = z
     /** Timeouts and circuit breaker of remote levels. */
     remote: remoteSchema,
     /** Absolute directories whose paths enter keys relative to them, so checkouts at other paths share entries (docs/sharing.md). */
+    /** A direct-mode miss looks up the preprocessed text's key before compiling, where that gives the same bytes (docs/sharing.md). */
+    preprocessorFallback: z.boolean(),
     baseDirs: z.array(z.string().min(1).refine((p) => p.startsWith("/"), "each base directory must be an absolute path")),
   })
   .strict()
@@ -118,6 +120,7 @@ export interface Settings {
   levels: LevelSpec[];
   recache: boolean;
   remote: RemoteSettings;
+  preprocessorFallback: boolean;
   /** Absolute, normalised, without a trailing slash; longest first. */
   baseDirs: string[];
   /** Sandbox that compiles misses, or undefined for ordinary local compiles. */

@@ -217,7 +217,7 @@ export class CompileService {
       const hit = await this.tryHit(call, match.resultKey, "direct");
       if (hit) return hit;
     }
-    const fallbackKey = call.settings.recache ? undefined : await preprocessedFallbackKey(call.project.engine, this.d.hashes, this.d.limit, call.request, call.compiler, inv);
+    const fallbackKey = call.settings.recache || !call.settings.preprocessorFallback ? undefined : await preprocessedFallbackKey(call.project.engine, this.d.hashes, this.d.limit, call.request, call.compiler, inv);
     if (fallbackKey) {
       // Diagnostics quote source lines, which the preprocessed text does not hold: only silent entries are served.
       const hit = await this.tryHit(call, fallbackKey, "preprocessor", true);
