@@ -11,7 +11,7 @@ import { directResultKey, findInManifest, ManifestMemo, recordInManifest, storag
 import { restoreEntry } from "./restore-entry.js";
 import { adaptsToItself, outputAdapter } from "./adapt-outputs.js";
 import { pathSharing } from "./base-dirs.js";
-import { preprocessedFallbackKey, storeFallbackCopy } from "./preprocessor-fallback.js";
+import { preprocessedFallbackKey, readFallbackCopy, storeFallbackCopy } from "./preprocessor-fallback.js";
 import { runCompiler, type CompilerRun } from "./run-compiler.js";
 import { findExecutable } from "./find-executable.js";
 import type { FileHashCache } from "../hashing/file-hash-cache.js";
@@ -262,10 +262,11 @@ export class CompileService {
     return this.compileAndStore(call, resultKey, async () => ({ resultKey }));
   }
 
+  /** `silentOnly`: the direct-mode fallback's lookup, of a copy in the first level that is served only without diagnostics. */
   private async tryHit(call: Call, resultKey: string, kind: "direct" | "preprocessor", silentOnly = false): Promise<CallResult | undefined> {
     // Recache: compile as on a miss and overwrite what every writable level holds.
     if (call.settings.recache) return undefined;
-    const entry = this.recent.get(recentKey(call.storage, resultKey)) ?? (await this.readEntry(call.storage, resultKey));
+    const entry = this.recent.get(recentKey(call.storage, resultKey)) ?? (await this.readEntry(call.storage, resultKey, silentOnly));
     if (!entry || (silentOnly && (entry.stdout.length > 0 || entry.stderr.length > 0))) return undefined;
     const adapt = outputAdapter(call.project.engine, call.compiler, call.inv);
     if (!restoreEntry(entry, call.inv, (path, data) => this.d.hashes.rememberWritten(path, data), adapt)) return undefined;
@@ -275,9 +276,9 @@ export class CompileService {
     return { kind: "done", exitCode: entry.exitCode, stdout: entry.stdout, stderr: entry.stderr };
   }
 
-  private async readEntry(storage: CacheStorage, resultKey: string): Promise<CacheEntry | undefined> {
+  private async readEntry(storage: CacheStorage, resultKey: string, fallbackCopy = false): Promise<CacheEntry | undefined> {
     try {
-      const raw = await storage.read("result", resultKey);
+      const raw = await (fallbackCopy ? readFallbackCopy(storage, resultKey) : storage.read("result", resultKey));
       if (!raw) return undefined;
       const entry = await decodeEntry(raw, resultKey);
       this.recent.set(recentKey(storage, resultKey), entry);

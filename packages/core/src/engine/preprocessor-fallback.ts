@@ -41,3 +41,8 @@ export async function storeFallbackCopy(storage: CacheStorage, key: string, blob
   if (storage.writeFirst) await storage.writeFirst("result", key, blob);
   else await storage.write("result", key, blob);
 }
+
+/** The copy `storeFallbackCopy` wrote: only the first level is asked (remote levels never hold one). */
+export function readFallbackCopy(storage: CacheStorage, key: string): Promise<Buffer | undefined> {
+  return storage.readFirst ? storage.readFirst("result", key) : storage.read("result", key);
+}

@@ -60,6 +60,8 @@ export interface CacheStorage {
   writeAbove?(level: number, kind: BlobKind, key: string, data: Buffer): void;
   /** For a storage made of levels: writes to the first level only (a blob that only helps this machine, such as the direct-mode fallback's copy). */
   writeFirst?(kind: BlobKind, key: string, data: Buffer): Promise<void>;
+  /** For a storage made of levels: reads the first level only (where `writeFirst` put it). */
+  readFirst?(kind: BlobKind, key: string): Promise<Buffer | undefined>;
   /** Per-level counters, for a storage made of levels (see storage/levels/). */
   levelStats?(): LevelStatsSnapshot[];
   /** Sets per-level counters back to zero (`--zero-stats`). */

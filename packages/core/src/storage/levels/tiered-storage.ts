@@ -74,6 +74,11 @@ export class TieredStorage implements CacheStorage {
     this.writeBack(level, kind, key, data);
   }
 
+  async readFirst(kind: BlobKind, key: string): Promise<Buffer | undefined> {
+    const r = await this.levels[0]?.read(kind, key);
+    return r?.ok ? r.value : undefined;
+  }
+
   async writeFirst(kind: BlobKind, key: string, data: Buffer): Promise<void> {
     const first = this.levels[0];
     if (first && !first.readOnly) await first.write(kind, key, data, "store");
