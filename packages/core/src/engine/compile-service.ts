@@ -22,6 +22,9 @@ import { decodeEntry, encodeEntry, type CacheEntry, type ManifestEntry } from ".
 import type { Stats } from "../stats/stats.js";
 import type { Logger } from "../util/logger.js";
 import { ConfigError, CorruptEntryError, PluginError, RepriseError } from "../util/errors.js";
+import { callLogger } from "../explain/call-log.js";
+import { explainCall, type ExplainAnswer } from "../explain/explain-call.js";
+import { recordCall } from "../explain/record-call.js";
 
 type EnvDep = NonNullable<ManifestEntry["env"]>[number];
 
@@ -84,6 +87,8 @@ interface Call {
   inv: CompileInvocation;
   storage: CacheStorage;
   started: number;
+  /** The daemon's logger, or a more detailed one the call asked for (REPRISE_LOG in its environment). */
+  log: Logger;
 }
 
 /**
@@ -134,7 +139,9 @@ export class CompileService {
         return this.local(compilerPath, "output-not-regular-file", started, request, compiler, project);
       }
       const storage = await project.storages.forSettings(settings);
-      const call: Call = { settings, project, request, compiler, inv: parsed.invocation, storage, started };
+      const log = callLogger(request.env, this.d.logger);
+      if (log.enabled("debug")) log.debug("%s: %s (cwd %s, compiler %s)", parsed.invocation.sourceFile, request.argv.join(" "), request.cwd, compiler.identity);
+      const call: Call = { settings, project, request, compiler, inv: parsed.invocation, storage, started, log };
       // Preprocessor mode needs a preprocessed text; languages without one (rustc) always use direct mode.
       const inv = parsed.invocation;
       const preprocessable = inv.preprocessArgv !== undefined || inv.dependencies.none === true;
@@ -149,6 +156,21 @@ export class CompileService {
       const notice = err instanceof ConfigError || err instanceof PluginError ? message.trim() : undefined;
       return { kind: "run-locally", compiler: compilerPath ?? compilerName, reason: `reprise error: ${message}`, ...(notice ? { notice } : {}) };
     }
+  }
+
+  /** Whether `request` would hit, and for a miss why, without compiling, storing or counting (`reprise --explain`). */
+  explain(request: CompileRequest): Promise<ExplainAnswer> {
+    return explainCall(
+      {
+        ...this.d,
+        manifests: this.manifests,
+        resolveCompiler: (r) => this.resolveCompiler(r),
+        parse: (project, r, compiler, path) => this.parse(project, r, compiler, path),
+        pending: (key) => this.storing.get(key),
+        remembered: (storage, key) => this.recent.has(recentKey(storage, key)),
+      },
+      request,
+    );
   }
 
   /** The storage a call made from `cwd` with `env` would use (for `--show-stats`). */
@@ -205,6 +227,7 @@ export class CompileService {
 
     const key = await baseKey(call.project.engine, this.d.hashes, call.request, call.compiler, inv, "direct");
     const manifestKey = key.add("source", inv.sourceFile).add("sourceHash", source.hash).digest();
+    call.log.debug("%s: direct mode, manifest key %s", inv.sourceFile, manifestKey);
     const storing = this.storing.get(manifestKey);
     if (storing) await storing;
     const match = await findInManifest(call.storage, manifestKey, this.manifests, this.d.hashes, call.request.env, (err) => this.rejected("manifest", manifestKey, err));
@@ -218,7 +241,11 @@ export class CompileService {
       const date = files.dated || source.tokens.some((t) => this.markerEffect(inv, t) === "date") ? today() : undefined;
       const resultKey = directResultKey(manifestKey, files.list, date, files.env);
       const entry: ManifestEntry = { files: files.list, resultKey, ...(date ? { date } : {}), ...(files.env.length ? { env: files.env } : {}) };
-      return { resultKey, after: () => recordInManifest(call.storage, manifestKey, entry, this.manifests) };
+      const after = async () => {
+        await recordInManifest(call.storage, manifestKey, entry, this.manifests);
+        await this.record(call, "direct", entry);
+      };
+      return { resultKey, after };
     });
   }
 
@@ -244,7 +271,8 @@ export class CompileService {
     if (storing) await storing;
     const hit = await this.tryHit(call, resultKey, "preprocessor");
     if (hit) return hit;
-    return this.compileAndStore(call, resultKey, async () => ({ resultKey }));
+    call.log.debug("%s: preprocessor mode, result key %s", inv.sourceFile, resultKey);
+    return this.compileAndStore(call, resultKey, async () => ({ resultKey, after: () => this.record(call, "preprocessor") }));
   }
 
   private async tryHit(call: Call, resultKey: string, kind: "direct" | "preprocessor"): Promise<CallResult | undefined> {
@@ -253,6 +281,7 @@ export class CompileService {
     const entry = this.recent.get(recentKey(call.storage, resultKey)) ?? (await this.readEntry(call.storage, resultKey));
     if (!entry) return undefined;
     if (!restoreEntry(entry, call.inv, (path, data) => this.d.hashes.rememberWritten(path, data))) return undefined;
+    call.log.debug("%s: result key %s", call.inv.sourceFile, resultKey);
     const serviceMs = performance.now() - call.started;
     this.d.stats.hit(kind, call.inv.language, entry.compileMs, serviceMs);
     await this.finished(call, kind === "direct" ? "hit-direct" : "hit-preprocessor", entry.exitCode, serviceMs);
@@ -384,7 +413,10 @@ export class CompileService {
     if (settings.hermetic && call.project.hermetic) {
       try {
         const outcome = await call.project.hermetic.compile(settings.hermetic, settings.sandboxOptions, request, call.compiler, inv, settings.jobLimits);
-        if (outcome.ok) return outcome.run;
+        if (outcome.ok) {
+          call.log.debug("%s: compiled in the %s sandbox", inv.sourceFile, settings.hermetic);
+          return outcome.run;
+        }
         this.d.logger.warn("hermetic compile not possible (%s: %s); compiling locally", outcome.reason, outcome.detail);
         this.d.stats.fallback(outcome.reason);
       } catch (err) {
@@ -392,7 +424,16 @@ export class CompileService {
         this.d.stats.fallback("hermetic-error");
       }
     }
+    call.log.debug("%s: compiling locally", inv.sourceFile);
     return runCompiler(inv.compileArgv, request.cwd, inv.compileEnv ?? request.env);
+  }
+
+  /** Records what the stored entry's key was made of, for `--explain` (after the answer; a failure only loses the explanation). */
+  private async record(call: Call, mode: "direct" | "preprocessor", entry?: ManifestEntry): Promise<void> {
+    const compilerPath = call.inv.compileArgv[0]!;
+    await recordCall(this.d.hashes, call.settings.dir, call.request, compilerPath, call.compiler, call.inv, mode, entry).catch((err: unknown) =>
+      this.d.logger.debug("could not record the key description of %s: %s", call.inv.sourceFile, (err as Error).message),
+    );
   }
 
   private async store(call: Call, resultKey: string, outputs: CacheEntry["outputs"], run: CompilerRun, after?: () => Promise<void>): Promise<void> {
@@ -452,12 +493,14 @@ export class CompileService {
 
   private async local(compiler: string, reason: string, started: number, request: CompileRequest, info?: CompilerInfo, project?: Project): Promise<CallResult> {
     this.d.stats.notCacheable(reason);
-    this.d.logger.debug("not cached (%s): %s", reason, request.argv.join(" "));
+    const log = callLogger(request.env, this.d.logger);
+    if (log.enabled("debug")) log.debug("not cached (%s): %s (cwd %s, %s ms)", reason, request.argv.join(" "), request.cwd, (performance.now() - started).toFixed(1));
     if (project) await this.emit(project, { request, compiler: info, result: "not-cacheable", reason, exitCode: 0, durationMs: performance.now() - started });
     return { kind: "run-locally", compiler, reason };
   }
 
   private finished(call: Call, result: CallOutcome["result"], exitCode: number, durationMs: number): Promise<void> {
+    call.log.debug("%s: %s, exit %d, %s ms", call.inv.sourceFile, result, exitCode, durationMs.toFixed(1));
     return this.emit(call.project, { request: call.request, compiler: call.compiler, invocation: call.inv, result, exitCode, durationMs });
   }
 

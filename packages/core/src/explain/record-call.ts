@@ -1,0 +1,34 @@
+import type { CompileInvocation, CompileRequest, CompilerInfo } from "../engine/types.js";
+import type { FileHashCache } from "../hashing/file-hash-cache.js";
+import type { ManifestEntry } from "../storage/codec.js";
+import { recordDescription } from "./description-records.js";
+import { describeCall, type DescribedFile } from "./key-description.js";
+
+/**
+ * Records the key inputs of an entry just stored: what `describeCall` gives,
+ * plus, in direct mode, the files the compile read and the variables its
+ * dependency file named. Runs after the call was answered; the hashes are
+ * those the store has just computed (held by the hash cache).
+ */
+export async function recordCall(
+  hashes: FileHashCache,
+  cacheDir: string,
+  request: CompileRequest,
+  compilerPath: string,
+  compiler: CompilerInfo,
+  inv: CompileInvocation,
+  mode: "direct" | "preprocessor",
+  entry?: ManifestEntry,
+): Promise<void> {
+  const source = await hashes.digest(inv.sourceFile);
+  if (!source) return;
+  const extra: DescribedFile[] = [];
+  for (const path of inv.extraInputFiles) extra.push({ path, hash: (await hashes.digest(path))?.hash ?? "missing" });
+  const description = describeCall(request, compilerPath, compiler, inv, mode, source.hash, extra);
+  if (entry) {
+    description.headers = entry.files.map((f) => ({ path: f.path, hash: f.hash }));
+    if (entry.env?.length) description.depEnv = entry.env.map((v) => ({ name: v.name, value: v.value ?? null }));
+    if (entry.date) description.date = entry.date;
+  }
+  recordDescription(cacheDir, description);
+}
