@@ -53,6 +53,10 @@ export async function runCommand(args: string[]): Promise<number> {
     const { packageToolchainCommand } = await import("./toolchain-commands.js");
     return packageToolchainCommand(args[1], args[2]);
   }
+  if (args[0] === "--explain") {
+    const { explainCommand } = await import("./explain-command.js");
+    return explainCommand(args.slice(1), { startServer, send });
+  }
   if (args[0] === "link-compilers") {
     const { linkCompilersCommand } = await import("./link-compilers.js");
     return linkCompilersCommand(args.slice(1));
@@ -71,7 +75,7 @@ export async function runCommand(args: string[]): Promise<number> {
     .option("-s, --show-stats", "show cache statistics")
     .option("-z, --zero-stats", "reset statistics")
     .option("--json", "with --show-stats: machine-readable output")
-    .addHelpText("after", "\nCommands:\n  install-native                          build the native client with the system C compiler (faster cache hits)\n  link-compilers <dir> [compiler...]      make compiler links (gcc, g++, cc, c++, clang, clang++) to the native client in <dir>\n  --package-toolchain <compiler> <out>    write the compiler's toolchain archive (.tar.gz)\n  toolchain inspect <archive> [--json]    describe a toolchain archive")
+    .addHelpText("after", "\nCommands:\n  install-native                          build the native client with the system C compiler (faster cache hits)\n  link-compilers <dir> [compiler...]      make compiler links (gcc, g++, cc, c++, clang, clang++) to the native client in <dir>\n  --package-toolchain <compiler> <out>    write the compiler's toolchain archive (.tar.gz)\n  toolchain inspect <archive> [--json]    describe a toolchain archive\n  --explain [--json] <compile command>    say whether the call would hit and, for a miss, what differs from the cached entry (compiles nothing)\n\nDebugging: REPRISE_LOG=debug in a call's environment logs that call's decisions to the daemon log, without a restart.")
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) });
   try {

@@ -32,7 +32,20 @@ export interface DaemonOptions {
 /** A client that has not sent its whole request by then is dropped (its buffer with it). */
 const REQUEST_TIMEOUT_MS = 30_000;
 
-type Command = { command: "ping" | "stats" | "zero-stats" | "stop"; cwd?: string; env?: Record<string, string> };
+type Command =
+  | { command: "ping" | "stats" | "zero-stats" | "stop"; cwd?: string; env?: Record<string, string> }
+  | ExplainCommand;
+
+/** `reprise --explain`: a compiler call to look up, never to run. */
+interface ExplainCommand {
+  command: "explain";
+  protocol: number;
+  argv: string[];
+  cwd: string;
+  env: Record<string, string>;
+  stdoutIsTTY?: boolean;
+  stderrIsTTY?: boolean;
+}
 
 /**
  * Accepts client connections on the private Unix socket: one request per
@@ -182,6 +195,20 @@ export class DaemonServer {
     socket.write(exitFrame(result.exitCode));
   }
 
+  private async explain(cmd: ExplainCommand): Promise<unknown> {
+    if (cmd.protocol !== PROTOCOL_VERSION) return { error: `protocol ${String(cmd.protocol)} is not the daemon's (${PROTOCOL_VERSION})`, protocol: PROTOCOL_VERSION };
+    if (!isStringList(cmd.argv) || cmd.argv.length === 0 || typeof cmd.cwd !== "string" || typeof cmd.env !== "object" || cmd.env === null) {
+      return { error: "explain needs argv (the compile command), cwd and env" };
+    }
+    const env = Object.fromEntries(Object.entries(cmd.env).filter((e): e is [string, string] => typeof e[1] === "string"));
+    const request: CompileRequest = { argv: cmd.argv, cwd: cmd.cwd, env, stdoutIsTTY: cmd.stdoutIsTTY === true, stderrIsTTY: cmd.stderrIsTTY === true };
+    try {
+      return await this.o.service.explain(request);
+    } catch (err) {
+      return { error: `cannot explain this call: ${(err as Error).message}` };
+    }
+  }
+
   private async command(cmd: Command, socket: Socket): Promise<void> {
     const reply = (data: unknown) => socket.write(frame(FrameType.Reply, JSON.stringify(data)));
     switch (cmd.command) {
@@ -205,6 +232,9 @@ export class DaemonServer {
         await this.o.stats.persist();
         reply({ ok: true });
         return;
+      case "explain":
+        reply(await this.explain(cmd));
+        return;
       case "stop":
         reply({ ok: true, pid: process.pid });
         setImmediate(() => void this.stop("requested"));
@@ -216,6 +246,11 @@ export class DaemonServer {
 }
 
 function discard(): void {}
+
+function isStringList(v: unknown): v is string[] {
+  return Array.isArray(v) && v.every((x) => typeof x === "string");
+}
+
 
 function runLocallyFrame(payload: RunLocallyPayload): Buffer {
   return frame(FrameType.RunLocally, JSON.stringify(payload));

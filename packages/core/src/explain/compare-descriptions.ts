@@ -28,7 +28,7 @@ export function describeDifferences(
   for (const name of [...new Set([...Object.keys(now.env), ...Object.keys(cached.env)])].sort()) {
     const a = now.env[name] ?? null;
     const b = cached.env[name] ?? null;
-    if (a !== b) out.push(`environment variable ${name} differs (now ${showValue(a)}, cached entry had ${showValue(b)})`);
+    if (a !== b) out.push(`environment variable ${name} differs (now ${showValue(a)}, in the cached entry ${showValue(b)})`);
   }
   if (now.cwd !== cached.cwd && (now.mode === "direct" || sameArgs(now.args, cached.args))) {
     out.push(`the working directory differs (now ${now.cwd}, cached entry ${cached.cwd}); it is part of the key${now.mode === "direct" ? " in direct mode" : " when it reaches the outputs (debug info)"}`);
@@ -50,14 +50,14 @@ export function describeDifferences(
   }
   for (const v of cached.depEnv ?? []) {
     const a = callEnv[v.name] ?? null;
-    if (!(v.name in now.env) && a !== v.value) out.push(`environment variable ${v.name} differs from the cached entry's (now ${showValue(a)}, cached entry had ${showValue(v.value)}); the compile declared it as an input`);
+    if (!(v.name in now.env) && a !== v.value) out.push(`environment variable ${v.name} differs from the cached entry's (now ${showValue(a)}, in the cached entry ${showValue(v.value)}); the compile declared it as an input`);
   }
   if (cached.date && cached.date !== today) out.push(`the cached entry uses __DATE__ or __TIMESTAMP__ and was made on ${cached.date}: it only serves that day`);
   return out;
 }
 
 /** A path under the cwd as the user would write it; others as they are. */
-function shortPath(path: string, cwd: string): string {
+export function shortPath(path: string, cwd: string): string {
   const rel = relative(cwd, path);
   return rel && !rel.startsWith("..") && !isAbsolute(rel) ? rel : path;
 }

@@ -11,7 +11,7 @@ import type { SettingsLoader } from "../config/load-settings.js";
 import type { Settings } from "../config/schema.js";
 import type { Project } from "../daemon/project-engines.js";
 import type { CacheStorage } from "../storage/cache-storage.js";
-import { describeDifferences } from "./compare-descriptions.js";
+import { describeDifferences, shortPath } from "./compare-descriptions.js";
 import { readDescriptions } from "./description-records.js";
 import { describeCall, type DescribedFile, type KeyDescription } from "./key-description.js";
 
@@ -91,10 +91,11 @@ export async function explainCall(d: ExplainDeps, request: CompileRequest): Prom
 }
 
 async function answer(d: ExplainDeps, l: Looked): Promise<ExplainAnswer> {
-  const name = l.inv.sourceFile;
+  const name = shortPath(l.inv.sourceFile, l.request.cwd);
   if (l.hit) return { result: "hit", summary: `hit: ${name} would be served from the cache (${l.now.mode} mode)`, reasons: [] };
+  // A miss names the source once, then each difference on its own line.
   if (l.settings.recache) return { result: "miss", summary: `miss: ${name}: recache is on (REPRISE_RECACHE), every call compiles`, reasons: [] };
-  const records = readDescriptions(l.settings.dir, name, l.compilerPath);
+  const records = readDescriptions(l.settings.dir, l.inv.sourceFile, l.compilerPath);
   if (!records.length) {
     return {
       result: "miss",

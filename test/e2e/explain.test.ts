@@ -1,0 +1,103 @@
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { plain, RepriseSandbox, text } from "../support/reprise-env.js";
+
+let sb: RepriseSandbox;
+let w: string;
+const compile = ["gcc", "-Iinclude", "-O2", "-c", "uv.c", "-o", "uv.o"];
+
+function explain(args: string[], env: Record<string, string> = {}) {
+  return sb.run(["--explain", ...args], w, { env });
+}
+
+beforeAll(async () => {
+  sb = new RepriseSandbox();
+  w = join(sb.root, "src");
+  mkdirSync(join(w, "include"), { recursive: true });
+  writeFileSync(join(w, "include/uv.h"), "#define UV_ANSWER 42\n");
+  writeFileSync(join(w, "uv.c"), '#include "uv.h"\nint uv_answer(void) { return UV_ANSWER; }\n');
+  const first = await sb.run(compile, w);
+  expect(first.exitCode, text(first.stderr)).toBe(0);
+});
+
+afterAll(async () => {
+  await sb.dispose();
+});
+
+describe("reprise --explain", () => {
+  it("says hit for a call the cache holds, and compiles nothing", async () => {
+    rmSync(join(w, "uv.o"), { force: true });
+    const before = await sb.stats();
+    const r = await explain(compile);
+    expect(text(r.stdout)).toMatch(/^hit: uv\.c would be served from the cache \(direct mode\)/);
+    expect(r.exitCode).toBe(0);
+    expect(existsSync(join(w, "uv.o"))).toBe(false);
+    expect(await sb.stats()).toEqual(before);
+  });
+
+  it("names the argument that differs, with the cached entry's value", async () => {
+    const r = await explain(["gcc", "-Iinclude", "-O3", "-c", "uv.c", "-o", "uv.o"]);
+    expect(r.exitCode).toBe(1);
+    expect(text(r.stdout)).toContain("argument -O3 differs (cached entry had -O2)");
+    const added = await explain([...compile, "-DEXTRA=1"]);
+    expect(text(added.stdout)).toContain("argument -DEXTRA=1 is new");
+  });
+
+  it("names an environment variable of the key that changed", async () => {
+    const r = await explain(compile, { SOURCE_DATE_EPOCH: "1700000000" });
+    expect(r.exitCode).toBe(1);
+    expect(text(r.stdout)).toContain('environment variable SOURCE_DATE_EPOCH differs (now "1700000000", in the cached entry unset)');
+    const cpath = await explain(compile, { CPATH: join(w, "include") });
+    expect(text(cpath.stdout)).toContain("environment variable CPATH differs");
+  });
+
+  it("names the header that changed, by its path, and compiles nothing", async () => {
+    const before = await sb.stats();
+    writeFileSync(join(w, "include/uv.h"), "#define UV_ANSWER 43\n");
+    rmSync(join(w, "uv.o"), { force: true });
+    const r = await explain(compile);
+    expect(r.exitCode).toBe(1);
+    expect(text(r.stdout)).toBe("miss: uv.c\n  include/uv.h changed since the cached entry (content differs)\n");
+    expect(existsSync(join(w, "uv.o"))).toBe(false);
+    expect(await sb.stats()).toEqual(before);
+    // The real call agrees: a miss, then a hit that --explain sees too, with the plain compile's object.
+    const miss = await sb.run(compile, w);
+    expect(miss.exitCode, text(miss.stderr)).toBe(0);
+    const cached = readFileSync(join(w, "uv.o"));
+    const ref = await plain("gcc", ["-Iinclude", "-O2", "-c", "uv.c", "-o", "ref.o"], w);
+    expect(ref.exitCode).toBe(0);
+    expect(cached.equals(readFileSync(join(w, "ref.o")))).toBe(true);
+    const after = await sb.stats();
+    expect(after.misses - before.misses).toBe(1);
+    expect(text((await explain(compile)).stdout)).toMatch(/^hit: /);
+  });
+
+  it("names the source when it changed, and a header that is gone", async () => {
+    writeFileSync(join(w, "gone.h"), "#define G 1\n");
+    writeFileSync(join(w, "g.c"), '#include "gone.h"\nint g(void) { return G; }\n');
+    expect((await sb.run(["gcc", "-c", "g.c", "-o", "g.o"], w)).exitCode).toBe(0);
+    rmSync(join(w, "gone.h"));
+    writeFileSync(join(w, "g.c"), "int g(void) { return 2; }\n");
+    const out = text((await explain(["gcc", "-c", "g.c", "-o", "g.o"])).stdout);
+    expect(out).toContain("the source g.c changed since the cached entry (content differs)");
+    expect(out).toContain("gone.h no longer exists (the cached entry read it)");
+  });
+
+  it("says why a call is not cacheable, and when nothing was ever recorded", async () => {
+    const link = await explain(["gcc", "uv.o", "-o", "prog"]);
+    expect(link.exitCode).toBe(1);
+    expect(text(link.stdout)).toContain("not cached: this call is not cacheable (linking)");
+    writeFileSync(join(w, "new.c"), "int n;\n");
+    const fresh = await explain(["gcc", "-c", "new.c", "-o", "new.o"]);
+    expect(text(fresh.stdout)).toContain("no cached entry of");
+  });
+
+  it("--json gives the same answer for scripts; bad usage exits 2", async () => {
+    const r = await explain(["--json", "gcc", "-Iinclude", "-O1", "-c", "uv.c", "-o", "uv.o"]);
+    const answer = JSON.parse(text(r.stdout)) as { result: string; reasons: string[] };
+    expect(answer.result).toBe("miss");
+    expect(answer.reasons).toContain("argument -O1 differs (cached entry had -O2)");
+    expect((await explain([])).exitCode).toBe(2);
+  });
+});
