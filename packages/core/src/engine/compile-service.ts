@@ -500,7 +500,7 @@ export class CompileService {
   }
 
   private finished(call: Call, result: CallOutcome["result"], exitCode: number, durationMs: number): Promise<void> {
-    call.log.debug("%s: %s, exit %d, %s ms", call.inv.sourceFile, result, exitCode, durationMs.toFixed(1));
+    if (call.log.enabled("debug")) call.log.debug("%s: %s, exit %d, %s ms", call.inv.sourceFile, result, exitCode, durationMs.toFixed(1));
     return this.emit(call.project, { request: call.request, compiler: call.compiler, invocation: call.inv, result, exitCode, durationMs });
   }
 
