@@ -80,6 +80,12 @@ export function argumentDifferences(now: readonly string[], cached: readonly str
   const out: string[] = [];
   const unpaired = [...removed];
   for (const a of added) {
+    const moved = unpaired.indexOf(a);
+    if (moved >= 0) {
+      out.push(`argument ${a} is in another place than in the cached entry (the order of arguments matters, e.g. for -I)`);
+      unpaired.splice(moved, 1);
+      continue;
+    }
     const i = unpaired.findIndex((r) => optionName(r) === optionName(a));
     if (i >= 0) {
       out.push(`argument ${a} differs (cached entry had ${unpaired[i]})`);
