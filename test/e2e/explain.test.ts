@@ -77,6 +77,7 @@ describe("reprise --explain", () => {
     writeFileSync(join(w, "gone.h"), "#define G 1\n");
     writeFileSync(join(w, "g.c"), '#include "gone.h"\nint g(void) { return G; }\n');
     expect((await sb.run(["gcc", "-c", "g.c", "-o", "g.o"], w)).exitCode).toBe(0);
+    await sb.stats(); // the entry is stored after the answer
     rmSync(join(w, "gone.h"));
     writeFileSync(join(w, "g.c"), "int g(void) { return 2; }\n");
     const out = text((await explain(["gcc", "-c", "g.c", "-o", "g.o"])).stdout);

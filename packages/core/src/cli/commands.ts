@@ -1,7 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { Command } from "commander";
-import { runtimeDir, socketPath } from "../util/paths.js";
+import { daemonLogPath, runtimeDir, socketPath } from "../util/paths.js";
 import { checkedRuntime } from "../client/checked-runtime.js";
 import { REPRISE_VERSION } from "../version.js";
 import { exchange, isListening } from "../client/exchange.js";
@@ -76,6 +76,7 @@ export async function runCommand(args: string[]): Promise<number> {
     .option("-z, --zero-stats", "reset statistics")
     .option("--json", "with --show-stats: machine-readable output")
     .addHelpText("after", "\nCommands:\n  install-native                          build the native client with the system C compiler (faster cache hits)\n  link-compilers <dir> [compiler...]      make compiler links (gcc, g++, cc, c++, clang, clang++) to the native client in <dir>\n  --package-toolchain <compiler> <out>    write the compiler's toolchain archive (.tar.gz)\n  toolchain inspect <archive> [--json]    describe a toolchain archive\n  --explain [--json] <compile command>    say whether the call would hit and, for a miss, what differs from the cached entry (compiles nothing)\n\nDebugging: REPRISE_LOG=debug in a call's environment logs that call's decisions to the daemon log, without a restart.")
+    .addHelpText("after", () => `Daemon log: ${daemonLogPath(runtimeDir())}`)
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) });
   try {

@@ -243,7 +243,7 @@ export class CompileService {
       const entry: ManifestEntry = { files: files.list, resultKey, ...(date ? { date } : {}), ...(files.env.length ? { env: files.env } : {}) };
       const after = async () => {
         await recordInManifest(call.storage, manifestKey, entry, this.manifests);
-        await this.record(call, "direct", entry);
+        await this.record(call, "direct", source.hash, entry);
       };
       return { resultKey, after };
     });
@@ -272,7 +272,7 @@ export class CompileService {
     const hit = await this.tryHit(call, resultKey, "preprocessor");
     if (hit) return hit;
     call.log.debug("%s: preprocessor mode, result key %s", inv.sourceFile, resultKey);
-    return this.compileAndStore(call, resultKey, async () => ({ resultKey, after: () => this.record(call, "preprocessor") }));
+    return this.compileAndStore(call, resultKey, async () => ({ resultKey, after: () => this.record(call, "preprocessor", undefined) }));
   }
 
   private async tryHit(call: Call, resultKey: string, kind: "direct" | "preprocessor"): Promise<CallResult | undefined> {
@@ -429,9 +429,9 @@ export class CompileService {
   }
 
   /** Records what the stored entry's key was made of, for `--explain` (after the answer; a failure only loses the explanation). */
-  private async record(call: Call, mode: "direct" | "preprocessor", entry?: ManifestEntry): Promise<void> {
+  private async record(call: Call, mode: "direct" | "preprocessor", sourceHash: string | undefined, entry?: ManifestEntry): Promise<void> {
     const compilerPath = call.inv.compileArgv[0]!;
-    await recordCall(this.d.hashes, call.settings.dir, call.request, compilerPath, call.compiler, call.inv, mode, entry).catch((err: unknown) =>
+    await recordCall(this.d.hashes, call.settings.dir, call.request, compilerPath, call.compiler, call.inv, mode, sourceHash, entry).catch((err: unknown) =>
       this.d.logger.debug("could not record the key description of %s: %s", call.inv.sourceFile, (err as Error).message),
     );
   }

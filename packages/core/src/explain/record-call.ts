@@ -18,13 +18,15 @@ export async function recordCall(
   compiler: CompilerInfo,
   inv: CompileInvocation,
   mode: "direct" | "preprocessor",
+  /** The source's hash as the key used it; hashed now when not known. */
+  sourceHash: string | undefined,
   entry?: ManifestEntry,
 ): Promise<void> {
-  const source = await hashes.digest(inv.sourceFile);
+  const source = sourceHash ?? (await hashes.digest(inv.sourceFile))?.hash;
   if (!source) return;
   const extra: DescribedFile[] = [];
   for (const path of inv.extraInputFiles) extra.push({ path, hash: (await hashes.digest(path))?.hash ?? "missing" });
-  const description = describeCall(request, compilerPath, compiler, inv, mode, source.hash, extra);
+  const description = describeCall(request, compilerPath, compiler, inv, mode, source, extra);
   if (entry) {
     description.headers = entry.files.map((f) => ({ path: f.path, hash: f.hash }));
     if (entry.env?.length) description.depEnv = entry.env.map((v) => ({ name: v.name, value: v.value ?? null }));
