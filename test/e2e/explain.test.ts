@@ -94,6 +94,22 @@ describe("reprise --explain", () => {
     expect(text(fresh.stdout)).toContain("no cached entry of");
   });
 
+  it("in preprocessor mode, runs only the preprocessor and says a header or macro changed", async () => {
+    const env = { REPRISE_KEY_MODE: "preprocessor" };
+    writeFileSync(join(w, "pp.h"), "#define PP 1\n");
+    writeFileSync(join(w, "pp.c"), '#include "pp.h"\nint pp(void) { return PP; }\n');
+    const cmd = ["gcc", "-c", "pp.c", "-o", "pp.o"];
+    expect((await sb.run(cmd, w, { env })).exitCode).toBe(0);
+    await sb.stats();
+    expect(text((await explain(cmd, env)).stdout)).toBe("hit: pp.c would be served from the cache (preprocessor mode)\n");
+    writeFileSync(join(w, "pp.h"), "#define PP 2\n");
+    rmSync(join(w, "pp.o"));
+    const r = await explain(cmd, env);
+    expect(r.exitCode).toBe(1);
+    expect(text(r.stdout)).toContain("the preprocessed text differs from the cached entry's");
+    expect(existsSync(join(w, "pp.o"))).toBe(false);
+  });
+
   it("--json gives the same answer for scripts; bad usage exits 2", async () => {
     const r = await explain(["--json", "gcc", "-Iinclude", "-O1", "-c", "uv.c", "-o", "uv.o"]);
     const answer = JSON.parse(text(r.stdout)) as { result: string; reasons: string[] };
