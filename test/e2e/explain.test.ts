@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { plain, RepriseSandbox, text } from "../support/reprise-env.js";
@@ -108,6 +108,24 @@ describe("reprise --explain", () => {
     expect(r.exitCode).toBe(1);
     expect(text(r.stdout)).toContain("the preprocessed text differs from the cached entry's");
     expect(existsSync(join(w, "pp.o"))).toBe(false);
+  });
+
+  it("keeps its records small and private, and says when an entry was evicted", async () => {
+    const dir = join(sb.cacheDir, "explain");
+    expect(statSync(dir).mode & 0o777).toBe(0o700);
+    for (const name of readdirSync(dir)) {
+      const st = statSync(join(dir, name));
+      expect(st.mode & 0o777).toBe(0o600);
+      expect(st.size).toBeLessThan(8 * 1024);
+    }
+    writeFileSync(join(w, "ev.c"), "int ev;\n");
+    const cmd = ["gcc", "-c", "ev.c", "-o", "ev.o"];
+    expect((await sb.run(cmd, w)).exitCode).toBe(0);
+    await sb.stats();
+    await sb.run(["--stop-server"], sb.root); // its memory of the entry goes with it
+    rmSync(join(sb.cacheDir, "results"), { recursive: true, force: true });
+    const r = await explain(cmd);
+    expect(text(r.stdout)).toContain("its result is no longer in the cache (evicted or cleared)");
   });
 
   it("--json gives the same answer for scripts; bad usage exits 2", async () => {

@@ -243,7 +243,7 @@ export class CompileService {
       const entry: ManifestEntry = { files: files.list, resultKey, ...(date ? { date } : {}), ...(files.env.length ? { env: files.env } : {}) };
       const after = async () => {
         await recordInManifest(call.storage, manifestKey, entry, this.manifests);
-        await this.record(call, "direct", source.hash, entry);
+        await this.record(call, "direct", source.hash, { manifestKey, entry });
       };
       return { resultKey, after };
     });
@@ -281,7 +281,7 @@ export class CompileService {
     const entry = this.recent.get(recentKey(call.storage, resultKey)) ?? (await this.readEntry(call.storage, resultKey));
     if (!entry) return undefined;
     if (!restoreEntry(entry, call.inv, (path, data) => this.d.hashes.rememberWritten(path, data))) return undefined;
-    call.log.debug("%s: result key %s", call.inv.sourceFile, resultKey);
+    call.log.debug("%s: result key %s, from %s", call.inv.sourceFile, resultKey, call.storage.location);
     const serviceMs = performance.now() - call.started;
     this.d.stats.hit(kind, call.inv.language, entry.compileMs, serviceMs);
     await this.finished(call, kind === "direct" ? "hit-direct" : "hit-preprocessor", entry.exitCode, serviceMs);
@@ -338,6 +338,7 @@ export class CompileService {
         deps.scanArgv ? this.d.limit(() => runCompiler(deps.scanArgv!, request.cwd, inv.compileEnv ?? request.env)) : undefined,
       ]);
       run = compiled;
+      call.log.debug("%s: compiler exited %d after %s ms", inv.sourceFile, run.exitCode, run.durationMs.toFixed(1));
       if (run.exitCode !== 0) {
         this.d.stats.compileFailed();
         await this.finished(call, "compile-failed", run.exitCode, performance.now() - call.started);
@@ -429,9 +430,9 @@ export class CompileService {
   }
 
   /** Records what the stored entry's key was made of, for `--explain` (after the answer; a failure only loses the explanation). */
-  private async record(call: Call, mode: "direct" | "preprocessor", sourceHash: string | undefined, entry?: ManifestEntry): Promise<void> {
+  private async record(call: Call, mode: "direct" | "preprocessor", sourceHash: string | undefined, direct?: { manifestKey: string; entry: ManifestEntry }): Promise<void> {
     const compilerPath = call.inv.compileArgv[0]!;
-    await recordCall(this.d.hashes, call.settings.dir, call.request, compilerPath, call.compiler, call.inv, mode, sourceHash, entry).catch((err: unknown) =>
+    await recordCall(this.d.hashes, call.settings.dir, call.request, compilerPath, call.compiler, call.inv, mode, sourceHash, direct).catch((err: unknown) =>
       this.d.logger.debug("could not record the key description of %s: %s", call.inv.sourceFile, (err as Error).message),
     );
   }

@@ -1,4 +1,6 @@
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { ensurePrivateCacheDir } from "../storage/cache-root.js";
 import { join } from "node:path";
 import { hashBytes } from "../hashing/key-hasher.js";
 import type { KeyDescription } from "./key-description.js";
@@ -45,8 +47,14 @@ export function recordDescription(cacheDir: string, description: KeyDescription)
   const same = (r: KeyDescription) => JSON.stringify({ ...r, recordedAt: 0 }) === JSON.stringify({ ...description, recordedAt: 0 });
   const older = readDescriptions(cacheDir, description.source, description.compilerPath).filter((r) => !same(r));
   const file: RecordsFile = { format: RECORDS_FORMAT, records: [description, ...older].slice(0, MAX_RECORDS) };
-  mkdirSync(recordsDir(cacheDir), { recursive: true, mode: 0o700 });
-  const temp = `${path}.${process.pid}.tmp`;
-  writeFileSync(temp, JSON.stringify(file), { mode: 0o600 });
-  renameSync(temp, path);
+  // A plain private folder of the user's, never a link; the file is replaced by rename, never written through.
+  if (!ensurePrivateCacheDir(cacheDir, false, true) || !ensurePrivateCacheDir(recordsDir(cacheDir), true)) return;
+  const temp = `${path}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`;
+  try {
+    writeFileSync(temp, JSON.stringify(file), { mode: 0o600, flag: "wx" });
+    renameSync(temp, path);
+  } catch (err) {
+    rmSync(temp, { force: true });
+    throw err;
+  }
 }

@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
 import type pLimit from "p-limit";
 import { baseKey } from "../engine/cache-key.js";
-import { findInManifest, today, type ManifestMemo } from "../engine/direct-mode.js";
+import { findInManifest, readManifest, today, type ManifestMemo } from "../engine/direct-mode.js";
 import { runCompiler } from "../engine/run-compiler.js";
 import type { CompileInvocation, CompileRequest, CompilerInfo, ParseResult } from "../engine/types.js";
 import type { FileHashCache } from "../hashing/file-hash-cache.js";
@@ -41,6 +41,7 @@ export interface ExplainDeps {
 
 interface Looked {
   settings: Settings;
+  storage: CacheStorage;
   request: CompileRequest;
   compilerPath: string;
   inv: CompileInvocation;
@@ -87,7 +88,7 @@ export async function explainCall(d: ExplainDeps, request: CompileRequest): Prom
     await d.pending(resultKey);
     hit = !settings.recache && (await has(resultKey));
   }
-  return answer(d, { settings, request, compilerPath, inv, now, hit });
+  return answer(d, { settings, storage, request, compilerPath, inv, now, hit });
 }
 
 async function answer(d: ExplainDeps, l: Looked): Promise<ExplainAnswer> {
@@ -95,7 +96,7 @@ async function answer(d: ExplainDeps, l: Looked): Promise<ExplainAnswer> {
   if (l.hit) return { result: "hit", summary: `hit: ${name} would be served from the cache (${l.now.mode} mode)`, reasons: [] };
   // A miss names the source once, then each difference on its own line.
   if (l.settings.recache) return { result: "miss", summary: `miss: ${name}: recache is on (REPRISE_RECACHE), every call compiles`, reasons: [] };
-  const records = readDescriptions(l.settings.dir, l.inv.sourceFile, l.compilerPath);
+  const records = await withIncludeLists(l.storage, readDescriptions(l.settings.dir, l.inv.sourceFile, l.compilerPath));
   if (!records.length) {
     return {
       result: "miss",
@@ -115,6 +116,35 @@ async function answer(d: ExplainDeps, l: Looked): Promise<ExplainAnswer> {
     return { result: "miss", summary: `miss: ${name}`, reasons: [why] };
   }
   return { result: "miss", summary: `miss: ${name}`, reasons: nearest };
+}
+
+/**
+ * Each direct-mode record with the include list, dependency-file variables
+ * and date of its manifest entry; a record whose manifest is gone (evicted)
+ * is compared without them.
+ */
+async function withIncludeLists(storage: CacheStorage, records: KeyDescription[]): Promise<KeyDescription[]> {
+  const manifests = new Map<string, Awaited<ReturnType<typeof readManifest>>>();
+  const out: KeyDescription[] = [];
+  for (const r of records) {
+    if (!r.manifestKey) {
+      out.push(r);
+      continue;
+    }
+    if (!manifests.has(r.manifestKey)) manifests.set(r.manifestKey, await readManifest(storage, r.manifestKey).catch(() => undefined));
+    const entry = manifests.get(r.manifestKey)?.entries.find((e) => e.resultKey === r.resultKey);
+    if (!entry) {
+      out.push(r);
+      continue;
+    }
+    out.push({
+      ...r,
+      headers: entry.files.map((f) => ({ path: f.path, hash: f.hash })),
+      ...(entry.env?.length ? { depEnv: entry.env.map((v) => ({ name: v.name, value: v.value ?? null })) } : {}),
+      ...(entry.date ? { date: entry.date } : {}),
+    });
+  }
+  return out;
 }
 
 function notCacheable(reason: string): ExplainAnswer {

@@ -26,7 +26,10 @@ export interface KeyDescription {
   cwd: string;
   colorDiagnostics: boolean;
   extraInputs: DescribedFile[];
-  /** The files the compile read besides the source (direct mode); absent when not known. */
+  /** The direct-mode manifest and the entry in it; its include list is read from there by `--explain`, not copied here. */
+  manifestKey?: string;
+  resultKey?: string;
+  /** The files the compile read besides the source (direct mode): filled from the manifest when explaining. */
   headers?: DescribedFile[];
   /** Variables the dependency file named (e.g. SOURCE_DATE_EPOCH for rustc), with their values. */
   depEnv?: { name: string; value: string | null }[];

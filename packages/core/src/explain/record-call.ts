@@ -6,9 +6,8 @@ import { describeCall, type DescribedFile } from "./key-description.js";
 
 /**
  * Records the key inputs of an entry just stored: what `describeCall` gives,
- * plus, in direct mode, the files the compile read and the variables its
- * dependency file named. Runs after the call was answered; the hashes are
- * those the store has just computed (held by the hash cache).
+ * plus, in direct mode, where its include list is (the manifest entry), so a
+ * record stays small. Runs after the call was answered.
  */
 export async function recordCall(
   hashes: FileHashCache,
@@ -20,17 +19,16 @@ export async function recordCall(
   mode: "direct" | "preprocessor",
   /** The source's hash as the key used it; hashed now when not known. */
   sourceHash: string | undefined,
-  entry?: ManifestEntry,
+  direct?: { manifestKey: string; entry: ManifestEntry },
 ): Promise<void> {
   const source = sourceHash ?? (await hashes.digest(inv.sourceFile))?.hash;
   if (!source) return;
   const extra: DescribedFile[] = [];
   for (const path of inv.extraInputFiles) extra.push({ path, hash: (await hashes.digest(path))?.hash ?? "missing" });
   const description = describeCall(request, compilerPath, compiler, inv, mode, source, extra);
-  if (entry) {
-    description.headers = entry.files.map((f) => ({ path: f.path, hash: f.hash }));
-    if (entry.env?.length) description.depEnv = entry.env.map((v) => ({ name: v.name, value: v.value ?? null }));
-    if (entry.date) description.date = entry.date;
+  if (direct) {
+    description.manifestKey = direct.manifestKey;
+    description.resultKey = direct.entry.resultKey;
   }
   recordDescription(cacheDir, description);
 }
