@@ -158,19 +158,11 @@ export class CompileService {
     }
   }
 
-  /** Whether `request` would hit, and for a miss why, without compiling, storing or counting (`reprise --explain`). */
+  /** `reprise --explain`: whether `request` would hit, and for a miss why, without compiling, storing or counting. */
   explain(request: CompileRequest): Promise<ExplainAnswer> {
-    return explainCall(
-      {
-        ...this.d,
-        manifests: this.manifests,
-        resolveCompiler: (r) => this.resolveCompiler(r),
-        parse: (project, r, compiler, path) => this.parse(project, r, compiler, path),
-        pending: (key) => this.storing.get(key),
-        remembered: (storage, key) => this.recent.has(recentKey(storage, key)),
-      },
-      request,
-    );
+    const remembered = (storage: CacheStorage, key: string) => this.recent.has(recentKey(storage, key));
+    const deps = { ...this.d, manifests: this.manifests, parse: this.parse.bind(this), resolveCompiler: this.resolveCompiler.bind(this) };
+    return explainCall({ ...deps, pending: (key) => this.storing.get(key), remembered }, request);
   }
 
   /** The storage a call made from `cwd` with `env` would use (for `--show-stats`). */
