@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { plain, RepriseSandbox, text } from "../support/reprise-env.js";
@@ -92,6 +92,25 @@ describe("reprise --explain", () => {
     writeFileSync(join(w, "new.c"), "int n;\n");
     const fresh = await explain(["gcc", "-c", "new.c", "-o", "new.o"]);
     expect(text(fresh.stdout)).toContain("no cached entry of");
+  });
+
+  it("names a compiler whose identity changed (replaced in place) and a call from another directory", async () => {
+    const bin = join(sb.root, "bin");
+    mkdirSync(bin, { recursive: true });
+    // A wrapper script as the compiler: its own bytes are part of its identity.
+    writeFileSync(join(bin, "gcc"), '#!/bin/sh\nexec /usr/bin/gcc "$@"\n', { mode: 0o755 });
+    const env = { PATH: `${bin}:${process.env.PATH ?? ""}` };
+    writeFileSync(join(w, "id.c"), "int id;\n");
+    const cmd = ["gcc", "-c", join(w, "id.c"), "-o", join(w, "id.o")];
+    const first = await sb.run(cmd, w, { env });
+    expect(first.exitCode, text(first.stderr)).toBe(0);
+    await sb.stats();
+    expect(text((await sb.run(["--explain", ...cmd], w, { env })).stdout)).toMatch(/^hit: /);
+    const elsewhere = await sb.run(["--explain", ...cmd], join(w, "include"), { env });
+    expect(text(elsewhere.stdout)).toContain(`the working directory differs (now ${join(w, "include")}, cached entry ${w})`);
+    appendFileSync(join(bin, "gcc"), "# another build of the same compiler\n");
+    const r = await sb.run(["--explain", ...cmd], w, { env });
+    expect(text(r.stdout)).toContain(`the compiler ${join(bin, "gcc")} is not the one of the cached entry (its identity changed`);
   });
 
   it("in preprocessor mode, runs only the preprocessor and says a header or macro changed", async () => {
