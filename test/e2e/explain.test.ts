@@ -113,6 +113,21 @@ describe("reprise --explain", () => {
     expect(text(r.stdout)).toContain(`the compiler ${join(bin, "gcc")} is not the one of the cached entry (its identity changed`);
   });
 
+  it("explains rustc calls too: a -C option and an edited source", async () => {
+    const crate = join(sb.root, "crate");
+    mkdirSync(join(crate, "src"), { recursive: true });
+    mkdirSync(join(crate, "out"), { recursive: true });
+    writeFileSync(join(crate, "src/lib.rs"), "pub fn answer() -> u32 { 42 }\n");
+    const cmd = (level: string) => ["rustc", "--crate-name", "answer", "--edition=2021", "src/lib.rs", "--crate-type", "lib", "--emit=dep-info,metadata,link", "-C", `opt-level=${level}`, "--out-dir", join(crate, "out")];
+    const first = await sb.run(cmd("0"), crate);
+    expect(first.exitCode, text(first.stderr)).toBe(0);
+    await sb.stats();
+    expect(text((await sb.run(["--explain", ...cmd("0")], crate)).stdout)).toMatch(/^hit: src\/lib\.rs/);
+    expect(text((await sb.run(["--explain", ...cmd("2")], crate)).stdout)).toContain("argument opt-level=2 differs (cached entry had opt-level=0)");
+    writeFileSync(join(crate, "src/lib.rs"), "pub fn answer() -> u32 { 43 }\n");
+    expect(text((await sb.run(["--explain", ...cmd("0")], crate)).stdout)).toContain("the source src/lib.rs changed since the cached entry (content differs)");
+  });
+
   it("in preprocessor mode, runs only the preprocessor and says a header or macro changed", async () => {
     const env = { REPRISE_KEY_MODE: "preprocessor" };
     writeFileSync(join(w, "pp.h"), "#define PP 1\n");

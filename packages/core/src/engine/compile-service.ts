@@ -423,8 +423,7 @@ export class CompileService {
 
   /** Records what the stored entry's key was made of, for `--explain` (after the answer; a failure only loses the explanation). */
   private async record(call: Call, mode: "direct" | "preprocessor", sourceHash: string | undefined, direct?: { manifestKey: string; entry: ManifestEntry }): Promise<void> {
-    const compilerPath = call.inv.compileArgv[0]!;
-    await recordCall(this.d.hashes, call.settings.dir, call.request, compilerPath, call.compiler, call.inv, mode, sourceHash, direct).catch((err: unknown) =>
+    await recordCall(this.d.hashes, call.settings.dir, call.request, call.compiler.path, call.compiler, call.inv, mode, sourceHash, direct).catch((err: unknown) =>
       this.d.logger.debug("could not record the key description of %s: %s", call.inv.sourceFile, (err as Error).message),
     );
   }

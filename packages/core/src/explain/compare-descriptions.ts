@@ -97,9 +97,10 @@ export function argumentDifferences(now: readonly string[], cached: readonly str
   return out;
 }
 
-/** What makes two arguments "the same option with another value": -O2/-O3, -std=…, -DNAME=…, -march=…. */
+/** What makes two arguments "the same option with another value": -O2/-O3, -std=…, -DNAME=…, -march=…, opt-level=…. */
 function optionName(arg: string): string {
-  const m = /^(-[DU][^=]*|--?[^=]+=|-O|-g|-std=|-W[^=]*=|-f(?:no-)?[^=]+|-m[^=]+=)/.exec(arg);
+  // The last alternative is the value of a separate option (rustc's `-C opt-level=2`).
+  const m = /^(-[DU][^=]*|--?[^=]+=|-O|-g|-std=|-W[^=]*=|-f(?:no-)?[^=]+|-m[^=]+=|[^-][^=]*=)/.exec(arg);
   if (!m) return `\0${arg}`;
   return m[1]!.replace(/^-fno-/, "-f");
 }

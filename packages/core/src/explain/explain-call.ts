@@ -72,7 +72,7 @@ export async function explainCall(d: ExplainDeps, request: CompileRequest): Prom
   const source = await d.hashes.digest(inv.sourceFile, inv.volatileMarkers.map((m) => m.token));
   if (!source) return notCacheable(`the source ${inv.sourceFile} cannot be read`);
   const extra = await digestAll(d.hashes, inv.extraInputFiles);
-  const now = describeCall(request, compilerPath, compiler, inv, mode, source.hash, extra);
+  const now = describeCall(request, compiler.path, compiler, inv, mode, source.hash, extra);
   const key = await baseKey(project.engine, d.hashes, request, compiler, inv, mode);
   const has = async (resultKey: string) => d.remembered(storage, resultKey) || (await storage.read("result", resultKey)) !== undefined;
   let hit: boolean;
@@ -88,7 +88,7 @@ export async function explainCall(d: ExplainDeps, request: CompileRequest): Prom
     await d.pending(resultKey);
     hit = !settings.recache && (await has(resultKey));
   }
-  return answer(d, { settings, storage, request, compilerPath, inv, now, hit });
+  return answer(d, { settings, storage, request, compilerPath: compiler.path, inv, now, hit });
 }
 
 async function answer(d: ExplainDeps, l: Looked): Promise<ExplainAnswer> {

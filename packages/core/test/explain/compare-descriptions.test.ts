@@ -66,6 +66,10 @@ describe("argumentDifferences", () => {
     ]);
   });
 
+  it("pairs the values of rustc's -C options", () => {
+    expect(argumentDifferences(["-C", "opt-level=2"], ["-C", "opt-level=0"])).toEqual(["argument opt-level=2 differs (cached entry had opt-level=0)"]);
+  });
+
   it("notices a reordering (include order matters)", () => {
     expect(argumentDifferences(["-Ib", "-Ia"], ["-Ia", "-Ib"])).toEqual(["argument -Ib is in another place than in the cached entry (the order of arguments matters, e.g. for -I)"]);
   });
