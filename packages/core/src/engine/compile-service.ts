@@ -161,7 +161,7 @@ export class CompileService {
   /** `reprise --explain`: whether `request` would hit, and for a miss why, without compiling, storing or counting. */
   explain(request: CompileRequest): Promise<ExplainAnswer> {
     const remembered = (storage: CacheStorage, key: string) => this.recent.has(recentKey(storage, key));
-    const deps = { ...this.d, manifests: this.manifests, parse: this.parse.bind(this), resolveCompiler: this.resolveCompiler.bind(this) };
+    const deps = { ...this.d, parse: this.parse.bind(this), resolveCompiler: this.resolveCompiler.bind(this) };
     return explainCall({ ...deps, pending: (key) => this.storing.get(key), remembered }, request);
   }
 

@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
 import type pLimit from "p-limit";
 import { baseKey } from "../engine/cache-key.js";
-import { findInManifest, readManifest, today, type ManifestMemo } from "../engine/direct-mode.js";
+import { findInManifest, ManifestMemo, readManifest, today } from "../engine/direct-mode.js";
 import { runCompiler } from "../engine/run-compiler.js";
 import type { CompileInvocation, CompileRequest, CompilerInfo, ParseResult } from "../engine/types.js";
 import type { FileHashCache } from "../hashing/file-hash-cache.js";
@@ -10,7 +10,7 @@ import { hashBytes } from "../hashing/key-hasher.js";
 import type { SettingsLoader } from "../config/load-settings.js";
 import type { Settings } from "../config/schema.js";
 import type { Project } from "../daemon/project-engines.js";
-import type { CacheStorage } from "../storage/cache-storage.js";
+import type { BlobKind, CacheStorage } from "../storage/cache-storage.js";
 import { describeDifferences, shortPath } from "./compare-descriptions.js";
 import { readDescriptions } from "./description-records.js";
 import { describeCall, type DescribedFile, type KeyDescription } from "./key-description.js";
@@ -30,7 +30,6 @@ export interface ExplainDeps {
   projects: { for(settings: Settings, cwd: string): Promise<Project> };
   hashes: FileHashCache;
   limit: ReturnType<typeof pLimit>;
-  manifests: ManifestMemo;
   resolveCompiler(request: CompileRequest): string | undefined;
   parse(project: Project, request: CompileRequest, compiler: CompilerInfo, compilerPath: string): ParseResult;
   /** A store of `key` still running after its call was answered. */
@@ -66,7 +65,8 @@ export async function explainCall(d: ExplainDeps, request: CompileRequest): Prom
   const parsed = d.parse(project, request, compiler, compilerPath);
   if (!parsed.cacheable) return notCacheable(`this call is not cacheable (${parsed.reason}${parsed.detail ? `: ${parsed.detail}` : ""})`);
   const inv = parsed.invocation;
-  const storage = await project.storages.forSettings(settings);
+  const real = await project.storages.forSettings(settings);
+  const storage = lookupOnly(real);
   const preprocessable = inv.preprocessArgv !== undefined || inv.dependencies.none === true;
   const mode = settings.keyMode === "preprocessor" && preprocessable ? "preprocessor" : "direct";
   const source = await d.hashes.digest(inv.sourceFile, inv.volatileMarkers.map((m) => m.token));
@@ -74,12 +74,12 @@ export async function explainCall(d: ExplainDeps, request: CompileRequest): Prom
   const extra = await digestAll(d.hashes, inv.extraInputFiles);
   const now = describeCall(request, compiler.path, compiler, inv, mode, source.hash, extra);
   const key = await baseKey(project.engine, d.hashes, request, compiler, inv, mode);
-  const has = async (resultKey: string) => d.remembered(storage, resultKey) || (await storage.read("result", resultKey)) !== undefined;
+  const has = async (resultKey: string) => d.remembered(real, resultKey) || (await storage.read("result", resultKey)) !== undefined;
   let hit: boolean;
   if (mode === "direct") {
     const manifestKey = key.add("source", inv.sourceFile).add("sourceHash", source.hash).digest();
     await d.pending(manifestKey);
-    const match = await findInManifest(storage, manifestKey, d.manifests, d.hashes, request.env);
+    const match = await findInManifest(storage, manifestKey, new ManifestMemo(), d.hashes, request.env);
     hit = !!match && !settings.recache && (await has(match.resultKey));
   } else {
     const pre = await preprocessed(d, inv, request);
@@ -145,6 +145,25 @@ async function withIncludeLists(storage: CacheStorage, records: KeyDescription[]
     });
   }
   return out;
+}
+
+/**
+ * The storage as a lookup sees it, unable to change anything: a manifest
+ * found in a lower level is not copied up, a corrupt blob is not removed.
+ */
+function lookupOnly(storage: CacheStorage): CacheStorage {
+  const nothing = async () => {};
+  return {
+    kind: storage.kind,
+    location: storage.location,
+    read: (kind, key) => storage.read(kind, key),
+    write: nothing,
+    remove: nothing,
+    usage: () => storage.usage(),
+    clear: nothing,
+    close: nothing,
+    ...(storage.readLower ? { readLower: (kind: BlobKind, key: string) => storage.readLower!(kind, key) } : {}),
+  };
 }
 
 function notCacheable(reason: string): ExplainAnswer {
