@@ -89,6 +89,8 @@ describe("reprise --explain", () => {
     const link = await explain(["gcc", "uv.o", "-o", "prog"]);
     expect(link.exitCode).toBe(1);
     expect(text(link.stdout)).toContain("not cached: this call is not cacheable (linking)");
+    writeFileSync(join(w, "clock.c"), "const char *t = __TIME__;\n");
+    expect(text((await explain(["gcc", "-c", "clock.c", "-o", "clock.o"])).stdout)).toContain("not cached: the source uses __TIME__");
     writeFileSync(join(w, "new.c"), "int n;\n");
     const fresh = await explain(["gcc", "-c", "new.c", "-o", "new.o"]);
     expect(text(fresh.stdout)).toContain("no cached entry of");

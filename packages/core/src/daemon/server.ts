@@ -251,7 +251,6 @@ function isStringList(v: unknown): v is string[] {
   return Array.isArray(v) && v.every((x) => typeof x === "string");
 }
 
-
 function runLocallyFrame(payload: RunLocallyPayload): Buffer {
   return frame(FrameType.RunLocally, JSON.stringify(payload));
 }

@@ -1,3 +1,4 @@
+import { lstatSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
 import type pLimit from "p-limit";
@@ -65,12 +66,16 @@ export async function explainCall(d: ExplainDeps, request: CompileRequest): Prom
   const parsed = d.parse(project, request, compiler, compilerPath);
   if (!parsed.cacheable) return notCacheable(`this call is not cacheable (${parsed.reason}${parsed.detail ? `: ${parsed.detail}` : ""})`);
   const inv = parsed.invocation;
+  const notRegular = inv.outputs.find((o) => lstatSync(o.path, { throwIfNoEntry: false })?.isFile() === false);
+  if (notRegular) return notCacheable(`the output ${notRegular.path} is not a regular file (output-not-regular-file)`);
   const real = await project.storages.forSettings(settings);
   const storage = lookupOnly(real);
   const preprocessable = inv.preprocessArgv !== undefined || inv.dependencies.none === true;
   const mode = settings.keyMode === "preprocessor" && preprocessable ? "preprocessor" : "direct";
   const source = await d.hashes.digest(inv.sourceFile, inv.volatileMarkers.map((m) => m.token));
   if (!source) return notCacheable(`the source ${inv.sourceFile} cannot be read`);
+  const volatile = inv.volatileMarkers.find((m) => m.effect === "uncacheable" && source.tokens.includes(m.token));
+  if (mode === "direct" && volatile) return notCacheable(`the source uses ${volatile.token}, which makes every compile differ (time-macro)`);
   const extra = await digestAll(d.hashes, inv.extraInputFiles);
   const now = describeCall(request, compiler.path, compiler, inv, mode, source.hash, extra);
   const key = await baseKey(project.engine, d.hashes, request, compiler, inv, mode);
