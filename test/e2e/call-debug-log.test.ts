@@ -44,6 +44,7 @@ describe("REPRISE_LOG=debug in one call's environment", () => {
     const miss = await linesDuring(() => sb.run(["gcc", "-c", "loud.c", "-o", "loud.o"], w, { env: { REPRISE_LOG: "debug" } }));
     expect(miss).toMatch(/DEBUG.*loud\.c: gcc -c loud\.c -o loud\.o \(cwd /);
     expect(miss).toMatch(/loud\.c: direct mode, manifest key [0-9a-f]+/);
+    expect(miss).toMatch(/loud\.c: key parts: compiler gcc \S+ \(identity [0-9a-f]+\), language c, args \["-c",/);
     expect(miss).toContain("loud.c: compiling locally");
     expect(miss).toMatch(/loud\.c: miss, exit 0, [\d.]+ ms/);
     const hit = await linesDuring(() => sb.run(["gcc", "-c", "loud.c", "-o", "loud.o"], w, { env: { REPRISE_LOG: "debug" } }));

@@ -22,7 +22,7 @@ import { decodeEntry, encodeEntry, type CacheEntry, type ManifestEntry } from ".
 import type { Stats } from "../stats/stats.js";
 import type { Logger } from "../util/logger.js";
 import { ConfigError, CorruptEntryError, PluginError, RepriseError } from "../util/errors.js";
-import { callLogger } from "../explain/call-log.js";
+import { callLogger, logCallStart } from "../explain/call-log.js";
 import { explainCall, type ExplainAnswer } from "../explain/explain-call.js";
 import { recordCall } from "../explain/record-call.js";
 
@@ -140,7 +140,7 @@ export class CompileService {
       }
       const storage = await project.storages.forSettings(settings);
       const log = callLogger(request.env, this.d.logger);
-      if (log.enabled("debug")) log.debug("%s: %s (cwd %s, compiler %s)", parsed.invocation.sourceFile, request.argv.join(" "), request.cwd, compiler.identity);
+      logCallStart(log, request, compiler, parsed.invocation);
       const call: Call = { settings, project, request, compiler, inv: parsed.invocation, storage, started, log };
       // Preprocessor mode needs a preprocessed text; languages without one (rustc) always use direct mode.
       const inv = parsed.invocation;

@@ -1,3 +1,4 @@
+import type { CompileInvocation, CompileRequest, CompilerInfo } from "../engine/types.js";
 import { LOG_LEVELS, parseLogLevel, type Logger } from "../util/logger.js";
 
 /**
@@ -11,4 +12,22 @@ export function callLogger(env: Readonly<Record<string, string>>, daemon: Logger
   if (asked === undefined) return daemon;
   const level = parseLogLevel(asked, daemon.level);
   return LOG_LEVELS.indexOf(level) > LOG_LEVELS.indexOf(daemon.level) ? daemon.atLevel(level) : daemon;
+}
+
+/** The call and the parts of its key, at debug level (built only when that level is on). */
+export function logCallStart(log: Logger, request: CompileRequest, compiler: CompilerInfo, inv: CompileInvocation): void {
+  if (!log.enabled("debug")) return;
+  const env = Object.fromEntries(inv.keyEnv.map((name) => [name, request.env[name] ?? null]).filter(([, v]) => v !== null));
+  log.debug("%s: %s (cwd %s)", inv.sourceFile, request.argv.join(" "), request.cwd);
+  log.debug(
+    "%s: key parts: compiler %s %s (identity %s), language %s, args %s, env %s, color %s",
+    inv.sourceFile,
+    compiler.family,
+    compiler.path,
+    compiler.identity.slice(0, 16),
+    inv.language,
+    JSON.stringify(inv.keyArgs),
+    JSON.stringify(env),
+    inv.colorDiagnostics,
+  );
 }
