@@ -3,7 +3,9 @@
 # that has only Node, npm and rustup's Rust: runs the README's two commands
 # (`npm run setup`, `npm test`) in a clean Debian 12 root.
 #
-# Usage (as root): scripts/fresh-machine-check.sh [WORKDIR]   (default /var/tmp/reprise-fresh-check)
+# Usage (as root): scripts/fresh-machine-check.sh [--setup-only] [WORKDIR]
+#   (WORKDIR defaults to /var/tmp/reprise-fresh-check; --setup-only stops
+#   after `npm run setup`, to look at the set-up step alone)
 #
 # - WORKDIR/base: `debootstrap --variant=minbase bookworm` from the mirror this
 #   machine's apt uses, with this machine's apt sources, its Node and npm
@@ -21,6 +23,8 @@
 set -euo pipefail
 [ "$(id -u)" = 0 ] || { echo "fresh-machine-check: run as root: sudo $0 $*" >&2; exit 1; }
 
+commands='npm run setup && npm test'
+if [ "${1:-}" = --setup-only ]; then commands='npm run setup'; shift; fi
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 WORK="${1:-/var/tmp/reprise-fresh-check}"
 BASE="$WORK/base"
@@ -69,7 +73,7 @@ cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
 git clone -q --branch "$branch" --single-branch "$REPO" "$ROOT/root/reprise"
 
 set +e
-unshare --mount --pid --fork --propagation private bash -s "$ROOT" "$HOME/.rustup" <<'INNER' 2>&1 | tee "$LOG"
+unshare --mount --pid --fork --propagation private bash -s "$ROOT" "$HOME/.rustup" "$commands" <<'INNER' 2>&1 | tee "$LOG"
 set -euo pipefail
 root="$1"; rustup_home="$2"
 mount --rbind /dev "$root/dev"
@@ -80,11 +84,11 @@ mount --bind "$rustup_home" "$root/root/.rustup"
 mount -o remount,bind,ro "$root/root/.rustup"
 exec chroot "$root" /usr/bin/env -i HOME=/root TERM=dumb \
   PATH=/root/.cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-  bash -c 'cd /root/reprise && npm run setup && npm test'
+  bash -c "cd /root/reprise && $3"
 INNER
 status=${PIPESTATUS[0]}
 set -e
 echo "----" >&2
 grep -E "^ *(Test Files|Tests|Duration) " "$LOG" | tail -3 >&2 || true
-echo "fresh-machine-check: npm run setup && npm test exited with $status (log: $LOG)" >&2
+echo "fresh-machine-check: $commands exited with $status (log: $LOG)" >&2
 exit "$status"
