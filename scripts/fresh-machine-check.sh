@@ -70,21 +70,28 @@ echo "fresh-machine-check: fresh root at $ROOT, clone of $branch ($(git -C "$REP
 rm -rf "$ROOT"
 cp -a "$BASE" "$ROOT"
 cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
+# Where this machine reaches the npm registry through a TLS-inspecting proxy,
+# Node is told about its CA (NODE_EXTRA_CA_CERTS); the root gets the same.
+extra_ca=()
+if [ -n "${NODE_EXTRA_CA_CERTS:-}" ] && [ -f "$NODE_EXTRA_CA_CERTS" ]; then
+  cp "$NODE_EXTRA_CA_CERTS" "$ROOT/etc/reprise-check-extra-ca.pem"
+  extra_ca=(NODE_EXTRA_CA_CERTS=/etc/reprise-check-extra-ca.pem)
+fi
 git clone -q --branch "$branch" --single-branch "$REPO" "$ROOT/root/reprise"
 
 set +e
-unshare --mount --pid --fork --propagation private bash -s "$ROOT" "$HOME/.rustup" "$commands" <<'INNER' 2>&1 | tee "$LOG"
+unshare --mount --pid --fork --propagation private bash -s "$ROOT" "$HOME/.rustup" "$commands" "${extra_ca[@]}" <<'INNER' 2>&1 | tee "$LOG"
 set -euo pipefail
-root="$1"; rustup_home="$2"
+root="$1"; rustup_home="$2"; commands="$3"; shift 3
 mount --rbind /dev "$root/dev"
 mount --rbind /sys "$root/sys"
 mount -t proc proc "$root/proc"
 mount -t tmpfs tmpfs "$root/run"
 mount --bind "$rustup_home" "$root/root/.rustup"
 mount -o remount,bind,ro "$root/root/.rustup"
-exec chroot "$root" /usr/bin/env -i HOME=/root TERM=dumb \
+exec chroot "$root" /usr/bin/env -i HOME=/root TERM=dumb "$@" \
   PATH=/root/.cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-  bash -c "cd /root/reprise && $3"
+  bash -c "cd /root/reprise && $commands"
 INNER
 status=${PIPESTATUS[0]}
 set -e
