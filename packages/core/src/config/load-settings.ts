@@ -5,8 +5,26 @@ import { configSchema, type Settings } from "./schema.js";
 import { configFromEnv, ENV_KEYS } from "./env-overrides.js";
 import { ConfigError } from "../util/errors.js";
 import { defaultCacheDir, userConfigDir } from "../util/paths.js";
+import { readCacheDirSettings } from "./cache-dir-settings.js";
 
 const MODULE_NAME = "reprise";
+
+/** Where config is looked for in each directory, in order (package.json: its "reprise" key). */
+export const CONFIG_SEARCH_PLACES = [
+  "package.json",
+  `.${MODULE_NAME}rc`,
+  `.${MODULE_NAME}rc.json`,
+  `.${MODULE_NAME}rc.yaml`,
+  `.${MODULE_NAME}rc.yml`,
+  `.${MODULE_NAME}rc.js`,
+  `.${MODULE_NAME}rc.mjs`,
+  `.${MODULE_NAME}rc.cjs`,
+  `${MODULE_NAME}.config.js`,
+  `${MODULE_NAME}.config.mjs`,
+  `${MODULE_NAME}.config.cjs`,
+  `${MODULE_NAME}.config.ts`,
+  `${MODULE_NAME}.config.json`,
+];
 
 const DEFAULTS = {
   cacheSizeBytes: 10 * 1024 ** 3,
@@ -27,21 +45,7 @@ const DEFAULTS = {
 export class SettingsLoader {
   private readonly explorer = cosmiconfig(MODULE_NAME, {
     searchStrategy: "global",
-    searchPlaces: [
-      "package.json",
-      `.${MODULE_NAME}rc`,
-      `.${MODULE_NAME}rc.json`,
-      `.${MODULE_NAME}rc.yaml`,
-      `.${MODULE_NAME}rc.yml`,
-      `.${MODULE_NAME}rc.js`,
-      `.${MODULE_NAME}rc.mjs`,
-      `.${MODULE_NAME}rc.cjs`,
-      `${MODULE_NAME}.config.js`,
-      `${MODULE_NAME}.config.mjs`,
-      `${MODULE_NAME}.config.cjs`,
-      `${MODULE_NAME}.config.ts`,
-      `${MODULE_NAME}.config.json`,
-    ],
+    searchPlaces: CONFIG_SEARCH_PLACES,
   });
   private readonly cache = new Map<string, Promise<Settings>>();
 
@@ -83,9 +87,19 @@ export class SettingsLoader {
     }
     const file = parse(fromFile, found?.filepath ?? "config");
     const fromEnv = parse(configFromEnv(env), "environment (REPRISE_*)");
-    const merged = { ...file, ...fromEnv };
     const base = found ? dirname(found.filepath) : cwd;
-    const dir = merged.dir ? (isAbsolute(merged.dir) ? merged.dir : resolve(fromEnv.dir ? cwd : base, merged.dir)) : defaultCacheDir(env as NodeJS.ProcessEnv);
+    const configured = { ...file, ...fromEnv };
+    const dir = configured.dir ? (isAbsolute(configured.dir) ? configured.dir : resolve(fromEnv.dir ? cwd : base, configured.dir)) : defaultCacheDir(env as NodeJS.ProcessEnv);
+    // `reprise --max-size` writes the cache's own limit next to it; the environment still wins.
+    const inCacheDir = readCacheDirSettings(dir);
+    const cacheDirSize = inCacheDir ? parse(inCacheDir.settings, inCacheDir.path).cacheSize : undefined;
+    const fromCacheDir = cacheDirSize === undefined ? {} : { cacheSize: cacheDirSize };
+    const merged = { ...file, ...fromCacheDir, ...fromEnv };
+    const sources: Record<string, string> = {};
+    for (const key of Object.keys(merged)) {
+      const envName = Object.entries(ENV_KEYS).find(([, k]) => k === key)?.[0];
+      sources[key] = key in fromEnv ? `environment ${envName}` : key in fromCacheDir ? inCacheDir!.path : found!.filepath;
+    }
     return {
       dir,
       cacheSizeBytes: merged.cacheSize ?? DEFAULTS.cacheSizeBytes,
@@ -99,6 +113,7 @@ export class SettingsLoader {
       ...(merged.hermetic ? { hermetic: merged.hermetic } : {}),
       sandboxOptions: merged.sandboxOptions ?? {},
       configFile: found?.filepath,
+      sources,
     };
   }
 }

@@ -65,4 +65,6 @@ export interface Settings {
   sandboxOptions: Record<string, unknown>;
   /** File the settings came from, if any (for `--show-config` and error messages). */
   configFile?: string;
+  /** Where each key that is not at its default was set: a file path or "environment REPRISE_…" (for `--show-config`). */
+  sources: Partial<Record<keyof ConfigFile, string>>;
 }

@@ -23,7 +23,8 @@ import type { CacheStorage } from "../storage/cache-storage.js";
 import { decodeEntry, encodeEntry, type CacheEntry, type ManifestEntry } from "../storage/codec.js";
 import type { Stats } from "../stats/stats.js";
 import type { Logger } from "../util/logger.js";
-import { CorruptEntryError, RepriseError } from "../util/errors.js";
+import { CorruptEntryError, PluginError, RepriseError } from "../util/errors.js";
+import type { PluginOutcome } from "../stats/stats.js";
 
 type EnvDep = NonNullable<ManifestEntry["env"]>[number];
 
@@ -45,6 +46,15 @@ function isRegularOrAbsent(path: string): boolean {
   const st = lstatSync(path, { throwIfNoEntry: false });
   return !st || st.isFile();
 }
+
+const PLUGIN_OUTCOME: Record<CallOutcome["result"], PluginOutcome> = {
+  "hit-direct": "hits",
+  "hit-preprocessor": "hits",
+  miss: "misses",
+  "not-cacheable": "notCacheable",
+  "compile-failed": "compileFailures",
+  error: "errors",
+};
 
 /** What the daemon tells the client at the end of a call. */
 export type CallResult =
@@ -101,6 +111,7 @@ export class CompileService {
     const started = performance.now();
     const compilerName = request.argv[0] ?? "";
     let compilerPath: string | undefined;
+    let detectedBy: string | undefined;
     try {
       compilerPath = this.resolveCompiler(request);
       if (!compilerPath) return this.local(compilerName, "compiler-not-found", started, request);
@@ -108,6 +119,7 @@ export class CompileService {
       if (settings.disable) return this.local(compilerPath, "disabled", started, request);
       const compiler = await this.d.detector.detect(compilerPath, request.env);
       if (!compiler) return this.local(compilerPath, "unknown-compiler", started, request);
+      detectedBy = compiler.plugin;
       const parsed = this.parse(request, compiler, compilerPath);
       if (!parsed.cacheable) return this.local(compilerPath, parsed.reason, started, request, compiler);
       // A hit replaces outputs by rename: never over a device, a directory or a FIFO.
@@ -122,8 +134,10 @@ export class CompileService {
       return settings.keyMode === "preprocessor" && preprocessable ? await this.preprocessorMode(call) : await this.directMode(call);
     } catch (err) {
       const reason = err instanceof RepriseError ? err.code : "internal-error";
-      this.d.logger.error("call failed, compiling without cache: %s", (err as Error).stack ?? err);
+      const plugin = err instanceof PluginError ? err.plugin : ((err as { plugin?: string } | undefined)?.plugin ?? detectedBy);
+      this.d.logger.error("call failed, compiling without cache%s: %s", plugin ? ` (plugin ${plugin})` : "", (err as Error).stack ?? err);
       this.d.stats.error(reason);
+      if (plugin) this.d.stats.plugin(plugin, "errors");
       return { kind: "run-locally", compiler: compilerPath ?? compilerName, reason: `reprise error: ${(err as Error).message}` };
     }
   }
@@ -132,6 +146,17 @@ export class CompileService {
   async storageFor(cwd: string, env: Record<string, string>): Promise<CacheStorage> {
     const settings = await this.d.settings.load(cwd, env);
     return this.d.storages.get({ kind: settings.storage.kind, dir: settings.dir, maxSizeBytes: settings.cacheSizeBytes, options: settings.storage.options });
+  }
+
+  /** The settings of a call made from `cwd` with `env` (for `--show-stats`). */
+  settingsFor(cwd: string, env: Record<string, string>): Promise<Settings> {
+    return this.d.settings.load(cwd, env);
+  }
+
+  /** Forgets entries remembered in memory (after the storage was cleared). */
+  forgetEntries(): void {
+    this.recent.clear();
+    this.manifests.clear();
   }
 
   private resolveCompiler(request: CompileRequest): string | undefined {
@@ -411,6 +436,8 @@ export class CompileService {
   }
 
   private async emit(outcome: CallOutcome): Promise<void> {
+    const plugin = outcome.compiler?.plugin;
+    if (plugin) this.d.stats.plugin(plugin, PLUGIN_OUTCOME[outcome.result]);
     if (!this.d.engine.hooks.callFinished.isUsed()) return;
     try {
       await this.d.engine.hooks.callFinished.promise(outcome);

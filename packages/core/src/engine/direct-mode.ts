@@ -37,6 +37,10 @@ export class ManifestMemo {
   set(storage: CacheStorage, key: string, manifest: Manifest): void {
     this.memo.set(`${storage.location}\0${key}`, manifest);
   }
+
+  clear(): void {
+    this.memo.clear();
+  }
 }
 
 export async function findInManifest(

@@ -8,6 +8,17 @@ export interface LanguageCounters {
   misses: number;
 }
 
+/** Calls of the compilers one plugin detected, by outcome. */
+export interface PluginCounters {
+  hits: number;
+  misses: number;
+  notCacheable: number;
+  compileFailures: number;
+  errors: number;
+}
+
+export type PluginOutcome = keyof PluginCounters;
+
 export interface StatsSnapshot {
   since: string;
   calls: number;
@@ -35,6 +46,8 @@ export interface StatsSnapshot {
   /** Median daemon-side milliseconds spent on a miss beyond the compiler's own time. */
   missOverheadMs: number | null;
   byLanguage: Record<string, LanguageCounters>;
+  /** Calls by the plugin that detected their compiler (`CompilerInfo.plugin`). */
+  byPlugin: Record<string, PluginCounters>;
 }
 
 const RECENT = 512;
@@ -102,6 +115,13 @@ export class Stats {
     this.dirty = true;
   }
 
+  /** Not a call of its own: which plugin's compiler the call was made with. */
+  plugin(name: string, outcome: PluginOutcome): void {
+    const c = (this.data.byPlugin[name] ??= { hits: 0, misses: 0, notCacheable: 0, compileFailures: 0, errors: 0 });
+    c[outcome]++;
+    this.dirty = true;
+  }
+
   compileFailed(): void {
     this.data.calls++;
     this.data.compileFailures++;
@@ -149,6 +169,7 @@ function fresh(): StatsSnapshot {
     hitServiceMs: null,
     missOverheadMs: null,
     byLanguage: {},
+    byPlugin: {},
   };
 }
 
