@@ -2,7 +2,7 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
-    include: ["packages/*/test/**/*.test.ts", "test/**/*.test.ts"],
+    include: ["packages/*/test/**/*.test.ts", "test/**/*.test.ts", "examples/*/test/**/*.test.ts"],
     // Whole make/CMake builds run inside single tests; a loaded 2-core machine needs the margin.
     testTimeout: 240_000,
     hookTimeout: 120_000,
