@@ -89,6 +89,20 @@ mount -t proc proc "$root/proc"
 mount -t tmpfs tmpfs "$root/run"
 mount --bind "$rustup_home" "$root/root/.rustup"
 mount -o remount,bind,ro "$root/root/.rustup"
+# First, as a user who is not root, `npm run setup` must stop at once with
+# one line naming the command to run (nothing is installed yet).
+chroot "$root" bash -c 'cp -r /root/reprise /tmp/as-nobody && chown -R 65534:65534 /tmp/as-nobody'
+set +e
+refusal="$(chroot "$root" /usr/bin/env -i HOME=/tmp PATH=/usr/bin:/bin setpriv --reuid=65534 --regid=65534 --clear-groups \
+  bash -c 'cd /tmp/as-nobody && npm run setup --silent' 2>&1)"
+refused=$?
+set -e
+rm -rf "$root/tmp/as-nobody"
+echo "fresh-machine-check: as a user, npm run setup exited with $refused: $refusal"
+if [ "$refused" = 0 ] || [ "$(printf '%s\n' "$refusal" | wc -l)" != 1 ] || ! printf '%s' "$refusal" | grep -q 'run: sudo npm run setup'; then
+  echo "fresh-machine-check: FAILED: as a user, npm run setup must stop with one line naming the command to run" >&2
+  exit 1
+fi
 exec chroot "$root" /usr/bin/env -i HOME=/root TERM=dumb "$@" \
   PATH=/root/.cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
   bash -c "cd /root/reprise && $commands"
