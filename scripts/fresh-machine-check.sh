@@ -14,8 +14,9 @@
 # - WORKDIR/root: that copy, with `git clone` of this repository's current
 #   branch (committed work only) at /root/reprise.
 # - The commands run in a chroot inside new mount and pid namespaces (every
-#   process they leave is killed when they end), with /dev, /sys and a /proc
-#   of their own mounted, /root/.rustup bound read-only from this machine, and
+#   process they leave is killed when they end), the root bound onto itself
+#   (so that it is a mount point, as on a machine), with /dev, /sys and a
+#   /proc of their own mounted, /root/.rustup bound read-only from this machine, and
 #   a policy-rc.d that keeps apt from starting services (redis, nginx,
 #   docker, ...), as in any container image: the tests start their own.
 # - Output goes to WORKDIR/run.log; the script ends with vitest's summary and
@@ -83,6 +84,9 @@ set +e
 unshare --mount --pid --fork --propagation private bash -s "$ROOT" "$HOME/.rustup" "$commands" "${extra_ca[@]}" <<'INNER' 2>&1 | tee "$LOG"
 set -euo pipefail
 root="$1"; rustup_home="$2"; commands="$3"; shift 3
+# The root must be a mount point: bwrap's pivot_root and podman's layer
+# extraction (which remounts /) refuse a plain chroot directory.
+mount --bind "$root" "$root"
 mount --rbind /dev "$root/dev"
 mount --rbind /sys "$root/sys"
 mount -t proc proc "$root/proc"
