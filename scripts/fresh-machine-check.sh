@@ -21,6 +21,9 @@
 #   docker, ...), as in any container image: the tests start their own.
 # - Output goes to WORKDIR/run.log; the script ends with vitest's summary and
 #   the exit status of the two commands.
+# Everything is in main, so that bash has read the whole script before it
+# runs (editing it during a run must not change that run).
+main() {
 set -euo pipefail
 [ "$(id -u)" = 0 ] || { echo "fresh-machine-check: run as root: sudo $0 $*" >&2; exit 1; }
 
@@ -117,3 +120,5 @@ echo "----" >&2
 grep -E "^ *(Test Files|Tests|Duration) " "$LOG" | tail -3 >&2 || true
 echo "fresh-machine-check: $commands exited with $status (log: $LOG)" >&2
 exit "$status"
+}
+main "$@"
