@@ -47,7 +47,8 @@ fi
 bash scripts/setup-rust-fixtures.sh >/dev/null
 
 if [ -n "${SUDO_UID:-}" ] && [ "$(id -u)" = 0 ] && [ "$SUDO_UID" != 0 ]; then
-  sudo -u "#$SUDO_UID" -E npm ci --no-audit --no-fund
+  # Through sudo: node_modules belongs to the user who called it, and so does npm's cache (-H).
+  sudo -u "#$SUDO_UID" -H env "PATH=$PATH" "$(command -v npm)" ci --no-audit --no-fund
 else
   npm ci --no-audit --no-fund
 fi
