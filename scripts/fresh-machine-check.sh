@@ -13,10 +13,10 @@
 #   (rustup's proxies). Made once and kept; every run starts from a fresh copy.
 # - WORKDIR/root: that copy, with `git clone` of this repository's current
 #   branch (committed work only) at /root/reprise.
-# - The commands run in a chroot inside new mount and pid namespaces (every
-#   process they leave is killed when they end), the root bound onto itself
-#   (so that it is a mount point, as on a machine), with /dev, /sys and a
-#   /proc of their own mounted, /root/.rustup bound read-only from this machine, and
+# - The commands run in new mount and pid namespaces (every process they
+#   leave is killed when they end) whose root is the fresh root (pivot_root,
+#   not chroot: user namespaces, which bwrap uses, are refused in a chroot),
+#   with /dev, /sys and a /proc of their own mounted, /root/.rustup bound read-only from this machine, and
 #   a policy-rc.d that keeps apt from starting services (redis, nginx,
 #   docker, ...), as in any container image: the tests start their own.
 # - Output goes to WORKDIR/run.log; the script ends with vitest's summary and
@@ -87,8 +87,9 @@ set +e
 unshare --mount --pid --fork --propagation private bash -s "$ROOT" "$HOME/.rustup" "$commands" "${extra_ca[@]}" <<'INNER' 2>&1 | tee "$LOG"
 set -euo pipefail
 root="$1"; rustup_home="$2"; commands="$3"; shift 3
-# The root must be a mount point: bwrap's pivot_root and podman's layer
-# extraction (which remounts /) refuse a plain chroot directory.
+# The root must be the root of the mount namespace, as on a machine: bwrap's
+# pivot_root and podman's layer extraction refuse a plain chroot directory,
+# and the kernel refuses user namespaces (bwrap --unshare-user) in a chroot.
 mount --bind "$root" "$root"
 mount --rbind /dev "$root/dev"
 mount --rbind /sys "$root/sys"
@@ -110,7 +111,11 @@ if [ "$refused" = 0 ] || [ "$(printf '%s\n' "$refusal" | wc -l)" != 1 ] || ! pri
   echo "fresh-machine-check: FAILED: as a user, npm run setup must stop with one line naming the command to run" >&2
   exit 1
 fi
-exec chroot "$root" /usr/bin/env -i HOME=/root TERM=dumb "$@" \
+cd "$root"
+pivot_root . mnt
+cd /
+umount -l /mnt
+exec /usr/bin/env -i HOME=/root TERM=dumb "$@" \
   PATH=/root/.cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
   bash -c "cd /root/reprise && $commands"
 INNER
