@@ -111,13 +111,16 @@ if [ "$refused" = 0 ] || [ "$(printf '%s\n' "$refusal" | wc -l)" != 1 ] || ! pri
   echo "fresh-machine-check: FAILED: as a user, npm run setup must stop with one line naming the command to run" >&2
   exit 1
 fi
+# bash stays pid 1 (the "; exit" keeps it from exec-ing npm) and reaps the
+# processes orphaned to it, as init does: a daemon a test kills must not
+# linger as a zombie whose pid still looks alive to the next daemon's lock.
 cd "$root"
 pivot_root . mnt
 cd /
 umount -l /mnt
 exec /usr/bin/env -i HOME=/root TERM=dumb "$@" \
   PATH=/root/.cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-  bash -c "cd /root/reprise && $commands"
+  bash -c "cd /root/reprise && $commands; exit \$?"
 INNER
 status=${PIPESTATUS[0]}
 set -e
