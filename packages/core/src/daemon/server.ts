@@ -32,7 +32,7 @@ export interface DaemonOptions {
 /** A client that has not sent its whole request by then is dropped (its buffer with it). */
 const REQUEST_TIMEOUT_MS = 30_000;
 
-type Command = { command: "ping" | "stats" | "zero-stats" | "stop"; cwd?: string; env?: Record<string, string> };
+type Command = { command: "ping" | "stats" | "zero-stats" | "clear" | "stop"; cwd?: string; env?: Record<string, string> };
 
 /**
  * Accepts client connections on the private Unix socket: one request per
@@ -192,10 +192,25 @@ export class DaemonServer {
         // Stores still running after their calls were answered count as done.
         await this.o.service.settle();
         if (cmd.cwd) await this.o.service.storageFor(cmd.cwd, cmd.env ?? {}).catch(() => undefined);
+        const settings = cmd.cwd ? await this.o.service.settingsFor(cmd.cwd, cmd.env ?? {}).catch((err: Error) => err) : undefined;
         const storages = await Promise.all(
           this.o.storages.all().map(async (s) => ({ kind: s.kind, location: s.location, ...(await s.usage()), ...(s.levelStats ? { levels: s.levelStats() } : {}) })),
         );
-        reply({ version: REPRISE_VERSION, pid: process.pid, stats: this.o.stats.snapshot(), storages });
+        const config = settings instanceof Error ? { configError: settings.message } : { configFile: settings?.configFile ?? null };
+        reply({ version: REPRISE_VERSION, pid: process.pid, stats: this.o.stats.snapshot(), storages, ...config });
+        return;
+      }
+      case "clear": {
+        await this.o.service.settle();
+        try {
+          const storage = await this.o.service.storageFor(cmd.cwd ?? process.cwd(), cmd.env ?? {});
+          const before = await storage.usage();
+          await storage.clear();
+          this.o.service.forgetEntries();
+          reply({ ok: true, kind: storage.kind, location: storage.location, removedBytes: before.sizeBytes, removedEntries: before.entries });
+        } catch (err) {
+          reply({ error: (err as Error).message });
+        }
         return;
       }
       case "zero-stats":
