@@ -97,9 +97,10 @@ export class SettingsLoader {
     const fromCacheDir = cacheDirSize === undefined ? {} : { cacheSize: cacheDirSize };
     const merged = { ...file, ...fromCacheDir, ...fromEnv, remote: { ...file.remote, ...fromEnv.remote } };
     const sources: Record<string, string> = {};
-    for (const key of Object.keys(merged)) {
-      const envName = Object.entries(ENV_KEYS).find(([, k]) => k === key)?.[0];
-      sources[key] = key in fromEnv ? `environment ${envName}` : key in fromCacheDir ? inCacheDir!.path : found!.filepath;
+    for (const key of new Set([...Object.keys(file), ...Object.keys(fromCacheDir), ...Object.keys(fromEnv)])) {
+      const envName = Object.entries(ENV_KEYS).find(([, k]) => k === key)?.[0] ?? "REPRISE_*";
+      const source = key in fromEnv ? `environment ${envName}` : key in fromCacheDir ? inCacheDir?.path : found?.filepath;
+      if (source) sources[key] = source;
     }
     return {
       dir,
