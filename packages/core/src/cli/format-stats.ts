@@ -6,6 +6,10 @@ export interface StatsReply {
   pid: number;
   stats: StatsSnapshot;
   storages: { kind: string; location: string; sizeBytes: number; entries: number; maxSizeBytes: number; levels?: LevelStatsSnapshot[] }[];
+  /** The config file of the directory `--show-stats` ran in; null when none (defaults). */
+  configFile?: string | null;
+  /** Set instead of `configFile` when that directory's config is invalid. */
+  configError?: string;
 }
 
 /** The human table of `reprise --show-stats`. */
@@ -30,6 +34,12 @@ export function formatStats(r: StatsReply): string {
   if (s.hitServiceMs !== null) rows.push(["Daemon time per hit (median)", `${s.hitServiceMs.toFixed(2)} ms`]);
   if (s.missOverheadMs !== null) rows.push(["Daemon overhead per miss (median)", `${s.missOverheadMs.toFixed(2)} ms`]);
   for (const [lang, c] of Object.entries(s.byLanguage).sort()) rows.push([`Language ${lang}`, `${c.hitsDirect + c.hitsPreprocessor} hits, ${c.misses} misses`]);
+  for (const [plugin, c] of Object.entries(s.byPlugin ?? {}).sort()) {
+    const parts = [`${c.hits} hits`, `${c.misses} misses`, `${c.notCacheable} not cacheable`];
+    if (c.compileFailures) parts.push(`${c.compileFailures} failed`);
+    if (c.errors) parts.push(`${c.errors} errors`);
+    rows.push([`Plugin ${plugin}`, parts.join(", ")]);
+  }
   for (const st of r.storages) {
     if (st.levels) {
       for (const l of st.levels) rows.push(...levelRows(l));
@@ -39,6 +49,8 @@ export function formatStats(r: StatsReply): string {
     rows.push([`Cache location (${st.kind})`, st.location]);
     rows.push(["Cache size", `${mib(st.sizeBytes)} of ${mib(st.maxSizeBytes)}, ${st.entries} files`]);
   }
+  if (r.configError) rows.push(["Config file", `invalid: ${r.configError}`]);
+  else if (r.configFile !== undefined) rows.push(["Config file", r.configFile ?? "none (defaults)"]);
   rows.push(["Stats since", s.since]);
   rows.push(["Daemon", `pid ${r.pid}, version ${r.version}`]);
   const width = Math.max(...rows.map(([k]) => k.length));

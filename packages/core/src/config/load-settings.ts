@@ -8,6 +8,10 @@ import { defaultCacheDir, userConfigDir } from "../util/paths.js";
 import { LRUCache } from "lru-cache";
 import { ConfigLocator, type LocatedFile } from "./config-locator.js";
 import { readConfigFile } from "./read-config-file.js";
+import { readCacheDirSettings } from "./cache-dir-settings.js";
+
+/** Where config is looked for in each directory, in order (for `--help`). */
+export { SEARCH_PLACES as CONFIG_SEARCH_PLACES } from "./config-locator.js";
 
 const DEFAULTS = {
   cacheSizeBytes: 10 * 1024 ** 3,
@@ -84,9 +88,20 @@ export class SettingsLoader {
     const found = located && { filepath: located.path, identity: located.identity };
     const file: ConfigFile = located ? await this.parsedFile(located) : {};
     const fromEnv = parseEnv(configFromEnv(env));
-    const merged = { ...file, ...fromEnv, remote: { ...file.remote, ...fromEnv.remote } };
     const base = found ? dirname(found.filepath) : cwd;
-    const dir = merged.dir ? (isAbsolute(merged.dir) ? merged.dir : resolve(fromEnv.dir ? cwd : base, merged.dir)) : defaultCacheDir(env as NodeJS.ProcessEnv);
+    const configured = { ...file, ...fromEnv };
+    const dir = configured.dir ? (isAbsolute(configured.dir) ? configured.dir : resolve(fromEnv.dir ? cwd : base, configured.dir)) : defaultCacheDir(env as NodeJS.ProcessEnv);
+    // `reprise --max-size` writes the cache's own limit next to it; the environment still wins.
+    const inCacheDir = readCacheDirSettings(dir);
+    const cacheDirSize = inCacheDir ? parse(inCacheDir.settings, inCacheDir.path).cacheSize : undefined;
+    const fromCacheDir = cacheDirSize === undefined ? {} : { cacheSize: cacheDirSize };
+    const merged = { ...file, ...fromCacheDir, ...fromEnv, remote: { ...file.remote, ...fromEnv.remote } };
+    const sources: Record<string, string> = {};
+    for (const key of new Set([...Object.keys(file), ...Object.keys(fromCacheDir), ...Object.keys(fromEnv)])) {
+      const envName = Object.entries(ENV_KEYS).find(([, k]) => k === key)?.[0] ?? "REPRISE_*";
+      const source = key in fromEnv ? `environment ${envName}` : key in fromCacheDir ? inCacheDir?.path : found?.filepath;
+      if (source) sources[key] = source;
+    }
     return {
       dir,
       cacheSizeBytes: merged.cacheSize ?? DEFAULTS.cacheSizeBytes,
@@ -106,6 +121,7 @@ export class SettingsLoader {
       configFile: found?.filepath,
       configIdentity: found?.identity,
       warnings,
+      sources,
     };
   }
 }

@@ -127,4 +127,6 @@ export interface Settings {
   configIdentity?: string;
   /** Config files that were found but not read, and why (another user could have written them). */
   warnings: string[];
+  /** Where each key that is not at its default was set: a file path or "environment REPRISE_…" (for `--show-config`). */
+  sources: Partial<Record<keyof ConfigFile, string>>;
 }

@@ -33,7 +33,7 @@ export interface DaemonOptions {
 const REQUEST_TIMEOUT_MS = 30_000;
 
 type Command =
-  | { command: "ping" | "stats" | "zero-stats" | "stop"; cwd?: string; env?: Record<string, string> }
+  | { command: "ping" | "stats" | "zero-stats" | "clear" | "stop"; cwd?: string; env?: Record<string, string> }
   | ExplainCommand;
 
 /** `reprise --explain`: a compiler call to look up, never to run. */
@@ -219,10 +219,25 @@ export class DaemonServer {
         // Stores still running after their calls were answered count as done.
         await this.o.service.settle();
         if (cmd.cwd) await this.o.service.storageFor(cmd.cwd, cmd.env ?? {}).catch(() => undefined);
+        const settings = cmd.cwd ? await this.o.service.settingsFor(cmd.cwd, cmd.env ?? {}).catch((err: Error) => err) : undefined;
         const storages = await Promise.all(
           this.o.storages.all().map(async (s) => ({ kind: s.kind, location: s.location, ...(await s.usage()), ...(s.levelStats ? { levels: s.levelStats() } : {}) })),
         );
-        reply({ version: REPRISE_VERSION, pid: process.pid, stats: this.o.stats.snapshot(), storages });
+        const config = settings instanceof Error ? { configError: settings.message } : { configFile: settings?.configFile ?? null };
+        reply({ version: REPRISE_VERSION, pid: process.pid, stats: this.o.stats.snapshot(), storages, ...config });
+        return;
+      }
+      case "clear": {
+        await this.o.service.settle();
+        try {
+          const storage = await this.o.service.storageFor(cmd.cwd ?? process.cwd(), cmd.env ?? {});
+          const before = await storage.usage();
+          await storage.clear();
+          this.o.service.forgetEntries();
+          reply({ ok: true, kind: storage.kind, location: storage.location, removedBytes: before.sizeBytes, removedEntries: before.entries });
+        } catch (err) {
+          reply({ error: (err as Error).message });
+        }
         return;
       }
       case "zero-stats":

@@ -25,6 +25,7 @@ import { ConfigError, CorruptEntryError, PluginError, RepriseError } from "../ut
 import { callLogger, logCallStart } from "../explain/call-log.js";
 import { explainCall, type ExplainAnswer } from "../explain/explain-call.js";
 import { recordCall } from "../explain/record-call.js";
+import type { PluginOutcome } from "../stats/stats.js";
 
 type EnvDep = NonNullable<ManifestEntry["env"]>[number];
 
@@ -56,6 +57,15 @@ function isRegularOrAbsent(path: string): boolean {
   const st = lstatSync(path, { throwIfNoEntry: false });
   return !st || st.isFile();
 }
+
+const PLUGIN_OUTCOME: Record<CallOutcome["result"], PluginOutcome> = {
+  "hit-direct": "hits",
+  "hit-preprocessor": "hits",
+  miss: "misses",
+  "not-cacheable": "notCacheable",
+  "compile-failed": "compileFailures",
+  error: "errors",
+};
 
 /** What the daemon tells the client at the end of a call. */
 export type CallResult =
@@ -123,6 +133,7 @@ export class CompileService {
     const started = performance.now();
     const compilerName = request.argv[0] ?? "";
     let compilerPath: string | undefined;
+    let detectedBy: string | undefined;
     try {
       compilerPath = this.resolveCompiler(request);
       if (!compilerPath) return this.local(compilerName, "compiler-not-found", started, request);
@@ -132,6 +143,7 @@ export class CompileService {
       const project = await this.d.projects.for(settings, request.cwd);
       const compiler = await project.detector.detect(compilerPath, request.env);
       if (!compiler) return this.local(compilerPath, "unknown-compiler", started, request, undefined, project);
+      detectedBy = compiler.plugin;
       const parsed = this.parse(project, request, compiler, compilerPath);
       if (!parsed.cacheable) return this.local(compilerPath, parsed.reason, started, request, compiler, project);
       // A hit replaces outputs by rename: never over a device, a directory or a FIFO.
@@ -149,8 +161,10 @@ export class CompileService {
     } catch (err) {
       if (err instanceof UnsafeCacheDirError) this.noticeOnce([`${err.message}; compiling without the cache`], notices);
       const reason = err instanceof RepriseError ? err.code : "internal-error";
-      this.d.logger.error("call failed, compiling without cache: %s", (err as Error).stack ?? err);
+      const plugin = err instanceof PluginError ? err.plugin : ((err as { plugin?: string } | undefined)?.plugin ?? detectedBy);
+      this.d.logger.error("call failed, compiling without cache%s: %s", plugin ? ` (plugin ${plugin})` : "", (err as Error).stack ?? err);
       this.d.stats.error(reason);
+      if (plugin) this.d.stats.plugin(plugin, "errors");
       const message = (err as Error).message;
       // A bad setting stops caching for every call: the user must see it on the terminal, not only in stats.
       const notice = err instanceof ConfigError || err instanceof PluginError ? message.trim() : undefined;
@@ -185,6 +199,17 @@ export class CompileService {
       this.d.stats.warning(text);
       into.push(text);
     }
+  }
+
+  /** The settings of a call made from `cwd` with `env` (for `--show-stats`). */
+  settingsFor(cwd: string, env: Record<string, string>): Promise<Settings> {
+    return this.d.settings.load(cwd, env);
+  }
+
+  /** Forgets entries remembered in memory (after the storage was cleared). */
+  forgetEntries(): void {
+    this.recent.clear();
+    this.manifests.clear();
   }
 
   private resolveCompiler(request: CompileRequest): string | undefined {
@@ -498,6 +523,8 @@ export class CompileService {
 
   /** Tells the plugins of the call's own project, and only those, how the call ended. */
   private async emit(project: Project, outcome: CallOutcome): Promise<void> {
+    const plugin = outcome.compiler?.plugin;
+    if (plugin) this.d.stats.plugin(plugin, PLUGIN_OUTCOME[outcome.result]);
     if (!project.engine.hooks.callFinished.isUsed()) return;
     try {
       await project.engine.hooks.callFinished.promise(outcome);

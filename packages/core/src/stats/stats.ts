@@ -9,6 +9,17 @@ export interface LanguageCounters {
   misses: number;
 }
 
+/** Calls of the compilers one plugin detected, by outcome. */
+export interface PluginCounters {
+  hits: number;
+  misses: number;
+  notCacheable: number;
+  compileFailures: number;
+  errors: number;
+}
+
+export type PluginOutcome = keyof PluginCounters;
+
 export interface StatsSnapshot {
   since: string;
   calls: number;
@@ -38,6 +49,8 @@ export interface StatsSnapshot {
   byLanguage: Record<string, LanguageCounters>;
   /** Security warnings met (a config file not read, a cache directory not used), each once. */
   warnings: string[];
+  /** Calls by the plugin that detected their compiler (`CompilerInfo.plugin`). */
+  byPlugin: Record<string, PluginCounters>;
 }
 
 const RECENT = 512;
@@ -113,6 +126,13 @@ export class Stats {
     this.dirty = true;
   }
 
+  /** Not a call of its own: which plugin's compiler the call was made with. */
+  plugin(name: string, outcome: PluginOutcome): void {
+    const c = (this.data.byPlugin[name] ??= { hits: 0, misses: 0, notCacheable: 0, compileFailures: 0, errors: 0 });
+    c[outcome]++;
+    this.dirty = true;
+  }
+
   compileFailed(): void {
     this.data.calls++;
     this.data.compileFailures++;
@@ -162,6 +182,7 @@ function fresh(): StatsSnapshot {
     missOverheadMs: null,
     byLanguage: {},
     warnings: [],
+    byPlugin: {},
   };
 }
 
