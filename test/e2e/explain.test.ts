@@ -172,4 +172,26 @@ describe("reprise --explain", () => {
     expect(answer.reasons).toContain("argument -O1 differs (cached entry had -O2)");
     expect((await explain([])).exitCode).toBe(2);
   });
+
+  it("--clear removes the records with the entries: nothing is recorded, and the next compile records again", async () => {
+    const log = join(sb.cacheDir, "explain", "records.jsonl");
+    expect(existsSync(log)).toBe(true);
+    const cleared = await sb.run(["--clear"], w);
+    expect(cleared.exitCode, text(cleared.stderr)).toBe(0);
+    expect(existsSync(log)).toBe(false);
+    rmSync(join(w, "uv.o"), { force: true });
+    const r = await explain(compile);
+    expect(r.exitCode).toBe(1);
+    expect(text(r.stdout)).toContain("no cached entry of uv.c compiled by");
+    // The next compile is a miss, stores and records again; its object is the plain compile's.
+    const before = await sb.stats();
+    const miss = await sb.run(compile, w);
+    expect(miss.exitCode, text(miss.stderr)).toBe(0);
+    expect((await sb.stats()).misses - before.misses).toBe(1);
+    const ref = await plain("gcc", ["-Iinclude", "-O2", "-c", "uv.c", "-o", "ref.o"], w);
+    expect(ref.exitCode).toBe(0);
+    expect(readFileSync(join(w, "uv.o")).equals(readFileSync(join(w, "ref.o")))).toBe(true);
+    expect(readFileSync(log, "utf8").trim().split("\n")).toHaveLength(1);
+    expect(text((await explain(compile)).stdout)).toMatch(/^hit: /);
+  });
 });

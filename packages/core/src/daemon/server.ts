@@ -16,6 +16,7 @@ import type { Stats } from "../stats/stats.js";
 import type { CacheStorage } from "../storage/cache-storage.js";
 import type { Logger } from "../util/logger.js";
 import { REPRISE_VERSION } from "../version.js";
+import { forgetDescriptions } from "../explain/description-records.js";
 
 export interface DaemonOptions {
   socketPath: string;
@@ -233,6 +234,8 @@ export class DaemonServer {
           const storage = await this.o.service.storageFor(cmd.cwd ?? process.cwd(), cmd.env ?? {});
           const before = await storage.usage();
           await storage.clear();
+          // The explanations of the removed entries go with them (the log is kept in the cache directory whatever the storage).
+          await forgetDescriptions((await this.o.service.settingsFor(cmd.cwd ?? process.cwd(), cmd.env ?? {})).dir);
           this.o.service.forgetEntries();
           reply({ ok: true, kind: storage.kind, location: storage.location, removedBytes: before.sizeBytes, removedEntries: before.entries });
         } catch (err) {

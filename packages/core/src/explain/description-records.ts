@@ -95,6 +95,18 @@ export function recordDescription(cacheDir: string, description: KeyDescription)
 }
 
 /**
+ * Forgets every description (`reprise --clear`): the entries they describe
+ * are gone, so `--explain` must not compare with them. Removes the log
+ * file only; never through a link (the folder is checked first, and unlink
+ * removes a link itself, not its target).
+ */
+export async function forgetDescriptions(cacheDir: string): Promise<void> {
+  const dir = recordsDir(cacheDir);
+  if (!ensurePrivateCacheDir(cacheDir, false, true) || !ensurePrivateCacheDir(dir, false)) return;
+  await rm(logPath(cacheDir), { force: true });
+}
+
+/**
  * Rewrites the log with the newest records of each source and compiler, in
  * half the size that triggers it (asynchronously, once at a time). Lines appended meanwhile may be lost:
  * only explanations, never cache entries.
