@@ -1,8 +1,8 @@
 import { cosmiconfig, type CosmiconfigResult } from "cosmiconfig";
 import { availableParallelism } from "node:os";
 import { dirname, isAbsolute, resolve } from "node:path";
-import { configSchema, type Settings } from "./schema.js";
-import { configFromEnv, ENV_KEYS } from "./env-overrides.js";
+import { configSchema, type ConfigFile, type DistSettings, type Settings } from "./schema.js";
+import { ALL_ENV_KEYS, configFromEnv } from "./env-overrides.js";
 import { ConfigError } from "../util/errors.js";
 import { defaultCacheDir, userConfigDir } from "../util/paths.js";
 
@@ -46,7 +46,7 @@ export class SettingsLoader {
   private readonly cache = new Map<string, Promise<Settings>>();
 
   async load(cwd: string, env: Readonly<Record<string, string | undefined>>): Promise<Settings> {
-    const envPart = Object.keys(ENV_KEYS)
+    const envPart = ALL_ENV_KEYS
       .map((k) => env[k] ?? "")
       .join("\0");
     const cacheKey = `${cwd}\0${env.XDG_CONFIG_HOME ?? ""}\0${env.HOME ?? ""}\0${envPart}`;
@@ -83,7 +83,7 @@ export class SettingsLoader {
     }
     const file = parse(fromFile, found?.filepath ?? "config");
     const fromEnv = parse(configFromEnv(env), "environment (REPRISE_*)");
-    const merged = { ...file, ...fromEnv };
+    const merged = { ...file, ...fromEnv, ...(file.dist || fromEnv.dist ? { dist: { ...file.dist, ...fromEnv.dist } } : {}) };
     const base = found ? dirname(found.filepath) : cwd;
     const dir = merged.dir ? (isAbsolute(merged.dir) ? merged.dir : resolve(fromEnv.dir ? cwd : base, merged.dir)) : defaultCacheDir(env as NodeJS.ProcessEnv);
     return {
@@ -98,9 +98,26 @@ export class SettingsLoader {
       storage: merged.storage ?? { ...DEFAULTS.storage },
       ...(merged.hermetic ? { hermetic: merged.hermetic } : {}),
       sandboxOptions: merged.sandboxOptions ?? {},
+      ...distSettings(merged.dist, base, cwd, fromEnv.dist?.caFile !== undefined),
       configFile: found?.filepath,
     };
   }
+}
+
+function distSettings(dist: ConfigFile["dist"], base: string, cwd: string, caFromEnv: boolean): { dist?: DistSettings } {
+  if (!dist?.schedulerUrl || dist.enabled === false) return {};
+  const caFile = dist.caFile ? resolve(caFromEnv ? cwd : base, dist.caFile) : undefined;
+  return {
+    dist: {
+      schedulerUrl: dist.schedulerUrl,
+      ...(dist.token ? { token: dist.token } : {}),
+      ...(caFile ? { caFile } : {}),
+      mode: dist.mode ?? "overflow",
+      fallback: dist.fallback ?? "local",
+      jobTimeoutMs: dist.jobTimeoutMs ?? 120_000,
+      allocateTimeoutMs: dist.allocateTimeoutMs ?? 2000,
+    },
+  };
 }
 
 function parse(input: unknown, source: string) {

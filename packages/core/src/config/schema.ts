@@ -18,6 +18,29 @@ const sizeSchema = z.union([z.number().int().positive(), z.string()]).transform(
 
 const pluginSpecSchema = z.union([z.string().min(1), z.tuple([z.string().min(1), z.record(z.string(), z.unknown())])]);
 
+/** The build farm client (`dist`): where the scheduler is and how misses go there. */
+export const distSchema = z
+  .object({
+    /** The scheduler's URL (http:// or https://). Setting it turns the farm on. */
+    schedulerUrl: z.string().url(),
+    /** The client token the scheduler accepts. */
+    token: z.string().min(1),
+    /** A PEM file of the CA that signed the scheduler's and builders' certificates (https). */
+    caFile: z.string().min(1),
+    /** false: keep the settings but compile every miss here. */
+    enabled: z.boolean(),
+    /** "overflow" (default): a miss goes to the farm only while every local slot is busy; "always": every distributable miss goes. */
+    mode: z.enum(["overflow", "always"]),
+    /** "local" (default): a miss the farm cannot compile is compiled here; "fail": the call fails instead (CI proving the farm works). */
+    fallback: z.enum(["local", "fail"]),
+    /** Longest wait for one job on a builder, uploads included (default 120000). */
+    jobTimeoutMs: z.number().int().positive(),
+    /** Longest wait for the scheduler to allocate a builder (default 2000). */
+    allocateTimeoutMs: z.number().int().positive(),
+  })
+  .strict()
+  .partial();
+
 /** Everything a config file may say. Unknown keys are an error, so typos are caught. */
 export const configSchema = z
   .object({
@@ -42,6 +65,8 @@ export const configSchema = z
     sandboxOptions: z.record(z.string(), z.unknown()),
     /** Storage backend; "local" (built in) unless a plugin provides another. */
     storage: z.object({ kind: z.string().min(1), options: z.record(z.string(), z.unknown()).optional() }).strict(),
+    /** Build farm client; see docs/dist-builder.md. */
+    dist: distSchema,
   })
   .strict()
   .partial();
@@ -49,6 +74,17 @@ export const configSchema = z
 export type ConfigInput = z.input<typeof configSchema>;
 export type ConfigFile = z.output<typeof configSchema>;
 export type PluginSpec = z.output<typeof pluginSpecSchema>;
+
+/** The farm settings of a call, present only when a scheduler URL is set and the farm is not disabled. */
+export interface DistSettings {
+  schedulerUrl: string;
+  token?: string;
+  caFile?: string;
+  mode: "overflow" | "always";
+  fallback: "local" | "fail";
+  jobTimeoutMs: number;
+  allocateTimeoutMs: number;
+}
 
 export interface Settings {
   dir: string;
@@ -63,6 +99,8 @@ export interface Settings {
   /** Sandbox that compiles misses, or undefined for ordinary local compiles. */
   hermetic?: string;
   sandboxOptions: Record<string, unknown>;
+  /** Build farm client settings, or undefined when misses are not distributed. */
+  dist?: DistSettings;
   /** File the settings came from, if any (for `--show-config` and error messages). */
   configFile?: string;
 }

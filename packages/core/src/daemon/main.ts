@@ -17,6 +17,8 @@ import { ensurePrivateDir } from "./runtime-dir.js";
 import { reprisesOwnExecutables } from "./self-paths.js";
 import { DaemonServer } from "./server.js";
 import { createHermeticCompiler } from "./hermetic-setup.js";
+import { hermeticPlugin } from "../hermetic/hermetic-plugin.js";
+import { distClientLoader } from "./dist-loader.js";
 
 /**
  * Starts the daemon in this process. Daemon-wide settings (plugins, job
@@ -58,6 +60,7 @@ export async function startDaemon(env: NodeJS.ProcessEnv = process.env, cwd = pr
       if (plugin) engine.use(plugin);
     },
   });
+  engine.use(hermeticPlugin(hermetic));
   const service = new CompileService({
     engine,
     settings: settingsLoader,
@@ -69,7 +72,7 @@ export async function startDaemon(env: NodeJS.ProcessEnv = process.env, cwd = pr
     selfPaths: reprisesOwnExecutables(),
     tempDir,
     logger: logger.child("compile"),
-    hermetic,
+    prepareMiss: distClientLoader(engine, pluginBase, logger),
   });
   const server = new DaemonServer({
     socketPath: socketPath(runtime),

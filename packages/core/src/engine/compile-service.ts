@@ -6,7 +6,7 @@ import type pLimit from "p-limit";
 import type { Engine } from "./engine.js";
 import type { CompileInvocation, CompileRequest, CompilerInfo, ParseResult } from "./types.js";
 import type { CompilerDetector } from "./compiler-detector.js";
-import type { CallOutcome } from "./hooks.js";
+import type { CallOutcome, MissContext } from "./hooks.js";
 import { baseKey } from "./cache-key.js";
 import { parseDepFileWithEnv } from "./dep-file.js";
 import { directResultKey, findInManifest, ManifestMemo, recordInManifest, today } from "./direct-mode.js";
@@ -17,7 +17,6 @@ import type { FileHashCache } from "../hashing/file-hash-cache.js";
 import { hashBytes } from "../hashing/key-hasher.js";
 import type { SettingsLoader } from "../config/load-settings.js";
 import type { Settings } from "../config/schema.js";
-import type { HermeticCompiler } from "../hermetic/hermetic-compiler.js";
 import type { StorageRegistry } from "../storage/storage-registry.js";
 import type { CacheStorage } from "../storage/cache-storage.js";
 import { decodeEntry, encodeEntry, type CacheEntry, type ManifestEntry } from "../storage/codec.js";
@@ -63,8 +62,11 @@ export interface CompileServiceDeps {
   selfPaths: ReadonlySet<string>;
   tempDir: string;
   logger: Logger;
-  /** Compiles misses in a sandbox when the call's settings ask for it (`hermetic`). */
-  hermetic?: HermeticCompiler;
+  /**
+   * Called before a miss whose settings configure a build farm (`dist`) is
+   * compiled: loads the farm client plugin if it is not loaded yet.
+   */
+  prepareMiss?: (settings: Settings) => Promise<void>;
 }
 
 interface Call {
@@ -254,7 +256,7 @@ export class CompileService {
     let run: CompilerRun;
     try {
       const [compiled] = await Promise.all([
-        this.d.limit(() => this.compile(call)),
+        this.compile(call),
         deps.scanArgv ? this.d.limit(() => runCompiler(deps.scanArgv!, request.cwd, inv.compileEnv ?? request.env)) : undefined,
       ]);
       run = compiled;
@@ -327,21 +329,40 @@ export class CompileService {
     while (this.background.size > 0) await Promise.allSettled([...this.background]);
   }
 
-  /** The real compile of a miss: in the configured sandbox, or as a plain local run. */
+  /**
+   * The real compile of a miss: wherever a `compileMiss` tap takes it (a
+   * sandbox, the farm), else a plain local run in a local slot. Only local
+   * work holds a slot, so a build at -j far above `maxJobs` sends the rest
+   * to the farm.
+   */
   private async compile(call: Call): Promise<CompilerRun> {
     const { inv, request, settings } = call;
-    if (settings.hermetic && this.d.hermetic) {
+    const hook = this.d.engine.hooks.compileMiss;
+    if (this.d.prepareMiss) await this.d.prepareMiss(settings);
+    if (hook.isUsed()) {
+      const limit = this.d.limit;
+      const context: MissContext = {
+        request,
+        compiler: call.compiler,
+        invocation: inv,
+        settings,
+        localSlotFree: () => limit.activeCount + limit.pendingCount < limit.concurrency,
+        inLocalSlot: (work) => limit(work),
+        stats: {
+          fallback: (reason) => this.d.stats.fallback(reason),
+          remoteCompile: (executor, detail) => this.d.stats.remoteCompile(executor, detail),
+        },
+        logger: this.d.logger,
+      };
       try {
-        const outcome = await this.d.hermetic.compile(settings.hermetic, settings.sandboxOptions, request, call.compiler, inv);
-        if (outcome.ok) return outcome.run;
-        this.d.logger.warn("hermetic compile not possible (%s: %s); compiling locally", outcome.reason, outcome.detail);
-        this.d.stats.fallback(outcome.reason);
+        const taken = await hook.promise(context);
+        if (taken) return taken;
       } catch (err) {
-        this.d.logger.error("hermetic compile failed; compiling locally: %s", (err as Error).stack ?? err);
-        this.d.stats.fallback("hermetic-error");
+        this.d.logger.error("a compileMiss plugin failed; compiling locally: %s", (err as Error).stack ?? err);
+        this.d.stats.fallback("compile-miss-plugin-error");
       }
     }
-    return runCompiler(inv.compileArgv, request.cwd, inv.compileEnv ?? request.env);
+    return this.d.limit(() => runCompiler(inv.compileArgv, request.cwd, inv.compileEnv ?? request.env));
   }
 
   private async store(call: Call, resultKey: string, outputs: CacheEntry["outputs"], run: CompilerRun, after?: () => Promise<void>): Promise<void> {
