@@ -1,4 +1,9 @@
 #!/usr/bin/env node
 // reprise-dist: `scheduler`, `builder` and `local-farm` commands (see docs/dist-design.md).
-process.stderr.write("reprise-dist: no command is available in this build yet\n");
-process.exitCode = 2;
+import { Command } from "commander";
+import { REPRISE_VERSION } from "@reprise/core";
+import { addBuilderCommand } from "../cli/builder-command.js";
+
+const program = new Command("reprise-dist").description("Reprise build farm").version(REPRISE_VERSION);
+addBuilderCommand(program);
+await program.parseAsync(process.argv);
