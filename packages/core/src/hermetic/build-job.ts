@@ -20,7 +20,11 @@ export const DEFAULT_LIMITS: JobLimits = {
   maxProcesses: 256,
 };
 
-/** Variables naming host directories for temporary files, which a sandbox does not have: it gives the job `/tmp`. */
+/**
+ * Variables naming host directories for temporary files, which a sandbox does
+ * not have: it gives the job `/tmp`. Reprise's own `REPRISE_*` variables
+ * (the farm token among them) never travel either.
+ */
 const DROPPED_ENV = ["TMPDIR", "TMP", "TEMP"];
 
 /** The role of the temporary dependency file a plugin added, carried back so direct mode can read it. */
@@ -104,7 +108,7 @@ export async function buildJob(
   const outputs: CompileJob["outputs"] = inv.outputs.map((o) => ({ role: o.role, path: o.path, ...(o.optional ? { optional: true } : {}) }));
   if (inv.dependencies.depFileIsTemporary && inv.dependencies.depFile) outputs.push({ role: DEP_FILE_ROLE, path: inv.dependencies.depFile });
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(request.env)) if (!DROPPED_ENV.includes(k)) env[k] = v;
+  for (const [k, v] of Object.entries(request.env)) if (!DROPPED_ENV.includes(k) && !k.startsWith("REPRISE_")) env[k] = v;
   Object.assign(env, context.env);
   return {
     ok: true,

@@ -43,6 +43,7 @@ export interface FarmCall {
   /** A raw body (blob or archive upload). */
   raw?: Buffer | NodeJS.ReadableStream;
   rawLength?: number;
+  headers?: Record<string, string>;
   timeoutMs: number;
   dispatcher: Dispatcher;
   signal?: AbortSignal;
@@ -50,7 +51,7 @@ export interface FarmCall {
 
 /** The answer's status and parsed JSON body; throws FarmRequestError when the server cannot be reached or answers garbage. */
 export async function farmRequest(call: FarmCall): Promise<{ status: number; body: unknown }> {
-  const headers: Record<string, string> = { "x-reprise-dist-protocol": String(PROTOCOL_VERSION) };
+  const headers: Record<string, string> = { ...call.headers, "x-reprise-dist-protocol": String(PROTOCOL_VERSION) };
   if (call.token) headers.authorization = `Bearer ${call.token}`;
   let body: string | Buffer | NodeJS.ReadableStream | undefined;
   if (call.json !== undefined) {

@@ -1,0 +1,183 @@
+/**
+ * The farm client's `compileMiss` tap: a distributable miss is sent to a
+ * builder the scheduler allocates; anything else, and any failure of the
+ * farm, leaves the miss to the next tap or a local compile (or fails the
+ * call, with `dist.fallback: "fail"`), with the reason counted.
+ */
+import { join } from "node:path";
+import {
+  buildJob,
+  DEFAULT_LIMITS,
+  FileHashCache,
+  InputStore,
+  runCompiler,
+  ToolchainCache,
+  writeOutputAtomically,
+  type DistSettings,
+  type Engine,
+  type MissCompileResult,
+  type MissContext,
+} from "@reprise/core";
+import { farmAgent, FarmRequestError } from "./farm-request.js";
+import { SchedulerClient, type Allocation } from "./scheduler-client.js";
+import { runOnBuilder } from "./builder-client.js";
+import { checkRunResult, type CheckedRun } from "./run-result.js";
+import { jobToWire } from "../builder/job-message.js";
+
+/** How long a builder that could not be reached is not used again by this client. */
+const QUARANTINE_MS = 30_000;
+
+interface Workspace {
+  toolchains: ToolchainCache;
+  inputs: InputStore;
+}
+
+/** Why the farm did not compile a miss: `reason` is counted in stats as a fallback. */
+class NotOnFarm extends Error {
+  constructor(
+    readonly reason: string,
+    detail: string,
+  ) {
+    super(detail);
+  }
+}
+
+export class FarmCompiler {
+  private readonly hashes = new FileHashCache();
+  private readonly workspaces = new Map<string, Workspace>();
+  private readonly schedulers = new Map<string, SchedulerClient>();
+  private readonly quarantined = new Map<string, number>();
+
+  constructor(private readonly engine: Engine) {}
+
+  /** The scheduler client for these settings (one connection pool per URL, token and CA). */
+  scheduler(dist: DistSettings): SchedulerClient {
+    const key = `${dist.schedulerUrl}\0${dist.token ?? ""}\0${dist.caFile ?? ""}`;
+    let s = this.schedulers.get(key);
+    if (!s) {
+      s = new SchedulerClient(dist.schedulerUrl, dist.token, farmAgent(dist.caFile ? { caFile: dist.caFile } : {}));
+      this.schedulers.set(key, s);
+    }
+    return s;
+  }
+
+  async compile(ctx: MissContext): Promise<MissCompileResult | undefined> {
+    const dist = ctx.settings.dist;
+    if (!dist) return undefined;
+    // The local machine's own cores first: the farm takes what they cannot (sccache #617, #1071).
+    if (dist.mode === "overflow" && ctx.localSlotFree()) return undefined;
+    try {
+      return await this.onFarm(ctx, dist);
+    } catch (err) {
+      if (!(err instanceof NotOnFarm)) throw err;
+      ctx.stats.fallback(err.reason);
+      ctx.logger.info("not compiled on the farm (%s: %s): %s", err.reason, err.message, ctx.invocation.sourceFile);
+      if (dist.fallback === "fail" && !err.reason.startsWith("dist-not-distributable")) {
+        const message = `reprise: the build farm could not compile ${ctx.invocation.sourceFile} (${err.reason}: ${err.message}) and dist.fallback is "fail"\n`;
+        return { exitCode: 1, stdout: Buffer.alloc(0), stderr: Buffer.from(message), durationMs: 0 };
+      }
+      return undefined;
+    }
+  }
+
+  private workspace(dir: string): Workspace {
+    let ws = this.workspaces.get(dir);
+    if (!ws) {
+      // The same places hermetic mode uses: a toolchain packaged for one is ready for the other.
+      ws = { toolchains: new ToolchainCache(this.engine, { dir }), inputs: new InputStore(join(dir, "hermetic", "inputs")) };
+      this.workspaces.set(dir, ws);
+    }
+    return ws;
+  }
+
+  private async onFarm(ctx: MissContext, dist: DistSettings): Promise<MissCompileResult> {
+    const scheduler = this.scheduler(dist);
+    if (!scheduler.breaker.allow()) throw new NotOnFarm("dist-scheduler-unreachable", `not asking ${dist.schedulerUrl} for a while: ${scheduler.lastError ?? "it failed"}`);
+    const ws = this.workspace(ctx.settings.dir);
+    let toolchain;
+    try {
+      toolchain = await ws.toolchains.archive(ctx.compiler);
+    } catch (err) {
+      throw new NotOnFarm("dist-not-distributable-toolchain", (err as Error).message);
+    }
+    const plan = await buildJob(ctx.request, ctx.invocation, toolchain.id, ws.inputs, this.hashes, DEFAULT_LIMITS);
+    if (!plan.ok) throw new NotOnFarm(`dist-not-distributable-${plan.reason.replace(/^hermetic-/, "")}`, plan.detail);
+    const job = plan.job;
+    const wire = jobToWire(job);
+    const started = performance.now();
+    let roundTrips = 0;
+    let bytesUploaded = 0;
+    let lastFailure: NotOnFarm | undefined;
+    let checked: CheckedRun | undefined;
+    for (let attempt = 0; attempt < 2 && !checked; attempt++) {
+      const alloc = await this.allocate(scheduler, toolchain.id, toolchain.manifest.runsOn, dist);
+      if (!alloc) break;
+      try {
+        const ex = await runOnBuilder(alloc, toolchain, wire, ws.inputs, scheduler.dispatcher, dist.jobTimeoutMs, AbortSignal.timeout(dist.jobTimeoutMs));
+        roundTrips += ex.roundTrips;
+        bytesUploaded += ex.bytesUploaded;
+        checked = checkRunResult(ex.body, job);
+      } catch (err) {
+        if (!(err instanceof FarmRequestError)) throw err;
+        lastFailure = builderFailure(err);
+        if (err.kind === "unreachable" || err.kind === "timeout") this.quarantined.set(alloc.builderId, Date.now() + QUARANTINE_MS);
+        ctx.logger.warn("builder %s failed %s (attempt %d): %s", alloc.builderId, ctx.invocation.sourceFile, attempt + 1, err.message);
+      }
+    }
+    if (!checked) throw lastFailure ?? new NotOnFarm("dist-no-builder", "no builder other than the one that failed");
+    const roundTripMs = performance.now() - started;
+    if (checked.exitCode !== 0) return this.confirmFailure(ctx, checked, roundTripMs);
+    for (const out of job.outputs) {
+      const data = checked.outputs.get(out.role);
+      const executable = ctx.invocation.outputs.find((o) => o.role === out.role)?.executable === true;
+      if (data) writeOutputAtomically(out.path, data, executable);
+    }
+    ctx.stats.remoteCompile("farm", { roundTripMs, bytesUploaded, roundTrips });
+    return { exitCode: 0, stdout: checked.stdout, stderr: checked.stderr, durationMs: roundTripMs };
+  }
+
+  /** A builder for the job, skipping one this client could not reach lately (asking once more). */
+  private async allocate(scheduler: SchedulerClient, toolchainId: string, platforms: { arch: string; os: string; bits?: 32 | 64 }[], dist: DistSettings): Promise<Allocation | undefined> {
+    for (let i = 0; i < 2; i++) {
+      let alloc: Allocation;
+      try {
+        alloc = await scheduler.allocate(toolchainId, platforms, dist.allocateTimeoutMs);
+      } catch (err) {
+        if (!(err instanceof FarmRequestError)) throw err;
+        if (err.kind === "unreachable" || err.kind === "timeout") throw new NotOnFarm("dist-scheduler-unreachable", err.message);
+        if (err.status === 401 || err.status === 403) throw new NotOnFarm("dist-auth", err.message);
+        if (err.code === "no-builder" || err.code === "all-busy") throw new NotOnFarm(`dist-${err.code}`, err.message);
+        throw new NotOnFarm("dist-scheduler-error", err.message);
+      }
+      const until = this.quarantined.get(alloc.builderId);
+      if (until === undefined || until < Date.now()) return alloc;
+    }
+    return undefined;
+  }
+
+  /**
+   * A job that failed on the builder is compiled again here: the builder's
+   * result stands when the local compile fails the same way (an error in the
+   * source); otherwise the local result is the build's.
+   */
+  private async confirmFailure(ctx: MissContext, remote: CheckedRun, roundTripMs: number): Promise<MissCompileResult> {
+    const { invocation: inv, request } = ctx;
+    const local = await ctx.inLocalSlot(() => runCompiler(inv.compileArgv, request.cwd, inv.compileEnv ?? request.env));
+    if (local.exitCode === remote.exitCode && local.stdout.equals(remote.stdout) && local.stderr.equals(remote.stderr)) {
+      ctx.stats.remoteCompile("farm", { roundTripMs, bytesUploaded: 0, roundTrips: 1 });
+      return { exitCode: remote.exitCode, stdout: remote.stdout, stderr: remote.stderr, durationMs: roundTripMs };
+    }
+    ctx.logger.warn("the compile of %s failed on the farm (exit status %d) but not the same way here (%d); using the local result", inv.sourceFile, remote.exitCode, local.exitCode);
+    ctx.stats.fallback("dist-result-differs");
+    return local;
+  }
+}
+
+function builderFailure(err: FarmRequestError): NotOnFarm {
+  if (err.kind === "timeout") return new NotOnFarm("dist-timeout", err.message);
+  if (err.kind === "garbage") return new NotOnFarm("dist-bad-result", err.message);
+  if (err.kind === "unreachable") return new NotOnFarm("dist-builder-unreachable", err.message);
+  if (err.message.startsWith("upload")) return new NotOnFarm("dist-upload-failed", err.message);
+  if (err.status === 401 || err.status === 403) return new NotOnFarm("dist-auth", err.message);
+  return new NotOnFarm("dist-builder-failed", err.message);
+}
