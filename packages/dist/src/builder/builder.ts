@@ -123,7 +123,8 @@ export async function startBuilder(config: BuilderConfig, logger = new Logger(co
         runningJobs: runner.running + runner.queued,
         toolchains: stores.toolchainIds(),
         freeToolchainBytes: stores.freeToolchainBytes(),
-        acceptingJobs: runner.running < config.maxJobs && othersLoad < config.yieldAboveLoad,
+        // Its own slots the scheduler counts (maxJobs); this says whether the owner's load leaves room at all.
+        acceptingJobs: othersLoad < config.yieldAboveLoad,
       };
     },
     registration,

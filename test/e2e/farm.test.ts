@@ -1,0 +1,249 @@
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { request } from "undici";
+import { generateKeyPair, SignJWT } from "jose";
+import { clientCommand, plain, RepriseSandbox, text, type StatsJson } from "../support/reprise-env.js";
+import { ensureDebianPackages } from "../support/sandbox-engines.js";
+import { startBuilder, startNodeProcess, startScheduler, REPRISE_DIST_BIN, builderConfig, type FarmProcess, type SchedulerHandle } from "../support/farm-processes.js";
+import { writeFarmProject } from "../support/farm-project.js";
+import { maliciousArchives } from "../support/malicious-archives.js";
+
+/**
+ * The build farm end to end, every part a real process on loopback: a
+ * scheduler, two builders running jobs in bubblewrap, and a client daemon
+ * whose misses go to the farm. Objects and dependency files of a real
+ * make -j8 build must be byte-identical to a plain build, whatever happens
+ * to the farm meanwhile (a builder killed mid-job, the scheduler stopped).
+ */
+
+const FILES = 9;
+const launcher = clientCommand("native").join(" ");
+
+let sched: SchedulerHandle;
+let builders: FarmProcess[] = [];
+let root: string;
+let sb: RepriseSandbox;
+
+function farmEnv(more: Record<string, string> = {}): Record<string, string> {
+  return { REPRISE_DIST_SCHEDULER_URL: sched.url, REPRISE_DIST_TOKEN: sched.clientToken, REPRISE_DIST_MODE: "always", ...more };
+}
+
+async function startBuilders(): Promise<void> {
+  builders = await Promise.all(
+    ["b1", "b2"].map((id) => startBuilder({ schedulerUrl: sched.url, token: sched.builderToken, builderId: id, dataDir: join(root, "builders", id) })),
+  );
+}
+
+async function waitForBuilders(n: number): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const r = await request(`${sched.url}/v1/status`, { headers: { authorization: `Bearer ${sched.clientToken}`, "x-reprise-dist-protocol": "1" } });
+    const body = (await r.body.json()) as { pools: { builders: unknown[] }[] };
+    if (body.pools.reduce((k, p) => k + p.builders.length, 0) >= n) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`fewer than ${n} builders registered`);
+}
+
+/** Builds `dir` plainly for the reference, then through Reprise with `env`; `during` runs while the Reprise build does. */
+async function buildBoth(client: RepriseSandbox, dir: string, outputs: string[], env: Record<string, string>, during?: () => Promise<void>) {
+  const read = () => new Map(outputs.map((o) => [o, readFileSync(join(dir, o))]));
+  const ref = await plain("make", ["-j8"], dir);
+  expect(ref.exitCode, text(ref.stderr)).toBe(0);
+  const reference = read();
+  await plain("make", ["clean"], dir);
+  await client.zeroStats();
+  const build = plain("make", ["-j8", `CC=${launcher} gcc`, `CXX=${launcher} g++`], dir, client.env(env));
+  if (during) await during();
+  const r = await build;
+  expect(r.exitCode, text(r.stderr)).toBe(0);
+  for (const [file, data] of read()) expect(data.equals(reference.get(file)!), `${file} byte-identical to the plain build`).toBe(true);
+  return client.stats();
+}
+
+const remote = (s: StatsJson) => s.remote?.farm ?? { compiles: 0, bytesUploaded: 0, roundTrips: 0 };
+
+function daemonLog(client: RepriseSandbox): string {
+  try {
+    return readFileSync(join(client.runtimeDir, "daemon.log"), "utf8").split("\n").filter((l) => /WARN|ERROR|farm/.test(l)).slice(-8).join("\n");
+  } catch {
+    return "(no daemon log)";
+  }
+}
+
+beforeAll(async () => {
+  ensureDebianPackages(["bubblewrap"]);
+  sb = new RepriseSandbox();
+  root = join(sb.root, "farm");
+  mkdirSync(root, { recursive: true });
+  sched = await startScheduler();
+  await startBuilders();
+  await waitForBuilders(2);
+}, 180_000);
+
+afterAll(async () => {
+  await sb?.dispose();
+  await Promise.all(builders.map((b) => b.kill()));
+  await sched?.kill();
+});
+
+describe("build farm on loopback (scheduler, two bwrap builders, client daemon)", () => {
+  it("builds a C/C++ project cold with make -j8 on the farm: objects and dep files byte-identical, every miss compiled remotely", async () => {
+    const dir = join(root, "cold");
+    const outputs = writeFarmProject(dir, FILES, "cold");
+    const s = await buildBoth(sb, dir, outputs, farmEnv());
+    expect(s.fallbacks, daemonLog(sb)).toEqual({});
+    expect(s.misses).toBe(FILES);
+    expect(remote(s).compiles).toBe(FILES);
+    expect(remote(s).bytesUploaded, "the toolchains and inputs went up").toBeGreaterThan(1_000_000);
+    expect(s.remoteRoundTripMs).toBeGreaterThan(0);
+  }, 300_000);
+
+  it("a job whose toolchain and inputs the builder holds takes one round trip (sccache #750)", async () => {
+    // Same sources in another directory: misses (the cwd is in the key), yet every input is already on the builders.
+    const dir = join(root, "warm");
+    const outputs = writeFarmProject(dir, FILES, "cold");
+    const s = await buildBoth(sb, dir, outputs, farmEnv());
+    expect(s.fallbacks, daemonLog(sb)).toEqual({});
+    expect(remote(s).compiles).toBe(FILES);
+    // Some inputs name the directory (none here: -I is relative), so every job should be one run request.
+    expect(remote(s).roundTrips).toBe(FILES);
+    expect(remote(s).bytesUploaded).toBe(0);
+  }, 300_000);
+
+  it("keeps the local slots busy and sends the rest: with one local slot, make -j8 compiles both here and on the farm", async () => {
+    const client = new RepriseSandbox({ REPRISE_MAX_JOBS: "1" });
+    try {
+      const dir = join(root, "overflow");
+      const outputs = writeFarmProject(dir, FILES, "overflow", 2);
+      const s = await buildBoth(client, dir, outputs, farmEnv({ REPRISE_DIST_MODE: "overflow" }));
+      expect(s.fallbacks, daemonLog(client)).toEqual({});
+      expect(remote(s).compiles).toBeGreaterThan(0);
+      expect(remote(s).compiles).toBeLessThan(s.misses);
+    } finally {
+      await client.dispose();
+    }
+  }, 300_000);
+
+  it("a builder killed in the middle of jobs: the build succeeds with identical outputs", async () => {
+    const dir = join(root, "killed");
+    const outputs = writeFarmProject(dir, 3, "killed", 6);
+    const victim = builders[0]!;
+    const s = await buildBoth(sb, dir, outputs, farmEnv(), async () => {
+      // The slow units take about a second each on a builder: both builders are busy with them by now.
+      await new Promise((r) => setTimeout(r, 1500));
+      await victim.kill("SIGKILL");
+    });
+    expect(s.misses).toBe(9);
+    expect(remote(s).compiles, daemonLog(sb)).toBeGreaterThan(0);
+    // The victim's jobs were retried on the other builder or compiled here; either way the objects are right.
+    builders[0] = await startBuilder({ schedulerUrl: sched.url, token: sched.builderToken, builderId: "b1", dataDir: join(root, "builders", "b1") });
+  }, 300_000);
+
+  it("refuses bad tokens: a wrong client token, a forged, foreign or missing job token, a wrong protocol version", async () => {
+    const alloc = async (token: string) =>
+      request(`${sched.url}/v1/jobs/allocate`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "x-reprise-dist-protocol": "1", "content-type": "application/json" },
+        body: JSON.stringify({ toolchainId: "0".repeat(64), platforms: [{ arch: hostArch(), os: "linux" }] }),
+      });
+    expect((await alloc("not-the-token")).statusCode).toBe(401);
+    const ok = await alloc(sched.clientToken);
+    expect(ok.statusCode).toBe(200);
+    const a = (await ok.body.json()) as { jobId: string; builderId: string; builderUrl: string; jobToken: string };
+    const other = builders.find((b) => b.url !== a.builderUrl)!;
+    const run = (url: string, jobId: string, token: string | undefined, protocol = "1") =>
+      request(`${url}/v1/jobs/${jobId}/run`, {
+        method: "POST",
+        headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), "x-reprise-dist-protocol": protocol, "content-type": "application/json" },
+        body: "{}",
+      });
+    const { privateKey } = await generateKeyPair("EdDSA", { crv: "Ed25519" });
+    const forged = await new SignJWT({}).setProtectedHeader({ alg: "EdDSA" }).setSubject(a.jobId).setAudience(a.builderId).setExpirationTime("5m").sign(privateKey);
+    expect((await run(a.builderUrl, a.jobId, undefined)).statusCode).toBe(401);
+    expect((await run(a.builderUrl, a.jobId, forged)).statusCode).toBe(401);
+    expect((await run(other.url, a.jobId, a.jobToken)).statusCode, "a job token is good at its own builder only").toBe(403);
+    expect((await run(a.builderUrl, "another-job", a.jobToken)).statusCode, "and for its own job only").toBe(403);
+    const wrongVersion = await run(a.builderUrl, a.jobId, a.jobToken, "2");
+    expect(wrongVersion.statusCode).toBe(400);
+    expect(((await wrongVersion.body.json()) as { error: { code: string } }).error.code).toBe("protocol-version");
+    // Past the token, a body that is no job is refused too.
+    const bad = await run(a.builderUrl, a.jobId, a.jobToken);
+    expect(bad.statusCode).toBe(400);
+  });
+
+  it("refuses malicious toolchain archives and uploads whose bytes do not match their digest", async () => {
+    const ok = await request(`${sched.url}/v1/jobs/allocate`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${sched.clientToken}`, "x-reprise-dist-protocol": "1", "content-type": "application/json" },
+      body: JSON.stringify({ toolchainId: "0".repeat(64), platforms: [{ arch: hostArch(), os: "linux" }] }),
+    });
+    const a = (await ok.body.json()) as { jobId: string; builderUrl: string; jobToken: string };
+    const put = (path: string, body: Buffer) =>
+      request(`${a.builderUrl}${path}`, {
+        method: "PUT",
+        headers: { authorization: `Bearer ${a.jobToken}`, "x-reprise-dist-protocol": "1", "x-reprise-job-id": a.jobId, "content-type": "application/octet-stream" },
+        body,
+      });
+    const builderData = join(root, "builders");
+    for (const archive of await maliciousArchives(root)) {
+      const r = await put(`/v1/toolchains/${archive.id}`, archive.bytes);
+      const body = (await r.body.json()) as { error: { code: string; message: string } };
+      expect(r.statusCode, `${archive.name}: ${JSON.stringify(body)}`).toBe(400);
+      expect(body.error.code).toBe("bad-archive");
+      for (const escaped of archive.escapes) expect(existsSync(escaped), `${archive.name} wrote ${escaped}`).toBe(false);
+    }
+    const blob = Buffer.from("int x;\n");
+    const r = await put(`/v1/blobs/${"ab".repeat(32)}`, blob);
+    expect(r.statusCode).toBe(400);
+    expect(((await r.body.json()) as { error: { code: string } }).error.code).toBe("digest-mismatch");
+    expect(existsSync(join(builderData, "b1", "data", "blobs", "ab", "ab".repeat(32)))).toBe(false);
+  });
+
+  it("a builder does not start without a usable sandbox or with a bad token, and says why in one line", async () => {
+    const noSandbox = startNodeProcess([
+      REPRISE_DIST_BIN,
+      "builder",
+      "--config",
+      builderConfig({ schedulerUrl: sched.url, token: sched.builderToken, builderId: "nosb", dataDir: join(root, "nosb"), sandboxOptions: { bwrap: "/nonexistent/bwrap" } }),
+    ]);
+    await expect(noSandbox).rejects.toThrow(/cannot start: no sandbox usable/);
+    const badToken = startNodeProcess([REPRISE_DIST_BIN, "builder", "--config", builderConfig({ schedulerUrl: sched.url, token: "wrong", builderId: "badtok", dataDir: join(root, "badtok") })]);
+    await expect(badToken).rejects.toThrow(/cannot start: bad token/);
+    const unreachable = startNodeProcess([REPRISE_DIST_BIN, "builder", "--config", builderConfig({ schedulerUrl: "http://127.0.0.1:9", token: "x", builderId: "unr", dataDir: join(root, "unr") })]);
+    await expect(unreachable).rejects.toThrow(/cannot start: scheduler unreachable/);
+  });
+
+  it("the scheduler stopped during the build: the rest compiles locally, identical, and the circuit breaker stops asking", async () => {
+    const dir = join(root, "nosched");
+    const outputs = writeFarmProject(dir, FILES, "nosched");
+    const half = outputs.filter((o) => o.endsWith(".o")).slice(0, 4);
+    const read = () => new Map(outputs.map((o) => [o, readFileSync(join(dir, o))]));
+    expect((await plain("make", ["-j8"], dir)).exitCode).toBe(0);
+    const reference = read();
+    await plain("make", ["clean"], dir);
+    await sb.zeroStats();
+    const make = (targets: string[]) => plain("make", ["-j8", `CC=${launcher} gcc`, `CXX=${launcher} g++`, ...targets], dir, sb.env(farmEnv()));
+    expect((await make(half)).exitCode).toBe(0);
+    await sched.kill("SIGKILL");
+    const rest = await make([]);
+    expect(rest.exitCode, text(rest.stderr)).toBe(0);
+    for (const [file, data] of read()) expect(data.equals(reference.get(file)!), `${file} byte-identical to the plain build`).toBe(true);
+    const s = await sb.stats();
+    expect(remote(s).compiles).toBe(half.length);
+    expect(s.fallbacks["dist-scheduler-unreachable"], daemonLog(sb)).toBe(FILES - half.length);
+  }, 300_000);
+
+  it('with dist.fallback "fail" a miss the farm cannot take fails the call (CI proving the farm works, sccache #437)', async () => {
+    const dir = join(root, "failmode");
+    writeFarmProject(dir, 1, "failmode");
+    mkdirSync(join(dir, "build"), { recursive: true });
+    const r = await sb.run(["gcc", "-Iinclude", "-c", "src/unit0.c", "-o", "build/unit0.o"], dir, { env: farmEnv({ REPRISE_DIST_FALLBACK: "fail" }) });
+    expect(r.exitCode).not.toBe(0);
+    expect(text(r.stderr)).toMatch(/build farm could not compile .*dist-scheduler-unreachable/);
+  });
+});
+
+function hostArch(): string {
+  return process.arch === "x64" ? "x86_64" : process.arch === "arm64" ? "aarch64" : process.arch;
+}
