@@ -18,7 +18,7 @@ import {
   type MissCompileResult,
   type MissContext,
 } from "@reprise/core";
-import { farmAgent, FarmRequestError } from "./farm-request.js";
+import { farmAgent, farmRequest, FarmRequestError } from "./farm-request.js";
 import { SchedulerClient, type Allocation } from "./scheduler-client.js";
 import { runOnBuilder } from "./builder-client.js";
 import { checkRunResult, type CheckedRun } from "./run-result.js";
@@ -150,9 +150,23 @@ export class FarmCompiler {
         throw new NotOnFarm("dist-scheduler-error", err.message);
       }
       const until = this.quarantined.get(alloc.builderId);
-      if (until === undefined || until < Date.now()) return alloc;
+      if (until === undefined || until < Date.now() || (await this.healthy(alloc, scheduler))) {
+        this.quarantined.delete(alloc.builderId);
+        return alloc;
+      }
     }
     return undefined;
+  }
+
+  /** Whether a builder this client could not reach lately answers again (it may have restarted): one short health check. */
+  private async healthy(alloc: Allocation, scheduler: SchedulerClient): Promise<boolean> {
+    try {
+      const base = alloc.builderUrl.endsWith("/") ? alloc.builderUrl : `${alloc.builderUrl}/`;
+      const r = await farmRequest({ method: "GET", url: new URL("v1/health", base).href, timeoutMs: 1000, dispatcher: scheduler.dispatcher });
+      return r.status === 200;
+    } catch {
+      return false;
+    }
   }
 
   /**
