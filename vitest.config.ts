@@ -1,8 +1,10 @@
-import { defineConfig } from "vitest/config";
+import { configDefaults, defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
     include: ["packages/*/test/**/*.test.ts", "test/**/*.test.ts"],
+    // The default "**/dist/**" would exclude the whole packages/dist; only build outputs are excluded.
+    exclude: [...configDefaults.exclude.filter((p) => p !== "**/dist/**"), "packages/*/dist/**"],
     // Whole make/CMake builds run inside single tests; a loaded 2-core machine needs the margin.
     testTimeout: 240_000,
     hookTimeout: 120_000,
