@@ -97,6 +97,16 @@ describe("build farm on loopback (scheduler, two bwrap builders, client daemon)"
     expect(remote(s).compiles).toBe(FILES);
     expect(remote(s).bytesUploaded, "the toolchains and inputs went up").toBeGreaterThan(1_000_000);
     expect(s.remoteRoundTripMs).toBeGreaterThan(0);
+
+    const status = await sb.run(["--dist-status", "--json"], dir, { env: farmEnv() });
+    expect(status.exitCode, text(status.stderr)).toBe(0);
+    const view = JSON.parse(text(status.stdout)) as { reachable: boolean; scheduler: { pools: { builders: { builderId: string; toolchains: string[] }[] }[] }; client: { remoteCompiles: number } };
+    expect(view.reachable).toBe(true);
+    const ids = view.scheduler.pools.flatMap((p) => p.builders.map((b) => b.builderId)).sort();
+    expect(ids).toEqual(["b1", "b2"]);
+    expect(view.client.remoteCompiles).toBe(FILES);
+    const human = await sb.run(["--dist-status"], dir, { env: farmEnv() });
+    expect(text(human.stdout)).toMatch(/reachable[\s\S]*b1 http:\/\/127\.0\.0\.1:\d+  jobs \d+\/2/);
   }, 300_000);
 
   it("a job whose toolchain and inputs the builder holds takes one round trip (sccache #750)", async () => {

@@ -37,7 +37,7 @@ export function startNodeProcess(args: string[], env: Record<string, string> = {
       reject(new Error(`${args.join(" ")} did not start in ${timeoutMs} ms:\n${out}`));
     }, timeoutMs);
     const onData = () => {
-      const m = /listening at (\S+)/.exec(out);
+      const m = /listening (?:at|on) (\S+)/.exec(out);
       if (m) {
         clearTimeout(timer);
         child.stdout!.off("data", onData);

@@ -59,7 +59,8 @@ export async function runCommand(args: string[]): Promise<number> {
     .option("--stop-server", "stop the background daemon")
     .option("-s, --show-stats", "show cache statistics")
     .option("-z, --zero-stats", "reset statistics")
-    .option("--json", "with --show-stats: machine-readable output")
+    .option("--dist-status", "show the build farm: the scheduler's pools and this client's view")
+    .option("--json", "with --show-stats or --dist-status: machine-readable output")
     .addHelpText("after", "\nCommands:\n  install-native                          build the native client with the system C compiler (faster cache hits)\n  link-compilers <dir> [compiler...]      make compiler links (gcc, g++, cc, c++, clang, clang++) to the native client in <dir>\n  --package-toolchain <compiler> <out>    write the compiler's toolchain archive (.tar.gz)\n  toolchain inspect <archive> [--json]    describe a toolchain archive")
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) });
@@ -68,7 +69,14 @@ export async function runCommand(args: string[]): Promise<number> {
   } catch (err) {
     return (err as { exitCode?: number }).exitCode ?? 2;
   }
-  const o = program.opts<{ startServer?: boolean; stopServer?: boolean; showStats?: boolean; zeroStats?: boolean; json?: boolean }>();
+  const o = program.opts<{ startServer?: boolean; stopServer?: boolean; showStats?: boolean; zeroStats?: boolean; json?: boolean; distStatus?: boolean }>();
+  if (o.distStatus) {
+    const { distStatus } = await import("./dist-status.js");
+    const { SettingsLoader } = await import("../config/load-settings.js");
+    const settings = await new SettingsLoader().load(process.cwd(), process.env as Record<string, string>);
+    const reply = (await isListening(socketPath(runtimeDir()))) ? ((await send("stats", { cwd: process.cwd(), env: reprEnv() })) as StatsReply | undefined) : undefined;
+    return distStatus(settings.dist, reply?.stats, o.json === true);
+  }
   if (!o.startServer && !o.stopServer && !o.showStats && !o.zeroStats) {
     program.outputHelp();
     return 0;
