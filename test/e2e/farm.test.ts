@@ -8,6 +8,7 @@ import { ensureDebianPackages } from "../support/sandbox-engines.js";
 import { startBuilder, startNodeProcess, startScheduler, REPRISE_DIST_BIN, builderConfig, type FarmProcess, type SchedulerHandle } from "../support/farm-processes.js";
 import { writeFarmProject } from "../support/farm-project.js";
 import { maliciousArchives } from "../support/malicious-archives.js";
+import { makeTestCertificates } from "../support/tls-certs.js";
 
 /**
  * The build farm end to end, every part a real process on loopback: a
@@ -248,7 +249,17 @@ describe("build farm on loopback (scheduler, two bwrap builders, client daemon)"
     for (const [file, data] of read()) expect(data.equals(reference.get(file)!), `${file} byte-identical to the plain build`).toBe(true);
     const s = await sb.stats();
     expect(remote(s).compiles, JSON.stringify(s.fallbacks)).toBe(half.length);
-    expect(s.fallbacks["dist-scheduler-unreachable"], daemonLog(sb)).toBe(FILES - half.length);
+    const unreachable = s.fallbacks["dist-scheduler-unreachable"] ?? 0;
+    expect(unreachable, daemonLog(sb)).toBeGreaterThan(0);
+    expect(unreachable + (s.fallbacks["dist-circuit-open"] ?? 0)).toBe(FILES - half.length);
+    // The breaker is open now: the next miss does not even try the scheduler.
+    writeFarmProject(join(dir, "again"), 1, "again");
+    mkdirSync(join(dir, "again", "build"), { recursive: true });
+    const again = await sb.run(["gcc", "-Iinclude", "-c", "src/unit0.c", "-o", "build/unit0.o"], join(dir, "again"), { env: farmEnv() });
+    expect(again.exitCode).toBe(0);
+    const after = await sb.stats();
+    expect(after.fallbacks["dist-circuit-open"] ?? 0).toBe((s.fallbacks["dist-circuit-open"] ?? 0) + 1);
+    expect(after.fallbacks["dist-scheduler-unreachable"]).toBe(unreachable);
   }, 300_000);
 
   it('with dist.fallback "fail" a miss the farm cannot take fails the call (CI proving the farm works, sccache #437)', async () => {
@@ -257,10 +268,66 @@ describe("build farm on loopback (scheduler, two bwrap builders, client daemon)"
     mkdirSync(join(dir, "build"), { recursive: true });
     const r = await sb.run(["gcc", "-Iinclude", "-c", "src/unit0.c", "-o", "build/unit0.o"], dir, { env: farmEnv({ REPRISE_DIST_FALLBACK: "fail" }) });
     expect(r.exitCode).not.toBe(0);
-    expect(text(r.stderr)).toMatch(/build farm could not compile .*dist-scheduler-unreachable/);
+    expect(text(r.stderr)).toMatch(/build farm could not compile .*(dist-scheduler-unreachable|dist-circuit-open)/);
   });
 });
 
 function hostArch(): string {
   return process.arch === "x64" ? "x86_64" : process.arch === "arm64" ? "aarch64" : process.arch;
 }
+
+describe("build farm with TLS and with the container sandbox (each its own scheduler and builder)", () => {
+  let own: SchedulerHandle | undefined;
+  let builder: FarmProcess | undefined;
+  let client: RepriseSandbox | undefined;
+
+  afterAll(async () => {
+    await client?.dispose();
+    await builder?.kill();
+    await own?.kill();
+  });
+
+  async function farm(id: string, extra: Partial<Parameters<typeof startBuilder>[0]>) {
+    await client?.dispose();
+    await builder?.kill();
+    await own?.kill();
+    own = await startScheduler();
+    builder = await startBuilder({ schedulerUrl: own.url, token: own.builderToken, builderId: id, dataDir: join(root, "builders", id), ...extra });
+    client = new RepriseSandbox();
+    return { own, builder, client };
+  }
+
+  it("a builder serving https: a client trusting the test CA compiles there; one that does not falls back locally", async () => {
+    const certs = makeTestCertificates(join(root, "tls"));
+    const f = await farm("tls1", { extra: { tls: { certFile: certs.certFile, keyFile: certs.keyFile } } });
+    expect(f.builder.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+    const env = { REPRISE_DIST_SCHEDULER_URL: f.own.url, REPRISE_DIST_TOKEN: f.own.clientToken, REPRISE_DIST_MODE: "always" };
+    const dir = join(root, "tls-proj");
+    const outputs = writeFarmProject(dir, 3, "tls");
+    const s = await buildBoth(f.client, dir, outputs, { ...env, REPRISE_DIST_CA_FILE: certs.caFile });
+    expect(s.fallbacks, daemonLog(f.client)).toEqual({});
+    expect(remote(s).compiles).toBe(3);
+
+    const untrusting = new RepriseSandbox();
+    try {
+      const dir2 = join(root, "tls-untrusted");
+      const outputs2 = writeFarmProject(dir2, 3, "tls-untrusted");
+      const s2 = await buildBoth(untrusting, dir2, outputs2, env);
+      expect(remote(s2).compiles).toBe(0);
+      expect(s2.fallbacks["dist-builder-unreachable"], JSON.stringify(s2.fallbacks)).toBe(3);
+    } finally {
+      await untrusting.dispose();
+    }
+  }, 300_000);
+
+  it("a builder running jobs with podman (container sandbox): make -j8 byte-identical", async () => {
+    ensureDebianPackages(["podman", "runc"]);
+    const f = await farm("pod1", { sandbox: "podman", sandboxOptions: { engine: "podman", runtime: "runc" } });
+    expect(f.builder.output()).toMatch(/sandbox (podman|docker)/);
+    const dir = join(root, "podman-proj");
+    const outputs = writeFarmProject(dir, 4, "podman");
+    const s = await buildBoth(f.client, dir, outputs, { REPRISE_DIST_SCHEDULER_URL: f.own.url, REPRISE_DIST_TOKEN: f.own.clientToken, REPRISE_DIST_MODE: "always" });
+    expect(s.fallbacks, daemonLog(f.client)).toEqual({});
+    expect(remote(s).compiles).toBe(4);
+  }, 600_000);
+});

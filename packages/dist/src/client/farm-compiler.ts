@@ -92,7 +92,7 @@ export class FarmCompiler {
 
   private async onFarm(ctx: MissContext, dist: DistSettings): Promise<MissCompileResult> {
     const scheduler = this.scheduler(dist);
-    if (!scheduler.breaker.allow()) throw new NotOnFarm("dist-scheduler-unreachable", `not asking ${dist.schedulerUrl} for a while: ${scheduler.lastError ?? "it failed"}`);
+    if (!scheduler.breaker.allow()) throw new NotOnFarm("dist-circuit-open", `not asking ${dist.schedulerUrl} for a while: ${scheduler.lastError ?? "it failed"}`);
     const ws = this.workspace(ctx.settings.dir);
     let toolchain;
     try {
