@@ -1,5 +1,5 @@
 /** What a builder keeps between jobs: job inputs (blobs) and unpacked toolchains, both bounded and evicted least-recently-used. */
-import { mkdirSync, renameSync, rmSync, utimesSync } from "node:fs";
+import { chmodSync, mkdirSync, renameSync, rmSync, utimesSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import type { IncomingMessage } from "node:http";
@@ -51,6 +51,8 @@ export class BuilderStores {
       const got = await receiveToFile(req, tmp, this.o.maxBlobUpload);
       if (got.digest !== digest) throw new HttpError(400, "digest-mismatch", `the uploaded bytes hash to ${got.digest}, not ${digest}`);
       mkdirSync(join(this.blobs.dir, digest.slice(0, 2)), { recursive: true, mode: 0o700 });
+      // Read-only for everyone, as the input store keeps blobs: a sandbox's job user (not root) reads them.
+      chmodSync(tmp, 0o444);
       renameSync(tmp, target);
     } finally {
       rmSync(tmp, { force: true });

@@ -111,7 +111,6 @@ export class FarmCompiler {
     let checked: CheckedRun | undefined;
     for (let attempt = 0; attempt < 2 && !checked; attempt++) {
       const alloc = await this.allocate(scheduler, toolchain.id, toolchain.manifest.runsOn, dist);
-      if (!alloc) break;
       try {
         const ex = await runOnBuilder(alloc, toolchain, wire, ws.inputs, scheduler.dispatcher, dist.jobTimeoutMs, AbortSignal.timeout(dist.jobTimeoutMs));
         roundTrips += ex.roundTrips;
@@ -137,7 +136,7 @@ export class FarmCompiler {
   }
 
   /** A builder for the job, skipping one this client could not reach lately (asking once more). */
-  private async allocate(scheduler: SchedulerClient, toolchainId: string, platforms: { arch: string; os: string; bits?: 32 | 64 }[], dist: DistSettings): Promise<Allocation | undefined> {
+  private async allocate(scheduler: SchedulerClient, toolchainId: string, platforms: { arch: string; os: string; bits?: 32 | 64 }[], dist: DistSettings): Promise<Allocation> {
     for (let i = 0; i < 2; i++) {
       let alloc: Allocation;
       try {
@@ -155,7 +154,7 @@ export class FarmCompiler {
         return alloc;
       }
     }
-    return undefined;
+    throw new NotOnFarm("dist-builder-unreachable", "the builders allocated could not be reached lately and still do not answer");
   }
 
   /** Whether a builder this client could not reach lately answers again (it may have restarted): one short health check. */
@@ -181,7 +180,13 @@ export class FarmCompiler {
       ctx.stats.remoteCompile("farm", { roundTripMs, bytesUploaded: 0, roundTrips: 1 });
       return { exitCode: remote.exitCode, stdout: remote.stdout, stderr: remote.stderr, durationMs: roundTripMs };
     }
-    ctx.logger.warn("the compile of %s failed on the farm (exit status %d) but not the same way here (%d); using the local result", inv.sourceFile, remote.exitCode, local.exitCode);
+    ctx.logger.warn(
+      "the compile of %s failed on the farm (exit status %d) but not the same way here (%d); using the local result. The builder said: %s",
+      inv.sourceFile,
+      remote.exitCode,
+      local.exitCode,
+      remote.stderr.toString("utf8").slice(0, 2000),
+    );
     ctx.stats.fallback("dist-result-differs");
     return local;
   }
