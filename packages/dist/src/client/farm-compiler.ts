@@ -26,10 +26,15 @@ import { jobToWire } from "../builder/job-message.js";
 
 /** How long a builder that could not be reached is not used again by this client. */
 const QUARANTINE_MS = 30_000;
+/** The input store is shared with hermetic mode and bounded the same way. */
+const PRUNE_EVERY_MS = 10 * 60_000;
+const INPUT_STORE_BYTES = 1024 ** 3;
+const INPUT_GRACE_MS = 30 * 60_000;
 
 interface Workspace {
   toolchains: ToolchainCache;
   inputs: InputStore;
+  lastPrune: number;
 }
 
 /** Why the farm did not compile a miss: `reason` is counted in stats as a fallback. */
@@ -80,12 +85,23 @@ export class FarmCompiler {
     }
   }
 
-  private workspace(dir: string): Workspace {
+  private workspace(dir: string, logger: MissContext["logger"]): Workspace {
     let ws = this.workspaces.get(dir);
     if (!ws) {
       // The same places hermetic mode uses: a toolchain packaged for one is ready for the other.
-      ws = { toolchains: new ToolchainCache(this.engine, { dir }), inputs: new InputStore(join(dir, "hermetic", "inputs")) };
+      ws = { toolchains: new ToolchainCache(this.engine, { dir }), inputs: new InputStore(join(dir, "hermetic", "inputs")), lastPrune: 0 };
       this.workspaces.set(dir, ws);
+    }
+    if (Date.now() - ws.lastPrune > PRUNE_EVERY_MS) {
+      ws.lastPrune = Date.now();
+      const inputs = ws.inputs;
+      setImmediate(() => {
+        try {
+          inputs.prune({ maxBytes: INPUT_STORE_BYTES, graceMs: INPUT_GRACE_MS });
+        } catch (err) {
+          logger.warn("input store %s: prune failed: %s", inputs.dir, (err as Error).message);
+        }
+      });
     }
     return ws;
   }
@@ -93,7 +109,7 @@ export class FarmCompiler {
   private async onFarm(ctx: MissContext, dist: DistSettings): Promise<MissCompileResult> {
     const scheduler = this.scheduler(dist);
     if (!scheduler.breaker.allow()) throw new NotOnFarm("dist-circuit-open", `not asking ${dist.schedulerUrl} for a while: ${scheduler.lastError ?? "it failed"}`);
-    const ws = this.workspace(ctx.settings.dir);
+    const ws = this.workspace(ctx.settings.dir, ctx.logger);
     let toolchain;
     try {
       toolchain = await ws.toolchains.archive(ctx.compiler);
