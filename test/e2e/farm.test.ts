@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { request } from "undici";
@@ -232,6 +233,14 @@ describe("build farm on loopback (scheduler, two bwrap builders, client daemon)"
     await expect(unreachable).rejects.toThrow(/cannot start: scheduler unreachable/);
   });
 
+  it("a job that outlives its time limit on the farm is compiled here, identical", async () => {
+    const dir = join(root, "timeout");
+    const outputs = writeFarmProject(dir, 0, "timeout", 2);
+    const s = await buildBoth(sb, dir, outputs, farmEnv({ REPRISE_DIST_JOB_TIMEOUT_MS: "150" }));
+    expect(remote(s).compiles).toBe(0);
+    expect(s.fallbacks["dist-timeout"], JSON.stringify(s.fallbacks)).toBe(2);
+  }, 300_000);
+
   it("the scheduler stopped during the build: the rest compiles locally, identical, and the circuit breaker stops asking", async () => {
     const dir = join(root, "nosched");
     const outputs = writeFarmProject(dir, FILES, "nosched");
@@ -275,6 +284,38 @@ describe("build farm on loopback (scheduler, two bwrap builders, client daemon)"
 function hostArch(): string {
   return process.arch === "x64" ? "x86_64" : process.arch === "arm64" ? "aarch64" : process.arch;
 }
+
+describe("a scheduler that accepts connections and never answers (a hung process, simulated by a bare TCP server)", () => {
+  it("a miss waits at most the allocation bound, then compiles here; later misses do not wait at all", async () => {
+    const hung = createServer(() => {});
+    await new Promise<void>((r) => hung.listen(0, "127.0.0.1", r));
+    const client = new RepriseSandbox();
+    try {
+      const url = `http://127.0.0.1:${(hung.address() as AddressInfo).port}`;
+      const dir = join(root, "hung");
+      writeFarmProject(dir, 5, "hung");
+      mkdirSync(join(dir, "build"), { recursive: true });
+      const env = { REPRISE_DIST_SCHEDULER_URL: url, REPRISE_DIST_TOKEN: "t", REPRISE_DIST_MODE: "always" };
+      const times: number[] = [];
+      for (const unit of ["unit0", "unit1", "unit3", "unit4"]) {
+        const started = Date.now();
+        const r = await client.run(["gcc", "-Iinclude", "-c", `src/${unit}.c`, "-o", `build/${unit}-${times.length}.o`], dir, { env });
+        times.push(Date.now() - started);
+        expect(r.exitCode, text(r.stderr)).toBe(0);
+      }
+      // The first call also packages the toolchain; the second waits allocateTimeoutMs (2 s) and a little slack at most;
+      // after two failures the breaker is open and the next calls do not wait.
+      expect(times[1]!, JSON.stringify(times)).toBeLessThan(6000);
+      expect(times[1]!, JSON.stringify(times)).toBeGreaterThanOrEqual(2000);
+      expect(Math.max(times[2]!, times[3]!), JSON.stringify(times)).toBeLessThan(2000);
+      const s = await client.stats();
+      expect(s.fallbacks).toEqual({ "dist-scheduler-unreachable": 2, "dist-circuit-open": 2 });
+    } finally {
+      await client.dispose();
+      hung.close();
+    }
+  }, 120_000);
+});
 
 describe("build farm with TLS and with the container sandbox (each its own scheduler and builder)", () => {
   let own: SchedulerHandle | undefined;

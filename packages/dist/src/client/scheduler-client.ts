@@ -36,7 +36,7 @@ export class SchedulerClient {
         token: this.token,
         json: { toolchainId, platforms, maxWaitMs },
         // The scheduler may queue the request for maxWaitMs: wait that long and a little more, never longer.
-        timeoutMs: maxWaitMs + 3000,
+        timeoutMs: maxWaitMs + 1500,
         dispatcher: this.dispatcher,
       });
     } catch (err) {
