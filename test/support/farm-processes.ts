@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { randomBytes } from "node:crypto";
 import { REPO_ROOT } from "./reprise-env.js";
 
 export const REPRISE_DIST_BIN = join(REPO_ROOT, "packages/dist/dist/bin/reprise-dist.js");
@@ -55,6 +56,15 @@ export function startNodeProcess(args: string[], env: Record<string, string> = {
 export interface SchedulerHandle extends FarmProcess {
   clientToken: string;
   builderToken: string;
+}
+
+/** The real scheduler (`reprise-dist scheduler`) on loopback with fresh static tokens; heartbeats every second. */
+export async function startRealScheduler(dir: string, clientToken = `client-${randomBytes(16).toString("hex")}`, builderToken = `builder-${randomBytes(16).toString("hex")}`): Promise<SchedulerHandle> {
+  mkdirSync(dir, { recursive: true });
+  const config = join(dir, "scheduler.json");
+  writeFileSync(config, JSON.stringify({ listen: "127.0.0.1:0", auth: { clientTokens: [clientToken], builderTokens: [builderToken] }, heartbeatIntervalMs: 1000, logLevel: "info" }));
+  const p = await startNodeProcess([REPRISE_DIST_BIN, "scheduler", "--config", config]);
+  return { ...p, clientToken, builderToken };
 }
 
 /** A scheduler on loopback with fresh tokens. */
