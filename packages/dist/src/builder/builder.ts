@@ -50,7 +50,7 @@ export async function probeSandboxes(setting: string, options: Record<string, un
       usable.push(name);
       chosen ??= sandbox;
     } catch (err) {
-      reasons.push(((err as { detail?: string }).detail ?? (err as Error).message).replace(/\s+/g, " "));
+      reasons.push((err as Error).message.replace(/\s+/g, " "));
     }
   }
   if (!chosen) throw new BuilderStartError(`no sandbox usable (a builder never runs jobs unsandboxed): ${reasons.join("; ")}`);
