@@ -163,11 +163,12 @@ async function buildScenario(o) {
   try {
     const reprise = { REPRISE_DIR: path.join(dir, 'cache'), REPRISE_RUNTIME_DIR: path.join(dir, 'run'), REPRISE_IDLE_TIMEOUT: '300', LC_ALL: 'C', REPRISE_DIST_SCHEDULER_URL: farm.url, REPRISE_DIST_TOKEN: farm.clientToken, REPRISE_DIST_MODE: 'always' };
     // Warm-up in another directory: packages the toolchains and puts them and the system headers on both builders.
-    const warm = path.join(dir, 'warm');
-    writeGeneratedTree(warm, 8);
     const cc = client().join(' ');
-    run(['make', '-j8', `CC=${cc} gcc`, `CXX=${cc} g++`], { cwd: warm, env: reprise });
-    run(['make', '-j8', `CC=${cc} gcc`, `CXX=${cc} g++`, 'clean', 'all'], { cwd: warm, env: { ...reprise, REPRISE_DIR: path.join(dir, 'cache2') } });
+    for (const w of ['warm1', 'warm2']) {
+      const warm = path.join(dir, w);
+      writeGeneratedTree(warm, 8);
+      run(['make', '-j8', `CC=${cc} gcc`, `CXX=${cc} g++`], { cwd: warm, env: reprise });
+    }
     run([...client(), '--zero-stats'], { env: reprise, cwd: dir });
     const f = run(['make', '-j8', `CC=${cc} gcc`, `CXX=${cc} g++`], { cwd: tree, env: reprise });
     if (f.error) throw new Error(`farm build: ${f.error}`);
