@@ -96,6 +96,8 @@ export class CompileService {
    */
   private readonly recent = new LRUCache<string, CacheEntry>({ maxSize: RECENT_ENTRIES_BYTES, sizeCalculation: entryBytes });
   private readonly background = new Set<Promise<void>>();
+  /** Local slots promised to calls by `localSlotFree()` that have not started their local compile yet. */
+  private claimedSlots = 0;
 
   constructor(private readonly d: CompileServiceDeps) {}
 
@@ -338,31 +340,54 @@ export class CompileService {
   private async compile(call: Call): Promise<CompilerRun> {
     const { inv, request, settings } = call;
     const hook = this.d.engine.hooks.compileMiss;
+    const limit = this.d.limit;
     if (this.d.prepareMiss) await this.d.prepareMiss(settings);
-    if (hook.isUsed()) {
-      const limit = this.d.limit;
-      const context: MissContext = {
-        request,
-        compiler: call.compiler,
-        invocation: inv,
-        settings,
-        localSlotFree: () => limit.activeCount + limit.pendingCount < limit.concurrency,
-        inLocalSlot: (work) => limit(work),
-        stats: {
-          fallback: (reason) => this.d.stats.fallback(reason),
-          remoteCompile: (executor, detail) => this.d.stats.remoteCompile(executor, detail),
-        },
-        logger: this.d.logger,
-      };
-      try {
-        const taken = await hook.promise(context);
-        if (taken) return taken;
-      } catch (err) {
-        this.d.logger.error("a compileMiss plugin failed; compiling locally: %s", (err as Error).stack ?? err);
-        this.d.stats.fallback("compile-miss-plugin-error");
+    // A slot a tap was told is free stays this call's until its local compile takes it:
+    // a burst of misses must not all see the same free slot.
+    let claimed = false;
+    const release = () => {
+      if (claimed) this.claimedSlots--;
+      claimed = false;
+    };
+    try {
+      if (hook.isUsed()) {
+        const context: MissContext = {
+          request,
+          compiler: call.compiler,
+          invocation: inv,
+          settings,
+          localSlotFree: () => {
+            if (claimed) return true;
+            if (limit.activeCount + limit.pendingCount + this.claimedSlots >= limit.concurrency) return false;
+            claimed = true;
+            this.claimedSlots++;
+            return true;
+          },
+          inLocalSlot: (work) => {
+            const queued = limit(work);
+            release();
+            return queued;
+          },
+          stats: {
+            fallback: (reason) => this.d.stats.fallback(reason),
+            remoteCompile: (executor, detail) => this.d.stats.remoteCompile(executor, detail),
+          },
+          logger: this.d.logger,
+        };
+        try {
+          const taken = await hook.promise(context);
+          if (taken) return taken;
+        } catch (err) {
+          this.d.logger.error("a compileMiss plugin failed; compiling locally: %s", (err as Error).stack ?? err);
+          this.d.stats.fallback("compile-miss-plugin-error");
+        }
       }
+      const queued = limit(() => runCompiler(inv.compileArgv, request.cwd, inv.compileEnv ?? request.env));
+      release();
+      return await queued;
+    } finally {
+      release();
     }
-    return this.d.limit(() => runCompiler(inv.compileArgv, request.cwd, inv.compileEnv ?? request.env));
   }
 
   private async store(call: Call, resultKey: string, outputs: CacheEntry["outputs"], run: CompilerRun, after?: () => Promise<void>): Promise<void> {

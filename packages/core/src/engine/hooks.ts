@@ -60,7 +60,11 @@ export interface MissContext {
   invocation: CompileInvocation;
   /** The call's settings (hermetic, dist, …). */
   settings: Settings;
-  /** Whether one of the daemon's local compile slots (`maxJobs`) is free right now. */
+  /**
+   * Whether one of the daemon's local compile slots (`maxJobs`) is free now.
+   * A true answer keeps that slot for this call until it compiles locally (or
+   * the call ends), so a burst of misses does not all see the same free slot.
+   */
   localSlotFree(): boolean;
   /** Runs `work` in a local compile slot: taps that use this machine's CPU (a sandbox) must. */
   inLocalSlot<T>(work: () => Promise<T>): Promise<T>;

@@ -154,6 +154,29 @@ describe("compileMiss", () => {
     expect(slotsSeen).toEqual([true, false]);
   });
 
+  it("a burst of misses does not all see the same free slot: with one slot, one compiles here and the rest go elsewhere", async () => {
+    const decisions: string[] = [];
+    let arrived = 0;
+    let allArrived!: () => void;
+    const barrier = new Promise<void>((r) => (allArrived = r));
+    const { service, stats } = setup(async (ctx) => {
+      // All four decide together, as a make -j burst does.
+      if (++arrived === 4) allArrived();
+      await barrier;
+      // What an "overflow" farm client does: local while a slot is free, else remote.
+      if (ctx.localSlotFree()) {
+        decisions.push("local");
+        return undefined;
+      }
+      decisions.push("remote");
+      return remoteCompile(ctx, "remote\n");
+    }, 1);
+    const results = await Promise.all(Array.from({ length: 4 }, () => service.run(request())));
+    expect(results.every((r) => r.kind === "done")).toBe(true);
+    expect(decisions.filter((d) => d === "local")).toHaveLength(1);
+    expect(stats.snapshot().remote["test-farm"]?.compiles).toBe(3);
+  });
+
   it("a tap that throws leaves the miss to a local compile, counted", async () => {
     const { service, stats } = setup(async () => {
       throw new Error("boom");
