@@ -191,14 +191,17 @@ describe("build farm on loopback (scheduler, two bwrap builders, client daemon)"
     expect(bad.statusCode).toBe(400);
   });
 
-  it("refuses malicious toolchain archives and uploads whose bytes do not match their digest", async () => {
-    const ok = await request(`${sched.url}/v1/jobs/allocate`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${sched.clientToken}`, "x-reprise-dist-protocol": "1", "content-type": "application/json" },
-      body: JSON.stringify({ toolchainId: "0".repeat(64), platforms: [{ arch: hostArch(), os: "linux" }] }),
-    });
-    const a = (await ok.body.json()) as { jobId: string; builderUrl: string; jobToken: string };
-    const put = (path: string, body: Buffer) =>
+  it("refuses malicious toolchain archives, uploads whose bytes do not match their digest, and a token's use for another toolchain", async () => {
+    const allocate = async (toolchainId: string) => {
+      const ok = await request(`${sched.url}/v1/jobs/allocate`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${sched.clientToken}`, "x-reprise-dist-protocol": "1", "content-type": "application/json" },
+        body: JSON.stringify({ toolchainId, platforms: [{ arch: hostArch(), os: "linux" }] }),
+      });
+      expect(ok.statusCode).toBe(200);
+      return (await ok.body.json()) as { jobId: string; builderUrl: string; jobToken: string };
+    };
+    const put = (a: { jobId: string; builderUrl: string; jobToken: string }, path: string, body: Buffer) =>
       request(`${a.builderUrl}${path}`, {
         method: "PUT",
         headers: { authorization: `Bearer ${a.jobToken}`, "x-reprise-dist-protocol": "1", "x-reprise-job-id": a.jobId, "content-type": "application/octet-stream" },
@@ -206,14 +209,19 @@ describe("build farm on loopback (scheduler, two bwrap builders, client daemon)"
       });
     const builderData = join(root, "builders");
     for (const archive of await maliciousArchives(root)) {
-      const r = await put(`/v1/toolchains/${archive.id}`, archive.bytes);
+      const a = await allocate(archive.id);
+      const r = await put(a, `/v1/toolchains/${archive.id}`, archive.bytes);
       const body = (await r.body.json()) as { error: { code: string; message: string } };
       expect(r.statusCode, `${archive.name}: ${JSON.stringify(body)}`).toBe(400);
       expect(body.error.code).toBe("bad-archive");
       for (const escaped of archive.escapes) expect(existsSync(escaped), `${archive.name} wrote ${escaped}`).toBe(false);
     }
+    const a = await allocate("0".repeat(64));
+    const other = (await maliciousArchives(root))[0]!;
+    const foreign = await put(a, `/v1/toolchains/${other.id}`, other.bytes);
+    expect(foreign.statusCode, "a job token allocated for one toolchain uploads no other").toBe(403);
     const blob = Buffer.from("int x;\n");
-    const r = await put(`/v1/blobs/${"ab".repeat(32)}`, blob);
+    const r = await put(a, `/v1/blobs/${"ab".repeat(32)}`, blob);
     expect(r.statusCode).toBe(400);
     expect(((await r.body.json()) as { error: { code: string } }).error.code).toBe("digest-mismatch");
     expect(existsSync(join(builderData, "b1", "data", "blobs", "ab", "ab".repeat(32)))).toBe(false);

@@ -67,7 +67,7 @@ const server = createServer(async (req, res) => {
       counters.allocations++;
       const jobId = randomUUID();
       const expiresAt = Date.now() + 600_000;
-      const jobToken = await new SignJWT({}).setProtectedHeader({ alg: "EdDSA" }).setSubject(jobId).setAudience(b.builderId).setExpirationTime("10m").sign(privateKey);
+      const jobToken = await new SignJWT({ tid: a.toolchainId }).setProtectedHeader({ alg: "EdDSA" }).setSubject(jobId).setAudience(b.builderId).setExpirationTime("10m").sign(privateKey);
       return send(res, 200, { jobId, builderId: b.builderId, builderUrl: b.url, jobToken, expiresAt });
     }
     if (req.method === "GET" && url.pathname === "/v1/status") {

@@ -1,7 +1,8 @@
 /** Verifies the job tokens the scheduler signs: `sub` the job, `aud` this builder, not expired. */
 import { importJWK, jwtVerify, type JWK } from "jose";
 
-export type TokenCheck = { ok: true } | { ok: false; status: 401 | 403; reason: string };
+/** A valid token, with the toolchain it was allocated for when the scheduler named one (`tid`). */
+export type TokenCheck = { ok: true; toolchainId?: string } | { ok: false; status: 401 | 403; reason: string };
 
 export class JobTokenVerifier {
   private constructor(
@@ -27,6 +28,6 @@ export class JobTokenVerifier {
     const aud = Array.isArray(payload.aud) ? payload.aud : [payload.aud];
     if (!aud.includes(this.builderId)) return { ok: false, status: 403, reason: "the job token is for another builder" };
     if (jobId !== undefined && payload.sub !== jobId) return { ok: false, status: 403, reason: "the job token is for another job" };
-    return { ok: true };
+    return typeof payload.tid === "string" ? { ok: true, toolchainId: payload.tid } : { ok: true };
   }
 }

@@ -73,7 +73,7 @@ export class BuilderServer {
       }
       if (req.method === "PUT" && (m = /^\/v1\/toolchains\/([^/]+)$/.exec(path))) {
         const id = m[1]!;
-        await this.authorize(req, res);
+        this.sameToolchain(await this.authorize(req, res), id);
         if (!DIGEST.test(id)) throw new HttpError(400, "bad-request", "a toolchain id is 64 hex digits");
         await this.upload(() => this.o.stores.putToolchain(id, req));
         return sendJson(res, 200, { ok: true });
@@ -105,7 +105,7 @@ export class BuilderServer {
    * Uploads carry the job token of a job of this builder; when they name the
    * job (`x-reprise-job-id`), the token must be that job's.
    */
-  private async authorize(req: IncomingMessage, _res: ServerResponse, jobId?: string): Promise<void> {
+  private async authorize(req: IncomingMessage, _res: ServerResponse, jobId?: string): Promise<{ toolchainId?: string }> {
     const verifier = this.o.verifier();
     if (!verifier) throw new HttpError(503, "unavailable", "this builder is not registered with a scheduler yet");
     const id = jobId ?? headerValue(req, "x-reprise-job-id");
@@ -118,16 +118,26 @@ export class BuilderServer {
       this.counters.refusedAuth++;
       throw new HttpError(check.status, check.status === 401 ? "unauthenticated" : "forbidden", check.reason);
     }
+    return check.toolchainId ? { toolchainId: check.toolchainId } : {};
+  }
+
+  /** A token allocated for one toolchain runs and uploads that toolchain only. */
+  private sameToolchain(granted: { toolchainId?: string }, asked: string): void {
+    if (granted.toolchainId && granted.toolchainId !== asked) {
+      this.counters.refusedAuth++;
+      throw new HttpError(403, "forbidden", "the job token was issued for another toolchain");
+    }
   }
 
   private async run(req: IncomingMessage, res: ServerResponse, jobId: string): Promise<void> {
     if (!JOB_ID.test(jobId)) throw new HttpError(400, "bad-request", "bad job id");
-    await this.authorize(req, res, jobId);
+    const granted = await this.authorize(req, res, jobId);
     const parsed = RunRequestSchema.safeParse(await readJson(req));
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
       throw new HttpError(400, "bad-request", `job: ${issue.path.join(".")}: ${issue.message}`);
     }
+    this.sameToolchain(granted, parsed.data.toolchainId);
     const job = jobFromWire(parsed.data.toolchainId, parsed.data.job, this.o.runner.caps);
     const missing = this.o.runner.missing(job);
     if (missing) {
