@@ -30,6 +30,7 @@ export async function runOnBuilder(
   dispatcher: Dispatcher,
   timeoutMs: number,
   signal: AbortSignal,
+  onMissing?: (missing: { toolchain: boolean; blobs: string[] }) => void,
 ): Promise<RunExchange> {
   const base = alloc.builderUrl.endsWith("/") ? alloc.builderUrl : `${alloc.builderUrl}/`;
   const deadline = Date.now() + timeoutMs;
@@ -53,6 +54,7 @@ export async function runOnBuilder(
     const missing = (res.body as { missing?: { toolchain?: unknown; blobs?: unknown } })?.missing;
     const blobs = Array.isArray(missing?.blobs) ? missing.blobs.filter((b): b is string => typeof b === "string") : [];
     const known = new Map(job.inputs.map((i) => [i.digest, i.size]));
+    onMissing?.({ toolchain: missing?.toolchain === true, blobs: blobs.map((b) => job.inputs.find((i) => i.digest === b)?.path ?? b) });
     if (blobs.some((b) => !known.has(b))) throw new FarmRequestError("garbage", "the builder asked for a blob the job does not have");
     const put = async (path: string, file: string, size: number) => {
       roundTrips++;

@@ -128,7 +128,9 @@ export class FarmCompiler {
     for (let attempt = 0; attempt < 2 && !checked; attempt++) {
       const alloc = await this.allocate(scheduler, toolchain.id, toolchain.manifest.runsOn, dist);
       try {
-        const ex = await runOnBuilder(alloc, toolchain, wire, ws.inputs, scheduler.dispatcher, dist.jobTimeoutMs, AbortSignal.timeout(dist.jobTimeoutMs));
+        const ex = await runOnBuilder(alloc, toolchain, wire, ws.inputs, scheduler.dispatcher, dist.jobTimeoutMs, AbortSignal.timeout(dist.jobTimeoutMs), (m) =>
+          ctx.logger.debug("builder %s lacks %s%d input(s): %s", alloc.builderId, m.toolchain ? "the toolchain and " : "", m.blobs.length, m.blobs.slice(0, 20).join(" ")),
+        );
         roundTrips += ex.roundTrips;
         bytesUploaded += ex.bytesUploaded;
         checked = checkRunResult(ex.body, job);
