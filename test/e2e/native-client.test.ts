@@ -6,7 +6,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync,
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { REPO_ROOT, REPRISE_BIN, REPRISE_LAUNCHER, REPRISE_NATIVE_BIN, RepriseSandbox, plain, text } from "../support/reprise-env.js";
+import { REPO_ROOT, REPRISE_BIN, REPRISE_LAUNCHER, REPRISE_NATIVE_BIN, RepriseSandbox, plain, runningDaemonPid, text } from "../support/reprise-env.js";
 import { expectSameAsPlain } from "../support/compare.js";
 
 let sb: RepriseSandbox;
@@ -213,18 +213,13 @@ describe("native client", () => {
       writeFileSync(join(dir, "Makefile"), `all: ${Array.from({ length: n }, (_, i) => `f${i}.o`).join(" ")}\n${rules}`);
       await sb.run(["--stop-server"], sb.root);
       const build = plain("make", ["-j2", `CC=${REPRISE_NATIVE_BIN} gcc`], dir, sb.env());
-      const lock = join(sb.runtimeDir, "daemon.lock");
       let killed = false;
       for (let i = 0; i < 400 && !killed; i++) {
         await new Promise((r) => setTimeout(r, 25));
-        try {
-          const pid = Number(readFileSync(lock, "utf8"));
-          if (pid) {
-            process.kill(pid, "SIGKILL");
-            killed = true;
-          }
-        } catch {
-          // not up yet
+        const pid = runningDaemonPid(sb.runtimeDir);
+        if (pid) {
+          process.kill(pid, "SIGKILL");
+          killed = true;
         }
       }
       const r = await build;

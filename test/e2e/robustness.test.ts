@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync }
 import { join } from "node:path";
 import fg from "fast-glob";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { REPRISE_BIN, RepriseSandbox, plain, text } from "../support/reprise-env.js";
+import { REPRISE_BIN, RepriseSandbox, plain, runningDaemonPid, text } from "../support/reprise-env.js";
 import { expectSameAsPlain } from "../support/compare.js";
 
 let sb: RepriseSandbox;
@@ -60,18 +60,13 @@ describe("the daemon misbehaves", () => {
     writeFileSync(join(dir, "Makefile"), `all: ${Array.from({ length: n }, (_, i) => `f${i}.o`).join(" ")}\n${rules}`);
     const build = plain("make", ["-j2", `CC=${process.execPath} ${REPRISE_BIN} gcc`], dir, sb.env());
     // Kill the daemon as soon as it is up, while make is running.
-    const lock = join(sb.runtimeDir, "daemon.lock");
     let killed = false;
     for (let i = 0; i < 400 && !killed; i++) {
       await new Promise((r) => setTimeout(r, 25));
-      try {
-        const pid = Number(readFileSync(lock, "utf8"));
-        if (pid) {
-          process.kill(pid, "SIGKILL");
-          killed = true;
-        }
-      } catch {
-        // not up yet
+      const pid = runningDaemonPid(sb.runtimeDir);
+      if (pid) {
+        process.kill(pid, "SIGKILL");
+        killed = true;
       }
     }
     const r = await build;

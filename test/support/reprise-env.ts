@@ -1,6 +1,6 @@
 import { execa, type Options } from "execa";
 import type { StatsSnapshot } from "../../packages/core/src/stats/stats.js";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -99,4 +99,28 @@ export function plain(cmd: string, args: string[], cwd: string, env: Record<stri
 
 export function text(b: unknown): string {
   return Buffer.from(b as Uint8Array).toString("utf8");
+}
+
+/**
+ * The pid of the daemon running in `runtimeDir`, from its scratch folder
+ * tmp-<pid> (made as soon as it holds the lock), or undefined.
+ */
+export function runningDaemonPid(runtimeDir: string): number | undefined {
+  let names: string[];
+  try {
+    names = readdirSync(runtimeDir);
+  } catch {
+    return undefined;
+  }
+  for (const name of names) {
+    const pid = Number(/^tmp-(\d+)$/.exec(name)?.[1]);
+    if (!pid) continue;
+    try {
+      process.kill(pid, 0);
+      return pid;
+    } catch {
+      // a leftover of a killed daemon
+    }
+  }
+  return undefined;
 }

@@ -1,4 +1,4 @@
-import { spawnSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { join } from "node:path";
@@ -118,6 +118,22 @@ export function sandboxScenarios(sut: SandboxUnderTest): SandboxFixture {
     expect(broken.result.exitCode).toBe(1);
     expect(broken.result.stderr.toString()).toBe(broken.plain.stderr.toString());
     expect(broken.result.outputs).toEqual([]);
+  });
+
+  it("calls the compiler by the names the job links to it (toolchains are identified by content): the plain compile's object", async () => {
+    const real = execFileSync("realpath", ["/usr/bin/gcc"], { encoding: "utf8" }).trim();
+    const argv = ["/usr/bin/gcc", "-O1", "-g", "-Iinclude", "-c", "src/main.c", "-o", "build/alias.o"];
+    expect(spawnSync(argv[0]!, argv.slice(1), { cwd: fx.proj }).status).toBe(0);
+    const ref = readFileSync(join(fx.proj, "build/alias.o"));
+    rmSync(join(fx.proj, "build/alias.o"));
+    const inputs = fx.store.closure(argv, fx.proj);
+    // A name in a directory the toolchain has (/usr/bin), and one in a directory it lacks.
+    for (const name of ["/usr/bin/cc-by-link", "/opt/reprise-test/bin/gcc"]) {
+      const job = fx.job([name, ...argv.slice(1)], inputs, [{ role: "object", path: join(fx.proj, "build/alias.o") }], { links: [{ path: name, target: real }] });
+      const result = await run(job);
+      expect(result.stderr.toString(), name).toBe("");
+      expect(out(result, "object")!.equals(ref), name).toBe(true);
+    }
   });
 
   it("writes an output outside the cwd", async () => {
@@ -255,6 +271,25 @@ export function sandboxScenarios(sut: SandboxUnderTest): SandboxFixture {
     it("limits the number of processes", async () => {
       const r = await run(fx.sh("for i in $(seq 40); do sleep 5 & done 2>&1; wait; echo done", { limits: { ...TEST_LIMITS, maxProcesses: 16 } }));
       expect(r.stdout.toString() + r.stderr.toString()).toMatch(/can't fork|Resource temporarily unavailable/);
+    });
+
+    it("stops a fork bomb at the process limit of the job as a whole, and leaves nothing behind", async () => {
+      // A static C program that tries to fork 2,000 children which wait forever, and says how many forks succeeded.
+      const bomb = `forkbomb${mark}`;
+      const src = join(fx.tmp, `${bomb}.c`);
+      writeFileSync(
+        src,
+        '#include <stdio.h>\n#include <unistd.h>\nint main(void) { int ok = 0, refused = 0; for (int i = 0; i < 2000; i++) { pid_t p = fork(); if (p == 0) { for (;;) pause(); } if (p > 0) ok++; else refused++; } printf("forked=%d refused=%d\\n", ok, refused); return 0; }\n',
+      );
+      const bin = join(fx.proj, bomb);
+      if (!existsSync(bin)) execFileSync("gcc", ["-static", "-O1", "-o", bin, src]);
+      const r = await run(fx.job([bin], [{ ...fx.store.put(bin), executable: true }], [], { limits: { ...TEST_LIMITS, maxProcesses: 64, timeoutMs: 60_000 } }));
+      const m = /forked=(\d+) refused=(\d+)/.exec(r.stdout.toString());
+      expect(m, r.stderr.toString()).not.toBeNull();
+      expect(Number(m![1])).toBeLessThanOrEqual(64);
+      expect(Number(m![2])).toBeGreaterThanOrEqual(2000 - 64);
+      expect(pgrep(bomb)).toEqual([]);
+      expect(spawnSync("true").status, "the host still forks").toBe(0);
     });
   }
 

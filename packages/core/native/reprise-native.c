@@ -23,6 +23,7 @@
 #include <sys/time.h>
 #include <sys/types.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef REPRISE_VERSION
@@ -36,7 +37,13 @@
 #endif
 
 #define MAX_FRAME_BYTES (256u * 1024u * 1024u)
+/* The daemon refuses larger requests (protocol/frames.ts MAX_REQUEST_FRAME_BYTES). */
+#define MAX_REQUEST_FRAME_BYTES (16u * 1024u * 1024u)
+/* A RunLocally payload is a reason and a notice: anything larger is not a daemon of ours. */
+#define MAX_RUN_LOCALLY_BYTES (64u * 1024u)
 #define CONNECT_TIMEOUT_SEC 2
+/* As client/terminal-notice.ts NOTICE_WINDOW_MS. */
+#define NOTICE_WINDOW_SEC 60
 
 enum {
   FRAME_COMPILE = 0x01,
@@ -45,6 +52,7 @@ enum {
   FRAME_EXIT = 0x12,
   FRAME_RUN_LOCALLY = 0x13,
   FRAME_VERSION_MISMATCH = 0x14,
+  FRAME_ERROR = 0x16,
 };
 
 enum outcome { OUT_EXIT, OUT_RUN_LOCALLY, OUT_VERSION_MISMATCH, OUT_UNREACHABLE, OUT_BROKEN };
@@ -235,16 +243,15 @@ static char *find_on_path(const char *name, const char *cwd, const char *skip_di
 
 /*
  * Runs the compiler in this process's place (client/run-locally.ts): the
- * daemon's path when it gave one, else the first `argv[0]` on PATH that is not
- * Reprise. argv[0] stays as the user named it.
+ * first `argv[0]` on PATH that is not Reprise, or argv[0] itself when it is a
+ * path. Never a path the daemon names: whatever listens on the socket must
+ * not choose what runs. argv[0] stays as the user named it.
  */
-static void run_locally(const char *argv0_self, char **argv, const char *compiler, const char *masquerade) {
+static void run_locally(const char *argv0_self, char **argv, const char *masquerade) {
   locate_self(argv0_self);
   const char *name = argv[0];
   char *exe = NULL;
-  if (compiler && strchr(compiler, '/')) {
-    exe = concat3(compiler, "", "");
-  } else {
+  {
     char *cwd = current_dir();
     if (strchr(name, '/')) {
       char *p = resolve_path(cwd, name);
@@ -335,25 +342,164 @@ static void warn_if_stale(const char *argv0_self) {
 
 /* ---- the request -------------------------------------------------------- */
 
-static char *socket_path(const char *cwd) {
+/* As util/paths.ts runtimeDir(): $REPRISE_RUNTIME_DIR, else $XDG_RUNTIME_DIR or Node's os.tmpdir(), then reprise-<euid>. */
+static char *runtime_dir(const char *cwd) {
   const char *dir = getenv("REPRISE_RUNTIME_DIR");
-  if (dir && *dir) {
-    char *joined = concat3(dir, "/", "daemon.sock");
-    char *s = resolve_path(cwd, joined);
-    free(joined);
-    return s;
-  }
-  /* $XDG_RUNTIME_DIR, else Node's os.tmpdir(), then reprise-<euid> (os.userInfo().uid). */
+  if (dir && *dir) return resolve_path(cwd, dir);
   const char *base = getenv("XDG_RUNTIME_DIR");
   const char *tmp_vars[] = {"TMPDIR", "TMP", "TEMP"};
   for (size_t i = 0; i < 3 && !(base && *base); i++) base = getenv(tmp_vars[i]);
   if (!(base && *base)) base = "/tmp";
   char leaf[64];
-  snprintf(leaf, sizeof leaf, "/reprise-%lu/daemon.sock", (unsigned long)geteuid());
+  snprintf(leaf, sizeof leaf, "/reprise-%lu", (unsigned long)geteuid());
   char *joined = concat3(base, leaf, "");
   char *s = normalize(joined);
   free(joined);
   return s;
+}
+
+enum path_check { PATH_OK, PATH_ABSENT, PATH_UNSAFE, PATH_UNUSABLE };
+
+/* As util/private-dir.ts refusalMessage(). */
+static void print_refusal(const char *path, const char *problem) {
+  fprintf(stderr,
+          "reprise: not using %s: %s. Remove it, or set REPRISE_RUNTIME_DIR (or XDG_RUNTIME_DIR) to a directory only you can use. "
+          "Compiling without cache.\n",
+          path, problem);
+}
+
+/*
+ * As util/private-dir.ts: the runtime directory must be a real directory of
+ * this user's that nobody else can use (ssh-agent's and tmux's rule), and the
+ * socket in it a socket of this user's. Otherwise another user may be
+ * listening: the request (the whole environment) is never sent there.
+ */
+static enum path_check check_private_dir(const char *dir) {
+  struct stat st;
+  if (lstat(dir, &st) != 0) return errno == ENOENT ? PATH_ABSENT : PATH_UNUSABLE;
+  char problem[160];
+  if (S_ISLNK(st.st_mode)) snprintf(problem, sizeof problem, "it is a symbolic link");
+  else if (!S_ISDIR(st.st_mode)) snprintf(problem, sizeof problem, "it is not a directory");
+  else if (st.st_uid != geteuid())
+    snprintf(problem, sizeof problem, "it belongs to uid %lu, not to you (uid %lu)", (unsigned long)st.st_uid, (unsigned long)geteuid());
+  else if (st.st_mode & 077)
+    snprintf(problem, sizeof problem, "other users can use it (mode %o; it must be 700)", (unsigned)(st.st_mode & 0777));
+  else return PATH_OK;
+  print_refusal(dir, problem);
+  return PATH_UNSAFE;
+}
+
+static enum path_check check_own_socket(const char *sock) {
+  struct stat st;
+  if (lstat(sock, &st) != 0) return errno == ENOENT ? PATH_ABSENT : PATH_UNUSABLE;
+  char problem[160];
+  if (!S_ISSOCK(st.st_mode)) snprintf(problem, sizeof problem, S_ISLNK(st.st_mode) ? "it is a symbolic link" : "it is not a socket");
+  else if (st.st_uid != geteuid())
+    snprintf(problem, sizeof problem, "it belongs to uid %lu, not to you (uid %lu)", (unsigned long)st.st_uid, (unsigned long)geteuid());
+  else return PATH_OK;
+  print_refusal(sock, problem);
+  return PATH_UNSAFE;
+}
+
+/*
+ * As client/terminal-notice.ts printNoticeOnce(): prints a notice (a bad
+ * setting) unless any client of this user printed the same one in the last
+ * NOTICE_WINDOW_SEC; the marker notice-<FNV-1a 64 of the message> lives in
+ * the checked runtime directory and is created exclusively, never through a link.
+ */
+#define FNV1A64_INIT 0xcbf29ce484222325ull
+
+/* FNV-1a 64 (util/fnv1a.ts) over n bytes, continuing from h. */
+static uint64_t fnv1a64(uint64_t h, const void *data, size_t n) {
+  const unsigned char *p = data;
+  for (size_t i = 0; i < n; i++) {
+    h ^= p[i];
+    h *= 0x100000001b3ull;
+  }
+  return h;
+}
+
+static void print_notice_once(const char *runtime, const char *message) {
+  uint64_t h = fnv1a64(FNV1A64_INIT, message, strlen(message));
+  char leaf[40];
+  snprintf(leaf, sizeof leaf, "/notice-%016llx", (unsigned long long)h);
+  char *marker = concat3(runtime, leaf, "");
+  struct stat st;
+  int print = 1;
+  if (lstat(marker, &st) == 0) {
+    if (S_ISREG(st.st_mode) && time(NULL) - st.st_mtime < NOTICE_WINDOW_SEC) print = 0;
+    else unlink(marker);
+  }
+  if (print) {
+    int fd = open(marker, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) print = 0;
+    else close(fd);
+  }
+  if (print) fprintf(stderr, "reprise: %s (compiling without cache)\n", message);
+  free(marker);
+}
+
+/* ---- a daemon that could not start (daemon/startup-failure.ts) ---------- */
+
+#define STARTUP_FAILURE_VALID_SEC 10
+
+static int settings_env_name(const char *e) {
+  return strncmp(e, "REPRISE_", 8) == 0 || strncmp(e, "HOME=", 5) == 0 || strncmp(e, "XDG_CONFIG_HOME=", 16) == 0;
+}
+
+static int cmp_env_name(const void *a, const void *b) {
+  const unsigned char *x = *(const unsigned char *const *)a, *y = *(const unsigned char *const *)b;
+  for (;; x++, y++) {
+    unsigned cx = *x == '=' ? 0 : *x, cy = *y == '=' ? 0 : *y;
+    if (cx != cy || cx == 0) return (int)cx - (int)cy;
+  }
+}
+
+/* failureKey(): cwd and the settings environment, sorted by name, joined by NUL, hashed. */
+static void failure_key(const char *cwd, char out[17]) {
+  size_t n = 0;
+  for (char **e = environ; *e; e++)
+    if (strchr(*e, '=') && settings_env_name(*e)) n++;
+  char **list = xmalloc(sizeof(char *) * (n ? n : 1));
+  n = 0;
+  for (char **e = environ; *e; e++)
+    if (strchr(*e, '=') && settings_env_name(*e)) list[n++] = *e;
+  qsort(list, n, sizeof(char *), cmp_env_name);
+  uint64_t h = fnv1a64(FNV1A64_INIT, cwd, strlen(cwd));
+  for (size_t i = 0; i < n; i++) {
+    h = fnv1a64(h, "", 1);
+    h = fnv1a64(h, list[i], strlen(list[i]));
+  }
+  free(list);
+  snprintf(out, 17, "%016llx", (unsigned long long)h);
+}
+
+static char *json_member(const char *p, size_t len, const char *want);
+
+/*
+ * The reason a daemon started from this cwd with these settings could not
+ * start, when that was in the last STARTUP_FAILURE_VALID_SEC: starting the
+ * Node client to start another one would only fail the same way.
+ */
+static char *recent_startup_failure(const char *runtime, const char *cwd) {
+  char *path = concat3(runtime, "/daemon.failed", "");
+  struct stat st;
+  time_t now = time(NULL);
+  int fd = -1;
+  if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && now - st.st_mtime <= STARTUP_FAILURE_VALID_SEC && st.st_mtime <= now + 1)
+    fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  free(path);
+  if (fd < 0) return NULL;
+  char text[65536];
+  ssize_t n = read(fd, text, sizeof text);
+  close(fd);
+  if (n <= 0) return NULL;
+  char *key = json_member(text, (size_t)n, "key");
+  char mine[17];
+  failure_key(cwd, mine);
+  int same = key && strcmp(key, mine) == 0;
+  free(key);
+  return same ? json_member(text, (size_t)n, "message") : NULL;
 }
 
 struct buf {
@@ -385,7 +531,7 @@ static int build_request(struct buf *out, const char *cwd, const char *masquerad
     size += strlen(*e) + 1;
     envc++;
   }
-  if (size - 4 > MAX_FRAME_BYTES) return -1;
+  if (size - 4 > MAX_REQUEST_FRAME_BYTES) return -1;
   out->data = xmalloc(size);
   out->len = 0;
   unsigned char *p = out->data;
@@ -480,7 +626,7 @@ static int send_all(int fd, const unsigned char *p, size_t n) {
   return 0;
 }
 
-/* ---- a minimal JSON reader for {"compiler": "...", ...} ----------------- */
+/* ---- a minimal JSON reader for {"notice": "...", ...} ------------------- */
 
 static const char *skip_ws(const char *p, const char *end) {
   while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) p++;
@@ -603,8 +749,8 @@ static const char *skip_value(const char *p, const char *end) {
   return p;
 }
 
-/* The top-level "compiler" string of a RunLocally payload, or NULL. */
-static char *json_compiler(const char *p, size_t len) {
+/* The top-level string member `want` of a JSON object, or NULL. */
+static char *json_member(const char *p, size_t len, const char *want) {
   const char *end = p + len;
   p = skip_ws(p, end);
   if (p >= end || *p != '{') return NULL;
@@ -620,7 +766,7 @@ static char *json_compiler(const char *p, size_t len) {
       return NULL;
     }
     p = skip_ws(p + 1, end);
-    int wanted = strcmp(key, "compiler") == 0;
+    int wanted = strcmp(key, want) == 0;
     free(key);
     if (wanted && p < end && *p == '"') return json_string(&p, end, 1);
     p = skip_value(p, end);
@@ -635,7 +781,7 @@ static char *json_compiler(const char *p, size_t len) {
  * Sends the request and relays the answer (client/exchange.ts). Stream
  * frames are written out as they arrive; the final frame decides the outcome.
  */
-static enum outcome exchange(const char *sock_path, const struct buf *req, int *exit_code, char **compiler) {
+static enum outcome exchange(const char *sock_path, const struct buf *req, int *exit_code, char **notice) {
   struct sockaddr_un addr;
   memset(&addr, 0, sizeof addr);
   addr.sun_family = AF_UNIX;
@@ -706,12 +852,14 @@ static enum outcome exchange(const char *sock_path, const struct buf *req, int *
       break;
     }
     if (type == FRAME_RUN_LOCALLY) {
+      if (n > MAX_RUN_LOCALLY_BYTES) break;
       char *payload = xmalloc(n + 1);
       if (read_exact(&r, (unsigned char *)payload, n) < 0) {
         free(payload);
         break;
       }
-      *compiler = json_compiler(payload, n);
+      /* Only a notice for the terminal is taken from it: which compiler runs is this client's decision. */
+      *notice = json_member(payload, n, "notice");
       free(payload);
       result = OUT_RUN_LOCALLY;
       break;
@@ -720,7 +868,7 @@ static enum outcome exchange(const char *sock_path, const struct buf *req, int *
       result = OUT_VERSION_MISMATCH;
       break;
     }
-    break; /* a Reply or an unknown frame: the daemon is not making sense */
+    break; /* an Error (request refused), a Reply or an unknown frame: compile here */
   }
   close(fd);
   return result;
@@ -773,20 +921,35 @@ int main(int argc, char **argv) {
     }
   }
 
-  if (!cwd) run_locally(argv0, call, NULL, masquerade);
+  if (!cwd) run_locally(argv0, call, masquerade);
+
+  char *runtime = runtime_dir(cwd);
+  enum path_check dir = check_private_dir(runtime);
+  char *sock = concat3(runtime, "/daemon.sock", "");
+  enum path_check sock_state = dir == PATH_OK ? check_own_socket(sock) : PATH_ABSENT;
+  if (dir == PATH_UNSAFE || dir == PATH_UNUSABLE || sock_state == PATH_UNSAFE) run_locally(argv0, call, masquerade);
 
   struct buf req;
-  if (build_request(&req, cwd, masquerade ? masquerade : "", call, call_argc) < 0) run_locally(argv0, call, NULL, masquerade);
-  char *sock = socket_path(cwd);
   int code = 0;
-  char *compiler = NULL;
-  enum outcome o = exchange(sock, &req, &code, &compiler);
+  char *notice = NULL;
+  enum outcome o = OUT_UNREACHABLE;
+  if (build_request(&req, cwd, masquerade ? masquerade : "", call, call_argc) < 0) run_locally(argv0, call, masquerade);
+  /* No daemon yet: the Node client creates the directory, checks it again and starts one. */
+  if (sock_state == PATH_OK) o = exchange(sock, &req, &code, &notice);
+  if (o == OUT_UNREACHABLE && dir == PATH_OK) {
+    char *failed = recent_startup_failure(runtime, cwd);
+    if (failed) {
+      print_notice_once(runtime, failed);
+      run_locally(argv0, call, masquerade);
+    }
+  }
   free(req.data);
   switch (o) {
     case OUT_EXIT:
       exit(code & 0xff);
     case OUT_RUN_LOCALLY:
-      run_locally(argv0, call, compiler, masquerade);
+      if (notice && *notice) print_notice_once(runtime, notice);
+      run_locally(argv0, call, masquerade);
       break;
     case OUT_VERSION_MISMATCH:
     case OUT_UNREACHABLE:
@@ -794,11 +957,11 @@ int main(int argc, char **argv) {
       /* The Node client starts (or replaces) the daemon and retries. */
       if (masquerade) exec_node_client(argv0, call + 1, call_argc - 1, masquerade);
       else exec_node_client(argv0, call, call_argc, NULL);
-      run_locally(argv0, call, NULL, masquerade);
+      run_locally(argv0, call, masquerade);
       break;
     case OUT_BROKEN:
       /* protocol.md: a connection closed before a final frame means the compiler runs here. */
-      run_locally(argv0, call, NULL, masquerade);
+      run_locally(argv0, call, masquerade);
       break;
   }
   return 127;

@@ -1,4 +1,7 @@
-import { TIME_MARKERS, gccDialect, type GccLikeDialect } from "@reprise/plugin-gcc";
+import { LOADER_ENV, TIME_MARKERS, clangNativeResolver, gccDialect, isNativeCpuOption, type GccLikeDialect } from "@reprise/plugin-gcc";
+
+/** -m options that are not target features, so they cannot conflict with the features -march=native expands to. */
+const NOT_FEATURES = /^-m(32|64|x32|cmodel=.*|fpmath=.*|stack-protector-guard.*)$/;
 import { clangOptionTable } from "./option-table.js";
 
 /** `-Xclang` values that make cc1 write or read files Reprise cannot see, or no object at all. */
@@ -82,5 +85,21 @@ export const clangDialect: GccLikeDialect = {
       return { reason: "unsupported-option", detail: `-Xclang ${arg.value}` };
     }
     return undefined;
+  },
+  // PATH: an external assembler or gcc installation; COLUMNS: LLVM's diagnostics width; TERM, NO_COLOR: colors.
+  jobEnv: { names: ["PATH", "COLUMNS", "TERM", "NO_COLOR"] },
+  // -fplugin= and -fpass-plugin= load shared objects into clang; -Xclang -load/-plugin are not cached at all.
+  codeLoadingOptions: ["-fplugin=", "-fpass-plugin=", "-load", "-add-plugin", "-plugin"],
+  // CCC_OVERRIDE_OPTIONS rewrites the command line (it can add -fplugin=).
+  codeLoadingEnv: [...LOADER_ENV, "COMPILER_PATH", "CCC_OVERRIDE_OPTIONS"],
+  nativeCpu: {
+    resolver: clangNativeResolver,
+    unportable(args) {
+      // The expanded features reach cc1 after the driver's own: a user's -mno-avx would no longer win over them.
+      const other = args.find((a) => a.startsWith("-m") && !isNativeCpuOption(a) && !NOT_FEATURES.test(a) && !/^-m(arch|tune|cpu)=/.test(a));
+      if (other && args.some((a) => a === "-march=native" || a === "-mcpu=native")) return `-march=native with ${other}: the expanded target features would override it`;
+      if (args.includes("-grecord-command-line")) return "-grecord-command-line records -march=native itself in the debug info";
+      return undefined;
+    },
   },
 };

@@ -1,6 +1,7 @@
 import type { CompilerInfo, NonCacheableReason, VolatileMarker } from "@reprise/core";
 import type { LexedArg } from "./lex-arguments.js";
 import { gccOptionTable, type OptionTable } from "./option-table.js";
+import { gccNativeResolver, isNativeCpuOption, type NativeCpuResolver } from "./native-cpu.js";
 
 export type LexedOption = Extract<LexedArg, { kind: "option" }>;
 
@@ -29,6 +30,17 @@ export interface GccLikeDialect {
   rejectCall?(args: readonly LexedArg[]): { reason: NonCacheableReason; detail: string } | undefined;
   /** Vetoes an option beyond the table's `notCacheable`. */
   rejectOption?(arg: LexedOption): { reason: NonCacheableReason; detail: string } | undefined;
+  /** What a job passes to the compiler besides `keyEnv` (see `CompileInvocation.jobEnv`). */
+  jobEnv: { names: string[]; prefixes?: string[] };
+  /**
+   * Option prefixes that make the compiler load or run code the option names
+   * (also looked for inside `-Wp,`, `-Xpreprocessor` and `-Xclang`), and
+   * variables that do: see `CompileInvocation.loadsCode`.
+   */
+  codeLoadingOptions: readonly string[];
+  codeLoadingEnv: readonly string[];
+  /** How `-march=native` and the like are resolved, and why a job could still not reproduce a call that uses them. */
+  nativeCpu: { resolver: NativeCpuResolver; unportable(args: readonly string[], debug: boolean): string | undefined };
 }
 
 const LOCALE_AND_PATHS = [
@@ -43,6 +55,18 @@ const LOCALE_AND_PATHS = [
   "LC_MESSAGES",
   "COMPILER_PATH",
 ];
+
+/**
+ * What GCC's driver and cc1 read from the environment without it changing
+ * their outputs, beyond `keyEnv` (GCC manual, "Environment Variables
+ * Affecting GCC", and its diagnostics): `PATH` (the assembler, when the
+ * driver's own directories have none), the terminal width and URL and color
+ * settings of diagnostics. `LIBRARY_PATH` only matters to linking.
+ */
+const GCC_JOB_ENV = ["PATH", "COLUMNS", "TERM", "GCC_URLS", "TERM_URLS", "GCC_EXTRA_DIAGNOSTIC_OUTPUT", "GCC_COMPARE_DEBUG"];
+
+/** Variables that make a process load other code: the loader's, and GCC's own search paths for the programs it runs (cc1, as). */
+const LOADER_ENV = ["LD_PRELOAD", "LD_AUDIT"];
 
 export const TIME_MARKERS: readonly VolatileMarker[] = [
   { token: "__DATE__", effect: "date" },
@@ -72,4 +96,22 @@ export const gccDialect: GccLikeDialect = {
   cxxDriver(compiler) {
     return compiler.data?.cxx === true;
   },
+  jobEnv: { names: GCC_JOB_ENV },
+  // -fplugin= loads a shared object into cc1; a specs file can name other programs and options. (-B and -wrapper are not cached at all.)
+  codeLoadingOptions: ["-fplugin=", "-specs", "--specs"],
+  codeLoadingEnv: [...LOADER_ENV, "GCC_EXEC_PREFIX", "COMPILER_PATH"],
+  nativeCpu: {
+    resolver: gccNativeResolver,
+    unportable(args, debug) {
+      // GCC writes cc1's options into DW_AT_producer; the expansion of -march=native sits there in an order
+      // (its --param options among the -m ones) that no command line can give cc1 (checked with GCC 12).
+      const record = args.filter((a) => a === "-grecord-gcc-switches" || a === "-gno-record-gcc-switches").pop();
+      if (debug && record !== "-gno-record-gcc-switches") {
+        return `${args.filter(isNativeCpuOption).join(" ")} with -g: GCC records the options it stands for in the debug info in an order only its own CPU detection gives (-gno-record-gcc-switches lifts this)`;
+      }
+      return undefined;
+    },
+  },
 };
+
+export { GCC_JOB_ENV, LOADER_ENV };

@@ -20,7 +20,7 @@ export const gccPlugin: ReprisePlugin = {
 export default gccPlugin;
 
 export { detectGcc, isCxxDriver } from "./detect.js";
-export { gccDialect, TIME_MARKERS, type GccLikeDialect, type LexedOption } from "./dialect.js";
+export { gccDialect, GCC_JOB_ENV, LOADER_ENV, TIME_MARKERS, type GccLikeDialect, type LexedOption } from "./dialect.js";
 export { parseGccLikeArguments } from "./parse-arguments.js";
 export { OptionTable, gccOptions, gccOptionTable, optionSpec, type OptionArity, type OptionEntries, type OptionMatch, type OptionSpec } from "./option-table.js";
 export { lexArguments, type LexedArg, type LexOptions, type LexResult } from "./lex-arguments.js";
@@ -28,3 +28,4 @@ export { expandResponseFiles, splitResponseFile, type ExpandResult } from "./res
 export { languageKind, languageOfFile, type LanguageKind } from "./languages.js";
 export { replaceSuffix, defaultObjectName } from "./output-names.js";
 export { gccToolchainSpec, toolchainPlatforms, toolchainSpecOf, findProgram, localRunner, type CompilerRunner, type ToolchainOptions } from "./toolchain.js";
+export { applyNativeExpansion, clangNativeResolver, gccNativeResolver, isNativeCpuOption, resolveNativeCpu, type NativeCpuResolver, type NativeExpansion } from "./native-cpu.js";

@@ -4,9 +4,10 @@ import type { CompileInvocation, DependencyDiscovery, NonCacheableReason, Output
 import { collectArguments, type ArgPlan, type CallFacts } from "./collect-arguments.js";
 import type { GccLikeDialect } from "./dialect.js";
 import { languageKind, languageOfFile, type LanguageKind } from "./languages.js";
-import { lexArguments } from "./lex-arguments.js";
+import { lexArguments, type LexedArg } from "./lex-arguments.js";
 import { defaultObjectName, replaceSuffix } from "./output-names.js";
 import { expandResponseFiles } from "./response-files.js";
+import { applyNativeExpansion, isNativeCpuOption, resolveNativeCpu } from "./native-cpu.js";
 
 /** `node -e` scripts standing in for the preprocessor and the dependency scan of already preprocessed input. */
 
@@ -79,15 +80,44 @@ export function parseGccLikeArguments(input: ParseInput, dialect: GccLikeDialect
     dependencies,
     ...(closureScan ? { closureScan, includeDirs } : {}),
     keyEnv: dialect.keyEnv(colorDiagnostics),
+    jobEnv: dialect.jobEnv,
+    ...withLoadsCode(codeLoading(lexed.args, env, dialect)),
     volatileMarkers,
     dependsOnCwd: facts.debug || outputs.coverage,
     colorDiagnostics,
     extraInputFiles: facts.extraInputFiles.map((f) => resolve(cwd, f)),
   };
+  if (expanded.args.some(isNativeCpuOption)) {
+    const native = resolveNativeCpu(input.compiler, expanded.args.filter(isNativeCpuOption), dialect.nativeCpu.resolver);
+    // A key that did not name the CPU would serve one machine's objects to another.
+    if (typeof native === "string") return reject("unsupported-option", `cannot resolve the native CPU: ${native}`);
+    invocation.keyArgs = applyNativeExpansion(invocation.keyArgs, native);
+    invocation.jobArgv = [compileArgv[0]!, ...applyNativeExpansion(compileArgv.slice(1), native)];
+    const unportable = dialect.nativeCpu.unportable(expanded.args, facts.debug);
+    if (unportable) invocation.unportable = unportable;
+  }
   return { cacheable: true, invocation };
 }
 
 type Rejection = { reason: NonCacheableReason; detail?: string };
+
+const withLoadsCode = (found: string[]) => (found.length ? { loadsCode: found } : {});
+
+/** Options that pass their value on to the preprocessor or cc1, where a code-loading option may hide. */
+const PASS_ON = new Set(["-Wp,", "-Xpreprocessor", "-Xclang"]);
+
+/** The arguments and variables of this call that make the compiler load or run code they name (`CompileInvocation.loadsCode`). */
+function codeLoading(args: readonly LexedArg[], env: Readonly<Record<string, string>>, dialect: GccLikeDialect): string[] {
+  const found: string[] = [];
+  const loads = (s: string) => dialect.codeLoadingOptions.some((p) => s.startsWith(p));
+  for (const a of args) {
+    if (a.kind !== "option") continue;
+    const passed = PASS_ON.has(a.name) ? (a.name === "-Wp," ? (a.value ?? "").split(",") : [a.value ?? ""]) : [];
+    if (loads(a.tokens[0]!) || passed.some(loads)) found.push(a.tokens.join(" "));
+  }
+  for (const name of dialect.codeLoadingEnv) if (env[name]) found.push(`${name}=${env[name]}`);
+  return found;
+}
 
 /** Whether the call is a cacheable compile of one source, and of which. */
 function checkCall(

@@ -30,6 +30,15 @@ type NotCacheable = { cacheable: false; reason: string; detail?: string };
 const no = (reason: string, detail?: string): NotCacheable => ({ cacheable: false, reason, ...(detail ? { detail } : {}) });
 
 /** Emit kinds whose files this plugin can name and restore. */
+/**
+ * What a rustc job passes besides `keyEnv` (cargo's CARGO_* crate variables
+ * and rustc's switches): PATH for the linker, the terminal and color
+ * settings of diagnostics, rustc's own logging and stack size. Variables a
+ * crate reads with `env!` are named in its dep-info; a job for one would
+ * carry them too (rustc calls do not become jobs yet).
+ */
+const RUSTC_JOB_ENV = { names: ["PATH", "TERM", "NO_COLOR", "CLICOLOR", "CLICOLOR_FORCE", "RUST_MIN_STACK", "RUST_BACKTRACE"], prefixes: ["RUSTC_"] };
+
 const CACHEABLE_EMITS = new Set(["link", "metadata", "dep-info"]);
 const OTHER_EMITS = new Set(["asm", "llvm-bc", "llvm-ir", "obj", "mir", "thin-link-bitcode"]);
 
@@ -392,6 +401,7 @@ export function parseRustcArguments(input: ParseInput, options: ParseOptions = {
     // No preprocessArgv: rustc has no preprocessed form, so the engine always uses direct mode.
     dependencies,
     keyEnv: keyEnvNames(env, effectiveTarget, links),
+    jobEnv: RUSTC_JOB_ENV,
     volatileMarkers: [],
     // rustc writes the cwd into debug info and metadata unless a remap covers it.
     dependsOnCwd: !remaps.some((r) => r.from !== "" && isWithin(cwd, resolve(cwd, r.from))),

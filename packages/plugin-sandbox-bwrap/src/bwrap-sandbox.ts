@@ -1,7 +1,21 @@
 import { readFileSync } from "node:fs";
 import { execa } from "execa";
 import type { CompileJob, JobMaterials, JobResult, Sandbox } from "@reprise/core";
-import { exitStatus, findProgram, finishJob, finishStreams, planJobLayout, SandboxError, versionAtLeast, watchDiskUsage, type JobLayout, type KillReason } from "@reprise/core/sandbox-kit";
+import {
+  exitStatus,
+  findProgram,
+  finishJob,
+  finishStreams,
+  JobCgroup,
+  planJobCgroups,
+  planJobLayout,
+  SandboxError,
+  versionAtLeast,
+  watchDiskUsage,
+  type JobCgroupPlan,
+  type JobLayout,
+  type KillReason,
+} from "@reprise/core/sandbox-kit";
 import { parseBwrapOptions, type ParsedBwrapOptions } from "./options.js";
 
 interface Ready {
@@ -10,7 +24,21 @@ interface Ready {
   prlimit?: string;
   /** `--disable-userns` and `--size` (bwrap 0.8). */
   modern: boolean;
+  /** Where each job's cgroup is made, and the shell that moves bwrap into it before it forks; absent with `enforceLimits: false`. */
+  cgroups?: { plan: JobCgroupPlan; sh: string };
 }
+
+/** Processes of bwrap itself in the job's cgroup (the monitor and the pid namespace's init), on top of the job's own. */
+const BWRAP_PROCESSES = 2;
+/** The job's processes when its limits name none. */
+const DEFAULT_MAX_PROCESSES = 1024;
+
+/**
+ * Joins the cgroups named before `--` (writing its pid into each
+ * `cgroup.procs`), then execs the command after it: bwrap and everything it
+ * forks are in the job's cgroup from their first instruction.
+ */
+const JOIN_CGROUP_SCRIPT = 'for f do [ "$f" = -- ] && break; echo $$ > "$f" || exit 125; shift; done; shift; exec "$@"';
 
 const MIN_VERSION = "0.5.0";
 
@@ -63,7 +91,15 @@ export class BwrapSandbox implements Sandbox {
       { reject: false, timeout: 20_000, env: {}, extendEnv: false },
     );
     if (trial.exitCode !== 0) return `bwrap cannot create namespaces here: ${String(trial.stderr).trim() || `exit status ${trial.exitCode}`}${userNamespaceHint()}`;
-    return { bwrap, version, modern, ...(prlimit ? { prlimit } : {}) };
+    let cgroups: Ready["cgroups"];
+    if (o.enforceLimits) {
+      const plan = planJobCgroups();
+      if (typeof plan === "string") return `${plan} (or set the bwrap option enforceLimits: false to run jobs without a process and memory ceiling)`;
+      const sh = findProgram("sh");
+      if (!sh) return "no sh on PATH to move bwrap into the job's cgroup";
+      cgroups = { plan, sh };
+    }
+    return { bwrap, version, modern, ...(prlimit ? { prlimit } : {}), ...(cgroups ? { cgroups } : {}) };
   }
 
   async run(job: CompileJob, materials: JobMaterials): Promise<JobResult> {
@@ -77,8 +113,34 @@ export class BwrapSandbox implements Sandbox {
     const argv = bwrapArguments(job, layout, o, ready);
     const limits = [`--fsize=${max + 1}:${max + 1}`, "--core=0:0"];
     if (o.limitAddressSpace && job.limits.memoryBytes) limits.push(`--as=${job.limits.memoryBytes}:${job.limits.memoryBytes}`);
-    const [file, args] = ready.prlimit ? [ready.prlimit, [...limits, "--", ready.bwrap, ...argv]] : [ready.bwrap, argv];
+    let [file, args]: [string, string[]] = ready.prlimit ? [ready.prlimit, [...limits, "--", ready.bwrap, ...argv]] : [ready.bwrap, argv];
+    let cgroup: JobCgroup | undefined;
+    if (ready.cgroups) {
+      const maxProcesses = (job.limits.maxProcesses ?? DEFAULT_MAX_PROCESSES) + BWRAP_PROCESSES;
+      try {
+        cgroup = JobCgroup.create(ready.cgroups.plan, { maxProcesses, ...(job.limits.memoryBytes ? { memoryBytes: job.limits.memoryBytes } : {}) });
+      } catch (err) {
+        throw new SandboxError("cannot make the job's cgroup", (err as Error).message);
+      }
+      [file, args] = [ready.cgroups.sh, ["-c", JOIN_CGROUP_SCRIPT, "reprise-join-cgroup", ...cgroup.procsFiles, "--", file, ...args]];
+    }
+    try {
+      return await this.runIn(file, args, job, layout, cgroup, materials.signal);
+    } finally {
+      if (cgroup) {
+        cgroup.killAll();
+        try {
+          cgroup.remove();
+        } catch {
+          // still busy after a second of killing: left for the kernel to free once its last process is reaped
+        }
+      }
+    }
+  }
 
+  private async runIn(file: string, args: string[], job: CompileJob, layout: JobLayout, cgroup: JobCgroup | undefined, signal: AbortSignal): Promise<JobResult> {
+    const o = this.options as ParsedBwrapOptions;
+    const max = job.limits.maxOutputBytes;
     let killed: KillReason | undefined;
     const child = execa(file, args, {
       env: {},
@@ -88,7 +150,7 @@ export class BwrapSandbox implements Sandbox {
       stripFinalNewline: false,
       maxBuffer: { stdout: max, stderr: max, fd3: 1 << 20 },
       timeout: job.limits.timeoutMs,
-      cancelSignal: materials.signal,
+      cancelSignal: signal,
       killSignal: "SIGKILL",
       forceKillAfterDelay: false,
       reject: false,
@@ -117,6 +179,11 @@ export class BwrapSandbox implements Sandbox {
       if (r.timedOut) killed = "timeout";
       else if (r.isCanceled) killed = "cancelled";
       else if (r.isMaxBuffer) killed = "output-limit";
+    }
+    if (!killed && cgroup) {
+      const events = cgroup.events();
+      if (events.memoryLimitHit) killed = "memory-limit";
+      else if (events.processLimitHit) killed = "process-limit";
     }
     const streams = finishStreams(r.stdout, r.stderr, max, r.isMaxBuffer);
     const status = parseStatus(r.stdio[3]);

@@ -13,11 +13,18 @@ export interface BwrapOptions {
   limitAddressSpace?: boolean;
   /** How often the size of the job's writable directories is checked, in ms (default 200). */
   pollIntervalMs?: number;
+  /**
+   * Enforce `limits.maxProcesses` and `limits.memoryBytes` for the job as a
+   * whole with a cgroup per job (default true). When no cgroup can be made
+   * here the sandbox is unusable and says why; `false` runs jobs without that
+   * ceiling (a fork bomb then runs until the time limit).
+   */
+  enforceLimits?: boolean;
 }
 
 export type ParsedBwrapOptions = Required<Omit<BwrapOptions, "bwrap" | "prlimit">> & Pick<BwrapOptions, "bwrap" | "prlimit">;
 
-const KNOWN = ["bwrap", "prlimit", "uid", "gid", "hostname", "limitAddressSpace", "pollIntervalMs"];
+const KNOWN = ["bwrap", "prlimit", "uid", "gid", "hostname", "limitAddressSpace", "pollIntervalMs", "enforceLimits"];
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
@@ -55,6 +62,7 @@ export function parseBwrapOptions(raw: Record<string, unknown> | undefined): Par
   if (o.prlimit !== undefined && o.prlimit !== false && (typeof o.prlimit !== "string" || !o.prlimit)) return `option "prlimit" must be a program name, a path or false`;
   if (o.hostname !== undefined && (typeof o.hostname !== "string" || !/^[A-Za-z0-9.-]{1,63}$/.test(o.hostname))) return `option "hostname" must be a host name`;
   if (o.limitAddressSpace !== undefined && typeof o.limitAddressSpace !== "boolean") return `option "limitAddressSpace" must be true or false`;
+  if (o.enforceLimits !== undefined && typeof o.enforceLimits !== "boolean") return `option "enforceLimits" must be true or false`;
   const poll = o.pollIntervalMs ?? 200;
   if (typeof poll !== "number" || !(poll >= 10 && poll <= 60_000)) return `option "pollIntervalMs" must be a number of milliseconds between 10 and 60000`;
   return {
@@ -65,5 +73,6 @@ export function parseBwrapOptions(raw: Record<string, unknown> | undefined): Par
     hostname: (o.hostname as string | undefined) ?? "reprise",
     limitAddressSpace: (o.limitAddressSpace as boolean | undefined) ?? true,
     pollIntervalMs: poll,
+    enforceLimits: (o.enforceLimits as boolean | undefined) ?? true,
   };
 }

@@ -1,10 +1,11 @@
-import { spawnSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Engine } from "@reprise/core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ensureDebianPackages, pgrep } from "../../../test/support/sandbox-engines.js";
 import { sandboxScenarios } from "../../../test/support/sandbox-scenarios.js";
+import { TEST_LIMITS } from "../../../test/support/sandbox-toolchain.js";
 import bwrapSandboxPlugin, { BwrapSandbox } from "../src/index.js";
 
 /**
@@ -33,7 +34,90 @@ describe("bwrap sandbox", () => {
     expect(await new BwrapSandbox({ bwrap: { bwrap: "/nonexistent/bwrap" } }).probe()).toEqual({ usable: false, reason: "bwrap not found at /nonexistent/bwrap" });
   });
 
-  const fx = sandboxScenarios({ label: "bwrap", sandbox: () => sandbox, envExtras: (cwd) => [`PWD=${cwd}`], limitsProcesses: false, blocksNestedUserNamespaces: true });
+  const fx = sandboxScenarios({ label: "bwrap", sandbox: () => sandbox, envExtras: (cwd) => [`PWD=${cwd}`], limitsProcesses: true, blocksNestedUserNamespaces: true });
+
+  /** The job cgroups below this process's own (v1 here: one per controller), which must all be gone after each job. */
+  const jobCgroups = () => {
+    const own = readFileSync("/proc/self/cgroup", "utf8");
+    const dirs: string[] = [];
+    for (const controller of ["pids", "memory"]) {
+      const path = new RegExp(`^\\d+:[^:]*\\b${controller}\\b[^:]*:(.*)$`, "m").exec(own)?.[1] ?? new RegExp("^0::(.*)$", "m").exec(own)?.[1];
+      const base = existsSync(`/sys/fs/cgroup/${controller}`) ? `/sys/fs/cgroup/${controller}${path}` : `/sys/fs/cgroup${path}`;
+      try {
+        dirs.push(...readdirSync(base).filter((n) => n.startsWith(`reprise-job-${process.pid}-`)));
+      } catch {
+        // no such hierarchy
+      }
+    }
+    return dirs;
+  };
+
+  it("stops a fork bomb at the job's process limit, counted for the job as a whole; the host is unaffected and nothing is left", async () => {
+    // A static C program that tries to fork 2,000 children which wait forever, and says how many forks succeeded.
+    const mark = `forkbomb${process.pid}${Date.now() % 100000}`;
+    const src = join(fx.tmp, `${mark}.c`);
+    writeFileSync(
+      src,
+      '#include <stdio.h>\n#include <unistd.h>\nint main(void) { int ok = 0, refused = 0; for (int i = 0; i < 2000; i++) { pid_t p = fork(); if (p == 0) { for (;;) pause(); } if (p > 0) ok++; else refused++; } printf("forked=%d refused=%d\\n", ok, refused); return 0; }\n',
+    );
+    const bin = join(fx.proj, mark);
+    execFileSync("gcc", ["-static", "-O1", "-o", bin, src]);
+    chmodSync(bin, 0o755);
+    const input = { ...fx.store.put(bin), executable: true };
+    const t0 = performance.now();
+    const r = await sandbox.run(fx.job([bin], [input], [], { limits: { ...TEST_LIMITS, maxProcesses: 64, timeoutMs: 60_000 } }), fx.materials());
+    const ms = performance.now() - t0;
+    const m = /forked=(\d+) refused=(\d+)/.exec(r.stdout.toString());
+    expect(m, r.stderr.toString()).not.toBeNull();
+    // bwrap's pid 1 inside the namespace is one of the 64: the bomb gets at most 63 children.
+    expect(Number(m![1])).toBeLessThanOrEqual(64);
+    expect(Number(m![2])).toBeGreaterThanOrEqual(2000 - 64);
+    expect(r.killed).toBe("process-limit");
+    expect(ms, "ended by the process limit, not by the time limit").toBeLessThan(30_000);
+    expect(pgrep(mark)).toEqual([]);
+    expect(jobCgroups()).toEqual([]);
+    expect(spawnSync("true").status, "the host still forks").toBe(0);
+  });
+
+  it("kills a job that uses more memory than its limit (its cgroup, not only each process's address space)", async () => {
+    // dd reads 200 MB from /dev/zero into one buffer: the pages are touched, so the cgroup's limit is what stops it.
+    const hog = "dd if=/dev/zero of=/dev/null bs=200M count=1 2>&1; echo dd=$?";
+    const noAs = new BwrapSandbox({ limitAddressSpace: false });
+    const r = await noAs.run(fx.sh(hog, { limits: { ...TEST_LIMITS, memoryBytes: 64 * 1024 ** 2 } }), fx.materials());
+    expect(r.killed).toBe("memory-limit");
+    const fine = await noAs.run(fx.sh(hog, { limits: { ...TEST_LIMITS, memoryBytes: 1024 ** 3 } }), fx.materials());
+    expect(fine.killed).toBeUndefined();
+    expect(fine.stdout.toString()).toMatch(/dd=0/);
+    expect(jobCgroups()).toEqual([]);
+  });
+
+  it("removes the empty job cgroups a killed daemon left behind, never a live one's", async () => {
+    const own = /^\d+:[^:]*\bpids\b[^:]*:(.*)$/m.exec(readFileSync("/proc/self/cgroup", "utf8"))?.[1] ?? "/";
+    const base = `/sys/fs/cgroup/pids${own}`;
+    const dead = spawnSync("true").pid!;
+    const stale = join(base, `reprise-job-${dead}-1-test`);
+    const live = join(base, `reprise-job-${process.ppid}-1-test`);
+    mkdirSync(stale);
+    mkdirSync(live);
+    try {
+      expect(await new BwrapSandbox({ hostname: "sweeper" }).probe()).toEqual({ usable: true });
+      expect(existsSync(stale)).toBe(false);
+      expect(existsSync(live)).toBe(true);
+    } finally {
+      for (const d of [stale, live]) if (existsSync(d)) rmdirSync(d);
+    }
+  });
+
+  it("checks enforceLimits, and runs without a cgroup when it is false", async () => {
+    expect(await new BwrapSandbox({ enforceLimits: "yes" }).probe()).toEqual({ usable: false, reason: expect.stringContaining('"enforceLimits"') });
+    const forks = fx.sh("for i in $(seq 30); do sleep 1 & done 2>&1; echo end", { limits: { ...TEST_LIMITS, maxProcesses: 16 } });
+    const loose = await new BwrapSandbox({ enforceLimits: false }).run(forks, fx.materials());
+    expect(loose.killed).toBeUndefined();
+    expect(loose.stdout.toString()).toBe("end\n");
+    const strict = await sandbox.run(forks, fx.materials());
+    expect(strict.killed).toBe("process-limit");
+    expect(strict.stdout.toString()).toMatch(/can't fork/);
+  });
 
   it("leaves no process behind when the job's program exits and its children do not", async () => {
     const r = await sandbox.run(fx.sh("sleep 987656 & sleep 987657 & echo started"), fx.materials());

@@ -102,15 +102,15 @@ export class ContainerSandbox implements Sandbox {
     const { signal } = materials;
     if (signal.aborted) return cancelled();
 
-    let image = await untilAborted(images.ensure(job.toolchainId, materials.toolchainRoot), signal);
+    let image = await untilAborted(images.ensure(job.toolchainId, materials.toolchainRoot, job.links), signal);
     if (image === ABORTED) return cancelled();
     const layout = planJobLayout(job, materials, { base: "image", prepareWritableDir: writableFor(o.uid, o.gid) });
 
     let attempt = await runContainer(engine, image, job, layout, o, signal, materials.scratchDir);
     if (attempt === "image-missing") {
       // removed since (another process pruned it, or by hand): make it again, once
-      images.forget(job.toolchainId);
-      image = await untilAborted(images.ensure(job.toolchainId, materials.toolchainRoot), signal);
+      images.forget(job.toolchainId, job.links);
+      image = await untilAborted(images.ensure(job.toolchainId, materials.toolchainRoot, job.links), signal);
       if (image === ABORTED) return cancelled();
       attempt = await runContainer(engine, image, job, layout, o, signal, materials.scratchDir);
       if (attempt === "image-missing") throw new SandboxError(`${engine.kind} lost the image ${image} twice`);

@@ -3,6 +3,7 @@ import { lstatSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { open, readdir, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
+import type { CompileJob } from "@reprise/core";
 import { SandboxError } from "@reprise/core/sandbox-kit";
 import { engineCommand, firstLines, type ContainerEngine } from "./engine.js";
 import { treeTar } from "./tar.js";
@@ -21,10 +22,16 @@ const IMAGE_DIRS: Record<string, number> = { tmp: 0o1777 };
 /** Tag of the empty image the probe runs. */
 export const PROBE_TAG = "reprise-probe";
 
-/** The image reference of a toolchain: `<repository>:<toolchain id>` (a hash of the id if it cannot be a tag). */
-export function imageFor(repository: string, toolchainId: string): string {
-  return `${repository}:${tagFor(toolchainId)}`;
+/**
+ * The image reference of a toolchain: `<repository>:<toolchain id>` (a hash of the id if it cannot be a tag).
+ * With links (the names a job calls its compiler by, `CompileJob.links`), an image of its own holding them.
+ */
+export function imageFor(repository: string, toolchainId: string, links: JobLinks = []): string {
+  if (!links.length) return `${repository}:${tagFor(toolchainId)}`;
+  return `${repository}:${createHash("sha256").update(JSON.stringify([toolchainId, links])).digest("hex")}`;
 }
+
+type JobLinks = NonNullable<CompileJob["links"]>;
 
 function tagFor(toolchainId: string): string {
   return TAG.test(toolchainId) && toolchainId !== PROBE_TAG ? toolchainId : createHash("sha256").update(toolchainId).digest("hex");
@@ -63,22 +70,22 @@ export class ToolchainImages {
     private readonly maxImages: number,
   ) {}
 
-  ensure(toolchainId: string, toolchainRoot: string): Promise<string> {
-    const image = imageFor(this.repository, toolchainId);
+  ensure(toolchainId: string, toolchainRoot: string, links: JobLinks = []): Promise<string> {
+    const image = imageFor(this.repository, toolchainId, links);
     let p = this.known.get(image);
     if (p) {
       this.markUsed(image);
       return p;
     }
-    p = this.make(image, toolchainId, toolchainRoot);
+    p = this.make(image, toolchainId, toolchainRoot, links);
     this.known.set(image, p);
     p.catch(() => this.known.delete(image));
     return p;
   }
 
   /** Forgets that an image exists (a run found it gone): the next `ensure` looks again. */
-  forget(toolchainId: string): void {
-    this.known.delete(imageFor(this.repository, toolchainId));
+  forget(toolchainId: string, links: JobLinks = []): void {
+    this.known.delete(imageFor(this.repository, toolchainId, links));
   }
 
   async exists(image: string): Promise<boolean> {
@@ -112,7 +119,7 @@ export class ToolchainImages {
     return removed;
   }
 
-  private async make(image: string, toolchainId: string, toolchainRoot: string): Promise<string> {
+  private async make(image: string, toolchainId: string, toolchainRoot: string, links: JobLinks): Promise<string> {
     const t0 = performance.now();
     if (await this.exists(image)) {
       this.events.push({ image, how: "found", ms: performance.now() - t0 });
@@ -129,7 +136,7 @@ export class ToolchainImages {
         } catch {
           throw new SandboxError(`toolchain ${toolchainId} is not unpacked at ${toolchainRoot}`);
         }
-        await this.importStream(image, toolchainId, Readable.from(treeTar(toolchainRoot, { emptyDirs: IMAGE_DIRS })));
+        await this.importStream(image, toolchainId, Readable.from(treeTar(toolchainRoot, { emptyDirs: IMAGE_DIRS, links: Object.fromEntries(links.map((l) => [l.path.replace(/^\/+/, ""), l.target])) })));
         this.events.push({ image, how: "imported", ms: performance.now() - t0 });
       }
     } finally {

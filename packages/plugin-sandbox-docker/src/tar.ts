@@ -16,13 +16,22 @@ import { posix } from "node:path";
  * Written here rather than by running `tar` so that no particular tar
  * (GNU's `--sort`, `--owner`) is needed on the host.
  */
-export async function* treeTar(root: string, opts: { emptyDirs?: Record<string, number> } = {}): AsyncGenerator<Buffer> {
+export async function* treeTar(root: string, opts: { emptyDirs?: Record<string, number>; links?: Record<string, string> } = {}): AsyncGenerator<Buffer> {
   const seen = new Map<string, string>();
   const extra = opts.emptyDirs ?? {};
-  for await (const rel of walk(root, "", Object.keys(extra))) {
+  // Symlinks added to the tree (relative path -> link text) where it has nothing, with their missing parent directories.
+  const links = opts.links ?? {};
+  const linkDirs = new Set(Object.keys(links).flatMap((l) => l.split("/").slice(0, -1).map((_, i, parts) => parts.slice(0, i + 1).join("/"))));
+  const added = (rel: string) => [...Object.keys(links), ...linkDirs].filter((p) => posix.dirname(p) === (rel || ".")).map((p) => posix.basename(p));
+  for await (const rel of walk(root, "", [...Object.keys(extra), ...added("")], added)) {
     const host = posix.join(root, rel);
-    const st = rel in extra ? await lstat(host).catch(() => null) : await lstat(host);
-    if (!st || (rel in extra && st.isDirectory())) {
+    const virtual = rel in links || linkDirs.has(rel);
+    const st = rel in extra || virtual ? await lstat(host).catch(() => null) : await lstat(host);
+    if (!st && rel in links) {
+      yield* header({ name: rel, type: "2", mode: 0o777, size: 0, linkname: links[rel]! });
+    } else if (!st && linkDirs.has(rel)) {
+      yield* header({ name: `${rel}/`, type: "5", mode: 0o755, size: 0 });
+    } else if (!st || (rel in extra && st.isDirectory())) {
       yield* header({ name: `${rel}/`, type: "5", mode: extra[rel]!, size: 0 });
     } else if (st.isDirectory()) {
       yield* header({ name: `${rel}/`, type: "5", mode: 0o755, size: 0 });
@@ -46,15 +55,16 @@ export async function* treeTar(root: string, opts: { emptyDirs?: Record<string, 
   yield Buffer.alloc(1024);
 }
 
-/** Relative paths below `root`, parents before children, siblings sorted byte-wise; `add` are top-level names listed even if absent. */
-async function* walk(root: string, rel: string, add: string[] = []): AsyncGenerator<string> {
-  const found = await readdir(rel ? posix.join(root, rel) : root);
+/** Relative paths below `root`, parents before children, siblings sorted byte-wise; `add` are names listed even if absent (`addBelow` for deeper directories). */
+async function* walk(root: string, rel: string, add: string[] = [], addBelow: (rel: string) => string[] = () => []): AsyncGenerator<string> {
+  const found = await readdir(rel ? posix.join(root, rel) : root).catch(() => [] as string[]);
   const names = [...new Set([...found, ...add])].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
   for (const name of names) {
     const child = rel ? `${rel}/${name}` : name;
     yield child;
     const st = await lstat(posix.join(root, child)).catch(() => null);
-    if (st?.isDirectory()) yield* walk(root, child);
+    const below = addBelow(child);
+    if (st?.isDirectory() || (!st && below.length)) yield* walk(root, child, below, addBelow);
   }
 }
 

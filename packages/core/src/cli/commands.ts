@@ -2,26 +2,37 @@ import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { Command } from "commander";
 import { runtimeDir, socketPath } from "../util/paths.js";
+import { checkedRuntime } from "../client/checked-runtime.js";
 import { REPRISE_VERSION } from "../version.js";
 import { exchange, isListening } from "../client/exchange.js";
-import { spawnDaemon } from "../client/spawn-daemon.js";
+import { EXIT_LOCK_HELD, spawnDaemon } from "../client/spawn-daemon.js";
+import { readStartupFailure } from "../daemon/startup-failure.js";
 import { frame, FrameType } from "../protocol/frames.js";
 import { formatStats, type StatsReply } from "./format-stats.js";
 
 const noSinks = { stdout: () => {}, stderr: () => {} };
 
 async function send(command: string, extra: Record<string, unknown> = {}): Promise<unknown | undefined> {
-  const outcome = await exchange(socketPath(runtimeDir()), frame(FrameType.Command, JSON.stringify({ command, ...extra })), noSinks);
+  const access = checkedRuntime(false);
+  if (access.kind !== "ok" || !access.socket) return undefined;
+  const outcome = await exchange(access.sock, frame(FrameType.Command, JSON.stringify({ command, ...extra })), noSinks);
   return outcome.kind === "reply" ? outcome.data : undefined;
 }
 
 async function startServer(): Promise<boolean> {
-  const sock = socketPath(runtimeDir());
-  if (await isListening(sock)) return true;
-  spawnDaemon(runtimeDir());
+  const access = checkedRuntime(true);
+  if (access.kind !== "ok") return false;
+  const sock = access.sock;
+  if (access.socket && (await isListening(sock))) return true;
+  const daemon = spawnDaemon(access.runtime);
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
     if (await isListening(sock)) return true;
+    if (daemon.exitCode !== undefined && daemon.exitCode !== EXIT_LOCK_HELD) {
+      const failure = readStartupFailure(access.runtime);
+      if (failure) process.stderr.write(`reprise: ${failure.message}\n`);
+      return false;
+    }
     await new Promise((r) => setTimeout(r, 20));
   }
   return false;

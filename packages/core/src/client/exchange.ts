@@ -1,9 +1,9 @@
 import { connect } from "node:net";
-import { FrameReader, FrameType } from "../protocol/frames.js";
+import { FrameReader, FrameType, type RunLocallyPayload } from "../protocol/frames.js";
 
 export type ExchangeOutcome =
   | { kind: "exit"; code: number }
-  | { kind: "run-locally"; compiler: string; reason: string }
+  | { kind: "run-locally"; reason: string; notice?: string }
   | { kind: "version-mismatch" }
   | { kind: "reply"; data: unknown }
   | { kind: "unreachable"; error: string }
@@ -58,8 +58,13 @@ export function exchange(socketPath: string, request: Buffer, sinks: StreamSinks
             finish({ kind: "exit", code: f.payload.readInt32BE(0) });
             return;
           case FrameType.RunLocally: {
-            const { compiler, reason } = JSON.parse(f.payload.toString("utf8")) as { compiler: string; reason: string };
-            finish({ kind: "run-locally", compiler, reason });
+            // Any compiler path a (possibly foreign) daemon names is ignored: the client resolves its own.
+            const { reason, notice } = JSON.parse(f.payload.toString("utf8")) as RunLocallyPayload;
+            finish({ kind: "run-locally", reason: String(reason), ...(typeof notice === "string" && notice ? { notice } : {}) });
+            return;
+          }
+          case FrameType.Error: {
+            finish({ kind: "broken", error: `daemon refused the request: ${f.payload.toString("utf8")}` });
             return;
           }
           case FrameType.VersionMismatch:

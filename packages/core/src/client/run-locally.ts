@@ -15,14 +15,14 @@ function real(p: string): string {
 /**
  * Runs the real compiler in this process's place, with the terminal and stdin
  * of the build: what a build gets when Reprise is not caching this call.
+ * The compiler is found from the client's own argv and PATH (past Reprise's
+ * own executables and the masquerade link's directory), never taken from
+ * the daemon: whatever listens on the socket must not choose what runs.
  */
-export function runLocally(argv: string[], compilerPath: string | undefined, masqueradeAs: string | undefined): Promise<number> {
+export function runLocally(argv: string[], masqueradeAs: string | undefined): Promise<number> {
   const name = argv[0] ?? "";
   const self = reprisesOwnExecutables(process.argv[1] ? [process.argv[1]] : []);
-  const exe =
-    compilerPath && compilerPath.includes("/")
-      ? compilerPath
-      : findExecutable(name, { cwd: process.cwd(), pathEnv: process.env.PATH, exclude: self, skipDir: masqueradeAs ? dirname(masqueradeAs) : undefined });
+  const exe = findExecutable(name, { cwd: process.cwd(), pathEnv: process.env.PATH, exclude: self, skipDir: masqueradeAs ? dirname(masqueradeAs) : undefined });
   if (!exe) {
     process.stderr.write(`reprise: cannot find compiler "${name}" on PATH\n`);
     return Promise.resolve(127);

@@ -99,6 +99,7 @@ export class SettingsLoader {
       ...(merged.hermetic ? { hermetic: merged.hermetic } : {}),
       sandboxOptions: merged.sandboxOptions ?? {},
       ...distSettings(merged.dist, base, cwd, fromEnv.dist?.caFile !== undefined),
+      ...(merged.jobLimits ? { jobLimits: jobLimitsOf(merged.jobLimits) } : {}),
       configFile: found?.filepath,
     };
   }
@@ -117,6 +118,15 @@ function distSettings(dist: ConfigFile["dist"], base: string, cwd: string, caFro
       jobTimeoutMs: dist.jobTimeoutMs ?? 120_000,
       allocateTimeoutMs: dist.allocateTimeoutMs ?? 2000,
     },
+  };
+}
+
+function jobLimitsOf(l: NonNullable<ConfigFile["jobLimits"]>): NonNullable<Settings["jobLimits"]> {
+  return {
+    ...(l.timeout !== undefined ? { timeoutMs: Math.round(l.timeout * 1000) } : {}),
+    ...(l.maxProcesses !== undefined ? { maxProcesses: l.maxProcesses } : {}),
+    ...(l.memory !== undefined ? { memoryBytes: l.memory } : {}),
+    ...(l.maxOutput !== undefined ? { maxOutputBytes: l.maxOutput } : {}),
   };
 }
 

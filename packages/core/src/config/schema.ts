@@ -63,6 +63,20 @@ export const configSchema = z
     hermetic: z.union([z.literal(false), z.string().min(1)]),
     /** Options for the sandbox plugin (e.g. { engine: "podman" }). */
     sandboxOptions: z.record(z.string(), z.unknown()),
+    /** Limits of each sandboxed job, as a whole (see docs/sandboxes.md#limits); unset keys keep their defaults. */
+    jobLimits: z
+      .object({
+        /** Wall-clock seconds (default 600). */
+        timeout: z.number().positive().max(24 * 3600),
+        /** Most processes at once (default 256). */
+        maxProcesses: z.number().int().min(8).max(1_000_000),
+        /** Memory of the job (default 4G). */
+        memory: sizeSchema,
+        /** stdout + stderr + outputs (default 1G). */
+        maxOutput: sizeSchema,
+      })
+      .strict()
+      .partial(),
     /** Storage backend; "local" (built in) unless a plugin provides another. */
     storage: z.object({ kind: z.string().min(1), options: z.record(z.string(), z.unknown()).optional() }).strict(),
     /** Build farm client; see docs/dist-builder.md. */
@@ -101,6 +115,8 @@ export interface Settings {
   sandboxOptions: Record<string, unknown>;
   /** Build farm client settings, or undefined when misses are not distributed. */
   dist?: DistSettings;
+  /** Config `jobLimits` as given (the hermetic compiler applies them over its defaults). */
+  jobLimits?: { timeoutMs?: number; maxProcesses?: number; memoryBytes?: number; maxOutputBytes?: number };
   /** File the settings came from, if any (for `--show-config` and error messages). */
   configFile?: string;
 }

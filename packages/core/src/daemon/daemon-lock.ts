@@ -1,53 +1,93 @@
-import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from "node:fs";
+import { unlinkSync } from "node:fs";
+import { connect, createServer, type Server } from "node:net";
 
 /**
- * One daemon per runtime directory. The lock file holds the owner's pid; a
- * lock whose pid is gone is stale and taken over.
+ * One daemon per runtime directory. The lock is a listening Unix socket at
+ * `path`, not a file naming a pid: a listening socket is a descriptor of the
+ * process, and the kernel closes it when the process ends, however it ends
+ * (SIGKILL included, before it is even a zombie). A connect() to a socket
+ * nobody listens on is refused at once, so a stale lock is told from a live
+ * one without trusting a pid that may be a zombie or reused.
+ *
+ *   bind → EADDRINUSE → connect: accepted → held by a live daemon
+ *                                refused  → stale (or a file of an older version): unlink, bind again
+ *
+ * A holder then connects to the path itself: if that connection does not
+ * reach its own listener, a concurrent starter replaced the path, and the
+ * holder gives way.
  */
-export function acquireDaemonLock(path: string): boolean {
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fd = openSync(path, "wx", 0o600);
-      writeSync(fd, String(process.pid));
-      closeSync(fd);
-      return true;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-      const owner = Number(readFileSafe(path));
-      if (owner && owner !== process.pid && isAlive(owner)) return false;
+export class DaemonLock {
+  private constructor(
+    private readonly server: Server,
+    readonly path: string,
+  ) {}
+
+  static async acquire(path: string): Promise<DaemonLock | undefined> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const server = await listenOn(path);
+      if (server) {
+        if (await reachesItself(server, path)) return new DaemonLock(server, path);
+        server.close();
+        return undefined;
+      }
+      if (await answers(path)) return undefined;
       try {
         unlinkSync(path);
       } catch {
-        // Another starter removed it first; retry the exclusive create.
+        // another starter removed it first
       }
     }
+    return undefined;
   }
-  return false;
-}
 
-export function releaseDaemonLock(path: string): void {
-  if (Number(readFileSafe(path)) === process.pid) {
-    try {
-      unlinkSync(path);
-    } catch {
-      // already gone
-    }
+  release(): void {
+    // Closing a listening Unix socket also removes its path (libuv unlinks it).
+    this.server.close();
   }
 }
 
-function readFileSafe(path: string): string {
-  try {
-    return readFileSync(path, "utf8");
-  } catch {
-    return "";
-  }
+function listenOn(path: string): Promise<Server | undefined> {
+  return new Promise((resolve) => {
+    const server = createServer((s) => s.destroy());
+    server.once("error", () => resolve(undefined));
+    server.listen(path, () => {
+      server.removeAllListeners("error");
+      server.on("error", () => {});
+      server.unref();
+      resolve(server);
+    });
+  });
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
+/** Whether a live process accepts connections on `path` (a refused or missing socket: no). */
+function answers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(path);
+    const done = (v: boolean) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(v);
+    };
+    // A full backlog means a live, busy holder.
+    const timer = setTimeout(() => done(true), 2000);
+    socket.on("connect", () => done(true));
+    socket.on("error", (err: NodeJS.ErrnoException) => done(err.code !== "ECONNREFUSED" && err.code !== "ENOENT" && err.code !== "ENOTSOCK"));
+  });
+}
+
+/** Whether a connection to `path` arrives at `server` (and not at a listener that replaced the path). */
+function reachesItself(server: Server, path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(path);
+    const done = (v: boolean) => {
+      clearTimeout(timer);
+      server.off("connection", onConnection);
+      socket.destroy();
+      resolve(v);
+    };
+    const onConnection = () => done(true);
+    server.on("connection", onConnection);
+    const timer = setTimeout(() => done(false), 1000);
+    socket.on("error", () => done(false));
+  });
 }

@@ -12,8 +12,10 @@ import { localStoragePlugin } from "../storage/local-storage-plugin.js";
 import { Stats } from "../stats/stats.js";
 import { fileSink, Logger } from "../util/logger.js";
 import { daemonLockPath, daemonLogPath, runtimeDir, socketPath } from "../util/paths.js";
-import { acquireDaemonLock, releaseDaemonLock } from "./daemon-lock.js";
+import { DaemonLock } from "./daemon-lock.js";
+import { daemonTempDir, removeLeftovers } from "./leftovers.js";
 import { ensurePrivateDir } from "./runtime-dir.js";
+import { clearStartupFailure, recordStartupFailure } from "./startup-failure.js";
 import { reprisesOwnExecutables } from "./self-paths.js";
 import { DaemonServer } from "./server.js";
 import { createHermeticCompiler } from "./hermetic-setup.js";
@@ -27,17 +29,37 @@ import { distClientLoader } from "./dist-loader.js";
  */
 export async function startDaemon(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Promise<DaemonServer | undefined> {
   const runtime = runtimeDir(env);
+  // Nothing is written to a runtime directory before it is known to be the user's alone.
   ensurePrivateDir(runtime);
+  let lock: DaemonLock | undefined;
+  try {
+    const server = await startIn(runtime, env, cwd, (l) => (lock = l));
+    if (server) clearStartupFailure(runtime);
+    return server;
+  } catch (err) {
+    recordStartupFailure(runtime, err, cwd, env);
+    lock?.release();
+    throw err;
+  }
+}
+
+async function startIn(runtime: string, env: NodeJS.ProcessEnv, cwd: string, locked: (lock: DaemonLock) => void): Promise<DaemonServer | undefined> {
   const settingsLoader = new SettingsLoader();
   const settings = await settingsLoader.load(cwd, env as Record<string, string>);
   const logger = new Logger(settings.logLevel === "error" ? "warn" : settings.logLevel, fileSink(daemonLogPath(runtime)), "daemon");
-  const lock = daemonLockPath(runtime);
-  if (!acquireDaemonLock(lock)) {
-    logger.info("another daemon holds %s; exiting", lock);
+  const lockPath = daemonLockPath(runtime);
+  const lock = await DaemonLock.acquire(lockPath);
+  if (!lock) {
+    logger.info("another daemon holds %s; exiting", lockPath);
     return undefined;
   }
-  const tempDir = join(runtime, `tmp-${process.pid}`);
-  mkdirSync(tempDir, { recursive: true, mode: 0o700 });
+  locked(lock);
+  const leftovers = removeLeftovers(runtime);
+  if (leftovers.length) logger.info("removed leftovers of killed daemons: %s", leftovers.join(", "));
+  const tempDir = daemonTempDir(runtime);
+  // Not recursive: mkdir fails on anything already there (a planted symlink included) instead of using it.
+  rmSync(tempDir, { recursive: true, force: true });
+  mkdirSync(tempDir, { mode: 0o700 });
 
   const engine = new Engine(logger.child("engine"));
   engine.use(localStoragePlugin);
@@ -83,16 +105,11 @@ export async function startDaemon(env: NodeJS.ProcessEnv = process.env, cwd = pr
     idleTimeoutSec: settings.idleTimeoutSec,
     onStopped: () => {
       rmSync(tempDir, { recursive: true, force: true });
-      releaseDaemonLock(lock);
+      lock.release();
       process.exit(0);
     },
   });
-  try {
-    await server.listen();
-  } catch (err) {
-    releaseDaemonLock(lock);
-    throw err;
-  }
+  await server.listen();
   for (const sig of ["SIGTERM", "SIGINT", "SIGHUP"] as const) process.once(sig, () => void server.stop(sig));
   return server;
 }

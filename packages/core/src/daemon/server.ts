@@ -1,6 +1,15 @@
 import { createServer, type Server, type Socket } from "node:net";
 import { unlinkSync } from "node:fs";
-import { decodeCompileRequest, exitFrame, frame, FrameReader, FrameType, PROTOCOL_VERSION } from "../protocol/frames.js";
+import {
+  decodeCompileRequest,
+  exitFrame,
+  frame,
+  FrameReader,
+  FrameType,
+  MAX_REQUEST_FRAME_BYTES,
+  PROTOCOL_VERSION,
+  type RunLocallyPayload,
+} from "../protocol/frames.js";
 import type { CompileService } from "../engine/compile-service.js";
 import type { CompileRequest } from "../engine/types.js";
 import type { Stats } from "../stats/stats.js";
@@ -18,6 +27,9 @@ export interface DaemonOptions {
   /** Called once the daemon has stopped listening and flushed its state. */
   onStopped: () => void;
 }
+
+/** A client that has not sent its whole request by then is dropped (its buffer with it). */
+const REQUEST_TIMEOUT_MS = 30_000;
 
 type Command = { command: "ping" | "stats" | "zero-stats" | "stop"; cwd?: string; env?: Record<string, string> };
 
@@ -83,23 +95,31 @@ export class DaemonServer {
     }, this.o.idleTimeoutSec * 1000);
   }
 
+  /**
+   * One request per connection. A connection holds at most one request frame
+   * (MAX_REQUEST_FRAME_BYTES, refused from its length alone), only until the
+   * request is complete or REQUEST_TIMEOUT_MS has passed; bytes after the
+   * request are not read.
+   */
   private accept(socket: Socket): void {
-    const reader = new FrameReader();
-    let handled = false;
+    const reader = new FrameReader(MAX_REQUEST_FRAME_BYTES);
+    const timer = setTimeout(() => socket.destroy(), REQUEST_TIMEOUT_MS).unref();
     socket.on("error", () => {});
-    socket.on("data", (chunk) => {
-      if (handled) return;
+    socket.on("close", () => clearTimeout(timer));
+    const onData = (chunk: Buffer) => {
       let frames;
       try {
         frames = reader.push(chunk);
       } catch (err) {
-        this.o.logger.warn("bad frame from client: %s", (err as Error).message);
-        socket.destroy();
+        this.refuse(socket, err);
         return;
       }
       const first = frames[0];
       if (!first) return;
-      handled = true;
+      clearTimeout(timer);
+      // Later bytes are read and dropped (not paused: the client's close must still be seen).
+      socket.off("data", onData);
+      socket.on("data", discard);
       this.inFlight++;
       this.armIdleTimer();
       this.handle(first.type, first.payload, socket)
@@ -109,7 +129,19 @@ export class DaemonServer {
           socket.end();
           this.armIdleTimer();
         });
-    });
+    };
+    socket.on("data", onData);
+  }
+
+  /** Answers a request that cannot be read (oversized, malformed) with an Error frame and closes. */
+  private refuse(socket: Socket, err: unknown): void {
+    const message = `request refused: ${(err as Error).message}`;
+    this.o.logger.warn("bad frame from client: %s", message);
+    socket.removeAllListeners("data");
+    socket.on("data", discard);
+    socket.end(frame(FrameType.Error, JSON.stringify({ error: message })));
+    // A client still sending would keep the socket half-open: close it once the answer is flushed.
+    setTimeout(() => socket.destroy(), 1000).unref();
   }
 
   private async handle(type: number, payload: Buffer, socket: Socket): Promise<void> {
@@ -126,7 +158,7 @@ export class DaemonServer {
       return;
     }
     if (this.stopping) {
-      socket.write(frame(FrameType.RunLocally, JSON.stringify({ compiler: wire.argv[0] ?? "", reason: "daemon stopping" })));
+      socket.write(runLocallyFrame({ reason: "daemon stopping" }));
       return;
     }
     const request: CompileRequest = {
@@ -139,7 +171,7 @@ export class DaemonServer {
     };
     const result = await this.o.service.run(request);
     if (result.kind === "run-locally") {
-      socket.write(frame(FrameType.RunLocally, JSON.stringify({ compiler: result.compiler, reason: result.reason })));
+      socket.write(runLocallyFrame({ reason: result.reason, ...(result.notice ? { notice: result.notice } : {}) }));
       return;
     }
     if (result.stdout.length) socket.write(frame(FrameType.Stdout, result.stdout));
@@ -177,6 +209,12 @@ export class DaemonServer {
         reply({ error: `unknown command ${JSON.stringify((cmd as { command?: unknown }).command)}` });
     }
   }
+}
+
+function discard(): void {}
+
+function runLocallyFrame(payload: RunLocallyPayload): Buffer {
+  return frame(FrameType.RunLocally, JSON.stringify(payload));
 }
 
 function envFromList(list: string[]): Record<string, string> {

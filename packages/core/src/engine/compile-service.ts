@@ -22,7 +22,7 @@ import type { CacheStorage } from "../storage/cache-storage.js";
 import { decodeEntry, encodeEntry, type CacheEntry, type ManifestEntry } from "../storage/codec.js";
 import type { Stats } from "../stats/stats.js";
 import type { Logger } from "../util/logger.js";
-import { CorruptEntryError, RepriseError } from "../util/errors.js";
+import { ConfigError, CorruptEntryError, PluginError, RepriseError } from "../util/errors.js";
 
 type EnvDep = NonNullable<ManifestEntry["env"]>[number];
 
@@ -48,7 +48,8 @@ function isRegularOrAbsent(path: string): boolean {
 /** What the daemon tells the client at the end of a call. */
 export type CallResult =
   | { kind: "done"; exitCode: number; stdout: Buffer; stderr: Buffer }
-  | { kind: "run-locally"; compiler: string; reason: string };
+  /** `compiler` is for logs and stats only: the client runs the compiler it resolves itself. `notice` is for the user's terminal. */
+  | { kind: "run-locally"; compiler: string; reason: string; notice?: string };
 
 export interface CompileServiceDeps {
   engine: Engine;
@@ -128,7 +129,10 @@ export class CompileService {
       const reason = err instanceof RepriseError ? err.code : "internal-error";
       this.d.logger.error("call failed, compiling without cache: %s", (err as Error).stack ?? err);
       this.d.stats.error(reason);
-      return { kind: "run-locally", compiler: compilerPath ?? compilerName, reason: `reprise error: ${(err as Error).message}` };
+      const message = (err as Error).message;
+      // A bad setting stops caching for every call: the user must see it on the terminal, not only in stats.
+      const notice = err instanceof ConfigError || err instanceof PluginError ? message.trim() : undefined;
+      return { kind: "run-locally", compiler: compilerPath ?? compilerName, reason: `reprise error: ${message}`, ...(notice ? { notice } : {}) };
     }
   }
 

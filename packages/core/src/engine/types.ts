@@ -123,6 +123,34 @@ export interface CompileInvocation {
   includeDirs?: string[];
   /** Names of environment variables whose values can change the outputs or diagnostics. */
   keyEnv: string[];
+  /**
+   * What a job (hermetic mode, the farm) passes of the caller's environment to
+   * the compiler besides `keyEnv` and the locale and time-zone variables:
+   * variables the compiler reads that do not change its outputs (`PATH` to
+   * find the assembler, the terminal's width). `prefixes` match names by
+   * their start (`CARGO_`). Nothing else of the caller's environment leaves
+   * the client (tokens, keys, home directories). Absent: only `keyEnv` and
+   * the locale and time zone.
+   */
+  jobEnv?: { names: string[]; prefixes?: string[] };
+  /**
+   * Arguments or environment variables of this call that make the compiler
+   * load or run code they name (`-fplugin=x.so`, `-specs=x`,
+   * `GCC_EXEC_PREFIX=…`), as the user wrote them. Outside a sandbox that is
+   * the user's own choice; hermetic mode compiles such a call locally
+   * (`hermetic-loads-code`), because its closure scan runs on the host and
+   * would run that code outside any sandbox.
+   */
+  loadsCode?: string[];
+  /**
+   * The argv a job runs instead of `compileArgv`, when options of the call
+   * resolve against the machine that runs them (`-march=native`: the plugin
+   * puts what they stand for on this machine instead). The key uses the same
+   * resolution.
+   */
+  jobArgv?: string[];
+  /** Why no job (in a sandbox or elsewhere) can give this call's outputs byte for byte; hermetic mode compiles it locally (`hermetic-unportable`). */
+  unportable?: string;
   /** Tokens that make the output time-dependent; scanned for in the source and every include. */
   volatileMarkers: VolatileMarker[];
   /** Whether the cwd ends up in the outputs (debug info, coverage notes). */

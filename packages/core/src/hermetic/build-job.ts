@@ -20,12 +20,28 @@ export const DEFAULT_LIMITS: JobLimits = {
   maxProcesses: 256,
 };
 
-/**
- * Variables naming host directories for temporary files, which a sandbox does
- * not have: it gives the job `/tmp`. Reprise's own `REPRISE_*` variables
- * (the farm token among them) never travel either.
- */
+/** Variables naming host directories for temporary files, which a sandbox does not have: it gives the job `/tmp`. */
 const DROPPED_ENV = ["TMPDIR", "TMP", "TEMP"];
+
+/** The locale and time zone reach diagnostics and `__DATE__`; their files are carried (see host-context.ts), so are they. */
+const CONTEXT_ENV = ["LANG", "LANGUAGE", "LOCPATH", "TZ", "TZDIR"];
+const CONTEXT_ENV_PREFIXES = ["LC_"];
+
+/**
+ * The part of the caller's environment a job carries: `keyEnv`, the
+ * plugin's `jobEnv` and the locale and time zone, never the rest (a token in
+ * the caller's environment must not reach a sandbox, still less a builder).
+ */
+export function jobEnvironment(env: Readonly<Record<string, string>>, inv: Pick<CompileInvocation, "keyEnv" | "jobEnv">): Record<string, string> {
+  const names = new Set([...inv.keyEnv, ...(inv.jobEnv?.names ?? []), ...CONTEXT_ENV]);
+  const prefixes = [...(inv.jobEnv?.prefixes ?? []), ...CONTEXT_ENV_PREFIXES];
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) {
+    if (DROPPED_ENV.includes(k)) continue;
+    if (names.has(k) || prefixes.some((p) => k.startsWith(p))) out[k] = v;
+  }
+  return out;
+}
 
 /** The role of the temporary dependency file a plugin added, carried back so direct mode can read it. */
 export const DEP_FILE_ROLE = "reprise:depfile";
@@ -56,8 +72,10 @@ export async function buildJob(
   hashes: FileHashCache,
   limits: JobLimits = DEFAULT_LIMITS,
 ): Promise<JobPlan> {
+  if (inv.loadsCode?.length) return fail("hermetic-loads-code", `${inv.loadsCode.join(" ")}: the closure scan would run it outside the sandbox`);
+  if (inv.unportable) return fail("hermetic-unportable", inv.unportable);
   if (!inv.closureScan) return fail("hermetic-no-closure", "the compiler plugin gives no closure scan for this call");
-  const argv = inv.compileArgv;
+  const argv = inv.jobArgv ?? inv.compileArgv;
   const responseFile = argv.slice(1).find((a) => a.length > 1 && a.startsWith("@") && existsSync(resolve(request.cwd, a.slice(1))));
   if (responseFile) return fail("hermetic-response-file", responseFile);
   const pwd = request.env.PWD;
@@ -107,9 +125,7 @@ export async function buildJob(
 
   const outputs: CompileJob["outputs"] = inv.outputs.map((o) => ({ role: o.role, path: o.path, ...(o.optional ? { optional: true } : {}) }));
   if (inv.dependencies.depFileIsTemporary && inv.dependencies.depFile) outputs.push({ role: DEP_FILE_ROLE, path: inv.dependencies.depFile });
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(request.env)) if (!DROPPED_ENV.includes(k) && !k.startsWith("REPRISE_")) env[k] = v;
-  Object.assign(env, context.env);
+  const env = { ...jobEnvironment(request.env, inv), ...context.env };
   return {
     ok: true,
     job: { toolchainId, argv: [...argv], cwd: request.cwd, env, inputs: jobInputs, outputs, limits, ...(directories.length ? { directories } : {}) },

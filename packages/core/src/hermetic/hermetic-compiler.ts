@@ -15,9 +15,10 @@ import type { InputStore } from "./input-store.js";
 
 /** Gives the unpacked root of a compiler's packaged toolchain, packaging and unpacking it on first use. */
 export interface ToolchainProvider {
-  prepare(compiler: CompilerInfo): Promise<{ id: string; root: string }>;
+  /** `compilerPath`: where the toolchain holds the compiler, when not at the path it is called by (toolchains are identified by content). */
+  prepare(compiler: CompilerInfo): Promise<{ id: string; root: string; compilerPath?: string }>;
   /** Like `prepare`, keeping the toolchain from eviction until `release()` (used when present). */
-  acquire?(compiler: CompilerInfo): Promise<{ id: string; root: string; release(): void }>;
+  acquire?(compiler: CompilerInfo): Promise<{ id: string; root: string; compilerPath?: string; release(): void }>;
 }
 
 /** Where the hermetic compiles of one cache directory keep their state. */
@@ -81,7 +82,15 @@ export class HermeticCompiler {
     this.limits = o.limits ?? DEFAULT_LIMITS;
   }
 
-  async compile(name: string, options: Record<string, unknown>, request: CompileRequest, compiler: CompilerInfo, inv: CompileInvocation): Promise<HermeticOutcome> {
+  /** `limits` (config `jobLimits`) apply over the compiler's own limits, key by key. */
+  async compile(
+    name: string,
+    options: Record<string, unknown>,
+    request: CompileRequest,
+    compiler: CompilerInfo,
+    inv: CompileInvocation,
+    limits: Partial<JobLimits> = {},
+  ): Promise<HermeticOutcome> {
     let sandbox: Sandbox;
     try {
       sandbox = await this.sandboxes.select(name, options);
@@ -95,7 +104,7 @@ export class HermeticCompiler {
     const toolchainKey = `${compiler.identity}\0${compiler.path}`;
     const failed = this.failedToolchains.get(toolchainKey);
     if (failed && Date.now() - failed.at < (this.o.toolchainRetryMs ?? 10 * 60_000)) return { ok: false, reason: "hermetic-toolchain", detail: failed.detail };
-    let toolchain: { id: string; root: string; release?: () => void };
+    let toolchain: { id: string; root: string; compilerPath?: string; release?: () => void };
     try {
       toolchain = ws.toolchains.acquire ? await ws.toolchains.acquire(compiler) : await ws.toolchains.prepare(compiler);
       this.failedToolchains.delete(toolchainKey);
@@ -108,9 +117,11 @@ export class HermeticCompiler {
 
     let scratchDir: string | undefined;
     try {
-      const plan = await buildJob(request, inv, toolchain.id, ws.inputs, this.o.hashes, this.limits);
+      const plan = await buildJob(request, inv, toolchain.id, ws.inputs, this.o.hashes, { ...this.limits, ...limits });
       if (!plan.ok) return plan;
       const job = plan.job;
+      // The toolchain holds the compiler under its own name; the job calls it as the build did (cc, not gcc-12).
+      if (toolchain.compilerPath && job.argv[0] !== toolchain.compilerPath) job.links = [{ path: job.argv[0]!, target: toolchain.compilerPath }];
       mkdirSync(ws.scratchRoot, { recursive: true, mode: 0o700 });
       scratchDir = await mkdtemp(join(ws.scratchRoot, "job-"));
       let result: JobResult;

@@ -17,7 +17,7 @@ export function hermeticPlugin(hermetic: HermeticCompiler): ReprisePlugin {
         const sandboxName = ctx.settings.hermetic;
         if (!sandboxName) return undefined;
         try {
-          const outcome = await ctx.inLocalSlot(() => hermetic.compile(sandboxName, ctx.settings.sandboxOptions, ctx.request, ctx.compiler, ctx.invocation));
+          const outcome = await ctx.inLocalSlot(() => hermetic.compile(sandboxName, ctx.settings.sandboxOptions, ctx.request, ctx.compiler, ctx.invocation, ctx.settings.jobLimits));
           if (outcome.ok) return outcome.run;
           ctx.logger.warn("hermetic compile not possible (%s: %s); compiling locally", outcome.reason, outcome.detail);
           ctx.stats.fallback(outcome.reason);

@@ -4,8 +4,26 @@
  *   u32 big-endian length L | u8 type | L-1 bytes payload
  * This module has no dependencies: the client loads it on every call.
  */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
+/** Largest frame a client accepts from the daemon (compiler output can be large). */
 export const MAX_FRAME_BYTES = 256 * 1024 * 1024;
+/**
+ * Largest frame the daemon accepts: argv and environment of one call, far
+ * above what execve allows, far below what would let one connection eat the
+ * daemon's memory.
+ */
+export const MAX_REQUEST_FRAME_BYTES = 16 * 1024 * 1024;
+
+/** A frame whose length is 0 or above the reader's limit: the stream cannot be trusted any further. */
+export class FrameLengthError extends Error {
+  constructor(
+    readonly length: number,
+    readonly limit: number,
+  ) {
+    super(length < 1 ? `bad frame length ${length}` : `frame of ${length} bytes exceeds the limit of ${limit} bytes`);
+    this.name = "FrameLengthError";
+  }
+}
 
 export const FrameType = {
   /** client → daemon: a compiler call (binary payload, see encodeCompileRequest). */
@@ -18,12 +36,17 @@ export const FrameType = {
   Stderr: 0x11,
   /** daemon → client: the call is over; payload is an i32 exit status. */
   Exit: 0x12,
-  /** daemon → client: run the compiler yourself; JSON {compiler, reason}. */
+  /**
+   * daemon → client: run the compiler yourself; JSON {reason, notice?}. Which
+   * compiler is the client's own decision (its argv and PATH), never the daemon's.
+   */
   RunLocally: 0x13,
   /** daemon → client: the daemon speaks another version; JSON {protocol, version}. It is shutting down. */
   VersionMismatch: 0x14,
   /** daemon → client: reply to a Command; JSON. */
   Reply: 0x15,
+  /** daemon → client: the request was refused (oversized, malformed); JSON {error}. The daemon closes. */
+  Error: 0x16,
 } as const;
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 
@@ -41,21 +64,82 @@ export function exitFrame(code: number): Buffer {
   return frame(FrameType.Exit, b);
 }
 
-/** Splits a byte stream into frames. */
-export class FrameReader {
-  private buffered: Buffer = Buffer.alloc(0);
+/** What a RunLocally frame says: why, and optionally a line the user must see (a bad setting). */
+export interface RunLocallyPayload {
+  reason: string;
+  notice?: string;
+}
 
-  push(chunk: Buffer): { type: number; payload: Buffer }[] {
-    this.buffered = this.buffered.length ? Buffer.concat([this.buffered, chunk]) : chunk;
-    const frames: { type: number; payload: Buffer }[] = [];
-    while (this.buffered.length >= 5) {
-      const len = this.buffered.readUInt32BE(0);
-      if (len < 1 || len > MAX_FRAME_BYTES) throw new Error(`bad frame length ${len}`);
-      if (this.buffered.length < 4 + len) break;
-      frames.push({ type: this.buffered[4]!, payload: this.buffered.subarray(5, 4 + len) });
-      this.buffered = this.buffered.subarray(4 + len);
+export interface Frame {
+  type: number;
+  payload: Buffer;
+}
+
+/**
+ * Splits a byte stream into frames. Chunks are kept in a list and each byte
+ * is copied at most once, when its frame is complete, so reading is linear in
+ * the frame's size; a length above `maxFrameBytes` is refused as soon as its
+ * 4 bytes arrive, before any of the payload is buffered.
+ */
+export class FrameReader {
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+
+  constructor(private readonly maxFrameBytes = MAX_FRAME_BYTES) {}
+
+  /** Bytes held for a frame not yet complete. */
+  get pendingBytes(): number {
+    return this.buffered;
+  }
+
+  push(chunk: Buffer): Frame[] {
+    if (chunk.length) {
+      this.chunks.push(chunk);
+      this.buffered += chunk.length;
+    }
+    const frames: Frame[] = [];
+    while (this.buffered >= 4) {
+      const len = this.peekLength();
+      if (len < 1 || len > this.maxFrameBytes) throw new FrameLengthError(len, this.maxFrameBytes);
+      if (this.buffered < 4 + len) break;
+      const whole = this.take(4 + len);
+      frames.push({ type: whole[4]!, payload: whole.subarray(5) });
     }
     return frames;
+  }
+
+  private peekLength(): number {
+    const first = this.chunks[0]!;
+    if (first.length >= 4) return first.readUInt32BE(0);
+    const head = Buffer.alloc(4);
+    let n = 0;
+    for (const c of this.chunks) {
+      n += c.copy(head, n, 0, Math.min(c.length, 4 - n));
+      if (n === 4) break;
+    }
+    return head.readUInt32BE(0);
+  }
+
+  /** Removes and returns the first n buffered bytes (n ≤ buffered). */
+  private take(n: number): Buffer {
+    this.buffered -= n;
+    const first = this.chunks[0]!;
+    if (first.length >= n) {
+      if (first.length === n) this.chunks.shift();
+      else this.chunks[0] = first.subarray(n);
+      return first.subarray(0, n);
+    }
+    const out = Buffer.allocUnsafe(n);
+    let filled = 0;
+    while (filled < n) {
+      const c = this.chunks[0]!;
+      const k = Math.min(c.length, n - filled);
+      c.copy(out, filled, 0, k);
+      filled += k;
+      if (k === c.length) this.chunks.shift();
+      else this.chunks[0] = c.subarray(k);
+    }
+    return out;
   }
 }
 

@@ -22,6 +22,14 @@ export interface CompileJob {
    * names, which compilers may check for. Optional; absolute paths.
    */
   directories?: string[];
+  /**
+   * Symlinks the command needs that its toolchain does not hold, made in the
+   * sandbox before it runs: argv[0] as the build called the compiler
+   * (`/usr/bin/cc`), leading to where the toolchain holds it
+   * (`/usr/bin/x86_64-linux-gnu-gcc-12`): toolchains are identified by
+   * content, so every name of one compiler shares one. Absolute paths.
+   */
+  links?: { path: string; target: string }[];
 }
 
 export interface JobInput {
@@ -37,9 +45,9 @@ export interface JobLimits {
   timeoutMs: number;
   /** Most bytes of stdout + stderr + outputs together. */
   maxOutputBytes: number;
-  /** Memory limit, where the sandbox can enforce one. */
+  /** Memory limit of the job as a whole (bwrap: its cgroup; containers: the engine's). */
   memoryBytes?: number;
-  /** Most processes, where the sandbox can enforce it. */
+  /** Most processes of the job as a whole (bwrap: its cgroup; containers: the engine's). */
   maxProcesses?: number;
 }
 
@@ -48,8 +56,12 @@ export interface JobResult {
   stdout: Buffer;
   stderr: Buffer;
   outputs: { role: string; data: Buffer }[];
-  /** Why the sandbox ended the job early, if it did. */
-  killed?: "timeout" | "output-limit" | "cancelled";
+  /**
+   * Why the sandbox ended the job early, or why its result cannot be trusted:
+   * `process-limit` (a fork was refused at `maxProcesses`), `memory-limit`
+   * (a process was killed at `memoryBytes`).
+   */
+  killed?: "timeout" | "output-limit" | "cancelled" | "process-limit" | "memory-limit";
 }
 
 /** Where a sandbox finds what a job needs, prepared by the engine. */

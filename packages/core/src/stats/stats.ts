@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { mkdir, rename, writeFile } from "node:fs/promises";
+import { REPLACE_FLAGS } from "../util/private-file.js";
 import { dirname } from "node:path";
 
 export interface LanguageCounters {
@@ -152,7 +153,8 @@ export class Stats {
     this.dirty = false;
     await mkdir(dirname(this.file), { recursive: true, mode: 0o700 });
     const tmp = `${this.file}.${process.pid}.tmp`;
-    await writeFile(tmp, JSON.stringify(this.data), { mode: 0o600 });
+    // O_NOFOLLOW: a symlink at the temporary name is never written through (rename replaces a link, not its target).
+    await writeFile(tmp, JSON.stringify(this.data), { mode: 0o600, flag: REPLACE_FLAGS });
     await rename(tmp, this.file);
   }
 

@@ -1,6 +1,7 @@
 import type { Engine } from "../engine/engine.js";
 import type { CompilerInfo } from "../engine/types.js";
 import { programPlatforms } from "./collect-files.js";
+import { identifiedByContent } from "./content-identity.js";
 import { ToolchainError } from "./errors.js";
 import { buildToolchainArchive, writeToolchainArchive, type BuiltArchive, type WrittenArchive } from "./toolchain-archive.js";
 import type { Platform, ToolchainSpec } from "./types.js";
@@ -25,9 +26,14 @@ export async function describeToolchain(engine: Engine, compiler: CompilerInfo):
   return { spec, runsOn };
 }
 
-/** The deterministic archive of a compiler's toolchain, in memory. */
-export async function buildCompilerToolchain(engine: Engine, compiler: CompilerInfo): Promise<BuiltArchive & DescribedToolchain> {
+/**
+ * The deterministic archive of a compiler's toolchain, in memory. With
+ * `byContent`, identified by its files, not by the name the compiler was
+ * called by (see `identifiedByContent`).
+ */
+export async function buildCompilerToolchain(engine: Engine, compiler: CompilerInfo, options: { byContent?: boolean } = {}): Promise<BuiltArchive & DescribedToolchain> {
   const described = await describeToolchain(engine, compiler);
+  if (options.byContent) described.spec = identifiedByContent(described.spec);
   return { ...(await buildToolchainArchive(described.spec, described.runsOn)), ...described };
 }
 

@@ -13,10 +13,12 @@ import type { ToolchainManifest } from "./types.js";
 
 /**
  * Packaged toolchains for hermetic mode (and later the farm): each compiler
- * is packaged once per identity, the archive kept on disk,
+ * is packaged once per identity and path, identified by content (`cc` and
+ * `gcc` give one toolchain: see `identifiedByContent`), the archive kept on
+ * disk once per content id,
  *
- *   <dir>/toolchains/archives/<key>.tar.gz   the archive (key: hash of identity and path)
- *   <dir>/toolchains/archives/<key>.json     its id and what it was made from
+ *   <dir>/toolchains/archives/<id>.tar.gz    the archive (id: hash of its bytes)
+ *   <dir>/toolchains/archives/<key>.json     per compiler (key: hash of identity and path): its id and what it was made from
  *   <dir>/toolchains/store/                       unpacked toolchains (ToolchainStore)
  *
  * and unpacked on first use. A kept archive is reused only while the files
@@ -41,8 +43,11 @@ export interface PackagedToolchain {
   manifest: ToolchainManifest;
 }
 
+/** 2: archives by content id (1 kept one archive per compiler name). */
+const FORMAT_VERSION = 2;
+
 interface ArchiveRecord extends PackagedToolchain {
-  formatVersion: 1;
+  formatVersion: typeof FORMAT_VERSION;
   sysroot: string;
   sources: { path: string; type: string; size: number; mtimeMs: number; linkTarget?: string }[];
 }
@@ -68,18 +73,18 @@ export class ToolchainCache implements ToolchainProvider {
     return packaged;
   }
 
-  /** The unpacked toolchain of `compiler` (hermetic mode's ToolchainProvider). */
-  async prepare(compiler: CompilerInfo): Promise<{ id: string; root: string }> {
+  /** The unpacked toolchain of `compiler` (hermetic mode's ToolchainProvider); `compilerPath` is where it holds the compiler. */
+  async prepare(compiler: CompilerInfo): Promise<{ id: string; root: string; compilerPath: string }> {
     const lease = await this.acquire(compiler);
     lease.release();
-    return { id: lease.id, root: lease.root };
+    return { id: lease.id, root: lease.root, compilerPath: lease.compilerPath };
   }
 
   /** Like `prepare`, with a lease that keeps the toolchain from eviction until released. */
-  async acquire(compiler: CompilerInfo): Promise<ToolchainLease & { archivePath: string }> {
+  async acquire(compiler: CompilerInfo): Promise<ToolchainLease & { archivePath: string; compilerPath: string }> {
     const rec = await this.record(compiler);
     const lease = await this.store.acquire(rec.id, rec.archivePath);
-    return { ...lease, archivePath: rec.archivePath };
+    return { ...lease, archivePath: rec.archivePath, compilerPath: rec.manifest.compilerPath };
   }
 
   private async record(compiler: CompilerInfo): Promise<ArchiveRecord> {
@@ -110,7 +115,9 @@ export class ToolchainCache implements ToolchainProvider {
     if (existsSync(recordPath)) {
       try {
         const rec = JSON.parse(readFileSync(recordPath, "utf8")) as ArchiveRecord;
-        if (rec.formatVersion === 1 && isCurrent(rec)) return rec;
+        if (rec.formatVersion === FORMAT_VERSION && isCurrent(rec)) return rec;
+        // Format 1 kept the archive under the compiler's key; archives are kept by content id now.
+        if ((rec.formatVersion as number) === 1) await rm(join(this.archiveDir, `${key}.tar.gz`), { force: true });
         this.logger.info("toolchain of %s changed since it was packaged; packaging it again", compiler.path);
       } catch {
         // unreadable record: package again
@@ -121,12 +128,12 @@ export class ToolchainCache implements ToolchainProvider {
 
   private async packageNow(key: string, compiler: CompilerInfo): Promise<ArchiveRecord> {
     const started = performance.now();
-    const built = await buildCompilerToolchain(this.engine, compiler);
+    const built = await buildCompilerToolchain(this.engine, compiler, { byContent: true });
     mkdirSync(this.archiveDir, { recursive: true });
-    const archivePath = join(this.archiveDir, `${key}.tar.gz`);
+    const archivePath = join(this.archiveDir, `${built.id}.tar.gz`);
     const sysroot = built.spec.sysroot ?? "/";
     const rec: ArchiveRecord = {
-      formatVersion: 1,
+      formatVersion: FORMAT_VERSION,
       id: built.id,
       archivePath,
       archiveBytes: built.bytes.length,
@@ -138,7 +145,8 @@ export class ToolchainCache implements ToolchainProvider {
         return { path: f.path, type: f.type, size: f.type === "file" ? st.size : 0, mtimeMs: f.type === "file" ? st.mtimeMs : 0, ...(f.linkTarget !== undefined ? { linkTarget: f.linkTarget } : {}) };
       }),
     };
-    await atomicWrite(archivePath, built.bytes);
+    // Another name of the same compiler may have stored these very bytes already.
+    if (!existsSync(archivePath) || statSync(archivePath).size !== built.bytes.length) await atomicWrite(archivePath, built.bytes);
     await atomicWrite(join(this.archiveDir, `${key}.json`), Buffer.from(JSON.stringify(rec)));
     this.logger.info("packaged the toolchain of %s (%s, %d files, %d bytes) in %d ms", compiler.path, built.id.slice(0, 12), built.manifest.files.length, built.bytes.length, Math.round(performance.now() - started));
     return rec;

@@ -247,7 +247,7 @@ export class ToolchainStore {
       const dirs: ArchiveEntry[] = [];
       const scanned = await scanToolchainArchive(bytes, label, this.limits, (entry, data) => writeEntry(root, entry, data, dirs));
       // Directory modes last: a read-only directory would stop its own children being written.
-      for (const d of dirs) await chmod(join(root, d.name), d.mode | 0o700);
+      for (const d of dirs) await chmod(join(root, d.name), 0o755);
       const meta: Meta = { id, unpackedBytes: scanned.unpackedBytes, manifest: scanned.manifest };
       writeFileSync(join(tmp, "meta.json"), JSON.stringify(meta));
       writeFileSync(join(tmp, "used"), "");
@@ -299,10 +299,20 @@ async function writeEntry(root: string, entry: ArchiveEntry, data: AsyncIterable
       } finally {
         await fh.close();
       }
-      await chmod(target, entry.mode & 0o777);
+      await chmod(target, normalisedFileMode(entry.mode));
       return;
     }
   }
+}
+
+/**
+ * The mode a toolchain file gets in the store, whatever the archive says:
+ * 0755 if anyone may execute it, else 0644. Nobody but the owner may write,
+ * and no setuid, setgid or sticky bit survives (an archive's 0777 or 04755
+ * would otherwise reach the sandbox's root).
+ */
+export function normalisedFileMode(archiveMode: number): number {
+  return archiveMode & 0o111 ? 0o755 : 0o644;
 }
 
 /** An absolute link target made relative to the link's directory, with the toolchain root as `/`. */

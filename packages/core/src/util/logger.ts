@@ -1,5 +1,5 @@
-import { appendFileSync } from "node:fs";
 import { format } from "node:util";
+import { appendPrivate } from "./private-file.js";
 
 /**
  * The project's one logger. Deliberately dependency-free: the client loads it
@@ -15,11 +15,12 @@ export interface LogSink {
 
 export const stderrSink: LogSink = { write: (line) => void process.stderr.write(line) };
 
+/** Appends to `path` (0600), never through a symlink planted in its place. */
 export function fileSink(path: string): LogSink {
   return {
     write(line) {
       try {
-        appendFileSync(path, line, { mode: 0o600 });
+        appendPrivate(path, line);
       } catch {
         // A log that cannot be written must never break a build.
       }

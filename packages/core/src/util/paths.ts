@@ -30,3 +30,8 @@ export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
 export function userConfigDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(env.XDG_CONFIG_HOME || join(env.HOME || homedir(), ".config"), "reprise");
 }
+
+/** Where a daemon that could not start leaves its reason, for the client that started it to print. */
+export function startupFailurePath(runtime: string): string {
+  return join(runtime, "daemon.failed");
+}

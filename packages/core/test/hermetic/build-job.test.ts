@@ -187,3 +187,21 @@ describe("hostContextFiles", () => {
     expect(hostContextFiles({ LOCPATH: loc, LC_ALL: "de_DE.ISO-8859-1" }).unsupported).toMatch(/only UTF-8 locales/);
   });
 });
+
+describe("what a job carries of the caller", () => {
+  it("passes only keyEnv, the plugin's jobEnv and the locale and time zone: a token in the caller's environment stays here", async () => {
+    const secret = { API_TOKEN: "s3cr3t-token", HOME: "/root", SSH_AUTH_SOCK: "/tmp/agent.sock" };
+    const { request, inv } = call("src/main.c", { env: { ...secret, LANG: "C.UTF-8", LC_MESSAGES: "C", CPATH: "/opt/inc", COLUMNS: "80", TMPDIR: "/x" } });
+    const plan = await buildJob(request, { ...inv, keyEnv: ["CPATH"], jobEnv: { names: ["PATH", "COLUMNS"] } }, "f".repeat(64), store, new FileHashCache());
+    if (!plan.ok) throw new Error(`${plan.reason}: ${plan.detail}`);
+    const { TZ: _tz, ...rest } = plan.job.env;
+    expect(rest).toEqual({ PATH: "/usr/bin:/bin", LC_ALL: "C", LANG: "C.UTF-8", LC_MESSAGES: "C", CPATH: "/opt/inc", COLUMNS: "80" });
+    expect(JSON.stringify(plan.job)).not.toContain("s3cr3t-token");
+  });
+
+  it("refuses a call that loads code the scan would run on the host", async () => {
+    const { request, inv } = call("src/main.c");
+    const plan = await buildJob(request, { ...inv, loadsCode: ["-fplugin=./evil.so"] }, "f".repeat(64), store, new FileHashCache());
+    expect(plan).toMatchObject({ ok: false, reason: "hermetic-loads-code", detail: expect.stringContaining("-fplugin=./evil.so") });
+  });
+});

@@ -1,7 +1,7 @@
 // The native client against a scripted daemon: what it sends, how it relays
 // the answer, and where it falls back. The real daemon is in test/e2e/native-client.test.ts.
 import { createServer, type Server, type Socket } from "node:net";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { execa, execaSync } from "execa";
@@ -169,24 +169,37 @@ int main(int argc, char **argv) {
     }
   });
 
-  it("RunLocally: runs the daemon's compiler path (JSON-escaped) with argv[0] as the user named it and the terminal's stdin", async () => {
+  it("RunLocally: never runs a path the daemon names; runs argv[0] from its own PATH with the terminal's stdin, and prints the (JSON-escaped) notice once for both clients", async () => {
     const dir = join(root, 'odd "dir" \\ ü 😀');
     mkdirSync(dir, { recursive: true });
-    cpSync(join(bin, "fakecc"), join(dir, "fakecc"));
-    const escaped = JSON.stringify(join(dir, "fakecc"))
-      .replaceAll("/", "\\/")
-      .replace("ü", "\\u00fc")
-      .replace("😀", "\\ud83d\\ude00");
-    const payload = `{"reason": "linking \\"x\\" {[", "n": [1, {"a": "}"}], "compiler" : ${escaped}}`;
-    expect(JSON.parse(payload).compiler).toBe(join(dir, "fakecc"));
+    const ran = join(root, "evil-ran");
+    writeFileSync(join(dir, "evil"), `#!/bin/sh\ntouch '${ran}'\nexit 0\n`, { mode: 0o755 });
+    const escaped = JSON.stringify(join(dir, "evil")).replaceAll("/", "\\/").replace("ü", "\\u00fc").replace("😀", "\\ud83d\\ude00");
+    const notice = 'bad "setting" ü 😀 {[';
+    const payload = `{"reason": "linking \\"x\\" {[", "n": [1, {"a": "}"}], "compiler" : ${escaped}, "notice": ${JSON.stringify(notice).replace("ü", "\\u00fc").replace("😀", "\\ud83d\\ude00")}}`;
+    expect(JSON.parse(payload).notice).toBe(notice);
     const d = await new ScriptedDaemon(join(root, "run/daemon.sock"), (_req, s) => s.end(frame(FrameType.RunLocally, payload))).start();
+    const line = `reprise: ${notice} (compiling without cache)\n`;
+    const clearMarkers = () => {
+      for (const f of readdirSync(join(root, "run"))) if (f.startsWith("notice-")) rmSync(join(root, "run", f));
+    };
     try {
-      const r = await run(NATIVE, ["fakecc", "a.o", "-o", "prog"], { input: "12345", env: env({ PATH: `${dir}:${bin}:/usr/bin:/bin` }) });
-      expect(r.exitCode).toBe(7);
+      clearMarkers();
+      const r = await run(NATIVE, ["fakecc", "a.o", "-o", "prog"], { input: "12345" });
+      expect(r.exitCode, r.stderr).toBe(7);
       expect(r.stdout).toBe("argv[0]=fakecc\nargv[1]=a.o\nargv[2]=-o\nargv[3]=prog\nstdin=5 masquerade=-\n");
-      // When the name would find another file on PATH, argv[0] is the path (gcc finds cc1 from it).
-      const other = await run(NATIVE, ["fakecc", "a.o"]);
-      expect(other.stdout).toBe(`argv[0]=${join(dir, "fakecc")}\nargv[1]=a.o\nstdin=0 masquerade=-\n`);
+      expect(r.stderr).toBe(line);
+      // Within the window, neither client prints it again: they share the marker.
+      for (const client of [[NATIVE], [process.execPath, NODE_CLIENT]]) {
+        const again = await run(client[0]!, [...client.slice(1), "fakecc", "a.o"]);
+        expect(again.exitCode).toBe(7);
+        expect(again.stdout).toBe("argv[0]=fakecc\nargv[1]=a.o\nstdin=0 masquerade=-\n");
+        expect(again.stderr).toBe("");
+      }
+      clearMarkers();
+      const node = await run(process.execPath, [NODE_CLIENT, "fakecc", "a.o"]);
+      expect(node.stderr).toBe(line);
+      expect(existsSync(ran), "the daemon's compiler path was executed").toBe(false);
     } finally {
       await d.close();
     }

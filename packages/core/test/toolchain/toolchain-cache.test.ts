@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { linkSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { Engine } from "../../src/engine/engine.js";
@@ -19,7 +19,7 @@ function fakeEngine(sysroot: string, options: { answerArch?: boolean } = {}) {
       e.hooks.packageToolchain.tapPromise("fake", async (compiler) => {
         if (compiler.family !== "fake") return undefined;
         calls.packageToolchain++;
-        const entries = collectToolchainEntries({ programs: ["/usr/bin/fcc"] }, { sysroot });
+        const entries = collectToolchainEntries({ programs: [compiler.path] }, { sysroot });
         return { entries, compilerPath: compiler.path, family: "fake", version: compiler.version, identity: compiler.identity, sysroot };
       });
       if (options.answerArch) e.hooks.resolveArchitecture.tapPromise("fake", async () => [{ arch: "riscv64", os: "linux", bits: 64 }]);
@@ -78,18 +78,40 @@ describe("the toolchain cache (hermetic mode's ToolchainProvider)", () => {
     expect(other.calls.packageToolchain).toBe(0);
   });
 
-  it("packages a compiler called by another path separately, though its identity is the same (clang and clang++)", async () => {
+  it("identifies a toolchain by content: a compiler called through a symlink (cc, clang++) gives the same id and one archive", async () => {
     const sysroot = fakeSysroot();
     symlinkSync("fcc", join(sysroot, "usr/bin/fcc++"));
+    symlinkSync("/usr/bin/fcc++", join(sysroot, "usr/bin/cc"));
     const dir = tempDir();
-    const { engine, calls } = fakeEngine(sysroot);
+    const { engine } = fakeEngine(sysroot);
     const cache = new ToolchainCache(engine, { dir });
     const plain = await cache.archive(compiler);
-    const plusPlus = await cache.archive({ ...compiler, path: "/usr/bin/fcc++" });
-    expect(calls.packageToolchain).toBe(2);
-    expect(plain.manifest.compilerPath).toBe("/usr/bin/fcc");
-    expect(plusPlus.manifest.compilerPath).toBe("/usr/bin/fcc++");
-    expect(plusPlus.id).not.toBe(plain.id);
+    const plusPlus = await cache.archive({ ...compiler, path: "/usr/bin/fcc++", versionText: "fcc++ 1", identity: "b".repeat(64) });
+    const cc = await cache.prepare({ ...compiler, path: "/usr/bin/cc", versionText: "cc 1", identity: "c".repeat(64) });
+    expect(plusPlus.id).toBe(plain.id);
+    expect(cc.id).toBe(plain.id);
+    // The toolchain holds the compiler at the path it resolves to; a job names its own (CompileJob.links).
+    expect(plusPlus.manifest.compilerPath).toBe("/usr/bin/fcc");
+    expect(cc.compilerPath).toBe("/usr/bin/fcc");
+    expect(plusPlus.manifest.files.map((f) => f.path)).not.toContain("/usr/bin/fcc++");
+    expect(readdirSync(join(dir, "toolchains", "archives")).filter((f) => f.endsWith(".tar.gz"))).toEqual([`${plain.id}.tar.gz`]);
+    expect(readdirSync(join(dir, "toolchains", "store")).filter((f) => !f.startsWith("."))).toEqual([plain.id]);
+    expect(plain.manifest.identity).toMatch(/^[0-9a-f]{64}$/);
+    expect(plain.manifest.identity).not.toBe(compiler.identity);
+  });
+
+  it("holds a hard-linked compiler under one of its names, so every name gives one toolchain", async () => {
+    const sysroot = fakeSysroot();
+    linkSync(join(sysroot, "usr/bin/fcc"), join(sysroot, "usr/bin/zcc"));
+    linkSync(join(sysroot, "usr/bin/fcc"), join(sysroot, "usr/bin/acc"));
+    const dir = tempDir();
+    const { engine } = fakeEngine(sysroot);
+    const cache = new ToolchainCache(engine, { dir });
+    const viaF = await cache.archive(compiler);
+    const viaZ = await cache.archive({ ...compiler, path: "/usr/bin/zcc", realPath: "/usr/bin/zcc", identity: "z".repeat(64) });
+    expect(viaZ.id).toBe(viaF.id);
+    expect(viaZ.manifest.compilerPath).toBe("/usr/bin/acc");
+    expect(viaZ.manifest.files.map((f) => f.path)).not.toContain("/usr/bin/fcc");
   });
 
   it("packages again when a file it was made from changed (a library upgraded under the same compiler)", async () => {

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { hashBytes } from "../../src/hashing/key-hasher.js";
@@ -103,5 +103,27 @@ describe("absolute link targets made relative", () => {
     ["usr/bin/cc", "gcc-12", "gcc-12"],
   ])("%s -> %s becomes %s", (name, target, expected) => {
     expect(relativeLinkTarget(name, target)).toBe(expected);
+  });
+});
+
+describe("modes in the store", () => {
+  it("normalises the modes a crafted archive gives: no group or other write, no setuid, setgid or sticky bit", async () => {
+    const data = Buffer.from("#!/bin/sh\necho hi\n");
+    const bytes = await rawArchive([
+      { header: { name: "usr", type: "directory", mode: 0o1777 } },
+      { header: { name: "usr/bin", type: "directory", mode: 0o777 } },
+      { header: { name: "usr/bin/cc", type: "file", size: data.length, mode: 0o6777 }, data },
+      { header: { name: "usr/bin/plain", type: "file", size: data.length, mode: 0o666 }, data },
+      { header: { name: "usr/bin/suid-only", type: "file", size: data.length, mode: 0o4700 }, data },
+    ]);
+    const id = hashBytes(bytes);
+    const store = new ToolchainStore({ dir: tempDir() });
+    const root = await store.ensure(id, bytes);
+    const mode = (p: string) => statSync(join(root, p)).mode & 0o7777;
+    expect(mode("usr")).toBe(0o755);
+    expect(mode("usr/bin")).toBe(0o755);
+    expect(mode("usr/bin/cc")).toBe(0o755);
+    expect(mode("usr/bin/plain")).toBe(0o644);
+    expect(mode("usr/bin/suid-only")).toBe(0o755);
   });
 });

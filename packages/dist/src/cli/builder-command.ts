@@ -1,7 +1,5 @@
 /** `reprise-dist builder [--config F]`: runs a builder in the foreground until SIGINT/SIGTERM. */
 import type { Command } from "commander";
-import { BuilderConfigError, loadBuilderConfigFile, resolveBuilderConfig } from "../builder/config.js";
-import { BuilderStartError, startBuilder } from "../builder/builder.js";
 
 export function addBuilderCommand(program: Command): void {
   program
@@ -11,6 +9,9 @@ export function addBuilderCommand(program: Command): void {
     .option("--scheduler <url>", "scheduler URL (overrides the config; or REPRISE_DIST_SCHEDULER_URL)")
     .option("--port <n>", "port to listen on (overrides the config)")
     .action(async (opts: { config?: string; scheduler?: string; port?: string }) => {
+      // Loaded here, not with the command line: `reprise-dist scheduler` (on a 32-bit ARM board, old Node) never loads the builder.
+      const { BuilderConfigError, loadBuilderConfigFile, resolveBuilderConfig } = await import("../builder/config.js");
+      const { BuilderStartError, startBuilder } = await import("../builder/builder.js");
       try {
         const overrides = { ...(opts.scheduler ? { schedulerUrl: opts.scheduler } : {}) };
         let config = opts.config ? loadBuilderConfigFile(opts.config) : resolveBuilderConfig(overrides, process.cwd());

@@ -9,3 +9,4 @@ export { ToolchainView, type EntryKind } from "./toolchain-view.js";
 export { LayoutError, SandboxError } from "./errors.js";
 export { exitStatus, finishStreams, type KillReason, type StreamResult } from "./streams.js";
 export { findProgram, processLimits, versionAtLeast } from "./host.js";
+export { JobCgroup, planJobCgroups, type CgroupEvents, type JobCgroupLimits, type JobCgroupPlan } from "./cgroup.js";

@@ -78,6 +78,8 @@ interface Node {
   subtreeWrite?: boolean;
   /** Mounted by the sandbox itself (`/tmp`): never replaced, its contents placed on top. */
   system?: boolean;
+  /** A symlink the job names (`CompileJob.links`), with this text. */
+  link?: string;
 }
 
 const DEFAULT_SYSTEM_DIRS = ["/proc", "/dev", "/tmp"];
@@ -134,6 +136,15 @@ export function planJobLayout(job: CompileJob, materials: JobMaterials, options:
     if (node.children.size) throw new LayoutError(`input ${input.path} is also a directory of other inputs`);
     if (node.input && node.input.hash !== input.hash) throw new LayoutError(`two inputs with different contents at ${path}`);
     node.input = { hash: input.hash, executable: input.executable === true };
+  }
+
+  // Links the job names (argv[0] of a compiler the toolchain holds under another name), unless the toolchain has that path.
+  for (const link of job.links ?? []) {
+    const path = posix.join(tc.resolve(posix.dirname(link.path), false, traversed), posix.basename(link.path));
+    if (tc.kind(path) !== null) continue;
+    const node = nodeAt(path, "link");
+    if (node.input || node.children.size) throw new LayoutError(`link ${link.path} is also an input or a directory of the job`);
+    node.link = link.target;
   }
 
   // Directories the job names (include directories): they exist, read-only, even when no input lies in them.
@@ -202,7 +213,8 @@ export function planJobLayout(job: CompileJob, materials: JobMaterials, options:
       mkdirSync(dir, { recursive: true, mode: 0o755 });
       for (const c of node.children.values()) {
         const dest = posix.join(dir, c.name);
-        if (c.input) {
+        if (c.link !== undefined) symlinkSync(c.link, dest);
+        else if (c.input) {
           linkOrCopy(materials.inputBlob(c.input.hash), dest, c.input.executable);
           stats.linkedInputs++;
         } else fill(c, dest);
@@ -241,6 +253,12 @@ export function planJobLayout(job: CompileJob, materials: JobMaterials, options:
 
   const place = (n: Node, ctx: Ctx): void => {
     const tKind = tc.kind(n.path);
+    if (n.link !== undefined) {
+      // A container image made for the job holds its links already (see the container sandbox).
+      if (ctx.kind === "empty") ops.push({ op: "symlink", linkText: n.link, target: n.path });
+      else if (ctx.kind === "writable") symlinkSync(n.link, posix.join(ctx.hostDir, n.name));
+      return;
+    }
     if (n.writableRoot) {
       const hostDir = posix.join(scratch, "w", String(writable.length));
       makeWritable(hostDir);

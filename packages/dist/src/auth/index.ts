@@ -1,0 +1,2 @@
+export * from "./job-token.js";
+export * from "./access-token.js";

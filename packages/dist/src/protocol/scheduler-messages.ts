@@ -1,0 +1,100 @@
+/** The scheduler's messages (docs/dist-protocol.md): builders register and heartbeat, clients allocate. */
+import { z } from "zod";
+import { IdSchema, PlatformSchema } from "./common.js";
+
+const COUNT = z.number().int().min(0).max(1_000_000);
+const BYTES = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const TOOLCHAINS = z.array(IdSchema).max(10_000);
+
+/** `POST /v1/builders/register` (builder token). */
+export const RegisterRequestSchema = z.object({
+  builderId: IdSchema,
+  /** Where clients reach the builder: http:// or https:// origin (and optional path prefix). */
+  url: z.string().url().max(2048).refine((u) => /^https?:\/\//.test(u), "must be an http:// or https:// URL"),
+  platform: PlatformSchema,
+  cores: z.number().int().min(1).max(100_000),
+  memoryBytes: BYTES,
+  sandboxes: z.array(z.string().min(1).max(64)).max(32),
+  toolchains: TOOLCHAINS,
+  freeToolchainBytes: BYTES,
+  version: z.string().max(64),
+  maxJobs: z.number().int().min(1).max(100_000),
+});
+export type RegisterRequest = z.infer<typeof RegisterRequestSchema>;
+
+export const RegisterResponseSchema = z.object({
+  heartbeatIntervalMs: z.number().int().positive(),
+  /** The key (JWK) this builder verifies job tokens with: the scheduler's public key, or with HS256 a secret of this builder's own. */
+  schedulerPublicKey: z.record(z.string(), z.unknown()),
+  jobTokenAlg: z.enum(["ES256", "EdDSA", "HS256"]),
+});
+export type RegisterResponse = z.infer<typeof RegisterResponseSchema>;
+
+/** `POST /v1/builders/{builderId}/heartbeat` (builder token). 404 `unknown-builder`: register again. */
+export const HeartbeatRequestSchema = z.object({
+  runningJobs: COUNT,
+  loadAvg1: z.number().min(0).max(1e6),
+  toolchains: TOOLCHAINS,
+  freeToolchainBytes: BYTES,
+  acceptingJobs: z.boolean(),
+});
+export type HeartbeatRequest = z.infer<typeof HeartbeatRequestSchema>;
+
+export const OkResponseSchema = z.object({ ok: z.literal(true) });
+export type OkResponse = z.infer<typeof OkResponseSchema>;
+
+/** `POST /v1/jobs/allocate` (client token). */
+export const AllocateRequestSchema = z.object({
+  toolchainId: IdSchema,
+  /** Every host platform that can run the toolchain (core's `resolveArchitecture`). */
+  platforms: z.array(PlatformSchema).min(1).max(64),
+  /** A pool to use first when one of its builders is free. */
+  preferPlatform: PlatformSchema.optional(),
+  /** How long to queue when every matching builder is busy (default 2000, capped by the scheduler). */
+  maxWaitMs: z.number().int().min(0).max(600_000).optional(),
+});
+export type AllocateRequest = z.infer<typeof AllocateRequestSchema>;
+
+export const AllocateResponseSchema = z.object({
+  jobId: IdSchema,
+  builderId: IdSchema,
+  builderUrl: z.string(),
+  jobToken: z.string(),
+  /** Epoch milliseconds after which the job token is refused. */
+  expiresAt: z.number().int(),
+});
+export type AllocateResponse = z.infer<typeof AllocateResponseSchema>;
+
+/** `POST /v1/jobs/{jobId}/finished` (builder token). */
+export const FinishedRequestSchema = z.object({
+  ok: z.boolean(),
+  durationMs: z.number().min(0).max(1e9),
+});
+export type FinishedRequest = z.infer<typeof FinishedRequestSchema>;
+
+export const BuilderStatusSchema = z.object({
+  builderId: z.string(),
+  url: z.string(),
+  cores: z.number(),
+  maxJobs: z.number(),
+  runningJobs: z.number(),
+  acceptingJobs: z.boolean(),
+  loadAvg1: z.number(),
+  memoryBytes: z.number(),
+  freeToolchainBytes: z.number(),
+  sandboxes: z.array(z.string()),
+  toolchains: z.array(z.string()),
+  lastHeartbeatMsAgo: z.number(),
+  version: z.string(),
+});
+export type BuilderStatus = z.infer<typeof BuilderStatusSchema>;
+
+/** `GET /v1/status` (client token). */
+export const StatusResponseSchema = z.object({
+  version: z.string(),
+  protocol: z.number(),
+  pools: z.array(z.object({ platform: PlatformSchema, builders: z.array(BuilderStatusSchema) })),
+  queuedRequests: z.number(),
+  counters: z.record(z.string(), z.number()),
+});
+export type StatusResponse = z.infer<typeof StatusResponseSchema>;

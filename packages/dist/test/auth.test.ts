@@ -1,0 +1,88 @@
+import { describe, expect, it } from "vitest";
+import { generateKeyPair } from "jose";
+import { AccessVerifier, JobTokenError, JobTokenSigner, generateStaticToken, signAccessToken, verifyJobToken } from "../src/auth/index.js";
+
+describe("job tokens", () => {
+  for (const alg of ["EdDSA", "ES256"] as const) {
+    it(`${alg}: accepted by the chosen builder for its job only`, async () => {
+      const signer = await JobTokenSigner.generate(alg, 60);
+      const { token, expiresAt } = await signer.sign({ jobId: "job-1", builderId: "b1", toolchainId: "tc" });
+      expect(expiresAt).toBeGreaterThan(Date.now());
+      const claims = await verifyJobToken(token, { publicKeyJwk: signer.publicKeyJwk, builderId: "b1", jobId: "job-1" });
+      expect(claims).toMatchObject({ jobId: "job-1", builderId: "b1", toolchainId: "tc" });
+
+      const refusal = (p: Promise<unknown>) => p.then(() => "accepted", (e: JobTokenError) => `${e.refusal}/${e.status}`);
+      expect(await refusal(verifyJobToken(token, { publicKeyJwk: signer.publicKeyJwk, builderId: "b2", jobId: "job-1" }))).toBe("wrong-builder/403");
+      expect(await refusal(verifyJobToken(token, { publicKeyJwk: signer.publicKeyJwk, builderId: "b1", jobId: "job-2" }))).toBe("wrong-job/403");
+      const other = await JobTokenSigner.generate(alg, 60);
+      expect(await refusal(verifyJobToken(token, { publicKeyJwk: other.publicKeyJwk, builderId: "b1", jobId: "job-1" }))).toBe("invalid/401");
+      const [h, p, s] = token.split(".");
+      const tampered = `${h}.${Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(p!, "base64url").toString()), aud: "b2" })).toString("base64url")}.${s}`;
+      expect(await refusal(verifyJobToken(tampered, { publicKeyJwk: signer.publicKeyJwk, builderId: "b2", jobId: "job-1" }))).toBe("invalid/401");
+      const old = await signer.sign({ jobId: "job-1", builderId: "b1" }, Date.now() - 3_600_000);
+      expect(await refusal(verifyJobToken(old.token, { publicKeyJwk: signer.publicKeyJwk, builderId: "b1", jobId: "job-1" }))).toBe("expired/401");
+    });
+  }
+
+  it("never lives longer than ten minutes", async () => {
+    const signer = await JobTokenSigner.generate("EdDSA", 86_400);
+    const { expiresAt } = await signer.sign({ jobId: "j", builderId: "b" });
+    expect(expiresAt - Date.now()).toBeLessThanOrEqual(600_000);
+  });
+});
+
+describe("access tokens", () => {
+  it("static and JWT tokens open only their own role", async () => {
+    const clientToken = generateStaticToken();
+    const { publicKey, privateKey } = await generateKeyPair("ES256");
+    const clients = new AccessVerifier("client", { tokens: [clientToken], jwt: { key: publicKey, algorithms: ["ES256"] } });
+    const builders = new AccessVerifier("builder", { tokens: [generateStaticToken()], jwt: { key: publicKey, algorithms: ["ES256"] } });
+    expect(await clients.verify(`Bearer ${clientToken}`)).toMatchObject({ ok: true, via: "static" });
+    expect(await builders.verify(`Bearer ${clientToken}`)).toMatchObject({ ok: false, status: 401 });
+    expect(await clients.verify(undefined)).toMatchObject({ ok: false });
+    expect(await clients.verify(`Basic ${clientToken}`)).toMatchObject({ ok: false });
+
+    const jwt = await signAccessToken({ role: "client", key: privateKey, alg: "ES256", subject: "alice", expiresInSeconds: 60 });
+    expect(await clients.verify(`Bearer ${jwt}`)).toEqual({ ok: true, via: "jwt", subject: "alice" });
+    expect(await builders.verify(`Bearer ${jwt}`)).toMatchObject({ ok: false, status: 401 });
+    const expired = await signAccessToken({ role: "client", key: privateKey, alg: "ES256", expiresInSeconds: -3600 });
+    expect(await clients.verify(`Bearer ${expired}`)).toMatchObject({ ok: false, reason: expect.stringContaining("exp") });
+    const forger = await generateKeyPair("ES256");
+    const forged = await signAccessToken({ role: "client", key: forger.privateKey, alg: "ES256", expiresInSeconds: 60 });
+    expect(await clients.verify(`Bearer ${forged}`)).toMatchObject({ ok: false, status: 401 });
+  });
+});
+
+describe("HS256 job tokens (a secret per builder)", () => {
+  it("only the builder whose secret signed a token accepts it, and only for its job", async () => {
+    const signer = await JobTokenSigner.generate("HS256", 60);
+    expect(signer.publicKeyJwk).toBeUndefined();
+    const k1 = await signer.keyForBuilder("b1");
+    const k2 = await signer.keyForBuilder("b2");
+    expect(k1).toMatchObject({ kty: "oct", alg: "HS256" });
+    expect(k1.k).not.toBe(k2.k);
+    const { token } = await signer.sign({ jobId: "j1", builderId: "b1" });
+    expect(await verifyJobToken(token, { publicKeyJwk: k1, builderId: "b1", jobId: "j1" })).toMatchObject({ jobId: "j1" });
+    const refusal = (p: Promise<unknown>) => p.then(() => "accepted", (e: JobTokenError) => `${e.refusal}/${e.status}`);
+    // Replayed at b2: b2's secret does not verify it.
+    expect(await refusal(verifyJobToken(token, { publicKeyJwk: k2, builderId: "b2", jobId: "j1" }))).toBe("invalid/401");
+    expect(await refusal(verifyJobToken(token, { publicKeyJwk: k1, builderId: "b1", jobId: "j2" }))).toBe("wrong-job/403");
+    // A new registration renews the secret: tokens of the old one are refused.
+    const renewed = await signer.keyForBuilder("b1");
+    expect(await refusal(verifyJobToken(token, { publicKeyJwk: renewed, builderId: "b1", jobId: "j1" }))).toBe("invalid/401");
+    signer.forgetBuilder("b1");
+    await expect(signer.sign({ jobId: "j3", builderId: "b1" })).rejects.toThrow(/no job-token key/);
+  });
+
+  it("the key decides the algorithm: an HS256 token is not checked against a public key, nor an ES256 one against a secret", async () => {
+    const es = await JobTokenSigner.generate("ES256", 60);
+    const hs = await JobTokenSigner.generate("HS256", 60);
+    const secret = await hs.keyForBuilder("b1");
+    const hsToken = (await hs.sign({ jobId: "j", builderId: "b1" })).token;
+    const esToken = (await es.sign({ jobId: "j", builderId: "b1" })).token;
+    const refusal = (p: Promise<unknown>) => p.then(() => "accepted", (e: JobTokenError) => e.refusal);
+    expect(await refusal(verifyJobToken(hsToken, { publicKeyJwk: es.publicKeyJwk!, builderId: "b1", jobId: "j" }))).toBe("invalid");
+    expect(await refusal(verifyJobToken(esToken, { publicKeyJwk: secret, builderId: "b1", jobId: "j" }))).toBe("invalid");
+    expect(await refusal(verifyJobToken(hsToken, { publicKeyJwk: { ...secret, alg: "ES256" }, builderId: "b1", jobId: "j" }))).toBe("invalid");
+  });
+});
