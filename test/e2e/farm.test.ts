@@ -108,7 +108,7 @@ describe("build farm on loopback (scheduler, two bwrap builders, client daemon)"
     expect(ids).toEqual(["b1", "b2"]);
     expect(view.client.remoteCompiles).toBe(FILES);
     const human = await sb.run(["--dist-status"], dir, { env: farmEnv() });
-    expect(text(human.stdout)).toMatch(/reachable[\s\S]*b1 http:\/\/127\.0\.0\.1:\d+  jobs \d+\/2/);
+    expect(text(human.stdout)).toMatch(/reachable[\s\S]*b1 http:\/\/127\.0\.0\.1:\d+  jobs \d+\/4/);
   }, 300_000);
 
   it("a job whose toolchain and inputs the builder holds takes one round trip (sccache #750)", async () => {

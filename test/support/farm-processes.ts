@@ -1,11 +1,11 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { REPO_ROOT } from "./reprise-env.js";
 
 export const REPRISE_DIST_BIN = join(REPO_ROOT, "packages/dist/dist/bin/reprise-dist.js");
-const MINI_SCHEDULER = join(REPO_ROOT, "test/support/mini-scheduler.mjs");
 
 /** A farm process (scheduler or builder) started by a test, with what it printed. */
 export interface FarmProcess {
@@ -67,10 +67,9 @@ export async function startRealScheduler(dir: string, clientToken = `client-${ra
   return { ...p, clientToken, builderToken };
 }
 
-/** A scheduler on loopback with fresh tokens. */
-export async function startScheduler(clientToken = `client-${Math.random().toString(36).slice(2)}`, builderToken = `builder-${Math.random().toString(36).slice(2)}`): Promise<SchedulerHandle> {
-  const p = await startNodeProcess([MINI_SCHEDULER, "0", clientToken, builderToken]);
-  return { ...p, clientToken, builderToken };
+/** The real scheduler on loopback with fresh tokens, its config in a temporary directory. */
+export function startScheduler(): Promise<SchedulerHandle> {
+  return startRealScheduler(mkdtempSync(join(tmpdir(), "reprise-scheduler-")));
 }
 
 export interface BuilderOptions {
@@ -98,7 +97,8 @@ export function builderConfig(o: BuilderOptions): string {
       dataDir: join(o.dataDir, "data"),
       sandbox: o.sandbox ?? "bwrap",
       sandboxOptions: o.sandboxOptions ?? {},
-      maxJobs: o.maxJobs ?? 2,
+      // More slots than cores: the scheduler then never queues a test's make -j8 past its allocation wait.
+      maxJobs: o.maxJobs ?? 4,
       // This machine is shared and loaded: the builders must not yield to that load in tests.
       yieldAboveLoad: 10_000,
       logLevel: "info",

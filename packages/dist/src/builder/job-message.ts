@@ -28,6 +28,7 @@ export const WireJobSchema = z
       .max(200_000),
     outputs: z.array(z.object({ role: z.string().min(1).max(200), path: ABSOLUTE, optional: z.boolean().optional() }).strict()).min(1).max(64),
     directories: z.array(ABSOLUTE).max(10_000).optional(),
+    links: z.array(z.object({ path: ABSOLUTE, target: ABSOLUTE }).strict()).max(16).optional(),
     limits: WireLimitsSchema,
   })
   .strict();
@@ -58,6 +59,7 @@ export function jobToWire(job: CompileJob): WireJob {
     inputs: job.inputs.map((i) => ({ path: i.path, digest: i.hash, size: i.size, mode: i.executable ? 0o755 : 0o644 })),
     outputs: job.outputs.map((o) => ({ role: o.role, path: o.path, ...(o.optional ? { optional: true } : {}) })),
     ...(job.directories?.length ? { directories: job.directories } : {}),
+    ...(job.links?.length ? { links: job.links } : {}),
     limits: job.limits,
   };
 }
@@ -81,6 +83,7 @@ export function jobFromWire(toolchainId: string, wire: WireJob, caps: JobLimits)
     inputs: wire.inputs.map((i) => ({ path: i.path, hash: i.digest, size: i.size, ...(i.mode & 0o111 ? { executable: true } : {}) })),
     outputs: wire.outputs,
     ...(wire.directories ? { directories: wire.directories } : {}),
+    ...(wire.links ? { links: wire.links } : {}),
     limits,
   };
 }

@@ -116,9 +116,12 @@ export class FarmCompiler {
     } catch (err) {
       throw new NotOnFarm("dist-not-distributable-toolchain", (err as Error).message);
     }
-    const plan = await buildJob(ctx.request, ctx.invocation, toolchain.id, ws.inputs, this.hashes, DEFAULT_LIMITS);
+    const plan = await buildJob(ctx.request, ctx.invocation, toolchain.id, ws.inputs, this.hashes, { ...DEFAULT_LIMITS, ...ctx.settings.jobLimits });
     if (!plan.ok) throw new NotOnFarm(`dist-not-distributable-${plan.reason.replace(/^hermetic-/, "")}`, plan.detail);
     const job = plan.job;
+    // The toolchain holds the compiler under its own name; the job calls it as the build did (cc, not gcc-12).
+    const held = toolchain.manifest.compilerPath;
+    if (held && job.argv[0] !== held) job.links = [{ path: job.argv[0]!, target: held }];
     const wire = jobToWire(job);
     const started = performance.now();
     let roundTrips = 0;
@@ -126,7 +129,14 @@ export class FarmCompiler {
     let lastFailure: NotOnFarm | undefined;
     let checked: CheckedRun | undefined;
     for (let attempt = 0; attempt < 2 && !checked; attempt++) {
-      const alloc = await this.allocate(scheduler, toolchain.id, toolchain.manifest.runsOn, dist);
+      let alloc: Allocation;
+      try {
+        alloc = await this.allocate(scheduler, toolchain.id, toolchain.manifest.runsOn, dist);
+      } catch (err) {
+        // No second builder for the retry: what made the first attempt fail is the reason.
+        if (lastFailure && err instanceof NotOnFarm) throw lastFailure;
+        throw err;
+      }
       try {
         const ex = await runOnBuilder(alloc, toolchain, wire, ws.inputs, scheduler.dispatcher, dist.jobTimeoutMs, AbortSignal.timeout(dist.jobTimeoutMs), (m) =>
           ctx.logger.debug("builder %s lacks %s%d input(s): %s", alloc.builderId, m.toolchain ? "the toolchain and " : "", m.blobs.length, m.blobs.slice(0, 20).join(" ")),

@@ -14,6 +14,7 @@ const job: CompileJob = {
   outputs: [{ role: "object", path: "/home/u/p/a.o" }],
   limits: { timeoutMs: 60_000, maxOutputBytes: 1e9, memoryBytes: 8 * 1024 ** 3, maxProcesses: 1000 },
   directories: ["/home/u/p/include"],
+  links: [{ path: "/usr/bin/cc", target: "/usr/bin/x86_64-linux-gnu-gcc-12" }],
 };
 
 describe("job messages", () => {
