@@ -363,7 +363,10 @@ describe("build farm with TLS and with the container sandbox (each its own sched
       const outputs2 = writeFarmProject(dir2, 3, "tls-untrusted");
       const s2 = await buildBoth(untrusting, dir2, outputs2, env);
       expect(remote(s2).compiles).toBe(0);
-      expect(s2.fallbacks["dist-builder-unreachable"], JSON.stringify(s2.fallbacks)).toBe(3);
+      // The first refused connection is "unreachable"; the scheduler keeps the slots of jobs the builder never saw
+      // for a while, so later ones may find it "all busy": either way nothing ran on an untrusted connection.
+      expect(s2.fallbacks["dist-builder-unreachable"], JSON.stringify(s2.fallbacks)).toBeGreaterThanOrEqual(1);
+      expect(Object.values(s2.fallbacks).reduce((a, b) => a + b, 0), JSON.stringify(s2.fallbacks)).toBe(3);
     } finally {
       await untrusting.dispose();
     }
