@@ -10,7 +10,7 @@ import type { JobRunner } from "./job-runner.js";
 import type { BuilderStores } from "./stores.js";
 
 const DIGEST = /^[0-9a-f]{64}$/;
-const JOB_ID = /^[A-Za-z0-9._~-]{1,200}$/;
+const JOB_ID = /^[A-Za-z0-9._:-]{1,256}$/;
 
 export interface BuilderServerOptions {
   platform: Platform;
@@ -101,17 +101,14 @@ export class BuilderServer {
     }
   }
 
-  /**
-   * Uploads carry the job token of a job of this builder; when they name the
-   * job (`x-reprise-job-id`), the token must be that job's.
-   */
+  /** Every request but health carries the job token of its job: the one in the URL, or for uploads the one named in `x-reprise-job-id`. */
   private async authorize(req: IncomingMessage, _res: ServerResponse, jobId?: string): Promise<{ toolchainId?: string }> {
     const verifier = this.o.verifier();
     if (!verifier) throw new HttpError(503, "unavailable", "this builder is not registered with a scheduler yet");
     const id = jobId ?? headerValue(req, "x-reprise-job-id");
-    if (id !== undefined && !JOB_ID.test(id)) {
+    if (id === undefined || !JOB_ID.test(id)) {
       this.counters.refusedAuth++;
-      throw new HttpError(400, "bad-request", "bad job id");
+      throw new HttpError(401, "unauthenticated", "an upload names the job its token is for in x-reprise-job-id");
     }
     const check = await verifier.verify(bearerToken(req), id);
     if (!check.ok) {
