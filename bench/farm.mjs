@@ -182,6 +182,18 @@ async function buildScenario(o) {
   }
 }
 
+/** The rows as a Markdown section of the bench report. */
+export function farmMarkdown(rows) {
+  const L = ['### Build farm (bench/farm.mjs)', '', '| file | plain | bwrap here | farm | farm\'s own cost | daemon CPU / farm job |', '|---|---|---|---|---|---|'];
+  for (const r of rows.filter((x) => x.scenario === 'cost')) {
+    L.push(`| ${r.file} | ${r.plainMs.toFixed(0)} ms | ${r.hermeticMs.toFixed(0)} ms | ${r.farmMs.toFixed(0)} ms | ${r.farmCostMs.toFixed(0)} ms | ${r.daemonCpuMsPerFarmJob?.toFixed(1) ?? '?'} ms |`);
+  }
+  for (const r of rows.filter((x) => x.scenario === 'build')) {
+    L.push('', `Clean build of ${r.units} generated units: plain make -j1 on one core ${(r.localOneCoreMs / 1000).toFixed(1)} s, through the farm with two builders pinned to a core each ${(r.farmTwoBuildersMs / 1000).toFixed(1)} s: ${r.speedup.toFixed(2)}x (${r.remote?.compiles ?? 0} of ${r.misses} misses remote).`);
+  }
+  return L.join('\n') + '\n';
+}
+
 export async function farmBench(options = {}) {
   const o = { quick: false, work: path.join(REPO, '.bench-work', 'farm'), log: (...a) => process.stderr.write(`[bench farm] ${a.join(' ')}\n`), ...options };
   o.runs ??= o.quick ? 3 : 7;
