@@ -23,6 +23,7 @@ export const DIST_ENV_KEYS = {
   REPRISE_DIST_MODE: "mode",
   REPRISE_DIST_FALLBACK: "fallback",
   REPRISE_DIST_JOB_TIMEOUT_MS: "jobTimeoutMs",
+  REPRISE_DIST_ALLOCATE_TIMEOUT_MS: "allocateTimeoutMs",
 } as const;
 
 /** Every variable that changes settings (part of the settings cache key). */
@@ -36,7 +37,7 @@ function distFromEnv(env: Readonly<Record<string, string | undefined>>): Record<
     const raw = env[name];
     if (raw === undefined || raw === "") continue;
     if (key === "enabled") out[key] = !OFF.includes(raw.toLowerCase());
-    else if (key === "jobTimeoutMs") out[key] = /^\d+$/.test(raw) ? Number(raw) : raw;
+    else if (key === "jobTimeoutMs" || key === "allocateTimeoutMs") out[key] = /^\d+$/.test(raw) ? Number(raw) : raw;
     else out[key] = raw;
   }
   return Object.keys(out).length ? out : undefined;

@@ -28,8 +28,8 @@ describe("dist settings", () => {
 
   it("REPRISE_DIST_* override the file key by key, and REPRISE_DIST=0 turns the farm off", async () => {
     const root = project({ dist: { schedulerUrl: "https://sched:7420", token: "file-token" } });
-    const s = await new SettingsLoader().load(root, env(root, { REPRISE_DIST_TOKEN: "env-token", REPRISE_DIST_MODE: "always", REPRISE_DIST_FALLBACK: "fail", REPRISE_DIST_JOB_TIMEOUT_MS: "5000" }));
-    expect(s.dist).toMatchObject({ schedulerUrl: "https://sched:7420", token: "env-token", mode: "always", fallback: "fail", jobTimeoutMs: 5000 });
+    const s = await new SettingsLoader().load(root, env(root, { REPRISE_DIST_TOKEN: "env-token", REPRISE_DIST_MODE: "always", REPRISE_DIST_FALLBACK: "fail", REPRISE_DIST_JOB_TIMEOUT_MS: "5000", REPRISE_DIST_ALLOCATE_TIMEOUT_MS: "700" }));
+    expect(s.dist).toMatchObject({ schedulerUrl: "https://sched:7420", token: "env-token", mode: "always", fallback: "fail", jobTimeoutMs: 5000, allocateTimeoutMs: 700 });
     const off = await new SettingsLoader().load(root, env(root, { REPRISE_DIST: "0" }));
     expect(off.dist).toBeUndefined();
   });
