@@ -9,7 +9,7 @@ import { ensureDebianPackages } from "../support/sandbox-engines.js";
 import { startBuilder, startNodeProcess, startScheduler, REPRISE_DIST_BIN, builderConfig, type FarmProcess, type SchedulerHandle } from "../support/farm-processes.js";
 import { writeFarmProject } from "../support/farm-project.js";
 import { maliciousArchives } from "../support/malicious-archives.js";
-import { makeTestCertificates } from "../support/tls-certs.js";
+import { makeCertificates } from "../../packages/dist/test/support/test-certificates.js";
 
 /**
  * The build farm end to end, every part a real process on loopback: a
@@ -347,13 +347,15 @@ describe("build farm with TLS and with the container sandbox (each its own sched
   }
 
   it("a builder serving https: a client trusting the test CA compiles there; one that does not falls back locally", async () => {
-    const certs = makeTestCertificates(join(root, "tls"));
-    const f = await farm("tls1", { extra: { tls: { certFile: certs.certFile, keyFile: certs.keyFile } } });
+    ensureDebianPackages(["openssl"]);
+    mkdirSync(join(root, "tls"), { recursive: true });
+    const certs = makeCertificates(join(root, "tls"));
+    const f = await farm("tls1", { extra: { tls: { certFile: certs.cert, keyFile: certs.key } } });
     expect(f.builder.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
     const env = { REPRISE_DIST_SCHEDULER_URL: f.own.url, REPRISE_DIST_TOKEN: f.own.clientToken, REPRISE_DIST_MODE: "always" };
     const dir = join(root, "tls-proj");
     const outputs = writeFarmProject(dir, 3, "tls");
-    const s = await buildBoth(f.client, dir, outputs, { ...env, REPRISE_DIST_CA_FILE: certs.caFile });
+    const s = await buildBoth(f.client, dir, outputs, { ...env, REPRISE_DIST_CA_FILE: certs.ca });
     expect(s.fallbacks, daemonLog(f.client)).toEqual({});
     expect(remote(s).compiles).toBe(3);
 
