@@ -10,6 +10,7 @@ import { startBuilder, startNodeProcess, startScheduler, REPRISE_DIST_BIN, build
 import { writeFarmProject } from "../support/farm-project.js";
 import { maliciousArchives } from "../support/malicious-archives.js";
 import { makeCertificates } from "../../packages/dist/test/support/test-certificates.js";
+import { hostPlatform } from "../../packages/dist/src/platform.js";
 
 /**
  * The build farm end to end, every part a real process on loopback: a
@@ -290,7 +291,7 @@ describe("build farm on loopback (scheduler, two bwrap builders, client daemon)"
 });
 
 function hostArch(): string {
-  return process.arch === "x64" ? "x86_64" : process.arch === "arm64" ? "aarch64" : process.arch;
+  return hostPlatform().arch;
 }
 
 describe("a scheduler that accepts connections and never answers (a hung process, simulated by a bare TCP server)", () => {

@@ -14,7 +14,7 @@ import { JobRunner } from "./job-runner.js";
 import { JobTokenVerifier } from "./job-tokens.js";
 import { SchedulerLink, type Registration } from "./scheduler-link.js";
 import { BuilderServer } from "./server.js";
-import { builderPlatform } from "./host-platform.js";
+import { hostPlatform } from "../platform.js";
 import { farmAgent } from "../client/farm-request.js";
 
 /** Why a builder does not start: one line for the operator. */
@@ -72,7 +72,7 @@ export async function startBuilder(config: BuilderConfig, logger = new Logger(co
   const link = new SchedulerLink(config.schedulerUrl, config.token, dispatcher, log);
   let verifier: JobTokenVerifier | undefined;
   const server = new BuilderServer({
-    platform: builderPlatform(),
+    platform: hostPlatform(),
     stores,
     runner,
     verifier: () => verifier,
@@ -93,7 +93,7 @@ export async function startBuilder(config: BuilderConfig, logger = new Logger(co
   const registration = (): Registration => ({
     builderId: config.builderId,
     url,
-    platform: builderPlatform(),
+    platform: hostPlatform(),
     cores,
     memoryBytes: totalmem(),
     sandboxes: usable,
