@@ -44,6 +44,8 @@ export async function runOnBuilder(
       url: new URL(`v1/jobs/${encodeURIComponent(alloc.jobId)}/run`, base).href,
       token: alloc.jobToken,
       json: { toolchainId: toolchain.id, job },
+      // Outputs and streams travel in base64: a third more than the job may write, and room for the rest.
+      maxResponseBytes: Math.ceil((job.limits.maxOutputBytes * 4) / 3) + 1024 * 1024,
       timeoutMs: left(),
       dispatcher,
       signal,

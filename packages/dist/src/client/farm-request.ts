@@ -47,7 +47,11 @@ export interface FarmCall {
   timeoutMs: number;
   dispatcher: Dispatcher;
   signal?: AbortSignal;
+  /** Largest answer read (default 8 MiB); a larger one is garbage and is not read further. */
+  maxResponseBytes?: number;
 }
+
+const DEFAULT_MAX_RESPONSE = 8 * 1024 * 1024;
 
 /** The answer's status and parsed JSON body; throws FarmRequestError when the server cannot be reached or answers garbage. */
 export async function farmRequest(call: FarmCall): Promise<{ status: number; body: unknown }> {
@@ -79,12 +83,23 @@ export async function farmRequest(call: FarmCall): Promise<{ status: number; bod
     const timedOut = e.name === "TimeoutError" || e.code === "UND_ERR_HEADERS_TIMEOUT" || e.code === "UND_ERR_BODY_TIMEOUT" || e.code === "UND_ERR_CONNECT_TIMEOUT";
     throw new FarmRequestError(timedOut ? "timeout" : "unreachable", `${call.method} ${call.url}: ${e.code ?? e.name}: ${e.message}`);
   }
-  let text: string;
+  const limit = call.maxResponseBytes ?? DEFAULT_MAX_RESPONSE;
+  const chunks: Buffer[] = [];
+  let size = 0;
   try {
-    text = await res.body.text();
+    for await (const chunk of res.body as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > limit) {
+        res.body.destroy();
+        throw new FarmRequestError("garbage", `${call.method} ${call.url}: the answer is larger than ${limit} bytes`, res.statusCode);
+      }
+      chunks.push(chunk);
+    }
   } catch (err) {
+    if (err instanceof FarmRequestError) throw err;
     throw new FarmRequestError("unreachable", `${call.method} ${call.url}: the answer broke off: ${(err as Error).message}`);
   }
+  const text = Buffer.concat(chunks).toString("utf8");
   let parsed: unknown;
   try {
     parsed = text.length ? JSON.parse(text) : undefined;
