@@ -26,6 +26,8 @@ import { jobToWire } from "../builder/job-message.js";
 
 /** How long a builder that could not be reached is not used again by this client. */
 const QUARANTINE_MS = 30_000;
+/** How often a long wait for a builder is reported in the daemon's log. */
+const WAIT_REPORT_MS = 10_000;
 /** The input store is shared with hermetic mode and bounded the same way. */
 const PRUNE_EVERY_MS = 10 * 60_000;
 const INPUT_STORE_BYTES = 1024 ** 3;
@@ -137,6 +139,12 @@ export class FarmCompiler {
         if (lastFailure && err instanceof NotOnFarm) throw lastFailure;
         throw err;
       }
+      // No silent waits (sccache #2417): a long one says in the log what it waits for.
+      const waitStarted = Date.now();
+      const waiting = setInterval(
+        () => ctx.logger.warn("%s: waiting %d s for builder %s (%s), at most %d s", ctx.invocation.sourceFile, Math.round((Date.now() - waitStarted) / 1000), alloc.builderId, alloc.builderUrl, Math.round(dist.jobTimeoutMs / 1000)),
+        WAIT_REPORT_MS,
+      );
       try {
         const ex = await runOnBuilder(alloc, toolchain, wire, ws.inputs, scheduler.dispatcher, dist.jobTimeoutMs, AbortSignal.timeout(dist.jobTimeoutMs), (m) =>
           ctx.logger.debug("builder %s lacks %s%d input(s): %s", alloc.builderId, m.toolchain ? "the toolchain and " : "", m.blobs.length, m.blobs.slice(0, 20).join(" ")),
@@ -149,6 +157,8 @@ export class FarmCompiler {
         lastFailure = builderFailure(err);
         if (err.kind === "unreachable" || err.kind === "timeout") this.quarantined.set(alloc.builderId, Date.now() + QUARANTINE_MS);
         ctx.logger.warn("builder %s failed %s (attempt %d): %s", alloc.builderId, ctx.invocation.sourceFile, attempt + 1, err.message);
+      } finally {
+        clearInterval(waiting);
       }
     }
     if (!checked) throw lastFailure ?? new NotOnFarm("dist-no-builder", "no builder other than the one that failed");
