@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -99,6 +99,10 @@ describe("build farm on loopback (scheduler, two bwrap builders, client daemon)"
     expect(s.misses).toBe(FILES);
     expect(remote(s).compiles).toBe(FILES);
     expect(remote(s).bytesUploaded, "the toolchains and inputs went up").toBeGreaterThan(1_000_000);
+    // Each toolchain goes up at most once per builder, however many misses asked for it at once.
+    const archives = readdirSync(join(sb.cacheDir, "toolchains", "archives")).filter((f) => f.endsWith(".json"));
+    const toolchainBytes = archives.reduce((n, f) => n + (JSON.parse(readFileSync(join(sb.cacheDir, "toolchains", "archives", f), "utf8")) as { archiveBytes: number }).archiveBytes, 0);
+    expect(remote(s).bytesUploaded).toBeLessThan(2 * toolchainBytes + 5_000_000);
     expect(s.remoteRoundTripMs).toBeGreaterThan(0);
 
     const status = await sb.run(["--dist-status", "--json"], dir, { env: farmEnv() });

@@ -21,6 +21,9 @@ export interface RunExchange {
 
 const UPLOADS_AT_ONCE = 8;
 
+/** Uploads under way from this process, by builder and path. */
+const inFlight = new Map<string, Promise<void>>();
+
 /** Runs `job` on the allocated builder, uploading only what it says it lacks; at most two runs. */
 export async function runOnBuilder(
   alloc: Allocation,
@@ -76,8 +79,18 @@ export async function runOnBuilder(
     };
     const limit = pLimit(UPLOADS_AT_ONCE);
     const uploads: Promise<void>[] = [];
-    if (missing?.toolchain === true) uploads.push(limit(() => put(`v1/toolchains/${toolchain.id}`, toolchain.archivePath, toolchain.archiveBytes)));
-    for (const digest of blobs) uploads.push(limit(() => put(`v1/blobs/${digest}`, inputs.blobPath(digest), known.get(digest)!)));
+    // Misses of one build ask the same builder for the same toolchain at once: one upload serves them all.
+    const once = (path: string, file: string, size: number) => {
+      const key = `${base}\0${path}`;
+      let pending = inFlight.get(key);
+      if (!pending) {
+        pending = limit(() => put(path, file, size)).finally(() => inFlight.delete(key));
+        inFlight.set(key, pending);
+      }
+      return pending;
+    };
+    if (missing?.toolchain === true) uploads.push(once(`v1/toolchains/${toolchain.id}`, toolchain.archivePath, toolchain.archiveBytes));
+    for (const digest of blobs) uploads.push(once(`v1/blobs/${digest}`, inputs.blobPath(digest), known.get(digest)!));
     const settled = await Promise.allSettled(uploads);
     const failed = settled.find((s): s is PromiseRejectedResult => s.status === "rejected");
     if (failed) throw failed.reason;
