@@ -6,7 +6,8 @@ import type pLimit from "p-limit";
 import type { Engine } from "./engine.js";
 import type { CompileInvocation, CompileRequest, CompilerInfo, ParseResult } from "./types.js";
 import type { CompilerDetector } from "./compiler-detector.js";
-import type { CallOutcome, MissContext } from "./hooks.js";
+import type { CallOutcome } from "./hooks.js";
+import { MissCompiler } from "./miss-compiler.js";
 import { baseKey } from "./cache-key.js";
 import { parseDepFileWithEnv } from "./dep-file.js";
 import { directResultKey, findInManifest, ManifestMemo, recordInManifest, today } from "./direct-mode.js";
@@ -97,10 +98,11 @@ export class CompileService {
    */
   private readonly recent = new LRUCache<string, CacheEntry>({ maxSize: RECENT_ENTRIES_BYTES, sizeCalculation: entryBytes });
   private readonly background = new Set<Promise<void>>();
-  /** Local slots promised to calls by `localSlotFree()` that have not started their local compile yet. */
-  private claimedSlots = 0;
+  private readonly misses: MissCompiler;
 
-  constructor(private readonly d: CompileServiceDeps) {}
+  constructor(private readonly d: CompileServiceDeps) {
+    this.misses = new MissCompiler(d.limit, d.stats, d.logger);
+  }
 
   async run(request: CompileRequest): Promise<CallResult> {
     const started = performance.now();
@@ -335,63 +337,10 @@ export class CompileService {
     while (this.background.size > 0) await Promise.allSettled([...this.background]);
   }
 
-  /**
-   * The real compile of a miss: wherever a `compileMiss` tap takes it (a
-   * sandbox, the farm), else a plain local run in a local slot. Only local
-   * work holds a slot, so a build at -j far above `maxJobs` sends the rest
-   * to the farm.
-   */
+  /** The real compile of a miss: wherever a `compileMiss` tap takes it, else locally (see MissCompiler). */
   private async compile(call: Call): Promise<CompilerRun> {
-    const { inv, request, settings } = call;
-    const hook = this.d.engine.hooks.compileMiss;
-    const limit = this.d.limit;
-    if (this.d.prepareMiss) await this.d.prepareMiss(settings);
-    // A slot a tap was told is free stays this call's until its local compile takes it:
-    // a burst of misses must not all see the same free slot.
-    let claimed = false;
-    const release = () => {
-      if (claimed) this.claimedSlots--;
-      claimed = false;
-    };
-    try {
-      if (hook.isUsed()) {
-        const context: MissContext = {
-          request,
-          compiler: call.compiler,
-          invocation: inv,
-          settings,
-          localSlotFree: () => {
-            if (claimed) return true;
-            if (limit.activeCount + limit.pendingCount + this.claimedSlots >= limit.concurrency) return false;
-            claimed = true;
-            this.claimedSlots++;
-            return true;
-          },
-          inLocalSlot: (work) => {
-            const queued = limit(work);
-            release();
-            return queued;
-          },
-          stats: {
-            fallback: (reason) => this.d.stats.fallback(reason),
-            remoteCompile: (executor, detail) => this.d.stats.remoteCompile(executor, detail),
-          },
-          logger: this.d.logger,
-        };
-        try {
-          const taken = await hook.promise(context);
-          if (taken) return taken;
-        } catch (err) {
-          this.d.logger.error("a compileMiss plugin failed; compiling locally: %s", (err as Error).stack ?? err);
-          this.d.stats.fallback("compile-miss-plugin-error");
-        }
-      }
-      const queued = limit(() => runCompiler(inv.compileArgv, request.cwd, inv.compileEnv ?? request.env));
-      release();
-      return await queued;
-    } finally {
-      release();
-    }
+    if (this.d.prepareMiss) await this.d.prepareMiss(call.settings);
+    return this.misses.compile(this.d.engine, { request: call.request, compiler: call.compiler, invocation: call.inv, settings: call.settings });
   }
 
   private async store(call: Call, resultKey: string, outputs: CacheEntry["outputs"], run: CompilerRun, after?: () => Promise<void>): Promise<void> {
