@@ -288,7 +288,10 @@ describe("build farm on loopback (scheduler, two bwrap builders, client daemon)"
     const dir = join(root, "failmode");
     writeFarmProject(dir, 1, "failmode");
     mkdirSync(join(dir, "build"), { recursive: true });
-    const r = await sb.run(["gcc", "-Iinclude", "-c", "src/unit0.c", "-o", "build/unit0.o"], dir, { env: farmEnv({ REPRISE_DIST_FALLBACK: "fail" }) });
+    // A scheduler nobody listens for (port 9, discard: closed here).
+    const r = await sb.run(["gcc", "-Iinclude", "-c", "src/unit0.c", "-o", "build/unit0.o"], dir, {
+      env: farmEnv({ REPRISE_DIST_FALLBACK: "fail", REPRISE_DIST_SCHEDULER_URL: "http://127.0.0.1:9" }),
+    });
     expect(r.exitCode).not.toBe(0);
     expect(text(r.stderr)).toMatch(/build farm could not compile .*(dist-scheduler-unreachable|dist-circuit-open)/);
   });
