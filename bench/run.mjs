@@ -2,7 +2,7 @@
 // Reprise benchmark: plain compiler vs ccache vs sccache vs Reprise, in one run.
 //
 //   npm run bench                       (= npm run build && node bench/run.mjs)
-//   node bench/run.mjs [--quick] [--only=hit,miss,rebuild,rust,hermetic,farm-scheduler,farm] [--tools=plain,ccache,sccache,reprise]
+//   node bench/run.mjs [--quick] [--only=hit,miss,rebuild,rust,hermetic,remote,farm-scheduler,farm] [--tools=plain,ccache,sccache,reprise]
 //                      [--projects=generated-200,lua5.4,yaml-cpp] [--jobs=2] [--work=DIR] [--fixtures=DIR] [--no-fetch] [--json=PATH]
 //                      [--timer=hyperfine|node]
 //                      [--hit-calls=N] [--plain-calls=N] [--miss-runs=N] [--rebuild-reps=N]
@@ -31,6 +31,9 @@
 //            sccache warm (bench/rust.mjs, also runnable alone).
 //   hermetic a miss compiled in each sandbox (bwrap, docker/podman) against a plain compile, and
 //            packaging a toolchain cold and warm (bench/hermetic.mjs, also runnable alone).
+//   remote   a warm clean rebuild of the generated tree served from each remote level alone (redis,
+//            memcached, nginx WebDAV, s3rver; the local level empty) against one from the local disk,
+//            for Reprise and for sccache where it has the backend (bench/remote.mjs, also runnable alone).
 //   farm-scheduler  the farm scheduler's allocation throughput: 100 simulated builders, 32 concurrent
 //            clients, scheduler pinned to one core, in-process and over HTTP with keep-alive
 //            (bench/farm-scheduler.mjs, also runnable alone).
@@ -56,11 +59,11 @@ const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const T0 = Date.now();
 
 // ---------------------------------------------------------------- options
-const SCENARIOS = ['hit', 'miss', 'rebuild', 'rust', 'hermetic', 'farm-scheduler', 'farm'];
+const SCENARIOS = ['hit', 'miss', 'rebuild', 'rust', 'hermetic', 'remote', 'farm-scheduler', 'farm'];
 function parseArgs(argv) {
   const o = {
     quick: false,
-    only: ['hit', 'miss', 'rebuild', 'rust', 'hermetic', 'farm-scheduler', 'farm'],
+    only: ['hit', 'miss', 'rebuild', 'rust', 'hermetic', 'remote', 'farm-scheduler', 'farm'],
     tools: ['plain', 'ccache', 'sccache', 'reprise', 'reprise-node'],
     jobs: 2,
     work: path.join(REPO, '.bench-work'),
@@ -822,6 +825,13 @@ async function scenarioHermetic() {
   results.hermetic = { rows, markdown: hermeticMarkdown(rows) };
 }
 
+async function scenarioRemote() {
+  log('scenario remote: warm rebuilds served from each remote level alone (bench/remote.mjs)');
+  const { remoteBench, remoteMarkdown } = await import('./remote.mjs');
+  const r = await remoteBench({ quick: opt.quick, jobs: opt.jobs, work: path.join(WORK, 'remote'), log: (...a) => log(`  ${a.join(' ')}`) });
+  results.remote = { ...r, markdown: remoteMarkdown(r) };
+}
+
 async function scenarioFarmScheduler() {
   log('scenario farm-scheduler: allocations/s with 100 builders and 32 clients, scheduler on one core (bench/farm-scheduler.mjs)');
   const { farmSchedulerBench, farmSchedulerMarkdown } = await import('./farm-scheduler.mjs');
@@ -909,6 +919,7 @@ function markdown() {
   }
   if (results.rust?.markdown) L.push(results.rust.markdown.trim(), '');
   if (results.hermetic?.markdown) L.push(results.hermetic.markdown.trim(), '');
+  if (results.remote?.markdown) L.push(results.remote.markdown.trim(), '');
   if (results.farmScheduler?.markdown) L.push(results.farmScheduler.markdown.trim(), '');
   if (results.farm?.markdown) L.push(results.farm.markdown.trim(), '');
   for (const n of results.notes) L.push(`- ${n}`);
@@ -918,7 +929,7 @@ function markdown() {
 // ---------------------------------------------------------------- main
 async function main() {
   log(`work dir ${WORK}; tools: ${tools.map((t) => `${t.name}${t.available ? '' : ` (${t.reason})`}`).join(', ')}`);
-  const scenarios = { hit: scenarioHit, miss: scenarioMiss, rebuild: scenarioRebuild, rust: scenarioRust, hermetic: scenarioHermetic, 'farm-scheduler': scenarioFarmScheduler, farm: scenarioFarm };
+  const scenarios = { hit: scenarioHit, miss: scenarioMiss, rebuild: scenarioRebuild, rust: scenarioRust, hermetic: scenarioHermetic, remote: scenarioRemote, 'farm-scheduler': scenarioFarmScheduler, farm: scenarioFarm };
   for (const s of SCENARIOS) {
     if (!opt.only.includes(s)) continue;
     if (pastDeadline()) { results.notes.push(`${s}: skipped (--max-minutes ${opt.maxMinutes} reached)`); continue; }

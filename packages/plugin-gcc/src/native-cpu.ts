@@ -9,9 +9,12 @@ export function isNativeCpuOption(arg: string): boolean {
 /**
  * What the native CPU options of a call stand for on this machine, as
  * options a compiler elsewhere understands the same way: the driver's own
- * expansion, read from `-###` once per compiler and set of options (the
- * engine's parse is synchronous, and this runs only for calls naming
- * `native`: a few ms, once per daemon).
+ * expansion, read from `-###` once per compiler, set of options and
+ * environment (the engine's parse is synchronous, and this runs only for calls
+ * naming `native`: a few ms, once per daemon and build). The driver runs with
+ * the call's own environment, as the call's compile does: what `native` means
+ * is what the compiler run for this call finds (a wrapper or an emulator such
+ * as qemu-user with QEMU_CPU may change it).
  */
 export interface NativeExpansion {
   /** Options that replace the native ones, in the order the compiler puts them. */
@@ -20,24 +23,33 @@ export interface NativeExpansion {
   placement: "first" | "in-place";
 }
 
-type Resolver = (compiler: CompilerInfo, native: string[]) => NativeExpansion | string;
+type Resolver = (compiler: CompilerInfo, native: string[], env: Readonly<Record<string, string>>) => NativeExpansion | string;
 
+/** Resolutions kept (compiler, options, environment); past this many the oldest go. */
+const MAX_MEMO = 256;
 const memo = new Map<string, NativeExpansion | string>();
 
-/** The expansion, or why there is none; memoised per compiler identity and options. */
-export function resolveNativeCpu(compiler: CompilerInfo, native: string[], resolver: Resolver): NativeExpansion | string {
-  const key = `${compiler.identity}\0${compiler.path}\0${[...new Set(native)].sort().join(" ")}`;
+/** The expansion, or why there is none; memoised per compiler identity, options and environment. */
+export function resolveNativeCpu(compiler: CompilerInfo, native: string[], resolver: Resolver, env: Readonly<Record<string, string>> = {}): NativeExpansion | string {
+  const options = [...new Set(native)].sort();
+  const envPart = Object.keys(env)
+    .sort()
+    .map((k) => `${k}=${env[k]}`)
+    .join("\0");
+  const key = `${compiler.identity}\0${compiler.path}\0${options.join(" ")}\0\0${envPart}`;
   let r = memo.get(key);
   if (r === undefined) {
-    r = resolver(compiler, [...new Set(native)].sort());
+    r = resolver(compiler, options, env);
+    if (memo.size >= MAX_MEMO) memo.delete(memo.keys().next().value!);
     memo.set(key, r);
   }
   return r;
 }
 
 /** The driver's command lines for an empty compile, split into arguments (`-###` quotes every one it adds). */
-function driverCommands(compiler: string, args: string[]): string[][] | string {
-  const r = spawnSync(compiler, [...args, "-###", "-c", "-x", "c", "/dev/null", "-o", "/dev/null"], { encoding: "utf8", env: { PATH: process.env.PATH ?? "/usr/bin:/bin", LC_ALL: "C" }, timeout: 20_000 });
+function driverCommands(compiler: string, args: string[], callEnv: Readonly<Record<string, string>>): string[][] | string {
+  const env = { ...callEnv, PATH: callEnv.PATH ?? process.env.PATH ?? "/usr/bin:/bin", LC_ALL: "C" };
+  const r = spawnSync(compiler, [...args, "-###", "-c", "-x", "c", "/dev/null", "-o", "/dev/null"], { encoding: "utf8", env, timeout: 20_000 });
   if (r.status !== 0) return `${compiler} ${args.join(" ")} -###: ${(r.stderr || r.error?.message || "").trim().split("\n").pop()}`;
   return r.stderr
     .split("\n")
@@ -51,10 +63,10 @@ function driverCommands(compiler: string, args: string[]): string[][] | string {
  * -mtune=znver3`). They come first, as GCC's cc1 spec puts them before the
  * user's own -m options.
  */
-export const gccNativeResolver: Resolver = (compiler, native) => {
+export const gccNativeResolver: Resolver = (compiler, native, env) => {
   const cc1 = (cmds: string[][]) => cmds.find((c) => /\/cc1(plus)?$/.test(c[0] ?? ""));
-  const withNative = driverCommands(compiler.path, native);
-  const without = driverCommands(compiler.path, []);
+  const withNative = driverCommands(compiler.path, native, env);
+  const without = driverCommands(compiler.path, [], env);
   if (typeof withNative === "string") return withNative;
   if (typeof without === "string") return without;
   const a = cc1(withNative);
@@ -80,8 +92,8 @@ export const gccNativeResolver: Resolver = (compiler, native) => {
  * detects plus each target feature it adds (`-Xclang -target-feature -Xclang
  * +avx2` …); `-mtune=native` the tuning CPU.
  */
-export const clangNativeResolver: Resolver = (compiler, native) => {
-  const cmds = driverCommands(compiler.path, native);
+export const clangNativeResolver: Resolver = (compiler, native, env) => {
+  const cmds = driverCommands(compiler.path, native, env);
   if (typeof cmds === "string") return cmds;
   const cc1 = cmds.find((c) => c.includes("-cc1"));
   if (!cc1) return `${compiler.path} -### shows no -cc1 command`;

@@ -88,7 +88,7 @@ export function parseGccLikeArguments(input: ParseInput, dialect: GccLikeDialect
     extraInputFiles: facts.extraInputFiles.map((f) => resolve(cwd, f)),
   };
   if (expanded.args.some(isNativeCpuOption)) {
-    const native = resolveNativeCpu(input.compiler, expanded.args.filter(isNativeCpuOption), dialect.nativeCpu.resolver);
+    const native = resolveNativeCpu(input.compiler, expanded.args.filter(isNativeCpuOption), dialect.nativeCpu.resolver, env);
     // A key that did not name the CPU would serve one machine's objects to another.
     if (typeof native === "string") return reject("unsupported-option", `cannot resolve the native CPU: ${native}`);
     invocation.keyArgs = applyNativeExpansion(invocation.keyArgs, native);

@@ -1,10 +1,11 @@
 import { execFileSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Engine } from "@reprise/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { gccPlugin } from "../src/index.js";
 import { expectCacheable, parseInput, realProbe, removeTempDirs, tempDir } from "./helpers.js";
+import { isNativeCpuOption } from "../src/native-cpu.js";
 
 /**
  * -march=native with the real gcc: the key names the CPU it resolves to here,
@@ -65,5 +66,48 @@ describe("gcc -march=native", () => {
     expect(plan(["-g", "-O2", "-march=native", "-c", "m.c"]).unportable).toMatch(/-gno-record-gcc-switches/);
     expect(plan(["-g", "-gno-record-gcc-switches", "-march=native", "-c", "m.c"]).unportable).toBeUndefined();
     expect(plan(["-g", "-O2", "-march=x86-64", "-c", "m.c"]).jobArgv).toBeUndefined();
+  });
+});
+
+const QEMU = "/usr/bin/qemu-x86_64-static";
+
+/** gcc whose driver (which resolves -march=native) runs under qemu-user on the CPU its QEMU_CPU names; cc1 then runs natively. */
+function gccOnEmulatedCpu(): string {
+  if (!existsSync(QEMU)) throw new Error(`${QEMU} is missing: apt-get install qemu-user-static`);
+  const script = join(dir, "qemu-gcc");
+  writeFileSync(script, `#!/bin/sh\nexec ${QEMU} /usr/bin/gcc "$@"\n`);
+  chmodSync(script, 0o755);
+  return script;
+}
+
+describe("gcc -march=native on another CPU", () => {
+  it("recognises the native options", () => {
+    expect(["-O2", "-march=native", "-mtune=native", "-mcpu=native", "-march=x86-64"].filter(isNativeCpuOption)).toEqual(["-march=native", "-mtune=native", "-mcpu=native"]);
+  });
+
+  it("is resolved with the call's environment: another CPU gives another key and its own object, the same CPU the same key", () => {
+    const gcc = gccOnEmulatedCpu();
+    const emulated = { ...compiler, path: gcc, identity: "native-test-qemu" };
+    const args = ["-O3", "-march=native", "-c", "m.c", "-o", "m.o"];
+    const on = (cpu: string) =>
+      expectCacheable(engine.hooks.parseArguments.for("gcc").call(parseInput([gcc, ...args], { cwd: dir, compiler: emulated, tmp: dir, env: { PATH: process.env.PATH ?? "/usr/bin:/bin", QEMU_CPU: cpu } })));
+    const nehalem = on("Nehalem");
+    const skylake = on("Skylake-Client");
+    expect(nehalem.keyArgs.join(" ")).not.toContain("native");
+    expect(nehalem.keyArgs).not.toEqual(skylake.keyArgs);
+    expect(on("Nehalem").keyArgs).toEqual(nehalem.keyArgs);
+    // The job's command (run natively here) gives what a plain compile on that CPU gives.
+    for (const [cpu, inv] of [["Nehalem", nehalem], ["Skylake-Client", skylake]] as const) {
+      execFileSync(gcc, args.slice(0, -2).concat(["-o", join(dir, `plain-${cpu}.o`)]), { cwd: dir, env: { ...process.env, QEMU_CPU: cpu } });
+      const job = compile(["/usr/bin/gcc", ...inv.jobArgv!.slice(1)], `job-${cpu}.o`);
+      expect(job.equals(readFileSync(join(dir, `plain-${cpu}.o`))), cpu).toBe(true);
+    }
+  });
+
+  it("a compiler that cannot say what native means leaves the call uncached, never keyed by the word", () => {
+    const broken = { ...compiler, path: "/bin/false", identity: "native-test-false" };
+    const r = engine.hooks.parseArguments.for("gcc").call(parseInput(["/bin/false", "-O2", "-march=native", "-c", "m.c"], { cwd: dir, compiler: broken, tmp: dir }));
+    expect(r?.cacheable).toBe(false);
+    expect(r && !r.cacheable ? r.detail : "").toMatch(/cannot resolve the native CPU/);
   });
 });

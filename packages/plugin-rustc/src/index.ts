@@ -4,6 +4,7 @@ import { detectRustc } from "./detect.js";
 import { parseRustcArguments, rustcCallOf } from "./parse-arguments.js";
 import { DirectoryDigests } from "./sysroot-digest.js";
 import { DaemonJobserver } from "./environment.js";
+import { RustNativeCpuResolver } from "./native-cpu.js";
 
 export const PLUGIN_NAME = "@reprise/plugin-rustc";
 
@@ -35,12 +36,16 @@ export function createRustcPlugin(options: RustcPluginOptions = {}): ReprisePlug
   const digests = new DirectoryDigests();
   const tokens = options.jobserverTokens;
   const jobserver = tokens === false ? undefined : new DaemonJobserver(tokens);
+  const nativeCpu = new RustNativeCpuResolver();
   return {
     name: PLUGIN_NAME,
     apply(engine) {
       engine.hooks.detectCompiler.tapPromise(PLUGIN_NAME, (probe) => detectRustc(probe));
       engine.hooks.parseArguments.for("rustc").tap(PLUGIN_NAME, (input) => parseRustcArguments(input, { jobserver }));
-      engine.hooks.extendKey.tapPromise(PLUGIN_NAME, (hasher, ctx) => addSysrootToKey(hasher, ctx, digests));
+      engine.hooks.extendKey.tapPromise(PLUGIN_NAME, async (hasher, ctx) => {
+        await addSysrootToKey(hasher, ctx, digests);
+        await nativeCpu.extendKey(hasher, ctx);
+      });
     },
   };
 }
@@ -57,3 +62,4 @@ export { linkOutputName, metadataName, depInfoName, objectFormat, CRATE_TYPES, L
 export { chooseToolchain, parseRustupSettings, parseToolchainFile, toolchainDir, type ToolchainChoice } from "./rustup.js";
 export { keyEnvNames, compileEnvironment, terminalWantsColor, DaemonJobserver } from "./environment.js";
 export { DirectoryDigests } from "./sysroot-digest.js";
+export { RustNativeCpuResolver, usesNativeCpu } from "./native-cpu.js";

@@ -1,4 +1,8 @@
 import type { ConfigInput } from "./schema.js";
+import { ConfigError } from "../util/errors.js";
+
+const TRUE_WORDS = ["1", "true", "yes", "on"];
+const FALSE_WORDS = ["0", "false", "no", "off"];
 
 /** `REPRISE_*` variables and the config key each sets. Env wins over config files. */
 export const ENV_KEYS = {
@@ -12,6 +16,10 @@ export const ENV_KEYS = {
   REPRISE_PLUGINS: "plugins",
   REPRISE_STORAGE: "storage",
   REPRISE_HERMETIC: "hermetic",
+  REPRISE_RECACHE: "recache",
+  REPRISE_REMOTE_CONNECT_TIMEOUT_MS: "remote.connectTimeoutMs",
+  REPRISE_REMOTE_TIMEOUT_MS: "remote.requestTimeoutMs",
+  REPRISE_REMOTE_BREAKER_COOLDOWN_MS: "remote.breakerCooldownMs",
 } as const;
 
 /** `REPRISE_DIST_*` variables and the key of `dist` each sets. */
@@ -29,33 +37,55 @@ export const DIST_ENV_KEYS = {
 /** Every variable that changes settings (part of the settings cache key). */
 export const ALL_ENV_KEYS: readonly string[] = [...Object.keys(ENV_KEYS), ...Object.keys(DIST_ENV_KEYS)];
 
-const OFF = ["0", "false", "no", "off"];
-
 function distFromEnv(env: Readonly<Record<string, string | undefined>>): Record<string, unknown> | undefined {
   const out: Record<string, unknown> = {};
   for (const [name, key] of Object.entries(DIST_ENV_KEYS)) {
     const raw = env[name];
     if (raw === undefined || raw === "") continue;
-    if (key === "enabled") out[key] = !OFF.includes(raw.toLowerCase());
+    if (key === "enabled") out[key] = !FALSE_WORDS.includes(raw.trim().toLowerCase());
     else if (key === "jobTimeoutMs" || key === "allocateTimeoutMs") out[key] = /^\d+$/.test(raw) ? Number(raw) : raw;
     else out[key] = raw;
   }
   return Object.keys(out).length ? out : undefined;
 }
 
-/** Raw values from the environment, typed loosely: validation happens with the config schema. */
+function parseBoolean(name: string, key: string, raw: string): boolean {
+  const word = raw.trim().toLowerCase();
+  if (TRUE_WORDS.includes(word)) return true;
+  if (FALSE_WORDS.includes(word)) return false;
+  throw new ConfigError(`invalid config in ${name}`, `"${key}": ${JSON.stringify(raw)} is not a boolean (accepted: ${[...TRUE_WORDS, ...FALSE_WORDS].join(", ")})`);
+}
+
+function parseWholeNumber(name: string, key: string, raw: string): number {
+  if (/^\d+$/.test(raw.trim())) return Number(raw.trim());
+  throw new ConfigError(`invalid config in ${name}`, `"${key}": ${JSON.stringify(raw)} is not a whole number (examples: 0, 8, 600)`);
+}
+
+/**
+ * Values from the environment: booleans and numbers are checked here (a bad
+ * one is a ConfigError naming the variable and what it accepts); the rest is
+ * validated with the config schema.
+ */
 export function configFromEnv(env: Readonly<Record<string, string | undefined>>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [name, key] of Object.entries(ENV_KEYS)) {
     const raw = env[name];
     if (raw === undefined || raw === "") continue;
     switch (key) {
+      case "remote.connectTimeoutMs":
+      case "remote.requestTimeoutMs":
+      case "remote.breakerCooldownMs": {
+        const remote = (out.remote ??= {}) as Record<string, unknown>;
+        remote[key.slice("remote.".length)] = parseWholeNumber(name, key, raw);
+        break;
+      }
       case "disable":
-        out[key] = !["0", "false", "no", "off"].includes(raw.toLowerCase());
+      case "recache":
+        out[key] = parseBoolean(name, key, raw);
         break;
       case "idleTimeout":
       case "maxJobs":
-        out[key] = /^\d+$/.test(raw) ? Number(raw) : raw;
+        out[key] = parseWholeNumber(name, key, raw);
         break;
       case "plugins":
         out[key] = raw.split(",").map((s) => s.trim()).filter(Boolean);
@@ -64,7 +94,7 @@ export function configFromEnv(env: Readonly<Record<string, string | undefined>>)
         out[key] = { kind: raw };
         break;
       case "hermetic":
-        out[key] = ["0", "false", "no", "off"].includes(raw.toLowerCase()) ? false : raw;
+        out[key] = FALSE_WORDS.includes(raw.trim().toLowerCase()) ? false : raw;
         break;
       case "logLevel":
         out[key] = raw.toLowerCase();

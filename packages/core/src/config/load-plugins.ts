@@ -1,10 +1,11 @@
 import { createRequire } from "node:module";
 import { isAbsolute, join, resolve } from "node:path";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import type { PluginModule, ReprisePlugin } from "../engine/plugin.js";
 import type { PluginSpec } from "./schema.js";
 import { PluginError } from "../util/errors.js";
 import type { Logger } from "../util/logger.js";
+import { untrustedLocationReason } from "../security/path-trust.js";
 
 /** First-party compiler plugins used when config names none; each is skipped if not installed. */
 export const DEFAULT_PLUGINS = ["@reprise/plugin-gcc", "@reprise/plugin-clang", "@reprise/plugin-rustc"];
@@ -14,6 +15,15 @@ export const SANDBOX_PLUGINS: Readonly<Record<string, string>> = {
   bwrap: "@reprise/plugin-sandbox-bwrap",
   docker: "@reprise/plugin-sandbox-docker",
   podman: "@reprise/plugin-sandbox-docker",
+};
+
+/** The first-party plugin serving each storage backend kind a level may name. */
+export const STORAGE_PLUGINS: Readonly<Record<string, string>> = {
+  redis: "@reprise/storage-redis",
+  memcached: "@reprise/storage-memcached",
+  webdav: "@reprise/storage-webdav",
+  http: "@reprise/storage-webdav",
+  s3: "@reprise/storage-s3",
 };
 
 export interface LoadPluginsOptions {
@@ -27,7 +37,9 @@ export interface LoadPluginsOptions {
 
 /**
  * Loads plugins named in config: package names are resolved from the config
- * file's directory (then from Reprise's own install), paths relative to it.
+ * file's directory (then from Reprise's own install), paths relative to it;
+ * the first-party defaults from Reprise's own install first. A plugin file
+ * that another user could have written or replaced is refused.
  */
 export async function loadPlugins(specs: PluginSpec[], baseDir: string, logger: Logger, opts: LoadPluginsOptions = {}): Promise<ReprisePlugin[]> {
   const explicit = specs.length > 0;
@@ -35,19 +47,13 @@ export async function loadPlugins(specs: PluginSpec[], baseDir: string, logger: 
   const plugins: ReprisePlugin[] = [];
   for (const spec of list) {
     const [name, options] = typeof spec === "string" ? [spec, undefined] : spec;
-    const url = resolveSpecifier(name, baseDir);
+    const url = resolveSpecifier(name, baseDir, !explicit);
     if (!url) {
       if (explicit) throw new PluginError(name, "cannot be found", `install it (npm i -D ${name}) or fix the path in your config`);
       logger.debug("default plugin %s not installed; skipped", name);
       continue;
     }
-    let mod: PluginModule;
-    try {
-      mod = (await import(url)) as PluginModule;
-    } catch (err) {
-      throw new PluginError(name, "failed to load", (err as Error).message);
-    }
-    plugins.push(instantiate(name, mod, options));
+    plugins.push(instantiate(name, await importPlugin(name, url), options));
   }
   // After the listed ones, so that a listed plugin serving the same sandbox name is asked first.
   const listed = new Set(list.map((spec) => (typeof spec === "string" ? spec : spec[0])));
@@ -70,28 +76,37 @@ export function sandboxPluginsFor(hermetic: string | undefined): string[] {
 }
 
 /**
- * Loads a first-party sandbox plugin by package name if it is installed
+ * Loads a first-party sandbox or storage plugin by package name if it is installed
  * (undefined if not: hermetic mode then reports that no plugin provides the
  * sandbox). A plugin that is installed but fails to load is an error.
  */
 export async function loadSandboxPlugin(name: string, baseDir: string, logger: Logger): Promise<ReprisePlugin | undefined> {
-  const url = resolveSpecifier(name, baseDir);
+  const url = resolveSpecifier(name, baseDir, true);
   if (!url) {
     logger.debug("sandbox plugin %s not installed; skipped", name);
     return undefined;
   }
-  let mod: PluginModule;
+  return instantiate(name, await importPlugin(name, url), undefined);
+}
+
+async function importPlugin(name: string, url: string): Promise<PluginModule> {
+  const untrusted = url.startsWith("file:") ? untrustedLocationReason(fileURLToPath(url)) : undefined;
+  if (untrusted) throw new PluginError(name, "is not loaded", `another user could have written it: ${untrusted}`);
   try {
-    mod = (await import(url)) as PluginModule;
+    return (await import(url)) as PluginModule;
   } catch (err) {
     throw new PluginError(name, "failed to load", (err as Error).message);
   }
-  return instantiate(name, mod, undefined);
 }
 
-function resolveSpecifier(name: string, baseDir: string): string | undefined {
+/** The same loader for the first-party storage backends (`STORAGE_PLUGINS`). */
+export const loadFirstPartyPlugin = loadSandboxPlugin;
+
+/** A plugin's module URL; first-party ones (`ownFirst`) are looked for in Reprise's own install before the project's. */
+function resolveSpecifier(name: string, baseDir: string, ownFirst = false): string | undefined {
   if (name.startsWith(".") || isAbsolute(name)) return pathToFileURL(resolve(baseDir, name)).href;
-  for (const from of [join(baseDir, "noop.js"), import.meta.url]) {
+  const project = join(baseDir, "noop.js");
+  for (const from of ownFirst ? [import.meta.url, project] : [project, import.meta.url]) {
     try {
       return pathToFileURL(createRequire(from).resolve(name)).href;
     } catch {

@@ -16,6 +16,29 @@ const sizeSchema = z.union([z.number().int().positive(), z.string()]).transform(
   return Math.floor(parsed);
 });
 
+/** One cache level: a backend, its options, and whether this machine may write to it. */
+const levelSchema = z
+  .object({
+    kind: z.string().min(1),
+    options: z.record(z.string(), z.unknown()).optional(),
+    readOnly: z.boolean().optional(),
+  })
+  .strict();
+
+const millis = z.number().int().positive();
+
+/** Bounds and circuit breaker of remote levels. */
+const remoteSchema = z
+  .object({
+    connectTimeoutMs: millis,
+    requestTimeoutMs: millis,
+    breakerErrorPercent: z.number().positive().max(100),
+    breakerVolume: z.number().int().positive(),
+    breakerCooldownMs: millis,
+  })
+  .strict()
+  .partial();
+
 const pluginSpecSchema = z.union([z.string().min(1), z.tuple([z.string().min(1), z.record(z.string(), z.unknown())])]);
 
 /** The build farm client (`dist`): where the scheduler is and how misses go there. */
@@ -81,6 +104,12 @@ export const configSchema = z
     storage: z.object({ kind: z.string().min(1), options: z.record(z.string(), z.unknown()).optional() }).strict(),
     /** Build farm client; see docs/dist-builder.md. */
     dist: distSchema,
+    /** Cache levels asked in order (e.g. local, then redis, then s3); replaces `storage` when given. */
+    levels: z.array(levelSchema).min(1),
+    /** Ignore hits, compile and overwrite what is stored (sccache's SCCACHE_RECACHE). */
+    recache: z.boolean(),
+    /** Timeouts and circuit breaker of remote levels. */
+    remote: remoteSchema,
   })
   .strict()
   .partial();
@@ -88,6 +117,15 @@ export const configSchema = z
 export type ConfigInput = z.input<typeof configSchema>;
 export type ConfigFile = z.output<typeof configSchema>;
 export type PluginSpec = z.output<typeof pluginSpecSchema>;
+export type LevelSpec = { kind: string; options?: Record<string, unknown>; readOnly: boolean };
+
+export interface RemoteSettings {
+  connectTimeoutMs: number;
+  requestTimeoutMs: number;
+  breakerErrorPercent: number;
+  breakerVolume: number;
+  breakerCooldownMs: number;
+}
 
 /** The farm settings of a call, present only when a scheduler URL is set and the farm is not disabled. */
 export interface DistSettings {
@@ -110,6 +148,10 @@ export interface Settings {
   maxJobs: number;
   plugins: PluginSpec[];
   storage: { kind: string; options?: Record<string, unknown> };
+  /** Cache levels in the order they are asked; the first is usually the local disk. */
+  levels: LevelSpec[];
+  recache: boolean;
+  remote: RemoteSettings;
   /** Sandbox that compiles misses, or undefined for ordinary local compiles. */
   hermetic?: string;
   sandboxOptions: Record<string, unknown>;
@@ -119,4 +161,10 @@ export interface Settings {
   jobLimits?: { timeoutMs?: number; maxProcesses?: number; memoryBytes?: number; maxOutputBytes?: number };
   /** File the settings came from, if any (for `--show-config` and error messages). */
   configFile?: string;
+  /** The config file's stat identity when read (inode, size, mtime, ctime); changes with every edit. */
+  configIdentity?: string;
+  /** Config files that were found but not read, and why (another user could have written them). */
+  warnings: string[];
+  /** Where each key that is not at its default was set: a file path or "environment REPRISE_…" (for `--show-config`). */
+  sources: Partial<Record<keyof ConfigFile, string>>;
 }

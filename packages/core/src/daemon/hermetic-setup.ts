@@ -4,6 +4,7 @@ import type { Engine } from "../engine/engine.js";
 import type { FileHashCache } from "../hashing/file-hash-cache.js";
 import { HermeticCompiler, type HermeticWorkspace } from "../hermetic/hermetic-compiler.js";
 import { InputStore } from "../hermetic/input-store.js";
+import { ensurePrivateCacheDir } from "../storage/cache-root.js";
 import { SandboxSelector } from "../sandbox/select-sandbox.js";
 import type { Stats } from "../stats/stats.js";
 import { ToolchainCache } from "../toolchain/toolchain-cache.js";
@@ -30,6 +31,8 @@ export interface HermeticSetupOptions {
 export function createHermeticCompiler(o: HermeticSetupOptions): HermeticCompiler {
   const workspaces = new Map<string, HermeticWorkspace>();
   const workspaceFor = (dir: string): HermeticWorkspace => {
+    // The root is the cache's: 0700, the user's own, or not used at all (UnsafeCacheDirError).
+    ensurePrivateCacheDir(dir, true, true);
     let ws = workspaces.get(dir);
     if (!ws) {
       ws = {

@@ -1,14 +1,9 @@
 import { mkdirSync, rmSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import pLimit from "p-limit";
-import { Engine } from "../engine/engine.js";
 import { CompileService } from "../engine/compile-service.js";
-import { CompilerDetector } from "../engine/compiler-detector.js";
 import { FileHashCache } from "../hashing/file-hash-cache.js";
 import { SettingsLoader } from "../config/load-settings.js";
-import { loadPlugins, loadSandboxPlugin, SANDBOX_PLUGINS } from "../config/load-plugins.js";
-import { StorageRegistry } from "../storage/storage-registry.js";
-import { localStoragePlugin } from "../storage/local-storage-plugin.js";
 import { Stats } from "../stats/stats.js";
 import { fileSink, Logger } from "../util/logger.js";
 import { daemonLockPath, daemonLogPath, runtimeDir, socketPath } from "../util/paths.js";
@@ -18,14 +13,12 @@ import { ensurePrivateDir } from "./runtime-dir.js";
 import { clearStartupFailure, recordStartupFailure } from "./startup-failure.js";
 import { reprisesOwnExecutables } from "./self-paths.js";
 import { DaemonServer } from "./server.js";
-import { createHermeticCompiler } from "./hermetic-setup.js";
-import { hermeticPlugin } from "../hermetic/hermetic-plugin.js";
-import { distClientLoader } from "./dist-loader.js";
+import { ProjectEngines } from "./project-engines.js";
 
 /**
- * Starts the daemon in this process. Daemon-wide settings (plugins, job
- * limit, idle timeout, log level) come from the config and environment it is
- * started with; per-call settings (cache dir, size, key mode) from each call's.
+ * Starts the daemon in this process. Daemon-wide settings (job limit, idle
+ * timeout, log level) come from the config and environment it is started
+ * with; everything else, plugins included, from each call's own config.
  */
 export async function startDaemon(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Promise<DaemonServer | undefined> {
   const runtime = runtimeDir(env);
@@ -61,46 +54,27 @@ async function startIn(runtime: string, env: NodeJS.ProcessEnv, cwd: string, loc
   rmSync(tempDir, { recursive: true, force: true });
   mkdirSync(tempDir, { mode: 0o700 });
 
-  const engine = new Engine(logger.child("engine"));
-  engine.use(localStoragePlugin);
-  const pluginBase = settings.configFile ? dirname(settings.configFile) : cwd;
-  for (const plugin of await loadPlugins(settings.plugins, pluginBase, logger, { hermetic: settings.hermetic })) engine.use(plugin);
-
   const hashes = new FileHashCache();
   const stats = new Stats(join(runtime, "stats.json"));
-  const storages = new StorageRegistry(engine);
-  // Hermetic mode is chosen per call (REPRISE_HERMETIC, `hermetic`): a sandbox named only later loads its first-party plugin then.
-  const hermetic = createHermeticCompiler({
-    engine,
-    hashes,
-    stats,
-    settings: settingsLoader,
-    logger: logger.child("hermetic"),
-    loadSandboxPlugin: async (name) => {
-      const pkg = SANDBOX_PLUGINS[name];
-      const plugin = pkg ? await loadSandboxPlugin(pkg, pluginBase, logger) : undefined;
-      if (plugin) engine.use(plugin);
-    },
-  });
-  engine.use(hermeticPlugin(hermetic));
+  // Each call runs through the engine of its own project's config, as of that call.
+  const projects = new ProjectEngines({ hashes, stats, settings: settingsLoader, logger });
+  // The starting project's plugins load now: the first call does not wait for them, and one that cannot load fails the start as a bad config does.
+  await projects.for(settings, cwd);
   const service = new CompileService({
-    engine,
     settings: settingsLoader,
-    storages,
-    detector: new CompilerDetector(engine, hashes),
+    projects,
     hashes,
     stats,
     limit: pLimit(settings.maxJobs),
     selfPaths: reprisesOwnExecutables(),
     tempDir,
     logger: logger.child("compile"),
-    prepareMiss: distClientLoader(engine, pluginBase, logger),
   });
   const server = new DaemonServer({
     socketPath: socketPath(runtime),
     service,
     stats,
-    storages,
+    storages: projects,
     logger,
     idleTimeoutSec: settings.idleTimeoutSec,
     onStopped: () => {

@@ -13,7 +13,7 @@ import {
 import type { CompileService } from "../engine/compile-service.js";
 import type { CompileRequest } from "../engine/types.js";
 import type { Stats } from "../stats/stats.js";
-import type { StorageRegistry } from "../storage/storage-registry.js";
+import type { CacheStorage } from "../storage/cache-storage.js";
 import type { Logger } from "../util/logger.js";
 import { REPRISE_VERSION } from "../version.js";
 
@@ -21,7 +21,8 @@ export interface DaemonOptions {
   socketPath: string;
   service: CompileService;
   stats: Stats;
-  storages: StorageRegistry;
+  /** Every storage in use (of every project), for stats and shutdown. */
+  storages: { all(): CacheStorage[]; closeAll(): Promise<void> };
   logger: Logger;
   idleTimeoutSec: number;
   /** Called once the daemon has stopped listening and flushed its state. */
@@ -31,7 +32,7 @@ export interface DaemonOptions {
 /** A client that has not sent its whole request by then is dropped (its buffer with it). */
 const REQUEST_TIMEOUT_MS = 30_000;
 
-type Command = { command: "ping" | "stats" | "zero-stats" | "stop"; cwd?: string; env?: Record<string, string> };
+type Command = { command: "ping" | "stats" | "zero-stats" | "clear" | "stop"; cwd?: string; env?: Record<string, string> };
 
 /**
  * Accepts client connections on the private Unix socket: one request per
@@ -170,6 +171,8 @@ export class DaemonServer {
       ...(wire.masqueradeAs ? { masqueradeAs: wire.masqueradeAs } : {}),
     };
     const result = await this.o.service.run(request);
+    // Warnings for the user travel as stderr, which both clients print as they come.
+    if (result.notices?.length) socket.write(frame(FrameType.Stderr, result.notices.map((n) => `reprise: warning: ${n}\n`).join("")));
     if (result.kind === "run-locally") {
       socket.write(runLocallyFrame({ reason: result.reason, ...(result.notice ? { notice: result.notice } : {}) }));
       return;
@@ -189,15 +192,31 @@ export class DaemonServer {
         // Stores still running after their calls were answered count as done.
         await this.o.service.settle();
         if (cmd.cwd) await this.o.service.storageFor(cmd.cwd, cmd.env ?? {}).catch(() => undefined);
+        const settings = cmd.cwd ? await this.o.service.settingsFor(cmd.cwd, cmd.env ?? {}).catch((err: Error) => err) : undefined;
         const storages = await Promise.all(
-          this.o.storages.all().map(async (s) => ({ kind: s.kind, location: s.location, ...(await s.usage()) })),
+          this.o.storages.all().map(async (s) => ({ kind: s.kind, location: s.location, ...(await s.usage()), ...(s.levelStats ? { levels: s.levelStats() } : {}) })),
         );
-        reply({ version: REPRISE_VERSION, pid: process.pid, stats: this.o.stats.snapshot(), storages });
+        const config = settings instanceof Error ? { configError: settings.message } : { configFile: settings?.configFile ?? null };
+        reply({ version: REPRISE_VERSION, pid: process.pid, stats: this.o.stats.snapshot(), storages, ...config });
+        return;
+      }
+      case "clear": {
+        await this.o.service.settle();
+        try {
+          const storage = await this.o.service.storageFor(cmd.cwd ?? process.cwd(), cmd.env ?? {});
+          const before = await storage.usage();
+          await storage.clear();
+          this.o.service.forgetEntries();
+          reply({ ok: true, kind: storage.kind, location: storage.location, removedBytes: before.sizeBytes, removedEntries: before.entries });
+        } catch (err) {
+          reply({ error: (err as Error).message });
+        }
         return;
       }
       case "zero-stats":
         await this.o.service.settle();
         this.o.stats.zero();
+        for (const s of this.o.storages.all()) s.resetLevelStats?.();
         await this.o.stats.persist();
         reply({ ok: true });
         return;

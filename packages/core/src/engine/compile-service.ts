@@ -3,14 +3,12 @@ import { LRUCache } from "lru-cache";
 import { readFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type pLimit from "p-limit";
-import type { Engine } from "./engine.js";
 import type { CompileInvocation, CompileRequest, CompilerInfo, ParseResult } from "./types.js";
-import type { CompilerDetector } from "./compiler-detector.js";
 import type { CallOutcome } from "./hooks.js";
 import { MissCompiler } from "./miss-compiler.js";
 import { baseKey } from "./cache-key.js";
 import { parseDepFileWithEnv } from "./dep-file.js";
-import { directResultKey, findInManifest, ManifestMemo, recordInManifest, today } from "./direct-mode.js";
+import { directResultKey, findInManifest, ManifestMemo, recordInManifest, storageId, today } from "./direct-mode.js";
 import { restoreEntry } from "./restore-entry.js";
 import { runCompiler, type CompilerRun } from "./run-compiler.js";
 import { findExecutable } from "./find-executable.js";
@@ -18,16 +16,28 @@ import type { FileHashCache } from "../hashing/file-hash-cache.js";
 import { hashBytes } from "../hashing/key-hasher.js";
 import type { SettingsLoader } from "../config/load-settings.js";
 import type { Settings } from "../config/schema.js";
-import type { StorageRegistry } from "../storage/storage-registry.js";
 import type { CacheStorage } from "../storage/cache-storage.js";
+import type { Project } from "../daemon/project-engines.js";
+import { UnsafeCacheDirError } from "../storage/cache-root.js";
 import { decodeEntry, encodeEntry, type CacheEntry, type ManifestEntry } from "../storage/codec.js";
 import type { Stats } from "../stats/stats.js";
 import type { Logger } from "../util/logger.js";
 import { ConfigError, CorruptEntryError, PluginError, RepriseError } from "../util/errors.js";
+import type { PluginOutcome } from "../stats/stats.js";
 
 type EnvDep = NonNullable<ManifestEntry["env"]>[number];
 
 const RECENT_ENTRIES_BYTES = 64 * 1024 * 1024;
+const MAX_NOTICES = 1000;
+
+/**
+ * Remembered entries are kept per storage instance: what a project's own
+ * storage plugin returned is never served to another project's call (the
+ * built-in local store, one per cache directory, is shared).
+ */
+function recentKey(storage: CacheStorage, resultKey: string): string {
+  return `${storageId(storage)}\0${resultKey}`;
+}
 
 function entryBytes(e: CacheEntry): number {
   return Math.max(1, e.outputs.reduce((n, o) => n + o.data.length, 0) + e.stdout.length + e.stderr.length);
@@ -46,6 +56,15 @@ function isRegularOrAbsent(path: string): boolean {
   return !st || st.isFile();
 }
 
+const PLUGIN_OUTCOME: Record<CallOutcome["result"], PluginOutcome> = {
+  "hit-direct": "hits",
+  "hit-preprocessor": "hits",
+  miss: "misses",
+  "not-cacheable": "notCacheable",
+  "compile-failed": "compileFailures",
+  error: "errors",
+};
+
 /** What the daemon tells the client at the end of a call. */
 export type CallResult =
   | { kind: "done"; exitCode: number; stdout: Buffer; stderr: Buffer }
@@ -53,10 +72,9 @@ export type CallResult =
   | { kind: "run-locally"; compiler: string; reason: string; notice?: string };
 
 export interface CompileServiceDeps {
-  engine: Engine;
   settings: SettingsLoader;
-  storages: StorageRegistry;
-  detector: CompilerDetector;
+  /** The engine (plugins), compiler detector, storages and hermetic compiler of a call's own project. */
+  projects: { for(settings: Settings, cwd: string): Promise<Project> };
   hashes: FileHashCache;
   stats: Stats;
   limit: ReturnType<typeof pLimit>;
@@ -64,15 +82,14 @@ export interface CompileServiceDeps {
   selfPaths: ReadonlySet<string>;
   tempDir: string;
   logger: Logger;
-  /**
-   * Called before a miss whose settings configure a build farm (`dist`) is
-   * compiled: loads the farm client plugin if it is not loaded yet.
-   */
-  prepareMiss?: (settings: Settings) => Promise<void>;
 }
+
+/** A call's result with the security warnings for the user's terminal (sent first, as stderr). */
+export type ServiceResult = CallResult & { notices?: string[] };
 
 interface Call {
   settings: Settings;
+  project: Project;
   request: CompileRequest;
   compiler: CompilerInfo;
   inv: CompileInvocation;
@@ -99,38 +116,52 @@ export class CompileService {
   private readonly recent = new LRUCache<string, CacheEntry>({ maxSize: RECENT_ENTRIES_BYTES, sizeCalculation: entryBytes });
   private readonly background = new Set<Promise<void>>();
   private readonly misses: MissCompiler;
+  private readonly noticed = new Set<string>();
 
   constructor(private readonly d: CompileServiceDeps) {
     this.misses = new MissCompiler(d.limit, d.stats, d.logger);
   }
 
-  async run(request: CompileRequest): Promise<CallResult> {
+  async run(request: CompileRequest): Promise<ServiceResult> {
+    const notices: string[] = [];
+    const result = await this.serve(request, notices);
+    return notices.length ? { ...result, notices } : result;
+  }
+
+  private async serve(request: CompileRequest, notices: string[]): Promise<CallResult> {
     const started = performance.now();
     const compilerName = request.argv[0] ?? "";
     let compilerPath: string | undefined;
+    let detectedBy: string | undefined;
     try {
       compilerPath = this.resolveCompiler(request);
       if (!compilerPath) return this.local(compilerName, "compiler-not-found", started, request);
       const settings = await this.d.settings.load(request.cwd, request.env);
+      this.noticeOnce(settings.warnings, notices);
       if (settings.disable) return this.local(compilerPath, "disabled", started, request);
-      const compiler = await this.d.detector.detect(compilerPath, request.env);
-      if (!compiler) return this.local(compilerPath, "unknown-compiler", started, request);
-      const parsed = this.parse(request, compiler, compilerPath);
-      if (!parsed.cacheable) return this.local(compilerPath, parsed.reason, started, request, compiler);
+      const project = await this.d.projects.for(settings, request.cwd);
+      const compiler = await project.detector.detect(compilerPath, request.env);
+      if (!compiler) return this.local(compilerPath, "unknown-compiler", started, request, undefined, project);
+      detectedBy = compiler.plugin;
+      const parsed = this.parse(project, request, compiler, compilerPath);
+      if (!parsed.cacheable) return this.local(compilerPath, parsed.reason, started, request, compiler, project);
       // A hit replaces outputs by rename: never over a device, a directory or a FIFO.
       if (parsed.invocation.outputs.some((o) => !isRegularOrAbsent(o.path))) {
-        return this.local(compilerPath, "output-not-regular-file", started, request, compiler);
+        return this.local(compilerPath, "output-not-regular-file", started, request, compiler, project);
       }
-      const storage = await this.storageFor(request.cwd, request.env);
-      const call: Call = { settings, request, compiler, inv: parsed.invocation, storage, started };
+      const storage = await project.storages.forSettings(settings);
+      const call: Call = { settings, project, request, compiler, inv: parsed.invocation, storage, started };
       // Preprocessor mode needs a preprocessed text; languages without one (rustc) always use direct mode.
       const inv = parsed.invocation;
       const preprocessable = inv.preprocessArgv !== undefined || inv.dependencies.none === true;
       return settings.keyMode === "preprocessor" && preprocessable ? await this.preprocessorMode(call) : await this.directMode(call);
     } catch (err) {
+      if (err instanceof UnsafeCacheDirError) this.noticeOnce([`${err.message}; compiling without the cache`], notices);
       const reason = err instanceof RepriseError ? err.code : "internal-error";
-      this.d.logger.error("call failed, compiling without cache: %s", (err as Error).stack ?? err);
+      const plugin = err instanceof PluginError ? err.plugin : ((err as { plugin?: string } | undefined)?.plugin ?? detectedBy);
+      this.d.logger.error("call failed, compiling without cache%s: %s", plugin ? ` (plugin ${plugin})` : "", (err as Error).stack ?? err);
       this.d.stats.error(reason);
+      if (plugin) this.d.stats.plugin(plugin, "errors");
       const message = (err as Error).message;
       // A bad setting stops caching for every call: the user must see it on the terminal, not only in stats.
       const notice = err instanceof ConfigError || err instanceof PluginError ? message.trim() : undefined;
@@ -141,7 +172,34 @@ export class CompileService {
   /** The storage a call made from `cwd` with `env` would use (for `--show-stats`). */
   async storageFor(cwd: string, env: Record<string, string>): Promise<CacheStorage> {
     const settings = await this.d.settings.load(cwd, env);
-    return this.d.storages.get({ kind: settings.storage.kind, dir: settings.dir, maxSizeBytes: settings.cacheSizeBytes, options: settings.storage.options });
+    return (await this.d.projects.for(settings, cwd)).storages.forSettings(settings);
+  }
+
+  /**
+   * Security warnings for the user (a config file that was not read, a cache
+   * directory that was not used): each is passed on once per daemon, to the
+   * terminal of the call that met it first, the log and the stats.
+   */
+  private noticeOnce(warnings: readonly string[], into: string[]): void {
+    for (const text of warnings) {
+      if (this.noticed.has(text)) continue;
+      if (this.noticed.size >= MAX_NOTICES) this.noticed.clear();
+      this.noticed.add(text);
+      this.d.logger.warn("%s", text);
+      this.d.stats.warning(text);
+      into.push(text);
+    }
+  }
+
+  /** The settings of a call made from `cwd` with `env` (for `--show-stats`). */
+  settingsFor(cwd: string, env: Record<string, string>): Promise<Settings> {
+    return this.d.settings.load(cwd, env);
+  }
+
+  /** Forgets entries remembered in memory (after the storage was cleared). */
+  forgetEntries(): void {
+    this.recent.clear();
+    this.manifests.clear();
   }
 
   private resolveCompiler(request: CompileRequest): string | undefined {
@@ -154,8 +212,8 @@ export class CompileService {
     });
   }
 
-  private parse(request: CompileRequest, compiler: CompilerInfo, compilerPath: string): ParseResult {
-    const hook = this.d.engine.hooks.parseArguments.get(compiler.family);
+  private parse(project: Project, request: CompileRequest, compiler: CompilerInfo, compilerPath: string): ParseResult {
+    const hook = project.engine.hooks.parseArguments.get(compiler.family);
     const result = hook?.call({
       argv: [compilerPath, ...request.argv.slice(1)],
       cwd: request.cwd,
@@ -174,11 +232,11 @@ export class CompileService {
     if (!source) return this.local(inv.compileArgv[0]!, "no-source", call.started, call.request, call.compiler);
     if (this.isUncacheable(inv, source.tokens)) return this.local(inv.compileArgv[0]!, "time-macro", call.started, call.request, call.compiler);
 
-    const key = await baseKey(this.d.engine, this.d.hashes, call.request, call.compiler, inv, "direct");
+    const key = await baseKey(call.project.engine, this.d.hashes, call.request, call.compiler, inv, "direct");
     const manifestKey = key.add("source", inv.sourceFile).add("sourceHash", source.hash).digest();
     const storing = this.storing.get(manifestKey);
     if (storing) await storing;
-    const match = await findInManifest(call.storage, manifestKey, this.manifests, this.d.hashes, call.request.env);
+    const match = await findInManifest(call.storage, manifestKey, this.manifests, this.d.hashes, call.request.env, (err) => this.rejected("manifest", manifestKey, err));
     if (match) {
       const hit = await this.tryHit(call, match.resultKey, "direct");
       if (hit) return hit;
@@ -209,7 +267,7 @@ export class CompileService {
     // Markers survive preprocessing only where they are not macros (e.g. an assembler's .incbin).
     const marker = inv.volatileMarkers.find((m) => m.effect === "uncacheable" && preprocessed.stdout.includes(m.token));
     if (marker) return this.local(inv.compileArgv[0]!, "time-macro", call.started, call.request, call.compiler);
-    const key = await baseKey(this.d.engine, this.d.hashes, request, call.compiler, inv, "preprocessor");
+    const key = await baseKey(call.project.engine, this.d.hashes, request, call.compiler, inv, "preprocessor");
     const resultKey = key.add("preprocessed", hashBytes(preprocessed.stdout)).add("ppStderr", preprocessed.stderr).digest();
     const storing = this.storing.get(resultKey);
     if (storing) await storing;
@@ -219,7 +277,9 @@ export class CompileService {
   }
 
   private async tryHit(call: Call, resultKey: string, kind: "direct" | "preprocessor"): Promise<CallResult | undefined> {
-    const entry = this.recent.get(resultKey) ?? (await this.readEntry(call.storage, resultKey));
+    // Recache: compile as on a miss and overwrite what every writable level holds.
+    if (call.settings.recache) return undefined;
+    const entry = this.recent.get(recentKey(call.storage, resultKey)) ?? (await this.readEntry(call.storage, resultKey));
     if (!entry) return undefined;
     if (!restoreEntry(entry, call.inv, (path, data) => this.d.hashes.rememberWritten(path, data))) return undefined;
     const serviceMs = performance.now() - call.started;
@@ -229,19 +289,29 @@ export class CompileService {
   }
 
   private async readEntry(storage: CacheStorage, resultKey: string): Promise<CacheEntry | undefined> {
-    const raw = await storage.read("result", resultKey);
-    if (!raw) return undefined;
     try {
-      const entry = await decodeEntry(raw);
-      this.recent.set(resultKey, entry);
+      const raw = await storage.read("result", resultKey);
+      if (!raw) return undefined;
+      const entry = await decodeEntry(raw, resultKey);
+      this.recent.set(recentKey(storage, resultKey), entry);
       return entry;
     } catch (err) {
       if (!(err instanceof CorruptEntryError)) throw err;
-      this.d.logger.warn("removing corrupt entry %s: %s", resultKey, err.message);
-      this.d.stats.error("corrupt-entry");
+      this.rejected("result", resultKey, err);
       await storage.remove("result", resultKey);
       return undefined;
     }
+  }
+
+  /** A stored blob that is not what its key promises: a miss, counted (an older format's only logged). */
+  private rejected(kind: "result" | "manifest", key: string, err: CorruptEntryError): void {
+    if (err.code === "E_ENTRY_VERSION") {
+      this.d.logger.debug("replacing %s %s of an older format: %s", kind, key, err.message);
+      return;
+    }
+    const reason = err.code === "E_KEY_MISMATCH" ? "entry-key-mismatch" : "corrupt-entry";
+    this.d.logger.warn("removing %s %s (%s): %s", kind, key, reason, err.message);
+    this.d.stats.error(reason);
   }
 
   /**
@@ -339,14 +409,14 @@ export class CompileService {
 
   /** The real compile of a miss: wherever a `compileMiss` tap takes it, else locally (see MissCompiler). */
   private async compile(call: Call): Promise<CompilerRun> {
-    if (this.d.prepareMiss) await this.d.prepareMiss(call.settings);
-    return this.misses.compile(this.d.engine, { request: call.request, compiler: call.compiler, invocation: call.inv, settings: call.settings });
+    await call.project.prepareMiss?.(call.settings);
+    return this.misses.compile(call.project.engine, { request: call.request, compiler: call.compiler, invocation: call.inv, settings: call.settings });
   }
 
   private async store(call: Call, resultKey: string, outputs: CacheEntry["outputs"], run: CompilerRun, after?: () => Promise<void>): Promise<void> {
     const entry: CacheEntry = { outputs, stdout: run.stdout, stderr: run.stderr, exitCode: run.exitCode, compileMs: Math.round(run.durationMs), createdAt: Date.now() };
-    await call.storage.write("result", resultKey, await encodeEntry(entry));
-    this.recent.set(resultKey, entry);
+    await call.storage.write("result", resultKey, await encodeEntry(entry, resultKey));
+    this.recent.set(recentKey(call.storage, resultKey), entry);
     if (after) await after();
   }
 
@@ -398,21 +468,24 @@ export class CompileService {
     return found.some((t) => this.markerEffect(inv, t) === "uncacheable");
   }
 
-  private async local(compiler: string, reason: string, started: number, request: CompileRequest, info?: CompilerInfo): Promise<CallResult> {
+  private async local(compiler: string, reason: string, started: number, request: CompileRequest, info?: CompilerInfo, project?: Project): Promise<CallResult> {
     this.d.stats.notCacheable(reason);
     this.d.logger.debug("not cached (%s): %s", reason, request.argv.join(" "));
-    await this.emit({ request, compiler: info, result: "not-cacheable", reason, exitCode: 0, durationMs: performance.now() - started });
+    if (project) await this.emit(project, { request, compiler: info, result: "not-cacheable", reason, exitCode: 0, durationMs: performance.now() - started });
     return { kind: "run-locally", compiler, reason };
   }
 
   private finished(call: Call, result: CallOutcome["result"], exitCode: number, durationMs: number): Promise<void> {
-    return this.emit({ request: call.request, compiler: call.compiler, invocation: call.inv, result, exitCode, durationMs });
+    return this.emit(call.project, { request: call.request, compiler: call.compiler, invocation: call.inv, result, exitCode, durationMs });
   }
 
-  private async emit(outcome: CallOutcome): Promise<void> {
-    if (!this.d.engine.hooks.callFinished.isUsed()) return;
+  /** Tells the plugins of the call's own project, and only those, how the call ended. */
+  private async emit(project: Project, outcome: CallOutcome): Promise<void> {
+    const plugin = outcome.compiler?.plugin;
+    if (plugin) this.d.stats.plugin(plugin, PLUGIN_OUTCOME[outcome.result]);
+    if (!project.engine.hooks.callFinished.isUsed()) return;
     try {
-      await this.d.engine.hooks.callFinished.promise(outcome);
+      await project.engine.hooks.callFinished.promise(outcome);
     } catch (err) {
       this.d.logger.warn("a callFinished plugin failed: %s", (err as Error).message);
     }

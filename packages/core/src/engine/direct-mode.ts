@@ -3,7 +3,10 @@ import type { FileHashCache } from "../hashing/file-hash-cache.js";
 import { KeyHasher } from "../hashing/key-hasher.js";
 import type { CacheStorage } from "../storage/cache-storage.js";
 import { decodeManifest, encodeManifest, type Manifest, type ManifestEntry } from "../storage/codec.js";
-import { CorruptEntryError } from "../util/errors.js";
+import { CorruptEntryError, EntryKeyMismatchError } from "../util/errors.js";
+
+/** Told about a stored blob that was refused (and removed): corrupt, outdated, or not bound to its key. */
+export type RejectedBlob = (err: CorruptEntryError) => void;
 
 /** Most include sets remembered per manifest (one per distinct header state seen). */
 const MAX_MANIFEST_ENTRIES = 32;
@@ -31,12 +34,32 @@ export class ManifestMemo {
   private readonly memo = new LRUCache<string, Manifest>({ max: 20_000 });
 
   get(storage: CacheStorage, key: string): Manifest | undefined {
-    return this.memo.get(`${storage.location}\0${key}`);
+    return this.memo.get(`${storageId(storage)}\0${key}`);
   }
 
   set(storage: CacheStorage, key: string, manifest: Manifest): void {
-    this.memo.set(`${storage.location}\0${key}`, manifest);
+    this.memo.set(`${storageId(storage)}\0${key}`, manifest);
   }
+
+  clear(): void {
+    this.memo.clear();
+  }
+}
+
+const storageIds = new WeakMap<CacheStorage, number>();
+let lastStorageId = 0;
+
+/**
+ * A number naming one storage object: memory kept for it is never handed to
+ * another (a plugin's storage may claim any location).
+ */
+export function storageId(storage: CacheStorage): number {
+  let id = storageIds.get(storage);
+  if (id === undefined) {
+    id = ++lastStorageId;
+    storageIds.set(storage, id);
+  }
+  return id;
 }
 
 export async function findInManifest(
@@ -45,30 +68,84 @@ export async function findInManifest(
   memo: ManifestMemo,
   hashes: FileHashCache,
   env: Readonly<Record<string, string>>,
+  rejected?: RejectedBlob,
 ): Promise<ManifestEntry | undefined> {
   const remembered = memo.get(storage, key);
   if (remembered) {
     const match = await matchManifest(remembered, hashes, env);
     if (match) return match;
   }
-  const stored = await readManifest(storage, key);
-  if (!stored) return undefined;
-  memo.set(storage, key, stored);
-  return matchManifest(stored, hashes, env);
+  const stored = await readManifest(storage, key, rejected);
+  if (stored) {
+    memo.set(storage, key, stored);
+    const match = await matchManifest(stored, hashes, env);
+    if (match) return match;
+  }
+  // Without any manifest the read has asked every level already.
+  return stored && storage.readLower ? findInLowerLevels(storage, key, stored, memo, hashes, env) : undefined;
 }
 
-export async function readManifest(storage: CacheStorage, key: string): Promise<Manifest | undefined> {
-  const raw = await storage.read("manifest", key);
-  if (!raw) return undefined;
+/**
+ * A lower level (a shared remote cache) may hold include sets this machine
+ * never saw: asked only when the first level has no match, so hits pay
+ * nothing. A match found there is added to the levels above. A lower
+ * manifest is checked as a stored one is (bound to its key, every entry
+ * naming the result its files give); one that fails is passed over.
+ */
+async function findInLowerLevels(
+  storage: CacheStorage,
+  key: string,
+  upper: Manifest | undefined,
+  memo: ManifestMemo,
+  hashes: FileHashCache,
+  env: Readonly<Record<string, string>>,
+): Promise<ManifestEntry | undefined> {
+  for await (const { level, data } of storage.readLower!("manifest", key)) {
+    let lower: Manifest;
+    try {
+      lower = await decodeCheckedManifest(data, key);
+    } catch {
+      continue;
+    }
+    const match = await matchManifest(lower, hashes, env);
+    if (!match) continue;
+    const entries = [match, ...(upper?.entries ?? []).filter((e) => e.resultKey !== match.resultKey)].slice(0, MAX_MANIFEST_ENTRIES);
+    storage.writeAbove?.(level, "manifest", key, await encodeManifest({ entries }, key));
+    memo.set(storage, key, { entries });
+    return match;
+  }
+  return undefined;
+}
+
+/**
+ * The stored manifest of `key`. Each of its entries must name the result key
+ * its own files give (directResultKey): a manifest pointed at another result
+ * is refused like a corrupt one, and removed.
+ */
+export async function readManifest(storage: CacheStorage, key: string, rejected?: RejectedBlob): Promise<Manifest | undefined> {
   try {
-    return await decodeManifest(raw);
+    const raw = await storage.read("manifest", key);
+    if (!raw) return undefined;
+    return await decodeCheckedManifest(raw, key);
   } catch (err) {
     if (err instanceof CorruptEntryError) {
+      rejected?.(err);
       await storage.remove("manifest", key);
       return undefined;
     }
     throw err;
   }
+}
+
+/** Decodes the manifest of `key`, refusing one bound to another key or with an entry its files do not give. */
+async function decodeCheckedManifest(raw: Buffer, key: string): Promise<Manifest> {
+  const manifest = await decodeManifest(raw, key);
+  for (const e of manifest.entries) {
+    if (directResultKey(key, e.files, e.date, e.env) !== e.resultKey) {
+      throw new EntryKeyMismatchError(`manifest ${key.slice(0, 16)}… names result ${e.resultKey.slice(0, 16)}…, which its files do not give`);
+    }
+  }
+  return manifest;
 }
 
 /**
@@ -99,6 +176,6 @@ export async function matchManifest(manifest: Manifest, hashes: FileHashCache, e
 export async function recordInManifest(storage: CacheStorage, key: string, entry: ManifestEntry, memo: ManifestMemo): Promise<void> {
   const existing = (await readManifest(storage, key))?.entries ?? [];
   const entries = [entry, ...existing.filter((e) => e.resultKey !== entry.resultKey)].slice(0, MAX_MANIFEST_ENTRIES);
-  await storage.write("manifest", key, await encodeManifest({ entries }));
+  await storage.write("manifest", key, await encodeManifest({ entries }, key));
   memo.set(storage, key, { entries });
 }

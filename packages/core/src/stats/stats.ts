@@ -9,6 +9,17 @@ export interface LanguageCounters {
   misses: number;
 }
 
+/** Calls of the compilers one plugin detected, by outcome. */
+export interface PluginCounters {
+  hits: number;
+  misses: number;
+  notCacheable: number;
+  compileFailures: number;
+  errors: number;
+}
+
+export type PluginOutcome = keyof PluginCounters;
+
 export interface StatsSnapshot {
   since: string;
   calls: number;
@@ -40,6 +51,10 @@ export interface StatsSnapshot {
   /** Median daemon-side milliseconds spent on a miss beyond the compiler's own time. */
   missOverheadMs: number | null;
   byLanguage: Record<string, LanguageCounters>;
+  /** Security warnings met (a config file not read, a cache directory not used), each once. */
+  warnings: string[];
+  /** Calls by the plugin that detected their compiler (`CompilerInfo.plugin`). */
+  byPlugin: Record<string, PluginCounters>;
 }
 
 export interface RemoteCounters {
@@ -50,6 +65,7 @@ export interface RemoteCounters {
 }
 
 const RECENT = 512;
+const MAX_WARNINGS = 20;
 
 /** Counters kept by the daemon and persisted next to the socket so `--show-stats` survives restarts. */
 export class Stats {
@@ -125,6 +141,20 @@ export class Stats {
     this.dirty = true;
   }
 
+  warning(text: string): void {
+    if (this.data.warnings.includes(text)) return;
+    this.data.warnings.push(text);
+    if (this.data.warnings.length > MAX_WARNINGS) this.data.warnings.shift();
+    this.dirty = true;
+  }
+
+  /** Not a call of its own: which plugin's compiler the call was made with. */
+  plugin(name: string, outcome: PluginOutcome): void {
+    const c = (this.data.byPlugin[name] ??= { hits: 0, misses: 0, notCacheable: 0, compileFailures: 0, errors: 0 });
+    c[outcome]++;
+    this.dirty = true;
+  }
+
   compileFailed(): void {
     this.data.calls++;
     this.data.compileFailures++;
@@ -181,6 +211,8 @@ function fresh(): StatsSnapshot {
     hitServiceMs: null,
     missOverheadMs: null,
     byLanguage: {},
+    warnings: [],
+    byPlugin: {},
   };
 }
 

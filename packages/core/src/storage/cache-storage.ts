@@ -12,8 +12,20 @@ export interface StorageSettings {
   dir: string;
   /** Size limit in bytes; least recently used entries are evicted past it. */
   maxSizeBytes: number;
-  /** Backend-specific options from config. */
+  /** Backend-specific options from config (or from the backend's `REPRISE_*` variables). */
   options?: Record<string, unknown>;
+  /**
+   * Bounds for a remote backend's network calls; a backend should pass them
+   * to its client. The levels layer enforces `requestMs` on every call anyway.
+   */
+  timeouts?: StorageTimeouts;
+}
+
+export interface StorageTimeouts {
+  /** Most milliseconds to wait for a connection. */
+  connectMs: number;
+  /** Most milliseconds one read, write or remove may take, connection included. */
+  requestMs: number;
 }
 
 export interface StorageUsage {
@@ -37,4 +49,46 @@ export interface CacheStorage {
   clear(): Promise<void>;
   /** Flushes pending bookkeeping; called when the daemon stops. */
   close(): Promise<void>;
+  /**
+   * For a storage made of levels: the blob of each level below the first, in
+   * order (each checked; absent and failing levels are passed over). Direct
+   * mode asks when the first level's manifest has no matching entry, since
+   * another machine may have recorded one that matches.
+   */
+  readLower?(kind: BlobKind, key: string): AsyncIterable<{ level: number; data: Buffer }>;
+  /** For a storage made of levels: writes to the writable levels above `level`, in the background. */
+  writeAbove?(level: number, kind: BlobKind, key: string, data: Buffer): void;
+  /** Per-level counters, for a storage made of levels (see storage/levels/). */
+  levelStats?(): LevelStatsSnapshot[];
+  /** Sets per-level counters back to zero (`--zero-stats`). */
+  resetLevelStats?(): void;
+}
+
+/** Counters of one cache level since the daemon started (or `--zero-stats`). */
+export interface LevelStatsSnapshot {
+  /** Position in the level list, 0 = asked first. */
+  level: number;
+  kind: string;
+  location: string;
+  readOnly: boolean;
+  /** "closed" (in use), "open" (skipped after failures), "half-open" (being tried again), "unavailable" (could not be created). */
+  state: "closed" | "open" | "half-open" | "unavailable";
+  /** Why the level could not be created, when `state` is "unavailable". */
+  reason?: string;
+  hits: number;
+  misses: number;
+  /** Failed, timed-out or skipped (breaker open) calls. */
+  errors: number;
+  /** Blobs read from this level that failed their integrity check (treated as misses). */
+  corrupt: number;
+  /** Blobs the backend refused for their size (e.g. memcached's item limit). */
+  skippedTooLarge: number;
+  writes: number;
+  /** Hits of a lower level copied into this one. */
+  writeBacks: number;
+  bytesRead: number;
+  bytesWritten: number;
+  /** Milliseconds per call over the recent calls (reads and writes), or null before any. */
+  latencyMedianMs: number | null;
+  latencyP99Ms: number | null;
 }

@@ -1,12 +1,14 @@
 import { promisify } from "node:util";
 import { gunzip as gunzipCb, gunzipSync, gzip as gzipCb } from "node:zlib";
-import { CorruptEntryError } from "../util/errors.js";
+import { CorruptEntryError, EntryKeyMismatchError, OutdatedEntryError } from "../util/errors.js";
 
 /**
  * Cache entries and manifests as bytes.
  *
- * Blob = 8-byte header (4-byte magic, u32 BE format version), then one gzip
- * member of the body. Integrity: zlib checks the gzip CRC32 and length while
+ * Blob = 40-byte header (4-byte magic, u32 BE format version, the 32 bytes of
+ * the key the blob is stored under), then one gzip member of the body. The
+ * key binds a blob to its place: one copied, linked or moved under another
+ * key is refused before it is inflated. Integrity: zlib checks the gzip CRC32 and length while
  * inflating; on top of that the header, the gzip framing around the member and
  * the exact length of every body section are verified, so anything short, long
  * or altered throws CorruptEntryError.
@@ -42,8 +44,11 @@ export interface Manifest {
 
 const ENTRY_MAGIC = "RPRe";
 const MANIFEST_MAGIC = "RPRm";
-const FORMAT_VERSION = 1;
-const HEADER_LENGTH = 8;
+/** 2: the key in the header. Older blobs are misses (OutdatedEntryError), not errors. */
+const FORMAT_VERSION = 2;
+const KEY_BYTES = 32;
+const KEY_PATTERN = /^[0-9a-f]{64}$/;
+const HEADER_LENGTH = 8 + KEY_BYTES;
 const GZIP_LEVEL = 3;
 /** ID1 ID2 CM=deflate FLG=0 MTIME=0: what node:zlib always writes. XFL and OS (2 bytes) vary and carry no data. */
 const GZIP_HEADER = Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00]);
@@ -56,7 +61,8 @@ const gunzip = promisify(gunzipCb);
 const SYNC_INFLATE_LIMIT = 1024 * 1024;
 const MAX_SINGLE_CHUNK = 256 * 1024 * 1024;
 
-export async function encodeEntry(e: CacheEntry): Promise<Buffer> {
+/** `key` is the result key the entry is stored under (64 hex digits). */
+export async function encodeEntry(e: CacheEntry, key: string): Promise<Buffer> {
   const roles = e.outputs.map((o) => Buffer.from(o.role, "utf8"));
   let size = 3 * 8 + 4 + 4 + e.stdout.length + 4 + e.stderr.length;
   for (let i = 0; i < roles.length; i++) size += 4 + roles[i]!.length + 4 + e.outputs[i]!.data.length;
@@ -72,11 +78,12 @@ export async function encodeEntry(e: CacheEntry): Promise<Buffer> {
   }
   w.bytes(e.stdout);
   w.bytes(e.stderr);
-  return pack(ENTRY_MAGIC, w.finish());
+  return pack(ENTRY_MAGIC, key, w.finish());
 }
 
-export async function decodeEntry(buf: Buffer): Promise<CacheEntry> {
-  const r = new Reader(await unpack(ENTRY_MAGIC, "entry", buf));
+/** Throws EntryKeyMismatchError when the blob was written for another key than `key`. */
+export async function decodeEntry(buf: Buffer, key: string): Promise<CacheEntry> {
+  const r = new Reader(await unpack(ENTRY_MAGIC, "entry", key, buf));
   const exitCode = r.f64("exit code");
   const compileMs = r.f64("compile time");
   const createdAt = r.f64("creation time");
@@ -94,7 +101,8 @@ export async function decodeEntry(buf: Buffer): Promise<CacheEntry> {
   return { outputs, stdout, stderr, exitCode, compileMs, createdAt };
 }
 
-export async function encodeManifest(m: Manifest): Promise<Buffer> {
+/** `key` is the manifest key the manifest is stored under. */
+export async function encodeManifest(m: Manifest, key: string): Promise<Buffer> {
   const json = Buffer.from(
     JSON.stringify({
       entries: m.entries.map((e) => ({
@@ -108,11 +116,11 @@ export async function encodeManifest(m: Manifest): Promise<Buffer> {
   );
   const w = new Writer(4 + json.length);
   w.bytes(json);
-  return pack(MANIFEST_MAGIC, w.finish());
+  return pack(MANIFEST_MAGIC, key, w.finish());
 }
 
-export async function decodeManifest(buf: Buffer): Promise<Manifest> {
-  const r = new Reader(await unpack(MANIFEST_MAGIC, "manifest", buf));
+export async function decodeManifest(buf: Buffer, key: string): Promise<Manifest> {
+  const r = new Reader(await unpack(MANIFEST_MAGIC, "manifest", key, buf));
   const json = r.bytes("manifest JSON");
   r.end("manifest");
   let parsed: unknown;
@@ -154,22 +162,33 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-async function pack(magic: string, body: Buffer): Promise<Buffer> {
+function keyBytes(key: string): Buffer {
+  if (!KEY_PATTERN.test(key)) throw new RangeError(`cache keys are 64 lowercase hex digits, not ${JSON.stringify(key.slice(0, 80))}`);
+  return Buffer.from(key, "hex");
+}
+
+async function pack(magic: string, key: string, body: Buffer): Promise<Buffer> {
+  const bound = keyBytes(key);
   const compressed = await gzip(body, { level: GZIP_LEVEL });
   const out = Buffer.allocUnsafe(HEADER_LENGTH + compressed.length);
   out.write(magic, 0, "latin1");
   out.writeUInt32BE(FORMAT_VERSION, 4);
+  bound.copy(out, 8);
   compressed.copy(out, HEADER_LENGTH);
   return out;
 }
 
-async function unpack(magic: string, what: string, buf: Buffer): Promise<Buffer> {
+async function unpack(magic: string, what: string, key: string, buf: Buffer): Promise<Buffer> {
+  if (buf.length >= 8 && buf.toString("latin1", 0, 4) === magic && buf.readUInt32BE(4) !== FORMAT_VERSION) {
+    throw new OutdatedEntryError(`${what} has format version ${buf.readUInt32BE(4)}, expected ${FORMAT_VERSION}`);
+  }
   if (buf.length < HEADER_LENGTH + GZIP_HEADER_LENGTH + GZIP_TRAILER_LENGTH) {
     throw new CorruptEntryError(`${what} is ${buf.length} bytes, too short to be one`);
   }
   if (buf.toString("latin1", 0, 4) !== magic) throw new CorruptEntryError(`${what} has the wrong magic bytes`);
-  const version = buf.readUInt32BE(4);
-  if (version !== FORMAT_VERSION) throw new CorruptEntryError(`${what} has format version ${version}, expected ${FORMAT_VERSION}`);
+  if (!buf.subarray(8, HEADER_LENGTH).equals(keyBytes(key))) {
+    throw new EntryKeyMismatchError(`${what} stored under ${key.slice(0, 16)}… was written for ${buf.subarray(8, 16).toString("hex")}…`);
+  }
   const gz = buf.subarray(HEADER_LENGTH);
   if (!gz.subarray(0, GZIP_HEADER.length).equals(GZIP_HEADER)) throw new CorruptEntryError(`${what} has a damaged gzip header`);
   let body: Buffer;

@@ -1,9 +1,10 @@
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
-import { mkdir, readFile, rename, rm, stat, unlink, utimes, writeFile } from "node:fs/promises";
+import { closeSync, constants, fstatSync, openSync, readFileSync } from "node:fs";
+import { lstat, lutimes, rename, rm, unlink, writeFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import fg from "fast-glob";
-import { RepriseError } from "../util/errors.js";
+import { EntryKeyMismatchError, RepriseError } from "../util/errors.js";
+import { ensurePrivateCacheDir } from "./cache-root.js";
 import { silentLogger, type Logger } from "../util/logger.js";
 import type { BlobKind, CacheStorage, StorageSettings, StorageUsage } from "./cache-storage.js";
 
@@ -42,6 +43,12 @@ export interface LocalDiskStorageOptions {
  * Blobs as files under `<dir>/<kind>s/<key[0..2]>/<key>`, written atomically
  * (temp file + rename) so any number of processes can share the directory.
  *
+ * Only the user's own cache is used: the root is created 0700 and checked on
+ * every read and write (another user's, or writable by group or others: an
+ * UnsafeCacheDirError), the folders inside it once per process, and no link
+ * is ever followed (blobs are opened with O_NOFOLLOW; a link found in place of
+ * a blob is removed and reported as EntryKeyMismatchError).
+ *
  * Size accounting is an in-memory LRU index (Map order = recency), built on
  * first use by scanning the directory and ordered by mtime; reads bump the
  * file's mtime so recency survives restarts. Each process only knows the files
@@ -64,6 +71,8 @@ export class LocalDiskStorage implements CacheStorage {
   private evicting = false;
   /** Background bookkeeping (index updates, mtime bumps, eviction) that close() and usage() wait for. */
   private readonly pending = new Set<Promise<unknown>>();
+  /** Kind and shard folders verified to be plain private directories. */
+  private readonly verifiedDirs = new Set<string>();
 
   constructor(settings: StorageSettings, options: LocalDiskStorageOptions = {}) {
     this.dir = resolve(settings.dir);
@@ -77,9 +86,18 @@ export class LocalDiskStorage implements CacheStorage {
     const file = join(this.dir, rel);
     let data: Buffer;
     try {
+      if (!ensurePrivateCacheDir(this.dir, false, true) || !this.verifyFolders(rel, false)) {
+        this.withIndex(() => this.dropEntry(rel));
+        return undefined;
+      }
       // Synchronous: a few microseconds instead of four thread-pool round trips, on every hit.
-      data = readFileSync(file);
+      data = readRegularFile(file);
     } catch (err) {
+      if (isLink(err)) {
+        await unlink(file).catch(() => undefined);
+        this.withIndex(() => this.dropEntry(rel));
+        throw new EntryKeyMismatchError(`${file} is a link or not a regular file, so not a cache entry; removed`);
+      }
       if (!isMissing(err)) throw err;
       this.withIndex(() => this.dropEntry(rel));
       return undefined;
@@ -95,7 +113,7 @@ export class LocalDiskStorage implements CacheStorage {
       const entry = this.setEntry(rel, { size, lastUsed: now, diskMtime: now });
       const when = new Date(now);
       this.track(
-        utimes(file, when, when).catch((err: unknown) => {
+        lutimes(file, when, when).catch((err: unknown) => {
           if (isMissing(err)) this.dropEntryIf(rel, entry);
           else this.logger.debug("could not update mtime of %s: %s", file, (err as Error).message);
         }),
@@ -106,7 +124,7 @@ export class LocalDiskStorage implements CacheStorage {
 
   async write(kind: BlobKind, key: string, data: Buffer): Promise<void> {
     const rel = relativePath(kind, key);
-    await this.writeAtomically(join(this.dir, rel), data);
+    await this.writeAtomically(rel, data);
     const size = data.length;
     const now = Date.now();
     this.withIndex(() => this.setEntry(rel, { size, lastUsed: now, diskMtime: now }));
@@ -114,6 +132,10 @@ export class LocalDiskStorage implements CacheStorage {
 
   async remove(kind: BlobKind, key: string): Promise<void> {
     const rel = relativePath(kind, key);
+    if (!ensurePrivateCacheDir(this.dir, false, true) || !this.verifyFolders(rel, false)) {
+      this.withIndex(() => this.dropEntry(rel));
+      return;
+    }
     try {
       await unlink(join(this.dir, rel));
     } catch (err) {
@@ -131,7 +153,9 @@ export class LocalDiskStorage implements CacheStorage {
   async clear(): Promise<void> {
     // A scan finishing after the removal would bring back the old index.
     await this.indexLoading?.catch(() => undefined);
+    if (!ensurePrivateCacheDir(this.dir, false, true)) return;
     await Promise.all(KINDS.map((k) => rm(join(this.dir, `${k}s`), { recursive: true, force: true, maxRetries: 3 })));
+    this.verifiedDirs.clear();
     this.index = new Map();
     this.totalBytes = 0;
     this.indexReady = true;
@@ -142,19 +166,38 @@ export class LocalDiskStorage implements CacheStorage {
     await this.settle();
   }
 
-  private async writeAtomically(file: string, data: Buffer): Promise<void> {
-    const dir = dirname(file);
-    const temp = join(dir, `${TEMP_PREFIX}${basename(file)}.${process.pid}.${randomBytes(6).toString("hex")}`);
+  /**
+   * The kind and shard folders of `rel` are plain directories of the user's,
+   * closed to others (checked once per process: inside a root only the user
+   * can write, they cannot change afterwards). False when absent and not created.
+   */
+  private verifyFolders(rel: string, create: boolean): boolean {
+    const shard = dirname(rel);
+    if (this.verifiedDirs.has(shard)) return true;
+    for (const folder of [dirname(shard), shard]) {
+      if (this.verifiedDirs.has(folder)) continue;
+      if (!ensurePrivateCacheDir(join(this.dir, folder), create)) return false;
+      this.verifiedDirs.add(folder);
+    }
+    return true;
+  }
+
+  /** Temp file (O_EXCL: never through a link) + rename, which replaces a link rather than following it. */
+  private async writeAtomically(rel: string, data: Buffer): Promise<void> {
+    const file = join(this.dir, rel);
+    const temp = join(dirname(file), `${TEMP_PREFIX}${basename(file)}.${process.pid}.${randomBytes(6).toString("hex")}`);
     for (let attempt = 0; ; attempt++) {
       try {
+        ensurePrivateCacheDir(this.dir, true, true);
+        this.verifyFolders(rel, true);
         await writeFile(temp, data, { mode: 0o600, flag: "wx" });
         await renameWithRetry(temp, file);
         return;
       } catch (err) {
         await unlink(temp).catch(() => undefined);
-        // The directory is created on demand, and clear() (of any process) may remove it under us.
+        // clear() (of any process) may remove the folders under us: check and create them again.
         if (isMissing(err) && attempt < 3) {
-          await mkdir(dir, { recursive: true, mode: 0o700 });
+          this.verifiedDirs.clear();
           continue;
         }
         throw err;
@@ -261,7 +304,7 @@ export class LocalDiskStorage implements CacheStorage {
         let mtimeMs: number;
         let size: number;
         try {
-          ({ mtimeMs, size } = await stat(file));
+          ({ mtimeMs, size } = await lstat(file));
         } catch (err) {
           if (!isMissing(err)) this.logger.warn("cannot stat %s: %s", file, (err as Error).message);
           this.dropEntryIf(rel, entry);
@@ -309,6 +352,22 @@ function relativePath(kind: BlobKind, key: string): string {
     throw new RepriseError(`invalid cache key ${JSON.stringify(String(key).slice(0, 80))}`, "E_STORAGE_KEY", "keys are 64 lowercase hex characters");
   }
   return `${kind}s/${key.slice(0, 2)}/${key}`;
+}
+
+/** The whole file, refusing a link in its place (ELOOP) and anything but a regular file. */
+function readRegularFile(file: string): Buffer {
+  // O_NONBLOCK: a FIFO in a blob's place must not hang the daemon (it is refused below).
+  const fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  try {
+    if (!fstatSync(fd).isFile()) throw Object.assign(new Error(`${file} is not a regular file`), { code: "ELOOP" });
+    return readFileSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function isLink(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException | undefined)?.code === "ELOOP";
 }
 
 function isMissing(err: unknown): boolean {

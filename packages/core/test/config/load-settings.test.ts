@@ -45,7 +45,7 @@ describe("settings", () => {
   it("names a bad value and where it came from", async () => {
     const root = project({});
     const err = await new SettingsLoader().load(root, isolatedEnv(root, { REPRISE_CACHE_SIZE: "lots" })).catch((e: unknown) => e);
-    expect((err as Error).message).toMatch(/REPRISE_.*"cacheSize".*"lots" is not a size/);
+    expect((err as Error).message).toMatch(/invalid config in REPRISE_CACHE_SIZE: "cacheSize": "lots" is not a size/);
   });
 
   it("falls back to the user's config dir, then to defaults", async () => {

@@ -72,11 +72,10 @@ function service(compileEnv: (env: Readonly<Record<string, string>>) => Record<s
   });
   const hashes = new FileHashCache();
   const tempDir = mkdtempSync(join(tmp, "t-"));
+  const project = { engine, detector: new CompilerDetector(engine, hashes), storages: new StorageRegistry(engine) };
   return new CompileService({
-    engine,
     settings: new SettingsLoader(),
-    storages: new StorageRegistry(engine),
-    detector: new CompilerDetector(engine, hashes),
+    projects: { for: async () => project },
     hashes,
     stats: new Stats(),
     limit: pLimit(2),

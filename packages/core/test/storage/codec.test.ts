@@ -2,7 +2,10 @@ import { randomBytes } from "node:crypto";
 import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { decodeEntry, decodeManifest, encodeEntry, encodeManifest, type CacheEntry, type Manifest } from "../../src/storage/codec.js";
-import { CorruptEntryError } from "../../src/util/errors.js";
+import { CorruptEntryError, EntryKeyMismatchError, OutdatedEntryError } from "../../src/util/errors.js";
+
+/** The key blobs are stored under in these tests. */
+const K = "5".repeat(64);
 
 const allBytes = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
 
@@ -22,11 +25,11 @@ function sampleEntry(): CacheEntry {
 }
 
 /** A blob with a valid header and gzip framing around an arbitrary body, to test body-level checks. */
-function frame(magic: string, body: Buffer, version = 1): Buffer {
+function frame(magic: string, body: Buffer, version = 2): Buffer {
   const header = Buffer.alloc(8);
   header.write(magic, 0, "latin1");
   header.writeUInt32BE(version, 4);
-  return Buffer.concat([header, gzipSync(body)]);
+  return Buffer.concat([header, Buffer.from(K, "hex"), gzipSync(body)]);
 }
 
 function u32(n: number): Buffer {
@@ -54,7 +57,7 @@ async function expectCorrupt(p: Promise<unknown>, message?: RegExp): Promise<Cor
 describe("entry codec", () => {
   it("round-trips binary outputs, empty outputs and all numeric fields", async () => {
     const entry = sampleEntry();
-    const decoded = await decodeEntry(await encodeEntry(entry));
+    const decoded = await decodeEntry(await encodeEntry(entry, K), K);
     expect(decoded.outputs.map((o) => o.role)).toEqual(entry.outputs.map((o) => o.role));
     for (let i = 0; i < entry.outputs.length; i++) expect(decoded.outputs[i]!.data.equals(entry.outputs[i]!.data)).toBe(true);
     expect(decoded.outputs[1]!.data.length).toBe(0);
@@ -67,42 +70,43 @@ describe("entry codec", () => {
 
   it("round-trips an entry with no outputs and empty streams", async () => {
     const entry: CacheEntry = { outputs: [], stdout: Buffer.alloc(0), stderr: Buffer.alloc(0), exitCode: -1, compileMs: 0.25, createdAt: 0 };
-    const decoded = await decodeEntry(await encodeEntry(entry));
+    const decoded = await decodeEntry(await encodeEntry(entry, K), K);
     expect(decoded).toEqual(entry);
   });
 
   it("round-trips a multi-megabyte incompressible output", async () => {
     const data = randomBytes(3 * 1024 * 1024);
-    const decoded = await decodeEntry(await encodeEntry({ ...sampleEntry(), outputs: [{ role: "object", data }] }));
+    const decoded = await decodeEntry(await encodeEntry({ ...sampleEntry(), outputs: [{ role: "object", data }] }, K), K);
     expect(decoded.outputs[0]!.data.equals(data)).toBe(true);
   });
 
   it("starts with the entry magic and format version", async () => {
-    const blob = await encodeEntry(sampleEntry());
+    const blob = await encodeEntry(sampleEntry(), K);
     expect(blob.toString("latin1", 0, 4)).toBe("RPRe");
-    expect(blob.readUInt32BE(4)).toBe(1);
-    expect(blob.subarray(8, 10)).toEqual(Buffer.from([0x1f, 0x8b]));
+    expect(blob.readUInt32BE(4)).toBe(2);
+    expect(blob.subarray(8, 40).toString("hex")).toBe(K);
+    expect(blob.subarray(40, 42)).toEqual(Buffer.from([0x1f, 0x8b]));
   });
 
   it("detects a byte flipped in the middle", async () => {
-    const blob = await encodeEntry(sampleEntry());
+    const blob = await encodeEntry(sampleEntry(), K);
     const bad = Buffer.from(blob);
     bad[bad.length >> 1]! ^= 0x01;
-    await expectCorrupt(decodeEntry(bad));
+    await expectCorrupt(decodeEntry(bad, K));
   });
 
   it("detects a flip of any byte except the two informational gzip header bytes", async () => {
     const entry: CacheEntry = { outputs: [{ role: "object", data: Buffer.from("int main() { return 0; }\n".repeat(3)) }], stdout: Buffer.from("out"), stderr: Buffer.alloc(0), exitCode: 0, compileMs: 5, createdAt: 99 };
-    const blob = await encodeEntry(entry);
-    const XFL = 8 + 8;
-    const OS = 8 + 9;
+    const blob = await encodeEntry(entry, K);
+    const XFL = 40 + 8;
+    const OS = 40 + 9;
     const undetected: number[] = [];
     for (let i = 0; i < blob.length; i++) {
       if (i === XFL || i === OS) continue;
       const bad = Buffer.from(blob);
       bad[i]! ^= 0xff;
       try {
-        await decodeEntry(bad);
+        await decodeEntry(bad, K);
         undetected.push(i);
       } catch (err) {
         expect(err).toBeInstanceOf(CorruptEntryError);
@@ -112,44 +116,65 @@ describe("entry codec", () => {
   });
 
   it("detects truncation at every length", async () => {
-    const blob = await encodeEntry(sampleEntry());
+    const blob = await encodeEntry(sampleEntry(), K);
     for (let len = 0; len < blob.length; len += len < 64 ? 1 : 97) {
-      await expectCorrupt(decodeEntry(blob.subarray(0, len)));
+      await expectCorrupt(decodeEntry(blob.subarray(0, len), K));
     }
-    await expectCorrupt(decodeEntry(blob.subarray(0, blob.length - 1)));
+    await expectCorrupt(decodeEntry(blob.subarray(0, blob.length - 1), K));
   });
 
   it("detects bytes appended after the compressed data", async () => {
-    const blob = await encodeEntry(sampleEntry());
+    const blob = await encodeEntry(sampleEntry(), K);
     for (const extra of [Buffer.from([0]), Buffer.from("garbage!"), gzipSync(Buffer.from("another member"))]) {
-      await expectCorrupt(decodeEntry(Buffer.concat([blob, extra])));
+      await expectCorrupt(decodeEntry(Buffer.concat([blob, extra]), K));
     }
   });
 
   it("rejects wrong magic, a manifest, and an unknown format version", async () => {
-    const blob = await encodeEntry(sampleEntry());
+    const blob = await encodeEntry(sampleEntry(), K);
     const wrongMagic = Buffer.from(blob);
     wrongMagic.write("XXXX", 0, "latin1");
-    await expectCorrupt(decodeEntry(wrongMagic), /magic/);
-    await expectCorrupt(decodeEntry(await encodeManifest({ entries: [] })), /magic/);
+    await expectCorrupt(decodeEntry(wrongMagic, K), /magic/);
+    await expectCorrupt(decodeEntry(await encodeManifest({ entries: [] }, K), K), /magic/);
     const wrongVersion = Buffer.from(blob);
-    wrongVersion.writeUInt32BE(2, 4);
-    await expectCorrupt(decodeEntry(wrongVersion), /version 2/);
-    await expectCorrupt(decodeEntry(Buffer.alloc(0)), /too short/);
+    wrongVersion.writeUInt32BE(3, 4);
+    await expectCorrupt(decodeEntry(wrongVersion, K), /version 3/);
+    await expectCorrupt(decodeEntry(Buffer.alloc(0), K), /too short/);
   });
 
   it("rejects bodies that are short or have trailing bytes, even with valid compression", async () => {
     const valid = Buffer.concat([f64(0), f64(1), f64(2), u32(1), u32(1), Buffer.from("o"), u32(2), Buffer.from("ab"), u32(0), u32(0)]);
-    const ok = await decodeEntry(frame("RPRe", valid));
+    const ok = await decodeEntry(frame("RPRe", valid), K);
     expect(ok.outputs[0]!.data.toString()).toBe("ab");
-    await expectCorrupt(decodeEntry(frame("RPRe", Buffer.concat([valid, Buffer.from([7])]))), /1 unexpected trailing bytes/);
-    await expectCorrupt(decodeEntry(frame("RPRe", valid.subarray(0, valid.length - 2))), /truncated body/);
+    await expectCorrupt(decodeEntry(frame("RPRe", Buffer.concat([valid, Buffer.from([7])])), K), /1 unexpected trailing bytes/);
+    await expectCorrupt(decodeEntry(frame("RPRe", valid.subarray(0, valid.length - 2)), K), /truncated body/);
     // A section length pointing past the end of the body.
     const overlong = Buffer.from(valid);
     overlong.writeUInt32BE(1000, 8 * 3 + 4 + 4 + 1);
-    await expectCorrupt(decodeEntry(frame("RPRe", overlong)), /truncated body/);
+    await expectCorrupt(decodeEntry(frame("RPRe", overlong), K), /truncated body/);
     // A huge output count must fail fast instead of allocating.
-    await expectCorrupt(decodeEntry(frame("RPRe", Buffer.concat([f64(0), f64(0), f64(0), u32(0xffffffff)]))), /outputs/);
+    await expectCorrupt(decodeEntry(frame("RPRe", Buffer.concat([f64(0), f64(0), f64(0), u32(0xffffffff)])), K), /outputs/);
+  });
+});
+
+describe("entries are bound to their key", () => {
+  it("an entry or manifest read under another key is refused before inflating", async () => {
+    const other = "6".repeat(64);
+    const entry = await encodeEntry(sampleEntry(), K);
+    expect(entry.subarray(8, 40).toString("hex")).toBe(K);
+    await expect(decodeEntry(entry, other)).rejects.toBeInstanceOf(EntryKeyMismatchError);
+    await expect(decodeManifest(await encodeManifest({ entries: [] }, K), other)).rejects.toBeInstanceOf(EntryKeyMismatchError);
+  });
+
+  it("a blob of the previous format (version 1, no key) is an outdated entry, not a fault", async () => {
+    const old = Buffer.concat([Buffer.from("RPRe", "latin1"), Buffer.from([0, 0, 0, 1]), gzipSync(Buffer.alloc(40))]);
+    const err = await decodeEntry(old, K).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OutdatedEntryError);
+    expect((err as OutdatedEntryError).code).toBe("E_ENTRY_VERSION");
+  });
+
+  it("refuses to encode under something that is not a key", async () => {
+    await expect(encodeEntry(sampleEntry(), "../x")).rejects.toThrow(/64 lowercase hex/);
   });
 });
 
@@ -169,24 +194,24 @@ describe("manifest codec", () => {
   };
 
   it("round-trips entries with and without a date", async () => {
-    const blob = await encodeManifest(manifest);
+    const blob = await encodeManifest(manifest, K);
     expect(blob.toString("latin1", 0, 4)).toBe("RPRm");
-    const decoded = await decodeManifest(blob);
+    const decoded = await decodeManifest(blob, K);
     expect(decoded).toEqual(manifest);
     expect("date" in decoded.entries[1]!).toBe(false);
   });
 
   it("round-trips an empty manifest", async () => {
-    expect(await decodeManifest(await encodeManifest({ entries: [] }))).toEqual({ entries: [] });
+    expect(await decodeManifest(await encodeManifest({ entries: [] }, K), K)).toEqual({ entries: [] });
   });
 
   it("detects corruption, truncation and wrong magic", async () => {
-    const blob = await encodeManifest(manifest);
+    const blob = await encodeManifest(manifest, K);
     const flipped = Buffer.from(blob);
     flipped[blob.length >> 1]! ^= 0x10;
-    await expectCorrupt(decodeManifest(flipped));
-    await expectCorrupt(decodeManifest(blob.subarray(0, blob.length - 3)));
-    await expectCorrupt(decodeManifest(await encodeEntry(sampleEntry())), /magic/);
+    await expectCorrupt(decodeManifest(flipped, K));
+    await expectCorrupt(decodeManifest(blob.subarray(0, blob.length - 3), K));
+    await expectCorrupt(decodeManifest(await encodeEntry(sampleEntry(), K), K), /magic/);
   });
 
   it("rejects well-framed bodies whose JSON is invalid or has the wrong shape", async () => {
@@ -194,11 +219,11 @@ describe("manifest codec", () => {
       const b = Buffer.from(json);
       return frame("RPRm", Buffer.concat([u32(b.length), b]));
     };
-    await expectCorrupt(decodeManifest(body("{not json")), /does not parse/);
-    await expectCorrupt(decodeManifest(body("[]")), /entries/);
-    await expectCorrupt(decodeManifest(body('{"entries":[{"files":[],"resultKey":7}]}')), /result key/);
-    await expectCorrupt(decodeManifest(body('{"entries":[{"files":[{"path":"a","hash":"b"}],"resultKey":"k"}]}')), /file 0/);
-    await expectCorrupt(decodeManifest(body('{"entries":[{"files":[],"resultKey":"k","date":5}]}')), /date/);
-    expect(await decodeManifest(body('{"entries":[{"files":[],"resultKey":"k","extra":1}]}'))).toEqual({ entries: [{ files: [], resultKey: "k" }] });
+    await expectCorrupt(decodeManifest(body("{not json"), K), /does not parse/);
+    await expectCorrupt(decodeManifest(body("[]"), K), /entries/);
+    await expectCorrupt(decodeManifest(body('{"entries":[{"files":[],"resultKey":7}]}'), K), /result key/);
+    await expectCorrupt(decodeManifest(body('{"entries":[{"files":[{"path":"a","hash":"b"}],"resultKey":"k"}]}'), K), /file 0/);
+    await expectCorrupt(decodeManifest(body('{"entries":[{"files":[],"resultKey":"k","date":5}]}'), K), /date/);
+    expect(await decodeManifest(body('{"entries":[{"files":[],"resultKey":"k","extra":1}]}'), K)).toEqual({ entries: [{ files: [], resultKey: "k" }] });
   });
 });

@@ -3,7 +3,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, unlink, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { CacheStorage } from "../../src/storage/cache-storage.js";
 import { decodeEntry, encodeEntry } from "../../src/storage/codec.js";
@@ -49,12 +49,12 @@ describe("LocalDiskStorage", () => {
     expect(s.kind).toBe("local");
     expect(s.location).toBe(resolve(dir));
     const data = randomBytes(1000);
-    const blob = await encodeEntry({ outputs: [{ role: "object", data }, { role: "empty", data: Buffer.alloc(0) }], stdout: Buffer.alloc(0), stderr: Buffer.from("w"), exitCode: 0, compileMs: 3, createdAt: 1 });
+    const blob = await encodeEntry({ outputs: [{ role: "object", data }, { role: "empty", data: Buffer.alloc(0) }], stdout: Buffer.alloc(0), stderr: Buffer.from("w"), exitCode: 0, compileMs: 3, createdAt: 1 }, A);
     await s.write("result", A, blob);
     await s.write("manifest", A, Buffer.from("manifest bytes"));
 
     expect((await readFile(blobPath("result", A))).equals(blob)).toBe(true);
-    const back = await decodeEntry((await s.read("result", A))!);
+    const back = await decodeEntry((await s.read("result", A))!, A);
     expect(back.outputs[0]!.data.equals(data)).toBe(true);
     expect(back.outputs[1]!.data.length).toBe(0);
     expect((await s.read("manifest", A))!.toString()).toBe("manifest bytes");
@@ -258,11 +258,13 @@ const keys = ${JSON.stringify(Array.from({ length: 6 }, (_, i) => createHash("sh
   for (let i = 0; i < 80; i++) {
     const data = randomBytes(randomInt(0, 100000));
     const stdout = Buffer.from(createHash("sha256").update(data).digest("hex"));
-    const blob = await encodeEntry({ outputs: [{ role: "object", data }], stdout, stderr: Buffer.from(writer + ":" + i), exitCode: 0, compileMs: i, createdAt: Date.now() });
-    await s.write("result", keys[randomInt(keys.length)], blob);
-    const raw = await s.read("result", keys[randomInt(keys.length)]);
+    const wk = keys[randomInt(keys.length)];
+    const blob = await encodeEntry({ outputs: [{ role: "object", data }], stdout, stderr: Buffer.from(writer + ":" + i), exitCode: 0, compileMs: i, createdAt: Date.now() }, wk);
+    await s.write("result", wk, blob);
+    const rk = keys[randomInt(keys.length)];
+    const raw = await s.read("result", rk);
     if (raw) {
-      const e = await decodeEntry(raw);
+      const e = await decodeEntry(raw, rk);
       if (createHash("sha256").update(e.outputs[0].data).digest("hex") !== e.stdout.toString()) throw new Error("mixed-up blob");
     }
   }
@@ -289,7 +291,7 @@ const keys = ${JSON.stringify(Array.from({ length: 6 }, (_, i) => createHash("sh
       const raw = await readFile(file).catch(() => undefined);
       if (!raw) return;
       try {
-        const e = await decodeEntry(raw);
+        const e = await decodeEntry(raw, basename(file));
         if (createHash("sha256").update(e.outputs[0]!.data).digest("hex") !== e.stdout.toString()) failures.push(`${file}: mixed-up blob`);
         reads++;
       } catch (err) {
