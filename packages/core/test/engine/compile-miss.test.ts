@@ -71,11 +71,10 @@ function setup(tap?: (ctx: MissContext) => Promise<MissCompileResult | undefined
   if (tap) engine.use({ name: "elsewhere", apply: (e) => e.hooks.compileMiss.tapPromise("elsewhere", tap) });
   const hashes = new FileHashCache();
   const stats = new Stats();
+  const project = { engine, detector: new CompilerDetector(engine, hashes), storages: new StorageRegistry(engine) };
   const service = new CompileService({
-    engine,
     settings: new SettingsLoader(),
-    storages: new StorageRegistry(engine),
-    detector: new CompilerDetector(engine, hashes),
+    projects: { for: async () => project },
     hashes,
     stats,
     limit: pLimit(maxJobs),
@@ -181,6 +180,14 @@ describe("compileMiss", () => {
     const { service, stats } = setup(async () => {
       throw new Error("boom");
     });
+    const r = await service.run(request());
+    expect(r.kind).toBe("done");
+    expect(readFileSync(join(proj, "a.out"), "utf8")).toBe("local\n");
+    expect(stats.snapshot().fallbacks).toEqual({ "compile-miss-plugin-error": 1 });
+  });
+
+  it("a tap's invalid result (checked at the hook boundary) leaves the miss to a local compile, counted", async () => {
+    const { service, stats } = setup(async () => ({ exitCode: 0, stdout: "not a buffer", stderr: Buffer.alloc(0), durationMs: 1 }) as unknown as MissCompileResult);
     const r = await service.run(request());
     expect(r.kind).toBe("done");
     expect(readFileSync(join(proj, "a.out"), "utf8")).toBe("local\n");
