@@ -84,7 +84,8 @@ export async function runCommand(args: string[]): Promise<number> {
     .option("-p, --show-config", "show the effective configuration and where each value came from")
     .option("-C, --clear", "remove every entry of the cache (the one the working directory's settings use)")
     .option("-M, --max-size <size>", "set the cache's size limit (500M, 10G), kept in the cache directory")
-    .option("--json", "with --show-stats or --show-config: machine-readable output")
+    .option("--dist-status", "show the build farm: the scheduler's pools and this client's view")
+    .option("--json", "with --show-stats, --show-config or --dist-status: machine-readable output")
     .addHelpText("after", helpFooter())
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) });
@@ -93,7 +94,14 @@ export async function runCommand(args: string[]): Promise<number> {
   } catch (err) {
     return (err as { exitCode?: number }).exitCode ?? 2;
   }
-  const o = program.opts<{ startServer?: boolean; stopServer?: boolean; showStats?: boolean; zeroStats?: boolean; showConfig?: boolean; clear?: boolean; maxSize?: string; json?: boolean }>();
+  const o = program.opts<{ startServer?: boolean; stopServer?: boolean; showStats?: boolean; zeroStats?: boolean; showConfig?: boolean; clear?: boolean; maxSize?: string; json?: boolean; distStatus?: boolean }>();
+  if (o.distStatus) {
+    const { distStatus } = await import("./dist-status.js");
+    const { SettingsLoader } = await import("../config/load-settings.js");
+    const settings = await new SettingsLoader().load(process.cwd(), process.env as Record<string, string>);
+    const reply = (await isListening(socketPath(runtimeDir()))) ? ((await send("stats", { cwd: process.cwd(), env: reprEnv() })) as StatsReply | undefined) : undefined;
+    return distStatus(settings.dist, reply?.stats, o.json === true);
+  }
   if (!o.startServer && !o.stopServer && !o.showStats && !o.zeroStats && !o.showConfig && !o.clear && !o.maxSize) {
     program.outputHelp({ error: true });
     return 1;

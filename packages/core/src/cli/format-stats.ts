@@ -28,6 +28,12 @@ export function formatStats(r: StatsReply): string {
   for (const [reason, n] of Object.entries(s.notCacheable).sort()) rows.push([`Not cacheable: ${reason}`, String(n)]);
   for (const [reason, n] of Object.entries(s.errors).sort()) rows.push([`Reprise errors: ${reason}`, String(n)]);
   for (const [sandbox, n] of Object.entries(s.hermetic ?? {}).sort()) rows.push([`Compiled in sandbox: ${sandbox}`, String(n)]);
+  for (const [executor, c] of Object.entries(s.remote ?? {}).sort()) {
+    rows.push([`Compiled remotely: ${executor}`, String(c.compiles)]);
+    rows.push([`  bytes uploaded`, mib(c.bytesUploaded)]);
+    if (c.compiles) rows.push([`  round trips per job`, (c.roundTrips / c.compiles).toFixed(2)]);
+  }
+  if (s.remoteRoundTripMs != null) rows.push(["Remote round trip (median)", `${s.remoteRoundTripMs.toFixed(1)} ms`]);
   for (const [reason, n] of Object.entries(s.fallbacks ?? {}).sort()) rows.push([`Compiled locally instead: ${reason}`, String(n)]);
   for (const w of s.warnings ?? []) rows.push(["Warning", w]);
   rows.push(["Compile time saved", `${(s.timeSavedMs / 1000).toFixed(2)} s`]);

@@ -1,4 +1,4 @@
-import { ENV_KEYS } from "../config/env-overrides.js";
+import { DIST_ENV_KEYS, ENV_KEYS } from "../config/env-overrides.js";
 import { CONFIG_SEARCH_PLACES } from "../config/load-settings.js";
 import { CACHE_DIR_SETTINGS_FILE } from "../config/cache-dir-settings.js";
 import { daemonLogPath, runtimeDir, userConfigDir } from "../util/paths.js";
@@ -18,6 +18,17 @@ const ENV_MEANING: Record<keyof typeof ENV_KEYS, string> = {
   REPRISE_REMOTE_CONNECT_TIMEOUT_MS: "connect timeout of remote cache levels (ms)",
   REPRISE_REMOTE_TIMEOUT_MS: "request timeout of remote cache levels (ms)",
   REPRISE_REMOTE_BREAKER_COOLDOWN_MS: "how long a failing remote level is not asked (ms)",
+};
+
+const DIST_ENV_MEANING: Record<keyof typeof DIST_ENV_KEYS, string> = {
+  REPRISE_DIST_SCHEDULER_URL: "build farm scheduler (https://host:7420)",
+  REPRISE_DIST_TOKEN: "build farm client token",
+  REPRISE_DIST_CA_FILE: "CA certificate of the scheduler and builders",
+  REPRISE_DIST: "0: do not use the build farm",
+  REPRISE_DIST_MODE: "overflow (farm when local slots are busy) or always",
+  REPRISE_DIST_FALLBACK: "local or fail, when the farm cannot compile",
+  REPRISE_DIST_JOB_TIMEOUT_MS: "limit of one farm job (ms)",
+  REPRISE_DIST_ALLOCATE_TIMEOUT_MS: "wait for a builder before compiling locally (ms)",
 };
 
 /** The part of `reprise --help` after the options: commands, config files, environment, log. */
@@ -40,6 +51,7 @@ export function helpFooter(env: NodeJS.ProcessEnv = process.env): string {
     "",
     "Environment (overrides config files):",
     ...Object.entries(ENV_MEANING).map(([name, meaning]) => `  ${name.padEnd(36)}${meaning}`),
+    ...Object.entries(DIST_ENV_MEANING).map(([name, meaning]) => `  ${name.padEnd(36)}${meaning}`),
     `  ${"REPRISE_RUNTIME_DIR".padEnd(36)}daemon socket, lock, log and stats (now ${runtime})`,
     "  Remote cache levels, as sccache's: REPRISE_REDIS_ENDPOINT, REPRISE_MEMCACHED_ENDPOINT,",
     "  REPRISE_WEBDAV_ENDPOINT, REPRISE_BUCKET (+ REPRISE_ENDPOINT, REPRISE_REGION, REPRISE_S3_*),",

@@ -22,6 +22,8 @@ function effectiveValues(s: Settings): Record<Key, unknown> {
     levels: s.levels,
     recache: s.recache,
     remote: s.remote,
+    // The token is a secret: shown only as set or not.
+    dist: s.dist ? { ...s.dist, ...(s.dist.token ? { token: "(set)" } : {}) } : false,
   };
 }
 

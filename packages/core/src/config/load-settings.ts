@@ -1,7 +1,7 @@
 import { availableParallelism } from "node:os";
 import { dirname, isAbsolute, resolve } from "node:path";
-import { configSchema, type ConfigFile, type LevelSpec, type RemoteSettings, type Settings } from "./schema.js";
-import { configFromEnv, ENV_KEYS } from "./env-overrides.js";
+import { configSchema, type ConfigFile, type DistSettings, type LevelSpec, type RemoteSettings, type Settings } from "./schema.js";
+import { ALL_ENV_KEYS, configFromEnv, DIST_ENV_KEYS, ENV_KEYS } from "./env-overrides.js";
 import { parseRwMode, REMOTE_ENV_NAMES, remoteLevelsFromEnv } from "./remote-env.js";
 import { ConfigError } from "../util/errors.js";
 import { defaultCacheDir, userConfigDir } from "../util/paths.js";
@@ -30,7 +30,8 @@ const DEFAULTS = {
   } satisfies RemoteSettings,
 } as const;
 
-const ENV_NAMES = [...Object.keys(ENV_KEYS), ...REMOTE_ENV_NAMES];
+/** Every variable that changes settings (part of the settings cache key): `REPRISE_*`, `REPRISE_DIST_*`, remote levels. */
+const ENV_NAMES = [...ALL_ENV_KEYS, ...REMOTE_ENV_NAMES];
 
 /**
  * Finds and validates settings for a call made in `cwd`: the nearest trusted
@@ -95,10 +96,16 @@ export class SettingsLoader {
     const inCacheDir = readCacheDirSettings(dir);
     const cacheDirSize = inCacheDir ? parse(inCacheDir.settings, inCacheDir.path).cacheSize : undefined;
     const fromCacheDir = cacheDirSize === undefined ? {} : { cacheSize: cacheDirSize };
-    const merged = { ...file, ...fromCacheDir, ...fromEnv, remote: { ...file.remote, ...fromEnv.remote } };
+    const merged = {
+      ...file,
+      ...fromCacheDir,
+      ...fromEnv,
+      remote: { ...file.remote, ...fromEnv.remote },
+      ...(file.dist || fromEnv.dist ? { dist: { ...file.dist, ...fromEnv.dist } } : {}),
+    };
     const sources: Record<string, string> = {};
     for (const key of new Set([...Object.keys(file), ...Object.keys(fromCacheDir), ...Object.keys(fromEnv)])) {
-      const envName = Object.entries(ENV_KEYS).find(([, k]) => k === key)?.[0] ?? "REPRISE_*";
+      const envName = key === "dist" ? "REPRISE_DIST_*" : (Object.entries(ENV_KEYS).find(([, k]) => k === key)?.[0] ?? "REPRISE_*");
       const source = key in fromEnv ? `environment ${envName}` : key in fromCacheDir ? inCacheDir?.path : found?.filepath;
       if (source) sources[key] = source;
     }
@@ -117,6 +124,7 @@ export class SettingsLoader {
       remote: { ...DEFAULTS.remote, ...merged.remote },
       ...(merged.hermetic ? { hermetic: merged.hermetic } : {}),
       sandboxOptions: merged.sandboxOptions ?? {},
+      ...distSettings(merged.dist, base, cwd, fromEnv.dist?.caFile !== undefined),
       ...(merged.jobLimits ? { jobLimits: jobLimitsOf(merged.jobLimits) } : {}),
       configFile: found?.filepath,
       configIdentity: found?.identity,
@@ -124,6 +132,22 @@ export class SettingsLoader {
       sources,
     };
   }
+}
+
+function distSettings(dist: ConfigFile["dist"], base: string, cwd: string, caFromEnv: boolean): { dist?: DistSettings } {
+  if (!dist?.schedulerUrl || dist.enabled === false) return {};
+  const caFile = dist.caFile ? resolve(caFromEnv ? cwd : base, dist.caFile) : undefined;
+  return {
+    dist: {
+      schedulerUrl: dist.schedulerUrl,
+      ...(dist.token ? { token: dist.token } : {}),
+      ...(caFile ? { caFile } : {}),
+      mode: dist.mode ?? "overflow",
+      fallback: dist.fallback ?? "local",
+      jobTimeoutMs: dist.jobTimeoutMs ?? 120_000,
+      allocateTimeoutMs: dist.allocateTimeoutMs ?? 2000,
+    },
+  };
 }
 
 /**
@@ -182,6 +206,9 @@ function parseEnv(input: Record<string, unknown>): ConfigFile {
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
   const key = issue.path.join(".");
-  const variable = Object.entries(ENV_KEYS).find(([, k]) => k === key || k === String(issue.path[0]))?.[0] ?? "REPRISE_*";
+  const variable =
+    (issue.path[0] === "dist" ? Object.entries(DIST_ENV_KEYS).find(([, k]) => k === String(issue.path[1]))?.[0] : undefined) ??
+    Object.entries(ENV_KEYS).find(([, k]) => k === key || k === String(issue.path[0]))?.[0] ??
+    "REPRISE_*";
   throw new ConfigError(`invalid config in ${variable}`, `"${key}": ${issue.message}`);
 }

@@ -5,6 +5,7 @@ import { basename, dirname, join } from "node:path";
 import type pLimit from "p-limit";
 import type { CompileInvocation, CompileRequest, CompilerInfo, ParseResult } from "./types.js";
 import type { CallOutcome } from "./hooks.js";
+import { MissCompiler } from "./miss-compiler.js";
 import { baseKey } from "./cache-key.js";
 import { parseDepFileWithEnv } from "./dep-file.js";
 import { directResultKey, findInManifest, ManifestMemo, recordInManifest, storageId, today } from "./direct-mode.js";
@@ -119,9 +120,12 @@ export class CompileService {
    */
   private readonly recent = new LRUCache<string, CacheEntry>({ maxSize: RECENT_ENTRIES_BYTES, sizeCalculation: entryBytes });
   private readonly background = new Set<Promise<void>>();
+  private readonly misses: MissCompiler;
   private readonly noticed = new Set<string>();
 
-  constructor(private readonly d: CompileServiceDeps) {}
+  constructor(private readonly d: CompileServiceDeps) {
+    this.misses = new MissCompiler(d.limit, d.stats, d.logger);
+  }
 
   async run(request: CompileRequest): Promise<ServiceResult> {
     const notices: string[] = [];
@@ -351,7 +355,7 @@ export class CompileService {
     let run: CompilerRun;
     try {
       const [compiled] = await Promise.all([
-        this.d.limit(() => this.compile(call)),
+        this.compile(call),
         deps.scanArgv ? this.d.limit(() => runCompiler(deps.scanArgv!, request.cwd, inv.compileEnv ?? request.env)) : undefined,
       ]);
       run = compiled;
@@ -425,25 +429,10 @@ export class CompileService {
     while (this.background.size > 0) await Promise.allSettled([...this.background]);
   }
 
-  /** The real compile of a miss: in the configured sandbox, or as a plain local run. */
+  /** The real compile of a miss: wherever a `compileMiss` tap takes it, else locally (see MissCompiler). */
   private async compile(call: Call): Promise<CompilerRun> {
-    const { inv, request, settings } = call;
-    if (settings.hermetic && call.project.hermetic) {
-      try {
-        const outcome = await call.project.hermetic.compile(settings.hermetic, settings.sandboxOptions, request, call.compiler, inv, settings.jobLimits);
-        if (outcome.ok) {
-          call.log.debug("%s: compiled in the %s sandbox", inv.sourceFile, settings.hermetic);
-          return outcome.run;
-        }
-        this.d.logger.warn("hermetic compile not possible (%s: %s); compiling locally", outcome.reason, outcome.detail);
-        this.d.stats.fallback(outcome.reason);
-      } catch (err) {
-        this.d.logger.error("hermetic compile failed; compiling locally: %s", (err as Error).stack ?? err);
-        this.d.stats.fallback("hermetic-error");
-      }
-    }
-    call.log.debug("%s: compiling locally", inv.sourceFile);
-    return runCompiler(inv.compileArgv, request.cwd, inv.compileEnv ?? request.env);
+    await call.project.prepareMiss?.(call.settings);
+    return this.misses.compile(call.project.engine, { request: call.request, compiler: call.compiler, invocation: call.inv, settings: call.settings, log: call.log });
   }
 
   /** Records what the stored entry's key was made of, for `--explain` (after the answer; a failure only loses the explanation). */

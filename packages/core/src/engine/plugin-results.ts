@@ -82,6 +82,16 @@ export const toolchainSpecSchema = z.object({
 
 export const platformsSchema = z.array(z.object({ arch: nonEmpty, os: nonEmpty, bits: z.union([z.literal(32), z.literal(64)]).optional() }));
 
+const bytes = z.custom<Buffer>((v) => Buffer.isBuffer(v), { message: "must be a Buffer" });
+
+/** What a `compileMiss` tap returns when it compiled the miss (its outputs are already written). */
+export const missCompileResultSchema = z.object({
+  exitCode: z.number().int(),
+  stdout: bytes,
+  stderr: bytes,
+  durationMs: z.number().finite().nonnegative(),
+});
+
 /** The first problem of a failed check, as "field: message" (e.g. `invocation.keyEnv: expected array, received undefined`). */
 export function describeIssue(error: z.ZodError): string {
   const issue = error.issues[0]!;

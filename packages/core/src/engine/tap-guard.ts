@@ -4,6 +4,7 @@ import {
   cacheStorageSchema,
   compilerDetectionSchema,
   describeIssue,
+  missCompileResultSchema,
   parseResultSchema,
   platformsSchema,
   sandboxSchema,
@@ -124,5 +125,7 @@ export function guardHooks(hooks: EngineHooks, currentPlugin: () => string | und
   hooks.packageToolchain.intercept(register({ hook: "packageToolchain", schema: toolchainSpecSchema }) as never);
   hooks.resolveArchitecture.intercept(register({ hook: "resolveArchitecture", schema: platformsSchema }) as never);
   hooks.createSandbox.intercept(register({ hook: "createSandbox", schema: sandboxSchema }) as never);
+  // A tap's invalid result or error names the plugin; MissCompiler then compiles the miss locally.
+  hooks.compileMiss.intercept(register({ hook: "compileMiss", schema: missCompileResultSchema }) as never);
   hooks.callFinished.intercept(register({ hook: "callFinished" }) as never);
 }

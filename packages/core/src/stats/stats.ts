@@ -38,6 +38,10 @@ export interface StatsSnapshot {
    * locally instead is counted in `fallbacks`.
    */
   hermetic: Record<string, number>;
+  /** Misses compiled on other machines, by executor (e.g. "farm"). */
+  remote: Record<string, RemoteCounters>;
+  /** Median milliseconds from asking for a remote compile to having its outputs, over the recent ones. */
+  remoteRoundTripMs: number | null;
   /** Cacheable calls whose compile failed (never cached). */
   compileFailures: number;
   /** Sum of the original compile times of every hit. */
@@ -53,6 +57,13 @@ export interface StatsSnapshot {
   byPlugin: Record<string, PluginCounters>;
 }
 
+export interface RemoteCounters {
+  compiles: number;
+  bytesUploaded: number;
+  /** HTTP round trips to builders, summed over the compiles (a job the builder holds everything for takes one). */
+  roundTrips: number;
+}
+
 const RECENT = 512;
 const MAX_WARNINGS = 20;
 
@@ -61,6 +72,7 @@ export class Stats {
   private data: StatsSnapshot;
   private hitTimes: number[] = [];
   private missOverheads: number[] = [];
+  private remoteTimes: number[] = [];
   private dirty = false;
 
   constructor(private readonly file?: string) {
@@ -68,7 +80,7 @@ export class Stats {
     if (file) {
       try {
         const loaded = JSON.parse(readFileSync(file, "utf8")) as Partial<StatsSnapshot>;
-        this.data = { ...fresh(), ...loaded, hitServiceMs: null, missOverheadMs: null };
+        this.data = { ...fresh(), ...loaded, hitServiceMs: null, missOverheadMs: null, remoteRoundTripMs: null };
       } catch {
         // No stats yet, or unreadable: start from zero.
       }
@@ -119,6 +131,16 @@ export class Stats {
     this.dirty = true;
   }
 
+  /** Not a call of its own: the compile of a miss ran on another machine. */
+  remoteCompile(executor: string, detail: { roundTripMs: number; bytesUploaded: number; roundTrips: number }): void {
+    const c = (this.data.remote[executor] ??= { compiles: 0, bytesUploaded: 0, roundTrips: 0 });
+    c.compiles++;
+    c.bytesUploaded += detail.bytesUploaded;
+    c.roundTrips += detail.roundTrips;
+    push(this.remoteTimes, detail.roundTripMs);
+    this.dirty = true;
+  }
+
   warning(text: string): void {
     if (this.data.warnings.includes(text)) return;
     this.data.warnings.push(text);
@@ -140,13 +162,19 @@ export class Stats {
   }
 
   snapshot(): StatsSnapshot {
-    return { ...structuredClone(this.data), hitServiceMs: median(this.hitTimes), missOverheadMs: median(this.missOverheads) };
+    return {
+      ...structuredClone(this.data),
+      hitServiceMs: median(this.hitTimes),
+      missOverheadMs: median(this.missOverheads),
+      remoteRoundTripMs: median(this.remoteTimes),
+    };
   }
 
   zero(): void {
     this.data = fresh();
     this.hitTimes = [];
     this.missOverheads = [];
+    this.remoteTimes = [];
     this.dirty = true;
   }
 
@@ -176,6 +204,8 @@ function fresh(): StatsSnapshot {
     errors: {},
     fallbacks: {},
     hermetic: {},
+    remote: {},
+    remoteRoundTripMs: null,
     compileFailures: 0,
     timeSavedMs: 0,
     hitServiceMs: null,
