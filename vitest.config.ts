@@ -2,9 +2,9 @@ import { configDefaults, defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
-    include: ["packages/*/test/**/*.test.ts", "test/**/*.test.ts"],
+    include: ["packages/*/test/**/*.test.ts", "test/**/*.test.ts", "examples/*/test/**/*.test.ts"],
     // The default "**/dist/**" would exclude the whole packages/dist; only build outputs are excluded.
-    exclude: [...configDefaults.exclude.filter((p) => p !== "**/dist/**"), "packages/*/dist/**"],
+    exclude: [...configDefaults.exclude.filter((p) => p !== "**/dist/**"), "packages/*/dist/**", "examples/*/dist/**"],
     // Whole make/CMake builds run inside single tests; a loaded 2-core machine needs the margin.
     testTimeout: 240_000,
     hookTimeout: 120_000,

@@ -2,7 +2,7 @@
 // Reprise benchmark: plain compiler vs ccache vs sccache vs Reprise, in one run.
 //
 //   npm run bench                       (= npm run build && node bench/run.mjs)
-//   node bench/run.mjs [--quick] [--only=hit,miss,rebuild,rust,hermetic,remote,farm-scheduler] [--tools=plain,ccache,sccache,reprise]
+//   node bench/run.mjs [--quick] [--only=hit,miss,rebuild,rust,hermetic,remote,farm-scheduler,farm] [--tools=plain,ccache,sccache,reprise]
 //                      [--projects=generated-200,lua5.4,yaml-cpp] [--jobs=2] [--work=DIR] [--fixtures=DIR] [--no-fetch] [--json=PATH]
 //                      [--timer=hyperfine|node]
 //                      [--hit-calls=N] [--plain-calls=N] [--miss-runs=N] [--rebuild-reps=N]
@@ -37,6 +37,8 @@
 //   farm-scheduler  the farm scheduler's allocation throughput: 100 simulated builders, 32 concurrent
 //            clients, scheduler pinned to one core, in-process and over HTTP with keep-alive
 //            (bench/farm-scheduler.mjs, also runnable alone).
+//   farm     the farm's own cost per job (a farm compile minus the same compile in bwrap here) and a clean
+//            build on two builders pinned to their own cores against one core (bench/farm.mjs, also alone).
 //
 // Isolation: every tool gets fresh cache dirs under the work dir (default <repo>/.bench-work)
 // for every scenario: CCACHE_DIR, SCCACHE_DIR (+ a private SCCACHE_SERVER_PORT on
@@ -57,11 +59,11 @@ const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const T0 = Date.now();
 
 // ---------------------------------------------------------------- options
-const SCENARIOS = ['hit', 'miss', 'rebuild', 'rust', 'hermetic', 'remote', 'farm-scheduler'];
+const SCENARIOS = ['hit', 'miss', 'rebuild', 'rust', 'hermetic', 'remote', 'farm-scheduler', 'farm'];
 function parseArgs(argv) {
   const o = {
     quick: false,
-    only: ['hit', 'miss', 'rebuild', 'rust', 'hermetic', 'remote', 'farm-scheduler'],
+    only: ['hit', 'miss', 'rebuild', 'rust', 'hermetic', 'remote', 'farm-scheduler', 'farm'],
     tools: ['plain', 'ccache', 'sccache', 'reprise', 'reprise-node'],
     jobs: 2,
     work: path.join(REPO, '.bench-work'),
@@ -837,6 +839,13 @@ async function scenarioFarmScheduler() {
   results.farmScheduler = { ...r, markdown: farmSchedulerMarkdown(r) };
 }
 
+async function scenarioFarm() {
+  log('scenario farm: the farm\'s own cost per job, and a clean build on two pinned builders (bench/farm.mjs)');
+  const { farmBench, farmMarkdown } = await import('./farm.mjs');
+  const rows = await farmBench({ quick: opt.quick, work: path.join(WORK, 'farm'), log: (...a) => log(`  ${a.join(' ')}`) });
+  results.farm = { rows, markdown: farmMarkdown(rows) };
+}
+
 // ---------------------------------------------------------------- formatting
 function fmtMs(x) { const a = Math.abs(x); return x == null || !Number.isFinite(x) ? '–' : a >= 100 ? x.toFixed(0) : a >= 10 ? x.toFixed(1) : x.toFixed(2); }
 function fmtS(ms) { return ms == null ? '–' : `${(ms / 1000).toFixed(2)} s`; }
@@ -912,6 +921,7 @@ function markdown() {
   if (results.hermetic?.markdown) L.push(results.hermetic.markdown.trim(), '');
   if (results.remote?.markdown) L.push(results.remote.markdown.trim(), '');
   if (results.farmScheduler?.markdown) L.push(results.farmScheduler.markdown.trim(), '');
+  if (results.farm?.markdown) L.push(results.farm.markdown.trim(), '');
   for (const n of results.notes) L.push(`- ${n}`);
   return L.join('\n') + '\n';
 }
@@ -919,7 +929,7 @@ function markdown() {
 // ---------------------------------------------------------------- main
 async function main() {
   log(`work dir ${WORK}; tools: ${tools.map((t) => `${t.name}${t.available ? '' : ` (${t.reason})`}`).join(', ')}`);
-  const scenarios = { hit: scenarioHit, miss: scenarioMiss, rebuild: scenarioRebuild, rust: scenarioRust, hermetic: scenarioHermetic, remote: scenarioRemote, 'farm-scheduler': scenarioFarmScheduler };
+  const scenarios = { hit: scenarioHit, miss: scenarioMiss, rebuild: scenarioRebuild, rust: scenarioRust, hermetic: scenarioHermetic, remote: scenarioRemote, 'farm-scheduler': scenarioFarmScheduler, farm: scenarioFarm };
   for (const s of SCENARIOS) {
     if (!opt.only.includes(s)) continue;
     if (pastDeadline()) { results.notes.push(`${s}: skipped (--max-minutes ${opt.maxMinutes} reached)`); continue; }

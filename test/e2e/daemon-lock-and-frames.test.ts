@@ -85,8 +85,9 @@ describe("the daemon lock", () => {
 
   it("a lock file naming a zombie does not delay the next call", async () => {
     await sb.run(["--stop-server"], sb.root);
-    // `sleep 0` exits and its parent, now `sleep 30`, never reaps it: a real zombie.
-    const parent = execa("sh", ["-c", "sleep 0 & echo $!; exec sleep 30"]);
+    // The child exits at once and its parent never waits for it: a real zombie.
+    // (perl-base is essential in Debian; a shell may reap its background job before exec-ing.)
+    const parent = execa("perl", ["-e", '$| = 1; my $pid = fork; if ($pid) { print "$pid\n"; sleep 30 } else { exit 0 }']);
     try {
       const zombie = await new Promise<number>((resolve) => parent.stdout!.once("data", (d: Buffer) => resolve(Number(d.toString().trim()))));
       let state = "";

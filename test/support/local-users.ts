@@ -1,6 +1,8 @@
 import { execa, execaSync, type Options } from "execa";
-import { chmodSync, chownSync, mkdtempSync } from "node:fs";
-import { join } from "node:path";
+import { chmodSync, chownSync, mkdtempSync, statSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+
+const REPO_ROOT = resolve(import.meta.dirname, "../..");
 
 export interface LocalUser {
   name: string;
@@ -22,13 +24,33 @@ function lookup(name: string): LocalUser | undefined {
  */
 export function ensureUser(name: string): LocalUser {
   const found = lookup(name);
-  if (found) return found;
+  if (found) return grantReach(found);
   if (process.getuid?.() !== 0) throw new Error(`user ${name} does not exist and only root can create it (useradd -m ${name})`);
   const r = execaSync("useradd", ["-m", "-s", "/bin/sh", name], { reject: false });
   const made = lookup(name);
   // A parallel run may have created it between lookup and useradd.
   if (!made) throw new Error(`useradd ${name} failed: ${r.stderr}`);
-  return made;
+  return grantReach(made);
+}
+
+/**
+ * Lets a test user reach the checkout (and the Node binary) where an ancestor
+ * directory is closed to others, as `/root` is when CI clones there: an ACL
+ * entry giving that user alone the right to pass through (x), nothing else.
+ * Kept after the test, like the user itself; the suite runs in parallel, so
+ * no test may take it away from another.
+ */
+export function grantReach(user: Pick<LocalUser, "name">, paths: string[] = [REPO_ROOT, process.execPath]): LocalUser {
+  for (const path of paths) {
+    for (let dir = dirname(path); ; dir = dirname(dir)) {
+      if ((statSync(dir).mode & 0o001) === 0) {
+        const r = execaSync("setfacl", ["-m", `u:${user.name}:x`, dir], { reject: false });
+        if (r.exitCode !== 0) throw new Error(`cannot let ${user.name} pass through ${dir} (setfacl from Debian's acl package; npm run setup installs it): ${r.stderr || r.message}`);
+      }
+      if (dir === dirname(dir)) break;
+    }
+  }
+  return lookup(user.name) ?? (user as LocalUser);
 }
 
 /** Runs `cmd` as `user` (real and effective uid and gid, no supplementary groups) with exactly `env`. */

@@ -2,6 +2,7 @@ import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ensureDebianPackages } from "../../../test/support/sandbox-engines.js";
+import { grantReach } from "../../../test/support/local-users.js";
 
 /**
  * A user who may not make cgroups (not root, no cgroup delegated): the bwrap
@@ -20,6 +21,7 @@ beforeAll(() => {
     const made = spawnSync("useradd", ["--system", "--no-create-home", "--shell", "/usr/sbin/nologin", USER], { encoding: "utf8" });
     if (made.status !== 0 && spawnSync("id", [USER]).status !== 0) throw new Error(`useradd ${USER} failed: ${made.stderr}`);
   }
+  grantReach({ name: USER }, [DIST, process.execPath]);
 }, 300_000);
 
 function probeAs(options: Record<string, unknown>): { usable: boolean; reason?: string } {

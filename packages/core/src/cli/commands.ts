@@ -10,6 +10,8 @@ import { readStartupFailure } from "../daemon/startup-failure.js";
 import { frame, FrameType } from "../protocol/frames.js";
 import { formatStats, type StatsReply } from "./format-stats.js";
 
+const USAGE = "Usage: reprise <compiler> [compiler arguments...]\n       reprise [options]";
+
 const noSinks = { stdout: () => {}, stderr: () => {} };
 
 async function send(command: string, extra: Record<string, unknown> = {}): Promise<unknown | undefined> {
@@ -53,6 +55,10 @@ export async function runCommand(args: string[]): Promise<number> {
     const { packageToolchainCommand } = await import("./toolchain-commands.js");
     return packageToolchainCommand(args[1], args[2]);
   }
+  if (args[0] === "--explain") {
+    const { explainCommand } = await import("./explain-command.js");
+    return explainCommand(args.slice(1), { startServer, send });
+  }
   if (args[0] === "link-compilers") {
     const { linkCompilersCommand } = await import("./link-compilers.js");
     return linkCompilersCommand(args.slice(1));
@@ -61,17 +67,26 @@ export async function runCommand(args: string[]): Promise<number> {
     const { toolchainCommand } = await import("./toolchain-commands.js");
     return toolchainCommand(args.slice(1));
   }
+  if (args.length === 0) {
+    process.stderr.write(`${USAGE}\nreprise: nothing to do; reprise --help lists the commands\n`);
+    return 1;
+  }
+  const { helpFooter } = await import("./help-text.js");
   let code = 0;
   const program = new Command("reprise")
-    .usage("<compiler> [compiler arguments...]\n       reprise [options]")
+    .usage(USAGE.replace(/^Usage: reprise /, ""))
     .description("A compiler cache: put it in front of gcc, clang or rustc.\nExamples: reprise gcc -c a.c -o a.o   |   CC=\"reprise gcc\" make   |   cmake -DCMAKE_C_COMPILER_LAUNCHER=reprise")
     .version(REPRISE_VERSION, "-V, --version")
     .option("--start-server", "start the background daemon")
     .option("--stop-server", "stop the background daemon")
     .option("-s, --show-stats", "show cache statistics")
     .option("-z, --zero-stats", "reset statistics")
-    .option("--json", "with --show-stats: machine-readable output")
-    .addHelpText("after", "\nCommands:\n  install-native                          build the native client with the system C compiler (faster cache hits)\n  link-compilers <dir> [compiler...]      make compiler links (gcc, g++, cc, c++, clang, clang++) to the native client in <dir>\n  --package-toolchain <compiler> <out>    write the compiler's toolchain archive (.tar.gz)\n  toolchain inspect <archive> [--json]    describe a toolchain archive")
+    .option("-p, --show-config", "show the effective configuration and where each value came from")
+    .option("-C, --clear", "remove every entry of the cache (the one the working directory's settings use)")
+    .option("-M, --max-size <size>", "set the cache's size limit (500M, 10G), kept in the cache directory")
+    .option("--dist-status", "show the build farm: the scheduler's pools and this client's view")
+    .option("--json", "with --show-stats, --show-config or --dist-status: machine-readable output")
+    .addHelpText("after", helpFooter())
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) });
   try {
@@ -79,10 +94,30 @@ export async function runCommand(args: string[]): Promise<number> {
   } catch (err) {
     return (err as { exitCode?: number }).exitCode ?? 2;
   }
-  const o = program.opts<{ startServer?: boolean; stopServer?: boolean; showStats?: boolean; zeroStats?: boolean; json?: boolean }>();
-  if (!o.startServer && !o.stopServer && !o.showStats && !o.zeroStats) {
-    program.outputHelp();
-    return 0;
+  const o = program.opts<{ startServer?: boolean; stopServer?: boolean; showStats?: boolean; zeroStats?: boolean; showConfig?: boolean; clear?: boolean; maxSize?: string; json?: boolean; distStatus?: boolean }>();
+  if (o.distStatus) {
+    const { distStatus } = await import("./dist-status.js");
+    const { SettingsLoader } = await import("../config/load-settings.js");
+    const settings = await new SettingsLoader().load(process.cwd(), process.env as Record<string, string>);
+    const reply = (await isListening(socketPath(runtimeDir()))) ? ((await send("stats", { cwd: process.cwd(), env: reprEnv() })) as StatsReply | undefined) : undefined;
+    return distStatus(settings.dist, reply?.stats, o.json === true);
+  }
+  if (!o.startServer && !o.stopServer && !o.showStats && !o.zeroStats && !o.showConfig && !o.clear && !o.maxSize) {
+    program.outputHelp({ error: true });
+    return 1;
+  }
+  if (o.maxSize) {
+    const { setMaxSize } = await import("./max-size.js");
+    try {
+      const { file, bytes } = await setMaxSize(o.maxSize);
+      process.stdout.write(`Set the cache size limit to ${o.maxSize} (${bytes} bytes) in ${file}.\n`);
+      if (process.env.REPRISE_CACHE_SIZE) process.stderr.write(`reprise: note: REPRISE_CACHE_SIZE=${process.env.REPRISE_CACHE_SIZE} is set and wins over it\n`);
+      // A running daemon keeps its settings and storage: the next call starts one that reads the new limit.
+      if (await send("stop")) process.stdout.write("Restarting the daemon for the new limit.\n");
+    } catch (err) {
+      process.stderr.write(`reprise: ${(err as Error).message}\n`);
+      return 1;
+    }
   }
   if (o.stopServer) {
     const reply = (await send("stop")) as { pid?: number } | undefined;
@@ -101,6 +136,17 @@ export async function runCommand(args: string[]): Promise<number> {
       process.stderr.write(`reprise: the daemon did not start; see ${runtimeDir()}/daemon.log\n`);
       code = 1;
     }
+  }
+  if (o.showConfig) {
+    const { showConfigCommand } = await import("./show-config.js");
+    code = (await showConfigCommand(o.json === true)) || code;
+  }
+  if (o.clear) {
+    const reply = (await startServer()) ? ((await send("clear", { cwd: process.cwd(), env: reprEnv() })) as ClearReply | undefined) : undefined;
+    if (!reply?.ok) {
+      process.stderr.write(`reprise: could not clear the cache${reply?.error ? `: ${reply.error}` : ": the daemon did not answer"}\n`);
+      code = 1;
+    } else process.stdout.write(`Cleared the cache at ${reply.location} (${reply.removedEntries} files, ${(reply.removedBytes! / 1024 ** 2).toFixed(1)} MiB).\n`);
   }
   if (o.zeroStats) {
     if (!(await startServer()) || !(await send("zero-stats"))) {
@@ -121,6 +167,14 @@ export async function runCommand(args: string[]): Promise<number> {
     process.stdout.write(o.json ? `${JSON.stringify(reply, null, 2)}\n` : formatStats(reply));
   }
   return code;
+}
+
+interface ClearReply {
+  ok?: boolean;
+  error?: string;
+  location?: string;
+  removedEntries?: number;
+  removedBytes?: number;
 }
 
 function reprEnv(): Record<string, string> {

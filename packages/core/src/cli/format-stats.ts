@@ -6,6 +6,10 @@ export interface StatsReply {
   pid: number;
   stats: StatsSnapshot;
   storages: { kind: string; location: string; sizeBytes: number; entries: number; maxSizeBytes: number; levels?: LevelStatsSnapshot[] }[];
+  /** The config file of the directory `--show-stats` ran in; null when none (defaults). */
+  configFile?: string | null;
+  /** Set instead of `configFile` when that directory's config is invalid. */
+  configError?: string;
 }
 
 /** The human table of `reprise --show-stats`. */
@@ -24,12 +28,24 @@ export function formatStats(r: StatsReply): string {
   for (const [reason, n] of Object.entries(s.notCacheable).sort()) rows.push([`Not cacheable: ${reason}`, String(n)]);
   for (const [reason, n] of Object.entries(s.errors).sort()) rows.push([`Reprise errors: ${reason}`, String(n)]);
   for (const [sandbox, n] of Object.entries(s.hermetic ?? {}).sort()) rows.push([`Compiled in sandbox: ${sandbox}`, String(n)]);
+  for (const [executor, c] of Object.entries(s.remote ?? {}).sort()) {
+    rows.push([`Compiled remotely: ${executor}`, String(c.compiles)]);
+    rows.push([`  bytes uploaded`, mib(c.bytesUploaded)]);
+    if (c.compiles) rows.push([`  round trips per job`, (c.roundTrips / c.compiles).toFixed(2)]);
+  }
+  if (s.remoteRoundTripMs != null) rows.push(["Remote round trip (median)", `${s.remoteRoundTripMs.toFixed(1)} ms`]);
   for (const [reason, n] of Object.entries(s.fallbacks ?? {}).sort()) rows.push([`Compiled locally instead: ${reason}`, String(n)]);
   for (const w of s.warnings ?? []) rows.push(["Warning", w]);
   rows.push(["Compile time saved", `${(s.timeSavedMs / 1000).toFixed(2)} s`]);
   if (s.hitServiceMs !== null) rows.push(["Daemon time per hit (median)", `${s.hitServiceMs.toFixed(2)} ms`]);
   if (s.missOverheadMs !== null) rows.push(["Daemon overhead per miss (median)", `${s.missOverheadMs.toFixed(2)} ms`]);
   for (const [lang, c] of Object.entries(s.byLanguage).sort()) rows.push([`Language ${lang}`, `${c.hitsDirect + c.hitsPreprocessor} hits, ${c.misses} misses`]);
+  for (const [plugin, c] of Object.entries(s.byPlugin ?? {}).sort()) {
+    const parts = [`${c.hits} hits`, `${c.misses} misses`, `${c.notCacheable} not cacheable`];
+    if (c.compileFailures) parts.push(`${c.compileFailures} failed`);
+    if (c.errors) parts.push(`${c.errors} errors`);
+    rows.push([`Plugin ${plugin}`, parts.join(", ")]);
+  }
   for (const st of r.storages) {
     if (st.levels) {
       for (const l of st.levels) rows.push(...levelRows(l));
@@ -39,6 +55,8 @@ export function formatStats(r: StatsReply): string {
     rows.push([`Cache location (${st.kind})`, st.location]);
     rows.push(["Cache size", `${mib(st.sizeBytes)} of ${mib(st.maxSizeBytes)}, ${st.entries} files`]);
   }
+  if (r.configError) rows.push(["Config file", `invalid: ${r.configError}`]);
+  else if (r.configFile !== undefined) rows.push(["Config file", r.configFile ?? "none (defaults)"]);
   rows.push(["Stats since", s.since]);
   rows.push(["Daemon", `pid ${r.pid}, version ${r.version}`]);
   const width = Math.max(...rows.map(([k]) => k.length));

@@ -6,6 +6,7 @@ import { packageCompilerToolchain } from "../toolchain/package.js";
 import { inspectToolchainArchive, type InspectedArchive } from "../toolchain/toolchain-archive.js";
 import type { Platform } from "../toolchain/types.js";
 import { RepriseError } from "../util/errors.js";
+import { terminalProgress } from "./progress.js";
 
 /**
  * `reprise --package-toolchain <compiler> <out.tar.gz>` and
@@ -17,6 +18,10 @@ export interface CommandIO {
   env: Readonly<Record<string, string | undefined>>;
   stdout(text: string): void;
   stderr(text: string): void;
+  /** Whether stderr is a terminal: progress of long work is shown there only then. */
+  stderrIsTTY?: boolean;
+  /** Width of that terminal. */
+  columns?: number;
 }
 
 const processIO = (): CommandIO => ({
@@ -24,6 +29,8 @@ const processIO = (): CommandIO => ({
   env: process.env,
   stdout: (t) => void process.stdout.write(t),
   stderr: (t) => void process.stderr.write(t),
+  stderrIsTTY: process.stderr.isTTY === true,
+  columns: process.stderr.columns,
 });
 
 /** Writes the toolchain archive of `compiler` (a name found on PATH, or a path) to `out`. Returns the exit code. */
@@ -32,15 +39,22 @@ export async function packageToolchainCommand(compiler: string | undefined, out:
     io.stderr("usage: reprise --package-toolchain <compiler> <out.tar.gz>\n");
     return 2;
   }
+  const progress = terminalProgress({ isTTY: io.stderrIsTTY, columns: io.columns, write: io.stderr });
   try {
     const path = findExecutable(compiler, { cwd: io.cwd, pathEnv: io.env.PATH, exclude: reprisesOwnExecutables() });
     if (!path) throw new RepriseError(`cannot package ${compiler}`, "E_NO_COMPILER", "no such executable (on PATH or at that path)");
+    progress.step(`reprise: identifying ${path}…`);
     const setup = await createEngine({ cwd: io.cwd, env: io.env });
     const env = Object.fromEntries(Object.entries(io.env).filter((e): e is [string, string] => e[1] !== undefined));
     const info = await setup.detector.detect(path, env);
     if (!info) throw new RepriseError(`cannot package ${path}`, "E_NO_COMPILER", "no plugin recognises it as a compiler");
     const started = performance.now();
-    const written = await packageCompilerToolchain(setup.engine, info, resolve(io.cwd, out));
+    progress.step(`reprise: finding every file ${info.family} ${info.version} runs and loads…`);
+    const written = await packageCompilerToolchain(setup.engine, info, resolve(io.cwd, out), {
+      described: (d) => progress.step(`reprise: packing ${d.spec.entries.length} entries…`),
+      packing: (done, total) => progress.update(`reprise: packing ${formatBytes(done)} of ${formatBytes(total)} (${total ? Math.floor((100 * done) / total) : 100} %)`),
+    });
+    progress.done();
     const ms = Math.round(performance.now() - started);
     io.stdout(
       `Wrote ${written.path} (${formatBytes(written.archiveBytes)}, ${ms} ms)\n` +
@@ -51,6 +65,7 @@ export async function packageToolchainCommand(compiler: string | undefined, out:
     );
     return 0;
   } catch (err) {
+    progress.done();
     io.stderr(`reprise: ${(err as Error).message}\n`);
     return 1;
   }

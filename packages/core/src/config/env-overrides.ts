@@ -24,6 +24,33 @@ export const ENV_KEYS = {
   REPRISE_REMOTE_BREAKER_COOLDOWN_MS: "remote.breakerCooldownMs",
 } as const;
 
+/** `REPRISE_DIST_*` variables and the key of `dist` each sets. */
+export const DIST_ENV_KEYS = {
+  REPRISE_DIST_SCHEDULER_URL: "schedulerUrl",
+  REPRISE_DIST_TOKEN: "token",
+  REPRISE_DIST_CA_FILE: "caFile",
+  REPRISE_DIST: "enabled",
+  REPRISE_DIST_MODE: "mode",
+  REPRISE_DIST_FALLBACK: "fallback",
+  REPRISE_DIST_JOB_TIMEOUT_MS: "jobTimeoutMs",
+  REPRISE_DIST_ALLOCATE_TIMEOUT_MS: "allocateTimeoutMs",
+} as const;
+
+/** Every variable that changes settings (part of the settings cache key). */
+export const ALL_ENV_KEYS: readonly string[] = [...Object.keys(ENV_KEYS), ...Object.keys(DIST_ENV_KEYS)];
+
+function distFromEnv(env: Readonly<Record<string, string | undefined>>): Record<string, unknown> | undefined {
+  const out: Record<string, unknown> = {};
+  for (const [name, key] of Object.entries(DIST_ENV_KEYS)) {
+    const raw = env[name];
+    if (raw === undefined || raw === "") continue;
+    if (key === "enabled") out[key] = !FALSE_WORDS.includes(raw.trim().toLowerCase());
+    else if (key === "jobTimeoutMs" || key === "allocateTimeoutMs") out[key] = /^\d+$/.test(raw) ? Number(raw) : raw;
+    else out[key] = raw;
+  }
+  return Object.keys(out).length ? out : undefined;
+}
+
 function parseBoolean(name: string, key: string, raw: string): boolean {
   const word = raw.trim().toLowerCase();
   if (TRUE_WORDS.includes(word)) return true;
@@ -82,5 +109,7 @@ export function configFromEnv(env: Readonly<Record<string, string | undefined>>)
         out[key] = raw;
     }
   }
+  const dist = distFromEnv(env);
+  if (dist) out.dist = dist;
   return out satisfies Partial<Record<keyof ConfigInput, unknown>>;
 }

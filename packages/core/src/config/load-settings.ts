@@ -1,13 +1,17 @@
 import { availableParallelism } from "node:os";
 import { dirname, isAbsolute, resolve } from "node:path";
-import { configSchema, type ConfigFile, type LevelSpec, type RemoteSettings, type Settings } from "./schema.js";
-import { configFromEnv, ENV_KEYS } from "./env-overrides.js";
+import { configSchema, type ConfigFile, type DistSettings, type LevelSpec, type RemoteSettings, type Settings } from "./schema.js";
+import { ALL_ENV_KEYS, configFromEnv, DIST_ENV_KEYS, ENV_KEYS } from "./env-overrides.js";
 import { parseRwMode, REMOTE_ENV_NAMES, remoteLevelsFromEnv } from "./remote-env.js";
 import { ConfigError } from "../util/errors.js";
 import { defaultCacheDir, userConfigDir } from "../util/paths.js";
 import { LRUCache } from "lru-cache";
 import { ConfigLocator, type LocatedFile } from "./config-locator.js";
 import { readConfigFile } from "./read-config-file.js";
+import { readCacheDirSettings } from "./cache-dir-settings.js";
+
+/** Where config is looked for in each directory, in order (for `--help`). */
+export { SEARCH_PLACES as CONFIG_SEARCH_PLACES } from "./config-locator.js";
 
 const DEFAULTS = {
   cacheSizeBytes: 10 * 1024 ** 3,
@@ -26,7 +30,8 @@ const DEFAULTS = {
   } satisfies RemoteSettings,
 } as const;
 
-const ENV_NAMES = [...Object.keys(ENV_KEYS), ...REMOTE_ENV_NAMES];
+/** Every variable that changes settings (part of the settings cache key): `REPRISE_*`, `REPRISE_DIST_*`, remote levels. */
+const ENV_NAMES = [...ALL_ENV_KEYS, ...REMOTE_ENV_NAMES];
 
 /**
  * Finds and validates settings for a call made in `cwd`: the nearest trusted
@@ -84,9 +89,26 @@ export class SettingsLoader {
     const found = located && { filepath: located.path, identity: located.identity };
     const file: ConfigFile = located ? await this.parsedFile(located) : {};
     const fromEnv = parseEnv(configFromEnv(env));
-    const merged = { ...file, ...fromEnv, remote: { ...file.remote, ...fromEnv.remote } };
     const base = found ? dirname(found.filepath) : cwd;
-    const dir = merged.dir ? (isAbsolute(merged.dir) ? merged.dir : resolve(fromEnv.dir ? cwd : base, merged.dir)) : defaultCacheDir(env as NodeJS.ProcessEnv);
+    const configured = { ...file, ...fromEnv };
+    const dir = configured.dir ? (isAbsolute(configured.dir) ? configured.dir : resolve(fromEnv.dir ? cwd : base, configured.dir)) : defaultCacheDir(env as NodeJS.ProcessEnv);
+    // `reprise --max-size` writes the cache's own limit next to it; the environment still wins.
+    const inCacheDir = readCacheDirSettings(dir);
+    const cacheDirSize = inCacheDir ? parse(inCacheDir.settings, inCacheDir.path).cacheSize : undefined;
+    const fromCacheDir = cacheDirSize === undefined ? {} : { cacheSize: cacheDirSize };
+    const merged = {
+      ...file,
+      ...fromCacheDir,
+      ...fromEnv,
+      remote: { ...file.remote, ...fromEnv.remote },
+      ...(file.dist || fromEnv.dist ? { dist: { ...file.dist, ...fromEnv.dist } } : {}),
+    };
+    const sources: Record<string, string> = {};
+    for (const key of new Set([...Object.keys(file), ...Object.keys(fromCacheDir), ...Object.keys(fromEnv)])) {
+      const envName = key === "dist" ? "REPRISE_DIST_*" : (Object.entries(ENV_KEYS).find(([, k]) => k === key)?.[0] ?? "REPRISE_*");
+      const source = key in fromEnv ? `environment ${envName}` : key in fromCacheDir ? inCacheDir?.path : found?.filepath;
+      if (source) sources[key] = source;
+    }
     return {
       dir,
       cacheSizeBytes: merged.cacheSize ?? DEFAULTS.cacheSizeBytes,
@@ -104,12 +126,30 @@ export class SettingsLoader {
       remote: { ...DEFAULTS.remote, ...merged.remote },
       ...(merged.hermetic ? { hermetic: merged.hermetic } : {}),
       sandboxOptions: merged.sandboxOptions ?? {},
+      ...distSettings(merged.dist, base, cwd, fromEnv.dist?.caFile !== undefined),
       ...(merged.jobLimits ? { jobLimits: jobLimitsOf(merged.jobLimits) } : {}),
       configFile: found?.filepath,
       configIdentity: found?.identity,
       warnings,
+      sources,
     };
   }
+}
+
+function distSettings(dist: ConfigFile["dist"], base: string, cwd: string, caFromEnv: boolean): { dist?: DistSettings } {
+  if (!dist?.schedulerUrl || dist.enabled === false) return {};
+  const caFile = dist.caFile ? resolve(caFromEnv ? cwd : base, dist.caFile) : undefined;
+  return {
+    dist: {
+      schedulerUrl: dist.schedulerUrl,
+      ...(dist.token ? { token: dist.token } : {}),
+      ...(caFile ? { caFile } : {}),
+      mode: dist.mode ?? "overflow",
+      fallback: dist.fallback ?? "local",
+      jobTimeoutMs: dist.jobTimeoutMs ?? 120_000,
+      allocateTimeoutMs: dist.allocateTimeoutMs ?? 2000,
+    },
+  };
 }
 
 /**
@@ -168,7 +208,10 @@ function parseEnv(input: Record<string, unknown>): ConfigFile {
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
   const key = issue.path.join(".");
-  const variable = Object.entries(ENV_KEYS).find(([, k]) => k === key || k === String(issue.path[0]))?.[0] ?? "REPRISE_*";
+  const variable =
+    (issue.path[0] === "dist" ? Object.entries(DIST_ENV_KEYS).find(([, k]) => k === String(issue.path[1]))?.[0] : undefined) ??
+    Object.entries(ENV_KEYS).find(([, k]) => k === key || k === String(issue.path[0]))?.[0] ??
+    "REPRISE_*";
   throw new ConfigError(`invalid config in ${variable}`, `"${key}": ${issue.message}`);
 }
 

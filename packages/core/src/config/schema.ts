@@ -41,6 +41,29 @@ const remoteSchema = z
 
 const pluginSpecSchema = z.union([z.string().min(1), z.tuple([z.string().min(1), z.record(z.string(), z.unknown())])]);
 
+/** The build farm client (`dist`): where the scheduler is and how misses go there. */
+export const distSchema = z
+  .object({
+    /** The scheduler's URL (http:// or https://). Setting it turns the farm on. */
+    schedulerUrl: z.string().url(),
+    /** The client token the scheduler accepts. */
+    token: z.string().min(1),
+    /** A PEM file of the CA that signed the scheduler's and builders' certificates (https). */
+    caFile: z.string().min(1),
+    /** false: keep the settings but compile every miss here. */
+    enabled: z.boolean(),
+    /** "overflow" (default): a miss goes to the farm only while every local slot is busy; "always": every distributable miss goes. */
+    mode: z.enum(["overflow", "always"]),
+    /** "local" (default): a miss the farm cannot compile is compiled here; "fail": the call fails instead (CI proving the farm works). */
+    fallback: z.enum(["local", "fail"]),
+    /** Longest wait for one job on a builder, uploads included (default 120000). */
+    jobTimeoutMs: z.number().int().positive(),
+    /** Longest wait for the scheduler to allocate a builder (default 2000). */
+    allocateTimeoutMs: z.number().int().positive(),
+  })
+  .strict()
+  .partial();
+
 /** Everything a config file may say. Unknown keys are an error, so typos are caught. */
 export const configSchema = z
   .object({
@@ -79,6 +102,8 @@ export const configSchema = z
       .partial(),
     /** Storage backend; "local" (built in) unless a plugin provides another. */
     storage: z.object({ kind: z.string().min(1), options: z.record(z.string(), z.unknown()).optional() }).strict(),
+    /** Build farm client; see docs/dist-builder.md. */
+    dist: distSchema,
     /** Cache levels asked in order (e.g. local, then redis, then s3); replaces `storage` when given. */
     levels: z.array(levelSchema).min(1),
     /** Ignore hits, compile and overwrite what is stored (sccache's SCCACHE_RECACHE). */
@@ -106,6 +131,17 @@ export interface RemoteSettings {
   breakerCooldownMs: number;
 }
 
+/** The farm settings of a call, present only when a scheduler URL is set and the farm is not disabled. */
+export interface DistSettings {
+  schedulerUrl: string;
+  token?: string;
+  caFile?: string;
+  mode: "overflow" | "always";
+  fallback: "local" | "fail";
+  jobTimeoutMs: number;
+  allocateTimeoutMs: number;
+}
+
 export interface Settings {
   dir: string;
   cacheSizeBytes: number;
@@ -126,6 +162,8 @@ export interface Settings {
   /** Sandbox that compiles misses, or undefined for ordinary local compiles. */
   hermetic?: string;
   sandboxOptions: Record<string, unknown>;
+  /** Build farm client settings, or undefined when misses are not distributed. */
+  dist?: DistSettings;
   /** Config `jobLimits` as given (the hermetic compiler applies them over its defaults). */
   jobLimits?: { timeoutMs?: number; maxProcesses?: number; memoryBytes?: number; maxOutputBytes?: number };
   /** File the settings came from, if any (for `--show-config` and error messages). */
@@ -134,4 +172,6 @@ export interface Settings {
   configIdentity?: string;
   /** Config files that were found but not read, and why (another user could have written them). */
   warnings: string[];
+  /** Where each key that is not at its default was set: a file path or "environment REPRISE_…" (for `--show-config`). */
+  sources: Partial<Record<keyof ConfigFile, string>>;
 }

@@ -14,6 +14,8 @@ import { createLocalDiskStorage } from "../storage/local-disk-storage.js";
 import type { Stats } from "../stats/stats.js";
 import type { Logger } from "../util/logger.js";
 import { createHermeticCompiler } from "./hermetic-setup.js";
+import { hermeticPlugin } from "../hermetic/hermetic-plugin.js";
+import { distClientLoader } from "./dist-loader.js";
 
 /** Engines kept at once; the least recently used project's is rebuilt when it calls again. */
 const MAX_PROJECTS = 32;
@@ -23,8 +25,15 @@ export interface Project {
   engine: Engine;
   detector: CompilerDetector;
   storages: StorageRegistry;
-  /** Compiles misses in a sandbox when the call's settings ask for it (`hermetic`). */
+  /** Compiles misses in a sandbox when the call's settings ask for it (`hermetic`); tapped on the engine's `compileMiss`. */
   hermetic?: HermeticCompiler;
+  /**
+   * Called before a miss is compiled: when the call's settings configure a
+   * build farm (`dist`), loads this project's farm client plugin (a
+   * `compileMiss` tap) if it is not loaded yet, under the same trust rules as
+   * every plugin.
+   */
+  prepareMiss?: (settings: Settings) => Promise<void>;
 }
 
 export interface ProjectEnginesOptions {
@@ -153,6 +162,8 @@ export class ProjectEngines {
         if (plugin) engine.use(plugin);
       },
     });
+    // Hermetic mode is a `compileMiss` tap (stage 100: a farm client is asked first).
+    engine.use(hermeticPlugin(hermetic));
     const storages = new StorageRegistry(engine, {
       logger: this.o.logger.child("storage"),
       // A backend named only by a call's settings (REPRISE_REDIS_ENDPOINT, `levels`) loads its first-party plugin into this project's engine then, trust rules included.
@@ -162,6 +173,6 @@ export class ProjectEngines {
         if (plugin) engine.use(plugin);
       },
     });
-    return { engine, detector: new CompilerDetector(engine, this.o.hashes), storages, hermetic };
+    return { engine, detector: new CompilerDetector(engine, this.o.hashes), storages, hermetic, prepareMiss: distClientLoader(engine, base, logger) };
   }
 }

@@ -16,6 +16,7 @@ import type { Stats } from "../stats/stats.js";
 import type { CacheStorage } from "../storage/cache-storage.js";
 import type { Logger } from "../util/logger.js";
 import { REPRISE_VERSION } from "../version.js";
+import { forgetDescriptions } from "../explain/description-records.js";
 
 export interface DaemonOptions {
   socketPath: string;
@@ -32,7 +33,20 @@ export interface DaemonOptions {
 /** A client that has not sent its whole request by then is dropped (its buffer with it). */
 const REQUEST_TIMEOUT_MS = 30_000;
 
-type Command = { command: "ping" | "stats" | "zero-stats" | "stop"; cwd?: string; env?: Record<string, string> };
+type Command =
+  | { command: "ping" | "stats" | "zero-stats" | "clear" | "stop"; cwd?: string; env?: Record<string, string> }
+  | ExplainCommand;
+
+/** `reprise --explain`: a compiler call to look up, never to run. */
+interface ExplainCommand {
+  command: "explain";
+  protocol: number;
+  argv: string[];
+  cwd: string;
+  env: Record<string, string>;
+  stdoutIsTTY?: boolean;
+  stderrIsTTY?: boolean;
+}
 
 /**
  * Accepts client connections on the private Unix socket: one request per
@@ -182,6 +196,20 @@ export class DaemonServer {
     socket.write(exitFrame(result.exitCode));
   }
 
+  private async explain(cmd: ExplainCommand): Promise<unknown> {
+    if (cmd.protocol !== PROTOCOL_VERSION) return { error: `protocol ${String(cmd.protocol)} is not the daemon's (${PROTOCOL_VERSION})`, protocol: PROTOCOL_VERSION };
+    if (!isStringList(cmd.argv) || cmd.argv.length === 0 || typeof cmd.cwd !== "string" || typeof cmd.env !== "object" || cmd.env === null) {
+      return { error: "explain needs argv (the compile command), cwd and env" };
+    }
+    const env = Object.fromEntries(Object.entries(cmd.env).filter((e): e is [string, string] => typeof e[1] === "string"));
+    const request: CompileRequest = { argv: cmd.argv, cwd: cmd.cwd, env, stdoutIsTTY: cmd.stdoutIsTTY === true, stderrIsTTY: cmd.stderrIsTTY === true };
+    try {
+      return await this.o.service.explain(request);
+    } catch (err) {
+      return { error: `cannot explain this call: ${(err as Error).message}` };
+    }
+  }
+
   private async command(cmd: Command, socket: Socket): Promise<void> {
     const reply = (data: unknown) => socket.write(frame(FrameType.Reply, JSON.stringify(data)));
     switch (cmd.command) {
@@ -192,10 +220,27 @@ export class DaemonServer {
         // Stores still running after their calls were answered count as done.
         await this.o.service.settle();
         if (cmd.cwd) await this.o.service.storageFor(cmd.cwd, cmd.env ?? {}).catch(() => undefined);
+        const settings = cmd.cwd ? await this.o.service.settingsFor(cmd.cwd, cmd.env ?? {}).catch((err: Error) => err) : undefined;
         const storages = await Promise.all(
           this.o.storages.all().map(async (s) => ({ kind: s.kind, location: s.location, ...(await s.usage()), ...(s.levelStats ? { levels: s.levelStats() } : {}) })),
         );
-        reply({ version: REPRISE_VERSION, pid: process.pid, stats: this.o.stats.snapshot(), storages });
+        const config = settings instanceof Error ? { configError: settings.message } : { configFile: settings?.configFile ?? null };
+        reply({ version: REPRISE_VERSION, pid: process.pid, stats: this.o.stats.snapshot(), storages, ...config });
+        return;
+      }
+      case "clear": {
+        await this.o.service.settle();
+        try {
+          const storage = await this.o.service.storageFor(cmd.cwd ?? process.cwd(), cmd.env ?? {});
+          const before = await storage.usage();
+          await storage.clear();
+          // The explanations of the removed entries go with them (the log is kept in the cache directory whatever the storage).
+          await forgetDescriptions((await this.o.service.settingsFor(cmd.cwd ?? process.cwd(), cmd.env ?? {})).dir);
+          this.o.service.forgetEntries();
+          reply({ ok: true, kind: storage.kind, location: storage.location, removedBytes: before.sizeBytes, removedEntries: before.entries });
+        } catch (err) {
+          reply({ error: (err as Error).message });
+        }
         return;
       }
       case "zero-stats":
@@ -204,6 +249,9 @@ export class DaemonServer {
         for (const s of this.o.storages.all()) s.resetLevelStats?.();
         await this.o.stats.persist();
         reply({ ok: true });
+        return;
+      case "explain":
+        reply(await this.explain(cmd));
         return;
       case "stop":
         reply({ ok: true, pid: process.pid });
@@ -216,6 +264,10 @@ export class DaemonServer {
 }
 
 function discard(): void {}
+
+function isStringList(v: unknown): v is string[] {
+  return Array.isArray(v) && v.every((x) => typeof x === "string");
+}
 
 function runLocallyFrame(payload: RunLocallyPayload): Buffer {
   return frame(FrameType.RunLocally, JSON.stringify(payload));

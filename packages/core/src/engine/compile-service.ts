@@ -5,6 +5,7 @@ import { basename, dirname, join } from "node:path";
 import type pLimit from "p-limit";
 import type { CompileInvocation, CompileRequest, CompilerInfo, ParseResult } from "./types.js";
 import type { CallOutcome } from "./hooks.js";
+import { MissCompiler } from "./miss-compiler.js";
 import { baseKey } from "./cache-key.js";
 import { parseDepFileWithEnv } from "./dep-file.js";
 import { directResultKey, findInManifest, ManifestMemo, recordInManifest, storageId, today } from "./direct-mode.js";
@@ -25,6 +26,10 @@ import { decodeEntry, encodeEntry, type CacheEntry, type ManifestEntry } from ".
 import type { Stats } from "../stats/stats.js";
 import type { Logger } from "../util/logger.js";
 import { ConfigError, CorruptEntryError, PluginError, RepriseError } from "../util/errors.js";
+import { callLogger, logCallStart } from "../explain/call-log.js";
+import { explainCall, type ExplainAnswer } from "../explain/explain-call.js";
+import { recordCall } from "../explain/record-call.js";
+import type { PluginOutcome } from "../stats/stats.js";
 
 type EnvDep = NonNullable<ManifestEntry["env"]>[number];
 
@@ -57,6 +62,15 @@ function isRegularOrAbsent(path: string): boolean {
   return !st || st.isFile();
 }
 
+const PLUGIN_OUTCOME: Record<CallOutcome["result"], PluginOutcome> = {
+  "hit-direct": "hits",
+  "hit-preprocessor": "hits",
+  miss: "misses",
+  "not-cacheable": "notCacheable",
+  "compile-failed": "compileFailures",
+  error: "errors",
+};
+
 /** What the daemon tells the client at the end of a call. */
 export type CallResult =
   | { kind: "done"; exitCode: number; stdout: Buffer; stderr: Buffer }
@@ -87,6 +101,8 @@ interface Call {
   inv: CompileInvocation;
   storage: CacheStorage;
   started: number;
+  /** The daemon's logger, or a more detailed one the call asked for (REPRISE_LOG in its environment). */
+  log: Logger;
 }
 
 /**
@@ -107,9 +123,12 @@ export class CompileService {
    */
   private readonly recent = new LRUCache<string, CacheEntry>({ maxSize: RECENT_ENTRIES_BYTES, sizeCalculation: entryBytes });
   private readonly background = new Set<Promise<void>>();
+  private readonly misses: MissCompiler;
   private readonly noticed = new Set<string>();
 
-  constructor(private readonly d: CompileServiceDeps) {}
+  constructor(private readonly d: CompileServiceDeps) {
+    this.misses = new MissCompiler(d.limit, d.stats, d.logger);
+  }
 
   async run(request: CompileRequest): Promise<ServiceResult> {
     const notices: string[] = [];
@@ -121,6 +140,7 @@ export class CompileService {
     const started = performance.now();
     const compilerName = request.argv[0] ?? "";
     let compilerPath: string | undefined;
+    let detectedBy: string | undefined;
     try {
       compilerPath = this.resolveCompiler(request);
       if (!compilerPath) return this.local(compilerName, "compiler-not-found", started, request);
@@ -130,6 +150,7 @@ export class CompileService {
       const project = await this.d.projects.for(settings, request.cwd);
       const compiler = await project.detector.detect(compilerPath, request.env);
       if (!compiler) return this.local(compilerPath, "unknown-compiler", started, request, undefined, project);
+      detectedBy = compiler.plugin;
       const parsed = this.parse(project, request, compiler, compilerPath);
       if (!parsed.cacheable) return this.local(compilerPath, parsed.reason, started, request, compiler, project);
       // A hit replaces outputs by rename: never over a device, a directory or a FIFO.
@@ -137,7 +158,9 @@ export class CompileService {
         return this.local(compilerPath, "output-not-regular-file", started, request, compiler, project);
       }
       const storage = await project.storages.forSettings(settings);
-      const call: Call = { settings, project, request, compiler, inv: parsed.invocation, storage, started };
+      const log = callLogger(request.env, this.d.logger);
+      logCallStart(log, request, compiler, parsed.invocation);
+      const call: Call = { settings, project, request, compiler, inv: parsed.invocation, storage, started, log };
       // Preprocessor mode needs a preprocessed text; languages without one (rustc) always use direct mode.
       const inv = parsed.invocation;
       const preprocessable = inv.preprocessArgv !== undefined || inv.dependencies.none === true;
@@ -145,13 +168,22 @@ export class CompileService {
     } catch (err) {
       if (err instanceof UnsafeCacheDirError) this.noticeOnce([`${err.message}; compiling without the cache`], notices);
       const reason = err instanceof RepriseError ? err.code : "internal-error";
-      this.d.logger.error("call failed, compiling without cache: %s", (err as Error).stack ?? err);
+      const plugin = err instanceof PluginError ? err.plugin : ((err as { plugin?: string } | undefined)?.plugin ?? detectedBy);
+      this.d.logger.error("call failed, compiling without cache%s: %s", plugin ? ` (plugin ${plugin})` : "", (err as Error).stack ?? err);
       this.d.stats.error(reason);
+      if (plugin) this.d.stats.plugin(plugin, "errors");
       const message = (err as Error).message;
       // A bad setting stops caching for every call: the user must see it on the terminal, not only in stats.
       const notice = err instanceof ConfigError || err instanceof PluginError ? message.trim() : undefined;
       return { kind: "run-locally", compiler: compilerPath ?? compilerName, reason: `reprise error: ${message}`, ...(notice ? { notice } : {}) };
     }
+  }
+
+  /** `reprise --explain`: whether `request` would hit, and for a miss why, without compiling, storing or counting. */
+  explain(request: CompileRequest): Promise<ExplainAnswer> {
+    const remembered = (storage: CacheStorage, key: string) => this.recent.has(recentKey(storage, key));
+    const deps = { ...this.d, parse: this.parse.bind(this), resolveCompiler: this.resolveCompiler.bind(this) };
+    return explainCall({ ...deps, pending: (key) => this.storing.get(key), remembered }, request);
   }
 
   /** The storage a call made from `cwd` with `env` would use (for `--show-stats`). */
@@ -174,6 +206,17 @@ export class CompileService {
       this.d.stats.warning(text);
       into.push(text);
     }
+  }
+
+  /** The settings of a call made from `cwd` with `env` (for `--show-stats`). */
+  settingsFor(cwd: string, env: Record<string, string>): Promise<Settings> {
+    return this.d.settings.load(cwd, env);
+  }
+
+  /** Forgets entries remembered in memory (after the storage was cleared). */
+  forgetEntries(): void {
+    this.recent.clear();
+    this.manifests.clear();
   }
 
   private resolveCompiler(request: CompileRequest): string | undefined {
@@ -210,6 +253,7 @@ export class CompileService {
 
     const key = await baseKey(call.project.engine, this.d.hashes, call.request, call.compiler, inv, "direct", sharing);
     const manifestKey = key.add("source", sharing ? sharing.relative(inv.sourceFile) : inv.sourceFile).add("sourceHash", source.hash).digest();
+    call.log.debug("%s: direct mode, manifest key %s", inv.sourceFile, manifestKey);
     const storing = this.storing.get(manifestKey);
     if (storing) await storing;
     const match = await findInManifest(call.storage, manifestKey, this.manifests, this.d.hashes, call.request.env, (err) => this.rejected("manifest", manifestKey, err), sharing);
@@ -233,7 +277,11 @@ export class CompileService {
       const root = bound ? sharing.root : undefined;
       const resultKey = directResultKey(manifestKey, list, date, files.env, root);
       const entry: ManifestEntry = { files: list, resultKey, ...(date ? { date } : {}), ...(files.env.length ? { env: files.env } : {}), ...(root !== undefined ? { root } : {}) };
-      return { resultKey, alsoUnder: fallbackKey, after: () => recordInManifest(call.storage, manifestKey, entry, this.manifests) };
+      const after = async () => {
+        await recordInManifest(call.storage, manifestKey, entry, this.manifests);
+        await this.record(call, "direct", source.hash, { manifestKey, entry });
+      };
+      return { resultKey, alsoUnder: fallbackKey, after };
     });
   }
 
@@ -259,7 +307,8 @@ export class CompileService {
     if (storing) await storing;
     const hit = await this.tryHit(call, resultKey, "preprocessor");
     if (hit) return hit;
-    return this.compileAndStore(call, resultKey, async () => ({ resultKey }));
+    call.log.debug("%s: preprocessor mode, result key %s", inv.sourceFile, resultKey);
+    return this.compileAndStore(call, resultKey, async () => ({ resultKey, after: () => this.record(call, "preprocessor", undefined) }));
   }
 
   /** `silentOnly`: the direct-mode fallback's lookup, of a copy in the first level that is served only without diagnostics. */
@@ -270,6 +319,7 @@ export class CompileService {
     if (!entry || (silentOnly && (entry.stdout.length > 0 || entry.stderr.length > 0))) return undefined;
     const adapt = outputAdapter(call.project.engine, call.compiler, call.inv);
     if (!restoreEntry(entry, call.inv, (path, data) => this.d.hashes.rememberWritten(path, data), adapt)) return undefined;
+    call.log.debug("%s: result key %s, from %s", call.inv.sourceFile, resultKey, call.storage.location);
     const serviceMs = performance.now() - call.started;
     this.d.stats.hit(kind, call.inv.language, entry.compileMs, serviceMs);
     await this.finished(call, kind === "direct" ? "hit-direct" : "hit-preprocessor", entry.exitCode, serviceMs);
@@ -322,10 +372,11 @@ export class CompileService {
     let run: CompilerRun;
     try {
       const [compiled] = await Promise.all([
-        this.d.limit(() => this.compile(call)),
+        this.compile(call),
         deps.scanArgv ? this.d.limit(() => runCompiler(deps.scanArgv!, request.cwd, inv.compileEnv ?? request.env)) : undefined,
       ]);
       run = compiled;
+      call.log.debug("%s: compiler exited %d after %s ms", inv.sourceFile, run.exitCode, run.durationMs.toFixed(1));
       if (run.exitCode !== 0) {
         this.d.stats.compileFailed();
         await this.finished(call, "compile-failed", run.exitCode, performance.now() - call.started);
@@ -395,21 +446,17 @@ export class CompileService {
     while (this.background.size > 0) await Promise.allSettled([...this.background]);
   }
 
-  /** The real compile of a miss: in the configured sandbox, or as a plain local run. */
+  /** The real compile of a miss: wherever a `compileMiss` tap takes it, else locally (see MissCompiler). */
   private async compile(call: Call): Promise<CompilerRun> {
-    const { inv, request, settings } = call;
-    if (settings.hermetic && call.project.hermetic) {
-      try {
-        const outcome = await call.project.hermetic.compile(settings.hermetic, settings.sandboxOptions, request, call.compiler, inv, settings.jobLimits);
-        if (outcome.ok) return outcome.run;
-        this.d.logger.warn("hermetic compile not possible (%s: %s); compiling locally", outcome.reason, outcome.detail);
-        this.d.stats.fallback(outcome.reason);
-      } catch (err) {
-        this.d.logger.error("hermetic compile failed; compiling locally: %s", (err as Error).stack ?? err);
-        this.d.stats.fallback("hermetic-error");
-      }
-    }
-    return runCompiler(inv.compileArgv, request.cwd, inv.compileEnv ?? request.env);
+    await call.project.prepareMiss?.(call.settings);
+    return this.misses.compile(call.project.engine, { request: call.request, compiler: call.compiler, invocation: call.inv, settings: call.settings, log: call.log });
+  }
+
+  /** Records what the stored entry's key was made of, for `--explain` (after the answer; a failure only loses the explanation). */
+  private async record(call: Call, mode: "direct" | "preprocessor", sourceHash: string | undefined, direct?: { manifestKey: string; entry: ManifestEntry }): Promise<void> {
+    await recordCall(this.d.hashes, call.settings.dir, call.request, call.compiler.path, call.compiler, call.inv, mode, sourceHash, direct).catch((err: unknown) =>
+      this.d.logger.debug("could not record the key description of %s: %s", call.inv.sourceFile, (err as Error).message),
+    );
   }
 
   private async store(call: Call, resultKey: string, outputs: CacheEntry["outputs"], run: CompilerRun, after?: () => Promise<void>, alsoUnder?: string): Promise<void> {
@@ -477,17 +524,21 @@ export class CompileService {
 
   private async local(compiler: string, reason: string, started: number, request: CompileRequest, info?: CompilerInfo, project?: Project): Promise<CallResult> {
     this.d.stats.notCacheable(reason);
-    this.d.logger.debug("not cached (%s): %s", reason, request.argv.join(" "));
+    const log = callLogger(request.env, this.d.logger);
+    if (log.enabled("debug")) log.debug("not cached (%s): %s (cwd %s, %s ms)", reason, request.argv.join(" "), request.cwd, (performance.now() - started).toFixed(1));
     if (project) await this.emit(project, { request, compiler: info, result: "not-cacheable", reason, exitCode: 0, durationMs: performance.now() - started });
     return { kind: "run-locally", compiler, reason };
   }
 
   private finished(call: Call, result: CallOutcome["result"], exitCode: number, durationMs: number): Promise<void> {
+    if (call.log.enabled("debug")) call.log.debug("%s: %s, exit %d, %s ms", call.inv.sourceFile, result, exitCode, durationMs.toFixed(1));
     return this.emit(call.project, { request: call.request, compiler: call.compiler, invocation: call.inv, result, exitCode, durationMs });
   }
 
   /** Tells the plugins of the call's own project, and only those, how the call ended. */
   private async emit(project: Project, outcome: CallOutcome): Promise<void> {
+    const plugin = outcome.compiler?.plugin;
+    if (plugin) this.d.stats.plugin(plugin, PLUGIN_OUTCOME[outcome.result]);
     if (!project.engine.hooks.callFinished.isUsed()) return;
     try {
       await project.engine.hooks.callFinished.promise(outcome);

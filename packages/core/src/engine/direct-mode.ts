@@ -42,6 +42,10 @@ export class ManifestMemo {
   set(storage: CacheStorage, key: string, manifest: Manifest): void {
     this.memo.set(`${storageId(storage)}\0${key}`, manifest);
   }
+
+  clear(): void {
+    this.memo.clear();
+  }
 }
 
 const storageIds = new WeakMap<CacheStorage, number>();

@@ -1,6 +1,7 @@
 import { createHooks, type EngineHooks } from "./hooks.js";
 import type { ReprisePlugin } from "./plugin.js";
 import { Logger, silentLogger } from "../util/logger.js";
+import { guardHooks } from "./tap-guard.js";
 
 /**
  * The engine: a set of hooks and the plugins that tapped them. It knows no
@@ -9,12 +10,21 @@ import { Logger, silentLogger } from "../util/logger.js";
 export class Engine {
   readonly hooks: EngineHooks = createHooks();
   readonly plugins: ReprisePlugin[] = [];
+  /** The plugin whose `apply` is running: its taps are named after it in errors and stats. */
+  private applying: string | undefined;
 
-  constructor(readonly logger: Logger = silentLogger) {}
+  constructor(readonly logger: Logger = silentLogger) {
+    guardHooks(this.hooks, () => this.applying);
+  }
 
   use(plugin: ReprisePlugin): this {
     if (this.plugins.some((p) => p.name === plugin.name)) return this;
-    plugin.apply(this);
+    this.applying = plugin.name;
+    try {
+      plugin.apply(this);
+    } finally {
+      this.applying = undefined;
+    }
     this.plugins.push(plugin);
     this.logger.debug("plugin %s applied", plugin.name);
     return this;

@@ -4,6 +4,8 @@ import type { KeyHasher } from "../hashing/key-hasher.js";
 import type { CacheStorage, StorageSettings } from "../storage/cache-storage.js";
 import type { Platform, ToolchainSpec } from "../toolchain/types.js";
 import type { Sandbox, SandboxSettings } from "../sandbox/types.js";
+import type { Settings } from "../config/schema.js";
+import type { Logger } from "../util/logger.js";
 
 /** What `resolveArchitecture` is asked about: a toolchain about to be packaged or already described. */
 export interface ArchitectureQuery {
@@ -52,6 +54,45 @@ export interface CallOutcome {
   durationMs: number;
 }
 
+/** Counters a `compileMiss` tap may add to (shown by `--show-stats`). */
+export interface MissStats {
+  /** The miss could not be compiled the configured way and went on to the next tap (or locally), for `reason`. */
+  fallback(reason: string): void;
+  /** The miss was compiled on another machine by `executor` (e.g. "farm"). */
+  remoteCompile(executor: string, detail: { roundTripMs: number; bytesUploaded: number; roundTrips: number }): void;
+}
+
+/** A cache miss about to be compiled: where it is compiled is up to the `compileMiss` taps. */
+export interface MissContext {
+  request: CompileRequest;
+  compiler: CompilerInfo;
+  invocation: CompileInvocation;
+  /** The call's settings (hermetic, dist, …). */
+  settings: Settings;
+  /**
+   * Whether one of the daemon's local compile slots (`maxJobs`) is free now.
+   * A true answer keeps that slot for this call until it compiles locally (or
+   * the call ends), so a burst of misses does not all see the same free slot.
+   */
+  localSlotFree(): boolean;
+  /** Runs `work` in a local compile slot: taps that use this machine's CPU (a sandbox) must. */
+  inLocalSlot<T>(work: () => Promise<T>): Promise<T>;
+  stats: MissStats;
+  logger: Logger;
+}
+
+/**
+ * A miss compiled by a tap: the compiler's exit status and streams, its own
+ * duration, and every output already written where the compile writes it
+ * (the dependency file included), as a local compile would have left them.
+ */
+export interface MissCompileResult {
+  exitCode: number;
+  stdout: Buffer;
+  stderr: Buffer;
+  durationMs: number;
+}
+
 /**
  * Every extension point of the engine, declared in one place.
  * See docs/plugin-guide.md for when each runs and what it may return.
@@ -79,6 +120,12 @@ export function createHooks() {
     resolveArchitecture: new AsyncSeriesBailHook<[ArchitectureQuery], Platform[] | undefined>(["query"]),
     /** Bail: the sandbox plugin whose name the config selects returns its implementation. */
     createSandbox: new SyncBailHook<[SandboxSettings], Sandbox | undefined>(["settings"]),
+    /**
+     * Bail: where a cache miss is compiled. The first tap that returns a result
+     * compiled it (hermetic sandbox, build farm); when every tap passes
+     * (undefined), the compiler runs locally in a local slot.
+     */
+    compileMiss: new AsyncSeriesBailHook<[MissContext], MissCompileResult | undefined>(["context"]),
     /** Parallel: told when a call ends (stats, logging, telemetry). Errors are logged, never fail the build. */
     callFinished: new AsyncParallelHook<[CallOutcome]>(["outcome"]),
   });

@@ -38,6 +38,8 @@ export interface CompilerInfo {
   identityFiles?: string[];
   /** Filled in by the engine: hash of binary, identity files and version text. */
   identity: string;
+  /** Filled in by the engine: the plugin that detected it (stats count calls by it). */
+  plugin?: string;
   /** Free-form data for the plugin's own later hooks. */
   data?: Record<string, unknown>;
 }

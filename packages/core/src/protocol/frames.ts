@@ -4,7 +4,7 @@
  *   u32 big-endian length L | u8 type | L-1 bytes payload
  * This module has no dependencies: the client loads it on every call.
  */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 /** Largest frame a client accepts from the daemon (compiler output can be large). */
 export const MAX_FRAME_BYTES = 256 * 1024 * 1024;
 /**

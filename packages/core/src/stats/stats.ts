@@ -9,6 +9,17 @@ export interface LanguageCounters {
   misses: number;
 }
 
+/** Calls of the compilers one plugin detected, by outcome. */
+export interface PluginCounters {
+  hits: number;
+  misses: number;
+  notCacheable: number;
+  compileFailures: number;
+  errors: number;
+}
+
+export type PluginOutcome = keyof PluginCounters;
+
 export interface StatsSnapshot {
   since: string;
   calls: number;
@@ -27,6 +38,10 @@ export interface StatsSnapshot {
    * locally instead is counted in `fallbacks`.
    */
   hermetic: Record<string, number>;
+  /** Misses compiled on other machines, by executor (e.g. "farm"). */
+  remote: Record<string, RemoteCounters>;
+  /** Median milliseconds from asking for a remote compile to having its outputs, over the recent ones. */
+  remoteRoundTripMs: number | null;
   /** Cacheable calls whose compile failed (never cached). */
   compileFailures: number;
   /** Sum of the original compile times of every hit. */
@@ -38,6 +53,15 @@ export interface StatsSnapshot {
   byLanguage: Record<string, LanguageCounters>;
   /** Security warnings met (a config file not read, a cache directory not used), each once. */
   warnings: string[];
+  /** Calls by the plugin that detected their compiler (`CompilerInfo.plugin`). */
+  byPlugin: Record<string, PluginCounters>;
+}
+
+export interface RemoteCounters {
+  compiles: number;
+  bytesUploaded: number;
+  /** HTTP round trips to builders, summed over the compiles (a job the builder holds everything for takes one). */
+  roundTrips: number;
 }
 
 const RECENT = 512;
@@ -48,6 +72,7 @@ export class Stats {
   private data: StatsSnapshot;
   private hitTimes: number[] = [];
   private missOverheads: number[] = [];
+  private remoteTimes: number[] = [];
   private dirty = false;
 
   constructor(private readonly file?: string) {
@@ -55,7 +80,7 @@ export class Stats {
     if (file) {
       try {
         const loaded = JSON.parse(readFileSync(file, "utf8")) as Partial<StatsSnapshot>;
-        this.data = { ...fresh(), ...loaded, hitServiceMs: null, missOverheadMs: null };
+        this.data = { ...fresh(), ...loaded, hitServiceMs: null, missOverheadMs: null, remoteRoundTripMs: null };
       } catch {
         // No stats yet, or unreadable: start from zero.
       }
@@ -106,10 +131,27 @@ export class Stats {
     this.dirty = true;
   }
 
+  /** Not a call of its own: the compile of a miss ran on another machine. */
+  remoteCompile(executor: string, detail: { roundTripMs: number; bytesUploaded: number; roundTrips: number }): void {
+    const c = (this.data.remote[executor] ??= { compiles: 0, bytesUploaded: 0, roundTrips: 0 });
+    c.compiles++;
+    c.bytesUploaded += detail.bytesUploaded;
+    c.roundTrips += detail.roundTrips;
+    push(this.remoteTimes, detail.roundTripMs);
+    this.dirty = true;
+  }
+
   warning(text: string): void {
     if (this.data.warnings.includes(text)) return;
     this.data.warnings.push(text);
     if (this.data.warnings.length > MAX_WARNINGS) this.data.warnings.shift();
+    this.dirty = true;
+  }
+
+  /** Not a call of its own: which plugin's compiler the call was made with. */
+  plugin(name: string, outcome: PluginOutcome): void {
+    const c = (this.data.byPlugin[name] ??= { hits: 0, misses: 0, notCacheable: 0, compileFailures: 0, errors: 0 });
+    c[outcome]++;
     this.dirty = true;
   }
 
@@ -120,13 +162,19 @@ export class Stats {
   }
 
   snapshot(): StatsSnapshot {
-    return { ...structuredClone(this.data), hitServiceMs: median(this.hitTimes), missOverheadMs: median(this.missOverheads) };
+    return {
+      ...structuredClone(this.data),
+      hitServiceMs: median(this.hitTimes),
+      missOverheadMs: median(this.missOverheads),
+      remoteRoundTripMs: median(this.remoteTimes),
+    };
   }
 
   zero(): void {
     this.data = fresh();
     this.hitTimes = [];
     this.missOverheads = [];
+    this.remoteTimes = [];
     this.dirty = true;
   }
 
@@ -156,12 +204,15 @@ function fresh(): StatsSnapshot {
     errors: {},
     fallbacks: {},
     hermetic: {},
+    remote: {},
+    remoteRoundTripMs: null,
     compileFailures: 0,
     timeSavedMs: 0,
     hitServiceMs: null,
     missOverheadMs: null,
     byLanguage: {},
     warnings: [],
+    byPlugin: {},
   };
 }
 

@@ -3,7 +3,7 @@ import type { CompilerInfo } from "../engine/types.js";
 import { programPlatforms } from "./collect-files.js";
 import { identifiedByContent } from "./content-identity.js";
 import { ToolchainError } from "./errors.js";
-import { buildToolchainArchive, writeToolchainArchive, type BuiltArchive, type WrittenArchive } from "./toolchain-archive.js";
+import { buildToolchainArchive, writeToolchainArchive, type BuiltArchive, type PackProgress, type WrittenArchive } from "./toolchain-archive.js";
 import type { Platform, ToolchainSpec } from "./types.js";
 
 export interface DescribedToolchain {
@@ -38,7 +38,13 @@ export async function buildCompilerToolchain(engine: Engine, compiler: CompilerI
 }
 
 /** Writes the archive of a compiler's toolchain to `out` (what `reprise --package-toolchain` does). */
-export async function packageCompilerToolchain(engine: Engine, compiler: CompilerInfo, out: string): Promise<WrittenArchive & DescribedToolchain> {
+export async function packageCompilerToolchain(
+  engine: Engine,
+  compiler: CompilerInfo,
+  out: string,
+  progress?: { described?: (d: DescribedToolchain) => void; packing?: PackProgress },
+): Promise<WrittenArchive & DescribedToolchain> {
   const described = await describeToolchain(engine, compiler);
-  return { ...(await writeToolchainArchive(described.spec, described.runsOn, out)), ...described };
+  progress?.described?.(described);
+  return { ...(await writeToolchainArchive(described.spec, described.runsOn, out, progress?.packing)), ...described };
 }

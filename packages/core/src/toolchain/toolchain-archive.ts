@@ -100,8 +100,11 @@ function normalisedMode(type: string, mode: number): number {
   return mode & 0o111 ? 0o755 : 0o644;
 }
 
+/** Told how many bytes of the toolchain's files are packed so far, of how many. */
+export type PackProgress = (packedBytes: number, totalBytes: number) => void;
+
 /** Packs a toolchain into a deterministic .tar.gz in memory. */
-export async function buildToolchainArchive(spec: ToolchainSpec, runsOn: Platform[]): Promise<BuiltArchive> {
+export async function buildToolchainArchive(spec: ToolchainSpec, runsOn: Platform[], onProgress?: PackProgress): Promise<BuiltArchive> {
   const manifest = buildManifest(spec, runsOn);
   const root = spec.sysroot ?? "/";
   const json = Buffer.from(JSON.stringify(manifest, null, 1) + "\n");
@@ -119,7 +122,11 @@ export async function buildToolchainArchive(spec: ToolchainSpec, runsOn: Platfor
   const fixed = { mtime: EPOCH, uid: 0, gid: 0, uname: "", gname: "" };
   try {
     await addEntry(pack, { name: MANIFEST_NAME, type: "file", size: json.length, mode: 0o644, ...fixed }, json);
+    const totalBytes = manifest.files.reduce((n, f) => n + f.size, 0);
+    let packedBytes = 0;
     for (const f of manifest.files) {
+      onProgress?.(packedBytes, totalBytes);
+      packedBytes += f.size;
       const name = f.path.slice(1);
       if (f.type === "directory") await addEntry(pack, { name, type: "directory", mode: f.mode, size: 0, ...fixed });
       else if (f.type === "symlink") await addEntry(pack, { name, type: "symlink", linkname: f.linkTarget ?? "", mode: f.mode, size: 0, ...fixed });
@@ -181,8 +188,8 @@ async function addEntry(pack: tarStream.Pack, header: tarStream.Header | Partial
 }
 
 /** Writes a toolchain archive to `out` (atomically: a temporary file renamed into place). */
-export async function writeToolchainArchive(spec: ToolchainSpec, runsOn: Platform[], out: string): Promise<WrittenArchive> {
-  const built = await buildToolchainArchive(spec, runsOn);
+export async function writeToolchainArchive(spec: ToolchainSpec, runsOn: Platform[], out: string, onProgress?: PackProgress): Promise<WrittenArchive> {
+  const built = await buildToolchainArchive(spec, runsOn, onProgress);
   const tmp = `${out}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
   try {
     await writeFile(tmp, built.bytes);

@@ -49,6 +49,11 @@ export class Logger {
     return new Logger(this.level, this.sink, component);
   }
 
+  /** The same sink and component at another level (a call that asked for more detail). */
+  atLevel(level: LogLevel): Logger {
+    return new Logger(level, this.sink, this.component);
+  }
+
   enabled(level: Exclude<LogLevel, "silent">): boolean {
     return LOG_LEVELS.indexOf(level) <= this.threshold;
   }

@@ -41,8 +41,8 @@ describe("one engine per project", () => {
     expect(await projectOf("a/sub")).toBe(a);
     const b = await projectOf("b");
     expect(b).not.toBe(a);
-    expect(names(a)).toEqual(["reprise:local-storage", "mine"]);
-    expect(names(b)).toEqual(["reprise:local-storage", "@reprise/plugin-gcc"]);
+    expect(names(a)).toEqual(["reprise:local-storage", "mine", "reprise:hermetic"]);
+    expect(names(b)).toEqual(["reprise:local-storage", "@reprise/plugin-gcc", "reprise:hermetic"]);
   });
 
   it("an edited config gets a new engine with the plugins it now lists", async () => {
@@ -51,7 +51,7 @@ describe("one engine per project", () => {
     writeFileSync(join(root, "b", ".repriserc.json"), JSON.stringify({ plugins: ["@reprise/plugin-gcc", "@reprise/plugin-clang"] }));
     const after = await projectOf("b");
     expect(after).not.toBe(before);
-    expect(names(after)).toEqual(["reprise:local-storage", "@reprise/plugin-gcc", "@reprise/plugin-clang"]);
+    expect(names(after)).toEqual(["reprise:local-storage", "@reprise/plugin-gcc", "@reprise/plugin-clang", "reprise:hermetic"]);
   });
 
   it("calls without a config file share one engine; the built-in local store is one per cache directory", async () => {

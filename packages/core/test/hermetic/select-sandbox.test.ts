@@ -95,6 +95,6 @@ describe("SandboxSelector", () => {
     engine.hooks.createSandbox.tap("broken", () => {
       throw new Error("boom");
     });
-    await expect(new SandboxSelector(engine).select("x")).rejects.toThrow(/x: its sandbox plugin failed: boom/);
+    await expect(new SandboxSelector(engine).select("x")).rejects.toThrow(/x: its sandbox plugin failed: plugin broken: createSandbox failed: Error: boom/);
   });
 });

@@ -280,8 +280,12 @@ int main(int argc, char **argv) {
   it("administrative commands are the Node client's", async () => {
     const v = await run(NATIVE, ["--version"]);
     expect(v.stdout.trim()).toBe(REPRISE_VERSION);
-    const help = await run(NATIVE, []);
+    const help = await run(NATIVE, ["--help"]);
     expect(help.stdout).toContain("install-native");
+    // No arguments: the usage on stderr and a failure, as the Node client says it.
+    const none = await run(NATIVE, []);
+    expect(none.exitCode).toBe(1);
+    expect(none.stderr).toMatch(/^Usage: reprise <compiler>/);
   });
 
   it("finds the socket where util/paths.ts puts it", async () => {

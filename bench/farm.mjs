@@ -1,0 +1,213 @@
+#!/usr/bin/env node
+// Build-farm benchmark, on loopback with real processes: the real scheduler (`reprise-dist scheduler`),
+// bwrap builders (`reprise-dist builder`) and a client daemon sending every miss to the farm.
+//
+//   node bench/farm.mjs [--quick] [--runs=N] [--units=N] [--work=DIR] [--json=PATH]
+//
+// Scenarios
+//   cost   the farm's own cost per job: the wall time of a miss compiled on the farm (the builder already
+//          holds the toolchain and inputs: one round trip) minus the same miss compiled in bwrap on this
+//          machine (hermetic mode), median over runs, for a small C++ file (test-fixtures/bench/small.cpp)
+//          and a large, CPU-bound C file. Each run compiles in its own directory (a miss: the cwd is in
+//          the key) with the same bytes. Also the daemon's CPU per farm job.
+//   build  a clean make -j8 of the generated tree (bench/generated-tree.mjs) through the farm with two
+//          builders, each pinned to its own core (taskset), two job slots each, against a plain make -j1 pinned
+//          to one core: ratio of wall times (the issue's goal: >= 1.8x faster on a CPU-bound project).
+//
+// Every child has a timeout; every process started here is stopped at the end.
+
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { writeGeneratedTree } from './generated-tree.mjs';
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const DIST = path.join(REPO, 'packages', 'dist', 'dist', 'bin', 'reprise-dist.js');
+const NATIVE = path.join(REPO, 'packages', 'core', 'dist', 'native', 'reprise-native');
+const NODE_CLIENT = path.join(REPO, 'packages', 'core', 'dist', 'bin', 'reprise.js');
+const SMALL = path.join(REPO, 'test-fixtures', 'bench', 'small.cpp');
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? (s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2) : null;
+};
+const baseEnv = () => Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(CCACHE_|SCCACHE_|REPRISE_)/.test(k) && !['MAKEFLAGS', 'MFLAGS', 'MAKELEVEL'].includes(k)));
+
+function run(argv, { env = {}, cwd, timeoutMs = 600_000 } = {}) {
+  const t = process.hrtime.bigint();
+  const r = spawnSync(argv[0], argv.slice(1), { cwd, env: { ...baseEnv(), ...env }, encoding: 'utf8', timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 64 * 1024 * 1024 });
+  const ms = Number(process.hrtime.bigint() - t) / 1e6;
+  const error = r.error ? String(r.error.message) : r.status !== 0 ? `exit ${r.status ?? r.signal}: ${(r.stderr ?? '').trim().split('\n').slice(-3).join(' ')}` : null;
+  return { ms, stdout: r.stdout ?? '', error };
+}
+
+/** Starts a farm process, resolving once it says where it listens. */
+function startListening(argv, env, label) {
+  const child = spawn(argv[0], argv.slice(1), { env: { ...baseEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`${label} did not start: ${out}`)); }, 120_000);
+    child.stdout.on('data', () => {
+      const m = /listening (?:at|on) (\S+)/.exec(out);
+      if (m) { clearTimeout(timer); resolve({ child, url: m[1] }); }
+    });
+    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`${label} exited (${code}): ${out}`)); });
+  });
+}
+
+function stop(child) {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((r) => { child.once('exit', r); child.kill('SIGTERM'); setTimeout(() => child.kill('SIGKILL'), 10_000).unref(); });
+}
+
+/** A scheduler and `n` builders; builder i pinned to core i when `pin`. */
+async function startFarm(dir, n, { pin = false, maxJobs = 2 } = {}) {
+  fs.mkdirSync(dir, { recursive: true });
+  const clientToken = `bench-client-${process.pid}-${Date.now()}`;
+  const builderToken = `bench-builder-${process.pid}-${Date.now()}`;
+  const schedConfig = path.join(dir, 'scheduler.json');
+  fs.writeFileSync(schedConfig, JSON.stringify({ listen: '127.0.0.1:0', auth: { clientTokens: [clientToken], builderTokens: [builderToken] }, heartbeatIntervalMs: 1000 }));
+  const procs = [];
+  const sched = await startListening([process.execPath, DIST, 'scheduler', '--config', schedConfig], {}, 'scheduler');
+  procs.push(sched.child);
+  for (let i = 0; i < n; i++) {
+    const cfg = path.join(dir, `builder${i}.json`);
+    fs.writeFileSync(cfg, JSON.stringify({ schedulerUrl: sched.url, token: builderToken, builderId: `bench-${i}`, listen: { host: '127.0.0.1', port: 0 }, dataDir: path.join(dir, `b${i}`), sandbox: 'bwrap', maxJobs, yieldAboveLoad: 1e6, logLevel: 'warn' }));
+    const argv = [...(pin ? ['taskset', '-c', String(i)] : []), process.execPath, DIST, 'builder', '--config', cfg];
+    const b = await startListening(argv, {}, `builder ${i}`);
+    procs.push(b.child);
+  }
+  return { url: sched.url, clientToken, stop: () => Promise.all(procs.map(stop)) };
+}
+
+const client = () => (fs.existsSync(NATIVE) ? [NATIVE] : [process.execPath, NODE_CLIENT]);
+
+function daemonCpuMs(runtimeDir) {
+  // The daemon holds the lock file open; its pid is the one whose cwd-independent cmdline names the daemon entry.
+  const r = run(['pgrep', '-f', 'packages/core/dist/daemon/entry.js']);
+  for (const pid of r.stdout.split('\n').filter(Boolean)) {
+    try {
+      const env = fs.readFileSync(`/proc/${pid}/environ`, 'utf8');
+      if (!env.includes(`REPRISE_RUNTIME_DIR=${runtimeDir}`)) continue;
+      const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime + stime, clock ticks of 10 ms
+    } catch { /* gone */ }
+  }
+  return null;
+}
+
+async function costScenario(o) {
+  const dir = path.join(o.work, 'cost');
+  fs.rmSync(dir, { recursive: true, force: true });
+  const farm = await startFarm(path.join(dir, 'farm'), 1);
+  const rows = [];
+  try {
+    const large = ['int work(int x) {', ...Array.from({ length: 1500 }, (_, i) => `  x = x * ${(i % 7) + 3} + (x >> ${(i % 5) + 1}) ^ ${i};`), '  return x;\n}\n'].join('\n');
+    const files = [
+      { name: 'small.cpp', text: fs.readFileSync(SMALL, 'utf8'), argv: ['g++', '-std=c++17', '-O2', '-g'] },
+      { name: 'large.c', text: large, argv: ['gcc', '-O2', '-g'] },
+    ];
+    const reprise = { REPRISE_DIR: path.join(dir, 'cache'), REPRISE_RUNTIME_DIR: path.join(dir, 'run'), REPRISE_IDLE_TIMEOUT: '300', LC_ALL: 'C' };
+    const modes = {
+      plain: { prefix: [], env: { LC_ALL: 'C' } },
+      hermetic: { prefix: client(), env: { ...reprise, REPRISE_HERMETIC: 'bwrap' } },
+      farm: { prefix: client(), env: { ...reprise, REPRISE_DIST_SCHEDULER_URL: farm.url, REPRISE_DIST_TOKEN: farm.clientToken, REPRISE_DIST_MODE: 'always' } },
+    };
+    for (const f of files) {
+      const samples = { plain: [], hermetic: [], farm: [] };
+      let cpu = 0;
+      let cpuRuns = 0;
+      for (let i = -1; i < o.runs; i++) {
+        for (const [mode, m] of Object.entries(modes)) {
+          const d = path.join(dir, f.name, mode, String(i + 1));
+          fs.mkdirSync(d, { recursive: true });
+          fs.writeFileSync(path.join(d, f.name), f.text);
+          const before = mode === 'farm' ? daemonCpuMs(reprise.REPRISE_RUNTIME_DIR) : null;
+          const r = run([...m.prefix, ...f.argv, '-c', f.name, '-o', 'out.o'], { env: m.env, cwd: d });
+          if (r.error) throw new Error(`${mode} ${f.name}: ${r.error}`);
+          const after = mode === 'farm' ? daemonCpuMs(reprise.REPRISE_RUNTIME_DIR) : null;
+          if (i < 0) continue; // warm-up: packages the toolchain, fills the builder
+          samples[mode].push(r.ms);
+          if (before !== null && after !== null) { cpu += after - before; cpuRuns++; }
+        }
+      }
+      const s = JSON.parse(run([...client(), '--show-stats', '--json'], { env: reprise, cwd: dir }).stdout).stats;
+      const med = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v)]));
+      const row = {
+        scenario: 'cost', file: f.name, plainMs: med.plain, hermeticMs: med.hermetic, farmMs: med.farm,
+        farmCostMs: med.farm - med.hermetic, farmRatio: med.farm / med.plain, daemonCpuMsPerFarmJob: cpuRuns ? cpu / cpuRuns : null,
+        remote: s.remote?.farm ?? null, fallbacks: s.fallbacks, runs: o.runs,
+      };
+      rows.push(row);
+      o.log(`${f.name}: plain ${med.plain.toFixed(0)} ms, bwrap ${med.hermetic.toFixed(0)} ms, farm ${med.farm.toFixed(0)} ms: the farm's own cost ${row.farmCostMs.toFixed(0)} ms; daemon CPU per farm job ${row.daemonCpuMsPerFarmJob?.toFixed(1) ?? '?'} ms`);
+    }
+    run([...client(), '--stop-server'], { env: reprise, cwd: dir });
+  } finally {
+    await farm.stop();
+  }
+  return rows;
+}
+
+async function buildScenario(o) {
+  const dir = path.join(o.work, 'build');
+  fs.rmSync(dir, { recursive: true, force: true });
+  const tree = path.join(dir, 'tree');
+  writeGeneratedTree(tree, o.units);
+  const local = run(['taskset', '-c', '0', 'make', '-j1'], { cwd: tree });
+  if (local.error) throw new Error(`plain build: ${local.error}`);
+  run(['make', 'clean'], { cwd: tree });
+  // Two jobs per builder on its one core: with one, a make -j8 on a loaded machine outwaits the scheduler's queue.
+  const farm = await startFarm(path.join(dir, 'farm'), 2, { pin: true, maxJobs: 2 });
+  try {
+    const reprise = { REPRISE_DIR: path.join(dir, 'cache'), REPRISE_RUNTIME_DIR: path.join(dir, 'run'), REPRISE_IDLE_TIMEOUT: '300', LC_ALL: 'C', REPRISE_DIST_SCHEDULER_URL: farm.url, REPRISE_DIST_TOKEN: farm.clientToken, REPRISE_DIST_MODE: 'always' };
+    // Warm-up in another directory: packages the toolchains and puts them and the system headers on both builders.
+    const cc = client().join(' ');
+    for (const w of ['warm1', 'warm2']) {
+      const warm = path.join(dir, w);
+      writeGeneratedTree(warm, 8);
+      run(['make', '-j8', `CC=${cc} gcc`, `CXX=${cc} g++`], { cwd: warm, env: reprise });
+    }
+    run([...client(), '--zero-stats'], { env: reprise, cwd: dir });
+    const f = run(['make', '-j8', `CC=${cc} gcc`, `CXX=${cc} g++`], { cwd: tree, env: reprise });
+    if (f.error) throw new Error(`farm build: ${f.error}`);
+    const s = JSON.parse(run([...client(), '--show-stats', '--json'], { env: reprise, cwd: dir }).stdout).stats;
+    run([...client(), '--stop-server'], { env: reprise, cwd: dir });
+    const row = { scenario: 'build', units: o.units, localOneCoreMs: local.ms, farmTwoBuildersMs: f.ms, speedup: local.ms / f.ms, remote: s.remote?.farm ?? null, misses: s.misses, fallbacks: s.fallbacks };
+    o.log(`generated ${o.units} units: plain make -j1 on one core ${(local.ms / 1000).toFixed(1)} s, farm with two pinned builders ${(f.ms / 1000).toFixed(1)} s: ${row.speedup.toFixed(2)}x; ${row.remote?.compiles ?? 0} of ${s.misses} misses remote`);
+    return [row];
+  } finally {
+    await farm.stop();
+  }
+}
+
+/** The rows as a Markdown section of the bench report. */
+export function farmMarkdown(rows) {
+  const L = ['### Build farm (bench/farm.mjs)', '', '| file | plain | bwrap here | farm | farm\'s own cost | daemon CPU / farm job |', '|---|---|---|---|---|---|'];
+  for (const r of rows.filter((x) => x.scenario === 'cost')) {
+    L.push(`| ${r.file} | ${r.plainMs.toFixed(0)} ms | ${r.hermeticMs.toFixed(0)} ms | ${r.farmMs.toFixed(0)} ms | ${r.farmCostMs.toFixed(0)} ms | ${r.daemonCpuMsPerFarmJob?.toFixed(1) ?? '?'} ms |`);
+  }
+  for (const r of rows.filter((x) => x.scenario === 'build')) {
+    L.push('', `Clean build of ${r.units} generated units: plain make -j1 on one core ${(r.localOneCoreMs / 1000).toFixed(1)} s, through the farm with two builders pinned to a core each ${(r.farmTwoBuildersMs / 1000).toFixed(1)} s: ${r.speedup.toFixed(2)}x (${r.remote?.compiles ?? 0} of ${r.misses} misses remote).`);
+  }
+  return L.join('\n') + '\n';
+}
+
+export async function farmBench(options = {}) {
+  const o = { quick: false, work: path.join(REPO, '.bench-work', 'farm'), log: (...a) => process.stderr.write(`[bench farm] ${a.join(' ')}\n`), ...options };
+  o.runs ??= o.quick ? 3 : 7;
+  o.units ??= o.quick ? 40 : 120;
+  if (!fs.existsSync(DIST)) throw new Error(`${DIST} is missing: run npm run build first`);
+  fs.mkdirSync(o.work, { recursive: true });
+  return [...(await costScenario(o)), ...(await buildScenario(o))];
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const args = Object.fromEntries(process.argv.slice(2).map((a) => { const [k, v] = a.replace(/^--/, '').split('='); return [k, v ?? true]; }));
+  const rows = await farmBench({ quick: args.quick === true, ...(args.runs ? { runs: Number(args.runs) } : {}), ...(args.units ? { units: Number(args.units) } : {}), ...(args.work ? { work: path.resolve(args.work) } : {}) });
+  const out = args.json ? path.resolve(args.json) : null;
+  if (out) fs.writeFileSync(out, JSON.stringify(rows, null, 2));
+  process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+}

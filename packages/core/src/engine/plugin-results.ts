@@ -1,0 +1,100 @@
+import { z } from "zod";
+
+/**
+ * What plugins may return from the engine's hooks, checked at the hook
+ * boundary (engine/tap-guard.ts) so that a plugin's mistake is reported with
+ * its name and the field at fault instead of failing deep in the engine.
+ * Only checked, never transformed: the plugin's own object goes on.
+ */
+
+const nonEmpty = z.string().min(1);
+const absolutePath = nonEmpty.refine((p) => p.startsWith("/"), { message: "must be an absolute path" });
+const stringList = z.array(z.string());
+const fn = z.custom<(...args: unknown[]) => unknown>((v) => typeof v === "function", { message: "must be a function" });
+
+export const compilerDetectionSchema = z.object({
+  family: nonEmpty,
+  path: absolutePath,
+  realPath: absolutePath,
+  version: z.string(),
+  versionText: z.string(),
+  target: z.string().optional(),
+  identityFiles: z.array(absolutePath).optional(),
+  data: z.record(z.string(), z.unknown()).optional(),
+});
+
+export const compileInvocationSchema = z.object({
+  language: nonEmpty,
+  sourceFile: absolutePath,
+  outputs: z.array(z.object({ role: nonEmpty, path: absolutePath, optional: z.boolean().optional(), executable: z.boolean().optional() })),
+  keyArgs: stringList,
+  preprocessorOnlyArgs: stringList,
+  compileArgv: z.array(z.string()).min(1),
+  preprocessArgv: z.array(z.string()).min(1).optional(),
+  dependencies: z.object({
+    none: z.boolean().optional(),
+    depFile: z.string().optional(),
+    depFileIsTemporary: z.boolean().optional(),
+    scanArgv: z.array(z.string()).min(1).optional(),
+    scanDepFile: z.string().optional(),
+  }),
+  closureScan: z.object({ argv: z.array(z.string()).min(1), depFile: nonEmpty }).optional(),
+  includeDirs: stringList.optional(),
+  keyEnv: stringList,
+  volatileMarkers: z.array(z.object({ token: nonEmpty, effect: z.enum(["date", "uncacheable"]) })),
+  dependsOnCwd: z.boolean(),
+  colorDiagnostics: z.boolean(),
+  extraInputFiles: stringList,
+  compileEnv: z.record(z.string(), z.string()).optional(),
+  jobEnv: z.object({ names: stringList, prefixes: stringList.optional() }).optional(),
+  loadsCode: stringList.optional(),
+  jobArgv: z.array(z.string()).min(1).optional(),
+  unportable: z.string().optional(),
+});
+
+export const parseResultSchema = z.discriminatedUnion("cacheable", [
+  z.object({ cacheable: z.literal(true), invocation: compileInvocationSchema }),
+  z.object({ cacheable: z.literal(false), reason: nonEmpty, detail: z.string().optional() }),
+]);
+
+export const cacheStorageSchema = z.object({
+  kind: nonEmpty,
+  location: z.string(),
+  read: fn,
+  write: fn,
+  remove: fn,
+  usage: fn,
+  clear: fn,
+  close: fn,
+});
+
+export const sandboxSchema = z.object({ name: nonEmpty, probe: fn, run: fn });
+
+export const toolchainSpecSchema = z.object({
+  entries: z.array(z.object({ path: absolutePath }).passthrough()),
+  compilerPath: absolutePath,
+  family: nonEmpty,
+  version: z.string(),
+  identity: nonEmpty,
+  target: z.string().optional(),
+  sysroot: z.string().optional(),
+});
+
+export const platformsSchema = z.array(z.object({ arch: nonEmpty, os: nonEmpty, bits: z.union([z.literal(32), z.literal(64)]).optional() }));
+
+const bytes = z.custom<Buffer>((v) => Buffer.isBuffer(v), { message: "must be a Buffer" });
+
+/** What a `compileMiss` tap returns when it compiled the miss (its outputs are already written). */
+export const missCompileResultSchema = z.object({
+  exitCode: z.number().int(),
+  stdout: bytes,
+  stderr: bytes,
+  durationMs: z.number().finite().nonnegative(),
+});
+
+/** The first problem of a failed check, as "field: message" (e.g. `invocation.keyEnv: expected array, received undefined`). */
+export function describeIssue(error: z.ZodError): string {
+  const issue = error.issues[0]!;
+  const path = issue.path.length ? issue.path.map(String).join(".") : "the result";
+  return `${path}: ${issue.message}`;
+}

@@ -1,0 +1,117 @@
+import { describe, expect, it } from "vitest";
+import { Engine } from "../../src/engine/engine.js";
+import type { CompilerProbe } from "../../src/engine/hooks.js";
+import type { ParseInput } from "../../src/engine/types.js";
+import { PluginError, RepriseError } from "../../src/util/errors.js";
+
+const probe: CompilerProbe = { path: "/usr/bin/cc", realPath: "/usr/bin/gcc-12", invokedName: "cc", run: async () => ({ stdout: "", stderr: "", exitCode: 0 }) };
+const input = { argv: ["/usr/bin/cc", "-c", "a.c"], cwd: "/w", env: {}, compiler: {} as ParseInput["compiler"], stderrIsTTY: false, tempPath: (s: string) => `/tmp/x${s}` } satisfies ParseInput;
+const invocation = {
+  language: "c",
+  sourceFile: "/w/a.c",
+  outputs: [{ role: "object", path: "/w/a.o" }],
+  keyArgs: ["-c"],
+  preprocessorOnlyArgs: [],
+  compileArgv: ["/usr/bin/cc", "-c", "a.c"],
+  dependencies: { none: true },
+  keyEnv: [],
+  volatileMarkers: [],
+  dependsOnCwd: false,
+  colorDiagnostics: false,
+  extraInputFiles: [],
+};
+
+function engineWith(name: string, apply: (e: Engine) => void): Engine {
+  return new Engine().use({ name, apply });
+}
+
+describe("what plugins return is checked at the hook boundary, and errors name the plugin", () => {
+  it("a valid parse result passes through as the plugin's own object", () => {
+    const result = { cacheable: true as const, invocation };
+    const e = engineWith("good", (en) => en.hooks.parseArguments.for("cc").tap("good", () => result));
+    expect(e.hooks.parseArguments.get("cc")!.call(input)).toBe(result);
+  });
+
+  it("a parse result missing keyEnv names the plugin and the field, instead of 'inv.keyEnv is not iterable'", () => {
+    const { keyEnv: _, ...withoutKeyEnv } = invocation;
+    const e = engineWith("reprise-plugin-x", (en) => en.hooks.parseArguments.for("cc").tap("some-tap", () => ({ cacheable: true, invocation: withoutKeyEnv }) as never));
+    expect(() => e.hooks.parseArguments.get("cc")!.call(input)).toThrow(
+      'plugin reprise-plugin-x: parseArguments.for("cc") returned an invalid result: invocation.keyEnv: Invalid input: expected array, received undefined',
+    );
+  });
+
+  it("wrong types and relative paths are refused with the field's path", () => {
+    const e = engineWith("p", (en) =>
+      en.hooks.parseArguments.for("cc").tap("p", () => ({ cacheable: true, invocation: { ...invocation, outputs: [{ role: "object", path: "a.o" }] } })),
+    );
+    expect(() => e.hooks.parseArguments.get("cc")!.call(input)).toThrow(/invocation\.outputs\.0\.path: must be an absolute path/);
+    const f = engineWith("q", (en) => en.hooks.parseArguments.for("cc").tap("q", () => ({ cacheable: false }) as never));
+    expect(() => f.hooks.parseArguments.get("cc")!.call(input)).toThrow(/plugin q: .*reason/);
+  });
+
+  it("an exception thrown by a sync, promise or callback tap becomes a PluginError naming the plugin", async () => {
+    const sync = engineWith("sync-plugin", (en) =>
+      en.hooks.parseArguments.for("cc").tap("sync-plugin", () => {
+        throw new TypeError("x is undefined");
+      }),
+    );
+    const err = (() => {
+      try {
+        sync.hooks.parseArguments.get("cc")!.call(input);
+      } catch (e) {
+        return e as PluginError;
+      }
+    })();
+    expect(err).toBeInstanceOf(PluginError);
+    expect(err!.plugin).toBe("sync-plugin");
+    expect(err!.message).toBe('plugin sync-plugin: parseArguments.for("cc") failed: TypeError: x is undefined');
+
+    const promise = engineWith("promise-plugin", (en) => en.hooks.detectCompiler.tapPromise("t", async () => Promise.reject(new Error("boom"))));
+    await expect(promise.hooks.detectCompiler.promise(probe)).rejects.toThrow("plugin promise-plugin: detectCompiler failed: Error: boom");
+
+    const callback = engineWith("callback-plugin", (en) => en.hooks.detectCompiler.tapAsync("t", (_p, cb) => cb(new Error("late"))));
+    await expect(callback.hooks.detectCompiler.promise(probe)).rejects.toThrow("plugin callback-plugin: detectCompiler failed: Error: late");
+  });
+
+  it("a RepriseError a plugin throws on purpose keeps its code and message, and carries the plugin's name", () => {
+    const e = engineWith("careful", (en) =>
+      en.hooks.parseArguments.for("cc").tap("careful", () => {
+        throw new RepriseError("response file unreadable", "E_RSP");
+      }),
+    );
+    try {
+      e.hooks.parseArguments.get("cc")!.call(input);
+      expect.unreachable();
+    } catch (err) {
+      expect((err as RepriseError).code).toBe("E_RSP");
+      expect((err as RepriseError).message).toBe("response file unreadable");
+      expect((err as { plugin?: string }).plugin).toBe("careful");
+    }
+  });
+
+  it("a detection is checked and told which plugin made it; a tapPromise tap that returns no promise is named", async () => {
+    const e = engineWith("detector", (en) =>
+      en.hooks.detectCompiler.tapPromise("detector", async (p) => ({ family: "cc", path: p.path, realPath: p.realPath, version: "1", versionText: "cc 1" })),
+    );
+    expect(await e.hooks.detectCompiler.promise(probe)).toMatchObject({ family: "cc", plugin: "detector" });
+    const bad = engineWith("half", (en) => en.hooks.detectCompiler.tapPromise("half", async (p) => ({ family: "cc", path: p.path }) as never));
+    await expect(bad.hooks.detectCompiler.promise(probe)).rejects.toThrow(/plugin half: detectCompiler returned an invalid result: realPath/);
+    const notPromise = engineWith("sync-in-disguise", (en) => en.hooks.detectCompiler.tapPromise("s", (() => undefined) as never));
+    await expect(notPromise.hooks.detectCompiler.promise(probe)).rejects.toThrow("plugin sync-in-disguise: detectCompiler was tapped with tapPromise but did not return a promise");
+  });
+
+  it("a storage or sandbox without the members the engine calls is refused", () => {
+    const e = engineWith("store", (en) => en.hooks.createStorage.tap("store", () => ({ kind: "s3", location: "bucket", read: async () => undefined }) as never));
+    expect(() => e.hooks.createStorage.call({ kind: "s3", dir: "/c", maxSizeBytes: 1 })).toThrow(/plugin store: createStorage returned an invalid result: write: must be a function/);
+    const s = engineWith("box", (en) => en.hooks.createSandbox.tap("box", () => ({ name: "fc", probe: async () => ({ usable: true }) }) as never));
+    expect(() => s.hooks.createSandbox.call({ name: "fc" })).toThrow(/plugin box: createSandbox returned an invalid result: run: must be a function/);
+  });
+
+  it("taps made outside apply are named by their tap name", () => {
+    const e = new Engine();
+    e.hooks.parseArguments.for("cc").tap("late-tap", () => {
+      throw new Error("no");
+    });
+    expect(() => e.hooks.parseArguments.get("cc")!.call(input)).toThrow("plugin late-tap:");
+  });
+});

@@ -1,0 +1,154 @@
+/**
+ * A builder: checks its sandbox, registers with the scheduler, serves jobs
+ * and heartbeats until stopped. It refuses to start, with one line saying
+ * why, without a usable sandbox, a reachable scheduler or an accepted token.
+ */
+import { join } from "node:path";
+import { availableParallelism, loadavg, totalmem } from "node:os";
+import { Engine, Logger, REPRISE_VERSION, SandboxSelector, sandboxNames, type Sandbox } from "@reprise/core";
+import bwrapSandboxPlugin from "@reprise/plugin-sandbox-bwrap";
+import dockerSandboxPlugin from "@reprise/plugin-sandbox-docker";
+import type { BuilderConfig } from "./config.js";
+import { BuilderStores } from "./stores.js";
+import { JobRunner } from "./job-runner.js";
+import { JobTokenVerifier } from "./job-tokens.js";
+import { SchedulerLink, type Registration } from "./scheduler-link.js";
+import { BuilderServer } from "./server.js";
+import { hostPlatform } from "../platform.js";
+import { farmAgent } from "../client/farm-request.js";
+
+/** Why a builder does not start: one line for the operator. */
+export class BuilderStartError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "BuilderStartError";
+  }
+}
+
+export interface RunningBuilder {
+  builderId: string;
+  url: string;
+  port: number;
+  sandbox: string;
+  server: BuilderServer;
+  stop(): Promise<void>;
+}
+
+const PRUNE_EVERY_MS = 5 * 60_000;
+
+/** The sandboxes of `setting` usable here, first the one jobs use; a BuilderStartError when none is. */
+export async function probeSandboxes(setting: string, options: Record<string, unknown>): Promise<{ chosen: Sandbox; usable: string[] }> {
+  const engine = new Engine();
+  engine.use(bwrapSandboxPlugin()).use(dockerSandboxPlugin());
+  const selector = new SandboxSelector(engine);
+  const usable: string[] = [];
+  const reasons: string[] = [];
+  let chosen: Sandbox | undefined;
+  for (const name of sandboxNames(setting)) {
+    try {
+      const sandbox = await selector.select(name, options);
+      usable.push(name);
+      chosen ??= sandbox;
+    } catch (err) {
+      reasons.push((err as Error).message.replace(/\s+/g, " "));
+    }
+  }
+  if (!chosen) throw new BuilderStartError(`no sandbox usable (a builder never runs jobs unsandboxed): ${reasons.join("; ")}`);
+  return { chosen, usable };
+}
+
+export async function startBuilder(config: BuilderConfig, logger = new Logger(config.logLevel, undefined, "builder")): Promise<RunningBuilder> {
+  const { chosen: sandbox, usable } = await probeSandboxes(config.sandbox, config.sandboxOptions);
+  const stores = new BuilderStores({
+    dataDir: config.dataDir,
+    toolchainCacheBytes: config.toolchainCacheSize,
+    blobStoreBytes: config.blobStoreSize,
+    maxBlobUpload: config.maxBlobUpload,
+    maxToolchainUpload: config.maxToolchainUpload,
+  });
+  const runner = new JobRunner({ stores, sandbox, scratchRoot: join(config.dataDir, "jobs"), maxJobs: config.maxJobs, caps: config.limits });
+  const dispatcher = farmAgent(config.tls?.caFile ? { caFile: config.tls.caFile } : {});
+  const log = (level: "info" | "warn" | "debug", msg: string) => logger[level]("%s", msg);
+  const link = new SchedulerLink(config.schedulerUrl, config.token, dispatcher, log);
+  let verifier: JobTokenVerifier | undefined;
+  const server = new BuilderServer({
+    platform: hostPlatform(),
+    stores,
+    runner,
+    verifier: () => verifier,
+    ...(config.tls ? { tls: config.tls } : {}),
+    onJobDone: (jobId, ok, ms) => link.finished(jobId, ok, ms),
+    log,
+  });
+  let port: number;
+  try {
+    port = await server.listen(config.listen.host, config.listen.port);
+  } catch (err) {
+    throw new BuilderStartError(`cannot listen on ${config.listen.host}:${config.listen.port}: ${(err as Error).message}`);
+  }
+  const scheme = config.tls ? "https" : "http";
+  const host = config.listen.host === "0.0.0.0" || config.listen.host === "::" ? "127.0.0.1" : config.listen.host;
+  const url = config.publicUrl ?? `${scheme}://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  const cores = availableParallelism();
+  const registration = (): Registration => ({
+    builderId: config.builderId,
+    url,
+    platform: hostPlatform(),
+    cores,
+    memoryBytes: totalmem(),
+    sandboxes: usable,
+    toolchains: stores.toolchainIds(),
+    freeToolchainBytes: stores.freeToolchainBytes(),
+    version: REPRISE_VERSION,
+    maxJobs: config.maxJobs,
+  });
+  const useAnswer = async (a: { schedulerPublicKey: object; jobTokenAlg: string }) => {
+    verifier = await JobTokenVerifier.create(a.schedulerPublicKey, a.jobTokenAlg, config.builderId);
+  };
+  let answer;
+  try {
+    answer = await link.register(registration());
+    await useAnswer(answer);
+  } catch (err) {
+    await server.close();
+    throw new BuilderStartError((err as Error).message);
+  }
+  link.onRegistered = useAnswer;
+  link.startHeartbeats(
+    answer.heartbeatIntervalMs,
+    () => {
+      // Others' load: what the machine runs beyond this builder's own jobs (#620: a workstation's owner comes first).
+      const othersLoad = Math.max(0, loadavg()[0]! - runner.running);
+      return {
+        runningJobs: runner.running + runner.queued,
+        toolchains: stores.toolchainIds(),
+        freeToolchainBytes: stores.freeToolchainBytes(),
+        // Its own slots the scheduler counts (maxJobs); this says whether the owner's load leaves room at all.
+        acceptingJobs: othersLoad < config.yieldAboveLoad,
+      };
+    },
+    registration,
+  );
+  const pruneTimer = setInterval(() => {
+    try {
+      const removed = stores.pruneBlobs();
+      if (removed) logger.info("blob store: removed %d bytes of unused inputs", removed);
+    } catch (err) {
+      logger.warn("blob store prune failed: %s", (err as Error).message);
+    }
+  }, PRUNE_EVERY_MS).unref();
+  logger.info("builder %s serving at %s (sandbox %s, %d job slots, version %s)", config.builderId, url, sandbox.name, config.maxJobs, REPRISE_VERSION);
+  return {
+    builderId: config.builderId,
+    url,
+    port,
+    sandbox: sandbox.name,
+    server,
+    stop: async () => {
+      clearInterval(pruneTimer);
+      link.stop();
+      await server.close();
+      await dispatcher.close().catch(() => {});
+    },
+  };
+}

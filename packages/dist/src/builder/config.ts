@@ -1,0 +1,113 @@
+/** The builder's config file (`reprise-dist builder --config F`), validated with zod. */
+import { readFileSync } from "node:fs";
+import { availableParallelism, homedir, hostname } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { z } from "zod";
+
+const SIZE = z.union([z.number().int().positive(), z.string().regex(/^\d+(\.\d+)?\s*[kmgt]?i?b?$/i)]).transform((v) => (typeof v === "number" ? v : parseSize(v)));
+
+export const BuilderConfigSchema = z
+  .object({
+    /** The scheduler's URL. */
+    schedulerUrl: z.string().url(),
+    /** The builder token the scheduler accepts (or set REPRISE_DIST_BUILDER_TOKEN). */
+    token: z.string().min(1).optional(),
+    /** Stable name of this builder (default: host name and port). */
+    builderId: z.string().regex(/^[A-Za-z0-9._-]{1,128}$/).optional(),
+    /** Address and port to listen on (port 0: any free port). */
+    listen: z.object({ host: z.string().default("0.0.0.0"), port: z.number().int().min(0).max(65535).default(10601) }).strict().default({ host: "0.0.0.0", port: 10601 }),
+    /** URL clients reach this builder at (default: from listen; required when listening on 0.0.0.0 behind another name). */
+    publicUrl: z.string().url().optional(),
+    /** TLS: certificate and key this builder serves, and the CA that signed the scheduler's certificate. */
+    tls: z.object({ certFile: z.string(), keyFile: z.string(), caFile: z.string().optional() }).strict().optional(),
+    /** Sandboxes tried in order (there is no unsandboxed mode). */
+    sandbox: z.string().min(1).default("bwrap,docker"),
+    sandboxOptions: z.record(z.string(), z.unknown()).default({}),
+    /** Where toolchains and blobs are kept. */
+    dataDir: z.string().min(1).optional(),
+    /** Jobs run at once (default: cores). */
+    maxJobs: z.number().int().positive().optional(),
+    /** Stop accepting jobs while the load others put on this machine is above this many cores (default: cores; #620). */
+    yieldAboveLoad: z.number().positive().optional(),
+    toolchainCacheSize: SIZE.default(8 * 1024 ** 3),
+    blobStoreSize: SIZE.default(2 * 1024 ** 3),
+    maxToolchainUpload: SIZE.default(1024 ** 3),
+    maxBlobUpload: SIZE.default(256 * 1024 ** 2),
+    /** Limits of each job, whatever a client asks. */
+    limits: z
+      .object({
+        timeoutMs: z.number().int().positive().default(10 * 60_000),
+        maxOutputBytes: SIZE.default(1024 ** 3),
+        memoryBytes: SIZE.default(4 * 1024 ** 3),
+        maxProcesses: z.number().int().positive().default(256),
+      })
+      .strict()
+      .default({ timeoutMs: 10 * 60_000, maxOutputBytes: 1024 ** 3, memoryBytes: 4 * 1024 ** 3, maxProcesses: 256 }),
+    logLevel: z.enum(["silent", "error", "warn", "info", "debug", "trace"]).default("info"),
+  })
+  .strict();
+
+export type BuilderConfigInput = z.input<typeof BuilderConfigSchema>;
+
+export interface BuilderConfig extends Omit<z.output<typeof BuilderConfigSchema>, "token" | "dataDir" | "maxJobs" | "yieldAboveLoad" | "builderId"> {
+  token: string;
+  builderId: string;
+  dataDir: string;
+  maxJobs: number;
+  yieldAboveLoad: number;
+}
+
+/** A config problem, told in one line. */
+export class BuilderConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "BuilderConfigError";
+  }
+}
+
+/** Validates a config (file contents or object) and fills in defaults; `baseDir` resolves relative paths. */
+export function resolveBuilderConfig(input: unknown, baseDir: string, env: NodeJS.ProcessEnv = process.env): BuilderConfig {
+  const merged = { ...(input as object) } as Record<string, unknown>;
+  if (env.REPRISE_DIST_SCHEDULER_URL) merged.schedulerUrl ??= env.REPRISE_DIST_SCHEDULER_URL;
+  const parsed = BuilderConfigSchema.safeParse(merged);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new BuilderConfigError(`invalid builder config: ${issue.path.join(".") || "(root)"}: ${issue.message}`);
+  }
+  const c = parsed.data;
+  const token = c.token ?? env.REPRISE_DIST_BUILDER_TOKEN;
+  if (!token) throw new BuilderConfigError("no builder token: set \"token\" in the config or REPRISE_DIST_BUILDER_TOKEN");
+  const cores = availableParallelism();
+  const abs = (p: string) => resolve(baseDir, p);
+  return {
+    ...c,
+    token,
+    builderId: c.builderId ?? `${hostname()}-${c.listen.port}`.replace(/[^A-Za-z0-9._-]/g, "-"),
+    dataDir: abs(c.dataDir ?? join(env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "reprise-builder")),
+    maxJobs: c.maxJobs ?? cores,
+    yieldAboveLoad: c.yieldAboveLoad ?? cores,
+    ...(c.tls ? { tls: { certFile: abs(c.tls.certFile), keyFile: abs(c.tls.keyFile), ...(c.tls.caFile ? { caFile: abs(c.tls.caFile) } : {}) } } : {}),
+  };
+}
+
+export function loadBuilderConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): BuilderConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    throw new BuilderConfigError(`cannot read the builder config ${file}: ${(err as Error).message}`);
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (err) {
+    throw new BuilderConfigError(`the builder config ${file} is not JSON: ${(err as Error).message}`);
+  }
+  return resolveBuilderConfig(data, dirname(resolve(file)), env);
+}
+
+function parseSize(v: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)/i.exec(v.trim())!;
+  const power = " kmgt".indexOf((m[2] || " ").toLowerCase());
+  return Math.floor(Number(m[1]) * 1024 ** power);
+}

@@ -1,0 +1,96 @@
+/** Runs one job on the builder: the toolchain leased from the store, inputs from the blob store, in the sandbox. */
+import { mkdirSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { join } from "node:path";
+import pLimit from "p-limit";
+import { hashBytes, type CompileJob, type JobLimits, type Sandbox } from "@reprise/core";
+import type { BuilderStores } from "./stores.js";
+import { HttpError } from "./http-io.js";
+import type { RunResponse } from "./job-message.js";
+
+export interface JobRunnerOptions {
+  stores: BuilderStores;
+  sandbox: Sandbox;
+  scratchRoot: string;
+  maxJobs: number;
+  caps: JobLimits;
+}
+
+export class JobRunner {
+  private readonly limit: ReturnType<typeof pLimit>;
+  completed = 0;
+  failed = 0;
+
+  constructor(private readonly o: JobRunnerOptions) {
+    this.limit = pLimit(o.maxJobs);
+    mkdirSync(o.scratchRoot, { recursive: true, mode: 0o700 });
+  }
+
+  get running(): number {
+    return this.limit.activeCount;
+  }
+
+  get queued(): number {
+    return this.limit.pendingCount;
+  }
+
+  get caps(): JobLimits {
+    return this.o.caps;
+  }
+
+  /** What the builder lacks for `job`, or undefined when it holds everything. */
+  missing(job: CompileJob): { toolchain: boolean; blobs: string[] } | undefined {
+    const toolchain = !this.o.stores.toolchains.has(job.toolchainId);
+    const blobs = this.o.stores.missingBlobs(job.inputs.map((i) => i.hash));
+    return toolchain || blobs.length ? { toolchain, blobs } : undefined;
+  }
+
+  /** Runs `job` (queued behind `maxJobs` running ones); `signal` ends it when the client goes away. */
+  run(job: CompileJob, signal: AbortSignal): Promise<RunResponse> {
+    const queuedAt = performance.now();
+    return this.limit(async () => {
+      signal.throwIfAborted();
+      const started = performance.now();
+      const { stores, sandbox } = this.o;
+      let lease;
+      try {
+        lease = await stores.toolchains.acquire(job.toolchainId, async () => {
+          throw new Error("evicted");
+        });
+      } catch {
+        throw new HttpError(409, "missing", "the toolchain is no longer held", { missing: { toolchain: true, blobs: [] } });
+      }
+      const scratchDir = await mkdtemp(join(this.o.scratchRoot, "job-"));
+      try {
+        const result = await sandbox.run(job, {
+          toolchainRoot: lease.root,
+          inputBlob: (hash) => stores.blobs.blobPath(hash),
+          scratchDir,
+          signal: AbortSignal.any([signal, AbortSignal.timeout(job.limits.timeoutMs + 5000)]),
+        });
+        if (result.killed) {
+          this.failed++;
+          throw new HttpError(result.killed === "timeout" ? 504 : 507, `job-${result.killed}`, `${sandbox.name} ended the job (${result.killed})`);
+        }
+        this.completed++;
+        const runMs = performance.now() - started;
+        return {
+          exitCode: result.exitCode,
+          stdout: result.stdout.toString("base64"),
+          stderr: result.stderr.toString("base64"),
+          outputs: result.outputs.map((o) => ({
+            role: o.role,
+            path: job.outputs.find((j) => j.role === o.role)?.path ?? "",
+            digest: hashBytes(o.data),
+            size: o.data.length,
+            data: o.data.toString("base64"),
+          })),
+          timings: { queuedMs: Math.round(started - queuedAt), runMs: Math.round(runMs), totalMs: Math.round(performance.now() - queuedAt) },
+        };
+      } finally {
+        lease.release();
+        await rm(scratchDir, { recursive: true, force: true }).catch(() => {});
+      }
+    });
+  }
+}

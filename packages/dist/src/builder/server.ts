@@ -1,0 +1,164 @@
+/** The builder's HTTP(S) endpoints (docs/dist-protocol.md). */
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import { readFileSync } from "node:fs";
+import { REPRISE_VERSION, type Platform } from "@reprise/core";
+import { bearerToken, checkProtocol, HttpError, readJson, sendError, sendJson } from "./http-io.js";
+import { jobFromWire, RunRequestSchema } from "./job-message.js";
+import type { JobTokenVerifier } from "./job-tokens.js";
+import type { JobRunner } from "./job-runner.js";
+import type { BuilderStores } from "./stores.js";
+
+const DIGEST = /^[0-9a-f]{64}$/;
+const JOB_ID = /^[A-Za-z0-9._:-]{1,256}$/;
+
+export interface BuilderServerOptions {
+  platform: Platform;
+  stores: BuilderStores;
+  runner: JobRunner;
+  /** The current verifier (replaced when the builder registers again). */
+  verifier: () => JobTokenVerifier | undefined;
+  tls?: { certFile: string; keyFile: string };
+  onJobDone: (jobId: string, ok: boolean, durationMs: number) => void;
+  log: (level: "info" | "warn" | "debug", msg: string) => void;
+}
+
+export interface BuilderCounters {
+  refusedAuth: number;
+  jobs: number;
+  missingAnswers: number;
+  uploadsRefused: number;
+}
+
+export class BuilderServer {
+  readonly server: Server;
+  readonly counters: BuilderCounters = { refusedAuth: 0, jobs: 0, missingAnswers: 0, uploadsRefused: 0 };
+
+  constructor(private readonly o: BuilderServerOptions) {
+    const handler = (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res);
+    this.server = o.tls ? createHttpsServer({ cert: readFileSync(o.tls.certFile), key: readFileSync(o.tls.keyFile) }, handler) : createHttpServer(handler);
+    this.server.requestTimeout = 15 * 60_000;
+  }
+
+  listen(host: string, port: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.once("error", reject);
+      this.server.listen(port, host, () => {
+        this.server.off("error", reject);
+        resolve((this.server.address() as { port: number }).port);
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    try {
+      const path = new URL(req.url ?? "/", "http://builder").pathname;
+      if (req.method === "GET" && path === "/v1/health") return sendJson(res, 200, { ok: true, version: REPRISE_VERSION, platform: this.o.platform });
+      checkProtocol(req);
+      let m: RegExpExecArray | null;
+      if (req.method === "POST" && (m = /^\/v1\/jobs\/([^/]+)\/run$/.exec(path))) return await this.run(req, res, decodeURIComponent(m[1]!));
+      if (req.method === "PUT" && (m = /^\/v1\/blobs\/([^/]+)$/.exec(path))) {
+        const digest = m[1]!;
+        await this.authorize(req, res);
+        if (!DIGEST.test(digest)) throw new HttpError(400, "bad-request", "a blob digest is 64 hex digits");
+        await this.upload(() => this.o.stores.putBlob(digest, req));
+        return sendJson(res, 200, { ok: true });
+      }
+      if (req.method === "PUT" && (m = /^\/v1\/toolchains\/([^/]+)$/.exec(path))) {
+        const id = m[1]!;
+        this.sameToolchain(await this.authorize(req, res), id);
+        if (!DIGEST.test(id)) throw new HttpError(400, "bad-request", "a toolchain id is 64 hex digits");
+        await this.upload(() => this.o.stores.putToolchain(id, req));
+        return sendJson(res, 200, { ok: true });
+      }
+      throw new HttpError(404, "not-found", `no ${req.method} ${path} here`);
+    } catch (err) {
+      if (res.headersSent) return void res.destroy();
+      if (err instanceof HttpError) {
+        if (err.status >= 500 || err.status === 401 || err.status === 403) this.o.log("warn", `${req.method} ${req.url}: ${err.status} ${err.code}: ${err.message}`);
+        // The rest of an upload we refused is not read: close the connection after answering.
+        if (!req.complete) res.setHeader("connection", "close");
+        return sendError(res, err);
+      }
+      this.o.log("warn", `${req.method} ${req.url}: ${(err as Error).stack ?? err}`);
+      sendError(res, new HttpError(500, "internal", (err as Error).message));
+    }
+  }
+
+  private async upload(work: () => Promise<void>): Promise<void> {
+    try {
+      await work();
+    } catch (err) {
+      this.counters.uploadsRefused++;
+      throw err;
+    }
+  }
+
+  /** Every request but health carries the job token of its job: the one in the URL, or for uploads the one named in `x-reprise-job-id`. */
+  private async authorize(req: IncomingMessage, _res: ServerResponse, jobId?: string): Promise<{ toolchainId?: string }> {
+    const verifier = this.o.verifier();
+    if (!verifier) throw new HttpError(503, "unavailable", "this builder is not registered with a scheduler yet");
+    const id = jobId ?? headerValue(req, "x-reprise-job-id");
+    if (id === undefined || !JOB_ID.test(id)) {
+      this.counters.refusedAuth++;
+      throw new HttpError(401, "unauthenticated", "an upload names the job its token is for in x-reprise-job-id");
+    }
+    const check = await verifier.verify(bearerToken(req), id);
+    if (!check.ok) {
+      this.counters.refusedAuth++;
+      throw new HttpError(check.status, check.status === 401 ? "unauthenticated" : "forbidden", check.reason);
+    }
+    return check.toolchainId ? { toolchainId: check.toolchainId } : {};
+  }
+
+  /** A token allocated for one toolchain runs and uploads that toolchain only. */
+  private sameToolchain(granted: { toolchainId?: string }, asked: string): void {
+    if (granted.toolchainId && granted.toolchainId !== asked) {
+      this.counters.refusedAuth++;
+      throw new HttpError(403, "forbidden", "the job token was issued for another toolchain");
+    }
+  }
+
+  private async run(req: IncomingMessage, res: ServerResponse, jobId: string): Promise<void> {
+    if (!JOB_ID.test(jobId)) throw new HttpError(400, "bad-request", "bad job id");
+    const granted = await this.authorize(req, res, jobId);
+    const parsed = RunRequestSchema.safeParse(await readJson(req));
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      throw new HttpError(400, "bad-request", `job: ${issue.path.join(".")}: ${issue.message}`);
+    }
+    this.sameToolchain(granted, parsed.data.toolchainId);
+    const job = jobFromWire(parsed.data.toolchainId, parsed.data.job, this.o.runner.caps);
+    const missing = this.o.runner.missing(job);
+    if (missing) {
+      this.counters.missingAnswers++;
+      throw new HttpError(409, "missing", `missing ${missing.toolchain ? "the toolchain and " : ""}${missing.blobs.length} blob(s)`, { missing });
+    }
+    const aborted = new AbortController();
+    res.on("close", () => {
+      if (!res.writableFinished) aborted.abort();
+    });
+    const started = performance.now();
+    this.counters.jobs++;
+    let ok = false;
+    try {
+      const result = await this.o.runner.run(job, aborted.signal);
+      ok = true;
+      sendJson(res, 200, result);
+    } finally {
+      this.o.onJobDone(jobId, ok, performance.now() - started);
+    }
+  }
+}
+
+function headerValue(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}

@@ -1,0 +1,102 @@
+/** What a builder keeps between jobs: job inputs (blobs) and unpacked toolchains, both bounded and evicted least-recently-used. */
+import { chmodSync, mkdirSync, renameSync, rmSync, utimesSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+import type { IncomingMessage } from "node:http";
+import { InputStore, ToolchainStore, ToolchainArchiveError } from "@reprise/core";
+import { HttpError, receiveToFile } from "./http-io.js";
+
+const BLOB_GRACE_MS = 30 * 60_000;
+
+export interface BuilderStoresOptions {
+  dataDir: string;
+  toolchainCacheBytes: number;
+  blobStoreBytes: number;
+  maxBlobUpload: number;
+  maxToolchainUpload: number;
+}
+
+export class BuilderStores {
+  readonly blobs: InputStore;
+  readonly toolchains: ToolchainStore;
+  private readonly incoming: string;
+
+  constructor(private readonly o: BuilderStoresOptions) {
+    this.blobs = new InputStore(join(o.dataDir, "blobs"));
+    this.toolchains = new ToolchainStore({ dir: join(o.dataDir, "toolchains"), maxSizeBytes: o.toolchainCacheBytes });
+    this.incoming = join(o.dataDir, "incoming");
+    rmSync(this.incoming, { recursive: true, force: true });
+    mkdirSync(this.incoming, { recursive: true, mode: 0o700 });
+  }
+
+  /** Digests of `wanted` this builder does not hold; the ones it holds are marked used. */
+  missingBlobs(wanted: string[]): string[] {
+    const missing: string[] = [];
+    const now = new Date();
+    for (const digest of new Set(wanted)) {
+      try {
+        utimesSync(this.blobs.blobPath(digest), now, now);
+      } catch {
+        missing.push(digest);
+      }
+    }
+    return missing;
+  }
+
+  /** Stores an uploaded blob once its bytes hash to `digest` (else 400, nothing stored). */
+  async putBlob(digest: string, req: IncomingMessage): Promise<void> {
+    const target = this.blobs.blobPath(digest);
+    const tmp = this.tempPath();
+    try {
+      const got = await receiveToFile(req, tmp, this.o.maxBlobUpload);
+      if (got.digest !== digest) throw new HttpError(400, "digest-mismatch", `the uploaded bytes hash to ${got.digest}, not ${digest}`);
+      mkdirSync(join(this.blobs.dir, digest.slice(0, 2)), { recursive: true, mode: 0o700 });
+      // Read-only for everyone, as the input store keeps blobs: a sandbox's job user (not root) reads them.
+      chmodSync(tmp, 0o444);
+      renameSync(tmp, target);
+    } finally {
+      rmSync(tmp, { force: true });
+    }
+  }
+
+  /** Checks an uploaded archive against its id and unpacks it safely (core's toolchain store), else 400. */
+  async putToolchain(id: string, req: IncomingMessage): Promise<void> {
+    if (this.toolchains.has(id)) {
+      req.resume();
+      return;
+    }
+    const tmp = this.tempPath();
+    try {
+      const got = await receiveToFile(req, tmp, this.o.maxToolchainUpload);
+      if (got.digest !== id) throw new HttpError(400, "digest-mismatch", `the uploaded archive hashes to ${got.digest}, not ${id}`);
+      try {
+        await this.toolchains.ensure(id, tmp);
+      } catch (err) {
+        // Whatever the archive did wrong (a path out of its root, a device node, a bad gzip), nothing of it is kept.
+        const detail = err instanceof ToolchainArchiveError ? err.message : `cannot unpack it: ${(err as Error).message}`;
+        throw new HttpError(400, "bad-archive", `toolchain ${id} refused: ${detail}`);
+      }
+    } finally {
+      rmSync(tmp, { force: true });
+    }
+  }
+
+  /** Bytes the toolchain cache may still take. */
+  freeToolchainBytes(): number {
+    const used = this.toolchains.list().reduce((n, t) => n + t.unpackedBytes, 0);
+    return Math.max(0, this.o.toolchainCacheBytes - used);
+  }
+
+  toolchainIds(): string[] {
+    return this.toolchains.list().map((t) => t.id);
+  }
+
+  /** Removes least recently used blobs past the limit (never ones used within 30 minutes). */
+  pruneBlobs(): number {
+    return this.blobs.prune({ maxBytes: this.o.blobStoreBytes, graceMs: BLOB_GRACE_MS });
+  }
+
+  private tempPath(): string {
+    return join(this.incoming, `${process.pid}-${randomBytes(8).toString("hex")}`);
+  }
+}

@@ -1,0 +1,101 @@
+/** The client's side of a builder: run a job, and on 409 upload what it lacks and run again. */
+import { createReadStream } from "node:fs";
+import type { Dispatcher } from "undici";
+import pLimit from "p-limit";
+import type { InputStore } from "@reprise/core";
+import { farmRequest, FarmRequestError, httpError } from "./farm-request.js";
+import type { Allocation } from "./scheduler-client.js";
+import type { WireJob } from "../builder/job-message.js";
+
+export interface RemoteToolchain {
+  id: string;
+  archivePath: string;
+  archiveBytes: number;
+}
+
+export interface RunExchange {
+  body: unknown;
+  roundTrips: number;
+  bytesUploaded: number;
+}
+
+const UPLOADS_AT_ONCE = 8;
+
+/** Uploads under way from this process, by builder and path. */
+const inFlight = new Map<string, Promise<void>>();
+
+/** Runs `job` on the allocated builder, uploading only what it says it lacks; at most two runs. */
+export async function runOnBuilder(
+  alloc: Allocation,
+  toolchain: RemoteToolchain,
+  job: WireJob,
+  inputs: InputStore,
+  dispatcher: Dispatcher,
+  timeoutMs: number,
+  signal: AbortSignal,
+  onMissing?: (missing: { toolchain: boolean; blobs: string[] }) => void,
+): Promise<RunExchange> {
+  const base = alloc.builderUrl.endsWith("/") ? alloc.builderUrl : `${alloc.builderUrl}/`;
+  const deadline = Date.now() + timeoutMs;
+  const left = () => Math.max(1, deadline - Date.now());
+  let roundTrips = 0;
+  let bytesUploaded = 0;
+  const run = async () => {
+    roundTrips++;
+    return farmRequest({
+      method: "POST",
+      url: new URL(`v1/jobs/${encodeURIComponent(alloc.jobId)}/run`, base).href,
+      token: alloc.jobToken,
+      json: { toolchainId: toolchain.id, job },
+      // Outputs and streams travel in base64: a third more than the job may write, and room for the rest.
+      maxResponseBytes: Math.ceil((job.limits.maxOutputBytes * 4) / 3) + 1024 * 1024,
+      timeoutMs: left(),
+      dispatcher,
+      signal,
+    });
+  };
+  let res = await run();
+  if (res.status === 409) {
+    const missing = (res.body as { missing?: { toolchain?: unknown; blobs?: unknown } })?.missing;
+    const blobs = Array.isArray(missing?.blobs) ? missing.blobs.filter((b): b is string => typeof b === "string") : [];
+    const known = new Map(job.inputs.map((i) => [i.digest, i.size]));
+    onMissing?.({ toolchain: missing?.toolchain === true, blobs: blobs.map((b) => job.inputs.find((i) => i.digest === b)?.path ?? b) });
+    if (blobs.some((b) => !known.has(b))) throw new FarmRequestError("garbage", "the builder asked for a blob the job does not have");
+    const put = async (path: string, file: string, size: number) => {
+      roundTrips++;
+      const r = await farmRequest({
+        method: "PUT",
+        url: new URL(path, base).href,
+        token: alloc.jobToken,
+        headers: { "x-reprise-job-id": alloc.jobId },
+        raw: createReadStream(file),
+        rawLength: size,
+        timeoutMs: left(),
+        dispatcher,
+        signal,
+      });
+      if (r.status !== 200) throw httpError(`upload ${path}`, r.status, r.body);
+      bytesUploaded += size;
+    };
+    const limit = pLimit(UPLOADS_AT_ONCE);
+    const uploads: Promise<void>[] = [];
+    // Misses of one build ask the same builder for the same toolchain at once: one upload serves them all.
+    const once = (path: string, file: string, size: number) => {
+      const key = `${base}\0${path}`;
+      let pending = inFlight.get(key);
+      if (!pending) {
+        pending = limit(() => put(path, file, size)).finally(() => inFlight.delete(key));
+        inFlight.set(key, pending);
+      }
+      return pending;
+    };
+    if (missing?.toolchain === true) uploads.push(once(`v1/toolchains/${toolchain.id}`, toolchain.archivePath, toolchain.archiveBytes));
+    for (const digest of blobs) uploads.push(once(`v1/blobs/${digest}`, inputs.blobPath(digest), known.get(digest)!));
+    const settled = await Promise.allSettled(uploads);
+    const failed = settled.find((s): s is PromiseRejectedResult => s.status === "rejected");
+    if (failed) throw failed.reason;
+    res = await run();
+  }
+  if (res.status !== 200) throw httpError("run", res.status, res.body);
+  return { body: res.body, roundTrips, bytesUploaded };
+}

@@ -1,0 +1,240 @@
+/**
+ * The farm client's `compileMiss` tap: a distributable miss is sent to a
+ * builder the scheduler allocates; anything else, and any failure of the
+ * farm, leaves the miss to the next tap or a local compile (or fails the
+ * call, with `dist.fallback: "fail"`), with the reason counted.
+ */
+import { join } from "node:path";
+import {
+  buildJob,
+  DEFAULT_LIMITS,
+  FileHashCache,
+  InputStore,
+  runCompiler,
+  ToolchainCache,
+  writeOutputAtomically,
+  type DistSettings,
+  type Engine,
+  type MissCompileResult,
+  type MissContext,
+} from "@reprise/core";
+import { farmAgent, farmRequest, FarmRequestError } from "./farm-request.js";
+import { SchedulerClient, type Allocation } from "./scheduler-client.js";
+import { runOnBuilder } from "./builder-client.js";
+import { checkRunResult, type CheckedRun } from "./run-result.js";
+import { jobToWire } from "../builder/job-message.js";
+
+/** How long a builder that could not be reached is not used again by this client. */
+const QUARANTINE_MS = 30_000;
+/** How often a long wait for a builder is reported in the daemon's log. */
+const WAIT_REPORT_MS = 10_000;
+/** The input store is shared with hermetic mode and bounded the same way. */
+const PRUNE_EVERY_MS = 10 * 60_000;
+const INPUT_STORE_BYTES = 1024 ** 3;
+const INPUT_GRACE_MS = 30 * 60_000;
+
+interface Workspace {
+  toolchains: ToolchainCache;
+  inputs: InputStore;
+  lastPrune: number;
+}
+
+/** Why the farm did not compile a miss: `reason` is counted in stats as a fallback. */
+class NotOnFarm extends Error {
+  constructor(
+    readonly reason: string,
+    detail: string,
+  ) {
+    super(detail);
+  }
+}
+
+export class FarmCompiler {
+  private readonly hashes = new FileHashCache();
+  private readonly workspaces = new Map<string, Workspace>();
+  private readonly schedulers = new Map<string, SchedulerClient>();
+  private readonly quarantined = new Map<string, number>();
+
+  constructor(private readonly engine: Engine) {}
+
+  /** The scheduler client for these settings (one connection pool per URL, token and CA). */
+  scheduler(dist: DistSettings): SchedulerClient {
+    const key = `${dist.schedulerUrl}\0${dist.token ?? ""}\0${dist.caFile ?? ""}`;
+    let s = this.schedulers.get(key);
+    if (!s) {
+      s = new SchedulerClient(dist.schedulerUrl, dist.token, farmAgent(dist.caFile ? { caFile: dist.caFile } : {}));
+      this.schedulers.set(key, s);
+    }
+    return s;
+  }
+
+  async compile(ctx: MissContext): Promise<MissCompileResult | undefined> {
+    const dist = ctx.settings.dist;
+    if (!dist) return undefined;
+    // The local machine's own cores first: the farm takes what they cannot (sccache #617, #1071).
+    if (dist.mode === "overflow" && ctx.localSlotFree()) return undefined;
+    try {
+      return await this.onFarm(ctx, dist);
+    } catch (err) {
+      if (!(err instanceof NotOnFarm)) throw err;
+      ctx.stats.fallback(err.reason);
+      ctx.logger.info("not compiled on the farm (%s: %s): %s", err.reason, err.message, ctx.invocation.sourceFile);
+      if (dist.fallback === "fail" && !err.reason.startsWith("dist-not-distributable")) {
+        const message = `reprise: the build farm could not compile ${ctx.invocation.sourceFile} (${err.reason}: ${err.message}) and dist.fallback is "fail"\n`;
+        return { exitCode: 1, stdout: Buffer.alloc(0), stderr: Buffer.from(message), durationMs: 0 };
+      }
+      return undefined;
+    }
+  }
+
+  private workspace(dir: string, logger: MissContext["logger"]): Workspace {
+    let ws = this.workspaces.get(dir);
+    if (!ws) {
+      // The same places hermetic mode uses: a toolchain packaged for one is ready for the other.
+      ws = { toolchains: new ToolchainCache(this.engine, { dir }), inputs: new InputStore(join(dir, "hermetic", "inputs")), lastPrune: 0 };
+      this.workspaces.set(dir, ws);
+    }
+    if (Date.now() - ws.lastPrune > PRUNE_EVERY_MS) {
+      ws.lastPrune = Date.now();
+      const inputs = ws.inputs;
+      setImmediate(() => {
+        try {
+          inputs.prune({ maxBytes: INPUT_STORE_BYTES, graceMs: INPUT_GRACE_MS });
+        } catch (err) {
+          logger.warn("input store %s: prune failed: %s", inputs.dir, (err as Error).message);
+        }
+      });
+    }
+    return ws;
+  }
+
+  private async onFarm(ctx: MissContext, dist: DistSettings): Promise<MissCompileResult> {
+    const scheduler = this.scheduler(dist);
+    if (!scheduler.breaker.allow()) throw new NotOnFarm("dist-circuit-open", `not asking ${dist.schedulerUrl} for a while: ${scheduler.lastError ?? "it failed"}`);
+    const ws = this.workspace(ctx.settings.dir, ctx.logger);
+    let toolchain;
+    try {
+      toolchain = await ws.toolchains.archive(ctx.compiler);
+    } catch (err) {
+      throw new NotOnFarm("dist-not-distributable-toolchain", (err as Error).message);
+    }
+    const plan = await buildJob(ctx.request, ctx.invocation, toolchain.id, ws.inputs, this.hashes, { ...DEFAULT_LIMITS, ...ctx.settings.jobLimits });
+    if (!plan.ok) throw new NotOnFarm(`dist-not-distributable-${plan.reason.replace(/^hermetic-/, "")}`, plan.detail);
+    const job = plan.job;
+    // The toolchain holds the compiler under its own name; the job calls it as the build did (cc, not gcc-12).
+    const held = toolchain.manifest.compilerPath;
+    if (held && job.argv[0] !== held) job.links = [{ path: job.argv[0]!, target: held }];
+    const wire = jobToWire(job);
+    const started = performance.now();
+    let roundTrips = 0;
+    let bytesUploaded = 0;
+    let lastFailure: NotOnFarm | undefined;
+    let checked: CheckedRun | undefined;
+    for (let attempt = 0; attempt < 2 && !checked; attempt++) {
+      let alloc: Allocation;
+      try {
+        alloc = await this.allocate(scheduler, toolchain.id, toolchain.manifest.runsOn, dist);
+      } catch (err) {
+        // No second builder for the retry: what made the first attempt fail is the reason.
+        if (lastFailure && err instanceof NotOnFarm) throw lastFailure;
+        throw err;
+      }
+      // No silent waits (sccache #2417): a long one says in the log what it waits for.
+      const waitStarted = Date.now();
+      const waiting = setInterval(
+        () => ctx.logger.warn("%s: waiting %d s for builder %s (%s), at most %d s", ctx.invocation.sourceFile, Math.round((Date.now() - waitStarted) / 1000), alloc.builderId, alloc.builderUrl, Math.round(dist.jobTimeoutMs / 1000)),
+        WAIT_REPORT_MS,
+      );
+      try {
+        const ex = await runOnBuilder(alloc, toolchain, wire, ws.inputs, scheduler.dispatcher, dist.jobTimeoutMs, AbortSignal.timeout(dist.jobTimeoutMs), (m) =>
+          ctx.logger.debug("builder %s lacks %s%d input(s): %s", alloc.builderId, m.toolchain ? "the toolchain and " : "", m.blobs.length, m.blobs.slice(0, 20).join(" ")),
+        );
+        roundTrips += ex.roundTrips;
+        bytesUploaded += ex.bytesUploaded;
+        checked = checkRunResult(ex.body, job);
+      } catch (err) {
+        if (!(err instanceof FarmRequestError)) throw err;
+        lastFailure = builderFailure(err);
+        if (err.kind === "unreachable" || err.kind === "timeout") this.quarantined.set(alloc.builderId, Date.now() + QUARANTINE_MS);
+        ctx.logger.warn("builder %s failed %s (attempt %d): %s", alloc.builderId, ctx.invocation.sourceFile, attempt + 1, err.message);
+      } finally {
+        clearInterval(waiting);
+      }
+    }
+    if (!checked) throw lastFailure ?? new NotOnFarm("dist-no-builder", "no builder other than the one that failed");
+    const roundTripMs = performance.now() - started;
+    if (checked.exitCode !== 0) return this.confirmFailure(ctx, checked, roundTripMs);
+    for (const out of job.outputs) {
+      const data = checked.outputs.get(out.role);
+      const executable = ctx.invocation.outputs.find((o) => o.role === out.role)?.executable === true;
+      if (data) writeOutputAtomically(out.path, data, executable);
+    }
+    ctx.stats.remoteCompile("farm", { roundTripMs, bytesUploaded, roundTrips });
+    return { exitCode: 0, stdout: checked.stdout, stderr: checked.stderr, durationMs: roundTripMs };
+  }
+
+  /** A builder for the job, skipping one this client could not reach lately (asking once more). */
+  private async allocate(scheduler: SchedulerClient, toolchainId: string, platforms: { arch: string; os: string; bits?: 32 | 64 }[], dist: DistSettings): Promise<Allocation> {
+    for (let i = 0; i < 2; i++) {
+      let alloc: Allocation;
+      try {
+        alloc = await scheduler.allocate(toolchainId, platforms, dist.allocateTimeoutMs);
+      } catch (err) {
+        if (!(err instanceof FarmRequestError)) throw err;
+        if (err.kind === "unreachable" || err.kind === "timeout") throw new NotOnFarm("dist-scheduler-unreachable", err.message);
+        if (err.status === 401 || err.status === 403) throw new NotOnFarm("dist-auth", err.message);
+        if (err.code === "no-builder" || err.code === "all-busy") throw new NotOnFarm(`dist-${err.code}`, err.message);
+        throw new NotOnFarm("dist-scheduler-error", err.message);
+      }
+      const until = this.quarantined.get(alloc.builderId);
+      if (until === undefined || until < Date.now() || (await this.healthy(alloc, scheduler))) {
+        this.quarantined.delete(alloc.builderId);
+        return alloc;
+      }
+    }
+    throw new NotOnFarm("dist-builder-unreachable", "the builders allocated could not be reached lately and still do not answer");
+  }
+
+  /** Whether a builder this client could not reach lately answers again (it may have restarted): one short health check. */
+  private async healthy(alloc: Allocation, scheduler: SchedulerClient): Promise<boolean> {
+    try {
+      const base = alloc.builderUrl.endsWith("/") ? alloc.builderUrl : `${alloc.builderUrl}/`;
+      const r = await farmRequest({ method: "GET", url: new URL("v1/health", base).href, timeoutMs: 1000, dispatcher: scheduler.dispatcher });
+      return r.status === 200;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * A job that failed on the builder is compiled again here: the builder's
+   * result stands when the local compile fails the same way (an error in the
+   * source); otherwise the local result is the build's.
+   */
+  private async confirmFailure(ctx: MissContext, remote: CheckedRun, roundTripMs: number): Promise<MissCompileResult> {
+    const { invocation: inv, request } = ctx;
+    const local = await ctx.inLocalSlot(() => runCompiler(inv.compileArgv, request.cwd, inv.compileEnv ?? request.env));
+    if (local.exitCode === remote.exitCode && local.stdout.equals(remote.stdout) && local.stderr.equals(remote.stderr)) {
+      ctx.stats.remoteCompile("farm", { roundTripMs, bytesUploaded: 0, roundTrips: 1 });
+      return { exitCode: remote.exitCode, stdout: remote.stdout, stderr: remote.stderr, durationMs: roundTripMs };
+    }
+    ctx.logger.warn(
+      "the compile of %s failed on the farm (exit status %d) but not the same way here (%d); using the local result. The builder said: %s",
+      inv.sourceFile,
+      remote.exitCode,
+      local.exitCode,
+      remote.stderr.toString("utf8").slice(0, 2000),
+    );
+    ctx.stats.fallback("dist-result-differs");
+    return local;
+  }
+}
+
+function builderFailure(err: FarmRequestError): NotOnFarm {
+  if (err.kind === "timeout") return new NotOnFarm("dist-timeout", err.message);
+  if (err.kind === "garbage") return new NotOnFarm("dist-bad-result", err.message);
+  if (err.kind === "unreachable") return new NotOnFarm("dist-builder-unreachable", err.message);
+  if (err.message.startsWith("upload")) return new NotOnFarm("dist-upload-failed", err.message);
+  if (err.status === 401 || err.status === 403) return new NotOnFarm("dist-auth", err.message);
+  return new NotOnFarm("dist-builder-failed", err.message);
+}

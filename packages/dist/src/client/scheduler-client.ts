@@ -1,0 +1,61 @@
+/** The client's side of the scheduler: allocating a builder for a job, and the status of the farm. */
+import type { Dispatcher } from "undici";
+import type { Platform } from "@reprise/core";
+import { farmRequest, FarmRequestError, httpError } from "./farm-request.js";
+import { CircuitBreaker } from "./circuit-breaker.js";
+
+export interface Allocation {
+  jobId: string;
+  builderId: string;
+  builderUrl: string;
+  jobToken: string;
+  expiresAt: string | number;
+}
+
+export class SchedulerClient {
+  readonly breaker = new CircuitBreaker();
+  lastError?: string;
+
+  constructor(
+    readonly url: string,
+    private readonly token: string | undefined,
+    readonly dispatcher: Dispatcher,
+  ) {}
+
+  private endpoint(path: string): string {
+    return new URL(path, this.url.endsWith("/") ? this.url : `${this.url}/`).href;
+  }
+
+  /** A builder for the job; FarmRequestError when the scheduler cannot be reached or has none (status 503, code no-builder/all-busy). */
+  async allocate(toolchainId: string, platforms: Platform[], maxWaitMs: number): Promise<Allocation> {
+    let res;
+    try {
+      res = await farmRequest({
+        method: "POST",
+        url: this.endpoint("v1/jobs/allocate"),
+        token: this.token,
+        json: { toolchainId, platforms, maxWaitMs },
+        // The scheduler may queue the request for maxWaitMs: wait that long and a little more, never longer.
+        timeoutMs: maxWaitMs + 1500,
+        dispatcher: this.dispatcher,
+      });
+    } catch (err) {
+      this.breaker.failure();
+      this.lastError = (err as Error).message;
+      throw err;
+    }
+    this.breaker.success();
+    if (res.status !== 200) throw httpError("allocate", res.status, res.body);
+    const a = res.body as Partial<Allocation>;
+    if (typeof a?.jobId !== "string" || typeof a.builderUrl !== "string" || typeof a.jobToken !== "string" || typeof a.builderId !== "string") {
+      throw new FarmRequestError("garbage", "allocate: the answer is not an allocation");
+    }
+    return a as Allocation;
+  }
+
+  async status(timeoutMs = 5000): Promise<unknown> {
+    const res = await farmRequest({ method: "GET", url: this.endpoint("v1/status"), token: this.token, timeoutMs, dispatcher: this.dispatcher });
+    if (res.status !== 200) throw httpError("status", res.status, res.body);
+    return res.body;
+  }
+}

@@ -1,0 +1,29 @@
+import { describe, expect, it } from "vitest";
+import { resolveBuilderConfig } from "../../src/builder/config.js";
+
+describe("builder config", () => {
+  it("fills defaults, resolves paths from the config's directory and reads sizes", () => {
+    const c = resolveBuilderConfig({ schedulerUrl: "https://sched:10600", token: "t", dataDir: "data", toolchainCacheSize: "2G", tls: { certFile: "c.pem", keyFile: "k.pem" } }, "/etc/reprise", {});
+    expect(c.dataDir).toBe("/etc/reprise/data");
+    expect(c.toolchainCacheSize).toBe(2 * 1024 ** 3);
+    expect(c.tls).toEqual({ certFile: "/etc/reprise/c.pem", keyFile: "/etc/reprise/k.pem" });
+    expect(c.sandbox).toBe("bwrap,docker");
+    expect(c.limits.maxProcesses).toBe(256);
+    expect(c.maxJobs).toBeGreaterThan(0);
+  });
+
+  it("takes the token and scheduler from the environment", () => {
+    const c = resolveBuilderConfig({}, "/", { REPRISE_DIST_SCHEDULER_URL: "http://s:1", REPRISE_DIST_BUILDER_TOKEN: "tok" });
+    expect(c.schedulerUrl).toBe("http://s:1");
+    expect(c.token).toBe("tok");
+  });
+
+  it.each([
+    [{ token: "t" }, /schedulerUrl/],
+    [{ schedulerUrl: "http://s:1" }, /no builder token/],
+    [{ schedulerUrl: "http://s:1", token: "t", unsandboxed: true }, /unrecognized|unsandboxed/i],
+    [{ schedulerUrl: "http://s:1", token: "t", blobStoreSize: "lots" }, /blobStoreSize/],
+  ])("says in one line what is wrong with %j", (input, message) => {
+    expect(() => resolveBuilderConfig(input, "/", {})).toThrow(message);
+  });
+});
