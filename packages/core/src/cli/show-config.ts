@@ -21,6 +21,8 @@ function effectiveValues(s: Settings): Record<Key, unknown> {
     jobLimits: s.jobLimits ?? {},
     levels: s.levels,
     recache: s.recache,
+    preprocessorFallback: s.preprocessorFallback,
+    baseDirs: s.baseDirs,
     remote: s.remote,
     // The token is a secret: shown only as set or not.
     dist: s.dist ? { ...s.dist, ...(s.dist.token ? { token: "(set)" } : {}) } : false,
