@@ -7,13 +7,17 @@ export type OutputAdapter = (output: OutputSpec, data: Buffer) => Buffer | undef
 /**
  * The adapter of one call: outputs not marked `adapt` pass through as
  * stored; marked ones go to the family's `adaptOutput` hook. A hook that
- * returns nothing (or is missing) means the output cannot be adapted.
+ * returns nothing (or is missing, or fails, or returns what its guard
+ * rejects) means the output cannot be adapted: the call compiles instead.
  */
 export function outputAdapter(engine: Engine, compiler: CompilerInfo, invocation: CompileInvocation): OutputAdapter {
   return (output, data) => {
     if (!output.adapt) return data;
-    const adapted = engine.hooks.adaptOutput.get(compiler.family)?.call({ output, data, invocation, compiler });
-    return adapted ?? undefined;
+    try {
+      return engine.hooks.adaptOutput.get(compiler.family)?.call({ output, data, invocation, compiler }) ?? undefined;
+    } catch {
+      return undefined;
+    }
   };
 }
 

@@ -26,7 +26,15 @@ export const compilerDetectionSchema = z.object({
 export const compileInvocationSchema = z.object({
   language: nonEmpty,
   sourceFile: absolutePath,
-  outputs: z.array(z.object({ role: nonEmpty, path: absolutePath, optional: z.boolean().optional(), executable: z.boolean().optional() })),
+  outputs: z.array(
+    z.object({
+      role: nonEmpty,
+      path: absolutePath,
+      optional: z.boolean().optional(),
+      executable: z.boolean().optional(),
+      adapt: z.record(z.string(), z.unknown()).optional(),
+    }),
+  ),
   keyArgs: stringList,
   preprocessorOnlyArgs: stringList,
   compileArgv: z.array(z.string()).min(1),
@@ -43,6 +51,16 @@ export const compileInvocationSchema = z.object({
   keyEnv: stringList,
   volatileMarkers: z.array(z.object({ token: nonEmpty, effect: z.enum(["date", "uncacheable"]) })),
   dependsOnCwd: z.boolean(),
+  preprocessedDeterminesOutputs: z.boolean().optional(),
+  pathRecording: z
+    .object({
+      debugInfo: z.boolean(),
+      debugMaps: z.array(absolutePath),
+      fileTokens: z.array(nonEmpty),
+      macroMaps: z.array(absolutePath),
+      unmappable: z.boolean(),
+    })
+    .optional(),
   colorDiagnostics: z.boolean(),
   extraInputFiles: stringList,
   compileEnv: z.record(z.string(), z.string()).optional(),
@@ -83,6 +101,9 @@ export const toolchainSpecSchema = z.object({
 export const platformsSchema = z.array(z.object({ arch: nonEmpty, os: nonEmpty, bits: z.union([z.literal(32), z.literal(64)]).optional() }));
 
 const bytes = z.custom<Buffer>((v) => Buffer.isBuffer(v), { message: "must be a Buffer" });
+
+/** What an `adaptOutput` tap returns: the output's bytes for this call, or null when it cannot adapt them. */
+export const adaptedOutputSchema = z.union([bytes, z.null()]);
 
 /** What a `compileMiss` tap returns when it compiled the miss (its outputs are already written). */
 export const missCompileResultSchema = z.object({

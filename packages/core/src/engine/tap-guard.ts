@@ -1,6 +1,7 @@
 import type { ZodType } from "zod";
 import type { EngineHooks } from "./hooks.js";
 import {
+  adaptedOutputSchema,
   cacheStorageSchema,
   compilerDetectionSchema,
   describeIssue,
@@ -121,6 +122,12 @@ export function guardHooks(hooks: EngineHooks, currentPlugin: () => string | und
     },
   });
   hooks.extendKey.intercept(register({ hook: "extendKey" }) as never);
+  hooks.adaptOutput.intercept({
+    factory: (key, hook) => {
+      hook.intercept(register({ hook: `adaptOutput.for("${String(key)}")`, schema: adaptedOutputSchema }) as never);
+      return hook;
+    },
+  });
   hooks.createStorage.intercept(register({ hook: "createStorage", schema: cacheStorageSchema }) as never);
   hooks.packageToolchain.intercept(register({ hook: "packageToolchain", schema: toolchainSpecSchema }) as never);
   hooks.resolveArchitecture.intercept(register({ hook: "resolveArchitecture", schema: platformsSchema }) as never);
