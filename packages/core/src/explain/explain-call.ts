@@ -3,7 +3,9 @@ import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
 import type pLimit from "p-limit";
 import { baseKey } from "../engine/cache-key.js";
+import { pathSharing, type PathSharing } from "../engine/base-dirs.js";
 import { findInManifest, ManifestMemo, readManifest, today } from "../engine/direct-mode.js";
+import { preprocessedFallbackKey, readFallbackCopy } from "../engine/preprocessor-fallback.js";
 import { runCompiler } from "../engine/run-compiler.js";
 import type { CompileInvocation, CompileRequest, CompilerInfo, ParseResult } from "../engine/types.js";
 import type { FileHashCache } from "../hashing/file-hash-cache.js";
@@ -47,6 +49,8 @@ interface Looked {
   inv: CompileInvocation;
   now: KeyDescription;
   hit: boolean;
+  /** baseDirs in use: manifest paths are relative to the base directory. */
+  sharing?: PathSharing;
 }
 
 /**
@@ -72,20 +76,31 @@ export async function explainCall(d: ExplainDeps, request: CompileRequest): Prom
   const storage = lookupOnly(real);
   const preprocessable = inv.preprocessArgv !== undefined || inv.dependencies.none === true;
   const mode = settings.keyMode === "preprocessor" && preprocessable ? "preprocessor" : "direct";
-  const source = await d.hashes.digest(inv.sourceFile, inv.volatileMarkers.map((m) => m.token));
+  // baseDirs: direct mode keys paths under the base directory relative to it, as the compile service does.
+  const sharing = mode === "direct" ? pathSharing(settings.baseDirs, request.cwd, inv) : undefined;
+  const tokens = [...inv.volatileMarkers.map((m) => m.token), ...(sharing?.fileTokens ?? [])];
+  const source = await d.hashes.digest(inv.sourceFile, tokens);
   if (!source) return notCacheable(`the source ${inv.sourceFile} cannot be read`);
   const volatile = inv.volatileMarkers.find((m) => m.effect === "uncacheable" && source.tokens.includes(m.token));
   if (mode === "direct" && volatile) return notCacheable(`the source uses ${volatile.token}, which makes every compile differ (time-macro)`);
   const extra = await digestAll(d.hashes, inv.extraInputFiles);
   const now = describeCall(request, compiler.path, compiler, inv, mode, source.hash, extra);
-  const key = await baseKey(project.engine, d.hashes, request, compiler, inv, mode);
+  const key = await baseKey(project.engine, d.hashes, request, compiler, inv, mode, sharing);
   const has = async (resultKey: string) => d.remembered(real, resultKey) || (await storage.read("result", resultKey)) !== undefined;
   let hit: boolean;
   if (mode === "direct") {
-    const manifestKey = key.add("source", inv.sourceFile).add("sourceHash", source.hash).digest();
+    const manifestKey = key.add("source", sharing ? sharing.relative(inv.sourceFile) : inv.sourceFile).add("sourceHash", source.hash).digest();
     await d.pending(manifestKey);
-    const match = await findInManifest(storage, manifestKey, new ManifestMemo(), d.hashes, request.env);
+    const match = await findInManifest(storage, manifestKey, new ManifestMemo(), d.hashes, request.env, undefined, sharing);
     hit = !!match && !settings.recache && (await has(match.resultKey));
+    if (!hit && !settings.recache && settings.preprocessorFallback) {
+      // A direct-mode miss looks up the preprocessed text's key before compiling: a silent copy there is served.
+      const fallbackKey = await preprocessedFallbackKey(project.engine, d.hashes, d.limit, request, compiler, inv);
+      if (fallbackKey) {
+        await d.pending(fallbackKey);
+        hit = d.remembered(real, fallbackKey) || (await readFallbackCopy(storage, fallbackKey)) !== undefined;
+      }
+    }
   } else {
     const pre = await preprocessed(d, inv, request);
     if (!pre) return { result: "miss", summary: `miss: ${basename(inv.sourceFile)} does not preprocess; the compile would report the error`, reasons: [] };
@@ -93,7 +108,7 @@ export async function explainCall(d: ExplainDeps, request: CompileRequest): Prom
     await d.pending(resultKey);
     hit = !settings.recache && (await has(resultKey));
   }
-  return answer(d, { settings, storage, request, compilerPath: compiler.path, inv, now, hit });
+  return answer(d, { settings, storage, request, compilerPath: compiler.path, inv, now, hit, ...(sharing ? { sharing } : {}) });
 }
 
 async function answer(d: ExplainDeps, l: Looked): Promise<ExplainAnswer> {
@@ -101,7 +116,7 @@ async function answer(d: ExplainDeps, l: Looked): Promise<ExplainAnswer> {
   if (l.hit) return { result: "hit", summary: `hit: ${name} would be served from the cache (${l.now.mode} mode)`, reasons: [] };
   // A miss names the source once, then each difference on its own line.
   if (l.settings.recache) return { result: "miss", summary: `miss: ${name}: recache is on (REPRISE_RECACHE), every call compiles`, reasons: [] };
-  const records = await withIncludeLists(l.storage, readDescriptions(l.settings.dir, l.inv.sourceFile, l.compilerPath));
+  const records = await withIncludeLists(l.storage, readDescriptions(l.settings.dir, l.inv.sourceFile, l.compilerPath), l.sharing);
   if (!records.length) {
     return {
       result: "miss",
@@ -128,7 +143,7 @@ async function answer(d: ExplainDeps, l: Looked): Promise<ExplainAnswer> {
  * and date of its manifest entry; a record whose manifest is gone (evicted)
  * is compared without them.
  */
-async function withIncludeLists(storage: CacheStorage, records: KeyDescription[]): Promise<KeyDescription[]> {
+async function withIncludeLists(storage: CacheStorage, records: KeyDescription[], sharing?: PathSharing): Promise<KeyDescription[]> {
   const manifests = new Map<string, Awaited<ReturnType<typeof readManifest>>>();
   const out: KeyDescription[] = [];
   for (const r of records) {
@@ -144,7 +159,8 @@ async function withIncludeLists(storage: CacheStorage, records: KeyDescription[]
     }
     out.push({
       ...r,
-      headers: entry.files.map((f) => ({ path: f.path, hash: f.hash })),
+      // A manifest shared through baseDirs names files under the base directory relative to it.
+      headers: entry.files.map((f) => ({ path: sharing ? sharing.absolute(f.path) : f.path, hash: f.hash })),
       ...(entry.env?.length ? { depEnv: entry.env.map((v) => ({ name: v.name, value: v.value ?? null })) } : {}),
       ...(entry.date ? { date: entry.date } : {}),
     });
@@ -168,6 +184,7 @@ function lookupOnly(storage: CacheStorage): CacheStorage {
     clear: nothing,
     close: nothing,
     ...(storage.readLower ? { readLower: (kind: BlobKind, key: string) => storage.readLower!(kind, key) } : {}),
+    ...(storage.readFirst ? { readFirst: (kind: BlobKind, key: string) => storage.readFirst!(kind, key) } : {}),
   };
 }
 
