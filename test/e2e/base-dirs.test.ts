@@ -123,3 +123,31 @@ describe("without baseDirs", () => {
     expect(hits).toEqual([false, false]);
   });
 });
+
+describe("--explain with baseDirs", () => {
+  it("sees the entry another checkout stored, and names a changed header by this checkout's path", async () => {
+    const [first, second] = checkouts as [string, string];
+    for (const c of checkouts) mkdirSync(join(c, "build"), { recursive: true });
+    const argv = ["gcc", "-O2", "-I../include", "-DEXPLAIN_BASE", "-MD", "-c", "../src/lib.c", "-o", "explain.o"];
+    const stored = await sb.run(argv, join(first, "build"), { env: { REPRISE_BASEDIRS: first } });
+    expect(stored.exitCode, text(stored.stderr)).toBe(0);
+    await sb.stats(); // the entry and its record are stored after the answer
+    const other = await sb.run(["--explain", ...argv], join(second, "build"), { env: { REPRISE_BASEDIRS: second } });
+    expect(text(other.stdout)).toMatch(/^hit: /);
+    expect(other.exitCode).toBe(0);
+    const header = join(first, "include/lib.h");
+    const original = readFileSync(header);
+    try {
+      // A comment leaves the preprocessed text as it was: the fallback copy of the silent entry is served, and --explain says so.
+      writeFileSync(header, `${original.toString()}/* a comment */\n`);
+      const comment = await sb.run(["--explain", ...argv], join(first, "build"), { env: { REPRISE_BASEDIRS: first } });
+      expect(text(comment.stdout)).toMatch(/^hit: /);
+      writeFileSync(header, `${original.toString()}static inline int thrice(int x) { return 3 * x; }\n`);
+      const r = await sb.run(["--explain", ...argv], join(first, "build"), { env: { REPRISE_BASEDIRS: first } });
+      expect(r.exitCode).toBe(1);
+      expect(text(r.stdout)).toBe(`miss: ${join(first, "src/lib.c")}\n  ${header} changed since the cached entry (content differs)\n`);
+    } finally {
+      writeFileSync(header, original);
+    }
+  });
+});
