@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { outputAdapter } from "../../src/engine/adapt-outputs.js";
 import { Engine } from "../../src/engine/engine.js";
 import type { CompilerProbe } from "../../src/engine/hooks.js";
 import type { ParseInput } from "../../src/engine/types.js";
@@ -38,6 +39,39 @@ describe("what plugins return is checked at the hook boundary, and errors name t
     expect(() => e.hooks.parseArguments.get("cc")!.call(input)).toThrow(
       'plugin reprise-plugin-x: parseArguments.for("cc") returned an invalid result: invocation.keyEnv: Invalid input: expected array, received undefined',
     );
+  });
+
+  it("the fields of shared entries pass (adapt, pathRecording, preprocessedDeterminesOutputs); a malformed pathRecording is refused", () => {
+    const pathRecording = { debugInfo: true, debugMaps: ["/w"], fileTokens: ["__FILE__"], macroMaps: [], unmappable: false };
+    const shared = {
+      ...invocation,
+      outputs: [...invocation.outputs, { role: "dep", path: "/w/a.d", adapt: { targets: ["a.o"] } }],
+      pathRecording,
+      preprocessedDeterminesOutputs: true,
+    };
+    const result = { cacheable: true as const, invocation: shared };
+    const e = engineWith("shared", (en) => en.hooks.parseArguments.for("cc").tap("shared", () => result));
+    expect(e.hooks.parseArguments.get("cc")!.call(input)).toBe(result);
+    const { debugMaps: _, ...withoutMaps } = pathRecording;
+    const bad = engineWith("bad", (en) => en.hooks.parseArguments.for("cc").tap("bad", () => ({ cacheable: true, invocation: { ...shared, pathRecording: withoutMaps } }) as never));
+    expect(() => bad.hooks.parseArguments.get("cc")!.call(input)).toThrow(/plugin bad: .*invocation\.pathRecording\.debugMaps/);
+  });
+
+  it("adaptOutput must give a Buffer or null; a refused or failing tap only makes the output unadaptable", () => {
+    const output = { role: "dep", path: "/w/a.d", adapt: {} };
+    const compiler = { family: "cc" } as ParseInput["compiler"];
+    const stored = Buffer.from("a.o: a.c\n");
+    const ok = engineWith("ok", (en) => en.hooks.adaptOutput.for("cc").tap("ok", (i) => i.data));
+    expect(outputAdapter(ok, compiler, invocation as never)(output, stored)).toBe(stored);
+    const wrong = engineWith("wrong", (en) => en.hooks.adaptOutput.for("cc").tap("wrong", () => "a.o: a.c\n" as never));
+    expect(() => wrong.hooks.adaptOutput.get("cc")!.call({ output, data: stored, invocation: invocation as never, compiler })).toThrow(/plugin wrong: adaptOutput\.for\("cc"\) returned an invalid result/);
+    expect(outputAdapter(wrong, compiler, invocation as never)(output, stored)).toBeUndefined();
+    const throwing = engineWith("throwing", (en) =>
+      en.hooks.adaptOutput.for("cc").tap("throwing", () => {
+        throw new Error("cannot read the rule");
+      }),
+    );
+    expect(outputAdapter(throwing, compiler, invocation as never)(output, stored)).toBeUndefined();
   });
 
   it("wrong types and relative paths are refused with the field's path", () => {
