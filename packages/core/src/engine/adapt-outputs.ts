@@ -7,17 +7,14 @@ export type OutputAdapter = (output: OutputSpec, data: Buffer) => Buffer | undef
 /**
  * The adapter of one call: outputs not marked `adapt` pass through as
  * stored; marked ones go to the family's `adaptOutput` hook. A hook that
- * returns nothing (or is missing, or fails, or returns what its guard
- * rejects) means the output cannot be adapted: the call compiles instead.
+ * returns nothing (or is missing) means the output cannot be adapted. A
+ * tap that throws or returns what its guard rejects raises a PluginError,
+ * as every hook does: the call then compiles as if Reprise were not there.
  */
 export function outputAdapter(engine: Engine, compiler: CompilerInfo, invocation: CompileInvocation): OutputAdapter {
   return (output, data) => {
     if (!output.adapt) return data;
-    try {
-      return engine.hooks.adaptOutput.get(compiler.family)?.call({ output, data, invocation, compiler }) ?? undefined;
-    } catch {
-      return undefined;
-    }
+    return engine.hooks.adaptOutput.get(compiler.family)?.call({ output, data, invocation, compiler }) ?? undefined;
   };
 }
 

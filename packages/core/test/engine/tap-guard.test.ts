@@ -57,21 +57,22 @@ describe("what plugins return is checked at the hook boundary, and errors name t
     expect(() => bad.hooks.parseArguments.get("cc")!.call(input)).toThrow(/plugin bad: .*invocation\.pathRecording\.debugMaps/);
   });
 
-  it("adaptOutput must give a Buffer or null; a refused or failing tap only makes the output unadaptable", () => {
+  it("adaptOutput must give a Buffer or null; a refused or failing tap is a PluginError naming the plugin, like any hook's", () => {
     const output = { role: "dep", path: "/w/a.d", adapt: {} };
     const compiler = { family: "cc" } as ParseInput["compiler"];
     const stored = Buffer.from("a.o: a.c\n");
     const ok = engineWith("ok", (en) => en.hooks.adaptOutput.for("cc").tap("ok", (i) => i.data));
     expect(outputAdapter(ok, compiler, invocation as never)(output, stored)).toBe(stored);
     const wrong = engineWith("wrong", (en) => en.hooks.adaptOutput.for("cc").tap("wrong", () => "a.o: a.c\n" as never));
-    expect(() => wrong.hooks.adaptOutput.get("cc")!.call({ output, data: stored, invocation: invocation as never, compiler })).toThrow(/plugin wrong: adaptOutput\.for\("cc"\) returned an invalid result/);
-    expect(outputAdapter(wrong, compiler, invocation as never)(output, stored)).toBeUndefined();
+    expect(() => outputAdapter(wrong, compiler, invocation as never)(output, stored)).toThrow(/plugin wrong: adaptOutput\.for\("cc"\) returned an invalid result/);
+    const none = engineWith("none", (en) => en.hooks.adaptOutput.for("cc").tap("none", () => null));
+    expect(outputAdapter(none, compiler, invocation as never)(output, stored)).toBeUndefined();
     const throwing = engineWith("throwing", (en) =>
       en.hooks.adaptOutput.for("cc").tap("throwing", () => {
         throw new Error("cannot read the rule");
       }),
     );
-    expect(outputAdapter(throwing, compiler, invocation as never)(output, stored)).toBeUndefined();
+    expect(() => outputAdapter(throwing, compiler, invocation as never)(output, stored)).toThrow("plugin throwing: adaptOutput.for(\"cc\") failed: Error: cannot read the rule");
   });
 
   it("wrong types and relative paths are refused with the field's path", () => {
