@@ -71,6 +71,7 @@ export function parseGccLikeArguments(input: ParseInput, dialect: GccLikeDialect
   if (!preprocessed) volatileMarkers.push(...dialect.timeMarkers(env, input.compiler));
   if (source.language === "assembler-with-cpp") volatileMarkers.push({ token: ".include", effect: "uncacheable" });
 
+  const loadsCode = codeLoading(lexed.args, env, dialect);
   const invocation: CompileInvocation = {
     language: source.language,
     sourceFile: resolve(cwd, source.path),
@@ -83,12 +84,13 @@ export function parseGccLikeArguments(input: ParseInput, dialect: GccLikeDialect
     ...(closureScan ? { closureScan, includeDirs } : {}),
     keyEnv: dialect.keyEnv(colorDiagnostics),
     jobEnv: dialect.jobEnv,
-    ...withLoadsCode(codeLoading(lexed.args, env, dialect)),
+    ...withLoadsCode(loadsCode),
     volatileMarkers,
     dependsOnCwd: facts.debug || outputs.coverage,
     pathRecording: pathRecording(expanded.args, { debug: facts.debug, coverage: outputs.coverage }),
-    // Debug info records what the preprocessed text lacks (clang's DWARF 5 file MD5s, macros of -g3); coverage notes checksum the source.
-    ...(preprocessed || facts.debug || outputs.coverage ? {} : { preprocessedDeterminesOutputs: true }),
+    // Debug info records what the preprocessed text lacks (clang's DWARF 5 file MD5s, macros of -g3); coverage notes checksum the source;
+    // code the compiler loads (-fplugin=) may read anything, and preprocessing for the fallback key would run it once more.
+    ...(preprocessed || facts.debug || outputs.coverage || loadsCode.length ? {} : { preprocessedDeterminesOutputs: true }),
     colorDiagnostics,
     extraInputFiles: facts.extraInputFiles.map((f) => resolve(cwd, f)),
   };
