@@ -187,17 +187,17 @@ static int has_node_client(const char *dir) {
 static char *find_core_dir(const char *self) {
   char *dir = dir_name(self);
   char *up = dir_name(dir);
+  if (strcmp(base_name(dir), "native") == 0 && strcmp(base_name(up), "dist") == 0) {
+    free(dir);
+    char *core = dir_name(up);
+    free(up);
+    return core;
+  }
   if (has_node_client(up)) {
     free(dir);
     return up;
   }
-  char *up2 = dir_name(up);
   free(up);
-  if (has_node_client(up2)) {
-    free(dir);
-    return up2;
-  }
-  free(up2);
   for (;;) {
     struct stat st;
     if (stat(dir, &st) != 0 || (st.st_mode & S_IWOTH) || (st.st_uid != geteuid() && st.st_uid != 0)) break;
