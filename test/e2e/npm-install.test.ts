@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REPO_ROOT, RepriseSandbox, plain, text, type StatsJson } from "../support/reprise-env.js";
-import { elfMachine, isElf, nodeSpy, npmInstallProject, packRelease, type Tarballs } from "../support/npm-release.js";
+import { elfMachine, isElf, nodeSpy, npmInstallProject, packRelease, pnpmInstallProject, type Tarballs } from "../support/npm-release.js";
 
 const root = mkdtempSync(join(tmpdir(), "reprise-npm-"));
 const marker = join(root, "node-starts.log");
@@ -19,11 +19,21 @@ const spyDir = nodeSpy(join(root, "spy"), marker);
 const PATH = `${spyDir}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`;
 
 let tarballs: Tarballs;
-const projects = { scripts: join(root, "with-scripts"), ignored: join(root, "ignore-scripts"), noPrebuilt: join(root, "no-prebuilt") };
+const projects = {
+  scripts: join(root, "with-scripts"),
+  ignored: join(root, "ignore-scripts"),
+  noPrebuilt: join(root, "no-prebuilt"),
+  // `npm i -g` into this prefix; the project only holds sources.
+  global: join(root, "global-user-project"),
+  pnpm: join(root, "pnpm-project"),
+};
+const globalPrefix = join(root, "global-prefix");
 const sandboxes: Record<keyof typeof projects, RepriseSandbox> = {
   scripts: new RepriseSandbox(),
   ignored: new RepriseSandbox(),
   noPrebuilt: new RepriseSandbox(),
+  global: new RepriseSandbox(),
+  pnpm: new RepriseSandbox(),
 };
 let noPrebuiltInstallLog = "";
 
@@ -104,8 +114,11 @@ beforeAll(async () => {
     npmInstallProject(projects.ignored, [core, gcc, x64], { flags: ["--ignore-scripts"] }),
     // Neither a prebuilt nor a C compiler: the Node client is what is left.
     npmInstallProject(projects.noPrebuilt, [core, gcc], { env: { CC: "no-such-cc" } }),
+    npmInstallProject(join(root, "unused"), [core, gcc, x64], { flags: ["--global", "--prefix", globalPrefix] }),
+    pnpmInstallProject(projects.pnpm, [core, gcc, x64]),
   ]);
   noPrebuiltInstallLog = log;
+  mkdirSync(projects.global, { recursive: true });
   for (const dir of Object.values(projects)) writeSources(dir);
 }, 600_000);
 
@@ -164,6 +177,39 @@ describe("npm install (install scripts run)", () => {
     for (const o of objects("build")) {
       expect(readFileSync(join(dir, "build/CMakeFiles/p.dir", o)).equals(readFileSync(join(dir, "build-plain/CMakeFiles/p.dir", o))), o).toBe(true);
     }
+  });
+});
+
+describe("npm install --global", () => {
+  it("puts the native executable on PATH as `reprise`: a bare `reprise gcc` hits byte-identically", async () => {
+    const exe = realpathSync(join(globalPrefix, "bin/reprise"));
+    expect(exe).toBe(join(realpathSync(globalPrefix), "lib/node_modules/@reprise/core/bin/reprise"));
+    expect(isElf(exe)).toBe(true);
+    const onPath = `${join(globalPrefix, "bin")}:${PATH}`;
+    const dir = projects.global;
+    const ref = await plain("gcc", ["-O2", "-c", "util.c", "-o", "ref.o"], dir);
+    expect(ref.exitCode).toBe(0);
+    for (let i = 0; i < 2; i++) {
+      const r = await execa("reprise", ["gcc", "-O2", "-c", "util.c", "-o", "g.o"], { cwd: dir, env: sandboxes.global.env({ PATH: onPath }), extendEnv: false, reject: false });
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(readFileSync(join(dir, "g.o")).equals(readFileSync(join(dir, "ref.o")))).toBe(true);
+    }
+    const st = await execa("reprise", ["--show-stats", "--json"], { cwd: dir, env: sandboxes.global.env({ PATH: onPath }), extendEnv: false });
+    expect(hits((JSON.parse(st.stdout) as { stats: StatsJson }).stats)).toBe(1);
+    await execa("reprise", ["--stop-server"], { cwd: dir, env: sandboxes.global.env({ PATH: onPath }), extendEnv: false, reject: false });
+  });
+});
+
+describe("pnpm (its links and virtual store)", () => {
+  it("runs the install script: @reprise/core/bin/reprise is the native executable, and hits through it and pnpm's .bin shim work", async () => {
+    const exe = join(projects.pnpm, "node_modules/@reprise/core/bin/reprise");
+    expect(realpathSync(exe)).toContain("/node_modules/.pnpm/");
+    expect(isElf(exe)).toBe(true);
+    await expectCachedHit("pnpm", exe);
+    // pnpm's .bin/reprise is a shell shim of its own, which runs the executable above.
+    const viaShim = await reprise("pnpm", ["gcc", "-O2", "-c", "util.c", "-o", "p.o"]);
+    expect(viaShim.exitCode, text(viaShim.stderr)).toBe(0);
+    expect(readFileSync(join(projects.pnpm, "p.o")).equals(readFileSync(join(projects.pnpm, "ref.o")))).toBe(true);
   });
 });
 

@@ -55,3 +55,12 @@ export function nodeSpy(dir: string, marker: string): string {
   chmodSync(spy, 0o755);
   return dir;
 }
+
+/** The same with pnpm (`pnpm@9`, through npx: a version that runs dependencies' install scripts). */
+export async function pnpmInstallProject(dir: string, tarballs: string[], pnpm = "pnpm@9.15.9") {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, "package.json"), `${JSON.stringify({ name: "reprise-user-project", version: "1.0.0", private: true }, null, 2)}\n`);
+  const r = await execa("npx", ["--yes", pnpm, "add", "--save-dev", ...tarballs], { cwd: dir, reject: false, all: true });
+  if (r.exitCode !== 0) throw new Error(`pnpm add failed (exit ${r.exitCode}): ${r.all}`);
+  return r.all ?? "";
+}

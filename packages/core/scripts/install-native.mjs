@@ -39,6 +39,9 @@ function findPrebuilt() {
   const name = platformPackageName(currentTargetId());
   try {
     const pkg = createRequire(join(core, "package.json")).resolve(`${name}/package.json`);
+    // Built from this release's sources only when released with it (pack-release pins the version).
+    const its = JSON.parse(readFileSync(pkg, "utf8")).version;
+    if (its !== version) return { why: `${name} is version ${its}, not ${version}` };
     return { path: join(dirname(pkg), PLATFORM_BINARY) };
   } catch {
     return { why: `no prebuilt client for ${currentTargetId()} (${name} is not installed)` };
@@ -47,7 +50,7 @@ function findPrebuilt() {
 
 /**
  * Runs a native client as `reprise --version`: it must start on this CPU and
- * kernel, find this package's Node client, and be of this package's version.
+ * kernel and find this package's Node client (which answers).
  */
 function selfTest(path) {
   const r = spawnSync(path, ["--version"], { encoding: "utf8", timeout: 60_000 });
