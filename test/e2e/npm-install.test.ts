@@ -6,10 +6,11 @@
 // serve real hits under qemu-user.
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REPO_ROOT, RepriseSandbox, plain, text, type StatsJson } from "../support/reprise-env.js";
+import { cargoEnv, findCargo } from "../support/rust-workspace.js";
 import { elfMachine, isElf, nodeSpy, npmInstallProject, packRelease, pnpmInstallProject, type Tarballs } from "../support/npm-release.js";
 
 const root = mkdtempSync(join(tmpdir(), "reprise-npm-"));
@@ -92,25 +93,27 @@ async function expectCachedHit(project: keyof typeof projects, exe: string, out 
 }
 
 /** The fenced sh block of README's "Install from npm" holding the Make and CMake commands. */
-function readmeCommands(): { make: string; cmake: string[] } {
+function readmeCommands(): { make: string; cmake: string[]; cargo: string } {
   const readme = readFileSync(join(REPO_ROOT, "README.md"), "utf8");
   const section = readme.slice(readme.indexOf("## Install from npm"));
   const lines = section.slice(0, section.indexOf("\n## ")).split("\n");
   const make = lines.find((l) => l.startsWith("make CC="));
   const cmake = lines.filter((l) => l.startsWith("cmake "));
-  if (!make || cmake.length < 2) throw new Error("README's Install from npm section lost its make/cmake commands");
-  return { make, cmake };
+  const cargo = lines.find((l) => l.startsWith("RUSTC_WRAPPER="));
+  if (!make || cmake.length < 2 || !cargo) throw new Error("README's Install from npm section lost its make/cmake/cargo commands");
+  return { make, cmake, cargo };
 }
 
 beforeAll(async () => {
-  tarballs = await packRelease(join(root, "tarballs"), ["core", "plugin-gcc"]);
+  tarballs = await packRelease(join(root, "tarballs"), ["core", "plugin-gcc", "plugin-rustc"]);
   const core = tarballs["@reprise/core"]!;
   const gcc = tarballs["@reprise/plugin-gcc"]!;
+  const rustc = tarballs["@reprise/plugin-rustc"]!;
   const x64 = tarballs["@reprise/client-linux-x64"]!;
   // npm resolves core's optional dependency on the x64 package to the tarball given
   // here; those of the other CPUs are looked up in the registry and skipped.
   const [, , log] = await Promise.all([
-    npmInstallProject(projects.scripts, [core, gcc, x64]),
+    npmInstallProject(projects.scripts, [core, gcc, rustc, x64]),
     npmInstallProject(projects.ignored, [core, gcc, x64], { flags: ["--ignore-scripts"] }),
     // Neither a prebuilt nor a C compiler: the Node client is what is left.
     npmInstallProject(projects.noPrebuilt, [core, gcc], { env: { CC: "no-such-cc" } }),
@@ -176,6 +179,31 @@ describe("npm install (install scripts run)", () => {
     expect(hits(await stats("scripts"))).toBe(before + 3);
     for (const o of objects("build")) {
       expect(readFileSync(join(dir, "build/CMakeFiles/p.dir", o)).equals(readFileSync(join(dir, "build-plain/CMakeFiles/p.dir", o))), o).toBe(true);
+    }
+  });
+});
+
+describe("cargo after npm install", () => {
+  it("runs the README's RUSTC_WRAPPER command as written: artifacts as a plain build's, hits when rebuilt", async () => {
+    const { cargo: line } = readmeCommands();
+    const cargo = findCargo();
+    expect(cargo, "no cargo: install rustup's stable toolchain (README, Set up and test)").toBeDefined();
+    const dir = projects.scripts;
+    writeFileSync(join(dir, "Cargo.toml"), '[package]\nname = "npmdemo"\nversion = "0.1.0"\nedition = "2021"\n\n[lib]\npath = "lib.rs"\n\n# As docs/rust.md says: incremental compiles are not cached.\n[profile.dev]\nincremental = false\n');
+    writeFileSync(join(dir, "lib.rs"), "pub fn scale(x: u64) -> u64 { x * 7 + 1 }\n");
+    const env = cargoEnv(cargo!, join(root, "cargo-home"), sandboxes.scripts.env({ PATH: `${dirname(cargo!)}:${PATH}` }));
+    const sh = (cmd: string) => execa("sh", ["-c", cmd], { cwd: dir, env, extendEnv: false, reject: false, all: true });
+    const rlib = () => readFileSync(join(dir, "target/debug/libnpmdemo.rlib"));
+    const plainBuild = await sh("cargo build --offline");
+    expect(plainBuild.exitCode, plainBuild.all).toBe(0);
+    const ref = rlib();
+    for (const round of ["cold", "warm"]) {
+      expect((await sh("cargo clean")).exitCode).toBe(0);
+      const before = hits(await stats("scripts"));
+      const r = await sh(line.replace(/cargo build$/, "cargo build --offline"));
+      expect(r.exitCode, `${round}: ${r.all}`).toBe(0);
+      expect(rlib().equals(ref), `${round}: the rlib is a plain build's`).toBe(true);
+      if (round === "warm") expect(hits(await stats("scripts"))).toBeGreaterThan(before);
     }
   });
 });
