@@ -110,4 +110,10 @@ function main() {
   return required ? 1 : 0;
 }
 
-process.exitCode = main();
+try {
+  process.exitCode = main();
+} catch (err) {
+  // e.g. a global install this user may not write to: say so; an install never fails because of it.
+  say(`cannot install the native client: ${err.message}`);
+  process.exitCode = postinstall ? 0 : 1;
+}
