@@ -183,6 +183,27 @@ describe("npm install (install scripts run)", () => {
   });
 });
 
+describe("compiler links after npm install", () => {
+  it("`reprise link-compilers` links gcc to the installed native executable, and `gcc` on PATH then hits", async () => {
+    const links = join(root, "links");
+    const made = await reprise("scripts", ["link-compilers", links, "gcc"]);
+    expect(made.exitCode, text(made.stderr)).toBe(0);
+    expect(text(made.stdout)).toContain("the native client");
+    expect(realpathSync(join(links, "gcc"))).toBe(realpathSync(join(projects.scripts, "node_modules/@reprise/core/bin/reprise")));
+    const dir = projects.scripts;
+    const env = sandboxes.scripts.env({ PATH: `${links}:${PATH}` });
+    const ref = await plain("gcc", ["-O2", "-c", "main.c", "-o", "ref-main.o"], dir);
+    expect(ref.exitCode).toBe(0);
+    const before = hits(await stats("scripts"));
+    for (let i = 0; i < 2; i++) {
+      const r = await execa("gcc", ["-O2", "-c", "main.c", "-o", "l.o"], { cwd: dir, env, extendEnv: false, reject: false });
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(readFileSync(join(dir, "l.o")).equals(readFileSync(join(dir, "ref-main.o")))).toBe(true);
+    }
+    expect(hits(await stats("scripts"))).toBeGreaterThan(before);
+  });
+});
+
 describe("cargo after npm install", () => {
   it("runs the README's RUSTC_WRAPPER command as written: artifacts as a plain build's, hits when rebuilt", async () => {
     const { cargo: line } = readmeCommands();
