@@ -333,4 +333,12 @@ describe("the prebuilt clients of other CPUs, under qemu-user", () => {
       expect(hits(await stats("scripts"))).toBe(before + 1);
     });
   }
+
+  it("linux-arm is ARMv7: an ARMv6 CPU (arm1176, Raspberry Pi 1 and Zero) cannot run it, which the install's --version check sees", async () => {
+    const exe = join(projects.scripts, "node_modules/@reprise/client-linux-arm/bin/reprise");
+    const v6 = await execa("qemu-arm-static", ["-cpu", "arm1176", exe, "--version"], { env: sandboxes.scripts.env({ PATH }), extendEnv: false, reject: false });
+    expect(v6.exitCode).not.toBe(0);
+    const v7 = await execa("qemu-arm-static", ["-cpu", "cortex-a7", exe, "--version"], { env: sandboxes.scripts.env({ PATH }), extendEnv: false, reject: false });
+    expect(v7.exitCode, v7.stderr).toBe(0);
+  });
 });
