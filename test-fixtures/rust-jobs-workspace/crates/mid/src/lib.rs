@@ -1,0 +1,10 @@
+pub use base::Describe;
+
+pub fn summary<T: AsRef<[u8]>>(items: &[T]) -> (usize, u32) {
+    let sum = items.iter().map(|i| base::checksum(i.as_ref())).fold(0u32, u32::wrapping_add);
+    (items.len(), sum)
+}
+
+pub fn banner() -> String {
+    format!("{} (base {}, {:?})", base::GREETING.trim(), base::VERSION, base::FLAVOUR)
+}
