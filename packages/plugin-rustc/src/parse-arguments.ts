@@ -391,7 +391,7 @@ export function parseRustcArguments(input: ParseInput, options: ParseOptions = {
 
   const compileEnv = compileEnvironment(env, options.jobserver?.makeflags(() => input.tempPath(".jobserver")));
   const effectiveSysroot = sysroot ?? data.sysroot;
-  const job = jobPlan({ links, types, compilerPath, args: expanded.args, env: compileEnv ?? env, sysroot: effectiveSysroot, tempPath: input.tempPath });
+  const job = jobPlan({ links, types, compilerPath, args: expanded.args, sysroot: effectiveSysroot, tempPath: input.tempPath });
 
   const inv: CompileInvocation = {
     language: "rust",
@@ -432,7 +432,6 @@ function jobPlan(o: {
   types: string[];
   compilerPath: string;
   args: readonly string[];
-  env: Readonly<Record<string, string>>;
   sysroot: string;
   tempPath: (suffix: string) => string;
 }): Pick<CompileInvocation, "closureScan" | "localOnly"> {
@@ -445,7 +444,7 @@ function jobPlan(o: {
     closureScan: {
       argv: [o.compilerPath, ...withoutEmit(o.args), `--emit=dep-info=${depFile}`, "-Z", "binary-dep-depinfo"],
       depFile,
-      env: { ...o.env, RUSTC_BOOTSTRAP: "1" },
+      setEnv: { RUSTC_BOOTSTRAP: "1" },
       toolchainDirs: [o.sysroot],
     },
   };

@@ -26,9 +26,9 @@ describe("which rustc calls become jobs", () => {
     expect(scan.argv.filter((a) => a.startsWith("--emit"))).toEqual([`--emit=dep-info=${scan.depFile}`]);
     expect(scan.argv.slice(-2)).toEqual(["-Z", "binary-dep-depinfo"]);
     expect(scan.argv).toContain(`mid=${DEPS}/libmid-1.rmeta`);
-    expect(scan.env?.RUSTC_BOOTSTRAP).toBe("1");
-    // cargo's jobserver descriptors are not the daemon's: the scan does not inherit them.
-    expect(scan.env?.CARGO_MAKEFLAGS).toBeUndefined();
+    expect(scan.setEnv).toEqual({ RUSTC_BOOTSTRAP: "1" });
+    // cargo's jobserver descriptors are not the daemon's: the scan runs in compileEnv, which drops them.
+    expect(inv.compileEnv?.CARGO_MAKEFLAGS).toBeUndefined();
     expect(scan.toolchainDirs).toEqual([SYSROOT]);
     expect(inv.compileArgv).not.toContain("binary-dep-depinfo");
   });

@@ -47,7 +47,7 @@ export const compileInvocationSchema = z.object({
     scanDepFile: z.string().optional(),
   }),
   closureScan: z
-    .object({ argv: z.array(z.string()).min(1), depFile: nonEmpty, env: z.record(z.string(), z.string()).optional(), toolchainDirs: z.array(nonEmpty).optional() })
+    .object({ argv: z.array(z.string()).min(1), depFile: nonEmpty, setEnv: z.record(z.string(), z.string()).optional(), toolchainDirs: z.array(nonEmpty).optional() })
     .optional(),
   includeDirs: stringList.optional(),
   keyEnv: stringList,

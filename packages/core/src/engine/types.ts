@@ -117,8 +117,8 @@ export interface ClosureScan {
   argv: string[];
   /** Where the command writes the list (removed after it is read). */
   depFile: string;
-  /** The scan's whole environment (default: the call's `compileEnv`, else the caller's). */
-  env?: Record<string, string>;
+  /** Variables set for the scan alone, over the call's `compileEnv` (else the caller's environment). */
+  setEnv?: Record<string, string>;
   /** Absolute directories whose files the toolchain archive holds: listed files under them are not carried. */
   toolchainDirs?: string[];
 }

@@ -101,7 +101,8 @@ export async function buildJob(
   let closure: string[];
   let envDeps: { name: string; value: string | null }[];
   try {
-    const scan = await runCompiler(inv.closureScan.argv, request.cwd, inv.closureScan.env ?? inv.compileEnv ?? request.env);
+    const scanEnv = { ...(inv.compileEnv ?? request.env), ...inv.closureScan.setEnv };
+    const scan = await runCompiler(inv.closureScan.argv, request.cwd, scanEnv);
     if (scan.exitCode !== 0) return fail("hermetic-scan-failed", scan.stderr.toString("utf8").slice(0, 500));
     const listed = parseDepFileWithEnv(await readFile(inv.closureScan.depFile, "utf8"), request.cwd);
     const fromToolchain = inv.closureScan.toolchainDirs ?? [];

@@ -34,7 +34,7 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 function call(env: Record<string, string>, scanEnv?: Record<string, string>): { request: CompileRequest; inv: CompileInvocation } {
   const depFile = join(tmp, `scan-${Math.random().toString(36).slice(2)}.d`);
-  // Writes the list only when the scan's own environment has SCAN_MARK (so the test sees which environment it ran with).
+  // Writes the list only when the scan's environment has SCAN_MARK (so the test sees which environment it ran with).
   const script = [
     `[ "$SCAN_MARK" = yes ] || exit 3`,
     `printf '%s: src/lib.rs src/data.txt ${toolchainDir}/lib/libstd.rmeta\\n\\nsrc/lib.rs:\\n\\n# env-dep:FLAVOUR=sweet\\n# env-dep:UNSET_ONE\\n# env-dep:TMPDIR=/x\\n' out.d > ${depFile}`,
@@ -49,7 +49,7 @@ function call(env: Record<string, string>, scanEnv?: Record<string, string>): { 
       preprocessorOnlyArgs: [],
       compileArgv: ["/usr/bin/true"],
       dependencies: { depFile: join(proj, "out/a.d") },
-      closureScan: { argv: ["/bin/sh", "-c", script], depFile, toolchainDirs: [toolchainDir], ...(scanEnv ? { env: scanEnv } : {}) },
+      closureScan: { argv: ["/bin/sh", "-c", script], depFile, toolchainDirs: [toolchainDir], ...(scanEnv ? { setEnv: scanEnv } : {}) },
       keyEnv: [],
       volatileMarkers: [],
       dependsOnCwd: true,
@@ -60,8 +60,8 @@ function call(env: Record<string, string>, scanEnv?: Record<string, string>): { 
 }
 
 describe("buildJob with a plugin's closure scan options", () => {
-  it("runs the scan with its own environment, leaves the toolchain's files out, and carries the variables the compile read", async () => {
-    const { request, inv } = call({ FLAVOUR: "sweet", TMPDIR: "/x", SECRET: "s" }, { PATH: "/usr/bin:/bin", SCAN_MARK: "yes" });
+  it("runs the scan with its variables set, leaves the toolchain's files out, and carries the variables the compile read", async () => {
+    const { request, inv } = call({ FLAVOUR: "sweet", TMPDIR: "/x", SECRET: "s" }, { SCAN_MARK: "yes" });
     const plan = await buildJob(request, inv, "f".repeat(64), store, new FileHashCache());
     if (!plan.ok) throw new Error(`${plan.reason}: ${plan.detail}`);
     // The time zone's file (host context) aside, exactly the listed files outside the toolchain.
@@ -73,7 +73,7 @@ describe("buildJob with a plugin's closure scan options", () => {
     expect(plan.job.env.SECRET).toBeUndefined();
   });
 
-  it("without its own environment the scan runs with the caller's (here lacking SCAN_MARK: the scan fails, the call stays local)", async () => {
+  it("without them the scan runs with the caller's environment (here lacking SCAN_MARK: the scan fails, the call stays local)", async () => {
     const { request, inv } = call({});
     const plan = await buildJob(request, inv, "f".repeat(64), store, new FileHashCache());
     expect(plan).toMatchObject({ ok: false, reason: "hermetic-scan-failed" });
