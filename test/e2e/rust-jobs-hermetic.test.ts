@@ -52,6 +52,7 @@ it(
   "library crates compile in the sandbox, linked ones locally (hermetic-links), and every artifact equals a plain build's",
   async () => {
     expect(referenceRun).toContain("plain-env");
+    expect(referenceMessages.join("\n")).toContain("unused variable: `unused_note`");
     await sb.zeroStats();
     const built = await ws.cleanBuild({ wrapper: true, env: { REPRISE_HERMETIC: "bwrap", RJ_FLAVOUR: "plain-env" } });
     const s: StatsJson = await sb.stats();
@@ -84,6 +85,30 @@ it(
     expect(s.hermetic?.bwrap ?? 0, daemonWarnings()).toBeGreaterThanOrEqual(1);
     expectSameArtifacts(ws.artifacts(), otherReference, "build with another env! value");
     expect(await ws.runTool()).toBe(otherRun);
+  },
+  LONG,
+);
+
+it(
+  "cargo check --target <host triple>: every metadata-only compile (the program's and the proc macro's too) is a job; artifacts equal a plain check's",
+  async () => {
+    const triple = "x86_64-unknown-linux-gnu";
+    const check = ["check", "--message-format=json", "--target", triple];
+    await ws.cargoRun(["clean", "-q"]);
+    const plain = await ws.cargoRun(check);
+    const checkReference = ws.artifacts(triple);
+    await ws.cargoRun(["clean", "-q"]);
+    // Nothing from the builds before: the proc macro and build script would be hits.
+    expect((await sb.run(["--clear"], sb.root)).exitCode).toBe(0);
+    await sb.zeroStats();
+    const built = await ws.cargoRun(check, { wrapper: true, env: { REPRISE_HERMETIC: "bwrap" } });
+    const s = await sb.stats();
+    // base, mid, app, tool and the proc macro are checked (--emit=metadata, jobs); cargo also links the proc macro and
+    // the build script for the host (local).
+    expect(s.hermetic?.bwrap ?? 0, `${JSON.stringify(s)}\n${daemonWarnings()}`).toBe(5);
+    expect(fallbacks(s)).toEqual({ "hermetic-links": 2 });
+    expectSameArtifacts(ws.artifacts(triple), checkReference, "hermetic check");
+    expect(cargoMessages(built.all)).toEqual(cargoMessages(plain.all));
   },
   LONG,
 );

@@ -47,8 +47,12 @@ export class RustJobsWorkspace {
     return this.cargoRun(["build", "--message-format=json"], opts);
   }
 
-  artifacts(): Map<string, Artifact> {
-    return rustcArtifacts(join(this.dir, "target/debug"));
+  /** rustc's outputs under target/debug, and under target/<triple>/debug when given. */
+  artifacts(triple?: string): Map<string, Artifact> {
+    const host = rustcArtifacts(join(this.dir, "target/debug"));
+    if (!triple) return host;
+    const cross = [...rustcArtifacts(join(this.dir, "target", triple, "debug"))].map(([k, v]) => [`${triple}/${k}`, v] as const);
+    return new Map([...host, ...cross]);
   }
 
   async runTool(): Promise<string> {

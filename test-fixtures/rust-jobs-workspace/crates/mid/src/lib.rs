@@ -6,5 +6,7 @@ pub fn summary<T: AsRef<[u8]>>(items: &[T]) -> (usize, u32) {
 }
 
 pub fn banner() -> String {
+    // A warning cargo prints from rustc's JSON diagnostics, whoever compiled the crate.
+    let unused_note = 1;
     format!("{} (base {}, {:?})", base::GREETING.trim(), base::VERSION, base::FLAVOUR)
 }
