@@ -98,6 +98,17 @@ export const toolchainSpecSchema = z.object({
   sysroot: z.string().optional(),
 });
 
+/** A descriptor's id is a farm toolchain id, never one that could be taken for an archive digest. */
+export const toolchainDescriptorSchema = z.object({
+  id: z
+    .string()
+    .regex(/^[A-Za-z0-9._:-]{1,256}$/, { message: "must be 1-256 characters of A-Za-z0-9._:-" })
+    .refine((id) => !/^[0-9a-f]{64}$/.test(id), { message: "must not look like an archive digest (64 hex digits)" }),
+  family: nonEmpty,
+  summary: z.string(),
+  requires: z.array(nonEmpty).optional(),
+});
+
 export const platformsSchema = z.array(z.object({ arch: nonEmpty, os: nonEmpty, bits: z.union([z.literal(32), z.literal(64)]).optional() }));
 
 const bytes = z.custom<Buffer>((v) => Buffer.isBuffer(v), { message: "must be a Buffer" });
