@@ -19,14 +19,15 @@ export interface BuilderStoresOptions {
 export class BuilderStores {
   readonly blobs: InputStore;
   readonly toolchains: ToolchainStore;
-  private readonly incoming: string;
+  /** Uploads and packings in progress (emptied at start). */
+  readonly incomingDir: string;
 
   constructor(private readonly o: BuilderStoresOptions) {
     this.blobs = new InputStore(join(o.dataDir, "blobs"));
     this.toolchains = new ToolchainStore({ dir: join(o.dataDir, "toolchains"), maxSizeBytes: o.toolchainCacheBytes });
-    this.incoming = join(o.dataDir, "incoming");
-    rmSync(this.incoming, { recursive: true, force: true });
-    mkdirSync(this.incoming, { recursive: true, mode: 0o700 });
+    this.incomingDir = join(o.dataDir, "incoming");
+    rmSync(this.incomingDir, { recursive: true, force: true });
+    mkdirSync(this.incomingDir, { recursive: true, mode: 0o700 });
   }
 
   /** Digests of `wanted` this builder does not hold; the ones it holds are marked used. */
@@ -97,6 +98,6 @@ export class BuilderStores {
   }
 
   private tempPath(): string {
-    return join(this.incoming, `${process.pid}-${randomBytes(8).toString("hex")}`);
+    return join(this.incomingDir, `${process.pid}-${randomBytes(8).toString("hex")}`);
   }
 }
