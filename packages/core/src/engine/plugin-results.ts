@@ -98,12 +98,12 @@ export const toolchainSpecSchema = z.object({
   sysroot: z.string().optional(),
 });
 
-/** A descriptor's id is a farm toolchain id, never one that could be taken for an archive digest. */
+/** A descriptor's id is a farm toolchain id that names its kind (`rustc:…`): archive ids never hold a ':'. */
 export const toolchainDescriptorSchema = z.object({
   id: z
     .string()
     .regex(/^[A-Za-z0-9._:-]{1,256}$/, { message: "must be 1-256 characters of A-Za-z0-9._:-" })
-    .refine((id) => !/^[0-9a-f]{64}$/.test(id), { message: "must not look like an archive digest (64 hex digits)" }),
+    .regex(/^[a-z0-9-]+:/, { message: "must start with its kind and a colon (rustc:…), unlike an archive digest" }),
   family: nonEmpty,
   summary: z.string(),
   requires: z.array(nonEmpty).optional(),

@@ -47,7 +47,7 @@ export interface ToolchainSpec {
  * client and the scheduler: equal ids mean the same toolchain.
  */
 export interface ToolchainDescriptor {
-  /** 1–256 characters of `A-Za-z0-9._:-` (the farm protocol's toolchain ids); must not be a 64-hex archive digest. */
+  /** `<kind>:…`, 1–256 characters of `A-Za-z0-9._:-` (the farm protocol's toolchain ids); archive ids never hold a ':'. */
   id: string;
   family: string;
   /** One line for logs and status, e.g. "rustc 1.95.0 (59807616e) for x86_64-unknown-linux-gnu". */

@@ -38,10 +38,9 @@ interface Ready {
   provided: ProvidedToolchain;
 }
 
-const ARCHIVE_ID = /^[0-9a-f]{64}$/;
-
+/** Descriptor ids name their kind (`rustc:…`); archive ids (content digests) never hold a ':'. */
 export function isDescriptorId(id: string): boolean {
-  return !ARCHIVE_ID.test(id);
+  return /^[a-z0-9-]+:/.test(id);
 }
 
 export class ProvidedToolchains {

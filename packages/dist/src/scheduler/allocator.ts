@@ -5,7 +5,7 @@
  * already holds the toolchain, then the one that waited longest since its
  * last allocation (spreads equal builders evenly).
  *
- * A toolchain id that is not an archive digest is a descriptor (a Rust
+ * A toolchain id `<kind>:…` is a descriptor (a Rust
  * toolchain by release, commit, target and std digest): only builders that
  * hold it or can install it (an `installable` prefix) take it, holders
  * first (an install takes seconds). Jobs that `require` capabilities (a
@@ -21,7 +21,8 @@ export interface AllocationQuery {
   requires?: readonly string[];
 }
 
-const ARCHIVE_ID = /^[0-9a-f]{64}$/;
+/** Descriptor ids name their kind (`rustc:…`); archive ids (content digests) never hold a ':'. */
+const DESCRIPTOR_ID = /^[a-z0-9-]+:/;
 
 /** Whether `builder` can run jobs of this toolchain: any archive (clients upload it), a descriptor it holds or can install. */
 export function canProvide(builder: BuilderEntry, toolchainId: string, descriptor: boolean): boolean {
@@ -37,7 +38,7 @@ export function chooseBuilder(registry: BuilderRegistry, query: AllocationQuery)
   let bestLoad = Infinity;
   let bestHolds = false;
   let anyBuilder = false;
-  const descriptor = !ARCHIVE_ID.test(query.toolchainId);
+  const descriptor = DESCRIPTOR_ID.test(query.toolchainId);
   const requires = query.requires ?? [];
   for (const key of query.poolKeys) {
     const pool = registry.pools.get(key);
