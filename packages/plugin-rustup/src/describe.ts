@@ -7,7 +7,7 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import type { CompileInvocation, CompilerInfo, ToolchainDescriptor } from "@reprise/core";
+import type { CompileInvocation, CompilerInfo, Platform, ToolchainDescriptor } from "@reprise/core";
 import { DirectoryDigests, rustcCallOf, rustcData } from "@reprise/plugin-rustc";
 import { toToolchainDescriptor } from "./descriptor.js";
 
@@ -38,4 +38,28 @@ export async function describeRustcMiss(
   const digest = await stdDigest(digests, call.sysroot, call.target);
   if (!digest) return undefined;
   return toToolchainDescriptor({ release: data.release, commitHash: data.commitHash, target: call.target, stdDigest: digest }, call.links);
+}
+
+/**
+ * Whether the call loads a proc macro (an `--extern` naming a shared
+ * object): rustc runs it in its own process, so only a host of the client's
+ * platform can compile the crate (build scripts, cargo's other host code,
+ * never reach Reprise as compiles).
+ */
+export function loadsProcMacros(argv: readonly string[]): boolean {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const value = a === "--extern" ? argv[i + 1] : a.startsWith("--extern=") ? a.slice("--extern=".length) : undefined;
+    if (value && /\.so$/.test(value.slice(value.indexOf("=") + 1))) return true;
+  }
+  return false;
+}
+
+const TRIPLE_ARCH: Readonly<Record<string, string>> = { i586: "i386", i686: "i386", riscv64gc: "riscv64", powerpc64le: "ppc64le", armv7: "arm", arm: "arm" };
+
+/** The Linux platform a host triple names (`x86_64-unknown-linux-gnu` → x86_64/linux), or undefined for another OS. */
+export function tripleToPlatform(triple: string): Platform | undefined {
+  const [arch, , os] = triple.split("-");
+  if (!arch || os !== "linux") return undefined;
+  return { arch: TRIPLE_ARCH[arch] ?? arch, os: "linux" };
 }

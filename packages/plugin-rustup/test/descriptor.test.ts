@@ -69,6 +69,20 @@ describe("describeToolchain for a rustup-managed rustc", () => {
   });
 });
 
+describe("proc macros run inside rustc", () => {
+  it("a crate that loads one goes only to hosts of the client's platform", async () => {
+    const compiler = await realCompiler();
+    const e = engine();
+    const plain = invocationOf(compiler, ["--crate-name", "probe", "src/lib.rs", "--crate-type", "lib", "--out-dir", "/work/ws/out", "--extern", "serde=/work/ws/target/deps/libserde-1.rmeta"]);
+    const d1 = (await e.hooks.describeToolchain.promise({ compiler, invocation: plain }))!;
+    expect(await e.hooks.resolveArchitecture.promise({ descriptor: d1 })).toHaveLength(RUSTUP_LINUX_HOSTS.length);
+    const macros = invocationOf(compiler, ["--crate-name", "probe", "src/lib.rs", "--crate-type", "lib", "--out-dir", "/work/ws/out", "--extern", "derive_it=/work/ws/target/deps/libderive_it-2.so"]);
+    const d2 = (await e.hooks.describeToolchain.promise({ compiler, invocation: macros }))!;
+    expect(d2.id).toBe(d1.id);
+    expect(await e.hooks.resolveArchitecture.promise({ descriptor: d2 })).toEqual([{ arch: "x86_64", os: "linux" }]);
+  });
+});
+
 describe("a rustc rustup did not install", () => {
   it("is described only when the plugin is told to (anyRustc)", async () => {
     const compiler = await realCompiler();
