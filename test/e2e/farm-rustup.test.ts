@@ -238,3 +238,33 @@ describe("the scheduler places descriptor jobs", () => {
     expect(b.capabilities).toContain(linkCapability(HOST));
   });
 });
+
+describe("a builder provides toolchains its config declares", () => {
+  it("a distribution's rustc (Debian's 1.96, unpacked) with its aarch64 std: held from the start, preferred, byte-identical", async () => {
+    const root = join(process.env.XDG_CACHE_HOME ?? join(process.env.HOME ?? "/root", ".cache"), "reprise-fixtures/rustc-web-1.96-root");
+    const rustc = join(root, "usr/bin/rustc");
+    const libs = join(root, "usr/lib/x86_64-linux-gnu");
+    expect(existsSync(rustc), `${rustc} (unpacked by scripts/setup-rustup-dist.sh)`).toBe(true);
+    await startRustBuilder("declared", { toolchains: [{ rustc, libraryPath: [libs] }] });
+    const vv = execFileSync(rustc, ["-vV"], { encoding: "utf8", env: { ...process.env, LD_LIBRARY_PATH: libs } });
+    const digest = (await stdDigest(new DirectoryDigests(), join(root, "usr"), AARCH64))!;
+    const id = descriptorId({ release: /^release: (.*)$/m.exec(vv)![1]!, commitHash: /^commit-hash: (.*)$/m.exec(vv)![1]!, target: AARCH64, stdDigest: digest })!;
+    // The same release, commit and std bytes as the rustup-served 1.96.0 (repackaged from these files): the same descriptor,
+    // whoever installed it. The rustup builder holds it too: without it, the declared holder is preferred over installers.
+    expect(id).toBe((await descriptorFor(clientSysroot, AARCH64)).id);
+    await builders.find((b) => b.output().includes("rustup-1"))!.kill();
+    await expect.poll(async () => JSON.stringify(await client.status()), { timeout: 15_000 }).not.toContain('"rustup-1"');
+    expect(JSON.stringify(await client.status())).toContain(id);
+    const { job, argv } = probeJob(rustc, AARCH64);
+    const { alloc, body } = await onFarm(id, job);
+    expect(alloc.builderId).toBe("declared");
+    expect(body.exitCode).toBe(0);
+    rmSync(join(crateDir, "out"), { recursive: true, force: true });
+    mkdirSync(join(crateDir, "out"));
+    execFileSync(rustc, argv.slice(1), { cwd: crateDir, env: { PATH: "/usr/bin:/bin", LD_LIBRARY_PATH: libs } });
+    const local = readFileSync(join(crateDir, "out/libprobe.rlib"));
+    const remote = Buffer.from(body.outputs[0]!.data, "base64");
+    expect(remote.equals(local)).toBe(true);
+    expect(elfMachines(remote)).toEqual(new Set([183]));
+  });
+});

@@ -58,7 +58,7 @@ export const BuilderConfigSchema = z
           })
           .strict()
           .optional(),
-        toolchains: z.array(z.object({ rustc: z.string().min(1) }).strict()).optional(),
+        toolchains: z.array(z.object({ rustc: z.string().min(1), libraryPath: z.array(z.string().min(1)).optional() }).strict()).optional(),
         linkTargets: z.array(z.string().regex(/^[A-Za-z0-9._-]+$/)).optional(),
       })
       .strict()

@@ -4,7 +4,7 @@
  * libstd-rust-dev for amd64 and arm64): held from the start, never installed.
  */
 import { realpathSync } from "node:fs";
-import { dirname } from "node:path";
+import { dirname, join } from "node:path";
 import { execa } from "execa";
 import { DirectoryDigests } from "@reprise/plugin-rustc";
 import { descriptorId, parseDescriptorId } from "../descriptor.js";
@@ -14,6 +14,8 @@ import { ProvideError, type ProvidedToolchain } from "./types.js";
 export interface DeclaredRustToolchain {
   /** The rustc to run (e.g. /usr/bin/rustc). */
   rustc: string;
+  /** Directories of its own libraries when the loader would not find them (a distribution's rustc unpacked elsewhere). */
+  libraryPath?: string[];
 }
 
 export class DeclaredToolchains {
@@ -29,9 +31,10 @@ export class DeclaredToolchains {
       const byId = new Map<string, { tc: RustToolchainDir; target: string }>();
       for (const d of this.declared) {
         const rustc = realpathSync(d.rustc);
-        const printed = await execa(rustc, ["--print", "sysroot"], { reject: false, timeout: 30_000 });
+        const env = d.libraryPath?.length ? { LD_LIBRARY_PATH: d.libraryPath.join(":") } : {};
+        const printed = await execa(rustc, ["--print", "sysroot"], { env, reject: false, timeout: 30_000 });
         const sysroot = printed.exitCode === 0 ? printed.stdout.trim() : dirname(dirname(rustc));
-        const tc = await inspectToolchain(sysroot, rustc);
+        const tc = await inspectToolchain(sysroot, rustc, d.libraryPath ?? [join(sysroot, "lib")]);
         for (const target of stdTargets(sysroot)) {
           const digest = await stdDigestOf(this.digests, sysroot, target);
           const id = digest && descriptorId({ release: tc.release, commitHash: tc.commitHash, target, stdDigest: digest });

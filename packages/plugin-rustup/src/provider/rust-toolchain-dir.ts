@@ -19,8 +19,7 @@ export interface RustToolchainDir {
 }
 
 /** Reads `rustc -vV` of the rustc in `sysroot` (or `rustc` given), with its lib/ on LD_LIBRARY_PATH as rustup's proxy does. */
-export async function inspectToolchain(sysroot: string, rustc = join(sysroot, "bin", "rustc")): Promise<RustToolchainDir> {
-  const libraryPath = [join(sysroot, "lib")];
+export async function inspectToolchain(sysroot: string, rustc = join(sysroot, "bin", "rustc"), libraryPath = [join(sysroot, "lib")]): Promise<RustToolchainDir> {
   const r = await execa(rustc, ["-vV"], { env: { LD_LIBRARY_PATH: libraryPath.join(":") }, reject: false, timeout: 30_000 });
   const v = r.exitCode === 0 ? parseVerboseVersion(r.stdout) : undefined;
   if (!v) throw new ProvideError("install-failed", `${rustc} -vV failed: ${(r.stderr || r.stdout).split("\n")[0]}`);
