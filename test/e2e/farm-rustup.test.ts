@@ -171,6 +171,18 @@ describe("a builder provides Rust toolchains with rustup", () => {
     expect(Buffer.from(body.outputs[0]!.data, "base64").equals(localCompile(argv, clientSysroot))).toBe(true);
   });
 
+  it("the user's own ~/.rustup stable 1.95.0: the builder installs 1.95.0 from the server, byte-identical", async () => {
+    const stable = join(process.env.HOME ?? "/root", ".rustup/toolchains/stable-x86_64-unknown-linux-gnu");
+    const { id, release } = await descriptorFor(stable, HOST);
+    expect(release).toBe("1.95.0");
+    const { job, argv } = probeJob(join(stable, "bin/rustc"));
+    const { alloc, body } = await onFarm(id, job);
+    expect(alloc.builderId).toBe("rustup-1");
+    expect(body.exitCode).toBe(0);
+    expect(Buffer.from(body.outputs[0]!.data, "base64").equals(localCompile(argv, stable))).toBe(true);
+    expect(existsSync(join(tmp, "rustup-1/data/rustup/toolchains/1.95.0-x86_64-unknown-linux-gnu/bin/rustc"))).toBe(true);
+  });
+
   it("refuses a descriptor whose commit or std digest differs from what it installs (toolchain-unavailable, mismatch)", async () => {
     const { release, commit } = await descriptorFor(clientSysroot, AARCH64);
     const { job } = probeJob(join(clientSysroot, "bin/rustc"), AARCH64);

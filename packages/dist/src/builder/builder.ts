@@ -83,7 +83,7 @@ export async function startBuilder(config: BuilderConfig, logger = new Logger(co
   });
   const log = (level: "info" | "warn" | "debug", msg: string) => logger[level]("%s", msg);
   const providers: ToolchainProvider[] = config.rust ? [createRustToolchainProvider(config.rust, config.dataDir, rustHostTriple(hostPlatform().arch))] : [];
-  const provided = new ProvidedToolchains(providers, stores, hostPlatform(), log);
+  const provided = new ProvidedToolchains(providers, config.dataDir, log);
   await provided.refresh();
   const runner = new JobRunner({ stores, sandbox, scratchRoot: join(config.dataDir, "jobs"), maxJobs: config.maxJobs, caps: config.limits, provided });
   const dispatcher = farmAgent(config.tls?.caFile ? { caFile: config.tls.caFile } : {});

@@ -56,18 +56,21 @@ export class JobRunner {
       signal.throwIfAborted();
       const started = performance.now();
       let job = asked;
+      const { stores, sandbox } = this.o;
+      let lease: { root: string; release(): void };
       if (isDescriptorId(asked.toolchainId)) {
         if (!this.o.provided?.any) throw new HttpError(422, "toolchain-unavailable", `this builder provides no toolchains by descriptor (${asked.toolchainId})`, { reason: "not-offered" });
-        job = await this.o.provided.adapt(asked);
-      }
-      const { stores, sandbox } = this.o;
-      let lease;
-      try {
-        lease = await stores.toolchains.acquire(job.toolchainId, async () => {
-          throw new Error("evicted");
-        });
-      } catch {
-        throw new HttpError(409, "missing", "the toolchain is no longer held", { missing: { toolchain: true, blobs: [] } });
+        const adapted = await this.o.provided.adapt(asked);
+        job = adapted.job;
+        lease = { root: adapted.root, release: () => {} };
+      } else {
+        try {
+          lease = await stores.toolchains.acquire(job.toolchainId, async () => {
+            throw new Error("evicted");
+          });
+        } catch {
+          throw new HttpError(409, "missing", "the toolchain is no longer held", { missing: { toolchain: true, blobs: [] } });
+        }
       }
       const scratchDir = await mkdtemp(join(this.o.scratchRoot, "job-"));
       try {

@@ -19,15 +19,14 @@ export interface BuilderStoresOptions {
 export class BuilderStores {
   readonly blobs: InputStore;
   readonly toolchains: ToolchainStore;
-  /** Uploads and packings in progress (emptied at start). */
-  readonly incomingDir: string;
+  private readonly incoming: string;
 
   constructor(private readonly o: BuilderStoresOptions) {
     this.blobs = new InputStore(join(o.dataDir, "blobs"));
     this.toolchains = new ToolchainStore({ dir: join(o.dataDir, "toolchains"), maxSizeBytes: o.toolchainCacheBytes });
-    this.incomingDir = join(o.dataDir, "incoming");
-    rmSync(this.incomingDir, { recursive: true, force: true });
-    mkdirSync(this.incomingDir, { recursive: true, mode: 0o700 });
+    this.incoming = join(o.dataDir, "incoming");
+    rmSync(this.incoming, { recursive: true, force: true });
+    mkdirSync(this.incoming, { recursive: true, mode: 0o700 });
   }
 
   /** Digests of `wanted` this builder does not hold; the ones it holds are marked used. */
@@ -98,6 +97,6 @@ export class BuilderStores {
   }
 
   private tempPath(): string {
-    return join(this.incomingDir, `${process.pid}-${randomBytes(8).toString("hex")}`);
+    return join(this.incoming, `${process.pid}-${randomBytes(8).toString("hex")}`);
   }
 }

@@ -2,15 +2,16 @@
  * Toolchains a builder provides itself, named by descriptor ids instead of
  * uploaded as archives (docs/dist-builder.md#rust-toolchains): a provider
  * (Rust: rustup or declared toolchains, `@reprise/plugin-rustup/provider`)
- * makes the toolchain available and lists its files; the builder packs them
- * once into its content-addressed toolchain store, so a descriptor job runs
- * in the same sandbox as any other job. One provisioning at a time per id.
+ * makes the toolchain available and lists its files; the builder lays them
+ * out once as a sandbox root (hard links to the installed files, copies
+ * across file systems) under `<dataDir>/provided/`, so a descriptor job runs
+ * in the same sandbox as any other job without packing hundreds of megabytes
+ * of rustc into an archive. One provisioning at a time per id.
  */
-import { rmSync } from "node:fs";
+import { copyFileSync, existsSync, linkSync, mkdirSync, renameSync, rmSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
-import { randomBytes } from "node:crypto";
-import { writeToolchainArchive, type CompileJob, type Platform, type ToolchainSpec } from "@reprise/core";
-import type { BuilderStores } from "./stores.js";
+import { createHash, randomBytes } from "node:crypto";
+import { relativeLinkTarget, type CompileJob, type ToolchainSpec } from "@reprise/core";
 import { HttpError } from "./http-io.js";
 
 /** What a provider hands back for an id (the shape of plugin-rustup's ProvidedToolchain). */
@@ -34,7 +35,8 @@ export interface ToolchainProvider {
 }
 
 interface Ready {
-  archiveId: string;
+  /** The sandbox root holding the provided toolchain's files at their paths. */
+  root: string;
   provided: ProvidedToolchain;
 }
 
@@ -47,12 +49,16 @@ export class ProvidedToolchains {
   private readonly ready = new Map<string, Promise<Ready>>();
   private heldIds: string[] = [];
 
+  private readonly dir: string;
+
   constructor(
     private readonly providers: ToolchainProvider[],
-    private readonly stores: BuilderStores,
-    private readonly platform: Platform,
+    dataDir: string,
     private readonly log: (level: "info" | "warn", msg: string) => void,
-  ) {}
+  ) {
+    this.dir = join(dataDir, "provided");
+    rmSync(join(this.dir, ".tmp"), { recursive: true, force: true });
+  }
 
   get any(): boolean {
     return this.providers.length > 0;
@@ -83,19 +89,16 @@ export class ProvidedToolchains {
     return [...new Set(this.providers.flatMap((p) => p.capabilities()))].sort();
   }
 
-  /** The job as it runs here: this builder's toolchain for the descriptor, argv[0] linked to its program, explicit target. */
-  async adapt(job: CompileJob): Promise<CompileJob> {
-    const { archiveId, provided } = await this.ensure(job.toolchainId);
+  /** The job as it runs here (this builder's rustc for the descriptor, argv[0] linked to it, explicit target) and its sandbox root. */
+  async adapt(job: CompileJob): Promise<{ job: CompileJob; root: string }> {
+    const { root, provided } = await this.ensure(job.toolchainId);
     const argv0 = job.argv[0]!;
     const links = [...(job.links ?? []).filter((l) => l.path !== argv0)];
     if (argv0 !== provided.program) links.push({ path: argv0, target: provided.program });
-    return { ...job, toolchainId: archiveId, argv: provided.adaptArgv(job.argv), env: { ...job.env, ...provided.env }, links };
+    return { job: { ...job, argv: provided.adaptArgv(job.argv), env: { ...job.env, ...provided.env }, links }, root };
   }
 
-  private async ensure(id: string): Promise<Ready> {
-    const known = this.ready.get(id);
-    // Its packed copy may have been evicted from the store since: pack it again.
-    if (known && !(await known.then((r) => this.stores.toolchains.has(r.archiveId), () => false))) this.ready.delete(id);
+  private ensure(id: string): Promise<Ready> {
     let pending = this.ready.get(id);
     if (!pending) {
       pending = this.provision(id);
@@ -120,15 +123,46 @@ export class ProvidedToolchains {
       if (provided) break;
     }
     if (!provided) throw new HttpError(422, "toolchain-unavailable", `this builder has no provider for toolchain ${id}`, { reason: "not-offered" });
-    const tmp = join(this.stores.incomingDir, `provided-${randomBytes(8).toString("hex")}.tar.gz`);
+    const root = this.layOut(id, provided.spec);
+    this.log("info", `toolchain ${id} ready in ${Math.round(performance.now() - started)} ms (${provided.spec.entries.length} entries at ${root})`);
+    void this.refresh();
+    return { root, provided };
+  }
+
+  /**
+   * The spec's entries at their paths under a root of their own, named by the
+   * id and the entry list: made once (in `.tmp`, then renamed), reused after a
+   * restart. Files are hard links to what the provider installed (copies
+   * across file systems); absolute symlinks are made relative to the root.
+   */
+  private layOut(id: string, spec: ToolchainSpec): string {
+    const key = createHash("sha256").update(id).update("\0").update(JSON.stringify(spec.entries)).digest("hex").slice(0, 32);
+    const final = join(this.dir, key);
+    if (existsSync(final)) return final;
+    const tmp = join(this.dir, ".tmp", `${key}-${randomBytes(4).toString("hex")}`);
+    const source = spec.sysroot ?? "/";
+    mkdirSync(tmp, { recursive: true, mode: 0o755 });
     try {
-      const archive = await writeToolchainArchive(provided.spec, [this.platform], tmp);
-      await this.stores.toolchains.ensure(archive.id, tmp);
-      this.log("info", `toolchain ${id} ready in ${Math.round(performance.now() - started)} ms (packed as ${archive.id.slice(0, 12)}, ${provided.spec.entries.length} entries)`);
-      void this.refresh();
-      return { archiveId: archive.id, provided };
-    } finally {
-      rmSync(tmp, { force: true });
+      for (const e of spec.entries) {
+        const rel = e.path.replace(/^\/+/, "");
+        const dest = join(tmp, rel);
+        if (e.type === "directory") mkdirSync(dest, { recursive: true, mode: 0o755 });
+        else if (e.type === "symlink") symlinkSync(relativeLinkTarget(rel, e.linkTarget ?? ""), dest);
+        else {
+          try {
+            linkSync(join(source, e.path), dest);
+          } catch {
+            copyFileSync(join(source, e.path), dest);
+          }
+        }
+      }
+      mkdirSync(this.dir, { recursive: true });
+      renameSync(tmp, final);
+    } catch (err) {
+      rmSync(tmp, { recursive: true, force: true });
+      if (existsSync(final)) return final; // another provisioning of the same id won
+      throw err;
     }
+    return final;
   }
 }
