@@ -29,16 +29,16 @@ export function rustcCallOf(inv: CompileInvocation): RustcCall | undefined {
 type NotCacheable = { cacheable: false; reason: string; detail?: string };
 const no = (reason: string, detail?: string): NotCacheable => ({ cacheable: false, reason, ...(detail ? { detail } : {}) });
 
-/** Emit kinds whose files this plugin can name and restore. */
 /**
  * What a rustc job passes besides `keyEnv` (cargo's CARGO_* crate variables
- * and rustc's switches): PATH for the linker, the terminal and color
- * settings of diagnostics, rustc's own logging and stack size. Variables a
- * crate reads with `env!` are named in its dep-info; a job for one would
- * carry them too (rustc calls do not become jobs yet).
+ * and rustc's switches): PATH, the terminal and color settings of
+ * diagnostics, rustc's own logging and stack size. Variables a crate reads
+ * with `env!`/`option_env!` are named in the closure scan's dep-info (`#
+ * env-dep:`), and the job carries them too.
  */
 const RUSTC_JOB_ENV = { names: ["PATH", "TERM", "NO_COLOR", "CLICOLOR", "CLICOLOR_FORCE", "RUST_MIN_STACK", "RUST_BACKTRACE"], prefixes: ["RUSTC_"] };
 
+/** Emit kinds whose files this plugin can name and restore. */
 const CACHEABLE_EMITS = new Set(["link", "metadata", "dep-info"]);
 const OTHER_EMITS = new Set(["asm", "llvm-bc", "llvm-ir", "obj", "mir", "thin-link-bitcode"]);
 
@@ -390,6 +390,8 @@ export function parseRustcArguments(input: ParseInput, options: ParseOptions = {
   const keyArgs = normalisedKeyArgs(lexed.args, norm, outDirAbs);
 
   const compileEnv = compileEnvironment(env, options.jobserver?.makeflags(() => input.tempPath(".jobserver")));
+  const effectiveSysroot = sysroot ?? data.sysroot;
+  const job = jobPlan({ links, types, compilerPath, args: expanded.args, sysroot: effectiveSysroot, tempPath: input.tempPath });
 
   const inv: CompileInvocation = {
     language: "rust",
@@ -408,9 +410,44 @@ export function parseRustcArguments(input: ParseInput, options: ParseOptions = {
     colorDiagnostics,
     extraInputFiles,
     ...(compileEnv ? { compileEnv } : {}),
+    ...job,
   };
-  calls.set(inv, { target: effectiveTarget, sysroot: sysroot ?? data.sysroot, host: data.host, links, crateName });
+  calls.set(inv, { target: effectiveTarget, sysroot: effectiveSysroot, host: data.host, links, crateName });
   return { cacheable: true, invocation: inv };
+}
+
+/**
+ * How a call becomes a job (hermetic mode, the farm). A crate that is linked
+ * (program, proc macro, shared library, and so build scripts and tests)
+ * stays local: a builder would need the client's linker and system
+ * libraries. Otherwise the closure scan is the call's own command writing
+ * only dep-info, with `-Z binary-dep-depinfo` (allowed on a stable rustc by
+ * `RUSTC_BOOTSTRAP=1`, for this scan only) so that the list also names every
+ * crate file rustc loads: the `--extern` ones and those it finds in `-L`
+ * directories for crates they depend on. The sysroot's files come with the
+ * toolchain.
+ */
+function jobPlan(o: {
+  links: boolean;
+  types: string[];
+  compilerPath: string;
+  args: readonly string[];
+  sysroot: string;
+  tempPath: (suffix: string) => string;
+}): Pick<CompileInvocation, "closureScan" | "localOnly"> {
+  if (o.links) {
+    const linked = o.types.filter((t) => LINKING_CRATE_TYPES.has(t)).join(", ");
+    return { localOnly: { reason: "links", detail: `crate type ${linked} is linked: builders have no linker for it` } };
+  }
+  const depFile = o.tempPath(".closure.d");
+  return {
+    closureScan: {
+      argv: [o.compilerPath, ...withoutEmit(o.args), `--emit=dep-info=${depFile}`, "-Z", "binary-dep-depinfo"],
+      depFile,
+      setEnv: { RUSTC_BOOTSTRAP: "1" },
+      toolchainDirs: [o.sysroot],
+    },
+  };
 }
 
 /** The arguments without their `--emit` options (a dep-info scan must write nothing else). */

@@ -46,7 +46,9 @@ export const compileInvocationSchema = z.object({
     scanArgv: z.array(z.string()).min(1).optional(),
     scanDepFile: z.string().optional(),
   }),
-  closureScan: z.object({ argv: z.array(z.string()).min(1), depFile: nonEmpty }).optional(),
+  closureScan: z
+    .object({ argv: z.array(z.string()).min(1), depFile: nonEmpty, setEnv: z.record(z.string(), z.string()).optional(), toolchainDirs: z.array(nonEmpty).optional() })
+    .optional(),
   includeDirs: stringList.optional(),
   keyEnv: stringList,
   volatileMarkers: z.array(z.object({ token: nonEmpty, effect: z.enum(["date", "uncacheable"]) })),
@@ -68,6 +70,7 @@ export const compileInvocationSchema = z.object({
   loadsCode: stringList.optional(),
   jobArgv: z.array(z.string()).min(1).optional(),
   unportable: z.string().optional(),
+  localOnly: z.object({ reason: z.string().regex(/^[a-z0-9-]+$/), detail: z.string() }).optional(),
 });
 
 export const parseResultSchema = z.discriminatedUnion("cacheable", [

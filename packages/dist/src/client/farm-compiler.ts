@@ -8,6 +8,7 @@ import { join } from "node:path";
 import {
   buildJob,
   DEFAULT_LIMITS,
+  jobRefusal,
   FileHashCache,
   InputStore,
   runCompiler,
@@ -112,6 +113,8 @@ export class FarmCompiler {
   private async onFarm(ctx: MissContext, dist: DistSettings): Promise<MissCompileResult> {
     const scheduler = this.scheduler(dist);
     if (!scheduler.breaker.allow()) throw new NotOnFarm("dist-circuit-open", `not asking ${dist.schedulerUrl} for a while: ${scheduler.lastError ?? "it failed"}`);
+    const refused = jobRefusal(ctx.invocation);
+    if (refused) throw new NotOnFarm(`dist-not-distributable-${refused.reason.replace(/^hermetic-/, "")}`, refused.detail);
     const ws = this.workspace(ctx.settings.dir, ctx.logger);
     const toolchain = await this.toolchainOf(ctx, ws);
     const plan = await buildJob(ctx.request, ctx.invocation, toolchain.id, ws.inputs, this.hashes, { ...DEFAULT_LIMITS, ...ctx.settings.jobLimits });
