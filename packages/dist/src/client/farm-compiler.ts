@@ -116,14 +116,23 @@ export class FarmCompiler {
     const refused = jobRefusal(ctx.invocation);
     if (refused) throw new NotOnFarm(`dist-not-distributable-${refused.reason.replace(/^hermetic-/, "")}`, refused.detail);
     const ws = this.workspace(ctx.settings.dir, ctx.logger);
-    const toolchain = await this.toolchainOf(ctx, ws);
+    let toolchain = await this.toolchainOf(ctx, ws);
     const plan = await buildJob(ctx.request, ctx.invocation, toolchain.id, ws.inputs, this.hashes, { ...DEFAULT_LIMITS, ...ctx.settings.jobLimits });
     if (!plan.ok) throw new NotOnFarm(`dist-not-distributable-${plan.reason.replace(/^hermetic-/, "")}`, plan.detail);
     const job = plan.job;
-    // The toolchain holds the compiler under its own name; the job calls it as the build did (cc, not gcc-12).
-    const held = toolchain.compilerPath;
-    if (held && job.argv[0] !== held) job.links = [{ path: job.argv[0]!, target: held }];
-    const wire = jobToWire(job);
+    const argv0 = job.argv[0]!;
+    const jobLinks = job.links;
+    let wire!: ReturnType<typeof jobToWire>;
+    const useToolchain = (t: JobToolchain) => {
+      toolchain = t;
+      job.toolchainId = t.id;
+      // The toolchain holds the compiler under its own name; the job calls it as the build did (cc, not gcc-12).
+      if (t.compilerPath && argv0 !== t.compilerPath) job.links = [{ path: argv0, target: t.compilerPath }];
+      else if (jobLinks) job.links = jobLinks;
+      else delete job.links;
+      wire = jobToWire(job);
+    };
+    useToolchain(toolchain);
     const started = performance.now();
     let roundTrips = 0;
     let bytesUploaded = 0;
@@ -132,7 +141,15 @@ export class FarmCompiler {
     for (let attempt = 0; attempt < 2 && !checked; attempt++) {
       let alloc: Allocation;
       try {
-        alloc = await this.allocate(scheduler, toolchain.id, toolchain.runsOn, dist, toolchain.requires);
+        try {
+          alloc = await this.allocate(scheduler, toolchain.id, toolchain.runsOn, dist, toolchain.requires);
+        } catch (err) {
+          // No builder provides the descriptor (none has rustup or that toolchain): ship the toolchain as an archive instead.
+          if (!(err instanceof NotOnFarm && err.reason === "dist-no-builder" && toolchain.descriptor)) throw err;
+          ctx.logger.debug("no builder provides %s; sending the toolchain as an archive", toolchain.id);
+          useToolchain(await this.archiveOf(ctx, ws));
+          alloc = await this.allocate(scheduler, toolchain.id, toolchain.runsOn, dist, toolchain.requires);
+        }
       } catch (err) {
         // No second builder for the retry: what made the first attempt fail is the reason.
         if (lastFailure && err instanceof NotOnFarm) throw lastFailure;
@@ -187,8 +204,13 @@ export class FarmCompiler {
     if (descriptor) {
       const runsOn = await this.engine.hooks.resolveArchitecture.promise({ descriptor });
       if (!runsOn?.length) throw new NotOnFarm("dist-not-distributable-toolchain", `no plugin says which machines can provide ${descriptor.summary}`);
-      return { id: descriptor.id, runsOn, ...(descriptor.requires?.length ? { requires: descriptor.requires } : {}) };
+      return { id: descriptor.id, runsOn, descriptor: true, ...(descriptor.requires?.length ? { requires: descriptor.requires } : {}) };
     }
+    return this.archiveOf(ctx, ws);
+  }
+
+  /** The compiler's packaged toolchain archive (made once per compiler, as hermetic mode does). */
+  private async archiveOf(ctx: MissContext, ws: Workspace): Promise<JobToolchain> {
     try {
       const archive = await ws.toolchains.archive(ctx.compiler);
       return { id: archive.id, archivePath: archive.archivePath, archiveBytes: archive.archiveBytes, runsOn: archive.manifest.runsOn, compilerPath: archive.manifest.compilerPath };
@@ -259,6 +281,8 @@ interface JobToolchain extends RemoteToolchain {
   /** The compiler's path inside an archive (argv[0] is linked to it). */
   compilerPath?: string;
   requires?: readonly string[];
+  /** A descriptor the builder provides (nothing uploaded). */
+  descriptor?: boolean;
 }
 
 function builderFailure(err: FarmRequestError): NotOnFarm {
