@@ -1,0 +1,90 @@
+/**
+ * cargo with RUSTC_WRAPPER=reprise on a loopback farm whose builder provides
+ * Rust by descriptor: the daemon (plugin-rustc's jobs, plugin-rustup's
+ * descriptor) sends each library crate with `rustc:<release>:<commit>:<target>:<std>`
+ * instead of rustc's 170 MiB archive; the builder, with an empty
+ * RUSTUP_HOME, installs the user's stable 1.95.0 from a rustup distribution
+ * server on loopback and compiles. Artifacts equal a plain build's, byte for
+ * byte; no toolchain is uploaded.
+ */
+import { join } from "node:path";
+import { mkdirSync, readFileSync } from "node:fs";
+import { request } from "undici";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { REPO_ROOT, RepriseSandbox } from "../support/reprise-env.js";
+import { startBuilder, startScheduler, type FarmProcess, type SchedulerHandle } from "../support/farm-processes.js";
+import { findCargo, RUSTC_PLUGIN, type Artifact } from "../support/rust-workspace.js";
+import { expectSameArtifacts, fallbacks, LIBRARY_CRATES, LINKED_CRATES, RustJobsWorkspace } from "../support/rust-jobs-workspace.js";
+import { rustupDistTree, startDistServer, type DistServer } from "../support/rustup-dist-server.js";
+import { ensureDebianPackages } from "../support/sandbox-engines.js";
+
+const RUSTUP_PLUGIN = join(REPO_ROOT, "packages/plugin-rustup/dist/index.js");
+const RUSTUP = join(process.env.HOME ?? "/root", ".cargo/bin/rustup");
+const cargo = findCargo();
+const LONG = 900_000;
+let sb: RepriseSandbox;
+let sched: SchedulerHandle;
+let builder: FarmProcess;
+let dist: DistServer;
+let ws: RustJobsWorkspace;
+let reference: Map<string, Artifact>;
+
+async function builders(): Promise<{ builderId: string; toolchains: string[] }[]> {
+  const r = await request(`${sched.url}/v1/status`, { headers: { authorization: `Bearer ${sched.clientToken}`, "x-reprise-dist-protocol": "1" } });
+  const body = (await r.body.json()) as { pools: { builders: { builderId: string; toolchains: string[] }[] }[] };
+  return body.pools.flatMap((p) => p.builders);
+}
+
+beforeAll(async () => {
+  ensureDebianPackages(["bubblewrap"]);
+  if (!cargo) throw new Error("cargo not found: install rustup's stable toolchain (README)");
+  dist = await startDistServer(rustupDistTree());
+  sb = new RepriseSandbox({ REPRISE_PLUGINS: `${RUSTC_PLUGIN},${RUSTUP_PLUGIN}` });
+  const farmDir = join(sb.root, "farm");
+  mkdirSync(farmDir, { recursive: true });
+  sched = await startScheduler();
+  builder = await startBuilder({
+    schedulerUrl: sched.url,
+    token: sched.builderToken,
+    builderId: "rustup-b1",
+    dataDir: join(farmDir, "b1"),
+    extra: { rust: { rustup: { rustup: RUSTUP, distServer: dist.url, timeoutMs: 300_000 } } },
+  });
+  await expect.poll(async () => (await builders()).length, { timeout: 20_000 }).toBe(1);
+  ws = new RustJobsWorkspace(sb, cargo);
+  await ws.cleanBuild();
+  reference = ws.artifacts();
+}, LONG);
+
+afterAll(async () => {
+  await sb?.dispose();
+  await builder?.kill();
+  await sched?.kill();
+  await dist?.close();
+});
+
+it(
+  "library crates compile on a builder that installs the toolchain with rustup; nothing of the toolchain is uploaded; artifacts equal a plain build's",
+  async () => {
+    await sb.zeroStats();
+    await ws.cleanBuild({ wrapper: true, env: { REPRISE_DIST_SCHEDULER_URL: sched.url, REPRISE_DIST_TOKEN: sched.clientToken, REPRISE_DIST_MODE: "always", REPRISE_DIST_JOB_TIMEOUT_MS: "600000" } });
+    const s = await sb.stats();
+    let log = "";
+    try {
+      log = readFileSync(join(sb.runtimeDir, "daemon.log"), "utf8").split("\n").slice(-15).join("\n");
+    } catch {
+      // no log
+    }
+    expect(s.remote?.farm?.compiles ?? 0, `remote compiles; fallbacks ${JSON.stringify(s.fallbacks)}\n${log}\n${builder.output().slice(-3000)}`).toBe(LIBRARY_CRATES.length);
+    expect(fallbacks(s)).toEqual({ "dist-not-distributable-links": LINKED_CRATES.length });
+    // Only the crates' own inputs travel (sources, the dependency rmeta files): rustc's archive alone is 170 MiB.
+    expect(s.remote!.farm!.bytesUploaded).toBeGreaterThan(0);
+    expect(s.remote!.farm!.bytesUploaded).toBeLessThan(16 * 1024 * 1024);
+    expectSameArtifacts(ws.artifacts(), reference, "farm build through rustup");
+    expect(builder.output()).toMatch(/rustup toolchain install 1\.95\.0 --profile minimal --no-self-update/);
+    expect(dist.requests).toContain("/dist/channel-rust-1.95.0.toml");
+    const held = (await builders())[0]!.toolchains.filter((t) => t.startsWith("rustc:1.95.0:"));
+    expect(held.length).toBeGreaterThan(0);
+  },
+  LONG,
+);
