@@ -50,7 +50,8 @@ beforeAll(async () => {
     dataDir: join(farmDir, "b1"),
     extra: { rust: { rustup: { rustup: RUSTUP, distServer: dist.url, timeoutMs: 300_000 } } },
   });
-  await expect.poll(async () => (await builders()).length, { timeout: 20_000 }).toBe(1);
+  for (let i = 0; i < 100 && (await builders()).length === 0; i++) await new Promise((r) => setTimeout(r, 200));
+  if ((await builders()).length === 0) throw new Error(`the builder did not register:\n${builder.output()}`);
   ws = new RustJobsWorkspace(sb, cargo);
   await ws.cleanBuild();
   reference = ws.artifacts();
@@ -85,6 +86,27 @@ it(
     expect(dist.requests).toContain("/dist/channel-rust-1.95.0.toml");
     const held = (await builders())[0]!.toolchains.filter((t) => t.startsWith("rustc:1.95.0:"));
     expect(held.length).toBeGreaterThan(0);
+  },
+  LONG,
+);
+
+it(
+  "with no builder able to provide the descriptor, the toolchain goes as an archive, and the build still compiles on the farm",
+  async () => {
+    await builder.kill();
+    for (let i = 0; i < 100 && (await builders()).length > 0; i++) await new Promise((r) => setTimeout(r, 200));
+    builder = await startBuilder({ schedulerUrl: sched.url, token: sched.builderToken, builderId: "plain-b2", dataDir: join(sb.root, "farm", "b2") });
+    for (let i = 0; i < 100 && (await builders()).length === 0; i++) await new Promise((r) => setTimeout(r, 200));
+    const cleared = await sb.run(["--clear"], sb.root);
+    expect(cleared.exitCode).toBe(0);
+    await sb.zeroStats();
+    await ws.cleanBuild({ wrapper: true, env: { REPRISE_DIST_SCHEDULER_URL: sched.url, REPRISE_DIST_TOKEN: sched.clientToken, REPRISE_DIST_MODE: "always", REPRISE_DIST_JOB_TIMEOUT_MS: "600000" } });
+    const s = await sb.stats();
+    expect(s.remote?.farm?.compiles ?? 0, `fallbacks ${JSON.stringify(s.fallbacks)}`).toBe(LIBRARY_CRATES.length);
+    expect(fallbacks(s)).toEqual({ "dist-not-distributable-links": LINKED_CRATES.length });
+    // rustc's archive travelled this time.
+    expect(s.remote!.farm!.bytesUploaded).toBeGreaterThan(64 * 1024 * 1024);
+    expectSameArtifacts(ws.artifacts(), reference, "farm build with the toolchain as an archive");
   },
   LONG,
 );
