@@ -34,6 +34,9 @@ export interface ToolchainProvider {
   provide(id: string, log: (msg: string) => void): Promise<ProvidedToolchain | undefined>;
 }
 
+/** How long a failed provisioning answers for its id before it is tried again. */
+const FAILURE_MEMORY_MS = 30_000;
+
 interface Ready {
   /** The sandbox root holding the provided toolchain's files at their paths. */
   root: string;
@@ -103,8 +106,9 @@ export class ProvidedToolchains {
     if (!pending) {
       pending = this.provision(id);
       this.ready.set(id, pending);
-      // A failure is not remembered: the next job asks again (the server may be back).
-      pending.catch(() => this.ready.delete(id));
+      // Jobs arriving meanwhile share this provisioning. A failure is remembered briefly (jobs behind a
+      // dead or silent server fail at once, not one timeout each), then the next job asks again.
+      pending.catch(() => setTimeout(() => this.ready.get(id) === pending && this.ready.delete(id), FAILURE_MEMORY_MS).unref());
     }
     return pending;
   }
