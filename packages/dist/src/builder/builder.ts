@@ -45,12 +45,6 @@ function providedReport(p: ProvidedToolchains): { installable?: string[]; capabi
   return { ...(installable.length ? { installable } : {}), ...(capabilities.length ? { capabilities } : {}) };
 }
 
-/** The GNU/Linux target triple of this host's architecture (what `rustc -vV` says as host on it). */
-function rustHostTriple(arch: string): string | undefined {
-  const triples: Record<string, string> = { x86_64: "x86_64-unknown-linux-gnu", aarch64: "aarch64-unknown-linux-gnu", i386: "i686-unknown-linux-gnu", riscv64: "riscv64gc-unknown-linux-gnu", ppc64le: "powerpc64le-unknown-linux-gnu", s390x: "s390x-unknown-linux-gnu" };
-  return triples[arch];
-}
-
 /** The sandboxes of `setting` usable here, first the one jobs use; a BuilderStartError when none is. */
 export async function probeSandboxes(setting: string, options: Record<string, unknown>): Promise<{ chosen: Sandbox; usable: string[] }> {
   const engine = new Engine();
@@ -82,7 +76,7 @@ export async function startBuilder(config: BuilderConfig, logger = new Logger(co
     maxToolchainUpload: config.maxToolchainUpload,
   });
   const log = (level: "info" | "warn" | "debug", msg: string) => logger[level]("%s", msg);
-  const providers: ToolchainProvider[] = config.rust ? [createRustToolchainProvider(config.rust, config.dataDir, rustHostTriple(hostPlatform().arch))] : [];
+  const providers: ToolchainProvider[] = config.rust ? [createRustToolchainProvider(config.rust, config.dataDir)] : [];
   const provided = new ProvidedToolchains(providers, config.dataDir, log);
   await provided.refresh();
   const runner = new JobRunner({ stores, sandbox, scratchRoot: join(config.dataDir, "jobs"), maxJobs: config.maxJobs, caps: config.limits, provided });

@@ -60,7 +60,7 @@ export const AllocateRequestSchema = z.object({
   preferPlatform: PlatformSchema.optional(),
   /** How long to queue when every matching builder is busy (default 2000, capped by the scheduler). */
   maxWaitMs: z.number().int().min(0).max(600_000).optional(),
-  /** Capabilities the builder must report (e.g. `link:x86_64-unknown-linux-gnu` for a crate that links). */
+  /** Capabilities the builder must report (e.g. `link:<target-triple>` for a crate that links). */
   requires: CAPABILITIES.optional(),
 });
 export type AllocateRequest = z.infer<typeof AllocateRequestSchema>;

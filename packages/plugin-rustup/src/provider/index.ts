@@ -53,7 +53,13 @@ function onPath(name: string, env = process.env): string | undefined {
   return undefined;
 }
 
-export function createRustToolchainProvider(config: RustProviderConfig, dataDir: string, hostTriple?: string): RustToolchainProvider {
+/** The GNU/Linux target triple of this host (what `rustc -vV` says as host here). */
+export function hostTriple(arch: string = process.arch): string | undefined {
+  const triples: Record<string, string> = { x64: "x86_64-unknown-linux-gnu", arm64: "aarch64-unknown-linux-gnu", ia32: "i686-unknown-linux-gnu", riscv64: "riscv64gc-unknown-linux-gnu", ppc64: "powerpc64le-unknown-linux-gnu", s390x: "s390x-unknown-linux-gnu", loong64: "loongarch64-unknown-linux-gnu" };
+  return process.platform === "linux" ? triples[arch] : undefined;
+}
+
+export function createRustToolchainProvider(config: RustProviderConfig, dataDir: string, host: string | undefined = hostTriple()): RustToolchainProvider {
   const digests = new DirectoryDigests();
   const declared = new DeclaredToolchains(config.toolchains ?? [], digests);
   let log: (msg: string) => void = () => {};
@@ -73,7 +79,7 @@ export function createRustToolchainProvider(config: RustProviderConfig, dataDir:
         digests,
       )
     : undefined;
-  const linkTargets = config.linkTargets ?? (hostTriple && (onPath("cc") || onPath("gcc")) ? [hostTriple] : []);
+  const linkTargets = config.linkTargets ?? (host && (onPath("cc") || onPath("gcc")) ? [host] : []);
   return {
     name: "rust",
     async held() {
