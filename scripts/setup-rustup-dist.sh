@@ -11,9 +11,10 @@
 #   REPRISE_FIXTURE_CACHE defaulting to ${XDG_CACHE_HOME:-~/.cache}/reprise-fixtures.
 #
 # Channels served (each "dist/channel-rust-<name>.toml" + ".sha256"):
-#   1.95.0  rustc, cargo, rust-std for x86_64-unknown-linux-gnu, repackaged
-#           byte for byte from rustup's stable toolchain in ~/.rustup (must be
-#           1.95.0). Host target only: no other std of 1.95 exists offline.
+#   <V>     (the version of rustup's stable toolchain in ~/.rustup, 1.95.0 on
+#           the machine this was written on) rustc, cargo, rust-std for
+#           x86_64-unknown-linux-gnu, repackaged byte for byte from it. Host
+#           target only: no other std of that release exists offline.
 #   1.96.0  Debian's rustc-web 1.96 (bookworm-security), downloaded with
 #           `apt-get download` and unpacked, never installed: rustc (with its
 #           librustc_driver and libLLVM), rust-std for x86_64 and aarch64 (a
@@ -85,25 +86,26 @@ write_channel() {
   (cd "$DEST/dist" && sha256sum "channel-rust-$name.toml" > "channel-rust-$name.toml.sha256")
 }
 
-channel_195() {
-  [ -f "$DEST/dist/channel-rust-1.95.0.toml" ] && { log "1.95.0: present"; return; }
+channel_stable() {
   local tc="$HOME/.rustup/toolchains/stable-$HOST"
-  local rl="$tc/lib/rustlib"
-  if [ ! -x "$tc/bin/rustc" ] || ! "$tc/bin/rustc" -V | grep -q '^rustc 1\.95\.0 '; then
-    echo "setup-rustup-dist: $tc must hold rustup's stable 1.95.0 (rustup toolchain install 1.95.0; it is the test's reference toolchain)" >&2
+  local rl="$tc/lib/rustlib" ver
+  if [ ! -x "$tc/bin/rustc" ]; then
+    echo "setup-rustup-dist: $tc does not exist: install rustup's stable toolchain (the tests' reference toolchain)" >&2
     exit 1
   fi
-  log "1.95.0: repackaging $tc (about 30 s)"
+  ver="$("$tc/bin/rustc" -V | awk '{print $2}')"
+  [ -f "$DEST/dist/channel-rust-$ver.toml" ] && { log "$ver: present"; return; }
+  log "$ver: repackaging $tc (about 30 s)"
   local comps="" pkg comp list h
   for pkg in rustc cargo rust-std; do
     comp="$pkg"; [ "$pkg" = rust-std ] && comp="rust-std-$HOST"
     list="$(mktemp)"
     sed -n 's/^file://p' "$rl/manifest-$pkg-$HOST" > "$list"
-    h="$(make_tarball "$pkg" 1.95.0 "$HOST" "$comp" "$tc" "$list")"
+    h="$(make_tarball "$pkg" "$ver" "$HOST" "$comp" "$tc" "$list")"
     rm -f "$list"
     comps="$comps $pkg:$HOST:$h"
   done
-  write_channel 1.95.0 "$("$tc/bin/rustc" -V | sed 's/^rustc //')" "$comps" ""
+  write_channel "$ver" "$("$tc/bin/rustc" -V | sed 's/^rustc //')" "$comps" ""
 }
 
 channel_196() {
@@ -144,10 +146,10 @@ channel_196() {
   write_channel 1.96.0 "$(LD_LIBRARY_PATH="$root/usr/lib/x86_64-linux-gnu" "$root/usr/bin/rustc" -V | sed 's/^rustc //')" "$comps" aarch64-unknown-linux-gnu
 }
 
-only="${REPRISE_RUSTUP_DIST_CHANNELS:-1.95.0 1.96.0}"
+only="${REPRISE_RUSTUP_DIST_CHANNELS:-stable 1.96.0}"
 for ch in $only; do
   case "$ch" in
-    1.95.0) channel_195 ;;
+    stable) channel_stable ;;
     1.96.0) channel_196 ;;
     *) echo "setup-rustup-dist: unknown channel $ch" >&2; exit 2 ;;
   esac

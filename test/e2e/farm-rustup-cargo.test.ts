@@ -3,11 +3,12 @@
  * Rust by descriptor: the daemon (plugin-rustc's jobs, plugin-rustup's
  * descriptor) sends each library crate with `rustc:<release>:<commit>:<target>:<std>`
  * instead of rustc's 170 MiB archive; the builder, with an empty
- * RUSTUP_HOME, installs the user's stable 1.95.0 from a rustup distribution
+ * RUSTUP_HOME, installs the user's stable release from a rustup distribution
  * server on loopback and compiles. Artifacts equal a plain build's, byte for
  * byte; no toolchain is uploaded.
  */
 import { join } from "node:path";
+import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync } from "node:fs";
 import { request } from "undici";
 import { afterAll, beforeAll, expect, it } from "vitest";
@@ -82,9 +83,10 @@ it(
     expect(s.remote!.farm!.bytesUploaded).toBeGreaterThan(0);
     expect(s.remote!.farm!.bytesUploaded).toBeLessThan(16 * 1024 * 1024);
     expectSameArtifacts(ws.artifacts(), reference, "farm build through rustup");
-    expect(builder.output()).toMatch(/rustup toolchain install 1\.95\.0 --profile minimal --no-self-update/);
-    expect(dist.requests).toContain("/dist/channel-rust-1.95.0.toml");
-    const held = (await builders())[0]!.toolchains.filter((t) => t.startsWith("rustc:1.95.0:"));
+    const release = /^release: (.*)$/m.exec(execFileSync(join(process.env.HOME ?? "/root", ".rustup/toolchains/stable-x86_64-unknown-linux-gnu/bin/rustc"), ["-vV"], { encoding: "utf8" }))![1]!;
+    expect(builder.output()).toContain(`rustup toolchain install ${release} --profile minimal --no-self-update`);
+    expect(dist.requests).toContain(`/dist/channel-rust-${release}.toml`);
+    const held = (await builders())[0]!.toolchains.filter((t) => t.startsWith(`rustc:${release}:`));
     expect(held.length).toBeGreaterThan(0);
   },
   LONG,

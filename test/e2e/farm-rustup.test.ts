@@ -171,16 +171,15 @@ describe("a builder provides Rust toolchains with rustup", () => {
     expect(Buffer.from(body.outputs[0]!.data, "base64").equals(localCompile(argv, clientSysroot))).toBe(true);
   });
 
-  it("the user's own ~/.rustup stable 1.95.0: the builder installs 1.95.0 from the server, byte-identical", async () => {
+  it("the user's own ~/.rustup stable (1.95.0 here): the builder installs that release from the server, byte-identical", async () => {
     const stable = join(process.env.HOME ?? "/root", ".rustup/toolchains/stable-x86_64-unknown-linux-gnu");
     const { id, release } = await descriptorFor(stable, HOST);
-    expect(release).toBe("1.95.0");
     const { job, argv } = probeJob(join(stable, "bin/rustc"));
     const { alloc, body } = await onFarm(id, job);
     expect(alloc.builderId).toBe("rustup-1");
     expect(body.exitCode).toBe(0);
     expect(Buffer.from(body.outputs[0]!.data, "base64").equals(localCompile(argv, stable))).toBe(true);
-    expect(existsSync(join(tmp, "rustup-1/data/rustup/toolchains/1.95.0-x86_64-unknown-linux-gnu/bin/rustc"))).toBe(true);
+    expect(existsSync(join(tmp, `rustup-1/data/rustup/toolchains/${release}-x86_64-unknown-linux-gnu/bin/rustc`))).toBe(true);
   });
 
   it("refuses a descriptor whose commit or std digest differs from what it installs (toolchain-unavailable, mismatch)", async () => {
@@ -206,8 +205,8 @@ describe("when the distribution server fails", () => {
     const url = down.url;
     await down.close();
     await startRustBuilder("rustup-down", { rustup: { rustup: RUSTUP, distServer: url, timeoutMs: 60_000 } });
-    // Only this builder can install: the first builder holds 1.96.0, so use a release it does not hold.
-    const id = descriptorId({ release: "1.95.0", commitHash: "59807616e1fa2540724bfbac14d7976d7e4a3860", target: HOST, stdDigest: "d".repeat(64) })!;
+    // A release no builder holds: the new builder (never allocated to yet) gets it among the installers.
+    const id = descriptorId({ release: "1.91.0", commitHash: "d".repeat(40), target: HOST, stdDigest: "d".repeat(64) })!;
     const { job } = probeJob(join(clientSysroot, "bin/rustc"));
     const started = Date.now();
     const err = await onFarm(id, job).then(

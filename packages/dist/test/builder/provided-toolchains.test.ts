@@ -32,7 +32,7 @@ describe("ProvidedToolchains with a declared rustc", () => {
     const provided = new ProvidedToolchains([provider], data, () => {});
     await provided.refresh();
     const id = provided.held().find((h) => parseDescriptorId(h)?.target === HOST)!;
-    expect(id).toMatch(/^rustc:1\.95\.0:59807616e1fa2540724bfbac14d7976d7e4a3860:x86_64-unknown-linux-gnu:[0-9a-f]{64}$/);
+    expect(id).toMatch(/^rustc:\d+\.\d+\.\d+:[0-9a-f]{40}:x86_64-unknown-linux-gnu:[0-9a-f]{64}$/);
     expect(provided.installable()).toEqual([]);
     expect(provided.capabilities()).toEqual([`link:${HOST}`]);
     const { job: adapted, root } = await provided.adapt(job(id));
