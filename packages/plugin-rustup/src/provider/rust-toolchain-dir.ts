@@ -1,6 +1,6 @@
 /** A Rust toolchain directory on the builder: what it is (`rustc -vV`), its targets, and the files a job needs. */
 import { existsSync, readdirSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { execa } from "execa";
 import { collectToolchainFiles, type ToolchainSpec } from "@reprise/core";
 import { compilerLibraries, DirectoryDigests, parseVerboseVersion } from "@reprise/plugin-rustc";
@@ -48,7 +48,8 @@ export function providedToolchain(tc: RustToolchainDir, target: string): Provide
   const stdDir = join(tc.sysroot, "lib", "rustlib", target, "lib");
   const std = readdirSync(stdDir).map((n) => join(stdDir, n));
   const { entries, missing } = collectToolchainFiles(
-    { programs: [tc.rustc], libraries: compilerLibraries(tc.sysroot), files: std },
+    // rustc's own libraries (a distribution's sysroot is /usr: never every .so of /usr/lib); the loader's search finds the rest.
+    { programs: [tc.rustc], libraries: compilerLibraries(tc.sysroot).filter((p) => /^lib(rustc_driver|LLVM|std)-?/.test(basename(p))), files: std },
     { ldLibraryPath: tc.libraryPath },
   );
   if (missing.length) throw new ProvideError("install-failed", `${tc.rustc} needs libraries not found here: ${missing.map((m) => m.name).join(", ")}`);
