@@ -19,7 +19,8 @@ export interface RustDescriptor {
 }
 
 export const DESCRIPTOR_PREFIX = "rustc:";
-const FIELD = /^[A-Za-z0-9._-]+$/;
+/** No field may start with '-': a builder passes release and target to rustup as arguments. */
+const FIELD = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 /** The farm toolchain id of a descriptor; undefined when a field cannot be spelled in an id. */
 export function descriptorId(d: RustDescriptor): string | undefined {

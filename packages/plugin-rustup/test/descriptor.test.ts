@@ -35,6 +35,9 @@ describe("descriptor ids", () => {
     expect(descriptorId({ ...d, target: "/path/to/custom.json" })).toBeUndefined();
     expect(parseDescriptorId("f".repeat(64))).toBeUndefined();
     expect(parseDescriptorId("rustc:1.95.0:x")).toBeUndefined();
+    // A builder passes release and target to rustup: nothing that reads as an option.
+    expect(parseDescriptorId(`rustc:--help:${"a".repeat(40)}:${HOST}:${"f".repeat(64)}`)).toBeUndefined();
+    expect(parseDescriptorId(`rustc:1.95.0:${"a".repeat(40)}:-v:${"f".repeat(64)}`)).toBeUndefined();
   });
 });
 
