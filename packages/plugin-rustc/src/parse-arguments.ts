@@ -391,7 +391,7 @@ export function parseRustcArguments(input: ParseInput, options: ParseOptions = {
 
   const compileEnv = compileEnvironment(env, options.jobserver?.makeflags(() => input.tempPath(".jobserver")));
   const effectiveSysroot = sysroot ?? data.sysroot;
-  const job = jobPlan({ links, types, compilerPath, args: expanded.args, sysroot: effectiveSysroot, tempPath: input.tempPath });
+  const job = jobPlan({ links, bundles: types.includes("staticlib") && emits.has("link"), types, compilerPath, args: expanded.args, sysroot: effectiveSysroot, tempPath: input.tempPath });
 
   const inv: CompileInvocation = {
     language: "rust",
@@ -407,6 +407,7 @@ export function parseRustcArguments(input: ParseInput, options: ParseOptions = {
     volatileMarkers: [],
     // rustc writes the cwd into debug info and metadata unless a remap covers it.
     dependsOnCwd: !remaps.some((r) => r.from !== "" && isWithin(cwd, resolve(cwd, r.from))),
+    pathRecording: pathRecordingOf(remaps, cwd),
     colorDiagnostics,
     extraInputFiles,
     ...(compileEnv ? { compileEnv } : {}),
@@ -420,7 +421,7 @@ export function parseRustcArguments(input: ParseInput, options: ParseOptions = {
  * How a call becomes a job (hermetic mode, the farm). A crate that is linked
  * (program, proc macro, shared library, and so build scripts and tests)
  * stays local: a builder would need the client's linker and system
- * libraries. Otherwise the closure scan is the call's own command writing
+ * libraries. So does a static library (see below). Otherwise the closure scan is the call's own command writing
  * only dep-info, with `-Z binary-dep-depinfo` (allowed on a stable rustc by
  * `RUSTC_BOOTSTRAP=1`, for this scan only) so that the list also names every
  * crate file rustc loads: the `--extern` ones and those it finds in `-L`
@@ -429,6 +430,7 @@ export function parseRustcArguments(input: ParseInput, options: ParseOptions = {
  */
 function jobPlan(o: {
   links: boolean;
+  bundles: boolean;
   types: string[];
   compilerPath: string;
   args: readonly string[];
@@ -439,6 +441,8 @@ function jobPlan(o: {
     const linked = o.types.filter((t) => LINKING_CRATE_TYPES.has(t)).join(", ");
     return { localOnly: { reason: "links", detail: `crate type ${linked} is linked: builders have no linker for it` } };
   }
+  // The scan names the rmeta of a crate found in -L dependency=; a static library bundles every crate's code from its rlib.
+  if (o.bundles) return { localOnly: { reason: "bundles", detail: "crate type staticlib bundles the rlibs of every crate it depends on, which the dep-info scan does not name" } };
   const depFile = o.tempPath(".closure.d");
   return {
     closureScan: {
@@ -448,6 +452,20 @@ function jobPlan(o: {
       toolchainDirs: [o.sysroot],
     },
   };
+}
+
+/**
+ * How rustc's outputs record paths, for `baseDirs`: always (metadata keeps
+ * the working directory and source paths for spans, with or without debug
+ * info), except under a `--remap-path-prefix` source, which rustc applies to
+ * debug info, metadata, diagnostics and `file!()` alike (its default scope).
+ * Whatever still holds a checkout's path (a dep-info file or artifact
+ * notification with absolute paths) binds the entry to its checkout: the
+ * engine looks for the path in the outputs and streams.
+ */
+function pathRecordingOf(remaps: readonly { from: string }[], cwd: string): CompileInvocation["pathRecording"] {
+  const maps = remaps.filter((r) => r.from !== "").map((r) => resolve(cwd, r.from));
+  return { debugInfo: true, debugMaps: maps, fileTokens: [], macroMaps: maps, unmappable: false };
 }
 
 /** The arguments without their `--emit` options (a dep-info scan must write nothing else). */

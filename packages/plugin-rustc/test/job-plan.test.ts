@@ -33,9 +33,15 @@ describe("which rustc calls become jobs", () => {
     expect(inv.compileArgv).not.toContain("binary-dep-depinfo");
   });
 
-  it("metadata-only (cargo check) and staticlib calls are jobs too", () => {
+  it("metadata-only calls (cargo check) are jobs too, a static library's included", () => {
     expect(parse(["--crate-name", "a", "src/lib.rs", "--crate-type", "lib", "--emit=dep-info,metadata", ...COMMON]).closureScan).toBeDefined();
-    expect(parse(["--crate-name", "a", "src/lib.rs", "--crate-type", "staticlib", ...COMMON]).closureScan).toBeDefined();
+    expect(parse(["--crate-name", "a", "src/lib.rs", "--crate-type", "staticlib", "--emit=dep-info,metadata", ...COMMON]).closureScan).toBeDefined();
+  });
+
+  it("a static library stays local, for the reason bundles (it reads the rlibs of crates the scan names by their rmeta)", () => {
+    const inv = parse(["--crate-name", "a", "src/lib.rs", "--crate-type", "staticlib", "--crate-type", "rlib", "--emit=dep-info,link", ...COMMON]);
+    expect(inv.closureScan).toBeUndefined();
+    expect(inv.localOnly?.reason).toBe("bundles");
   });
 
   it.each([
