@@ -112,3 +112,32 @@ it(
   },
   LONG,
 );
+
+it(
+  "a builder whose rustup server is down: each library crate compiles here, counted dist-toolchain-unavailable, with the server named in the daemon's log",
+  async () => {
+    await builder.kill();
+    for (let i = 0; i < 100 && (await builders()).length > 0; i++) await new Promise((r) => setTimeout(r, 200));
+    const down = await startDistServer(sb.root);
+    const url = down.url;
+    await down.close();
+    builder = await startBuilder({
+      schedulerUrl: sched.url,
+      token: sched.builderToken,
+      builderId: "rustup-down",
+      dataDir: join(sb.root, "farm", "b3"),
+      extra: { rust: { rustup: { rustup: RUSTUP, distServer: url, timeoutMs: 60_000 } } },
+    });
+    for (let i = 0; i < 100 && (await builders()).length === 0; i++) await new Promise((r) => setTimeout(r, 200));
+    expect((await sb.run(["--clear"], sb.root)).exitCode).toBe(0);
+    await sb.zeroStats();
+    await ws.cleanBuild({ wrapper: true, env: { REPRISE_DIST_SCHEDULER_URL: sched.url, REPRISE_DIST_TOKEN: sched.clientToken, REPRISE_DIST_MODE: "always" } });
+    const s = await sb.stats();
+    expect(s.remote?.farm?.compiles ?? 0).toBe(0);
+    expect(fallbacks(s)).toEqual({ "dist-not-distributable-links": LINKED_CRATES.length, "dist-toolchain-unavailable": LIBRARY_CRATES.length });
+    expectSameArtifacts(ws.artifacts(), reference, "local fallback when the builder cannot install");
+    const log = readFileSync(join(sb.runtimeDir, "daemon.log"), "utf8");
+    expect(log).toContain(`the rustup distribution server ${url} cannot be reached`);
+  },
+  LONG,
+);
