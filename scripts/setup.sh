@@ -48,6 +48,8 @@ fi
 # Debian's librust-*-dev crates for the Rust tests (the toolchain itself is
 # rustup's); says what to run when it cannot install them.
 bash scripts/setup-rust-fixtures.sh >/dev/null
+# The loopback rustup distribution tree of the farm-rustup tests (cached; ~2 min the first time).
+bash scripts/setup-rustup-dist.sh >/dev/null || echo "reprise setup: the loopback rustup dist tree was not built (reason above); the farm-rustup tests build it themselves or fail saying why" >&2
 
 if [ -n "${SUDO_UID:-}" ] && [ "$(id -u)" = 0 ] && [ "$SUDO_UID" != 0 ]; then
   # Through sudo: node_modules belongs to the user who called it, and so does npm's cache (-H).

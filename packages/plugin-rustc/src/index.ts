@@ -44,7 +44,7 @@ export function createRustcPlugin(options: RustcPluginOptions = {}): ReprisePlug
       engine.hooks.detectCompiler.tapPromise(PLUGIN_NAME, (probe) => detectRustc(probe));
       engine.hooks.parseArguments.for("rustc").tap(PLUGIN_NAME, (input) => parseRustcArguments(input, { jobserver }));
       engine.hooks.packageToolchain.tapPromise(PLUGIN_NAME, async (compiler) => (compiler.family === "rustc" ? rustcToolchainSpec(compiler) : undefined));
-      engine.hooks.resolveArchitecture.tapPromise(PLUGIN_NAME, async ({ toolchain }) => (toolchain.family === "rustc" ? rustcToolchainPlatforms(toolchain) : undefined));
+      engine.hooks.resolveArchitecture.tapPromise(PLUGIN_NAME, async ({ toolchain }) => (toolchain?.family === "rustc" ? rustcToolchainPlatforms(toolchain) : undefined));
       engine.hooks.extendKey.tapPromise(PLUGIN_NAME, async (hasher, ctx) => {
         await addSysrootToKey(hasher, ctx, digests);
         await nativeCpu.extendKey(hasher, ctx);

@@ -101,6 +101,17 @@ export const toolchainSpecSchema = z.object({
   sysroot: z.string().optional(),
 });
 
+/** A descriptor's id is a farm toolchain id that names its kind (`rustc:…`): archive ids never hold a ':'. */
+export const toolchainDescriptorSchema = z.object({
+  id: z
+    .string()
+    .regex(/^[A-Za-z0-9._:-]{1,256}$/, { message: "must be 1-256 characters of A-Za-z0-9._:-" })
+    .regex(/^[a-z0-9-]+:/, { message: "must start with its kind and a colon (rustc:…), unlike an archive digest" }),
+  family: nonEmpty,
+  summary: z.string(),
+  requires: z.array(nonEmpty).optional(),
+});
+
 export const platformsSchema = z.array(z.object({ arch: nonEmpty, os: nonEmpty, bits: z.union([z.literal(32), z.literal(64)]).optional() }));
 
 const bytes = z.custom<Buffer>((v) => Buffer.isBuffer(v), { message: "must be a Buffer" });

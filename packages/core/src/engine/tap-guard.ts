@@ -9,6 +9,7 @@ import {
   parseResultSchema,
   platformsSchema,
   sandboxSchema,
+  toolchainDescriptorSchema,
   toolchainSpecSchema,
 } from "./plugin-results.js";
 import { PluginError, RepriseError } from "../util/errors.js";
@@ -130,6 +131,7 @@ export function guardHooks(hooks: EngineHooks, currentPlugin: () => string | und
   });
   hooks.createStorage.intercept(register({ hook: "createStorage", schema: cacheStorageSchema }) as never);
   hooks.packageToolchain.intercept(register({ hook: "packageToolchain", schema: toolchainSpecSchema }) as never);
+  hooks.describeToolchain.intercept(register({ hook: "describeToolchain", schema: toolchainDescriptorSchema }) as never);
   hooks.resolveArchitecture.intercept(register({ hook: "resolveArchitecture", schema: platformsSchema }) as never);
   hooks.createSandbox.intercept(register({ hook: "createSandbox", schema: sandboxSchema }) as never);
   // A tap's invalid result or error names the plugin; MissCompiler then compiles the miss locally.

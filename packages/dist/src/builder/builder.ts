@@ -11,6 +11,8 @@ import dockerSandboxPlugin from "@reprise/plugin-sandbox-docker";
 import type { BuilderConfig } from "./config.js";
 import { BuilderStores } from "./stores.js";
 import { JobRunner } from "./job-runner.js";
+import { ProvidedToolchains, type ToolchainProvider } from "./toolchain-providers.js";
+import { createRustToolchainProvider } from "@reprise/plugin-rustup/provider";
 import { JobTokenVerifier } from "./job-tokens.js";
 import { SchedulerLink, type Registration } from "./scheduler-link.js";
 import { BuilderServer } from "./server.js";
@@ -35,6 +37,13 @@ export interface RunningBuilder {
 }
 
 const PRUNE_EVERY_MS = 5 * 60_000;
+
+/** What the builder can provide by descriptor, for registration and heartbeats (omitted when nothing). */
+function providedReport(p: ProvidedToolchains): { installable?: string[]; capabilities?: string[] } {
+  const installable = p.installable();
+  const capabilities = p.capabilities();
+  return { ...(installable.length ? { installable } : {}), ...(capabilities.length ? { capabilities } : {}) };
+}
 
 /** The sandboxes of `setting` usable here, first the one jobs use; a BuilderStartError when none is. */
 export async function probeSandboxes(setting: string, options: Record<string, unknown>): Promise<{ chosen: Sandbox; usable: string[] }> {
@@ -66,9 +75,12 @@ export async function startBuilder(config: BuilderConfig, logger = new Logger(co
     maxBlobUpload: config.maxBlobUpload,
     maxToolchainUpload: config.maxToolchainUpload,
   });
-  const runner = new JobRunner({ stores, sandbox, scratchRoot: join(config.dataDir, "jobs"), maxJobs: config.maxJobs, caps: config.limits });
-  const dispatcher = farmAgent(config.tls?.caFile ? { caFile: config.tls.caFile } : {});
   const log = (level: "info" | "warn" | "debug", msg: string) => logger[level]("%s", msg);
+  const providers: ToolchainProvider[] = config.rust ? [createRustToolchainProvider(config.rust, config.dataDir)] : [];
+  const provided = new ProvidedToolchains(providers, config.dataDir, log);
+  await provided.refresh();
+  const runner = new JobRunner({ stores, sandbox, scratchRoot: join(config.dataDir, "jobs"), maxJobs: config.maxJobs, caps: config.limits, provided });
+  const dispatcher = farmAgent(config.tls?.caFile ? { caFile: config.tls.caFile } : {});
   const link = new SchedulerLink(config.schedulerUrl, config.token, dispatcher, log);
   let verifier: JobTokenVerifier | undefined;
   const server = new BuilderServer({
@@ -97,10 +109,11 @@ export async function startBuilder(config: BuilderConfig, logger = new Logger(co
     cores,
     memoryBytes: totalmem(),
     sandboxes: usable,
-    toolchains: stores.toolchainIds(),
+    toolchains: [...stores.toolchainIds(), ...provided.held()],
     freeToolchainBytes: stores.freeToolchainBytes(),
     version: REPRISE_VERSION,
     maxJobs: config.maxJobs,
+    ...providedReport(provided),
   });
   const useAnswer = async (a: { schedulerPublicKey: object; jobTokenAlg: string }) => {
     verifier = await JobTokenVerifier.create(a.schedulerPublicKey, a.jobTokenAlg, config.builderId);
@@ -121,8 +134,9 @@ export async function startBuilder(config: BuilderConfig, logger = new Logger(co
       const othersLoad = Math.max(0, loadavg()[0]! - runner.running);
       return {
         runningJobs: runner.running + runner.queued,
-        toolchains: stores.toolchainIds(),
+        toolchains: [...stores.toolchainIds(), ...provided.held()],
         freeToolchainBytes: stores.freeToolchainBytes(),
+        ...providedReport(provided),
         // Its own slots the scheduler counts (maxJobs); this says whether the owner's load leaves room at all.
         acceptingJobs: othersLoad < config.yieldAboveLoad,
       };

@@ -7,6 +7,7 @@ import { hashBytes, type CompileJob, type JobLimits, type Sandbox } from "@repri
 import type { BuilderStores } from "./stores.js";
 import { HttpError } from "./http-io.js";
 import type { RunResponse } from "./job-message.js";
+import { isDescriptorId, type ProvidedToolchains } from "./toolchain-providers.js";
 
 export interface JobRunnerOptions {
   stores: BuilderStores;
@@ -14,6 +15,8 @@ export interface JobRunnerOptions {
   scratchRoot: string;
   maxJobs: number;
   caps: JobLimits;
+  /** Toolchains named by descriptor ids, provided here (rustup, declared toolchains). */
+  provided?: ProvidedToolchains;
 }
 
 export class JobRunner {
@@ -40,25 +43,34 @@ export class JobRunner {
 
   /** What the builder lacks for `job`, or undefined when it holds everything. */
   missing(job: CompileJob): { toolchain: boolean; blobs: string[] } | undefined {
-    const toolchain = !this.o.stores.toolchains.has(job.toolchainId);
+    // A descriptor is never uploaded: the builder provides it when the job runs (or says why it cannot).
+    const toolchain = isDescriptorId(job.toolchainId) ? false : !this.o.stores.toolchains.has(job.toolchainId);
     const blobs = this.o.stores.missingBlobs(job.inputs.map((i) => i.hash));
     return toolchain || blobs.length ? { toolchain, blobs } : undefined;
   }
 
   /** Runs `job` (queued behind `maxJobs` running ones); `signal` ends it when the client goes away. */
-  run(job: CompileJob, signal: AbortSignal): Promise<RunResponse> {
+  run(asked: CompileJob, signal: AbortSignal): Promise<RunResponse> {
     const queuedAt = performance.now();
     return this.limit(async () => {
       signal.throwIfAborted();
       const started = performance.now();
+      let job = asked;
       const { stores, sandbox } = this.o;
-      let lease;
-      try {
-        lease = await stores.toolchains.acquire(job.toolchainId, async () => {
-          throw new Error("evicted");
-        });
-      } catch {
-        throw new HttpError(409, "missing", "the toolchain is no longer held", { missing: { toolchain: true, blobs: [] } });
+      let lease: { root: string; release(): void };
+      if (isDescriptorId(asked.toolchainId)) {
+        if (!this.o.provided?.any) throw new HttpError(422, "toolchain-unavailable", `this builder provides no toolchains by descriptor (${asked.toolchainId})`, { reason: "not-offered" });
+        const adapted = await this.o.provided.adapt(asked);
+        job = adapted.job;
+        lease = { root: adapted.root, release: () => {} };
+      } else {
+        try {
+          lease = await stores.toolchains.acquire(job.toolchainId, async () => {
+            throw new Error("evicted");
+          });
+        } catch {
+          throw new HttpError(409, "missing", "the toolchain is no longer held", { missing: { toolchain: true, blobs: [] } });
+        }
       }
       const scratchDir = await mkdtemp(join(this.o.scratchRoot, "job-"));
       try {

@@ -16,6 +16,8 @@ export interface Registration {
   freeToolchainBytes: number;
   version: string;
   maxJobs: number;
+  installable?: string[];
+  capabilities?: string[];
 }
 
 export interface RegisterAnswer {
@@ -29,6 +31,8 @@ export interface HeartbeatState {
   toolchains: string[];
   freeToolchainBytes: number;
   acceptingJobs: boolean;
+  installable?: string[];
+  capabilities?: string[];
 }
 
 /** Why a builder could not register, in one line for the operator. */

@@ -27,14 +27,14 @@ export class SchedulerClient {
   }
 
   /** A builder for the job; FarmRequestError when the scheduler cannot be reached or has none (status 503, code no-builder/all-busy). */
-  async allocate(toolchainId: string, platforms: Platform[], maxWaitMs: number): Promise<Allocation> {
+  async allocate(toolchainId: string, platforms: Platform[], maxWaitMs: number, requires?: readonly string[]): Promise<Allocation> {
     let res;
     try {
       res = await farmRequest({
         method: "POST",
         url: this.endpoint("v1/jobs/allocate"),
         token: this.token,
-        json: { toolchainId, platforms, maxWaitMs },
+        json: { toolchainId, platforms, maxWaitMs, ...(requires?.length ? { requires } : {}) },
         // The scheduler may queue the request for maxWaitMs: wait that long and a little more, never longer.
         timeoutMs: maxWaitMs + 1500,
         dispatcher: this.dispatcher,

@@ -23,6 +23,9 @@ export interface BuilderEntry {
   /** The subject of the builder's JWT, when it registered with one: only that identity may act for it. */
   readonly subject?: string;
   toolchains: Set<string>;
+  /** Prefixes of descriptor ids it provides on demand (rustup: `rustc:`). */
+  installable: readonly string[];
+  capabilities: ReadonlySet<string>;
   freeToolchainBytes: number;
   acceptingJobs: boolean;
   loadAvg1: number;
@@ -79,6 +82,8 @@ export class BuilderRegistry {
       maxJobs: message.maxJobs,
       subject,
       toolchains: new Set(message.toolchains),
+      installable: message.installable ?? [],
+      capabilities: new Set(message.capabilities ?? []),
       freeToolchainBytes: message.freeToolchainBytes,
       acceptingJobs: true,
       loadAvg1: 0,
@@ -101,6 +106,8 @@ export class BuilderRegistry {
     builder.loadAvg1 = message.loadAvg1;
     builder.freeToolchainBytes = message.freeToolchainBytes;
     builder.toolchains = new Set(message.toolchains);
+    if (message.installable) builder.installable = message.installable;
+    if (message.capabilities) builder.capabilities = new Set(message.capabilities);
     const excess = builder.outstanding.size - message.runningJobs;
     if (excess <= 0) return;
     let trimmed = 0;

@@ -116,12 +116,13 @@ export class Scheduler {
       toolchainId: request.toolchainId,
       poolKeys: [...new Set(request.platforms.map(platformKey))],
       preferPoolKey: request.preferPlatform ? platformKey(request.preferPlatform) : undefined,
+      ...(request.requires?.length ? { requires: request.requires } : {}),
     };
     const choice = chooseBuilder(this.registry, query);
     if ("builder" in choice) return this.grant(this.reserve(choice.builder), request.toolchainId);
     if (choice.none === "no-builder") {
       this.counters.noBuilder++;
-      return { ok: false, code: "no-builder", message: `no builder in the pools ${query.poolKeys.join(", ")} that can run toolchain ${request.toolchainId}` };
+      return { ok: false, code: "no-builder", message: `no builder in the pools ${query.poolKeys.join(", ")} that can run toolchain ${request.toolchainId}${query.requires ? ` and ${query.requires.join(", ")}` : ""}` };
     }
     const waitMs = Math.min(request.maxWaitMs ?? this.options.queue.defaultWaitMs, this.options.queue.maxWaitMs);
     if (waitMs <= 0 || this.waiters.length >= this.options.queue.maxLength) {
@@ -158,6 +159,8 @@ export class Scheduler {
             freeToolchainBytes: b.freeToolchainBytes,
             sandboxes: [...b.sandboxes],
             toolchains: [...b.toolchains].sort(),
+            ...(b.installable.length ? { installable: [...b.installable] } : {}),
+            ...(b.capabilities.size ? { capabilities: [...b.capabilities].sort() } : {}),
             lastHeartbeatMsAgo: now - b.lastSeen,
             version: b.version,
           })),
