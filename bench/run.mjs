@@ -14,6 +14,9 @@
 //            than node) when installed, else a process.hrtime loop (--timer=node); tools are
 //            interleaved in batches of 10 calls (each after 2 untimed ones) so drift hits them alike.
 //            Noise rows: spawning /bin/true and `node -e 0` with the same timer.
+//   hit-ratio  a hit of each Reprise client (native, compiler link, sh launcher, daemon-only) against
+//            a ccache hit, alternating call by call, in blocks and with 20 ms gaps, idle and with two
+//            busy loops (bench/hit-ratio.mjs, a C driver times each call).
 //   miss     one miss: each tool's cache dir is fresh at scenario start and every timed run
 //            compiles a source that differs (a nonce declaration appended, which changes the
 //            preprocessed text too), so every timed call is a real miss; servers/daemons are
@@ -59,11 +62,11 @@ const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const T0 = Date.now();
 
 // ---------------------------------------------------------------- options
-const SCENARIOS = ['hit', 'miss', 'rebuild', 'rust', 'hermetic', 'remote', 'farm-scheduler', 'farm'];
+const SCENARIOS = ['hit', 'hit-ratio', 'miss', 'rebuild', 'rust', 'hermetic', 'remote', 'farm-scheduler', 'farm'];
 function parseArgs(argv) {
   const o = {
     quick: false,
-    only: ['hit', 'miss', 'rebuild', 'rust', 'hermetic', 'remote', 'farm-scheduler', 'farm'],
+    only: ['hit', 'hit-ratio', 'miss', 'rebuild', 'rust', 'hermetic', 'remote', 'farm-scheduler', 'farm'],
     tools: ['plain', 'ccache', 'sccache', 'reprise', 'reprise-node'],
     jobs: 2,
     work: path.join(REPO, '.bench-work'),
@@ -825,6 +828,13 @@ async function scenarioHermetic() {
   results.hermetic = { rows, markdown: hermeticMarkdown(rows) };
 }
 
+async function scenarioHitRatio() {
+  log('scenario hit-ratio: a hit against a ccache hit, alternating and in blocks, idle and loaded (bench/hit-ratio.mjs)');
+  const { hitRatioBench, hitRatioMarkdown } = await import('./hit-ratio.mjs');
+  const r = await hitRatioBench({ quick: opt.quick, work: path.join(WORK, 'hit-ratio'), log: (...a) => log(`  ${a.join(' ')}`) });
+  results.hitRatio = { ...r, markdown: hitRatioMarkdown(r) };
+}
+
 async function scenarioRemote() {
   log('scenario remote: warm rebuilds served from each remote level alone (bench/remote.mjs)');
   const { remoteBench, remoteMarkdown } = await import('./remote.mjs');
@@ -917,6 +927,7 @@ function markdown() {
     }
     L.push('');
   }
+  if (results.hitRatio?.markdown) L.push(results.hitRatio.markdown.trim(), '');
   if (results.rust?.markdown) L.push(results.rust.markdown.trim(), '');
   if (results.hermetic?.markdown) L.push(results.hermetic.markdown.trim(), '');
   if (results.remote?.markdown) L.push(results.remote.markdown.trim(), '');
@@ -929,7 +940,7 @@ function markdown() {
 // ---------------------------------------------------------------- main
 async function main() {
   log(`work dir ${WORK}; tools: ${tools.map((t) => `${t.name}${t.available ? '' : ` (${t.reason})`}`).join(', ')}`);
-  const scenarios = { hit: scenarioHit, miss: scenarioMiss, rebuild: scenarioRebuild, rust: scenarioRust, hermetic: scenarioHermetic, remote: scenarioRemote, 'farm-scheduler': scenarioFarmScheduler, farm: scenarioFarm };
+  const scenarios = { hit: scenarioHit, 'hit-ratio': scenarioHitRatio, miss: scenarioMiss, rebuild: scenarioRebuild, rust: scenarioRust, hermetic: scenarioHermetic, remote: scenarioRemote, 'farm-scheduler': scenarioFarmScheduler, farm: scenarioFarm };
   for (const s of SCENARIOS) {
     if (!opt.only.includes(s)) continue;
     if (pastDeadline()) { results.notes.push(`${s}: skipped (--max-minutes ${opt.maxMinutes} reached)`); continue; }
