@@ -18,7 +18,7 @@ PACKAGES=(
   qemu-user-static gcc-aarch64-linux-gnu
   libc6-armhf-cross libstdc++6-armhf-cross libatomic1-armhf-cross
   redis-server memcached nginx libnginx-mod-http-dav-ext
-  procps util-linux dpkg-dev xz-utils git ca-certificates acl
+  procps util-linux dpkg-dev xz-utils git ca-certificates acl e2fsprogs ccache
 )
 
 missing=()

@@ -3,6 +3,7 @@
 // on has changed (each case below fails if its check is removed).
 import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { plain, RepriseSandbox, text } from "../support/reprise-env.js";
 
@@ -267,4 +268,68 @@ describe("hits answered by the native client", () => {
       expect((await answeredByClient(argv)).byClient).toBe(true);
     });
   });
+});
+
+/**
+ * A file system whose timestamps have one-second granularity (ext4 with
+ * 128-byte inodes, loop-mounted): there a header rewritten within the same
+ * second keeps its inode, size, mtime and ctime, the "racy timestamp" case.
+ * Needs root and a loop device, as this project's test machines have.
+ */
+describe("racy timestamps", () => {
+  let rsb: RepriseSandbox;
+  let mnt: string;
+  let proj: string;
+  const A = "#define R 1111\n";
+  const B = "#define R 2222\n";
+  const argv = ["gcc", "-c", "r.c", "-o", "r.o"];
+
+  beforeAll(async () => {
+    rsb = new RepriseSandbox({}, "native");
+    const image = join(rsb.root, "fs.img");
+    mnt = join(rsb.root, "mnt");
+    mkdirSync(mnt);
+    writeFileSync(image, Buffer.alloc(0));
+    const mk = await execa("mkfs.ext4", ["-q", "-F", "-I", "128", image, "8M"], { reject: false });
+    expect(mk.exitCode, `mkfs.ext4 (e2fsprogs) failed: ${mk.stderr}`).toBe(0);
+    const mount = await execa("mount", ["-o", "loop", image, mnt], { reject: false });
+    expect(mount.exitCode, `cannot loop-mount a file system (needs root and a loop device): ${mount.stderr}`).toBe(0);
+    proj = join(mnt, "p");
+    mkdirSync(proj);
+    writeFileSync(join(proj, "r.c"), '#include "r.h"\nint r(void) { return R; }\n');
+    writeFileSync(join(proj, "r.h"), A);
+    await sleep(RACY_WAIT_MS);
+    // The cache holds A's object: in each round below the first call is a daemon hit.
+    await rsb.run(argv, proj);
+  }, 30_000);
+
+  afterAll(async () => {
+    await rsb?.run(["--stop-server"], rsb.root).catch(() => undefined);
+    if (mnt) await execa("umount", [mnt], { reject: false });
+    rmSync(rsb.root, { recursive: true, force: true });
+  });
+
+  it("never answers from an entry recorded while a header could still change unseen", async () => {
+    writeFileSync(join(proj, "r.h"), B);
+    const refB = await plain("gcc", argv.slice(1), proj);
+    expect(refB.exitCode).toBe(0);
+    const objB = readFileSync(join(proj, "r.o"));
+    let reproduced = 0;
+    for (let round = 0; round < 8 && reproduced < 2; round++) {
+      while (Date.now() % 1000 > 100) await sleep(5);
+      writeFileSync(join(proj, "r.h"), A);
+      const st = statSync(join(proj, "r.h"));
+      await rsb.run(argv, proj);
+      await sleep(60);
+      writeFileSync(join(proj, "r.h"), B);
+      const after = statSync(join(proj, "r.h"));
+      if (after.mtimeMs !== st.mtimeMs || after.ctimeMs !== st.ctimeMs || after.ino !== st.ino) continue;
+      reproduced++;
+      rmSync(join(proj, "r.o"));
+      const r = await rsb.run(argv, proj);
+      expect(r.exitCode).toBe(0);
+      expect(readFileSync(join(proj, "r.o")).equals(objB), "the object of the header's old content was served").toBe(true);
+    }
+    expect(reproduced, "the header was never rewritten within the same second (machine too slow?)").toBeGreaterThan(0);
+  }, 60_000);
 });
