@@ -286,6 +286,8 @@ export class CompileService {
       const after = async () => {
         await recordInManifest(call.storage, manifestKey, entry, this.manifests);
         await this.record(call, "direct", source.hash, { manifestKey, entry });
+        // The next identical call would be a direct hit on this entry: let the client answer it.
+        if (!sharing) this.indexStored(call, resultKey, { match: entry, sourceHash: source.hash, tokens });
       };
       return { resultKey, alsoUnder: fallbackKey, after };
     });
@@ -336,6 +338,23 @@ export class CompileService {
     this.d.stats.hit(kind, call.inv.language, entry.compileMs, serviceMs);
     await this.finished(call, kind === "direct" ? "hit-direct" : "hit-preprocessor", entry.exitCode, serviceMs);
     return { kind: "done", exitCode: entry.exitCode, stdout: entry.stdout, stderr: entry.stderr };
+  }
+
+  /** After a miss was stored: indexes the entry as the hit the same call would now get. */
+  private indexStored(call: Call, resultKey: string, direct: HitFacts["direct"]): void {
+    const stored = this.d.hitIndex && this.recent.get(recentKey(call.storage, resultKey));
+    if (!stored) return;
+    const adapt = outputAdapter(call.project.engine, call.compiler, call.inv);
+    const byRole = new Map(stored.outputs.map((o) => [o.role, o.data]));
+    const written: { path: string; data: Buffer; executable: boolean }[] = [];
+    for (const out of call.inv.outputs) {
+      const data = byRole.get(out.role);
+      if (!data && !out.optional) return;
+      const adapted = data && (adapt ? adapt(out, data) : data);
+      if (data && !adapted) return;
+      if (adapted) written.push({ path: out.path, data: adapted, executable: out.executable === true });
+    }
+    this.indexLater(call, resultKey, stored, written, direct);
   }
 
   /** After the answer: lets the native client answer this same request itself while nothing it was decided on changes. */
