@@ -261,8 +261,10 @@ function resolveReprise() {
 
 /** Short enough for a unix socket path (108 bytes incl. the socket file name). */
 function runtimeDir(preferred) {
-  if (preferred.length <= 80) return fresh(preferred);
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'reprise-bench-'));
+  // 0700: the clients refuse a runtime directory others can use (docs/security.md) and would compile uncached.
+  const dir = preferred.length <= 80 ? fresh(preferred) : fs.mkdtempSync(path.join(os.tmpdir(), 'reprise-bench-'));
+  fs.chmodSync(dir, 0o700);
+  return dir;
 }
 
 /** Find a value by key name anywhere in a JSON tree (first match, depth-first). */
