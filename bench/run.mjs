@@ -406,7 +406,8 @@ class Reprise extends Tool {
       const vals = Object.entries(st).filter(([k, v]) => re.test(k) && typeof asNumber(v) === 'number').map(([, v]) => asNumber(v));
       return vals.length ? vals.reduce((a, b) => a + b, 0) : (asNumber(findKey(j, re)) ?? null);
     };
-    const hits = sumOf(/^(cache_?)?(hit|hits|hits[A-Z_].*)$/);
+    // hitsByClient is a part of hitsDirect (the hits the native client answered), not more hits.
+    const hits = sumOf(/^(cache_?)?(hit|hits|hits(?!ByClient)[A-Z_].*)$/);
     const misses = sumOf(/^(cache_?)?miss(es)?$/i);
     const parts = [];
     for (const [k, v] of Object.entries(st)) {
