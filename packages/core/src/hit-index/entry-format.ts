@@ -1,6 +1,6 @@
 /**
  * The binary format of a hit-index entry, written by the daemon and read by
- * the native client (reprise-native.c, try_index_hit), which compiles the
+ * the native client (native/client-hits.inc.c, try_index_hit), which compiles the
  * same layout. All integers are big-endian; strings are NUL-terminated.
  *
  *   "RPXI" | u32 FORMAT | u64 FNV-1a 64 of everything after this field
