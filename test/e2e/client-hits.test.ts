@@ -305,7 +305,11 @@ describe("racy timestamps", () => {
 
   afterAll(async () => {
     await rsb?.run(["--stop-server"], rsb.root).catch(() => undefined);
-    if (mnt) await execa("umount", [mnt], { reject: false });
+    // The daemon was started from the mounted project (its cwd): the file system is busy until it has exited.
+    for (let i = 0; mnt && i < 100; i++) {
+      if ((await execa("umount", [mnt], { reject: false })).exitCode === 0) break;
+      await sleep(100);
+    }
     rmSync(rsb.root, { recursive: true, force: true });
   });
 

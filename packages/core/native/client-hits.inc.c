@@ -158,8 +158,7 @@ static double now_us(void) {
 
 /* Answers the call from the index and exits, or returns (nothing written) for the daemon to answer it. */
 static void try_index_hit(const char *runtime, const struct buf *req, double started_us) {
-  const char *off = getenv("REPRISE_NO_CLIENT_HITS");
-  if (off && *off && strcmp(off, "0") != 0) return;
+  if (!client_hits_enabled()) return;
   char *dir = concat3(runtime, "/hit-index", "");
   struct stat dst;
   if (lstat(dir, &dst) != 0 || !S_ISDIR(dst.st_mode) || dst.st_uid != geteuid() || (dst.st_mode & 077)) {

@@ -520,7 +520,13 @@ static void put_str(struct buf *b, const char *s) {
   b->len += n;
 }
 
-/* The Compile frame, encoded exactly as protocol/frames.ts encodeCompileRequest does. */
+/* Whether this call may be answered from the daemon's hit index (client-hits.inc.c); REPRISE_NO_CLIENT_HITS=1 says no. */
+static int client_hits_enabled(void) {
+  const char *off = getenv("REPRISE_NO_CLIENT_HITS");
+  return !(off && *off && strcmp(off, "0") != 0);
+}
+
+/* The Compile frame, encoded exactly as protocol/frames.ts encodeCompileRequest does (flag 4: this client reads the hit index). */
 static int build_request(struct buf *out, const char *cwd, const char *masquerade, char **argv, int argc) {
   /* length, type, protocol, flags, three strings, argc, envc */
   size_t size = 4 + 1 + 4 + 1 + strlen(REPRISE_VERSION) + 1 + strlen(cwd) + 1 + strlen(masquerade) + 1 + 4 + 4;
@@ -538,7 +544,7 @@ static int build_request(struct buf *out, const char *cwd, const char *masquerad
   put_u32(p, (uint32_t)(size - 4));
   p[4] = FRAME_COMPILE;
   put_u32(p + 5, REPRISE_PROTOCOL);
-  p[9] = (unsigned char)((isatty(1) ? 1 : 0) | (isatty(2) ? 2 : 0));
+  p[9] = (unsigned char)((isatty(1) ? 1 : 0) | (isatty(2) ? 2 : 0) | (client_hits_enabled() ? 4 : 0));
   out->len = 10;
   put_str(out, REPRISE_VERSION);
   put_str(out, cwd);

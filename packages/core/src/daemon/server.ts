@@ -199,7 +199,8 @@ export class DaemonServer {
       stderrIsTTY: wire.stderrIsTTY,
       ...(wire.masqueradeAs ? { masqueradeAs: wire.masqueradeAs } : {}),
     };
-    rememberWire(request, payload);
+    // Only a client that reads the hit index is worth the daemon's work of keeping it.
+    if (wire.readsHitIndex) rememberWire(request, payload);
     const result = await this.o.service.run(request);
     // Warnings for the user travel as stderr, which both clients print as they come.
     if (result.notices?.length) socket.write(frame(FrameType.Stderr, result.notices.map((n) => `reprise: warning: ${n}\n`).join("")));

@@ -32,15 +32,13 @@ export function watchPath(path: string, nowNs: bigint): WatchItem | undefined {
   return { kind: "file", path, dev: st.dev, ino: st.ino, size: st.size, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs };
 }
 
-function sameFile(a: WatchItem, b: WatchItem | undefined): boolean {
-  return a.kind === "file" && b?.kind === "file" && a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs;
-}
-
 /**
  * A source or header the hit was decided on, vouched for only when its
  * content is still the one the decision hashed: the hash cache must know the
- * file by its current stat identity with that hash, and the stat must not
- * change around that check.
+ * file, by the stat identity it hashed it at, with that hash. The identity
+ * recorded is taken first: a change after it makes the cache's own stat
+ * differ from what it hashed ("unknown"), and a change after that one is an
+ * ordinary later change the client sees.
  */
 export function watchHashedFile(path: string, hash: string, tokens: readonly string[], hashes: FileHashCache, nowNs: bigint): WatchItem | undefined {
   if (!isAbsolute(path)) return undefined;
@@ -48,7 +46,7 @@ export function watchHashedFile(path: string, hash: string, tokens: readonly str
   if (before?.kind !== "file") return undefined;
   const known = hashes.known(path, tokens);
   if (known === undefined || known === "unknown" || known.hash !== hash) return undefined;
-  return sameFile(before, watchPath(path, nowNs)) ? before : undefined;
+  return before;
 }
 
 /**
