@@ -228,6 +228,16 @@ describe("hits answered by the native client", () => {
     expectFilesLikePlain(["t6.o"], ref);
   });
 
+  it("keeps no entry past the daemon that wrote it", async () => {
+    const argv = ["gcc", "-c", "t2.c", "-o", "t2.o", "-Iinclude"];
+    await warm(argv);
+    expect((await answeredByClient(argv)).byClient).toBe(true);
+    expect((await sb.run(["--stop-server"], w)).exitCode).toBe(0);
+    for (let i = 0; i < 100 && existsSync(index); i++) await sleep(50);
+    expect(existsSync(index), "the index outlived its daemon").toBe(false);
+    expect((await answeredByClient(argv)).byClient).toBe(false);
+  });
+
   describe("an index that is not the daemon's own is ignored", () => {
     const argv = ["gcc", "-c", "t7.c", "-o", "t7.o", "-Iinclude"];
 

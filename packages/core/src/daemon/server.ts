@@ -28,7 +28,7 @@ export interface DaemonOptions {
   logger: Logger;
   idleTimeoutSec: number;
   /** The index the native client answers hits from; its hit log is folded into the stats. */
-  hitIndex?: { fold(): void; foldNow(): Promise<void>; clear(): void };
+  hitIndex?: { fold(): number; foldNow(): Promise<void>; clear(): void; discard(): void };
   /** Called once the daemon has stopped listening and flushed its state. */
   onStopped: () => void;
 }
@@ -93,7 +93,6 @@ export class DaemonServer {
     clearTimeout(this.idleTimer);
     clearInterval(this.persistTimer);
     clearInterval(this.foldTimer);
-    await this.o.hitIndex?.foldNow().catch(() => {});
     // New clients see no socket and start a fresh daemon; calls in flight finish first.
     try {
       unlinkSync(this.o.socketPath);
@@ -103,6 +102,9 @@ export class DaemonServer {
     this.server?.close();
     while (this.inFlight > 0) await new Promise((r) => setTimeout(r, 20));
     await this.o.service.settle();
+    // Hits clients answered count, and no entry outlives this daemon's plugins and settings (the lock, held until onStopped, keeps the next daemon's index apart).
+    await this.o.hitIndex?.foldNow().catch(() => {});
+    this.o.hitIndex?.discard();
     await this.o.stats.persist().catch(() => {});
     await this.o.storages.closeAll();
     this.o.onStopped();
@@ -110,7 +112,8 @@ export class DaemonServer {
 
   private foldHits(): void {
     try {
-      this.o.hitIndex?.fold();
+      // Hits the clients answered are use too: a daemon whose index serves a build is not idle.
+      if ((this.o.hitIndex?.fold() ?? 0) > 0) this.armIdleTimer();
     } catch (err) {
       this.o.logger.warn("could not count the hits the client answered: %s", (err as Error).message);
     }

@@ -162,14 +162,24 @@ export class HitIndex {
    * round later, so that a client still appending to the renamed file has
    * long finished (an append is a single write of one short line).
    */
-  fold(): void {
+  fold(): number {
     const aside = join(this.dir, "folding");
-    this.foldFile(aside);
+    const counted = this.foldFile(aside);
     try {
       renameSync(join(this.dir, HIT_LOG), aside);
     } catch {
       // nothing logged since
     }
+    return counted;
+  }
+
+  /**
+   * Removes the index when the daemon stops: entries answer for this
+   * daemon's plugins and settings, so none outlives it (a daemon started
+   * later, perhaps with upgraded plugins, starts empty anyway).
+   */
+  discard(): void {
+    rmSync(this.dir, { recursive: true, force: true });
   }
 
   /** Folds everything logged so far (for `--show-stats`): rename, let appends in progress land, count. */
@@ -179,16 +189,18 @@ export class HitIndex {
     this.fold();
   }
 
-  private foldFile(path: string): void {
+  private foldFile(path: string): number {
     const text = readOwnFile(path);
-    if (text === undefined) return;
+    if (text === undefined) return 0;
     rmSync(path, { force: true });
+    let counted = 0;
     const touched = new Set<string>();
     for (const line of text.split("\n")) {
       const hit = parseHitLine(line);
       if (!hit) continue;
       this.stats.clientHit(hit.language, hit.compileMs, hit.serviceMs);
       this.stats.plugin(hit.plugin, "hits");
+      counted++;
       const result = this.resultFiles.get(hit.name);
       if (result && !touched.has(result)) {
         touched.add(result);
@@ -201,6 +213,7 @@ export class HitIndex {
         }
       }
     }
+    return counted;
   }
 }
 
