@@ -264,7 +264,7 @@ export class CompileService {
     if (storing) await storing;
     const match = await findInManifest(call.storage, manifestKey, this.manifests, this.d.hashes, call.request.env, (err) => this.rejected("manifest", manifestKey, err), sharing);
     if (match) {
-      const hit = await this.tryHit(call, match.resultKey, "direct", false, sharing ? undefined : { match, sourceHash: source.hash, tokens });
+      const hit = await this.tryHit(call, match.resultKey, "direct", false, sharing ? undefined : { match, sourceHash: source.hash, tokens, headerTokens: [] });
       if (hit) return hit;
     }
     const fallbackKey = call.settings.recache || !call.settings.preprocessorFallback ? undefined : await preprocessedFallbackKey(call.project.engine, this.d.hashes, this.d.limit, call.request, call.compiler, inv);
@@ -287,7 +287,7 @@ export class CompileService {
         await recordInManifest(call.storage, manifestKey, entry, this.manifests);
         await this.record(call, "direct", source.hash, { manifestKey, entry });
         // The next identical call would be a direct hit on this entry: let the client answer it.
-        if (!sharing) this.indexStored(call, resultKey, { match: entry, sourceHash: source.hash, tokens });
+        if (!sharing) this.indexStored(call, resultKey, { match: entry, sourceHash: source.hash, tokens, headerTokens: tokens });
       };
       return { resultKey, alsoUnder: fallbackKey, after };
     });

@@ -25,6 +25,8 @@ export interface DaemonHit {
   resultFile: string;
   source: { path: string; hash: string; tokens: readonly string[] };
   headers: readonly { path: string; hash: string }[];
+  /** The marker tokens the headers were hashed with (the hash cache keeps a digest per token list). */
+  headerTokens: readonly string[];
   written: readonly { path: string; data: Buffer; executable: boolean }[];
   stdout: Buffer;
   stderr: Buffer;
@@ -110,7 +112,7 @@ export class HitIndex {
     if (!compiler || !config || !source) return undefined;
     const items = [...compiler, ...config, source];
     for (const h of hit.headers) {
-      const item = watchHashedFile(h.path, h.hash, [], this.hashes, now);
+      const item = watchHashedFile(h.path, h.hash, hit.headerTokens, this.hashes, now);
       if (!item) return undefined;
       items.push(item);
     }

@@ -25,7 +25,8 @@ export interface HitFacts {
   resultKey: string;
   entry: CacheEntry;
   written: DaemonHit["written"];
-  direct: { match: ManifestEntry; sourceHash: string; tokens: readonly string[] };
+  /** `headerTokens`: what the headers were hashed with (none when a manifest was matched, the marker tokens when a miss was stored). */
+  direct: { match: ManifestEntry; sourceHash: string; tokens: readonly string[]; headerTokens: readonly string[] };
 }
 
 /**
@@ -54,6 +55,7 @@ export function indexableHit(f: HitFacts): DaemonHit | undefined {
     resultFile,
     source: { path: f.inv.sourceFile, hash: f.direct.sourceHash, tokens: f.direct.tokens },
     headers: match.files,
+    headerTokens: f.direct.headerTokens,
     written: f.written,
     stdout: f.entry.stdout,
     stderr: f.entry.stderr,
