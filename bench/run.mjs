@@ -2,7 +2,7 @@
 // Reprise benchmark: plain compiler vs ccache vs sccache vs Reprise, in one run.
 //
 //   npm run bench                       (= npm run build && node bench/run.mjs)
-//   node bench/run.mjs [--quick] [--only=hit,npm-bin,miss,rebuild,rust,hermetic,remote,farm-scheduler,farm] [--tools=plain,ccache,sccache,reprise]
+//   node bench/run.mjs [--quick] [--only=hit,npm-bin,hit-ratio,miss,rebuild,rust,hermetic,remote,farm-scheduler,farm] [--tools=plain,ccache,sccache,reprise]
 //                      [--projects=generated-200,lua5.4,yaml-cpp] [--jobs=2] [--work=DIR] [--fixtures=DIR] [--no-fetch] [--json=PATH]
 //                      [--timer=hyperfine|node]
 //                      [--hit-calls=N] [--plain-calls=N] [--miss-runs=N] [--rebuild-reps=N]
@@ -17,6 +17,9 @@
 //   npm-bin  a warm hit through node_modules/.bin/reprise after a real `npm install` of the release
 //            tarballs (scripts/pack-release.mjs), against the native client alone, the sh launcher
 //            left by --ignore-scripts and ccache, alternating call by call (bench/npm-bin.mjs, also alone).
+//   hit-ratio  a hit of each Reprise client (native, compiler link, sh launcher, daemon-only) against
+//            a ccache hit, alternating call by call, in blocks and with 20 ms gaps, idle and with two
+//            busy loops (bench/hit-ratio.mjs, a C driver times each call).
 //   miss     one miss: each tool's cache dir is fresh at scenario start and every timed run
 //            compiles a source that differs (a nonce declaration appended, which changes the
 //            preprocessed text too), so every timed call is a real miss; servers/daemons are
@@ -62,11 +65,11 @@ const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const T0 = Date.now();
 
 // ---------------------------------------------------------------- options
-const SCENARIOS = ['hit', 'npm-bin', 'miss', 'rebuild', 'rust', 'hermetic', 'remote', 'farm-scheduler', 'farm'];
+const SCENARIOS = ['hit', 'npm-bin', 'hit-ratio', 'miss', 'rebuild', 'rust', 'hermetic', 'remote', 'farm-scheduler', 'farm'];
 function parseArgs(argv) {
   const o = {
     quick: false,
-    only: ['hit', 'npm-bin', 'miss', 'rebuild', 'rust', 'hermetic', 'remote', 'farm-scheduler', 'farm'],
+    only: ['hit', 'npm-bin', 'hit-ratio', 'miss', 'rebuild', 'rust', 'hermetic', 'remote', 'farm-scheduler', 'farm'],
     tools: ['plain', 'ccache', 'sccache', 'reprise', 'reprise-node'],
     jobs: 2,
     work: path.join(REPO, '.bench-work'),
@@ -261,8 +264,10 @@ function resolveReprise() {
 
 /** Short enough for a unix socket path (108 bytes incl. the socket file name). */
 function runtimeDir(preferred) {
-  if (preferred.length <= 80) return fresh(preferred);
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'reprise-bench-'));
+  // 0700: the clients refuse a runtime directory others can use (docs/security.md) and would compile uncached.
+  const dir = preferred.length <= 80 ? fresh(preferred) : fs.mkdtempSync(path.join(os.tmpdir(), 'reprise-bench-'));
+  fs.chmodSync(dir, 0o700);
+  return dir;
 }
 
 /** Find a value by key name anywhere in a JSON tree (first match, depth-first). */
@@ -404,7 +409,8 @@ class Reprise extends Tool {
       const vals = Object.entries(st).filter(([k, v]) => re.test(k) && typeof asNumber(v) === 'number').map(([, v]) => asNumber(v));
       return vals.length ? vals.reduce((a, b) => a + b, 0) : (asNumber(findKey(j, re)) ?? null);
     };
-    const hits = sumOf(/^(cache_?)?(hit|hits|hits[A-Z_].*)$/);
+    // hitsByClient is a part of hitsDirect (the hits the native client answered), not more hits.
+    const hits = sumOf(/^(cache_?)?(hit|hits|hits(?!ByClient)[A-Z_].*)$/);
     const misses = sumOf(/^(cache_?)?miss(es)?$/i);
     const parts = [];
     for (const [k, v] of Object.entries(st)) {
@@ -828,6 +834,13 @@ async function scenarioHermetic() {
   results.hermetic = { rows, markdown: hermeticMarkdown(rows) };
 }
 
+async function scenarioHitRatio() {
+  log('scenario hit-ratio: a hit against a ccache hit, alternating and in blocks, idle and loaded (bench/hit-ratio.mjs)');
+  const { hitRatioBench, hitRatioMarkdown } = await import('./hit-ratio.mjs');
+  const r = await hitRatioBench({ quick: opt.quick, work: path.join(WORK, 'hit-ratio'), log: (...a) => log(`  ${a.join(' ')}`) });
+  results.hitRatio = { ...r, markdown: hitRatioMarkdown(r) };
+}
+
 async function scenarioRemote() {
   log('scenario remote: warm rebuilds served from each remote level alone (bench/remote.mjs)');
   const { remoteBench, remoteMarkdown } = await import('./remote.mjs');
@@ -928,6 +941,7 @@ function markdown() {
     L.push('');
   }
   if (results.npmBin?.markdown) L.push(results.npmBin.markdown.trim(), '');
+  if (results.hitRatio?.markdown) L.push(results.hitRatio.markdown.trim(), '');
   if (results.rust?.markdown) L.push(results.rust.markdown.trim(), '');
   if (results.hermetic?.markdown) L.push(results.hermetic.markdown.trim(), '');
   if (results.remote?.markdown) L.push(results.remote.markdown.trim(), '');
@@ -940,7 +954,7 @@ function markdown() {
 // ---------------------------------------------------------------- main
 async function main() {
   log(`work dir ${WORK}; tools: ${tools.map((t) => `${t.name}${t.available ? '' : ` (${t.reason})`}`).join(', ')}`);
-  const scenarios = { hit: scenarioHit, 'npm-bin': scenarioNpmBin, miss: scenarioMiss, rebuild: scenarioRebuild, rust: scenarioRust, hermetic: scenarioHermetic, remote: scenarioRemote, 'farm-scheduler': scenarioFarmScheduler, farm: scenarioFarm };
+  const scenarios = { hit: scenarioHit, 'npm-bin': scenarioNpmBin, 'hit-ratio': scenarioHitRatio, miss: scenarioMiss, rebuild: scenarioRebuild, rust: scenarioRust, hermetic: scenarioHermetic, remote: scenarioRemote, 'farm-scheduler': scenarioFarmScheduler, farm: scenarioFarm };
   for (const s of SCENARIOS) {
     if (!opt.only.includes(s)) continue;
     if (pastDeadline()) { results.notes.push(`${s}: skipped (--max-minutes ${opt.maxMinutes} reached)`); continue; }

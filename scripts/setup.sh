@@ -18,7 +18,7 @@ PACKAGES=(
   qemu-user-static gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf libc6-dev-arm64-cross libc6-dev-armhf-cross libc6-dev
   libc6-armhf-cross libstdc++6-armhf-cross libatomic1-armhf-cross
   redis-server memcached nginx libnginx-mod-http-dav-ext
-  procps util-linux dpkg-dev xz-utils git ca-certificates acl
+  procps util-linux dpkg-dev xz-utils git ca-certificates acl e2fsprogs ccache
   # Debian's rustc 1.63, beside rustup's: the Rust job tests package a rustc that rustup does not manage.
   rustc
 )

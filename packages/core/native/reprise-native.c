@@ -566,7 +566,13 @@ static void put_str(struct buf *b, const char *s) {
   b->len += n;
 }
 
-/* The Compile frame, encoded exactly as protocol/frames.ts encodeCompileRequest does. */
+/* Whether this call may be answered from the daemon's hit index (client-hits.inc.c); REPRISE_NO_CLIENT_HITS=1 says no. */
+static int client_hits_enabled(void) {
+  const char *off = getenv("REPRISE_NO_CLIENT_HITS");
+  return !(off && *off && strcmp(off, "0") != 0);
+}
+
+/* The Compile frame, encoded exactly as protocol/frames.ts encodeCompileRequest does (flag 4: this client reads the hit index). */
 static int build_request(struct buf *out, const char *cwd, const char *masquerade, char **argv, int argc) {
   /* length, type, protocol, flags, three strings, argc, envc */
   size_t size = 4 + 1 + 4 + 1 + strlen(REPRISE_VERSION) + 1 + strlen(cwd) + 1 + strlen(masquerade) + 1 + 4 + 4;
@@ -584,7 +590,7 @@ static int build_request(struct buf *out, const char *cwd, const char *masquerad
   put_u32(p, (uint32_t)(size - 4));
   p[4] = FRAME_COMPILE;
   put_u32(p + 5, REPRISE_PROTOCOL);
-  p[9] = (unsigned char)((isatty(1) ? 1 : 0) | (isatty(2) ? 2 : 0));
+  p[9] = (unsigned char)((isatty(1) ? 1 : 0) | (isatty(2) ? 2 : 0) | (client_hits_enabled() ? 4 : 0));
   out->len = 10;
   put_str(out, REPRISE_VERSION);
   put_str(out, cwd);
@@ -920,6 +926,10 @@ static enum outcome exchange(const char *sock_path, const struct buf *req, int *
   return result;
 }
 
+/* ---- hits answered from the daemon's hit index (try_index_hit) ---------- */
+
+#include "client-hits.inc.c"
+
 /* ---- main --------------------------------------------------------------- */
 
 static int is_own_name(const char *name) {
@@ -927,6 +937,7 @@ static int is_own_name(const char *name) {
 }
 
 int main(int argc, char **argv) {
+  double started_us = now_us();
   const char *argv0 = argc > 0 && argv[0] ? argv[0] : "reprise-native";
   const char *name = base_name(argv0);
   char *cwd = current_dir();
@@ -980,6 +991,7 @@ int main(int argc, char **argv) {
   char *notice = NULL;
   enum outcome o = OUT_UNREACHABLE;
   if (build_request(&req, cwd, masquerade ? masquerade : "", call, call_argc) < 0) run_locally(argv0, call, masquerade);
+  if (dir == PATH_OK) try_index_hit(runtime, &req, started_us);
   /* No daemon yet: the Node client creates the directory, checks it again and starts one. */
   if (sock_state == PATH_OK) o = exchange(sock, &req, &code, &notice);
   if (o == OUT_UNREACHABLE && dir == PATH_OK) {

@@ -21,6 +21,7 @@ export function formatStats(r: StatsReply): string {
     ["Compile requests", String(s.calls)],
     ["Cache hits", `${hits}${cacheable ? ` (${((100 * hits) / cacheable).toFixed(1)} %)` : ""}`],
     ["  direct", String(s.hitsDirect)],
+    ["    answered by the native client", String(s.hitsByClient ?? 0)],
     ["  preprocessed", String(s.hitsPreprocessor)],
     ["Cache misses", String(s.misses)],
     ["Failed compiles (not cached)", String(s.compileFailures)],
@@ -38,6 +39,7 @@ export function formatStats(r: StatsReply): string {
   for (const w of s.warnings ?? []) rows.push(["Warning", w]);
   rows.push(["Compile time saved", `${(s.timeSavedMs / 1000).toFixed(2)} s`]);
   if (s.hitServiceMs !== null) rows.push(["Daemon time per hit (median)", `${s.hitServiceMs.toFixed(2)} ms`]);
+  if (s.clientHitMs != null) rows.push(["Native client time per indexed hit (median)", `${s.clientHitMs.toFixed(2)} ms`]);
   if (s.missOverheadMs !== null) rows.push(["Daemon overhead per miss (median)", `${s.missOverheadMs.toFixed(2)} ms`]);
   for (const [lang, c] of Object.entries(s.byLanguage).sort()) rows.push([`Language ${lang}`, `${c.hitsDirect + c.hitsPreprocessor} hits, ${c.misses} misses`]);
   for (const [plugin, c] of Object.entries(s.byPlugin ?? {}).sort()) {

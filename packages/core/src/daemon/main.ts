@@ -14,6 +14,7 @@ import { clearStartupFailure, recordStartupFailure } from "./startup-failure.js"
 import { reprisesOwnExecutables } from "./self-paths.js";
 import { DaemonServer } from "./server.js";
 import { ProjectEngines } from "./project-engines.js";
+import { HitIndex } from "../hit-index/hit-index.js";
 
 /**
  * Starts the daemon in this process. Daemon-wide settings (job limit, idle
@@ -58,6 +59,8 @@ async function startIn(runtime: string, env: NodeJS.ProcessEnv, cwd: string, loc
   const stats = new Stats(join(runtime, "stats.json"));
   // Each call runs through the engine of its own project's config, as of that call.
   const projects = new ProjectEngines({ hashes, stats, settings: settingsLoader, logger });
+  const hitIndex = new HitIndex(runtime, hashes, stats, logger.child("hit-index"));
+  hitIndex.start();
   // The starting project's plugins load now: the first call does not wait for them, and one that cannot load fails the start as a bad config does.
   await projects.for(settings, cwd);
   const service = new CompileService({
@@ -69,6 +72,7 @@ async function startIn(runtime: string, env: NodeJS.ProcessEnv, cwd: string, loc
     selfPaths: reprisesOwnExecutables(),
     tempDir,
     logger: logger.child("compile"),
+    hitIndex,
   });
   const server = new DaemonServer({
     socketPath: socketPath(runtime),
@@ -77,6 +81,7 @@ async function startIn(runtime: string, env: NodeJS.ProcessEnv, cwd: string, loc
     storages: projects,
     logger,
     idleTimeoutSec: settings.idleTimeoutSec,
+    hitIndex,
     onStopped: () => {
       rmSync(tempDir, { recursive: true, force: true });
       lock.release();

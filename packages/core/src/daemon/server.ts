@@ -17,6 +17,7 @@ import type { CacheStorage } from "../storage/cache-storage.js";
 import type { Logger } from "../util/logger.js";
 import { REPRISE_VERSION } from "../version.js";
 import { forgetDescriptions } from "../explain/description-records.js";
+import { rememberWire } from "../hit-index/indexable-hit.js";
 
 export interface DaemonOptions {
   socketPath: string;
@@ -26,6 +27,8 @@ export interface DaemonOptions {
   storages: { all(): CacheStorage[]; closeAll(): Promise<void> };
   logger: Logger;
   idleTimeoutSec: number;
+  /** The index the native client answers hits from; its hit log is folded into the stats. */
+  hitIndex?: { fold(): number; foldNow(): Promise<void>; clear(): void; discard(): void };
   /** Called once the daemon has stopped listening and flushed its state. */
   onStopped: () => void;
 }
@@ -57,6 +60,7 @@ export class DaemonServer {
   private inFlight = 0;
   private idleTimer?: NodeJS.Timeout;
   private persistTimer?: NodeJS.Timeout;
+  private foldTimer?: NodeJS.Timeout;
   private stopping = false;
 
   constructor(private readonly o: DaemonOptions) {}
@@ -74,6 +78,7 @@ export class DaemonServer {
         server.off("error", reject);
         this.server = server;
         this.persistTimer = setInterval(() => void this.o.stats.persist().catch(() => {}), 5000).unref();
+        if (this.o.hitIndex) this.foldTimer = setInterval(() => this.foldHits(), 1000).unref();
         this.armIdleTimer();
         this.o.logger.info("listening on %s (pid %d, version %s)", this.o.socketPath, process.pid, REPRISE_VERSION);
         resolve();
@@ -87,6 +92,7 @@ export class DaemonServer {
     this.o.logger.info("stopping: %s", reason);
     clearTimeout(this.idleTimer);
     clearInterval(this.persistTimer);
+    clearInterval(this.foldTimer);
     // New clients see no socket and start a fresh daemon; calls in flight finish first.
     try {
       unlinkSync(this.o.socketPath);
@@ -96,9 +102,21 @@ export class DaemonServer {
     this.server?.close();
     while (this.inFlight > 0) await new Promise((r) => setTimeout(r, 20));
     await this.o.service.settle();
+    // Hits clients answered count, and no entry outlives this daemon's plugins and settings (the lock, held until onStopped, keeps the next daemon's index apart).
+    await this.o.hitIndex?.foldNow().catch(() => {});
+    this.o.hitIndex?.discard();
     await this.o.stats.persist().catch(() => {});
     await this.o.storages.closeAll();
     this.o.onStopped();
+  }
+
+  private foldHits(): void {
+    try {
+      // Hits the clients answered are use too: a daemon whose index serves a build is not idle.
+      if ((this.o.hitIndex?.fold() ?? 0) > 0) this.armIdleTimer();
+    } catch (err) {
+      this.o.logger.warn("could not count the hits the client answered: %s", (err as Error).message);
+    }
   }
 
   private armIdleTimer(): void {
@@ -184,6 +202,8 @@ export class DaemonServer {
       stderrIsTTY: wire.stderrIsTTY,
       ...(wire.masqueradeAs ? { masqueradeAs: wire.masqueradeAs } : {}),
     };
+    // Only a client that reads the hit index is worth the daemon's work of keeping it.
+    if (wire.readsHitIndex) rememberWire(request, payload);
     const result = await this.o.service.run(request);
     // Warnings for the user travel as stderr, which both clients print as they come.
     if (result.notices?.length) socket.write(frame(FrameType.Stderr, result.notices.map((n) => `reprise: warning: ${n}\n`).join("")));
@@ -217,8 +237,9 @@ export class DaemonServer {
         reply({ version: REPRISE_VERSION, protocol: PROTOCOL_VERSION, pid: process.pid });
         return;
       case "stats": {
-        // Stores still running after their calls were answered count as done.
+        // Stores still running after their calls were answered count as done, and so do hits the client answered.
         await this.o.service.settle();
+        await this.o.hitIndex?.foldNow().catch(() => {});
         if (cmd.cwd) await this.o.service.storageFor(cmd.cwd, cmd.env ?? {}).catch(() => undefined);
         const settings = cmd.cwd ? await this.o.service.settingsFor(cmd.cwd, cmd.env ?? {}).catch((err: Error) => err) : undefined;
         const storages = await Promise.all(
@@ -237,6 +258,7 @@ export class DaemonServer {
           // The explanations of the removed entries go with them (the log is kept in the cache directory whatever the storage).
           await forgetDescriptions((await this.o.service.settingsFor(cmd.cwd ?? process.cwd(), cmd.env ?? {})).dir);
           this.o.service.forgetEntries();
+          this.o.hitIndex?.clear();
           reply({ ok: true, kind: storage.kind, location: storage.location, removedBytes: before.sizeBytes, removedEntries: before.entries });
         } catch (err) {
           reply({ error: (err as Error).message });
@@ -245,6 +267,7 @@ export class DaemonServer {
       }
       case "zero-stats":
         await this.o.service.settle();
+        await this.o.hitIndex?.foldNow().catch(() => {});
         this.o.stats.zero();
         for (const s of this.o.storages.all()) s.resetLevelStats?.();
         await this.o.stats.persist();

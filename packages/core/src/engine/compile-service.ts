@@ -30,6 +30,8 @@ import { callLogger, logCallStart } from "../explain/call-log.js";
 import { explainCall, type ExplainAnswer } from "../explain/explain-call.js";
 import { recordCall } from "../explain/record-call.js";
 import type { PluginOutcome } from "../stats/stats.js";
+import type { DaemonHit } from "../hit-index/hit-index.js";
+import { indexableHit, type HitFacts } from "../hit-index/indexable-hit.js";
 
 type EnvDep = NonNullable<ManifestEntry["env"]>[number];
 
@@ -88,6 +90,8 @@ export interface CompileServiceDeps {
   selfPaths: ReadonlySet<string>;
   tempDir: string;
   logger: Logger;
+  /** Records direct-mode hits for the native client to answer itself next time (the daemon's hit index). */
+  hitIndex?: { record(hit: DaemonHit): void };
 }
 
 /** A call's result with the security warnings for the user's terminal (sent first, as stderr). */
@@ -98,6 +102,8 @@ interface Call {
   project: Project;
   request: CompileRequest;
   compiler: CompilerInfo;
+  /** The executable the call's argv[0] resolved to. */
+  compilerPath: string;
   inv: CompileInvocation;
   storage: CacheStorage;
   started: number;
@@ -160,7 +166,7 @@ export class CompileService {
       const storage = await project.storages.forSettings(settings);
       const log = callLogger(request.env, this.d.logger);
       logCallStart(log, request, compiler, parsed.invocation);
-      const call: Call = { settings, project, request, compiler, inv: parsed.invocation, storage, started, log };
+      const call: Call = { settings, project, request, compiler, compilerPath, inv: parsed.invocation, storage, started, log };
       // Preprocessor mode needs a preprocessed text; languages without one (rustc) always use direct mode.
       const inv = parsed.invocation;
       const preprocessable = inv.preprocessArgv !== undefined || inv.dependencies.none === true;
@@ -258,7 +264,7 @@ export class CompileService {
     if (storing) await storing;
     const match = await findInManifest(call.storage, manifestKey, this.manifests, this.d.hashes, call.request.env, (err) => this.rejected("manifest", manifestKey, err), sharing);
     if (match) {
-      const hit = await this.tryHit(call, match.resultKey, "direct");
+      const hit = await this.tryHit(call, match.resultKey, "direct", false, sharing ? undefined : { match, sourceHash: source.hash, tokens, headerTokens: [] });
       if (hit) return hit;
     }
     const fallbackKey = call.settings.recache || !call.settings.preprocessorFallback ? undefined : await preprocessedFallbackKey(call.project.engine, this.d.hashes, this.d.limit, call.request, call.compiler, inv);
@@ -281,6 +287,8 @@ export class CompileService {
       const after = async () => {
         await recordInManifest(call.storage, manifestKey, entry, this.manifests);
         await this.record(call, "direct", source.hash, { manifestKey, entry });
+        // The next identical call would be a direct hit on this entry: let the client answer it.
+        if (!sharing) this.indexStored(call, resultKey, { match: entry, sourceHash: source.hash, tokens, headerTokens: tokens });
       };
       return { resultKey, alsoUnder: fallbackKey, after };
     });
@@ -313,18 +321,51 @@ export class CompileService {
   }
 
   /** `silentOnly`: the direct-mode fallback's lookup, of a copy in the first level that is served only without diagnostics. */
-  private async tryHit(call: Call, resultKey: string, kind: "direct" | "preprocessor", silentOnly = false): Promise<CallResult | undefined> {
+  private async tryHit(call: Call, resultKey: string, kind: "direct" | "preprocessor", silentOnly = false, direct?: HitFacts["direct"]): Promise<CallResult | undefined> {
     // Recache: compile as on a miss and overwrite what every writable level holds.
     if (call.settings.recache) return undefined;
     const entry = this.recent.get(recentKey(call.storage, resultKey)) ?? (await this.readEntry(call.storage, resultKey, silentOnly));
     if (!entry || (silentOnly && (entry.stdout.length > 0 || entry.stderr.length > 0))) return undefined;
     const adapt = outputAdapter(call.project.engine, call.compiler, call.inv);
-    if (!restoreEntry(entry, call.inv, (path, data) => this.d.hashes.rememberWritten(path, data), adapt)) return undefined;
+    const written: { path: string; data: Buffer; executable: boolean }[] = [];
+    const onWritten = (path: string, data: Buffer) => {
+      this.d.hashes.rememberWritten(path, data);
+      if (direct) written.push({ path, data, executable: call.inv.outputs.some((o) => o.path === path && o.executable === true) });
+    };
+    if (!restoreEntry(entry, call.inv, onWritten, adapt)) return undefined;
+    if (direct && this.d.hitIndex) this.indexLater(call, resultKey, entry, written, direct);
     call.log.debug("%s: result key %s, from %s", call.inv.sourceFile, resultKey, call.storage.location);
     const serviceMs = performance.now() - call.started;
     this.d.stats.hit(kind, call.inv.language, entry.compileMs, serviceMs);
     await this.finished(call, kind === "direct" ? "hit-direct" : "hit-preprocessor", entry.exitCode, serviceMs);
     return { kind: "done", exitCode: entry.exitCode, stdout: entry.stdout, stderr: entry.stderr };
+  }
+
+  /** After a miss was stored: indexes the entry as the hit the same call would now get. */
+  private indexStored(call: Call, resultKey: string, direct: HitFacts["direct"]): void {
+    const stored = this.d.hitIndex && this.recent.get(recentKey(call.storage, resultKey));
+    if (!stored) return;
+    const adapt = outputAdapter(call.project.engine, call.compiler, call.inv);
+    const byRole = new Map(stored.outputs.map((o) => [o.role, o.data]));
+    const written: { path: string; data: Buffer; executable: boolean }[] = [];
+    for (const out of call.inv.outputs) {
+      const data = byRole.get(out.role);
+      if (!data && !out.optional) return;
+      const adapted = data && (adapt ? adapt(out, data) : data);
+      if (data && !adapted) return;
+      if (adapted) written.push({ path: out.path, data: adapted, executable: out.executable === true });
+    }
+    this.indexLater(call, resultKey, stored, written, direct);
+  }
+
+  /** After the answer: lets the native client answer this same request itself while nothing it was decided on changes. */
+  private indexLater(call: Call, resultKey: string, entry: CacheEntry, written: DaemonHit["written"], direct: HitFacts["direct"]): void {
+    // Not isUsed(): the tap guard's interceptor counts there.
+    const pluginsWatchCalls = call.project.engine.hooks.callFinished.taps.length > 0;
+    setImmediate(() => {
+      const hit = indexableHit({ ...call, pluginsWatchCalls, resultKey, entry, written, direct });
+      if (hit) this.d.hitIndex?.record({ ...hit, compilerPath: call.compilerPath });
+    });
   }
 
   private async readEntry(storage: CacheStorage, resultKey: string, fallbackCopy = false): Promise<CacheEntry | undefined> {

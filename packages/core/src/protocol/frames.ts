@@ -145,7 +145,7 @@ export class FrameReader {
 
 /**
  * Compile request payload:
- *   u32 protocol version | u8 flags (1 = stdout is a TTY, 2 = stderr is a TTY)
+ *   u32 protocol version | u8 flags (1 = stdout is a TTY, 2 = stderr is a TTY, 4 = reads the hit index)
  *   client version\0 cwd\0 masquerade-path\0 (empty when not masquerading)
  *   u32 argc | argv strings each \0-terminated
  *   u32 envc | "NAME=value" strings each \0-terminated
@@ -157,6 +157,8 @@ export interface WireCompileRequest {
   masqueradeAs: string;
   stdoutIsTTY: boolean;
   stderrIsTTY: boolean;
+  /** Flag 4: the client answers hits from the daemon's hit index (the native client), so the daemon keeps it. */
+  readsHitIndex?: boolean;
   argv: string[];
   env: string[];
 }
@@ -165,7 +167,7 @@ export function encodeCompileRequest(r: Omit<WireCompileRequest, "protocol">): B
   const parts: Buffer[] = [];
   const head = Buffer.allocUnsafe(5);
   head.writeUInt32BE(PROTOCOL_VERSION, 0);
-  head[4] = (r.stdoutIsTTY ? 1 : 0) | (r.stderrIsTTY ? 2 : 0);
+  head[4] = (r.stdoutIsTTY ? 1 : 0) | (r.stderrIsTTY ? 2 : 0) | (r.readsHitIndex ? 4 : 0);
   parts.push(head, Buffer.from(`${r.clientVersion}\0${r.cwd}\0${r.masqueradeAs}\0`));
   const list = (items: string[]) => {
     const n = Buffer.allocUnsafe(4);
@@ -208,5 +210,5 @@ export function decodeCompileRequest(payload: Buffer): WireCompileRequest {
   for (let n = u32(); n > 0; n--) argv.push(str());
   const env: string[] = [];
   for (let n = u32(); n > 0; n--) env.push(str());
-  return { protocol, clientVersion, cwd, masqueradeAs, stdoutIsTTY: (flags & 1) !== 0, stderrIsTTY: (flags & 2) !== 0, argv, env };
+  return { protocol, clientVersion, cwd, masqueradeAs, stdoutIsTTY: (flags & 1) !== 0, stderrIsTTY: (flags & 2) !== 0, ...((flags & 4) !== 0 ? { readsHitIndex: true } : {}), argv, env };
 }

@@ -48,6 +48,10 @@ export interface StatsSnapshot {
   timeSavedMs: number;
   /** Median daemon-side milliseconds spent answering a hit, over the recent ones. */
   hitServiceMs: number | null;
+  /** Direct hits the native client answered from the hit index, without asking the daemon (counted in hitsDirect too). */
+  hitsByClient: number;
+  /** Median milliseconds the native client spent answering such a hit, over the recent ones. */
+  clientHitMs: number | null;
   /** Median daemon-side milliseconds spent on a miss beyond the compiler's own time. */
   missOverheadMs: number | null;
   byLanguage: Record<string, LanguageCounters>;
@@ -73,6 +77,7 @@ export class Stats {
   private hitTimes: number[] = [];
   private missOverheads: number[] = [];
   private remoteTimes: number[] = [];
+  private clientHitTimes: number[] = [];
   private dirty = false;
 
   constructor(private readonly file?: string) {
@@ -80,7 +85,7 @@ export class Stats {
     if (file) {
       try {
         const loaded = JSON.parse(readFileSync(file, "utf8")) as Partial<StatsSnapshot>;
-        this.data = { ...fresh(), ...loaded, hitServiceMs: null, missOverheadMs: null, remoteRoundTripMs: null };
+        this.data = { ...fresh(), ...loaded, hitServiceMs: null, missOverheadMs: null, remoteRoundTripMs: null, clientHitMs: null };
       } catch {
         // No stats yet, or unreadable: start from zero.
       }
@@ -96,6 +101,17 @@ export class Stats {
     else lang.hitsPreprocessor++;
     this.data.timeSavedMs += savedMs;
     push(this.hitTimes, serviceMs);
+    this.dirty = true;
+  }
+
+  /** A direct hit the native client answered from the hit index (reported through its hit log). */
+  clientHit(language: string, savedMs: number, clientMs: number): void {
+    this.data.calls++;
+    this.data.hitsDirect++;
+    this.data.hitsByClient++;
+    this.lang(language).hitsDirect++;
+    this.data.timeSavedMs += savedMs;
+    push(this.clientHitTimes, clientMs);
     this.dirty = true;
   }
 
@@ -167,6 +183,7 @@ export class Stats {
       hitServiceMs: median(this.hitTimes),
       missOverheadMs: median(this.missOverheads),
       remoteRoundTripMs: median(this.remoteTimes),
+      clientHitMs: median(this.clientHitTimes),
     };
   }
 
@@ -175,6 +192,7 @@ export class Stats {
     this.hitTimes = [];
     this.missOverheads = [];
     this.remoteTimes = [];
+    this.clientHitTimes = [];
     this.dirty = true;
   }
 
@@ -209,6 +227,8 @@ function fresh(): StatsSnapshot {
     compileFailures: 0,
     timeSavedMs: 0,
     hitServiceMs: null,
+    hitsByClient: 0,
+    clientHitMs: null,
     missOverheadMs: null,
     byLanguage: {},
     warnings: [],

@@ -62,6 +62,11 @@ export interface CacheStorage {
   writeFirst?(kind: BlobKind, key: string, data: Buffer): Promise<void>;
   /** For a storage made of levels: reads the first level only (where `writeFirst` put it). */
   readFirst?(kind: BlobKind, key: string): Promise<Buffer | undefined>;
+  /**
+   * The file holding a blob on this machine's disk, for a storage that keeps
+   * one there (the hit index voids an entry whose result file is gone).
+   */
+  localFile?(kind: BlobKind, key: string): string | undefined;
   /** Per-level counters, for a storage made of levels (see storage/levels/). */
   levelStats?(): LevelStatsSnapshot[];
   /** Sets per-level counters back to zero (`--zero-stats`). */

@@ -122,6 +122,10 @@ export class LocalDiskStorage implements CacheStorage {
     return data;
   }
 
+  localFile(kind: BlobKind, key: string): string {
+    return join(this.dir, relativePath(kind, key));
+  }
+
   async write(kind: BlobKind, key: string, data: Buffer): Promise<void> {
     const rel = relativePath(kind, key);
     await this.writeAtomically(rel, data);

@@ -74,6 +74,10 @@ export class TieredStorage implements CacheStorage {
     this.writeBack(level, kind, key, data);
   }
 
+  localFile(kind: BlobKind, key: string): string | undefined {
+    return this.levels[0]?.storage.localFile?.(kind, key);
+  }
+
   async readFirst(kind: BlobKind, key: string): Promise<Buffer | undefined> {
     const r = await this.levels[0]?.read(kind, key);
     return r?.ok ? r.value : undefined;

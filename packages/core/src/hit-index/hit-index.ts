@@ -1,0 +1,258 @@
+import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readSync, renameSync, rmSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { hashBytes } from "../hashing/key-hasher.js";
+import type { FileHashCache } from "../hashing/file-hash-cache.js";
+import type { Stats } from "../stats/stats.js";
+import type { Logger } from "../util/logger.js";
+import { REPRISE_VERSION } from "../version.js";
+import { encodeIndexEntry, indexName, type IndexedOutput, type WatchItem } from "./entry-format.js";
+import { watchCompilerLookup, watchConfigSearch, watchHashedFile } from "./watch-list.js";
+import { HIT_LOG, parseHitLine } from "./hit-log.js";
+
+/** What a direct-mode hit answered by the daemon was decided on, and what it wrote. */
+export interface DaemonHit {
+  /** The Compile frame's payload as the client sent it. */
+  request: Buffer;
+  cwd: string;
+  env: Readonly<Record<string, string>>;
+  compilerName: string;
+  compilerPath: string;
+  configFile: string | undefined;
+  /** The cache directory (the index's copies of outputs live in it). */
+  cacheDir: string;
+  cacheSizeBytes: number;
+  /** The stored result on this machine's disk. */
+  resultFile: string;
+  source: { path: string; hash: string; tokens: readonly string[] };
+  headers: readonly { path: string; hash: string }[];
+  /** The marker tokens the headers were hashed with (the hash cache keeps a digest per token list). */
+  headerTokens: readonly string[];
+  written: readonly { path: string; data: Buffer; executable: boolean }[];
+  stdout: Buffer;
+  stderr: Buffer;
+  exitCode: number;
+  language: string;
+  plugin: string;
+  compileMs: number;
+}
+
+const BLOB_DIR = "hit-index";
+const MAX_ENTRY_BYTES = 16 * 1024 * 1024;
+const TOKEN = /^[A-Za-z0-9_.+@/-]{1,128}$/;
+
+/**
+ * The index the native client answers hits from without a round trip (see
+ * docs/protocol.md, "Hits answered by the client"). After a direct-mode hit
+ * the daemon records, under the request's exact bytes, everything the hit
+ * was decided on (compiler lookup, config search, source and headers, each
+ * by stat identity) and the bytes it wrote; the client serves an identical
+ * request only while all of it is unchanged and the stored result still
+ * exists. The client appends each hit it serves to a log the daemon folds
+ * into its stats.
+ */
+export class HitIndex {
+  private readonly dir: string;
+  private readonly blobDirs = new Set<string>();
+  private blobBytes = 0;
+  /** Result files by entry name, to mark their use for eviction when the client reports a hit. */
+  private readonly resultFiles = new Map<string, string>();
+
+  constructor(
+    runtime: string,
+    private readonly hashes: FileHashCache,
+    private readonly stats: Stats,
+    private readonly logger: Logger,
+  ) {
+    this.dir = join(runtime, "hit-index");
+  }
+
+  /** A fresh, empty index: a new daemon may have other plugins or another version than the one that wrote the old one. */
+  start(): void {
+    // Hits a client answered while no daemon ran are counted before the log goes.
+    this.foldFile(join(this.dir, "folding"));
+    this.foldFile(join(this.dir, HIT_LOG));
+    rmSync(this.dir, { recursive: true, force: true });
+    mkdirSync(this.dir, { mode: 0o700 });
+  }
+
+  /** Records a hit the daemon answered (after the answer; any doubt means no entry, never a wrong one). */
+  record(hit: DaemonHit): void {
+    try {
+      const name = indexName(hit.request);
+      const watched = this.watchList(hit);
+      if (!watched || !TOKEN.test(hit.language) || !TOKEN.test(hit.plugin) || hit.request.length > MAX_ENTRY_BYTES / 2) {
+        this.removeEntry(name);
+        return;
+      }
+      const outputs = hit.written.map((w) => this.blob(hit, w));
+      const entry = encodeIndexEntry({
+        version: REPRISE_VERSION,
+        request: hit.request,
+        resultFile: hit.resultFile,
+        statsLine: `${hit.language} ${hit.plugin} ${Math.max(0, Math.round(hit.compileMs))}`,
+        watched,
+        outputs,
+        stdout: hit.stdout,
+        stderr: hit.stderr,
+        exitCode: hit.exitCode,
+      });
+      if (entry.length > MAX_ENTRY_BYTES) return;
+      writePrivateAtomically(join(this.dir, name), entry);
+      this.resultFiles.set(name, hit.resultFile);
+    } catch (err) {
+      this.logger.debug("hit index: not recording %s: %s", hit.source.path, (err as Error).message);
+    }
+  }
+
+  private watchList(hit: DaemonHit): WatchItem[] | undefined {
+    const now = BigInt(Date.now()) * 1_000_000n;
+    const compiler = watchCompilerLookup(hit.compilerName, hit.compilerPath, hit.cwd, hit.env.PATH, now);
+    const config = watchConfigSearch(hit.cwd, hit.configFile, hit.env, now);
+    const source = watchHashedFile(hit.source.path, hit.source.hash, hit.source.tokens, this.hashes, now);
+    if (!compiler || !config || !source) return undefined;
+    const items = [...compiler, ...config, source];
+    for (const h of hit.headers) {
+      const item = watchHashedFile(h.path, h.hash, hit.headerTokens, this.hashes, now);
+      if (!item) return undefined;
+      items.push(item);
+    }
+    return items;
+  }
+
+  /** The bytes a hit wrote to one output, kept in the cache directory under their own hash. */
+  private blob(hit: DaemonHit, w: DaemonHit["written"][number]): IndexedOutput {
+    const dir = join(hit.cacheDir, BLOB_DIR);
+    if (!this.blobDirs.has(dir)) {
+      // Copies left by an earlier daemon may belong to entries that no longer exist.
+      rmSync(dir, { recursive: true, force: true });
+      mkdirSync(dir, { mode: 0o700 });
+      this.blobDirs.add(dir);
+    }
+    const blob = join(dir, hashBytes(w.data));
+    if (!lstatSync(blob, { throwIfNoEntry: false })) {
+      const limit = Math.min(hit.cacheSizeBytes / 4, 1024 ** 3);
+      if (this.blobBytes + w.data.length > limit) this.clear();
+      writePrivateAtomically(blob, w.data);
+      this.blobBytes += w.data.length;
+    }
+    return { path: w.path, blob, size: w.data.length, executable: w.executable };
+  }
+
+  private removeEntry(name: string): void {
+    rmSync(join(this.dir, name), { force: true });
+    this.resultFiles.delete(name);
+  }
+
+  /** Forgets every entry and copy (the cache was cleared, or the copies grew past their share). */
+  clear(): void {
+    for (const dir of this.blobDirs) rmSync(dir, { recursive: true, force: true });
+    this.blobDirs.clear();
+    this.blobBytes = 0;
+    this.resultFiles.clear();
+    try {
+      rmSync(join(this.dir, "folding"), { force: true });
+      renameSync(join(this.dir, HIT_LOG), join(this.dir, "folding"));
+    } catch {
+      // no hits logged
+    }
+    this.foldFile(join(this.dir, "folding"));
+    this.start();
+  }
+
+  /**
+   * Counts the hits clients answered: the log is renamed aside, and read one
+   * round later, so that a client still appending to the renamed file has
+   * long finished (an append is a single write of one short line).
+   */
+  fold(): number {
+    const aside = join(this.dir, "folding");
+    const counted = this.foldFile(aside);
+    try {
+      renameSync(join(this.dir, HIT_LOG), aside);
+    } catch {
+      // nothing logged since
+    }
+    return counted;
+  }
+
+  /**
+   * Removes the index when the daemon stops: entries answer for this
+   * daemon's plugins and settings, so none outlives it (a daemon started
+   * later, perhaps with upgraded plugins, starts empty anyway).
+   */
+  discard(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** Folds everything logged so far (for `--show-stats`): rename, let appends in progress land, count. */
+  async foldNow(): Promise<void> {
+    this.fold();
+    await new Promise((r) => setTimeout(r, 20));
+    this.fold();
+  }
+
+  private foldFile(path: string): number {
+    const text = readOwnFile(path);
+    if (text === undefined) return 0;
+    rmSync(path, { force: true });
+    let counted = 0;
+    const touched = new Set<string>();
+    for (const line of text.split("\n")) {
+      const hit = parseHitLine(line);
+      if (!hit) continue;
+      this.stats.clientHit(hit.language, hit.compileMs, hit.serviceMs);
+      this.stats.plugin(hit.plugin, "hits");
+      counted++;
+      const result = this.resultFiles.get(hit.name);
+      if (result && !touched.has(result)) {
+        touched.add(result);
+        // The entry was used: eviction, which goes by mtime, must see it.
+        const now = new Date();
+        try {
+          utimesSync(result, now, now);
+        } catch {
+          // evicted or cleared meanwhile
+        }
+      }
+    }
+    return counted;
+  }
+}
+
+function writePrivateAtomically(path: string, data: Buffer): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  try {
+    writeFileSync(tmp, data, { mode: 0o600, flag: "wx" });
+    renameSync(tmp, path);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+}
+
+/** A regular file of this user's, read without following a link; undefined otherwise. */
+function readOwnFile(path: string): string | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch {
+    return undefined;
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile() || st.uid !== process.getuid?.() || st.size > 64 * 1024 * 1024) {
+      unlinkSync(path);
+      return undefined;
+    }
+    const buf = Buffer.alloc(st.size);
+    let got = 0;
+    while (got < buf.length) {
+      const n = readSync(fd, buf, got, buf.length - got, got);
+      if (n <= 0) break;
+      got += n;
+    }
+    return buf.subarray(0, got).toString("utf8");
+  } finally {
+    closeSync(fd);
+  }
+}

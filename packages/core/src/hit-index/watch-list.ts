@@ -1,0 +1,105 @@
+import { statSync, type BigIntStats } from "node:fs";
+import { delimiter, dirname, isAbsolute, join, resolve } from "node:path";
+import { SEARCH_PLACES } from "../config/config-locator.js";
+import type { FileHashCache } from "../hashing/file-hash-cache.js";
+import { userConfigDir } from "../util/paths.js";
+import type { WatchItem } from "./entry-format.js";
+
+/**
+ * A file changed this recently may change again within the same timestamp
+ * tick without its stat showing it ("racy timestamps"): it is never vouched
+ * for by its stat. Two seconds covers coarse (1 s, 2 s) file systems too,
+ * and is what FileHashCache uses.
+ */
+export const RACY_WINDOW_NS = 2_000_000_000n;
+
+function statBig(path: string): BigIntStats | undefined | "error" {
+  try {
+    return statSync(path, { bigint: true, throwIfNoEntry: false }) ?? undefined;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "ENOTDIR" ? undefined : "error";
+  }
+}
+
+/** What is at `path` now, as the client will check it; undefined when it cannot be vouched for. */
+export function watchPath(path: string, nowNs: bigint): WatchItem | undefined {
+  const st = statBig(path);
+  if (st === "error") return undefined;
+  if (!st) return { kind: "absent", path };
+  if (st.isDirectory()) return { kind: "dir", path, dev: st.dev, ino: st.ino, uid: Number(st.uid), mode: Number(st.mode) };
+  const changed = st.mtimeNs > st.ctimeNs ? st.mtimeNs : st.ctimeNs;
+  if (changed > nowNs - RACY_WINDOW_NS) return undefined;
+  return { kind: "file", path, dev: st.dev, ino: st.ino, size: st.size, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs };
+}
+
+/**
+ * A source or header the hit was decided on, vouched for only when its
+ * content is still the one the decision hashed: the hash cache must know the
+ * file, by the stat identity it hashed it at, with that hash. The identity
+ * recorded is taken first: a change after it makes the cache's own stat
+ * differ from what it hashed ("unknown"), and a change after that one is an
+ * ordinary later change the client sees.
+ */
+export function watchHashedFile(path: string, hash: string, tokens: readonly string[], hashes: FileHashCache, nowNs: bigint): WatchItem | undefined {
+  if (!isAbsolute(path)) return undefined;
+  const before = watchPath(path, nowNs);
+  if (before?.kind !== "file") return undefined;
+  const known = hashes.known(path, tokens);
+  if (known === undefined || known === "unknown" || known.hash !== hash) return undefined;
+  return before;
+}
+
+/**
+ * Every place the compiler lookup looked (engine/find-executable.ts): a
+ * compiler put earlier on PATH, or the one found replaced, voids the entry.
+ */
+export function watchCompilerLookup(name: string, found: string, cwd: string, pathEnv: string | undefined, nowNs: bigint): WatchItem[] | undefined {
+  if (name.includes("/")) {
+    const item = watchPath(isAbsolute(name) ? name : resolve(cwd, name), nowNs);
+    return item?.kind === "file" ? [item] : undefined;
+  }
+  const items: WatchItem[] = [];
+  for (const dir of (pathEnv ?? "").split(delimiter)) {
+    if (!dir) continue;
+    const candidate = join(resolve(cwd, dir), name);
+    const item = watchPath(candidate, nowNs);
+    if (!item) return undefined;
+    items.push(item);
+    if (candidate === found) return item.kind === "file" ? items : undefined;
+  }
+  return undefined;
+}
+
+/**
+ * Every place the config search looked (config/config-locator.ts): each
+ * directory from the cwd up to the one holding the config in use (to the
+ * root and the user's config directory when there is none), with its owner
+ * and mode (the search's trust rule), and each config name in it. A config
+ * created, removed or edited anywhere there voids the entry.
+ */
+export function watchConfigSearch(cwd: string, configFile: string | undefined, env: Readonly<Record<string, string>>, nowNs: bigint): WatchItem[] | undefined {
+  const items: WatchItem[] = [];
+  const addDir = (dir: string): boolean => {
+    const d = watchPath(dir, nowNs);
+    if (!d) return false;
+    items.push(d);
+    for (const name of SEARCH_PLACES) {
+      const item = watchPath(join(dir, name), nowNs);
+      if (!item) return false;
+      items.push(item);
+    }
+    return true;
+  };
+  let dir = resolve(cwd);
+  for (;;) {
+    if (!addDir(dir)) return undefined;
+    if (configFile && dirname(configFile) === dir) return items;
+    const up = dirname(dir);
+    if (up === dir) break;
+    dir = up;
+  }
+  const user = userConfigDir(env as NodeJS.ProcessEnv);
+  if (!addDir(user)) return undefined;
+  if (configFile && dirname(configFile) !== user) return undefined;
+  return items;
+}

@@ -1,0 +1,102 @@
+import { mkdirSync, mkdtempSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { encodeIndexEntry, fnv1a64, indexName } from "../../src/hit-index/entry-format.js";
+import { parseHitLine } from "../../src/hit-index/hit-log.js";
+import { RACY_WINDOW_NS, watchCompilerLookup, watchConfigSearch, watchHashedFile, watchPath } from "../../src/hit-index/watch-list.js";
+import { fnv1a64Hex } from "../../src/util/fnv1a.js";
+import { FileHashCache } from "../../src/hashing/file-hash-cache.js";
+
+const root = mkdtempSync(join(tmpdir(), "reprise-hit-index-"));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+const nowNs = () => BigInt(Date.now()) * 1_000_000n;
+
+describe("entry format", () => {
+  it("names an entry by the same FNV-1a 64 as the native client computes", () => {
+    for (const t of ["", "a", "hello world", "x".repeat(1000), "\u00e9\u4e2d\0\xff"]) {
+      expect(indexName(Buffer.from(t, "utf8"))).toBe(fnv1a64Hex(t));
+    }
+  });
+
+  it("checksums everything after the header", () => {
+    const entry = encodeIndexEntry({
+      version: "0.1.0",
+      request: Buffer.from("req"),
+      resultFile: "/c/results/ab",
+      statsLine: "c gcc 12",
+      watched: [{ kind: "absent", path: "/nope" }],
+      outputs: [{ path: "/o/a.o", blob: "/c/hit-index/x", size: 3, executable: false }],
+      stdout: Buffer.alloc(0),
+      stderr: Buffer.from("warn"),
+      exitCode: 0,
+    });
+    expect(entry.subarray(0, 4).toString()).toBe("RPXI");
+    expect(entry.readBigUInt64BE(8)).toBe(fnv1a64(entry.subarray(16)));
+  });
+});
+
+describe("watch list", () => {
+  it("never vouches for a file changed within the racy window", () => {
+    const f = join(root, "fresh.h");
+    writeFileSync(f, "#define A 1\n");
+    expect(watchPath(f, nowNs())).toBeUndefined();
+    // The same file judged from a moment RACY_WINDOW later is old enough.
+    expect(watchPath(f, nowNs() + RACY_WINDOW_NS + 1_000_000n)?.kind).toBe("file");
+  });
+
+  it("records absence and directories with owner and mode", () => {
+    expect(watchPath(join(root, "missing"), nowNs())).toEqual({ kind: "absent", path: join(root, "missing") });
+    expect(watchPath(join(root, "missing", "deeper"), nowNs())?.kind).toBe("absent");
+    const d = watchPath(root, nowNs());
+    expect(d?.kind).toBe("dir");
+    if (d?.kind === "dir") expect(d.mode).toBe(statSync(root).mode);
+  });
+
+  it("vouches for a source only with the hash the hash cache holds for its current stat", async () => {
+    const f = join(root, "old.h");
+    writeFileSync(f, "#define B 2\n");
+    const old = new Date(Date.now() - 10_000);
+    utimesSync(f, old, old);
+    // ctime is now: judge from later, as the daemon will once the file has aged.
+    const later = () => nowNs() + RACY_WINDOW_NS + 1_000_000n;
+    const hashes = new FileHashCache(1000, () => Date.now() + 3000);
+    const digest = await hashes.digest(f);
+    expect(watchHashedFile(f, digest!.hash, [], hashes, later())?.kind).toBe("file");
+    expect(watchHashedFile(f, "0".repeat(64), [], hashes, later())).toBeUndefined();
+    expect(watchHashedFile(f, digest!.hash, [], new FileHashCache(), later())).toBeUndefined();
+  });
+
+  it("lists every PATH candidate up to the compiler found", () => {
+    const a = join(root, "bin-a");
+    const b = join(root, "bin-b");
+    mkdirSync(a);
+    mkdirSync(b);
+    writeFileSync(join(b, "cc9"), "#!/bin/sh\n", { mode: 0o755 });
+    const items = watchCompilerLookup("cc9", join(b, "cc9"), root, `${a}::${b}`, nowNs() + RACY_WINDOW_NS + 1_000_000n);
+    expect(items?.map((i) => [i.kind, i.path])).toEqual([
+      ["absent", join(a, "cc9")],
+      ["file", join(b, "cc9")],
+    ]);
+  });
+
+  it("lists every config place from the cwd up, stopping at the config in use", () => {
+    const project = join(root, "proj");
+    mkdirSync(join(project, "sub"), { recursive: true });
+    writeFileSync(join(project, ".repriserc.json"), "{}\n");
+    const items = watchConfigSearch(join(project, "sub"), join(project, ".repriserc.json"), {}, nowNs() + RACY_WINDOW_NS + 1_000_000n);
+    expect(items?.some((i) => i.path === join(project, "sub", ".repriserc.json") && i.kind === "absent")).toBe(true);
+    expect(items?.some((i) => i.path === join(project, ".repriserc.json") && i.kind === "file")).toBe(true);
+    expect(items?.some((i) => i.path === join(root, ".repriserc.json"))).toBe(false);
+  });
+});
+
+describe("hit log", () => {
+  it("takes well-formed lines and refuses anything else", () => {
+    expect(parseHitLine("0123456789abcdef 250 c++ @reprise/plugin-gcc 120")).toEqual({ name: "0123456789abcdef", serviceMs: 0.25, language: "c++", plugin: "@reprise/plugin-gcc", compileMs: 120 });
+    expect(parseHitLine("0123456789abcdef 250 c gcc")).toBeUndefined();
+    expect(parseHitLine("xyz 250 c gcc 1")).toBeUndefined();
+    expect(parseHitLine("0123456789abcdef 250 c g cc 1")).toBeUndefined();
+  });
+});
