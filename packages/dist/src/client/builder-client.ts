@@ -3,7 +3,7 @@ import { createReadStream } from "node:fs";
 import type { Dispatcher } from "undici";
 import pLimit from "p-limit";
 import type { InputStore } from "@reprise/core";
-import { farmRequest, FarmRequestError, httpError } from "./farm-request.js";
+import { farmRequest, FarmRequestError, httpError } from "../http/client.js";
 import type { Allocation } from "./scheduler-client.js";
 import type { WireJob } from "../builder/job-message.js";
 

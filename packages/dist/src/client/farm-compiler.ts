@@ -18,7 +18,7 @@ import {
   type MissCompileResult,
   type MissContext,
 } from "@reprise/core";
-import { farmAgent, farmRequest, FarmRequestError } from "./farm-request.js";
+import { farmAgent, farmRequest, FarmRequestError } from "../http/client.js";
 import { SchedulerClient, type Allocation } from "./scheduler-client.js";
 import { runOnBuilder } from "./builder-client.js";
 import { checkRunResult, type CheckedRun } from "./run-result.js";
@@ -183,7 +183,7 @@ export class FarmCompiler {
         if (!(err instanceof FarmRequestError)) throw err;
         if (err.kind === "unreachable" || err.kind === "timeout") throw new NotOnFarm("dist-scheduler-unreachable", err.message);
         if (err.status === 401 || err.status === 403) throw new NotOnFarm("dist-auth", err.message);
-        if (err.code === "no-builder" || err.code === "all-busy") throw new NotOnFarm(`dist-${err.code}`, err.message);
+        if (err.errorCode === "no-builder" || err.errorCode === "all-busy") throw new NotOnFarm(`dist-${err.errorCode}`, err.message);
         throw new NotOnFarm("dist-scheduler-error", err.message);
       }
       const until = this.quarantined.get(alloc.builderId);

@@ -1,7 +1,7 @@
 /** Checks a builder's answer before anything of it is used: garbage never reaches the build or the cache. */
 import { z } from "zod";
 import { hashBytes, type CompileJob } from "@reprise/core";
-import { FarmRequestError } from "./farm-request.js";
+import { FarmRequestError } from "../http/client.js";
 
 const RunResponseSchema = z.object({
   exitCode: z.number().int().min(0).max(255),

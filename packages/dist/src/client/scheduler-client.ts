@@ -1,7 +1,7 @@
 /** The client's side of the scheduler: allocating a builder for a job, and the status of the farm. */
 import type { Dispatcher } from "undici";
 import type { Platform } from "@reprise/core";
-import { farmRequest, FarmRequestError, httpError } from "./farm-request.js";
+import { farmRequest, FarmRequestError, httpError } from "../http/client.js";
 import { CircuitBreaker } from "./circuit-breaker.js";
 
 export interface Allocation {
