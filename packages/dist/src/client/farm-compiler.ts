@@ -156,6 +156,8 @@ export class FarmCompiler {
         if (!(err instanceof FarmRequestError)) throw err;
         lastFailure = builderFailure(err);
         if (err.kind === "unreachable" || err.kind === "timeout") this.quarantined.set(alloc.builderId, Date.now() + QUARANTINE_MS);
+        // A builder that never answered holds no job of ours: its slot goes back now, not when the scheduler gives up on it.
+        if (err.kind === "unreachable" && err.status === 0) void scheduler.release(alloc.jobId);
         ctx.logger.warn("builder %s failed %s (attempt %d): %s", alloc.builderId, ctx.invocation.sourceFile, attempt + 1, err.message);
       } finally {
         clearInterval(waiting);
@@ -191,6 +193,7 @@ export class FarmCompiler {
         this.quarantined.delete(alloc.builderId);
         return alloc;
       }
+      void scheduler.release(alloc.jobId);
     }
     throw new NotOnFarm("dist-builder-unreachable", "the builders allocated could not be reached lately and still do not answer");
   }
