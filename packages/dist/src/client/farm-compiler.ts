@@ -20,7 +20,7 @@ import {
 } from "@reprise/core";
 import { farmAgent, farmRequest, FarmRequestError } from "../http/client.js";
 import { SchedulerClient, type Allocation } from "./scheduler-client.js";
-import { runOnBuilder } from "./builder-client.js";
+import { runOnBuilder, UploadError } from "./builder-client.js";
 import { checkRunResult, type CheckedRun } from "./run-result.js";
 import { jobToWire } from "../builder/job-message.js";
 
@@ -155,7 +155,7 @@ export class FarmCompiler {
       } catch (err) {
         if (!(err instanceof FarmRequestError)) throw err;
         lastFailure = builderFailure(err);
-        if (err.kind === "unreachable" || err.kind === "timeout") this.quarantined.set(alloc.builderId, Date.now() + QUARANTINE_MS);
+        if ((err.kind === "unreachable" || err.kind === "timeout") && !(err instanceof UploadError)) this.quarantined.set(alloc.builderId, Date.now() + QUARANTINE_MS);
         // A builder that never answered holds no job of ours: its slot goes back now, not when the scheduler gives up on it.
         if (err.kind === "unreachable" && err.status === 0) void scheduler.release(alloc.jobId);
         ctx.logger.warn("builder %s failed %s (attempt %d): %s", alloc.builderId, ctx.invocation.sourceFile, attempt + 1, err.message);
@@ -234,10 +234,10 @@ export class FarmCompiler {
 }
 
 function builderFailure(err: FarmRequestError): NotOnFarm {
+  if (err instanceof UploadError) return new NotOnFarm("dist-upload-failed", err.message);
   if (err.kind === "timeout") return new NotOnFarm("dist-timeout", err.message);
   if (err.kind === "garbage") return new NotOnFarm("dist-bad-result", err.message);
   if (err.kind === "unreachable") return new NotOnFarm("dist-builder-unreachable", err.message);
-  if (err.message.startsWith("upload")) return new NotOnFarm("dist-upload-failed", err.message);
   if (err.status === 401 || err.status === 403) return new NotOnFarm("dist-auth", err.message);
   return new NotOnFarm("dist-builder-failed", err.message);
 }
