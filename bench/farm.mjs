@@ -2,7 +2,7 @@
 // Build-farm benchmark, on loopback with real processes: the real scheduler (`reprise-dist scheduler`),
 // bwrap builders (`reprise-dist builder`) and a client daemon sending every miss to the farm.
 //
-//   node bench/farm.mjs [--quick] [--runs=N] [--units=N] [--work=DIR] [--json=PATH]
+//   node bench/farm.mjs [--quick] [--only=cost|build] [--runs=N] [--units=N] [--work=DIR] [--json=PATH]
 //
 // Scenarios
 //   cost   the farm's own cost per job: the wall time of a miss compiled on the farm (the builder already
@@ -207,12 +207,12 @@ export async function farmBench(options = {}) {
   o.units ??= o.quick ? 40 : 120;
   if (!fs.existsSync(DIST)) throw new Error(`${DIST} is missing: run npm run build first`);
   fs.mkdirSync(o.work, { recursive: true });
-  return [...(await costScenario(o)), ...(await buildScenario(o))];
+  return [...(o.only === 'build' ? [] : await costScenario(o)), ...(o.only === 'cost' ? [] : await buildScenario(o))];
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const args = Object.fromEntries(process.argv.slice(2).map((a) => { const [k, v] = a.replace(/^--/, '').split('='); return [k, v ?? true]; }));
-  const rows = await farmBench({ quick: args.quick === true, ...(args.runs ? { runs: Number(args.runs) } : {}), ...(args.units ? { units: Number(args.units) } : {}), ...(args.work ? { work: path.resolve(args.work) } : {}) });
+  const rows = await farmBench({ quick: args.quick === true, ...(args.only ? { only: args.only } : {}), ...(args.runs ? { runs: Number(args.runs) } : {}), ...(args.units ? { units: Number(args.units) } : {}), ...(args.work ? { work: path.resolve(args.work) } : {}) });
   const out = args.json ? path.resolve(args.json) : null;
   if (out) fs.writeFileSync(out, JSON.stringify(rows, null, 2));
   process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
