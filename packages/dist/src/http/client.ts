@@ -30,6 +30,11 @@ export class FarmRequestError extends Error {
     super(message);
     this.name = "FarmRequestError";
   }
+
+  /** `errorCode` under the name the farm client's callers used first. */
+  get code(): string {
+    return this.errorCode;
+  }
 }
 
 export interface FarmAgentOptions {
