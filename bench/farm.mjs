@@ -2,14 +2,15 @@
 // Build-farm benchmark, on loopback with real processes: the real scheduler (`reprise-dist scheduler`),
 // bwrap builders (`reprise-dist builder`) and a client daemon sending every miss to the farm.
 //
-//   node bench/farm.mjs [--quick] [--runs=N] [--units=N] [--work=DIR] [--json=PATH]
+//   node bench/farm.mjs [--quick] [--only=cost|build] [--runs=N] [--units=N] [--work=DIR] [--json=PATH]
 //
 // Scenarios
 //   cost   the farm's own cost per job: the wall time of a miss compiled on the farm (the builder already
 //          holds the toolchain and inputs: one round trip) minus the same miss compiled in bwrap on this
 //          machine (hermetic mode), median over runs, for a small C++ file (test-fixtures/bench/small.cpp)
 //          and a large, CPU-bound C file. Each run compiles in its own directory (a miss: the cwd is in
-//          the key) with the same bytes. Also the daemon's CPU per farm job.
+//          the key) with the same bytes. Also the daemon's CPU per farm job, and per ordinary local miss of the
+//          same file in the same daemon (the difference is the client's own work for the farm).
 //   build  a clean make -j8 of the generated tree (bench/generated-tree.mjs) through the farm with two
 //          builders, each pinned to its own core (taskset), two job slots each, against a plain make -j1 pinned
 //          to one core: ratio of wall times (the issue's goal: >= 1.8x faster on a CPU-bound project).
@@ -113,36 +114,41 @@ async function costScenario(o) {
     const reprise = { REPRISE_DIR: path.join(dir, 'cache'), REPRISE_RUNTIME_DIR: path.join(dir, 'run'), REPRISE_IDLE_TIMEOUT: '300', LC_ALL: 'C' };
     const modes = {
       plain: { prefix: [], env: { LC_ALL: 'C' } },
+      // An ordinary miss in the same daemon: what the daemon spends on a miss anyway (key, compile's spawn, store).
+      local: { prefix: client(), env: reprise },
       hermetic: { prefix: client(), env: { ...reprise, REPRISE_HERMETIC: 'bwrap' } },
       farm: { prefix: client(), env: { ...reprise, REPRISE_DIST_SCHEDULER_URL: farm.url, REPRISE_DIST_TOKEN: farm.clientToken, REPRISE_DIST_MODE: 'always' } },
     };
     for (const f of files) {
-      const samples = { plain: [], hermetic: [], farm: [] };
-      let cpu = 0;
-      let cpuRuns = 0;
+      const samples = { plain: [], local: [], hermetic: [], farm: [] };
+      const cpu = { local: 0, farm: 0 };
+      const cpuRuns = { local: 0, farm: 0 };
       for (let i = -1; i < o.runs; i++) {
         for (const [mode, m] of Object.entries(modes)) {
           const d = path.join(dir, f.name, mode, String(i + 1));
           fs.mkdirSync(d, { recursive: true });
           fs.writeFileSync(path.join(d, f.name), f.text);
-          const before = mode === 'farm' ? daemonCpuMs(reprise.REPRISE_RUNTIME_DIR) : null;
+          const measured = mode === 'farm' || mode === 'local';
+          const before = measured ? daemonCpuMs(reprise.REPRISE_RUNTIME_DIR) : null;
           const r = run([...m.prefix, ...f.argv, '-c', f.name, '-o', 'out.o'], { env: m.env, cwd: d });
           if (r.error) throw new Error(`${mode} ${f.name}: ${r.error}`);
-          const after = mode === 'farm' ? daemonCpuMs(reprise.REPRISE_RUNTIME_DIR) : null;
+          const after = measured ? daemonCpuMs(reprise.REPRISE_RUNTIME_DIR) : null;
           if (i < 0) continue; // warm-up: packages the toolchain, fills the builder
           samples[mode].push(r.ms);
-          if (before !== null && after !== null) { cpu += after - before; cpuRuns++; }
+          if (before !== null && after !== null) { cpu[mode] += after - before; cpuRuns[mode]++; }
         }
       }
       const s = JSON.parse(run([...client(), '--show-stats', '--json'], { env: reprise, cwd: dir }).stdout).stats;
       const med = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v)]));
       const row = {
         scenario: 'cost', file: f.name, plainMs: med.plain, hermeticMs: med.hermetic, farmMs: med.farm,
-        farmCostMs: med.farm - med.hermetic, farmRatio: med.farm / med.plain, daemonCpuMsPerFarmJob: cpuRuns ? cpu / cpuRuns : null,
+        farmCostMs: med.farm - med.hermetic, farmRatio: med.farm / med.plain,
+        daemonCpuMsPerFarmJob: cpuRuns.farm ? cpu.farm / cpuRuns.farm : null,
+        daemonCpuMsPerLocalMiss: cpuRuns.local ? cpu.local / cpuRuns.local : null,
         remote: s.remote?.farm ?? null, fallbacks: s.fallbacks, runs: o.runs,
       };
       rows.push(row);
-      o.log(`${f.name}: plain ${med.plain.toFixed(0)} ms, bwrap ${med.hermetic.toFixed(0)} ms, farm ${med.farm.toFixed(0)} ms: the farm's own cost ${row.farmCostMs.toFixed(0)} ms; daemon CPU per farm job ${row.daemonCpuMsPerFarmJob?.toFixed(1) ?? '?'} ms`);
+      o.log(`${f.name}: plain ${med.plain.toFixed(0)} ms, bwrap ${med.hermetic.toFixed(0)} ms, farm ${med.farm.toFixed(0)} ms: the farm's own cost ${row.farmCostMs.toFixed(0)} ms; daemon CPU per farm job ${row.daemonCpuMsPerFarmJob?.toFixed(1) ?? '?'} ms, per local miss ${row.daemonCpuMsPerLocalMiss?.toFixed(1) ?? '?'} ms`);
     }
     run([...client(), '--stop-server'], { env: reprise, cwd: dir });
   } finally {
@@ -185,9 +191,9 @@ async function buildScenario(o) {
 
 /** The rows as a Markdown section of the bench report. */
 export function farmMarkdown(rows) {
-  const L = ['### Build farm (bench/farm.mjs)', '', '| file | plain | bwrap here | farm | farm\'s own cost | daemon CPU / farm job |', '|---|---|---|---|---|---|'];
+  const L = ['### Build farm (bench/farm.mjs)', '', '| file | plain | bwrap here | farm | farm\'s own cost | daemon CPU / farm job | daemon CPU / local miss |', '|---|---|---|---|---|---|---|'];
   for (const r of rows.filter((x) => x.scenario === 'cost')) {
-    L.push(`| ${r.file} | ${r.plainMs.toFixed(0)} ms | ${r.hermeticMs.toFixed(0)} ms | ${r.farmMs.toFixed(0)} ms | ${r.farmCostMs.toFixed(0)} ms | ${r.daemonCpuMsPerFarmJob?.toFixed(1) ?? '?'} ms |`);
+    L.push(`| ${r.file} | ${r.plainMs.toFixed(0)} ms | ${r.hermeticMs.toFixed(0)} ms | ${r.farmMs.toFixed(0)} ms | ${r.farmCostMs.toFixed(0)} ms | ${r.daemonCpuMsPerFarmJob?.toFixed(1) ?? '?'} ms | ${r.daemonCpuMsPerLocalMiss?.toFixed(1) ?? '?'} ms |`);
   }
   for (const r of rows.filter((x) => x.scenario === 'build')) {
     L.push('', `Clean build of ${r.units} generated units: plain make -j1 on one core ${(r.localOneCoreMs / 1000).toFixed(1)} s, through the farm with two builders pinned to a core each ${(r.farmTwoBuildersMs / 1000).toFixed(1)} s: ${r.speedup.toFixed(2)}x (${r.remote?.compiles ?? 0} of ${r.misses} misses remote).`);
@@ -201,12 +207,12 @@ export async function farmBench(options = {}) {
   o.units ??= o.quick ? 40 : 120;
   if (!fs.existsSync(DIST)) throw new Error(`${DIST} is missing: run npm run build first`);
   fs.mkdirSync(o.work, { recursive: true });
-  return [...(await costScenario(o)), ...(await buildScenario(o))];
+  return [...(o.only === 'build' ? [] : await costScenario(o)), ...(o.only === 'cost' ? [] : await buildScenario(o))];
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const args = Object.fromEntries(process.argv.slice(2).map((a) => { const [k, v] = a.replace(/^--/, '').split('='); return [k, v ?? true]; }));
-  const rows = await farmBench({ quick: args.quick === true, ...(args.runs ? { runs: Number(args.runs) } : {}), ...(args.units ? { units: Number(args.units) } : {}), ...(args.work ? { work: path.resolve(args.work) } : {}) });
+  const rows = await farmBench({ quick: args.quick === true, ...(args.only ? { only: args.only } : {}), ...(args.runs ? { runs: Number(args.runs) } : {}), ...(args.units ? { units: Number(args.units) } : {}), ...(args.work ? { work: path.resolve(args.work) } : {}) });
   const out = args.json ? path.resolve(args.json) : null;
   if (out) fs.writeFileSync(out, JSON.stringify(rows, null, 2));
   process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);

@@ -43,7 +43,8 @@
 //   farm-scheduler  the farm scheduler's allocation throughput: 100 simulated builders, 32 concurrent
 //            clients, scheduler pinned to one core, in-process and over HTTP with keep-alive
 //            (bench/farm-scheduler.mjs, also runnable alone).
-//   farm     the farm's own cost per job (a farm compile minus the same compile in bwrap here) and a clean
+//   farm     the farm's own cost per job (a farm compile minus the same compile in bwrap here), the daemon's CPU per
+//            farm job and per local miss, and a clean
 //            build on two builders pinned to their own cores against one core (bench/farm.mjs, also alone).
 //
 // Isolation: every tool gets fresh cache dirs under the work dir (default <repo>/.bench-work)

@@ -17,7 +17,7 @@ import { join } from "node:path";
 import { hashBytes, InputStore } from "@reprise/core";
 import { DirectoryDigests } from "@reprise/plugin-rustc";
 import { descriptorId, linkCapability, RUSTUP_LINUX_HOSTS, stdDigest } from "@reprise/plugin-rustup";
-import { farmAgent } from "../../packages/dist/src/client/farm-request.js";
+import { farmAgent } from "../../packages/dist/src/http/client.js";
 import { SchedulerClient } from "../../packages/dist/src/client/scheduler-client.js";
 import { runOnBuilder } from "../../packages/dist/src/client/builder-client.js";
 import type { WireJob } from "../../packages/dist/src/builder/job-message.js";

@@ -125,6 +125,31 @@ describe("scheduler over HTTP (simulated builders)", () => {
     expect((await status()).counters.allocationsAfterWait).toBeGreaterThanOrEqual(1);
   });
 
+  it("frees at once the slot of an allocation its client gives back unused (release), for the client that holds it only", async () => {
+    const pool = [{ arch: "mips64", os: "linux" }]; // a simulated pool of its own
+    await register("sim-r", { platform: pool[0], cores: 1, maxJobs: 1 });
+    const keepAlive = setInterval(() => void beat("sim-r", { runningJobs: 0 }), 150);
+    try {
+      const held = await allocate({ platforms: pool });
+      expect(held.status).toBe(200);
+      expect(await allocate({ platforms: pool })).toMatchObject({ status: 503, body: { error: { code: "all-busy" } } });
+      const release = (token: string) => farmRequest(s.url, "POST", `/v1/jobs/${held.body.jobId}/release`, { token, body: {} });
+      // A builder's token is not a client's: refused, and the slot stays taken.
+      expect([401, 403]).toContain((await release(s.builderToken)).status);
+      expect((await release("not-a-token")).status).toBe(401);
+      expect(await allocate({ platforms: pool })).toMatchObject({ status: 503 });
+      const before = (await status()).counters.releasedByClient;
+      expect(await release(s.clientToken)).toMatchObject({ status: 200, body: { ok: true } });
+      // Long before the grace period (10 s) and any heartbeat could have freed it.
+      const next = await allocate({ platforms: pool });
+      expect(next).toMatchObject({ status: 200, body: { builderId: "sim-r" } });
+      expect(await release(s.clientToken)).toMatchObject({ status: 404, body: { error: { code: "unknown-job" } } });
+      expect((await status()).counters.releasedByClient - before).toBe(1);
+    } finally {
+      clearInterval(keepAlive);
+    }
+  });
+
   it("never hands out more slots than builders have, under concurrent requests", async () => {
     const pool = [{ arch: "ppc64le", os: "linux" }];
     await register("sim-c1", { platform: pool[0], cores: 4, maxJobs: 3 });

@@ -3,11 +3,11 @@ import { readFile, unlink } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import type { CompileInvocation, CompileRequest } from "../engine/types.js";
 import { parseDepFileWithEnv } from "../engine/dep-file.js";
-import { runCompiler } from "../engine/run-compiler.js";
 import type { FileDigest, FileHashCache } from "../hashing/file-hash-cache.js";
 import type { CompileJob, JobLimits } from "../sandbox/types.js";
 import { resolveHasIncludes } from "./has-include.js";
 import { hostContextFiles } from "./host-context.js";
+import { runScan } from "./run-scan.js";
 import type { InputStore } from "./input-store.js";
 
 /** A job, or why this call cannot be one (`reason` is counted in stats as a fallback). */
@@ -102,8 +102,8 @@ export async function buildJob(
   let envDeps: { name: string; value: string | null }[];
   try {
     const scanEnv = { ...(inv.compileEnv ?? request.env), ...inv.closureScan.setEnv };
-    const scan = await runCompiler(inv.closureScan.argv, request.cwd, scanEnv);
-    if (scan.exitCode !== 0) return fail("hermetic-scan-failed", scan.stderr.toString("utf8").slice(0, 500));
+    const scan = await runScan(inv.closureScan.argv, request.cwd, scanEnv);
+    if (scan.exitCode !== 0) return fail("hermetic-scan-failed", scan.stderr.slice(0, 500));
     const listed = parseDepFileWithEnv(await readFile(inv.closureScan.depFile, "utf8"), request.cwd);
     const fromToolchain = inv.closureScan.toolchainDirs ?? [];
     closure = listed.files.filter((f) => !fromToolchain.some((d) => f.startsWith(d.endsWith("/") ? d : `${d}/`)));
@@ -117,7 +117,9 @@ export async function buildJob(
   // Hashed with the probe token: the daemon's hash cache then tells, without reading, which files probe.
   const digests = new Map<string, FileDigest>();
   for (const path of closure) {
-    const digest = await hashes.digest(path, PROBE_TOKENS);
+    // Most headers are known and unchanged: a stat, without a promise per file.
+    const known = hashes.known(path, PROBE_TOKENS);
+    const digest = known === "unknown" ? await hashes.digest(path, PROBE_TOKENS) : known;
     if (!digest) return fail("hermetic-input-unreadable", path);
     digests.set(path, digest);
   }

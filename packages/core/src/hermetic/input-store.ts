@@ -21,7 +21,13 @@ export interface InputStorePruneOptions {
  * rewritten, so sandboxes hard-link or bind them; a blob's mtime is its last
  * use, for `prune`.
  */
+/** A blob used again within this time is not marked used again (its mtime is for prunes, whose grace is far longer). */
+const TOUCH_EVERY_MS = 60_000;
+
 export class InputStore {
+  /** When this process last marked each blob used. */
+  private readonly touched = new Map<string, number>();
+
   constructor(readonly dir: string) {}
 
   blobPath(hash: string): string {
@@ -42,13 +48,17 @@ export class InputStore {
   async putFile(file: string, hash: string): Promise<boolean> {
     const target = this.blobPath(hash);
     if (existsSync(target)) {
+      const now = Date.now();
+      if (now - (this.touched.get(hash) ?? 0) < TOUCH_EVERY_MS) return true;
       try {
-        const now = new Date();
-        utimesSync(target, now, now);
+        utimesSync(target, now / 1000, now / 1000);
       } catch {
         // removed meanwhile by a prune of another process: store it again below
       }
-      if (existsSync(target)) return true;
+      if (existsSync(target)) {
+        this.rememberTouched(hash, now);
+        return true;
+      }
     }
     const data = await readFile(file);
     if (hashBytes(data) !== hash) return false;
@@ -57,6 +67,7 @@ export class InputStore {
     try {
       writeFileSync(tmp, data, { mode: 0o444, flag: "wx" });
       renameSync(tmp, target);
+      this.rememberTouched(hash, Date.now());
     } catch (err) {
       try {
         unlinkSync(tmp);
@@ -66,6 +77,12 @@ export class InputStore {
       throw err;
     }
     return true;
+  }
+
+  private rememberTouched(hash: string, at: number): void {
+    // Bounded: forgetting only costs one more touch.
+    if (this.touched.size >= 100_000) this.touched.clear();
+    this.touched.set(hash, at);
   }
 
   /**

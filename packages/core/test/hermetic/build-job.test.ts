@@ -8,6 +8,7 @@ import { hashBytes } from "../../src/hashing/key-hasher.js";
 import { buildJob, DEP_FILE_ROLE } from "../../src/hermetic/build-job.js";
 import { hostContextFiles } from "../../src/hermetic/host-context.js";
 import { InputStore } from "../../src/hermetic/input-store.js";
+import { runScan } from "../../src/hermetic/run-scan.js";
 
 /**
  * Turning a call into a job (with the real gcc for the closure scan), and the
@@ -148,6 +149,40 @@ describe("InputStore", () => {
     // The two oldest go; the newest two stay.
     expect(s.prune({ maxBytes: 2 * size, graceMs: 60_000 })).toBe(2 * size);
     expect(hashes.map((h) => s.has(h))).toEqual([false, false, true, true]);
+  });
+
+  it("marks a blob used at most once a minute, and stores it again when a prune removed it meanwhile", async () => {
+    const s = new InputStore(join(tmp, "store4"));
+    const f = join(tmp, "h.txt");
+    writeFileSync(f, "touch me");
+    const h = hashBytes("touch me");
+    expect(await s.putFile(f, h)).toBe(true);
+    const old = new Date(Date.now() - 3600_000);
+    utimesSync(s.blobPath(h), old, old);
+    // Used again within the minute: not marked again (no syscall per input per job).
+    expect(await s.putFile(f, h)).toBe(true);
+    expect(lstatSync(s.blobPath(h)).mtimeMs).toBeLessThan(Date.now() - 3000_000);
+    // A prune (another daemon's, or this one's) removes it: the next use stores it again.
+    expect(s.prune({ maxBytes: 0, graceMs: 60_000 })).toBeGreaterThan(0);
+    expect(s.has(h)).toBe(false);
+    expect(await s.putFile(f, h)).toBe(true);
+    expect(readFileSync(s.blobPath(h), "utf8")).toBe("touch me");
+    // A new store (a new daemon) knows nothing of earlier uses: it marks the blob used.
+    utimesSync(s.blobPath(h), old, old);
+    expect(await new InputStore(join(tmp, "store4")).putFile(f, h)).toBe(true);
+    expect(lstatSync(s.blobPath(h)).mtimeMs).toBeGreaterThan(Date.now() - 60_000);
+  });
+
+  it("runs a closure scan: the dependency file written, the exit status and stderr of a failing one, 127 for a missing compiler", async () => {
+    const dep = join(tmp, "scan.d");
+    const ok = await runScan(["gcc", "-M", "-MF", dep, "src/main.c", "-Iinclude"], proj, { PATH: process.env.PATH ?? "/usr/bin:/bin" });
+    expect(ok.exitCode).toBe(0);
+    expect(readFileSync(dep, "utf8")).toContain("include/lib/a.h");
+    const bad = await runScan(["gcc", "-M", "-MF", dep, "src/missing.c"], proj, { PATH: process.env.PATH ?? "/usr/bin:/bin" });
+    expect(bad.exitCode).not.toBe(0);
+    expect(bad.stderr).toContain("nope.h");
+    const none = await runScan([join(tmp, "no-such-compiler"), "-M"], proj, {});
+    expect(none.exitCode).toBe(127);
   });
 });
 

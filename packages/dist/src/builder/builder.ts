@@ -17,7 +17,7 @@ import { JobTokenVerifier } from "./job-tokens.js";
 import { SchedulerLink, type Registration } from "./scheduler-link.js";
 import { BuilderServer } from "./server.js";
 import { hostPlatform } from "../platform.js";
-import { farmAgent } from "../client/farm-request.js";
+import { farmAgent } from "../http/client.js";
 
 /** Why a builder does not start: one line for the operator. */
 export class BuilderStartError extends Error {

@@ -3,7 +3,7 @@ import { loadavg } from "node:os";
 import type { Dispatcher } from "undici";
 import type { JWK } from "jose";
 import type { Platform } from "@reprise/core";
-import { farmRequest, httpError, FarmRequestError } from "../client/farm-request.js";
+import { farmRequest, httpError, FarmRequestError } from "../http/client.js";
 
 export interface Registration {
   builderId: string;

@@ -3,7 +3,7 @@ import { createReadStream } from "node:fs";
 import type { Dispatcher } from "undici";
 import pLimit from "p-limit";
 import type { InputStore } from "@reprise/core";
-import { farmRequest, FarmRequestError, httpError } from "./farm-request.js";
+import { farmRequest, FarmRequestError, httpError } from "../http/client.js";
 import type { Allocation } from "./scheduler-client.js";
 import type { WireJob } from "../builder/job-message.js";
 
@@ -21,6 +21,14 @@ export interface RunExchange {
 }
 
 const UPLOADS_AT_ONCE = 8;
+
+/** An upload to the builder failed (refused, cut off or timed out): the builder answered the job, so it is not unreachable. */
+export class UploadError extends FarmRequestError {
+  constructor(cause: FarmRequestError) {
+    super(cause.kind, cause.message.startsWith("upload") ? cause.message : `upload: ${cause.message}`, cause.status, cause.errorCode, cause.body);
+    this.name = "UploadError";
+  }
+}
 
 /** Uploads under way from this process, by builder and path. */
 const inFlight = new Map<string, Promise<void>>();
@@ -75,7 +83,7 @@ export async function runOnBuilder(
         dispatcher,
         signal,
       });
-      if (r.status !== 200) throw httpError(`upload ${path}`, r.status, r.body);
+      if (r.status !== 200) throw new UploadError(httpError(`upload ${path}`, r.status, r.body));
       bytesUploaded += size;
     };
     const limit = pLimit(UPLOADS_AT_ONCE);
@@ -85,7 +93,11 @@ export async function runOnBuilder(
       const key = `${base}\0${path}`;
       let pending = inFlight.get(key);
       if (!pending) {
-        pending = limit(() => put(path, file, size)).finally(() => inFlight.delete(key));
+        pending = limit(() =>
+          put(path, file, size).catch((err: unknown) => {
+            throw err instanceof FarmRequestError && !(err instanceof UploadError) ? new UploadError(err) : err;
+          }),
+        ).finally(() => inFlight.delete(key));
         inFlight.set(key, pending);
       }
       return pending;

@@ -20,9 +20,9 @@ import {
   type MissContext,
   type Platform,
 } from "@reprise/core";
-import { farmAgent, farmRequest, FarmRequestError } from "./farm-request.js";
+import { farmAgent, farmRequest, FarmRequestError } from "../http/client.js";
 import { SchedulerClient, type Allocation } from "./scheduler-client.js";
-import { runOnBuilder, type RemoteToolchain } from "./builder-client.js";
+import { runOnBuilder, UploadError, type RemoteToolchain } from "./builder-client.js";
 import { checkRunResult, type CheckedRun } from "./run-result.js";
 import { jobToWire } from "../builder/job-message.js";
 
@@ -171,7 +171,9 @@ export class FarmCompiler {
       } catch (err) {
         if (!(err instanceof FarmRequestError)) throw err;
         lastFailure = builderFailure(err);
-        if (err.kind === "unreachable" || err.kind === "timeout") this.quarantined.set(alloc.builderId, Date.now() + QUARANTINE_MS);
+        if ((err.kind === "unreachable" || err.kind === "timeout") && !(err instanceof UploadError)) this.quarantined.set(alloc.builderId, Date.now() + QUARANTINE_MS);
+        // A builder that never answered holds no job of ours: its slot goes back now, not when the scheduler gives up on it.
+        if (err.kind === "unreachable" && err.status === 0) void scheduler.release(alloc.jobId);
         ctx.logger.warn("builder %s failed %s (attempt %d): %s", alloc.builderId, ctx.invocation.sourceFile, attempt + 1, err.message);
       } finally {
         clearInterval(waiting);
@@ -229,7 +231,7 @@ export class FarmCompiler {
         if (!(err instanceof FarmRequestError)) throw err;
         if (err.kind === "unreachable" || err.kind === "timeout") throw new NotOnFarm("dist-scheduler-unreachable", err.message);
         if (err.status === 401 || err.status === 403) throw new NotOnFarm("dist-auth", err.message);
-        if (err.code === "no-builder" || err.code === "all-busy") throw new NotOnFarm(`dist-${err.code}`, err.message);
+        if (err.errorCode === "no-builder" || err.errorCode === "all-busy") throw new NotOnFarm(`dist-${err.errorCode}`, err.message);
         throw new NotOnFarm("dist-scheduler-error", err.message);
       }
       const until = this.quarantined.get(alloc.builderId);
@@ -237,6 +239,7 @@ export class FarmCompiler {
         this.quarantined.delete(alloc.builderId);
         return alloc;
       }
+      void scheduler.release(alloc.jobId);
     }
     throw new NotOnFarm("dist-builder-unreachable", "the builders allocated could not be reached lately and still do not answer");
   }
@@ -286,11 +289,11 @@ interface JobToolchain extends RemoteToolchain {
 }
 
 function builderFailure(err: FarmRequestError): NotOnFarm {
-  if (err.code === "toolchain-unavailable") return new NotOnFarm("dist-toolchain-unavailable", err.message);
+  if (err instanceof UploadError) return new NotOnFarm("dist-upload-failed", err.message);
+  if (err.errorCode === "toolchain-unavailable") return new NotOnFarm("dist-toolchain-unavailable", err.message);
   if (err.kind === "timeout") return new NotOnFarm("dist-timeout", err.message);
   if (err.kind === "garbage") return new NotOnFarm("dist-bad-result", err.message);
   if (err.kind === "unreachable") return new NotOnFarm("dist-builder-unreachable", err.message);
-  if (err.message.startsWith("upload")) return new NotOnFarm("dist-upload-failed", err.message);
   if (err.status === 401 || err.status === 403) return new NotOnFarm("dist-auth", err.message);
   return new NotOnFarm("dist-builder-failed", err.message);
 }

@@ -1,7 +1,7 @@
 /** The client's side of the scheduler: allocating a builder for a job, and the status of the farm. */
 import type { Dispatcher } from "undici";
 import type { Platform } from "@reprise/core";
-import { farmRequest, FarmRequestError, httpError } from "./farm-request.js";
+import { farmRequest, FarmRequestError, httpError } from "../http/client.js";
 import { CircuitBreaker } from "./circuit-breaker.js";
 
 export interface Allocation {
@@ -51,6 +51,18 @@ export class SchedulerClient {
       throw new FarmRequestError("garbage", "allocate: the answer is not an allocation");
     }
     return a as Allocation;
+  }
+
+  /**
+   * Gives an allocation back unused (its builder could not be reached), so
+   * its slot is free at once rather than when the scheduler's grace period
+   * ends. Best effort: a failure only leaves the slot to that period.
+   */
+  release(jobId: string, timeoutMs = 2000): Promise<void> {
+    return farmRequest({ method: "POST", url: this.endpoint(`v1/jobs/${encodeURIComponent(jobId)}/release`), token: this.token, json: {}, timeoutMs, dispatcher: this.dispatcher }).then(
+      () => undefined,
+      () => undefined,
+    );
   }
 
   async status(timeoutMs = 5000): Promise<unknown> {

@@ -1,6 +1,6 @@
 /** What `reprise --dist-status` shows of the farm: the scheduler's pools, asked now. */
 import type { DistSettings } from "@reprise/core";
-import { farmAgent } from "./farm-request.js";
+import { farmAgent } from "../http/client.js";
 import { SchedulerClient } from "./scheduler-client.js";
 
 export interface SchedulerStatusBuilder {

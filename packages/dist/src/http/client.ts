@@ -1,27 +1,144 @@
 /**
- * The client side of farm JSON requests (daemon → scheduler/builder, builder →
- * scheduler), over undici with keep-alive. Not imported by the scheduler, so
- * the scheduler's module graph stays loadable on Node 20.11.
+ * The one client side of farm HTTP (daemon → scheduler/builder, builder →
+ * scheduler), over undici with keep-alive: `farmRequest` for one bounded
+ * exchange (JSON or a streamed upload; the answer's status and parsed JSON),
+ * `farmJsonRequest` on top of it for a request whose 2xx answer is validated.
+ * Not imported by the scheduler, so the scheduler's module graph stays
+ * loadable on Node 20.11.
  */
-import { readFile } from "node:fs/promises";
+import { readFileSync } from "node:fs";
 import { Agent, request, type Dispatcher } from "undici";
 import type { z } from "zod";
 import { DIST_PROTOCOL_VERSION, DEFAULT_JSON_BODY_LIMIT, ErrorBodySchema, PROTOCOL_HEADER } from "../protocol/common.js";
 
-/** A farm request that did not succeed: an error answer (`status` > 0) or no answer at all (`status` 0). */
+/** Why an exchange failed, in the words stats and logs use. */
+export type FarmFailureKind = "unreachable" | "timeout" | "http" | "garbage";
+
+/** A farm request that did not succeed: no answer (`status` 0), an error answer, or an answer that is not what the protocol says. */
 export class FarmRequestError extends Error {
-  readonly errorCode: string;
   constructor(
-    readonly status: number,
-    errorCode: string,
+    /** "unreachable" (connect, reset), "timeout", "http" (an error answer), "garbage" (not what the protocol says). */
+    readonly kind: FarmFailureKind,
     message: string,
+    /** The answer's status; 0 when there was none. */
+    readonly status = 0,
+    /** The server's error code (`{error:{code}}`), else "unreachable", "timeout", "too-large" or "bad-answer". */
+    readonly errorCode: string = kind === "unreachable" || kind === "timeout" ? kind : "bad-answer",
     /** The whole error body, for answers that carry more than `error` (409 `missing`). */
     readonly body?: unknown,
   ) {
     super(message);
     this.name = "FarmRequestError";
-    this.errorCode = errorCode;
   }
+
+  /** `errorCode` under the name the farm client's callers used first. */
+  get code(): string {
+    return this.errorCode;
+  }
+}
+
+export interface FarmAgentOptions {
+  /** PEM file of a CA to trust for https:// URLs (a private farm); else the system roots. */
+  caFile?: string;
+  /** Longest connect time (default 3 s). */
+  connectTimeoutMs?: number;
+  connections?: number;
+}
+
+/** A keep-alive connection pool for farm requests, with the CA a config names. */
+export function farmAgent(o: FarmAgentOptions = {}): Agent {
+  return new Agent({
+    connect: { timeout: o.connectTimeoutMs ?? 3000, ...(o.caFile ? { ca: readFileSync(o.caFile) } : {}) },
+    keepAliveTimeout: 10_000,
+    connections: o.connections ?? 64,
+  });
+}
+
+export interface FarmCall {
+  method: "GET" | "POST" | "PUT";
+  url: string;
+  token?: string;
+  json?: unknown;
+  /** A raw body (blob or archive upload). */
+  raw?: Buffer | NodeJS.ReadableStream;
+  rawLength?: number;
+  headers?: Record<string, string>;
+  /** The whole exchange, connection included. */
+  timeoutMs: number;
+  dispatcher?: Dispatcher;
+  signal?: AbortSignal;
+  /** Largest answer read (default 8 MiB); a larger one is garbage and is not read further. */
+  maxResponseBytes?: number;
+}
+
+/** The answer's status and parsed JSON body (any status); throws FarmRequestError when there is no answer, or garbage. */
+export async function farmRequest(call: FarmCall): Promise<{ status: number; body: unknown }> {
+  const headers: Record<string, string> = { ...call.headers, [PROTOCOL_HEADER]: String(DIST_PROTOCOL_VERSION) };
+  if (call.token) headers.authorization = `Bearer ${call.token}`;
+  let body: string | Buffer | NodeJS.ReadableStream | undefined;
+  if (call.json !== undefined) {
+    headers["content-type"] = "application/json";
+    body = JSON.stringify(call.json);
+  } else if (call.raw !== undefined) {
+    headers["content-type"] = "application/octet-stream";
+    if (call.rawLength !== undefined) headers["content-length"] = String(call.rawLength);
+    body = call.raw;
+  }
+  const signal = call.signal ? AbortSignal.any([call.signal, AbortSignal.timeout(call.timeoutMs)]) : AbortSignal.timeout(call.timeoutMs);
+  let res: Dispatcher.ResponseData;
+  try {
+    res = await request(call.url, {
+      method: call.method,
+      headers,
+      body: body as Dispatcher.DispatchOptions["body"],
+      ...(call.dispatcher ? { dispatcher: call.dispatcher } : {}),
+      signal,
+      headersTimeout: call.timeoutMs,
+      bodyTimeout: call.timeoutMs,
+    });
+  } catch (err) {
+    const e = err as Error & { code?: string; cause?: Error };
+    const timedOut = e.name === "TimeoutError" || e.code === "UND_ERR_HEADERS_TIMEOUT" || e.code === "UND_ERR_BODY_TIMEOUT" || e.code === "UND_ERR_CONNECT_TIMEOUT";
+    const why = timedOut ? `no answer within ${call.timeoutMs} ms` : `${e.code ?? e.name}: ${e.cause?.message ?? e.message}`;
+    throw new FarmRequestError(timedOut ? "timeout" : "unreachable", `${call.method} ${call.url}: ${why}`);
+  }
+  const limit = call.maxResponseBytes ?? DEFAULT_JSON_BODY_LIMIT;
+  const declared = Number(res.headers["content-length"] ?? NaN);
+  if (Number.isFinite(declared) && declared > limit) {
+    res.body.destroy();
+    throw new FarmRequestError("garbage", `${call.method} ${call.url}: an answer of ${declared} bytes exceeds ${limit}`, res.statusCode, "too-large");
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of res.body as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > limit) {
+        res.body.destroy();
+        throw new FarmRequestError("garbage", `${call.method} ${call.url}: the answer is larger than ${limit} bytes`, res.statusCode, "too-large");
+      }
+      chunks.push(chunk);
+    }
+  } catch (err) {
+    if (err instanceof FarmRequestError) throw err;
+    throw new FarmRequestError("unreachable", `${call.method} ${call.url}: the answer broke off: ${(err as Error).message}`);
+  }
+  const text = Buffer.concat(chunks).toString("utf8");
+  let parsed: unknown;
+  try {
+    parsed = text.length ? JSON.parse(text) : undefined;
+  } catch {
+    throw new FarmRequestError("garbage", `${call.method} ${call.url}: the answer (status ${res.statusCode}) is not JSON`, res.statusCode);
+  }
+  return { status: res.statusCode, body: parsed };
+}
+
+/** The `{error:{code,message}}` of an error answer, as an exception. */
+export function httpError(what: string, status: number, body: unknown): FarmRequestError {
+  const error = ErrorBodySchema.safeParse(body);
+  if (!error.success) return new FarmRequestError("http", `${what}: ${status}: no error message`, status, "bad-answer", body);
+  const { code, message } = error.data.error;
+  return new FarmRequestError("http", `${what}: ${status} ${code}: ${message}`, status, code, body);
 }
 
 export interface FarmRequestOptions<T> {
@@ -37,65 +154,22 @@ export interface FarmRequestOptions<T> {
   maxResponseBytes?: number;
 }
 
-/** One JSON request with the protocol header and bearer token; throws `FarmRequestError`. */
+/** One JSON request whose 2xx answer must match `schema`; throws `FarmRequestError` for anything else. */
 export async function farmJsonRequest<T>(options: FarmRequestOptions<T>): Promise<T> {
-  const timeoutMs = options.timeoutMs ?? 10_000;
-  const limit = options.maxResponseBytes ?? DEFAULT_JSON_BODY_LIMIT;
-  let response: Dispatcher.ResponseData;
-  try {
-    response = await request(options.url, {
-      method: options.method,
-      headers: {
-        [PROTOCOL_HEADER]: String(DIST_PROTOCOL_VERSION),
-        authorization: `Bearer ${options.token}`,
-        ...(options.body === undefined ? {} : { "content-type": "application/json" }),
-      },
-      body: options.body === undefined ? undefined : JSON.stringify(options.body),
-      dispatcher: options.dispatcher,
-      signal: AbortSignal.timeout(timeoutMs),
-      headersTimeout: timeoutMs,
-      bodyTimeout: timeoutMs,
-    });
-  } catch (error) {
-    const why = error instanceof Error && error.name === "TimeoutError" ? `no answer within ${timeoutMs} ms` : error instanceof Error ? ((error.cause as Error | undefined)?.message ?? error.message) : String(error);
-    throw new FarmRequestError(0, "unreachable", `${options.method} ${options.url}: ${why}`);
-  }
-  const declared = Number(response.headers["content-length"] ?? NaN);
-  if (Number.isFinite(declared) && declared > limit) {
-    response.body.destroy();
-    throw new FarmRequestError(response.statusCode, "too-large", `${options.url}: answer of ${declared} bytes exceeds ${limit}`);
-  }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of response.body as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) {
-      response.body.destroy();
-      throw new FarmRequestError(response.statusCode, "too-large", `${options.url}: answer exceeds ${limit} bytes`);
-    }
-    chunks.push(chunk);
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.concat(chunks).toString("utf8"));
-  } catch {
-    throw new FarmRequestError(response.statusCode, "bad-answer", `${options.url}: answer ${response.statusCode} is not JSON`);
-  }
-  if (response.statusCode < 200 || response.statusCode >= 300) {
-    const error = ErrorBodySchema.safeParse(parsed);
-    if (error.success) throw new FarmRequestError(response.statusCode, error.data.error.code, error.data.error.message, parsed);
-    throw new FarmRequestError(response.statusCode, "bad-answer", `${options.url}: answer ${response.statusCode} without an error body`, parsed);
-  }
-  const result = options.schema.safeParse(parsed);
+  const res = await farmRequest({
+    method: options.method,
+    url: options.url,
+    token: options.token,
+    json: options.body,
+    timeoutMs: options.timeoutMs ?? 10_000,
+    ...(options.dispatcher ? { dispatcher: options.dispatcher } : {}),
+    ...(options.maxResponseBytes !== undefined ? { maxResponseBytes: options.maxResponseBytes } : {}),
+  });
+  if (res.status < 200 || res.status >= 300) throw httpError(`${options.method} ${options.url}`, res.status, res.body);
+  const result = options.schema.safeParse(res.body);
   if (!result.success) {
     const issue = result.error.issues[0];
-    throw new FarmRequestError(response.statusCode, "bad-answer", `${options.url}: answer does not match the protocol: ${issue?.path.join(".") || "body"}: ${issue?.message}`);
+    throw new FarmRequestError("garbage", `${options.url}: answer does not match the protocol: ${issue?.path.join(".") || "body"}: ${issue?.message}`, res.status);
   }
   return result.data;
-}
-
-/** A keep-alive undici Agent; with `caFile` (PEM) it trusts only that CA (a private farm), else the system roots. */
-export async function farmAgent(options: { caFile?: string; connections?: number } = {}): Promise<Agent> {
-  const ca = options.caFile ? await readFile(options.caFile) : undefined;
-  return new Agent({ connections: options.connections ?? 64, keepAliveTimeout: 30_000, connect: ca ? { ca } : undefined });
 }

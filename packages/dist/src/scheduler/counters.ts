@@ -14,6 +14,8 @@ export function createCounters() {
     finishedOk: 0,
     finishedFailed: 0,
     unknownJob: 0,
+    /** Allocations a client gave back unused (it could not reach the builder). */
+    releasedByClient: 0,
     /** Every request refused for its credentials (401 + 403). */
     refusedAuth: 0,
     refusedUnauthenticated: 0,

@@ -22,6 +22,7 @@ export interface RouteOptions {
 
 const BUILDER_ROUTE = /^\/v1\/builders\/([^/]+)\/heartbeat$/;
 const FINISHED_ROUTE = /^\/v1\/jobs\/([^/]+)\/finished$/;
+const RELEASE_ROUTE = /^\/v1\/jobs\/([^/]+)\/release$/;
 
 export function schedulerRequestListener(options: RouteOptions): RequestListener {
   const { scheduler, logger } = options;
@@ -68,7 +69,10 @@ export function schedulerRequestListener(options: RouteOptions): RequestListener
       const outcome = await scheduler.allocate(message, whenGone);
       if (onClose) res.off("close", onClose);
       if (!outcome.ok) throw new HttpError(503, outcome.code, outcome.message);
-      if (res.destroyed) return scheduler.release(outcome.response.jobId);
+      if (res.destroyed) {
+        scheduler.release(outcome.response.jobId);
+        return;
+      }
       return sendJson(res, 200, outcome.response);
     }
     let match = BUILDER_ROUTE.exec(path);
@@ -100,6 +104,20 @@ export function schedulerRequestListener(options: RouteOptions): RequestListener
       }
       checkBuilderIdentity(subject, builderId);
       scheduler.finished(jobId, message);
+      return sendJson(res, 200, { ok: true });
+    }
+    match = RELEASE_ROUTE.exec(path);
+    if (match) {
+      // The job id is a random UUID only the allocating client was told: knowing it is the claim to the allocation.
+      if (method !== "POST") throw new HttpError(405, "method-not-allowed", "use POST");
+      await authenticate(req, options.clients);
+      const jobId = pathId(match[1]!);
+      await readJsonBody(req, options.jsonBodyLimit);
+      if (!scheduler.release(jobId)) {
+        counters.unknownJob++;
+        throw new HttpError(404, "unknown-job", `job ${jobId} is not outstanding (finished already, or its slot was reclaimed)`);
+      }
+      counters.releasedByClient++;
       return sendJson(res, 200, { ok: true });
     }
     if (path === "/v1/builders/register") {

@@ -97,9 +97,11 @@ export class Scheduler {
     return true;
   }
 
-  /** Gives back the slot of an allocation whose client went away before receiving it. */
-  release(jobId: string): void {
-    if (this.registry.finish(jobId)) this.serveWaiters();
+  /** Gives back the slot of an allocation whose client went away before receiving it, or gave it back unused; false if it is not outstanding. */
+  release(jobId: string): boolean {
+    if (!this.registry.finish(jobId)) return false;
+    this.serveWaiters();
+    return true;
   }
 
   jobBuilderId(jobId: string): string | undefined {
