@@ -15,7 +15,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PACKAGES=(
   gcc g++ clang make cmake tcc
   bubblewrap podman runc busybox-static docker.io uidmap
-  qemu-user-static gcc-aarch64-linux-gnu
+  qemu-user-static binfmt-support debootstrap gcc-aarch64-linux-gnu
   libc6-armhf-cross libstdc++6-armhf-cross libatomic1-armhf-cross
   redis-server memcached nginx libnginx-mod-http-dav-ext
   procps util-linux dpkg-dev xz-utils git ca-certificates acl
