@@ -14,6 +14,7 @@ import { JobRunner } from "./job-runner.js";
 import { JobTokenVerifier } from "./job-tokens.js";
 import { SchedulerLink, type Registration } from "./scheduler-link.js";
 import { BuilderServer } from "./server.js";
+import { HeldToolchains } from "./held-toolchains.js";
 import { hostPlatform } from "../platform.js";
 import { farmAgent } from "../client/farm-request.js";
 
@@ -66,7 +67,14 @@ export async function startBuilder(config: BuilderConfig, logger = new Logger(co
     maxBlobUpload: config.maxBlobUpload,
     maxToolchainUpload: config.maxToolchainUpload,
   });
-  const runner = new JobRunner({ stores, sandbox, scratchRoot: join(config.dataDir, "jobs"), maxJobs: config.maxJobs, caps: config.limits });
+  let own: HeldToolchains;
+  try {
+    own = await HeldToolchains.prepare(config.toolchains, config.dataDir, stores.toolchains, (m) => logger.info("%s", m));
+  } catch (err) {
+    throw new BuilderStartError((err as Error).message);
+  }
+  const runner = new JobRunner({ stores, sandbox, scratchRoot: join(config.dataDir, "jobs"), maxJobs: config.maxJobs, caps: config.limits, ownToolchain: (id) => own.resolve(id) });
+  const toolchainIds = () => [...stores.toolchainIds(), ...own.equivalenceIds()];
   const dispatcher = farmAgent(config.tls?.caFile ? { caFile: config.tls.caFile } : {});
   const log = (level: "info" | "warn" | "debug", msg: string) => logger[level]("%s", msg);
   const link = new SchedulerLink(config.schedulerUrl, config.token, dispatcher, log);
@@ -97,7 +105,8 @@ export async function startBuilder(config: BuilderConfig, logger = new Logger(co
     cores,
     memoryBytes: totalmem(),
     sandboxes: usable,
-    toolchains: stores.toolchainIds(),
+    toolchains: toolchainIds(),
+    held: own.descriptions(),
     freeToolchainBytes: stores.freeToolchainBytes(),
     version: REPRISE_VERSION,
     maxJobs: config.maxJobs,
@@ -121,7 +130,7 @@ export async function startBuilder(config: BuilderConfig, logger = new Logger(co
       const othersLoad = Math.max(0, loadavg()[0]! - runner.running);
       return {
         runningJobs: runner.running + runner.queued,
-        toolchains: stores.toolchainIds(),
+        toolchains: toolchainIds(),
         freeToolchainBytes: stores.freeToolchainBytes(),
         // Its own slots the scheduler counts (maxJobs); this says whether the owner's load leaves room at all.
         acceptingJobs: othersLoad < config.yieldAboveLoad,

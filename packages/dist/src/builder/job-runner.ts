@@ -14,6 +14,8 @@ export interface JobRunnerOptions {
   scratchRoot: string;
   maxJobs: number;
   caps: JobLimits;
+  /** The builder's own toolchain a job naming an equivalence runs with (HeldToolchains.resolve). */
+  ownToolchain?: (id: string) => { id: string; archivePath: string } | undefined;
 }
 
 export class JobRunner {
@@ -40,7 +42,7 @@ export class JobRunner {
 
   /** What the builder lacks for `job`, or undefined when it holds everything. */
   missing(job: CompileJob): { toolchain: boolean; blobs: string[] } | undefined {
-    const toolchain = !this.o.stores.toolchains.has(job.toolchainId);
+    const toolchain = !this.o.ownToolchain?.(job.toolchainId) && !this.o.stores.toolchains.has(job.toolchainId);
     const blobs = this.o.stores.missingBlobs(job.inputs.map((i) => i.hash));
     return toolchain || blobs.length ? { toolchain, blobs } : undefined;
   }
@@ -53,10 +55,13 @@ export class JobRunner {
       const started = performance.now();
       const { stores, sandbox } = this.o;
       let lease;
+      const own = this.o.ownToolchain?.(job.toolchainId);
       try {
-        lease = await stores.toolchains.acquire(job.toolchainId, async () => {
-          throw new Error("evicted");
-        });
+        lease = own
+          ? await stores.toolchains.acquire(own.id, own.archivePath)
+          : await stores.toolchains.acquire(job.toolchainId, async () => {
+              throw new Error("evicted");
+            });
       } catch {
         throw new HttpError(409, "missing", "the toolchain is no longer held", { missing: { toolchain: true, blobs: [] } });
       }
