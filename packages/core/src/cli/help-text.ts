@@ -31,6 +31,8 @@ const DIST_ENV_MEANING: Record<keyof typeof DIST_ENV_KEYS, string> = {
   REPRISE_DIST_FALLBACK: "local or fail, when the farm cannot compile",
   REPRISE_DIST_JOB_TIMEOUT_MS: "limit of one farm job (ms)",
   REPRISE_DIST_ALLOCATE_TIMEOUT_MS: "wait for a builder before compiling locally (ms)",
+  REPRISE_DIST_PREFER_PLATFORM: "pool used first when free (linux/aarch64)",
+  REPRISE_DIST_CROSS_ARCH: "0: only builders that can run this compiler",
 };
 
 /** The part of `reprise --help` after the options: commands, config files, environment, log. */

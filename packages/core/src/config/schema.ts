@@ -60,6 +60,10 @@ export const distSchema = z
     jobTimeoutMs: z.number().int().positive(),
     /** Longest wait for the scheduler to allocate a builder (default 2000). */
     allocateTimeoutMs: z.number().int().positive(),
+    /** A pool whose free builders are used first: "linux/aarch64", or an architecture alone ("aarch64", "x86_64"). */
+    preferPlatform: z.string().regex(/^([a-z0-9_]+\/)?[A-Za-z0-9_]+$/, 'an architecture ("aarch64") or "os/arch" ("linux/aarch64")'),
+    /** true (default): builders of other architectures holding an equivalent compiler may take jobs (docs/cross-arch.md). */
+    crossArch: z.boolean(),
   })
   .strict()
   .partial();
@@ -140,6 +144,9 @@ export interface DistSettings {
   fallback: "local" | "fail";
   jobTimeoutMs: number;
   allocateTimeoutMs: number;
+  /** Pool preferred when one of its builders is free. */
+  preferPlatform?: { os: string; arch: string };
+  crossArch: boolean;
 }
 
 export interface Settings {

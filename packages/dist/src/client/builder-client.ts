@@ -11,6 +11,8 @@ export interface RemoteToolchain {
   id: string;
   archivePath: string;
   archiveBytes: number;
+  /** The builder's own toolchain (an equivalent): never uploaded; a builder that lacks it fails the job. */
+  ownedByBuilder?: boolean;
 }
 
 export interface RunExchange {
@@ -89,6 +91,7 @@ export async function runOnBuilder(
       }
       return pending;
     };
+    if (missing?.toolchain === true && toolchain.ownedByBuilder) throw new FarmRequestError("garbage", `the builder no longer holds its own toolchain ${toolchain.id}`);
     if (missing?.toolchain === true) uploads.push(once(`v1/toolchains/${toolchain.id}`, toolchain.archivePath, toolchain.archiveBytes));
     for (const digest of blobs) uploads.push(once(`v1/blobs/${digest}`, inputs.blobPath(digest), known.get(digest)!));
     const settled = await Promise.allSettled(uploads);

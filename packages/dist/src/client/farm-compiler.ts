@@ -23,6 +23,7 @@ import { SchedulerClient, type Allocation } from "./scheduler-client.js";
 import { runOnBuilder } from "./builder-client.js";
 import { checkRunResult, type CheckedRun } from "./run-result.js";
 import { jobToWire } from "../builder/job-message.js";
+import { EquivalentJobs, equivalentJob } from "./equivalent-job.js";
 
 /** How long a builder that could not be reached is not used again by this client. */
 const QUARANTINE_MS = 30_000;
@@ -54,8 +55,11 @@ export class FarmCompiler {
   private readonly workspaces = new Map<string, Workspace>();
   private readonly schedulers = new Map<string, SchedulerClient>();
   private readonly quarantined = new Map<string, number>();
+  private readonly equivalents: EquivalentJobs;
 
-  constructor(private readonly engine: Engine) {}
+  constructor(private readonly engine: Engine) {
+    this.equivalents = new EquivalentJobs(engine);
+  }
 
   /** The scheduler client for these settings (one connection pool per URL, token and CA). */
   scheduler(dist: DistSettings): SchedulerClient {
@@ -124,7 +128,7 @@ export class FarmCompiler {
     // The toolchain holds the compiler under its own name; the job calls it as the build did (cc, not gcc-12).
     const held = toolchain.manifest.compilerPath;
     if (held && job.argv[0] !== held) job.links = [{ path: job.argv[0]!, target: held }];
-    const wire = jobToWire(job);
+    const portable = dist.crossArch ? await this.equivalents.portable(ctx.compiler, ctx.logger) : undefined;
     const started = performance.now();
     let roundTrips = 0;
     let bytesUploaded = 0;
@@ -133,7 +137,7 @@ export class FarmCompiler {
     for (let attempt = 0; attempt < 2 && !checked; attempt++) {
       let alloc: Allocation;
       try {
-        alloc = await this.allocate(scheduler, toolchain.id, toolchain.manifest.runsOn, dist);
+        alloc = await this.allocate(scheduler, toolchain.id, toolchain.manifest.runsOn, dist, portable ? [portable.equivalence] : []);
       } catch (err) {
         // No second builder for the retry: what made the first attempt fail is the reason.
         if (lastFailure && err instanceof NotOnFarm) throw lastFailure;
@@ -145,8 +149,14 @@ export class FarmCompiler {
         () => ctx.logger.warn("%s: waiting %d s for builder %s (%s), at most %d s", ctx.invocation.sourceFile, Math.round((Date.now() - waitStarted) / 1000), alloc.builderId, alloc.builderUrl, Math.round(dist.jobTimeoutMs / 1000)),
         WAIT_REPORT_MS,
       );
+      // A builder of another architecture holding an equivalent toolchain runs the job with it (docs/cross-arch.md).
+      const equivalentId = alloc.toolchainId && alloc.toolchainId !== toolchain.id ? alloc.toolchainId : undefined;
+      const sent = equivalentId && portable ? await equivalentJob(job, equivalentId, portable, ws.inputs) : job;
+      if (!sent) throw new NotOnFarm("dist-not-distributable-equivalent", `a file the job must carry to ${alloc.builderId} cannot be read`);
+      const wire = jobToWire(sent);
+      const remoteToolchain = equivalentId ? { id: equivalentId, archivePath: "", archiveBytes: 0, ownedByBuilder: true } : toolchain;
       try {
-        const ex = await runOnBuilder(alloc, toolchain, wire, ws.inputs, scheduler.dispatcher, dist.jobTimeoutMs, AbortSignal.timeout(dist.jobTimeoutMs), (m) =>
+        const ex = await runOnBuilder(alloc, remoteToolchain, wire, ws.inputs, scheduler.dispatcher, dist.jobTimeoutMs, AbortSignal.timeout(dist.jobTimeoutMs), (m) =>
           ctx.logger.debug("builder %s lacks %s%d input(s): %s", alloc.builderId, m.toolchain ? "the toolchain and " : "", m.blobs.length, m.blobs.slice(0, 20).join(" ")),
         );
         roundTrips += ex.roundTrips;
@@ -174,11 +184,11 @@ export class FarmCompiler {
   }
 
   /** A builder for the job, skipping one this client could not reach lately (asking once more). */
-  private async allocate(scheduler: SchedulerClient, toolchainId: string, platforms: { arch: string; os: string; bits?: 32 | 64 }[], dist: DistSettings): Promise<Allocation> {
+  private async allocate(scheduler: SchedulerClient, toolchainId: string, platforms: { arch: string; os: string; bits?: 32 | 64 }[], dist: DistSettings, equivalents: string[]): Promise<Allocation> {
     for (let i = 0; i < 2; i++) {
       let alloc: Allocation;
       try {
-        alloc = await scheduler.allocate(toolchainId, platforms, dist.allocateTimeoutMs);
+        alloc = await scheduler.allocate(toolchainId, platforms, dist.allocateTimeoutMs, { equivalents, ...(dist.preferPlatform ? { preferPlatform: dist.preferPlatform } : {}) });
       } catch (err) {
         if (!(err instanceof FarmRequestError)) throw err;
         if (err.kind === "unreachable" || err.kind === "timeout") throw new NotOnFarm("dist-scheduler-unreachable", err.message);
