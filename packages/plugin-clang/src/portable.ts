@@ -18,7 +18,7 @@
 import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { createHash } from "node:crypto";
 import { execa } from "execa";
 import type { CompilerInfo, PortableToolchain } from "@reprise/core";
@@ -86,6 +86,6 @@ export async function clangPortableToolchain(compiler: CompilerInfo, target: str
   return {
     equivalence: await clangEquivalence(compiler, target),
     targetArgs: [`--target=${target}`],
-    files: gccInstallationFiles(`${verbose.stderr}\n${verbose.stdout}`).filter((f) => existsSync(f)),
+    files: gccInstallationFiles(`${verbose.stderr}\n${verbose.stdout}`).map((f) => resolve(f)).filter((f) => existsSync(f)),
   };
 }

@@ -11,6 +11,8 @@ export interface SchedulerStatusBuilder {
   runningJobs: number;
   sandboxes: string[];
   toolchains: string[];
+  held?: { id: string; family: string; version: string; compilerPath: string; targets: { target: string; equivalence: string }[] }[];
+  rustTargets?: { target: string; held: boolean }[];
   lastHeartbeatMsAgo: number;
   version: string;
 }
