@@ -27,4 +27,4 @@ export { detectClang, isClangCxxName } from "./detect.js";
 export { clangDialect } from "./dialect.js";
 export { clangOptions, clangOptionTable } from "./option-table.js";
 export { clangToolchainSpec, clangToolchainPlatforms, gccInstallationFiles } from "./toolchain.js";
-export { clangPortableToolchain, clangEquivalence, canaryDigest, hostIndependentVersion } from "./portable.js";
+export { clangPortableToolchain, clangEquivalence, hostIndependentVersion } from "./portable.js";

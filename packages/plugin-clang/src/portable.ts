@@ -16,26 +16,11 @@
  *   even when their version lines do.
  */
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { createHash } from "node:crypto";
-import { execa } from "execa";
 import type { CompilerInfo, PortableToolchain } from "@reprise/core";
-import { localRunner } from "@reprise/plugin-gcc";
+import { canaryDigest, localRunner } from "@reprise/plugin-gcc";
 import { gccInstallationFiles } from "./toolchain.js";
-
-const CANARY_SOURCE = `/* reprise portable-toolchain canary */
-struct point { int x; double y; long z[4]; };
-static const char banner[] = __VERSION__;
-const char *reprise_banner(void) { return banner; }
-int reprise_sum(const int *v, int n) { int s = 0; for (int i = 0; i < n; i++) s += v[i] * 3 + (v[i] >> 2); return s; }
-double reprise_dot(const double *a, const double *b, int n) { double s = 0; for (int i = 0; i < n; i++) s += a[i] * b[i]; return s; }
-int reprise_pick(int k) { switch (k) { case 0: return 7; case 1: return 11; case 5: return 13; case 9: return 17; default: return -1; } }
-long reprise_point(struct point *p, int i) { p->z[i & 3] += p->x; return p->z[i & 3] + (long)p->y; }
-_Thread_local int reprise_tls;
-int reprise_tls_bump(void) { return ++reprise_tls; }
-`;
 
 /** The version text of `clang --version` without the lines that name this host (default target, install dir). */
 export function hostIndependentVersion(versionText: string): string {
@@ -48,29 +33,9 @@ export function hostIndependentVersion(versionText: string): string {
     .join("\n");
 }
 
-/** Digest of the canary object `compilerPath` writes for `target`. */
-export async function canaryDigest(compilerPath: string, target: string): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), "reprise-canary-"));
-  try {
-    await writeFile(join(dir, "canary.c"), CANARY_SOURCE);
-    const r = await execa(compilerPath, [`--target=${target}`, "-O2", "-g", `-fdebug-prefix-map=${dir}=/reprise-canary`, "-c", "canary.c", "-o", "canary.o"], {
-      cwd: dir,
-      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", LC_ALL: "C", LANG: "C" },
-      extendEnv: false,
-      stdin: "ignore",
-      reject: false,
-      timeout: 120_000,
-    });
-    if (r.exitCode !== 0) throw new Error(`${compilerPath} cannot compile for ${target}: ${String(r.stderr).trim().slice(0, 500)}`);
-    return createHash("sha256").update(await readFile(join(dir, "canary.o"))).digest("hex");
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
-
 /** The equivalence value of a clang at `compiler.path` for `target` (see the file's comment). */
 export async function clangEquivalence(compiler: Pick<CompilerInfo, "path" | "versionText">, target: string): Promise<string> {
-  const canary = await canaryDigest(compiler.path, target);
+  const canary = await canaryDigest(compiler.path, [`--target=${target}`]);
   const material = JSON.stringify({ family: "clang", version: hostIndependentVersion(compiler.versionText), path: compiler.path, target, canary });
   return createHash("sha256").update(material).digest("hex");
 }

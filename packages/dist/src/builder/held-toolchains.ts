@@ -18,9 +18,17 @@ export interface HeldToolchainConfig {
   targets: string[];
 }
 
+export interface OwnToolchain {
+  id: string;
+  archivePath: string;
+  compilerPath: string;
+}
+
 interface Prepared {
   held: HeldToolchain;
   archivePath: string;
+  /** Where the archive holds the compiler (a job's argv[0] is linked to it). */
+  compilerPath: string;
 }
 
 export class HeldToolchains {
@@ -49,6 +57,7 @@ export class HeldToolchains {
       const entry: Prepared = {
         held: { id: packaged.id, family: compiler.family, version: compiler.version, compilerPath: config.compiler, targets },
         archivePath: packaged.archivePath,
+        compilerPath: packaged.manifest.compilerPath,
       };
       held.prepared.push(entry);
       for (const t of targets) held.byEquivalence.set(t.equivalence, entry);
@@ -71,9 +80,9 @@ export class HeldToolchains {
    * unpacks it again if the store evicted it; undefined for ids that are not
    * one of this builder's equivalences.
    */
-  resolve(id: string): { id: string; archivePath: string } | undefined {
+  resolve(id: string): OwnToolchain | undefined {
     const p = this.byEquivalence.get(id);
-    return p ? { id: p.held.id, archivePath: p.archivePath } : undefined;
+    return p ? { id: p.held.id, archivePath: p.archivePath, compilerPath: p.compilerPath } : undefined;
   }
 }
 

@@ -7,6 +7,7 @@ import { hashBytes, type CompileJob, type JobLimits, type Sandbox } from "@repri
 import type { BuilderStores } from "./stores.js";
 import { HttpError } from "./http-io.js";
 import type { RunResponse } from "./job-message.js";
+import type { OwnToolchain } from "./held-toolchains.js";
 
 export interface JobRunnerOptions {
   stores: BuilderStores;
@@ -15,7 +16,7 @@ export interface JobRunnerOptions {
   maxJobs: number;
   caps: JobLimits;
   /** The builder's own toolchain a job naming an equivalence runs with (HeldToolchains.resolve). */
-  ownToolchain?: (id: string) => { id: string; archivePath: string } | undefined;
+  ownToolchain?: (id: string) => OwnToolchain | undefined;
 }
 
 export class JobRunner {
@@ -65,6 +66,8 @@ export class JobRunner {
       } catch {
         throw new HttpError(409, "missing", "the toolchain is no longer held", { missing: { toolchain: true, blobs: [] } });
       }
+      // The builder's own compiler may live under another name (a cross gcc): the job calls it by the client's.
+      if (own) job = { ...job, links: job.argv[0] === own.compilerPath ? [] : [{ path: job.argv[0]!, target: own.compilerPath }] };
       const scratchDir = await mkdtemp(join(this.o.scratchRoot, "job-"));
       try {
         const result = await sandbox.run(job, {
