@@ -9,6 +9,7 @@
  * compile. With the aarch64 builder gone, an aarch64 gcc job no builder can
  * take compiles locally, the reason in the stats.
  */
+import { execFileSync } from "node:child_process";
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,11 +18,14 @@ import { plain, RepriseSandbox, text, type StatsJson } from "../support/reprise-
 import { startBuilder, type FarmProcess } from "../support/farm-processes.js";
 import { startSchedulerProcess, farmRequest, type SchedulerProcess } from "../../packages/dist/test/support/scheduler-process.js";
 import { armv7Node } from "../../packages/dist/test/support/armv7-node.js";
+import { gccPortableToolchain } from "@reprise/plugin-gcc";
 import { inRoot, ROOT_REPRISE, startAarch64Builder, type RootSession } from "./support/aarch64-root.js";
 
 const CLANG = "/usr/bin/clang-14";
 const X86_TRIPLE = "x86_64-pc-linux-gnu";
 const ARM64_TRIPLE = "aarch64-unknown-linux-gnu";
+/** Debian's aarch64-hosted gcc for x86_64 in the arm64 root: a separate build of gcc 12 (see the gcc test). */
+const ROOT_CROSS_GCC = "/usr/bin/x86_64-linux-gnu-gcc-12";
 
 /** A small C and C++ project: what a compile of each file looks like (flags chosen to exercise debug info and C++ headers). */
 const SOURCES: Record<string, string> = {
@@ -86,7 +90,7 @@ beforeAll(async () => {
   const builderBase = { schedulerUrl: sched.url, token: sched.builderToken, maxJobs: 2, extra: { logLevel: "debug" } };
   [x86Builder, armBuilder] = await Promise.all([
     startBuilder({ ...builderBase, builderId: "x86-64", dataDir: join(work, "builder-x86"), extra: { logLevel: "debug", toolchains: [{ compiler: CLANG, targets: [ARM64_TRIPLE] }] } }),
-    startAarch64Builder(session, { ...builderBase, builderId: "arm64", dataDir: join(work, "builder-arm64"), extra: { logLevel: "debug", toolchains: [{ compiler: CLANG, targets: [X86_TRIPLE] }] } }),
+    startAarch64Builder(session, { ...builderBase, builderId: "arm64", dataDir: join(work, "builder-arm64"), extra: { logLevel: "debug", toolchains: [{ compiler: CLANG, targets: [X86_TRIPLE] }, { compiler: ROOT_CROSS_GCC, targets: ["x86_64-linux-gnu"] }] } }),
   ]);
   await waitForPools(["linux/aarch64", "linux/x86_64"]);
 }, 1_800_000);
@@ -102,7 +106,10 @@ describe("C and C++ across architectures (ARMv7 scheduler, x86_64 and aarch64 bu
     const s = await status();
     const arm = s.pools.find((p) => p.platform.arch === "aarch64")!.builders[0]!;
     expect(arm.builderId).toBe("arm64");
-    expect(arm.held?.map((h) => [h.compilerPath, h.targets.map((t) => t.target)])).toEqual([[CLANG, [X86_TRIPLE]]]);
+    expect(arm.held?.map((h) => [h.compilerPath, h.targets.map((t) => t.target)])).toEqual([
+      [CLANG, [X86_TRIPLE]],
+      [ROOT_CROSS_GCC, ["x86_64-linux-gnu"]],
+    ]);
     const x86 = s.pools.find((p) => p.platform.arch === "x86_64")!.builders[0]!;
     expect(x86.held?.map((h) => [h.compilerPath, h.targets.map((t) => t.target)])).toEqual([[CLANG, [ARM64_TRIPLE]]]);
     // What a user sees: `reprise --dist-status`.
@@ -172,6 +179,35 @@ describe("C and C++ across architectures (ARMv7 scheduler, x86_64 and aarch64 bu
       expect(jobsRun(x86Builder) - before, x86Builder.output().slice(-2000)).toBe(COMPILES.length);
     } finally {
       await reprise(["--stop-server"]);
+    }
+  });
+
+  it("gcc: the aarch64 builder's cross gcc is another build (its .comment differs), so an x86_64 client's gcc jobs never go there", async () => {
+    const s = await status();
+    const armGcc = s.pools.find((p) => p.platform.arch === "aarch64")!.builders[0]!.held!.find((h) => h.compilerPath === ROOT_CROSS_GCC)!;
+    const versionText = text((await plain("gcc-12", ["--version"], work)).stdout);
+    const mine = await gccPortableToolchain({ family: "gcc", path: "/usr/bin/gcc-12", realPath: "/usr/bin/gcc-12", version: "12", versionText, target: "x86_64-linux-gnu", identity: "x" }, "x86_64-linux-gnu");
+    expect(mine?.equivalence).toMatch(/^[0-9a-f]{64}$/);
+    expect((armGcc.targets[0] as { equivalence?: string }).equivalence).not.toBe(mine!.equivalence);
+    // Why: the same source, compiled by each, differs in the compiler's own identification.
+    const dir = join(work, "gcc-comment");
+    writeProject(dir);
+    await plain("gcc-12", ["-O2", "-c", "table.c", "-o", "native.o"], dir);
+    await inRoot(session, [ROOT_CROSS_GCC, "-O2", "-c", "table.c", "-o", "cross.o"], { cwd: dir });
+    const comment = (f: string) => text(execFileSync("objdump", ["-s", "-j", ".comment", join(dir, f)]));
+    expect(comment("native.o")).not.toBe(comment("cross.o"));
+
+    const client = new RepriseSandbox({ ...farmEnv("linux/aarch64"), REPRISE_DIST_FALLBACK: "fail" }, "node");
+    try {
+      const [armBefore, x86Before] = [jobsRun(armBuilder!), jobsRun(x86Builder)];
+      const r = await client.run(["gcc-12", "-O2", "-c", "table.c", "-o", "table.o"], dir);
+      expect(r.exitCode, text(r.stderr)).toBe(0);
+      expect(readFileSync(join(dir, "table.o")).equals(readFileSync(join(dir, "native.o")))).toBe(true);
+      expect(remote(await client.stats()).compiles).toBe(1);
+      expect(jobsRun(armBuilder!)).toBe(armBefore);
+      expect(jobsRun(x86Builder)).toBe(x86Before + 1);
+    } finally {
+      await client.dispose();
     }
   });
 
