@@ -150,6 +150,7 @@ function distSettings(dist: ConfigFile["dist"], base: string, cwd: string, caFro
       allocateTimeoutMs: dist.allocateTimeoutMs ?? 2000,
       ...(dist.preferPlatform ? { preferPlatform: platformOf(dist.preferPlatform) } : {}),
       crossArch: dist.crossArch ?? true,
+      ...(dist.toolchains ? { declaredToolchains: Object.fromEntries(Object.entries(dist.toolchains).map(([c, archives]) => [c, archives.map((a) => resolve(base, a))])) } : {}),
     },
   };
 }

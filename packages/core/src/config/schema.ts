@@ -64,6 +64,11 @@ export const distSchema = z
     preferPlatform: z.string().regex(/^([a-z0-9_]+\/)?[A-Za-z0-9_]+$/, 'an architecture ("aarch64") or "os/arch" ("linux/aarch64")'),
     /** true (default): builders of other architectures holding an equivalent compiler may take jobs (docs/cross-arch.md). */
     crossArch: z.boolean(),
+    /**
+     * Prepared toolchain archives of other host platforms for a local compiler
+     * (`reprise --package-toolchain` run there): `{ "/usr/bin/clang-14": ["clang-aarch64.tar.gz"] }`.
+     */
+    toolchains: z.record(z.string().startsWith("/", "a compiler's absolute path"), z.array(z.string().min(1)).max(16)),
   })
   .strict()
   .partial();
@@ -147,6 +152,8 @@ export interface DistSettings {
   /** Pool preferred when one of its builders is free. */
   preferPlatform?: { os: string; arch: string };
   crossArch: boolean;
+  /** Compiler path → absolute paths of archives declared for it (config `dist.toolchains`). */
+  declaredToolchains?: Record<string, string[]>;
 }
 
 export interface Settings {

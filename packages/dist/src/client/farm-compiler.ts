@@ -24,6 +24,7 @@ import { runOnBuilder } from "./builder-client.js";
 import { checkRunResult, type CheckedRun } from "./run-result.js";
 import { jobToWire } from "../builder/job-message.js";
 import { EquivalentJobs, equivalentJob } from "./equivalent-job.js";
+import { DeclaredToolchains, type DeclaredArchive } from "./declared-toolchains.js";
 
 /** How long a builder that could not be reached is not used again by this client. */
 const QUARANTINE_MS = 30_000;
@@ -56,6 +57,7 @@ export class FarmCompiler {
   private readonly schedulers = new Map<string, SchedulerClient>();
   private readonly quarantined = new Map<string, number>();
   private readonly equivalents: EquivalentJobs;
+  private readonly declared = new DeclaredToolchains();
 
   constructor(private readonly engine: Engine) {
     this.equivalents = new EquivalentJobs(engine);
@@ -128,7 +130,10 @@ export class FarmCompiler {
     // The toolchain holds the compiler under its own name; the job calls it as the build did (cc, not gcc-12).
     const held = toolchain.manifest.compilerPath;
     if (held && job.argv[0] !== held) job.links = [{ path: job.argv[0]!, target: held }];
-    const portable = dist.crossArch ? await this.equivalents.portable(ctx.compiler, ctx.logger) : undefined;
+    const declaredPaths = dist.declaredToolchains?.[ctx.compiler.path] ?? [];
+    const portable = dist.crossArch || declaredPaths.length ? await this.equivalents.portable(ctx.compiler, ctx.logger) : undefined;
+    // Archives the user declared for this compiler, for other hosts: offered when they prove to be the same build.
+    const alternatives = portable && declaredPaths.length ? await this.declared.usable(ctx.compiler, portable, declaredPaths, ctx.logger) : [];
     const started = performance.now();
     let roundTrips = 0;
     let bytesUploaded = 0;
@@ -137,7 +142,7 @@ export class FarmCompiler {
     for (let attempt = 0; attempt < 2 && !checked; attempt++) {
       let alloc: Allocation;
       try {
-        alloc = await this.allocate(scheduler, toolchain.id, toolchain.manifest.runsOn, dist, portable ? [portable.equivalence] : []);
+        alloc = await this.allocate(scheduler, toolchain.id, toolchain.manifest.runsOn, dist, portable && dist.crossArch ? [portable.equivalence] : [], alternatives);
       } catch (err) {
         // No second builder for the retry: what made the first attempt fail is the reason.
         if (lastFailure && err instanceof NotOnFarm) throw lastFailure;
@@ -151,10 +156,12 @@ export class FarmCompiler {
       );
       // A builder of another architecture holding an equivalent toolchain runs the job with it (docs/cross-arch.md).
       const equivalentId = alloc.toolchainId && alloc.toolchainId !== toolchain.id ? alloc.toolchainId : undefined;
-      const sent = equivalentId && portable ? await equivalentJob(job, equivalentId, portable, ws.inputs) : job;
+      const alternative = alternatives.find((a) => a.id === equivalentId);
+      let sent = equivalentId && portable ? await equivalentJob(job, equivalentId, portable, ws.inputs) : job;
       if (!sent) throw new NotOnFarm("dist-not-distributable-equivalent", `a file the job must carry to ${alloc.builderId} cannot be read`);
+      if (alternative) sent = { ...sent, links: sent.argv[0] === alternative.compilerPath ? [] : [{ path: sent.argv[0]!, target: alternative.compilerPath }] };
       const wire = jobToWire(sent);
-      const remoteToolchain = equivalentId ? { id: equivalentId, archivePath: "", archiveBytes: 0, ownedByBuilder: true } : toolchain;
+      const remoteToolchain = alternative ?? (equivalentId ? { id: equivalentId, archivePath: "", archiveBytes: 0, ownedByBuilder: true } : toolchain);
       try {
         const ex = await runOnBuilder(alloc, remoteToolchain, wire, ws.inputs, scheduler.dispatcher, dist.jobTimeoutMs, AbortSignal.timeout(dist.jobTimeoutMs), (m) =>
           ctx.logger.debug("builder %s lacks %s%d input(s): %s", alloc.builderId, m.toolchain ? "the toolchain and " : "", m.blobs.length, m.blobs.slice(0, 20).join(" ")),
@@ -184,11 +191,22 @@ export class FarmCompiler {
   }
 
   /** A builder for the job, skipping one this client could not reach lately (asking once more). */
-  private async allocate(scheduler: SchedulerClient, toolchainId: string, platforms: { arch: string; os: string; bits?: 32 | 64 }[], dist: DistSettings, equivalents: string[]): Promise<Allocation> {
+  private async allocate(
+    scheduler: SchedulerClient,
+    toolchainId: string,
+    platforms: { arch: string; os: string; bits?: 32 | 64 }[],
+    dist: DistSettings,
+    equivalents: string[],
+    alternatives: DeclaredArchive[],
+  ): Promise<Allocation> {
     for (let i = 0; i < 2; i++) {
       let alloc: Allocation;
       try {
-        alloc = await scheduler.allocate(toolchainId, platforms, dist.allocateTimeoutMs, { equivalents, ...(dist.preferPlatform ? { preferPlatform: dist.preferPlatform } : {}) });
+        alloc = await scheduler.allocate(toolchainId, platforms, dist.allocateTimeoutMs, {
+          equivalents,
+          alternatives: alternatives.map((a) => ({ toolchainId: a.id, platforms: a.runsOn })),
+          ...(dist.preferPlatform ? { preferPlatform: dist.preferPlatform } : {}),
+        });
       } catch (err) {
         if (!(err instanceof FarmRequestError)) throw err;
         if (err.kind === "unreachable" || err.kind === "timeout") throw new NotOnFarm("dist-scheduler-unreachable", err.message);

@@ -29,14 +29,14 @@ export class SchedulerClient {
   }
 
   /** A builder for the job; FarmRequestError when the scheduler cannot be reached or has none (status 503, code no-builder/all-busy). */
-  async allocate(toolchainId: string, platforms: Platform[], maxWaitMs: number, extra: { equivalents?: string[]; preferPlatform?: { os: string; arch: string } } = {}): Promise<Allocation> {
+  async allocate(toolchainId: string, platforms: Platform[], maxWaitMs: number, extra: { equivalents?: string[]; alternatives?: { toolchainId: string; platforms: Platform[] }[]; preferPlatform?: { os: string; arch: string } } = {}): Promise<Allocation> {
     let res;
     try {
       res = await farmRequest({
         method: "POST",
         url: this.endpoint("v1/jobs/allocate"),
         token: this.token,
-        json: { toolchainId, platforms, maxWaitMs, ...(extra.equivalents?.length ? { equivalents: extra.equivalents } : {}), ...(extra.preferPlatform ? { preferPlatform: extra.preferPlatform } : {}) },
+        json: { toolchainId, platforms, maxWaitMs, ...(extra.equivalents?.length ? { equivalents: extra.equivalents } : {}), ...(extra.alternatives?.length ? { alternatives: extra.alternatives } : {}), ...(extra.preferPlatform ? { preferPlatform: extra.preferPlatform } : {}) },
         // The scheduler may queue the request for maxWaitMs: wait that long and a little more, never longer.
         timeoutMs: maxWaitMs + 1500,
         dispatcher: this.dispatcher,
@@ -52,7 +52,7 @@ export class SchedulerClient {
     if (typeof a?.jobId !== "string" || typeof a.builderUrl !== "string" || typeof a.jobToken !== "string" || typeof a.builderId !== "string") {
       throw new FarmRequestError("garbage", "allocate: the answer is not an allocation");
     }
-    if (a.toolchainId !== undefined && a.toolchainId !== toolchainId && !extra.equivalents?.includes(a.toolchainId)) {
+    if (a.toolchainId !== undefined && a.toolchainId !== toolchainId && !extra.equivalents?.includes(a.toolchainId) && !extra.alternatives?.some((x) => x.toolchainId === a.toolchainId)) {
       throw new FarmRequestError("garbage", "allocate: the scheduler named a toolchain this client did not offer");
     }
     return a as Allocation;

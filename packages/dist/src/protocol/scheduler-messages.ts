@@ -69,6 +69,8 @@ export const AllocateRequestSchema = z.object({
   preferPlatform: PlatformSchema.optional(),
   /** Equivalent toolchains: a builder of any pool holding one of these may take the job with it (docs/cross-arch.md). */
   equivalents: z.array(IdSchema).max(16).optional(),
+  /** Other archives of an equivalent compiler the client can upload, each with the host platforms that can run it (declared toolchains). */
+  alternatives: z.array(z.object({ toolchainId: IdSchema, platforms: z.array(PlatformSchema).min(1).max(64) })).max(16).optional(),
   /** How long to queue when every matching builder is busy (default 2000, capped by the scheduler). */
   maxWaitMs: z.number().int().min(0).max(600_000).optional(),
 });

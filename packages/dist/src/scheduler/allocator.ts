@@ -14,6 +14,8 @@ export interface AllocationQuery {
    * holds one of these may take the job, with that toolchain.
    */
   equivalents?: readonly string[];
+  /** Archives the client can upload, by the pool keys that can run each: a builder of such a pool may take the job with it. */
+  alternatives?: readonly { toolchainId: string; poolKeys: readonly string[] }[];
   /** Pool keys (normalised "os/arch") of every platform that can run the toolchain. */
   poolKeys: readonly string[];
   preferPoolKey?: string;
@@ -24,7 +26,7 @@ export type Choice = { builder: BuilderEntry; toolchainId: string } | { none: "n
 /** The toolchain `builder` would run the job with: the client's own where its pool can run it, else an equivalent it holds. */
 function usableToolchain(builder: BuilderEntry, query: AllocationQuery, inPool: boolean): string | undefined {
   if (inPool) return query.toolchainId;
-  return query.equivalents?.find((id) => builder.toolchains.has(id));
+  return query.equivalents?.find((id) => builder.toolchains.has(id)) ?? query.alternatives?.find((a) => a.poolKeys.includes(builder.poolKey))?.toolchainId;
 }
 
 export function chooseBuilder(registry: BuilderRegistry, query: AllocationQuery): Choice {
@@ -34,7 +36,7 @@ export function chooseBuilder(registry: BuilderRegistry, query: AllocationQuery)
   let bestHolds = false;
   let bestToolchain = query.toolchainId;
   let anyBuilder = false;
-  const keys = query.equivalents?.length ? [...registry.pools.keys()] : query.poolKeys;
+  const keys = query.equivalents?.length || query.alternatives?.length ? [...registry.pools.keys()] : query.poolKeys;
   for (const key of keys) {
     const pool = registry.pools.get(key);
     if (!pool || pool.size === 0) continue;

@@ -117,6 +117,7 @@ export class Scheduler {
     const query: AllocationQuery = {
       toolchainId: request.toolchainId,
       ...(request.equivalents?.length ? { equivalents: request.equivalents } : {}),
+      ...(request.alternatives?.length ? { alternatives: request.alternatives.map((a) => ({ toolchainId: a.toolchainId, poolKeys: [...new Set(a.platforms.map(platformKey))] })) } : {}),
       poolKeys: [...new Set(request.platforms.map(platformKey))],
       preferPoolKey: request.preferPlatform ? platformKey(request.preferPlatform) : undefined,
     };
