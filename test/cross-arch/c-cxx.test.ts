@@ -10,7 +10,7 @@
  * take compiles locally, the reason in the stats.
  */
 import { execFileSync } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
@@ -76,6 +76,22 @@ async function waitForPools(expected: string[]): Promise<void> {
     await new Promise((r) => setTimeout(r, 500));
   }
   throw new Error(`the scheduler's pools are ${seen.join(", ")}, not ${expected.join(", ")}`);
+}
+
+/**
+ * The client command of an aarch64 client whose daemon runs in the root. An
+ * emulated daemon takes longer to start than a client waits for one (it would
+ * compile without cache): it is started and waited for first.
+ */
+async function aarch64Client(dir: string, env: Record<string, string>) {
+  const runtimeDir = mkdtempSync(join(work, "run-"));
+  const full = { ...env, REPRISE_DIR: join(dir, ".cache"), REPRISE_RUNTIME_DIR: runtimeDir, REPRISE_IDLE_TIMEOUT: "600" };
+  const reprise = (args: string[]) => inRoot(session, [...ROOT_REPRISE, ...args], { cwd: dir, env: full, detached: true });
+  await reprise(["--start-server"]);
+  for (let i = 0; i < 240 && !existsSync(join(runtimeDir, "daemon.sock")); i++) await new Promise((r) => setTimeout(r, 500));
+  const st = await reprise(["--show-stats", "--json"]);
+  expect(st.exitCode, `the aarch64 daemon did not start: ${text(st.stderr)}`).toBe(0);
+  return reprise;
 }
 
 /** Job lines a builder logged (debug): "job <id>: <argv0> with toolchain ..., exit status N". */
@@ -163,8 +179,7 @@ describe("C and C++ across architectures (ARMv7 scheduler, x86_64 and aarch64 bu
       rmSync(join(dir, c.object));
     }
     expect(reference.get("geometry.o")!.readUInt16LE(18), "an aarch64 object (e_machine 183)").toBe(183);
-    const env = { ...farmEnv("linux/x86_64"), REPRISE_DIST_FALLBACK: "fail", REPRISE_DIR: join(dir, ".cache"), REPRISE_RUNTIME_DIR: mkdtempSync(join(work, "run-")), REPRISE_IDLE_TIMEOUT: "600" };
-    const reprise = (args: string[]) => inRoot(session, [...ROOT_REPRISE, ...args], { cwd: dir, env, detached: true });
+    const reprise = await aarch64Client(dir, { ...farmEnv("linux/x86_64"), REPRISE_DIST_FALLBACK: "fail" });
     try {
       const before = jobsRun(x86Builder);
       for (const c of COMPILES) {
@@ -221,8 +236,7 @@ describe("C and C++ across architectures (ARMv7 scheduler, x86_64 and aarch64 bu
     expect(ref.exitCode, text(ref.stderr)).toBe(0);
     const reference = readFileSync(join(dir, "table.o"));
     rmSync(join(dir, "table.o"));
-    const env = { ...farmEnv("linux/x86_64"), REPRISE_DIR: join(dir, ".cache"), REPRISE_RUNTIME_DIR: mkdtempSync(join(work, "run-")), REPRISE_IDLE_TIMEOUT: "600" };
-    const reprise = (args: string[]) => inRoot(session, [...ROOT_REPRISE, ...args], { cwd: dir, env, detached: true });
+    const reprise = await aarch64Client(dir, farmEnv("linux/x86_64"));
     try {
       const r = await reprise(["gcc", "-O2", "-c", "table.c", "-o", "table.o"]);
       expect(r.exitCode, text(r.stderr)).toBe(0);

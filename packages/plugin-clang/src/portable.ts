@@ -22,15 +22,16 @@ import type { CompilerInfo, PortableToolchain } from "@reprise/core";
 import { canaryDigest, localRunner } from "@reprise/plugin-gcc";
 import { gccInstallationFiles } from "./toolchain.js";
 
-/** The version text of `clang --version` without the lines that name this host (default target, install dir). */
+/**
+ * The parts of clang's version text that do not name this host: the version
+ * line (release, vendor and build) and the thread model. Not `Target:`,
+ * `InstalledDir:` or what `-v` says about GCC installations found here.
+ */
 export function hostIndependentVersion(versionText: string): string {
-  const versionPart = versionText.split("\n\n")[0] ?? versionText;
-  return versionPart
-    .split("\n")
-    .filter((l) => !/^(Target|InstalledDir|Configuration file|Found candidate GCC|Selected GCC|Candidate multilib|Selected multilib):/.test(l.trim()))
-    .map((l) => l.trim())
-    .filter(Boolean)
-    .join("\n");
+  const lines = versionText.split("\n").map((l) => l.trim());
+  const version = lines.find((l) => /clang version /.test(l)) ?? "";
+  const threads = lines.find((l) => l.startsWith("Thread model:")) ?? "";
+  return [version, threads].filter(Boolean).join("\n");
 }
 
 /** The equivalence value of a clang at `compiler.path` for `target` (see the file's comment). */

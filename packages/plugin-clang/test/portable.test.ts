@@ -19,6 +19,10 @@ describe("clang portable toolchain", () => {
     expect(v).toContain("Thread model: posix");
     expect(v).not.toMatch(/Target:|InstalledDir:/);
     expect(hostIndependentVersion(versionText.replace("x86_64-pc-linux-gnu", "aarch64-unknown-linux-gnu").replace("/usr/bin", "/opt/llvm/bin"))).toBe(v);
+    // As detection records it: --version (its final newline stripped) then what -v says about this host's GCC installations.
+    const verbose = execFileSync(CLANG, ["-v"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }) || "";
+    const detected = `${versionText.trimEnd()}\n${verbose}Found candidate GCC installation: /usr/lib/gcc/aarch64-linux-gnu/12\nSelected multilib: .;@m64`;
+    expect(hostIndependentVersion(detected)).toBe(v);
   });
 
   it("an equivalence per target and per path, the same on every call", async () => {

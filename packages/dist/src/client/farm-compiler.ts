@@ -134,6 +134,7 @@ export class FarmCompiler {
     const portable = dist.crossArch || declaredPaths.length ? await this.equivalents.portable(ctx.compiler, ctx.logger) : undefined;
     // Archives the user declared for this compiler, for other hosts: offered when they prove to be the same build.
     const alternatives = portable && declaredPaths.length ? await this.declared.usable(ctx.compiler, portable, declaredPaths, ctx.logger) : [];
+    if (portable) ctx.logger.debug("%s for %s: equivalent toolchains %s%s", ctx.compiler.path, ctx.compiler.target, portable.equivalence, alternatives.length ? `, declared ${alternatives.map((a) => a.id).join(" ")}` : "");
     const started = performance.now();
     let roundTrips = 0;
     let bytesUploaded = 0;
