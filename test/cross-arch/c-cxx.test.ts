@@ -197,6 +197,40 @@ describe("C and C++ across architectures (ARMv7 scheduler, x86_64 and aarch64 bu
     }
   });
 
+  it("a declared toolchain: the x86_64 client uploads an aarch64 clang archive made in the root; objects byte-identical", async () => {
+    const dir = join(work, "declared");
+    writeProject(dir);
+    // Packaged where it runs, with the equivalence for the client's target recorded in it.
+    const archive = join(dir, "clang-aarch64.tar.gz");
+    const packed = await inRoot(session, [...ROOT_REPRISE, "--package-toolchain", CLANG, archive, "--target", X86_TRIPLE], { cwd: dir, env: { REPRISE_DIR: join(dir, ".pack-cache") } });
+    expect(packed.exitCode, text(packed.stderr)).toBe(0);
+    expect(text(packed.stdout)).toMatch(/runs on linux\/aarch64/);
+    expect(text(packed.stdout)).toContain(`equivalent for ${X86_TRIPLE}:`);
+    writeFileSync(join(dir, ".repriserc.json"), JSON.stringify({ dist: { toolchains: { [CLANG]: [archive] } } }));
+    const reference = new Map<string, Buffer>();
+    for (const c of COMPILES) {
+      expect((await plain(CLANG, [...c.flags, "-c", c.source, "-o", c.object], dir)).exitCode).toBe(0);
+      reference.set(c.object, readFileSync(join(dir, c.object)));
+      rmSync(join(dir, c.object));
+    }
+    // Without equivalents held by builders (crossArch off), only the declared archive can take the job on aarch64.
+    const client = new RepriseSandbox({ ...farmEnv("linux/aarch64"), REPRISE_DIST_FALLBACK: "fail", REPRISE_DIST_CROSS_ARCH: "0" }, "node");
+    try {
+      const before = jobsRun(armBuilder!);
+      for (const c of COMPILES) {
+        const r = await client.run(["clang-14", ...c.flags, "-c", c.source, "-o", c.object], dir);
+        expect(r.exitCode, text(r.stderr)).toBe(0);
+        expect(readFileSync(join(dir, c.object)).equals(reference.get(c.object)!), `${c.object} byte-identical to the local compile`).toBe(true);
+      }
+      const s = await client.stats();
+      expect(s.fallbacks).toEqual({});
+      expect(remote(s).bytesUploaded, "the archive went up").toBeGreaterThan(10_000_000);
+      expect(jobsRun(armBuilder!) - before).toBe(COMPILES.length);
+    } finally {
+      await client.dispose();
+    }
+  });
+
   it("gcc: the aarch64 builder's cross gcc is another build (its .comment differs), so an x86_64 client's gcc jobs never go there", async () => {
     const s = await status();
     const armGcc = s.pools.find((p) => p.platform.arch === "aarch64")!.builders[0]!.held!.find((h) => h.compilerPath === ROOT_CROSS_GCC)!;
