@@ -43,7 +43,7 @@ export function helpFooter(env: NodeJS.ProcessEnv = process.env): string {
     "Commands:",
     "  install-native                          build the native client with the system C compiler (faster cache hits)",
     "  link-compilers <dir> [compiler...]      make compiler links (gcc, g++, cc, c++, clang, clang++) to the native client in <dir>",
-    "  --package-toolchain <compiler> <out>    write the compiler's toolchain archive (.tar.gz)",
+    "  --package-toolchain <compiler> <out> [--target <triple>]...  write the compiler's toolchain archive (.tar.gz), with its equivalence for each target (docs/cross-arch.md)",
     "  toolchain inspect <archive> [--json]    describe a toolchain archive",
     "  --explain [--json] <compile command>    say whether the call would hit and, for a miss, what differs from the cached entry (compiles nothing)",
     "",
