@@ -2,7 +2,7 @@
 // Reprise benchmark: plain compiler vs ccache vs sccache vs Reprise, in one run.
 //
 //   npm run bench                       (= npm run build && node bench/run.mjs)
-//   node bench/run.mjs [--quick] [--only=hit,miss,rebuild,rust,hermetic,remote,farm-scheduler,farm] [--tools=plain,ccache,sccache,reprise]
+//   node bench/run.mjs [--quick] [--only=hit,npm-bin,miss,rebuild,rust,hermetic,remote,farm-scheduler,farm] [--tools=plain,ccache,sccache,reprise]
 //                      [--projects=generated-200,lua5.4,yaml-cpp] [--jobs=2] [--work=DIR] [--fixtures=DIR] [--no-fetch] [--json=PATH]
 //                      [--timer=hyperfine|node]
 //                      [--hit-calls=N] [--plain-calls=N] [--miss-runs=N] [--rebuild-reps=N]
@@ -14,6 +14,9 @@
 //            than node) when installed, else a process.hrtime loop (--timer=node); tools are
 //            interleaved in batches of 10 calls (each after 2 untimed ones) so drift hits them alike.
 //            Noise rows: spawning /bin/true and `node -e 0` with the same timer.
+//   npm-bin  a warm hit through node_modules/.bin/reprise after a real `npm install` of the release
+//            tarballs (scripts/pack-release.mjs), against the native client alone, the sh launcher
+//            left by --ignore-scripts and ccache, alternating call by call (bench/npm-bin.mjs, also alone).
 //   miss     one miss: each tool's cache dir is fresh at scenario start and every timed run
 //            compiles a source that differs (a nonce declaration appended, which changes the
 //            preprocessed text too), so every timed call is a real miss; servers/daemons are
@@ -59,11 +62,11 @@ const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const T0 = Date.now();
 
 // ---------------------------------------------------------------- options
-const SCENARIOS = ['hit', 'miss', 'rebuild', 'rust', 'hermetic', 'remote', 'farm-scheduler', 'farm'];
+const SCENARIOS = ['hit', 'npm-bin', 'miss', 'rebuild', 'rust', 'hermetic', 'remote', 'farm-scheduler', 'farm'];
 function parseArgs(argv) {
   const o = {
     quick: false,
-    only: ['hit', 'miss', 'rebuild', 'rust', 'hermetic', 'remote', 'farm-scheduler', 'farm'],
+    only: ['hit', 'npm-bin', 'miss', 'rebuild', 'rust', 'hermetic', 'remote', 'farm-scheduler', 'farm'],
     tools: ['plain', 'ccache', 'sccache', 'reprise', 'reprise-node'],
     jobs: 2,
     work: path.join(REPO, '.bench-work'),
@@ -832,6 +835,13 @@ async function scenarioRemote() {
   results.remote = { ...r, markdown: remoteMarkdown(r) };
 }
 
+async function scenarioNpmBin() {
+  log('scenario npm-bin: a hit through node_modules/.bin/reprise after npm install, vs the native client alone and ccache (bench/npm-bin.mjs)');
+  const { npmBinBench, npmBinMarkdown } = await import('./npm-bin.mjs');
+  const r = await npmBinBench({ quick: opt.quick, work: path.join(WORK, 'npm-bin'), log: (...a) => log(`  ${a.join(' ')}`) });
+  results.npmBin = { ...r, markdown: npmBinMarkdown(r) };
+}
+
 async function scenarioFarmScheduler() {
   log('scenario farm-scheduler: allocations/s with 100 builders and 32 clients, scheduler on one core (bench/farm-scheduler.mjs)');
   const { farmSchedulerBench, farmSchedulerMarkdown } = await import('./farm-scheduler.mjs');
@@ -917,6 +927,7 @@ function markdown() {
     }
     L.push('');
   }
+  if (results.npmBin?.markdown) L.push(results.npmBin.markdown.trim(), '');
   if (results.rust?.markdown) L.push(results.rust.markdown.trim(), '');
   if (results.hermetic?.markdown) L.push(results.hermetic.markdown.trim(), '');
   if (results.remote?.markdown) L.push(results.remote.markdown.trim(), '');
@@ -929,7 +940,7 @@ function markdown() {
 // ---------------------------------------------------------------- main
 async function main() {
   log(`work dir ${WORK}; tools: ${tools.map((t) => `${t.name}${t.available ? '' : ` (${t.reason})`}`).join(', ')}`);
-  const scenarios = { hit: scenarioHit, miss: scenarioMiss, rebuild: scenarioRebuild, rust: scenarioRust, hermetic: scenarioHermetic, remote: scenarioRemote, 'farm-scheduler': scenarioFarmScheduler, farm: scenarioFarm };
+  const scenarios = { hit: scenarioHit, 'npm-bin': scenarioNpmBin, miss: scenarioMiss, rebuild: scenarioRebuild, rust: scenarioRust, hermetic: scenarioHermetic, remote: scenarioRemote, 'farm-scheduler': scenarioFarmScheduler, farm: scenarioFarm };
   for (const s of SCENARIOS) {
     if (!opt.only.includes(s)) continue;
     if (pastDeadline()) { results.notes.push(`${s}: skipped (--max-minutes ${opt.maxMinutes} reached)`); continue; }

@@ -15,10 +15,12 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PACKAGES=(
   gcc g++ clang make cmake tcc
   bubblewrap podman runc busybox-static docker.io uidmap
-  qemu-user-static binfmt-support debootstrap gcc-aarch64-linux-gnu
+  qemu-user-static binfmt-support debootstrap gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf libc6-dev-arm64-cross libc6-dev-armhf-cross libc6-dev
   libc6-armhf-cross libstdc++6-armhf-cross libatomic1-armhf-cross
   redis-server memcached nginx libnginx-mod-http-dav-ext
   procps util-linux dpkg-dev xz-utils git ca-certificates acl
+  # Debian's rustc 1.63, beside rustup's: the Rust job tests package a rustc that rustup does not manage.
+  rustc
 )
 
 missing=()
@@ -46,6 +48,8 @@ fi
 # Debian's librust-*-dev crates for the Rust tests (the toolchain itself is
 # rustup's); says what to run when it cannot install them.
 bash scripts/setup-rust-fixtures.sh >/dev/null
+# The loopback rustup distribution tree of the farm-rustup tests (cached; ~2 min the first time).
+bash scripts/setup-rustup-dist.sh >/dev/null || echo "reprise setup: the loopback rustup dist tree was not built (reason above); the farm-rustup tests build it themselves or fail saying why" >&2
 
 if [ -n "${SUDO_UID:-}" ] && [ "$(id -u)" = 0 ] && [ "$SUDO_UID" != 0 ]; then
   # Through sudo: node_modules belongs to the user who called it, and so does npm's cache (-H).

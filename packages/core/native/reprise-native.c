@@ -162,10 +162,59 @@ static int is_executable_file(const char *p) {
 /* ---- where this binary and the rest of Reprise are ---------------------- */
 
 static char *self_path;  /* real path of this binary */
-static char *core_dir;   /* the @reprise/core package: <core>/dist/native/reprise-native */
+static char *core_dir;   /* the @reprise/core package (find_core_dir) */
 static char *excluded[3]; /* real paths never taken for the compiler */
 
 static char *find_on_path(const char *name, const char *cwd, const char *skip_dir_real, int skip_self);
+
+static int has_node_client(const char *dir) {
+  char *js = concat3(dir, "/dist/bin/reprise.js", "");
+  int ok = access(js, R_OK) == 0;
+  free(js);
+  return ok;
+}
+
+/*
+ * The @reprise/core package this binary belongs to: <core>/bin/reprise (placed
+ * by npm's install script), <core>/dist/native/reprise-native (built from
+ * source), or a prebuilt run from its platform package
+ * (node_modules/@reprise/client-<platform>/bin/reprise), from which core is
+ * found as Node resolves a package: <ancestor>/node_modules/@reprise/core.
+ * That search stops at a directory every user can write or that belongs to
+ * another user (security/path-trust.ts untrustedDirReason, as the config
+ * search does), so /tmp/node_modules is never read.
+ */
+static char *find_core_dir(const char *self) {
+  char *dir = dir_name(self);
+  char *up = dir_name(dir);
+  if (strcmp(base_name(dir), "native") == 0 && strcmp(base_name(up), "dist") == 0) {
+    free(dir);
+    char *core = dir_name(up);
+    free(up);
+    return core;
+  }
+  if (has_node_client(up)) {
+    free(dir);
+    return up;
+  }
+  free(up);
+  for (;;) {
+    struct stat st;
+    if (stat(dir, &st) != 0 || (st.st_mode & S_IWOTH) || (st.st_uid != geteuid() && st.st_uid != 0)) break;
+    char *core = concat3(dir, strcmp(dir, "/") == 0 ? "" : "/", "node_modules/@reprise/core");
+    if (has_node_client(core)) {
+      free(dir);
+      return core;
+    }
+    free(core);
+    if (strcmp(dir, "/") == 0 || strcmp(dir, ".") == 0) break;
+    char *parent = dir_name(dir);
+    free(dir);
+    dir = parent;
+  }
+  free(dir);
+  return NULL;
+}
 
 static void locate_self(const char *argv0) {
   if (self_path) return;
@@ -182,12 +231,9 @@ static void locate_self(const char *argv0) {
     free(cwd);
   }
   if (!self_path) return;
-  char *native_dir = dir_name(self_path);
-  char *dist_dir = dir_name(native_dir);
-  core_dir = dir_name(dist_dir);
-  free(native_dir);
-  free(dist_dir);
+  core_dir = find_core_dir(self_path);
   excluded[0] = self_path;
+  if (!core_dir) return;
   char *launcher = concat3(core_dir, "/bin/reprise", "");
   char *js = concat3(core_dir, "/dist/bin/reprise.js", "");
   if (realpath(launcher, buf)) excluded[1] = concat3(buf, "", "");

@@ -5,17 +5,37 @@
 // through the Node client. `--required` (used by `reprise install-native`)
 // makes that, and a failed compile, an error.
 //
+// `--target <id>` builds the prebuilt client of a platform package instead
+// (native-targets.mjs: static, stripped, with that target's cross compiler,
+// no node path baked in since it runs on other machines) into `--out <file>`.
+//
 //   node scripts/build-native.mjs [--required] [--quiet]
+//   node scripts/build-native.mjs --target linux-arm64 --out <file>
 import { spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { NATIVE_TARGETS } from "./native-targets.mjs";
 
 const core = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const source = join(core, "native", "reprise-native.c");
-const outDir = join(core, "dist", "native");
-const output = join(outDir, "reprise-native");
-const required = process.argv.includes("--required");
+const argValue = (flag) => {
+  const i = process.argv.indexOf(flag);
+  return i > 0 ? process.argv[i + 1] : undefined;
+};
+const targetId = argValue("--target");
+const target = targetId === undefined ? undefined : NATIVE_TARGETS.find((t) => t.id === targetId);
+if (targetId !== undefined && !target) {
+  console.error(`reprise: unknown native target ${targetId} (known: ${NATIVE_TARGETS.map((t) => t.id).join(", ")})`);
+  process.exit(2);
+}
+if (target && !argValue("--out")) {
+  console.error("reprise: --target needs --out <file>");
+  process.exit(2);
+}
+const output = target ? resolve(argValue("--out")) : join(core, "dist", "native", "reprise-native");
+const outDir = dirname(output);
+const required = process.argv.includes("--required") || target !== undefined;
 const quiet = process.argv.includes("--quiet");
 
 function readConstant(candidates, pattern, what) {
@@ -58,16 +78,11 @@ try {
   done(1, `reprise: cannot build the native client: ${err.message}`);
 }
 
-const candidates = process.env.CC ? [process.env.CC] : ["cc", "gcc", "clang"];
-const flags = [
-  "-std=c11",
-  "-O2",
-  "-Wall",
-  "-Wextra",
-  `-DREPRISE_VERSION=${cString(version)}`,
-  `-DREPRISE_PROTOCOL=${protocol}`,
-  `-DREPRISE_NODE=${cString(process.execPath)}`,
-];
+const candidates = target ? [target.cc] : process.env.CC ? [process.env.CC] : ["cc", "gcc", "clang"];
+const flags = ["-std=c11", "-O2", "-Wall", "-Wextra", `-DREPRISE_VERSION=${cString(version)}`, `-DREPRISE_PROTOCOL=${protocol}`];
+// A prebuilt finds node on PATH; one built here runs the node that built it first.
+if (target) flags.push("-s");
+else flags.push(`-DREPRISE_NODE=${cString(process.execPath)}`);
 
 mkdirSync(outDir, { recursive: true });
 // Written beside and renamed over: a running client is never overwritten in place.
@@ -78,7 +93,7 @@ for (const cc of candidates) {
   // Static where the C library allows it: no dynamic loader work on each call (about 1 ms of CPU here).
   // The client uses nothing from NSS or dlopen, so a static glibc binary behaves the same.
   let r = spawnSync(cmd, [...ccArgs, ...flags, "-static", source, "-o", temp], { encoding: "utf8" });
-  if (!r.error && r.status !== 0) r = spawnSync(cmd, [...ccArgs, ...flags, source, "-o", temp], { encoding: "utf8" });
+  if (!r.error && r.status !== 0 && !target) r = spawnSync(cmd, [...ccArgs, ...flags, source, "-o", temp], { encoding: "utf8" });
   if (r.error && r.error.code === "ENOENT") {
     tried.push(cmd);
     continue;
@@ -96,4 +111,5 @@ for (const cc of candidates) {
   done(0, `reprise: built the native client ${shown.startsWith("..") ? output : shown} with ${cc}`);
 }
 removeStale();
+if (target) done(1, `reprise: no ${target.cc} for the ${target.id} prebuilt client (npm run setup installs the cross compilers)`);
 done(required ? 1 : 0, `reprise: no C compiler found (tried ${tried.join(", ")}; set CC); Reprise will use the Node client`);

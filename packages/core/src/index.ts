@@ -14,14 +14,14 @@ export { REPRISE_VERSION } from "./version.js";
 export { PROTOCOL_VERSION } from "./protocol/frames.js";
 export type { Settings } from "./config/schema.js";
 export { parseDepFileWithEnv, type DepFileContents } from "./engine/dep-file.js";
-export type { ArchitectureQuery, PortableToolchain, PortableToolchainQuery } from "./engine/hooks.js";
+export type { ArchitectureQuery, DescriptorQuery, PortableToolchain, PortableToolchainQuery } from "./engine/hooks.js";
 export type * from "./toolchain/types.js";
 export type * from "./sandbox/types.js";
 export type { StatsSnapshot } from "./stats/stats.js";
 export * from "./toolchain/index.js";
 // The builder's side of a compile job, for hermetic mode today and the build farm later.
 export { SandboxSelector, SandboxUnavailableError, sandboxNames, type SandboxSelectorOptions } from "./sandbox/select-sandbox.js";
-export { buildJob, DEFAULT_LIMITS, DEP_FILE_ROLE, jobEnvironment, type JobPlan } from "./hermetic/build-job.js";
+export { buildJob, DEFAULT_LIMITS, DEP_FILE_ROLE, jobEnvironment, jobRefusal, type JobPlan } from "./hermetic/build-job.js";
 export { HermeticCompiler, type HermeticOutcome, type ToolchainProvider, type HermeticWorkspace, type HermeticCompilerOptions } from "./hermetic/hermetic-compiler.js";
 export { InputStore, type InputStorePruneOptions } from "./hermetic/input-store.js";
 // Where a miss is compiled (`compileMiss`): hermetic mode's tap, and what a farm client needs to build jobs and write outputs.

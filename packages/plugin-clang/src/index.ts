@@ -15,7 +15,7 @@ export const clangPlugin: ReprisePlugin = {
     engine.hooks.parseArguments.for("clang").tap(PLUGIN_NAME, (input) => parseGccLikeArguments(input, clangDialect));
     engine.hooks.adaptOutput.for("clang").tap(PLUGIN_NAME, (input) => adaptGccLikeOutput(input, clangDialect));
     engine.hooks.packageToolchain.tapPromise(PLUGIN_NAME, async (compiler) => (compiler.family === "clang" ? clangToolchainSpec(compiler) : undefined));
-    engine.hooks.resolveArchitecture.tapPromise(PLUGIN_NAME, async ({ toolchain }) => (toolchain.family === "clang" ? clangToolchainPlatforms(toolchain) : undefined));
+    engine.hooks.resolveArchitecture.tapPromise(PLUGIN_NAME, async ({ toolchain }) => (toolchain?.family === "clang" ? clangToolchainPlatforms(toolchain) : undefined));
     // Across architectures: a builder holding the same clang build for another host takes the job with --target.
     engine.hooks.portableToolchain.tapPromise(PLUGIN_NAME, async ({ compiler, target }) => (compiler.family === "clang" ? clangPortableToolchain(compiler, target) : undefined));
   },

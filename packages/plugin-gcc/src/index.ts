@@ -16,7 +16,7 @@ export const gccPlugin: ReprisePlugin = {
     engine.hooks.parseArguments.for("gcc").tap(PLUGIN_NAME, (input) => parseGccLikeArguments(input, gccDialect));
     engine.hooks.adaptOutput.for("gcc").tap(PLUGIN_NAME, (input) => adaptGccLikeOutput(input, gccDialect));
     engine.hooks.packageToolchain.tapPromise(PLUGIN_NAME, async (compiler) => (compiler.family === "gcc" ? gccToolchainSpec(compiler) : undefined));
-    engine.hooks.resolveArchitecture.tapPromise(PLUGIN_NAME, async ({ toolchain }) => (toolchain.family === "gcc" ? toolchainPlatforms(toolchain) : undefined));
+    engine.hooks.resolveArchitecture.tapPromise(PLUGIN_NAME, async ({ toolchain }) => (toolchain?.family === "gcc" ? toolchainPlatforms(toolchain) : undefined));
     engine.hooks.portableToolchain.tapPromise(PLUGIN_NAME, async ({ compiler, target }) => (compiler.family === "gcc" ? gccPortableToolchain(compiler, target) : undefined));
   },
 };

@@ -5,6 +5,7 @@ import { parseRustcArguments, rustcCallOf } from "./parse-arguments.js";
 import { DirectoryDigests } from "./sysroot-digest.js";
 import { DaemonJobserver } from "./environment.js";
 import { RustNativeCpuResolver } from "./native-cpu.js";
+import { rustcToolchainPlatforms, rustcToolchainSpec } from "./toolchain.js";
 
 export const PLUGIN_NAME = "@reprise/plugin-rustc";
 
@@ -42,6 +43,8 @@ export function createRustcPlugin(options: RustcPluginOptions = {}): ReprisePlug
     apply(engine) {
       engine.hooks.detectCompiler.tapPromise(PLUGIN_NAME, (probe) => detectRustc(probe));
       engine.hooks.parseArguments.for("rustc").tap(PLUGIN_NAME, (input) => parseRustcArguments(input, { jobserver }));
+      engine.hooks.packageToolchain.tapPromise(PLUGIN_NAME, async (compiler) => (compiler.family === "rustc" ? rustcToolchainSpec(compiler) : undefined));
+      engine.hooks.resolveArchitecture.tapPromise(PLUGIN_NAME, async ({ toolchain }) => (toolchain?.family === "rustc" ? rustcToolchainPlatforms(toolchain) : undefined));
       engine.hooks.extendKey.tapPromise(PLUGIN_NAME, async (hasher, ctx) => {
         await addSysrootToKey(hasher, ctx, digests);
         await nativeCpu.extendKey(hasher, ctx);
@@ -50,7 +53,11 @@ export function createRustcPlugin(options: RustcPluginOptions = {}): ReprisePlug
   };
 }
 
-/** rustc: detection as family "rustc" (rustup proxies resolved), argument parsing as cargo writes it, std and linker in the key. */
+/**
+ * rustc: detection as family "rustc" (rustup proxies resolved), argument
+ * parsing as cargo writes it, std and linker in the key, and jobs for crates
+ * that are not linked (closure scan, toolchain archive, its platforms).
+ */
 export const rustcPlugin: ReprisePlugin = createRustcPlugin();
 
 export default rustcPlugin;
@@ -63,3 +70,4 @@ export { chooseToolchain, parseRustupSettings, parseToolchainFile, toolchainDir,
 export { keyEnvNames, compileEnvironment, terminalWantsColor, DaemonJobserver } from "./environment.js";
 export { DirectoryDigests } from "./sysroot-digest.js";
 export { RustNativeCpuResolver, usesNativeCpu } from "./native-cpu.js";
+export { rustcToolchainSpec, rustcToolchainPlatforms, installedTargets } from "./toolchain.js";

@@ -6,6 +6,7 @@ import { compileEnvironment, keyEnvNames, terminalWantsColor, type DaemonJobserv
 import { expandArgFiles, lexRustcArgs, type RustcArg } from "./lex.js";
 import { CRATE_TYPES, depInfoName, LINKING_CRATE_TYPES, linkOutputName, metadataName } from "./outputs.js";
 import { chooseToolchain } from "./rustup.js";
+import { jobPlan, pathRecordingOf, withoutEmit } from "./job-plan.js";
 
 /** What the key hook needs to know about a call beyond the invocation (kept per invocation object). */
 export interface RustcCall {
@@ -29,16 +30,16 @@ export function rustcCallOf(inv: CompileInvocation): RustcCall | undefined {
 type NotCacheable = { cacheable: false; reason: string; detail?: string };
 const no = (reason: string, detail?: string): NotCacheable => ({ cacheable: false, reason, ...(detail ? { detail } : {}) });
 
-/** Emit kinds whose files this plugin can name and restore. */
 /**
  * What a rustc job passes besides `keyEnv` (cargo's CARGO_* crate variables
- * and rustc's switches): PATH for the linker, the terminal and color
- * settings of diagnostics, rustc's own logging and stack size. Variables a
- * crate reads with `env!` are named in its dep-info; a job for one would
- * carry them too (rustc calls do not become jobs yet).
+ * and rustc's switches): PATH, the terminal and color settings of
+ * diagnostics, rustc's own logging and stack size. Variables a crate reads
+ * with `env!`/`option_env!` are named in the closure scan's dep-info (`#
+ * env-dep:`), and the job carries them too.
  */
 const RUSTC_JOB_ENV = { names: ["PATH", "TERM", "NO_COLOR", "CLICOLOR", "CLICOLOR_FORCE", "RUST_MIN_STACK", "RUST_BACKTRACE"], prefixes: ["RUSTC_"] };
 
+/** Emit kinds whose files this plugin can name and restore. */
 const CACHEABLE_EMITS = new Set(["link", "metadata", "dep-info"]);
 const OTHER_EMITS = new Set(["asm", "llvm-bc", "llvm-ir", "obj", "mir", "thin-link-bitcode"]);
 
@@ -390,6 +391,8 @@ export function parseRustcArguments(input: ParseInput, options: ParseOptions = {
   const keyArgs = normalisedKeyArgs(lexed.args, norm, outDirAbs);
 
   const compileEnv = compileEnvironment(env, options.jobserver?.makeflags(() => input.tempPath(".jobserver")));
+  const effectiveSysroot = sysroot ?? data.sysroot;
+  const job = jobPlan({ links, bundles: types.includes("staticlib") && emits.has("link"), types, compilerPath, args: expanded.args, sysroot: effectiveSysroot, tempPath: input.tempPath });
 
   const inv: CompileInvocation = {
     language: "rust",
@@ -405,24 +408,16 @@ export function parseRustcArguments(input: ParseInput, options: ParseOptions = {
     volatileMarkers: [],
     // rustc writes the cwd into debug info and metadata unless a remap covers it.
     dependsOnCwd: !remaps.some((r) => r.from !== "" && isWithin(cwd, resolve(cwd, r.from))),
+    pathRecording: pathRecordingOf(remaps, cwd),
     colorDiagnostics,
     extraInputFiles,
     ...(compileEnv ? { compileEnv } : {}),
+    ...job,
   };
-  calls.set(inv, { target: effectiveTarget, sysroot: sysroot ?? data.sysroot, host: data.host, links, crateName });
+  calls.set(inv, { target: effectiveTarget, sysroot: effectiveSysroot, host: data.host, links, crateName });
   return { cacheable: true, invocation: inv };
 }
 
-/** The arguments without their `--emit` options (a dep-info scan must write nothing else). */
-function withoutEmit(args: readonly string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (a === "--emit") i++;
-    else if (!a.startsWith("--emit=")) out.push(a);
-  }
-  return out;
-}
 
 /**
  * Files that link arguments name: a whole argument (`-C link-arg=foo.o`) or

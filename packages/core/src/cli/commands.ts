@@ -40,9 +40,9 @@ async function startServer(): Promise<boolean> {
   return false;
 }
 
-/** `reprise install-native`: compiles the native client with the system C compiler (scripts/build-native.mjs). */
+/** `reprise install-native [--from-source]`: the platform package's prebuilt client, else one built with the system C compiler (scripts/install-native.mjs). */
 function installNative(args: string[]): number {
-  const script = fileURLToPath(new URL("../../scripts/build-native.mjs", import.meta.url));
+  const script = fileURLToPath(new URL("../../scripts/install-native.mjs", import.meta.url));
   const r = spawnSync(process.execPath, [script, "--required", ...args], { stdio: "inherit" });
   if (r.error) process.stderr.write(`reprise: cannot run ${script}: ${r.error.message}\n`);
   return r.status ?? 1;

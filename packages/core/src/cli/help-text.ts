@@ -41,7 +41,7 @@ export function helpFooter(env: NodeJS.ProcessEnv = process.env): string {
   const lines = [
     "",
     "Commands:",
-    "  install-native                          build the native client with the system C compiler (faster cache hits)",
+    "  install-native [--from-source]          install the prebuilt native client of this platform, else build it with the C compiler (faster cache hits)",
     "  link-compilers <dir> [compiler...]      make compiler links (gcc, g++, cc, c++, clang, clang++) to the native client in <dir>",
     "  --package-toolchain <compiler> <out> [--target <triple>]...  write the compiler's toolchain archive (.tar.gz), with its equivalence for each target (docs/cross-arch.md)",
     "  toolchain inspect <archive> [--json]    describe a toolchain archive",

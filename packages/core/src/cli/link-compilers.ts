@@ -1,6 +1,6 @@
-import { existsSync, lstatSync, mkdirSync, readlinkSync, renameSync, symlinkSync } from "node:fs";
+import { lstatSync, mkdirSync, readlinkSync, renameSync, symlinkSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { nativeClientPath, PACKAGE_COMMAND } from "../client/native-client-path.js";
 
 /** The compilers `reprise link-compilers <dir>` links when none are named. */
 export const DEFAULT_LINKED_COMPILERS = ["gcc", "g++", "cc", "c++", "clang", "clang++"];
@@ -26,7 +26,8 @@ export function linkCompilersCommand(args: string[]): number {
     return 2;
   }
   const dir = resolve(dirArg);
-  const target = clientExecutable();
+  const native = nativeClientPath();
+  const target = native ?? PACKAGE_COMMAND;
   try {
     mkdirSync(dir, { recursive: true, mode: 0o755 });
     for (const name of ["reprise", ...(names.length ? names : DEFAULT_LINKED_COMPILERS)]) {
@@ -36,15 +37,9 @@ export function linkCompilersCommand(args: string[]): number {
     process.stderr.write(`reprise: link-compilers: ${(err as Error).message}\n`);
     return 1;
   }
-  const kind = target.endsWith("reprise-native") ? "the native client" : "the sh launcher (no native client: run `reprise install-native` first for faster hits)";
+  const kind = native ? "the native client" : "the sh launcher (no native client: run `reprise install-native` first for faster hits)";
   process.stdout.write(`Linked ${dir} to ${kind} (${target}).\nPut it first on PATH:  export PATH=${dir}:$PATH\n`);
   return 0;
-}
-
-function clientExecutable(): string {
-  const native = fileURLToPath(new URL("../native/reprise-native", import.meta.url));
-  if (existsSync(native)) return native;
-  return fileURLToPath(new URL("../../bin/reprise", import.meta.url));
 }
 
 /** Creates or replaces a link; never replaces a file that is not a link. */

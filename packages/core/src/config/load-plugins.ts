@@ -8,7 +8,7 @@ import type { Logger } from "../util/logger.js";
 import { untrustedLocationReason } from "../security/path-trust.js";
 
 /** First-party compiler plugins used when config names none; each is skipped if not installed. */
-export const DEFAULT_PLUGINS = ["@reprise/plugin-gcc", "@reprise/plugin-clang", "@reprise/plugin-rustc"];
+export const DEFAULT_PLUGINS = ["@reprise/plugin-gcc", "@reprise/plugin-clang", "@reprise/plugin-rustc", "@reprise/plugin-rustup"];
 
 /** The first-party plugin serving each sandbox name `hermetic` may give. */
 export const SANDBOX_PLUGINS: Readonly<Record<string, string>> = {

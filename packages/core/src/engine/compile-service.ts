@@ -267,13 +267,14 @@ export class CompileService {
       const hit = await this.tryHit(call, fallbackKey, "preprocessor", true);
       if (hit) return hit;
     }
-    return this.compileAndStore(call, manifestKey, async (depText, compileStart, outputs) => {
+    return this.compileAndStore(call, manifestKey, async (depText, compileStart, outputs, run) => {
       const files = await this.collectIncludes(call, depText, compileStart, tokens);
       if (!files) return undefined;
       const date = files.dated || source.tokens.some((t) => this.markerEffect(inv, t) === "date") ? today() : undefined;
       const list = sharing ? files.list.map((f) => ({ ...f, path: sharing.relative(f.path) })) : files.list;
-      // The outputs record where this checkout is: only this checkout may be served them.
-      const bound = sharing && (files.found.some((t) => sharing.fileTokens.includes(t)) || source.tokens.some((t) => sharing.fileTokens.includes(t)) || sharing.recordedIn(outputs));
+      // The outputs (or the streams a hit replays) record where this checkout is: only this checkout may be served them.
+      const recorded = sharing?.recordedIn([...outputs, { data: run.stdout }, { data: run.stderr }]);
+      const bound = sharing && (files.found.some((t) => sharing.fileTokens.includes(t)) || source.tokens.some((t) => sharing.fileTokens.includes(t)) || recorded);
       const root = bound ? sharing.root : undefined;
       const resultKey = directResultKey(manifestKey, list, date, files.env, root);
       const entry: ManifestEntry = { files: list, resultKey, ...(date ? { date } : {}), ...(files.env.length ? { env: files.env } : {}), ...(root !== undefined ? { root } : {}) };
@@ -363,7 +364,7 @@ export class CompileService {
   private async compileAndStore(
     call: Call,
     pendingKey: string | undefined,
-    plan: (depText: string | undefined, compileStart: number, outputs: CacheEntry["outputs"]) => Promise<{ resultKey: string; alsoUnder?: string; after?: () => Promise<void> } | undefined>,
+    plan: (depText: string | undefined, compileStart: number, outputs: CacheEntry["outputs"], run: CompilerRun) => Promise<{ resultKey: string; alsoUnder?: string; after?: () => Promise<void> } | undefined>,
   ): Promise<CallResult> {
     const { inv, request } = call;
     const compileStart = Date.now();
@@ -394,7 +395,7 @@ export class CompileService {
     const outputs = captured?.outputs;
     const storeLater = async () => {
       try {
-        const stored = outputs ? await plan(captured!.depText, compileStart, outputs) : undefined;
+        const stored = outputs ? await plan(captured!.depText, compileStart, outputs, run) : undefined;
         if (stored && outputs) await this.store(call, stored.resultKey, outputs, run, stored.after, stored.alsoUnder);
       } catch (err) {
         this.d.logger.error("could not store result: %s", (err as Error).stack ?? err);

@@ -2,14 +2,25 @@ import { AsyncSeriesBailHook, AsyncSeriesHook, AsyncParallelHook, HookMap, SyncB
 import type { CompileRequest, CompilerInfo, CompileInvocation, OutputSpec, ParseInput, ParseResult } from "./types.js";
 import type { KeyHasher } from "../hashing/key-hasher.js";
 import type { CacheStorage, StorageSettings } from "../storage/cache-storage.js";
-import type { Platform, ToolchainSpec } from "../toolchain/types.js";
+import type { Platform, ToolchainDescriptor, ToolchainSpec } from "../toolchain/types.js";
 import type { Sandbox, SandboxSettings } from "../sandbox/types.js";
 import type { Settings } from "../config/schema.js";
 import type { Logger } from "../util/logger.js";
 
-/** What `resolveArchitecture` is asked about: a toolchain about to be packaged or already described. */
+/**
+ * What `resolveArchitecture` is asked about: a toolchain about to be packaged
+ * (`toolchain`), or a descriptor a builder provides itself (`descriptor`,
+ * from `describeToolchain`). Exactly one is set.
+ */
 export interface ArchitectureQuery {
-  toolchain: ToolchainSpec;
+  toolchain?: ToolchainSpec;
+  descriptor?: ToolchainDescriptor;
+}
+
+/** What `describeToolchain` is asked: the compiler and the call of one miss (the target is per call). */
+export interface DescriptorQuery {
+  compiler: CompilerInfo;
+  invocation: CompileInvocation;
 }
 
 /** What `portableToolchain` is asked: a compiler, and the target its jobs must produce code for. */
@@ -140,7 +151,13 @@ export function createHooks() {
     createStorage: new SyncBailHook<[StorageSettings], CacheStorage | undefined>(["settings"]),
     /** Bail: the compiler's plugin lists the files that make it runnable elsewhere. */
     packageToolchain: new AsyncSeriesBailHook<[CompilerInfo], ToolchainSpec | undefined>(["compiler"]),
-    /** Bail: the platforms (arch + OS) of hosts that can run a toolchain, read from its binaries. */
+    /**
+     * Bail: a descriptor for the compiler of this miss (a toolchain builders
+     * provide themselves, e.g. rustup's) instead of an archive; undefined
+     * keeps the archive (`packageToolchain`).
+     */
+    describeToolchain: new AsyncSeriesBailHook<[DescriptorQuery], ToolchainDescriptor | undefined>(["query"]),
+    /** Bail: the platforms (arch + OS) of hosts that can run a toolchain (read from its binaries) or provide a descriptor. */
     resolveArchitecture: new AsyncSeriesBailHook<[ArchitectureQuery], Platform[] | undefined>(["query"]),
     /**
      * Bail: whether another host's build of this compiler can compile its jobs

@@ -46,7 +46,9 @@ export const compileInvocationSchema = z.object({
     scanArgv: z.array(z.string()).min(1).optional(),
     scanDepFile: z.string().optional(),
   }),
-  closureScan: z.object({ argv: z.array(z.string()).min(1), depFile: nonEmpty }).optional(),
+  closureScan: z
+    .object({ argv: z.array(z.string()).min(1), depFile: nonEmpty, setEnv: z.record(z.string(), z.string()).optional(), toolchainDirs: z.array(nonEmpty).optional() })
+    .optional(),
   includeDirs: stringList.optional(),
   keyEnv: stringList,
   volatileMarkers: z.array(z.object({ token: nonEmpty, effect: z.enum(["date", "uncacheable"]) })),
@@ -68,6 +70,7 @@ export const compileInvocationSchema = z.object({
   loadsCode: stringList.optional(),
   jobArgv: z.array(z.string()).min(1).optional(),
   unportable: z.string().optional(),
+  localOnly: z.object({ reason: z.string().regex(/^[a-z0-9-]+$/), detail: z.string() }).optional(),
 });
 
 export const parseResultSchema = z.discriminatedUnion("cacheable", [
@@ -96,6 +99,17 @@ export const toolchainSpecSchema = z.object({
   identity: nonEmpty,
   target: z.string().optional(),
   sysroot: z.string().optional(),
+});
+
+/** A descriptor's id is a farm toolchain id that names its kind (`rustc:…`): archive ids never hold a ':'. */
+export const toolchainDescriptorSchema = z.object({
+  id: z
+    .string()
+    .regex(/^[A-Za-z0-9._:-]{1,256}$/, { message: "must be 1-256 characters of A-Za-z0-9._:-" })
+    .regex(/^[a-z0-9-]+:/, { message: "must start with its kind and a colon (rustc:…), unlike an archive digest" }),
+  family: nonEmpty,
+  summary: z.string(),
+  requires: z.array(nonEmpty).optional(),
 });
 
 export const platformsSchema = z.array(z.object({ arch: nonEmpty, os: nonEmpty, bits: z.union([z.literal(32), z.literal(64)]).optional() }));

@@ -10,6 +10,7 @@ import {
   platformsSchema,
   portableToolchainSchema,
   sandboxSchema,
+  toolchainDescriptorSchema,
   toolchainSpecSchema,
 } from "./plugin-results.js";
 import { PluginError, RepriseError } from "../util/errors.js";
@@ -131,6 +132,7 @@ export function guardHooks(hooks: EngineHooks, currentPlugin: () => string | und
   });
   hooks.createStorage.intercept(register({ hook: "createStorage", schema: cacheStorageSchema }) as never);
   hooks.packageToolchain.intercept(register({ hook: "packageToolchain", schema: toolchainSpecSchema }) as never);
+  hooks.describeToolchain.intercept(register({ hook: "describeToolchain", schema: toolchainDescriptorSchema }) as never);
   hooks.resolveArchitecture.intercept(register({ hook: "resolveArchitecture", schema: platformsSchema }) as never);
   hooks.portableToolchain.intercept(register({ hook: "portableToolchain", schema: portableToolchainSchema }) as never);
   hooks.createSandbox.intercept(register({ hook: "createSandbox", schema: sandboxSchema }) as never);

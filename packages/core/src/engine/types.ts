@@ -109,6 +109,20 @@ export interface PathRecording {
   unmappable: boolean;
 }
 
+/**
+ * How a job learns which files it carries: a command that writes, without
+ * compiling, a Make-format list of every file the compile reads.
+ */
+export interface ClosureScan {
+  argv: string[];
+  /** Where the command writes the list (removed after it is read). */
+  depFile: string;
+  /** Variables set for the scan alone, over the call's `compileEnv` (else the caller's environment). */
+  setEnv?: Record<string, string>;
+  /** Absolute directories whose files the toolchain archive holds: listed files under them are not carried. */
+  toolchainDirs?: string[];
+}
+
 /** A compiler call the plugin understood and declared cacheable. */
 export interface CompileInvocation {
   /** Language of the source as the compiler sees it: "c", "c++", "objective-c", "assembler-with-cpp", ... */
@@ -142,7 +156,7 @@ export interface CompileInvocation {
    * the compile reads (`-M -MF depFile`). Hermetic mode and farm jobs run it
    * first, to know which files a job must carry.
    */
-  closureScan?: { argv: string[]; depFile: string };
+  closureScan?: ClosureScan;
   /** Directories the compiler searches for includes named in the arguments (absolute); widens `__has_include` resolution for jobs. */
   includeDirs?: string[];
   /** Names of environment variables whose values can change the outputs or diagnostics. */
@@ -175,6 +189,12 @@ export interface CompileInvocation {
   jobArgv?: string[];
   /** Why no job (in a sandbox or elsewhere) can give this call's outputs byte for byte; hermetic mode compiles it locally (`hermetic-unportable`). */
   unportable?: string;
+  /**
+   * This call never becomes a job, for a reason of the plugin's (e.g. the
+   * builder would need a linker): counted as `hermetic-<reason>` in hermetic
+   * mode and `dist-not-distributable-<reason>` on the farm, and compiled locally.
+   */
+  localOnly?: { reason: string; detail: string };
   /** Tokens that make the output time-dependent; scanned for in the source and every include. */
   volatileMarkers: VolatileMarker[];
   /** Whether the cwd ends up in the outputs (debug info, coverage notes). */

@@ -2,7 +2,7 @@ import { existsSync, realpathSync, statSync } from "node:fs";
 import { readFile, unlink } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import type { CompileInvocation, CompileRequest } from "../engine/types.js";
-import { parseDepFile } from "../engine/dep-file.js";
+import { parseDepFileWithEnv } from "../engine/dep-file.js";
 import { runCompiler } from "../engine/run-compiler.js";
 import type { FileDigest, FileHashCache } from "../hashing/file-hash-cache.js";
 import type { CompileJob, JobLimits } from "../sandbox/types.js";
@@ -51,6 +51,18 @@ const PROBE_TOKENS = ["__has_include"];
 const fail = (reason: string, detail: string): JobPlan => ({ ok: false, reason, detail });
 
 /**
+ * Why this call cannot become a job, from the invocation alone (no toolchain
+ * or file is looked at): callers ask before packaging a toolchain.
+ */
+export function jobRefusal(inv: CompileInvocation): (JobPlan & { ok: false }) | undefined {
+  if (inv.loadsCode?.length) return { ok: false, reason: "hermetic-loads-code", detail: `${inv.loadsCode.join(" ")}: the closure scan would run it outside the sandbox` };
+  if (inv.unportable) return { ok: false, reason: "hermetic-unportable", detail: inv.unportable };
+  if (inv.localOnly) return { ok: false, reason: `hermetic-${inv.localOnly.reason}`, detail: inv.localOnly.detail };
+  if (!inv.closureScan) return { ok: false, reason: "hermetic-no-closure", detail: "the compiler plugin gives no closure scan for this call" };
+  return undefined;
+}
+
+/**
  * Turns a cacheable call into a job that carries its source and every file it
  * reads, by content hash: runs the plugin's closure scan, adds the files that
  * `__has_include` probes would find and the locale and time-zone files of the
@@ -72,8 +84,8 @@ export async function buildJob(
   hashes: FileHashCache,
   limits: JobLimits = DEFAULT_LIMITS,
 ): Promise<JobPlan> {
-  if (inv.loadsCode?.length) return fail("hermetic-loads-code", `${inv.loadsCode.join(" ")}: the closure scan would run it outside the sandbox`);
-  if (inv.unportable) return fail("hermetic-unportable", inv.unportable);
+  const refused = jobRefusal(inv);
+  if (refused) return refused;
   if (!inv.closureScan) return fail("hermetic-no-closure", "the compiler plugin gives no closure scan for this call");
   const argv = inv.jobArgv ?? inv.compileArgv;
   const responseFile = argv.slice(1).find((a) => a.length > 1 && a.startsWith("@") && existsSync(resolve(request.cwd, a.slice(1))));
@@ -87,10 +99,15 @@ export async function buildJob(
   if (context.unsupported) return fail("hermetic-locale", context.unsupported);
 
   let closure: string[];
+  let envDeps: { name: string; value: string | null }[];
   try {
-    const scan = await runCompiler(inv.closureScan.argv, request.cwd, request.env);
+    const scanEnv = { ...(inv.compileEnv ?? request.env), ...inv.closureScan.setEnv };
+    const scan = await runCompiler(inv.closureScan.argv, request.cwd, scanEnv);
     if (scan.exitCode !== 0) return fail("hermetic-scan-failed", scan.stderr.toString("utf8").slice(0, 500));
-    closure = parseDepFile(await readFile(inv.closureScan.depFile, "utf8"), request.cwd);
+    const listed = parseDepFileWithEnv(await readFile(inv.closureScan.depFile, "utf8"), request.cwd);
+    const fromToolchain = inv.closureScan.toolchainDirs ?? [];
+    closure = listed.files.filter((f) => !fromToolchain.some((d) => f.startsWith(d.endsWith("/") ? d : `${d}/`)));
+    envDeps = listed.env;
   } finally {
     await unlink(inv.closureScan.depFile).catch(() => {});
   }
@@ -126,6 +143,11 @@ export async function buildJob(
   const outputs: CompileJob["outputs"] = inv.outputs.map((o) => ({ role: o.role, path: o.path, ...(o.optional ? { optional: true } : {}) }));
   if (inv.dependencies.depFileIsTemporary && inv.dependencies.depFile) outputs.push({ role: DEP_FILE_ROLE, path: inv.dependencies.depFile });
   const env = { ...jobEnvironment(request.env, inv), ...context.env };
+  // Variables the scan says the compile read (rustc's `# env-dep:` lines for env!): the job sees them as the compile here does.
+  for (const dep of envDeps) {
+    const value = request.env[dep.name];
+    if (value !== undefined && !DROPPED_ENV.includes(dep.name)) env[dep.name] = value;
+  }
   return {
     ok: true,
     job: { toolchainId, argv: [...argv], cwd: request.cwd, env, inputs: jobInputs, outputs, limits, ...(directories.length ? { directories } : {}) },

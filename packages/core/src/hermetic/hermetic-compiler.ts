@@ -10,7 +10,7 @@ import { SandboxSelector, SandboxUnavailableError } from "../sandbox/select-sand
 import type { JobLimits, JobResult, Sandbox } from "../sandbox/types.js";
 import type { Stats } from "../stats/stats.js";
 import { silentLogger, type Logger } from "../util/logger.js";
-import { buildJob, DEFAULT_LIMITS } from "./build-job.js";
+import { buildJob, DEFAULT_LIMITS, jobRefusal } from "./build-job.js";
 import type { InputStore } from "./input-store.js";
 
 /** Gives the unpacked root of a compiler's packaged toolchain, packaging and unpacking it on first use. */
@@ -91,6 +91,8 @@ export class HermeticCompiler {
     inv: CompileInvocation,
     limits: Partial<JobLimits> = {},
   ): Promise<HermeticOutcome> {
+    const refused = jobRefusal(inv);
+    if (refused) return refused;
     let sandbox: Sandbox;
     try {
       sandbox = await this.sandboxes.select(name, options);

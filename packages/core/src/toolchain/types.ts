@@ -40,6 +40,22 @@ export interface ToolchainSpec {
   sysroot?: string;
 }
 
+/**
+ * A toolchain named by what it is instead of shipped as an archive: a builder
+ * provides it itself (rustup, a toolchain its config declares) and proves it
+ * holds the same one before it runs a job. Ids are opaque to core, the farm
+ * client and the scheduler: equal ids mean the same toolchain.
+ */
+export interface ToolchainDescriptor {
+  /** `<kind>:…`, 1–256 characters of `A-Za-z0-9._:-` (the farm protocol's toolchain ids); archive ids never hold a ':'. */
+  id: string;
+  family: string;
+  /** One line for logs and status, e.g. "rustc 1.95.0 (59807616e) for x86_64-unknown-linux-gnu". */
+  summary: string;
+  /** What a builder must report (its `capabilities`) to finish the job, e.g. "link:x86_64-unknown-linux-gnu". */
+  requires?: string[];
+}
+
 /** Stored inside the archive as `.reprise-toolchain.json`; the archive's id is the hash of the archive bytes. */
 export interface ToolchainManifest {
   formatVersion: 1;

@@ -79,8 +79,22 @@ describe("bin/reprise", () => {
     });
   });
 
-  it("runs the Node client when there is no native one, telling it the link in REPRISE_MASQUERADE", async () => {
+  it("without one built here, runs the prebuilt of the platform package npm installed (--ignore-scripts), beside core or nested in it", async () => {
     rmSync(native());
+    const stub = (client: string) =>
+      `#!/bin/sh\nprintf '{"client":"${client}","args":['\nsep=\nfor a in "$@"; do printf '%s"%s"' "$sep" "$a"; sep=,; done\nprintf ']}'\n`;
+    const beside = join(root, "pkg/node_modules/@reprise/client-linux-x64/bin/reprise");
+    write(beside, stub("prebuilt-hoisted"));
+    expect(await start(join(root, "pkg/node_modules/.bin/reprise"), ["gcc", "-c", "a.c"])).toEqual({ client: "prebuilt-hoisted", args: ["gcc", "-c", "a.c"] });
+    expect(await start(join(links, "gcc"), ["-c", "a.c"])).toEqual({ client: "prebuilt-hoisted", args: ["--masquerade", join(links, "gcc"), "-c", "a.c"] });
+    rmSync(join(root, "pkg/node_modules/@reprise/client-linux-x64"), { recursive: true });
+    write(join(core, "node_modules/@reprise/client-linux-arm64/bin/reprise"), stub("prebuilt-nested"));
+    expect(await start(join(root, "pkg/node_modules/.bin/reprise"), ["gcc"])).toEqual({ client: "prebuilt-nested", args: ["gcc"] });
+    rmSync(join(core, "node_modules"), { recursive: true });
+  });
+
+  it("runs the Node client when there is no native one, telling it the link in REPRISE_MASQUERADE", async () => {
+    rmSync(native(), { force: true });
     expect(await start(join(root, "pkg/node_modules/.bin/reprise"), ["gcc", "-c", "a.c"])).toEqual({ client: "node", args: ["gcc", "-c", "a.c"] });
     expect(await start(join(links, "gcc"), ["-c", "a.c"])).toEqual({ client: "node", masquerade: join(links, "gcc"), args: ["-c", "a.c"] });
   });

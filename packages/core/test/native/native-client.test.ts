@@ -329,6 +329,7 @@ describe("native client build", () => {
       for (const d of ["native", "scripts", "src/protocol"]) mkdirSync(join(pkg, d), { recursive: true });
       cpSync(join(CORE, "native/reprise-native.c"), join(pkg, "native/reprise-native.c"));
       cpSync(join(CORE, "scripts/build-native.mjs"), join(pkg, "scripts/build-native.mjs"));
+      cpSync(join(CORE, "scripts/native-targets.mjs"), join(pkg, "scripts/native-targets.mjs"));
       cpSync(join(CORE, "src/version.ts"), join(pkg, "src/version.ts"));
       cpSync(join(CORE, "src/protocol/frames.ts"), join(pkg, "src/protocol/frames.ts"));
       const script = join(pkg, "scripts/build-native.mjs");

@@ -11,6 +11,8 @@ import dockerSandboxPlugin from "@reprise/plugin-sandbox-docker";
 import type { BuilderConfig } from "./config.js";
 import { BuilderStores } from "./stores.js";
 import { JobRunner } from "./job-runner.js";
+import { ProvidedToolchains, type ToolchainProvider } from "./toolchain-providers.js";
+import { createRustToolchainProvider } from "@reprise/plugin-rustup/provider";
 import { JobTokenVerifier } from "./job-tokens.js";
 import { SchedulerLink, type Registration } from "./scheduler-link.js";
 import { BuilderServer } from "./server.js";
@@ -36,6 +38,13 @@ export interface RunningBuilder {
 }
 
 const PRUNE_EVERY_MS = 5 * 60_000;
+
+/** What the builder can provide by descriptor, for registration and heartbeats (omitted when nothing). */
+function providedReport(p: ProvidedToolchains): { installable?: string[]; capabilities?: string[] } {
+  const installable = p.installable();
+  const capabilities = p.capabilities();
+  return { ...(installable.length ? { installable } : {}), ...(capabilities.length ? { capabilities } : {}) };
+}
 
 /** The sandboxes of `setting` usable here, first the one jobs use; a BuilderStartError when none is. */
 export async function probeSandboxes(setting: string, options: Record<string, unknown>): Promise<{ chosen: Sandbox; usable: string[] }> {
@@ -73,10 +82,13 @@ export async function startBuilder(config: BuilderConfig, logger = new Logger(co
   } catch (err) {
     throw new BuilderStartError((err as Error).message);
   }
-  const runner = new JobRunner({ stores, sandbox, scratchRoot: join(config.dataDir, "jobs"), maxJobs: config.maxJobs, caps: config.limits, ownToolchain: (id) => own.resolve(id) });
-  const toolchainIds = () => [...stores.toolchainIds(), ...own.equivalenceIds()];
-  const dispatcher = farmAgent(config.tls?.caFile ? { caFile: config.tls.caFile } : {});
   const log = (level: "info" | "warn" | "debug", msg: string) => logger[level]("%s", msg);
+  const providers: ToolchainProvider[] = config.rust ? [createRustToolchainProvider(config.rust, config.dataDir)] : [];
+  const provided = new ProvidedToolchains(providers, config.dataDir, log);
+  await provided.refresh();
+  const runner = new JobRunner({ stores, sandbox, scratchRoot: join(config.dataDir, "jobs"), maxJobs: config.maxJobs, caps: config.limits, provided, ownToolchain: (id) => own.resolve(id) });
+  const toolchainIds = () => [...stores.toolchainIds(), ...own.equivalenceIds(), ...provided.held()];
+  const dispatcher = farmAgent(config.tls?.caFile ? { caFile: config.tls.caFile } : {});
   const link = new SchedulerLink(config.schedulerUrl, config.token, dispatcher, log);
   let verifier: JobTokenVerifier | undefined;
   const server = new BuilderServer({
@@ -110,6 +122,7 @@ export async function startBuilder(config: BuilderConfig, logger = new Logger(co
     freeToolchainBytes: stores.freeToolchainBytes(),
     version: REPRISE_VERSION,
     maxJobs: config.maxJobs,
+    ...providedReport(provided),
   });
   const useAnswer = async (a: { schedulerPublicKey: object; jobTokenAlg: string }) => {
     verifier = await JobTokenVerifier.create(a.schedulerPublicKey, a.jobTokenAlg, config.builderId);
@@ -132,6 +145,7 @@ export async function startBuilder(config: BuilderConfig, logger = new Logger(co
         runningJobs: runner.running + runner.queued,
         toolchains: toolchainIds(),
         freeToolchainBytes: stores.freeToolchainBytes(),
+        ...providedReport(provided),
         // Its own slots the scheduler counts (maxJobs); this says whether the owner's load leaves room at all.
         acceptingJobs: othersLoad < config.yieldAboveLoad,
       };

@@ -53,6 +53,25 @@ export const BuilderConfigSchema = z
       .max(64)
       .default([]),
     logLevel: z.enum(["silent", "error", "warn", "info", "debug", "trace"]).default("info"),
+    /** Rust toolchains provided by descriptor (docs/dist-builder.md#rust-toolchains): rustup, declared toolchains, linkers. */
+    rust: z
+      .object({
+        rustup: z
+          .object({
+            rustup: z.string().optional(),
+            rustupHome: z.string().optional(),
+            cargoHome: z.string().optional(),
+            distServer: z.string().url().optional(),
+            updateRoot: z.string().url().optional(),
+            timeoutMs: z.number().int().positive().optional(),
+          })
+          .strict()
+          .optional(),
+        toolchains: z.array(z.object({ rustc: z.string().min(1), libraryPath: z.array(z.string().min(1)).optional() }).strict()).optional(),
+        linkTargets: z.array(z.string().regex(/^[A-Za-z0-9._-]+$/)).optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -95,6 +114,16 @@ export function resolveBuilderConfig(input: unknown, baseDir: string, env: NodeJ
     dataDir: abs(c.dataDir ?? join(env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "reprise-builder")),
     maxJobs: c.maxJobs ?? cores,
     yieldAboveLoad: c.yieldAboveLoad ?? cores,
+    ...(c.rust
+      ? {
+          rust: {
+            ...c.rust,
+            ...(c.rust.rustup
+              ? { rustup: { ...c.rust.rustup, ...(c.rust.rustup.rustupHome ? { rustupHome: abs(c.rust.rustup.rustupHome) } : {}), ...(c.rust.rustup.cargoHome ? { cargoHome: abs(c.rust.rustup.cargoHome) } : {}) } }
+              : {}),
+          },
+        }
+      : {}),
     ...(c.tls ? { tls: { certFile: abs(c.tls.certFile), keyFile: abs(c.tls.keyFile), ...(c.tls.caFile ? { caFile: abs(c.tls.caFile) } : {}) } } : {}),
   };
 }

@@ -33,7 +33,9 @@ export const WireJobSchema = z
   })
   .strict();
 
-export const RunRequestSchema = z.object({ toolchainId: DIGEST, job: WireJobSchema }).strict();
+/** An archive's digest, or a descriptor the builder provides itself (`rustc:…`). */
+const TOOLCHAIN_ID = z.string().regex(/^[A-Za-z0-9._:-]{1,256}$/, "a toolchain id is 1-256 characters of A-Za-z0-9._:-");
+export const RunRequestSchema = z.object({ toolchainId: TOOLCHAIN_ID, job: WireJobSchema }).strict();
 export type RunRequest = z.infer<typeof RunRequestSchema>;
 export type WireJob = z.infer<typeof WireJobSchema>;
 

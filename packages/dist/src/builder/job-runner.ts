@@ -8,6 +8,7 @@ import type { BuilderStores } from "./stores.js";
 import { HttpError } from "./http-io.js";
 import type { RunResponse } from "./job-message.js";
 import type { OwnToolchain } from "./held-toolchains.js";
+import { isDescriptorId, type ProvidedToolchains } from "./toolchain-providers.js";
 
 export interface JobRunnerOptions {
   stores: BuilderStores;
@@ -17,6 +18,8 @@ export interface JobRunnerOptions {
   caps: JobLimits;
   /** The builder's own toolchain a job naming an equivalence runs with (HeldToolchains.resolve). */
   ownToolchain?: (id: string) => OwnToolchain | undefined;
+  /** Toolchains named by descriptor ids, provided here (rustup, declared toolchains). */
+  provided?: ProvidedToolchains;
 }
 
 export class JobRunner {
@@ -43,28 +46,37 @@ export class JobRunner {
 
   /** What the builder lacks for `job`, or undefined when it holds everything. */
   missing(job: CompileJob): { toolchain: boolean; blobs: string[] } | undefined {
-    const toolchain = !this.o.ownToolchain?.(job.toolchainId) && !this.o.stores.toolchains.has(job.toolchainId);
+    // A descriptor is never uploaded: the builder provides it when the job runs (or says why it cannot).
+    const toolchain = isDescriptorId(job.toolchainId) ? false : !this.o.ownToolchain?.(job.toolchainId) && !this.o.stores.toolchains.has(job.toolchainId);
     const blobs = this.o.stores.missingBlobs(job.inputs.map((i) => i.hash));
     return toolchain || blobs.length ? { toolchain, blobs } : undefined;
   }
 
   /** Runs `job` (queued behind `maxJobs` running ones); `signal` ends it when the client goes away. */
-  run(job: CompileJob, signal: AbortSignal): Promise<RunResponse> {
+  run(asked: CompileJob, signal: AbortSignal): Promise<RunResponse> {
     const queuedAt = performance.now();
     return this.limit(async () => {
       signal.throwIfAborted();
       const started = performance.now();
+      let job = asked;
       const { stores, sandbox } = this.o;
-      let lease;
+      let lease: { root: string; release(): void };
       const own = this.o.ownToolchain?.(job.toolchainId);
-      try {
-        lease = own
-          ? await stores.toolchains.acquire(own.id, own.archivePath)
-          : await stores.toolchains.acquire(job.toolchainId, async () => {
-              throw new Error("evicted");
-            });
-      } catch {
-        throw new HttpError(409, "missing", "the toolchain is no longer held", { missing: { toolchain: true, blobs: [] } });
+      if (isDescriptorId(asked.toolchainId)) {
+        if (!this.o.provided?.any) throw new HttpError(422, "toolchain-unavailable", `this builder provides no toolchains by descriptor (${asked.toolchainId})`, { reason: "not-offered" });
+        const adapted = await this.o.provided.adapt(asked);
+        job = adapted.job;
+        lease = { root: adapted.root, release: () => {} };
+      } else {
+        try {
+          lease = own
+            ? await stores.toolchains.acquire(own.id, own.archivePath)
+            : await stores.toolchains.acquire(job.toolchainId, async () => {
+                throw new Error("evicted");
+              });
+        } catch {
+          throw new HttpError(409, "missing", "the toolchain is no longer held", { missing: { toolchain: true, blobs: [] } });
+        }
       }
       // The builder's own compiler may live under another name (a cross gcc): the job calls it by the client's.
       if (own) job = { ...job, links: job.argv[0] === own.compilerPath ? [] : [{ path: job.argv[0]!, target: own.compilerPath }] };

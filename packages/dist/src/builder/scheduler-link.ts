@@ -21,6 +21,8 @@ export interface Registration {
   freeToolchainBytes: number;
   version: string;
   maxJobs: number;
+  installable?: string[];
+  capabilities?: string[];
 }
 
 export interface RegisterAnswer {
@@ -34,6 +36,8 @@ export interface HeartbeatState {
   toolchains: string[];
   freeToolchainBytes: number;
   acceptingJobs: boolean;
+  installable?: string[];
+  capabilities?: string[];
 }
 
 /** Why a builder could not register, in one line for the operator. */

@@ -7,10 +7,11 @@ import { farmRequest, FarmRequestError, httpError } from "./farm-request.js";
 import type { Allocation } from "./scheduler-client.js";
 import type { WireJob } from "../builder/job-message.js";
 
+/** The job's toolchain: an archive the client uploads when the builder lacks it, or a descriptor (no archive) the builder provides itself. */
 export interface RemoteToolchain {
   id: string;
-  archivePath: string;
-  archiveBytes: number;
+  archivePath?: string;
+  archiveBytes?: number;
   /** The builder's own toolchain (an equivalent): never uploaded; a builder that lacks it fails the job. */
   ownedByBuilder?: boolean;
 }
@@ -92,7 +93,10 @@ export async function runOnBuilder(
       return pending;
     };
     if (missing?.toolchain === true && toolchain.ownedByBuilder) throw new FarmRequestError("garbage", `the builder no longer holds its own toolchain ${toolchain.id}`);
-    if (missing?.toolchain === true) uploads.push(once(`v1/toolchains/${toolchain.id}`, toolchain.archivePath, toolchain.archiveBytes));
+    if (missing?.toolchain === true) {
+      if (toolchain.archivePath === undefined || toolchain.archiveBytes === undefined) throw new FarmRequestError("garbage", `the builder asked for the archive of descriptor ${toolchain.id}, which it must provide itself`);
+      uploads.push(once(`v1/toolchains/${toolchain.id}`, toolchain.archivePath, toolchain.archiveBytes));
+    }
     for (const digest of blobs) uploads.push(once(`v1/blobs/${digest}`, inputs.blobPath(digest), known.get(digest)!));
     const settled = await Promise.allSettled(uploads);
     const failed = settled.find((s): s is PromiseRejectedResult => s.status === "rejected");

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import {
   buildJob,
   DEFAULT_LIMITS,
+  jobRefusal,
   FileHashCache,
   InputStore,
   runCompiler,
@@ -17,10 +18,11 @@ import {
   type Engine,
   type MissCompileResult,
   type MissContext,
+  type Platform,
 } from "@reprise/core";
 import { farmAgent, farmRequest, FarmRequestError } from "./farm-request.js";
 import { SchedulerClient, type Allocation } from "./scheduler-client.js";
-import { runOnBuilder } from "./builder-client.js";
+import { runOnBuilder, type RemoteToolchain } from "./builder-client.js";
 import { checkRunResult, type CheckedRun } from "./run-result.js";
 import { jobToWire } from "../builder/job-message.js";
 import { EquivalentJobs, equivalentJob } from "./equivalent-job.js";
@@ -117,24 +119,35 @@ export class FarmCompiler {
   private async onFarm(ctx: MissContext, dist: DistSettings): Promise<MissCompileResult> {
     const scheduler = this.scheduler(dist);
     if (!scheduler.breaker.allow()) throw new NotOnFarm("dist-circuit-open", `not asking ${dist.schedulerUrl} for a while: ${scheduler.lastError ?? "it failed"}`);
+    const refused = jobRefusal(ctx.invocation);
+    if (refused) throw new NotOnFarm(`dist-not-distributable-${refused.reason.replace(/^hermetic-/, "")}`, refused.detail);
     const ws = this.workspace(ctx.settings.dir, ctx.logger);
-    let toolchain;
-    try {
-      toolchain = await ws.toolchains.archive(ctx.compiler);
-    } catch (err) {
-      throw new NotOnFarm("dist-not-distributable-toolchain", (err as Error).message);
-    }
+    let toolchain = await this.toolchainOf(ctx, ws);
     const plan = await buildJob(ctx.request, ctx.invocation, toolchain.id, ws.inputs, this.hashes, { ...DEFAULT_LIMITS, ...ctx.settings.jobLimits });
     if (!plan.ok) throw new NotOnFarm(`dist-not-distributable-${plan.reason.replace(/^hermetic-/, "")}`, plan.detail);
     const job = plan.job;
-    // The toolchain holds the compiler under its own name; the job calls it as the build did (cc, not gcc-12).
-    const held = toolchain.manifest.compilerPath;
-    if (held && job.argv[0] !== held) job.links = [{ path: job.argv[0]!, target: held }];
-    const declaredPaths = dist.declaredToolchains?.[ctx.compiler.path] ?? [];
-    const portable = dist.crossArch || declaredPaths.length ? await this.equivalents.portable(ctx.compiler, ctx.logger) : undefined;
+    const argv0 = job.argv[0]!;
+    const jobLinks = job.links;
+    const useToolchain = (t: JobToolchain) => {
+      toolchain = t;
+      job.toolchainId = t.id;
+      // The toolchain holds the compiler under its own name; the job calls it as the build did (cc, not gcc-12).
+      if (t.compilerPath && argv0 !== t.compilerPath) job.links = [{ path: argv0, target: t.compilerPath }];
+      else if (jobLinks) job.links = jobLinks;
+      else delete job.links;
+    };
+    useToolchain(toolchain);
+    // Across architectures (archives only: a descriptor names what any builder may provide).
+    const declaredPaths = toolchain.descriptor ? [] : (dist.declaredToolchains?.[ctx.compiler.path] ?? []);
+    const portable = !toolchain.descriptor && (dist.crossArch || declaredPaths.length) ? await this.equivalents.portable(ctx.compiler, ctx.logger) : undefined;
     // Archives the user declared for this compiler, for other hosts: offered when they prove to be the same build.
     const alternatives = portable && declaredPaths.length ? await this.declared.usable(ctx.compiler, portable, declaredPaths, ctx.logger) : [];
     if (portable) ctx.logger.debug("%s for %s: equivalent toolchains %s%s", ctx.compiler.path, ctx.compiler.target, portable.equivalence, alternatives.length ? `, declared ${alternatives.map((a) => a.id).join(" ")}` : "");
+    const allocateExtra = () => ({
+      equivalents: portable && dist.crossArch ? [portable.equivalence] : [],
+      alternatives,
+      ...(toolchain.requires ? { requires: toolchain.requires } : {}),
+    });
     const started = performance.now();
     let roundTrips = 0;
     let bytesUploaded = 0;
@@ -143,7 +156,15 @@ export class FarmCompiler {
     for (let attempt = 0; attempt < 2 && !checked; attempt++) {
       let alloc: Allocation;
       try {
-        alloc = await this.allocate(scheduler, toolchain.id, toolchain.manifest.runsOn, dist, portable && dist.crossArch ? [portable.equivalence] : [], alternatives);
+        try {
+          alloc = await this.allocate(scheduler, toolchain.id, toolchain.runsOn, dist, allocateExtra());
+        } catch (err) {
+          // No builder provides the descriptor (none has rustup or that toolchain): ship the toolchain as an archive instead.
+          if (!(err instanceof NotOnFarm && err.reason === "dist-no-builder" && toolchain.descriptor)) throw err;
+          ctx.logger.debug("no builder provides %s; sending the toolchain as an archive", toolchain.id);
+          useToolchain(await this.archiveOf(ctx, ws));
+          alloc = await this.allocate(scheduler, toolchain.id, toolchain.runsOn, dist, allocateExtra());
+        }
       } catch (err) {
         // No second builder for the retry: what made the first attempt fail is the reason.
         if (lastFailure && err instanceof NotOnFarm) throw lastFailure;
@@ -191,22 +212,52 @@ export class FarmCompiler {
     return { exitCode: 0, stdout: checked.stdout, stderr: checked.stderr, durationMs: roundTripMs };
   }
 
+  /**
+   * What the job runs with: a descriptor when a plugin gives one
+   * (`describeToolchain`: the builder provides that toolchain itself, nothing
+   * is packed or uploaded), else the compiler's packaged archive.
+   */
+  private async toolchainOf(ctx: MissContext, ws: Workspace): Promise<JobToolchain> {
+    let descriptor;
+    try {
+      descriptor = await this.engine.hooks.describeToolchain.promise({ compiler: ctx.compiler, invocation: ctx.invocation });
+    } catch (err) {
+      throw new NotOnFarm("dist-not-distributable-toolchain", (err as Error).message);
+    }
+    if (descriptor) {
+      const runsOn = await this.engine.hooks.resolveArchitecture.promise({ descriptor });
+      if (!runsOn?.length) throw new NotOnFarm("dist-not-distributable-toolchain", `no plugin says which machines can provide ${descriptor.summary}`);
+      return { id: descriptor.id, runsOn, descriptor: true, ...(descriptor.requires?.length ? { requires: descriptor.requires } : {}) };
+    }
+    return this.archiveOf(ctx, ws);
+  }
+
+  /** The compiler's packaged toolchain archive (made once per compiler, as hermetic mode does). */
+  private async archiveOf(ctx: MissContext, ws: Workspace): Promise<JobToolchain> {
+    try {
+      const archive = await ws.toolchains.archive(ctx.compiler);
+      return { id: archive.id, archivePath: archive.archivePath, archiveBytes: archive.archiveBytes, runsOn: archive.manifest.runsOn, compilerPath: archive.manifest.compilerPath };
+    } catch (err) {
+      throw new NotOnFarm("dist-not-distributable-toolchain", (err as Error).message);
+    }
+  }
+
   /** A builder for the job, skipping one this client could not reach lately (asking once more). */
   private async allocate(
     scheduler: SchedulerClient,
     toolchainId: string,
     platforms: { arch: string; os: string; bits?: 32 | 64 }[],
     dist: DistSettings,
-    equivalents: string[],
-    alternatives: DeclaredArchive[],
+    extra: { equivalents: string[]; alternatives: DeclaredArchive[]; requires?: readonly string[] },
   ): Promise<Allocation> {
     for (let i = 0; i < 2; i++) {
       let alloc: Allocation;
       try {
         alloc = await scheduler.allocate(toolchainId, platforms, dist.allocateTimeoutMs, {
-          equivalents,
-          alternatives: alternatives.map((a) => ({ toolchainId: a.id, platforms: a.runsOn })),
+          equivalents: extra.equivalents,
+          alternatives: extra.alternatives.map((a) => ({ toolchainId: a.id, platforms: a.runsOn })),
           ...(dist.preferPlatform ? { preferPlatform: dist.preferPlatform } : {}),
+          ...(extra.requires?.length ? { requires: extra.requires } : {}),
         });
       } catch (err) {
         if (!(err instanceof FarmRequestError)) throw err;
@@ -259,7 +310,17 @@ export class FarmCompiler {
   }
 }
 
+interface JobToolchain extends RemoteToolchain {
+  runsOn: Platform[];
+  /** The compiler's path inside an archive (argv[0] is linked to it). */
+  compilerPath?: string;
+  requires?: readonly string[];
+  /** A descriptor the builder provides (nothing uploaded). */
+  descriptor?: boolean;
+}
+
 function builderFailure(err: FarmRequestError): NotOnFarm {
+  if (err.code === "toolchain-unavailable") return new NotOnFarm("dist-toolchain-unavailable", err.message);
   if (err.kind === "timeout") return new NotOnFarm("dist-timeout", err.message);
   if (err.kind === "garbage") return new NotOnFarm("dist-bad-result", err.message);
   if (err.kind === "unreachable") return new NotOnFarm("dist-builder-unreachable", err.message);

@@ -29,14 +29,27 @@ export class SchedulerClient {
   }
 
   /** A builder for the job; FarmRequestError when the scheduler cannot be reached or has none (status 503, code no-builder/all-busy). */
-  async allocate(toolchainId: string, platforms: Platform[], maxWaitMs: number, extra: { equivalents?: string[]; alternatives?: { toolchainId: string; platforms: Platform[] }[]; preferPlatform?: { os: string; arch: string } } = {}): Promise<Allocation> {
+  async allocate(
+    toolchainId: string,
+    platforms: Platform[],
+    maxWaitMs: number,
+    extra: { equivalents?: string[]; alternatives?: { toolchainId: string; platforms: Platform[] }[]; preferPlatform?: { os: string; arch: string }; requires?: readonly string[] } = {},
+  ): Promise<Allocation> {
     let res;
     try {
       res = await farmRequest({
         method: "POST",
         url: this.endpoint("v1/jobs/allocate"),
         token: this.token,
-        json: { toolchainId, platforms, maxWaitMs, ...(extra.equivalents?.length ? { equivalents: extra.equivalents } : {}), ...(extra.alternatives?.length ? { alternatives: extra.alternatives } : {}), ...(extra.preferPlatform ? { preferPlatform: extra.preferPlatform } : {}) },
+        json: {
+          toolchainId,
+          platforms,
+          maxWaitMs,
+          ...(extra.equivalents?.length ? { equivalents: extra.equivalents } : {}),
+          ...(extra.alternatives?.length ? { alternatives: extra.alternatives } : {}),
+          ...(extra.preferPlatform ? { preferPlatform: extra.preferPlatform } : {}),
+          ...(extra.requires?.length ? { requires: extra.requires } : {}),
+        },
         // The scheduler may queue the request for maxWaitMs: wait that long and a little more, never longer.
         timeoutMs: maxWaitMs + 1500,
         dispatcher: this.dispatcher,

@@ -5,6 +5,10 @@ import { IdSchema, PlatformSchema } from "./common.js";
 const COUNT = z.number().int().min(0).max(1_000_000);
 const BYTES = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const TOOLCHAINS = z.array(IdSchema).max(10_000);
+/** Prefixes of descriptor ids a builder can provide on demand (`rustc:` for rustup): optional, added without a version bump. */
+const INSTALLABLE = z.array(z.string().min(1).max(256).regex(/^[A-Za-z0-9._:-]+$/)).max(1000);
+/** What a builder can finish besides compiling (`link:<target-triple>`); a job's `requires` must all be in it. */
+const CAPABILITIES = z.array(z.string().min(1).max(256).regex(/^[A-Za-z0-9._:+-]+$/)).max(1000);
 
 /** A toolchain a builder holds of its own (its config's `toolchains`), for status and for equivalent jobs (docs/cross-arch.md). */
 export const HeldToolchainSchema = z.object({
@@ -36,6 +40,8 @@ export const RegisterRequestSchema = z.object({
   freeToolchainBytes: BYTES,
   version: z.string().max(64),
   maxJobs: z.number().int().min(1).max(100_000),
+  installable: INSTALLABLE.optional(),
+  capabilities: CAPABILITIES.optional(),
 });
 export type RegisterRequest = z.infer<typeof RegisterRequestSchema>;
 
@@ -54,6 +60,8 @@ export const HeartbeatRequestSchema = z.object({
   toolchains: TOOLCHAINS,
   freeToolchainBytes: BYTES,
   acceptingJobs: z.boolean(),
+  installable: INSTALLABLE.optional(),
+  capabilities: CAPABILITIES.optional(),
 });
 export type HeartbeatRequest = z.infer<typeof HeartbeatRequestSchema>;
 
@@ -73,6 +81,8 @@ export const AllocateRequestSchema = z.object({
   alternatives: z.array(z.object({ toolchainId: IdSchema, platforms: z.array(PlatformSchema).min(1).max(64) })).max(16).optional(),
   /** How long to queue when every matching builder is busy (default 2000, capped by the scheduler). */
   maxWaitMs: z.number().int().min(0).max(600_000).optional(),
+  /** Capabilities the builder must report (e.g. `link:<target-triple>` for a crate that links). */
+  requires: CAPABILITIES.optional(),
 });
 export type AllocateRequest = z.infer<typeof AllocateRequestSchema>;
 
@@ -109,6 +119,8 @@ export const BuilderStatusSchema = z.object({
   toolchains: z.array(z.string()),
   held: HELD.optional(),
   rustTargets: RUST_TARGETS.optional(),
+  installable: z.array(z.string()).optional(),
+  capabilities: z.array(z.string()).optional(),
   lastHeartbeatMsAgo: z.number(),
   version: z.string(),
 });

@@ -4,6 +4,12 @@
  * pool first, then the least loaded (running jobs per core), then one that
  * already holds the toolchain, then the one that waited longest since its
  * last allocation (spreads equal builders evenly).
+ *
+ * A toolchain id `<kind>:…` is a descriptor (a Rust
+ * toolchain by release, commit, target and std digest): only builders that
+ * hold it or can install it (an `installable` prefix) take it, holders
+ * first (an install takes seconds). Jobs that `require` capabilities (a
+ * linker for the target) go only to builders reporting all of them.
  */
 import { runningJobs, type BuilderEntry, type BuilderRegistry } from "./registry.js";
 
@@ -19,6 +25,16 @@ export interface AllocationQuery {
   /** Pool keys (normalised "os/arch") of every platform that can run the toolchain. */
   poolKeys: readonly string[];
   preferPoolKey?: string;
+  requires?: readonly string[];
+}
+
+/** Descriptor ids name their kind (`rustc:…`); archive ids (content digests) never hold a ':'. */
+const DESCRIPTOR_ID = /^[a-z0-9-]+:/;
+
+/** Whether `builder` can run jobs of this toolchain: any archive (clients upload it), a descriptor it holds or can install. */
+export function canProvide(builder: BuilderEntry, toolchainId: string, descriptor: boolean): boolean {
+  if (!descriptor || builder.toolchains.has(toolchainId)) return true;
+  return builder.installable.some((prefix) => toolchainId.startsWith(prefix));
 }
 
 export type Choice = { builder: BuilderEntry; toolchainId: string } | { none: "no-builder" | "all-busy" };
@@ -36,6 +52,8 @@ export function chooseBuilder(registry: BuilderRegistry, query: AllocationQuery)
   let bestHolds = false;
   let bestToolchain = query.toolchainId;
   let anyBuilder = false;
+  const descriptor = DESCRIPTOR_ID.test(query.toolchainId);
+  const requires = query.requires ?? [];
   const keys = query.equivalents?.length || query.alternatives?.length ? [...registry.pools.keys()] : query.poolKeys;
   for (const key of keys) {
     const pool = registry.pools.get(key);
@@ -45,6 +63,8 @@ export function chooseBuilder(registry: BuilderRegistry, query: AllocationQuery)
     for (const builder of pool) {
       const toolchain = usableToolchain(builder, query, inPool);
       if (!toolchain) continue;
+      if (!requires.every((c) => builder.capabilities.has(c))) continue;
+      if (toolchain === query.toolchainId && descriptor && !canProvide(builder, query.toolchainId, descriptor)) continue;
       anyBuilder = true;
       if (!builder.acceptingJobs) continue;
       const running = runningJobs(builder);
@@ -54,6 +74,8 @@ export function chooseBuilder(registry: BuilderRegistry, query: AllocationQuery)
       if (best) {
         if (bestPreferred !== preferred) {
           if (bestPreferred) continue;
+        } else if (descriptor && holds !== bestHolds) {
+          if (bestHolds) continue;
         } else if (load !== bestLoad) {
           if (load > bestLoad) continue;
         } else if (holds !== bestHolds) {

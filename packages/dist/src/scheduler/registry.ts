@@ -26,6 +26,9 @@ export interface BuilderEntry {
   /** Toolchains of the builder's own, as it described them at registration. */
   readonly held: HeldToolchain[];
   readonly rustTargets: { target: string; held: boolean }[];
+  /** Prefixes of descriptor ids it provides on demand (rustup: `rustc:`). */
+  installable: readonly string[];
+  capabilities: ReadonlySet<string>;
   freeToolchainBytes: number;
   acceptingJobs: boolean;
   loadAvg1: number;
@@ -84,6 +87,8 @@ export class BuilderRegistry {
       toolchains: new Set(message.toolchains),
       held: message.held ?? [],
       rustTargets: message.rustTargets ?? [],
+      installable: message.installable ?? [],
+      capabilities: new Set(message.capabilities ?? []),
       freeToolchainBytes: message.freeToolchainBytes,
       acceptingJobs: true,
       loadAvg1: 0,
@@ -106,6 +111,8 @@ export class BuilderRegistry {
     builder.loadAvg1 = message.loadAvg1;
     builder.freeToolchainBytes = message.freeToolchainBytes;
     builder.toolchains = new Set(message.toolchains);
+    if (message.installable) builder.installable = message.installable;
+    if (message.capabilities) builder.capabilities = new Set(message.capabilities);
     const excess = builder.outstanding.size - message.runningJobs;
     if (excess <= 0) return;
     let trimmed = 0;

@@ -120,12 +120,13 @@ export class Scheduler {
       ...(request.alternatives?.length ? { alternatives: request.alternatives.map((a) => ({ toolchainId: a.toolchainId, poolKeys: [...new Set(a.platforms.map(platformKey))] })) } : {}),
       poolKeys: [...new Set(request.platforms.map(platformKey))],
       preferPoolKey: request.preferPlatform ? platformKey(request.preferPlatform) : undefined,
+      ...(request.requires?.length ? { requires: request.requires } : {}),
     };
     const choice = chooseBuilder(this.registry, query);
     if ("builder" in choice) return this.grant(this.reserve(choice.builder, choice.toolchainId));
     if (choice.none === "no-builder") {
       this.counters.noBuilder++;
-      return { ok: false, code: "no-builder", message: `no builder in the pools ${query.poolKeys.join(", ")} that can run toolchain ${request.toolchainId}` };
+      return { ok: false, code: "no-builder", message: `no builder in the pools ${query.poolKeys.join(", ")} that can run toolchain ${request.toolchainId}${query.requires ? ` and ${query.requires.join(", ")}` : ""}` };
     }
     const waitMs = Math.min(request.maxWaitMs ?? this.options.queue.defaultWaitMs, this.options.queue.maxWaitMs);
     if (waitMs <= 0 || this.waiters.length >= this.options.queue.maxLength) {
@@ -164,6 +165,8 @@ export class Scheduler {
             toolchains: [...b.toolchains].sort(),
             held: b.held,
             rustTargets: b.rustTargets,
+            ...(b.installable.length ? { installable: [...b.installable] } : {}),
+            ...(b.capabilities.size ? { capabilities: [...b.capabilities].sort() } : {}),
             lastHeartbeatMsAgo: now - b.lastSeen,
             version: b.version,
           })),

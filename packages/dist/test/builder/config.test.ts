@@ -24,7 +24,19 @@ describe("builder config", () => {
     expect(c.token).toBe("tok");
   });
 
+  it("a rust section: rustup's homes resolved from the config's directory, declared toolchains and link targets kept", () => {
+    const c = resolveBuilderConfig(
+      { schedulerUrl: "http://s:1", token: "t", rust: { rustup: { rustupHome: "rh", distServer: "http://127.0.0.1:9000", timeoutMs: 5000 }, toolchains: [{ rustc: "/usr/bin/rustc" }], linkTargets: ["x86_64-unknown-linux-gnu"] } },
+      "/etc/reprise",
+      {},
+    );
+    expect(c.rust).toEqual({ rustup: { rustupHome: "/etc/reprise/rh", distServer: "http://127.0.0.1:9000", timeoutMs: 5000 }, toolchains: [{ rustc: "/usr/bin/rustc" }], linkTargets: ["x86_64-unknown-linux-gnu"] });
+    expect(resolveBuilderConfig({ schedulerUrl: "http://s:1", token: "t" }, "/", {}).rust).toBeUndefined();
+  });
+
   it.each([
+    [{ schedulerUrl: "http://s:1", token: "t", rust: { rustup: { server: "x" } } }, /rust\.rustup/],
+    [{ schedulerUrl: "http://s:1", token: "t", rust: { rustup: { distServer: "not a url" } } }, /rust\.rustup\.distServer/],
     [{ token: "t" }, /schedulerUrl/],
     [{ schedulerUrl: "http://s:1" }, /no builder token/],
     [{ schedulerUrl: "http://s:1", token: "t", unsandboxed: true }, /unrecognized|unsandboxed/i],

@@ -1,0 +1,65 @@
+import { resolve } from "node:path";
+import type { CompileInvocation } from "@reprise/core";
+import { LINKING_CRATE_TYPES } from "./outputs.js";
+
+/**
+ * How a call becomes a job (hermetic mode, the farm). A crate that is linked
+ * (program, proc macro, shared library, and so build scripts and tests)
+ * stays local: a builder would need the client's linker and system
+ * libraries. So does a static library (see below). Otherwise the closure
+ * scan is the call's own command writing only dep-info, with `-Z binary-dep-depinfo` (allowed on a stable rustc by
+ * `RUSTC_BOOTSTRAP=1`, for this scan only) so that the list also names every
+ * crate file rustc loads: the `--extern` ones and those it finds in `-L`
+ * directories for crates they depend on. The sysroot's files come with the
+ * toolchain.
+ */
+export function jobPlan(o: {
+  links: boolean;
+  bundles: boolean;
+  types: string[];
+  compilerPath: string;
+  args: readonly string[];
+  sysroot: string;
+  tempPath: (suffix: string) => string;
+}): Pick<CompileInvocation, "closureScan" | "localOnly"> {
+  if (o.links) {
+    const linked = o.types.filter((t) => LINKING_CRATE_TYPES.has(t)).join(", ");
+    return { localOnly: { reason: "links", detail: `crate type ${linked} is linked: builders have no linker for it` } };
+  }
+  // The scan names the rmeta of a crate found in -L dependency=; a static library bundles every crate's code from its rlib.
+  if (o.bundles) return { localOnly: { reason: "bundles", detail: "crate type staticlib bundles the rlibs of every crate it depends on, which the dep-info scan does not name" } };
+  const depFile = o.tempPath(".closure.d");
+  return {
+    closureScan: {
+      argv: [o.compilerPath, ...withoutEmit(o.args), `--emit=dep-info=${depFile}`, "-Z", "binary-dep-depinfo"],
+      depFile,
+      setEnv: { RUSTC_BOOTSTRAP: "1" },
+      toolchainDirs: [o.sysroot],
+    },
+  };
+}
+
+/**
+ * How rustc's outputs record paths, for `baseDirs`: always (metadata keeps
+ * the working directory and source paths for spans, with or without debug
+ * info), except under a `--remap-path-prefix` source, which rustc applies to
+ * debug info, metadata, diagnostics and `file!()` alike (its default scope).
+ * Whatever still holds a checkout's path (a dep-info file or artifact
+ * notification with absolute paths) binds the entry to its checkout: the
+ * engine looks for the path in the outputs and streams.
+ */
+export function pathRecordingOf(remaps: readonly { from: string }[], cwd: string): CompileInvocation["pathRecording"] {
+  const maps = remaps.filter((r) => r.from !== "").map((r) => resolve(cwd, r.from));
+  return { debugInfo: true, debugMaps: maps, fileTokens: [], macroMaps: maps, unmappable: false };
+}
+
+/** The arguments without their `--emit` options (a dep-info scan must write nothing else). */
+export function withoutEmit(args: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === "--emit") i++;
+    else if (!a.startsWith("--emit=")) out.push(a);
+  }
+  return out;
+}

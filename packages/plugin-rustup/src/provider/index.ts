@@ -1,0 +1,100 @@
+/**
+ * The builder's side of Rust descriptors (`@reprise/plugin-rustup/provider`):
+ * `createRustToolchainProvider(config)` gives what `@reprise/dist`'s builder
+ * asks a toolchain provider: the ids it holds, the id prefixes it can
+ * install, the capabilities it has (linkers), and a toolchain for an id.
+ */
+import { existsSync } from "node:fs";
+import { delimiter, join } from "node:path";
+import { homedir } from "node:os";
+import { DirectoryDigests } from "@reprise/plugin-rustc";
+import { linkCapability, parseDescriptorId } from "../descriptor.js";
+import { DeclaredToolchains, type DeclaredRustToolchain } from "./declared-provider.js";
+import { RustupProvider } from "./rustup-provider.js";
+import { ProvideError, type ProvidedToolchain } from "./types.js";
+
+export { ProvideError, type ProvidedToolchain } from "./types.js";
+export { runRustup, rustupEnv, type RustupEnvironment } from "./run-rustup.js";
+export { inspectToolchain, stdTargets, providedToolchain } from "./rust-toolchain-dir.js";
+
+export interface RustProviderConfig {
+  rustup?: {
+    /** The rustup binary (default: `rustup` on PATH, then ~/.cargo/bin/rustup). */
+    rustup?: string;
+    /** The builder's own RUSTUP_HOME (default <dataDir>/rustup). */
+    rustupHome?: string;
+    cargoHome?: string;
+    /** RUSTUP_DIST_SERVER (default: the environment's, else rustup's own). */
+    distServer?: string;
+    /** RUSTUP_UPDATE_ROOT (default: the environment's). */
+    updateRoot?: string;
+    /** Longest a rustup call may take (default 10 minutes). */
+    timeoutMs?: number;
+  };
+  /** Toolchains held from the start (a distribution's rustc and the targets it has std for). */
+  toolchains?: DeclaredRustToolchain[];
+  /** Target triples this builder can link for, with the linker found for each (default: the host's `cc` when on PATH). */
+  linkTargets?: string[];
+}
+
+export interface RustToolchainProvider {
+  readonly name: "rust";
+  held(): Promise<string[]>;
+  installable(): string[];
+  capabilities(): string[];
+  /** undefined: not a Rust descriptor, or one this builder neither holds nor can install. */
+  provide(id: string, log: (msg: string) => void): Promise<ProvidedToolchain | undefined>;
+}
+
+function onPath(name: string, env = process.env): string | undefined {
+  for (const dir of (env.PATH ?? "").split(delimiter)) {
+    if (dir && existsSync(join(dir, name))) return join(dir, name);
+  }
+  return undefined;
+}
+
+/** The GNU/Linux target triple of this host (what `rustc -vV` says as host here). */
+export function hostTriple(arch: string = process.arch): string | undefined {
+  const triples: Record<string, string> = { x64: "x86_64-unknown-linux-gnu", arm64: "aarch64-unknown-linux-gnu", ia32: "i686-unknown-linux-gnu", riscv64: "riscv64gc-unknown-linux-gnu", ppc64: "powerpc64le-unknown-linux-gnu", s390x: "s390x-unknown-linux-gnu", loong64: "loongarch64-unknown-linux-gnu" };
+  return process.platform === "linux" ? triples[arch] : undefined;
+}
+
+export function createRustToolchainProvider(config: RustProviderConfig, dataDir: string, host: string | undefined = hostTriple()): RustToolchainProvider {
+  const digests = new DirectoryDigests();
+  const declared = new DeclaredToolchains(config.toolchains ?? [], digests);
+  let log: (msg: string) => void = () => {};
+  const r = config.rustup;
+  const rustupBin = r ? (r.rustup ?? onPath("rustup") ?? join(homedir(), ".cargo", "bin", "rustup")) : undefined;
+  const rustup = r
+    ? new RustupProvider(
+        {
+          rustup: rustupBin!,
+          rustupHome: r.rustupHome ?? join(dataDir, "rustup"),
+          cargoHome: r.cargoHome ?? join(dataDir, "cargo"),
+          ...((r.distServer ?? process.env.RUSTUP_DIST_SERVER) ? { distServer: r.distServer ?? process.env.RUSTUP_DIST_SERVER! } : {}),
+          ...((r.updateRoot ?? process.env.RUSTUP_UPDATE_ROOT) ? { updateRoot: r.updateRoot ?? process.env.RUSTUP_UPDATE_ROOT! } : {}),
+          timeoutMs: r.timeoutMs ?? 10 * 60_000,
+          log: (m) => log(m),
+        },
+        digests,
+      )
+    : undefined;
+  const linkTargets = config.linkTargets ?? (host && (onPath("cc") || onPath("gcc")) ? [host] : []);
+  return {
+    name: "rust",
+    async held() {
+      return [...new Set([...(await declared.held()), ...(rustup ? await rustup.held() : [])])];
+    },
+    installable: () => rustup?.installable() ?? [],
+    capabilities: () => linkTargets.map(linkCapability),
+    async provide(id, logTo) {
+      const d = parseDescriptorId(id);
+      if (!d) return undefined;
+      const fromConfig = await declared.provide(id);
+      if (fromConfig) return fromConfig;
+      if (!rustup) throw new ProvideError("not-offered", `no declared toolchain is rustc ${d.release} (${d.commitHash.slice(0, 9)}) with this std for ${d.target}, and rustup is not configured on this builder`);
+      log = logTo;
+      return rustup.provide(d);
+    },
+  };
+}
