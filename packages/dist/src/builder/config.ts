@@ -45,8 +45,8 @@ export const BuilderConfigSchema = z
       .default({ timeoutMs: 10 * 60_000, maxOutputBytes: 1024 ** 3, memoryBytes: 4 * 1024 ** 3, maxProcesses: 256 }),
     /**
      * Compilers of this machine that take jobs of equivalent compilers of
-     * other machines (docs/cross-arch.md): e.g. an aarch64 builder's clang
-     * taking x86_64 clients' jobs with `targets: ["x86_64-pc-linux-gnu"]`.
+     * other machines (docs/cross-arch.md), with the target triples of the
+     * clients whose jobs each takes.
      */
     toolchains: z
       .array(z.object({ compiler: z.string().startsWith("/", "must be an absolute path"), targets: z.array(z.string().regex(/^[A-Za-z0-9._-]{1,128}$/)).max(64).default([]) }).strict())
