@@ -153,6 +153,17 @@ describe("Rust across architectures (Debian's rustc 1.63 declared on both builde
     const ids = (arch: string) => s.pools.find((p) => p.platform.arch === arch)!.builders[0]!.toolchains.filter((t) => t.startsWith("rustc:"));
     expect(ids("aarch64").map((id) => id.split(":").slice(1, 4).join(":")).sort()).toEqual([`1.63.0:unknown:${ARM64}`, `1.63.0:unknown:${X86}`]);
     expect(ids("x86_64").map((id) => id.split(":").slice(1, 4).join(":"))).toEqual([`1.63.0:unknown:${ARM64}`]);
+    // What a user sees: `reprise --dist-status`.
+    const client = new RepriseSandbox(farmEnv("linux/aarch64"), "node");
+    try {
+      const shown = await client.run(["--dist-status"], work);
+      expect(shown.exitCode, text(shown.stderr)).toBe(0);
+      const out = text(shown.stdout);
+      expect(out).toMatch(/pool linux\/aarch64: 1 builder\(s\)\n\s+arm64 http[^\n]*\n\s+rust targets: holds aarch64-unknown-linux-gnu, x86_64-unknown-linux-gnu\n/);
+      expect(out).toMatch(/pool linux\/x86_64: 1 builder\(s\)\n\s+x86-64 http[^\n]*\n\s+rust targets: holds aarch64-unknown-linux-gnu\n/);
+    } finally {
+      await client.dispose();
+    }
   });
 
   it("an x86_64 client's lib crates compile on the aarch64 builder; every rlib, rmeta and .d byte-identical to a local build", async () => {

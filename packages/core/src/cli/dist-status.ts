@@ -25,6 +25,7 @@ interface BuilderRow {
   held?: { family: string; version: string; compilerPath: string; targets: { target: string }[] }[];
   /** Rust targets the builder holds or can install. */
   rustTargets?: { target: string; held: boolean }[];
+  installable?: string[];
   lastHeartbeatMsAgo: number;
   version?: string;
 }
@@ -75,6 +76,7 @@ export async function distStatus(dist: DistSettings | undefined, stats: StatsSna
           const installable = rust.filter((t) => !t.held).map((t) => t.target);
           lines.push(`      rust targets: ${held.length ? `holds ${held.join(", ")}` : "holds none"}${installable.length ? `; can install ${installable.join(", ")}` : ""}`);
         }
+        if (b.installable?.length) lines.push(`      installs on demand: ${b.installable.join(", ")} (rustup)`);
       }
     }
   }

@@ -46,6 +46,12 @@ function providedReport(p: ProvidedToolchains): { installable?: string[]; capabi
   return { ...(installable.length ? { installable } : {}), ...(capabilities.length ? { capabilities } : {}) };
 }
 
+/** The Rust targets of the descriptors it holds (`rustc:<release>:<commit>:<target>:<std digest>`), for status. */
+function rustTargetsHeld(ids: readonly string[]): { target: string; held: boolean }[] {
+  const targets = new Set(ids.filter((id) => id.startsWith("rustc:")).map((id) => id.split(":")[3]!));
+  return [...targets].sort().map((target) => ({ target, held: true }));
+}
+
 /** The sandboxes of `setting` usable here, first the one jobs use; a BuilderStartError when none is. */
 export async function probeSandboxes(setting: string, options: Record<string, unknown>): Promise<{ chosen: Sandbox; usable: string[] }> {
   const engine = new Engine();
@@ -119,6 +125,7 @@ export async function startBuilder(config: BuilderConfig, logger = new Logger(co
     sandboxes: usable,
     toolchains: toolchainIds(),
     held: own.descriptions(),
+    rustTargets: rustTargetsHeld(provided.held()),
     freeToolchainBytes: stores.freeToolchainBytes(),
     version: REPRISE_VERSION,
     maxJobs: config.maxJobs,
