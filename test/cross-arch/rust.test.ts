@@ -153,6 +153,8 @@ describe("Rust across architectures (Debian's rustc 1.63 declared on both builde
     const ids = (arch: string) => s.pools.find((p) => p.platform.arch === arch)!.builders[0]!.toolchains.filter((t) => t.startsWith("rustc:"));
     expect(ids("aarch64").map((id) => id.split(":").slice(1, 4).join(":")).sort()).toEqual([`1.63.0:unknown:${ARM64}`, `1.63.0:unknown:${X86}`]);
     expect(ids("x86_64").map((id) => id.split(":").slice(1, 4).join(":"))).toEqual([`1.63.0:unknown:${ARM64}`]);
+    // The same std, whoever holds it: Debian's arm64 std in the root and the one unpacked beside the x86_64 builder's rustc.
+    expect(ids("x86_64")[0]).toBe(ids("aarch64").find((id) => id.includes(`:${ARM64}:`)));
     // What a user sees: `reprise --dist-status`.
     const client = new RepriseSandbox(farmEnv("linux/aarch64"), "node");
     try {
