@@ -4,7 +4,8 @@ export default defineConfig({
   test: {
     include: ["packages/*/test/**/*.test.ts", "test/**/*.test.ts", "examples/*/test/**/*.test.ts"],
     // The default "**/dist/**" would exclude the whole packages/dist; only build outputs are excluded.
-    exclude: [...configDefaults.exclude.filter((p) => p !== "**/dist/**"), "packages/*/dist/**", "examples/*/dist/**"],
+    // test/cross-arch has its own config and script (npm run test:cross-arch).
+    exclude: [...configDefaults.exclude.filter((p) => p !== "**/dist/**"), "packages/*/dist/**", "examples/*/dist/**", "test/cross-arch/**"],
     // Whole make/CMake builds run inside single tests; a loaded 2-core machine needs the margin.
     testTimeout: 240_000,
     hookTimeout: 120_000,

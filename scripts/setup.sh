@@ -15,7 +15,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PACKAGES=(
   gcc g++ clang make cmake tcc
   bubblewrap podman runc busybox-static docker.io uidmap
-  qemu-user-static gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf libc6-dev-arm64-cross libc6-dev-armhf-cross libc6-dev
+  qemu-user-static binfmt-support debootstrap gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf libc6-dev-arm64-cross libc6-dev-armhf-cross libc6-dev
   libc6-armhf-cross libstdc++6-armhf-cross libatomic1-armhf-cross
   redis-server memcached nginx libnginx-mod-http-dav-ext
   procps util-linux dpkg-dev xz-utils git ca-certificates acl e2fsprogs ccache
@@ -50,6 +50,8 @@ fi
 bash scripts/setup-rust-fixtures.sh >/dev/null
 # The loopback rustup distribution tree of the farm-rustup tests (cached; ~2 min the first time).
 bash scripts/setup-rustup-dist.sh >/dev/null || echo "reprise setup: the loopback rustup dist tree was not built (reason above); the farm-rustup tests build it themselves or fail saying why" >&2
+# Debian's aarch64 std beside a copy of /usr/bin/rustc, for the cross-architecture suite's x86_64 builder (cached, ~10 s).
+bash scripts/setup-rust-cross-std.sh >/dev/null || echo "reprise setup: Debian's aarch64 Rust std was not fetched (reason above); test/cross-arch/rust.test.ts fetches it itself or fails saying why" >&2
 
 if [ -n "${SUDO_UID:-}" ] && [ "$(id -u)" = 0 ] && [ "$SUDO_UID" != 0 ]; then
   # Through sudo: node_modules belongs to the user who called it, and so does npm's cache (-H).

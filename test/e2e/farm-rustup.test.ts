@@ -91,7 +91,7 @@ function elfMachines(archive: Buffer): Set<number> {
 }
 
 async function onFarm(toolchainId: string, job: WireJob, requires?: string[]) {
-  const alloc = await client.allocate(toolchainId, RUSTUP_LINUX_HOSTS.map((p) => ({ ...p })), 2000, requires);
+  const alloc = await client.allocate(toolchainId, RUSTUP_LINUX_HOSTS.map((p) => ({ ...p })), 2000, { requires });
   const ex = await runOnBuilder(alloc, { id: toolchainId }, job, inputs, client.dispatcher, 300_000, AbortSignal.timeout(300_000));
   return { alloc, body: ex.body as { exitCode: number; stderr: string; outputs: { role: string; data: string }[] } };
 }
@@ -238,7 +238,7 @@ describe("the scheduler places descriptor jobs", () => {
     const { id } = await descriptorFor(clientSysroot, AARCH64);
     const started = Date.now();
     // Were it queued as all-busy, it would wait the 10 s asked for.
-    await expect(client.allocate(id, RUSTUP_LINUX_HOSTS.map((p) => ({ ...p })), 10_000, [linkCapability("aarch64-unknown-linux-gnu-nolinker")])).rejects.toMatchObject({ status: 503, code: "no-builder" });
+    await expect(client.allocate(id, RUSTUP_LINUX_HOSTS.map((p) => ({ ...p })), 10_000, { requires: [linkCapability("aarch64-unknown-linux-gnu-nolinker")] })).rejects.toMatchObject({ status: 503, code: "no-builder" });
     expect(Date.now() - started).toBeLessThan(8000);
   });
 

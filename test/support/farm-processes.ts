@@ -18,7 +18,12 @@ export interface FarmProcess {
 
 /** Starts `args` with node and waits for a stdout line "... listening at <url>" (or fails with what it printed). */
 export function startNodeProcess(args: string[], env: Record<string, string> = {}, timeoutMs = 60_000): Promise<FarmProcess> {
-  const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  return startListeningProcess(process.execPath, args, env, timeoutMs);
+}
+
+/** Starts `command args` and waits for a stdout line "... listening at <url>" (or fails with what it printed). */
+export function startListeningProcess(command: string, args: string[], env: Record<string, string> = {}, timeoutMs = 60_000): Promise<FarmProcess> {
+  const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
   child.stderr!.on("data", (d: Buffer) => (out += d.toString()));

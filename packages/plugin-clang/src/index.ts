@@ -3,6 +3,7 @@ import { adaptGccLikeOutput, parseGccLikeArguments } from "@reprise/plugin-gcc";
 import { detectClang } from "./detect.js";
 import { clangDialect } from "./dialect.js";
 import { clangToolchainPlatforms, clangToolchainSpec } from "./toolchain.js";
+import { clangPortableToolchain } from "./portable.js";
 
 export const PLUGIN_NAME = "@reprise/plugin-clang";
 
@@ -15,6 +16,8 @@ export const clangPlugin: ReprisePlugin = {
     engine.hooks.adaptOutput.for("clang").tap(PLUGIN_NAME, (input) => adaptGccLikeOutput(input, clangDialect));
     engine.hooks.packageToolchain.tapPromise(PLUGIN_NAME, async (compiler) => (compiler.family === "clang" ? clangToolchainSpec(compiler) : undefined));
     engine.hooks.resolveArchitecture.tapPromise(PLUGIN_NAME, async ({ toolchain }) => (toolchain?.family === "clang" ? clangToolchainPlatforms(toolchain) : undefined));
+    // Across architectures: a builder holding the same clang build for another host takes the job with --target.
+    engine.hooks.portableToolchain.tapPromise(PLUGIN_NAME, async ({ compiler, target }) => (compiler.family === "clang" ? clangPortableToolchain(compiler, target) : undefined));
   },
 };
 
@@ -24,3 +27,4 @@ export { detectClang, isClangCxxName } from "./detect.js";
 export { clangDialect } from "./dialect.js";
 export { clangOptions, clangOptionTable } from "./option-table.js";
 export { clangToolchainSpec, clangToolchainPlatforms, gccInstallationFiles } from "./toolchain.js";
+export { clangPortableToolchain, clangEquivalence, hostIndependentVersion } from "./portable.js";

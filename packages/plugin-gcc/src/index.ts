@@ -4,6 +4,7 @@ import { gccDialect } from "./dialect.js";
 import { parseGccLikeArguments } from "./parse-arguments.js";
 import { adaptGccLikeOutput } from "./adapt-output.js";
 import { gccToolchainSpec, toolchainPlatforms } from "./toolchain.js";
+import { gccPortableToolchain } from "./portable.js";
 
 export const PLUGIN_NAME = "@reprise/plugin-gcc";
 
@@ -16,6 +17,7 @@ export const gccPlugin: ReprisePlugin = {
     engine.hooks.adaptOutput.for("gcc").tap(PLUGIN_NAME, (input) => adaptGccLikeOutput(input, gccDialect));
     engine.hooks.packageToolchain.tapPromise(PLUGIN_NAME, async (compiler) => (compiler.family === "gcc" ? gccToolchainSpec(compiler) : undefined));
     engine.hooks.resolveArchitecture.tapPromise(PLUGIN_NAME, async ({ toolchain }) => (toolchain?.family === "gcc" ? toolchainPlatforms(toolchain) : undefined));
+    engine.hooks.portableToolchain.tapPromise(PLUGIN_NAME, async ({ compiler, target }) => (compiler.family === "gcc" ? gccPortableToolchain(compiler, target) : undefined));
   },
 };
 
@@ -33,3 +35,4 @@ export { languageKind, languageOfFile, type LanguageKind } from "./languages.js"
 export { replaceSuffix, defaultObjectName } from "./output-names.js";
 export { gccToolchainSpec, toolchainPlatforms, toolchainSpecOf, findProgram, localRunner, type CompilerRunner, type ToolchainOptions } from "./toolchain.js";
 export { applyNativeExpansion, clangNativeResolver, gccNativeResolver, isNativeCpuOption, resolveNativeCpu, type NativeCpuResolver, type NativeExpansion } from "./native-cpu.js";
+export { canaryDigest, gccPortableToolchain, gccVersionLine, includeSearchDirectories } from "./portable.js";

@@ -33,8 +33,9 @@ export async function describeRustcMiss(
   const call = rustcCallOf(invocation);
   if (!data || !call) return undefined;
   if (!options.anyRustc && !isRustupToolchain(data.sysroot)) return undefined;
-  // A custom target (a JSON spec file) or an unknown commit cannot be matched by a builder.
-  if (call.target.endsWith(".json") || call.target.includes("/") || data.commitHash === "unknown") return undefined;
+  // A custom target (a JSON spec file) cannot be matched by a builder. A rustc that does not know its commit (a
+  // distribution's build, e.g. Debian's) is matched by release and std digest, so only when told to (anyRustc).
+  if (call.target.endsWith(".json") || call.target.includes("/") || (data.commitHash === "unknown" && !options.anyRustc)) return undefined;
   const digest = await stdDigest(digests, call.sysroot, call.target);
   if (!digest) return undefined;
   return toToolchainDescriptor({ release: data.release, commitHash: data.commitHash, target: call.target, stdDigest: digest }, call.links);

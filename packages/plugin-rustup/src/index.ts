@@ -49,7 +49,8 @@ export function createRustupPlugin(options: RustupPluginOptions = {}): ReprisePl
 }
 
 export const rustupPlugin: ReprisePlugin = createRustupPlugin();
-export default rustupPlugin;
+// A factory, so that `["@reprise/plugin-rustup", { "anyRustc": true }]` in config reaches it (the loader calls it with the options).
+export default createRustupPlugin;
 
 export { descriptorId, parseDescriptorId, linkCapability, toToolchainDescriptor, RUSTUP_LINUX_HOSTS, DESCRIPTOR_PREFIX, type RustDescriptor } from "./descriptor.js";
 export { describeRustcMiss, isRustupToolchain, stdDigest, loadsProcMacros, tripleToPlatform } from "./describe.js";

@@ -100,3 +100,22 @@ describe("a rustc rustup did not install", () => {
     expect(parseDescriptorId(d!.id)?.stdDigest).toBe(await new DirectoryDigests().digest(join(sysroot, "lib/rustlib", HOST, "lib")));
   });
 });
+
+describe("Debian's rustc 1.63 (commit-hash: unknown)", () => {
+  it("is described only with anyRustc, by release and std digest", async () => {
+    const compiler = await realCompiler("/usr/bin/rustc");
+    const inv = invocationOf(compiler, ["--crate-name", "probe", "src/lib.rs", "--crate-type", "lib", "--out-dir", "/work/ws/out"]);
+    expect(await engine().hooks.describeToolchain.promise({ compiler, invocation: inv })).toBeUndefined();
+    const d = await engine({ anyRustc: true }).hooks.describeToolchain.promise({ compiler, invocation: inv });
+    expect(parseDescriptorId(d!.id)).toEqual({ release: "1.63.0", commitHash: "unknown", target: HOST, stdDigest: await new DirectoryDigests().digest(`/usr/lib/rustlib/${HOST}/lib`) });
+  });
+
+  it("gets its options from config: the default export is the factory the loader calls with them", async () => {
+    const mod = await import("../src/index.js");
+    expect(typeof mod.default).toBe("function");
+    const compiler = await realCompiler("/usr/bin/rustc");
+    const inv = invocationOf(compiler, ["--crate-name", "probe", "src/lib.rs", "--crate-type", "lib", "--out-dir", "/work/ws/out"]);
+    const configured = new Engine().use(mod.default({ anyRustc: true }));
+    expect(await configured.hooks.describeToolchain.promise({ compiler, invocation: inv })).toBeDefined();
+  });
+});

@@ -87,7 +87,7 @@ export class BwrapSandbox implements Sandbox {
     }
     const trial = await execa(
       bwrap,
-      ["--unshare-all", "--unshare-user", ...(modern ? ["--disable-userns"] : []), "--cap-drop", "ALL", "--die-with-parent", "--ro-bind", "/", "/", "--", "true"],
+      [...unshareArguments(o.proc, modern), "--cap-drop", "ALL", "--die-with-parent", "--ro-bind", "/", "/", "--", "true"],
       { reject: false, timeout: 20_000, env: {}, extendEnv: false },
     );
     if (trial.exitCode !== 0) return `bwrap cannot create namespaces here: ${String(trial.stderr).trim() || `exit status ${trial.exitCode}`}${userNamespaceHint()}`;
@@ -194,11 +194,10 @@ export class BwrapSandbox implements Sandbox {
 }
 
 /** The bwrap command line for a job, without the program (for tests and debugging). */
-export function bwrapArguments(job: CompileJob, layout: JobLayout, o: Pick<ParsedBwrapOptions, "uid" | "gid" | "hostname">, features: { modern: boolean }): string[] {
+export function bwrapArguments(job: CompileJob, layout: JobLayout, o: Pick<ParsedBwrapOptions, "uid" | "gid" | "hostname"> & Partial<Pick<ParsedBwrapOptions, "proc">>, features: { modern: boolean }): string[] {
+  const proc = o.proc ?? "mount";
   const a: string[] = [
-    "--unshare-all",
-    "--unshare-user",
-    ...(features.modern ? ["--disable-userns"] : []),
+    ...unshareArguments(proc, features.modern),
     "--cap-drop",
     "ALL",
     "--uid",
@@ -215,7 +214,7 @@ export function bwrapArguments(job: CompileJob, layout: JobLayout, o: Pick<Parse
   ];
   for (const [k, v] of Object.entries(job.env)) a.push("--setenv", k, v);
   for (const dir of layout.systemDirs) {
-    if (dir === "/proc") a.push("--proc", dir);
+    if (dir === "/proc") a.push(...(proc === "bind" ? ["--ro-bind", "/proc", dir] : ["--proc", dir]));
     else if (dir === "/dev") a.push("--dev", dir);
     else if (features.modern) a.push("--size", String(job.limits.maxOutputBytes), "--tmpfs", dir);
     else a.push("--tmpfs", dir);
@@ -229,6 +228,16 @@ export function bwrapArguments(job: CompileJob, layout: JobLayout, o: Pick<Parse
   if (!layout.writable.some((w) => w.path === "/")) a.push("--remount-ro", "/");
   a.push("--chdir", job.cwd, "--", ...job.argv);
   return a;
+}
+
+/**
+ * The namespaces a job gets. With `proc: "bind"` the pid namespace is the
+ * surrounding one (a new pid namespace needs its own proc mount, which is what
+ * such a host refuses); user, network, IPC, UTS and cgroup namespaces are new.
+ */
+function unshareArguments(proc: "mount" | "bind", modern: boolean): string[] {
+  const namespaces = proc === "bind" ? ["--unshare-user", "--unshare-ipc", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try"] : ["--unshare-all", "--unshare-user"];
+  return [...namespaces, ...(modern ? ["--disable-userns"] : [])];
 }
 
 function parseStatus(fd3: unknown): number | undefined {

@@ -20,11 +20,20 @@ export interface BwrapOptions {
    * ceiling (a fork bomb then runs until the time limit).
    */
   enforceLimits?: boolean;
+  /**
+   * How the job's /proc is made: "mount" (default) mounts a new proc for the
+   * job's own pid namespace; "bind" binds the surrounding /proc read-only and
+   * keeps the surrounding pid namespace, for hosts where a nested proc mount
+   * is refused (a builder inside an emulated root entered with bwrap, see
+   * docs/cross-arch.md). Every other isolation (user, network, IPC, UTS,
+   * read-only root, limits) stays.
+   */
+  proc?: "mount" | "bind";
 }
 
 export type ParsedBwrapOptions = Required<Omit<BwrapOptions, "bwrap" | "prlimit">> & Pick<BwrapOptions, "bwrap" | "prlimit">;
 
-const KNOWN = ["bwrap", "prlimit", "uid", "gid", "hostname", "limitAddressSpace", "pollIntervalMs", "enforceLimits"];
+const KNOWN = ["bwrap", "prlimit", "uid", "gid", "hostname", "limitAddressSpace", "pollIntervalMs", "enforceLimits", "proc"];
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
@@ -63,6 +72,7 @@ export function parseBwrapOptions(raw: Record<string, unknown> | undefined): Par
   if (o.hostname !== undefined && (typeof o.hostname !== "string" || !/^[A-Za-z0-9.-]{1,63}$/.test(o.hostname))) return `option "hostname" must be a host name`;
   if (o.limitAddressSpace !== undefined && typeof o.limitAddressSpace !== "boolean") return `option "limitAddressSpace" must be true or false`;
   if (o.enforceLimits !== undefined && typeof o.enforceLimits !== "boolean") return `option "enforceLimits" must be true or false`;
+  if (o.proc !== undefined && o.proc !== "mount" && o.proc !== "bind") return `option "proc" must be "mount" or "bind"`;
   const poll = o.pollIntervalMs ?? 200;
   if (typeof poll !== "number" || !(poll >= 10 && poll <= 60_000)) return `option "pollIntervalMs" must be a number of milliseconds between 10 and 60000`;
   return {
@@ -74,5 +84,6 @@ export function parseBwrapOptions(raw: Record<string, unknown> | undefined): Par
     limitAddressSpace: (o.limitAddressSpace as boolean | undefined) ?? true,
     pollIntervalMs: poll,
     enforceLimits: (o.enforceLimits as boolean | undefined) ?? true,
+    proc: (o.proc as "mount" | "bind" | undefined) ?? "mount",
   };
 }

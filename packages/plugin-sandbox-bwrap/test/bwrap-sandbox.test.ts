@@ -119,6 +119,28 @@ describe("bwrap sandbox", () => {
     expect(strict.stdout.toString()).toMatch(/can't fork/);
   });
 
+  it('proc: "bind" (no nested proc mount): the surrounding /proc read-only, every other namespace new, the same compile result', async () => {
+    expect(await new BwrapSandbox({ proc: "new" }).probe()).toEqual({ usable: false, reason: expect.stringContaining('"proc"') });
+    const bound = new BwrapSandbox({ proc: "bind" });
+    expect(await bound.probe()).toEqual({ usable: true });
+    const probe = fx.sh("id -u; hostname; cat /proc/self/uid_map | tr -s ' '; echo x > /proc/reprise-test 2>/dev/null && echo wrote-proc; ls /sys/class/net 2>/dev/null | tr '\\n' ' '; echo");
+    const r = await bound.run(probe, fx.materials());
+    expect(r.exitCode, r.stderr.toString()).toBe(0);
+    const [uid, host, uidMap, net] = r.stdout.toString().split("\n");
+    expect(uid).toBe("65534");
+    expect(host).toBe("reprise");
+    expect(uidMap?.trim()).toMatch(/^65534 \d+ 1$/); // a user namespace of its own
+    expect(r.stdout.toString()).not.toContain("wrote-proc");
+    expect(net?.trim()).not.toMatch(/eth|ens|enp/); // a network namespace of its own (lo only, if any)
+    writeFileSync(join(fx.proj, "src/bound.c"), "int bound(int x) { return x * 41; }\n");
+    const argv = ["/usr/bin/gcc", "-O2", "-c", "src/bound.c", "-o", "build/bound.o"];
+    const outputs = [{ role: "object", path: join(fx.proj, "build/bound.o") }];
+    const inputs = fx.store.closure(argv, fx.proj);
+    const [a, b] = [await bound.run(fx.job(argv, inputs, outputs), fx.materials()), await sandbox.run(fx.job(argv, inputs, outputs), fx.materials())];
+    expect(a.exitCode, a.stderr.toString()).toBe(0);
+    expect(a.outputs[0]!.data.equals(b.outputs[0]!.data)).toBe(true);
+  });
+
   it("leaves no process behind when the job's program exits and its children do not", async () => {
     const r = await sandbox.run(fx.sh("sleep 987656 & sleep 987657 & echo started"), fx.materials());
     expect(r.exitCode).toBe(0);

@@ -53,7 +53,16 @@ export async function runCommand(args: string[]): Promise<number> {
   if (args[0] === "install-native") return installNative(args.slice(1));
   if (args[0] === "--package-toolchain") {
     const { packageToolchainCommand } = await import("./toolchain-commands.js");
-    return packageToolchainCommand(args[1], args[2]);
+    const targets: string[] = [];
+    for (let i = 3; i < args.length; i++) {
+      if (args[i] === "--target" && args[i + 1]) targets.push(args[++i]!);
+      else if (args[i]!.startsWith("--target=")) targets.push(args[i]!.slice("--target=".length));
+      else {
+        process.stderr.write(`reprise: unknown argument ${args[i]} (usage: reprise --package-toolchain <compiler> <out.tar.gz> [--target <triple>]...)\n`);
+        return 2;
+      }
+    }
+    return packageToolchainCommand(args[1], args[2], undefined, targets);
   }
   if (args[0] === "--explain") {
     const { explainCommand } = await import("./explain-command.js");

@@ -21,6 +21,11 @@ interface BuilderRow {
   runningJobs: number;
   sandboxes?: string[];
   toolchains?: string[];
+  /** Toolchains of the builder's own, and the targets each takes jobs for (docs/cross-arch.md). */
+  held?: { family: string; version: string; compilerPath: string; targets: { target: string }[] }[];
+  /** Rust targets the builder holds or can install. */
+  rustTargets?: { target: string; held: boolean }[];
+  installable?: string[];
   lastHeartbeatMsAgo: number;
   version?: string;
 }
@@ -62,6 +67,16 @@ export async function distStatus(dist: DistSettings | undefined, stats: StatsSna
         lines.push(
           `    ${b.builderId} ${b.url}  jobs ${b.runningJobs}/${b.maxJobs}, ${b.cores} cores, ${b.toolchains?.length ?? 0} toolchain(s), sandboxes ${(b.sandboxes ?? []).join(",") || "-"}, heartbeat ${(b.lastHeartbeatMsAgo / 1000).toFixed(1)} s ago${b.version ? `, version ${b.version}` : ""}`,
         );
+        for (const h of b.held ?? []) {
+          lines.push(`      holds ${h.family} ${h.version} at ${h.compilerPath}${h.targets.length ? `, takes jobs for ${h.targets.map((t) => t.target).join(", ")}` : ""}`);
+        }
+        const rust = b.rustTargets ?? [];
+        if (rust.length) {
+          const held = rust.filter((t) => t.held).map((t) => t.target);
+          const installable = rust.filter((t) => !t.held).map((t) => t.target);
+          lines.push(`      rust targets: ${held.length ? `holds ${held.join(", ")}` : "holds none"}${installable.length ? `; can install ${installable.join(", ")}` : ""}`);
+        }
+        if (b.installable?.length) lines.push(`      installs on demand: ${b.installable.join(", ")} (rustup)`);
       }
     }
   }

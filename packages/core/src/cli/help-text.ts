@@ -31,6 +31,8 @@ const DIST_ENV_MEANING: Record<keyof typeof DIST_ENV_KEYS, string> = {
   REPRISE_DIST_FALLBACK: "local or fail, when the farm cannot compile",
   REPRISE_DIST_JOB_TIMEOUT_MS: "limit of one farm job (ms)",
   REPRISE_DIST_ALLOCATE_TIMEOUT_MS: "wait for a builder before compiling locally (ms)",
+  REPRISE_DIST_PREFER_PLATFORM: "pool used first when free (linux/aarch64)",
+  REPRISE_DIST_CROSS_ARCH: "0: only builders that can run this compiler",
 };
 
 /** The part of `reprise --help` after the options: commands, config files, environment, log. */
@@ -41,7 +43,7 @@ export function helpFooter(env: NodeJS.ProcessEnv = process.env): string {
     "Commands:",
     "  install-native [--from-source]          install the prebuilt native client of this platform, else build it with the C compiler (faster cache hits)",
     "  link-compilers <dir> [compiler...]      make compiler links (gcc, g++, cc, c++, clang, clang++) to the native client in <dir>",
-    "  --package-toolchain <compiler> <out>    write the compiler's toolchain archive (.tar.gz)",
+    "  --package-toolchain <compiler> <out> [--target <triple>]...  write the compiler's toolchain archive (.tar.gz), with its equivalence for each target (docs/cross-arch.md)",
     "  toolchain inspect <archive> [--json]    describe a toolchain archive",
     "  --explain [--json] <compile command>    say whether the call would hit and, for a miss, what differs from the cached entry (compiles nothing)",
     "",

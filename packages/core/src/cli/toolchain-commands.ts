@@ -34,9 +34,9 @@ const processIO = (): CommandIO => ({
 });
 
 /** Writes the toolchain archive of `compiler` (a name found on PATH, or a path) to `out`. Returns the exit code. */
-export async function packageToolchainCommand(compiler: string | undefined, out: string | undefined, io: CommandIO = processIO()): Promise<number> {
+export async function packageToolchainCommand(compiler: string | undefined, out: string | undefined, io: CommandIO = processIO(), targets?: string[]): Promise<number> {
   if (!compiler || !out) {
-    io.stderr("usage: reprise --package-toolchain <compiler> <out.tar.gz>\n");
+    io.stderr("usage: reprise --package-toolchain <compiler> <out.tar.gz> [--target <triple>]...\n");
     return 2;
   }
   const progress = terminalProgress({ isTTY: io.stderrIsTTY, columns: io.columns, write: io.stderr });
@@ -53,7 +53,7 @@ export async function packageToolchainCommand(compiler: string | undefined, out:
     const written = await packageCompilerToolchain(setup.engine, info, resolve(io.cwd, out), {
       described: (d) => progress.step(`reprise: packing ${d.spec.entries.length} entries…`),
       packing: (done, total) => progress.update(`reprise: packing ${formatBytes(done)} of ${formatBytes(total)} (${total ? Math.floor((100 * done) / total) : 100} %)`),
-    });
+    }, targets?.length ? { targets } : {});
     progress.done();
     const ms = Math.round(performance.now() - started);
     io.stdout(
@@ -61,7 +61,8 @@ export async function packageToolchainCommand(compiler: string | undefined, out:
         `  toolchain ${written.id}\n` +
         `  ${written.manifest.family} ${written.manifest.version} at ${written.manifest.compilerPath}, runs on ${written.runsOn.map(formatPlatform).join(", ")}` +
         `${written.manifest.target ? `, targets ${written.manifest.target}` : ""}\n` +
-        `  ${written.manifest.files.length} entries, ${formatBytes(written.unpackedBytes)} unpacked\n`,
+        `  ${written.manifest.files.length} entries, ${formatBytes(written.unpackedBytes)} unpacked\n` +
+        (written.manifest.equivalences ?? []).map((e) => `  equivalent for ${e.target}: ${e.equivalence}\n`).join(""),
     );
     return 0;
   } catch (err) {

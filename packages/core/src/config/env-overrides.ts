@@ -34,6 +34,8 @@ export const DIST_ENV_KEYS = {
   REPRISE_DIST_FALLBACK: "fallback",
   REPRISE_DIST_JOB_TIMEOUT_MS: "jobTimeoutMs",
   REPRISE_DIST_ALLOCATE_TIMEOUT_MS: "allocateTimeoutMs",
+  REPRISE_DIST_PREFER_PLATFORM: "preferPlatform",
+  REPRISE_DIST_CROSS_ARCH: "crossArch",
 } as const;
 
 /** Every variable that changes settings (part of the settings cache key). */
@@ -44,7 +46,7 @@ function distFromEnv(env: Readonly<Record<string, string | undefined>>): Record<
   for (const [name, key] of Object.entries(DIST_ENV_KEYS)) {
     const raw = env[name];
     if (raw === undefined || raw === "") continue;
-    if (key === "enabled") out[key] = !FALSE_WORDS.includes(raw.trim().toLowerCase());
+    if (key === "enabled" || key === "crossArch") out[key] = !FALSE_WORDS.includes(raw.trim().toLowerCase());
     else if (key === "jobTimeoutMs" || key === "allocateTimeoutMs") out[key] = /^\d+$/.test(raw) ? Number(raw) : raw;
     else out[key] = raw;
   }

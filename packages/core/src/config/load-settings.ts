@@ -148,8 +148,17 @@ function distSettings(dist: ConfigFile["dist"], base: string, cwd: string, caFro
       fallback: dist.fallback ?? "local",
       jobTimeoutMs: dist.jobTimeoutMs ?? 120_000,
       allocateTimeoutMs: dist.allocateTimeoutMs ?? 2000,
+      ...(dist.preferPlatform ? { preferPlatform: platformOf(dist.preferPlatform) } : {}),
+      crossArch: dist.crossArch ?? true,
+      ...(dist.toolchains ? { declaredToolchains: Object.fromEntries(Object.entries(dist.toolchains).map(([c, archives]) => [c, archives.map((a) => resolve(base, a))])) } : {}),
     },
   };
+}
+
+/** "linux/aarch64" or "aarch64" (Linux) as a platform. */
+function platformOf(spec: string): { os: string; arch: string } {
+  const [os, arch] = spec.includes("/") ? (spec.split("/") as [string, string]) : ["linux", spec];
+  return { os, arch };
 }
 
 /**

@@ -60,6 +60,15 @@ export const distSchema = z
     jobTimeoutMs: z.number().int().positive(),
     /** Longest wait for the scheduler to allocate a builder (default 2000). */
     allocateTimeoutMs: z.number().int().positive(),
+    /** A pool whose free builders are used first: "linux/aarch64", or an architecture alone ("aarch64", "x86_64"). */
+    preferPlatform: z.string().regex(/^([a-z0-9_]+\/)?[A-Za-z0-9_]+$/, 'an architecture ("aarch64") or "os/arch" ("linux/aarch64")'),
+    /** true (default): builders of other architectures holding an equivalent compiler may take jobs (docs/cross-arch.md). */
+    crossArch: z.boolean(),
+    /**
+     * Prepared toolchain archives of other host platforms for a local compiler
+     * (`reprise --package-toolchain` run there): `{ "/usr/bin/clang-14": ["clang-aarch64.tar.gz"] }`.
+     */
+    toolchains: z.record(z.string().startsWith("/", "a compiler's absolute path"), z.array(z.string().min(1)).max(16)),
   })
   .strict()
   .partial();
@@ -140,6 +149,11 @@ export interface DistSettings {
   fallback: "local" | "fail";
   jobTimeoutMs: number;
   allocateTimeoutMs: number;
+  /** Pool preferred when one of its builders is free. */
+  preferPlatform?: { os: string; arch: string };
+  crossArch: boolean;
+  /** Compiler path → absolute paths of archives declared for it (config `dist.toolchains`). */
+  declaredToolchains?: Record<string, string[]>;
 }
 
 export interface Settings {

@@ -23,6 +23,30 @@ export interface DescriptorQuery {
   invocation: CompileInvocation;
 }
 
+/** What `portableToolchain` is asked: a compiler, and the target its jobs must produce code for. */
+export interface PortableToolchainQuery {
+  compiler: CompilerInfo;
+  /** Target triple, as `compiler.target` spells it on the machine the jobs come from. */
+  target: string;
+}
+
+/**
+ * How a build of the same compiler running on another host (another
+ * architecture) compiles exactly what `compiler` does for `target`.
+ */
+export interface PortableToolchain {
+  /**
+   * Equal on every host for toolchains whose outputs for `target` are
+   * byte-identical (the same release and build, called at the same path). A
+   * builder holding a toolchain with this value may take the job.
+   */
+  equivalence: string;
+  /** Arguments inserted after argv[0] of such a job (e.g. `--target=<triple>`): the job's, not the key's. */
+  targetArgs: string[];
+  /** Files of this machine the job must carry besides its inputs (absolute paths), e.g. clang's crtbegin.o. */
+  files: string[];
+}
+
 /** What a detection plugin may look at. Probe results are memoised per executable. */
 export interface CompilerProbe {
   /** The path the build system named, resolved on PATH (argv[0] of the real compile). */
@@ -135,6 +159,13 @@ export function createHooks() {
     describeToolchain: new AsyncSeriesBailHook<[DescriptorQuery], ToolchainDescriptor | undefined>(["query"]),
     /** Bail: the platforms (arch + OS) of hosts that can run a toolchain (read from its binaries) or provide a descriptor. */
     resolveArchitecture: new AsyncSeriesBailHook<[ArchitectureQuery], Platform[] | undefined>(["query"]),
+    /**
+     * Bail: whether another host's build of this compiler can compile its jobs
+     * for `target` with identical outputs, and how (docs/cross-arch.md). Asked
+     * by the farm client on a miss (memoised per compiler) and by a builder
+     * for the compilers it holds; never on a hit.
+     */
+    portableToolchain: new AsyncSeriesBailHook<[PortableToolchainQuery], PortableToolchain | undefined>(["query"]),
     /** Bail: the sandbox plugin whose name the config selects returns its implementation. */
     createSandbox: new SyncBailHook<[SandboxSettings], Sandbox | undefined>(["settings"]),
     /**

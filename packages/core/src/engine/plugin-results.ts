@@ -114,6 +114,13 @@ export const toolchainDescriptorSchema = z.object({
 
 export const platformsSchema = z.array(z.object({ arch: nonEmpty, os: nonEmpty, bits: z.union([z.literal(32), z.literal(64)]).optional() }));
 
+/** What a `portableToolchain` tap returns. */
+export const portableToolchainSchema = z.object({
+  equivalence: nonEmpty,
+  targetArgs: z.array(z.string()),
+  files: z.array(z.string().startsWith("/")),
+});
+
 const bytes = z.custom<Buffer>((v) => Buffer.isBuffer(v), { message: "must be a Buffer" });
 
 /** What an `adaptOutput` tap returns: the output's bytes for this call, or null when it cannot adapt them. */

@@ -8,6 +8,7 @@ import {
   missCompileResultSchema,
   parseResultSchema,
   platformsSchema,
+  portableToolchainSchema,
   sandboxSchema,
   toolchainDescriptorSchema,
   toolchainSpecSchema,
@@ -133,6 +134,7 @@ export function guardHooks(hooks: EngineHooks, currentPlugin: () => string | und
   hooks.packageToolchain.intercept(register({ hook: "packageToolchain", schema: toolchainSpecSchema }) as never);
   hooks.describeToolchain.intercept(register({ hook: "describeToolchain", schema: toolchainDescriptorSchema }) as never);
   hooks.resolveArchitecture.intercept(register({ hook: "resolveArchitecture", schema: platformsSchema }) as never);
+  hooks.portableToolchain.intercept(register({ hook: "portableToolchain", schema: portableToolchainSchema }) as never);
   hooks.createSandbox.intercept(register({ hook: "createSandbox", schema: sandboxSchema }) as never);
   // A tap's invalid result or error names the plugin; MissCompiler then compiles the miss locally.
   hooks.compileMiss.intercept(register({ hook: "compileMiss", schema: missCompileResultSchema }) as never);

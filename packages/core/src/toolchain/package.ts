@@ -43,8 +43,24 @@ export async function packageCompilerToolchain(
   compiler: CompilerInfo,
   out: string,
   progress?: { described?: (d: DescribedToolchain) => void; packing?: PackProgress },
+  options: { targets?: string[] } = {},
 ): Promise<WrittenArchive & DescribedToolchain> {
   const described = await describeToolchain(engine, compiler);
   progress?.described?.(described);
-  return { ...(await writeToolchainArchive(described.spec, described.runsOn, out, progress?.packing)), ...described };
+  const equivalences = await equivalencesFor(engine, compiler, options.targets ?? (compiler.target ? [compiler.target] : []));
+  return { ...(await writeToolchainArchive(described.spec, described.runsOn, out, progress?.packing, { equivalences })), ...described };
+}
+
+/**
+ * The compiler's equivalence value for each target its plugin can prove one
+ * for (`portableToolchain`), recorded in the archive so that clients of
+ * another architecture can check the archive against their own compiler.
+ */
+async function equivalencesFor(engine: Engine, compiler: CompilerInfo, targets: string[]): Promise<{ target: string; equivalence: string }[]> {
+  const out = [];
+  for (const target of [...new Set(targets)]) {
+    const answer = await engine.hooks.portableToolchain.promise({ compiler, target });
+    if (answer) out.push({ target, equivalence: answer.equivalence });
+  }
+  return out;
 }

@@ -59,7 +59,7 @@ export interface WrittenArchive extends Omit<BuiltArchive, "bytes"> {
 }
 
 /** The manifest of a toolchain: what the spec lists, with sizes and normalised modes read from disk. */
-export function buildManifest(spec: ToolchainSpec, runsOn: Platform[]): ToolchainManifest {
+export function buildManifest(spec: ToolchainSpec, runsOn: Platform[], extra: Pick<ToolchainManifest, "equivalences"> = {}): ToolchainManifest {
   const root = spec.sysroot ?? "/";
   const files: ToolchainManifest["files"] = [];
   const seen = new Set<string>();
@@ -89,6 +89,7 @@ export function buildManifest(spec: ToolchainSpec, runsOn: Platform[]): Toolchai
     identity: spec.identity,
     ...(spec.target ? { target: spec.target } : {}),
     runsOn: runsOn.map((p) => ({ arch: p.arch, os: p.os, ...(p.bits ? { bits: p.bits } : {}) })),
+    ...(extra.equivalences?.length ? { equivalences: extra.equivalences } : {}),
     files,
   };
   return manifest;
@@ -104,8 +105,8 @@ function normalisedMode(type: string, mode: number): number {
 export type PackProgress = (packedBytes: number, totalBytes: number) => void;
 
 /** Packs a toolchain into a deterministic .tar.gz in memory. */
-export async function buildToolchainArchive(spec: ToolchainSpec, runsOn: Platform[], onProgress?: PackProgress): Promise<BuiltArchive> {
-  const manifest = buildManifest(spec, runsOn);
+export async function buildToolchainArchive(spec: ToolchainSpec, runsOn: Platform[], onProgress?: PackProgress, extra: Pick<ToolchainManifest, "equivalences"> = {}): Promise<BuiltArchive> {
+  const manifest = buildManifest(spec, runsOn, extra);
   const root = spec.sysroot ?? "/";
   const json = Buffer.from(JSON.stringify(manifest, null, 1) + "\n");
 
@@ -188,8 +189,8 @@ async function addEntry(pack: tarStream.Pack, header: tarStream.Header | Partial
 }
 
 /** Writes a toolchain archive to `out` (atomically: a temporary file renamed into place). */
-export async function writeToolchainArchive(spec: ToolchainSpec, runsOn: Platform[], out: string, onProgress?: PackProgress): Promise<WrittenArchive> {
-  const built = await buildToolchainArchive(spec, runsOn, onProgress);
+export async function writeToolchainArchive(spec: ToolchainSpec, runsOn: Platform[], out: string, onProgress?: PackProgress, extra: Pick<ToolchainManifest, "equivalences"> = {}): Promise<WrittenArchive> {
+  const built = await buildToolchainArchive(spec, runsOn, onProgress, extra);
   const tmp = `${out}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
   try {
     await writeFile(tmp, built.bytes);

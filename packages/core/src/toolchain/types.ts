@@ -66,5 +66,12 @@ export interface ToolchainManifest {
   target?: string;
   /** Platforms the toolchain's programs run on (from `resolveArchitecture`). */
   runsOn: Platform[];
+  /**
+   * Equivalence values of the compiler for targets (`portableToolchain`),
+   * written by `reprise --package-toolchain` where the compiler runs: a client
+   * whose own compiler has the same value for its target may use this archive
+   * on builders of another architecture (docs/cross-arch.md).
+   */
+  equivalences?: { target: string; equivalence: string }[];
   files: { path: string; type: ToolchainEntry["type"]; size: number; mode: number; linkTarget?: string; role?: ToolchainEntry["role"] }[];
 }

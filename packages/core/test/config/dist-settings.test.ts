@@ -23,7 +23,17 @@ describe("dist settings", () => {
   it("come from the config file, with defaults, the CA resolved against the file", async () => {
     const root = project({ dist: { schedulerUrl: "https://sched:7420", token: "t", caFile: "ca.pem" } });
     const s = await new SettingsLoader().load(root, env(root));
-    expect(s.dist).toEqual({ schedulerUrl: "https://sched:7420", token: "t", caFile: join(root, "ca.pem"), mode: "overflow", fallback: "local", jobTimeoutMs: 120_000, allocateTimeoutMs: 2000 });
+    expect(s.dist).toEqual({ schedulerUrl: "https://sched:7420", token: "t", caFile: join(root, "ca.pem"), mode: "overflow", fallback: "local", jobTimeoutMs: 120_000, allocateTimeoutMs: 2000, crossArch: true });
+  });
+
+  it("cross-architecture keys: a preferred pool, crossArch, declared toolchains resolved against the file", async () => {
+    const root = project({ dist: { schedulerUrl: "https://sched:7420", preferPlatform: "aarch64", toolchains: { "/usr/bin/clang-14": ["tc/clang-arm64.tar.gz"] } } });
+    const s = await new SettingsLoader().load(root, env(root));
+    expect(s.dist).toMatchObject({ preferPlatform: { os: "linux", arch: "aarch64" }, crossArch: true, declaredToolchains: { "/usr/bin/clang-14": [join(root, "tc/clang-arm64.tar.gz")] } });
+    const fromEnv = await new SettingsLoader().load(root, env(root, { REPRISE_DIST_PREFER_PLATFORM: "linux/x86_64", REPRISE_DIST_CROSS_ARCH: "0" }));
+    expect(fromEnv.dist).toMatchObject({ preferPlatform: { os: "linux", arch: "x86_64" }, crossArch: false });
+    const bad = project({ dist: { schedulerUrl: "https://sched:7420", toolchains: { "clang-14": ["x.tar.gz"] } } });
+    await expect(new SettingsLoader().load(bad, env(bad))).rejects.toThrow(/dist\.toolchains/);
   });
 
   it("REPRISE_DIST_* override the file key by key, and REPRISE_DIST=0 turns the farm off", async () => {

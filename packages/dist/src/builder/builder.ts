@@ -16,6 +16,7 @@ import { createRustToolchainProvider } from "@reprise/plugin-rustup/provider";
 import { JobTokenVerifier } from "./job-tokens.js";
 import { SchedulerLink, type Registration } from "./scheduler-link.js";
 import { BuilderServer } from "./server.js";
+import { HeldToolchains } from "./held-toolchains.js";
 import { hostPlatform } from "../platform.js";
 import { farmAgent } from "../http/client.js";
 
@@ -43,6 +44,12 @@ function providedReport(p: ProvidedToolchains): { installable?: string[]; capabi
   const installable = p.installable();
   const capabilities = p.capabilities();
   return { ...(installable.length ? { installable } : {}), ...(capabilities.length ? { capabilities } : {}) };
+}
+
+/** The Rust targets of the descriptors it holds (`rustc:<release>:<commit>:<target>:<std digest>`), for status. */
+function rustTargetsHeld(ids: readonly string[]): { target: string; held: boolean }[] {
+  const targets = new Set(ids.filter((id) => id.startsWith("rustc:")).map((id) => id.split(":")[3]!));
+  return [...targets].sort().map((target) => ({ target, held: true }));
 }
 
 /** The sandboxes of `setting` usable here, first the one jobs use; a BuilderStartError when none is. */
@@ -75,11 +82,18 @@ export async function startBuilder(config: BuilderConfig, logger = new Logger(co
     maxBlobUpload: config.maxBlobUpload,
     maxToolchainUpload: config.maxToolchainUpload,
   });
+  let own: HeldToolchains;
+  try {
+    own = await HeldToolchains.prepare(config.toolchains, config.dataDir, stores.toolchains, (m) => logger.info("%s", m));
+  } catch (err) {
+    throw new BuilderStartError((err as Error).message);
+  }
   const log = (level: "info" | "warn" | "debug", msg: string) => logger[level]("%s", msg);
   const providers: ToolchainProvider[] = config.rust ? [createRustToolchainProvider(config.rust, config.dataDir)] : [];
   const provided = new ProvidedToolchains(providers, config.dataDir, log);
   await provided.refresh();
-  const runner = new JobRunner({ stores, sandbox, scratchRoot: join(config.dataDir, "jobs"), maxJobs: config.maxJobs, caps: config.limits, provided });
+  const runner = new JobRunner({ stores, sandbox, scratchRoot: join(config.dataDir, "jobs"), maxJobs: config.maxJobs, caps: config.limits, provided, ownToolchain: (id) => own.resolve(id) });
+  const toolchainIds = () => [...stores.toolchainIds(), ...own.equivalenceIds(), ...provided.held()];
   const dispatcher = farmAgent(config.tls?.caFile ? { caFile: config.tls.caFile } : {});
   const link = new SchedulerLink(config.schedulerUrl, config.token, dispatcher, log);
   let verifier: JobTokenVerifier | undefined;
@@ -109,7 +123,9 @@ export async function startBuilder(config: BuilderConfig, logger = new Logger(co
     cores,
     memoryBytes: totalmem(),
     sandboxes: usable,
-    toolchains: [...stores.toolchainIds(), ...provided.held()],
+    toolchains: toolchainIds(),
+    held: own.descriptions(),
+    rustTargets: rustTargetsHeld(provided.held()),
     freeToolchainBytes: stores.freeToolchainBytes(),
     version: REPRISE_VERSION,
     maxJobs: config.maxJobs,
@@ -134,7 +150,7 @@ export async function startBuilder(config: BuilderConfig, logger = new Logger(co
       const othersLoad = Math.max(0, loadavg()[0]! - runner.running);
       return {
         runningJobs: runner.running + runner.queued,
-        toolchains: [...stores.toolchainIds(), ...provided.held()],
+        toolchains: toolchainIds(),
         freeToolchainBytes: stores.freeToolchainBytes(),
         ...providedReport(provided),
         // Its own slots the scheduler counts (maxJobs); this says whether the owner's load leaves room at all.

@@ -43,6 +43,15 @@ export const BuilderConfigSchema = z
       })
       .strict()
       .default({ timeoutMs: 10 * 60_000, maxOutputBytes: 1024 ** 3, memoryBytes: 4 * 1024 ** 3, maxProcesses: 256 }),
+    /**
+     * Compilers of this machine that take jobs of equivalent compilers of
+     * other machines (docs/cross-arch.md), with the target triples of the
+     * clients whose jobs each takes.
+     */
+    toolchains: z
+      .array(z.object({ compiler: z.string().startsWith("/", "must be an absolute path"), targets: z.array(z.string().regex(/^[A-Za-z0-9._-]{1,128}$/)).max(64).default([]) }).strict())
+      .max(64)
+      .default([]),
     logLevel: z.enum(["silent", "error", "warn", "info", "debug", "trace"]).default("info"),
     /** Rust toolchains provided by descriptor (docs/dist-builder.md#rust-toolchains): rustup, declared toolchains, linkers. */
     rust: z

@@ -7,6 +7,7 @@ import { hashBytes, type CompileJob, type JobLimits, type Sandbox } from "@repri
 import type { BuilderStores } from "./stores.js";
 import { HttpError } from "./http-io.js";
 import type { RunResponse } from "./job-message.js";
+import type { OwnToolchain } from "./held-toolchains.js";
 import { isDescriptorId, type ProvidedToolchains } from "./toolchain-providers.js";
 
 export interface JobRunnerOptions {
@@ -15,6 +16,8 @@ export interface JobRunnerOptions {
   scratchRoot: string;
   maxJobs: number;
   caps: JobLimits;
+  /** The builder's own toolchain a job naming an equivalence runs with (HeldToolchains.resolve). */
+  ownToolchain?: (id: string) => OwnToolchain | undefined;
   /** Toolchains named by descriptor ids, provided here (rustup, declared toolchains). */
   provided?: ProvidedToolchains;
 }
@@ -44,7 +47,7 @@ export class JobRunner {
   /** What the builder lacks for `job`, or undefined when it holds everything. */
   missing(job: CompileJob): { toolchain: boolean; blobs: string[] } | undefined {
     // A descriptor is never uploaded: the builder provides it when the job runs (or says why it cannot).
-    const toolchain = isDescriptorId(job.toolchainId) ? false : !this.o.stores.toolchains.has(job.toolchainId);
+    const toolchain = isDescriptorId(job.toolchainId) ? false : !this.o.ownToolchain?.(job.toolchainId) && !this.o.stores.toolchains.has(job.toolchainId);
     const blobs = this.o.stores.missingBlobs(job.inputs.map((i) => i.hash));
     return toolchain || blobs.length ? { toolchain, blobs } : undefined;
   }
@@ -58,6 +61,7 @@ export class JobRunner {
       let job = asked;
       const { stores, sandbox } = this.o;
       let lease: { root: string; release(): void };
+      const own = this.o.ownToolchain?.(job.toolchainId);
       if (isDescriptorId(asked.toolchainId)) {
         if (!this.o.provided?.any) throw new HttpError(422, "toolchain-unavailable", `this builder provides no toolchains by descriptor (${asked.toolchainId})`, { reason: "not-offered" });
         const adapted = await this.o.provided.adapt(asked);
@@ -65,13 +69,17 @@ export class JobRunner {
         lease = { root: adapted.root, release: () => {} };
       } else {
         try {
-          lease = await stores.toolchains.acquire(job.toolchainId, async () => {
-            throw new Error("evicted");
-          });
+          lease = own
+            ? await stores.toolchains.acquire(own.id, own.archivePath)
+            : await stores.toolchains.acquire(job.toolchainId, async () => {
+                throw new Error("evicted");
+              });
         } catch {
           throw new HttpError(409, "missing", "the toolchain is no longer held", { missing: { toolchain: true, blobs: [] } });
         }
       }
+      // The builder's own compiler may live under another name (a cross gcc): the job calls it by the client's.
+      if (own) job = { ...job, links: job.argv[0] === own.compilerPath ? [] : [{ path: job.argv[0]!, target: own.compilerPath }] };
       const scratchDir = await mkdtemp(join(this.o.scratchRoot, "job-"));
       try {
         const result = await sandbox.run(job, {

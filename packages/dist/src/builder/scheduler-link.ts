@@ -4,6 +4,7 @@ import type { Dispatcher } from "undici";
 import type { JWK } from "jose";
 import type { Platform } from "@reprise/core";
 import { farmRequest, httpError, FarmRequestError } from "../http/client.js";
+import type { HeldToolchain } from "../protocol/scheduler-messages.js";
 
 export interface Registration {
   builderId: string;
@@ -13,6 +14,10 @@ export interface Registration {
   memoryBytes: number;
   sandboxes: string[];
   toolchains: string[];
+  /** The builder's own toolchains (config `toolchains`). */
+  held?: HeldToolchain[];
+  /** Rust targets it holds or can install. */
+  rustTargets?: { target: string; held: boolean }[];
   freeToolchainBytes: number;
   version: string;
   maxJobs: number;

@@ -12,6 +12,8 @@ export interface RemoteToolchain {
   id: string;
   archivePath?: string;
   archiveBytes?: number;
+  /** The builder's own toolchain (an equivalent): never uploaded; a builder that lacks it fails the job. */
+  ownedByBuilder?: boolean;
 }
 
 export interface RunExchange {
@@ -102,6 +104,7 @@ export async function runOnBuilder(
       }
       return pending;
     };
+    if (missing?.toolchain === true && toolchain.ownedByBuilder) throw new FarmRequestError("garbage", `the builder no longer holds its own toolchain ${toolchain.id}`);
     if (missing?.toolchain === true) {
       if (toolchain.archivePath === undefined || toolchain.archiveBytes === undefined) throw new FarmRequestError("garbage", `the builder asked for the archive of descriptor ${toolchain.id}, which it must provide itself`);
       uploads.push(once(`v1/toolchains/${toolchain.id}`, toolchain.archivePath, toolchain.archiveBytes));

@@ -25,6 +25,8 @@ import { SchedulerClient, type Allocation } from "./scheduler-client.js";
 import { runOnBuilder, UploadError, type RemoteToolchain } from "./builder-client.js";
 import { checkRunResult, type CheckedRun } from "./run-result.js";
 import { jobToWire } from "../builder/job-message.js";
+import { EquivalentJobs, equivalentJob } from "./equivalent-job.js";
+import { DeclaredToolchains, type DeclaredArchive } from "./declared-toolchains.js";
 
 /** How long a builder that could not be reached is not used again by this client. */
 const QUARANTINE_MS = 30_000;
@@ -56,8 +58,12 @@ export class FarmCompiler {
   private readonly workspaces = new Map<string, Workspace>();
   private readonly schedulers = new Map<string, SchedulerClient>();
   private readonly quarantined = new Map<string, number>();
+  private readonly equivalents: EquivalentJobs;
+  private readonly declared = new DeclaredToolchains();
 
-  constructor(private readonly engine: Engine) {}
+  constructor(private readonly engine: Engine) {
+    this.equivalents = new EquivalentJobs(engine);
+  }
 
   /** The scheduler client for these settings (one connection pool per URL, token and CA). */
   scheduler(dist: DistSettings): SchedulerClient {
@@ -122,7 +128,6 @@ export class FarmCompiler {
     const job = plan.job;
     const argv0 = job.argv[0]!;
     const jobLinks = job.links;
-    let wire!: ReturnType<typeof jobToWire>;
     const useToolchain = (t: JobToolchain) => {
       toolchain = t;
       job.toolchainId = t.id;
@@ -130,9 +135,19 @@ export class FarmCompiler {
       if (t.compilerPath && argv0 !== t.compilerPath) job.links = [{ path: argv0, target: t.compilerPath }];
       else if (jobLinks) job.links = jobLinks;
       else delete job.links;
-      wire = jobToWire(job);
     };
     useToolchain(toolchain);
+    // Across architectures (archives only: a descriptor names what any builder may provide).
+    const declaredPaths = toolchain.descriptor ? [] : (dist.declaredToolchains?.[ctx.compiler.path] ?? []);
+    const portable = !toolchain.descriptor && (dist.crossArch || declaredPaths.length) ? await this.equivalents.portable(ctx.compiler, ctx.logger) : undefined;
+    // Archives the user declared for this compiler, for other hosts: offered when they prove to be the same build.
+    const alternatives = portable && declaredPaths.length ? await this.declared.usable(ctx.compiler, portable, declaredPaths, ctx.logger) : [];
+    if (portable) ctx.logger.debug("%s for %s: equivalent toolchains %s%s", ctx.compiler.path, ctx.compiler.target, portable.equivalence, alternatives.length ? `, declared ${alternatives.map((a) => a.id).join(" ")}` : "");
+    const allocateExtra = () => ({
+      equivalents: portable && dist.crossArch ? [portable.equivalence] : [],
+      alternatives,
+      ...(toolchain.requires ? { requires: toolchain.requires } : {}),
+    });
     const started = performance.now();
     let roundTrips = 0;
     let bytesUploaded = 0;
@@ -142,13 +157,13 @@ export class FarmCompiler {
       let alloc: Allocation;
       try {
         try {
-          alloc = await this.allocate(scheduler, toolchain.id, toolchain.runsOn, dist, toolchain.requires);
+          alloc = await this.allocate(scheduler, toolchain.id, toolchain.runsOn, dist, allocateExtra());
         } catch (err) {
           // No builder provides the descriptor (none has rustup or that toolchain): ship the toolchain as an archive instead.
           if (!(err instanceof NotOnFarm && err.reason === "dist-no-builder" && toolchain.descriptor)) throw err;
           ctx.logger.debug("no builder provides %s; sending the toolchain as an archive", toolchain.id);
           useToolchain(await this.archiveOf(ctx, ws));
-          alloc = await this.allocate(scheduler, toolchain.id, toolchain.runsOn, dist, toolchain.requires);
+          alloc = await this.allocate(scheduler, toolchain.id, toolchain.runsOn, dist, allocateExtra());
         }
       } catch (err) {
         // No second builder for the retry: what made the first attempt fail is the reason.
@@ -161,8 +176,16 @@ export class FarmCompiler {
         () => ctx.logger.warn("%s: waiting %d s for builder %s (%s), at most %d s", ctx.invocation.sourceFile, Math.round((Date.now() - waitStarted) / 1000), alloc.builderId, alloc.builderUrl, Math.round(dist.jobTimeoutMs / 1000)),
         WAIT_REPORT_MS,
       );
+      // A builder of another architecture holding an equivalent toolchain runs the job with it (docs/cross-arch.md).
+      const equivalentId = alloc.toolchainId && alloc.toolchainId !== toolchain.id ? alloc.toolchainId : undefined;
+      const alternative = alternatives.find((a) => a.id === equivalentId);
+      let sent = equivalentId && portable ? await equivalentJob(job, equivalentId, portable, ws.inputs) : job;
+      if (!sent) throw new NotOnFarm("dist-not-distributable-equivalent", `a file the job must carry to ${alloc.builderId} cannot be read`);
+      if (alternative) sent = { ...sent, links: sent.argv[0] === alternative.compilerPath ? [] : [{ path: sent.argv[0]!, target: alternative.compilerPath }] };
+      const wire = jobToWire(sent);
+      const remoteToolchain = alternative ?? (equivalentId ? { id: equivalentId, archivePath: "", archiveBytes: 0, ownedByBuilder: true } : toolchain);
       try {
-        const ex = await runOnBuilder(alloc, toolchain, wire, ws.inputs, scheduler.dispatcher, dist.jobTimeoutMs, AbortSignal.timeout(dist.jobTimeoutMs), (m) =>
+        const ex = await runOnBuilder(alloc, remoteToolchain, wire, ws.inputs, scheduler.dispatcher, dist.jobTimeoutMs, AbortSignal.timeout(dist.jobTimeoutMs), (m) =>
           ctx.logger.debug("builder %s lacks %s%d input(s): %s", alloc.builderId, m.toolchain ? "the toolchain and " : "", m.blobs.length, m.blobs.slice(0, 20).join(" ")),
         );
         roundTrips += ex.roundTrips;
@@ -222,11 +245,22 @@ export class FarmCompiler {
   }
 
   /** A builder for the job, skipping one this client could not reach lately (asking once more). */
-  private async allocate(scheduler: SchedulerClient, toolchainId: string, platforms: { arch: string; os: string; bits?: 32 | 64 }[], dist: DistSettings, requires?: readonly string[]): Promise<Allocation> {
+  private async allocate(
+    scheduler: SchedulerClient,
+    toolchainId: string,
+    platforms: { arch: string; os: string; bits?: 32 | 64 }[],
+    dist: DistSettings,
+    extra: { equivalents: string[]; alternatives: DeclaredArchive[]; requires?: readonly string[] },
+  ): Promise<Allocation> {
     for (let i = 0; i < 2; i++) {
       let alloc: Allocation;
       try {
-        alloc = await scheduler.allocate(toolchainId, platforms, dist.allocateTimeoutMs, requires);
+        alloc = await scheduler.allocate(toolchainId, platforms, dist.allocateTimeoutMs, {
+          equivalents: extra.equivalents,
+          alternatives: extra.alternatives.map((a) => ({ toolchainId: a.id, platforms: a.runsOn })),
+          ...(dist.preferPlatform ? { preferPlatform: dist.preferPlatform } : {}),
+          ...(extra.requires?.length ? { requires: extra.requires } : {}),
+        });
       } catch (err) {
         if (!(err instanceof FarmRequestError)) throw err;
         if (err.kind === "unreachable" || err.kind === "timeout") throw new NotOnFarm("dist-scheduler-unreachable", err.message);

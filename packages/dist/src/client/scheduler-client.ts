@@ -10,6 +10,8 @@ export interface Allocation {
   builderUrl: string;
   jobToken: string;
   expiresAt: string | number;
+  /** The toolchain the job names on that builder: absent or the requested one, or an equivalent the builder holds. */
+  toolchainId?: string;
 }
 
 export class SchedulerClient {
@@ -27,14 +29,27 @@ export class SchedulerClient {
   }
 
   /** A builder for the job; FarmRequestError when the scheduler cannot be reached or has none (status 503, code no-builder/all-busy). */
-  async allocate(toolchainId: string, platforms: Platform[], maxWaitMs: number, requires?: readonly string[]): Promise<Allocation> {
+  async allocate(
+    toolchainId: string,
+    platforms: Platform[],
+    maxWaitMs: number,
+    extra: { equivalents?: string[]; alternatives?: { toolchainId: string; platforms: Platform[] }[]; preferPlatform?: { os: string; arch: string }; requires?: readonly string[] } = {},
+  ): Promise<Allocation> {
     let res;
     try {
       res = await farmRequest({
         method: "POST",
         url: this.endpoint("v1/jobs/allocate"),
         token: this.token,
-        json: { toolchainId, platforms, maxWaitMs, ...(requires?.length ? { requires } : {}) },
+        json: {
+          toolchainId,
+          platforms,
+          maxWaitMs,
+          ...(extra.equivalents?.length ? { equivalents: extra.equivalents } : {}),
+          ...(extra.alternatives?.length ? { alternatives: extra.alternatives } : {}),
+          ...(extra.preferPlatform ? { preferPlatform: extra.preferPlatform } : {}),
+          ...(extra.requires?.length ? { requires: extra.requires } : {}),
+        },
         // The scheduler may queue the request for maxWaitMs: wait that long and a little more, never longer.
         timeoutMs: maxWaitMs + 1500,
         dispatcher: this.dispatcher,
@@ -49,6 +64,9 @@ export class SchedulerClient {
     const a = res.body as Partial<Allocation>;
     if (typeof a?.jobId !== "string" || typeof a.builderUrl !== "string" || typeof a.jobToken !== "string" || typeof a.builderId !== "string") {
       throw new FarmRequestError("garbage", "allocate: the answer is not an allocation");
+    }
+    if (a.toolchainId !== undefined && a.toolchainId !== toolchainId && !extra.equivalents?.includes(a.toolchainId) && !extra.alternatives?.some((x) => x.toolchainId === a.toolchainId)) {
+      throw new FarmRequestError("garbage", "allocate: the scheduler named a toolchain this client did not offer");
     }
     return a as Allocation;
   }

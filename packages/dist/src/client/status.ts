@@ -11,6 +11,10 @@ export interface SchedulerStatusBuilder {
   runningJobs: number;
   sandboxes: string[];
   toolchains: string[];
+  held?: { id: string; family: string; version: string; compilerPath: string; targets: { target: string; equivalence: string }[] }[];
+  rustTargets?: { target: string; held: boolean }[];
+  /** Descriptor id prefixes it installs on demand (rustup: `rustc:`). */
+  installable?: string[];
   lastHeartbeatMsAgo: number;
   version: string;
 }

@@ -10,6 +10,21 @@ const INSTALLABLE = z.array(z.string().min(1).max(256).regex(/^[A-Za-z0-9._:-]+$
 /** What a builder can finish besides compiling (`link:<target-triple>`); a job's `requires` must all be in it. */
 const CAPABILITIES = z.array(z.string().min(1).max(256).regex(/^[A-Za-z0-9._:+-]+$/)).max(1000);
 
+/** A toolchain a builder holds of its own (its config's `toolchains`), for status and for equivalent jobs (docs/cross-arch.md). */
+export const HeldToolchainSchema = z.object({
+  /** The archive id of the builder's own packaging of it. */
+  id: IdSchema,
+  family: z.string().max(64),
+  version: z.string().max(128),
+  compilerPath: z.string().max(4096),
+  /** Targets it compiles for, and the equivalence id it takes jobs under for each. */
+  targets: z.array(z.object({ target: z.string().max(128), equivalence: IdSchema })).max(64),
+});
+export type HeldToolchain = z.infer<typeof HeldToolchainSchema>;
+const HELD = z.array(HeldToolchainSchema).max(256);
+/** Rust targets a builder holds or can install (filled in by Rust toolchain providers). */
+const RUST_TARGETS = z.array(z.object({ target: z.string().max(128), held: z.boolean() })).max(1024);
+
 /** `POST /v1/builders/register` (builder token). */
 export const RegisterRequestSchema = z.object({
   builderId: IdSchema,
@@ -20,6 +35,8 @@ export const RegisterRequestSchema = z.object({
   memoryBytes: BYTES,
   sandboxes: z.array(z.string().min(1).max(64)).max(32),
   toolchains: TOOLCHAINS,
+  held: HELD.optional(),
+  rustTargets: RUST_TARGETS.optional(),
   freeToolchainBytes: BYTES,
   version: z.string().max(64),
   maxJobs: z.number().int().min(1).max(100_000),
@@ -58,6 +75,10 @@ export const AllocateRequestSchema = z.object({
   platforms: z.array(PlatformSchema).min(1).max(64),
   /** A pool to use first when one of its builders is free. */
   preferPlatform: PlatformSchema.optional(),
+  /** Equivalent toolchains: a builder of any pool holding one of these may take the job with it (docs/cross-arch.md). */
+  equivalents: z.array(IdSchema).max(16).optional(),
+  /** Other archives of an equivalent compiler the client can upload, each with the host platforms that can run it (declared toolchains). */
+  alternatives: z.array(z.object({ toolchainId: IdSchema, platforms: z.array(PlatformSchema).min(1).max(64) })).max(16).optional(),
   /** How long to queue when every matching builder is busy (default 2000, capped by the scheduler). */
   maxWaitMs: z.number().int().min(0).max(600_000).optional(),
   /** Capabilities the builder must report (e.g. `link:<target-triple>` for a crate that links). */
@@ -72,6 +93,8 @@ export const AllocateResponseSchema = z.object({
   jobToken: z.string(),
   /** Epoch milliseconds after which the job token is refused. */
   expiresAt: z.number().int(),
+  /** The toolchain the job must name: the requested one, or the equivalent the builder holds. Absent from older schedulers. */
+  toolchainId: IdSchema.optional(),
 });
 export type AllocateResponse = z.infer<typeof AllocateResponseSchema>;
 
@@ -94,6 +117,8 @@ export const BuilderStatusSchema = z.object({
   freeToolchainBytes: z.number(),
   sandboxes: z.array(z.string()),
   toolchains: z.array(z.string()),
+  held: HELD.optional(),
+  rustTargets: RUST_TARGETS.optional(),
   installable: z.array(z.string()).optional(),
   capabilities: z.array(z.string()).optional(),
   lastHeartbeatMsAgo: z.number(),

@@ -15,6 +15,13 @@ import { runningJobs, type BuilderEntry, type BuilderRegistry } from "./registry
 
 export interface AllocationQuery {
   toolchainId: string;
+  /**
+   * Equivalent toolchains (docs/cross-arch.md): a builder of any pool that
+   * holds one of these may take the job, with that toolchain.
+   */
+  equivalents?: readonly string[];
+  /** Archives the client can upload, by the pool keys that can run each: a builder of such a pool may take the job with it. */
+  alternatives?: readonly { toolchainId: string; poolKeys: readonly string[] }[];
   /** Pool keys (normalised "os/arch") of every platform that can run the toolchain. */
   poolKeys: readonly string[];
   preferPoolKey?: string;
@@ -30,28 +37,40 @@ export function canProvide(builder: BuilderEntry, toolchainId: string, descripto
   return builder.installable.some((prefix) => toolchainId.startsWith(prefix));
 }
 
-export type Choice = { builder: BuilderEntry } | { none: "no-builder" | "all-busy" };
+export type Choice = { builder: BuilderEntry; toolchainId: string } | { none: "no-builder" | "all-busy" };
+
+/** The toolchain `builder` would run the job with: the client's own where its pool can run it, else an equivalent it holds. */
+function usableToolchain(builder: BuilderEntry, query: AllocationQuery, inPool: boolean): string | undefined {
+  if (inPool) return query.toolchainId;
+  return query.equivalents?.find((id) => builder.toolchains.has(id)) ?? query.alternatives?.find((a) => a.poolKeys.includes(builder.poolKey))?.toolchainId;
+}
 
 export function chooseBuilder(registry: BuilderRegistry, query: AllocationQuery): Choice {
   let best: BuilderEntry | undefined;
   let bestPreferred = false;
   let bestLoad = Infinity;
   let bestHolds = false;
+  let bestToolchain = query.toolchainId;
   let anyBuilder = false;
   const descriptor = DESCRIPTOR_ID.test(query.toolchainId);
   const requires = query.requires ?? [];
-  for (const key of query.poolKeys) {
+  const keys = query.equivalents?.length || query.alternatives?.length ? [...registry.pools.keys()] : query.poolKeys;
+  for (const key of keys) {
     const pool = registry.pools.get(key);
     if (!pool || pool.size === 0) continue;
+    const inPool = query.poolKeys.includes(key);
     const preferred = key === query.preferPoolKey;
     for (const builder of pool) {
-      if ((descriptor || requires.length) && !(canProvide(builder, query.toolchainId, descriptor) && requires.every((c) => builder.capabilities.has(c)))) continue;
+      const toolchain = usableToolchain(builder, query, inPool);
+      if (!toolchain) continue;
+      if (!requires.every((c) => builder.capabilities.has(c))) continue;
+      if (toolchain === query.toolchainId && descriptor && !canProvide(builder, query.toolchainId, descriptor)) continue;
       anyBuilder = true;
       if (!builder.acceptingJobs) continue;
       const running = runningJobs(builder);
       if (running >= builder.maxJobs) continue;
       const load = running / builder.cores;
-      const holds = builder.toolchains.has(query.toolchainId);
+      const holds = builder.toolchains.has(toolchain);
       if (best) {
         if (bestPreferred !== preferred) {
           if (bestPreferred) continue;
@@ -69,8 +88,9 @@ export function chooseBuilder(registry: BuilderRegistry, query: AllocationQuery)
       bestPreferred = preferred;
       bestLoad = load;
       bestHolds = holds;
+      bestToolchain = toolchain;
     }
   }
-  if (best) return { builder: best };
+  if (best) return { builder: best, toolchainId: bestToolchain };
   return { none: anyBuilder ? "all-busy" : "no-builder" };
 }

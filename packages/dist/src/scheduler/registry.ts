@@ -8,7 +8,7 @@
  */
 import type { Platform } from "@reprise/core";
 import { normalisePlatform, platformKey } from "../platform.js";
-import type { HeartbeatRequest, RegisterRequest } from "../protocol/scheduler-messages.js";
+import type { HeartbeatRequest, HeldToolchain, RegisterRequest } from "../protocol/scheduler-messages.js";
 
 export interface BuilderEntry {
   readonly id: string;
@@ -23,6 +23,9 @@ export interface BuilderEntry {
   /** The subject of the builder's JWT, when it registered with one: only that identity may act for it. */
   readonly subject?: string;
   toolchains: Set<string>;
+  /** Toolchains of the builder's own, as it described them at registration. */
+  readonly held: HeldToolchain[];
+  readonly rustTargets: { target: string; held: boolean }[];
   /** Prefixes of descriptor ids it provides on demand (rustup: `rustc:`). */
   installable: readonly string[];
   capabilities: ReadonlySet<string>;
@@ -82,6 +85,8 @@ export class BuilderRegistry {
       maxJobs: message.maxJobs,
       subject,
       toolchains: new Set(message.toolchains),
+      held: message.held ?? [],
+      rustTargets: message.rustTargets ?? [],
       installable: message.installable ?? [],
       capabilities: new Set(message.capabilities ?? []),
       freeToolchainBytes: message.freeToolchainBytes,

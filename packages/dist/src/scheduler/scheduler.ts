@@ -31,6 +31,8 @@ interface Reservation {
   builder: BuilderEntry;
   jobId: string;
   reservedAt: number;
+  /** The toolchain the job runs with on that builder (the client's own, or an equivalent the builder holds). */
+  toolchainId: string;
 }
 
 interface Waiter {
@@ -116,12 +118,14 @@ export class Scheduler {
   async allocate(request: AllocateRequest, whenGone?: AbortSignal | (() => AbortSignal)): Promise<AllocationOutcome> {
     const query: AllocationQuery = {
       toolchainId: request.toolchainId,
+      ...(request.equivalents?.length ? { equivalents: request.equivalents } : {}),
+      ...(request.alternatives?.length ? { alternatives: request.alternatives.map((a) => ({ toolchainId: a.toolchainId, poolKeys: [...new Set(a.platforms.map(platformKey))] })) } : {}),
       poolKeys: [...new Set(request.platforms.map(platformKey))],
       preferPoolKey: request.preferPlatform ? platformKey(request.preferPlatform) : undefined,
       ...(request.requires?.length ? { requires: request.requires } : {}),
     };
     const choice = chooseBuilder(this.registry, query);
-    if ("builder" in choice) return this.grant(this.reserve(choice.builder), request.toolchainId);
+    if ("builder" in choice) return this.grant(this.reserve(choice.builder, choice.toolchainId));
     if (choice.none === "no-builder") {
       this.counters.noBuilder++;
       return { ok: false, code: "no-builder", message: `no builder in the pools ${query.poolKeys.join(", ")} that can run toolchain ${request.toolchainId}${query.requires ? ` and ${query.requires.join(", ")}` : ""}` };
@@ -135,7 +139,7 @@ export class Scheduler {
     const reservation = await this.wait(query, waitMs, typeof whenGone === "function" ? whenGone() : whenGone);
     if (reservation) {
       this.counters.allocationsAfterWait++;
-      return this.grant(reservation, request.toolchainId);
+      return this.grant(reservation);
     }
     this.counters.allBusy++;
     return { ok: false, code: "all-busy", message: `every builder of ${query.poolKeys.join(", ")} stayed busy for ${waitMs} ms` };
@@ -161,6 +165,8 @@ export class Scheduler {
             freeToolchainBytes: b.freeToolchainBytes,
             sandboxes: [...b.sandboxes],
             toolchains: [...b.toolchains].sort(),
+            held: b.held,
+            rustTargets: b.rustTargets,
             ...(b.installable.length ? { installable: [...b.installable] } : {}),
             ...(b.capabilities.size ? { capabilities: [...b.capabilities].sort() } : {}),
             lastHeartbeatMsAgo: now - b.lastSeen,
@@ -173,14 +179,14 @@ export class Scheduler {
   }
 
   /** Takes the slot synchronously, before any await, so concurrent allocations never share it. */
-  private reserve(builder: BuilderEntry): Reservation {
+  private reserve(builder: BuilderEntry, toolchainId: string): Reservation {
     const jobId = randomUUID();
     const reservedAt = this.now();
     this.registry.reserve(builder, jobId, reservedAt, reservedAt + this.options.signer.ttlMs);
-    return { builder, jobId, reservedAt };
+    return { builder, jobId, reservedAt, toolchainId };
   }
 
-  private async grant({ builder, jobId, reservedAt }: Reservation, toolchainId: string): Promise<AllocationOutcome> {
+  private async grant({ builder, jobId, reservedAt, toolchainId }: Reservation): Promise<AllocationOutcome> {
     let signed;
     try {
       signed = await this.options.signer.sign({ jobId, builderId: builder.id, toolchainId }, reservedAt);
@@ -190,7 +196,7 @@ export class Scheduler {
     }
     const { token, expiresAt } = signed;
     this.counters.allocations++;
-    return { ok: true, response: { jobId, builderId: builder.id, builderUrl: builder.url, jobToken: token, expiresAt } };
+    return { ok: true, response: { jobId, builderId: builder.id, builderUrl: builder.url, jobToken: token, expiresAt, toolchainId } };
   }
 
   private wait(query: AllocationQuery, waitMs: number, signal?: AbortSignal): Promise<Reservation | undefined> {
@@ -228,7 +234,7 @@ export class Scheduler {
       }
       this.waiters.splice(i, 1);
       clearTimeout(waiter.timer);
-      waiter.resolve(this.reserve(choice.builder));
+      waiter.resolve(this.reserve(choice.builder, choice.toolchainId));
     }
   }
 

@@ -10,6 +10,12 @@ describe("builder config", () => {
     expect(c.sandbox).toBe("bwrap,docker");
     expect(c.limits.maxProcesses).toBe(256);
     expect(c.maxJobs).toBeGreaterThan(0);
+    expect(c.toolchains).toEqual([]);
+    const held = resolveBuilderConfig({ schedulerUrl: "http://s:1", token: "t", toolchains: [{ compiler: "/usr/bin/clang-14", targets: ["x86_64-pc-linux-gnu"] }, { compiler: "/usr/bin/gcc-12" }] }, "/", {});
+    expect(held.toolchains).toEqual([
+      { compiler: "/usr/bin/clang-14", targets: ["x86_64-pc-linux-gnu"] },
+      { compiler: "/usr/bin/gcc-12", targets: [] },
+    ]);
   });
 
   it("takes the token and scheduler from the environment", () => {
@@ -35,6 +41,8 @@ describe("builder config", () => {
     [{ schedulerUrl: "http://s:1" }, /no builder token/],
     [{ schedulerUrl: "http://s:1", token: "t", unsandboxed: true }, /unrecognized|unsandboxed/i],
     [{ schedulerUrl: "http://s:1", token: "t", blobStoreSize: "lots" }, /blobStoreSize/],
+    [{ schedulerUrl: "http://s:1", token: "t", toolchains: [{ compiler: "clang-14", targets: ["x86_64-pc-linux-gnu"] }] }, /toolchains\.0\.compiler: must be an absolute path/],
+    [{ schedulerUrl: "http://s:1", token: "t", toolchains: [{ compiler: "/usr/bin/clang-14", targets: ["x86 64"] }] }, /toolchains\.0\.targets/],
   ])("says in one line what is wrong with %j", (input, message) => {
     expect(() => resolveBuilderConfig(input, "/", {})).toThrow(message);
   });
