@@ -1,4 +1,4 @@
-import { appendFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { plain, RepriseSandbox, text } from "../support/reprise-env.js";
@@ -49,8 +49,8 @@ describe.each(["gcc", "clang"])("%s: a comment added to a header", (cc) => {
     expect(await compileAndCompare(argv, outputs)).toEqual({ direct: 0, preprocessor: 0, misses: 1 });
     appendFileSync(join(w, header), "/* a comment the preprocessor drops */\n");
     expect(await compileAndCompare(argv, outputs)).toEqual({ direct: 0, preprocessor: 1, misses: 0 });
-    // The fallback hit does not record the new header state: the next call uses the fallback again, still right.
-    expect(await compileAndCompare(argv, outputs)).toMatchObject({ misses: 0 });
+    // The fallback hit recorded the new header state in the manifest: the next call hits in direct mode.
+    expect(await compileAndCompare(argv, outputs)).toEqual({ direct: 1, preprocessor: 0, misses: 0 });
   });
 
   it("with -g: no fallback (debug info records what the text lacks), compiled again", async () => {
@@ -72,5 +72,44 @@ describe.each(["gcc", "clang"])("%s: a comment added to a header", (cc) => {
     expect(first).toMatchObject({ misses: 1 });
     appendFileSync(join(w, header), "/* a comment */\n");
     expect(await compileAndCompare(argv, [`${cc}-warn.o`])).toEqual({ direct: 0, preprocessor: 0, misses: 1 });
+  });
+});
+
+/**
+ * -MMD leaves system headers out of the user's dependency file, yet direct
+ * mode must know them. Where the fallback's preprocessing runs (no -g), its
+ * own complete list is used: no second scan of the source.
+ */
+describe.each(["gcc", "clang"])("%s: -MMD", (cc) => {
+  /** A compiler that logs each of its command lines, then runs the real one. */
+  function loggingCompiler(): { path: string; runs: () => string[][] } {
+    const dir = join(w, `wrap-${cc}`);
+    mkdirSync(dir, { recursive: true });
+    const log = join(dir, "calls.log");
+    const path = join(dir, cc);
+    writeFileSync(path, `#!/bin/sh\nprintf '%s\\n' "$*" >> '${log}'\nexec /usr/bin/${cc} "$@"\n`);
+    chmodSync(path, 0o755);
+    const runs = () => (readFileSync(log, { encoding: "utf8", flag: "a+" }).split("\n").filter(Boolean)).map((l) => l.split(" "));
+    return { path, runs };
+  }
+
+  it("without -g: no second scan, the .d byte-identical, and a changed -isystem header (left out of the .d) misses", async () => {
+    const wrapped = loggingCompiler();
+    mkdirSync(join(w, `sys-${cc}`), { recursive: true });
+    writeFileSync(join(w, `sys-${cc}/sysval.h`), "#define SYSVAL 1\n");
+    writeFileSync(join(w, `include/${cc}-user.h`), "#include <sysval.h>\n#define USERVAL 2\n");
+    writeFileSync(join(w, `${cc}-mmd.c`), `#include <stdio.h>\n#include "${cc}-user.h"\nint v(void) { return SYSVAL + USERVAL; }\n`);
+    const argv = [wrapped.path, "-O2", "-Iinclude", "-isystem", `sys-${cc}`, "-MMD", "-MP", "-c", `${cc}-mmd.c`, "-o", `${cc}-mmd.o`];
+    const outputs = [`${cc}-mmd.o`, `${cc}-mmd.d`];
+    const before = wrapped.runs().length;
+    expect(await compileAndCompare(argv, outputs)).toEqual({ direct: 0, preprocessor: 0, misses: 1 });
+    const reprise = wrapped.runs().slice(before + 1); // after the plain compile
+    const scans = reprise.filter((a) => a.includes("-M") || a.includes("-MM"));
+    expect(scans, reprise.map((a) => a.join(" ")).join("\n")).toEqual([]);
+    expect(readFileSync(join(w, `${cc}-mmd.d`), "utf8")).not.toContain("sysval.h");
+    expect(await compileAndCompare(argv, outputs)).toEqual({ direct: 1, preprocessor: 0, misses: 0 });
+    // The system header is in the manifest although -MMD leaves it out: changing it is a miss, never a stale object.
+    writeFileSync(join(w, `sys-${cc}/sysval.h`), "#define SYSVAL 40\n");
+    expect(await compileAndCompare(argv, outputs)).toEqual({ direct: 0, preprocessor: 0, misses: 1 });
   });
 });

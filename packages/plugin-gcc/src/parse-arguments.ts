@@ -53,11 +53,14 @@ export function parseGccLikeArguments(input: ParseInput, dialect: GccLikeDialect
   const preprocessBase = [compiler, ...plans.flatMap((p) => (p.forPreprocess === undefined ? p.arg.tokens : (p.forPreprocess ?? [])))];
   let dependencies: DependencyDiscovery;
   let preprocessArgv: string[] | undefined;
+  let preprocessDepFile: string | undefined;
   if (preprocessed) {
     // Nothing to preprocess and nothing included: the engine uses the file itself.
     dependencies = { none: true };
   } else {
-    preprocessArgv = [...preprocessBase, "-E"];
+    // -MD beside -E lists every file read (system headers too) without changing the text.
+    preprocessDepFile = input.tempPath(".pp.d");
+    preprocessArgv = [...preprocessBase, "-E", "-MD", "-MF", preprocessDepFile];
     dependencies = planDependencies(outputs.userDep, preprocessBase, compileArgv, input.tempPath);
   }
 
@@ -80,6 +83,7 @@ export function parseGccLikeArguments(input: ParseInput, dialect: GccLikeDialect
     preprocessorOnlyArgs: preprocessorOnly,
     compileArgv,
     preprocessArgv,
+    ...(preprocessDepFile ? { preprocessDepFile } : {}),
     dependencies,
     ...(closureScan ? { closureScan, includeDirs } : {}),
     keyEnv: dialect.keyEnv(colorDiagnostics),

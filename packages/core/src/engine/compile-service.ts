@@ -114,7 +114,7 @@ export class CompileService {
 
   /** `reprise --explain`: whether `request` would hit, and for a miss why, without compiling, storing or counting. */
   explain(request: CompileRequest): Promise<ExplainAnswer> {
-    const remembered = (storage: CacheStorage, key: string) => this.hits.remembered(storage, key);
+    const remembered = (storage: CacheStorage, key: string) => this.hits.remembered(storage, key) !== undefined;
     const deps = { ...this.d, parse: this.parse.bind(this), resolveCompiler: this.resolveCompiler.bind(this) };
     return explainCall({ ...deps, pending: (key) => this.misses.pending(key), remembered }, request);
   }

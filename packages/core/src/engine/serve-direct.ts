@@ -5,9 +5,9 @@ import type { CompileInvocation } from "./types.js";
 import { baseKey } from "./cache-key.js";
 import { parseDepFileWithEnv } from "./dep-file.js";
 import { directResultKey, findInManifest, recordInManifest, today } from "./direct-mode.js";
-import { pathSharing } from "./base-dirs.js";
+import { pathSharing, type PathSharing } from "./base-dirs.js";
 import { preprocessedFallbackKey } from "./preprocessor-fallback.js";
-import type { ManifestEntry } from "../storage/codec.js";
+import type { CacheEntry, ManifestEntry } from "../storage/codec.js";
 
 type EnvDep = NonNullable<ManifestEntry["env"]>[number];
 
@@ -42,27 +42,73 @@ export async function serveDirectMode(d: ModeDeps, call: Call): Promise<CallResu
     const hit = await d.hits.tryHit(call, match.resultKey, "direct");
     if (hit) return hit;
   }
-  const fallbackKey = call.settings.recache || !call.settings.preprocessorFallback ? undefined : await preprocessedFallbackKey(call.project.engine, d.hashes, d.limit, call.request, call.compiler, inv);
-  if (fallbackKey) {
+  const fallback = call.settings.recache || !call.settings.preprocessorFallback ? undefined : await preprocessedFallbackKey(call.project.engine, d.hashes, d.limit, call.request, call.compiler, inv);
+  const direct: DirectCall = { call, manifestKey, sourceHash: source.hash, sourceTokens: source.tokens, tokens, sharing };
+  if (fallback) {
     // Diagnostics quote source lines, which the preprocessed text does not hold: only silent entries are served.
-    const hit = await d.hits.tryHit(call, fallbackKey, "preprocessor", true);
-    if (hit) return hit;
+    const hit = await d.hits.tryHit(call, fallback.key, "preprocessor", true);
+    if (hit) {
+      if (fallback.depText !== undefined) recordFallbackHit(d, direct, fallback.key, fallback.depText, fallback.startedAt);
+      return hit;
+    }
   }
-  return d.misses.compileAndStore(call, manifestKey, async (depText, compileStart, outputs) => {
-    const files = await collectIncludes(d, call, depText, compileStart, tokens);
-    if (!files) return undefined;
-    const date = files.dated || source.tokens.some((t) => markerEffect(inv, t) === "date") ? today() : undefined;
-    const list = sharing ? files.list.map((f) => ({ ...f, path: sharing.relative(f.path) })) : files.list;
-    // The outputs record where this checkout is: only this checkout may be served them.
-    const bound = sharing && (files.found.some((t) => sharing.fileTokens.includes(t)) || source.tokens.some((t) => sharing.fileTokens.includes(t)) || sharing.recordedIn(outputs));
-    const root = bound ? sharing.root : undefined;
-    const resultKey = directResultKey(manifestKey, list, date, files.env, root);
-    const entry: ManifestEntry = { files: list, resultKey, ...(date ? { date } : {}), ...(files.env.length ? { env: files.env } : {}), ...(root !== undefined ? { root } : {}) };
-    const after = async () => {
-      await recordInManifest(call.storage, manifestKey, entry, d.manifests);
-      await d.misses.record(call, "direct", source.hash, { manifestKey, entry });
-    };
-    return { resultKey, alsoUnder: fallbackKey, after };
+  // The fallback's preprocessing listed every file read: no second pass to learn what -MMD leaves out.
+  const known = fallback?.depText !== undefined ? { text: fallback.depText, since: fallback.startedAt } : undefined;
+  return d.misses.compileAndStore(
+    call,
+    manifestKey,
+    async (depText, compileStart, outputs) => {
+      const made = await directEntry(d, direct, known?.text ?? depText, known?.since ?? compileStart, outputs);
+      if (!made) return undefined;
+      return { resultKey: made.resultKey, alsoUnder: fallback?.key, after: () => recordDirect(d, direct, made) };
+    },
+    { skipScan: known !== undefined },
+  );
+}
+
+/** What a direct-mode call's manifest entry is made of, besides the files it read. */
+interface DirectCall {
+  call: Call;
+  manifestKey: string;
+  sourceHash: string;
+  sourceTokens: string[];
+  tokens: string[];
+  sharing: PathSharing | undefined;
+}
+
+/** The manifest entry (and its result key) of a compile that read what `depText` lists; undefined when it must not be recorded. */
+async function directEntry(d: ModeDeps, dc: DirectCall, depText: string | undefined, since: number, outputs: CacheEntry["outputs"]): Promise<ManifestEntry | undefined> {
+  const { call, sharing } = dc;
+  const files = await collectIncludes(d, call, depText, since, dc.tokens);
+  if (!files) return undefined;
+  const date = files.dated || dc.sourceTokens.some((t) => markerEffect(call.inv, t) === "date") ? today() : undefined;
+  const list = sharing ? files.list.map((f) => ({ ...f, path: sharing.relative(f.path) })) : files.list;
+  // The outputs record where this checkout is: only this checkout may be served them.
+  const bound = sharing && (files.found.some((t) => sharing.fileTokens.includes(t)) || dc.sourceTokens.some((t) => sharing.fileTokens.includes(t)) || sharing.recordedIn(outputs));
+  const root = bound ? sharing.root : undefined;
+  const resultKey = directResultKey(dc.manifestKey, list, date, files.env, root);
+  return { files: list, resultKey, ...(date ? { date } : {}), ...(files.env.length ? { env: files.env } : {}), ...(root !== undefined ? { root } : {}) };
+}
+
+async function recordDirect(d: ModeDeps, dc: DirectCall, entry: ManifestEntry): Promise<void> {
+  await recordInManifest(dc.call.storage, dc.manifestKey, entry, d.manifests);
+  await d.misses.record(dc.call, "direct", dc.sourceHash, { manifestKey: dc.manifestKey, entry });
+}
+
+/**
+ * After a hit through the preprocessed text's key, the entry is stored under
+ * its direct-mode key too, and the manifest names it: the next identical
+ * call hits in direct mode, without preprocessing. After the answer.
+ */
+function recordFallbackHit(d: ModeDeps, dc: DirectCall, fallbackKey: string, depText: string, since: number): void {
+  const { call } = dc;
+  d.misses.later(dc.manifestKey, async () => {
+    const served = d.hits.remembered(call.storage, fallbackKey);
+    if (!served) return;
+    const made = await directEntry(d, dc, depText, since, served.outputs);
+    if (!made) return;
+    await d.misses.writeEntry(call, made.resultKey, served);
+    await recordDirect(d, dc, made);
   });
 }
 

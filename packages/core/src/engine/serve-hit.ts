@@ -66,8 +66,9 @@ export class HitServer {
     this.recent.set(recentKey(storage, resultKey), entry);
   }
 
-  remembered(storage: CacheStorage, resultKey: string): boolean {
-    return this.recent.has(recentKey(storage, resultKey));
+  /** The entry of `resultKey` kept in memory, if any (read or written lately). */
+  remembered(storage: CacheStorage, resultKey: string): CacheEntry | undefined {
+    return this.recent.get(recentKey(storage, resultKey));
   }
 
   /** Forgets entries remembered in memory (after the storage was cleared). */

@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import type { Call, CallResult } from "./call.js";
 import type { ModeDeps } from "./mode-deps.js";
 import { baseKey } from "./cache-key.js";
-import { runCompiler } from "./run-compiler.js";
+import { runPreprocessor } from "./preprocessor-fallback.js";
 import { hashBytes } from "../hashing/key-hasher.js";
 
 /** Preprocessor mode: the key is over the preprocessed text (the source itself for languages without a preprocessor). */
@@ -10,7 +10,7 @@ export async function servePreprocessorMode(d: ModeDeps, call: Call): Promise<Ca
   const { inv, request } = call;
   let preprocessed: { stdout: Buffer; stderr: Buffer };
   if (inv.preprocessArgv) {
-    const pre = await d.limit(() => runCompiler(inv.preprocessArgv!, request.cwd, inv.compileEnv ?? request.env));
+    const pre = await runPreprocessor(d.limit, request, inv);
     // Let the real compile report the error exactly as it would.
     if (pre.exitCode !== 0) return d.misses.compileAndStore(call, undefined, async () => undefined);
     preprocessed = pre;

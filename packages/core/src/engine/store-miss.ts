@@ -71,9 +71,10 @@ export class MissStore {
    * answer (the build may move or rewrite them right after), and the rest —
    * hashing what the compile read, `plan`'s key, compressing and writing the
    * entry — runs after it, under `pendingKey`, which later lookups of the
-   * same key wait for.
+   * same key wait for. `skipScan`: the caller already knows every file the
+   * compile reads, so `dependencies.scanArgv` is not run.
    */
-  async compileAndStore(call: Call, pendingKey: string | undefined, plan: PlanStore): Promise<CallResult> {
+  async compileAndStore(call: Call, pendingKey: string | undefined, plan: PlanStore, options: { skipScan?: boolean } = {}): Promise<CallResult> {
     const { inv, request } = call;
     const compileStart = Date.now();
     const deps = inv.dependencies;
@@ -82,7 +83,7 @@ export class MissStore {
     try {
       const [compiled] = await Promise.all([
         this.compile(call),
-        deps.scanArgv ? this.limit(() => runCompiler(deps.scanArgv!, request.cwd, inv.compileEnv ?? request.env)) : undefined,
+        deps.scanArgv && !options.skipScan ? this.limit(() => runCompiler(deps.scanArgv!, request.cwd, inv.compileEnv ?? request.env)) : undefined,
       ]);
       run = compiled;
       call.log.debug("%s: compiler exited %d after %s ms", inv.sourceFile, run.exitCode, run.durationMs.toFixed(1));
@@ -111,7 +112,7 @@ export class MissStore {
       }
       await this.outcomes.finished(call, "miss", 0, durationMs);
     };
-    this.inBackground(pendingKey, storeLater);
+    this.later(pendingKey, storeLater);
     return result;
   }
 
@@ -150,7 +151,7 @@ export class MissStore {
   }
 
   /** Runs `work` after the answer; lookups of `key` wait for it, and `settle()` for all. */
-  private inBackground(key: string | undefined, work: () => Promise<void>): void {
+  later(key: string | undefined, work: () => Promise<void>): void {
     const done: Promise<void> = work()
       .catch((err: unknown) => this.logger.error("background store failed: %s", (err as Error).stack ?? err))
       .finally(() => {
@@ -167,6 +168,12 @@ export class MissStore {
     return this.misses.compile(call.project.engine, { request: call.request, compiler: call.compiler, invocation: call.inv, settings: call.settings, log: call.log });
   }
 
+  /** Writes `entry` under `resultKey` to every writable level, and keeps it in memory. */
+  async writeEntry(call: Call, resultKey: string, entry: CacheEntry): Promise<void> {
+    await call.storage.write("result", resultKey, await encodeEntry(entry, resultKey));
+    this.hits.remember(call.storage, resultKey, entry);
+  }
+
   private async store(call: Call, plan: StorePlan, outputs: CacheEntry["outputs"], run: CompilerRun): Promise<void> {
     if (!adaptsToItself(outputAdapter(call.project.engine, call.compiler, call.inv), call.inv.outputs, outputs)) {
       this.logger.warn("the plugin cannot lay out the outputs of %s again for another call; not caching", call.inv.sourceFile);
@@ -175,8 +182,7 @@ export class MissStore {
     }
     const { resultKey, alsoUnder, after } = plan;
     const entry: CacheEntry = { outputs, stdout: run.stdout, stderr: run.stderr, exitCode: run.exitCode, compileMs: Math.round(run.durationMs), createdAt: Date.now() };
-    await call.storage.write("result", resultKey, await encodeEntry(entry, resultKey));
-    this.hits.remember(call.storage, resultKey, entry);
+    await this.writeEntry(call, resultKey, entry);
     if (alsoUnder && !entry.stdout.length && !entry.stderr.length) await storeFallbackCopy(call.storage, alsoUnder, await encodeEntry(entry, alsoUnder));
     if (after) await after();
   }
