@@ -140,8 +140,7 @@ function checkCall(
   // line with -fprofile-use are both "linking".
   if (facts.dependenciesOnly) return { reason: "dependencies-only" };
   if (facts.preprocessOnly) return { reason: "preprocess-only" };
-  if (facts.assemblyOnly) return { reason: "unsupported-option", detail: "-S (assembly output) is not cached" };
-  if (!facts.compile) return { reason: "linking" };
+  if (!facts.compile && !facts.assemblyOnly) return { reason: "linking" };
   if (facts.firstReject) return facts.firstReject;
 
   if (facts.inputs.some((i) => i.path === "-")) return { reason: "stdin-source" };
@@ -159,7 +158,8 @@ function checkCall(
   if (kind === "unsupported") return { reason: "unsupported-language", detail: source.language };
 
   if (facts.output === "-") return { reason: "output-to-stdout" };
-  const objectName = facts.output ?? defaultObjectName(source.path);
+  // -S stops before assembling (it wins over -c): the output is assembly text, named .s by default.
+  const objectName = facts.output ?? defaultObjectName(source.path, facts.assemblyOnly ? ".s" : ".o");
   if (isDevicePath(resolve(cwd, objectName))) return { reason: "unsupported-option", detail: `output to ${objectName}` };
   for (const inc of facts.forcedIncludes) {
     // GCC 12 leaves a PCH out of its dependency output, and -E reads the header instead.
