@@ -2,6 +2,7 @@ import { statSync, type Stats } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { LRUCache } from "lru-cache";
 import { hashBytes } from "./key-hasher.js";
+import { PERSISTED_MIN_BYTES, type PersistedDigests } from "./persisted-digests.js";
 
 export interface FileDigest {
   hash: string;
@@ -25,8 +26,16 @@ export class FileHashCache {
   /** Bytes Reprise itself just wrote or read back, by path, until someone asks for their digest. */
   private readonly written = new LRUCache<string, Written>({ maxSize: WRITTEN_BYTES, sizeCalculation: (w) => Math.max(1, w.data.length) });
 
+  /** Where hashes of large files outlive the daemon (the cache directory); none by default. */
+  private persisted: PersistedDigests | undefined;
+
   constructor(maxEntries = 200_000, private readonly now: () => number = Date.now) {
     this.cache = new LRUCache({ max: maxEntries });
+  }
+
+  /** Keeps the hashes of large files (toolchains) across daemon restarts in `store`. */
+  persistLargeFiles(store: PersistedDigests): void {
+    this.persisted = store;
   }
 
   /**
@@ -103,6 +112,14 @@ export class FileHashCache {
       this.hits++;
       return known;
     }
+    const big = this.persisted && tokens.length === 0 && st.size >= PERSISTED_MIN_BYTES;
+    const stored = big ? this.persisted!.lookup(path, st) : undefined;
+    if (stored) {
+      this.hits++;
+      const digest: FileDigest = { hash: stored, size: st.size, tokens: [] };
+      this.cache.set(cacheKey(path, tokens), { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, digest });
+      return digest;
+    }
     this.misses++;
     const data = await readWhole(path);
     if (!data) return undefined;
@@ -111,6 +128,7 @@ export class FileHashCache {
     const unchanged = after !== undefined && sameIdentity(st, after) && data.length === st.size;
     if (unchanged && this.now() - Math.max(st.mtimeMs, st.ctimeMs) > 2000) {
       this.cache.set(cacheKey(path, tokens), { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, digest });
+      if (big) this.persisted!.remember(path, st, digest.hash);
     }
     return digest;
   }
