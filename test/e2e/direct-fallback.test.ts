@@ -39,6 +39,24 @@ async function compileAndCompare(argv: string[], outputs: string[]) {
 }
 
 describe.each(["gcc", "clang"])("%s: a comment added to a header", (cc) => {
+  it("a -D only the preprocessor reads and the text does not show (CMake's -DUSING_UV_SHARED=1) hits through the preprocessed text", async () => {
+    writeFileSync(join(w, `include/${cc}-lib.h`), "#ifdef LIB_WIDE\n#define T long\n#else\n#define T int\n#endif\nT lib(T);\n");
+    writeFileSync(join(w, `${cc}-test.c`), `#include "${cc}-lib.h"\nint test(int x) { return lib(x) * 2; }\n`);
+    const argv = (defs: string[], out: string) => [cc, "-O2", ...defs, "-Iinclude", "-MD", "-c", `${cc}-test.c`, "-o", out];
+    expect(await compileAndCompare(argv([], `${cc}-test-a.o`), [`${cc}-test-a.o`, `${cc}-test-a.d`])).toEqual({ direct: 0, preprocessor: 0, misses: 1 });
+    expect(await compileAndCompare(argv(["-DUSING_LIB_SHARED=1"], `${cc}-test-b.o`), [`${cc}-test-b.o`, `${cc}-test-b.d`])).toEqual({ direct: 0, preprocessor: 1, misses: 0 });
+    // A -D the text shows is another entry.
+    expect(await compileAndCompare(argv(["-DLIB_WIDE"], `${cc}-test-c.o`), [`${cc}-test-c.o`])).toMatchObject({ preprocessor: 0 });
+  });
+
+  it(cc === "clang" ? "-frecord-command-line keeps every -D in the key (the object records them)" : "-frecord-gcc-switches: GCC 12 records no -D, the fallback may serve it", async () => {
+    writeFileSync(join(w, `${cc}-rec.c`), "int rec(int x) { return x + 1; }\n");
+    const flag = cc === "clang" ? "-frecord-command-line" : "-frecord-gcc-switches";
+    const argv = (defs: string[]) => [cc, "-O2", flag, ...defs, "-c", `${cc}-rec.c`, "-o", `${cc}-rec.o`];
+    expect(await compileAndCompare(argv(["-DONE=1"]), [`${cc}-rec.o`])).toMatchObject({ misses: 1 });
+    expect(await compileAndCompare(argv(["-DONE=2"]), [`${cc}-rec.o`])).toEqual(cc === "clang" ? { direct: 0, preprocessor: 0, misses: 1 } : { direct: 0, preprocessor: 1, misses: 0 });
+  });
+
   it("without -g: served through the preprocessed text's key, object and dep file identical", async () => {
     const header = `include/${cc}-api.h`;
     writeFileSync(join(w, header), "#define API 7\nint api(int);\n");

@@ -42,12 +42,18 @@ export function parseGccLikeArguments(input: ParseInput, dialect: GccLikeDialect
 
   const outputs = planOutputs(facts, objectName, cwd, preprocessed);
   if ("reason" in outputs) return reject(outputs.reason, outputs.detail);
-  const { key, preprocessorOnly } = keyArguments(plans, outputs.outputPathInKey, preprocessed);
+  // An object that records its command line holds the -D/-I values and the -o path: every argument is keyed.
+  const recorded = dialect.recordsCommandLine(expanded.args);
+  const { key, preprocessorOnly } = keyArguments(plans, outputs.outputPathInKey || recorded, preprocessed || recorded);
 
   const ttyColor = input.stderrIsTTY && env.TERM !== undefined && env.TERM !== "dumb";
   const colorDiagnostics = typeof facts.color === "boolean" ? facts.color : ttyColor;
   const compileArgv = [...input.argv];
-  if (colorDiagnostics && typeof facts.color !== "boolean") compileArgv.push(...dialect.forceColorArgs);
+  if (colorDiagnostics && typeof facts.color !== "boolean") {
+    // Added arguments would be recorded in the object, which a plain compile's lacks.
+    if (recorded) return reject("unsupported-option", "the object records its command line, and colored diagnostics on this terminal need an added option");
+    compileArgv.push(...dialect.forceColorArgs);
+  }
 
   const compiler = input.argv[0]!;
   const preprocessBase = [compiler, ...plans.flatMap((p) => (p.forPreprocess === undefined ? p.arg.tokens : (p.forPreprocess ?? [])))];
@@ -61,7 +67,7 @@ export function parseGccLikeArguments(input: ParseInput, dialect: GccLikeDialect
     // -MD beside -E lists every file read (system headers too) without changing the text.
     preprocessDepFile = input.tempPath(".pp.d");
     preprocessArgv = [...preprocessBase, "-E", "-MD", "-MF", preprocessDepFile];
-    dependencies = planDependencies(outputs.userDep, preprocessBase, compileArgv, input.tempPath);
+    dependencies = planDependencies(outputs.userDep, preprocessBase, compileArgv, input.tempPath, recorded);
   }
 
   const includeDirs = lexed.args.flatMap((a) =>
@@ -229,12 +235,18 @@ function planDependencies(
   preprocessBase: readonly string[],
   compileArgv: string[],
   tempPath: (suffix: string) => string,
+  argvRecorded: boolean,
 ): DependencyDiscovery {
   if (userDep?.mode === "MD") return { depFile: userDep.path };
   if (userDep?.mode === "MMD") {
     // -MMD leaves system headers out; direct mode needs them all.
     const scanDepFile = tempPath(".d");
     return { depFile: userDep.path, scanArgv: [...preprocessBase, "-M", "-MF", scanDepFile], scanDepFile };
+  }
+  if (argvRecorded) {
+    // The object records its command line: a dependency file added to it would show; scan beside the compile instead.
+    const scanDepFile = tempPath(".d");
+    return { scanArgv: [...preprocessBase, "-M", "-MF", scanDepFile], scanDepFile };
   }
   const depFile = tempPath(".d");
   compileArgv.push("-MD", "-MF", depFile);

@@ -19,11 +19,13 @@ export interface FallbackLookup {
 
 /**
  * The key a direct-mode miss looks up before compiling (as ccache does): the
- * whole direct-mode argument list (so options the preprocessor alone reads,
- * which `-frecord-gcc-switches` would record, still count), the cwd, and the
- * preprocessed text. Only for calls whose plugin says the preprocessed text
- * determines the outputs; undefined when preprocessing fails or the text
- * holds a time marker.
+ * arguments as preprocessor mode keys them (without those only the
+ * preprocessor reads, such as -D and -I: their effect is in the text; a
+ * plugin keeps them all when the object records its command line), the cwd
+ * where it reaches the outputs, and the preprocessed text. So CMake's
+ * `-DUSING_UV_SHARED=1` test objects hit on the static build's. Only for
+ * calls whose plugin says the preprocessed text determines the outputs;
+ * undefined when preprocessing fails or the text holds a time marker.
  */
 export async function preprocessedFallbackKey(
   engine: Engine,
@@ -38,7 +40,7 @@ export async function preprocessedFallbackKey(
   const pre = await runPreprocessor(limit, request, inv);
   if (pre.exitCode !== 0) return undefined;
   if (inv.volatileMarkers.some((m) => m.effect === "uncacheable" && pre.stdout.includes(m.token))) return undefined;
-  const key = await baseKey(engine, hashes, request, compiler, inv, "direct");
+  const key = await baseKey(engine, hashes, request, compiler, inv, "preprocessor");
   const digest = key.add("fallback", "preprocessed").add("preprocessed", hashBytes(pre.stdout)).add("ppStderr", pre.stderr).digest();
   return { key: digest, startedAt, ...(pre.depText !== undefined ? { depText: pre.depText } : {}) };
 }
