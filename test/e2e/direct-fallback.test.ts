@@ -49,6 +49,20 @@ describe.each(["gcc", "clang"])("%s: a comment added to a header", (cc) => {
     expect(await compileAndCompare(argv(["-DLIB_WIDE"], `${cc}-test-c.o`), [`${cc}-test-c.o`])).toMatchObject({ preprocessor: 0 });
   });
 
+  it("two calls of the same text at once (CMake's two targets in step): one compiles, the other waits and hits", async () => {
+    writeFileSync(join(w, `${cc}-step.c`), `#include "${cc}-lib.h"\nint step(int x) { return lib(x) - 1; }\n`);
+    const argv = (defs: string[], out: string) => [cc, "-O2", ...defs, "-Iinclude", "-c", `${cc}-step.c`, "-o", out];
+    const ref = await plain(cc, argv([], `${cc}-step-ref.o`).slice(1), w);
+    expect(ref.exitCode, text(ref.stderr)).toBe(0);
+    const before = await sb.stats();
+    const runs = await Promise.all([sb.run(argv([], `${cc}-step-a.o`), w), sb.run(argv(["-DUSING_LIB_SHARED=1"], `${cc}-step-b.o`), w)]);
+    for (const r of runs) expect(r.exitCode, text(r.stderr)).toBe(0);
+    const after = await sb.stats();
+    expect([after.misses - before.misses, after.hitsPreprocessor - before.hitsPreprocessor]).toEqual([1, 1]);
+    const want = readFileSync(join(w, `${cc}-step-ref.o`));
+    for (const out of [`${cc}-step-a.o`, `${cc}-step-b.o`]) expect(readFileSync(join(w, out)).equals(want), out).toBe(true);
+  });
+
   it(cc === "clang" ? "-frecord-command-line keeps every -D in the key (the object records them)" : "-frecord-gcc-switches: GCC 12 records no -D, the fallback may serve it", async () => {
     writeFileSync(join(w, `${cc}-rec.c`), "int rec(int x) { return x + 1; }\n");
     const flag = cc === "clang" ? "-frecord-command-line" : "-frecord-gcc-switches";

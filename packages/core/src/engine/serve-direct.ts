@@ -1,6 +1,7 @@
 import { basename } from "node:path";
 import type { Call, CallResult } from "./call.js";
 import type { ModeDeps } from "./mode-deps.js";
+import type { Claim } from "./store-miss.js";
 import type { CompileInvocation } from "./types.js";
 import { baseKey } from "./cache-key.js";
 import { parseDepFileWithEnv } from "./dep-file.js";
@@ -44,12 +45,24 @@ export async function serveDirectMode(d: ModeDeps, call: Call): Promise<CallResu
   }
   const fallback = call.settings.recache || !call.settings.preprocessorFallback ? undefined : await preprocessedFallbackKey(call.project.engine, d.hashes, d.limit, call.request, call.compiler, inv);
   const direct: DirectCall = { call, manifestKey, sourceHash: source.hash, sourceTokens: source.tokens, tokens, sharing };
+  let claim: Claim | undefined;
   if (fallback) {
-    // Diagnostics quote source lines, which the preprocessed text does not hold: only silent entries are served.
-    const hit = await d.hits.tryHit(call, fallback.key, "preprocessor", true);
-    if (hit) {
-      if (fallback.depText !== undefined) recordFallbackHit(d, direct, fallback.key, fallback.depText, fallback.startedAt);
-      return hit;
+    // The same text may be compiling for another call right now (CMake's shared and static targets in step): wait for it,
+    // or claim it, so that such a call waits for this one.
+    const other = d.misses.pending(fallback.key);
+    if (other) await other;
+    else claim = d.misses.claim(fallback.key);
+    try {
+      // Diagnostics quote source lines, which the preprocessed text does not hold: only silent entries are served.
+      const hit = await d.hits.tryHit(call, fallback.key, "preprocessor", true);
+      if (hit) {
+        claim?.release();
+        if (fallback.depText !== undefined) recordFallbackHit(d, direct, fallback.key, fallback.depText, fallback.startedAt);
+        return hit;
+      }
+    } catch (err) {
+      claim?.release();
+      throw err;
     }
   }
   // The fallback's preprocessing listed every file read: no second pass to learn what -MMD leaves out.
@@ -62,7 +75,7 @@ export async function serveDirectMode(d: ModeDeps, call: Call): Promise<CallResu
       if (!made) return undefined;
       return { resultKey: made.resultKey, alsoUnder: fallback?.key, after: () => recordDirect(d, direct, made) };
     },
-    { skipScan: known !== undefined },
+    { skipScan: known !== undefined, ...(claim ? { claim } : {}) },
   );
 }
 

@@ -21,6 +21,11 @@ export interface StorePlan {
   after?: () => Promise<void>;
 }
 
+/** A key this call is compiling; see `MissStore.claim`. */
+export interface Claim {
+  release(): void;
+}
+
 /** Decides, after the answer, where a successful compile is stored (undefined: not stored). */
 export type PlanStore = (depText: string | undefined, compileStart: number, outputs: CacheEntry["outputs"]) => Promise<StorePlan | undefined>;
 
@@ -74,7 +79,34 @@ export class MissStore {
    * same key wait for. `skipScan`: the caller already knows every file the
    * compile reads, so `dependencies.scanArgv` is not run.
    */
-  async compileAndStore(call: Call, pendingKey: string | undefined, plan: PlanStore, options: { skipScan?: boolean } = {}): Promise<CallResult> {
+  async compileAndStore(call: Call, pendingKey: string | undefined, plan: PlanStore, options: { skipScan?: boolean; claim?: Claim } = {}): Promise<CallResult> {
+    try {
+      const result = await this.compileThenStore(call, pendingKey, plan, options.skipScan === true);
+      const storing = pendingKey ? this.storing.get(pendingKey) : undefined;
+      if (options.claim) void (storing ?? Promise.resolve()).finally(options.claim.release);
+      return result;
+    } catch (err) {
+      options.claim?.release();
+      throw err;
+    }
+  }
+
+  /**
+   * Marks `key` as being compiled by this call until `release()`: later
+   * lookups of `key` wait (see `pending`). Undefined when another call holds
+   * it already. Every claim must be released, also on errors.
+   */
+  claim(key: string): Claim | undefined {
+    if (this.storing.has(key)) return undefined;
+    let release!: () => void;
+    const held: Promise<void> = new Promise<void>((resolve) => (release = resolve)).finally(() => {
+      if (this.storing.get(key) === held) this.storing.delete(key);
+    });
+    this.storing.set(key, held);
+    return { release };
+  }
+
+  private async compileThenStore(call: Call, pendingKey: string | undefined, plan: PlanStore, skipScan: boolean): Promise<CallResult> {
     const { inv, request } = call;
     const compileStart = Date.now();
     const deps = inv.dependencies;
@@ -83,7 +115,7 @@ export class MissStore {
     try {
       const [compiled] = await Promise.all([
         this.compile(call),
-        deps.scanArgv && !options.skipScan ? this.limit(() => runCompiler(deps.scanArgv!, request.cwd, inv.compileEnv ?? request.env)) : undefined,
+        deps.scanArgv && !skipScan ? this.limit(() => runCompiler(deps.scanArgv!, request.cwd, inv.compileEnv ?? request.env)) : undefined,
       ]);
       run = compiled;
       call.log.debug("%s: compiler exited %d after %s ms", inv.sourceFile, run.exitCode, run.durationMs.toFixed(1));
