@@ -1,7 +1,8 @@
 import { statSync, type Stats } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { open, readFile } from "node:fs/promises";
 import { LRUCache } from "lru-cache";
-import { hashBytes } from "./key-hasher.js";
+import { hashBytes, StreamingHash } from "./key-hasher.js";
+import { PERSISTED_MIN_BYTES, type PersistedDigests } from "./persisted-digests.js";
 
 export interface FileDigest {
   hash: string;
@@ -25,8 +26,16 @@ export class FileHashCache {
   /** Bytes Reprise itself just wrote or read back, by path, until someone asks for their digest. */
   private readonly written = new LRUCache<string, Written>({ maxSize: WRITTEN_BYTES, sizeCalculation: (w) => Math.max(1, w.data.length) });
 
+  /** Where hashes of large files outlive the daemon (the cache directory); none by default. */
+  private persisted: PersistedDigests | undefined;
+
   constructor(maxEntries = 200_000, private readonly now: () => number = Date.now) {
     this.cache = new LRUCache({ max: maxEntries });
+  }
+
+  /** Keeps the hashes of large files (toolchains) across daemon restarts in `store`. */
+  persistLargeFiles(store: PersistedDigests): void {
+    this.persisted = store;
   }
 
   /**
@@ -103,14 +112,31 @@ export class FileHashCache {
       this.hits++;
       return known;
     }
+    const big = this.persisted && tokens.length === 0 && st.size >= PERSISTED_MIN_BYTES;
+    const stored = big ? this.persisted!.lookup(path, st) : undefined;
+    if (stored) {
+      this.hits++;
+      const digest: FileDigest = { hash: stored, size: st.size, tokens: [] };
+      this.cache.set(cacheKey(path, tokens), { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, digest });
+      return digest;
+    }
     this.misses++;
-    const data = await readWhole(path);
-    if (!data) return undefined;
-    const digest: FileDigest = { hash: hashBytes(data), size: data.length, tokens: tokens.filter((t) => data.includes(t)) };
+    let digest: FileDigest;
+    if (tokens.length === 0 && st.size >= PERSISTED_MIN_BYTES) {
+      // A compiler binary is tens of MB: read in chunks, so the daemon's memory (and the cost of every fork it makes) does not grow by it.
+      const streamed = await hashInChunks(path);
+      if (!streamed) return undefined;
+      digest = { hash: streamed.hash, size: streamed.size, tokens: [] };
+    } else {
+      const data = await readWhole(path);
+      if (!data) return undefined;
+      digest = { hash: hashBytes(data), size: data.length, tokens: tokens.filter((t) => data.includes(t)) };
+    }
     const after = statOrUndefined(path);
-    const unchanged = after !== undefined && sameIdentity(st, after) && data.length === st.size;
+    const unchanged = after !== undefined && sameIdentity(st, after) && digest.size === st.size;
     if (unchanged && this.now() - Math.max(st.mtimeMs, st.ctimeMs) > 2000) {
       this.cache.set(cacheKey(path, tokens), { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, digest });
+      if (big) this.persisted!.remember(path, st, digest.hash);
     }
     return digest;
   }
@@ -154,6 +180,28 @@ interface Written extends Identity {
 
 function sameIdentity(a: Identity, b: Identity): boolean {
   return a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs;
+}
+
+/** The same hash as `hashBytes` of the whole file, read 1 MiB at a time. */
+async function hashInChunks(path: string): Promise<{ hash: string; size: number } | undefined> {
+  let handle;
+  try {
+    handle = await open(path, "r");
+    const hasher = new StreamingHash();
+    const chunk = Buffer.allocUnsafe(1024 * 1024);
+    let size = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(chunk, 0, chunk.length, null);
+      if (bytesRead === 0) break;
+      hasher.update(chunk.subarray(0, bytesRead));
+      size += bytesRead;
+    }
+    return { hash: hasher.digest(), size };
+  } catch {
+    return undefined;
+  } finally {
+    await handle?.close();
+  }
 }
 
 async function readWhole(path: string): Promise<Buffer | undefined> {
