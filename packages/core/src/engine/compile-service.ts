@@ -15,7 +15,7 @@ import { pathSharing } from "./base-dirs.js";
 import { preprocessedFallbackKey, readFallbackCopy, storeFallbackCopy } from "./preprocessor-fallback.js";
 import { runCompiler, type CompilerRun } from "./run-compiler.js";
 import { findExecutable } from "./find-executable.js";
-import type { FileHashCache } from "../hashing/file-hash-cache.js";
+import { RACY_WINDOW_MS, type FileHashCache } from "../hashing/file-hash-cache.js";
 import { hashBytes } from "../hashing/key-hasher.js";
 import type { SettingsLoader } from "../config/load-settings.js";
 import type { Settings } from "../config/schema.js";
@@ -107,6 +107,8 @@ interface Call {
   inv: CompileInvocation;
   storage: CacheStorage;
   started: number;
+  /** The wall-clock time (ms) the call arrived, before anything it is decided on was looked at. */
+  startedAt: number;
   /** The daemon's logger, or a more detailed one the call asked for (REPRISE_LOG in its environment). */
   log: Logger;
 }
@@ -144,6 +146,7 @@ export class CompileService {
 
   private async serve(request: CompileRequest, notices: string[]): Promise<CallResult> {
     const started = performance.now();
+    const startedAt = Date.now();
     const compilerName = request.argv[0] ?? "";
     let compilerPath: string | undefined;
     let detectedBy: string | undefined;
@@ -166,7 +169,7 @@ export class CompileService {
       const storage = await project.storages.forSettings(settings);
       const log = callLogger(request.env, this.d.logger);
       logCallStart(log, request, compiler, parsed.invocation);
-      const call: Call = { settings, project, request, compiler, compilerPath, inv: parsed.invocation, storage, started, log };
+      const call: Call = { settings, project, request, compiler, compilerPath, inv: parsed.invocation, storage, started, startedAt, log };
       // Preprocessor mode needs a preprocessed text; languages without one (rustc) always use direct mode.
       const inv = parsed.invocation;
       const preprocessable = inv.preprocessArgv !== undefined || inv.dependencies.none === true;
@@ -539,7 +542,7 @@ export class CompileService {
     let dated = false;
     for (const path of [call.inv.sourceFile, ...paths]) {
       const found = await this.d.hashes.digestWithChangeTime(path, tokens);
-      if (!found || found.changedAt >= compileStart) {
+      if (!found || changedSince(found, compileStart)) {
         this.d.logger.info("%s changed during the compile of %s; not recording it for direct mode", path, basename(call.inv.sourceFile));
         return undefined;
       }
@@ -589,3 +592,16 @@ export class CompileService {
     }
   }
 }
+
+/**
+ * Whether a file the compile read may have changed after the compile started.
+ * Its timestamp may be earlier than the change: whole-second file systems
+ * truncate it, and the kernel's timestamp clock lags the wall clock by up to
+ * a tick; a change seen this close to the start counts as after it.
+ */
+function changedSince(found: { changedAt: number; coarse: boolean }, compileStart: number): boolean {
+  return found.changedAt > compileStart - (found.coarse ? RACY_WINDOW_MS : CLOCK_TICK_MS);
+}
+
+/** More than a kernel timer tick (1 to 10 ms). */
+const CLOCK_TICK_MS = 20;
