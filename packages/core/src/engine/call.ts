@@ -24,6 +24,8 @@ export interface Call {
   inv: CompileInvocation;
   storage: CacheStorage;
   started: number;
+  /** The wall-clock time (ms) the call arrived, before anything it is decided on was looked at. */
+  startedAt: number;
   /** The daemon's logger, or a more detailed one the call asked for (REPRISE_LOG in its environment). */
   log: Logger;
 }

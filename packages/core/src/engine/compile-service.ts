@@ -73,6 +73,7 @@ export class CompileService {
 
   private async serve(request: CompileRequest, notices: string[]): Promise<CallResult> {
     const started = performance.now();
+    const startedAt = Date.now();
     const compilerName = request.argv[0] ?? "";
     const local = this.outcomes.local.bind(this.outcomes);
     let compilerPath: string | undefined;
@@ -96,7 +97,7 @@ export class CompileService {
       const storage = await project.storages.forSettings(settings);
       const log = callLogger(request.env, this.d.logger);
       logCallStart(log, request, compiler, parsed.invocation);
-      const call: Call = { settings, project, request, compiler, compilerPath, inv: parsed.invocation, storage, started, log };
+      const call: Call = { settings, project, request, compiler, compilerPath, inv: parsed.invocation, storage, started, startedAt, log };
       // Preprocessor mode needs a preprocessed text; languages without one (rustc) always use direct mode.
       const inv = parsed.invocation;
       const preprocessable = inv.preprocessArgv !== undefined || inv.dependencies.none === true;

@@ -8,6 +8,7 @@ import { parseDepFileWithEnv } from "./dep-file.js";
 import { directResultKey, findInManifest, recordInManifest, today } from "./direct-mode.js";
 import { pathSharing, type PathSharing } from "./base-dirs.js";
 import { preprocessedFallbackKey } from "./preprocessor-fallback.js";
+import { RACY_WINDOW_MS } from "../hashing/file-hash-cache.js";
 import type { ManifestEntry } from "../storage/codec.js";
 
 type EnvDep = NonNullable<ManifestEntry["env"]>[number];
@@ -157,7 +158,7 @@ async function collectIncludes(
   let dated = false;
   for (const path of [call.inv.sourceFile, ...paths]) {
     const found = await d.hashes.digestWithChangeTime(path, tokens);
-    if (!found || found.changedAt >= compileStart) {
+    if (!found || changedSince(found, compileStart)) {
       d.logger.info("%s changed during the compile of %s; not recording it for direct mode", path, basename(call.inv.sourceFile));
       return undefined;
     }
@@ -173,3 +174,16 @@ async function collectIncludes(
   }
   return { list, dated, env, found: [...seen] };
 }
+
+/**
+ * Whether a file the compile read may have changed after the compile started.
+ * Its timestamp may be earlier than the change: whole-second file systems
+ * truncate it, and the kernel's timestamp clock lags the wall clock by up to
+ * a tick; a change seen this close to the start counts as after it.
+ */
+function changedSince(found: { changedAt: number; coarse: boolean }, compileStart: number): boolean {
+  return found.changedAt > compileStart - (found.coarse ? RACY_WINDOW_MS : CLOCK_TICK_MS);
+}
+
+/** More than a kernel timer tick (1 to 10 ms). */
+const CLOCK_TICK_MS = 20;

@@ -1,25 +1,21 @@
-import { closeSync, openSync, renameSync, rmSync, writeSync, type Stats } from "node:fs";
+import { closeSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { hashBytes } from "./key-hasher.js";
+import type { FileIdentity } from "./file-hash-cache.js";
 import { CREATE_NEW_FLAGS, readPrivate } from "../util/private-file.js";
 import { ensurePrivateCacheDir } from "../storage/cache-root.js";
 
 /** Files at least this big are remembered across restarts (compilers, their libraries, std rlibs); smaller ones hash in no time. */
 export const PERSISTED_MIN_BYTES = 1024 * 1024;
 const MAX_ENTRIES = 4096;
-const FORMAT = "reprise-digests-1";
+const FORMAT = "reprise-digests-2";
 const FILE_NAME = "file-digests.json";
 const MAX_FILE_BYTES = 4 * 1024 * 1024;
 
-interface Persisted {
-  path: string;
-  dev: number;
-  ino: number;
-  size: number;
-  mtimeMs: number;
-  ctimeMs: number;
-  hash: string;
-}
+/** The stat identity's fields to the nanosecond, as decimal strings (JSON has no bigint). */
+const IDENTITY_FIELDS = ["dev", "ino", "size", "mtimeNs", "ctimeNs"] as const;
+
+type Persisted = { path: string; hash: string } & Record<(typeof IDENTITY_FIELDS)[number], string>;
 
 /**
  * Content hashes of large files kept in the cache directory, so a fresh
@@ -40,16 +36,16 @@ export class PersistedDigests {
     private readonly onError: (err: Error) => void = () => undefined,
   ) {}
 
-  lookup(path: string, st: Stats): string | undefined {
+  lookup(path: string, id: FileIdentity): string | undefined {
     const e = this.load().get(path);
-    if (!e || e.dev !== st.dev || e.ino !== st.ino || e.size !== st.size || e.mtimeMs !== st.mtimeMs || e.ctimeMs !== st.ctimeMs) return undefined;
+    if (!e || IDENTITY_FIELDS.some((k) => e[k] !== id[k].toString())) return undefined;
     return e.hash;
   }
 
-  remember(path: string, st: Stats, hash: string): void {
+  remember(path: string, id: FileIdentity, hash: string): void {
     const entries = this.load();
     entries.delete(path);
-    entries.set(path, { path, dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, hash });
+    entries.set(path, { path, hash, dev: id.dev.toString(), ino: id.ino.toString(), size: id.size.toString(), mtimeNs: id.mtimeNs.toString(), ctimeNs: id.ctimeNs.toString() });
     while (entries.size > MAX_ENTRIES) entries.delete(entries.keys().next().value!);
     this.dirty = true;
     this.saveTimer ??= setTimeout(() => this.flush(), 200).unref();
@@ -108,6 +104,6 @@ function isEntry(e: unknown): e is Persisted {
     typeof o.path === "string" &&
     typeof o.hash === "string" &&
     /^[0-9a-f]{16,128}$/.test(o.hash) &&
-    ["dev", "ino", "size", "mtimeMs", "ctimeMs"].every((k) => typeof o[k] === "number")
+    IDENTITY_FIELDS.every((k) => typeof o[k] === "string" && /^[0-9]{1,30}$/.test(o[k] as string))
   );
 }
