@@ -355,4 +355,40 @@ describe("racy timestamps", () => {
     }
     expect(reproduced, "the header was never rewritten within the same second (machine too slow?)").toBeGreaterThan(0);
   });
+
+  // What failed the case above on a loaded machine: the daemon read the header
+  // for the manifest after the compile (after answering), found the content
+  // written in the meantime, and took its whole-second timestamp, earlier than
+  // the compile's start, for "unchanged during the compile".
+  it("never records for direct mode a header rewritten during the compile within the same second", async () => {
+    const q = join(mnt, "q");
+    const wrap = join(q, "bin");
+    mkdirSync(wrap, { recursive: true });
+    // A compiler that rewrites the header (same size, same inode) after compiling, as a build step racing the compile would.
+    writeFileSync(join(wrap, "gcc"), '#!/bin/sh\n/usr/bin/gcc "$@"; rc=$?\ncase " $* " in *" -c "*) [ -f rewrite.h ] && cat rewrite.h > q.h;; esac\nexit $rc\n', { mode: 0o755 });
+    writeFileSync(join(q, "q.c"), '#include "q.h"\nint q(void) { return Q; }\n');
+    const qargv = ["gcc", "-c", "q.c", "-o", "q.o"];
+    const env = { PATH: `${wrap}:${process.env.PATH}` };
+    let reproduced = 0;
+    for (let round = 0; round < 6 && reproduced < 2; round++) {
+      const A = `#define Q ${1000 + round}\n`;
+      const B = `#define Q ${2000 + round}\n`;
+      writeFileSync(join(q, "rewrite.h"), B);
+      while (Date.now() % 1000 > 100) await sleep(5);
+      writeFileSync(join(q, "q.h"), A);
+      const second = Math.floor(statSync(join(q, "q.h")).mtimeMs / 1000);
+      expect((await rsb.run(qargv, q, { env })).exitCode).toBe(0);
+      rmSync(join(q, "rewrite.h"));
+      expect(readFileSync(join(q, "q.h"), "utf8")).toBe(B);
+      if (Math.floor(statSync(join(q, "q.h")).mtimeMs / 1000) !== second) continue;
+      reproduced++;
+      // Waits for the first call's store (a lookup of the same manifest does).
+      const r = await rsb.run(qargv, q, { env });
+      expect(r.exitCode).toBe(0);
+      const served = readFileSync(join(q, "q.o"));
+      expect((await plain("/usr/bin/gcc", qargv.slice(1), q)).exitCode).toBe(0);
+      expect(served.equals(readFileSync(join(q, "q.o"))), "the object compiled from the header's old content was served for its new content").toBe(true);
+    }
+    expect(reproduced, "the compile never finished within the second it started (machine too slow?)").toBeGreaterThan(0);
+  });
 });

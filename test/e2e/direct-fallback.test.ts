@@ -1,4 +1,4 @@
-import { appendFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { plain, RepriseSandbox, text } from "../support/reprise-env.js";
@@ -39,6 +39,38 @@ async function compileAndCompare(argv: string[], outputs: string[]) {
 }
 
 describe.each(["gcc", "clang"])("%s: a comment added to a header", (cc) => {
+  it("a -D only the preprocessor reads and the text does not show (CMake's -DUSING_UV_SHARED=1) hits through the preprocessed text", async () => {
+    writeFileSync(join(w, `include/${cc}-lib.h`), "#ifdef LIB_WIDE\n#define T long\n#else\n#define T int\n#endif\nT lib(T);\n");
+    writeFileSync(join(w, `${cc}-test.c`), `#include "${cc}-lib.h"\nint test(int x) { return lib(x) * 2; }\n`);
+    const argv = (defs: string[], out: string) => [cc, "-O2", ...defs, "-Iinclude", "-MD", "-c", `${cc}-test.c`, "-o", out];
+    expect(await compileAndCompare(argv([], `${cc}-test-a.o`), [`${cc}-test-a.o`, `${cc}-test-a.d`])).toEqual({ direct: 0, preprocessor: 0, misses: 1 });
+    expect(await compileAndCompare(argv(["-DUSING_LIB_SHARED=1"], `${cc}-test-b.o`), [`${cc}-test-b.o`, `${cc}-test-b.d`])).toEqual({ direct: 0, preprocessor: 1, misses: 0 });
+    // A -D the text shows is another entry.
+    expect(await compileAndCompare(argv(["-DLIB_WIDE"], `${cc}-test-c.o`), [`${cc}-test-c.o`])).toMatchObject({ preprocessor: 0 });
+  });
+
+  it("two calls of the same text at once (CMake's two targets in step): one compiles, the other waits and hits", async () => {
+    writeFileSync(join(w, `${cc}-step.c`), `#include "${cc}-lib.h"\nint step(int x) { return lib(x) - 1; }\n`);
+    const argv = (defs: string[], out: string) => [cc, "-O2", ...defs, "-Iinclude", "-c", `${cc}-step.c`, "-o", out];
+    const ref = await plain(cc, argv([], `${cc}-step-ref.o`).slice(1), w);
+    expect(ref.exitCode, text(ref.stderr)).toBe(0);
+    const before = await sb.stats();
+    const runs = await Promise.all([sb.run(argv([], `${cc}-step-a.o`), w), sb.run(argv(["-DUSING_LIB_SHARED=1"], `${cc}-step-b.o`), w)]);
+    for (const r of runs) expect(r.exitCode, text(r.stderr)).toBe(0);
+    const after = await sb.stats();
+    expect([after.misses - before.misses, after.hitsPreprocessor - before.hitsPreprocessor]).toEqual([1, 1]);
+    const want = readFileSync(join(w, `${cc}-step-ref.o`));
+    for (const out of [`${cc}-step-a.o`, `${cc}-step-b.o`]) expect(readFileSync(join(w, out)).equals(want), out).toBe(true);
+  });
+
+  it(cc === "clang" ? "-frecord-command-line keeps every -D in the key (the object records them)" : "-frecord-gcc-switches: GCC 12 records no -D, the fallback may serve it", async () => {
+    writeFileSync(join(w, `${cc}-rec.c`), "int rec(int x) { return x + 1; }\n");
+    const flag = cc === "clang" ? "-frecord-command-line" : "-frecord-gcc-switches";
+    const argv = (defs: string[]) => [cc, "-O2", flag, ...defs, "-c", `${cc}-rec.c`, "-o", `${cc}-rec.o`];
+    expect(await compileAndCompare(argv(["-DONE=1"]), [`${cc}-rec.o`])).toMatchObject({ misses: 1 });
+    expect(await compileAndCompare(argv(["-DONE=2"]), [`${cc}-rec.o`])).toEqual(cc === "clang" ? { direct: 0, preprocessor: 0, misses: 1 } : { direct: 0, preprocessor: 1, misses: 0 });
+  });
+
   it("without -g: served through the preprocessed text's key, object and dep file identical", async () => {
     const header = `include/${cc}-api.h`;
     writeFileSync(join(w, header), "#define API 7\nint api(int);\n");
@@ -49,8 +81,8 @@ describe.each(["gcc", "clang"])("%s: a comment added to a header", (cc) => {
     expect(await compileAndCompare(argv, outputs)).toEqual({ direct: 0, preprocessor: 0, misses: 1 });
     appendFileSync(join(w, header), "/* a comment the preprocessor drops */\n");
     expect(await compileAndCompare(argv, outputs)).toEqual({ direct: 0, preprocessor: 1, misses: 0 });
-    // The fallback hit does not record the new header state: the next call uses the fallback again, still right.
-    expect(await compileAndCompare(argv, outputs)).toMatchObject({ misses: 0 });
+    // The fallback hit recorded the new header state in the manifest: the next call hits in direct mode.
+    expect(await compileAndCompare(argv, outputs)).toEqual({ direct: 1, preprocessor: 0, misses: 0 });
   });
 
   it("with -g: no fallback (debug info records what the text lacks), compiled again", async () => {
@@ -72,5 +104,44 @@ describe.each(["gcc", "clang"])("%s: a comment added to a header", (cc) => {
     expect(first).toMatchObject({ misses: 1 });
     appendFileSync(join(w, header), "/* a comment */\n");
     expect(await compileAndCompare(argv, [`${cc}-warn.o`])).toEqual({ direct: 0, preprocessor: 0, misses: 1 });
+  });
+});
+
+/**
+ * -MMD leaves system headers out of the user's dependency file, yet direct
+ * mode must know them. Where the fallback's preprocessing runs (no -g), its
+ * own complete list is used: no second scan of the source.
+ */
+describe.each(["gcc", "clang"])("%s: -MMD", (cc) => {
+  /** A compiler that logs each of its command lines, then runs the real one. */
+  function loggingCompiler(): { path: string; runs: () => string[][] } {
+    const dir = join(w, `wrap-${cc}`);
+    mkdirSync(dir, { recursive: true });
+    const log = join(dir, "calls.log");
+    const path = join(dir, cc);
+    writeFileSync(path, `#!/bin/sh\nprintf '%s\\n' "$*" >> '${log}'\nexec /usr/bin/${cc} "$@"\n`);
+    chmodSync(path, 0o755);
+    const runs = () => (readFileSync(log, { encoding: "utf8", flag: "a+" }).split("\n").filter(Boolean)).map((l) => l.split(" "));
+    return { path, runs };
+  }
+
+  it("without -g: no second scan, the .d byte-identical, and a changed -isystem header (left out of the .d) misses", async () => {
+    const wrapped = loggingCompiler();
+    mkdirSync(join(w, `sys-${cc}`), { recursive: true });
+    writeFileSync(join(w, `sys-${cc}/sysval.h`), "#define SYSVAL 1\n");
+    writeFileSync(join(w, `include/${cc}-user.h`), "#include <sysval.h>\n#define USERVAL 2\n");
+    writeFileSync(join(w, `${cc}-mmd.c`), `#include <stdio.h>\n#include "${cc}-user.h"\nint v(void) { return SYSVAL + USERVAL; }\n`);
+    const argv = [wrapped.path, "-O2", "-Iinclude", "-isystem", `sys-${cc}`, "-MMD", "-MP", "-c", `${cc}-mmd.c`, "-o", `${cc}-mmd.o`];
+    const outputs = [`${cc}-mmd.o`, `${cc}-mmd.d`];
+    const before = wrapped.runs().length;
+    expect(await compileAndCompare(argv, outputs)).toEqual({ direct: 0, preprocessor: 0, misses: 1 });
+    const reprise = wrapped.runs().slice(before + 1); // after the plain compile
+    const scans = reprise.filter((a) => a.includes("-M") || a.includes("-MM"));
+    expect(scans, reprise.map((a) => a.join(" ")).join("\n")).toEqual([]);
+    expect(readFileSync(join(w, `${cc}-mmd.d`), "utf8")).not.toContain("sysval.h");
+    expect(await compileAndCompare(argv, outputs)).toEqual({ direct: 1, preprocessor: 0, misses: 0 });
+    // The system header is in the manifest although -MMD leaves it out: changing it is a miss, never a stale object.
+    writeFileSync(join(w, `sys-${cc}/sysval.h`), "#define SYSVAL 40\n");
+    expect(await compileAndCompare(argv, outputs)).toEqual({ direct: 0, preprocessor: 0, misses: 1 });
   });
 });

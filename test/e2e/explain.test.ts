@@ -40,7 +40,9 @@ describe("reprise --explain", () => {
     const r = await explain(["gcc", "-Iinclude", "-O3", "-c", "uv.c", "-o", "uv.o"]);
     expect(r.exitCode).toBe(1);
     expect(text(r.stdout)).toContain("argument -O3 differs (cached entry had -O2)");
-    const added = await explain([...compile, "-DEXTRA=1"]);
+    // A -D the source ignores leaves the preprocessed text as it was: served through the fallback key.
+    expect(text((await explain([...compile, "-DEXTRA=1"])).stdout)).toMatch(/^hit: /);
+    const added = await explain([...compile, "-DEXTRA=1"], { REPRISE_PREPROCESSOR_FALLBACK: "0" });
     expect(text(added.stdout)).toContain("argument -DEXTRA=1 is new");
   });
 
@@ -108,7 +110,9 @@ describe("reprise --explain", () => {
     expect(first.exitCode, text(first.stderr)).toBe(0);
     await sb.stats();
     expect(text((await sb.run(["--explain", ...cmd], w, { env })).stdout)).toMatch(/^hit: /);
-    const elsewhere = await sb.run(["--explain", ...cmd], join(w, "include"), { env });
+    // Without -g the object does not record the cwd: the fallback key would serve it; without the fallback, the cwd is named.
+    expect(text((await sb.run(["--explain", ...cmd], join(w, "include"), { env })).stdout)).toMatch(/^hit: /);
+    const elsewhere = await sb.run(["--explain", ...cmd], join(w, "include"), { env: { ...env, REPRISE_PREPROCESSOR_FALLBACK: "0" } });
     expect(text(elsewhere.stdout)).toContain(`the working directory differs (now ${join(w, "include")}, cached entry ${w})`);
     appendFileSync(join(bin, "gcc"), "# another build of the same compiler\n");
     const r = await sb.run(["--explain", ...cmd], w, { env });

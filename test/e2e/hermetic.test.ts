@@ -142,7 +142,8 @@ describe.each(SANDBOXES)("hermetic mode with %s", (name) => {
     mkdirSync(dir, { recursive: true });
     // Both sandboxes pointed at programs that do not exist.
     writeFileSync(join(dir, ".repriserc.json"), JSON.stringify({ sandboxOptions: { bwrap: { bwrap: "/nonexistent/bwrap" }, docker: { engine: "/nonexistent/podman" } } }));
-    writeFileSync(join(dir, "u.c"), "int u(void) { return 5; }\n");
+    // A text of this sandbox's own: the same text compiled for another sandbox would be served through the preprocessed text's key.
+    writeFileSync(join(dir, "u.c"), `int u_${name}(void) { return 5; }\n`);
     await sb.zeroStats();
     await expectSameAsPlain(sb, dir, ["gcc", "-g", "-c", "u.c", "-o", "u.o"], ["u.o"], env());
     // No plugin serves this name: the same.

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { execa } from "execa";
@@ -270,4 +270,26 @@ describe("rustc called directly, through rustup's proxy", () => {
     const s = await direct.stats();
     expect([s.misses, s.hitsDirect]).toEqual([1, 1]);
   });
+
+  it("a fresh daemon does not hash the toolchain again: large files' hashes are kept in the cache directory", async () => {
+    const dir = join(direct.root, "restart");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "lib.rs"), "pub fn one() -> u32 { 1 }\n");
+    const argv = ["rustc", "--crate-name", "restart", "--crate-type", "lib", "--edition=2021", "lib.rs"];
+    expect((await direct.run(argv, dir)).exitCode).toBe(0);
+    await direct.run(["--stop-server"], dir);
+    const file = join(direct.cacheDir, "file-digests.json");
+    const kept = readFileSync(file, "utf8");
+    // rustc's own library and the std rlibs (hashed into every key) are there.
+    expect(kept).toMatch(/librustc_driver-[0-9a-f]+\.so/);
+    expect(kept).toMatch(/rustlib\/[^"]+\/lib\/libstd-[0-9a-f]+\.rlib/);
+    const before = statSync(file).mtimeMs;
+    // Another crate, compiled by a fresh daemon: a miss that hashes no toolchain file again (nothing new to keep).
+    writeFileSync(join(dir, "lib.rs"), "pub fn two() -> u32 { 2 }\n");
+    await direct.zeroStats();
+    expect((await direct.run(argv, dir)).exitCode).toBe(0);
+    expect((await direct.stats()).misses).toBe(1);
+    await direct.run(["--stop-server"], dir);
+    expect(statSync(file).mtimeMs).toBe(before);
+  }, LONG);
 });

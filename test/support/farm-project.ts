@@ -12,7 +12,9 @@ export function writeFarmProject(root: string, files: number, variant: string, s
   const objects = writeGeneratedProject(root, files);
   for (let i = 0; i < files; i++) {
     const src = join(root, "src", `unit${i}.${i % 3 === 2 ? "cpp" : "c"}`);
-    appendFileSync(src, `/* ${variant} */\n`);
+    // A declaration, not a comment: it survives preprocessing, so each variant is its own text (a comment would be served
+    // through the preprocessed text's key, from another variant's entry).
+    appendFileSync(src, `/* ${variant} */\nextern int variant_${variant.replace(/[^A-Za-z0-9_]/g, "_")};\n`);
   }
   let rules = "";
   for (let s = 0; s < slow; s++) {

@@ -42,6 +42,14 @@ export const clangDialect: GccLikeDialect = {
   },
   forceColorArgs: ["-fcolor-diagnostics"],
   splitDwarfEnablesDebug: false,
+  recordsCommandLine: (args) => {
+    let on = false;
+    for (const a of args) {
+      if (a === "-frecord-command-line" || a === "-frecord-gcc-switches" || a === "-grecord-command-line" || a === "-grecord-gcc-switches") on = true;
+      else if (a === "-fno-record-command-line" || a === "-fno-record-gcc-switches") on = false;
+    }
+    return on;
+  },
   keyEnv() {
     return [
       "CPATH",

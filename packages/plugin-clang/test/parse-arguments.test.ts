@@ -23,7 +23,7 @@ describe("clang command lines", () => {
       { role: "object", path: `${CWD}/a.o` },
       { role: "dep", path: `${CWD}/a.o.d`, adapt: { depTargets: ["a.o"] } },
     ]);
-    expect(inv.preprocessArgv).toEqual([CLANG, "-target", "aarch64-linux-gnu", "-DNDEBUG", "-Iinc", "-O2", "a.c", "-E"]);
+    expect(inv.preprocessArgv).toEqual([CLANG, "-target", "aarch64-linux-gnu", "-DNDEBUG", "-Iinc", "-O2", "a.c", "-E", "-MD", "-MF", inv.preprocessDepFile]);
   });
 
   it("--target=, -mllvm, -Xarch_, -Xclang take their arguments", () => {

@@ -7,7 +7,7 @@ const DEP_OPTIONS = new Set(["-MD", "-MMD", "-MF", "-MT", "-MQ", "-MP", "-MG"]);
 /** Dependency options that take a value inside `-Wp,`. */
 const WP_DEP_WITH_VALUE = new Set(["-MD", "-MMD", "-MF", "-MT", "-MQ"]);
 /** Left out of the preprocess run: `-P` drops line markers and `-d<letter>` changes what `-E` prints. */
-const NOT_FOR_PREPROCESS = new Set(["-c", "-o", "-P", "-dM", "-dD", "-dN", "-dI", "-dU"]);
+const NOT_FOR_PREPROCESS = new Set(["-c", "-S", "-o", "-P", "-dM", "-dD", "-dN", "-dI", "-dU"]);
 
 /** How a lexed argument takes part in the key and in the derived command lines. */
 export interface ArgPlan {
@@ -187,6 +187,8 @@ function planOption(arg: LexedOption, facts: CallFacts, dialect: GccLikeDialect)
 
 function planMisc(name: string, facts: CallFacts, dialect: GccLikeDialect): void {
   if (name.startsWith("-fprofile-note=")) facts.profileNote = name.slice("-fprofile-note=".length);
+  // Like -fprofile-arcs (which it implies in GCC), it compiles the absolute .gcda path, made from the -o path, into the object.
+  else if (name === "-fprofile-generate") facts.profileArcs = true;
   else if (name.startsWith("-fopt-info") && name.includes("=")) noteReject(facts, "unsupported-option", `${name} writes a file`);
   else if (/^-fdiagnostics-format=.*-file$/.test(name)) noteReject(facts, "unsupported-option", `${name} writes a file`);
   else if (name.startsWith("-g")) planDebug(name, facts, dialect);

@@ -21,6 +21,12 @@ export interface GccLikeDialect {
   forceColorArgs: readonly string[];
   /** Whether `-gsplit-dwarf` alone turns debug info on (GCC 12: yes; clang 14: no). */
   splitDwarfEnablesDebug: boolean;
+  /**
+   * Whether the object records the whole command line (clang's
+   * `-frecord-command-line`): then -D/-I and the -o path reach the object
+   * and must stay in every key. GCC 12 records neither (checked).
+   */
+  recordsCommandLine(args: readonly string[]): boolean;
   /** Environment variables that can change outputs or diagnostics. */
   keyEnv(colorDiagnostics: boolean): string[];
   /** The time macros that make a result time-dependent, given the caller's environment. */
@@ -88,6 +94,7 @@ export const gccDialect: GccLikeDialect = {
   },
   forceColorArgs: ["-fdiagnostics-color=always"],
   splitDwarfEnablesDebug: true,
+  recordsCommandLine: () => false,
   keyEnv(color) {
     return [...LOCALE_AND_PATHS, "GCC_EXEC_PREFIX", ...(color ? ["GCC_COLORS"] : [])];
   },

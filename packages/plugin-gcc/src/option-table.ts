@@ -175,7 +175,8 @@ export const gccOptions: OptionEntries = {
 
   // Profile feedback reads .gcda/.afdo files the key cannot see.
   "-fprofile-use": joined(profile),
-  "-fprofile-generate": joined(profile),
+  // Instrumenting reads nothing; the .gcda path it compiles in comes from the -o path, keyed then (collect-arguments).
+  "-fprofile-generate": joined(),
   "-fauto-profile": joined(profile),
   "-fbranch-probabilities": flag(profile),
   "-fprofile-instr-": joined(profile),

@@ -14,7 +14,7 @@ export function replaceSuffix(path: string, suffix: string): string {
   return join(dirname(path), stem + suffix);
 }
 
-/** The object `-c` writes without `-o`: the source's base name with `.o`, in the working directory. */
-export function defaultObjectName(source: string): string {
-  return replaceSuffix(basename(source), ".o");
+/** What `-c` (`.o`) or `-S` (`.s`) writes without `-o`: the source's base name with that suffix, in the working directory. */
+export function defaultObjectName(source: string, suffix: ".o" | ".s" = ".o"): string {
+  return replaceSuffix(basename(source), suffix);
 }

@@ -42,23 +42,32 @@ export function parseGccLikeArguments(input: ParseInput, dialect: GccLikeDialect
 
   const outputs = planOutputs(facts, objectName, cwd, preprocessed);
   if ("reason" in outputs) return reject(outputs.reason, outputs.detail);
-  const { key, preprocessorOnly } = keyArguments(plans, outputs.outputPathInKey, preprocessed);
+  // An object that records its command line holds the -D/-I values and the -o path: every argument is keyed.
+  const recorded = dialect.recordsCommandLine(expanded.args);
+  const { key, preprocessorOnly } = keyArguments(plans, outputs.outputPathInKey || recorded, preprocessed || recorded);
 
   const ttyColor = input.stderrIsTTY && env.TERM !== undefined && env.TERM !== "dumb";
   const colorDiagnostics = typeof facts.color === "boolean" ? facts.color : ttyColor;
   const compileArgv = [...input.argv];
-  if (colorDiagnostics && typeof facts.color !== "boolean") compileArgv.push(...dialect.forceColorArgs);
+  if (colorDiagnostics && typeof facts.color !== "boolean") {
+    // Added arguments would be recorded in the object, which a plain compile's lacks.
+    if (recorded) return reject("unsupported-option", "the object records its command line, and colored diagnostics on this terminal need an added option");
+    compileArgv.push(...dialect.forceColorArgs);
+  }
 
   const compiler = input.argv[0]!;
   const preprocessBase = [compiler, ...plans.flatMap((p) => (p.forPreprocess === undefined ? p.arg.tokens : (p.forPreprocess ?? [])))];
   let dependencies: DependencyDiscovery;
   let preprocessArgv: string[] | undefined;
+  let preprocessDepFile: string | undefined;
   if (preprocessed) {
     // Nothing to preprocess and nothing included: the engine uses the file itself.
     dependencies = { none: true };
   } else {
-    preprocessArgv = [...preprocessBase, "-E"];
-    dependencies = planDependencies(outputs.userDep, preprocessBase, compileArgv, input.tempPath);
+    // -MD beside -E lists every file read (system headers too) without changing the text.
+    preprocessDepFile = input.tempPath(".pp.d");
+    preprocessArgv = [...preprocessBase, "-E", "-MD", "-MF", preprocessDepFile];
+    dependencies = planDependencies(outputs.userDep, preprocessBase, compileArgv, input.tempPath, recorded);
   }
 
   const includeDirs = lexed.args.flatMap((a) =>
@@ -80,6 +89,7 @@ export function parseGccLikeArguments(input: ParseInput, dialect: GccLikeDialect
     preprocessorOnlyArgs: preprocessorOnly,
     compileArgv,
     preprocessArgv,
+    ...(preprocessDepFile ? { preprocessDepFile } : {}),
     dependencies,
     ...(closureScan ? { closureScan, includeDirs } : {}),
     keyEnv: dialect.keyEnv(colorDiagnostics),
@@ -136,8 +146,7 @@ function checkCall(
   // line with -fprofile-use are both "linking".
   if (facts.dependenciesOnly) return { reason: "dependencies-only" };
   if (facts.preprocessOnly) return { reason: "preprocess-only" };
-  if (facts.assemblyOnly) return { reason: "unsupported-option", detail: "-S (assembly output) is not cached" };
-  if (!facts.compile) return { reason: "linking" };
+  if (!facts.compile && !facts.assemblyOnly) return { reason: "linking" };
   if (facts.firstReject) return facts.firstReject;
 
   if (facts.inputs.some((i) => i.path === "-")) return { reason: "stdin-source" };
@@ -155,7 +164,8 @@ function checkCall(
   if (kind === "unsupported") return { reason: "unsupported-language", detail: source.language };
 
   if (facts.output === "-") return { reason: "output-to-stdout" };
-  const objectName = facts.output ?? defaultObjectName(source.path);
+  // -S stops before assembling (it wins over -c): the output is assembly text, named .s by default.
+  const objectName = facts.output ?? defaultObjectName(source.path, facts.assemblyOnly ? ".s" : ".o");
   if (isDevicePath(resolve(cwd, objectName))) return { reason: "unsupported-option", detail: `output to ${objectName}` };
   for (const inc of facts.forcedIncludes) {
     // GCC 12 leaves a PCH out of its dependency output, and -E reads the header instead.
@@ -225,12 +235,18 @@ function planDependencies(
   preprocessBase: readonly string[],
   compileArgv: string[],
   tempPath: (suffix: string) => string,
+  argvRecorded: boolean,
 ): DependencyDiscovery {
   if (userDep?.mode === "MD") return { depFile: userDep.path };
   if (userDep?.mode === "MMD") {
     // -MMD leaves system headers out; direct mode needs them all.
     const scanDepFile = tempPath(".d");
     return { depFile: userDep.path, scanArgv: [...preprocessBase, "-M", "-MF", scanDepFile], scanDepFile };
+  }
+  if (argvRecorded) {
+    // The object records its command line: a dependency file added to it would show; scan beside the compile instead.
+    const scanDepFile = tempPath(".d");
+    return { scanArgv: [...preprocessBase, "-M", "-MF", scanDepFile], scanDepFile };
   }
   const depFile = tempPath(".d");
   compileArgv.push("-MD", "-MF", depFile);

@@ -34,7 +34,7 @@ describe("build-system command lines", () => {
     expect(inv.preprocessorOnlyArgs).toEqual(["-DFOO=1", "-I/src/include"]);
     expect(inv.compileArgv).toEqual([GCC, ...args]);
     expect(inv.dependencies).toEqual({ depFile: `${CWD}/CMakeFiles/x.dir/a.c.o.d` });
-    expect(inv.preprocessArgv).toEqual([GCC, "-DFOO=1", "-I/src/include", "-O2", "-g", "/src/a.c", "-E"]);
+    expect(inv.preprocessArgv).toEqual([GCC, "-DFOO=1", "-I/src/include", "-O2", "-g", "/src/a.c", "-E", "-MD", "-MF", inv.preprocessDepFile]);
     expect(inv.dependsOnCwd).toBe(true);
   });
 
@@ -47,7 +47,7 @@ describe("build-system command lines", () => {
     ]);
     expect(inv.keyArgs).toEqual(["-DHAVE_CONFIG_H", "-I.", "-I..", "-g", "-O2", "-MD", "-MP", "-c", "x.c"]);
     expect(inv.preprocessorOnlyArgs).toEqual(["-DHAVE_CONFIG_H", "-I.", "-I.."]);
-    expect(inv.preprocessArgv).toEqual([GCC, "-DHAVE_CONFIG_H", "-I.", "-I..", "-g", "-O2", "x.c", "-E"]);
+    expect(inv.preprocessArgv).toEqual([GCC, "-DHAVE_CONFIG_H", "-I.", "-I..", "-g", "-O2", "x.c", "-E", "-MD", "-MF", inv.preprocessDepFile]);
   });
 
   it("kbuild: -Wp,-MMD,dir/.x.o.d scans for the full include list", () => {
@@ -102,7 +102,7 @@ describe("build-system command lines", () => {
     expect(inv.preprocessorOnlyArgs).toEqual(["-Iinc dir", '-DNAME="x y"']);
     expect(inv.outputs[0]).toEqual({ role: "object", path: join(dir, "obj/a.o") });
     expect(inv.compileArgv.slice(0, 3)).toEqual([GCC, "@flags.rsp", "-O1"]);
-    expect(inv.preprocessArgv).toEqual([GCC, "-Iinc dir", '-DNAME="x y"', "a.c", "-O1", "-E"]);
+    expect(inv.preprocessArgv).toEqual([GCC, "-Iinc dir", '-DNAME="x y"', "a.c", "-O1", "-E", "-MD", "-MF", inv.preprocessDepFile]);
   });
 });
 
@@ -128,14 +128,12 @@ describe("what is not cached, and why", () => {
     ["nothing to compile", ["-c"], "no-source"],
     ["-fprofile-use", ["-fprofile-use", "-c", "a.c"], "profile-data"],
     ["-fprofile-use=path", ["-fprofile-use=prof/", "-c", "a.c"], "profile-data"],
-    ["-fprofile-generate", ["-fprofile-generate", "-c", "a.c"], "profile-data"],
     ["-fauto-profile", ["-fauto-profile=a.afdo", "-c", "a.c"], "profile-data"],
     ["-fbranch-probabilities", ["-fbranch-probabilities", "-c", "a.c"], "profile-data"],
     ["-fprofile-instr-generate", ["-fprofile-instr-generate", "-c", "a.c"], "profile-data"],
     ["-save-temps", ["-save-temps", "-c", "a.c"], "unsupported-option"],
     ["-save-temps=obj", ["-save-temps=obj", "-c", "a.c"], "unsupported-option"],
     ["-fdump-tree-all", ["-fdump-tree-all", "-c", "a.c"], "unsupported-option"],
-    ["-S", ["-S", "a.c"], "unsupported-option"],
     ["-fsyntax-only", ["-fsyntax-only", "-c", "a.c"], "unsupported-option"],
     ["-B", ["-B/opt/cross/", "-c", "a.c"], "unsupported-option"],
     ["-v", ["-v", "-c", "a.c"], "unsupported-option"],
@@ -414,6 +412,27 @@ describe("cwd, color, environment, time macros, extra inputs", () => {
 
   it("drops -P and -d letters from the preprocess run, which would change what -E prints", () => {
     const inv = expectCacheable(parse(["-P", "-dM", "-C", "-c", "a.c"]));
-    expect(inv.preprocessArgv).toEqual([GCC, "-C", "a.c", "-E"]);
+    expect(inv.preprocessArgv).toEqual([GCC, "-C", "a.c", "-E", "-MD", "-MF", inv.preprocessDepFile]);
+  });
+});
+
+describe("-S and -fprofile-generate are cached", () => {
+  it("-S writes a .s named after the source (or -o), keeps -S in the key, and leaves it out of the preprocess run", () => {
+    const inv = expectCacheable(parse(["-O2", "-S", "src/a.c"]));
+    expect(inv.outputs).toEqual([{ role: "object", path: `${CWD}/a.s` }]);
+    expect(inv.keyArgs).toContain("-S");
+    expect(inv.preprocessArgv).not.toContain("-S");
+    expect(outputsOf(["-S", "-MD", "a.c", "-o", "out/a.s"])).toEqual({ object: `${CWD}/out/a.s`, dep: `${CWD}/out/a.d` });
+    // -S wins over -c, as in gcc.
+    expect(outputsOf(["-c", "-S", "a.c"])).toEqual({ object: `${CWD}/a.s` });
+  });
+
+  it("-fprofile-generate keys the -o path and the cwd: the object names its .gcda by them", () => {
+    for (const flag of ["-fprofile-generate", "-fprofile-generate=prof"]) {
+      const inv = expectCacheable(parse([flag, "-O2", "-c", "a.c", "-o", "obj/a.o"]));
+      expect(inv.keyArgs).toEqual([flag, "-O2", "-c", "a.c", "-o", "obj/a.o"]);
+      expect(inv.dependsOnCwd).toBe(true);
+      expect(inv.preprocessedDeterminesOutputs).toBeUndefined();
+    }
   });
 });

@@ -20,8 +20,10 @@ export async function addSysrootToKey(hasher: KeyHasher, ctx: KeyContext, digest
   if (!call) return;
   const rustlib = join(call.sysroot, "lib", "rustlib");
   hasher.add("rustc-target", call.target);
-  hasher.add("rustc-target-libs", await digests.digest(join(rustlib, call.target, "lib")));
-  if (call.links) hasher.add("rustc-host-tools", await digests.digest(join(rustlib, call.host, "bin")));
+  // Through the engine's hashing: a fresh daemon finds the std rlibs' hashes in the cache directory.
+  const hashFile = ctx.digestFile?.bind(ctx);
+  hasher.add("rustc-target-libs", await digests.digest(join(rustlib, call.target, "lib"), hashFile));
+  if (call.links) hasher.add("rustc-host-tools", await digests.digest(join(rustlib, call.host, "bin"), hashFile));
 }
 
 export interface RustcPluginOptions {

@@ -6,6 +6,7 @@ import { HASH_ALGORITHM } from "@reprise/core";
 
 interface FileSig {
   rel: string;
+  size: number;
   sig: string;
   mtimeMs: number;
 }
@@ -32,7 +33,7 @@ function listFiles(dir: string): FileSig[] | undefined {
       const st = statSync(p, { throwIfNoEntry: false });
       if (!st) continue;
       if (st.isDirectory()) walk(p, r);
-      else if (st.isFile()) out.push({ rel: r, sig: `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`, mtimeMs: Math.max(st.mtimeMs, st.ctimeMs) });
+      else if (st.isFile()) out.push({ rel: r, size: st.size, sig: `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`, mtimeMs: Math.max(st.mtimeMs, st.ctimeMs) });
     }
     return true;
   };
@@ -55,7 +56,11 @@ export class DirectoryDigests {
     private readonly recheckMs = 1000,
   ) {}
 
-  digest(dir: string): Promise<string> {
+  /**
+   * `hashFile`: the engine's file hashing (`KeyContext.digestFile`), which
+   * keeps large files' hashes across daemon restarts; the default reads them.
+   */
+  digest(dir: string, hashFile: HashFile = hashFileBytes): Promise<string> {
     const now = this.now();
     const memo = this.memo.get(dir);
     if (memo && now - memo.checkedAt < this.recheckMs) return memo.digest;
@@ -69,7 +74,7 @@ export class DirectoryDigests {
       memo.checkedAt = now;
       return memo.digest;
     }
-    const digest = hashFiles(dir, files);
+    const digest = hashFiles(dir, files, hashFile);
     const young = files.some((f) => now - f.mtimeMs < 2000);
     if (young) this.memo.delete(dir);
     else {
@@ -80,12 +85,20 @@ export class DirectoryDigests {
   }
 }
 
-async function hashFiles(dir: string, files: FileSig[]): Promise<string> {
+type HashFile = (path: string) => Promise<string | undefined>;
+
+async function hashFileBytes(path: string): Promise<string | undefined> {
+  const data = await readFile(path).catch(() => undefined);
+  return data && createHash(HASH_ALGORITHM).update(data).digest("hex");
+}
+
+/** The directory's digest: each file's name, size and content hash, in order. */
+async function hashFiles(dir: string, files: FileSig[], hashFile: HashFile): Promise<string> {
   const h = createHash(HASH_ALGORITHM);
   for (const f of files) {
-    const data = await readFile(join(dir, f.rel));
-    h.update(`${f.rel}\0${data.length}\0`);
-    h.update(data);
+    const hash = await hashFile(join(dir, f.rel));
+    if (hash === undefined) throw new Error(`cannot read ${join(dir, f.rel)}`);
+    h.update(`${f.rel}\0${f.size}\0${hash}\0`);
   }
   return h.digest("hex").slice(0, 64);
 }

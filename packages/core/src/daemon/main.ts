@@ -2,6 +2,7 @@ import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import pLimit from "p-limit";
 import { CompileService } from "../engine/compile-service.js";
+import { PersistedDigests } from "../hashing/persisted-digests.js";
 import { FileHashCache } from "../hashing/file-hash-cache.js";
 import { SettingsLoader } from "../config/load-settings.js";
 import { Stats } from "../stats/stats.js";
@@ -56,6 +57,9 @@ async function startIn(runtime: string, env: NodeJS.ProcessEnv, cwd: string, loc
   mkdirSync(tempDir, { mode: 0o700 });
 
   const hashes = new FileHashCache();
+  // A fresh daemon must not hash a toolchain again: large files' hashes are kept in the cache directory.
+  const persistedDigests = new PersistedDigests(settings.dir, (err) => logger.debug("file digests in %s: %s", settings.dir, err.message));
+  hashes.persistLargeFiles(persistedDigests);
   const stats = new Stats(join(runtime, "stats.json"));
   // Each call runs through the engine of its own project's config, as of that call.
   const projects = new ProjectEngines({ hashes, stats, settings: settingsLoader, logger });
@@ -83,6 +87,7 @@ async function startIn(runtime: string, env: NodeJS.ProcessEnv, cwd: string, loc
     idleTimeoutSec: settings.idleTimeoutSec,
     hitIndex,
     onStopped: () => {
+      persistedDigests.flush();
       rmSync(tempDir, { recursive: true, force: true });
       lock.release();
       process.exit(0);

@@ -36,7 +36,8 @@ export async function baseKey(
     const digest = await hashes.digest(file);
     h.add("extra", sharing ? sharing.relative(file) : file).add("extraHash", digest?.hash ?? "missing");
   }
-  await engine.hooks.extendKey.promise(h, { request, compiler, invocation: inv, mode });
+  const digestFile = async (path: string) => (await hashes.digest(path))?.hash;
+  await engine.hooks.extendKey.promise(h, { request, compiler, invocation: inv, mode, digestFile });
   return h;
 }
 

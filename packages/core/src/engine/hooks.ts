@@ -67,6 +67,12 @@ export interface KeyContext {
   compiler: CompilerInfo;
   invocation: CompileInvocation;
   mode: "direct" | "preprocessor";
+  /**
+   * The engine's content hash of a file (undefined when unreadable): memoised
+   * by stat identity, and for large files kept across daemon restarts. Use it
+   * rather than reading files yourself.
+   */
+  digestFile(path: string): Promise<string | undefined>;
 }
 
 /** An output marked `adapt`, as stored by an earlier call, to be written for this one. */

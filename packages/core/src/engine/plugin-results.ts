@@ -39,6 +39,7 @@ export const compileInvocationSchema = z.object({
   preprocessorOnlyArgs: stringList,
   compileArgv: z.array(z.string()).min(1),
   preprocessArgv: z.array(z.string()).min(1).optional(),
+  preprocessDepFile: absolutePath.optional(),
   dependencies: z.object({
     none: z.boolean().optional(),
     depFile: z.string().optional(),

@@ -3,17 +3,29 @@ import type { FileHashCache } from "../hashing/file-hash-cache.js";
 import { hashBytes } from "../hashing/key-hasher.js";
 import { baseKey } from "./cache-key.js";
 import type { Engine } from "./engine.js";
-import { runCompiler } from "./run-compiler.js";
+import { readFile, rm } from "node:fs/promises";
+import { runCompiler, type CompilerRun } from "./run-compiler.js";
 import type { CompileInvocation, CompileRequest, CompilerInfo } from "./types.js";
 import type { CacheStorage } from "../storage/cache-storage.js";
 
+/** What the fallback's preprocessing gave: its key, and the complete include list when the plugin asked for one. */
+export interface FallbackLookup {
+  key: string;
+  /** The dependency file `preprocessDepFile` received (every file the preprocessor read). */
+  depText?: string;
+  /** When the preprocessing started (ms since the epoch): files changed since are not recorded. */
+  startedAt: number;
+}
+
 /**
  * The key a direct-mode miss looks up before compiling (as ccache does): the
- * whole direct-mode argument list (so options the preprocessor alone reads,
- * which `-frecord-gcc-switches` would record, still count), the cwd, and the
- * preprocessed text. Only for calls whose plugin says the preprocessed text
- * determines the outputs; undefined when preprocessing fails or the text
- * holds a time marker.
+ * arguments as preprocessor mode keys them (without those only the
+ * preprocessor reads, such as -D and -I: their effect is in the text; a
+ * plugin keeps them all when the object records its command line), the cwd
+ * where it reaches the outputs, and the preprocessed text. So CMake's
+ * `-DUSING_UV_SHARED=1` test objects hit on the static build's. Only for
+ * calls whose plugin says the preprocessed text determines the outputs;
+ * undefined when preprocessing fails or the text holds a time marker.
  */
 export async function preprocessedFallbackKey(
   engine: Engine,
@@ -22,13 +34,32 @@ export async function preprocessedFallbackKey(
   request: CompileRequest,
   compiler: CompilerInfo,
   inv: CompileInvocation,
-): Promise<string | undefined> {
+): Promise<FallbackLookup | undefined> {
   if (!inv.preprocessedDeterminesOutputs || !inv.preprocessArgv) return undefined;
-  const pre = await limit(() => runCompiler(inv.preprocessArgv!, request.cwd, inv.compileEnv ?? request.env));
+  const startedAt = Date.now();
+  const pre = await runPreprocessor(limit, request, inv);
   if (pre.exitCode !== 0) return undefined;
   if (inv.volatileMarkers.some((m) => m.effect === "uncacheable" && pre.stdout.includes(m.token))) return undefined;
-  const key = await baseKey(engine, hashes, request, compiler, inv, "direct");
-  return key.add("fallback", "preprocessed").add("preprocessed", hashBytes(pre.stdout)).add("ppStderr", pre.stderr).digest();
+  const key = await baseKey(engine, hashes, request, compiler, inv, "preprocessor");
+  const digest = key.add("fallback", "preprocessed").add("preprocessed", hashBytes(pre.stdout)).add("ppStderr", pre.stderr).digest();
+  return { key: digest, startedAt, ...(pre.depText !== undefined ? { depText: pre.depText } : {}) };
+}
+
+/** Runs `preprocessArgv`; reads and removes the dependency file it wrote when the plugin named one. */
+export async function runPreprocessor(
+  limit: ReturnType<typeof pLimit>,
+  request: CompileRequest,
+  inv: CompileInvocation,
+): Promise<CompilerRun & { depText?: string }> {
+  const depFile = inv.preprocessDepFile;
+  try {
+    const run = await limit(() => runCompiler(inv.preprocessArgv!, request.cwd, inv.compileEnv ?? request.env));
+    if (!depFile || run.exitCode !== 0) return run;
+    const depText = await readFile(depFile, "utf8").catch(() => undefined);
+    return depText === undefined ? run : { ...run, depText };
+  } finally {
+    if (depFile) await rm(depFile, { force: true });
+  }
 }
 
 /**

@@ -149,6 +149,14 @@ export interface CompileInvocation {
    * its contents are used. Absent otherwise: the call uses direct mode.
    */
   preprocessArgv?: string[];
+  /**
+   * When set, `preprocessArgv` also writes a complete Make-format dependency
+   * file here (every file read, system headers too; any target). The engine
+   * reads and deletes it: a direct-mode fallback hit records its manifest
+   * entry from it, and a miss after the fallback's preprocessing needs no
+   * `dependencies.scanArgv` run.
+   */
+  preprocessDepFile?: string;
   /** Where the include list for direct mode comes from. */
   dependencies: DependencyDiscovery;
   /**

@@ -5,7 +5,7 @@ import type pLimit from "p-limit";
 import { baseKey } from "../engine/cache-key.js";
 import { pathSharing, type PathSharing } from "../engine/base-dirs.js";
 import { findInManifest, ManifestMemo, readManifest, today } from "../engine/direct-mode.js";
-import { preprocessedFallbackKey, readFallbackCopy } from "../engine/preprocessor-fallback.js";
+import { preprocessedFallbackKey, readFallbackCopy, runPreprocessor } from "../engine/preprocessor-fallback.js";
 import { runCompiler } from "../engine/run-compiler.js";
 import type { CompileInvocation, CompileRequest, CompilerInfo, ParseResult } from "../engine/types.js";
 import type { FileHashCache } from "../hashing/file-hash-cache.js";
@@ -95,7 +95,7 @@ export async function explainCall(d: ExplainDeps, request: CompileRequest): Prom
     hit = !!match && !settings.recache && (await has(match.resultKey));
     if (!hit && !settings.recache && settings.preprocessorFallback) {
       // A direct-mode miss looks up the preprocessed text's key before compiling: a silent copy there is served.
-      const fallbackKey = await preprocessedFallbackKey(project.engine, d.hashes, d.limit, request, compiler, inv);
+      const fallbackKey = (await preprocessedFallbackKey(project.engine, d.hashes, d.limit, request, compiler, inv))?.key;
       if (fallbackKey) {
         await d.pending(fallbackKey);
         hit = d.remembered(real, fallbackKey) || (await readFallbackCopy(storage, fallbackKey)) !== undefined;
@@ -215,6 +215,6 @@ async function preprocessed(d: ExplainDeps, inv: CompileInvocation, request: Com
     const stdout = await readFile(inv.sourceFile).catch(() => undefined);
     return stdout ? { stdout, stderr: Buffer.alloc(0) } : undefined;
   }
-  const pre = await d.limit(() => runCompiler(inv.preprocessArgv!, request.cwd, inv.compileEnv ?? request.env));
+  const pre = await runPreprocessor(d.limit, request, inv);
   return pre.exitCode === 0 ? pre : undefined;
 }

@@ -1,7 +1,8 @@
-import { statSync, type Stats } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { statSync, type BigIntStats } from "node:fs";
+import { open, readFile } from "node:fs/promises";
 import { LRUCache } from "lru-cache";
-import { hashBytes } from "./key-hasher.js";
+import { hashBytes, StreamingHash } from "./key-hasher.js";
+import { PERSISTED_MIN_BYTES, type PersistedDigests } from "./persisted-digests.js";
 
 export interface FileDigest {
   hash: string;
@@ -11,10 +12,30 @@ export interface FileDigest {
 }
 
 /**
+ * A file changed this recently (before the moment its content was read) may
+ * change again within the same timestamp tick without its stat showing it
+ * ("racy timestamps"). Two seconds covers coarse (1 s, 2 s) file systems and
+ * the lag of the kernel's timestamp clock behind the wall clock.
+ */
+export const RACY_WINDOW_MS = 2000;
+
+/** A file as stat() sees it, to the nanosecond (what the native client compares). */
+export interface FileIdentity {
+  readonly dev: bigint;
+  readonly ino: bigint;
+  readonly size: bigint;
+  readonly mtimeNs: bigint;
+  readonly ctimeNs: bigint;
+}
+
+/**
  * Content hashes of files, remembered with their (device, inode, size, mtime, ctime)
- * so an unchanged header is hashed once per daemon lifetime. A file modified
- * within the last two seconds is never remembered: its mtime may not yet tell
- * a later change in the same timestamp tick apart (ccache's "mtime race").
+ * so an unchanged header is hashed once per daemon lifetime. A file changed
+ * within RACY_WINDOW_MS of the moment its content was read is never
+ * remembered: its stat may not yet tell a later change in the same timestamp
+ * tick apart (ccache's "mtime race"). The moment is taken before the read,
+ * never after it: a delay between reading and checking must not let content
+ * read while racy pass for settled.
  */
 export class FileHashCache {
   /** By path (and the tokens looked for): the stat identity a digest is valid for. */
@@ -25,8 +46,16 @@ export class FileHashCache {
   /** Bytes Reprise itself just wrote or read back, by path, until someone asks for their digest. */
   private readonly written = new LRUCache<string, Written>({ maxSize: WRITTEN_BYTES, sizeCalculation: (w) => Math.max(1, w.data.length) });
 
+  /** Where hashes of large files outlive the daemon (the cache directory); none by default. */
+  private persisted: PersistedDigests | undefined;
+
   constructor(maxEntries = 200_000, private readonly now: () => number = Date.now) {
     this.cache = new LRUCache({ max: maxEntries });
+  }
+
+  /** Keeps the hashes of large files (toolchains) across daemon restarts in `store`. */
+  persistLargeFiles(store: PersistedDigests): void {
+    this.persisted = store;
   }
 
   /**
@@ -39,10 +68,11 @@ export class FileHashCache {
    * rewrite of the same size within the same timestamp tick could pass.
    */
   rememberWritten(path: string, data: Buffer): void {
+    const knownAt = this.now();
     const st = statOrUndefined(path);
-    if (!st || st.size !== data.length) return;
+    if (!st || st.size !== BigInt(data.length)) return;
     this.cache.delete(cacheKey(path, []));
-    this.written.set(path, { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, data });
+    this.written.set(path, { ...identityOf(st), knownAt, data });
   }
 
   /**
@@ -57,7 +87,20 @@ export class FileHashCache {
     return hit ?? "unknown";
   }
 
-  private lookup(path: string, st: Stats, tokens: readonly string[]): FileDigest | undefined {
+  /**
+   * The remembered digest of `path` with the identity its content was read
+   * under, when that content was read at least RACY_WINDOW_MS after the file
+   * last changed: while the file keeps that identity it holds that content.
+   * Undefined otherwise (never hashed, or read while a same-tick change could
+   * still pass unseen). Takes no stat: the identity is the digest's own.
+   */
+  vouched(path: string, tokens: readonly string[] = []): { digest: FileDigest; identity: FileIdentity } | undefined {
+    const r = this.cache.get(cacheKey(path, tokens));
+    if (!r || !settled(r, r.knownAt)) return undefined;
+    return { digest: r.digest, identity: { dev: r.dev, ino: r.ino, size: r.size, mtimeNs: r.mtimeNs, ctimeNs: r.ctimeNs } };
+  }
+
+  private lookup(path: string, st: BigIntStats, tokens: readonly string[]): FileDigest | undefined {
     const r = this.cache.get(cacheKey(path, tokens));
     if (r && sameIdentity(r, st)) return r.digest;
     const w = this.written.get(path);
@@ -67,7 +110,8 @@ export class FileHashCache {
       return undefined;
     }
     const digest: FileDigest = { hash: hashBytes(w.data), size: w.data.length, tokens: tokens.filter((t) => w.data.includes(t)) };
-    this.cache.set(cacheKey(path, tokens), { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, digest });
+    // Known since it was written, which is usually within the racy window: vouched() will not vouch for it.
+    this.cache.set(cacheKey(path, tokens), { ...identityOf(st), knownAt: w.knownAt, digest });
     if (tokens.length === 0) this.written.delete(path);
     return digest;
   }
@@ -82,7 +126,7 @@ export class FileHashCache {
    * ctime, as of the stat the digest is valid for), or undefined if it cannot
    * be read.
    */
-  async digestWithChangeTime(path: string, tokens: readonly string[] = []): Promise<{ digest: FileDigest; changedAt: number } | undefined> {
+  async digestWithChangeTime(path: string, tokens: readonly string[] = []): Promise<{ digest: FileDigest; changedAt: number; coarse: boolean } | undefined> {
     // A synchronous stat costs microseconds; a promise-based one a thread-pool round trip.
     // On a hit every recorded header is stat'ed, so this is the hit path's main cost.
     const st = statOrUndefined(path);
@@ -90,27 +134,47 @@ export class FileHashCache {
     const misses = this.misses;
     const digest = await this.digestOf(path, st, tokens);
     if (!digest) return undefined;
-    if (this.misses === misses) return { digest, changedAt: Math.max(st.mtimeMs, st.ctimeMs) };
+    if (this.misses === misses) return { digest, changedAt: changedAtMs(st), coarse: coarseTimestamps(st) };
     // Read just now: a change between the stat and the read must show, or new bytes would pass for old ones.
     const after = statOrUndefined(path);
     if (!after) return undefined;
-    return { digest, changedAt: Math.max(st.mtimeMs, st.ctimeMs, after.mtimeMs, after.ctimeMs) };
+    return { digest, changedAt: Math.max(changedAtMs(st), changedAtMs(after)), coarse: coarseTimestamps(st) || coarseTimestamps(after) };
   }
 
-  private async digestOf(path: string, st: Stats, tokens: readonly string[]): Promise<FileDigest | undefined> {
+  private async digestOf(path: string, st: BigIntStats, tokens: readonly string[]): Promise<FileDigest | undefined> {
     const known = this.lookup(path, st, tokens);
     if (known) {
       this.hits++;
       return known;
     }
+    const big = this.persisted && tokens.length === 0 && st.size >= PERSISTED_MIN_BYTES;
+    const stored = big ? this.persisted!.lookup(path, identityOf(st)) : undefined;
+    if (stored) {
+      this.hits++;
+      const digest: FileDigest = { hash: stored, size: Number(st.size), tokens: [] };
+      // Persisted only once settled (see below): a file still of that identity has held that content since.
+      this.cache.set(cacheKey(path, tokens), { ...identityOf(st), knownAt: this.now(), digest });
+      return digest;
+    }
     this.misses++;
-    const data = await readWhole(path);
-    if (!data) return undefined;
-    const digest: FileDigest = { hash: hashBytes(data), size: data.length, tokens: tokens.filter((t) => data.includes(t)) };
+    // Before the read: what matters is how settled the file was when its bytes were taken, not when this code resumes.
+    const readAt = this.now();
+    let digest: FileDigest;
+    if (tokens.length === 0 && st.size >= PERSISTED_MIN_BYTES) {
+      // A compiler binary is tens of MB: read in chunks, so the daemon's memory (and the cost of every fork it makes) does not grow by it.
+      const streamed = await hashInChunks(path);
+      if (!streamed) return undefined;
+      digest = { hash: streamed.hash, size: streamed.size, tokens: [] };
+    } else {
+      const data = await readWhole(path);
+      if (!data) return undefined;
+      digest = { hash: hashBytes(data), size: data.length, tokens: tokens.filter((t) => data.includes(t)) };
+    }
     const after = statOrUndefined(path);
-    const unchanged = after !== undefined && sameIdentity(st, after) && data.length === st.size;
-    if (unchanged && this.now() - Math.max(st.mtimeMs, st.ctimeMs) > 2000) {
-      this.cache.set(cacheKey(path, tokens), { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, digest });
+    const unchanged = after !== undefined && sameIdentity(identityOf(st), after) && BigInt(digest.size) === st.size;
+    if (unchanged && settled(st, readAt)) {
+      this.cache.set(cacheKey(path, tokens), { ...identityOf(st), knownAt: readAt, digest });
+      if (big) this.persisted!.remember(path, identityOf(st), digest.hash);
     }
     return digest;
   }
@@ -120,17 +184,20 @@ export class FileHashCache {
   }
 }
 
-function statOrUndefined(path: string): Stats | undefined {
+function statOrUndefined(path: string): BigIntStats | undefined {
   try {
-    const st = statSync(path, { throwIfNoEntry: false });
+    // To the nanosecond, as the native client compares; costs no more than a plain stat.
+    const st = statSync(path, { bigint: true, throwIfNoEntry: false });
     return st?.isFile() ? st : undefined;
   } catch {
     return undefined;
   }
 }
 
-interface Remembered extends Identity {
+interface Remembered extends FileIdentity {
   readonly digest: FileDigest;
+  /** The wall-clock time (ms) the content was known at: taken before it was read, or when Reprise wrote it. */
+  readonly knownAt: number;
 }
 
 function cacheKey(path: string, tokens: readonly string[]): string {
@@ -140,20 +207,54 @@ function cacheKey(path: string, tokens: readonly string[]): string {
 /** Up to this many bytes of written files wait for a digest; beyond it the oldest are read from disk when asked. */
 const WRITTEN_BYTES = 256 * 1024 * 1024;
 
-interface Identity {
-  readonly dev: number;
-  readonly ino: number;
-  readonly size: number;
-  readonly mtimeMs: number;
-  readonly ctimeMs: number;
-}
-
-interface Written extends Identity {
+interface Written extends FileIdentity {
   readonly data: Buffer;
+  readonly knownAt: number;
 }
 
-function sameIdentity(a: Identity, b: Identity): boolean {
-  return a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs;
+function identityOf(st: BigIntStats): FileIdentity {
+  return { dev: st.dev, ino: st.ino, size: st.size, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs };
+}
+
+function sameIdentity(a: FileIdentity, b: FileIdentity): boolean {
+  return a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs;
+}
+
+/** The later of mtime and ctime, in ms (ctime moves on every change, mtime can be set back). */
+function changedAtMs(id: FileIdentity): number {
+  return Number(id.mtimeNs > id.ctimeNs ? id.mtimeNs : id.ctimeNs) / 1e6;
+}
+
+/** Whether a file with this identity, its content known at `knownAt`, had then changed long enough before for any later change to show in its stat. */
+function settled(id: FileIdentity, knownAt: number): boolean {
+  return knownAt - changedAtMs(id) > RACY_WINDOW_MS;
+}
+
+/** Whole-second timestamps: a file system that keeps no finer time (a change may carry a time up to a second earlier than it happened). */
+function coarseTimestamps(id: FileIdentity): boolean {
+  return id.mtimeNs % 1_000_000_000n === 0n && id.ctimeNs % 1_000_000_000n === 0n;
+}
+
+/** The same hash as `hashBytes` of the whole file, read 1 MiB at a time. */
+async function hashInChunks(path: string): Promise<{ hash: string; size: number } | undefined> {
+  let handle;
+  try {
+    handle = await open(path, "r");
+    const hasher = new StreamingHash();
+    const chunk = Buffer.allocUnsafe(1024 * 1024);
+    let size = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(chunk, 0, chunk.length, null);
+      if (bytesRead === 0) break;
+      hasher.update(chunk.subarray(0, bytesRead));
+      size += bytesRead;
+    }
+    return { hash: hasher.digest(), size };
+  } catch {
+    return undefined;
+  } finally {
+    await handle?.close();
+  }
 }
 
 async function readWhole(path: string): Promise<Buffer | undefined> {

@@ -13,6 +13,20 @@ export function hashBytes(data: Buffer | string): string {
   return createHash(HASH_ALGORITHM).update(data).digest("hex").slice(0, KEY_HEX_LENGTH);
 }
 
+/** `hashBytes` of data fed in pieces. */
+export class StreamingHash {
+  private readonly hash: Hash = createHash(HASH_ALGORITHM);
+
+  update(data: Buffer): this {
+    this.hash.update(data);
+    return this;
+  }
+
+  digest(): string {
+    return this.hash.digest("hex").slice(0, KEY_HEX_LENGTH);
+  }
+}
+
 /**
  * Builds a cache key from labelled parts. Each part is framed with its label
  * and length so that different splits of the same bytes never collide.

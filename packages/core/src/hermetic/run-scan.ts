@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { runCompiler } from "../engine/run-compiler.js";
 
 /** What a closure scan said: its exit status and the start of its stderr (for the fallback's reason). */
 export interface ScanRun {
@@ -10,21 +10,11 @@ const STDERR_KEPT = 64 * 1024;
 
 /**
  * Runs a closure scan (`-M -MF file`): its answer is the dependency file, so
- * stdout is not read and only the first bytes of stderr are kept. A bare
- * `spawn` costs the daemon a fraction of what the general compiler runner
- * costs, and every farm and hermetic job pays one scan.
+ * stdout is not read and only the first bytes of stderr are kept. The same
+ * bare spawn as a compile's (runCompiler); every farm and hermetic job pays
+ * one scan.
  */
-export function runScan(argv: readonly string[], cwd: string, env: Readonly<Record<string, string>>): Promise<ScanRun> {
-  return new Promise((resolve) => {
-    const child = spawn(argv[0]!, argv.slice(1), { cwd, env, stdio: ["ignore", "ignore", "pipe"] });
-    const chunks: Buffer[] = [];
-    let kept = 0;
-    child.stderr!.on("data", (chunk: Buffer) => {
-      if (kept >= STDERR_KEPT) return;
-      chunks.push(chunk);
-      kept += chunk.length;
-    });
-    child.once("error", (err) => resolve({ exitCode: 127, stderr: `${argv[0]}: ${err.message}\n` }));
-    child.once("close", (code, signal) => resolve({ exitCode: code ?? (signal ? 128 : 1), stderr: Buffer.concat(chunks).toString("utf8").slice(0, STDERR_KEPT) }));
-  });
+export async function runScan(argv: readonly string[], cwd: string, env: Readonly<Record<string, string>>): Promise<ScanRun> {
+  const run = await runCompiler(argv, cwd, env, { stdout: false });
+  return { exitCode: run.exitCode, stderr: run.stderr.subarray(0, STDERR_KEPT).toString("utf8") };
 }

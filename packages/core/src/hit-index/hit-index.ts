@@ -13,6 +13,8 @@ import { HIT_LOG, parseHitLine } from "./hit-log.js";
 export interface DaemonHit {
   /** The Compile frame's payload as the client sent it. */
   request: Buffer;
+  /** The wall-clock time (ms) the call arrived: what was watched by stat alone must not have changed since shortly before. */
+  startedAt: number;
   cwd: string;
   env: Readonly<Record<string, string>>;
   compilerName: string;
@@ -104,15 +106,22 @@ export class HitIndex {
     }
   }
 
+  /**
+   * Recording runs after the answer, perhaps long after under load: nothing
+   * here may take "now" as the moment the call looked at a file. Files the
+   * hit hashed are recorded with the identity their digest was read under;
+   * the rest by a stat, vouched for only when it shows no change since before
+   * the call arrived.
+   */
   private watchList(hit: DaemonHit): WatchItem[] | undefined {
-    const now = BigInt(Date.now()) * 1_000_000n;
-    const compiler = watchCompilerLookup(hit.compilerName, hit.compilerPath, hit.cwd, hit.env.PATH, now);
-    const config = watchConfigSearch(hit.cwd, hit.configFile, hit.env, now);
-    const source = watchHashedFile(hit.source.path, hit.source.hash, hit.source.tokens, this.hashes, now);
+    const callStart = BigInt(Math.floor(hit.startedAt)) * 1_000_000n;
+    const compiler = watchCompilerLookup(hit.compilerName, hit.compilerPath, hit.cwd, hit.env.PATH, callStart);
+    const config = watchConfigSearch(hit.cwd, hit.configFile, hit.env, callStart);
+    const source = watchHashedFile(hit.source.path, hit.source.hash, hit.source.tokens, this.hashes);
     if (!compiler || !config || !source) return undefined;
     const items = [...compiler, ...config, source];
     for (const h of hit.headers) {
-      const item = watchHashedFile(h.path, h.hash, hit.headerTokens, this.hashes, now);
+      const item = watchHashedFile(h.path, h.hash, hit.headerTokens, this.hashes);
       if (!item) return undefined;
       items.push(item);
     }

@@ -20,6 +20,8 @@ export interface HitFacts {
   inv: CompileInvocation;
   storage: CacheStorage;
   log: Logger;
+  /** The wall-clock time (ms) the call arrived, before the compiler lookup and config search it was decided on. */
+  startedAt: number;
   /** Whether any plugin of the call's project listens to callFinished (it must see every call). */
   pluginsWatchCalls: boolean;
   resultKey: string;
@@ -45,6 +47,7 @@ export function indexableHit(f: HitFacts): DaemonHit | undefined {
   if (!resultFile || !lstatSync(resultFile, { throwIfNoEntry: false })?.isFile()) return undefined;
   return {
     request,
+    startedAt: f.startedAt,
     cwd: f.request.cwd,
     env: f.request.env,
     compilerName: f.request.argv[0] ?? "",

@@ -1,17 +1,16 @@
 import { statSync, type BigIntStats } from "node:fs";
 import { delimiter, dirname, isAbsolute, join, resolve } from "node:path";
 import { SEARCH_PLACES } from "../config/config-locator.js";
-import type { FileHashCache } from "../hashing/file-hash-cache.js";
+import { RACY_WINDOW_MS, type FileHashCache } from "../hashing/file-hash-cache.js";
 import { userConfigDir } from "../util/paths.js";
 import type { WatchItem } from "./entry-format.js";
 
 /**
  * A file changed this recently may change again within the same timestamp
  * tick without its stat showing it ("racy timestamps"): it is never vouched
- * for by its stat. Two seconds covers coarse (1 s, 2 s) file systems too,
- * and is what FileHashCache uses.
+ * for by its stat. The same window as FileHashCache's.
  */
-export const RACY_WINDOW_NS = 2_000_000_000n;
+export const RACY_WINDOW_NS = BigInt(RACY_WINDOW_MS) * 1_000_000n;
 
 function statBig(path: string): BigIntStats | undefined | "error" {
   try {
@@ -21,48 +20,51 @@ function statBig(path: string): BigIntStats | undefined | "error" {
   }
 }
 
-/** What is at `path` now, as the client will check it; undefined when it cannot be vouched for. */
-export function watchPath(path: string, nowNs: bigint): WatchItem | undefined {
+/**
+ * What is at `path` now, as the client will check it; undefined when it
+ * cannot be vouched for: a file changed within the racy window before
+ * `sinceNs` (the moment the call began looking at it) may have changed since
+ * unseen.
+ */
+export function watchPath(path: string, sinceNs: bigint): WatchItem | undefined {
   const st = statBig(path);
   if (st === "error") return undefined;
   if (!st) return { kind: "absent", path };
   if (st.isDirectory()) return { kind: "dir", path, dev: st.dev, ino: st.ino, uid: Number(st.uid), mode: Number(st.mode) };
   const changed = st.mtimeNs > st.ctimeNs ? st.mtimeNs : st.ctimeNs;
-  if (changed > nowNs - RACY_WINDOW_NS) return undefined;
+  if (changed > sinceNs - RACY_WINDOW_NS) return undefined;
   return { kind: "file", path, dev: st.dev, ino: st.ino, size: st.size, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs };
 }
 
 /**
- * A source or header the hit was decided on, vouched for only when its
- * content is still the one the decision hashed: the hash cache must know the
- * file, by the stat identity it hashed it at, with that hash. The identity
- * recorded is taken first: a change after it makes the cache's own stat
- * differ from what it hashed ("unknown"), and a change after that one is an
- * ordinary later change the client sees.
+ * A source or header the hit was decided on, vouched for only by the
+ * identity the hash cache read the decided-on content under, and only when
+ * that content was read well after the file last changed (FileHashCache
+ * vouched): the entry then holds exactly while the file keeps that identity.
+ * No stat of its own, whose identity could be a later one than the digest's,
+ * and no "now", which a delayed recording would push past the racy window.
  */
-export function watchHashedFile(path: string, hash: string, tokens: readonly string[], hashes: FileHashCache, nowNs: bigint): WatchItem | undefined {
+export function watchHashedFile(path: string, hash: string, tokens: readonly string[], hashes: FileHashCache): WatchItem | undefined {
   if (!isAbsolute(path)) return undefined;
-  const before = watchPath(path, nowNs);
-  if (before?.kind !== "file") return undefined;
-  const known = hashes.known(path, tokens);
-  if (known === undefined || known === "unknown" || known.hash !== hash) return undefined;
-  return before;
+  const known = hashes.vouched(path, tokens);
+  if (!known || known.digest.hash !== hash) return undefined;
+  return { kind: "file", path, ...known.identity };
 }
 
 /**
  * Every place the compiler lookup looked (engine/find-executable.ts): a
  * compiler put earlier on PATH, or the one found replaced, voids the entry.
  */
-export function watchCompilerLookup(name: string, found: string, cwd: string, pathEnv: string | undefined, nowNs: bigint): WatchItem[] | undefined {
+export function watchCompilerLookup(name: string, found: string, cwd: string, pathEnv: string | undefined, sinceNs: bigint): WatchItem[] | undefined {
   if (name.includes("/")) {
-    const item = watchPath(isAbsolute(name) ? name : resolve(cwd, name), nowNs);
+    const item = watchPath(isAbsolute(name) ? name : resolve(cwd, name), sinceNs);
     return item?.kind === "file" ? [item] : undefined;
   }
   const items: WatchItem[] = [];
   for (const dir of (pathEnv ?? "").split(delimiter)) {
     if (!dir) continue;
     const candidate = join(resolve(cwd, dir), name);
-    const item = watchPath(candidate, nowNs);
+    const item = watchPath(candidate, sinceNs);
     if (!item) return undefined;
     items.push(item);
     if (candidate === found) return item.kind === "file" ? items : undefined;
@@ -77,14 +79,14 @@ export function watchCompilerLookup(name: string, found: string, cwd: string, pa
  * and mode (the search's trust rule), and each config name in it. A config
  * created, removed or edited anywhere there voids the entry.
  */
-export function watchConfigSearch(cwd: string, configFile: string | undefined, env: Readonly<Record<string, string>>, nowNs: bigint): WatchItem[] | undefined {
+export function watchConfigSearch(cwd: string, configFile: string | undefined, env: Readonly<Record<string, string>>, sinceNs: bigint): WatchItem[] | undefined {
   const items: WatchItem[] = [];
   const addDir = (dir: string): boolean => {
-    const d = watchPath(dir, nowNs);
+    const d = watchPath(dir, sinceNs);
     if (!d) return false;
     items.push(d);
     for (const name of SEARCH_PLACES) {
-      const item = watchPath(join(dir, name), nowNs);
+      const item = watchPath(join(dir, name), sinceNs);
       if (!item) return false;
       items.push(item);
     }

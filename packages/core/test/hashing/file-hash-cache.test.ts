@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -47,5 +47,43 @@ describe("FileHashCache", () => {
     writeFileSync(g, "on disk");
     cache.rememberWritten(g, Buffer.from("not what is on disk"));
     expect((await cache.digest(g))?.hash).toBe(hashBytes(Buffer.from("on disk")));
+  });
+});
+
+describe("FileHashCache racy timestamps", () => {
+  it("judges a file by the time its content was read, however late the check runs", async () => {
+    const f = join(dir, "racy.h");
+    writeFileSync(f, "#define R 1111\n");
+    let delay = 0;
+    const cache = new FileHashCache(1000, () => Date.now() + delay);
+    const pending = cache.digest(f);
+    // The read is under way: the daemon stalls (a loaded machine) for longer than the racy window before it looks at the clock.
+    delay = 3000;
+    expect((await pending)?.hash).toBe(hashBytes(Buffer.from("#define R 1111\n")));
+    // Read while the file was fresh: a same-second rewrite would keep its stat, so the digest is not remembered.
+    expect(cache.known(f)).toBe("unknown");
+    expect(cache.vouched(f)).toBeUndefined();
+  });
+
+  it("vouches for a digest with the identity it was read under, only when read well after the file changed", async () => {
+    const f = join(dir, "settled.h");
+    writeFileSync(f, "#define S 1\n");
+    const cache = new FileHashCache(1000, () => Date.now() + 3000);
+    await cache.digest(f);
+    const st = statSync(f, { bigint: true });
+    expect(cache.vouched(f)).toEqual({
+      digest: { hash: hashBytes(Buffer.from("#define S 1\n")), size: 12, tokens: [] },
+      identity: { dev: st.dev, ino: st.ino, size: st.size, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs },
+    });
+  });
+
+  it("never vouches for bytes Reprise wrote just now, though it serves their digest", async () => {
+    const f = join(dir, "generated.h");
+    const data = Buffer.from("#define G 1\n");
+    writeFileSync(f, data);
+    const cache = new FileHashCache();
+    cache.rememberWritten(f, data);
+    expect((await cache.digest(f))?.hash).toBe(hashBytes(data));
+    expect(cache.vouched(f)).toBeUndefined();
   });
 });

@@ -59,13 +59,27 @@ describe("watch list", () => {
     writeFileSync(f, "#define B 2\n");
     const old = new Date(Date.now() - 10_000);
     utimesSync(f, old, old);
-    // ctime is now: judge from later, as the daemon will once the file has aged.
-    const later = () => nowNs() + RACY_WINDOW_NS + 1_000_000n;
+    // ctime is now: a clock ahead of it reads the file as if it had aged.
     const hashes = new FileHashCache(1000, () => Date.now() + 3000);
     const digest = await hashes.digest(f);
-    expect(watchHashedFile(f, digest!.hash, [], hashes, later())?.kind).toBe("file");
-    expect(watchHashedFile(f, "0".repeat(64), [], hashes, later())).toBeUndefined();
-    expect(watchHashedFile(f, digest!.hash, [], new FileHashCache(), later())).toBeUndefined();
+    const st = statSync(f, { bigint: true });
+    expect(watchHashedFile(f, digest!.hash, [], hashes)).toEqual({ kind: "file", path: f, dev: st.dev, ino: st.ino, size: st.size, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs });
+    expect(watchHashedFile(f, "0".repeat(64), [], hashes)).toBeUndefined();
+    expect(watchHashedFile(f, digest!.hash, [], new FileHashCache())).toBeUndefined();
+  });
+
+  it("records a hashed file by the identity its digest was read under, not by a later stat", async () => {
+    const f = join(root, "moved-on.h");
+    writeFileSync(f, "#define C 3\n");
+    const hashes = new FileHashCache(1000, () => Date.now() + 3000);
+    const digest = await hashes.digest(f);
+    const read = statSync(f, { bigint: true });
+    // Changed after the read (the cache has not looked again): the entry must name the old identity, which the client will find gone.
+    writeFileSync(f, "#define C 4\n");
+    utimesSync(f, new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
+    const item = watchHashedFile(f, digest!.hash, [], hashes);
+    expect(item).toMatchObject({ kind: "file", mtimeNs: read.mtimeNs, ctimeNs: read.ctimeNs });
+    expect(statSync(f, { bigint: true }).mtimeNs).not.toBe(read.mtimeNs);
   });
 
   it("lists every PATH candidate up to the compiler found", () => {

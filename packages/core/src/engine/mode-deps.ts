@@ -1,0 +1,20 @@
+import type pLimit from "p-limit";
+import type { CallOutcomes } from "./call-outcomes.js";
+import type { ManifestMemo } from "./direct-mode.js";
+import type { HitServer } from "./serve-hit.js";
+import type { MissStore } from "./store-miss.js";
+import type { FileHashCache } from "../hashing/file-hash-cache.js";
+import type { Stats } from "../stats/stats.js";
+import type { Logger } from "../util/logger.js";
+
+/** What serving a call in direct or preprocessor mode needs from the daemon. */
+export interface ModeDeps {
+  hashes: FileHashCache;
+  limit: ReturnType<typeof pLimit>;
+  stats: Stats;
+  logger: Logger;
+  manifests: ManifestMemo;
+  hits: HitServer;
+  misses: MissStore;
+  outcomes: CallOutcomes;
+}

@@ -1,0 +1,144 @@
+import { LRUCache } from "lru-cache";
+import type { Call, CallResult } from "./call.js";
+import type { CallOutcomes } from "./call-outcomes.js";
+import { storageId } from "./direct-mode.js";
+import { restoreEntry } from "./restore-entry.js";
+import { outputAdapter } from "./adapt-outputs.js";
+import { readFallbackCopy } from "./preprocessor-fallback.js";
+import type { FileHashCache } from "../hashing/file-hash-cache.js";
+import type { CacheStorage } from "../storage/cache-storage.js";
+import { decodeEntry, type CacheEntry } from "../storage/codec.js";
+import type { Stats } from "../stats/stats.js";
+import type { Logger } from "../util/logger.js";
+import { CorruptEntryError } from "../util/errors.js";
+import type { DaemonHit } from "../hit-index/hit-index.js";
+import { indexableHit, type HitFacts } from "../hit-index/indexable-hit.js";
+
+const RECENT_ENTRIES_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Remembered entries are kept per storage instance: what a project's own
+ * storage plugin returned is never served to another project's call (the
+ * built-in local store, one per cache directory, is shared).
+ */
+function recentKey(storage: CacheStorage, resultKey: string): string {
+  return `${storageId(storage)}\0${resultKey}`;
+}
+
+function entryBytes(e: CacheEntry): number {
+  return Math.max(1, e.outputs.reduce((n, o) => n + o.data.length, 0) + e.stdout.length + e.stderr.length);
+}
+
+/**
+ * Serves a call from a stored entry: reads it (or takes it from memory),
+ * checks it, and writes its outputs where this call expects them.
+ */
+export class HitServer {
+  /**
+   * Entries read or written lately, decoded, by result key. A result key
+   * names its content, so a remembered entry is as good as the stored one;
+   * a rebuild after `make clean` is then served without reading or inflating.
+   */
+  private readonly recent = new LRUCache<string, CacheEntry>({ maxSize: RECENT_ENTRIES_BYTES, sizeCalculation: entryBytes });
+
+  constructor(
+    private readonly hashes: FileHashCache,
+    private readonly stats: Stats,
+    private readonly logger: Logger,
+    private readonly outcomes: CallOutcomes,
+    /** Records direct-mode hits for the native client to answer itself next time (the daemon's hit index). */
+    private readonly hitIndex?: { record(hit: DaemonHit): void },
+  ) {}
+
+  /**
+   * `silentOnly`: the direct-mode fallback's lookup, of a copy in the first level that is served only without diagnostics.
+   * `direct`: what a direct-mode hit was decided on, for the hit index.
+   */
+  async tryHit(call: Call, resultKey: string, kind: "direct" | "preprocessor", silentOnly = false, direct?: HitFacts["direct"]): Promise<CallResult | undefined> {
+    // Recache: compile as on a miss and overwrite what every writable level holds.
+    if (call.settings.recache) return undefined;
+    const entry = this.recent.get(recentKey(call.storage, resultKey)) ?? (await this.readEntry(call.storage, resultKey, silentOnly));
+    if (!entry || (silentOnly && (entry.stdout.length > 0 || entry.stderr.length > 0))) return undefined;
+    const adapt = outputAdapter(call.project.engine, call.compiler, call.inv);
+    const written: { path: string; data: Buffer; executable: boolean }[] = [];
+    const onWritten = (path: string, data: Buffer) => {
+      this.hashes.rememberWritten(path, data);
+      if (direct) written.push({ path, data, executable: call.inv.outputs.some((o) => o.path === path && o.executable === true) });
+    };
+    if (!restoreEntry(entry, call.inv, onWritten, adapt)) return undefined;
+    if (direct && this.hitIndex) this.indexLater(call, resultKey, entry, written, direct);
+    call.log.debug("%s: result key %s, from %s", call.inv.sourceFile, resultKey, call.storage.location);
+    const serviceMs = performance.now() - call.started;
+    this.stats.hit(kind, call.inv.language, entry.compileMs, serviceMs);
+    await this.outcomes.finished(call, kind === "direct" ? "hit-direct" : "hit-preprocessor", entry.exitCode, serviceMs);
+    return { kind: "done", exitCode: entry.exitCode, stdout: entry.stdout, stderr: entry.stderr };
+  }
+
+  /** After a miss was stored (or a fallback hit recorded for direct mode): indexes the entry as the hit the same call would now get. */
+  indexStored(call: Call, resultKey: string, direct: HitFacts["direct"]): void {
+    const stored = this.hitIndex && this.recent.get(recentKey(call.storage, resultKey));
+    if (!stored) return;
+    const adapt = outputAdapter(call.project.engine, call.compiler, call.inv);
+    const byRole = new Map(stored.outputs.map((o) => [o.role, o.data]));
+    const written: { path: string; data: Buffer; executable: boolean }[] = [];
+    for (const out of call.inv.outputs) {
+      const data = byRole.get(out.role);
+      if (!data && !out.optional) return;
+      const adapted = data && (adapt ? adapt(out, data) : data);
+      if (data && !adapted) return;
+      if (adapted) written.push({ path: out.path, data: adapted, executable: out.executable === true });
+    }
+    this.indexLater(call, resultKey, stored, written, direct);
+  }
+
+  /** After the answer: lets the native client answer this same request itself while nothing it was decided on changes. */
+  private indexLater(call: Call, resultKey: string, entry: CacheEntry, written: DaemonHit["written"], direct: HitFacts["direct"]): void {
+    // Not isUsed(): the tap guard's interceptor counts there.
+    const pluginsWatchCalls = call.project.engine.hooks.callFinished.taps.length > 0;
+    setImmediate(() => {
+      const hit = indexableHit({ ...call, pluginsWatchCalls, resultKey, entry, written, direct });
+      if (hit) this.hitIndex?.record({ ...hit, compilerPath: call.compilerPath });
+    });
+  }
+
+  /** Keeps a freshly stored entry in memory, so the next call with its key reads nothing. */
+  remember(storage: CacheStorage, resultKey: string, entry: CacheEntry): void {
+    this.recent.set(recentKey(storage, resultKey), entry);
+  }
+
+  /** The entry of `resultKey` kept in memory, if any (read or written lately). */
+  remembered(storage: CacheStorage, resultKey: string): CacheEntry | undefined {
+    return this.recent.get(recentKey(storage, resultKey));
+  }
+
+  /** Forgets entries remembered in memory (after the storage was cleared). */
+  forget(): void {
+    this.recent.clear();
+  }
+
+  /** A stored blob that is not what its key promises: a miss, counted (an older format's only logged). */
+  rejected(kind: "result" | "manifest", key: string, err: CorruptEntryError): void {
+    if (err.code === "E_ENTRY_VERSION") {
+      this.logger.debug("replacing %s %s of an older format: %s", kind, key, err.message);
+      return;
+    }
+    const reason = err.code === "E_KEY_MISMATCH" ? "entry-key-mismatch" : "corrupt-entry";
+    this.logger.warn("removing %s %s (%s): %s", kind, key, reason, err.message);
+    this.stats.error(reason);
+  }
+
+  private async readEntry(storage: CacheStorage, resultKey: string, fallbackCopy: boolean): Promise<CacheEntry | undefined> {
+    try {
+      const raw = await (fallbackCopy ? readFallbackCopy(storage, resultKey) : storage.read("result", resultKey));
+      if (!raw) return undefined;
+      const entry = await decodeEntry(raw, resultKey);
+      this.remember(storage, resultKey, entry);
+      return entry;
+    } catch (err) {
+      if (!(err instanceof CorruptEntryError)) throw err;
+      this.rejected("result", resultKey, err);
+      await storage.remove("result", resultKey);
+      return undefined;
+    }
+  }
+}

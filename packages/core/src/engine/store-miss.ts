@@ -1,0 +1,221 @@
+import { lstatSync, readFileSync, rmSync } from "node:fs";
+import type pLimit from "p-limit";
+import type { Call, CallResult } from "./call.js";
+import type { CallOutcomes } from "./call-outcomes.js";
+import type { HitServer } from "./serve-hit.js";
+import { MissCompiler } from "./miss-compiler.js";
+import { adaptsToItself, outputAdapter } from "./adapt-outputs.js";
+import { storeFallbackCopy } from "./preprocessor-fallback.js";
+import { runCompiler, type CompilerRun } from "./run-compiler.js";
+import type { FileHashCache } from "../hashing/file-hash-cache.js";
+import type { ManifestEntry } from "../storage/codec.js";
+import { encodeEntry, type CacheEntry } from "../storage/codec.js";
+import type { Stats } from "../stats/stats.js";
+import type { Logger } from "../util/logger.js";
+import { recordCall } from "../explain/record-call.js";
+
+/** What a miss stores once its compile succeeded: the entry's key, a second key for the fallback copy, and work after the write. */
+export interface StorePlan {
+  resultKey: string;
+  alsoUnder?: string;
+  after?: () => Promise<void>;
+}
+
+/** A key this call is compiling; see `MissStore.claim`. */
+export interface Claim {
+  release(): void;
+}
+
+/** Decides, after the answer, where a successful compile is stored (undefined: not stored); `run` has the streams a hit would replay. */
+export type PlanStore = (depText: string | undefined, compileStart: number, outputs: CacheEntry["outputs"], run: CompilerRun) => Promise<StorePlan | undefined>;
+
+function readFileOrUndefined(path: string): Buffer | undefined {
+  try {
+    return readFileSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether a hit may replace `path` by rename: never over a device, a directory or a FIFO. */
+export function isRegularOrAbsent(path: string): boolean {
+  const st = lstatSync(path, { throwIfNoEntry: false });
+  return !st || st.isFile();
+}
+
+/**
+ * Compiles a miss, answers the client as soon as the compiler is done, and
+ * stores the result after the answer. Stores still running are kept by the
+ * key a later lookup would use, so that lookup waits for them.
+ */
+export class MissStore {
+  /** Stores still running after their call was answered, by the key a later lookup would use. */
+  private readonly storing = new Map<string, Promise<void>>();
+  private readonly background = new Set<Promise<void>>();
+  private readonly misses: MissCompiler;
+
+  constructor(
+    private readonly limit: ReturnType<typeof pLimit>,
+    private readonly hashes: FileHashCache,
+    private readonly stats: Stats,
+    private readonly logger: Logger,
+    private readonly outcomes: CallOutcomes,
+    private readonly hits: HitServer,
+  ) {
+    this.misses = new MissCompiler(limit, stats, logger);
+  }
+
+  /** The store running under `key`, if any (a lookup of `key` waits for it). */
+  pending(key: string): Promise<void> | undefined {
+    return this.storing.get(key);
+  }
+
+  /**
+   * Compiles and answers the client as soon as the compiler is done. When the
+   * compile succeeded, its outputs and dependency file are read before the
+   * answer (the build may move or rewrite them right after), and the rest —
+   * hashing what the compile read, `plan`'s key, compressing and writing the
+   * entry — runs after it, under `pendingKey`, which later lookups of the
+   * same key wait for. `skipScan`: the caller already knows every file the
+   * compile reads, so `dependencies.scanArgv` is not run.
+   */
+  async compileAndStore(call: Call, pendingKey: string | undefined, plan: PlanStore, options: { skipScan?: boolean; claim?: Claim } = {}): Promise<CallResult> {
+    try {
+      const result = await this.compileThenStore(call, pendingKey, plan, options.skipScan === true);
+      const storing = pendingKey ? this.storing.get(pendingKey) : undefined;
+      if (options.claim) void (storing ?? Promise.resolve()).finally(options.claim.release);
+      return result;
+    } catch (err) {
+      options.claim?.release();
+      throw err;
+    }
+  }
+
+  /**
+   * Marks `key` as being compiled by this call until `release()`: later
+   * lookups of `key` wait (see `pending`). Undefined when another call holds
+   * it already. Every claim must be released, also on errors.
+   */
+  claim(key: string): Claim | undefined {
+    if (this.storing.has(key)) return undefined;
+    let release!: () => void;
+    const held: Promise<void> = new Promise<void>((resolve) => (release = resolve)).finally(() => {
+      if (this.storing.get(key) === held) this.storing.delete(key);
+    });
+    this.storing.set(key, held);
+    return { release };
+  }
+
+  private async compileThenStore(call: Call, pendingKey: string | undefined, plan: PlanStore, skipScan: boolean): Promise<CallResult> {
+    const { inv, request } = call;
+    const compileStart = Date.now();
+    const deps = inv.dependencies;
+    let captured: { outputs: CacheEntry["outputs"]; depText: string | undefined } | undefined;
+    let run: CompilerRun;
+    try {
+      const [compiled] = await Promise.all([
+        this.compile(call),
+        deps.scanArgv && !skipScan ? this.limit(() => runCompiler(deps.scanArgv!, request.cwd, inv.compileEnv ?? request.env)) : undefined,
+      ]);
+      run = compiled;
+      call.log.debug("%s: compiler exited %d after %s ms", inv.sourceFile, run.exitCode, run.durationMs.toFixed(1));
+      if (run.exitCode !== 0) {
+        this.stats.compileFailed();
+        await this.outcomes.finished(call, "compile-failed", run.exitCode, performance.now() - call.started);
+        return { kind: "done", exitCode: run.exitCode, stdout: run.stdout, stderr: run.stderr };
+      }
+      captured = this.capture(call);
+    } finally {
+      const temps = [deps.depFileIsTemporary ? deps.depFile : undefined, deps.scanDepFile].filter((p): p is string => !!p);
+      for (const p of temps) rmSync(p, { force: true });
+    }
+    const overhead = performance.now() - call.started - run.durationMs;
+    this.stats.miss(inv.language, overhead);
+    const result: CallResult = { kind: "done", exitCode: 0, stdout: run.stdout, stderr: run.stderr };
+    const durationMs = performance.now() - call.started;
+    const outputs = captured?.outputs;
+    const storeLater = async () => {
+      try {
+        const stored = outputs ? await plan(captured!.depText, compileStart, outputs, run) : undefined;
+        if (stored && outputs) await this.store(call, stored, outputs, run);
+      } catch (err) {
+        this.logger.error("could not store result: %s", (err as Error).stack ?? err);
+        this.stats.error("store-failed");
+      }
+      await this.outcomes.finished(call, "miss", 0, durationMs);
+    };
+    this.later(pendingKey, storeLater);
+    return result;
+  }
+
+  /** Resolves once every store started so far has finished (for stats and shutdown). */
+  async settle(): Promise<void> {
+    while (this.background.size > 0) await Promise.allSettled([...this.background]);
+  }
+
+  /** Records what the stored entry's key was made of, for `--explain` (after the answer; a failure only loses the explanation). */
+  async record(call: Call, mode: "direct" | "preprocessor", sourceHash: string | undefined, direct?: { manifestKey: string; entry: ManifestEntry }): Promise<void> {
+    await recordCall(this.hashes, call.settings.dir, call.request, call.compiler.path, call.compiler, call.inv, mode, sourceHash, direct).catch((err: unknown) =>
+      this.logger.debug("could not record the key description of %s: %s", call.inv.sourceFile, (err as Error).message),
+    );
+  }
+
+  /**
+   * The compile's outputs and dependency file, read at once; undefined (not
+   * cached) when a required output is missing.
+   */
+  private capture(call: Call): { outputs: CacheEntry["outputs"]; depText: string | undefined } | undefined {
+    const outputs: CacheEntry["outputs"] = [];
+    for (const out of call.inv.outputs) {
+      const data = readFileOrUndefined(out.path);
+      if (data) {
+        outputs.push({ role: out.role, data });
+        this.hashes.rememberWritten(out.path, data);
+      } else if (!out.optional) {
+        this.logger.warn("compile did not write %s (%s); not caching", out.path, out.role);
+        return undefined;
+      }
+    }
+    const deps = call.inv.dependencies;
+    const depPath = deps.none ? undefined : (deps.scanDepFile ?? deps.depFile);
+    const depText = depPath ? readFileOrUndefined(depPath)?.toString("utf8") : undefined;
+    return { outputs, depText };
+  }
+
+  /** Runs `work` after the answer; lookups of `key` wait for it, and `settle()` for all. */
+  later(key: string | undefined, work: () => Promise<void>): void {
+    const done: Promise<void> = work()
+      .catch((err: unknown) => this.logger.error("background store failed: %s", (err as Error).stack ?? err))
+      .finally(() => {
+        this.background.delete(done);
+        if (key && this.storing.get(key) === done) this.storing.delete(key);
+      });
+    this.background.add(done);
+    if (key) this.storing.set(key, done);
+  }
+
+  /** The real compile of a miss: wherever a `compileMiss` tap takes it, else locally (see MissCompiler). */
+  private async compile(call: Call): Promise<CompilerRun> {
+    await call.project.prepareMiss?.(call.settings);
+    return this.misses.compile(call.project.engine, { request: call.request, compiler: call.compiler, invocation: call.inv, settings: call.settings, log: call.log });
+  }
+
+  /** Writes `entry` under `resultKey` to every writable level, and keeps it in memory. */
+  async writeEntry(call: Call, resultKey: string, entry: CacheEntry): Promise<void> {
+    await call.storage.write("result", resultKey, await encodeEntry(entry, resultKey));
+    this.hits.remember(call.storage, resultKey, entry);
+  }
+
+  private async store(call: Call, plan: StorePlan, outputs: CacheEntry["outputs"], run: CompilerRun): Promise<void> {
+    if (!adaptsToItself(outputAdapter(call.project.engine, call.compiler, call.inv), call.inv.outputs, outputs)) {
+      this.logger.warn("the plugin cannot lay out the outputs of %s again for another call; not caching", call.inv.sourceFile);
+      this.stats.error("output-not-adaptable");
+      return;
+    }
+    const { resultKey, alsoUnder, after } = plan;
+    const entry: CacheEntry = { outputs, stdout: run.stdout, stderr: run.stderr, exitCode: run.exitCode, compileMs: Math.round(run.durationMs), createdAt: Date.now() };
+    await this.writeEntry(call, resultKey, entry);
+    if (alsoUnder && !entry.stdout.length && !entry.stderr.length) await storeFallbackCopy(call.storage, alsoUnder, await encodeEntry(entry, alsoUnder));
+    if (after) await after();
+  }
+}
