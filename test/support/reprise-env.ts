@@ -86,7 +86,8 @@ export class RepriseSandbox {
 
   async dispose(): Promise<void> {
     await this.run(["--stop-server"], this.root).catch(() => undefined);
-    rmSync(this.root, { recursive: true, force: true });
+    // The stopping daemon may still be removing its hit index and files: retry on ENOTEMPTY.
+    rmSync(this.root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   }
 }
 
