@@ -86,8 +86,13 @@ it(
     const release = /^release: (.*)$/m.exec(execFileSync(join(process.env.HOME ?? "/root", ".rustup/toolchains/stable-x86_64-unknown-linux-gnu/bin/rustc"), ["-vV"], { encoding: "utf8" }))![1]!;
     expect(builder.output()).toContain(`rustup toolchain install ${release} --profile minimal --no-self-update`);
     expect(dist.requests).toContain(`/dist/channel-rust-${release}.toml`);
-    const held = (await builders())[0]!.toolchains.filter((t) => t.startsWith(`rustc:${release}:`));
-    expect(held.length).toBeGreaterThan(0);
+    // The builder tells the scheduler what it holds with its next heartbeat: wait for one (bounded).
+    let held: string[] = [];
+    for (let i = 0; i < 100 && held.length === 0; i++) {
+      held = ((await builders())[0]?.toolchains ?? []).filter((t) => t.startsWith(`rustc:${release}:`));
+      if (held.length === 0) await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(held.length, "the scheduler never learnt that the builder holds the installed toolchain").toBeGreaterThan(0);
   },
   LONG,
 );
