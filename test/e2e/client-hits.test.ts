@@ -329,7 +329,7 @@ describe("racy timestamps", () => {
       if ((await execa("umount", [mnt], { reject: false })).exitCode === 0) break;
       await sleep(100);
     }
-    rmSync(rsb.root, { recursive: true, force: true });
+    rmSync(rsb.root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   });
 
   it("never answers from an entry recorded while a header could still change unseen", async () => {

@@ -1,5 +1,5 @@
 // bin/reprise, the sh launcher: which client it starts and what it tells it,
-// in a copy of the package layout where both clients are stubs that print
+// in a copy of the package layout where both clients are stand-in scripts that print
 // how they were started.
 import { chmodSync, cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -81,14 +81,14 @@ describe("bin/reprise", () => {
 
   it("without one built here, runs the prebuilt of the platform package npm installed (--ignore-scripts), beside core or nested in it", async () => {
     rmSync(native());
-    const stub = (client: string) =>
+    const fakePrebuilt = (client: string) =>
       `#!/bin/sh\nprintf '{"client":"${client}","args":['\nsep=\nfor a in "$@"; do printf '%s"%s"' "$sep" "$a"; sep=,; done\nprintf ']}'\n`;
     const beside = join(root, "pkg/node_modules/@reprise/client-linux-x64/bin/reprise");
-    write(beside, stub("prebuilt-hoisted"));
+    write(beside, fakePrebuilt("prebuilt-hoisted"));
     expect(await start(join(root, "pkg/node_modules/.bin/reprise"), ["gcc", "-c", "a.c"])).toEqual({ client: "prebuilt-hoisted", args: ["gcc", "-c", "a.c"] });
     expect(await start(join(links, "gcc"), ["-c", "a.c"])).toEqual({ client: "prebuilt-hoisted", args: ["--masquerade", join(links, "gcc"), "-c", "a.c"] });
     rmSync(join(root, "pkg/node_modules/@reprise/client-linux-x64"), { recursive: true });
-    write(join(core, "node_modules/@reprise/client-linux-arm64/bin/reprise"), stub("prebuilt-nested"));
+    write(join(core, "node_modules/@reprise/client-linux-arm64/bin/reprise"), fakePrebuilt("prebuilt-nested"));
     expect(await start(join(root, "pkg/node_modules/.bin/reprise"), ["gcc"])).toEqual({ client: "prebuilt-nested", args: ["gcc"] });
     rmSync(join(core, "node_modules"), { recursive: true });
   });
