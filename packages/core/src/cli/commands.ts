@@ -1,7 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { Command } from "commander";
-import { runtimeDir, socketPath } from "../util/paths.js";
+import { daemonLockPath, runtimeDir, socketPath } from "../util/paths.js";
 import { checkedRuntime } from "../client/checked-runtime.js";
 import { REPRISE_VERSION } from "../version.js";
 import { exchange, isListening } from "../client/exchange.js";
@@ -131,9 +131,10 @@ export async function runCommand(args: string[]): Promise<number> {
   if (o.stopServer) {
     const reply = (await send("stop")) as { pid?: number } | undefined;
     if (reply) {
-      const sock = socketPath(runtimeDir());
+      // The socket goes first; the lock is released last, once the daemon has flushed its state and removed its files.
+      const lock = daemonLockPath(runtimeDir());
       const deadline = Date.now() + 10_000;
-      while (Date.now() < deadline && (await isListening(sock))) await new Promise((r) => setTimeout(r, 20));
+      while (Date.now() < deadline && (await isListening(lock))) await new Promise((r) => setTimeout(r, 20));
       process.stdout.write(`Stopped the Reprise daemon (pid ${reply.pid}).\n`);
     } else {
       process.stdout.write("No Reprise daemon was running.\n");
