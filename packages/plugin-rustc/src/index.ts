@@ -73,3 +73,4 @@ export { keyEnvNames, compileEnvironment, terminalWantsColor, DaemonJobserver } 
 export { DirectoryDigests } from "./sysroot-digest.js";
 export { RustNativeCpuResolver, usesNativeCpu } from "./native-cpu.js";
 export { rustcToolchainSpec, rustcToolchainPlatforms, installedTargets } from "./toolchain.js";
+export { inspectLinker, linkerScriptNames, LinkerSetups, LinkerError, type LinkerSetup } from "./linker.js";

@@ -19,6 +19,10 @@ export interface RustcCall {
   /** Whether a crate type of this call runs the linker. */
   links: boolean;
   crateName: string;
+  /** For calls that link: the linker rustc runs (`-C linker`, else `cc`), found from `cwd` on `pathEnv`. */
+  linker?: { name: string; cwd: string; pathEnv: string | undefined };
+  /** Whether the output runs on the client's own host: a proc macro, a build script. */
+  runsOnHost: boolean;
 }
 
 const calls = new WeakMap<CompileInvocation, RustcCall>();
@@ -191,6 +195,8 @@ export function parseRustcArguments(input: ParseInput, options: ParseOptions = {
   let color: string | undefined;
   let extraFilename = "";
   let linker: string | undefined;
+  /** A codegen option whose link a builder cannot reproduce from the job's inputs (the call still caches). */
+  let unportableLink: string | undefined;
   const externs: string[] = [];
   const searchPaths: SearchPath[] = [];
   const libs: { kind: string; name: string }[] = [];
@@ -278,6 +284,7 @@ export function parseRustcArguments(input: ParseInput, options: ParseOptions = {
         if (refusal) return no(refusal, `-C ${v}`);
         if (name === "extra-filename") extraFilename = value ?? "";
         if (name === "linker" && value) linker = value;
+        if (UNPORTABLE_LINK_OPTIONS.has(name) && value !== "no" && value !== "n" && value !== "off" && value !== "false") unportableLink ??= `-C ${v}`;
         if ((name === "profile-use" || name === "profile-sample-use") && value) extraFiles.push(resolve(cwd, value));
         if (name === "link-arg" && value !== undefined) linkArgs.push(value);
         if (name === "link-args" && value !== undefined) linkArgs.push(...value.split(/\s+/).filter(Boolean));
@@ -392,7 +399,8 @@ export function parseRustcArguments(input: ParseInput, options: ParseOptions = {
 
   const compileEnv = compileEnvironment(env, options.jobserver?.makeflags(() => input.tempPath(".jobserver")));
   const effectiveSysroot = sysroot ?? data.sysroot;
-  const job = jobPlan({ links, bundles: types.includes("staticlib") && emits.has("link"), types, compilerPath, args: expanded.args, sysroot: effectiveSysroot, tempPath: input.tempPath });
+  const linkRefusal = links ? (unportableLink ?? unportableLinkArg(linkArgs)) : undefined;
+  const job = jobPlan({ links, linkRefusal, bundles: types.includes("staticlib") && emits.has("link"), types, compilerPath, args: expanded.args, sysroot: effectiveSysroot, tempPath: input.tempPath });
 
   const inv: CompileInvocation = {
     language: "rust",
@@ -414,10 +422,39 @@ export function parseRustcArguments(input: ParseInput, options: ParseOptions = {
     ...(compileEnv ? { compileEnv } : {}),
     ...job,
   };
-  calls.set(inv, { target: effectiveTarget, sysroot: effectiveSysroot, host: data.host, links, crateName });
+  const runsOnHost = types.includes("proc-macro") || /^build_script_/.test(crateName);
+  calls.set(inv, {
+    target: effectiveTarget,
+    sysroot: effectiveSysroot,
+    host: data.host,
+    links,
+    crateName,
+    runsOnHost,
+    ...(links ? { linker: { name: linker ?? "cc", cwd, pathEnv: env.PATH } } : {}),
+  });
   return { cacheable: true, invocation: inv };
 }
 
+
+/** `-C` options whose link depends on more than the linker, its system files and the job's inputs. */
+const UNPORTABLE_LINK_OPTIONS = new Set(["linker-plugin-lto", "linker-flavor", "link-self-contained", "linker-features"]);
+
+/**
+ * A link argument that reaches outside the job's inputs: a search or tool
+ * directory (`-L`, `-B`, `--sysroot`, `-fuse-ld=` a path, `-plugin`), or a
+ * path that is not a regular file (files are carried as inputs).
+ */
+function unportableLinkArg(args: readonly string[]): string | undefined {
+  for (const a of args) {
+    const parts = a.startsWith("-Wl,") ? a.slice(4).split(",") : [a];
+    for (const p of parts) {
+      if (/^(-L|-B|--sysroot|-plugin|--plugin|-fplugin|-fuse-ld=\/|-specs|--specs|-T$|--library-path)/.test(p)) return `-C link-arg=${a}`;
+      const value = p.slice(Math.max(p.lastIndexOf("="), 0) + (p.includes("=") ? 1 : 0));
+      if (isAbsolute(value) && !statSync(value, { throwIfNoEntry: false })?.isFile()) return `-C link-arg=${a}`;
+    }
+  }
+  return undefined;
+}
 
 /**
  * Files that link arguments name: a whole argument (`-C link-arg=foo.o`) or

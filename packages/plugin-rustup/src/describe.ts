@@ -8,8 +8,8 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { CompileInvocation, CompilerInfo, Platform, ToolchainDescriptor } from "@reprise/core";
-import { DirectoryDigests, rustcCallOf, rustcData } from "@reprise/plugin-rustc";
-import { toToolchainDescriptor } from "./descriptor.js";
+import { DirectoryDigests, LinkerSetups, rustcCallOf, rustcData } from "@reprise/plugin-rustc";
+import { linkCapability, toToolchainDescriptor } from "./descriptor.js";
 
 /** Whether rustup installed the toolchain at `sysroot`. */
 export function isRustupToolchain(sysroot: string): boolean {
@@ -26,7 +26,7 @@ export async function describeRustcMiss(
   compiler: CompilerInfo,
   invocation: CompileInvocation,
   digests: DirectoryDigests,
-  options: { anyRustc: boolean },
+  options: { anyRustc: boolean; linkers: LinkerSetups },
 ): Promise<ToolchainDescriptor | undefined> {
   if (compiler.family !== "rustc") return undefined;
   const data = rustcData(compiler);
@@ -38,7 +38,15 @@ export async function describeRustcMiss(
   if (call.target.endsWith(".json") || call.target.includes("/") || (data.commitHash === "unknown" && !options.anyRustc)) return undefined;
   const digest = await stdDigest(digests, call.sysroot, call.target);
   if (!digest) return undefined;
-  return toToolchainDescriptor({ release: data.release, commitHash: data.commitHash, target: call.target, stdDigest: digest }, call.links);
+  let requires: string[] = [];
+  if (call.links) {
+    // A linker that cannot be described (a script, not on PATH) gets no descriptor: the crate links here.
+    if (!call.linker) return undefined;
+    const setup = await options.linkers.get(call.linker.name, { cwd: call.linker.cwd, pathEnv: call.linker.pathEnv }).catch(() => undefined);
+    if (!setup) return undefined;
+    requires = [linkCapability(call.target, setup.identity)];
+  }
+  return toToolchainDescriptor({ release: data.release, commitHash: data.commitHash, target: call.target, stdDigest: digest }, requires);
 }
 
 /**

@@ -39,19 +39,24 @@ export function parseDescriptorId(id: string): RustDescriptor | undefined {
   return { release, commitHash, target, stdDigest };
 }
 
-/** What a builder needs to finish a crate whose type is linked: a linker for its target. */
-export function linkCapability(target: string): string {
-  return `link:${target}`;
+/**
+ * What a builder needs to finish a crate whose type is linked: a linker for
+ * its target whose identity (plugin-rustc's `inspectLinker`: driver, crt
+ * objects, libc and libgcc files) is the client's.
+ */
+export function linkCapability(target: string, identity: string): string {
+  return `link:${target}:${identity}`;
 }
 
-export function toToolchainDescriptor(d: RustDescriptor, links: boolean): ToolchainDescriptor | undefined {
+/** `requires`: the capabilities a builder must report (a linking crate's `link:<target>:<identity>`). */
+export function toToolchainDescriptor(d: RustDescriptor, requires: string[] = []): ToolchainDescriptor | undefined {
   const id = descriptorId(d);
   if (!id) return undefined;
   return {
     id,
     family: "rustc",
     summary: `rustc ${d.release} (${d.commitHash.slice(0, 9)}) for ${d.target}`,
-    ...(links ? { requires: [linkCapability(d.target)] } : {}),
+    ...(requires.length ? { requires } : {}),
   };
 }
 

@@ -5,7 +5,7 @@
  * (`@reprise/plugin-rustup/provider`). docs/rust.md#the-build-farm-and-rustup.
  */
 import type { ReprisePlugin } from "@reprise/core";
-import { DirectoryDigests } from "@reprise/plugin-rustc";
+import { DirectoryDigests, LinkerSetups, rustcCallOf } from "@reprise/plugin-rustc";
 import type { Platform, ToolchainDescriptor } from "@reprise/core";
 import { rustcData } from "@reprise/plugin-rustc";
 import { describeRustcMiss, loadsProcMacros, tripleToPlatform } from "./describe.js";
@@ -23,6 +23,7 @@ export interface RustupPluginOptions {
 
 export function createRustupPlugin(options: RustupPluginOptions = {}): ReprisePlugin {
   const digests = new DirectoryDigests();
+  const linkers = new LinkerSetups();
   const anyRustc = options.anyRustc === true;
   /** Descriptors of calls that load proc macros: only the client's own platform can run those. */
   const hostOnly = new WeakMap<ToolchainDescriptor, Platform[]>();
@@ -30,8 +31,9 @@ export function createRustupPlugin(options: RustupPluginOptions = {}): ReprisePl
     name: PLUGIN_NAME,
     apply(engine) {
       engine.hooks.describeToolchain.tapPromise(PLUGIN_NAME, async ({ compiler, invocation }) => {
-        const d = await describeRustcMiss(compiler, invocation, digests, { anyRustc });
-        if (d && loadsProcMacros(invocation.compileArgv)) {
+        const d = await describeRustcMiss(compiler, invocation, digests, { anyRustc, linkers });
+        // Proc macros and build scripts run on the client's host, and so are built only by builders of its platform.
+        if (d && (loadsProcMacros(invocation.compileArgv) || rustcCallOf(invocation)?.runsOnHost)) {
           const own = tripleToPlatform(rustcData(compiler)?.host ?? "");
           if (!own) return undefined;
           hostOnly.set(d, [own]);

@@ -48,7 +48,9 @@ export const compileInvocationSchema = z.object({
     scanDepFile: z.string().optional(),
   }),
   closureScan: z
-    .object({ argv: z.array(z.string()).min(1), depFile: nonEmpty, setEnv: z.record(z.string(), z.string()).optional(), toolchainDirs: z.array(nonEmpty).optional() })
+    .object({ argv: z.array(z.string()).min(1), depFile: nonEmpty, setEnv: z.record(z.string(), z.string()).optional(), toolchainDirs: z.array(nonEmpty).optional(),
+      companions: z.array(z.object({ suffix: nonEmpty, replacement: nonEmpty })).optional(),
+    })
     .optional(),
   includeDirs: stringList.optional(),
   keyEnv: stringList,
@@ -72,6 +74,7 @@ export const compileInvocationSchema = z.object({
   jobArgv: z.array(z.string()).min(1).optional(),
   unportable: z.string().optional(),
   localOnly: z.object({ reason: z.string().regex(/^[a-z0-9-]+$/), detail: z.string() }).optional(),
+  needsRunner: z.object({ reason: z.string().regex(/^[a-z0-9-]+$/), detail: z.string() }).optional(),
 });
 
 export const parseResultSchema = z.discriminatedUnion("cacheable", [

@@ -121,6 +121,12 @@ export interface ClosureScan {
   setEnv?: Record<string, string>;
   /** Absolute directories whose files the toolchain archive holds: listed files under them are not carried. */
   toolchainDirs?: string[];
+  /**
+   * Files carried beside listed ones: for a listed path ending in `suffix`,
+   * the same path ending in `replacement` instead, when it exists (rustc's
+   * scan names a dependency's `.rmeta`; linking the crate reads its `.rlib`).
+   */
+  companions?: { suffix: string; replacement: string }[];
 }
 
 /** A compiler call the plugin understood and declared cacheable. */
@@ -203,6 +209,15 @@ export interface CompileInvocation {
    * mode and `dist-not-distributable-<reason>` on the farm, and compiled locally.
    */
   localOnly?: { reason: string; detail: string };
+  /**
+   * The job needs more of the machine that runs it than its toolchain and
+   * inputs (rustc's linked crates: a linker and system libraries for the
+   * target). Only a farm builder that a `describeToolchain` descriptor's
+   * `requires` vouches for may take it; hermetic mode and toolchain archives
+   * compile it locally, counted as `hermetic-<reason>` /
+   * `dist-not-distributable-<reason>`.
+   */
+  needsRunner?: { reason: string; detail: string };
   /** Tokens that make the output time-dependent; scanned for in the source and every include. */
   volatileMarkers: VolatileMarker[];
   /** Whether the cwd ends up in the outputs (debug info, coverage notes). */

@@ -52,12 +52,14 @@ const fail = (reason: string, detail: string): JobPlan => ({ ok: false, reason, 
 
 /**
  * Why this call cannot become a job, from the invocation alone (no toolchain
- * or file is looked at): callers ask before packaging a toolchain.
+ * or file is looked at): callers ask before packaging a toolchain. `vouched`:
+ * the runner is one a descriptor's requirements select, so `needsRunner` is met.
  */
-export function jobRefusal(inv: CompileInvocation): (JobPlan & { ok: false }) | undefined {
+export function jobRefusal(inv: CompileInvocation, runner: { vouched?: boolean } = {}): (JobPlan & { ok: false }) | undefined {
   if (inv.loadsCode?.length) return { ok: false, reason: "hermetic-loads-code", detail: `${inv.loadsCode.join(" ")}: the closure scan would run it outside the sandbox` };
   if (inv.unportable) return { ok: false, reason: "hermetic-unportable", detail: inv.unportable };
   if (inv.localOnly) return { ok: false, reason: `hermetic-${inv.localOnly.reason}`, detail: inv.localOnly.detail };
+  if (inv.needsRunner && !runner.vouched) return { ok: false, reason: `hermetic-${inv.needsRunner.reason}`, detail: inv.needsRunner.detail };
   if (!inv.closureScan) return { ok: false, reason: "hermetic-no-closure", detail: "the compiler plugin gives no closure scan for this call" };
   return undefined;
 }
@@ -83,8 +85,9 @@ export async function buildJob(
   inputs: InputStore,
   hashes: FileHashCache,
   limits: JobLimits = DEFAULT_LIMITS,
+  runner: { vouched?: boolean } = {},
 ): Promise<JobPlan> {
-  const refused = jobRefusal(inv);
+  const refused = jobRefusal(inv, runner);
   if (refused) return refused;
   if (!inv.closureScan) return fail("hermetic-no-closure", "the compiler plugin gives no closure scan for this call");
   const argv = inv.jobArgv ?? inv.compileArgv;
@@ -107,6 +110,12 @@ export async function buildJob(
     const listed = parseDepFileWithEnv(await readFile(inv.closureScan.depFile, "utf8"), request.cwd);
     const fromToolchain = inv.closureScan.toolchainDirs ?? [];
     closure = listed.files.filter((f) => !fromToolchain.some((d) => f.startsWith(d.endsWith("/") ? d : `${d}/`)));
+    for (const c of inv.closureScan.companions ?? []) {
+      for (const f of [...closure]) {
+        const companion = f.endsWith(c.suffix) ? f.slice(0, -c.suffix.length) + c.replacement : undefined;
+        if (companion && !closure.includes(companion) && existsSync(companion)) closure.push(companion);
+      }
+    }
     envDeps = listed.env;
   } finally {
     await unlink(inv.closureScan.depFile).catch(() => {});

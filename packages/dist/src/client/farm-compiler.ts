@@ -119,11 +119,12 @@ export class FarmCompiler {
   private async onFarm(ctx: MissContext, dist: DistSettings): Promise<MissCompileResult> {
     const scheduler = this.scheduler(dist);
     if (!scheduler.breaker.allow()) throw new NotOnFarm("dist-circuit-open", `not asking ${dist.schedulerUrl} for a while: ${scheduler.lastError ?? "it failed"}`);
-    const refused = jobRefusal(ctx.invocation);
+    // A job that needs more of its runner than a toolchain (needsRunner) goes only where its descriptor's requirements lead.
+    const refused = jobRefusal(ctx.invocation, { vouched: true });
     if (refused) throw new NotOnFarm(`dist-not-distributable-${refused.reason.replace(/^hermetic-/, "")}`, refused.detail);
     const ws = this.workspace(ctx.settings.dir, ctx.logger);
     let toolchain = await this.toolchainOf(ctx, ws);
-    const plan = await buildJob(ctx.request, ctx.invocation, toolchain.id, ws.inputs, this.hashes, { ...DEFAULT_LIMITS, ...ctx.settings.jobLimits });
+    const plan = await buildJob(ctx.request, ctx.invocation, toolchain.id, ws.inputs, this.hashes, { ...DEFAULT_LIMITS, ...ctx.settings.jobLimits }, { vouched: true });
     if (!plan.ok) throw new NotOnFarm(`dist-not-distributable-${plan.reason.replace(/^hermetic-/, "")}`, plan.detail);
     const job = plan.job;
     const argv0 = job.argv[0]!;
@@ -160,7 +161,7 @@ export class FarmCompiler {
           alloc = await this.allocate(scheduler, toolchain.id, toolchain.runsOn, dist, allocateExtra());
         } catch (err) {
           // No builder provides the descriptor (none has rustup or that toolchain): ship the toolchain as an archive instead.
-          if (!(err instanceof NotOnFarm && err.reason === "dist-no-builder" && toolchain.descriptor)) throw err;
+          if (!(err instanceof NotOnFarm && err.reason === "dist-no-builder" && toolchain.descriptor && !ctx.invocation.needsRunner)) throw err;
           ctx.logger.debug("no builder provides %s; sending the toolchain as an archive", toolchain.id);
           useToolchain(await this.archiveOf(ctx, ws));
           alloc = await this.allocate(scheduler, toolchain.id, toolchain.runsOn, dist, allocateExtra());
@@ -226,6 +227,8 @@ export class FarmCompiler {
     } catch (err) {
       throw new NotOnFarm("dist-not-distributable-toolchain", (err as Error).message);
     }
+    const needs = ctx.invocation.needsRunner;
+    if (needs && !descriptor?.requires?.length) throw new NotOnFarm(`dist-not-distributable-${needs.reason}`, needs.detail);
     if (descriptor) {
       const runsOn = await this.engine.hooks.resolveArchitecture.promise({ descriptor });
       if (!runsOn?.length) throw new NotOnFarm("dist-not-distributable-toolchain", `no plugin says which machines can provide ${descriptor.summary}`);

@@ -10,6 +10,7 @@ import { DirectoryDigests } from "@reprise/plugin-rustc";
 import { descriptorId, parseDescriptorId } from "../descriptor.js";
 import { inspectToolchain, providedToolchain, stdDigestOf, stdTargets, type RustToolchainDir } from "./rust-toolchain-dir.js";
 import { ProvideError, type ProvidedToolchain } from "./types.js";
+import type { BuilderLinkers } from "./builder-linkers.js";
 
 export interface DeclaredRustToolchain {
   /** The rustc to run (e.g. /usr/bin/rustc). */
@@ -24,6 +25,7 @@ export class DeclaredToolchains {
   constructor(
     private readonly declared: DeclaredRustToolchain[],
     private readonly digests: DirectoryDigests,
+    private readonly linkers: BuilderLinkers,
   ) {}
 
   private load(): Promise<Map<string, { tc: RustToolchainDir; target: string }>> {
@@ -57,6 +59,6 @@ export class DeclaredToolchains {
     const d = parseDescriptorId(id)!;
     const digest = await stdDigestOf(this.digests, hit.tc.sysroot, d.target);
     if (digest !== d.stdDigest) throw new ProvideError("mismatch", `the declared ${hit.tc.rustc}'s std for ${d.target} changed since the builder started`);
-    return providedToolchain(hit.tc, hit.target);
+    return providedToolchain(hit.tc, hit.target, await this.linkers.verified(hit.target));
   }
 }

@@ -8,7 +8,8 @@ import { existsSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import { homedir } from "node:os";
 import { DirectoryDigests } from "@reprise/plugin-rustc";
-import { linkCapability, parseDescriptorId } from "../descriptor.js";
+import { parseDescriptorId } from "../descriptor.js";
+import { BuilderLinkers } from "./builder-linkers.js";
 import { DeclaredToolchains, type DeclaredRustToolchain } from "./declared-provider.js";
 import { RustupProvider } from "./rustup-provider.js";
 import { ProvideError, type ProvidedToolchain } from "./types.js";
@@ -16,6 +17,7 @@ import { ProvideError, type ProvidedToolchain } from "./types.js";
 export { ProvideError, type ProvidedToolchain } from "./types.js";
 export { runRustup, rustupEnv, type RustupEnvironment } from "./run-rustup.js";
 export { inspectToolchain, stdTargets, providedToolchain } from "./rust-toolchain-dir.js";
+export { BuilderLinkers } from "./builder-linkers.js";
 
 export interface RustProviderConfig {
   rustup?: {
@@ -33,8 +35,19 @@ export interface RustProviderConfig {
   };
   /** Toolchains held from the start (a distribution's rustc and the targets it has std for). */
   toolchains?: DeclaredRustToolchain[];
-  /** Target triples this builder can link for, with the linker found for each (default: the host's `cc` when on PATH). */
-  linkTargets?: string[];
+  /**
+   * Targets this builder links for: a triple (linked with `cc`) or
+   * `{ target, linker }` (e.g. `aarch64-linux-gnu-gcc`, as clients pass it in
+   * `-C linker`). Default: the host's triple with `cc`, when on PATH. Each is
+   * reported as `link:<triple>:<linker identity>`.
+   */
+  linkTargets?: (string | LinkTarget)[];
+}
+
+export interface LinkTarget {
+  target: string;
+  /** As clients' rustc calls it (`-C linker=`), found on the builder's PATH; default `cc`. */
+  linker?: string;
 }
 
 export interface RustToolchainProvider {
@@ -61,7 +74,9 @@ export function hostTriple(arch: string = process.arch): string | undefined {
 
 export function createRustToolchainProvider(config: RustProviderConfig, dataDir: string, host: string | undefined = hostTriple()): RustToolchainProvider {
   const digests = new DirectoryDigests();
-  const declared = new DeclaredToolchains(config.toolchains ?? [], digests);
+  const linkTargets = (config.linkTargets ?? (host && (onPath("cc") || onPath("gcc")) ? [host] : [])).map((t) => (typeof t === "string" ? { target: t } : t));
+  const linkers = new BuilderLinkers(linkTargets, (m) => log(m));
+  const declared = new DeclaredToolchains(config.toolchains ?? [], digests, linkers);
   let log: (msg: string) => void = () => {};
   const r = config.rustup;
   const rustupBin = r ? (r.rustup ?? onPath("rustup") ?? join(homedir(), ".cargo", "bin", "rustup")) : undefined;
@@ -77,16 +92,17 @@ export function createRustToolchainProvider(config: RustProviderConfig, dataDir:
           log: (m) => log(m),
         },
         digests,
+        linkers,
       )
     : undefined;
-  const linkTargets = config.linkTargets ?? (host && (onPath("cc") || onPath("gcc")) ? [host] : []);
   return {
     name: "rust",
     async held() {
+      await linkers.ready();
       return [...new Set([...(await declared.held()), ...(rustup ? await rustup.held() : [])])];
     },
     installable: () => rustup?.installable() ?? [],
-    capabilities: () => linkTargets.map(linkCapability),
+    capabilities: () => linkers.capabilities(),
     async provide(id, logTo) {
       const d = parseDescriptorId(id);
       if (!d) return undefined;

@@ -3,7 +3,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { basename, join } from "node:path";
 import { execa } from "execa";
 import { collectToolchainFiles, type ToolchainSpec } from "@reprise/core";
-import { compilerLibraries, DirectoryDigests, parseVerboseVersion } from "@reprise/plugin-rustc";
+import { compilerLibraries, DirectoryDigests, parseVerboseVersion, type LinkerSetup } from "@reprise/plugin-rustc";
 import type { ProvidedToolchain } from "./types.js";
 import { ProvideError } from "./types.js";
 
@@ -43,13 +43,32 @@ export async function stdDigestOf(digests: DirectoryDigests, sysroot: string, ta
   return d === "missing" ? undefined : d;
 }
 
-/** What a job compiling for `target` with this toolchain runs with. */
-export function providedToolchain(tc: RustToolchainDir, target: string): ProvidedToolchain {
+/** Every file under `dir` (rustc's host tools: rust-lld, gcc-ld/ld.lld), or none when it does not exist. */
+function filesUnder(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath, e.name))
+    .sort();
+}
+
+/**
+ * What a job compiling for `target` with this toolchain runs with; with a
+ * `linker`, also what a link needs: rustc's host tools (`rust-lld` and the
+ * `gcc-ld` wrappers it links through) and the linker's driver, programs,
+ * crt objects and libraries, at their paths.
+ */
+export function providedToolchain(tc: RustToolchainDir, target: string, linker?: LinkerSetup): ProvidedToolchain {
   const stdDir = join(tc.sysroot, "lib", "rustlib", target, "lib");
   const std = readdirSync(stdDir).map((n) => join(stdDir, n));
+  const hostTools = linker ? filesUnder(join(tc.sysroot, "lib", "rustlib", tc.host, "bin")) : [];
   const { entries, missing } = collectToolchainFiles(
     // rustc's own libraries (a distribution's sysroot is /usr: never every .so of /usr/lib); the loader's search finds the rest.
-    { programs: [tc.rustc], libraries: compilerLibraries(tc.sysroot).filter((p) => /^lib(rustc_driver|LLVM|std)-?/.test(basename(p))), files: std },
+    {
+      programs: [tc.rustc, ...hostTools, ...(linker?.programs ?? [])],
+      libraries: [...compilerLibraries(tc.sysroot).filter((p) => /^lib(rustc_driver|LLVM|std)-?/.test(basename(p))), ...(linker?.libraries ?? [])],
+      files: [...std, ...(linker?.files ?? [])],
+    },
     { ldLibraryPath: tc.libraryPath },
   );
   if (missing.length) throw new ProvideError("install-failed", `${tc.rustc} needs libraries not found here: ${missing.map((m) => m.name).join(", ")}`);

@@ -12,6 +12,7 @@ import { descriptorId, DESCRIPTOR_PREFIX, type RustDescriptor } from "../descrip
 import { inspectToolchain, providedToolchain, stdDigestOf, stdTargets, type RustToolchainDir } from "./rust-toolchain-dir.js";
 import { runRustup, type RustupEnvironment } from "./run-rustup.js";
 import { ProvideError, type ProvidedToolchain } from "./types.js";
+import type { BuilderLinkers } from "./builder-linkers.js";
 
 export class RustupProvider {
   private readonly locks = new Map<string, Promise<unknown>>();
@@ -19,6 +20,7 @@ export class RustupProvider {
   constructor(
     private readonly env: RustupEnvironment,
     private readonly digests: DirectoryDigests,
+    private readonly linkers: BuilderLinkers,
   ) {}
 
   /** Every id prefix it may install: any release rustup's server offers. */
@@ -89,6 +91,6 @@ export class RustupProvider {
     if (digest !== d.stdDigest) {
       throw new ProvideError("mismatch", `the standard library of ${d.target} for rustc ${d.release} here has digest ${digest ?? "(none)"}, the client's ${d.stdDigest}: not the same std`);
     }
-    return providedToolchain(tc, d.target);
+    return providedToolchain(tc, d.target, await this.linkers.verified(d.target));
   }
 }
