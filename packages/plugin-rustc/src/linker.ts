@@ -116,7 +116,8 @@ export async function inspectLinker(linker: string, o: { cwd: string; pathEnv: s
   if (!isElf(realpathSync(driver))) throw new LinkerError(`the linker ${driver} is not a program but a script: what it runs cannot be known`);
   const env = { PATH: o.pathEnv ?? "/usr/bin:/bin", LC_ALL: "C" };
   const ask = async (args: string[]): Promise<string> => {
-    const r = await execa(driver, args, { env, extendEnv: false, reject: false, timeout: 30_000, cwd: o.cwd });
+    // From "/": the call's directory may be gone by now, and the answers do not depend on it.
+    const r = await execa(driver, args, { env, extendEnv: false, reject: false, timeout: 30_000, cwd: "/" });
     if (r.exitCode !== 0) throw new LinkerError(`${driver} ${args.join(" ")} failed: ${(r.stderr || r.stdout).split("\n")[0]}`);
     return r.stdout.trim();
   };

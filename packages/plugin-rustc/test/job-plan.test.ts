@@ -50,10 +50,24 @@ describe("which rustc calls become jobs", () => {
     ["cdylib", ["--crate-type", "cdylib"]],
     ["dylib", ["--crate-type", "dylib"]],
     ["bin", ["--test"]],
-  ])("a linked crate (%s) stays local, for the reason links", (type, args) => {
+  ])("a linked crate (%s) is a job only for a runner that can link (needsRunner links), carrying the rlibs of the crates its scan names", (type, args) => {
     const inv = parse(["--crate-name", "t", "src/main.rs", ...args, "--emit=dep-info,link", ...COMMON]);
+    expect(inv.localOnly).toBeUndefined();
+    expect(inv.needsRunner).toEqual({ reason: "links", detail: expect.stringContaining(type) });
+    expect(inv.closureScan?.companions).toEqual([{ suffix: ".rmeta", replacement: ".rlib" }]);
+  });
+
+  it.each([
+    ["-C", "linker-plugin-lto"],
+    ["-C", "link-arg=-L/opt/lib"],
+    ["-C", "link-args=-Wl,-L,/opt/lib"],
+    ["-C", "link-arg=-fuse-ld=/opt/mold/ld"],
+    ["-C", "link-arg=/nonexistent/version.map"],
+    ["-C", "linker-flavor=ld.lld"],
+  ])("a link that reaches outside the job (%s %s) stays local, for the reason links", (c, opt) => {
+    const inv = parse(["--crate-name", "t", "src/main.rs", "--crate-type", "bin", c, opt, "--emit=dep-info,link", ...COMMON]);
     expect(inv.closureScan).toBeUndefined();
-    expect(inv.localOnly).toEqual({ reason: "links", detail: expect.stringContaining(type) });
+    expect(inv.localOnly).toEqual({ reason: "links", detail: expect.stringContaining(opt.replace(/^link-args=/, "")) });
   });
 
   it("a proc macro crate checked without linking (--emit=metadata) is a job", () => {

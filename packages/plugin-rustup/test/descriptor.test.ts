@@ -3,7 +3,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Engine, type CompileInvocation, type CompilerInfo } from "@reprise/core";
-import { detectRustc, DirectoryDigests, parseRustcArguments } from "@reprise/plugin-rustc";
+import { detectRustc, DirectoryDigests, inspectLinker, parseRustcArguments } from "@reprise/plugin-rustc";
 import { createRustupPlugin, descriptorId, parseDescriptorId, RUSTUP_LINUX_HOSTS } from "../src/index.js";
 import { realProbe, parseInput, expectCacheable, tempDir, removeTempDirs } from "../../plugin-rustc/test/helpers.js";
 
@@ -51,11 +51,30 @@ describe("describeToolchain for a rustup-managed rustc", () => {
     expect(d).toEqual({ id: descriptorId({ release: data.release, commitHash: data.commitHash, target: HOST, stdDigest: std }), family: "rustc", summary: `rustc ${data.release} (${data.commitHash.slice(0, 9)}) for ${HOST}` });
   });
 
-  it("a crate that links requires a linker for its target", async () => {
+  it("a crate that links requires a linker for its target, with the identity of the client's linker", async () => {
     const compiler = await realCompiler();
     const inv = invocationOf(compiler, ["--crate-name", "app", "--edition=2021", "src/main.rs", "--crate-type", "bin", "--out-dir", "/work/ws/out"]);
     const d = await engine().hooks.describeToolchain.promise({ compiler, invocation: inv });
-    expect(d?.requires).toEqual([`link:${HOST}`]);
+    const cc = await inspectLinker("cc", { cwd: "/", pathEnv: process.env.PATH });
+    expect(d?.requires).toEqual([`link:${HOST}:${cc.identity}`]);
+  });
+
+  it.each([
+    ["a proc macro", ["--crate-name", "derive_it", "src/lib.rs", "--crate-type", "proc-macro"]],
+    ["a build script", ["--crate-name", "build_script_build", "build.rs", "--crate-type", "bin"]],
+  ])("%s runs on the client's host: only builders of its platform may build it", async (_what, args) => {
+    const compiler = await realCompiler();
+    const e = engine();
+    const inv = invocationOf(compiler, ["--edition=2021", ...args, "--out-dir", "/work/ws/out"]);
+    const d = await e.hooks.describeToolchain.promise({ compiler, invocation: inv });
+    expect(d?.requires?.[0]).toMatch(new RegExp(`^link:${HOST}:[0-9a-f]{32}$`));
+    expect(await e.hooks.resolveArchitecture.promise({ descriptor: d! })).toEqual([{ arch: "x86_64", os: "linux" }]);
+  });
+
+  it("a linker rustc is told to use that is a script gets no descriptor (the crate links here)", async () => {
+    const compiler = await realCompiler();
+    const inv = invocationOf(compiler, ["--crate-name", "app", "src/main.rs", "--crate-type", "bin", "-C", "linker=/bin/gzexe", "--out-dir", "/work/ws/out"]);
+    expect(await engine().hooks.describeToolchain.promise({ compiler, invocation: inv })).toBeUndefined();
   });
 
   it("a target whose std is not installed has no descriptor (it compiles here, where it fails as it would)", async () => {
