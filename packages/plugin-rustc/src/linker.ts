@@ -133,7 +133,8 @@ export async function inspectLinker(linker: string, o: { cwd: string; pathEnv: s
   const libraries = new Set<string>();
   const files = new Set<string>();
   for (const p of await Promise.all(LINK_PROGRAMS.map((n) => found("prog", n)))) if (p) programs.add(p);
-  for (const p of await Promise.all(LINK_PLUGINS.map((n) => found("prog", n)))) if (p) libraries.add(p);
+  // gcc finds its LTO plugin among its programs (libexec) or its files (lib), depending on how it was built.
+  for (const p of await Promise.all(LINK_PLUGINS.map(async (n) => (await found("prog", n)) ?? (await found("file", n))))) if (p) libraries.add(p);
   const queue = (await Promise.all(LINK_FILES.map((n) => found("file", n)))).filter((p): p is string => !!p);
   const askedNames = new Set(LINK_FILES);
   while (queue.length) {

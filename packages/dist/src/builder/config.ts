@@ -4,6 +4,8 @@ import { availableParallelism, homedir, hostname } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { z } from "zod";
 
+const TRIPLE = z.string().regex(/^[A-Za-z0-9._-]+$/);
+
 const SIZE = z.union([z.number().int().positive(), z.string().regex(/^\d+(\.\d+)?\s*[kmgt]?i?b?$/i)]).transform((v) => (typeof v === "number" ? v : parseSize(v)));
 
 export const BuilderConfigSchema = z
@@ -68,7 +70,10 @@ export const BuilderConfigSchema = z
           .strict()
           .optional(),
         toolchains: z.array(z.object({ rustc: z.string().min(1), libraryPath: z.array(z.string().min(1)).optional() }).strict()).optional(),
-        linkTargets: z.array(z.string().regex(/^[A-Za-z0-9._-]+$/)).optional(),
+        // A triple (linked with cc), or the linker clients name in `-C linker` for it.
+        linkTargets: z
+          .array(z.union([TRIPLE, z.object({ target: TRIPLE, linker: z.string().min(1).optional() }).strict()]))
+          .optional(),
       })
       .strict()
       .optional(),

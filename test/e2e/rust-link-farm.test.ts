@@ -1,0 +1,154 @@
+/**
+ * Rust crates that link, on a loopback farm: cargo with RUSTC_WRAPPER=reprise
+ * and plugin-rustup sends every crate of the jobs workspace (plus a cdylib)
+ * by descriptor to a bwrap builder that installs the toolchain with rustup
+ * from a loopback distribution server. The program, the proc macro, the build
+ * script and the cdylib are linked on the builder, with its own `cc` and
+ * system files, because their linker identity (driver, crt objects, libc and
+ * libgcc files, by content) is the client's; every file cargo produced is
+ * byte-identical to a plain build's. A builder whose linker has another
+ * identity (clang) gets no link jobs: they compile here, counted
+ * `dist-no-builder`.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { request } from "undici";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { inspectLinker } from "@reprise/plugin-rustc";
+import { REPO_ROOT, RepriseSandbox } from "../support/reprise-env.js";
+import { startBuilder, startScheduler, type FarmProcess, type SchedulerHandle } from "../support/farm-processes.js";
+import { findCargo, RUSTC_PLUGIN, type Artifact } from "../support/rust-workspace.js";
+import { cargoMessages, expectSameArtifacts, fallbacks, LIBRARY_CRATES, LINKED_CRATES, RustJobsWorkspace } from "../support/rust-jobs-workspace.js";
+import { rustupDistTree, startDistServer, type DistServer } from "../support/rustup-dist-server.js";
+import { ensureDebianPackages } from "../support/sandbox-engines.js";
+
+const RUSTUP_PLUGIN = join(REPO_ROOT, "packages/plugin-rustup/dist/index.js");
+const RUSTUP = join(process.env.HOME ?? "/root", ".cargo/bin/rustup");
+const HOST = "x86_64-unknown-linux-gnu";
+const cargo = findCargo();
+const LONG = 900_000;
+/** The crates linked here: the jobs workspace's, and a cdylib added for this test. */
+const LINKED = [...LINKED_CRATES, "ffi"];
+let sb: RepriseSandbox;
+let sched: SchedulerHandle;
+let builder: FarmProcess;
+let dist: DistServer;
+let ws: RustJobsWorkspace;
+let dataDir: string;
+let reference: Map<string, Artifact>;
+let referenceMessages: string[];
+let referenceRun: string;
+
+interface BuilderStatus {
+  builderId: string;
+  capabilities?: string[];
+}
+
+async function builders(): Promise<BuilderStatus[]> {
+  const r = await request(`${sched.url}/v1/status`, { headers: { authorization: `Bearer ${sched.clientToken}`, "x-reprise-dist-protocol": "1" } });
+  const body = (await r.body.json()) as { pools: { builders: BuilderStatus[] }[] };
+  return body.pools.flatMap((p) => p.builders);
+}
+
+async function waitForBuilders(n: number): Promise<void> {
+  for (let i = 0; i < 300 && (await builders()).length !== n; i++) await new Promise((r) => setTimeout(r, 200));
+  if ((await builders()).length !== n) throw new Error(`expected ${n} registered builders:\n${builder?.output().slice(-3000)}`);
+}
+
+async function startLinkBuilder(builderId: string, rust: Record<string, unknown> = {}): Promise<void> {
+  builder = await startBuilder({
+    schedulerUrl: sched.url,
+    token: sched.builderToken,
+    builderId,
+    dataDir,
+    extra: { rust: { rustup: { rustup: RUSTUP, distServer: dist.url, timeoutMs: 300_000 }, ...rust } },
+  });
+  await waitForBuilders(1);
+}
+
+function farmEnv(): Record<string, string> {
+  return { REPRISE_DIST_SCHEDULER_URL: sched.url, REPRISE_DIST_TOKEN: sched.clientToken, REPRISE_DIST_MODE: "always", REPRISE_DIST_JOB_TIMEOUT_MS: "600000" };
+}
+
+function daemonLog(): string {
+  try {
+    return readFileSync(join(sb.runtimeDir, "daemon.log"), "utf8").split("\n").slice(-20).join("\n");
+  } catch {
+    return "(no daemon log)";
+  }
+}
+
+/** A cdylib using `mid` (and `base` through it, found in `-L dependency=`): its link reads both rlibs. */
+function addCdylib(dir: string): void {
+  const crate = join(dir, "crates", "ffi");
+  mkdirSync(join(crate, "src"), { recursive: true });
+  writeFileSync(join(crate, "Cargo.toml"), '[package]\nname = "ffi"\nversion = "0.1.0"\nedition = "2021"\n\n[lib]\ncrate-type = ["cdylib"]\n\n[dependencies]\nmid = { path = "../mid" }\n');
+  writeFileSync(
+    join(crate, "src", "lib.rs"),
+    '#[no_mangle]\npub extern "C" fn ffi_checksum(p: *const u8, n: usize) -> u32 {\n    let bytes = unsafe { std::slice::from_raw_parts(p, n) };\n    mid::summary(&[bytes]).1\n}\n\n#[no_mangle]\npub extern "C" fn ffi_banner_len() -> usize {\n    mid::banner().len()\n}\n',
+  );
+}
+
+beforeAll(async () => {
+  ensureDebianPackages(["bubblewrap", "clang"]);
+  if (!cargo) throw new Error("cargo not found: install rustup's stable toolchain (README)");
+  dist = await startDistServer(rustupDistTree());
+  sb = new RepriseSandbox({ REPRISE_PLUGINS: `${RUSTC_PLUGIN},${RUSTUP_PLUGIN}` });
+  dataDir = join(sb.root, "farm", "b1");
+  mkdirSync(dataDir, { recursive: true });
+  sched = await startScheduler();
+  await startLinkBuilder("link-b1");
+  ws = new RustJobsWorkspace(sb, cargo);
+  addCdylib(ws.dir);
+  const plain = await ws.cleanBuild();
+  reference = ws.artifacts();
+  referenceMessages = cargoMessages(plain.all);
+  referenceRun = await ws.runTool();
+  expect([...reference.keys()].some((k) => /^deps\/libffi(-[0-9a-f]+)?\.so$/.test(k)), "the plain build made the cdylib").toBe(true);
+}, LONG);
+
+afterAll(async () => {
+  await sb?.dispose();
+  await builder?.kill();
+  await sched?.kill();
+  await dist?.close();
+});
+
+it(
+  "the program, proc macro, build script and cdylib link on a builder with the client's linker identity; every file equals a plain build's",
+  async () => {
+    const cc = await inspectLinker("cc", { cwd: "/", pathEnv: process.env.PATH });
+    expect((await builders())[0]!.capabilities).toContain(`link:${HOST}:${cc.identity}`);
+    await sb.zeroStats();
+    const built = await ws.cleanBuild({ wrapper: true, env: farmEnv() });
+    const s = await sb.stats();
+    // Nothing fell back: every crate, linked or not, compiled on the builder.
+    expect(fallbacks(s), `${daemonLog()}\n${builder.output().slice(-3000)}`).toEqual({});
+    expect(s.remote?.farm?.compiles ?? 0).toBe(LIBRARY_CRATES.length + LINKED.length);
+    expectSameArtifacts(ws.artifacts(), reference, "farm build with links on the builder");
+    expect(cargoMessages(built.all)).toEqual(referenceMessages);
+    expect(await ws.runTool()).toBe(referenceRun);
+  },
+  LONG,
+);
+
+it(
+  "a builder whose linker has another identity (clang for the host) gets no link jobs: they link here, counted dist-no-builder; the libraries still go",
+  async () => {
+    await builder.kill();
+    await waitForBuilders(0);
+    await startLinkBuilder("clang-linker-b2", { linkTargets: [{ target: HOST, linker: "clang" }] });
+    const caps = (await builders())[0]!.capabilities ?? [];
+    const cc = await inspectLinker("cc", { cwd: "/", pathEnv: process.env.PATH });
+    expect(caps.some((c) => c.startsWith(`link:${HOST}:`))).toBe(true);
+    expect(caps).not.toContain(`link:${HOST}:${cc.identity}`);
+    expect((await sb.run(["--clear"], sb.root)).exitCode).toBe(0);
+    await sb.zeroStats();
+    await ws.cleanBuild({ wrapper: true, env: farmEnv() });
+    const s = await sb.stats();
+    expect(s.remote?.farm?.compiles ?? 0, `${JSON.stringify(s.fallbacks)}\n${daemonLog()}`).toBe(LIBRARY_CRATES.length);
+    expect(fallbacks(s)).toEqual({ "dist-no-builder": LINKED.length });
+    expectSameArtifacts(ws.artifacts(), reference, "farm build whose links stay local");
+  },
+  LONG,
+);
