@@ -66,6 +66,8 @@ export const BuilderConfigSchema = z
             distServer: z.string().url().optional(),
             updateRoot: z.string().url().optional(),
             timeoutMs: z.number().int().positive().optional(),
+            /** How many toolchains rustup keeps installed; the least recently used one not in use is uninstalled past it. */
+            maxToolchains: z.number().int().min(1).max(1000).optional(),
           })
           .strict()
           .optional(),

@@ -66,7 +66,7 @@ export class JobRunner {
         if (!this.o.provided?.any) throw new HttpError(422, "toolchain-unavailable", `this builder provides no toolchains by descriptor (${asked.toolchainId})`, { reason: "not-offered" });
         const adapted = await this.o.provided.adapt(asked);
         job = adapted.job;
-        lease = { root: adapted.root, release: () => {} };
+        lease = { root: adapted.root, release: adapted.release };
       } else {
         try {
           lease = own

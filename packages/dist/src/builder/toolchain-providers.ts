@@ -8,7 +8,7 @@
  * in the same sandbox as any other job without packing hundreds of megabytes
  * of rustc into an archive. One provisioning at a time per id.
  */
-import { copyFileSync, existsSync, linkSync, mkdirSync, renameSync, rmSync, symlinkSync } from "node:fs";
+import { copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createHash, randomBytes } from "node:crypto";
 import { relativeLinkTarget, type CompileJob, type ToolchainSpec } from "@reprise/core";
@@ -32,6 +32,22 @@ export interface ToolchainProvider {
   capabilities(): string[];
   /** The toolchain for `id`; undefined when the id is not this provider's. Throws (with `reason`) when it cannot provide it. */
   provide(id: string, log: (msg: string) => void): Promise<ProvidedToolchain | undefined>;
+  /**
+   * Optional, for a provider that bounds what it keeps installed: `used` when
+   * a job starts with an id (least-recently-used order), `trim` after a
+   * provisioning and whenever a job ends, to remove what is over its bound —
+   * never what `host.inUse` says a running job holds; it reports what it
+   * removed with `host.removed` (the builder then drops those ids' layouts).
+   */
+  used?(id: string): void;
+  trim?(host: ProviderHost): Promise<void>;
+}
+
+export interface ProviderHost {
+  /** Whether a running job uses an id `match` accepts. */
+  inUse(match: (id: string) => boolean): boolean;
+  removed(match: (id: string) => boolean): void;
+  log(msg: string): void;
 }
 
 /** How long a failed provisioning answers for its id before it is tried again. */
@@ -50,7 +66,10 @@ export function isDescriptorId(id: string): boolean {
 
 export class ProvidedToolchains {
   private readonly ready = new Map<string, Promise<Ready>>();
+  /** Jobs running with each id (a provider never removes what they use). */
+  private readonly leases = new Map<string, number>();
   private heldIds: string[] = [];
+  private trimming: Promise<void> = Promise.resolve();
 
   private readonly dir: string;
 
@@ -92,13 +111,71 @@ export class ProvidedToolchains {
     return [...new Set(this.providers.flatMap((p) => p.capabilities()))].sort();
   }
 
-  /** The job as it runs here (this builder's rustc for the descriptor, argv[0] linked to it, explicit target) and its sandbox root. */
-  async adapt(job: CompileJob): Promise<{ job: CompileJob; root: string }> {
-    const { root, provided } = await this.ensure(job.toolchainId);
-    const argv0 = job.argv[0]!;
-    const links = [...(job.links ?? []).filter((l) => l.path !== argv0)];
-    if (argv0 !== provided.program) links.push({ path: argv0, target: provided.program });
-    return { job: { ...job, argv: provided.adaptArgv(job.argv), env: { ...job.env, ...provided.env }, links }, root };
+  /**
+   * The job as it runs here (this builder's rustc for the descriptor, argv[0]
+   * linked to it, explicit target), its sandbox root, and `release` to call
+   * when the job ends (until then nothing it uses is removed).
+   */
+  async adapt(job: CompileJob): Promise<{ job: CompileJob; root: string; release: () => void }> {
+    const id = job.toolchainId;
+    this.leases.set(id, (this.leases.get(id) ?? 0) + 1);
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      const n = (this.leases.get(id) ?? 1) - 1;
+      if (n > 0) this.leases.set(id, n);
+      else this.leases.delete(id);
+      this.trim();
+    };
+    try {
+      const { root, provided } = await this.ensure(id);
+      for (const p of this.providers) p.used?.(id);
+      const argv0 = job.argv[0]!;
+      const links = [...(job.links ?? []).filter((l) => l.path !== argv0)];
+      if (argv0 !== provided.program) links.push({ path: argv0, target: provided.program });
+      return { job: { ...job, argv: provided.adaptArgv(job.argv), env: { ...job.env, ...provided.env }, links }, root, release };
+    } catch (err) {
+      release();
+      throw err;
+    }
+  }
+
+  /** Lets bounded providers remove what is over their bound (one pass at a time); resolves when this pass is done. */
+  trim(): Promise<void> {
+    const host = {
+      inUse: (match: (id: string) => boolean) => [...this.leases.keys()].some(match),
+      removed: (match: (id: string) => boolean) => this.drop(match),
+      log: (msg: string) => this.log("info", msg),
+    };
+    this.trimming = this.trimming.then(async () => {
+      for (const p of this.providers) {
+        try {
+          await p.trim?.(host);
+        } catch (err) {
+          this.log("warn", `toolchain provider ${p.name}: cannot remove toolchains over its bound: ${(err as Error).message}`);
+        }
+      }
+    });
+    return this.trimming;
+  }
+
+  /** Forgets the ids a provider removed, and their laid-out roots (hard links would keep the removed files' space). */
+  private drop(match: (id: string) => boolean): void {
+    for (const id of [...this.ready.keys()]) if (match(id) && !this.leases.get(id)) this.ready.delete(id);
+    let names: string[] = [];
+    try {
+      names = readdirSync(this.dir).filter((n) => n.endsWith(".id"));
+    } catch {
+      // nothing laid out yet
+    }
+    for (const n of names) {
+      const id = readFileSync(join(this.dir, n), "utf8");
+      if (!match(id) || this.leases.get(id)) continue;
+      rmSync(join(this.dir, n.slice(0, -".id".length)), { recursive: true, force: true });
+      rmSync(join(this.dir, n), { force: true });
+    }
+    void this.refresh();
   }
 
   private ensure(id: string): Promise<Ready> {
@@ -130,6 +207,7 @@ export class ProvidedToolchains {
     const root = this.layOut(id, provided.spec);
     this.log("info", `toolchain ${id} ready in ${Math.round(performance.now() - started)} ms (${provided.spec.entries.length} entries at ${root})`);
     void this.refresh();
+    void this.trim();
     return { root, provided };
   }
 
@@ -161,6 +239,8 @@ export class ProvidedToolchains {
         }
       }
       mkdirSync(this.dir, { recursive: true });
+      // Which id a root is for, so that it goes when the provider removes that toolchain (also after a restart).
+      writeFileSync(`${final}.id`, id);
       renameSync(tmp, final);
     } catch (err) {
       rmSync(tmp, { recursive: true, force: true });

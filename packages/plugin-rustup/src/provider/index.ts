@@ -32,6 +32,8 @@ export interface RustProviderConfig {
     updateRoot?: string;
     /** Longest a rustup call may take (default 10 minutes). */
     timeoutMs?: number;
+    /** How many toolchains to keep installed (default 3): past it, the least recently used one no job is running with is uninstalled. */
+    maxToolchains?: number;
   };
   /** Toolchains held from the start (a distribution's rustc and the targets it has std for). */
   toolchains?: DeclaredRustToolchain[];
@@ -57,7 +59,13 @@ export interface RustToolchainProvider {
   capabilities(): string[];
   /** undefined: not a Rust descriptor, or one this builder neither holds nor can install. */
   provide(id: string, log: (msg: string) => void): Promise<ProvidedToolchain | undefined>;
+  used(id: string): void;
+  /** Uninstalls rustup toolchains past `rustup.maxToolchains`, least recently used first, none a running job uses (dist's ProviderHost). */
+  trim(host: { inUse(match: (id: string) => boolean): boolean; removed(match: (id: string) => boolean): void; log(msg: string): void }): Promise<void>;
 }
+
+/** Default bound on the toolchains rustup keeps installed for jobs. */
+export const DEFAULT_MAX_TOOLCHAINS = 3;
 
 function onPath(name: string, env = process.env): string | undefined {
   for (const dir of (env.PATH ?? "").split(delimiter)) {
@@ -93,6 +101,8 @@ export function createRustToolchainProvider(config: RustProviderConfig, dataDir:
         },
         digests,
         linkers,
+        // A toolchain the config declares is never uninstalled, even one inside this RUSTUP_HOME.
+        { maxToolchains: r.maxToolchains ?? DEFAULT_MAX_TOOLCHAINS, keep: (dir) => (config.toolchains ?? []).some((t) => t.rustc.startsWith(`${dir}/`)) },
       )
     : undefined;
   return {
@@ -111,6 +121,18 @@ export function createRustToolchainProvider(config: RustProviderConfig, dataDir:
       if (!rustup) throw new ProvideError("not-offered", `no declared toolchain is rustc ${d.release} (${d.commitHash.slice(0, 9)}) with this std for ${d.target}, and rustup is not configured on this builder`);
       log = logTo;
       return rustup.provide(d);
+    },
+    used(id) {
+      const d = parseDescriptorId(id);
+      if (d) rustup?.used(d);
+    },
+    async trim(host) {
+      if (!rustup) return;
+      const removed = await rustup.trim((release) => host.inUse((id) => parseDescriptorId(id)?.release === release));
+      for (const release of removed) {
+        host.log(`uninstalled rustc ${release} (least recently used, over rust.rustup.maxToolchains)`);
+        host.removed((id) => parseDescriptorId(id)?.release === release);
+      }
     },
   };
 }

@@ -5,8 +5,8 @@
  * A toolchain is used only when its commit and the target's std digest are
  * the descriptor's.
  */
-import { existsSync, readdirSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { basename, join } from "node:path";
 import { DirectoryDigests } from "@reprise/plugin-rustc";
 import { descriptorId, DESCRIPTOR_PREFIX, type RustDescriptor } from "../descriptor.js";
 import { inspectToolchain, providedToolchain, stdDigestOf, stdTargets, type RustToolchainDir } from "./rust-toolchain-dir.js";
@@ -16,12 +16,46 @@ import type { BuilderLinkers } from "./builder-linkers.js";
 
 export class RustupProvider {
   private readonly locks = new Map<string, Promise<unknown>>();
+  /** When a job last used each toolchain directory (its name under toolchains/); before that, the directory's mtime. */
+  private readonly lastUsed = new Map<string, number>();
 
   constructor(
     private readonly env: RustupEnvironment,
     private readonly digests: DirectoryDigests,
     private readonly linkers: BuilderLinkers,
+    private readonly bound: { maxToolchains?: number; keep?: (dir: string) => boolean } = {},
   ) {}
+
+  /** A job starts with `d`: its toolchain becomes the most recently used. */
+  used(d: RustDescriptor): void {
+    const dir = this.dirOf(d.release);
+    if (dir) this.lastUsed.set(basename(dir), Date.now());
+  }
+
+  /**
+   * Uninstalls the least recently used toolchains past `maxToolchains`
+   * (`rustup toolchain uninstall`): never one a running job uses
+   * (`inUse(release)`), one being installed, or one the config declares.
+   * Returns the releases removed.
+   */
+  async trim(inUse: (release: string) => boolean): Promise<string[]> {
+    const max = this.bound.maxToolchains;
+    if (max === undefined) return [];
+    const dirs = this.toolchainDirs().filter((d) => !this.bound.keep?.(d));
+    if (dirs.length <= max) return [];
+    // `<release>-<host triple>`: Linux host triples have four parts.
+    const releaseOf = (dir: string) => basename(dir).split("-").slice(0, -4).join("-") || basename(dir);
+    const age = (dir: string) => this.lastUsed.get(basename(dir)) ?? statSync(dir).mtimeMs;
+    const candidates = dirs.filter((d) => !inUse(releaseOf(d)) && !this.locks.has(releaseOf(d))).sort((a, b) => age(a) - age(b));
+    const removed: string[] = [];
+    for (const dir of candidates.slice(0, dirs.length - max)) {
+      await runRustup(this.env, ["toolchain", "uninstall", basename(dir)]);
+      this.lastUsed.delete(basename(dir));
+      removed.push(releaseOf(dir));
+    }
+    if (dirs.length - removed.length > max) this.env.log(`keeping ${dirs.length - removed.length} toolchains (bound ${max}): the others are in use by running jobs`);
+    return removed;
+  }
 
   /** Every id prefix it may install: any release rustup's server offers. */
   installable(): string[] {
