@@ -15,7 +15,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { hashBytes, InputStore } from "@reprise/core";
-import { DirectoryDigests } from "@reprise/plugin-rustc";
+import { DirectoryDigests, inspectLinker } from "@reprise/plugin-rustc";
 import { descriptorId, linkCapability, RUSTUP_LINUX_HOSTS, stdDigest } from "@reprise/plugin-rustup";
 import { farmAgent } from "../../packages/dist/src/http/client.js";
 import { SchedulerClient } from "../../packages/dist/src/client/scheduler-client.js";
@@ -277,5 +277,56 @@ describe("a builder provides toolchains its config declares", () => {
     const remote = Buffer.from(body.outputs[0]!.data, "base64");
     expect(remote.equals(local)).toBe(true);
     expect(elfMachines(remote)).toEqual(new Set([183]));
+  });
+});
+
+describe("a program linked for aarch64 with Debian's cross gcc", () => {
+  /** A program whose link reads the aarch64 crt objects, libc and libgcc of Debian's cross toolchain. */
+  function helloJob(rustc: string, linker: string): { job: WireJob; argv: string[] } {
+    const dir = join(tmp, "work/hello");
+    mkdirSync(join(dir, "src"), { recursive: true });
+    mkdirSync(join(dir, "out"), { recursive: true });
+    const src = join(dir, "src/main.rs");
+    writeFileSync(src, 'fn main() {\n    let v: Vec<u64> = (1..=10).map(|i| i * i).collect();\n    println!("sum {}", v.iter().sum::<u64>());\n}\n');
+    const data = readFileSync(src);
+    const argv = [rustc, "--crate-name", "hello", "--edition=2021", "src/main.rs", "--crate-type", "bin", "-C", "metadata=c4055", "-C", `linker=${linker}`, "--target", AARCH64, "--out-dir", join(dir, "out")];
+    return {
+      argv,
+      job: {
+        argv,
+        cwd: dir,
+        env: { PATH: "/usr/bin:/bin" },
+        inputs: [{ path: src, digest: hashBytes(data), size: data.length, mode: 0o644 }],
+        outputs: [{ role: "bin", path: join(dir, "out/hello") }],
+        directories: [join(dir, "out")],
+        limits: { timeoutMs: 120_000, maxOutputBytes: 64 * 1024 ** 2 },
+      },
+    };
+  }
+
+  it("links on a builder reporting the same aarch64-linux-gnu-gcc identity, byte-identical to the client's own link; another linker's identity finds no builder", async () => {
+    await startRustBuilder("cross-linker", { rustup: { rustup: RUSTUP, distServer: dist.url, timeoutMs: 120_000 }, linkTargets: [{ target: AARCH64, linker: "aarch64-linux-gnu-gcc" }] });
+    const cross = await inspectLinker("aarch64-linux-gnu-gcc", { cwd: "/", pathEnv: "/usr/bin:/bin" });
+    expect(cross.files.some((f) => f.startsWith("/usr/aarch64-linux-gnu/lib/") && f.endsWith("crt1.o"))).toBe(true);
+    await expect.poll(async () => JSON.stringify(await client.status()), { timeout: 30_000 }).toContain(linkCapability(AARCH64, cross.identity));
+    const { id } = await descriptorFor(clientSysroot, AARCH64);
+    const { job, argv } = helloJob(join(clientSysroot, "bin/rustc"), "aarch64-linux-gnu-gcc");
+    const { alloc, body } = await onFarm(id, job, [linkCapability(AARCH64, cross.identity)]);
+    expect(alloc.builderId).toBe("cross-linker");
+    expect(Buffer.from(body.stderr, "base64").toString()).toBe("");
+    expect(body.exitCode).toBe(0);
+    const remote = Buffer.from(body.outputs.find((o) => o.role === "bin")!.data, "base64");
+    rmSync(join(job.cwd, "out"), { recursive: true, force: true });
+    mkdirSync(join(job.cwd, "out"));
+    execFileSync(argv[0]!, argv.slice(1), { cwd: job.cwd, env: { PATH: "/usr/bin:/bin", LD_LIBRARY_PATH: join(clientSysroot, "lib") } });
+    const local = readFileSync(join(job.cwd, "out/hello"));
+    // An aarch64 executable (e_machine 183), the same bytes as the client's link.
+    expect(remote.readUInt16LE(18)).toBe(183);
+    expect(remote.equals(local)).toBe(true);
+
+    // A client linking with another driver (clang) has another identity: no builder reports it, so the job stays with the client.
+    const clang = await inspectLinker("clang", { cwd: "/", pathEnv: "/usr/bin:/bin" });
+    expect(clang.identity).not.toBe(cross.identity);
+    await expect(client.allocate(id, RUSTUP_LINUX_HOSTS.map((p) => ({ ...p })), 10_000, { requires: [linkCapability(AARCH64, clang.identity)] })).rejects.toMatchObject({ status: 503, code: "no-builder" });
   });
 });
