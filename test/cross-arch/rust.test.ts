@@ -12,7 +12,9 @@
  *   which declares a copy of /usr/bin/rustc beside Debian's arm64 std
  *   (scripts/setup-rust-cross-std.sh).
  * Every rlib, rmeta and .d is byte-identical to the client's own plain build;
- * the bin links locally (dist-not-distributable-links). With the aarch64
+ * the bin links locally: no builder reports the client's linker identity for
+ * its target (dist-no-builder; `dist.fallback: "fail"` does not fail a job
+ * only a linking builder could take). With the aarch64
  * builder gone, an aarch64 client's crate for x86_64 (a std the x86_64
  * builder does not hold) compiles locally, the reason in stats.
  */
@@ -190,7 +192,7 @@ describe("Rust across architectures (Debian's rustc 1.63 declared on both builde
       }
       expectSameOutputs(out, reference, "the local build");
       const s = await client.stats();
-      expect(s.fallbacks).toEqual({ "dist-not-distributable-links": 1 });
+      expect(s.fallbacks).toEqual({ "dist-no-builder": 1 });
       expect(remote(s).compiles).toBe(3);
       expect(remote(s).bytesUploaded, "no rustc shipped, only sources and metadata").toBeLessThan(1_000_000);
       expect(jobsRun(armBuilder!) - before, armBuilder!.output().slice(-3000)).toBe(3);
@@ -221,7 +223,7 @@ describe("Rust across architectures (Debian's rustc 1.63 declared on both builde
       }
       expectSameOutputs(out, reference, "the aarch64 client's local build");
       const s = JSON.parse(text((await reprise(["--show-stats", "--json"])).stdout)).stats as StatsJson;
-      expect(s.fallbacks).toEqual({ "dist-not-distributable-links": 1 });
+      expect(s.fallbacks).toEqual({ "dist-no-builder": 1 });
       expect(remote(s).compiles).toBe(3);
       expect(jobsRun(x86Builder) - before, x86Builder.output().slice(-3000)).toBe(3);
     } finally {

@@ -87,7 +87,9 @@ export class FarmCompiler {
       if (!(err instanceof NotOnFarm)) throw err;
       ctx.stats.fallback(err.reason);
       ctx.logger.info("not compiled on the farm (%s: %s): %s", err.reason, err.message, ctx.invocation.sourceFile);
-      if (dist.fallback === "fail" && !err.reason.startsWith("dist-not-distributable")) {
+      // A job that needs a runner nobody offers (a crate whose linker no builder has) was never the farm's to do.
+      const neverTheFarms = err.reason.startsWith("dist-not-distributable") || (err.reason === "dist-no-builder" && ctx.invocation.needsRunner !== undefined);
+      if (dist.fallback === "fail" && !neverTheFarms) {
         const message = `reprise: the build farm could not compile ${ctx.invocation.sourceFile} (${err.reason}: ${err.message}) and dist.fallback is "fail"\n`;
         return { exitCode: 1, stdout: Buffer.alloc(0), stderr: Buffer.from(message), durationMs: 0 };
       }
