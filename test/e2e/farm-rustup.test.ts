@@ -282,13 +282,14 @@ describe("a builder provides toolchains its config declares", () => {
 
 describe("a program linked for aarch64 with Debian's cross gcc", () => {
   /** A program whose link reads the aarch64 crt objects, libc and libgcc of Debian's cross toolchain. */
-  function helloJob(rustc: string, linker: string): { job: WireJob; argv: string[] } {
+  async function helloJob(rustc: string, linker: string): Promise<{ job: WireJob; argv: string[] }> {
     const dir = join(tmp, "work/hello");
     mkdirSync(join(dir, "src"), { recursive: true });
     mkdirSync(join(dir, "out"), { recursive: true });
     const src = join(dir, "src/main.rs");
     writeFileSync(src, 'fn main() {\n    let v: Vec<u64> = (1..=10).map(|i| i * i).collect();\n    println!("sum {}", v.iter().sum::<u64>());\n}\n');
     const data = readFileSync(src);
+    await inputs.putFile(src, hashBytes(data));
     const argv = [rustc, "--crate-name", "hello", "--edition=2021", "src/main.rs", "--crate-type", "bin", "-C", "metadata=c4055", "-C", `linker=${linker}`, "--target", AARCH64, "--out-dir", join(dir, "out")];
     return {
       argv,
@@ -310,7 +311,7 @@ describe("a program linked for aarch64 with Debian's cross gcc", () => {
     expect(cross.files.some((f) => f.startsWith("/usr/aarch64-linux-gnu/lib/") && f.endsWith("crt1.o"))).toBe(true);
     await expect.poll(async () => JSON.stringify(await client.status()), { timeout: 30_000 }).toContain(linkCapability(AARCH64, cross.identity));
     const { id } = await descriptorFor(clientSysroot, AARCH64);
-    const { job, argv } = helloJob(join(clientSysroot, "bin/rustc"), "aarch64-linux-gnu-gcc");
+    const { job, argv } = await helloJob(join(clientSysroot, "bin/rustc"), "aarch64-linux-gnu-gcc");
     const { alloc, body } = await onFarm(id, job, [linkCapability(AARCH64, cross.identity)]);
     expect(alloc.builderId).toBe("cross-linker");
     expect(Buffer.from(body.stderr, "base64").toString()).toBe("");
