@@ -166,23 +166,34 @@ async function identityOf(s: Omit<LinkerSetup, "identity">): Promise<string> {
 }
 
 
+/** Size, mtime and inode of every file of a setup (through symlinks): a package upgrade changes one. */
+function stampOf(s: LinkerSetup): string {
+  return [...s.programs, ...s.libraries, ...s.files]
+    .map((p) => {
+      const st = statSync(p, { throwIfNoEntry: false });
+      return st ? `${st.size}:${st.mtimeMs}:${st.ino}` : "missing";
+    })
+    .join(",");
+}
+
 /**
- * Memo of linker setups per (linker, PATH, cwd), re-inspected when the
- * driver's file changes. Only misses ask (the hit path never links).
+ * Memo of linker setups per (linker, PATH, cwd for a relative linker), taken
+ * again when any of its files changed (a stat of each). Only misses ask: the
+ * hit path never links.
  */
 export class LinkerSetups {
-  private readonly memo = new Map<string, { stamp: string; setup: Promise<LinkerSetup> }>();
+  private readonly memo = new Map<string, { setup: Promise<LinkerSetup>; done?: { setup: LinkerSetup; stamp: string } }>();
 
   get(linker: string, o: { cwd: string; pathEnv: string | undefined }): Promise<LinkerSetup> {
     const key = `${linker}\0${o.pathEnv ?? ""}\0${linker.includes("/") ? o.cwd : ""}`;
-    const driver = findOnPath(linker, o.pathEnv, o.cwd);
-    const st = driver ? statSync(realpathSync(driver), { throwIfNoEntry: false }) : undefined;
-    const stamp = st ? `${driver}:${st.size}:${st.mtimeMs}:${st.ino}` : "missing";
     const hit = this.memo.get(key);
-    if (hit && hit.stamp === stamp) return hit.setup;
-    const setup = inspectLinker(linker, o);
-    this.memo.set(key, { stamp, setup });
-    setup.catch(() => this.memo.get(key)?.setup === setup && this.memo.delete(key));
-    return setup;
+    if (hit && (!hit.done || stampOf(hit.done.setup) === hit.done.stamp)) return hit.setup;
+    const entry: { setup: Promise<LinkerSetup>; done?: { setup: LinkerSetup; stamp: string } } = { setup: inspectLinker(linker, o) };
+    this.memo.set(key, entry);
+    entry.setup.then(
+      (setup) => (entry.done = { setup, stamp: stampOf(setup) }),
+      () => this.memo.get(key) === entry && this.memo.delete(key),
+    );
+    return entry.setup;
   }
 }

@@ -1,4 +1,5 @@
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, realpathSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -43,10 +44,22 @@ describe("the linker a Rust link uses", () => {
     expect(linkerScriptNames("GROUP ( libgcc_s.so.1 -lgcc )")).toEqual({ paths: [], names: ["libgcc_s.so.1", "libgcc.so", "libgcc.a"] });
   });
 
-  it("LinkerSetups inspects once per linker and PATH", async () => {
+  it("LinkerSetups inspects once per linker and PATH, and again when one of its files changed", async () => {
     const setups = new LinkerSetups();
     const a = setups.get("cc", { cwd: "/", pathEnv: PATH });
     expect(setups.get("cc", { cwd: "/tmp", pathEnv: PATH })).toBe(a);
     await a;
+    expect(setups.get("cc", { cwd: "/", pathEnv: PATH })).toBe(a);
+    // A driver of our own (a copy of gcc): touching it is a changed linker.
+    const bin = join(dir, "bin");
+    mkdirSync(bin, { recursive: true });
+    copyFileSync(realpathSync(execFileSync("sh", ["-c", "command -v gcc"], { encoding: "utf8" }).trim()), join(bin, "mycc"));
+    chmodSync(join(bin, "mycc"), 0o755);
+    const own = { cwd: "/", pathEnv: `${bin}:${PATH}` };
+    const first = await setups.get("mycc", own);
+    expect(first.driver).toBe(join(bin, "mycc"));
+    expect(await setups.get("mycc", own)).toBe(first);
+    utimesSync(join(bin, "mycc"), new Date(), new Date(Date.now() - 3_600_000));
+    expect(await setups.get("mycc", own)).not.toBe(first);
   });
 });
