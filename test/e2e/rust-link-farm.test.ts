@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { request } from "undici";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { inspectLinker } from "@reprise/plugin-rustc";
-import { REPO_ROOT, RepriseSandbox } from "../support/reprise-env.js";
+import { REPO_ROOT, RepriseSandbox, text } from "../support/reprise-env.js";
 import { startBuilder, startScheduler, type FarmProcess, type SchedulerHandle } from "../support/farm-processes.js";
 import { findCargo, RUSTC_PLUGIN, type Artifact } from "../support/rust-workspace.js";
 import { cargoMessages, expectSameArtifacts, fallbacks, LIBRARY_CRATES, LINKED_CRATES, RustJobsWorkspace } from "../support/rust-jobs-workspace.js";
@@ -119,6 +119,9 @@ it(
   async () => {
     const cc = await inspectLinker("cc", { cwd: "/", pathEnv: process.env.PATH });
     expect((await builders())[0]!.capabilities).toContain(`link:${HOST}:${cc.identity}`);
+    // What a user sees.
+    const shown = await sb.run(["--dist-status"], sb.root, { env: farmEnv() });
+    expect(text(shown.stdout)).toContain(`      can also finish: link:${HOST}:${cc.identity}\n`);
     await sb.zeroStats();
     const built = await ws.cleanBuild({ wrapper: true, env: farmEnv() });
     const s = await sb.stats();

@@ -26,6 +26,8 @@ interface BuilderRow {
   /** Rust targets the builder holds or can install. */
   rustTargets?: { target: string; held: boolean }[];
   installable?: string[];
+  /** What it can finish besides compiling, e.g. `link:<triple>:<linker identity>` (a Rust crate that links). */
+  capabilities?: string[];
   lastHeartbeatMsAgo: number;
   version?: string;
 }
@@ -77,6 +79,7 @@ export async function distStatus(dist: DistSettings | undefined, stats: StatsSna
           lines.push(`      rust targets: ${held.length ? `holds ${held.join(", ")}` : "holds none"}${installable.length ? `; can install ${installable.join(", ")}` : ""}`);
         }
         if (b.installable?.length) lines.push(`      installs on demand: ${b.installable.join(", ")} (rustup)`);
+        if (b.capabilities?.length) lines.push(`      can also finish: ${b.capabilities.join(", ")}`);
       }
     }
   }
