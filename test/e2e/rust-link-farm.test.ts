@@ -2,7 +2,8 @@
  * Rust crates that link, on a loopback farm: cargo with RUSTC_WRAPPER=reprise
  * and plugin-rustup sends every crate of the jobs workspace (plus a cdylib)
  * by descriptor to a bwrap builder that installs the toolchain with rustup
- * from a loopback distribution server. The program, the proc macro, the build
+ * from a loopback distribution server. The cdylib links a static C archive
+ * its build script makes (found in `-L native=`, carried as an input). The program, the proc macro, the build
  * script and the cdylib are linked on the builder, with its own `cc` and
  * system files, because their linker identity (driver, crt objects, libc and
  * libgcc files, by content) is the client's; every file cargo produced is
@@ -27,8 +28,8 @@ const RUSTUP = join(process.env.HOME ?? "/root", ".cargo/bin/rustup");
 const HOST = "x86_64-unknown-linux-gnu";
 const cargo = findCargo();
 const LONG = 900_000;
-/** The crates linked here: the jobs workspace's, and a cdylib added for this test. */
-const LINKED = [...LINKED_CRATES, "ffi"];
+/** The crates linked here: the jobs workspace's, and a cdylib with its build script added for this test. */
+const LINKED = [...LINKED_CRATES, "ffi", "build_script_build"];
 let sb: RepriseSandbox;
 let sched: SchedulerHandle;
 let builder: FarmProcess;
@@ -78,14 +79,36 @@ function daemonLog(): string {
   }
 }
 
-/** A cdylib using `mid` (and `base` through it, found in `-L dependency=`): its link reads both rlibs. */
+/**
+ * A cdylib using `mid` (and `base` through it, found in `-L dependency=`): its
+ * link reads both rlibs. Its build script compiles a C file into a static
+ * archive in OUT_DIR (`cargo:rustc-link-lib=static=twice`), which the link
+ * reads from `-L native=`: it travels as an input.
+ */
 function addCdylib(dir: string): void {
   const crate = join(dir, "crates", "ffi");
   mkdirSync(join(crate, "src"), { recursive: true });
   writeFileSync(join(crate, "Cargo.toml"), '[package]\nname = "ffi"\nversion = "0.1.0"\nedition = "2021"\n\n[lib]\ncrate-type = ["cdylib"]\n\n[dependencies]\nmid = { path = "../mid" }\n');
+  writeFileSync(join(crate, "twice.c"), "unsigned twice(unsigned x) { return 2 * x + 1; }\n");
+  writeFileSync(
+    join(crate, "build.rs"),
+    [
+      "use std::{env, path::Path, process::Command};",
+      "fn main() {",
+      '    let out = env::var("OUT_DIR").unwrap();',
+      '    let obj = Path::new(&out).join("twice.o");',
+      '    assert!(Command::new("cc").args(["-c", "-O2", "-fPIC", "twice.c", "-o"]).arg(&obj).status().unwrap().success());',
+      '    assert!(Command::new("ar").arg("crsD").arg(Path::new(&out).join("libtwice.a")).arg(&obj).status().unwrap().success());',
+      '    println!("cargo:rustc-link-search=native={out}");',
+      '    println!("cargo:rustc-link-lib=static=twice");',
+      '    println!("cargo:rerun-if-changed=twice.c");',
+      "}",
+      "",
+    ].join("\n"),
+  );
   writeFileSync(
     join(crate, "src", "lib.rs"),
-    '#[no_mangle]\npub extern "C" fn ffi_checksum(p: *const u8, n: usize) -> u32 {\n    let bytes = unsafe { std::slice::from_raw_parts(p, n) };\n    mid::summary(&[bytes]).1\n}\n\n#[no_mangle]\npub extern "C" fn ffi_banner_len() -> usize {\n    mid::banner().len()\n}\n',
+    'extern "C" {\n    fn twice(x: u32) -> u32;\n}\n\n#[no_mangle]\npub extern "C" fn ffi_checksum(p: *const u8, n: usize) -> u32 {\n    let bytes = unsafe { std::slice::from_raw_parts(p, n) };\n    unsafe { twice(mid::summary(&[bytes]).1) }\n}\n\n#[no_mangle]\npub extern "C" fn ffi_banner_len() -> usize {\n    mid::banner().len()\n}\n',
   );
 }
 
@@ -104,7 +127,10 @@ beforeAll(async () => {
   reference = ws.artifacts();
   referenceMessages = cargoMessages(plain.all);
   referenceRun = await ws.runTool();
-  expect([...reference.keys()].some((k) => /^deps\/libffi(-[0-9a-f]+)?\.so$/.test(k)), "the plain build made the cdylib").toBe(true);
+  const cdylib = [...reference.keys()].find((k) => /^deps\/libffi(-[0-9a-f]+)?\.so$/.test(k));
+  expect(cdylib, "the plain build made the cdylib").toBeDefined();
+  // The C function is linked in from the static archive.
+  expect(reference.get(cdylib!)!.data.includes(Buffer.from("twice\0"))).toBe(true);
 }, LONG);
 
 afterAll(async () => {
