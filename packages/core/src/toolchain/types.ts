@@ -52,7 +52,7 @@ export interface ToolchainDescriptor {
   family: string;
   /** One line for logs and status, e.g. "rustc 1.95.0 (59807616e) for x86_64-unknown-linux-gnu". */
   summary: string;
-  /** What a builder must report (its `capabilities`) to finish the job, e.g. "link:x86_64-unknown-linux-gnu". */
+  /** What a builder must report (its `capabilities`, matched exactly) to finish the job, e.g. "link:x86_64-unknown-linux-gnu:<linker identity>". */
   requires?: string[];
 }
 

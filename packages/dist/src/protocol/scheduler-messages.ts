@@ -7,7 +7,7 @@ const BYTES = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const TOOLCHAINS = z.array(IdSchema).max(10_000);
 /** Prefixes of descriptor ids a builder can provide on demand (`rustc:` for rustup): optional, added without a version bump. */
 const INSTALLABLE = z.array(z.string().min(1).max(256).regex(/^[A-Za-z0-9._:-]+$/)).max(1000);
-/** What a builder can finish besides compiling (`link:<target-triple>`); a job's `requires` must all be in it. */
+/** What a builder can finish besides compiling (`link:<target-triple>:<linker identity>`); a job's `requires` must all be in it. */
 const CAPABILITIES = z.array(z.string().min(1).max(256).regex(/^[A-Za-z0-9._:+-]+$/)).max(1000);
 
 /** A toolchain a builder holds of its own (its config's `toolchains`), for status and for equivalent jobs (docs/cross-arch.md). */
