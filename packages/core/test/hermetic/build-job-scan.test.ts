@@ -85,4 +85,24 @@ describe("buildJob with a plugin's closure scan options", () => {
     expect(jobRefusal(inv)).toEqual({ ok: false, reason: "hermetic-links", detail: "crate type bin is linked" });
     expect(await buildJob(request, inv, "f".repeat(64), store, new FileHashCache())).toMatchObject({ ok: false, reason: "hermetic-links" });
   });
+
+  it("a call that needs more of its runner is refused unless the runner is vouched for (a farm builder a descriptor selected)", async () => {
+    const { request, inv } = call({}, { SCAN_MARK: "yes" });
+    inv.needsRunner = { reason: "links", detail: "crate type bin is linked" };
+    expect(jobRefusal(inv)).toEqual({ ok: false, reason: "hermetic-links", detail: "crate type bin is linked" });
+    expect(jobRefusal(inv, { vouched: true })).toBeUndefined();
+    expect(await buildJob(request, inv, "f".repeat(64), store, new FileHashCache())).toMatchObject({ ok: false, reason: "hermetic-links" });
+    const plan = await buildJob(request, inv, "f".repeat(64), store, new FileHashCache(), undefined, { vouched: true });
+    expect(plan.ok).toBe(true);
+  });
+
+  it("companions: the file beside a listed one (an rlib beside its rmeta) travels when it exists", async () => {
+    writeFileSync(join(proj, "src/data.rlib"), "code\n");
+    const { request, inv } = call({}, { SCAN_MARK: "yes" });
+    inv.closureScan!.companions = [{ suffix: ".txt", replacement: ".rlib" }, { suffix: ".rs", replacement: ".absent" }];
+    const plan = await buildJob(request, inv, "f".repeat(64), store, new FileHashCache());
+    if (!plan.ok) throw new Error(`${plan.reason}: ${plan.detail}`);
+    const carried = plan.job.inputs.map((i) => i.path).filter((p) => p.startsWith(proj));
+    expect(carried.sort()).toEqual([join(proj, "src/data.rlib"), join(proj, "src/data.txt"), join(proj, "src/lib.rs")]);
+  });
 });
