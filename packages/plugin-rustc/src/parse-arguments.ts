@@ -7,6 +7,7 @@ import { expandArgFiles, lexRustcArgs, type RustcArg } from "./lex.js";
 import { CRATE_TYPES, depInfoName, LINKING_CRATE_TYPES, linkOutputName, metadataName } from "./outputs.js";
 import { chooseToolchain } from "./rustup.js";
 import { jobPlan, pathRecordingOf, withoutEmit } from "./job-plan.js";
+import { UNPORTABLE_LINK_OPTIONS, unportableLinkArg } from "./link-arguments.js";
 
 /** What the key hook needs to know about a call beyond the invocation (kept per invocation object). */
 export interface RustcCall {
@@ -423,38 +424,11 @@ export function parseRustcArguments(input: ParseInput, options: ParseOptions = {
     ...job,
   };
   const runsOnHost = types.includes("proc-macro") || /^build_script_/.test(crateName);
-  calls.set(inv, {
-    target: effectiveTarget,
-    sysroot: effectiveSysroot,
-    host: data.host,
-    links,
-    crateName,
-    runsOnHost,
-    ...(links ? { linker: { name: linker ?? "cc", cwd, pathEnv: env.PATH } } : {}),
-  });
+  const linkerOf = links ? { linker: { name: linker ?? "cc", cwd, pathEnv: env.PATH } } : {};
+  calls.set(inv, { target: effectiveTarget, sysroot: effectiveSysroot, host: data.host, links, crateName, runsOnHost, ...linkerOf });
   return { cacheable: true, invocation: inv };
 }
 
-
-/** `-C` options whose link depends on more than the linker, its system files and the job's inputs. */
-const UNPORTABLE_LINK_OPTIONS = new Set(["linker-plugin-lto", "linker-flavor", "link-self-contained", "linker-features"]);
-
-/**
- * A link argument that reaches outside the job's inputs: a search or tool
- * directory (`-L`, `-B`, `--sysroot`, `-fuse-ld=` a path, `-plugin`), or a
- * path that is not a regular file (files are carried as inputs).
- */
-function unportableLinkArg(args: readonly string[]): string | undefined {
-  for (const a of args) {
-    const parts = a.startsWith("-Wl,") ? a.slice(4).split(",") : [a];
-    for (const p of parts) {
-      if (/^(-L|-B|--sysroot|-plugin|--plugin|-fplugin|-fuse-ld=\/|-specs|--specs|-T$|--library-path)/.test(p)) return `-C link-arg=${a}`;
-      const value = p.slice(Math.max(p.lastIndexOf("="), 0) + (p.includes("=") ? 1 : 0));
-      if (isAbsolute(value) && !statSync(value, { throwIfNoEntry: false })?.isFile()) return `-C link-arg=${a}`;
-    }
-  }
-  return undefined;
-}
 
 /**
  * Files that link arguments name: a whole argument (`-C link-arg=foo.o`) or
