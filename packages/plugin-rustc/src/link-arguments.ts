@@ -7,7 +7,8 @@ export const UNPORTABLE_LINK_OPTIONS = new Set(["linker-plugin-lto", "linker-fla
 
 /**
  * A link argument that reaches outside the job's inputs: a search or tool
- * directory (`-L`, `-B`, `--sysroot`, `-fuse-ld=` a path, `-plugin`), or a
+ * directory (`-L`, `-B`, `--sysroot`, `-plugin`), another linker than the
+ * identity names (`-fuse-ld=`, `--ld-path=`), or a
  * path that is not a regular file (files are carried as inputs).
  */
 export function unportableLinkArg(args: readonly string[]): string | undefined {

@@ -62,6 +62,7 @@ describe("which rustc calls become jobs", () => {
     ["-C", "link-arg=-L/opt/lib"],
     ["-C", "link-args=-Wl,-L,/opt/lib"],
     ["-C", "link-arg=-fuse-ld=/opt/mold/ld"],
+    ["-C", "link-arg=-fuse-ld=mold"],
     ["-C", "link-arg=/nonexistent/version.map"],
     ["-C", "linker-flavor=ld.lld"],
   ])("a link that reaches outside the job (%s %s) stays local, for the reason links", (c, opt) => {
