@@ -165,7 +165,6 @@ async function identityOf(s: Omit<LinkerSetup, "identity">): Promise<string> {
   return h.digest("hex").slice(0, 32);
 }
 
-
 /** Size, mtime and inode of every file of a setup (through symlinks): a package upgrade changes one. */
 function stampOf(s: LinkerSetup): string {
   return [...s.programs, ...s.libraries, ...s.files]

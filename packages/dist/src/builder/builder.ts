@@ -89,7 +89,7 @@ export async function startBuilder(config: BuilderConfig, logger = new Logger(co
     throw new BuilderStartError((err as Error).message);
   }
   const log = (level: "info" | "warn" | "debug", msg: string) => logger[level]("%s", msg);
-  const providers: ToolchainProvider[] = config.rust ? [createRustToolchainProvider(config.rust, config.dataDir)] : [];
+  const providers: ToolchainProvider[] = config.rust ? [createRustToolchainProvider(config.rust, config.dataDir, undefined, (m) => logger.warn("%s", m))] : [];
   const provided = new ProvidedToolchains(providers, config.dataDir, log);
   await provided.refresh();
   const runner = new JobRunner({ stores, sandbox, scratchRoot: join(config.dataDir, "jobs"), maxJobs: config.maxJobs, caps: config.limits, provided, ownToolchain: (id) => own.resolve(id) });

@@ -80,10 +80,11 @@ export function hostTriple(arch: string = process.arch): string | undefined {
   return process.platform === "linux" ? triples[arch] : undefined;
 }
 
-export function createRustToolchainProvider(config: RustProviderConfig, dataDir: string, host: string | undefined = hostTriple()): RustToolchainProvider {
+/** `startLog`: where what happens outside a provisioning goes (a linker that cannot be inspected at start). */
+export function createRustToolchainProvider(config: RustProviderConfig, dataDir: string, host: string | undefined = hostTriple(), startLog?: (msg: string) => void): RustToolchainProvider {
   const digests = new DirectoryDigests();
   const linkTargets = (config.linkTargets ?? (host && (onPath("cc") || onPath("gcc")) ? [host] : [])).map((t) => (typeof t === "string" ? { target: t } : t));
-  const linkers = new BuilderLinkers(linkTargets, (m) => log(m));
+  const linkers = new BuilderLinkers(linkTargets, (m) => (startLog ?? log)(m));
   const declared = new DeclaredToolchains(config.toolchains ?? [], digests, linkers);
   let log: (msg: string) => void = () => {};
   const r = config.rustup;
