@@ -162,6 +162,24 @@ it(
 );
 
 it(
+  "test harnesses (cargo test --no-run: rustc --test) link on the builder too, byte-identical to a plain build's",
+  async () => {
+    await ws.cargoRun(["clean", "-q"]);
+    await ws.cargoRun(["test", "--no-run", "-q"]);
+    const plainTests = ws.artifacts();
+    await sb.zeroStats();
+    await ws.cargoRun(["clean", "-q"], { wrapper: true, env: farmEnv() });
+    await ws.cargoRun(["test", "--no-run", "-q"], { wrapper: true, env: farmEnv() });
+    const s = await sb.stats();
+    expect(fallbacks(s), daemonLog()).toEqual({});
+    // At least one harness per package (4 libraries, the program, the cdylib), linked remotely; dependencies may hit.
+    expect(s.remote?.farm?.compiles ?? 0, JSON.stringify(s)).toBeGreaterThanOrEqual(6);
+    expectSameArtifacts(ws.artifacts(), plainTests, "cargo test --no-run on the farm");
+  },
+  LONG,
+);
+
+it(
   "a builder whose linker has another identity (clang for the host) gets no link jobs: they link here, counted dist-no-builder; the libraries still go",
   async () => {
     await builder.kill();
