@@ -1,11 +1,12 @@
 import { join } from "node:path";
-import type { KeyContext, KeyHasher, ReprisePlugin } from "@reprise/core";
-import { detectRustc } from "./detect.js";
+import type { DescriptorQuery, KeyContext, KeyHasher, ReprisePlugin, RunnerFiles } from "@reprise/core";
+import { detectRustc, rustcData } from "./detect.js";
 import { parseRustcArguments, rustcCallOf } from "./parse-arguments.js";
 import { DirectoryDigests } from "./sysroot-digest.js";
 import { DaemonJobserver } from "./environment.js";
 import { RustNativeCpuResolver } from "./native-cpu.js";
-import { rustcToolchainPlatforms, rustcToolchainSpec } from "./toolchain.js";
+import { filesBelow, rustcToolchainPlatforms, rustcToolchainSpec } from "./toolchain.js";
+import { LinkerSetups } from "./linker.js";
 
 export const PLUGIN_NAME = "@reprise/plugin-rustc";
 
@@ -26,6 +27,23 @@ export async function addSysrootToKey(hasher: KeyHasher, ctx: KeyContext, digest
   if (call.links) hasher.add("rustc-host-tools", await digests.digest(join(rustlib, call.host, "bin"), hashFile));
 }
 
+/**
+ * What a linking call needs of this machine in a hermetic sandbox: its
+ * linker's files (`inspectLinker`) and rustc's host tools (`rust-lld` and the
+ * `gcc-ld` wrappers it links through), which the toolchain archive leaves out.
+ */
+export async function linkerRunnerFiles(query: DescriptorQuery, linkers: LinkerSetups): Promise<RunnerFiles | undefined> {
+  if (query.compiler.family !== "rustc") return undefined;
+  const call = rustcCallOf(query.invocation);
+  const data = rustcData(query.compiler);
+  if (!call?.links || !call.linker || !data) return undefined;
+  const setup = await linkers.get(call.linker.name, { cwd: call.linker.cwd, pathEnv: call.linker.pathEnv }).catch(() => undefined);
+  if (!setup) return undefined;
+  const hostTools = filesBelow(join(data.sysroot, "lib", "rustlib", data.host, "bin"));
+  // rust-lld loads the toolchain's LLVM (the archive holds it: not carried twice).
+  return { programs: [...setup.programs, ...hostTools], libraries: setup.libraries, files: setup.files, libraryPath: [join(data.sysroot, "lib")] };
+}
+
 export interface RustcPluginOptions {
   /**
    * Tokens of the jobserver shared by the rustc processes the daemon runs on
@@ -40,6 +58,7 @@ export function createRustcPlugin(options: RustcPluginOptions = {}): ReprisePlug
   const tokens = options.jobserverTokens;
   const jobserver = tokens === false ? undefined : new DaemonJobserver(tokens);
   const nativeCpu = new RustNativeCpuResolver();
+  const linkers = new LinkerSetups();
   return {
     name: PLUGIN_NAME,
     apply(engine) {
@@ -47,6 +66,7 @@ export function createRustcPlugin(options: RustcPluginOptions = {}): ReprisePlug
       engine.hooks.parseArguments.for("rustc").tap(PLUGIN_NAME, (input) => parseRustcArguments(input, { jobserver }));
       engine.hooks.packageToolchain.tapPromise(PLUGIN_NAME, async (compiler) => (compiler.family === "rustc" ? rustcToolchainSpec(compiler) : undefined));
       engine.hooks.resolveArchitecture.tapPromise(PLUGIN_NAME, async ({ toolchain }) => (toolchain?.family === "rustc" ? rustcToolchainPlatforms(toolchain) : undefined));
+      engine.hooks.runnerFiles.tapPromise(PLUGIN_NAME, (query) => linkerRunnerFiles(query, linkers));
       engine.hooks.extendKey.tapPromise(PLUGIN_NAME, async (hasher, ctx) => {
         await addSysrootToKey(hasher, ctx, digests);
         await nativeCpu.extendKey(hasher, ctx);

@@ -4,7 +4,7 @@ import { collectToolchainEntries, programPlatforms, type CompilerInfo, type Plat
 import { rustcData } from "./detect.js";
 
 /** Every regular file below `dir` (recursively), sorted; nothing when it does not exist. */
-function filesBelow(dir: string): string[] {
+export function filesBelow(dir: string): string[] {
   let entries;
   try {
     entries = readdirSync(dir, { withFileTypes: true });

@@ -23,6 +23,20 @@ export interface DescriptorQuery {
   invocation: CompileInvocation;
 }
 
+/**
+ * Files of this machine a local sandbox must hold, besides the toolchain and
+ * the job's inputs, to run a call that `needsRunner` (rustc's links: the
+ * linker, its crt objects and libraries). Programs and libraries bring the
+ * shared libraries they load.
+ */
+export interface RunnerFiles {
+  programs: string[];
+  libraries: string[];
+  files: string[];
+  /** Where their shared libraries are found besides the loader's own search (as LD_LIBRARY_PATH would say). */
+  libraryPath?: string[];
+}
+
 /** What `portableToolchain` is asked: a compiler, and the target its jobs must produce code for. */
 export interface PortableToolchainQuery {
   compiler: CompilerInfo;
@@ -163,6 +177,12 @@ export function createHooks() {
      * keeps the archive (`packageToolchain`).
      */
     describeToolchain: new AsyncSeriesBailHook<[DescriptorQuery], ToolchainDescriptor | undefined>(["query"]),
+    /**
+     * Bail: for a miss whose call `needsRunner`, the files of this machine
+     * that meet the need in a hermetic sandbox here; undefined keeps the call
+     * local. Asked by hermetic mode on a miss, never on a hit nor on the farm.
+     */
+    runnerFiles: new AsyncSeriesBailHook<[DescriptorQuery], RunnerFiles | undefined>(["query"]),
     /** Bail: the platforms (arch + OS) of hosts that can run a toolchain (read from its binaries) or provide a descriptor. */
     resolveArchitecture: new AsyncSeriesBailHook<[ArchitectureQuery], Platform[] | undefined>(["query"]),
     /**

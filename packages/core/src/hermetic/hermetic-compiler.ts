@@ -11,6 +11,7 @@ import type { JobLimits, JobResult, Sandbox } from "../sandbox/types.js";
 import type { Stats } from "../stats/stats.js";
 import { silentLogger, type Logger } from "../util/logger.js";
 import { buildJob, DEFAULT_LIMITS, jobRefusal } from "./build-job.js";
+import { addRunnerFiles } from "./runner-files.js";
 import type { InputStore } from "./input-store.js";
 
 /** Gives the unpacked root of a compiler's packaged toolchain, packaging and unpacking it on first use. */
@@ -91,8 +92,11 @@ export class HermeticCompiler {
     inv: CompileInvocation,
     limits: Partial<JobLimits> = {},
   ): Promise<HermeticOutcome> {
-    const refused = jobRefusal(inv);
+    // A call that needs more of its runner goes only with the files of this machine its plugin names (runnerFiles).
+    const refused = jobRefusal(inv, { vouched: true });
     if (refused) return refused;
+    const runner = inv.needsRunner ? await this.o.engine.hooks.runnerFiles.promise({ compiler, invocation: inv }).catch(() => undefined) : undefined;
+    if (inv.needsRunner && !runner) return { ok: false, reason: `hermetic-${inv.needsRunner.reason}`, detail: inv.needsRunner.detail };
     let sandbox: Sandbox;
     try {
       sandbox = await this.sandboxes.select(name, options);
@@ -119,9 +123,11 @@ export class HermeticCompiler {
 
     let scratchDir: string | undefined;
     try {
-      const plan = await buildJob(request, inv, toolchain.id, ws.inputs, this.o.hashes, { ...this.limits, ...limits });
+      const plan = await buildJob(request, inv, toolchain.id, ws.inputs, this.o.hashes, { ...this.limits, ...limits }, { vouched: true });
       if (!plan.ok) return plan;
       const job = plan.job;
+      const unreadable = runner && (await addRunnerFiles(job, runner, toolchain.root, ws.inputs, this.o.hashes));
+      if (unreadable) return { ok: false, reason: "hermetic-input-unreadable", detail: unreadable };
       // The toolchain holds the compiler under its own name; the job calls it as the build did (cc, not gcc-12).
       if (toolchain.compilerPath && job.argv[0] !== toolchain.compilerPath) job.links = [{ path: job.argv[0]!, target: toolchain.compilerPath }];
       mkdirSync(ws.scratchRoot, { recursive: true, mode: 0o700 });
