@@ -16,7 +16,13 @@ import type { InputStore } from "./input-store.js";
 
 /** Adds the runner's files to `job`; returns why it could not (a file unreadable or changed meanwhile). */
 export async function addRunnerFiles(job: CompileJob, files: RunnerFiles, toolchainRoot: string, inputs: InputStore, hashes: FileHashCache): Promise<string | undefined> {
-  const { entries, missing } = collectToolchainFiles(files, files.libraryPath ? { ldLibraryPath: files.libraryPath } : {});
+  let collected: ReturnType<typeof collectToolchainFiles>;
+  try {
+    collected = collectToolchainFiles(files, files.libraryPath ? { ldLibraryPath: files.libraryPath } : {});
+  } catch (err) {
+    return (err as Error).message; // a file gone since the plugin named it
+  }
+  const { entries, missing } = collected;
   if (missing.length) return `libraries not found: ${missing.map((m) => m.name).join(", ")}`;
   const inRoot = (path: string) => lstatSync(join(toolchainRoot, path), { throwIfNoEntry: false }) !== undefined;
   const known = new Set(job.inputs.map((i) => i.path));
