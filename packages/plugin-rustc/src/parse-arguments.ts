@@ -7,7 +7,7 @@ import { expandArgFiles, lexRustcArgs, type RustcArg } from "./lex.js";
 import { CRATE_TYPES, depInfoName, LINKING_CRATE_TYPES, linkOutputName, metadataName } from "./outputs.js";
 import { chooseToolchain } from "./rustup.js";
 import { jobPlan, pathRecordingOf, withoutEmit } from "./job-plan.js";
-import { UNPORTABLE_LINK_OPTIONS, unportableLinkArg } from "./link-arguments.js";
+import { systemLibrary, UNPORTABLE_LINK_OPTIONS, unportableLinkArg } from "./link-arguments.js";
 
 /** What the key hook needs to know about a call beyond the invocation (kept per invocation object). */
 export interface RustcCall {
@@ -400,7 +400,8 @@ export function parseRustcArguments(input: ParseInput, options: ParseOptions = {
 
   const compileEnv = compileEnvironment(env, options.jobserver?.makeflags(() => input.tempPath(".jobserver")));
   const effectiveSysroot = sysroot ?? data.sysroot;
-  const linkRefusal = links ? (unportableLink ?? unportableLinkArg(linkArgs)) : undefined;
+  const nativeDirs = searchPaths.filter((s) => s.kind === "native" || s.kind === "all").map((s) => s.path);
+  const linkRefusal = links ? (unportableLink ?? unportableLinkArg(linkArgs) ?? systemLibrary(nativeDirs, libs)) : undefined;
   const job = jobPlan({ links, linkRefusal, bundles: types.includes("staticlib") && emits.has("link"), types, compilerPath, args: expanded.args, sysroot: effectiveSysroot, tempPath: input.tempPath });
 
   const inv: CompileInvocation = {

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Engine } from "@reprise/core";
 import { describe, expect, it } from "vitest";
 import { createRustcPlugin } from "../src/index.js";
@@ -69,6 +72,20 @@ describe("which rustc calls become jobs", () => {
     const inv = parse(["--crate-name", "t", "src/main.rs", "--crate-type", "bin", c, opt, "--emit=dep-info,link", ...COMMON]);
     expect(inv.closureScan).toBeUndefined();
     expect(inv.localOnly).toEqual({ reason: "links", detail: expect.stringContaining(opt.replace(/^link-args=/, "")) });
+  });
+
+  it("a system library linked by name (-l z, no -L native= directory holding it) keeps the link local; libc's own and a native archive do not", () => {
+    const local = parse(["--crate-name", "t", "src/main.rs", "--crate-type", "bin", "-l", "z", "--emit=dep-info,link", ...COMMON]);
+    expect(local.localOnly).toEqual({ reason: "links", detail: expect.stringContaining("-l z (a system library)") });
+    const own = parse(["--crate-name", "t", "src/main.rs", "--crate-type", "bin", "-l", "m", "-l", "dylib=pthread", "--emit=dep-info,link", ...COMMON]);
+    expect(own.localOnly).toBeUndefined();
+    expect(own.needsRunner?.reason).toBe("links");
+    const dir = mkdtempSync(join(tmpdir(), "reprise-native-"));
+    writeFileSync(join(dir, "libtwice.a"), "!<arch>\n");
+    const native = parse(["--crate-name", "t", "src/main.rs", "--crate-type", "bin", "-L", `native=${dir}`, "-l", "static=twice", "--emit=dep-info,link", ...COMMON]);
+    expect(native.localOnly).toBeUndefined();
+    expect(native.extraInputFiles).toContain(join(dir, "libtwice.a"));
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it("a proc macro crate checked without linking (--emit=metadata) is a job", () => {
