@@ -6,7 +6,8 @@ import { compileEnvironment, keyEnvNames, terminalWantsColor, type DaemonJobserv
 import { expandArgFiles, lexRustcArgs, type RustcArg } from "./lex.js";
 import { CRATE_TYPES, depInfoName, LINKING_CRATE_TYPES, linkOutputName, metadataName } from "./outputs.js";
 import { chooseToolchain } from "./rustup.js";
-import { jobPlan, pathRecordingOf, withoutEmit } from "./job-plan.js";
+import { jobPlan, withoutEmit } from "./job-plan.js";
+import { DylibNames, rustcPathRecording } from "./path-recording.js";
 
 /** What the key hook needs to know about a call beyond the invocation (kept per invocation object). */
 export interface RustcCall {
@@ -157,7 +158,14 @@ function realOr(path: string): string {
 export interface ParseOptions {
   /** The daemon's jobserver, given to the compiles it runs instead of cargo's. */
   jobserver?: DaemonJobserver;
+  /** The daemon's memo of the dynamic libraries (proc macros) in crate directories. */
+  dylibs?: DylibNames;
 }
+
+const sharedDylibs = new DylibNames();
+
+/** Search path kinds rustc looks for crates in. */
+const CRATE_SEARCH_KINDS = new Set(["dependency", "crate", "all"]);
 
 export function parseRustcArguments(input: ParseInput, options: ParseOptions = {}): ParseResult {
   const { cwd, env } = input;
@@ -408,7 +416,10 @@ export function parseRustcArguments(input: ParseInput, options: ParseOptions = {
     volatileMarkers: [],
     // rustc writes the cwd into debug info and metadata unless a remap covers it.
     dependsOnCwd: !remaps.some((r) => r.from !== "" && isWithin(cwd, resolve(cwd, r.from))),
-    pathRecording: pathRecordingOf(remaps, cwd),
+    pathRecording: rustcPathRecording(
+      { remaps, cwd, externs, crateDirs: searchPaths.filter((p) => CRATE_SEARCH_KINDS.has(p.kind)).map((p) => p.path), outputRoles: outputs.map((o) => o.role) },
+      options.dylibs ?? sharedDylibs,
+    ),
     colorDiagnostics,
     extraInputFiles,
     ...(compileEnv ? { compileEnv } : {}),

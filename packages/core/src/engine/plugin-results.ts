@@ -62,6 +62,8 @@ export const compileInvocationSchema = z.object({
       fileTokens: z.array(nonEmpty),
       macroMaps: z.array(absolutePath),
       unmappable: z.boolean(),
+      relocatable: z.object({ outputs: z.array(nonEmpty), streams: z.boolean() }).optional(),
+      bindingMarkers: z.array(nonEmpty).optional(),
     })
     .optional(),
   colorDiagnostics: z.boolean(),

@@ -107,6 +107,22 @@ export interface PathRecording {
   macroMaps: string[];
   /** The outputs record paths no prefix map removes (coverage notes, profile data paths): no sharing between checkouts. */
   unmappable: boolean;
+  /**
+   * Outputs (by role) and whether the streams name paths as plain text the
+   * compiler writes as it was given them (a dependency file's paths, rustc's
+   * artifact notifications): there a base directory is stored as a
+   * placeholder and restored as this checkout's, instead of binding the entry
+   * to its checkout. Only for base directories of characters no such format
+   * escapes.
+   */
+  relocatable?: { outputs: string[]; streams: boolean };
+  /**
+   * Byte strings that, found in an output, bind the entry to its checkout:
+   * the compile ran code that could read the checkout's paths without the
+   * key knowing (rustc: the names of the proc-macro crates it could load,
+   * which its metadata then lists).
+   */
+  bindingMarkers?: string[];
 }
 
 /**
