@@ -17,6 +17,8 @@ export function dylibCrateName(file: string): string | undefined {
  */
 export class DylibNames {
   private readonly memo = new Map<string, { mtimeMs: number; names: string[] }>();
+  /** A listing made this soon after the directory's last change may have missed a file added within the same timestamp tick. */
+  static readonly RACY_MS = 100;
 
   in(dir: string): string[] | undefined {
     let st;
@@ -29,6 +31,7 @@ export class DylibNames {
     if (!st?.isDirectory()) return [];
     const known = this.memo.get(dir);
     if (known && known.mtimeMs === st.mtimeMs) return known.names;
+    const listedAt = Date.now();
     let entries: string[];
     try {
       entries = readdirSync(dir);
@@ -37,7 +40,8 @@ export class DylibNames {
     }
     const names = [...new Set(entries.map(dylibCrateName).filter((n): n is string => n !== undefined))].sort();
     if (this.memo.size > 256) this.memo.clear();
-    this.memo.set(dir, { mtimeMs: st.mtimeMs, names });
+    if (listedAt - st.mtimeMs > DylibNames.RACY_MS) this.memo.set(dir, { mtimeMs: st.mtimeMs, names });
+    else this.memo.delete(dir);
     return names;
   }
 }
