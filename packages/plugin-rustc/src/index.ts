@@ -5,7 +5,6 @@ import { parseRustcArguments, rustcCallOf } from "./parse-arguments.js";
 import { DirectoryDigests } from "./sysroot-digest.js";
 import { DaemonJobserver } from "./environment.js";
 import { RustNativeCpuResolver } from "./native-cpu.js";
-import { DylibNames } from "./path-recording.js";
 import { rustcToolchainPlatforms, rustcToolchainSpec } from "./toolchain.js";
 
 export const PLUGIN_NAME = "@reprise/plugin-rustc";
@@ -41,12 +40,11 @@ export function createRustcPlugin(options: RustcPluginOptions = {}): ReprisePlug
   const tokens = options.jobserverTokens;
   const jobserver = tokens === false ? undefined : new DaemonJobserver(tokens);
   const nativeCpu = new RustNativeCpuResolver();
-  const dylibs = new DylibNames();
   return {
     name: PLUGIN_NAME,
     apply(engine) {
       engine.hooks.detectCompiler.tapPromise(PLUGIN_NAME, (probe) => detectRustc(probe));
-      engine.hooks.parseArguments.for("rustc").tap(PLUGIN_NAME, (input) => parseRustcArguments(input, { jobserver, dylibs }));
+      engine.hooks.parseArguments.for("rustc").tap(PLUGIN_NAME, (input) => parseRustcArguments(input, { jobserver }));
       engine.hooks.packageToolchain.tapPromise(PLUGIN_NAME, async (compiler) => (compiler.family === "rustc" ? rustcToolchainSpec(compiler) : undefined));
       engine.hooks.resolveArchitecture.tapPromise(PLUGIN_NAME, async ({ toolchain }) => (toolchain?.family === "rustc" ? rustcToolchainPlatforms(toolchain) : undefined));
       engine.hooks.extendKey.tapPromise(PLUGIN_NAME, async (hasher, ctx) => {
@@ -75,4 +73,4 @@ export { keyEnvNames, compileEnvironment, terminalWantsColor, DaemonJobserver } 
 export { DirectoryDigests } from "./sysroot-digest.js";
 export { RustNativeCpuResolver, usesNativeCpu } from "./native-cpu.js";
 export { rustcToolchainSpec, rustcToolchainPlatforms, installedTargets } from "./toolchain.js";
-export { rustcPathRecording, dylibCrateName, DylibNames } from "./path-recording.js";
+export { rustcPathRecording, dylibCrateName, DYLIB_FILE } from "./path-recording.js";

@@ -7,7 +7,7 @@ import { expandArgFiles, lexRustcArgs, type RustcArg } from "./lex.js";
 import { CRATE_TYPES, depInfoName, LINKING_CRATE_TYPES, linkOutputName, metadataName } from "./outputs.js";
 import { chooseToolchain } from "./rustup.js";
 import { jobPlan, withoutEmit } from "./job-plan.js";
-import { DylibNames, rustcPathRecording } from "./path-recording.js";
+import { rustcPathRecording } from "./path-recording.js";
 
 /** What the key hook needs to know about a call beyond the invocation (kept per invocation object). */
 export interface RustcCall {
@@ -158,11 +158,7 @@ function realOr(path: string): string {
 export interface ParseOptions {
   /** The daemon's jobserver, given to the compiles it runs instead of cargo's. */
   jobserver?: DaemonJobserver;
-  /** The daemon's memo of the dynamic libraries (proc macros) in crate directories. */
-  dylibs?: DylibNames;
 }
-
-const sharedDylibs = new DylibNames();
 
 /** Search path kinds rustc looks for crates in. */
 const CRATE_SEARCH_KINDS = new Set(["dependency", "crate", "all"]);
@@ -416,10 +412,13 @@ export function parseRustcArguments(input: ParseInput, options: ParseOptions = {
     volatileMarkers: [],
     // rustc writes the cwd into debug info and metadata unless a remap covers it.
     dependsOnCwd: !remaps.some((r) => r.from !== "" && isWithin(cwd, resolve(cwd, r.from))),
-    pathRecording: rustcPathRecording(
-      { remaps, cwd, externs, crateDirs: searchPaths.filter((p) => CRATE_SEARCH_KINDS.has(p.kind)).map((p) => p.path), outputRoles: outputs.map((o) => o.role) },
-      options.dylibs ?? sharedDylibs,
-    ),
+    pathRecording: rustcPathRecording({
+      remaps,
+      cwd,
+      externs,
+      crateDirs: searchPaths.filter((p) => CRATE_SEARCH_KINDS.has(p.kind)).map((p) => p.path),
+      outputRoles: outputs.map((o) => o.role),
+    }),
     colorDiagnostics,
     extraInputFiles,
     ...(compileEnv ? { compileEnv } : {}),

@@ -1,11 +1,5 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
-import { dylibCrateName, DylibNames, rustcPathRecording } from "../src/path-recording.js";
-
-const dir = mkdtempSync(join(tmpdir(), "reprise-rustc-recording-"));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+import { describe, expect, it } from "vitest";
+import { DYLIB_FILE, dylibCrateName, rustcPathRecording } from "../src/path-recording.js";
 
 describe("rustc's path recording for baseDirs", () => {
   it("reads a proc macro's crate name from its file name", () => {
@@ -16,28 +10,27 @@ describe("rustc's path recording for baseDirs", () => {
     expect(dylibCrateName("libserde-ffdf2c73cff7e86c.rlib")).toBeUndefined();
   });
 
-  it("names every proc macro the crate could load as a binding marker: --extern ones and those in its crate directories", () => {
-    const deps = join(dir, "deps");
-    mkdirSync(deps);
-    writeFileSync(join(deps, "libserde_derive-bb99573673677c88.so"), "");
-    writeFileSync(join(deps, "libserde-ffdf2c73cff7e86c.rlib"), "");
-    const names = new DylibNames();
-    const rec = rustcPathRecording(
-      { remaps: [{ from: "/a/proj" }], cwd: "/a/proj", externs: ["/x/libembed_dir-0123456789abcdef.so", "/x/libutil-0123456789abcdef.rlib"], crateDirs: [deps], outputRoles: ["rlib", "rmeta", "dep-info"] },
-      names,
-    );
-    expect(rec).toMatchObject({ debugMaps: ["/a/proj"], unmappable: false, relocatable: { outputs: ["dep-info"], streams: true }, bindingMarkers: ["embed_dir", "serde_derive"] });
-    // A new proc macro in the directory is seen (the listing follows the directory's changes).
-    writeFileSync(join(deps, "libthiserror_impl-963072df1c5728ba.so"), "");
-    const later = names.in(deps);
-    expect(later).toContain("thiserror_impl");
+  it("remaps, relocatable dep-info and streams, and the proc macros the crate could load as binding markers", () => {
+    const rec = rustcPathRecording({
+      remaps: [{ from: "/a/proj" }, { from: "" }],
+      cwd: "/a/proj",
+      externs: ["/x/libembed_dir-0123456789abcdef.so", "/x/libutil-0123456789abcdef.rlib"],
+      crateDirs: ["/a/proj/target/debug/deps", "/a/proj/target/debug/deps"],
+      outputRoles: ["rlib", "rmeta", "dep-info"],
+    });
+    expect(rec).toEqual({
+      debugInfo: true,
+      debugMaps: ["/a/proj"],
+      fileTokens: [],
+      macroMaps: ["/a/proj"],
+      unmappable: false,
+      relocatable: { outputs: ["dep-info"], streams: true },
+      bindingMarkers: { names: ["embed_dir"], filesIn: { dirs: ["/a/proj/target/debug/deps"], pattern: DYLIB_FILE }, outputsShow: true },
+    });
   });
 
-  it("does not share a crate that could load a proc macro when no output holds the metadata that would name it (a program)", () => {
-    const rec = rustcPathRecording({ remaps: [], cwd: "/a/proj", externs: ["/x/libembed_dir.so"], crateDirs: [], outputRoles: ["bin", "dep-info"] }, new DylibNames());
-    expect(rec.unmappable).toBe(true);
-    const none = rustcPathRecording({ remaps: [], cwd: "/a/proj", externs: [], crateDirs: [join(dir, "missing")], outputRoles: ["bin", "dep-info"] }, new DylibNames());
-    expect(none.unmappable).toBe(false);
-    expect(none.bindingMarkers).toBeUndefined();
+  it("a program's outputs hold no metadata that would name a proc macro: any binds it", () => {
+    const rec = rustcPathRecording({ remaps: [], cwd: "/a/proj", externs: [], crateDirs: [], outputRoles: ["bin", "dep-info"] });
+    expect(rec.bindingMarkers).toEqual({ names: [], outputsShow: false });
   });
 });

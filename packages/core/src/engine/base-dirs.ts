@@ -1,4 +1,5 @@
-import type { CompileInvocation, PathRecording } from "./types.js";
+import { readdirSync } from "node:fs";
+import type { BindingMarkers, CompileInvocation, PathRecording } from "./types.js";
 
 /** What of an entry a hit replays: its outputs and streams. */
 export interface ReplayedParts {
@@ -77,7 +78,7 @@ class BaseDirSharing implements PathSharing {
   private readonly needle: Buffer;
   private readonly inArgument: RegExp;
   private readonly relocatable: { outputs: ReadonlySet<string>; streams: boolean };
-  private readonly markers: Buffer[];
+  private readonly markers: BindingMarkers | undefined;
 
   constructor(
     private readonly base: string,
@@ -91,7 +92,7 @@ class BaseDirSharing implements PathSharing {
     const relocatable = rec.relocatable && PLAIN_PATH.test(base) && base !== "/" ? rec.relocatable : undefined;
     this.relocatable = { outputs: new Set(relocatable?.outputs ?? []), streams: relocatable?.streams ?? false };
     this.relocates = this.relocatable.outputs.size > 0 || this.relocatable.streams;
-    this.markers = (rec.bindingMarkers ?? []).map((m) => Buffer.from(m));
+    this.markers = rec.bindingMarkers;
   }
 
   stored<T extends ReplayedParts>(parts: T): T {
@@ -104,7 +105,12 @@ class BaseDirSharing implements PathSharing {
 
   boundBy(parts: ReplayedParts): boolean {
     if (this.recordedIn([...parts.outputs, { data: parts.stdout }, { data: parts.stderr }])) return true;
-    return this.markers.length > 0 && parts.outputs.some((o) => this.markers.some((m) => o.data.includes(m)));
+    if (!this.markers) return false;
+    const markers = markerNames(this.markers);
+    if (markers === undefined) return true;
+    if (!this.markers.outputsShow) return markers.length > 0;
+    const needles = markers.map((m) => Buffer.from(m));
+    return parts.outputs.some((o) => needles.some((m) => o.data.includes(m)));
   }
 
   private mapParts<T extends ReplayedParts>(parts: T, swap: (data: Buffer) => Buffer): T {
@@ -175,6 +181,29 @@ function fromPlaceholder(data: Buffer, base: Buffer): Buffer {
 
 function continuesName(byte: number): boolean {
   return (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a) || byte >= 0x80 || "_.+-@~,%".includes(String.fromCharCode(byte));
+}
+
+/** The markers, with those named by files in the listed directories; undefined when a directory cannot be listed (it might hold one). */
+function markerNames(m: BindingMarkers): string[] | undefined {
+  const names = new Set(m.names);
+  if (m.filesIn) {
+    const pattern = new RegExp(m.filesIn.pattern);
+    for (const dir of new Set(m.filesIn.dirs)) {
+      let files: string[];
+      try {
+        files = readdirSync(dir);
+      } catch (err) {
+        // A directory that is not there holds nothing the compile could have loaded.
+        if ((err as NodeJS.ErrnoException).code === "ENOENT" || (err as NodeJS.ErrnoException).code === "ENOTDIR") continue;
+        return undefined;
+      }
+      for (const f of files) {
+        const name = pattern.exec(f)?.[1];
+        if (name) names.add(name);
+      }
+    }
+  }
+  return [...names];
 }
 
 function escapeRegExp(s: string): string {

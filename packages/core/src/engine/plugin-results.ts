@@ -63,7 +63,13 @@ export const compileInvocationSchema = z.object({
       macroMaps: z.array(absolutePath),
       unmappable: z.boolean(),
       relocatable: z.object({ outputs: z.array(nonEmpty), streams: z.boolean() }).optional(),
-      bindingMarkers: z.array(nonEmpty).optional(),
+      bindingMarkers: z
+        .object({
+          names: z.array(nonEmpty),
+          filesIn: z.object({ dirs: z.array(absolutePath), pattern: nonEmpty }).optional(),
+          outputsShow: z.boolean(),
+        })
+        .optional(),
     })
     .optional(),
   colorDiagnostics: z.boolean(),

@@ -117,12 +117,22 @@ export interface PathRecording {
    */
   relocatable?: { outputs: string[]; streams: boolean };
   /**
-   * Byte strings that, found in an output, bind the entry to its checkout:
-   * the compile ran code that could read the checkout's paths without the
-   * key knowing (rustc: the names of the proc-macro crates it could load,
-   * which its metadata then lists).
+   * The compile may run code that reads the checkout's paths without the key
+   * knowing (rustc: proc macros). Markers name that code; an entry whose
+   * outputs hold one is bound to its checkout (rustc's metadata names every
+   * crate the compile loaded). Worked out when an entry is stored under a
+   * base directory, never on a hit.
    */
-  bindingMarkers?: string[];
+  bindingMarkers?: BindingMarkers;
+}
+
+export interface BindingMarkers {
+  /** Markers known from the arguments. */
+  names: string[];
+  /** More markers: the first group of `pattern` (a regular expression) in the names of the files in these directories. */
+  filesIn?: { dirs: string[]; pattern: string };
+  /** False when no output would show a marker (no metadata among them): any marker then binds the entry. */
+  outputsShow: boolean;
 }
 
 /**

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { pathSharing, type ReplayedParts } from "../../src/engine/base-dirs.js";
 import type { CompileInvocation, PathRecording } from "../../src/engine/types.js";
@@ -73,10 +76,27 @@ describe("baseDirs: outputs that name the checkout as plain text are stored rela
     expect(s.boundBy(stored)).toBe(true);
   });
 
-  it("binds the entry when an output holds a binding marker (rustc: a proc macro it could load)", () => {
-    const withMarkers = pathSharing(BASES, "/home/a/proj", call("/home/a/proj", "/home/a/proj/target", { bindingMarkers: ["embed_dir"] }))!;
-    expect(withMarkers.boundBy(withMarkers.stored(parts("src/lib.rs:\n", "", "rmeta ... embed_dir ...")))).toBe(true);
-    expect(withMarkers.boundBy(withMarkers.stored(parts("src/lib.rs:\n", "", "rmeta ... memchr ...")))).toBe(false);
+  it("binds the entry when an output holds a binding marker (rustc: a proc macro it could load), from the arguments or from files in a directory", () => {
+    const named = pathSharing(BASES, "/home/a/proj", call("/home/a/proj", "/home/a/proj/target", { bindingMarkers: { names: ["embed_dir"], outputsShow: true } }))!;
+    expect(named.boundBy(named.stored(parts("src/lib.rs:\n", "", "rmeta ... embed_dir ...")))).toBe(true);
+    expect(named.boundBy(named.stored(parts("src/lib.rs:\n", "", "rmeta ... memchr ...")))).toBe(false);
+
+    const deps = mkdtempSync(join(tmpdir(), "reprise-markers-"));
+    try {
+      writeFileSync(join(deps, "libserde_derive-bb99573673677c88.so"), "");
+      writeFileSync(join(deps, "libserde-ffdf2c73cff7e86c.rlib"), "");
+      const filesIn = { dirs: [deps, join(deps, "missing")], pattern: "^lib(.+?)-[0-9a-f]{16}\\.so$" };
+      const listed = pathSharing(BASES, "/home/a/proj", call("/home/a/proj", "/home/a/proj/target", { bindingMarkers: { names: [], filesIn, outputsShow: true } }))!;
+      expect(listed.boundBy(listed.stored(parts("src/lib.rs:\n", "", "rmeta ... serde_derive ...")))).toBe(true);
+      expect(listed.boundBy(listed.stored(parts("src/lib.rs:\n", "", "rmeta ... serde ...")))).toBe(false);
+      // Outputs that would not show a marker (a program): any marker binds.
+      const program = pathSharing(BASES, "/home/a/proj", call("/home/a/proj", "/home/a/proj/target", { bindingMarkers: { names: [], filesIn, outputsShow: false } }))!;
+      expect(program.boundBy(program.stored(parts("src/main.rs:\n", "", "ELF")))).toBe(true);
+      const none = pathSharing(BASES, "/home/a/proj", call("/home/a/proj", "/home/a/proj/target", { bindingMarkers: { names: [], filesIn: { ...filesIn, dirs: [join(deps, "missing")] }, outputsShow: false } }))!;
+      expect(none.boundBy(none.stored(parts("src/main.rs:\n", "", "ELF")))).toBe(false);
+    } finally {
+      rmSync(deps, { recursive: true, force: true });
+    }
   });
 
   it("takes the base directory of the outputs when the cwd is outside every one (cargo compiles a registry crate in its own directory)", () => {
