@@ -2,7 +2,7 @@
 // Cargo sharing between checkouts: test-fixtures/rust-workspace checked out at two paths of
 // different lengths, built with RUSTFLAGS=--remap-path-prefix=<checkout>=/src and
 // REPRISE_BASEDIRS naming both. Timed, each a `cargo clean && cargo build` (only the build timed):
-//   plain        the second checkout without a cache (median of --reps);
+//   plain        the second checkout without a cache (median of --reps builds before Reprise's and one after);
 //   first        Reprise, cold cache, in the first checkout (fills the cache);
 //   second       Reprise in the second checkout with the first one's entries present;
 //   second warm  the second checkout again (its own entries too).
@@ -59,8 +59,14 @@ export async function runRustCheckoutsBench(options = {}) {
     o.log(`${phase}: ${(res.ms / 1000).toFixed(1)} s${res.stats ? ` (hits ${res.stats.hits}, misses ${res.stats.misses})` : ''}`);
     rows.push({ phase, ms: res.ms, hits: res.stats?.hits ?? null, misses: res.stats?.misses ?? null, notCacheable: res.stats?.notCacheable ?? null });
   };
+  // Plain builds before and after Reprise's (the machine's load drifts): their median is the baseline.
+  const plainBuild = () => {
+    const ms = build(second, null).ms;
+    o.log(`plain, second checkout: ${(ms / 1000).toFixed(1)} s`);
+    plain.push(ms);
+  };
   try {
-    for (let i = 0; i < o.reps; i++) plain.push(build(second, null).ms);
+    for (let i = 0; i < o.reps; i++) plainBuild();
     await reprise.reset();
     add('reprise, first checkout, cold cache', build(first, reprise));
     add("reprise, second checkout, the first one's entries", build(second, reprise));
@@ -68,12 +74,15 @@ export async function runRustCheckoutsBench(options = {}) {
   } finally {
     reprise.stop();
   }
+  plainBuild();
   const base = median(plain);
   rows.unshift({ phase: 'plain, second checkout', ms: base, hits: null, misses: null, notCacheable: null });
   for (const r of rows) r.ratio = r.ms / base;
-  const meta = { cargo: run([cargo, '--version'], { env: cargoEnv }).stdout.trim(), jobs: o.jobs, reps: o.reps };
+  const meta = { cargo: run([cargo, '--version'], { env: cargoEnv }).stdout.trim(), jobs: o.jobs, plainBuilds: plain.length };
   const markdown = [
     `### Rust: a second checkout's clean \`cargo build\` with the first checkout's entries (${meta.cargo}, -j${o.jobs}, remapped, baseDirs)`,
+    '',
+    `Plain: median of ${plain.length} builds (${plain.map((ms) => (ms / 1000).toFixed(1)).join(', ')} s).`,
     '',
     '| build | wall s | × plain | cache |',
     '|---|---|---|---|',

@@ -23,17 +23,18 @@ import { cargoMessages, expectSameArtifacts } from "../support/rust-jobs-workspa
  * CARGO_MANIFEST_DIR untracked: one embeds it, one only its length),
  * `uses-macro` and `len-only` (use them), `reexport` (re-exports one) and
  * `via-reexport` (uses it through reexport, with no --extern of the proc
- * macro), `tool` (a program).
+ * macro), `tool` (a program using via-reexport), `hello` (a program using
+ * plain).
  */
 
 const cargo = findCargo();
 const LONG = 600_000;
 const FIXTURE = join(REPO_ROOT, "test-fixtures/rust-share-workspace");
 
-/** Crates whose outputs cannot hold the checkout's path once it is remapped: the second checkout hits on them. */
-const SHARED = ["fnv", "memchr", "plain", "util"];
+/** Crates whose outputs cannot hold the checkout's path once it is remapped, and that load no proc macro: the second checkout hits on them. */
+const SHARED = ["fnv", "hello", "memchr", "plain", "util"];
 /** Crates that read the checkout's path (env!, or a proc macro they can load): never served across checkouts. */
-const KEPT = ["len_only", "reads_dir", "reexport", "uses_macro", "via_reexport"];
+const KEPT = ["len_only", "reads_dir", "reexport", "tool", "uses_macro", "via_reexport"];
 
 let sb: RepriseSandbox;
 let checkouts: string[];

@@ -37,12 +37,17 @@ export interface RecordingInput {
  *    a dependency re-exports) is bound to its checkout: its metadata names
  *    every crate it loaded, so the names of those libraries are binding
  *    markers (listed by the engine when it stores an entry, never on a hit).
- *    Without metadata among the outputs, any of them binds the entry.
+ *    Without metadata among the outputs (a program, a proc macro), a marker
+ *    named by an `--extern` file or by the metadata of an `--extern` crate
+ *    (which names every crate it loads) binds the entry.
  */
 export function rustcPathRecording(input: RecordingInput): PathRecording {
   const maps = input.remaps.filter((r) => r.from !== "").map((r) => resolve(input.cwd, r.from));
   const names = [...new Set(input.externs.map(dylibCrateName).filter((n): n is string => n !== undefined))].sort();
   const dirs = [...new Set(input.crateDirs)];
+  const outputsShow = input.outputRoles.some((r) => r === "rlib" || r === "rmeta");
+  // A program's (or proc macro's) outputs do not name what it loaded; its dependencies' metadata names every crate they load.
+  const metadata = outputsShow ? [] : [...new Set(input.externs.filter((f) => f.endsWith(".rlib") || f.endsWith(".rmeta")))].sort();
   return {
     debugInfo: true,
     debugMaps: maps,
@@ -53,7 +58,8 @@ export function rustcPathRecording(input: RecordingInput): PathRecording {
     bindingMarkers: {
       names,
       ...(dirs.length > 0 ? { filesIn: { dirs, pattern: DYLIB_FILE } } : {}),
-      outputsShow: input.outputRoles.some((r) => r === "rlib" || r === "rmeta"),
+      outputsShow,
+      ...(outputsShow ? {} : { shownIn: metadata }),
     },
   };
 }

@@ -29,8 +29,14 @@ describe("rustc's path recording for baseDirs", () => {
     });
   });
 
-  it("a program's outputs hold no metadata that would name a proc macro: any binds it", () => {
-    const rec = rustcPathRecording({ remaps: [], cwd: "/a/proj", externs: [], crateDirs: [], outputRoles: ["bin", "dep-info"] });
-    expect(rec.bindingMarkers).toEqual({ names: [], outputsShow: false });
+  it("a program's outputs hold no metadata that would name a proc macro: its dependencies' metadata does", () => {
+    const rec = rustcPathRecording({
+      remaps: [],
+      cwd: "/a/proj",
+      externs: ["/t/deps/libplain-0123456789abcdef.rlib", "/t/deps/libx-0123456789abcdef.rmeta", "/t/deps/libembed_dir-0123456789abcdef.so"],
+      crateDirs: [],
+      outputRoles: ["bin", "dep-info"],
+    });
+    expect(rec.bindingMarkers).toEqual({ names: ["embed_dir"], outputsShow: false, shownIn: ["/t/deps/libplain-0123456789abcdef.rlib", "/t/deps/libx-0123456789abcdef.rmeta"] });
   });
 });

@@ -1,4 +1,4 @@
-import { readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import type { BindingMarkers, CompileInvocation, PathRecording } from "./types.js";
 
 /** What of an entry a hit replays: its outputs and streams. */
@@ -106,11 +106,17 @@ class BaseDirSharing implements PathSharing {
   boundBy(parts: ReplayedParts): boolean {
     if (this.recordedIn([...parts.outputs, { data: parts.stdout }, { data: parts.stderr }])) return true;
     if (!this.markers) return false;
+    // Named by the arguments: the compile could load it for certain, and no output would say whether it did.
+    if (!this.markers.outputsShow && this.markers.names.length > 0) return true;
     const markers = markerNames(this.markers);
     if (markers === undefined) return true;
-    if (!this.markers.outputsShow) return markers.length > 0;
+    if (markers.length === 0) return false;
     const needles = markers.map((m) => Buffer.from(m));
-    return parts.outputs.some((o) => needles.some((m) => o.data.includes(m)));
+    const holdsOne = (data: Buffer) => needles.some((m) => data.includes(m));
+    if (this.markers.outputsShow && parts.outputs.some((o) => holdsOne(o.data))) return true;
+    const { shownIn } = this.markers;
+    if (shownIn) return shownIn.some((file) => readOrUndefined(file, holdsOne) ?? true);
+    return !this.markers.outputsShow;
   }
 
   private mapParts<T extends ReplayedParts>(parts: T, swap: (data: Buffer) => Buffer): T {
@@ -181,6 +187,15 @@ function fromPlaceholder(data: Buffer, base: Buffer): Buffer {
 
 function continuesName(byte: number): boolean {
   return (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a) || byte >= 0x80 || "_.+-@~,%".includes(String.fromCharCode(byte));
+}
+
+/** `test` of a file's bytes; undefined when it cannot be read. */
+function readOrUndefined(file: string, test: (data: Buffer) => boolean): boolean | undefined {
+  try {
+    return test(readFileSync(file));
+  } catch {
+    return undefined;
+  }
 }
 
 /** The markers, with those named by files in the listed directories; undefined when a directory cannot be listed (it might hold one). */

@@ -68,6 +68,7 @@ export const compileInvocationSchema = z.object({
           names: z.array(nonEmpty),
           filesIn: z.object({ dirs: z.array(absolutePath), pattern: nonEmpty }).optional(),
           outputsShow: z.boolean(),
+          shownIn: z.array(absolutePath).optional(),
         })
         .optional(),
     })

@@ -127,12 +127,18 @@ export interface PathRecording {
 }
 
 export interface BindingMarkers {
-  /** Markers known from the arguments. */
+  /** Markers named by the arguments: code the compile can load for certain. */
   names: string[];
   /** More markers: the first group of `pattern` (a regular expression) in the names of the files in these directories. */
   filesIn?: { dirs: string[]; pattern: string };
-  /** False when no output would show a marker (no metadata among them): any marker then binds the entry. */
+  /** False when no output would show a marker (no metadata among them). */
   outputsShow: boolean;
+  /**
+   * Files that name every marker the compile could load (rustc: its `--extern`
+   * crates' metadata, for a program): a marker found in one binds the entry.
+   * When no output shows markers and none of these are given, any marker binds it.
+   */
+  shownIn?: string[];
 }
 
 /**

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { pathSharing, type ReplayedParts } from "../../src/engine/base-dirs.js";
-import type { CompileInvocation, PathRecording } from "../../src/engine/types.js";
+import type { BindingMarkers, CompileInvocation, PathRecording } from "../../src/engine/types.js";
 
 const REMAPPED: PathRecording = { debugInfo: true, debugMaps: [], fileTokens: [], macroMaps: [], unmappable: false, relocatable: { outputs: ["dep-info"], streams: true } };
 
@@ -89,11 +89,18 @@ describe("baseDirs: outputs that name the checkout as plain text are stored rela
       const listed = pathSharing(BASES, "/home/a/proj", call("/home/a/proj", "/home/a/proj/target", { bindingMarkers: { names: [], filesIn, outputsShow: true } }))!;
       expect(listed.boundBy(listed.stored(parts("src/lib.rs:\n", "", "rmeta ... serde_derive ...")))).toBe(true);
       expect(listed.boundBy(listed.stored(parts("src/lib.rs:\n", "", "rmeta ... serde ...")))).toBe(false);
-      // Outputs that would not show a marker (a program): any marker binds.
-      const program = pathSharing(BASES, "/home/a/proj", call("/home/a/proj", "/home/a/proj/target", { bindingMarkers: { names: [], filesIn, outputsShow: false } }))!;
-      expect(program.boundBy(program.stored(parts("src/main.rs:\n", "", "ELF")))).toBe(true);
-      const none = pathSharing(BASES, "/home/a/proj", call("/home/a/proj", "/home/a/proj/target", { bindingMarkers: { names: [], filesIn: { ...filesIn, dirs: [join(deps, "missing")] }, outputsShow: false } }))!;
-      expect(none.boundBy(none.stored(parts("src/main.rs:\n", "", "ELF")))).toBe(false);
+      // Outputs that would not show a marker (a program): any marker binds, unless files that name what it loads are given.
+      const program = (m: Partial<BindingMarkers>) =>
+        pathSharing(BASES, "/home/a/proj", call("/home/a/proj", "/home/a/proj/target", { bindingMarkers: { names: [], filesIn, outputsShow: false, ...m } }))!;
+      const elf = parts("src/main.rs:\n", "", "ELF");
+      expect(program({}).boundBy(elf)).toBe(true);
+      expect(program({ filesIn: { ...filesIn, dirs: [join(deps, "missing")] } }).boundBy(elf)).toBe(false);
+      writeFileSync(join(deps, "libuses_derive.rmeta"), "rmeta ... serde_derive ...");
+      writeFileSync(join(deps, "libplain.rmeta"), "rmeta ... memchr ...");
+      expect(program({ shownIn: [join(deps, "libplain.rmeta")] }).boundBy(elf)).toBe(false);
+      expect(program({ shownIn: [join(deps, "libplain.rmeta"), join(deps, "libuses_derive.rmeta")] }).boundBy(elf)).toBe(true);
+      expect(program({ shownIn: [join(deps, "unreadable.rmeta")] }).boundBy(elf), "a file that cannot be read").toBe(true);
+      expect(program({ names: ["embed_dir"], shownIn: [join(deps, "libplain.rmeta")] }).boundBy(elf), "an --extern proc macro").toBe(true);
     } finally {
       rmSync(deps, { recursive: true, force: true });
     }
