@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REPO_ROOT, REPRISE_LAUNCHER, RepriseSandbox, text } from "../support/reprise-env.js";
 import { cargoEnv, crateId, findCargo, RUSTC_PLUGIN, rustcArtifacts, SETUP_SCRIPT, writeOutcomeLogger, type Outcome } from "../support/rust-workspace.js";
 import { cargoMessages, expectSameArtifacts } from "../support/rust-jobs-workspace.js";
+import { startRedis } from "../support/remote-servers.js";
 
 /**
  * cargo builds of one workspace checked out at two paths (of different
@@ -61,22 +62,27 @@ afterAll(async () => {
   if (logDir) rmSync(logDir, { recursive: true, force: true });
 });
 
-/** `cargo clean && cargo build` in a checkout, plain or through Reprise: rustc's artifacts, cargo's messages, the calls' outcomes. */
-async function cleanBuild(checkout: string, opts: { wrapper: boolean; remap: boolean }) {
+/**
+ * `cargo clean && cargo build` in a checkout, plain or through Reprise (the
+ * sandbox's daemon, `env` added): rustc's artifacts, cargo's messages, the
+ * calls' outcomes.
+ */
+async function cleanBuild(checkout: string, opts: { wrapper: boolean; remap: boolean; sandbox?: RepriseSandbox; baseDirs?: string[]; env?: Record<string, string> }) {
+  const daemon = opts.sandbox ?? sb;
   const env = cargoEnv(cargo!, cargoHome, {
-    ...sb.env({ REPRISE_BASEDIRS: checkouts.join(":") }),
+    ...daemon.env({ REPRISE_BASEDIRS: (opts.baseDirs ?? checkouts).join(":"), ...opts.env }),
     ...(opts.wrapper ? { RUSTC_WRAPPER: REPRISE_LAUNCHER } : {}),
     ...(opts.remap ? { RUSTFLAGS: `--remap-path-prefix=${checkout}=/src` } : {}),
   });
   const run = (args: string[]) => execa(cargo!, args, { cwd: checkout, env, extendEnv: false, reject: false, all: true, timeout: LONG });
   const clean = await run(["clean", "-q"]);
   expect(clean.exitCode, clean.all).toBe(0);
-  await sb.zeroStats();
+  await daemon.zeroStats();
   outcomes.clear();
   const r = await run(["build", "--message-format=json"]);
   expect(r.exitCode, r.all).toBe(0);
   // Asking for the stats waits for the misses being stored, whose outcomes come last.
-  await sb.stats();
+  await daemon.stats();
   return { artifacts: rustcArtifacts(join(checkout, "target/debug")), messages: cargoMessages(text(r.stdout)), outcomes: outcomes.read() };
 }
 
@@ -110,6 +116,36 @@ describe("cargo builds in two checkouts with baseDirs", () => {
       const misses = crates(second, "miss");
       for (const c of SHARED) expect(hits, `${c} is shared`).toContain(c);
       for (const c of KEPT) expect(misses, `${c} stays with its checkout`).toContain(c);
+    },
+    LONG,
+  );
+
+  it(
+    "two machines (own daemons and local dirs) share through one Redis level: the second, with an empty local dir, hits on the first one's entries",
+    async () => {
+      const redis = await startRedis();
+      const machines = [new RepriseSandbox({ REPRISE_PLUGINS: `${RUSTC_PLUGIN},${outcomes.plugin}` }), new RepriseSandbox({ REPRISE_PLUGINS: `${RUSTC_PLUGIN},${outcomes.plugin}` })];
+      try {
+        const where = [join(machines[0]!.root, "home", "dev", "proj"), join(machines[1]!.root, "ci", "job-1234", "proj")];
+        for (const c of where) cpSync(FIXTURE, c, { recursive: true });
+        const results: Outcome[][] = [];
+        for (const [i, checkout] of where.entries()) {
+          const how = { remap: true, sandbox: machines[i]!, baseDirs: where, env: { REPRISE_REDIS_ENDPOINT: redis.endpoint } };
+          const plain = await cleanBuild(checkout, { ...how, wrapper: false });
+          const cached = await cleanBuild(checkout, { ...how, wrapper: true });
+          expectSameArtifacts(cached.artifacts, plain.artifacts, checkout);
+          expect(cached.messages, `${checkout}: cargo's messages`).toEqual(plain.messages);
+          results.push(cached.outcomes);
+          // The first machine's entries reach Redis in the background: stopping its daemon waits for them.
+          if (i === 0) await machines[0]!.run(["--stop-server"], machines[0]!.root);
+        }
+        const second = results[1]!;
+        for (const c of SHARED) expect(crates(second, "hit-direct"), `${c} is shared through Redis`).toContain(c);
+        for (const c of KEPT) expect(crates(second, "miss"), `${c} stays with its checkout`).toContain(c);
+      } finally {
+        for (const m of machines) await m.dispose();
+        await redis.stop();
+      }
     },
     LONG,
   );
