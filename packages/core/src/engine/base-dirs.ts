@@ -13,9 +13,12 @@ export interface ReplayedParts {
  * keys and manifest relative to it, so the same project checked out
  * elsewhere shares entries. Only where the plugin says the outputs cannot
  * record that directory (no debug info, or debug info mapping it away);
- * `__FILE__` in a file read and any output holding the directory's path bind
- * the entry to its checkout (`root`), so a hit never gives bytes another
- * checkout's compile would not.
+ * `__FILE__` in a file read, any output holding the directory's path and
+ * code the compile could load that might read it (binding markers) bind the
+ * entry to its checkout (`root`), so a hit never gives bytes another
+ * checkout's compile would not. Outputs the plugin marks relocatable (a
+ * dep-info file, JSON notifications) are stored with the base directory as a
+ * placeholder and restored with this checkout's instead.
  */
 export interface PathSharing {
   /** `path` with a safe base directory replaced by its placeholder, else unchanged. */
