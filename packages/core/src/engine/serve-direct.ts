@@ -105,6 +105,10 @@ async function directEntry(d: ModeDeps, dc: DirectCall, depText: string | undefi
   const recorded = sharing?.boundBy(replayed);
   const bound = sharing && (files.found.some((t) => sharing.fileTokens.includes(t)) || dc.sourceTokens.some((t) => sharing.fileTokens.includes(t)) || recorded);
   const root = bound ? sharing.root : undefined;
+  if (root !== undefined) {
+    const why = recorded ? "an output or stream names it, or the compile could load code that reads it" : "a file read records its own path";
+    call.log.debug("%s: entry kept to the checkout %s (%s)", basename(call.inv.sourceFile), root, why);
+  }
   const resultKey = directResultKey(dc.manifestKey, list, date, files.env, root);
   return { files: list, resultKey, ...(date ? { date } : {}), ...(files.env.length ? { env: files.env } : {}), ...(root !== undefined ? { root } : {}) };
 }
