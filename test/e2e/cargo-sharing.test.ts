@@ -67,12 +67,15 @@ afterAll(async () => {
  * sandbox's daemon, `env` added): rustc's artifacts, cargo's messages, the
  * calls' outcomes.
  */
-async function cleanBuild(checkout: string, opts: { wrapper: boolean; remap: boolean; sandbox?: RepriseSandbox; baseDirs?: string[]; env?: Record<string, string> }) {
+async function cleanBuild(
+  checkout: string,
+  opts: { wrapper: boolean; remap: boolean | "CARGO_ENCODED_RUSTFLAGS"; sandbox?: RepriseSandbox; baseDirs?: string[]; env?: Record<string, string> },
+) {
   const daemon = opts.sandbox ?? sb;
   const env = cargoEnv(cargo!, cargoHome, {
     ...daemon.env({ REPRISE_BASEDIRS: (opts.baseDirs ?? checkouts).join(":"), ...opts.env }),
     ...(opts.wrapper ? { RUSTC_WRAPPER: REPRISE_LAUNCHER } : {}),
-    ...(opts.remap ? { RUSTFLAGS: `--remap-path-prefix=${checkout}=/src` } : {}),
+    ...(opts.remap ? { [opts.remap === true ? "RUSTFLAGS" : opts.remap]: `--remap-path-prefix=${checkout}=/src` } : {}),
   });
   const run = (args: string[]) => execa(cargo!, args, { cwd: checkout, env, extendEnv: false, reject: false, all: true, timeout: LONG });
   const clean = await run(["clean", "-q"]);
@@ -121,7 +124,7 @@ describe("cargo builds in two checkouts with baseDirs", () => {
   );
 
   it(
-    "two machines (own daemons and local dirs) share through one Redis level: the second, with an empty local dir, hits on the first one's entries",
+    "two machines (own daemons and local dirs) share through one Redis level: the second, with an empty local dir, hits on the first one's entries (remap in CARGO_ENCODED_RUSTFLAGS)",
     async () => {
       const redis = await startRedis();
       const machines = [new RepriseSandbox({ REPRISE_PLUGINS: `${RUSTC_PLUGIN},${outcomes.plugin}` }), new RepriseSandbox({ REPRISE_PLUGINS: `${RUSTC_PLUGIN},${outcomes.plugin}` })];
@@ -130,7 +133,7 @@ describe("cargo builds in two checkouts with baseDirs", () => {
         for (const c of where) cpSync(FIXTURE, c, { recursive: true });
         const results: Outcome[][] = [];
         for (const [i, checkout] of where.entries()) {
-          const how = { remap: true, sandbox: machines[i]!, baseDirs: where, env: { REPRISE_REDIS_ENDPOINT: redis.endpoint } };
+          const how = { remap: "CARGO_ENCODED_RUSTFLAGS" as const, sandbox: machines[i]!, baseDirs: where, env: { REPRISE_REDIS_ENDPOINT: redis.endpoint } };
           const plain = await cleanBuild(checkout, { ...how, wrapper: false });
           const cached = await cleanBuild(checkout, { ...how, wrapper: true });
           expectSameArtifacts(cached.artifacts, plain.artifacts, checkout);
