@@ -34,7 +34,8 @@
 //            plus that of the tool's server/daemon process is recorded as well: on a shared
 //            2-core VM it is steadier than wall time.
 //   rust     a clean `cargo build` of test-fixtures/rust-workspace: plain, Reprise cold and warm,
-//            sccache warm (bench/rust.mjs, also runnable alone).
+//            sccache warm (bench/rust.mjs, also runnable alone); and a second checkout of it built
+//            with the first one's entries (baseDirs, remapped; bench/rust-checkouts.mjs).
 //   hermetic a miss compiled in each sandbox (bwrap, docker/podman) against a plain compile, and
 //            packaging a toolchain cold and warm (bench/hermetic.mjs, also runnable alone).
 //   remote   a warm clean rebuild of the generated tree served from each remote level alone (redis,
@@ -828,6 +829,13 @@ async function scenarioRust() {
   const { runRustBench } = await import('./rust.mjs');
   const r = await runRustBench({ quick: opt.quick, jobs: opt.jobs, work: path.join(WORK, 'rust'), log: (...a) => log(`  ${a.join(' ')}`) });
   results.rust = r;
+  log('scenario rust: a second checkout served from the first one\'s entries (bench/rust-checkouts.mjs)');
+  const { runRustCheckoutsBench } = await import('./rust-checkouts.mjs');
+  try {
+    results.rustCheckouts = await runRustCheckoutsBench({ jobs: opt.jobs, work: path.join(WORK, 'rust-checkouts'), log: (...a) => log(`  ${a.join(' ')}`) });
+  } catch (err) {
+    log(`  rust-checkouts failed: ${err.message}`);
+  }
 }
 
 async function scenarioHermetic() {
@@ -946,6 +954,7 @@ function markdown() {
   if (results.npmBin?.markdown) L.push(results.npmBin.markdown.trim(), '');
   if (results.hitRatio?.markdown) L.push(results.hitRatio.markdown.trim(), '');
   if (results.rust?.markdown) L.push(results.rust.markdown.trim(), '');
+  if (results.rustCheckouts?.markdown) L.push(results.rustCheckouts.markdown.trim(), '');
   if (results.hermetic?.markdown) L.push(results.hermetic.markdown.trim(), '');
   if (results.remote?.markdown) L.push(results.remote.markdown.trim(), '');
   if (results.farmScheduler?.markdown) L.push(results.farmScheduler.markdown.trim(), '');

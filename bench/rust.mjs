@@ -36,12 +36,12 @@ const LAUNCHER = path.join(REPO, 'packages', 'core', 'bin', 'reprise');
 const NODE_CLIENT = path.join(REPO, 'packages', 'core', 'dist', 'bin', 'reprise.js');
 const RUSTC_PLUGIN = path.join(REPO, 'packages', 'plugin-rustc', 'dist', 'index.js');
 
-const median = (xs) => {
+export const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length ? (s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2) : null;
 };
 
-function baseEnv() {
+export function baseEnv() {
   return Object.fromEntries(
     Object.entries(process.env).filter(
       ([k]) =>
@@ -51,7 +51,7 @@ function baseEnv() {
   );
 }
 
-function run(argv, { env = {}, cwd, timeoutMs = 600_000, log } = {}) {
+export function run(argv, { env = {}, cwd, timeoutMs = 600_000, log } = {}) {
   const t = process.hrtime.bigint();
   const r = spawnSync(argv[0], argv.slice(1), {
     cwd,
@@ -85,13 +85,13 @@ function freePort() {
   });
 }
 
-function fresh(p) {
+export function fresh(p) {
   fs.rmSync(p, { recursive: true, force: true });
   fs.mkdirSync(p, { recursive: true });
   return p;
 }
 
-function findCargo() {
+export function findCargo() {
   const onPath = which('cargo');
   if (onPath) return onPath;
   const rustup = path.join(os.homedir(), '.cargo', 'bin', 'cargo');
@@ -108,7 +108,7 @@ class Plain {
   stop() {}
 }
 
-class Reprise {
+export class Reprise {
   constructor(name, work, node) {
     this.name = name;
     this.node = node;

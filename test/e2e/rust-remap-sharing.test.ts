@@ -18,11 +18,14 @@ const cargo = findCargo();
 const rustc = cargo ? join(cargo, "..", "rustc") : "rustc";
 let sb: RepriseSandbox;
 let checkouts: string[];
+/** Checkouts under a directory whose name a dep-info file writes escaped (a space). */
+let spaced: string[];
 
 beforeAll(() => {
   sb = new RepriseSandbox({ REPRISE_PLUGINS: RUSTC_PLUGIN });
   checkouts = [join(sb.root, "a", "proj"), join(sb.root, "builds", "second-checkout", "proj")];
-  for (const c of checkouts) cpSync(join(JOBS_WORKSPACE, "crates/base"), c, { recursive: true });
+  spaced = [join(sb.root, "with space", "proj"), join(sb.root, "other space", "longer", "proj")];
+  for (const c of [...checkouts, ...spaced]) cpSync(join(JOBS_WORKSPACE, "crates/base"), c, { recursive: true });
 });
 
 afterAll(async () => {
@@ -30,10 +33,15 @@ afterAll(async () => {
 });
 
 /** Compiles the crate in each checkout (plain, then through Reprise); says which were hits. */
-async function buildInEach(args: (checkout: string) => string[], outputs: string[], how: { baseDir?: (checkout: string) => string; outDir?: (checkout: string) => string } = {}): Promise<boolean[]> {
-  const baseDirs = checkouts.map(how.baseDir ?? ((c) => c)).join(":");
+async function buildInEach(
+  args: (checkout: string) => string[],
+  outputs: string[],
+  how: { baseDir?: (checkout: string) => string; outDir?: (checkout: string) => string; checkouts?: string[] } = {},
+): Promise<boolean[]> {
+  const where = how.checkouts ?? checkouts;
+  const baseDirs = where.map(how.baseDir ?? ((c) => c)).join(":");
   const hits: boolean[] = [];
-  for (const checkout of checkouts) {
+  for (const checkout of where) {
     const out = join(checkout, "out");
     const argv = [rustc, "--crate-name", "base", "--edition=2021", "--crate-type", "lib", "src/lib.rs", "--out-dir", how.outDir?.(checkout) ?? "out", "-C", "extra-filename=-x", ...args(checkout)];
     const env = { CARGO_PKG_VERSION: "0.3.1", REPRISE_BASEDIRS: baseDirs };
@@ -72,10 +80,15 @@ describe("rustc with baseDirs", () => {
     expect(await buildInEach((c) => ["-C", "debuginfo=2", "--emit=link", `--remap-path-prefix=${c}=/src`], ["libbase-x.rlib"], parent)).toEqual([false, false]);
   });
 
-  it("keeps an entry to its checkout when an output or the streams still name it (an absolute --out-dir: dep-info target, artifact notification)", async () => {
-    const hits = await buildInEach((c) => ["-C", "debuginfo=2", "--emit=dep-info,link", `--remap-path-prefix=${c}=/src`, "--json=artifacts", "--error-format=json"], ["libbase-x.rlib", "base-x.d"], {
-      outDir: (c) => join(c, "out"),
-    });
+  it("shares with an absolute --out-dir: the dep-info's paths and the artifact notifications are rewritten to this checkout, byte for byte", async () => {
+    const args = (c: string) => ["-C", "debuginfo=2", "--emit=dep-info,link", `--remap-path-prefix=${c}=/src`, "--json=artifacts", "--error-format=json"];
+    const hits = await buildInEach(args, ["libbase-x.rlib", "base-x.d"], { outDir: (c) => join(c, "out") });
+    expect(hits).toEqual([false, true]);
+  });
+
+  it("keeps an entry to its checkout when the path it names cannot be rewritten (a base directory with a space, which dep-info escapes)", async () => {
+    const args = (c: string) => ["-C", "debuginfo=2", "--emit=dep-info,link", `--remap-path-prefix=${c}=/src`, "--json=artifacts", "--error-format=json"];
+    const hits = await buildInEach(args, ["libbase-x.rlib", "base-x.d"], { outDir: (c) => join(c, "out"), checkouts: spaced });
     expect(hits).toEqual([false, false]);
   });
 });

@@ -94,3 +94,4 @@ export { DirectoryDigests } from "./sysroot-digest.js";
 export { RustNativeCpuResolver, usesNativeCpu } from "./native-cpu.js";
 export { rustcToolchainSpec, rustcToolchainPlatforms, installedTargets } from "./toolchain.js";
 export { inspectLinker, linkerScriptNames, LinkerSetups, LinkerError, type LinkerSetup } from "./linker.js";
+export { rustcPathRecording, dylibCrateName, DYLIB_FILE } from "./path-recording.js";

@@ -1,4 +1,3 @@
-import { resolve } from "node:path";
 import type { CompileInvocation } from "@reprise/core";
 import { LINKING_CRATE_TYPES } from "./outputs.js";
 
@@ -44,20 +43,6 @@ export function jobPlan(o: {
       ...(o.links ? { companions: [{ suffix: ".rmeta", replacement: ".rlib" }] } : {}),
     },
   };
-}
-
-/**
- * How rustc's outputs record paths, for `baseDirs`: always (metadata keeps
- * the working directory and source paths for spans, with or without debug
- * info), except under a `--remap-path-prefix` source, which rustc applies to
- * debug info, metadata, diagnostics and `file!()` alike (its default scope).
- * Whatever still holds a checkout's path (a dep-info file or artifact
- * notification with absolute paths) binds the entry to its checkout: the
- * engine looks for the path in the outputs and streams.
- */
-export function pathRecordingOf(remaps: readonly { from: string }[], cwd: string): CompileInvocation["pathRecording"] {
-  const maps = remaps.filter((r) => r.from !== "").map((r) => resolve(cwd, r.from));
-  return { debugInfo: true, debugMaps: maps, fileTokens: [], macroMaps: maps, unmappable: false };
 }
 
 /** The arguments without their `--emit` options (a dep-info scan must write nothing else). */

@@ -6,8 +6,9 @@ import { compileEnvironment, keyEnvNames, terminalWantsColor, type DaemonJobserv
 import { expandArgFiles, lexRustcArgs, type RustcArg } from "./lex.js";
 import { CRATE_TYPES, depInfoName, LINKING_CRATE_TYPES, linkOutputName, metadataName } from "./outputs.js";
 import { chooseToolchain } from "./rustup.js";
-import { jobPlan, pathRecordingOf, withoutEmit } from "./job-plan.js";
+import { jobPlan, withoutEmit } from "./job-plan.js";
 import { systemLibrary, UNPORTABLE_LINK_OPTIONS, unportableLinkArg } from "./link-arguments.js";
+import { rustcPathRecording } from "./path-recording.js";
 
 /** What the key hook needs to know about a call beyond the invocation (kept per invocation object). */
 export interface RustcCall {
@@ -163,6 +164,9 @@ export interface ParseOptions {
   /** The daemon's jobserver, given to the compiles it runs instead of cargo's. */
   jobserver?: DaemonJobserver;
 }
+
+/** Search path kinds rustc looks for crates in. */
+const CRATE_SEARCH_KINDS = new Set(["dependency", "crate", "all"]);
 
 export function parseRustcArguments(input: ParseInput, options: ParseOptions = {}): ParseResult {
   const { cwd, env } = input;
@@ -418,7 +422,13 @@ export function parseRustcArguments(input: ParseInput, options: ParseOptions = {
     volatileMarkers: [],
     // rustc writes the cwd into debug info and metadata unless a remap covers it.
     dependsOnCwd: !remaps.some((r) => r.from !== "" && isWithin(cwd, resolve(cwd, r.from))),
-    pathRecording: pathRecordingOf(remaps, cwd),
+    pathRecording: rustcPathRecording({
+      remaps,
+      cwd,
+      externs,
+      crateDirs: searchPaths.filter((p) => CRATE_SEARCH_KINDS.has(p.kind)).map((p) => p.path),
+      outputRoles: outputs.map((o) => o.role),
+    }),
     colorDiagnostics,
     extraInputFiles,
     ...(compileEnv ? { compileEnv } : {}),

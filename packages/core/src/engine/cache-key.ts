@@ -30,7 +30,13 @@ export async function baseKey(
     .add("language", inv.language)
     .addList("args", sharing ? args.map((a) => sharing.argument(a)) : args)
     .add("color", inv.colorDiagnostics);
-  for (const name of inv.keyEnv) h.add(`env:${name}`, request.env[name] ?? "\0unset");
+  // Under a base directory, paths in keyed variables are keyed relative to it, as in arguments (a value the compile reads in a
+  // way the plugin cannot rule out of the outputs binds the entry through `pathRecording`; dep-file reads are keyed as they are).
+  for (const name of inv.keyEnv) {
+    const value = request.env[name];
+    h.add(`env:${name}`, value === undefined ? "\0unset" : sharing ? sharing.argument(value) : value);
+  }
+  if (sharing?.relocates) h.add("relocated", true);
   if (mode === "direct" || inv.dependsOnCwd) h.add("cwd", sharing ? sharing.relative(request.cwd) : request.cwd);
   for (const file of inv.extraInputFiles) {
     const digest = await hashes.digest(file);

@@ -64,6 +64,15 @@ export const compileInvocationSchema = z.object({
       fileTokens: z.array(nonEmpty),
       macroMaps: z.array(absolutePath),
       unmappable: z.boolean(),
+      relocatable: z.object({ outputs: z.array(nonEmpty), streams: z.boolean() }).optional(),
+      bindingMarkers: z
+        .object({
+          names: z.array(nonEmpty),
+          filesIn: z.object({ dirs: z.array(absolutePath), pattern: nonEmpty }).optional(),
+          outputsShow: z.boolean(),
+          shownIn: z.array(absolutePath).optional(),
+        })
+        .optional(),
     })
     .optional(),
   colorDiagnostics: z.boolean(),

@@ -6,7 +6,7 @@ import type { CompileInvocation } from "./types.js";
 import { baseKey } from "./cache-key.js";
 import { parseDepFileWithEnv } from "./dep-file.js";
 import { directResultKey, findInManifest, recordInManifest, today } from "./direct-mode.js";
-import { pathSharing, type PathSharing } from "./base-dirs.js";
+import { pathSharing, type PathSharing, type ReplayedParts } from "./base-dirs.js";
 import { preprocessedFallbackKey } from "./preprocessor-fallback.js";
 import { RACY_WINDOW_MS } from "../hashing/file-hash-cache.js";
 import type { ManifestEntry } from "../storage/codec.js";
@@ -41,7 +41,7 @@ export async function serveDirectMode(d: ModeDeps, call: Call): Promise<CallResu
   await d.misses.pending(manifestKey);
   const match = await findInManifest(call.storage, manifestKey, d.manifests, d.hashes, call.request.env, (err) => d.hits.rejected("manifest", manifestKey, err), sharing);
   if (match) {
-    const hit = await d.hits.tryHit(call, match.resultKey, "direct", false, sharing ? undefined : { match, sourceHash: source.hash, tokens, headerTokens: [] });
+    const hit = await d.hits.tryHit(call, match.resultKey, "direct", false, sharing ? undefined : { match, sourceHash: source.hash, tokens, headerTokens: [] }, sharing);
     if (hit) return hit;
   }
   const fallback = call.settings.recache || !call.settings.preprocessorFallback ? undefined : await preprocessedFallbackKey(call.project.engine, d.hashes, d.limit, call.request, call.compiler, inv);
@@ -72,9 +72,10 @@ export async function serveDirectMode(d: ModeDeps, call: Call): Promise<CallResu
     call,
     manifestKey,
     async (depText, compileStart, outputs, run) => {
-      const made = await directEntry(d, direct, known?.text ?? depText, known?.since ?? compileStart, [...outputs, { data: run.stdout }, { data: run.stderr }]);
+      const stored = sharing?.stored({ outputs, stdout: run.stdout, stderr: run.stderr }) ?? { outputs, stdout: run.stdout, stderr: run.stderr };
+      const made = await directEntry(d, direct, known?.text ?? depText, known?.since ?? compileStart, stored);
       if (!made) return undefined;
-      return { resultKey: made.resultKey, alsoUnder: fallback?.key, after: () => recordDirect(d, direct, made) };
+      return { resultKey: made.resultKey, alsoUnder: fallback?.key, after: () => recordDirect(d, direct, made), ...(sharing ? { stored: (parts) => sharing.stored(parts) } : {}) };
     },
     { skipScan: known !== undefined, ...(claim ? { claim } : {}) },
   );
@@ -92,18 +93,22 @@ interface DirectCall {
 
 /**
  * The manifest entry (and its result key) of a compile that read what `depText` lists; undefined when it must not be recorded.
- * `replayed`: the outputs and the streams a hit replays (checked for where this checkout is).
+ * `replayed`: the outputs and the streams a hit replays, as stored (checked for where this checkout is).
  */
-async function directEntry(d: ModeDeps, dc: DirectCall, depText: string | undefined, since: number, replayed: readonly { data: Buffer }[]): Promise<ManifestEntry | undefined> {
+async function directEntry(d: ModeDeps, dc: DirectCall, depText: string | undefined, since: number, replayed: ReplayedParts): Promise<ManifestEntry | undefined> {
   const { call, sharing } = dc;
   const files = await collectIncludes(d, call, depText, since, dc.tokens);
   if (!files) return undefined;
   const date = files.dated || dc.sourceTokens.some((t) => markerEffect(call.inv, t) === "date") ? today() : undefined;
   const list = sharing ? files.list.map((f) => ({ ...f, path: sharing.relative(f.path) })) : files.list;
   // The outputs (or the streams a hit replays) record where this checkout is: only this checkout may be served them.
-  const recorded = sharing?.recordedIn(replayed);
+  const recorded = sharing?.boundBy(replayed);
   const bound = sharing && (files.found.some((t) => sharing.fileTokens.includes(t)) || dc.sourceTokens.some((t) => sharing.fileTokens.includes(t)) || recorded);
   const root = bound ? sharing.root : undefined;
+  if (root !== undefined) {
+    const why = recorded ? "an output or stream names it, or the compile could load code that reads it" : "a file read records its own path";
+    call.log.debug("%s: entry kept to the checkout %s (%s)", basename(call.inv.sourceFile), root, why);
+  }
   const resultKey = directResultKey(dc.manifestKey, list, date, files.env, root);
   return { files: list, resultKey, ...(date ? { date } : {}), ...(files.env.length ? { env: files.env } : {}), ...(root !== undefined ? { root } : {}) };
 }
@@ -125,9 +130,10 @@ function recordFallbackHit(d: ModeDeps, dc: DirectCall, fallbackKey: string, dep
   d.misses.later(dc.manifestKey, async () => {
     const served = d.hits.remembered(call.storage, fallbackKey);
     if (!served) return;
-    const made = await directEntry(d, dc, depText, since, [...served.outputs, { data: served.stdout }, { data: served.stderr }]);
+    const stored = dc.sharing?.stored(served) ?? served;
+    const made = await directEntry(d, dc, depText, since, stored);
     if (!made) return;
-    await d.misses.writeEntry(call, made.resultKey, served);
+    await d.misses.writeEntry(call, made.resultKey, stored);
     await recordDirect(d, dc, made);
   });
 }

@@ -54,11 +54,20 @@ export class HitServer {
    * `silentOnly`: the direct-mode fallback's lookup, of a copy in the first level that is served only without diagnostics.
    * `direct`: what a direct-mode hit was decided on, for the hit index.
    */
-  async tryHit(call: Call, resultKey: string, kind: "direct" | "preprocessor", silentOnly = false, direct?: HitFacts["direct"]): Promise<CallResult | undefined> {
+  async tryHit(
+    call: Call,
+    resultKey: string,
+    kind: "direct" | "preprocessor",
+    silentOnly = false,
+    direct?: HitFacts["direct"],
+    relocation?: { restored(entry: CacheEntry): CacheEntry },
+  ): Promise<CallResult | undefined> {
     // Recache: compile as on a miss and overwrite what every writable level holds.
     if (call.settings.recache) return undefined;
-    const entry = this.recent.get(recentKey(call.storage, resultKey)) ?? (await this.readEntry(call.storage, resultKey, silentOnly));
-    if (!entry || (silentOnly && (entry.stdout.length > 0 || entry.stderr.length > 0))) return undefined;
+    const stored = this.recent.get(recentKey(call.storage, resultKey)) ?? (await this.readEntry(call.storage, resultKey, silentOnly));
+    if (!stored || (silentOnly && (stored.stdout.length > 0 || stored.stderr.length > 0))) return undefined;
+    // baseDirs: relocated outputs and streams get this checkout's base directory back.
+    const entry = relocation ? relocation.restored(stored) : stored;
     const adapt = outputAdapter(call.project.engine, call.compiler, call.inv);
     const written: { path: string; data: Buffer; executable: boolean }[] = [];
     const onWritten = (path: string, data: Buffer) => {

@@ -18,6 +18,8 @@ import { recordCall } from "../explain/record-call.js";
 export interface StorePlan {
   resultKey: string;
   alsoUnder?: string;
+  /** The outputs and streams as stored (baseDirs relocation); as they were written when absent. */
+  stored?: <T extends Pick<CacheEntry, "outputs" | "stdout" | "stderr">>(parts: T) => T;
   after?: () => Promise<void>;
 }
 
@@ -213,9 +215,12 @@ export class MissStore {
       return;
     }
     const { resultKey, alsoUnder, after } = plan;
-    const entry: CacheEntry = { outputs, stdout: run.stdout, stderr: run.stderr, exitCode: run.exitCode, compileMs: Math.round(run.durationMs), createdAt: Date.now() };
+    const written: CacheEntry = { outputs, stdout: run.stdout, stderr: run.stderr, exitCode: run.exitCode, compileMs: Math.round(run.durationMs), createdAt: Date.now() };
+    const entry = plan.stored ? plan.stored(written) : written;
     await this.writeEntry(call, resultKey, entry);
-    if (alsoUnder && !entry.stdout.length && !entry.stderr.length) await storeFallbackCopy(call.storage, alsoUnder, await encodeEntry(entry, alsoUnder));
+    // The preprocessed text's key is not relative to a base directory: only bytes as written go there.
+    const asWritten = entry.outputs.every((o, i) => o.data === written.outputs[i]!.data) && entry.stdout === written.stdout && entry.stderr === written.stderr;
+    if (alsoUnder && asWritten && !entry.stdout.length && !entry.stderr.length) await storeFallbackCopy(call.storage, alsoUnder, await encodeEntry(entry, alsoUnder));
     if (after) await after();
   }
 }

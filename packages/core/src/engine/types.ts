@@ -107,6 +107,38 @@ export interface PathRecording {
   macroMaps: string[];
   /** The outputs record paths no prefix map removes (coverage notes, profile data paths): no sharing between checkouts. */
   unmappable: boolean;
+  /**
+   * Outputs (by role) and whether the streams name paths as plain text the
+   * compiler writes as it was given them (a dependency file's paths, rustc's
+   * artifact notifications): there a base directory is stored as a
+   * placeholder and restored as this checkout's, instead of binding the entry
+   * to its checkout. Only for base directories of characters no such format
+   * escapes.
+   */
+  relocatable?: { outputs: string[]; streams: boolean };
+  /**
+   * The compile may run code that reads the checkout's paths without the key
+   * knowing (rustc: proc macros). Markers name that code; an entry whose
+   * outputs hold one is bound to its checkout (rustc's metadata names every
+   * crate the compile loaded). Worked out when an entry is stored under a
+   * base directory, never on a hit.
+   */
+  bindingMarkers?: BindingMarkers;
+}
+
+export interface BindingMarkers {
+  /** Markers named by the arguments: code the compile can load for certain. */
+  names: string[];
+  /** More markers: the first group of `pattern` (a regular expression) in the names of the files in these directories. */
+  filesIn?: { dirs: string[]; pattern: string };
+  /** False when no output would show a marker (no metadata among them). */
+  outputsShow: boolean;
+  /**
+   * Files that name every marker the compile could load (rustc: its `--extern`
+   * crates' metadata, for a program): a marker found in one binds the entry.
+   * When no output shows markers and none of these are given, any marker binds it.
+   */
+  shownIn?: string[];
 }
 
 /**

@@ -1,0 +1,1 @@
+embed_dir::manifest_dir_const!();

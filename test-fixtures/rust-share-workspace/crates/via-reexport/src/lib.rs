@@ -1,0 +1,1 @@
+reexport::manifest_dir_len!();
