@@ -106,7 +106,7 @@ async function inProcessWorker({ seconds, builders, clients, alg }) {
 async function loadWorker({ url, token, builderToken, seconds, clients, withFinished }) {
   const { Pool } = await import('undici');
   const pool = new Pool(url, { connections: clients, pipelining: 1, keepAliveTimeout: 60_000 });
-  const headers = { 'content-type': 'application/json', 'x-reprise-dist-protocol': '1', authorization: `Bearer ${token}` };
+  const headers = { 'content-type': 'application/json', 'x-reprise-dist-protocol': '2', authorization: `Bearer ${token}` };
   const builderHeaders = { ...headers, authorization: `Bearer ${builderToken}` };
   const body = JSON.stringify({ toolchainId: 'tc-bench', platforms: [hostPlatform()], maxWaitMs: 0 });
   const finishedBody = JSON.stringify({ ok: true, durationMs: 1 });
@@ -223,7 +223,7 @@ export async function farmSchedulerBench(options = {}) {
     const s = await startScheduler(work, alg);
     try {
       const { request } = await import('undici');
-      const headers = { 'content-type': 'application/json', 'x-reprise-dist-protocol': '1', authorization: `Bearer ${s.builderToken}` };
+      const headers = { 'content-type': 'application/json', 'x-reprise-dist-protocol': '2', authorization: `Bearer ${s.builderToken}` };
       for (let i = 0; i < builders; i++) {
         const r = await request(`${s.url}/v1/builders/register`, { method: 'POST', headers, body: JSON.stringify(builderRegistration(i)) });
         await r.body.text();

@@ -40,7 +40,7 @@ async function startBuilders(): Promise<void> {
 
 async function waitForBuilders(n: number): Promise<void> {
   for (let i = 0; i < 100; i++) {
-    const r = await request(`${sched.url}/v1/status`, { headers: { authorization: `Bearer ${sched.clientToken}`, "x-reprise-dist-protocol": "1" } });
+    const r = await request(`${sched.url}/v1/status`, { headers: { authorization: `Bearer ${sched.clientToken}`, "x-reprise-dist-protocol": "2" } });
     const body = (await r.body.json()) as { pools: { builders: unknown[] }[] };
     if (body.pools.reduce((k, p) => k + p.builders.length, 0) >= n) return;
     await new Promise((r) => setTimeout(r, 200));
@@ -168,7 +168,7 @@ describe("build farm on loopback (scheduler, two bwrap builders, client daemon)"
     const alloc = async (token: string) =>
       request(`${sched.url}/v1/jobs/allocate`, {
         method: "POST",
-        headers: { authorization: `Bearer ${token}`, "x-reprise-dist-protocol": "1", "content-type": "application/json" },
+        headers: { authorization: `Bearer ${token}`, "x-reprise-dist-protocol": "2", "content-type": "application/json" },
         body: JSON.stringify({ toolchainId: "0".repeat(64), platforms: [{ arch: hostArch(), os: "linux" }] }),
       });
     expect((await alloc("not-the-token")).statusCode).toBe(401);
@@ -176,7 +176,7 @@ describe("build farm on loopback (scheduler, two bwrap builders, client daemon)"
     expect(ok.statusCode).toBe(200);
     const a = (await ok.body.json()) as { jobId: string; builderId: string; builderUrl: string; jobToken: string };
     const other = builders.find((b) => b.url !== a.builderUrl)!;
-    const run = (url: string, jobId: string, token: string | undefined, protocol = "1") =>
+    const run = (url: string, jobId: string, token: string | undefined, protocol = "2") =>
       request(`${url}/v1/jobs/${jobId}/run`, {
         method: "POST",
         headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), "x-reprise-dist-protocol": protocol, "content-type": "application/json" },
@@ -188,7 +188,7 @@ describe("build farm on loopback (scheduler, two bwrap builders, client daemon)"
     expect((await run(a.builderUrl, a.jobId, forged)).statusCode).toBe(401);
     expect((await run(other.url, a.jobId, a.jobToken)).statusCode, "a job token is good at its own builder only").toBe(403);
     expect((await run(a.builderUrl, "another-job", a.jobToken)).statusCode, "and for its own job only").toBe(403);
-    const wrongVersion = await run(a.builderUrl, a.jobId, a.jobToken, "2");
+    const wrongVersion = await run(a.builderUrl, a.jobId, a.jobToken, "1");
     expect(wrongVersion.statusCode).toBe(400);
     expect(((await wrongVersion.body.json()) as { error: { code: string } }).error.code).toBe("protocol-version");
     // Past the token, a body that is no job is refused too.
@@ -200,7 +200,7 @@ describe("build farm on loopback (scheduler, two bwrap builders, client daemon)"
     const allocate = async (toolchainId: string) => {
       const ok = await request(`${sched.url}/v1/jobs/allocate`, {
         method: "POST",
-        headers: { authorization: `Bearer ${sched.clientToken}`, "x-reprise-dist-protocol": "1", "content-type": "application/json" },
+        headers: { authorization: `Bearer ${sched.clientToken}`, "x-reprise-dist-protocol": "2", "content-type": "application/json" },
         body: JSON.stringify({ toolchainId, platforms: [{ arch: hostArch(), os: "linux" }] }),
       });
       expect(ok.statusCode).toBe(200);
@@ -209,7 +209,7 @@ describe("build farm on loopback (scheduler, two bwrap builders, client daemon)"
     const put = (a: { jobId: string; builderUrl: string; jobToken: string }, path: string, body: Buffer) =>
       request(`${a.builderUrl}${path}`, {
         method: "PUT",
-        headers: { authorization: `Bearer ${a.jobToken}`, "x-reprise-dist-protocol": "1", "x-reprise-job-id": a.jobId, "content-type": "application/octet-stream" },
+        headers: { authorization: `Bearer ${a.jobToken}`, "x-reprise-dist-protocol": "2", "x-reprise-job-id": a.jobId, "content-type": "application/octet-stream" },
         body,
       });
     const builderData = join(root, "builders");

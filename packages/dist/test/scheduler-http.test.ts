@@ -166,8 +166,8 @@ describe("scheduler over HTTP (simulated builders)", () => {
 
   it("refuses other protocol versions and oversized bodies, and counts them", async () => {
     const before = (await status()).counters;
-    const v2 = await farmRequest(s.url, "POST", "/v1/jobs/allocate", { token: s.clientToken, protocol: "2", body: {} });
-    expect(v2).toMatchObject({ status: 400, body: { error: { code: "protocol-version" } } });
+    const v1 = await farmRequest(s.url, "POST", "/v1/jobs/allocate", { token: s.clientToken, protocol: "1", body: {} });
+    expect(v1).toMatchObject({ status: 400, body: { error: { code: "protocol-version" } } });
     const none = await farmRequest(s.url, "GET", "/v1/status", { token: s.clientToken, protocol: null });
     expect(none.body.error.code).toBe("protocol-version");
     // Refused on the declared length, before a byte of the body is read.

@@ -3,7 +3,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from "node:https";
 import { readFileSync } from "node:fs";
 import { REPRISE_VERSION, type Platform } from "@reprise/core";
-import { bearerToken, checkProtocol, HttpError, readJson, sendError, sendJson } from "./http-io.js";
+import { bearerToken, checkProtocol, HttpError, readJson, sendError, sendJobResult, sendJson } from "./http-io.js";
 import { jobFromWire, RunRequestSchema } from "./job-message.js";
 import type { JobTokenVerifier } from "./job-tokens.js";
 import type { JobRunner } from "./job-runner.js";
@@ -151,8 +151,8 @@ export class BuilderServer {
     try {
       const result = await this.o.runner.run(job, aborted.signal);
       ok = true;
-      this.o.log("debug", `job ${jobId}: ${job.argv[0]} with toolchain ${job.toolchainId.slice(0, 12)}, exit status ${result.exitCode}, ${result.timings.runMs} ms`);
-      sendJson(res, 200, result);
+      this.o.log("debug", `job ${jobId}: ${job.argv[0]} with toolchain ${job.toolchainId.slice(0, 12)}, exit status ${result.exitCode}, ${result.timings?.runMs ?? "?"} ms`);
+      sendJobResult(res, result);
     } finally {
       this.o.onJobDone(jobId, ok, performance.now() - started);
     }

@@ -190,7 +190,7 @@ export class FarmCompiler {
         );
         roundTrips += ex.roundTrips;
         bytesUploaded += ex.bytesUploaded;
-        checked = checkRunResult(ex.body, job);
+        checked = checkRunResult(ex.result, job);
       } catch (err) {
         if (!(err instanceof FarmRequestError)) throw err;
         lastFailure = builderFailure(err);

@@ -95,7 +95,7 @@ export async function farmRequest<T = any>(
   options: { token?: string; body?: unknown; protocol?: string | null; dispatcher?: Dispatcher; rawBody?: string | Buffer } = {},
 ): Promise<FarmResponse<T>> {
   const headers: Record<string, string> = { "content-type": "application/json" };
-  if (options.protocol !== null) headers["x-reprise-dist-protocol"] = options.protocol ?? "1";
+  if (options.protocol !== null) headers["x-reprise-dist-protocol"] = options.protocol ?? "2";
   if (options.token) headers.authorization = `Bearer ${options.token}`;
   const response = await request(`${baseUrl}${path}`, {
     method,
