@@ -67,8 +67,8 @@ export async function startFaultProxy(): Promise<FaultProxy> {
             else body = body.subarray(0, body.length - Math.min(16, out.size >> 1));
             proxy.counts.corrupted++;
           }
-          res.writeHead(200, { "content-type": "application/json", "content-length": String(text.length) });
-          res.end(text);
+          res.writeHead(200, { "content-type": String(answer.headers["content-type"]), "content-length": String(body.length) });
+          res.end(body);
         });
       },
     );

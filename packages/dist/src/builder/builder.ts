@@ -14,7 +14,7 @@ import { JobRunner } from "./job-runner.js";
 import { ProvidedToolchains, type ToolchainProvider } from "./toolchain-providers.js";
 import { createRustToolchainProvider } from "@reprise/plugin-rustup/provider";
 import { JobTokenVerifier } from "./job-tokens.js";
-import { SchedulerLink, type Registration } from "./scheduler-link.js";
+import { SchedulerLink, type RegisterAnswer, type Registration } from "./scheduler-link.js";
 import { BuilderServer } from "./server.js";
 import { HeldToolchains } from "./held-toolchains.js";
 import { hostPlatform } from "../platform.js";
@@ -131,8 +131,8 @@ export async function startBuilder(config: BuilderConfig, logger = new Logger(co
     maxJobs: config.maxJobs,
     ...providedReport(provided),
   });
-  const useAnswer = async (a: { schedulerPublicKey: object; jobTokenAlg: string }) => {
-    verifier = await JobTokenVerifier.create(a.schedulerPublicKey, a.jobTokenAlg, config.builderId);
+  const useAnswer = async (a: RegisterAnswer) => {
+    verifier = JobTokenVerifier.create(a, link.token, config.builderId);
   };
   let answer;
   try {

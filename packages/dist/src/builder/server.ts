@@ -110,7 +110,7 @@ export class BuilderServer {
       this.counters.refusedAuth++;
       throw new HttpError(401, "unauthenticated", "an upload names the job its token is for in x-reprise-job-id");
     }
-    const check = await verifier.verify(bearerToken(req), id);
+    const check = verifier.verify(bearerToken(req), id);
     if (!check.ok) {
       this.counters.refusedAuth++;
       throw new HttpError(check.status, check.status === 401 ? "unauthenticated" : "forbidden", check.reason);

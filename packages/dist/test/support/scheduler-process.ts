@@ -135,7 +135,7 @@ export function declareBody(baseUrl: string, path: string, token: string, conten
   const { hostname, port } = new URL(baseUrl);
   return new Promise((resolveStatus, reject) => {
     const socket = connect(Number(port), hostname, () => {
-      socket.write(`POST ${path} HTTP/1.1\r\nHost: ${hostname}\r\nAuthorization: Bearer ${token}\r\nX-Reprise-Dist-Protocol: 1\r\nContent-Type: application/json\r\nContent-Length: ${contentLength}\r\n\r\n`);
+      socket.write(`POST ${path} HTTP/1.1\r\nHost: ${hostname}\r\nAuthorization: Bearer ${token}\r\nX-Reprise-Dist-Protocol: 2\r\nContent-Type: application/json\r\nContent-Length: ${contentLength}\r\n\r\n`);
     });
     let data = "";
     socket.setTimeout(10_000, () => reject(new Error("no answer before the body was sent")));
