@@ -196,6 +196,34 @@ describe("build farm on loopback (scheduler, two bwrap builders, client daemon)"
     expect(bad.statusCode).toBe(400);
   });
 
+  it("an allocation whose client never comes is freed within seconds: the builders' heartbeats list the jobs they heard of", async () => {
+    const status = async () => {
+      const r = await request(`${sched.url}/v1/status`, { headers: { authorization: `Bearer ${sched.clientToken}`, "x-reprise-dist-protocol": "2" } });
+      return (await r.body.json()) as { counters: Record<string, number> };
+    };
+    const before = (await status()).counters.unclaimedReleased ?? 0;
+    const allocatedAt = Date.now();
+    const r = await request(`${sched.url}/v1/jobs/allocate`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${sched.clientToken}`, "x-reprise-dist-protocol": "2", "content-type": "application/json" },
+      body: JSON.stringify({ toolchainId: "0".repeat(64), platforms: [{ arch: hostArch(), os: "linux" }] }),
+    });
+    expect(r.statusCode).toBe(200);
+    const { jobId } = (await r.body.json()) as { jobId: string };
+    // Never sent to the builder: taken back after the scheduler's 3 s grace, at a heartbeat (every second here), not after the 10 s count rule or the token's 300 s.
+    await expect.poll(async () => (await status()).counters.unclaimedReleased, { timeout: 30_000, interval: 250 }).toBeGreaterThan(before);
+    // Another test's leftover may have been the one taken back: past the grace, two more heartbeats of every builder settle it.
+    await expect.poll(() => Date.now() - allocatedAt, { timeout: 10_000, interval: 250 }).toBeGreaterThan(3500);
+    const beats = (await status()).counters.heartbeats!;
+    await expect.poll(async () => (await status()).counters.heartbeats, { timeout: 30_000, interval: 250 }).toBeGreaterThanOrEqual(beats + 2 * builders.length);
+    const release = await request(`${sched.url}/v1/jobs/${jobId}/release`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${sched.clientToken}`, "x-reprise-dist-protocol": "2", "content-type": "application/json" },
+      body: "{}",
+    });
+    expect(release.statusCode, "the slot was already given back").toBe(404);
+  });
+
   it("refuses malicious toolchain archives, uploads whose bytes do not match their digest, and a token's use for another toolchain", async () => {
     const allocate = async (toolchainId: string) => {
       const ok = await request(`${sched.url}/v1/jobs/allocate`, {

@@ -155,6 +155,7 @@ export async function startBuilder(config: BuilderConfig, logger = new Logger(co
         ...providedReport(provided),
         // Its own slots the scheduler counts (maxJobs); this says whether the owner's load leaves room at all.
         acceptingJobs: othersLoad < config.yieldAboveLoad,
+        ...withJobIds(server.jobsHeardOf()),
       };
     },
     registration,
@@ -181,4 +182,8 @@ export async function startBuilder(config: BuilderConfig, logger = new Logger(co
       await dispatcher.close().catch(() => {});
     },
   };
+}
+
+function withJobIds(jobIds: string[] | undefined): { jobIds?: string[] } {
+  return jobIds ? { jobIds } : {};
 }

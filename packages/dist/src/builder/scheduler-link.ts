@@ -36,6 +36,7 @@ export interface HeartbeatState {
   acceptingJobs: boolean;
   installable?: string[];
   capabilities?: string[];
+  jobIds?: string[];
 }
 
 /** Why a builder could not register, in one line for the operator. */

@@ -11,6 +11,10 @@ import type { BuilderStores } from "./stores.js";
 
 const DIGEST = /^[0-9a-f]{64}$/;
 const JOB_ID = /^[A-Za-z0-9._:-]{1,256}$/;
+/** The protocol's limit on `jobIds` in a heartbeat. */
+const MAX_REPORTED_JOBS = 10_000;
+/** How long a job stays in heartbeats after its last request: the gap to its client's next request, or its `finished` report. */
+const REPORTED_AFTER_LAST_REQUEST_MS = 15_000;
 
 export interface BuilderServerOptions {
   platform: Platform;
@@ -33,6 +37,8 @@ export interface BuilderCounters {
 export class BuilderServer {
   readonly server: Server;
   readonly counters: BuilderCounters = { refusedAuth: 0, jobs: 0, missingAnswers: 0, uploadsRefused: 0 };
+  /** Jobs a client is sending requests for (run, upload): how many are open, and until when to report the job after the last. */
+  private readonly heard = new Map<string, { open: number; until: number }>();
 
   constructor(private readonly o: BuilderServerOptions) {
     const handler = (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res);
@@ -47,6 +53,29 @@ export class BuilderServer {
         this.server.off("error", reject);
         resolve((this.server.address() as { port: number }).port);
       });
+    });
+  }
+
+  /**
+   * The jobs heard of lately, for heartbeats: the scheduler frees allocations
+   * no client claimed. A job is listed while a request of its client is open
+   * (a run, an upload) and for a while after the last one: the gaps between
+   * a client's requests, and the time its `finished` report takes. Undefined
+   * past the protocol's limit (the scheduler then falls back on counting).
+   */
+  jobsHeardOf(now = Date.now()): string[] | undefined {
+    for (const [id, h] of this.heard) if (h.open === 0 && h.until < now) this.heard.delete(id);
+    return this.heard.size <= MAX_REPORTED_JOBS ? [...this.heard.keys()] : undefined;
+  }
+
+  /** Notes a request for job `id` until its answer is sent or its connection ends. */
+  private claim(id: string, res: ServerResponse): void {
+    let h = this.heard.get(id);
+    if (!h) this.heard.set(id, (h = { open: 0, until: 0 }));
+    h.open++;
+    res.once("close", () => {
+      h.open--;
+      h.until = Date.now() + REPORTED_AFTER_LAST_REQUEST_MS;
     });
   }
 
@@ -102,7 +131,7 @@ export class BuilderServer {
   }
 
   /** Every request but health carries the job token of its job: the one in the URL, or for uploads the one named in `x-reprise-job-id`. */
-  private async authorize(req: IncomingMessage, _res: ServerResponse, jobId?: string): Promise<{ toolchainId?: string }> {
+  private async authorize(req: IncomingMessage, res: ServerResponse, jobId?: string): Promise<{ toolchainId?: string }> {
     const verifier = this.o.verifier();
     if (!verifier) throw new HttpError(503, "unavailable", "this builder is not registered with a scheduler yet");
     const id = jobId ?? headerValue(req, "x-reprise-job-id");
@@ -115,6 +144,7 @@ export class BuilderServer {
       this.counters.refusedAuth++;
       throw new HttpError(check.status, check.status === 401 ? "unauthenticated" : "forbidden", check.reason);
     }
+    this.claim(id, res);
     return check.toolchainId ? { toolchainId: check.toolchainId } : {};
   }
 

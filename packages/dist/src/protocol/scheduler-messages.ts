@@ -64,6 +64,8 @@ export const HeartbeatRequestSchema = z.object({
   acceptingJobs: z.boolean(),
   installable: INSTALLABLE.optional(),
   capabilities: CAPABILITIES.optional(),
+  /** The jobs this builder has had a request for and not finished: an older allocation missing here was never claimed by its client. */
+  jobIds: z.array(IdSchema).max(10_000).optional(),
 });
 export type HeartbeatRequest = z.infer<typeof HeartbeatRequestSchema>;
 

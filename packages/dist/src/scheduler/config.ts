@@ -55,6 +55,8 @@ export const SchedulerConfigSchema = z
     missedHeartbeats: z.number().int().min(2).max(100).default(3),
     /** An allocation the builder does not report as running after this long is taken back by a heartbeat. */
     allocationGraceMs: z.number().int().min(0).max(600_000).default(10_000),
+    /** An allocation whose builder has heard nothing of it this long after it was made (its client vanished) is taken back by the builder's next heartbeat. */
+    unclaimedGraceMs: z.number().int().min(500).max(600_000).default(3_000),
     queue: z
       .object({
         defaultWaitMs: z.number().int().min(0).max(600_000).default(2_000),

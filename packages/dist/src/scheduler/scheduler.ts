@@ -19,6 +19,8 @@ export interface SchedulerOptions {
   /** A builder silent for this many heartbeat intervals is dropped. */
   missedHeartbeats: number;
   allocationGraceMs: number;
+  /** See BuilderRegistry: an allocation its builder has not heard of this long after it was made is taken back (default 3 s). */
+  unclaimedGraceMs?: number;
   queue: { defaultWaitMs: number; maxWaitMs: number; maxLength: number };
   signer: JobTokenSigner;
   logger: Logger;
@@ -50,7 +52,7 @@ export class Scheduler {
 
   constructor(private readonly options: SchedulerOptions) {
     this.now = options.now ?? Date.now;
-    this.registry = new BuilderRegistry({ allocationGraceMs: options.allocationGraceMs });
+    this.registry = new BuilderRegistry({ allocationGraceMs: options.allocationGraceMs, unclaimedGraceMs: options.unclaimedGraceMs ?? 3_000 });
     this.sweeper = setInterval(() => this.sweep(), Math.max(50, Math.floor(options.heartbeatIntervalMs / 2)));
     this.sweeper.unref();
   }
@@ -83,7 +85,7 @@ export class Scheduler {
   }
 
   heartbeat(builder: BuilderEntry, message: HeartbeatRequest): void {
-    this.registry.heartbeat(builder, message, this.now());
+    this.counters.unclaimedReleased += this.registry.heartbeat(builder, message, this.now());
     this.counters.heartbeats++;
     this.serveWaiters();
   }

@@ -99,6 +99,7 @@ export async function startScheduler(config: SchedulerConfig, options: { logger?
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     missedHeartbeats: config.missedHeartbeats,
     allocationGraceMs: config.allocationGraceMs,
+    unclaimedGraceMs: config.unclaimedGraceMs,
     queue: config.queue,
     signer,
     logger,
