@@ -4,9 +4,13 @@
  * digest, then the parts' raw bytes in the header's order. No base64, no
  * multi-megabyte JSON parse: the client checks the header, the exact total
  * length and every part's digest before any byte is used.
+ *
+ * A part's digest is SHA-256 (hex): it only proves the bytes are the ones the
+ * builder sent, and node:crypto's SHA-256 costs half of the engine's BLAKE2b
+ * here (0.6 against 1.1 ms per MB), on both sides of every job.
  */
+import { createHash } from "node:crypto";
 import { z } from "zod";
-import { hashBytes } from "@reprise/core";
 
 export const JOB_RESULT_CONTENT_TYPE = "application/vnd.reprise.job-result";
 /** Longest header accepted: a handful of parts and their names, never megabytes. */
@@ -40,7 +44,7 @@ export interface JobResult {
 
 /** The builder's side: the pieces to write, in order (the big buffers are not copied). */
 export function encodeJobResult(result: JobResult): { chunks: Buffer[]; length: number } {
-  const part = (data: Buffer) => ({ size: data.length, digest: hashBytes(data) });
+  const part = (data: Buffer) => ({ size: data.length, digest: partDigest(data) });
   const header: ResultHeader = {
     exitCode: result.exitCode,
     ...(result.timings ? { timings: result.timings } : {}),
@@ -55,6 +59,10 @@ export function encodeJobResult(result: JobResult): { chunks: Buffer[]; length: 
   prefix.writeUInt32BE(json.length, 0);
   const chunks = [prefix, json, result.stdout, result.stderr, ...result.outputs.map((o) => o.data)];
   return { chunks, length: chunks.reduce((n, c) => n + c.length, 0) };
+}
+
+function partDigest(data: Buffer): string {
+  return createHash("sha256").update(data).digest("hex");
 }
 
 /** Why a result is refused: the client counts it as garbage from the builder. */
@@ -97,7 +105,7 @@ export function decodeJobResult(body: Buffer): JobResult {
   const take = (size: number, digest: string, what: string) => {
     const data = body.subarray(at, at + size);
     at += size;
-    if (hashBytes(data) !== digest) throw new BadJobResult(`${what} does not match its digest`);
+    if (partDigest(data) !== digest) throw new BadJobResult(`${what} does not match its digest`);
     return data;
   };
   const stdout = take(header.parts[0]!.size, header.parts[0]!.digest, "stdout");
