@@ -7,12 +7,13 @@
 // Rows
 //   in-process   the Scheduler class without HTTP, in a child process pinned to core 0 (taskset -c 0):
 //                32 concurrent allocate() loops, each job finished at once (steady state), job tokens
-//                signed as in production with jose: ES256 (the default) and HS256 (a secret per builder).
+//                signed as in production (fast-jwt over node:crypto): HS256 (the default, a key per builder
+//                derived from its builder token) and ES256.
 //                Also the rate of the two parts alone: choosing a builder, and signing a job token.
 //   http         `reprise-dist scheduler` as its own process pinned to core 0; the load generator is
 //                another process pinned to core 1, with an undici Pool of 32 keep-alive connections
 //                and 32 concurrent loops. "allocate" sends only allocations (builders have room for all),
-//                with ES256 and with HS256 job tokens; "allocate+finished" (ES256) also reports each job
+//                with HS256 and with ES256 job tokens; "allocate+finished" (HS256) also reports each job
 //                finished, as a builder does (two requests per job).
 //   http floor   a bare Node http server pinned to core 0 that reads each request and answers a fixed
 //                allocation-sized JSON: what HTTP alone costs on this machine, with the same load generator.
@@ -67,7 +68,7 @@ async function inProcessWorker({ seconds, builders, clients, alg }) {
     version: 'bench', heartbeatIntervalMs: 60_000, missedHeartbeats: 3, allocationGraceMs: 10_000,
     queue: { defaultWaitMs: 2000, maxWaitMs: 30_000, maxLength: 4096 }, signer, logger: new Logger('silent'),
   });
-  for (let i = 0; i < builders; i++) await scheduler.register(builderRegistration(i));
+  for (let i = 0; i < builders; i++) await scheduler.register(builderRegistration(i), undefined, 'bench-builder-token-0123456789');
   const request = { toolchainId: 'tc-bench', platforms: [hostPlatform()] };
 
   async function timed(fn) {
@@ -106,7 +107,7 @@ async function inProcessWorker({ seconds, builders, clients, alg }) {
 async function loadWorker({ url, token, builderToken, seconds, clients, withFinished }) {
   const { Pool } = await import('undici');
   const pool = new Pool(url, { connections: clients, pipelining: 1, keepAliveTimeout: 60_000 });
-  const headers = { 'content-type': 'application/json', 'x-reprise-dist-protocol': '1', authorization: `Bearer ${token}` };
+  const headers = { 'content-type': 'application/json', 'x-reprise-dist-protocol': '2', authorization: `Bearer ${token}` };
   const builderHeaders = { ...headers, authorization: `Bearer ${builderToken}` };
   const body = JSON.stringify({ toolchainId: 'tc-bench', platforms: [hostPlatform()], maxWaitMs: 0 });
   const finishedBody = JSON.stringify({ ok: true, durationMs: 1 });
@@ -210,26 +211,26 @@ export async function farmSchedulerBench(options = {}) {
   const rows = [];
   const meta = { builders, clients, seconds, pinned: HAVE_TASKSET, cores: os.availableParallelism(), loadavg: os.loadavg(), node: process.version };
 
-  for (const alg of ['ES256', 'HS256']) {
+  for (const alg of ['HS256', 'ES256']) {
     log(`in-process allocator (${alg} job tokens): ${builders} builders, ${clients} concurrent allocations, ${seconds} s, core 0`);
     const [icmd, iargs] = pinned(0, [process.execPath, SELF, '--in-process-worker', `--alg=${alg}`, `--seconds=${seconds}`, `--builders=${builders}`, `--clients=${clients}`]);
     const ip = runChild(icmd, iargs, (seconds * 3 + 60) * 1000);
     rows.push({ mode: 'in-process', what: `allocate, ${alg} job tokens (choose + sign + finish)`, perSecond: ip.allocate.perSecond, cpuPercent: ip.allocate.cpuPercent });
-    if (alg === 'ES256') rows.push({ mode: 'in-process', what: 'choose a builder only', perSecond: ip.choose.perSecond, cpuPercent: ip.choose.cpuPercent });
-    rows.push({ mode: 'in-process', what: `sign a job token only (${alg}, jose)`, perSecond: ip.sign.perSecond, cpuPercent: ip.sign.cpuPercent });
+    if (alg === 'HS256') rows.push({ mode: 'in-process', what: 'choose a builder only', perSecond: ip.choose.perSecond, cpuPercent: ip.choose.cpuPercent });
+    rows.push({ mode: 'in-process', what: `sign a job token only (${alg}, fast-jwt)`, perSecond: ip.sign.perSecond, cpuPercent: ip.sign.cpuPercent });
   }
 
-  for (const alg of ['ES256', 'HS256']) {
+  for (const alg of ['HS256', 'ES256']) {
     const s = await startScheduler(work, alg);
     try {
       const { request } = await import('undici');
-      const headers = { 'content-type': 'application/json', 'x-reprise-dist-protocol': '1', authorization: `Bearer ${s.builderToken}` };
+      const headers = { 'content-type': 'application/json', 'x-reprise-dist-protocol': '2', authorization: `Bearer ${s.builderToken}` };
       for (let i = 0; i < builders; i++) {
         const r = await request(`${s.url}/v1/builders/register`, { method: 'POST', headers, body: JSON.stringify(builderRegistration(i)) });
         await r.body.text();
         if (r.statusCode !== 200) throw new Error(`register failed: ${r.statusCode}`);
       }
-      for (const withFinished of alg === 'ES256' ? [false, true] : [false]) {
+      for (const withFinished of alg === 'HS256' ? [false, true] : [false]) {
         const what = `${withFinished ? 'allocate+finished (jobs/s)' : 'allocate'}, ${alg} job tokens`;
         log(`http ${what}: ${clients} keep-alive connections, ${seconds} s, scheduler on core 0, load on core 1`);
         const cpu0 = cpuTicks(s.child.pid);
@@ -295,7 +296,7 @@ if (process.argv[1] && path.resolve(process.argv[1]) === SELF) {
   if (f['floor-server']) {
     await floorServer();
   } else if (f['in-process-worker']) {
-    await inProcessWorker({ seconds: num('seconds', 5), builders: num('builders', 100), clients: num('clients', 32), alg: f.alg ?? 'ES256' });
+    await inProcessWorker({ seconds: num('seconds', 5), builders: num('builders', 100), clients: num('clients', 32), alg: f.alg ?? 'HS256' });
   } else if (f['load-worker']) {
     await loadWorker({ url: f.url, token: f.token, builderToken: f['builder-token'], seconds: num('seconds', 5), clients: num('clients', 32), withFinished: f['with-finished'] === 'true' });
   } else {

@@ -2,7 +2,11 @@
 // Build-farm benchmark, on loopback with real processes: the real scheduler (`reprise-dist scheduler`),
 // bwrap builders (`reprise-dist builder`) and a client daemon sending every miss to the farm.
 //
-//   node bench/farm.mjs [--quick] [--only=cost|build] [--runs=N] [--units=N] [--work=DIR] [--json=PATH]
+//   node bench/farm.mjs [--quick] [--only=cost|build] [--runs=N] [--units=N] [--work=DIR] [--json=PATH] [--daemon-preload=FILE]
+//
+// --daemon-preload=FILE preloads FILE into the client daemon of the cost scenario (NODE_OPTIONS=--require), e.g. a
+// script starting node:inspector's profiler and writing the profile at exit (--cpu-prof is not allowed in
+// NODE_OPTIONS). A profiler inflates spawns several-fold: read it for where the time goes, not for totals.
 //
 // Scenarios
 //   cost   the farm's own cost per job: the wall time of a miss compiled on the farm (the builder already
@@ -111,7 +115,7 @@ async function costScenario(o) {
       { name: 'small.cpp', text: fs.readFileSync(SMALL, 'utf8'), argv: ['g++', '-std=c++17', '-O2', '-g'] },
       { name: 'large.c', text: large, argv: ['gcc', '-O2', '-g'] },
     ];
-    const reprise = { REPRISE_DIR: path.join(dir, 'cache'), REPRISE_RUNTIME_DIR: path.join(dir, 'run'), REPRISE_IDLE_TIMEOUT: '300', LC_ALL: 'C' };
+    const reprise = { REPRISE_DIR: path.join(dir, 'cache'), REPRISE_RUNTIME_DIR: path.join(dir, 'run'), REPRISE_IDLE_TIMEOUT: '300', LC_ALL: 'C', ...(o.daemonProfile ? { NODE_OPTIONS: `--require ${o.daemonProfile}` } : {}) };
     const modes = {
       plain: { prefix: [], env: { LC_ALL: 'C' } },
       // An ordinary miss in the same daemon: what the daemon spends on a miss anyway (key, compile's spawn, store).
@@ -212,7 +216,7 @@ export async function farmBench(options = {}) {
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const args = Object.fromEntries(process.argv.slice(2).map((a) => { const [k, v] = a.replace(/^--/, '').split('='); return [k, v ?? true]; }));
-  const rows = await farmBench({ quick: args.quick === true, ...(args.only ? { only: args.only } : {}), ...(args.runs ? { runs: Number(args.runs) } : {}), ...(args.units ? { units: Number(args.units) } : {}), ...(args.work ? { work: path.resolve(args.work) } : {}) });
+  const rows = await farmBench({ quick: args.quick === true, ...(args.only ? { only: args.only } : {}), ...(args.runs ? { runs: Number(args.runs) } : {}), ...(args.units ? { units: Number(args.units) } : {}), ...(args.work ? { work: path.resolve(args.work) } : {}), ...(args['daemon-preload'] ? { daemonProfile: path.resolve(args['daemon-preload']) } : {}) });
   const out = args.json ? path.resolve(args.json) : null;
   if (out) fs.writeFileSync(out, JSON.stringify(rows, null, 2));
   process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);

@@ -102,7 +102,7 @@ beforeAll(async () => {
   });
   proxy.target = new URL(`http://127.0.0.1:${port}`);
   for (let i = 0; i < 100; i++) {
-    const r = await request(`${sched.url}/v1/status`, { headers: { authorization: `Bearer ${sched.clientToken}`, "x-reprise-dist-protocol": "1" } });
+    const r = await request(`${sched.url}/v1/status`, { headers: { authorization: `Bearer ${sched.clientToken}`, "x-reprise-dist-protocol": "2" } });
     const body = (await r.body.json()) as { pools: { builders: unknown[] }[] };
     if (body.pools.some((p) => p.builders.length > 0)) return;
     await new Promise((r) => setTimeout(r, 200));
@@ -142,6 +142,21 @@ describe("farm faults through a real proxy (scheduler, one bwrap builder behind 
       expect(proxy.counts.corrupted - before).toBe(2 * FILES);
     } finally {
       proxy.corruptResults = "never";
+    }
+  }, 300_000);
+
+  it("a builder answering cut-short results every time (a complete HTTP answer, a frame missing its last bytes): retried once, then local; dist-bad-result", async () => {
+    proxy.corruptResults = "always";
+    proxy.resultFault = "truncate";
+    const before = proxy.counts.corrupted;
+    try {
+      const s = await buildThroughFaults("truncated");
+      expect(remote(s).compiles, daemonLog()).toBe(0);
+      expect(s.fallbacks, daemonLog()).toEqual({ "dist-bad-result": FILES });
+      expect(proxy.counts.corrupted - before).toBe(2 * FILES);
+    } finally {
+      proxy.corruptResults = "never";
+      proxy.resultFault = "flip";
     }
   }, 300_000);
 

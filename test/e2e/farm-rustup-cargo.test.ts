@@ -31,7 +31,7 @@ let ws: RustJobsWorkspace;
 let reference: Map<string, Artifact>;
 
 async function builders(): Promise<{ builderId: string; toolchains: string[] }[]> {
-  const r = await request(`${sched.url}/v1/status`, { headers: { authorization: `Bearer ${sched.clientToken}`, "x-reprise-dist-protocol": "1" } });
+  const r = await request(`${sched.url}/v1/status`, { headers: { authorization: `Bearer ${sched.clientToken}`, "x-reprise-dist-protocol": "2" } });
   const body = (await r.body.json()) as { pools: { builders: { builderId: string; toolchains: string[] }[] }[] };
   return body.pools.flatMap((p) => p.builders);
 }

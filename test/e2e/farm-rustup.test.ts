@@ -21,6 +21,7 @@ import { farmAgent } from "../../packages/dist/src/http/client.js";
 import { SchedulerClient } from "../../packages/dist/src/client/scheduler-client.js";
 import { runOnBuilder } from "../../packages/dist/src/client/builder-client.js";
 import type { WireJob } from "../../packages/dist/src/builder/job-message.js";
+import { decodeJobResult } from "../../packages/dist/src/protocol/job-result.js";
 import { startBuilder, startScheduler, type FarmProcess, type SchedulerHandle } from "../support/farm-processes.js";
 import { rustupDistTree, startDistServer, type DistServer } from "../support/rustup-dist-server.js";
 
@@ -93,7 +94,7 @@ function elfMachines(archive: Buffer): Set<number> {
 async function onFarm(toolchainId: string, job: WireJob, requires?: string[]) {
   const alloc = await client.allocate(toolchainId, RUSTUP_LINUX_HOSTS.map((p) => ({ ...p })), 2000, { requires });
   const ex = await runOnBuilder(alloc, { id: toolchainId }, job, inputs, client.dispatcher, 300_000, AbortSignal.timeout(300_000));
-  return { alloc, body: ex.body as { exitCode: number; stderr: string; outputs: { role: string; data: string }[] } };
+  return { alloc, body: decodeJobResult(ex.result) };
 }
 
 async function startRustBuilder(id: string, rust: Record<string, unknown>): Promise<FarmProcess> {
@@ -139,9 +140,9 @@ describe("a builder provides Rust toolchains with rustup", () => {
     const before = dist.requests.length;
     const { alloc, body } = await onFarm(id, job);
     expect(alloc.builderId).toBe("rustup-1");
-    expect(Buffer.from(body.stderr, "base64").toString()).toBe("");
+    expect(body.stderr.toString()).toBe("");
     expect(body.exitCode).toBe(0);
-    const remote = Buffer.from(body.outputs.find((o) => o.role === "rlib")!.data, "base64");
+    const remote = body.outputs.find((o) => o.role === "rlib")!.data;
     const local = localCompile(argv, clientSysroot);
     expect(remote.length).toBeGreaterThan(1000);
     expect(remote.equals(local)).toBe(true);
@@ -159,7 +160,7 @@ describe("a builder provides Rust toolchains with rustup", () => {
     await expect.poll(async () => JSON.stringify(await client.status()), { timeout: 15_000 }).toContain(id);
     const again = dist.requests.length;
     const second = await onFarm(id, job);
-    expect(Buffer.from(second.body.outputs[0]!.data, "base64").equals(local)).toBe(true);
+    expect(second.body.outputs[0]!.data.equals(local)).toBe(true);
     expect(dist.requests.length).toBe(again);
   });
 
@@ -168,7 +169,7 @@ describe("a builder provides Rust toolchains with rustup", () => {
     const { job, argv } = probeJob(join(clientSysroot, "bin/rustc"));
     const { body } = await onFarm(id, job);
     expect(body.exitCode).toBe(0);
-    expect(Buffer.from(body.outputs[0]!.data, "base64").equals(localCompile(argv, clientSysroot))).toBe(true);
+    expect(body.outputs[0]!.data.equals(localCompile(argv, clientSysroot))).toBe(true);
   });
 
   it("the user's own ~/.rustup stable (1.95.0 here): the builder installs that release from the server, byte-identical", async () => {
@@ -178,7 +179,7 @@ describe("a builder provides Rust toolchains with rustup", () => {
     const { alloc, body } = await onFarm(id, job);
     expect(alloc.builderId).toBe("rustup-1");
     expect(body.exitCode).toBe(0);
-    expect(Buffer.from(body.outputs[0]!.data, "base64").equals(localCompile(argv, stable))).toBe(true);
+    expect(body.outputs[0]!.data.equals(localCompile(argv, stable))).toBe(true);
     expect(existsSync(join(tmp, `rustup-1/data/rustup/toolchains/${release}-x86_64-unknown-linux-gnu/bin/rustc`))).toBe(true);
   });
 
@@ -274,7 +275,7 @@ describe("a builder provides toolchains its config declares", () => {
     mkdirSync(join(crateDir, "out"));
     execFileSync(rustc, argv.slice(1), { cwd: crateDir, env: { PATH: "/usr/bin:/bin", LD_LIBRARY_PATH: libs } });
     const local = readFileSync(join(crateDir, "out/libprobe.rlib"));
-    const remote = Buffer.from(body.outputs[0]!.data, "base64");
+    const remote = body.outputs[0]!.data;
     expect(remote.equals(local)).toBe(true);
     expect(elfMachines(remote)).toEqual(new Set([183]));
   });

@@ -3,6 +3,7 @@ import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { request } from "undici";
+import { hashBytes } from "@reprise/core";
 import { generateKeyPair, SignJWT } from "jose";
 import { clientCommand, plain, RepriseSandbox, text, type StatsJson } from "../support/reprise-env.js";
 import { ensureDebianPackages } from "../support/sandbox-engines.js";
@@ -40,7 +41,7 @@ async function startBuilders(): Promise<void> {
 
 async function waitForBuilders(n: number): Promise<void> {
   for (let i = 0; i < 100; i++) {
-    const r = await request(`${sched.url}/v1/status`, { headers: { authorization: `Bearer ${sched.clientToken}`, "x-reprise-dist-protocol": "1" } });
+    const r = await request(`${sched.url}/v1/status`, { headers: { authorization: `Bearer ${sched.clientToken}`, "x-reprise-dist-protocol": "2" } });
     const body = (await r.body.json()) as { pools: { builders: unknown[] }[] };
     if (body.pools.reduce((k, p) => k + p.builders.length, 0) >= n) return;
     await new Promise((r) => setTimeout(r, 200));
@@ -168,7 +169,7 @@ describe("build farm on loopback (scheduler, two bwrap builders, client daemon)"
     const alloc = async (token: string) =>
       request(`${sched.url}/v1/jobs/allocate`, {
         method: "POST",
-        headers: { authorization: `Bearer ${token}`, "x-reprise-dist-protocol": "1", "content-type": "application/json" },
+        headers: { authorization: `Bearer ${token}`, "x-reprise-dist-protocol": "2", "content-type": "application/json" },
         body: JSON.stringify({ toolchainId: "0".repeat(64), platforms: [{ arch: hostArch(), os: "linux" }] }),
       });
     expect((await alloc("not-the-token")).statusCode).toBe(401);
@@ -176,7 +177,7 @@ describe("build farm on loopback (scheduler, two bwrap builders, client daemon)"
     expect(ok.statusCode).toBe(200);
     const a = (await ok.body.json()) as { jobId: string; builderId: string; builderUrl: string; jobToken: string };
     const other = builders.find((b) => b.url !== a.builderUrl)!;
-    const run = (url: string, jobId: string, token: string | undefined, protocol = "1") =>
+    const run = (url: string, jobId: string, token: string | undefined, protocol = "2") =>
       request(`${url}/v1/jobs/${jobId}/run`, {
         method: "POST",
         headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), "x-reprise-dist-protocol": protocol, "content-type": "application/json" },
@@ -186,9 +187,10 @@ describe("build farm on loopback (scheduler, two bwrap builders, client daemon)"
     const forged = await new SignJWT({}).setProtectedHeader({ alg: "EdDSA" }).setSubject(a.jobId).setAudience(a.builderId).setExpirationTime("5m").sign(privateKey);
     expect((await run(a.builderUrl, a.jobId, undefined)).statusCode).toBe(401);
     expect((await run(a.builderUrl, a.jobId, forged)).statusCode).toBe(401);
-    expect((await run(other.url, a.jobId, a.jobToken)).statusCode, "a job token is good at its own builder only").toBe(403);
+    // Each builder has its own key (HS256, derived): another builder's token does not even verify there.
+    expect((await run(other.url, a.jobId, a.jobToken)).statusCode, "a job token is good at its own builder only").toBe(401);
     expect((await run(a.builderUrl, "another-job", a.jobToken)).statusCode, "and for its own job only").toBe(403);
-    const wrongVersion = await run(a.builderUrl, a.jobId, a.jobToken, "2");
+    const wrongVersion = await run(a.builderUrl, a.jobId, a.jobToken, "1");
     expect(wrongVersion.statusCode).toBe(400);
     expect(((await wrongVersion.body.json()) as { error: { code: string } }).error.code).toBe("protocol-version");
     // Past the token, a body that is no job is refused too.
@@ -196,11 +198,50 @@ describe("build farm on loopback (scheduler, two bwrap builders, client daemon)"
     expect(bad.statusCode).toBe(400);
   });
 
+  it("an allocation whose client never comes is freed within seconds; one whose client is at work is kept: heartbeats list the jobs builders heard of", async () => {
+    const headers = { authorization: `Bearer ${sched.clientToken}`, "x-reprise-dist-protocol": "2", "content-type": "application/json" };
+    const status = async () => {
+      const r = await request(`${sched.url}/v1/status`, { headers });
+      return (await r.body.json()) as { counters: Record<string, number> };
+    };
+    const allocate = async () => {
+      const r = await request(`${sched.url}/v1/jobs/allocate`, { method: "POST", headers, body: JSON.stringify({ toolchainId: "0".repeat(64), platforms: [{ arch: hostArch(), os: "linux" }] }) });
+      expect(r.statusCode).toBe(200);
+      return (await r.body.json()) as { jobId: string; builderUrl: string; jobToken: string };
+    };
+    const release = async (jobId: string) => (await request(`${sched.url}/v1/jobs/${jobId}/release`, { method: "POST", headers, body: "{}" })).statusCode;
+    const before = (await status()).counters.unclaimedReleased ?? 0;
+    const allocatedAt = Date.now();
+    const vanished = await allocate();
+    const working = await allocate();
+    // The working client uploads an input: its builder has heard of that job.
+    const blob = Buffer.from(`int heard_${process.pid};\n`);
+    const upload = async () => {
+      const put = await request(`${working.builderUrl}/v1/blobs/${hashBytes(blob)}`, {
+        method: "PUT",
+        headers: { authorization: `Bearer ${working.jobToken}`, "x-reprise-dist-protocol": "2", "x-reprise-job-id": working.jobId, "content-type": "application/octet-stream" },
+        body: blob,
+      });
+      await put.body.dump();
+      expect(put.statusCode).toBe(200);
+    };
+    await upload();
+    // Never sent to the builder: taken back after the scheduler's 3 s grace, at a heartbeat (every second here), not after the 10 s count rule or the token's 300 s.
+    await expect.poll(async () => (await status()).counters.unclaimedReleased, { timeout: 30_000, interval: 250 }).toBeGreaterThan(before);
+    // Another test's leftover may have been the one taken back: past the grace, two more heartbeats of every builder settle it.
+    await expect.poll(() => Date.now() - allocatedAt, { timeout: 10_000, interval: 250 }).toBeGreaterThan(3500);
+    await upload(); // still at work: a builder lists a job for 15 s after its client's last request
+    const beats = (await status()).counters.heartbeats!;
+    await expect.poll(async () => (await status()).counters.heartbeats, { timeout: 30_000, interval: 250 }).toBeGreaterThanOrEqual(beats + 2 * builders.length);
+    expect(await release(vanished.jobId), "the vanished client's slot was already given back").toBe(404);
+    expect(await release(working.jobId), "the working client's allocation is still outstanding").toBe(200);
+  });
+
   it("refuses malicious toolchain archives, uploads whose bytes do not match their digest, and a token's use for another toolchain", async () => {
     const allocate = async (toolchainId: string) => {
       const ok = await request(`${sched.url}/v1/jobs/allocate`, {
         method: "POST",
-        headers: { authorization: `Bearer ${sched.clientToken}`, "x-reprise-dist-protocol": "1", "content-type": "application/json" },
+        headers: { authorization: `Bearer ${sched.clientToken}`, "x-reprise-dist-protocol": "2", "content-type": "application/json" },
         body: JSON.stringify({ toolchainId, platforms: [{ arch: hostArch(), os: "linux" }] }),
       });
       expect(ok.statusCode).toBe(200);
@@ -209,7 +250,7 @@ describe("build farm on loopback (scheduler, two bwrap builders, client daemon)"
     const put = (a: { jobId: string; builderUrl: string; jobToken: string }, path: string, body: Buffer) =>
       request(`${a.builderUrl}${path}`, {
         method: "PUT",
-        headers: { authorization: `Bearer ${a.jobToken}`, "x-reprise-dist-protocol": "1", "x-reprise-job-id": a.jobId, "content-type": "application/octet-stream" },
+        headers: { authorization: `Bearer ${a.jobToken}`, "x-reprise-dist-protocol": "2", "x-reprise-job-id": a.jobId, "content-type": "application/octet-stream" },
         body,
       });
     const builderData = join(root, "builders");

@@ -34,7 +34,7 @@ function farmEnv(): Record<string, string> {
 
 async function waitForBuilder(): Promise<void> {
   for (let i = 0; i < 100; i++) {
-    const r = await request(`${sched.url}/v1/status`, { headers: { authorization: `Bearer ${sched.clientToken}`, "x-reprise-dist-protocol": "1" } });
+    const r = await request(`${sched.url}/v1/status`, { headers: { authorization: `Bearer ${sched.clientToken}`, "x-reprise-dist-protocol": "2" } });
     const body = (await r.body.json()) as { pools: { builders: unknown[] }[] };
     if (body.pools.reduce((k, p) => k + p.builders.length, 0) >= 1) return;
     await new Promise((r) => setTimeout(r, 200));

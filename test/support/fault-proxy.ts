@@ -3,9 +3,11 @@ import type { AddressInfo } from "node:net";
 
 /**
  * A real HTTP proxy on loopback in front of a real builder, which breaks
- * what passes through it on demand: job results whose object is altered
- * (valid base64 and JSON, wrong bytes), and uploads (blob or toolchain PUTs)
- * cut off mid-request. Everything else passes unchanged.
+ * what passes through it on demand: job results (protocol/job-result.ts)
+ * whose object has one byte changed (framing intact, wrong bytes) or is cut
+ * short (a complete HTTP answer whose frame lacks its last bytes), and
+ * uploads (blob or toolchain PUTs) cut off mid-request. Everything else
+ * passes unchanged.
  */
 export interface FaultProxy {
   url: string;
@@ -14,6 +16,8 @@ export interface FaultProxy {
   target?: URL;
   /** Alter a successful job result: always, once per output path, or never. */
   corruptResults: "always" | "first-per-output" | "never";
+  /** How a result is altered: one byte of the object flipped, or the object's last bytes cut off. */
+  resultFault: "flip" | "truncate";
   dropUploads: boolean;
   readonly counts: { results: number; corrupted: number; uploadsDropped: number };
   close(): Promise<void>;
@@ -26,6 +30,7 @@ export async function startFaultProxy(): Promise<FaultProxy> {
     url: "",
     port: 0,
     corruptResults: "never",
+    resultFault: "flip",
     dropUploads: false,
     counts: { results: 0, corrupted: 0, uploadsDropped: 0 },
     close: () => new Promise((resolve) => server.close(() => resolve())),
@@ -53,19 +58,17 @@ export async function startFaultProxy(): Promise<FaultProxy> {
         answer.on("data", (c: Buffer) => chunks.push(c));
         answer.on("end", () => {
           proxy.counts.results++;
-          const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { outputs?: { path: string; data: string }[] };
-          const out = body.outputs?.find((o) => o.data.length > 8);
+          let body = Buffer.concat(chunks);
+          const out = firstOutput(body);
           const corrupt = out !== undefined && (proxy.corruptResults === "always" || (proxy.corruptResults === "first-per-output" && !seenOutputs.has(out.path)));
           if (out) seenOutputs.add(out.path);
           if (corrupt) {
-            // Another base64 letter in the middle: still base64 and JSON, other bytes.
-            const i = out.data.length >> 1;
-            out.data = out.data.slice(0, i) + (out.data[i] === "A" ? "B" : "A") + out.data.slice(i + 1);
+            if (proxy.resultFault === "flip") body[out.offset + (out.size >> 1)] ^= 0x01;
+            else body = body.subarray(0, body.length - Math.min(16, out.size >> 1));
             proxy.counts.corrupted++;
           }
-          const text = Buffer.from(JSON.stringify(body));
-          res.writeHead(200, { "content-type": "application/json", "content-length": String(text.length) });
-          res.end(text);
+          res.writeHead(200, { "content-type": String(answer.headers["content-type"]), "content-length": String(body.length) });
+          res.end(body);
         });
       },
     );
@@ -76,4 +79,16 @@ export async function startFaultProxy(): Promise<FaultProxy> {
   proxy.port = (server.address() as AddressInfo).port;
   proxy.url = `http://127.0.0.1:${proxy.port}`;
   return proxy;
+}
+
+/** Where the first output of more than 8 bytes lies in a job result: its path, offset and size. */
+function firstOutput(result: Buffer): { path: string; offset: number; size: number } | undefined {
+  const headerLength = result.readUInt32BE(0);
+  const header = JSON.parse(result.toString("utf8", 4, 4 + headerLength)) as { parts: { kind: string; path?: string; size: number }[] };
+  let offset = 4 + headerLength;
+  for (const part of header.parts) {
+    if (part.kind === "output" && part.size > 8) return { path: part.path!, offset, size: part.size };
+    offset += part.size;
+  }
+  return undefined;
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { generateKeyPair } from "jose";
-import { AccessVerifier, JobTokenError, JobTokenSigner, generateStaticToken, signAccessToken, verifyJobToken } from "../src/auth/index.js";
+import { AccessVerifier, JobTokenError, JobTokenSigner, generateStaticToken, jobTokenKeyOf, signAccessToken, verifyJobToken } from "../src/auth/index.js";
 
 describe("job tokens", () => {
   for (const alg of ["EdDSA", "ES256"] as const) {
@@ -53,36 +53,49 @@ describe("access tokens", () => {
   });
 });
 
-describe("HS256 job tokens (a secret per builder)", () => {
-  it("only the builder whose secret signed a token accepts it, and only for its job", async () => {
+describe("HS256 job tokens (a key per builder, derived on both sides)", () => {
+  const builderToken = "builder-token-".padEnd(43, "x");
+  const refusal = (p: Promise<unknown>) => p.then(() => "accepted", (e: JobTokenError) => `${e.refusal}/${e.status}`);
+
+  it("only the builder whose derived key signed a token accepts it, and only for its job", async () => {
     const signer = await JobTokenSigner.generate("HS256", 60);
     expect(signer.publicKeyJwk).toBeUndefined();
-    const k1 = await signer.keyForBuilder("b1");
-    const k2 = await signer.keyForBuilder("b2");
-    expect(k1).toMatchObject({ kty: "oct", alg: "HS256" });
-    expect(k1.k).not.toBe(k2.k);
-    const { token } = await signer.sign({ jobId: "j1", builderId: "b1" });
-    expect(await verifyJobToken(token, { publicKeyJwk: k1, builderId: "b1", jobId: "j1" })).toMatchObject({ jobId: "j1" });
-    const refusal = (p: Promise<unknown>) => p.then(() => "accepted", (e: JobTokenError) => `${e.refusal}/${e.status}`);
-    // Replayed at b2: b2's secret does not verify it.
-    expect(await refusal(verifyJobToken(token, { publicKeyJwk: k2, builderId: "b2", jobId: "j1" }))).toBe("invalid/401");
-    expect(await refusal(verifyJobToken(token, { publicKeyJwk: k1, builderId: "b1", jobId: "j2" }))).toBe("wrong-job/403");
-    // A new registration renews the secret: tokens of the old one are refused.
-    const renewed = await signer.keyForBuilder("b1");
-    expect(await refusal(verifyJobToken(token, { publicKeyJwk: renewed, builderId: "b1", jobId: "j1" }))).toBe("invalid/401");
+    const g1 = signer.keyForBuilder("b1", builderToken);
+    const g2 = signer.keyForBuilder("b2", builderToken);
+    expect(g1).toEqual({ jobTokenAlg: "HS256", jobTokenSalt: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/) });
+    const k1 = jobTokenKeyOf(g1, builderToken, "b1");
+    const k2 = jobTokenKeyOf(g2, builderToken, "b2");
+    const { token } = signer.sign({ jobId: "j1", builderId: "b1", toolchainId: "tc" });
+    expect(await verifyJobToken(token, { key: k1, builderId: "b1", jobId: "j1" })).toMatchObject({ jobId: "j1", toolchainId: "tc" });
+    // Replayed at b2 (same builder token, its own salt and id): b2's key does not verify it.
+    expect(await refusal(verifyJobToken(token, { key: k2, builderId: "b2", jobId: "j1" }))).toBe("invalid/401");
+    expect(await refusal(verifyJobToken(token, { key: k1, builderId: "b1", jobId: "j2" }))).toBe("wrong-job/403");
+    // The same salt with b2's id, or with another builder token, is another key.
+    expect(await refusal(verifyJobToken(token, { key: jobTokenKeyOf(g1, builderToken, "b2"), builderId: "b1", jobId: "j1" }))).toBe("invalid/401");
+    expect(await refusal(verifyJobToken(token, { key: jobTokenKeyOf(g1, `${builderToken}y`, "b1"), builderId: "b1", jobId: "j1" }))).toBe("invalid/401");
+    const old = signer.sign({ jobId: "j1", builderId: "b1" }, Date.now() - 3_600_000);
+    expect(await refusal(verifyJobToken(old.token, { key: k1, builderId: "b1", jobId: "j1" }))).toBe("expired/401");
+    // A new registration renews the salt: tokens of the old key are refused.
+    const renewed = jobTokenKeyOf(signer.keyForBuilder("b1", builderToken), builderToken, "b1");
+    expect(await refusal(verifyJobToken(token, { key: renewed, builderId: "b1", jobId: "j1" }))).toBe("invalid/401");
     signer.forgetBuilder("b1");
-    await expect(signer.sign({ jobId: "j3", builderId: "b1" })).rejects.toThrow(/no job-token key/);
+    expect(() => signer.sign({ jobId: "j3", builderId: "b1" })).toThrow(/no job-token key/);
+    expect(() => signer.keyForBuilder("b3")).toThrow(/bearer token/);
   });
 
   it("the key decides the algorithm: an HS256 token is not checked against a public key, nor an ES256 one against a secret", async () => {
     const es = await JobTokenSigner.generate("ES256", 60);
     const hs = await JobTokenSigner.generate("HS256", 60);
-    const secret = await hs.keyForBuilder("b1");
-    const hsToken = (await hs.sign({ jobId: "j", builderId: "b1" })).token;
-    const esToken = (await es.sign({ jobId: "j", builderId: "b1" })).token;
-    const refusal = (p: Promise<unknown>) => p.then(() => "accepted", (e: JobTokenError) => e.refusal);
-    expect(await refusal(verifyJobToken(hsToken, { publicKeyJwk: es.publicKeyJwk!, builderId: "b1", jobId: "j" }))).toBe("invalid");
-    expect(await refusal(verifyJobToken(esToken, { publicKeyJwk: secret, builderId: "b1", jobId: "j" }))).toBe("invalid");
-    expect(await refusal(verifyJobToken(hsToken, { publicKeyJwk: { ...secret, alg: "ES256" }, builderId: "b1", jobId: "j" }))).toBe("invalid");
+    const secret = jobTokenKeyOf(hs.keyForBuilder("b1", builderToken), builderToken, "b1");
+    const hsToken = hs.sign({ jobId: "j", builderId: "b1" }).token;
+    const esToken = es.sign({ jobId: "j", builderId: "b1" }).token;
+    const why = (p: Promise<unknown>) => p.then(() => "accepted", (e: JobTokenError) => e.refusal);
+    expect(await why(verifyJobToken(hsToken, { publicKeyJwk: es.publicKeyJwk!, builderId: "b1", jobId: "j" }))).toBe("invalid");
+    expect(await why(verifyJobToken(esToken, { key: secret, builderId: "b1", jobId: "j" }))).toBe("invalid");
+    expect(await why(verifyJobToken(hsToken, { publicKeyJwk: { kty: "oct", k: secret.alg === "HS256" ? secret.secret.toString("base64url") : "", alg: "ES256" }, builderId: "b1", jobId: "j" }))).toBe("invalid");
+    // An unsigned token ("alg": "none") proves nothing.
+    const [, payload] = hsToken.split(".");
+    const none = `${Buffer.from(JSON.stringify({ alg: "none", typ: "JWT" })).toString("base64url")}.${payload}.`;
+    expect(await why(verifyJobToken(none, { key: secret, builderId: "b1", jobId: "j" }))).toBe("invalid");
   });
 });

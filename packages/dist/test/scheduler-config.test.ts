@@ -16,7 +16,8 @@ describe("scheduler config", () => {
     expect(config.listen).toBe("0.0.0.0:7500");
     expect(config.auth.clientTokens).toEqual(["cccccccccccccccccccc"]);
     expect(config.queue).toEqual({ defaultWaitMs: 2000, maxWaitMs: 30000, maxLength: 10 });
-    expect(config.jobTokens).toEqual({ alg: "ES256", ttlSeconds: 300 });
+    // No alg: HS256, or a key file's own (scheduler/start.ts).
+    expect(config.jobTokens).toEqual({ ttlSeconds: 300 });
     expect(config.heartbeatIntervalMs).toBe(5000);
     expect(config.configFile).toBe(join(dir.path, "reprise-dist.config.yaml"));
   });

@@ -8,7 +8,7 @@ import { generateKeyPair, exportJWK } from "jose";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { hostPlatform } from "../src/platform.js";
-import { signAccessToken, verifyJobToken, JobTokenError } from "../src/auth/index.js";
+import { signAccessToken, verifyJobToken, JobTokenError, jobTokenKeyOf, type JobTokenKey } from "../src/auth/index.js";
 import { declareBody, farmRequest, heartbeat, simulatedBuilder, startSchedulerProcess, tempDir, type SchedulerProcess } from "./support/scheduler-process.js";
 
 const HOST = hostPlatform();
@@ -18,7 +18,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 describe("scheduler over HTTP (simulated builders)", () => {
   let s: SchedulerProcess;
   beforeAll(async () => {
-    s = await startSchedulerProcess({ config: { heartbeatIntervalMs: 500 } });
+    s = await startSchedulerProcess({ config: { heartbeatIntervalMs: 500, jobTokens: { alg: "ES256" } } });
   });
   afterAll(async () => {
     await s?.stop();
@@ -166,8 +166,8 @@ describe("scheduler over HTTP (simulated builders)", () => {
 
   it("refuses other protocol versions and oversized bodies, and counts them", async () => {
     const before = (await status()).counters;
-    const v2 = await farmRequest(s.url, "POST", "/v1/jobs/allocate", { token: s.clientToken, protocol: "2", body: {} });
-    expect(v2).toMatchObject({ status: 400, body: { error: { code: "protocol-version" } } });
+    const v1 = await farmRequest(s.url, "POST", "/v1/jobs/allocate", { token: s.clientToken, protocol: "1", body: {} });
+    expect(v1).toMatchObject({ status: 400, body: { error: { code: "protocol-version" } } });
     const none = await farmRequest(s.url, "GET", "/v1/status", { token: s.clientToken, protocol: null });
     expect(none.body.error.code).toBe("protocol-version");
     // Refused on the declared length, before a byte of the body is read.
@@ -246,30 +246,34 @@ describe("scheduler with JWT client and builder tokens", () => {
   });
 });
 
-describe("scheduler with HS256 job tokens (a secret per builder)", () => {
+describe("scheduler with HS256 job tokens (the default: a key per builder, derived on both sides)", () => {
   let s: SchedulerProcess;
   beforeAll(async () => {
-    s = await startSchedulerProcess({ config: { jobTokens: { alg: "HS256" } } });
+    s = await startSchedulerProcess({ config: {} });
   });
   afterAll(async () => {
     await s?.stop();
   });
 
-  it("gives each builder its own secret; a job token verifies only with the chosen builder's", async () => {
+  it("sends each builder a salt, never a key; a job token verifies only with the chosen builder's derived key", async () => {
     const pool = { arch: "riscv64", os: "linux" };
     const reg = async (id: string) => (await farmRequest(s.url, "POST", "/v1/builders/register", { token: s.builderToken, body: simulatedBuilder(id, { platform: pool, maxJobs: 1 }) })).body;
     const r1 = await reg("hs-1");
     const r2 = await reg("hs-2");
     expect(r1.jobTokenAlg).toBe("HS256");
-    expect(r1.schedulerPublicKey).toMatchObject({ kty: "oct", alg: "HS256" });
-    expect(r1.schedulerPublicKey.k).not.toBe(r2.schedulerPublicKey.k);
-    const keys: Record<string, any> = { "hs-1": r1.schedulerPublicKey, "hs-2": r2.schedulerPublicKey };
+    expect(r1.schedulerPublicKey).toBeUndefined();
+    expect(JSON.stringify(r1)).not.toMatch(/"k"|"kty"/);
+    expect(r1.jobTokenSalt).not.toBe(r2.jobTokenSalt);
+    const keys: Record<string, JobTokenKey> = { "hs-1": jobTokenKeyOf(r1, s.builderToken, "hs-1"), "hs-2": jobTokenKeyOf(r2, s.builderToken, "hs-2") };
     for (let i = 0; i < 2; i++) {
       const alloc = (await farmRequest(s.url, "POST", "/v1/jobs/allocate", { token: s.clientToken, body: { toolchainId: "tc", platforms: [pool] } })).body;
       const other = alloc.builderId === "hs-1" ? "hs-2" : "hs-1";
-      await verifyJobToken(alloc.jobToken, { publicKeyJwk: keys[alloc.builderId], builderId: alloc.builderId, jobId: alloc.jobId });
-      const replay = await verifyJobToken(alloc.jobToken, { publicKeyJwk: keys[other], builderId: other, jobId: alloc.jobId }).catch((e: JobTokenError) => e.refusal);
+      expect(await verifyJobToken(alloc.jobToken, { key: keys[alloc.builderId], builderId: alloc.builderId, jobId: alloc.jobId })).toMatchObject({ toolchainId: "tc" });
+      const replay = await verifyJobToken(alloc.jobToken, { key: keys[other], builderId: other, jobId: alloc.jobId }).catch((e: JobTokenError) => e.refusal);
       expect(replay).toBe("invalid");
+      // Who knows the salt but not the builder token derives another key.
+      const guessed = jobTokenKeyOf(alloc.builderId === "hs-1" ? r1 : r2, "x".repeat(43), alloc.builderId);
+      expect(await verifyJobToken(alloc.jobToken, { key: guessed, builderId: alloc.builderId, jobId: alloc.jobId }).catch((e: JobTokenError) => e.refusal)).toBe("invalid");
     }
   });
 });

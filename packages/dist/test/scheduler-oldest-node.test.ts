@@ -9,7 +9,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { exportJWK, generateKeyPair } from "jose";
 import { hostPlatform } from "../src/platform.js";
-import { signAccessToken, verifyJobToken } from "../src/auth/index.js";
+import { jobTokenKeyOf, signAccessToken, verifyJobToken } from "../src/auth/index.js";
 import { farmRequest, heartbeat, simulatedBuilder, startSchedulerProcess, tempDir, type SchedulerProcess } from "./support/scheduler-process.js";
 import { nodeFromRegistry, nodePackageForHost } from "./support/old-node.js";
 
@@ -43,7 +43,7 @@ describe(`scheduler under Node ${OLDEST}`, () => {
     const client = await signAccessToken({ role: "client", key: keys.privateKey, alg: "ES256", expiresInSeconds: 60 });
     const alloc = await farmRequest(s.url, "POST", "/v1/jobs/allocate", { token: client, body: { toolchainId: "tc", platforms: [hostPlatform()] } });
     expect(alloc.status).toBe(200);
-    await verifyJobToken(alloc.body.jobToken, { publicKeyJwk: reg.body.schedulerPublicKey, builderId: "old-node-b", jobId: alloc.body.jobId });
+    await verifyJobToken(alloc.body.jobToken, { key: jobTokenKeyOf(reg.body, s.builderToken, "old-node-b"), builderId: "old-node-b", jobId: alloc.body.jobId });
     const busy = await farmRequest(s.url, "POST", "/v1/jobs/allocate", { token: s.clientToken, body: { toolchainId: "tc", platforms: [hostPlatform()], maxWaitMs: 100 } });
     expect(busy.body.error.code).toBe("all-busy");
     const forged = await farmRequest(s.url, "GET", "/v1/status", { token: "x".repeat(40) });

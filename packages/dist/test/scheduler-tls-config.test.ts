@@ -106,8 +106,8 @@ describe("a scheduler that cannot start", () => {
     const edKey = join(dir.path, "ed.jwk.json");
     const { privateKey } = await generateKeyPair("EdDSA", { extractable: true });
     writeFileSync(edKey, JSON.stringify({ ...(await exportJWK(privateKey)), alg: "EdDSA" }));
-    expectOneLine(start({ auth: tokens, listen: "127.0.0.1:0", jobTokens: { privateKeyFile: edKey } }), /it is an EdDSA key; set jobTokens\.alg: EdDSA/);
-    expectOneLine(start({ auth: tokens, listen: "127.0.0.1:0", jobTokens: { alg: "HS256", privateKeyFile: edKey } }), /HS256 job tokens use a secret per builder/);
+    expectOneLine(start({ auth: tokens, listen: "127.0.0.1:0", jobTokens: { alg: "ES256", privateKeyFile: edKey } }), /it is an EdDSA key; set jobTokens\.alg: EdDSA/);
+    expectOneLine(start({ auth: tokens, listen: "127.0.0.1:0", jobTokens: { alg: "HS256", privateKeyFile: edKey } }), /HS256 job tokens use a key per builder/);
     const busy = createServer();
     await new Promise<void>((r) => busy.listen(0, "127.0.0.1", () => r()));
     const port = (busy.address() as { port: number }).port;
@@ -173,7 +173,7 @@ describe("farmJsonRequest (the client helper builders and daemons use)", () => {
     const agent = await farmAgent({ caFile: certs.ca });
     try {
       const reg = await farmJsonRequest({ method: "POST", url: `${s.url}/v1/builders/register`, token: s.builderToken, body: simulatedBuilder("fjr"), schema: RegisterResponseSchema, dispatcher: agent });
-      expect(reg.jobTokenAlg).toBe("ES256");
+      expect(reg.jobTokenAlg).toBe("HS256");
       const alloc = await farmJsonRequest({ method: "POST", url: `${s.url}/v1/jobs/allocate`, token: s.clientToken, body: { toolchainId: "tc", platforms: [hostPlatform()] }, schema: AllocateResponseSchema, dispatcher: agent });
       expect(alloc.builderId).toBe("fjr");
       const refused = await farmJsonRequest({ method: "GET", url: `${s.url}/v1/status`, token: s.builderToken, schema: StatusResponseSchema, dispatcher: agent }).catch((e: FarmRequestError) => e);

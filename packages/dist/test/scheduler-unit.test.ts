@@ -84,6 +84,34 @@ describe("slot accounting", () => {
     expect(await allocateId(s)).toBe("all-busy");
   });
 
+  it("a heartbeat listing the jobs its builder heard of frees, after a short grace, allocations no client claimed", async () => {
+    const s = await make({ unclaimedGraceMs: 1500 });
+    await s.register(registration("b", { maxJobs: 3 }));
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const r = await s.allocate({ toolchainId: "tc", platforms: [LINUX_A] });
+      if (!r.ok) throw new Error(r.message);
+      ids.push(r.response.jobId);
+    }
+    expect(await allocateId(s)).toBe("all-busy");
+    // Within the grace, nothing is taken back, even unheard of: the client may still be on its way.
+    s.heartbeat(s.builder("b")!, beat(0, { jobIds: [] }));
+    expect(await allocateId(s)).toBe("all-busy");
+    clock += 2000;
+    // The builder heard of the first two (one running, one uploading): only the third, never claimed, is freed.
+    s.heartbeat(s.builder("b")!, beat(1, { jobIds: [ids[0], ids[1]] }));
+    expect(s.status().counters.unclaimedReleased).toBe(1);
+    expect(await allocateId(s)).toBe("b");
+    expect(await allocateId(s)).toBe("all-busy");
+    // A job heard of stays until finished, however long it takes.
+    clock += 60_000;
+    s.heartbeat(s.builder("b")!, beat(1, { jobIds: [ids[0], ids[1]] }));
+    expect(s.status().counters.unclaimedReleased).toBe(2); // the newer allocation, unheard of, went too
+    expect(s.finished(ids[0]!, { ok: true, durationMs: 1 })).toBe(true);
+    expect(s.finished(ids[1]!, { ok: true, durationMs: 1 })).toBe(true);
+    expect(s.finished(ids[2]!, { ok: true, durationMs: 1 })).toBe(false);
+  });
+
   it("a builder reporting more running jobs than allocated (after a scheduler restart) is not overloaded", async () => {
     const s = await make();
     await s.register(registration("b", { maxJobs: 2 }));

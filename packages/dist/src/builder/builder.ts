@@ -14,7 +14,7 @@ import { JobRunner } from "./job-runner.js";
 import { ProvidedToolchains, type ToolchainProvider } from "./toolchain-providers.js";
 import { createRustToolchainProvider } from "@reprise/plugin-rustup/provider";
 import { JobTokenVerifier } from "./job-tokens.js";
-import { SchedulerLink, type Registration } from "./scheduler-link.js";
+import { SchedulerLink, type RegisterAnswer, type Registration } from "./scheduler-link.js";
 import { BuilderServer } from "./server.js";
 import { HeldToolchains } from "./held-toolchains.js";
 import { hostPlatform } from "../platform.js";
@@ -131,8 +131,8 @@ export async function startBuilder(config: BuilderConfig, logger = new Logger(co
     maxJobs: config.maxJobs,
     ...providedReport(provided),
   });
-  const useAnswer = async (a: { schedulerPublicKey: object; jobTokenAlg: string }) => {
-    verifier = await JobTokenVerifier.create(a.schedulerPublicKey, a.jobTokenAlg, config.builderId);
+  const useAnswer = async (a: RegisterAnswer) => {
+    verifier = JobTokenVerifier.create(a, link.token, config.builderId);
   };
   let answer;
   try {
@@ -155,6 +155,7 @@ export async function startBuilder(config: BuilderConfig, logger = new Logger(co
         ...providedReport(provided),
         // Its own slots the scheduler counts (maxJobs); this says whether the owner's load leaves room at all.
         acceptingJobs: othersLoad < config.yieldAboveLoad,
+        ...withJobIds(server.jobsHeardOf()),
       };
     },
     registration,
@@ -181,4 +182,8 @@ export async function startBuilder(config: BuilderConfig, logger = new Logger(co
       await dispatcher.close().catch(() => {});
     },
   };
+}
+
+function withJobIds(jobIds: string[] | undefined): { jobIds?: string[] } {
+  return jobIds ? { jobIds } : {};
 }

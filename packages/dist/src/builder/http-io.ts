@@ -5,9 +5,9 @@ import { pipeline } from "node:stream/promises";
 import { Transform } from "node:stream";
 import { createHash } from "node:crypto";
 import { HASH_ALGORITHM } from "@reprise/core";
+import { DIST_PROTOCOL_VERSION, PROTOCOL_HEADER } from "../protocol/common.js";
+import { encodeJobResult, JOB_RESULT_CONTENT_TYPE, type JobResult } from "../protocol/job-result.js";
 
-export const PROTOCOL_VERSION = 1;
-export const PROTOCOL_HEADER = "x-reprise-dist-protocol";
 export const DEFAULT_JSON_LIMIT = 8 * 1024 * 1024;
 
 /** An error answered as `{error:{code,message}}` with `status`. */
@@ -29,15 +29,23 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
   res.end(data);
 }
 
+/** A job's result as raw bytes after a JSON header (protocol/job-result.ts): its outputs are not copied. */
+export function sendJobResult(res: ServerResponse, result: JobResult): void {
+  const { chunks, length } = encodeJobResult(result);
+  res.writeHead(200, { "content-type": JOB_RESULT_CONTENT_TYPE, "content-length": length });
+  for (const chunk of chunks) if (chunk.length) res.write(chunk);
+  res.end();
+}
+
 export function sendError(res: ServerResponse, err: HttpError): void {
   sendJson(res, err.status, { error: { code: err.code, message: err.message }, ...err.extra });
 }
 
-/** 400 unless the request speaks protocol 1. */
+/** 400 unless the request speaks this protocol version. */
 export function checkProtocol(req: IncomingMessage): void {
   const v = req.headers[PROTOCOL_HEADER];
-  if (v !== String(PROTOCOL_VERSION)) {
-    throw new HttpError(400, "protocol-version", `this builder speaks farm protocol ${PROTOCOL_VERSION}; the request says ${v === undefined ? "none" : JSON.stringify(v)}`);
+  if (v !== String(DIST_PROTOCOL_VERSION)) {
+    throw new HttpError(400, "protocol-version", `this builder speaks farm protocol ${DIST_PROTOCOL_VERSION}; the request says ${v === undefined ? "none" : JSON.stringify(v)}: upgrade the older side`);
   }
 }
 

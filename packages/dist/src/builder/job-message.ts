@@ -1,4 +1,4 @@
-/** The body of `POST /v1/jobs/{jobId}/run` and its answer (docs/dist-protocol.md). */
+/** The body of `POST /v1/jobs/{jobId}/run` (docs/dist-protocol.md); its answer is protocol/job-result.ts. */
 import { z } from "zod";
 import type { CompileJob, JobLimits } from "@reprise/core";
 
@@ -38,14 +38,6 @@ const TOOLCHAIN_ID = z.string().regex(/^[A-Za-z0-9._:-]{1,256}$/, "a toolchain i
 export const RunRequestSchema = z.object({ toolchainId: TOOLCHAIN_ID, job: WireJobSchema }).strict();
 export type RunRequest = z.infer<typeof RunRequestSchema>;
 export type WireJob = z.infer<typeof WireJobSchema>;
-
-export interface RunResponse {
-  exitCode: number;
-  stdout: string;
-  stderr: string;
-  outputs: { role: string; path: string; digest: string; size: number; data: string }[];
-  timings: { queuedMs: number; runMs: number; totalMs: number };
-}
 
 export interface MissingResponse {
   error: { code: "missing"; message: string };

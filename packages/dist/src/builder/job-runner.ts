@@ -3,10 +3,10 @@ import { mkdirSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { join } from "node:path";
 import pLimit from "p-limit";
-import { hashBytes, type CompileJob, type JobLimits, type Sandbox } from "@reprise/core";
+import type { CompileJob, JobLimits, Sandbox } from "@reprise/core";
 import type { BuilderStores } from "./stores.js";
 import { HttpError } from "./http-io.js";
-import type { RunResponse } from "./job-message.js";
+import type { JobResult } from "../protocol/job-result.js";
 import type { OwnToolchain } from "./held-toolchains.js";
 import { isDescriptorId, type ProvidedToolchains } from "./toolchain-providers.js";
 
@@ -53,7 +53,7 @@ export class JobRunner {
   }
 
   /** Runs `job` (queued behind `maxJobs` running ones); `signal` ends it when the client goes away. */
-  run(asked: CompileJob, signal: AbortSignal): Promise<RunResponse> {
+  run(asked: CompileJob, signal: AbortSignal): Promise<JobResult> {
     const queuedAt = performance.now();
     return this.limit(async () => {
       signal.throwIfAborted();
@@ -96,15 +96,9 @@ export class JobRunner {
         const runMs = performance.now() - started;
         return {
           exitCode: result.exitCode,
-          stdout: result.stdout.toString("base64"),
-          stderr: result.stderr.toString("base64"),
-          outputs: result.outputs.map((o) => ({
-            role: o.role,
-            path: job.outputs.find((j) => j.role === o.role)?.path ?? "",
-            digest: hashBytes(o.data),
-            size: o.data.length,
-            data: o.data.toString("base64"),
-          })),
+          stdout: result.stdout,
+          stderr: result.stderr,
+          outputs: result.outputs.map((o) => ({ role: o.role, path: job.outputs.find((j) => j.role === o.role)?.path ?? "", data: o.data })),
           timings: { queuedMs: Math.round(started - queuedAt), runMs: Math.round(runMs), totalMs: Math.round(performance.now() - queuedAt) },
         };
       } finally {

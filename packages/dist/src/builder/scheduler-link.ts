@@ -1,7 +1,7 @@
 /** The builder's side of the scheduler: registration, heartbeats, job completion. */
 import { loadavg } from "node:os";
 import type { Dispatcher } from "undici";
-import type { JWK } from "jose";
+import { JOB_TOKEN_ALGS, type JobTokenGrant } from "../auth/job-token.js";
 import type { Platform } from "@reprise/core";
 import { farmRequest, httpError, FarmRequestError } from "../http/client.js";
 import type { HeldToolchain } from "../protocol/scheduler-messages.js";
@@ -25,10 +25,8 @@ export interface Registration {
   capabilities?: string[];
 }
 
-export interface RegisterAnswer {
+export interface RegisterAnswer extends JobTokenGrant {
   heartbeatIntervalMs: number;
-  schedulerPublicKey: JWK;
-  jobTokenAlg: string;
 }
 
 export interface HeartbeatState {
@@ -38,6 +36,7 @@ export interface HeartbeatState {
   acceptingJobs: boolean;
   installable?: string[];
   capabilities?: string[];
+  jobIds?: string[];
 }
 
 /** Why a builder could not register, in one line for the operator. */
@@ -55,7 +54,8 @@ export class SchedulerLink {
 
   constructor(
     private readonly schedulerUrl: string,
-    private readonly token: string,
+    /** The builder token; with HS256 job tokens this builder's key is derived from it. */
+    readonly token: string,
     private readonly dispatcher: Dispatcher,
     private readonly log: (level: "info" | "warn", msg: string) => void,
   ) {}
@@ -74,7 +74,7 @@ export class SchedulerLink {
     if (res.status === 401 || res.status === 403) throw new RegistrationError(`bad token: the scheduler at ${this.schedulerUrl} refused this builder's token (${res.status})`);
     if (res.status !== 200) throw new RegistrationError(`the scheduler at ${this.schedulerUrl} refused the registration: ${httpError("register", res.status, res.body).message}`);
     const a = res.body as Partial<RegisterAnswer>;
-    if (typeof a?.heartbeatIntervalMs !== "number" || typeof a.schedulerPublicKey !== "object" || typeof a.jobTokenAlg !== "string") {
+    if (typeof a?.heartbeatIntervalMs !== "number" || !JOB_TOKEN_ALGS.includes(a.jobTokenAlg as never) || (a.jobTokenAlg === "HS256" ? typeof a.jobTokenSalt !== "string" : typeof a.schedulerPublicKey !== "object")) {
       throw new RegistrationError(`the scheduler at ${this.schedulerUrl} answered the registration with something else than the protocol says`);
     }
     return a as RegisterAnswer;

@@ -3,7 +3,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from "node:https";
 import { readFileSync } from "node:fs";
 import { REPRISE_VERSION, type Platform } from "@reprise/core";
-import { bearerToken, checkProtocol, HttpError, readJson, sendError, sendJson } from "./http-io.js";
+import { bearerToken, checkProtocol, HttpError, readJson, sendError, sendJobResult, sendJson } from "./http-io.js";
 import { jobFromWire, RunRequestSchema } from "./job-message.js";
 import type { JobTokenVerifier } from "./job-tokens.js";
 import type { JobRunner } from "./job-runner.js";
@@ -11,6 +11,10 @@ import type { BuilderStores } from "./stores.js";
 
 const DIGEST = /^[0-9a-f]{64}$/;
 const JOB_ID = /^[A-Za-z0-9._:-]{1,256}$/;
+/** The protocol's limit on `jobIds` in a heartbeat. */
+const MAX_REPORTED_JOBS = 10_000;
+/** How long a job stays in heartbeats after its last request: the gap to its client's next request, or its `finished` report. */
+const REPORTED_AFTER_LAST_REQUEST_MS = 15_000;
 
 export interface BuilderServerOptions {
   platform: Platform;
@@ -33,6 +37,8 @@ export interface BuilderCounters {
 export class BuilderServer {
   readonly server: Server;
   readonly counters: BuilderCounters = { refusedAuth: 0, jobs: 0, missingAnswers: 0, uploadsRefused: 0 };
+  /** Jobs a client is sending requests for (run, upload): how many are open, and until when to report the job after the last. */
+  private readonly heard = new Map<string, { open: number; until: number }>();
 
   constructor(private readonly o: BuilderServerOptions) {
     const handler = (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res);
@@ -47,6 +53,29 @@ export class BuilderServer {
         this.server.off("error", reject);
         resolve((this.server.address() as { port: number }).port);
       });
+    });
+  }
+
+  /**
+   * The jobs heard of lately, for heartbeats: the scheduler frees allocations
+   * no client claimed. A job is listed while a request of its client is open
+   * (a run, an upload) and for a while after the last one: the gaps between
+   * a client's requests, and the time its `finished` report takes. Undefined
+   * past the protocol's limit (the scheduler then falls back on counting).
+   */
+  jobsHeardOf(now = Date.now()): string[] | undefined {
+    for (const [id, h] of this.heard) if (h.open === 0 && h.until < now) this.heard.delete(id);
+    return this.heard.size <= MAX_REPORTED_JOBS ? [...this.heard.keys()] : undefined;
+  }
+
+  /** Notes a request for job `id` until its answer is sent or its connection ends. */
+  private claim(id: string, res: ServerResponse): void {
+    let h = this.heard.get(id);
+    if (!h) this.heard.set(id, (h = { open: 0, until: 0 }));
+    h.open++;
+    res.once("close", () => {
+      h.open--;
+      h.until = Date.now() + REPORTED_AFTER_LAST_REQUEST_MS;
     });
   }
 
@@ -102,7 +131,7 @@ export class BuilderServer {
   }
 
   /** Every request but health carries the job token of its job: the one in the URL, or for uploads the one named in `x-reprise-job-id`. */
-  private async authorize(req: IncomingMessage, _res: ServerResponse, jobId?: string): Promise<{ toolchainId?: string }> {
+  private async authorize(req: IncomingMessage, res: ServerResponse, jobId?: string): Promise<{ toolchainId?: string }> {
     const verifier = this.o.verifier();
     if (!verifier) throw new HttpError(503, "unavailable", "this builder is not registered with a scheduler yet");
     const id = jobId ?? headerValue(req, "x-reprise-job-id");
@@ -110,11 +139,12 @@ export class BuilderServer {
       this.counters.refusedAuth++;
       throw new HttpError(401, "unauthenticated", "an upload names the job its token is for in x-reprise-job-id");
     }
-    const check = await verifier.verify(bearerToken(req), id);
+    const check = verifier.verify(bearerToken(req), id);
     if (!check.ok) {
       this.counters.refusedAuth++;
       throw new HttpError(check.status, check.status === 401 ? "unauthenticated" : "forbidden", check.reason);
     }
+    this.claim(id, res);
     return check.toolchainId ? { toolchainId: check.toolchainId } : {};
   }
 
@@ -151,8 +181,8 @@ export class BuilderServer {
     try {
       const result = await this.o.runner.run(job, aborted.signal);
       ok = true;
-      this.o.log("debug", `job ${jobId}: ${job.argv[0]} with toolchain ${job.toolchainId.slice(0, 12)}, exit status ${result.exitCode}, ${result.timings.runMs} ms`);
-      sendJson(res, 200, result);
+      this.o.log("debug", `job ${jobId}: ${job.argv[0]} with toolchain ${job.toolchainId.slice(0, 12)}, exit status ${result.exitCode}, ${result.timings?.runMs ?? "?"} ms`);
+      sendJobResult(res, result);
     } finally {
       this.o.onJobDone(jobId, ok, performance.now() - started);
     }

@@ -6,6 +6,7 @@ import type { InputStore } from "@reprise/core";
 import { farmRequest, FarmRequestError, httpError } from "../http/client.js";
 import type { Allocation } from "./scheduler-client.js";
 import type { WireJob } from "../builder/job-message.js";
+import { JOB_RESULT_CONTENT_TYPE, MAX_RESULT_HEADER_BYTES } from "../protocol/job-result.js";
 
 /** The job's toolchain: an archive the client uploads when the builder lacks it, or a descriptor (no archive) the builder provides itself. */
 export interface RemoteToolchain {
@@ -17,7 +18,8 @@ export interface RemoteToolchain {
 }
 
 export interface RunExchange {
-  body: unknown;
+  /** The builder's result as it came (protocol/job-result.ts), not yet checked. */
+  result: Buffer;
   roundTrips: number;
   bytesUploaded: number;
 }
@@ -58,8 +60,9 @@ export async function runOnBuilder(
       url: new URL(`v1/jobs/${encodeURIComponent(alloc.jobId)}/run`, base).href,
       token: alloc.jobToken,
       json: { toolchainId: toolchain.id, job },
-      // Outputs and streams travel in base64: a third more than the job may write, and room for the rest.
-      maxResponseBytes: Math.ceil((job.limits.maxOutputBytes * 4) / 3) + 1024 * 1024,
+      // Outputs and streams travel raw: what the job may write, its header, and room for an error answer.
+      maxResponseBytes: job.limits.maxOutputBytes + MAX_RESULT_HEADER_BYTES + 1024 * 1024,
+      binary: JOB_RESULT_CONTENT_TYPE,
       timeoutMs: left(),
       dispatcher,
       signal,
@@ -115,6 +118,6 @@ export async function runOnBuilder(
     if (failed) throw failed.reason;
     res = await run();
   }
-  if (res.status !== 200) throw httpError("run", res.status, res.body);
-  return { body: res.body, roundTrips, bytesUploaded };
+  if (res.status !== 200 || !res.bytes) throw httpError("run", res.status, res.body);
+  return { result: res.bytes, roundTrips, bytesUploaded };
 }

@@ -173,27 +173,30 @@ export class FarmCompiler {
         if (lastFailure && err instanceof NotOnFarm) throw lastFailure;
         throw err;
       }
+      // A builder of another architecture holding an equivalent toolchain runs the job with it (docs/cross-arch.md).
+      const equivalentId = alloc.toolchainId && alloc.toolchainId !== toolchain.id ? alloc.toolchainId : undefined;
+      const alternative = alternatives.find((a) => a.id === equivalentId);
+      let sent = equivalentId && portable ? await equivalentJob(job, equivalentId, portable, ws.inputs).catch(() => undefined) : job;
+      if (!sent) {
+        void scheduler.release(alloc.jobId); // never sent: its slot goes back now
+        throw new NotOnFarm("dist-not-distributable-equivalent", `a file the job must carry to ${alloc.builderId} cannot be read`);
+      }
+      if (alternative) sent = { ...sent, links: sent.argv[0] === alternative.compilerPath ? [] : [{ path: sent.argv[0]!, target: alternative.compilerPath }] };
+      const wire = jobToWire(sent);
+      const remoteToolchain = alternative ?? (equivalentId ? { id: equivalentId, archivePath: "", archiveBytes: 0, ownedByBuilder: true } : toolchain);
       // No silent waits (sccache #2417): a long one says in the log what it waits for.
       const waitStarted = Date.now();
       const waiting = setInterval(
         () => ctx.logger.warn("%s: waiting %d s for builder %s (%s), at most %d s", ctx.invocation.sourceFile, Math.round((Date.now() - waitStarted) / 1000), alloc.builderId, alloc.builderUrl, Math.round(dist.jobTimeoutMs / 1000)),
         WAIT_REPORT_MS,
       );
-      // A builder of another architecture holding an equivalent toolchain runs the job with it (docs/cross-arch.md).
-      const equivalentId = alloc.toolchainId && alloc.toolchainId !== toolchain.id ? alloc.toolchainId : undefined;
-      const alternative = alternatives.find((a) => a.id === equivalentId);
-      let sent = equivalentId && portable ? await equivalentJob(job, equivalentId, portable, ws.inputs) : job;
-      if (!sent) throw new NotOnFarm("dist-not-distributable-equivalent", `a file the job must carry to ${alloc.builderId} cannot be read`);
-      if (alternative) sent = { ...sent, links: sent.argv[0] === alternative.compilerPath ? [] : [{ path: sent.argv[0]!, target: alternative.compilerPath }] };
-      const wire = jobToWire(sent);
-      const remoteToolchain = alternative ?? (equivalentId ? { id: equivalentId, archivePath: "", archiveBytes: 0, ownedByBuilder: true } : toolchain);
       try {
         const ex = await runOnBuilder(alloc, remoteToolchain, wire, ws.inputs, scheduler.dispatcher, dist.jobTimeoutMs, AbortSignal.timeout(dist.jobTimeoutMs), (m) =>
           ctx.logger.debug("builder %s lacks %s%d input(s): %s", alloc.builderId, m.toolchain ? "the toolchain and " : "", m.blobs.length, m.blobs.slice(0, 20).join(" ")),
         );
         roundTrips += ex.roundTrips;
         bytesUploaded += ex.bytesUploaded;
-        checked = checkRunResult(ex.body, job);
+        checked = checkRunResult(ex.result, job);
       } catch (err) {
         if (!(err instanceof FarmRequestError)) throw err;
         lastFailure = builderFailure(err);

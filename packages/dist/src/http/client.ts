@@ -69,11 +69,21 @@ export interface FarmCall {
   signal?: AbortSignal;
   /** Largest answer read (default 8 MiB); a larger one is garbage and is not read further. */
   maxResponseBytes?: number;
+  /** A binary content type the caller takes raw: a 200 answer of this type comes back as `bytes`, unparsed. */
+  binary?: string;
+}
+
+/** An answer: its status and parsed JSON body, or for a `binary` answer its raw bytes. */
+export interface FarmAnswer {
+  status: number;
+  body: unknown;
+  bytes?: Buffer;
 }
 
 /** The answer's status and parsed JSON body (any status); throws FarmRequestError when there is no answer, or garbage. */
-export async function farmRequest(call: FarmCall): Promise<{ status: number; body: unknown }> {
+export async function farmRequest(call: FarmCall): Promise<FarmAnswer> {
   const headers: Record<string, string> = { ...call.headers, [PROTOCOL_HEADER]: String(DIST_PROTOCOL_VERSION) };
+  if (call.binary) headers.accept = `${call.binary}, application/json`;
   if (call.token) headers.authorization = `Bearer ${call.token}`;
   let body: string | Buffer | NodeJS.ReadableStream | undefined;
   if (call.json !== undefined) {
@@ -123,7 +133,13 @@ export async function farmRequest(call: FarmCall): Promise<{ status: number; bod
     if (err instanceof FarmRequestError) throw err;
     throw new FarmRequestError("unreachable", `${call.method} ${call.url}: the answer broke off: ${(err as Error).message}`);
   }
-  const text = Buffer.concat(chunks).toString("utf8");
+  const whole = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+  if (call.binary && res.statusCode === 200) {
+    const type = String(res.headers["content-type"] ?? "").split(";")[0]!.trim();
+    if (type !== call.binary) throw new FarmRequestError("garbage", `${call.method} ${call.url}: the answer is ${type || "untyped"}, not ${call.binary}`, res.statusCode);
+    return { status: 200, body: undefined, bytes: whole };
+  }
+  const text = whole.toString("utf8");
   let parsed: unknown;
   try {
     parsed = text.length ? JSON.parse(text) : undefined;

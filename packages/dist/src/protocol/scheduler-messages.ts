@@ -47,9 +47,11 @@ export type RegisterRequest = z.infer<typeof RegisterRequestSchema>;
 
 export const RegisterResponseSchema = z.object({
   heartbeatIntervalMs: z.number().int().positive(),
-  /** The key (JWK) this builder verifies job tokens with: the scheduler's public key, or with HS256 a secret of this builder's own. */
-  schedulerPublicKey: z.record(z.string(), z.unknown()),
   jobTokenAlg: z.enum(["ES256", "EdDSA", "HS256"]),
+  /** ES256, EdDSA: the scheduler's public key (JWK) this builder verifies job tokens with. */
+  schedulerPublicKey: z.record(z.string(), z.unknown()).optional(),
+  /** HS256: the salt (base64url) this builder derives its own key with, from the builder token it registered with (auth/job-token.ts). */
+  jobTokenSalt: z.string().optional(),
 });
 export type RegisterResponse = z.infer<typeof RegisterResponseSchema>;
 
@@ -62,6 +64,8 @@ export const HeartbeatRequestSchema = z.object({
   acceptingJobs: z.boolean(),
   installable: INSTALLABLE.optional(),
   capabilities: CAPABILITIES.optional(),
+  /** The jobs this builder has had a request for and not finished: an older allocation missing here was never claimed by its client. */
+  jobIds: z.array(IdSchema).max(10_000).optional(),
 });
 export type HeartbeatRequest = z.infer<typeof HeartbeatRequestSchema>;
 

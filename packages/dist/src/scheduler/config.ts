@@ -42,9 +42,9 @@ export const SchedulerConfigSchema = z
       .prefault({}),
     jobTokens: z
       .object({
-        // ES256 by default: Node 20.x marks WebCrypto Ed25519 experimental (and warns on stderr); ES256 is as fast here.
-        // HS256: a secret per builder, handed out at registration (faster; TLS or a trusted network only).
-        alg: z.enum(["ES256", "EdDSA", "HS256"]).default("ES256"),
+        // HS256 (the default without a key file): a key per builder that both sides derive from its builder token, nothing crosses
+        // the wire, and a MAC costs a tenth of a signature. ES256/EdDSA: one key pair (the key file's own alg when it names one).
+        alg: z.enum(["ES256", "EdDSA", "HS256"]).optional(),
         /** A private JWK; without it a key pair is generated at start. */
         privateKeyFile: z.string().optional(),
         ttlSeconds: z.number().int().min(10).max(MAX_JOB_TOKEN_TTL_SECONDS).default(300),
@@ -55,6 +55,8 @@ export const SchedulerConfigSchema = z
     missedHeartbeats: z.number().int().min(2).max(100).default(3),
     /** An allocation the builder does not report as running after this long is taken back by a heartbeat. */
     allocationGraceMs: z.number().int().min(0).max(600_000).default(10_000),
+    /** An allocation whose builder has heard nothing of it this long after it was made (its client vanished) is taken back by the builder's next heartbeat. */
+    unclaimedGraceMs: z.number().int().min(500).max(600_000).default(3_000),
     queue: z
       .object({
         defaultWaitMs: z.number().int().min(0).max(600_000).default(2_000),

@@ -16,6 +16,8 @@ export function createCounters() {
     unknownJob: 0,
     /** Allocations a client gave back unused (it could not reach the builder). */
     releasedByClient: 0,
+    /** Allocations taken back because their builder never heard of them (the client vanished). */
+    unclaimedReleased: 0,
     /** Every request refused for its credentials (401 + 403). */
     refusedAuth: 0,
     refusedUnauthenticated: 0,

@@ -2,9 +2,13 @@
  * The builders the scheduler knows, in pools by platform. Slot accounting:
  * a builder's running jobs are the jobs allocated to it and not yet finished,
  * or what its last heartbeat reported if that is more (jobs the scheduler
- * does not know of, e.g. after a scheduler restart). A heartbeat reporting
- * fewer trims allocations older than a grace period: their client never came,
- * or their `finished` was lost.
+ * does not know of, e.g. after a scheduler restart). A heartbeat that lists
+ * the jobs its builder has heard of (`jobIds`) frees every allocation older
+ * than `unclaimedGraceMs` missing from it: its client never came (a job the
+ * builder has heard of is freed by `finished`, or when its token expires).
+ * A heartbeat without the list that reports fewer running jobs trims
+ * allocations older than `allocationGraceMs`: their client never came, or
+ * their `finished` was lost.
  */
 import type { Platform } from "@reprise/core";
 import { normalisePlatform, platformKey } from "../platform.js";
@@ -55,7 +59,7 @@ export class BuilderRegistry {
   readonly pools = new Map<string, Set<BuilderEntry>>();
   private readonly jobs = new Map<string, JobRecord>();
 
-  constructor(private readonly options: { allocationGraceMs: number }) {}
+  constructor(private readonly options: { allocationGraceMs: number; unclaimedGraceMs: number }) {}
 
   get size(): number {
     return this.builders.size;
@@ -104,7 +108,8 @@ export class BuilderRegistry {
     return { replaced };
   }
 
-  heartbeat(builder: BuilderEntry, message: HeartbeatRequest, now: number): void {
+  /** Updates the builder's state; returns how many unclaimed allocations it took back. */
+  heartbeat(builder: BuilderEntry, message: HeartbeatRequest, now: number): number {
     builder.lastSeen = now;
     builder.reportedRunning = message.runningJobs;
     builder.acceptingJobs = message.acceptingJobs;
@@ -113,8 +118,21 @@ export class BuilderRegistry {
     builder.toolchains = new Set(message.toolchains);
     if (message.installable) builder.installable = message.installable;
     if (message.capabilities) builder.capabilities = new Set(message.capabilities);
+    if (message.jobIds) {
+      const heard = new Set(message.jobIds);
+      let released = 0;
+      for (const [jobId, allocatedAt] of builder.outstanding) {
+        // Oldest first: the rest are younger still.
+        if (now - allocatedAt < this.options.unclaimedGraceMs) break;
+        if (heard.has(jobId)) continue;
+        builder.outstanding.delete(jobId);
+        this.jobs.delete(jobId);
+        released++;
+      }
+      return released;
+    }
     const excess = builder.outstanding.size - message.runningJobs;
-    if (excess <= 0) return;
+    if (excess <= 0) return 0;
     let trimmed = 0;
     for (const [jobId, allocatedAt] of builder.outstanding) {
       if (trimmed >= excess || now - allocatedAt < this.options.allocationGraceMs) break;
@@ -122,6 +140,7 @@ export class BuilderRegistry {
       this.jobs.delete(jobId);
       trimmed++;
     }
+    return 0;
   }
 
   /** Removes a builder and forgets its jobs. */

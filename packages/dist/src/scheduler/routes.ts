@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
 import type { Logger } from "@reprise/core/logger";
-import type { AccessDecision, AccessVerifier } from "../auth/access-token.js";
+import { bearer, type AccessDecision, type AccessVerifier } from "../auth/access-token.js";
 import { HttpError, checkProtocolVersion, parseMessage, readJsonBody, requestPath, sendError, sendJson } from "../http/json.js";
 import { AllocateRequestSchema, FinishedRequestSchema, HeartbeatRequestSchema, RegisterRequestSchema } from "../protocol/scheduler-messages.js";
 import { IdSchema } from "../protocol/common.js";
@@ -125,7 +125,7 @@ export function schedulerRequestListener(options: RouteOptions): RequestListener
       const { subject } = await authenticate(req, options.builders);
       const message = parseMessage(RegisterRequestSchema, await readJsonBody(req, options.jsonBodyLimit), "register");
       checkBuilderIdentity(subject, message.builderId);
-      return sendJson(res, 200, await scheduler.register(message, subject));
+      return sendJson(res, 200, await scheduler.register(message, subject, bearer(req.headers.authorization)));
     }
     if (path === "/v1/status") {
       if (method !== "GET") throw new HttpError(405, "method-not-allowed", "use GET");

@@ -19,6 +19,8 @@ export interface SchedulerOptions {
   /** A builder silent for this many heartbeat intervals is dropped. */
   missedHeartbeats: number;
   allocationGraceMs: number;
+  /** See BuilderRegistry: an allocation its builder has not heard of this long after it was made is taken back (default 3 s). */
+  unclaimedGraceMs?: number;
   queue: { defaultWaitMs: number; maxWaitMs: number; maxLength: number };
   signer: JobTokenSigner;
   logger: Logger;
@@ -50,7 +52,7 @@ export class Scheduler {
 
   constructor(private readonly options: SchedulerOptions) {
     this.now = options.now ?? Date.now;
-    this.registry = new BuilderRegistry({ allocationGraceMs: options.allocationGraceMs });
+    this.registry = new BuilderRegistry({ allocationGraceMs: options.allocationGraceMs, unclaimedGraceMs: options.unclaimedGraceMs ?? 3_000 });
     this.sweeper = setInterval(() => this.sweep(), Math.max(50, Math.floor(options.heartbeatIntervalMs / 2)));
     this.sweeper.unref();
   }
@@ -67,9 +69,10 @@ export class Scheduler {
     return this.registry.get(builderId);
   }
 
-  async register(message: RegisterRequest, subject?: string): Promise<RegisterResponse> {
+  /** `builderToken`: the bearer token the builder registered with (its HS256 job-token key is derived from it). */
+  async register(message: RegisterRequest, subject?: string, builderToken?: string): Promise<RegisterResponse> {
     // The key first: once registered, the builder can be chosen, and its tokens must be signable.
-    const schedulerPublicKey = await this.options.signer.keyForBuilder(message.builderId);
+    const grant = this.options.signer.keyForBuilder(message.builderId, builderToken);
     const { replaced } = this.registry.register(message, this.now(), subject);
     this.counters.registrations++;
     if (replaced) this.counters.reRegistrations++;
@@ -77,13 +80,12 @@ export class Scheduler {
     this.serveWaiters();
     return {
       heartbeatIntervalMs: this.options.heartbeatIntervalMs,
-      schedulerPublicKey,
-      jobTokenAlg: this.options.signer.alg,
+      ...grant,
     };
   }
 
   heartbeat(builder: BuilderEntry, message: HeartbeatRequest): void {
-    this.registry.heartbeat(builder, message, this.now());
+    this.counters.unclaimedReleased += this.registry.heartbeat(builder, message, this.now());
     this.counters.heartbeats++;
     this.serveWaiters();
   }
@@ -126,6 +128,7 @@ export class Scheduler {
     };
     const choice = chooseBuilder(this.registry, query);
     if ("builder" in choice) return this.grant(this.reserve(choice.builder, choice.toolchainId));
+
     if (choice.none === "no-builder") {
       this.counters.noBuilder++;
       return { ok: false, code: "no-builder", message: `no builder in the pools ${query.poolKeys.join(", ")} that can run toolchain ${request.toolchainId}${query.requires ? ` and ${query.requires.join(", ")}` : ""}` };
@@ -186,10 +189,10 @@ export class Scheduler {
     return { builder, jobId, reservedAt, toolchainId };
   }
 
-  private async grant({ builder, jobId, reservedAt, toolchainId }: Reservation): Promise<AllocationOutcome> {
+  private grant({ builder, jobId, reservedAt, toolchainId }: Reservation): AllocationOutcome {
     let signed;
     try {
-      signed = await this.options.signer.sign({ jobId, builderId: builder.id, toolchainId }, reservedAt);
+      signed = this.options.signer.sign({ jobId, builderId: builder.id, toolchainId }, reservedAt);
     } catch (error) {
       this.registry.finish(jobId); // give the slot back: no client will ever use it
       throw error;

@@ -16,7 +16,7 @@ export interface RunningScheduler {
   url: string;
   scheduler: Scheduler;
   server: Server;
-  /** The scheduler's public key (undefined with HS256 per-builder secrets). */
+  /** The scheduler's public key (undefined with HS256 per-builder keys). */
   publicKeyJwk?: JWK;
   close(): Promise<void>;
 }
@@ -75,11 +75,12 @@ async function verifier(role: Role, config: SchedulerConfig, jwt: AccessPolicy["
 }
 
 async function signerOf(config: SchedulerConfig): Promise<JobTokenSigner> {
-  const { alg, privateKeyFile, ttlSeconds } = config.jobTokens;
-  if (!privateKeyFile) return JobTokenSigner.generate(alg, ttlSeconds);
-  if (alg === "HS256") throw new ConfigError("jobTokens.privateKeyFile", "HS256 job tokens use a secret per builder made at registration; remove the key file or choose ES256/EdDSA");
+  const { privateKeyFile, ttlSeconds } = config.jobTokens;
+  if (!privateKeyFile) return JobTokenSigner.generate(config.jobTokens.alg ?? "HS256", ttlSeconds);
+  if (config.jobTokens.alg === "HS256") throw new ConfigError("jobTokens.privateKeyFile", "HS256 job tokens use a key per builder derived at registration; remove the key file or choose ES256/EdDSA");
   try {
     const jwk = JSON.parse(await readConfigured(privateKeyFile, "the job-token key")) as JWK;
+    const alg = config.jobTokens.alg ?? (jwk.alg === "EdDSA" ? "EdDSA" : "ES256");
     if (jwk.alg && jwk.alg !== alg) throw new ConfigError(`job-token key ${privateKeyFile}`, `it is an ${jwk.alg} key; set jobTokens.alg: ${jwk.alg} (or REPRISE_DIST_JOB_TOKEN_ALG)`);
     return await JobTokenSigner.fromPrivateJwk(jwk, alg, ttlSeconds);
   } catch (error) {
@@ -98,6 +99,7 @@ export async function startScheduler(config: SchedulerConfig, options: { logger?
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     missedHeartbeats: config.missedHeartbeats,
     allocationGraceMs: config.allocationGraceMs,
+    unclaimedGraceMs: config.unclaimedGraceMs,
     queue: config.queue,
     signer,
     logger,

@@ -95,7 +95,7 @@ export async function farmRequest<T = any>(
   options: { token?: string; body?: unknown; protocol?: string | null; dispatcher?: Dispatcher; rawBody?: string | Buffer } = {},
 ): Promise<FarmResponse<T>> {
   const headers: Record<string, string> = { "content-type": "application/json" };
-  if (options.protocol !== null) headers["x-reprise-dist-protocol"] = options.protocol ?? "1";
+  if (options.protocol !== null) headers["x-reprise-dist-protocol"] = options.protocol ?? "2";
   if (options.token) headers.authorization = `Bearer ${options.token}`;
   const response = await request(`${baseUrl}${path}`, {
     method,
@@ -135,7 +135,7 @@ export function declareBody(baseUrl: string, path: string, token: string, conten
   const { hostname, port } = new URL(baseUrl);
   return new Promise((resolveStatus, reject) => {
     const socket = connect(Number(port), hostname, () => {
-      socket.write(`POST ${path} HTTP/1.1\r\nHost: ${hostname}\r\nAuthorization: Bearer ${token}\r\nX-Reprise-Dist-Protocol: 1\r\nContent-Type: application/json\r\nContent-Length: ${contentLength}\r\n\r\n`);
+      socket.write(`POST ${path} HTTP/1.1\r\nHost: ${hostname}\r\nAuthorization: Bearer ${token}\r\nX-Reprise-Dist-Protocol: 2\r\nContent-Type: application/json\r\nContent-Length: ${contentLength}\r\n\r\n`);
     });
     let data = "";
     socket.setTimeout(10_000, () => reject(new Error("no answer before the body was sent")));

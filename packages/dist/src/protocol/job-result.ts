@@ -1,0 +1,119 @@
+/**
+ * A job's result as it travels from builder to client (protocol 2): a
+ * 4-byte big-endian length, a JSON header naming each part with its size and
+ * digest, then the parts' raw bytes in the header's order. No base64, no
+ * multi-megabyte JSON parse: the client checks the header, the exact total
+ * length and every part's digest before any byte is used.
+ *
+ * A part's digest is SHA-256 (hex): it only proves the bytes are the ones the
+ * builder sent, and node:crypto's SHA-256 costs half of the engine's BLAKE2b
+ * here (0.6 against 1.1 ms per MB), on both sides of every job.
+ */
+import { createHash } from "node:crypto";
+import { z } from "zod";
+
+export const JOB_RESULT_CONTENT_TYPE = "application/vnd.reprise.job-result";
+/** Longest header accepted: a handful of parts and their names, never megabytes. */
+export const MAX_RESULT_HEADER_BYTES = 64 * 1024;
+const MAX_PARTS = 66; // stdout, stderr and at most 64 outputs (the job schema's limit)
+
+const DIGEST = z.string().regex(/^[0-9a-f]{64}$/);
+const SIZE = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+
+const PartSchema = z.discriminatedUnion("kind", [
+  z.object({ kind: z.enum(["stdout", "stderr"]), size: SIZE, digest: DIGEST }).strict(),
+  z.object({ kind: z.literal("output"), role: z.string().min(1).max(200), path: z.string().min(1).max(4096), size: SIZE, digest: DIGEST }).strict(),
+]);
+
+export const ResultHeaderSchema = z
+  .object({
+    exitCode: z.number().int().min(0).max(255),
+    timings: z.object({ queuedMs: z.number(), runMs: z.number(), totalMs: z.number() }).optional(),
+    parts: z.array(PartSchema).min(2).max(MAX_PARTS),
+  })
+  .strict();
+export type ResultHeader = z.infer<typeof ResultHeaderSchema>;
+
+export interface JobResult {
+  exitCode: number;
+  stdout: Buffer;
+  stderr: Buffer;
+  outputs: { role: string; path: string; data: Buffer }[];
+  timings?: { queuedMs: number; runMs: number; totalMs: number };
+}
+
+/** The builder's side: the pieces to write, in order (the big buffers are not copied). */
+export function encodeJobResult(result: JobResult): { chunks: Buffer[]; length: number } {
+  const part = (data: Buffer) => ({ size: data.length, digest: partDigest(data) });
+  const header: ResultHeader = {
+    exitCode: result.exitCode,
+    ...(result.timings ? { timings: result.timings } : {}),
+    parts: [
+      { kind: "stdout", ...part(result.stdout) },
+      { kind: "stderr", ...part(result.stderr) },
+      ...result.outputs.map((o) => ({ kind: "output" as const, role: o.role, path: o.path, ...part(o.data) })),
+    ],
+  };
+  const json = Buffer.from(JSON.stringify(header));
+  const prefix = Buffer.alloc(4);
+  prefix.writeUInt32BE(json.length, 0);
+  const chunks = [prefix, json, result.stdout, result.stderr, ...result.outputs.map((o) => o.data)];
+  return { chunks, length: chunks.reduce((n, c) => n + c.length, 0) };
+}
+
+function partDigest(data: Buffer): string {
+  return createHash("sha256").update(data).digest("hex");
+}
+
+/** Why a result is refused: the client counts it as garbage from the builder. */
+export class BadJobResult extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "BadJobResult";
+  }
+}
+
+/**
+ * The client's side: the whole body, checked. Throws `BadJobResult` for a
+ * header that is not the protocol's, a body shorter or longer than the header
+ * says (a cut or padded answer), or a part whose bytes do not hash to its
+ * digest. The buffers returned are views of `body`.
+ */
+export function decodeJobResult(body: Buffer): JobResult {
+  if (body.length < 4) throw new BadJobResult(`the result is ${body.length} bytes, too short for its header`);
+  const headerLength = body.readUInt32BE(0);
+  if (headerLength > MAX_RESULT_HEADER_BYTES) throw new BadJobResult(`the result's header claims ${headerLength} bytes (at most ${MAX_RESULT_HEADER_BYTES})`);
+  if (4 + headerLength > body.length) throw new BadJobResult(`the result ends inside its header (${body.length} bytes)`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(body.toString("utf8", 4, 4 + headerLength));
+  } catch {
+    throw new BadJobResult("the result's header is not JSON");
+  }
+  const parsed = ResultHeaderSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new BadJobResult(`the result's header is not the protocol's: ${issue?.path.join(".") || "header"}: ${issue?.message}`);
+  }
+  const header = parsed.data;
+  if (header.parts[0]!.kind !== "stdout" || header.parts[1]!.kind !== "stderr" || header.parts.slice(2).some((p) => p.kind !== "output")) {
+    throw new BadJobResult("the result's parts are not stdout, stderr, then outputs");
+  }
+  const expected = header.parts.reduce((n, p) => n + p.size, 4 + headerLength);
+  if (expected !== body.length) throw new BadJobResult(`the result is ${body.length} bytes but its header describes ${expected}`);
+  let at = 4 + headerLength;
+  const take = (size: number, digest: string, what: string) => {
+    const data = body.subarray(at, at + size);
+    at += size;
+    if (partDigest(data) !== digest) throw new BadJobResult(`${what} does not match its digest`);
+    return data;
+  };
+  const stdout = take(header.parts[0]!.size, header.parts[0]!.digest, "stdout");
+  const stderr = take(header.parts[1]!.size, header.parts[1]!.digest, "stderr");
+  const outputs: JobResult["outputs"] = [];
+  for (const p of header.parts.slice(2)) {
+    if (p.kind !== "output") continue;
+    outputs.push({ role: p.role, path: p.path, data: take(p.size, p.digest, `output ${p.path}`) });
+  }
+  return { exitCode: header.exitCode, stdout, stderr, outputs, ...(header.timings ? { timings: header.timings } : {}) };
+}
