@@ -46,7 +46,7 @@ interface BuilderStatus {
 }
 
 async function builders(): Promise<BuilderStatus[]> {
-  const r = await request(`${sched.url}/v1/status`, { headers: { authorization: `Bearer ${sched.clientToken}`, "x-reprise-dist-protocol": "1" } });
+  const r = await request(`${sched.url}/v1/status`, { headers: { authorization: `Bearer ${sched.clientToken}`, "x-reprise-dist-protocol": "2" } });
   const body = (await r.body.json()) as { pools: { builders: BuilderStatus[] }[] };
   return body.pools.flatMap((p) => p.builders);
 }
