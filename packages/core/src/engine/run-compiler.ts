@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { setPriority } from "node:os";
 
 export interface CompilerRun {
   exitCode: number;
@@ -17,7 +18,7 @@ const MAX_OUTPUT = 512 * 1024 * 1024;
  * command's answer is a file it writes (a closure scan's `-MF`), so its
  * stdout is not read (and comes back empty).
  */
-export function runCompiler(argv: readonly string[], cwd: string, env: Readonly<Record<string, string>>, options: { stdout?: boolean } = {}): Promise<CompilerRun> {
+export function runCompiler(argv: readonly string[], cwd: string, env: Readonly<Record<string, string>>, options: { stdout?: boolean; lowPriority?: boolean } = {}): Promise<CompilerRun> {
   const start = performance.now();
   return new Promise((resolve) => {
     const stdout: Buffer[] = [];
@@ -31,6 +32,13 @@ export function runCompiler(argv: readonly string[], cwd: string, env: Readonly<
       resolve({ ...run, durationMs: performance.now() - start });
     };
     const child = spawn(argv[0]!, argv.slice(1), { cwd, env: { ...env }, stdio: ["ignore", options.stdout === false ? "ignore" : "pipe", "pipe"] });
+    if (options.lowPriority && child.pid !== undefined) {
+      try {
+        setPriority(child.pid, 19);
+      } catch {
+        // already exited
+      }
+    }
     const collect = (into: Buffer[]) => (chunk: Buffer) => {
       bytes += chunk.length;
       if (bytes > MAX_OUTPUT) {

@@ -5,9 +5,12 @@ import type { Claim } from "./store-miss.js";
 import type { CompileInvocation } from "./types.js";
 import { baseKey } from "./cache-key.js";
 import { parseDepFileWithEnv } from "./dep-file.js";
-import { directResultKey, findInManifest, recordInManifest, today } from "./direct-mode.js";
+import { directResultKey, findInManifest, matchManifest, recordInManifest, today } from "./direct-mode.js";
 import { pathSharing, type PathSharing } from "./base-dirs.js";
-import { preprocessedFallbackKey } from "./preprocessor-fallback.js";
+import { preprocessedFallbackKey, storeFallbackCopy } from "./preprocessor-fallback.js";
+import type { LaterCopy } from "./fallback-later.js";
+import type { KeyHasher } from "../hashing/key-hasher.js";
+import { encodeEntry } from "../storage/codec.js";
 import { RACY_WINDOW_MS } from "../hashing/file-hash-cache.js";
 import type { ManifestEntry } from "../storage/codec.js";
 
@@ -44,8 +47,9 @@ export async function serveDirectMode(d: ModeDeps, call: Call): Promise<CallResu
     const hit = await d.hits.tryHit(call, match.resultKey, "direct", false, sharing ? undefined : { match, sourceHash: source.hash, tokens, headerTokens: [] });
     if (hit) return hit;
   }
-  const fallback = call.settings.recache || !call.settings.preprocessorFallback ? undefined : await preprocessedFallbackKey(call.project.engine, d.hashes, d.limit, call.request, call.compiler, inv);
   const direct: DirectCall = { call, manifestKey, sourceHash: source.hash, sourceTokens: source.tokens, tokens, sharing };
+  const when = await fallbackTiming(d, direct);
+  const fallback = when?.now ? await preprocessedFallbackKey(call.project.engine, d.hashes, d.limit, call.request, call.compiler, inv, { base: when.base }) : undefined;
   let claim: Claim | undefined;
   if (fallback) {
     // The same text may be compiling for another call right now (CMake's shared and static targets in step): wait for it,
@@ -68,16 +72,77 @@ export async function serveDirectMode(d: ModeDeps, call: Call): Promise<CallResu
   }
   // The fallback's preprocessing listed every file read: no second pass to learn what -MMD leaves out.
   const known = fallback?.depText !== undefined ? { text: fallback.depText, since: fallback.startedAt } : undefined;
-  return d.misses.compileAndStore(
-    call,
-    manifestKey,
-    async (depText, compileStart, outputs, run) => {
-      const made = await directEntry(d, direct, known?.text ?? depText, known?.since ?? compileStart, [...outputs, { data: run.stdout }, { data: run.stderr }]);
-      if (!made) return undefined;
-      return { resultKey: made.resultKey, alsoUnder: fallback?.key, after: () => recordDirect(d, direct, made) };
+  const copyLater = when && !when.now ? when.later : undefined;
+  try {
+    return await d.misses.compileAndStore(
+      call,
+      manifestKey,
+      async (depText, compileStart, outputs, run) => {
+        const made = await directEntry(d, direct, known?.text ?? depText, known?.since ?? compileStart, [...outputs, { data: run.stdout }, { data: run.stderr }]);
+        if (!made) return undefined;
+        const silent = run.stdout.length === 0 && run.stderr.length === 0;
+        const after = async () => {
+          await recordDirect(d, direct, made);
+          if (silent && when) copyLater?.(laterCopy(d, direct, made, when.base));
+        };
+        return { resultKey: made.resultKey, alsoUnder: fallback?.key, after };
+      },
+      { skipScan: known !== undefined, ...(claim ? { claim } : {}) },
+    );
+  } finally {
+    // Stored or not, a sibling waiting for this miss may go on once the store is over.
+    if (copyLater) void (d.misses.pending(manifestKey) ?? Promise.resolve()).finally(() => copyLater(undefined));
+  }
+}
+
+/** Whether a miss preprocesses for the fallback key before compiling (`now`), or has the copy made later (`later`); see FallbackLater. */
+interface FallbackTiming {
+  now: boolean;
+  /** The key as preprocessor mode starts it (arguments without those only the preprocessor reads). */
+  base: KeyHasher;
+  later?: (copy: LaterCopy | undefined) => void;
+}
+
+async function fallbackTiming(d: ModeDeps, dc: DirectCall): Promise<FallbackTiming | undefined> {
+  const { call } = dc;
+  const inv = call.inv;
+  if (call.settings.recache || !call.settings.preprocessorFallback || !inv.preprocessedDeterminesOutputs || !inv.preprocessArgv) return undefined;
+  const base = await baseKey(call.project.engine, d.hashes, call.request, call.compiler, inv, "preprocessor");
+  const siblingKey = base.fork().add("sibling", inv.sourceFile).add("sourceHash", dc.sourceHash).digest();
+  // A manifest without a match: something this call read changed since, and the text may still be the same.
+  const changed = d.manifests.get(call.storage, dc.manifestKey) !== undefined;
+  // -MMD leaves files out: the preprocessing's complete list then replaces a scan that would cost as much.
+  const scanned = inv.dependencies.scanArgv !== undefined;
+  if ((await d.later.sibling(siblingKey)) || changed || scanned) {
+    d.later.noteSibling(siblingKey);
+    return { now: true, base };
+  }
+  return { now: false, base, later: d.later.register(siblingKey) };
+}
+
+/**
+ * The copy of a stored silent miss under its preprocessed text's key, made
+ * later: only while the source and every file the compile read still have
+ * the content they had then (checked before and after preprocessing), so
+ * the text is the one the entry was compiled from.
+ */
+function laterCopy(d: ModeDeps, dc: DirectCall, entry: ManifestEntry, base: KeyHasher): LaterCopy {
+  const { call } = dc;
+  const unchanged = async () =>
+    (await d.hashes.digest(call.inv.sourceFile, dc.tokens))?.hash === dc.sourceHash && (await matchManifest({ entries: [entry] }, d.hashes, call.request.env, dc.sharing)) !== undefined;
+  return {
+    label: call.inv.sourceFile,
+    async run(lowPriority) {
+      if (!(await unchanged())) return;
+      const fallback = await preprocessedFallbackKey(call.project.engine, d.hashes, d.limit, call.request, call.compiler, call.inv, { base, lowPriority });
+      if (!fallback || !(await unchanged())) return;
+      const stored = await d.hits.entry(call.storage, entry.resultKey);
+      if (!stored || stored.stdout.length > 0 || stored.stderr.length > 0) return;
+      await storeFallbackCopy(call.storage, fallback.key, await encodeEntry(stored, fallback.key));
+      if (lowPriority) d.stats.fallbackCopyLater();
+      call.log.debug("%s: fallback copy stored under %s", call.inv.sourceFile, fallback.key);
     },
-    { skipScan: known !== undefined, ...(claim ? { claim } : {}) },
-  );
+  };
 }
 
 /** What a direct-mode call's manifest entry is made of, besides the files it read. */
@@ -111,8 +176,10 @@ async function directEntry(d: ModeDeps, dc: DirectCall, depText: string | undefi
 async function recordDirect(d: ModeDeps, dc: DirectCall, entry: ManifestEntry): Promise<void> {
   await recordInManifest(dc.call.storage, dc.manifestKey, entry, d.manifests);
   await d.misses.record(dc.call, "direct", dc.sourceHash, { manifestKey: dc.manifestKey, entry });
-  // The next identical call would be a direct hit on this entry: let the client answer it.
-  if (!dc.sharing) d.hits.indexStored(dc.call, entry.resultKey, { match: entry, sourceHash: dc.sourceHash, tokens: dc.tokens, headerTokens: dc.tokens });
+  // The next identical call would be a direct hit on this entry: let the client answer it. Not during the build that
+  // compiles it (writing the index entry and a copy of each output costs each miss more than its bookkeeping):
+  // once the daemon is idle; until then such a call is answered by the daemon, which indexes it then.
+  if (!dc.sharing) d.later.whenIdle(() => d.hits.indexStored(dc.call, entry.resultKey, { match: entry, sourceHash: dc.sourceHash, tokens: dc.tokens, headerTokens: dc.tokens }, { keepExisting: true }));
 }
 
 /**
