@@ -148,10 +148,9 @@ export class CompileService {
     this.manifests.clear();
   }
 
-  /** Resolves once every store started so far has finished, and no fallback copy is being made (for stats and shutdown). */
-  async settle(): Promise<void> {
-    await this.misses.settle();
-    await this.later.settle();
+  /** Resolves once every store started so far has finished (for stats and shutdown). */
+  settle(): Promise<void> {
+    return this.misses.settle();
   }
 
   /** Stops making fallback copies while idle (before shutdown); resolves when the one being made is done. */

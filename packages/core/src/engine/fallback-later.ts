@@ -103,19 +103,14 @@ export class FallbackLater {
     return true;
   }
 
-  /** Resolves when no copy is being made (the queue itself stays). */
-  async settle(): Promise<void> {
-    while (this.current) await this.current;
-  }
-
-  /** Makes no more copies; resolves when the one being made is done. */
+  /** Makes no more copies; resolves when the one being made is done (before shutdown: nothing writes into the cache after). */
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.timer);
     this.queue.clear();
     this.chores.length = 0;
     this.waiting(0);
-    await this.settle();
+    while (this.current) await this.current;
   }
 
   private runNow(queued: Queued, lowPriority: boolean): Promise<void> {

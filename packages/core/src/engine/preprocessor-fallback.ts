@@ -55,7 +55,9 @@ export async function runPreprocessor(
 ): Promise<CompilerRun & { depText?: string }> {
   const depFile = inv.preprocessDepFile;
   try {
-    const run = await limit(() => runCompiler(inv.preprocessArgv!, request.cwd, inv.compileEnv ?? request.env, { lowPriority }));
+    const preprocess = () => runCompiler(inv.preprocessArgv!, request.cwd, inv.compileEnv ?? request.env, { lowPriority });
+    // Low priority runs only while no call is in flight: holding a slot there would make the next call wait for it.
+    const run = await (lowPriority ? preprocess() : limit(preprocess));
     if (!depFile || run.exitCode !== 0) return run;
     const depText = await readFile(depFile, "utf8").catch(() => undefined);
     return depText === undefined ? run : { ...run, depText };
