@@ -5,13 +5,10 @@ import type { Claim } from "./store-miss.js";
 import type { CompileInvocation } from "./types.js";
 import { baseKey } from "./cache-key.js";
 import { parseDepFileWithEnv } from "./dep-file.js";
-import { directResultKey, findInManifest, matchManifest, recordInManifest, today } from "./direct-mode.js";
+import { directResultKey, findInManifest, recordInManifest, today } from "./direct-mode.js";
 import { pathSharing, type PathSharing } from "./base-dirs.js";
-import { preprocessedFallbackKey, storeFallbackCopy } from "./preprocessor-fallback.js";
-import type { LaterCopy } from "./fallback-later.js";
-import type { KeyHasher } from "../hashing/key-hasher.js";
-import { encodeEntry } from "../storage/codec.js";
-import { RACY_WINDOW_MS } from "../hashing/file-hash-cache.js";
+import { preprocessedFallbackKey } from "./preprocessor-fallback.js";
+import { changedSince, fallbackTiming, hashListed, laterCopy, sameHashes } from "./fallback-timing.js";
 import type { ManifestEntry } from "../storage/codec.js";
 
 type EnvDep = NonNullable<ManifestEntry["env"]>[number];
@@ -72,6 +69,8 @@ export async function serveDirectMode(d: ModeDeps, call: Call): Promise<CallResu
   }
   // The fallback's preprocessing listed every file read: no second pass to learn what -MMD leaves out.
   const known = fallback?.depText !== undefined ? { text: fallback.depText, since: fallback.startedAt } : undefined;
+  // A racy source: what the preprocessing read, to check after the compile that the compile read the same.
+  const preprocessed = when?.racy && known ? await hashListed(d, direct, known.text) : undefined;
   const copyLater = when && !when.now ? when.later : undefined;
   try {
     return await d.misses.compileAndStore(
@@ -79,8 +78,14 @@ export async function serveDirectMode(d: ModeDeps, call: Call): Promise<CallResu
       manifestKey,
       async (depText, compileStart, outputs, run) => {
         const made = await directEntry(d, direct, known?.text ?? depText, known?.since ?? compileStart, [...outputs, { data: run.stdout }, { data: run.stderr }]);
-        if (!made) return undefined;
         const silent = run.stdout.length === 0 && run.stderr.length === 0;
+        if (!made) {
+          // Direct mode cannot record it (a file changed within a clock tick of the compile): the preprocessed text's key
+          // can, when nothing the preprocessing read changed since (only silent entries are served through it).
+          const racyButSame = fallback && silent && preprocessed && (await sameHashes(d, direct, preprocessed));
+          if (racyButSame) call.log.debug("%s: a file changed just before the compile; stored under the preprocessed text's key only", inv.sourceFile);
+          return racyButSame ? { resultKey: fallback.key } : undefined;
+        }
         const after = async () => {
           await recordDirect(d, direct, made);
           if (silent && when) copyLater?.(laterCopy(d, direct, made, when.base));
@@ -95,58 +100,8 @@ export async function serveDirectMode(d: ModeDeps, call: Call): Promise<CallResu
   }
 }
 
-/** Whether a miss preprocesses for the fallback key before compiling (`now`), or has the copy made later (`later`); see FallbackLater. */
-interface FallbackTiming {
-  now: boolean;
-  /** The key as preprocessor mode starts it (arguments without those only the preprocessor reads). */
-  base: KeyHasher;
-  later?: (copy: LaterCopy | undefined) => void;
-}
-
-async function fallbackTiming(d: ModeDeps, dc: DirectCall): Promise<FallbackTiming | undefined> {
-  const { call } = dc;
-  const inv = call.inv;
-  if (call.settings.recache || !call.settings.preprocessorFallback || !inv.preprocessedDeterminesOutputs || !inv.preprocessArgv) return undefined;
-  const base = await baseKey(call.project.engine, d.hashes, call.request, call.compiler, inv, "preprocessor");
-  const siblingKey = base.fork().add("sibling", inv.sourceFile).add("sourceHash", dc.sourceHash).digest();
-  // A manifest without a match: something this call read changed since, and the text may still be the same.
-  const changed = d.manifests.get(call.storage, dc.manifestKey) !== undefined;
-  // -MMD leaves files out: the preprocessing's complete list then replaces a scan that would cost as much.
-  const scanned = inv.dependencies.scanArgv !== undefined;
-  if ((await d.later.sibling(siblingKey)) || changed || scanned) {
-    d.later.noteSibling(siblingKey);
-    return { now: true, base };
-  }
-  return { now: false, base, later: d.later.register(siblingKey) };
-}
-
-/**
- * The copy of a stored silent miss under its preprocessed text's key, made
- * later: only while the source and every file the compile read still have
- * the content they had then (checked before and after preprocessing), so
- * the text is the one the entry was compiled from.
- */
-function laterCopy(d: ModeDeps, dc: DirectCall, entry: ManifestEntry, base: KeyHasher): LaterCopy {
-  const { call } = dc;
-  const unchanged = async () =>
-    (await d.hashes.digest(call.inv.sourceFile, dc.tokens))?.hash === dc.sourceHash && (await matchManifest({ entries: [entry] }, d.hashes, call.request.env, dc.sharing)) !== undefined;
-  return {
-    label: call.inv.sourceFile,
-    async run(lowPriority) {
-      if (!(await unchanged())) return;
-      const fallback = await preprocessedFallbackKey(call.project.engine, d.hashes, d.limit, call.request, call.compiler, call.inv, { base, lowPriority });
-      if (!fallback || !(await unchanged())) return;
-      const stored = await d.hits.entry(call.storage, entry.resultKey);
-      if (!stored || stored.stdout.length > 0 || stored.stderr.length > 0) return;
-      await storeFallbackCopy(call.storage, fallback.key, await encodeEntry(stored, fallback.key));
-      if (lowPriority) d.stats.fallbackCopyLater();
-      call.log.debug("%s: fallback copy stored under %s", call.inv.sourceFile, fallback.key);
-    },
-  };
-}
-
 /** What a direct-mode call's manifest entry is made of, besides the files it read. */
-interface DirectCall {
+export interface DirectCall {
   call: Call;
   manifestKey: string;
   sourceHash: string;
@@ -241,16 +196,3 @@ async function collectIncludes(
   }
   return { list, dated, env, found: [...seen] };
 }
-
-/**
- * Whether a file the compile read may have changed after the compile started.
- * Its timestamp may be earlier than the change: whole-second file systems
- * truncate it, and the kernel's timestamp clock lags the wall clock by up to
- * a tick; a change seen this close to the start counts as after it.
- */
-function changedSince(found: { changedAt: number; coarse: boolean }, compileStart: number): boolean {
-  return found.changedAt > compileStart - (found.coarse ? RACY_WINDOW_MS : CLOCK_TICK_MS);
-}
-
-/** More than a kernel timer tick (1 to 10 ms). */
-const CLOCK_TICK_MS = 20;
