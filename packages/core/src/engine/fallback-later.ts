@@ -19,7 +19,7 @@ interface Queued {
 /** How long no call may be in flight before queued copies are made. */
 const IDLE_MS = 1000;
 /** Most copies waiting: past it the oldest are dropped (their entries only miss the fallback). */
-const MAX_QUEUED = 20_000;
+const MAX_QUEUED = 10_000;
 
 /**
  * When a direct-mode miss preprocesses its source for the fallback key.
