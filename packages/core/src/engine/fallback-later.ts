@@ -16,8 +16,8 @@ interface Queued {
   running?: Promise<void>;
 }
 
-/** How long no call may be in flight before queued copies are made. */
-const IDLE_MS = 1000;
+/** How long no call may be in flight before queued copies are made (longer than the serial steps of a build: archiving, linking). */
+const IDLE_MS = 2000;
 /** Most copies waiting: past it the oldest are dropped (their entries only miss the fallback). */
 const MAX_QUEUED = 10_000;
 
