@@ -12,7 +12,8 @@ export interface LaterCopy {
 }
 
 interface Queued {
-  copy: LaterCopy;
+  /** Dropped once made: the sibling map keeps this record for a while, not the call it held. */
+  copy?: LaterCopy;
   running?: Promise<void>;
 }
 
@@ -78,7 +79,11 @@ export class FallbackLater {
       if (!copy || this.closed) return settle(undefined);
       const queued: Queued = { copy };
       this.queue.set(copy, queued);
-      if (this.queue.size > MAX_QUEUED) this.queue.delete(this.queue.keys().next().value!);
+      if (this.queue.size > MAX_QUEUED) {
+        const [oldest, dropped] = this.queue.entries().next().value!;
+        this.queue.delete(oldest);
+        if (!dropped.running) dropped.copy = undefined;
+      }
       this.waiting(this.queue.size);
       settle(queued);
       if (this.active === 0) this.armIdle();
@@ -114,12 +119,15 @@ export class FallbackLater {
   }
 
   private runNow(queued: Queued, lowPriority: boolean): Promise<void> {
-    queued.running ??= queued.copy
+    const copy = queued.copy;
+    if (!copy) return queued.running ?? Promise.resolve();
+    queued.running ??= copy
       .run(lowPriority)
-      .catch((err: unknown) => this.logger.debug("fallback copy of %s not made: %s", queued.copy.label, (err as Error).message))
+      .catch((err: unknown) => this.logger.debug("fallback copy of %s not made: %s", copy.label, (err as Error).message))
       .finally(() => {
         // Counted as waiting until made: a caller seeing none waiting sees every copy.
-        this.queue.delete(queued.copy);
+        this.queue.delete(copy);
+        queued.copy = undefined;
         this.waiting(this.queue.size);
       });
     return queued.running;
