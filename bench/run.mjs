@@ -303,6 +303,8 @@ class Tool {
   daemonMarker() { return null; }
   /** {hits, misses, detail} or null when unknown */
   stats() { return null; }
+  /** resolves once the tool's daemon has done the work it leaves for idle time (none for most tools) */
+  async idle() {}
   stop() {}
 }
 
@@ -397,6 +399,15 @@ class Reprise extends Tool {
   }
   zeroStats() { run([...this.prefix(), '--zero-stats'], { env: this.env }); }
   daemonMarker() { return this.started ? `REPRISE_RUNTIME_DIR=${this.env.REPRISE_RUNTIME_DIR}` : null; }
+  /** the fallback copies of a cold build's misses are made once the daemon is idle: wait for them (bounded) */
+  async idle() {
+    const until = Date.now() + 300_000;
+    while (Date.now() < until) {
+      const st = this.rawStats()?.stats;
+      if (!st || !st.fallbackCopiesWaiting) return;
+      await sleep(500);
+    }
+  }
   rawStats() {
     const r = run([...this.prefix(), '--show-stats', '--json'], { env: this.env });
     if (r.error) return null;
@@ -775,12 +786,16 @@ async function scenarioRebuild() {
         const c = step(t, p.build(t, work), 'cold build');
         row.coldMs = c.ms;
         row.coldCpuMs = c.cpuMs;
+        // Work the daemon leaves for idle time (Reprise's fallback copies): measured apart, and done before the next timed build.
+        const idle0 = markedCpuMs(t.daemonMarker());
+        await t.idle();
+        row.coldIdleCpuMs = markedCpuMs(t.daemonMarker()) - idle0;
         const bad = p.check(work);
         if (bad) throw new Error(`built program does not run: ${bad}`);
         step(t, p.clean(t, work), 'clean');
         t.zeroStats();
         live.push(t);
-        log(`  ${p.name} ${t.name.padEnd(8)} cold ${fmtS(c.ms)} (cpu ${fmtS(c.cpuMs)})`);
+        log(`  ${p.name} ${t.name.padEnd(8)} cold ${fmtS(c.ms)} (cpu ${fmtS(c.cpuMs)}${row.coldIdleCpuMs ? `, then ${fmtS(row.coldIdleCpuMs)} while idle` : ''})`);
       } catch (e) {
         row.error = String(e.message ?? e);
         log(`  ${p.name} ${t.name.padEnd(8)} ERROR ${row.error}`);
@@ -945,7 +960,7 @@ function markdown() {
       for (const [name, r] of Object.entries(rows)) {
         if (r.error && !r.warm?.n) { L.push(`| ${proj} | ${name} | ${fmtS(r.coldMs)} | | | | | | | error: ${r.error} |`); continue; }
         const isPlain = name === 'plain';
-        L.push(`| ${proj} | ${name} | ${fmtS(r.coldMs)} | ${isPlain ? '' : fmtRatio(r.coldRatioToPlain)} | ${isPlain ? '' : fmtRatio(r.coldCpuRatioToPlain)} | ${fmtS(r.warm?.median)} (${fmtS(r.warm?.min)}–${fmtS(r.warm?.max)})${isPlain ? ' baseline' : ''} | ${isPlain ? '1' : fmtRatio(r.warmRatioToPlain)} | ${fmtS(r.warmCpuMs?.median)} | ${isPlain ? '1' : fmtRatio(r.warmCpuRatioToPlain)} | ${fmtStats(r.stats)}${r.error ? ` error: ${r.error}` : ''} |`);
+        L.push(`| ${proj} | ${name} | ${fmtS(r.coldMs)} | ${isPlain ? '' : fmtRatio(r.coldRatioToPlain)} | ${isPlain ? '' : fmtRatio(r.coldCpuRatioToPlain)}${r.coldIdleCpuMs ? ` (+${fmtS(r.coldIdleCpuMs)} idle)` : ''} | ${fmtS(r.warm?.median)} (${fmtS(r.warm?.min)}–${fmtS(r.warm?.max)})${isPlain ? ' baseline' : ''} | ${isPlain ? '1' : fmtRatio(r.warmRatioToPlain)} | ${fmtS(r.warmCpuMs?.median)} | ${isPlain ? '1' : fmtRatio(r.warmCpuRatioToPlain)} | ${fmtStats(r.stats)}${r.error ? ` error: ${r.error}` : ''} |`);
       }
       for (const t of missing) L.push(`| ${proj} | ${unavailableRow(t)} | | | | | | | | |`);
     }

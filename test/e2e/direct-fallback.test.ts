@@ -38,6 +38,32 @@ async function compileAndCompare(argv: string[], outputs: string[]) {
   return { direct: after.hitsDirect - before.hitsDirect, preprocessor: after.hitsPreprocessor - before.hitsPreprocessor, misses: after.misses - before.misses };
 }
 
+/** A compiler that logs each of its command lines, then runs the real one. */
+function loggingCompiler(cc: string, dirName: string): { path: string; runs: () => string[][] } {
+  const dir = join(w, dirName);
+  mkdirSync(dir, { recursive: true });
+  const log = join(dir, "calls.log");
+  const path = join(dir, cc);
+  writeFileSync(path, `#!/bin/sh\nprintf '%s\\n' "$*" >> '${log}'\nexec /usr/bin/${cc} "$@"\n`);
+  chmodSync(path, 0o755);
+  const runs = () => (readFileSync(log, { encoding: "utf8", flag: "a+" }).split("\n").filter(Boolean)).map((l) => l.split(" "));
+  return { path, runs };
+}
+
+/**
+ * A cold miss compiles at once; its copy under the preprocessed text's key
+ * is made once the daemon is idle. Waits (bounded) until none waits, and
+ * returns how many were made since `since`.
+ */
+async function idleCopies(since: number): Promise<number> {
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    const s = await sb.stats();
+    if (s.fallbackCopiesWaiting === 0 || Date.now() > deadline) return s.fallbackCopiesLater - since;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 describe.each(["gcc", "clang"])("%s: a comment added to a header", (cc) => {
   it("a -D only the preprocessor reads and the text does not show (CMake's -DUSING_UV_SHARED=1) hits through the preprocessed text", async () => {
     writeFileSync(join(w, `include/${cc}-lib.h`), "#ifdef LIB_WIDE\n#define T long\n#else\n#define T int\n#endif\nT lib(T);\n");
@@ -78,11 +104,34 @@ describe.each(["gcc", "clang"])("%s: a comment added to a header", (cc) => {
     const argv = [cc, "-O2", "-Iinclude", "-MD", "-c", `${cc}-use.c`, "-o", `out-${cc}/use.o`];
     mkdirSync(join(w, `out-${cc}`), { recursive: true });
     const outputs = [`out-${cc}/use.o`, `out-${cc}/use.d`];
+    const copies = (await sb.stats()).fallbackCopiesLater;
     expect(await compileAndCompare(argv, outputs)).toEqual({ direct: 0, preprocessor: 0, misses: 1 });
+    // The copy under the text's key is made while the daemon is idle, not before the compile.
+    expect(await idleCopies(copies)).toBeGreaterThanOrEqual(1);
     appendFileSync(join(w, header), "/* a comment the preprocessor drops */\n");
     expect(await compileAndCompare(argv, outputs)).toEqual({ direct: 0, preprocessor: 1, misses: 0 });
     // The fallback hit recorded the new header state in the manifest: the next call hits in direct mode.
     expect(await compileAndCompare(argv, outputs)).toEqual({ direct: 1, preprocessor: 0, misses: 0 });
+  });
+
+  it("a cold miss compiles without preprocessing first; a header changed before the idle copy leaves no copy under the new text", async () => {
+    const wrapped = loggingCompiler(cc, `idle-${cc}`);
+    const header = `include/${cc}-idle.h`;
+    writeFileSync(join(w, header), "#define IDLE 7\nint idle(int);\n");
+    writeFileSync(join(w, `${cc}-idle.c`), `#include "${cc}-idle.h"\nint use(int x) { return idle(x) + IDLE; }\n`);
+    writeFileSync(join(w, `${cc}-other.c`), "int other(int x) { return x * 3; }\n");
+    const argv = [wrapped.path, "-O2", "-Iinclude", "-c", `${cc}-idle.c`, "-o", `${cc}-idle.o`];
+    const copies = (await sb.stats()).fallbackCopiesLater;
+    const before = wrapped.runs().length;
+    expect(await compileAndCompare(argv, [`${cc}-idle.o`])).toEqual({ direct: 0, preprocessor: 0, misses: 1 });
+    const reprise = wrapped.runs().slice(before + 1); // after the plain compile
+    expect(reprise[0], "the first run of a cold miss is the compile itself").not.toContain("-E");
+    // The text changes before the daemon is idle: the entry must not be copied under the new text's key.
+    writeFileSync(join(w, header), "#define IDLE 8\nint idle(int);\n");
+    expect(await compileAndCompare([cc, "-O2", "-c", `${cc}-other.c`, "-o", `${cc}-other.o`], [`${cc}-other.o`])).toMatchObject({ misses: 1 });
+    // Both misses' copies were decided on: only the second one's files are unchanged.
+    expect(await idleCopies(copies)).toBeGreaterThanOrEqual(1);
+    expect(await compileAndCompare(argv, [`${cc}-idle.o`])).toEqual({ direct: 0, preprocessor: 0, misses: 1 });
   });
 
   it("with -g: no fallback (debug info records what the text lacks), compiled again", async () => {
@@ -113,20 +162,8 @@ describe.each(["gcc", "clang"])("%s: a comment added to a header", (cc) => {
  * own complete list is used: no second scan of the source.
  */
 describe.each(["gcc", "clang"])("%s: -MMD", (cc) => {
-  /** A compiler that logs each of its command lines, then runs the real one. */
-  function loggingCompiler(): { path: string; runs: () => string[][] } {
-    const dir = join(w, `wrap-${cc}`);
-    mkdirSync(dir, { recursive: true });
-    const log = join(dir, "calls.log");
-    const path = join(dir, cc);
-    writeFileSync(path, `#!/bin/sh\nprintf '%s\\n' "$*" >> '${log}'\nexec /usr/bin/${cc} "$@"\n`);
-    chmodSync(path, 0o755);
-    const runs = () => (readFileSync(log, { encoding: "utf8", flag: "a+" }).split("\n").filter(Boolean)).map((l) => l.split(" "));
-    return { path, runs };
-  }
-
   it("without -g: no second scan, the .d byte-identical, and a changed -isystem header (left out of the .d) misses", async () => {
-    const wrapped = loggingCompiler();
+    const wrapped = loggingCompiler(cc, `wrap-${cc}`);
     mkdirSync(join(w, `sys-${cc}`), { recursive: true });
     writeFileSync(join(w, `sys-${cc}/sysval.h`), "#define SYSVAL 1\n");
     writeFileSync(join(w, `include/${cc}-user.h`), "#include <sysval.h>\n#define USERVAL 2\n");

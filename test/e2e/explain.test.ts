@@ -19,7 +19,13 @@ beforeAll(async () => {
   writeFileSync(join(w, "uv.c"), '#include "uv.h"\nint uv_answer(void) { return UV_ANSWER; }\n');
   const first = await sb.run(compile, w);
   expect(first.exitCode, text(first.stderr)).toBe(0);
+  await idleCopiesMade();
 });
+
+/** The copies under the preprocessed text's key are made once the daemon is idle: waits (bounded) until none waits. */
+async function idleCopiesMade(): Promise<void> {
+  for (let i = 0; i < 450 && (await sb.stats()).fallbackCopiesWaiting > 0; i++) await new Promise((r) => setTimeout(r, 200));
+}
 
 afterAll(async () => {
   await sb.dispose();
@@ -110,6 +116,7 @@ describe("reprise --explain", () => {
     expect(first.exitCode, text(first.stderr)).toBe(0);
     await sb.stats();
     expect(text((await sb.run(["--explain", ...cmd], w, { env })).stdout)).toMatch(/^hit: /);
+    await idleCopiesMade();
     // Without -g the object does not record the cwd: the fallback key would serve it; without the fallback, the cwd is named.
     expect(text((await sb.run(["--explain", ...cmd], join(w, "include"), { env })).stdout)).toMatch(/^hit: /);
     const elsewhere = await sb.run(["--explain", ...cmd], join(w, "include"), { env: { ...env, REPRISE_PREPROCESSOR_FALLBACK: "0" } });

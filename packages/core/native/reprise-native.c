@@ -929,6 +929,7 @@ static enum outcome exchange(const char *sock_path, const struct buf *req, int *
 /* ---- hits answered from the daemon's hit index (try_index_hit) ---------- */
 
 #include "client-hits.inc.c"
+#include "spawn-helper.inc.c"
 
 /* ---- main --------------------------------------------------------------- */
 
@@ -937,6 +938,7 @@ static int is_own_name(const char *name) {
 }
 
 int main(int argc, char **argv) {
+  if (argc == 2 && strcmp(argv[1], "--spawn-helper") == 0) return spawn_helper_main();
   double started_us = now_us();
   const char *argv0 = argc > 0 && argv[0] ? argv[0] : "reprise-native";
   const char *name = base_name(argv0);

@@ -58,6 +58,7 @@ export function helpFooter(env: NodeJS.ProcessEnv = process.env): string {
     ...Object.entries(DIST_ENV_MEANING).map(([name, meaning]) => `  ${name.padEnd(36)}${meaning}`),
     `  ${"REPRISE_RUNTIME_DIR".padEnd(36)}daemon socket, lock, log and stats (now ${runtime})`,
     `  ${"REPRISE_NO_CLIENT_HITS".padEnd(36)}1: the native client leaves every hit to the daemon (no hit index)`,
+    `  ${"REPRISE_SPAWN_HELPER".padEnd(36)}0: the daemon spawns compilers itself, not through its launcher (read when it starts)`,
     "  Remote cache levels, as sccache's: REPRISE_REDIS_ENDPOINT, REPRISE_MEMCACHED_ENDPOINT,",
     "  REPRISE_WEBDAV_ENDPOINT, REPRISE_BUCKET (+ REPRISE_ENDPOINT, REPRISE_REGION, REPRISE_S3_*),",
     "  REPRISE_<LEVEL>_RW_MODE=READ_ONLY (see docs/storage.md)",

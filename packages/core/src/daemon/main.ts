@@ -16,6 +16,9 @@ import { reprisesOwnExecutables } from "./self-paths.js";
 import { DaemonServer } from "./server.js";
 import { ProjectEngines } from "./project-engines.js";
 import { HitIndex } from "../hit-index/hit-index.js";
+import { useSpawnHelper } from "../engine/run-compiler.js";
+import { SpawnHelper } from "../engine/spawn-helper.js";
+import { nativeClientPath } from "../client/native-client-path.js";
 
 /**
  * Starts the daemon in this process. Daemon-wide settings (job limit, idle
@@ -55,6 +58,10 @@ async function startIn(runtime: string, env: NodeJS.ProcessEnv, cwd: string, loc
   // Not recursive: mkdir fails on anything already there (a planted symlink included) instead of using it.
   rmSync(tempDir, { recursive: true, force: true });
   mkdirSync(tempDir, { mode: 0o700 });
+
+  // Compilers are spawned by a small helper process: fork() from this large one costs milliseconds more per miss.
+  const launcher = env.REPRISE_SPAWN_HELPER === "0" ? undefined : nativeClientPath();
+  useSpawnHelper(launcher ? new SpawnHelper(launcher, tempDir, logger.child("launcher")) : undefined);
 
   const hashes = new FileHashCache();
   // A fresh daemon must not hash a toolchain again: large files' hashes are kept in the cache directory.

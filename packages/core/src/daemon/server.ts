@@ -101,6 +101,7 @@ export class DaemonServer {
     }
     this.server?.close();
     while (this.inFlight > 0) await new Promise((r) => setTimeout(r, 20));
+    await this.o.service.close();
     await this.o.service.settle();
     // Hits clients answered count, and no entry outlives this daemon's plugins and settings (the lock, held until onStopped, keeps the next daemon's index apart).
     await this.o.hitIndex?.foldNow().catch(() => {});

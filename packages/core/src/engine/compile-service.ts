@@ -10,6 +10,7 @@ import type { ModeDeps } from "./mode-deps.js";
 import { serveDirectMode } from "./serve-direct.js";
 import { servePreprocessorMode } from "./serve-preprocessed.js";
 import { findExecutable } from "./find-executable.js";
+import { FallbackLater } from "./fallback-later.js";
 import type { FileHashCache } from "../hashing/file-hash-cache.js";
 import type { SettingsLoader } from "../config/load-settings.js";
 import type { Settings } from "../config/schema.js";
@@ -39,7 +40,7 @@ export interface CompileServiceDeps {
   tempDir: string;
   logger: Logger;
   /** Records direct-mode hits for the native client to answer itself next time (the daemon's hit index). */
-  hitIndex?: { record(hit: DaemonHit): void };
+  hitIndex?: { record(hit: DaemonHit, options?: { keepExisting?: boolean }): void };
 }
 
 /**
@@ -57,18 +58,25 @@ export class CompileService {
   private readonly misses: MissStore;
   private readonly modes: ModeDeps;
   private readonly noticed = new Set<string>();
+  private readonly later: FallbackLater;
 
   constructor(private readonly d: CompileServiceDeps) {
     this.outcomes = new CallOutcomes(d.stats, d.logger);
     this.hits = new HitServer(d.hashes, d.stats, d.logger, this.outcomes, d.hitIndex);
     this.misses = new MissStore(d.limit, d.hashes, d.stats, d.logger, this.outcomes, this.hits);
-    this.modes = { hashes: d.hashes, limit: d.limit, stats: d.stats, logger: d.logger, manifests: this.manifests, hits: this.hits, misses: this.misses, outcomes: this.outcomes };
+    this.later = new FallbackLater(d.logger, (n) => d.stats.fallbackCopiesQueued(n));
+    this.modes = { hashes: d.hashes, limit: d.limit, stats: d.stats, logger: d.logger, manifests: this.manifests, hits: this.hits, misses: this.misses, outcomes: this.outcomes, later: this.later };
   }
 
   async run(request: CompileRequest): Promise<ServiceResult> {
     const notices: string[] = [];
-    const result = await this.serve(request, notices);
-    return notices.length ? { ...result, notices } : result;
+    this.later.callStarted();
+    try {
+      const result = await this.serve(request, notices);
+      return notices.length ? { ...result, notices } : result;
+    } finally {
+      this.later.callEnded();
+    }
   }
 
   private async serve(request: CompileRequest, notices: string[]): Promise<CallResult> {
@@ -143,6 +151,11 @@ export class CompileService {
   /** Resolves once every store started so far has finished (for stats and shutdown). */
   settle(): Promise<void> {
     return this.misses.settle();
+  }
+
+  /** Stops making fallback copies while idle (before shutdown); resolves when the one being made is done. */
+  close(): Promise<void> {
+    return this.later.close();
   }
 
   /**

@@ -3,6 +3,7 @@ import type { CallOutcomes } from "./call-outcomes.js";
 import type { ManifestMemo } from "./direct-mode.js";
 import type { HitServer } from "./serve-hit.js";
 import type { MissStore } from "./store-miss.js";
+import type { FallbackLater } from "./fallback-later.js";
 import type { FileHashCache } from "../hashing/file-hash-cache.js";
 import type { Stats } from "../stats/stats.js";
 import type { Logger } from "../util/logger.js";
@@ -17,4 +18,6 @@ export interface ModeDeps {
   hits: HitServer;
   misses: MissStore;
   outcomes: CallOutcomes;
+  /** When misses preprocess for the fallback key: now, or later while the daemon is idle. */
+  later: FallbackLater;
 }

@@ -1,6 +1,6 @@
 import type pLimit from "p-limit";
 import type { FileHashCache } from "../hashing/file-hash-cache.js";
-import { hashBytes } from "../hashing/key-hasher.js";
+import { hashBytes, type KeyHasher } from "../hashing/key-hasher.js";
 import { baseKey } from "./cache-key.js";
 import type { Engine } from "./engine.js";
 import { readFile, rm } from "node:fs/promises";
@@ -34,13 +34,14 @@ export async function preprocessedFallbackKey(
   request: CompileRequest,
   compiler: CompilerInfo,
   inv: CompileInvocation,
+  options: { base?: KeyHasher; lowPriority?: boolean } = {},
 ): Promise<FallbackLookup | undefined> {
   if (!inv.preprocessedDeterminesOutputs || !inv.preprocessArgv) return undefined;
   const startedAt = Date.now();
-  const pre = await runPreprocessor(limit, request, inv);
+  const pre = await runPreprocessor(limit, request, inv, options.lowPriority);
   if (pre.exitCode !== 0) return undefined;
   if (inv.volatileMarkers.some((m) => m.effect === "uncacheable" && pre.stdout.includes(m.token))) return undefined;
-  const key = await baseKey(engine, hashes, request, compiler, inv, "preprocessor");
+  const key = options.base?.fork() ?? (await baseKey(engine, hashes, request, compiler, inv, "preprocessor"));
   const digest = key.add("fallback", "preprocessed").add("preprocessed", hashBytes(pre.stdout)).add("ppStderr", pre.stderr).digest();
   return { key: digest, startedAt, ...(pre.depText !== undefined ? { depText: pre.depText } : {}) };
 }
@@ -50,10 +51,13 @@ export async function runPreprocessor(
   limit: ReturnType<typeof pLimit>,
   request: CompileRequest,
   inv: CompileInvocation,
+  lowPriority = false,
 ): Promise<CompilerRun & { depText?: string }> {
   const depFile = inv.preprocessDepFile;
   try {
-    const run = await limit(() => runCompiler(inv.preprocessArgv!, request.cwd, inv.compileEnv ?? request.env));
+    const preprocess = () => runCompiler(inv.preprocessArgv!, request.cwd, inv.compileEnv ?? request.env, { lowPriority });
+    // Low priority runs only while no call is in flight: holding a slot there would make the next call wait for it.
+    const run = await (lowPriority ? preprocess() : limit(preprocess));
     if (!depFile || run.exitCode !== 0) return run;
     const depText = await readFile(depFile, "utf8").catch(() => undefined);
     return depText === undefined ? run : { ...run, depText };

@@ -8,7 +8,7 @@ import { parseDepFileWithEnv } from "./dep-file.js";
 import { directResultKey, findInManifest, recordInManifest, today } from "./direct-mode.js";
 import { pathSharing, type PathSharing, type ReplayedParts } from "./base-dirs.js";
 import { preprocessedFallbackKey } from "./preprocessor-fallback.js";
-import { RACY_WINDOW_MS } from "../hashing/file-hash-cache.js";
+import { changedSince, fallbackTiming, hashListed, laterCopy, sameHashes } from "./fallback-timing.js";
 import type { ManifestEntry } from "../storage/codec.js";
 
 type EnvDep = NonNullable<ManifestEntry["env"]>[number];
@@ -44,8 +44,9 @@ export async function serveDirectMode(d: ModeDeps, call: Call): Promise<CallResu
     const hit = await d.hits.tryHit(call, match.resultKey, "direct", false, sharing ? undefined : { match, sourceHash: source.hash, tokens, headerTokens: [] }, sharing);
     if (hit) return hit;
   }
-  const fallback = call.settings.recache || !call.settings.preprocessorFallback ? undefined : await preprocessedFallbackKey(call.project.engine, d.hashes, d.limit, call.request, call.compiler, inv);
   const direct: DirectCall = { call, manifestKey, sourceHash: source.hash, sourceTokens: source.tokens, tokens, sharing };
+  const when = await fallbackTiming(d, direct);
+  const fallback = when?.now ? await preprocessedFallbackKey(call.project.engine, d.hashes, d.limit, call.request, call.compiler, inv, { base: when.base }) : undefined;
   let claim: Claim | undefined;
   if (fallback) {
     // The same text may be compiling for another call right now (CMake's shared and static targets in step): wait for it,
@@ -68,21 +69,40 @@ export async function serveDirectMode(d: ModeDeps, call: Call): Promise<CallResu
   }
   // The fallback's preprocessing listed every file read: no second pass to learn what -MMD leaves out.
   const known = fallback?.depText !== undefined ? { text: fallback.depText, since: fallback.startedAt } : undefined;
-  return d.misses.compileAndStore(
-    call,
-    manifestKey,
-    async (depText, compileStart, outputs, run) => {
-      const stored = sharing?.stored({ outputs, stdout: run.stdout, stderr: run.stderr }) ?? { outputs, stdout: run.stdout, stderr: run.stderr };
-      const made = await directEntry(d, direct, known?.text ?? depText, known?.since ?? compileStart, stored);
-      if (!made) return undefined;
-      return { resultKey: made.resultKey, alsoUnder: fallback?.key, after: () => recordDirect(d, direct, made), ...(sharing ? { stored: (parts) => sharing.stored(parts) } : {}) };
-    },
-    { skipScan: known !== undefined, ...(claim ? { claim } : {}) },
-  );
+  // A racy source: what the preprocessing read, to check after the compile that the compile read the same.
+  const preprocessed = when?.racy && known ? await hashListed(d, direct, known.text) : undefined;
+  const copyLater = when && !when.now ? when.later : undefined;
+  try {
+    return await d.misses.compileAndStore(
+      call,
+      manifestKey,
+      async (depText, compileStart, outputs, run) => {
+        const stored = sharing?.stored({ outputs, stdout: run.stdout, stderr: run.stderr }) ?? { outputs, stdout: run.stdout, stderr: run.stderr };
+        const made = await directEntry(d, direct, known?.text ?? depText, known?.since ?? compileStart, stored);
+        const silent = run.stdout.length === 0 && run.stderr.length === 0;
+        if (!made) {
+          // Direct mode cannot record it (a file changed within a clock tick of the compile): the preprocessed text's key
+          // can, when nothing the preprocessing read changed since (only silent entries are served through it).
+          const racyButSame = fallback && silent && preprocessed && (await sameHashes(d, direct, preprocessed));
+          if (racyButSame) call.log.debug("%s: a file changed just before the compile; stored under the preprocessed text's key only", inv.sourceFile);
+          return racyButSame ? { resultKey: fallback.key, ...(sharing ? { stored: (parts) => sharing.stored(parts) } : {}) } : undefined;
+        }
+        const after = async () => {
+          await recordDirect(d, direct, made);
+          if (silent && when) copyLater?.(laterCopy(d, direct, made, when.base));
+        };
+        return { resultKey: made.resultKey, alsoUnder: fallback?.key, after, ...(sharing ? { stored: (parts) => sharing.stored(parts) } : {}) };
+      },
+      { skipScan: known !== undefined, ...(claim ? { claim } : {}) },
+    );
+  } finally {
+    // Stored or not, a sibling waiting for this miss may go on once the store is over.
+    if (copyLater) void (d.misses.pending(manifestKey) ?? Promise.resolve()).finally(() => copyLater(undefined));
+  }
 }
 
 /** What a direct-mode call's manifest entry is made of, besides the files it read. */
-interface DirectCall {
+export interface DirectCall {
   call: Call;
   manifestKey: string;
   sourceHash: string;
@@ -116,8 +136,10 @@ async function directEntry(d: ModeDeps, dc: DirectCall, depText: string | undefi
 async function recordDirect(d: ModeDeps, dc: DirectCall, entry: ManifestEntry): Promise<void> {
   await recordInManifest(dc.call.storage, dc.manifestKey, entry, d.manifests);
   await d.misses.record(dc.call, "direct", dc.sourceHash, { manifestKey: dc.manifestKey, entry });
-  // The next identical call would be a direct hit on this entry: let the client answer it.
-  if (!dc.sharing) d.hits.indexStored(dc.call, entry.resultKey, { match: entry, sourceHash: dc.sourceHash, tokens: dc.tokens, headerTokens: dc.tokens });
+  // The next identical call would be a direct hit on this entry: let the client answer it. Not during the build that
+  // compiles it (writing the index entry and a copy of each output costs each miss more than its bookkeeping):
+  // once the daemon is idle; until then such a call is answered by the daemon, which indexes it then.
+  if (!dc.sharing) d.later.whenIdle(() => d.hits.indexStored(dc.call, entry.resultKey, { match: entry, sourceHash: dc.sourceHash, tokens: dc.tokens, headerTokens: dc.tokens }, { keepExisting: true }));
 }
 
 /**
@@ -180,16 +202,3 @@ async function collectIncludes(
   }
   return { list, dated, env, found: [...seen] };
 }
-
-/**
- * Whether a file the compile read may have changed after the compile started.
- * Its timestamp may be earlier than the change: whole-second file systems
- * truncate it, and the kernel's timestamp clock lags the wall clock by up to
- * a tick; a change seen this close to the start counts as after it.
- */
-function changedSince(found: { changedAt: number; coarse: boolean }, compileStart: number): boolean {
-  return found.changedAt > compileStart - (found.coarse ? RACY_WINDOW_MS : CLOCK_TICK_MS);
-}
-
-/** More than a kernel timer tick (1 to 10 ms). */
-const CLOCK_TICK_MS = 20;

@@ -47,7 +47,7 @@ export class HitServer {
     private readonly logger: Logger,
     private readonly outcomes: CallOutcomes,
     /** Records direct-mode hits for the native client to answer itself next time (the daemon's hit index). */
-    private readonly hitIndex?: { record(hit: DaemonHit): void },
+    private readonly hitIndex?: { record(hit: DaemonHit, options?: { keepExisting?: boolean }): void },
   ) {}
 
   /**
@@ -84,7 +84,7 @@ export class HitServer {
   }
 
   /** After a miss was stored (or a fallback hit recorded for direct mode): indexes the entry as the hit the same call would now get. */
-  indexStored(call: Call, resultKey: string, direct: HitFacts["direct"]): void {
+  indexStored(call: Call, resultKey: string, direct: HitFacts["direct"], options: { keepExisting?: boolean } = {}): void {
     const stored = this.hitIndex && this.recent.get(recentKey(call.storage, resultKey));
     if (!stored) return;
     const adapt = outputAdapter(call.project.engine, call.compiler, call.inv);
@@ -97,16 +97,16 @@ export class HitServer {
       if (data && !adapted) return;
       if (adapted) written.push({ path: out.path, data: adapted, executable: out.executable === true });
     }
-    this.indexLater(call, resultKey, stored, written, direct);
+    this.indexLater(call, resultKey, stored, written, direct, options);
   }
 
   /** After the answer: lets the native client answer this same request itself while nothing it was decided on changes. */
-  private indexLater(call: Call, resultKey: string, entry: CacheEntry, written: DaemonHit["written"], direct: HitFacts["direct"]): void {
+  private indexLater(call: Call, resultKey: string, entry: CacheEntry, written: DaemonHit["written"], direct: HitFacts["direct"], options: { keepExisting?: boolean } = {}): void {
     // Not isUsed(): the tap guard's interceptor counts there.
     const pluginsWatchCalls = call.project.engine.hooks.callFinished.taps.length > 0;
     setImmediate(() => {
       const hit = indexableHit({ ...call, pluginsWatchCalls, resultKey, entry, written, direct });
-      if (hit) this.hitIndex?.record({ ...hit, compilerPath: call.compilerPath });
+      if (hit) this.hitIndex?.record({ ...hit, compilerPath: call.compilerPath }, options);
     });
   }
 
@@ -118,6 +118,11 @@ export class HitServer {
   /** The entry of `resultKey` kept in memory, if any (read or written lately). */
   remembered(storage: CacheStorage, resultKey: string): CacheEntry | undefined {
     return this.recent.get(recentKey(storage, resultKey));
+  }
+
+  /** The entry stored under `resultKey` (remembered, else read from the storage); undefined when absent or refused. */
+  async entry(storage: CacheStorage, resultKey: string): Promise<CacheEntry | undefined> {
+    return this.remembered(storage, resultKey) ?? (await this.readEntry(storage, resultKey, false));
   }
 
   /** Forgets entries remembered in memory (after the storage was cleared). */

@@ -58,6 +58,8 @@ export class HitIndex {
   private blobBytes = 0;
   /** Result files by entry name, to mark their use for eviction when the client reports a hit. */
   private readonly resultFiles = new Map<string, string>();
+  /** When each entry's call arrived (ms since the epoch). */
+  private readonly recordedAt = new Map<string, number>();
 
   constructor(
     runtime: string,
@@ -77,10 +79,14 @@ export class HitIndex {
     mkdirSync(this.dir, { mode: 0o700 });
   }
 
-  /** Records a hit the daemon answered (after the answer; any doubt means no entry, never a wrong one). */
-  record(hit: DaemonHit): void {
+  /**
+   * Records a hit the daemon answered (after the answer; any doubt means no entry, never a wrong one).
+   * `keepExisting`: a miss's entry recorded late leaves alone one that a later call of the same request wrote.
+   */
+  record(hit: DaemonHit, options: { keepExisting?: boolean } = {}): void {
     try {
       const name = indexName(hit.request);
+      if (options.keepExisting && (this.recordedAt.get(name) ?? -Infinity) >= hit.startedAt) return;
       const watched = this.watchList(hit);
       if (!watched || !TOKEN.test(hit.language) || !TOKEN.test(hit.plugin) || hit.request.length > MAX_ENTRY_BYTES / 2) {
         this.removeEntry(name);
@@ -101,6 +107,7 @@ export class HitIndex {
       if (entry.length > MAX_ENTRY_BYTES) return;
       writePrivateAtomically(join(this.dir, name), entry);
       this.resultFiles.set(name, hit.resultFile);
+      this.recordedAt.set(name, hit.startedAt);
     } catch (err) {
       this.logger.debug("hit index: not recording %s: %s", hit.source.path, (err as Error).message);
     }
@@ -150,6 +157,7 @@ export class HitIndex {
   private removeEntry(name: string): void {
     rmSync(join(this.dir, name), { force: true });
     this.resultFiles.delete(name);
+    this.recordedAt.delete(name);
   }
 
   /** Forgets every entry and copy (the cache was cleared, or the copies grew past their share). */
@@ -158,6 +166,7 @@ export class HitIndex {
     this.blobDirs.clear();
     this.blobBytes = 0;
     this.resultFiles.clear();
+    this.recordedAt.clear();
     try {
       rmSync(join(this.dir, "folding"), { force: true });
       renameSync(join(this.dir, HIT_LOG), join(this.dir, "folding"));

@@ -44,6 +44,10 @@ export interface StatsSnapshot {
   remoteRoundTripMs: number | null;
   /** Cacheable calls whose compile failed (never cached). */
   compileFailures: number;
+  /** Entries copied under their preprocessed text's key after their miss, while the daemon was idle (see docs/sharing.md). */
+  fallbackCopiesLater: number;
+  /** Such copies still waiting for the daemon to be idle. */
+  fallbackCopiesWaiting: number;
   /** Sum of the original compile times of every hit. */
   timeSavedMs: number;
   /** Median daemon-side milliseconds spent answering a hit, over the recent ones. */
@@ -85,7 +89,7 @@ export class Stats {
     if (file) {
       try {
         const loaded = JSON.parse(readFileSync(file, "utf8")) as Partial<StatsSnapshot>;
-        this.data = { ...fresh(), ...loaded, hitServiceMs: null, missOverheadMs: null, remoteRoundTripMs: null, clientHitMs: null };
+        this.data = { ...fresh(), ...loaded, fallbackCopiesWaiting: 0, hitServiceMs: null, missOverheadMs: null, remoteRoundTripMs: null, clientHitMs: null };
       } catch {
         // No stats yet, or unreadable: start from zero.
       }
@@ -171,6 +175,15 @@ export class Stats {
     this.dirty = true;
   }
 
+  fallbackCopiesQueued(n: number): void {
+    this.data.fallbackCopiesWaiting = n;
+  }
+
+  fallbackCopyLater(): void {
+    this.data.fallbackCopiesLater++;
+    this.dirty = true;
+  }
+
   compileFailed(): void {
     this.data.calls++;
     this.data.compileFailures++;
@@ -225,6 +238,8 @@ function fresh(): StatsSnapshot {
     remote: {},
     remoteRoundTripMs: null,
     compileFailures: 0,
+    fallbackCopiesLater: 0,
+    fallbackCopiesWaiting: 0,
     timeSavedMs: 0,
     hitServiceMs: null,
     hitsByClient: 0,

@@ -1,5 +1,5 @@
 import { promisify } from "node:util";
-import { gunzip as gunzipCb, gunzipSync, gzip as gzipCb } from "node:zlib";
+import { gunzip as gunzipCb, gunzipSync, gzip as gzipCb, gzipSync } from "node:zlib";
 import { CorruptEntryError, EntryKeyMismatchError, OutdatedEntryError } from "../util/errors.js";
 
 /**
@@ -52,6 +52,8 @@ const KEY_BYTES = 32;
 const KEY_PATTERN = /^[0-9a-f]{64}$/;
 const HEADER_LENGTH = 8 + KEY_BYTES;
 const GZIP_LEVEL = 3;
+/** Up to this size a body is compressed synchronously (well under a millisecond at level 3). */
+const SYNC_GZIP_MAX = 256 * 1024;
 /** ID1 ID2 CM=deflate FLG=0 MTIME=0: what node:zlib always writes. XFL and OS (2 bytes) vary and carry no data. */
 const GZIP_HEADER = Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00]);
 const GZIP_HEADER_LENGTH = 10;
@@ -173,7 +175,8 @@ function keyBytes(key: string): Buffer {
 
 async function pack(magic: string, key: string, body: Buffer): Promise<Buffer> {
   const bound = keyBytes(key);
-  const compressed = await gzip(body, { level: GZIP_LEVEL });
+  // Small bodies in this thread: handing them to the thread pool cost about twice the CPU (measured on 11 KB objects).
+  const compressed = body.length <= SYNC_GZIP_MAX ? gzipSync(body, { level: GZIP_LEVEL }) : await gzip(body, { level: GZIP_LEVEL });
   const out = Buffer.allocUnsafe(HEADER_LENGTH + compressed.length);
   out.write(magic, 0, "latin1");
   out.writeUInt32BE(FORMAT_VERSION, 4);

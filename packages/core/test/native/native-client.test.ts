@@ -334,9 +334,9 @@ describe("native client build", () => {
     // A copy of the package layout, so the real binary stays.
     const pkg = mkdtempSync(join(tmpdir(), "reprise-build-native-"));
     try {
-      for (const d of ["native", "scripts", "src/protocol"]) mkdirSync(join(pkg, d), { recursive: true });
-      cpSync(join(CORE, "native/reprise-native.c"), join(pkg, "native/reprise-native.c"));
-      cpSync(join(CORE, "native/client-hits.inc.c"), join(pkg, "native/client-hits.inc.c"));
+      for (const d of ["scripts", "src/protocol"]) mkdirSync(join(pkg, d), { recursive: true });
+      // The client's sources with every file they include.
+      cpSync(join(CORE, "native"), join(pkg, "native"), { recursive: true });
       cpSync(join(CORE, "scripts/build-native.mjs"), join(pkg, "scripts/build-native.mjs"));
       cpSync(join(CORE, "scripts/native-targets.mjs"), join(pkg, "scripts/native-targets.mjs"));
       cpSync(join(CORE, "src/version.ts"), join(pkg, "src/version.ts"));

@@ -1,0 +1,177 @@
+import { LRUCache } from "lru-cache";
+import type { Logger } from "../util/logger.js";
+
+/**
+ * The preprocessed-text copy of one stored miss, computed later: `run`
+ * preprocesses the call again, checks nothing it read changed, and stores
+ * the entry under the text's key. `lowPriority`: nothing waits for it.
+ */
+export interface LaterCopy {
+  label: string;
+  run(lowPriority: boolean): Promise<void>;
+}
+
+interface Queued {
+  /** Dropped once made: the sibling map keeps this record for a while, not the call it held. */
+  copy?: LaterCopy;
+  running?: Promise<void>;
+}
+
+/** How long no call may be in flight before queued copies are made (longer than the serial steps of a build: archiving, linking). */
+const IDLE_MS = 2000;
+/** Most copies waiting: past it the oldest are dropped (their entries only miss the fallback). */
+const MAX_QUEUED = 10_000;
+
+/**
+ * When a direct-mode miss preprocesses its source for the fallback key.
+ *
+ * A cold miss has nothing the preprocessed text could find yet, so it
+ * compiles at once; the copy under its text's key (what a later call finds
+ * after a header changed only in a comment) is made while the daemon is
+ * idle, at low priority, instead of competing with the build's compiles.
+ * Only a call that can use the fallback now preprocesses before compiling:
+ * one whose manifest exists (something it read changed), or whose sibling —
+ * the same source and arguments but for those only the preprocessor reads,
+ * such as -D — was compiled in this daemon; that sibling's copy is made
+ * first, so the two can share one entry.
+ */
+export class FallbackLater {
+  private readonly queue = new Map<LaterCopy, Queued>();
+  /** Cheap bookkeeping for the next build (hit-index entries of fresh misses), done before any copy. */
+  private readonly chores: (() => void)[] = [];
+  /** Misses by sibling key: resolves to the miss's copy once it is stored (undefined: none to make, or made already). */
+  private readonly siblings = new LRUCache<string, Promise<Queued | undefined>>({ max: 20_000 });
+  private active = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private current: Promise<void> | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly logger: Logger,
+    /** Told how many copies wait, whenever that changes. */
+    private readonly waiting: (n: number) => void = () => {},
+  ) {}
+
+  callStarted(): void {
+    this.active++;
+    clearTimeout(this.timer);
+  }
+
+  callEnded(): void {
+    if (--this.active === 0 && (this.queue.size > 0 || this.chores.length > 0)) this.armIdle();
+  }
+
+  /** Runs `chore` once the daemon is idle, before any copy; dropped past MAX_QUEUED or on close. */
+  whenIdle(chore: () => void): void {
+    if (this.closed || this.chores.length >= MAX_QUEUED) return;
+    this.chores.push(chore);
+    if (this.active === 0) this.armIdle();
+  }
+
+  /**
+   * A miss of `siblingKey` starts compiling without preprocessing: `settle`
+   * must be called once it was stored (with the copy to make later) or not.
+   */
+  register(siblingKey: string): (copy: LaterCopy | undefined) => void {
+    let settle!: (q: Queued | undefined) => void;
+    this.siblings.set(siblingKey, new Promise((r) => (settle = r)));
+    return (copy) => {
+      if (!copy || this.closed) return settle(undefined);
+      const queued: Queued = { copy };
+      this.queue.set(copy, queued);
+      if (this.queue.size > MAX_QUEUED) {
+        const [oldest, dropped] = this.queue.entries().next().value!;
+        this.queue.delete(oldest);
+        if (!dropped.running) dropped.copy = undefined;
+      }
+      this.waiting(this.queue.size);
+      settle(queued);
+      if (this.active === 0) this.armIdle();
+    };
+  }
+
+  /** A miss that preprocesses now: its siblings will too. */
+  noteSibling(siblingKey: string): void {
+    if (!this.siblings.has(siblingKey)) this.siblings.set(siblingKey, Promise.resolve(undefined));
+  }
+
+  /**
+   * Whether a miss of `siblingKey` was seen: if so, waits until its entry is
+   * stored and its copy made (a call about to preprocess its sibling's text
+   * can then hit it).
+   */
+  async sibling(siblingKey: string): Promise<boolean> {
+    const pending = this.siblings.get(siblingKey);
+    if (!pending) return false;
+    const queued = await pending;
+    if (queued) await this.runNow(queued, false);
+    return true;
+  }
+
+  /** Makes no more copies; resolves when the one being made is done (before shutdown: nothing writes into the cache after). */
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.timer);
+    this.queue.clear();
+    this.chores.length = 0;
+    this.waiting(0);
+    while (this.current) await this.current;
+  }
+
+  private runNow(queued: Queued, lowPriority: boolean): Promise<void> {
+    const copy = queued.copy;
+    if (!copy) return queued.running ?? Promise.resolve();
+    queued.running ??= copy
+      .run(lowPriority)
+      .catch((err: unknown) => this.logger.debug("fallback copy of %s not made: %s", copy.label, (err as Error).message))
+      .finally(() => {
+        // Counted as waiting until made: a caller seeing none waiting sees every copy.
+        this.queue.delete(copy);
+        queued.copy = undefined;
+        this.waiting(this.queue.size);
+      });
+    return queued.running;
+  }
+
+  /** The oldest copy not being made (one a waiting sibling runs stays queued until made). */
+  private firstWaiting(): Queued | undefined {
+    for (const q of this.queue.values()) if (!q.running) return q;
+    return undefined;
+  }
+
+  private armIdle(): void {
+    clearTimeout(this.timer);
+    if (this.closed) return;
+    this.timer = setTimeout(() => void this.drain(), IDLE_MS);
+    this.timer.unref();
+  }
+
+  /** Makes queued copies one by one while no call is in flight. */
+  private async drain(): Promise<void> {
+    if (this.current) return;
+    const work = (async () => {
+      while (this.active === 0 && !this.closed) {
+        const chore = this.chores.shift();
+        if (chore) {
+          try {
+            chore();
+          } catch (err) {
+            this.logger.debug("idle chore failed: %s", (err as Error).message);
+          }
+          // Yield between chores: a call arriving now is served first.
+          await new Promise((r) => setImmediate(r));
+          continue;
+        }
+        const next = this.firstWaiting();
+        if (!next) break;
+        await this.runNow(next, true);
+      }
+    })();
+    this.current = work;
+    try {
+      await work;
+    } finally {
+      this.current = undefined;
+    }
+  }
+}

@@ -1,0 +1,82 @@
+// When the daemon makes the fallback copies of cold misses: only while no
+// call is in flight (after a second of quiet), chores first, a sibling's copy
+// at once when a call needs it, and nothing after close().
+import { describe, expect, it } from "vitest";
+import { FallbackLater, type LaterCopy } from "../../src/engine/fallback-later.js";
+import { Logger } from "../../src/util/logger.js";
+
+const until = async (cond: () => boolean, ms = 20_000) => {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+};
+
+function copy(label: string, log: string[]): LaterCopy {
+  return {
+    label,
+    run: async (lowPriority) => {
+      log.push(`${label}:${lowPriority ? "idle" : "now"}`);
+    },
+  };
+}
+
+describe("FallbackLater", () => {
+  it("makes queued copies only once no call has been in flight for a while, chores first", async () => {
+    const log: string[] = [];
+    const waiting: number[] = [];
+    const later = new FallbackLater(new Logger("error"), (n) => waiting.push(n));
+    later.callStarted();
+    later.register("a")(copy("a", log));
+    later.whenIdle(() => log.push("chore"));
+    later.callStarted();
+    later.callEnded();
+    await new Promise((r) => setTimeout(r, 2300));
+    expect(log, "a call is still in flight").toEqual([]);
+    const quietSince = Date.now();
+    later.callEnded();
+    await until(() => log.length === 2);
+    expect(Date.now() - quietSince).toBeGreaterThanOrEqual(1900);
+    expect(log).toEqual(["chore", "a:idle"]);
+    expect(waiting.at(-1)).toBe(0);
+  });
+
+  it("a call with a sibling waits for the sibling's store, then has its copy made at once", async () => {
+    const log: string[] = [];
+    const later = new FallbackLater(new Logger("error"));
+    later.callStarted();
+    const stored = later.register("k");
+    expect(await later.sibling("other")).toBe(false);
+    const waiting = later.sibling("k");
+    let done = false;
+    void waiting.then(() => (done = true));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(done, "the sibling's entry is not stored yet").toBe(false);
+    stored(copy("k", log));
+    expect(await waiting).toBe(true);
+    expect(log).toEqual(["k:now"]);
+    later.callEnded();
+  });
+
+  it("a miss that was not stored settles its sibling without a copy", async () => {
+    const later = new FallbackLater(new Logger("error"));
+    later.callStarted();
+    later.register("k")(undefined);
+    expect(await later.sibling("k")).toBe(true);
+    later.callEnded();
+  });
+
+  it("close() drops what waits and makes nothing more", async () => {
+    const log: string[] = [];
+    const later = new FallbackLater(new Logger("error"));
+    later.callStarted();
+    later.register("a")(copy("a", log));
+    later.whenIdle(() => log.push("chore"));
+    await later.close();
+    later.callEnded();
+    later.register("b")(copy("b", log));
+    await new Promise((r) => setTimeout(r, 2300));
+    expect(log).toEqual([]);
+  });
+});
