@@ -11,10 +11,12 @@
  * - An aarch64 client's (its daemon in the root) go to the x86_64 builder,
  *   which declares a copy of /usr/bin/rustc beside Debian's arm64 std
  *   (scripts/setup-rust-cross-std.sh).
- * Every rlib, rmeta and .d is byte-identical to the client's own plain build;
- * the bin links locally: no builder reports the client's linker identity for
- * its target (dist-no-builder; `dist.fallback: "fail"` does not fail a job
- * only a linking builder could take). With the aarch64
+ * Every rlib, rmeta, .d and program is byte-identical to the client's own
+ * plain build. The x86_64 client's program links locally: no builder holding
+ * its std reports its linker identity (dist-no-builder; `dist.fallback:
+ * "fail"` does not fail a job only a linking builder could take). The aarch64
+ * client's program links on the aarch64 builder, whose gcc is the client's
+ * (the same root), so the identity matches. With the aarch64
  * builder gone, an aarch64 client's crate for x86_64 (a std the x86_64
  * builder does not hold) compiles locally, the reason in stats.
  */
@@ -115,13 +117,13 @@ async function waitForPools(expected: string[]): Promise<void> {
 /** An aarch64 client: its daemon in the root, started and waited for first (emulated Node starts slowly). */
 async function aarch64Client(dir: string, env: Record<string, string>) {
   const runtimeDir = mkdtempSync(join(work, "run-"));
-  const full = { ...env, REPRISE_DIR: join(dir, ".cache"), REPRISE_RUNTIME_DIR: runtimeDir, REPRISE_IDLE_TIMEOUT: "600" };
+  const full = { ...env, REPRISE_DIR: join(dir, ".cache"), REPRISE_RUNTIME_DIR: runtimeDir, REPRISE_IDLE_TIMEOUT: "600", REPRISE_LOG: "info" };
   const reprise = (args: string[]) => inRoot(session, [...ROOT_REPRISE, ...args], { cwd: dir, env: full, detached: true });
   await reprise(["--start-server"]);
   for (let i = 0; i < 240 && !existsSync(join(runtimeDir, "daemon.sock")); i++) await new Promise((r) => setTimeout(r, 500));
   const st = await reprise(["--show-stats", "--json"]);
   expect(st.exitCode, `the aarch64 daemon did not start: ${text(st.stderr)}`).toBe(0);
-  return reprise;
+  return Object.assign(reprise, { log: () => { try { return readFileSync(join(runtimeDir, "daemon.log"), "utf8").slice(-4000); } catch { return "(no daemon.log)"; } } });
 }
 
 beforeAll(async () => {
@@ -201,7 +203,7 @@ describe("Rust across architectures (Debian's rustc 1.63 declared on both builde
     }
   });
 
-  it("an aarch64 client's lib crates (its daemon in the arm64 root) compile on the x86_64 builder, equal to its own local build", async () => {
+  it("an aarch64 client's lib crates (its daemon in the arm64 root) compile on the x86_64 builder and its program links on the aarch64 builder, equal to its own local build", async () => {
     const dir = join(work, "arm64-client");
     writeProject(dir);
     const out = join(dir, "target");
@@ -217,15 +219,19 @@ describe("Rust across architectures (Debian's rustc 1.63 declared on both builde
     const reprise = await aarch64Client(dir, { ...farmEnv("linux/x86_64"), REPRISE_DIST_FALLBACK: "fail" });
     try {
       const before = jobsRun(x86Builder);
+      const armBefore = jobsRun(armBuilder!);
       for (const c of calls(out)) {
         const r = await reprise([RUSTC, ...c.args]);
         expect(r.exitCode, text(r.stderr)).toBe(0);
       }
       expectSameOutputs(out, reference, "the aarch64 client's local build");
       const s = JSON.parse(text((await reprise(["--show-stats", "--json"])).stdout)).stats as StatsJson;
-      expect(s.fallbacks).toEqual({ "dist-no-builder": 1 });
-      expect(remote(s).compiles).toBe(3);
+      // The lib crates go to the preferred x86_64 pool; the program links on the aarch64 builder, the only one
+      // reporting the client's linker identity for aarch64 (its root's gcc is the client's).
+      expect(s.fallbacks, `${JSON.stringify(s)}\n${reprise.log()}`).toEqual({});
+      expect(remote(s).compiles).toBe(4);
       expect(jobsRun(x86Builder) - before, x86Builder.output().slice(-3000)).toBe(3);
+      expect(jobsRun(armBuilder!) - armBefore, armBuilder!.output().slice(-3000)).toBe(1);
     } finally {
       await reprise(["--stop-server"]);
     }
