@@ -152,6 +152,7 @@ describe.each(backends)("$name level", (backend) => {
     const ro = { [backend.rwMode]: "READ_ONLY" };
     const laptop = machine(ro);
     await buildAndCompare(laptop, work, units, reference);
+    await laptop.idleCopiesMade(work);
     const levels = await levelsOf(laptop, work);
     expect(levels[1]!.readOnly).toBe(true);
     expect(levels[1]!.writes).toBe(0);
@@ -216,7 +217,7 @@ describe.each(backends)("$name level", (backend) => {
     const reference = await plainObjects(work, units);
     const ci = machine();
     await buildAndCompare(ci, work, units, reference);
-    await ci.stats(work);
+    await ci.idleCopiesMade(work);
     // Each unit's result and its copy under the preprocessed text's key (kept in the local level only).
     expect(await corruptRemoteResults(backend, server, ci)).toBe(2 * units.length);
     const laptop = machine();

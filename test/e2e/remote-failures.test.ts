@@ -51,6 +51,7 @@ describe("remote level failures", () => {
     const stats = await m.stats(work);
     expect(stats.misses).toBe(8);
     expect(Object.keys(stats.errors), "no call fell back to an uncached compile").toEqual([]);
+    await m.idleCopiesMade(work);
     const levels = await levelsOf(m, work);
     expect(levels[1]!.errors).toBeGreaterThan(0);
     expect(levels[1]!.writes, "the first three were stored before the kill").toBe(6);

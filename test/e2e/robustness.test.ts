@@ -22,6 +22,7 @@ afterAll(async () => {
 describe("the cache misbehaves", () => {
   it("a corrupt entry is a miss, is replaced, and the object is still right", async () => {
     await expectSameAsPlain(sb, w, ["gcc", "-O2", "-c", "a.c", "-o", "a.o"], ["a.o"]);
+    await sb.idleCopiesMade(w);
     const results = await fg("results/**/*", { cwd: sb.cacheDir, absolute: true });
     expect(results.length).toBeGreaterThan(0);
     for (const file of results) {

@@ -50,6 +50,7 @@ describe("a third-party storage plugin as a level", () => {
     const reference = await plainObjects(work, units);
     const ci = machine();
     await buildAndCompare(ci, work, units, reference);
+    await ci.idleCopiesMade(work);
     const ciLevels = await levelsOf(ci, work);
     expect(ciLevels.map((l) => [l.kind, l.writes])).toEqual([
       // Result, manifest and the direct-mode fallback's copy (first level only) of each unit.

@@ -80,6 +80,16 @@ export class RepriseSandbox {
     return JSON.parse(Buffer.from(r.stdout as Uint8Array).toString()).stats as StatsJson;
   }
 
+  /**
+   * Waits (bounded) until the daemon has made the copies it makes once idle (the direct-mode fallback's copy of
+   * each miss under the preprocessed text's key), for tests that count what each level stored.
+   */
+  async idleCopiesMade(cwd = this.root): Promise<void> {
+    for (let i = 0; i < 300 && (await this.stats(cwd)).fallbackCopiesWaiting > 0; i++) await new Promise((r) => setTimeout(r, 200));
+    const left = (await this.stats(cwd)).fallbackCopiesWaiting;
+    if (left > 0) throw new Error(`the daemon still had ${left} fallback copies to make after 60 s`);
+  }
+
   async zeroStats(): Promise<void> {
     await this.run(["--zero-stats"], this.root);
   }
