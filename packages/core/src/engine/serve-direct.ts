@@ -77,7 +77,7 @@ export async function serveDirectMode(d: ModeDeps, call: Call): Promise<CallResu
       if (!made) return undefined;
       return { resultKey: made.resultKey, alsoUnder: fallback?.key, after: () => recordDirect(d, direct, made), ...(sharing ? { stored: (parts) => sharing.stored(parts) } : {}) };
     },
-    { skipScan: known !== undefined, ...(claim ? { claim } : {}) },
+    { skipScan: known !== undefined, ...(claim ? { claim } : {}), ...(known ? { preprocessDeps: known.text } : {}) },
   );
 }
 
