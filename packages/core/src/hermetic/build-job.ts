@@ -12,7 +12,10 @@ import { runScan } from "./run-scan.js";
 import type { InputStore } from "./input-store.js";
 
 /** A job, or why this call cannot be one (`reason` is counted in stats as a fallback). */
-export type JobPlan = { ok: true; job: CompileJob } | { ok: false; reason: string; detail: string };
+export type JobPlan = { ok: true; job: CompileJob; closureFrom: ClosureSource } | { ok: false; reason: string; detail: string };
+
+/** Where a job's closure came from: the plugin's scan, or the lookup's own preprocessing (no scan ran). */
+export type ClosureSource = "scan" | "preprocessing";
 
 export interface BuildJobOptions {
   /** The runner is one a descriptor's requirements select, so `needsRunner` is met. */
@@ -115,7 +118,7 @@ export async function buildJob(
 
   const scanned = await closureOf(request, inv, inv.closureScan, options.preprocessDeps);
   if (!scanned.ok) return scanned;
-  const { closure, env: envDeps } = scanned;
+  const { closure, env: envDeps, from: closureFrom } = scanned;
   if (!closure.includes(inv.sourceFile)) closure.unshift(inv.sourceFile);
   const pch = precompiledBeside(closure);
   if (pch) return fail("hermetic-pch", `${pch} has a precompiled header beside it`);
@@ -158,6 +161,7 @@ export async function buildJob(
   return {
     ok: true,
     job: { toolchainId, argv: [...argv], cwd: request.cwd, env, inputs: jobInputs, outputs, limits, ...(directories.length ? { directories } : {}) },
+    closureFrom,
   };
 }
 
@@ -171,10 +175,11 @@ async function closureOf(
   inv: CompileInvocation,
   scan: ClosureScan,
   preprocessDeps: string | undefined,
-): Promise<{ ok: true; closure: string[]; env: { name: string; value: string | null }[] } | (JobPlan & { ok: false })> {
+): Promise<{ ok: true; closure: string[]; env: { name: string; value: string | null }[]; from: ClosureSource } | (JobPlan & { ok: false })> {
   let listed: ReturnType<typeof parseDepFileWithEnv>;
-  if (scan.sameAsPreprocessDeps && preprocessDeps !== undefined) {
-    listed = parseDepFileWithEnv(preprocessDeps, request.cwd);
+  const from: ClosureSource = scan.sameAsPreprocessDeps && preprocessDeps !== undefined ? "preprocessing" : "scan";
+  if (from === "preprocessing") {
+    listed = parseDepFileWithEnv(preprocessDeps!, request.cwd);
   } else {
     try {
       const scanEnv = { ...(inv.compileEnv ?? request.env), ...scan.setEnv };
@@ -193,7 +198,7 @@ async function closureOf(
       if (companion && !closure.includes(companion) && existsSync(companion)) closure.push(companion);
     }
   }
-  return { ok: true, closure, env: listed.env };
+  return { ok: true, closure, env: listed.env, from };
 }
 
 function isDirectory(path: string): boolean {

@@ -130,6 +130,7 @@ export class HermeticCompiler {
       const plan = await buildJob(request, inv, toolchain.id, ws.inputs, this.o.hashes, { ...this.limits, ...limits }, { vouched: true, preprocessDeps });
       if (!plan.ok) return plan;
       const job = plan.job;
+      this.logger.debug("%s: job of %d inputs, closure from %s", inv.sourceFile, job.inputs.length, plan.closureFrom === "scan" ? "a scan" : "the lookup's preprocessing");
       const unreadable = runner && (await addRunnerFiles(job, runner, toolchain.root, ws.inputs, this.o.hashes));
       if (unreadable) return { ok: false, reason: "hermetic-input-unreadable", detail: unreadable };
       // The toolchain holds the compiler under its own name; the job calls it as the build did (cc, not gcc-12).
