@@ -105,6 +105,45 @@ describe("buildJob", () => {
     expect((await buildJob(other.request, other.inv, "f".repeat(64), store, new FileHashCache())).ok).toBe(true);
   });
 
+  it("takes the closure from the lookup's own preprocessing when the plugin says it lists the same: no scan runs, the same inputs", async () => {
+    const scanned = call("src/main.c");
+    const fromScan = await buildJob(scanned.request, scanned.inv, "f".repeat(64), store, new FileHashCache());
+    if (!fromScan.ok) throw new Error(`${fromScan.reason}: ${fromScan.detail}`);
+    expect(fromScan.closureFrom).toBe("scan");
+    // What the preprocessed fallback runs: -E with -MD beside it.
+    const ppDep = join(tmp, "pp.d");
+    const pre = await runScan(["/usr/bin/gcc", "-Iinclude", "-Iempty-include", join(proj, "src/main.c"), "-E", "-MD", "-MF", ppDep, "-o", "/dev/null"], proj, { PATH: "/usr/bin:/bin" });
+    expect(pre.exitCode).toBe(0);
+    const preprocessDeps = readFileSync(ppDep, "utf8");
+    // A scan that could not run: the job must not need it.
+    const { request, inv } = call("src/main.c");
+    const noScan = { ...inv, closureScan: { argv: [join(tmp, "no-such-compiler"), "-M"], depFile: join(tmp, "never.d"), sameAsPreprocessDeps: true } };
+    const reused = await buildJob(request, noScan, "f".repeat(64), store, new FileHashCache(), undefined, { preprocessDeps });
+    if (!reused.ok) throw new Error(`${reused.reason}: ${reused.detail}`);
+    expect(reused.closureFrom).toBe("preprocessing");
+    expect(reused.job.inputs).toEqual(fromScan.job.inputs);
+    // A plugin that does not say the lists are the same gets its scan (which here fails: the call stays local).
+    const unsaid = { ...noScan, closureScan: { ...noScan.closureScan, sameAsPreprocessDeps: false } };
+    const refused = await buildJob(request, unsaid, "f".repeat(64), store, new FileHashCache(), undefined, { preprocessDeps });
+    expect(refused.ok ? "ok" : refused.reason).toBe("hermetic-scan-failed");
+  });
+
+  it("sees a precompiled header created after its directory was last looked at", async () => {
+    const dir = join(proj, "include/lib");
+    const old = new Date(Date.now() - 3600_000);
+    utimesSync(dir, old, old);
+    const first = call("src/main.c");
+    expect((await buildJob(first.request, first.inv, "f".repeat(64), store, new FileHashCache())).ok).toBe(true);
+    writeFileSync(join(dir, "a.h.pch"), "not really");
+    try {
+      const again = call("src/main.c");
+      const plan = await buildJob(again.request, again.inv, "f".repeat(64), store, new FileHashCache());
+      expect(plan.ok ? "ok" : plan.reason).toBe("hermetic-pch");
+    } finally {
+      rmSync(join(dir, "a.h.pch"));
+    }
+  });
+
   it("refuses a header with a precompiled header beside it (gcc would read that instead)", async () => {
     writeFileSync(join(proj, "include/lib/a.h.gch"), "not really");
     try {
