@@ -132,7 +132,7 @@ export async function buildJob(
     digests.set(path, digest);
   }
   const withProbes = new Set([...digests].filter(([, d]) => d.tokens.length > 0).map(([p]) => p));
-  const probes = resolveHasIncludes(closure, inv.includeDirs ?? [], withProbes);
+  const probes = resolveHasIncludes(closure, inv.includeDirs ?? [], withProbes, (f) => digests.get(f)?.hash);
   if (probes.unresolvable.length) return fail("hermetic-has-include", probes.unresolvable[0]!);
 
   const extra = new Set(inv.extraInputFiles.map((f) => resolve(request.cwd, f)));
