@@ -46,11 +46,11 @@ export class InputStore {
    * hashed), and nothing is stored.
    */
   async putFile(file: string, hash: string): Promise<boolean> {
-    const target = this.blobPath(hash);
     const now = Date.now();
-    // Marked used by this store within the minute: no syscall. No prune removes it meanwhile (their grace is longer),
-    // and this store's own prune forgets what it removed.
+    // Marked used by this store within the minute (so a valid hash): no syscall. No prune removes it meanwhile
+    // (their grace is longer), and this store's own prune forgets what it removed.
     if (now - (this.touched.get(hash) ?? -Infinity) < TOUCH_EVERY_MS) return true;
+    const target = this.blobPath(hash);
     if (existsSync(target)) {
       try {
         utimesSync(target, now / 1000, now / 1000);
