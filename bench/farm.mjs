@@ -127,7 +127,8 @@ async function costScenario(o) {
       { name: 'small.cpp', text: fs.readFileSync(SMALL, 'utf8'), argv: ['g++', '-std=c++17', '-O2', '-g'] },
       { name: 'large.c', text: large, argv: ['gcc', '-O2', '-g'] },
       // Without -g the lookup's preprocessed fallback runs, and the job reuses its list of files instead of a scan.
-      { name: 'small.cpp', variant: 'no -g', text: fs.readFileSync(SMALL, 'utf8'), argv: ['g++', '-std=c++17', '-O2'] },
+      // Its key holds no directory: a definition of its own per run and mode keeps every call a miss.
+      { name: 'small.cpp', variant: 'no -g', text: fs.readFileSync(SMALL, 'utf8'), argv: ['g++', '-std=c++17', '-O2'], unique: true },
     ];
     const reprise = { REPRISE_DIR: path.join(dir, 'cache'), REPRISE_RUNTIME_DIR: path.join(dir, 'run'), REPRISE_IDLE_TIMEOUT: '300', LC_ALL: 'C', ...(o.daemonProfile ? { NODE_OPTIONS: `--require ${o.daemonProfile}` } : {}) };
     const modes = {
@@ -146,7 +147,7 @@ async function costScenario(o) {
         for (const [mode, m] of Object.entries(modes)) {
           const d = path.join(dir, f.variant ? `${f.name}-${f.variant.replace(/\W+/g, '')}` : f.name, mode, String(i + 1));
           fs.mkdirSync(d, { recursive: true });
-          fs.writeFileSync(path.join(d, f.name), f.text);
+          fs.writeFileSync(path.join(d, f.name), f.unique ? `${f.text}\nint bench_run_${mode}_${i + 1};\n` : f.text);
           const measured = mode === 'farm' || mode === 'local';
           const before = measured ? daemonCpuMs(reprise.REPRISE_RUNTIME_DIR) : null;
           const r = run([...m.prefix, ...f.argv, '-c', f.name, '-o', 'out.o'], { env: m.env, cwd: d });
