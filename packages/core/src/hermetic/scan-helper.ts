@@ -36,6 +36,8 @@ export class ScanHelper {
   private readonly pending = new Map<number, (reply: ScanReply | undefined) => void>();
   private nextId = 0;
   private deaths = 0;
+  /** Told when the helper could not start or ended with scans under way (they are then spawned by the caller). */
+  onLost: (detail: string) => void = () => {};
 
   /** The scan's outcome, or undefined when the helper cannot run it. */
   run(argv: readonly string[], cwd: string, env: Readonly<Record<string, string>>): Promise<ScanReply | undefined> {
@@ -69,13 +71,14 @@ export class ScanHelper {
     try {
       // No execArgv and no NODE_OPTIONS: the helper must not inherit a profiler or a preload meant for the daemon.
       child = fork(HELPER, [], { execArgv: [], env: {}, stdio: ["ignore", "ignore", "ignore", "ipc"], serialization: "json" });
-    } catch {
+    } catch (err) {
       this.deaths++;
+      this.onLost(`could not start: ${(err as Error).message}`);
       return undefined;
     }
     child.on("message", (reply: ScanReply) => this.settle(reply.id, reply));
-    child.on("error", () => this.lost(child));
-    child.on("exit", () => this.lost(child));
+    child.on("error", (err) => this.lost(child, err.message));
+    child.on("exit", (code, signal) => this.lost(child, `exited (${signal ?? code})`));
     child.unref();
     child.channel?.unref();
     this.child = child;
@@ -90,10 +93,11 @@ export class ScanHelper {
     resolve(reply);
   }
 
-  private lost(child: ChildProcess): void {
+  private lost(child: ChildProcess, why: string): void {
     if (this.child !== child) return;
     this.child = undefined;
     this.deaths++;
+    this.onLost(`${why}${this.deaths >= MAX_DEATHS ? "; not started again" : ""}`);
     for (const id of [...this.pending.keys()]) this.settle(id, undefined);
   }
 }

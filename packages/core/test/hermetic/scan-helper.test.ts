@@ -45,8 +45,10 @@ describe("ScanHelper", () => {
     }
   });
 
-  it("answers undefined for scans under way when the helper dies (the caller then spawns them itself), and starts a new one for the next", async () => {
+  it("answers undefined for scans under way when the helper dies (the caller then spawns them itself), says so, and starts a new one for the next", async () => {
     const helper = new ScanHelper();
+    const lost: string[] = [];
+    helper.onLost = (detail) => lost.push(detail);
     try {
       const pidFile = join(tmp, "helper.pid");
       const waiting = helper.run(["/bin/sh", "-c", `echo "$PPID $$" > ${pidFile}; exec sleep 30`], tmp, env);
@@ -63,6 +65,7 @@ describe("ScanHelper", () => {
       const [helperPid, scanPid] = pid.split(" ").map(Number);
       process.kill(helperPid!, "SIGKILL");
       expect(await waiting).toBeUndefined();
+      expect(lost, "the loss is reported (the daemon logs it)").toEqual([expect.stringContaining("SIGKILL")]);
       process.kill(scanPid!, "SIGKILL");
       const next = await helper.run(["/bin/sh", "-c", "exit 0"], tmp, env);
       expect(next?.exitCode).toBe(0);
