@@ -19,9 +19,10 @@ import { ensureDebianPackages } from "../support/sandbox-engines.js";
  * came from.
  *
  * The steps that add a file run in preprocessor mode: direct mode itself
- * (not the job) answers a header appearing earlier on the include path with
- * the previous entry, since its manifest only names the files read (checked
- * here without hermetic mode too); in direct mode the edits run.
+ * (not the job, and without hermetic mode alike) answers a header appearing
+ * earlier on the include path, or one only a probe finds, with the previous
+ * entry, since its manifest only names the files read (a known gap of direct
+ * mode, reported separately); in direct mode the edits run.
  */
 
 let sb: RepriseSandbox;
