@@ -128,6 +128,30 @@ describe("buildJob", () => {
     expect(refused.ok ? "ok" : refused.reason).toBe("hermetic-scan-failed");
   });
 
+  it("follows a header whose __has_include probe changed: probes are remembered by content, not by path", async () => {
+    const hashes = new FileHashCache();
+    writeFileSync(join(proj, "include/lib/one.h"), "#define ONE 1\n");
+    writeFileSync(join(proj, "include/lib/two.h"), "#define TWO 2\n");
+    const prober = join(proj, "include/lib/prober.h");
+    writeFileSync(join(proj, "src/probing.c"), '#include "lib/prober.h"\nint q;\n');
+    const carried = async () => {
+      const { request, inv } = call("src/probing.c");
+      const plan = await buildJob(request, inv, "f".repeat(64), store, hashes);
+      if (!plan.ok) throw new Error(`${plan.reason}: ${plan.detail}`);
+      return plan.job.inputs.map((i) => i.path);
+    };
+    const old = new Date(Date.now() - 3600_000);
+    writeFileSync(prober, '#if __has_include("lib/one.h")\n#endif\n');
+    utimesSync(prober, old, old);
+    expect(await carried()).toContain(join(proj, "include/lib/one.h"));
+    // Same size, same (old) times: only the content, which the hash cache sees through its ctime, tells it apart.
+    writeFileSync(prober, '#if __has_include("lib/two.h")\n#endif\n');
+    utimesSync(prober, old, old);
+    const now = await carried();
+    expect(now).toContain(join(proj, "include/lib/two.h"));
+    expect(now).not.toContain(join(proj, "include/lib/one.h"));
+  });
+
   it("sees a precompiled header created after its directory was last looked at", async () => {
     const dir = join(proj, "include/lib");
     const old = new Date(Date.now() - 3600_000);
