@@ -90,6 +90,13 @@ async function startFarm(dir, n, { pin = false, maxJobs = 2 } = {}) {
 
 const client = () => (fs.existsSync(NATIVE) ? [NATIVE] : [process.execPath, NODE_CLIENT]);
 
+/** CPU of a process (utime + stime), in ms: clock ticks of 10 ms. */
+function processCpuMs(pid) {
+  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
+}
+
+/** The daemon's own CPU, and its closure-scan helper's (a child of the daemon; 0 before the first scan). */
 function daemonCpuMs(runtimeDir) {
   // The daemon holds the lock file open; its pid is the one whose cwd-independent cmdline names the daemon entry.
   const r = run(['pgrep', '-f', 'packages/core/dist/daemon/entry.js']);
@@ -97,8 +104,13 @@ function daemonCpuMs(runtimeDir) {
     try {
       const env = fs.readFileSync(`/proc/${pid}/environ`, 'utf8');
       if (!env.includes(`REPRISE_RUNTIME_DIR=${runtimeDir}`)) continue;
-      const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-      return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime + stime, clock ticks of 10 ms
+      let helper = 0;
+      for (const child of fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter(Boolean)) {
+        try {
+          if (fs.readFileSync(`/proc/${child}/cmdline`, 'utf8').includes('scan-helper-main')) helper += processCpuMs(child);
+        } catch { /* gone */ }
+      }
+      return { daemon: processCpuMs(pid), helper };
     } catch { /* gone */ }
   }
   return null;
@@ -114,6 +126,9 @@ async function costScenario(o) {
     const files = [
       { name: 'small.cpp', text: fs.readFileSync(SMALL, 'utf8'), argv: ['g++', '-std=c++17', '-O2', '-g'] },
       { name: 'large.c', text: large, argv: ['gcc', '-O2', '-g'] },
+      // Without -g the lookup's preprocessed fallback runs, and the job reuses its list of files instead of a scan.
+      // Its key holds no directory: a definition of its own per run and mode keeps every call a miss.
+      { name: 'small.cpp', variant: 'no -g', text: fs.readFileSync(SMALL, 'utf8'), argv: ['g++', '-std=c++17', '-O2'], unique: true },
     ];
     const reprise = { REPRISE_DIR: path.join(dir, 'cache'), REPRISE_RUNTIME_DIR: path.join(dir, 'run'), REPRISE_IDLE_TIMEOUT: '300', LC_ALL: 'C', ...(o.daemonProfile ? { NODE_OPTIONS: `--require ${o.daemonProfile}` } : {}) };
     const modes = {
@@ -126,12 +141,13 @@ async function costScenario(o) {
     for (const f of files) {
       const samples = { plain: [], local: [], hermetic: [], farm: [] };
       const cpu = { local: 0, farm: 0 };
+      const helperCpu = { local: 0, farm: 0 };
       const cpuRuns = { local: 0, farm: 0 };
       for (let i = -1; i < o.runs; i++) {
         for (const [mode, m] of Object.entries(modes)) {
-          const d = path.join(dir, f.name, mode, String(i + 1));
+          const d = path.join(dir, f.variant ? `${f.name}-${f.variant.replace(/\W+/g, '')}` : f.name, mode, String(i + 1));
           fs.mkdirSync(d, { recursive: true });
-          fs.writeFileSync(path.join(d, f.name), f.text);
+          fs.writeFileSync(path.join(d, f.name), f.unique ? `${f.text}\nint bench_run_${mode}_${i + 1};\n` : f.text);
           const measured = mode === 'farm' || mode === 'local';
           const before = measured ? daemonCpuMs(reprise.REPRISE_RUNTIME_DIR) : null;
           const r = run([...m.prefix, ...f.argv, '-c', f.name, '-o', 'out.o'], { env: m.env, cwd: d });
@@ -139,20 +155,25 @@ async function costScenario(o) {
           const after = measured ? daemonCpuMs(reprise.REPRISE_RUNTIME_DIR) : null;
           if (i < 0) continue; // warm-up: packages the toolchain, fills the builder
           samples[mode].push(r.ms);
-          if (before !== null && after !== null) { cpu[mode] += after - before; cpuRuns[mode]++; }
+          if (before !== null && after !== null) {
+            cpu[mode] += after.daemon - before.daemon;
+            helperCpu[mode] += after.helper - before.helper;
+            cpuRuns[mode]++;
+          }
         }
       }
       const s = JSON.parse(run([...client(), '--show-stats', '--json'], { env: reprise, cwd: dir }).stdout).stats;
       const med = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v)]));
       const row = {
-        scenario: 'cost', file: f.name, plainMs: med.plain, hermeticMs: med.hermetic, farmMs: med.farm,
+        scenario: 'cost', file: f.variant ? `${f.name} (${f.variant})` : f.name, plainMs: med.plain, hermeticMs: med.hermetic, farmMs: med.farm,
         farmCostMs: med.farm - med.hermetic, farmRatio: med.farm / med.plain,
         daemonCpuMsPerFarmJob: cpuRuns.farm ? cpu.farm / cpuRuns.farm : null,
         daemonCpuMsPerLocalMiss: cpuRuns.local ? cpu.local / cpuRuns.local : null,
+        scanHelperCpuMsPerFarmJob: cpuRuns.farm ? helperCpu.farm / cpuRuns.farm : null,
         remote: s.remote?.farm ?? null, fallbacks: s.fallbacks, runs: o.runs,
       };
       rows.push(row);
-      o.log(`${f.name}: plain ${med.plain.toFixed(0)} ms, bwrap ${med.hermetic.toFixed(0)} ms, farm ${med.farm.toFixed(0)} ms: the farm's own cost ${row.farmCostMs.toFixed(0)} ms; daemon CPU per farm job ${row.daemonCpuMsPerFarmJob?.toFixed(1) ?? '?'} ms, per local miss ${row.daemonCpuMsPerLocalMiss?.toFixed(1) ?? '?'} ms`);
+      o.log(`${row.file}: plain ${med.plain.toFixed(0)} ms, bwrap ${med.hermetic.toFixed(0)} ms, farm ${med.farm.toFixed(0)} ms: the farm's own cost ${row.farmCostMs.toFixed(0)} ms; daemon CPU per farm job ${row.daemonCpuMsPerFarmJob?.toFixed(1) ?? '?'} ms, per local miss ${row.daemonCpuMsPerLocalMiss?.toFixed(1) ?? '?'} ms; scan helper CPU per farm job ${row.scanHelperCpuMsPerFarmJob?.toFixed(1) ?? '?'} ms`);
     }
     run([...client(), '--stop-server'], { env: reprise, cwd: dir });
   } finally {
@@ -195,9 +216,9 @@ async function buildScenario(o) {
 
 /** The rows as a Markdown section of the bench report. */
 export function farmMarkdown(rows) {
-  const L = ['### Build farm (bench/farm.mjs)', '', '| file | plain | bwrap here | farm | farm\'s own cost | daemon CPU / farm job | daemon CPU / local miss |', '|---|---|---|---|---|---|---|'];
+  const L = ['### Build farm (bench/farm.mjs)', '', '| file | plain | bwrap here | farm | farm\'s own cost | daemon CPU / farm job | scan helper CPU / farm job | daemon CPU / local miss |', '|---|---|---|---|---|---|---|---|'];
   for (const r of rows.filter((x) => x.scenario === 'cost')) {
-    L.push(`| ${r.file} | ${r.plainMs.toFixed(0)} ms | ${r.hermeticMs.toFixed(0)} ms | ${r.farmMs.toFixed(0)} ms | ${r.farmCostMs.toFixed(0)} ms | ${r.daemonCpuMsPerFarmJob?.toFixed(1) ?? '?'} ms | ${r.daemonCpuMsPerLocalMiss?.toFixed(1) ?? '?'} ms |`);
+    L.push(`| ${r.file} | ${r.plainMs.toFixed(0)} ms | ${r.hermeticMs.toFixed(0)} ms | ${r.farmMs.toFixed(0)} ms | ${r.farmCostMs.toFixed(0)} ms | ${r.daemonCpuMsPerFarmJob?.toFixed(1) ?? '?'} ms | ${r.scanHelperCpuMsPerFarmJob?.toFixed(1) ?? '?'} ms | ${r.daemonCpuMsPerLocalMiss?.toFixed(1) ?? '?'} ms |`);
   }
   for (const r of rows.filter((x) => x.scenario === 'build')) {
     L.push('', `Clean build of ${r.units} generated units: plain make -j1 on one core ${(r.localOneCoreMs / 1000).toFixed(1)} s, through the farm with two builders pinned to a core each ${(r.farmTwoBuildersMs / 1000).toFixed(1)} s: ${r.speedup.toFixed(2)}x (${r.remote?.compiles ?? 0} of ${r.misses} misses remote).`);

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -7,6 +7,7 @@ import { hashBytes } from "@reprise/core";
 import { generateKeyPair, SignJWT } from "jose";
 import { clientCommand, plain, RepriseSandbox, text, type StatsJson } from "../support/reprise-env.js";
 import { ensureDebianPackages } from "../support/sandbox-engines.js";
+import { expectSameAsPlain } from "../support/compare.js";
 import { startBuilder, startNodeProcess, startScheduler, REPRISE_DIST_BIN, builderConfig, type FarmProcess, type SchedulerHandle } from "../support/farm-processes.js";
 import { writeFarmProject } from "../support/farm-project.js";
 import { maliciousArchives } from "../support/malicious-archives.js";
@@ -134,6 +135,43 @@ describe("build farm on loopback (scheduler, two bwrap builders, client daemon)"
     }
     const oneTrip = perCall.filter((c) => c.roundTrips === 1 && c.bytesUploaded === 0);
     expect(oneTrip.length, JSON.stringify(perCall)).toBeGreaterThanOrEqual(perCall.length - 2);
+  }, 300_000);
+
+  it("a compile without -g sends the closure its lookup's preprocessing listed (no scan): byte-identical through a header edit and a new shadowing header", async () => {
+    const client = new RepriseSandbox({ REPRISE_LOG: "debug" });
+    try {
+      const dir = join(root, "closure-reuse");
+      writeFarmProject(dir, 1, "reuse");
+      for (const d of ["build", "shadow"]) mkdirSync(join(dir, d), { recursive: true });
+      const header = join(dir, "include", "farm_reuse.h");
+      writeFileSync(header, "#define REUSED 1\n");
+      writeFileSync(join(dir, "src", "reuse.c"), '#include "farm_reuse.h"\nint reused(void) { return REUSED; }\n');
+      const steps: [string, () => void][] = [
+        ["first build", () => {}],
+        ["the header edited", () => writeFileSync(header, "#define REUSED 2\n")],
+        // Preprocessor mode: its key is the text, so a header earlier on the include path is a miss.
+        ["a new header earlier on the include path", () => writeFileSync(join(dir, "shadow", "farm_reuse.h"), "#define REUSED 3\n")],
+      ];
+      const seen: Buffer[] = [];
+      for (const [label, change] of steps) {
+        change();
+        await client.zeroStats();
+        const argv = ["gcc", "-O2", "-Ishadow", "-Iinclude", "-MD", "-c", "src/reuse.c", "-o", "build/reuse.o"];
+        const { ref } = await expectSameAsPlain(client, dir, argv, ["build/reuse.o", "build/reuse.d"], farmEnv({ REPRISE_KEY_MODE: "preprocessor" })).catch((err: Error) => {
+          throw new Error(`${label}: ${err.message}`);
+        });
+        const s = await client.stats();
+        expect(s.fallbacks, daemonLog(client)).toEqual({});
+        expect(remote(s).compiles, label).toBe(1);
+        expect(seen.some((o) => o.equals(ref.files["build/reuse.o"]!)), `${label}: the object changed`).toBe(false);
+        seen.push(ref.files["build/reuse.o"]!);
+      }
+      const jobs = readFileSync(join(client.runtimeDir, "daemon.log"), "utf8").split("\n").filter((l) => l.includes("reuse.c: farm job of"));
+      expect(jobs.length, jobs.join("\n")).toBe(steps.length);
+      for (const l of jobs) expect(l).toContain("closure from the lookup's preprocessing");
+    } finally {
+      await client.dispose();
+    }
   }, 300_000);
 
   it("keeps the local slots busy and sends the rest: with one local slot, make -j8 compiles both here and on the farm", async () => {

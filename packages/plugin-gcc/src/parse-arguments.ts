@@ -74,7 +74,7 @@ export function parseGccLikeArguments(input: ParseInput, dialect: GccLikeDialect
     a.kind === "option" && INCLUDE_DIR_OPTIONS.has(a.name) && a.value ? [resolve(cwd, a.value)] : [],
   );
   const closureDepFile = input.tempPath(".closure.d");
-  const closureScan = preprocessed ? undefined : { argv: [...preprocessBase, "-M", "-MF", closureDepFile], depFile: closureDepFile };
+  const closureScan = preprocessed ? undefined : { argv: [...preprocessBase, "-M", "-MF", closureDepFile], depFile: closureDepFile, sameAsPreprocessDeps: true };
 
   const volatileMarkers: VolatileMarker[] = [{ token: ".incbin", effect: "uncacheable" }];
   if (!preprocessed) volatileMarkers.push(...dialect.timeMarkers(env, input.compiler));

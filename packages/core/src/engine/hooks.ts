@@ -125,6 +125,13 @@ export interface MissContext {
   /** The call's settings (hermetic, dist, …). */
   settings: Settings;
   /**
+   * The dependency file (make syntax) of this call's own preprocessing, when
+   * the lookup ran it (the preprocessed fallback, preprocessor mode): every
+   * file the preprocessor read. A job builder passes it to `buildJob`, which
+   * then runs no closure scan when the plugin says the lists are the same.
+   */
+  preprocessDeps?: string;
+  /**
    * Whether one of the daemon's local compile slots (`maxJobs`) is free now.
    * A true answer keeps that slot for this call until it compiles locally (or
    * the call ends), so a burst of misses does not all see the same free slot.

@@ -12,6 +12,8 @@ export interface MissToCompile {
   compiler: CompilerInfo;
   invocation: CompileInvocation;
   settings: Settings;
+  /** This call's preprocessing dependency file, when the lookup ran it (MissContext.preprocessDeps). */
+  preprocessDeps?: string;
   /** The call's own logger (debug lines when the call asked for them with REPRISE_LOG). */
   log?: Logger;
 }

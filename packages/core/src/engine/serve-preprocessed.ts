@@ -8,7 +8,7 @@ import { hashBytes } from "../hashing/key-hasher.js";
 /** Preprocessor mode: the key is over the preprocessed text (the source itself for languages without a preprocessor). */
 export async function servePreprocessorMode(d: ModeDeps, call: Call): Promise<CallResult> {
   const { inv, request } = call;
-  let preprocessed: { stdout: Buffer; stderr: Buffer };
+  let preprocessed: { stdout: Buffer; stderr: Buffer; depText?: string };
   if (inv.preprocessArgv) {
     const pre = await runPreprocessor(d.limit, request, inv);
     // Let the real compile report the error exactly as it would.
@@ -28,5 +28,6 @@ export async function servePreprocessorMode(d: ModeDeps, call: Call): Promise<Ca
   const hit = await d.hits.tryHit(call, resultKey, "preprocessor");
   if (hit) return hit;
   call.log.debug("%s: preprocessor mode, result key %s", inv.sourceFile, resultKey);
-  return d.misses.compileAndStore(call, resultKey, async () => ({ resultKey, after: () => d.misses.record(call, "preprocessor", undefined) }));
+  const deps = preprocessed.depText === undefined ? {} : { preprocessDeps: preprocessed.depText };
+  return d.misses.compileAndStore(call, resultKey, async () => ({ resultKey, after: () => d.misses.record(call, "preprocessor", undefined) }), deps);
 }

@@ -79,11 +79,12 @@ export class MissStore {
    * hashing what the compile read, `plan`'s key, compressing and writing the
    * entry — runs after it, under `pendingKey`, which later lookups of the
    * same key wait for. `skipScan`: the caller already knows every file the
-   * compile reads, so `dependencies.scanArgv` is not run.
+   * compile reads, so `dependencies.scanArgv` is not run. `preprocessDeps`:
+   * the dependency file of the lookup's own preprocessing, for a job builder.
    */
-  async compileAndStore(call: Call, pendingKey: string | undefined, plan: PlanStore, options: { skipScan?: boolean; claim?: Claim } = {}): Promise<CallResult> {
+  async compileAndStore(call: Call, pendingKey: string | undefined, plan: PlanStore, options: { skipScan?: boolean; claim?: Claim; preprocessDeps?: string } = {}): Promise<CallResult> {
     try {
-      const result = await this.compileThenStore(call, pendingKey, plan, options.skipScan === true);
+      const result = await this.compileThenStore(call, pendingKey, plan, options.skipScan === true, options.preprocessDeps);
       const storing = pendingKey ? this.storing.get(pendingKey) : undefined;
       if (options.claim) void (storing ?? Promise.resolve()).finally(options.claim.release);
       return result;
@@ -108,7 +109,7 @@ export class MissStore {
     return { release };
   }
 
-  private async compileThenStore(call: Call, pendingKey: string | undefined, plan: PlanStore, skipScan: boolean): Promise<CallResult> {
+  private async compileThenStore(call: Call, pendingKey: string | undefined, plan: PlanStore, skipScan: boolean, preprocessDeps: string | undefined): Promise<CallResult> {
     const { inv, request } = call;
     const compileStart = Date.now();
     const deps = inv.dependencies;
@@ -116,7 +117,7 @@ export class MissStore {
     let run: CompilerRun;
     try {
       const [compiled] = await Promise.all([
-        this.compile(call),
+        this.compile(call, preprocessDeps),
         deps.scanArgv && !skipScan ? this.limit(() => runCompiler(deps.scanArgv!, request.cwd, inv.compileEnv ?? request.env)) : undefined,
       ]);
       run = compiled;
@@ -197,9 +198,10 @@ export class MissStore {
   }
 
   /** The real compile of a miss: wherever a `compileMiss` tap takes it, else locally (see MissCompiler). */
-  private async compile(call: Call): Promise<CompilerRun> {
+  private async compile(call: Call, preprocessDeps: string | undefined): Promise<CompilerRun> {
     await call.project.prepareMiss?.(call.settings);
-    return this.misses.compile(call.project.engine, { request: call.request, compiler: call.compiler, invocation: call.inv, settings: call.settings, log: call.log });
+    const miss = { request: call.request, compiler: call.compiler, invocation: call.inv, settings: call.settings, log: call.log };
+    return this.misses.compile(call.project.engine, preprocessDeps === undefined ? miss : { ...miss, preprocessDeps });
   }
 
   /** Writes `entry` under `resultKey` to every writable level, and keeps it in memory. */

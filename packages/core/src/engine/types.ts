@@ -159,6 +159,13 @@ export interface ClosureScan {
    * scan names a dependency's `.rmeta`; linking the crate reads its `.rlib`).
    */
   companions?: { suffix: string; replacement: string }[];
+  /**
+   * The dependency file of `preprocessArgv` (`preprocessDepFile`) lists
+   * exactly the files this scan would: a job built for a miss whose lookup
+   * already preprocessed the call (the preprocessed fallback, preprocessor
+   * mode) takes that list and runs no scan of its own.
+   */
+  sameAsPreprocessDeps?: boolean;
 }
 
 /** A compiler call the plugin understood and declared cacheable. */

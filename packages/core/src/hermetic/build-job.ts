@@ -1,17 +1,35 @@
-import { existsSync, realpathSync, statSync } from "node:fs";
-import { readFile, unlink } from "node:fs/promises";
+import { existsSync, readFileSync, realpathSync, statSync } from "node:fs";
+import { unlink } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
-import type { CompileInvocation, CompileRequest } from "../engine/types.js";
+import type { ClosureScan, CompileInvocation, CompileRequest } from "../engine/types.js";
 import { parseDepFileWithEnv } from "../engine/dep-file.js";
 import type { FileDigest, FileHashCache } from "../hashing/file-hash-cache.js";
 import type { CompileJob, JobLimits } from "../sandbox/types.js";
 import { resolveHasIncludes } from "./has-include.js";
 import { hostContextFiles } from "./host-context.js";
+import { precompiledBeside } from "./precompiled-headers.js";
 import { runScan } from "./run-scan.js";
 import type { InputStore } from "./input-store.js";
+import type { Logger } from "../util/logger.js";
 
 /** A job, or why this call cannot be one (`reason` is counted in stats as a fallback). */
-export type JobPlan = { ok: true; job: CompileJob } | { ok: false; reason: string; detail: string };
+export type JobPlan = { ok: true; job: CompileJob; closureFrom: ClosureSource } | { ok: false; reason: string; detail: string };
+
+/** Where a job's closure came from: the plugin's scan, or the lookup's own preprocessing (no scan ran). */
+export type ClosureSource = "scan" | "preprocessing";
+
+export interface BuildJobOptions {
+  /** The runner is one a descriptor's requirements select, so `needsRunner` is met. */
+  vouched?: boolean;
+  /**
+   * The dependency file of this call's own preprocessing, when the lookup
+   * ran it (MissContext.preprocessDeps): with a plugin that says it lists
+   * what the closure scan would (`sameAsPreprocessDeps`), no scan runs.
+   */
+  preprocessDeps?: string;
+  /** Where a lost scan helper is reported. */
+  logger?: Logger;
+}
 
 export const DEFAULT_LIMITS: JobLimits = {
   timeoutMs: 10 * 60_000,
@@ -85,9 +103,9 @@ export async function buildJob(
   inputs: InputStore,
   hashes: FileHashCache,
   limits: JobLimits = DEFAULT_LIMITS,
-  runner: { vouched?: boolean } = {},
+  options: BuildJobOptions = {},
 ): Promise<JobPlan> {
-  const refused = jobRefusal(inv, runner);
+  const refused = jobRefusal(inv, options);
   if (refused) return refused;
   if (!inv.closureScan) return fail("hermetic-no-closure", "the compiler plugin gives no closure scan for this call");
   const argv = inv.jobArgv ?? inv.compileArgv;
@@ -101,27 +119,11 @@ export async function buildJob(
   const context = hostContextFiles(request.env);
   if (context.unsupported) return fail("hermetic-locale", context.unsupported);
 
-  let closure: string[];
-  let envDeps: { name: string; value: string | null }[];
-  try {
-    const scanEnv = { ...(inv.compileEnv ?? request.env), ...inv.closureScan.setEnv };
-    const scan = await runScan(inv.closureScan.argv, request.cwd, scanEnv);
-    if (scan.exitCode !== 0) return fail("hermetic-scan-failed", scan.stderr.slice(0, 500));
-    const listed = parseDepFileWithEnv(await readFile(inv.closureScan.depFile, "utf8"), request.cwd);
-    const fromToolchain = inv.closureScan.toolchainDirs ?? [];
-    closure = listed.files.filter((f) => !fromToolchain.some((d) => f.startsWith(d.endsWith("/") ? d : `${d}/`)));
-    for (const c of inv.closureScan.companions ?? []) {
-      for (const f of [...closure]) {
-        const companion = f.endsWith(c.suffix) ? f.slice(0, -c.suffix.length) + c.replacement : undefined;
-        if (companion && !closure.includes(companion) && existsSync(companion)) closure.push(companion);
-      }
-    }
-    envDeps = listed.env;
-  } finally {
-    await unlink(inv.closureScan.depFile).catch(() => {});
-  }
+  const scanned = await closureOf(request, inv, inv.closureScan, options);
+  if (!scanned.ok) return scanned;
+  const { closure, env: envDeps, from: closureFrom } = scanned;
   if (!closure.includes(inv.sourceFile)) closure.unshift(inv.sourceFile);
-  const pch = closure.find((f) => [".gch", ".pch"].some((s) => existsSync(f + s)));
+  const pch = precompiledBeside(closure);
   if (pch) return fail("hermetic-pch", `${pch} has a precompiled header beside it`);
   // Hashed with the probe token: the daemon's hash cache then tells, without reading, which files probe.
   const digests = new Map<string, FileDigest>();
@@ -133,7 +135,7 @@ export async function buildJob(
     digests.set(path, digest);
   }
   const withProbes = new Set([...digests].filter(([, d]) => d.tokens.length > 0).map(([p]) => p));
-  const probes = resolveHasIncludes(closure, inv.includeDirs ?? [], withProbes);
+  const probes = resolveHasIncludes(closure, inv.includeDirs ?? [], withProbes, (f) => digests.get(f)?.hash);
   if (probes.unresolvable.length) return fail("hermetic-has-include", probes.unresolvable[0]!);
 
   const extra = new Set(inv.extraInputFiles.map((f) => resolve(request.cwd, f)));
@@ -162,7 +164,44 @@ export async function buildJob(
   return {
     ok: true,
     job: { toolchainId, argv: [...argv], cwd: request.cwd, env, inputs: jobInputs, outputs, limits, ...(directories.length ? { directories } : {}) },
+    closureFrom,
   };
+}
+
+/**
+ * The files the compile reads, from the plugin's closure scan, or from the
+ * lookup's own preprocessing when it ran and lists the same (no second
+ * `-M` run of the compiler: the spawn is most of a job's cost here).
+ */
+async function closureOf(
+  request: CompileRequest,
+  inv: CompileInvocation,
+  scan: ClosureScan,
+  { preprocessDeps, logger }: BuildJobOptions,
+): Promise<{ ok: true; closure: string[]; env: { name: string; value: string | null }[]; from: ClosureSource } | (JobPlan & { ok: false })> {
+  let listed: ReturnType<typeof parseDepFileWithEnv>;
+  const from: ClosureSource = scan.sameAsPreprocessDeps && preprocessDeps !== undefined ? "preprocessing" : "scan";
+  if (from === "preprocessing") {
+    listed = parseDepFileWithEnv(preprocessDeps!, request.cwd);
+  } else {
+    try {
+      const scanEnv = { ...(inv.compileEnv ?? request.env), ...scan.setEnv };
+      const run = await runScan(scan.argv, request.cwd, scanEnv, logger);
+      if (run.exitCode !== 0) return fail("hermetic-scan-failed", run.stderr.slice(0, 500)) as JobPlan & { ok: false };
+      listed = parseDepFileWithEnv(readFileSync(scan.depFile, "utf8"), request.cwd);
+    } finally {
+      await unlink(scan.depFile).catch(() => {});
+    }
+  }
+  const fromToolchain = scan.toolchainDirs ?? [];
+  const closure = listed.files.filter((f) => !fromToolchain.some((d) => f.startsWith(d.endsWith("/") ? d : `${d}/`)));
+  for (const c of scan.companions ?? []) {
+    for (const f of [...closure]) {
+      const companion = f.endsWith(c.suffix) ? f.slice(0, -c.suffix.length) + c.replacement : undefined;
+      if (companion && !closure.includes(companion) && existsSync(companion)) closure.push(companion);
+    }
+  }
+  return { ok: true, closure, env: listed.env, from };
 }
 
 function isDirectory(path: string): boolean {

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { hashBytes } from "../hashing/key-hasher.js";
 
 /**
  * `__has_include(<x.h>)` asks whether a header exists without including it,
@@ -23,25 +24,40 @@ export interface HasIncludeResult {
 
 const PROBE = /__has_include(?:_next)?\s*\(\s*([^)]*)\)/g;
 
-export function resolveHasIncludes(closure: readonly string[], includeDirs: readonly string[], withProbes?: ReadonlySet<string>): HasIncludeResult {
+/** The probes of a file's content, by its content hash: headers are read once per daemon, not once per job. */
+const probesByContent = new Map<string, { names: string[]; unresolvable: string[] }>();
+const MAX_REMEMBERED = 50_000;
+
+/**
+ * `contentHash`, when given, names the content hash of a closure file as the
+ * caller read it: its probes are then parsed once per content and path.
+ */
+export function resolveHasIncludes(
+  closure: readonly string[],
+  includeDirs: readonly string[],
+  withProbes?: ReadonlySet<string>,
+  contentHash?: (file: string) => string | undefined,
+): HasIncludeResult {
   const names = new Set<string>();
   const unresolvable: string[] = [];
   for (const file of closure) {
     // The caller may know already which files mention `__has_include` (from their memoised digests).
     if (withProbes && !withProbes.has(file)) continue;
-    let text: string;
-    try {
-      text = readFileSync(file, "latin1");
-    } catch {
-      continue;
+    const hash = contentHash?.(file);
+    const memoKey = hash === undefined ? undefined : `${file}\0${hash}`;
+    let probes = memoKey === undefined ? undefined : probesByContent.get(memoKey);
+    if (!probes) {
+      const read = probesIn(file);
+      if (!read) continue;
+      probes = read;
+      // Remembered only for the content the caller hashed: a file that changed since is not filed under the old hash.
+      if (memoKey !== undefined && read.hash === hash) {
+        if (probesByContent.size >= MAX_REMEMBERED) probesByContent.clear();
+        probesByContent.set(memoKey, probes);
+      }
     }
-    if (!text.includes("__has_include")) continue;
-    for (const m of text.matchAll(PROBE)) {
-      const arg = m[1]!.trim();
-      const literal = /^<([^>]+)>$/.exec(arg) ?? /^"([^"]+)"$/.exec(arg);
-      if (literal) names.add(literal[1]!);
-      else if (arg !== "") unresolvable.push(`${file}: __has_include(${arg})`);
-    }
+    for (const n of probes.names) names.add(n);
+    unresolvable.push(...probes.unresolvable);
   }
   if (names.size === 0) return { extraFiles: [], unresolvable };
   const dirs = new Set<string>(includeDirs);
@@ -61,4 +77,25 @@ export function resolveHasIncludes(closure: readonly string[], includeDirs: read
     }
   }
   return { extraFiles, unresolvable };
+}
+
+function probesIn(file: string): { names: string[]; unresolvable: string[]; hash: string } | undefined {
+  let data: Buffer;
+  try {
+    data = readFileSync(file);
+  } catch {
+    return undefined;
+  }
+  const text = data.toString("latin1");
+  const names: string[] = [];
+  const unresolvable: string[] = [];
+  const hash = hashBytes(data);
+  if (!text.includes("__has_include")) return { names, unresolvable, hash };
+  for (const m of text.matchAll(PROBE)) {
+    const arg = m[1]!.trim();
+    const literal = /^<([^>]+)>$/.exec(arg) ?? /^"([^"]+)"$/.exec(arg);
+    if (literal) names.push(literal[1]!);
+    else if (arg !== "") unresolvable.push(`${file}: __has_include(${arg})`);
+  }
+  return { names, unresolvable, hash };
 }

@@ -83,7 +83,10 @@ export class HermeticCompiler {
     this.limits = o.limits ?? DEFAULT_LIMITS;
   }
 
-  /** `limits` (config `jobLimits`) apply over the compiler's own limits, key by key. */
+  /**
+   * `limits` (config `jobLimits`) apply over the compiler's own limits, key by key.
+   * `preprocessDeps`: the call's own preprocessing dependency file, when its lookup ran it (no closure scan then).
+   */
   async compile(
     name: string,
     options: Record<string, unknown>,
@@ -91,6 +94,7 @@ export class HermeticCompiler {
     compiler: CompilerInfo,
     inv: CompileInvocation,
     limits: Partial<JobLimits> = {},
+    preprocessDeps?: string,
   ): Promise<HermeticOutcome> {
     // A call that needs more of its runner goes only with the files of this machine its plugin names (runnerFiles).
     const refused = jobRefusal(inv, { vouched: true });
@@ -123,9 +127,10 @@ export class HermeticCompiler {
 
     let scratchDir: string | undefined;
     try {
-      const plan = await buildJob(request, inv, toolchain.id, ws.inputs, this.o.hashes, { ...this.limits, ...limits }, { vouched: true });
+      const plan = await buildJob(request, inv, toolchain.id, ws.inputs, this.o.hashes, { ...this.limits, ...limits }, { vouched: true, preprocessDeps, logger: this.logger });
       if (!plan.ok) return plan;
       const job = plan.job;
+      this.logger.debug("%s: job of %d inputs, closure from %s", inv.sourceFile, job.inputs.length, plan.closureFrom === "scan" ? "a scan" : "the lookup's preprocessing");
       const unreadable = runner && (await addRunnerFiles(job, runner, toolchain.root, ws.inputs, this.o.hashes));
       if (unreadable) return { ok: false, reason: "hermetic-input-unreadable", detail: unreadable };
       // The toolchain holds the compiler under its own name; the job calls it as the build did (cc, not gcc-12).

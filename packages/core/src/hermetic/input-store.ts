@@ -1,6 +1,6 @@
 import { existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { hashBytes } from "../hashing/key-hasher.js";
 import { RepriseError } from "../util/errors.js";
@@ -46,10 +46,12 @@ export class InputStore {
    * hashed), and nothing is stored.
    */
   async putFile(file: string, hash: string): Promise<boolean> {
+    const now = Date.now();
+    // Marked used by this store within the minute (so a valid hash): no syscall. No prune removes it meanwhile
+    // (their grace is longer), and this store's own prune forgets what it removed.
+    if (now - (this.touched.get(hash) ?? -Infinity) < TOUCH_EVERY_MS) return true;
     const target = this.blobPath(hash);
     if (existsSync(target)) {
-      const now = Date.now();
-      if (now - (this.touched.get(hash) ?? 0) < TOUCH_EVERY_MS) return true;
       try {
         utimesSync(target, now / 1000, now / 1000);
       } catch {
@@ -87,9 +89,11 @@ export class InputStore {
 
   /**
    * Removes the least recently used blobs until the store holds at most
-   * `maxBytes`, never one used within `graceMs`. Returns the bytes removed.
+   * `maxBytes`, never one used within `graceMs` (at least twice the time
+   * within which `putFile` trusts its memory of a use). Returns the bytes removed.
    */
   prune(options: InputStorePruneOptions): number {
+    const graceMs = Math.max(options.graceMs, 2 * TOUCH_EVERY_MS);
     const blobs: { path: string; size: number; used: number }[] = [];
     let total = 0;
     let shards: string[];
@@ -113,7 +117,7 @@ export class InputStore {
           if (!st.isFile()) continue;
           // Leftovers of an interrupted store are removed once old.
           if (!HASH.test(name)) {
-            if (Date.now() - st.mtimeMs > options.graceMs) rmSync(path, { force: true });
+            if (Date.now() - st.mtimeMs > graceMs) rmSync(path, { force: true });
             continue;
           }
           blobs.push({ path, size: st.size, used: st.mtimeMs });
@@ -125,11 +129,12 @@ export class InputStore {
     }
     if (total <= options.maxBytes) return 0;
     blobs.sort((a, b) => a.used - b.used);
-    const cutoff = Date.now() - options.graceMs;
+    const cutoff = Date.now() - graceMs;
     let removed = 0;
     for (const b of blobs) {
       if (total - removed <= options.maxBytes || b.used > cutoff) break;
       rmSync(b.path, { force: true });
+      this.touched.delete(basename(b.path));
       removed += b.size;
     }
     return removed;

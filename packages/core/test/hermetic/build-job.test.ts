@@ -105,6 +105,69 @@ describe("buildJob", () => {
     expect((await buildJob(other.request, other.inv, "f".repeat(64), store, new FileHashCache())).ok).toBe(true);
   });
 
+  it("takes the closure from the lookup's own preprocessing when the plugin says it lists the same: no scan runs, the same inputs", async () => {
+    const scanned = call("src/main.c");
+    const fromScan = await buildJob(scanned.request, scanned.inv, "f".repeat(64), store, new FileHashCache());
+    if (!fromScan.ok) throw new Error(`${fromScan.reason}: ${fromScan.detail}`);
+    expect(fromScan.closureFrom).toBe("scan");
+    // What the preprocessed fallback runs: -E with -MD beside it.
+    const ppDep = join(tmp, "pp.d");
+    const pre = await runScan(["/usr/bin/gcc", "-Iinclude", "-Iempty-include", join(proj, "src/main.c"), "-E", "-MD", "-MF", ppDep, "-o", "/dev/null"], proj, { PATH: "/usr/bin:/bin" });
+    expect(pre.exitCode).toBe(0);
+    const preprocessDeps = readFileSync(ppDep, "utf8");
+    // A scan that could not run: the job must not need it.
+    const { request, inv } = call("src/main.c");
+    const noScan = { ...inv, closureScan: { argv: [join(tmp, "no-such-compiler"), "-M"], depFile: join(tmp, "never.d"), sameAsPreprocessDeps: true } };
+    const reused = await buildJob(request, noScan, "f".repeat(64), store, new FileHashCache(), undefined, { preprocessDeps });
+    if (!reused.ok) throw new Error(`${reused.reason}: ${reused.detail}`);
+    expect(reused.closureFrom).toBe("preprocessing");
+    expect(reused.job.inputs).toEqual(fromScan.job.inputs);
+    // A plugin that does not say the lists are the same gets its scan (which here fails: the call stays local).
+    const unsaid = { ...noScan, closureScan: { ...noScan.closureScan, sameAsPreprocessDeps: false } };
+    const refused = await buildJob(request, unsaid, "f".repeat(64), store, new FileHashCache(), undefined, { preprocessDeps });
+    expect(refused.ok ? "ok" : refused.reason).toBe("hermetic-scan-failed");
+  });
+
+  it("follows a header whose __has_include probe changed: probes are remembered by content, not by path", async () => {
+    const hashes = new FileHashCache();
+    writeFileSync(join(proj, "include/lib/one.h"), "#define ONE 1\n");
+    writeFileSync(join(proj, "include/lib/two.h"), "#define TWO 2\n");
+    const prober = join(proj, "include/lib/prober.h");
+    writeFileSync(join(proj, "src/probing.c"), '#include "lib/prober.h"\nint q;\n');
+    const carried = async () => {
+      const { request, inv } = call("src/probing.c");
+      const plan = await buildJob(request, inv, "f".repeat(64), store, hashes);
+      if (!plan.ok) throw new Error(`${plan.reason}: ${plan.detail}`);
+      return plan.job.inputs.map((i) => i.path);
+    };
+    const old = new Date(Date.now() - 3600_000);
+    writeFileSync(prober, '#if __has_include("lib/one.h")\n#endif\n');
+    utimesSync(prober, old, old);
+    expect(await carried()).toContain(join(proj, "include/lib/one.h"));
+    // Same size, same (old) times: only the content, which the hash cache sees through its ctime, tells it apart.
+    writeFileSync(prober, '#if __has_include("lib/two.h")\n#endif\n');
+    utimesSync(prober, old, old);
+    const now = await carried();
+    expect(now).toContain(join(proj, "include/lib/two.h"));
+    expect(now).not.toContain(join(proj, "include/lib/one.h"));
+  });
+
+  it("sees a precompiled header created after its directory was last looked at", async () => {
+    const dir = join(proj, "include/lib");
+    const old = new Date(Date.now() - 3600_000);
+    utimesSync(dir, old, old);
+    const first = call("src/main.c");
+    expect((await buildJob(first.request, first.inv, "f".repeat(64), store, new FileHashCache())).ok).toBe(true);
+    writeFileSync(join(dir, "a.h.pch"), "not really");
+    try {
+      const again = call("src/main.c");
+      const plan = await buildJob(again.request, again.inv, "f".repeat(64), store, new FileHashCache());
+      expect(plan.ok ? "ok" : plan.reason).toBe("hermetic-pch");
+    } finally {
+      rmSync(join(dir, "a.h.pch"));
+    }
+  });
+
   it("refuses a header with a precompiled header beside it (gcc would read that instead)", async () => {
     writeFileSync(join(proj, "include/lib/a.h.gch"), "not really");
     try {
