@@ -76,7 +76,7 @@ const CASES: { mode: "preprocessor" | "direct"; cc: string; steps: Step[] }[] = 
 ];
 
 describe("hermetic jobs reuse the lookup's preprocessing for their closure", () => {
-  it.each(CASES)("$mode mode, $cc: every step byte-identical to a plain compile, without a closure scan", async ({ mode, cc, steps }) => {
+  it.each(CASES)("$mode mode, $cc: every step byte-identical to a plain compile, without a closure scan where the lookup preprocessed", async ({ mode, cc, steps }) => {
     RESET();
     await sb.zeroStats();
     const env = { ...HERMETIC, REPRISE_KEY_MODE: mode };
@@ -100,7 +100,9 @@ describe("hermetic jobs reuse the lookup's preprocessing for their closure", () 
     expect(s.hermetic.bwrap).toBe(steps.length);
     const lines = daemonLog().slice(logBefore).split("\n").filter((l) => l.includes("main.c: job of"));
     expect(lines.length, lines.join("\n")).toBe(steps.length);
-    for (const l of lines) expect(l).toContain("closure from the lookup's preprocessing");
+    // Direct mode preprocesses before compiling only when that can pay now (an entry for the call exists but no longer
+    // matches): its cold first miss compiles at once, so that job runs its own scan; every later step reuses the list.
+    lines.forEach((l, i) => expect(l, steps[i]![0]).toContain(mode === "direct" && i === 0 ? "closure from a scan" : "closure from the lookup's preprocessing"));
   }, 600_000);
 
   it("with -g in direct mode (the preprocessed text does not decide the object, so no fallback preprocessing) the job runs its own scan", async () => {
