@@ -1,6 +1,6 @@
-/** Link options a builder cannot reproduce from a job's inputs: such a crate links on the client. */
-import { statSync } from "node:fs";
-import { isAbsolute, join } from "node:path";
+/** Link arguments: what a builder cannot reproduce (such a crate links on the client), and the files a link reads. */
+import { readdirSync, statSync } from "node:fs";
+import { isAbsolute, join, resolve } from "node:path";
 
 /** `-C` options whose link depends on more than the linker, its system files and the job's inputs. */
 export const UNPORTABLE_LINK_OPTIONS = new Set(["linker-plugin-lto", "linker-flavor", "link-self-contained", "linker-features"]);
@@ -39,4 +39,67 @@ export function systemLibrary(nativeDirs: readonly string[], libs: readonly { ki
     if (!nativeDirs.some((d) => names.some((n) => statSync(join(d, n), { throwIfNoEntry: false })?.isFile()))) return `-l ${lib.kind === "dylib" ? "" : `${lib.kind}=`}${lib.name} (a system library)`;
   }
   return undefined;
+}
+
+/** At most this many static archives of one native search directory are hashed wholesale. */
+const MAX_ARCHIVES_PER_DIR = 64;
+
+/**
+ * The native libraries a compile may read from `-L native=`/`-L all=`
+ * directories: each `-l` name as the linker would find it, and every static
+ * archive in those directories (a `#[link(kind = "static")]` in the source
+ * names one the command line does not). System directories found through
+ * the linker's own search are not hashed.
+ */
+export function nativeLibraryFiles(dirs: readonly string[], libs: readonly { kind: string; name: string }[]): string[] {
+  const found = new Set<string>();
+  for (const lib of libs) {
+    const names =
+      lib.kind === "static"
+        ? [`lib${lib.name}.a`, `${lib.name}.lib`]
+        : lib.kind === "framework"
+          ? [join(`${lib.name}.framework`, lib.name)]
+          : [`lib${lib.name}.so`, `lib${lib.name}.dylib`, `lib${lib.name}.a`, `${lib.name}.lib`, `${lib.name}.dll`];
+    search: for (const dir of dirs) {
+      for (const n of names) {
+        const p = join(dir, n);
+        if (statSync(p, { throwIfNoEntry: false })?.isFile()) {
+          found.add(p);
+          break search;
+        }
+      }
+    }
+  }
+  for (const dir of new Set(dirs)) {
+    let entries: string[];
+    try {
+      entries = readdirSync(dir).filter((n) => n.endsWith(".a") || n.endsWith(".lib"));
+    } catch {
+      continue;
+    }
+    if (entries.length > MAX_ARCHIVES_PER_DIR) continue;
+    for (const n of entries.sort()) {
+      const p = join(dir, n);
+      if (statSync(p, { throwIfNoEntry: false })?.isFile()) found.add(p);
+    }
+  }
+  return [...found];
+}
+
+/**
+ * Files that link arguments name: a whole argument (`-C link-arg=foo.o`) or
+ * the value after the last `=` or `,` (`-Wl,--version-script=v.map`), when
+ * it is an existing regular file.
+ */
+export function linkArgFiles(args: readonly string[], cwd: string): string[] {
+  const out: string[] = [];
+  for (const a of args) {
+    const candidates = new Set([a, a.slice(Math.max(a.lastIndexOf("="), a.lastIndexOf(",")) + 1)]);
+    for (const c of candidates) {
+      if (!c || c.startsWith("-")) continue;
+      const p = resolve(cwd, c);
+      if (statSync(p, { throwIfNoEntry: false })?.isFile()) out.push(p);
+    }
+  }
+  return out;
 }

@@ -1,5 +1,5 @@
-import { existsSync, readdirSync, realpathSync, statSync } from "node:fs";
-import { basename, isAbsolute, join, relative, resolve, sep } from "node:path";
+import { existsSync, realpathSync } from "node:fs";
+import { basename, join, relative, resolve, sep } from "node:path";
 import { findExecutable, type CompileInvocation, type OutputSpec, type ParseInput, type ParseResult } from "@reprise/core";
 import { fileStamp, rustcData, type RustcData } from "./detect.js";
 import { compileEnvironment, keyEnvNames, terminalWantsColor, type DaemonJobserver } from "./environment.js";
@@ -7,7 +7,7 @@ import { expandArgFiles, lexRustcArgs, type RustcArg } from "./lex.js";
 import { CRATE_TYPES, depInfoName, LINKING_CRATE_TYPES, linkOutputName, metadataName } from "./outputs.js";
 import { chooseToolchain } from "./rustup.js";
 import { jobPlan, withoutEmit } from "./job-plan.js";
-import { systemLibrary, UNPORTABLE_LINK_OPTIONS, unportableLinkArg } from "./link-arguments.js";
+import { linkArgFiles, nativeLibraryFiles, systemLibrary, UNPORTABLE_LINK_OPTIONS, unportableLinkArg } from "./link-arguments.js";
 import { rustcPathRecording } from "./path-recording.js";
 
 /** What the key hook needs to know about a call beyond the invocation (kept per invocation object). */
@@ -100,52 +100,6 @@ function parseLinkLib(value: string): { kind: string; name: string } {
   const spec = right ?? left;
   const kind = right !== undefined ? left.split(":")[0]! : "dylib";
   return { kind, name: spec.split(":")[0]! };
-}
-
-/** At most this many static archives of one native search directory are hashed wholesale. */
-const MAX_ARCHIVES_PER_DIR = 64;
-
-/**
- * The native libraries a compile may read from `-L native=`/`-L all=`
- * directories: each `-l` name as the linker would find it, and every static
- * archive in those directories (a `#[link(kind = "static")]` in the source
- * names one the command line does not). System directories found through
- * the linker's own search are not hashed.
- */
-function nativeLibraryFiles(searchPaths: SearchPath[], libs: { kind: string; name: string }[]): string[] {
-  const dirs = searchPaths.filter((s) => s.kind === "native" || s.kind === "all" || s.kind === "framework").map((s) => s.path);
-  const found = new Set<string>();
-  for (const lib of libs) {
-    const names =
-      lib.kind === "static"
-        ? [`lib${lib.name}.a`, `${lib.name}.lib`]
-        : lib.kind === "framework"
-          ? [join(`${lib.name}.framework`, lib.name)]
-          : [`lib${lib.name}.so`, `lib${lib.name}.dylib`, `lib${lib.name}.a`, `${lib.name}.lib`, `${lib.name}.dll`];
-    search: for (const dir of dirs) {
-      for (const n of names) {
-        const p = join(dir, n);
-        if (statSync(p, { throwIfNoEntry: false })?.isFile()) {
-          found.add(p);
-          break search;
-        }
-      }
-    }
-  }
-  for (const dir of new Set(dirs)) {
-    let entries: string[];
-    try {
-      entries = readdirSync(dir).filter((n) => n.endsWith(".a") || n.endsWith(".lib"));
-    } catch {
-      continue;
-    }
-    if (entries.length > MAX_ARCHIVES_PER_DIR) continue;
-    for (const n of entries.sort()) {
-      const p = join(dir, n);
-      if (statSync(p, { throwIfNoEntry: false })?.isFile()) found.add(p);
-    }
-  }
-  return [...found];
 }
 
 function realOr(path: string): string {
@@ -381,7 +335,7 @@ export function parseRustcArguments(input: ParseInput, options: ParseOptions = {
   }
 
   const links = types.some((t) => LINKING_CRATE_TYPES.has(t)) && emits.has("link");
-  const extraInputFiles = [...new Set([...externs.sort(), ...nativeLibraryFiles(searchPaths, libs), ...extraFiles, ...(targetFile ? [targetFile] : [])])];
+  const extraInputFiles = [...new Set([...externs.sort(), ...nativeLibraryFiles(searchPaths.filter((sp) => sp.kind === "native" || sp.kind === "all" || sp.kind === "framework").map((sp) => sp.path), libs), ...extraFiles, ...(targetFile ? [targetFile] : [])])];
   if (links) {
     // Files named in link arguments (objects, version scripts, linker scripts) reach the program.
     for (const f of linkArgFiles(linkArgs, cwd)) if (!extraInputFiles.includes(f)) extraInputFiles.push(f);
@@ -440,24 +394,6 @@ export function parseRustcArguments(input: ParseInput, options: ParseOptions = {
   return { cacheable: true, invocation: inv };
 }
 
-
-/**
- * Files that link arguments name: a whole argument (`-C link-arg=foo.o`) or
- * the value after the last `=` or `,` (`-Wl,--version-script=v.map`), when
- * it is an existing regular file.
- */
-function linkArgFiles(args: readonly string[], cwd: string): string[] {
-  const out: string[] = [];
-  for (const a of args) {
-    const candidates = new Set([a, a.slice(Math.max(a.lastIndexOf("="), a.lastIndexOf(",")) + 1)]);
-    for (const c of candidates) {
-      if (!c || c.startsWith("-")) continue;
-      const p = resolve(cwd, c);
-      if (statSync(p, { throwIfNoEntry: false })?.isFile()) out.push(p);
-    }
-  }
-  return out;
-}
 
 /**
  * The arguments in canonical spelling, with paths that do not reach the
