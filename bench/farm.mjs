@@ -96,7 +96,7 @@ function processCpuMs(pid) {
   return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
 }
 
-/** The daemon's own CPU, and its closure-scan helper's (a child of the daemon; 0 before the first scan). */
+/** The daemon's own CPU, and its compiler launcher's (`reprise-native --spawn-helper`, a child of the daemon: it runs the scans and local compiles). */
 function daemonCpuMs(runtimeDir) {
   // The daemon holds the lock file open; its pid is the one whose cwd-independent cmdline names the daemon entry.
   const r = run(['pgrep', '-f', 'packages/core/dist/daemon/entry.js']);
@@ -107,7 +107,7 @@ function daemonCpuMs(runtimeDir) {
       let helper = 0;
       for (const child of fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter(Boolean)) {
         try {
-          if (fs.readFileSync(`/proc/${child}/cmdline`, 'utf8').includes('scan-helper-main')) helper += processCpuMs(child);
+          if (fs.readFileSync(`/proc/${child}/cmdline`, 'utf8').includes('--spawn-helper')) helper += processCpuMs(child);
         } catch { /* gone */ }
       }
       return { daemon: processCpuMs(pid), helper };
@@ -173,7 +173,7 @@ async function costScenario(o) {
         remote: s.remote?.farm ?? null, fallbacks: s.fallbacks, runs: o.runs,
       };
       rows.push(row);
-      o.log(`${row.file}: plain ${med.plain.toFixed(0)} ms, bwrap ${med.hermetic.toFixed(0)} ms, farm ${med.farm.toFixed(0)} ms: the farm's own cost ${row.farmCostMs.toFixed(0)} ms; daemon CPU per farm job ${row.daemonCpuMsPerFarmJob?.toFixed(1) ?? '?'} ms, per local miss ${row.daemonCpuMsPerLocalMiss?.toFixed(1) ?? '?'} ms; scan helper CPU per farm job ${row.scanHelperCpuMsPerFarmJob?.toFixed(1) ?? '?'} ms`);
+      o.log(`${row.file}: plain ${med.plain.toFixed(0)} ms, bwrap ${med.hermetic.toFixed(0)} ms, farm ${med.farm.toFixed(0)} ms: the farm's own cost ${row.farmCostMs.toFixed(0)} ms; daemon CPU per farm job ${row.daemonCpuMsPerFarmJob?.toFixed(1) ?? '?'} ms, per local miss ${row.daemonCpuMsPerLocalMiss?.toFixed(1) ?? '?'} ms; launcher CPU per farm job ${row.scanHelperCpuMsPerFarmJob?.toFixed(1) ?? '?'} ms`);
     }
     run([...client(), '--stop-server'], { env: reprise, cwd: dir });
   } finally {
@@ -216,7 +216,7 @@ async function buildScenario(o) {
 
 /** The rows as a Markdown section of the bench report. */
 export function farmMarkdown(rows) {
-  const L = ['### Build farm (bench/farm.mjs)', '', '| file | plain | bwrap here | farm | farm\'s own cost | daemon CPU / farm job | scan helper CPU / farm job | daemon CPU / local miss |', '|---|---|---|---|---|---|---|---|'];
+  const L = ['### Build farm (bench/farm.mjs)', '', '| file | plain | bwrap here | farm | farm\'s own cost | daemon CPU / farm job | launcher CPU / farm job | daemon CPU / local miss |', '|---|---|---|---|---|---|---|---|'];
   for (const r of rows.filter((x) => x.scenario === 'cost')) {
     L.push(`| ${r.file} | ${r.plainMs.toFixed(0)} ms | ${r.hermeticMs.toFixed(0)} ms | ${r.farmMs.toFixed(0)} ms | ${r.farmCostMs.toFixed(0)} ms | ${r.daemonCpuMsPerFarmJob?.toFixed(1) ?? '?'} ms | ${r.scanHelperCpuMsPerFarmJob?.toFixed(1) ?? '?'} ms | ${r.daemonCpuMsPerLocalMiss?.toFixed(1) ?? '?'} ms |`);
   }

@@ -10,7 +10,6 @@ import { hostContextFiles } from "./host-context.js";
 import { precompiledBeside } from "./precompiled-headers.js";
 import { runScan } from "./run-scan.js";
 import type { InputStore } from "./input-store.js";
-import type { Logger } from "../util/logger.js";
 
 /** A job, or why this call cannot be one (`reason` is counted in stats as a fallback). */
 export type JobPlan = { ok: true; job: CompileJob; closureFrom: ClosureSource } | { ok: false; reason: string; detail: string };
@@ -27,8 +26,6 @@ export interface BuildJobOptions {
    * what the closure scan would (`sameAsPreprocessDeps`), no scan runs.
    */
   preprocessDeps?: string;
-  /** Where a lost scan helper is reported. */
-  logger?: Logger;
 }
 
 export const DEFAULT_LIMITS: JobLimits = {
@@ -177,7 +174,7 @@ async function closureOf(
   request: CompileRequest,
   inv: CompileInvocation,
   scan: ClosureScan,
-  { preprocessDeps, logger }: BuildJobOptions,
+  { preprocessDeps }: BuildJobOptions,
 ): Promise<{ ok: true; closure: string[]; env: { name: string; value: string | null }[]; from: ClosureSource } | (JobPlan & { ok: false })> {
   let listed: ReturnType<typeof parseDepFileWithEnv>;
   const from: ClosureSource = scan.sameAsPreprocessDeps && preprocessDeps !== undefined ? "preprocessing" : "scan";
@@ -186,7 +183,7 @@ async function closureOf(
   } else {
     try {
       const scanEnv = { ...(inv.compileEnv ?? request.env), ...scan.setEnv };
-      const run = await runScan(scan.argv, request.cwd, scanEnv, logger);
+      const run = await runScan(scan.argv, request.cwd, scanEnv);
       if (run.exitCode !== 0) return fail("hermetic-scan-failed", run.stderr.slice(0, 500)) as JobPlan & { ok: false };
       listed = parseDepFileWithEnv(readFileSync(scan.depFile, "utf8"), request.cwd);
     } finally {

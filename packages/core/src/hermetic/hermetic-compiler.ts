@@ -127,7 +127,7 @@ export class HermeticCompiler {
 
     let scratchDir: string | undefined;
     try {
-      const plan = await buildJob(request, inv, toolchain.id, ws.inputs, this.o.hashes, { ...this.limits, ...limits }, { vouched: true, preprocessDeps, logger: this.logger });
+      const plan = await buildJob(request, inv, toolchain.id, ws.inputs, this.o.hashes, { ...this.limits, ...limits }, { vouched: true, preprocessDeps });
       if (!plan.ok) return plan;
       const job = plan.job;
       this.logger.debug("%s: job of %d inputs, closure from %s", inv.sourceFile, job.inputs.length, plan.closureFrom === "scan" ? "a scan" : "the lookup's preprocessing");

@@ -126,7 +126,7 @@ export class FarmCompiler {
     if (refused) throw new NotOnFarm(`dist-not-distributable-${refused.reason.replace(/^hermetic-/, "")}`, refused.detail);
     const ws = this.workspace(ctx.settings.dir, ctx.logger);
     let toolchain = await this.toolchainOf(ctx, ws);
-    const plan = await buildJob(ctx.request, ctx.invocation, toolchain.id, ws.inputs, this.hashes, { ...DEFAULT_LIMITS, ...ctx.settings.jobLimits }, { vouched: true, preprocessDeps: ctx.preprocessDeps, logger: ctx.logger });
+    const plan = await buildJob(ctx.request, ctx.invocation, toolchain.id, ws.inputs, this.hashes, { ...DEFAULT_LIMITS, ...ctx.settings.jobLimits }, { vouched: true, preprocessDeps: ctx.preprocessDeps });
     if (!plan.ok) throw new NotOnFarm(`dist-not-distributable-${plan.reason.replace(/^hermetic-/, "")}`, plan.detail);
     const job = plan.job;
     ctx.logger.debug("%s: farm job of %d inputs, closure from %s", ctx.invocation.sourceFile, job.inputs.length, plan.closureFrom === "scan" ? "a scan" : "the lookup's preprocessing");
