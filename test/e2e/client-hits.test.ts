@@ -25,9 +25,12 @@ function entries(): Map<string, number> {
   return out;
 }
 
-/** Waits until the daemon has (re)written an index entry since `before`. */
+/**
+ * Waits (bounded) until the daemon has (re)written an index entry since `before`: it writes a miss's entry once it
+ * has been idle for 2 s, which a loaded machine stretches.
+ */
 async function entryWritten(before: Map<string, number>): Promise<string> {
-  for (let i = 0; i < 150; i++) {
+  for (let i = 0; i < 1500; i++) {
     for (const [name, mtime] of entries()) if (before.get(name) !== mtime) return name;
     await sleep(20);
   }
