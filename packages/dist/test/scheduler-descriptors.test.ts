@@ -1,34 +1,17 @@
 /** Descriptor toolchains (Rust by release, commit, target, std digest) and required capabilities in the allocator, in-process. */
-import { afterEach, describe, expect, it } from "vitest";
-import { Logger } from "@reprise/core/logger";
-import { JobTokenSigner } from "../src/auth/job-token.js";
-import { Scheduler } from "../src/scheduler/scheduler.js";
-import { AllocateRequestSchema, HeartbeatRequestSchema, RegisterRequestSchema, type RegisterRequest } from "../src/protocol/scheduler-messages.js";
+import { describe, expect, it } from "vitest";
+import type { Scheduler } from "../src/scheduler/scheduler.js";
+import { AllocateRequestSchema, HeartbeatRequestSchema, RegisterRequestSchema } from "../src/protocol/scheduler-messages.js";
+import { inProcessSchedulers, registrations } from "./support/in-process-scheduler.js";
 
 const X86 = { arch: "x86_64", os: "linux" };
 const ARM = { arch: "aarch64", os: "linux" };
 const RUST = `rustc:1.96.0:${"a".repeat(40)}:aarch64-unknown-linux-gnu:${"b".repeat(64)}`;
 const ARCHIVE = "c".repeat(64);
 
-function registration(builderId: string, overrides: Partial<RegisterRequest> = {}): RegisterRequest {
-  return { builderId, url: `http://127.0.0.1:9/${builderId}`, platform: X86, cores: 2, memoryBytes: 1, sandboxes: ["bwrap"], toolchains: [], freeToolchainBytes: 1, version: "t", maxJobs: 4, ...overrides };
-}
+const registration = registrations({ platform: X86, maxJobs: 4 });
 
-let scheduler: Scheduler | undefined;
-async function make(): Promise<Scheduler> {
-  scheduler = new Scheduler({
-    version: "t",
-    heartbeatIntervalMs: 1000,
-    missedHeartbeats: 3,
-    allocationGraceMs: 5000,
-    queue: { defaultWaitMs: 0, maxWaitMs: 1000, maxLength: 2 },
-    signer: await JobTokenSigner.generate("EdDSA", 60),
-    logger: new Logger("silent"),
-    now: () => 1_000_000,
-  });
-  return scheduler;
-}
-afterEach(() => scheduler?.close());
+const make = inProcessSchedulers({ alg: "EdDSA", now: () => 1_000_000 });
 
 async function allocate(s: Scheduler, toolchainId: string, extra: Record<string, unknown> = {}): Promise<string> {
   const r = await s.allocate({ toolchainId, platforms: [X86, ARM], ...extra });

@@ -1,33 +1,15 @@
 /** Equivalent toolchains across pools (docs/cross-arch.md), in-process with the real scheduler. */
-import { afterEach, describe, expect, it } from "vitest";
-import { Logger } from "@reprise/core/logger";
-import { JobTokenSigner } from "../src/auth/job-token.js";
-import { Scheduler } from "../src/scheduler/scheduler.js";
-import type { RegisterRequest } from "../src/protocol/scheduler-messages.js";
+import { describe, expect, it } from "vitest";
+import { inProcessSchedulers, registrations } from "./support/in-process-scheduler.js";
 
 const X86 = { arch: "x86_64", os: "linux" };
 const ARM = { arch: "aarch64", os: "linux" };
 const OWN = "a".repeat(64);
 const EQUIV = "e".repeat(64);
 
-function registration(builderId: string, overrides: Partial<RegisterRequest> = {}): RegisterRequest {
-  return { builderId, url: `http://127.0.0.1:9/${builderId}`, platform: X86, cores: 2, memoryBytes: 1, sandboxes: ["bwrap"], toolchains: [], freeToolchainBytes: 1, version: "t", maxJobs: 2, ...overrides };
-}
+const registration = registrations({ platform: X86 });
 
-let scheduler: Scheduler | undefined;
-async function make(): Promise<Scheduler> {
-  scheduler = new Scheduler({
-    version: "t",
-    heartbeatIntervalMs: 1000,
-    missedHeartbeats: 3,
-    allocationGraceMs: 5000,
-    queue: { defaultWaitMs: 0, maxWaitMs: 1000, maxLength: 2 },
-    signer: await JobTokenSigner.generate("ES256", 60),
-    logger: new Logger("silent"),
-  });
-  return scheduler;
-}
-afterEach(() => scheduler?.close());
+const make = inProcessSchedulers({ alg: "ES256" });
 
 describe("equivalent toolchains", () => {
   it("a builder of another pool takes the job only when it holds an equivalent, and the answer names that toolchain", async () => {

@@ -1,36 +1,17 @@
 /** The allocator, registry and queue in-process, with a controlled clock (no HTTP). */
-import { afterEach, describe, expect, it } from "vitest";
-import { Logger } from "@reprise/core/logger";
-import { JobTokenSigner } from "../src/auth/job-token.js";
-import { Scheduler } from "../src/scheduler/scheduler.js";
-import type { RegisterRequest } from "../src/protocol/scheduler-messages.js";
+import { describe, expect, it } from "vitest";
+import type { Scheduler } from "../src/scheduler/scheduler.js";
+import { inProcessSchedulers, registrations } from "./support/in-process-scheduler.js";
 
 const LINUX_A = { arch: "aarch64", os: "linux" };
 const LINUX_B = { arch: "riscv64", os: "linux" };
 
-function registration(builderId: string, overrides: Partial<RegisterRequest> = {}): RegisterRequest {
-  return { builderId, url: `http://127.0.0.1:9/${builderId}`, platform: LINUX_A, cores: 2, memoryBytes: 1, sandboxes: ["bwrap"], toolchains: [], freeToolchainBytes: 1, version: "t", maxJobs: 2, ...overrides };
-}
+const registration = registrations({ platform: LINUX_A });
 
 const beat = (runningJobs: number, extra: Record<string, unknown> = {}) => ({ runningJobs, loadAvg1: 0, toolchains: [], freeToolchainBytes: 1, acceptingJobs: true, ...extra });
 
 let clock = 1_000_000;
-let scheduler: Scheduler | undefined;
-async function make(options: Partial<ConstructorParameters<typeof Scheduler>[0]> = {}): Promise<Scheduler> {
-  scheduler = new Scheduler({
-    version: "t",
-    heartbeatIntervalMs: 1000,
-    missedHeartbeats: 3,
-    allocationGraceMs: 5000,
-    queue: { defaultWaitMs: 0, maxWaitMs: 1000, maxLength: 2 },
-    signer: await JobTokenSigner.generate("EdDSA", 60),
-    logger: new Logger("silent"),
-    now: () => clock,
-    ...options,
-  });
-  return scheduler;
-}
-afterEach(() => scheduler?.close());
+const make = inProcessSchedulers({ alg: "EdDSA", now: () => clock });
 
 async function allocateId(s: Scheduler, body: Record<string, unknown> = {}): Promise<string> {
   const r = await s.allocate({ toolchainId: "tc", platforms: [LINUX_A], ...body });
