@@ -1,5 +1,5 @@
 /** TLS with a certificate made by the test, and a scheduler that cannot start saying why in one line. */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
@@ -9,23 +9,14 @@ import { exportJWK, generateKeyPair } from "jose";
 import { hostPlatform } from "../src/platform.js";
 import { FarmRequestError, farmAgent, farmJsonRequest } from "../src/http/client.js";
 import { AllocateResponseSchema, HealthResponseSchema, RegisterResponseSchema, StatusResponseSchema } from "../src/protocol/index.js";
-import { DIST_BIN, farmRequest, simulatedBuilder, startSchedulerProcess, tempDir, type SchedulerProcess } from "./support/scheduler-process.js";
-import { makeCertificates, type TestCertificates } from "./support/test-certificates.js";
+import { DIST_BIN, farmRequest, simulatedBuilder, startSchedulerProcess, tempDir } from "./support/scheduler-process.js";
+import { tlsSchedulerSuite } from "./support/tls-scheduler-suite.js";
 
 describe("scheduler over TLS", () => {
-  const dir = tempDir("tls");
-  let certs: TestCertificates;
-  let s: SchedulerProcess;
-  beforeAll(async () => {
-    certs = makeCertificates(dir.path);
-    s = await startSchedulerProcess({ config: { tls: { cert: certs.cert, key: certs.key } } });
-  });
-  afterAll(async () => {
-    await s?.stop();
-    dir.remove();
-  });
+  const suite = tlsSchedulerSuite("tls", (certs) => ({ cert: certs.cert, key: certs.key }));
 
   it("serves https to clients that trust its CA, and only to them", async () => {
+    const { certs, s } = suite;
     expect(s.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
     const trusting = new Agent({ connect: { ca: readFileSync(certs.ca) } });
     try {
@@ -50,19 +41,10 @@ describe("scheduler over TLS", () => {
 });
 
 describe("scheduler requiring client certificates", () => {
-  const dir = tempDir("mtls");
-  let certs: TestCertificates;
-  let s: SchedulerProcess;
-  beforeAll(async () => {
-    certs = makeCertificates(dir.path);
-    s = await startSchedulerProcess({ config: { tls: { cert: certs.cert, key: certs.key, ca: certs.ca, requestClientCert: true } } });
-  });
-  afterAll(async () => {
-    await s?.stop();
-    dir.remove();
-  });
+  const suite = tlsSchedulerSuite("mtls", (certs) => ({ cert: certs.cert, key: certs.key, ca: certs.ca, requestClientCert: true }));
 
   it("serves clients with a certificate from its CA, and refuses others at the handshake", async () => {
+    const { certs, s } = suite;
     const withCert = new Agent({ connect: { ca: readFileSync(certs.ca), cert: readFileSync(certs.clientCert), key: readFileSync(certs.clientKey) } });
     const withoutCert = new Agent({ connect: { ca: readFileSync(certs.ca) } });
     try {
@@ -157,19 +139,10 @@ describe("credentials made with reprise-dist keygen and token", () => {
 });
 
 describe("farmJsonRequest (the client helper builders and daemons use)", () => {
-  const dir = tempDir("client");
-  let certs: TestCertificates;
-  let s: SchedulerProcess;
-  beforeAll(async () => {
-    certs = makeCertificates(dir.path);
-    s = await startSchedulerProcess({ config: { tls: { cert: certs.cert, key: certs.key } } });
-  });
-  afterAll(async () => {
-    await s?.stop();
-    dir.remove();
-  });
+  const suite = tlsSchedulerSuite("client", (certs) => ({ cert: certs.cert, key: certs.key }));
 
   it("validates answers and turns every failure into a FarmRequestError with the server's code", async () => {
+    const { certs, s } = suite;
     const agent = await farmAgent({ caFile: certs.ca });
     try {
       const reg = await farmJsonRequest({ method: "POST", url: `${s.url}/v1/builders/register`, token: s.builderToken, body: simulatedBuilder("fjr"), schema: RegisterResponseSchema, dispatcher: agent });
