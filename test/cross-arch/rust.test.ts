@@ -21,15 +21,13 @@
  * builder does not hold) compiles locally, the reason in stats.
  */
 import { execFileSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { plain, RepriseSandbox, REPO_ROOT, text, type StatsJson } from "../support/reprise-env.js";
-import { startBuilder, type FarmProcess } from "../support/farm-processes.js";
-import { startSchedulerProcess, farmRequest, type SchedulerProcess } from "../../packages/dist/test/support/scheduler-process.js";
-import { armv7Node } from "../../packages/dist/test/support/armv7-node.js";
-import { inRoot, ROOT_REPRISE, startAarch64Builder, type RootSession } from "./support/aarch64-root.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { plain, RepriseSandbox, REPO_ROOT, text } from "../support/reprise-env.js";
+import { farmStats as remote } from "../support/farm-client.js";
+import { inRoot } from "./support/aarch64-root.js";
+import { CrossArchFarm, jobsRun } from "./support/cross-arch-farm.js";
 
 const RUSTC = "/usr/bin/rustc";
 const X86 = "x86_64-unknown-linux-gnu";
@@ -44,16 +42,8 @@ const CRATES: Record<string, string> = {
   "app/src/main.rs": `fn main() { println!("{}", top::report(&["a", "b", "a"])); }\n`,
 };
 
-let session: RootSession;
-let work: string;
-let sched: SchedulerProcess;
-let x86Builder: FarmProcess;
-let armBuilder: FarmProcess | undefined;
+let farm: CrossArchFarm;
 let crossSysroot: string;
-
-const remote = (s: StatsJson) => s.remote?.farm ?? { compiles: 0, bytesUploaded: 0, roundTrips: 0 };
-/** Job lines a builder logged (debug). */
-const jobsRun = (b: FarmProcess) => (b.output().match(/job [0-9a-f-]+: /g) ?? []).length;
 
 /** The rustc calls cargo would make for the graph (lib crates, then the bin), outputs in `out`. */
 function calls(out: string, target?: string): { args: string[]; links: boolean }[] {
@@ -88,67 +78,36 @@ function expectSameOutputs(out: string, reference: Map<string, Buffer>, what: st
   for (const [name, data] of reference) expect(got.get(name)!.equals(data), `${name} byte-identical to ${what}`).toBe(true);
 }
 
-function farmEnv(prefer: string): Record<string, string> {
-  return {
-    REPRISE_DIST_SCHEDULER_URL: sched.url,
-    REPRISE_DIST_TOKEN: sched.clientToken,
-    REPRISE_DIST_MODE: "always",
-    REPRISE_DIST_PREFER_PLATFORM: prefer,
-    REPRISE_DIST_JOB_TIMEOUT_MS: "600000",
-    REPRISE_DIST_ALLOCATE_TIMEOUT_MS: "5000",
-  };
-}
-
 type BuilderStatus = { builderId: string; toolchains: string[]; capabilities?: string[] };
-async function status(): Promise<{ pools: { platform: { arch: string; os: string }; builders: BuilderStatus[] }[] }> {
-  return (await farmRequest(sched.url, "GET", "/v1/status", { token: sched.clientToken })).body;
-}
+const status = () => farm.status<{ pools: { platform: { arch: string; os: string }; builders: BuilderStatus[] }[] }>();
+const farmEnv = (prefer: string) => farm.env(prefer);
+/** An aarch64 client: its daemon in the root, logging at info. */
+const aarch64Client = (dir: string, env: Record<string, string>) => farm.aarch64Client(dir, { ...env, REPRISE_LOG: "info" });
 
-async function waitForPools(expected: string[]): Promise<void> {
-  let seen: string[] = [];
-  for (let i = 0; i < 600; i++) {
-    seen = (await status()).pools.map((p) => `${p.platform.os}/${p.platform.arch}`).sort();
-    if (JSON.stringify(seen) === JSON.stringify(expected)) return;
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error(`the scheduler's pools are ${seen.join(", ")}, not ${expected.join(", ")}`);
-}
-
-/** An aarch64 client: its daemon in the root, started and waited for first (emulated Node starts slowly). */
-async function aarch64Client(dir: string, env: Record<string, string>) {
-  const runtimeDir = mkdtempSync(join(work, "run-"));
-  const full = { ...env, REPRISE_DIR: join(dir, ".cache"), REPRISE_RUNTIME_DIR: runtimeDir, REPRISE_IDLE_TIMEOUT: "600", REPRISE_LOG: "info" };
-  const reprise = (args: string[]) => inRoot(session, [...ROOT_REPRISE, ...args], { cwd: dir, env: full, detached: true });
-  await reprise(["--start-server"]);
-  for (let i = 0; i < 240 && !existsSync(join(runtimeDir, "daemon.sock")); i++) await new Promise((r) => setTimeout(r, 500));
-  const st = await reprise(["--show-stats", "--json"]);
-  expect(st.exitCode, `the aarch64 daemon did not start: ${text(st.stderr)}`).toBe(0);
-  return Object.assign(reprise, { log: () => { try { return readFileSync(join(runtimeDir, "daemon.log"), "utf8").slice(-4000); } catch { return "(no daemon.log)"; } } });
+/** Runs `build` (the reference build of `dir`'s crates into `out`), keeps what it wrote and empties `out` again. */
+async function referenceOutputs(out: string, build: () => Promise<void>): Promise<Map<string, Buffer>> {
+  mkdirSync(out);
+  await build();
+  const reference = readOutputs(out);
+  rmSync(out, { recursive: true });
+  mkdirSync(out);
+  return reference;
 }
 
 beforeAll(async () => {
-  session = { root: inject("aarch64Root"), workDirs: [] };
   try {
     crossSysroot = execFileSync("bash", [join(REPO_ROOT, "scripts/setup-rust-cross-std.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim();
   } catch (err) {
     throw new Error(`Debian's aarch64 std for the x86_64 builder could not be laid out (scripts/setup-rust-cross-std.sh): ${(err as Error).message}`);
   }
-  work = mkdtempSync(join(tmpdir(), "reprise-cross-rust-"));
-  chmodSync(work, 0o755);
-  session.workDirs.push(work);
-  sched = await startSchedulerProcess({ node: armv7Node(), timeoutMs: 300_000, config: { heartbeatIntervalMs: 2000, missedHeartbeats: 3 } });
-  const base = { schedulerUrl: sched.url, token: sched.builderToken, maxJobs: 2 };
-  [x86Builder, armBuilder] = await Promise.all([
-    startBuilder({ ...base, builderId: "x86-64", dataDir: join(work, "builder-x86"), extra: { logLevel: "debug", rust: { toolchains: [{ rustc: join(crossSysroot, "bin/rustc") }] } } }),
-    startAarch64Builder(session, { ...base, builderId: "arm64", dataDir: join(work, "builder-arm64"), extra: { logLevel: "debug", rust: { toolchains: [{ rustc: RUSTC }] } } }),
-  ]);
-  await waitForPools(["linux/aarch64", "linux/x86_64"]);
+  farm = await CrossArchFarm.start("reprise-cross-rust-", {
+    x86: { logLevel: "debug", rust: { toolchains: [{ rustc: join(crossSysroot, "bin/rustc") }] } },
+    arm: { logLevel: "debug", rust: { toolchains: [{ rustc: RUSTC }] } },
+  });
 }, 1_800_000);
 
 afterAll(async () => {
-  await Promise.all([x86Builder?.kill(), armBuilder?.kill()]);
-  await sched?.stop();
-  if (work) rmSync(work, { recursive: true, force: true });
+  await farm?.stop();
 });
 
 describe("Rust across architectures (Debian's rustc 1.63 declared on both builders)", () => {
@@ -162,7 +121,7 @@ describe("Rust across architectures (Debian's rustc 1.63 declared on both builde
     // What a user sees: `reprise --dist-status`.
     const client = new RepriseSandbox(farmEnv("linux/aarch64"), "node");
     try {
-      const shown = await client.run(["--dist-status"], work);
+      const shown = await client.run(["--dist-status"], farm.work);
       expect(shown.exitCode, text(shown.stderr)).toBe(0);
       const out = text(shown.stdout);
       expect(out).toMatch(/pool linux\/aarch64: 1 builder\(s\)\n\s+arm64 http[^\n]*\n\s+rust targets: holds aarch64-unknown-linux-gnu, x86_64-unknown-linux-gnu\n/);
@@ -173,21 +132,19 @@ describe("Rust across architectures (Debian's rustc 1.63 declared on both builde
   });
 
   it("an x86_64 client's lib crates compile on the aarch64 builder; every rlib, rmeta and .d byte-identical to a local build", async () => {
-    const dir = join(work, "x86-client");
+    const dir = join(farm.work, "x86-client");
     writeProject(dir);
     const out = join(dir, "target");
-    mkdirSync(out);
-    for (const c of calls(out)) {
-      const r = await plain(RUSTC, c.args, dir);
-      expect(r.exitCode, text(r.stderr)).toBe(0);
-    }
-    const reference = readOutputs(out);
+    const reference = await referenceOutputs(out, async () => {
+      for (const c of calls(out)) {
+        const r = await plain(RUSTC, c.args, dir);
+        expect(r.exitCode, text(r.stderr)).toBe(0);
+      }
+    });
     expect(reference.has("libtop-t1.rlib") && reference.has("app-a1")).toBe(true);
-    rmSync(out, { recursive: true });
-    mkdirSync(out);
     const client = new RepriseSandbox({ ...farmEnv("linux/aarch64"), REPRISE_DIST_FALLBACK: "fail" }, "node");
     try {
-      const before = jobsRun(armBuilder!);
+      const before = jobsRun(farm.armBuilder!);
       for (const c of calls(out)) {
         const r = await client.run([RUSTC, ...c.args], dir);
         expect(r.exitCode, text(r.stderr)).toBe(0);
@@ -197,71 +154,65 @@ describe("Rust across architectures (Debian's rustc 1.63 declared on both builde
       expect(s.fallbacks).toEqual({ "dist-no-builder": 1 });
       expect(remote(s).compiles).toBe(3);
       expect(remote(s).bytesUploaded, "no rustc shipped, only sources and metadata").toBeLessThan(1_000_000);
-      expect(jobsRun(armBuilder!) - before, armBuilder!.output().slice(-3000)).toBe(3);
+      expect(jobsRun(farm.armBuilder!) - before, farm.armBuilder!.output().slice(-3000)).toBe(3);
     } finally {
       await client.dispose();
     }
   });
 
   it("an aarch64 client's lib crates (its daemon in the arm64 root) compile on the x86_64 builder and its program links on the aarch64 builder, equal to its own local build", async () => {
-    const dir = join(work, "arm64-client");
+    const dir = join(farm.work, "arm64-client");
     writeProject(dir);
     const out = join(dir, "target");
-    mkdirSync(out);
-    for (const c of calls(out)) {
-      const r = await inRoot(session, [RUSTC, ...c.args], { cwd: dir });
-      expect(r.exitCode, text(r.stderr)).toBe(0);
-    }
-    const reference = readOutputs(out);
+    const reference = await referenceOutputs(out, async () => {
+      for (const c of calls(out)) {
+        const r = await inRoot(farm.session, [RUSTC, ...c.args], { cwd: dir });
+        expect(r.exitCode, text(r.stderr)).toBe(0);
+      }
+    });
     expect(reference.get("app-a1")!.readUInt16LE(18), "an aarch64 program (e_machine 183)").toBe(183);
-    rmSync(out, { recursive: true });
-    mkdirSync(out);
     const reprise = await aarch64Client(dir, { ...farmEnv("linux/x86_64"), REPRISE_DIST_FALLBACK: "fail" });
     try {
-      const before = jobsRun(x86Builder);
-      const armBefore = jobsRun(armBuilder!);
+      const before = jobsRun(farm.x86Builder);
+      const armBefore = jobsRun(farm.armBuilder!);
       for (const c of calls(out)) {
         const r = await reprise([RUSTC, ...c.args]);
         expect(r.exitCode, text(r.stderr)).toBe(0);
       }
       expectSameOutputs(out, reference, "the aarch64 client's local build");
-      const s = JSON.parse(text((await reprise(["--show-stats", "--json"])).stdout)).stats as StatsJson;
+      const s = await reprise.stats();
       // The lib crates go to the preferred x86_64 pool; the program links on the aarch64 builder, the only one
       // reporting the client's linker identity for aarch64 (its root's gcc is the client's).
       expect(s.fallbacks, `${JSON.stringify(s)}\n${reprise.log()}`).toEqual({});
       expect(remote(s).compiles).toBe(4);
-      expect(jobsRun(x86Builder) - before, x86Builder.output().slice(-3000)).toBe(3);
-      expect(jobsRun(armBuilder!) - armBefore, armBuilder!.output().slice(-3000)).toBe(1);
+      expect(jobsRun(farm.x86Builder) - before, farm.x86Builder.output().slice(-3000)).toBe(3);
+      expect(jobsRun(farm.armBuilder!) - armBefore, farm.armBuilder!.output().slice(-3000)).toBe(1);
     } finally {
       await reprise(["--stop-server"]);
     }
   });
 
   it("a crate no builder can take (an aarch64 client's x86_64 crate, the aarch64 builder gone) compiles locally, the reason in stats", async () => {
-    await armBuilder!.kill();
-    armBuilder = undefined;
-    await waitForPools(["linux/x86_64"]);
-    const dir = join(work, "arm64-for-x86");
+    await farm.stopArmBuilder();
+    const dir = join(farm.work, "arm64-for-x86");
     writeProject(dir);
     const out = join(dir, "target");
-    mkdirSync(out);
     const base = calls(out, X86)[0]!;
-    const ref = await inRoot(session, [RUSTC, ...base.args], { cwd: dir });
-    expect(ref.exitCode, text(ref.stderr)).toBe(0);
-    const reference = readOutputs(out);
-    rmSync(out, { recursive: true });
-    mkdirSync(out);
+    const reference = await referenceOutputs(out, async () => {
+      const ref = await inRoot(farm.session, [RUSTC, ...base.args], { cwd: dir });
+      expect(ref.exitCode, text(ref.stderr)).toBe(0);
+    });
     const reprise = await aarch64Client(dir, farmEnv("linux/x86_64"));
     try {
-      const before = jobsRun(x86Builder);
+      const before = jobsRun(farm.x86Builder);
       const r = await reprise([RUSTC, ...base.args]);
       expect(r.exitCode, text(r.stderr)).toBe(0);
       expectSameOutputs(out, reference, "the local compile");
-      const s = JSON.parse(text((await reprise(["--show-stats", "--json"])).stdout)).stats as StatsJson;
+      const s = await reprise.stats();
       expect(remote(s).compiles).toBe(0);
       // The x86_64 builder holds Debian's aarch64 std only; the rustc archive the client falls back to runs on aarch64 alone.
       expect(s.fallbacks).toEqual({ "dist-no-builder": 1 });
-      expect(jobsRun(x86Builder)).toBe(before);
+      expect(jobsRun(farm.x86Builder)).toBe(before);
     } finally {
       await reprise(["--stop-server"]);
     }
