@@ -1,6 +1,6 @@
 import { execa, type Options } from "execa";
 import type { StatsSnapshot } from "../../packages/core/src/stats/stats.js";
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -88,6 +88,15 @@ export class RepriseSandbox {
     for (let i = 0; i < 300 && (await this.stats(cwd)).fallbackCopiesWaiting > 0; i++) await new Promise((r) => setTimeout(r, 200));
     const left = (await this.stats(cwd)).fallbackCopiesWaiting;
     if (left > 0) throw new Error(`the daemon still had ${left} fallback copies to make after 60 s`);
+  }
+
+  /** The last `lines` lines of the daemon's log (only those `keep` accepts, when given), for failure messages. */
+  daemonLogTail(lines: number, keep: (line: string) => boolean = () => true): string {
+    try {
+      return readFileSync(join(this.runtimeDir, "daemon.log"), "utf8").split("\n").filter(keep).slice(-lines).join("\n");
+    } catch {
+      return "(no daemon log)";
+    }
   }
 
   async zeroStats(): Promise<void> {
