@@ -5,10 +5,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { request } from "undici";
 import { hashBytes } from "@reprise/core";
 import { generateKeyPair, SignJWT } from "jose";
-import { clientCommand, plain, RepriseSandbox, text, type StatsJson } from "../support/reprise-env.js";
+import { RepriseSandbox, text } from "../support/reprise-env.js";
 import { ensureDebianPackages } from "../support/sandbox-engines.js";
 import { expectSameAsPlain } from "../support/compare.js";
-import { startBuilder, startNodeProcess, startScheduler, REPRISE_DIST_BIN, builderConfig, type FarmProcess, type SchedulerHandle } from "../support/farm-processes.js";
+import { startBuilder, startNodeProcess, REPRISE_DIST_BIN, builderConfig, type FarmProcess, type SchedulerHandle } from "../support/farm-processes.js";
+import { farmLogTail as daemonLog, farmStats as remote } from "../support/farm-client.js";
+import { LoopbackFarm, type BuilderSpec } from "../support/loopback-farm.js";
+import { makeThroughReprise, PlainMakeReference } from "../support/make-build.js";
 import { writeFarmProject } from "../support/farm-project.js";
 import { maliciousArchives } from "../support/malicious-archives.js";
 import { makeCertificates } from "../../packages/dist/test/support/test-certificates.js";
@@ -23,73 +26,35 @@ import { hostPlatform } from "../../packages/dist/src/platform.js";
  */
 
 const FILES = 9;
-const launcher = clientCommand("native").join(" ");
 
+let farm: LoopbackFarm;
 let sched: SchedulerHandle;
 let builders: FarmProcess[] = [];
 let root: string;
 let sb: RepriseSandbox;
 
-function farmEnv(more: Record<string, string> = {}): Record<string, string> {
-  return { REPRISE_DIST_SCHEDULER_URL: sched.url, REPRISE_DIST_TOKEN: sched.clientToken, REPRISE_DIST_MODE: "always", ...more };
-}
-
-async function startBuilders(): Promise<void> {
-  builders = await Promise.all(
-    ["b1", "b2"].map((id) => startBuilder({ schedulerUrl: sched.url, token: sched.builderToken, builderId: id, dataDir: join(root, "builders", id) })),
-  );
-}
-
-async function waitForBuilders(n: number): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    const r = await request(`${sched.url}/v1/status`, { headers: { authorization: `Bearer ${sched.clientToken}`, "x-reprise-dist-protocol": "2" } });
-    const body = (await r.body.json()) as { pools: { builders: unknown[] }[] };
-    if (body.pools.reduce((k, p) => k + p.builders.length, 0) >= n) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`fewer than ${n} builders registered`);
-}
+const farmEnv = (more: Record<string, string> = {}) => farm.env(more);
 
 /** Builds `dir` plainly for the reference, then through Reprise with `env`; `during` runs while the Reprise build does. */
 async function buildBoth(client: RepriseSandbox, dir: string, outputs: string[], env: Record<string, string>, during?: () => Promise<void>) {
-  const read = () => new Map(outputs.map((o) => [o, readFileSync(join(dir, o))]));
-  const ref = await plain("make", ["-j8"], dir);
-  expect(ref.exitCode, text(ref.stderr)).toBe(0);
-  const reference = read();
-  await plain("make", ["clean"], dir);
+  const reference = await PlainMakeReference.build(dir, outputs, 8);
   await client.zeroStats();
-  const build = plain("make", ["-j8", `CC=${launcher} gcc`, `CXX=${launcher} g++`], dir, client.env(env));
+  const build = makeThroughReprise(client, dir, 8, env);
   if (during) await during();
   const r = await build;
   expect(r.exitCode, text(r.stderr)).toBe(0);
-  for (const [file, data] of read()) expect(data.equals(reference.get(file)!), `${file} byte-identical to the plain build`).toBe(true);
+  reference.expectSame();
   return client.stats();
-}
-
-const remote = (s: StatsJson) => s.remote?.farm ?? { compiles: 0, bytesUploaded: 0, roundTrips: 0 };
-
-function daemonLog(client: RepriseSandbox): string {
-  try {
-    return readFileSync(join(client.runtimeDir, "daemon.log"), "utf8").split("\n").filter((l) => /WARN|ERROR|farm/.test(l)).slice(-8).join("\n");
-  } catch {
-    return "(no daemon log)";
-  }
 }
 
 beforeAll(async () => {
   ensureDebianPackages(["bubblewrap"]);
-  sb = new RepriseSandbox();
-  root = join(sb.root, "farm");
-  mkdirSync(root, { recursive: true });
-  sched = await startScheduler();
-  await startBuilders();
-  await waitForBuilders(2);
+  farm = await LoopbackFarm.start({ builders: [{ id: "b1" }, { id: "b2" }] });
+  ({ sched, builders, sb, dir: root } = farm);
 }, 180_000);
 
 afterAll(async () => {
-  await sb?.dispose();
-  await Promise.all(builders.map((b) => b.kill()));
-  await sched?.kill();
+  await farm?.dispose();
 });
 
 describe("build farm on loopback (scheduler, two bwrap builders, client daemon)", () => {
@@ -200,7 +165,7 @@ describe("build farm on loopback (scheduler, two bwrap builders, client daemon)"
     expect(s.misses).toBe(9);
     expect(remote(s).compiles, daemonLog(sb)).toBeGreaterThan(0);
     // The victim's jobs were retried on the other builder or compiled here; either way the objects are right.
-    builders[0] = await startBuilder({ schedulerUrl: sched.url, token: sched.builderToken, builderId: "b1", dataDir: join(root, "builders", "b1") });
+    builders[0] = await startBuilder(farm.builderOptions({ id: "b1" }));
   }, 300_000);
 
   it("refuses bad tokens: a wrong client token, a forged, foreign or missing job token, a wrong protocol version", async () => {
@@ -337,17 +302,14 @@ describe("build farm on loopback (scheduler, two bwrap builders, client daemon)"
     const dir = join(root, "nosched");
     const outputs = writeFarmProject(dir, FILES, "nosched");
     const half = outputs.filter((o) => o.endsWith(".o")).slice(0, 4);
-    const read = () => new Map(outputs.map((o) => [o, readFileSync(join(dir, o))]));
-    expect((await plain("make", ["-j8"], dir)).exitCode).toBe(0);
-    const reference = read();
-    await plain("make", ["clean"], dir);
+    const reference = await PlainMakeReference.build(dir, outputs, 8);
     await sb.zeroStats();
-    const make = (targets: string[]) => plain("make", ["-j8", `CC=${launcher} gcc`, `CXX=${launcher} g++`, ...targets], dir, sb.env(farmEnv()));
+    const make = (targets: string[]) => makeThroughReprise(sb, dir, 8, farmEnv(), targets);
     expect((await make(half)).exitCode).toBe(0);
     await sched.kill("SIGKILL");
     const rest = await make([]);
     expect(rest.exitCode, text(rest.stderr)).toBe(0);
-    for (const [file, data] of read()) expect(data.equals(reference.get(file)!), `${file} byte-identical to the plain build`).toBe(true);
+    reference.expectSame();
     const s = await sb.stats();
     expect(remote(s).compiles, JSON.stringify(s.fallbacks)).toBe(half.length);
     const unreachable = s.fallbacks["dist-scheduler-unreachable"] ?? 0;
@@ -413,31 +375,23 @@ describe("a scheduler that accepts connections and never answers (a hung process
 });
 
 describe("build farm with TLS and with the container sandbox (each its own scheduler and builder)", () => {
-  let own: SchedulerHandle | undefined;
-  let builder: FarmProcess | undefined;
-  let client: RepriseSandbox | undefined;
+  let current: LoopbackFarm | undefined;
 
   afterAll(async () => {
-    await client?.dispose();
-    await builder?.kill();
-    await own?.kill();
+    await current?.dispose();
   });
 
-  async function farm(id: string, extra: Partial<Parameters<typeof startBuilder>[0]>) {
-    await client?.dispose();
-    await builder?.kill();
-    await own?.kill();
-    own = await startScheduler();
-    builder = await startBuilder({ schedulerUrl: own.url, token: own.builderToken, builderId: id, dataDir: join(root, "builders", id), ...extra });
-    client = new RepriseSandbox();
-    return { own, builder, client };
+  async function ownFarm(id: string, extra: Omit<BuilderSpec, "id">) {
+    await current?.dispose();
+    current = await LoopbackFarm.start({ builders: [{ id, dataDir: join(root, "builders", id), ...extra }] });
+    return { own: current.sched, builder: current.builders[0]!, client: current.sb };
   }
 
   it("a builder serving https: a client trusting the test CA compiles there; one that does not falls back locally", async () => {
     ensureDebianPackages(["openssl"]);
     mkdirSync(join(root, "tls"), { recursive: true });
     const certs = makeCertificates(join(root, "tls"));
-    const f = await farm("tls1", { extra: { tls: { certFile: certs.cert, keyFile: certs.key } } });
+    const f = await ownFarm("tls1", { extra: { tls: { certFile: certs.cert, keyFile: certs.key } } });
     expect(f.builder.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
     const env = { REPRISE_DIST_SCHEDULER_URL: f.own.url, REPRISE_DIST_TOKEN: f.own.clientToken, REPRISE_DIST_MODE: "always" };
     const dir = join(root, "tls-proj");
@@ -463,7 +417,7 @@ describe("build farm with TLS and with the container sandbox (each its own sched
 
   it("a builder running jobs with podman (container sandbox): make -j8 byte-identical", async () => {
     ensureDebianPackages(["podman", "runc"]);
-    const f = await farm("pod1", { sandbox: "podman", sandboxOptions: { engine: "podman", runtime: "runc" } });
+    const f = await ownFarm("pod1", { sandbox: "podman", sandboxOptions: { engine: "podman", runtime: "runc" } });
     expect(f.builder.output()).toMatch(/sandbox (podman|docker)/);
     const dir = join(root, "podman-proj");
     const outputs = writeFarmProject(dir, 4, "podman");
