@@ -1,13 +1,13 @@
-import { mkdirSync, readFileSync } from "node:fs";
 import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { request } from "undici";
-import { clientCommand, plain, RepriseSandbox, text, type StatsJson } from "../support/reprise-env.js";
+import { plain, RepriseSandbox, text, type StatsJson } from "../support/reprise-env.js";
 import { ensureDebianPackages } from "../support/sandbox-engines.js";
-import { startBuilder, startScheduler, type FarmProcess, type SchedulerHandle } from "../support/farm-processes.js";
 import { writeFarmProject } from "../support/farm-project.js";
 import { startFaultProxy, type FaultProxy } from "../support/fault-proxy.js";
+import { farmLogTail, farmStats as remote } from "../support/farm-client.js";
+import { LoopbackFarm } from "../support/loopback-farm.js";
+import { makeThroughReprise, PlainMakeReference } from "../support/make-build.js";
 
 /**
  * A builder that answers garbage, and uploads that fail, end to end: a real
@@ -19,16 +19,11 @@ import { startFaultProxy, type FaultProxy } from "../support/fault-proxy.js";
  */
 
 const FILES = 4;
-const launcher = clientCommand("native").join(" ");
 
-let sched: SchedulerHandle;
-let builder: FarmProcess;
+let farm: LoopbackFarm;
 let proxy: FaultProxy;
 let sb: RepriseSandbox;
 let root: string;
-
-const farmEnv = (): Record<string, string> => ({ REPRISE_DIST_SCHEDULER_URL: sched.url, REPRISE_DIST_TOKEN: sched.clientToken, REPRISE_DIST_MODE: "always" });
-const remote = (s: StatsJson) => s.remote?.farm ?? { compiles: 0, bytesUploaded: 0, roundTrips: 0 };
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -41,13 +36,7 @@ function freePort(): Promise<number> {
   });
 }
 
-function daemonLog(): string {
-  try {
-    return readFileSync(join(sb.runtimeDir, "daemon.log"), "utf8").split("\n").filter((l) => /WARN|ERROR|farm/.test(l)).slice(-8).join("\n");
-  } catch {
-    return "(no daemon log)";
-  }
-}
+const daemonLog = () => farmLogTail(sb);
 
 /**
  * A plain build for the reference, the build through the farm, then a clean
@@ -57,27 +46,20 @@ function daemonLog(): string {
 async function buildThroughFaults(variant: string): Promise<StatsJson> {
   const dir = join(root, variant);
   const outputs = writeFarmProject(dir, FILES, variant);
-  const read = () => new Map(outputs.map((o) => [o, readFileSync(join(dir, o))]));
-  const ref = await plain("make", ["-j4"], dir);
-  expect(ref.exitCode, text(ref.stderr)).toBe(0);
-  const reference = read();
-  const same = (what: string) => {
-    for (const [file, data] of read()) expect(data.equals(reference.get(file)!), `${file} byte-identical to the plain build (${what})`).toBe(true);
-  };
-  const make = (env: Record<string, string>) => plain("make", ["-j4", `CC=${launcher} gcc`, `CXX=${launcher} g++`], dir, sb.env(env));
+  const reference = await PlainMakeReference.build(dir, outputs, 4);
+  const make = (env: Record<string, string>) => makeThroughReprise(sb, dir, 4, env);
 
-  await plain("make", ["clean"], dir);
   await sb.zeroStats();
-  const farmBuild = await make(farmEnv());
+  const farmBuild = await make(farm.env());
   expect(farmBuild.exitCode, text(farmBuild.stderr)).toBe(0);
-  same("through the farm");
+  reference.expectSame("through the farm");
   const stats = await sb.stats();
 
   await plain("make", ["clean"], dir);
   await sb.zeroStats();
   const fromCache = await make({});
   expect(fromCache.exitCode, text(fromCache.stderr)).toBe(0);
-  same("from the cache");
+  reference.expectSame("from the cache");
   const cached = await sb.stats();
   expect(cached.hitsDirect + cached.hitsPreprocessor, "every object comes from the cache").toBe(FILES);
   expect(cached.misses).toBe(0);
@@ -86,35 +68,19 @@ async function buildThroughFaults(variant: string): Promise<StatsJson> {
 
 beforeAll(async () => {
   ensureDebianPackages(["bubblewrap"]);
-  sb = new RepriseSandbox();
-  root = join(sb.root, "faults");
-  mkdirSync(root, { recursive: true });
-  sched = await startScheduler();
+  farm = await LoopbackFarm.start({ dirName: "faults" });
+  ({ sb, dir: root } = farm);
   proxy = await startFaultProxy();
   const port = await freePort();
   // The builder tells the scheduler the proxy's address: every client request passes through it.
-  builder = await startBuilder({
-    schedulerUrl: sched.url,
-    token: sched.builderToken,
-    builderId: "proxied",
-    dataDir: join(root, "builder"),
-    extra: { listen: { host: "127.0.0.1", port }, publicUrl: proxy.url },
-  });
+  await farm.startBuilder({ id: "proxied", dataDir: join(root, "builder"), extra: { listen: { host: "127.0.0.1", port }, publicUrl: proxy.url } });
   proxy.target = new URL(`http://127.0.0.1:${port}`);
-  for (let i = 0; i < 100; i++) {
-    const r = await request(`${sched.url}/v1/status`, { headers: { authorization: `Bearer ${sched.clientToken}`, "x-reprise-dist-protocol": "2" } });
-    const body = (await r.body.json()) as { pools: { builders: unknown[] }[] };
-    if (body.pools.some((p) => p.builders.length > 0)) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error("the builder did not register");
+  await farm.waitForBuilders(1);
 }, 180_000);
 
 afterAll(async () => {
-  await sb?.dispose();
-  await builder?.kill();
+  await farm?.dispose();
   await proxy?.close();
-  await sched?.kill();
 });
 
 describe("farm faults through a real proxy (scheduler, one bwrap builder behind the proxy, client daemon)", () => {
