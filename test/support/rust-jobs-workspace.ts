@@ -19,6 +19,15 @@ export const JOBS_WORKSPACE = join(REPO_ROOT, "test-fixtures/rust-jobs-workspace
 export const LIBRARY_CRATES = ["app", "base", "mid"];
 export const LINKED_CRATES = ["build_script_build", "describe", "tool"];
 
+/** A plain build's results, for builds through Reprise to equal. */
+export interface PlainReference {
+  artifacts: Map<string, Artifact>;
+  /** cargo's timing-free messages (cargoMessages). */
+  messages: string[];
+  /** What the built `tool` prints. */
+  run: string;
+}
+
 export class RustJobsWorkspace {
   readonly dir: string;
   readonly cargoHome: string;
@@ -45,6 +54,26 @@ export class RustJobsWorkspace {
   async cleanBuild(opts: { wrapper?: boolean; env?: Record<string, string> } = {}) {
     await this.cargoRun(["clean", "-q"], opts);
     return this.cargoRun(["build", "--message-format=json"], opts);
+  }
+
+  /** A plain `cargo clean && cargo build` (no Reprise) as the reference, with `opts`. */
+  async plainReference(opts: { env?: Record<string, string> } = {}): Promise<PlainReference> {
+    const plain = await this.cleanBuild(opts);
+    return { artifacts: this.artifacts(), messages: cargoMessages(plain.all), run: await this.runTool() };
+  }
+
+  /** Zeroes the sandbox's stats, then `cargo clean && cargo build` through Reprise with `env`: cargo's output and the stats after. */
+  async cleanBuildThroughReprise(env: Record<string, string>): Promise<{ built: { stderr: string; all: string }; stats: StatsJson }> {
+    await this.sb.zeroStats();
+    const built = await this.cleanBuild({ wrapper: true, env });
+    return { built, stats: await this.sb.stats() };
+  }
+
+  /** Expects the build whose cargo output is `built` to equal `reference`: every artifact byte for byte, cargo's messages, the tool's output. */
+  async expectSameAs(reference: PlainReference, built: { all: string }, label: string): Promise<void> {
+    expectSameArtifacts(this.artifacts(), reference.artifacts, label);
+    expect(cargoMessages(built.all)).toEqual(reference.messages);
+    expect(await this.runTool()).toBe(reference.run);
   }
 
   /** rustc's outputs under target/debug, and under target/<triple>/debug when given. */
