@@ -1,9 +1,7 @@
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { RepriseSandbox, type StatsJson } from "../support/reprise-env.js";
-import { findCargo, RUSTC_PLUGIN, type Artifact } from "../support/rust-workspace.js";
-import { cargoMessages, expectSameArtifacts, fallbacks, LIBRARY_CRATES, LINKED_CRATES, RustJobsWorkspace, sum } from "../support/rust-jobs-workspace.js";
+import { RepriseSandbox } from "../support/reprise-env.js";
+import { findCargo, RUSTC_PLUGIN } from "../support/rust-workspace.js";
+import { cargoMessages, expectSameArtifacts, fallbacks, LIBRARY_CRATES, LINKED_CRATES, RustJobsWorkspace, sum, type PlainReference } from "../support/rust-jobs-workspace.js";
 import { ensureDebianPackages } from "../support/sandbox-engines.js";
 
 /**
@@ -21,46 +19,31 @@ const cargo = findCargo();
 const LONG = 900_000;
 let sb: RepriseSandbox;
 let ws: RustJobsWorkspace;
-let reference: Map<string, Artifact>;
-let referenceMessages: string[];
-let referenceRun: string;
+let reference: PlainReference;
 
 beforeAll(async () => {
   ensureDebianPackages(["bubblewrap"]);
   if (!cargo) throw new Error("cargo not found: install rustup's stable toolchain (README)");
   sb = new RepriseSandbox({ REPRISE_PLUGINS: RUSTC_PLUGIN });
   ws = new RustJobsWorkspace(sb, cargo);
-  const plain = await ws.cleanBuild({ env: { RJ_FLAVOUR: "plain-env" } });
-  reference = ws.artifacts();
-  referenceMessages = cargoMessages(plain.all);
-  referenceRun = await ws.runTool();
+  reference = await ws.plainReference({ env: { RJ_FLAVOUR: "plain-env" } });
 }, LONG);
 
 afterAll(async () => {
   await sb?.dispose();
 });
 
-function daemonWarnings(): string {
-  try {
-    return readFileSync(join(sb.runtimeDir, "daemon.log"), "utf8").split("\n").filter((l) => l.includes("WARN")).slice(-8).join("\n");
-  } catch {
-    return "(no daemon log)";
-  }
-}
+const daemonWarnings = () => sb.daemonLogTail(8, (l) => l.includes("WARN"));
 
 it(
   "every crate compiles in the sandbox, the linked ones with this machine's linker carried in, and every artifact equals a plain build's",
   async () => {
-    expect(referenceRun).toContain("plain-env");
-    expect(referenceMessages.join("\n")).toContain("unused variable: `unused_note`");
-    await sb.zeroStats();
-    const built = await ws.cleanBuild({ wrapper: true, env: { REPRISE_HERMETIC: "bwrap", RJ_FLAVOUR: "plain-env" } });
-    const s: StatsJson = await sb.stats();
+    expect(reference.run).toContain("plain-env");
+    expect(reference.messages.join("\n")).toContain("unused variable: `unused_note`");
+    const { built, stats: s } = await ws.cleanBuildThroughReprise({ REPRISE_HERMETIC: "bwrap", RJ_FLAVOUR: "plain-env" });
     expect(s.hermetic?.bwrap ?? 0, `sandboxed compiles; fallbacks ${JSON.stringify(s.fallbacks)}\n${daemonWarnings()}`).toBe(LIBRARY_CRATES.length + LINKED_CRATES.length);
     expect(fallbacks(s)).toEqual({});
-    expectSameArtifacts(ws.artifacts(), reference, "hermetic build");
-    expect(cargoMessages(built.all)).toEqual(referenceMessages);
-    expect(await ws.runTool()).toBe(referenceRun);
+    await ws.expectSameAs(reference, built, "hermetic build");
   },
   LONG,
 );
@@ -68,11 +51,9 @@ it(
 it(
   "a warm rebuild hits every crate; an env! variable's value reaches the sandboxed compile",
   async () => {
-    await sb.zeroStats();
-    await ws.cleanBuild({ wrapper: true, env: { REPRISE_HERMETIC: "bwrap", RJ_FLAVOUR: "plain-env" } });
-    let s = await sb.stats();
+    let { stats: s } = await ws.cleanBuildThroughReprise({ REPRISE_HERMETIC: "bwrap", RJ_FLAVOUR: "plain-env" });
     expect(sum(s.hermetic)).toBe(0);
-    expectSameArtifacts(ws.artifacts(), reference, "warm build");
+    expectSameArtifacts(ws.artifacts(), reference.artifacts, "warm build");
 
     // option_env!("RJ_FLAVOUR") in base: another value is another compile of base (and of what uses it), in the sandbox.
     await sb.zeroStats();
