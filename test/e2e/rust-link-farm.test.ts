@@ -11,17 +11,17 @@
  * identity (clang) gets no link jobs: they compile here, counted
  * `dist-no-builder`.
  */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { request } from "undici";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { inspectLinker } from "@reprise/plugin-rustc";
-import { REPO_ROOT, RepriseSandbox, text } from "../support/reprise-env.js";
-import { startBuilder, startScheduler, type FarmProcess, type SchedulerHandle } from "../support/farm-processes.js";
-import { findCargo, RUSTC_PLUGIN, type Artifact } from "../support/rust-workspace.js";
-import { cargoMessages, expectSameArtifacts, fallbacks, LIBRARY_CRATES, LINKED_CRATES, RustJobsWorkspace } from "../support/rust-jobs-workspace.js";
+import { REPO_ROOT, text, type RepriseSandbox } from "../support/reprise-env.js";
+import type { FarmProcess } from "../support/farm-processes.js";
+import { findCargo, RUSTC_PLUGIN } from "../support/rust-workspace.js";
+import { expectSameArtifacts, fallbacks, LIBRARY_CRATES, LINKED_CRATES, RustJobsWorkspace, type PlainReference } from "../support/rust-jobs-workspace.js";
 import { rustupDistTree, startDistServer, type DistServer } from "../support/rustup-dist-server.js";
 import { ensureDebianPackages } from "../support/sandbox-engines.js";
+import { LoopbackFarm } from "../support/loopback-farm.js";
 
 const RUSTUP_PLUGIN = join(REPO_ROOT, "packages/plugin-rustup/dist/index.js");
 const RUSTUP = join(process.env.HOME ?? "/root", ".cargo/bin/rustup");
@@ -30,54 +30,24 @@ const cargo = findCargo();
 const LONG = 900_000;
 /** The crates linked here: the jobs workspace's, and a cdylib with its build script added for this test. */
 const LINKED = [...LINKED_CRATES, "ffi", "build_script_build"];
+let farm: LoopbackFarm;
 let sb: RepriseSandbox;
-let sched: SchedulerHandle;
 let builder: FarmProcess;
 let dist: DistServer;
 let ws: RustJobsWorkspace;
 let dataDir: string;
-let reference: Map<string, Artifact>;
-let referenceMessages: string[];
-let referenceRun: string;
+let reference: PlainReference;
 
-interface BuilderStatus {
-  builderId: string;
-  capabilities?: string[];
-}
+const builders = () => farm.listed();
 
-async function builders(): Promise<BuilderStatus[]> {
-  const r = await request(`${sched.url}/v1/status`, { headers: { authorization: `Bearer ${sched.clientToken}`, "x-reprise-dist-protocol": "2" } });
-  const body = (await r.body.json()) as { pools: { builders: BuilderStatus[] }[] };
-  return body.pools.flatMap((p) => p.builders);
-}
-
-async function waitForBuilders(n: number): Promise<void> {
-  for (let i = 0; i < 300 && (await builders()).length !== n; i++) await new Promise((r) => setTimeout(r, 200));
-  if ((await builders()).length !== n) throw new Error(`expected ${n} registered builders:\n${builder?.output().slice(-3000)}`);
-}
-
+/** A builder installing toolchains with rustup from the loopback server, `rust` added to its config; waited for. */
 async function startLinkBuilder(builderId: string, rust: Record<string, unknown> = {}): Promise<void> {
-  builder = await startBuilder({
-    schedulerUrl: sched.url,
-    token: sched.builderToken,
-    builderId,
-    dataDir,
-    extra: { rust: { rustup: { rustup: RUSTUP, distServer: dist.url, timeoutMs: 300_000 }, ...rust } },
-  });
-  await waitForBuilders(1);
+  builder = await farm.startBuilder({ id: builderId, dataDir, extra: { rust: { rustup: { rustup: RUSTUP, distServer: dist.url, timeoutMs: 300_000 }, ...rust } } });
+  await farm.waitForBuilders(1);
 }
 
-function farmEnv(): Record<string, string> {
-  return { REPRISE_DIST_SCHEDULER_URL: sched.url, REPRISE_DIST_TOKEN: sched.clientToken, REPRISE_DIST_MODE: "always", REPRISE_DIST_JOB_TIMEOUT_MS: "600000" };
-}
-
-function daemonLog(): string {
-  try {
-    return readFileSync(join(sb.runtimeDir, "daemon.log"), "utf8").split("\n").slice(-20).join("\n");
-  } catch {
-    return "(no daemon log)";
-  }
-}
+const farmEnv = () => farm.env({ REPRISE_DIST_JOB_TIMEOUT_MS: "600000" });
+const daemonLog = () => sb.daemonLogTail(20);
 
 /**
  * A cdylib using `mid` (and `base` through it, found in `-L dependency=`): its
@@ -116,27 +86,22 @@ beforeAll(async () => {
   ensureDebianPackages(["bubblewrap", "clang"]);
   if (!cargo) throw new Error("cargo not found: install rustup's stable toolchain (README)");
   dist = await startDistServer(rustupDistTree());
-  sb = new RepriseSandbox({ REPRISE_PLUGINS: `${RUSTC_PLUGIN},${RUSTUP_PLUGIN}` });
-  dataDir = join(sb.root, "farm", "b1");
-  mkdirSync(dataDir, { recursive: true });
-  sched = await startScheduler();
+  farm = await LoopbackFarm.start({ clientEnv: { REPRISE_PLUGINS: `${RUSTC_PLUGIN},${RUSTUP_PLUGIN}` } });
+  sb = farm.sb;
+  // One data dir for every builder of the file: a later one finds the toolchain the first installed.
+  dataDir = join(farm.dir, "b1");
   await startLinkBuilder("link-b1");
   ws = new RustJobsWorkspace(sb, cargo);
   addCdylib(ws.dir);
-  const plain = await ws.cleanBuild();
-  reference = ws.artifacts();
-  referenceMessages = cargoMessages(plain.all);
-  referenceRun = await ws.runTool();
-  const cdylib = [...reference.keys()].find((k) => /^deps\/libffi(-[0-9a-f]+)?\.so$/.test(k));
+  reference = await ws.plainReference();
+  const cdylib = [...reference.artifacts.keys()].find((k) => /^deps\/libffi(-[0-9a-f]+)?\.so$/.test(k));
   expect(cdylib, "the plain build made the cdylib").toBeDefined();
   // The C function is linked in from the static archive.
-  expect(reference.get(cdylib!)!.data.includes(Buffer.from("twice\0"))).toBe(true);
+  expect(reference.artifacts.get(cdylib!)!.data.includes(Buffer.from("twice\0"))).toBe(true);
 }, LONG);
 
 afterAll(async () => {
-  await sb?.dispose();
-  await builder?.kill();
-  await sched?.kill();
+  await farm?.dispose();
   await dist?.close();
 });
 
@@ -148,15 +113,11 @@ it(
     // What a user sees.
     const shown = await sb.run(["--dist-status"], sb.root, { env: farmEnv() });
     expect(text(shown.stdout)).toContain(`      can also finish: link:${HOST}:${cc.identity}\n`);
-    await sb.zeroStats();
-    const built = await ws.cleanBuild({ wrapper: true, env: farmEnv() });
-    const s = await sb.stats();
+    const { built, stats: s } = await ws.cleanBuildThroughReprise(farmEnv());
     // Nothing fell back: every crate, linked or not, compiled on the builder.
     expect(fallbacks(s), `${daemonLog()}\n${builder.output().slice(-3000)}`).toEqual({});
     expect(s.remote?.farm?.compiles ?? 0).toBe(LIBRARY_CRATES.length + LINKED.length);
-    expectSameArtifacts(ws.artifacts(), reference, "farm build with links on the builder");
-    expect(cargoMessages(built.all)).toEqual(referenceMessages);
-    expect(await ws.runTool()).toBe(referenceRun);
+    await ws.expectSameAs(reference, built, "farm build with links on the builder");
   },
   LONG,
 );
@@ -183,19 +144,17 @@ it(
   "a builder whose linker has another identity (clang for the host) gets no link jobs: they link here, counted dist-no-builder; the libraries still go",
   async () => {
     await builder.kill();
-    await waitForBuilders(0);
+    await farm.waitForBuilders(0);
     await startLinkBuilder("clang-linker-b2", { linkTargets: [{ target: HOST, linker: "clang" }] });
     const caps = (await builders())[0]!.capabilities ?? [];
     const cc = await inspectLinker("cc", { cwd: "/", pathEnv: process.env.PATH });
     expect(caps.some((c) => c.startsWith(`link:${HOST}:`))).toBe(true);
     expect(caps).not.toContain(`link:${HOST}:${cc.identity}`);
     expect((await sb.run(["--clear"], sb.root)).exitCode).toBe(0);
-    await sb.zeroStats();
-    await ws.cleanBuild({ wrapper: true, env: farmEnv() });
-    const s = await sb.stats();
+    const { stats: s } = await ws.cleanBuildThroughReprise(farmEnv());
     expect(s.remote?.farm?.compiles ?? 0, `${JSON.stringify(s.fallbacks)}\n${daemonLog()}`).toBe(LIBRARY_CRATES.length);
     expect(fallbacks(s)).toEqual({ "dist-no-builder": LINKED.length });
-    expectSameArtifacts(ws.artifacts(), reference, "farm build whose links stay local");
+    expectSameArtifacts(ws.artifacts(), reference.artifacts, "farm build whose links stay local");
   },
   LONG,
 );
