@@ -9,74 +9,62 @@
  */
 import { join } from "node:path";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readFileSync } from "node:fs";
-import { request } from "undici";
+import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { REPO_ROOT, RepriseSandbox } from "../support/reprise-env.js";
-import { startBuilder, startScheduler, type FarmProcess, type SchedulerHandle } from "../support/farm-processes.js";
+import { REPO_ROOT, type RepriseSandbox } from "../support/reprise-env.js";
+import type { FarmProcess } from "../support/farm-processes.js";
 import { findCargo, RUSTC_PLUGIN, type Artifact } from "../support/rust-workspace.js";
 import { expectSameArtifacts, fallbacks, LIBRARY_CRATES, LINKED_CRATES, RustJobsWorkspace } from "../support/rust-jobs-workspace.js";
 import { rustupDistTree, startDistServer, type DistServer } from "../support/rustup-dist-server.js";
 import { ensureDebianPackages } from "../support/sandbox-engines.js";
+import { LoopbackFarm } from "../support/loopback-farm.js";
 
 const RUSTUP_PLUGIN = join(REPO_ROOT, "packages/plugin-rustup/dist/index.js");
 const RUSTUP = join(process.env.HOME ?? "/root", ".cargo/bin/rustup");
 const cargo = findCargo();
 const LONG = 900_000;
+let farm: LoopbackFarm;
 let sb: RepriseSandbox;
-let sched: SchedulerHandle;
 let builder: FarmProcess;
 let dist: DistServer;
 let ws: RustJobsWorkspace;
 let reference: Map<string, Artifact>;
 
-async function builders(): Promise<{ builderId: string; toolchains: string[] }[]> {
-  const r = await request(`${sched.url}/v1/status`, { headers: { authorization: `Bearer ${sched.clientToken}`, "x-reprise-dist-protocol": "2" } });
-  const body = (await r.body.json()) as { pools: { builders: { builderId: string; toolchains: string[] }[] }[] };
-  return body.pools.flatMap((p) => p.builders);
+const builders = () => farm.listed();
+
+/** Stops the builder, waits until the scheduler lists none, then starts the next one (`id`, `rust` in its config) and waits for it. */
+async function replaceBuilder(id: string, rust?: Record<string, unknown>): Promise<void> {
+  await builder.kill();
+  await farm.waitForBuilders(0);
+  builder = await farm.startBuilder({ id, ...(rust ? { extra: { rust } } : {}) });
+  await farm.waitForBuilders(1);
 }
 
 beforeAll(async () => {
   ensureDebianPackages(["bubblewrap"]);
   if (!cargo) throw new Error("cargo not found: install rustup's stable toolchain (README)");
   dist = await startDistServer(rustupDistTree());
-  sb = new RepriseSandbox({ REPRISE_PLUGINS: `${RUSTC_PLUGIN},${RUSTUP_PLUGIN}` });
-  const farmDir = join(sb.root, "farm");
-  mkdirSync(farmDir, { recursive: true });
-  sched = await startScheduler();
-  builder = await startBuilder({
-    schedulerUrl: sched.url,
-    token: sched.builderToken,
-    builderId: "rustup-b1",
-    dataDir: join(farmDir, "b1"),
-    extra: { rust: { rustup: { rustup: RUSTUP, distServer: dist.url, timeoutMs: 300_000 } } },
+  farm = await LoopbackFarm.start({
+    clientEnv: { REPRISE_PLUGINS: `${RUSTC_PLUGIN},${RUSTUP_PLUGIN}` },
+    builders: [{ id: "rustup-b1", extra: { rust: { rustup: { rustup: RUSTUP, distServer: dist.url, timeoutMs: 300_000 } } } }],
   });
-  for (let i = 0; i < 100 && (await builders()).length === 0; i++) await new Promise((r) => setTimeout(r, 200));
-  if ((await builders()).length === 0) throw new Error(`the builder did not register:\n${builder.output()}`);
+  ({ sb } = farm);
+  builder = farm.builders[0]!;
   ws = new RustJobsWorkspace(sb, cargo);
   await ws.cleanBuild();
   reference = ws.artifacts();
 }, LONG);
 
 afterAll(async () => {
-  await sb?.dispose();
-  await builder?.kill();
-  await sched?.kill();
+  await farm?.dispose();
   await dist?.close();
 });
 
 it(
   "every crate compiles on a builder that installs the toolchain with rustup (linked ones with its cc, the same linker as here); nothing of the toolchain is uploaded; artifacts equal a plain build's",
   async () => {
-    await sb.zeroStats();
-    await ws.cleanBuild({ wrapper: true, env: { REPRISE_DIST_SCHEDULER_URL: sched.url, REPRISE_DIST_TOKEN: sched.clientToken, REPRISE_DIST_MODE: "always", REPRISE_DIST_JOB_TIMEOUT_MS: "600000" } });
-    const s = await sb.stats();
-    let log = "";
-    try {
-      log = readFileSync(join(sb.runtimeDir, "daemon.log"), "utf8").split("\n").slice(-15).join("\n");
-    } catch {
-      // no log
-    }
+    const { stats: s } = await ws.cleanBuildThroughReprise(farm.env({ REPRISE_DIST_JOB_TIMEOUT_MS: "600000" }));
+    const log = sb.daemonLogTail(15);
     expect(s.remote?.farm?.compiles ?? 0, `remote compiles; fallbacks ${JSON.stringify(s.fallbacks)}\n${log}\n${builder.output().slice(-3000)}`).toBe(LIBRARY_CRATES.length + LINKED_CRATES.length);
     expect(fallbacks(s)).toEqual({});
     // Only the crates' own inputs travel (sources, the dependency rmeta files): rustc's archive alone is 170 MiB.
@@ -100,15 +88,10 @@ it(
 it(
   "with no builder able to provide the descriptor, the toolchain goes as an archive, and the libraries still compile on the farm (linked crates, which need a builder's linker, here: dist-no-builder)",
   async () => {
-    await builder.kill();
-    for (let i = 0; i < 100 && (await builders()).length > 0; i++) await new Promise((r) => setTimeout(r, 200));
-    builder = await startBuilder({ schedulerUrl: sched.url, token: sched.builderToken, builderId: "plain-b2", dataDir: join(sb.root, "farm", "b2") });
-    for (let i = 0; i < 100 && (await builders()).length === 0; i++) await new Promise((r) => setTimeout(r, 200));
+    await replaceBuilder("plain-b2");
     const cleared = await sb.run(["--clear"], sb.root);
     expect(cleared.exitCode).toBe(0);
-    await sb.zeroStats();
-    await ws.cleanBuild({ wrapper: true, env: { REPRISE_DIST_SCHEDULER_URL: sched.url, REPRISE_DIST_TOKEN: sched.clientToken, REPRISE_DIST_MODE: "always", REPRISE_DIST_JOB_TIMEOUT_MS: "600000" } });
-    const s = await sb.stats();
+    const { stats: s } = await ws.cleanBuildThroughReprise(farm.env({ REPRISE_DIST_JOB_TIMEOUT_MS: "600000" }));
     expect(s.remote?.farm?.compiles ?? 0, `fallbacks ${JSON.stringify(s.fallbacks)}`).toBe(LIBRARY_CRATES.length);
     expect(fallbacks(s)).toEqual({ "dist-no-builder": LINKED_CRATES.length });
     // rustc's archive travelled this time.
@@ -121,23 +104,12 @@ it(
 it(
   "a builder whose rustup server is down: each crate compiles here, counted dist-toolchain-unavailable, with the server named in the daemon's log",
   async () => {
-    await builder.kill();
-    for (let i = 0; i < 100 && (await builders()).length > 0; i++) await new Promise((r) => setTimeout(r, 200));
     const down = await startDistServer(sb.root);
     const url = down.url;
     await down.close();
-    builder = await startBuilder({
-      schedulerUrl: sched.url,
-      token: sched.builderToken,
-      builderId: "rustup-down",
-      dataDir: join(sb.root, "farm", "b3"),
-      extra: { rust: { rustup: { rustup: RUSTUP, distServer: url, timeoutMs: 60_000 } } },
-    });
-    for (let i = 0; i < 100 && (await builders()).length === 0; i++) await new Promise((r) => setTimeout(r, 200));
+    await replaceBuilder("rustup-down", { rustup: { rustup: RUSTUP, distServer: url, timeoutMs: 60_000 } });
     expect((await sb.run(["--clear"], sb.root)).exitCode).toBe(0);
-    await sb.zeroStats();
-    await ws.cleanBuild({ wrapper: true, env: { REPRISE_DIST_SCHEDULER_URL: sched.url, REPRISE_DIST_TOKEN: sched.clientToken, REPRISE_DIST_MODE: "always" } });
-    const s = await sb.stats();
+    const { stats: s } = await ws.cleanBuildThroughReprise(farm.env());
     expect(s.remote?.farm?.compiles ?? 0).toBe(0);
     expect(fallbacks(s)).toEqual({ "dist-toolchain-unavailable": LIBRARY_CRATES.length + LINKED_CRATES.length });
     expectSameArtifacts(ws.artifacts(), reference, "local fallback when the builder cannot install");
