@@ -6,21 +6,18 @@
  * used toolchain is uninstalled — never one a running job uses, never one the
  * builder's config declares — and its laid-out sandbox root goes with it.
  */
-import { execFile, execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { CompileJob } from "@reprise/core";
-import { DirectoryDigests } from "@reprise/plugin-rustc";
-import { descriptorId, parseDescriptorId, stdDigest } from "@reprise/plugin-rustup";
+import { parseDescriptorId } from "@reprise/plugin-rustup";
 import { createRustToolchainProvider } from "@reprise/plugin-rustup/provider";
 import { ProvidedToolchains } from "../../packages/dist/src/builder/toolchain-providers.js";
 import { rustupDistTree, startDistServer, type DistServer } from "../support/rustup-dist-server.js";
+import { rustcDescriptor, RUSTUP, rustupAsClient } from "../support/rustup-client.js";
 
 const HOME = process.env.HOME ?? "/root";
-const RUSTUP = existsSync(join(HOME, ".cargo/bin/rustup")) ? join(HOME, ".cargo/bin/rustup") : "rustup";
 const HOST = "x86_64-unknown-linux-gnu";
 const STABLE = join(HOME, ".rustup/toolchains/stable-x86_64-unknown-linux-gnu");
 let tmp: string;
@@ -28,12 +25,7 @@ let dist: DistServer;
 let id95: string;
 let id96: string;
 
-async function descriptorFor(sysroot: string): Promise<string> {
-  const vv = execFileSync(join(sysroot, "bin/rustc"), ["-vV"], { encoding: "utf8", env: { ...process.env, LD_LIBRARY_PATH: join(sysroot, "lib") } });
-  const release = /^release: (.*)$/m.exec(vv)![1]!;
-  const commitHash = /^commit-hash: (.*)$/m.exec(vv)![1]!;
-  return descriptorId({ release, commitHash, target: HOST, stdDigest: (await stdDigest(new DirectoryDigests(), sysroot, HOST))! })!;
-}
+const descriptorFor = async (sysroot: string) => (await rustcDescriptor(sysroot, HOST)).id;
 
 function job(toolchainId: string): CompileJob {
   return { toolchainId, argv: ["/client/bin/rustc", "--crate-name", "x", "src/lib.rs"], cwd: "/w", env: { PATH: "/usr/bin" }, inputs: [], outputs: [], limits: { timeoutMs: 1000, maxOutputBytes: 1000 } };
@@ -65,10 +57,7 @@ beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), "reprise-rustup-bound-"));
   dist = await startDistServer(rustupDistTree());
   // The client's 1.96.0 (from the same server) names the descriptor a builder must match; 1.95.0 is this machine's stable.
-  await promisify(execFile)(RUSTUP, ["toolchain", "install", "1.96.0", "--profile", "minimal", "--no-self-update"], {
-    env: { ...process.env, RUSTUP_HOME: join(tmp, "client-rh"), CARGO_HOME: join(tmp, "client-ch"), RUSTUP_DIST_SERVER: dist.url, RUST_BACKTRACE: "0", RUSTUP_AUTO_INSTALL: "0" },
-    timeout: 300_000,
-  });
+  await rustupAsClient(tmp, dist.url, ["toolchain", "install", "1.96.0", "--profile", "minimal", "--no-self-update"], 300_000);
   id96 = await descriptorFor(join(tmp, "client-rh/toolchains/1.96.0-x86_64-unknown-linux-gnu"));
   id95 = await descriptorFor(STABLE);
   expect(parseDescriptorId(id95)?.release).toBe("1.95.0");
