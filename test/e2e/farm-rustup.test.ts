@@ -9,8 +9,7 @@
  * docs/rust.md#testing-the-rustup-path.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { execFile, execFileSync } from "node:child_process";
-import { promisify } from "node:util";
+import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -24,8 +23,8 @@ import type { WireJob } from "../../packages/dist/src/builder/job-message.js";
 import { decodeJobResult } from "../../packages/dist/src/protocol/job-result.js";
 import { startBuilder, startScheduler, type FarmProcess, type SchedulerHandle } from "../support/farm-processes.js";
 import { rustupDistTree, startDistServer, type DistServer } from "../support/rustup-dist-server.js";
+import { rustcDescriptor as descriptorFor, RUSTUP, rustupAsClient as rustupIn } from "../support/rustup-client.js";
 
-const RUSTUP = existsSync(join(process.env.HOME ?? "/root", ".cargo/bin/rustup")) ? join(process.env.HOME ?? "/root", ".cargo/bin/rustup") : "rustup";
 const AARCH64 = "aarch64-unknown-linux-gnu";
 const HOST = "x86_64-unknown-linux-gnu";
 
@@ -39,48 +38,35 @@ let clientSysroot: string;
 let crateDir: string;
 let inputs: InputStore;
 
-/** Async: the dist server answering rustup runs in this process. */
-async function rustupAsClient(args: string[]): Promise<void> {
-  await promisify(execFile)(RUSTUP, args, {
-    env: { ...process.env, RUSTUP_HOME: join(tmp, "client-rh"), CARGO_HOME: join(tmp, "client-ch"), RUSTUP_DIST_SERVER: dist.url, RUST_BACKTRACE: "0", RUSTUP_AUTO_INSTALL: "0" },
-    encoding: "utf8",
-    timeout: 180_000,
-  });
-}
+/** `rustup <args>` as the client (its own homes under the file's temporary dir), from the loopback server. */
+const rustupAsClient = (args: string[]) => rustupIn(tmp, dist.url, args, 180_000);
 
-async function descriptorFor(sysroot: string, target: string): Promise<{ id: string; release: string; commit: string }> {
-  const vv = execFileSync(join(sysroot, "bin/rustc"), ["-vV"], { encoding: "utf8", env: { ...process.env, LD_LIBRARY_PATH: join(sysroot, "lib") } });
-  const release = /^release: (.*)$/m.exec(vv)![1]!;
-  const commit = /^commit-hash: (.*)$/m.exec(vv)![1]!;
-  const digest = (await stdDigest(new DirectoryDigests(), sysroot, target))!;
-  return { id: descriptorId({ release, commitHash: commit, target, stdDigest: digest })!, release, commit };
+/** A job compiling one source file of `dir` (relative `src`) with `argv`, into `dir`/out, whose one output is `output`. */
+function oneSourceJob(argv: string[], dir: string, src: string, output: { role: string; path: string }): WireJob {
+  const data = readFileSync(join(dir, src));
+  return {
+    argv,
+    cwd: dir,
+    env: { PATH: "/usr/bin:/bin" },
+    inputs: [{ path: join(dir, src), digest: hashBytes(data), size: data.length, mode: 0o644 }],
+    outputs: [{ role: output.role, path: join(dir, output.path) }],
+    directories: [join(dir, "out")],
+    limits: { timeoutMs: 120_000, maxOutputBytes: 64 * 1024 ** 2 },
+  };
 }
 
 /** The probe crate's compile as cargo would run it (argv[0] is the client's rustc), for `target` (none: the host). */
 function probeJob(rustc: string, target?: string): { job: WireJob; argv: string[] } {
-  const src = join(crateDir, "src/lib.rs");
-  const data = readFileSync(src);
   const argv = [rustc, "--crate-name", "probe", "--edition=2021", "src/lib.rs", "--crate-type", "rlib", "-C", "opt-level=2", "-C", "metadata=5eed", "--out-dir", join(crateDir, "out"), ...(target ? ["--target", target] : [])];
-  return {
-    argv,
-    job: {
-      argv,
-      cwd: crateDir,
-      env: { PATH: "/usr/bin:/bin" },
-      inputs: [{ path: src, digest: hashBytes(data), size: data.length, mode: 0o644 }],
-      outputs: [{ role: "rlib", path: join(crateDir, "out/libprobe.rlib") }],
-      directories: [join(crateDir, "out")],
-      limits: { timeoutMs: 120_000, maxOutputBytes: 64 * 1024 ** 2 },
-    },
-  };
+  return { argv, job: oneSourceJob(argv, crateDir, "src/lib.rs", { role: "rlib", path: "out/libprobe.rlib" }) };
 }
 
-/** The same compile here, as the client's local build runs it. */
-function localCompile(argv: string[], sysroot: string): Buffer {
-  rmSync(join(crateDir, "out"), { recursive: true, force: true });
-  mkdirSync(join(crateDir, "out"));
-  execFileSync(argv[0]!, argv.slice(1), { cwd: crateDir, env: { PATH: "/usr/bin:/bin", LD_LIBRARY_PATH: join(sysroot, "lib") } });
-  return readFileSync(join(crateDir, "out/libprobe.rlib"));
+/** The same compile here, as the client's local build runs it (in `dir`, rustc's libraries in `libDir`): the bytes of `output`. */
+function localCompile(argv: string[], libDir: string, dir = crateDir, output = "out/libprobe.rlib"): Buffer {
+  rmSync(join(dir, "out"), { recursive: true, force: true });
+  mkdirSync(join(dir, "out"));
+  execFileSync(argv[0]!, argv.slice(1), { cwd: dir, env: { PATH: "/usr/bin:/bin", LD_LIBRARY_PATH: libDir } });
+  return readFileSync(join(dir, output));
 }
 
 /** The ELF machines of the objects inside an rlib (an ar archive). */
@@ -143,7 +129,7 @@ describe("a builder provides Rust toolchains with rustup", () => {
     expect(body.stderr.toString()).toBe("");
     expect(body.exitCode).toBe(0);
     const remote = body.outputs.find((o) => o.role === "rlib")!.data;
-    const local = localCompile(argv, clientSysroot);
+    const local = localCompile(argv, join(clientSysroot, "lib"));
     expect(remote.length).toBeGreaterThan(1000);
     expect(remote.equals(local)).toBe(true);
     // Its members are aarch64 objects (ELF e_machine 183): a genuine second target.
@@ -169,7 +155,7 @@ describe("a builder provides Rust toolchains with rustup", () => {
     const { job, argv } = probeJob(join(clientSysroot, "bin/rustc"));
     const { body } = await onFarm(id, job);
     expect(body.exitCode).toBe(0);
-    expect(body.outputs[0]!.data.equals(localCompile(argv, clientSysroot))).toBe(true);
+    expect(body.outputs[0]!.data.equals(localCompile(argv, join(clientSysroot, "lib")))).toBe(true);
   });
 
   it("the user's own ~/.rustup stable (1.95.0 here): the builder installs that release from the server, byte-identical", async () => {
@@ -179,7 +165,7 @@ describe("a builder provides Rust toolchains with rustup", () => {
     const { alloc, body } = await onFarm(id, job);
     expect(alloc.builderId).toBe("rustup-1");
     expect(body.exitCode).toBe(0);
-    expect(body.outputs[0]!.data.equals(localCompile(argv, stable))).toBe(true);
+    expect(body.outputs[0]!.data.equals(localCompile(argv, join(stable, "lib")))).toBe(true);
     expect(existsSync(join(tmp, `rustup-1/data/rustup/toolchains/${release}-x86_64-unknown-linux-gnu/bin/rustc`))).toBe(true);
   });
 
@@ -271,10 +257,7 @@ describe("a builder provides toolchains its config declares", () => {
     const { alloc, body } = await onFarm(id, job);
     expect(alloc.builderId).toBe("declared");
     expect(body.exitCode).toBe(0);
-    rmSync(join(crateDir, "out"), { recursive: true, force: true });
-    mkdirSync(join(crateDir, "out"));
-    execFileSync(rustc, argv.slice(1), { cwd: crateDir, env: { PATH: "/usr/bin:/bin", LD_LIBRARY_PATH: libs } });
-    const local = readFileSync(join(crateDir, "out/libprobe.rlib"));
+    const local = localCompile([rustc, ...argv.slice(1)], libs);
     const remote = body.outputs[0]!.data;
     expect(remote.equals(local)).toBe(true);
     expect(elfMachines(remote)).toEqual(new Set([183]));
@@ -289,21 +272,9 @@ describe("a program linked for aarch64 with Debian's cross gcc", () => {
     mkdirSync(join(dir, "out"), { recursive: true });
     const src = join(dir, "src/main.rs");
     writeFileSync(src, 'fn main() {\n    let v: Vec<u64> = (1..=10).map(|i| i * i).collect();\n    println!("sum {}", v.iter().sum::<u64>());\n}\n');
-    const data = readFileSync(src);
-    await inputs.putFile(src, hashBytes(data));
+    await inputs.putFile(src, hashBytes(readFileSync(src)));
     const argv = [rustc, "--crate-name", "hello", "--edition=2021", "src/main.rs", "--crate-type", "bin", "-C", "metadata=c4055", "-C", `linker=${linker}`, "--target", AARCH64, "--out-dir", join(dir, "out")];
-    return {
-      argv,
-      job: {
-        argv,
-        cwd: dir,
-        env: { PATH: "/usr/bin:/bin" },
-        inputs: [{ path: src, digest: hashBytes(data), size: data.length, mode: 0o644 }],
-        outputs: [{ role: "bin", path: join(dir, "out/hello") }],
-        directories: [join(dir, "out")],
-        limits: { timeoutMs: 120_000, maxOutputBytes: 64 * 1024 ** 2 },
-      },
-    };
+    return { argv, job: oneSourceJob(argv, dir, "src/main.rs", { role: "bin", path: "out/hello" }) };
   }
 
   it("links on a builder reporting the same aarch64-linux-gnu-gcc identity, byte-identical to the client's own link; another linker's identity finds no builder", async () => {
@@ -318,10 +289,7 @@ describe("a program linked for aarch64 with Debian's cross gcc", () => {
     expect(Buffer.from(body.stderr, "base64").toString()).toBe("");
     expect(body.exitCode).toBe(0);
     const remote = Buffer.from(body.outputs.find((o) => o.role === "bin")!.data, "base64");
-    rmSync(join(job.cwd, "out"), { recursive: true, force: true });
-    mkdirSync(join(job.cwd, "out"));
-    execFileSync(argv[0]!, argv.slice(1), { cwd: job.cwd, env: { PATH: "/usr/bin:/bin", LD_LIBRARY_PATH: join(clientSysroot, "lib") } });
-    const local = readFileSync(join(job.cwd, "out/hello"));
+    const local = localCompile(argv, join(clientSysroot, "lib"), job.cwd, "out/hello");
     // An aarch64 executable (e_machine 183), the same bytes as the client's link.
     expect(remote.readUInt16LE(18)).toBe(183);
     expect(remote.equals(local)).toBe(true);
