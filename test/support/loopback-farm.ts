@@ -37,7 +37,11 @@ export class LoopbackFarm {
       sched = await startScheduler();
       farm = new LoopbackFarm(sb, sched, dir);
       const specs = o.builders ?? [];
-      await Promise.all(specs.map((b) => farm!.startBuilder(b)));
+      // In the order given, whichever starts first: tests name builders by index.
+      const started = await Promise.allSettled(specs.map((b) => startBuilder(farm!.builderOptions(b))));
+      for (const b of started) if (b.status === "fulfilled") farm.builders.push(b.value);
+      const failed = started.find((b) => b.status === "rejected");
+      if (failed) throw failed.reason;
       if (specs.length) await farm.waitForBuilders(specs.length);
       return farm;
     } catch (err) {
