@@ -158,8 +158,8 @@ describe("build farm on loopback (scheduler, two bwrap builders, client daemon)"
     const outputs = writeFarmProject(dir, 3, "killed", 6);
     const victim = builders[0]!;
     const s = await buildBoth(sb, dir, outputs, farmEnv(), async () => {
-      // The slow units take about a second each on a builder: both builders are busy with them by now.
-      await new Promise((r) => setTimeout(r, 1500));
+      // Killed once the scheduler has given it a job (the slow units take about a second each on a builder).
+      await expect.poll(async () => (await farm.listed()).find((b) => b.builderId === "b1")?.runningJobs ?? 0, { timeout: 120_000, interval: 100 }).toBeGreaterThan(0);
       await victim.kill("SIGKILL");
     });
     expect(s.misses).toBe(9);

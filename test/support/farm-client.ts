@@ -22,6 +22,8 @@ export function farmStats(s: StatsJson): RemoteCounters {
 /** A builder as the scheduler's status lists it (the fields the tests read). */
 export interface ListedBuilder {
   builderId: string;
+  /** Jobs allocated to it and not finished. */
+  runningJobs: number;
   toolchains: string[];
   capabilities?: string[];
   installable?: string[];
