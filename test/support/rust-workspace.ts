@@ -1,8 +1,8 @@
-import { appendFileSync, existsSync, lstatSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { homedir } from "node:os";
+import { appendFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { homedir, tmpdir } from "node:os";
 import { basename, delimiter, dirname, join } from "node:path";
 import { execa } from "execa";
-import { REPO_ROOT } from "./reprise-env.js";
+import { REPO_ROOT, RepriseSandbox } from "./reprise-env.js";
 
 export const SETUP_SCRIPT = join(REPO_ROOT, "scripts/setup-rust-fixtures.sh");
 export const RUSTC_PLUGIN = join(REPO_ROOT, "packages/plugin-rustc/dist/index.js");
@@ -84,6 +84,37 @@ export default {
         .filter(Boolean)
         .map((l) => JSON.parse(l) as Outcome),
     clear: () => writeFileSync(log, ""),
+  };
+}
+
+/** A client sandbox for cargo builds whose calls' outcomes the test reads. */
+export interface OutcomeSandbox {
+  sb: RepriseSandbox;
+  outcomes: ReturnType<typeof writeOutcomeLogger>;
+  /** An empty CARGO_HOME in the sandbox's root. */
+  cargoHome: string;
+  dispose(): Promise<void>;
+}
+
+/**
+ * A sandbox whose daemon loads plugin-rustc and the outcome logger (by path,
+ * so exactly these whatever is installed), the logger in a temporary
+ * directory named after `prefix`; `dispose()` removes both.
+ */
+export function outcomeSandbox(prefix: string): OutcomeSandbox {
+  const logDir = mkdtempSync(join(tmpdir(), prefix));
+  const outcomes = writeOutcomeLogger(logDir);
+  const sb = new RepriseSandbox({ REPRISE_PLUGINS: `${RUSTC_PLUGIN},${outcomes.plugin}` });
+  const cargoHome = join(sb.root, "cargo-home");
+  mkdirSync(cargoHome);
+  return {
+    sb,
+    outcomes,
+    cargoHome,
+    dispose: async () => {
+      await sb.dispose();
+      rmSync(logDir, { recursive: true, force: true });
+    },
   };
 }
 
