@@ -1,5 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -10,12 +9,14 @@ import {
   cargoEnv,
   crateId,
   findCargo,
+  outcomeSandbox,
   RUSTC_PLUGIN,
   rustcArtifacts,
   setupRustWorkspace,
   writeOutcomeLogger,
   type Artifact,
   type Outcome,
+  type OutcomeSandbox,
 } from "../support/rust-workspace.js";
 
 // A real workspace (6 members: lib, proc-macro, lib with a build script that
@@ -110,22 +111,17 @@ it("finds cargo (PATH, then ~/.cargo/bin), as the README requires", () => {
 });
 
 describe("cargo with RUSTC_WRAPPER=reprise on a real workspace", () => {
-  let logDir: string;
+  let client: OutcomeSandbox;
   beforeAll(async () => {
-    logDir = mkdtempSync(join(tmpdir(), "reprise-rust-outcomes-"));
-    outcomes = writeOutcomeLogger(logDir);
-    // The plugins by path, so the daemon loads exactly these whatever is installed.
-    sb = new RepriseSandbox({ REPRISE_PLUGINS: `${RUSTC_PLUGIN},${outcomes.plugin}` });
+    client = outcomeSandbox("reprise-rust-outcomes-");
+    ({ sb, outcomes, cargoHome } = client);
     ws = join(sb.root, "ws");
-    cargoHome = join(sb.root, "cargo-home");
-    mkdirSync(cargoHome);
     await setupRustWorkspace(ws);
     wrapper = REPRISE_LAUNCHER;
   }, LONG);
 
   afterAll(async () => {
-    await sb?.dispose();
-    if (logDir) rmSync(logDir, { recursive: true, force: true });
+    await client?.dispose();
   });
 
   it(
