@@ -1,10 +1,9 @@
-import { cpSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REPO_ROOT, REPRISE_LAUNCHER, RepriseSandbox, text } from "../support/reprise-env.js";
-import { cargoEnv, crateId, findCargo, RUSTC_PLUGIN, rustcArtifacts, SETUP_SCRIPT, writeOutcomeLogger, type Outcome } from "../support/rust-workspace.js";
+import { cargoEnv, crateId, findCargo, outcomeSandbox, RUSTC_PLUGIN, rustcArtifacts, SETUP_SCRIPT, writeOutcomeLogger, type Outcome, type OutcomeSandbox } from "../support/rust-workspace.js";
 import { cargoMessages, expectSameArtifacts } from "../support/rust-jobs-workspace.js";
 import { startRedis } from "../support/remote-servers.js";
 
@@ -40,7 +39,7 @@ const KEPT = ["len_only", "reads_dir", "reexport", "tool", "uses_macro", "via_re
 let sb: RepriseSandbox;
 let checkouts: string[];
 let cargoHome: string;
-let logDir: string;
+let client: OutcomeSandbox;
 let outcomes: ReturnType<typeof writeOutcomeLogger>;
 
 beforeAll(async () => {
@@ -48,18 +47,14 @@ beforeAll(async () => {
   // The registry crates come from Debian's librust-*-dev packages.
   const setup = await execa("bash", [SETUP_SCRIPT], { reject: false, all: true });
   expect(setup.exitCode, setup.all).toBe(0);
-  logDir = mkdtempSync(join(tmpdir(), "reprise-cargo-sharing-"));
-  outcomes = writeOutcomeLogger(logDir);
-  sb = new RepriseSandbox({ REPRISE_PLUGINS: `${RUSTC_PLUGIN},${outcomes.plugin}` });
+  client = outcomeSandbox("reprise-cargo-sharing-");
+  ({ sb, outcomes, cargoHome } = client);
   checkouts = [join(sb.root, "a", "proj"), join(sb.root, "builds", "second-checkout", "proj")];
   for (const c of checkouts) cpSync(FIXTURE, c, { recursive: true });
-  cargoHome = join(sb.root, "cargo-home");
-  mkdirSync(cargoHome);
 }, LONG);
 
 afterAll(async () => {
-  await sb?.dispose();
-  if (logDir) rmSync(logDir, { recursive: true, force: true });
+  await client?.dispose();
 });
 
 /**
