@@ -47,6 +47,7 @@ export const compileInvocationSchema = z.object({
     scanArgv: z.array(z.string()).min(1).optional(),
     scanDepFile: z.string().optional(),
     listFile: absolutePath.optional(),
+    listEnv: z.record(z.string(), z.string()).optional(),
   }),
   closureScan: z
     .object({ argv: z.array(z.string()).min(1), depFile: nonEmpty, setEnv: z.record(z.string(), z.string()).optional(), toolchainDirs: z.array(nonEmpty).optional(),

@@ -102,6 +102,12 @@ export interface DependencyDiscovery {
    * engine deletes the file.
    */
   listFile?: string;
+  /**
+   * Variables set for the miss's local compile alone (over `compileEnv`, else
+   * the caller's environment) so that it writes `listFile`: never for the
+   * preprocessing, the scans or a job run elsewhere.
+   */
+  listEnv?: Record<string, string>;
 }
 
 /** What of a call's paths its outputs record; which options map prefixes is the plugin's knowledge. */
