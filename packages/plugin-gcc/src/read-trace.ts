@@ -4,8 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-/** Where scripts/build-read-trace.mjs puts the library (built on install; absent without a C compiler). */
-const LIBRARY = fileURLToPath(new URL("./native/read-trace.so", import.meta.url));
+/** Where scripts/build-read-trace.mjs puts the library (built on install; absent without a C compiler); from src/ or dist/. */
+const LIBRARY = fileURLToPath(new URL("../dist/native/read-trace.so", import.meta.url));
 
 /** The read tracer's path when it is built (a stat per miss-to-be: a library gone since would make ld.so complain on stderr). */
 export function readTraceLibrary(): string | undefined {
