@@ -130,7 +130,7 @@ export class MissStore {
       }
       let listed: string | undefined;
       if (fromCompile) {
-        listed = listedByCompile(call.project.engine, call.compiler.family, inv, request.cwd) ?? undefined;
+        listed = this.listedByCompile(call);
         if (listed === undefined && scan) {
           call.log.debug("%s: the compile did not list every file it read; scanning", inv.sourceFile);
           await scan();
@@ -160,6 +160,17 @@ export class MissStore {
     };
     this.later(pendingKey, storeLater);
     return result;
+  }
+
+  /** What the compile listed it read (`listDependencies`); undefined when the scan must tell, also when the plugin failed. */
+  private listedByCompile(call: Call): string | undefined {
+    try {
+      return listedByCompile(call.project.engine, call.compiler.family, call.inv, call.request.cwd) ?? undefined;
+    } catch (err) {
+      this.logger.error("%s; scanning instead", (err as Error).message);
+      this.stats.error("list-dependencies-plugin-error");
+      return undefined;
+    }
   }
 
   /** Resolves once every store started so far has finished (for stats and shutdown). */
