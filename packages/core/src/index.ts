@@ -31,3 +31,5 @@ export { runCompiler, type CompilerRun } from "./engine/run-compiler.js";
 export { writeOutputAtomically } from "./engine/write-output.js";
 export type { DistSettings } from "./config/schema.js";
 export type { RemoteCounters } from "./stats/stats.js";
+/** Why a file lies where another user could have written it (undefined: trusted); plugins check files they load into compiles with it. */
+export { untrustedLocationReason } from "./security/path-trust.js";

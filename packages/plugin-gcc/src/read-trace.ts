@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { untrustedLocationReason } from "@reprise/core";
 
 /** Where scripts/build-read-trace.mjs puts the library (built on install; absent without a C compiler); from src/ or dist/. */
 const LIBRARY = fileURLToPath(new URL("../dist/native/read-trace.so", import.meta.url));
@@ -17,11 +18,13 @@ export function readTraceLibrary(): string | undefined {
  * syntax-only run of an empty file, cc1 must record what it opened and end
  * its trace, and the run must print nothing (ld.so complains on stderr about
  * a library it cannot load, e.g. for a compiler of another architecture run
- * through an emulator). Asked once per compiler, when it is detected.
+ * through an emulator), and the library must lie where only this user or
+ * root could have written it. Asked once per compiler, when it is detected.
  */
 export async function readTraceWorks(driver: string): Promise<boolean> {
   const library = readTraceLibrary();
-  if (!library) return false;
+  // It runs inside every -MMD compile: never one another user could have written (as for plugin files).
+  if (!library || untrustedLocationReason(library) !== undefined) return false;
   const dir = mkdtempSync(join(tmpdir(), "reprise-read-trace-"));
   try {
     const source = join(dir, "probe.c");
