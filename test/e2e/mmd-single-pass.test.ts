@@ -103,6 +103,8 @@ describe.each(["gcc", "clang"])("%s -MMD -MP -MT with -g", (cc) => {
     expect(r.userDep).not.toContain("sysdir");
     expect(r.userDep).not.toContain("stdio.h");
     expect((await compileAndCompare(argv(compiler.path))).direct).toBe(1);
+    // The human stats say it too.
+    expect(text((await sb.run(["--show-stats"], w)).stdout)).toMatch(/files read, listed by the compile \/ scanned +[1-9]\d* \/ \d+/);
   });
 
   it.each(["sys/sysdir-inner.h", "inc/user-system-inner.h", "inc/once.h"])("the manifest knows %s: an edit misses, the old content hits again", async (header) => {
