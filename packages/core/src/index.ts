@@ -1,6 +1,6 @@
 export { Engine } from "./engine/engine.js";
 export type { ReprisePlugin, PluginModule } from "./engine/plugin.js";
-export type { EngineHooks, CompilerProbe, CompilerDetection, KeyContext, CallOutcome, AdaptOutputInput } from "./engine/hooks.js";
+export type { EngineHooks, CompilerProbe, CompilerDetection, KeyContext, CallOutcome, AdaptOutputInput, DependencyListInput } from "./engine/hooks.js";
 export type * from "./engine/types.js";
 export { KeyHasher, hashBytes, HASH_ALGORITHM } from "./hashing/key-hasher.js";
 export type { CacheStorage, StorageSettings, StorageUsage, StorageTimeouts, BlobKind, LevelStatsSnapshot } from "./storage/cache-storage.js";
@@ -31,3 +31,5 @@ export { runCompiler, type CompilerRun } from "./engine/run-compiler.js";
 export { writeOutputAtomically } from "./engine/write-output.js";
 export type { DistSettings } from "./config/schema.js";
 export type { RemoteCounters } from "./stats/stats.js";
+/** Why a file lies where another user could have written it (undefined: trusted); plugins check files they load into compiles with it. */
+export { untrustedLocationReason } from "./security/path-trust.js";

@@ -101,6 +101,7 @@ export const clangDialect: GccLikeDialect = {
   // CCC_OVERRIDE_OPTIONS rewrites the command line (it can add -fplugin=).
   codeLoadingEnv: [...LOADER_ENV, "COMPILER_PATH", "CCC_OVERRIDE_OPTIONS"],
   depRuleLayout: clangRuleLayout,
+  compileListing: "dependency-dot",
   nativeCpu: {
     resolver: clangNativeResolver,
     unportable(args) {

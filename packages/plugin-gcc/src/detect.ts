@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { basename, isAbsolute } from "node:path";
 import type { CompilerDetection, CompilerProbe } from "@reprise/core";
+import { readTraceWorks } from "./read-trace.js";
 
 /** GCC drivers that are not C-family compilers: the preprocessor and the other front ends. */
 const OTHER_DRIVERS = /(^|-)(cpp|gfortran|gccgo|gdc|gnat|gm2)(-[\d.]+)?$/;
@@ -26,10 +27,11 @@ export async function detectGcc(probe: CompilerProbe): Promise<CompilerDetection
   const version = /^gcc version (\S+)/m.exec(verboseRun.stderr)?.[1];
   if (verboseRun.exitCode !== 0 || !version) return undefined;
 
-  const [machine, cc1, cc1plus] = await Promise.all([
+  const [machine, cc1, cc1plus, readTrace] = await Promise.all([
     probe.run(["-dumpmachine"]),
     probe.run(["-print-prog-name=cc1"]),
     probe.run(["-print-prog-name=cc1plus"]),
+    readTraceWorks(probe.path),
   ]);
   const identityFiles = [cc1, cc1plus]
     .map((r) => r.stdout.trim())
@@ -50,6 +52,7 @@ export async function detectGcc(probe: CompilerProbe): Promise<CompilerDetection
     versionText: `${versionText}\n${verbose}`,
     ...(target ? { target } : {}),
     identityFiles,
-    data: { cxx: isCxxDriver(probe) },
+    // readTrace: a -MMD miss lists what it read in its own run (compile-listing.ts).
+    data: { cxx: isCxxDriver(probe), readTrace },
   };
 }

@@ -1,4 +1,5 @@
 import type { CompilerInfo, NonCacheableReason, VolatileMarker } from "@reprise/core";
+import type { CompileListing } from "./compile-listing.js";
 import type { LexedArg } from "./lex-arguments.js";
 import { gccOptionTable, type OptionTable } from "./option-table.js";
 import { gccNativeResolver, isNativeCpuOption, type NativeCpuResolver } from "./native-cpu.js";
@@ -48,6 +49,8 @@ export interface GccLikeDialect {
   codeLoadingEnv: readonly string[];
   /** How the compiler lays out a dependency file's first rule (its line wrapping). */
   depRuleLayout: DepRuleLayout;
+  /** How a compile lists every file it read in its own run, where `-MMD` leaves system headers out (compile-listing.ts). */
+  compileListing: CompileListing;
   /** How `-march=native` and the like are resolved, and why a job could still not reproduce a call that uses them. */
   nativeCpu: { resolver: NativeCpuResolver; unportable(args: readonly string[], debug: boolean): string | undefined };
 }
@@ -111,6 +114,7 @@ export const gccDialect: GccLikeDialect = {
   codeLoadingOptions: ["-fplugin=", "-specs", "--specs"],
   codeLoadingEnv: [...LOADER_ENV, "GCC_EXEC_PREFIX", "COMPILER_PATH"],
   depRuleLayout: gccRuleLayout,
+  compileListing: "read-trace",
   nativeCpu: {
     resolver: gccNativeResolver,
     unportable(args, debug) {

@@ -3,6 +3,7 @@ import { detectGcc } from "./detect.js";
 import { gccDialect } from "./dialect.js";
 import { parseGccLikeArguments } from "./parse-arguments.js";
 import { adaptGccLikeOutput } from "./adapt-output.js";
+import { listFromReadTrace } from "./compile-listing.js";
 import { gccToolchainSpec, toolchainPlatforms } from "./toolchain.js";
 import { gccPortableToolchain } from "./portable.js";
 
@@ -15,6 +16,7 @@ export const gccPlugin: ReprisePlugin = {
     engine.hooks.detectCompiler.tapPromise(PLUGIN_NAME, (probe) => detectGcc(probe));
     engine.hooks.parseArguments.for("gcc").tap(PLUGIN_NAME, (input) => parseGccLikeArguments(input, gccDialect));
     engine.hooks.adaptOutput.for("gcc").tap(PLUGIN_NAME, (input) => adaptGccLikeOutput(input, gccDialect));
+    engine.hooks.listDependencies.for("gcc").tap(PLUGIN_NAME, (input) => listFromReadTrace(input));
     engine.hooks.packageToolchain.tapPromise(PLUGIN_NAME, async (compiler) => (compiler.family === "gcc" ? gccToolchainSpec(compiler) : undefined));
     engine.hooks.resolveArchitecture.tapPromise(PLUGIN_NAME, async ({ toolchain }) => (toolchain?.family === "gcc" ? toolchainPlatforms(toolchain) : undefined));
     engine.hooks.portableToolchain.tapPromise(PLUGIN_NAME, async ({ compiler, target }) => (compiler.family === "gcc" ? gccPortableToolchain(compiler, target) : undefined));
@@ -27,6 +29,8 @@ export { detectGcc, isCxxDriver } from "./detect.js";
 export { gccDialect, GCC_JOB_ENV, LOADER_ENV, TIME_MARKERS, type GccLikeDialect, type LexedOption } from "./dialect.js";
 export { parseGccLikeArguments } from "./parse-arguments.js";
 export { adaptGccLikeOutput } from "./adapt-output.js";
+export { listFromDependencyDot, listFromReadTrace, planListing, type CompileListing, type ListingPlan } from "./compile-listing.js";
+export { readTraceLibrary, readTraceWorks } from "./read-trace.js";
 export { gccRuleLayout, clangRuleLayout, quoteMakeTarget, rewriteDepTargets, parseFirstRule, type DepRuleLayout } from "./dep-target.js";
 export { OptionTable, gccOptions, gccOptionTable, optionSpec, type OptionArity, type OptionEntries, type OptionMatch, type OptionSpec } from "./option-table.js";
 export { lexArguments, type LexedArg, type LexOptions, type LexResult } from "./lex-arguments.js";

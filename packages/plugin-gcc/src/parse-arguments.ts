@@ -10,6 +10,7 @@ import { quoteMakeTarget } from "./dep-target.js";
 import { pathRecording } from "./path-recording.js";
 import { expandResponseFiles } from "./response-files.js";
 import { applyNativeExpansion, isNativeCpuOption, resolveNativeCpu } from "./native-cpu.js";
+import { planListing, type ListingPlan } from "./compile-listing.js";
 
 /** `node -e` scripts standing in for the preprocessor and the dependency scan of already preprocessed input. */
 
@@ -60,6 +61,7 @@ export function parseGccLikeArguments(input: ParseInput, dialect: GccLikeDialect
   let dependencies: DependencyDiscovery;
   let preprocessArgv: string[] | undefined;
   let preprocessDepFile: string | undefined;
+  let listing: ListingPlan | undefined;
   if (preprocessed) {
     // Nothing to preprocess and nothing included: the engine uses the file itself.
     dependencies = { none: true };
@@ -68,6 +70,7 @@ export function parseGccLikeArguments(input: ParseInput, dialect: GccLikeDialect
     preprocessDepFile = input.tempPath(".pp.d");
     preprocessArgv = [...preprocessBase, "-E", "-MD", "-MF", preprocessDepFile];
     dependencies = planDependencies(outputs.userDep, preprocessBase, compileArgv, input.tempPath, recorded);
+    if (dependencies.scanArgv) listing = listInCompile(dependencies, input, expanded.args, dialect, recorded);
   }
 
   const includeDirs = lexed.args.flatMap((a) =>
@@ -112,6 +115,11 @@ export function parseGccLikeArguments(input: ParseInput, dialect: GccLikeDialect
     invocation.jobArgv = [compileArgv[0]!, ...applyNativeExpansion(compileArgv.slice(1), native)];
     const unportable = dialect.nativeCpu.unportable(expanded.args, facts.debug);
     if (unportable) invocation.unportable = unportable;
+  }
+  if (listing?.compileArgs) {
+    // A job elsewhere runs without them: the list file is this machine's.
+    invocation.jobArgv ??= [...compileArgv];
+    compileArgv.push(...listing.compileArgs);
   }
   return { cacheable: true, invocation };
 }
@@ -251,6 +259,19 @@ function planDependencies(
   const depFile = tempPath(".d");
   compileArgv.push("-MD", "-MF", depFile);
   return { depFile, depFileIsTemporary: true };
+}
+
+/**
+ * Lets the compile list what it read itself (compile-listing.ts) where a
+ * scan would run beside it; the scan stays as the fallback. Not when the
+ * object records its command line and the listing needs added arguments.
+ */
+function listInCompile(deps: DependencyDiscovery, input: ParseInput, args: readonly string[], dialect: GccLikeDialect, argvRecorded: boolean): ListingPlan | undefined {
+  const plan = planListing(dialect.compileListing, input, args);
+  if (!plan || (plan.compileArgs && argvRecorded)) return undefined;
+  deps.listFile = plan.listFile;
+  if (plan.listEnv) deps.listEnv = plan.listEnv;
+  return plan;
 }
 
 function isDevicePath(path: string): boolean {

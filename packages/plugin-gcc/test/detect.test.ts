@@ -22,7 +22,8 @@ describe("detecting the installed GCC 12", () => {
     expect(d!.target).toBe("x86_64-linux-gnu");
     expect(d!.versionText).toContain("Configured with:");
     expect(d!.versionText).toContain(`gcc version ${d!.version}`);
-    expect(d!.data).toEqual({ cxx });
+    // The read tracer is built with the package (npm run build) and works with the installed GCC.
+    expect(d!.data).toEqual({ cxx, readTrace: true });
     expect(d!.identityFiles).toEqual(["/usr/lib/gcc/x86_64-linux-gnu/12/cc1", "/usr/lib/gcc/x86_64-linux-gnu/12/cc1plus"]);
   });
 

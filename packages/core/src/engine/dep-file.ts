@@ -79,3 +79,14 @@ function splitWords(s: string): string[] {
   if (cur) words.push(cur);
   return words;
 }
+
+/**
+ * A Make-format dependency text naming `files` (absolute paths), which
+ * `parseDepFile` reads back as the same list; undefined when a path holds a
+ * character the format cannot carry (line break, tab, backslash).
+ */
+export function depTextOf(files: readonly string[]): string | undefined {
+  if (files.some((f) => /[\n\r\t\\]/.test(f))) return undefined;
+  const words = files.map((f) => f.replace(/\$/g, "$$$$").replace(/([ #:])/g, "\\$1"));
+  return `deps: ${words.join(" ")}\n`;
+}

@@ -155,6 +155,16 @@ export interface MissCompileResult {
   durationMs: number;
 }
 
+/** A miss's compile is over: what `listDependencies` reads to say which files it read. */
+export interface DependencyListInput {
+  invocation: CompileInvocation;
+  cwd: string;
+  /** The content of `dependencies.listFile` as the compile left it (undefined: not written). */
+  listed: string | undefined;
+  /** The content of `dependencies.depFile` (the user's own, e.g. `-MMD`), when there is one. */
+  depText: string | undefined;
+}
+
 /**
  * Every extension point of the engine, declared in one place.
  * See docs/plugin-guide.md for when each runs and what it may return.
@@ -174,6 +184,13 @@ export function createHooks() {
      * stored its own outputs go through it too, and must come back unchanged.
      */
     adaptOutput: new HookMap(() => new SyncBailHook<[AdaptOutputInput], Buffer | null | undefined>(["input"])),
+    /**
+     * Keyed by `CompilerInfo.family`. Bail: after a successful miss whose
+     * invocation names `dependencies.listFile`, returns every file the
+     * compile read (absolute paths, the source included), or null when it
+     * cannot tell: the engine then runs `dependencies.scanArgv`.
+     */
+    listDependencies: new HookMap(() => new SyncBailHook<[DependencyListInput], string[] | null | undefined>(["input"])),
     /** Bail: first plugin that serves `settings.kind` returns the storage. The local disk store is built in. */
     createStorage: new SyncBailHook<[StorageSettings], CacheStorage | undefined>(["settings"]),
     /** Bail: the compiler's plugin lists the files that make it runnable elsewhere. */

@@ -78,7 +78,9 @@ export class MissCompiler {
         }
       }
       miss.log?.debug("%s: compiling locally", inv.sourceFile);
-      const queued = limit(() => runCompiler(inv.compileArgv, request.cwd, inv.compileEnv ?? request.env));
+      const env = inv.compileEnv ?? request.env;
+      const listEnv = inv.dependencies.listEnv;
+      const queued = limit(() => runCompiler(inv.compileArgv, request.cwd, listEnv ? { ...env, ...listEnv } : env));
       release();
       return await queued;
     } finally {

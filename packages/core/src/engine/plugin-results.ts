@@ -46,6 +46,8 @@ export const compileInvocationSchema = z.object({
     depFileIsTemporary: z.boolean().optional(),
     scanArgv: z.array(z.string()).min(1).optional(),
     scanDepFile: z.string().optional(),
+    listFile: absolutePath.optional(),
+    listEnv: z.record(z.string(), z.string()).optional(),
   }),
   closureScan: z
     .object({ argv: z.array(z.string()).min(1), depFile: nonEmpty, setEnv: z.record(z.string(), z.string()).optional(), toolchainDirs: z.array(nonEmpty).optional(),
@@ -139,6 +141,9 @@ const bytes = z.custom<Buffer>((v) => Buffer.isBuffer(v), { message: "must be a 
 
 /** What an `adaptOutput` tap returns: the output's bytes for this call, or null when it cannot adapt them. */
 export const adaptedOutputSchema = z.union([bytes, z.null()]);
+
+/** What a `listDependencies` tap returns: every file the compile read (absolute), or null when it cannot tell. */
+export const dependencyListSchema = z.union([z.array(absolutePath), z.null()]);
 
 /** What a `compileMiss` tap returns when it compiled the miss (its outputs are already written). */
 export const missCompileResultSchema = z.object({

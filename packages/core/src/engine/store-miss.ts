@@ -6,6 +6,7 @@ import type { HitServer } from "./serve-hit.js";
 import { MissCompiler } from "./miss-compiler.js";
 import { adaptsToItself, outputAdapter } from "./adapt-outputs.js";
 import { storeFallbackCopy } from "./preprocessor-fallback.js";
+import { listedByCompile } from "./listed-dependencies.js";
 import { runCompiler, type CompilerRun } from "./run-compiler.js";
 import type { FileHashCache } from "../hashing/file-hash-cache.js";
 import type { ManifestEntry } from "../storage/codec.js";
@@ -79,7 +80,7 @@ export class MissStore {
    * hashing what the compile read, `plan`'s key, compressing and writing the
    * entry — runs after it, under `pendingKey`, which later lookups of the
    * same key wait for. `skipScan`: the caller already knows every file the
-   * compile reads, so `dependencies.scanArgv` is not run. `preprocessDeps`:
+   * compile reads, so neither `dependencies.scanArgv` nor `listFile` is used. `preprocessDeps`:
    * the dependency file of the lookup's own preprocessing, for a job builder.
    */
   async compileAndStore(call: Call, pendingKey: string | undefined, plan: PlanStore, options: { skipScan?: boolean; claim?: Claim; preprocessDeps?: string } = {}): Promise<CallResult> {
@@ -115,11 +116,11 @@ export class MissStore {
     const deps = inv.dependencies;
     let captured: { outputs: CacheEntry["outputs"]; depText: string | undefined } | undefined;
     let run: CompilerRun;
+    // The compile may list what it read itself (`listFile`): then the scan only runs when that list cannot tell.
+    const fromCompile = !skipScan && deps.listFile !== undefined && call.project.engine.hooks.listDependencies.get(call.compiler.family) !== undefined;
+    const scan = deps.scanArgv && !skipScan ? () => this.limit(() => runCompiler(deps.scanArgv!, request.cwd, inv.compileEnv ?? request.env)) : undefined;
     try {
-      const [compiled] = await Promise.all([
-        this.compile(call, preprocessDeps),
-        deps.scanArgv && !skipScan ? this.limit(() => runCompiler(deps.scanArgv!, request.cwd, inv.compileEnv ?? request.env)) : undefined,
-      ]);
+      const [compiled] = await Promise.all([this.compile(call, preprocessDeps), scan && !fromCompile ? scan() : undefined]);
       run = compiled;
       call.log.debug("%s: compiler exited %d after %s ms", inv.sourceFile, run.exitCode, run.durationMs.toFixed(1));
       if (run.exitCode !== 0) {
@@ -127,9 +128,19 @@ export class MissStore {
         await this.outcomes.finished(call, "compile-failed", run.exitCode, performance.now() - call.started);
         return { kind: "done", exitCode: run.exitCode, stdout: run.stdout, stderr: run.stderr };
       }
-      captured = this.capture(call);
+      let listed: string | undefined;
+      if (fromCompile) {
+        listed = this.listedByCompile(call);
+        if (listed === undefined && scan) {
+          call.log.debug("%s: the compile did not list every file it read; scanning", inv.sourceFile);
+          await scan();
+        }
+      }
+      if (listed !== undefined) this.stats.dependencyList("fromCompile");
+      else if (scan) this.stats.dependencyList("scans");
+      captured = this.capture(call, listed);
     } finally {
-      const temps = [deps.depFileIsTemporary ? deps.depFile : undefined, deps.scanDepFile].filter((p): p is string => !!p);
+      const temps = [deps.depFileIsTemporary ? deps.depFile : undefined, deps.scanDepFile, deps.listFile].filter((p): p is string => !!p);
       for (const p of temps) rmSync(p, { force: true });
     }
     const overhead = performance.now() - call.started - run.durationMs;
@@ -151,6 +162,17 @@ export class MissStore {
     return result;
   }
 
+  /** What the compile listed it read (`listDependencies`); undefined when the scan must tell, also when the plugin failed. */
+  private listedByCompile(call: Call): string | undefined {
+    try {
+      return listedByCompile(call.project.engine, call.compiler.family, call.inv, call.request.cwd) ?? undefined;
+    } catch (err) {
+      this.logger.error("%s; scanning instead", (err as Error).message);
+      this.stats.error("list-dependencies-plugin-error");
+      return undefined;
+    }
+  }
+
   /** Resolves once every store started so far has finished (for stats and shutdown). */
   async settle(): Promise<void> {
     while (this.background.size > 0) await Promise.allSettled([...this.background]);
@@ -167,7 +189,7 @@ export class MissStore {
    * The compile's outputs and dependency file, read at once; undefined (not
    * cached) when a required output is missing.
    */
-  private capture(call: Call): { outputs: CacheEntry["outputs"]; depText: string | undefined } | undefined {
+  private capture(call: Call, listed: string | undefined): { outputs: CacheEntry["outputs"]; depText: string | undefined } | undefined {
     const outputs: CacheEntry["outputs"] = [];
     for (const out of call.inv.outputs) {
       const data = readFileOrUndefined(out.path);
@@ -181,7 +203,7 @@ export class MissStore {
     }
     const deps = call.inv.dependencies;
     const depPath = deps.none ? undefined : (deps.scanDepFile ?? deps.depFile);
-    const depText = depPath ? readFileOrUndefined(depPath)?.toString("utf8") : undefined;
+    const depText = listed ?? (depPath ? readFileOrUndefined(depPath)?.toString("utf8") : undefined);
     return { outputs, depText };
   }
 

@@ -4,6 +4,7 @@ import {
   adaptedOutputSchema,
   cacheStorageSchema,
   compilerDetectionSchema,
+  dependencyListSchema,
   describeIssue,
   missCompileResultSchema,
   parseResultSchema,
@@ -127,6 +128,12 @@ export function guardHooks(hooks: EngineHooks, currentPlugin: () => string | und
   hooks.adaptOutput.intercept({
     factory: (key, hook) => {
       hook.intercept(register({ hook: `adaptOutput.for("${String(key)}")`, schema: adaptedOutputSchema }) as never);
+      return hook;
+    },
+  });
+  hooks.listDependencies.intercept({
+    factory: (key, hook) => {
+      hook.intercept(register({ hook: `listDependencies.for("${String(key)}")`, schema: dependencyListSchema }) as never);
       return hook;
     },
   });

@@ -93,6 +93,21 @@ export interface DependencyDiscovery {
    */
   scanArgv?: string[];
   scanDepFile?: string;
+  /**
+   * An absolute path the compile itself writes (an option or variable the
+   * plugin added that changes no output): every file it read, in the
+   * plugin's own format. After a successful compile, the `listDependencies`
+   * hook of the compiler's family turns it into the list, and `scanArgv`
+   * does not run; when the hook cannot tell (null), the scan runs then. The
+   * engine deletes the file.
+   */
+  listFile?: string;
+  /**
+   * Variables set for the miss's local compile alone (over `compileEnv`, else
+   * the caller's environment) so that it writes `listFile`: never for the
+   * preprocessing, the scans or a job run elsewhere.
+   */
+  listEnv?: Record<string, string>;
 }
 
 /** What of a call's paths its outputs record; which options map prefixes is the plugin's knowledge. */

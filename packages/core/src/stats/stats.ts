@@ -48,6 +48,12 @@ export interface StatsSnapshot {
   fallbackCopiesLater: number;
   /** Such copies still waiting for the daemon to be idle. */
   fallbackCopiesWaiting: number;
+  /**
+   * Misses whose own compile listed every file it read (`listDependencies`),
+   * so no second scan ran, and misses for which a separate dependency scan
+   * ran (`DependencyDiscovery.scanArgv`, e.g. `-MMD` without such a list).
+   */
+  dependencyLists: { fromCompile: number; scans: number };
   /** Sum of the original compile times of every hit. */
   timeSavedMs: number;
   /** Median daemon-side milliseconds spent answering a hit, over the recent ones. */
@@ -179,6 +185,12 @@ export class Stats {
     this.data.fallbackCopiesWaiting = n;
   }
 
+  /** A miss learned the files it read from its own compile (`fromCompile`) or from a separate scan. */
+  dependencyList(from: "fromCompile" | "scans"): void {
+    this.data.dependencyLists[from]++;
+    this.dirty = true;
+  }
+
   fallbackCopyLater(): void {
     this.data.fallbackCopiesLater++;
     this.dirty = true;
@@ -239,6 +251,7 @@ function fresh(): StatsSnapshot {
     remoteRoundTripMs: null,
     compileFailures: 0,
     fallbackCopiesLater: 0,
+    dependencyLists: { fromCompile: 0, scans: 0 },
     fallbackCopiesWaiting: 0,
     timeSavedMs: 0,
     hitServiceMs: null,

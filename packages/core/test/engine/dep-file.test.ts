@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseDepFile, parseDepFileWithEnv } from "../../src/engine/dep-file.js";
+import { depTextOf, parseDepFile, parseDepFileWithEnv } from "../../src/engine/dep-file.js";
 
 describe("parseDepFile", () => {
   it("reads continuation lines, escaped spaces and -MP phony targets", () => {
@@ -22,5 +22,16 @@ describe("parseDepFileWithEnv", () => {
       { name: "MY_FLAG", value: null },
       { name: "MULTI", value: "a\nb\\c" },
     ]);
+  });
+});
+
+describe("depTextOf", () => {
+  it("writes a list parseDepFile reads back, spaces, #, : and $ included", () => {
+    const files = ["/w/a.c", "/usr/include/stdio.h", "/w/my header.h", "/w/x$y.h", "/w/odd#1:2.h"];
+    expect(parseDepFile(depTextOf(files)!, "/elsewhere")).toEqual(files);
+  });
+  it("refuses paths the format cannot carry", () => {
+    expect(depTextOf(["/w/a\nb.h"])).toBeUndefined();
+    expect(depTextOf(["/w/a\\b.h"])).toBeUndefined();
   });
 });

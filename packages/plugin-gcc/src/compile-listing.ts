@@ -1,0 +1,92 @@
+import { statSync } from "node:fs";
+import { resolve } from "node:path";
+import type { DependencyListInput, ParseInput } from "@reprise/core";
+import { parseDepFile } from "@reprise/core";
+import { readTraceLibrary } from "./read-trace.js";
+
+/**
+ * How a compile that writes the user's own `-MMD` file (system headers left
+ * out) lists every file it read in the same run, so direct mode needs no
+ * second `-M` scan:
+ *  - "read-trace" (GCC): `read-trace.so` preloaded into cc1 records the
+ *    paths cc1 opened for reading. Options would not do: GCC 12 records `-H`
+ *    in the debug info's producer string, and has one dependency file only.
+ *  - "dependency-dot" (clang): cc1's `-dependency-dot <file>` graph names
+ *    every file reached by an `#include`, system headers too, and changes no
+ *    output. (`-H` would not do: clang's driver then lists system headers in
+ *    the `-MMD` file as well.)
+ * Either list is checked against the user's dependency file before it is
+ * used; when it cannot be (or is not complete), the engine scans as before.
+ */
+export type CompileListing = "read-trace" | "dependency-dot";
+
+export interface ListingPlan {
+  listFile: string;
+  /** For the miss's own compile only. */
+  listEnv?: Record<string, string>;
+  /** Appended to the compile's command line (never to a job's). */
+  compileArgs?: string[];
+}
+
+/** Options after which clang's graph could miss a file or name it in a way not read back here. */
+const DOT_UNSAFE = /^(-include|-imacros|--include|--imacros|-isysroot|--sysroot|-Xclang|-fmodules|-fcxx-modules|-fmodule-|-fsanitize|-fprofile|-fxray)/;
+
+/** How this call's compile can list what it read, if it can. */
+export function planListing(listing: CompileListing, input: ParseInput, args: readonly string[]): ListingPlan | undefined {
+  if (listing === "dependency-dot") {
+    if (args.some((a) => DOT_UNSAFE.test(a))) return undefined;
+    const listFile = input.tempPath(".deps.dot");
+    return { listFile, compileArgs: ["-Xclang", "-dependency-dot", "-Xclang", listFile] };
+  }
+  const library = input.compiler.data?.readTrace === true ? readTraceLibrary() : undefined;
+  // A trace already asked for by someone else is theirs to keep.
+  if (!library || input.env.REPRISE_READ_TRACE !== undefined) return undefined;
+  const listFile = input.tempPath(".reads");
+  const preload = input.env.LD_PRELOAD ? `${input.env.LD_PRELOAD}:${library}` : library;
+  return { listFile, listEnv: { LD_PRELOAD: preload, REPRISE_READ_TRACE: listFile } };
+}
+
+/** `listDependencies` for GCC: the paths cc1 opened for reading, if the trace is whole and covers the user's dependency file. */
+export function listFromReadTrace(input: DependencyListInput): string[] | null {
+  const { listed, cwd } = input;
+  if (listed === undefined) return null;
+  const lines = listed.split("\n");
+  if (lines.pop() !== "" || lines.pop() !== "#end") return null;
+  const files = new Set<string>();
+  for (const line of lines) {
+    // Another marker (a second cc1, "#incomplete") or a precompiled header read: the scan knows better.
+    if (line.startsWith("#") || line.endsWith(".gch") || line.endsWith(".pch")) return null;
+    if (!line || /^\/(proc|dev|sys)\//.test(line)) continue;
+    files.add(resolve(cwd, line));
+  }
+  return coversDependencyFile(input, files) ? [...files] : null;
+}
+
+/** `listDependencies` for clang: the nodes of cc1's `-dependency-dot` graph (absolute paths lose their leading `/` there). */
+export function listFromDependencyDot(input: DependencyListInput): string[] | null {
+  const { listed, cwd } = input;
+  if (listed === undefined || !listed.startsWith("digraph") || !listed.trimEnd().endsWith("}")) return null;
+  const files = new Set<string>();
+  for (const m of listed.matchAll(/\blabel="((?:[^"\\]|\\.)*)"\];$/gm)) {
+    const label = m[1]!;
+    // Escapes (and tabs turned into spaces) are not read back: the scan is exact.
+    if (label.includes("\\") || label.includes("  ")) return null;
+    const candidates = label.startsWith("/") ? [label] : [resolve("/", label), resolve(cwd, label)];
+    const found = candidates.filter(isFile);
+    if (!found.length) return null;
+    // When both exist, both are kept: a file the compile did not read only makes a later hit less likely.
+    for (const f of found) files.add(f);
+  }
+  return coversDependencyFile(input, files) ? [...files] : null;
+}
+
+/** The source and every file of the user's own dependency file (when there is one) are in `files`. */
+function coversDependencyFile(input: DependencyListInput, files: Set<string>): boolean {
+  if (!files.has(input.invocation.sourceFile)) return false;
+  if (input.depText === undefined) return input.invocation.dependencies.depFile === undefined;
+  return parseDepFile(input.depText, input.cwd).every((f) => files.has(f));
+}
+
+function isFile(path: string): boolean {
+  return statSync(path, { throwIfNoEntry: false })?.isFile() ?? false;
+}
