@@ -9,7 +9,8 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { hostPlatform } from "../src/platform.js";
 import { signAccessToken, verifyJobToken, JobTokenError, jobTokenKeyOf, type JobTokenKey } from "../src/auth/index.js";
-import { declareBody, farmRequest, heartbeat, simulatedBuilder, startSchedulerProcess, tempDir, type SchedulerProcess } from "./support/scheduler-process.js";
+import { SchedulerClient } from "../src/client/scheduler-client.js";
+import { Agent, declareBody, farmRequest, heartbeat, simulatedBuilder, startSchedulerProcess, tempDir, type SchedulerProcess } from "./support/scheduler-process.js";
 
 const HOST = hostPlatform();
 const OTHER = { arch: "riscv64", os: "linux" }; // a simulated second pool
@@ -162,6 +163,55 @@ describe("scheduler over HTTP (simulated builders)", () => {
     expect(granted.filter((r) => r.body.builderId === "sim-c1")).toHaveLength(3);
     expect(new Set(granted.map((r) => r.body.jobId)).size).toBe(7);
     expect(results.filter((r) => r.status === 503 && r.body.error.code === "all-busy")).toHaveLength(33);
+  });
+
+  it("allocates a batch in one request (each entry its own job and token), and the daemon's client sends concurrent allocations together", async () => {
+    const platform = { arch: "sparc64", os: "linux" }; // a simulated pool of its own
+    const key = (await register("sim-batch", { platform, cores: 4, maxJobs: 3 })).body.schedulerPublicKey;
+    const keepAlive = setInterval(() => void beat("sim-batch"), 150);
+    try {
+      const entry = { toolchainId: "tc-batch", platforms: [platform], maxWaitMs: 0 };
+      const batch = await farmRequest(s.url, "POST", "/v1/jobs/allocate-batch", {
+        token: s.clientToken,
+        body: { requests: [entry, entry, entry, entry, { ...entry, platforms: [{ arch: "alpha", os: "linux" }] }] },
+      });
+      expect(batch.status).toBe(200);
+      const [a, b, c, full, nobody] = batch.body.results;
+      for (const granted of [a, b, c]) {
+        expect(granted.builderId).toBe("sim-batch");
+        const claims = await verifyJobToken(granted.jobToken, { publicKeyJwk: key, builderId: "sim-batch", jobId: granted.jobId });
+        expect(claims.toolchainId).toBe("tc-batch");
+      }
+      expect(new Set([a.jobId, b.jobId, c.jobId]).size).toBe(3);
+      // A token is for its own job only.
+      expect(await verifyJobToken(a.jobToken, { publicKeyJwk: key, builderId: "sim-batch", jobId: b.jobId }).catch((e: JobTokenError) => e.refusal)).toBe("wrong-job");
+      expect(full).toMatchObject({ error: { code: "all-busy" } });
+      expect(nobody).toMatchObject({ error: { code: "no-builder" } });
+      // Refused like a single allocation: a builder's token, too many entries, an empty batch.
+      expect((await farmRequest(s.url, "POST", "/v1/jobs/allocate-batch", { token: s.builderToken, body: { requests: [entry] } })).status).toBe(401);
+      expect(await farmRequest(s.url, "POST", "/v1/jobs/allocate-batch", { token: s.clientToken, body: { requests: Array(65).fill(entry) } })).toMatchObject({ status: 400, body: { error: { code: "bad-request" } } });
+      expect((await farmRequest(s.url, "POST", "/v1/jobs/allocate-batch", { token: s.clientToken, body: { requests: [] } })).status).toBe(400);
+      for (const granted of [a, b, c]) expect((await finish(granted.jobId)).status).toBe(200);
+
+      // The daemon's client: three allocations at once cost at most two requests (the first goes alone at once).
+      const client = new SchedulerClient(s.url, s.clientToken, new Agent());
+      const before = (await status()).counters;
+      const three = await Promise.all([0, 1, 2].map(() => client.allocate("tc-batch", [platform], 0)));
+      const after = (await status()).counters;
+      expect(new Set(three.map((x) => x.jobId)).size).toBe(3);
+      expect(three.every((x) => x.builderId === "sim-batch")).toBe(true);
+      expect(after.allocations - before.allocations).toBe(3);
+      expect(after.allocateBatches - before.allocateBatches).toBeLessThanOrEqual(2);
+      // No room now: without waiting the answer is all-busy; with waiting the client asks again alone and gets the slot a finish frees.
+      await expect(client.allocate("tc-batch", [platform], 0)).rejects.toMatchObject({ status: 503, errorCode: "all-busy" });
+      const waiting = client.allocate("tc-batch", [platform], 20_000);
+      while ((await status()).queuedRequests === 0) await sleep(50);
+      expect((await finish(three[0]!.jobId)).status).toBe(200);
+      expect((await waiting).builderId).toBe("sim-batch");
+      expect((await status()).counters.batchDeferred - before.batchDeferred).toBe(2);
+    } finally {
+      clearInterval(keepAlive);
+    }
   });
 
   it("refuses other protocol versions and oversized bodies, and counts them", async () => {
