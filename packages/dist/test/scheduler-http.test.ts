@@ -293,6 +293,13 @@ describe("scheduler with JWT client and builder tokens", () => {
     expect(counters.refusedForbidden).toBe(2);
     expect(counters.refusedUnauthenticated).toBe(3);
     expect(counters.refusedAuth).toBe(5);
+
+    // A verified JWT is remembered, but only until its exp: then it is refused like any expired one.
+    const shortLived = await signAccessToken({ role: "client", key: keys.privateKey, alg: "ES256", subject: "bob", expiresInSeconds: 2 });
+    const expiresAt = JSON.parse(Buffer.from(shortLived.split(".")[1]!, "base64url").toString()).exp * 1000;
+    for (let i = 0; i < 2; i++) expect((await farmRequest(s.url, "GET", "/v1/status", { token: shortLived })).status).toBe(200);
+    while (Date.now() <= expiresAt + 50) await sleep(expiresAt + 60 - Date.now());
+    expect(await farmRequest(s.url, "GET", "/v1/status", { token: shortLived })).toMatchObject({ status: 401, body: { error: { code: "unauthenticated" } } });
   });
 });
 
