@@ -1,9 +1,9 @@
 /**
  * The client's side of the scheduler: allocating a builder for a job, and the
- * status of the farm. Allocations asked for while one request is on its way
- * go together in the next one (`allocate-batch`): a build's concurrent misses
- * cost the scheduler one request per round trip, not one each, and a lone
- * miss waits for nothing.
+ * status of the farm. Allocations asked for while requests are on their way
+ * (at most two at once) go together in the next one (`allocate-batch`): a
+ * build's concurrent misses cost the scheduler a request per round trip, not
+ * one each, and a lone miss waits for nothing.
  */
 import type { Dispatcher } from "undici";
 import type { Platform } from "@reprise/core";
@@ -50,13 +50,15 @@ interface Pending {
 
 /** What the scheduler may add to its answer before it is given up on (it never queues a batch). */
 const ANSWER_MARGIN_MS = 1500;
+/** Batches on their way at once: while one travels the scheduler works on the other, and a slow answer holds up only its own. */
+const BATCHES_AT_ONCE = 2;
 
 export class SchedulerClient {
   readonly breaker = new CircuitBreaker();
   lastError?: string;
   /** Allocations waiting for the request on its way to come back. */
   private readonly pending: Pending[] = [];
-  private batchOnItsWay = false;
+  private batchesOnTheirWay = 0;
   /** An older scheduler answered `allocate-batch` with 404: ask one at a time. */
   private batchesRefused = false;
 
@@ -92,13 +94,13 @@ export class SchedulerClient {
     });
   }
 
-  /** Sends what is pending unless a batch is on its way (its return sends the next). */
+  /** Sends what is pending unless enough batches are on their way (the return of one sends the next). */
   private sendBatch(): void {
-    if (this.batchOnItsWay || this.pending.length === 0) return;
+    if (this.batchesOnTheirWay >= BATCHES_AT_ONCE || this.pending.length === 0) return;
     const batch = this.pending.splice(0, MAX_ALLOCATE_BATCH);
-    this.batchOnItsWay = true;
+    this.batchesOnTheirWay++;
     this.exchangeBatch(batch).finally(() => {
-      this.batchOnItsWay = false;
+      this.batchesOnTheirWay--;
       this.sendBatch();
     });
   }
