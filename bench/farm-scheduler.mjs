@@ -14,7 +14,10 @@
 //                another process pinned to core 1, with an undici Pool of 32 keep-alive connections
 //                and 32 concurrent loops. "allocate" sends only allocations (builders have room for all),
 //                with HS256 and with ES256 job tokens; "allocate+finished" (HS256) also reports each job
-//                finished, as a builder does (two requests per job).
+//                finished, as a builder does. "one request each": every loop posts its own allocate;
+//                "through the daemon's client": the loops call the daemon's SchedulerClient, which sends
+//                allocations asked for while a request is on its way together (allocate-batch), as a farm
+//                build's concurrent misses do. The load generator's own CPU % is reported (is it the limit?).
 //   http floor   a bare Node http server pinned to core 0 that reads each request and answers a fixed
 //                allocation-sized JSON: what HTTP alone costs on this machine, with the same load generator.
 // Builders are simulated registrations (no process behind their URLs: the scheduler never calls them).
@@ -104,24 +107,33 @@ async function inProcessWorker({ seconds, builders, clients, alg }) {
 }
 
 // ---------------------------------------------------------------- HTTP load worker (child, pinned)
-async function loadWorker({ url, token, builderToken, seconds, clients, withFinished }) {
+async function loadWorker({ url, token, builderToken, seconds, clients, withFinished, viaClient }) {
   const { Pool } = await import('undici');
   const pool = new Pool(url, { connections: clients, pipelining: 1, keepAliveTimeout: 60_000 });
   const headers = { 'content-type': 'application/json', 'x-reprise-dist-protocol': '2', authorization: `Bearer ${token}` };
   const builderHeaders = { ...headers, authorization: `Bearer ${builderToken}` };
   const body = JSON.stringify({ toolchainId: 'tc-bench', platforms: [hostPlatform()], maxWaitMs: 0 });
   const finishedBody = JSON.stringify({ ok: true, durationMs: 1 });
+  // --via-client: the daemon's own SchedulerClient, as a farm build's concurrent misses use it (allocations asked for
+  // while a request is on its way go together in the next, `allocate-batch`).
+  const daemonClient = viaClient
+    ? new (await import(pathToFileURL(path.join(DIST, 'client', 'scheduler-client.js')).href)).SchedulerClient(url, token, pool)
+    : undefined;
   let count = 0;
   let errors = 0;
   const latencies = [];
-  async function one() {
-    const t = process.hrtime.bigint();
+  async function allocate() {
+    if (daemonClient) return daemonClient.allocate('tc-bench', [hostPlatform()], 0).catch(() => undefined);
     const r = await pool.request({ path: '/v1/jobs/allocate', method: 'POST', headers, body });
     const text = await r.body.text();
-    if (r.statusCode !== 200) { errors++; return; }
+    return r.statusCode === 200 ? JSON.parse(text) : undefined;
+  }
+  async function one() {
+    const t = process.hrtime.bigint();
+    const granted = await allocate();
+    if (!granted) { errors++; return; }
     if (withFinished) {
-      const { jobId } = JSON.parse(text);
-      const f = await pool.request({ path: `/v1/jobs/${jobId}/finished`, method: 'POST', headers: builderHeaders, body: finishedBody });
+      const f = await pool.request({ path: `/v1/jobs/${granted.jobId}/finished`, method: 'POST', headers: builderHeaders, body: finishedBody });
       await f.body.text();
       if (f.statusCode !== 200) errors++;
     }
@@ -133,12 +145,15 @@ async function loadWorker({ url, token, builderToken, seconds, clients, withFini
   count = 0; errors = 0; latencies.length = 0;
   const end = Date.now() + seconds * 1000;
   const t0 = process.hrtime.bigint();
+  const cpu0 = process.cpuUsage();
   await Promise.all(Array.from({ length: clients }, async () => { while (Date.now() < end) await one(); }));
   const wallS = Number(process.hrtime.bigint() - t0) / 1e9;
+  const cpu = process.cpuUsage(cpu0);
   await pool.close();
   latencies.sort((a, b) => a - b);
   const q = (p) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))];
-  process.stdout.write(JSON.stringify({ perSecond: count / wallS, count, errors, p50Ms: q(0.5), p99Ms: q(0.99) }) + '\n');
+  const loadCpuPercent = ((cpu.user + cpu.system) / 1e6 / wallS) * 100;
+  process.stdout.write(JSON.stringify({ perSecond: count / wallS, count, errors, p50Ms: q(0.5), p99Ms: q(0.99), loadCpuPercent }) + '\n');
 }
 
 // ---------------------------------------------------------------- HTTP floor server (child, pinned)
@@ -190,6 +205,12 @@ function startListening(cmd, args) {
   return { child, url, stop: () => new Promise((r) => { if (child.exitCode !== null) return r(); child.once('exit', r); child.kill('SIGTERM'); }) };
 }
 
+async function schedulerCounters(s) {
+  const { request } = await import('undici');
+  const r = await request(`${s.url}/v1/status`, { headers: { 'x-reprise-dist-protocol': '2', authorization: `Bearer ${s.clientToken}` } });
+  return (await r.body.json()).counters;
+}
+
 async function startScheduler(work, alg) {
   const clientToken = 'bench-client-' + Math.random().toString(36).slice(2).padEnd(16, 'x');
   const builderToken = 'bench-builder-' + Math.random().toString(36).slice(2).padEnd(16, 'x');
@@ -230,15 +251,22 @@ export async function farmSchedulerBench(options = {}) {
         await r.body.text();
         if (r.statusCode !== 200) throw new Error(`register failed: ${r.statusCode}`);
       }
-      for (const withFinished of alg === 'HS256' ? [false, true] : [false]) {
-        const what = `${withFinished ? 'allocate+finished (jobs/s)' : 'allocate'}, ${alg} job tokens`;
-        log(`http ${what}: ${clients} keep-alive connections, ${seconds} s, scheduler on core 0, load on core 1`);
+      const variants = alg === 'HS256'
+        ? [{ withFinished: false, viaClient: false }, { withFinished: false, viaClient: true }, { withFinished: true, viaClient: false }, { withFinished: true, viaClient: true }]
+        : [{ withFinished: false, viaClient: false }, { withFinished: false, viaClient: true }];
+      for (const { withFinished, viaClient } of variants) {
+        const what = `${withFinished ? 'allocate+finished (jobs/s)' : 'allocate'}, ${viaClient ? 'through the daemon\'s client (batched)' : 'one request each'}, ${alg} job tokens`;
+        log(`http ${what}: ${clients} concurrent, ${seconds} s, scheduler on core 0, load on core 1`);
+        const before = await schedulerCounters(s);
         const cpu0 = cpuTicks(s.child.pid);
         const t0 = Date.now();
-        const [lcmd, largs] = pinned(1, [process.execPath, SELF, '--load-worker', `--url=${s.url}`, `--token=${s.clientToken}`, `--builder-token=${s.builderToken}`, `--seconds=${seconds}`, `--clients=${clients}`, ...(withFinished ? ['--with-finished'] : [])]);
+        const [lcmd, largs] = pinned(1, [process.execPath, SELF, '--load-worker', `--url=${s.url}`, `--token=${s.clientToken}`, `--builder-token=${s.builderToken}`, `--seconds=${seconds}`, `--clients=${clients}`, ...(withFinished ? ['--with-finished'] : []), ...(viaClient ? ['--via-client'] : [])]);
         const r = runChild(lcmd, largs, (seconds + 60) * 1000);
         const cpuPercent = ((cpuTicks(s.child.pid) - cpu0) / ((Date.now() - t0) / 1000)) * 100;
-        rows.push({ mode: 'http', what, perSecond: r.perSecond, errors: r.errors, p50Ms: r.p50Ms, p99Ms: r.p99Ms, schedulerCpuPercent: cpuPercent });
+        const after = await schedulerCounters(s);
+        const batches = after.allocateBatches - before.allocateBatches;
+        const perBatch = batches ? (after.allocations - before.allocations) / batches : undefined;
+        rows.push({ mode: 'http', what, perSecond: r.perSecond, errors: r.errors, p50Ms: r.p50Ms, p99Ms: r.p99Ms, schedulerCpuPercent: cpuPercent, loadCpuPercent: r.loadCpuPercent, allocationsPerBatch: perBatch });
       }
     } finally {
       await s.stop();
@@ -255,7 +283,7 @@ export async function farmSchedulerBench(options = {}) {
     const [lcmd, largs] = pinned(1, [process.execPath, SELF, '--load-worker', `--url=${url}`, '--token=x', '--builder-token=x', `--seconds=${seconds}`, `--clients=${clients}`]);
     const r = runChild(lcmd, largs, (seconds + 60) * 1000);
     const cpuPercent = ((cpuTicks(floor.child.pid) - cpu0) / ((Date.now() - t0) / 1000)) * 100;
-    rows.push({ mode: 'http floor', what: 'bare Node http server, fixed answer', perSecond: r.perSecond, errors: r.errors, p50Ms: r.p50Ms, p99Ms: r.p99Ms, schedulerCpuPercent: cpuPercent });
+    rows.push({ mode: 'http floor', what: 'bare Node http server, fixed answer', perSecond: r.perSecond, errors: r.errors, p50Ms: r.p50Ms, p99Ms: r.p99Ms, schedulerCpuPercent: cpuPercent, loadCpuPercent: r.loadCpuPercent });
   } finally {
     await floor.stop();
   }
@@ -267,13 +295,13 @@ export function farmSchedulerMarkdown({ rows, meta }) {
   const L = [
     `### Farm scheduler: allocations/s (${meta.builders} builders, ${meta.clients} concurrent clients, scheduler on one core${meta.pinned ? ' (taskset)' : ', NOT pinned: taskset missing'}; goal ≥ 20 000/s)`,
     '',
-    '| mode | what | per second (wall) | scheduler CPU % | per CPU-second | p50 ms | p99 ms | errors |',
-    '|---|---|---:|---:|---:|---:|---:|---:|',
+    '| mode | what | per second (wall) | scheduler CPU % | per CPU-second | load generator CPU % | allocations per request | p50 ms | p99 ms | errors |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const r of rows) {
     const cpu = r.cpuPercent ?? r.schedulerCpuPercent;
     const perCpuSecond = cpu ? r.perSecond / (cpu / 100) : undefined;
-    L.push(`| ${r.mode} | ${r.what} | ${f(r.perSecond)} | ${f(cpu)} | ${f(perCpuSecond)} | ${r.p50Ms?.toFixed?.(2) ?? ''} | ${r.p99Ms?.toFixed?.(2) ?? ''} | ${r.errors ?? ''} |`);
+    L.push(`| ${r.mode} | ${r.what} | ${f(r.perSecond)} | ${f(cpu)} | ${f(perCpuSecond)} | ${f(r.loadCpuPercent)} | ${r.allocationsPerBatch?.toFixed?.(1) ?? ''} | ${r.p50Ms?.toFixed?.(2) ?? ''} | ${r.p99Ms?.toFixed?.(2) ?? ''} | ${r.errors ?? ''} |`);
   }
   L.push('', 'Per CPU-second = operations per second of CPU time the scheduler used: on a shared, loaded machine the wall rate only shows the share of a core it got.');
   L.push('', `Load average at start: ${meta.loadavg.map((x) => x.toFixed(2)).join(' ')} on ${meta.cores} cores (shared machine); Node ${meta.node}.`);
@@ -298,7 +326,7 @@ if (process.argv[1] && path.resolve(process.argv[1]) === SELF) {
   } else if (f['in-process-worker']) {
     await inProcessWorker({ seconds: num('seconds', 5), builders: num('builders', 100), clients: num('clients', 32), alg: f.alg ?? 'HS256' });
   } else if (f['load-worker']) {
-    await loadWorker({ url: f.url, token: f.token, builderToken: f['builder-token'], seconds: num('seconds', 5), clients: num('clients', 32), withFinished: f['with-finished'] === 'true' });
+    await loadWorker({ url: f.url, token: f.token, builderToken: f['builder-token'], seconds: num('seconds', 5), clients: num('clients', 32), withFinished: f['with-finished'] === 'true', viaClient: f['via-client'] === 'true' });
   } else {
     const result = await farmSchedulerBench({ quick: f.quick === 'true', seconds: f.seconds ? Number(f.seconds) : undefined, builders: num('builders', 100), clients: num('clients', 32) });
     process.stdout.write(farmSchedulerMarkdown(result));

@@ -102,6 +102,34 @@ describe("build farm on loopback (scheduler, two bwrap builders, client daemon)"
     expect(oneTrip.length, JSON.stringify(perCall)).toBeGreaterThanOrEqual(perCall.length - 2);
   }, 300_000);
 
+  it("an edited source goes up before its run: one upload and one run, not a run answered 409, the upload and a second run", async () => {
+    // The client learns what each builder holds from the jobs it ran there; a new source is then sent first.
+    // Each of the two builders may be new to it once; every other edit must take exactly two round trips.
+    const dir = join(root, "edited");
+    writeFarmProject(dir, 1, "edited");
+    mkdirSync(join(dir, "build"), { recursive: true });
+    const source = join(dir, "src", "unit0.c");
+    const original = readFileSync(source, "utf8");
+    const perCall: { roundTrips: number; bytesUploaded: number }[] = [];
+    for (let i = 0; i < 6; i++) {
+      writeFileSync(source, `${original}\nint edited_${i}(void) { return ${i}; }\n`);
+      const argv = ["-O2", "-Iinclude", "-c", "src/unit0.c", "-o"];
+      const ref = await plain("gcc", [...argv, "build/plain.o"], dir);
+      expect(ref.exitCode, text(ref.stderr)).toBe(0);
+      await sb.zeroStats();
+      const r = await sb.run(["gcc", ...argv, "build/unit0.o"], dir, { env: farmEnv() });
+      expect(r.exitCode, text(r.stderr)).toBe(0);
+      expect(readFileSync(join(dir, "build", "unit0.o")).equals(readFileSync(join(dir, "build", "plain.o"))), "byte-identical to the plain compile").toBe(true);
+      const s = await sb.stats();
+      expect(s.fallbacks, daemonLog(sb)).toEqual({});
+      expect(remote(s).compiles).toBe(1);
+      perCall.push(remote(s));
+    }
+    const sourceBytes = Buffer.byteLength(readFileSync(source));
+    const twoTrips = perCall.filter((c) => c.roundTrips === 2 && c.bytesUploaded === sourceBytes);
+    expect(twoTrips.length, JSON.stringify(perCall)).toBeGreaterThanOrEqual(perCall.length - 2);
+  }, 300_000);
+
   it("a compile without -g sends the closure its lookup's preprocessing listed (no scan): byte-identical through a header edit and a new shadowing header", async () => {
     const client = new RepriseSandbox({ REPRISE_LOG: "debug" });
     try {

@@ -9,7 +9,8 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { hostPlatform } from "../src/platform.js";
 import { signAccessToken, verifyJobToken, JobTokenError, jobTokenKeyOf, type JobTokenKey } from "../src/auth/index.js";
-import { declareBody, farmRequest, heartbeat, simulatedBuilder, startSchedulerProcess, tempDir, type SchedulerProcess } from "./support/scheduler-process.js";
+import { SchedulerClient } from "../src/client/scheduler-client.js";
+import { Agent, declareBody, farmRequest, heartbeat, simulatedBuilder, startSchedulerProcess, tempDir, type SchedulerProcess } from "./support/scheduler-process.js";
 
 const HOST = hostPlatform();
 const OTHER = { arch: "riscv64", os: "linux" }; // a simulated second pool
@@ -164,6 +165,56 @@ describe("scheduler over HTTP (simulated builders)", () => {
     expect(results.filter((r) => r.status === 503 && r.body.error.code === "all-busy")).toHaveLength(33);
   });
 
+  it("allocates a batch in one request (each entry its own job and token), and the daemon's client sends concurrent allocations together", async () => {
+    const platform = { arch: "sparc64", os: "linux" }; // a simulated pool of its own
+    const key = (await register("sim-batch", { platform, cores: 4, maxJobs: 3 })).body.schedulerPublicKey;
+    const keepAlive = setInterval(() => void beat("sim-batch").then(() => beat("sim-batch2")), 150);
+    try {
+      const entry = { toolchainId: "tc-batch", platforms: [platform], maxWaitMs: 0 };
+      const batch = await farmRequest(s.url, "POST", "/v1/jobs/allocate-batch", {
+        token: s.clientToken,
+        body: { requests: [entry, entry, entry, entry, { ...entry, platforms: [{ arch: "alpha", os: "linux" }] }] },
+      });
+      expect(batch.status).toBe(200);
+      const [a, b, c, full, nobody] = batch.body.results;
+      for (const granted of [a, b, c]) {
+        expect(granted.builderId).toBe("sim-batch");
+        const claims = await verifyJobToken(granted.jobToken, { publicKeyJwk: key, builderId: "sim-batch", jobId: granted.jobId });
+        expect(claims.toolchainId).toBe("tc-batch");
+      }
+      expect(new Set([a.jobId, b.jobId, c.jobId]).size).toBe(3);
+      // A token is for its own job only.
+      expect(await verifyJobToken(a.jobToken, { publicKeyJwk: key, builderId: "sim-batch", jobId: b.jobId }).catch((e: JobTokenError) => e.refusal)).toBe("wrong-job");
+      expect(full).toMatchObject({ error: { code: "all-busy" } });
+      expect(nobody).toMatchObject({ error: { code: "no-builder" } });
+      // Refused like a single allocation: a builder's token, too many entries, an empty batch.
+      expect((await farmRequest(s.url, "POST", "/v1/jobs/allocate-batch", { token: s.builderToken, body: { requests: [entry] } })).status).toBe(401);
+      expect(await farmRequest(s.url, "POST", "/v1/jobs/allocate-batch", { token: s.clientToken, body: { requests: Array(65).fill(entry) } })).toMatchObject({ status: 400, body: { error: { code: "bad-request" } } });
+      expect((await farmRequest(s.url, "POST", "/v1/jobs/allocate-batch", { token: s.clientToken, body: { requests: [] } })).status).toBe(400);
+      for (const granted of [a, b, c]) expect((await finish(granted.jobId)).status).toBe(200);
+
+      // The daemon's client: six allocations at once cost at most three requests (two go at once, alone; the other four wait for one of them).
+      await register("sim-batch2", { platform, cores: 4, maxJobs: 3 });
+      const client = new SchedulerClient(s.url, s.clientToken, new Agent());
+      const before = (await status()).counters;
+      const six = await Promise.all([0, 1, 2, 3, 4, 5].map(() => client.allocate("tc-batch", [platform], 0)));
+      const after = (await status()).counters;
+      expect(new Set(six.map((x) => x.jobId)).size).toBe(6);
+      expect(six.filter((x) => x.builderId === "sim-batch")).toHaveLength(3);
+      expect(after.allocations - before.allocations).toBe(6);
+      expect(after.allocateBatches - before.allocateBatches).toBeLessThanOrEqual(3);
+      // No room now: without waiting the answer is all-busy; with waiting the client asks again alone and gets the slot a finish frees.
+      await expect(client.allocate("tc-batch", [platform], 0)).rejects.toMatchObject({ status: 503, errorCode: "all-busy" });
+      const waiting = client.allocate("tc-batch", [platform], 20_000);
+      while ((await status()).queuedRequests === 0) await sleep(50);
+      expect((await finish(six[0]!.jobId)).status).toBe(200);
+      expect((await waiting).builderId).toBe(six[0]!.builderId);
+      expect((await status()).counters.batchDeferred - before.batchDeferred).toBe(2);
+    } finally {
+      clearInterval(keepAlive);
+    }
+  });
+
   it("refuses other protocol versions and oversized bodies, and counts them", async () => {
     const before = (await status()).counters;
     const v1 = await farmRequest(s.url, "POST", "/v1/jobs/allocate", { token: s.clientToken, protocol: "1", body: {} });
@@ -243,6 +294,13 @@ describe("scheduler with JWT client and builder tokens", () => {
     expect(counters.refusedForbidden).toBe(2);
     expect(counters.refusedUnauthenticated).toBe(3);
     expect(counters.refusedAuth).toBe(5);
+
+    // A verified JWT is remembered, but only until its exp: then it is refused like any expired one.
+    const shortLived = await signAccessToken({ role: "client", key: keys.privateKey, alg: "ES256", subject: "bob", expiresInSeconds: 2 });
+    const expiresAt = JSON.parse(Buffer.from(shortLived.split(".")[1]!, "base64url").toString()).exp * 1000;
+    for (let i = 0; i < 2; i++) expect((await farmRequest(s.url, "GET", "/v1/status", { token: shortLived })).status).toBe(200);
+    while (Date.now() <= expiresAt + 50) await sleep(expiresAt + 60 - Date.now());
+    expect(await farmRequest(s.url, "GET", "/v1/status", { token: shortLived })).toMatchObject({ status: 401, body: { error: { code: "unauthenticated" } } });
   });
 });
 

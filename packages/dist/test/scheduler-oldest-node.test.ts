@@ -51,4 +51,16 @@ describe(`scheduler under Node ${OLDEST}`, () => {
     const status = await farmRequest(s.url, "GET", "/v1/status", { token: s.clientToken });
     expect(status.body.counters).toMatchObject({ allocations: 1, allBusy: 1, refusedAuth: 1 });
   });
+
+  it("allocates a batch, with a JWT client token verified once and then remembered", async () => {
+    const reg = await farmRequest(s.url, "POST", "/v1/builders/register", { token: s.builderToken, body: simulatedBuilder("old-node-batch", { platform: { arch: "sparc64", os: "linux" }, maxJobs: 2 }) });
+    expect(reg.status).toBe(200);
+    const client = await signAccessToken({ role: "client", key: keys.privateKey, alg: "ES256", expiresInSeconds: 60 });
+    const entry = { toolchainId: "tc", platforms: [{ arch: "sparc64", os: "linux" }] };
+    for (const expected of [["old-node-batch", "old-node-batch", "all-busy"], ["all-busy"]]) {
+      const batch = await farmRequest(s.url, "POST", "/v1/jobs/allocate-batch", { token: client, body: { requests: expected.map(() => entry) } });
+      expect(batch.status).toBe(200);
+      expect(batch.body.results.map((r: { builderId?: string; error?: { code: string } }) => r.builderId ?? r.error?.code)).toEqual(expected);
+    }
+  });
 });

@@ -5,6 +5,7 @@ import pLimit from "p-limit";
 import type { InputStore } from "@reprise/core";
 import { farmRequest, FarmRequestError, httpError } from "../http/client.js";
 import type { Allocation } from "./scheduler-client.js";
+import type { BuilderHoldings } from "./builder-holdings.js";
 import type { WireJob } from "../builder/job-message.js";
 import { JOB_RESULT_CONTENT_TYPE, MAX_RESULT_HEADER_BYTES } from "../protocol/job-result.js";
 
@@ -37,7 +38,11 @@ export class UploadError extends FarmRequestError {
 /** Uploads under way from this process, by builder and path. */
 const inFlight = new Map<string, Promise<void>>();
 
-/** Runs `job` on the allocated builder, uploading only what it says it lacks; at most two runs. */
+/**
+ * Runs `job` on the allocated builder, uploading only what it lacks: the few
+ * small inputs `holdings` does not know it holds first (an edited source),
+ * then whatever its 409 answer lists; at most two runs.
+ */
 export async function runOnBuilder(
   alloc: Allocation,
   toolchain: RemoteToolchain,
@@ -47,6 +52,7 @@ export async function runOnBuilder(
   timeoutMs: number,
   signal: AbortSignal,
   onMissing?: (missing: { toolchain: boolean; blobs: string[] }) => void,
+  holdings?: BuilderHoldings,
 ): Promise<RunExchange> {
   const base = alloc.builderUrl.endsWith("/") ? alloc.builderUrl : `${alloc.builderUrl}/`;
   const deadline = Date.now() + timeoutMs;
@@ -68,6 +74,48 @@ export async function runOnBuilder(
       signal,
     });
   };
+  const put = async (path: string, file: string, size: number) => {
+    roundTrips++;
+    const r = await farmRequest({
+      method: "PUT",
+      url: new URL(path, base).href,
+      token: alloc.jobToken,
+      headers: { "x-reprise-job-id": alloc.jobId },
+      raw: createReadStream(file),
+      rawLength: size,
+      timeoutMs: left(),
+      dispatcher,
+      signal,
+    });
+    if (r.status !== 200) throw new UploadError(httpError(`upload ${path}`, r.status, r.body));
+    bytesUploaded += size;
+  };
+  const limit = pLimit(UPLOADS_AT_ONCE);
+  // Misses of one build ask the same builder for the same toolchain at once: one upload serves them all.
+  const once = (path: string, file: string, size: number) => {
+    const key = `${base}\0${path}`;
+    let pending = inFlight.get(key);
+    if (!pending) {
+      pending = limit(() =>
+        put(path, file, size).catch((err: unknown) => {
+          throw err instanceof FarmRequestError && !(err instanceof UploadError) ? new UploadError(err) : err;
+        }),
+      ).finally(() => inFlight.delete(key));
+      inFlight.set(key, pending);
+    }
+    return pending;
+  };
+  const uploadAll = async (uploads: Promise<void>[]) => {
+    const settled = await Promise.allSettled(uploads);
+    const failed = settled.find((s): s is PromiseRejectedResult => s.status === "rejected");
+    if (failed) throw failed.reason;
+  };
+  const builder = alloc.builderUrl;
+  const first = holdings?.toSendFirst(builder, job.inputs) ?? [];
+  if (first.length) {
+    await uploadAll(first.map((i) => once(`v1/blobs/${i.digest}`, inputs.blobPath(i.digest), i.size)));
+    holdings?.hold(builder, first.map((i) => i.digest));
+  }
   let res = await run();
   if (res.status === 409) {
     const missing = (res.body as { missing?: { toolchain?: unknown; blobs?: unknown } })?.missing;
@@ -75,49 +123,19 @@ export async function runOnBuilder(
     const known = new Map(job.inputs.map((i) => [i.digest, i.size]));
     onMissing?.({ toolchain: missing?.toolchain === true, blobs: blobs.map((b) => job.inputs.find((i) => i.digest === b)?.path ?? b) });
     if (blobs.some((b) => !known.has(b))) throw new FarmRequestError("garbage", "the builder asked for a blob the job does not have");
-    const put = async (path: string, file: string, size: number) => {
-      roundTrips++;
-      const r = await farmRequest({
-        method: "PUT",
-        url: new URL(path, base).href,
-        token: alloc.jobToken,
-        headers: { "x-reprise-job-id": alloc.jobId },
-        raw: createReadStream(file),
-        rawLength: size,
-        timeoutMs: left(),
-        dispatcher,
-        signal,
-      });
-      if (r.status !== 200) throw new UploadError(httpError(`upload ${path}`, r.status, r.body));
-      bytesUploaded += size;
-    };
-    const limit = pLimit(UPLOADS_AT_ONCE);
+    holdings?.lost(builder, blobs);
     const uploads: Promise<void>[] = [];
-    // Misses of one build ask the same builder for the same toolchain at once: one upload serves them all.
-    const once = (path: string, file: string, size: number) => {
-      const key = `${base}\0${path}`;
-      let pending = inFlight.get(key);
-      if (!pending) {
-        pending = limit(() =>
-          put(path, file, size).catch((err: unknown) => {
-            throw err instanceof FarmRequestError && !(err instanceof UploadError) ? new UploadError(err) : err;
-          }),
-        ).finally(() => inFlight.delete(key));
-        inFlight.set(key, pending);
-      }
-      return pending;
-    };
     if (missing?.toolchain === true && toolchain.ownedByBuilder) throw new FarmRequestError("garbage", `the builder no longer holds its own toolchain ${toolchain.id}`);
     if (missing?.toolchain === true) {
       if (toolchain.archivePath === undefined || toolchain.archiveBytes === undefined) throw new FarmRequestError("garbage", `the builder asked for the archive of descriptor ${toolchain.id}, which it must provide itself`);
       uploads.push(once(`v1/toolchains/${toolchain.id}`, toolchain.archivePath, toolchain.archiveBytes));
     }
     for (const digest of blobs) uploads.push(once(`v1/blobs/${digest}`, inputs.blobPath(digest), known.get(digest)!));
-    const settled = await Promise.allSettled(uploads);
-    const failed = settled.find((s): s is PromiseRejectedResult => s.status === "rejected");
-    if (failed) throw failed.reason;
+    await uploadAll(uploads);
     res = await run();
   }
   if (res.status !== 200 || !res.bytes) throw httpError("run", res.status, res.body);
+  // It ran: the builder holds every input now.
+  holdings?.hold(builder, job.inputs.map((i) => i.digest));
   return { result: res.bytes, roundTrips, bytesUploaded };
 }

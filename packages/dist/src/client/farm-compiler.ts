@@ -27,6 +27,7 @@ import { checkRunResult, type CheckedRun } from "./run-result.js";
 import { jobToWire } from "../builder/job-message.js";
 import { EquivalentJobs, equivalentJob } from "./equivalent-job.js";
 import { DeclaredToolchains, type DeclaredArchive } from "./declared-toolchains.js";
+import { BuilderHoldings } from "./builder-holdings.js";
 
 /** How long a builder that could not be reached is not used again by this client. */
 const QUARANTINE_MS = 30_000;
@@ -60,6 +61,7 @@ export class FarmCompiler {
   private readonly quarantined = new Map<string, number>();
   private readonly equivalents: EquivalentJobs;
   private readonly declared = new DeclaredToolchains();
+  private readonly holdings = new BuilderHoldings();
 
   constructor(private readonly engine: Engine) {
     this.equivalents = new EquivalentJobs(engine);
@@ -194,6 +196,7 @@ export class FarmCompiler {
       try {
         const ex = await runOnBuilder(alloc, remoteToolchain, wire, ws.inputs, scheduler.dispatcher, dist.jobTimeoutMs, AbortSignal.timeout(dist.jobTimeoutMs), (m) =>
           ctx.logger.debug("builder %s lacks %s%d input(s): %s", alloc.builderId, m.toolchain ? "the toolchain and " : "", m.blobs.length, m.blobs.slice(0, 20).join(" ")),
+          this.holdings,
         );
         roundTrips += ex.roundTrips;
         bytesUploaded += ex.bytesUploaded;

@@ -102,6 +102,27 @@ export const AllocateResponseSchema = z.object({
 });
 export type AllocateResponse = z.infer<typeof AllocateResponseSchema>;
 
+/** The most allocations one batch may ask for. */
+export const MAX_ALLOCATE_BATCH = 64;
+
+/**
+ * `POST /v1/jobs/allocate-batch` (client token): several allocations in one
+ * request, answered at once and in order; an entry no builder has room for
+ * now gets `all-busy` (its client asks again alone, with waiting).
+ */
+export const AllocateBatchRequestSchema = z.object({
+  requests: z.array(AllocateRequestSchema).min(1).max(MAX_ALLOCATE_BATCH),
+});
+export type AllocateBatchRequest = z.infer<typeof AllocateBatchRequestSchema>;
+
+export const AllocateRefusalSchema = z.object({ error: z.object({ code: z.enum(["no-builder", "all-busy"]), message: z.string() }) });
+export type AllocateRefusal = z.infer<typeof AllocateRefusalSchema>;
+
+export const AllocateBatchResponseSchema = z.object({
+  results: z.array(z.union([AllocateResponseSchema, AllocateRefusalSchema])).max(MAX_ALLOCATE_BATCH),
+});
+export type AllocateBatchResponse = z.infer<typeof AllocateBatchResponseSchema>;
+
 /** `POST /v1/jobs/{jobId}/finished` (builder token). */
 export const FinishedRequestSchema = z.object({
   ok: z.boolean(),

@@ -3,6 +3,10 @@ export function createCounters() {
   return {
     allocations: 0,
     allocationsAfterWait: 0,
+    /** `allocate-batch` requests (their allocations are counted in `allocations`). */
+    allocateBatches: 0,
+    /** Batch entries answered all-busy (their clients then ask alone, with waiting). */
+    batchDeferred: 0,
     noBuilder: 0,
     allBusy: 0,
     queueFull: 0,

@@ -7,7 +7,7 @@ import type { IncomingMessage, RequestListener, ServerResponse } from "node:http
 import type { Logger } from "@reprise/core/logger";
 import { bearer, type AccessDecision, type AccessVerifier } from "../auth/access-token.js";
 import { HttpError, checkProtocolVersion, parseMessage, readJsonBody, requestPath, sendError, sendJson } from "../http/json.js";
-import { AllocateRequestSchema, FinishedRequestSchema, HeartbeatRequestSchema, RegisterRequestSchema } from "../protocol/scheduler-messages.js";
+import { AllocateBatchRequestSchema, AllocateRequestSchema, FinishedRequestSchema, HeartbeatRequestSchema, RegisterRequestSchema } from "../protocol/scheduler-messages.js";
 import { IdSchema } from "../protocol/common.js";
 import type { Scheduler } from "./scheduler.js";
 
@@ -74,6 +74,17 @@ export function schedulerRequestListener(options: RouteOptions): RequestListener
         return;
       }
       return sendJson(res, 200, outcome.response);
+    }
+    if (path === "/v1/jobs/allocate-batch") {
+      if (method !== "POST") throw new HttpError(405, "method-not-allowed", "use POST");
+      await authenticate(req, options.clients);
+      const message = parseMessage(AllocateBatchRequestSchema, await readJsonBody(req, options.jsonBodyLimit), "allocate-batch");
+      const outcomes = scheduler.allocateBatch(message.requests);
+      if (res.destroyed) {
+        for (const o of outcomes) if (o.ok) scheduler.release(o.response.jobId);
+        return;
+      }
+      return sendJson(res, 200, { results: outcomes.map((o) => (o.ok ? o.response : { error: { code: o.code, message: o.message } })) });
     }
     let match = BUILDER_ROUTE.exec(path);
     if (match) {

@@ -118,21 +118,11 @@ export class Scheduler {
    * ends the wait when the client goes away.
    */
   async allocate(request: AllocateRequest, whenGone?: AbortSignal | (() => AbortSignal)): Promise<AllocationOutcome> {
-    const query: AllocationQuery = {
-      toolchainId: request.toolchainId,
-      ...(request.equivalents?.length ? { equivalents: request.equivalents } : {}),
-      ...(request.alternatives?.length ? { alternatives: request.alternatives.map((a) => ({ toolchainId: a.toolchainId, poolKeys: [...new Set(a.platforms.map(platformKey))] })) } : {}),
-      poolKeys: [...new Set(request.platforms.map(platformKey))],
-      preferPoolKey: request.preferPlatform ? platformKey(request.preferPlatform) : undefined,
-      ...(request.requires?.length ? { requires: request.requires } : {}),
-    };
+    const query = queryOf(request);
     const choice = chooseBuilder(this.registry, query);
     if ("builder" in choice) return this.grant(this.reserve(choice.builder, choice.toolchainId));
 
-    if (choice.none === "no-builder") {
-      this.counters.noBuilder++;
-      return { ok: false, code: "no-builder", message: `no builder in the pools ${query.poolKeys.join(", ")} that can run toolchain ${request.toolchainId}${query.requires ? ` and ${query.requires.join(", ")}` : ""}` };
-    }
+    if (choice.none === "no-builder") return this.noBuilder(query);
     const waitMs = Math.min(request.maxWaitMs ?? this.options.queue.defaultWaitMs, this.options.queue.maxWaitMs);
     if (waitMs <= 0 || this.waiters.length >= this.options.queue.maxLength) {
       if (waitMs > 0) this.counters.queueFull++;
@@ -146,6 +136,28 @@ export class Scheduler {
     }
     this.counters.allBusy++;
     return { ok: false, code: "all-busy", message: `every builder of ${query.poolKeys.join(", ")} stayed busy for ${waitMs} ms` };
+  }
+
+  /**
+   * Several allocations at once, none waiting (`POST /v1/jobs/allocate-batch`):
+   * an entry no builder has room for now is answered `all-busy`, and its
+   * client asks again alone, with waiting.
+   */
+  allocateBatch(requests: readonly AllocateRequest[]): AllocationOutcome[] {
+    this.counters.allocateBatches++;
+    return requests.map((request) => {
+      const query = queryOf(request);
+      const choice = chooseBuilder(this.registry, query);
+      if ("builder" in choice) return this.grant(this.reserve(choice.builder, choice.toolchainId));
+      if (choice.none === "no-builder") return this.noBuilder(query);
+      this.counters.batchDeferred++;
+      return { ok: false, code: "all-busy", message: `every builder of ${query.poolKeys.join(", ")} is busy now` };
+    });
+  }
+
+  private noBuilder(query: AllocationQuery): AllocationOutcome {
+    this.counters.noBuilder++;
+    return { ok: false, code: "no-builder", message: `no builder in the pools ${query.poolKeys.join(", ")} that can run toolchain ${query.toolchainId}${query.requires ? ` and ${query.requires.join(", ")}` : ""}` };
   }
 
   status(): StatusResponse {
@@ -250,4 +262,15 @@ export class Scheduler {
       this.options.logger.warn(`builder ${id} dropped: no heartbeat for ${silenceMs} ms`);
     }
   }
+}
+
+function queryOf(request: AllocateRequest): AllocationQuery {
+  return {
+    toolchainId: request.toolchainId,
+    ...(request.equivalents?.length ? { equivalents: request.equivalents } : {}),
+    ...(request.alternatives?.length ? { alternatives: request.alternatives.map((a) => ({ toolchainId: a.toolchainId, poolKeys: [...new Set(a.platforms.map(platformKey))] })) } : {}),
+    poolKeys: request.platforms.length === 1 ? [platformKey(request.platforms[0]!)] : [...new Set(request.platforms.map(platformKey))],
+    preferPoolKey: request.preferPlatform ? platformKey(request.preferPlatform) : undefined,
+    ...(request.requires?.length ? { requires: request.requires } : {}),
+  };
 }
