@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { request } from "undici";
 import { hashBytes } from "@reprise/core";
 import { generateKeyPair, SignJWT } from "jose";
-import { RepriseSandbox, text } from "../support/reprise-env.js";
+import { plain, RepriseSandbox, text } from "../support/reprise-env.js";
 import { ensureDebianPackages } from "../support/sandbox-engines.js";
 import { expectSameAsPlain } from "../support/compare.js";
 import { startBuilder, startNodeProcess, REPRISE_DIST_BIN, builderConfig, type FarmProcess, type SchedulerHandle } from "../support/farm-processes.js";
