@@ -5,6 +5,7 @@ import { parseGccLikeArguments } from "./parse-arguments.js";
 import { adaptGccLikeOutput } from "./adapt-output.js";
 import { gccToolchainSpec, toolchainPlatforms } from "./toolchain.js";
 import { gccPortableToolchain } from "./portable.js";
+import { parseIncludeSearch } from "./include-search.js";
 
 export const PLUGIN_NAME = "@reprise/plugin-gcc";
 
@@ -15,6 +16,7 @@ export const gccPlugin: ReprisePlugin = {
     engine.hooks.detectCompiler.tapPromise(PLUGIN_NAME, (probe) => detectGcc(probe));
     engine.hooks.parseArguments.for("gcc").tap(PLUGIN_NAME, (input) => parseGccLikeArguments(input, gccDialect));
     engine.hooks.adaptOutput.for("gcc").tap(PLUGIN_NAME, (input) => adaptGccLikeOutput(input, gccDialect));
+    engine.hooks.includeSearch.for("gcc").tap(PLUGIN_NAME, (output) => parseIncludeSearch(output));
     engine.hooks.packageToolchain.tapPromise(PLUGIN_NAME, async (compiler) => (compiler.family === "gcc" ? gccToolchainSpec(compiler) : undefined));
     engine.hooks.resolveArchitecture.tapPromise(PLUGIN_NAME, async ({ toolchain }) => (toolchain?.family === "gcc" ? toolchainPlatforms(toolchain) : undefined));
     engine.hooks.portableToolchain.tapPromise(PLUGIN_NAME, async ({ compiler, target }) => (compiler.family === "gcc" ? gccPortableToolchain(compiler, target) : undefined));
@@ -26,6 +28,7 @@ export default gccPlugin;
 export { detectGcc, isCxxDriver } from "./detect.js";
 export { gccDialect, GCC_JOB_ENV, LOADER_ENV, TIME_MARKERS, type GccLikeDialect, type LexedOption } from "./dialect.js";
 export { parseGccLikeArguments } from "./parse-arguments.js";
+export { includeSearchArgv, parseIncludeSearch } from "./include-search.js";
 export { adaptGccLikeOutput } from "./adapt-output.js";
 export { gccRuleLayout, clangRuleLayout, quoteMakeTarget, rewriteDepTargets, parseFirstRule, type DepRuleLayout } from "./dep-target.js";
 export { OptionTable, gccOptions, gccOptionTable, optionSpec, type OptionArity, type OptionEntries, type OptionMatch, type OptionSpec } from "./option-table.js";

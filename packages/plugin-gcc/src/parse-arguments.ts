@@ -10,6 +10,7 @@ import { quoteMakeTarget } from "./dep-target.js";
 import { pathRecording } from "./path-recording.js";
 import { expandResponseFiles } from "./response-files.js";
 import { applyNativeExpansion, isNativeCpuOption, resolveNativeCpu } from "./native-cpu.js";
+import { includeSearchArgv } from "./include-search.js";
 
 /** `node -e` scripts standing in for the preprocessor and the dependency scan of already preprocessed input. */
 
@@ -92,6 +93,7 @@ export function parseGccLikeArguments(input: ParseInput, dialect: GccLikeDialect
     ...(preprocessDepFile ? { preprocessDepFile } : {}),
     dependencies,
     ...(closureScan ? { closureScan, includeDirs } : {}),
+    ...(preprocessed ? {} : { includeSearchArgv: includeSearchArgv(preprocessOptions(compiler, plans), source.language) }),
     keyEnv: dialect.keyEnv(colorDiagnostics),
     jobEnv: dialect.jobEnv,
     ...withLoadsCode(loadsCode),
@@ -114,6 +116,11 @@ export function parseGccLikeArguments(input: ParseInput, dialect: GccLikeDialect
     if (unportable) invocation.unportable = unportable;
   }
   return { cacheable: true, invocation };
+}
+
+/** The preprocessing options of the call, without its inputs (`preprocessBase` less the source). */
+function preprocessOptions(compiler: string, plans: readonly ArgPlan[]): string[] {
+  return [compiler, ...plans.flatMap((p) => (p.arg.kind === "input" ? [] : p.forPreprocess === undefined ? p.arg.tokens : (p.forPreprocess ?? [])))];
 }
 
 type Rejection = { reason: NonCacheableReason; detail?: string };

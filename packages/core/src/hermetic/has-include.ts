@@ -22,6 +22,9 @@ export interface HasIncludeResult {
   unresolvable: string[];
 }
 
+/** The word whose presence in a file means it may probe (hash caches look for it while hashing). */
+export const PROBE_TOKEN = "__has_include";
+
 const PROBE = /__has_include(?:_next)?\s*\(\s*([^)]*)\)/g;
 
 /** The probes of a file's content, by its content hash: headers are read once per daemon, not once per job. */
@@ -38,6 +41,37 @@ export function resolveHasIncludes(
   withProbes?: ReadonlySet<string>,
   contentHash?: (file: string) => string | undefined,
 ): HasIncludeResult {
+  const { names, unresolvable } = probedNames(closure, withProbes, contentHash);
+  if (names.length === 0) return { extraFiles: [], unresolvable };
+  const dirs = new Set<string>(includeDirs);
+  for (const file of closure) {
+    for (let d = dirname(file); d !== "/" && !dirs.has(d); d = dirname(d)) dirs.add(d);
+  }
+  const inClosure = new Set(closure);
+  const extraFiles: string[] = [];
+  for (const name of names) {
+    for (const dir of dirs) {
+      const candidate = join(dir, name);
+      if (inClosure.has(candidate) || !existsSync(candidate)) continue;
+      if (statSync(candidate).isFile()) {
+        extraFiles.push(candidate);
+        inClosure.add(candidate);
+      }
+    }
+  }
+  return { extraFiles, unresolvable };
+}
+
+/**
+ * The literal names the closure's `__has_include` probes ask about, and the
+ * probes whose argument is not a literal. Used by jobs (above) and by direct
+ * mode's absent-path guards (engine/absent-paths.ts).
+ */
+export function probedNames(
+  closure: readonly string[],
+  withProbes?: ReadonlySet<string>,
+  contentHash?: (file: string) => string | undefined,
+): { names: string[]; unresolvable: string[] } {
   const names = new Set<string>();
   const unresolvable: string[] = [];
   for (const file of closure) {
@@ -59,24 +93,7 @@ export function resolveHasIncludes(
     for (const n of probes.names) names.add(n);
     unresolvable.push(...probes.unresolvable);
   }
-  if (names.size === 0) return { extraFiles: [], unresolvable };
-  const dirs = new Set<string>(includeDirs);
-  for (const file of closure) {
-    for (let d = dirname(file); d !== "/" && !dirs.has(d); d = dirname(d)) dirs.add(d);
-  }
-  const inClosure = new Set(closure);
-  const extraFiles: string[] = [];
-  for (const name of names) {
-    for (const dir of dirs) {
-      const candidate = join(dir, name);
-      if (inClosure.has(candidate) || !existsSync(candidate)) continue;
-      if (statSync(candidate).isFile()) {
-        extraFiles.push(candidate);
-        inClosure.add(candidate);
-      }
-    }
-  }
-  return { extraFiles, unresolvable };
+  return { names: [...names], unresolvable };
 }
 
 function probesIn(file: string): { names: string[]; unresolvable: string[]; hash: string } | undefined {

@@ -1,0 +1,127 @@
+import { lstatSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
+import type { AbsentGuard } from "../storage/codec.js";
+import type { IncludeSearch } from "./hooks.js";
+import { statOrUndefined, type DirListing } from "./dir-listings.js";
+import { RACY_WINDOW_MS } from "../hashing/file-hash-cache.js";
+
+/**
+ * Where no file may appear for a direct-mode entry to hold. A manifest lists
+ * the files a compile read; a header created later earlier on the include
+ * path (it would shadow one that was read), or one a `__has_include` probe
+ * would find, changes the compile without changing any listed file.
+ *
+ * The spelled include names are not in the dependency file, so they are
+ * inferred conservatively: for each file read and each search directory it
+ * lies under (path = dir + name), the same name in every directory searched
+ * before that one, in every directory of a file read (the includer's own
+ * directory of a quoted include), in the working directory (`-include`) and
+ * in search directories that did not exist. A probe's name counts in all of
+ * them. More candidates than needed only cost a guard, never a wrong hit.
+ */
+export interface AbsentInput {
+  /** Absolute paths of every file the compile read, the source included. */
+  closure: readonly string[];
+  source: string;
+  cwd: string;
+  search: IncludeSearch;
+  /** Literal names of the closure's `__has_include` probes. */
+  probed: readonly string[];
+  /** When the compile started (ms): a candidate file changed since may have been there for it or not. */
+  since: number;
+}
+
+export type AbsentPlan =
+  | {
+      ok: true;
+      guards: AbsentGuard[];
+      /** Files a probe finds now: their content is recorded like a file read (created or removed, the probe answers otherwise). */
+      probeFiles: string[];
+    }
+  | { ok: false; changed: string };
+
+type Lister = (dir: string) => DirListing | undefined;
+
+export function absentPaths(input: AbsentInput, list: Lister): AbsentPlan {
+  const { closure, cwd, search } = input;
+  const chain = unique([...search.quote, ...search.angle].map((d) => resolve(cwd, d)));
+  const missing = unique(search.missing.map((d) => resolve(cwd, d)));
+  const includers = unique([cwd, ...closure.map((f) => dirname(f))]);
+  const read = new Set(closure);
+  const candidates = new Map<string, "include" | "probe">();
+  const add = (path: string, kind: "include" | "probe") => {
+    if (!read.has(path) && candidates.get(path) !== "probe") candidates.set(path, kind);
+  };
+  for (const file of closure) {
+    if (file === input.source) continue;
+    chain.forEach((dir, k) => {
+      if (!file.startsWith(dir === "/" ? dir : `${dir}/`)) return;
+      const name = file.slice(dir === "/" ? 1 : dir.length + 1);
+      for (let j = 0; j < k; j++) add(join(chain[j]!, name), "include");
+      for (const d of includers) add(join(d, name), "include");
+      for (const d of missing) add(join(d, name), "include");
+    });
+  }
+  for (const name of input.probed) {
+    for (const d of [...includers, ...chain, ...missing]) add(join(d, name), "probe");
+  }
+
+  const sinceNs = BigInt(Math.floor(input.since - RACY_WINDOW_MS)) * 1_000_000n;
+  const guards = new Map<string, { id: string; names: Set<string> }>();
+  const probeFiles: string[] = [];
+  for (const [path, kind] of candidates) {
+    const found = locate(path, list);
+    if ("present" in found) {
+      if (kind === "probe") probeFiles.push(path);
+      // A file there now that was there for the compile was not what that name found: its directive does not exist.
+      // One that appeared since the compile began may have changed what the compile found.
+      else if (found.changedNs > sinceNs) return { ok: false, changed: path };
+      continue;
+    }
+    const guard = guards.get(found.dir) ?? { id: found.id, names: new Set<string>() };
+    if (found.id !== guard.id) guard.id = "";
+    guard.names.add(found.name);
+    guards.set(found.dir, guard);
+  }
+  return { ok: true, guards: [...guards].map(([dir, g]) => ({ dir, id: g.id, names: [...g.names].sort() })), probeFiles };
+}
+
+type Located = { present: string; changedNs: bigint } | { dir: string; id: string; name: string };
+
+/**
+ * A candidate path: present (something the compiler would open: anything but
+ * a directory), or absent, guarded by its deepest existing directory.
+ */
+function locate(path: string, list: Lister): Located {
+  let dir = dirname(path);
+  let name = basename(path);
+  let listing = list(dir);
+  if (listing?.names && !listing.names.has(name)) return { dir, id: listing.id, name };
+  const st = statOrUndefined(path);
+  if (st && !st.isDirectory()) return { present: path, changedNs: st.mtimeNs > st.ctimeNs ? st.mtimeNs : st.ctimeNs };
+  while (!listing) {
+    if (dir === "/") return { dir, id: "", name };
+    name = `${basename(dir)}/${name}`;
+    dir = dirname(dir);
+    listing = list(dir);
+  }
+  // The first component is there but no directory the search can enter, or the candidate is a directory (passed over):
+  // a file there keeps the guard's identity meaningful; a link (its target may appear elsewhere) or an unreadable
+  // directory does not, so its names are checked on every hit.
+  const first = name.split("/")[0]!;
+  const there = listing.names ? listing.names.has(first) : true;
+  const plainFile = there && lstatOrUndefined(join(dir, first))?.isFile() === true;
+  return { dir, id: there && !plainFile ? "" : listing.id, name };
+}
+
+function lstatOrUndefined(path: string) {
+  try {
+    return lstatSync(path, { throwIfNoEntry: false });
+  } catch {
+    return undefined;
+  }
+}
+
+function unique(list: readonly string[]): string[] {
+  return [...new Set(list)];
+}
