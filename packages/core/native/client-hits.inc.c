@@ -85,13 +85,20 @@ static unsigned char *read_private_file(const char *path, size_t max, size_t *le
   return data;
 }
 
-/* Whether `dir`/`name` is absent as an include search sees it: nothing there, a path through a file, or a directory. */
+/*
+ * Whether `dir`/`name` is absent as an include search sees it (as stillAbsent
+ * in engine/absent-guards.ts): nothing there, a path through a file, or a
+ * directory; a name ending in '/' stands for everything below it, so nothing
+ * of that name may be there. A link is never vouched for.
+ */
 static int name_absent(const char *dir, const char *name) {
   char path[PATH_MAX];
-  int k = snprintf(path, sizeof path, "%s/%s", dir, name);
+  size_t n = strlen(name);
+  int below = n > 0 && name[n - 1] == '/';
+  int k = snprintf(path, sizeof path, "%s/%.*s", dir, (int)(below ? n - 1 : n), name);
   if (k < 0 || (size_t)k >= sizeof path) return 0;
   struct stat st;
-  if (stat(path, &st) == 0) return S_ISDIR(st.st_mode);
+  if (lstat(path, &st) == 0) return !below && S_ISDIR(st.st_mode);
   return errno == ENOENT || errno == ENOTDIR;
 }
 

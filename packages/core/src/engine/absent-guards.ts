@@ -1,18 +1,20 @@
-import { statSync } from "node:fs";
+import { lstatSync } from "node:fs";
 import { join } from "node:path";
 import type { AbsentGuard } from "../storage/codec.js";
 import { dirIdentity, nowNs, stableIdentity, statOrUndefined } from "./dir-listings.js";
 
 /**
- * Whether a name below a guarded directory is still absent as the compiler
- * sees it: nothing there, a path through a file, or a directory (which the
- * include search passes over). Anything else, a permission error included,
- * is not vouched for.
+ * Whether a name below a guarded directory is still absent as the include
+ * search sees it: nothing there, a path through a file, or a directory
+ * (passed over). A name ending in "/" stands for everything below it:
+ * nothing of that name may be there at all. A link is never vouched for
+ * (its target may appear elsewhere), nor is a permission error.
  */
 export function stillAbsent(path: string): boolean {
+  const below = path.endsWith("/");
   try {
-    const st = statSync(path, { throwIfNoEntry: false });
-    return !st || st.isDirectory();
+    const st = lstatSync(below ? path.slice(0, -1) : path, { throwIfNoEntry: false });
+    return !st || (!below && st.isDirectory());
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === "ENOTDIR";
   }

@@ -14,10 +14,12 @@ import { RACY_WINDOW_MS } from "../hashing/file-hash-cache.js";
  * The spelled include names are not in the dependency file, so they are
  * inferred conservatively: for each file read and each search directory it
  * lies under (path = dir + name), the same name in every directory searched
- * before that one, in every directory of a file read (the includer's own
- * directory of a quoted include), in the working directory (`-include`) and
- * in search directories that did not exist. A probe's name counts in all of
- * them. More candidates than needed only cost a guard, never a wrong hit.
+ * before that one and in search directories that did not exist; in the
+ * working directory when the arguments name it (`-include`). A quoted
+ * include is looked for in its includer's directory first: each file's
+ * quoted names there (every name above, for a file whose directive names a
+ * macro). A probe's name counts in all of these directories. More candidates
+ * than needed only cost a guard, never a wrong hit.
  */
 export interface AbsentInput {
   /** Absolute paths of every file the compile read, the source included. */
@@ -27,6 +29,10 @@ export interface AbsentInput {
   search: IncludeSearch;
   /** Literal names of the closure's `__has_include` probes. */
   probed: readonly string[];
+  /** The quoted includes of a file of the closure (quoted-includes.ts). */
+  quoted: (file: string) => { names: readonly string[]; computed: boolean };
+  /** The call's arguments: a name among them may be a forced include (`-include`), looked for in the cwd first. */
+  args: readonly string[];
   /** When the compile started (ms): a candidate file changed since may have been there for it or not. */
   since: number;
 }
@@ -52,15 +58,22 @@ export function absentPaths(input: AbsentInput, list: Lister): AbsentPlan {
   const add = (path: string, kind: "include" | "probe") => {
     if (!read.has(path) && candidates.get(path) !== "probe") candidates.set(path, kind);
   };
+  const names = new Set<string>();
   for (const file of closure) {
     if (file === input.source) continue;
     chain.forEach((dir, k) => {
       if (!file.startsWith(dir === "/" ? dir : `${dir}/`)) return;
       const name = file.slice(dir === "/" ? 1 : dir.length + 1);
+      names.add(name);
       for (let j = 0; j < k; j++) add(join(chain[j]!, name), "include");
-      for (const d of includers) add(join(d, name), "include");
       for (const d of missing) add(join(d, name), "include");
     });
+  }
+  const args = new Set(input.args.flatMap((a) => [a, a.replace(/^-include/, "")]));
+  for (const name of names) if (args.has(name)) add(join(cwd, name), "include");
+  for (const file of closure) {
+    const quoted = input.quoted(file);
+    for (const name of quoted.computed ? [...names, ...quoted.names] : quoted.names) add(join(dirname(file), name), "include");
   }
   for (const name of input.probed) {
     for (const d of [...includers, ...chain, ...missing]) add(join(d, name), "probe");
@@ -105,13 +118,16 @@ function locate(path: string, list: Lister): Located {
     dir = dirname(dir);
     listing = list(dir);
   }
-  // The first component is there but no directory the search can enter, or the candidate is a directory (passed over):
-  // a file there keeps the guard's identity meaningful; a link (its target may appear elsewhere) or an unreadable
-  // directory does not, so its names are checked on every hit.
   const first = name.split("/")[0]!;
   const there = listing.names ? listing.names.has(first) : true;
-  const plainFile = there && lstatOrUndefined(join(dir, first))?.isFile() === true;
-  return { dir, id: there && !plainFile ? "" : listing.id, name };
+  // Nothing of that name below the deepest directory there is: nothing of it may appear ("sub/" stands for all below).
+  if (!there) return { dir, id: listing.id, name: first === name ? name : `${first}/` };
+  // There, but a path through a file, or the candidate is a directory (passed over): the guard's identity still
+  // vouches; a link (its target may appear elsewhere) or an unreadable directory does not, so its names are checked
+  // on every hit.
+  const kind = lstatOrUndefined(join(dir, first));
+  const plain = kind?.isFile() === true || (kind?.isDirectory() === true && listing.names !== undefined);
+  return { dir, id: plain ? listing.id : "", name };
 }
 
 function lstatOrUndefined(path: string) {

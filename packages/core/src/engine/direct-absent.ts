@@ -2,6 +2,7 @@ import { basename } from "node:path";
 import type { Call } from "./call.js";
 import type { ModeDeps } from "./mode-deps.js";
 import { absentPaths } from "./absent-paths.js";
+import { quotedIncludes } from "./quoted-includes.js";
 import { changedSince } from "./fallback-timing.js";
 import { probedNames } from "../hermetic/has-include.js";
 import type { AbsentGuard, ManifestEntry } from "../storage/codec.js";
@@ -41,7 +42,9 @@ export async function absentFacts(
   const closure = [...read.keys()];
   const probes = probedNames(closure, probing, (f) => read.get(f));
   if (probes.unresolvable.length) return { guards: [], probeFiles: [], unresolvableProbe: probes.unresolvable[0]! };
-  const plan = absentPaths({ closure, source: inv.sourceFile, cwd: request.cwd, search: answer.search, probed: probes.names, since }, d.listings.session());
+  const quoted = (file: string) => quotedIncludes(file, read.get(file)!);
+  const input = { closure, source: inv.sourceFile, cwd: request.cwd, search: answer.search, probed: probes.names, quoted, args: inv.compileArgv, since };
+  const plan = absentPaths(input, d.listings.session());
   if (!plan.ok) {
     d.logger.info("%s appeared during the compile of %s; not recording it for direct mode", plan.changed, basename(inv.sourceFile));
     return undefined;
