@@ -139,9 +139,18 @@ describe("direct mode and headers created after the entry was stored", () => {
       "x.c": "#define OPT <opt.h>\n#if __has_include(OPT)\n#define HAVE 1\n#else\n#define HAVE 0\n#endif\nint x = HAVE;\n",
       "a/keep": "",
     });
-    const sources: Record<string, string> = { "src/common.h": "#define BASE 7\n" };
+    defineCase("computed-include", ["gcc", "-Ib", "-c", "x.c", "-o", "x.o"], {
+      "x.c": '#define HDR "h.h"\n#include HDR\nint x = V;\n',
+      "b/h.h": "#define V 1\n",
+    });
+    defineCase("forced-include", ["gcc", "-Ib", "-include", "h.h", "-c", "src/x.c", "-o", "x.o"], {
+      "src/x.c": "int x = V;\n",
+      "b/h.h": "#define V 1\n",
+    });
+    // Quoted includes found along -Iinc: each source's own directory, src/, is searched first, and every object lands there.
+    const sources: Record<string, string> = { "inc/common.h": "#define BASE 7\n" };
     for (let i = 0; i < 6; i++) sources[`src/f${i}.c`] = `#include <stdio.h>\n#include "common.h"\nint f${i}(void) { return BASE + ${i}; }\n`;
-    defineCase("objects-in-source-dir", ["gcc", "-c", "src/f0.c", "-o", "src/f0.o"], sources);
+    defineCase("objects-in-source-dir", ["gcc", "-Iinc", "-c", "src/f0.c", "-o", "src/f0.o"], sources);
     await sleep(RACY_WAIT_MS);
   }, 30_000);
 
@@ -185,6 +194,16 @@ describe("direct mode and headers created after the entry was stored", () => {
     await shadowCase(c, () => rmSync(join(c.dir, "opt.h")));
   }, 120_000);
 
+  it("a header created in the includer's directory, for an include that names a macro", async () => {
+    const c = cases["computed-include"]!;
+    await shadowCase(c, () => write(join(c.dir, "h.h"), "#define V 2\n"));
+  }, 120_000);
+
+  it("a header created in the working directory, for -include", async () => {
+    const c = cases["forced-include"]!;
+    await shadowCase(c, () => write(join(c.dir, "h.h"), "#define V 2\n"));
+  }, 120_000);
+
   it("__has_include(MACRO) makes the call use preprocessor mode, counted", async () => {
     const c = cases["probe-macro"]!;
     await build(c);
@@ -202,7 +221,7 @@ describe("direct mode and headers created after the entry was stored", () => {
 
   it("a build writing its objects into the source directory still gets direct hits", async () => {
     const c = cases["objects-in-source-dir"]!;
-    const argv = (i: number) => ["gcc", "-c", `src/f${i}.c`, "-o", `src/f${i}.o`];
+    const argv = (i: number) => ["gcc", "-Iinc", "-c", `src/f${i}.c`, "-o", `src/f${i}.o`];
     const buildAll = async () => {
       let hits = 0;
       let byClient = 0;
@@ -224,6 +243,11 @@ describe("direct mode and headers created after the entry was stored", () => {
     const third = await buildAll();
     expect(third.hits).toBe(6);
     expect(third.byClient).toBe(6);
+    for (let i = 0; i < 6; i++) await expectLikePlain({ ...c, argv: argv(i), object: `src/f${i}.o` });
+    // The guard on src/ still works after all those checks: a common.h there now shadows inc/'s.
+    write(join(c.dir, "src/common.h"), "#define BASE 70\n");
+    const changed = await buildAll();
+    expect(changed.byClient).toBe(0);
     for (let i = 0; i < 6; i++) await expectLikePlain({ ...c, argv: argv(i), object: `src/f${i}.o` });
   }, 120_000);
 });
