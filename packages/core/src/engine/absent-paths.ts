@@ -18,8 +18,9 @@ import { RACY_WINDOW_MS } from "../hashing/file-hash-cache.js";
  * working directory when the arguments name it (`-include`). A quoted
  * include is looked for in its includer's directory first: each file's
  * quoted names there (every name above, for a file whose directive names a
- * macro). A probe's name counts in all of these directories. More candidates
- * than needed only cost a guard, never a wrong hit.
+ * macro). A probe's name counts in every search directory, and a quoted
+ * probe's beside its file too. More candidates than needed only cost a
+ * guard, never a wrong hit.
  */
 export interface AbsentInput {
   /** Absolute paths of every file the compile read, the source included. */
@@ -29,6 +30,8 @@ export interface AbsentInput {
   search: IncludeSearch;
   /** Literal names of the closure's `__has_include` probes. */
   probed: readonly string[];
+  /** The quoted ones among them, with the file that probes: looked for beside it first. */
+  probedQuoted: readonly { file: string; name: string }[];
   /** The quoted includes of a file of the closure (quoted-includes.ts). */
   quoted: (file: string) => { names: readonly string[]; computed: boolean };
   /** The call's arguments: a name among them may be a forced include (`-include`), looked for in the cwd first. */
@@ -52,7 +55,6 @@ export function absentPaths(input: AbsentInput, list: Lister): AbsentPlan {
   const { closure, cwd, search } = input;
   const chain = unique([...search.quote, ...search.angle].map((d) => resolve(cwd, d)));
   const missing = unique(search.missing.map((d) => resolve(cwd, d)));
-  const includers = unique([cwd, ...closure.map((f) => dirname(f))]);
   const read = new Set(closure);
   const candidates = new Map<string, "include" | "probe">();
   const add = (path: string, kind: "include" | "probe") => {
@@ -76,8 +78,9 @@ export function absentPaths(input: AbsentInput, list: Lister): AbsentPlan {
     for (const name of quoted.computed ? [...names, ...quoted.names] : quoted.names) add(join(dirname(file), name), "include");
   }
   for (const name of input.probed) {
-    for (const d of [...includers, ...chain, ...missing]) add(join(d, name), "probe");
+    for (const d of [...chain, ...missing]) add(join(d, name), "probe");
   }
+  for (const { file, name } of input.probedQuoted) add(join(dirname(file), name), "probe");
 
   const sinceNs = BigInt(Math.floor(input.since - RACY_WINDOW_MS)) * 1_000_000n;
   const guards = new Map<string, { id: string; names: Set<string> }>();

@@ -28,7 +28,14 @@ export const PROBE_TOKEN = "__has_include";
 const PROBE = /__has_include(?:_next)?\s*\(\s*([^)]*)\)/g;
 
 /** The probes of a file's content, by its content hash: headers are read once per daemon, not once per job. */
-const probesByContent = new Map<string, { names: string[]; unresolvable: string[] }>();
+const probesByContent = new Map<string, FileProbes>();
+
+/** One file's probes: the literal names, those of them spelled with quotes (looked for beside the file first), and the non-literal ones. */
+interface FileProbes {
+  names: string[];
+  quoted: string[];
+  unresolvable: string[];
+}
 const MAX_REMEMBERED = 50_000;
 
 /**
@@ -65,14 +72,16 @@ export function resolveHasIncludes(
 /**
  * The literal names the closure's `__has_include` probes ask about, and the
  * probes whose argument is not a literal. Used by jobs (above) and by direct
- * mode's absent-path guards (engine/absent-paths.ts).
+ * mode's absent-path guards (engine/absent-paths.ts), which also takes
+ * `quotedBy`: the files whose quoted probes (`"x.h"`) look beside them first.
  */
 export function probedNames(
   closure: readonly string[],
   withProbes?: ReadonlySet<string>,
   contentHash?: (file: string) => string | undefined,
-): { names: string[]; unresolvable: string[] } {
+): { names: string[]; unresolvable: string[]; quotedBy: { file: string; name: string }[] } {
   const names = new Set<string>();
+  const quotedBy: { file: string; name: string }[] = [];
   const unresolvable: string[] = [];
   for (const file of closure) {
     // The caller may know already which files mention `__has_include` (from their memoised digests).
@@ -91,12 +100,13 @@ export function probedNames(
       }
     }
     for (const n of probes.names) names.add(n);
+    for (const name of probes.quoted) quotedBy.push({ file, name });
     unresolvable.push(...probes.unresolvable);
   }
-  return { names: [...names], unresolvable };
+  return { names: [...names], unresolvable, quotedBy };
 }
 
-function probesIn(file: string): { names: string[]; unresolvable: string[]; hash: string } | undefined {
+function probesIn(file: string): (FileProbes & { hash: string }) | undefined {
   let data: Buffer;
   try {
     data = readFileSync(file);
@@ -105,14 +115,19 @@ function probesIn(file: string): { names: string[]; unresolvable: string[]; hash
   }
   const text = data.toString("latin1");
   const names: string[] = [];
+  const quoted: string[] = [];
   const unresolvable: string[] = [];
   const hash = hashBytes(data);
-  if (!text.includes("__has_include")) return { names, unresolvable, hash };
+  if (!text.includes("__has_include")) return { names, quoted, unresolvable, hash };
   for (const m of text.matchAll(PROBE)) {
     const arg = m[1]!.trim();
-    const literal = /^<([^>]+)>$/.exec(arg) ?? /^"([^"]+)"$/.exec(arg);
-    if (literal) names.push(literal[1]!);
-    else if (arg !== "") unresolvable.push(`${file}: __has_include(${arg})`);
+    const angle = /^<([^>]+)>$/.exec(arg);
+    const quote = angle ? undefined : /^"([^"]+)"$/.exec(arg);
+    if (angle) names.push(angle[1]!);
+    else if (quote) {
+      names.push(quote[1]!);
+      quoted.push(quote[1]!);
+    } else if (arg !== "") unresolvable.push(`${file}: __has_include(${arg})`);
   }
-  return { names, unresolvable, hash };
+  return { names, quoted, unresolvable, hash };
 }

@@ -33,6 +33,7 @@ function input(over: Partial<AbsentInput>): AbsentInput {
     cwd: root,
     search: { quote: [], angle: [], missing: [] },
     probed: [],
+    probedQuoted: [],
     quoted: () => ({ names: [], computed: false }),
     args: [],
     since: Date.now(),
@@ -108,9 +109,13 @@ describe("absent-path guards", () => {
     const source = file("p/x.c");
     const probeHere = file("p/inc2/opt.h");
     mkdirSync(join(root, "p/inc1"), { recursive: true });
-    const plan = absentPaths(input({ closure: [source], source, probed: ["opt.h"], search: { quote: [], angle: [join(root, "p/inc1"), join(root, "p/inc2")], missing: [] } }), new DirListings().session());
-    expect(plan.ok && plan.probeFiles).toEqual([probeHere]);
-    expect(plan.ok && plan.guards.map((g) => g.dir).sort()).toEqual([join(root, "p"), join(root, "p/inc1"), root].sort());
+    const search = { quote: [], angle: [join(root, "p/inc1"), join(root, "p/inc2")], missing: [] };
+    const angle = absentPaths(input({ closure: [source], source, probed: ["opt.h"], search }), new DirListings().session());
+    expect(angle.ok && angle.probeFiles).toEqual([probeHere]);
+    expect(angle.ok && angle.guards.map((g) => g.dir)).toEqual([join(root, "p/inc1")]);
+    // Spelled with quotes, the name is looked for beside the probing file first.
+    const quoted = absentPaths(input({ closure: [source], source, probed: ["opt.h"], probedQuoted: [{ file: source, name: "opt.h" }], search }), new DirListings().session());
+    expect(quoted.ok && quoted.guards.map((g) => g.dir).sort()).toEqual([join(root, "p"), join(root, "p/inc1")].sort());
   });
 
   it("reads quoted includes, and says when a directive names a macro", () => {
