@@ -31,9 +31,10 @@ export function stillAbsent(path: string): boolean {
  */
 export function guardsHold(guards: readonly AbsentGuard[] | undefined, absolute: (path: string) => string = (p) => p): boolean {
   if (!guards) return true;
+  // Before every stat below: an identity taken later is vouched for from an earlier moment, which is the safe side.
+  const takenAt = nowNs();
   for (const guard of guards) {
     const dir = absolute(guard.dir);
-    const takenAt = nowNs();
     const st = statOrUndefined(dir);
     const isDir = st?.isDirectory() === true;
     if (isDir && guard.id !== "" && dirIdentity(st!) === guard.id) continue;
