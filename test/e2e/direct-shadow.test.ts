@@ -74,7 +74,7 @@ async function expectLikePlain(c: Case): Promise<void> {
  * index; then `change` makes a plain compile differ: the next call must be
  * neither the client's answer nor a stale one.
  */
-async function shadowCase(c: Case, change: () => void): Promise<void> {
+async function shadowCase(c: Case, change: () => void, explained?: () => Promise<void>): Promise<void> {
   const before = indexEntries();
   // Answered by the client already when an earlier case left an entry for this very call.
   if (!(await build(c)).byClient) await indexEntryWritten(before);
@@ -83,6 +83,7 @@ async function shadowCase(c: Case, change: () => void): Promise<void> {
   await expectLikePlain(c);
   const old = readFileSync(join(c.dir, c.object));
   change();
+  await explained?.();
   const changed = await build(c);
   expect(changed.byClient, "the client must not answer once a new header changes the compile").toBe(false);
   await expectLikePlain(c);
@@ -158,9 +159,12 @@ describe("direct mode and headers created after the entry was stored", () => {
     await sb?.dispose();
   });
 
-  it("a header created in an earlier -I directory", async () => {
+  it("a header created in an earlier -I directory; --explain names it", async () => {
     const c = cases["earlier-dir"]!;
-    await shadowCase(c, () => write(join(c.dir, "a/h.h"), "#define V 2\n"));
+    await shadowCase(c, () => write(join(c.dir, "a/h.h"), "#define V 2\n"), async () => {
+      const r = await sb.run(["--explain", ...c.argv], c.dir);
+      expect(Buffer.from(r.stdout as Uint8Array).toString()).toContain("a/h.h appeared since the cached entry");
+    });
   }, 120_000);
 
   it("a header created in the directory of the header that includes it with quotes", async () => {
