@@ -51,14 +51,20 @@ export type AbsentPlan =
 
 type Lister = (dir: string) => DirListing | undefined;
 
-export function absentPaths(input: AbsentInput, list: Lister): AbsentPlan {
+/** Where an absent candidate was found absent, kept across stores (the same headers come back in every miss of a build). */
+export type AbsentMemo = Map<string, { dir: string; id: string; name: string }> | { get(key: string): { dir: string; id: string; name: string } | undefined; set(key: string, v: { dir: string; id: string; name: string }): unknown };
+
+export function absentPaths(input: AbsentInput, list: Lister, memo?: AbsentMemo): AbsentPlan {
   const { closure, cwd, search } = input;
   const chain = unique([...search.quote, ...search.angle].map((d) => resolve(cwd, d)));
   const missing = unique(search.missing.map((d) => resolve(cwd, d)));
   const read = new Set(closure);
-  const candidates = new Map<string, "include" | "probe">();
-  const add = (path: string, kind: "include" | "probe") => {
-    if (!read.has(path) && candidates.get(path) !== "probe") candidates.set(path, kind);
+  // By directory, then by name below it: most candidates are settled by one look at a directory's names.
+  const candidates = new Map<string, Map<string, "include" | "probe">>();
+  const add = (dir: string, name: string, kind: "include" | "probe") => {
+    let names = candidates.get(dir);
+    if (!names) candidates.set(dir, (names = new Map()));
+    if (names.get(name) !== "probe") names.set(name, kind);
   };
   const names = new Set<string>();
   for (const file of closure) {
@@ -67,27 +73,33 @@ export function absentPaths(input: AbsentInput, list: Lister): AbsentPlan {
       if (!file.startsWith(dir === "/" ? dir : `${dir}/`)) return;
       const name = file.slice(dir === "/" ? 1 : dir.length + 1);
       names.add(name);
-      for (let j = 0; j < k; j++) add(join(chain[j]!, name), "include");
-      for (const d of missing) add(join(d, name), "include");
+      for (let j = 0; j < k; j++) add(chain[j]!, name, "include");
+      for (const d of missing) add(d, name, "include");
     });
   }
   const args = new Set(input.args.flatMap((a) => [a, a.replace(/^-include/, "")]));
-  for (const name of names) if (args.has(name)) add(join(cwd, name), "include");
+  for (const name of names) if (args.has(name)) add(cwd, name, "include");
   for (const file of closure) {
     const quoted = input.quoted(file);
-    for (const name of quoted.computed ? [...names, ...quoted.names] : quoted.names) add(join(dirname(file), name), "include");
+    for (const name of quoted.computed ? [...names, ...quoted.names] : quoted.names) add(dirname(file), name, "include");
   }
   for (const name of input.probed) {
-    for (const d of [...chain, ...missing]) add(join(d, name), "probe");
+    for (const d of [...chain, ...missing]) add(d, name, "probe");
   }
-  for (const { file, name } of input.probedQuoted) add(join(dirname(file), name), "probe");
+  for (const { file, name } of input.probedQuoted) add(dirname(file), name, "probe");
 
   const sinceNs = BigInt(Math.floor(input.since - RACY_WINDOW_MS)) * 1_000_000n;
   const guards = new Map<string, { id: string; names: Set<string> }>();
   const probeFiles: string[] = [];
-  for (const [path, kind] of candidates) {
-    const found = locate(path, list);
+  for (const [dir, names] of candidates) for (const [name, kind] of names) {
+    const key = `${dir}\0${name}`;
+    // Still valid while its guard directory shows the identity it had (which vouches that nothing below it changed).
+    const known = memo?.get(key);
+    const found = known && known.id !== "" && list(known.dir)?.id === known.id ? known : locateBelow(dir, name, list);
+    if (memo && found !== known && !("present" in found) && found.id !== "") memo.set(key, found);
     if ("present" in found) {
+      const path = found.present;
+      if (read.has(path)) continue;
       if (kind === "probe") probeFiles.push(path);
       // A file there now that was there for the compile was not what that name found: its directive does not exist.
       // One that appeared since the compile began may have changed what the compile found.
@@ -104,6 +116,27 @@ export function absentPaths(input: AbsentInput, list: Lister): AbsentPlan {
 
 type Located = { present: string; changedNs: bigint } | { dir: string; id: string; name: string };
 
+/** `name` below `base` (locate), walking down its components through the listings when it names no "." or "..". */
+function locateBelow(base: string, name: string, list: Lister): Located {
+  const parts = name.split("/");
+  if (parts.some((p) => p === "" || p === "." || p === "..") || base.endsWith("/")) return locate(join(base, name), list);
+  let dir = base;
+  let listing = list(dir);
+  if (!listing) return locate(join(base, name), list);
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i]!;
+    const last = i === parts.length - 1;
+    if (listing.names && !listing.names.has(part)) return { dir, id: listing.id, name: last ? part : `${part}/` };
+    const child = `${dir}/${part}`;
+    if (last) return locate(child, list);
+    const below = list(child);
+    if (!below) return locate(`${dir}/${parts.slice(i).join("/")}`, list);
+    dir = child;
+    listing = below;
+  }
+  return locate(join(base, name), list);
+}
+
 /**
  * A candidate path: present (something the compiler would open: anything but
  * a directory), or absent, guarded by its deepest existing directory.
@@ -112,9 +145,12 @@ function locate(path: string, list: Lister): Located {
   let dir = dirname(path);
   let name = basename(path);
   let listing = list(dir);
-  if (listing?.names && !listing.names.has(name)) return { dir, id: listing.id, name };
-  const st = statOrUndefined(path);
-  if (st && !st.isDirectory()) return { present: path, changedNs: st.mtimeNs > st.ctimeNs ? st.mtimeNs : st.ctimeNs };
+  if (listing) {
+    if (listing.names && !listing.names.has(name)) return { dir, id: listing.id, name };
+    const st = statOrUndefined(path);
+    if (st && !st.isDirectory()) return { present: path, changedNs: st.mtimeNs > st.ctimeNs ? st.mtimeNs : st.ctimeNs };
+  }
+  // No directory to look in (nothing can be there): guarded by the deepest one there is.
   while (!listing) {
     if (dir === "/") return { dir, id: "", name };
     name = `${basename(dir)}/${name}`;

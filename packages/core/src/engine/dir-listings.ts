@@ -47,6 +47,12 @@ export interface DirListing {
  */
 export class DirListings {
   private readonly kept = new LRUCache<string, DirListing>({ max: 4096 });
+  /**
+   * Absent candidates and the guard each was found under (absent-paths.ts),
+   * valid while that guard's identity holds. A plain map, emptied when full:
+   * an LRU's bookkeeping cost more than the lookups it saves here.
+   */
+  readonly absent = new BoundedMap<string, { dir: string; id: string; name: string }>(200_000);
 
   /** A lister for one store: each directory is looked at once. `undefined`: not a directory. */
   session(): (dir: string) => DirListing | undefined {
@@ -75,5 +81,18 @@ export class DirListings {
     const listing: DirListing = { id: names ? id : "", names };
     if (listing.id) this.kept.set(dir, listing);
     return listing;
+  }
+}
+
+/** A map that forgets everything once it holds `max` entries. */
+class BoundedMap<K, V> {
+  private readonly map = new Map<K, V>();
+  constructor(private readonly max: number) {}
+  get(key: K): V | undefined {
+    return this.map.get(key);
+  }
+  set(key: K, value: V): void {
+    if (this.map.size >= this.max) this.map.clear();
+    this.map.set(key, value);
   }
 }

@@ -14,7 +14,8 @@ export interface QuotedIncludes {
   computed: boolean;
 }
 
-const DIRECTIVE = /^[ \t]*#[ \t]*(?:include_next|include|import)[ \t]*(.*)$/gm;
+// The directive's name ends at blanks or at the name's delimiter ("#include's" in a comment is none).
+const DIRECTIVE = /^[ \t]*#[ \t]*(?:include_next|include|import)(?:[ \t]+|(?=["<]))(.*)$/gm;
 
 /** By path and content hash: a header is read once per content, not once per store. */
 const byContent = new LRUCache<string, QuotedIncludes>({ max: 50_000 });
