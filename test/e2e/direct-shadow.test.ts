@@ -136,6 +136,10 @@ describe("direct mode and headers created after the entry was stored", () => {
     defineCase("probe-quote", ["gcc", "-c", "x.c", "-o", "x.o"], {
       "x.c": '#if __has_include("opt.h")\n#define HAVE 1\n#else\n#define HAVE 0\n#endif\nint x = HAVE;\n',
     });
+    defineCase("probe-found", ["gcc", "-c", "x.c", "-o", "x.o"], {
+      "x.c": '#if __has_include("opt.h")\n#define HAVE 1\n#else\n#define HAVE 0\n#endif\nint x = HAVE;\n',
+      "opt.h": "\n",
+    });
     defineCase("probe-macro", ["gcc", "-Ia", "-c", "x.c", "-o", "x.o"], {
       "x.c": "#define OPT <opt.h>\n#if __has_include(OPT)\n#define HAVE 1\n#else\n#define HAVE 0\n#endif\nint x = HAVE;\n",
       "a/keep": "",
@@ -193,8 +197,7 @@ describe("direct mode and headers created after the entry was stored", () => {
   }, 120_000);
 
   it("a removed header that a probe had found", async () => {
-    const c = cases["probe-quote"]!;
-    // The previous case left opt.h there and stored an entry for it.
+    const c = cases["probe-found"]!;
     await shadowCase(c, () => rmSync(join(c.dir, "opt.h")));
   }, 120_000);
 
