@@ -51,8 +51,16 @@ export type AbsentPlan =
 
 type Lister = (dir: string) => DirListing | undefined;
 
-/** Where an absent candidate was found absent, kept across stores (the same headers come back in every miss of a build). */
-export type AbsentMemo = Map<string, { dir: string; id: string; name: string }> | { get(key: string): { dir: string; id: string; name: string } | undefined; set(key: string, v: { dir: string; id: string; name: string }): unknown };
+/**
+ * Where each absent candidate was found absent, by directory and name, kept
+ * across stores (the same headers come back in every miss of a build).
+ */
+export interface AbsentMemo {
+  get(dir: string): Map<string, Absent> | undefined;
+  set(dir: string, names: Map<string, Absent>): void;
+}
+
+type Absent = { dir: string; id: string; name: string };
 
 export function absentPaths(input: AbsentInput, list: Lister, memo?: AbsentMemo): AbsentPlan {
   const { closure, cwd, search } = input;
@@ -91,25 +99,28 @@ export function absentPaths(input: AbsentInput, list: Lister, memo?: AbsentMemo)
   const sinceNs = BigInt(Math.floor(input.since - RACY_WINDOW_MS)) * 1_000_000n;
   const guards = new Map<string, { id: string; names: Set<string> }>();
   const probeFiles: string[] = [];
-  for (const [dir, names] of candidates) for (const [name, kind] of names) {
-    const key = `${dir}\0${name}`;
-    // Still valid while its guard directory shows the identity it had (which vouches that nothing below it changed).
-    const known = memo?.get(key);
-    const found = known && known.id !== "" && list(known.dir)?.id === known.id ? known : locateBelow(dir, name, list);
-    if (memo && found !== known && !("present" in found) && found.id !== "") memo.set(key, found);
-    if ("present" in found) {
-      const path = found.present;
-      if (read.has(path)) continue;
-      if (kind === "probe") probeFiles.push(path);
-      // A file there now that was there for the compile was not what that name found: its directive does not exist.
-      // One that appeared since the compile began may have changed what the compile found.
-      else if (found.changedNs > sinceNs) return { ok: false, changed: path };
-      continue;
+  for (const [dir, names] of candidates) {
+    let remembered = memo?.get(dir);
+    if (memo && !remembered) memo.set(dir, (remembered = new Map()));
+    for (const [name, kind] of names) {
+      // Still valid while its guard directory shows the identity it had (which vouches that nothing below it changed).
+      const known = remembered?.get(name);
+      const found = known && known.id !== "" && list(known.dir)?.id === known.id ? known : locateBelow(dir, name, list);
+      if (remembered && found !== known && !("present" in found) && found.id !== "") remembered.set(name, found);
+      if ("present" in found) {
+        const path = found.present;
+        if (read.has(path)) continue;
+        if (kind === "probe") probeFiles.push(path);
+        // A file there now that was there for the compile was not what that name found: its directive does not exist.
+        // One that appeared since the compile began may have changed what the compile found.
+        else if (found.changedNs > sinceNs) return { ok: false, changed: path };
+        continue;
+      }
+      const guard = guards.get(found.dir) ?? { id: found.id, names: new Set<string>() };
+      if (found.id !== guard.id) guard.id = "";
+      guard.names.add(found.name);
+      guards.set(found.dir, guard);
     }
-    const guard = guards.get(found.dir) ?? { id: found.id, names: new Set<string>() };
-    if (found.id !== guard.id) guard.id = "";
-    guard.names.add(found.name);
-    guards.set(found.dir, guard);
   }
   return { ok: true, guards: [...guards].map(([dir, g]) => ({ dir, id: g.id, names: [...g.names].sort() })), probeFiles };
 }

@@ -52,7 +52,7 @@ export class DirListings {
    * valid while that guard's identity holds. A plain map, emptied when full:
    * an LRU's bookkeeping cost more than the lookups it saves here.
    */
-  readonly absent = new BoundedMap<string, { dir: string; id: string; name: string }>(200_000);
+  readonly absent = new BoundedMap<string, Map<string, { dir: string; id: string; name: string }>>(20_000);
 
   /** A lister for one store: each directory is looked at once. `undefined`: not a directory. */
   session(): (dir: string) => DirListing | undefined {
