@@ -18,11 +18,9 @@ import { ensureDebianPackages } from "../support/sandbox-engines.js";
  * the step mattered). The daemon's debug log says where each job's closure
  * came from.
  *
- * The steps that add a file run in preprocessor mode: direct mode itself
- * (not the job, and without hermetic mode alike) answers a header appearing
- * earlier on the include path, or one only a probe finds, with the previous
- * entry, since its manifest only names the files read (a known gap of direct
- * mode, reported separately); in direct mode the edits run.
+ * Both modes run every step: direct mode's manifest entries record where a
+ * new header would shadow one read or answer a probe (absent-path guards),
+ * so such a step misses in direct mode too.
  */
 
 let sb: RepriseSandbox;
@@ -72,7 +70,7 @@ const EDIT_AGAIN: Step = ["the header edited again", () => writeFileSync(join(pr
 
 const CASES: { mode: "preprocessor" | "direct"; cc: string; steps: Step[] }[] = [
   ...["gcc", "clang"].map((cc) => ({ mode: "preprocessor" as const, cc, steps: [FIRST, EDIT, SHADOW, PROBED, BESIDE, UNSHADOW] })),
-  ...["gcc", "clang"].map((cc) => ({ mode: "direct" as const, cc, steps: [FIRST, EDIT, EDIT_AGAIN] })),
+  ...["gcc", "clang"].map((cc) => ({ mode: "direct" as const, cc, steps: [FIRST, EDIT, SHADOW, PROBED, BESIDE, UNSHADOW, EDIT_AGAIN] })),
 ];
 
 describe("hermetic jobs reuse the lookup's preprocessing for their closure", () => {

@@ -15,7 +15,7 @@
  * any doubt (a corrupt, foreign or stale entry, a changed file, a failed
  * write) leaves the call to the daemon.
  */
-#define INDEX_FORMAT 1
+#define INDEX_FORMAT 2
 #define INDEX_MAX_BYTES (16u * 1024u * 1024u)
 #define INDEX_MAX_OUTPUTS 64
 
@@ -85,6 +85,42 @@ static unsigned char *read_private_file(const char *path, size_t max, size_t *le
   return data;
 }
 
+/*
+ * Whether `dir`/`name` is absent as an include search sees it (as stillAbsent
+ * in engine/absent-guards.ts): nothing there, a path through a file, or a
+ * directory; a name ending in '/' stands for everything below it, so nothing
+ * of that name may be there. A link is never vouched for.
+ */
+static int name_absent(const char *dir, const char *name) {
+  char path[PATH_MAX];
+  size_t n = strlen(name);
+  int below = n > 0 && name[n - 1] == '/';
+  int k = snprintf(path, sizeof path, "%s/%.*s", dir, (int)(below ? n - 1 : n), name);
+  if (k < 0 || (size_t)k >= sizeof path) return 0;
+  struct stat st;
+  if (lstat(path, &st) == 0) return !below && S_ISDIR(st.st_mode);
+  return errno == ENOENT || errno == ENOTDIR;
+}
+
+/*
+ * A directory below which names must stay absent (engine/absent-guards.ts):
+ * its recorded identity vouches for all of them; a directory that changed
+ * since (objects written beside the sources) has each name checked.
+ */
+static int guard_holds(struct cursor *c, const char *dir, int found, const struct stat *st) {
+  uint64_t dev = cur_uint(c, 8), ino = cur_uint(c, 8);
+  int64_t mtime = (int64_t)cur_uint(c, 8), ctime = (int64_t)cur_uint(c, 8);
+  uint32_t names = (uint32_t)cur_uint(c, 4);
+  int same = found && S_ISDIR(st->st_mode) && ino != 0 && (uint64_t)st->st_dev == dev && (uint64_t)st->st_ino == ino &&
+             ns_of(st->st_mtim) == mtime && ns_of(st->st_ctim) == ctime;
+  int holds = 1;
+  for (uint32_t i = 0; i < names && !c->bad; i++) {
+    const char *name = cur_str(c);
+    if (!same && holds && !name_absent(dir, name)) holds = 0;
+  }
+  return holds && !c->bad;
+}
+
 /* Every watched path as the entry recorded it. */
 static int watched_unchanged(struct cursor *c) {
   uint32_t n = (uint32_t)cur_uint(c, 4);
@@ -102,6 +138,8 @@ static int watched_unchanged(struct cursor *c) {
       if (!found || S_ISDIR(st.st_mode) || (uint64_t)st.st_dev != dev || (uint64_t)st.st_ino != ino || (uint64_t)st.st_size != size ||
           ns_of(st.st_mtim) != mtime || ns_of(st.st_ctim) != ctime)
         return 0;
+    } else if (kind == 'G') {
+      if (!guard_holds(c, path, found, &st)) return 0;
     } else if (kind == 'D') {
       uint64_t dev = cur_uint(c, 8), ino = cur_uint(c, 8);
       uint32_t uid = (uint32_t)cur_uint(c, 4), mode = (uint32_t)cur_uint(c, 4);

@@ -1,5 +1,5 @@
 import type { ReprisePlugin } from "@reprise/core";
-import { adaptGccLikeOutput, listFromDependencyDot, parseGccLikeArguments } from "@reprise/plugin-gcc";
+import { adaptGccLikeOutput, listFromDependencyDot, parseGccLikeArguments, parseIncludeSearch } from "@reprise/plugin-gcc";
 import { detectClang } from "./detect.js";
 import { clangDialect } from "./dialect.js";
 import { clangToolchainPlatforms, clangToolchainSpec } from "./toolchain.js";
@@ -15,6 +15,8 @@ export const clangPlugin: ReprisePlugin = {
     engine.hooks.parseArguments.for("clang").tap(PLUGIN_NAME, (input) => parseGccLikeArguments(input, clangDialect));
     engine.hooks.adaptOutput.for("clang").tap(PLUGIN_NAME, (input) => adaptGccLikeOutput(input, clangDialect));
     engine.hooks.listDependencies.for("clang").tap(PLUGIN_NAME, (input) => listFromDependencyDot(input));
+    // clang reports its include search in gcc's words.
+    engine.hooks.includeSearch.for("clang").tap(PLUGIN_NAME, (output) => parseIncludeSearch(output));
     engine.hooks.packageToolchain.tapPromise(PLUGIN_NAME, async (compiler) => (compiler.family === "clang" ? clangToolchainSpec(compiler) : undefined));
     engine.hooks.resolveArchitecture.tapPromise(PLUGIN_NAME, async ({ toolchain }) => (toolchain?.family === "clang" ? clangToolchainPlatforms(toolchain) : undefined));
     // Across architectures: a builder holding the same clang build for another host takes the job with --target.

@@ -6,6 +6,7 @@ import { adaptGccLikeOutput } from "./adapt-output.js";
 import { listFromReadTrace } from "./compile-listing.js";
 import { gccToolchainSpec, toolchainPlatforms } from "./toolchain.js";
 import { gccPortableToolchain } from "./portable.js";
+import { parseIncludeSearch } from "./include-search.js";
 
 export const PLUGIN_NAME = "@reprise/plugin-gcc";
 
@@ -17,6 +18,7 @@ export const gccPlugin: ReprisePlugin = {
     engine.hooks.parseArguments.for("gcc").tap(PLUGIN_NAME, (input) => parseGccLikeArguments(input, gccDialect));
     engine.hooks.adaptOutput.for("gcc").tap(PLUGIN_NAME, (input) => adaptGccLikeOutput(input, gccDialect));
     engine.hooks.listDependencies.for("gcc").tap(PLUGIN_NAME, (input) => listFromReadTrace(input));
+    engine.hooks.includeSearch.for("gcc").tap(PLUGIN_NAME, (output) => parseIncludeSearch(output));
     engine.hooks.packageToolchain.tapPromise(PLUGIN_NAME, async (compiler) => (compiler.family === "gcc" ? gccToolchainSpec(compiler) : undefined));
     engine.hooks.resolveArchitecture.tapPromise(PLUGIN_NAME, async ({ toolchain }) => (toolchain?.family === "gcc" ? toolchainPlatforms(toolchain) : undefined));
     engine.hooks.portableToolchain.tapPromise(PLUGIN_NAME, async ({ compiler, target }) => (compiler.family === "gcc" ? gccPortableToolchain(compiler, target) : undefined));
@@ -28,6 +30,7 @@ export default gccPlugin;
 export { detectGcc, isCxxDriver } from "./detect.js";
 export { gccDialect, GCC_JOB_ENV, LOADER_ENV, TIME_MARKERS, type GccLikeDialect, type LexedOption } from "./dialect.js";
 export { parseGccLikeArguments } from "./parse-arguments.js";
+export { includeSearchArgv, parseIncludeSearch } from "./include-search.js";
 export { adaptGccLikeOutput } from "./adapt-output.js";
 export { listFromDependencyDot, listFromReadTrace, planListing, type CompileListing, type ListingPlan } from "./compile-listing.js";
 export { readTraceLibrary, readTraceWorks } from "./read-trace.js";

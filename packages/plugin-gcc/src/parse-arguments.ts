@@ -11,6 +11,7 @@ import { pathRecording } from "./path-recording.js";
 import { expandResponseFiles } from "./response-files.js";
 import { applyNativeExpansion, isNativeCpuOption, resolveNativeCpu } from "./native-cpu.js";
 import { planListing, type ListingPlan } from "./compile-listing.js";
+import { includeSearchArgv } from "./include-search.js";
 
 /** `node -e` scripts standing in for the preprocessor and the dependency scan of already preprocessed input. */
 
@@ -95,6 +96,7 @@ export function parseGccLikeArguments(input: ParseInput, dialect: GccLikeDialect
     ...(preprocessDepFile ? { preprocessDepFile } : {}),
     dependencies,
     ...(closureScan ? { closureScan, includeDirs } : {}),
+    ...(preprocessed ? {} : { includeSearchArgv: includeSearchArgv(preprocessOptions(compiler, plans), source.language) }),
     keyEnv: dialect.keyEnv(colorDiagnostics),
     jobEnv: dialect.jobEnv,
     ...withLoadsCode(loadsCode),
@@ -122,6 +124,11 @@ export function parseGccLikeArguments(input: ParseInput, dialect: GccLikeDialect
     compileArgv.push(...listing.compileArgs);
   }
   return { cacheable: true, invocation };
+}
+
+/** The preprocessing options of the call, without its inputs (`preprocessBase` less the source). */
+function preprocessOptions(compiler: string, plans: readonly ArgPlan[]): string[] {
+  return [compiler, ...plans.flatMap((p) => (p.arg.kind === "input" ? [] : p.forPreprocess === undefined ? p.arg.tokens : (p.forPreprocess ?? [])))];
 }
 
 type Rejection = { reason: NonCacheableReason; detail?: string };

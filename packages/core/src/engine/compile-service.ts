@@ -7,6 +7,8 @@ import { ManifestMemo } from "./direct-mode.js";
 import { HitServer } from "./serve-hit.js";
 import { isRegularOrAbsent, MissStore } from "./store-miss.js";
 import type { ModeDeps } from "./mode-deps.js";
+import { IncludeSearches } from "./include-search.js";
+import { DirListings } from "./dir-listings.js";
 import { serveDirectMode } from "./serve-direct.js";
 import { servePreprocessorMode } from "./serve-preprocessed.js";
 import { findExecutable } from "./find-executable.js";
@@ -65,7 +67,7 @@ export class CompileService {
     this.hits = new HitServer(d.hashes, d.stats, d.logger, this.outcomes, d.hitIndex);
     this.misses = new MissStore(d.limit, d.hashes, d.stats, d.logger, this.outcomes, this.hits);
     this.later = new FallbackLater(d.logger, (n) => d.stats.fallbackCopiesQueued(n));
-    this.modes = { hashes: d.hashes, limit: d.limit, stats: d.stats, logger: d.logger, manifests: this.manifests, hits: this.hits, misses: this.misses, outcomes: this.outcomes, later: this.later };
+    this.modes = { hashes: d.hashes, limit: d.limit, stats: d.stats, logger: d.logger, manifests: this.manifests, hits: this.hits, misses: this.misses, outcomes: this.outcomes, later: this.later, searches: new IncludeSearches(), listings: new DirListings() };
   }
 
   async run(request: CompileRequest): Promise<ServiceResult> {

@@ -5,6 +5,7 @@ import type { CacheStorage } from "../storage/cache-storage.js";
 import { decodeManifest, encodeManifest, type Manifest, type ManifestEntry } from "../storage/codec.js";
 import { CorruptEntryError, EntryKeyMismatchError } from "../util/errors.js";
 import type { PathSharing } from "./base-dirs.js";
+import { guardsHold } from "./absent-guards.js";
 
 /** Told about a stored blob that was refused (and removed): corrupt, outdated, or not bound to its key. */
 export type RejectedBlob = (err: CorruptEntryError) => void;
@@ -17,12 +18,20 @@ export function today(): string {
 }
 
 /** The result key of a direct-mode entry: the manifest key, every included file's hash, and the date if it matters. */
-export function directResultKey(manifestKey: string, files: ManifestEntry["files"], date: string | undefined, env: ManifestEntry["env"] = [], root?: string): string {
+export function directResultKey(
+  manifestKey: string,
+  files: ManifestEntry["files"],
+  date: string | undefined,
+  env: ManifestEntry["env"] = [],
+  root?: string,
+  preprocessor?: boolean,
+): string {
   const h = new KeyHasher().add("manifest", manifestKey);
   for (const f of files) h.add("path", f.path).add("hash", f.hash);
   if (date) h.add("date", date);
   for (const v of env) h.add("envName", v.name).add("envValue", v.value ?? "\0unset");
   if (root !== undefined) h.add("root", root);
+  if (preprocessor) h.add("mode", "preprocessor");
   return h.digest();
 }
 
@@ -145,7 +154,7 @@ export async function readManifest(storage: CacheStorage, key: string, rejected?
 async function decodeCheckedManifest(raw: Buffer, key: string): Promise<Manifest> {
   const manifest = await decodeManifest(raw, key);
   for (const e of manifest.entries) {
-    if (directResultKey(key, e.files, e.date, e.env, e.root) !== e.resultKey) {
+    if (directResultKey(key, e.files, e.date, e.env, e.root, e.preprocessor) !== e.resultKey) {
       throw new EntryKeyMismatchError(`manifest ${key.slice(0, 16)}… names result ${e.resultKey.slice(0, 16)}…, which its files do not give`);
     }
   }
@@ -154,9 +163,11 @@ async function decodeCheckedManifest(raw: Buffer, key: string): Promise<Manifest
 
 /**
  * The first manifest entry whose recorded files all still have their recorded
- * content. Files are checked through the hash cache, so an unchanged header
- * costs a stat. Paths under a base directory are recorded relative to it
- * (`sharing`); an entry bound to other base directories is passed over.
+ * content, and where no file appeared that would shadow one of them or answer
+ * a probe (`absent`, see absent-guards.ts). Files are checked through the hash
+ * cache, so an unchanged header costs a stat. Paths under a base directory are
+ * recorded relative to it (`sharing`); an entry bound to other base
+ * directories is passed over.
  */
 export async function matchManifest(manifest: Manifest, hashes: FileHashCache, env: Readonly<Record<string, string>>, sharing?: PathSharing): Promise<ManifestEntry | undefined> {
   const day = today();
@@ -174,7 +185,7 @@ export async function matchManifest(manifest: Manifest, hashes: FileHashCache, e
         break;
       }
     }
-    if (matches) return entry;
+    if (matches && guardsHold(entry.absent, sharing ? (p) => sharing.absolute(p) : undefined)) return entry;
   }
   return undefined;
 }

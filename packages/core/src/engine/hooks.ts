@@ -165,6 +165,27 @@ export interface DependencyListInput {
   depText: string | undefined;
 }
 
+/** What `includeSearch` reads: how the call's `includeSearchArgv` ran (in the call's working directory and environment). */
+export interface IncludeSearchOutput {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+  cwd: string;
+}
+
+/**
+ * The directories a compile searches for includes, in order, as its
+ * compiler reports them. Relative paths are taken against the call's cwd.
+ */
+export interface IncludeSearch {
+  /** Searched for `#include "…"` after the including file's own directory, before `angle` (`-iquote`). */
+  quote: string[];
+  /** Searched for `#include <…>`, and for quoted includes after `quote`: `-I`, `-isystem`, the system's, `-idirafter`. */
+  angle: string[];
+  /** Named by the call or the compiler but absent, so left out of the search: created later, they join it. */
+  missing: string[];
+}
+
 /**
  * Every extension point of the engine, declared in one place.
  * See docs/plugin-guide.md for when each runs and what it may return.
@@ -175,6 +196,14 @@ export function createHooks() {
     detectCompiler: new AsyncSeriesBailHook<[CompilerProbe], CompilerDetection | undefined>(["probe"]),
     /** Keyed by `CompilerInfo.family`. Bail: returns whether and how the call is cached. */
     parseArguments: new HookMap(() => new SyncBailHook<[ParseInput], ParseResult | undefined>(["input"])),
+    /**
+     * Keyed by `CompilerInfo.family`. Bail: reads the output of a call's
+     * `includeSearchArgv` into its include search (undefined: cannot say; the
+     * entry is then not stored for direct mode). Asked when a direct-mode
+     * entry is stored, once per distinct command, cwd and `keyEnv` values;
+     * never on a hit.
+     */
+    includeSearch: new HookMap(() => new SyncBailHook<[IncludeSearchOutput], IncludeSearch | undefined>(["output"])),
     /** Series: each plugin may add to the cache key after the engine's own parts. */
     extendKey: new AsyncSeriesHook<[KeyHasher, KeyContext]>(["hasher", "context"]),
     /**

@@ -7,6 +7,8 @@ import type { FallbackLater } from "./fallback-later.js";
 import type { FileHashCache } from "../hashing/file-hash-cache.js";
 import type { Stats } from "../stats/stats.js";
 import type { Logger } from "../util/logger.js";
+import type { IncludeSearches } from "./include-search.js";
+import type { DirListings } from "./dir-listings.js";
 
 /** What serving a call in direct or preprocessor mode needs from the daemon. */
 export interface ModeDeps {
@@ -20,4 +22,8 @@ export interface ModeDeps {
   outcomes: CallOutcomes;
   /** When misses preprocess for the fallback key: now, or later while the daemon is idle. */
   later: FallbackLater;
+  /** Include searches by compiler and options, for direct mode's absent-path guards (when an entry is stored). */
+  searches: IncludeSearches;
+  /** Directory listings for the same. */
+  listings: DirListings;
 }

@@ -56,6 +56,7 @@ export const compileInvocationSchema = z.object({
     })
     .optional(),
   includeDirs: stringList.optional(),
+  includeSearchArgv: z.array(z.string()).min(1).optional(),
   keyEnv: stringList,
   volatileMarkers: z.array(z.object({ token: nonEmpty, effect: z.enum(["date", "uncacheable"]) })),
   dependsOnCwd: z.boolean(),

@@ -10,6 +10,9 @@ import { pathSharing, type PathSharing, type ReplayedParts } from "./base-dirs.j
 import { preprocessedFallbackKey } from "./preprocessor-fallback.js";
 import { changedSince, fallbackTiming, hashListed, laterCopy, sameHashes } from "./fallback-timing.js";
 import type { ManifestEntry } from "../storage/codec.js";
+import { absentFacts } from "./direct-absent.js";
+import { servePreprocessorMode } from "./serve-preprocessed.js";
+import { PROBE_TOKEN } from "../hermetic/has-include.js";
 
 type EnvDep = NonNullable<ManifestEntry["env"]>[number];
 
@@ -30,7 +33,8 @@ export async function serveDirectMode(d: ModeDeps, call: Call): Promise<CallResu
   const { inv } = call;
   // baseDirs: paths under a base directory are keyed relative to it.
   const sharing = pathSharing(call.settings.baseDirs, call.request.cwd, inv);
-  const tokens = [...inv.volatileMarkers.map((m) => m.token), ...(sharing?.fileTokens ?? [])];
+  // PROBE_TOKEN: files that probe with `__has_include` are known when the entry is stored, without reading them again.
+  const tokens = [...inv.volatileMarkers.map((m) => m.token), ...(sharing?.fileTokens ?? []), PROBE_TOKEN];
   const source = await d.hashes.digest(inv.sourceFile, tokens);
   if (!source) return d.outcomes.local(inv.compileArgv[0]!, "no-source", call.started, call.request, call.compiler);
   if (isUncacheable(inv, source.tokens)) return d.outcomes.local(inv.compileArgv[0]!, "time-macro", call.started, call.request, call.compiler);
@@ -40,6 +44,11 @@ export async function serveDirectMode(d: ModeDeps, call: Call): Promise<CallResu
   call.log.debug("%s: direct mode, manifest key %s", inv.sourceFile, manifestKey);
   await d.misses.pending(manifestKey);
   const match = await findInManifest(call.storage, manifestKey, d.manifests, d.hashes, call.request.env, (err) => d.hits.rejected("manifest", manifestKey, err), sharing);
+  if (match?.preprocessor && inv.preprocessArgv) {
+    // What the call reads depends on something no manifest can watch (`__has_include(MACRO)`): its preprocessed text decides.
+    d.stats.preprocessorInstead("has-include-macro");
+    return servePreprocessorMode(d, call);
+  }
   if (match) {
     const hit = await d.hits.tryHit(call, match.resultKey, "direct", false, sharing ? undefined : { match, sourceHash: source.hash, tokens, headerTokens: [] }, sharing);
     if (hit) return hit;
@@ -80,6 +89,10 @@ export async function serveDirectMode(d: ModeDeps, call: Call): Promise<CallResu
         const stored = sharing?.stored({ outputs, stdout: run.stdout, stderr: run.stderr }) ?? { outputs, stdout: run.stdout, stderr: run.stderr };
         const made = await directEntry(d, direct, known?.text ?? depText, known?.since ?? compileStart, stored);
         const silent = run.stdout.length === 0 && run.stderr.length === 0;
+        if (made?.preprocessor) {
+          await recordInManifest(call.storage, manifestKey, made, d.manifests);
+          return undefined;
+        }
         if (!made) {
           // Direct mode cannot record it (a file changed within a clock tick of the compile): the preprocessed text's key
           // can, when nothing the preprocessing read changed since (only silent entries are served through it).
@@ -119,8 +132,20 @@ async function directEntry(d: ModeDeps, dc: DirectCall, depText: string | undefi
   const { call, sharing } = dc;
   const files = await collectIncludes(d, call, depText, since, dc.tokens);
   if (!files) return undefined;
+  const read = new Map([[call.inv.sourceFile, dc.sourceHash], ...files.list.map((f): [string, string] => [f.path, f.hash])]);
+  const probing = new Set(files.probing);
+  if (dc.sourceTokens.includes(PROBE_TOKEN)) probing.add(call.inv.sourceFile);
+  const absent = await absentFacts(d, call, read, probing, since, dc.tokens);
+  if (!absent) return undefined;
+  if (absent.unresolvableProbe) {
+    call.log.debug("%s: %s; preprocessor mode for this call", call.inv.sourceFile, absent.unresolvableProbe);
+    const resultKey = directResultKey(dc.manifestKey, files.list, undefined, files.env, undefined, true);
+    return { files: files.list, resultKey, ...(files.env.length ? { env: files.env } : {}), preprocessor: true };
+  }
+  files.list.push(...absent.probeFiles);
   const date = files.dated || dc.sourceTokens.some((t) => markerEffect(call.inv, t) === "date") ? today() : undefined;
   const list = sharing ? files.list.map((f) => ({ ...f, path: sharing.relative(f.path) })) : files.list;
+  const guards = sharing ? absent.guards.map((g) => ({ ...g, dir: sharing.relative(g.dir) })) : absent.guards;
   // The outputs (or the streams a hit replays) record where this checkout is: only this checkout may be served them.
   const recorded = sharing?.boundBy(replayed);
   const bound = sharing && (files.found.some((t) => sharing.fileTokens.includes(t)) || dc.sourceTokens.some((t) => sharing.fileTokens.includes(t)) || recorded);
@@ -130,7 +155,14 @@ async function directEntry(d: ModeDeps, dc: DirectCall, depText: string | undefi
     call.log.debug("%s: entry kept to the checkout %s (%s)", basename(call.inv.sourceFile), root, why);
   }
   const resultKey = directResultKey(dc.manifestKey, list, date, files.env, root);
-  return { files: list, resultKey, ...(date ? { date } : {}), ...(files.env.length ? { env: files.env } : {}), ...(root !== undefined ? { root } : {}) };
+  return {
+    files: list,
+    resultKey,
+    ...(date ? { date } : {}),
+    ...(files.env.length ? { env: files.env } : {}),
+    ...(root !== undefined ? { root } : {}),
+    ...(guards.length ? { absent: guards } : {}),
+  };
 }
 
 async function recordDirect(d: ModeDeps, dc: DirectCall, entry: ManifestEntry): Promise<void> {
@@ -154,7 +186,7 @@ function recordFallbackHit(d: ModeDeps, dc: DirectCall, fallbackKey: string, dep
     if (!served) return;
     const stored = dc.sharing?.stored(served) ?? served;
     const made = await directEntry(d, dc, depText, since, stored);
-    if (!made) return;
+    if (!made || made.preprocessor) return;
     await d.misses.writeEntry(call, made.resultKey, stored);
     await recordDirect(d, dc, made);
   });
@@ -171,7 +203,7 @@ async function collectIncludes(
   depText: string | undefined,
   compileStart: number,
   tokens: string[],
-): Promise<{ list: ManifestEntry["files"]; dated: boolean; env: EnvDep[]; found: string[] } | undefined> {
+): Promise<{ list: ManifestEntry["files"]; dated: boolean; env: EnvDep[]; found: string[]; probing: string[] } | undefined> {
   const deps = call.inv.dependencies;
   let paths: string[] = [];
   let env: EnvDep[] = [];
@@ -184,6 +216,7 @@ async function collectIncludes(
   const list: ManifestEntry["files"] = [];
   const seen = new Set<string>();
   let dated = false;
+  const probing: string[] = [];
   for (const path of [call.inv.sourceFile, ...paths]) {
     const found = await d.hashes.digestWithChangeTime(path, tokens);
     if (!found || changedSince(found, compileStart)) {
@@ -198,7 +231,8 @@ async function collectIncludes(
     }
     if (digest.tokens.some((t) => markerEffect(call.inv, t) === "date")) dated = true;
     for (const t of digest.tokens) seen.add(t);
+    if (digest.tokens.includes(PROBE_TOKEN)) probing.push(path);
     list.push({ path, hash: digest.hash, size: digest.size });
   }
-  return { list, dated, env, found: [...seen] };
+  return { list, dated, env, found: [...seen], probing };
 }

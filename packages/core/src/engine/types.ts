@@ -227,6 +227,14 @@ export interface CompileInvocation {
   closureScan?: ClosureScan;
   /** Directories the compiler searches for includes named in the arguments (absolute); widens `__has_include` resolution for jobs. */
   includeDirs?: string[];
+  /**
+   * A command (argv[0] = compiler) whose output tells, through the family's
+   * `includeSearch` hook, the directories this call searches for includes
+   * (e.g. `gcc <include options> -E -v -x c /dev/null`). Direct mode then
+   * records where a new header would change the compile (engine/absent-paths.ts).
+   * Absent: the language has no include search, and direct mode records only the files read.
+   */
+  includeSearchArgv?: string[];
   /** Names of environment variables whose values can change the outputs or diagnostics. */
   keyEnv: string[];
   /**

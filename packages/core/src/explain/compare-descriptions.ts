@@ -48,6 +48,9 @@ export function describeDifferences(
     if (current === null) out.push(`${show(f.path)} no longer exists (the cached entry read it)`);
     else if (current !== undefined && current !== f.hash) out.push(`${show(f.path)} changed since the cached entry (content differs)`);
   }
+  for (const p of cached.appeared ?? []) {
+    out.push(`${show(p)} appeared since the cached entry: a header there comes before one the entry read on the include search, or a __has_include probe finds it`);
+  }
   for (const v of cached.depEnv ?? []) {
     const a = callEnv[v.name] ?? null;
     if (!(v.name in now.env) && a !== v.value) out.push(`environment variable ${v.name} differs from the cached entry's (now ${showValue(a)}, in the cached entry ${showValue(v.value)}); the compile declared it as an input`);

@@ -1,12 +1,14 @@
 import { lstatSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { basename } from "node:path";
+import { basename, join } from "node:path";
 import type pLimit from "p-limit";
 import { baseKey } from "../engine/cache-key.js";
 import { pathSharing, type PathSharing } from "../engine/base-dirs.js";
 import { findInManifest, ManifestMemo, readManifest, today } from "../engine/direct-mode.js";
 import { preprocessedFallbackKey, readFallbackCopy, runPreprocessor } from "../engine/preprocessor-fallback.js";
 import { runCompiler } from "../engine/run-compiler.js";
+import { stillAbsent } from "../engine/absent-guards.js";
+import type { ManifestEntry } from "../storage/codec.js";
 import type { CompileInvocation, CompileRequest, CompilerInfo, ParseResult } from "../engine/types.js";
 import type { FileHashCache } from "../hashing/file-hash-cache.js";
 import { hashBytes } from "../hashing/key-hasher.js";
@@ -163,9 +165,20 @@ async function withIncludeLists(storage: CacheStorage, records: KeyDescription[]
       headers: entry.files.map((f) => ({ path: sharing ? sharing.absolute(f.path) : f.path, hash: f.hash })),
       ...(entry.env?.length ? { depEnv: entry.env.map((v) => ({ name: v.name, value: v.value ?? null })) } : {}),
       ...(entry.date ? { date: entry.date } : {}),
+      ...appearedSince(entry, sharing),
     });
   }
   return out;
+}
+
+/** The paths an entry's absent-path guards name that are there now. */
+function appearedSince(entry: ManifestEntry, sharing?: PathSharing): { appeared?: string[] } {
+  const appeared: string[] = [];
+  for (const g of entry.absent ?? []) {
+    const dir = sharing ? sharing.absolute(g.dir) : g.dir;
+    for (const name of g.names) if (!stillAbsent(join(dir, name))) appeared.push(join(dir, name));
+  }
+  return appeared.length ? { appeared } : {};
 }
 
 /**

@@ -31,6 +31,8 @@ export interface KeyDescription {
   resultKey?: string;
   /** The files the compile read besides the source (direct mode): filled from the manifest when explaining. */
   headers?: DescribedFile[];
+  /** Paths the entry needed absent that exist now (a header that would shadow one it read, or a probe would find). */
+  appeared?: string[];
   /** Variables the dependency file named (e.g. SOURCE_DATE_EPOCH for rustc), with their values. */
   depEnv?: { name: string; value: string | null }[];
   /** The day the entry is keyed by, when a date macro made it matter. */

@@ -22,10 +22,20 @@ export interface HasIncludeResult {
   unresolvable: string[];
 }
 
+/** The word whose presence in a file means it may probe (hash caches look for it while hashing). */
+export const PROBE_TOKEN = "__has_include";
+
 const PROBE = /__has_include(?:_next)?\s*\(\s*([^)]*)\)/g;
 
 /** The probes of a file's content, by its content hash: headers are read once per daemon, not once per job. */
-const probesByContent = new Map<string, { names: string[]; unresolvable: string[] }>();
+const probesByContent = new Map<string, FileProbes>();
+
+/** One file's probes: the literal names, those of them spelled with quotes (looked for beside the file first), and the non-literal ones. */
+interface FileProbes {
+  names: string[];
+  quoted: string[];
+  unresolvable: string[];
+}
 const MAX_REMEMBERED = 50_000;
 
 /**
@@ -38,28 +48,8 @@ export function resolveHasIncludes(
   withProbes?: ReadonlySet<string>,
   contentHash?: (file: string) => string | undefined,
 ): HasIncludeResult {
-  const names = new Set<string>();
-  const unresolvable: string[] = [];
-  for (const file of closure) {
-    // The caller may know already which files mention `__has_include` (from their memoised digests).
-    if (withProbes && !withProbes.has(file)) continue;
-    const hash = contentHash?.(file);
-    const memoKey = hash === undefined ? undefined : `${file}\0${hash}`;
-    let probes = memoKey === undefined ? undefined : probesByContent.get(memoKey);
-    if (!probes) {
-      const read = probesIn(file);
-      if (!read) continue;
-      probes = read;
-      // Remembered only for the content the caller hashed: a file that changed since is not filed under the old hash.
-      if (memoKey !== undefined && read.hash === hash) {
-        if (probesByContent.size >= MAX_REMEMBERED) probesByContent.clear();
-        probesByContent.set(memoKey, probes);
-      }
-    }
-    for (const n of probes.names) names.add(n);
-    unresolvable.push(...probes.unresolvable);
-  }
-  if (names.size === 0) return { extraFiles: [], unresolvable };
+  const { names, unresolvable } = probedNames(closure, withProbes, contentHash);
+  if (names.length === 0) return { extraFiles: [], unresolvable };
   const dirs = new Set<string>(includeDirs);
   for (const file of closure) {
     for (let d = dirname(file); d !== "/" && !dirs.has(d); d = dirname(d)) dirs.add(d);
@@ -79,7 +69,44 @@ export function resolveHasIncludes(
   return { extraFiles, unresolvable };
 }
 
-function probesIn(file: string): { names: string[]; unresolvable: string[]; hash: string } | undefined {
+/**
+ * The literal names the closure's `__has_include` probes ask about, and the
+ * probes whose argument is not a literal. Used by jobs (above) and by direct
+ * mode's absent-path guards (engine/absent-paths.ts), which also takes
+ * `quotedBy`: the files whose quoted probes (`"x.h"`) look beside them first.
+ */
+export function probedNames(
+  closure: readonly string[],
+  withProbes?: ReadonlySet<string>,
+  contentHash?: (file: string) => string | undefined,
+): { names: string[]; unresolvable: string[]; quotedBy: { file: string; name: string }[] } {
+  const names = new Set<string>();
+  const quotedBy: { file: string; name: string }[] = [];
+  const unresolvable: string[] = [];
+  for (const file of closure) {
+    // The caller may know already which files mention `__has_include` (from their memoised digests).
+    if (withProbes && !withProbes.has(file)) continue;
+    const hash = contentHash?.(file);
+    const memoKey = hash === undefined ? undefined : `${file}\0${hash}`;
+    let probes = memoKey === undefined ? undefined : probesByContent.get(memoKey);
+    if (!probes) {
+      const read = probesIn(file);
+      if (!read) continue;
+      probes = read;
+      // Remembered only for the content the caller hashed: a file that changed since is not filed under the old hash.
+      if (memoKey !== undefined && read.hash === hash) {
+        if (probesByContent.size >= MAX_REMEMBERED) probesByContent.clear();
+        probesByContent.set(memoKey, probes);
+      }
+    }
+    for (const n of probes.names) names.add(n);
+    for (const name of probes.quoted) quotedBy.push({ file, name });
+    unresolvable.push(...probes.unresolvable);
+  }
+  return { names: [...names], unresolvable, quotedBy };
+}
+
+function probesIn(file: string): (FileProbes & { hash: string }) | undefined {
   let data: Buffer;
   try {
     data = readFileSync(file);
@@ -88,14 +115,19 @@ function probesIn(file: string): { names: string[]; unresolvable: string[]; hash
   }
   const text = data.toString("latin1");
   const names: string[] = [];
+  const quoted: string[] = [];
   const unresolvable: string[] = [];
   const hash = hashBytes(data);
-  if (!text.includes("__has_include")) return { names, unresolvable, hash };
+  if (!text.includes("__has_include")) return { names, quoted, unresolvable, hash };
   for (const m of text.matchAll(PROBE)) {
     const arg = m[1]!.trim();
-    const literal = /^<([^>]+)>$/.exec(arg) ?? /^"([^"]+)"$/.exec(arg);
-    if (literal) names.push(literal[1]!);
-    else if (arg !== "") unresolvable.push(`${file}: __has_include(${arg})`);
+    const angle = /^<([^>]+)>$/.exec(arg);
+    const quote = angle ? undefined : /^"([^"]+)"$/.exec(arg);
+    if (angle) names.push(angle[1]!);
+    else if (quote) {
+      names.push(quote[1]!);
+      quoted.push(quote[1]!);
+    } else if (arg !== "") unresolvable.push(`${file}: __has_include(${arg})`);
   }
-  return { names, unresolvable, hash };
+  return { names, quoted, unresolvable, hash };
 }

@@ -9,16 +9,23 @@
  *       'F' (a file as stat() sees it): u64 dev, ino, size, i64 mtime ns, ctime ns
  *       'D' (a directory):              u64 dev, ino, u32 uid, u32 mode
  *       'A' (nothing there):            -
+ *       'G' (a directory below which names must stay absent, see
+ *            engine/absent-guards.ts): u64 dev, ino, i64 mtime ns, ctime ns
+ *            (all 0: check the names every time), u32 n, n names\0; while
+ *            the directory has that identity no name can have appeared,
+ *            otherwise each must be absent (stat: ENOENT, ENOTDIR, or a directory)
  *   u32 outputs, each: path\0, blob path\0, u64 size, u8 executable
  *   u32 n, stdout | u32 n, stderr | i32 exit code
  */
 export const INDEX_MAGIC = "RPXI";
-export const INDEX_FORMAT = 1;
+/** 2: 'G' items (absent-path guards). */
+export const INDEX_FORMAT = 2;
 
 export type WatchItem =
   | { kind: "file"; path: string; dev: bigint; ino: bigint; size: bigint; mtimeNs: bigint; ctimeNs: bigint }
   | { kind: "dir"; path: string; dev: bigint; ino: bigint; uid: number; mode: number }
-  | { kind: "absent"; path: string };
+  | { kind: "absent"; path: string }
+  | { kind: "guard"; path: string; dev: bigint; ino: bigint; mtimeNs: bigint; ctimeNs: bigint; names: readonly string[] };
 
 export interface IndexedOutput {
   path: string;
@@ -42,7 +49,7 @@ export interface IndexEntry {
   exitCode: number;
 }
 
-const KIND_BYTE = { file: 0x46, dir: 0x44, absent: 0x41 } as const;
+const KIND_BYTE = { file: 0x46, dir: 0x44, absent: 0x41, guard: 0x47 } as const;
 
 class Writer {
   private readonly parts: Buffer[] = [];
@@ -89,6 +96,10 @@ export function encodeIndexEntry(e: IndexEntry): Buffer {
     w.u8(KIND_BYTE[item.kind]).str(item.path);
     if (item.kind === "file") w.u64(item.dev).u64(item.ino).u64(item.size).u64(item.mtimeNs).u64(item.ctimeNs);
     else if (item.kind === "dir") w.u64(item.dev).u64(item.ino).u32(item.uid).u32(item.mode);
+    else if (item.kind === "guard") {
+      w.u64(item.dev).u64(item.ino).u64(item.mtimeNs).u64(item.ctimeNs).u32(item.names.length);
+      for (const n of item.names) w.str(n);
+    }
   }
   w.u32(e.outputs.length);
   for (const o of e.outputs) w.str(o.path).str(o.blob).u64(BigInt(o.size)).u8(o.executable ? 1 : 0);

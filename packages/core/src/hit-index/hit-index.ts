@@ -6,7 +6,8 @@ import type { Stats } from "../stats/stats.js";
 import type { Logger } from "../util/logger.js";
 import { REPRISE_VERSION } from "../version.js";
 import { encodeIndexEntry, indexName, type IndexedOutput, type WatchItem } from "./entry-format.js";
-import { watchCompilerLookup, watchConfigSearch, watchHashedFile } from "./watch-list.js";
+import { watchAbsentGuard, watchCompilerLookup, watchConfigSearch, watchHashedFile } from "./watch-list.js";
+import type { AbsentGuard } from "../storage/codec.js";
 import { HIT_LOG, parseHitLine } from "./hit-log.js";
 
 /** What a direct-mode hit answered by the daemon was decided on, and what it wrote. */
@@ -27,6 +28,8 @@ export interface DaemonHit {
   resultFile: string;
   source: { path: string; hash: string; tokens: readonly string[] };
   headers: readonly { path: string; hash: string }[];
+  /** Where no file may appear (the manifest entry's guards, with the identities the daemon last vouched for). */
+  absent: readonly AbsentGuard[];
   /** The marker tokens the headers were hashed with (the hash cache keeps a digest per token list). */
   headerTokens: readonly string[];
   written: readonly { path: string; data: Buffer; executable: boolean }[];
@@ -132,6 +135,7 @@ export class HitIndex {
       if (!item) return undefined;
       items.push(item);
     }
+    for (const g of hit.absent) items.push(watchAbsentGuard(g));
     return items;
   }
 

@@ -58,6 +58,7 @@ export function indexableHit(f: HitFacts): DaemonHit | undefined {
     resultFile,
     source: { path: f.inv.sourceFile, hash: f.direct.sourceHash, tokens: f.direct.tokens },
     headers: match.files,
+    absent: match.absent ?? [],
     headerTokens: f.direct.headerTokens,
     written: f.written,
     stdout: f.entry.stdout,

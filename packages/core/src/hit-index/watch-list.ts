@@ -4,6 +4,7 @@ import { SEARCH_PLACES } from "../config/config-locator.js";
 import { RACY_WINDOW_MS, type FileHashCache } from "../hashing/file-hash-cache.js";
 import { userConfigDir } from "../util/paths.js";
 import type { WatchItem } from "./entry-format.js";
+import type { AbsentGuard } from "../storage/codec.js";
 
 /**
  * A file changed this recently may change again within the same timestamp
@@ -104,4 +105,15 @@ export function watchConfigSearch(cwd: string, configFile: string | undefined, e
   if (!addDir(user)) return undefined;
   if (configFile && dirname(configFile) !== user) return undefined;
   return items;
+}
+
+/**
+ * A manifest entry's absent-path guard as the client checks it: the
+ * directory's identity when its names were last seen absent (none when it
+ * was changing then: the client checks the names every time).
+ */
+export function watchAbsentGuard(guard: AbsentGuard): WatchItem {
+  const parts = guard.id ? guard.id.split(":").map((p) => BigInt(p)) : [0n, 0n, 0n, 0n];
+  const [dev, ino, mtimeNs, ctimeNs] = parts.length === 4 ? parts : [0n, 0n, 0n, 0n];
+  return { kind: "guard", path: guard.dir, dev: dev!, ino: ino!, mtimeNs: mtimeNs!, ctimeNs: ctimeNs!, names: guard.names };
 }

@@ -32,6 +32,8 @@ export interface StatsSnapshot {
   errors: Record<string, number>;
   /** Misses compiled locally although config asked for another way (e.g. a sandbox that cannot run), by reason. */
   fallbacks: Record<string, number>;
+  /** Direct-mode calls served in preprocessor mode instead, by reason (e.g. a `__has_include` whose argument is a macro). */
+  preprocessorInstead: Record<string, number>;
   /**
    * Compiles of hermetic mode: misses (and failed compiles) compiled inside
    * a sandbox from the packaged toolchain, by sandbox name. A miss compiled
@@ -151,6 +153,12 @@ export class Stats {
     this.dirty = true;
   }
 
+  /** Not a call of its own: a direct-mode call went to preprocessor mode, for `reason`. */
+  preprocessorInstead(reason: string): void {
+    this.data.preprocessorInstead[reason] = (this.data.preprocessorInstead[reason] ?? 0) + 1;
+    this.dirty = true;
+  }
+
   /** Not a call of its own: the compile of a miss (or failed compile) ran in sandbox `name`. */
   hermeticCompile(name: string): void {
     this.data.hermetic[name] = (this.data.hermetic[name] ?? 0) + 1;
@@ -246,6 +254,7 @@ function fresh(): StatsSnapshot {
     notCacheable: {},
     errors: {},
     fallbacks: {},
+    preprocessorInstead: {},
     hermetic: {},
     remote: {},
     remoteRoundTripMs: null,

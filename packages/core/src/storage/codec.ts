@@ -38,6 +38,24 @@ export interface ManifestEntry {
   env?: { name: string; value: string | null }[];
   /** The base directories (`baseDirs`) the result is bound to, when its outputs record their paths. */
   root?: string;
+  /** Where no file may appear for the entry to hold: a header there would shadow one the compile read, or answer a probe (engine/absent-paths.ts). */
+  absent?: AbsentGuard[];
+  /** The compile's result depends on something direct mode cannot watch (`__has_include(MACRO)`): such calls use preprocessor mode. */
+  preprocessor?: boolean;
+}
+
+/**
+ * Paths below one existing directory where no file may be. `id` is the
+ * directory's stat identity ("dev:ino:mtimeNs:ctimeNs") when every name was
+ * last seen absent, or "" when it was changing then: while the directory
+ * keeps that identity no name below it can have appeared; otherwise each
+ * name is checked.
+ */
+export interface AbsentGuard {
+  dir: string;
+  id: string;
+  /** Relative to `dir`, one or more components. */
+  names: string[];
 }
 
 export interface Manifest {
@@ -48,6 +66,12 @@ const ENTRY_MAGIC = "RPRe";
 const MANIFEST_MAGIC = "RPRm";
 /** 2: the key in the header. Older blobs are misses (OutdatedEntryError), not errors. */
 const FORMAT_VERSION = 2;
+/** 3: entries name the paths that must stay absent (`absent`); a manifest without them would be trusted wrongly. */
+const MANIFEST_FORMAT_VERSION = 3;
+
+function formatVersion(magic: string): number {
+  return magic === MANIFEST_MAGIC ? MANIFEST_FORMAT_VERSION : FORMAT_VERSION;
+}
 const KEY_BYTES = 32;
 const KEY_PATTERN = /^[0-9a-f]{64}$/;
 const HEADER_LENGTH = 8 + KEY_BYTES;
@@ -115,6 +139,8 @@ export async function encodeManifest(m: Manifest, key: string): Promise<Buffer> 
         ...(e.date !== undefined ? { date: e.date } : {}),
         ...(e.env?.length ? { env: e.env.map((v) => ({ name: v.name, value: v.value })) } : {}),
         ...(e.root !== undefined ? { root: e.root } : {}),
+        ...(e.absent?.length ? { absent: e.absent.map((g) => ({ dir: g.dir, id: g.id, names: g.names })) } : {}),
+        ...(e.preprocessor ? { preprocessor: true } : {}),
       })),
     }),
     "utf8",
@@ -159,7 +185,22 @@ function validateManifest(v: unknown): Manifest {
       return { name: v.name, value: v.value as string | null };
     });
     if (e.root !== undefined && typeof e.root !== "string") return bad(`entry ${i} has a non-string root`);
-    return { files, resultKey: e.resultKey, ...(e.date === undefined ? {} : { date: e.date }), ...(env.length ? { env } : {}), ...(e.root === undefined ? {} : { root: e.root }) };
+    if (e.absent !== undefined && !Array.isArray(e.absent)) return bad(`entry ${i} has a malformed absent list`);
+    const absent = (e.absent ?? []).map((g: unknown, j): AbsentGuard => {
+      const names = isObject(g) && Array.isArray(g.names) && g.names.every((n) => typeof n === "string") ? (g.names as string[]) : undefined;
+      if (!isObject(g) || typeof g.dir !== "string" || typeof g.id !== "string" || !names) return bad(`entry ${i} absent ${j} is malformed`);
+      return { dir: g.dir, id: g.id, names };
+    });
+    if (e.preprocessor !== undefined && e.preprocessor !== true) return bad(`entry ${i} has a malformed preprocessor flag`);
+    return {
+      files,
+      resultKey: e.resultKey,
+      ...(e.date === undefined ? {} : { date: e.date }),
+      ...(env.length ? { env } : {}),
+      ...(e.root === undefined ? {} : { root: e.root }),
+      ...(absent.length ? { absent } : {}),
+      ...(e.preprocessor ? { preprocessor: true } : {}),
+    };
   });
   return { entries };
 }
@@ -179,15 +220,15 @@ async function pack(magic: string, key: string, body: Buffer): Promise<Buffer> {
   const compressed = body.length <= SYNC_GZIP_MAX ? gzipSync(body, { level: GZIP_LEVEL }) : await gzip(body, { level: GZIP_LEVEL });
   const out = Buffer.allocUnsafe(HEADER_LENGTH + compressed.length);
   out.write(magic, 0, "latin1");
-  out.writeUInt32BE(FORMAT_VERSION, 4);
+  out.writeUInt32BE(formatVersion(magic), 4);
   bound.copy(out, 8);
   compressed.copy(out, HEADER_LENGTH);
   return out;
 }
 
 async function unpack(magic: string, what: string, key: string, buf: Buffer): Promise<Buffer> {
-  if (buf.length >= 8 && buf.toString("latin1", 0, 4) === magic && buf.readUInt32BE(4) !== FORMAT_VERSION) {
-    throw new OutdatedEntryError(`${what} has format version ${buf.readUInt32BE(4)}, expected ${FORMAT_VERSION}`);
+  if (buf.length >= 8 && buf.toString("latin1", 0, 4) === magic && buf.readUInt32BE(4) !== formatVersion(magic)) {
+    throw new OutdatedEntryError(`${what} has format version ${buf.readUInt32BE(4)}, expected ${formatVersion(magic)}`);
   }
   if (buf.length < HEADER_LENGTH + GZIP_HEADER_LENGTH + GZIP_TRAILER_LENGTH) {
     throw new CorruptEntryError(`${what} is ${buf.length} bytes, too short to be one`);

@@ -46,6 +46,7 @@ function setup(name: string) {
     resultFile,
     source: { path: source, hash: sourceHash, tokens: [] },
     headers: [{ path: header, hash: headerHash }],
+    absent: [],
     headerTokens: [],
     written: [{ path: join(cwd, "r.o"), data: Buffer.from("object"), executable: false }],
     stdout: Buffer.alloc(0),

@@ -217,7 +217,7 @@ describe("manifest codec", () => {
   it("rejects well-framed bodies whose JSON is invalid or has the wrong shape", async () => {
     const body = (json: string) => {
       const b = Buffer.from(json);
-      return frame("RPRm", Buffer.concat([u32(b.length), b]));
+      return frame("RPRm", Buffer.concat([u32(b.length), b]), 3);
     };
     await expectCorrupt(decodeManifest(body("{not json"), K), /does not parse/);
     await expectCorrupt(decodeManifest(body("[]"), K), /entries/);

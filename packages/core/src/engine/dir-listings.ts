@@ -1,0 +1,98 @@
+import { readdirSync, statSync, type BigIntStats } from "node:fs";
+import { LRUCache } from "lru-cache";
+import { RACY_WINDOW_MS } from "../hashing/file-hash-cache.js";
+
+const RACY_WINDOW_NS = BigInt(RACY_WINDOW_MS) * 1_000_000n;
+
+/** A directory's stat identity as absent-path guards record it: any entry created, removed or renamed in it changes it. */
+export function dirIdentity(st: BigIntStats): string {
+  return `${st.dev}:${st.ino}:${st.mtimeNs}:${st.ctimeNs}`;
+}
+
+/**
+ * The identity of `st`, taken at `takenAtNs`, when it can vouch for the
+ * directory's contents: "" when the directory changed within the racy
+ * window before, since another change within the same timestamp tick would
+ * leave its times as they are.
+ */
+export function stableIdentity(st: BigIntStats, takenAtNs: bigint): string {
+  const changed = st.mtimeNs > st.ctimeNs ? st.mtimeNs : st.ctimeNs;
+  return changed > takenAtNs - RACY_WINDOW_NS ? "" : dirIdentity(st);
+}
+
+export function nowNs(): bigint {
+  return BigInt(Date.now()) * 1_000_000n;
+}
+
+/** A stat that follows links, undefined for nothing usable there (absent, a path through a file, no permission). */
+export function statOrUndefined(path: string): BigIntStats | undefined {
+  try {
+    return statSync(path, { bigint: true, throwIfNoEntry: false }) ?? undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface DirListing {
+  /** The directory's identity, taken before its names were read ("" when it was changing then, see stableIdentity). */
+  id: string;
+  /** Its entries; undefined when it can be searched but not read. */
+  names: ReadonlySet<string> | undefined;
+}
+
+/**
+ * Directory listings for the store of a direct-mode entry (never a hit),
+ * kept across misses while the directory's identity is unchanged: a build's
+ * misses search the same include directories.
+ */
+export class DirListings {
+  private readonly kept = new LRUCache<string, DirListing>({ max: 4096 });
+  /**
+   * Absent candidates and the guard each was found under (absent-paths.ts),
+   * valid while that guard's identity holds. A plain map, emptied when full:
+   * an LRU's bookkeeping cost more than the lookups it saves here.
+   */
+  readonly absent = new BoundedMap<string, Map<string, { dir: string; id: string; name: string }>>(20_000);
+
+  /** A lister for one store: each directory is looked at once. `undefined`: not a directory. */
+  session(): (dir: string) => DirListing | undefined {
+    const seen = new Map<string, DirListing | undefined>();
+    return (dir) => {
+      if (seen.has(dir)) return seen.get(dir);
+      const listing = this.list(dir);
+      seen.set(dir, listing);
+      return listing;
+    };
+  }
+
+  private list(dir: string): DirListing | undefined {
+    const takenAt = nowNs();
+    const st = statOrUndefined(dir);
+    if (!st?.isDirectory()) return undefined;
+    const id = stableIdentity(st, takenAt);
+    const kept = id ? this.kept.get(dir) : undefined;
+    if (kept && kept.id === id) return kept;
+    let names: Set<string> | undefined;
+    try {
+      names = new Set(readdirSync(dir));
+    } catch {
+      names = undefined;
+    }
+    const listing: DirListing = { id: names ? id : "", names };
+    if (listing.id) this.kept.set(dir, listing);
+    return listing;
+  }
+}
+
+/** A map that forgets everything once it holds `max` entries. */
+class BoundedMap<K, V> {
+  private readonly map = new Map<K, V>();
+  constructor(private readonly max: number) {}
+  get(key: K): V | undefined {
+    return this.map.get(key);
+  }
+  set(key: K, value: V): void {
+    if (this.map.size >= this.max) this.map.clear();
+    this.map.set(key, value);
+  }
+}

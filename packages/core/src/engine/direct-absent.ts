@@ -1,0 +1,63 @@
+import { basename } from "node:path";
+import type { Call } from "./call.js";
+import type { ModeDeps } from "./mode-deps.js";
+import { absentPaths } from "./absent-paths.js";
+import { quotedIncludes } from "./quoted-includes.js";
+import { changedSince } from "./fallback-timing.js";
+import { probedNames } from "../hermetic/has-include.js";
+import type { AbsentGuard, ManifestEntry } from "../storage/codec.js";
+
+export interface AbsentFacts {
+  /** Where no file may appear (absent-paths.ts). */
+  guards: AbsentGuard[];
+  /** Files a `__has_include` probe finds, recorded with the files read. */
+  probeFiles: ManifestEntry["files"];
+  /** A probe's argument is a macro: direct mode cannot tell what it asks, and the call uses preprocessor mode. */
+  unresolvableProbe?: string;
+}
+
+/**
+ * What a direct-mode entry needs besides the files read, so that no header
+ * created later (shadowing one that was read, or found by a probe) is
+ * missed. Run when the entry is stored, never on a hit. Undefined when the
+ * entry must not be recorded (the include search is unknown, or a candidate
+ * appeared during the compile).
+ * `read`: every file the compile read (the source first) with its hash; `probing`: those containing `__has_include`.
+ */
+export async function absentFacts(
+  d: ModeDeps,
+  call: Call,
+  read: ReadonlyMap<string, string>,
+  probing: ReadonlySet<string>,
+  since: number,
+  tokens: readonly string[],
+): Promise<AbsentFacts | undefined> {
+  const { inv, request } = call;
+  const answer = await d.searches.for(call);
+  if ("none" in answer) return { guards: [], probeFiles: [] };
+  if ("failed" in answer) {
+    d.logger.info("%s: the include search is unknown (%s); not recording it for direct mode", basename(inv.sourceFile), answer.failed);
+    return undefined;
+  }
+  const closure = [...read.keys()];
+  const probes = probedNames(closure, probing, (f) => read.get(f));
+  if (probes.unresolvable.length) return { guards: [], probeFiles: [], unresolvableProbe: probes.unresolvable[0]! };
+  const quoted = (file: string) => quotedIncludes(file, read.get(file)!);
+  const input = { closure, source: inv.sourceFile, cwd: request.cwd, search: answer.search, probed: probes.names, probedQuoted: probes.quotedBy, quoted, args: inv.compileArgv, since };
+  const plan = absentPaths(input, d.listings.session(), d.listings.absent);
+  if (!plan.ok) {
+    d.logger.info("%s appeared during the compile of %s; not recording it for direct mode", plan.changed, basename(inv.sourceFile));
+    return undefined;
+  }
+  const probeFiles: ManifestEntry["files"] = [];
+  for (const path of plan.probeFiles) {
+    const found = await d.hashes.digestWithChangeTime(path, tokens);
+    if (!found || changedSince(found, since)) {
+      d.logger.info("%s (found by a __has_include probe) changed during the compile of %s; not recording it for direct mode", path, basename(inv.sourceFile));
+      return undefined;
+    }
+    probeFiles.push({ path, hash: found.digest.hash, size: found.digest.size });
+  }
+  call.log.debug("%s: %d absent-path guards, %d files found by probes", inv.sourceFile, plan.guards.length, probeFiles.length);
+  return { guards: plan.guards, probeFiles };
+}

@@ -1,0 +1,55 @@
+import { readFileSync } from "node:fs";
+import { LRUCache } from "lru-cache";
+import { hashBytes } from "../hashing/key-hasher.js";
+
+/**
+ * The names a file includes with quotes (`#include "x.h"`, `#include_next`,
+ * `#import`), which the compiler looks for in the file's own directory
+ * first; `computed` when a directive names a macro (its name is unknown).
+ * Read as text, conditions ignored: a directive never taken only adds a
+ * candidate. Comments are not stripped, for the same reason.
+ */
+export interface QuotedIncludes {
+  names: readonly string[];
+  computed: boolean;
+}
+
+// The directive's name ends at blanks or at the name's delimiter ("#include's" in a comment is none).
+const DIRECTIVE = /^[ \t]*#[ \t]*(?:include_next|include|import)(?:[ \t]+|(?=["<]))(.*)$/gm;
+
+/** By path and content hash: a header is read once per content, not once per store. */
+const byContent = new LRUCache<string, QuotedIncludes>({ max: 50_000 });
+
+/** The quoted includes of `file`, whose content hash is `hash` (undefined when unreadable: treated as computed). */
+export function quotedIncludes(file: string, hash: string): QuotedIncludes {
+  const memoKey = `${file}\0${hash}`;
+  const known = byContent.get(memoKey);
+  if (known) return known;
+  let data: Buffer;
+  try {
+    data = readFileSync(file);
+  } catch {
+    return { names: [], computed: true };
+  }
+  const found = parse(data.toString("latin1"));
+  // Only the content the caller hashed is filed under its hash.
+  if (hashBytes(data) === hash) byContent.set(memoKey, found);
+  return found;
+}
+
+function parse(text: string): QuotedIncludes {
+  const names = new Set<string>();
+  let computed = false;
+  if (!text.includes("#")) return { names: [], computed };
+  for (const m of text.matchAll(DIRECTIVE)) {
+    const arg = m[1]!.trim();
+    if (arg.startsWith('"')) {
+      const end = arg.indexOf('"', 1);
+      if (end > 1) names.add(arg.slice(1, end));
+      else computed = true;
+    } else if (!arg.startsWith("<")) {
+      computed = true;
+    }
+  }
+  return { names: [...names], computed };
+}

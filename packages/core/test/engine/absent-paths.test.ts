@@ -1,0 +1,130 @@
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { absentPaths, type AbsentInput } from "../../src/engine/absent-paths.js";
+import { guardsHold, stillAbsent } from "../../src/engine/absent-guards.js";
+import { DirListings } from "../../src/engine/dir-listings.js";
+import { quotedIncludes } from "../../src/engine/quoted-includes.js";
+import { hashBytes } from "../../src/hashing/key-hasher.js";
+
+let root: string;
+const old = new Date(Date.now() - 60_000);
+
+function file(rel: string, content = ""): string {
+  const path = join(root, rel);
+  mkdirSync(join(path, ".."), { recursive: true });
+  writeFileSync(path, content);
+  utimesSync(path, old, old);
+  return path;
+}
+
+/** Directories' mtimes set back (their ctimes stay recent: a guard's identity vouches only RACY_WINDOW_MS later). */
+function ageDirs(...rels: string[]): void {
+  for (const rel of rels) utimesSync(join(root, rel), old, old);
+}
+
+const RACY_WAIT_MS = 2100;
+
+function input(over: Partial<AbsentInput>): AbsentInput {
+  return {
+    closure: [],
+    source: join(root, "x.c"),
+    cwd: root,
+    search: { quote: [], angle: [], missing: [] },
+    probed: [],
+    probedQuoted: [],
+    quoted: () => ({ names: [], computed: false }),
+    args: [],
+    since: Date.now(),
+    ...over,
+  };
+}
+
+beforeAll(() => {
+  root = mkdtempSync(join(tmpdir(), "reprise-absent-"));
+});
+
+afterAll(() => {
+  rmSync(root, { recursive: true, force: true });
+});
+
+describe("absent-path guards", () => {
+  it("guards the same name in earlier search directories and a missing subdirectory once, and fails once one appears", async () => {
+    const found = file("b/sub/h.h");
+    mkdirSync(join(root, "a"), { recursive: true });
+    ageDirs("a", "b", "b/sub");
+    await new Promise((r) => setTimeout(r, RACY_WAIT_MS));
+    const plan = absentPaths(input({ closure: [join(root, "x.c"), found], search: { quote: [], angle: [join(root, "a"), join(root, "b")], missing: [] } }), new DirListings().session());
+    expect(plan.ok).toBe(true);
+    if (!plan.ok) return;
+    expect(plan.guards).toEqual([{ dir: join(root, "a"), id: expect.stringMatching(/^\d+:\d+:\d+:\d+$/), names: ["sub/"] }]);
+    expect(guardsHold(plan.guards)).toBe(true);
+    // A file elsewhere in a/ changes its identity: the names are checked, still absent, and the identity kept again.
+    file("a/other.h");
+    const before = plan.guards[0]!.id;
+    expect(guardsHold(plan.guards)).toBe(true);
+    // Changed just now: no identity is vouched for until the racy window has passed.
+    expect(plan.guards[0]!.id).toBe("");
+    await new Promise((r) => setTimeout(r, RACY_WAIT_MS));
+    expect(guardsHold(plan.guards)).toBe(true);
+    expect(plan.guards[0]!.id).toMatch(/^\d+:\d+:\d+:\d+$/);
+    expect(plan.guards[0]!.id).not.toBe(before);
+    // An empty a/sub/ is enough to void it ("sub/" stands for everything below).
+    mkdirSync(join(root, "a/sub"));
+    expect(guardsHold(plan.guards)).toBe(false);
+  }, 30_000);
+
+  it("a directory where a header name would be is passed over, a link is never vouched for", () => {
+    mkdirSync(join(root, "d/h.h"), { recursive: true });
+    expect(stillAbsent(join(root, "d/h.h"))).toBe(true);
+    expect(stillAbsent(join(root, "d/h.h/"))).toBe(false);
+    symlinkSync(join(root, "nowhere"), join(root, "d/dangling.h"));
+    expect(stillAbsent(join(root, "d/dangling.h"))).toBe(false);
+    expect(stillAbsent(join(root, "d/nothing.h"))).toBe(true);
+    expect(stillAbsent(join(root, "x.c/through-a-file.h"))).toBe(true);
+  });
+
+  it("a quoted include is guarded in its includer's directory; an existing unrelated file there is not a reason to refuse", () => {
+    const includer = file("q/inc/outer.h", '#include "h.h"\n#include <sys/types.h>\n');
+    const found = file("q/b/h.h");
+    file("q/inc/unrelated.h");
+    ageDirs("q/inc", "q/b");
+    const quoted = (f: string) => (f === includer ? { names: ["h.h"], computed: false } : { names: [], computed: false });
+    const plan = absentPaths(input({ closure: [join(root, "x.c"), includer, found], quoted, search: { quote: [], angle: [join(root, "q/b")], missing: [] } }), new DirListings().session());
+    expect(plan.ok && plan.guards.find((g) => g.dir === join(root, "q/inc"))?.names).toEqual(["h.h"]);
+  });
+
+  it("refuses to record when a candidate file appeared during the compile", () => {
+    const found = file("r/b/h.h");
+    const since = Date.now() - 10;
+    writeFileSync(join(root, "r/a.h"), "");
+    mkdirSync(join(root, "r/a"), { recursive: true });
+    writeFileSync(join(root, "r/a/h.h"), "");
+    const plan = absentPaths(input({ closure: [found], since, search: { quote: [], angle: [join(root, "r/a"), join(root, "r/b")], missing: [] } }), new DirListings().session());
+    expect(plan).toEqual({ ok: false, changed: join(root, "r/a/h.h") });
+  });
+
+  it("a probe's name is looked for everywhere: found files are returned, absent places guarded", () => {
+    const source = file("p/x.c");
+    const probeHere = file("p/inc2/opt.h");
+    mkdirSync(join(root, "p/inc1"), { recursive: true });
+    const search = { quote: [], angle: [join(root, "p/inc1"), join(root, "p/inc2")], missing: [] };
+    const angle = absentPaths(input({ closure: [source], source, probed: ["opt.h"], search }), new DirListings().session());
+    expect(angle.ok && angle.probeFiles).toEqual([probeHere]);
+    expect(angle.ok && angle.guards.map((g) => g.dir)).toEqual([join(root, "p/inc1")]);
+    // Spelled with quotes, the name is looked for beside the probing file first.
+    const quoted = absentPaths(input({ closure: [source], source, probed: ["opt.h"], probedQuoted: [{ file: source, name: "opt.h" }], search }), new DirListings().session());
+    expect(quoted.ok && quoted.guards.map((g) => g.dir).sort()).toEqual([join(root, "p"), join(root, "p/inc1")].sort());
+  });
+
+  it("reads quoted includes, and says when a directive names a macro", () => {
+    const plainOne = file("qi/a.c", '#include "one.h"\n  #  include_next "two.h"\n#include <three.h>\n#import "four.h"\n');
+    expect(quotedIncludes(plainOne, hashBytes(Buffer.from('#include "one.h"\n  #  include_next "two.h"\n#include <three.h>\n#import "four.h"\n')))).toEqual({
+      names: ["one.h", "two.h", "four.h"],
+      computed: false,
+    });
+    const computed = file("qi/b.c", "#define H <x.h>\n#include H\n");
+    expect(quotedIncludes(computed, "any").computed).toBe(true);
+  });
+});
