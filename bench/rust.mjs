@@ -8,7 +8,8 @@
 //
 // Every timed build is `cargo clean && cargo build` (only the build is timed; CPU = user+system of cargo and
 // everything it waited for, plus, for Reprise, the daemon and its compiler launcher during the build). Cold = first build
-// into a fresh cache dir; warm = the build after it. With --reps=N the plain and warm builds are
+// into a fresh cache dir; warm = the build after it; for Reprise, "cold, fresh daemon, toolchain known" = a cold
+// build after --clear and a daemon restart (entries gone, the toolchain's persisted digests kept). With --reps=N the plain and warm builds are
 // repeated N times, interleaved, and the median is reported. Hits/misses come from each tool's own
 // stats (zeroed before each timed build).
 //
@@ -180,6 +181,11 @@ export class Reprise {
       return { hits: s.hitsDirect + s.hitsPreprocessor, misses: s.misses, notCacheable: Object.values(s.notCacheable ?? {}).reduce((a, b) => a + b, 0) };
     } catch { return null; }
   }
+  /** Empties the cache (entries only: file-digests.json stays) and stops the daemon: the next build is a cold one by a fresh daemon. */
+  clearEntries() {
+    run([...this.client, '--clear'], { env: this.env, timeoutMs: 60_000 });
+    run([...this.client, '--stop-server'], { env: this.env, timeoutMs: 30_000 });
+  }
   stop() {
     if (!this.rt) return;
     run([...this.client, '--stop-server'], { env: this.env, timeoutMs: 30_000 });
@@ -308,6 +314,11 @@ export async function runRustBench(options = {}) {
       await t.reset();
       record(t, 'cold', build(t));
       record(t, 'warm', build(t));
+      // What a user's next cold build costs: a fresh daemon and no entries, the toolchain's digests known from before.
+      if (t.clearEntries) {
+        t.clearEntries();
+        record(t, 'cold, fresh daemon, toolchain known', build(t));
+      }
     }
     for (let rep = 1; rep < o.reps; rep++) {
       record(plain, 'clean build', build(plain));
