@@ -33,7 +33,7 @@
 //            rotated order) so machine drift hits them alike. CPU time (user+sys) of the build
 //            plus that of the tool's server/daemon process is recorded as well: on a shared
 //            2-core VM it is steadier than wall time.
-//   rust     a clean `cargo build` of test-fixtures/rust-workspace: plain, Reprise cold and warm,
+//   rust     a clean `cargo build` of test-fixtures/rust-workspace: plain, Reprise cold and warm (wall and CPU),
 //            sccache warm (bench/rust.mjs, also runnable alone); and a second checkout of it built
 //            with the first one's entries (baseDirs, remapped; bench/rust-checkouts.mjs).
 //   hermetic a miss compiled in each sandbox (bwrap, docker/podman) against a plain compile, and

@@ -6,8 +6,10 @@
 //   node bench/rust.mjs [--quick] [--reps=N] [--jobs=2] [--work=DIR] [--tools=plain,reprise,reprise-node,sccache]
 //                       [--json=PATH] [--timeout-minutes=N]
 //
-// Every timed build is `cargo clean && cargo build` (only the build is timed). Cold = first build
-// into a fresh cache dir; warm = the build after it. With --reps=N the plain and warm builds are
+// Every timed build is `cargo clean && cargo build` (only the build is timed; CPU = user+system of cargo and
+// everything it waited for, plus, for Reprise, the daemon and its compiler launcher during the build). Cold = first build
+// into a fresh cache dir; warm = the build after it; for Reprise, "cold, fresh daemon, toolchain known" = a cold
+// build after --clear and a daemon restart (entries gone, the toolchain's persisted digests kept). With --reps=N the plain and warm builds are
 // repeated N times, interleaved, and the median is reported. Hits/misses come from each tool's own
 // stats (zeroed before each timed build).
 //
@@ -67,6 +69,38 @@ export function run(argv, { env = {}, cwd, timeoutMs = 600_000, log } = {}) {
   if (r.error) error = r.error.code === 'ETIMEDOUT' ? `timed out after ${timeoutMs} ms` : String(r.error.message);
   else if (r.status !== 0) error = `exit ${r.status ?? r.signal}`;
   return { ms, stdout: r.stdout ?? '', stderr: r.stderr ?? '', error };
+}
+
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+/** utime+stime+cutime+cstime of a process, in seconds (0 when gone). */
+function procCpu(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name: state is [0], utime [11], stime [12], cutime [13], cstime [14].
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / CLK_TCK;
+  } catch { return 0; }
+}
+
+/** A process's CPU with its children still running (the daemon's compiler launcher, whose waited-for compiles it holds). */
+function treeCpu(pid) {
+  let total = procCpu(pid);
+  for (const e of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${e}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) total += procCpu(Number(e));
+    } catch { /* gone */ }
+  }
+  return total;
+}
+
+/** `sh -c '...; times'`: the user+system seconds of the command and everything it waited for. */
+function childrenCpu(stderr) {
+  const line = stderr.trim().split('\n').pop() ?? '';
+  const m = [...line.matchAll(/(\d+)m([\d.]+)s/g)].map((x) => Number(x[1]) * 60 + Number(x[2]));
+  return m.length === 2 ? m[0] + m[1] : null;
 }
 
 function which(cmd) {
@@ -134,6 +168,11 @@ export class Reprise {
       REPRISE_IDLE_TIMEOUT: '900',
     };
   }
+  /** The daemon's CPU and its launcher's (compiles included), in seconds; 0 before it started. */
+  daemonCpu() {
+    const dir = this.rt && fs.readdirSync(this.rt).find((e) => /^tmp-\d+$/.test(e));
+    return dir ? treeCpu(Number(dir.slice(4))) : 0;
+  }
   zeroStats() { run([...this.client, '--zero-stats'], { env: this.env }); }
   stats() {
     const r = run([...this.client, '--show-stats', '--json'], { env: this.env });
@@ -141,6 +180,11 @@ export class Reprise {
       const s = JSON.parse(r.stdout).stats;
       return { hits: s.hitsDirect + s.hitsPreprocessor, misses: s.misses, notCacheable: Object.values(s.notCacheable ?? {}).reduce((a, b) => a + b, 0) };
     } catch { return null; }
+  }
+  /** Empties the cache (entries only: file-digests.json stays) and stops the daemon: the next build is a cold one by a fresh daemon. */
+  clearEntries() {
+    run([...this.client, '--clear'], { env: this.env, timeoutMs: 60_000 });
+    run([...this.client, '--stop-server'], { env: this.env, timeoutMs: 30_000 });
   }
   stop() {
     if (!this.rt) return;
@@ -232,21 +276,26 @@ export async function runRustBench(options = {}) {
     const clean = run([cargo, 'clean', '-q'], { env, cwd: ws, log: logFile });
     if (clean.error) return { error: `cargo clean: ${clean.error}` };
     tool.zeroStats();
-    const r = run([cargo, 'build'], { env, cwd: ws, log: logFile, timeoutMs: Math.max(60_000, deadline - Date.now()) });
-    return r.error ? { error: `cargo build: ${r.error}` } : { ms: r.ms, stats: tool.stats() };
+    const daemonBefore = tool.daemonCpu?.() ?? 0;
+    // `times` after the build: the CPU of cargo and everything it waited for (rustc, build scripts, the client).
+    const r = run(['sh', '-c', `'${cargo}' build; s=$?; times >&2; exit $s`], { env, cwd: ws, log: logFile, timeoutMs: Math.max(60_000, deadline - Date.now()) });
+    const children = childrenCpu(r.stderr);
+    const cpu = children == null ? null : children + (tool.daemonCpu?.() ?? 0) - daemonBefore;
+    return r.error ? { error: `cargo build: ${r.error}` } : { ms: r.ms, cpu, stats: tool.stats() };
   };
 
   const samples = new Map(); // "tool/phase" -> {ms: [], stats}
   const record = (tool, phase, res) => {
     const k = `${tool.name}/${phase}`;
-    const s = samples.get(k) ?? { tool: tool.name, phase, ms: [], stats: null, error: null };
+    const s = samples.get(k) ?? { tool: tool.name, phase, ms: [], cpu: [], stats: null, error: null };
     if (res.error) s.error = res.error;
     else {
       s.ms.push(res.ms);
+      if (res.cpu != null) s.cpu.push(res.cpu);
       s.stats = res.stats;
     }
     samples.set(k, s);
-    o.log(`${k}: ${res.error ?? `${(res.ms / 1000).toFixed(1)} s`}${res.stats ? ` (hits ${res.stats.hits}, misses ${res.stats.misses})` : ''}`);
+    o.log(`${k}: ${res.error ?? `${(res.ms / 1000).toFixed(1)} s, CPU ${res.cpu?.toFixed(1) ?? '?'} s`}${res.stats ? ` (hits ${res.stats.hits}, misses ${res.stats.misses})` : ''}`);
   };
 
   const plain = tools.find((t) => t.name === 'plain');
@@ -265,6 +314,11 @@ export async function runRustBench(options = {}) {
       await t.reset();
       record(t, 'cold', build(t));
       record(t, 'warm', build(t));
+      // What a user's next cold build costs: a fresh daemon and no entries, the toolchain's digests known from before.
+      if (t.clearEntries) {
+        t.clearEntries();
+        record(t, 'cold, fresh daemon, toolchain known', build(t));
+      }
     }
     for (let rep = 1; rep < o.reps; rep++) {
       record(plain, 'clean build', build(plain));
@@ -275,6 +329,7 @@ export async function runRustBench(options = {}) {
   }
 
   const base = median(samples.get('plain/clean build')?.ms ?? []);
+  const baseCpu = median(samples.get('plain/clean build')?.cpu ?? []);
   const rows = [...samples.values()].map((s) => {
     const ms = median(s.ms);
     return {
@@ -282,6 +337,8 @@ export async function runRustBench(options = {}) {
       phase: s.phase,
       ms,
       ratio: ms != null && base ? ms / base : null,
+      cpu: median(s.cpu),
+      cpuRatio: s.cpu.length && baseCpu ? median(s.cpu) / baseCpu : null,
       hits: s.stats?.hits ?? null,
       misses: s.stats?.misses ?? null,
       notCacheable: s.stats?.notCacheable ?? null,
@@ -291,14 +348,14 @@ export async function runRustBench(options = {}) {
   });
   const fmt = (r) =>
     r.error && r.ms == null
-      ? `| ${r.tool} | ${r.phase} | — | — | ${r.error} |`
-      : `| ${r.tool} | ${r.phase} | ${(r.ms / 1000).toFixed(1)} | ${r.ratio.toFixed(2)} | ${r.hits == null ? '—' : `${r.hits} hits, ${r.misses} misses`} |`;
+      ? `| ${r.tool} | ${r.phase} | — | — | — | — | ${r.error} |`
+      : `| ${r.tool} | ${r.phase} | ${(r.ms / 1000).toFixed(1)} | ${r.ratio.toFixed(2)} | ${r.cpu == null ? '—' : r.cpu.toFixed(1)} | ${r.cpuRatio == null ? '—' : r.cpuRatio.toFixed(2)} | ${r.hits == null ? '—' : `${r.hits} hits, ${r.misses} misses`} |`;
   const meta = { cargo: rustc, jobs: o.jobs, reps: o.reps, cpus: os.cpus().length, sccache: tools.find((t) => t.name === 'sccache')?.version ?? null };
   const markdown = [
     `### Rust: clean \`cargo build\` of test-fixtures/rust-workspace (${meta.cargo}, -j${o.jobs}, median of ${o.reps})`,
     '',
-    '| tool | build | wall s | × plain | cache |',
-    '|---|---|---|---|---|',
+    '| tool | build | wall s | × plain | CPU s | CPU × plain | cache |',
+    '|---|---|---|---|---|---|---|',
     ...rows.map(fmt),
     '',
   ].join('\n');

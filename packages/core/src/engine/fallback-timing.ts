@@ -4,11 +4,11 @@ import type { LaterCopy } from "./fallback-later.js";
 import { baseKey } from "./cache-key.js";
 import { parseDepFile } from "./dep-file.js";
 import { matchManifest } from "./direct-mode.js";
-import { preprocessedFallbackKey, storeFallbackCopy } from "./preprocessor-fallback.js";
+import { preprocessedFallbackKey, readFallbackCopy, storeFallbackCopy } from "./preprocessor-fallback.js";
 import { RACY_WINDOW_MS } from "../hashing/file-hash-cache.js";
 import type { KeyHasher } from "../hashing/key-hasher.js";
 import type { ManifestEntry } from "../storage/codec.js";
-import { encodeEntry } from "../storage/codec.js";
+import { encodeEntry, rekeyEntry } from "../storage/codec.js";
 
 /** Whether a miss preprocesses for the fallback key before compiling (`now`), or has the copy made later (`later`); see FallbackLater. */
 interface FallbackTiming {
@@ -60,7 +60,9 @@ export function laterCopy(d: ModeDeps, dc: DirectCall, entry: ManifestEntry, bas
       if (!fallback || !(await unchanged())) return;
       const stored = await d.hits.entry(call.storage, entry.resultKey);
       if (!stored || stored.stdout.length > 0 || stored.stderr.length > 0) return;
-      await storeFallbackCopy(call.storage, fallback.key, await encodeEntry(stored, fallback.key));
+      // The stored blob under the text's key, its compressed body kept (compressing again cost as much as the first time).
+      const blob = await readFallbackCopy(call.storage, entry.resultKey).catch(() => undefined);
+      await storeFallbackCopy(call.storage, fallback.key, (blob && rekeyEntry(blob, entry.resultKey, fallback.key)) ?? (await encodeEntry(stored, fallback.key)));
       if (lowPriority) d.stats.fallbackCopyLater();
       call.log.debug("%s: fallback copy stored under %s", call.inv.sourceFile, fallback.key);
     },

@@ -3,7 +3,7 @@ import type { FileHashCache } from "../hashing/file-hash-cache.js";
 import { hashBytes, type KeyHasher } from "../hashing/key-hasher.js";
 import { baseKey } from "./cache-key.js";
 import type { Engine } from "./engine.js";
-import { readFile, rm } from "node:fs/promises";
+import { readFileSync, rmSync } from "node:fs";
 import { runCompiler, type CompilerRun } from "./run-compiler.js";
 import type { CompileInvocation, CompileRequest, CompilerInfo } from "./types.js";
 import type { CacheStorage } from "../storage/cache-storage.js";
@@ -46,6 +46,14 @@ export async function preprocessedFallbackKey(
   return { key: digest, startedAt, ...(pre.depText !== undefined ? { depText: pre.depText } : {}) };
 }
 
+function readTextOrUndefined(path: string): string | undefined {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return undefined;
+  }
+}
+
 /** Runs `preprocessArgv`; reads and removes the dependency file it wrote when the plugin named one. */
 export async function runPreprocessor(
   limit: ReturnType<typeof pLimit>,
@@ -59,10 +67,11 @@ export async function runPreprocessor(
     // Low priority runs only while no call is in flight: holding a slot there would make the next call wait for it.
     const run = await (lowPriority ? preprocess() : limit(preprocess));
     if (!depFile || run.exitCode !== 0) return run;
-    const depText = await readFile(depFile, "utf8").catch(() => undefined);
+    // In this thread: a few KB, where the thread pool's round trips cost more than the read.
+    const depText = readTextOrUndefined(depFile);
     return depText === undefined ? run : { ...run, depText };
   } finally {
-    if (depFile) await rm(depFile, { force: true });
+    if (depFile) rmSync(depFile, { force: true });
   }
 }
 

@@ -10,7 +10,7 @@ import { listedByCompile } from "./listed-dependencies.js";
 import { runCompiler, type CompilerRun } from "./run-compiler.js";
 import type { FileHashCache } from "../hashing/file-hash-cache.js";
 import type { ManifestEntry } from "../storage/codec.js";
-import { encodeEntry, type CacheEntry } from "../storage/codec.js";
+import { encodeEntry, rekeyEntry, type CacheEntry } from "../storage/codec.js";
 import type { Stats } from "../stats/stats.js";
 import type { Logger } from "../util/logger.js";
 import { recordCall } from "../explain/record-call.js";
@@ -226,10 +226,12 @@ export class MissStore {
     return this.misses.compile(call.project.engine, preprocessDeps === undefined ? miss : { ...miss, preprocessDeps });
   }
 
-  /** Writes `entry` under `resultKey` to every writable level, and keeps it in memory. */
-  async writeEntry(call: Call, resultKey: string, entry: CacheEntry): Promise<void> {
-    await call.storage.write("result", resultKey, await encodeEntry(entry, resultKey));
+  /** Writes `entry` under `resultKey` to every writable level, and keeps it in memory; returns the blob written. */
+  async writeEntry(call: Call, resultKey: string, entry: CacheEntry): Promise<Buffer> {
+    const blob = await encodeEntry(entry, resultKey);
+    await call.storage.write("result", resultKey, blob);
     this.hits.remember(call.storage, resultKey, entry);
+    return blob;
   }
 
   private async store(call: Call, plan: StorePlan, outputs: CacheEntry["outputs"], run: CompilerRun): Promise<void> {
@@ -241,10 +243,12 @@ export class MissStore {
     const { resultKey, alsoUnder, after } = plan;
     const written: CacheEntry = { outputs, stdout: run.stdout, stderr: run.stderr, exitCode: run.exitCode, compileMs: Math.round(run.durationMs), createdAt: Date.now() };
     const entry = plan.stored ? plan.stored(written) : written;
-    await this.writeEntry(call, resultKey, entry);
+    const blob = await this.writeEntry(call, resultKey, entry);
     // The preprocessed text's key is not relative to a base directory: only bytes as written go there.
     const asWritten = entry.outputs.every((o, i) => o.data === written.outputs[i]!.data) && entry.stdout === written.stdout && entry.stderr === written.stderr;
-    if (alsoUnder && asWritten && !entry.stdout.length && !entry.stderr.length) await storeFallbackCopy(call.storage, alsoUnder, await encodeEntry(entry, alsoUnder));
+    if (alsoUnder && asWritten && !entry.stdout.length && !entry.stderr.length) {
+      await storeFallbackCopy(call.storage, alsoUnder, rekeyEntry(blob, resultKey, alsoUnder) ?? (await encodeEntry(entry, alsoUnder)));
+    }
     if (after) await after();
   }
 }

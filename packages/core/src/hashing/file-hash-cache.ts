@@ -1,4 +1,4 @@
-import { statSync, type BigIntStats } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readFileSync, statSync, type BigIntStats } from "node:fs";
 import { open, readFile } from "node:fs/promises";
 import { LRUCache } from "lru-cache";
 import { hashBytes, StreamingHash } from "./key-hasher.js";
@@ -166,7 +166,7 @@ export class FileHashCache {
       if (!streamed) return undefined;
       digest = { hash: streamed.hash, size: streamed.size, tokens: [] };
     } else {
-      const data = await readWhole(path);
+      const data = st.size <= SYNC_READ_MAX ? readWholeSync(path) : await readWhole(path);
       if (!data) return undefined;
       digest = { hash: hashBytes(data), size: data.length, tokens: tokens.filter((t) => data.includes(t)) };
     }
@@ -254,6 +254,26 @@ async function hashInChunks(path: string): Promise<{ hash: string; size: number 
     return undefined;
   } finally {
     await handle?.close();
+  }
+}
+
+/**
+ * Files up to this size (sources, headers) are read synchronously: a
+ * promise-based read costs four thread-pool round trips (open, stat, read,
+ * close), several times the read itself, on every miss's source.
+ */
+const SYNC_READ_MAX = 1024 * 1024;
+
+/** The file's bytes; undefined when it cannot be read or is no longer a regular file (O_NONBLOCK: a FIFO put there since the stat must not hang the daemon). */
+function readWholeSync(path: string): Buffer | undefined {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    return fstatSync(fd).isFile() ? readFileSync(fd) : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }
 

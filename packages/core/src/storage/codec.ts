@@ -109,6 +109,20 @@ export async function encodeEntry(e: CacheEntry, key: string): Promise<Buffer> {
   return pack(ENTRY_MAGIC, key, w.finish());
 }
 
+/**
+ * The same stored entry bound to another key: the compressed body is kept,
+ * only the header's key changes (compressing it again cost as much as the
+ * first time). Undefined when `blob` is not an entry of this format written
+ * for `fromKey`.
+ */
+export function rekeyEntry(blob: Buffer, fromKey: string, toKey: string): Buffer | undefined {
+  if (blob.length < HEADER_LENGTH || blob.toString("latin1", 0, 4) !== ENTRY_MAGIC || blob.readUInt32BE(4) !== FORMAT_VERSION) return undefined;
+  if (!blob.subarray(8, HEADER_LENGTH).equals(keyBytes(fromKey))) return undefined;
+  const out = Buffer.from(blob);
+  keyBytes(toKey).copy(out, 8);
+  return out;
+}
+
 /** Throws EntryKeyMismatchError when the blob was written for another key than `key`. */
 export async function decodeEntry(buf: Buffer, key: string): Promise<CacheEntry> {
   const r = new Reader(await unpack(ENTRY_MAGIC, "entry", key, buf));

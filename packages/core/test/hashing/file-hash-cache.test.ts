@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -21,6 +22,23 @@ describe("FileHashCache", () => {
     await later.digest(f);
     expect(later.misses).toBe(1);
     expect(later.known(f)).toMatchObject({ hash: hashBytes(Buffer.from("int a;\n")) });
+  });
+
+  it("hashes small files (read in this thread) and larger ones (through the thread pool) to the hash of their bytes, and a FIFO to nothing", async () => {
+    const small = join(dir, "small.h");
+    const large = join(dir, "large.bin");
+    const smallData = Buffer.from("#define SMALL 1\n");
+    const largeData = Buffer.alloc(1024 * 1024 + 1, 7);
+    writeFileSync(small, smallData);
+    writeFileSync(large, largeData);
+    const cache = new FileHashCache();
+    expect(await cache.digest(small, ["SMALL"])).toEqual({ hash: hashBytes(smallData), size: smallData.length, tokens: ["SMALL"] });
+    expect(await cache.digest(large)).toMatchObject({ hash: hashBytes(largeData), size: largeData.length });
+    if (process.platform !== "win32") {
+      const fifo = join(dir, "fifo.h");
+      execFileSync("mkfifo", [fifo]);
+      expect(await cache.digest(fifo)).toBeUndefined();
+    }
   });
 
   it("takes the digest of a file Reprise just wrote from the bytes it wrote, once, without reading the file", async () => {

@@ -37,6 +37,24 @@ describe("entry format", () => {
   });
 });
 
+describe("entry format, large", () => {
+  it("hashes long requests as the reference FNV-1a does", () => {
+    const text = Array.from({ length: 50_000 }, (_, i) => String.fromCharCode(32 + ((i * 7919) % 95))).join("");
+    expect(indexName(Buffer.from(text, "utf8"))).toBe(fnv1a64Hex(text));
+  });
+
+  it("lays out an entry watching thousands of files field after field, past any initial buffer size", () => {
+    const watched = Array.from({ length: 2000 }, (_, i) => ({ kind: "file" as const, path: `/usr/include/h${i}.h`, dev: 1n, ino: BigInt(i), size: 10n, mtimeNs: 5n, ctimeNs: 6n }));
+    const stdout = Buffer.alloc(70_000, 0x61);
+    const entry = encodeIndexEntry({ version: "v", request: Buffer.from("r"), resultFile: "/f", statsLine: "s", watched, outputs: [], stdout, stderr: Buffer.from("e"), exitCode: -3 });
+    const paths = watched.reduce((n, w) => n + w.path.length + 1, 0);
+    expect(entry.length).toBe(16 + 2 + 4 + 1 + 3 + 2 + 4 + watched.length * (1 + 5 * 8) + paths + 4 + 4 + stdout.length + 4 + 1 + 4);
+    expect(entry.readInt32BE(entry.length - 4)).toBe(-3);
+    expect(entry.subarray(entry.length - 9 - stdout.length, entry.length - 9).equals(stdout)).toBe(true);
+    expect(entry.readBigUInt64BE(8)).toBe(fnv1a64(entry.subarray(16)));
+  });
+});
+
 describe("watch list", () => {
   it("never vouches for a file changed within the racy window", () => {
     const f = join(root, "fresh.h");

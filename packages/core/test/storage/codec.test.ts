@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
-import { decodeEntry, decodeManifest, encodeEntry, encodeManifest, type CacheEntry, type Manifest } from "../../src/storage/codec.js";
+import { decodeEntry, decodeManifest, encodeEntry, encodeManifest, rekeyEntry, type CacheEntry, type Manifest } from "../../src/storage/codec.js";
 import { CorruptEntryError, EntryKeyMismatchError, OutdatedEntryError } from "../../src/util/errors.js";
 
 /** The key blobs are stored under in these tests. */
@@ -164,6 +164,19 @@ describe("entries are bound to their key", () => {
     expect(entry.subarray(8, 40).toString("hex")).toBe(K);
     await expect(decodeEntry(entry, other)).rejects.toBeInstanceOf(EntryKeyMismatchError);
     await expect(decodeManifest(await encodeManifest({ entries: [] }, K), other)).rejects.toBeInstanceOf(EntryKeyMismatchError);
+  });
+
+  it("rekeys an entry without compressing it again: the same entry under the new key, refused under the old, and only from its own key", async () => {
+    const other = "6".repeat(64);
+    const entry = await encodeEntry(sampleEntry(), K);
+    const moved = rekeyEntry(entry, K, other)!;
+    expect(moved.subarray(40).equals(entry.subarray(40))).toBe(true);
+    expect(await decodeEntry(moved, other)).toEqual(await decodeEntry(entry, K));
+    await expect(decodeEntry(moved, K)).rejects.toBeInstanceOf(EntryKeyMismatchError);
+    expect(entry.subarray(8, 40).toString("hex")).toBe(K);
+    expect(rekeyEntry(entry, other, K)).toBeUndefined();
+    expect(rekeyEntry(await encodeManifest({ entries: [] }, K), K, other)).toBeUndefined();
+    expect(rekeyEntry(entry.subarray(0, 20), K, other)).toBeUndefined();
   });
 
   it("a blob of the previous format (version 1, no key) is an outdated entry, not a fault", async () => {

@@ -66,6 +66,21 @@ describe("LocalDiskStorage", () => {
     }
   });
 
+  it("writes small blobs (in this thread) and large ones (through the thread pool) alike: private, whole, no temp file left", async () => {
+    const s = open();
+    const small = randomBytes(10_000);
+    const large = randomBytes(3 * 1024 * 1024);
+    await s.write("result", A, small);
+    await s.write("result", B, large);
+    expect((await readFile(blobPath("result", A))).equals(small)).toBe(true);
+    expect((await readFile(blobPath("result", B))).equals(large)).toBe(true);
+    if (process.platform !== "win32") {
+      expect((await stat(blobPath("result", A))).mode & 0o777).toBe(0o600);
+      expect((await stat(blobPath("result", B))).mode & 0o777).toBe(0o600);
+    }
+    expect((await listFiles(dir)).map((f) => basename(f)).sort()).toEqual([A, B].sort());
+  });
+
   it("overwrites a key atomically and accounts for the new size only", async () => {
     const s = open();
     await s.write("result", A, Buffer.alloc(100, 1));
