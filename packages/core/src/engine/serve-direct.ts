@@ -12,7 +12,7 @@ import { changedSince, fallbackTiming, hashListed, laterCopy, sameHashes } from 
 import type { ManifestEntry } from "../storage/codec.js";
 import { absentFacts } from "./direct-absent.js";
 import { servePreprocessorMode } from "./serve-preprocessed.js";
-import { PROBE_TOKEN } from "../hermetic/has-include.js";
+import { PROBE_TOKEN, probedNames } from "../hermetic/has-include.js";
 
 type EnvDep = NonNullable<ManifestEntry["env"]>[number];
 
@@ -38,6 +38,13 @@ export async function serveDirectMode(d: ModeDeps, call: Call): Promise<CallResu
   const source = await d.hashes.digest(inv.sourceFile, tokens);
   if (!source) return d.outcomes.local(inv.compileArgv[0]!, "no-source", call.started, call.request, call.compiler);
   if (isUncacheable(inv, source.tokens)) return d.outcomes.local(inv.compileArgv[0]!, "time-macro", call.started, call.request, call.compiler);
+
+  if (inv.preprocessArgv && source.tokens.includes(PROBE_TOKEN) && probedNames([inv.sourceFile], undefined, () => source.hash).unresolvable.length) {
+    // The source itself probes through a macro (`__has_include(MACRO)`): no manifest can watch what it asks, so its
+    // preprocessed text decides from the first call on (a header doing so is found when the entry is stored).
+    d.stats.preprocessorInstead("has-include-macro");
+    return servePreprocessorMode(d, call);
+  }
 
   const key = await baseKey(call.project.engine, d.hashes, call.request, call.compiler, inv, "direct", sharing);
   const manifestKey = key.add("source", sharing ? sharing.relative(inv.sourceFile) : inv.sourceFile).add("sourceHash", source.hash).digest();
