@@ -27,7 +27,7 @@ describe("the cache misbehaves", () => {
     expect(results.length).toBeGreaterThan(0);
     for (const file of results) {
       const data = readFileSync(file);
-      data[Math.floor(data.length / 2)] ^= 0xff;
+      data[Math.floor(data.length / 2)]! ^= 0xff;
       writeFileSync(file, data);
     }
     // A new daemon: the old one remembers recent entries decoded and would not read the file again.

@@ -63,7 +63,7 @@ export async function startFaultProxy(): Promise<FaultProxy> {
           const corrupt = out !== undefined && (proxy.corruptResults === "always" || (proxy.corruptResults === "first-per-output" && !seenOutputs.has(out.path)));
           if (out) seenOutputs.add(out.path);
           if (corrupt) {
-            if (proxy.resultFault === "flip") body[out.offset + (out.size >> 1)] ^= 0x01;
+            if (proxy.resultFault === "flip") body[out.offset + (out.size >> 1)]! ^= 0x01;
             else body = body.subarray(0, body.length - Math.min(16, out.size >> 1));
             proxy.counts.corrupted++;
           }

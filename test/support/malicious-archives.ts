@@ -1,5 +1,6 @@
 import { gzipSync } from "node:zlib";
 import { join } from "node:path";
+// @ts-expect-error the tar-stream hoisted here (tar-fs's) ships no types; core's own newer copy does
 import tar from "tar-stream";
 import { hashBytes } from "../../packages/core/src/hashing/key-hasher.js";
 

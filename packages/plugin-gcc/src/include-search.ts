@@ -8,8 +8,12 @@ import type { IncludeSearch, IncludeSearchOutput } from "@reprise/core";
  * every source of a build with the same options.
  */
 export function includeSearchArgv(preprocessOptions: readonly string[], language: string): string[] {
-  return [...preprocessOptions, "-E", "-v", "-x", language, "/dev/null", "-o", "/dev/null"];
+  // A compiler plugin's code must run only where the user's compile runs it; it cannot move the include search.
+  const options = preprocessOptions.filter((a) => !PLUGIN_OPTION.test(a));
+  return [...options, "-E", "-v", "-x", language, "/dev/null", "-o", "/dev/null"];
 }
+
+const PLUGIN_OPTION = /^-f(plugin=|plugin-arg-|pass-plugin=)/;
 
 const QUOTE_START = /^#include "\.\.\." search starts here:$/;
 const ANGLE_START = /^#include <\.\.\.> search starts here:$/;

@@ -36,7 +36,7 @@ describe("include search (for direct mode's absent-path guards)", () => {
       expect(argv).not.toContain("x.c");
       const r = await execa(argv[0]!, argv.slice(1), { cwd: dir, reject: false });
       expect(r.exitCode).toBe(0);
-      const search = engine.hooks.includeSearch.get(family)!.call({ stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode, cwd: dir })!;
+      const search = engine.hooks.includeSearch.get(family)!.call({ stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode ?? -1, cwd: dir })!;
       expect(search.quote).toEqual(["q"]);
       expect(search.angle[0]).toBe("a");
       expect(search.angle).toContain("/usr/include");

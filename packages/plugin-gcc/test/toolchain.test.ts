@@ -252,7 +252,7 @@ describe("an aarch64-hosted gcc, described on this x86_64 machine", () => {
       };
       probe = { path: "/usr/bin/gcc-12", realPath: "/usr/bin/aarch64-linux-gnu-gcc-12", invokedName: "gcc-12", run };
     } else {
-      const answers = Object.fromEntries(Object.entries(CANNED).map(([k, v]) => [k, { stdout: v }]));
+      const answers: Record<string, { stdout?: string; stderr?: string }> = Object.fromEntries(Object.entries(CANNED).map(([k, v]) => [k, { stdout: v }]));
       answers["--version"] = { stdout: "gcc-12 (Debian 12.2.0-14+deb12u1) 12.2.0\n" };
       answers["-v"] = { stdout: "", stderr: "Target: aarch64-linux-gnu\ngcc version 12.2.0 (Debian 12.2.0-14+deb12u1) \n" };
       probe = fakeProbe("/usr/bin/gcc-12", "/usr/bin/aarch64-linux-gnu-gcc-12", answers);

@@ -24,6 +24,7 @@ function context(rustc: string, keyArgs: string[], env: Record<string, string>):
     compiler: { family: "rustc", path: rustc, identity: `identity of ${rustc}` } as KeyContext["compiler"],
     invocation: { keyArgs, compileArgv: [rustc, ...keyArgs] } as KeyContext["invocation"],
     mode: "direct",
+    digestFile: async () => undefined,
   };
 }
 

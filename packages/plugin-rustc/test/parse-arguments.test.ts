@@ -343,7 +343,7 @@ describe("the key", () => {
     const input = parseInput([RUSTC, ...argv], { compiler });
     const inv = expectCacheable(e.hooks.parseArguments.for("rustc").call(input));
     const h = new KeyHasher();
-    await e.hooks.extendKey.promise(h, { request: { argv: input.argv, cwd: input.cwd, env: { ...input.env }, stdoutIsTTY: false, stderrIsTTY: false }, compiler, invocation: inv, mode: "direct" });
+    await e.hooks.extendKey.promise(h, { request: { argv: input.argv, cwd: input.cwd, env: { ...input.env }, stdoutIsTTY: false, stderrIsTTY: false }, compiler, invocation: inv, mode: "direct", digestFile: async () => undefined });
     return h.digest();
   }
 

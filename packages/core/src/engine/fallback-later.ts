@@ -45,6 +45,7 @@ export class FallbackLater {
   private timer: NodeJS.Timeout | undefined;
   private current: Promise<void> | undefined;
   private closed = false;
+  private choresRun: Promise<void> | undefined;
 
   constructor(
     private readonly logger: Logger,
@@ -133,6 +134,33 @@ export class FallbackLater {
     return queued.running;
   }
 
+  /** Runs the queued chores (one run at a time: a second caller waits for the same run). */
+  private doChores(): Promise<void> {
+    if (!this.choresRun) {
+      const run = this.runChores();
+      this.choresRun = run;
+      // Cleared once settled (asynchronously: a run with nothing to do settles before the assignment above).
+      void run.finally(() => {
+        if (this.choresRun === run) this.choresRun = undefined;
+      });
+    }
+    return this.choresRun;
+  }
+
+  private async runChores(): Promise<void> {
+    while (this.active === 0 && !this.closed) {
+      const chore = this.chores.shift();
+      if (!chore) break;
+      try {
+        chore();
+      } catch (err) {
+        this.logger.debug("idle chore failed: %s", (err as Error).message);
+      }
+      // Yield between chores: a call arriving now is served first.
+      await new Promise((r) => setImmediate(r));
+    }
+  }
+
   /** The oldest copy not being made (one a waiting sibling runs stays queued until made). */
   private firstWaiting(): Queued | undefined {
     for (const q of this.queue.values()) if (!q.running) return q;
@@ -146,20 +174,17 @@ export class FallbackLater {
     this.timer.unref();
   }
 
-  /** Makes queued copies one by one while no call is in flight. */
+  /** Does the chores, then makes queued copies one by one, while no call is in flight. */
   private async drain(): Promise<void> {
+    // Chores never wait behind a copy being made: at nice 19 on a busy machine one can take many seconds.
+    await this.doChores();
     if (this.current) return;
     const work = (async () => {
       while (this.active === 0 && !this.closed) {
-        const chore = this.chores.shift();
-        if (chore) {
-          try {
-            chore();
-          } catch (err) {
-            this.logger.debug("idle chore failed: %s", (err as Error).message);
-          }
-          // Yield between chores: a call arriving now is served first.
-          await new Promise((r) => setImmediate(r));
+        if (this.chores.length > 0) {
+          await this.doChores();
+          // A call that arrived meanwhile leaves the rest for the next idle moment.
+          if (this.active > 0) break;
           continue;
         }
         const next = this.firstWaiting();

@@ -30,7 +30,7 @@ describe("config jobLimits", () => {
       const { root, env } = withConfig({ jobLimits: limits });
       const err = await new SettingsLoader().load(root, env).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(ConfigError);
-      expect(String((err as ConfigError).detail ?? (err as Error).message)).toContain(named);
+      expect((err as ConfigError).message).toContain(named);
     }
   });
 });

@@ -43,7 +43,7 @@ describe("settings", () => {
     expect((await new SettingsLoader().load(none, isolatedEnv(none))).baseDirs).toEqual([]);
     const err = await new SettingsLoader().load(none, isolatedEnv(none, { REPRISE_BASEDIRS: "rel/dir" })).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigError);
-    expect(String((err as Error).message) + String((err as ConfigError).detail ?? "")).toMatch(/absolute/);
+    expect((err as ConfigError).message).toMatch(/absolute/);
   });
 
   it("names an unknown key", async () => {

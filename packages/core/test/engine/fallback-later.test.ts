@@ -42,6 +42,31 @@ describe("FallbackLater", () => {
     expect(waiting.at(-1)).toBe(0);
   });
 
+  it("a chore queued while a slow copy is being made runs at the next idle moment, not after the copy", async () => {
+    const log: string[] = [];
+    const later = new FallbackLater(new Logger("error"));
+    let finishCopy!: () => void;
+    const slow: LaterCopy = {
+      label: "slow",
+      run: () => {
+        log.push("slow:started");
+        return new Promise<void>((r) => (finishCopy = r));
+      },
+    };
+    later.callStarted();
+    later.register("s")(slow);
+    later.callEnded();
+    await until(() => log.includes("slow:started"));
+    // A call comes and goes while the copy (nice 19 on a busy machine: seconds) is still being made.
+    later.callStarted();
+    later.whenIdle(() => log.push("chore"));
+    later.callEnded();
+    await until(() => log.includes("chore"));
+    expect(log).toEqual(["slow:started", "chore"]);
+    finishCopy();
+    await later.close();
+  });
+
   it("a call with a sibling waits for the sibling's store, then has its copy made at once", async () => {
     const log: string[] = [];
     const later = new FallbackLater(new Logger("error"));

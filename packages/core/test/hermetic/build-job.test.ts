@@ -34,7 +34,7 @@ beforeAll(() => {
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 let n = 0;
-function call(source: string, opts: { extraArgs?: string[]; env?: Record<string, string>; object?: string } = {}): { request: CompileRequest; inv: CompileInvocation } {
+function call(source: string, opts: { extraArgs?: readonly string[]; env?: Record<string, string>; object?: string } = {}): { request: CompileRequest; inv: CompileInvocation } {
   const object = opts.object ?? join(proj, "build", "x.o");
   const dep = join(tmp, `t${++n}.d`);
   const closure = join(tmp, `c${n}.d`);

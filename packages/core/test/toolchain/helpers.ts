@@ -162,7 +162,7 @@ export async function rawArchive(members: RawMember[], options: { manifest?: boo
   const pack = tarStream.pack();
   const chunks: Buffer[] = [];
   const done = new Promise<void>((resolve, reject) => {
-    pack.on("data", (c: Buffer) => chunks.push(c));
+    pack.on("data", (c: unknown) => void chunks.push(c as Buffer));
     pack.on("end", () => resolve());
     pack.on("error", reject);
   });

@@ -53,7 +53,7 @@ describe("checkRunResult", () => {
 
   const flip = (bytes: Buffer, fromEnd: number) => {
     const copy = Buffer.from(bytes);
-    copy[copy.length - fromEnd] ^= 0x20;
+    copy[copy.length - fromEnd]! ^= 0x20;
     return copy;
   };
   const cases: [string, () => Buffer, RegExp][] = [
