@@ -5,6 +5,8 @@ export type * from "./engine/types.js";
 export { KeyHasher, hashBytes, HASH_ALGORITHM } from "./hashing/key-hasher.js";
 export type { CacheStorage, StorageSettings, StorageUsage, StorageTimeouts, BlobKind, LevelStatsSnapshot } from "./storage/cache-storage.js";
 export { blobName, directoryPrefix } from "./storage/blob-name.js";
+export { parseStorageOptions, storageTimeouts, DEFAULT_STORAGE_TIMEOUTS, type StorageOptionsSchema, type StorageOptionsIssue } from "./storage/backend-options.js";
+export { backendCall } from "./storage/backend-call.js";
 export { Logger, parseLogLevel, type LogLevel } from "./util/logger.js";
 export * from "./util/errors.js";
 export { parseDepFile } from "./engine/dep-file.js";

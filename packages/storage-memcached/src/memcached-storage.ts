@@ -1,8 +1,7 @@
 import memjs from "memjs";
-import { blobName, BlobTooLargeError, StorageBackendError, type BlobKind, type CacheStorage, type StorageSettings, type StorageUsage } from "@reprise/core";
+import { backendCall, blobName, BlobTooLargeError, StorageBackendError, storageTimeouts, type BlobKind, type CacheStorage, type StorageSettings, type StorageUsage } from "@reprise/core";
 import { maxValueSize, parseMemcachedOptions, serverList, type MemcachedOptions } from "./options.js";
 
-const DEFAULT_TIMEOUTS = { connectMs: 2_000, requestMs: 10_000 };
 const quiet = { log: () => undefined };
 
 /**
@@ -22,7 +21,7 @@ export class MemcachedStorage implements CacheStorage {
     const servers = serverList(this.options.endpoint);
     this.location = `memcached://${servers}${this.options.keyPrefix ? ` (prefix ${this.options.keyPrefix})` : ""}`;
     this.maxValue = maxValueSize(this.options);
-    const timeouts = settings.timeouts ?? DEFAULT_TIMEOUTS;
+    const timeouts = storageTimeouts(settings);
     this.client = memjs.Client.create(servers, {
       ...(this.options.username ? { username: this.options.username } : {}),
       ...(this.options.password ? { password: this.options.password } : {}),
@@ -69,11 +68,7 @@ export class MemcachedStorage implements CacheStorage {
     return blobName(kind, key, this.options.keyPrefix);
   }
 
-  private async run<T>(op: () => Promise<T>): Promise<T> {
-    try {
-      return await op();
-    } catch (err) {
-      throw new StorageBackendError(this.location, (err as Error).message);
-    }
+  private run<T>(op: () => Promise<T>): Promise<T> {
+    return backendCall(this.location, op);
   }
 }

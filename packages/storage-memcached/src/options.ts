@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { ConfigError } from "@reprise/core";
+import { parseStorageOptions } from "@reprise/core";
 
 /** memcached's default item size limit (-I 1m). */
 export const DEFAULT_MAX_ITEM_SIZE = 1024 * 1024;
@@ -24,10 +24,7 @@ export const memcachedOptionsSchema = z
 export type MemcachedOptions = z.output<typeof memcachedOptionsSchema>;
 
 export function parseMemcachedOptions(raw: Record<string, unknown> | undefined): MemcachedOptions {
-  const r = memcachedOptionsSchema.safeParse(raw ?? {});
-  if (r.success) return r.data;
-  const issue = r.error.issues[0]!;
-  throw new ConfigError("invalid memcached storage options", `${issue.path.join(".") || "options"}: ${issue.message}`);
+  return parseStorageOptions("memcached", memcachedOptionsSchema, raw);
 }
 
 /** The largest value that fits in one item. */

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { ConfigError } from "@reprise/core";
+import { parseStorageOptions } from "@reprise/core";
 
 const seconds = z.coerce.number().int().nonnegative();
 
@@ -22,10 +22,7 @@ export const redisOptionsSchema = z
 export type RedisOptions = z.output<typeof redisOptionsSchema>;
 
 export function parseRedisOptions(raw: Record<string, unknown> | undefined): RedisOptions {
-  const r = redisOptionsSchema.safeParse(raw ?? {});
-  if (r.success) return r.data;
-  const issue = r.error.issues[0]!;
-  throw new ConfigError("invalid redis storage options", `${issue.path.join(".") || "options"}: ${issue.message}`);
+  return parseStorageOptions("redis", redisOptionsSchema, raw);
 }
 
 /** `host:port` as sccache accepts it, made a URL. */

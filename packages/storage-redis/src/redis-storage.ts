@@ -1,8 +1,6 @@
 import { Redis } from "ioredis";
-import { blobName, directoryPrefix, StorageBackendError, type BlobKind, type CacheStorage, type StorageSettings, type StorageUsage } from "@reprise/core";
+import { backendCall, blobName, directoryPrefix, storageTimeouts, type BlobKind, type CacheStorage, type StorageSettings, type StorageUsage } from "@reprise/core";
 import { endpointUrl, parseRedisOptions, type RedisOptions } from "./options.js";
-
-const DEFAULT_TIMEOUTS = { connectMs: 2_000, requestMs: 10_000 };
 
 /** Blobs as Redis strings under `<keyPrefix>results/<key>` and `<keyPrefix>manifests/<key>`. */
 export class RedisStorage implements CacheStorage {
@@ -17,7 +15,7 @@ export class RedisStorage implements CacheStorage {
     const url = new URL(endpointUrl(this.options.endpoint));
     this.location = `${url.protocol}//${url.host}${url.pathname === "/" ? "" : url.pathname}${this.options.keyPrefix ? ` (prefix ${this.options.keyPrefix})` : ""}`;
     this.ttl = this.options.ttl ?? this.options.expiration ?? 0;
-    const timeouts = settings.timeouts ?? DEFAULT_TIMEOUTS;
+    const timeouts = storageTimeouts(settings);
     this.client = new Redis(url.href, {
       ...(this.options.username ? { username: this.options.username } : {}),
       ...(this.options.password ? { password: this.options.password } : {}),
@@ -70,12 +68,8 @@ export class RedisStorage implements CacheStorage {
     return blobName(kind, key, this.options.keyPrefix);
   }
 
-  private async run<T>(op: () => Promise<T>): Promise<T> {
-    try {
-      return await op();
-    } catch (err) {
-      throw new StorageBackendError(`redis ${this.location}`, (err as Error).message);
-    }
+  private run<T>(op: () => Promise<T>): Promise<T> {
+    return backendCall(`redis ${this.location}`, op);
   }
 }
 

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { ConfigError } from "@reprise/core";
+import { parseStorageOptions } from "@reprise/core";
 
 /** "true"/"1"/"yes"/"on" and the like, from env strings or config booleans. */
 const flag = z.union([z.boolean(), z.string()]).transform((v, ctx) => {
@@ -30,10 +30,7 @@ export const s3OptionsSchema = z
 export type S3Options = z.output<typeof s3OptionsSchema>;
 
 export function parseS3Options(raw: Record<string, unknown> | undefined): S3Options {
-  const r = s3OptionsSchema.safeParse(raw ?? {});
-  if (r.success) return r.data;
-  const issue = r.error.issues[0]!;
-  throw new ConfigError("invalid s3 storage options", `${issue.path.join(".") || "options"}: ${issue.message}`);
+  return parseStorageOptions("s3", s3OptionsSchema, raw);
 }
 
 /** The endpoint as a URL, with the scheme `useSsl` asks for when it has none. */

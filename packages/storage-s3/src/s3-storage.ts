@@ -1,10 +1,8 @@
-import { blobName, directoryPrefix, StorageBackendError, type BlobKind, type CacheStorage, type StorageSettings, type StorageTimeouts, type StorageUsage } from "@reprise/core";
+import { blobName, directoryPrefix, StorageBackendError, storageTimeouts, type BlobKind, type CacheStorage, type StorageSettings, type StorageTimeouts, type StorageUsage } from "@reprise/core";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { endpointUrl, parseS3Options, type S3Options } from "./options.js";
 
 type Sdk = typeof import("@aws-sdk/client-s3");
-
-const DEFAULT_TIMEOUTS: StorageTimeouts = { connectMs: 2_000, requestMs: 10_000 };
 
 /**
  * Blobs as objects `<keyPrefix>results/<key>` in one bucket, path-style
@@ -22,7 +20,7 @@ export class S3Storage implements CacheStorage {
 
   constructor(settings: StorageSettings) {
     this.options = parseS3Options(settings.options);
-    this.timeouts = settings.timeouts ?? DEFAULT_TIMEOUTS;
+    this.timeouts = storageTimeouts(settings);
     const where = endpointUrl(this.options) ?? "aws";
     this.location = `s3://${this.options.bucket}/${directoryPrefix(this.options.keyPrefix)} (${where})`;
     // The level exists because a call uses it: start loading the SDK now, so the first request's deadline does not pay for it.

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { ConfigError } from "@reprise/core";
+import { parseStorageOptions } from "@reprise/core";
 
 /** Options of a webdav level (config `options`, or REPRISE_WEBDAV_* variables as strings). */
 export const webdavOptionsSchema = z
@@ -17,10 +17,7 @@ export const webdavOptionsSchema = z
 export type WebdavOptions = z.output<typeof webdavOptionsSchema>;
 
 export function parseWebdavOptions(raw: Record<string, unknown> | undefined): WebdavOptions {
-  const r = webdavOptionsSchema.safeParse(raw ?? {});
-  if (r.success) return r.data;
-  const issue = r.error.issues[0]!;
-  throw new ConfigError("invalid webdav storage options", `${issue.path.join(".") || "options"}: ${issue.message}`);
+  return parseStorageOptions("webdav", webdavOptionsSchema, raw);
 }
 
 /** The Authorization header the options ask for, if any. */

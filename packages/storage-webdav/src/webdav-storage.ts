@@ -1,8 +1,6 @@
 import { Agent, request, type Dispatcher } from "undici";
-import { blobName, directoryPrefix, StorageBackendError, type BlobKind, type CacheStorage, type StorageSettings, type StorageUsage } from "@reprise/core";
+import { blobName, directoryPrefix, StorageBackendError, storageTimeouts, type BlobKind, type CacheStorage, type StorageSettings, type StorageUsage } from "@reprise/core";
 import { authorization, endpointUrl, escapePath, parseWebdavOptions, type WebdavOptions } from "./options.js";
-
-const DEFAULT_TIMEOUTS = { connectMs: 2_000, requestMs: 10_000 };
 
 /**
  * Blobs over plain HTTP: GET to read (404 = absent), PUT to write, DELETE to
@@ -25,7 +23,7 @@ export class WebdavStorage implements CacheStorage {
     this.endpoint = endpointUrl(options);
     this.location = new URL(escapePath(directoryPrefix(options.keyPrefix)), this.endpoint).href;
     this.auth = authorization(options);
-    const timeouts = settings.timeouts ?? DEFAULT_TIMEOUTS;
+    const timeouts = storageTimeouts(settings);
     this.agent = new Agent({
       connect: { timeout: timeouts.connectMs },
       headersTimeout: timeouts.requestMs,

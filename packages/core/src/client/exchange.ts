@@ -1,5 +1,6 @@
 import { connect } from "node:net";
 import { FrameReader, FrameType, type RunLocallyPayload } from "../protocol/frames.js";
+import { probeSocket } from "../util/socket-probe.js";
 
 export type ExchangeOutcome =
   | { kind: "exit"; code: number }
@@ -86,15 +87,5 @@ export function exchange(socketPath: string, request: Buffer, sinks: StreamSinks
 
 /** Whether something accepts connections on the socket (without sending it anything). */
 export function isListening(socketPath: string, timeoutMs = 500): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(socketPath);
-    const done = (v: boolean) => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(v);
-    };
-    const timer = setTimeout(() => done(false), timeoutMs);
-    socket.on("connect", () => done(true));
-    socket.on("error", () => done(false));
-  });
+  return probeSocket(socketPath, { timeoutMs, whenSilent: false });
 }

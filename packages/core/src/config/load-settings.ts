@@ -9,6 +9,7 @@ import { LRUCache } from "lru-cache";
 import { ConfigLocator, type LocatedFile } from "./config-locator.js";
 import { readConfigFile } from "./read-config-file.js";
 import { readCacheDirSettings } from "./cache-dir-settings.js";
+import { DEFAULT_STORAGE_TIMEOUTS } from "../storage/backend-options.js";
 
 /** Where config is looked for in each directory, in order (for `--help`). */
 export { SEARCH_PLACES as CONFIG_SEARCH_PLACES } from "./config-locator.js";
@@ -22,8 +23,8 @@ const DEFAULTS = {
   plugins: [],
   storage: { kind: "local" },
   remote: {
-    connectTimeoutMs: 2_000,
-    requestTimeoutMs: 10_000,
+    connectTimeoutMs: DEFAULT_STORAGE_TIMEOUTS.connectMs,
+    requestTimeoutMs: DEFAULT_STORAGE_TIMEOUTS.requestMs,
     breakerErrorPercent: 50,
     breakerVolume: 3,
     breakerCooldownMs: 30_000,

@@ -1,5 +1,6 @@
 import { unlinkSync } from "node:fs";
 import { connect, createServer, type Server } from "node:net";
+import { probeSocket } from "../util/socket-probe.js";
 
 /**
  * One daemon per runtime directory. The lock is a listening Unix socket at
@@ -61,17 +62,11 @@ function listenOn(path: string): Promise<Server | undefined> {
 
 /** Whether a live process accepts connections on `path` (a refused or missing socket: no). */
 function answers(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(path);
-    const done = (v: boolean) => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(v);
-    };
+  return probeSocket(path, {
+    timeoutMs: 2000,
     // A full backlog means a live, busy holder.
-    const timer = setTimeout(() => done(true), 2000);
-    socket.on("connect", () => done(true));
-    socket.on("error", (err: NodeJS.ErrnoException) => done(err.code !== "ECONNREFUSED" && err.code !== "ENOENT" && err.code !== "ENOTSOCK"));
+    whenSilent: true,
+    whenFailed: (err) => err.code !== "ECONNREFUSED" && err.code !== "ENOENT" && err.code !== "ENOTSOCK",
   });
 }
 

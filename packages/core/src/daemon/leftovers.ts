@@ -1,5 +1,6 @@
-import { readFileSync, readdirSync, rmSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { listDir } from "../util/list-dir.js";
 
 const TEMP_DIR = /^tmp-(\d+)$/;
 
@@ -16,13 +17,7 @@ export function daemonTempDir(runtime: string, pid = process.pid): string {
  */
 export function removeLeftovers(runtime: string): string[] {
   const removed: string[] = [];
-  let names: string[];
-  try {
-    names = readdirSync(runtime);
-  } catch {
-    return removed;
-  }
-  for (const name of names) {
+  for (const name of listDir(runtime)) {
     const pid = Number(TEMP_DIR.exec(name)?.[1]);
     if (!pid || pid === process.pid || isAlive(pid)) continue;
     try {

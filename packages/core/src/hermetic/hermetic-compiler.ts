@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
+import { mkdirSync, rmSync, statSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Engine } from "../engine/engine.js";
@@ -10,6 +10,7 @@ import { SandboxSelector, SandboxUnavailableError } from "../sandbox/select-sand
 import type { JobLimits, JobResult, Sandbox } from "../sandbox/types.js";
 import type { Stats } from "../stats/stats.js";
 import { silentLogger, type Logger } from "../util/logger.js";
+import { listDir } from "../util/list-dir.js";
 import { buildJob, DEFAULT_LIMITS, jobRefusal } from "./build-job.js";
 import { addRunnerFiles } from "./runner-files.js";
 import type { InputStore } from "./input-store.js";
@@ -198,13 +199,7 @@ export class HermeticCompiler {
   private cleanScratchOnce(root: string): void {
     if (this.cleanedScratch.has(root)) return;
     this.cleanedScratch.add(root);
-    let names: string[];
-    try {
-      names = readdirSync(root);
-    } catch {
-      return;
-    }
-    for (const n of names) {
+    for (const n of listDir(root)) {
       const p = join(root, n);
       try {
         if (n.startsWith("job-") && Date.now() - statSync(p).mtimeMs > STALE_JOB_DIR_MS) rmSync(p, { recursive: true, force: true });

@@ -1,5 +1,6 @@
-import { existsSync, readdirSync, realpathSync, statSync } from "node:fs";
+import { existsSync, realpathSync, statSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
+import { listDir } from "../util/list-dir.js";
 
 /**
  * Files outside the include closure whose contents reach a compiler's
@@ -154,13 +155,7 @@ function timeZone(env: Readonly<Record<string, string | undefined>>): { files: s
 
 function addTree(dir: string, into: Set<string>, want: (name: string) => boolean, depth = 0): void {
   if (depth > 4) return;
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return;
-  }
-  for (const n of names) {
+  for (const n of listDir(dir)) {
     const p = join(dir, n);
     let st;
     try {

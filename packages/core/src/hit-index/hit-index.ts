@@ -1,9 +1,10 @@
-import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readSync, renameSync, rmSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { lstatSync, mkdirSync, renameSync, rmSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { hashBytes } from "../hashing/key-hasher.js";
 import type { FileHashCache } from "../hashing/file-hash-cache.js";
 import type { Stats } from "../stats/stats.js";
 import type { Logger } from "../util/logger.js";
+import { readNoFollow } from "../util/read-no-follow.js";
 import { REPRISE_VERSION } from "../version.js";
 import { encodeIndexEntry, indexName, type IndexedOutput, type WatchItem } from "./entry-format.js";
 import { watchAbsentGuard, watchCompilerLookup, watchConfigSearch, watchHashedFile } from "./watch-list.js";
@@ -254,27 +255,7 @@ function writePrivateAtomically(path: string, data: Buffer): void {
 
 /** A regular file of this user's, read without following a link; undefined otherwise. */
 function readOwnFile(path: string): string | undefined {
-  let fd: number;
-  try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-  } catch {
-    return undefined;
-  }
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile() || st.uid !== process.getuid?.() || st.size > 64 * 1024 * 1024) {
-      unlinkSync(path);
-      return undefined;
-    }
-    const buf = Buffer.alloc(st.size);
-    let got = 0;
-    while (got < buf.length) {
-      const n = readSync(fd, buf, got, buf.length - got, got);
-      if (n <= 0) break;
-      got += n;
-    }
-    return buf.subarray(0, got).toString("utf8");
-  } finally {
-    closeSync(fd);
-  }
+  const found = readNoFollow(path, (st) => st.isFile() && st.uid === process.getuid?.() && st.size <= 64 * 1024 * 1024);
+  if (found.kind === "refused") unlinkSync(path);
+  return found.kind === "read" ? found.data.toString("utf8") : undefined;
 }

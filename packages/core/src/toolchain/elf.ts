@@ -216,37 +216,32 @@ function splitPath(value: string): string[] {
   return value.split(":").filter((d) => d !== "");
 }
 
+/** Names an architecture from the ELF class and byte order, for one e_machine. */
+type ArchNamer = (bits: 32 | 64, endian: "little" | "big") => string;
+
+const always = (name: string): ArchNamer => () => name;
+const byClass = (wide: string, narrow: string): ArchNamer => (bits) => (bits === 64 ? wide : narrow);
+const byOrder = (little: string, big: string): ArchNamer => (_bits, endian) => (endian === "big" ? big : little);
+
+/** e_machine → its architecture's name. */
+const ARCH_NAMERS: ReadonlyMap<number, ArchNamer> = new Map([
+  [3, always("i386")],
+  [62, byClass("x86_64", "x32")],
+  [183, byOrder("aarch64", "aarch64_be")],
+  [40, byOrder("arm", "armeb")],
+  [243, byClass("riscv64", "riscv32")],
+  [8, (bits, endian) => `mips${bits === 64 ? "64" : ""}${endian === "little" ? "el" : ""}`],
+  [20, byOrder("ppcle", "ppc")],
+  [21, byOrder("ppc64le", "ppc64")],
+  [22, byClass("s390x", "s390")],
+  [2, always("sparc")],
+  [43, always("sparc64")],
+  [258, byClass("loongarch64", "loongarch32")],
+]);
+
 /** Architecture names (Node's `process.arch` spelled as ELF/GNU triples spell them). */
 export function elfArch(info: Pick<ElfInfo, "machine" | "bits" | "endian">): string {
-  const { machine, bits, endian } = info;
-  switch (machine) {
-    case 3:
-      return "i386";
-    case 62:
-      return bits === 64 ? "x86_64" : "x32";
-    case 183:
-      return endian === "big" ? "aarch64_be" : "aarch64";
-    case 40:
-      return endian === "big" ? "armeb" : "arm";
-    case 243:
-      return bits === 64 ? "riscv64" : "riscv32";
-    case 8:
-      return `mips${bits === 64 ? "64" : ""}${endian === "little" ? "el" : ""}`;
-    case 20:
-      return endian === "little" ? "ppcle" : "ppc";
-    case 21:
-      return endian === "little" ? "ppc64le" : "ppc64";
-    case 22:
-      return bits === 64 ? "s390x" : "s390";
-    case 2:
-      return "sparc";
-    case 43:
-      return "sparc64";
-    case 258:
-      return bits === 64 ? "loongarch64" : "loongarch32";
-    default:
-      return `elf-machine-${machine}`;
-  }
+  return ARCH_NAMERS.get(info.machine)?.(info.bits, info.endian) ?? `elf-machine-${info.machine}`;
 }
 
 /** The OS from EI_OSABI; System V (0) and GNU (3) both mean Linux here. */

@@ -47,6 +47,18 @@ describe("reading ELF headers", () => {
     expect(elfPlatform(info)).toEqual({ arch, os: "linux", bits });
   });
 
+  it("names every known machine for each class and byte order (32 LE, 32 BE, 64 LE, 64 BE)", () => {
+    const expected: Record<number, string> = {
+      3: "i386 i386 i386 i386", 62: "x32 x32 x86_64 x86_64", 183: "aarch64 aarch64_be aarch64 aarch64_be", 40: "arm armeb arm armeb", 243: "riscv32 riscv32 riscv64 riscv64",
+      8: "mipsel mips mips64el mips64", 20: "ppcle ppc ppcle ppc", 21: "ppc64le ppc64 ppc64le ppc64", 22: "s390 s390 s390x s390x", 2: "sparc sparc sparc sparc", 43: "sparc64 sparc64 sparc64 sparc64",
+      258: "loongarch32 loongarch32 loongarch64 loongarch64", 9999: "elf-machine-9999 elf-machine-9999 elf-machine-9999 elf-machine-9999",
+    };
+    const variants = [[32, "little"], [32, "big"], [64, "little"], [64, "big"]] as const;
+    for (const [machine, names] of Object.entries(expected)) {
+      expect(variants.map(([bits, endian]) => elfArch({ machine: Number(machine), bits, endian })).join(" "), `machine ${machine}`).toBe(names);
+    }
+  });
+
   it("drops DT_RPATH when DT_RUNPATH is present, as the loader does", () => {
     const info = parseElf(makeElf({ rpath: "/old", runpath: "/new" }));
     expect(info.rpath).toEqual([]);

@@ -1,5 +1,6 @@
-import { accessSync, constants as fsConstants, existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
+import { accessSync, constants as fsConstants, existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { listDir } from "../../util/list-dir.js";
 
 /**
  * A cgroup per job: the ceiling on processes and memory that holds for the
@@ -192,13 +193,7 @@ export function planJobCgroups(): JobCgroupPlan | string {
 
 /** Job cgroups a killed daemon left (their processes died with bwrap; the directories stay): removed when empty. */
 function removeStaleJobCgroups(parent: string): void {
-  let names: string[];
-  try {
-    names = readdirSync(parent);
-  } catch {
-    return;
-  }
-  for (const name of names) {
+  for (const name of listDir(parent)) {
     const pid = /^reprise-job-(\d+)-/.exec(name)?.[1];
     if (!pid || Number(pid) === process.pid || isAlive(Number(pid))) continue;
     try {

@@ -1,8 +1,9 @@
-import { closeSync, constants as fsConstants, fstatSync, lstatSync, openSync, readSync, realpathSync } from "node:fs";
+import { lstatSync, realpathSync } from "node:fs";
 import { lstat, readdir } from "node:fs/promises";
 import { posix } from "node:path";
 import type { JobResult } from "../types.js";
 import type { JobLayout } from "./plan.js";
+import { readNoFollow } from "../../util/read-no-follow.js";
 
 export interface CollectedOutputs {
   outputs: { role: string; data: Buffer }[];
@@ -49,33 +50,10 @@ export function collectOutputs(layout: JobLayout, maxBytes: number): CollectedOu
   if (bytes > maxBytes) return { outputs: [], bytes, overLimit: true };
   const outputs: CollectedOutputs["outputs"] = [];
   for (const f of found) {
-    const data = readNoFollow(f.hostPath, maxBytes);
-    if (data) outputs.push({ role: f.role, data });
+    const found = readNoFollow(f.hostPath, (st) => st.isFile() && st.size <= maxBytes);
+    if (found.kind === "read") outputs.push({ role: f.role, data: found.data });
   }
   return { outputs, bytes, overLimit: false };
-}
-
-function readNoFollow(path: string, maxBytes: number): Buffer | undefined {
-  let fd: number;
-  try {
-    fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
-  } catch {
-    return undefined;
-  }
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile() || st.size > maxBytes) return undefined;
-    const buf = Buffer.allocUnsafe(st.size);
-    let off = 0;
-    while (off < st.size) {
-      const n = readSync(fd, buf, off, st.size - off, off);
-      if (n === 0) break;
-      off += n;
-    }
-    return off === st.size ? buf : buf.subarray(0, off);
-  } finally {
-    closeSync(fd);
-  }
 }
 
 /** Total size of the regular files below `dir` (not following links). */
