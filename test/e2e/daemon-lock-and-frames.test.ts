@@ -42,6 +42,12 @@ async function waitDead(pid: number): Promise<void> {
   expect(alive(pid), `pid ${pid} still alive`).toBe(false);
 }
 
+/**
+ * A stale lock used to cost the client's whole 10 s wait for a socket. The bound sits below that, with room for a
+ * daemon's start on a loaded machine (5 s was overrun at load 14 on 2 cores).
+ */
+const STALE_LOCK_BOUND_S = 9;
+
 /** A fresh source; one timed call (a miss that also starts the daemon), then the plain-vs-cached comparison (miss, hit). */
 async function timedCallThenCaches(): Promise<number> {
   const name = `l${++counter}`;
@@ -65,7 +71,7 @@ describe("the daemon lock", () => {
     await waitDead(pid);
     expect(existsSync(join(sb.runtimeDir, "daemon.lock"))).toBe(true);
     expect(existsSync(join(sb.runtimeDir, `tmp-${pid}`))).toBe(true);
-    expect(await timedCallThenCaches()).toBeLessThan(5);
+    expect(await timedCallThenCaches()).toBeLessThan(STALE_LOCK_BOUND_S);
     expect(existsSync(join(sb.runtimeDir, `tmp-${pid}`)), "leftover of the killed daemon").toBe(false);
     expect(await daemonPid()).not.toBe(pid);
   });
@@ -76,7 +82,7 @@ describe("the daemon lock", () => {
     try {
       rmSync(join(sb.runtimeDir, "daemon.lock"), { force: true });
       writeFileSync(join(sb.runtimeDir, "daemon.lock"), String(sleeper.pid), { mode: 0o600 });
-      expect(await timedCallThenCaches()).toBeLessThan(5);
+      expect(await timedCallThenCaches()).toBeLessThan(STALE_LOCK_BOUND_S);
     } finally {
       sleeper.kill("SIGKILL");
       await sleeper.catch(() => undefined);
@@ -98,7 +104,7 @@ describe("the daemon lock", () => {
       expect(state, "the lock's pid is a zombie").toBe("Z");
       rmSync(join(sb.runtimeDir, "daemon.lock"), { force: true });
       writeFileSync(join(sb.runtimeDir, "daemon.lock"), String(zombie), { mode: 0o600 });
-      expect(await timedCallThenCaches()).toBeLessThan(5);
+      expect(await timedCallThenCaches()).toBeLessThan(STALE_LOCK_BOUND_S);
     } finally {
       parent.kill("SIGKILL");
       await parent.catch(() => undefined);
