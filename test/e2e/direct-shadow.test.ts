@@ -76,8 +76,9 @@ async function expectLikePlain(c: Case): Promise<void> {
  */
 async function shadowCase(c: Case, change: () => void, explained?: () => Promise<void>): Promise<void> {
   const before = indexEntries();
-  // Answered by the client already when an earlier case left an entry for this very call.
-  if (!(await build(c)).byClient) await indexEntryWritten(before);
+  // Answered by the client already when an earlier case left an entry for this very call. Otherwise a daemon hit
+  // indexes its entry at once, where a miss's waits for the daemon to be idle, which a loaded machine stretches.
+  if (!(await build(c)).byClient && !(await build(c)).byClient) await indexEntryWritten(before);
   const warm = await build(c);
   expect(warm.byClient, "the unchanged call is answered by the native client").toBe(true);
   await expectLikePlain(c);
