@@ -7,7 +7,8 @@
 # W=checkout (default: this one), LIBUV=libuv1 source tree; PROF=dir (--cpu-prof) or PERF=file (perf record).
 mode=$1; target=$2; label=${3:-$1}
 W=${W:-$(cd "$(dirname "$0")/../.." && pwd)}; N=$W/packages/core/dist/native/reprise-native; R="node $W/packages/core/dist/bin/reprise.js"
-T=$(mktemp -d /tmp/miss-cold-XXXXXX); cp -a ${LIBUV:-/tmp/mp/fixtures/libuv1} $T/src; mkdir $T/b; cd $T/b
+LIBUV=${LIBUV:?set LIBUV to an unpacked libuv1 source tree (e.g. apt-get source libuv1 with a deb-src list)}
+T=$(mktemp -d /tmp/miss-cold-XXXXXX); cp -a "$LIBUV" $T/src; mkdir $T/b; cd $T/b
 launcher=""
 [ $mode = reprise ] && { export REPRISE_DIR=$T/cache REPRISE_RUNTIME_DIR=$T/run; launcher=-DCMAKE_C_COMPILER_LAUNCHER=$N; }
 cmake -S $T/src -B . $launcher >/dev/null 2>&1 || { echo cmake failed; exit 1; }

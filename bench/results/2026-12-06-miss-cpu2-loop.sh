@@ -7,7 +7,7 @@
 # fallback copies; the copies' preprocessing runs in the launcher, not counted here).
 # usage: 2026-12-06-miss-cpu2-loop.sh [N]   env: W=checkout (default: this one), LIBUV=libuv1 source tree
 W=${W:-$(cd "$(dirname "$0")/../.." && pwd)}; N=$W/packages/core/dist/native/reprise-native; n=${1:-100}
-LIBUV=${LIBUV:-/tmp/mp/fixtures/libuv1}
+LIBUV=${LIBUV:?set LIBUV to an unpacked libuv1 source tree (e.g. apt-get source libuv1 with a deb-src list)}
 T=$(mktemp -d /tmp/miss-loop-XXXXXX); cd $T; export REPRISE_DIR=$T/cache REPRISE_RUNTIME_DIR=$T/run
 cp -a $LIBUV/include $LIBUV/test/test-tcp-open.c $LIBUV/test/task.h $LIBUV/test/runner*.h .
 F="-D_FILE_OFFSET_BITS=64 -D_GNU_SOURCE -D_LARGEFILE_SOURCE -D_POSIX_C_SOURCE=200112 -Iinclude -fvisibility=hidden -Wstrict-prototypes -Wextra -Wall -Wno-unused-parameter -fno-strict-aliasing -std=gnu90"
