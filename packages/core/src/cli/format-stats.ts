@@ -40,6 +40,7 @@ export function formatStats(r: StatsReply): string {
   if (s.remoteRoundTripMs != null) rows.push(["Remote round trip (median)", `${s.remoteRoundTripMs.toFixed(1)} ms`]);
   for (const [reason, n] of Object.entries(s.fallbacks ?? {}).sort()) rows.push([`Compiled locally instead: ${reason}`, String(n)]);
   for (const [reason, n] of Object.entries(s.preprocessorInstead ?? {}).sort()) rows.push([`Preprocessor mode instead of direct: ${reason}`, String(n)]);
+  for (const [reason, n] of Object.entries(s.hitIndexSkipped ?? {}).sort()) rows.push([`Not indexed for the native client: ${reason}`, String(n)]);
   for (const w of s.warnings ?? []) rows.push(["Warning", w]);
   rows.push(["Compile time saved", `${(s.timeSavedMs / 1000).toFixed(2)} s`]);
   if (s.hitServiceMs !== null) rows.push(["Daemon time per hit (median)", `${s.hitServiceMs.toFixed(2)} ms`]);

@@ -24,7 +24,7 @@ import type { Logger } from "../util/logger.js";
 import { ConfigError, PluginError, RepriseError } from "../util/errors.js";
 import { callLogger, logCallStart } from "../explain/call-log.js";
 import { explainCall, type ExplainAnswer } from "../explain/explain-call.js";
-import type { DaemonHit } from "../hit-index/hit-index.js";
+import type { DaemonHit, RecordOutcome } from "../hit-index/hit-index.js";
 
 export type { CallResult, ServiceResult } from "./call.js";
 
@@ -42,7 +42,7 @@ export interface CompileServiceDeps {
   tempDir: string;
   logger: Logger;
   /** Records direct-mode hits for the native client to answer itself next time (the daemon's hit index). */
-  hitIndex?: { record(hit: DaemonHit, options?: { keepExisting?: boolean }): void };
+  hitIndex?: { record(hit: DaemonHit, options?: { keepExisting?: boolean }): RecordOutcome };
 }
 
 /**

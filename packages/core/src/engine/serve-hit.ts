@@ -11,10 +11,13 @@ import { decodeEntry, type CacheEntry } from "../storage/codec.js";
 import type { Stats } from "../stats/stats.js";
 import type { Logger } from "../util/logger.js";
 import { CorruptEntryError } from "../util/errors.js";
-import type { DaemonHit } from "../hit-index/hit-index.js";
+import { SETTLING_SKIPS, type DaemonHit, type RecordOutcome } from "../hit-index/hit-index.js";
+import { RACY_WINDOW_MS } from "../hashing/file-hash-cache.js";
 import { indexableHit, type HitFacts } from "../hit-index/indexable-hit.js";
 
 const RECENT_ENTRIES_BYTES = 64 * 1024 * 1024;
+/** How long after a refusal for a file still settling the entry is tried again (past the racy window, with a margin). */
+const SETTLE_RETRY_MS = RACY_WINDOW_MS + 250;
 
 /**
  * Remembered entries are kept per storage instance: what a project's own
@@ -47,7 +50,7 @@ export class HitServer {
     private readonly logger: Logger,
     private readonly outcomes: CallOutcomes,
     /** Records direct-mode hits for the native client to answer itself next time (the daemon's hit index). */
-    private readonly hitIndex?: { record(hit: DaemonHit, options?: { keepExisting?: boolean }): void },
+    private readonly hitIndex?: { record(hit: DaemonHit, options?: { keepExisting?: boolean }): RecordOutcome },
   ) {}
 
   /**
@@ -104,10 +107,40 @@ export class HitServer {
   private indexLater(call: Call, resultKey: string, entry: CacheEntry, written: DaemonHit["written"], direct: HitFacts["direct"], options: { keepExisting?: boolean } = {}): void {
     // Not isUsed(): the tap guard's interceptor counts there.
     const pluginsWatchCalls = call.project.engine.hooks.callFinished.taps.length > 0;
-    setImmediate(() => {
-      const hit = indexableHit({ ...call, pluginsWatchCalls, resultKey, entry, written, direct });
-      if (hit) this.hitIndex?.record({ ...hit, compilerPath: call.compilerPath }, options);
-    });
+    const facts: HitFacts = { ...call, pluginsWatchCalls, resultKey, entry, written, direct };
+    setImmediate(() => this.index(facts, call.compilerPath, options));
+  }
+
+  /**
+   * Writes the index entry, or counts why not. A source or header read while
+   * it was still changing (saved or generated just before the build) cannot
+   * be vouched for by that read. Such files are read again at once (an idle
+   * chore runs after they settled), else once the racy window has passed,
+   * and the entry is tried again: the next build's call is still the client's.
+   */
+  private index(facts: HitFacts, compilerPath: string, options: { keepExisting?: boolean }, attempt = 0): void {
+    const hit = indexableHit(facts);
+    if (hit === undefined) return;
+    const outcome = typeof hit === "string" ? hit : this.hitIndex!.record({ ...hit, compilerPath }, options);
+    if (outcome === "recorded" || outcome === "kept-newer") {
+      if (attempt > 0 && outcome === "recorded") this.stats.hitIndexRetried();
+      return;
+    }
+    if (attempt < 2 && typeof hit !== "string" && SETTLING_SKIPS.has(outcome)) {
+      this.logger.debug("hit index: %s for %s; reading it again", outcome, facts.inv.sourceFile);
+      const files = [{ path: hit.source.path, tokens: hit.source.tokens }, ...hit.headers.map((h) => ({ path: h.path, tokens: hit.headerTokens }))];
+      const retry = async () => {
+        for (const f of files) await this.hashes.settle(f.path, f.tokens);
+        // A later call of the same request may have written its own entry meanwhile: that one stays.
+        this.index(facts, compilerPath, { keepExisting: true }, attempt + 1);
+      };
+      const failed = (err: unknown) => this.logger.debug("hit index: another try failed: %s", (err as Error).message);
+      if (attempt === 0) void retry().catch(failed);
+      else setTimeout(() => void retry().catch(failed), SETTLE_RETRY_MS).unref();
+      return;
+    }
+    this.logger.debug("hit index: not indexing %s (%s)", facts.inv.sourceFile, outcome);
+    this.stats.hitIndexSkipped(outcome);
   }
 
   /** Keeps a freshly stored entry in memory, so the next call with its key reads nothing. */

@@ -100,6 +100,20 @@ export class FileHashCache {
     return { digest: r.digest, identity: { dev: r.dev, ino: r.ino, size: r.size, mtimeNs: r.mtimeNs, ctimeNs: r.ctimeNs } };
   }
 
+  /**
+   * Reads `path` again when its digest is not vouched for (not remembered, or
+   * known only while the file was changing), so that once the file has
+   * settled vouched() can answer for it. For work after the answer (a
+   * hit-index entry tried again), never for a call.
+   */
+  async settle(path: string, tokens: readonly string[] = []): Promise<void> {
+    if (this.vouched(path, tokens)) return;
+    this.cache.delete(cacheKey(path, tokens));
+    // Bytes Reprise wrote are known from their write, which is what was too recent.
+    this.written.delete(path);
+    await this.digest(path, tokens);
+  }
+
   private lookup(path: string, st: BigIntStats, tokens: readonly string[]): FileDigest | undefined {
     const r = this.cache.get(cacheKey(path, tokens));
     if (r && sameIdentity(r, st)) return r.digest;

@@ -42,6 +42,33 @@ export interface DaemonHit {
   compileMs: number;
 }
 
+/**
+ * Why a hit was not indexed for the native client (counted in stats as
+ * `hitIndexSkipped`; the daemon answers that call itself next time).
+ * The `*-not-settled` ones are tried again once the file has settled.
+ */
+export type IndexSkip =
+  | "settings"
+  | "call-logged-in-detail"
+  | "plugin-watches-calls"
+  | "date-dependent"
+  | "bound-to-checkout"
+  | "base-dirs"
+  | "no-local-result"
+  | "compiler-changed-recently"
+  | "config-changed-recently"
+  | "source-not-settled"
+  | "header-not-settled"
+  | "unindexable-call"
+  | "entry-too-large"
+  | "write-failed";
+
+/** What `record` did: written, left alone for a newer entry of the same request, or skipped. */
+export type RecordOutcome = "recorded" | "kept-newer" | IndexSkip;
+
+/** Skips a later try may overcome: a digest known only while its file was changing, read again once it has settled. */
+export const SETTLING_SKIPS: ReadonlySet<RecordOutcome> = new Set<RecordOutcome>(["source-not-settled", "header-not-settled"]);
+
 const BLOB_DIR = "hit-index";
 const MAX_ENTRY_BYTES = 16 * 1024 * 1024;
 const TOKEN = /^[A-Za-z0-9_.+@/-]{1,128}$/;
@@ -64,6 +91,8 @@ export class HitIndex {
   private readonly resultFiles = new Map<string, string>();
   /** When each entry's call arrived (ms since the epoch). */
   private readonly recordedAt = new Map<string, number>();
+  /** Set once the daemon stops: a late try writes nothing into directories being removed. */
+  private discarded = false;
 
   constructor(
     runtime: string,
@@ -87,14 +116,16 @@ export class HitIndex {
    * Records a hit the daemon answered (after the answer; any doubt means no entry, never a wrong one).
    * `keepExisting`: a miss's entry recorded late leaves alone one that a later call of the same request wrote.
    */
-  record(hit: DaemonHit, options: { keepExisting?: boolean } = {}): void {
+  record(hit: DaemonHit, options: { keepExisting?: boolean } = {}): RecordOutcome {
+    if (this.discarded) return "write-failed";
+    const name = indexName(hit.request);
     try {
-      const name = indexName(hit.request);
-      if (options.keepExisting && (this.recordedAt.get(name) ?? -Infinity) >= hit.startedAt) return;
+      if (options.keepExisting && (this.recordedAt.get(name) ?? -Infinity) >= hit.startedAt) return "kept-newer";
       const watched = this.watchList(hit);
-      if (!watched || !TOKEN.test(hit.language) || !TOKEN.test(hit.plugin) || hit.request.length > MAX_ENTRY_BYTES / 2) {
+      const unindexable = !TOKEN.test(hit.language) || !TOKEN.test(hit.plugin) || hit.request.length > MAX_ENTRY_BYTES / 2;
+      if (typeof watched === "string" || unindexable) {
         this.removeEntry(name);
-        return;
+        return typeof watched === "string" ? watched : "unindexable-call";
       }
       const outputs = hit.written.map((w) => this.blob(hit, w));
       const entry = encodeIndexEntry({
@@ -108,12 +139,14 @@ export class HitIndex {
         stderr: hit.stderr,
         exitCode: hit.exitCode,
       });
-      if (entry.length > MAX_ENTRY_BYTES) return;
+      if (entry.length > MAX_ENTRY_BYTES) return "entry-too-large";
       writePrivateAtomically(join(this.dir, name), entry);
       this.resultFiles.set(name, hit.resultFile);
       this.recordedAt.set(name, hit.startedAt);
+      return "recorded";
     } catch (err) {
       this.logger.debug("hit index: not recording %s: %s", hit.source.path, (err as Error).message);
+      return "write-failed";
     }
   }
 
@@ -124,16 +157,18 @@ export class HitIndex {
    * the rest by a stat, vouched for only when it shows no change since before
    * the call arrived.
    */
-  private watchList(hit: DaemonHit): WatchItem[] | undefined {
+  private watchList(hit: DaemonHit): WatchItem[] | IndexSkip {
     const callStart = BigInt(Math.floor(hit.startedAt)) * 1_000_000n;
     const compiler = watchCompilerLookup(hit.compilerName, hit.compilerPath, hit.cwd, hit.env.PATH, callStart);
+    if (!compiler) return "compiler-changed-recently";
     const config = watchConfigSearch(hit.cwd, hit.configFile, hit.env, callStart);
+    if (!config) return "config-changed-recently";
     const source = watchHashedFile(hit.source.path, hit.source.hash, hit.source.tokens, this.hashes);
-    if (!compiler || !config || !source) return undefined;
+    if (!source) return "source-not-settled";
     const items = [...compiler, ...config, source];
     for (const h of hit.headers) {
       const item = watchHashedFile(h.path, h.hash, hit.headerTokens, this.hashes);
-      if (!item) return undefined;
+      if (!item) return "header-not-settled";
       items.push(item);
     }
     for (const g of hit.absent) items.push(watchAbsentGuard(g));
@@ -204,6 +239,7 @@ export class HitIndex {
    * later, perhaps with upgraded plugins, starts empty anyway).
    */
   discard(): void {
+    this.discarded = true;
     rmSync(this.dir, { recursive: true, force: true });
   }
 

@@ -4,7 +4,7 @@ import type { Settings } from "../config/schema.js";
 import type { CacheStorage } from "../storage/cache-storage.js";
 import type { CacheEntry, ManifestEntry } from "../storage/codec.js";
 import type { Logger } from "../util/logger.js";
-import type { DaemonHit } from "./hit-index.js";
+import type { DaemonHit, IndexSkip } from "./hit-index.js";
 
 /** The Compile frame payloads of requests in flight, as their clients sent them (set by the daemon's server). */
 const wirePayloads = new WeakMap<CompileRequest, Buffer>();
@@ -32,19 +32,24 @@ export interface HitFacts {
 }
 
 /**
- * A direct-mode hit the client may answer next time, or undefined when only
- * the daemon may: a call that must be logged in detail or told to a plugin,
- * settings that warn, a result that depends on the date or on base
- * directories, or a storage without a local copy to check.
+ * A direct-mode hit the client may answer next time, or why only the daemon
+ * may: a call that must be logged in detail or told to a plugin, settings
+ * that warn, a result that depends on the date or on base directories, or a
+ * storage without a local copy to check. Undefined when the call's client
+ * does not read the index at all.
  */
-export function indexableHit(f: HitFacts): DaemonHit | undefined {
+export function indexableHit(f: HitFacts): DaemonHit | IndexSkip | undefined {
   const request = wirePayloads.get(f.request);
-  if (!request || f.settings.recache || f.settings.disable || f.settings.warnings.length > 0) return undefined;
-  if (f.log.enabled("debug") || f.pluginsWatchCalls) return undefined;
+  if (!request) return undefined;
+  if (f.settings.recache || f.settings.disable || f.settings.warnings.length > 0) return "settings";
+  if (f.log.enabled("debug")) return "call-logged-in-detail";
+  if (f.pluginsWatchCalls) return "plugin-watches-calls";
   const { match } = f.direct;
-  if (match.date || match.root !== undefined || f.settings.baseDirs.length > 0) return undefined;
+  if (match.date) return "date-dependent";
+  if (match.root !== undefined) return "bound-to-checkout";
+  if (f.settings.baseDirs.length > 0) return "base-dirs";
   const resultFile = f.storage.localFile?.("result", f.resultKey);
-  if (!resultFile || !lstatSync(resultFile, { throwIfNoEntry: false })?.isFile()) return undefined;
+  if (!resultFile || !lstatSync(resultFile, { throwIfNoEntry: false })?.isFile()) return "no-local-result";
   return {
     request,
     startedAt: f.startedAt,

@@ -56,6 +56,14 @@ export interface StatsSnapshot {
    * ran (`DependencyDiscovery.scanArgv`, e.g. `-MMD` without such a list).
    */
   dependencyLists: { fromCompile: number; scans: number };
+  /**
+   * Direct hits (and stored misses) the native client could not be given in
+   * the hit index, so the daemon answers their next identical call itself, by
+   * reason (see docs/protocol.md, "Hits answered by the client").
+   */
+  hitIndexSkipped: Record<string, number>;
+  /** Index entries written once a file or directory changed just before the call had settled (a second try). */
+  hitIndexRetried: number;
   /** Sum of the original compile times of every hit. */
   timeSavedMs: number;
   /** Median daemon-side milliseconds spent answering a hit, over the recent ones. */
@@ -189,6 +197,18 @@ export class Stats {
     this.dirty = true;
   }
 
+  /** Not a call of its own: a hit was not indexed for the native client, for `reason`. */
+  hitIndexSkipped(reason: string): void {
+    this.data.hitIndexSkipped[reason] = (this.data.hitIndexSkipped[reason] ?? 0) + 1;
+    this.dirty = true;
+  }
+
+  /** Not a call of its own: an index entry refused while something was settling was written on the second try. */
+  hitIndexRetried(): void {
+    this.data.hitIndexRetried++;
+    this.dirty = true;
+  }
+
   fallbackCopiesQueued(n: number): void {
     this.data.fallbackCopiesWaiting = n;
   }
@@ -262,6 +282,8 @@ function fresh(): StatsSnapshot {
     fallbackCopiesLater: 0,
     dependencyLists: { fromCompile: 0, scans: 0 },
     fallbackCopiesWaiting: 0,
+    hitIndexSkipped: {},
+    hitIndexRetried: 0,
     timeSavedMs: 0,
     hitServiceMs: null,
     hitsByClient: 0,
