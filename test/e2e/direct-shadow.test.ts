@@ -157,6 +157,11 @@ describe("direct mode and headers created after the entry was stored", () => {
       "x.c": "#define OPT <opt.h>\n#if __has_include(OPT)\n#define HAVE 1\n#else\n#define HAVE 0\n#endif\nint x = HAVE;\n",
       "a/keep": "",
     });
+    defineCase("probe-macro-header", ["gcc", "-Ia", "-c", "x.c", "-o", "x.o"], {
+      "x.c": '#include "cfg.h"\nint x = HAVE;\n',
+      "cfg.h": "#define OPT <opt.h>\n#if __has_include(OPT)\n#define HAVE 1\n#else\n#define HAVE 0\n#endif\n",
+      "a/keep": "",
+    });
     defineCase("computed-include", ["gcc", "-Ib", "-c", "x.c", "-o", "x.o"], {
       "x.c": '#define HDR "h.h"\n#include HDR\nint x = V;\n',
       "b/h.h": "#define V 1\n",
@@ -173,7 +178,6 @@ describe("direct mode and headers created after the entry was stored", () => {
   }, 30_000);
 
   afterAll(async () => {
-    console.log("DEBUG skipped", JSON.stringify((await sb.stats()).hitIndexSkipped), (await sb.stats()).hitIndexRetried);
     await sb?.dispose();
   });
 
@@ -227,8 +231,10 @@ describe("direct mode and headers created after the entry was stored", () => {
 
   it("__has_include(MACRO) makes the call use preprocessor mode, counted", async () => {
     const c = cases["probe-macro"]!;
-    await build(c);
+    const first = await build(c);
     const second = await build(c);
+    expect(second.stats.misses, "the first call's result is kept for preprocessor mode: no second compile").toBe(first.stats.misses);
+    expect(second.stats.hitsPreprocessor).toBe(first.stats.hitsPreprocessor + 1);
     expect(second.hitsDirect).toBe(0);
     expect(second.byClient).toBe(false);
     expect(second.stats.preprocessorInstead["has-include-macro"]).toBeGreaterThanOrEqual(1);
@@ -238,6 +244,32 @@ describe("direct mode and headers created after the entry was stored", () => {
     expect(changed.byClient).toBe(false);
     await expectLikePlain(c);
     expect(changed.stats.preprocessorInstead["has-include-macro"]).toBeGreaterThan(second.stats.preprocessorInstead["has-include-macro"]!);
+  }, 120_000);
+
+  it("a header probing __has_include(MACRO): the first compile's result is the next call's hit, byte for byte", async () => {
+    const c = cases["probe-macro-header"]!;
+    const before = await sb.stats();
+    const first = await build(c);
+    expect(first.stats.misses).toBe(before.misses + 1);
+    await expectLikePlain(c);
+    const second = await build(c);
+    expect(second.stats.misses, "no second compile: the miss was kept under its preprocessed text's key").toBe(first.stats.misses);
+    expect(second.stats.hitsPreprocessor).toBe(first.stats.hitsPreprocessor + 1);
+    expect(second.hitsDirect).toBe(0);
+    expect(second.byClient).toBe(false);
+    expect(second.stats.preprocessorInstead["has-include-macro"]).toBeGreaterThan(before.preprocessorInstead["has-include-macro"] ?? 0);
+    await expectLikePlain(c);
+    const old = readFileSync(join(c.dir, c.object));
+    // What the probe asks for appears: the text differs, so does the object.
+    write(join(c.dir, "a/opt.h"), "\n");
+    const changed = await build(c);
+    expect(changed.stats.misses).toBe(second.stats.misses + 1);
+    await expectLikePlain(c);
+    expect(readFileSync(join(c.dir, c.object)).equals(old), "the new header changes the object").toBe(false);
+    const again = await build(c);
+    expect(again.stats.misses).toBe(changed.stats.misses);
+    expect(again.stats.hitsPreprocessor).toBe(changed.stats.hitsPreprocessor + 1);
+    await expectLikePlain(c);
   }, 120_000);
 
   it("a build writing its objects into the source directory still gets direct hits", async () => {

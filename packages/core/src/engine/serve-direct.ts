@@ -12,7 +12,8 @@ import { changedSince, fallbackTiming, hashListed, laterCopy, sameHashes } from 
 import type { ManifestEntry } from "../storage/codec.js";
 import { absentFacts } from "./direct-absent.js";
 import { servePreprocessorMode } from "./serve-preprocessed.js";
-import { PROBE_TOKEN, probedNames } from "../hermetic/has-include.js";
+import { PROBE_TOKEN } from "../hermetic/has-include.js";
+import { preprocessedKeyAfterCompile } from "./probe-macro-store.js";
 
 type EnvDep = NonNullable<ManifestEntry["env"]>[number];
 
@@ -38,13 +39,6 @@ export async function serveDirectMode(d: ModeDeps, call: Call): Promise<CallResu
   const source = await d.hashes.digest(inv.sourceFile, tokens);
   if (!source) return d.outcomes.local(inv.compileArgv[0]!, "no-source", call.started, call.request, call.compiler);
   if (isUncacheable(inv, source.tokens)) return d.outcomes.local(inv.compileArgv[0]!, "time-macro", call.started, call.request, call.compiler);
-
-  if (inv.preprocessArgv && source.tokens.includes(PROBE_TOKEN) && probedNames([inv.sourceFile], undefined, () => source.hash).unresolvable.length) {
-    // The source itself probes through a macro (`__has_include(MACRO)`): no manifest can watch what it asks, so its
-    // preprocessed text decides from the first call on (a header doing so is found when the entry is stored).
-    d.stats.preprocessorInstead("has-include-macro");
-    return servePreprocessorMode(d, call);
-  }
 
   const key = await baseKey(call.project.engine, d.hashes, call.request, call.compiler, inv, "direct", sharing);
   const manifestKey = key.add("source", sharing ? sharing.relative(inv.sourceFile) : inv.sourceFile).add("sourceHash", source.hash).digest();
@@ -97,8 +91,10 @@ export async function serveDirectMode(d: ModeDeps, call: Call): Promise<CallResu
         const made = await directEntry(d, direct, known?.text ?? depText, known?.since ?? compileStart, stored);
         const silent = run.stdout.length === 0 && run.stderr.length === 0;
         if (made?.preprocessor) {
+          // A file read probes through a macro: the next call uses preprocessor mode; keep the result where it looks.
           await recordInManifest(call.storage, manifestKey, made, d.manifests);
-          return undefined;
+          const resultKey = await preprocessedKeyAfterCompile(d, direct, made);
+          return resultKey ? { resultKey, after: () => d.misses.record(call, "preprocessor", undefined) } : undefined;
         }
         if (!made) {
           // Direct mode cannot record it (a file changed within a clock tick of the compile): the preprocessed text's key
