@@ -117,6 +117,9 @@ export class FileHashCache {
   private lookup(path: string, st: BigIntStats, tokens: readonly string[]): FileDigest | undefined {
     const r = this.cache.get(cacheKey(path, tokens));
     if (r && sameIdentity(r, st)) return r.digest;
+    // Stale: vouched() must never answer with an identity the file no longer has (a file touched with the same bytes
+    // would get a hit-index entry the client can never match).
+    if (r) this.cache.delete(cacheKey(path, tokens));
     const w = this.written.get(path);
     if (!w) return undefined;
     if (!sameIdentity(w, st)) {

@@ -104,4 +104,25 @@ describe("FileHashCache racy timestamps", () => {
     expect((await cache.digest(f))?.hash).toBe(hashBytes(data));
     expect(cache.vouched(f)).toBeUndefined();
   });
+
+  it("stops vouching for an old identity once the file was rewritten with the same bytes (read again while racy)", async () => {
+    const f = join(dir, "touched.h");
+    writeFileSync(f, "#define T 1\n");
+    let skew = 60_000;
+    const cache = new FileHashCache(1000, () => Date.now() + skew);
+    await cache.digest(f);
+    expect(cache.vouched(f)).toBeDefined();
+    // Rewritten with the same bytes (a generator run again): a new inode and times, read while racy.
+    rmSync(f);
+    writeFileSync(f, "#define T 1\n");
+    skew = 0;
+    expect((await cache.digest(f))?.hash).toBe(hashBytes(Buffer.from("#define T 1\n")));
+    // The old identity would give a hit-index entry the native client can never match.
+    expect(cache.vouched(f)).toBeUndefined();
+    // Once settled, settle() reads it again and vouches for the new identity.
+    skew = 60_000;
+    await cache.settle(f);
+    const st = statSync(f, { bigint: true });
+    expect(cache.vouched(f)?.identity).toEqual({ dev: st.dev, ino: st.ino, size: st.size, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs });
+  });
 });
