@@ -43,6 +43,8 @@ export class HitServer {
    * a rebuild after `make clean` is then served without reading or inflating.
    */
   private readonly recent = new LRUCache<string, CacheEntry>({ maxSize: RECENT_ENTRIES_BYTES, sizeCalculation: entryBytes });
+  /** Index entries being tried again (see `index`), in turn. */
+  private retries: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly hashes: FileHashCache,
@@ -135,8 +137,10 @@ export class HitServer {
         this.index(facts, compilerPath, { keepExisting: true }, attempt + 1);
       };
       const failed = (err: unknown) => this.logger.debug("hit index: another try failed: %s", (err as Error).message);
-      if (attempt === 0) void retry().catch(failed);
-      else setTimeout(() => void retry().catch(failed), SETTLE_RETRY_MS).unref();
+      // One at a time: after a cold build of fresh files every miss's entry comes here, and none may crowd out a call.
+      const queued = () => void (this.retries = this.retries.then(retry).catch(failed));
+      if (attempt === 0) queued();
+      else setTimeout(queued, SETTLE_RETRY_MS).unref();
       return;
     }
     this.logger.debug("hit index: not indexing %s (%s)", facts.inv.sourceFile, outcome);
