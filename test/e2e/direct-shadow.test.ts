@@ -259,9 +259,12 @@ describe("direct mode and headers created after the entry was stored", () => {
     expect(second.byClient).toBe(false);
     expect(second.stats.preprocessorInstead["has-include-macro"]).toBeGreaterThan(before.preprocessorInstead["has-include-macro"] ?? 0);
     await expectLikePlain(c);
+    const explain = async () => Buffer.from((await sb.run(["--explain", ...c.argv], c.dir)).stdout as Uint8Array).toString();
+    expect(await explain()).toMatch(/^hit: .*preprocessor mode/);
     const old = readFileSync(join(c.dir, c.object));
     // What the probe asks for appears: the text differs, so does the object.
     write(join(c.dir, "a/opt.h"), "\n");
+    expect(await explain()).toMatch(/^miss: /);
     const changed = await build(c);
     expect(changed.stats.misses).toBe(second.stats.misses + 1);
     await expectLikePlain(c);

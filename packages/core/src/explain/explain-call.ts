@@ -94,6 +94,14 @@ export async function explainCall(d: ExplainDeps, request: CompileRequest): Prom
     const manifestKey = key.add("source", sharing ? sharing.relative(inv.sourceFile) : inv.sourceFile).add("sourceHash", source.hash).digest();
     await d.pending(manifestKey);
     const match = await findInManifest(storage, manifestKey, new ManifestMemo(), d.hashes, request.env, undefined, sharing);
+    if (match?.preprocessor && inv.preprocessArgv) {
+      // A file it reads probes `__has_include(MACRO)`: the call uses preprocessor mode, whose key is the text's.
+      const pre = await preprocessed(d, inv, request);
+      const ppKey = pre && (await baseKey(project.engine, d.hashes, request, compiler, inv, "preprocessor")).add("preprocessed", hashBytes(pre.stdout)).add("ppStderr", pre.stderr).digest();
+      if (ppKey) await d.pending(ppKey);
+      const ppHit = !!ppKey && !settings.recache && (await has(ppKey));
+      return answer(d, { settings, storage, request, compilerPath: compiler.path, inv, now: { ...now, mode: "preprocessor" }, hit: ppHit });
+    }
     hit = !!match && !settings.recache && (await has(match.resultKey));
     if (!hit && !settings.recache && settings.preprocessorFallback) {
       // A direct-mode miss looks up the preprocessed text's key before compiling: a silent copy there is served.
