@@ -45,6 +45,8 @@ export class HitServer {
   private readonly recent = new LRUCache<string, CacheEntry>({ maxSize: RECENT_ENTRIES_BYTES, sizeCalculation: entryBytes });
   /** Index entries being tried again (see `index`), in turn. */
   private retries: Promise<void> = Promise.resolve();
+  /** Source and result of each entry waiting for its second try. */
+  private readonly retrying = new Set<string>();
 
   constructor(
     private readonly hashes: FileHashCache,
@@ -128,10 +130,15 @@ export class HitServer {
       if (attempt > 0 && outcome === "recorded") this.stats.hitIndexRetried();
       return;
     }
+    // Back-to-back hits of one call while its files settle: one second try is enough.
+    const retryKey = `${facts.inv.sourceFile}\0${facts.resultKey}`;
+    if (attempt === 0 && this.retrying.has(retryKey)) return;
     if (attempt < 2 && typeof hit !== "string" && SETTLING_SKIPS.has(outcome)) {
+      this.retrying.add(retryKey);
       this.logger.debug("hit index: %s for %s; reading it again", outcome, facts.inv.sourceFile);
       const files = [{ path: hit.source.path, tokens: hit.source.tokens }, ...hit.headers.map((h) => ({ path: h.path, tokens: hit.headerTokens }))];
       const retry = async () => {
+        this.retrying.delete(retryKey);
         for (const f of files) await this.hashes.settle(f.path, f.tokens);
         // A later call of the same request may have written its own entry meanwhile: that one stays.
         this.index(facts, compilerPath, { keepExisting: true }, attempt + 1);
