@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { crc32, gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
-import { decodeEntry, decodeManifest, encodeEntry, encodeManifest, RAW_MIN_BODY, rekeyEntry, type CacheEntry, type Manifest } from "../../src/storage/codec.js";
+import { decodeEntry, decodeManifest, encodeEntry, encodeManifest, RAW_MIN_BODY, rawEntryInPlace, rekeyEntry, type CacheEntry, type Manifest } from "../../src/storage/codec.js";
 import { CorruptEntryError, EntryKeyMismatchError, OutdatedEntryError } from "../../src/util/errors.js";
 
 /** The key blobs are stored under in these tests. */
@@ -226,6 +226,50 @@ describe("large entries are stored raw (version 3)", () => {
     const [a, b] = [await decodeEntry(moved, other), await decodeEntry(blob, K)];
     expect(a.outputs.every((o, i) => o.role === b.outputs[i]!.role && o.data.equals(b.outputs[i]!.data))).toBe(true);
     await expect(decodeEntry(moved, K)).rejects.toBeInstanceOf(EntryKeyMismatchError);
+  });
+});
+
+describe("raw entries laid out before their outputs are read (rawEntryInPlace)", () => {
+  const fill = (entry: CacheEntry): CacheEntry => {
+    const views = rawEntryInPlace(entry.outputs.map((o) => o.role), entry.outputs.map((o) => o.data.length), entry.stdout, entry.stderr)!;
+    expect(views).toBeDefined();
+    entry.outputs.forEach((o, i) => o.data.copy(views[i]!));
+    return { ...entry, outputs: entry.outputs.map((o, i) => ({ role: o.role, data: views[i]! })) };
+  };
+
+  it("gives the same blob, byte for byte, as encoding copies of the outputs", async () => {
+    const entry = largeEntry();
+    const copied = await encodeEntry(entry, K);
+    const inPlace = fill(entry);
+    const blob = await encodeEntry(inPlace, K);
+    expect(blob.equals(copied)).toBe(true);
+    // The outputs were read into the blob itself: no copy was made.
+    expect(blob.buffer).toBe(inPlace.outputs[0]!.data.buffer);
+  });
+
+  it("is used once: encoding the entry again (another key) leaves the first blob as it was", async () => {
+    const inPlace = fill(largeEntry());
+    const first = await encodeEntry(inPlace, K);
+    const before = Buffer.from(first);
+    const other = "6".repeat(64);
+    const second = await encodeEntry(inPlace, other);
+    expect(first.equals(before)).toBe(true);
+    expect(second.subarray(8, 40).toString("hex")).toBe(other);
+    expect((await decodeEntry(second, other)).outputs[0]!.data.equals(inPlace.outputs[0]!.data)).toBe(true);
+  });
+
+  it("is not used for an entry whose outputs or streams were replaced (relocated for base directories)", async () => {
+    const inPlace = fill(largeEntry());
+    const changed = Buffer.from(inPlace.outputs[1]!.data.toString().replace("a.d", "b.d"));
+    const relocated = { ...inPlace, outputs: [inPlace.outputs[0]!, { role: "dep-info", data: changed }], stderr: Buffer.from("other") };
+    const decoded = await decodeEntry(await encodeEntry(relocated, K), K);
+    expect(decoded.outputs[1]!.data.equals(changed)).toBe(true);
+    expect(decoded.stderr.toString()).toBe("other");
+  });
+
+  it("is not offered for entries too small to be stored raw", () => {
+    expect(rawEntryInPlace(["object"], [1000], Buffer.alloc(0), Buffer.alloc(0))).toBeUndefined();
+    expect(rawEntryInPlace([], [], Buffer.alloc(RAW_MIN_BODY), Buffer.alloc(0))).toBeUndefined();
   });
 });
 
