@@ -4,13 +4,14 @@
 // and through sccache (Debian's) cold and warm, in one run; times as ratios to the plain build.
 //
 //   node bench/rust.mjs [--quick] [--reps=N] [--jobs=2] [--work=DIR] [--tools=plain,reprise,reprise-node,sccache]
-//                       [--json=PATH] [--timeout-minutes=N]
+//                       [--baseline=DIR] [--json=PATH] [--timeout-minutes=N]
 //
 // Every timed build is `cargo clean && cargo build` (only the build is timed; CPU = user+system of cargo and
 // everything it waited for, plus, for Reprise, the daemon and its compiler launcher during the build). Cold = first build
 // into a fresh cache dir; warm = the build after it; for Reprise, "cold, fresh daemon, toolchain known" = a cold
-// build after --clear and a daemon restart (entries gone, the toolchain's persisted digests kept). With --reps=N the plain and warm builds are
-// repeated N times, interleaved, and the median is reported. Hits/misses come from each tool's own
+// build after --clear and a daemon restart (entries gone, the toolchain's persisted digests kept). With --reps=N the plain, warm and
+// "cold, fresh daemon" builds are repeated N times, interleaved, and the median is reported. --baseline=DIR adds the tool
+// "reprise-baseline": Reprise of another checkout (built with npm run build), measured in the same run for a before/after. Hits/misses come from each tool's own
 // stats (zeroed before each timed build).
 //
 // reprise: RUSTC_WRAPPER=packages/core/bin/reprise (the sh launcher, which runs the native client
@@ -34,9 +35,6 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SETUP = path.join(REPO, 'scripts', 'setup-rust-fixtures.sh');
-const LAUNCHER = path.join(REPO, 'packages', 'core', 'bin', 'reprise');
-const NODE_CLIENT = path.join(REPO, 'packages', 'core', 'dist', 'bin', 'reprise.js');
-const RUSTC_PLUGIN = path.join(REPO, 'packages', 'plugin-rustc', 'dist', 'index.js');
 
 export const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -143,17 +141,21 @@ class Plain {
 }
 
 export class Reprise {
-  constructor(name, work, node) {
+  /** `repo`: the checkout whose Reprise runs (default: this one). */
+  constructor(name, work, node, repo = REPO) {
     this.name = name;
     this.node = node;
     this.work = work;
+    const launcher = path.join(repo, 'packages', 'core', 'bin', 'reprise');
+    const nodeClient = path.join(repo, 'packages', 'core', 'dist', 'bin', 'reprise.js');
+    this.plugin = path.join(repo, 'packages', 'plugin-rustc', 'dist', 'index.js');
     if (node) {
       this.wrapper = path.join(work, `${name}-wrapper`);
-      fs.writeFileSync(this.wrapper, `#!/bin/sh\nexec '${process.execPath}' '${NODE_CLIENT}' "$@"\n`);
+      fs.writeFileSync(this.wrapper, `#!/bin/sh\nexec '${process.execPath}' '${nodeClient}' "$@"\n`);
       fs.chmodSync(this.wrapper, 0o755);
-    } else this.wrapper = LAUNCHER;
-    this.client = node ? [process.execPath, NODE_CLIENT] : [LAUNCHER];
-    this.available = fs.existsSync(NODE_CLIENT) && fs.existsSync(RUSTC_PLUGIN);
+    } else this.wrapper = launcher;
+    this.client = node ? [process.execPath, nodeClient] : [launcher];
+    this.available = fs.existsSync(nodeClient) && fs.existsSync(this.plugin);
     this.reason = 'not built (npm run build)';
     this.rt = null;
   }
@@ -164,7 +166,7 @@ export class Reprise {
     this.env = {
       REPRISE_DIR: fresh(path.join(this.work, this.name, 'cache')),
       REPRISE_RUNTIME_DIR: this.rt,
-      REPRISE_PLUGINS: RUSTC_PLUGIN,
+      REPRISE_PLUGINS: this.plugin,
       REPRISE_IDLE_TIMEOUT: '900',
     };
   }
@@ -268,6 +270,7 @@ export async function runRustBench(options = {}) {
   const tools = o.tools.map((t) =>
     t === 'plain' ? new Plain() : t === 'reprise' ? new Reprise('reprise', o.work, false) : t === 'reprise-node' ? new Reprise('reprise-node', o.work, true) : t === 'sccache' ? new Sccache(o.work) : null,
   ).filter(Boolean);
+  if (o.baseline) tools.push(new Reprise('reprise-baseline', o.work, false, o.baseline));
   if (!tools.some((t) => t.name === 'plain')) tools.unshift(new Plain());
 
   const build = (tool) => {
@@ -323,6 +326,11 @@ export async function runRustBench(options = {}) {
     for (let rep = 1; rep < o.reps; rep++) {
       record(plain, 'clean build', build(plain));
       for (const t of caches) if (t.available) record(t, 'warm', build(t));
+      for (const t of caches) {
+        if (!t.available || !t.clearEntries) continue;
+        t.clearEntries();
+        record(t, 'cold, fresh daemon, toolchain known', build(t));
+      }
     }
   } finally {
     for (const t of caches) t.stop();
@@ -378,6 +386,7 @@ function parseCli(argv) {
       case '--work': o.work = path.resolve(v); break;
       case '--tools': o.tools = v.split(',').map((s) => s.trim()).filter(Boolean); break;
       case '--json': o.json = path.resolve(v); break;
+      case '--baseline': o.baseline = path.resolve(v); break;
       case '--timeout-minutes': o.timeoutMinutes = Number(v); break;
       case '-h': case '--help':
         process.stdout.write(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 25).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');

@@ -41,6 +41,36 @@ describe("the cache misbehaves", () => {
     expect(s.hitsDirect).toBe(1);
   });
 
+  it("a large object is stored uncompressed (format 3), hits byte for byte, and a byte flipped inside it is a miss", async () => {
+    const dir = join(sb.root, "big");
+    mkdirSync(dir);
+    // 1.5 MiB of initialized data: an object past the size from which entries are stored raw.
+    writeFileSync(join(dir, "big.c"), "const unsigned char big[1572864] = { 1, 2, 3 };\nint first(void) { return big[0]; }\n");
+    await expectSameAsPlain(sb, dir, ["gcc", "-c", "big.c", "-o", "big.o"], ["big.o"]);
+    expect(statSync(join(dir, "big.o")).size).toBeGreaterThan(1024 * 1024);
+    await sb.idleCopiesMade(dir);
+    const raw = (await fg("results/**/*", { cwd: sb.cacheDir, absolute: true })).filter((f) => {
+      const data = readFileSync(f);
+      return data.length > 1024 * 1024 && data.toString("latin1", 0, 4) === "RPRe" && data.readUInt32BE(4) === 3;
+    });
+    expect(raw.length).toBeGreaterThan(0);
+    // Stored as is: the object's bytes are in the entry.
+    const object = readFileSync(join(dir, "big.o"));
+    expect(readFileSync(raw[0]!).includes(object.subarray(0, 4096))).toBe(true);
+    for (const file of raw) {
+      const data = readFileSync(file);
+      data[Math.floor(data.length / 2)]! ^= 0xff;
+      writeFileSync(file, data);
+    }
+    await sb.run(["--stop-server"], sb.root);
+    await sb.zeroStats();
+    await expectSameAsPlain(sb, dir, ["gcc", "-c", "big.c", "-o", "big.o"], ["big.o"]);
+    const s = await sb.stats();
+    expect(s.errors["corrupt-entry"]).toBe(raw.length);
+    expect(s.misses).toBe(1);
+    expect(s.hitsDirect).toBe(1);
+  });
+
   it("a cache directory that cannot be created does not fail the build", async () => {
     writeFileSync(join(sb.root, "not-a-dir"), "x");
     await expectSameAsPlain(sb, w, ["gcc", "-c", "a.c", "-o", "ro.o"], ["ro.o"], { REPRISE_DIR: join(sb.root, "not-a-dir", "cache") });

@@ -8,6 +8,7 @@ import { adaptsToItself, outputAdapter } from "./adapt-outputs.js";
 import { storeFallbackCopy } from "./preprocessor-fallback.js";
 import { listedByCompile } from "./listed-dependencies.js";
 import { runCompiler, type CompilerRun } from "./run-compiler.js";
+import { readOutputs } from "./read-outputs.js";
 import type { FileHashCache } from "../hashing/file-hash-cache.js";
 import type { ManifestEntry } from "../storage/codec.js";
 import { encodeEntry, rekeyEntry, type CacheEntry } from "../storage/codec.js";
@@ -138,7 +139,7 @@ export class MissStore {
       }
       if (listed !== undefined) this.stats.dependencyList("fromCompile");
       else if (scan) this.stats.dependencyList("scans");
-      captured = this.capture(call, listed);
+      captured = this.capture(call, listed, run);
     } finally {
       const temps = [deps.depFileIsTemporary ? deps.depFile : undefined, deps.scanDepFile, deps.listFile].filter((p): p is string => !!p);
       for (const p of temps) rmSync(p, { force: true });
@@ -189,18 +190,14 @@ export class MissStore {
    * The compile's outputs and dependency file, read at once; undefined (not
    * cached) when a required output is missing.
    */
-  private capture(call: Call, listed: string | undefined): { outputs: CacheEntry["outputs"]; depText: string | undefined } | undefined {
-    const outputs: CacheEntry["outputs"] = [];
-    for (const out of call.inv.outputs) {
-      const data = readFileOrUndefined(out.path);
-      if (data) {
-        outputs.push({ role: out.role, data });
-        this.hashes.rememberWritten(out.path, data);
-      } else if (!out.optional) {
-        this.logger.warn("compile did not write %s (%s); not caching", out.path, out.role);
-        return undefined;
-      }
+  private capture(call: Call, listed: string | undefined, run: CompilerRun): { outputs: CacheEntry["outputs"]; depText: string | undefined } | undefined {
+    const read = readOutputs(call.inv.outputs, run.stdout, run.stderr);
+    if ("missing" in read) {
+      this.logger.warn("compile did not write %s (%s); not caching", read.missing.path, read.missing.role);
+      return undefined;
     }
+    const { outputs, paths } = read;
+    outputs.forEach((o, i) => this.hashes.rememberWritten(paths[i]!, o.data));
     const deps = call.inv.dependencies;
     const depPath = deps.none ? undefined : (deps.scanDepFile ?? deps.depFile);
     const depText = listed ?? (depPath ? readFileOrUndefined(depPath)?.toString("utf8") : undefined);

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
-import { gzipSync } from "node:zlib";
+import { crc32, gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
-import { decodeEntry, decodeManifest, encodeEntry, encodeManifest, rekeyEntry, type CacheEntry, type Manifest } from "../../src/storage/codec.js";
+import { decodeEntry, decodeManifest, encodeEntry, encodeManifest, RAW_MIN_BODY, rawEntryInPlace, rekeyEntry, type CacheEntry, type Manifest } from "../../src/storage/codec.js";
 import { CorruptEntryError, EntryKeyMismatchError, OutdatedEntryError } from "../../src/util/errors.js";
 
 /** The key blobs are stored under in these tests. */
@@ -137,8 +137,8 @@ describe("entry codec", () => {
     await expectCorrupt(decodeEntry(wrongMagic, K), /magic/);
     await expectCorrupt(decodeEntry(await encodeManifest({ entries: [] }, K), K), /magic/);
     const wrongVersion = Buffer.from(blob);
-    wrongVersion.writeUInt32BE(3, 4);
-    await expectCorrupt(decodeEntry(wrongVersion, K), /version 3/);
+    wrongVersion.writeUInt32BE(4, 4);
+    await expectCorrupt(decodeEntry(wrongVersion, K), /version 4/);
     await expectCorrupt(decodeEntry(Buffer.alloc(0), K), /too short/);
   });
 
@@ -154,6 +154,122 @@ describe("entry codec", () => {
     await expectCorrupt(decodeEntry(frame("RPRe", overlong), K), /truncated body/);
     // A huge output count must fail fast instead of allocating.
     await expectCorrupt(decodeEntry(frame("RPRe", Buffer.concat([f64(0), f64(0), f64(0), u32(0xffffffff)])), K), /outputs/);
+  });
+});
+
+/** An entry whose body passes RAW_MIN_BODY: a compressible rlib-like output plus a small dep-info. */
+function largeEntry(): CacheEntry {
+  const rlib = Buffer.concat([Buffer.from("!<arch>\n"), Buffer.alloc(RAW_MIN_BODY, "fn main() { let x = 1; }\n"), randomBytes(4096)]);
+  return { ...sampleEntry(), outputs: [{ role: "rlib", data: rlib }, { role: "dep-info", data: Buffer.from("a.d: a.rs\n") }] };
+}
+
+describe("large entries are stored raw (version 3)", () => {
+  it("writes the body as is behind a CRC-32, and reads it back byte for byte", async () => {
+    const entry = largeEntry();
+    const blob = await encodeEntry(entry, K);
+    expect(blob.toString("latin1", 0, 4)).toBe("RPRe");
+    expect(blob.readUInt32BE(4)).toBe(3);
+    expect(blob.subarray(8, 40).toString("hex")).toBe(K);
+    expect(blob.readUInt32BE(40)).toBe(crc32(blob.subarray(44)));
+    // Not compressed: the rlib's bytes are in the blob.
+    expect(blob.includes(entry.outputs[0]!.data.subarray(0, 64))).toBe(true);
+    const decoded = await decodeEntry(blob, K);
+    expect(decoded.outputs.map((o) => o.role)).toEqual(["rlib", "dep-info"]);
+    for (let i = 0; i < entry.outputs.length; i++) expect(decoded.outputs[i]!.data.equals(entry.outputs[i]!.data)).toBe(true);
+    expect(decoded.stdout.equals(entry.stdout)).toBe(true);
+    expect(decoded.stderr.equals(entry.stderr)).toBe(true);
+    expect([decoded.exitCode, decoded.compileMs, decoded.createdAt]).toEqual([entry.exitCode, entry.compileMs, entry.createdAt]);
+  });
+
+  it("an entry just under the size stays gzipped (version 2)", async () => {
+    const small = { ...sampleEntry(), outputs: [{ role: "object", data: Buffer.alloc(RAW_MIN_BODY - 4096, 7) }] };
+    const blob = await encodeEntry(small, K);
+    expect(blob.readUInt32BE(4)).toBe(2);
+    expect(blob.length).toBeLessThan(RAW_MIN_BODY / 10);
+  });
+
+  it("still reads a large entry gzipped by the previous format", async () => {
+    const entry = largeEntry();
+    const raw = await encodeEntry(entry, K);
+    const old = frame("RPRe", raw.subarray(44));
+    expect((await decodeEntry(old, K)).outputs[0]!.data.equals(entry.outputs[0]!.data)).toBe(true);
+  });
+
+  it("detects a flipped byte anywhere (header, checksum, every section, a sample of the data), truncation and appended bytes", async () => {
+    const blob = await encodeEntry(largeEntry(), K);
+    const positions = new Set<number>();
+    for (let i = 0; i < 200; i++) positions.add(i);
+    for (let i = 200; i < blob.length; i += 65_521) positions.add(i);
+    for (let i = blob.length - 200; i < blob.length; i++) positions.add(i);
+    const undetected: number[] = [];
+    for (const i of positions) {
+      const bad = Buffer.from(blob);
+      bad[i]! ^= 0x5a;
+      try {
+        await decodeEntry(bad, K);
+        undetected.push(i);
+      } catch (err) {
+        expect(err).toBeInstanceOf(i >= 8 && i < 40 ? EntryKeyMismatchError : CorruptEntryError);
+      }
+    }
+    expect(undetected).toEqual([]);
+    for (const len of [0, 8, 40, 43, 44, 100, blob.length - 1]) await expectCorrupt(decodeEntry(blob.subarray(0, len), K));
+    await expectCorrupt(decodeEntry(Buffer.concat([blob, Buffer.from([0])]), K));
+  });
+
+  it("rekeys a raw entry: the same entry under the new key only", async () => {
+    const other = "6".repeat(64);
+    const blob = await encodeEntry(largeEntry(), K);
+    const moved = rekeyEntry(blob, K, other)!;
+    expect(moved.subarray(40).equals(blob.subarray(40))).toBe(true);
+    // Buffer.equals: a deep toEqual of megabytes takes seconds.
+    const [a, b] = [await decodeEntry(moved, other), await decodeEntry(blob, K)];
+    expect(a.outputs.every((o, i) => o.role === b.outputs[i]!.role && o.data.equals(b.outputs[i]!.data))).toBe(true);
+    await expect(decodeEntry(moved, K)).rejects.toBeInstanceOf(EntryKeyMismatchError);
+  });
+});
+
+describe("raw entries laid out before their outputs are read (rawEntryInPlace)", () => {
+  const fill = (entry: CacheEntry): CacheEntry => {
+    const views = rawEntryInPlace(entry.outputs.map((o) => o.role), entry.outputs.map((o) => o.data.length), entry.stdout, entry.stderr)!;
+    expect(views).toBeDefined();
+    entry.outputs.forEach((o, i) => o.data.copy(views[i]!));
+    return { ...entry, outputs: entry.outputs.map((o, i) => ({ role: o.role, data: views[i]! })) };
+  };
+
+  it("gives the same blob, byte for byte, as encoding copies of the outputs", async () => {
+    const entry = largeEntry();
+    const copied = await encodeEntry(entry, K);
+    const inPlace = fill(entry);
+    const blob = await encodeEntry(inPlace, K);
+    expect(blob.equals(copied)).toBe(true);
+    // The outputs were read into the blob itself: no copy was made.
+    expect(blob.buffer).toBe(inPlace.outputs[0]!.data.buffer);
+  });
+
+  it("is used once: encoding the entry again (another key) leaves the first blob as it was", async () => {
+    const inPlace = fill(largeEntry());
+    const first = await encodeEntry(inPlace, K);
+    const before = Buffer.from(first);
+    const other = "6".repeat(64);
+    const second = await encodeEntry(inPlace, other);
+    expect(first.equals(before)).toBe(true);
+    expect(second.subarray(8, 40).toString("hex")).toBe(other);
+    expect((await decodeEntry(second, other)).outputs[0]!.data.equals(inPlace.outputs[0]!.data)).toBe(true);
+  });
+
+  it("is not used for an entry whose outputs or streams were replaced (relocated for base directories)", async () => {
+    const inPlace = fill(largeEntry());
+    const changed = Buffer.from(inPlace.outputs[1]!.data.toString().replace("a.d", "b.d"));
+    const relocated = { ...inPlace, outputs: [inPlace.outputs[0]!, { role: "dep-info", data: changed }], stderr: Buffer.from("other") };
+    const decoded = await decodeEntry(await encodeEntry(relocated, K), K);
+    expect(decoded.outputs[1]!.data.equals(changed)).toBe(true);
+    expect(decoded.stderr.toString()).toBe("other");
+  });
+
+  it("is not offered for entries too small to be stored raw", () => {
+    expect(rawEntryInPlace(["object"], [1000], Buffer.alloc(0), Buffer.alloc(0))).toBeUndefined();
+    expect(rawEntryInPlace([], [], Buffer.alloc(RAW_MIN_BODY), Buffer.alloc(0))).toBeUndefined();
   });
 });
 
