@@ -3,8 +3,11 @@
 # Reprise with a fresh cache. CPU = make's tree (`times`, which includes ccache) + for Reprise the daemon's own and
 # its compiler launcher's (reprise-native --spawn-helper, with the compiles it waited for), read from /proc.
 # "idle after" = the daemon's and the launcher's CPU once the build ended (hit-index entries, fallback copies).
-# usage: 2026-12-06-miss-cpu3-lua.sh <plain|ccache|reprise|reprise-warm> [label]
-#   reprise:      a daemon started just before the build (fresh: start-up costs count);
+# usage: 2026-12-06-miss-cpu3-lua.sh <plain|ccache|reprise|reprise-restart|reprise-warm> [label]
+#   reprise:      a new cache directory and a daemon started just before the build (start-up costs count);
+#   reprise-restart: a daemon builds once, `make clean` + `reprise --clear` + `--stop-server`, then a fresh daemon
+#                 (started just before, counted) builds cold: what a user's next project costs (the cache
+#                 directory keeps what daemons remember across restarts);
 #   reprise-warm: the same daemon builds once, `make clean` + `reprise --clear`, then the measured cold build
 #                 (no entries, but the daemon knows the compiler, the include search and the headers' hashes).
 # env: W=checkout (default: this one), LUA=lua5.4 source tree (scripts/fetch-fixture-sources.sh), REPRISE_* pass through;
@@ -18,13 +21,16 @@ cc="gcc -std=gnu99"
 case $mode in
   ccache) export CCACHE_DIR=$T/ccache; cc="ccache gcc -std=gnu99" ;;
   reprise*) export REPRISE_DIR=$T/cache REPRISE_RUNTIME_DIR=$T/run; cc="$N gcc -std=gnu99"
+    if [ $mode = reprise-restart ]; then $N --start-server >/dev/null 2>&1; make -j2 CC="$cc" linux >/dev/null 2>&1; make clean >/dev/null 2>&1; $R --clear >/dev/null 2>&1; $R --stop-server >/dev/null 2>&1; fi
     if [ -n "$PROF" ]; then mkdir -p $REPRISE_RUNTIME_DIR; chmod 700 $REPRISE_RUNTIME_DIR; (node --cpu-prof --cpu-prof-dir=$PROF $W/packages/core/dist/daemon/entry.js 2>>$T/daemon.log &); for i in $(seq 100); do ls -d $REPRISE_RUNTIME_DIR/tmp-* >/dev/null 2>&1 && break; sleep 0.1; done
     else $N --start-server >/dev/null 2>&1; fi
     pid=$(ls -d $REPRISE_RUNTIME_DIR/tmp-* | sed 's/.*tmp-//')
+    # The daemon's start counts (a cold build's first call starts it), except for reprise-warm's daemon.
+    start=$(awk '{print $14+$15+$16+$17}' /proc/$pid/stat); [ $mode = reprise-warm ] && start=0
     if [ $mode = reprise-warm ]; then make -j2 CC="$cc" linux >/dev/null 2>&1; make clean >/dev/null 2>&1; $R --clear >/dev/null 2>&1; sleep 2; fi
     tot() { local h=0 hp; hp=$(pgrep -P $pid -f -- --spawn-helper | head -1); [ -n "$hp" ] && h=$(awk '{print $14+$15+$16+$17}' /proc/$hp/stat 2>/dev/null || echo 0); echo $(( $(awk '{print $14+$15+$16+$17}' /proc/$pid/stat) + h )); }
     own() { awk '{print $14+$15+$16+$17}' /proc/$pid/stat; }
-    t0=$(tot); o0=$(own) ;;
+    t0=$(( $(tot) - start )); o0=$(( $(own) - start )) ;;
 esac
 c=$(bash -c "make -j2 CC='$cc' linux >/dev/null 2>&1; times" | tail -1 | sed 's/[ms]/ /g' | awk '{print $1*60+$2+$3*60+$4}')
 [ -x src/lua ] || { echo "$label: build failed"; exit 1; }
