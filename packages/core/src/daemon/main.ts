@@ -4,6 +4,7 @@ import pLimit from "p-limit";
 import { CompileService } from "../engine/compile-service.js";
 import { PersistedDigests } from "../hashing/persisted-digests.js";
 import { rememberedDetections } from "../engine/compiler-detector.js";
+import { rememberedSearches } from "../engine/include-search.js";
 import { FileHashCache } from "../hashing/file-hash-cache.js";
 import { SettingsLoader } from "../config/load-settings.js";
 import { Stats } from "../stats/stats.js";
@@ -73,6 +74,8 @@ async function startIn(runtime: string, env: NodeJS.ProcessEnv, cwd: string, loc
   // Nor probe its compilers again: what the plugins said about each is kept there too.
   const detections = rememberedDetections(settings.dir, (err) => logger.debug("compiler detections in %s: %s", settings.dir, err.message));
   const projects = new ProjectEngines({ hashes, stats, settings: settingsLoader, logger, detections });
+  // And the include searches (`cc -E -v`) of the option sets it met.
+  const includeSearches = rememberedSearches(settings.dir, (err) => logger.debug("include searches in %s: %s", settings.dir, err.message));
   const hitIndex = new HitIndex(runtime, hashes, stats, logger.child("hit-index"));
   hitIndex.start();
   // The starting project's plugins load now: the first call does not wait for them, and one that cannot load fails the start as a bad config does.
@@ -87,6 +90,7 @@ async function startIn(runtime: string, env: NodeJS.ProcessEnv, cwd: string, loc
     tempDir,
     logger: logger.child("compile"),
     hitIndex,
+    includeSearches,
   });
   const server = new DaemonServer({
     socketPath: socketPath(runtime),
@@ -99,6 +103,7 @@ async function startIn(runtime: string, env: NodeJS.ProcessEnv, cwd: string, loc
     onStopped: () => {
       persistedDigests.flush();
       detections.flush();
+      includeSearches.flush();
       rmSync(tempDir, { recursive: true, force: true });
       lock.release();
       process.exit(0);
