@@ -78,9 +78,9 @@ describe("compiler detections kept across daemon restarts", () => {
     await other.detector.detect(compiler, {});
     expect(counter.probes).toBe(2);
 
-    // The same bytes, touched: its identity changed, so it is probed again (and just changed, not remembered).
-    const past = new Date(Date.now() - 30_000);
-    utimesSync(compiler, past, past);
+    // The same bytes, touched: its identity changed, so it is probed again. Its mtime is in the future, so it counts as
+    // changing now however slow this machine is: not remembered.
+    utimesSync(compiler, new Date(Date.now() - 30_000), new Date(Date.now() + 3_600_000));
     const touched = daemon(counter);
     const after = await touched.detector.detect(compiler, {});
     expect(counter.probes).toBe(3);
@@ -91,6 +91,8 @@ describe("compiler detections kept across daemon restarts", () => {
     expect(counter.probes).toBe(4);
 
     // Settled now: remembered, and recalled by the next daemon.
+    const past = new Date(Date.now() - 30_000);
+    utimesSync(compiler, past, past);
     await waitSettled();
     const settled = daemon(counter);
     await settled.detector.detect(compiler, {});
