@@ -3,7 +3,7 @@
 # plain or through Reprise (fresh cache, daemon started before the build). CPU = make's tree (`times`) + the
 # daemon's own + its compiler launcher's (reprise-native --spawn-helper, with the compiles it waited for);
 # "idle after" = the daemon's and the launcher's CPU once the build ended (hit-index entries, fallback copies).
-# usage: 2026-12-06-miss-cpu2-cold.sh <plain|reprise> <make target> [label]; REPRISE_* pass through;
+# usage: 2026-12-06-miss-cpu2-cold.sh <plain|ccache|reprise> <make target> [label] (ccache: a new CCACHE_DIR, counted in make's tree); REPRISE_* pass through;
 # W=checkout (default: this one), LIBUV=libuv1 source tree; PROF=dir (--cpu-prof) or PERF=file (perf record).
 mode=$1; target=$2; label=${3:-$1}
 W=${W:-$(cd "$(dirname "$0")/../.." && pwd)}; N=$W/packages/core/dist/native/reprise-native; R="node $W/packages/core/dist/bin/reprise.js"
@@ -11,6 +11,7 @@ LIBUV=${LIBUV:?set LIBUV to an unpacked libuv1 source tree (e.g. apt-get source 
 T=$(mktemp -d /tmp/miss-cold-XXXXXX); cp -a "$LIBUV" $T/src; mkdir $T/b; cd $T/b
 launcher=""
 [ $mode = reprise ] && { export REPRISE_DIR=$T/cache REPRISE_RUNTIME_DIR=$T/run; launcher=-DCMAKE_C_COMPILER_LAUNCHER=$N; }
+[ $mode = ccache ] && { export CCACHE_DIR=$T/ccache; launcher=-DCMAKE_C_COMPILER_LAUNCHER=ccache; }
 cmake -S $T/src -B . $launcher >/dev/null 2>&1 || { echo cmake failed; exit 1; }
 hz=$(getconf CLK_TCK)
 if [ $mode = reprise ]; then

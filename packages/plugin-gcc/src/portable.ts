@@ -16,7 +16,6 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
-import { execa } from "execa";
 import type { CompilerInfo, PortableToolchain } from "@reprise/core";
 import { localRunner } from "./toolchain.js";
 
@@ -41,6 +40,7 @@ export async function canaryDigest(compilerPath: string, args: string[] = []): P
   const dir = await mkdtemp(join(tmpdir(), "reprise-canary-"));
   try {
     await writeFile(join(dir, "canary.c"), CANARY_SOURCE);
+    const { execa } = await import("execa");
     const r = await execa(compilerPath, [...args, "-O2", "-g", `-fdebug-prefix-map=${dir}=/reprise-canary`, "-c", "canary.c", "-o", "canary.o"], {
       cwd: dir,
       env: { PATH: process.env.PATH ?? "/usr/bin:/bin", LC_ALL: "C", LANG: "C" },

@@ -1,5 +1,4 @@
 import { delimiter, isAbsolute } from "node:path";
-import { execa } from "execa";
 import { collectToolchainEntries, joinPath, localeFiles, programPlatforms, walkPath, type CompilerInfo, type Platform, type ToolchainSpec } from "@reprise/core";
 
 /** Runs the compiler with these arguments (no stdin), in the C locale. */
@@ -23,6 +22,8 @@ const DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin";
 /** Runs `path` directly, as the engine's probes do. */
 export function localRunner(path: string): CompilerRunner {
   return async (args) => {
+    // Loaded when first run: ~100 modules the daemon's start need not pay for.
+    const { execa } = await import("execa");
     const r = await execa(path, args, { env: { PATH: process.env.PATH ?? DEFAULT_PATH, LC_ALL: "C", LANG: "C" }, extendEnv: false, stdin: "ignore", reject: false, timeout: 15_000 });
     return { stdout: String(r.stdout ?? ""), stderr: String(r.stderr ?? ""), exitCode: r.exitCode ?? 1 };
   };

@@ -12,7 +12,6 @@
 import { createHash } from "node:crypto";
 import { createReadStream, openSync, readSync, closeSync, realpathSync, statSync } from "node:fs";
 import { delimiter, isAbsolute, resolve } from "node:path";
-import { execa } from "execa";
 
 /** Files a link may read, asked of the driver with `-print-file-name` (those it does not find are left out). */
 const LINK_FILES = [
@@ -117,6 +116,8 @@ export async function inspectLinker(linker: string, o: { cwd: string; pathEnv: s
   const env = { PATH: o.pathEnv ?? "/usr/bin:/bin", LC_ALL: "C" };
   const ask = async (args: string[]): Promise<string> => {
     // From "/": the call's directory may be gone by now, and the answers do not depend on it.
+    // Loaded when first run: ~100 modules that a daemon's start need not pay for.
+    const { execa } = await import("execa");
     const r = await execa(driver, args, { env, extendEnv: false, reject: false, timeout: 30_000, cwd: "/" });
     if (r.exitCode !== 0) throw new LinkerError(`${driver} ${args.join(" ")} failed: ${(r.stderr || r.stdout).split("\n")[0]}`);
     return r.stdout.trim();

@@ -3,6 +3,8 @@ import { join } from "node:path";
 import pLimit from "p-limit";
 import { CompileService } from "../engine/compile-service.js";
 import { PersistedDigests } from "../hashing/persisted-digests.js";
+import { rememberedDetections } from "../engine/compiler-detector.js";
+import { rememberedSearches } from "../engine/include-search.js";
 import { FileHashCache } from "../hashing/file-hash-cache.js";
 import { SettingsLoader } from "../config/load-settings.js";
 import { Stats } from "../stats/stats.js";
@@ -69,7 +71,11 @@ async function startIn(runtime: string, env: NodeJS.ProcessEnv, cwd: string, loc
   hashes.persistLargeFiles(persistedDigests);
   const stats = new Stats(join(runtime, "stats.json"));
   // Each call runs through the engine of its own project's config, as of that call.
-  const projects = new ProjectEngines({ hashes, stats, settings: settingsLoader, logger });
+  // Nor probe its compilers again: what the plugins said about each is kept there too.
+  const detections = rememberedDetections(settings.dir, (err) => logger.debug("compiler detections in %s: %s", settings.dir, err.message));
+  const projects = new ProjectEngines({ hashes, stats, settings: settingsLoader, logger, detections });
+  // And the include searches (`cc -E -v`) of the option sets it met.
+  const includeSearches = rememberedSearches(settings.dir, (err) => logger.debug("include searches in %s: %s", settings.dir, err.message));
   const hitIndex = new HitIndex(runtime, hashes, stats, logger.child("hit-index"));
   hitIndex.start();
   // The starting project's plugins load now: the first call does not wait for them, and one that cannot load fails the start as a bad config does.
@@ -84,6 +90,7 @@ async function startIn(runtime: string, env: NodeJS.ProcessEnv, cwd: string, loc
     tempDir,
     logger: logger.child("compile"),
     hitIndex,
+    includeSearches,
   });
   const server = new DaemonServer({
     socketPath: socketPath(runtime),
@@ -95,6 +102,8 @@ async function startIn(runtime: string, env: NodeJS.ProcessEnv, cwd: string, loc
     hitIndex,
     onStopped: () => {
       persistedDigests.flush();
+      detections.flush();
+      includeSearches.flush();
       rmSync(tempDir, { recursive: true, force: true });
       lock.release();
       process.exit(0);

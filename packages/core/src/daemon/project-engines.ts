@@ -1,7 +1,7 @@
 import { dirname, isAbsolute } from "node:path";
 import { LRUCache } from "lru-cache";
 import { Engine } from "../engine/engine.js";
-import { CompilerDetector } from "../engine/compiler-detector.js";
+import { CompilerDetector, type RememberedDetections } from "../engine/compiler-detector.js";
 import type { FileHashCache } from "../hashing/file-hash-cache.js";
 import type { HermeticCompiler } from "../hermetic/hermetic-compiler.js";
 import type { SettingsLoader } from "../config/load-settings.js";
@@ -38,6 +38,8 @@ export interface Project {
 
 export interface ProjectEnginesOptions {
   hashes: FileHashCache;
+  /** Compiler detections kept across daemon restarts (the daemon's cache directory); none: probed by each daemon. */
+  detections?: RememberedDetections;
   stats: Stats;
   settings: SettingsLoader;
   logger: Logger;
@@ -173,6 +175,8 @@ export class ProjectEngines {
         if (plugin) engine.use(plugin);
       },
     });
-    return { engine, detector: new CompilerDetector(engine, this.o.hashes), storages, hermetic, prepareMiss: distClientLoader(engine, base, logger) };
+    // Detections outlive the daemon per set of plugins (and their options): another set may answer otherwise.
+    const remembered = this.o.detections ? { records: this.o.detections, plugins: JSON.stringify([settings.plugins, engine.plugins.map((p) => p.name)]) } : undefined;
+    return { engine, detector: new CompilerDetector(engine, this.o.hashes, remembered), storages, hermetic, prepareMiss: distClientLoader(engine, base, logger) };
   }
 }

@@ -7,7 +7,7 @@ import { ManifestMemo } from "./direct-mode.js";
 import { HitServer } from "./serve-hit.js";
 import { isRegularOrAbsent, MissStore } from "./store-miss.js";
 import type { ModeDeps } from "./mode-deps.js";
-import { IncludeSearches } from "./include-search.js";
+import { IncludeSearches, type RememberedSearches } from "./include-search.js";
 import { DirListings } from "./dir-listings.js";
 import { serveDirectMode } from "./serve-direct.js";
 import { servePreprocessorMode } from "./serve-preprocessed.js";
@@ -43,6 +43,8 @@ export interface CompileServiceDeps {
   logger: Logger;
   /** Records direct-mode hits for the native client to answer itself next time (the daemon's hit index). */
   hitIndex?: { record(hit: DaemonHit, options?: { keepExisting?: boolean }): RecordOutcome };
+  /** Include searches kept across daemon restarts; none: asked by each daemon. */
+  includeSearches?: RememberedSearches;
 }
 
 /**
@@ -67,7 +69,7 @@ export class CompileService {
     this.hits = new HitServer(d.hashes, d.stats, d.logger, this.outcomes, d.hitIndex);
     this.misses = new MissStore(d.limit, d.hashes, d.stats, d.logger, this.outcomes, this.hits);
     this.later = new FallbackLater(d.logger, (n) => d.stats.fallbackCopiesQueued(n));
-    this.modes = { hashes: d.hashes, limit: d.limit, stats: d.stats, logger: d.logger, manifests: this.manifests, hits: this.hits, misses: this.misses, outcomes: this.outcomes, later: this.later, searches: new IncludeSearches(), listings: new DirListings() };
+    this.modes = { hashes: d.hashes, limit: d.limit, stats: d.stats, logger: d.logger, manifests: this.manifests, hits: this.hits, misses: this.misses, outcomes: this.outcomes, later: this.later, searches: new IncludeSearches(d.includeSearches), listings: new DirListings() };
   }
 
   async run(request: CompileRequest): Promise<ServiceResult> {

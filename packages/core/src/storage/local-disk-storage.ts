@@ -1,8 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { closeSync, constants, fstatSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
-import { lstat, lutimes, rename, rm, unlink, writeFile } from "node:fs/promises";
+import { lstat, lutimes, readdir, rename, rm, unlink, writeFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
-import fg from "fast-glob";
 import { EntryKeyMismatchError, RepriseError } from "../util/errors.js";
 import { ensurePrivateCacheDir } from "./cache-root.js";
 import { silentLogger, type Logger } from "../util/logger.js";
@@ -243,19 +242,16 @@ export class LocalDiskStorage implements CacheStorage {
   }
 
   private async scan(): Promise<void> {
-    const found = await fg(
-      KINDS.map((k) => `${k}s/*/*`),
-      { cwd: this.dir, dot: true, onlyFiles: true, stats: true, followSymbolicLinks: false, suppressErrors: true },
-    );
+    const found = await listBlobFiles(this.dir);
     const now = Date.now();
     const blobs: [string, IndexEntry][] = [];
     for (const f of found) {
-      const mtime = f.stats!.mtimeMs;
+      const mtime = f.stats.mtimeMs;
       const [, shard, name = ""] = f.path.split("/");
       if (name.startsWith(TEMP_PREFIX)) {
         if (now - mtime > STALE_TEMP_MS) this.track(unlink(join(this.dir, f.path)).catch(() => undefined));
       } else if (KEY_PATTERN.test(name) && shard === name.slice(0, 2)) {
-        blobs.push([f.path, { size: f.stats!.size, lastUsed: mtime, diskMtime: mtime }]);
+        blobs.push([f.path, { size: f.stats.size, lastUsed: mtime, diskMtime: mtime }]);
       }
     }
     blobs.sort((a, b) => a[1].lastUsed - b[1].lastUsed);
@@ -412,4 +408,29 @@ async function renameWithRetry(from: string, to: string): Promise<void> {
       await new Promise((r) => setTimeout(r, 10 * (attempt + 1)));
     }
   }
+}
+
+/**
+ * Every regular file two levels below each kind's folder (`results/ab/<key>`),
+ * with its lstat; links are neither followed nor listed, unreadable folders
+ * are passed over. Plain readdir: a glob library cost each daemon start ~60
+ * modules to load for this one fixed-depth listing.
+ */
+async function listBlobFiles(root: string): Promise<{ path: string; stats: { mtimeMs: number; size: number } }[]> {
+  const found: { path: string; stats: { mtimeMs: number; size: number } }[] = [];
+  const entries = async (dir: string) => readdir(join(root, dir), { withFileTypes: true }).catch(() => []);
+  for (const kind of KINDS) {
+    const top = `${kind}s`;
+    for (const shard of await entries(top)) {
+      if (!shard.isDirectory()) continue;
+      const dir = `${top}/${shard.name}`;
+      const files = (await entries(dir)).filter((f) => f.isFile());
+      const stats = await Promise.all(files.map((f) => lstat(join(root, dir, f.name)).catch(() => undefined)));
+      files.forEach((f, i) => {
+        const st = stats[i];
+        if (st?.isFile()) found.push({ path: `${dir}/${f.name}`, stats: { mtimeMs: st.mtimeMs, size: st.size } });
+      });
+    }
+  }
+  return found;
 }

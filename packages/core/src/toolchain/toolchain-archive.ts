@@ -2,12 +2,17 @@ import { createReadStream, lstatSync } from "node:fs";
 import { readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { Readable, Transform } from "node:stream";
 import { createGunzip, createGzip } from "node:zlib";
-import * as tarStream from "tar-stream";
+import type * as TarStream from "tar-stream";
 import { hashBytes } from "../hashing/key-hasher.js";
 import { sortEntries } from "./collect-files.js";
 import { ToolchainArchiveError, ToolchainError } from "./errors.js";
 import { hostPath, pathComponents } from "./root-path.js";
 import type { Platform, ToolchainManifest, ToolchainSpec } from "./types.js";
+
+/** Loaded when an archive is made or read, not by every daemon start that imports this module. */
+async function loadTarStream(): Promise<typeof TarStream> {
+  return await import("tar-stream");
+}
 
 /**
  * Toolchain archives: a gzip-compressed tar holding the toolchain's files at
@@ -110,7 +115,7 @@ export async function buildToolchainArchive(spec: ToolchainSpec, runsOn: Platfor
   const root = spec.sysroot ?? "/";
   const json = Buffer.from(JSON.stringify(manifest, null, 1) + "\n");
 
-  const pack = tarStream.pack();
+  const pack = (await loadTarStream()).pack();
   const chunks: Buffer[] = [];
   const gzip = createGzip({ level: GZIP_LEVEL });
   const compressed = new Promise<void>((resolve, reject) => {
@@ -153,7 +158,7 @@ export async function buildToolchainArchive(spec: ToolchainSpec, runsOn: Platfor
  * Adds one member: `content` is the data itself or the host path of a file to
  * stream (its size must still be the one in the header).
  */
-async function addEntry(pack: tarStream.Pack, header: tarStream.Header | Partial<tarStream.Header> & { name: string }, content?: Buffer | string): Promise<void> {
+async function addEntry(pack: TarStream.Pack, header: TarStream.Header | Partial<TarStream.Header> & { name: string }, content?: Buffer | string): Promise<void> {
   if (content === undefined || Buffer.isBuffer(content)) {
     await new Promise<void>((resolve, reject) => pack.entry(header, content ?? Buffer.alloc(0), (err) => (err ? reject(err) : resolve())));
     return;
@@ -250,7 +255,7 @@ export async function scanToolchainArchive(bytes: Buffer, label: string, limits:
   if (bytes.length > limits.maxArchiveBytes) fail(undefined, `it is ${bytes.length} bytes, over the limit of ${limits.maxArchiveBytes}`);
   if (bytes.length < 2 || bytes[0] !== 0x1f || bytes[1] !== 0x8b) fail(undefined, "not a gzip-compressed tar archive");
 
-  const extract = tarStream.extract();
+  const extract = (await loadTarStream()).extract();
   const gunzip = createGunzip();
   // Headers and padding cost at most a few KiB per entry: cap the decompressed stream too (gzip bombs).
   const streamCap = limits.maxUnpackedBytes + (limits.maxEntries + 8) * 4096 + MANIFEST_MAX_BYTES;
@@ -341,7 +346,7 @@ function parseManifest(data: Buffer, fail: (reason: string) => never): Toolchain
 
 /** Validates one member's name, type and links; undefined for the "./" member, which is skipped. */
 function checkMember(
-  h: tarStream.Header,
+  h: TarStream.Header,
   seen: Map<string, ArchiveEntry["type"] | "implicit-directory">,
   entries: ArchiveEntry[],
   fail: (entry: string | undefined, reason: string) => never,

@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, unlink, utimes, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, unlink, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, join, resolve } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
@@ -163,6 +163,22 @@ describe("LocalDiskStorage", () => {
     expect(existsSync(stale)).toBe(false);
     expect(existsSync(fresh)).toBe(true);
     expect(existsSync(join(dir, "results", "aa", "README"))).toBe(true);
+  });
+
+  it("indexes no link: neither a linked shard folder nor a linked blob counts", async () => {
+    const elsewhere = await mkdtemp(join(tmpdir(), "reprise-elsewhere-"));
+    try {
+      await writeFile(join(elsewhere, D), Buffer.alloc(70));
+      await mkdir(join(elsewhere, "inner"));
+      await mkdir(join(dir, "results", "aa"), { recursive: true });
+      await writeFile(blobPath("result", A), Buffer.alloc(100));
+      await symlink(join(elsewhere, D), join(dir, "results", "aa", `aa${"f".repeat(62)}`));
+      await symlink(elsewhere, join(dir, "results", "dd"));
+      const s = open();
+      expect(await s.usage()).toMatchObject({ sizeBytes: 100, entries: 1 });
+    } finally {
+      await rm(elsewhere, { recursive: true, force: true });
+    }
   });
 
   it("evicts the least recently read or written blobs down to 90% of the limit", async () => {

@@ -5,7 +5,6 @@
  */
 import { realpathSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { execa } from "execa";
 import { DirectoryDigests } from "@reprise/plugin-rustc";
 import { descriptorId, parseDescriptorId } from "../descriptor.js";
 import { inspectToolchain, providedToolchain, stdDigestOf, stdTargets, type RustToolchainDir } from "./rust-toolchain-dir.js";
@@ -34,6 +33,7 @@ export class DeclaredToolchains {
       for (const d of this.declared) {
         const rustc = realpathSync(d.rustc);
         const env = d.libraryPath?.length ? { LD_LIBRARY_PATH: d.libraryPath.join(":") } : {};
+        const { execa } = await import("execa");
         const printed = await execa(rustc, ["--print", "sysroot"], { env, reject: false, timeout: 30_000 });
         const sysroot = printed.exitCode === 0 ? printed.stdout.trim() : dirname(dirname(rustc));
         const tc = await inspectToolchain(sysroot, rustc, d.libraryPath ?? [join(sysroot, "lib")]);

@@ -4,7 +4,6 @@
  * streamed to the builder's log line by line (download progress), and its
  * failure turned into a ProvideError saying what to do.
  */
-import { execa } from "execa";
 import { ProvideError } from "./types.js";
 
 export interface RustupEnvironment {
@@ -31,6 +30,8 @@ export function rustupEnv(o: RustupEnvironment): Record<string, string> {
 export async function runRustup(o: RustupEnvironment, args: string[]): Promise<string> {
   const server = o.distServer ?? "https://static.rust-lang.org";
   o.log(`rustup ${args.join(" ")} (RUSTUP_HOME=${o.rustupHome}, server ${server})`);
+  // Loaded when first run: ~100 modules that a daemon's start need not pay for.
+  const { execa } = await import("execa");
   const child = execa(o.rustup, args, { env: rustupEnv(o), extendEnv: true, timeout: o.timeoutMs, reject: false, all: true, stdin: "ignore" });
   let all = "";
   child.all?.on("data", (d: Buffer) => {

@@ -1,7 +1,6 @@
 /** A Rust toolchain directory on the builder: what it is (`rustc -vV`), its targets, and the files a job needs. */
 import { existsSync, readdirSync } from "node:fs";
 import { basename, join } from "node:path";
-import { execa } from "execa";
 import { collectToolchainFiles, type ToolchainSpec } from "@reprise/core";
 import { compilerLibraries, DirectoryDigests, parseVerboseVersion, type LinkerSetup } from "@reprise/plugin-rustc";
 import type { ProvidedToolchain } from "./types.js";
@@ -20,6 +19,7 @@ export interface RustToolchainDir {
 
 /** Reads `rustc -vV` of the rustc in `sysroot` (or `rustc` given), with its lib/ on LD_LIBRARY_PATH as rustup's proxy does. */
 export async function inspectToolchain(sysroot: string, rustc = join(sysroot, "bin", "rustc"), libraryPath = [join(sysroot, "lib")]): Promise<RustToolchainDir> {
+  const { execa } = await import("execa");
   const r = await execa(rustc, ["-vV"], { env: { LD_LIBRARY_PATH: libraryPath.join(":") }, reject: false, timeout: 30_000 });
   const v = r.exitCode === 0 ? parseVerboseVersion(r.stdout) : undefined;
   if (!v) throw new ProvideError("install-failed", `${rustc} -vV failed: ${(r.stderr || r.stdout).split("\n")[0]}`);

@@ -1,4 +1,5 @@
-import CircuitBreaker from "opossum";
+import { createRequire } from "node:module";
+import type CircuitBreaker from "opossum";
 import type { BlobKind, CacheStorage, LevelStatsSnapshot, StorageTimeouts } from "../cache-storage.js";
 import { BlobTooLargeError } from "../../util/errors.js";
 import type { Logger } from "../../util/logger.js";
@@ -26,6 +27,11 @@ export interface GuardedLevelOptions {
 /** What a guarded call gives back: the value, or the reason it has none. */
 export type Guarded<T> = { ok: true; value: T } | { ok: false; error: Error };
 
+/** opossum is loaded by the first remote level, not by every daemon start (the local disk has no breaker). */
+function loadCircuitBreaker(): typeof CircuitBreaker {
+  return createRequire(import.meta.url)("opossum") as typeof CircuitBreaker;
+}
+
 /**
  * One cache level: a backend behind a deadline and a circuit breaker, with
  * its counters. Nothing it does throws: a failure is counted, logged and
@@ -41,7 +47,7 @@ export class GuardedLevel {
     readonly o: GuardedLevelOptions,
   ) {
     if (o.remote) {
-      this.breaker = new CircuitBreaker((op: () => Promise<unknown>) => op(), {
+      this.breaker = new (loadCircuitBreaker())((op: () => Promise<unknown>) => op(), {
         timeout: o.timeouts.requestMs,
         errorThresholdPercentage: o.breaker.errorThresholdPercent,
         volumeThreshold: o.breaker.volumeThreshold,
