@@ -30,7 +30,8 @@ export interface CacheEntry {
 }
 
 export interface ManifestEntry {
-  files: { path: string; hash: string; size: number }[];
+  /** `text`: the file's text digest (a silent compile whose plugin reads text, see `textDigest`), matched when its content is not. */
+  files: { path: string; hash: string; size: number; text?: string }[];
   resultKey: string;
   /** YYYY-MM-DD, when the result depends on the date (__DATE__ and friends). */
   date?: string;
@@ -66,11 +67,19 @@ const ENTRY_MAGIC = "RPRe";
 const MANIFEST_MAGIC = "RPRm";
 /** 2: the key in the header. Older blobs are misses (OutdatedEntryError), not errors. */
 const FORMAT_VERSION = 2;
-/** 3: entries name the paths that must stay absent (`absent`); a manifest without them would be trusted wrongly. */
-const MANIFEST_FORMAT_VERSION = 3;
+/**
+ * 3: entries name the paths that must stay absent (`absent`); a manifest without them would be trusted wrongly.
+ * 4: files may carry their text digest (`text`). Version 3 manifests are still read (their files have none).
+ */
+const MANIFEST_FORMAT_VERSION = 4;
+const MANIFEST_VERSIONS_READ = new Set([3, 4]);
 
 function formatVersion(magic: string): number {
   return magic === MANIFEST_MAGIC ? MANIFEST_FORMAT_VERSION : FORMAT_VERSION;
+}
+
+function readsVersion(magic: string, version: number): boolean {
+  return magic === MANIFEST_MAGIC ? MANIFEST_VERSIONS_READ.has(version) : version === FORMAT_VERSION;
 }
 const KEY_BYTES = 32;
 const KEY_PATTERN = /^[0-9a-f]{64}$/;
@@ -148,7 +157,7 @@ export async function encodeManifest(m: Manifest, key: string): Promise<Buffer> 
   const json = Buffer.from(
     JSON.stringify({
       entries: m.entries.map((e) => ({
-        files: e.files.map((f) => ({ path: f.path, hash: f.hash, size: f.size })),
+        files: e.files.map((f) => ({ path: f.path, hash: f.hash, size: f.size, ...(f.text !== undefined ? { text: f.text } : {}) })),
         resultKey: e.resultKey,
         ...(e.date !== undefined ? { date: e.date } : {}),
         ...(e.env?.length ? { env: e.env.map((v) => ({ name: v.name, value: v.value })) } : {}),
@@ -188,10 +197,10 @@ function validateManifest(v: unknown): Manifest {
     if (e.date !== undefined && typeof e.date !== "string") return bad(`entry ${i} has a non-string date`);
     if (!Array.isArray(e.files)) return bad(`entry ${i} has no files array`);
     const files = e.files.map((f: unknown, j) => {
-      if (!isObject(f) || typeof f.path !== "string" || typeof f.hash !== "string" || typeof f.size !== "number") {
+      if (!isObject(f) || typeof f.path !== "string" || typeof f.hash !== "string" || typeof f.size !== "number" || (f.text !== undefined && typeof f.text !== "string")) {
         return bad(`entry ${i} file ${j} is malformed`);
       }
-      return { path: f.path, hash: f.hash, size: f.size };
+      return { path: f.path, hash: f.hash, size: f.size, ...(typeof f.text === "string" ? { text: f.text } : {}) };
     });
     if (e.env !== undefined && !Array.isArray(e.env)) return bad(`entry ${i} has a malformed env list`);
     const env = (e.env ?? []).map((v: unknown, j) => {
@@ -241,7 +250,7 @@ async function pack(magic: string, key: string, body: Buffer): Promise<Buffer> {
 }
 
 async function unpack(magic: string, what: string, key: string, buf: Buffer): Promise<Buffer> {
-  if (buf.length >= 8 && buf.toString("latin1", 0, 4) === magic && buf.readUInt32BE(4) !== formatVersion(magic)) {
+  if (buf.length >= 8 && buf.toString("latin1", 0, 4) === magic && !readsVersion(magic, buf.readUInt32BE(4))) {
     throw new OutdatedEntryError(`${what} has format version ${buf.readUInt32BE(4)}, expected ${formatVersion(magic)}`);
   }
   if (buf.length < HEADER_LENGTH + GZIP_HEADER_LENGTH + GZIP_TRAILER_LENGTH) {
