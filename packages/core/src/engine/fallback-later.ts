@@ -14,6 +14,8 @@ export interface LaterCopy {
 interface Queued {
   /** Dropped once made: the sibling map keeps this record for a while, not the call it held. */
   copy?: LaterCopy;
+  /** Made when the daemon is idle (`preprocessorFallbackCopies`); otherwise only when a sibling asks, and dropped once idle. */
+  idle: boolean;
   running?: Promise<void>;
 }
 
@@ -26,10 +28,10 @@ const MAX_QUEUED = 10_000;
  * When a direct-mode miss preprocesses its source for the fallback key.
  *
  * A cold miss has nothing the preprocessed text could find yet, so it
- * compiles at once; the copy under its text's key (what a later call finds
- * after a header changed only in a comment) is made while the daemon is
- * idle, at low priority, instead of competing with the build's compiles.
- * Only a call that can use the fallback now preprocesses before compiling:
+ * compiles at once. The copy under its text's key is made when a sibling
+ * asks for it; with `preprocessorFallbackCopies`, also while the daemon is
+ * idle, at low priority (a header's comment edit is served by text digests
+ * without it). Only a call that can use the fallback now preprocesses before compiling:
  * one whose manifest exists (something it read changed), or whose sibling —
  * the same source and arguments but for those only the preprocessor reads,
  * such as -D — was compiled in this daemon; that sibling's copy is made
@@ -73,19 +75,19 @@ export class FallbackLater {
    * A miss of `siblingKey` starts compiling without preprocessing: `settle`
    * must be called once it was stored (with the copy to make later) or not.
    */
-  register(siblingKey: string): (copy: LaterCopy | undefined) => void {
+  register(siblingKey: string, idle: boolean): (copy: LaterCopy | undefined) => void {
     let settle!: (q: Queued | undefined) => void;
     this.siblings.set(siblingKey, new Promise((r) => (settle = r)));
     return (copy) => {
       if (!copy || this.closed) return settle(undefined);
-      const queued: Queued = { copy };
+      const queued: Queued = { copy, idle };
       this.queue.set(copy, queued);
       if (this.queue.size > MAX_QUEUED) {
         const [oldest, dropped] = this.queue.entries().next().value!;
         this.queue.delete(oldest);
         if (!dropped.running) dropped.copy = undefined;
       }
-      this.waiting(this.queue.size);
+      this.waiting(this.idleCopies());
       settle(queued);
       if (this.active === 0) this.armIdle();
     };
@@ -129,7 +131,7 @@ export class FallbackLater {
         // Counted as waiting until made: a caller seeing none waiting sees every copy.
         this.queue.delete(copy);
         queued.copy = undefined;
-        this.waiting(this.queue.size);
+        this.waiting(this.idleCopies());
       });
     return queued.running;
   }
@@ -161,10 +163,26 @@ export class FallbackLater {
     }
   }
 
-  /** The oldest copy not being made (one a waiting sibling runs stays queued until made). */
+  /** The oldest copy to make while idle, not being made (one a waiting sibling runs stays queued until made). */
   private firstWaiting(): Queued | undefined {
-    for (const q of this.queue.values()) if (!q.running) return q;
+    for (const q of this.queue.values()) if (!q.running && q.idle) return q;
     return undefined;
+  }
+
+  /** Copies waiting for the daemon to be idle (those kept for siblings only are not counted). */
+  private idleCopies(): number {
+    let n = 0;
+    for (const q of this.queue.values()) if (q.idle) n++;
+    return n;
+  }
+
+  /** Once idle, the build that could ask for a sibling's copy is over: copies kept for siblings only are dropped. */
+  private dropSiblingOnly(): void {
+    for (const [copy, q] of this.queue) {
+      if (q.idle || q.running) continue;
+      this.queue.delete(copy);
+      q.copy = undefined;
+    }
   }
 
   private armIdle(): void {
@@ -178,6 +196,7 @@ export class FallbackLater {
   private async drain(): Promise<void> {
     // Chores never wait behind a copy being made: at nice 19 on a busy machine one can take many seconds.
     await this.doChores();
+    if (this.active === 0) this.dropSiblingOnly();
     if (this.current) return;
     const work = (async () => {
       while (this.active === 0 && !this.closed) {

@@ -39,7 +39,7 @@ export async function fallbackTiming(d: ModeDeps, dc: DirectCall): Promise<Fallb
     d.later.noteSibling(siblingKey);
     return { now: true, base, ...(racy ? { racy } : {}) };
   }
-  return { now: false, base, later: d.later.register(siblingKey) };
+  return { now: false, base, later: d.later.register(siblingKey, call.settings.preprocessorFallbackCopies) };
 }
 
 /**
