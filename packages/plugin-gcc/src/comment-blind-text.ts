@@ -355,6 +355,19 @@ class Lexer {
       lineStart = nl + 1;
       line++;
     }
-    return Buffer.concat(parts);
+    return withoutTrailingBlankLines(Buffer.concat(parts));
   }
+}
+
+/**
+ * Blank lines ending the file hold no token (a comment appended to a header
+ * leaves one): dropped, keeping the newline that ends the last line with
+ * text. Kept after a backslash, which would then splice into nothing.
+ */
+function withoutTrailingBlankLines(text: Buffer): Buffer {
+  let last = text.length - 1;
+  while (last >= 0 && (text[last] === NL || text[last] === CR)) last--;
+  if (last < 0 || text[last] === BACKSLASH) return text;
+  const ending = text[last + 1] === CR && text[last + 2] === NL ? 2 : text[last + 1] === NL ? 1 : 0;
+  return text.subarray(0, last + 1 + ending);
 }

@@ -41,6 +41,8 @@ function expectSamePreprocessing(src: string, dialect: TextDialect): void {
 // Pairs that differ only inside comments or in trailing whitespace: equal digests.
 const EQUAL: [string, string, TextDialect?][] = [
   ["int a; // old\n", "int a; // new text\n"],
+  ["int a;\n", "int a;\n/* appended at the end */\n\n"],
+  ["int a;\r\n", "int a;\r\n// appended\r\n"],
   ["int a;\n", "int a; // added at the end of the line\n"],
   ["/* one */\nint a;\n", "/* two */\nint a;\n"],
   ["/* a\n   b */\nint a;\n", "// x\n// y\nint a;\n"],
@@ -74,6 +76,8 @@ const DIFFERENT: [string, string, TextDialect?][] = [
   ["int a; /* x\n*/ #define X 1\nint b = X;\n", "int a;\n#define X 1\nint b = X;\n"],
   ["#define X 1 /* a\n b */ 2\n", "#define X 1\n 2\n"],
   ["int a ;\n", "int a;\n"],
+  ["int a;", "int a;\n"],
+  ["#define X 1 \\\n", "#define X 1 \\\n\n"],
   ["int a = 1 /**/ + 2;\n", "int a = 1 + 2;\n"],
   ["int x = 1'000; // it's\n", "int x = 1'000; // its\n"],
 ];
