@@ -20,7 +20,17 @@ export function textReadingFor(engine: Engine, family: string, inv: CompileInvoc
   const id = `${family}\0${dialect}`;
   let reading = byId.get(id);
   if (!reading) {
-    reading = { id, read: (data) => hook.call({ data, dialect }) ?? { text: null } };
+    reading = {
+      id,
+      read: (data) => {
+        try {
+          return hook.call({ data, dialect }) ?? { text: null };
+        } catch {
+          // A tap that fails (or returns what its schema refuses) decides nothing: the file's exact bytes do.
+          return { text: null };
+        }
+      },
+    };
     byId.set(id, reading);
   }
   return reading;
