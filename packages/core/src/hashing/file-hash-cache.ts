@@ -183,6 +183,8 @@ export class FileHashCache {
     const unchanged = after !== undefined && sameIdentity(identityOf(st), after) && BigInt(digest.size) === st.size;
     if (unchanged && settled(st, readAt)) {
       this.cache.set(cacheKey(path, tokens, reading), { ...identityOf(st), knownAt: readAt, digest });
+      // The content-only digest too: the hit index vouches for files by it (vouched()), and a lookup by content asks for it.
+      if (reading) this.cache.set(cacheKey(path, tokens), { ...identityOf(st), knownAt: readAt, digest: { hash: digest.hash, size: digest.size, tokens: digest.tokens } });
       if (big) this.persisted!.remember(path, identityOf(st), digest.hash);
     }
     return digest;

@@ -120,6 +120,10 @@ describe("FileHashCache racy timestamps", () => {
     expect(first?.text?.hash).not.toBe(hashBytes(Buffer.from("int a;\n")));
     await cache.digest(f, ["__TIME__"], reading);
     expect(reads, "remembered by stat identity").toBe(1);
+    // The content digest read with it is vouched for too (the hit index asks by content only).
+    const fresh = new FileHashCache(1000, () => Date.now() + 10_000);
+    await fresh.digest(f, ["__TIME__"], reading);
+    expect(fresh.vouched(f, ["__TIME__"])?.digest).toEqual({ hash: first?.hash, size: first?.size, tokens: [] });
     // Another reading (dialect) of the same bytes is another digest.
     const other = await cache.digest(f, ["__TIME__"], { id: "test\0c++", read: reading.read });
     expect(other?.text?.hash).not.toBe(first?.text?.hash);
