@@ -28,10 +28,9 @@ export function directResultKey(
   preprocessor?: boolean,
 ): string {
   const h = new KeyHasher().add("manifest", manifestKey);
-  for (const f of files) {
-    h.add("path", f.path).add("hash", f.hash);
-    if (f.text !== undefined) h.add("text", f.text);
-  }
+  // Text digests are not part of it: they only say which other contents give the same result (and results stored
+  // before they existed keep their keys).
+  for (const f of files) h.add("path", f.path).add("hash", f.hash);
   if (date) h.add("date", date);
   for (const v of env) h.add("envName", v.name).add("envValue", v.value ?? "\0unset");
   if (root !== undefined) h.add("root", root);
