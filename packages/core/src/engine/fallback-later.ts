@@ -23,6 +23,15 @@ interface Queued {
 const IDLE_MS = 2000;
 /** Most copies waiting: past it the oldest are dropped (their entries only miss the fallback). */
 const MAX_QUEUED = 10_000;
+/**
+ * How long copies kept for siblings only stay after the last call: longer
+ * than the gaps of one build (a link, a slow compile elsewhere), so a
+ * sibling target compiled later in the build still finds its copy; then the
+ * memory they hold (each keeps its call and manifest entry) is freed.
+ */
+const SIBLING_KEEP_MS = 60_000;
+/** Most copies kept for siblings only (each holds its call's request and file list): past it the oldest are dropped. */
+const MAX_SIBLING_ONLY = 2_000;
 
 /**
  * When a direct-mode miss preprocesses its source for the fallback key.
@@ -53,15 +62,21 @@ export class FallbackLater {
     private readonly logger: Logger,
     /** Told how many copies wait, whenever that changes. */
     private readonly waiting: (n: number) => void = () => {},
+    private readonly siblingKeepMs = SIBLING_KEEP_MS,
   ) {}
+
+  private dropTimer: NodeJS.Timeout | undefined;
 
   callStarted(): void {
     this.active++;
     clearTimeout(this.timer);
+    clearTimeout(this.dropTimer);
   }
 
   callEnded(): void {
-    if (--this.active === 0 && (this.queue.size > 0 || this.chores.length > 0)) this.armIdle();
+    if (--this.active !== 0) return;
+    if (this.queue.size > 0 || this.chores.length > 0) this.armIdle();
+    this.armDrop();
   }
 
   /** Runs `chore` once the daemon is idle, before any copy; dropped past MAX_QUEUED or on close. */
@@ -82,6 +97,7 @@ export class FallbackLater {
       if (!copy || this.closed) return settle(undefined);
       const queued: Queued = { copy, idle };
       this.queue.set(copy, queued);
+      if (!idle && this.siblingOnly() > MAX_SIBLING_ONLY) this.dropSiblingOnly(1);
       if (this.queue.size > MAX_QUEUED) {
         const [oldest, dropped] = this.queue.entries().next().value!;
         this.queue.delete(oldest);
@@ -89,7 +105,10 @@ export class FallbackLater {
       }
       this.waiting(this.idleCopies());
       settle(queued);
-      if (this.active === 0) this.armIdle();
+      if (this.active === 0) {
+        this.armIdle();
+        this.armDrop();
+      }
     };
   }
 
@@ -115,6 +134,7 @@ export class FallbackLater {
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.timer);
+    clearTimeout(this.dropTimer);
     this.queue.clear();
     this.chores.length = 0;
     this.waiting(0);
@@ -176,13 +196,30 @@ export class FallbackLater {
     return n;
   }
 
-  /** Once idle, the build that could ask for a sibling's copy is over: copies kept for siblings only are dropped. */
-  private dropSiblingOnly(): void {
+  /** Copies kept for siblings only (not counted as waiting: no idle time makes them). */
+  siblingOnly(): number {
+    return this.queue.size - this.idleCopies();
+  }
+
+  /** Drops the oldest `limit` copies kept for siblings only (all by default): the build that could ask for them is over. */
+  private dropSiblingOnly(limit = Infinity): void {
+    let dropped = 0;
     for (const [copy, q] of this.queue) {
+      if (dropped >= limit) break;
       if (q.idle || q.running) continue;
       this.queue.delete(copy);
       q.copy = undefined;
+      dropped++;
     }
+  }
+
+  private armDrop(): void {
+    clearTimeout(this.dropTimer);
+    if (this.closed || this.siblingOnly() === 0) return;
+    this.dropTimer = setTimeout(() => {
+      if (this.active === 0) this.dropSiblingOnly();
+    }, this.siblingKeepMs);
+    this.dropTimer.unref();
   }
 
   private armIdle(): void {
@@ -196,7 +233,6 @@ export class FallbackLater {
   private async drain(): Promise<void> {
     // Chores never wait behind a copy being made: at nice 19 on a busy machine one can take many seconds.
     await this.doChores();
-    if (this.active === 0) this.dropSiblingOnly();
     if (this.current) return;
     const work = (async () => {
       while (this.active === 0 && !this.closed) {
