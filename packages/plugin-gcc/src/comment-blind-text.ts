@@ -89,7 +89,8 @@ class Lexer {
   run(): CommentBlindText {
     this.prescan();
     const d = this.data;
-    let i = 0;
+    // A UTF-8 byte order mark is skipped by gcc and clang: the line's first token comes after it.
+    let i = d[0] === 0xef && d[1] === 0xbb && d[2] === 0xbf ? 3 : 0;
     while (i < d.length) {
       const c = d[i]!;
       if (c === NL) {
@@ -169,7 +170,7 @@ class Lexer {
         i += s;
       } else i++;
     }
-    if (!spliced && this.blankable(start + 2, i)) this.out.fill(SPACE, start, i);
+    if (!spliced && this.blankable(start + 2, i)) this.blank(start, i);
     return i;
   }
 
@@ -198,8 +199,14 @@ class Lexer {
     const keepDelimiters = multiline && this.lineHasToken;
     const from = keepDelimiters ? start + 2 : start;
     const to = keepDelimiters ? i - 2 : i;
-    for (let j = from; j < to; j++) if (d[j] !== NL && d[j] !== CR) this.out[j] = SPACE;
+    this.blank(from, to);
     return i;
+  }
+
+  /** Spaces over a comment's bytes; newlines stay, and tabs (gcc's -Wmisleading-indentation counts columns with tabs expanded). */
+  private blank(from: number, to: number): void {
+    const d = this.data;
+    for (let j = from; j < to; j++) if (d[j] !== NL && d[j] !== CR && d[j] !== TAB) this.out[j] = SPACE;
   }
 
   /** Whether a comment's text (`from`..`to`) may be blanked: nothing in it the compiler reads. */

@@ -42,6 +42,7 @@ function expectSamePreprocessing(src: string, dialect: TextDialect): void {
 const EQUAL: [string, string, TextDialect?][] = [
   ["int a; // old\n", "int a; // new text\n"],
   ["int a;\n", "int a;\n/* appended at the end */\n\n"],
+  ["\xef\xbb\xbf#include <stddef.h> // one\n", "\xef\xbb\xbf#include <stddef.h> // two\n"],
   ["int a;\r\n", "int a;\r\n// appended\r\n"],
   ["int a;\n", "int a; // added at the end of the line\n"],
   ["/* one */\nint a;\n", "/* two */\nint a;\n"],
@@ -73,6 +74,7 @@ const DIFFERENT: [string, string, TextDialect?][] = [
   ["switch (x) { case 1: f(); /* FALLTHROUGH */ case 2: ; }\n", "switch (x) { case 1: f(); /* nothing */ case 2: ; }\n"],
   ["/* a /* b */ int x;\n", "/* a /* c */ int x;\n"],
   ["/* caf\xe9 */ int x;\n", "/* cafe */ int x;\n"],
+  ["/*\t*/ int x;\n", "/* */ int x;\n"],
   ["int a; /* x\n*/ #define X 1\nint b = X;\n", "int a;\n#define X 1\nint b = X;\n"],
   ["#define X 1 /* a\n b */ 2\n", "#define X 1\n 2\n"],
   ["int a ;\n", "int a;\n"],
@@ -85,6 +87,7 @@ const DIFFERENT: [string, string, TextDialect?][] = [
 // Files only their exact bytes may stand for.
 const EXACT_ONLY: [string, TextDialect?][] = [
   ["#include <a//b.h>\n"],
+  ["\xef\xbb\xbf#include <a//b.h>\n"],
   ["#include <a/*b*/.h>\n"],
   ["#include \"dir\\file.h\" // c\n"],
   ["#if __has_include(<x//y.h>)\n#endif\n"],
