@@ -55,7 +55,7 @@ interface Outcome {
 }
 
 /** Compiles plainly and through Reprise (the logging compiler), asserts the same bytes and stderr; returns what Reprise did. */
-async function compileAndCompare(cc: string, args: string[], output: string): Promise<Outcome> {
+async function compileAndCompare(cc: string, args: string[], output: string, env: Record<string, string> = {}): Promise<Outcome> {
   const wrapped = loggingCompiler(cc);
   rmSync(join(w, output), { force: true });
   const ref = await plain(cc, args, w);
@@ -64,7 +64,7 @@ async function compileAndCompare(cc: string, args: string[], output: string): Pr
   rmSync(join(w, output), { force: true });
   const before = await sb.stats();
   const runsBefore = wrapped.runs().length;
-  const got = await sb.run([wrapped.path, ...args], w);
+  const got = await sb.run([wrapped.path, ...args], w, { env });
   expect(got.exitCode, text(got.stderr)).toBe(0);
   expect(text(got.stderr)).toBe(text(ref.stderr));
   const after = await sb.stats();
@@ -173,6 +173,20 @@ describe.each(["g++", "clang++"])("%s: C++ only text", (cc) => {
 });
 
 describe("what keeps text digests out", () => {
+  it("REPRISE_TEXT_DIGESTS=0: a comment edit compiles again; the entry it recorded without texts serves no text hit later", async () => {
+    writeFileSync(join(w, "include/off.h"), "int off(int); /* one */\n");
+    writeFileSync(join(w, "off.c"), '#include "off.h"\nint k(int x) { return off(x); }\n');
+    const args = ["-O2", "-Iinclude", "-c", "off.c", "-o", "off.o"];
+    const off = { REPRISE_TEXT_DIGESTS: "0" };
+    expect(await compileAndCompare("gcc", args, "off.o", off)).toMatchObject(MISS);
+    writeFileSync(join(w, "include/off.h"), "int off(int); /* two */\n");
+    expect(await compileAndCompare("gcc", args, "off.o", off)).toMatchObject({ ...MISS, compiles: 1 });
+    // Digests on again: the entries recorded with them off have no texts, so no text hit; the same call seen
+    // before in this daemon preprocesses first (as a -D sibling would), and its text's entry, stored by the miss above, serves it.
+    writeFileSync(join(w, "include/off.h"), "int off(int); /* three */\n");
+    expect(await compileAndCompare("gcc", args, "off.o")).toMatchObject({ byText: 0, misses: 0, compiles: 0 });
+  });
+
   it("-C keeps comments in the preprocessed text: a comment edit compiles again", async () => {
     writeFileSync(join(w, "include/keep.h"), "int keep(int); /* one */\n");
     writeFileSync(join(w, "keep.c"), '#include "keep.h"\nint k(int x) { return keep(x); }\n');

@@ -20,6 +20,7 @@ export const ENV_KEYS = {
   REPRISE_BASEDIRS: "baseDirs",
   REPRISE_PREPROCESSOR_FALLBACK: "preprocessorFallback",
   REPRISE_PREPROCESSOR_FALLBACK_COPIES: "preprocessorFallbackCopies",
+  REPRISE_TEXT_DIGESTS: "textDigests",
   REPRISE_REMOTE_CONNECT_TIMEOUT_MS: "remote.connectTimeoutMs",
   REPRISE_REMOTE_TIMEOUT_MS: "remote.requestTimeoutMs",
   REPRISE_REMOTE_BREAKER_COOLDOWN_MS: "remote.breakerCooldownMs",
@@ -88,6 +89,7 @@ export function configFromEnv(env: Readonly<Record<string, string | undefined>>)
       case "recache":
       case "preprocessorFallback":
       case "preprocessorFallbackCopies":
+      case "textDigests":
         out[key] = parseBoolean(name, key, raw);
         break;
       case "idleTimeout":

@@ -125,6 +125,7 @@ export class SettingsLoader {
       baseDirs: normaliseBaseDirs(merged.baseDirs ?? []),
       preprocessorFallback: merged.preprocessorFallback ?? true,
       preprocessorFallbackCopies: merged.preprocessorFallbackCopies ?? false,
+      textDigests: merged.textDigests ?? true,
       remote: { ...DEFAULTS.remote, ...merged.remote },
       ...(merged.hermetic ? { hermetic: merged.hermetic } : {}),
       sandboxOptions: merged.sandboxOptions ?? {},

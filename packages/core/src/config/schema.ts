@@ -127,6 +127,8 @@ export const configSchema = z
      * default: text digests serve a header's comment edit without them, docs/sharing.md).
      */
     preprocessorFallbackCopies: z.boolean(),
+    /** Direct mode records and matches headers by their text digests too, where the plugin reads text (a comment edit still hits). */
+    textDigests: z.boolean(),
     baseDirs: z.array(z.string().min(1).refine((p) => p.startsWith("/"), "each base directory must be an absolute path")),
   })
   .strict()
@@ -177,6 +179,7 @@ export interface Settings {
   remote: RemoteSettings;
   preprocessorFallback: boolean;
   preprocessorFallbackCopies: boolean;
+  textDigests: boolean;
   /** Absolute, normalised, without a trailing slash; longest first. */
   baseDirs: string[];
   /** Sandbox that compiles misses, or undefined for ordinary local compiles. */

@@ -62,7 +62,7 @@ export async function serveDirectMode(d: ModeDeps, call: Call): Promise<CallResu
     const hit = await d.hits.tryHit(call, match.resultKey, "direct", false, sharing ? undefined : { match, sourceHash: source.hash, tokens, headerTokens: [] }, sharing);
     if (hit) return hit;
   }
-  const reading = textReadingFor(call.project.engine, call.compiler.family, inv);
+  const reading = call.settings.textDigests ? textReadingFor(call.project.engine, call.compiler.family, inv) : undefined;
   const direct: DirectCall = { call, manifestKey, sourceHash: source.hash, sourceTokens: source.tokens, tokens, sharing, ...(reading ? { reading } : {}) };
   if (!match && reading) {
     // Something this call read changed since: maybe only where its text does not show it (a header's comment).

@@ -99,7 +99,7 @@ export async function explainCall(d: ExplainDeps, request: CompileRequest): Prom
     await d.pending(manifestKey);
     const match = await findInManifest(storage, manifestKey, new ManifestMemo(), d.hashes, request.env, undefined, sharing);
     hit = !!match && !settings.recache && (await has(match.resultKey));
-    const reading = textReadingFor(project.engine, compiler.family, inv);
+    const reading = settings.textDigests ? textReadingFor(project.engine, compiler.family, inv) : undefined;
     if (!hit && !settings.recache && reading) {
       // As the compile service does next: an entry whose files changed only where their text does not show it.
       const manifest = await readManifest(storage, manifestKey);
