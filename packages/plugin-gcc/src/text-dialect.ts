@@ -13,6 +13,7 @@ const COMMENT_READING = [
   /^-Wdocumentation/, // clang reads doc comments
   /^-Weverything$/,
   /^-W(trailing|leading)-whitespace/,
+  /^-Wimplicit-fallthrough=1$/, // any comment silences the warning (other levels read only "fall…" comments, kept as they are)
   /^-ansi$/,
   /^-std=(c89|c90|iso9899:199(0|409))$/, // no `//` comments
 ];

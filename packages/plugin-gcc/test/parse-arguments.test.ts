@@ -460,6 +460,7 @@ describe("GCC: text digests (comment-blind headers)", () => {
       ["-std=c89", "-c", "a.c"],
       ["-ansi", "-c", "a.c"],
       ["-Wdocumentation", "-c", "a.c"],
+      ["-Wimplicit-fallthrough=1", "-c", "a.c"],
       ["-c", "a.S"],
       ["-c", "a.i"],
     ]) {
