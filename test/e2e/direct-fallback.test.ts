@@ -4,10 +4,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { plain, RepriseSandbox, text } from "../support/reprise-env.js";
 
 /**
- * A direct-mode miss looks up the preprocessed text's key before compiling:
+ * A direct-mode miss looks up the preprocessed text's key before compiling
+ * where that can pay (a sibling's -D, -MMD, a racy source; a header edit
+ * only with idle copies on, `REPRISE_PREPROCESSOR_FALLBACK_COPIES=1`):
  * a comment appended to a header changes the header's hash (direct miss) but
- * not the preprocessed text, and the object is the same bytes.
+ * not the preprocessed text, and the object is the same bytes. By default a
+ * comment edit is served by text digests (test/e2e/text-digest.test.ts).
  */
+const COPIES = { env: { REPRISE_PREPROCESSOR_FALLBACK_COPIES: "1" } };
 let sb: RepriseSandbox;
 let w: string;
 
@@ -22,7 +26,7 @@ afterAll(async () => {
 });
 
 /** Compiles plainly and through Reprise, asserts the same bytes; returns the stats' change. */
-async function compileAndCompare(argv: string[], outputs: string[]) {
+async function compileAndCompare(argv: string[], outputs: string[], opts: { env?: Record<string, string> } = {}) {
   const clean = () => outputs.forEach((f) => rmSync(join(w, f), { force: true }));
   clean();
   const ref = await plain(argv[0]!, argv.slice(1), w);
@@ -30,7 +34,7 @@ async function compileAndCompare(argv: string[], outputs: string[]) {
   const want = outputs.map((f) => readFileSync(join(w, f)));
   clean();
   const before = await sb.stats();
-  const got = await sb.run(argv, w);
+  const got = await sb.run(argv, w, opts);
   expect(got.exitCode, text(got.stderr)).toBe(0);
   expect(text(got.stderr)).toBe(text(ref.stderr));
   const after = await sb.stats();
@@ -97,21 +101,36 @@ describe.each(["gcc", "clang"])("%s: a comment added to a header", (cc) => {
     expect(await compileAndCompare(argv(["-DONE=2"]), [`${cc}-rec.o`])).toEqual(cc === "clang" ? { direct: 0, preprocessor: 0, misses: 1 } : { direct: 0, preprocessor: 1, misses: 0 });
   });
 
-  it("without -g: served through the preprocessed text's key, object and dep file identical", async () => {
+  it("without -g, idle copies on: served through the preprocessed text's key, object and dep file identical", async () => {
     const header = `include/${cc}-api.h`;
-    writeFileSync(join(w, header), "#define API 7\nint api(int);\n");
+    // A raw-string-like spelling no C lexer may blank around: the header is compared by its bytes, so only the copy serves it.
+    writeFileSync(join(w, header), "#define API 7\nint api(int);\n#define RAWISH R\"(x)\"\n");
     writeFileSync(join(w, `${cc}-use.c`), `#include "${cc}-api.h"\nint use(int x) { return api(x) + API; }\n`);
     const argv = [cc, "-O2", "-Iinclude", "-MD", "-c", `${cc}-use.c`, "-o", `out-${cc}/use.o`];
     mkdirSync(join(w, `out-${cc}`), { recursive: true });
     const outputs = [`out-${cc}/use.o`, `out-${cc}/use.d`];
     const copies = (await sb.stats()).fallbackCopiesLater;
-    expect(await compileAndCompare(argv, outputs)).toEqual({ direct: 0, preprocessor: 0, misses: 1 });
+    expect(await compileAndCompare(argv, outputs, COPIES)).toEqual({ direct: 0, preprocessor: 0, misses: 1 });
     // The copy under the text's key is made while the daemon is idle, not before the compile.
     expect(await idleCopies(copies)).toBeGreaterThanOrEqual(1);
     appendFileSync(join(w, header), "/* a comment the preprocessor drops */\n");
-    expect(await compileAndCompare(argv, outputs)).toEqual({ direct: 0, preprocessor: 1, misses: 0 });
+    expect(await compileAndCompare(argv, outputs, COPIES)).toEqual({ direct: 0, preprocessor: 1, misses: 0 });
     // The fallback hit recorded the new header state in the manifest: the next call hits in direct mode.
+    expect(await compileAndCompare(argv, outputs, COPIES)).toEqual({ direct: 1, preprocessor: 0, misses: 0 });
+  });
+
+  it("without -g, by default: no idle copy; a header comment edit is a direct hit by text digests", async () => {
+    const header = `include/${cc}-dflt.h`;
+    writeFileSync(join(w, header), "#define DFLT 7\nint dflt(int);\n");
+    writeFileSync(join(w, `${cc}-dflt.c`), `#include "${cc}-dflt.h"\nint use(int x) { return dflt(x) + DFLT; }\n`);
+    const argv = [cc, "-O2", "-Iinclude", "-MD", "-c", `${cc}-dflt.c`, "-o", `${cc}-dflt.o`];
+    const outputs = [`${cc}-dflt.o`, `${cc}-dflt.d`];
+    expect(await compileAndCompare(argv, outputs)).toEqual({ direct: 0, preprocessor: 0, misses: 1 });
+    expect((await sb.stats()).fallbackCopiesWaiting).toBe(0);
+    const byText = (await sb.stats()).hitsDirectText;
+    appendFileSync(join(w, header), "/* a comment the preprocessor drops */\n");
     expect(await compileAndCompare(argv, outputs)).toEqual({ direct: 1, preprocessor: 0, misses: 0 });
+    expect((await sb.stats()).hitsDirectText).toBe(byText + 1);
   });
 
   it("a cold miss compiles without preprocessing first; a header changed before the idle copy leaves no copy under the new text", async () => {
@@ -123,15 +142,15 @@ describe.each(["gcc", "clang"])("%s: a comment added to a header", (cc) => {
     const argv = [wrapped.path, "-O2", "-Iinclude", "-c", `${cc}-idle.c`, "-o", `${cc}-idle.o`];
     const copies = (await sb.stats()).fallbackCopiesLater;
     const before = wrapped.runs().length;
-    expect(await compileAndCompare(argv, [`${cc}-idle.o`])).toEqual({ direct: 0, preprocessor: 0, misses: 1 });
+    expect(await compileAndCompare(argv, [`${cc}-idle.o`], COPIES)).toEqual({ direct: 0, preprocessor: 0, misses: 1 });
     const reprise = wrapped.runs().slice(before + 1); // after the plain compile
     expect(reprise[0], "the first run of a cold miss is the compile itself").not.toContain("-E");
     // The text changes before the daemon is idle: the entry must not be copied under the new text's key.
     writeFileSync(join(w, header), "#define IDLE 8\nint idle(int);\n");
-    expect(await compileAndCompare([cc, "-O2", "-c", `${cc}-other.c`, "-o", `${cc}-other.o`], [`${cc}-other.o`])).toMatchObject({ misses: 1 });
+    expect(await compileAndCompare([cc, "-O2", "-c", `${cc}-other.c`, "-o", `${cc}-other.o`], [`${cc}-other.o`], COPIES)).toMatchObject({ misses: 1 });
     // Both misses' copies were decided on: only the second one's files are unchanged.
     expect(await idleCopies(copies)).toBeGreaterThanOrEqual(1);
-    expect(await compileAndCompare(argv, [`${cc}-idle.o`])).toEqual({ direct: 0, preprocessor: 0, misses: 1 });
+    expect(await compileAndCompare(argv, [`${cc}-idle.o`], COPIES)).toEqual({ direct: 0, preprocessor: 0, misses: 1 });
   });
 
   it("with -g: no fallback (debug info records what the text lacks), compiled again", async () => {

@@ -7,6 +7,7 @@ import { listFromReadTrace } from "./compile-listing.js";
 import { gccToolchainSpec, toolchainPlatforms } from "./toolchain.js";
 import { gccPortableToolchain } from "./portable.js";
 import { parseIncludeSearch } from "./include-search.js";
+import { commentBlindText, type TextDialect } from "./comment-blind-text.js";
 
 export const PLUGIN_NAME = "@reprise/plugin-gcc";
 
@@ -19,6 +20,7 @@ export const gccPlugin: ReprisePlugin = {
     engine.hooks.adaptOutput.for("gcc").tap(PLUGIN_NAME, (input) => adaptGccLikeOutput(input, gccDialect));
     engine.hooks.listDependencies.for("gcc").tap(PLUGIN_NAME, (input) => listFromReadTrace(input));
     engine.hooks.includeSearch.for("gcc").tap(PLUGIN_NAME, (output) => parseIncludeSearch(output));
+    engine.hooks.textDigest.for("gcc").tap(PLUGIN_NAME, ({ data, dialect }) => commentBlindText(data, dialect as TextDialect));
     engine.hooks.packageToolchain.tapPromise(PLUGIN_NAME, async (compiler) => (compiler.family === "gcc" ? gccToolchainSpec(compiler) : undefined));
     engine.hooks.resolveArchitecture.tapPromise(PLUGIN_NAME, async ({ toolchain }) => (toolchain?.family === "gcc" ? toolchainPlatforms(toolchain) : undefined));
     engine.hooks.portableToolchain.tapPromise(PLUGIN_NAME, async ({ compiler, target }) => (compiler.family === "gcc" ? gccPortableToolchain(compiler, target) : undefined));
@@ -30,6 +32,8 @@ export default gccPlugin;
 export { detectGcc, isCxxDriver } from "./detect.js";
 export { gccDialect, GCC_JOB_ENV, LOADER_ENV, TIME_MARKERS, type GccLikeDialect, type LexedOption } from "./dialect.js";
 export { parseGccLikeArguments } from "./parse-arguments.js";
+export { commentBlindText, type CommentBlindText, type TextDialect } from "./comment-blind-text.js";
+export { textDialect } from "./text-dialect.js";
 export { includeSearchArgv, parseIncludeSearch } from "./include-search.js";
 export { adaptGccLikeOutput } from "./adapt-output.js";
 export { listFromDependencyDot, listFromReadTrace, planListing, type CompileListing, type ListingPlan } from "./compile-listing.js";

@@ -12,6 +12,7 @@ import { expandResponseFiles } from "./response-files.js";
 import { applyNativeExpansion, isNativeCpuOption, resolveNativeCpu } from "./native-cpu.js";
 import { planListing, type ListingPlan } from "./compile-listing.js";
 import { includeSearchArgv } from "./include-search.js";
+import { textDialect } from "./text-dialect.js";
 
 /** `node -e` scripts standing in for the preprocessor and the dependency scan of already preprocessed input. */
 
@@ -109,6 +110,9 @@ export function parseGccLikeArguments(input: ParseInput, dialect: GccLikeDialect
     colorDiagnostics,
     extraInputFiles: facts.extraInputFiles.map((f) => resolve(cwd, f)),
   };
+  // Comments blanked, the text gives the same tokens: where the preprocessed text determines the outputs, so does it.
+  const textRead = invocation.preprocessedDeterminesOutputs ? textDialect(source.language, expanded.args) : undefined;
+  if (textRead) invocation.textDigest = { dialect: textRead };
   if (expanded.args.some(isNativeCpuOption)) {
     const native = resolveNativeCpu(input.compiler, expanded.args.filter(isNativeCpuOption), dialect.nativeCpu.resolver, env);
     // A key that did not name the CPU would serve one machine's objects to another.

@@ -436,3 +436,36 @@ describe("-S and -fprofile-generate are cached", () => {
     }
   });
 });
+
+describe("GCC: text digests (comment-blind headers)", () => {
+  const dialectOf = (args: string[]) => expectCacheable(parse(args)).textDigest?.dialect;
+
+  it("C and C++ without -g read headers comment-blind; C++14 and later with digit separators", () => {
+    expect(dialectOf(["-O2", "-c", "a.c"])).toBe("c");
+    expect(dialectOf(["-O2", "-std=gnu89", "-c", "a.c"])).toBe("c");
+    expect(dialectOf(["-O2", "-c", "a.cc"])).toBe("c++");
+    expect(dialectOf(["-O2", "-std=c++17", "-c", "a.cc"])).toBe("c++");
+    expect(dialectOf(["-O2", "-std=c++11", "-c", "a.cc"])).toBe("c");
+    expect(dialectOf(["-O2", "-c", "a.m"])).toBe("c");
+  });
+
+  it("not where comments or the text's spacing may reach the outputs or the diagnostics", () => {
+    for (const args of [
+      ["-g", "-c", "a.c"],
+      ["--coverage", "-c", "a.c"],
+      ["-C", "-c", "a.c"],
+      ["-CC", "-c", "a.c"],
+      ["-traditional-cpp", "-c", "a.c"],
+      ["-Wp,-C", "-c", "a.c"],
+      ["-std=c89", "-c", "a.c"],
+      ["-ansi", "-c", "a.c"],
+      ["-Wdocumentation", "-c", "a.c"],
+      ["-Werror=documentation", "-c", "a.c"],
+      ["-Wimplicit-fallthrough=1", "-c", "a.c"],
+      ["-c", "a.S"],
+      ["-c", "a.i"],
+    ]) {
+      expect(dialectOf(args), args.join(" ")).toBeUndefined();
+    }
+  });
+});

@@ -21,6 +21,8 @@ export function formatStats(r: StatsReply): string {
     ["Compile requests", String(s.calls)],
     ["Cache hits", `${hits}${cacheable ? ` (${((100 * hits) / cacheable).toFixed(1)} %)` : ""}`],
     ["  direct", String(s.hitsDirect)],
+    // Older stats files lack the field.
+    ["    of which by text (a comment edited)", String(s.hitsDirectText ?? 0)],
     ["    answered by the native client", String(s.hitsByClient ?? 0)],
     ["  preprocessed", String(s.hitsPreprocessor)],
     ["Cache misses", String(s.misses)],

@@ -22,6 +22,8 @@ function effectiveValues(s: Settings): Record<Key, unknown> {
     levels: s.levels,
     recache: s.recache,
     preprocessorFallback: s.preprocessorFallback,
+    preprocessorFallbackCopies: s.preprocessorFallbackCopies,
+    textDigests: s.textDigests,
     baseDirs: s.baseDirs,
     remote: s.remote,
     // The token is a secret: shown only as set or not.

@@ -19,6 +19,8 @@ export const ENV_KEYS = {
   REPRISE_RECACHE: "recache",
   REPRISE_BASEDIRS: "baseDirs",
   REPRISE_PREPROCESSOR_FALLBACK: "preprocessorFallback",
+  REPRISE_PREPROCESSOR_FALLBACK_COPIES: "preprocessorFallbackCopies",
+  REPRISE_TEXT_DIGESTS: "textDigests",
   REPRISE_REMOTE_CONNECT_TIMEOUT_MS: "remote.connectTimeoutMs",
   REPRISE_REMOTE_TIMEOUT_MS: "remote.requestTimeoutMs",
   REPRISE_REMOTE_BREAKER_COOLDOWN_MS: "remote.breakerCooldownMs",
@@ -86,6 +88,8 @@ export function configFromEnv(env: Readonly<Record<string, string | undefined>>)
       case "disable":
       case "recache":
       case "preprocessorFallback":
+      case "preprocessorFallbackCopies":
+      case "textDigests":
         out[key] = parseBoolean(name, key, raw);
         break;
       case "idleTimeout":

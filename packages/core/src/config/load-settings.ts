@@ -124,6 +124,8 @@ export class SettingsLoader {
       recache: merged.recache ?? false,
       baseDirs: normaliseBaseDirs(merged.baseDirs ?? []),
       preprocessorFallback: merged.preprocessorFallback ?? true,
+      preprocessorFallbackCopies: merged.preprocessorFallbackCopies ?? false,
+      textDigests: merged.textDigests ?? true,
       remote: { ...DEFAULTS.remote, ...merged.remote },
       ...(merged.hermetic ? { hermetic: merged.hermetic } : {}),
       sandboxOptions: merged.sandboxOptions ?? {},

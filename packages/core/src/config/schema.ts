@@ -122,6 +122,13 @@ export const configSchema = z
     /** Absolute directories whose paths enter keys relative to them, so checkouts at other paths share entries (docs/sharing.md). */
     /** A direct-mode miss looks up the preprocessed text's key before compiling, where that gives the same bytes (docs/sharing.md). */
     preprocessorFallback: z.boolean(),
+    /**
+     * Also make, while the daemon is idle, a preprocessed-text copy of every silent cold miss (a `cc -E` each; off by
+     * default: text digests serve a header's comment edit without them, docs/sharing.md).
+     */
+    preprocessorFallbackCopies: z.boolean(),
+    /** Direct mode records and matches headers by their text digests too, where the plugin reads text (a comment edit still hits). */
+    textDigests: z.boolean(),
     baseDirs: z.array(z.string().min(1).refine((p) => p.startsWith("/"), "each base directory must be an absolute path")),
   })
   .strict()
@@ -171,6 +178,8 @@ export interface Settings {
   recache: boolean;
   remote: RemoteSettings;
   preprocessorFallback: boolean;
+  preprocessorFallbackCopies: boolean;
+  textDigests: boolean;
   /** Absolute, normalised, without a trailing slash; longest first. */
   baseDirs: string[];
   /** Sandbox that compiles misses, or undefined for ordinary local compiles. */

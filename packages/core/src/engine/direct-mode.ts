@@ -6,6 +6,7 @@ import { decodeManifest, encodeManifest, type Manifest, type ManifestEntry } fro
 import { CorruptEntryError, EntryKeyMismatchError } from "../util/errors.js";
 import type { PathSharing } from "./base-dirs.js";
 import { guardsHold } from "./absent-guards.js";
+import type { TextReading } from "../hashing/text-digest.js";
 
 /** Told about a stored blob that was refused (and removed): corrupt, outdated, or not bound to its key. */
 export type RejectedBlob = (err: CorruptEntryError) => void;
@@ -27,6 +28,8 @@ export function directResultKey(
   preprocessor?: boolean,
 ): string {
   const h = new KeyHasher().add("manifest", manifestKey);
+  // Text digests are not part of it: they only say which other contents give the same result (and results stored
+  // before they existed keep their keys).
   for (const f of files) h.add("path", f.path).add("hash", f.hash);
   if (date) h.add("date", date);
   for (const v of env) h.add("envName", v.name).add("envValue", v.value ?? "\0unset");
@@ -186,6 +189,55 @@ export async function matchManifest(manifest: Manifest, hashes: FileHashCache, e
       }
     }
     if (matches && guardsHold(entry.absent, sharing ? (p) => sharing.absolute(p) : undefined)) return entry;
+  }
+  return undefined;
+}
+
+/** A manifest entry whose files changed only where their text digests do not show it, with the files as they are now. */
+export interface TextMatch {
+  entry: ManifestEntry;
+  /** The entry's files with their content (and text digest) now, paths as recorded. */
+  files: ManifestEntry["files"];
+  /** The files whose content differs from the entry's (their texts match). */
+  changed: string[];
+}
+
+/**
+ * The first entry that matches by text: every recorded file has its
+ * recorded content or, where it recorded a text digest, that text
+ * (`reading`); the other conditions are matchManifest's. Asked only on a
+ * miss whose manifest exists but matched nothing. `refused`: a file whose
+ * content holds such tokens (a time macro) is never matched by text.
+ */
+export async function matchManifestByText(
+  manifest: Manifest,
+  hashes: FileHashCache,
+  env: Readonly<Record<string, string>>,
+  reading: TextReading,
+  tokens: readonly string[],
+  refused: (found: string[]) => boolean,
+  sharing?: PathSharing,
+): Promise<TextMatch | undefined> {
+  const day = today();
+  for (const entry of manifest.entries) {
+    if (entry.preprocessor || !entry.files.some((f) => f.text !== undefined)) continue;
+    if (entry.date && entry.date !== day) continue;
+    if (entry.root !== undefined && entry.root !== sharing?.root) continue;
+    if (entry.env?.some((v) => (env[v.name] ?? null) !== v.value)) continue;
+    const files: ManifestEntry["files"] = [];
+    const changed: string[] = [];
+    for (const f of entry.files) {
+      const path = sharing ? sharing.absolute(f.path) : f.path;
+      const now = await hashes.digest(path, tokens, reading);
+      if (!now || now.text?.embeds || refused(now.tokens)) break;
+      if (now.hash !== f.hash) {
+        if (f.text === undefined || now.text?.hash !== f.text) break;
+        changed.push(path);
+      }
+      files.push({ path: f.path, hash: now.hash, size: now.size, ...(now.text?.hash !== undefined ? { text: now.text.hash } : {}) });
+    }
+    if (files.length < entry.files.length || changed.length === 0) continue;
+    if (guardsHold(entry.absent, sharing ? (p) => sharing.absolute(p) : undefined)) return { entry, files, changed };
   }
   return undefined;
 }

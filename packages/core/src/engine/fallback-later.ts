@@ -14,6 +14,8 @@ export interface LaterCopy {
 interface Queued {
   /** Dropped once made: the sibling map keeps this record for a while, not the call it held. */
   copy?: LaterCopy;
+  /** Made when the daemon is idle (`preprocessorFallbackCopies`); otherwise only when a sibling asks, and dropped once idle. */
+  idle: boolean;
   running?: Promise<void>;
 }
 
@@ -21,15 +23,24 @@ interface Queued {
 const IDLE_MS = 2000;
 /** Most copies waiting: past it the oldest are dropped (their entries only miss the fallback). */
 const MAX_QUEUED = 10_000;
+/**
+ * How long copies kept for siblings only stay after the last call: longer
+ * than the gaps of one build (a link, a slow compile elsewhere), so a
+ * sibling target compiled later in the build still finds its copy; then the
+ * memory they hold (each keeps its call and manifest entry) is freed.
+ */
+const SIBLING_KEEP_MS = 60_000;
+/** Most copies kept for siblings only (each holds its call's request and file list): past it the oldest are dropped. */
+const MAX_SIBLING_ONLY = 2_000;
 
 /**
  * When a direct-mode miss preprocesses its source for the fallback key.
  *
  * A cold miss has nothing the preprocessed text could find yet, so it
- * compiles at once; the copy under its text's key (what a later call finds
- * after a header changed only in a comment) is made while the daemon is
- * idle, at low priority, instead of competing with the build's compiles.
- * Only a call that can use the fallback now preprocesses before compiling:
+ * compiles at once. The copy under its text's key is made when a sibling
+ * asks for it; with `preprocessorFallbackCopies`, also while the daemon is
+ * idle, at low priority (a header's comment edit is served by text digests
+ * without it). Only a call that can use the fallback now preprocesses before compiling:
  * one whose manifest exists (something it read changed), or whose sibling —
  * the same source and arguments but for those only the preprocessor reads,
  * such as -D — was compiled in this daemon; that sibling's copy is made
@@ -51,15 +62,21 @@ export class FallbackLater {
     private readonly logger: Logger,
     /** Told how many copies wait, whenever that changes. */
     private readonly waiting: (n: number) => void = () => {},
+    private readonly siblingKeepMs = SIBLING_KEEP_MS,
   ) {}
+
+  private dropTimer: NodeJS.Timeout | undefined;
 
   callStarted(): void {
     this.active++;
     clearTimeout(this.timer);
+    clearTimeout(this.dropTimer);
   }
 
   callEnded(): void {
-    if (--this.active === 0 && (this.queue.size > 0 || this.chores.length > 0)) this.armIdle();
+    if (--this.active !== 0) return;
+    if (this.queue.size > 0 || this.chores.length > 0) this.armIdle();
+    this.armDrop();
   }
 
   /** Runs `chore` once the daemon is idle, before any copy; dropped past MAX_QUEUED or on close. */
@@ -73,21 +90,25 @@ export class FallbackLater {
    * A miss of `siblingKey` starts compiling without preprocessing: `settle`
    * must be called once it was stored (with the copy to make later) or not.
    */
-  register(siblingKey: string): (copy: LaterCopy | undefined) => void {
+  register(siblingKey: string, idle: boolean): (copy: LaterCopy | undefined) => void {
     let settle!: (q: Queued | undefined) => void;
     this.siblings.set(siblingKey, new Promise((r) => (settle = r)));
     return (copy) => {
       if (!copy || this.closed) return settle(undefined);
-      const queued: Queued = { copy };
+      const queued: Queued = { copy, idle };
       this.queue.set(copy, queued);
+      if (!idle && this.siblingOnly() > MAX_SIBLING_ONLY) this.dropSiblingOnly(1);
       if (this.queue.size > MAX_QUEUED) {
         const [oldest, dropped] = this.queue.entries().next().value!;
         this.queue.delete(oldest);
         if (!dropped.running) dropped.copy = undefined;
       }
-      this.waiting(this.queue.size);
+      this.waiting(this.idleCopies());
       settle(queued);
-      if (this.active === 0) this.armIdle();
+      if (this.active === 0) {
+        this.armIdle();
+        this.armDrop();
+      }
     };
   }
 
@@ -113,6 +134,7 @@ export class FallbackLater {
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.timer);
+    clearTimeout(this.dropTimer);
     this.queue.clear();
     this.chores.length = 0;
     this.waiting(0);
@@ -129,7 +151,7 @@ export class FallbackLater {
         // Counted as waiting until made: a caller seeing none waiting sees every copy.
         this.queue.delete(copy);
         queued.copy = undefined;
-        this.waiting(this.queue.size);
+        this.waiting(this.idleCopies());
       });
     return queued.running;
   }
@@ -161,10 +183,43 @@ export class FallbackLater {
     }
   }
 
-  /** The oldest copy not being made (one a waiting sibling runs stays queued until made). */
+  /** The oldest copy to make while idle, not being made (one a waiting sibling runs stays queued until made). */
   private firstWaiting(): Queued | undefined {
-    for (const q of this.queue.values()) if (!q.running) return q;
+    for (const q of this.queue.values()) if (!q.running && q.idle) return q;
     return undefined;
+  }
+
+  /** Copies waiting for the daemon to be idle (those kept for siblings only are not counted). */
+  private idleCopies(): number {
+    let n = 0;
+    for (const q of this.queue.values()) if (q.idle) n++;
+    return n;
+  }
+
+  /** Copies kept for siblings only (not counted as waiting: no idle time makes them). */
+  siblingOnly(): number {
+    return this.queue.size - this.idleCopies();
+  }
+
+  /** Drops the oldest `limit` copies kept for siblings only (all by default): the build that could ask for them is over. */
+  private dropSiblingOnly(limit = Infinity): void {
+    let dropped = 0;
+    for (const [copy, q] of this.queue) {
+      if (dropped >= limit) break;
+      if (q.idle || q.running) continue;
+      this.queue.delete(copy);
+      q.copy = undefined;
+      dropped++;
+    }
+  }
+
+  private armDrop(): void {
+    clearTimeout(this.dropTimer);
+    if (this.closed || this.siblingOnly() === 0) return;
+    this.dropTimer = setTimeout(() => {
+      if (this.active === 0) this.dropSiblingOnly();
+    }, this.siblingKeepMs);
+    this.dropTimer.unref();
   }
 
   private armIdle(): void {

@@ -29,8 +29,10 @@ export async function fallbackTiming(d: ModeDeps, dc: DirectCall): Promise<Fallb
   if (call.settings.recache || !call.settings.preprocessorFallback || !inv.preprocessedDeterminesOutputs || !inv.preprocessArgv) return undefined;
   const base = await baseKey(call.project.engine, d.hashes, call.request, call.compiler, inv, "preprocessor");
   const siblingKey = base.fork().add("sibling", inv.sourceFile).add("sourceHash", dc.sourceHash).digest();
-  // A manifest without a match: something this call read changed since, and the text may still be the same.
-  const changed = d.manifests.get(call.storage, dc.manifestKey) !== undefined;
+  // A manifest without a match: something this call read changed since, and the text may still be the same. Only worth a
+  // preprocessor run where idle copies are made: otherwise text digests have already served a comment edit, and no copy
+  // of the older state waits under its text's key.
+  const changed = call.settings.preprocessorFallbackCopies && d.manifests.get(call.storage, dc.manifestKey) !== undefined;
   // -MMD leaves files out: the preprocessing's complete list then replaces a scan that would cost as much.
   const scanned = inv.dependencies.scanArgv !== undefined;
   const source = await d.hashes.digestWithChangeTime(inv.sourceFile, dc.tokens);
@@ -39,7 +41,7 @@ export async function fallbackTiming(d: ModeDeps, dc: DirectCall): Promise<Fallb
     d.later.noteSibling(siblingKey);
     return { now: true, base, ...(racy ? { racy } : {}) };
   }
-  return { now: false, base, later: d.later.register(siblingKey) };
+  return { now: false, base, later: d.later.register(siblingKey, call.settings.preprocessorFallbackCopies) };
 }
 
 /**

@@ -165,6 +165,20 @@ export interface DependencyListInput {
   depText: string | undefined;
 }
 
+/** A file read by a compile whose invocation names `textDigest`: its bytes, and the invocation's dialect. */
+export interface TextDigestInput {
+  data: Buffer;
+  dialect: string;
+}
+
+/** What a `textDigest` tap returns. */
+export interface TextDigestResult {
+  /** The file as the compile's outputs depend on it (e.g. comments blanked); null when only its exact bytes can tell. */
+  text: Buffer | null;
+  /** The file makes more than its text matter to the whole compile (C23 `#embed` reads another file's bytes; a pragma turns on a warning that reads comments): no file of such a compile is compared by text. */
+  embeds?: boolean;
+}
+
 /** What `includeSearch` reads: how the call's `includeSearchArgv` ran (in the call's working directory and environment). */
 export interface IncludeSearchOutput {
   stdout: string;
@@ -220,6 +234,15 @@ export function createHooks() {
      * cannot tell: the engine then runs `dependencies.scanArgv`.
      */
     listDependencies: new HookMap(() => new SyncBailHook<[DependencyListInput], string[] | null | undefined>(["input"])),
+    /**
+     * Keyed by `CompilerInfo.family`. Bail: for a call whose invocation names
+     * `textDigest`, a file it read as its outputs depend on it (two files with
+     * equal texts give equal outputs of a silent compile). Asked once per file
+     * content and dialect per daemon, when a silent miss's manifest entry is
+     * stored and when a direct-mode lookup finds no entry by content; never
+     * on a hit.
+     */
+    textDigest: new HookMap(() => new SyncBailHook<[TextDigestInput], TextDigestResult | undefined>(["input"])),
     /** Bail: first plugin that serves `settings.kind` returns the storage. The local disk store is built in. */
     createStorage: new SyncBailHook<[StorageSettings], CacheStorage | undefined>(["settings"]),
     /** Bail: the compiler's plugin lists the files that make it runnable elsewhere. */

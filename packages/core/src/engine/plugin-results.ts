@@ -61,6 +61,7 @@ export const compileInvocationSchema = z.object({
   volatileMarkers: z.array(z.object({ token: nonEmpty, effect: z.enum(["date", "uncacheable"]) })),
   dependsOnCwd: z.boolean(),
   preprocessedDeterminesOutputs: z.boolean().optional(),
+  textDigest: z.object({ dialect: nonEmpty }).optional(),
   pathRecording: z
     .object({
       debugInfo: z.boolean(),
@@ -145,6 +146,9 @@ export const adaptedOutputSchema = z.union([bytes, z.null()]);
 
 /** What a `listDependencies` tap returns: every file the compile read (absolute), or null when it cannot tell. */
 export const dependencyListSchema = z.union([z.array(absolutePath), z.null()]);
+
+/** What a `textDigest` tap returns: the file's text as the compile reads it (null: only its exact bytes tell), and whether it brings in another file's bytes. */
+export const textDigestSchema = z.object({ text: z.union([bytes, z.null()]), embeds: z.boolean().optional() });
 
 /** What a `compileMiss` tap returns when it compiled the miss (its outputs are already written). */
 export const missCompileResultSchema = z.object({

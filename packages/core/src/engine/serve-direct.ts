@@ -5,7 +5,9 @@ import type { Claim } from "./store-miss.js";
 import type { CompileInvocation } from "./types.js";
 import { baseKey } from "./cache-key.js";
 import { parseDepFileWithEnv } from "./dep-file.js";
-import { directResultKey, findInManifest, recordInManifest, today } from "./direct-mode.js";
+import { directResultKey, findInManifest, matchManifestByText, recordInManifest, today, type TextMatch } from "./direct-mode.js";
+import { textReadingFor } from "./text-reading.js";
+import type { TextReading } from "../hashing/text-digest.js";
 import { pathSharing, type PathSharing, type ReplayedParts } from "./base-dirs.js";
 import { preprocessedFallbackKey } from "./preprocessor-fallback.js";
 import { changedSince, fallbackTiming, hashListed, laterCopy, sameHashes } from "./fallback-timing.js";
@@ -54,7 +56,13 @@ export async function serveDirectMode(d: ModeDeps, call: Call): Promise<CallResu
     const hit = await d.hits.tryHit(call, match.resultKey, "direct", false, sharing ? undefined : { match, sourceHash: source.hash, tokens, headerTokens: [] }, sharing);
     if (hit) return hit;
   }
-  const direct: DirectCall = { call, manifestKey, sourceHash: source.hash, sourceTokens: source.tokens, tokens, sharing };
+  const reading = call.settings.textDigests ? textReadingFor(call.project.engine, call.compiler.family, inv) : undefined;
+  const direct: DirectCall = { call, manifestKey, sourceHash: source.hash, sourceTokens: source.tokens, tokens, sharing, ...(reading ? { reading } : {}) };
+  if (!match && reading) {
+    // Something this call read changed since: maybe only where its text does not show it (a header's comment).
+    const byText = await serveByText(d, direct, reading);
+    if (byText) return byText;
+  }
   const when = await fallbackTiming(d, direct);
   const fallback = when?.now ? await preprocessedFallbackKey(call.project.engine, d.hashes, d.limit, call.request, call.compiler, inv, { base: when.base }) : undefined;
   let claim: Claim | undefined;
@@ -88,8 +96,9 @@ export async function serveDirectMode(d: ModeDeps, call: Call): Promise<CallResu
       manifestKey,
       async (depText, compileStart, outputs, run) => {
         const stored = sharing?.stored({ outputs, stdout: run.stdout, stderr: run.stderr }) ?? { outputs, stdout: run.stdout, stderr: run.stderr };
-        const made = await directEntry(d, direct, known?.text ?? depText, known?.since ?? compileStart, stored);
         const silent = run.stdout.length === 0 && run.stderr.length === 0;
+        // Text digests only for a silent compile: diagnostics quote source lines, comments included.
+        const made = await directEntry(d, direct, known?.text ?? depText, known?.since ?? compileStart, stored, silent);
         if (made?.preprocessor) {
           // A file read probes through a macro: the next call uses preprocessor mode; keep the result where it looks.
           await recordInManifest(call.storage, manifestKey, made, d.manifests);
@@ -125,15 +134,17 @@ export interface DirectCall {
   sourceTokens: string[];
   tokens: string[];
   sharing: PathSharing | undefined;
+  /** How files are read for their text digests, when the call's plugin says the text determines the outputs. */
+  reading?: TextReading;
 }
 
 /**
  * The manifest entry (and its result key) of a compile that read what `depText` lists; undefined when it must not be recorded.
  * `replayed`: the outputs and the streams a hit replays, as stored (checked for where this checkout is).
  */
-async function directEntry(d: ModeDeps, dc: DirectCall, depText: string | undefined, since: number, replayed: ReplayedParts): Promise<ManifestEntry | undefined> {
+async function directEntry(d: ModeDeps, dc: DirectCall, depText: string | undefined, since: number, replayed: ReplayedParts, silent: boolean): Promise<ManifestEntry | undefined> {
   const { call, sharing } = dc;
-  const files = await collectIncludes(d, call, depText, since, dc.tokens);
+  const files = await collectIncludes(d, call, depText, since, dc.tokens, silent ? dc.reading : undefined);
   if (!files) return undefined;
   const read = new Map([[call.inv.sourceFile, dc.sourceHash], ...files.list.map((f): [string, string] => [f.path, f.hash])]);
   const probing = new Set(files.probing);
@@ -188,9 +199,47 @@ function recordFallbackHit(d: ModeDeps, dc: DirectCall, fallbackKey: string, dep
     const served = d.hits.remembered(call.storage, fallbackKey);
     if (!served) return;
     const stored = dc.sharing?.stored(served) ?? served;
-    const made = await directEntry(d, dc, depText, since, stored);
+    // Served through the fallback: a silent entry.
+    const made = await directEntry(d, dc, depText, since, stored, true);
     if (!made || made.preprocessor) return;
     await d.misses.writeEntry(call, made.resultKey, stored);
+    await recordDirect(d, dc, made);
+  });
+}
+
+/**
+ * A hit on an entry whose files changed only where their text digests do
+ * not show it (a comment in a header). Only silent entries carry text
+ * digests, and only they are served. After the answer, the entry is stored
+ * under the files' new content too, so the next identical call is a plain
+ * direct hit (and the native client's).
+ */
+async function serveByText(d: ModeDeps, dc: DirectCall, reading: TextReading): Promise<CallResult | undefined> {
+  const { call, sharing } = dc;
+  const manifest = d.manifests.get(call.storage, dc.manifestKey);
+  if (!manifest || call.settings.recache) return undefined;
+  const match = await matchManifestByText(manifest, d.hashes, call.request.env, reading, dc.tokens, (found) => isUncacheable(call.inv, found), sharing);
+  if (!match) return undefined;
+  // Text digests are recorded for silent compiles only; checked again here (a shared cache may hold anything).
+  const stored = await d.hits.entry(call.storage, match.entry.resultKey);
+  if (!stored || stored.stdout.length > 0 || stored.stderr.length > 0) return undefined;
+  const hit = await d.hits.tryHit(call, match.entry.resultKey, "direct", false, undefined, sharing);
+  if (!hit) return undefined;
+  d.stats.directTextHit();
+  call.log.debug("%s: hit by text digests (%s changed only where the text does not show it)", call.inv.sourceFile, match.changed.join(", "));
+  recordTextHit(d, dc, match);
+  return hit;
+}
+
+function recordTextHit(d: ModeDeps, dc: DirectCall, match: TextMatch): void {
+  const { call } = dc;
+  const { entry, files } = match;
+  d.misses.later(dc.manifestKey, async () => {
+    const served = d.hits.remembered(call.storage, entry.resultKey);
+    if (!served) return;
+    const resultKey = directResultKey(dc.manifestKey, files, entry.date, entry.env, entry.root);
+    const made: ManifestEntry = { ...entry, files, resultKey };
+    await d.misses.writeEntry(call, resultKey, served);
     await recordDirect(d, dc, made);
   });
 }
@@ -206,6 +255,7 @@ async function collectIncludes(
   depText: string | undefined,
   compileStart: number,
   tokens: string[],
+  reading: TextReading | undefined,
 ): Promise<{ list: ManifestEntry["files"]; dated: boolean; env: EnvDep[]; found: string[]; probing: string[] } | undefined> {
   const deps = call.inv.dependencies;
   let paths: string[] = [];
@@ -220,8 +270,10 @@ async function collectIncludes(
   const seen = new Set<string>();
   let dated = false;
   const probing: string[] = [];
+  let embeds = false;
   for (const path of [call.inv.sourceFile, ...paths]) {
-    const found = await d.hashes.digestWithChangeTime(path, tokens);
+    // The source's content is in the manifest key: only the files it reads are compared by text.
+    const found = await d.hashes.digestWithChangeTime(path, tokens, path === call.inv.sourceFile ? undefined : reading);
     if (!found || changedSince(found, compileStart)) {
       d.logger.info("%s changed during the compile of %s; not recording it for direct mode", path, basename(call.inv.sourceFile));
       return undefined;
@@ -235,7 +287,10 @@ async function collectIncludes(
     if (digest.tokens.some((t) => markerEffect(call.inv, t) === "date")) dated = true;
     for (const t of digest.tokens) seen.add(t);
     if (digest.tokens.includes(PROBE_TOKEN)) probing.push(path);
-    list.push({ path, hash: digest.hash, size: digest.size });
+    if (digest.text?.embeds) embeds = true;
+    list.push({ path, hash: digest.hash, size: digest.size, ...(digest.text?.hash !== undefined ? { text: digest.text.hash } : {}) });
   }
-  return { list, dated, env, found: [...seen], probing };
+  // A file that brings in another file's bytes (#embed): every file is compared by its content.
+  const kept = embeds ? list.map(({ path, hash, size }) => ({ path, hash, size })) : list;
+  return { list: kept, dated, env, found: [...seen], probing };
 }

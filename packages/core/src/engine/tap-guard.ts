@@ -5,6 +5,7 @@ import {
   cacheStorageSchema,
   compilerDetectionSchema,
   dependencyListSchema,
+  textDigestSchema,
   describeIssue,
   missCompileResultSchema,
   parseResultSchema,
@@ -134,6 +135,12 @@ export function guardHooks(hooks: EngineHooks, currentPlugin: () => string | und
   hooks.listDependencies.intercept({
     factory: (key, hook) => {
       hook.intercept(register({ hook: `listDependencies.for("${String(key)}")`, schema: dependencyListSchema }) as never);
+      return hook;
+    },
+  });
+  hooks.textDigest.intercept({
+    factory: (key, hook) => {
+      hook.intercept(register({ hook: `textDigest.for("${String(key)}")`, schema: textDigestSchema }) as never);
       return hook;
     },
   });

@@ -292,6 +292,15 @@ export interface CompileInvocation {
    */
   preprocessedDeterminesOutputs?: boolean;
   /**
+   * The outputs are given by each file's text as the family's `textDigest`
+   * hook reads it (for C: comments blanked, every token at its line and
+   * column), in this `dialect` (passed to the hook). A direct-mode entry of
+   * a silent compile then records each file's text digest, and a call whose
+   * files changed only where the text does not show (a header's comment)
+   * hits. Absent: files are compared by their exact content only.
+   */
+  textDigest?: { dialect: string };
+  /**
    * How the outputs record paths, for `baseDirs` (docs/sharing.md). Absent:
    * the engine cannot tell, and keys the call's paths as they are.
    */

@@ -4,7 +4,8 @@ import { basename, join } from "node:path";
 import type pLimit from "p-limit";
 import { baseKey } from "../engine/cache-key.js";
 import { pathSharing, type PathSharing } from "../engine/base-dirs.js";
-import { findInManifest, ManifestMemo, readManifest, today } from "../engine/direct-mode.js";
+import { findInManifest, ManifestMemo, matchManifestByText, readManifest, today } from "../engine/direct-mode.js";
+import { textReadingFor } from "../engine/text-reading.js";
 import { preprocessedFallbackKey, readFallbackCopy, runPreprocessor } from "../engine/preprocessor-fallback.js";
 import { runCompiler } from "../engine/run-compiler.js";
 import { stillAbsent } from "../engine/absent-guards.js";
@@ -51,6 +52,8 @@ interface Looked {
   inv: CompileInvocation;
   now: KeyDescription;
   hit: boolean;
+  /** A direct hit by text digests: the files that changed only where their text does not show it. */
+  byText?: string[];
   /** baseDirs in use: manifest paths are relative to the base directory. */
   sharing?: PathSharing;
 }
@@ -90,6 +93,7 @@ export async function explainCall(d: ExplainDeps, request: CompileRequest): Prom
   const key = await baseKey(project.engine, d.hashes, request, compiler, inv, mode, sharing);
   const has = async (resultKey: string) => d.remembered(real, resultKey) || (await storage.read("result", resultKey)) !== undefined;
   let hit: boolean;
+  let byText: string[] | undefined;
   if (mode === "direct") {
     const manifestKey = key.add("source", sharing ? sharing.relative(inv.sourceFile) : inv.sourceFile).add("sourceHash", source.hash).digest();
     await d.pending(manifestKey);
@@ -103,6 +107,17 @@ export async function explainCall(d: ExplainDeps, request: CompileRequest): Prom
       return answer(d, { settings, storage, request, compilerPath: compiler.path, inv, now: { ...now, mode: "preprocessor" }, hit: ppHit });
     }
     hit = !!match && !settings.recache && (await has(match.resultKey));
+    const reading = settings.textDigests ? textReadingFor(project.engine, compiler.family, inv) : undefined;
+    if (!hit && !settings.recache && reading) {
+      // As the compile service does next: an entry whose files changed only where their text does not show it.
+      const manifest = await readManifest(storage, manifestKey);
+      const uncacheable = (found: string[]) => inv.volatileMarkers.some((m) => m.effect === "uncacheable" && found.includes(m.token));
+      const text = manifest && (await matchManifestByText(manifest, d.hashes, request.env, reading, tokens, uncacheable, sharing));
+      if (text && (await has(text.entry.resultKey))) {
+        hit = true;
+        byText = text.changed;
+      }
+    }
     if (!hit && !settings.recache && settings.preprocessorFallback) {
       // A direct-mode miss looks up the preprocessed text's key before compiling: a silent copy there is served.
       const fallbackKey = (await preprocessedFallbackKey(project.engine, d.hashes, d.limit, request, compiler, inv))?.key;
@@ -118,11 +133,15 @@ export async function explainCall(d: ExplainDeps, request: CompileRequest): Prom
     await d.pending(resultKey);
     hit = !settings.recache && (await has(resultKey));
   }
-  return answer(d, { settings, storage, request, compilerPath: compiler.path, inv, now, hit, ...(sharing ? { sharing } : {}) });
+  return answer(d, { settings, storage, request, compilerPath: compiler.path, inv, now, hit, ...(byText ? { byText } : {}), ...(sharing ? { sharing } : {}) });
 }
 
 async function answer(d: ExplainDeps, l: Looked): Promise<ExplainAnswer> {
   const name = shortPath(l.inv.sourceFile, l.request.cwd);
+  if (l.hit && l.byText) {
+    const changed = l.byText.map((p) => shortPath(p, l.request.cwd)).join(", ");
+    return { result: "hit", summary: `hit: ${name} would be served from the cache (direct mode, by text: ${changed} changed only in comments or trailing whitespace)`, reasons: [] };
+  }
   if (l.hit) return { result: "hit", summary: `hit: ${name} would be served from the cache (${l.now.mode} mode)`, reasons: [] };
   // A miss names the source once, then each difference on its own line.
   if (l.settings.recache) return { result: "miss", summary: `miss: ${name}: recache is on (REPRISE_RECACHE), every call compiles`, reasons: [] };

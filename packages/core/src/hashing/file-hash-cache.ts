@@ -3,12 +3,15 @@ import { open, readFile } from "node:fs/promises";
 import { LRUCache } from "lru-cache";
 import { hashBytes, StreamingHash } from "./key-hasher.js";
 import { PERSISTED_MIN_BYTES, type PersistedDigests } from "./persisted-digests.js";
+import { fileText, type FileText, type TextReading } from "./text-digest.js";
 
 export interface FileDigest {
   hash: string;
   size: number;
   /** Which of the requested tokens occur in the file. */
   tokens: string[];
+  /** Its text digest, when one was asked for (a `TextReading`); remembered apart from the content-only digest. */
+  text?: FileText;
 }
 
 /**
@@ -114,12 +117,13 @@ export class FileHashCache {
     await this.digest(path, tokens);
   }
 
-  private lookup(path: string, st: BigIntStats, tokens: readonly string[]): FileDigest | undefined {
-    const r = this.cache.get(cacheKey(path, tokens));
+  private lookup(path: string, st: BigIntStats, tokens: readonly string[], reading?: TextReading): FileDigest | undefined {
+    const r = this.cache.get(cacheKey(path, tokens, reading));
     if (r && sameIdentity(r, st)) return r.digest;
     // Stale: vouched() must never answer with an identity the file no longer has (a file touched with the same bytes
     // would get a hit-index entry the client can never match).
-    if (r) this.cache.delete(cacheKey(path, tokens));
+    if (r) this.cache.delete(cacheKey(path, tokens, reading));
+    if (reading) return undefined;
     const w = this.written.get(path);
     if (!w) return undefined;
     if (!sameIdentity(w, st)) {
@@ -134,8 +138,8 @@ export class FileHashCache {
   }
 
   /** Digest of `path`, or undefined if it cannot be read. */
-  async digest(path: string, tokens: readonly string[] = []): Promise<FileDigest | undefined> {
-    return (await this.digestWithChangeTime(path, tokens))?.digest;
+  async digest(path: string, tokens: readonly string[] = [], reading?: TextReading): Promise<FileDigest | undefined> {
+    return (await this.digestWithChangeTime(path, tokens, reading))?.digest;
   }
 
   /**
@@ -143,13 +147,18 @@ export class FileHashCache {
    * ctime, as of the stat the digest is valid for), or undefined if it cannot
    * be read.
    */
-  async digestWithChangeTime(path: string, tokens: readonly string[] = []): Promise<{ digest: FileDigest; changedAt: number; coarse: boolean } | undefined> {
+  async digestWithChangeTime(
+    path: string,
+    tokens: readonly string[] = [],
+    /** Also the file's text digest under this reading (kept apart: the file is read once more for it, once per content). */
+    reading?: TextReading,
+  ): Promise<{ digest: FileDigest; changedAt: number; coarse: boolean } | undefined> {
     // A synchronous stat costs microseconds; a promise-based one a thread-pool round trip.
     // On a hit every recorded header is stat'ed, so this is the hit path's main cost.
     const st = statOrUndefined(path);
     if (!st) return undefined;
     const misses = this.misses;
-    const digest = await this.digestOf(path, st, tokens);
+    const digest = await this.digestOf(path, st, tokens, reading);
     if (!digest) return undefined;
     if (this.misses === misses) return { digest, changedAt: changedAtMs(st), coarse: coarseTimestamps(st) };
     // Read just now: a change between the stat and the read must show, or new bytes would pass for old ones.
@@ -158,13 +167,13 @@ export class FileHashCache {
     return { digest, changedAt: Math.max(changedAtMs(st), changedAtMs(after)), coarse: coarseTimestamps(st) || coarseTimestamps(after) };
   }
 
-  private async digestOf(path: string, st: BigIntStats, tokens: readonly string[]): Promise<FileDigest | undefined> {
-    const known = this.lookup(path, st, tokens);
+  private async digestOf(path: string, st: BigIntStats, tokens: readonly string[], reading?: TextReading): Promise<FileDigest | undefined> {
+    const known = this.lookup(path, st, tokens, reading);
     if (known) {
       this.hits++;
       return known;
     }
-    const big = this.persisted && tokens.length === 0 && st.size >= PERSISTED_MIN_BYTES;
+    const big = this.persisted && tokens.length === 0 && !reading && st.size >= PERSISTED_MIN_BYTES;
     const stored = big ? this.persisted!.lookup(path, identityOf(st)) : undefined;
     if (stored) {
       this.hits++;
@@ -185,12 +194,14 @@ export class FileHashCache {
     } else {
       const data = st.size <= SYNC_READ_MAX ? readWholeSync(path) : await readWhole(path);
       if (!data) return undefined;
-      digest = { hash: hashBytes(data), size: data.length, tokens: tokens.filter((t) => data.includes(t)) };
+      digest = { hash: hashBytes(data), size: data.length, tokens: tokens.filter((t) => data.includes(t)), ...(reading ? { text: fileText(data, reading) } : {}) };
     }
     const after = statOrUndefined(path);
     const unchanged = after !== undefined && sameIdentity(identityOf(st), after) && BigInt(digest.size) === st.size;
     if (unchanged && settled(st, readAt)) {
-      this.cache.set(cacheKey(path, tokens), { ...identityOf(st), knownAt: readAt, digest });
+      this.cache.set(cacheKey(path, tokens, reading), { ...identityOf(st), knownAt: readAt, digest });
+      // The content-only digest too: the hit index vouches for files by it (vouched()), and a lookup by content asks for it.
+      if (reading) this.cache.set(cacheKey(path, tokens), { ...identityOf(st), knownAt: readAt, digest: { hash: digest.hash, size: digest.size, tokens: digest.tokens } });
       if (big) this.persisted!.remember(path, identityOf(st), digest.hash);
     }
     return digest;
@@ -217,8 +228,9 @@ interface Remembered extends FileIdentity {
   readonly knownAt: number;
 }
 
-function cacheKey(path: string, tokens: readonly string[]): string {
-  return tokens.length ? `${path}\0${tokens.join(",")}` : path;
+function cacheKey(path: string, tokens: readonly string[], reading?: TextReading): string {
+  const key = tokens.length ? `${path}\0${tokens.join(",")}` : path;
+  return reading ? `${key}\0text\0${reading.id}` : key;
 }
 
 /** Up to this many bytes of written files wait for a digest; beyond it the oldest are read from disk when asked. */

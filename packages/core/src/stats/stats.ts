@@ -51,6 +51,12 @@ export interface StatsSnapshot {
   /** Such copies still waiting for the daemon to be idle. */
   fallbackCopiesWaiting: number;
   /**
+   * Direct-mode hits (counted in `hitsDirect` too) on an entry whose files
+   * changed only where their text digests do not show it (a header's
+   * comment, see `textDigest` in docs/plugin-guide.md).
+   */
+  hitsDirectText: number;
+  /**
    * Misses whose own compile listed every file it read (`listDependencies`),
    * so no second scan ran, and misses for which a separate dependency scan
    * ran (`DependencyDiscovery.scanArgv`, e.g. `-MMD` without such a list).
@@ -219,6 +225,12 @@ export class Stats {
     this.dirty = true;
   }
 
+  /** The direct hit just counted matched by text digests. */
+  directTextHit(): void {
+    this.data.hitsDirectText++;
+    this.dirty = true;
+  }
+
   fallbackCopyLater(): void {
     this.data.fallbackCopiesLater++;
     this.dirty = true;
@@ -280,6 +292,7 @@ function fresh(): StatsSnapshot {
     remoteRoundTripMs: null,
     compileFailures: 0,
     fallbackCopiesLater: 0,
+    hitsDirectText: 0,
     dependencyLists: { fromCompile: 0, scans: 0 },
     fallbackCopiesWaiting: 0,
     hitIndexSkipped: {},

@@ -37,7 +37,8 @@ export interface CacheEntry {
 }
 
 export interface ManifestEntry {
-  files: { path: string; hash: string; size: number }[];
+  /** `text`: the file's text digest (a silent compile whose plugin reads text, see `textDigest`), matched when its content is not. */
+  files: { path: string; hash: string; size: number; text?: string }[];
   resultKey: string;
   /** YYYY-MM-DD, when the result depends on the date (__DATE__ and friends). */
   date?: string;
@@ -75,15 +76,19 @@ const MANIFEST_MAGIC = "RPRm";
 const FORMAT_VERSION = 2;
 /** 3: an entry's body stored as is after its CRC-32 (see above); read alongside version 2. */
 const RAW_ENTRY_VERSION = 3;
-/** 3: entries name the paths that must stay absent (`absent`); a manifest without them would be trusted wrongly. */
-const MANIFEST_FORMAT_VERSION = 3;
+/**
+ * 3: entries name the paths that must stay absent (`absent`); a manifest without them would be trusted wrongly.
+ * 4: files may carry their text digest (`text`). Version 3 manifests are still read (their files have none).
+ */
+const MANIFEST_FORMAT_VERSION = 4;
+const MANIFEST_VERSIONS_READ = new Set([3, 4]);
 
 function formatVersion(magic: string): number {
   return magic === MANIFEST_MAGIC ? MANIFEST_FORMAT_VERSION : FORMAT_VERSION;
 }
 
 function readableVersion(magic: string, version: number): boolean {
-  return version === formatVersion(magic) || (magic === ENTRY_MAGIC && version === RAW_ENTRY_VERSION);
+  return magic === MANIFEST_MAGIC ? MANIFEST_VERSIONS_READ.has(version) : version === FORMAT_VERSION || version === RAW_ENTRY_VERSION;
 }
 const KEY_BYTES = 32;
 const KEY_PATTERN = /^[0-9a-f]{64}$/;
@@ -240,7 +245,7 @@ export async function encodeManifest(m: Manifest, key: string): Promise<Buffer> 
   const json = Buffer.from(
     JSON.stringify({
       entries: m.entries.map((e) => ({
-        files: e.files.map((f) => ({ path: f.path, hash: f.hash, size: f.size })),
+        files: e.files.map((f) => ({ path: f.path, hash: f.hash, size: f.size, ...(f.text !== undefined ? { text: f.text } : {}) })),
         resultKey: e.resultKey,
         ...(e.date !== undefined ? { date: e.date } : {}),
         ...(e.env?.length ? { env: e.env.map((v) => ({ name: v.name, value: v.value })) } : {}),
@@ -280,10 +285,10 @@ function validateManifest(v: unknown): Manifest {
     if (e.date !== undefined && typeof e.date !== "string") return bad(`entry ${i} has a non-string date`);
     if (!Array.isArray(e.files)) return bad(`entry ${i} has no files array`);
     const files = e.files.map((f: unknown, j) => {
-      if (!isObject(f) || typeof f.path !== "string" || typeof f.hash !== "string" || typeof f.size !== "number") {
+      if (!isObject(f) || typeof f.path !== "string" || typeof f.hash !== "string" || typeof f.size !== "number" || (f.text !== undefined && typeof f.text !== "string")) {
         return bad(`entry ${i} file ${j} is malformed`);
       }
-      return { path: f.path, hash: f.hash, size: f.size };
+      return { path: f.path, hash: f.hash, size: f.size, ...(typeof f.text === "string" ? { text: f.text } : {}) };
     });
     if (e.env !== undefined && !Array.isArray(e.env)) return bad(`entry ${i} has a malformed env list`);
     const env = (e.env ?? []).map((v: unknown, j) => {

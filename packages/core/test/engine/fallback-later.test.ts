@@ -28,7 +28,7 @@ describe("FallbackLater", () => {
     const waiting: number[] = [];
     const later = new FallbackLater(new Logger("error"), (n) => waiting.push(n));
     later.callStarted();
-    later.register("a")(copy("a", log));
+    later.register("a", true)(copy("a", log));
     later.whenIdle(() => log.push("chore"));
     later.callStarted();
     later.callEnded();
@@ -54,7 +54,7 @@ describe("FallbackLater", () => {
       },
     };
     later.callStarted();
-    later.register("s")(slow);
+    later.register("s", true)(slow);
     later.callEnded();
     await until(() => log.includes("slow:started"));
     // A call comes and goes while the copy (nice 19 on a busy machine: seconds) is still being made.
@@ -71,7 +71,7 @@ describe("FallbackLater", () => {
     const log: string[] = [];
     const later = new FallbackLater(new Logger("error"));
     later.callStarted();
-    const stored = later.register("k");
+    const stored = later.register("k", true);
     expect(await later.sibling("other")).toBe(false);
     const waiting = later.sibling("k");
     let done = false;
@@ -87,7 +87,7 @@ describe("FallbackLater", () => {
   it("a miss that was not stored settles its sibling without a copy", async () => {
     const later = new FallbackLater(new Logger("error"));
     later.callStarted();
-    later.register("k")(undefined);
+    later.register("k", true)(undefined);
     expect(await later.sibling("k")).toBe(true);
     later.callEnded();
   });
@@ -96,12 +96,36 @@ describe("FallbackLater", () => {
     const log: string[] = [];
     const later = new FallbackLater(new Logger("error"));
     later.callStarted();
-    later.register("a")(copy("a", log));
+    later.register("a", true)(copy("a", log));
     later.whenIdle(() => log.push("chore"));
     await later.close();
     later.callEnded();
-    later.register("b")(copy("b", log));
+    later.register("b", true)(copy("b", log));
     await new Promise((r) => setTimeout(r, 2300));
     expect(log).toEqual([]);
+  });
+
+  it("a copy kept for siblings only (the default) is made when a sibling asks, never while idle, kept past the idle pause, dropped after a longer quiet", async () => {
+    const log: string[] = [];
+    const waiting: number[] = [];
+    const later = new FallbackLater(new Logger("error"), (n) => waiting.push(n), 3000);
+    later.callStarted();
+    for (const k of ["a", "b", "c"]) later.register(k, false)(copy(k, log));
+    expect(waiting.at(-1), "not counted as waiting for idle time").toBe(0);
+    expect(await later.sibling("a")).toBe(true);
+    expect(log).toEqual(["a:now"]);
+    let choreRan = false;
+    later.whenIdle(() => (choreRan = true));
+    later.callEnded();
+    await until(() => choreRan);
+    // Idle (chores done): no copy was made for idle time, and a sibling compiled after a pause in the build still finds its copy.
+    expect(log).toEqual(["a:now"]);
+    expect(await later.sibling("b")).toBe(true);
+    expect(log).toEqual(["a:now", "b:now"]);
+    // After the longer quiet, the rest is dropped, not made.
+    await until(() => later.siblingOnly() === 0);
+    expect(await later.sibling("c")).toBe(true);
+    expect(log).toEqual(["a:now", "b:now"]);
+    await later.close();
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { outputAdapter } from "../../src/engine/adapt-outputs.js";
 import { Engine } from "../../src/engine/engine.js";
+import { textReadingFor } from "../../src/engine/text-reading.js";
 import type { CompilerProbe } from "../../src/engine/hooks.js";
 import type { ParseInput } from "../../src/engine/types.js";
 import { PluginError, RepriseError } from "../../src/util/errors.js";
@@ -73,6 +74,25 @@ describe("what plugins return is checked at the hook boundary, and errors name t
       }),
     );
     expect(() => outputAdapter(throwing, compiler, invocation as never)(output, stored)).toThrow("plugin throwing: adaptOutput.for(\"cc\") failed: Error: cannot read the rule");
+  });
+
+  it("textDigest must give { text: Buffer | null }; the engine's reading counts a refused or failing tap as no text", () => {
+    const inv = { ...invocation, preprocessedDeterminesOutputs: true, textDigest: { dialect: "c" } };
+    const data = Buffer.from("int a; // x\n");
+    const ok = engineWith("ok", (en) => en.hooks.textDigest.for("cc").tap("ok", () => ({ text: Buffer.from("int a;\n") })));
+    expect(textReadingFor(ok, "cc", inv as never)!.read(data).text?.toString()).toBe("int a;\n");
+    const wrong = engineWith("wrong", (en) => en.hooks.textDigest.for("cc").tap("wrong", () => ({ text: "int a;" }) as never));
+    expect(() => wrong.hooks.textDigest.get("cc")!.call({ data, dialect: "c" })).toThrow(/plugin wrong: textDigest\.for\("cc"\) returned an invalid result/);
+    expect(textReadingFor(wrong, "cc", inv as never)!.read(data)).toEqual({ text: null });
+    const throwing = engineWith("throwing", (en) =>
+      en.hooks.textDigest.for("cc").tap("throwing", () => {
+        throw new Error("lexer bug");
+      }),
+    );
+    expect(textReadingFor(throwing, "cc", inv as never)!.read(data)).toEqual({ text: null });
+    // No text digests for a call whose plugin does not say the text determines its outputs.
+    expect(textReadingFor(ok, "cc", { ...inv, preprocessedDeterminesOutputs: undefined } as never)).toBeUndefined();
+    expect(textReadingFor(ok, "cc", invocation as never)).toBeUndefined();
   });
 
   it("wrong types and relative paths are refused with the field's path", () => {

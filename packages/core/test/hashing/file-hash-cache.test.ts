@@ -125,4 +125,34 @@ describe("FileHashCache racy timestamps", () => {
     const st = statSync(f, { bigint: true });
     expect(cache.vouched(f)?.identity).toEqual({ dev: st.dev, ino: st.ino, size: st.size, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs });
   });
+
+  it("gives a text digest when asked (once per content and reading, apart from the content digest), tagged so it never equals a content hash", async () => {
+    const f = join(dir, "texted.h");
+    writeFileSync(f, "int a; // one\n");
+    let reads = 0;
+    const blank = (data: Buffer) => Buffer.from(data.toString().replace(/\s*\/\/.*$/gm, ""));
+    const reading = { id: "test\0c", read: (data: Buffer) => (reads++, { text: blank(data) }) };
+    const cache = new FileHashCache(1000, () => Date.now() + 10_000);
+    const plainDigest = await cache.digest(f, ["__TIME__"]);
+    expect(plainDigest?.text).toBeUndefined();
+    const first = await cache.digest(f, ["__TIME__"], reading);
+    expect(first?.hash).toBe(plainDigest?.hash);
+    expect(first?.text?.hash).toMatch(/^[0-9a-f]{64}$/);
+    expect(first?.text?.hash).not.toBe(hashBytes(Buffer.from("int a;\n")));
+    await cache.digest(f, ["__TIME__"], reading);
+    expect(reads, "remembered by stat identity").toBe(1);
+    // The content digest read with it is vouched for too (the hit index asks by content only).
+    const fresh = new FileHashCache(1000, () => Date.now() + 10_000);
+    await fresh.digest(f, ["__TIME__"], reading);
+    expect(fresh.vouched(f, ["__TIME__"])?.digest).toEqual({ hash: first?.hash, size: first?.size, tokens: [] });
+    // Another reading (dialect) of the same bytes is another digest.
+    const other = await cache.digest(f, ["__TIME__"], { id: "test\0c++", read: reading.read });
+    expect(other?.text?.hash).not.toBe(first?.text?.hash);
+    writeFileSync(f, "int a; // two, longer\n");
+    const edited = await cache.digest(f, ["__TIME__"], reading);
+    expect(edited?.hash).not.toBe(first?.hash);
+    expect(edited?.text?.hash).toBe(first?.text?.hash);
+    const none = await cache.digest(f, [], { id: "none", read: () => ({ text: null, embeds: true }) });
+    expect(none?.text).toEqual({ hash: undefined, embeds: true });
+  });
 });

@@ -355,4 +355,22 @@ describe("manifest codec", () => {
     await expectCorrupt(decodeManifest(body('{"entries":[{"files":[],"resultKey":"k","date":5}]}'), K), /date/);
     expect(await decodeManifest(body('{"entries":[{"files":[],"resultKey":"k","extra":1}]}'), K)).toEqual({ entries: [{ files: [], resultKey: "k" }] });
   });
+
+  it("format 4 keeps each file's text digest; format 3 manifests are still read, format 5 is outdated", async () => {
+    const withText: Manifest = { entries: [{ files: [{ path: "/src/a.h", hash: "a".repeat(64), size: 10, text: "e".repeat(64) }, { path: "/src/b.h", hash: "b".repeat(64), size: 1 }], resultKey: "c".repeat(64) }] };
+    const blob = await encodeManifest(withText, K);
+    expect(blob.readUInt32BE(4)).toBe(4);
+    expect(await decodeManifest(blob, K)).toEqual(withText);
+    const v3 = Buffer.from(blob);
+    v3.writeUInt32BE(3, 4);
+    expect(await decodeManifest(v3, K)).toEqual(withText);
+    const v5 = Buffer.from(blob);
+    v5.writeUInt32BE(5, 4);
+    await expect(decodeManifest(v5, K)).rejects.toThrow(/format version 5/);
+    const body = (json: string) => {
+      const b = Buffer.from(json);
+      return frame("RPRm", Buffer.concat([u32(b.length), b]), 4);
+    };
+    await expectCorrupt(decodeManifest(body('{"entries":[{"files":[{"path":"a","hash":"b","size":1,"text":7}],"resultKey":"k"}]}'), K), /file 0/);
+  });
 });
