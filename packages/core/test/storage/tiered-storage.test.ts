@@ -81,6 +81,12 @@ describe("TieredStorage over local disk levels", () => {
     // Whole and valid, but the entry of another key: foreign here.
     await f.write("result", KEY, await entryBlob("other", OTHER_KEY));
     await c.write("result", KEY, good);
+    // A removal slower than the write-back (a remote server under load) must still not remove the good copy written back.
+    const removeB = b.remove.bind(b);
+    b.remove = async (kind, key) => {
+      await new Promise((r) => setTimeout(r, 100));
+      return removeB(kind, key);
+    };
     const tiers = new TieredStorage([level(a, 0), level(b, 1, { remote: true }), level(f, 2, { remote: true }), level(c, 3, { remote: true })], [], check, silentLogger);
     expect((await tiers.read("result", KEY))?.equals(good)).toBe(true);
     await tiers.settle();

@@ -23,6 +23,8 @@ export class TieredStorage implements CacheStorage {
   readonly kind = "levels";
   readonly location: string;
   private readonly pending = new Set<Promise<unknown>>();
+  /** Removals of corrupt blobs under way, by level, kind and key: a write-back of the good blob to that level waits for its removal. */
+  private readonly removing = new Map<string, Promise<unknown>>();
 
   constructor(
     private readonly levels: readonly GuardedLevel[],
@@ -42,7 +44,7 @@ export class TieredStorage implements CacheStorage {
       if (i > 0 && !(await this.check(kind, key, r.value))) {
         level.stats.count("corrupt");
         this.logger.warn("cache level %d (%s) holds a corrupt %s %s; treated as a miss", i, level.storage.kind, kind, key);
-        if (!level.readOnly) this.track(level.remove(kind, key));
+        if (!level.readOnly) this.removeCorrupt(i, kind, key);
         continue;
       }
       if (i > 0) this.writeBack(i, kind, key, r.value);
@@ -63,7 +65,7 @@ export class TieredStorage implements CacheStorage {
       if (!r.ok || !r.value) continue;
       if (!(await this.check(kind, key, r.value))) {
         level.stats.count("corrupt");
-        if (!level.readOnly) this.track(level.remove(kind, key));
+        if (!level.readOnly) this.removeCorrupt(i, kind, key);
         continue;
       }
       yield { level: i, data: r.value };
@@ -156,13 +158,31 @@ export class TieredStorage implements CacheStorage {
   }
 
   private writeBack(found: number, kind: BlobKind, key: string, data: Buffer): void {
-    for (const level of this.levels.slice(0, found)) {
-      if (!level.readOnly) this.track(level.write(kind, key, data, "write-back"));
-    }
+    this.levels.slice(0, found).forEach((level, i) => {
+      if (level.readOnly) return;
+      // Started after that level's removal of its corrupt copy ends, which would otherwise remove the good one too.
+      const removal = this.removing.get(removalKey(i, kind, key));
+      this.track(removal ? removal.then(() => level.write(kind, key, data, "write-back")) : level.write(kind, key, data, "write-back"));
+    });
+  }
+
+  private removeCorrupt(level: number, kind: BlobKind, key: string): void {
+    const id = removalKey(level, kind, key);
+    const removal: Promise<unknown> = this.levels[level]!.remove(kind, key)
+      .catch(() => undefined)
+      .finally(() => {
+        if (this.removing.get(id) === removal) this.removing.delete(id);
+      });
+    this.removing.set(id, removal);
+    this.track(removal);
   }
 
   private track(work: Promise<unknown>): void {
     const tracked: Promise<unknown> = work.finally(() => this.pending.delete(tracked));
     this.pending.add(tracked);
   }
+}
+
+function removalKey(level: number, kind: BlobKind, key: string): string {
+  return `${level}\0${kind}\0${key}`;
 }
