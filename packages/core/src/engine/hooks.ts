@@ -132,6 +132,16 @@ export interface MissContext {
    */
   preprocessDeps?: string;
   /**
+   * The call's own dependency scan (`dependencies.scanArgv`: gcc's `-MMD`
+   * calls, objects that record their command line), when it has one: runs it
+   * now (at most once per call, outside the local slots) and gives its list
+   * (make syntax), or undefined when it failed. The engine takes the same run
+   * for the direct-mode manifest instead of scanning after the compile. A
+   * job builder passes it to `buildJob`, which uses it as the closure when the
+   * plugin says the lists are the same (`closureScan.sameAsDependencyScan`).
+   */
+  dependencyScan?: () => Promise<string | undefined>;
+  /**
    * Whether one of the daemon's local compile slots (`maxJobs`) is free now.
    * A true answer keeps that slot for this call until it compiles locally (or
    * the call ends), so a burst of misses does not all see the same free slot.

@@ -14,8 +14,8 @@ import type { InputStore } from "./input-store.js";
 /** A job, or why this call cannot be one (`reason` is counted in stats as a fallback). */
 export type JobPlan = { ok: true; job: CompileJob; closureFrom: ClosureSource } | { ok: false; reason: string; detail: string };
 
-/** Where a job's closure came from: the plugin's scan, or the lookup's own preprocessing (no scan ran). */
-export type ClosureSource = "scan" | "preprocessing";
+/** Where a job's closure came from: the plugin's scan, the lookup's own preprocessing, or the call's dependency scan shared with the engine. */
+export type ClosureSource = "scan" | "preprocessing" | "dependency-scan";
 
 export interface BuildJobOptions {
   /** The runner is one a descriptor's requirements select, so `needsRunner` is met. */
@@ -26,6 +26,13 @@ export interface BuildJobOptions {
    * what the closure scan would (`sameAsPreprocessDeps`), no scan runs.
    */
   preprocessDeps?: string;
+  /**
+   * The call's dependency scan, shared with the engine
+   * (MissContext.dependencyScan): with a plugin that says it lists what the
+   * closure scan would (`sameAsDependencyScan`), the job takes its list and
+   * the call preprocesses once.
+   */
+  dependencyScan?: () => Promise<string | undefined>;
 }
 
 export const DEFAULT_LIMITS: JobLimits = {
@@ -167,19 +174,26 @@ export async function buildJob(
 
 /**
  * The files the compile reads, from the plugin's closure scan, or from the
- * lookup's own preprocessing when it ran and lists the same (no second
- * `-M` run of the compiler: the spawn is most of a job's cost here).
+ * lookup's own preprocessing when it ran and lists the same, or from the
+ * call's dependency scan the engine runs anyway (no second `-M` run of the
+ * compiler: the spawn is most of a job's cost here).
  */
 async function closureOf(
   request: CompileRequest,
   inv: CompileInvocation,
   scan: ClosureScan,
-  { preprocessDeps }: BuildJobOptions,
+  { preprocessDeps, dependencyScan }: BuildJobOptions,
 ): Promise<{ ok: true; closure: string[]; env: { name: string; value: string | null }[]; from: ClosureSource } | (JobPlan & { ok: false })> {
   let listed: ReturnType<typeof parseDepFileWithEnv>;
-  const from: ClosureSource = scan.sameAsPreprocessDeps && preprocessDeps !== undefined ? "preprocessing" : "scan";
+  const from: ClosureSource =
+    scan.sameAsPreprocessDeps && preprocessDeps !== undefined ? "preprocessing" : scan.sameAsDependencyScan && dependencyScan ? "dependency-scan" : "scan";
   if (from === "preprocessing") {
     listed = parseDepFileWithEnv(preprocessDeps!, request.cwd);
+  } else if (from === "dependency-scan") {
+    const text = await dependencyScan!();
+    // A failing scan: the local compile reports the error, as with the closure scan.
+    if (text === undefined) return fail("hermetic-scan-failed", "the dependency scan failed") as JobPlan & { ok: false };
+    listed = parseDepFileWithEnv(text, request.cwd);
   } else {
     try {
       const scanEnv = { ...(inv.compileEnv ?? request.env), ...scan.setEnv };

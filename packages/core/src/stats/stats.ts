@@ -55,7 +55,7 @@ export interface StatsSnapshot {
    * so no second scan ran, and misses for which a separate dependency scan
    * ran (`DependencyDiscovery.scanArgv`, e.g. `-MMD` without such a list).
    */
-  dependencyLists: { fromCompile: number; scans: number };
+  dependencyLists: { fromCompile: number; scans: number; sharedWithJob?: number };
   /** Sum of the original compile times of every hit. */
   timeSavedMs: number;
   /** Median daemon-side milliseconds spent answering a hit, over the recent ones. */
@@ -194,8 +194,8 @@ export class Stats {
   }
 
   /** A miss learned the files it read from its own compile (`fromCompile`) or from a separate scan. */
-  dependencyList(from: "fromCompile" | "scans"): void {
-    this.data.dependencyLists[from]++;
+  dependencyList(from: "fromCompile" | "scans" | "sharedWithJob"): void {
+    this.data.dependencyLists[from] = (this.data.dependencyLists[from] ?? 0) + 1;
     this.dirty = true;
   }
 

@@ -13,6 +13,7 @@ import {
   InputStore,
   runCompiler,
   ToolchainCache,
+  type ClosureSource,
   type DistSettings,
   type Engine,
   type MissCompileResult,
@@ -43,6 +44,8 @@ interface Workspace {
   inputs: InputStore;
   lastPrune: number;
 }
+
+const CLOSURE_FROM: Record<ClosureSource, string> = { scan: "a scan", preprocessing: "the lookup's preprocessing", "dependency-scan": "the call's dependency scan" };
 
 /** Why the farm did not compile a miss: `reason` is counted in stats as a fallback. */
 class NotOnFarm extends Error {
@@ -128,10 +131,14 @@ export class FarmCompiler {
     if (refused) throw new NotOnFarm(`dist-not-distributable-${refused.reason.replace(/^hermetic-/, "")}`, refused.detail);
     const ws = this.workspace(ctx.settings.dir, ctx.logger);
     let toolchain = await this.toolchainOf(ctx, ws);
-    const plan = await buildJob(ctx.request, ctx.invocation, toolchain.id, ws.inputs, this.hashes, { ...DEFAULT_LIMITS, ...ctx.settings.jobLimits }, { vouched: true, preprocessDeps: ctx.preprocessDeps });
+    const plan = await buildJob(ctx.request, ctx.invocation, toolchain.id, ws.inputs, this.hashes, { ...DEFAULT_LIMITS, ...ctx.settings.jobLimits }, {
+      vouched: true,
+      ...(ctx.preprocessDeps !== undefined ? { preprocessDeps: ctx.preprocessDeps } : {}),
+      ...(ctx.dependencyScan ? { dependencyScan: ctx.dependencyScan } : {}),
+    });
     if (!plan.ok) throw new NotOnFarm(`dist-not-distributable-${plan.reason.replace(/^hermetic-/, "")}`, plan.detail);
     const job = plan.job;
-    ctx.logger.debug("%s: farm job of %d inputs, closure from %s", ctx.invocation.sourceFile, job.inputs.length, plan.closureFrom === "scan" ? "a scan" : "the lookup's preprocessing");
+    ctx.logger.debug("%s: farm job of %d inputs, closure from %s", ctx.invocation.sourceFile, job.inputs.length, CLOSURE_FROM[plan.closureFrom]);
     const argv0 = job.argv[0]!;
     const jobLinks = job.links;
     const useToolchain = (t: JobToolchain) => {
