@@ -1,6 +1,7 @@
 import { AsyncSeriesBailHook, AsyncSeriesHook, AsyncParallelHook, HookMap, SyncBailHook } from "tapable";
 import type { CompileRequest, CompilerInfo, CompileInvocation, OutputSpec, ParseInput, ParseResult } from "./types.js";
 import type { KeyHasher } from "../hashing/key-hasher.js";
+import type { FileHashCache } from "../hashing/file-hash-cache.js";
 import type { CacheStorage, StorageSettings } from "../storage/cache-storage.js";
 import type { Platform, ToolchainDescriptor, ToolchainSpec } from "../toolchain/types.js";
 import type { Sandbox, SandboxSettings } from "../sandbox/types.js";
@@ -141,6 +142,14 @@ export interface MissContext {
    * plugin says the lists are the same (`closureScan.sameAsDependencyScan`).
    */
   dependencyScan?: () => Promise<string | undefined>;
+  /**
+   * The daemon's file-hash cache, and the tokens the engine looks for in
+   * this call's files (empty when it hashes none of them: preprocessor mode).
+   * A job builder that hashes its inputs through them (`buildJob(…, hashes,
+   * …, { tokens })`) reads no file the engine hashed already (the source, for
+   * the key), and the engine's store after the answer finds the job's digests.
+   */
+  fileHashes?: { cache: FileHashCache; tokens: readonly string[] };
   /**
    * Whether one of the daemon's local compile slots (`maxJobs`) is free now.
    * A true answer keeps that slot for this call until it compiles locally (or

@@ -82,11 +82,17 @@ export class MissStore {
    * entry — runs after it, under `pendingKey`, which later lookups of the
    * same key wait for. `skipScan`: the caller already knows every file the
    * compile reads, so neither `dependencies.scanArgv` nor `listFile` is used. `preprocessDeps`:
-   * the dependency file of the lookup's own preprocessing, for a job builder.
+   * the dependency file of the lookup's own preprocessing, for a job builder. `digestTokens`: the
+   * tokens the store looks for in the files the compile read (a job builder hashes with them too).
    */
-  async compileAndStore(call: Call, pendingKey: string | undefined, plan: PlanStore, options: { skipScan?: boolean; claim?: Claim; preprocessDeps?: string } = {}): Promise<CallResult> {
+  async compileAndStore(
+    call: Call,
+    pendingKey: string | undefined,
+    plan: PlanStore,
+    options: { skipScan?: boolean; claim?: Claim; preprocessDeps?: string; digestTokens?: readonly string[] } = {},
+  ): Promise<CallResult> {
     try {
-      const result = await this.compileThenStore(call, pendingKey, plan, options.skipScan === true, options.preprocessDeps);
+      const result = await this.compileThenStore(call, pendingKey, plan, options.skipScan === true, options.preprocessDeps, options.digestTokens);
       const storing = pendingKey ? this.storing.get(pendingKey) : undefined;
       if (options.claim) void (storing ?? Promise.resolve()).finally(options.claim.release);
       return result;
@@ -111,7 +117,14 @@ export class MissStore {
     return { release };
   }
 
-  private async compileThenStore(call: Call, pendingKey: string | undefined, plan: PlanStore, skipScan: boolean, preprocessDeps: string | undefined): Promise<CallResult> {
+  private async compileThenStore(
+    call: Call,
+    pendingKey: string | undefined,
+    plan: PlanStore,
+    skipScan: boolean,
+    preprocessDeps: string | undefined,
+    digestTokens: readonly string[] | undefined,
+  ): Promise<CallResult> {
     const { inv, request } = call;
     const compileStart = Date.now();
     const deps = inv.dependencies;
@@ -123,7 +136,7 @@ export class MissStore {
     const shared = deps.scanArgv && !skipScan ? new SharedScan(() => runCompiler(deps.scanArgv!, request.cwd, inv.compileEnv ?? request.env), this.limit) : undefined;
     const scan = shared ? () => shared.inSlot() : undefined;
     try {
-      const [compiled] = await Promise.all([this.compile(call, preprocessDeps, shared), scan && !fromCompile ? scan() : undefined]);
+      const [compiled] = await Promise.all([this.compile(call, preprocessDeps, shared, digestTokens), scan && !fromCompile ? scan() : undefined]);
       run = compiled;
       call.log.debug("%s: compiler exited %d after %s ms", inv.sourceFile, run.exitCode, run.durationMs.toFixed(1));
       if (run.exitCode !== 0) {
@@ -223,7 +236,7 @@ export class MissStore {
   }
 
   /** The real compile of a miss: wherever a `compileMiss` tap takes it, else locally (see MissCompiler). */
-  private async compile(call: Call, preprocessDeps: string | undefined, scan: SharedScan | undefined): Promise<CompilerRun> {
+  private async compile(call: Call, preprocessDeps: string | undefined, scan: SharedScan | undefined, digestTokens: readonly string[] = []): Promise<CompilerRun> {
     await call.project.prepareMiss?.(call.settings);
     const miss = {
       request: call.request,
@@ -233,6 +246,7 @@ export class MissStore {
       log: call.log,
       ...(preprocessDeps === undefined ? {} : { preprocessDeps }),
       ...(scan ? { dependencyScan: () => this.scanForTap(call, scan) } : {}),
+      fileHashes: { cache: this.hashes, tokens: digestTokens },
     };
     return this.misses.compile(call.project.engine, miss);
   }

@@ -33,6 +33,11 @@ export interface BuildJobOptions {
    * the call preprocesses once.
    */
   dependencyScan?: () => Promise<string | undefined>;
+  /**
+   * Tokens to hash the inputs with, beside `__has_include` (MissContext.fileHashes):
+   * the ones the engine's store uses, so both take one digest per file.
+   */
+  tokens?: readonly string[];
 }
 
 export const DEFAULT_LIMITS: JobLimits = {
@@ -126,6 +131,7 @@ export async function buildJob(
   const scanned = await closureOf(request, inv, inv.closureScan, options);
   if (!scanned.ok) return scanned;
   const { closure, env: envDeps, from: closureFrom } = scanned;
+  const tokens = options.tokens?.length ? [...new Set([...options.tokens, ...PROBE_TOKENS])] : PROBE_TOKENS;
   if (!closure.includes(inv.sourceFile)) closure.unshift(inv.sourceFile);
   const pch = precompiledBeside(closure);
   if (pch) return fail("hermetic-pch", `${pch} has a precompiled header beside it`);
@@ -133,12 +139,12 @@ export async function buildJob(
   const digests = new Map<string, FileDigest>();
   for (const path of closure) {
     // Most headers are known and unchanged: a stat, without a promise per file.
-    const known = hashes.known(path, PROBE_TOKENS);
-    const digest = known === "unknown" ? await hashes.digest(path, PROBE_TOKENS) : known;
+    const known = hashes.known(path, tokens);
+    const digest = known === "unknown" ? await hashes.digest(path, tokens) : known;
     if (!digest) return fail("hermetic-input-unreadable", path);
     digests.set(path, digest);
   }
-  const withProbes = new Set([...digests].filter(([, d]) => d.tokens.length > 0).map(([p]) => p));
+  const withProbes = new Set([...digests].filter(([, d]) => d.tokens.some((t) => PROBE_TOKENS.includes(t))).map(([p]) => p));
   const probes = resolveHasIncludes(closure, inv.includeDirs ?? [], withProbes, (f) => digests.get(f)?.hash);
   if (probes.unresolvable.length) return fail("hermetic-has-include", probes.unresolvable[0]!);
 
@@ -146,7 +152,7 @@ export async function buildJob(
   const files = [...new Set([...closure, ...probes.extraFiles, ...extra, ...context.files])];
   const jobInputs: CompileJob["inputs"] = [];
   for (const path of files) {
-    const digest = digests.get(path) ?? (await hashes.digest(path, PROBE_TOKENS));
+    const digest = digests.get(path) ?? (await hashes.digest(path, tokens));
     if (!digest) return fail("hermetic-input-unreadable", path);
     if (!(await inputs.putFile(path, digest.hash))) return fail("hermetic-input-changed", path);
     // A plugin the compiler loads (-fplugin=) keeps its execute bit; headers never need one.

@@ -96,7 +96,7 @@ export class HermeticCompiler {
     compiler: CompilerInfo,
     inv: CompileInvocation,
     limits: Partial<JobLimits> = {},
-    closure: Pick<BuildJobOptions, "preprocessDeps" | "dependencyScan"> = {},
+    closure: Pick<BuildJobOptions, "preprocessDeps" | "dependencyScan" | "tokens"> = {},
   ): Promise<HermeticOutcome> {
     // A call that needs more of its runner goes only with the files of this machine its plugin names (runnerFiles).
     const refused = jobRefusal(inv, { vouched: true });

@@ -23,6 +23,7 @@ export function hermeticPlugin(hermetic: HermeticCompiler): ReprisePlugin {
           const closure = {
             ...(ctx.preprocessDeps !== undefined ? { preprocessDeps: ctx.preprocessDeps } : {}),
             ...(ctx.dependencyScan ? { dependencyScan: ctx.dependencyScan } : {}),
+            ...(ctx.fileHashes ? { tokens: ctx.fileHashes.tokens } : {}),
           };
           const outcome = await ctx.inLocalSlot(() => hermetic.compile(sandboxName, ctx.settings.sandboxOptions, ctx.request, ctx.compiler, ctx.invocation, ctx.settings.jobLimits, closure));
           if (outcome.ok) return outcome.run;

@@ -58,6 +58,7 @@ class NotOnFarm extends Error {
 }
 
 export class FarmCompiler {
+  /** For a daemon that offers no hash cache of its own (MissContext.fileHashes). */
   private readonly hashes = new FileHashCache();
   private readonly workspaces = new Map<string, Workspace>();
   private readonly schedulers = new Map<string, SchedulerClient>();
@@ -131,8 +132,11 @@ export class FarmCompiler {
     if (refused) throw new NotOnFarm(`dist-not-distributable-${refused.reason.replace(/^hermetic-/, "")}`, refused.detail);
     const ws = this.workspace(ctx.settings.dir, ctx.logger);
     let toolchain = await this.toolchainOf(ctx, ws);
-    const plan = await buildJob(ctx.request, ctx.invocation, toolchain.id, ws.inputs, this.hashes, { ...DEFAULT_LIMITS, ...ctx.settings.jobLimits }, {
+    // The daemon's hash cache, with the tokens its store uses: a file the engine hashed is not read again, nor one the job hashed by the store.
+    const hashes = ctx.fileHashes?.cache ?? this.hashes;
+    const plan = await buildJob(ctx.request, ctx.invocation, toolchain.id, ws.inputs, hashes, { ...DEFAULT_LIMITS, ...ctx.settings.jobLimits }, {
       vouched: true,
+      ...(ctx.fileHashes ? { tokens: ctx.fileHashes.tokens } : {}),
       ...(ctx.preprocessDeps !== undefined ? { preprocessDeps: ctx.preprocessDeps } : {}),
       ...(ctx.dependencyScan ? { dependencyScan: ctx.dependencyScan } : {}),
     });
