@@ -269,6 +269,24 @@ describe("InputStore", () => {
     expect(lstatSync(s.blobPath(h)).mtimeMs).toBeGreaterThan(Date.now() - 60_000);
   });
 
+  it("holds(): a builder's check of a job's inputs marks each blob used at most once a minute, and sees one a prune removed", async () => {
+    const s = new InputStore(join(tmp, "store5"));
+    const f = join(tmp, "held.txt");
+    writeFileSync(f, "held blob");
+    const h = hashBytes("held blob");
+    expect(s.holds(h)).toBe(false);
+    expect(await new InputStore(join(tmp, "store5")).putFile(f, h)).toBe(true);
+    const old = new Date(Date.now() - 3600_000);
+    utimesSync(s.blobPath(h), old, old);
+    expect(s.holds(h)).toBe(true);
+    expect(lstatSync(s.blobPath(h)).mtimeMs, "marked used the first time").toBeGreaterThan(Date.now() - 60_000);
+    utimesSync(s.blobPath(h), old, old);
+    expect(s.holds(h)).toBe(true);
+    expect(lstatSync(s.blobPath(h)).mtimeMs, "not marked again within the minute").toBeLessThan(Date.now() - 3000_000);
+    expect(s.prune({ maxBytes: 0, graceMs: 60_000 })).toBeGreaterThan(0);
+    expect(s.holds(h), "this store's prune removed it").toBe(false);
+  });
+
   it("runs a closure scan: the dependency file written, the exit status and stderr of a failing one, 127 for a missing compiler", async () => {
     const dep = join(tmp, "scan.d");
     const ok = await runScan(["gcc", "-M", "-MF", dep, "src/main.c", "-Iinclude"], proj, { PATH: process.env.PATH ?? "/usr/bin:/bin" });
