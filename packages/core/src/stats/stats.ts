@@ -193,7 +193,7 @@ export class Stats {
     this.data.fallbackCopiesWaiting = n;
   }
 
-  /** A miss learned the files it read from its own compile (`fromCompile`) or from a separate scan. */
+  /** A miss learned the files it read from its own compile (`fromCompile`) or from a separate scan; `sharedWithJob`: that scan was also a job's closure (run once for both). */
   dependencyList(from: "fromCompile" | "scans" | "sharedWithJob"): void {
     this.data.dependencyLists[from] = (this.data.dependencyLists[from] ?? 0) + 1;
     this.dirty = true;
