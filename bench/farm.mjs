@@ -90,10 +90,38 @@ async function startFarm(dir, n, { pin = false, maxJobs = 2 } = {}) {
 
 const client = () => (fs.existsSync(NATIVE) ? [NATIVE] : [process.execPath, NODE_CLIENT]);
 
-/** CPU of a process (utime + stime), in ms: clock ticks of 10 ms. */
-function processCpuMs(pid) {
-  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
+/**
+ * CPU of a process in ms, to the nanosecond: the sum of its threads' run time (/proc/PID/task/TID/schedstat),
+ * where utime + stime come in 10 ms clock ticks. With `children`: plus the CPU of the children it has waited for
+ * (cutime + cstime, in ticks: the launcher's compilers and scans, each tens of ms).
+ */
+function processCpuMs(pid, { children = false } = {}) {
+  let ns = 0;
+  for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+    } catch { /* thread gone */ }
+  }
+  let ms = ns / 1e6;
+  if (children) {
+    const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    ms += ((Number(f[13]) + Number(f[14])) * 1000) / 100;
+  }
+  return ms;
+}
+
+/** daemonCpuMs once the daemon has been idle for a moment (its CPU still over 150 ms), at most 5 s of waiting. */
+async function daemonIdleCpuMs(runtimeDir) {
+  let last = daemonCpuMs(runtimeDir);
+  for (let waited = 0; last && waited < 5000; waited += 150) {
+    await new Promise((r) => setTimeout(r, 150));
+    const now = daemonCpuMs(runtimeDir);
+    if (!now) return last;
+    const busy = now.daemon - last.daemon + now.helper - last.helper;
+    last = now;
+    if (busy < 0.5) break;
+  }
+  return last;
 }
 
 /** The daemon's own CPU, and its compiler launcher's (`reprise-native --spawn-helper`, a child of the daemon: it runs the scans and local compiles). */
@@ -107,7 +135,7 @@ function daemonCpuMs(runtimeDir) {
       let helper = 0;
       for (const child of fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter(Boolean)) {
         try {
-          if (fs.readFileSync(`/proc/${child}/cmdline`, 'utf8').includes('--spawn-helper')) helper += processCpuMs(child);
+          if (fs.readFileSync(`/proc/${child}/cmdline`, 'utf8').includes('--spawn-helper')) helper += processCpuMs(child, { children: true });
         } catch { /* gone */ }
       }
       return { daemon: processCpuMs(pid), helper };
@@ -126,6 +154,8 @@ async function costScenario(o) {
     const files = [
       { name: 'small.cpp', text: fs.readFileSync(SMALL, 'utf8'), argv: ['g++', '-std=c++17', '-O2', '-g'] },
       { name: 'large.c', text: large, argv: ['gcc', '-O2', '-g'] },
+      // -MMD: the engine scans (-M) beside the compile for the manifest; the farm job takes that scan for its closure.
+      { name: 'small.cpp', variant: '-MMD', text: fs.readFileSync(SMALL, 'utf8'), argv: ['g++', '-std=c++17', '-O2', '-g', '-MMD'] },
       // Without -g the key holds no directory: a definition of its own per run and mode keeps every call a miss, so its
       // source is new to the builder every time (as an edited file is): it goes up before the run (two round trips).
       { name: 'small.cpp', variant: 'no -g', text: fs.readFileSync(SMALL, 'utf8'), argv: ['g++', '-std=c++17', '-O2'], unique: true },
@@ -140,25 +170,24 @@ async function costScenario(o) {
     };
     for (const f of files) {
       const samples = { plain: [], local: [], hermetic: [], farm: [] };
-      const cpu = { local: 0, farm: 0 };
-      const helperCpu = { local: 0, farm: 0 };
-      const cpuRuns = { local: 0, farm: 0 };
+      // Per call: the daemon's CPU from before the call until it is idle again (its store after the answer included).
+      const cpu = { local: [], farm: [] };
+      const helperCpu = { local: [], farm: [] };
       for (let i = -1; i < o.runs; i++) {
         for (const [mode, m] of Object.entries(modes)) {
           const d = path.join(dir, f.variant ? `${f.name}-${f.variant.replace(/\W+/g, '')}` : f.name, mode, String(i + 1));
           fs.mkdirSync(d, { recursive: true });
           fs.writeFileSync(path.join(d, f.name), f.unique ? `${f.text}\nint bench_run_${mode}_${i + 1};\n` : f.text);
           const measured = mode === 'farm' || mode === 'local';
-          const before = measured ? daemonCpuMs(reprise.REPRISE_RUNTIME_DIR) : null;
+          const before = measured ? await daemonIdleCpuMs(reprise.REPRISE_RUNTIME_DIR) : null;
           const r = run([...m.prefix, ...f.argv, '-c', f.name, '-o', 'out.o'], { env: m.env, cwd: d });
           if (r.error) throw new Error(`${mode} ${f.name}: ${r.error}`);
-          const after = measured ? daemonCpuMs(reprise.REPRISE_RUNTIME_DIR) : null;
+          const after = measured ? await daemonIdleCpuMs(reprise.REPRISE_RUNTIME_DIR) : null;
           if (i < 0) continue; // warm-up: packages the toolchain, fills the builder
           samples[mode].push(r.ms);
           if (before !== null && after !== null) {
-            cpu[mode] += after.daemon - before.daemon;
-            helperCpu[mode] += after.helper - before.helper;
-            cpuRuns[mode]++;
+            cpu[mode].push(after.daemon - before.daemon);
+            helperCpu[mode].push(after.helper - before.helper);
           }
         }
       }
@@ -167,13 +196,14 @@ async function costScenario(o) {
       const row = {
         scenario: 'cost', file: f.variant ? `${f.name} (${f.variant})` : f.name, plainMs: med.plain, hermeticMs: med.hermetic, farmMs: med.farm,
         farmCostMs: med.farm - med.hermetic, farmRatio: med.farm / med.plain,
-        daemonCpuMsPerFarmJob: cpuRuns.farm ? cpu.farm / cpuRuns.farm : null,
-        daemonCpuMsPerLocalMiss: cpuRuns.local ? cpu.local / cpuRuns.local : null,
-        scanHelperCpuMsPerFarmJob: cpuRuns.farm ? helperCpu.farm / cpuRuns.farm : null,
+        daemonCpuMsPerFarmJob: median(cpu.farm),
+        daemonCpuMsPerLocalMiss: median(cpu.local),
+        scanHelperCpuMsPerFarmJob: median(helperCpu.farm),
+        scanHelperCpuMsPerLocalMiss: median(helperCpu.local),
         remote: s.remote?.farm ?? null, fallbacks: s.fallbacks, runs: o.runs,
       };
       rows.push(row);
-      o.log(`${row.file}: plain ${med.plain.toFixed(0)} ms, bwrap ${med.hermetic.toFixed(0)} ms, farm ${med.farm.toFixed(0)} ms: the farm's own cost ${row.farmCostMs.toFixed(0)} ms; daemon CPU per farm job ${row.daemonCpuMsPerFarmJob?.toFixed(1) ?? '?'} ms, per local miss ${row.daemonCpuMsPerLocalMiss?.toFixed(1) ?? '?'} ms; launcher CPU per farm job ${row.scanHelperCpuMsPerFarmJob?.toFixed(1) ?? '?'} ms`);
+      o.log(`${row.file}: plain ${med.plain.toFixed(0)} ms, bwrap ${med.hermetic.toFixed(0)} ms, farm ${med.farm.toFixed(0)} ms: the farm's own cost ${row.farmCostMs.toFixed(0)} ms; daemon CPU per farm job ${row.daemonCpuMsPerFarmJob?.toFixed(1) ?? '?'} ms, per local miss ${row.daemonCpuMsPerLocalMiss?.toFixed(1) ?? '?'} ms; launcher CPU (with its children: scans, local compiles) per farm job ${row.scanHelperCpuMsPerFarmJob?.toFixed(1) ?? '?'} ms, per local miss ${row.scanHelperCpuMsPerLocalMiss?.toFixed(1) ?? '?'} ms (medians)`);
     }
     run([...client(), '--stop-server'], { env: reprise, cwd: dir });
   } finally {

@@ -79,7 +79,12 @@ function elfMachines(archive: Buffer): Set<number> {
 
 async function onFarm(toolchainId: string, job: WireJob, requires?: string[]) {
   const alloc = await client.allocate(toolchainId, RUSTUP_LINUX_HOSTS.map((p) => ({ ...p })), 2000, { requires });
-  const ex = await runOnBuilder(alloc, { id: toolchainId }, job, inputs, client.dispatcher, 300_000, AbortSignal.timeout(300_000));
+  const whole = async (body: AsyncIterable<Buffer>) => {
+    const chunks: Buffer[] = [];
+    for await (const c of body) chunks.push(c);
+    return Buffer.concat(chunks);
+  };
+  const ex = await runOnBuilder(alloc, { id: toolchainId }, job, inputs, client.dispatcher, 300_000, AbortSignal.timeout(300_000), whole);
   return { alloc, body: decodeJobResult(ex.result) };
 }
 

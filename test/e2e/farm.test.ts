@@ -167,6 +167,40 @@ describe("build farm on loopback (scheduler, two bwrap builders, client daemon)"
     }
   }, 300_000);
 
+  it("a -MMD -g compile preprocesses once: the job's closure is the dependency scan the engine runs anyway; byte-identical through a header edit", async () => {
+    const client = new RepriseSandbox({ REPRISE_LOG: "debug" });
+    try {
+      const dir = join(root, "mmd-shared-scan");
+      writeFarmProject(dir, 1, "mmd");
+      mkdirSync(join(dir, "build"), { recursive: true });
+      const header = join(dir, "include", "farm_mmd.h");
+      writeFileSync(header, "#define MMD_VALUE 1\n");
+      writeFileSync(join(dir, "src", "mmd.c"), '#include <stdio.h>\n#include "farm_mmd.h"\nint mmd(void) { return MMD_VALUE + (int)sizeof(FILE); }\n');
+      const steps: [string, () => void][] = [
+        ["first build", () => {}],
+        ["the header edited", () => writeFileSync(header, "#define MMD_VALUE 2\n")],
+      ];
+      for (const [label, change] of steps) {
+        change();
+        await client.zeroStats();
+        const argv = ["gcc", "-O2", "-g", "-Iinclude", "-MMD", "-MP", "-c", "src/mmd.c", "-o", "build/mmd.o"];
+        await expectSameAsPlain(client, dir, argv, ["build/mmd.o", "build/mmd.d"], farmEnv()).catch((err: Error) => {
+          throw new Error(`${label}: ${err.message}`);
+        });
+        const s = await client.stats();
+        expect(s.fallbacks, daemonLog(client)).toEqual({});
+        expect(s.misses, label).toBe(1);
+        expect(remote(s).compiles, label).toBe(1);
+        expect(s.dependencyLists?.sharedWithJob, `${label}: the job took the engine's scan`).toBe(1);
+      }
+      const jobs = readFileSync(join(client.runtimeDir, "daemon.log"), "utf8").split("\n").filter((l) => l.includes("mmd.c: farm job of"));
+      expect(jobs.length, jobs.join("\n")).toBe(steps.length);
+      for (const l of jobs) expect(l).toContain("closure from the call's dependency scan");
+    } finally {
+      await client.dispose();
+    }
+  }, 300_000);
+
   it("keeps the local slots busy and sends the rest: with one local slot, make -j8 compiles both here and on the farm", async () => {
     const client = new RepriseSandbox({ REPRISE_MAX_JOBS: "1" });
     try {

@@ -30,7 +30,7 @@ export { InputStore, type InputStorePruneOptions } from "./hermetic/input-store.
 export type { MissContext, MissCompileResult, MissStats } from "./engine/hooks.js";
 export { hermeticPlugin, HERMETIC_PLUGIN_NAME } from "./hermetic/hermetic-plugin.js";
 export { runCompiler, type CompilerRun } from "./engine/run-compiler.js";
-export { writeOutputAtomically } from "./engine/write-output.js";
+export { moveIntoPlace, tempBeside, writeOutputAtomically } from "./engine/write-output.js";
 export type { DistSettings } from "./config/schema.js";
 export type { RemoteCounters } from "./stats/stats.js";
 /** Why a file lies where another user could have written it (undefined: trusted); plugins check files they load into compiles with it. */

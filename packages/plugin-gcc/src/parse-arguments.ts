@@ -79,7 +79,8 @@ export function parseGccLikeArguments(input: ParseInput, dialect: GccLikeDialect
     a.kind === "option" && INCLUDE_DIR_OPTIONS.has(a.name) && a.value ? [resolve(cwd, a.value)] : [],
   );
   const closureDepFile = input.tempPath(".closure.d");
-  const closureScan = preprocessed ? undefined : { argv: [...preprocessBase, "-M", "-MF", closureDepFile], depFile: closureDepFile, sameAsPreprocessDeps: true };
+  // The same arguments as the lookup's preprocessing (-E -MD) and the dependency scan (-M): the same list.
+  const closureScan = preprocessed ? undefined : { argv: [...preprocessBase, "-M", "-MF", closureDepFile], depFile: closureDepFile, sameAsPreprocessDeps: true, sameAsDependencyScan: true };
 
   const volatileMarkers: VolatileMarker[] = [{ token: ".incbin", effect: "uncacheable" }];
   if (!preprocessed) volatileMarkers.push(...dialect.timeMarkers(env, input.compiler));

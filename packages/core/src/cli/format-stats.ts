@@ -30,7 +30,7 @@ export function formatStats(r: StatsReply): string {
   ];
   const lists = s.dependencyLists;
   // Only when some miss needed more than its own dependency file (e.g. -MMD): how it learned the rest.
-  if (lists && lists.fromCompile + lists.scans > 0) rows.push(["  files read, listed by the compile / scanned", `${lists.fromCompile} / ${lists.scans}`]);
+  if (lists && lists.fromCompile + lists.scans > 0) rows.push(["  files read, listed by the compile / scanned", `${lists.fromCompile} / ${lists.scans}${lists.sharedWithJob ? ` (${lists.sharedWithJob} scans shared with a job)` : ""}`]);
   for (const [reason, n] of Object.entries(s.notCacheable).sort()) rows.push([`Not cacheable: ${reason}`, String(n)]);
   for (const [reason, n] of Object.entries(s.errors).sort()) rows.push([`Reprise errors: ${reason}`, String(n)]);
   for (const [sandbox, n] of Object.entries(s.hermetic ?? {}).sort()) rows.push([`Compiled in sandbox: ${sandbox}`, String(n)]);

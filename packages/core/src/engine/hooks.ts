@@ -1,6 +1,7 @@
 import { AsyncSeriesBailHook, AsyncSeriesHook, AsyncParallelHook, HookMap, SyncBailHook } from "tapable";
 import type { CompileRequest, CompilerInfo, CompileInvocation, OutputSpec, ParseInput, ParseResult } from "./types.js";
 import type { KeyHasher } from "../hashing/key-hasher.js";
+import type { FileHashCache } from "../hashing/file-hash-cache.js";
 import type { CacheStorage, StorageSettings } from "../storage/cache-storage.js";
 import type { Platform, ToolchainDescriptor, ToolchainSpec } from "../toolchain/types.js";
 import type { Sandbox, SandboxSettings } from "../sandbox/types.js";
@@ -131,6 +132,24 @@ export interface MissContext {
    * then runs no closure scan when the plugin says the lists are the same.
    */
   preprocessDeps?: string;
+  /**
+   * The call's own dependency scan (`dependencies.scanArgv`: gcc's `-MMD`
+   * calls, objects that record their command line), when it has one: runs it
+   * now (at most once per call, outside the local slots) and gives its list
+   * (make syntax), or undefined when it failed. The engine takes the same run
+   * for the direct-mode manifest instead of scanning after the compile. A
+   * job builder passes it to `buildJob`, which uses it as the closure when the
+   * plugin says the lists are the same (`closureScan.sameAsDependencyScan`).
+   */
+  dependencyScan?: () => Promise<string | undefined>;
+  /**
+   * The daemon's file-hash cache, and the tokens the engine looks for in
+   * this call's files (empty when it hashes none of them: preprocessor mode).
+   * A job builder that hashes its inputs through them (`buildJob(…, hashes,
+   * …, { tokens })`) reads no file the engine hashed already (the source, for
+   * the key), and the engine's store after the answer finds the job's digests.
+   */
+  fileHashes?: { cache: FileHashCache; tokens: readonly string[] };
   /**
    * Whether one of the daemon's local compile slots (`maxJobs`) is free now.
    * A true answer keeps that slot for this call until it compiles locally (or

@@ -14,6 +14,10 @@ export interface MissToCompile {
   settings: Settings;
   /** This call's preprocessing dependency file, when the lookup ran it (MissContext.preprocessDeps). */
   preprocessDeps?: string;
+  /** This call's dependency scan, shared with the engine (MissContext.dependencyScan). */
+  dependencyScan?: () => Promise<string | undefined>;
+  /** The daemon's file-hash cache and the tokens this call's files are hashed with (MissContext.fileHashes). */
+  fileHashes?: MissContext["fileHashes"];
   /** The call's own logger (debug lines when the call asked for them with REPRISE_LOG). */
   log?: Logger;
 }

@@ -53,6 +53,7 @@ export const compileInvocationSchema = z.object({
     .object({ argv: z.array(z.string()).min(1), depFile: nonEmpty, setEnv: z.record(z.string(), z.string()).optional(), toolchainDirs: z.array(nonEmpty).optional(),
       companions: z.array(z.object({ suffix: nonEmpty, replacement: nonEmpty })).optional(),
       sameAsPreprocessDeps: z.boolean().optional(),
+      sameAsDependencyScan: z.boolean().optional(),
     })
     .optional(),
   includeDirs: stringList.optional(),

@@ -9,6 +9,7 @@ import { storeFallbackCopy } from "./preprocessor-fallback.js";
 import { listedByCompile } from "./listed-dependencies.js";
 import { runCompiler, type CompilerRun } from "./run-compiler.js";
 import { readOutputs } from "./read-outputs.js";
+import { SharedScan } from "./shared-scan.js";
 import type { FileHashCache } from "../hashing/file-hash-cache.js";
 import type { ManifestEntry } from "../storage/codec.js";
 import { encodeEntry, rekeyEntry, type CacheEntry } from "../storage/codec.js";
@@ -82,11 +83,17 @@ export class MissStore {
    * entry — runs after it, under `pendingKey`, which later lookups of the
    * same key wait for. `skipScan`: the caller already knows every file the
    * compile reads, so neither `dependencies.scanArgv` nor `listFile` is used. `preprocessDeps`:
-   * the dependency file of the lookup's own preprocessing, for a job builder.
+   * the dependency file of the lookup's own preprocessing, for a job builder. `digestTokens`: the
+   * tokens the store looks for in the files the compile read (a job builder hashes with them too).
    */
-  async compileAndStore(call: Call, pendingKey: string | undefined, plan: PlanStore, options: { skipScan?: boolean; claim?: Claim; preprocessDeps?: string } = {}): Promise<CallResult> {
+  async compileAndStore(
+    call: Call,
+    pendingKey: string | undefined,
+    plan: PlanStore,
+    options: { skipScan?: boolean; claim?: Claim; preprocessDeps?: string; digestTokens?: readonly string[] } = {},
+  ): Promise<CallResult> {
     try {
-      const result = await this.compileThenStore(call, pendingKey, plan, options.skipScan === true, options.preprocessDeps);
+      const result = await this.compileThenStore(call, pendingKey, plan, options.skipScan === true, options.preprocessDeps, options.digestTokens);
       const storing = pendingKey ? this.storing.get(pendingKey) : undefined;
       if (options.claim) void (storing ?? Promise.resolve()).finally(options.claim.release);
       return result;
@@ -111,7 +118,14 @@ export class MissStore {
     return { release };
   }
 
-  private async compileThenStore(call: Call, pendingKey: string | undefined, plan: PlanStore, skipScan: boolean, preprocessDeps: string | undefined): Promise<CallResult> {
+  private async compileThenStore(
+    call: Call,
+    pendingKey: string | undefined,
+    plan: PlanStore,
+    skipScan: boolean,
+    preprocessDeps: string | undefined,
+    digestTokens: readonly string[] | undefined,
+  ): Promise<CallResult> {
     const { inv, request } = call;
     const compileStart = Date.now();
     const deps = inv.dependencies;
@@ -119,9 +133,11 @@ export class MissStore {
     let run: CompilerRun;
     // The compile may list what it read itself (`listFile`): then the scan only runs when that list cannot tell.
     const fromCompile = !skipScan && deps.listFile !== undefined && call.project.engine.hooks.listDependencies.get(call.compiler.family) !== undefined;
-    const scan = deps.scanArgv && !skipScan ? () => this.limit(() => runCompiler(deps.scanArgv!, request.cwd, inv.compileEnv ?? request.env)) : undefined;
+    // One run for the engine and a tap that needs the list before compiling (a farm job's closure).
+    const shared = deps.scanArgv && !skipScan ? new SharedScan(() => runCompiler(deps.scanArgv!, request.cwd, inv.compileEnv ?? request.env), this.limit) : undefined;
+    const scan = shared ? () => shared.inSlot() : undefined;
     try {
-      const [compiled] = await Promise.all([this.compile(call, preprocessDeps), scan && !fromCompile ? scan() : undefined]);
+      const [compiled] = await Promise.all([this.compile(call, preprocessDeps, shared, digestTokens), scan && !fromCompile ? scan() : undefined]);
       run = compiled;
       call.log.debug("%s: compiler exited %d after %s ms", inv.sourceFile, run.exitCode, run.durationMs.toFixed(1));
       if (run.exitCode !== 0) {
@@ -217,10 +233,28 @@ export class MissStore {
   }
 
   /** The real compile of a miss: wherever a `compileMiss` tap takes it, else locally (see MissCompiler). */
-  private async compile(call: Call, preprocessDeps: string | undefined): Promise<CompilerRun> {
+  private async compile(call: Call, preprocessDeps: string | undefined, scan: SharedScan | undefined, digestTokens: readonly string[] = []): Promise<CompilerRun> {
     await call.project.prepareMiss?.(call.settings);
-    const miss = { request: call.request, compiler: call.compiler, invocation: call.inv, settings: call.settings, log: call.log };
-    return this.misses.compile(call.project.engine, preprocessDeps === undefined ? miss : { ...miss, preprocessDeps });
+    const miss = {
+      request: call.request,
+      compiler: call.compiler,
+      invocation: call.inv,
+      settings: call.settings,
+      log: call.log,
+      ...(preprocessDeps === undefined ? {} : { preprocessDeps }),
+      ...(scan ? { dependencyScan: () => this.scanForTap(call, scan) } : {}),
+      fileHashes: { cache: this.hashes, tokens: digestTokens },
+    };
+    return this.misses.compile(call.project.engine, miss);
+  }
+
+  /** The call's dependency scan for a `compileMiss` tap (MissContext.dependencyScan): its list, or undefined when it failed. */
+  private async scanForTap(call: Call, scan: SharedScan): Promise<string | undefined> {
+    const depFile = call.inv.dependencies.scanDepFile;
+    const first = !scan.started;
+    const run = await scan.now();
+    if (first) this.stats.dependencyList("sharedWithJob");
+    return run.exitCode === 0 && depFile ? readFileOrUndefined(depFile)?.toString("utf8") : undefined;
   }
 
   /** Writes `entry` under `resultKey` to every writable level, and keeps it in memory; returns the blob written. */

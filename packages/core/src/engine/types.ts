@@ -181,6 +181,13 @@ export interface ClosureScan {
    * mode) takes that list and runs no scan of its own.
    */
   sameAsPreprocessDeps?: boolean;
+  /**
+   * The call's dependency scan (`dependencies.scanArgv`, its list in
+   * `scanDepFile`) lists exactly the files this scan would: a job takes that
+   * scan's list (MissContext.dependencyScan), which the engine then uses too,
+   * instead of a scan of its own.
+   */
+  sameAsDependencyScan?: boolean;
 }
 
 /** A compiler call the plugin understood and declared cacheable. */

@@ -13,17 +13,26 @@ import { renameSync, unlinkSync, writeFileSync } from "node:fs";
  */
 let tempCounter = 0;
 
+/** A temporary name beside `path` no other writer uses (pid + counter; created exclusively, "wx", in any case). */
+export function tempBeside(path: string): string {
+  return `${path}.reprise-${process.pid}-${(++tempCounter).toString(36)}`;
+}
+
+/** Puts the finished temporary file `tmp` in place of `path` (see above for the unlink first). */
+export function moveIntoPlace(tmp: string, path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // absent, or not ours to remove: the rename below reports what matters
+  }
+  renameSync(tmp, path);
+}
+
 export function writeOutputAtomically(path: string, data: Buffer, executable = false): void {
-  // pid + counter is unique among writers; the temp is created exclusively ("wx") in any case.
-  const tmp = `${path}.reprise-${process.pid}-${(++tempCounter).toString(36)}`;
+  const tmp = tempBeside(path);
   try {
     writeFileSync(tmp, data, { mode: executable ? 0o777 : 0o666, flag: "wx" });
-    try {
-      unlinkSync(path);
-    } catch {
-      // absent, or not ours to remove: the rename below reports what matters
-    }
-    renameSync(tmp, path);
+    moveIntoPlace(tmp, path);
   } catch (err) {
     try {
       unlinkSync(tmp);

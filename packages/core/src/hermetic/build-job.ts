@@ -14,8 +14,8 @@ import type { InputStore } from "./input-store.js";
 /** A job, or why this call cannot be one (`reason` is counted in stats as a fallback). */
 export type JobPlan = { ok: true; job: CompileJob; closureFrom: ClosureSource } | { ok: false; reason: string; detail: string };
 
-/** Where a job's closure came from: the plugin's scan, or the lookup's own preprocessing (no scan ran). */
-export type ClosureSource = "scan" | "preprocessing";
+/** Where a job's closure came from: the plugin's scan, the lookup's own preprocessing, or the call's dependency scan shared with the engine. */
+export type ClosureSource = "scan" | "preprocessing" | "dependency-scan";
 
 export interface BuildJobOptions {
   /** The runner is one a descriptor's requirements select, so `needsRunner` is met. */
@@ -26,6 +26,18 @@ export interface BuildJobOptions {
    * what the closure scan would (`sameAsPreprocessDeps`), no scan runs.
    */
   preprocessDeps?: string;
+  /**
+   * The call's dependency scan, shared with the engine
+   * (MissContext.dependencyScan): with a plugin that says it lists what the
+   * closure scan would (`sameAsDependencyScan`), the job takes its list and
+   * the call preprocesses once.
+   */
+  dependencyScan?: () => Promise<string | undefined>;
+  /**
+   * Tokens to hash the inputs with, beside `__has_include` (MissContext.fileHashes):
+   * the ones the engine's store uses, so both take one digest per file.
+   */
+  tokens?: readonly string[];
 }
 
 export const DEFAULT_LIMITS: JobLimits = {
@@ -119,6 +131,7 @@ export async function buildJob(
   const scanned = await closureOf(request, inv, inv.closureScan, options);
   if (!scanned.ok) return scanned;
   const { closure, env: envDeps, from: closureFrom } = scanned;
+  const tokens = options.tokens?.length ? [...new Set([...options.tokens, ...PROBE_TOKENS])] : PROBE_TOKENS;
   if (!closure.includes(inv.sourceFile)) closure.unshift(inv.sourceFile);
   const pch = precompiledBeside(closure);
   if (pch) return fail("hermetic-pch", `${pch} has a precompiled header beside it`);
@@ -126,12 +139,12 @@ export async function buildJob(
   const digests = new Map<string, FileDigest>();
   for (const path of closure) {
     // Most headers are known and unchanged: a stat, without a promise per file.
-    const known = hashes.known(path, PROBE_TOKENS);
-    const digest = known === "unknown" ? await hashes.digest(path, PROBE_TOKENS) : known;
+    const known = hashes.known(path, tokens);
+    const digest = known === "unknown" ? await hashes.digest(path, tokens) : known;
     if (!digest) return fail("hermetic-input-unreadable", path);
     digests.set(path, digest);
   }
-  const withProbes = new Set([...digests].filter(([, d]) => d.tokens.length > 0).map(([p]) => p));
+  const withProbes = new Set([...digests].filter(([, d]) => d.tokens.some((t) => PROBE_TOKENS.includes(t))).map(([p]) => p));
   const probes = resolveHasIncludes(closure, inv.includeDirs ?? [], withProbes, (f) => digests.get(f)?.hash);
   if (probes.unresolvable.length) return fail("hermetic-has-include", probes.unresolvable[0]!);
 
@@ -139,7 +152,7 @@ export async function buildJob(
   const files = [...new Set([...closure, ...probes.extraFiles, ...extra, ...context.files])];
   const jobInputs: CompileJob["inputs"] = [];
   for (const path of files) {
-    const digest = digests.get(path) ?? (await hashes.digest(path, PROBE_TOKENS));
+    const digest = digests.get(path) ?? (await hashes.digest(path, tokens));
     if (!digest) return fail("hermetic-input-unreadable", path);
     if (!(await inputs.putFile(path, digest.hash))) return fail("hermetic-input-changed", path);
     // A plugin the compiler loads (-fplugin=) keeps its execute bit; headers never need one.
@@ -167,19 +180,26 @@ export async function buildJob(
 
 /**
  * The files the compile reads, from the plugin's closure scan, or from the
- * lookup's own preprocessing when it ran and lists the same (no second
- * `-M` run of the compiler: the spawn is most of a job's cost here).
+ * lookup's own preprocessing when it ran and lists the same, or from the
+ * call's dependency scan the engine runs anyway (no second `-M` run of the
+ * compiler: the spawn is most of a job's cost here).
  */
 async function closureOf(
   request: CompileRequest,
   inv: CompileInvocation,
   scan: ClosureScan,
-  { preprocessDeps }: BuildJobOptions,
+  { preprocessDeps, dependencyScan }: BuildJobOptions,
 ): Promise<{ ok: true; closure: string[]; env: { name: string; value: string | null }[]; from: ClosureSource } | (JobPlan & { ok: false })> {
   let listed: ReturnType<typeof parseDepFileWithEnv>;
-  const from: ClosureSource = scan.sameAsPreprocessDeps && preprocessDeps !== undefined ? "preprocessing" : "scan";
+  const from: ClosureSource =
+    scan.sameAsPreprocessDeps && preprocessDeps !== undefined ? "preprocessing" : scan.sameAsDependencyScan && dependencyScan ? "dependency-scan" : "scan";
   if (from === "preprocessing") {
     listed = parseDepFileWithEnv(preprocessDeps!, request.cwd);
+  } else if (from === "dependency-scan") {
+    const text = await dependencyScan!();
+    // A failing scan: the local compile reports the error, as with the closure scan.
+    if (text === undefined) return fail("hermetic-scan-failed", "the dependency scan failed") as JobPlan & { ok: false };
+    listed = parseDepFileWithEnv(text, request.cwd);
   } else {
     try {
       const scanEnv = { ...(inv.compileEnv ?? request.env), ...scan.setEnv };

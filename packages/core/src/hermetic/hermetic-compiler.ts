@@ -11,7 +11,7 @@ import type { JobLimits, JobResult, Sandbox } from "../sandbox/types.js";
 import type { Stats } from "../stats/stats.js";
 import { silentLogger, type Logger } from "../util/logger.js";
 import { listDir } from "../util/list-dir.js";
-import { buildJob, DEFAULT_LIMITS, jobRefusal } from "./build-job.js";
+import { buildJob, DEFAULT_LIMITS, jobRefusal, type BuildJobOptions } from "./build-job.js";
 import { addRunnerFiles } from "./runner-files.js";
 import type { InputStore } from "./input-store.js";
 
@@ -86,7 +86,8 @@ export class HermeticCompiler {
 
   /**
    * `limits` (config `jobLimits`) apply over the compiler's own limits, key by key.
-   * `preprocessDeps`: the call's own preprocessing dependency file, when its lookup ran it (no closure scan then).
+   * `closure`: the call's own preprocessing dependency file, when its lookup ran it, and its dependency
+   * scan shared with the engine (MissContext): a job takes its closure from them instead of a scan of its own.
    */
   async compile(
     name: string,
@@ -95,7 +96,7 @@ export class HermeticCompiler {
     compiler: CompilerInfo,
     inv: CompileInvocation,
     limits: Partial<JobLimits> = {},
-    preprocessDeps?: string,
+    closure: Pick<BuildJobOptions, "preprocessDeps" | "dependencyScan" | "tokens"> = {},
   ): Promise<HermeticOutcome> {
     // A call that needs more of its runner goes only with the files of this machine its plugin names (runnerFiles).
     const refused = jobRefusal(inv, { vouched: true });
@@ -128,7 +129,7 @@ export class HermeticCompiler {
 
     let scratchDir: string | undefined;
     try {
-      const plan = await buildJob(request, inv, toolchain.id, ws.inputs, this.o.hashes, { ...this.limits, ...limits }, { vouched: true, preprocessDeps });
+      const plan = await buildJob(request, inv, toolchain.id, ws.inputs, this.o.hashes, { ...this.limits, ...limits }, { vouched: true, ...closure });
       if (!plan.ok) return plan;
       const job = plan.job;
       this.logger.debug("%s: job of %d inputs, closure from %s", inv.sourceFile, job.inputs.length, plan.closureFrom === "scan" ? "a scan" : "the lookup's preprocessing");

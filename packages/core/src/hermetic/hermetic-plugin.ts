@@ -20,7 +20,12 @@ export function hermeticPlugin(hermetic: HermeticCompiler): ReprisePlugin {
         const sandboxName = ctx.settings.hermetic;
         if (!sandboxName) return undefined;
         try {
-          const outcome = await ctx.inLocalSlot(() => hermetic.compile(sandboxName, ctx.settings.sandboxOptions, ctx.request, ctx.compiler, ctx.invocation, ctx.settings.jobLimits, ctx.preprocessDeps));
+          const closure = {
+            ...(ctx.preprocessDeps !== undefined ? { preprocessDeps: ctx.preprocessDeps } : {}),
+            ...(ctx.dependencyScan ? { dependencyScan: ctx.dependencyScan } : {}),
+            ...(ctx.fileHashes ? { tokens: ctx.fileHashes.tokens } : {}),
+          };
+          const outcome = await ctx.inLocalSlot(() => hermetic.compile(sandboxName, ctx.settings.sandboxOptions, ctx.request, ctx.compiler, ctx.invocation, ctx.settings.jobLimits, closure));
           if (outcome.ok) return outcome.run;
           // Calls that are local by design (a linking crate, a compiler that loads code) are no news: debug only.
           const log = EXPECTED_LOCAL.has(outcome.reason) ? ctx.logger.debug : ctx.logger.warn;

@@ -40,6 +40,24 @@ export class InputStore {
   }
 
   /**
+   * Whether the blob is held, marking it used: a syscall at most once a
+   * minute per blob (what `putFile` does for a blob it holds), not one per
+   * job input per job. A blob this store marked within the minute is held:
+   * no prune removes it meanwhile, and this store's own prune forgets it.
+   */
+  holds(hash: string): boolean {
+    const now = Date.now();
+    if (now - (this.touched.get(hash) ?? -Infinity) < TOUCH_EVERY_MS) return true;
+    try {
+      utimesSync(this.blobPath(hash), now / 1000, now / 1000);
+    } catch {
+      return false;
+    }
+    this.rememberTouched(hash, now);
+    return true;
+  }
+
+  /**
    * Stores the contents of `file` under `hash` (which the caller computed)
    * unless present, and marks the blob used. The bytes copied are hashed
    * again: false when they no longer match (the file changed since it was

@@ -61,7 +61,7 @@ export interface StatsSnapshot {
    * so no second scan ran, and misses for which a separate dependency scan
    * ran (`DependencyDiscovery.scanArgv`, e.g. `-MMD` without such a list).
    */
-  dependencyLists: { fromCompile: number; scans: number };
+  dependencyLists: { fromCompile: number; scans: number; sharedWithJob?: number };
   /**
    * Direct hits (and stored misses) the native client could not be given in
    * the hit index, so the daemon answers their next identical call itself, by
@@ -219,9 +219,9 @@ export class Stats {
     this.data.fallbackCopiesWaiting = n;
   }
 
-  /** A miss learned the files it read from its own compile (`fromCompile`) or from a separate scan. */
-  dependencyList(from: "fromCompile" | "scans"): void {
-    this.data.dependencyLists[from]++;
+  /** A miss learned the files it read from its own compile (`fromCompile`) or from a separate scan; `sharedWithJob`: that scan was also a job's closure (run once for both). */
+  dependencyList(from: "fromCompile" | "scans" | "sharedWithJob"): void {
+    this.data.dependencyLists[from] = (this.data.dependencyLists[from] ?? 0) + 1;
     this.dirty = true;
   }
 

@@ -38,7 +38,8 @@ beforeAll(() => {
 
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-function setup(tap?: (ctx: MissContext) => Promise<MissCompileResult | undefined>, maxJobs = 2) {
+/** `scanner`: the call also has a dependency scan (as gcc's -MMD calls do), this shell script, whose runs it counts in `counter`. */
+function setup(tap?: (ctx: MissContext) => Promise<MissCompileResult | undefined>, maxJobs = 2, scan?: { scanner: string; counter: string }) {
   const engine = new Engine();
   engine.use(localStoragePlugin);
   engine.use({
@@ -57,7 +58,9 @@ function setup(tap?: (ctx: MissContext) => Promise<MissCompileResult | undefined
           keyArgs: [src, out],
           preprocessorOnlyArgs: [],
           compileArgv: [input.argv[0]!, src, out, dep],
-          dependencies: { depFile: dep, depFileIsTemporary: true },
+          dependencies: scan
+            ? { depFile: dep, depFileIsTemporary: true, scanArgv: [scan.scanner, dep + ".scan", scan.counter], scanDepFile: dep + ".scan" }
+            : { depFile: dep, depFileIsTemporary: true },
           keyEnv: [],
           volatileMarkers: [],
           dependsOnCwd: false,
@@ -192,5 +195,52 @@ describe("compileMiss", () => {
     expect(r.kind).toBe("done");
     expect(readFileSync(join(proj, "a.out"), "utf8")).toBe("local\n");
     expect(stats.snapshot().fallbacks).toEqual({ "compile-miss-plugin-error": 1 });
+  });
+
+  describe("a call with a dependency scan (gcc's -MMD)", () => {
+    const scanSetup = (tap: (ctx: MissContext) => Promise<MissCompileResult | undefined>, exitCode = 0) => {
+      const dir = mkdtempSync(join(tmp, "scan-"));
+      const scanner = join(dir, "scanner");
+      const counter = join(dir, "runs");
+      writeFileSync(scanner, `#!/bin/sh\necho run >> "$2"\necho "a.out: a.src scanned.h" > "$1"\nexit ${exitCode}\n`);
+      chmodSync(scanner, 0o755);
+      const runs = () => readFileSync(counter, "utf8").split("\n").filter(Boolean).length;
+      return { ...setup(tap, 2, { scanner, counter }), runs };
+    };
+
+    it("a tap that asks for it gets its list, and the engine takes the same run: the call scans once", async () => {
+      const lists: (string | undefined)[] = [];
+      const { service, stats, runs } = scanSetup(async (ctx) => {
+        lists.push(await ctx.dependencyScan?.());
+        lists.push(await ctx.dependencyScan?.());
+        return remoteCompile(ctx, "remote\n");
+      });
+      const r = await service.run(request());
+      await service.settle();
+      expect(r.kind).toBe("done");
+      expect(lists).toEqual(["a.out: a.src scanned.h\n", "a.out: a.src scanned.h\n"]);
+      expect(runs()).toBe(1);
+      expect(stats.snapshot().dependencyLists).toMatchObject({ scans: 1, sharedWithJob: 1 });
+    });
+
+    it("without a tap asking, the engine scans once on its own", async () => {
+      const { service, stats, runs } = scanSetup(async (ctx) => remoteCompile(ctx, "remote\n"));
+      await service.run(request());
+      await service.settle();
+      expect(runs()).toBe(1);
+      expect(stats.snapshot().dependencyLists.sharedWithJob ?? 0).toBe(0);
+    });
+
+    it("a failing scan gives the tap no list", async () => {
+      const lists: (string | undefined)[] = [];
+      const { service } = scanSetup(async (ctx) => {
+        lists.push(await ctx.dependencyScan?.());
+        return undefined;
+      }, 1);
+      const r = await service.run(request());
+      await service.settle();
+      expect(r.kind).toBe("done");
+      expect(lists).toEqual([undefined]);
+    });
   });
 });

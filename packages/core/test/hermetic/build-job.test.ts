@@ -128,6 +128,39 @@ describe("buildJob", () => {
     expect(refused.ok ? "ok" : refused.reason).toBe("hermetic-scan-failed");
   });
 
+  it("takes the closure from the call's dependency scan when the plugin says it lists the same, and hashes with the engine's tokens", async () => {
+    const scanned = call("src/main.c");
+    const fromScan = await buildJob(scanned.request, scanned.inv, "f".repeat(64), store, new FileHashCache());
+    if (!fromScan.ok) throw new Error(`${fromScan.reason}: ${fromScan.detail}`);
+    // What the engine's dependency scan (-MMD calls) runs: -M, the same arguments.
+    const scanDep = join(tmp, "dependency-scan.d");
+    expect((await runScan(["/usr/bin/gcc", "-Iinclude", "-Iempty-include", join(proj, "src/main.c"), "-M", "-MF", scanDep], proj, { PATH: "/usr/bin:/bin" })).exitCode).toBe(0);
+    let asked = 0;
+    const dependencyScan = async () => {
+      asked++;
+      return readFileSync(scanDep, "utf8");
+    };
+    const { request, inv } = call("src/main.c");
+    const noScan = { ...inv, closureScan: { argv: [join(tmp, "no-such-compiler"), "-M"], depFile: join(tmp, "never.d"), sameAsDependencyScan: true } };
+    // The engine hashed the source for the key with its tokens: the job reads it no second time.
+    // (Its clock a minute ahead: the files written for this test count as settled, so their digests are remembered.)
+    const hashes = new FileHashCache(1000, () => Date.now() + 60_000);
+    const tokens = ["__DATE__", "__has_include"];
+    await hashes.digest(join(proj, "src/main.c"), tokens);
+    const misses = hashes.misses;
+    const shared = await buildJob(request, noScan, "f".repeat(64), store, hashes, undefined, { dependencyScan, tokens });
+    if (!shared.ok) throw new Error(`${shared.reason}: ${shared.detail}`);
+    expect(shared.closureFrom).toBe("dependency-scan");
+    expect(asked).toBe(1);
+    expect(shared.job.inputs).toEqual(fromScan.job.inputs);
+    expect(hashes.misses - misses, "every input but the source read once").toBe(shared.job.inputs.length - 1);
+    // The store after the answer, with the same tokens, finds every input's digest.
+    for (const i of shared.job.inputs) expect(hashes.known(i.path, tokens), i.path).not.toBe("unknown");
+    // A failing dependency scan: the call stays local.
+    const failed = await buildJob(request, noScan, "f".repeat(64), store, new FileHashCache(), undefined, { dependencyScan: async () => undefined });
+    expect(failed.ok ? "ok" : failed.reason).toBe("hermetic-scan-failed");
+  });
+
   it("follows a header whose __has_include probe changed: probes are remembered by content, not by path", async () => {
     const hashes = new FileHashCache();
     writeFileSync(join(proj, "include/lib/one.h"), "#define ONE 1\n");
@@ -234,6 +267,24 @@ describe("InputStore", () => {
     utimesSync(s.blobPath(h), old, old);
     expect(await new InputStore(join(tmp, "store4")).putFile(f, h)).toBe(true);
     expect(lstatSync(s.blobPath(h)).mtimeMs).toBeGreaterThan(Date.now() - 60_000);
+  });
+
+  it("holds(): a builder's check of a job's inputs marks each blob used at most once a minute, and sees one a prune removed", async () => {
+    const s = new InputStore(join(tmp, "store5"));
+    const f = join(tmp, "held.txt");
+    writeFileSync(f, "held blob");
+    const h = hashBytes("held blob");
+    expect(s.holds(h)).toBe(false);
+    expect(await new InputStore(join(tmp, "store5")).putFile(f, h)).toBe(true);
+    const old = new Date(Date.now() - 3600_000);
+    utimesSync(s.blobPath(h), old, old);
+    expect(s.holds(h)).toBe(true);
+    expect(lstatSync(s.blobPath(h)).mtimeMs, "marked used the first time").toBeGreaterThan(Date.now() - 60_000);
+    utimesSync(s.blobPath(h), old, old);
+    expect(s.holds(h)).toBe(true);
+    expect(lstatSync(s.blobPath(h)).mtimeMs, "not marked again within the minute").toBeLessThan(Date.now() - 3000_000);
+    expect(s.prune({ maxBytes: 0, graceMs: 60_000 })).toBeGreaterThan(0);
+    expect(s.holds(h), "this store's prune removed it").toBe(false);
   });
 
   it("runs a closure scan: the dependency file written, the exit status and stderr of a failing one, 127 for a missing compiler", async () => {

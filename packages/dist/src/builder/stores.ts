@@ -1,5 +1,5 @@
 /** What a builder keeps between jobs: job inputs (blobs) and unpacked toolchains, both bounded and evicted least-recently-used. */
-import { chmodSync, mkdirSync, renameSync, rmSync, utimesSync } from "node:fs";
+import { chmodSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import type { IncomingMessage } from "node:http";
@@ -29,18 +29,9 @@ export class BuilderStores {
     mkdirSync(this.incoming, { recursive: true, mode: 0o700 });
   }
 
-  /** Digests of `wanted` this builder does not hold; the ones it holds are marked used. */
+  /** Digests of `wanted` this builder does not hold; the ones it holds are marked used (at most once a minute each). */
   missingBlobs(wanted: string[]): string[] {
-    const missing: string[] = [];
-    const now = new Date();
-    for (const digest of new Set(wanted)) {
-      try {
-        utimesSync(this.blobs.blobPath(digest), now, now);
-      } catch {
-        missing.push(digest);
-      }
-    }
-    return missing;
+    return [...new Set(wanted)].filter((digest) => !this.blobs.holds(digest));
   }
 
   /** Stores an uploaded blob once its bytes hash to `digest` (else 400, nothing stored). */

@@ -7,7 +7,7 @@ import { farmRequest, FarmRequestError, httpError } from "../http/client.js";
 import type { Allocation } from "./scheduler-client.js";
 import type { BuilderHoldings } from "./builder-holdings.js";
 import type { WireJob } from "../builder/job-message.js";
-import { JOB_RESULT_CONTENT_TYPE, MAX_RESULT_HEADER_BYTES } from "../protocol/job-result.js";
+import { JOB_RESULT_CONTENT_TYPE, JOB_RESULT_LIMIT_SLACK } from "../protocol/job-result.js";
 
 /** The job's toolchain: an archive the client uploads when the builder lacks it, or a descriptor (no archive) the builder provides itself. */
 export interface RemoteToolchain {
@@ -18,9 +18,9 @@ export interface RemoteToolchain {
   ownedByBuilder?: boolean;
 }
 
-export interface RunExchange {
-  /** The builder's result as it came (protocol/job-result.ts), not yet checked. */
-  result: Buffer;
+export interface RunExchange<R> {
+  /** What `receive` made of the builder's result (protocol/job-result.ts) as it arrived. */
+  result: R;
   roundTrips: number;
   bytesUploaded: number;
 }
@@ -43,7 +43,7 @@ const inFlight = new Map<string, Promise<void>>();
  * small inputs `holdings` does not know it holds first (an edited source),
  * then whatever its 409 answer lists; at most two runs.
  */
-export async function runOnBuilder(
+export async function runOnBuilder<R>(
   alloc: Allocation,
   toolchain: RemoteToolchain,
   job: WireJob,
@@ -51,9 +51,11 @@ export async function runOnBuilder(
   dispatcher: Dispatcher,
   timeoutMs: number,
   signal: AbortSignal,
+  /** Reads the result's bytes as they arrive (client/result-receiver.ts); throws FarmRequestError for garbage. */
+  receive: (body: AsyncIterable<Buffer>) => Promise<R>,
   onMissing?: (missing: { toolchain: boolean; blobs: string[] }) => void,
   holdings?: BuilderHoldings,
-): Promise<RunExchange> {
+): Promise<RunExchange<R>> {
   const base = alloc.builderUrl.endsWith("/") ? alloc.builderUrl : `${alloc.builderUrl}/`;
   const deadline = Date.now() + timeoutMs;
   const left = () => Math.max(1, deadline - Date.now());
@@ -67,8 +69,9 @@ export async function runOnBuilder(
       token: alloc.jobToken,
       json: { toolchainId: toolchain.id, job },
       // Outputs and streams travel raw: what the job may write, its header, and room for an error answer.
-      maxResponseBytes: job.limits.maxOutputBytes + MAX_RESULT_HEADER_BYTES + 1024 * 1024,
+      maxResponseBytes: job.limits.maxOutputBytes + JOB_RESULT_LIMIT_SLACK,
       binary: JOB_RESULT_CONTENT_TYPE,
+      receive,
       timeoutMs: left(),
       dispatcher,
       signal,
@@ -134,8 +137,8 @@ export async function runOnBuilder(
     await uploadAll(uploads);
     res = await run();
   }
-  if (res.status !== 200 || !res.bytes) throw httpError("run", res.status, res.body);
+  if (res.status !== 200 || res.received === undefined) throw httpError("run", res.status, res.body);
   // It ran: the builder holds every input now.
   holdings?.hold(builder, job.inputs.map((i) => i.digest));
-  return { result: res.bytes, roundTrips, bytesUploaded };
+  return { result: res.received as R, roundTrips, bytesUploaded };
 }

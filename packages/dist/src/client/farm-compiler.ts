@@ -13,7 +13,7 @@ import {
   InputStore,
   runCompiler,
   ToolchainCache,
-  writeOutputAtomically,
+  type ClosureSource,
   type DistSettings,
   type Engine,
   type MissCompileResult,
@@ -23,7 +23,8 @@ import {
 import { farmAgent, farmRequest, FarmRequestError } from "../http/client.js";
 import { SchedulerClient, type Allocation } from "./scheduler-client.js";
 import { runOnBuilder, UploadError, type RemoteToolchain } from "./builder-client.js";
-import { checkRunResult, type CheckedRun } from "./run-result.js";
+import { receiveJobResult, type ReceivedResult } from "./result-receiver.js";
+import { JOB_RESULT_LIMIT_SLACK } from "../protocol/job-result.js";
 import { jobToWire } from "../builder/job-message.js";
 import { EquivalentJobs, equivalentJob } from "./equivalent-job.js";
 import { DeclaredToolchains, type DeclaredArchive } from "./declared-toolchains.js";
@@ -44,6 +45,8 @@ interface Workspace {
   lastPrune: number;
 }
 
+const CLOSURE_FROM: Record<ClosureSource, string> = { scan: "a scan", preprocessing: "the lookup's preprocessing", "dependency-scan": "the call's dependency scan" };
+
 /** Why the farm did not compile a miss: `reason` is counted in stats as a fallback. */
 class NotOnFarm extends Error {
   constructor(
@@ -55,6 +58,7 @@ class NotOnFarm extends Error {
 }
 
 export class FarmCompiler {
+  /** For a daemon that offers no hash cache of its own (MissContext.fileHashes). */
   private readonly hashes = new FileHashCache();
   private readonly workspaces = new Map<string, Workspace>();
   private readonly schedulers = new Map<string, SchedulerClient>();
@@ -128,10 +132,17 @@ export class FarmCompiler {
     if (refused) throw new NotOnFarm(`dist-not-distributable-${refused.reason.replace(/^hermetic-/, "")}`, refused.detail);
     const ws = this.workspace(ctx.settings.dir, ctx.logger);
     let toolchain = await this.toolchainOf(ctx, ws);
-    const plan = await buildJob(ctx.request, ctx.invocation, toolchain.id, ws.inputs, this.hashes, { ...DEFAULT_LIMITS, ...ctx.settings.jobLimits }, { vouched: true, preprocessDeps: ctx.preprocessDeps });
+    // The daemon's hash cache, with the tokens its store uses: a file the engine hashed is not read again, nor one the job hashed by the store.
+    const hashes = ctx.fileHashes?.cache ?? this.hashes;
+    const plan = await buildJob(ctx.request, ctx.invocation, toolchain.id, ws.inputs, hashes, { ...DEFAULT_LIMITS, ...ctx.settings.jobLimits }, {
+      vouched: true,
+      ...(ctx.fileHashes ? { tokens: ctx.fileHashes.tokens } : {}),
+      ...(ctx.preprocessDeps !== undefined ? { preprocessDeps: ctx.preprocessDeps } : {}),
+      ...(ctx.dependencyScan ? { dependencyScan: ctx.dependencyScan } : {}),
+    });
     if (!plan.ok) throw new NotOnFarm(`dist-not-distributable-${plan.reason.replace(/^hermetic-/, "")}`, plan.detail);
     const job = plan.job;
-    ctx.logger.debug("%s: farm job of %d inputs, closure from %s", ctx.invocation.sourceFile, job.inputs.length, plan.closureFrom === "scan" ? "a scan" : "the lookup's preprocessing");
+    ctx.logger.debug("%s: farm job of %d inputs, closure from %s", ctx.invocation.sourceFile, job.inputs.length, CLOSURE_FROM[plan.closureFrom]);
     const argv0 = job.argv[0]!;
     const jobLinks = job.links;
     const useToolchain = (t: JobToolchain) => {
@@ -158,7 +169,10 @@ export class FarmCompiler {
     let roundTrips = 0;
     let bytesUploaded = 0;
     let lastFailure: NotOnFarm | undefined;
-    let checked: CheckedRun | undefined;
+    let checked: ReceivedResult | undefined;
+    // Outputs are checked and written while they arrive, into temporary files until the result proves whole.
+    const expected = job.outputs.map((o) => ({ ...o, executable: ctx.invocation.outputs.find((i) => i.role === o.role)?.executable === true }));
+    const receive = (body: AsyncIterable<Buffer>) => receiveJobResult(body, expected, job.limits.maxOutputBytes + JOB_RESULT_LIMIT_SLACK);
     for (let attempt = 0; attempt < 2 && !checked; attempt++) {
       let alloc: Allocation;
       try {
@@ -194,13 +208,13 @@ export class FarmCompiler {
         WAIT_REPORT_MS,
       );
       try {
-        const ex = await runOnBuilder(alloc, remoteToolchain, wire, ws.inputs, scheduler.dispatcher, dist.jobTimeoutMs, AbortSignal.timeout(dist.jobTimeoutMs), (m) =>
+        const ex = await runOnBuilder(alloc, remoteToolchain, wire, ws.inputs, scheduler.dispatcher, dist.jobTimeoutMs, AbortSignal.timeout(dist.jobTimeoutMs), receive, (m) =>
           ctx.logger.debug("builder %s lacks %s%d input(s): %s", alloc.builderId, m.toolchain ? "the toolchain and " : "", m.blobs.length, m.blobs.slice(0, 20).join(" ")),
           this.holdings,
         );
         roundTrips += ex.roundTrips;
         bytesUploaded += ex.bytesUploaded;
-        checked = checkRunResult(ex.result, job);
+        checked = ex.result;
       } catch (err) {
         if (!(err instanceof FarmRequestError)) throw err;
         lastFailure = builderFailure(err);
@@ -214,12 +228,11 @@ export class FarmCompiler {
     }
     if (!checked) throw lastFailure ?? new NotOnFarm("dist-no-builder", "no builder other than the one that failed");
     const roundTripMs = performance.now() - started;
-    if (checked.exitCode !== 0) return this.confirmFailure(ctx, checked, roundTripMs);
-    for (const out of job.outputs) {
-      const data = checked.outputs.get(out.role);
-      const executable = ctx.invocation.outputs.find((o) => o.role === out.role)?.executable === true;
-      if (data) writeOutputAtomically(out.path, data, executable);
+    if (checked.exitCode !== 0) {
+      checked.discard();
+      return this.confirmFailure(ctx, checked, roundTripMs);
     }
+    checked.commit();
     ctx.stats.remoteCompile("farm", { roundTripMs, bytesUploaded, roundTrips });
     return { exitCode: 0, stdout: checked.stdout, stderr: checked.stderr, durationMs: roundTripMs };
   }
@@ -306,7 +319,7 @@ export class FarmCompiler {
    * result stands when the local compile fails the same way (an error in the
    * source); otherwise the local result is the build's.
    */
-  private async confirmFailure(ctx: MissContext, remote: CheckedRun, roundTripMs: number): Promise<MissCompileResult> {
+  private async confirmFailure(ctx: MissContext, remote: ReceivedResult, roundTripMs: number): Promise<MissCompileResult> {
     const { invocation: inv, request } = ctx;
     const local = await ctx.inLocalSlot(() => runCompiler(inv.compileArgv, request.cwd, inv.compileEnv ?? request.env));
     if (local.exitCode === remote.exitCode && local.stdout.equals(remote.stdout) && local.stderr.equals(remote.stderr)) {

@@ -71,13 +71,21 @@ export interface FarmCall {
   maxResponseBytes?: number;
   /** A binary content type the caller takes raw: a 200 answer of this type comes back as `bytes`, unparsed. */
   binary?: string;
+  /**
+   * With `binary`: reads a 200 answer of that type as it arrives (its
+   * chunks, within `maxResponseBytes`) instead of collecting it into `bytes`;
+   * what it returns is the answer's `received`. A broken-off answer reaches
+   * it as a FarmRequestError "unreachable".
+   */
+  receive?: (body: AsyncIterable<Buffer>) => Promise<unknown>;
 }
 
-/** An answer: its status and parsed JSON body, or for a `binary` answer its raw bytes. */
+/** An answer: its status and parsed JSON body, or for a `binary` answer its raw bytes (or what `receive` made of them). */
 export interface FarmAnswer {
   status: number;
   body: unknown;
   bytes?: Buffer;
+  received?: unknown;
 }
 
 /** The answer's status and parsed JSON body (any status); throws FarmRequestError when there is no answer, or garbage. */
@@ -118,25 +126,19 @@ export async function farmRequest(call: FarmCall): Promise<FarmAnswer> {
     res.body.destroy();
     throw new FarmRequestError("garbage", `${call.method} ${call.url}: an answer of ${declared} bytes exceeds ${limit}`, res.statusCode, "too-large");
   }
+  if (call.binary && call.receive && res.statusCode === 200) {
+    checkBinaryType(call, res);
+    return { status: 200, body: undefined, received: await call.receive(limitedBody(call, res, limit)) };
+  }
   const chunks: Buffer[] = [];
   let size = 0;
-  try {
-    for await (const chunk of res.body as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > limit) {
-        res.body.destroy();
-        throw new FarmRequestError("garbage", `${call.method} ${call.url}: the answer is larger than ${limit} bytes`, res.statusCode, "too-large");
-      }
-      chunks.push(chunk);
-    }
-  } catch (err) {
-    if (err instanceof FarmRequestError) throw err;
-    throw new FarmRequestError("unreachable", `${call.method} ${call.url}: the answer broke off: ${(err as Error).message}`);
+  for await (const chunk of limitedBody(call, res, limit)) {
+    size += chunk.length;
+    chunks.push(chunk);
   }
   const whole = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
   if (call.binary && res.statusCode === 200) {
-    const type = String(res.headers["content-type"] ?? "").split(";")[0]!.trim();
-    if (type !== call.binary) throw new FarmRequestError("garbage", `${call.method} ${call.url}: the answer is ${type || "untyped"}, not ${call.binary}`, res.statusCode);
+    checkBinaryType(call, res);
     return { status: 200, body: undefined, bytes: whole };
   }
   const text = whole.toString("utf8");
@@ -147,6 +149,37 @@ export async function farmRequest(call: FarmCall): Promise<FarmAnswer> {
     throw new FarmRequestError("garbage", `${call.method} ${call.url}: the answer (status ${res.statusCode}) is not JSON`, res.statusCode);
   }
   return { status: res.statusCode, body: parsed };
+}
+
+/** The answer's chunks, at most `limit` bytes in all; a larger or broken-off answer ends in a FarmRequestError. */
+async function* limitedBody(call: FarmCall, res: Dispatcher.ResponseData, limit: number): AsyncGenerator<Buffer> {
+  let size = 0;
+  const chunks = (res.body as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+  try {
+    for (;;) {
+      let next: IteratorResult<Buffer>;
+      try {
+        next = await chunks.next();
+      } catch (err) {
+        throw new FarmRequestError("unreachable", `${call.method} ${call.url}: the answer broke off: ${(err as Error).message}`);
+      }
+      if (next.done) return;
+      size += next.value.length;
+      if (size > limit) throw new FarmRequestError("garbage", `${call.method} ${call.url}: the answer is larger than ${limit} bytes`, res.statusCode, "too-large");
+      yield next.value;
+    }
+  } finally {
+    // A reader that stopped early (or a failure) leaves nothing of the answer open.
+    if (!res.body.readableEnded) res.body.destroy();
+  }
+}
+
+function checkBinaryType(call: FarmCall, res: Dispatcher.ResponseData): void {
+  const type = String(res.headers["content-type"] ?? "").split(";")[0]!.trim();
+  if (type !== call.binary) {
+    res.body.destroy();
+    throw new FarmRequestError("garbage", `${call.method} ${call.url}: the answer is ${type || "untyped"}, not ${call.binary}`, res.statusCode);
+  }
 }
 
 /** The `{error:{code,message}}` of an error answer, as an exception. */

@@ -15,6 +15,8 @@ import { z } from "zod";
 export const JOB_RESULT_CONTENT_TYPE = "application/vnd.reprise.job-result";
 /** Longest header accepted: a handful of parts and their names, never megabytes. */
 export const MAX_RESULT_HEADER_BYTES = 64 * 1024;
+/** What a result may hold beyond the job's output limit: its header, and room for an error answer. */
+export const JOB_RESULT_LIMIT_SLACK = MAX_RESULT_HEADER_BYTES + 1024 * 1024;
 const MAX_PARTS = 66; // stdout, stderr and at most 64 outputs (the job schema's limit)
 
 const DIGEST = z.string().regex(/^[0-9a-f]{64}$/);
@@ -74,19 +76,16 @@ export class BadJobResult extends Error {
 }
 
 /**
- * The client's side: the whole body, checked. Throws `BadJobResult` for a
- * header that is not the protocol's, a body shorter or longer than the header
- * says (a cut or padded answer), or a part whose bytes do not hash to its
- * digest. The buffers returned are views of `body`.
+ * The client's side of the header: its bytes (after the 4-byte length),
+ * parsed and checked against the protocol. Throws `BadJobResult` for a header
+ * that is not JSON, not the protocol's, or whose parts are not stdout, stderr,
+ * then outputs. The parts' bytes are checked as they arrive
+ * (client/result-receiver.ts).
  */
-export function decodeJobResult(body: Buffer): JobResult {
-  if (body.length < 4) throw new BadJobResult(`the result is ${body.length} bytes, too short for its header`);
-  const headerLength = body.readUInt32BE(0);
-  if (headerLength > MAX_RESULT_HEADER_BYTES) throw new BadJobResult(`the result's header claims ${headerLength} bytes (at most ${MAX_RESULT_HEADER_BYTES})`);
-  if (4 + headerLength > body.length) throw new BadJobResult(`the result ends inside its header (${body.length} bytes)`);
+export function parseResultHeader(bytes: Buffer): ResultHeader {
   let raw: unknown;
   try {
-    raw = JSON.parse(body.toString("utf8", 4, 4 + headerLength));
+    raw = JSON.parse(bytes.toString("utf8"));
   } catch {
     throw new BadJobResult("the result's header is not JSON");
   }
@@ -99,21 +98,35 @@ export function decodeJobResult(body: Buffer): JobResult {
   if (header.parts[0]!.kind !== "stdout" || header.parts[1]!.kind !== "stderr" || header.parts.slice(2).some((p) => p.kind !== "output")) {
     throw new BadJobResult("the result's parts are not stdout, stderr, then outputs");
   }
+  return header;
+}
+
+/** A part's digest, for a part hashed as its bytes arrive. */
+export function partHasher(): { update(chunk: Buffer): void; digest(): string } {
+  const h = createHash("sha256");
+  return { update: (chunk) => void h.update(chunk), digest: () => h.digest("hex") };
+}
+
+/**
+ * A whole result already in memory, checked (its length exact, every part
+ * against its digest); the buffers returned are views of `body`. The farm
+ * client streams results instead (client/result-receiver.ts); this serves
+ * callers that hold the bytes anyway (tests, tools).
+ */
+export function decodeJobResult(body: Buffer): JobResult {
+  if (body.length < 4) throw new BadJobResult(`the result is ${body.length} bytes, too short for its header`);
+  const headerLength = body.readUInt32BE(0);
+  if (headerLength > MAX_RESULT_HEADER_BYTES) throw new BadJobResult(`the result's header claims ${headerLength} bytes (at most ${MAX_RESULT_HEADER_BYTES})`);
+  if (4 + headerLength > body.length) throw new BadJobResult(`the result ends inside its header (${body.length} bytes)`);
+  const header = parseResultHeader(body.subarray(4, 4 + headerLength));
   const expected = header.parts.reduce((n, p) => n + p.size, 4 + headerLength);
   if (expected !== body.length) throw new BadJobResult(`the result is ${body.length} bytes but its header describes ${expected}`);
   let at = 4 + headerLength;
-  const take = (size: number, digest: string, what: string) => {
-    const data = body.subarray(at, at + size);
-    at += size;
-    if (partDigest(data) !== digest) throw new BadJobResult(`${what} does not match its digest`);
-    return data;
-  };
-  const stdout = take(header.parts[0]!.size, header.parts[0]!.digest, "stdout");
-  const stderr = take(header.parts[1]!.size, header.parts[1]!.digest, "stderr");
-  const outputs: JobResult["outputs"] = [];
-  for (const p of header.parts.slice(2)) {
-    if (p.kind !== "output") continue;
-    outputs.push({ role: p.role, path: p.path, data: take(p.size, p.digest, `output ${p.path}`) });
-  }
-  return { exitCode: header.exitCode, stdout, stderr, outputs, ...(header.timings ? { timings: header.timings } : {}) };
+  const parts = header.parts.map((p) => {
+    const data = body.subarray(at, (at += p.size));
+    if (partDigest(data) !== p.digest) throw new BadJobResult(`${p.kind === "output" ? `output ${p.path}` : p.kind} does not match its digest`);
+    return { p, data };
+  });
+  const outputs = parts.slice(2).flatMap(({ p, data }) => (p.kind === "output" ? [{ role: p.role, path: p.path, data }] : []));
+  return { exitCode: header.exitCode, stdout: parts[0]!.data, stderr: parts[1]!.data, outputs, ...(header.timings ? { timings: header.timings } : {}) };
 }
