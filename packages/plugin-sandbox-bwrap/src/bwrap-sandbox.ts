@@ -105,11 +105,19 @@ export class BwrapSandbox implements Sandbox {
   async run(job: CompileJob, materials: JobMaterials): Promise<JobResult> {
     const ready = await this.ready();
     if (typeof ready === "string") throw new SandboxError("bwrap sandbox unusable", ready);
-    const o = this.options as ParsedBwrapOptions;
-    const max = job.limits.maxOutputBytes;
     if (materials.signal.aborted) return { exitCode: 128 + 9, stdout: Buffer.alloc(0), stderr: Buffer.alloc(0), outputs: [], killed: "cancelled" };
 
     const layout = planJobLayout(job, materials, { base: "empty" });
+    try {
+      return await this.runLaidOut(job, layout, ready, materials.signal);
+    } finally {
+      layout.release();
+    }
+  }
+
+  private async runLaidOut(job: CompileJob, layout: JobLayout, ready: Ready, signal: AbortSignal): Promise<JobResult> {
+    const o = this.options as ParsedBwrapOptions;
+    const max = job.limits.maxOutputBytes;
     const argv = bwrapArguments(job, layout, o, ready);
     const limits = [`--fsize=${max + 1}:${max + 1}`, "--core=0:0"];
     if (o.limitAddressSpace && job.limits.memoryBytes) limits.push(`--as=${job.limits.memoryBytes}:${job.limits.memoryBytes}`);
@@ -125,7 +133,7 @@ export class BwrapSandbox implements Sandbox {
       [file, args] = [ready.cgroups.sh, ["-c", JOIN_CGROUP_SCRIPT, "reprise-join-cgroup", ...cgroup.procsFiles, "--", file, ...args]];
     }
     try {
-      return await this.runIn(file, args, job, layout, cgroup, materials.signal);
+      return await this.runIn(file, args, job, layout, cgroup, signal);
     } finally {
       if (cgroup) {
         cgroup.killAll();
