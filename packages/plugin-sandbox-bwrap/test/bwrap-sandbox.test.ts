@@ -202,4 +202,11 @@ describe("bwrap sandbox", () => {
     expect(look.stdout.toString()).toBe(`touch: ${join(lib, "b/x")}: Read-only file system\n${lib}\n${join(lib, "b")}\n${join(lib, "b/which.h")}\n`);
     expect(cache.hits).toBe(8);
   });
+
+  it("sets the job's file-size, core and address-space rlimits (from the shell that joins its cgroup, without prlimit)", async () => {
+    const limits = { ...TEST_LIMITS, maxOutputBytes: 3_000_000, memoryBytes: 700 * 1024 * 1024 };
+    const r = await sandbox.run(fx.sh("ulimit -f; ulimit -c; ulimit -v", { limits }), fx.materials());
+    expect(r.exitCode, r.stderr.toString()).toBe(0);
+    expect(r.stdout.toString()).toBe(`${Math.ceil(3_000_001 / 512)}\n0\n${700 * 1024}\n`);
+  });
 });
