@@ -43,6 +43,18 @@ const JOIN_CGROUP_SCRIPT = 'for f do [ "$f" = -- ] && break; echo $$ > "$f" || e
 const MIN_VERSION = "0.5.0";
 
 /**
+ * The rlimits prlimit would set, as POSIX `ulimit` commands: a file size of
+ * at least `fileBytes` (the shell counts 512-byte blocks, so up to 511 bytes
+ * more: the outputs' sizes are checked after the job as well), no core
+ * files, and the address space in KiB.
+ */
+function ulimitCommands(fileBytes: number, addressSpaceBytes: number | undefined): string {
+  const commands = [`ulimit -f ${Math.ceil(fileBytes / 512)}`, "ulimit -c 0"];
+  if (addressSpaceBytes) commands.push(`ulimit -v ${Math.floor(addressSpaceBytes / 1024)}`);
+  return commands.join(" && ");
+}
+
+/**
  * Runs jobs with bubblewrap: new namespaces for everything (network included),
  * the toolchain as the read-only root, the job's inputs read-only at their own
  * paths, a fresh writable directory at the job's cwd, and nothing else of the
@@ -105,15 +117,25 @@ export class BwrapSandbox implements Sandbox {
   async run(job: CompileJob, materials: JobMaterials): Promise<JobResult> {
     const ready = await this.ready();
     if (typeof ready === "string") throw new SandboxError("bwrap sandbox unusable", ready);
-    const o = this.options as ParsedBwrapOptions;
-    const max = job.limits.maxOutputBytes;
     if (materials.signal.aborted) return { exitCode: 128 + 9, stdout: Buffer.alloc(0), stderr: Buffer.alloc(0), outputs: [], killed: "cancelled" };
 
     const layout = planJobLayout(job, materials, { base: "empty" });
+    try {
+      return await this.runLaidOut(job, layout, ready, materials.signal);
+    } finally {
+      layout.release();
+    }
+  }
+
+  private async runLaidOut(job: CompileJob, layout: JobLayout, ready: Ready, signal: AbortSignal): Promise<JobResult> {
+    const o = this.options as ParsedBwrapOptions;
+    const max = job.limits.maxOutputBytes;
     const argv = bwrapArguments(job, layout, o, ready);
-    const limits = [`--fsize=${max + 1}:${max + 1}`, "--core=0:0"];
-    if (o.limitAddressSpace && job.limits.memoryBytes) limits.push(`--as=${job.limits.memoryBytes}:${job.limits.memoryBytes}`);
-    let [file, args]: [string, string[]] = ready.prlimit ? [ready.prlimit, [...limits, "--", ready.bwrap, ...argv]] : [ready.bwrap, argv];
+    const addressSpace = o.limitAddressSpace && job.limits.memoryBytes ? job.limits.memoryBytes : undefined;
+    // The shell that joins the cgroup sets the rlimits itself (one exec of prlimit less per job), unless a prlimit was named.
+    const shellLimits = ready.cgroups !== undefined && o.prlimit === undefined;
+    const limits = [`--fsize=${max + 1}:${max + 1}`, "--core=0:0", ...(addressSpace ? [`--as=${addressSpace}:${addressSpace}`] : [])];
+    let [file, args]: [string, string[]] = ready.prlimit && !shellLimits ? [ready.prlimit, [...limits, "--", ready.bwrap, ...argv]] : [ready.bwrap, argv];
     let cgroup: JobCgroup | undefined;
     if (ready.cgroups) {
       const maxProcesses = (job.limits.maxProcesses ?? DEFAULT_MAX_PROCESSES) + BWRAP_PROCESSES;
@@ -122,10 +144,11 @@ export class BwrapSandbox implements Sandbox {
       } catch (err) {
         throw new SandboxError("cannot make the job's cgroup", (err as Error).message);
       }
-      [file, args] = [ready.cgroups.sh, ["-c", JOIN_CGROUP_SCRIPT, "reprise-join-cgroup", ...cgroup.procsFiles, "--", file, ...args]];
+      const script = shellLimits ? `${ulimitCommands(max + 1, addressSpace)} || exit 125; ${JOIN_CGROUP_SCRIPT}` : JOIN_CGROUP_SCRIPT;
+      [file, args] = [ready.cgroups.sh, ["-c", script, "reprise-join-cgroup", ...cgroup.procsFiles, "--", file, ...args]];
     }
     try {
-      return await this.runIn(file, args, job, layout, cgroup, materials.signal);
+      return await this.runIn(file, args, job, layout, cgroup, signal);
     } finally {
       if (cgroup) {
         cgroup.killAll();

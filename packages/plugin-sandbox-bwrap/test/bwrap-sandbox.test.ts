@@ -6,6 +6,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { ensureDebianPackages, pgrep } from "../../../test/support/sandbox-engines.js";
 import { sandboxScenarios } from "../../../test/support/sandbox-scenarios.js";
 import { TEST_LIMITS } from "../../../test/support/sandbox-toolchain.js";
+import { InputTreeCache } from "@reprise/core/sandbox-kit";
 import bwrapSandboxPlugin, { BwrapSandbox } from "../src/index.js";
 
 /**
@@ -165,5 +166,47 @@ describe("bwrap sandbox", () => {
     // Read-only like every input directory.
     const probe = await sandbox.run(fx.sh(`touch ${join(fx.proj, "empty-include/x")} 2>&1; ls -a ${join(fx.proj, "empty-include")}`, { directories: [join(fx.proj, "empty-include")] }), fx.materials());
     expect(probe.stdout.toString()).toMatch(/Read-only file system[^]*\.\n\.\.\n$/);
+  });
+
+  it("mounts a prepared input tree only for a job whose tree holds exactly the same files (an extra header earlier on the include path is never visible)", async () => {
+    // Two trees per job: the project's src/ (which.c, the same for every job here) and the headers' directory.
+    const cache = new InputTreeCache(join(fx.tmp, "trees"), 3);
+    const lib = join(fx.tmp, "shadow");
+    for (const d of ["a", "b"]) mkdirSync(join(lib, d), { recursive: true });
+    writeFileSync(join(lib, "a/which.h"), "#define WHICH 1\n");
+    writeFileSync(join(lib, "b/which.h"), "#define WHICH 2\n");
+    writeFileSync(join(fx.proj, "src/which.c"), "#include <which.h>\nint which = WHICH;\n");
+    const argv = ["/usr/bin/gcc", "-E", "-P", "-I", join(lib, "a"), "-I", join(lib, "b"), "src/which.c"];
+    const source = fx.store.put(join(fx.proj, "src/which.c"));
+    const [a, b] = [fx.store.put(join(lib, "a/which.h")), fx.store.put(join(lib, "b/which.h"))];
+    const preprocess = async (headers: typeof a[]) => {
+      const r = await sandbox.run(fx.job(argv, [source, ...headers], []), { ...fx.materials(), inputTrees: cache });
+      expect(r.exitCode, r.stderr.toString()).toBe(0);
+      return r.stdout.toString();
+    };
+    // The plain preprocessor with both headers on the host.
+    expect(spawnSync(argv[0]!, argv.slice(1), { cwd: fx.proj, encoding: "utf8" }).stdout).toBe("int which = 1;\n");
+    expect(await preprocess([a, b])).toBe("int which = 1;\n");
+    expect(await preprocess([b]), "a job without a/which.h gets its own tree").toBe("int which = 2;\n");
+    expect([cache.hits, cache.misses]).toEqual([1, 3]);
+    expect(await preprocess([b])).toBe("int which = 2;\n");
+    expect(await preprocess([a, b])).toBe("int which = 1;\n");
+    expect([cache.hits, cache.misses]).toEqual([5, 3]);
+    // A fourth tree: the least recently used one (b's) goes; a job needing it again gets it made afresh.
+    expect(await preprocess([a])).toBe("int which = 1;\n");
+    expect(cache.size).toBe(3);
+    expect(await preprocess([b])).toBe("int which = 2;\n");
+    expect([cache.hits, cache.misses]).toEqual([7, 5]);
+    // Read-only like every input tree, and it holds only the job's own files.
+    const look = await sandbox.run(fx.sh(`touch ${join(lib, "b/x")} 2>&1; find ${lib} | sort`, { inputs: [b] }), { ...fx.materials(), inputTrees: cache });
+    expect(look.stdout.toString()).toBe(`touch: ${join(lib, "b/x")}: Read-only file system\n${lib}\n${join(lib, "b")}\n${join(lib, "b/which.h")}\n`);
+    expect(cache.hits).toBe(8);
+  });
+
+  it("sets the job's file-size, core and address-space rlimits (from the shell that joins its cgroup, without prlimit)", async () => {
+    const limits = { ...TEST_LIMITS, maxOutputBytes: 3_000_000, memoryBytes: 700 * 1024 * 1024 };
+    const r = await sandbox.run(fx.sh("ulimit -f; ulimit -c; ulimit -v", { limits }), fx.materials());
+    expect(r.exitCode, r.stderr.toString()).toBe(0);
+    expect(r.stdout.toString()).toBe(`${Math.ceil(3_000_001 / 512)}\n0\n${700 * 1024}\n`);
   });
 });

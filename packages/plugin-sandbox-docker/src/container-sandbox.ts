@@ -106,16 +106,20 @@ export class ContainerSandbox implements Sandbox {
     if (image === ABORTED) return cancelled();
     const layout = planJobLayout(job, materials, { base: "image", prepareWritableDir: writableFor(o.uid, o.gid) });
 
-    let attempt = await runContainer(engine, image, job, layout, o, signal, materials.scratchDir);
-    if (attempt === "image-missing") {
-      // removed since (another process pruned it, or by hand): make it again, once
-      images.forget(job.toolchainId, job.links);
-      image = await untilAborted(images.ensure(job.toolchainId, materials.toolchainRoot, job.links), signal);
-      if (image === ABORTED) return cancelled();
-      attempt = await runContainer(engine, image, job, layout, o, signal, materials.scratchDir);
-      if (attempt === "image-missing") throw new SandboxError(`${engine.kind} lost the image ${image} twice`);
+    try {
+      let attempt = await runContainer(engine, image, job, layout, o, signal, materials.scratchDir);
+      if (attempt === "image-missing") {
+        // removed since (another process pruned it, or by hand): make it again, once
+        images.forget(job.toolchainId, job.links);
+        image = await untilAborted(images.ensure(job.toolchainId, materials.toolchainRoot, job.links), signal);
+        if (image === ABORTED) return cancelled();
+        attempt = await runContainer(engine, image, job, layout, o, signal, materials.scratchDir);
+        if (attempt === "image-missing") throw new SandboxError(`${engine.kind} lost the image ${image} twice`);
+      }
+      return attempt;
+    } finally {
+      layout.release();
     }
-    return attempt;
   }
 }
 

@@ -73,6 +73,14 @@ export interface JobMaterials {
   /** A scratch directory for this job, removed after it. */
   scratchDir: string;
   signal: AbortSignal;
+  /**
+   * Where input trees outlive the job (a builder's `InputTreeCache`): a later
+   * job whose tree holds exactly the same entries mounts the prepared one.
+   * Absent: each job's trees are made in its scratch directory.
+   */
+  inputTrees?: {
+    acquire(key: string, build: (dir: string) => void): { path: string; release(): void };
+  };
 }
 
 /** A sandbox implementation made by a plugin. */

@@ -4,6 +4,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { join } from "node:path";
 import pLimit from "p-limit";
 import type { CompileJob, JobLimits, Sandbox } from "@reprise/core";
+import { InputTreeCache } from "@reprise/core/sandbox-kit";
 import type { BuilderStores } from "./stores.js";
 import { HttpError } from "./http-io.js";
 import type { JobResult } from "../protocol/job-result.js";
@@ -14,6 +15,8 @@ export interface JobRunnerOptions {
   stores: BuilderStores;
   sandbox: Sandbox;
   scratchRoot: string;
+  /** Where input trees are kept between jobs (beside the blob store: trees hard-link its files). */
+  inputTreesDir: string;
   maxJobs: number;
   caps: JobLimits;
   /** The builder's own toolchain a job naming an equivalence runs with (HeldToolchains.resolve). */
@@ -24,12 +27,14 @@ export interface JobRunnerOptions {
 
 export class JobRunner {
   private readonly limit: ReturnType<typeof pLimit>;
+  readonly inputTrees: InputTreeCache;
   completed = 0;
   failed = 0;
 
   constructor(private readonly o: JobRunnerOptions) {
     this.limit = pLimit(o.maxJobs);
     mkdirSync(o.scratchRoot, { recursive: true, mode: 0o700 });
+    this.inputTrees = new InputTreeCache(o.inputTreesDir);
   }
 
   get running(): number {
@@ -86,6 +91,7 @@ export class JobRunner {
           toolchainRoot: lease.root,
           inputBlob: (hash) => stores.blobs.blobPath(hash),
           scratchDir,
+          inputTrees: this.inputTrees,
           signal: AbortSignal.any([signal, AbortSignal.timeout(job.limits.timeoutMs + 5000)]),
         });
         if (result.killed) {

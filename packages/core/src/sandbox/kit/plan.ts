@@ -1,4 +1,5 @@
 import { chmodSync, chownSync, copyFileSync, constants as fsConstants, linkSync, mkdirSync, symlinkSync } from "node:fs";
+import { createHash, type Hash } from "node:crypto";
 import { posix } from "node:path";
 import type { CompileJob, JobMaterials } from "../types.js";
 import { LayoutError } from "./errors.js";
@@ -42,8 +43,13 @@ export interface JobLayout {
   outputs: LayoutOutput[];
   /** Sandbox paths the sandbox mounts itself before `ops` (`/proc`, `/dev`, `/tmp`), unless `ops` mount one of them. */
   systemDirs: string[];
-  /** How many input files are hard-linked (or copied) into directory trees, and how many are mounted one by one. */
-  stats: { linkedInputs: number; boundInputs: number; toolchainBinds: number };
+  /**
+   * How many input files are hard-linked (or copied) into directory trees, how many are mounted one by one,
+   * and how many input trees were prepared trees reused from `materials.inputTrees`.
+   */
+  stats: { linkedInputs: number; boundInputs: number; toolchainBinds: number; reusedInputTrees: number };
+  /** Gives back the prepared input trees the layout mounts (`materials.inputTrees`): call once the job has ended. */
+  release(): void;
 }
 
 export interface LayoutOptions {
@@ -190,7 +196,8 @@ export function planJobLayout(job: CompileJob, materials: JobMaterials, options:
 
   const ops: MountOp[] = [];
   const writable: WritableDir[] = [];
-  const stats = { linkedInputs: 0, boundInputs: 0, toolchainBinds: 0 };
+  const stats = { linkedInputs: 0, boundInputs: 0, toolchainBinds: 0, reusedInputTrees: 0 };
+  const leases: { release(): void }[] = [];
   let counter = 0;
 
   const makeWritable = (hostDir: string) => {
@@ -206,20 +213,33 @@ export function planJobLayout(job: CompileJob, materials: JobMaterials, options:
     chmodSync(copy, 0o555);
     return copy;
   };
-  /** Hard-links (or copies) the inputs below `n` into `in/…` and returns that directory. */
+  /** Hard-links (or copies) the inputs below `n` into a directory (`in/…`, or a prepared tree) and returns it. */
   const inputTree = (n: Node): string => {
-    const hostDir = posix.join(scratch, "in", n.path);
     const fill = (node: Node, dir: string) => {
-      mkdirSync(dir, { recursive: true, mode: 0o755 });
       for (const c of node.children.values()) {
         const dest = posix.join(dir, c.name);
         if (c.link !== undefined) symlinkSync(c.link, dest);
-        else if (c.input) {
-          linkOrCopy(materials.inputBlob(c.input.hash), dest, c.input.executable);
-          stats.linkedInputs++;
-        } else fill(c, dest);
+        else if (c.input) linkOrCopy(materials.inputBlob(c.input.hash), dest, c.input.executable);
+        else {
+          mkdirSync(dest, { mode: 0o755 });
+          fill(c, dest);
+        }
       }
     };
+    stats.linkedInputs += countInputs(n);
+    const cache = materials.inputTrees;
+    if (cache) {
+      let built = false;
+      const lease = cache.acquire(treeKey(n), (dir) => {
+        built = true;
+        fill(n, dir);
+      });
+      leases.push(lease);
+      if (!built) stats.reusedInputTrees++;
+      return lease.path;
+    }
+    const hostDir = posix.join(scratch, "in", n.path);
+    mkdirSync(hostDir, { recursive: true, mode: 0o755 });
     fill(n, hostDir);
     return hostDir;
   };
@@ -295,17 +315,57 @@ export function planJobLayout(job: CompileJob, materials: JobMaterials, options:
     placeChildren(n, childCtx);
   };
 
-  place(root, { kind: options.base });
+  const release = () => {
+    for (const lease of leases.splice(0)) lease.release();
+  };
+  try {
+    place(root, { kind: options.base });
+  } catch (err) {
+    release();
+    throw err;
+  }
 
   const outputs: LayoutOutput[] = job.outputs.map((o) => {
     const path = posix.join(tc.resolve(posix.dirname(o.path), false), posix.basename(o.path));
     const w = writable.find((d) => isUnder(path, d.path));
-    if (!w) throw new LayoutError(`output ${o.path} is in no writable directory`);
+    if (!w) {
+      release();
+      throw new LayoutError(`output ${o.path} is in no writable directory`);
+    }
     const hostPath = w.path === "/" ? w.hostDir + path : w.hostDir + path.slice(w.path.length);
     return { role: o.role, path: o.path, hostPath, writable: w, optional: o.optional === true };
   });
 
-  return { ops, writable, outputs, systemDirs: systemDirs.filter((d) => !ops.some((op) => op.target === d)), stats };
+  return { ops, writable, outputs, systemDirs: systemDirs.filter((d) => !ops.some((op) => op.target === d)), stats, release };
+}
+
+function countInputs(n: Node): number {
+  let count = n.input ? 1 : 0;
+  for (const c of n.children.values()) count += countInputs(c);
+  return count;
+}
+
+/**
+ * Names everything an input tree holds: each entry's path below the tree,
+ * kind, and content (digest and mode, link text); empty directories too.
+ * Two trees with one key are the same tree.
+ */
+function treeKey(n: Node): string {
+  const hash = createHash("sha256");
+  const walk = (node: Node, h: Hash) => {
+    for (const name of [...node.children.keys()].sort()) {
+      const c = node.children.get(name)!;
+      if (c.link !== undefined) h.update(`l\0${name}\0${c.link}\0`);
+      else if (c.input) h.update(`f\0${name}\0${c.input.hash}\0${c.input.executable ? "x" : "r"}\0`);
+      else {
+        h.update(`d\0${name}\0`);
+        walk(c, h);
+        h.update("u\0");
+      }
+    }
+  };
+  walk(n, hash);
+  return hash.digest("hex");
 }
 
 /** An input file lies at `path` or above it. */
