@@ -348,7 +348,8 @@ interface JobToolchain extends RemoteToolchain {
 }
 
 function builderFailure(err: FarmRequestError): NotOnFarm {
-  if (err instanceof UploadError) return new NotOnFarm("dist-upload-failed", err.message);
+  // An upload the job's time limit cut short is that limit's doing, not a failed upload.
+  if (err instanceof UploadError && err.kind !== "timeout") return new NotOnFarm("dist-upload-failed", err.message);
   if (err.errorCode === "toolchain-unavailable") return new NotOnFarm("dist-toolchain-unavailable", err.message);
   if (err.kind === "timeout") return new NotOnFarm("dist-timeout", err.message);
   if (err.kind === "garbage") return new NotOnFarm("dist-bad-result", err.message);
