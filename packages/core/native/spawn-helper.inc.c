@@ -1,20 +1,28 @@
 /*
- * `reprise-native --spawn-helper`: the daemon's compiler launcher.
+ * `reprise-native --spawn-helper`: a small launcher of commands.
  *
  * The daemon's heap is large, and fork() copies its page tables: a compile
  * spawned from it costs milliseconds of CPU more than one spawned from this
  * small process. The daemon keeps one helper running and sends it each
  * command over stdin; the helper forks, execs, waits, and answers with the
- * exit status. The command's stdout and stderr go to files the daemon named
- * (in its private folder) and reads afterwards.
+ * exit status. The command's stdout and stderr go to files the caller named
+ * (in its private folder) and reads afterwards. Sandboxes start their jobs
+ * (bwrap) through a helper of their own in the same way, with the flags below.
  *
  * Request:  u32 length (little endian), then NUL-terminated strings:
- *           id, flags ("l": lowest priority), cwd, stdout path ("" = /dev/null),
- *           stderr path, argc, argv..., envc, env...
+ *           id, flags, cwd, stdout path ("" = /dev/null), stderr path,
+ *           [flag '3': the path fd 3 is opened to, for writing],
+ *           [flag 'c': a count n, then n cgroup.procs files the command joins before its exec],
+ *           [flag 'r': "FSIZE AS": its RLIMIT_FSIZE in bytes and RLIMIT_AS in bytes (0: unchanged);
+ *            RLIMIT_CORE is 0],
+ *           argc, argv..., envc, env...
+ *           Other flags: 'l' lowest priority. A request whose flags are "k"
+ *           has no other field: it kills (SIGKILL) the running command of
+ *           that id, which is then answered as any ended command.
  * Answer:   "<id> <kind> <value>\n", kind x = exited with value, s = killed
  *           by signal value, e = could not start (errno value).
- * End of stdin (the daemon is gone): the helper exits, and the commands it
- * started are killed with it (the daemon runs a command again itself when
+ * End of stdin (the caller is gone): the helper exits, and the commands it
+ * started are killed with it (the caller runs a command again itself when
  * its helper died before answering).
  */
 #include <signal.h>
@@ -97,48 +105,90 @@ static int helper_redirect(int target, const char *path, int flags) {
   return 0;
 }
 
+/* The next NUL-terminated field at *p, or NULL when the request ends first. */
+static char *helper_field(char **p, char *end) {
+  char *nul = memchr(*p, 0, (size_t)(end - *p));
+  if (!nul) return NULL;
+  char *field = *p;
+  *p = nul + 1;
+  return field;
+}
+
+static void helper_kill(const char *id) {
+  for (size_t i = 0; i < helper_count; i++)
+    if (strcmp(helper_children[i].id, id) == 0) kill(helper_children[i].pid, SIGKILL);
+}
+
+/* Writes this process's pid into each cgroup.procs file; 0 or the errno of the first that failed. */
+static int helper_join_cgroups(char **procs, long n) {
+  char pid[24];
+  int len = snprintf(pid, sizeof pid, "%d\n", (int)getpid());
+  for (long i = 0; i < n; i++) {
+    int fd = open(procs[i], O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return errno;
+    int e = write(fd, pid, (size_t)len) == len ? 0 : errno;
+    close(fd);
+    if (e) return e;
+  }
+  return 0;
+}
+
+static int helper_set_limits(const char *spec) {
+  unsigned long long fsize = 0, as = 0;
+  if (sscanf(spec, "%llu %llu", &fsize, &as) != 2) return EINVAL;
+  struct rlimit none = {0, 0};
+  if (setrlimit(RLIMIT_CORE, &none) != 0) return errno;
+  struct rlimit f = {(rlim_t)fsize, (rlim_t)fsize};
+  if (fsize && setrlimit(RLIMIT_FSIZE, &f) != 0) return errno;
+  struct rlimit a = {(rlim_t)as, (rlim_t)as};
+  if (as && setrlimit(RLIMIT_AS, &a) != 0) return errno;
+  return 0;
+}
+
 static void helper_start(unsigned char *req, size_t len, const sigset_t *blocked) {
-  char *fields[8];
   char *p = (char *)req, *end = (char *)req + len;
-  for (int i = 0; i < 6; i++) {
-    char *nul = memchr(p, 0, (size_t)(end - p));
-    if (!nul) return;
-    fields[i] = p;
-    p = nul + 1;
+  char *id = helper_field(&p, end), *flags = id ? helper_field(&p, end) : NULL;
+  if (!flags) return;
+  if (strcmp(flags, "k") == 0) return helper_kill(id);
+  char *cwd = helper_field(&p, end), *out = cwd ? helper_field(&p, end) : NULL, *err = out ? helper_field(&p, end) : NULL;
+  if (!err) return helper_answer(id, 'e', EINVAL);
+  char *fd3 = NULL, **procs = NULL, *limits = NULL;
+  long nprocs = 0;
+  if (strchr(flags, '3') && !(fd3 = helper_field(&p, end))) return helper_answer(id, 'e', EINVAL);
+  if (strchr(flags, 'c')) {
+    char *count = helper_field(&p, end);
+    nprocs = count ? strtol(count, NULL, 10) : -1;
+    if (nprocs < 0 || nprocs > 16) return helper_answer(id, 'e', EINVAL);
+    procs = calloc((size_t)nprocs + 1, sizeof *procs);
+    if (!procs) return helper_answer(id, 'e', ENOMEM);
+    for (long i = 0; i < nprocs; i++)
+      if (!(procs[i] = helper_field(&p, end))) return free(procs), helper_answer(id, 'e', EINVAL);
   }
-  const char *id = fields[0], *flags = fields[1], *cwd = fields[2], *out = fields[3], *err = fields[4];
-  long argc = strtol(fields[5], NULL, 10);
-  if (argc < 1 || argc > 1000000) return helper_answer(id, 'e', EINVAL);
+  if (strchr(flags, 'r') && !(limits = helper_field(&p, end))) return free(procs), helper_answer(id, 'e', EINVAL);
+  char *count = helper_field(&p, end);
+  long argc = count ? strtol(count, NULL, 10) : 0;
+  if (argc < 1 || argc > 1000000) return free(procs), helper_answer(id, 'e', EINVAL);
   char **argv = calloc((size_t)argc + 1, sizeof *argv);
-  if (!argv) return helper_answer(id, 'e', ENOMEM);
-  for (long i = 0; i < argc; i++) {
-    char *nul = memchr(p, 0, (size_t)(end - p));
-    if (!nul) return free(argv), helper_answer(id, 'e', EINVAL);
-    argv[i] = p;
-    p = nul + 1;
-  }
-  char *nul = memchr(p, 0, (size_t)(end - p));
-  if (!nul) return free(argv), helper_answer(id, 'e', EINVAL);
-  long envc = strtol(p, NULL, 10);
-  p = nul + 1;
-  char **envp = calloc((size_t)(envc < 0 ? 0 : envc) + 1, sizeof *envp);
-  if (!envp || envc < 0) return free(argv), free(envp), helper_answer(id, 'e', EINVAL);
-  for (long i = 0; i < envc; i++) {
-    nul = memchr(p, 0, (size_t)(end - p));
-    if (!nul) return free(argv), free(envp), helper_answer(id, 'e', EINVAL);
-    envp[i] = p;
-    p = nul + 1;
-  }
+  if (!argv) return free(procs), helper_answer(id, 'e', ENOMEM);
+  for (long i = 0; i < argc; i++)
+    if (!(argv[i] = helper_field(&p, end))) return free(procs), free(argv), helper_answer(id, 'e', EINVAL);
+  count = helper_field(&p, end);
+  long envc = count ? strtol(count, NULL, 10) : -1;
+  if (envc < 0 || envc > 1000000) return free(procs), free(argv), helper_answer(id, 'e', EINVAL);
+  char **envp = calloc((size_t)envc + 1, sizeof *envp);
+  if (!envp) return free(procs), free(argv), helper_answer(id, 'e', ENOMEM);
+  for (long i = 0; i < envc; i++)
+    if (!(envp[i] = helper_field(&p, end))) return free(procs), free(argv), free(envp), helper_answer(id, 'e', EINVAL);
   if (helper_count == helper_cap) {
     size_t cap = helper_cap ? helper_cap * 2 : 16;
     struct helper_child *grown = realloc(helper_children, cap * sizeof *grown);
-    if (!grown) return free(argv), free(envp), helper_answer(id, 'e', ENOMEM);
+    if (!grown) return free(procs), free(argv), free(envp), helper_answer(id, 'e', ENOMEM);
     helper_children = grown;
     helper_cap = cap;
   }
   /* A pipe closed on exec tells whether the exec happened, and if not, why. */
   int status_pipe[2];
-  if (pipe(status_pipe) != 0) return free(argv), free(envp), helper_answer(id, 'e', errno);
+  if (pipe(status_pipe) != 0) return free(procs), free(argv), free(envp), helper_answer(id, 'e', errno);
   fcntl(status_pipe[0], F_SETFD, FD_CLOEXEC);
   fcntl(status_pipe[1], F_SETFD, FD_CLOEXEC);
   pid_t pid = fork();
@@ -147,9 +197,15 @@ static void helper_start(unsigned char *req, size_t len, const sigset_t *blocked
     /* Killed with the helper: the daemon then runs the command again itself. */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     int e = 0;
+    /* fd 3 is the command's: the status pipe moves above it first. */
+    int status_fd = status_pipe[1] > 3 ? status_pipe[1] : fcntl(status_pipe[1], F_DUPFD_CLOEXEC, 10);
+    if (status_fd < 0) _exit(127);
+    status_pipe[1] = status_fd;
     if (chdir(cwd) != 0 || helper_redirect(0, "", O_RDONLY) != 0 || helper_redirect(1, out, O_WRONLY | O_CREAT | O_TRUNC) != 0 ||
-        helper_redirect(2, err, O_WRONLY | O_CREAT | O_TRUNC) != 0)
+        helper_redirect(2, err, O_WRONLY | O_CREAT | O_TRUNC) != 0 || (fd3 && helper_redirect(3, fd3, O_WRONLY | O_CREAT | O_TRUNC) != 0))
       e = errno;
+    if (!e && procs) e = helper_join_cgroups(procs, nprocs);
+    if (!e && limits) e = helper_set_limits(limits);
     if (!e && strchr(flags, 'l')) setpriority(PRIO_PROCESS, 0, 19);
     if (!e) e = helper_exec(argv, envp);
     ssize_t ignored = write(status_pipe[1], &e, sizeof e);
@@ -158,6 +214,7 @@ static void helper_start(unsigned char *req, size_t len, const sigset_t *blocked
   }
   int fork_errno = errno;
   close(status_pipe[1]);
+  free(procs);
   free(argv);
   free(envp);
   if (pid < 0) {

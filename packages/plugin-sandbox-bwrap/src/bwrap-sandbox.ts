@@ -1,4 +1,5 @@
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { execa } from "execa";
 import type { CompileJob, JobMaterials, JobResult, Sandbox } from "@reprise/core";
 import {
@@ -14,8 +15,10 @@ import {
   watchDiskUsage,
   type JobCgroupPlan,
   type JobLayout,
-  type KillReason,
+  JobLauncher,
+  LauncherLost,
 } from "@reprise/core/sandbox-kit";
+import { JobStop, launchJob, watchLaunched, type JobRun } from "./launched-job.js";
 import { parseBwrapOptions, type ParsedBwrapOptions } from "./options.js";
 
 interface Ready {
@@ -67,7 +70,11 @@ export class BwrapSandbox implements Sandbox {
   private readonly options: ParsedBwrapOptions | string;
   private readiness?: Promise<Ready | string>;
 
-  constructor(options?: Record<string, unknown>) {
+  /** `launcher`: where jobs are started (default: the process's shared one; tests give their own). */
+  constructor(
+    options?: Record<string, unknown>,
+    private readonly launcher?: JobLauncher,
+  ) {
     this.options = parseBwrapOptions(options);
   }
 
@@ -119,23 +126,32 @@ export class BwrapSandbox implements Sandbox {
     if (typeof ready === "string") throw new SandboxError("bwrap sandbox unusable", ready);
     if (materials.signal.aborted) return { exitCode: 128 + 9, stdout: Buffer.alloc(0), stderr: Buffer.alloc(0), outputs: [], killed: "cancelled" };
 
+    const launcher = (this.options as ParsedBwrapOptions).launcher ? (this.launcher ?? JobLauncher.shared()) : undefined;
     const layout = planJobLayout(job, materials, { base: "empty" });
     try {
-      return await this.runLaidOut(job, layout, ready, materials.signal);
+      return await this.runLaidOut(job, layout, ready, materials, launcher);
+    } catch (err) {
+      if (!(err instanceof LauncherLost)) throw err;
+      launcher!.fallbacks++;
     } finally {
       layout.release();
     }
+    // The launcher died with the job (killing it): the job runs again, spawned from here, in a layout of its own.
+    const again = join(materials.scratchDir, "again");
+    mkdirSync(again, { mode: 0o700 });
+    const retry = planJobLayout(job, { ...materials, scratchDir: again }, { base: "empty" });
+    try {
+      return await this.runLaidOut(job, retry, ready, { ...materials, scratchDir: again }, undefined);
+    } finally {
+      retry.release();
+    }
   }
 
-  private async runLaidOut(job: CompileJob, layout: JobLayout, ready: Ready, signal: AbortSignal): Promise<JobResult> {
+  private async runLaidOut(job: CompileJob, layout: JobLayout, ready: Ready, materials: JobMaterials, launcher: JobLauncher | undefined): Promise<JobResult> {
     const o = this.options as ParsedBwrapOptions;
     const max = job.limits.maxOutputBytes;
     const argv = bwrapArguments(job, layout, o, ready);
     const addressSpace = o.limitAddressSpace && job.limits.memoryBytes ? job.limits.memoryBytes : undefined;
-    // The shell that joins the cgroup sets the rlimits itself (one exec of prlimit less per job), unless a prlimit was named.
-    const shellLimits = ready.cgroups !== undefined && o.prlimit === undefined;
-    const limits = [`--fsize=${max + 1}:${max + 1}`, "--core=0:0", ...(addressSpace ? [`--as=${addressSpace}:${addressSpace}`] : [])];
-    let [file, args]: [string, string[]] = ready.prlimit && !shellLimits ? [ready.prlimit, [...limits, "--", ready.bwrap, ...argv]] : [ready.bwrap, argv];
     let cgroup: JobCgroup | undefined;
     if (ready.cgroups) {
       const maxProcesses = (job.limits.maxProcesses ?? DEFAULT_MAX_PROCESSES) + BWRAP_PROCESSES;
@@ -144,12 +160,25 @@ export class BwrapSandbox implements Sandbox {
       } catch (err) {
         throw new SandboxError("cannot make the job's cgroup", (err as Error).message);
       }
-      const script = shellLimits ? `${ulimitCommands(max + 1, addressSpace)} || exit 125; ${JOIN_CGROUP_SCRIPT}` : JOIN_CGROUP_SCRIPT;
-      [file, args] = [ready.cgroups.sh, ["-c", script, "reprise-join-cgroup", ...cgroup.procsFiles, "--", file, ...args]];
     }
+    const stop = new JobStop();
+    const stopWatching = watchDiskUsage(
+      layout.writable.map((w) => w.hostDir),
+      max,
+      o.pollIntervalMs,
+      () => stop.stop("output-limit"),
+    );
     try {
-      return await this.runIn(file, args, job, layout, cgroup, signal);
+      // Through the launcher, bwrap joins the cgroup and takes the rlimits in the launcher's child before its exec: no shell, no prlimit.
+      const rlimits = o.prlimit === false ? undefined : { fileBytes: max + 1, ...(addressSpace ? { addressSpaceBytes: addressSpace } : {}) };
+      const request = { argv: [ready.bwrap, ...argv], ...(cgroup ? { cgroupProcs: cgroup.procsFiles } : {}), ...(rlimits ? { rlimits } : {}) };
+      const limits = { maxOutputBytes: max, timeoutMs: job.limits.timeoutMs, pollIntervalMs: o.pollIntervalMs };
+      const launched = launcher && (await launchJob(launcher, request, materials.scratchDir));
+      const ran = launched ? await watchLaunched(launched, limits, materials.signal, stop) : await this.spawnDirect(job, ready, argv, addressSpace, cgroup, materials.signal, stop);
+      stopWatching();
+      return await this.finish(ran, job, layout, cgroup);
     } finally {
+      stopWatching();
       if (cgroup) {
         cgroup.killAll();
         try {
@@ -161,10 +190,18 @@ export class BwrapSandbox implements Sandbox {
     }
   }
 
-  private async runIn(file: string, args: string[], job: CompileJob, layout: JobLayout, cgroup: JobCgroup | undefined, signal: AbortSignal): Promise<JobResult> {
+  /** bwrap spawned by this process (no launcher): a shell joins the cgroup and sets the rlimits, or prlimit does. */
+  private async spawnDirect(job: CompileJob, ready: Ready, argv: string[], addressSpace: number | undefined, cgroup: JobCgroup | undefined, signal: AbortSignal, stop: JobStop): Promise<JobRun> {
     const o = this.options as ParsedBwrapOptions;
     const max = job.limits.maxOutputBytes;
-    let killed: KillReason | undefined;
+    // The shell that joins the cgroup sets the rlimits itself (one exec of prlimit less per job), unless a prlimit was named.
+    const shellLimits = ready.cgroups !== undefined && o.prlimit === undefined;
+    const limits = [`--fsize=${max + 1}:${max + 1}`, "--core=0:0", ...(addressSpace ? [`--as=${addressSpace}:${addressSpace}`] : [])];
+    let [file, args]: [string, string[]] = ready.prlimit && !shellLimits ? [ready.prlimit, [...limits, "--", ready.bwrap, ...argv]] : [ready.bwrap, argv];
+    if (ready.cgroups && cgroup) {
+      const script = shellLimits ? `${ulimitCommands(max + 1, addressSpace)} || exit 125; ${JOIN_CGROUP_SCRIPT}` : JOIN_CGROUP_SCRIPT;
+      [file, args] = [ready.cgroups.sh, ["-c", script, "reprise-join-cgroup", ...cgroup.procsFiles, "--", file, ...args]];
+    }
     const child = execa(file, args, {
       env: {},
       extendEnv: false,
@@ -178,41 +215,41 @@ export class BwrapSandbox implements Sandbox {
       forceKillAfterDelay: false,
       reject: false,
     });
-    const stopForOutput = () => {
-      killed ??= "output-limit";
-      child.kill("SIGKILL");
-    };
+    stop.onStop(() => child.kill("SIGKILL"));
     let printed = 0;
     const count = (chunk: Uint8Array) => {
       printed += chunk.length;
-      if (printed > max) stopForOutput();
+      if (printed > max) stop.stop("output-limit");
     };
     child.stdout?.on("data", count);
     child.stderr?.on("data", count);
-    const stopWatching = watchDiskUsage(
-      layout.writable.map((w) => w.hostDir),
-      max,
-      o.pollIntervalMs,
-      stopForOutput,
-    );
     const r = await child;
-    stopWatching();
+    if (r.timedOut) stop.stop("timeout");
+    else if (r.isCanceled) stop.stop("cancelled");
+    else if (r.isMaxBuffer) stop.stop("output-limit");
+    return {
+      status: exitStatus(r.exitCode, r.signal),
+      stdout: asBuffer(r.stdout),
+      stderr: asBuffer(r.stderr),
+      fd3: asBuffer(r.stdio[3]),
+      wasCut: r.isMaxBuffer,
+      ...(stop.reason ? { killed: stop.reason } : {}),
+    };
+  }
 
-    if (!killed) {
-      if (r.timedOut) killed = "timeout";
-      else if (r.isCanceled) killed = "cancelled";
-      else if (r.isMaxBuffer) killed = "output-limit";
-    }
+  /** The job's result once bwrap has ended, with the disk watch running until then. */
+  private async finish(ran: JobRun, job: CompileJob, layout: JobLayout, cgroup: JobCgroup | undefined): Promise<JobResult> {
+    const max = job.limits.maxOutputBytes;
+    let killed = ran.killed;
     if (!killed && cgroup) {
       const events = cgroup.events();
       if (events.memoryLimitHit) killed = "memory-limit";
       else if (events.processLimitHit) killed = "process-limit";
     }
-    const streams = finishStreams(r.stdout, r.stderr, max, r.isMaxBuffer);
-    const status = parseStatus(r.stdio[3]);
-    if (!killed && status === undefined) throw new SandboxError("bwrap could not run the job", String(Buffer.from(r.stderr as Uint8Array)).trim() || `exit status ${r.exitCode}`);
-    const exitCode = status ?? exitStatus(r.exitCode, r.signal);
-    return finishJob(layout, exitCode, streams, max, killed);
+    const streams = finishStreams(ran.stdout, ran.stderr, max, ran.wasCut);
+    const status = parseStatus(ran.fd3);
+    if (!killed && status === undefined) throw new SandboxError("bwrap could not run the job", ran.notStarted ?? (ran.stderr.toString("utf8").trim() || `exit status ${ran.status}`));
+    return finishJob(layout, status ?? ran.status, streams, max, killed);
   }
 }
 
@@ -263,8 +300,13 @@ function unshareArguments(proc: "mount" | "bind", modern: boolean): string[] {
   return [...namespaces, ...(modern ? ["--disable-userns"] : [])];
 }
 
-function parseStatus(fd3: unknown): number | undefined {
-  const text = fd3 instanceof Uint8Array ? Buffer.from(fd3).toString("utf8") : String(fd3 ?? "");
+function asBuffer(v: unknown): Buffer {
+  if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+  return Buffer.from(typeof v === "string" ? v : "");
+}
+
+function parseStatus(fd3: Buffer): number | undefined {
+  const text = fd3.toString("utf8");
   const m = /"exit-code"\s*:\s*(\d+)/.exec(text);
   return m ? Number(m[1]) : undefined;
 }

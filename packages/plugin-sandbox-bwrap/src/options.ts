@@ -2,7 +2,11 @@
 export interface BwrapOptions {
   /** The bwrap program (default: `bwrap` on PATH). */
   bwrap?: string;
-  /** The prlimit program that sets the file-size, address-space and core limits (default: `prlimit` on PATH; `false` = none). */
+  /**
+   * The prlimit program that sets the file-size, address-space and core
+   * limits when jobs are not started through the launcher (default: `prlimit`
+   * on PATH; `false` = no such limits, either way).
+   */
   prlimit?: string | false;
   /** User and group ids the job runs as inside the sandbox (default 65534, "nobody"). */
   uid?: number;
@@ -29,11 +33,17 @@ export interface BwrapOptions {
    * read-only root, limits) stays.
    */
   proc?: "mount" | "bind";
+  /**
+   * Start jobs through core's job launcher, a small native helper process
+   * (default true): a spawn from Node forks the whole Node process. `false`,
+   * or no native helper built, spawns bwrap from Node as before.
+   */
+  launcher?: boolean;
 }
 
 export type ParsedBwrapOptions = Required<Omit<BwrapOptions, "bwrap" | "prlimit">> & Pick<BwrapOptions, "bwrap" | "prlimit">;
 
-const KNOWN = ["bwrap", "prlimit", "uid", "gid", "hostname", "limitAddressSpace", "pollIntervalMs", "enforceLimits", "proc"];
+const KNOWN = ["bwrap", "prlimit", "uid", "gid", "hostname", "limitAddressSpace", "pollIntervalMs", "enforceLimits", "proc", "launcher"];
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
@@ -73,6 +83,7 @@ export function parseBwrapOptions(raw: Record<string, unknown> | undefined): Par
   if (o.limitAddressSpace !== undefined && typeof o.limitAddressSpace !== "boolean") return `option "limitAddressSpace" must be true or false`;
   if (o.enforceLimits !== undefined && typeof o.enforceLimits !== "boolean") return `option "enforceLimits" must be true or false`;
   if (o.proc !== undefined && o.proc !== "mount" && o.proc !== "bind") return `option "proc" must be "mount" or "bind"`;
+  if (o.launcher !== undefined && typeof o.launcher !== "boolean") return `option "launcher" must be true or false`;
   const poll = o.pollIntervalMs ?? 200;
   if (typeof poll !== "number" || !(poll >= 10 && poll <= 60_000)) return `option "pollIntervalMs" must be a number of milliseconds between 10 and 60000`;
   return {
@@ -85,5 +96,6 @@ export function parseBwrapOptions(raw: Record<string, unknown> | undefined): Par
     pollIntervalMs: poll,
     enforceLimits: (o.enforceLimits as boolean | undefined) ?? true,
     proc: (o.proc as "mount" | "bind" | undefined) ?? "mount",
+    launcher: (o.launcher as boolean | undefined) ?? true,
   };
 }

@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { ensureDebianPackages, pgrep } from "../../../test/support/sandbox-engines.js";
 import { sandboxScenarios } from "../../../test/support/sandbox-scenarios.js";
 import { TEST_LIMITS } from "../../../test/support/sandbox-toolchain.js";
-import { InputTreeCache } from "@reprise/core/sandbox-kit";
+import { InputTreeCache, JobLauncher, nativeClientPath } from "@reprise/core/sandbox-kit";
 import bwrapSandboxPlugin, { BwrapSandbox } from "../src/index.js";
 
 /**
@@ -203,9 +203,90 @@ describe("bwrap sandbox", () => {
     expect(cache.hits).toBe(8);
   });
 
+  it("sets the job's file-size, core and address-space rlimits (from the launcher's child, to the byte)", async () => {
+    const limits = { ...TEST_LIMITS, maxOutputBytes: 3_000_000, memoryBytes: 700 * 1024 * 1024 };
+    const r = await sandbox.run(fx.sh("grep -E '^Max (file size|core file size|address space)' /proc/self/limits | tr -s ' '", { limits }), fx.materials());
+    expect(r.exitCode, r.stderr.toString()).toBe(0);
+    expect(r.stdout.toString()).toBe(`Max file size 3000001 3000001 bytes \nMax core file size 0 0 bytes \nMax address space ${700 * 1024 * 1024} ${700 * 1024 * 1024} bytes \n`);
+  });
+
+  /** The ancestors of the first process whose command line has `mark` (polled until one runs), nearest first. */
+  const ancestorsOf = async (mark: string): Promise<number[]> => {
+    for (let i = 0; i < 600; i++) {
+      const [pid] = pgrep(mark);
+      if (pid) {
+        const chain: number[] = [];
+        for (let p = Number(pid); p > 1; ) {
+          const ppid = /^PPid:\s+(\d+)$/m.exec(readFileSync(`/proc/${p}/status`, "utf8"))?.[1];
+          if (!ppid) break;
+          chain.push((p = Number(ppid)));
+        }
+        return chain;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`no process ${mark} started within 30 s`);
+  };
+
+  it("starts bwrap from the job launcher (a small native helper), not by forking this process; a cancel kills the job through it", async () => {
+    const launcher = new JobLauncher(nativeClientPath());
+    const through = new BwrapSandbox({}, launcher);
+    const mark = `98${Math.floor(Math.random() * 9000) + 1000}1`;
+    const cancel = new AbortController();
+    const running = through.run(fx.sh(`echo started; sleep ${mark}`), fx.materials(cancel.signal));
+    const chain = await ancestorsOf(`sleep ${mark}`);
+    expect(launcher.pid).toBeGreaterThan(0);
+    expect(chain, "the job's bwrap is a child of the launcher, the launcher one of this process").toContain(launcher.pid);
+    expect(chain.indexOf(launcher.pid!) + 1 < chain.length && chain[chain.indexOf(launcher.pid!) + 1]).toBe(process.pid);
+    cancel.abort();
+    const r = await running;
+    expect(r.killed).toBe("cancelled");
+    expect(r.stdout.toString()).toBe("started\n");
+    expect(pgrep(`sleep ${mark}`)).toEqual([]);
+    expect(jobCgroups()).toEqual([]);
+    expect([launcher.launched, launcher.fallbacks]).toEqual([1, 0]);
+    const done = await through.run(fx.sh("echo out; echo err >&2; exit 3"), fx.materials());
+    expect([done.exitCode, done.stdout.toString(), done.stderr.toString()]).toEqual([3, "out\n", "err\n"]);
+    launcher.close();
+  });
+
+  it("runs a job again from this process when the launcher dies with it, and starts a new launcher for the next job", async () => {
+    const launcher = new JobLauncher(nativeClientPath());
+    const through = new BwrapSandbox({}, launcher);
+    const mark = `97${Math.floor(Math.random() * 9000) + 1000}1`;
+    const running = through.run(fx.sh(`echo started; sleep 3.${mark}; echo done`), fx.materials());
+    await ancestorsOf(`sleep 3.${mark}`);
+    const first = launcher.pid!;
+    process.kill(first, "SIGKILL");
+    const r = await running;
+    expect(r.killed).toBeUndefined();
+    expect([r.exitCode, r.stdout.toString()]).toEqual([0, "started\ndone\n"]);
+    expect([launcher.launched, launcher.fallbacks, launcher.restarts]).toEqual([1, 1, 1]);
+    expect(jobCgroups()).toEqual([]);
+    const next = await through.run(fx.sh("echo again"), fx.materials());
+    expect(next.stdout.toString()).toBe("again\n");
+    expect(launcher.pid).not.toBe(first);
+    expect([launcher.launched, launcher.fallbacks]).toEqual([2, 1]);
+    launcher.close();
+  });
+
+  it("spawns jobs from this process without a native helper (counted), with the same results", async () => {
+    const none = new JobLauncher(undefined);
+    const r = await new BwrapSandbox({}, none).run(fx.sh("echo out; echo err >&2; exit 3"), fx.materials());
+    expect([r.exitCode, r.stdout.toString(), r.stderr.toString()]).toEqual([3, "out\n", "err\n"]);
+    expect([none.launched, none.fallbacks]).toEqual([0, 1]);
+    expect(await new BwrapSandbox({ launcher: "yes" }).probe()).toEqual({ usable: false, reason: expect.stringContaining('"launcher"') });
+  });
+});
+
+/** The path without the launcher (`launcher: false`, or no native helper): bwrap spawned by this process, as before. */
+describe("bwrap sandbox, jobs spawned from Node (launcher: false)", () => {
+  const direct = new BwrapSandbox({ launcher: false });
+  const fx = sandboxScenarios({ label: "bwrap, no launcher", sandbox: () => direct, envExtras: (cwd) => [`PWD=${cwd}`], limitsProcesses: true, blocksNestedUserNamespaces: true });
+
   it("sets the job's file-size, core and address-space rlimits (from the shell that joins its cgroup, without prlimit)", async () => {
     const limits = { ...TEST_LIMITS, maxOutputBytes: 3_000_000, memoryBytes: 700 * 1024 * 1024 };
-    const r = await sandbox.run(fx.sh("ulimit -f; ulimit -c; ulimit -v", { limits }), fx.materials());
+    const r = await direct.run(fx.sh("ulimit -f; ulimit -c; ulimit -v", { limits }), fx.materials());
     expect(r.exitCode, r.stderr.toString()).toBe(0);
     expect(r.stdout.toString()).toBe(`${Math.ceil(3_000_001 / 512)}\n0\n${700 * 1024}\n`);
   });
