@@ -173,14 +173,14 @@ export class BwrapSandbox implements Sandbox {
       const rlimits = o.prlimit === false ? undefined : { fileBytes: max + 1, ...(addressSpace ? { addressSpaceBytes: addressSpace } : {}) };
       const request = { argv: [ready.bwrap, ...argv], ...(cgroup ? { cgroupProcs: cgroup.procsFiles } : {}), ...(rlimits ? { rlimits } : {}) };
       const limits = { maxOutputBytes: max, timeoutMs: job.limits.timeoutMs, pollIntervalMs: o.pollIntervalMs };
-      const launched = launcher && (await launchJob(launcher, request, materials.scratchDir));
+      const launched = launcher && launchJob(launcher, request, materials.scratchDir);
       const ran = launched ? await watchLaunched(launched, limits, materials.signal, stop) : await this.spawnDirect(job, ready, argv, addressSpace, cgroup, materials.signal, stop);
       stopWatching();
       return await this.finish(ran, job, layout, cgroup);
     } finally {
       stopWatching();
       if (cgroup) {
-        cgroup.killAll();
+        // Removal kills what is left first if the cgroup is not empty (bwrap's end ends its pid namespace: usually nothing).
         try {
           cgroup.remove();
         } catch {

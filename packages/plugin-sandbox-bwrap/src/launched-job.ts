@@ -1,5 +1,5 @@
 /** bwrap started by core's job launcher (a small native helper) instead of a fork of this Node process. */
-import { mkdir, open } from "node:fs/promises";
+import { closeSync, fstatSync, mkdirSync, openSync, readSync } from "node:fs";
 import { join } from "node:path";
 import { errnoName, watchDiskUsage, type JobLauncher, type KillReason, type Launched, type LaunchRequest } from "@reprise/core/sandbox-kit";
 
@@ -37,23 +37,26 @@ export class JobStop {
 /** A job started through the launcher, with the host files its streams and bwrap's status go to. */
 export interface LaunchedJob {
   launched: Launched;
-  printedDir: string;
+  /** The directory of the stream files when they are watched (without rlimits). */
+  printedDir?: string;
   stdoutPath: string;
   stderrPath: string;
   statusPath: string;
 }
 
 /**
- * Starts bwrap through the launcher, its stdout and stderr going to files in
- * `scratchDir/printed` (outside every mount of the job) and its status fd to
- * `scratchDir/status`; undefined when the launcher cannot take it.
+ * Starts bwrap through the launcher, its stdout, stderr and status fd going
+ * to files in `scratchDir` (outside every mount of the job); undefined when
+ * the launcher cannot take it. Without rlimits (`prlimit: false`) the stream
+ * files are in a directory of their own, watched while the job runs.
  */
-export async function launchJob(launcher: JobLauncher, request: Pick<LaunchRequest, "argv" | "cgroupProcs" | "rlimits">, scratchDir: string): Promise<LaunchedJob | undefined> {
-  const printedDir = join(scratchDir, "printed");
-  await mkdir(printedDir, { mode: 0o700 });
-  const paths = { stdoutPath: join(printedDir, "stdout"), stderrPath: join(printedDir, "stderr"), statusPath: join(scratchDir, "status") };
+export function launchJob(launcher: JobLauncher, request: Pick<LaunchRequest, "argv" | "cgroupProcs" | "rlimits">, scratchDir: string): LaunchedJob | undefined {
+  let printedDir: string | undefined;
+  if (!request.rlimits) mkdirSync((printedDir = join(scratchDir, "printed")), { mode: 0o700 });
+  const dir = printedDir ?? scratchDir;
+  const paths = { stdoutPath: join(dir, "stdout"), stderrPath: join(dir, "stderr"), statusPath: join(scratchDir, "status") };
   const launched = launcher.launch({ ...request, cwd: "/", env: {}, stdoutPath: paths.stdoutPath, stderrPath: paths.stderrPath, fd3Path: paths.statusPath });
-  return launched && { launched, printedDir, ...paths };
+  return launched && { launched, ...(printedDir ? { printedDir } : {}), ...paths };
 }
 
 /**
@@ -67,19 +70,19 @@ export async function watchLaunched(job: LaunchedJob, limits: { maxOutputBytes: 
   const onAbort = () => stop.stop("cancelled");
   signal.addEventListener("abort", onAbort, { once: true });
   if (signal.aborted) onAbort();
-  const stopWatching = watchDiskUsage([job.printedDir], limits.maxOutputBytes, limits.pollIntervalMs, () => stop.stop("output-limit"));
+  // With rlimits, RLIMIT_FSIZE holds each stream file to the limit and a byte: nothing to watch.
+  const stopWatching = job.printedDir ? watchDiskUsage([job.printedDir], limits.maxOutputBytes, limits.pollIntervalMs, () => stop.stop("output-limit")) : () => {};
   try {
     const end = await job.launched.ended;
     clearTimeout(timer);
     signal.removeEventListener("abort", onAbort);
     // Never more than the limit and a byte into memory (without rlimits, a job writes until the next poll).
-    const [stdout, stderr, fd3] = await Promise.all([
-      readUpTo(job.stdoutPath, limits.maxOutputBytes + 1),
-      readUpTo(job.stderrPath, limits.maxOutputBytes + 1),
-      readUpTo(job.statusPath, STATUS_BYTES),
-    ]);
-    const wasCut = stdout!.length + stderr!.length > limits.maxOutputBytes;
-    const run: JobRun = { status: 0, stdout: stdout!, stderr: stderr!, fd3: fd3!, wasCut, ...(stop.reason ? { killed: stop.reason } : {}) };
+    // Small local files, read at once: cheaper than the promise API's open, stat, read and close.
+    const stdout = readUpTo(job.stdoutPath, limits.maxOutputBytes + 1);
+    const stderr = readUpTo(job.stderrPath, limits.maxOutputBytes + 1);
+    const fd3 = readUpTo(job.statusPath, STATUS_BYTES);
+    const wasCut = stdout.length + stderr.length > limits.maxOutputBytes;
+    const run: JobRun = { status: 0, stdout, stderr, fd3, wasCut, ...(stop.reason ? { killed: stop.reason } : {}) };
     if (end.kind === "exited") run.status = end.code;
     else if (end.kind === "signaled") run.status = 128 + end.signal;
     else {
@@ -98,20 +101,20 @@ export async function watchLaunched(job: LaunchedJob, limits: { maxOutputBytes: 
 const STATUS_BYTES = 1 << 20;
 
 /** The first `max` bytes of a file; empty when it does not exist. */
-async function readUpTo(path: string, max: number): Promise<Buffer> {
-  let handle;
+function readUpTo(path: string, max: number): Buffer {
+  let fd: number;
   try {
-    handle = await open(path, "r");
+    fd = openSync(path, "r");
   } catch {
     return Buffer.alloc(0);
   }
   try {
-    const size = (await handle.stat()).size;
+    const size = fstatSync(fd).size;
     if (size === 0) return Buffer.alloc(0);
     const buffer = Buffer.allocUnsafe(Math.min(size, max));
-    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
-    return buffer.subarray(0, bytesRead);
+    const read = readSync(fd, buffer, 0, buffer.length, 0);
+    return buffer.subarray(0, read);
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
 }
