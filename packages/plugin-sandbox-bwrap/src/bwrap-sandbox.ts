@@ -180,9 +180,8 @@ export class BwrapSandbox implements Sandbox {
     } finally {
       stopWatching();
       if (cgroup) {
-        // Removal kills what is left first if the cgroup is not empty (bwrap's end ends its pid namespace: usually nothing).
         try {
-          cgroup.remove();
+          await cgroup.removeWhenGone();
         } catch {
           // still busy after a second of killing: left for the kernel to free once its last process is reaped
         }

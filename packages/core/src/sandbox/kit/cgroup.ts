@@ -37,6 +37,9 @@ interface ControllerDir {
 
 let sequence = 0;
 
+/** Tries of `removeWhenGone` (waits of 1, 2, 4, 8, then 10 ms: about 1 s in all). */
+const REMOVE_ATTEMPTS = 100;
+
 /** The leaf a daemon alone in a delegated v2 cgroup moves into, so that job cgroups can be made beside it. */
 const DAEMON_LEAF = "reprise-daemon";
 
@@ -120,6 +123,29 @@ export class JobCgroup {
           if (code !== "EBUSY" || attempt === 199) throw err;
           if (attempt % 10 === 0) this.killAll();
           Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+        }
+      }
+    }
+  }
+
+  /**
+   * Removes the job's cgroup directories without blocking: right after a
+   * job's bwrap ends, its namespace's processes may still be on their way
+   * out for a moment (about every other job here), so an EBUSY is tried again
+   * after a short wait, and what is still there after a few tries is killed.
+   */
+  async removeWhenGone(): Promise<void> {
+    for (const d of this.dirs) {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          rmdirSync(d.dir);
+          break;
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          if (code === "ENOENT") break;
+          if (code !== "EBUSY" || attempt === REMOVE_ATTEMPTS - 1) throw err;
+          if (attempt % 10 === 3) this.killAll();
+          await new Promise((resolve) => setTimeout(resolve, Math.min(1 << attempt, 10)));
         }
       }
     }
