@@ -1,6 +1,6 @@
 /** Runs one job on the builder: the toolchain leased from the store, inputs from the blob store, in the sandbox. */
-import { mkdirSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdirSync, mkdtempSync } from "node:fs";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import pLimit from "p-limit";
 import type { CompileJob, JobLimits, Sandbox } from "@reprise/core";
@@ -85,7 +85,7 @@ export class JobRunner {
       }
       // The builder's own compiler may live under another name (a cross gcc): the job calls it by the client's.
       if (own) job = { ...job, links: job.argv[0] === own.compilerPath ? [] : [{ path: job.argv[0]!, target: own.compilerPath }] };
-      const scratchDir = await mkdtemp(join(this.o.scratchRoot, "job-"));
+      const scratchDir = mkdtempSync(join(this.o.scratchRoot, "job-"));
       try {
         const result = await sandbox.run(job, {
           toolchainRoot: lease.root,
@@ -109,6 +109,7 @@ export class JobRunner {
         };
       } finally {
         lease.release();
+        // Asynchronous: a job may have left many files, and the event loop serves other jobs meanwhile.
         await rm(scratchDir, { recursive: true, force: true }).catch(() => {});
       }
     });

@@ -107,7 +107,7 @@ const DEFAULT_SYSTEM_DIRS = ["/proc", "/dev", "/tmp"];
  * (input trees), `x/N` (executable inputs).
  */
 export function planJobLayout(job: CompileJob, materials: JobMaterials, options: LayoutOptions): JobLayout {
-  const tc = new ToolchainView(materials.toolchainRoot);
+  const tc = ToolchainView.shared(materials.toolchainRoot);
   const scratch = materials.scratchDir;
   const systemDirs = options.systemDirs ?? DEFAULT_SYSTEM_DIRS;
   const root: Node = { name: "", path: "/", children: new Map() };

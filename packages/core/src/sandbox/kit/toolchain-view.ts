@@ -1,9 +1,14 @@
-import { lstatSync, readdirSync, readlinkSync } from "node:fs";
+import { lstatSync, readdirSync, readlinkSync, statSync } from "node:fs";
 import { LayoutError } from "./errors.js";
 
 export type EntryKind = "dir" | "file" | "symlink" | "other";
 
 const MAX_SYMLINK_HOPS = 40;
+/** Toolchain views kept between jobs (least recently used first out). */
+const MAX_SHARED_VIEWS = 16;
+/** Lookups a kept view holds before it is started afresh. */
+const MAX_SHARED_ENTRIES = 100_000;
+const SHARED = new Map<string, ToolchainView>();
 
 /**
  * The unpacked toolchain seen as the sandbox's `/`: what is at a sandbox
@@ -16,8 +21,41 @@ export class ToolchainView {
   private readonly kinds = new Map<string, EntryKind | null>();
   private readonly links = new Map<string, string>();
   private readonly resolved = new Map<string, string>();
+  private readonly listed = new Map<string, string[]>();
 
   constructor(readonly root: string) {}
+
+  /**
+   * The view of `root` shared by the jobs that run with it: an unpacked
+   * toolchain does not change (its directory is named by its content), so
+   * what one job looked up holds for the next. Keyed by the root's inode and
+   * mtime as well, so a directory replaced at the same path gets a fresh view;
+   * a view that has answered for many paths (the jobs' own directories are
+   * asked about too) is started afresh.
+   */
+  static shared(root: string): ToolchainView {
+    let id: string;
+    try {
+      const st = statSync(root);
+      id = `${root}\0${st.ino}\0${st.mtimeMs}`;
+    } catch {
+      return new ToolchainView(root);
+    }
+    let view = SHARED.get(id);
+    if (view && view.size() > MAX_SHARED_ENTRIES) view = undefined;
+    if (view) {
+      SHARED.delete(id);
+    } else {
+      view = new ToolchainView(root);
+      if (SHARED.size >= MAX_SHARED_VIEWS) SHARED.delete(SHARED.keys().next().value!);
+    }
+    SHARED.set(id, view);
+    return view;
+  }
+
+  private size(): number {
+    return this.kinds.size + this.resolved.size + this.listed.size;
+  }
 
   /** Host path of a sandbox path. */
   hostPath(path: string): string {
@@ -46,13 +84,18 @@ export class ToolchainView {
     return t;
   }
 
-  /** Names in a toolchain directory, sorted. */
+  /** Names in a toolchain directory, sorted (the caller does not change the array). */
   list(path: string): string[] {
-    try {
-      return readdirSync(this.hostPath(path)).sort();
-    } catch {
-      return [];
+    let names = this.listed.get(path);
+    if (names === undefined) {
+      try {
+        names = readdirSync(this.hostPath(path)).sort();
+      } catch {
+        names = [];
+      }
+      this.listed.set(path, names);
     }
+    return names;
   }
 
   /**
