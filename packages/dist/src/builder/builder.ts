@@ -15,6 +15,7 @@ import { ProvidedToolchains, type ToolchainProvider } from "./toolchain-provider
 import { createRustToolchainProvider } from "@reprise/plugin-rustup/provider";
 import { JobTokenVerifier } from "./job-tokens.js";
 import { SchedulerLink, type RegisterAnswer, type Registration } from "./scheduler-link.js";
+import { FinishedReports } from "./finished-reports.js";
 import { BuilderServer } from "./server.js";
 import { HeldToolchains } from "./held-toolchains.js";
 import { hostPlatform } from "../platform.js";
@@ -95,7 +96,8 @@ export async function startBuilder(config: BuilderConfig, logger = new Logger(co
   const runner = new JobRunner({ stores, sandbox, scratchRoot: join(config.dataDir, "jobs"), inputTreesDir: join(config.dataDir, "trees"), maxJobs: config.maxJobs, caps: config.limits, provided, ownToolchain: (id) => own.resolve(id) });
   const toolchainIds = () => [...stores.toolchainIds(), ...own.equivalenceIds(), ...provided.held()];
   const dispatcher = farmAgent(config.tls?.caFile ? { caFile: config.tls.caFile } : {});
-  const link = new SchedulerLink(config.schedulerUrl, config.token, dispatcher, log);
+  const reports = new FinishedReports(config.schedulerUrl, config.token, config.tls?.caFile, log);
+  const link = new SchedulerLink(config.schedulerUrl, config.token, dispatcher, log, reports);
   let verifier: JobTokenVerifier | undefined;
   const server = new BuilderServer({
     platform: hostPlatform(),

@@ -5,6 +5,7 @@ import { JOB_TOKEN_ALGS, type JobTokenGrant } from "../auth/job-token.js";
 import type { Platform } from "@reprise/core";
 import { farmRequest, httpError, FarmRequestError } from "../http/client.js";
 import type { HeldToolchain } from "../protocol/scheduler-messages.js";
+import type { FinishedReports } from "./finished-reports.js";
 
 export interface Registration {
   builderId: string;
@@ -58,6 +59,8 @@ export class SchedulerLink {
     readonly token: string,
     private readonly dispatcher: Dispatcher,
     private readonly log: (level: "info" | "warn", msg: string) => void,
+    /** Sends the per-job `finished` reports (node:http); without it they go through undici as the other requests do. */
+    private readonly reports?: FinishedReports,
   ) {}
 
   private url(path: string): string {
@@ -114,6 +117,7 @@ export class SchedulerLink {
 
   /** Tells the scheduler a job ended (frees its slot at once); failures only logged. */
   finished(jobId: string, ok: boolean, durationMs: number): void {
+    if (this.reports) return this.reports.send(jobId, ok, durationMs);
     farmRequest({ method: "POST", url: this.url(`v1/jobs/${encodeURIComponent(jobId)}/finished`), token: this.token, json: { ok, durationMs: Math.round(durationMs) }, timeoutMs: 5000, dispatcher: this.dispatcher })
       .then((r) => {
         if (r.status !== 200) this.log("warn", `job ${jobId} finished: ${httpError("finished", r.status, r.body).message}`);
@@ -124,5 +128,6 @@ export class SchedulerLink {
   stop(): void {
     this.stopped = true;
     clearTimeout(this.timer);
+    this.reports?.close();
   }
 }
