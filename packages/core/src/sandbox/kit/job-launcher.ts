@@ -104,7 +104,7 @@ export class JobLauncher {
     const body = this.broken ? undefined : this.encode(request);
     const child = body && (this.child ?? this.start());
     if (!body || !child) {
-      this.fallbacks++;
+      if (this.fallbacks++ === 0 && this.broken) this.logger.warn("sandbox jobs are spawned from Node, without the job launcher: %s", this.broken);
       return undefined;
     }
     const id = String(++this.nextId);
