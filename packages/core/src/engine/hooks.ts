@@ -184,6 +184,29 @@ export interface DependencyListInput {
   depText: string | undefined;
 }
 
+/**
+ * A file's stat identity as the compile itself took it, from the open file
+ * it had just read (after reading it): device, inode, size, and mtime and
+ * ctime in nanoseconds, as `stat` gives them, in decimal, one space apart
+ * (`"2049 1835 4286 1700000000123456789 1700000000123456789"`). A string,
+ * compared as a whole: a miss reports hundreds of them.
+ */
+export type ReadIdentity = string;
+
+/** What a `listDependencies` tap may return besides a plain list of files. */
+export interface CompileReads {
+  /** Every file the compile read (absolute, the source included); absent: `dependencies.depFile` lists them, or `scanArgv` runs. */
+  files?: string[];
+  /**
+   * By absolute path, each file's identity as the compile saw it once it had
+   * read it (`ReadIdentity`). When the daemon holds a file's content under
+   * that identity, and the identity's timestamps are older than the
+   * compile's start, it needs no stat of its own. Omit a file whose
+   * identity the compile did not take itself, or saw change.
+   */
+  identities?: ReadonlyMap<string, ReadIdentity>;
+}
+
 /** A file read by a compile whose invocation names `textDigest`: its bytes, and the invocation's dialect. */
 export interface TextDigestInput {
   data: Buffer;
@@ -250,9 +273,11 @@ export function createHooks() {
      * Keyed by `CompilerInfo.family`. Bail: after a successful miss whose
      * invocation names `dependencies.listFile`, returns every file the
      * compile read (absolute paths, the source included), or null when it
-     * cannot tell: the engine then runs `dependencies.scanArgv`.
+     * cannot tell: the engine then runs `dependencies.scanArgv`. Or
+     * `CompileReads`: the list (optional) with the identity the compile
+     * took of each file it read, which spares the daemon a stat per file.
      */
-    listDependencies: new HookMap(() => new SyncBailHook<[DependencyListInput], string[] | null | undefined>(["input"])),
+    listDependencies: new HookMap(() => new SyncBailHook<[DependencyListInput], string[] | CompileReads | null | undefined>(["input"])),
     /**
      * Keyed by `CompilerInfo.family`. Bail: for a call whose invocation names
      * `textDigest`, a file it read as its outputs depend on it (two files with

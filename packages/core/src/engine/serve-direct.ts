@@ -8,6 +8,7 @@ import { parseDepFileWithEnv } from "./dep-file.js";
 import { directResultKey, findInManifest, matchManifestByText, recordInManifest, today, type TextMatch } from "./direct-mode.js";
 import { textReadingFor } from "./text-reading.js";
 import type { TextReading } from "../hashing/text-digest.js";
+import type { ReadIdentity } from "./hooks.js";
 import { pathSharing, type PathSharing, type ReplayedParts } from "./base-dirs.js";
 import { preprocessedFallbackKey } from "./preprocessor-fallback.js";
 import { changedSince, fallbackTiming, hashListed, laterCopy, sameHashes } from "./fallback-timing.js";
@@ -94,11 +95,11 @@ export async function serveDirectMode(d: ModeDeps, call: Call): Promise<CallResu
     return await d.misses.compileAndStore(
       call,
       manifestKey,
-      async (depText, compileStart, outputs, run) => {
+      async (depText, compileStart, outputs, run, identities) => {
         const stored = sharing?.stored({ outputs, stdout: run.stdout, stderr: run.stderr }) ?? { outputs, stdout: run.stdout, stderr: run.stderr };
         const silent = run.stdout.length === 0 && run.stderr.length === 0;
         // Text digests only for a silent compile: diagnostics quote source lines, comments included.
-        const made = await directEntry(d, direct, known?.text ?? depText, known?.since ?? compileStart, stored, silent);
+        const made = await directEntry(d, direct, known?.text ?? depText, known?.since ?? compileStart, stored, silent, identities);
         if (made?.preprocessor) {
           // A file read probes through a macro: the next call uses preprocessor mode; keep the result where it looks.
           await recordInManifest(call.storage, manifestKey, made, d.manifests);
@@ -142,9 +143,17 @@ export interface DirectCall {
  * The manifest entry (and its result key) of a compile that read what `depText` lists; undefined when it must not be recorded.
  * `replayed`: the outputs and the streams a hit replays, as stored (checked for where this checkout is).
  */
-async function directEntry(d: ModeDeps, dc: DirectCall, depText: string | undefined, since: number, replayed: ReplayedParts, silent: boolean): Promise<ManifestEntry | undefined> {
+async function directEntry(
+  d: ModeDeps,
+  dc: DirectCall,
+  depText: string | undefined,
+  since: number,
+  replayed: ReplayedParts,
+  silent: boolean,
+  identities?: ReadonlyMap<string, ReadIdentity>,
+): Promise<ManifestEntry | undefined> {
   const { call, sharing } = dc;
-  const files = await collectIncludes(d, call, depText, since, dc.tokens, silent ? dc.reading : undefined);
+  const files = await collectIncludes(d, call, depText, since, dc.tokens, silent ? dc.reading : undefined, dc.sourceHash, identities);
   if (!files) return undefined;
   const read = new Map([[call.inv.sourceFile, dc.sourceHash], ...files.list.map((f): [string, string] => [f.path, f.hash])]);
   const probing = new Set(files.probing);
@@ -247,7 +256,10 @@ function recordTextHit(d: ModeDeps, dc: DirectCall, match: TextMatch): void {
 /**
  * The files the compile read, from its dependency file, with their hashes.
  * Undefined when direct mode must not record this compile: a file changed
- * since the compiler started, or one uses a time macro.
+ * since the compiler started, the source is not the one keyed, or a file
+ * uses a time macro. `identities`: what the compile saw of each file it
+ * read (`CompileReads`); a file whose content is remembered under that
+ * identity is not stat'ed again.
  */
 async function collectIncludes(
   d: ModeDeps,
@@ -256,6 +268,8 @@ async function collectIncludes(
   compileStart: number,
   tokens: string[],
   reading: TextReading | undefined,
+  sourceHash: string,
+  identities: ReadonlyMap<string, ReadIdentity> | undefined,
 ): Promise<{ list: ManifestEntry["files"]; dated: boolean; env: EnvDep[]; found: string[]; probing: string[] } | undefined> {
   const deps = call.inv.dependencies;
   let paths: string[] = [];
@@ -273,8 +287,11 @@ async function collectIncludes(
   let embeds = false;
   for (const path of [call.inv.sourceFile, ...paths]) {
     // The source's content is in the manifest key: only the files it reads are compared by text.
-    const found = await d.hashes.digestWithChangeTime(path, tokens, path === call.inv.sourceFile ? undefined : reading);
-    if (!found || changedSince(found, compileStart)) {
+    const readingOf = path === call.inv.sourceFile ? undefined : reading;
+    const read = identities?.get(path);
+    const found = (read && d.hashes.knownAsRead(path, read, tokens, readingOf)) || (await d.hashes.digestWithChangeTime(path, tokens, readingOf));
+    // The source changed between its hashing for the key and the compile: the entry would pair that key with other bytes.
+    if (!found || changedSince(found, compileStart) || (path === call.inv.sourceFile && found.digest.hash !== sourceHash)) {
       d.logger.info("%s changed during the compile of %s; not recording it for direct mode", path, basename(call.inv.sourceFile));
       return undefined;
     }

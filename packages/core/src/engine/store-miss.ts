@@ -6,7 +6,8 @@ import type { HitServer } from "./serve-hit.js";
 import { MissCompiler } from "./miss-compiler.js";
 import { adaptsToItself, outputAdapter } from "./adapt-outputs.js";
 import { storeFallbackCopy } from "./preprocessor-fallback.js";
-import { listedByCompile } from "./listed-dependencies.js";
+import { listedByCompile, type ListedReads } from "./listed-dependencies.js";
+import type { ReadIdentity } from "./hooks.js";
 import { runCompiler, type CompilerRun } from "./run-compiler.js";
 import { readOutputs } from "./read-outputs.js";
 import { SharedScan } from "./shared-scan.js";
@@ -26,13 +27,29 @@ export interface StorePlan {
   after?: () => Promise<void>;
 }
 
+/** A successful compile's outputs and what it read, taken before the answer. */
+interface Captured {
+  outputs: CacheEntry["outputs"];
+  depText: string | undefined;
+  identities: ReadonlyMap<string, ReadIdentity> | undefined;
+}
+
 /** A key this call is compiling; see `MissStore.claim`. */
 export interface Claim {
   release(): void;
 }
 
-/** Decides, after the answer, where a successful compile is stored (undefined: not stored); `run` has the streams a hit would replay. */
-export type PlanStore = (depText: string | undefined, compileStart: number, outputs: CacheEntry["outputs"], run: CompilerRun) => Promise<StorePlan | undefined>;
+/**
+ * Decides, after the answer, where a successful compile is stored (undefined: not stored); `run` has the streams a hit
+ * would replay; `identities`, by path, what the compile itself saw of the files it read (`CompileReads`).
+ */
+export type PlanStore = (
+  depText: string | undefined,
+  compileStart: number,
+  outputs: CacheEntry["outputs"],
+  run: CompilerRun,
+  identities: ReadonlyMap<string, ReadIdentity> | undefined,
+) => Promise<StorePlan | undefined>;
 
 function readFileOrUndefined(path: string): Buffer | undefined {
   try {
@@ -129,7 +146,7 @@ export class MissStore {
     const { inv, request } = call;
     const compileStart = Date.now();
     const deps = inv.dependencies;
-    let captured: { outputs: CacheEntry["outputs"]; depText: string | undefined } | undefined;
+    let captured: Captured | undefined;
     let run: CompilerRun;
     // The compile may list what it read itself (`listFile`): then the scan only runs when that list cannot tell.
     const fromCompile = !skipScan && deps.listFile !== undefined && call.project.engine.hooks.listDependencies.get(call.compiler.family) !== undefined;
@@ -145,17 +162,17 @@ export class MissStore {
         await this.outcomes.finished(call, "compile-failed", run.exitCode, performance.now() - call.started);
         return { kind: "done", exitCode: run.exitCode, stdout: run.stdout, stderr: run.stderr };
       }
-      let listed: string | undefined;
+      let reads: ListedReads | undefined;
       if (fromCompile) {
-        listed = this.listedByCompile(call);
-        if (listed === undefined && scan) {
+        reads = this.listedByCompile(call);
+        if (reads?.depText === undefined && scan) {
           call.log.debug("%s: the compile did not list every file it read; scanning", inv.sourceFile);
           await scan();
         }
       }
-      if (listed !== undefined) this.stats.dependencyList("fromCompile");
+      if (reads?.depText !== undefined) this.stats.dependencyList("fromCompile");
       else if (scan) this.stats.dependencyList("scans");
-      captured = this.capture(call, listed, run);
+      captured = this.capture(call, reads, run);
     } finally {
       const temps = [deps.depFileIsTemporary ? deps.depFile : undefined, deps.scanDepFile, deps.listFile].filter((p): p is string => !!p);
       for (const p of temps) rmSync(p, { force: true });
@@ -167,7 +184,7 @@ export class MissStore {
     const outputs = captured?.outputs;
     const storeLater = async () => {
       try {
-        const stored = outputs ? await plan(captured!.depText, compileStart, outputs, run) : undefined;
+        const stored = outputs ? await plan(captured!.depText, compileStart, outputs, run, captured!.identities) : undefined;
         if (stored && outputs) await this.store(call, stored, outputs, run);
       } catch (err) {
         this.logger.error("could not store result: %s", (err as Error).stack ?? err);
@@ -180,7 +197,7 @@ export class MissStore {
   }
 
   /** What the compile listed it read (`listDependencies`); undefined when the scan must tell, also when the plugin failed. */
-  private listedByCompile(call: Call): string | undefined {
+  private listedByCompile(call: Call): ListedReads | undefined {
     try {
       return listedByCompile(call.project.engine, call.compiler.family, call.inv, call.request.cwd) ?? undefined;
     } catch (err) {
@@ -206,7 +223,7 @@ export class MissStore {
    * The compile's outputs and dependency file, read at once; undefined (not
    * cached) when a required output is missing.
    */
-  private capture(call: Call, listed: string | undefined, run: CompilerRun): { outputs: CacheEntry["outputs"]; depText: string | undefined } | undefined {
+  private capture(call: Call, reads: ListedReads | undefined, run: CompilerRun): Captured | undefined {
     const read = readOutputs(call.inv.outputs, run.stdout, run.stderr);
     if ("missing" in read) {
       this.logger.warn("compile did not write %s (%s); not caching", read.missing.path, read.missing.role);
@@ -216,8 +233,8 @@ export class MissStore {
     outputs.forEach((o, i) => this.hashes.rememberWritten(paths[i]!, o.data));
     const deps = call.inv.dependencies;
     const depPath = deps.none ? undefined : (deps.scanDepFile ?? deps.depFile);
-    const depText = listed ?? (depPath ? readFileOrUndefined(depPath)?.toString("utf8") : undefined);
-    return { outputs, depText };
+    const depText = reads?.depText ?? (depPath ? readFileOrUndefined(depPath)?.toString("utf8") : undefined);
+    return { outputs, depText, identities: reads?.identities };
   }
 
   /** Runs `work` after the answer; lookups of `key` wait for it, and `settle()` for all. */

@@ -117,6 +117,23 @@ export class FileHashCache {
     await this.digest(path, tokens);
   }
 
+  /**
+   * The digest of `path` as a compile read it, without a stat: `read` is the
+   * identity the compile took of the open file right after reading it
+   * (`identityText`'s form). When
+   * the content is remembered under that very identity, it is what the
+   * compile read, provided nothing changed the file in the same timestamp
+   * tick after the compile began: the caller checks `changedAt` against the
+   * compile's start, as for a stat of its own. Undefined when not remembered
+   * so (the caller hashes the file as usual).
+   */
+  knownAsRead(path: string, read: string, tokens: readonly string[] = [], reading?: TextReading): { digest: FileDigest; changedAt: number; coarse: boolean } | undefined {
+    const r = this.cache.get(cacheKey(path, tokens, reading));
+    if (!r || (r.text ??= identityText(r)) !== read) return undefined;
+    this.hits++;
+    return { digest: r.digest, changedAt: changedAtMs(r), coarse: coarseTimestamps(r) };
+  }
+
   private lookup(path: string, st: BigIntStats, tokens: readonly string[], reading?: TextReading): FileDigest | undefined {
     const r = this.cache.get(cacheKey(path, tokens, reading));
     if (r && sameIdentity(r, st)) return r.digest;
@@ -224,6 +241,8 @@ function statOrUndefined(path: string): BigIntStats | undefined {
 
 interface Remembered extends FileIdentity {
   readonly digest: FileDigest;
+  /** `identityText` of it, once asked for. */
+  text?: string;
   /** The wall-clock time (ms) the content was known at: taken before it was read, or when Reprise wrote it. */
   readonly knownAt: number;
 }
@@ -243,6 +262,11 @@ interface Written extends FileIdentity {
 
 function identityOf(st: BigIntStats): FileIdentity {
   return { dev: st.dev, ino: st.ino, size: st.size, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs };
+}
+
+/** "DEV INO SIZE MTIME_NS CTIME_NS" in decimal: a compile's `ReadIdentity`. */
+export function identityText(id: FileIdentity): string {
+  return `${id.dev} ${id.ino} ${id.size} ${id.mtimeNs} ${id.ctimeNs}`;
 }
 
 function sameIdentity(a: FileIdentity, b: FileIdentity): boolean {
