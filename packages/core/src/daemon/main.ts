@@ -3,6 +3,7 @@ import { join } from "node:path";
 import pLimit from "p-limit";
 import { CompileService } from "../engine/compile-service.js";
 import { PersistedDigests } from "../hashing/persisted-digests.js";
+import { PersistedTexts } from "../hashing/persisted-texts.js";
 import { rememberedDetections } from "../engine/compiler-detector.js";
 import { rememberedSearches } from "../engine/include-search.js";
 import { FileHashCache } from "../hashing/file-hash-cache.js";
@@ -69,6 +70,9 @@ async function startIn(runtime: string, env: NodeJS.ProcessEnv, cwd: string, loc
   // A fresh daemon must not hash a toolchain again: large files' hashes are kept in the cache directory.
   const persistedDigests = new PersistedDigests(settings.dir, (err) => logger.debug("file digests in %s: %s", settings.dir, err.message));
   hashes.persistLargeFiles(persistedDigests);
+  // Nor read every header through the plugin's lexer again: text digests are kept too, by content.
+  const persistedTexts = new PersistedTexts(settings.dir, (err) => logger.debug("text digests in %s: %s", settings.dir, err.message));
+  hashes.persistTexts(persistedTexts);
   const stats = new Stats(join(runtime, "stats.json"));
   // Each call runs through the engine of its own project's config, as of that call.
   // Nor probe its compilers again: what the plugins said about each is kept there too.
@@ -102,6 +106,7 @@ async function startIn(runtime: string, env: NodeJS.ProcessEnv, cwd: string, loc
     hitIndex,
     onStopped: () => {
       persistedDigests.flush();
+      persistedTexts.flush();
       detections.flush();
       includeSearches.flush();
       rmSync(tempDir, { recursive: true, force: true });

@@ -4,6 +4,7 @@ import { LRUCache } from "lru-cache";
 import { hashBytes, StreamingHash } from "./key-hasher.js";
 import { PERSISTED_MIN_BYTES, type PersistedDigests } from "./persisted-digests.js";
 import { fileText, type FileText, type TextReading } from "./text-digest.js";
+import type { PersistedTexts } from "./persisted-texts.js";
 
 export interface FileDigest {
   hash: string;
@@ -54,6 +55,14 @@ export class FileHashCache {
 
   constructor(maxEntries = 200_000, private readonly now: () => number = Date.now) {
     this.cache = new LRUCache({ max: maxEntries });
+  }
+
+  /** Where text digests outlive the daemon, by content (the cache directory); none by default. */
+  private texts: PersistedTexts | undefined;
+
+  /** Keeps text digests across daemon restarts in `store`. */
+  persistTexts(store: PersistedTexts): void {
+    this.texts = store;
   }
 
   /** Keeps the hashes of large files (toolchains) across daemon restarts in `store`. */
@@ -211,7 +220,8 @@ export class FileHashCache {
     } else {
       const data = st.size <= SYNC_READ_MAX ? readWholeSync(path) : await readWhole(path);
       if (!data) return undefined;
-      digest = { hash: hashBytes(data), size: data.length, tokens: tokens.filter((t) => data.includes(t)), ...(reading ? { text: fileText(data, reading) } : {}) };
+      const hash = hashBytes(data);
+      digest = { hash, size: data.length, tokens: tokens.filter((t) => data.includes(t)), ...(reading ? { text: this.textOf(data, hash, reading) } : {}) };
     }
     const after = statOrUndefined(path);
     const unchanged = after !== undefined && sameIdentity(identityOf(st), after) && BigInt(digest.size) === st.size;
@@ -226,6 +236,16 @@ export class FileHashCache {
 
   clear(): void {
     this.cache.clear();
+  }
+
+  /** `data`'s text digest under `reading`: kept by content across daemons when the reading has a lasting id. */
+  private textOf(data: Buffer, hash: string, reading: TextReading): FileText {
+    const lasting = reading.lastingId;
+    const kept = lasting !== undefined ? this.texts?.lookup(lasting, hash) : undefined;
+    if (kept) return kept;
+    const text = fileText(data, reading);
+    if (lasting !== undefined) this.texts?.remember(lasting, hash, text);
+    return text;
   }
 }
 
