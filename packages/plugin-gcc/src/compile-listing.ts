@@ -17,6 +17,8 @@ import { readTraceLibrary } from "./read-trace.js";
  *    the `-MMD` file as well.)
  * Either list is checked against the user's dependency file before it is
  * used; when it cannot be (or is not complete), the engine scans as before.
+ * GCC's trace also gives each file's identity as cc1 read it, so it is
+ * loaded into every GCC miss, `-MD` ones too (see `listFromReadTrace`).
  */
 export type CompileListing = "read-trace" | "dependency-dot";
 
