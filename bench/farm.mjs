@@ -28,18 +28,17 @@ import { fileURLToPath } from 'node:url';
 import { writeGeneratedTree } from './generated-tree.mjs';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const DIST = path.join(REPO, 'packages', 'dist', 'dist', 'bin', 'reprise-dist.js');
-const NATIVE = path.join(REPO, 'packages', 'core', 'dist', 'native', 'reprise-native');
-const NODE_CLIENT = path.join(REPO, 'packages', 'core', 'dist', 'bin', 'reprise.js');
+const distBin = (repo) => path.join(repo, 'packages', 'dist', 'dist', 'bin', 'reprise-dist.js');
+const DIST = distBin(REPO);
 const SMALL = path.join(REPO, 'test-fixtures', 'bench', 'small.cpp');
 
-const median = (xs) => {
+export const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length ? (s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2) : null;
 };
 const baseEnv = () => Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(CCACHE_|SCCACHE_|REPRISE_)/.test(k) && !['MAKEFLAGS', 'MFLAGS', 'MAKELEVEL'].includes(k)));
 
-function run(argv, { env = {}, cwd, timeoutMs = 600_000 } = {}) {
+export function run(argv, { env = {}, cwd, timeoutMs = 600_000 } = {}) {
   const t = process.hrtime.bigint();
   const r = spawnSync(argv[0], argv.slice(1), { cwd, env: { ...baseEnv(), ...env }, encoding: 'utf8', timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 64 * 1024 * 1024 });
   const ms = Number(process.hrtime.bigint() - t) / 1e6;
@@ -68,8 +67,9 @@ function stop(child) {
   return new Promise((r) => { child.once('exit', r); child.kill('SIGTERM'); setTimeout(() => child.kill('SIGKILL'), 10_000).unref(); });
 }
 
-/** A scheduler and `n` builders; builder i pinned to core i when `pin`. */
-async function startFarm(dir, n, { pin = false, maxJobs = 2 } = {}) {
+/** A scheduler and `n` builders (of the checkout `repo`); builder i pinned to core i when `pin`. */
+export async function startFarm(dir, n, { pin = false, maxJobs = 2, repo = REPO } = {}) {
+  const DIST = distBin(repo);
   fs.mkdirSync(dir, { recursive: true });
   const clientToken = `bench-client-${process.pid}-${Date.now()}`;
   const builderToken = `bench-builder-${process.pid}-${Date.now()}`;
@@ -88,7 +88,11 @@ async function startFarm(dir, n, { pin = false, maxJobs = 2 } = {}) {
   return { url: sched.url, clientToken, stop: () => Promise.all(procs.map(stop)) };
 }
 
-const client = () => (fs.existsSync(NATIVE) ? [NATIVE] : [process.execPath, NODE_CLIENT]);
+/** The compiler launcher of the checkout `repo`: its native client, else the Node one. */
+export const client = (repo = REPO) => {
+  const native = path.join(repo, 'packages', 'core', 'dist', 'native', 'reprise-native');
+  return fs.existsSync(native) ? [native] : [process.execPath, path.join(repo, 'packages', 'core', 'dist', 'bin', 'reprise.js')];
+};
 
 /**
  * CPU of a process in ms, to the nanosecond: the sum of its threads' run time (/proc/PID/task/TID/schedstat),
@@ -111,7 +115,7 @@ function processCpuMs(pid, { children = false } = {}) {
 }
 
 /** daemonCpuMs once the daemon has been idle for a moment (its CPU still over 150 ms), at most 5 s of waiting. */
-async function daemonIdleCpuMs(runtimeDir) {
+export async function daemonIdleCpuMs(runtimeDir) {
   let last = daemonCpuMs(runtimeDir);
   for (let waited = 0; last && waited < 5000; waited += 150) {
     await new Promise((r) => setTimeout(r, 150));

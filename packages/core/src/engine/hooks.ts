@@ -1,7 +1,7 @@
 import { AsyncSeriesBailHook, AsyncSeriesHook, AsyncParallelHook, HookMap, SyncBailHook } from "tapable";
 import type { CompileRequest, CompilerInfo, CompileInvocation, OutputSpec, ParseInput, ParseResult } from "./types.js";
 import type { KeyHasher } from "../hashing/key-hasher.js";
-import type { FileHashCache } from "../hashing/file-hash-cache.js";
+import type { FileDigest, FileHashCache } from "../hashing/file-hash-cache.js";
 import type { CacheStorage, StorageSettings } from "../storage/cache-storage.js";
 import type { Platform, ToolchainDescriptor, ToolchainSpec } from "../toolchain/types.js";
 import type { Sandbox, SandboxSettings } from "../sandbox/types.js";
@@ -172,6 +172,21 @@ export interface MissCompileResult {
   stdout: Buffer;
   stderr: Buffer;
   durationMs: number;
+  /**
+   * The digests of the files the compile read, when the tap knows the
+   * compile saw exactly these bytes (a job that carried them): the store
+   * records them in the manifest instead of taking each file's digest again
+   * (a stat per file). Optional; a file missing here is hashed as usual.
+   */
+  inputs?: CompiledInputs;
+}
+
+/** Digests a `compileMiss` tap took of the files its compile read (MissCompileResult.inputs). */
+export interface CompiledInputs {
+  /** The tokens the digests looked for: at least `MissContext.fileHashes.tokens` (else the store ignores them). */
+  tokens: readonly string[];
+  /** By absolute path: the content digest the compile read, as `FileHashCache.digest(path, tokens)` gives it. */
+  digests: ReadonlyMap<string, FileDigest>;
 }
 
 /** A miss's compile is over: what `listDependencies` reads to say which files it read. */

@@ -157,6 +157,7 @@ export const missCompileResultSchema = z.object({
   stdout: bytes,
   stderr: bytes,
   durationMs: z.number().finite().nonnegative(),
+  inputs: z.object({ tokens: z.array(z.string()), digests: z.custom<ReadonlyMap<string, unknown>>((v) => v instanceof Map, { message: "must be a Map of paths to digests" }) }).optional(),
 });
 
 /** The first problem of a failed check, as "field: message" (e.g. `invocation.keyEnv: expected array, received undefined`). */

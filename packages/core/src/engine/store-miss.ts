@@ -3,7 +3,7 @@ import type pLimit from "p-limit";
 import type { Call, CallResult } from "./call.js";
 import type { CallOutcomes } from "./call-outcomes.js";
 import type { HitServer } from "./serve-hit.js";
-import { MissCompiler } from "./miss-compiler.js";
+import { MissCompiler, type MissRun } from "./miss-compiler.js";
 import { adaptsToItself, outputAdapter } from "./adapt-outputs.js";
 import { storeFallbackCopy } from "./preprocessor-fallback.js";
 import { listedByCompile } from "./listed-dependencies.js";
@@ -32,7 +32,8 @@ export interface Claim {
 }
 
 /** Decides, after the answer, where a successful compile is stored (undefined: not stored); `run` has the streams a hit would replay. */
-export type PlanStore = (depText: string | undefined, compileStart: number, outputs: CacheEntry["outputs"], run: CompilerRun) => Promise<StorePlan | undefined>;
+/** `run.inputs`: digests a `compileMiss` tap took of what the compile read (MissCompileResult.inputs). */
+export type PlanStore = (depText: string | undefined, compileStart: number, outputs: CacheEntry["outputs"], run: MissRun) => Promise<StorePlan | undefined>;
 
 function readFileOrUndefined(path: string): Buffer | undefined {
   try {
@@ -130,7 +131,7 @@ export class MissStore {
     const compileStart = Date.now();
     const deps = inv.dependencies;
     let captured: { outputs: CacheEntry["outputs"]; depText: string | undefined } | undefined;
-    let run: CompilerRun;
+    let run: MissRun;
     // The compile may list what it read itself (`listFile`): then the scan only runs when that list cannot tell.
     const fromCompile = !skipScan && deps.listFile !== undefined && call.project.engine.hooks.listDependencies.get(call.compiler.family) !== undefined;
     // One run for the engine and a tap that needs the list before compiling (a farm job's closure).
@@ -233,7 +234,7 @@ export class MissStore {
   }
 
   /** The real compile of a miss: wherever a `compileMiss` tap takes it, else locally (see MissCompiler). */
-  private async compile(call: Call, preprocessDeps: string | undefined, scan: SharedScan | undefined, digestTokens: readonly string[] = []): Promise<CompilerRun> {
+  private async compile(call: Call, preprocessDeps: string | undefined, scan: SharedScan | undefined, digestTokens: readonly string[] = []): Promise<MissRun> {
     await call.project.prepareMiss?.(call.settings);
     const miss = {
       request: call.request,

@@ -49,11 +49,24 @@ export class FileHashCache {
   /** Bytes Reprise itself just wrote or read back, by path, until someone asks for their digest. */
   private readonly written = new LRUCache<string, Written>({ maxSize: WRITTEN_BYTES, sizeCalculation: (w) => Math.max(1, w.data.length) });
 
+  /** Text digests by reading and content hash: a file's text is a function of its bytes, whichever file held them. */
+  private readonly texts: LRUCache<string, FileText>;
+
   /** Where hashes of large files outlive the daemon (the cache directory); none by default. */
   private persisted: PersistedDigests | undefined;
 
   constructor(maxEntries = 200_000, private readonly now: () => number = Date.now) {
     this.cache = new LRUCache({ max: maxEntries });
+    this.texts = new LRUCache({ max: maxEntries });
+  }
+
+  /**
+   * The text digest under `reading` of content whose digest is `hash`, when
+   * this cache has read such content for its text (of any file): for a
+   * digest taken elsewhere (a farm job's input), without a stat or a read.
+   */
+  knownText(hash: string, reading: TextReading): FileText | undefined {
+    return this.texts.get(`${reading.id}\0${hash}`);
   }
 
   /** Keeps the hashes of large files (toolchains) across daemon restarts in `store`. */
@@ -195,6 +208,7 @@ export class FileHashCache {
       const data = st.size <= SYNC_READ_MAX ? readWholeSync(path) : await readWhole(path);
       if (!data) return undefined;
       digest = { hash: hashBytes(data), size: data.length, tokens: tokens.filter((t) => data.includes(t)), ...(reading ? { text: fileText(data, reading) } : {}) };
+      if (reading && digest.text) this.texts.set(`${reading.id}\0${digest.hash}`, digest.text);
     }
     const after = statOrUndefined(path);
     const unchanged = after !== undefined && sameIdentity(identityOf(st), after) && BigInt(digest.size) === st.size;

@@ -10,7 +10,7 @@ import { Engine } from "../../src/engine/engine.js";
 import type { MissCompileResult, MissContext } from "../../src/engine/hooks.js";
 import type { CompileInvocation, CompileRequest } from "../../src/engine/types.js";
 import { writeOutputAtomically } from "../../src/engine/write-output.js";
-import { FileHashCache } from "../../src/hashing/file-hash-cache.js";
+import { FileHashCache, type FileDigest } from "../../src/hashing/file-hash-cache.js";
 import { localStoragePlugin } from "../../src/storage/local-storage-plugin.js";
 import { StorageRegistry } from "../../src/storage/storage-registry.js";
 import { Stats } from "../../src/stats/stats.js";
@@ -195,6 +195,48 @@ describe("compileMiss", () => {
     expect(r.kind).toBe("done");
     expect(readFileSync(join(proj, "a.out"), "utf8")).toBe("local\n");
     expect(stats.snapshot().fallbacks).toEqual({ "compile-miss-plugin-error": 1 });
+  });
+
+  describe("digests the tap took of what its compile read (MissCompileResult.inputs)", () => {
+    /** A tap that carries the source and a header as they are now, then (while "remote") sees the header edited. */
+    const carrying = (header: string, edit: string, sourceHash?: string) => async (ctx: MissContext) => {
+      const tokens = ctx.fileHashes!.tokens;
+      const digests = new Map<string, FileDigest>();
+      for (const path of [ctx.invocation.sourceFile, header]) digests.set(path, (await ctx.fileHashes!.cache.digest(path, tokens))!);
+      if (sourceHash) digests.set(ctx.invocation.sourceFile, { ...digests.get(ctx.invocation.sourceFile)!, hash: sourceHash });
+      writeFileSync(header, edit);
+      writeOutputAtomically(ctx.invocation.outputs[0]!.path, Buffer.from("remote\n"));
+      writeOutputAtomically(ctx.invocation.dependencies.depFile!, Buffer.from(`${ctx.invocation.outputs[0]!.path}: ${ctx.invocation.sourceFile} ${header}\n`));
+      return { exitCode: 0, stdout: Buffer.alloc(0), stderr: Buffer.alloc(0), durationMs: 5, inputs: { tokens: [...tokens], digests } };
+    };
+
+    it("the store records the carried digests, not the files as they are after the compile", async () => {
+      const cache = join(tmp, "cache-carried");
+      const header = join(proj, "carried.h");
+      writeFileSync(header, "v1\n");
+      const { service, stats } = setup(carrying(header, "v2, edited while the job ran\n"));
+      expect((await service.run(request(cache))).kind).toBe("done");
+      await service.settle();
+      // Hashing the header itself, the store would see it changed during the compile and record nothing.
+      writeFileSync(header, "v1\n");
+      const again = await service.run(request(cache));
+      expect(again.kind).toBe("done");
+      expect(stats.snapshot()).toMatchObject({ misses: 1, hitsDirect: 1 });
+      rmSync(header);
+    });
+
+    it("digests of another source than the key's are not recorded", async () => {
+      const cache = join(tmp, "cache-other-source");
+      const header = join(proj, "other.h");
+      writeFileSync(header, "v1\n");
+      const { service, stats } = setup(carrying(header, "v1\n", "f".repeat(64)));
+      await service.run(request(cache));
+      await service.settle();
+      await service.run(request(cache));
+      await service.settle();
+      expect(stats.snapshot()).toMatchObject({ misses: 2, hitsDirect: 0 });
+      rmSync(header);
+    });
   });
 
   describe("a call with a dependency scan (gcc's -MMD)", () => {

@@ -170,6 +170,8 @@ export class FarmCompiler {
     let bytesUploaded = 0;
     let lastFailure: NotOnFarm | undefined;
     let checked: ReceivedResult | undefined;
+    // Whether the job that ran carried the inputs as buildJob hashed them (not an equivalent toolchain's).
+    let carriedAsHashed = false;
     // Outputs are checked and written while they arrive, into temporary files until the result proves whole.
     const expected = job.outputs.map((o) => ({ ...o, executable: ctx.invocation.outputs.find((i) => i.role === o.role)?.executable === true }));
     const receive = (body: AsyncIterable<Buffer>) => receiveJobResult(body, expected, job.limits.maxOutputBytes + JOB_RESULT_LIMIT_SLACK);
@@ -194,6 +196,7 @@ export class FarmCompiler {
       const equivalentId = alloc.toolchainId && alloc.toolchainId !== toolchain.id ? alloc.toolchainId : undefined;
       const alternative = alternatives.find((a) => a.id === equivalentId);
       let sent = equivalentId && portable ? await equivalentJob(job, equivalentId, portable, ws.inputs).catch(() => undefined) : job;
+      carriedAsHashed = sent === job && !alternative;
       if (!sent) {
         void scheduler.release(alloc.jobId); // never sent: its slot goes back now
         throw new NotOnFarm("dist-not-distributable-equivalent", `a file the job must carry to ${alloc.builderId} cannot be read`);
@@ -234,7 +237,8 @@ export class FarmCompiler {
     }
     checked.commit();
     ctx.stats.remoteCompile("farm", { roundTripMs, bytesUploaded, roundTrips });
-    return { exitCode: 0, stdout: checked.stdout, stderr: checked.stderr, durationMs: roundTripMs };
+    // The builder compiled the bytes the job carried: the store records their digests without taking its own.
+    return { exitCode: 0, stdout: checked.stdout, stderr: checked.stderr, durationMs: roundTripMs, ...(carriedAsHashed ? { inputs: plan.read } : {}) };
   }
 
   /**
