@@ -2,16 +2,16 @@
  * Receives a builder's job result (protocol/job-result.ts) as its bytes
  * arrive, without joining them into one buffer: the header is checked
  * against the job before any byte is kept, stdout and stderr are collected,
- * and each output goes into a temporary file beside its target, hashed while
+ * and each output goes into a temporary file beside its target, checksummed while
  * it is written. Only a result whose length is exact and whose every part
- * matches its digest is returned, and its outputs reach their paths only on
+ * matches its checksum is returned, and its outputs reach their paths only on
  * `commit`; anything else removes the temporary files, so a bad result never
  * reaches the build's outputs or the cache.
  */
 import { closeSync, openSync, unlinkSync, writeSync } from "node:fs";
 import { moveIntoPlace, tempBeside } from "@reprise/core";
 import { FarmRequestError } from "../http/client.js";
-import { BadJobResult, MAX_RESULT_HEADER_BYTES, parseResultHeader, partHasher, type ResultHeader } from "../protocol/job-result.js";
+import { BadJobResult, MAX_RESULT_HEADER_BYTES, parseResultHeader, partChecksum, type ResultHeader } from "../protocol/job-result.js";
 
 /** An output the job writes, as the client expects it back. */
 export interface ExpectedOutput {
@@ -39,7 +39,7 @@ interface Sink {
   readonly what: string;
   left: number;
   write(chunk: Buffer): void;
-  /** Called once its last byte arrived: closes it and checks its digest. */
+  /** Called once its last byte arrived: closes it and checks its checksum. */
   finish(): void;
 }
 
@@ -47,7 +47,7 @@ interface Sink {
  * Reads `body` to its end. Throws FarmRequestError "garbage" (after removing
  * every temporary file) for a result that is not the protocol's, is cut short
  * or padded, larger than `maxBytes`, names an output the job does not write,
- * or has a part that does not match its digest; other errors (the answer
+ * or has a part that does not match its checksum; other errors (the answer
  * broke off, a failed write) propagate after the same clean-up.
  */
 export async function receiveJobResult(body: AsyncIterable<Buffer>, expected: readonly ExpectedOutput[], maxBytes: number): Promise<ReceivedResult> {
@@ -112,13 +112,13 @@ async function receive(
           const roles = checkOutputs(header, expected);
           stdout = Buffer.allocUnsafe(header.parts[0]!.size);
           stderr = Buffer.allocUnsafe(header.parts[1]!.size);
-          sinks = [memorySink("stdout", stdout, header.parts[0]!.digest), memorySink("stderr", stderr, header.parts[1]!.digest)];
+          sinks = [memorySink("stdout", stdout, header.parts[0]!.crc32), memorySink("stderr", stderr, header.parts[1]!.crc32)];
           for (const [i, p] of header.parts.slice(2).entries()) {
             const out = roles[i]!;
             const temp = { tmp: tempBeside(out.path), path: out.path } as { tmp: string; path: string; fd?: number };
             temp.fd = openSync(temp.tmp, "wx", out.executable ? 0o777 : 0o666);
             temps.push(temp);
-            sinks.push(fileSink(`output ${out.path}`, temp, p.size, p.digest));
+            sinks.push(fileSink(`output ${out.path}`, temp, p.size, p.crc32));
           }
           finishEmpty();
         }
@@ -158,8 +158,8 @@ function checkOutputs(header: ResultHeader, expected: readonly ExpectedOutput[])
   return found;
 }
 
-function memorySink(what: string, into: Buffer, digest: string): Sink {
-  const hash = partHasher();
+function memorySink(what: string, into: Buffer, crc32: number): Sink {
+  const hash = partChecksum();
   let at = 0;
   return {
     what,
@@ -170,13 +170,13 @@ function memorySink(what: string, into: Buffer, digest: string): Sink {
       hash.update(chunk);
     },
     finish() {
-      if (hash.digest() !== digest) throw new BadJobResult(`${what} does not match its digest`);
+      if (hash.value() !== crc32) throw new BadJobResult(`${what} does not match its checksum`);
     },
   };
 }
 
-function fileSink(what: string, temp: { fd?: number }, size: number, digest: string): Sink {
-  const hash = partHasher();
+function fileSink(what: string, temp: { fd?: number }, size: number, crc32: number): Sink {
+  const hash = partChecksum();
   return {
     what,
     left: size,
@@ -188,7 +188,7 @@ function fileSink(what: string, temp: { fd?: number }, size: number, digest: str
     finish() {
       closeSync(temp.fd!);
       temp.fd = undefined;
-      if (hash.digest() !== digest) throw new BadJobResult(`${what} does not match its digest`);
+      if (hash.value() !== crc32) throw new BadJobResult(`${what} does not match its checksum`);
     },
   };
 }
