@@ -179,6 +179,12 @@ export interface MissCompileResult {
    * (a stat per file). Optional; a file missing here is hashed as usual.
    */
   inputs?: CompiledInputs;
+  /**
+   * The bytes of the outputs the tap wrote, by role (as written): the store
+   * takes them instead of reading the files back. Optional; when a required
+   * output of `invocation.outputs` is missing here, the files are read.
+   */
+  outputs?: readonly { role: string; data: Buffer }[];
 }
 
 /** Digests a `compileMiss` tap took of the files its compile read (MissCompileResult.inputs). */

@@ -22,8 +22,8 @@ export interface MissToCompile {
   log?: Logger;
 }
 
-/** A miss's compile; `inputs` when a tap knows what it read (MissCompileResult.inputs). */
-export type MissRun = CompilerRun & Pick<MissCompileResult, "inputs">;
+/** A miss's compile; `inputs` and `outputs` when a tap gives them (MissCompileResult). */
+export type MissRun = CompilerRun & Pick<MissCompileResult, "inputs" | "outputs">;
 
 /**
  * Where a miss is compiled: wherever a `compileMiss` tap takes it (a sandbox,

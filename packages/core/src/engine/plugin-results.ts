@@ -157,6 +157,7 @@ export const missCompileResultSchema = z.object({
   stdout: bytes,
   stderr: bytes,
   durationMs: z.number().finite().nonnegative(),
+  outputs: z.array(z.object({ role: z.string(), data: bytes })).optional(),
   inputs: z.object({ tokens: z.array(z.string()), digests: z.custom<ReadonlyMap<string, unknown>>((v) => v instanceof Map, { message: "must be a Map of paths to digests" }) }).optional(),
 });
 

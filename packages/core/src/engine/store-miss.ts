@@ -8,7 +8,7 @@ import { adaptsToItself, outputAdapter } from "./adapt-outputs.js";
 import { storeFallbackCopy } from "./preprocessor-fallback.js";
 import { listedByCompile } from "./listed-dependencies.js";
 import { runCompiler, type CompilerRun } from "./run-compiler.js";
-import { readOutputs } from "./read-outputs.js";
+import { givenOutputs, readOutputs } from "./read-outputs.js";
 import { SharedScan } from "./shared-scan.js";
 import type { FileHashCache } from "../hashing/file-hash-cache.js";
 import type { ManifestEntry } from "../storage/codec.js";
@@ -207,8 +207,8 @@ export class MissStore {
    * The compile's outputs and dependency file, read at once; undefined (not
    * cached) when a required output is missing.
    */
-  private capture(call: Call, listed: string | undefined, run: CompilerRun): { outputs: CacheEntry["outputs"]; depText: string | undefined } | undefined {
-    const read = readOutputs(call.inv.outputs, run.stdout, run.stderr);
+  private capture(call: Call, listed: string | undefined, run: MissRun): { outputs: CacheEntry["outputs"]; depText: string | undefined } | undefined {
+    const read = (run.outputs && givenOutputs(call.inv.outputs, run.outputs)) || readOutputs(call.inv.outputs, run.stdout, run.stderr);
     if ("missing" in read) {
       this.logger.warn("compile did not write %s (%s); not caching", read.missing.path, read.missing.role);
       return undefined;

@@ -239,6 +239,17 @@ describe("compileMiss", () => {
     });
   });
 
+  it("the store takes the outputs' bytes the tap gives (MissCompileResult.outputs) without reading the files back", async () => {
+    const cache = join(tmp, "cache-given-outputs");
+    // The file and the bytes given differ only so the test can tell which the store took; a real tap gives what it wrote.
+    const { service } = setup(async (ctx) => ({ ...remoteCompile(ctx, "on disk\n"), outputs: [{ role: "out", data: Buffer.from("given\n") }] }));
+    await service.run(request(cache));
+    await service.settle();
+    rmSync(join(proj, "a.out"));
+    await service.run(request(cache));
+    expect(readFileSync(join(proj, "a.out"), "utf8")).toBe("given\n");
+  });
+
   describe("a call with a dependency scan (gcc's -MMD)", () => {
     const scanSetup = (tap: (ctx: MissContext) => Promise<MissCompileResult | undefined>, exitCode = 0) => {
       const dir = mkdtempSync(join(tmp, "scan-"));

@@ -238,7 +238,7 @@ export class FarmCompiler {
     checked.commit();
     ctx.stats.remoteCompile("farm", { roundTripMs, bytesUploaded, roundTrips });
     // The builder compiled the bytes the job carried: the store records their digests without taking its own.
-    return { exitCode: 0, stdout: checked.stdout, stderr: checked.stderr, durationMs: roundTripMs, ...(carriedAsHashed ? { inputs: plan.read } : {}) };
+    return { exitCode: 0, stdout: checked.stdout, stderr: checked.stderr, durationMs: roundTripMs, outputs: checked.outputs, ...(carriedAsHashed ? { inputs: plan.read } : {}) };
   }
 
   /**

@@ -28,6 +28,8 @@ export interface ReceivedResult {
   runMs?: number;
   /** The roles of the outputs received (in temporary files until `commit`). */
   roles: string[];
+  /** Their bytes, by role, as written (for the store: MissCompileResult.outputs). */
+  outputs: { role: string; data: Buffer }[];
   /** Puts every output received in place (each a rename, as a local compile's output appears). */
   commit(): void;
   /** Removes the temporary files: the outputs of a failed job, or a result not used. */
@@ -90,6 +92,7 @@ async function receive(
   let total = 0;
   let stdout = Buffer.alloc(0);
   let stderr = Buffer.alloc(0);
+  const outputs: { role: string; data: Buffer }[] = [];
   const finishEmpty = () => {
     while (current < sinks.length && sinks[current]!.left === 0) sinks[current++]!.finish();
   };
@@ -118,7 +121,9 @@ async function receive(
             const temp = { tmp: tempBeside(out.path), path: out.path } as { tmp: string; path: string; fd?: number };
             temp.fd = openSync(temp.tmp, "wx", out.executable ? 0o777 : 0o666);
             temps.push(temp);
-            sinks.push(fileSink(`output ${out.path}`, temp, p.size, p.crc32));
+            const data = Buffer.allocUnsafe(p.size);
+            outputs.push({ role: out.role, data });
+            sinks.push(fileSink(`output ${out.path}`, temp, data, p.crc32));
           }
           finishEmpty();
         }
@@ -135,8 +140,8 @@ async function receive(
   }
   if (!header) throw new BadJobResult(headerLength < 0 ? `the result is ${total} bytes, too short for its header` : `the result ends inside its header (${total} bytes)`);
   if (current < sinks.length) throw new BadJobResult(`the result is cut short: ${total} bytes, its header describes more (${sinks[current]!.what} incomplete)`);
-  const roles = header.parts.slice(2).flatMap((p) => (p.kind === "output" ? [p.role] : []));
-  return { exitCode: header.exitCode, stdout, stderr, roles, ...(header.timings ? { runMs: header.timings.runMs } : {}) };
+  const roles = outputs.map((o) => o.role);
+  return { exitCode: header.exitCode, stdout, stderr, roles, outputs, ...(header.timings ? { runMs: header.timings.runMs } : {}) };
 }
 
 /** The expected output of each output part, in order; refuses a path or role the job does not write, one twice, or a success without a required output. */
@@ -175,14 +180,17 @@ function memorySink(what: string, into: Buffer, crc32: number): Sink {
   };
 }
 
-function fileSink(what: string, temp: { fd?: number }, size: number, crc32: number): Sink {
+/** Writes an output's bytes into its temporary file as they arrive, and keeps them in `into` for the store. */
+function fileSink(what: string, temp: { fd?: number }, into: Buffer, crc32: number): Sink {
   const hash = partChecksum();
+  let kept = 0;
   return {
     what,
-    left: size,
+    left: into.length,
     write(chunk) {
       // Synchronous: a page-cache write of a network chunk costs less than a thread-pool round trip.
       for (let at = 0; at < chunk.length; ) at += writeSync(temp.fd!, chunk, at, chunk.length - at);
+      kept += chunk.copy(into, kept);
       hash.update(chunk);
     },
     finish() {

@@ -59,6 +59,9 @@ describe("receiveJobResult", () => {
     expect(r.stdout.length).toBe(0);
     expect(r.stderr.toString()).toBe("warning: x\n");
     expect(r.roles).toEqual(["object"]);
+    expect(r.outputs).toHaveLength(1);
+    expect(r.outputs[0]!.role).toBe("object");
+    expect(r.outputs[0]!.data.equals(obj)).toBe(true); // kept for the store, which then reads nothing back
     expect(r.runMs).toBe(12);
     expect(readFileSync(join(dir, "a.o"), "utf8")).toBe("old object"); // not before commit
     r.commit();
