@@ -7,7 +7,7 @@
 // both. The client's work for the farm is farm − local of the same round: what the farm adds to a miss beyond the
 // compile. Not part of `npm run bench`; cited in docs/dist-design.md and bench/results.
 //
-//   node bench/farm-client-vs.mjs --vs=/path/to/other/checkout [--runs=N] [--work=DIR]
+//   node bench/farm-client-vs.mjs --vs=/path/to/other/checkout [--runs=N] [--work=DIR] [--daemon-preload=FILE]
 //
 // The other checkout must be built (npm run build). Prints per file and checkout the medians, the median of the
 // per-round differences (this − other), and the builder round trips per farm job (from --show-stats).
@@ -42,6 +42,8 @@ try {
     const dir = path.join(work, side.label);
     side.farm = await startFarm(path.join(dir, 'farm'), 1, { repo: side.repo });
     side.env = { REPRISE_DIR: path.join(dir, 'cache'), REPRISE_RUNTIME_DIR: path.join(dir, 'run'), REPRISE_IDLE_TIMEOUT: '600', LC_ALL: 'C' };
+    // --daemon-preload=FILE: preloaded into this checkout's daemon (e.g. a profiler), as in bench/farm.mjs.
+    if (side.label === 'this' && typeof args['daemon-preload'] === 'string') side.env.NODE_OPTIONS = `--require ${path.resolve(args['daemon-preload'])}`;
     side.farmEnv = { ...side.env, REPRISE_DIST_SCHEDULER_URL: side.farm.url, REPRISE_DIST_TOKEN: side.farm.clientToken, REPRISE_DIST_MODE: 'always' };
     side.dir = dir;
   }
@@ -62,6 +64,7 @@ try {
           const after = await daemonIdleCpuMs(side.env.REPRISE_RUNTIME_DIR);
           if (before && after) cpu[mode] = after.daemon - before.daemon;
         }
+        if (i < 0) run([...client(side.repo), '--zero-stats'], { env: side.env, cwd: side.dir });
         if (i < 0 || cpu.farm === undefined || cpu.local === undefined) continue; // warm-up: packages the toolchain, fills the builder
         per[side.label].farm.push(cpu.farm);
         per[side.label].local.push(cpu.local);
@@ -84,7 +87,7 @@ try {
   for (const side of sides) {
     const s = JSON.parse(run([...client(side.repo), '--show-stats', '--json'], { env: side.env, cwd: side.dir }).stdout).stats;
     const farm = s.remote?.farm;
-    if (farm) log(`${side.label}: ${farm.compiles} farm jobs, ${(farm.roundTrips / farm.compiles).toFixed(2)} builder round trips per job (warm-up included)`);
+    if (farm) log(`${side.label}: ${farm.compiles} farm jobs, ${(farm.roundTrips / farm.compiles).toFixed(2)} builder round trips per job after the warm-up`);
   }
   process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
 } finally {

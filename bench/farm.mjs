@@ -178,6 +178,8 @@ async function costScenario(o) {
       const cpu = { local: [], farm: [] };
       const helperCpu = { local: [], farm: [] };
       for (let i = -1; i < o.runs; i++) {
+        // After the warm-up: the counters (round trips per job) are the measured runs' alone.
+        if (i === 0) run([...client(), '--zero-stats'], { env: reprise, cwd: dir });
         for (const [mode, m] of Object.entries(modes)) {
           const d = path.join(dir, f.variant ? `${f.name}-${f.variant.replace(/\W+/g, '')}` : f.name, mode, String(i + 1));
           fs.mkdirSync(d, { recursive: true });
@@ -205,9 +207,11 @@ async function costScenario(o) {
         scanHelperCpuMsPerFarmJob: median(helperCpu.farm),
         scanHelperCpuMsPerLocalMiss: median(helperCpu.local),
         remote: s.remote?.farm ?? null, fallbacks: s.fallbacks, runs: o.runs,
+        // Builder round trips per farm job (its run, and any uploads before it); the allocation is one more, to the scheduler.
+        builderRoundTripsPerJob: s.remote?.farm?.compiles ? s.remote.farm.roundTrips / s.remote.farm.compiles : null,
       };
       rows.push(row);
-      o.log(`${row.file}: plain ${med.plain.toFixed(0)} ms, bwrap ${med.hermetic.toFixed(0)} ms, farm ${med.farm.toFixed(0)} ms: the farm's own cost ${row.farmCostMs.toFixed(0)} ms; daemon CPU per farm job ${row.daemonCpuMsPerFarmJob?.toFixed(1) ?? '?'} ms, per local miss ${row.daemonCpuMsPerLocalMiss?.toFixed(1) ?? '?'} ms; launcher CPU (with its children: scans, local compiles) per farm job ${row.scanHelperCpuMsPerFarmJob?.toFixed(1) ?? '?'} ms, per local miss ${row.scanHelperCpuMsPerLocalMiss?.toFixed(1) ?? '?'} ms (medians)`);
+      o.log(`${row.file}: plain ${med.plain.toFixed(0)} ms, bwrap ${med.hermetic.toFixed(0)} ms, farm ${med.farm.toFixed(0)} ms: the farm's own cost ${row.farmCostMs.toFixed(0)} ms; daemon CPU per farm job ${row.daemonCpuMsPerFarmJob?.toFixed(1) ?? '?'} ms, per local miss ${row.daemonCpuMsPerLocalMiss?.toFixed(1) ?? '?'} ms; builder round trips per farm job ${row.builderRoundTripsPerJob?.toFixed(2) ?? '?'} (+1 allocation); launcher CPU (with its children: scans, local compiles) per farm job ${row.scanHelperCpuMsPerFarmJob?.toFixed(1) ?? '?'} ms, per local miss ${row.scanHelperCpuMsPerLocalMiss?.toFixed(1) ?? '?'} ms (medians)`);
     }
     run([...client(), '--stop-server'], { env: reprise, cwd: dir });
   } finally {
@@ -250,9 +254,9 @@ async function buildScenario(o) {
 
 /** The rows as a Markdown section of the bench report. */
 export function farmMarkdown(rows) {
-  const L = ['### Build farm (bench/farm.mjs)', '', '| file | plain | bwrap here | farm | farm\'s own cost | daemon CPU / farm job | launcher CPU / farm job | daemon CPU / local miss |', '|---|---|---|---|---|---|---|---|'];
+  const L = ['### Build farm (bench/farm.mjs)', '', '| file | plain | bwrap here | farm | farm\'s own cost | daemon CPU / farm job | launcher CPU / farm job | daemon CPU / local miss | builder round trips / job |', '|---|---|---|---|---|---|---|---|---|'];
   for (const r of rows.filter((x) => x.scenario === 'cost')) {
-    L.push(`| ${r.file} | ${r.plainMs.toFixed(0)} ms | ${r.hermeticMs.toFixed(0)} ms | ${r.farmMs.toFixed(0)} ms | ${r.farmCostMs.toFixed(0)} ms | ${r.daemonCpuMsPerFarmJob?.toFixed(1) ?? '?'} ms | ${r.scanHelperCpuMsPerFarmJob?.toFixed(1) ?? '?'} ms | ${r.daemonCpuMsPerLocalMiss?.toFixed(1) ?? '?'} ms |`);
+    L.push(`| ${r.file} | ${r.plainMs.toFixed(0)} ms | ${r.hermeticMs.toFixed(0)} ms | ${r.farmMs.toFixed(0)} ms | ${r.farmCostMs.toFixed(0)} ms | ${r.daemonCpuMsPerFarmJob?.toFixed(1) ?? '?'} ms | ${r.scanHelperCpuMsPerFarmJob?.toFixed(1) ?? '?'} ms | ${r.daemonCpuMsPerLocalMiss?.toFixed(1) ?? '?'} ms | ${r.builderRoundTripsPerJob?.toFixed(2) ?? '?'} |`);
   }
   for (const r of rows.filter((x) => x.scenario === 'build')) {
     L.push('', `Clean build of ${r.units} generated units: plain make -j1 on one core ${(r.localOneCoreMs / 1000).toFixed(1)} s, through the farm with two builders pinned to a core each ${(r.farmTwoBuildersMs / 1000).toFixed(1)} s: ${r.speedup.toFixed(2)}x (${r.remote?.compiles ?? 0} of ${r.misses} misses remote).`);
