@@ -5,7 +5,7 @@
 // Each checkout answers with its own builder-side encoding from a separate Node process (the protocols may
 // differ), so only the client's side is measured. Not part of `npm run bench`; cited in docs/dist-design.md.
 //
-//   node bench/farm-run-cpu.mjs [--vs=/path/to/other/checkout] [--runs=N] [--object-kb=N] [--ballast-mb=N]
+//   node bench/farm-run-cpu.mjs [--vs=/path/to/other/checkout] [--other-way=receive] [--runs=N] [--object-kb=N] [--ballast-mb=N]
 //
 // --ballast-mb: objects this process holds, standing for the daemon's heap (garbage collection scales with it).
 // Prints the median CPU (user+system, process.cpuUsage) per exchange of each checkout, and the median of the
@@ -61,7 +61,11 @@ if (process.argv[2] === '--serve') {
       side.server = fork(fileURLToPath(import.meta.url), ['--serve', side.repo, side.objectPath, String(objectKb)]);
       const port = await new Promise((r) => side.server.once('message', r));
       const { farmRequest, farmAgent } = await from(side.repo, 'http/client.js');
-      const { receiveJobResult } = await from(side.repo, 'client/result-receiver.js');
+      const { receiveJobResult, JobResultReader } = await from(side.repo, 'client/result-receiver.js');
+      // A checkout with the push reader reads the result through undici's dispatch (farmRequest's `reader`), an older
+      // one through a stream (`receive`); --other-way=receive makes the other side (e.g. --vs=. ) read through a stream.
+      const way = side.label === 'other' && args['other-way'] ? args['other-way'] : JobResultReader ? 'reader' : 'receive';
+      side.name = `${side.label} (${way})`;
       const { JOB_RESULT_CONTENT_TYPE } = await from(side.repo, 'protocol/job-result.js');
       const dispatcher = farmAgent();
       side.close = () => dispatcher.close();
@@ -71,7 +75,7 @@ if (process.argv[2] === '--serve') {
         const r = await farmRequest({
           method: 'POST', url: `http://127.0.0.1:${port}/v1/jobs/j/run`, token: 'a'.repeat(300), json: { toolchainId: job.toolchainId, job },
           binary: JOB_RESULT_CONTENT_TYPE, timeoutMs: 30_000, dispatcher, maxResponseBytes: 64 * 1024 * 1024,
-          receive: (body) => receiveJobResult(body, expected, 64 * 1024 * 1024),
+          ...(way === 'reader' ? { reader: () => new JobResultReader(expected, 64 * 1024 * 1024) } : { receive: (body) => receiveJobResult(body, expected, 64 * 1024 * 1024) }),
         });
         r.received.commit();
       };
@@ -93,7 +97,7 @@ if (process.argv[2] === '--serve') {
       if (sides.length === 2) diffs.push(pair.this - pair.other);
     }
     const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-    const line = sides.map((s) => `${s.label} ${median(samples[s.label]).toFixed(3)} ms`).join(', ');
+    const line = sides.map((s) => `${s.name} ${median(samples[s.label]).toFixed(3)} ms`).join(', ');
     console.log(`object ${objectKb} KB, ${runs} ${sides.length === 2 ? 'pairs' : 'runs'}, ballast ${ballast.length} MB: CPU per run exchange ${line}${diffs.length ? `; this − other per pair ${median(diffs).toFixed(3)} ms` : ''}`);
   } finally {
     for (const s of sides) {

@@ -23,7 +23,7 @@ import {
 import { farmAgent, farmRequest, FarmRequestError } from "../http/client.js";
 import { SchedulerClient, type Allocation } from "./scheduler-client.js";
 import { runOnBuilder, UploadError, type RemoteToolchain } from "./builder-client.js";
-import { receiveJobResult, type ReceivedResult } from "./result-receiver.js";
+import { JobResultReader, type ReceivedResult } from "./result-receiver.js";
 import { JOB_RESULT_LIMIT_SLACK } from "../protocol/job-result.js";
 import { jobToWire } from "../builder/job-message.js";
 import { EquivalentJobs, equivalentJob } from "./equivalent-job.js";
@@ -174,7 +174,7 @@ export class FarmCompiler {
     let carriedAsHashed = false;
     // Outputs are checked and written while they arrive, into temporary files until the result proves whole.
     const expected = job.outputs.map((o) => ({ ...o, executable: ctx.invocation.outputs.find((i) => i.role === o.role)?.executable === true }));
-    const receive = (body: AsyncIterable<Buffer>) => receiveJobResult(body, expected, job.limits.maxOutputBytes + JOB_RESULT_LIMIT_SLACK);
+    const reader = () => new JobResultReader(expected, job.limits.maxOutputBytes + JOB_RESULT_LIMIT_SLACK);
     for (let attempt = 0; attempt < 2 && !checked; attempt++) {
       let alloc: Allocation;
       try {
@@ -211,7 +211,7 @@ export class FarmCompiler {
         WAIT_REPORT_MS,
       );
       try {
-        const ex = await runOnBuilder(alloc, remoteToolchain, wire, ws.inputs, scheduler.dispatcher, dist.jobTimeoutMs, AbortSignal.timeout(dist.jobTimeoutMs), receive, (m) =>
+        const ex = await runOnBuilder(alloc, remoteToolchain, wire, ws.inputs, scheduler.dispatcher, dist.jobTimeoutMs, AbortSignal.timeout(dist.jobTimeoutMs), reader, (m) =>
           ctx.logger.debug("builder %s lacks %s%d input(s): %s", alloc.builderId, m.toolchain ? "the toolchain and " : "", m.blobs.length, m.blobs.slice(0, 20).join(" ")),
           this.holdings,
         );
