@@ -193,6 +193,13 @@ export interface CompiledInputs {
   tokens: readonly string[];
   /** By absolute path: the content digest the compile read, as `FileHashCache.digest(path, tokens)` gives it. */
   digests: ReadonlyMap<string, FileDigest>;
+  /**
+   * Where the job's list of files came from: `preprocessDeps`, the shared
+   * `dependencyScan`, or a scan of its own. The store records the digests
+   * under the compile's own dependency file, or under that same list only: a
+   * list made apart could miss a file an edit made the compile read.
+   */
+  listedBy: "preprocessing" | "dependency-scan" | "own";
 }
 
 /** A miss's compile is over: what `listDependencies` reads to say which files it read. */

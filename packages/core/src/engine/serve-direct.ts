@@ -100,7 +100,9 @@ export async function serveDirectMode(d: ModeDeps, call: Call): Promise<CallResu
         const stored = sharing?.stored({ outputs, stdout: run.stdout, stderr: run.stderr }) ?? { outputs, stdout: run.stdout, stderr: run.stderr };
         const silent = run.stdout.length === 0 && run.stderr.length === 0;
         // Text digests only for a silent compile: diagnostics quote source lines, comments included.
-        const made = await directEntry(d, direct, known?.text ?? depText, known?.since ?? compileStart, stored, silent, run.inputs);
+        // The lookup's preprocessing lists what was read: a tap's digests go with it only when its job was made from that list.
+        const given = known && run.inputs?.listedBy !== "preprocessing" ? undefined : run.inputs;
+        const made = await directEntry(d, direct, known?.text ?? depText, known?.since ?? compileStart, stored, silent, given);
         if (made?.preprocessor) {
           // A file read probes through a macro: the next call uses preprocessor mode; keep the result where it looks.
           await recordInManifest(call.storage, manifestKey, made, d.manifests);

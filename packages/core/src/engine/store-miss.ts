@@ -130,7 +130,7 @@ export class MissStore {
     const { inv, request } = call;
     const compileStart = Date.now();
     const deps = inv.dependencies;
-    let captured: { outputs: CacheEntry["outputs"]; depText: string | undefined } | undefined;
+    let captured: { outputs: CacheEntry["outputs"]; depText: string | undefined; fromScan: boolean } | undefined;
     let run: MissRun;
     // The compile may list what it read itself (`listFile`): then the scan only runs when that list cannot tell.
     const fromCompile = !skipScan && deps.listFile !== undefined && call.project.engine.hooks.listDependencies.get(call.compiler.family) !== undefined;
@@ -166,6 +166,9 @@ export class MissStore {
     const result: CallResult = { kind: "done", exitCode: 0, stdout: run.stdout, stderr: run.stderr };
     const durationMs = performance.now() - call.started;
     const outputs = captured?.outputs;
+    // A tap's digests go with the list its job was made from, or with what the compile itself listed (MissCompileResult.inputs).
+    const listedByScan = captured?.fromScan === true;
+    if (run.inputs && listedByScan && run.inputs.listedBy !== "dependency-scan") run = { ...run, inputs: undefined };
     const storeLater = async () => {
       try {
         const stored = outputs ? await plan(captured!.depText, compileStart, outputs, run) : undefined;
@@ -207,7 +210,7 @@ export class MissStore {
    * The compile's outputs and dependency file, read at once; undefined (not
    * cached) when a required output is missing.
    */
-  private capture(call: Call, listed: string | undefined, run: MissRun): { outputs: CacheEntry["outputs"]; depText: string | undefined } | undefined {
+  private capture(call: Call, listed: string | undefined, run: MissRun): { outputs: CacheEntry["outputs"]; depText: string | undefined; fromScan: boolean } | undefined {
     const read = (run.outputs && givenOutputs(call.inv.outputs, run.outputs)) || readOutputs(call.inv.outputs, run.stdout, run.stderr);
     if ("missing" in read) {
       this.logger.warn("compile did not write %s (%s); not caching", read.missing.path, read.missing.role);
@@ -218,7 +221,7 @@ export class MissStore {
     const deps = call.inv.dependencies;
     const depPath = deps.none ? undefined : (deps.scanDepFile ?? deps.depFile);
     const depText = listed ?? (depPath ? readFileOrUndefined(depPath)?.toString("utf8") : undefined);
-    return { outputs, depText };
+    return { outputs, depText, fromScan: listed === undefined && deps.scanDepFile !== undefined };
   }
 
   /** Runs `work` after the answer; lookups of `key` wait for it, and `settle()` for all. */

@@ -178,7 +178,7 @@ export async function buildJob(
     job: { toolchainId, argv: [...argv], cwd: request.cwd, env, inputs: jobInputs, outputs, limits, ...(directories.length ? { directories } : {}) },
     closureFrom,
     // The job carries these bytes (content-addressed): its compile reads exactly what they name (MissCompileResult.inputs).
-    read: { tokens, digests },
+    read: { tokens, digests, listedBy: closureFrom === "scan" ? "own" : closureFrom },
   };
 }
 

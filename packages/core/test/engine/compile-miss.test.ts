@@ -207,7 +207,7 @@ describe("compileMiss", () => {
       writeFileSync(header, edit);
       writeOutputAtomically(ctx.invocation.outputs[0]!.path, Buffer.from("remote\n"));
       writeOutputAtomically(ctx.invocation.dependencies.depFile!, Buffer.from(`${ctx.invocation.outputs[0]!.path}: ${ctx.invocation.sourceFile} ${header}\n`));
-      return { exitCode: 0, stdout: Buffer.alloc(0), stderr: Buffer.alloc(0), durationMs: 5, inputs: { tokens: [...tokens], digests } };
+      return { exitCode: 0, stdout: Buffer.alloc(0), stderr: Buffer.alloc(0), durationMs: 5, inputs: { tokens: [...tokens], digests, listedBy: "own" as const } };
     };
 
     it("the store records the carried digests, not the files as they are after the compile", async () => {
@@ -282,6 +282,30 @@ describe("compileMiss", () => {
       await service.settle();
       expect(runs()).toBe(1);
       expect(stats.snapshot().dependencyLists.sharedWithJob ?? 0).toBe(0);
+    });
+
+    it.each([
+      ["the list its job was made from (the shared scan): recorded", "dependency-scan" as const, { misses: 1, hitsDirect: 1 }],
+      ["a list made apart from its job: the store hashes the files itself, and an edit during the compile keeps the entry out", "own" as const, { misses: 2, hitsDirect: 0 }],
+    ])("a tap's carried digests go with %s", async (_what, listedBy, expected) => {
+      const header = join(proj, "scanned.h");
+      writeFileSync(header, "v1\n");
+      const cache = join(tmp, `cache-scan-${listedBy}`);
+      const { service, stats } = scanSetup(async (ctx) => {
+        if (listedBy === "dependency-scan") await ctx.dependencyScan?.();
+        const tokens = ctx.fileHashes!.tokens;
+        const digests = new Map<string, FileDigest>();
+        for (const path of [ctx.invocation.sourceFile, header]) digests.set(path, (await ctx.fileHashes!.cache.digest(path, tokens))!);
+        writeFileSync(header, "v2, edited while the job ran\n");
+        return { ...remoteCompile(ctx, "remote\n"), stdout: Buffer.alloc(0), inputs: { tokens: [...tokens], digests, listedBy } };
+      });
+      await service.run(request(cache));
+      await service.settle();
+      writeFileSync(header, "v1\n");
+      await service.run(request(cache));
+      await service.settle();
+      expect(stats.snapshot()).toMatchObject(expected);
+      rmSync(header);
     });
 
     it("a failing scan gives the tap no list", async () => {
