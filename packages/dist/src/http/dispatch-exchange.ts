@@ -56,8 +56,12 @@ export function dispatchExchange(call: DispatchCall): Promise<FarmAnswer> {
       if (done) return;
       done = true;
       call.signal.removeEventListener("abort", onAbort);
-      reader?.abort();
       reject(err);
+      try {
+        reader?.abort();
+      } catch {
+        // the exchange has failed already; a reader that cannot clean up must not hold it open
+      }
     };
     /** Ends the exchange with `err`, dropping the connection's answer. */
     const stop = (err: unknown) => {
@@ -87,7 +91,9 @@ export function dispatchExchange(call: DispatchCall): Promise<FarmAnswer> {
         if (type !== call.binary) return stop(new FarmRequestError("garbage", `${what}: the answer is ${type || "untyped"}, not ${call.binary}`, statusCode));
         try {
           reader = call.reader();
+          if (typeof reader?.push !== "function") throw new TypeError(`${what}: farmRequest's reader gave no ChunkReader`);
         } catch (err) {
+          reader = undefined;
           stop(err);
         }
       },

@@ -112,6 +112,23 @@ describe("farmRequest with a reader (undici dispatch)", () => {
     expect(readdirSync(dir)).toEqual([]);
   });
 
+  it("a reader that fails, even in its clean-up, fails the exchange at once instead of leaving it open", async () => {
+    serve(200, JOB_RESULT_CONTENT_TYPE, encoded().chunks);
+    const failing = () => ({
+      push() {
+        throw new Error("bad push");
+      },
+      end: () => undefined,
+      abort() {
+        throw new Error("bad abort");
+      },
+    });
+    await expect(run({ reader: failing, timeoutMs: 60_000 })).rejects.toThrow(/bad push/);
+    // A stream-style function where a reader belongs (a caller of the older API) is refused, not awaited forever.
+    const notAReader = (async () => Buffer.alloc(0)) as unknown as FarmCall["reader"];
+    await expect(run({ reader: notAReader!, timeoutMs: 60_000 })).rejects.toThrow(/gave no ChunkReader/);
+  });
+
   it("an answer that never comes ends at the time limit as 'timeout'", async () => {
     answer = () => undefined; // never answers
     const err = await run({ timeoutMs: 300 }).catch((e: unknown) => e);
