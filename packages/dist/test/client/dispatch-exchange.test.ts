@@ -94,7 +94,7 @@ describe("farmRequest with a reader (undici dispatch)", () => {
     serve(200, JOB_RESULT_CONTENT_TYPE, encoded().chunks);
     await expect(run({ maxResponseBytes: 1000 })).rejects.toMatchObject({ kind: "garbage", errorCode: "too-large" });
     const whole = Buffer.concat(encoded().chunks);
-    whole[whole.length - 10] ^= 0xff;
+    whole.writeUInt8(whole.readUInt8(whole.length - 10) ^ 0xff, whole.length - 10);
     serve(200, JOB_RESULT_CONTENT_TYPE, [whole]);
     await expect(run()).rejects.toThrow(/does not match its checksum/);
     expect(readdirSync(dir)).toEqual([]);
