@@ -1,7 +1,7 @@
 import { AsyncSeriesBailHook, AsyncSeriesHook, AsyncParallelHook, HookMap, SyncBailHook } from "tapable";
 import type { CompileRequest, CompilerInfo, CompileInvocation, OutputSpec, ParseInput, ParseResult } from "./types.js";
 import type { KeyHasher } from "../hashing/key-hasher.js";
-import type { FileHashCache } from "../hashing/file-hash-cache.js";
+import type { FileDigest, FileHashCache } from "../hashing/file-hash-cache.js";
 import type { CacheStorage, StorageSettings } from "../storage/cache-storage.js";
 import type { Platform, ToolchainDescriptor, ToolchainSpec } from "../toolchain/types.js";
 import type { Sandbox, SandboxSettings } from "../sandbox/types.js";
@@ -172,6 +172,34 @@ export interface MissCompileResult {
   stdout: Buffer;
   stderr: Buffer;
   durationMs: number;
+  /**
+   * The digests of the files the compile read, when the tap knows the
+   * compile saw exactly these bytes (a job that carried them): the store
+   * records them in the manifest instead of taking each file's digest again
+   * (a stat per file). Optional; a file missing here is hashed as usual.
+   */
+  inputs?: CompiledInputs;
+  /**
+   * The bytes of the outputs the tap wrote, by role (as written): the store
+   * takes them instead of reading the files back. Optional; when a required
+   * output of `invocation.outputs` is missing here, the files are read.
+   */
+  outputs?: readonly { role: string; data: Buffer }[];
+}
+
+/** Digests a `compileMiss` tap took of the files its compile read (MissCompileResult.inputs). */
+export interface CompiledInputs {
+  /** The tokens the digests looked for: at least `MissContext.fileHashes.tokens` (else the store ignores them). */
+  tokens: readonly string[];
+  /** By absolute path: the content digest the compile read, as `FileHashCache.digest(path, tokens)` gives it. */
+  digests: ReadonlyMap<string, FileDigest>;
+  /**
+   * Where the job's list of files came from: `preprocessDeps`, the shared
+   * `dependencyScan`, or a scan of its own. The store records the digests
+   * under the compile's own dependency file, or under that same list only: a
+   * list made apart could miss a file an edit made the compile read.
+   */
+  listedBy: "preprocessing" | "dependency-scan" | "own";
 }
 
 /** A miss's compile is over: what `listDependencies` reads to say which files it read. */

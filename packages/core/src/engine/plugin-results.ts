@@ -164,6 +164,8 @@ export const missCompileResultSchema = z.object({
   stdout: bytes,
   stderr: bytes,
   durationMs: z.number().finite().nonnegative(),
+  outputs: z.array(z.object({ role: z.string(), data: bytes })).optional(),
+  inputs: z.object({ tokens: z.array(z.string()), listedBy: z.enum(["preprocessing", "dependency-scan", "own"]), digests: z.custom<ReadonlyMap<string, unknown>>((v) => v instanceof Map, { message: "must be a Map of paths to digests" }) }).optional(),
 });
 
 /** The first problem of a failed check, as "field: message" (e.g. `invocation.keyEnv: expected array, received undefined`). */

@@ -42,6 +42,26 @@ export function readOutputs(specs: readonly OutputSpec[], stdout: Buffer, stderr
   }
 }
 
+/**
+ * The outputs a `compileMiss` tap gave with its result (MissCompileResult.outputs),
+ * in the order of `specs`; undefined when a required one is not among them
+ * (the files are read instead).
+ */
+export function givenOutputs(specs: readonly OutputSpec[], given: readonly { role: string; data: Buffer }[]): ReadOutputs | undefined {
+  const outputs: CacheEntry["outputs"] = [];
+  const paths: string[] = [];
+  for (const spec of specs) {
+    const data = given.find((g) => g.role === spec.role)?.data;
+    if (!data) {
+      if (spec.optional) continue;
+      return undefined;
+    }
+    outputs.push({ role: spec.role, data });
+    paths.push(spec.path);
+  }
+  return { outputs, paths };
+}
+
 function openOrUndefined(path: string): number | undefined {
   try {
     return openSync(path, "r");

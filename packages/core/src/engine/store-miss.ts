@@ -3,13 +3,13 @@ import type pLimit from "p-limit";
 import type { Call, CallResult } from "./call.js";
 import type { CallOutcomes } from "./call-outcomes.js";
 import type { HitServer } from "./serve-hit.js";
-import { MissCompiler } from "./miss-compiler.js";
+import { MissCompiler, type MissRun } from "./miss-compiler.js";
 import { adaptsToItself, outputAdapter } from "./adapt-outputs.js";
 import { storeFallbackCopy } from "./preprocessor-fallback.js";
 import { listedByCompile, type ListedReads } from "./listed-dependencies.js";
 import type { ReadIdentity } from "./hooks.js";
 import { runCompiler, type CompilerRun } from "./run-compiler.js";
-import { readOutputs } from "./read-outputs.js";
+import { givenOutputs, readOutputs } from "./read-outputs.js";
 import { SharedScan } from "./shared-scan.js";
 import type { FileHashCache } from "../hashing/file-hash-cache.js";
 import type { ManifestEntry } from "../storage/codec.js";
@@ -32,6 +32,8 @@ interface Captured {
   outputs: CacheEntry["outputs"];
   depText: string | undefined;
   identities: ReadonlyMap<string, ReadIdentity> | undefined;
+  /** The list came from the engine's own scan, not from the compile. */
+  fromScan: boolean;
 }
 
 /** A key this call is compiling; see `MissStore.claim`. */
@@ -41,13 +43,13 @@ export interface Claim {
 
 /**
  * Decides, after the answer, where a successful compile is stored (undefined: not stored); `run` has the streams a hit
- * would replay; `identities`, by path, what the compile itself saw of the files it read (`CompileReads`).
+ * would replay (`run.inputs`: digests a `compileMiss` tap took of what the compile read); `identities`, by path, what the compile itself saw of the files it read (`CompileReads`).
  */
 export type PlanStore = (
   depText: string | undefined,
   compileStart: number,
   outputs: CacheEntry["outputs"],
-  run: CompilerRun,
+  run: MissRun,
   identities: ReadonlyMap<string, ReadIdentity> | undefined,
 ) => Promise<StorePlan | undefined>;
 
@@ -147,7 +149,7 @@ export class MissStore {
     const compileStart = Date.now();
     const deps = inv.dependencies;
     let captured: Captured | undefined;
-    let run: CompilerRun;
+    let run: MissRun;
     // The compile may list what it read itself (`listFile`): then the scan only runs when that list cannot tell.
     const fromCompile = !skipScan && deps.listFile !== undefined && call.project.engine.hooks.listDependencies.get(call.compiler.family) !== undefined;
     // One run for the engine and a tap that needs the list before compiling (a farm job's closure).
@@ -182,6 +184,9 @@ export class MissStore {
     const result: CallResult = { kind: "done", exitCode: 0, stdout: run.stdout, stderr: run.stderr };
     const durationMs = performance.now() - call.started;
     const outputs = captured?.outputs;
+    // A tap's digests go with the list its job was made from, or with what the compile itself listed (MissCompileResult.inputs).
+    const listedByScan = captured?.fromScan === true;
+    if (run.inputs && listedByScan && run.inputs.listedBy !== "dependency-scan") run = { ...run, inputs: undefined };
     const storeLater = async () => {
       try {
         const stored = outputs ? await plan(captured!.depText, compileStart, outputs, run, captured!.identities) : undefined;
@@ -223,8 +228,8 @@ export class MissStore {
    * The compile's outputs and dependency file, read at once; undefined (not
    * cached) when a required output is missing.
    */
-  private capture(call: Call, reads: ListedReads | undefined, run: CompilerRun): Captured | undefined {
-    const read = readOutputs(call.inv.outputs, run.stdout, run.stderr);
+  private capture(call: Call, reads: ListedReads | undefined, run: MissRun): Captured | undefined {
+    const read = (run.outputs && givenOutputs(call.inv.outputs, run.outputs)) || readOutputs(call.inv.outputs, run.stdout, run.stderr);
     if ("missing" in read) {
       this.logger.warn("compile did not write %s (%s); not caching", read.missing.path, read.missing.role);
       return undefined;
@@ -234,7 +239,7 @@ export class MissStore {
     const deps = call.inv.dependencies;
     const depPath = deps.none ? undefined : (deps.scanDepFile ?? deps.depFile);
     const depText = reads?.depText ?? (depPath ? readFileOrUndefined(depPath)?.toString("utf8") : undefined);
-    return { outputs, depText, identities: reads?.identities };
+    return { outputs, depText, identities: reads?.identities, fromScan: reads?.depText === undefined && deps.scanDepFile !== undefined };
   }
 
   /** Runs `work` after the answer; lookups of `key` wait for it, and `settle()` for all. */
@@ -250,7 +255,7 @@ export class MissStore {
   }
 
   /** The real compile of a miss: wherever a `compileMiss` tap takes it, else locally (see MissCompiler). */
-  private async compile(call: Call, preprocessDeps: string | undefined, scan: SharedScan | undefined, digestTokens: readonly string[] = []): Promise<CompilerRun> {
+  private async compile(call: Call, preprocessDeps: string | undefined, scan: SharedScan | undefined, digestTokens: readonly string[] = []): Promise<MissRun> {
     await call.project.prepareMiss?.(call.settings);
     const miss = {
       request: call.request,

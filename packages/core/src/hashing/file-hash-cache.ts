@@ -50,19 +50,36 @@ export class FileHashCache {
   /** Bytes Reprise itself just wrote or read back, by path, until someone asks for their digest. */
   private readonly written = new LRUCache<string, Written>({ maxSize: WRITTEN_BYTES, sizeCalculation: (w) => Math.max(1, w.data.length) });
 
+  /** Text digests by reading and content hash: a file's text is a function of its bytes, whichever file held them. */
+  private readonly texts: LRUCache<string, FileText>;
+
   /** Where hashes of large files outlive the daemon (the cache directory); none by default. */
   private persisted: PersistedDigests | undefined;
 
   constructor(maxEntries = 200_000, private readonly now: () => number = Date.now) {
     this.cache = new LRUCache({ max: maxEntries });
+    this.texts = new LRUCache({ max: maxEntries });
+  }
+
+  /**
+   * The text digest under `reading` of content whose digest is `hash`, when
+   * this cache has read such content for its text (of any file): for a
+   * digest taken elsewhere (a farm job's input), without a stat or a read.
+   */
+  knownText(hash: string, reading: TextReading): FileText | undefined {
+    const known = this.texts.get(`${reading.id}\0${hash}`);
+    if (known || reading.lastingId === undefined) return known;
+    const kept = this.keptTexts?.lookup(reading.lastingId, hash);
+    if (kept) this.texts.set(`${reading.id}\0${hash}`, kept);
+    return kept;
   }
 
   /** Where text digests outlive the daemon, by content (the cache directory); none by default. */
-  private texts: PersistedTexts | undefined;
+  private keptTexts: PersistedTexts | undefined;
 
   /** Keeps text digests across daemon restarts in `store`. */
   persistTexts(store: PersistedTexts): void {
-    this.texts = store;
+    this.keptTexts = store;
   }
 
   /** Keeps the hashes of large files (toolchains) across daemon restarts in `store`. */
@@ -240,11 +257,11 @@ export class FileHashCache {
 
   /** `data`'s text digest under `reading`: kept by content across daemons when the reading has a lasting id. */
   private textOf(data: Buffer, hash: string, reading: TextReading): FileText {
-    const lasting = reading.lastingId;
-    const kept = lasting !== undefined ? this.texts?.lookup(lasting, hash) : undefined;
+    const kept = this.knownText(hash, reading);
     if (kept) return kept;
     const text = fileText(data, reading);
-    if (lasting !== undefined) this.texts?.remember(lasting, hash, text);
+    this.texts.set(`${reading.id}\0${hash}`, text);
+    if (reading.lastingId !== undefined) this.keptTexts?.remember(reading.lastingId, hash, text);
     return text;
   }
 }

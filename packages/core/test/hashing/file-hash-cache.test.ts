@@ -155,4 +155,17 @@ describe("FileHashCache racy timestamps", () => {
     const none = await cache.digest(f, [], { id: "none", read: () => ({ text: null, embeds: true }) });
     expect(none?.text).toEqual({ hash: undefined, embeds: true });
   });
+
+  it("knows a text digest by content (for digests taken elsewhere: a farm job's inputs), under the reading it was read with only", async () => {
+    const f = join(dir, "by-content.h");
+    writeFileSync(f, "int b; // note\n");
+    const reading = { id: "test\0c", read: (data: Buffer) => ({ text: Buffer.from(data.toString().replace(/\s*\/\/.*$/gm, "")) }) };
+    const cache = new FileHashCache(1000, () => Date.now() + 10_000);
+    const content = (await cache.digest(f))!;
+    expect(cache.knownText(content.hash, reading), "never read for its text").toBeUndefined();
+    const texted = await cache.digest(f, [], reading);
+    expect(cache.knownText(content.hash, reading)).toEqual(texted?.text);
+    expect(cache.knownText(content.hash, { ...reading, id: "test\0c++" })).toBeUndefined();
+    expect(cache.knownText(hashBytes(Buffer.from("other bytes")), reading)).toBeUndefined();
+  });
 });
