@@ -1,0 +1,85 @@
+// Save, make, make again: back-to-back hits of a source written just before
+// are answered by the native client (through the launcher a user types) as
+// soon as the source has settled by the kernel's own timestamp clock
+// (racy-window.ts: 10 ms past its change on a local nanosecond file system),
+// not two seconds later. The outputs are byte for byte a plain compile's.
+//
+// Proof that the short window was used, without timing anything: the index
+// entry's own mtime and the source's ctime are both stamps of the kernel's
+// clock. Under the two-second rule an entry can only be written after a read
+// two seconds past the source's change; here it exists before that.
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { COARSE_WINDOW_MS } from "../../packages/core/src/hashing/racy-window.js";
+import { plain, RepriseSandbox, text } from "../support/reprise-env.js";
+
+let sb: RepriseSandbox;
+let index: string;
+
+/** The index entry (name, mtime in ns) that watches `path`, if any. */
+function entryWatching(path: string): { name: string; mtimeNs: bigint } | undefined {
+  for (const name of existsSync(index) ? readdirSync(index) : []) {
+    if (!/^[0-9a-f]{16}$/.test(name)) continue;
+    try {
+      const file = join(index, name);
+      if (readFileSync(file).includes(`${path}\0`)) return { name, mtimeNs: statSync(file, { bigint: true }).mtimeNs };
+    } catch {
+      // replaced meanwhile
+    }
+  }
+  return undefined;
+}
+
+describe("back-to-back hits of a source written just before", () => {
+  beforeAll(async () => {
+    sb = new RepriseSandbox({}, "launcher");
+    index = join(sb.runtimeDir, "hit-index");
+    // The daemon up and gcc known: the cases below time nothing of the daemon's start.
+    const warmup = join(sb.root, "warmup");
+    mkdirSync(warmup, { recursive: true });
+    writeFileSync(join(warmup, "w.c"), "int w;\n");
+    expect((await sb.run(["gcc", "-c", "w.c", "-o", "w.o"], warmup)).exitCode).toBe(0);
+  }, 60_000);
+
+  afterAll(async () => {
+    await sb?.dispose();
+  });
+
+  it("are answered by the native client once the source settled by the kernel's clock, well inside the old two-second window", async () => {
+    const dir = join(sb.root, "saved");
+    mkdirSync(join(dir, "inc"), { recursive: true });
+    const argv = ["gcc", "-O2", "-Iinc", "-c", "main.c", "-o", "main.o"];
+    // Each round is a new edit (a miss); a round whose calls a loaded machine stretched past the window is tried again.
+    const rounds: string[] = [];
+    let proved = false;
+    for (let round = 0; round < 6 && !proved; round++) {
+      writeFileSync(join(dir, "inc", "v.h"), `#define V ${round}\n`);
+      writeFileSync(join(dir, "main.c"), `#include "v.h"\nint value_${round}(void) { return V * 3; }\n`);
+      const savedNs = statSync(join(dir, "main.c"), { bigint: true }).ctimeNs;
+      const before = await sb.stats();
+      let byClient = 0;
+      for (let call = 0; call < 12; call++) {
+        const r = await sb.run(argv, dir);
+        expect(r.exitCode, text(r.stderr)).toBe(0);
+        const now = await sb.stats();
+        if (now.hitsByClient - before.hitsByClient > byClient) {
+          byClient = now.hitsByClient - before.hitsByClient;
+          break;
+        }
+      }
+      const after = await sb.stats();
+      expect(after.misses - before.misses, "one miss per edit").toBe(1);
+      const entry = entryWatching(join(dir, "main.c"));
+      const entryAgeMs = entry ? Number(entry.mtimeNs - savedNs) / 1e6 : Infinity;
+      rounds.push(`round ${round}: client hits ${byClient}, entry written ${entryAgeMs.toFixed(0)} ms after the save`);
+      if (byClient > 0 && entryAgeMs < COARSE_WINDOW_MS - 100) proved = true;
+      const got = readFileSync(join(dir, "main.o"));
+      const ref = await plain("gcc", ["-O2", "-Iinc", "-c", "main.c", "-o", "main.plain.o"], dir);
+      expect(ref.exitCode).toBe(0);
+      expect(got.equals(readFileSync(join(dir, "main.plain.o"))), `main.o differs from a plain compile (${rounds.at(-1)})`).toBe(true);
+      rmSync(join(dir, "main.plain.o"));
+    }
+    expect(proved, `no round was answered by the client from an entry written within the two-second window:\n${rounds.join("\n")}`).toBe(true);
+  }, 180_000);
+});
