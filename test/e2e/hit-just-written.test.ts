@@ -8,7 +8,7 @@
 // entry's own mtime and the source's ctime are both stamps of the kernel's
 // clock. Under the two-second rule an entry can only be written after a read
 // two seconds past the source's change; here it exists before that.
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { COARSE_WINDOW_MS } from "../../packages/core/src/hashing/racy-window.js";
@@ -31,7 +31,7 @@ function entryWatching(path: string): { name: string; mtimeNs: bigint } | undefi
   return undefined;
 }
 
-describe("back-to-back hits of a source written just before", () => {
+describe("the native client on repeated calls", () => {
   beforeAll(async () => {
     sb = new RepriseSandbox({}, "launcher");
     index = join(sb.runtimeDir, "hit-index");
@@ -81,5 +81,43 @@ describe("back-to-back hits of a source written just before", () => {
       rmSync(join(dir, "main.plain.o"));
     }
     expect(proved, `no round was answered by the client from an entry written within the two-second window:\n${rounds.join("\n")}`).toBe(true);
+  }, 180_000);
+
+  it("a client hit over an output that already holds its bytes renews its times in place; other bytes or a second link get a new file", async () => {
+    const dir = join(sb.root, "repeat");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "r.c"), "int twice(int x) { return 2 * x; }\n");
+    const argv = ["gcc", "-O1", "-c", "r.c", "-o", "r.o"];
+    const ref = await plain("gcc", ["-O1", "-c", "r.c", "-o", "r.plain.o"], dir);
+    expect(ref.exitCode).toBe(0);
+    const want = readFileSync(join(dir, "r.plain.o"));
+    /** One call; whether the native client answered it. */
+    const call = async (): Promise<boolean> => {
+      const before = await sb.stats();
+      const r = await sb.run(argv, dir);
+      expect(r.exitCode, text(r.stderr)).toBe(0);
+      expect(readFileSync(join(dir, "r.o")).equals(want), "r.o is byte for byte a plain compile's").toBe(true);
+      return (await sb.stats()).hitsByClient > before.hitsByClient;
+    };
+    // A miss, then daemon hits until the client has an entry (bounded).
+    let byClient = false;
+    for (let i = 0; i < 40 && !byClient; i++) byClient = await call();
+    expect(byClient, "the client answers the repeated call").toBe(true);
+
+    const old = new Date(Date.now() - 3600_000);
+    utimesSync(join(dir, "r.o"), old, old);
+    const kept = statSync(join(dir, "r.o"), { bigint: true });
+    expect(await call()).toBe(true);
+    const renewed = statSync(join(dir, "r.o"), { bigint: true });
+    expect(renewed.ino, "the same file").toBe(kept.ino);
+    expect(renewed.mtimeNs, "its mtime renewed as a write would (newer than its source, for make)").toBeGreaterThanOrEqual(statSync(join(dir, "r.c"), { bigint: true }).ctimeNs);
+
+    // Other bytes there: replaced by a new file with the right ones.
+    writeFileSync(join(dir, "r.o"), Buffer.alloc(want.length, 0x5a));
+    expect(await call()).toBe(true);
+    // A second link: never written through (the other name keeps its bytes), as a daemon hit's rename leaves it.
+    linkSync(join(dir, "r.o"), join(dir, "other-name.o"));
+    expect(await call()).toBe(true);
+    expect(statSync(join(dir, "r.o")).ino).not.toBe(statSync(join(dir, "other-name.o")).ino);
   }, 180_000);
 });
