@@ -4,15 +4,16 @@
 // (racy-window.ts: 10 ms past its change on a local nanosecond file system),
 // not two seconds later. The outputs are byte for byte a plain compile's.
 //
-// Proof that the short window was used, without timing anything: the index
-// entry's own mtime and the source's ctime are both stamps of the kernel's
-// clock. Under the two-second rule an entry can only be written after a read
-// two seconds past the source's change; here it exists before that.
+// Proof that the short window was used, without timing anything: the entry
+// is written on the first try (the stats count second tries), which under
+// the two-second rule needs the daemon to read the files two seconds after
+// they were saved.
 import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { COARSE_WINDOW_MS } from "../../packages/core/src/hashing/racy-window.js";
 import { plain, RepriseSandbox, text } from "../support/reprise-env.js";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let sb: RepriseSandbox;
 let index: string;
@@ -46,41 +47,33 @@ describe("the native client on repeated calls", () => {
     await sb?.dispose();
   });
 
-  it("are answered by the native client once the source settled by the kernel's clock, well inside the old two-second window", async () => {
+  it("are answered by the native client from an entry written on the first try, byte for byte a plain compile's", async () => {
     const dir = join(sb.root, "saved");
     mkdirSync(join(dir, "inc"), { recursive: true });
-    const argv = ["gcc", "-O2", "-Iinc", "-c", "main.c", "-o", "main.o"];
-    // Each round is a new edit (a miss); a round whose calls a loaded machine stretched past the window is tried again.
-    const rounds: string[] = [];
-    let proved = false;
-    for (let round = 0; round < 6 && !proved; round++) {
-      writeFileSync(join(dir, "inc", "v.h"), `#define V ${round}\n`);
-      writeFileSync(join(dir, "main.c"), `#include "v.h"\nint value_${round}(void) { return V * 3; }\n`);
-      const savedNs = statSync(join(dir, "main.c"), { bigint: true }).ctimeNs;
-      const before = await sb.stats();
-      let byClient = 0;
-      for (let call = 0; call < 12; call++) {
-        const r = await sb.run(argv, dir);
-        expect(r.exitCode, text(r.stderr)).toBe(0);
-        const now = await sb.stats();
-        if (now.hitsByClient - before.hitsByClient > byClient) {
-          byClient = now.hitsByClient - before.hitsByClient;
-          break;
-        }
-      }
-      const after = await sb.stats();
-      expect(after.misses - before.misses, "one miss per edit").toBe(1);
-      const entry = entryWatching(join(dir, "main.c"));
-      const entryAgeMs = entry ? Number(entry.mtimeNs - savedNs) / 1e6 : Infinity;
-      rounds.push(`round ${round}: client hits ${byClient}, entry written ${entryAgeMs.toFixed(0)} ms after the save`);
-      if (byClient > 0 && entryAgeMs < COARSE_WINDOW_MS - 100) proved = true;
-      const got = readFileSync(join(dir, "main.o"));
-      const ref = await plain("gcc", ["-O2", "-Iinc", "-c", "main.c", "-o", "main.plain.o"], dir);
-      expect(ref.exitCode).toBe(0);
-      expect(got.equals(readFileSync(join(dir, "main.plain.o"))), `main.o differs from a plain compile (${rounds.at(-1)})`).toBe(true);
-      rmSync(join(dir, "main.plain.o"));
+    const argv = ["gcc", "-Iinc", "-c", "main.c", "-o", "main.o"];
+    writeFileSync(join(dir, "inc", "v.h"), "#define V 3\n");
+    writeFileSync(join(dir, "main.c"), '#include "v.h"\nint value(void) { return V * 3; }\n');
+    // A lower bound, not a wait for a condition: the daemon reads the files no sooner than this after their change, so
+    // the kernel's clock is past it by more than the 10 ms margin however loaded the machine (load only makes it later).
+    // Under the two-second rule the same reads are racy unless the machine took two seconds to get to them.
+    await sleep(60);
+    const before = await sb.stats();
+    for (let call = 0; call < 2; call++) {
+      const r = await sb.run(argv, dir);
+      expect(r.exitCode, text(r.stderr)).toBe(0);
     }
-    expect(proved, `no round was answered by the client from an entry written within the two-second window:\n${rounds.join("\n")}`).toBe(true);
+    // The daemon's hit (the second call) writes the entry after its answer: poll for it, bounded.
+    for (let i = 0; i < 3000 && !entryWatching(join(dir, "main.c")); i++) await sleep(20);
+    expect(entryWatching(join(dir, "main.c")), "an index entry for main.c").toBeDefined();
+    const r = await sb.run(argv, dir);
+    expect(r.exitCode, text(r.stderr)).toBe(0);
+    const after = await sb.stats();
+    expect(after.misses - before.misses, "one miss").toBe(1);
+    expect(after.hitsByClient - before.hitsByClient, "the third call is the client's").toBe(1);
+    expect(after.hitIndexRetried - before.hitIndexRetried, "the entry needed no second read of a settling file").toBe(0);
+    const ref = await plain("gcc", ["-Iinc", "-c", "main.c", "-o", "main.plain.o"], dir);
+    expect(ref.exitCode).toBe(0);
+    expect(readFileSync(join(dir, "main.o")).equals(readFileSync(join(dir, "main.plain.o"))), "main.o differs from a plain compile").toBe(true);
   }, 180_000);
 
   it("a client hit over an output that already holds its bytes renews its times in place; other bytes or a second link get a new file", async () => {
