@@ -6,6 +6,7 @@ import { PersistedDigests } from "../hashing/persisted-digests.js";
 import { PersistedTexts } from "../hashing/persisted-texts.js";
 import { rememberedDetections } from "../engine/compiler-detector.js";
 import { rememberedSearches } from "../engine/include-search.js";
+import { StampClock } from "../hashing/racy-window.js";
 import { FileHashCache } from "../hashing/file-hash-cache.js";
 import { SettingsLoader } from "../config/load-settings.js";
 import { Stats } from "../stats/stats.js";
@@ -66,7 +67,8 @@ async function startIn(runtime: string, env: NodeJS.ProcessEnv, cwd: string, loc
   const launcher = env.REPRISE_SPAWN_HELPER === "0" ? undefined : nativeClientPath();
   useSpawnHelper(launcher ? new SpawnHelper(launcher, tempDir, logger.child("launcher")) : undefined);
 
-  const hashes = new FileHashCache();
+  // Its clock stamps a file in the daemon's own directory (racy-window.ts), not in a shared /tmp.
+  const hashes = new FileHashCache(undefined, new StampClock(tempDir));
   // A fresh daemon must not hash a toolchain again: large files' hashes are kept in the cache directory.
   const persistedDigests = new PersistedDigests(settings.dir, (err) => logger.debug("file digests in %s: %s", settings.dir, err.message));
   hashes.persistLargeFiles(persistedDigests);

@@ -12,12 +12,9 @@ import type { Stats } from "../stats/stats.js";
 import type { Logger } from "../util/logger.js";
 import { CorruptEntryError } from "../util/errors.js";
 import { SETTLING_SKIPS, type DaemonHit, type RecordOutcome } from "../hit-index/hit-index.js";
-import { RACY_WINDOW_MS } from "../hashing/file-hash-cache.js";
 import { indexableHit, type HitFacts } from "../hit-index/indexable-hit.js";
 
 const RECENT_ENTRIES_BYTES = 64 * 1024 * 1024;
-/** How long after a refusal for a file still settling the entry is tried again (past the racy window, with a margin). */
-const SETTLE_RETRY_MS = RACY_WINDOW_MS + 250;
 
 /**
  * Remembered entries are kept per storage instance: what a project's own
@@ -119,8 +116,10 @@ export class HitServer {
    * Writes the index entry, or counts why not. A source or header read while
    * it was still changing (saved or generated just before the build) cannot
    * be vouched for by that read. Such files are read again at once (an idle
-   * chore runs after they settled), else once the racy window has passed,
-   * and the entry is tried again: the next build's call is still the client's.
+   * chore runs after they settled), else once their racy window has passed
+   * (racy-window.ts: tens of ms on a local file system that keeps
+   * nanoseconds, two seconds elsewhere), and the entry is tried again: the
+   * next build's call is still the client's.
    */
   private index(facts: HitFacts, compilerPath: string, options: { keepExisting?: boolean }, attempt = 0): void {
     const hit = indexableHit(facts);
@@ -147,7 +146,7 @@ export class HitServer {
       // One at a time: after a cold build of fresh files every miss's entry comes here, and none may crowd out a call.
       const queued = () => void (this.retries = this.retries.then(retry).catch(failed));
       if (attempt === 0) queued();
-      else setTimeout(queued, SETTLE_RETRY_MS).unref();
+      else setTimeout(queued, this.hashes.settleDelayMs(files)).unref();
       return;
     }
     this.logger.debug("hit index: not indexing %s (%s)", facts.inv.sourceFile, outcome);

@@ -5,6 +5,7 @@ import { hashBytes, StreamingHash } from "./key-hasher.js";
 import { PERSISTED_MIN_BYTES, type PersistedDigests } from "./persisted-digests.js";
 import { fileText, type FileText, type TextReading } from "./text-digest.js";
 import type { PersistedTexts } from "./persisted-texts.js";
+import { COARSE_WINDOW_MS, settledAt, settlesInMs, systemClock, timestampKind, type ChangeClock, type ReadMoment, type TimestampKind } from "./racy-window.js";
 
 export interface FileDigest {
   hash: string;
@@ -19,9 +20,10 @@ export interface FileDigest {
  * A file changed this recently (before the moment its content was read) may
  * change again within the same timestamp tick without its stat showing it
  * ("racy timestamps"). Two seconds covers coarse (1 s, 2 s) file systems and
- * the lag of the kernel's timestamp clock behind the wall clock.
+ * clocks we cannot read; files hashed here are judged by the finer rule of
+ * racy-window.ts where it holds.
  */
-export const RACY_WINDOW_MS = 2000;
+export const RACY_WINDOW_MS = COARSE_WINDOW_MS;
 
 /** A file as stat() sees it, to the nanosecond (what the native client compares). */
 export interface FileIdentity {
@@ -34,8 +36,8 @@ export interface FileIdentity {
 
 /**
  * Content hashes of files, remembered with their (device, inode, size, mtime, ctime)
- * so an unchanged header is hashed once per daemon lifetime. A file changed
- * within RACY_WINDOW_MS of the moment its content was read is never
+ * so an unchanged header is hashed once per daemon lifetime. A file that had
+ * not settled (racy-window.ts) at the moment its content was read is never
  * remembered: its stat may not yet tell a later change in the same timestamp
  * tick apart (ccache's "mtime race"). The moment is taken before the read,
  * never after it: a delay between reading and checking must not let content
@@ -56,9 +58,13 @@ export class FileHashCache {
   /** Where hashes of large files outlive the daemon (the cache directory); none by default. */
   private persisted: PersistedDigests | undefined;
 
-  constructor(maxEntries = 200_000, private readonly now: () => number = Date.now) {
+  private readonly clock: ChangeClock;
+
+  /** `clock`: the moments reads are judged from; a bare wall clock (tests) judges every file by the coarse rule alone. */
+  constructor(maxEntries = 200_000, clock: ChangeClock | (() => number) = systemClock) {
     this.cache = new LRUCache({ max: maxEntries });
     this.texts = new LRUCache({ max: maxEntries });
+    this.clock = typeof clock === "function" ? { wallMs: clock, moment: () => ({ wallMs: clock(), kernelNs: undefined }) } : clock;
   }
 
   /**
@@ -82,6 +88,11 @@ export class FileHashCache {
     this.keptTexts = store;
   }
 
+  /** The wall clock of this cache's moments (no stamp). */
+  private now(): number {
+    return this.clock.wallMs();
+  }
+
   /** Keeps the hashes of large files (toolchains) across daemon restarts in `store`. */
   persistLargeFiles(store: PersistedDigests): void {
     this.persisted = store;
@@ -97,7 +108,8 @@ export class FileHashCache {
    * rewrite of the same size within the same timestamp tick could pass.
    */
   rememberWritten(path: string, data: Buffer): void {
-    const knownAt = this.now();
+    // Only the wall clock: the write came before this moment, so a stamp now proves nothing about a rewrite since.
+    const knownAt: ReadMoment = { wallMs: this.now(), kernelNs: undefined };
     const st = statOrUndefined(path);
     if (!st || st.size !== BigInt(data.length)) return;
     this.cache.delete(cacheKey(path, []));
@@ -118,14 +130,14 @@ export class FileHashCache {
 
   /**
    * The remembered digest of `path` with the identity its content was read
-   * under, when that content was read at least RACY_WINDOW_MS after the file
-   * last changed: while the file keeps that identity it holds that content.
+   * under, when the file had settled when that content was read
+   * (racy-window.ts): while the file keeps that identity it holds that content.
    * Undefined otherwise (never hashed, or read while a same-tick change could
    * still pass unseen). Takes no stat: the identity is the digest's own.
    */
   vouched(path: string, tokens: readonly string[] = []): { digest: FileDigest; identity: FileIdentity } | undefined {
     const r = this.cache.get(cacheKey(path, tokens));
-    if (!r || !settled(r, r.knownAt)) return undefined;
+    if (!r || !settledAt(r, r.kind, r.knownAt)) return undefined;
     return { digest: r.digest, identity: { dev: r.dev, ino: r.ino, size: r.size, mtimeNs: r.mtimeNs, ctimeNs: r.ctimeNs } };
   }
 
@@ -175,7 +187,7 @@ export class FileHashCache {
     }
     const digest: FileDigest = { hash: hashBytes(w.data), size: w.data.length, tokens: tokens.filter((t) => w.data.includes(t)) };
     // Known since it was written, which is usually within the racy window: vouched() will not vouch for it.
-    this.cache.set(cacheKey(path, tokens), { ...identityOf(st), knownAt: w.knownAt, digest });
+    this.cache.set(cacheKey(path, tokens), { ...identityOf(st), knownAt: w.knownAt, kind: "coarse", digest });
     if (tokens.length === 0) this.written.delete(path);
     return digest;
   }
@@ -222,12 +234,12 @@ export class FileHashCache {
       this.hits++;
       const digest: FileDigest = { hash: stored, size: Number(st.size), tokens: [] };
       // Persisted only once settled (see below): a file still of that identity has held that content since.
-      this.cache.set(cacheKey(path, tokens), { ...identityOf(st), knownAt: this.now(), digest });
+      this.cache.set(cacheKey(path, tokens), { ...identityOf(st), knownAt: { wallMs: this.now(), kernelNs: undefined }, kind: "coarse", digest });
       return digest;
     }
     this.misses++;
     // Before the read: what matters is how settled the file was when its bytes were taken, not when this code resumes.
-    const readAt = this.now();
+    const readAt = this.clock.moment();
     let digest: FileDigest;
     if (tokens.length === 0 && st.size >= PERSISTED_MIN_BYTES) {
       // A compiler binary is tens of MB: read in chunks, so the daemon's memory (and the cost of every fork it makes) does not grow by it.
@@ -242,13 +254,30 @@ export class FileHashCache {
     }
     const after = statOrUndefined(path);
     const unchanged = after !== undefined && sameIdentity(identityOf(st), after) && BigInt(digest.size) === st.size;
-    if (unchanged && settled(st, readAt)) {
-      this.cache.set(cacheKey(path, tokens, reading), { ...identityOf(st), knownAt: readAt, digest });
+    const kind = unchanged ? timestampKind(path, st.dev) : "coarse";
+    if (unchanged && settledAt(st, kind, readAt)) {
+      this.cache.set(cacheKey(path, tokens, reading), { ...identityOf(st), knownAt: readAt, kind, digest });
       // The content-only digest too: the hit index vouches for files by it (vouched()), and a lookup by content asks for it.
-      if (reading) this.cache.set(cacheKey(path, tokens), { ...identityOf(st), knownAt: readAt, digest: { hash: digest.hash, size: digest.size, tokens: digest.tokens } });
+      if (reading) this.cache.set(cacheKey(path, tokens), { ...identityOf(st), knownAt: readAt, kind, digest: { hash: digest.hash, size: digest.size, tokens: digest.tokens } });
       if (big) this.persisted!.remember(path, identityOf(st), digest.hash);
     }
     return digest;
+  }
+
+  /**
+   * How long to wait before files that could not be vouched for may be read
+   * again and vouched for (the racy window of each, from its times now);
+   * 0 when all of them already are.
+   */
+  settleDelayMs(files: readonly { path: string; tokens: readonly string[] }[]): number {
+    let delay = 0;
+    const now = this.now();
+    for (const f of files) {
+      if (this.vouched(f.path, f.tokens)) continue;
+      const st = statOrUndefined(f.path);
+      if (st) delay = Math.max(delay, settlesInMs(st, timestampKind(f.path, st.dev), now));
+    }
+    return delay;
   }
 
   clear(): void {
@@ -280,8 +309,10 @@ interface Remembered extends FileIdentity {
   readonly digest: FileDigest;
   /** `identityText` of it, once asked for. */
   text?: string;
-  /** The wall-clock time (ms) the content was known at: taken before it was read, or when Reprise wrote it. */
-  readonly knownAt: number;
+  /** The moment the content was known at: taken before it was read, or when Reprise wrote it (wall clock only). */
+  readonly knownAt: ReadMoment;
+  /** The times its file system keeps (racy-window.ts). */
+  readonly kind: TimestampKind;
 }
 
 function cacheKey(path: string, tokens: readonly string[], reading?: TextReading): string {
@@ -294,7 +325,7 @@ const WRITTEN_BYTES = 256 * 1024 * 1024;
 
 interface Written extends FileIdentity {
   readonly data: Buffer;
-  readonly knownAt: number;
+  readonly knownAt: ReadMoment;
 }
 
 function identityOf(st: BigIntStats): FileIdentity {
@@ -313,11 +344,6 @@ function sameIdentity(a: FileIdentity, b: FileIdentity): boolean {
 /** The later of mtime and ctime, in ms (ctime moves on every change, mtime can be set back). */
 function changedAtMs(id: FileIdentity): number {
   return Number(id.mtimeNs > id.ctimeNs ? id.mtimeNs : id.ctimeNs) / 1e6;
-}
-
-/** Whether a file with this identity, its content known at `knownAt`, had then changed long enough before for any later change to show in its stat. */
-function settled(id: FileIdentity, knownAt: number): boolean {
-  return knownAt - changedAtMs(id) > RACY_WINDOW_MS;
 }
 
 /** Whole-second timestamps: a file system that keeps no finer time (a change may carry a time up to a second earlier than it happened). */
