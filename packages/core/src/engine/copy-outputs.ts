@@ -25,7 +25,13 @@ export function copyLargestOutput(storage: CacheStorage, specs: readonly OutputS
   let largest: { spec: OutputSpec; size: number } | undefined;
   for (const spec of specs) {
     if (spec.adapt) continue;
-    const st = statSync(spec.path, { throwIfNoEntry: false });
+    let st;
+    try {
+      st = statSync(spec.path, { throwIfNoEntry: false });
+    } catch {
+      // Unreadable here: the outputs are read (or found missing) as always.
+      return undefined;
+    }
     if (st?.isFile() && st.size >= COPY_MIN_BYTES && (!largest || st.size > largest.size)) largest = { spec, size: st.size };
   }
   if (!largest) return undefined;
