@@ -15,8 +15,8 @@
 // "reprise-baseline": Reprise of another checkout (built with npm run build), measured in the same run for a before/after. Hits/misses come from each tool's own
 // stats (zeroed before each timed build).
 //
-// reprise: RUSTC_WRAPPER=packages/core/bin/reprise (the sh launcher, which runs the native client
-// when it was built: what `RUSTC_WRAPPER=reprise` gives a user). reprise-node: a wrapper script
+// reprise: RUSTC_WRAPPER=packages/core/dist/native/reprise-native when it was built (what npm installs as
+// `reprise`: the native executable itself), else packages/core/bin/reprise (the sh launcher). reprise-node: a wrapper script
 // running the Node client. Each tool gets fresh REPRISE_DIR/REPRISE_RUNTIME_DIR or SCCACHE_DIR
 // (+ a private SCCACHE_SERVER_PORT); servers are stopped at the end. CARGO_HOME is private too.
 // Needs cargo (rustup's) and the Debian crate packages: scripts/setup-rust-fixtures.sh --with-sccache
@@ -157,14 +157,15 @@ export class Reprise {
     this.node = node;
     this.work = work;
     const launcher = path.join(repo, 'packages', 'core', 'bin', 'reprise');
+    const native = path.join(repo, 'packages', 'core', 'dist', 'native', 'reprise-native');
     const nodeClient = path.join(repo, 'packages', 'core', 'dist', 'bin', 'reprise.js');
     this.plugin = path.join(repo, 'packages', 'plugin-rustc', 'dist', 'index.js');
     if (node) {
       this.wrapper = path.join(work, `${name}-wrapper`);
       fs.writeFileSync(this.wrapper, `#!/bin/sh\nexec '${process.execPath}' '${nodeClient}' "$@"\n`);
       fs.chmodSync(this.wrapper, 0o755);
-    } else this.wrapper = launcher;
-    this.client = node ? [process.execPath, nodeClient] : [launcher];
+    } else this.wrapper = fs.existsSync(native) ? native : launcher;
+    this.client = node ? [process.execPath, nodeClient] : [this.wrapper];
     this.available = fs.existsSync(nodeClient) && fs.existsSync(this.plugin);
     this.reason = 'not built (npm run build)';
     this.rt = null;
