@@ -303,7 +303,8 @@ export class MissStore {
    * Stores an entry whose largest output the kernel copied into the storage
    * (entry format 4): its CRC is read back from that copy in small chunks,
    * the rest of the entry appended. Not kept in memory (its bytes are not
-   * there), nor copied under the fallback's key.
+   * there: the hit index reads it back once the daemon is idle), nor copied
+   * under the fallback's key.
    */
   private async storeCopied(call: Call, plan: StorePlan, entry: CacheEntry, copied: NonNullable<Captured["copied"]>): Promise<void> {
     if (plan.stored) throw new Error("codec bug: an output copied by the kernel cannot be relocated");
@@ -311,6 +312,7 @@ export class MissStore {
     const crc = crc32OfFile(staged.path, staged.size);
     if (crc === undefined) throw new Error(`the copy of ${entry.outputs[index]!.role} in the cache is shorter than ${staged.size} bytes`);
     await staged.finish(plan.resultKey, leadEntryTail(entry, index, staged.size, crc, plan.resultKey));
+    this.hits.storedByCopy(call.storage, plan.resultKey);
     if (plan.alsoUnder) call.log.debug("%s: not copied under the preprocessed text's key (a large output stored by the kernel)", call.inv.sourceFile);
   }
 }
