@@ -10,9 +10,12 @@ export type ReadOutputs = { outputs: CacheEntry["outputs"]; paths: string[] } | 
  * rewrite them right after); `missing` names a required output that is not
  * there. An entry that will be stored raw (rlibs, programs) gets each output
  * read straight into the blob it will be stored as (`rawEntryInPlace`), so a
- * multi-MB output is allocated and copied once, not twice.
+ * multi-MB output is allocated and copied once, not twice. `copied`: an
+ * output the kernel already copied into the storage (copy-outputs.ts),
+ * listed with empty data.
  */
-export function readOutputs(specs: readonly OutputSpec[], stdout: Buffer, stderr: Buffer): ReadOutputs {
+export function readOutputs(specs: readonly OutputSpec[], stdout: Buffer, stderr: Buffer, copied?: OutputSpec): ReadOutputs {
+  if (copied) return readByPath(specs, copied);
   const opened: { spec: OutputSpec; fd: number; size: number }[] = [];
   try {
     for (const spec of specs) {
@@ -41,6 +44,8 @@ export function readOutputs(specs: readonly OutputSpec[], stdout: Buffer, stderr
     for (const o of opened) closeSync(o.fd);
   }
 }
+
+const NOT_READ = Buffer.alloc(0);
 
 /**
  * The outputs a `compileMiss` tap gave with its result (MissCompileResult.outputs),
@@ -81,10 +86,16 @@ function readExactly(fd: number, into: Buffer): boolean {
   return readSync(fd, Buffer.allocUnsafe(1), 0, 1, done) === 0;
 }
 
-function readByPath(specs: readonly OutputSpec[]): ReadOutputs {
+/** `copied`: an output already copied into the storage (copy-outputs.ts): not read, its data left empty. */
+function readByPath(specs: readonly OutputSpec[], copied?: OutputSpec): ReadOutputs {
   const outputs: CacheEntry["outputs"] = [];
   const paths: string[] = [];
   for (const spec of specs) {
+    if (spec === copied) {
+      outputs.push({ role: spec.role, data: NOT_READ });
+      paths.push(spec.path);
+      continue;
+    }
     let data: Buffer;
     try {
       data = readFileSync(spec.path);

@@ -122,7 +122,8 @@ export async function serveDirectMode(d: ModeDeps, call: Call): Promise<CallResu
         };
         return { resultKey: made.resultKey, alsoUnder: fallback?.key, after, ...(sharing ? { stored: (parts) => sharing.stored(parts) } : {}) };
       },
-      { skipScan: known !== undefined, digestTokens: tokens, ...(claim ? { claim } : {}), ...(known ? { preprocessDeps: known.text } : {}) },
+      // Without baseDirs the plan never reads an output's bytes: the largest may be copied by the kernel.
+      { skipScan: known !== undefined, digestTokens: tokens, copyLargest: !sharing, ...(claim ? { claim } : {}), ...(known ? { preprocessDeps: known.text } : {}) },
     );
   } finally {
     // Stored or not, a sibling waiting for this miss may go on once the store is over.

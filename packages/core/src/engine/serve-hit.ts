@@ -40,6 +40,8 @@ export class HitServer {
    * a rebuild after `make clean` is then served without reading or inflating.
    */
   private readonly recent = new LRUCache<string, CacheEntry>({ maxSize: RECENT_ENTRIES_BYTES, sizeCalculation: entryBytes });
+  /** Entries stored by a kernel copy (copy-outputs.ts), so never in `recent`: read back once the daemon is idle, to index them. */
+  private readonly copiedLately = new LRUCache<string, true>({ max: 4096 });
   /** Index entries being tried again (see `index`), in turn. */
   private retries: Promise<void> = Promise.resolve();
   /** Source and result of each entry waiting for its second try. */
@@ -89,8 +91,24 @@ export class HitServer {
 
   /** After a miss was stored (or a fallback hit recorded for direct mode): indexes the entry as the hit the same call would now get. */
   indexStored(call: Call, resultKey: string, direct: HitFacts["direct"], options: { keepExisting?: boolean } = {}): void {
-    const stored = this.hitIndex && this.recent.get(recentKey(call.storage, resultKey));
-    if (!stored) return;
+    if (!this.hitIndex) return;
+    const key = recentKey(call.storage, resultKey);
+    const stored = this.recent.get(key);
+    if (stored) return this.indexEntry(call, resultKey, stored, direct, options);
+    // Stored by a kernel copy, its bytes never came through memory: read back now (an idle chore), which also keeps it in `recent`.
+    if (!this.copiedLately.delete(key)) return;
+    void this.readEntry(call.storage, resultKey, false).then(
+      (entry) => entry && this.indexEntry(call, resultKey, entry, direct, options),
+      (err: unknown) => this.logger.debug("hit index: could not read back %s: %s", resultKey, (err as Error).message),
+    );
+  }
+
+  /** A stored entry was written by a kernel copy rather than from memory (see `indexStored`). */
+  storedByCopy(storage: CacheStorage, resultKey: string): void {
+    if (this.hitIndex) this.copiedLately.set(recentKey(storage, resultKey), true);
+  }
+
+  private indexEntry(call: Call, resultKey: string, stored: CacheEntry, direct: HitFacts["direct"], options: { keepExisting?: boolean }): void {
     const adapt = outputAdapter(call.project.engine, call.compiler, call.inv);
     const byRole = new Map(stored.outputs.map((o) => [o.role, o.data]));
     const written: { path: string; data: Buffer; executable: boolean }[] = [];

@@ -1,6 +1,7 @@
 import { promisify } from "node:util";
 import { crc32, gunzip as gunzipCb, gunzipSync, gzip as gzipCb, gzipSync } from "node:zlib";
 import { CorruptEntryError, EntryKeyMismatchError, OutdatedEntryError } from "../util/errors.js";
+import { decodeLeadEntry, isLeadEntry, rekeyLeadEntry } from "./lead-entry.js";
 
 /**
  * Cache entries and manifests as bytes.
@@ -8,7 +9,9 @@ import { CorruptEntryError, EntryKeyMismatchError, OutdatedEntryError } from "..
  * Blob = 40-byte header (4-byte magic, u32 BE format version, the 32 bytes of
  * the key the blob is stored under), then the body, either
  *   version 2 (manifests: 3 and 4): one gzip member of the body, or
- *   version 3 (manifests: 5), "raw": u32 CRC-32 of the body, then the body as is.
+ *   version 3 ("raw"; manifests: 5): u32 CRC-32 of the body, then the body as is;
+ * or, for entries, version 4 ("lead", see lead-entry.ts): the largest output
+ * first and the header as a footer, so the kernel can copy that output in.
  * Entries whose body is at least RAW_MIN_BODY bytes (rlibs, programs, large
  * objects) are written raw: gzip cost about 9 ms of CPU per MB of rlib where
  * the CRC costs 0.2, and a hit needs no inflating; the price is disk (rlibs
@@ -73,6 +76,7 @@ export interface Manifest {
 }
 
 const ENTRY_MAGIC = "RPRe";
+const ENTRY_MAGIC_BYTES = Buffer.from(ENTRY_MAGIC, "latin1");
 const MANIFEST_MAGIC = "RPRm";
 /** 2: the key in the header, the body gzipped. Older blobs are misses (OutdatedEntryError), not errors. */
 const FORMAT_VERSION = 2;
@@ -216,6 +220,7 @@ export async function encodeEntry(e: CacheEntry, key: string): Promise<Buffer> {
  * for `fromKey`.
  */
 export function rekeyEntry(blob: Buffer, fromKey: string, toKey: string): Buffer | undefined {
+  if (!blob.subarray(0, 4).equals(ENTRY_MAGIC_BYTES) && isLeadEntry(blob)) return rekeyLeadEntry(blob, fromKey, toKey);
   if (blob.length < HEADER_LENGTH || blob.toString("latin1", 0, 4) !== ENTRY_MAGIC || !readableVersion(ENTRY_MAGIC, blob.readUInt32BE(4))) return undefined;
   if (!blob.subarray(8, HEADER_LENGTH).equals(keyBytes(fromKey))) return undefined;
   const out = Buffer.from(blob);
@@ -225,6 +230,21 @@ export function rekeyEntry(blob: Buffer, fromKey: string, toKey: string): Buffer
 
 /** Throws EntryKeyMismatchError when the blob was written for another key than `key`. */
 export async function decodeEntry(buf: Buffer, key: string): Promise<CacheEntry> {
+  const headed = buf.subarray(0, 4).equals(ENTRY_MAGIC_BYTES);
+  if (!isLeadEntry(buf)) return decodeHeaded(buf, key);
+  if (!headed) return decodeLeadEntry(buf, key);
+  // Both ends look right: a format-4 entry whose lead output is itself a cache blob, or a format-3 body ending in
+  // the footer's magic. Format 4's checksum covers every byte before its footer, so only one reading holds.
+  try {
+    return decodeLeadEntry(buf, key);
+  } catch (err) {
+    if (err instanceof CorruptEntryError) return decodeHeaded(buf, key);
+    throw err;
+  }
+}
+
+/** Formats 2 and 3: the header first. */
+async function decodeHeaded(buf: Buffer, key: string): Promise<CacheEntry> {
   const r = new Reader(await unpack(ENTRY_MAGIC, "entry", key, buf));
   const exitCode = r.f64("exit code");
   const compileMs = r.f64("compile time");
