@@ -30,7 +30,6 @@ export interface StorePlan {
 }
 
 /** A successful compile's outputs and what it read, taken before the answer. */
-/** A compile's outputs and dependency list as taken before the answer. */
 interface Captured {
   outputs: CacheEntry["outputs"];
   depText: string | undefined;
