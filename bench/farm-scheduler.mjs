@@ -34,6 +34,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const DIST = path.join(REPO, 'packages', 'dist', 'dist');
 const SELF = fileURLToPath(import.meta.url);
+const PROTOCOL = String((await import(pathToFileURL(path.join(DIST, 'protocol', 'common.js')).href)).DIST_PROTOCOL_VERSION);
 const HAVE_TASKSET = spawnSync('sh', ['-c', 'command -v taskset'], { encoding: 'utf8' }).status === 0;
 
 function pinned(core, argv) {
@@ -110,7 +111,7 @@ async function inProcessWorker({ seconds, builders, clients, alg }) {
 async function loadWorker({ url, token, builderToken, seconds, clients, withFinished, viaClient }) {
   const { Pool } = await import('undici');
   const pool = new Pool(url, { connections: clients, pipelining: 1, keepAliveTimeout: 60_000 });
-  const headers = { 'content-type': 'application/json', 'x-reprise-dist-protocol': '2', authorization: `Bearer ${token}` };
+  const headers = { 'content-type': 'application/json', 'x-reprise-dist-protocol': PROTOCOL, authorization: `Bearer ${token}` };
   const builderHeaders = { ...headers, authorization: `Bearer ${builderToken}` };
   const body = JSON.stringify({ toolchainId: 'tc-bench', platforms: [hostPlatform()], maxWaitMs: 0 });
   const finishedBody = JSON.stringify({ ok: true, durationMs: 1 });
@@ -207,7 +208,7 @@ function startListening(cmd, args) {
 
 async function schedulerCounters(s) {
   const { request } = await import('undici');
-  const r = await request(`${s.url}/v1/status`, { headers: { 'x-reprise-dist-protocol': '2', authorization: `Bearer ${s.clientToken}` } });
+  const r = await request(`${s.url}/v1/status`, { headers: { 'x-reprise-dist-protocol': PROTOCOL, authorization: `Bearer ${s.clientToken}` } });
   return (await r.body.json()).counters;
 }
 
@@ -245,7 +246,7 @@ export async function farmSchedulerBench(options = {}) {
     const s = await startScheduler(work, alg);
     try {
       const { request } = await import('undici');
-      const headers = { 'content-type': 'application/json', 'x-reprise-dist-protocol': '2', authorization: `Bearer ${s.builderToken}` };
+      const headers = { 'content-type': 'application/json', 'x-reprise-dist-protocol': PROTOCOL, authorization: `Bearer ${s.builderToken}` };
       for (let i = 0; i < builders; i++) {
         const r = await request(`${s.url}/v1/builders/register`, { method: 'POST', headers, body: JSON.stringify(builderRegistration(i)) });
         await r.body.text();

@@ -28,18 +28,17 @@ import { fileURLToPath } from 'node:url';
 import { writeGeneratedTree } from './generated-tree.mjs';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const DIST = path.join(REPO, 'packages', 'dist', 'dist', 'bin', 'reprise-dist.js');
-const NATIVE = path.join(REPO, 'packages', 'core', 'dist', 'native', 'reprise-native');
-const NODE_CLIENT = path.join(REPO, 'packages', 'core', 'dist', 'bin', 'reprise.js');
+const distBin = (repo) => path.join(repo, 'packages', 'dist', 'dist', 'bin', 'reprise-dist.js');
+const DIST = distBin(REPO);
 const SMALL = path.join(REPO, 'test-fixtures', 'bench', 'small.cpp');
 
-const median = (xs) => {
+export const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length ? (s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2) : null;
 };
 const baseEnv = () => Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(CCACHE_|SCCACHE_|REPRISE_)/.test(k) && !['MAKEFLAGS', 'MFLAGS', 'MAKELEVEL'].includes(k)));
 
-function run(argv, { env = {}, cwd, timeoutMs = 600_000 } = {}) {
+export function run(argv, { env = {}, cwd, timeoutMs = 600_000 } = {}) {
   const t = process.hrtime.bigint();
   const r = spawnSync(argv[0], argv.slice(1), { cwd, env: { ...baseEnv(), ...env }, encoding: 'utf8', timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 64 * 1024 * 1024 });
   const ms = Number(process.hrtime.bigint() - t) / 1e6;
@@ -68,8 +67,9 @@ function stop(child) {
   return new Promise((r) => { child.once('exit', r); child.kill('SIGTERM'); setTimeout(() => child.kill('SIGKILL'), 10_000).unref(); });
 }
 
-/** A scheduler and `n` builders; builder i pinned to core i when `pin`. */
-async function startFarm(dir, n, { pin = false, maxJobs = 2 } = {}) {
+/** A scheduler and `n` builders (of the checkout `repo`); builder i pinned to core i when `pin`. */
+export async function startFarm(dir, n, { pin = false, maxJobs = 2, repo = REPO } = {}) {
+  const DIST = distBin(repo);
   fs.mkdirSync(dir, { recursive: true });
   const clientToken = `bench-client-${process.pid}-${Date.now()}`;
   const builderToken = `bench-builder-${process.pid}-${Date.now()}`;
@@ -88,7 +88,11 @@ async function startFarm(dir, n, { pin = false, maxJobs = 2 } = {}) {
   return { url: sched.url, clientToken, stop: () => Promise.all(procs.map(stop)) };
 }
 
-const client = () => (fs.existsSync(NATIVE) ? [NATIVE] : [process.execPath, NODE_CLIENT]);
+/** The compiler launcher of the checkout `repo`: its native client, else the Node one. */
+export const client = (repo = REPO) => {
+  const native = path.join(repo, 'packages', 'core', 'dist', 'native', 'reprise-native');
+  return fs.existsSync(native) ? [native] : [process.execPath, path.join(repo, 'packages', 'core', 'dist', 'bin', 'reprise.js')];
+};
 
 /**
  * CPU of a process in ms, to the nanosecond: the sum of its threads' run time (/proc/PID/task/TID/schedstat),
@@ -111,7 +115,7 @@ function processCpuMs(pid, { children = false } = {}) {
 }
 
 /** daemonCpuMs once the daemon has been idle for a moment (its CPU still over 150 ms), at most 5 s of waiting. */
-async function daemonIdleCpuMs(runtimeDir) {
+export async function daemonIdleCpuMs(runtimeDir) {
   let last = daemonCpuMs(runtimeDir);
   for (let waited = 0; last && waited < 5000; waited += 150) {
     await new Promise((r) => setTimeout(r, 150));
@@ -174,6 +178,8 @@ async function costScenario(o) {
       const cpu = { local: [], farm: [] };
       const helperCpu = { local: [], farm: [] };
       for (let i = -1; i < o.runs; i++) {
+        // After the warm-up: the counters (round trips per job) are the measured runs' alone.
+        if (i === 0) run([...client(), '--zero-stats'], { env: reprise, cwd: dir });
         for (const [mode, m] of Object.entries(modes)) {
           const d = path.join(dir, f.variant ? `${f.name}-${f.variant.replace(/\W+/g, '')}` : f.name, mode, String(i + 1));
           fs.mkdirSync(d, { recursive: true });
@@ -201,9 +207,11 @@ async function costScenario(o) {
         scanHelperCpuMsPerFarmJob: median(helperCpu.farm),
         scanHelperCpuMsPerLocalMiss: median(helperCpu.local),
         remote: s.remote?.farm ?? null, fallbacks: s.fallbacks, runs: o.runs,
+        // Builder round trips per farm job (its run, and any uploads before it); the allocation is one more, to the scheduler.
+        builderRoundTripsPerJob: s.remote?.farm?.compiles ? s.remote.farm.roundTrips / s.remote.farm.compiles : null,
       };
       rows.push(row);
-      o.log(`${row.file}: plain ${med.plain.toFixed(0)} ms, bwrap ${med.hermetic.toFixed(0)} ms, farm ${med.farm.toFixed(0)} ms: the farm's own cost ${row.farmCostMs.toFixed(0)} ms; daemon CPU per farm job ${row.daemonCpuMsPerFarmJob?.toFixed(1) ?? '?'} ms, per local miss ${row.daemonCpuMsPerLocalMiss?.toFixed(1) ?? '?'} ms; launcher CPU (with its children: scans, local compiles) per farm job ${row.scanHelperCpuMsPerFarmJob?.toFixed(1) ?? '?'} ms, per local miss ${row.scanHelperCpuMsPerLocalMiss?.toFixed(1) ?? '?'} ms (medians)`);
+      o.log(`${row.file}: plain ${med.plain.toFixed(0)} ms, bwrap ${med.hermetic.toFixed(0)} ms, farm ${med.farm.toFixed(0)} ms: the farm's own cost ${row.farmCostMs.toFixed(0)} ms; daemon CPU per farm job ${row.daemonCpuMsPerFarmJob?.toFixed(1) ?? '?'} ms, per local miss ${row.daemonCpuMsPerLocalMiss?.toFixed(1) ?? '?'} ms; builder round trips per farm job ${row.builderRoundTripsPerJob?.toFixed(2) ?? '?'} (+1 allocation); launcher CPU (with its children: scans, local compiles) per farm job ${row.scanHelperCpuMsPerFarmJob?.toFixed(1) ?? '?'} ms, per local miss ${row.scanHelperCpuMsPerLocalMiss?.toFixed(1) ?? '?'} ms (medians)`);
     }
     run([...client(), '--stop-server'], { env: reprise, cwd: dir });
   } finally {
@@ -246,9 +254,9 @@ async function buildScenario(o) {
 
 /** The rows as a Markdown section of the bench report. */
 export function farmMarkdown(rows) {
-  const L = ['### Build farm (bench/farm.mjs)', '', '| file | plain | bwrap here | farm | farm\'s own cost | daemon CPU / farm job | launcher CPU / farm job | daemon CPU / local miss |', '|---|---|---|---|---|---|---|---|'];
+  const L = ['### Build farm (bench/farm.mjs)', '', '| file | plain | bwrap here | farm | farm\'s own cost | daemon CPU / farm job | launcher CPU / farm job | daemon CPU / local miss | builder round trips / job |', '|---|---|---|---|---|---|---|---|---|'];
   for (const r of rows.filter((x) => x.scenario === 'cost')) {
-    L.push(`| ${r.file} | ${r.plainMs.toFixed(0)} ms | ${r.hermeticMs.toFixed(0)} ms | ${r.farmMs.toFixed(0)} ms | ${r.farmCostMs.toFixed(0)} ms | ${r.daemonCpuMsPerFarmJob?.toFixed(1) ?? '?'} ms | ${r.scanHelperCpuMsPerFarmJob?.toFixed(1) ?? '?'} ms | ${r.daemonCpuMsPerLocalMiss?.toFixed(1) ?? '?'} ms |`);
+    L.push(`| ${r.file} | ${r.plainMs.toFixed(0)} ms | ${r.hermeticMs.toFixed(0)} ms | ${r.farmMs.toFixed(0)} ms | ${r.farmCostMs.toFixed(0)} ms | ${r.daemonCpuMsPerFarmJob?.toFixed(1) ?? '?'} ms | ${r.scanHelperCpuMsPerFarmJob?.toFixed(1) ?? '?'} ms | ${r.daemonCpuMsPerLocalMiss?.toFixed(1) ?? '?'} ms | ${r.builderRoundTripsPerJob?.toFixed(2) ?? '?'} |`);
   }
   for (const r of rows.filter((x) => x.scenario === 'build')) {
     L.push('', `Clean build of ${r.units} generated units: plain make -j1 on one core ${(r.localOneCoreMs / 1000).toFixed(1)} s, through the farm with two builders pinned to a core each ${(r.farmTwoBuildersMs / 1000).toFixed(1)} s: ${r.speedup.toFixed(2)}x (${r.remote?.compiles ?? 0} of ${r.misses} misses remote).`);

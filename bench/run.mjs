@@ -525,7 +525,10 @@ let hfSeq = 0;
 function timeBatch(argv, n, { env = {}, cwd = opt.work, timeoutMs = 60_000 } = {}) {
   if (HYPERFINE) {
     const json = path.join(LOGS, `hyperfine-${++hfSeq}.json`);
-    const r = run([HYPERFINE, '-N', '--runs', String(n), '--style', 'none', '--export-json', json, argv.map(shq).join(' ')],
+    // hyperfine gives every run an environment variable of random length: each call would then be a new request to
+    // Reprise, whose client answers only a request it has seen byte for byte. Every tool pays the same `env` exec.
+    const unrandomized = ['env', '-u', 'HYPERFINE_RANDOMIZED_ENVIRONMENT_OFFSET', ...argv];
+    const r = run([HYPERFINE, '-N', '--runs', String(n), '--style', 'none', '--export-json', json, unrandomized.map(shq).join(' ')],
       { env, cwd, timeoutMs });
     if (r.error) return { samples: [], error: `hyperfine: ${r.error}: ${(r.stderr || r.stdout).trim().split('\n').pop()}` };
     const res = JSON.parse(fs.readFileSync(json, 'utf8')).results[0];

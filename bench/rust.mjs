@@ -7,15 +7,16 @@
 //                       [--baseline=DIR] [--json=PATH] [--timeout-minutes=N]
 //
 // Every timed build is `cargo clean && cargo build` (only the build is timed; CPU = user+system of cargo and
-// everything it waited for, plus, for Reprise, the daemon and its compiler launcher during the build). Cold = first build
+// everything it waited for, plus, for Reprise, the daemon and its compiler launcher during the build; "daemon CPU"
+// = the daemon process's own user+system during the build, not the compiles: Reprise's own work apart from its clients). Cold = first build
 // into a fresh cache dir; warm = the build after it; for Reprise, "cold, fresh daemon, toolchain known" = a cold
 // build after --clear and a daemon restart (entries gone, the toolchain's persisted digests kept). With --reps=N the plain, warm and
 // "cold, fresh daemon" builds are repeated N times, interleaved, and the median is reported. --baseline=DIR adds the tool
 // "reprise-baseline": Reprise of another checkout (built with npm run build), measured in the same run for a before/after. Hits/misses come from each tool's own
 // stats (zeroed before each timed build).
 //
-// reprise: RUSTC_WRAPPER=packages/core/bin/reprise (the sh launcher, which runs the native client
-// when it was built: what `RUSTC_WRAPPER=reprise` gives a user). reprise-node: a wrapper script
+// reprise: RUSTC_WRAPPER=packages/core/dist/native/reprise-native when it was built (what npm installs as
+// `reprise`: the native executable itself), else packages/core/bin/reprise (the sh launcher). reprise-node: a wrapper script
 // running the Node client. Each tool gets fresh REPRISE_DIR/REPRISE_RUNTIME_DIR or SCCACHE_DIR
 // (+ a private SCCACHE_SERVER_PORT); servers are stopped at the end. CARGO_HOME is private too.
 // Needs cargo (rustup's) and the Debian crate packages: scripts/setup-rust-fixtures.sh --with-sccache
@@ -78,6 +79,15 @@ function procCpu(pid) {
     // Fields after the command name: state is [0], utime [11], stime [12], cutime [13], cstime [14].
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / CLK_TCK;
+  } catch { return 0; }
+}
+
+/** utime+stime of a process alone (not its children), in seconds (0 when gone). */
+function ownCpu(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / CLK_TCK;
   } catch { return 0; }
 }
 
@@ -147,14 +157,15 @@ export class Reprise {
     this.node = node;
     this.work = work;
     const launcher = path.join(repo, 'packages', 'core', 'bin', 'reprise');
+    const native = path.join(repo, 'packages', 'core', 'dist', 'native', 'reprise-native');
     const nodeClient = path.join(repo, 'packages', 'core', 'dist', 'bin', 'reprise.js');
     this.plugin = path.join(repo, 'packages', 'plugin-rustc', 'dist', 'index.js');
     if (node) {
       this.wrapper = path.join(work, `${name}-wrapper`);
       fs.writeFileSync(this.wrapper, `#!/bin/sh\nexec '${process.execPath}' '${nodeClient}' "$@"\n`);
       fs.chmodSync(this.wrapper, 0o755);
-    } else this.wrapper = launcher;
-    this.client = node ? [process.execPath, nodeClient] : [launcher];
+    } else this.wrapper = fs.existsSync(native) ? native : launcher;
+    this.client = node ? [process.execPath, nodeClient] : [this.wrapper];
     this.available = fs.existsSync(nodeClient) && fs.existsSync(this.plugin);
     this.reason = 'not built (npm run build)';
     this.rt = null;
@@ -174,6 +185,11 @@ export class Reprise {
   daemonCpu() {
     const dir = this.rt && fs.readdirSync(this.rt).find((e) => /^tmp-\d+$/.test(e));
     return dir ? treeCpu(Number(dir.slice(4))) : 0;
+  }
+  /** The daemon's own CPU (not the compiles it runs), in seconds: Reprise's own work, less noisy than the build's total. */
+  daemonOwnCpu() {
+    const dir = this.rt && fs.readdirSync(this.rt).find((e) => /^tmp-\d+$/.test(e));
+    return dir ? ownCpu(Number(dir.slice(4))) : 0;
   }
   zeroStats() { run([...this.client, '--zero-stats'], { env: this.env }); }
   stats() {
@@ -280,25 +296,28 @@ export async function runRustBench(options = {}) {
     if (clean.error) return { error: `cargo clean: ${clean.error}` };
     tool.zeroStats();
     const daemonBefore = tool.daemonCpu?.() ?? 0;
+    const ownBefore = tool.daemonOwnCpu?.() ?? 0;
     // `times` after the build: the CPU of cargo and everything it waited for (rustc, build scripts, the client).
     const r = run(['sh', '-c', `'${cargo}' build; s=$?; times >&2; exit $s`], { env, cwd: ws, log: logFile, timeoutMs: Math.max(60_000, deadline - Date.now()) });
     const children = childrenCpu(r.stderr);
     const cpu = children == null ? null : children + (tool.daemonCpu?.() ?? 0) - daemonBefore;
-    return r.error ? { error: `cargo build: ${r.error}` } : { ms: r.ms, cpu, stats: tool.stats() };
+    const daemon = tool.daemonOwnCpu ? tool.daemonOwnCpu() - ownBefore : null;
+    return r.error ? { error: `cargo build: ${r.error}` } : { ms: r.ms, cpu, daemon, stats: tool.stats() };
   };
 
   const samples = new Map(); // "tool/phase" -> {ms: [], stats}
   const record = (tool, phase, res) => {
     const k = `${tool.name}/${phase}`;
-    const s = samples.get(k) ?? { tool: tool.name, phase, ms: [], cpu: [], stats: null, error: null };
+    const s = samples.get(k) ?? { tool: tool.name, phase, ms: [], cpu: [], daemon: [], stats: null, error: null };
     if (res.error) s.error = res.error;
     else {
       s.ms.push(res.ms);
       if (res.cpu != null) s.cpu.push(res.cpu);
+      if (res.daemon != null) s.daemon.push(res.daemon);
       s.stats = res.stats;
     }
     samples.set(k, s);
-    o.log(`${k}: ${res.error ?? `${(res.ms / 1000).toFixed(1)} s, CPU ${res.cpu?.toFixed(1) ?? '?'} s`}${res.stats ? ` (hits ${res.stats.hits}, misses ${res.stats.misses})` : ''}`);
+    o.log(`${k}: ${res.error ?? `${(res.ms / 1000).toFixed(1)} s, CPU ${res.cpu?.toFixed(1) ?? '?'} s${res.daemon != null ? ` (daemon ${res.daemon.toFixed(2)} s)` : ''}`}${res.stats ? ` (hits ${res.stats.hits}, misses ${res.stats.misses})` : ''}`);
   };
 
   const plain = tools.find((t) => t.name === 'plain');
@@ -347,6 +366,7 @@ export async function runRustBench(options = {}) {
       ratio: ms != null && base ? ms / base : null,
       cpu: median(s.cpu),
       cpuRatio: s.cpu.length && baseCpu ? median(s.cpu) / baseCpu : null,
+      daemonCpu: s.daemon.length ? median(s.daemon) : null,
       hits: s.stats?.hits ?? null,
       misses: s.stats?.misses ?? null,
       notCacheable: s.stats?.notCacheable ?? null,
@@ -356,14 +376,14 @@ export async function runRustBench(options = {}) {
   });
   const fmt = (r) =>
     r.error && r.ms == null
-      ? `| ${r.tool} | ${r.phase} | — | — | — | — | ${r.error} |`
-      : `| ${r.tool} | ${r.phase} | ${(r.ms / 1000).toFixed(1)} | ${r.ratio.toFixed(2)} | ${r.cpu == null ? '—' : r.cpu.toFixed(1)} | ${r.cpuRatio == null ? '—' : r.cpuRatio.toFixed(2)} | ${r.hits == null ? '—' : `${r.hits} hits, ${r.misses} misses`} |`;
+      ? `| ${r.tool} | ${r.phase} | — | — | — | — | — | ${r.error} |`
+      : `| ${r.tool} | ${r.phase} | ${(r.ms / 1000).toFixed(1)} | ${r.ratio.toFixed(2)} | ${r.cpu == null ? '—' : r.cpu.toFixed(1)} | ${r.cpuRatio == null ? '—' : r.cpuRatio.toFixed(2)} | ${r.daemonCpu == null ? '—' : r.daemonCpu.toFixed(2)} | ${r.hits == null ? '—' : `${r.hits} hits, ${r.misses} misses`} |`;
   const meta = { cargo: rustc, jobs: o.jobs, reps: o.reps, cpus: os.cpus().length, sccache: tools.find((t) => t.name === 'sccache')?.version ?? null };
   const markdown = [
     `### Rust: clean \`cargo build\` of test-fixtures/rust-workspace (${meta.cargo}, -j${o.jobs}, median of ${o.reps})`,
     '',
-    '| tool | build | wall s | × plain | CPU s | CPU × plain | cache |',
-    '|---|---|---|---|---|---|---|',
+    '| tool | build | wall s | × plain | CPU s | CPU × plain | daemon CPU s | cache |',
+    '|---|---|---|---|---|---|---|---|',
     ...rows.map(fmt),
     '',
   ].join('\n');

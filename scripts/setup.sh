@@ -19,6 +19,8 @@ PACKAGES=(
   libc6-armhf-cross libstdc++6-armhf-cross libatomic1-armhf-cross
   redis-server memcached nginx libnginx-mod-http-dav-ext
   procps util-linux dpkg-dev xz-utils git ca-certificates acl e2fsprogs ccache
+  # The native client is linked against musl where musl-gcc builds for this machine (packages/core/native/README.md).
+  musl-tools
   # Debian's rustc 1.63, beside rustup's: the Rust job tests package a rustc that rustup does not manage.
   rustc
 )

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RepriseSandbox } from "../support/reprise-env.js";
@@ -29,6 +29,10 @@ describe("what a daemon works out once outlives it", () => {
     expect(detections).toContain('"family":"gcc"');
     const searches = readFileSync(join(sb.cacheDir, "include-searches.json"), "utf8");
     expect(searches).toContain("/usr/include");
+    // The headers' text digests (a silent compile), by content: written once, as a whole file renamed into place.
+    const texts = join(sb.cacheDir, "text-digests.json");
+    expect(readFileSync(texts, "utf8")).toContain('"format":"reprise-texts-1"');
+    const textsFile = statSync(texts).ino;
 
     // The next daemon: the same compiler identity (a.o is a direct hit), and a new source is stored and hit as before.
     await sb.zeroStats();
@@ -37,5 +41,8 @@ describe("what a daemon works out once outlives it", () => {
     const stats = await sb.stats();
     expect(stats.misses).toBe(1);
     expect(stats.hitsDirect).toBe(3);
+    // b.c read the same headers: the fresh daemon took their text digests from the file, so it had none to add.
+    expect((await sb.run(["--stop-server"], sb.root)).exitCode).toBe(0);
+    expect(statSync(texts).ino, "text-digests.json was not written again").toBe(textsFile);
   });
 });

@@ -17,6 +17,7 @@ import { hashBytes, InputStore } from "@reprise/core";
 import { DirectoryDigests, inspectLinker } from "@reprise/plugin-rustc";
 import { descriptorId, linkCapability, RUSTUP_LINUX_HOSTS, stdDigest } from "@reprise/plugin-rustup";
 import { farmAgent } from "../../packages/dist/src/http/client.js";
+import type { ChunkReader } from "../../packages/dist/src/http/dispatch-exchange.js";
 import { SchedulerClient } from "../../packages/dist/src/client/scheduler-client.js";
 import { runOnBuilder } from "../../packages/dist/src/client/builder-client.js";
 import type { WireJob } from "../../packages/dist/src/builder/job-message.js";
@@ -79,10 +80,9 @@ function elfMachines(archive: Buffer): Set<number> {
 
 async function onFarm(toolchainId: string, job: WireJob, requires?: string[]) {
   const alloc = await client.allocate(toolchainId, RUSTUP_LINUX_HOSTS.map((p) => ({ ...p })), 2000, { requires });
-  const whole = async (body: AsyncIterable<Buffer>) => {
+  const whole = (): ChunkReader<Buffer> => {
     const chunks: Buffer[] = [];
-    for await (const c of body) chunks.push(c);
-    return Buffer.concat(chunks);
+    return { push: (c) => void chunks.push(c), end: () => Buffer.concat(chunks), abort: () => undefined };
   };
   const ex = await runOnBuilder(alloc, { id: toolchainId }, job, inputs, client.dispatcher, 300_000, AbortSignal.timeout(300_000), whole);
   return { alloc, body: decodeJobResult(ex.result) };

@@ -16,6 +16,7 @@ import { writeFarmProject } from "../support/farm-project.js";
 import { maliciousArchives } from "../support/malicious-archives.js";
 import { makeCertificates } from "../../packages/dist/test/support/test-certificates.js";
 import { hostPlatform } from "../../packages/dist/src/platform.js";
+import { DIST_PROTOCOL_VERSION } from "../../packages/dist/src/protocol/common.js";
 
 /**
  * The build farm end to end, every part a real process on loopback: a
@@ -234,7 +235,7 @@ describe("build farm on loopback (scheduler, two bwrap builders, client daemon)"
     const alloc = async (token: string) =>
       request(`${sched.url}/v1/jobs/allocate`, {
         method: "POST",
-        headers: { authorization: `Bearer ${token}`, "x-reprise-dist-protocol": "2", "content-type": "application/json" },
+        headers: { authorization: `Bearer ${token}`, "x-reprise-dist-protocol": String(DIST_PROTOCOL_VERSION), "content-type": "application/json" },
         body: JSON.stringify({ toolchainId: "0".repeat(64), platforms: [{ arch: hostArch(), os: "linux" }] }),
       });
     expect((await alloc("not-the-token")).statusCode).toBe(401);
@@ -242,7 +243,7 @@ describe("build farm on loopback (scheduler, two bwrap builders, client daemon)"
     expect(ok.statusCode).toBe(200);
     const a = (await ok.body.json()) as { jobId: string; builderId: string; builderUrl: string; jobToken: string };
     const other = builders.find((b) => b.url !== a.builderUrl)!;
-    const run = (url: string, jobId: string, token: string | undefined, protocol = "2") =>
+    const run = (url: string, jobId: string, token: string | undefined, protocol = String(DIST_PROTOCOL_VERSION)) =>
       request(`${url}/v1/jobs/${jobId}/run`, {
         method: "POST",
         headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), "x-reprise-dist-protocol": protocol, "content-type": "application/json" },
@@ -255,7 +256,7 @@ describe("build farm on loopback (scheduler, two bwrap builders, client daemon)"
     // Each builder has its own key (HS256, derived): another builder's token does not even verify there.
     expect((await run(other.url, a.jobId, a.jobToken)).statusCode, "a job token is good at its own builder only").toBe(401);
     expect((await run(a.builderUrl, "another-job", a.jobToken)).statusCode, "and for its own job only").toBe(403);
-    const wrongVersion = await run(a.builderUrl, a.jobId, a.jobToken, "1");
+    const wrongVersion = await run(a.builderUrl, a.jobId, a.jobToken, "2");
     expect(wrongVersion.statusCode).toBe(400);
     expect(((await wrongVersion.body.json()) as { error: { code: string } }).error.code).toBe("protocol-version");
     // Past the token, a body that is no job is refused too.
@@ -264,7 +265,7 @@ describe("build farm on loopback (scheduler, two bwrap builders, client daemon)"
   });
 
   it("an allocation whose client never comes is freed within seconds; one whose client is at work is kept: heartbeats list the jobs builders heard of", async () => {
-    const headers = { authorization: `Bearer ${sched.clientToken}`, "x-reprise-dist-protocol": "2", "content-type": "application/json" };
+    const headers = { authorization: `Bearer ${sched.clientToken}`, "x-reprise-dist-protocol": String(DIST_PROTOCOL_VERSION), "content-type": "application/json" };
     const status = async () => {
       const r = await request(`${sched.url}/v1/status`, { headers });
       return (await r.body.json()) as { counters: Record<string, number> };
@@ -284,7 +285,7 @@ describe("build farm on loopback (scheduler, two bwrap builders, client daemon)"
     const upload = async () => {
       const put = await request(`${working.builderUrl}/v1/blobs/${hashBytes(blob)}`, {
         method: "PUT",
-        headers: { authorization: `Bearer ${working.jobToken}`, "x-reprise-dist-protocol": "2", "x-reprise-job-id": working.jobId, "content-type": "application/octet-stream" },
+        headers: { authorization: `Bearer ${working.jobToken}`, "x-reprise-dist-protocol": String(DIST_PROTOCOL_VERSION), "x-reprise-job-id": working.jobId, "content-type": "application/octet-stream" },
         body: blob,
       });
       await put.body.dump();
@@ -306,7 +307,7 @@ describe("build farm on loopback (scheduler, two bwrap builders, client daemon)"
     const allocate = async (toolchainId: string) => {
       const ok = await request(`${sched.url}/v1/jobs/allocate`, {
         method: "POST",
-        headers: { authorization: `Bearer ${sched.clientToken}`, "x-reprise-dist-protocol": "2", "content-type": "application/json" },
+        headers: { authorization: `Bearer ${sched.clientToken}`, "x-reprise-dist-protocol": String(DIST_PROTOCOL_VERSION), "content-type": "application/json" },
         body: JSON.stringify({ toolchainId, platforms: [{ arch: hostArch(), os: "linux" }] }),
       });
       expect(ok.statusCode).toBe(200);
@@ -315,7 +316,7 @@ describe("build farm on loopback (scheduler, two bwrap builders, client daemon)"
     const put = (a: { jobId: string; builderUrl: string; jobToken: string }, path: string, body: Buffer) =>
       request(`${a.builderUrl}${path}`, {
         method: "PUT",
-        headers: { authorization: `Bearer ${a.jobToken}`, "x-reprise-dist-protocol": "2", "x-reprise-job-id": a.jobId, "content-type": "application/octet-stream" },
+        headers: { authorization: `Bearer ${a.jobToken}`, "x-reprise-dist-protocol": String(DIST_PROTOCOL_VERSION), "x-reprise-job-id": a.jobId, "content-type": "application/octet-stream" },
         body,
       });
     const builderData = join(root, "builders");

@@ -1,7 +1,8 @@
 // The hit index after a build of files written just before it (a checkout,
 // a generated header, an edit saved right before `make`): the daemon cannot
 // vouch for a file read while its timestamp could still hide a same-tick
-// rewrite, so it reads it again once settled and writes the entry then. The
+// rewrite (racy-window.ts), so it reads it again once settled and writes the
+// entry then. The
 // next rebuild is answered by the native client, byte for byte a plain
 // compile's, without a daemon hit first. Entries it cannot write are counted
 // by reason in the stats.
@@ -80,7 +81,7 @@ describe("hit-index entries of files that were still settling", () => {
   it("a cold build of files written just before it: the next rebuild is the client's", async () => {
     const dir = join(sb.root, "fresh");
     const argv = ["gcc", "-Igen", "-c", "main.c", "-o", "main.o"];
-    // Written right before the build, as a generated header is: both are read while their timestamps are racy.
+    // Written right before the build, as a generated header is: both may be read while their timestamps are racy.
     write(join(dir, "gen/version.h"), "#define VERSION 7\n");
     write(join(dir, "main.c"), '#include "version.h"\nint version(void) { return VERSION; }\n');
     const before = entriesFor(dir);
@@ -93,7 +94,10 @@ describe("hit-index entries of files that were still settling", () => {
     expect(warm.byClient, `the rebuild is answered by the native client (skipped: ${JSON.stringify(warm.stats.hitIndexSkipped)})`).toBe(true);
     expect(warm.misses).toBe(0);
     await expectLikePlain(argv, dir, "main.o");
-    expect(warm.stats.hitIndexRetried).toBeGreaterThanOrEqual(1);
+    // Read again only when the daemon first read them within the racy window (10 ms past their change on a local file
+    // system that keeps nanoseconds, racy-window.ts): whether it did depends on the machine's speed. None was given up.
+    expect(warm.stats.hitIndexSkipped["source-not-settled"] ?? 0).toBe(0);
+    expect(warm.stats.hitIndexSkipped["header-not-settled"] ?? 0).toBe(0);
   }, 120_000);
 
   it("a daemon hit right after a header was rewritten with the same bytes: indexed once the header settled", async () => {

@@ -2,6 +2,7 @@
 import { request } from "undici";
 import type { RemoteCounters } from "../../packages/core/src/stats/stats.js";
 import type { RepriseSandbox, StatsJson } from "./reprise-env.js";
+import { DIST_PROTOCOL_VERSION } from "../../packages/dist/src/protocol/common.js";
 
 /** A scheduler a client can reach: its URL and a client token. */
 export interface FarmEndpoint {
@@ -31,7 +32,7 @@ export interface ListedBuilder {
 
 /** Every builder the scheduler lists in its status, all pools together. */
 export async function listedBuilders(farm: FarmEndpoint): Promise<ListedBuilder[]> {
-  const r = await request(`${farm.url}/v1/status`, { headers: { authorization: `Bearer ${farm.clientToken}`, "x-reprise-dist-protocol": "2" } });
+  const r = await request(`${farm.url}/v1/status`, { headers: { authorization: `Bearer ${farm.clientToken}`, "x-reprise-dist-protocol": String(DIST_PROTOCOL_VERSION) } });
   const body = (await r.body.json()) as { pools: { builders: ListedBuilder[] }[] };
   return body.pools.flatMap((p) => p.builders);
 }

@@ -78,7 +78,16 @@ try {
   done(1, `reprise: cannot build the native client: ${err.message}`);
 }
 
-const candidates = target ? [target.cc] : process.env.CC ? [process.env.CC] : ["cc", "gcc", "clang"];
+/**
+ * musl first where it builds for this machine (`musl-gcc`, Debian's musl-tools): glibc's start-up reads the CPU's cache
+ * layout with `cpuid`, which traps to the hypervisor on a VM, on every call; a static musl client costs about 0.8x the
+ * CPU and wall time of a static glibc one per hit (bench/results/2026-12-06-hit-fast.md). Tried quietly: when it is
+ * missing or fails, the next compiler builds the client as before.
+ */
+const MUSL = "musl-gcc";
+const muslBuildsHere = process.platform === "linux" && process.arch === "x64";
+const preferMusl = muslBuildsHere && !process.env.CC && (!target || target.id === "linux-x64");
+const candidates = [...(preferMusl ? [MUSL] : []), ...(target ? [target.cc] : process.env.CC ? [process.env.CC] : ["cc", "gcc", "clang"])];
 const flags = ["-std=c11", "-O2", "-Wall", "-Wextra", `-DREPRISE_VERSION=${cString(version)}`, `-DREPRISE_PROTOCOL=${protocol}`];
 // A prebuilt finds node on PATH; one built here runs the node that built it first.
 if (target) flags.push("-s");
@@ -96,6 +105,10 @@ for (const cc of candidates) {
   if (!r.error && r.status !== 0 && !target) r = spawnSync(cmd, [...ccArgs, ...flags, source, "-o", temp], { encoding: "utf8" });
   if (r.error && r.error.code === "ENOENT") {
     tried.push(cmd);
+    continue;
+  }
+  if ((r.status !== 0 || r.error) && cmd === MUSL && candidates.length > 1) {
+    rmSync(temp, { force: true });
     continue;
   }
   if (r.status !== 0 || r.error) {

@@ -1,7 +1,9 @@
 // The platforms that get a prebuilt native client, each in its own npm
 // package (@reprise/client-<id>) that npm installs only where `os` and `cpu`
-// match. The binaries are static (glibc's libc.a): they need no C library on
-// the target, so one package per CPU serves glibc and musl systems alike.
+// match. The binaries are static (musl's libc.a for linux-x64 when built on
+// an x86-64 machine with musl-gcc, glibc's libc.a otherwise): they need no C
+// library on the target, so one package per CPU serves glibc and musl
+// systems alike.
 
 /** @typedef {{ id: string, os: string, cpu: string, cc: string, emulator: string | null, describe: string }} NativeTarget */
 

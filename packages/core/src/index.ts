@@ -1,6 +1,6 @@
 export { Engine } from "./engine/engine.js";
 export type { ReprisePlugin, PluginModule } from "./engine/plugin.js";
-export type { EngineHooks, CompilerProbe, CompilerDetection, KeyContext, CallOutcome, AdaptOutputInput, DependencyListInput, TextDigestInput, TextDigestResult } from "./engine/hooks.js";
+export type { EngineHooks, CompilerProbe, CompilerDetection, KeyContext, CallOutcome, AdaptOutputInput, DependencyListInput, CompileReads, ReadIdentity, TextDigestInput, TextDigestResult } from "./engine/hooks.js";
 export type * from "./engine/types.js";
 export { KeyHasher, hashBytes, HASH_ALGORITHM } from "./hashing/key-hasher.js";
 export type { CacheStorage, StorageSettings, StorageUsage, StorageTimeouts, BlobKind, LevelStatsSnapshot } from "./storage/cache-storage.js";
@@ -27,7 +27,7 @@ export { buildJob, DEFAULT_LIMITS, DEP_FILE_ROLE, jobEnvironment, jobRefusal, ty
 export { HermeticCompiler, type HermeticOutcome, type ToolchainProvider, type HermeticWorkspace, type HermeticCompilerOptions } from "./hermetic/hermetic-compiler.js";
 export { InputStore, type InputStorePruneOptions } from "./hermetic/input-store.js";
 // Where a miss is compiled (`compileMiss`): hermetic mode's tap, and what a farm client needs to build jobs and write outputs.
-export type { MissContext, MissCompileResult, MissStats } from "./engine/hooks.js";
+export type { CompiledInputs, MissContext, MissCompileResult, MissStats } from "./engine/hooks.js";
 export { hermeticPlugin, HERMETIC_PLUGIN_NAME } from "./hermetic/hermetic-plugin.js";
 export { runCompiler, type CompilerRun } from "./engine/run-compiler.js";
 export { moveIntoPlace, tempBeside, writeOutputAtomically } from "./engine/write-output.js";

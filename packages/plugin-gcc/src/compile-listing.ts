@@ -1,6 +1,6 @@
 import { statSync } from "node:fs";
 import { resolve } from "node:path";
-import type { DependencyListInput, ParseInput } from "@reprise/core";
+import type { CompileReads, DependencyListInput, ParseInput, ReadIdentity } from "@reprise/core";
 import { parseDepFile } from "@reprise/core";
 import { readTraceLibrary } from "./read-trace.js";
 
@@ -17,6 +17,8 @@ import { readTraceLibrary } from "./read-trace.js";
  *    the `-MMD` file as well.)
  * Either list is checked against the user's dependency file before it is
  * used; when it cannot be (or is not complete), the engine scans as before.
+ * GCC's trace also gives each file's identity as cc1 read it, so it is
+ * loaded into every GCC miss, `-MD` ones too (see `listFromReadTrace`).
  */
 export type CompileListing = "read-trace" | "dependency-dot";
 
@@ -46,20 +48,64 @@ export function planListing(listing: CompileListing, input: ParseInput, args: re
   return { listFile, listEnv: { LD_PRELOAD: preload, REPRISE_READ_TRACE: listFile } };
 }
 
-/** `listDependencies` for GCC: the paths cc1 opened for reading, if the trace is whole and covers the user's dependency file. */
-export function listFromReadTrace(input: DependencyListInput): string[] | null {
+/**
+ * `listDependencies` for GCC, from a whole trace (cc1 exited normally):
+ *  - the identity cc1 took of each file it read (`#id` lines), except for a
+ *    path seen with two identities (it changed during the compile);
+ *  - the paths cc1 opened for reading, when the compile's own dependency file
+ *    is incomplete (`-MMD`: a scan would run) and the trace is complete and
+ *    covers that file. Otherwise the dependency file lists them (`-MD`, or
+ *    one the plugin added), or the scan runs.
+ * Runs on every GCC miss: plain string slicing, no per-line regex or number parsing.
+ */
+export function listFromReadTrace(input: DependencyListInput): CompileReads | null {
   const { listed, cwd } = input;
   if (listed === undefined) return null;
   const lines = listed.split("\n");
   if (lines.pop() !== "" || lines.pop() !== "#end") return null;
+  const wanted = input.invocation.dependencies.scanArgv !== undefined;
   const files = new Set<string>();
+  const identities = new Map<string, ReadIdentity>();
+  const changed: string[] = [];
+  let complete = true;
   for (const line of lines) {
-    // Another marker (a second cc1, "#incomplete") or a precompiled header read: the scan knows better.
-    if (line.startsWith("#") || line.endsWith(".gch") || line.endsWith(".pch")) return null;
-    if (!line || /^\/(proc|dev|sys)\//.test(line)) continue;
-    files.add(resolve(cwd, line));
+    const idEnd = line.startsWith("#id ") ? identityEnd(line) : -1;
+    // Another marker (a second cc1, "#incomplete"): the list is not whole; the identities still hold.
+    if (idEnd < 0 && line.startsWith("#")) {
+      complete = false;
+      continue;
+    }
+    const path = idEnd < 0 ? line : line.slice(idEnd + 1);
+    // A precompiled header read: the scan knows better.
+    if (path.endsWith(".gch") || path.endsWith(".pch")) complete = false;
+    if (!path || path.startsWith("/proc/") || path.startsWith("/dev/") || path.startsWith("/sys/")) continue;
+    const absolute = isNormalAbsolute(path) ? path : resolve(cwd, path);
+    if (wanted) files.add(absolute);
+    if (idEnd < 0) continue;
+    const identity = line.slice(4, idEnd);
+    const earlier = identities.get(absolute);
+    if (earlier !== undefined && earlier !== identity) changed.push(absolute);
+    identities.set(absolute, identity);
   }
-  return coversDependencyFile(input, files) ? [...files] : null;
+  for (const path of changed) identities.delete(path);
+  const list = wanted && complete && coversDependencyFile(input, files) ? [...files] : undefined;
+  return { ...(list ? { files: list } : {}), identities };
+}
+
+/** Where the five numbers of a `#id DEV INO SIZE MTIME_NS CTIME_NS PATH` line end (the space before the path); -1 if malformed. */
+function identityEnd(line: string): number {
+  let at = 3;
+  for (let field = 0; field < 5; field++) {
+    const next = line.indexOf(" ", at + 1);
+    if (next < 0 || next === at + 1) return -1;
+    at = next;
+  }
+  return at;
+}
+
+/** Already what `resolve` would give: absolute, no `.` or `..` segment, no doubled or trailing slash. */
+function isNormalAbsolute(path: string): boolean {
+  return path.startsWith("/") && !path.includes("/./") && !path.includes("/../") && !path.includes("//") && !path.endsWith("/.") && !path.endsWith("/..") && (path.length === 1 || !path.endsWith("/"));
 }
 
 /** `listDependencies` for clang: the nodes of cc1's `-dependency-dot` graph (absolute paths lose their leading `/` there). */

@@ -72,7 +72,8 @@ export function parseGccLikeArguments(input: ParseInput, dialect: GccLikeDialect
     preprocessDepFile = input.tempPath(".pp.d");
     preprocessArgv = [...preprocessBase, "-E", "-MD", "-MF", preprocessDepFile];
     dependencies = planDependencies(outputs.userDep, preprocessBase, compileArgv, input.tempPath, recorded);
-    if (dependencies.scanArgv) listing = listInCompile(dependencies, input, expanded.args, dialect, recorded);
+    // GCC's read trace also gives each file's identity as cc1 read it (the daemon then stats none): on every miss.
+    if (dependencies.scanArgv || dialect.compileListing === "read-trace") listing = listInCompile(dependencies, input, expanded.args, dialect, recorded);
   }
 
   const includeDirs = lexed.args.flatMap((a) =>
@@ -274,9 +275,11 @@ function planDependencies(
 }
 
 /**
- * Lets the compile list what it read itself (compile-listing.ts) where a
- * scan would run beside it; the scan stays as the fallback. Not when the
- * object records its command line and the listing needs added arguments.
+ * Lets the compile list what it read itself (compile-listing.ts): where a
+ * scan would run beside it, so that it need not (the scan stays as the
+ * fallback), and with GCC's read trace on every miss, for the identities.
+ * Not when the object records its command line and the listing needs added
+ * arguments.
  */
 function listInCompile(deps: DependencyDiscovery, input: ParseInput, args: readonly string[], dialect: GccLikeDialect, argvRecorded: boolean): ListingPlan | undefined {
   const plan = planListing(dialect.compileListing, input, args);

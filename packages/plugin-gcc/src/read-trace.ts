@@ -15,15 +15,15 @@ export function readTraceLibrary(): string | undefined {
 
 /**
  * Whether the read tracer works with this GCC driver: preloaded into a
- * syntax-only run of an empty file, cc1 must record what it opened and end
- * its trace, and the run must print nothing (ld.so complains on stderr about
+ * syntax-only run of an empty file, cc1 must record what it opened, with
+ * the file's identity, and end its trace, and the run must print nothing (ld.so complains on stderr about
  * a library it cannot load, e.g. for a compiler of another architecture run
  * through an emulator), and the library must lie where only this user or
  * root could have written it. Asked once per compiler, when it is detected.
  */
 export async function readTraceWorks(driver: string): Promise<boolean> {
   const library = readTraceLibrary();
-  // It runs inside every -MMD compile: never one another user could have written (as for plugin files).
+  // It runs inside every GCC miss: never one another user could have written (as for plugin files).
   if (!library || untrustedLocationReason(library) !== undefined) return false;
   const dir = mkdtempSync(join(tmpdir(), "reprise-read-trace-"));
   try {
@@ -36,7 +36,8 @@ export async function readTraceWorks(driver: string): Promise<boolean> {
     });
     if (!ran.ok || ran.stderr !== "" || !existsSync(trace)) return false;
     const lines = readFileSync(trace, "utf8").split("\n");
-    return lines.includes(source) && lines.at(-2) === "#end";
+    // The source with the identity cc1 took of it (an older library gave the bare path only).
+    return lines.some((l) => l.startsWith("#id ") && l.endsWith(` ${source}`)) && lines.at(-2) === "#end";
   } catch {
     return false;
   } finally {

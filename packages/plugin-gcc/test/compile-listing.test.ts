@@ -12,8 +12,10 @@ const engine = new Engine().use(gccPlugin);
 const CWD = "/work/proj";
 const MMD = ["-g", "-Iinc", "-c", "a.c", "-o", "a.o", "-MMD", "-MP"];
 
-function input(listed: string | undefined, depText: string | undefined, cwd = CWD): DependencyListInput {
-  const invocation = { sourceFile: `${cwd}/a.c`, dependencies: { depFile: `${cwd}/a.d` } } as unknown as CompileInvocation;
+/** A -MMD miss (its dependency file is incomplete: a scan stands by), or with `complete`, a -MD one. */
+function input(listed: string | undefined, depText: string | undefined, cwd = CWD, complete = false): DependencyListInput {
+  const dependencies = complete ? { depFile: `${cwd}/a.d` } : { depFile: `${cwd}/a.d`, scanArgv: ["gcc", "-M"], scanDepFile: `${cwd}/scan.d` };
+  const invocation = { sourceFile: `${cwd}/a.c`, dependencies } as unknown as CompileInvocation;
   return { invocation, cwd, listed, depText };
 }
 
@@ -33,12 +35,19 @@ describe("GCC: planning a -MMD miss with the read tracer", () => {
     expect(inv.jobArgv).toBeUndefined();
   });
 
-  it("not when detection found the tracer unusable with this compiler, nor when the caller traces already, nor without -MMD", () => {
+  it("not when detection found the tracer unusable with this compiler, nor when the caller traces already", () => {
     expect(gcc(MMD, {}, { cxx: false, readTrace: false }).dependencies.listFile).toBeUndefined();
     expect(gcc(MMD, { REPRISE_READ_TRACE: "/tmp/theirs" }).dependencies.listFile).toBeUndefined();
-    // -MD and no dependency option: the compile's own dependency file is complete.
-    expect(gcc(["-c", "a.c", "-MD"]).dependencies).toEqual({ depFile: `${CWD}/a.d` });
-    expect(gcc(["-c", "a.c"]).dependencies.listFile).toBeUndefined();
+  });
+
+  it("-MD and no dependency option: the dependency file is complete, and the tracer gives the files' identities", () => {
+    const md = gcc(["-c", "a.c", "-MD"]).dependencies;
+    expect(md).toMatchObject({ depFile: `${CWD}/a.d`, listFile: expect.stringMatching(/\.reads$/) as unknown, listEnv: { LD_PRELOAD: readTraceLibrary() } });
+    expect(md.scanArgv).toBeUndefined();
+    const none = gcc(["-c", "a.c"]);
+    expect(none.dependencies.listFile).toMatch(/\.reads$/);
+    expect(none.dependencies.depFileIsTemporary).toBe(true);
+    expect(gcc(["-c", "a.c", "-MD"], {}, { cxx: false, readTrace: false }).dependencies).toEqual({ depFile: `${CWD}/a.d` });
   });
 });
 
@@ -48,7 +57,27 @@ describe("reading the read trace", () => {
 
   it("every path cc1 opened for reading, once, absolute; devices and /proc left out", () => {
     const list = listFromReadTrace(input(trace("a.c", "/usr/include/stdio.h", "inc/x.h", "inc/x.h", "/dev/null", "/proc/self/maps", "a.c", "#end"), dep));
-    expect(list).toEqual([`${CWD}/a.c`, "/usr/include/stdio.h", `${CWD}/inc/x.h`]);
+    expect(list?.files).toEqual([`${CWD}/a.c`, "/usr/include/stdio.h", `${CWD}/inc/x.h`]);
+  });
+
+  it("the identity cc1 took of each file it read, by absolute path; none for a file seen with two", () => {
+    const reads = listFromReadTrace(
+      input(trace("#id 1 2 3 4 5 a.c", "#id 1 9 30 40 50 /usr/include/stdio.h", "#id 1 7 3 4 5 inc/x.h", "#id 1 7 3 4 6 ./inc/x.h", "/dev/null", "#end"), dep),
+    );
+    expect(reads?.files).toEqual([`${CWD}/a.c`, "/usr/include/stdio.h", `${CWD}/inc/x.h`]);
+    expect(reads?.identities).toEqual(new Map([[`${CWD}/a.c`, "1 2 3 4 5"], ["/usr/include/stdio.h", "1 9 30 40 50"]]));
+  });
+
+  it("a -MD miss gets the identities only (its own dependency file lists the files)", () => {
+    const reads = listFromReadTrace(input(trace("#id 1 2 3 4 5 a.c", "#id 1 7 3 4 5 inc/x.h", "#end"), dep, CWD, true));
+    expect(reads).toEqual({ identities: new Map([[`${CWD}/a.c`, "1 2 3 4 5"], [`${CWD}/inc/x.h`, "1 7 3 4 5"]]) });
+  });
+
+  it("a trace that cannot list every file still gives the identities it has; one cut short gives nothing", () => {
+    const reads = listFromReadTrace(input(trace("#id 1 2 3 4 5 a.c", "#incomplete", "#id 1 7 3 4 5 inc/x.h", "#end"), dep));
+    expect(reads?.files).toBeUndefined();
+    expect(reads?.identities?.size).toBe(2);
+    expect(listFromReadTrace(input(trace("#id 1 2 3 4 5 a.c", "#id 1 7 3 4 5 inc/x.h"), dep))).toBeNull();
   });
 
   it.each([
@@ -60,7 +89,7 @@ describe("reading the read trace", () => {
     ["without a file of the user's dependency file", trace("a.c", "/usr/include/stdio.h", "#end")],
     ["without the source", trace("inc/x.h", "#end")],
   ])("a trace %s gives no list (the engine scans)", (_what, listed) => {
-    expect(listFromReadTrace(input(listed, dep))).toBeNull();
+    expect(listFromReadTrace(input(listed, dep))?.files).toBeUndefined();
   });
 });
 

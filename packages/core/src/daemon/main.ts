@@ -3,8 +3,10 @@ import { join } from "node:path";
 import pLimit from "p-limit";
 import { CompileService } from "../engine/compile-service.js";
 import { PersistedDigests } from "../hashing/persisted-digests.js";
+import { PersistedTexts } from "../hashing/persisted-texts.js";
 import { rememberedDetections } from "../engine/compiler-detector.js";
 import { rememberedSearches } from "../engine/include-search.js";
+import { StampClock } from "../hashing/racy-window.js";
 import { FileHashCache } from "../hashing/file-hash-cache.js";
 import { SettingsLoader } from "../config/load-settings.js";
 import { Stats } from "../stats/stats.js";
@@ -65,10 +67,14 @@ async function startIn(runtime: string, env: NodeJS.ProcessEnv, cwd: string, loc
   const launcher = env.REPRISE_SPAWN_HELPER === "0" ? undefined : nativeClientPath();
   useSpawnHelper(launcher ? new SpawnHelper(launcher, tempDir, logger.child("launcher")) : undefined);
 
-  const hashes = new FileHashCache();
+  // Its clock stamps a file in the daemon's own directory (racy-window.ts), not in a shared /tmp.
+  const hashes = new FileHashCache(undefined, new StampClock(tempDir));
   // A fresh daemon must not hash a toolchain again: large files' hashes are kept in the cache directory.
   const persistedDigests = new PersistedDigests(settings.dir, (err) => logger.debug("file digests in %s: %s", settings.dir, err.message));
   hashes.persistLargeFiles(persistedDigests);
+  // Nor read every header through the plugin's lexer again: text digests are kept too, by content.
+  const persistedTexts = new PersistedTexts(settings.dir, (err) => logger.debug("text digests in %s: %s", settings.dir, err.message));
+  hashes.persistTexts(persistedTexts);
   const stats = new Stats(join(runtime, "stats.json"));
   // Each call runs through the engine of its own project's config, as of that call.
   // Nor probe its compilers again: what the plugins said about each is kept there too.
@@ -102,6 +108,7 @@ async function startIn(runtime: string, env: NodeJS.ProcessEnv, cwd: string, loc
     hitIndex,
     onStopped: () => {
       persistedDigests.flush();
+      persistedTexts.flush();
       detections.flush();
       includeSearches.flush();
       rmSync(tempDir, { recursive: true, force: true });

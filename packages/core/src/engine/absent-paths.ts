@@ -75,15 +75,18 @@ export function absentPaths(input: AbsentInput, list: Lister, memo?: AbsentMemo)
     if (names.get(name) !== "probe") names.set(name, kind);
   };
   const names = new Set<string>();
+  // Plain loops over prefixes made once: this runs for every file read times every search directory, on every miss.
+  const prefixes = chain.map((dir) => (dir === "/" ? dir : `${dir}/`));
   for (const file of closure) {
     if (file === input.source) continue;
-    chain.forEach((dir, k) => {
-      if (!file.startsWith(dir === "/" ? dir : `${dir}/`)) return;
-      const name = file.slice(dir === "/" ? 1 : dir.length + 1);
+    for (let k = 0; k < chain.length; k++) {
+      const prefix = prefixes[k]!;
+      if (!file.startsWith(prefix)) continue;
+      const name = file.slice(prefix.length);
       names.add(name);
       for (let j = 0; j < k; j++) add(chain[j]!, name, "include");
       for (const d of missing) add(d, name, "include");
-    });
+    }
   }
   const args = new Set(input.args.flatMap((a) => [a, a.replace(/^-include/, "")]));
   for (const name of names) if (args.has(name)) add(cwd, name, "include");

@@ -1,7 +1,7 @@
 import { AsyncSeriesBailHook, AsyncSeriesHook, AsyncParallelHook, HookMap, SyncBailHook } from "tapable";
 import type { CompileRequest, CompilerInfo, CompileInvocation, OutputSpec, ParseInput, ParseResult } from "./types.js";
 import type { KeyHasher } from "../hashing/key-hasher.js";
-import type { FileHashCache } from "../hashing/file-hash-cache.js";
+import type { FileDigest, FileHashCache } from "../hashing/file-hash-cache.js";
 import type { CacheStorage, StorageSettings } from "../storage/cache-storage.js";
 import type { Platform, ToolchainDescriptor, ToolchainSpec } from "../toolchain/types.js";
 import type { Sandbox, SandboxSettings } from "../sandbox/types.js";
@@ -172,6 +172,34 @@ export interface MissCompileResult {
   stdout: Buffer;
   stderr: Buffer;
   durationMs: number;
+  /**
+   * The digests of the files the compile read, when the tap knows the
+   * compile saw exactly these bytes (a job that carried them): the store
+   * records them in the manifest instead of taking each file's digest again
+   * (a stat per file). Optional; a file missing here is hashed as usual.
+   */
+  inputs?: CompiledInputs;
+  /**
+   * The bytes of the outputs the tap wrote, by role (as written): the store
+   * takes them instead of reading the files back. Optional; when a required
+   * output of `invocation.outputs` is missing here, the files are read.
+   */
+  outputs?: readonly { role: string; data: Buffer }[];
+}
+
+/** Digests a `compileMiss` tap took of the files its compile read (MissCompileResult.inputs). */
+export interface CompiledInputs {
+  /** The tokens the digests looked for: at least `MissContext.fileHashes.tokens` (else the store ignores them). */
+  tokens: readonly string[];
+  /** By absolute path: the content digest the compile read, as `FileHashCache.digest(path, tokens)` gives it. */
+  digests: ReadonlyMap<string, FileDigest>;
+  /**
+   * Where the job's list of files came from: `preprocessDeps`, the shared
+   * `dependencyScan`, or a scan of its own. The store records the digests
+   * under the compile's own dependency file, or under that same list only: a
+   * list made apart could miss a file an edit made the compile read.
+   */
+  listedBy: "preprocessing" | "dependency-scan" | "own";
 }
 
 /** A miss's compile is over: what `listDependencies` reads to say which files it read. */
@@ -182,6 +210,29 @@ export interface DependencyListInput {
   listed: string | undefined;
   /** The content of `dependencies.depFile` (the user's own, e.g. `-MMD`), when there is one. */
   depText: string | undefined;
+}
+
+/**
+ * A file's stat identity as the compile itself took it, from the open file
+ * it had just read (after reading it): device, inode, size, and mtime and
+ * ctime in nanoseconds, as `stat` gives them, in decimal, one space apart
+ * (`"2049 1835 4286 1700000000123456789 1700000000123456789"`). A string,
+ * compared as a whole: a miss reports hundreds of them.
+ */
+export type ReadIdentity = string;
+
+/** What a `listDependencies` tap may return besides a plain list of files. */
+export interface CompileReads {
+  /** Every file the compile read (absolute, the source included); absent: `dependencies.depFile` lists them, or `scanArgv` runs. */
+  files?: string[];
+  /**
+   * By absolute path, each file's identity as the compile saw it once it had
+   * read it (`ReadIdentity`). When the daemon holds a file's content under
+   * that identity, and the identity's timestamps are older than the
+   * compile's start, it needs no stat of its own. Omit a file whose
+   * identity the compile did not take itself, or saw change.
+   */
+  identities?: ReadonlyMap<string, ReadIdentity>;
 }
 
 /** A file read by a compile whose invocation names `textDigest`: its bytes, and the invocation's dialect. */
@@ -250,9 +301,11 @@ export function createHooks() {
      * Keyed by `CompilerInfo.family`. Bail: after a successful miss whose
      * invocation names `dependencies.listFile`, returns every file the
      * compile read (absolute paths, the source included), or null when it
-     * cannot tell: the engine then runs `dependencies.scanArgv`.
+     * cannot tell: the engine then runs `dependencies.scanArgv`. Or
+     * `CompileReads`: the list (optional) with the identity the compile
+     * took of each file it read, which spares the daemon a stat per file.
      */
-    listDependencies: new HookMap(() => new SyncBailHook<[DependencyListInput], string[] | null | undefined>(["input"])),
+    listDependencies: new HookMap(() => new SyncBailHook<[DependencyListInput], string[] | CompileReads | null | undefined>(["input"])),
     /**
      * Keyed by `CompilerInfo.family`. Bail: for a call whose invocation names
      * `textDigest`, a file it read as its outputs depend on it (two files with

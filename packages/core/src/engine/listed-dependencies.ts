@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import type { Engine } from "./engine.js";
 import type { CompileInvocation } from "./types.js";
+import type { ReadIdentity } from "./hooks.js";
 import { depTextOf } from "./dep-file.js";
 
 function readOrUndefined(path: string | undefined): string | undefined {
@@ -12,18 +13,31 @@ function readOrUndefined(path: string | undefined): string | undefined {
   }
 }
 
+/** What a miss's own compile told of the files it read. */
+export interface ListedReads {
+  /** Every file it read, as dependency text; undefined when the dependency file or a scan must tell. */
+  depText?: string;
+  /** The identity the compile took of each file it read, by absolute path. */
+  identities?: ReadonlyMap<string, ReadIdentity>;
+}
+
 /**
- * The files a successful miss read, as its own compile listed them in
- * `dependencies.listFile` (through the family's `listDependencies` hook), as
- * dependency text; null when the compile's list cannot tell (not written,
- * incomplete, no tap), and a separate scan must run.
+ * What a successful miss read, as its own compile listed it in
+ * `dependencies.listFile` (through the family's `listDependencies` hook):
+ * the files as dependency text, and their identities as the compile saw
+ * them. Null when the compile's list cannot tell (not written, incomplete,
+ * no tap); without `depText` a separate scan must run when there is one.
  */
-export function listedByCompile(engine: Engine, family: string, inv: CompileInvocation, cwd: string): string | null {
+export function listedByCompile(engine: Engine, family: string, inv: CompileInvocation, cwd: string): ListedReads | null {
   const deps = inv.dependencies;
   const hook = engine.hooks.listDependencies.get(family);
   if (!deps.listFile || !hook) return null;
   const listed = readOrUndefined(deps.listFile);
   const depText = readOrUndefined(deps.depFile);
-  const files = hook.call({ invocation: inv, cwd, listed, depText });
-  return files ? (depTextOf(files) ?? null) : null;
+  const reads = hook.call({ invocation: inv, cwd, listed, depText });
+  if (!reads) return null;
+  const files = Array.isArray(reads) ? reads : reads.files;
+  const text = files ? depTextOf(files) : undefined;
+  const identities = Array.isArray(reads) ? undefined : reads.identities;
+  return { ...(text !== undefined ? { depText: text } : {}), ...(identities ? { identities } : {}) };
 }

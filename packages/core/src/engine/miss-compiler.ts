@@ -1,6 +1,6 @@
 import type pLimit from "p-limit";
 import type { Engine } from "./engine.js";
-import type { MissContext } from "./hooks.js";
+import type { MissCompileResult, MissContext } from "./hooks.js";
 import type { CompileInvocation, CompileRequest, CompilerInfo } from "./types.js";
 import { runCompiler, type CompilerRun } from "./run-compiler.js";
 import type { Settings } from "../config/schema.js";
@@ -22,6 +22,9 @@ export interface MissToCompile {
   log?: Logger;
 }
 
+/** A miss's compile; `inputs` and `outputs` when a tap gives them (MissCompileResult). */
+export type MissRun = CompilerRun & Pick<MissCompileResult, "inputs" | "outputs">;
+
 /**
  * Where a miss is compiled: wherever a `compileMiss` tap takes it (a sandbox,
  * the farm), else a plain local run in a local slot. Only local work holds
@@ -39,7 +42,7 @@ export class MissCompiler {
     private readonly logger: Logger,
   ) {}
 
-  async compile(engine: Engine, miss: MissToCompile): Promise<CompilerRun> {
+  async compile(engine: Engine, miss: MissToCompile): Promise<MissRun> {
     const { request, invocation: inv } = miss;
     const limit = this.limit;
     let claimed = false;

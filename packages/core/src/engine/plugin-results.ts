@@ -145,8 +145,15 @@ const bytes = z.custom<Buffer>((v) => Buffer.isBuffer(v), { message: "must be a 
 /** What an `adaptOutput` tap returns: the output's bytes for this call, or null when it cannot adapt them. */
 export const adaptedOutputSchema = z.union([bytes, z.null()]);
 
-/** What a `listDependencies` tap returns: every file the compile read (absolute), or null when it cannot tell. */
-export const dependencyListSchema = z.union([z.array(absolutePath), z.null()]);
+/** Checked as a whole, not entry by entry (hundreds per miss): an identity that is wrong only fails to match. */
+const readIdentities = z.custom<ReadonlyMap<string, unknown>>((v) => v instanceof Map, { message: "must be a Map of path to identity" });
+
+/** What a `listDependencies` tap returns: every file the compile read (absolute), and/or their identities as read, or null when it cannot tell. */
+export const dependencyListSchema = z.union([
+  z.array(absolutePath),
+  z.object({ files: z.array(absolutePath).optional(), identities: readIdentities.optional() }).strict(),
+  z.null(),
+]);
 
 /** What a `textDigest` tap returns: the file's text as the compile reads it (null: only its exact bytes tell), and whether it brings in another file's bytes. */
 export const textDigestSchema = z.object({ text: z.union([bytes, z.null()]), embeds: z.boolean().optional() });
@@ -157,6 +164,8 @@ export const missCompileResultSchema = z.object({
   stdout: bytes,
   stderr: bytes,
   durationMs: z.number().finite().nonnegative(),
+  outputs: z.array(z.object({ role: z.string(), data: bytes })).optional(),
+  inputs: z.object({ tokens: z.array(z.string()), listedBy: z.enum(["preprocessing", "dependency-scan", "own"]), digests: z.custom<ReadonlyMap<string, unknown>>((v) => v instanceof Map, { message: "must be a Map of paths to digests" }) }).optional(),
 });
 
 /** The first problem of a failed check, as "field: message" (e.g. `invocation.keyEnv: expected array, received undefined`). */

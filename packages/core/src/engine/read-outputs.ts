@@ -10,9 +10,12 @@ export type ReadOutputs = { outputs: CacheEntry["outputs"]; paths: string[] } | 
  * rewrite them right after); `missing` names a required output that is not
  * there. An entry that will be stored raw (rlibs, programs) gets each output
  * read straight into the blob it will be stored as (`rawEntryInPlace`), so a
- * multi-MB output is allocated and copied once, not twice.
+ * multi-MB output is allocated and copied once, not twice. `copied`: an
+ * output the kernel already copied into the storage (copy-outputs.ts),
+ * listed with empty data.
  */
-export function readOutputs(specs: readonly OutputSpec[], stdout: Buffer, stderr: Buffer): ReadOutputs {
+export function readOutputs(specs: readonly OutputSpec[], stdout: Buffer, stderr: Buffer, copied?: OutputSpec): ReadOutputs {
+  if (copied) return readByPath(specs, copied);
   const opened: { spec: OutputSpec; fd: number; size: number }[] = [];
   try {
     for (const spec of specs) {
@@ -42,6 +45,28 @@ export function readOutputs(specs: readonly OutputSpec[], stdout: Buffer, stderr
   }
 }
 
+const NOT_READ = Buffer.alloc(0);
+
+/**
+ * The outputs a `compileMiss` tap gave with its result (MissCompileResult.outputs),
+ * in the order of `specs`; undefined when a required one is not among them
+ * (the files are read instead).
+ */
+export function givenOutputs(specs: readonly OutputSpec[], given: readonly { role: string; data: Buffer }[]): ReadOutputs | undefined {
+  const outputs: CacheEntry["outputs"] = [];
+  const paths: string[] = [];
+  for (const spec of specs) {
+    const data = given.find((g) => g.role === spec.role)?.data;
+    if (!data) {
+      if (spec.optional) continue;
+      return undefined;
+    }
+    outputs.push({ role: spec.role, data });
+    paths.push(spec.path);
+  }
+  return { outputs, paths };
+}
+
 function openOrUndefined(path: string): number | undefined {
   try {
     return openSync(path, "r");
@@ -61,10 +86,16 @@ function readExactly(fd: number, into: Buffer): boolean {
   return readSync(fd, Buffer.allocUnsafe(1), 0, 1, done) === 0;
 }
 
-function readByPath(specs: readonly OutputSpec[]): ReadOutputs {
+/** `copied`: an output already copied into the storage (copy-outputs.ts): not read, its data left empty. */
+function readByPath(specs: readonly OutputSpec[], copied?: OutputSpec): ReadOutputs {
   const outputs: CacheEntry["outputs"] = [];
   const paths: string[] = [];
   for (const spec of specs) {
+    if (spec === copied) {
+      outputs.push({ role: spec.role, data: NOT_READ });
+      paths.push(spec.path);
+      continue;
+    }
     let data: Buffer;
     try {
       data = readFileSync(spec.path);

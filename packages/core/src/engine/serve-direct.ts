@@ -8,6 +8,8 @@ import { parseDepFileWithEnv } from "./dep-file.js";
 import { directResultKey, findInManifest, matchManifestByText, recordInManifest, today, type TextMatch } from "./direct-mode.js";
 import { textReadingFor } from "./text-reading.js";
 import type { TextReading } from "../hashing/text-digest.js";
+import type { FileDigest } from "../hashing/file-hash-cache.js";
+import type { CompiledInputs, ReadIdentity } from "./hooks.js";
 import { pathSharing, type PathSharing, type ReplayedParts } from "./base-dirs.js";
 import { preprocessedFallbackKey } from "./preprocessor-fallback.js";
 import { changedSince, fallbackTiming, hashListed, laterCopy, sameHashes } from "./fallback-timing.js";
@@ -94,11 +96,13 @@ export async function serveDirectMode(d: ModeDeps, call: Call): Promise<CallResu
     return await d.misses.compileAndStore(
       call,
       manifestKey,
-      async (depText, compileStart, outputs, run) => {
+      async (depText, compileStart, outputs, run, identities) => {
         const stored = sharing?.stored({ outputs, stdout: run.stdout, stderr: run.stderr }) ?? { outputs, stdout: run.stdout, stderr: run.stderr };
         const silent = run.stdout.length === 0 && run.stderr.length === 0;
         // Text digests only for a silent compile: diagnostics quote source lines, comments included.
-        const made = await directEntry(d, direct, known?.text ?? depText, known?.since ?? compileStart, stored, silent);
+        // The lookup's preprocessing lists what was read: a tap's digests go with it only when its job was made from that list.
+        const given = known && run.inputs?.listedBy !== "preprocessing" ? undefined : run.inputs;
+        const made = await directEntry(d, direct, known?.text ?? depText, known?.since ?? compileStart, stored, silent, given, identities);
         if (made?.preprocessor) {
           // A file read probes through a macro: the next call uses preprocessor mode; keep the result where it looks.
           await recordInManifest(call.storage, manifestKey, made, d.manifests);
@@ -118,7 +122,8 @@ export async function serveDirectMode(d: ModeDeps, call: Call): Promise<CallResu
         };
         return { resultKey: made.resultKey, alsoUnder: fallback?.key, after, ...(sharing ? { stored: (parts) => sharing.stored(parts) } : {}) };
       },
-      { skipScan: known !== undefined, digestTokens: tokens, ...(claim ? { claim } : {}), ...(known ? { preprocessDeps: known.text } : {}) },
+      // Without baseDirs the plan never reads an output's bytes: the largest may be copied by the kernel.
+      { skipScan: known !== undefined, digestTokens: tokens, copyLargest: !sharing, ...(claim ? { claim } : {}), ...(known ? { preprocessDeps: known.text } : {}) },
     );
   } finally {
     // Stored or not, a sibling waiting for this miss may go on once the store is over.
@@ -142,9 +147,18 @@ export interface DirectCall {
  * The manifest entry (and its result key) of a compile that read what `depText` lists; undefined when it must not be recorded.
  * `replayed`: the outputs and the streams a hit replays, as stored (checked for where this checkout is).
  */
-async function directEntry(d: ModeDeps, dc: DirectCall, depText: string | undefined, since: number, replayed: ReplayedParts, silent: boolean): Promise<ManifestEntry | undefined> {
+async function directEntry(
+  d: ModeDeps,
+  dc: DirectCall,
+  depText: string | undefined,
+  since: number,
+  replayed: ReplayedParts,
+  silent: boolean,
+  given: CompiledInputs | undefined,
+  identities?: ReadonlyMap<string, ReadIdentity>,
+): Promise<ManifestEntry | undefined> {
   const { call, sharing } = dc;
-  const files = await collectIncludes(d, call, depText, since, dc.tokens, silent ? dc.reading : undefined);
+  const files = await collectIncludes(d, dc, depText, since, silent ? dc.reading : undefined, given, identities);
   if (!files) return undefined;
   const read = new Map([[call.inv.sourceFile, dc.sourceHash], ...files.list.map((f): [string, string] => [f.path, f.hash])]);
   const probing = new Set(files.probing);
@@ -200,7 +214,7 @@ function recordFallbackHit(d: ModeDeps, dc: DirectCall, fallbackKey: string, dep
     if (!served) return;
     const stored = dc.sharing?.stored(served) ?? served;
     // Served through the fallback: a silent entry.
-    const made = await directEntry(d, dc, depText, since, stored, true);
+    const made = await directEntry(d, dc, depText, since, stored, true, undefined);
     if (!made || made.preprocessor) return;
     await d.misses.writeEntry(call, made.resultKey, stored);
     await recordDirect(d, dc, made);
@@ -247,17 +261,27 @@ function recordTextHit(d: ModeDeps, dc: DirectCall, match: TextMatch): void {
 /**
  * The files the compile read, from its dependency file, with their hashes.
  * Undefined when direct mode must not record this compile: a file changed
- * since the compiler started, or one uses a time macro.
+ * since the compiler started, the source is not the one keyed, or a file
+ * uses a time macro. `identities`: what the compile saw of each file it
+ * read (`CompileReads`); a file whose content is remembered under that
+ * identity is not stat'ed again.
  */
 async function collectIncludes(
   d: ModeDeps,
-  call: Call,
+  dc: DirectCall,
   depText: string | undefined,
   compileStart: number,
-  tokens: string[],
   reading: TextReading | undefined,
+  given: CompiledInputs | undefined,
+  identities: ReadonlyMap<string, ReadIdentity> | undefined,
 ): Promise<{ list: ManifestEntry["files"]; dated: boolean; env: EnvDep[]; found: string[]; probing: string[] } | undefined> {
+  const { call, tokens } = dc;
   const deps = call.inv.dependencies;
+  const carried = givenDigests(dc, given);
+  if (carried === "other-source") {
+    d.logger.info("%s changed before its compile; not recording it for direct mode", call.inv.sourceFile);
+    return undefined;
+  }
   let paths: string[] = [];
   let env: EnvDep[] = [];
   if (!deps.none) {
@@ -271,15 +295,11 @@ async function collectIncludes(
   let dated = false;
   const probing: string[] = [];
   let embeds = false;
-  for (const path of [call.inv.sourceFile, ...paths]) {
+  for (const path of carried ? paths : [call.inv.sourceFile, ...paths]) {
     // The source's content is in the manifest key: only the files it reads are compared by text.
-    const found = await d.hashes.digestWithChangeTime(path, tokens, path === call.inv.sourceFile ? undefined : reading);
-    if (!found || changedSince(found, compileStart)) {
-      d.logger.info("%s changed during the compile of %s; not recording it for direct mode", path, basename(call.inv.sourceFile));
-      return undefined;
-    }
+    const digest = carriedDigest(d, carried, path, tokens, reading) ?? (await digestUnchanged(d, dc, path, compileStart, reading, identities?.get(path)));
+    if (!digest) return undefined;
     if (path === call.inv.sourceFile) continue;
-    const digest = found.digest;
     if (isUncacheable(call.inv, digest.tokens)) {
       d.stats.error("time-macro-in-header");
       return undefined;
@@ -293,4 +313,50 @@ async function collectIncludes(
   // A file that brings in another file's bytes (#embed): every file is compared by its content.
   const kept = embeds ? list.map(({ path, hash, size }) => ({ path, hash, size })) : list;
   return { list: kept, dated, env, found: [...seen], probing };
+}
+
+/** A file's digest, read here: undefined (with the reason logged) when it is gone or changed since the compile started. */
+async function digestUnchanged(
+  d: ModeDeps,
+  dc: DirectCall,
+  path: string,
+  compileStart: number,
+  reading: TextReading | undefined,
+  read: ReadIdentity | undefined,
+): Promise<FileDigest | undefined> {
+  const { call, tokens } = dc;
+  const readingOf = path === call.inv.sourceFile ? undefined : reading;
+  const found = (read && d.hashes.knownAsRead(path, read, tokens, readingOf)) || (await d.hashes.digestWithChangeTime(path, tokens, readingOf));
+  // The source changed between its hashing for the key and the compile: the entry would pair that key with other bytes.
+  if (!found || changedSince(found, compileStart) || (path === call.inv.sourceFile && found.digest.hash !== dc.sourceHash)) {
+    d.logger.info("%s changed during the compile of %s; not recording it for direct mode", path, basename(call.inv.sourceFile));
+    return undefined;
+  }
+  return found.digest;
+}
+
+/**
+ * The digests a `compileMiss` tap took of what its compile read, when they
+ * serve this call's store: taken with every token the store looks for, and
+ * of the source the key was made of ("other-source": the compile read
+ * another, so nothing may be recorded). Undefined: none to use.
+ */
+function givenDigests(dc: DirectCall, given: CompiledInputs | undefined): ReadonlyMap<string, FileDigest> | "other-source" | undefined {
+  if (!given || !dc.tokens.every((t) => given.tokens.includes(t))) return undefined;
+  const source = given.digests.get(dc.call.inv.sourceFile);
+  if (!source) return undefined;
+  return source.hash === dc.sourceHash ? given.digests : "other-source";
+}
+
+/**
+ * A digest the compile's tap took (the bytes the compile saw, whatever the
+ * file holds now), with the store's tokens only; with `reading`, only when
+ * the text of those bytes is known. Undefined: the store takes its own.
+ */
+function carriedDigest(d: ModeDeps, carried: ReadonlyMap<string, FileDigest> | undefined, path: string, tokens: readonly string[], reading: TextReading | undefined): FileDigest | undefined {
+  const digest = carried?.get(path);
+  if (!digest) return undefined;
+  const text = reading ? d.hashes.knownText(digest.hash, reading) : undefined;
+  if (reading && !text) return undefined;
+  return { hash: digest.hash, size: digest.size, tokens: digest.tokens.filter((t) => tokens.includes(t)), ...(text ? { text } : {}) };
 }

@@ -12,12 +12,9 @@ import type { Stats } from "../stats/stats.js";
 import type { Logger } from "../util/logger.js";
 import { CorruptEntryError } from "../util/errors.js";
 import { SETTLING_SKIPS, type DaemonHit, type RecordOutcome } from "../hit-index/hit-index.js";
-import { RACY_WINDOW_MS } from "../hashing/file-hash-cache.js";
 import { indexableHit, type HitFacts } from "../hit-index/indexable-hit.js";
 
 const RECENT_ENTRIES_BYTES = 64 * 1024 * 1024;
-/** How long after a refusal for a file still settling the entry is tried again (past the racy window, with a margin). */
-const SETTLE_RETRY_MS = RACY_WINDOW_MS + 250;
 
 /**
  * Remembered entries are kept per storage instance: what a project's own
@@ -43,6 +40,8 @@ export class HitServer {
    * a rebuild after `make clean` is then served without reading or inflating.
    */
   private readonly recent = new LRUCache<string, CacheEntry>({ maxSize: RECENT_ENTRIES_BYTES, sizeCalculation: entryBytes });
+  /** Entries stored by a kernel copy (copy-outputs.ts), so never in `recent`: read back once the daemon is idle, to index them. */
+  private readonly copiedLately = new LRUCache<string, true>({ max: 4096 });
   /** Index entries being tried again (see `index`), in turn. */
   private retries: Promise<void> = Promise.resolve();
   /** Source and result of each entry waiting for its second try. */
@@ -92,8 +91,24 @@ export class HitServer {
 
   /** After a miss was stored (or a fallback hit recorded for direct mode): indexes the entry as the hit the same call would now get. */
   indexStored(call: Call, resultKey: string, direct: HitFacts["direct"], options: { keepExisting?: boolean } = {}): void {
-    const stored = this.hitIndex && this.recent.get(recentKey(call.storage, resultKey));
-    if (!stored) return;
+    if (!this.hitIndex) return;
+    const key = recentKey(call.storage, resultKey);
+    const stored = this.recent.get(key);
+    if (stored) return this.indexEntry(call, resultKey, stored, direct, options);
+    // Stored by a kernel copy, its bytes never came through memory: read back now (an idle chore), which also keeps it in `recent`.
+    if (!this.copiedLately.delete(key)) return;
+    void this.readEntry(call.storage, resultKey, false).then(
+      (entry) => entry && this.indexEntry(call, resultKey, entry, direct, options),
+      (err: unknown) => this.logger.debug("hit index: could not read back %s: %s", resultKey, (err as Error).message),
+    );
+  }
+
+  /** A stored entry was written by a kernel copy rather than from memory (see `indexStored`). */
+  storedByCopy(storage: CacheStorage, resultKey: string): void {
+    if (this.hitIndex) this.copiedLately.set(recentKey(storage, resultKey), true);
+  }
+
+  private indexEntry(call: Call, resultKey: string, stored: CacheEntry, direct: HitFacts["direct"], options: { keepExisting?: boolean }): void {
     const adapt = outputAdapter(call.project.engine, call.compiler, call.inv);
     const byRole = new Map(stored.outputs.map((o) => [o.role, o.data]));
     const written: { path: string; data: Buffer; executable: boolean }[] = [];
@@ -119,8 +134,10 @@ export class HitServer {
    * Writes the index entry, or counts why not. A source or header read while
    * it was still changing (saved or generated just before the build) cannot
    * be vouched for by that read. Such files are read again at once (an idle
-   * chore runs after they settled), else once the racy window has passed,
-   * and the entry is tried again: the next build's call is still the client's.
+   * chore runs after they settled), else once their racy window has passed
+   * (racy-window.ts: tens of ms on a local file system that keeps
+   * nanoseconds, two seconds elsewhere), and the entry is tried again: the
+   * next build's call is still the client's.
    */
   private index(facts: HitFacts, compilerPath: string, options: { keepExisting?: boolean }, attempt = 0): void {
     const hit = indexableHit(facts);
@@ -147,7 +164,7 @@ export class HitServer {
       // One at a time: after a cold build of fresh files every miss's entry comes here, and none may crowd out a call.
       const queued = () => void (this.retries = this.retries.then(retry).catch(failed));
       if (attempt === 0) queued();
-      else setTimeout(queued, SETTLE_RETRY_MS).unref();
+      else setTimeout(queued, this.hashes.settleDelayMs(files)).unref();
       return;
     }
     this.logger.debug("hit index: not indexing %s (%s)", facts.inv.sourceFile, outcome);

@@ -3,12 +3,15 @@ import type pLimit from "p-limit";
 import type { Call, CallResult } from "./call.js";
 import type { CallOutcomes } from "./call-outcomes.js";
 import type { HitServer } from "./serve-hit.js";
-import { MissCompiler } from "./miss-compiler.js";
+import { MissCompiler, type MissRun } from "./miss-compiler.js";
 import { adaptsToItself, outputAdapter } from "./adapt-outputs.js";
 import { storeFallbackCopy } from "./preprocessor-fallback.js";
-import { listedByCompile } from "./listed-dependencies.js";
+import { listedByCompile, type ListedReads } from "./listed-dependencies.js";
+import type { ReadIdentity } from "./hooks.js";
 import { runCompiler, type CompilerRun } from "./run-compiler.js";
-import { readOutputs } from "./read-outputs.js";
+import { givenOutputs, readOutputs } from "./read-outputs.js";
+import { copyLargestOutput, type CopiedOutput } from "./copy-outputs.js";
+import { crc32OfFile, leadEntryTail } from "../storage/lead-entry.js";
 import { SharedScan } from "./shared-scan.js";
 import type { FileHashCache } from "../hashing/file-hash-cache.js";
 import type { ManifestEntry } from "../storage/codec.js";
@@ -26,13 +29,33 @@ export interface StorePlan {
   after?: () => Promise<void>;
 }
 
+/** A successful compile's outputs and what it read, taken before the answer. */
+interface Captured {
+  outputs: CacheEntry["outputs"];
+  depText: string | undefined;
+  identities: ReadonlyMap<string, ReadIdentity> | undefined;
+  /** The list came from the engine's own scan, not from the compile. */
+  fromScan: boolean;
+  /** The largest output, copied into the cache by the kernel (its bytes were not read). */
+  copied?: { index: number; staged: CopiedOutput["staged"] };
+}
+
 /** A key this call is compiling; see `MissStore.claim`. */
 export interface Claim {
   release(): void;
 }
 
-/** Decides, after the answer, where a successful compile is stored (undefined: not stored); `run` has the streams a hit would replay. */
-export type PlanStore = (depText: string | undefined, compileStart: number, outputs: CacheEntry["outputs"], run: CompilerRun) => Promise<StorePlan | undefined>;
+/**
+ * Decides, after the answer, where a successful compile is stored (undefined: not stored); `run` has the streams a hit
+ * would replay (`run.inputs`: digests a `compileMiss` tap took of what the compile read); `identities`, by path, what the compile itself saw of the files it read (`CompileReads`).
+ */
+export type PlanStore = (
+  depText: string | undefined,
+  compileStart: number,
+  outputs: CacheEntry["outputs"],
+  run: MissRun,
+  identities: ReadonlyMap<string, ReadIdentity> | undefined,
+) => Promise<StorePlan | undefined>;
 
 function readFileOrUndefined(path: string): Buffer | undefined {
   try {
@@ -85,15 +108,17 @@ export class MissStore {
    * compile reads, so neither `dependencies.scanArgv` nor `listFile` is used. `preprocessDeps`:
    * the dependency file of the lookup's own preprocessing, for a job builder. `digestTokens`: the
    * tokens the store looks for in the files the compile read (a job builder hashes with them too).
+   * `copyLargest`: the plan neither relocates outputs nor reads their bytes, so the largest may be
+   * copied into the storage by the kernel instead of read (copy-outputs.ts).
    */
   async compileAndStore(
     call: Call,
     pendingKey: string | undefined,
     plan: PlanStore,
-    options: { skipScan?: boolean; claim?: Claim; preprocessDeps?: string; digestTokens?: readonly string[] } = {},
+    options: { skipScan?: boolean; claim?: Claim; preprocessDeps?: string; digestTokens?: readonly string[]; copyLargest?: boolean } = {},
   ): Promise<CallResult> {
     try {
-      const result = await this.compileThenStore(call, pendingKey, plan, options.skipScan === true, options.preprocessDeps, options.digestTokens);
+      const result = await this.compileThenStore(call, pendingKey, plan, options.skipScan === true, options.preprocessDeps, options.digestTokens, options.copyLargest === true);
       const storing = pendingKey ? this.storing.get(pendingKey) : undefined;
       if (options.claim) void (storing ?? Promise.resolve()).finally(options.claim.release);
       return result;
@@ -125,12 +150,13 @@ export class MissStore {
     skipScan: boolean,
     preprocessDeps: string | undefined,
     digestTokens: readonly string[] | undefined,
+    copyLargest: boolean,
   ): Promise<CallResult> {
     const { inv, request } = call;
     const compileStart = Date.now();
     const deps = inv.dependencies;
-    let captured: { outputs: CacheEntry["outputs"]; depText: string | undefined } | undefined;
-    let run: CompilerRun;
+    let captured: Captured | undefined;
+    let run: MissRun;
     // The compile may list what it read itself (`listFile`): then the scan only runs when that list cannot tell.
     const fromCompile = !skipScan && deps.listFile !== undefined && call.project.engine.hooks.listDependencies.get(call.compiler.family) !== undefined;
     // One run for the engine and a tap that needs the list before compiling (a farm job's closure).
@@ -145,17 +171,17 @@ export class MissStore {
         await this.outcomes.finished(call, "compile-failed", run.exitCode, performance.now() - call.started);
         return { kind: "done", exitCode: run.exitCode, stdout: run.stdout, stderr: run.stderr };
       }
-      let listed: string | undefined;
+      let reads: ListedReads | undefined;
       if (fromCompile) {
-        listed = this.listedByCompile(call);
-        if (listed === undefined && scan) {
+        reads = this.listedByCompile(call);
+        if (reads?.depText === undefined && scan) {
           call.log.debug("%s: the compile did not list every file it read; scanning", inv.sourceFile);
           await scan();
         }
       }
-      if (listed !== undefined) this.stats.dependencyList("fromCompile");
+      if (reads?.depText !== undefined) this.stats.dependencyList("fromCompile");
       else if (scan) this.stats.dependencyList("scans");
-      captured = this.capture(call, listed, run);
+      captured = this.capture(call, reads, run, copyLargest);
     } finally {
       const temps = [deps.depFileIsTemporary ? deps.depFile : undefined, deps.scanDepFile, deps.listFile].filter((p): p is string => !!p);
       for (const p of temps) rmSync(p, { force: true });
@@ -165,13 +191,18 @@ export class MissStore {
     const result: CallResult = { kind: "done", exitCode: 0, stdout: run.stdout, stderr: run.stderr };
     const durationMs = performance.now() - call.started;
     const outputs = captured?.outputs;
+    // A tap's digests go with the list its job was made from, or with what the compile itself listed (MissCompileResult.inputs).
+    const listedByScan = captured?.fromScan === true;
+    if (run.inputs && listedByScan && run.inputs.listedBy !== "dependency-scan") run = { ...run, inputs: undefined };
     const storeLater = async () => {
       try {
-        const stored = outputs ? await plan(captured!.depText, compileStart, outputs, run) : undefined;
-        if (stored && outputs) await this.store(call, stored, outputs, run);
+        const stored = outputs ? await plan(captured!.depText, compileStart, outputs, run, captured!.identities) : undefined;
+        if (stored && outputs) await this.store(call, stored, outputs, run, captured!.copied);
       } catch (err) {
         this.logger.error("could not store result: %s", (err as Error).stack ?? err);
         this.stats.error("store-failed");
+      } finally {
+        captured?.copied?.staged.discard();
       }
       await this.outcomes.finished(call, "miss", 0, durationMs);
     };
@@ -180,7 +211,7 @@ export class MissStore {
   }
 
   /** What the compile listed it read (`listDependencies`); undefined when the scan must tell, also when the plugin failed. */
-  private listedByCompile(call: Call): string | undefined {
+  private listedByCompile(call: Call): ListedReads | undefined {
     try {
       return listedByCompile(call.project.engine, call.compiler.family, call.inv, call.request.cwd) ?? undefined;
     } catch (err) {
@@ -206,18 +237,30 @@ export class MissStore {
    * The compile's outputs and dependency file, read at once; undefined (not
    * cached) when a required output is missing.
    */
-  private capture(call: Call, listed: string | undefined, run: CompilerRun): { outputs: CacheEntry["outputs"]; depText: string | undefined } | undefined {
-    const read = readOutputs(call.inv.outputs, run.stdout, run.stderr);
+  private capture(call: Call, reads: ListedReads | undefined, run: MissRun, copyLargest: boolean): Captured | undefined {
+    const given = run.outputs && givenOutputs(call.inv.outputs, run.outputs);
+    // Outputs a tap gave are in memory already: nothing to copy.
+    const copy = copyLargest && !given ? copyLargestOutput(call.storage, call.inv.outputs) : undefined;
+    const read = given || readOutputs(call.inv.outputs, run.stdout, run.stderr, copy?.spec);
     if ("missing" in read) {
+      copy?.staged.discard();
       this.logger.warn("compile did not write %s (%s); not caching", read.missing.path, read.missing.role);
       return undefined;
     }
     const { outputs, paths } = read;
-    outputs.forEach((o, i) => this.hashes.rememberWritten(paths[i]!, o.data));
+    const copiedAt = copy ? paths.indexOf(copy.spec.path) : -1;
+    // The copied output's bytes were not read: a later digest of it reads the file.
+    outputs.forEach((o, i) => i !== copiedAt && this.hashes.rememberWritten(paths[i]!, o.data));
     const deps = call.inv.dependencies;
     const depPath = deps.none ? undefined : (deps.scanDepFile ?? deps.depFile);
-    const depText = listed ?? (depPath ? readFileOrUndefined(depPath)?.toString("utf8") : undefined);
-    return { outputs, depText };
+    const depText = reads?.depText ?? (depPath ? readFileOrUndefined(depPath)?.toString("utf8") : undefined);
+    return {
+      outputs,
+      depText,
+      identities: reads?.identities,
+      fromScan: reads?.depText === undefined && deps.scanDepFile !== undefined,
+      ...(copy ? { copied: { index: copiedAt, staged: copy.staged } } : {}),
+    };
   }
 
   /** Runs `work` after the answer; lookups of `key` wait for it, and `settle()` for all. */
@@ -233,7 +276,7 @@ export class MissStore {
   }
 
   /** The real compile of a miss: wherever a `compileMiss` tap takes it, else locally (see MissCompiler). */
-  private async compile(call: Call, preprocessDeps: string | undefined, scan: SharedScan | undefined, digestTokens: readonly string[] = []): Promise<CompilerRun> {
+  private async compile(call: Call, preprocessDeps: string | undefined, scan: SharedScan | undefined, digestTokens: readonly string[] = []): Promise<MissRun> {
     await call.project.prepareMiss?.(call.settings);
     const miss = {
       request: call.request,
@@ -265,7 +308,7 @@ export class MissStore {
     return blob;
   }
 
-  private async store(call: Call, plan: StorePlan, outputs: CacheEntry["outputs"], run: CompilerRun): Promise<void> {
+  private async store(call: Call, plan: StorePlan, outputs: CacheEntry["outputs"], run: CompilerRun, copied: Captured["copied"]): Promise<void> {
     if (!adaptsToItself(outputAdapter(call.project.engine, call.compiler, call.inv), call.inv.outputs, outputs)) {
       this.logger.warn("the plugin cannot lay out the outputs of %s again for another call; not caching", call.inv.sourceFile);
       this.stats.error("output-not-adaptable");
@@ -273,6 +316,11 @@ export class MissStore {
     }
     const { resultKey, alsoUnder, after } = plan;
     const written: CacheEntry = { outputs, stdout: run.stdout, stderr: run.stderr, exitCode: run.exitCode, compileMs: Math.round(run.durationMs), createdAt: Date.now() };
+    if (copied) {
+      await this.storeCopied(call, plan, written, copied);
+      if (after) await after();
+      return;
+    }
     const entry = plan.stored ? plan.stored(written) : written;
     const blob = await this.writeEntry(call, resultKey, entry);
     // The preprocessed text's key is not relative to a base directory: only bytes as written go there.
@@ -281,5 +329,22 @@ export class MissStore {
       await storeFallbackCopy(call.storage, alsoUnder, rekeyEntry(blob, resultKey, alsoUnder) ?? (await encodeEntry(entry, alsoUnder)));
     }
     if (after) await after();
+  }
+
+  /**
+   * Stores an entry whose largest output the kernel copied into the storage
+   * (entry format 4): its CRC is read back from that copy in small chunks,
+   * the rest of the entry appended. Not kept in memory (its bytes are not
+   * there: the hit index reads it back once the daemon is idle), nor copied
+   * under the fallback's key.
+   */
+  private async storeCopied(call: Call, plan: StorePlan, entry: CacheEntry, copied: NonNullable<Captured["copied"]>): Promise<void> {
+    if (plan.stored) throw new Error("codec bug: an output copied by the kernel cannot be relocated");
+    const { staged, index } = copied;
+    const crc = crc32OfFile(staged.path, staged.size);
+    if (crc === undefined) throw new Error(`the copy of ${entry.outputs[index]!.role} in the cache is shorter than ${staged.size} bytes`);
+    await staged.finish(plan.resultKey, leadEntryTail(entry, index, staged.size, crc, plan.resultKey));
+    this.hits.storedByCopy(call.storage, plan.resultKey);
+    if (plan.alsoUnder) call.log.debug("%s: not copied under the preprocessed text's key (a large output stored by the kernel)", call.inv.sourceFile);
   }
 }

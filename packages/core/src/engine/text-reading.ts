@@ -1,6 +1,7 @@
 import type { TextReading } from "../hashing/text-digest.js";
 import type { Engine } from "./engine.js";
 import type { CompileInvocation } from "./types.js";
+import { REPRISE_VERSION } from "../version.js";
 
 const readings = new WeakMap<Engine, Map<string, TextReading>>();
 
@@ -22,6 +23,8 @@ export function textReadingFor(engine: Engine, family: string, inv: CompileInvoc
   if (!reading) {
     reading = {
       id,
+      // A plugin's version is not known here: its name stands for it (as for kept compiler detections).
+      lastingId: JSON.stringify([REPRISE_VERSION, family, dialect, hook.taps.map((t) => t.name)]),
       read: (data) => {
         try {
           return hook.call({ data, dialect }) ?? { text: null };

@@ -4,6 +4,8 @@ import { LRUCache } from "lru-cache";
 import { hashBytes, StreamingHash } from "./key-hasher.js";
 import { PERSISTED_MIN_BYTES, type PersistedDigests } from "./persisted-digests.js";
 import { fileText, type FileText, type TextReading } from "./text-digest.js";
+import type { PersistedTexts } from "./persisted-texts.js";
+import { COARSE_WINDOW_MS, settledAt, settlesInMs, systemClock, timestampKind, type ChangeClock, type ReadMoment, type TimestampKind } from "./racy-window.js";
 
 export interface FileDigest {
   hash: string;
@@ -18,9 +20,10 @@ export interface FileDigest {
  * A file changed this recently (before the moment its content was read) may
  * change again within the same timestamp tick without its stat showing it
  * ("racy timestamps"). Two seconds covers coarse (1 s, 2 s) file systems and
- * the lag of the kernel's timestamp clock behind the wall clock.
+ * clocks we cannot read; files hashed here are judged by the finer rule of
+ * racy-window.ts where it holds.
  */
-export const RACY_WINDOW_MS = 2000;
+export const RACY_WINDOW_MS = COARSE_WINDOW_MS;
 
 /** A file as stat() sees it, to the nanosecond (what the native client compares). */
 export interface FileIdentity {
@@ -33,8 +36,8 @@ export interface FileIdentity {
 
 /**
  * Content hashes of files, remembered with their (device, inode, size, mtime, ctime)
- * so an unchanged header is hashed once per daemon lifetime. A file changed
- * within RACY_WINDOW_MS of the moment its content was read is never
+ * so an unchanged header is hashed once per daemon lifetime. A file that had
+ * not settled (racy-window.ts) at the moment its content was read is never
  * remembered: its stat may not yet tell a later change in the same timestamp
  * tick apart (ccache's "mtime race"). The moment is taken before the read,
  * never after it: a delay between reading and checking must not let content
@@ -49,11 +52,45 @@ export class FileHashCache {
   /** Bytes Reprise itself just wrote or read back, by path, until someone asks for their digest. */
   private readonly written = new LRUCache<string, Written>({ maxSize: WRITTEN_BYTES, sizeCalculation: (w) => Math.max(1, w.data.length) });
 
+  /** Text digests by reading and content hash: a file's text is a function of its bytes, whichever file held them. */
+  private readonly texts: LRUCache<string, FileText>;
+
   /** Where hashes of large files outlive the daemon (the cache directory); none by default. */
   private persisted: PersistedDigests | undefined;
 
-  constructor(maxEntries = 200_000, private readonly now: () => number = Date.now) {
+  private readonly clock: ChangeClock;
+
+  /** `clock`: the moments reads are judged from; a bare wall clock (tests) judges every file by the coarse rule alone. */
+  constructor(maxEntries = 200_000, clock: ChangeClock | (() => number) = systemClock) {
     this.cache = new LRUCache({ max: maxEntries });
+    this.texts = new LRUCache({ max: maxEntries });
+    this.clock = typeof clock === "function" ? { wallMs: clock, moment: () => ({ wallMs: clock(), kernelNs: undefined }) } : clock;
+  }
+
+  /**
+   * The text digest under `reading` of content whose digest is `hash`, when
+   * this cache has read such content for its text (of any file): for a
+   * digest taken elsewhere (a farm job's input), without a stat or a read.
+   */
+  knownText(hash: string, reading: TextReading): FileText | undefined {
+    const known = this.texts.get(`${reading.id}\0${hash}`);
+    if (known || reading.lastingId === undefined) return known;
+    const kept = this.keptTexts?.lookup(reading.lastingId, hash);
+    if (kept) this.texts.set(`${reading.id}\0${hash}`, kept);
+    return kept;
+  }
+
+  /** Where text digests outlive the daemon, by content (the cache directory); none by default. */
+  private keptTexts: PersistedTexts | undefined;
+
+  /** Keeps text digests across daemon restarts in `store`. */
+  persistTexts(store: PersistedTexts): void {
+    this.keptTexts = store;
+  }
+
+  /** The wall clock of this cache's moments (no stamp). */
+  private now(): number {
+    return this.clock.wallMs();
   }
 
   /** Keeps the hashes of large files (toolchains) across daemon restarts in `store`. */
@@ -71,7 +108,8 @@ export class FileHashCache {
    * rewrite of the same size within the same timestamp tick could pass.
    */
   rememberWritten(path: string, data: Buffer): void {
-    const knownAt = this.now();
+    // Only the wall clock: the write came before this moment, so a stamp now proves nothing about a rewrite since.
+    const knownAt: ReadMoment = { wallMs: this.now(), kernelNs: undefined };
     const st = statOrUndefined(path);
     if (!st || st.size !== BigInt(data.length)) return;
     this.cache.delete(cacheKey(path, []));
@@ -92,14 +130,14 @@ export class FileHashCache {
 
   /**
    * The remembered digest of `path` with the identity its content was read
-   * under, when that content was read at least RACY_WINDOW_MS after the file
-   * last changed: while the file keeps that identity it holds that content.
+   * under, when the file had settled when that content was read
+   * (racy-window.ts): while the file keeps that identity it holds that content.
    * Undefined otherwise (never hashed, or read while a same-tick change could
    * still pass unseen). Takes no stat: the identity is the digest's own.
    */
   vouched(path: string, tokens: readonly string[] = []): { digest: FileDigest; identity: FileIdentity } | undefined {
     const r = this.cache.get(cacheKey(path, tokens));
-    if (!r || !settled(r, r.knownAt)) return undefined;
+    if (!r || !settledAt(r, r.kind, r.knownAt)) return undefined;
     return { digest: r.digest, identity: { dev: r.dev, ino: r.ino, size: r.size, mtimeNs: r.mtimeNs, ctimeNs: r.ctimeNs } };
   }
 
@@ -117,6 +155,23 @@ export class FileHashCache {
     await this.digest(path, tokens);
   }
 
+  /**
+   * The digest of `path` as a compile read it, without a stat: `read` is the
+   * identity the compile took of the open file right after reading it
+   * (`identityText`'s form). When
+   * the content is remembered under that very identity, it is what the
+   * compile read, provided nothing changed the file in the same timestamp
+   * tick after the compile began: the caller checks `changedAt` against the
+   * compile's start, as for a stat of its own. Undefined when not remembered
+   * so (the caller hashes the file as usual).
+   */
+  knownAsRead(path: string, read: string, tokens: readonly string[] = [], reading?: TextReading): { digest: FileDigest; changedAt: number; coarse: boolean } | undefined {
+    const r = this.cache.get(cacheKey(path, tokens, reading));
+    if (!r || (r.text ??= identityText(r)) !== read) return undefined;
+    this.hits++;
+    return { digest: r.digest, changedAt: changedAtMs(r), coarse: coarseTimestamps(r) };
+  }
+
   private lookup(path: string, st: BigIntStats, tokens: readonly string[], reading?: TextReading): FileDigest | undefined {
     const r = this.cache.get(cacheKey(path, tokens, reading));
     if (r && sameIdentity(r, st)) return r.digest;
@@ -132,7 +187,7 @@ export class FileHashCache {
     }
     const digest: FileDigest = { hash: hashBytes(w.data), size: w.data.length, tokens: tokens.filter((t) => w.data.includes(t)) };
     // Known since it was written, which is usually within the racy window: vouched() will not vouch for it.
-    this.cache.set(cacheKey(path, tokens), { ...identityOf(st), knownAt: w.knownAt, digest });
+    this.cache.set(cacheKey(path, tokens), { ...identityOf(st), knownAt: w.knownAt, kind: "coarse", digest });
     if (tokens.length === 0) this.written.delete(path);
     return digest;
   }
@@ -179,12 +234,12 @@ export class FileHashCache {
       this.hits++;
       const digest: FileDigest = { hash: stored, size: Number(st.size), tokens: [] };
       // Persisted only once settled (see below): a file still of that identity has held that content since.
-      this.cache.set(cacheKey(path, tokens), { ...identityOf(st), knownAt: this.now(), digest });
+      this.cache.set(cacheKey(path, tokens), { ...identityOf(st), knownAt: { wallMs: this.now(), kernelNs: undefined }, kind: "coarse", digest });
       return digest;
     }
     this.misses++;
     // Before the read: what matters is how settled the file was when its bytes were taken, not when this code resumes.
-    const readAt = this.now();
+    const readAt = this.clock.moment();
     let digest: FileDigest;
     if (tokens.length === 0 && st.size >= PERSISTED_MIN_BYTES) {
       // A compiler binary is tens of MB: read in chunks, so the daemon's memory (and the cost of every fork it makes) does not grow by it.
@@ -194,21 +249,49 @@ export class FileHashCache {
     } else {
       const data = st.size <= SYNC_READ_MAX ? readWholeSync(path) : await readWhole(path);
       if (!data) return undefined;
-      digest = { hash: hashBytes(data), size: data.length, tokens: tokens.filter((t) => data.includes(t)), ...(reading ? { text: fileText(data, reading) } : {}) };
+      const hash = hashBytes(data);
+      digest = { hash, size: data.length, tokens: tokens.filter((t) => data.includes(t)), ...(reading ? { text: this.textOf(data, hash, reading) } : {}) };
     }
     const after = statOrUndefined(path);
     const unchanged = after !== undefined && sameIdentity(identityOf(st), after) && BigInt(digest.size) === st.size;
-    if (unchanged && settled(st, readAt)) {
-      this.cache.set(cacheKey(path, tokens, reading), { ...identityOf(st), knownAt: readAt, digest });
+    const kind = unchanged ? timestampKind(path, st.dev) : "coarse";
+    if (unchanged && settledAt(st, kind, readAt)) {
+      this.cache.set(cacheKey(path, tokens, reading), { ...identityOf(st), knownAt: readAt, kind, digest });
       // The content-only digest too: the hit index vouches for files by it (vouched()), and a lookup by content asks for it.
-      if (reading) this.cache.set(cacheKey(path, tokens), { ...identityOf(st), knownAt: readAt, digest: { hash: digest.hash, size: digest.size, tokens: digest.tokens } });
+      if (reading) this.cache.set(cacheKey(path, tokens), { ...identityOf(st), knownAt: readAt, kind, digest: { hash: digest.hash, size: digest.size, tokens: digest.tokens } });
       if (big) this.persisted!.remember(path, identityOf(st), digest.hash);
     }
     return digest;
   }
 
+  /**
+   * How long to wait before files that could not be vouched for may be read
+   * again and vouched for (the racy window of each, from its times now);
+   * 0 when all of them already are.
+   */
+  settleDelayMs(files: readonly { path: string; tokens: readonly string[] }[]): number {
+    let delay = 0;
+    const now = this.now();
+    for (const f of files) {
+      if (this.vouched(f.path, f.tokens)) continue;
+      const st = statOrUndefined(f.path);
+      if (st) delay = Math.max(delay, settlesInMs(st, timestampKind(f.path, st.dev), now));
+    }
+    return delay;
+  }
+
   clear(): void {
     this.cache.clear();
+  }
+
+  /** `data`'s text digest under `reading`: kept by content across daemons when the reading has a lasting id. */
+  private textOf(data: Buffer, hash: string, reading: TextReading): FileText {
+    const kept = this.knownText(hash, reading);
+    if (kept) return kept;
+    const text = fileText(data, reading);
+    this.texts.set(`${reading.id}\0${hash}`, text);
+    if (reading.lastingId !== undefined) this.keptTexts?.remember(reading.lastingId, hash, text);
+    return text;
   }
 }
 
@@ -224,8 +307,12 @@ function statOrUndefined(path: string): BigIntStats | undefined {
 
 interface Remembered extends FileIdentity {
   readonly digest: FileDigest;
-  /** The wall-clock time (ms) the content was known at: taken before it was read, or when Reprise wrote it. */
-  readonly knownAt: number;
+  /** `identityText` of it, once asked for. */
+  text?: string;
+  /** The moment the content was known at: taken before it was read, or when Reprise wrote it (wall clock only). */
+  readonly knownAt: ReadMoment;
+  /** The times its file system keeps (racy-window.ts). */
+  readonly kind: TimestampKind;
 }
 
 function cacheKey(path: string, tokens: readonly string[], reading?: TextReading): string {
@@ -238,11 +325,16 @@ const WRITTEN_BYTES = 256 * 1024 * 1024;
 
 interface Written extends FileIdentity {
   readonly data: Buffer;
-  readonly knownAt: number;
+  readonly knownAt: ReadMoment;
 }
 
 function identityOf(st: BigIntStats): FileIdentity {
   return { dev: st.dev, ino: st.ino, size: st.size, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs };
+}
+
+/** "DEV INO SIZE MTIME_NS CTIME_NS" in decimal: a compile's `ReadIdentity`. */
+export function identityText(id: FileIdentity): string {
+  return `${id.dev} ${id.ino} ${id.size} ${id.mtimeNs} ${id.ctimeNs}`;
 }
 
 function sameIdentity(a: FileIdentity, b: FileIdentity): boolean {
@@ -252,11 +344,6 @@ function sameIdentity(a: FileIdentity, b: FileIdentity): boolean {
 /** The later of mtime and ctime, in ms (ctime moves on every change, mtime can be set back). */
 function changedAtMs(id: FileIdentity): number {
   return Number(id.mtimeNs > id.ctimeNs ? id.mtimeNs : id.ctimeNs) / 1e6;
-}
-
-/** Whether a file with this identity, its content known at `knownAt`, had then changed long enough before for any later change to show in its stat. */
-function settled(id: FileIdentity, knownAt: number): boolean {
-  return knownAt - changedAtMs(id) > RACY_WINDOW_MS;
 }
 
 /** Whole-second timestamps: a file system that keeps no finer time (a change may carry a time up to a second earlier than it happened). */

@@ -7,6 +7,8 @@ import { StreamingHash } from "./key-hasher.js";
  */
 export interface TextReading {
   readonly id: string;
+  /** Names the reading across daemons (Reprise's version and the tapping plugins too): its digests may be kept on disk. */
+  readonly lastingId?: string;
   read(data: Buffer): { text: Buffer | null; embeds?: boolean };
 }
 

@@ -5,6 +5,7 @@ import type { ClosureScan, CompileInvocation, CompileRequest } from "../engine/t
 import { parseDepFileWithEnv } from "../engine/dep-file.js";
 import type { FileDigest, FileHashCache } from "../hashing/file-hash-cache.js";
 import type { CompileJob, JobLimits } from "../sandbox/types.js";
+import type { CompiledInputs } from "../engine/hooks.js";
 import { resolveHasIncludes } from "./has-include.js";
 import { hostContextFiles } from "./host-context.js";
 import { precompiledBeside } from "./precompiled-headers.js";
@@ -12,7 +13,7 @@ import { runScan } from "./run-scan.js";
 import type { InputStore } from "./input-store.js";
 
 /** A job, or why this call cannot be one (`reason` is counted in stats as a fallback). */
-export type JobPlan = { ok: true; job: CompileJob; closureFrom: ClosureSource } | { ok: false; reason: string; detail: string };
+export type JobPlan = { ok: true; job: CompileJob; closureFrom: ClosureSource; read: CompiledInputs } | { ok: false; reason: string; detail: string };
 
 /** Where a job's closure came from: the plugin's scan, the lookup's own preprocessing, or the call's dependency scan shared with the engine. */
 export type ClosureSource = "scan" | "preprocessing" | "dependency-scan";
@@ -154,6 +155,7 @@ export async function buildJob(
   for (const path of files) {
     const digest = digests.get(path) ?? (await hashes.digest(path, tokens));
     if (!digest) return fail("hermetic-input-unreadable", path);
+    digests.set(path, digest);
     if (!(await inputs.putFile(path, digest.hash))) return fail("hermetic-input-changed", path);
     // A plugin the compiler loads (-fplugin=) keeps its execute bit; headers never need one.
     const executable = extra.has(path) && (statSync(path).mode & 0o111) !== 0;
@@ -175,6 +177,8 @@ export async function buildJob(
     ok: true,
     job: { toolchainId, argv: [...argv], cwd: request.cwd, env, inputs: jobInputs, outputs, limits, ...(directories.length ? { directories } : {}) },
     closureFrom,
+    // The job carries these bytes (content-addressed): its compile reads exactly what they name (MissCompileResult.inputs).
+    read: { tokens, digests, listedBy: closureFrom === "scan" ? "own" : closureFrom },
   };
 }
 

@@ -2,6 +2,7 @@ import { mkdirSync, rmSync, statSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Engine } from "../engine/engine.js";
+import type { MissCompileResult } from "../engine/hooks.js";
 import type { CompileInvocation, CompileRequest, CompilerInfo } from "../engine/types.js";
 import { runCompiler, type CompilerRun } from "../engine/run-compiler.js";
 import { writeOutputAtomically } from "../engine/write-output.js";
@@ -51,7 +52,7 @@ export interface HermeticCompilerOptions {
  * The result of a hermetic compile: the run to report (`ok: true`), or why the
  * call must be compiled locally instead (`reason`, counted in stats).
  */
-export type HermeticOutcome = { ok: true; run: CompilerRun } | { ok: false; reason: string; detail: string };
+export type HermeticOutcome = { ok: true; run: CompilerRun & Pick<MissCompileResult, "inputs" | "outputs"> } | { ok: false; reason: string; detail: string };
 
 const PRUNE_EVERY_MS = 10 * 60_000;
 const INPUT_GRACE_MS = 30 * 60_000;
@@ -165,7 +166,7 @@ export class HermeticCompiler {
         if (data) writeOutputAtomically(out.path, data, executable);
       }
       this.o.stats?.hermeticCompile(sandbox.name);
-      return { ok: true, run: { exitCode: 0, stdout: result.stdout, stderr: result.stderr, durationMs } };
+      return { ok: true, run: { exitCode: 0, stdout: result.stdout, stderr: result.stderr, durationMs, inputs: plan.read, outputs: result.outputs } };
     } finally {
       toolchain.release?.();
       if (scratchDir) await rm(scratchDir, { recursive: true, force: true }).catch(() => {});

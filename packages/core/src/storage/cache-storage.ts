@@ -67,10 +67,31 @@ export interface CacheStorage {
    * one there (the hit index voids an entry whose result file is gone).
    */
   localFile?(kind: BlobKind, key: string): string | undefined;
+  /**
+   * For a storage that keeps blobs as files on this machine and writes them
+   * nowhere else: a new blob begun as a copy of the file `source`, made by the
+   * kernel (`fs.copyFile`: copy_file_range, a reflink where the file system
+   * shares blocks), so its bytes never pass through this process. Never a
+   * link to `source`: a later write to it leaves the copy as it was.
+   * Undefined when this storage cannot, or `source` changed while copied.
+   */
+  beginCopy?(kind: BlobKind, source: string): StagedBlob | undefined;
   /** Per-level counters, for a storage made of levels (see storage/levels/). */
   levelStats?(): LevelStatsSnapshot[];
   /** Sets per-level counters back to zero (`--zero-stats`). */
   resetLevelStats?(): void;
+}
+
+/** A blob begun by `beginCopy`: finished (stored under a key) or discarded, once. */
+export interface StagedBlob {
+  /** The private file holding the copy, to read (never to write). */
+  readonly path: string;
+  /** Bytes copied. */
+  readonly size: number;
+  /** Appends `tail` and stores the blob under `key`, atomically as `write` does. */
+  finish(key: string, tail: Buffer): Promise<void>;
+  /** Removes the copy. */
+  discard(): void;
 }
 
 /** Counters of one cache level since the daemon started (or `--zero-stats`). */

@@ -1,15 +1,17 @@
 import { randomBytes } from "node:crypto";
-import { closeSync, constants, fstatSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import { chmodSync, closeSync, constants, copyFileSync, fstatSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
 import { lstat, lutimes, readdir, rename, rm, unlink, writeFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { EntryKeyMismatchError, RepriseError } from "../util/errors.js";
 import { ensurePrivateCacheDir } from "./cache-root.js";
 import { silentLogger, type Logger } from "../util/logger.js";
-import type { BlobKind, CacheStorage, StorageSettings, StorageUsage } from "./cache-storage.js";
+import type { BlobKind, CacheStorage, StagedBlob, StorageSettings, StorageUsage } from "./cache-storage.js";
 
 const KINDS: readonly BlobKind[] = ["result", "manifest"];
 const KEY_PATTERN = /^[0-9a-f]{64}$/;
 const TEMP_PREFIX = ".tmp-";
+/** Where `beginCopy` makes its copies, beside the shard folders (never a shard: not two hex digits). */
+const STAGING_FOLDER = ".staging";
 const STALE_TEMP_MS = 60 * 60 * 1000;
 /** Eviction stops below this fraction of the limit, so it does not run again on the very next write. */
 const EVICT_TO = 0.9;
@@ -137,6 +139,61 @@ export class LocalDiskStorage implements CacheStorage {
     const size = data.length;
     const now = Date.now();
     this.withIndex(() => this.setEntry(rel, { size, lastUsed: now, diskMtime: now }));
+  }
+
+  beginCopy(kind: BlobKind, source: string): StagedBlob | undefined {
+    if (process.platform === "win32") return undefined;
+    const staging = `${relativePath(kind, "0".repeat(64)).split("/")[0]}/${STAGING_FOLDER}`;
+    const name = `${TEMP_PREFIX}copy.${process.pid}.${randomBytes(6).toString("hex")}`;
+    const temp = join(this.dir, staging, name);
+    try {
+      if (!ensurePrivateCacheDir(this.dir, true, true) || !this.verifyFolders(`${staging}/${name}`, true)) return undefined;
+      const before = statSync(source);
+      if (!before.isFile()) return undefined;
+      // EXCL: a new file, never one put there; FICLONE: a reflink where the file system can, else an in-kernel copy.
+      copyFileSync(source, temp, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
+      chmodSync(temp, 0o600);
+      const after = statSync(source);
+      const copied = statSync(temp).size;
+      if (after.ino !== before.ino || after.size !== before.size || after.mtimeMs !== before.mtimeMs || copied !== before.size) {
+        rmSync(temp, { force: true });
+        return undefined;
+      }
+      return this.staged(kind, temp, copied);
+    } catch (err) {
+      rmSync(temp, { force: true });
+      this.logger.debug("could not copy %s into %s: %s", source, this.dir, (err as Error).message);
+      return undefined;
+    }
+  }
+
+  private staged(kind: BlobKind, temp: string, size: number): StagedBlob {
+    let open = true;
+    const discard = () => {
+      if (open) rmSync(temp, { force: true });
+      open = false;
+    };
+    const finish = async (key: string, tail: Buffer) => {
+      if (!open) throw new Error(`cache copy ${temp} was already finished or discarded`);
+      const rel = relativePath(kind, key);
+      try {
+        const fd = openSync(temp, constants.O_WRONLY | constants.O_APPEND | constants.O_NOFOLLOW);
+        try {
+          for (let done = 0; done < tail.length; ) done += writeSync(fd, tail, done, tail.length - done);
+        } finally {
+          closeSync(fd);
+        }
+        ensurePrivateCacheDir(this.dir, true, true);
+        this.verifyFolders(rel, true);
+        renameSync(temp, join(this.dir, rel));
+        open = false;
+      } finally {
+        discard();
+      }
+      const now = Date.now();
+      this.withIndex(() => this.setEntry(rel, { size: size + tail.length, lastUsed: now, diskMtime: now }));
+    };
+    return { path: temp, size, finish, discard };
   }
 
   async remove(kind: BlobKind, key: string): Promise<void> {

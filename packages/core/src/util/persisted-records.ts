@@ -16,6 +16,8 @@ export interface PersistedRecordsOptions<T> {
   /** Whether a record read back has the expected shape (a damaged or foreign one is dropped). */
   valid: (value: unknown) => value is T;
   onError?: (err: Error) => void;
+  /** How long after a change the file is written (ms; default 200): changes within it share one write. */
+  saveDelayMs?: number;
 }
 
 /**
@@ -46,13 +48,13 @@ export class PersistedRecords<T> {
     entries.set(key, value);
     while (entries.size > this.o.maxEntries) entries.delete(entries.keys().next().value!);
     this.dirty = true;
-    this.saveTimer ??= setTimeout(() => this.flush(), 200).unref();
+    this.saveTimer ??= setTimeout(() => this.flush(), this.o.saveDelayMs ?? 200).unref();
   }
 
   delete(key: string): void {
     if (this.load().delete(key)) {
       this.dirty = true;
-      this.saveTimer ??= setTimeout(() => this.flush(), 200).unref();
+      this.saveTimer ??= setTimeout(() => this.flush(), this.o.saveDelayMs ?? 200).unref();
     }
   }
 

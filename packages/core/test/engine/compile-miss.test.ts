@@ -10,7 +10,7 @@ import { Engine } from "../../src/engine/engine.js";
 import type { MissCompileResult, MissContext } from "../../src/engine/hooks.js";
 import type { CompileInvocation, CompileRequest } from "../../src/engine/types.js";
 import { writeOutputAtomically } from "../../src/engine/write-output.js";
-import { FileHashCache } from "../../src/hashing/file-hash-cache.js";
+import { FileHashCache, type FileDigest } from "../../src/hashing/file-hash-cache.js";
 import { localStoragePlugin } from "../../src/storage/local-storage-plugin.js";
 import { StorageRegistry } from "../../src/storage/storage-registry.js";
 import { Stats } from "../../src/stats/stats.js";
@@ -197,6 +197,59 @@ describe("compileMiss", () => {
     expect(stats.snapshot().fallbacks).toEqual({ "compile-miss-plugin-error": 1 });
   });
 
+  describe("digests the tap took of what its compile read (MissCompileResult.inputs)", () => {
+    /** A tap that carries the source and a header as they are now, then (while "remote") sees the header edited. */
+    const carrying = (header: string, edit: string, sourceHash?: string) => async (ctx: MissContext) => {
+      const tokens = ctx.fileHashes!.tokens;
+      const digests = new Map<string, FileDigest>();
+      for (const path of [ctx.invocation.sourceFile, header]) digests.set(path, (await ctx.fileHashes!.cache.digest(path, tokens))!);
+      if (sourceHash) digests.set(ctx.invocation.sourceFile, { ...digests.get(ctx.invocation.sourceFile)!, hash: sourceHash });
+      writeFileSync(header, edit);
+      writeOutputAtomically(ctx.invocation.outputs[0]!.path, Buffer.from("remote\n"));
+      writeOutputAtomically(ctx.invocation.dependencies.depFile!, Buffer.from(`${ctx.invocation.outputs[0]!.path}: ${ctx.invocation.sourceFile} ${header}\n`));
+      return { exitCode: 0, stdout: Buffer.alloc(0), stderr: Buffer.alloc(0), durationMs: 5, inputs: { tokens: [...tokens], digests, listedBy: "own" as const } };
+    };
+
+    it("the store records the carried digests, not the files as they are after the compile", async () => {
+      const cache = join(tmp, "cache-carried");
+      const header = join(proj, "carried.h");
+      writeFileSync(header, "v1\n");
+      const { service, stats } = setup(carrying(header, "v2, edited while the job ran\n"));
+      expect((await service.run(request(cache))).kind).toBe("done");
+      await service.settle();
+      // Hashing the header itself, the store would see it changed during the compile and record nothing.
+      writeFileSync(header, "v1\n");
+      const again = await service.run(request(cache));
+      expect(again.kind).toBe("done");
+      expect(stats.snapshot()).toMatchObject({ misses: 1, hitsDirect: 1 });
+      rmSync(header);
+    });
+
+    it("digests of another source than the key's are not recorded", async () => {
+      const cache = join(tmp, "cache-other-source");
+      const header = join(proj, "other.h");
+      writeFileSync(header, "v1\n");
+      const { service, stats } = setup(carrying(header, "v1\n", "f".repeat(64)));
+      await service.run(request(cache));
+      await service.settle();
+      await service.run(request(cache));
+      await service.settle();
+      expect(stats.snapshot()).toMatchObject({ misses: 2, hitsDirect: 0 });
+      rmSync(header);
+    });
+  });
+
+  it("the store takes the outputs' bytes the tap gives (MissCompileResult.outputs) without reading the files back", async () => {
+    const cache = join(tmp, "cache-given-outputs");
+    // The file and the bytes given differ only so the test can tell which the store took; a real tap gives what it wrote.
+    const { service } = setup(async (ctx) => ({ ...remoteCompile(ctx, "on disk\n"), outputs: [{ role: "out", data: Buffer.from("given\n") }] }));
+    await service.run(request(cache));
+    await service.settle();
+    rmSync(join(proj, "a.out"));
+    await service.run(request(cache));
+    expect(readFileSync(join(proj, "a.out"), "utf8")).toBe("given\n");
+  });
+
   describe("a call with a dependency scan (gcc's -MMD)", () => {
     const scanSetup = (tap: (ctx: MissContext) => Promise<MissCompileResult | undefined>, exitCode = 0) => {
       const dir = mkdtempSync(join(tmp, "scan-"));
@@ -229,6 +282,30 @@ describe("compileMiss", () => {
       await service.settle();
       expect(runs()).toBe(1);
       expect(stats.snapshot().dependencyLists.sharedWithJob ?? 0).toBe(0);
+    });
+
+    it.each([
+      ["the list its job was made from (the shared scan): recorded", "dependency-scan" as const, { misses: 1, hitsDirect: 1 }],
+      ["a list made apart from its job: the store hashes the files itself, and an edit during the compile keeps the entry out", "own" as const, { misses: 2, hitsDirect: 0 }],
+    ])("a tap's carried digests go with %s", async (_what, listedBy, expected) => {
+      const header = join(proj, "scanned.h");
+      writeFileSync(header, "v1\n");
+      const cache = join(tmp, `cache-scan-${listedBy}`);
+      const { service, stats } = scanSetup(async (ctx) => {
+        if (listedBy === "dependency-scan") await ctx.dependencyScan?.();
+        const tokens = ctx.fileHashes!.tokens;
+        const digests = new Map<string, FileDigest>();
+        for (const path of [ctx.invocation.sourceFile, header]) digests.set(path, (await ctx.fileHashes!.cache.digest(path, tokens))!);
+        writeFileSync(header, "v2, edited while the job ran\n");
+        return { ...remoteCompile(ctx, "remote\n"), stdout: Buffer.alloc(0), inputs: { tokens: [...tokens], digests, listedBy } };
+      });
+      await service.run(request(cache));
+      await service.settle();
+      writeFileSync(header, "v1\n");
+      await service.run(request(cache));
+      await service.settle();
+      expect(stats.snapshot()).toMatchObject(expected);
+      rmSync(header);
     });
 
     it("a failing scan gives the tap no list", async () => {

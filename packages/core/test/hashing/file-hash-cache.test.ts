@@ -10,10 +10,10 @@ const dir = mkdtempSync(join(tmpdir(), "reprise-hash-cache-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("FileHashCache", () => {
-  it("rehashes a file younger than two seconds on every call, and remembers an older one", async () => {
+  it("rehashes a file younger than two seconds on every call, and remembers an older one (by the wall clock alone: racy-window.test.ts has the finer rule)", async () => {
     const f = join(dir, "young.h");
     writeFileSync(f, "int a;\n");
-    const cache = new FileHashCache();
+    const cache = new FileHashCache(1000, Date.now);
     await cache.digest(f);
     await cache.digest(f);
     expect(cache.misses).toBe(2);
@@ -154,5 +154,18 @@ describe("FileHashCache racy timestamps", () => {
     expect(edited?.text?.hash).toBe(first?.text?.hash);
     const none = await cache.digest(f, [], { id: "none", read: () => ({ text: null, embeds: true }) });
     expect(none?.text).toEqual({ hash: undefined, embeds: true });
+  });
+
+  it("knows a text digest by content (for digests taken elsewhere: a farm job's inputs), under the reading it was read with only", async () => {
+    const f = join(dir, "by-content.h");
+    writeFileSync(f, "int b; // note\n");
+    const reading = { id: "test\0c", read: (data: Buffer) => ({ text: Buffer.from(data.toString().replace(/\s*\/\/.*$/gm, "")) }) };
+    const cache = new FileHashCache(1000, () => Date.now() + 10_000);
+    const content = (await cache.digest(f))!;
+    expect(cache.knownText(content.hash, reading), "never read for its text").toBeUndefined();
+    const texted = await cache.digest(f, [], reading);
+    expect(cache.knownText(content.hash, reading)).toEqual(texted?.text);
+    expect(cache.knownText(content.hash, { ...reading, id: "test\0c++" })).toBeUndefined();
+    expect(cache.knownText(hashBytes(Buffer.from("other bytes")), reading)).toBeUndefined();
   });
 });

@@ -1,7 +1,7 @@
 // The native client against a scripted daemon: what it sends, how it relays
 // the answer, and where it falls back. The real daemon is in test/e2e/native-client.test.ts.
 import { createServer, type Server, type Socket } from "node:net";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { execa, execaSync } from "execa";
@@ -327,6 +327,30 @@ describe("native client build", () => {
     for (const cc of ["gcc", "clang"]) {
       const r = execaSync(cc, ["-std=c11", "-Wall", "-Wextra", "-Werror", "-O2", '-DREPRISE_VERSION="0"', "-DREPRISE_PROTOCOL=1", "-fsyntax-only", join(CORE, "native/reprise-native.c")], { reject: false });
       expect(r.exitCode, `${cc}: ${r.stderr}`).toBe(0);
+    }
+  });
+
+  it("links the client against musl on x86-64 (scripts/setup.sh installs musl-tools), and builds it with the next compiler when musl-gcc fails", async () => {
+    expect(process.platform === "linux" && process.arch === "x64", "this test runs on linux x64, where the client is built with musl-gcc").toBe(true);
+    const glibcMarker = /GNU C Library|glibc/;
+    const built = readFileSync(join(CORE, "dist/native/reprise-native")).toString("latin1");
+    expect(glibcMarker.test(built), "npm run build's client is linked against musl, not glibc").toBe(false);
+    const pkg = mkdtempSync(join(tmpdir(), "reprise-build-musl-"));
+    try {
+      for (const d of ["scripts", "src/protocol", "bin"]) mkdirSync(join(pkg, d), { recursive: true });
+      cpSync(join(CORE, "native"), join(pkg, "native"), { recursive: true });
+      cpSync(join(CORE, "scripts/build-native.mjs"), join(pkg, "scripts/build-native.mjs"));
+      cpSync(join(CORE, "scripts/native-targets.mjs"), join(pkg, "scripts/native-targets.mjs"));
+      cpSync(join(CORE, "src/version.ts"), join(pkg, "src/version.ts"));
+      cpSync(join(CORE, "src/protocol/frames.ts"), join(pkg, "src/protocol/frames.ts"));
+      // A musl-gcc that fails first on PATH: the build goes on with cc, as before.
+      writeFileSync(join(pkg, "bin/musl-gcc"), "#!/bin/sh\necho 'musl-gcc: broken on purpose' >&2\nexit 1\n", { mode: 0o755 });
+      const r = await execa(process.execPath, [join(pkg, "scripts/build-native.mjs")], { env: { PATH: `${join(pkg, "bin")}:${process.env.PATH}` }, reject: false });
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/built the native client .* with cc/);
+      expect(glibcMarker.test(readFileSync(join(pkg, "dist/native/reprise-native")).toString("latin1")), "the fallback is glibc's").toBe(true);
+    } finally {
+      rmSync(pkg, { recursive: true, force: true });
     }
   });
 

@@ -356,21 +356,35 @@ describe("manifest codec", () => {
     expect(await decodeManifest(body('{"entries":[{"files":[],"resultKey":"k","extra":1}]}'), K)).toEqual({ entries: [{ files: [], resultKey: "k" }] });
   });
 
-  it("format 4 keeps each file's text digest; format 3 manifests are still read, format 5 is outdated", async () => {
+  it("format 5 is written raw (CRC-32, no gzip) and keeps each file's text digest; gzipped formats 3 and 4 are still read, 6 is outdated", async () => {
     const withText: Manifest = { entries: [{ files: [{ path: "/src/a.h", hash: "a".repeat(64), size: 10, text: "e".repeat(64) }, { path: "/src/b.h", hash: "b".repeat(64), size: 1 }], resultKey: "c".repeat(64) }] };
     const blob = await encodeManifest(withText, K);
-    expect(blob.readUInt32BE(4)).toBe(4);
+    expect(blob.readUInt32BE(4)).toBe(5);
+    const json = JSON.stringify(withText);
+    expect(blob.subarray(44 + 4).toString("utf8")).toBe(json);
+    expect(blob.readUInt32BE(40)).toBe(crc32(blob.subarray(44)));
     expect(await decodeManifest(blob, K)).toEqual(withText);
-    const v3 = Buffer.from(blob);
-    v3.writeUInt32BE(3, 4);
-    expect(await decodeManifest(v3, K)).toEqual(withText);
-    const v5 = Buffer.from(blob);
-    v5.writeUInt32BE(5, 4);
-    await expect(decodeManifest(v5, K)).rejects.toThrow(/format version 5/);
-    const body = (json: string) => {
-      const b = Buffer.from(json);
+    const gzipped = (version: number) => frame("RPRm", Buffer.concat([u32(Buffer.byteLength(json)), Buffer.from(json)]), version);
+    expect(await decodeManifest(gzipped(4), K)).toEqual(withText);
+    expect(await decodeManifest(gzipped(3), K)).toEqual(withText);
+    const v6 = Buffer.from(blob);
+    v6.writeUInt32BE(6, 4);
+    await expect(decodeManifest(v6, K)).rejects.toThrow(/format version 6/);
+    const body = (text: string) => {
+      const b = Buffer.from(text);
       return frame("RPRm", Buffer.concat([u32(b.length), b]), 4);
     };
     await expectCorrupt(decodeManifest(body('{"entries":[{"files":[{"path":"a","hash":"b","size":1,"text":7}],"resultKey":"k"}]}'), K), /file 0/);
+  });
+
+  it("a raw manifest with any byte flipped, cut short or lengthened is refused", async () => {
+    const blob = await encodeManifest(manifest, K);
+    for (let i = 0; i < blob.length; i += 7) {
+      const flipped = Buffer.from(blob);
+      flipped[i]! ^= 0x01;
+      await expect(decodeManifest(flipped, K), `byte ${i}`).rejects.toThrow();
+    }
+    await expectCorrupt(decodeManifest(blob.subarray(0, blob.length - 1), K));
+    await expectCorrupt(decodeManifest(Buffer.concat([blob, Buffer.from(" ")]), K));
   });
 });

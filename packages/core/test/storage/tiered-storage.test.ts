@@ -138,3 +138,28 @@ describe("TieredStorage for direct mode's manifests", () => {
     expect((await b.read("manifest", KEY))?.equals(lower)).toBe(true);
   });
 });
+
+describe("TieredStorage.beginCopy (a miss's large output copied by the kernel)", () => {
+  const source = () => {
+    const file = join(mkdtempSync(join(tmpdir(), "reprise-tier-src-")), "lib.rlib");
+    writeFileSync(file, Buffer.alloc(64 * 1024, 7));
+    return file;
+  };
+
+  it("is offered when the local disk is the only writable level, and counts the store in its stats", async () => {
+    const a = disk();
+    const tiers = new TieredStorage([level(a, 0), level(disk(), 1, { readOnly: true, remote: true })], [], check, silentLogger);
+    const staged = tiers.beginCopy("result", source())!;
+    expect(staged.size).toBe(64 * 1024);
+    await staged.finish(KEY, Buffer.from("tail"));
+    expect((await a.read("result", KEY))!.length).toBe(64 * 1024 + 4);
+    expect(tiers.levelStats()[0]!.writes).toBe(1);
+    expect(tiers.levelStats()[0]!.bytesWritten).toBe(64 * 1024 + 4);
+  });
+
+  it("is not offered when another level must get the blob too, or the first level is read-only", () => {
+    expect(new TieredStorage([level(disk(), 0), level(disk(), 1, { remote: true })], [], check, silentLogger).beginCopy("result", source())).toBeUndefined();
+    expect(new TieredStorage([level(disk(), 0), level(disk(), 1)], [], check, silentLogger).beginCopy("result", source())).toBeUndefined();
+    expect(new TieredStorage([level(disk(), 0, { readOnly: true }), level(disk(), 1)], [], check, silentLogger).beginCopy("result", source())).toBeUndefined();
+  });
+});

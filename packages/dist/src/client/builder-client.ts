@@ -4,6 +4,7 @@ import type { Dispatcher } from "undici";
 import pLimit from "p-limit";
 import type { InputStore } from "@reprise/core";
 import { farmRequest, FarmRequestError, httpError } from "../http/client.js";
+import type { ChunkReader } from "../http/dispatch-exchange.js";
 import type { Allocation } from "./scheduler-client.js";
 import type { BuilderHoldings } from "./builder-holdings.js";
 import type { WireJob } from "../builder/job-message.js";
@@ -19,7 +20,7 @@ export interface RemoteToolchain {
 }
 
 export interface RunExchange<R> {
-  /** What `receive` made of the builder's result (protocol/job-result.ts) as it arrived. */
+  /** What `reader` made of the builder's result (protocol/job-result.ts) as it arrived. */
   result: R;
   roundTrips: number;
   bytesUploaded: number;
@@ -51,8 +52,8 @@ export async function runOnBuilder<R>(
   dispatcher: Dispatcher,
   timeoutMs: number,
   signal: AbortSignal,
-  /** Reads the result's bytes as they arrive (client/result-receiver.ts); throws FarmRequestError for garbage. */
-  receive: (body: AsyncIterable<Buffer>) => Promise<R>,
+  /** A reader of the result's bytes as they arrive (client/result-receiver.ts); it throws FarmRequestError for garbage. */
+  reader: () => ChunkReader<R>,
   onMissing?: (missing: { toolchain: boolean; blobs: string[] }) => void,
   holdings?: BuilderHoldings,
 ): Promise<RunExchange<R>> {
@@ -71,7 +72,7 @@ export async function runOnBuilder<R>(
       // Outputs and streams travel raw: what the job may write, its header, and room for an error answer.
       maxResponseBytes: job.limits.maxOutputBytes + JOB_RESULT_LIMIT_SLACK,
       binary: JOB_RESULT_CONTENT_TYPE,
-      receive,
+      reader,
       timeoutMs: left(),
       dispatcher,
       signal,

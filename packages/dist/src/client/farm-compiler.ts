@@ -23,7 +23,7 @@ import {
 import { farmAgent, farmRequest, FarmRequestError } from "../http/client.js";
 import { SchedulerClient, type Allocation } from "./scheduler-client.js";
 import { runOnBuilder, UploadError, type RemoteToolchain } from "./builder-client.js";
-import { receiveJobResult, type ReceivedResult } from "./result-receiver.js";
+import { JobResultReader, type ReceivedResult } from "./result-receiver.js";
 import { JOB_RESULT_LIMIT_SLACK } from "../protocol/job-result.js";
 import { jobToWire } from "../builder/job-message.js";
 import { EquivalentJobs, equivalentJob } from "./equivalent-job.js";
@@ -170,9 +170,11 @@ export class FarmCompiler {
     let bytesUploaded = 0;
     let lastFailure: NotOnFarm | undefined;
     let checked: ReceivedResult | undefined;
+    // Whether the job that ran carried the inputs as buildJob hashed them (not an equivalent toolchain's).
+    let carriedAsHashed = false;
     // Outputs are checked and written while they arrive, into temporary files until the result proves whole.
     const expected = job.outputs.map((o) => ({ ...o, executable: ctx.invocation.outputs.find((i) => i.role === o.role)?.executable === true }));
-    const receive = (body: AsyncIterable<Buffer>) => receiveJobResult(body, expected, job.limits.maxOutputBytes + JOB_RESULT_LIMIT_SLACK);
+    const reader = () => new JobResultReader(expected, job.limits.maxOutputBytes + JOB_RESULT_LIMIT_SLACK);
     for (let attempt = 0; attempt < 2 && !checked; attempt++) {
       let alloc: Allocation;
       try {
@@ -194,6 +196,7 @@ export class FarmCompiler {
       const equivalentId = alloc.toolchainId && alloc.toolchainId !== toolchain.id ? alloc.toolchainId : undefined;
       const alternative = alternatives.find((a) => a.id === equivalentId);
       let sent = equivalentId && portable ? await equivalentJob(job, equivalentId, portable, ws.inputs).catch(() => undefined) : job;
+      carriedAsHashed = sent === job && !alternative;
       if (!sent) {
         void scheduler.release(alloc.jobId); // never sent: its slot goes back now
         throw new NotOnFarm("dist-not-distributable-equivalent", `a file the job must carry to ${alloc.builderId} cannot be read`);
@@ -208,7 +211,7 @@ export class FarmCompiler {
         WAIT_REPORT_MS,
       );
       try {
-        const ex = await runOnBuilder(alloc, remoteToolchain, wire, ws.inputs, scheduler.dispatcher, dist.jobTimeoutMs, AbortSignal.timeout(dist.jobTimeoutMs), receive, (m) =>
+        const ex = await runOnBuilder(alloc, remoteToolchain, wire, ws.inputs, scheduler.dispatcher, dist.jobTimeoutMs, AbortSignal.timeout(dist.jobTimeoutMs), reader, (m) =>
           ctx.logger.debug("builder %s lacks %s%d input(s): %s", alloc.builderId, m.toolchain ? "the toolchain and " : "", m.blobs.length, m.blobs.slice(0, 20).join(" ")),
           this.holdings,
         );
@@ -234,7 +237,8 @@ export class FarmCompiler {
     }
     checked.commit();
     ctx.stats.remoteCompile("farm", { roundTripMs, bytesUploaded, roundTrips });
-    return { exitCode: 0, stdout: checked.stdout, stderr: checked.stderr, durationMs: roundTripMs };
+    // The builder compiled the bytes the job carried: the store records their digests without taking its own.
+    return { exitCode: 0, stdout: checked.stdout, stderr: checked.stderr, durationMs: roundTripMs, outputs: checked.outputs, ...(carriedAsHashed ? { inputs: plan.read } : {}) };
   }
 
   /**

@@ -10,6 +10,7 @@ import { readFileSync } from "node:fs";
 import { Agent, request, type Dispatcher } from "undici";
 import type { z } from "zod";
 import { DIST_PROTOCOL_VERSION, DEFAULT_JSON_BODY_LIMIT, ErrorBodySchema, PROTOCOL_HEADER } from "../protocol/common.js";
+import { dispatchExchange, type ChunkReader } from "./dispatch-exchange.js";
 
 /** Why an exchange failed, in the words stats and logs use. */
 export type FarmFailureKind = "unreachable" | "timeout" | "http" | "garbage";
@@ -78,6 +79,13 @@ export interface FarmCall {
    * it as a FarmRequestError "unreachable".
    */
   receive?: (body: AsyncIterable<Buffer>) => Promise<unknown>;
+  /**
+   * With `binary`, instead of `receive`: a 200 answer of that type goes to
+   * this reader chunk by chunk as undici hands them over, through its
+   * `dispatch` (no stream between: http/dispatch-exchange.ts); what `end`
+   * returns is the answer's `received`. A broken-off answer aborts it.
+   */
+  reader?: () => ChunkReader;
 }
 
 /** An answer: its status and parsed JSON body, or for a `binary` answer its raw bytes (or what `receive` made of them). */
@@ -103,6 +111,10 @@ export async function farmRequest(call: FarmCall): Promise<FarmAnswer> {
     body = call.raw;
   }
   const signal = call.signal ? AbortSignal.any([call.signal, AbortSignal.timeout(call.timeoutMs)]) : AbortSignal.timeout(call.timeoutMs);
+  const limit = call.maxResponseBytes ?? DEFAULT_JSON_BODY_LIMIT;
+  if (call.binary && call.reader && (body === undefined || typeof body === "string" || Buffer.isBuffer(body))) {
+    return dispatchExchange({ method: call.method, url: call.url, headers, body, timeoutMs: call.timeoutMs, signal, dispatcher: call.dispatcher, limit, binary: call.binary, reader: call.reader });
+  }
   let res: Dispatcher.ResponseData;
   try {
     res = await request(call.url, {
@@ -120,7 +132,6 @@ export async function farmRequest(call: FarmCall): Promise<FarmAnswer> {
     const why = timedOut ? `no answer within ${call.timeoutMs} ms` : `${e.code ?? e.name}: ${e.cause?.message ?? e.message}`;
     throw new FarmRequestError(timedOut ? "timeout" : "unreachable", `${call.method} ${call.url}: ${why}`);
   }
-  const limit = call.maxResponseBytes ?? DEFAULT_JSON_BODY_LIMIT;
   const declared = Number(res.headers["content-length"] ?? NaN);
   if (Number.isFinite(declared) && declared > limit) {
     res.body.destroy();

@@ -59,6 +59,9 @@ describe("receiveJobResult", () => {
     expect(r.stdout.length).toBe(0);
     expect(r.stderr.toString()).toBe("warning: x\n");
     expect(r.roles).toEqual(["object"]);
+    expect(r.outputs).toHaveLength(1);
+    expect(r.outputs[0]!.role).toBe("object");
+    expect(r.outputs[0]!.data.equals(obj)).toBe(true); // kept for the store, which then reads nothing back
     expect(r.runMs).toBe(12);
     expect(readFileSync(join(dir, "a.o"), "utf8")).toBe("old object"); // not before commit
     r.commit();
@@ -90,8 +93,8 @@ describe("receiveJobResult", () => {
     ["a header length past the end", () => wire(good()).subarray(0, 40), /inside its header|claims/],
     ["a truncated result (the object cut short)", () => wire(good()).subarray(0, wire(good()).length - 3), /cut short/],
     ["a result with bytes after its parts", () => Buffer.concat([wire(good()), Buffer.from("x")]), /bytes after its parts/],
-    ["a garbled object byte", () => flip(wire(good()), 2), /output \/.*\/a.o does not match its digest/],
-    ["a garbled stderr byte", () => flip(wire(good()), obj.length + 2), /stderr does not match its digest/],
+    ["a garbled object byte", () => flip(wire(good()), 2), /output \/.*\/a.o does not match its checksum/],
+    ["a garbled stderr byte", () => flip(wire(good()), obj.length + 2), /stderr does not match its checksum/],
     ["a header that is not JSON", () => Buffer.concat([Buffer.from([0, 0, 0, 3]), Buffer.from("{{{")]), /not JSON/],
     ["an output the job does not write", () => withHeader(wire(good()), (h) => (h.parts[2].path = "/etc/passwd")), /does not write/],
     ["an output twice", () => wire({ ...good(), outputs: [good().outputs[0]!, good().outputs[0]!] }), /twice/],

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Agent, request, type Dispatcher } from "undici";
 import { generateStaticToken } from "../../src/auth/access-token.js";
+import { DIST_PROTOCOL_VERSION } from "../../src/protocol/common.js";
 
 export const DIST_BIN = resolve(import.meta.dirname, "../../dist/bin/reprise-dist.js");
 
@@ -95,7 +96,7 @@ export async function farmRequest<T = any>(
   options: { token?: string; body?: unknown; protocol?: string | null; dispatcher?: Dispatcher; rawBody?: string | Buffer } = {},
 ): Promise<FarmResponse<T>> {
   const headers: Record<string, string> = { "content-type": "application/json" };
-  if (options.protocol !== null) headers["x-reprise-dist-protocol"] = options.protocol ?? "2";
+  if (options.protocol !== null) headers["x-reprise-dist-protocol"] = options.protocol ?? String(DIST_PROTOCOL_VERSION);
   if (options.token) headers.authorization = `Bearer ${options.token}`;
   const response = await request(`${baseUrl}${path}`, {
     method,
@@ -135,7 +136,7 @@ export function declareBody(baseUrl: string, path: string, token: string, conten
   const { hostname, port } = new URL(baseUrl);
   return new Promise((resolveStatus, reject) => {
     const socket = connect(Number(port), hostname, () => {
-      socket.write(`POST ${path} HTTP/1.1\r\nHost: ${hostname}\r\nAuthorization: Bearer ${token}\r\nX-Reprise-Dist-Protocol: 2\r\nContent-Type: application/json\r\nContent-Length: ${contentLength}\r\n\r\n`);
+      socket.write(`POST ${path} HTTP/1.1\r\nHost: ${hostname}\r\nAuthorization: Bearer ${token}\r\nX-Reprise-Dist-Protocol: ${DIST_PROTOCOL_VERSION}\r\nContent-Type: application/json\r\nContent-Length: ${contentLength}\r\n\r\n`);
     });
     let data = "";
     socket.setTimeout(10_000, () => reject(new Error("no answer before the body was sent")));

@@ -1,4 +1,4 @@
-import type { BlobKind, CacheStorage, LevelStatsSnapshot, StorageUsage } from "../cache-storage.js";
+import type { BlobKind, CacheStorage, LevelStatsSnapshot, StagedBlob, StorageUsage } from "../cache-storage.js";
 import type { Logger } from "../../util/logger.js";
 import type { GuardedLevel } from "./guarded-level.js";
 
@@ -99,6 +99,24 @@ export class TieredStorage implements CacheStorage {
       else writes.push(written);
     }
     await Promise.all(writes);
+  }
+
+  /** Only when the first level is the one writable level (a copy on disk serves no remote level), and can. */
+  beginCopy(kind: BlobKind, source: string): StagedBlob | undefined {
+    const first = this.levels[0];
+    if (!first || first.readOnly || first.remote || this.levels.some((l, i) => i > 0 && !l.readOnly)) return undefined;
+    const staged = first.storage.beginCopy?.(kind, source);
+    if (!staged) return undefined;
+    return {
+      path: staged.path,
+      size: staged.size,
+      discard: () => staged.discard(),
+      finish: async (key, tail) => {
+        await staged.finish(key, tail);
+        first.stats.count("writes");
+        first.stats.count("bytesWritten", staged.size + tail.length);
+      },
+    };
   }
 
   async remove(kind: BlobKind, key: string): Promise<void> {
