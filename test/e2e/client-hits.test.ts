@@ -1,7 +1,7 @@
 // Hits the native client answers itself from the daemon's hit index: byte
 // for byte the daemon's answer, and never once anything the hit was decided
 // on has changed (each case below fails if its check is removed).
-import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -93,6 +93,10 @@ describe("hits answered by the native client", () => {
     mkdirSync(join(w, "include"), { recursive: true });
     mkdirSync(join(w, "other"), { recursive: true });
     mkdirSync(join(w, "bin"), { recursive: true });
+    mkdirSync(join(w, "ccbin"), { recursive: true });
+    // A compiler of the test's own (a hard link to /usr/bin/gcc would move the system file's ctime for everyone).
+    writeFileSync(join(w, "ccbin/gcc"), '#!/bin/sh\nexec /usr/bin/gcc -O0 "$@"\n', { mode: 0o755 });
+    writeFileSync(join(w, "linked.c"), "int linked(int a) { return a * 3 + 1; }\n");
     writeFileSync(join(w, "include/config.h"), "#define ANSWER 42\n");
     writeFileSync(join(w, "other/config.h"), "#define ANSWER 43\n");
     writeFileSync(join(w, "hello.c"), '#include <stdio.h>\n#include "config.h"\nint main(void) { printf("%d\\n", ANSWER); return 0; }\n');
@@ -215,6 +219,34 @@ describe("hits answered by the native client", () => {
     const { byClient } = await answeredByClient(argv, env);
     expect(byClient).toBe(false);
     rmSync(join(w, "bin/gcc"));
+  });
+
+  it("still answers once a hard link to the compiler was made and removed, and never once the compiler is rewritten", async () => {
+    // Only the compiler's ctime moves (a farm builder laying out the host's toolchain, perf's build-id cache do this):
+    // its bytes are the same, so the client's answer is still the one a plain compile gives.
+    const argv = ["gcc", "-c", "linked.c", "-o", "linked.o"];
+    const compiler = join(w, "ccbin/gcc");
+    const env = { PATH: `${join(w, "ccbin")}:${process.env.PATH}` };
+    const ref = await plainOutputs(argv, ["linked.o"], env);
+    await warm(argv, env);
+    const ctime = statSync(compiler, { bigint: true }).ctimeNs;
+    linkSync(compiler, join(sb.root, "gcc-link"));
+    rmSync(join(sb.root, "gcc-link"));
+    expect(statSync(compiler, { bigint: true }).ctimeNs).not.toBe(ctime);
+    rmSync(join(w, "linked.o"));
+    const linked = await answeredByClient(argv, env);
+    expect(linked.r.exitCode).toBe(0);
+    expect(linked.byClient).toBe(true);
+    expectFilesLikePlain(["linked.o"], ref);
+    // Rewritten in place, same size and inode, other code generated: the daemon's answer, the new compiler's bytes.
+    writeFileSync(compiler, '#!/bin/sh\nexec /usr/bin/gcc -O1 "$@"\n');
+    const rewrittenRef = await plainOutputs(argv, ["linked.o"], env);
+    expect(rewrittenRef["linked.o"]!.equals(ref["linked.o"]!)).toBe(false);
+    rmSync(join(w, "linked.o"));
+    const rewritten = await answeredByClient(argv, env);
+    expect(rewritten.r.exitCode).toBe(0);
+    expect(rewritten.byClient).toBe(false);
+    expectFilesLikePlain(["linked.o"], rewrittenRef);
   });
 
   it("does not answer after the cache is cleared (-C)", async () => {

@@ -15,7 +15,7 @@
  * any doubt (a corrupt, foreign or stale entry, a changed file, a failed
  * write) leaves the call to the daemon.
  */
-#define INDEX_FORMAT 2
+#define INDEX_FORMAT 3
 #define INDEX_MAX_BYTES (16u * 1024u * 1024u)
 #define INDEX_MAX_OUTPUTS 64
 
@@ -137,6 +137,12 @@ static int watched_unchanged(struct cursor *c) {
       int64_t mtime = (int64_t)cur_uint(c, 8), ctime = (int64_t)cur_uint(c, 8);
       if (!found || S_ISDIR(st.st_mode) || (uint64_t)st.st_dev != dev || (uint64_t)st.st_ino != ino || (uint64_t)st.st_size != size ||
           ns_of(st.st_mtim) != mtime || ns_of(st.st_ctim) != ctime)
+        return 0;
+    } else if (kind == 'E') {
+      uint64_t dev = cur_uint(c, 8), ino = cur_uint(c, 8), size = cur_uint(c, 8);
+      int64_t mtime = (int64_t)cur_uint(c, 8);
+      if (!found || S_ISDIR(st.st_mode) || (uint64_t)st.st_dev != dev || (uint64_t)st.st_ino != ino || (uint64_t)st.st_size != size ||
+          ns_of(st.st_mtim) != mtime)
         return 0;
     } else if (kind == 'G') {
       if (!guard_holds(c, path, found, &st)) return 0;

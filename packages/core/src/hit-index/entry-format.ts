@@ -7,6 +7,9 @@
  *   version\0 | u32 n, request payload (n bytes) | result file\0 | stats line\0
  *   u32 watched, each: u8 kind, path\0, then
  *       'F' (a file as stat() sees it): u64 dev, ino, size, i64 mtime ns, ctime ns
+ *       'E' (the compiler executable the lookup found): u64 dev, ino, size,
+ *            i64 mtime ns; no ctime, which every hard link made to it or
+ *            removed moves (see watch-list.ts, watchCompilerLookup)
  *       'D' (a directory):              u64 dev, ino, u32 uid, u32 mode
  *       'A' (nothing there):            -
  *       'G' (a directory below which names must stay absent, see
@@ -18,11 +21,12 @@
  *   u32 n, stdout | u32 n, stderr | i32 exit code
  */
 export const INDEX_MAGIC = "RPXI";
-/** 2: 'G' items (absent-path guards). */
-export const INDEX_FORMAT = 2;
+/** 2: 'G' items (absent-path guards); 3: 'E' items (the compiler found, without ctime). */
+export const INDEX_FORMAT = 3;
 
 export type WatchItem =
   | { kind: "file"; path: string; dev: bigint; ino: bigint; size: bigint; mtimeNs: bigint; ctimeNs: bigint }
+  | { kind: "executable"; path: string; dev: bigint; ino: bigint; size: bigint; mtimeNs: bigint }
   | { kind: "dir"; path: string; dev: bigint; ino: bigint; uid: number; mode: number }
   | { kind: "absent"; path: string }
   | { kind: "guard"; path: string; dev: bigint; ino: bigint; mtimeNs: bigint; ctimeNs: bigint; names: readonly string[] };
@@ -49,7 +53,7 @@ export interface IndexEntry {
   exitCode: number;
 }
 
-const KIND_BYTE = { file: 0x46, dir: 0x44, absent: 0x41, guard: 0x47 } as const;
+const KIND_BYTE = { file: 0x46, executable: 0x45, dir: 0x44, absent: 0x41, guard: 0x47 } as const;
 
 /** Appends to one growing buffer: an entry watches hundreds of headers, and a Buffer per field cost more than the entry's write. */
 class Writer {
@@ -105,6 +109,7 @@ export function encodeIndexEntry(e: IndexEntry): Buffer {
   for (const item of e.watched) {
     w.u8(KIND_BYTE[item.kind]).str(item.path);
     if (item.kind === "file") w.u64(item.dev).u64(item.ino).u64(item.size).u64(item.mtimeNs).u64(item.ctimeNs);
+    else if (item.kind === "executable") w.u64(item.dev).u64(item.ino).u64(item.size).u64(item.mtimeNs);
     else if (item.kind === "dir") w.u64(item.dev).u64(item.ino).u32(item.uid).u32(item.mode);
     else if (item.kind === "guard") {
       w.u64(item.dev).u64(item.ino).u64(item.mtimeNs).u64(item.ctimeNs).u32(item.names.length);

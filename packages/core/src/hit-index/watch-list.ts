@@ -53,22 +53,40 @@ export function watchHashedFile(path: string, hash: string, tokens: readonly str
 }
 
 /**
+ * The compiler executable as found, by device, inode, size and mtime: it
+ * stands for its installation (the client watches none of the programs it
+ * runs, such as cc1), which an upgrade replaces (a new inode) or rewrites (a
+ * new mtime). Not by ctime: that moves whenever a hard link to the file is
+ * made or removed (a farm builder laying out the host's toolchain, perf's
+ * build-id cache), which voided every entry of that compiler at once.
+ */
+export function watchExecutable(path: string, sinceNs: bigint): WatchItem | undefined {
+  const st = statBig(path);
+  if (!st || st === "error" || st.isDirectory()) return undefined;
+  if (st.mtimeNs > sinceNs - RACY_WINDOW_NS) return undefined;
+  return { kind: "executable", path, dev: st.dev, ino: st.ino, size: st.size, mtimeNs: st.mtimeNs };
+}
+
+/**
  * Every place the compiler lookup looked (engine/find-executable.ts): a
  * compiler put earlier on PATH, or the one found replaced, voids the entry.
  */
 export function watchCompilerLookup(name: string, found: string, cwd: string, pathEnv: string | undefined, sinceNs: bigint): WatchItem[] | undefined {
   if (name.includes("/")) {
-    const item = watchPath(isAbsolute(name) ? name : resolve(cwd, name), sinceNs);
-    return item?.kind === "file" ? [item] : undefined;
+    const item = watchExecutable(isAbsolute(name) ? name : resolve(cwd, name), sinceNs);
+    return item ? [item] : undefined;
   }
   const items: WatchItem[] = [];
   for (const dir of (pathEnv ?? "").split(delimiter)) {
     if (!dir) continue;
     const candidate = join(resolve(cwd, dir), name);
+    if (candidate === found) {
+      const item = watchExecutable(candidate, sinceNs);
+      return item ? [...items, item] : undefined;
+    }
     const item = watchPath(candidate, sinceNs);
     if (!item) return undefined;
     items.push(item);
-    if (candidate === found) return item.kind === "file" ? items : undefined;
   }
   return undefined;
 }

@@ -26,7 +26,7 @@ describe("entry format", () => {
       request: Buffer.from("req"),
       resultFile: "/c/results/ab",
       statsLine: "c gcc 12",
-      watched: [{ kind: "absent", path: "/nope" }],
+      watched: [{ kind: "absent", path: "/nope" }, { kind: "executable", path: "/usr/bin/cc", dev: 1n, ino: 2n, size: 3n, mtimeNs: 4n }],
       outputs: [{ path: "/o/a.o", blob: "/c/hit-index/x", size: 3, executable: false }],
       stdout: Buffer.alloc(0),
       stderr: Buffer.from("warn"),
@@ -109,8 +109,23 @@ describe("watch list", () => {
     const items = watchCompilerLookup("cc9", join(b, "cc9"), root, `${a}::${b}`, nowNs() + RACY_WINDOW_NS + 1_000_000n);
     expect(items?.map((i) => [i.kind, i.path])).toEqual([
       ["absent", join(a, "cc9")],
-      ["file", join(b, "cc9")],
+      ["executable", join(b, "cc9")],
     ]);
+  });
+
+  it("watches the compiler found without its ctime: a hard link just made leaves it vouched for, a write just made does not", () => {
+    const dir = join(root, "bin-c");
+    mkdirSync(dir);
+    const cc = join(dir, "cc8");
+    writeFileSync(cc, "#!/bin/sh\n", { mode: 0o755 });
+    const old = new Date(Date.now() - 60_000);
+    // utimes moves the ctime to now, as a link made to the file does; the mtime is a minute old.
+    utimesSync(cc, old, old);
+    const st = statSync(cc, { bigint: true });
+    expect(watchCompilerLookup("cc8", cc, root, dir, nowNs())).toEqual([{ kind: "executable", path: cc, dev: st.dev, ino: st.ino, size: st.size, mtimeNs: st.mtimeNs }]);
+    expect(watchCompilerLookup(cc, cc, root, "", nowNs())?.[0]?.kind).toBe("executable");
+    writeFileSync(cc, "#!/bin/sh\n");
+    expect(watchCompilerLookup("cc8", cc, root, dir, nowNs())).toBeUndefined();
   });
 
   it("lists every config place from the cwd up, stopping at the config in use", () => {
