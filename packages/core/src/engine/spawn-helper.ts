@@ -1,8 +1,7 @@
-import { spawn, type ChildProcessByStdio } from "node:child_process";
 import { readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
-import type { Readable, Writable } from "node:stream";
 import type { Logger } from "../util/logger.js";
+import { HelperProcess, type HelperAnswer } from "../util/helper-process.js";
 import type { CompilerRun } from "./run-compiler.js";
 
 interface Pending {
@@ -15,8 +14,6 @@ interface Pending {
   retry: () => void;
 }
 
-const ANSWER = /^(\d+) ([xse]) (-?\d+)$/;
-
 /**
  * Compiles through `reprise-native --spawn-helper` (native/spawn-helper.inc.c):
  * fork() copies the caller's page tables, and the daemon's are large, so a
@@ -27,11 +24,10 @@ const ANSWER = /^(\d+) ([xse]) (-?\d+)$/;
  * again (the helper's children are killed with it).
  */
 export class SpawnHelper {
-  private child: ChildProcessByStdio<Writable, Readable, null> | undefined;
+  private child: HelperProcess | undefined;
   private broken = false;
   private nextId = 0;
   private readonly pending = new Map<string, Pending>();
-  private partial = "";
 
   constructor(
     private readonly executable: string,
@@ -63,20 +59,17 @@ export class SpawnHelper {
     const out = options.stdout === false ? "" : join(this.tempDir, `spawn-${id}.out`);
     const err = join(this.tempDir, `spawn-${id}.err`);
     const body = Buffer.from([id, options.lowPriority ? "l" : "-", cwd, out, err, String(argv.length), ...argv, String(vars.length), ...vars, ""].join("\0"));
-    const frame = Buffer.allocUnsafe(4 + body.length);
-    frame.writeUInt32LE(body.length, 0);
-    body.copy(frame, 4);
     return new Promise<CompilerRun>((resolve) => {
       const retry = () => void direct().then(resolve);
       this.pending.set(id, { argv, out, err, start: performance.now(), resolve: (run) => resolve(capOutput(run, argv, maxOutput)), retry });
-      child.stdin.write(frame);
+      child.send(body);
     });
   }
 
   /** Ends the helper once its commands are answered (it exits at the end of its input). */
   close(): void {
     this.broken = true;
-    this.child?.stdin.end();
+    this.child?.end();
   }
 
   /** The helper's process id while it runs. */
@@ -84,42 +77,28 @@ export class SpawnHelper {
     return this.broken ? undefined : this.child?.pid;
   }
 
-  private start(): ChildProcessByStdio<Writable, Readable, null> | undefined {
+  private start(): HelperProcess | undefined {
     try {
-      const child = spawn(this.executable, ["--spawn-helper"], { stdio: ["pipe", "pipe", "ignore"] });
-      child.stdout.setEncoding("latin1");
-      child.stdout.on("data", (chunk: string) => this.answers(chunk));
-      child.stdin.on("error", () => this.fail("its input closed"));
-      child.on("error", (e) => this.fail(e.message));
-      child.on("exit", (code, signal) => this.fail(`exited (${signal ?? code})`));
-      child.unref();
-      this.child = child;
-      return child;
+      this.child = new HelperProcess(this.executable, { answer: (a) => this.answered(a), failed: (why) => this.fail(why) });
+      return this.child;
     } catch (err) {
       this.fail((err as Error).message);
       return undefined;
     }
   }
 
-  private answers(chunk: string): void {
-    const lines = (this.partial + chunk).split("\n");
-    this.partial = lines.pop() ?? "";
-    for (const line of lines) {
-      const m = ANSWER.exec(line);
-      const pending = m && this.pending.get(m[1]!);
-      if (!m || !pending) {
-        this.fail(`unexpected answer ${JSON.stringify(line.slice(0, 80))}`);
-        return;
-      }
-      this.pending.delete(m[1]!);
-      pending.resolve(finished(pending, m[2] as "x" | "s" | "e", Number(m[3])));
-    }
+  private answered(a: HelperAnswer): boolean {
+    const pending = this.pending.get(a.id);
+    if (!pending) return false;
+    this.pending.delete(a.id);
+    pending.resolve(finished(pending, a.kind, a.value));
+    return true;
   }
 
   private fail(why: string): void {
     if (!this.broken || this.pending.size > 0) this.logger.warn("the compiler launcher stopped (%s); compilers are spawned by the daemon itself from now on", why);
     this.broken = true;
-    this.child?.kill("SIGKILL");
+    this.child?.kill();
     const pending = [...this.pending.values()];
     this.pending.clear();
     for (const p of pending) {

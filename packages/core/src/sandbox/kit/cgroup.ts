@@ -113,17 +113,9 @@ export class JobCgroup {
   /** Removes the job's cgroup directories, waiting briefly for killed processes to be reaped. */
   remove(): void {
     for (const d of this.dirs) {
-      for (let attempt = 0; attempt < 200; attempt++) {
-        try {
-          rmdirSync(d.dir);
-          break;
-        } catch (err) {
-          const code = (err as NodeJS.ErrnoException).code;
-          if (code === "ENOENT") break;
-          if (code !== "EBUSY" || attempt === 199) throw err;
-          if (attempt % 10 === 0) this.killAll();
-          Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
-        }
+      for (let attempt = 0; !removedOrGone(d.dir, attempt === 199); attempt++) {
+        if (attempt % 10 === 0) this.killAll();
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
       }
     }
   }
@@ -136,17 +128,9 @@ export class JobCgroup {
    */
   async removeWhenGone(): Promise<void> {
     for (const d of this.dirs) {
-      for (let attempt = 0; ; attempt++) {
-        try {
-          rmdirSync(d.dir);
-          break;
-        } catch (err) {
-          const code = (err as NodeJS.ErrnoException).code;
-          if (code === "ENOENT") break;
-          if (code !== "EBUSY" || attempt === REMOVE_ATTEMPTS - 1) throw err;
-          if (attempt % 10 === 3) this.killAll();
-          await new Promise((resolve) => setTimeout(resolve, Math.min(1 << attempt, 10)));
-        }
+      for (let attempt = 0; !removedOrGone(d.dir, attempt === REMOVE_ATTEMPTS - 1); attempt++) {
+        if (attempt % 10 === 3) this.killAll();
+        await new Promise((resolve) => setTimeout(resolve, Math.min(1 << attempt, 10)));
       }
     }
   }
@@ -368,5 +352,18 @@ function tryWrite(file: string, text: string): void {
     writeFileSync(file, text);
   } catch {
     // the cgroup is gone already
+  }
+}
+
+/** Removes a cgroup directory: true once it is gone, false while processes still leave it (EBUSY); throws on anything else, or when busy on the `last` try. */
+function removedOrGone(dir: string, last: boolean): boolean {
+  try {
+    rmdirSync(dir);
+    return true;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return true;
+    if (code !== "EBUSY" || last) throw err;
+    return false;
   }
 }

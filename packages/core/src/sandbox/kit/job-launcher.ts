@@ -1,8 +1,6 @@
-import { spawn, type ChildProcessByStdio } from "node:child_process";
-import type { Socket } from "node:net";
-import type { Readable, Writable } from "node:stream";
 import { nativeClientPath } from "../../client/native-client-path.js";
 import { Logger, parseLogLevel, stderrSink } from "../../util/logger.js";
+import { HelperProcess, type HelperAnswer } from "../../util/helper-process.js";
 
 /** A job command for the launcher: its streams go to files, and it joins its cgroups and takes its rlimits before its exec. */
 export interface LaunchRequest {
@@ -41,7 +39,6 @@ interface Pending {
   reject: (err: Error) => void;
 }
 
-const ANSWER = /^(\d+) ([xse]) (-?\d+)$/;
 /** How many times a helper that died is replaced before jobs are spawned from Node for good. */
 const MAX_RESTARTS = 3;
 /** The native helper's limit on cgroup.procs files per command. */
@@ -63,11 +60,10 @@ const MAX_CGROUP_FILES = 16;
  */
 export class JobLauncher {
   private static instance: JobLauncher | undefined;
-  private child: ChildProcessByStdio<Writable, Readable, null> | undefined;
+  private child: HelperProcess | undefined;
   private broken: string | undefined;
   private nextId = 0;
   private readonly pending = new Map<string, Pending>();
-  private partial = "";
   /** Jobs started without the launcher because it was unavailable. */
   fallbacks = 0;
   /** Jobs started through the launcher. */
@@ -110,13 +106,13 @@ export class JobLauncher {
     const id = String(++this.nextId);
     const ended = new Promise<LaunchEnd>((resolve, reject) => this.pending.set(id, { resolve, reject }));
     // Only a pending answer keeps the process alive: an idle helper never does.
-    (child.stdout as Socket).ref();
-    child.stdin.write(frame(Buffer.concat([Buffer.from(`${id}\0`), body])));
+    child.holdOpen(true);
+    child.send(Buffer.concat([Buffer.from(`${id}\0`), body]));
     this.launched++;
     return {
       ended,
       kill: () => {
-        if (this.pending.has(id) && this.child && !this.broken) this.child.stdin.write(frame(Buffer.from(`${id}\0k\0`)));
+        if (this.pending.has(id) && this.child && !this.broken) this.child.send(Buffer.from(`${id}\0k\0`));
       },
     };
   }
@@ -124,7 +120,7 @@ export class JobLauncher {
   /** Ends the helper once its commands are answered (it exits at the end of its input). */
   close(): void {
     this.broken ??= "closed";
-    this.child?.stdin.end();
+    this.child?.end();
   }
 
   /** The request after its id, or undefined when the helper cannot carry it (a NUL in a field; too many cgroups). */
@@ -144,51 +140,34 @@ export class JobLauncher {
     return Buffer.from(`${fields.join("\0")}\0`);
   }
 
-  private start(): ChildProcessByStdio<Writable, Readable, null> | undefined {
+  private start(): HelperProcess | undefined {
     if (this.broken || !this.executable) return undefined;
     try {
-      const child = spawn(this.executable, ["--spawn-helper"], { stdio: ["pipe", "pipe", "ignore"] });
-      // A helper that died and was replaced says nothing more: only the current one's events count.
-      const current = () => this.child === child;
-      child.stdout.setEncoding("latin1");
-      child.stdout.on("data", (chunk: string) => current() && this.answers(chunk));
-      child.stdin.on("error", () => current() && this.fail("its input closed"));
-      child.on("error", (e) => current() && this.fail(e.message));
-      child.on("exit", (code, signal) => current() && this.fail(`exited (${signal ?? code})`));
+      // A helper that died and was replaced says nothing more (HelperProcess reports its end once).
+      this.child = new HelperProcess(this.executable, { answer: (a) => this.answered(a), failed: (why) => this.fail(why) });
       // The process may end while the helper idles; stdin's end then stops it.
-      child.unref();
-      (child.stdout as Socket).unref();
-      this.child = child;
-      return child;
+      this.child.holdOpen(false);
+      return this.child;
     } catch (err) {
       this.fail((err as Error).message);
       return undefined;
     }
   }
 
-  private answers(chunk: string): void {
-    const lines = (this.partial + chunk).split("\n");
-    this.partial = lines.pop() ?? "";
-    for (const line of lines) {
-      const m = ANSWER.exec(line);
-      const pending = m && this.pending.get(m[1]!);
-      if (!m || !pending) {
-        this.fail(`unexpected answer ${JSON.stringify(line.slice(0, 80))}`);
-        return;
-      }
-      this.pending.delete(m[1]!);
-      if (this.pending.size === 0 && this.child) (this.child.stdout as Socket).unref();
-      const value = Number(m[3]);
-      pending.resolve(m[2] === "x" ? { kind: "exited", code: value } : m[2] === "s" ? { kind: "signaled", signal: value } : { kind: "not-started", errno: value });
-    }
+  private answered(a: HelperAnswer): boolean {
+    const pending = this.pending.get(a.id);
+    if (!pending) return false;
+    this.pending.delete(a.id);
+    if (this.pending.size === 0) this.child?.holdOpen(false);
+    pending.resolve(a.kind === "x" ? { kind: "exited", code: a.value } : a.kind === "s" ? { kind: "signaled", signal: a.value } : { kind: "not-started", errno: a.value });
+    return true;
   }
 
   /** The helper is gone or talks nonsense: its jobs are lost, and the next job starts a new one, a few times at most. */
   private fail(why: string): void {
     const child = this.child;
     this.child = undefined;
-    this.partial = "";
-    child?.kill("SIGKILL");
+    child?.kill();
     if (!this.broken) {
       this.restarts++;
       if (this.restarts > MAX_RESTARTS) this.broken = `${why}, ${MAX_RESTARTS} times restarted`;
@@ -198,13 +177,6 @@ export class JobLauncher {
     this.pending.clear();
     for (const p of pending) p.reject(new LauncherLost(why));
   }
-}
-
-function frame(body: Buffer): Buffer {
-  const out = Buffer.allocUnsafe(4 + body.length);
-  out.writeUInt32LE(body.length, 0);
-  body.copy(out, 4);
-  return out;
 }
 
 /** An errno number as Node names it, for a launch that could not start. */
