@@ -179,6 +179,20 @@ describe("hits answered by the native client", () => {
     expectFilesLikePlain(["env.o"], ref);
   });
 
+  it("answers across make runs whose jobservers differ (make 4.4 names a new FIFO each run); any other difference in MAKEFLAGS still counts", async () => {
+    const argv = ["gcc", "-c", "hello.c", "-o", "make.o", "-Iinclude"];
+    const ref = await plainOutputs(argv, ["make.o"]);
+    const make = (fifo: string, flags = "-j2") => ({ MAKEFLAGS: ` ${flags} --jobserver-auth=fifo:/tmp/GMfifo${fifo}`, MFLAGS: `${flags} --jobserver-auth=fifo:/tmp/GMfifo${fifo}`, MAKELEVEL: "1" });
+    await warm(argv, make("1001"));
+    rmSync(join(w, "make.o"));
+    const other = await answeredByClient(argv, make("2002"));
+    expect(other.r.exitCode).toBe(0);
+    expect(other.byClient).toBe(true);
+    expectFilesLikePlain(["make.o"], ref);
+    expect((await answeredByClient(argv, make("3003", "-j2 -k"))).byClient).toBe(false);
+    expectFilesLikePlain(["make.o"], ref);
+  });
+
   it("does not answer with REPRISE_RECACHE or REPRISE_DISABLE set", async () => {
     const argv = ["gcc", "-c", "t2.c", "-o", "t2.o", "-Iinclude"];
     await warm(argv);

@@ -57,6 +57,73 @@ static const unsigned char *cur_bytes(struct cursor *c, size_t *n) {
   return p;
 }
 
+/* Whether the word at s (up to a space or the end) names make's jobserver. */
+static int jobserver_word(const char *s) {
+  return strncmp(s, "--jobserver-auth=", 17) == 0 || strncmp(s, "--jobserver-fds=", 16) == 0;
+}
+
+/*
+ * The request as the hit index names and compares it (hit-index/index-request.ts):
+ * the words of MAKEFLAGS and MFLAGS naming make's jobserver are left out.
+ * make >= 4.4 names a new FIFO on every run, and no cached result depends on
+ * it (the daemon writes no entry when a plugin keys on these variables).
+ * NULL when nothing is left out (the payload is used as it is), else a
+ * malloc'd copy of *len bytes.
+ */
+static unsigned char *index_request(const unsigned char *payload, size_t n, size_t *len) {
+  struct cursor c = {payload, payload + n, 0};
+  cur_uint(&c, 5); /* protocol version, flags */
+  for (int i = 0; i < 3; i++) cur_str(&c);
+  uint64_t argc = cur_uint(&c, 4);
+  for (uint64_t i = 0; i < argc && !c.bad; i++) cur_str(&c);
+  uint64_t envc = cur_uint(&c, 4);
+  if (c.bad) return NULL;
+  const unsigned char *env_start = c.p;
+  int found = 0;
+  for (uint64_t i = 0; i < envc && !c.bad && !found; i++) {
+    const char *e = cur_str(&c);
+    if ((strncmp(e, "MAKEFLAGS=", 10) == 0 || strncmp(e, "MFLAGS=", 7) == 0) && strstr(e, "--jobserver-")) found = 1;
+  }
+  if (c.bad || !found) return NULL;
+  unsigned char *out = xmalloc(n);
+  size_t o = (size_t)(env_start - payload);
+  memcpy(out, payload, o);
+  c.p = env_start;
+  for (uint64_t i = 0; i < envc && !c.bad; i++) {
+    const char *e = cur_str(&c);
+    const char *eq = strchr(e, '=');
+    if (!(strncmp(e, "MAKEFLAGS=", 10) == 0 || strncmp(e, "MFLAGS=", 7) == 0)) {
+      size_t l = strlen(e) + 1;
+      memcpy(out + o, e, l);
+      o += l;
+      continue;
+    }
+    size_t head = (size_t)(eq + 1 - e);
+    memcpy(out + o, e, head);
+    o += head;
+    /* The value split at every space, the jobserver's words left out, joined by spaces again (as index-request.ts). */
+    const char *w = eq + 1;
+    int first = 1;
+    for (;;) {
+      const char *end = strchr(w, ' ');
+      size_t wl = end ? (size_t)(end - w) : strlen(w);
+      if (!jobserver_word(w)) {
+        if (!first) out[o++] = ' ';
+        memcpy(out + o, w, wl);
+        o += wl;
+        first = 0;
+      }
+      if (!end) break;
+      w = end + 1;
+    }
+    out[o++] = 0;
+  }
+  memcpy(out + o, c.p, (size_t)(payload + n - c.p));
+  o += (size_t)(payload + n - c.p);
+  *len = o;
+  return out;
+}
+
 static int64_t ns_of(struct timespec t) {
   return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
 }
@@ -238,8 +305,9 @@ static void try_index_hit(const char *runtime, const struct buf *req, double sta
     free(dir);
     return;
   }
-  const unsigned char *payload = req->data + 5;
   size_t payload_len = req->len - 5;
+  unsigned char *canonical = index_request(req->data + 5, payload_len, &payload_len);
+  const unsigned char *payload = canonical ? canonical : req->data + 5;
   char name[17];
   snprintf(name, sizeof name, "%016llx", (unsigned long long)fnv1a64(FNV1A64_INIT, payload, payload_len));
   char *path = concat3(dir, "/", name);
@@ -310,4 +378,5 @@ fallback:
   for (size_t i = 0; i < nout; i++) close(outs[i].blob_fd);
   free(data);
   free(dir);
+  free(canonical);
 }

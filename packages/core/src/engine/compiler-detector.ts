@@ -37,10 +37,14 @@ export function rememberedDetections(cacheRoot: string, onError?: (err: Error) =
  *
  * With `remembered`, the plugins' answer also outlives the daemon (a fresh
  * daemon's probes ran six compiler processes, ~60 ms of CPU per compiler):
- * kept by invoked path, real path, the binary's stat identity to the
- * nanosecond (a replaced or rebuilt compiler changes it), Reprise's
- * version and `plugins` (the names of the engine's plugins). A binary changed
- * within the racy window is not remembered. The identity is hashed again
+ * kept by invoked path, real path, the binary's device, inode, size and
+ * mtime to the nanosecond (a replaced or rebuilt compiler changes them),
+ * Reprise's version and `plugins` (the names of the engine's plugins). Not
+ * by ctime: it moves whenever a hard link to the binary is made or removed
+ * (a farm builder on the same machine laying out the host's toolchain,
+ * `perf`'s build-id cache), which is no change of the compiler; the hit
+ * index watches compilers the same way. A binary written within the racy
+ * window is not remembered. The identity is hashed again
  * from the files as they are now, so a changed `cc1` still changes it.
  */
 export class CompilerDetector {
@@ -55,10 +59,10 @@ export class CompilerDetector {
   async detect(path: string, env: Readonly<Record<string, string>>): Promise<CompilerInfo | undefined> {
     const real = realpathSync(path);
     const st = statSync(real, { bigint: true });
-    const key = JSON.stringify([path, real, String(st.dev), String(st.ino), String(st.size), String(st.mtimeNs), String(st.ctimeNs)]);
+    const key = JSON.stringify([path, real, String(st.dev), String(st.ino), String(st.size), String(st.mtimeNs)]);
     let pending = this.cache.get(key);
     if (!pending) {
-      const changedMs = Number(st.mtimeNs > st.ctimeNs ? st.mtimeNs : st.ctimeNs) / 1e6;
+      const changedMs = Number(st.mtimeNs) / 1e6;
       const lasting = this.remembered && Date.now() - changedMs > RACY_WINDOW_MS ? JSON.stringify([REPRISE_VERSION, this.remembered.plugins, key]) : undefined;
       pending = this.probeOrRecall(path, real, env, lasting);
       this.cache.set(key, pending);

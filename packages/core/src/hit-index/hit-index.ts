@@ -13,7 +13,7 @@ import { HIT_LOG, parseHitLine } from "./hit-log.js";
 
 /** What a direct-mode hit answered by the daemon was decided on, and what it wrote. */
 export interface DaemonHit {
-  /** The Compile frame's payload as the client sent it. */
+  /** The Compile frame's payload as the index names and compares it (index-request.ts: make's jobserver words left out). */
   request: Buffer;
   /** The wall-clock time (ms) the call arrived: what was watched by stat alone must not have changed since shortly before. */
   startedAt: number;
@@ -54,6 +54,7 @@ export type IndexSkip =
   | "date-dependent"
   | "bound-to-checkout"
   | "base-dirs"
+  | "keyed-on-jobserver"
   | "no-local-result"
   | "compiler-changed-recently"
   | "config-changed-recently"

@@ -5,6 +5,7 @@ import type { CacheStorage } from "../storage/cache-storage.js";
 import type { CacheEntry, ManifestEntry } from "../storage/codec.js";
 import type { Logger } from "../util/logger.js";
 import type { DaemonHit, IndexSkip } from "./hit-index.js";
+import { indexRequest, jobserverKeyed } from "./index-request.js";
 
 /** The Compile frame payloads of requests in flight, as their clients sent them (set by the daemon's server). */
 const wirePayloads = new WeakMap<CompileRequest, Buffer>();
@@ -39,8 +40,9 @@ export interface HitFacts {
  * does not read the index at all.
  */
 export function indexableHit(f: HitFacts): DaemonHit | IndexSkip | undefined {
-  const request = wirePayloads.get(f.request);
-  if (!request) return undefined;
+  const wire = wirePayloads.get(f.request);
+  if (!wire) return undefined;
+  const request = indexRequest(wire);
   if (f.settings.recache || f.settings.disable || f.settings.warnings.length > 0) return "settings";
   if (f.log.enabled("debug")) return "call-logged-in-detail";
   if (f.pluginsWatchCalls) return "plugin-watches-calls";
@@ -48,6 +50,7 @@ export function indexableHit(f: HitFacts): DaemonHit | IndexSkip | undefined {
   if (match.date) return "date-dependent";
   if (match.root !== undefined) return "bound-to-checkout";
   if (f.settings.baseDirs.length > 0) return "base-dirs";
+  if (request !== wire && jobserverKeyed(f.inv.keyEnv, f.request.env)) return "keyed-on-jobserver";
   const resultFile = f.storage.localFile?.("result", f.resultKey);
   if (!resultFile || !lstatSync(resultFile, { throwIfNoEntry: false })?.isFile()) return "no-local-result";
   return {
