@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Engine } from "@reprise/core";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -169,8 +169,8 @@ describe("bwrap sandbox", () => {
   });
 
   it("mounts a prepared input tree only for a job whose tree holds exactly the same files (an extra header earlier on the include path is never visible)", async () => {
-    // Two trees per job: the project's src/ (which.c, the same for every job here) and the headers' directory.
-    const cache = new InputTreeCache(join(fx.tmp, "trees"), 3);
+    // One kept tree per job: the headers' directory. The project's src/ holds the job's own source (named on the command line): made for each job.
+    const cache = new InputTreeCache(join(fx.tmp, "trees"), 2);
     const lib = join(fx.tmp, "shadow");
     for (const d of ["a", "b"]) mkdirSync(join(lib, d), { recursive: true });
     writeFileSync(join(lib, "a/which.h"), "#define WHICH 1\n");
@@ -188,19 +188,51 @@ describe("bwrap sandbox", () => {
     expect(spawnSync(argv[0]!, argv.slice(1), { cwd: fx.proj, encoding: "utf8" }).stdout).toBe("int which = 1;\n");
     expect(await preprocess([a, b])).toBe("int which = 1;\n");
     expect(await preprocess([b]), "a job without a/which.h gets its own tree").toBe("int which = 2;\n");
-    expect([cache.hits, cache.misses]).toEqual([1, 3]);
+    expect([cache.hits, cache.misses]).toEqual([0, 2]);
     expect(await preprocess([b])).toBe("int which = 2;\n");
     expect(await preprocess([a, b])).toBe("int which = 1;\n");
-    expect([cache.hits, cache.misses]).toEqual([5, 3]);
-    // A fourth tree: the least recently used one (b's) goes; a job needing it again gets it made afresh.
+    expect([cache.hits, cache.misses]).toEqual([2, 2]);
+    // A third tree: the least recently used one (b's) goes; a job needing it again gets it made afresh.
     expect(await preprocess([a])).toBe("int which = 1;\n");
-    expect(cache.size).toBe(3);
+    expect(cache.size).toBe(2);
     expect(await preprocess([b])).toBe("int which = 2;\n");
-    expect([cache.hits, cache.misses]).toEqual([7, 5]);
+    expect([cache.hits, cache.misses]).toEqual([2, 4]);
     // Read-only like every input tree, and it holds only the job's own files.
     const look = await sandbox.run(fx.sh(`touch ${join(lib, "b/x")} 2>&1; find ${lib} | sort`, { inputs: [b] }), { ...fx.materials(), inputTrees: cache });
     expect(look.stdout.toString()).toBe(`touch: ${join(lib, "b/x")}: Read-only file system\n${lib}\n${join(lib, "b")}\n${join(lib, "b/which.h")}\n`);
-    expect(cache.hits).toBe(8);
+    expect(cache.hits).toBe(3);
+  });
+
+  it("keeps a project's tree between jobs of different sources: the directory of the job's source is mounted on it from a tree of the job's own (objects byte-identical)", async () => {
+    const cache = new InputTreeCache(join(fx.tmp, "kept-trees"), 8);
+    const kp = join(fx.tmp, "kept");
+    for (const d of ["src/unix", "include", "build"]) mkdirSync(join(kp, d), { recursive: true });
+    writeFileSync(join(kp, "include/x.h"), "#define X 3\n");
+    writeFileSync(join(kp, "src/common.h"), "static inline int common(void) { return X; }\n");
+    writeFileSync(join(kp, "src/unix/unix.h"), '#include "../common.h"\n');
+    for (const n of ["a", "b"]) writeFileSync(join(kp, `src/unix/${n}.c`), `#include <x.h>\n#include "unix.h"\nint ${n}(void) { return common() + 1; }\n`);
+    const build = join(kp, "build");
+    const compile = async (name: string) => {
+      const argv = ["/usr/bin/gcc", "-g", "-I", join(kp, "include"), "-c", join(kp, `src/unix/${name}.c`), "-o", `${name}.o`];
+      const plain = spawnSync(argv[0]!, argv.slice(1), { cwd: build, env: { PATH: "/usr/bin:/bin", LANG: "C" } });
+      expect(plain.status, plain.stderr.toString()).toBe(0);
+      const plainObject = readFileSync(join(build, `${name}.o`));
+      rmSync(join(build, `${name}.o`));
+      const job = { ...fx.job(argv, fx.store.closure(argv, build), [{ role: "object", path: join(build, `${name}.o`) }]), cwd: build };
+      const r = await sandbox.run(job, { ...fx.materials(), inputTrees: cache });
+      expect(r.exitCode, r.stderr.toString()).toBe(0);
+      expect(r.outputs[0]?.data.equals(plainObject), `${name}.o is byte-identical to the plain compile's`).toBe(true);
+      return job.inputs;
+    };
+    await compile("a");
+    expect([cache.hits, cache.misses], "src/ (its unix/ left empty), include/ and /usr/include (stdc-predef.h) are kept").toEqual([0, 3]);
+    const inputs = await compile("b");
+    expect([cache.hits, cache.misses], "the second source's job mounts the three kept trees").toEqual([3, 3]);
+    // What b's job sees: src/unix holds its own files only (never a.c), src/ the shared rest; all read-only.
+    const argv = ["/usr/bin/sh", "-c", `cd ${kp} && find src | sort && touch src/unix/z src/z 2>&1; true`, "sh", join(kp, "src/unix/b.c")];
+    const look = await sandbox.run({ ...fx.job(argv, inputs.filter((i) => i.path.startsWith(kp + "/")), []), cwd: build }, { ...fx.materials(), inputTrees: cache });
+    expect(look.stdout.toString()).toMatch(/^src\nsrc\/common.h\nsrc\/unix\nsrc\/unix\/b.c\nsrc\/unix\/unix.h\n.*src\/unix\/z: Read-only file system\n.*src\/z: Read-only file system\n$/);
+    expect(cache.hits, "src/ and include/ again").toBe(5);
   });
 
   it("sets the job's file-size, core and address-space rlimits (from the launcher's child, to the byte)", async () => {

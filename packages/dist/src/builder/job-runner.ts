@@ -4,7 +4,7 @@ import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import pLimit from "p-limit";
 import type { CompileJob, JobLimits, Sandbox } from "@reprise/core";
-import { InputTreeCache } from "@reprise/core/sandbox-kit";
+import { InputTreeCache, removeSmallTree } from "@reprise/core/sandbox-kit";
 import type { BuilderStores } from "./stores.js";
 import { HttpError } from "./http-io.js";
 import type { JobResult } from "../protocol/job-result.js";
@@ -109,8 +109,8 @@ export class JobRunner {
         };
       } finally {
         lease.release();
-        // Asynchronous: a job may have left many files, and the event loop serves other jobs meanwhile.
-        await rm(scratchDir, { recursive: true, force: true }).catch(() => {});
+        // A job's scratch is a few files, removed at once; one that left many is removed asynchronously (the event loop serves other jobs meanwhile).
+        if (!removeSmallTree(scratchDir)) await rm(scratchDir, { recursive: true, force: true }).catch(() => {});
       }
     });
   }

@@ -5,6 +5,7 @@
  */
 export { planJobLayout, writableFor, type JobLayout, type LayoutOptions, type LayoutOutput, type MountOp, type WritableDir } from "./plan.js";
 export { collectOutputs, diskUsage, finishJob, watchDiskUsage, type CollectedOutputs } from "./outputs.js";
+export { removeSmallTree, smallTreeUsage, SMALL_TREE_ENTRIES } from "./small-trees.js";
 export { InputTreeCache, type InputTreeLease } from "./input-tree-cache.js";
 export { ToolchainView, type EntryKind } from "./toolchain-view.js";
 export { LayoutError, SandboxError } from "./errors.js";

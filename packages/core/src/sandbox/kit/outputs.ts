@@ -4,6 +4,7 @@ import { posix } from "node:path";
 import type { JobResult } from "../types.js";
 import type { JobLayout } from "./plan.js";
 import { readNoFollow } from "../../util/read-no-follow.js";
+import { smallTreeUsage } from "./small-trees.js";
 
 export interface CollectedOutputs {
   outputs: { role: string; data: Buffer }[];
@@ -124,7 +125,7 @@ export async function finishJob(
   if (!killed && streams.overLimit) killed = "output-limit";
   if (!killed) {
     let written = 0;
-    for (const w of layout.writable) written += await diskUsage(w.hostDir);
+    for (const w of layout.writable) written += smallTreeUsage(w.hostDir) ?? (await diskUsage(w.hostDir));
     if (written > maxBytes) killed = "output-limit";
   }
   if (killed) return { ...printed, outputs: [], killed };

@@ -74,8 +74,8 @@ interface Node {
   name: string;
   path: string;
   children: Map<string, Node>;
-  /** An input file to mount here. */
-  input?: { hash: string; executable: boolean };
+  /** An input file to mount here; `named`: the command line names it (the job's own source). */
+  input?: { hash: string; executable: boolean; named: boolean };
   /** A writable directory is mounted here. */
   writableRoot?: WritableDir;
   /** Must be writable: the job's directory or an output's directory. */
@@ -131,7 +131,8 @@ export function planJobLayout(job: CompileJob, materials: JobMaterials, options:
     if (dir === "/tmp") nodeAt(dir, "system directory").system = true;
   }
 
-  // Inputs.
+  // Inputs. Those the command line names (the job's sources) differ from job to job: see `inputTree`.
+  const named = namedOnCommandLine(job);
   const traversed = new Set<string>();
   for (const input of job.inputs) {
     const path = tc.resolve(input.path, false, traversed);
@@ -141,7 +142,7 @@ export function planJobLayout(job: CompileJob, materials: JobMaterials, options:
     const node = nodeAt(path, "input");
     if (node.children.size) throw new LayoutError(`input ${input.path} is also a directory of other inputs`);
     if (node.input && node.input.hash !== input.hash) throw new LayoutError(`two inputs with different contents at ${path}`);
-    node.input = { hash: input.hash, executable: input.executable === true };
+    node.input = { hash: input.hash, executable: input.executable === true, named: named.has(input.path) };
   }
 
   // Links the job names (argv[0] of a compiler the toolchain holds under another name), unless the toolchain has that path.
@@ -213,35 +214,45 @@ export function planJobLayout(job: CompileJob, materials: JobMaterials, options:
     chmodSync(copy, 0o555);
     return copy;
   };
-  /** Hard-links (or copies) the inputs below `n` into a directory (`in/…`, or a prepared tree) and returns it. */
-  const inputTree = (n: Node): string => {
-    const fill = (node: Node, dir: string) => {
-      for (const c of node.children.values()) {
-        const dest = posix.join(dir, c.name);
-        if (c.link !== undefined) symlinkSync(c.link, dest);
-        else if (c.input) linkOrCopy(materials.inputBlob(c.input.hash), dest, c.input.executable);
-        else {
-          mkdirSync(dest, { mode: 0o755 });
-          fill(c, dest);
-        }
+  const fill = (node: Node, dir: string, apart?: ReadonlySet<Node>) => {
+    for (const c of node.children.values()) {
+      const dest = posix.join(dir, c.name);
+      if (c.link !== undefined) symlinkSync(c.link, dest);
+      else if (c.input) linkOrCopy(materials.inputBlob(c.input.hash), dest, c.input.executable);
+      else {
+        mkdirSync(dest, { mode: 0o755 });
+        if (!apart?.has(c)) fill(c, dest, apart);
       }
-    };
-    stats.linkedInputs += countInputs(n);
-    const cache = materials.inputTrees;
-    if (cache) {
-      let built = false;
-      const lease = cache.acquire(treeKey(n), (dir) => {
-        built = true;
-        fill(n, dir);
-      });
-      leases.push(lease);
-      if (!built) stats.reusedInputTrees++;
-      return lease.path;
     }
+  };
+  /** A tree of hard links (or copies) of the inputs below `n`, made in the scratch directory for this job only. */
+  const jobTree = (n: Node): string => {
     const hostDir = posix.join(scratch, "in", n.path);
     mkdirSync(hostDir, { recursive: true, mode: 0o755 });
     fill(n, hostDir);
     return hostDir;
+  };
+  /**
+   * Mounts for the inputs below `n`: one tree (`in/…`, or a prepared one from
+   * `materials.inputTrees`). A prepared tree is kept for later jobs, so the
+   * directories holding the job's own sources (which differ from job to job)
+   * are left empty in it and mounted on top from a tree made for this job:
+   * the project's other directories are then shared by every job.
+   */
+  const inputTree = (n: Node): MountOp[] => {
+    stats.linkedInputs += countInputs(n);
+    const cache = materials.inputTrees;
+    if (!cache) return [{ op: "ro-bind", source: jobTree(n), target: n.path }];
+    const apart = directoriesOfNamedInputs(n);
+    if (apart === "all") return [{ op: "ro-bind", source: jobTree(n), target: n.path }];
+    let built = false;
+    const lease = cache.acquire(treeKey(n, apart), (dir) => {
+      built = true;
+      fill(n, dir, apart);
+    });
+    leases.push(lease);
+    if (!built) stats.reusedInputTrees++;
+    return [{ op: "ro-bind", source: lease.path, target: n.path }, ...[...apart].map((d): MountOp => ({ op: "ro-bind", source: jobTree(d), target: d.path }))];
   };
 
   type Ctx = { kind: "empty" } | { kind: "image" } | { kind: "writable"; hostDir: string };
@@ -299,7 +310,7 @@ export function planJobLayout(job: CompileJob, materials: JobMaterials, options:
     }
     if (!n.subtreeWrite && tKind !== "dir" && options.inputTrees !== false) {
       if (tKind === "file") throw new LayoutError(`${n.path} is a file of the toolchain but a directory of the job`);
-      ops.push({ op: "ro-bind", source: inputTree(n), target: n.path });
+      ops.push(...inputTree(n));
       return;
     }
     // A directory both the toolchain and the job contribute to, or one holding a writable directory.
@@ -350,7 +361,7 @@ function countInputs(n: Node): number {
  * kind, and content (digest and mode, link text); empty directories too.
  * Two trees with one key are the same tree.
  */
-function treeKey(n: Node): string {
+function treeKey(n: Node, apart?: ReadonlySet<Node>): string {
   const hash = createHash("sha256");
   const walk = (node: Node, h: Hash) => {
     for (const name of [...node.children.keys()].sort()) {
@@ -359,13 +370,40 @@ function treeKey(n: Node): string {
       else if (c.input) h.update(`f\0${name}\0${c.input.hash}\0${c.input.executable ? "x" : "r"}\0`);
       else {
         h.update(`d\0${name}\0`);
-        walk(c, h);
+        if (!apart?.has(c)) walk(c, h);
         h.update("u\0");
       }
     }
   };
   walk(n, hash);
   return hash.digest("hex");
+}
+
+/**
+ * The outermost directories below `n` that hold an input the command line
+ * names, or "all" when `n` itself holds one.
+ */
+function directoriesOfNamedInputs(n: Node): Set<Node> | "all" {
+  const found = new Set<Node>();
+  const walk = (dir: Node): boolean => {
+    for (const c of dir.children.values()) {
+      if (c.input?.named) {
+        if (dir === n) return false;
+        found.add(dir);
+        return true; // the whole directory is this job's: nothing below it is kept
+      }
+    }
+    for (const c of dir.children.values()) if (!c.input && c.link === undefined && !walk(c)) return false;
+    return true;
+  };
+  return walk(n) ? found : "all";
+}
+
+/** Absolute paths of the command line's arguments that are not options (relative ones taken from the job's directory). */
+function namedOnCommandLine(job: CompileJob): Set<string> {
+  const named = new Set<string>();
+  for (const arg of job.argv.slice(1)) if (arg && !arg.startsWith("-")) named.add(posix.resolve(job.cwd, arg));
+  return named;
 }
 
 /** An input file lies at `path` or above it. */
