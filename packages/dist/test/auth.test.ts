@@ -1,6 +1,7 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { generateKeyPair } from "jose";
 import { AccessVerifier, JobTokenError, JobTokenSigner, generateStaticToken, jobTokenKeyOf, signAccessToken, verifyJobToken } from "../src/auth/index.js";
+import { JobTokenVerifier } from "../src/builder/job-tokens.js";
 
 describe("job tokens", () => {
   for (const alg of ["EdDSA", "ES256"] as const) {
@@ -81,6 +82,24 @@ describe("HS256 job tokens (a key per builder, derived on both sides)", () => {
     signer.forgetBuilder("b1");
     expect(() => signer.sign({ jobId: "j3", builderId: "b1" })).toThrow(/no job-token key/);
     expect(() => signer.keyForBuilder("b3")).toThrow(/bearer token/);
+  });
+
+  it("a builder remembers a token it verified for its job's later requests, never past the token's expiry nor for another job", async () => {
+    const signer = await JobTokenSigner.generate("HS256", 60);
+    const builderToken = "builder-secret-token-for-remembering";
+    const verifier = JobTokenVerifier.create(signer.keyForBuilder("b1", builderToken), builderToken, "b1");
+    const { token, expiresAt } = signer.sign({ jobId: "j1", builderId: "b1", toolchainId: "tc" });
+    expect(verifier.verify(token, "j1")).toEqual({ ok: true, toolchainId: "tc" });
+    expect(verifier.verify(token, "j1"), "the upload after the run").toEqual({ ok: true, toolchainId: "tc" });
+    expect(verifier.verify(token, "j2")).toMatchObject({ ok: false, status: 403 });
+    const [h, p, sig] = token.split(".");
+    expect(verifier.verify(`${h}.${p}.${sig!.slice(0, -2)}AA`, "j1"), "a token differing from a remembered one is verified in full").toMatchObject({ ok: false, status: 401 });
+    vi.useFakeTimers({ now: expiresAt + 60_000 });
+    try {
+      expect(verifier.verify(token, "j1"), "expired, though remembered").toMatchObject({ ok: false, status: 401, reason: expect.stringMatching(/expired/) });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("the key decides the algorithm: an HS256 token is not checked against a public key, nor an ES256 one against a secret", async () => {

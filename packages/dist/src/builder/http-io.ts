@@ -55,8 +55,8 @@ export function bearerToken(req: IncomingMessage): string | undefined {
   return m?.[1];
 }
 
-/** The request body parsed as JSON, refused past `limit` bytes (413). */
-export async function readJson(req: IncomingMessage, limit = DEFAULT_JSON_LIMIT): Promise<unknown> {
+/** The request body, refused past `limit` bytes (413). */
+export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers["content-length"] ?? "0");
   if (declared > limit) throw new HttpError(413, "too-large", `the body is larger than ${limit} bytes`);
   const chunks: Buffer[] = [];
@@ -66,8 +66,14 @@ export async function readJson(req: IncomingMessage, limit = DEFAULT_JSON_LIMIT)
     if (size > limit) throw new HttpError(413, "too-large", `the body is larger than ${limit} bytes`);
     chunks.push(chunk as Buffer);
   }
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+}
+
+/** The request body parsed as JSON, refused past `limit` bytes (413). */
+export async function readJson(req: IncomingMessage, limit = DEFAULT_JSON_LIMIT): Promise<unknown> {
+  const body = await readBody(req, limit);
   try {
-    return JSON.parse(Buffer.concat(chunks).toString("utf8"));
+    return JSON.parse(body.toString("utf8"));
   } catch {
     throw new HttpError(400, "bad-request", "the body is not JSON");
   }

@@ -1,12 +1,18 @@
 /** What a builder keeps between jobs: job inputs (blobs) and unpacked toolchains, both bounded and evicted least-recently-used. */
-import { chmodSync, mkdirSync, renameSync, rmSync } from "node:fs";
-import { randomBytes } from "node:crypto";
+import { chmodSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { createHash, randomBytes } from "node:crypto";
 import { join } from "node:path";
 import type { IncomingMessage } from "node:http";
-import { InputStore, ToolchainStore, ToolchainArchiveError } from "@reprise/core";
-import { HttpError, receiveToFile } from "./http-io.js";
+import { HASH_ALGORITHM, InputStore, ToolchainStore, ToolchainArchiveError } from "@reprise/core";
+import { HttpError, readBody, receiveToFile } from "./http-io.js";
 
 const BLOB_GRACE_MS = 30 * 60_000;
+/**
+ * An upload that says it is at most this long is read into memory and written
+ * at once (a source file, a header): no file stream, pipeline and hashing
+ * transform for a few kilobytes. Longer ones are streamed to disk.
+ */
+const SMALL_BLOB_BYTES = 1024 * 1024;
 
 export interface BuilderStoresOptions {
   dataDir: string;
@@ -37,6 +43,8 @@ export class BuilderStores {
   /** Stores an uploaded blob once its bytes hash to `digest` (else 400, nothing stored). */
   async putBlob(digest: string, req: IncomingMessage): Promise<void> {
     const target = this.blobs.blobPath(digest);
+    const declared = Number(req.headers["content-length"]);
+    if (declared <= SMALL_BLOB_BYTES) return this.putSmallBlob(digest, target, await readBody(req, Math.min(declared, this.o.maxBlobUpload)));
     const tmp = this.tempPath();
     try {
       const got = await receiveToFile(req, tmp, this.o.maxBlobUpload);
@@ -47,6 +55,21 @@ export class BuilderStores {
       renameSync(tmp, target);
     } finally {
       rmSync(tmp, { force: true });
+    }
+  }
+
+  private putSmallBlob(digest: string, target: string, data: Buffer): void {
+    const got = createHash(HASH_ALGORITHM).update(data).digest("hex").slice(0, 64);
+    if (got !== digest) throw new HttpError(400, "digest-mismatch", `the uploaded bytes hash to ${got}, not ${digest}`);
+    mkdirSync(join(this.blobs.dir, digest.slice(0, 2)), { recursive: true, mode: 0o700 });
+    const tmp = this.tempPath();
+    try {
+      // Read-only for everyone, as the input store keeps blobs: a sandbox's job user (not root) reads them.
+      writeFileSync(tmp, data, { flag: "wx", mode: 0o444 });
+      renameSync(tmp, target);
+    } catch (err) {
+      rmSync(tmp, { force: true });
+      throw err;
     }
   }
 

@@ -11,6 +11,7 @@ import { availableParallelism, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
+import { BUILDER_NODE_FLAGS } from "../builder/node-flags.js";
 
 const BIN = fileURLToPath(new URL("../bin/reprise-dist.js", import.meta.url));
 
@@ -38,8 +39,8 @@ function token(): string {
 }
 
 /** Spawns `reprise-dist <args>` and resolves with its URL once it prints "listening at|on <url>". */
-function spawnListening(args: string[], label: string, log: (s: string) => void, env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ["ignore", "pipe", "pipe"], env });
+function spawnListening(args: string[], label: string, log: (s: string) => void, env: NodeJS.ProcessEnv, nodeFlags: string[] = []): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [...nodeFlags, BIN, ...args], { stdio: ["ignore", "pipe", "pipe"], env });
   let seen = "";
   child.stderr!.on("data", (d: Buffer) => log(`[${label}] ${d.toString()}`));
   return new Promise((resolvePromise, reject) => {
@@ -118,7 +119,7 @@ export async function startLocalFarm(o: LocalFarmOptions): Promise<LocalFarm> {
           }),
           { mode: 0o600 },
         );
-        const b = await spawnListening(["builder", "--config", file], id, log, env);
+        const b = await spawnListening(["builder", "--config", file], id, log, env, BUILDER_NODE_FLAGS);
         children.push(b.child);
         return b.url;
       }),
