@@ -24,9 +24,18 @@ describe("job messages", () => {
     expect(back).toEqual({ ...job, limits: { timeoutMs: 30_000, maxOutputBytes: 1e6, memoryBytes: 1024 ** 3, maxProcesses: 64 } });
   });
 
+  it("takes names that only look like dot components", () => {
+    const wire = { ...jobToWire(job), inputs: [{ path: "/p/.../a..c/.hidden/..x", digest: "a".repeat(64), size: 1, mode: 0o644 }] };
+    expect(RunRequestSchema.safeParse({ toolchainId: job.toolchainId, job: wire }).success).toBe(true);
+  });
+
   it.each([
     ["a relative input path", { inputs: [{ path: "a.c", digest: "a".repeat(64), size: 1, mode: 0o644 }] }],
     ["an input path with ..", { inputs: [{ path: "/p/../etc/passwd", digest: "a".repeat(64), size: 1, mode: 0o644 }] }],
+    ["an input path ending in ..", { inputs: [{ path: "/p/..", digest: "a".repeat(64), size: 1, mode: 0o644 }] }],
+    ["an input path with .", { inputs: [{ path: "/p/./a.c", digest: "a".repeat(64), size: 1, mode: 0o644 }] }],
+    ["a directory that is ..", { directories: ["/.."] }],
+    ["a cwd ending in .", { cwd: "/p/." }],
     ["a digest that is not one", { inputs: [{ path: "/p/a.c", digest: "../x", size: 1, mode: 0o644 }] }],
     ["an unknown field", { surprise: true }],
     ["no outputs", { outputs: [] }],

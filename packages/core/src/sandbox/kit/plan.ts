@@ -1,5 +1,5 @@
 import { chmodSync, chownSync, copyFileSync, constants as fsConstants, linkSync, mkdirSync, symlinkSync } from "node:fs";
-import { createHash, type Hash } from "node:crypto";
+import { createHash } from "node:crypto";
 import { posix } from "node:path";
 import type { CompileJob, JobMaterials } from "../types.js";
 import { LayoutError } from "./errors.js";
@@ -362,21 +362,22 @@ function countInputs(n: Node): number {
  * Two trees with one key are the same tree.
  */
 function treeKey(n: Node, apart?: ReadonlySet<Node>): string {
-  const hash = createHash("sha256");
-  const walk = (node: Node, h: Hash) => {
+  // One string hashed once: an update per entry costs more than the hashing (a tree holds up to a few hundred entries).
+  const parts: string[] = [];
+  const walk = (node: Node) => {
     for (const name of [...node.children.keys()].sort()) {
       const c = node.children.get(name)!;
-      if (c.link !== undefined) h.update(`l\0${name}\0${c.link}\0`);
-      else if (c.input) h.update(`f\0${name}\0${c.input.hash}\0${c.input.executable ? "x" : "r"}\0`);
+      if (c.link !== undefined) parts.push(`l\0${name}\0${c.link}\0`);
+      else if (c.input) parts.push(`f\0${name}\0${c.input.hash}\0${c.input.executable ? "x" : "r"}\0`);
       else {
-        h.update(`d\0${name}\0`);
-        if (!apart?.has(c)) walk(c, h);
-        h.update("u\0");
+        parts.push(`d\0${name}\0`);
+        if (!apart?.has(c)) walk(c);
+        parts.push("u\0");
       }
     }
   };
-  walk(n, hash);
-  return hash.digest("hex");
+  walk(n);
+  return createHash("sha256").update(parts.join("")).digest("hex");
 }
 
 /**
