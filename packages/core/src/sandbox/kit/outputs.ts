@@ -93,7 +93,7 @@ export function watchDiskUsage(dirs: string[], maxBytes: number, intervalMs: num
     busy = true;
     void (async () => {
       let total = 0;
-      for (const d of dirs) total += await diskUsage(d);
+      for (const d of dirs) total += smallTreeUsage(d) ?? (await diskUsage(d));
       busy = false;
       if (!stopped && total > maxBytes) {
         stopped = true;
