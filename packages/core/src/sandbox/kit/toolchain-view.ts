@@ -20,7 +20,8 @@ const SHARED = new Map<string, ToolchainView>();
 export class ToolchainView {
   private readonly kinds = new Map<string, EntryKind | null>();
   private readonly links = new Map<string, string>();
-  private readonly resolved = new Map<string, string>();
+  /** Where a path leads (`resolve` without `keepLast`), with the directories a `..` in it stepped out of. */
+  private readonly resolved = new Map<string, { to: string; through?: string[] }>();
   private readonly listed = new Map<string, string[]>();
 
   constructor(readonly root: string) {}
@@ -108,11 +109,13 @@ export class ToolchainView {
    */
   resolve(path: string, keepLast = false, traversed?: Set<string>): string {
     if (!path.startsWith("/")) throw new LayoutError(`not an absolute path: ${path}`);
-    const memoKey = keepLast ? "" : path;
-    if (memoKey && !traversed) {
-      const hit = this.resolved.get(memoKey);
-      if (hit !== undefined) return hit;
+    // Memoised with what it traversed: a job resolves each of its inputs, and most were resolved for an earlier job.
+    const hit = keepLast ? undefined : this.resolved.get(path);
+    if (hit) {
+      if (traversed && hit.through) for (const dir of hit.through) traversed.add(dir);
+      return hit.to;
     }
+    const through: string[] = [];
     const queue = path.split("/").filter((c) => c !== "" && c !== ".");
     const last = keepLast ? queue.pop() : undefined;
     let out: string[] = [];
@@ -123,7 +126,7 @@ export class ToolchainView {
       if (c === ".") continue;
       if (c === "..") {
         if (out.length) {
-          traversed?.add("/" + out.join("/"));
+          through.push("/" + out.join("/"));
           out.pop();
         }
         outsideToolchain = false;
@@ -147,7 +150,8 @@ export class ToolchainView {
     if (last !== undefined && last !== "..") out.push(last);
     else if (last === "..") out.pop();
     const result = "/" + out.join("/");
-    if (memoKey && !traversed) this.resolved.set(memoKey, result);
+    if (traversed) for (const dir of through) traversed.add(dir);
+    if (!keepLast) this.resolved.set(path, through.length ? { to: result, through } : { to: result });
     return result;
   }
 }
