@@ -81,7 +81,12 @@ export function parseGccLikeArguments(input: ParseInput, dialect: GccLikeDialect
   );
   const closureDepFile = input.tempPath(".closure.d");
   // The same arguments as the lookup's preprocessing (-E -MD) and the dependency scan (-M): the same list.
-  const closureScan = preprocessed ? undefined : { argv: [...preprocessBase, "-M", "-MF", closureDepFile], depFile: closureDepFile, sameAsPreprocessDeps: true, sameAsDependencyScan: true };
+  // With GCC's read trace the scan also gives each file's identity as cc1 read it: a job then stats none of them.
+  const scanListFile = listing?.listEnv?.REPRISE_READ_TRACE !== undefined ? input.tempPath(".closure.reads") : undefined;
+  const scanListing = scanListFile ? { setEnv: { ...listing!.listEnv, REPRISE_READ_TRACE: scanListFile }, listFile: scanListFile } : {};
+  const closureScan = preprocessed
+    ? undefined
+    : { argv: [...preprocessBase, "-M", "-MF", closureDepFile], depFile: closureDepFile, sameAsPreprocessDeps: true, sameAsDependencyScan: true, ...scanListing };
 
   const volatileMarkers: VolatileMarker[] = [{ token: ".incbin", effect: "uncacheable" }];
   if (!preprocessed) volatileMarkers.push(...dialect.timeMarkers(env, input.compiler));

@@ -50,7 +50,7 @@ export const compileInvocationSchema = z.object({
     listEnv: z.record(z.string(), z.string()).optional(),
   }),
   closureScan: z
-    .object({ argv: z.array(z.string()).min(1), depFile: nonEmpty, setEnv: z.record(z.string(), z.string()).optional(), toolchainDirs: z.array(nonEmpty).optional(),
+    .object({ argv: z.array(z.string()).min(1), depFile: nonEmpty, setEnv: z.record(z.string(), z.string()).optional(), listFile: nonEmpty.optional(), toolchainDirs: z.array(nonEmpty).optional(),
       companions: z.array(z.object({ suffix: nonEmpty, replacement: nonEmpty })).optional(),
       sameAsPreprocessDeps: z.boolean().optional(),
       sameAsDependencyScan: z.boolean().optional(),
