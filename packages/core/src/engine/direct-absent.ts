@@ -43,7 +43,7 @@ export async function absentFacts(
   const probes = probedNames(closure, probing, (f) => read.get(f));
   if (probes.unresolvable.length) return { guards: [], probeFiles: [], unresolvableProbe: probes.unresolvable[0]! };
   const quoted = (file: string) => quotedIncludes(file, read.get(file)!);
-  const input = { closure, source: inv.sourceFile, cwd: request.cwd, search: answer.search, probed: probes.names, probedQuoted: probes.quotedBy, quoted, args: inv.compileArgv, since };
+  const input = { closure, source: inv.sourceFile, cwd: request.cwd, search: answer.search, probed: probes.names, probedQuoted: probes.quotedBy, quoted, args: inv.compileArgv, since, hashOf: (f: string) => read.get(f) };
   const plan = absentPaths(input, d.listings.session(), d.listings.absent);
   if (!plan.ok) {
     d.logger.info("%s appeared during the compile of %s; not recording it for direct mode", plan.changed, basename(inv.sourceFile));
