@@ -48,12 +48,37 @@ export interface HeaderCandidates {
   candidates: HeaderCandidate[];
 }
 
+/**
+ * The headers' share of a store's plan, for one closure (its headers and
+ * their contents) under one include search: adopted by a later store only
+ * when every identity in `vouchers` is seen again, and every present
+ * candidate is still a file that predates that store's compile (or is read).
+ */
+export interface ClosureFacts {
+  /** The headers (every file read but the source), in order, and their content hashes. */
+  headers: readonly string[];
+  hashes: readonly string[];
+  guards: readonly { dir: string; id: string; names: readonly string[] }[];
+  /** Present candidates that are not among the headers. */
+  presents: readonly FoundPresent[];
+  /** Every directory identity the above rest on. */
+  vouchers: readonly (readonly [string, string])[];
+  /** The names the headers are reached by. */
+  names: readonly string[];
+  /** Headers with a directive naming a macro. */
+  computed: readonly string[];
+  /** False when a finding rests on nothing that vouches for it (a link, a directory changing): never adopted. */
+  vouched: boolean;
+}
+
 /** Headers remembered per include search before that search's memo is emptied. */
 const MAX_HEADERS_PER_SEARCH = 50_000;
 
 export class AbsentMemo {
   /** Where each candidate was found absent, by directory and name (also for candidates worked out per store). */
   readonly byDir = new BoundedMap<string, Map<string, FoundAbsent>>(20_000);
+  /** The headers' share of a plan, by include search and a prefix of each header's content hash (absent-paths.ts `closureOf`). */
+  readonly closures = new BoundedMap<string, ClosureFacts>(1024);
   private readonly searches = new BoundedMap<string, Map<string, HeaderCandidates>>(256);
 
   /** The headers remembered under one include search (its directories in order, then those missing). */

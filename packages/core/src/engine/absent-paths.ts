@@ -4,7 +4,8 @@ import type { AbsentGuard } from "../storage/codec.js";
 import type { IncludeSearch } from "./hooks.js";
 import { statOrUndefined, type DirListing } from "./dir-listings.js";
 import { RACY_WINDOW_MS } from "../hashing/file-hash-cache.js";
-import { AbsentMemo, type HeaderCandidate, type HeaderCandidates, type Located } from "./absent-memo.js";
+import { AbsentMemo, type ClosureFacts, type HeaderCandidate, type HeaderCandidates, type Located } from "./absent-memo.js";
+import { PlanBuilder, type AbsentPlan } from "./absent-plan.js";
 
 /**
  * Where no file may appear for a direct-mode entry to hold. A manifest lists
@@ -47,55 +48,81 @@ export interface AbsentInput {
   hashOf?: (file: string) => string | undefined;
 }
 
-export type AbsentPlan =
-  | {
-      ok: true;
-      guards: AbsentGuard[];
-      /** Files a probe finds now: their content is recorded like a file read (created or removed, the probe answers otherwise). */
-      probeFiles: string[];
-    }
-  | { ok: false; changed: string };
+export type { AbsentPlan } from "./absent-plan.js";
 
 type Lister = (dir: string) => DirListing | undefined;
 
 export function absentPaths(input: AbsentInput, list: Lister, memo: AbsentMemo = new AbsentMemo()): AbsentPlan {
-  const { closure, cwd, search } = input;
+  const { closure, cwd, search, source } = input;
   const chain = unique([...search.quote, ...search.angle].map((d) => resolve(cwd, d)));
   const missing = unique(search.missing.map((d) => resolve(cwd, d)));
-  const plan = new PlanBuilder(new Set(closure), BigInt(Math.floor(input.since - RACY_WINDOW_MS)) * 1_000_000n);
+  const headerFiles = closure.filter((f) => f !== source);
+  const plan = new PlanBuilder(new Set(closure), new Set(headerFiles), BigInt(Math.floor(input.since - RACY_WINDOW_MS)) * 1_000_000n, list);
   const locateNow = (dir: string, name: string) => locateRemembered(dir, name, list, memo);
-  const remembered = memo.headers(`${chain.join("\n")}\0${missing.join("\n")}`);
+  const searchKey = `${chain.join("\n")}\0${missing.join("\n")}`;
   const prefixes = chain.map((dir) => (dir === "/" ? dir : `${dir}/`));
-  const described: { file: string; header: HeaderCandidates }[] = [];
-  for (const file of closure) {
-    const isSource = file === input.source;
-    const hash = isSource ? undefined : input.hashOf?.(file);
-    let header = hash === undefined ? undefined : remembered.get(file);
-    if (!header || header.hash !== hash) {
-      header = describe(file, isSource, chain, prefixes, missing, input.quoted(file), locateNow, hash ?? "");
-      if (hash !== undefined) remembered.set(file, header);
+  // The headers' share: as a whole when another store had the same headers (same contents) and it still holds.
+  const closure1 = input.hashOf && closureOf(searchKey, headerFiles, input.hashOf);
+  let facts = closure1 && sameClosure(memo.closures.get(closure1.bucket), closure1.hashes, headerFiles);
+  if (!facts || !plan.adopt(facts)) {
+    const remembered = memo.headers(searchKey);
+    const names = new Set<string>();
+    const computed: string[] = [];
+    for (const file of headerFiles) {
+      const hash = input.hashOf?.(file);
+      let header = hash === undefined ? undefined : remembered.get(file);
+      if (!header || header.hash !== hash) {
+        header = describe(file, false, chain, prefixes, missing, input.quoted(file), locateNow, hash ?? "");
+        if (hash !== undefined) remembered.set(file, header);
+      }
+      for (const name of header.names) names.add(name);
+      if (header.computed) computed.push(file);
+      for (const c of header.candidates) {
+        // A finding is used again only while the identity that vouched for it holds at this store; otherwise found again.
+        if (!plan.vouched(c.found)) c.found = locateNow(c.dir, c.name);
+        if (!plan.take(c.found, "include", true)) return plan.refused();
+      }
     }
-    described.push({ file, header });
-    for (const c of header.candidates) {
-      // A finding is used again only while the identity that vouched for it holds at this store; otherwise found again.
-      if (!plan.vouched(c.found, list)) c.found = locateNow(c.dir, c.name);
-      if (!plan.take(c.found, "include")) return plan.refused();
-    }
+    facts = plan.headerFacts([...names], computed, headerFiles, closure1 ? closure1.hashes : []);
+    if (closure1 && facts.vouched) memo.closures.set(closure1.bucket, facts);
   }
-  // What depends on the whole closure or on this call is worked out per store.
+  // What depends on the source or on this call is worked out per store.
+  const sourceQuoted = closure.includes(source) ? input.quoted(source) : { names: [], computed: false };
+  for (const c of describe(source, true, chain, prefixes, missing, sourceQuoted, locateNow, "").candidates) if (!plan.take(c.found, "include")) return plan.refused();
   const args = new Set(input.args.flatMap((a) => [a, a.replace(/^-include/, "")]));
-  const names = new Set<string>();
-  for (const { header } of described) for (const name of header.names) names.add(name);
-  for (const name of names) if (args.has(name) && !plan.take(locateNow(cwd, name), "include")) return plan.refused();
-  for (const { file, header } of described) {
-    if (!header.computed) continue;
-    for (const name of names) if (!plan.take(locateNow(dirname(file), name), "include")) return plan.refused();
+  for (const name of facts.names) if (args.has(name) && !plan.take(locateNow(cwd, name), "include")) return plan.refused();
+  for (const file of sourceQuoted.computed ? [...facts.computed, source] : facts.computed) {
+    for (const name of facts.names) if (!plan.take(locateNow(dirname(file), name), "include")) return plan.refused();
   }
   for (const name of input.probed) {
     for (const d of [...chain, ...missing]) if (!plan.take(locateNow(d, name), "probe")) return plan.refused();
   }
   for (const { file, name } of input.probedQuoted) if (!plan.take(locateNow(dirname(file), name), "probe")) return plan.refused();
   return plan.done();
+}
+
+/**
+ * The content hashes of a closure's headers, and the key its facts are filed
+ * under (the search and a prefix of each hash: cheap to hash; the whole list is
+ * compared when found). Undefined when a content is not known.
+ */
+function closureOf(searchKey: string, headers: readonly string[], hashOf: (file: string) => string | undefined): { bucket: string; hashes: string[] } | undefined {
+  const hashes: string[] = [];
+  let prefixes = "";
+  for (const file of headers) {
+    const hash = hashOf(file);
+    if (hash === undefined) return undefined;
+    hashes.push(hash);
+    prefixes += hash.slice(0, 8);
+  }
+  return { bucket: `${searchKey}\0${prefixes}`, hashes };
+}
+
+/** `facts` when they were taken for exactly these headers with these contents. */
+function sameClosure(facts: ClosureFacts | undefined, hashes: readonly string[], headers: readonly string[]): ClosureFacts | undefined {
+  if (!facts || facts.headers.length !== headers.length) return undefined;
+  for (let i = 0; i < headers.length; i++) if (facts.headers[i] !== headers[i] || facts.hashes[i] !== hashes[i]) return undefined;
+  return facts;
 }
 
 /**
@@ -146,57 +173,6 @@ function locateRemembered(dir: string, name: string, list: Lister, memo: AbsentM
   const found = known && known.id !== "" && list(known.dir)?.id === known.id ? known : locateBelow(dir, name, list);
   if (found !== known && !("present" in found) && found.id !== "") remembered.set(name, found);
   return found;
-}
-
-/** The guards and probe files of one store, from the candidates' findings. */
-class PlanBuilder {
-  private readonly guards = new Map<string, { id: string; names: Set<string> }>();
-  private readonly probeFiles = new Set<string>();
-  private changed = "";
-
-  constructor(
-    private readonly read: ReadonlySet<string>,
-    /** Before the compile started, less the racy window (ns). */
-    private readonly sinceNs: bigint,
-  ) {}
-
-  /** Whether a finding made at an earlier store still stands now. */
-  vouched(found: Located, list: Lister): boolean {
-    if (!("present" in found)) return found.id !== "" && list(found.dir)?.id === found.id;
-    // A file this compile read: whatever is there, the entry records its content.
-    if (this.read.has(found.present)) return true;
-    // The same plain file is still there (its directory shows the same identity) and was there before the compile began.
-    return found.parentId !== undefined && found.parentId !== "" && found.changedNs <= this.sinceNs && list(found.parent!)?.id === found.parentId;
-  }
-
-  /** Adds a finding; false when it means the entry must not be recorded (a candidate appeared during the compile). */
-  take(found: Located, kind: "include" | "probe"): boolean {
-    if ("present" in found) {
-      const path = found.present;
-      if (this.read.has(path)) return true;
-      if (kind === "probe") this.probeFiles.add(path);
-      // A file there now that was there for the compile was not what that name found: its directive does not exist.
-      // One that appeared since the compile began may have changed what the compile found.
-      else if (found.changedNs > this.sinceNs) {
-        this.changed = path;
-        return false;
-      }
-      return true;
-    }
-    const guard = this.guards.get(found.dir) ?? { id: found.id, names: new Set<string>() };
-    if (found.id !== guard.id) guard.id = "";
-    guard.names.add(found.name);
-    this.guards.set(found.dir, guard);
-    return true;
-  }
-
-  refused(): AbsentPlan {
-    return { ok: false, changed: this.changed };
-  }
-
-  done(): AbsentPlan {
-    return { ok: true, guards: [...this.guards].map(([dir, g]) => ({ dir, id: g.id, names: [...g.names].sort() })), probeFiles: [...this.probeFiles] };
-  }
 }
 
 /** `name` below `base` (locate), walking down its components through the listings when it names no "." or "..". */

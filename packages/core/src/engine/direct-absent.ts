@@ -42,7 +42,8 @@ export async function absentFacts(
   const closure = [...read.keys()];
   const probes = probedNames(closure, probing, (f) => read.get(f));
   if (probes.unresolvable.length) return { guards: [], probeFiles: [], unresolvableProbe: probes.unresolvable[0]! };
-  const quoted = (file: string) => quotedIncludes(file, read.get(file)!);
+  // A header's are kept by content; the source's are read once.
+  const quoted = (file: string) => quotedIncludes(file, read.get(file)!, file !== inv.sourceFile);
   const input = { closure, source: inv.sourceFile, cwd: request.cwd, search: answer.search, probed: probes.names, probedQuoted: probes.quotedBy, quoted, args: inv.compileArgv, since, hashOf: (f: string) => read.get(f) };
   const plan = absentPaths(input, d.listings.session(), d.listings.absent);
   if (!plan.ok) {
