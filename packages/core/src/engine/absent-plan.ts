@@ -8,6 +8,8 @@ export type AbsentPlan =
       guards: AbsentGuard[];
       /** Files a probe finds now: their content is recorded like a file read (created or removed, the probe answers otherwise). */
       probeFiles: string[];
+      /** The headers' share was adopted from an earlier store with the same headers (AbsentMemo). */
+      adopted: boolean;
     }
   | { ok: false; changed: string };
 
@@ -26,6 +28,7 @@ export class PlanBuilder {
   private readonly vouchers = new Map<string, string>();
   private readonly presents: FoundPresent[] = [];
   private unvouched = false;
+  private adopted = false;
 
   constructor(
     /** Every file the compile read. */
@@ -85,6 +88,7 @@ export class PlanBuilder {
     for (const [dir, id] of facts.vouchers) if (this.list(dir)?.id !== id) return false;
     for (const p of facts.presents) if (!this.read.has(p.present) && !this.presentHolds(p)) return false;
     for (const g of facts.guards) this.guards.set(g.dir, { id: g.id, names: new Set(g.names) });
+    this.adopted = true;
     return true;
   }
 
@@ -93,7 +97,7 @@ export class PlanBuilder {
   }
 
   done(): AbsentPlan {
-    return { ok: true, guards: [...this.guards].map(([dir, g]) => ({ dir, id: g.id, names: [...g.names].sort() })), probeFiles: [...this.probeFiles] };
+    return { ok: true, guards: [...this.guards].map(([dir, g]) => ({ dir, id: g.id, names: [...g.names].sort() })), probeFiles: [...this.probeFiles], adopted: this.adopted };
   }
 
   private presentHolds(found: FoundPresent): boolean {

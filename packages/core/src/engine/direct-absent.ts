@@ -59,6 +59,6 @@ export async function absentFacts(
     }
     probeFiles.push({ path, hash: found.digest.hash, size: found.digest.size });
   }
-  call.log.debug("%s: %d absent-path guards, %d files found by probes", inv.sourceFile, plan.guards.length, probeFiles.length);
+  call.log.debug("%s: %d absent-path guards (%s), %d files found by probes", inv.sourceFile, plan.guards.length, plan.adopted ? "the headers' share as an earlier store found it" : "worked out", probeFiles.length);
   return { guards: plan.guards, probeFiles };
 }
