@@ -48,27 +48,46 @@ export interface HeaderCandidates {
   candidates: HeaderCandidate[];
 }
 
+/** Where a candidate was looked for: `name` below `dir`. */
+export interface CandidatePlace {
+  dir: string;
+  name: string;
+}
+
+/**
+ * Findings of a closure's headers that one directory identity vouches for:
+ * the names found absent below `dir` (its guard's names), and the present
+ * candidates in it (plain files, not among the headers).
+ */
+export interface VouchedGroup {
+  dir: string;
+  id: string;
+  names: readonly string[];
+  presents: readonly FoundPresent[];
+  /** The candidates these findings answer, found again when `dir` no longer shows `id`. */
+  candidates: readonly CandidatePlace[];
+}
+
 /**
  * The headers' share of a store's plan, for one closure (its headers and
- * their contents) under one include search: adopted by a later store only
- * when every identity in `vouchers` is seen again, and every present
- * candidate is still a file that predates that store's compile (or is read).
+ * their contents) under one include search. A later store with the same
+ * headers takes a group's findings only when it sees the group's identity
+ * again (and each present candidate still predates its compile, or is
+ * read); the candidates of any other group, and those no identity vouched
+ * for (a directory the build writes into changes all the time), it finds
+ * again.
  */
 export interface ClosureFacts {
   /** The headers (every file read but the source), in order, and their content hashes. */
   headers: readonly string[];
   hashes: readonly string[];
-  guards: readonly { dir: string; id: string; names: readonly string[] }[];
-  /** Present candidates that are not among the headers. */
-  presents: readonly FoundPresent[];
-  /** Every directory identity the above rest on. */
-  vouchers: readonly (readonly [string, string])[];
+  groups: readonly VouchedGroup[];
+  /** Candidates whose findings nothing vouches for: found again at every store. */
+  unvouched: readonly CandidatePlace[];
   /** The names the headers are reached by. */
   names: readonly string[];
   /** Headers with a directive naming a macro. */
   computed: readonly string[];
-  /** False when a finding rests on nothing that vouches for it (a link, a directory changing): never adopted. */
-  vouched: boolean;
 }
 
 /** Headers remembered per include search before that search's memo is emptied. */

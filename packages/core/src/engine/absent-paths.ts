@@ -64,7 +64,11 @@ export function absentPaths(input: AbsentInput, list: Lister, memo: AbsentMemo =
   // The headers' share: as a whole when another store had the same headers (same contents) and it still holds.
   const closure1 = input.hashOf && closureOf(searchKey, headerFiles, input.hashOf);
   let facts = closure1 && sameClosure(memo.closures.get(closure1.bucket), closure1.hashes, headerFiles);
-  if (!facts || !plan.adopt(facts)) {
+  // Adopted: the candidates whose findings no identity vouches for now (a directory the build writes into) are found again.
+  const again = facts && plan.adopt(facts);
+  if (facts && again) {
+    for (const c of again) if (!plan.take(locateNow(c.dir, c.name), "include")) return plan.refused();
+  } else {
     const remembered = memo.headers(searchKey);
     const names = new Set<string>();
     const computed: string[] = [];
@@ -80,11 +84,11 @@ export function absentPaths(input: AbsentInput, list: Lister, memo: AbsentMemo =
       for (const c of header.candidates) {
         // A finding is used again only while the identity that vouched for it holds at this store; otherwise found again.
         if (!plan.vouched(c.found)) c.found = locateNow(c.dir, c.name);
-        if (!plan.take(c.found, "include", true)) return plan.refused();
+        if (!plan.take(c.found, "include", c)) return plan.refused();
       }
     }
     facts = plan.headerFacts([...names], computed, headerFiles, closure1 ? closure1.hashes : []);
-    if (closure1 && facts.vouched) memo.closures.set(closure1.bucket, facts);
+    if (closure1) memo.closures.set(closure1.bucket, facts);
   }
   // What depends on the source or on this call is worked out per store.
   const sourceQuoted = closure.includes(source) ? input.quoted(source) : { names: [], computed: false };

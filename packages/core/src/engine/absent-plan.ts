@@ -1,5 +1,5 @@
 import type { AbsentGuard } from "../storage/codec.js";
-import type { ClosureFacts, FoundPresent, Located } from "./absent-memo.js";
+import type { CandidatePlace, ClosureFacts, FoundPresent, Located } from "./absent-memo.js";
 import type { DirListing } from "./dir-listings.js";
 
 export type AbsentPlan =
@@ -25,9 +25,9 @@ export class PlanBuilder {
   private readonly guards = new Map<string, { id: string; names: Set<string> }>();
   private readonly probeFiles = new Set<string>();
   private changed = "";
-  private readonly vouchers = new Map<string, string>();
-  private readonly presents: FoundPresent[] = [];
-  private unvouched = false;
+  /** The headers' findings by the directory identity that vouches for them, and those nothing vouches for. */
+  private readonly groups = new Map<string, { id: string; names: Set<string>; presents: FoundPresent[]; candidates: CandidatePlace[] }>();
+  private readonly unvouched: CandidatePlace[] = [];
   private adopted = false;
 
   constructor(
@@ -51,13 +51,13 @@ export class PlanBuilder {
 
   /**
    * Adds a finding; false when it means the entry must not be recorded (a
-   * candidate appeared during the compile). `ofHeaders`: a header's
-   * candidate, noted for the closure's facts.
+   * candidate appeared during the compile). `ofHeader`: the header's
+   * candidate it answers, noted for the closure's facts.
    */
-  take(found: Located, kind: "include" | "probe", ofHeaders = false): boolean {
+  take(found: Located, kind: "include" | "probe", ofHeader?: CandidatePlace): boolean {
     if ("present" in found) {
       const path = found.present;
-      if (ofHeaders && !this.headers.has(path)) this.notePresent(found);
+      if (ofHeader && !this.headers.has(path)) this.note(ofHeader, found.parent, found.parentId, found);
       if (this.read.has(path)) return true;
       if (kind === "probe") this.probeFiles.add(path);
       // A file there now that was there for the compile was not what that name found: its directive does not exist.
@@ -68,7 +68,7 @@ export class PlanBuilder {
       }
       return true;
     }
-    if (ofHeaders) this.vouch(found.dir, found.id);
+    if (ofHeader) this.note(ofHeader, found.dir, found.id, undefined, found.name);
     const guard = this.guards.get(found.dir) ?? { id: found.id, names: new Set<string>() };
     if (found.id !== guard.id) guard.id = "";
     guard.names.add(found.name);
@@ -78,18 +78,33 @@ export class PlanBuilder {
 
   /** The headers' share taken so far (before anything of the source or the call). */
   headerFacts(names: string[], computed: string[], headers: readonly string[], hashes: readonly string[]): ClosureFacts {
-    const guards = [...this.guards].map(([dir, g]) => ({ dir, id: g.id, names: [...g.names].sort() }));
-    return { headers, hashes, guards, presents: [...this.presents], vouchers: [...this.vouchers], names, computed, vouched: !this.unvouched };
+    const groups = [...this.groups].map(([dir, g]) => ({ dir, id: g.id, names: [...g.names], presents: g.presents, candidates: g.candidates }));
+    return { headers, hashes, groups, unvouched: this.unvouched, names, computed };
   }
 
-  /** Takes a closure's facts from an earlier store, when every identity they rest on holds now; false (nothing taken) when one does not. */
-  adopt(facts: ClosureFacts): boolean {
-    if (!facts.vouched) return false;
-    for (const [dir, id] of facts.vouchers) if (this.list(dir)?.id !== id) return false;
-    for (const p of facts.presents) if (!this.read.has(p.present) && !this.presentHolds(p)) return false;
-    for (const g of facts.guards) this.guards.set(g.dir, { id: g.id, names: new Set(g.names) });
+  /**
+   * Takes a closure's facts from an earlier store: each group's findings
+   * while its identity holds now. Returns the candidates to find again (those
+   * of a group whose directory changed, and those nothing vouched for), or
+   * undefined (nothing taken) when a present candidate no longer predates
+   * this compile.
+   */
+  adopt(facts: ClosureFacts): CandidatePlace[] | undefined {
+    const again: CandidatePlace[] = [...facts.unvouched];
+    const holding = [];
+    for (const g of facts.groups) {
+      if (this.list(g.dir)?.id !== g.id) again.push(...g.candidates);
+      else if (g.presents.some((p) => !this.read.has(p.present) && p.changedNs > this.sinceNs)) return undefined;
+      else holding.push(g);
+    }
+    for (const g of holding) {
+      const guard = this.guards.get(g.dir) ?? { id: g.id, names: new Set<string>() };
+      if (g.id !== guard.id) guard.id = "";
+      for (const name of g.names) guard.names.add(name);
+      if (g.names.length) this.guards.set(g.dir, guard);
+    }
     this.adopted = true;
-    return true;
+    return again;
   }
 
   refused(): AbsentPlan {
@@ -97,22 +112,26 @@ export class PlanBuilder {
   }
 
   done(): AbsentPlan {
-    return { ok: true, guards: [...this.guards].map(([dir, g]) => ({ dir, id: g.id, names: [...g.names].sort() })), probeFiles: [...this.probeFiles], adopted: this.adopted };
+    // In the order of their directories: the same guards read the same whichever findings were reused.
+    const guards = [...this.guards].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([dir, g]) => ({ dir, id: g.id, names: [...g.names].sort() }));
+    return { ok: true, guards, probeFiles: [...this.probeFiles], adopted: this.adopted };
   }
 
   private presentHolds(found: FoundPresent): boolean {
     return found.parentId !== undefined && found.parentId !== "" && found.changedNs <= this.sinceNs && this.list(found.parent!)?.id === found.parentId;
   }
 
-  private notePresent(found: FoundPresent): void {
-    this.presents.push(found);
-    if (found.parentId) this.vouch(found.parent!, found.parentId);
-    else this.unvouched = true;
-  }
-
-  private vouch(dir: string, id: string): void {
-    const known = this.vouchers.get(dir);
-    if (id === "" || (known !== undefined && known !== id)) this.unvouched = true;
-    else this.vouchers.set(dir, id);
+  /** Files a header's finding under the identity that vouches for it (`dir` showing `id`), or with those nothing vouches for. */
+  private note(place: CandidatePlace, dir: string | undefined, id: string | undefined, present?: FoundPresent, absentName?: string): void {
+    const group = dir !== undefined && id ? this.groups.get(dir) : undefined;
+    if (dir === undefined || !id || (group && group.id !== id)) {
+      this.unvouched.push(place);
+      return;
+    }
+    const g = group ?? { id, names: new Set<string>(), presents: [], candidates: [] };
+    if (!group) this.groups.set(dir, g);
+    g.candidates.push(place);
+    if (present) g.presents.push(present);
+    if (absentName !== undefined) g.names.add(absentName);
   }
 }
