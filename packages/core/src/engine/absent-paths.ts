@@ -227,13 +227,15 @@ function locate(path: string, list: Lister): Located {
     listing = list(dir);
   }
   const first = name.split("/")[0]!;
-  const there = listing.names ? listing.names.has(first) : true;
+  const whole = first === name ? name : `${first}/`;
   // Nothing of that name below the deepest directory there is: nothing of it may appear ("sub/" stands for all below).
-  if (!there) return { dir, id: listing.id, name: first === name ? name : `${first}/` };
+  if (listing.names && !listing.names.has(first)) return { dir, id: listing.id, name: whole };
+  const kind = lstatOrUndefined(join(dir, first));
+  // The same when the directory was not listed (changing, or unreadable): its identity vouches for nothing then.
+  if (!listing.names && !kind) return { dir, id: "", name: whole };
   // There, but a path through a file, or the candidate is a directory (passed over): the guard's identity still
   // vouches; a link (its target may appear elsewhere) or an unreadable directory does not, so its names are checked
   // on every hit.
-  const kind = lstatOrUndefined(join(dir, first));
   const plain = kind?.isFile() === true || (kind?.isDirectory() === true && listing.names !== undefined);
   return { dir, id: plain ? listing.id : "", name };
 }

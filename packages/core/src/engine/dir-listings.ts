@@ -37,9 +37,11 @@ export function statOrUndefined(path: string): BigIntStats | undefined {
 export interface DirListing {
   /** The directory's identity, taken before its names were read ("" when it was changing then, see stableIdentity). */
   id: string;
-  /** Its entries; undefined when it can be searched but not read. */
+  /** Its entries; undefined when it can be searched but not read, or is changing (id ""): each name is then looked up. */
   names: ReadonlySet<string> | undefined;
 }
+
+const CHANGING: DirListing = { id: "", names: undefined };
 
 /**
  * Directory listings for the store of a direct-mode entry (never a hit),
@@ -67,7 +69,10 @@ export class DirListings {
     const st = statOrUndefined(dir);
     if (!st?.isDirectory()) return undefined;
     const id = stableIdentity(st, takenAt);
-    const kept = id ? this.kept.get(dir) : undefined;
+    // Changing (the directory a build writes its objects into): no identity would vouch for a listing, so none is
+    // read; each name is looked up on its own, cheaper than listing a whole source directory at every store.
+    if (!id) return CHANGING;
+    const kept = this.kept.get(dir);
     if (kept && kept.id === id) return kept;
     let names: Set<string> | undefined;
     try {

@@ -96,6 +96,18 @@ describe("absent-path guards", () => {
     expect(plan.ok && plan.guards.find((g) => g.dir === join(root, "q/inc"))?.names).toEqual(["h.h"]);
   });
 
+  it("a directory changing as the build writes into it is not listed: each name is looked up, with the same guards", () => {
+    const source = file("w/src/x.c");
+    const closure = [source, file("w/b/h.h"), file("w/b/sub/s.h")];
+    // Written just now: a/ has no identity that could vouch for a listing.
+    file("w/a/x.o");
+    const search = { quote: [], angle: [join(root, "w/a"), join(root, "w/b")], missing: [] };
+    const plan = absentPaths(input({ closure, source, search }), new DirListings().session());
+    expect(plan.ok && plan.guards.find((g) => g.dir === join(root, "w/a"))).toEqual({ dir: join(root, "w/a"), id: "", names: ["h.h", "sub/"] });
+    writeFileSync(join(root, "w/a/h.h"), "");
+    expect(absentPaths(input({ closure, source, search }), new DirListings().session())).toEqual({ ok: false, changed: join(root, "w/a/h.h") });
+  });
+
   it("refuses to record when a candidate file appeared during the compile", () => {
     const found = file("r/b/h.h");
     const since = Date.now() - 10;
