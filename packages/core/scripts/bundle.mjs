@@ -8,11 +8,13 @@
 // Every output sits one level below dist/, as tsc's files do, so paths made
 // from import.meta.url (../native/reprise-native, ../../bin/reprise) hold.
 import { build } from "esbuild";
-import { rmSync } from "node:fs";
+import { renameSync, rmSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 const dist = fileURLToPath(new URL("../dist/", import.meta.url));
-const outdir = `${dist}bundle`;
+const target = `${dist}bundle`;
+// Built beside it and swapped in: a daemon or client starting meanwhile never finds it half written.
+const outdir = `${dist}bundle.new`;
 
 /** Output name → the tsc output it starts from. Keep in step with package.json's exports. */
 export const BUNDLE_ENTRIES = {
@@ -44,3 +46,11 @@ await build({
   legalComments: "inline",
   logLevel: "warning",
 });
+rmSync(`${dist}bundle.old`, { recursive: true, force: true });
+try {
+  renameSync(target, `${dist}bundle.old`);
+} catch (err) {
+  if (err.code !== "ENOENT") throw err;
+}
+renameSync(outdir, target);
+rmSync(`${dist}bundle.old`, { recursive: true, force: true });
