@@ -41,8 +41,17 @@ await build({
   keepNames: true,
   // The TypeScript compiler is only ever loaded by cosmiconfig for a .ts config, and is the user's.
   external: ["typescript"],
-  // CommonJS dependencies call require() for Node's own modules; an ES module has none of its own.
-  banner: { js: 'import { createRequire as __repriseCreateRequire } from "node:module"; const require = __repriseCreateRequire(import.meta.url);' },
+  // CommonJS dependencies call require() for Node's own modules and read __filename (cosmiconfig's
+  // import-fresh); an ES module has none of these of its own.
+  banner: {
+    js: [
+      'import { createRequire as __repriseCreateRequire } from "node:module";',
+      'import { fileURLToPath as __repriseFileURLToPath } from "node:url";',
+      "const require = __repriseCreateRequire(import.meta.url);",
+      "const __filename = __repriseFileURLToPath(import.meta.url);",
+      'const __dirname = __filename.slice(0, __filename.lastIndexOf("/"));',
+    ].join(" "),
+  },
   legalComments: "inline",
   logLevel: "warning",
 });
