@@ -22,7 +22,7 @@ export type RememberedDetections = PersistedRecords<CompilerDetection & { plugin
 export function rememberedDetections(cacheRoot: string, onError?: (err: Error) => void): RememberedDetections {
   return new PersistedRecords(cacheRoot, {
     file: "compiler-detections.json",
-    format: "reprise-detections-1",
+    format: "reprise-detections-2",
     maxEntries: 256,
     valid: (v): v is CompilerDetection & { plugin: string } => compilerDetectionSchema.safeParse(v).success && typeof (v as { plugin?: unknown }).plugin === "string",
     ...(onError ? { onError } : {}),

@@ -1,4 +1,4 @@
-import { LRUCache } from "lru-cache";
+import { growingLru } from "../util/growing-lru.js";
 import type { FileHashCache } from "../hashing/file-hash-cache.js";
 import { KeyHasher } from "../hashing/key-hasher.js";
 import type { CacheStorage } from "../storage/cache-storage.js";
@@ -45,7 +45,7 @@ export function directResultKey(
  * cache directory).
  */
 export class ManifestMemo {
-  private readonly memo = new LRUCache<string, Manifest>({ max: 20_000 });
+  private readonly memo = growingLru<string, Manifest>(20_000);
 
   get(storage: CacheStorage, key: string): Manifest | undefined {
     return this.memo.get(`${storageId(storage)}\0${key}`);

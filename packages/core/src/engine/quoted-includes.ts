@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { LRUCache } from "lru-cache";
+import { growingLru } from "../util/growing-lru.js";
 import { hashBytes } from "../hashing/key-hasher.js";
 
 /**
@@ -18,7 +18,7 @@ export interface QuotedIncludes {
 const DIRECTIVE = /^[ \t]*#[ \t]*(?:include_next|include|import)(?:[ \t]+|(?=["<]))(.*)$/gm;
 
 /** By path and content hash: a header is read once per content, not once per store. */
-const byContent = new LRUCache<string, QuotedIncludes>({ max: 50_000 });
+const byContent = growingLru<string, QuotedIncludes>(50_000);
 
 /**
  * The quoted includes of `file`, whose content hash is `hash` (undefined when
