@@ -5,7 +5,7 @@
 # usage: 2026-12-06-miss-serve-prof.sh PROFDIR [N]   env: W=checkout (default: this one), LIBUV=libuv1 source tree
 W=${W:-$(cd "$(dirname "$0")/../.." && pwd)}; N=$W/packages/core/dist/native/reprise-native; PROF=${1:?profile dir}; n=${2:-100}
 LIBUV=${LIBUV:?set LIBUV to an unpacked libuv1 source tree}
-T=$(mktemp -d /tmp/miss-prof-XXXXXX); cd $T; export REPRISE_DIR=$T/cache REPRISE_RUNTIME_DIR=$T/run
+T=$(mktemp -d /tmp/miss-serve-prof-XXXXXX); cd $T; export REPRISE_DIR=$T/cache REPRISE_RUNTIME_DIR=$T/run
 cp -a $LIBUV/include $LIBUV/test/test-tcp-open.c $LIBUV/test/task.h $LIBUV/test/runner*.h .
 F="-D_FILE_OFFSET_BITS=64 -D_GNU_SOURCE -D_LARGEFILE_SOURCE -D_POSIX_C_SOURCE=200112 -Iinclude -fvisibility=hidden -Wstrict-prototypes -Wextra -Wall -Wno-unused-parameter -fno-strict-aliasing -std=gnu90"
 for i in $(seq 0 $n); do { cat test-tcp-open.c; echo "int unique_$i;"; } > t$i.c; done; sleep 3
