@@ -57,7 +57,8 @@ export class CompilerDetector {
   ) {}
 
   async detect(path: string, env: Readonly<Record<string, string>>): Promise<CompilerInfo | undefined> {
-    const real = realpathSync(path);
+    // realpath(3) in one call: Node's JavaScript realpathSync lstat'ed and readlink'ed each component, per call.
+    const real = realpathSync.native(path);
     const st = statSync(real, { bigint: true });
     const key = JSON.stringify([path, real, String(st.dev), String(st.ino), String(st.size), String(st.mtimeNs)]);
     let pending = this.cache.get(key);

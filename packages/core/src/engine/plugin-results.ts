@@ -155,6 +155,30 @@ export const dependencyListSchema = z.union([
   z.null(),
 ]);
 
+/** Every element an absolute path (an index loop: `every` would pass over the holes of a sparse array). */
+function allAbsolutePaths(list: unknown[]): boolean {
+  for (let i = 0; i < list.length; i++) {
+    const p = list[i];
+    if (typeof p !== "string" || !p.startsWith("/")) return false;
+  }
+  return true;
+}
+
+/**
+ * True only for a dependency list `dependencyListSchema` accepts, in one plain
+ * pass: a miss's list names hundreds of files, which the schema checks one by
+ * one through its own machinery. Anything else goes to the schema (which names
+ * what is wrong).
+ */
+export function plainDependencyList(v: unknown): boolean {
+  if (v === null) return true;
+  if (Array.isArray(v)) return allAbsolutePaths(v);
+  if (typeof v !== "object" || Object.getPrototypeOf(v) !== Object.prototype) return false;
+  for (const key in v) if (key !== "files" && key !== "identities") return false;
+  const { files, identities } = v as { files?: unknown; identities?: unknown };
+  return (files === undefined || (Array.isArray(files) && allAbsolutePaths(files))) && (identities === undefined || identities instanceof Map);
+}
+
 /** What a `textDigest` tap returns: the file's text as the compile reads it (null: only its exact bytes tell), and whether it brings in another file's bytes. */
 export const textDigestSchema = z.object({ text: z.union([bytes, z.null()]), embeds: z.boolean().optional() });
 
