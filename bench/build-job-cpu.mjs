@@ -3,10 +3,12 @@
 // (g++ -std=c++17 -O2 -g, 161 inputs), with a warm hash cache and input store: what the client daemon spends
 // per job before anything is sent. Not part of `npm run bench`; cited in docs/jobs.md and docs/dist-design.md.
 //
-//   node bench/build-job-cpu.mjs [--runs=N] [--ballast-mb=N] [--closure=scan|preprocessing]
+//   node bench/build-job-cpu.mjs [--runs=N] [--ballast-mb=N] [--closure=scan|traced-scan|preprocessing]
 //
 // --ballast-mb: memory the process holds, standing for the daemon's size (a fork costs CPU in proportion to it).
 // --closure=preprocessing: the job gets the lookup's `-E -MD` list (MissContext.preprocessDeps) and runs no scan.
+// --closure=traced-scan: the scan runs with GCC's read trace, as @reprise/plugin-gcc sets it up (ClosureScan.listFile):
+// a file the hash cache holds under the identity the scan took is not stat'ed.
 // Scans are spawned by this process (no daemon launcher here), so --ballast-mb shows what a fork from a large process costs.
 // Prints the median CPU per job of this process, and its children's CPU per job (10 ms clock ticks).
 
@@ -19,7 +21,10 @@ import { fileURLToPath } from 'node:url';
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const args = Object.fromEntries(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=')));
 const runs = Number(args.runs ?? 40);
-const { buildJob, FileHashCache, InputStore } = await import(join(REPO, 'packages/core/dist/index.js'));
+const { buildJob, Engine, FileHashCache, identitiesFromList, InputStore } = await import(join(REPO, 'packages/core/dist/index.js'));
+const traced = args.closure === 'traced-scan';
+const gcc = traced ? await import(join(REPO, 'packages/plugin-gcc/dist/index.js')) : undefined;
+const readIdentities = traced ? identitiesFromList(new Engine().use(gcc.gccPlugin), 'gcc') : undefined;
 
 const tmp = mkdtempSync(join(tmpdir(), 'reprise-build-job-cpu-'));
 try {
@@ -42,12 +47,14 @@ try {
     const object = join(proj, 'build', 'x.o');
     const dep = join(tmp, `t${n}.d`);
     const closure = join(tmp, `c${n}.d`);
+    const list = join(tmp, `c${n}.reads`);
+    const listing = traced ? { setEnv: { LD_PRELOAD: gcc.readTraceLibrary(), REPRISE_READ_TRACE: list }, listFile: list } : {};
     return {
       request: { argv: base, cwd: proj, env: { PATH: '/usr/bin:/bin', LANG: 'C.UTF-8' }, stdoutIsTTY: false, stderrIsTTY: false },
       inv: {
         language: 'c++', sourceFile: src, outputs: [{ role: 'object', path: object }], keyArgs: [], preprocessorOnlyArgs: [],
         compileArgv: [...base, '-c', '-o', object, '-MD', '-MF', dep], dependencies: { depFile: dep, depFileIsTemporary: true },
-        closureScan: { argv: [...base, '-M', '-MF', closure], depFile: closure, sameAsPreprocessDeps: true }, includeDirs: [], keyEnv: [],
+        closureScan: { argv: [...base, '-M', '-MF', closure], depFile: closure, sameAsPreprocessDeps: true, ...listing }, includeDirs: [], keyEnv: [],
         volatileMarkers: [], dependsOnCwd: false, colorDiagnostics: false, extraInputFiles: [],
       },
     };
@@ -70,7 +77,7 @@ try {
     const { request, inv } = call(i);
     if (i === WARM) ticks0 = childTicks();
     const c0 = process.cpuUsage();
-    const plan = await buildJob(request, inv, 'f'.repeat(64), store, hashes, undefined, { preprocessDeps });
+    const plan = await buildJob(request, inv, 'f'.repeat(64), store, hashes, undefined, { preprocessDeps, ...(readIdentities ? { readIdentities } : {}) });
     const c = process.cpuUsage(c0);
     if (!plan.ok) throw new Error(`${plan.reason}: ${plan.detail}`);
     inputs = plan.job.inputs.length;

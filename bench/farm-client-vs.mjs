@@ -27,10 +27,12 @@ const SMALL = path.join(REPO, 'test-fixtures', 'bench', 'small.cpp');
 const log = (...a) => process.stderr.write(`[farm-client-vs] ${a.join(' ')}\n`);
 
 const large = ['int work(int x) {', ...Array.from({ length: 1500 }, (_, i) => `  x = x * ${(i % 7) + 3} + (x >> ${(i % 5) + 1}) ^ ${i};`), '  return x;\n}\n'].join('\n');
-const files = [
+const allFiles = [
   { name: 'small.cpp', text: fs.readFileSync(SMALL, 'utf8'), argv: ['g++', '-std=c++17', '-O2', '-g'] },
   { name: 'large.c', text: large, argv: ['gcc', '-O2', '-g'] },
 ];
+// --only=large.c: one file only.
+const files = typeof args.only === 'string' ? allFiles.filter((f) => f.name === args.only) : allFiles;
 
 fs.rmSync(work, { recursive: true, force: true });
 const sides = [
@@ -49,7 +51,7 @@ try {
   }
   const rows = [];
   for (const f of files) {
-    const per = Object.fromEntries(sides.map((s) => [s.label, { farm: [], local: [], extra: [] }]));
+    const per = Object.fromEntries(sides.map((s) => [s.label, { farm: [], local: [], extra: [], scans: [] }]));
     for (let i = -1; i < runs; i++) {
       const order = i % 2 ? sides : [...sides].reverse();
       for (const side of order) {
@@ -63,25 +65,29 @@ try {
           if (r.error) throw new Error(`${side.label} ${mode} ${f.name}: ${r.error}`);
           const after = await daemonIdleCpuMs(side.env.REPRISE_RUNTIME_DIR);
           if (before && after) cpu[mode] = after.daemon - before.daemon;
+          // The launcher's CPU with its children during a farm job: the closure scans the client runs (10 ms ticks).
+          if (before && after && mode === 'farm') cpu.scans = after.helper - before.helper;
         }
         if (i < 0) run([...client(side.repo), '--zero-stats'], { env: side.env, cwd: side.dir });
         if (i < 0 || cpu.farm === undefined || cpu.local === undefined) continue; // warm-up: packages the toolchain, fills the builder
         per[side.label].farm.push(cpu.farm);
         per[side.label].local.push(cpu.local);
         per[side.label].extra.push(cpu.farm - cpu.local);
+        if (cpu.scans !== undefined) per[side.label].scans.push(cpu.scans);
       }
     }
     const row = { file: f.name, runs };
     for (const side of sides) {
       const p = per[side.label];
       const s = JSON.parse(run([...client(side.repo), '--show-stats', '--json'], { env: side.env, cwd: side.dir }).stdout).stats;
-      row[side.label] = { farmMs: median(p.farm), localMs: median(p.local), extraMs: median(p.extra), remote: s.remote?.farm ?? null, fallbacks: s.fallbacks };
+      const scansMean = p.scans.length ? p.scans.reduce((a, b) => a + b, 0) / p.scans.length : null;
+      row[side.label] = { farmMs: median(p.farm), localMs: median(p.local), extraMs: median(p.extra), scansMeanMs: scansMean, remote: s.remote?.farm ?? null, fallbacks: s.fallbacks };
     }
     row.extraDiffMs = median(per.this.extra.map((x, i) => x - per.other.extra[i]));
     row.farmDiffMs = median(per.this.farm.map((x, i) => x - per.other.farm[i]));
     rows.push(row);
     const fmt = (x) => (x === null || x === undefined ? '?' : x.toFixed(2));
-    for (const side of sides) log(`${f.name} ${side.label}: daemon CPU per farm job ${fmt(row[side.label].farmMs)} ms, per local miss ${fmt(row[side.label].localMs)} ms, farm − local ${fmt(row[side.label].extraMs)} ms (medians)`);
+    for (const side of sides) log(`${f.name} ${side.label}: daemon CPU per farm job ${fmt(row[side.label].farmMs)} ms, per local miss ${fmt(row[side.label].localMs)} ms, farm − local ${fmt(row[side.label].extraMs)} ms (medians); scans' CPU per farm job ${fmt(row[side.label].scansMeanMs)} ms (mean, 10 ms ticks)`);
     log(`${f.name}: per round, this − other: farm job ${fmt(row.farmDiffMs)} ms, farm − local ${fmt(row.extraDiffMs)} ms (medians)`);
   }
   for (const side of sides) {

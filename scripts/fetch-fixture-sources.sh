@@ -17,6 +17,9 @@
 # - Needs: apt-get, dpkg-source (package dpkg-dev; installed when missing and
 #   running as root).
 #
+# - REPRISE_FIXTURE_PROJECTS="<source package> ..." fetches those instead
+#   (scripts/fetch-make44.sh fetches make-dfsg from trixie this way).
+#
 # Prints one line per project: "<name> <path>".
 # Set REPRISE_FIXTURE_VERIFY=1 to also build each tree plainly (into a scratch
 # dir, not inside the tree) to check it builds on this machine.
@@ -34,9 +37,13 @@ DEST="$(cd "$DEST" && pwd)"
 #               src/Makefile uses `$(CC) $(CFLAGS) -c`, so `make CC="tool gcc"`
 #               on the command line wraps every compile.
 #   yaml-cpp  : C++, ~45 library TUs, CMake, no dependencies (tests/tools off).
-PROJECTS=(lua5.4 yaml-cpp)
+#   make-dfsg : GNU make's source (only through REPRISE_FIXTURE_PROJECTS), built
+#               by scripts/fetch-make44.sh; upstream's tree, Debian's patches
+#               skipped.
+# shellcheck disable=SC2206
+PROJECTS=(${REPRISE_FIXTURE_PROJECTS:-lua5.4 yaml-cpp})
 # dpkg-source -x options per project
-declare -A UNPACK_OPTS=([lua5.4]="--skip-patches" [yaml-cpp]="")
+declare -A UNPACK_OPTS=([lua5.4]="--skip-patches" [yaml-cpp]="" [make-dfsg]="--skip-patches")
 
 log() { printf '[fetch-fixtures] %s\n' "$*" >&2; }
 
@@ -141,6 +148,7 @@ if [[ "${REPRISE_FIXTURE_VERIFY:-0}" == 1 ]]; then
   scratch="$(mktemp -d)"
   trap 'rm -rf "$scratch"' EXIT
   jobs="${REPRISE_FIXTURE_JOBS:-2}"
+  [[ -d "$DEST/lua5.4" ]] || { log "verify: lua5.4 not fetched"; exit 1; }
   log "verify lua5.4: make -j$jobs"
   cp -a "$DEST/lua5.4" "$scratch/lua"
   (cd "$scratch/lua" && time make -j"$jobs" CC=gcc linux >/dev/null) >&2

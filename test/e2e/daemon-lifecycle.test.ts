@@ -1,4 +1,5 @@
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { patchBuiltCore } from "../support/built-core.js";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { execa } from "execa";
@@ -44,7 +45,7 @@ describe("daemon lifecycle", () => {
     const old = mkdtempSync(join(REPO_ROOT, ".test-tmp", "old-core-"));
     try {
       cpSync(join(REPO_ROOT, "packages/core/dist"), join(old, "dist"), { recursive: true });
-      writeFileSync(join(old, "dist/version.js"), 'export const REPRISE_VERSION = "0.0.1-old";\n');
+      patchBuiltCore(join(old, "dist"), { version: "0.0.1-old" });
       const start = await execa(process.execPath, [join(old, "dist/bin/reprise.js"), "--start-server"], { env: sb.env({ REPRISE_LOG: "info" }), reject: false });
       expect(start.exitCode, start.stderr).toBe(0);
       expect((await execa(process.execPath, [join(old, "dist/bin/reprise.js"), "--show-stats", "--json"], { env: sb.env() })).stdout).toContain("0.0.1-old");

@@ -31,7 +31,7 @@ describe("what a daemon works out once outlives it", () => {
     expect(searches).toContain("/usr/include");
     // The headers' text digests (a silent compile), by content: written once, as a whole file renamed into place.
     const texts = join(sb.cacheDir, "text-digests.json");
-    expect(readFileSync(texts, "utf8")).toContain('"format":"reprise-texts-1"');
+    expect(readFileSync(texts, "utf8")).toContain('"format":"reprise-texts-2"');
     const textsFile = statSync(texts).ino;
 
     // The next daemon: the same compiler identity (a.o is a direct hit), and a new source is stored and hit as before.

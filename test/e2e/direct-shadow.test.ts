@@ -305,5 +305,5 @@ describe("direct mode and headers created after the entry was stored", () => {
     const changed = await buildAll();
     expect(changed.byClient).toBe(0);
     for (let i = 0; i < 6; i++) await expectLikePlain({ ...c, argv: argv(i), object: `src/f${i}.o` });
-  }, 120_000);
+  }, 300_000);
 });

@@ -3,6 +3,7 @@
 // what it saves per call. The whole suite runs through it with
 // REPRISE_TEST_CLIENT=native.
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { patchBuiltCore } from "../support/built-core.js";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -29,11 +30,7 @@ function otherCore(patch: { version?: string; protocol?: number }): string {
   mkdirSync(join(REPO_ROOT, ".test-tmp"), { recursive: true });
   const old = mkdtempSync(join(REPO_ROOT, ".test-tmp", "other-core-"));
   cpSync(join(REPO_ROOT, "packages/core/dist"), join(old, "dist"), { recursive: true });
-  if (patch.version) writeFileSync(join(old, "dist/version.js"), `export const REPRISE_VERSION = "${patch.version}";\n`);
-  if (patch.protocol) {
-    const frames = join(old, "dist/protocol/frames.js");
-    writeFileSync(frames, readFileSync(frames, "utf8").replace(/PROTOCOL_VERSION = \d+/, `PROTOCOL_VERSION = ${patch.protocol}`));
-  }
+  patchBuiltCore(join(old, "dist"), patch);
   return old;
 }
 

@@ -12,7 +12,9 @@ export interface FarmEndpoint {
 
 /** The client environment that sends every miss to `farm` (REPRISE_DIST_MODE=always), with `more` over it. */
 export function farmClientEnv(farm: FarmEndpoint, more: Record<string, string> = {}): Record<string, string> {
-  return { REPRISE_DIST_SCHEDULER_URL: farm.url, REPRISE_DIST_TOKEN: farm.clientToken, REPRISE_DIST_MODE: "always", ...more };
+  // The 2 s allocation bound is for a scheduler on its own machine; a test's shares 2 cores with the whole suite
+  // (a fresh-root run at load 14-23 saw one allocation take longer and fall back as dist-scheduler-unreachable).
+  return { REPRISE_DIST_SCHEDULER_URL: farm.url, REPRISE_DIST_TOKEN: farm.clientToken, REPRISE_DIST_MODE: "always", REPRISE_DIST_ALLOCATE_TIMEOUT_MS: "20000", ...more };
 }
 
 /** The farm's counters in a client's stats (zeros when it never used one). */

@@ -1,6 +1,6 @@
 import { execa, type Options } from "execa";
 import type { StatsSnapshot } from "../../packages/core/src/stats/stats.js";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -8,6 +8,18 @@ export const REPO_ROOT = resolve(import.meta.dirname, "../..");
 export const REPRISE_BIN = join(REPO_ROOT, "packages/core/dist/bin/reprise.js");
 export const REPRISE_NATIVE_BIN = join(REPO_ROOT, "packages/core/dist/native/reprise-native");
 export const REPRISE_LAUNCHER = join(REPO_ROOT, "packages/core/bin/reprise");
+
+// The daemon and the Node client run core's bundle (scripts/bundle.mjs, the last step of `npm run build`):
+// after a bare `tsc -b` it would still hold the code before the edit, and tests would pass or fail on that.
+assertBundleCurrent();
+
+function assertBundleCurrent(): void {
+  const core = join(REPO_ROOT, "packages/core");
+  const built = statSync(join(core, "tsconfig.tsbuildinfo"), { throwIfNoEntry: false });
+  const bundle = statSync(join(core, "dist/bundle/daemon.js"), { throwIfNoEntry: false });
+  if (!bundle) throw new Error("packages/core/dist/bundle is missing: run `npm run build`");
+  if (built && built.mtimeMs > bundle.mtimeMs) throw new Error("packages/core/dist/bundle is older than tsc's output: run `npm run build` (or `node packages/core/scripts/bundle.mjs`)");
+}
 
 /**
  * Which client `RepriseSandbox.run` starts: the Node client (default), the

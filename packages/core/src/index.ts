@@ -23,6 +23,7 @@ export type { StatsSnapshot } from "./stats/stats.js";
 export * from "./toolchain/index.js";
 // The builder's side of a compile job, for hermetic mode today and the build farm later.
 export { SandboxSelector, SandboxUnavailableError, sandboxNames, type SandboxSelectorOptions } from "./sandbox/select-sandbox.js";
+export { identitiesFromList } from "./engine/listed-dependencies.js";
 export { buildJob, DEFAULT_LIMITS, DEP_FILE_ROLE, jobEnvironment, jobRefusal, type BuildJobOptions, type ClosureSource, type JobPlan } from "./hermetic/build-job.js";
 export { HermeticCompiler, type HermeticOutcome, type ToolchainProvider, type HermeticWorkspace, type HermeticCompilerOptions } from "./hermetic/hermetic-compiler.js";
 export { InputStore, type InputStorePruneOptions } from "./hermetic/input-store.js";

@@ -1,4 +1,5 @@
 import type { CompilerDetection, CompilerProbe } from "@reprise/core";
+import { readTraceWorks } from "@reprise/plugin-gcc";
 
 /**
  * Clang picks its driver mode from the name it runs under, version and `.exe`
@@ -23,7 +24,7 @@ export async function detectClang(probe: CompilerProbe): Promise<CompilerDetecti
   const version = /clang version (\d+(?:\.\d+)*)/.exec(versionRun.stdout)?.[1];
   if (versionRun.exitCode !== 0 || !version) return undefined;
   // -v also names the GCC installation whose headers and runtime clang uses.
-  const verboseRun = await probe.run(["-v"]);
+  const [verboseRun, readTrace] = await Promise.all([probe.run(["-v"]), readTraceWorks(probe.path, { everyProcess: true })]);
   const target = /^Target: (\S+)/m.exec(versionRun.stdout)?.[1];
   return {
     family: "clang",
@@ -33,6 +34,7 @@ export async function detectClang(probe: CompilerProbe): Promise<CompilerDetecti
     versionText: `${versionRun.stdout}\n${verboseRun.stderr}`,
     ...(target ? { target } : {}),
     identityFiles: [],
-    data: { cxx: isClangCxxName(probe.invokedName) },
+    // readTrace: a miss's compile reports each file's identity as it read it (compile-listing.ts).
+    data: { cxx: isClangCxxName(probe.invokedName), readTrace },
   };
 }

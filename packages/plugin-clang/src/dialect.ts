@@ -102,6 +102,7 @@ export const clangDialect: GccLikeDialect = {
   codeLoadingEnv: [...LOADER_ENV, "COMPILER_PATH", "CCC_OVERRIDE_OPTIONS"],
   depRuleLayout: clangRuleLayout,
   compileListing: "dependency-dot",
+  identityListing: "read-trace-in-driver",
   nativeCpu: {
     resolver: clangNativeResolver,
     unportable(args) {

@@ -1,5 +1,5 @@
 import type { ReprisePlugin } from "@reprise/core";
-import { adaptGccLikeOutput, commentBlindText, listFromDependencyDot, parseGccLikeArguments, parseIncludeSearch, type TextDialect } from "@reprise/plugin-gcc";
+import { adaptGccLikeOutput, commentBlindText, listForClang, parseGccLikeArguments, parseIncludeSearch, type TextDialect } from "@reprise/plugin-gcc";
 import { detectClang } from "./detect.js";
 import { clangDialect } from "./dialect.js";
 import { clangToolchainPlatforms, clangToolchainSpec } from "./toolchain.js";
@@ -14,7 +14,7 @@ export const clangPlugin: ReprisePlugin = {
     engine.hooks.detectCompiler.tapPromise(PLUGIN_NAME, (probe) => detectClang(probe));
     engine.hooks.parseArguments.for("clang").tap(PLUGIN_NAME, (input) => parseGccLikeArguments(input, clangDialect));
     engine.hooks.adaptOutput.for("clang").tap(PLUGIN_NAME, (input) => adaptGccLikeOutput(input, clangDialect));
-    engine.hooks.listDependencies.for("clang").tap(PLUGIN_NAME, (input) => listFromDependencyDot(input));
+    engine.hooks.listDependencies.for("clang").tap(PLUGIN_NAME, (input) => listForClang(input));
     // clang reports its include search in gcc's words.
     engine.hooks.includeSearch.for("clang").tap(PLUGIN_NAME, (output) => parseIncludeSearch(output));
     // The same C-family lexer: clang reads comments as gcc does.

@@ -10,12 +10,17 @@
  *    compile started (compile-listing.ts);
  *  - the bare path for one it could not (no room in its table, not a
  *    regular file).
+ * A file mapped into memory (mmap) is read through its pages after its
+ * descriptor is closed (LLVM maps larger files), so it gets its bare path:
+ * an identity taken at close would not follow the read.
  * Anything it could not follow (a relative openat from another directory, an
  * over-long path) is written as "#incomplete", so the plugin falls back to a
  * scan. Lines are buffered and written whole at exit (or when the buffer is
  * full): a process that dies leaves no "#end", and its trace is not used.
  * The compile itself is untouched: no argument, output or message changes.
- * Other processes of the compile (the driver, as) load it and do nothing.
+ * Other processes of the compile (the driver, as) load it and do nothing,
+ * unless REPRISE_READ_TRACE_ALL=1: clang runs its compiler inside the driver's
+ * own process, so every process of the compile is traced.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -25,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -38,8 +44,12 @@ static size_t pending_len;
 /* The path each traced descriptor was opened by, until it is closed and its identity taken. */
 #define TRACKED_FDS 1024
 static char *tracked[TRACKED_FDS];
+/* Whether a traced descriptor was mapped into memory: its pages may be read after it is closed. */
+static unsigned char mapped[TRACKED_FDS];
 
 static int is_compiler_proper(void) {
+  const char *all = getenv("REPRISE_READ_TRACE_ALL");
+  if (all && strcmp(all, "1") == 0) return 1;
   const char *name = program_invocation_short_name;
   return name && strncmp(name, "cc1", 3) == 0;
 }
@@ -113,9 +123,11 @@ static void record_identity(int fd, const char *path) {
 /* Descriptor `fd` is about to be closed (or the process ends): the identity of what was read through it. */
 static void untrack(int fd) {
   if (fd < 0 || fd >= TRACKED_FDS || !tracked[fd]) return;
-  record_identity(fd, tracked[fd]);
+  if (mapped[fd]) record_line(tracked[fd]);
+  else record_identity(fd, tracked[fd]);
   free(tracked[fd]);
   tracked[fd] = NULL;
+  mapped[fd] = 0;
 }
 
 __attribute__((constructor)) static void trace_start(void) {
@@ -145,6 +157,7 @@ static void record(int dirfd, const char *path, int flags, int fd) {
     free(tracked[fd]);
     tracked[fd] = NULL;
   }
+  if (fd < TRACKED_FDS) mapped[fd] = 0;
   if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_DIRECTORY)) {
     errno = saved;
     return;
@@ -243,4 +256,16 @@ int fclose(FILE *f) {
     errno = saved;
   }
   return real_fclose(f);
+}
+
+void *mmap(void *addr, size_t length, int prot, int flags, int fd, off_t offset) {
+  REAL(mmap);
+  if (trace_fd >= 0 && fd >= 0 && fd < TRACKED_FDS && tracked[fd]) mapped[fd] = 1;
+  return real_mmap(addr, length, prot, flags, fd, offset);
+}
+
+void *mmap64(void *addr, size_t length, int prot, int flags, int fd, off64_t offset) {
+  REAL(mmap64);
+  if (trace_fd >= 0 && fd >= 0 && fd < TRACKED_FDS && tracked[fd]) mapped[fd] = 1;
+  return real_mmap64(addr, length, prot, flags, fd, offset);
 }

@@ -19,8 +19,13 @@ import { readTraceLibrary } from "./read-trace.js";
  * used; when it cannot be (or is not complete), the engine scans as before.
  * GCC's trace also gives each file's identity as cc1 read it, so it is
  * loaded into every GCC miss, `-MD` ones too (see `listFromReadTrace`).
+ * "read-trace-in-driver" (clang without `-MMD`): the same trace, taken in
+ * every process of the compile, since clang's compiler runs inside its
+ * driver, for the identities only (its dependency file lists the files).
+ * LLVM maps larger files into memory and reads them after closing them:
+ * those are traced without an identity (read-trace.c).
  */
-export type CompileListing = "read-trace" | "dependency-dot";
+export type CompileListing = "read-trace" | "read-trace-in-driver" | "dependency-dot";
 
 export interface ListingPlan {
   listFile: string;
@@ -45,7 +50,8 @@ export function planListing(listing: CompileListing, input: ParseInput, args: re
   if (!library || input.env.REPRISE_READ_TRACE !== undefined) return undefined;
   const listFile = input.tempPath(".reads");
   const preload = input.env.LD_PRELOAD ? `${input.env.LD_PRELOAD}:${library}` : library;
-  return { listFile, listEnv: { LD_PRELOAD: preload, REPRISE_READ_TRACE: listFile } };
+  const everyProcess = listing === "read-trace-in-driver" ? "1" : "0";
+  return { listFile, listEnv: { LD_PRELOAD: preload, REPRISE_READ_TRACE: listFile, REPRISE_READ_TRACE_ALL: everyProcess } };
 }
 
 /**
@@ -108,7 +114,12 @@ function isNormalAbsolute(path: string): boolean {
   return path.startsWith("/") && !path.includes("/./") && !path.includes("/../") && !path.includes("//") && !path.endsWith("/.") && !path.endsWith("/..") && (path.length === 1 || !path.endsWith("/"));
 }
 
-/** `listDependencies` for clang: the nodes of cc1's `-dependency-dot` graph (absolute paths lose their leading `/` there). */
+/** `listDependencies` for clang: its `-dependency-dot` graph (`-MMD`), or its read trace (the identities only). */
+export function listForClang(input: DependencyListInput): string[] | CompileReads | null {
+  return input.listed?.startsWith("digraph") ? listFromDependencyDot(input) : listFromReadTrace(input);
+}
+
+/** The nodes of cc1's `-dependency-dot` graph (absolute paths lose their leading `/` there). */
 export function listFromDependencyDot(input: DependencyListInput): string[] | null {
   const { listed, cwd } = input;
   if (listed === undefined || !listed.startsWith("digraph") || !listed.trimEnd().endsWith("}")) return null;

@@ -51,6 +51,8 @@ export interface GccLikeDialect {
   depRuleLayout: DepRuleLayout;
   /** How a compile lists every file it read in its own run, where `-MMD` leaves system headers out (compile-listing.ts). */
   compileListing: CompileListing;
+  /** How any other miss's compile reports each file's identity as it read it (compile-listing.ts), if it can. */
+  identityListing?: CompileListing;
   /** How `-march=native` and the like are resolved, and why a job could still not reproduce a call that uses them. */
   nativeCpu: { resolver: NativeCpuResolver; unportable(args: readonly string[], debug: boolean): string | undefined };
 }
@@ -115,6 +117,7 @@ export const gccDialect: GccLikeDialect = {
   codeLoadingEnv: [...LOADER_ENV, "GCC_EXEC_PREFIX", "COMPILER_PATH"],
   depRuleLayout: gccRuleLayout,
   compileListing: "read-trace",
+  identityListing: "read-trace",
   nativeCpu: {
     resolver: gccNativeResolver,
     unportable(args, debug) {

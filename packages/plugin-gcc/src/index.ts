@@ -36,7 +36,7 @@ export { commentBlindText, type CommentBlindText, type TextDialect } from "./com
 export { textDialect } from "./text-dialect.js";
 export { includeSearchArgv, parseIncludeSearch } from "./include-search.js";
 export { adaptGccLikeOutput } from "./adapt-output.js";
-export { listFromDependencyDot, listFromReadTrace, planListing, type CompileListing, type ListingPlan } from "./compile-listing.js";
+export { listForClang, listFromDependencyDot, listFromReadTrace, planListing, type CompileListing, type ListingPlan } from "./compile-listing.js";
 export { readTraceLibrary, readTraceWorks } from "./read-trace.js";
 export { gccRuleLayout, clangRuleLayout, quoteMakeTarget, rewriteDepTargets, parseFirstRule, type DepRuleLayout } from "./dep-target.js";
 export { OptionTable, gccOptions, gccOptionTable, optionSpec, type OptionArity, type OptionEntries, type OptionMatch, type OptionSpec } from "./option-table.js";

@@ -10,7 +10,7 @@ import { quoteMakeTarget } from "./dep-target.js";
 import { pathRecording } from "./path-recording.js";
 import { expandResponseFiles } from "./response-files.js";
 import { applyNativeExpansion, isNativeCpuOption, resolveNativeCpu } from "./native-cpu.js";
-import { planListing, type ListingPlan } from "./compile-listing.js";
+import { planListing, type CompileListing, type ListingPlan } from "./compile-listing.js";
 import { includeSearchArgv } from "./include-search.js";
 import { textDialect } from "./text-dialect.js";
 
@@ -72,8 +72,9 @@ export function parseGccLikeArguments(input: ParseInput, dialect: GccLikeDialect
     preprocessDepFile = input.tempPath(".pp.d");
     preprocessArgv = [...preprocessBase, "-E", "-MD", "-MF", preprocessDepFile];
     dependencies = planDependencies(outputs.userDep, preprocessBase, compileArgv, input.tempPath, recorded);
-    // GCC's read trace also gives each file's identity as cc1 read it (the daemon then stats none): on every miss.
-    if (dependencies.scanArgv || dialect.compileListing === "read-trace") listing = listInCompile(dependencies, input, expanded.args, dialect, recorded);
+    // The read trace also gives each file's identity as the compiler read it (the daemon then stats none): on every miss.
+    const how = dependencies.scanArgv ? dialect.compileListing : dialect.identityListing;
+    if (how) listing = listInCompile(dependencies, input, expanded.args, how, recorded);
   }
 
   const includeDirs = lexed.args.flatMap((a) =>
@@ -81,7 +82,12 @@ export function parseGccLikeArguments(input: ParseInput, dialect: GccLikeDialect
   );
   const closureDepFile = input.tempPath(".closure.d");
   // The same arguments as the lookup's preprocessing (-E -MD) and the dependency scan (-M): the same list.
-  const closureScan = preprocessed ? undefined : { argv: [...preprocessBase, "-M", "-MF", closureDepFile], depFile: closureDepFile, sameAsPreprocessDeps: true, sameAsDependencyScan: true };
+  // With GCC's read trace the scan also gives each file's identity as cc1 read it: a job then stats none of them.
+  const scanListFile = listing?.listEnv?.REPRISE_READ_TRACE !== undefined ? input.tempPath(".closure.reads") : undefined;
+  const scanListing = scanListFile ? { setEnv: { ...listing!.listEnv, REPRISE_READ_TRACE: scanListFile }, listFile: scanListFile } : {};
+  const closureScan = preprocessed
+    ? undefined
+    : { argv: [...preprocessBase, "-M", "-MF", closureDepFile], depFile: closureDepFile, sameAsPreprocessDeps: true, sameAsDependencyScan: true, ...scanListing };
 
   const volatileMarkers: VolatileMarker[] = [{ token: ".incbin", effect: "uncacheable" }];
   if (!preprocessed) volatileMarkers.push(...dialect.timeMarkers(env, input.compiler));
@@ -281,8 +287,8 @@ function planDependencies(
  * Not when the object records its command line and the listing needs added
  * arguments.
  */
-function listInCompile(deps: DependencyDiscovery, input: ParseInput, args: readonly string[], dialect: GccLikeDialect, argvRecorded: boolean): ListingPlan | undefined {
-  const plan = planListing(dialect.compileListing, input, args);
+function listInCompile(deps: DependencyDiscovery, input: ParseInput, args: readonly string[], how: CompileListing, argvRecorded: boolean): ListingPlan | undefined {
+  const plan = planListing(how, input, args);
   if (!plan || (plan.compileArgs && argvRecorded)) return undefined;
   deps.listFile = plan.listFile;
   if (plan.listEnv) deps.listEnv = plan.listEnv;

@@ -14,14 +14,15 @@ export function readTraceLibrary(): string | undefined {
 }
 
 /**
- * Whether the read tracer works with this GCC driver: preloaded into a
- * syntax-only run of an empty file, cc1 must record what it opened, with
+ * Whether the read tracer works with this GCC driver (or clang's, with
+ * `everyProcess`: its compiler runs inside the driver's process): preloaded
+ * into a syntax-only run of an empty file, cc1 must record what it opened, with
  * the file's identity, and end its trace, and the run must print nothing (ld.so complains on stderr about
  * a library it cannot load, e.g. for a compiler of another architecture run
  * through an emulator), and the library must lie where only this user or
  * root could have written it. Asked once per compiler, when it is detected.
  */
-export async function readTraceWorks(driver: string): Promise<boolean> {
+export async function readTraceWorks(driver: string, opts: { everyProcess?: boolean } = {}): Promise<boolean> {
   const library = readTraceLibrary();
   // It runs inside every GCC miss: never one another user could have written (as for plugin files).
   if (!library || untrustedLocationReason(library) !== undefined) return false;
@@ -30,7 +31,7 @@ export async function readTraceWorks(driver: string): Promise<boolean> {
     const source = join(dir, "probe.c");
     const trace = join(dir, "trace");
     writeFileSync(source, "int reprise_probe;\n");
-    const env = { ...process.env, LD_PRELOAD: library, REPRISE_READ_TRACE: trace, LC_ALL: "C" };
+    const env = { ...process.env, LD_PRELOAD: library, REPRISE_READ_TRACE: trace, REPRISE_READ_TRACE_ALL: opts.everyProcess ? "1" : "0", LC_ALL: "C" };
     const ran = await new Promise<{ ok: boolean; stderr: string }>((done) => {
       execFile(driver, ["-fsyntax-only", "-x", "c", source], { env, timeout: 30_000 }, (err, _stdout, stderr) => done({ ok: !err, stderr: String(stderr) }));
     });

@@ -101,6 +101,11 @@ const EXACT_ONLY: [string, TextDialect?][] = [
   ["int a;\0 // c\n"],
   ["int x = 1'000;\n", "c"],
   ["#embed \"data.bin\"\n"],
+  // Names the lexer must still read when a line splice cuts them, or in their other spellings.
+  ["#if __has_\\\ninclude(<x//y.h>)\n#endif\n"],
+  ["#if __has_include_next__(<x//y.h>)\n#endif\n"],
+  ["#inc\\\nlude <a//b.h>\n"],
+  ["const char *s = u8\\\nR\"(// x)\";\n", "c++"],
 ];
 
 describe("comment-blind text of C-family files", () => {
@@ -124,6 +129,8 @@ describe("comment-blind text of C-family files", () => {
     expect(commentBlindText(Buffer.from("#embed <a.bin>\n"), "c").embeds).toBe(true);
     expect(commentBlindText(Buffer.from("#if __has_embed(<a.bin>)\n#endif\n"), "c").embeds).toBe(true);
     expect(commentBlindText(Buffer.from("int embed; // embed\n"), "c").embeds).toBe(false);
+    expect(commentBlindText(Buffer.from("#if __has_\\\nembed(<a.bin>)\n#endif\n"), "c").embeds).toBe(true);
+    expect(commentBlindText(Buffer.from("# \\\nembed <a.bin>\n"), "c").embeds).toBe(true);
   });
 
   it("turns text off for the whole compile where a pragma turns on a warning that reads comments", () => {

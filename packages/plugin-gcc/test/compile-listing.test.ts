@@ -28,7 +28,7 @@ describe("GCC: planning a -MMD miss with the read tracer", () => {
     const inv = gcc(MMD, { LD_PRELOAD: "/opt/their.so" });
     const deps = inv.dependencies;
     expect(deps.listFile).toMatch(/\.reads$/);
-    expect(deps.listEnv).toEqual({ LD_PRELOAD: `/opt/their.so:${readTraceLibrary()}`, REPRISE_READ_TRACE: deps.listFile });
+    expect(deps.listEnv).toEqual({ LD_PRELOAD: `/opt/their.so:${readTraceLibrary()}`, REPRISE_READ_TRACE: deps.listFile, REPRISE_READ_TRACE_ALL: "0" });
     expect(deps.scanArgv).toContain("-M");
     expect(inv.compileArgv).toEqual(["/usr/bin/gcc", ...MMD]);
     expect(inv.compileEnv).toBeUndefined();

@@ -1,13 +1,6 @@
 #!/usr/bin/env node
-// Process entry of the background daemon, spawned detached by the client.
-import { startDaemon } from "./main.js";
-
-startDaemon().then(
-  (server) => {
-    if (!server) process.exit(0);
-  },
-  (err: unknown) => {
-    process.stderr.write(`reprise daemon: ${(err as Error).message}\n`);
-    process.exit(1);
-  },
-);
+// Process entry of the background daemon, spawned detached by the client. It
+// runs the bundle (dist/bundle/daemon.js, made by scripts/bundle.mjs from
+// daemon-process.ts): the same modules `@reprise/core` resolves to, so the
+// plugins it loads share one copy of core with it.
+await import(new URL("../bundle/daemon.js", import.meta.url).href);

@@ -1,9 +1,11 @@
-import { lstatSync } from "node:fs";
+import { lstatSync, type BigIntStats, type Stats } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import type { AbsentGuard } from "../storage/codec.js";
 import type { IncludeSearch } from "./hooks.js";
 import { statOrUndefined, type DirListing } from "./dir-listings.js";
 import { RACY_WINDOW_MS } from "../hashing/file-hash-cache.js";
+import { AbsentMemo, type ClosureFacts, type HeaderCandidate, type HeaderCandidates, type Located } from "./absent-memo.js";
+import { PlanBuilder, type AbsentPlan } from "./absent-plan.js";
 
 /**
  * Where no file may appear for a direct-mode entry to hold. A manifest lists
@@ -38,97 +40,144 @@ export interface AbsentInput {
   args: readonly string[];
   /** When the compile started (ms): a candidate file changed since may have been there for it or not. */
   since: number;
+  /**
+   * A file's content hash, when known: a header's candidates are then
+   * remembered (AbsentMemo) per include search and content, and reused while
+   * the directory identities that vouch for them hold.
+   */
+  hashOf?: (file: string) => string | undefined;
 }
 
-export type AbsentPlan =
-  | {
-      ok: true;
-      guards: AbsentGuard[];
-      /** Files a probe finds now: their content is recorded like a file read (created or removed, the probe answers otherwise). */
-      probeFiles: string[];
-    }
-  | { ok: false; changed: string };
+export type { AbsentPlan } from "./absent-plan.js";
 
 type Lister = (dir: string) => DirListing | undefined;
 
-/**
- * Where each absent candidate was found absent, by directory and name, kept
- * across stores (the same headers come back in every miss of a build).
- */
-export interface AbsentMemo {
-  get(dir: string): Map<string, Absent> | undefined;
-  set(dir: string, names: Map<string, Absent>): void;
-}
-
-type Absent = { dir: string; id: string; name: string };
-
-export function absentPaths(input: AbsentInput, list: Lister, memo?: AbsentMemo): AbsentPlan {
-  const { closure, cwd, search } = input;
+export function absentPaths(input: AbsentInput, list: Lister, memo: AbsentMemo = new AbsentMemo()): AbsentPlan {
+  const { closure, cwd, search, source } = input;
   const chain = unique([...search.quote, ...search.angle].map((d) => resolve(cwd, d)));
   const missing = unique(search.missing.map((d) => resolve(cwd, d)));
-  const read = new Set(closure);
-  // By directory, then by name below it: most candidates are settled by one look at a directory's names.
-  const candidates = new Map<string, Map<string, "include" | "probe">>();
-  const add = (dir: string, name: string, kind: "include" | "probe") => {
-    let names = candidates.get(dir);
-    if (!names) candidates.set(dir, (names = new Map()));
-    if (names.get(name) !== "probe") names.set(name, kind);
-  };
-  const names = new Set<string>();
-  // Plain loops over prefixes made once: this runs for every file read times every search directory, on every miss.
+  const headerFiles = closure.filter((f) => f !== source);
+  const plan = new PlanBuilder(new Set(closure), new Set(headerFiles), BigInt(Math.floor(input.since - RACY_WINDOW_MS)) * 1_000_000n, list);
+  const locateNow = (dir: string, name: string) => locateRemembered(dir, name, list, memo);
+  const searchKey = `${chain.join("\n")}\0${missing.join("\n")}`;
   const prefixes = chain.map((dir) => (dir === "/" ? dir : `${dir}/`));
-  for (const file of closure) {
-    if (file === input.source) continue;
+  // The headers' share: as a whole when another store had the same headers (same contents) and it still holds.
+  const closure1 = input.hashOf && closureOf(searchKey, headerFiles, input.hashOf);
+  let facts = closure1 && sameClosure(memo.closures.get(closure1.bucket), closure1.hashes, headerFiles);
+  // Adopted: the candidates whose findings no identity vouches for now (a directory the build writes into) are found again.
+  const again = facts && plan.adopt(facts);
+  if (facts && again) {
+    for (const c of again) if (!plan.take(locateNow(c.dir, c.name), "include")) return plan.refused();
+  } else {
+    const remembered = memo.headers(searchKey);
+    const names = new Set<string>();
+    const computed: string[] = [];
+    for (const file of headerFiles) {
+      const hash = input.hashOf?.(file);
+      let header = hash === undefined ? undefined : remembered.get(file);
+      if (!header || header.hash !== hash) {
+        header = describe(file, false, chain, prefixes, missing, input.quoted(file), locateNow, hash ?? "");
+        if (hash !== undefined) remembered.set(file, header);
+      }
+      for (const name of header.names) names.add(name);
+      if (header.computed) computed.push(file);
+      for (const c of header.candidates) {
+        // A finding is used again only while the identity that vouched for it holds at this store; otherwise found again.
+        if (!plan.vouched(c.found)) c.found = locateNow(c.dir, c.name);
+        if (!plan.take(c.found, "include", c)) return plan.refused();
+      }
+    }
+    facts = plan.headerFacts([...names], computed, headerFiles, closure1 ? closure1.hashes : []);
+    if (closure1) memo.closures.set(closure1.bucket, facts);
+  }
+  // What depends on the source or on this call is worked out per store.
+  const sourceQuoted = closure.includes(source) ? input.quoted(source) : { names: [], computed: false };
+  for (const c of describe(source, true, chain, prefixes, missing, sourceQuoted, locateNow, "").candidates) if (!plan.take(c.found, "include")) return plan.refused();
+  const args = new Set(input.args.flatMap((a) => [a, a.replace(/^-include/, "")]));
+  for (const name of facts.names) if (args.has(name) && !plan.take(locateNow(cwd, name), "include")) return plan.refused();
+  for (const file of sourceQuoted.computed ? [...facts.computed, source] : facts.computed) {
+    for (const name of facts.names) if (!plan.take(locateNow(dirname(file), name), "include")) return plan.refused();
+  }
+  for (const name of input.probed) {
+    for (const d of [...chain, ...missing]) if (!plan.take(locateNow(d, name), "probe")) return plan.refused();
+  }
+  for (const { file, name } of input.probedQuoted) if (!plan.take(locateNow(dirname(file), name), "probe")) return plan.refused();
+  return plan.done();
+}
+
+/**
+ * The content hashes of a closure's headers, and the key its facts are filed
+ * under (the search and a prefix of each hash: cheap to hash; the whole list is
+ * compared when found). Undefined when a content is not known.
+ */
+function closureOf(searchKey: string, headers: readonly string[], hashOf: (file: string) => string | undefined): { bucket: string; hashes: string[] } | undefined {
+  const hashes: string[] = [];
+  let prefixes = "";
+  for (const file of headers) {
+    const hash = hashOf(file);
+    if (hash === undefined) return undefined;
+    hashes.push(hash);
+    prefixes += hash.slice(0, 8);
+  }
+  return { bucket: `${searchKey}\0${prefixes}`, hashes };
+}
+
+/** `facts` when they were taken for exactly these headers with these contents. */
+function sameClosure(facts: ClosureFacts | undefined, hashes: readonly string[], headers: readonly string[]): ClosureFacts | undefined {
+  if (!facts || facts.headers.length !== headers.length) return undefined;
+  for (let i = 0; i < headers.length; i++) if (facts.headers[i] !== headers[i] || facts.hashes[i] !== hashes[i]) return undefined;
+  return facts;
+}
+
+/**
+ * A file's candidates: for each search directory it lies under (path = dir +
+ * name), the same name in every directory searched before that one and in
+ * those missing (not for the source, which is named, not searched); and its
+ * quoted names beside it. Each located now.
+ */
+function describe(
+  file: string,
+  isSource: boolean,
+  chain: readonly string[],
+  prefixes: readonly string[],
+  missing: readonly string[],
+  quoted: { names: readonly string[]; computed: boolean },
+  locateNow: (dir: string, name: string) => Located,
+  hash: string,
+): HeaderCandidates {
+  const names: string[] = [];
+  const candidates: HeaderCandidate[] = [];
+  const seen = new Set<string>();
+  const add = (dir: string, name: string) => {
+    const key = `${dir}\0${name}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    candidates.push({ dir, name, found: locateNow(dir, name) });
+  };
+  if (!isSource) {
     for (let k = 0; k < chain.length; k++) {
       const prefix = prefixes[k]!;
       if (!file.startsWith(prefix)) continue;
       const name = file.slice(prefix.length);
-      names.add(name);
-      for (let j = 0; j < k; j++) add(chain[j]!, name, "include");
-      for (const d of missing) add(d, name, "include");
+      names.push(name);
+      for (let j = 0; j < k; j++) add(chain[j]!, name);
+      for (const d of missing) add(d, name);
     }
   }
-  const args = new Set(input.args.flatMap((a) => [a, a.replace(/^-include/, "")]));
-  for (const name of names) if (args.has(name)) add(cwd, name, "include");
-  for (const file of closure) {
-    const quoted = input.quoted(file);
-    for (const name of quoted.computed ? [...names, ...quoted.names] : quoted.names) add(dirname(file), name, "include");
-  }
-  for (const name of input.probed) {
-    for (const d of [...chain, ...missing]) add(d, name, "probe");
-  }
-  for (const { file, name } of input.probedQuoted) add(dirname(file), name, "probe");
-
-  const sinceNs = BigInt(Math.floor(input.since - RACY_WINDOW_MS)) * 1_000_000n;
-  const guards = new Map<string, { id: string; names: Set<string> }>();
-  const probeFiles: string[] = [];
-  for (const [dir, names] of candidates) {
-    let remembered = memo?.get(dir);
-    if (memo && !remembered) memo.set(dir, (remembered = new Map()));
-    for (const [name, kind] of names) {
-      // Still valid while its guard directory shows the identity it had (which vouches that nothing below it changed).
-      const known = remembered?.get(name);
-      const found = known && known.id !== "" && list(known.dir)?.id === known.id ? known : locateBelow(dir, name, list);
-      if (remembered && found !== known && !("present" in found) && found.id !== "") remembered.set(name, found);
-      if ("present" in found) {
-        const path = found.present;
-        if (read.has(path)) continue;
-        if (kind === "probe") probeFiles.push(path);
-        // A file there now that was there for the compile was not what that name found: its directive does not exist.
-        // One that appeared since the compile began may have changed what the compile found.
-        else if (found.changedNs > sinceNs) return { ok: false, changed: path };
-        continue;
-      }
-      const guard = guards.get(found.dir) ?? { id: found.id, names: new Set<string>() };
-      if (found.id !== guard.id) guard.id = "";
-      guard.names.add(found.name);
-      guards.set(found.dir, guard);
-    }
-  }
-  return { ok: true, guards: [...guards].map(([dir, g]) => ({ dir, id: g.id, names: [...g.names].sort() })), probeFiles };
+  const here = dirname(file);
+  for (const name of quoted.names) add(here, name);
+  return { hash, names, computed: quoted.computed, candidates };
 }
 
-type Located = { present: string; changedNs: bigint } | { dir: string; id: string; name: string };
+/** A candidate located, or found again as remembered by directory and name while its guard's identity holds. */
+function locateRemembered(dir: string, name: string, list: Lister, memo: AbsentMemo): Located {
+  let remembered = memo.byDir.get(dir);
+  if (!remembered) memo.byDir.set(dir, (remembered = new Map()));
+  const known = remembered.get(name);
+  const found = known && known.id !== "" && list(known.dir)?.id === known.id ? known : locateBelow(dir, name, list);
+  if (found !== known && !("present" in found) && found.id !== "") remembered.set(name, found);
+  return found;
+}
 
 /** `name` below `base` (locate), walking down its components through the listings when it names no "." or "..". */
 function locateBelow(base: string, name: string, list: Lister): Located {
@@ -161,8 +210,14 @@ function locate(path: string, list: Lister): Located {
   let listing = list(dir);
   if (listing) {
     if (listing.names && !listing.names.has(name)) return { dir, id: listing.id, name };
-    const st = statOrUndefined(path);
-    if (st && !st.isDirectory()) return { present: path, changedNs: st.mtimeNs > st.ctimeNs ? st.mtimeNs : st.ctimeNs };
+    const own = lstatOrUndefined(path, true);
+    // A link is followed (the compiler opens its target), and never vouched for by its directory: its target may change.
+    const st = own?.isSymbolicLink() ? statOrUndefined(path) : own;
+    if (st && !st.isDirectory()) {
+      const changedNs = st.mtimeNs > st.ctimeNs ? st.mtimeNs : st.ctimeNs;
+      const vouching = own!.isFile() && listing.names !== undefined && listing.id !== "";
+      return { present: path, changedNs, ...(vouching ? { parent: dir, parentId: listing.id } : {}) };
+    }
   }
   // No directory to look in (nothing can be there): guarded by the deepest one there is.
   while (!listing) {
@@ -172,20 +227,24 @@ function locate(path: string, list: Lister): Located {
     listing = list(dir);
   }
   const first = name.split("/")[0]!;
-  const there = listing.names ? listing.names.has(first) : true;
+  const whole = first === name ? name : `${first}/`;
   // Nothing of that name below the deepest directory there is: nothing of it may appear ("sub/" stands for all below).
-  if (!there) return { dir, id: listing.id, name: first === name ? name : `${first}/` };
+  if (listing.names && !listing.names.has(first)) return { dir, id: listing.id, name: whole };
+  const kind = lstatOrUndefined(join(dir, first));
+  // The same when the directory was not listed (changing, or unreadable): its identity vouches for nothing then.
+  if (!listing.names && !kind) return { dir, id: "", name: whole };
   // There, but a path through a file, or the candidate is a directory (passed over): the guard's identity still
   // vouches; a link (its target may appear elsewhere) or an unreadable directory does not, so its names are checked
   // on every hit.
-  const kind = lstatOrUndefined(join(dir, first));
   const plain = kind?.isFile() === true || (kind?.isDirectory() === true && listing.names !== undefined);
   return { dir, id: plain ? listing.id : "", name };
 }
 
-function lstatOrUndefined(path: string) {
+function lstatOrUndefined(path: string): Stats | undefined;
+function lstatOrUndefined(path: string, bigint: true): BigIntStats | undefined;
+function lstatOrUndefined(path: string, bigint = false): Stats | BigIntStats | undefined {
   try {
-    return lstatSync(path, { throwIfNoEntry: false });
+    return lstatSync(path, { bigint, throwIfNoEntry: false });
   } catch {
     return undefined;
   }

@@ -5,7 +5,7 @@ import type { CompileInvocation, CompileRequest, CompilerInfo } from "./types.js
 import type { PathSharing } from "./base-dirs.js";
 
 /** Bump when the meaning of a key changes, so old entries are never misread. */
-export const KEY_FORMAT = "reprise-key-2";
+export const KEY_FORMAT = "reprise-key-3";
 
 /**
  * The part of a key common to both modes: compiler identity, arguments,

@@ -22,7 +22,7 @@ export type RememberedDetections = PersistedRecords<CompilerDetection & { plugin
 export function rememberedDetections(cacheRoot: string, onError?: (err: Error) => void): RememberedDetections {
   return new PersistedRecords(cacheRoot, {
     file: "compiler-detections.json",
-    format: "reprise-detections-1",
+    format: "reprise-detections-2",
     maxEntries: 256,
     valid: (v): v is CompilerDetection & { plugin: string } => compilerDetectionSchema.safeParse(v).success && typeof (v as { plugin?: unknown }).plugin === "string",
     ...(onError ? { onError } : {}),
@@ -57,7 +57,8 @@ export class CompilerDetector {
   ) {}
 
   async detect(path: string, env: Readonly<Record<string, string>>): Promise<CompilerInfo | undefined> {
-    const real = realpathSync(path);
+    // realpath(3) in one call: Node's JavaScript realpathSync lstat'ed and readlink'ed each component, per call.
+    const real = realpathSync.native(path);
     const st = statSync(real, { bigint: true });
     const key = JSON.stringify([path, real, String(st.dev), String(st.ino), String(st.size), String(st.mtimeNs)]);
     let pending = this.cache.get(key);

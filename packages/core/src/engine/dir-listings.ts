@@ -1,6 +1,7 @@
 import { readdirSync, statSync, type BigIntStats } from "node:fs";
 import { LRUCache } from "lru-cache";
 import { RACY_WINDOW_MS } from "../hashing/file-hash-cache.js";
+import { AbsentMemo } from "./absent-memo.js";
 
 const RACY_WINDOW_NS = BigInt(RACY_WINDOW_MS) * 1_000_000n;
 
@@ -36,9 +37,11 @@ export function statOrUndefined(path: string): BigIntStats | undefined {
 export interface DirListing {
   /** The directory's identity, taken before its names were read ("" when it was changing then, see stableIdentity). */
   id: string;
-  /** Its entries; undefined when it can be searched but not read. */
+  /** Its entries; undefined when it can be searched but not read, or is changing (id ""): each name is then looked up. */
   names: ReadonlySet<string> | undefined;
 }
+
+const CHANGING: DirListing = { id: "", names: undefined };
 
 /**
  * Directory listings for the store of a direct-mode entry (never a hit),
@@ -47,12 +50,8 @@ export interface DirListing {
  */
 export class DirListings {
   private readonly kept = new LRUCache<string, DirListing>({ max: 4096 });
-  /**
-   * Absent candidates and the guard each was found under (absent-paths.ts),
-   * valid while that guard's identity holds. A plain map, emptied when full:
-   * an LRU's bookkeeping cost more than the lookups it saves here.
-   */
-  readonly absent = new BoundedMap<string, Map<string, { dir: string; id: string; name: string }>>(20_000);
+  /** Absent-path candidates as last found, each valid while the identity that vouches for it holds (absent-memo.ts). */
+  readonly absent = new AbsentMemo();
 
   /** A lister for one store: each directory is looked at once. `undefined`: not a directory. */
   session(): (dir: string) => DirListing | undefined {
@@ -70,7 +69,10 @@ export class DirListings {
     const st = statOrUndefined(dir);
     if (!st?.isDirectory()) return undefined;
     const id = stableIdentity(st, takenAt);
-    const kept = id ? this.kept.get(dir) : undefined;
+    // Changing (the directory a build writes its objects into): no identity would vouch for a listing, so none is
+    // read; each name is looked up on its own, cheaper than listing a whole source directory at every store.
+    if (!id) return CHANGING;
+    const kept = this.kept.get(dir);
     if (kept && kept.id === id) return kept;
     let names: Set<string> | undefined;
     try {
@@ -81,18 +83,5 @@ export class DirListings {
     const listing: DirListing = { id: names ? id : "", names };
     if (listing.id) this.kept.set(dir, listing);
     return listing;
-  }
-}
-
-/** A map that forgets everything once it holds `max` entries. */
-class BoundedMap<K, V> {
-  private readonly map = new Map<K, V>();
-  constructor(private readonly max: number) {}
-  get(key: K): V | undefined {
-    return this.map.get(key);
-  }
-  set(key: K, value: V): void {
-    if (this.map.size >= this.max) this.map.clear();
-    this.map.set(key, value);
   }
 }

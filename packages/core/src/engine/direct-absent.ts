@@ -42,8 +42,9 @@ export async function absentFacts(
   const closure = [...read.keys()];
   const probes = probedNames(closure, probing, (f) => read.get(f));
   if (probes.unresolvable.length) return { guards: [], probeFiles: [], unresolvableProbe: probes.unresolvable[0]! };
-  const quoted = (file: string) => quotedIncludes(file, read.get(file)!);
-  const input = { closure, source: inv.sourceFile, cwd: request.cwd, search: answer.search, probed: probes.names, probedQuoted: probes.quotedBy, quoted, args: inv.compileArgv, since };
+  // A header's are kept by content; the source's are read once.
+  const quoted = (file: string) => quotedIncludes(file, read.get(file)!, file !== inv.sourceFile);
+  const input = { closure, source: inv.sourceFile, cwd: request.cwd, search: answer.search, probed: probes.names, probedQuoted: probes.quotedBy, quoted, args: inv.compileArgv, since, hashOf: (f: string) => read.get(f) };
   const plan = absentPaths(input, d.listings.session(), d.listings.absent);
   if (!plan.ok) {
     d.logger.info("%s appeared during the compile of %s; not recording it for direct mode", plan.changed, basename(inv.sourceFile));
@@ -58,6 +59,6 @@ export async function absentFacts(
     }
     probeFiles.push({ path, hash: found.digest.hash, size: found.digest.size });
   }
-  call.log.debug("%s: %d absent-path guards, %d files found by probes", inv.sourceFile, plan.guards.length, probeFiles.length);
+  call.log.debug("%s: %d absent-path guards (%s), %d files found by probes", inv.sourceFile, plan.guards.length, plan.adopted ? "the headers' share as an earlier store found it" : "worked out", probeFiles.length);
   return { guards: plan.guards, probeFiles };
 }

@@ -1,4 +1,4 @@
-import { LRUCache } from "lru-cache";
+import { growingLru } from "../util/growing-lru.js";
 import type { FileHashCache } from "../hashing/file-hash-cache.js";
 import { KeyHasher } from "../hashing/key-hasher.js";
 import type { CacheStorage } from "../storage/cache-storage.js";
@@ -45,18 +45,38 @@ export function directResultKey(
  * cache directory).
  */
 export class ManifestMemo {
-  private readonly memo = new LRUCache<string, Manifest>({ max: 20_000 });
+  private readonly memo = growingLru<string, Manifest>(20_000);
+  /** Keys whose manifest the last read found absent (a cold miss's lookup): its record then needs no read of its own. */
+  private readonly absent = growingLru<string, true>(20_000);
 
   get(storage: CacheStorage, key: string): Manifest | undefined {
     return this.memo.get(`${storageId(storage)}\0${key}`);
   }
 
   set(storage: CacheStorage, key: string, manifest: Manifest): void {
-    this.memo.set(`${storageId(storage)}\0${key}`, manifest);
+    const k = `${storageId(storage)}\0${key}`;
+    this.memo.set(k, manifest);
+    this.absent.delete(k);
+  }
+
+  noteAbsent(storage: CacheStorage, key: string): void {
+    this.absent.set(`${storageId(storage)}\0${key}`, true);
+  }
+
+  /**
+   * The manifest a new entry is added to, as this daemon last read or wrote
+   * it: `null` when it found none, undefined when it does not know (then the
+   * stored one is read). Another process's entry written since is dropped by
+   * the update, which costs that include set a miss, never a wrong hit.
+   */
+  forUpdate(storage: CacheStorage, key: string): Manifest | null | undefined {
+    const k = `${storageId(storage)}\0${key}`;
+    return this.absent.get(k) ? null : this.memo.get(k);
   }
 
   clear(): void {
     this.memo.clear();
+    this.absent.clear();
   }
 }
 
@@ -95,7 +115,7 @@ export async function findInManifest(
     memo.set(storage, key, stored);
     const match = await matchManifest(stored, hashes, env, sharing);
     if (match) return match;
-  }
+  } else memo.noteAbsent(storage, key);
   // Without any manifest the read has asked every level already.
   return stored && storage.readLower ? findInLowerLevels(storage, key, stored, memo, hashes, env, sharing) : undefined;
 }
@@ -244,7 +264,9 @@ export async function matchManifestByText(
 
 /** Adds an entry to a manifest (newest first), read-modify-write; a lost race only loses one entry. */
 export async function recordInManifest(storage: CacheStorage, key: string, entry: ManifestEntry, memo: ManifestMemo): Promise<void> {
-  const existing = (await readManifest(storage, key))?.entries ?? [];
+  // Read-modify-write of a manifest this daemon just looked up (every miss) would read and check it again.
+  const known = memo.forUpdate(storage, key);
+  const existing = (known === undefined ? await readManifest(storage, key) : known)?.entries ?? [];
   const entries = [entry, ...existing.filter((e) => e.resultKey !== entry.resultKey)].slice(0, MAX_MANIFEST_ENTRIES);
   await storage.write("manifest", key, await encodeManifest({ entries }, key));
   memo.set(storage, key, { entries });

@@ -1,4 +1,4 @@
-import { LRUCache } from "lru-cache";
+import { growingLru } from "../util/growing-lru.js";
 import type { Logger } from "../util/logger.js";
 
 /**
@@ -51,7 +51,7 @@ export class FallbackLater {
   /** Cheap bookkeeping for the next build (hit-index entries of fresh misses), done before any copy. */
   private readonly chores: (() => void)[] = [];
   /** Misses by sibling key: resolves to the miss's copy once it is stored (undefined: none to make, or made already). */
-  private readonly siblings = new LRUCache<string, Promise<Queued | undefined>>({ max: 20_000 });
+  private readonly siblings = growingLru<string, Promise<Queued | undefined>>(20_000);
   private active = 0;
   private timer: NodeJS.Timeout | undefined;
   private current: Promise<void> | undefined;

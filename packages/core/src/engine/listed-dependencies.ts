@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import type { Engine } from "./engine.js";
 import type { CompileInvocation } from "./types.js";
-import type { ReadIdentity } from "./hooks.js";
+import type { DependencyListInput, ReadIdentity } from "./hooks.js";
 import { depTextOf } from "./dep-file.js";
 
 function readOrUndefined(path: string | undefined): string | undefined {
@@ -40,4 +40,18 @@ export function listedByCompile(engine: Engine, family: string, inv: CompileInvo
   const text = files ? depTextOf(files) : undefined;
   const identities = Array.isArray(reads) ? undefined : reads.identities;
   return { ...(text !== undefined ? { depText: text } : {}), ...(identities ? { identities } : {}) };
+}
+
+/**
+ * The identities a closure scan's list gives (ClosureScan.listFile), read by
+ * the family's `listDependencies` tap: for `buildJob`'s `readIdentities`.
+ * Undefined when the family has no tap.
+ */
+export function identitiesFromList(engine: Engine, family: string): ((input: DependencyListInput) => ReadonlyMap<string, ReadIdentity> | undefined) | undefined {
+  const hook = engine.hooks.listDependencies.get(family);
+  if (!hook) return undefined;
+  return (input) => {
+    const reads = hook.call(input);
+    return reads && !Array.isArray(reads) ? reads.identities : undefined;
+  };
 }

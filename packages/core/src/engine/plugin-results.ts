@@ -50,7 +50,7 @@ export const compileInvocationSchema = z.object({
     listEnv: z.record(z.string(), z.string()).optional(),
   }),
   closureScan: z
-    .object({ argv: z.array(z.string()).min(1), depFile: nonEmpty, setEnv: z.record(z.string(), z.string()).optional(), toolchainDirs: z.array(nonEmpty).optional(),
+    .object({ argv: z.array(z.string()).min(1), depFile: nonEmpty, setEnv: z.record(z.string(), z.string()).optional(), listFile: nonEmpty.optional(), toolchainDirs: z.array(nonEmpty).optional(),
       companions: z.array(z.object({ suffix: nonEmpty, replacement: nonEmpty })).optional(),
       sameAsPreprocessDeps: z.boolean().optional(),
       sameAsDependencyScan: z.boolean().optional(),
@@ -154,6 +154,30 @@ export const dependencyListSchema = z.union([
   z.object({ files: z.array(absolutePath).optional(), identities: readIdentities.optional() }).strict(),
   z.null(),
 ]);
+
+/** Every element an absolute path (an index loop: `every` would pass over the holes of a sparse array). */
+function allAbsolutePaths(list: unknown[]): boolean {
+  for (let i = 0; i < list.length; i++) {
+    const p = list[i];
+    if (typeof p !== "string" || !p.startsWith("/")) return false;
+  }
+  return true;
+}
+
+/**
+ * True only for a dependency list `dependencyListSchema` accepts, in one plain
+ * pass: a miss's list names hundreds of files, which the schema checks one by
+ * one through its own machinery. Anything else goes to the schema (which names
+ * what is wrong).
+ */
+export function plainDependencyList(v: unknown): boolean {
+  if (v === null) return true;
+  if (Array.isArray(v)) return allAbsolutePaths(v);
+  if (typeof v !== "object" || Object.getPrototypeOf(v) !== Object.prototype) return false;
+  for (const key in v) if (key !== "files" && key !== "identities") return false;
+  const { files, identities } = v as { files?: unknown; identities?: unknown };
+  return (files === undefined || (Array.isArray(files) && allAbsolutePaths(files))) && (identities === undefined || identities instanceof Map);
+}
 
 /** What a `textDigest` tap returns: the file's text as the compile reads it (null: only its exact bytes tell), and whether it brings in another file's bytes. */
 export const textDigestSchema = z.object({ text: z.union([bytes, z.null()]), embeds: z.boolean().optional() });

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { LRUCache } from "lru-cache";
+import { growingLru } from "../util/growing-lru.js";
 import { hashBytes } from "../hashing/key-hasher.js";
 
 /**
@@ -18,12 +18,16 @@ export interface QuotedIncludes {
 const DIRECTIVE = /^[ \t]*#[ \t]*(?:include_next|include|import)(?:[ \t]+|(?=["<]))(.*)$/gm;
 
 /** By path and content hash: a header is read once per content, not once per store. */
-const byContent = new LRUCache<string, QuotedIncludes>({ max: 50_000 });
+const byContent = growingLru<string, QuotedIncludes>(50_000);
 
-/** The quoted includes of `file`, whose content hash is `hash` (undefined when unreadable: treated as computed). */
-export function quotedIncludes(file: string, hash: string): QuotedIncludes {
+/**
+ * The quoted includes of `file`, whose content hash is `hash` (undefined when
+ * unreadable: treated as computed). `remember`: false for a file read once
+ * (a miss's source), neither looked up nor hashed to be kept.
+ */
+export function quotedIncludes(file: string, hash: string, remember = true): QuotedIncludes {
   const memoKey = `${file}\0${hash}`;
-  const known = byContent.get(memoKey);
+  const known = remember ? byContent.get(memoKey) : undefined;
   if (known) return known;
   let data: Buffer;
   try {
@@ -33,7 +37,7 @@ export function quotedIncludes(file: string, hash: string): QuotedIncludes {
   }
   const found = parse(data.toString("latin1"));
   // Only the content the caller hashed is filed under its hash.
-  if (hashBytes(data) === hash) byContent.set(memoKey, found);
+  if (remember && hashBytes(data) === hash) byContent.set(memoKey, found);
   return found;
 }
 

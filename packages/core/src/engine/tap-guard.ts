@@ -9,6 +9,7 @@ import {
   describeIssue,
   missCompileResultSchema,
   parseResultSchema,
+  plainDependencyList,
   platformsSchema,
   portableToolchainSchema,
   sandboxSchema,
@@ -28,6 +29,8 @@ interface Guard {
   hook: string;
   /** What a returned value must look like; `undefined` ("not mine") always passes. */
   schema?: ZodType;
+  /** A cheap check that only says yes to what `schema` accepts: the schema then runs only for the rest. */
+  accepts?: (value: unknown) => boolean;
   /** Adds the engine's own fields to a valid result (e.g. which plugin detected a compiler). */
   annotate?: (value: any, plugin: string) => unknown;
 }
@@ -49,6 +52,7 @@ function wrap(tap: TapInfo, guard: Guard, plugin: string): TapInfo {
   const original = tap.fn;
   const check = (value: unknown): unknown => {
     if (value === undefined || !guard.schema) return value;
+    if (guard.accepts?.(value)) return guard.annotate ? guard.annotate(value, plugin) : value;
     const result = guard.schema.safeParse(value);
     if (!result.success) {
       throw new PluginError(plugin, `${guard.hook} returned an invalid result`, `${describeIssue(result.error)} (see docs/plugin-guide.md, "${guard.hook}")`);
@@ -134,7 +138,7 @@ export function guardHooks(hooks: EngineHooks, currentPlugin: () => string | und
   });
   hooks.listDependencies.intercept({
     factory: (key, hook) => {
-      hook.intercept(register({ hook: `listDependencies.for("${String(key)}")`, schema: dependencyListSchema }) as never);
+      hook.intercept(register({ hook: `listDependencies.for("${String(key)}")`, schema: dependencyListSchema, accepts: plainDependencyList }) as never);
       return hook;
     },
   });

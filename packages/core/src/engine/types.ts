@@ -166,6 +166,14 @@ export interface ClosureScan {
   depFile: string;
   /** Variables set for the scan alone, over the call's `compileEnv` (else the caller's environment). */
   setEnv?: Record<string, string>;
+  /**
+   * Where the scan (through `setEnv`) lists what it read with each file's
+   * identity, in the form the family's `listDependencies` tap reads (removed
+   * after it is read). A job then takes a file's digest without a `stat`
+   * when the daemon holds its content under the identity the scan took
+   * (`CompileReads.identities`), as the store does after a compile.
+   */
+  listFile?: string;
   /** Absolute directories whose files the toolchain archive holds: listed files under them are not carried. */
   toolchainDirs?: string[];
   /**

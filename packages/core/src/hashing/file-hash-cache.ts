@@ -1,6 +1,7 @@
 import { closeSync, constants, fstatSync, openSync, readFileSync, statSync, type BigIntStats } from "node:fs";
 import { open, readFile } from "node:fs/promises";
 import { LRUCache } from "lru-cache";
+import { growingLru } from "../util/growing-lru.js";
 import { hashBytes, StreamingHash } from "./key-hasher.js";
 import { PERSISTED_MIN_BYTES, type PersistedDigests } from "./persisted-digests.js";
 import { fileText, type FileText, type TextReading } from "./text-digest.js";
@@ -62,8 +63,8 @@ export class FileHashCache {
 
   /** `clock`: the moments reads are judged from; a bare wall clock (tests) judges every file by the coarse rule alone. */
   constructor(maxEntries = 200_000, clock: ChangeClock | (() => number) = systemClock) {
-    this.cache = new LRUCache({ max: maxEntries });
-    this.texts = new LRUCache({ max: maxEntries });
+    this.cache = growingLru(maxEntries);
+    this.texts = growingLru(maxEntries);
     this.clock = typeof clock === "function" ? { wallMs: clock, moment: () => ({ wallMs: clock(), kernelNs: undefined }) } : clock;
   }
 

@@ -1,12 +1,15 @@
 import { createHash, type Hash } from "node:crypto";
 
 /**
- * The one hash function of the project. BLAKE2b-512 is collision resistant
- * (a shared cache must not be poisonable by crafted inputs) and, measured on
- * this class of machine, about 5x faster than Node's SHA-256. Keys are the
- * first 256 bits in hex.
+ * The one hash function of the project. SHA-256 is collision resistant (a
+ * shared cache must not be poisonable by crafted inputs) and, where the CPU
+ * has SHA instructions (x86-64 since Goldmont/Ice Lake/Zen, ARMv8 with the
+ * crypto extension), the fastest sound choice Node offers: 1.57 GB/s of CPU
+ * here against 0.76 for BLAKE2b-512 and 0.67 for SHA-512/256 (the project
+ * used BLAKE2b before; keys say which through `KEY_FORMAT`). Keys are 256
+ * bits in hex.
  */
-export const HASH_ALGORITHM = "blake2b512";
+export const HASH_ALGORITHM = "sha256";
 const KEY_HEX_LENGTH = 64;
 
 export function hashBytes(data: Buffer | string): string {

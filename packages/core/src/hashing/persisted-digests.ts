@@ -22,7 +22,7 @@ export class PersistedDigests {
 
   constructor(cacheRoot: string, onError: (err: Error) => void = () => undefined) {
     // Format 3: the records of PersistedRecords; a format-2 file is ignored (its files are hashed once again).
-    this.records = new PersistedRecords(cacheRoot, { file: "file-digests.json", format: "reprise-digests-3", maxEntries: 4096, valid: isPersisted, onError });
+    this.records = new PersistedRecords(cacheRoot, { file: "file-digests.json", format: "reprise-digests-4", maxEntries: 4096, valid: isPersisted, onError });
   }
 
   lookup(path: string, id: FileIdentity): string | undefined {

@@ -17,7 +17,7 @@ export class PersistedTexts {
   constructor(cacheRoot: string, onError: (err: Error) => void = () => undefined) {
     this.records = new PersistedRecords(cacheRoot, {
       file: "text-digests.json",
-      format: "reprise-texts-1",
+      format: "reprise-texts-2",
       maxEntries: 16_384,
       valid: isRecord,
       onError,

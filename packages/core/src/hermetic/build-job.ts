@@ -5,7 +5,8 @@ import type { ClosureScan, CompileInvocation, CompileRequest } from "../engine/t
 import { parseDepFileWithEnv } from "../engine/dep-file.js";
 import type { FileDigest, FileHashCache } from "../hashing/file-hash-cache.js";
 import type { CompileJob, JobLimits } from "../sandbox/types.js";
-import type { CompiledInputs } from "../engine/hooks.js";
+import type { CompiledInputs, DependencyListInput, ReadIdentity } from "../engine/hooks.js";
+import { changedSince } from "../engine/fallback-timing.js";
 import { resolveHasIncludes } from "./has-include.js";
 import { hostContextFiles } from "./host-context.js";
 import { precompiledBeside } from "./precompiled-headers.js";
@@ -39,6 +40,13 @@ export interface BuildJobOptions {
    * the ones the engine's store uses, so both take one digest per file.
    */
   tokens?: readonly string[];
+  /**
+   * The identities a closure scan that lists what it read (`closureScan.listFile`)
+   * took of each file, from that list (the family's `listDependencies` tap,
+   * `identitiesFromList`): a file the hash cache holds under the identity the
+   * scan took is not stat'ed again.
+   */
+  readIdentities?: (input: DependencyListInput) => ReadonlyMap<string, ReadIdentity> | undefined;
 }
 
 export const DEFAULT_LIMITS: JobLimits = {
@@ -131,7 +139,7 @@ export async function buildJob(
 
   const scanned = await closureOf(request, inv, inv.closureScan, options);
   if (!scanned.ok) return scanned;
-  const { closure, env: envDeps, from: closureFrom } = scanned;
+  const { closure, env: envDeps, from: closureFrom, identities, scanStart } = scanned;
   const tokens = options.tokens?.length ? [...new Set([...options.tokens, ...PROBE_TOKENS])] : PROBE_TOKENS;
   if (!closure.includes(inv.sourceFile)) closure.unshift(inv.sourceFile);
   const pch = precompiledBeside(closure);
@@ -139,9 +147,9 @@ export async function buildJob(
   // Hashed with the probe token: the daemon's hash cache then tells, without reading, which files probe.
   const digests = new Map<string, FileDigest>();
   for (const path of closure) {
-    // Most headers are known and unchanged: a stat, without a promise per file.
-    const known = hashes.known(path, tokens);
-    const digest = known === "unknown" ? await hashes.digest(path, tokens) : known;
+    // What the scan read, when its content is remembered under the identity the scan took after the call began (and
+    // that identity is settled then): no stat. Else most headers are known and unchanged: a stat, without a promise.
+    const digest = asScanned(hashes, path, tokens, identities?.get(path), scanStart) ?? (await knownOrRead(hashes, path, tokens));
     if (!digest) return fail("hermetic-input-unreadable", path);
     digests.set(path, digest);
   }
@@ -192,9 +200,14 @@ async function closureOf(
   request: CompileRequest,
   inv: CompileInvocation,
   scan: ClosureScan,
-  { preprocessDeps, dependencyScan }: BuildJobOptions,
-): Promise<{ ok: true; closure: string[]; env: { name: string; value: string | null }[]; from: ClosureSource } | (JobPlan & { ok: false })> {
+  { preprocessDeps, dependencyScan, readIdentities }: BuildJobOptions,
+): Promise<
+  | { ok: true; closure: string[]; env: { name: string; value: string | null }[]; from: ClosureSource; identities?: ReadonlyMap<string, ReadIdentity>; scanStart: number }
+  | (JobPlan & { ok: false })
+> {
   let listed: ReturnType<typeof parseDepFileWithEnv>;
+  let identities: ReadonlyMap<string, ReadIdentity> | undefined;
+  const scanStart = Date.now();
   const from: ClosureSource =
     scan.sameAsPreprocessDeps && preprocessDeps !== undefined ? "preprocessing" : scan.sameAsDependencyScan && dependencyScan ? "dependency-scan" : "scan";
   if (from === "preprocessing") {
@@ -209,9 +222,12 @@ async function closureOf(
       const scanEnv = { ...(inv.compileEnv ?? request.env), ...scan.setEnv };
       const run = await runScan(scan.argv, request.cwd, scanEnv);
       if (run.exitCode !== 0) return fail("hermetic-scan-failed", run.stderr.slice(0, 500)) as JobPlan & { ok: false };
-      listed = parseDepFileWithEnv(readFileSync(scan.depFile, "utf8"), request.cwd);
+      const depText = readFileSync(scan.depFile, "utf8");
+      listed = parseDepFileWithEnv(depText, request.cwd);
+      if (scan.listFile && readIdentities) identities = readIdentities({ invocation: inv, cwd: request.cwd, listed: readOrUndefined(scan.listFile), depText });
     } finally {
       await unlink(scan.depFile).catch(() => {});
+      if (scan.listFile) await unlink(scan.listFile).catch(() => {});
     }
   }
   const fromToolchain = scan.toolchainDirs ?? [];
@@ -222,7 +238,32 @@ async function closureOf(
       if (companion && !closure.includes(companion) && existsSync(companion)) closure.push(companion);
     }
   }
-  return { ok: true, closure, env: listed.env, from };
+  return { ok: true, closure, env: listed.env, from, ...(identities?.size ? { identities } : {}), scanStart };
+}
+
+/**
+ * The digest of `path` as the closure scan read it, without a stat: its
+ * content is remembered under the identity the scan took of it, and that
+ * identity had settled when the scan began (the rule the store applies to a
+ * compile's identities). Undefined: take the digest the usual way.
+ */
+function asScanned(hashes: FileHashCache, path: string, tokens: readonly string[], identity: ReadIdentity | undefined, scanStart: number): FileDigest | undefined {
+  if (identity === undefined) return undefined;
+  const found = hashes.knownAsRead(path, identity, tokens);
+  return found && !changedSince(found, scanStart) ? found.digest : undefined;
+}
+
+async function knownOrRead(hashes: FileHashCache, path: string, tokens: readonly string[]): Promise<FileDigest | undefined> {
+  const known = hashes.known(path, tokens);
+  return known === "unknown" ? await hashes.digest(path, tokens) : known;
+}
+
+function readOrUndefined(path: string): string | undefined {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return undefined;
+  }
 }
 
 function isDirectory(path: string): boolean {

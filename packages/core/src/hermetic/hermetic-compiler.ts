@@ -5,6 +5,7 @@ import type { Engine } from "../engine/engine.js";
 import type { MissCompileResult } from "../engine/hooks.js";
 import type { CompileInvocation, CompileRequest, CompilerInfo } from "../engine/types.js";
 import { runCompiler, type CompilerRun } from "../engine/run-compiler.js";
+import { identitiesFromList } from "../engine/listed-dependencies.js";
 import { writeOutputAtomically } from "../engine/write-output.js";
 import type { FileHashCache } from "../hashing/file-hash-cache.js";
 import { SandboxSelector, SandboxUnavailableError } from "../sandbox/select-sandbox.js";
@@ -130,7 +131,8 @@ export class HermeticCompiler {
 
     let scratchDir: string | undefined;
     try {
-      const plan = await buildJob(request, inv, toolchain.id, ws.inputs, this.o.hashes, { ...this.limits, ...limits }, { vouched: true, ...closure });
+      const readIdentities = identitiesFromList(this.o.engine, compiler.family);
+      const plan = await buildJob(request, inv, toolchain.id, ws.inputs, this.o.hashes, { ...this.limits, ...limits }, { vouched: true, ...closure, ...(readIdentities ? { readIdentities } : {}) });
       if (!plan.ok) return plan;
       const job = plan.job;
       this.logger.debug("%s: job of %d inputs, closure from %s", inv.sourceFile, job.inputs.length, plan.closureFrom === "scan" ? "a scan" : "the lookup's preprocessing");

@@ -145,7 +145,14 @@ export function fnv1a64(data: Buffer): bigint {
     v1 = t1 & 0xffff;
     v2 = t2 & 0xffff;
   }
-  return (BigInt(((v3 << 16) | v2) >>> 0) << 32n) | BigInt(((v1 << 16) | v0) >>> 0);
+  // Through bytes, not `>>> 0`: an unsigned 32-bit result at or above 2^31 made V8 drop its optimized code ("lost
+  // precision") on about every other call, and compile it again (56 times in 60 misses).
+  const out = Buffer.allocUnsafe(8);
+  out.writeUInt16BE(v3, 0);
+  out.writeUInt16BE(v2, 2);
+  out.writeUInt16BE(v1, 4);
+  out.writeUInt16BE(v0, 6);
+  return out.readBigUInt64BE(0);
 }
 
 /** The entry's file name in the index directory: the request's FNV-1a 64, as 16 hex digits. */

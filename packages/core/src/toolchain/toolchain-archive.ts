@@ -10,8 +10,10 @@ import { hostPath, pathComponents } from "./root-path.js";
 import type { Platform, ToolchainManifest, ToolchainSpec } from "./types.js";
 
 /** Loaded when an archive is made or read, not by every daemon start that imports this module. */
-async function loadTarStream(): Promise<typeof TarStream> {
-  return await import("tar-stream");
+async function loadTarStream(): Promise<Pick<typeof TarStream, "pack" | "extract">> {
+  // A CommonJS package: its exports object is the default export, in Node's loader and in core's bundle alike
+  // (the bundle's chunk for it has no named exports).
+  return (await import("tar-stream")).default;
 }
 
 /**

@@ -2,7 +2,8 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { absentPaths, type AbsentInput } from "../../src/engine/absent-paths.js";
+import { absentPaths, type AbsentInput, type AbsentPlan } from "../../src/engine/absent-paths.js";
+import { AbsentMemo } from "../../src/engine/absent-memo.js";
 import { guardsHold, stillAbsent } from "../../src/engine/absent-guards.js";
 import { DirListings } from "../../src/engine/dir-listings.js";
 import { quotedIncludes } from "../../src/engine/quoted-includes.js";
@@ -95,6 +96,18 @@ describe("absent-path guards", () => {
     expect(plan.ok && plan.guards.find((g) => g.dir === join(root, "q/inc"))?.names).toEqual(["h.h"]);
   });
 
+  it("a directory changing as the build writes into it is not listed: each name is looked up, with the same guards", () => {
+    const source = file("w/src/x.c");
+    const closure = [source, file("w/b/h.h"), file("w/b/sub/s.h")];
+    // Written just now: a/ has no identity that could vouch for a listing.
+    file("w/a/x.o");
+    const search = { quote: [], angle: [join(root, "w/a"), join(root, "w/b")], missing: [] };
+    const plan = absentPaths(input({ closure, source, search }), new DirListings().session());
+    expect(plan.ok && plan.guards.find((g) => g.dir === join(root, "w/a"))).toEqual({ dir: join(root, "w/a"), id: "", names: ["h.h", "sub/"] });
+    writeFileSync(join(root, "w/a/h.h"), "");
+    expect(absentPaths(input({ closure, source, search }), new DirListings().session())).toEqual({ ok: false, changed: join(root, "w/a/h.h") });
+  });
+
   it("refuses to record when a candidate file appeared during the compile", () => {
     const found = file("r/b/h.h");
     const since = Date.now() - 10;
@@ -127,4 +140,76 @@ describe("absent-path guards", () => {
     const computed = file("qi/b.c", "#define H <x.h>\n#include H\n");
     expect(quotedIncludes(computed, "any").computed).toBe(true);
   });
+});
+
+describe("absent-path guards remembered across stores", () => {
+  /** The plan of `over` with `memo`, and the plan a store with nothing remembered makes at the same moment: they must agree. */
+  function both(memo: AbsentMemo, over: Partial<AbsentInput>) {
+    const withMemo = absentPaths(input(over), new DirListings().session(), memo);
+    const fresh = absentPaths(input(over), new DirListings().session());
+    const { adopted, ...plan } = withMemo as AbsentPlan & { adopted?: boolean };
+    expect(plan, "a store reusing what earlier stores found plans as one that found everything again").toEqual(fresh.ok ? { ...fresh, adopted: undefined } : fresh);
+    return { ...plan, adopted } as AbsentPlan & { adopted?: boolean };
+  }
+
+  it("reuses a closure's findings only while they hold: a header appearing in an earlier directory is seen, and its removal too", async () => {
+    const found = file("m/b/h.h", '#include "near.h"\n');
+    const other = file("m/b/other.h");
+    const source = file("m/src/x.c");
+    mkdirSync(join(root, "m/a"), { recursive: true });
+    ageDirs("m/a", "m/b", "m/src");
+    await new Promise((r) => setTimeout(r, RACY_WAIT_MS));
+    const contents = new Map([[found, "h1"], [other, "o1"]]);
+    const memo = new AbsentMemo();
+    const search = { quote: [], angle: [join(root, "m/a"), join(root, "m/b")], missing: [join(root, "m/gone")] };
+    const over = (since = Date.now()): Partial<AbsentInput> => ({
+      closure: [source, found, other],
+      source,
+      search,
+      since,
+      hashOf: (f) => contents.get(f),
+      quoted: (f) => (f === found ? { names: contents.get(found) === "h1" ? ["near.h"] : ["near.h", "later.h"], computed: false } : { names: [], computed: false }),
+    });
+    const first = both(memo, over());
+    expect(first.ok && first.guards.find((g) => g.dir === join(root, "m/a"))?.names).toEqual(["h.h", "other.h"]);
+    // The same headers again, from another source: the same plan.
+    expect(both(memo, { ...over(), source: file("m/src/y.c"), closure: [join(root, "m/src/y.c"), found, other] }).adopted).toBe(true);
+    // A header created in the earlier directory after the compile began: not recorded, though the same closure was planned before.
+    writeFileSync(join(root, "m/a/h.h"), "");
+    const since = Date.now() - 5000;
+    expect(both(memo, over(since))).toEqual({ ok: false, changed: join(root, "m/a/h.h") });
+    // There before the compile began (and not read: its name did not find it): no guard for it, where one was remembered.
+    const later = both(memo, over(Date.now() + 60_000));
+    expect(later.ok && later.guards.find((g) => g.dir === join(root, "m/a"))?.names).toEqual(["other.h"]);
+    // Gone again: guarded again, under the directory's new identity once it has settled.
+    rmSync(join(root, "m/a/h.h"));
+    await new Promise((r) => setTimeout(r, RACY_WAIT_MS));
+    const again = both(memo, over());
+    const guardA = again.ok ? again.guards.find((g) => g.dir === join(root, "m/a")) : undefined;
+    expect(guardA?.names).toEqual(["h.h", "other.h"]);
+    expect(guardA?.id).not.toBe(first.ok ? first.guards.find((g) => g.dir === join(root, "m/a"))?.id : "");
+    // The findings m/a/'s old identity vouched for were found again (both() compares with a store that found everything).
+    expect(again.adopted).toBe(true);
+    // A header's new content with another quoted name: its candidates are worked out again.
+    contents.set(found, "h2");
+    const changed = both(memo, over());
+    expect(changed.ok && changed.guards.find((g) => g.dir === join(root, "m/b"))?.names).toEqual(["later.h", "near.h"]);
+  }, 30_000);
+
+  it("a present candidate reached through a link is looked at again at every store", async () => {
+    const found = file("l/b/h.h");
+    const source = file("l/x.c", "");
+    mkdirSync(join(root, "l/a"), { recursive: true });
+    const target = file("l/t/h.h");
+    symlinkSync(target, join(root, "l/a/h.h"));
+    ageDirs("l/a", "l/b");
+    await new Promise((r) => setTimeout(r, RACY_WAIT_MS));
+    const memo = new AbsentMemo();
+    const over = (): Partial<AbsentInput> => ({ closure: [source, found], source, since: Date.now(), hashOf: () => "same", search: { quote: [], angle: [join(root, "l/a"), join(root, "l/b")], missing: [] } });
+    expect(both(memo, over()).ok).toBe(true);
+    // The link's target is replaced: its directory l/a/ shows nothing of it.
+    rmSync(target);
+    writeFileSync(target, "");
+    expect(both(memo, over())).toEqual({ ok: false, changed: join(root, "l/a/h.h") });
+  }, 30_000);
 });

@@ -170,3 +170,44 @@ describe("what plugins return is checked at the hook boundary, and errors name t
     expect(() => e.hooks.parseArguments.get("cc")!.call(input)).toThrow("plugin late-tap:");
   });
 });
+
+describe("the dependency list's quick check says yes only to what its schema accepts", () => {
+  it("agrees with the schema wherever it accepts, on lists valid and not", async () => {
+    const { dependencyListSchema, plainDependencyList } = await import("../../src/engine/plugin-results.js");
+    // eslint-disable-next-line no-sparse-arrays
+    const sparse = ["/a", , "/b"];
+    const cases: unknown[] = [
+      null,
+      [],
+      ["/usr/include/stdio.h", "/w/a.h"],
+      ["/a", "relative.h"],
+      ["/a", ""],
+      ["/a", 3],
+      sparse,
+      { files: ["/a"] },
+      { files: ["/a"], identities: new Map([["/a", {}]]) },
+      { identities: new Map() },
+      { files: undefined },
+      { files: ["/a"], extra: 1 },
+      { files: ["x"] },
+      { identities: {} },
+      Object.assign(Object.create({ inherited: true }) as object, { files: ["/a"] }),
+      "nope",
+      undefined,
+    ];
+    let accepted = 0;
+    for (const c of cases) {
+      const schemaSays = dependencyListSchema.safeParse(c).success;
+      if (plainDependencyList(c)) {
+        accepted++;
+        expect(schemaSays, JSON.stringify(c)).toBe(true);
+      }
+    }
+    expect(accepted).toBe(7);
+  });
+
+  it("a plugin's malformed list is still refused with the field named", () => {
+    const e = engineWith("lister", (en) => en.hooks.listDependencies.for("cc").tap("lister", () => ({ files: ["/a", "b.h"] }) as never));
+    expect(() => e.hooks.listDependencies.get("cc")!.call({} as never)).toThrow(/plugin lister: listDependencies\.for\("cc"\) returned an invalid result: files\.1/);
+  });
+});

@@ -46,7 +46,7 @@ describe("text digests across daemon restarts", () => {
     expect(text?.hash).toMatch(/^[0-9a-f]{64}$/);
     expect(r1.reads).toBe(1);
     first.store.flush();
-    expect(readFileSync(join(root, "text-digests.json"), "utf8")).toContain("reprise-texts-1");
+    expect(readFileSync(join(root, "text-digests.json"), "utf8")).toContain("reprise-texts-2");
 
     const second = daemon(root);
     const r2 = reading("v1 gcc c");

@@ -18,6 +18,15 @@ describe("entry format", () => {
     for (const t of ["", "a", "hello world", "x".repeat(1000), "\u00e9\u4e2d\0\xff"]) {
       expect(indexName(Buffer.from(t, "utf8"))).toBe(fnv1a64Hex(t));
     }
+    // Enough inputs that both halves of the result take values at and above 2^31, many times over (and in optimized code).
+    const highBits = new Set<string>();
+    for (let i = 0; i < 3000; i++) {
+      const t = `request ${i} ${"y".repeat(i % 97)}`;
+      const name = indexName(Buffer.from(t, "utf8"));
+      expect(name).toBe(fnv1a64Hex(t));
+      highBits.add(`${Number.parseInt(name[0]!, 16) >= 8}:${Number.parseInt(name[8]!, 16) >= 8}`);
+    }
+    expect(highBits.size).toBe(4);
   });
 
   it("checksums everything after the header", () => {

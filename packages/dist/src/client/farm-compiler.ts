@@ -10,6 +10,7 @@ import {
   DEFAULT_LIMITS,
   jobRefusal,
   FileHashCache,
+  identitiesFromList,
   InputStore,
   runCompiler,
   ToolchainCache,
@@ -134,11 +135,14 @@ export class FarmCompiler {
     let toolchain = await this.toolchainOf(ctx, ws);
     // The daemon's hash cache, with the tokens its store uses: a file the engine hashed is not read again, nor one the job hashed by the store.
     const hashes = ctx.fileHashes?.cache ?? this.hashes;
+    // A scan that lists what it read with identities (gcc's read trace) spares a stat per input.
+    const readIdentities = identitiesFromList(this.engine, ctx.compiler.family);
     const plan = await buildJob(ctx.request, ctx.invocation, toolchain.id, ws.inputs, hashes, { ...DEFAULT_LIMITS, ...ctx.settings.jobLimits }, {
       vouched: true,
       ...(ctx.fileHashes ? { tokens: ctx.fileHashes.tokens } : {}),
       ...(ctx.preprocessDeps !== undefined ? { preprocessDeps: ctx.preprocessDeps } : {}),
       ...(ctx.dependencyScan ? { dependencyScan: ctx.dependencyScan } : {}),
+      ...(readIdentities ? { readIdentities } : {}),
     });
     if (!plan.ok) throw new NotOnFarm(`dist-not-distributable-${plan.reason.replace(/^hermetic-/, "")}`, plan.detail);
     const job = plan.job;

@@ -2,7 +2,7 @@
 import { z } from "zod";
 
 /** Bumped on any incompatible change of a message's shape or meaning. */
-export const DIST_PROTOCOL_VERSION = 3;
+export const DIST_PROTOCOL_VERSION = 4;
 /** Request header naming the protocol version the sender speaks; any other value gets 400 `protocol-version`. */
 export const PROTOCOL_HEADER = "x-reprise-dist-protocol";
 /** Default limit of a JSON request body. */

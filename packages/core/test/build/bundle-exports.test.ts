@@ -1,0 +1,32 @@
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+
+/**
+ * Every public entry of @reprise/core resolves into the bundle the daemon and
+ * the Node client run (scripts/bundle.mjs): an entry left pointing at tsc's
+ * separate modules would load a second copy of core beside the daemon's in
+ * every plugin that imports it.
+ */
+const CORE = join(import.meta.dirname, "../..");
+const pkg = JSON.parse(readFileSync(join(CORE, "package.json"), "utf8")) as { main: string; exports: Record<string, string | { types: string; default: string }>; files: string[] };
+
+describe("core's package entries", () => {
+  it("point into dist/bundle, which the build made, with tsc's types beside", () => {
+    const entries = Object.entries(pkg.exports).filter(([name]) => name !== "./package.json");
+    expect(entries.length).toBeGreaterThanOrEqual(5);
+    for (const [name, target] of entries) {
+      if (typeof target === "string") throw new Error(`${name} has no types/default pair`);
+      expect(target.default, name).toMatch(/^\.\/dist\/bundle\/[a-z-]+\.js$/);
+      expect(existsSync(join(CORE, target.default)), `${name}: ${target.default}`).toBe(true);
+      expect(existsSync(join(CORE, target.types)), `${name}: ${target.types}`).toBe(true);
+    }
+    expect(pkg.main).toBe("dist/bundle/index.js");
+  });
+
+  it("the daemon's and the Node client's entries run the same bundle", () => {
+    expect(readFileSync(join(CORE, "dist/daemon/entry.js"), "utf8")).toContain('"../bundle/daemon.js"');
+    expect(readFileSync(join(CORE, "dist/bin/reprise.js"), "utf8")).toContain('"../bundle/client.js"');
+    for (const f of ["daemon.js", "client.js"]) expect(existsSync(join(CORE, "dist/bundle", f)), f).toBe(true);
+  });
+});
