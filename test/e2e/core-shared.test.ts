@@ -1,7 +1,8 @@
-import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { REPO_ROOT, RepriseSandbox, plain, text } from "../support/reprise-env.js";
+import { RepriseSandbox, text } from "../support/reprise-env.js";
+import { tccCompileLikePlain, tccWrapperProject } from "../support/tcc-wrapper-plugin.js";
 
 /**
  * The daemon runs core's bundle, and a plugin's `import "@reprise/core"`
@@ -19,34 +20,14 @@ let proj: string;
 
 beforeAll(() => {
   sb = new RepriseSandbox();
-  proj = join(sb.root, "proj");
-  mkdirSync(join(proj, "node_modules", "@reprise"), { recursive: true });
-  symlinkSync(join(REPO_ROOT, "packages/core"), join(proj, "node_modules", "@reprise", "core"));
-  writeFileSync(join(proj, "a.c"), "int a(void) { return 7; }\n");
-  const example = join(REPO_ROOT, "examples/plugin-tcc/index.mjs");
-  writeFileSync(
-    join(proj, "strict-tcc.mjs"),
-    `import tcc from ${JSON.stringify(example)};
-import { ConfigError } from "@reprise/core/errors";
-import * as core from "@reprise/core";
-export default function () {
-  const inner = tcc();
-  return {
+  proj = tccWrapperProject(sb, {
     name: "strict-tcc",
-    apply(engine) {
-      // Both public entries of core give the same class: they are one module.
-      if (core.ConfigError !== ConfigError) throw new Error("two copies of ConfigError in one process");
-      const parseArguments = { for: (f) => ({ tap: (n, fn) => engine.hooks.parseArguments.for(f).tap(n, (input) => {
-        if (input.env.STRICT_TCC_MODE === undefined) throw new ConfigError("strict-tcc needs STRICT_TCC_MODE", "set it to fast or safe");
-        return fn(input);
-      }) }) };
-      inner.apply({ hooks: { ...engine.hooks, parseArguments } });
-    },
-  };
-}
-`,
-  );
-  writeFileSync(join(proj, ".repriserc.json"), JSON.stringify({ plugins: ["./strict-tcc.mjs"] }));
+    linkCore: true,
+    imports: 'import { ConfigError } from "@reprise/core/errors";\nimport * as core from "@reprise/core";',
+    // Both public entries of core give the same class: they are one module.
+    onApply: 'if (core.ConfigError !== ConfigError) throw new Error("two copies of ConfigError in one process");',
+    parse: 'if (input.env.STRICT_TCC_MODE === undefined) throw new ConfigError("strict-tcc needs STRICT_TCC_MODE", "set it to fast or safe");\n        return fn(input);',
+  });
 });
 
 afterAll(async () => {
@@ -55,12 +36,7 @@ afterAll(async () => {
 
 describe("one copy of core in the daemon", () => {
   it("an error class a plugin takes from @reprise/core is the engine's own", async () => {
-    const r = await sb.run(["tcc", "-c", "a.c", "-o", "a.o"], proj);
-    expect(r.exitCode, text(r.stderr)).toBe(0);
-    const got = readFileSync(join(proj, "a.o"));
-    rmSync(join(proj, "a.o"));
-    await plain("tcc", ["-c", "a.c", "-o", "a.o"], proj);
-    expect(got.equals(readFileSync(join(proj, "a.o")))).toBe(true);
+    const r = await tccCompileLikePlain(sb, proj);
     expect(text(r.stderr)).toContain("strict-tcc needs STRICT_TCC_MODE: set it to fast or safe");
 
     const stats = await sb.stats(proj);

@@ -1,7 +1,8 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { REPO_ROOT, RepriseSandbox, plain, text } from "../support/reprise-env.js";
+import { RepriseSandbox } from "../support/reprise-env.js";
+import { tccCompileLikePlain, tccWrapperProject } from "../support/tcc-wrapper-plugin.js";
 
 /**
  * A third-party plugin whose parser returns an invocation without `keyEnv`,
@@ -15,30 +16,10 @@ let proj: string;
 
 beforeAll(() => {
   sb = new RepriseSandbox();
-  proj = join(sb.root, "proj");
-  mkdirSync(proj, { recursive: true });
-  writeFileSync(join(proj, "a.c"), "int a(void) { return 7; }\n");
-  const example = join(REPO_ROOT, "examples/plugin-tcc/index.mjs");
-  writeFileSync(
-    join(proj, "broken-tcc.mjs"),
-    `import tcc from ${JSON.stringify(example)};
-export default function () {
-  const inner = tcc();
-  return {
+  proj = tccWrapperProject(sb, {
     name: "broken-tcc",
-    apply(engine) {
-      const parseArguments = { for: (f) => ({ tap: (n, fn) => engine.hooks.parseArguments.for(f).tap(n, (input) => {
-        const r = fn(input);
-        if (r.cacheable) delete r.invocation.keyEnv;
-        return r;
-      }) }) };
-      inner.apply({ hooks: { ...engine.hooks, parseArguments } });
-    },
-  };
-}
-`,
-  );
-  writeFileSync(join(proj, ".repriserc.json"), JSON.stringify({ plugins: ["./broken-tcc.mjs"] }));
+    parse: "const r = fn(input);\n        if (r.cacheable) delete r.invocation.keyEnv;\n        return r;",
+  });
 });
 
 afterAll(async () => {
@@ -47,12 +28,7 @@ afterAll(async () => {
 
 describe("a plugin returning an invalid parse result", () => {
   it("the compile succeeds as a plain one; log and stats name the plugin and the missing field", async () => {
-    const r = await sb.run(["tcc", "-c", "a.c", "-o", "a.o"], proj);
-    expect(r.exitCode, text(r.stderr)).toBe(0);
-    const got = readFileSync(join(proj, "a.o"));
-    rmSync(join(proj, "a.o"));
-    await plain("tcc", ["-c", "a.c", "-o", "a.o"], proj);
-    expect(got.equals(readFileSync(join(proj, "a.o")))).toBe(true);
+    await tccCompileLikePlain(sb, proj);
 
     const stats = await sb.stats(proj);
     expect(stats.errors.E_PLUGIN).toBe(1);
