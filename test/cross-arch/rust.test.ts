@@ -32,7 +32,7 @@ import { CrossArchFarm, jobsRun } from "./support/cross-arch-farm.js";
 const RUSTC = "/usr/bin/rustc";
 const X86 = "x86_64-unknown-linux-gnu";
 const ARM64 = "aarch64-unknown-linux-gnu";
-const PLUGINS = [join(REPO_ROOT, "packages/plugin-rustc/dist/index.js"), [join(REPO_ROOT, "packages/plugin-rustup/dist/index.js"), { anyRustc: true }]];
+const PLUGINS = [join(REPO_ROOT, "packages/plugin-rustc/dist/bundle/index.js"), [join(REPO_ROOT, "packages/plugin-rustup/dist/bundle/index.js"), { anyRustc: true }]];
 
 /** A path-dependency crate graph: three lib crates and a bin. */
 const CRATES: Record<string, string> = {

@@ -19,7 +19,7 @@ import { rustupDistTree, startDistServer, type DistServer } from "../support/rus
 import { ensureDebianPackages } from "../support/sandbox-engines.js";
 import { LoopbackFarm } from "../support/loopback-farm.js";
 
-const RUSTUP_PLUGIN = join(REPO_ROOT, "packages/plugin-rustup/dist/index.js");
+const RUSTUP_PLUGIN = join(REPO_ROOT, "packages/plugin-rustup/dist/bundle/index.js");
 const RUSTUP = join(process.env.HOME ?? "/root", ".cargo/bin/rustup");
 const cargo = findCargo();
 const LONG = 900_000;

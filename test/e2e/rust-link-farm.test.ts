@@ -23,7 +23,7 @@ import { rustupDistTree, startDistServer, type DistServer } from "../support/rus
 import { ensureDebianPackages } from "../support/sandbox-engines.js";
 import { LoopbackFarm } from "../support/loopback-farm.js";
 
-const RUSTUP_PLUGIN = join(REPO_ROOT, "packages/plugin-rustup/dist/index.js");
+const RUSTUP_PLUGIN = join(REPO_ROOT, "packages/plugin-rustup/dist/bundle/index.js");
 const RUSTUP = join(process.env.HOME ?? "/root", ".cargo/bin/rustup");
 const HOST = "x86_64-unknown-linux-gnu";
 const cargo = findCargo();

@@ -14,11 +14,14 @@ export const REPRISE_LAUNCHER = join(REPO_ROOT, "packages/core/bin/reprise");
 assertBundleCurrent();
 
 function assertBundleCurrent(): void {
-  const core = join(REPO_ROOT, "packages/core");
-  const built = statSync(join(core, "tsconfig.tsbuildinfo"), { throwIfNoEntry: false });
-  const bundle = statSync(join(core, "dist/bundle/daemon.js"), { throwIfNoEntry: false });
-  if (!bundle) throw new Error("packages/core/dist/bundle is missing: run `npm run build`");
-  if (built && built.mtimeMs > bundle.mtimeMs) throw new Error("packages/core/dist/bundle is older than tsc's output: run `npm run build` (or `node packages/core/scripts/bundle.mjs`)");
+  // The default compiler plugins are bundled too (scripts/bundle-plugins.mjs).
+  for (const [pkg, entry] of [["core", "daemon.js"], ["plugin-gcc", "index.js"], ["plugin-clang", "index.js"], ["plugin-rustc", "index.js"], ["plugin-rustup", "index.js"]] as const) {
+    const dir = join(REPO_ROOT, "packages", pkg);
+    const built = statSync(join(dir, "tsconfig.tsbuildinfo"), { throwIfNoEntry: false });
+    const bundle = statSync(join(dir, "dist/bundle", entry), { throwIfNoEntry: false });
+    if (!bundle) throw new Error(`packages/${pkg}/dist/bundle is missing: run \`npm run build\``);
+    if (built && built.mtimeMs > bundle.mtimeMs) throw new Error(`packages/${pkg}/dist/bundle is older than tsc's output: run \`npm run build\``);
+  }
 }
 
 /**

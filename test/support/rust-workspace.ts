@@ -5,7 +5,7 @@ import { execa } from "execa";
 import { REPO_ROOT, RepriseSandbox } from "./reprise-env.js";
 
 export const SETUP_SCRIPT = join(REPO_ROOT, "scripts/setup-rust-fixtures.sh");
-export const RUSTC_PLUGIN = join(REPO_ROOT, "packages/plugin-rustc/dist/index.js");
+export const RUSTC_PLUGIN = join(REPO_ROOT, "packages/plugin-rustc/dist/bundle/index.js");
 
 /** cargo on PATH, else rustup's default place; undefined when this machine has no Rust toolchain. */
 export function findCargo(): string | undefined {

@@ -7,14 +7,10 @@
 // one copy of core per process, so classes, hooks and module state are shared.
 // Every output sits one level below dist/, as tsc's files do, so paths made
 // from import.meta.url (../native/reprise-native, ../../bin/reprise) hold.
-import { build } from "esbuild";
-import { renameSync, rmSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { bundleDist } from "./bundle-dist.mjs";
 
 const dist = fileURLToPath(new URL("../dist/", import.meta.url));
-const target = `${dist}bundle`;
-// Built beside it and swapped in: a daemon or client starting meanwhile never finds it half written.
-const outdir = `${dist}bundle.new`;
 
 /** Output name → the tsc output it starts from. Keep in step with package.json's exports. */
 export const BUNDLE_ENTRIES = {
@@ -27,18 +23,7 @@ export const BUNDLE_ENTRIES = {
   client: "bin/client-main.js",
 };
 
-rmSync(outdir, { recursive: true, force: true });
-await build({
-  entryPoints: Object.fromEntries(Object.entries(BUNDLE_ENTRIES).map(([name, file]) => [name, dist + file])),
-  outdir,
-  bundle: true,
-  splitting: true,
-  format: "esm",
-  platform: "node",
-  target: "node20",
-  chunkNames: "chunk-[hash]",
-  // Class and function names are part of error reports and logs.
-  keepNames: true,
+await bundleDist(dist, BUNDLE_ENTRIES, {
   // The TypeScript compiler is only ever loaded by cosmiconfig for a .ts config, and is the user's.
   external: ["typescript"],
   // CommonJS dependencies call require() for Node's own modules and read __filename (cosmiconfig's
@@ -52,14 +37,4 @@ await build({
       'const __dirname = __filename.slice(0, __filename.lastIndexOf("/"));',
     ].join(" "),
   },
-  legalComments: "inline",
-  logLevel: "warning",
 });
-rmSync(`${dist}bundle.old`, { recursive: true, force: true });
-try {
-  renameSync(target, `${dist}bundle.old`);
-} catch (err) {
-  if (err.code !== "ENOENT") throw err;
-}
-renameSync(outdir, target);
-rmSync(`${dist}bundle.old`, { recursive: true, force: true });

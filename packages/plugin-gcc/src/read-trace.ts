@@ -1,12 +1,15 @@
 import { execFile } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
 import { untrustedLocationReason } from "@reprise/core";
 
-/** Where scripts/build-read-trace.mjs puts the library (built on install; absent without a C compiler); from src/ or dist/. */
-const LIBRARY = fileURLToPath(new URL("../dist/native/read-trace.so", import.meta.url));
+/**
+ * Where scripts/build-read-trace.mjs puts the library (built on install; absent without a C compiler),
+ * found from the package's root: this module runs from src/, dist/ or dist/bundle/.
+ */
+const LIBRARY = join(dirname(createRequire(import.meta.url).resolve("@reprise/plugin-gcc/package.json")), "dist", "native", "read-trace.so");
 
 /** The read tracer's path when it is built (a stat per miss-to-be: a library gone since would make ld.so complain on stderr). */
 export function readTraceLibrary(): string | undefined {

@@ -30,3 +30,27 @@ describe("core's package entries", () => {
     for (const f of ["daemon.js", "client.js"]) expect(existsSync(join(CORE, "dist/bundle", f)), f).toBe(true);
   });
 });
+
+/**
+ * The default compiler plugins are bundled too (scripts/bundle-plugins.mjs):
+ * their own modules only, every package they import left to Node's resolution,
+ * so core (and plugin-gcc under plugin-clang, plugin-rustc under plugin-rustup)
+ * stays one copy in the daemon.
+ */
+describe("the default plugins' package entries", () => {
+  for (const name of ["plugin-gcc", "plugin-clang", "plugin-rustc", "plugin-rustup"]) {
+    it(`${name} points into its dist/bundle, which holds none of another package's modules`, () => {
+      const dir = join(CORE, "..", name);
+      const plugin = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as typeof pkg;
+      expect(plugin.main).toBe("dist/bundle/index.js");
+      for (const [entry, target] of Object.entries(plugin.exports).filter(([e]) => e !== "./package.json")) {
+        if (typeof target === "string") throw new Error(`${entry} has no types/default pair`);
+        expect(target.default, entry).toMatch(/^\.\/dist\/bundle\/[a-z-]+\.js$/);
+        const code = readFileSync(join(dir, target.default), "utf8");
+        expect(existsSync(join(dir, target.types)), `${entry}: ${target.types}`).toBe(true);
+        // esbuild heads each bundled module with a comment naming its file.
+        expect(code).not.toMatch(new RegExp(`^// (?!packages/${name}/dist/)\\S+\\.js$`, "m"));
+      }
+    });
+  }
+});
