@@ -2,7 +2,10 @@ import { LRUCache } from "lru-cache";
 import type { Call, CallResult } from "./call.js";
 import type { CallOutcomes } from "./call-outcomes.js";
 import { storageId } from "./direct-mode.js";
-import { restoreEntry } from "./restore-entry.js";
+import { restoreEntry, type CopiedLead } from "./restore-entry.js";
+import { COPY_MIN_BYTES } from "./copy-outputs.js";
+import { stageLeadCopy } from "./lead-copy.js";
+import { readLeadTail } from "../storage/lead-entry.js";
 import { outputAdapter } from "./adapt-outputs.js";
 import { readFallbackCopy } from "./preprocessor-fallback.js";
 import type { FileHashCache } from "../hashing/file-hash-cache.js";
@@ -70,7 +73,11 @@ export class HitServer {
   ): Promise<CallResult | undefined> {
     // Recache: compile as on a miss and overwrite what every writable level holds.
     if (call.settings.recache) return undefined;
-    const stored = this.recent.get(recentKey(call.storage, resultKey)) ?? (await this.readEntry(call.storage, resultKey, silentOnly));
+    let stored = this.recent.get(recentKey(call.storage, resultKey));
+    // A large entry on this machine's disk: its largest output is put in place by a kernel copy (lead-copy.ts).
+    const opened = stored || silentOnly || relocation ? undefined : await this.openLocal(call, resultKey);
+    if (opened === "rejected") return undefined;
+    stored ??= opened?.entry ?? (await this.readEntry(call.storage, resultKey, silentOnly));
     if (!stored || (silentOnly && (stored.stdout.length > 0 || stored.stderr.length > 0))) return undefined;
     // baseDirs: relocated outputs and streams get this checkout's base directory back.
     const entry = relocation ? relocation.restored(stored) : stored;
@@ -80,13 +87,59 @@ export class HitServer {
       this.hashes.rememberWritten(path, data);
       if (direct) written.push({ path, data, executable: call.inv.outputs.some((o) => o.path === path && o.executable === true) });
     };
-    if (!restoreEntry(entry, call.inv, onWritten, adapt)) return undefined;
-    if (direct && this.hitIndex) this.indexLater(call, resultKey, entry, written, direct);
+    try {
+      if (!restoreEntry(entry, call.inv, onWritten, adapt, opened?.lead)) return undefined;
+    } catch (err) {
+      if (!(err instanceof CorruptEntryError)) throw err;
+      this.rejected("result", resultKey, err);
+      await call.storage.remove("result", resultKey);
+      return undefined;
+    } finally {
+      opened?.close();
+    }
+    if (direct && this.hitIndex && opened?.lead) {
+      // The copied output's bytes never came through memory: the entry is read back after the answer, as a kernel-copied store's is.
+      this.storedByCopy(call.storage, resultKey);
+      setImmediate(() => this.indexStored(call, resultKey, direct));
+    } else if (direct && this.hitIndex) this.indexLater(call, resultKey, entry, written, direct);
     call.log.debug("%s: result key %s, from %s", call.inv.sourceFile, resultKey, call.storage.location);
     const serviceMs = performance.now() - call.started;
     this.stats.hit(kind, call.inv.language, entry.compileMs, serviceMs);
     await this.outcomes.finished(call, kind === "direct" ? "hit-direct" : "hit-preprocessor", entry.exitCode, serviceMs);
     return { kind: "done", exitCode: entry.exitCode, stdout: entry.stdout, stderr: entry.stderr };
+  }
+
+  /**
+   * The entry stored under `resultKey` as a file of this machine, opened: a
+   * format-4 entry (its lead output not adapted by this call) with that
+   * output left in the file, to be copied by `lead`; any other read whole
+   * from the same open file and remembered. Undefined when the storage has
+   * no such file (it is then read as always); "rejected" when the blob is not
+   * what its key promises (removed and counted, a miss).
+   */
+  private async openLocal(call: Call, resultKey: string): Promise<{ entry: CacheEntry; lead?: CopiedLead; close(): void } | "rejected" | undefined> {
+    const blob = call.storage.openLocal?.("result", resultKey);
+    if (!blob) return undefined;
+    const close = () => blob.close();
+    try {
+      const tail = blob.size >= COPY_MIN_BYTES ? readLeadTail((position, length) => blob.read(position, length), blob.size, resultKey) : undefined;
+      const role = tail?.entry.outputs[tail.leadIndex]!.role;
+      if (tail && !call.inv.outputs.some((o) => o.role === role && o.adapt)) {
+        return { entry: tail.entry, lead: { role: role!, stage: (path, executable) => stageLeadCopy(blob, tail, path, executable) }, close };
+      }
+      const data = blob.read(0, blob.size);
+      close();
+      if (data.length !== blob.size) throw new CorruptEntryError("entry is shorter than it was");
+      const entry = await decodeEntry(data, resultKey);
+      this.remember(call.storage, resultKey, entry);
+      return { entry, close };
+    } catch (err) {
+      close();
+      if (!(err instanceof CorruptEntryError)) throw err;
+      this.rejected("result", resultKey, err);
+      await call.storage.remove("result", resultKey);
+      return "rejected";
+    }
   }
 
   /** After a miss was stored (or a fallback hit recorded for direct mode): indexes the entry as the hit the same call would now get. */

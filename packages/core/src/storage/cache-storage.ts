@@ -76,10 +76,34 @@ export interface CacheStorage {
    * Undefined when this storage cannot, or `source` changed while copied.
    */
   beginCopy?(kind: BlobKind, source: string): StagedBlob | undefined;
+  /**
+   * For a storage that keeps blobs as files on this machine: the blob stored
+   * under `key` opened for reading in parts and for a kernel copy (a hit of a
+   * large entry then never holds its largest output in memory). Counts as a
+   * read for eviction, as `read` does. Undefined when absent here (a storage
+   * made of levels: in the first level); `read` is then asked as always. The
+   * bytes are unchecked: the caller verifies them as it would `read`'s.
+   */
+  openLocal?(kind: BlobKind, key: string): LocalBlob | undefined;
   /** Per-level counters, for a storage made of levels (see storage/levels/). */
   levelStats?(): LevelStatsSnapshot[];
   /** Sets per-level counters back to zero (`--zero-stats`). */
   resetLevelStats?(): void;
+}
+
+/** A blob opened by `openLocal`: one file, kept open until `close`, so every part read and copied is of the same blob. */
+export interface LocalBlob {
+  /** Bytes in the blob. */
+  readonly size: number;
+  /** `length` bytes from `position` (fewer only when the blob ends first). */
+  read(position: number, length: number): Buffer;
+  /**
+   * The whole blob copied by the kernel (copy_file_range, or a reflink where
+   * the file system shares blocks) into `dest`, a new file created
+   * exclusively (an existing one is an error). Returns the bytes copied.
+   */
+  copyTo(dest: string): number;
+  close(): void;
 }
 
 /** A blob begun by `beginCopy`: finished (stored under a key) or discarded, once. */

@@ -125,18 +125,61 @@ export function rekeyLeadEntry(blob: Buffer, fromKey: string, toKey: string): Bu
 /** Decodes a format-4 blob (views into `buf`); throws CorruptEntryError or EntryKeyMismatchError. */
 export function decodeLeadEntry(buf: Buffer, key: string): CacheEntry {
   if (!isLeadEntry(buf)) throw new CorruptEntryError("entry has no footer");
-  const footer = buf.length - LEAD_FOOTER_LENGTH;
-  const version = buf.readUInt32BE(buf.length - 8);
+  const footer = checkFooter(buf.subarray(buf.length - LEAD_FOOTER_LENGTH), buf.length, key);
+  const leadSize = buf.length - LEAD_FOOTER_LENGTH - footer.bodyLength;
+  if (crc32(buf.subarray(0, buf.length - LEAD_FOOTER_LENGTH)) !== footer.crc) throw new CorruptEntryError("entry does not match its checksum");
+  return parseLeadBody(buf.subarray(leadSize, buf.length - LEAD_FOOTER_LENGTH), buf.subarray(0, leadSize)).entry;
+}
+
+/**
+ * A format-4 entry read but for its lead output's bytes (a hit that puts the
+ * lead in place by a kernel copy, engine/lead-copy.ts). `entry`'s lead output
+ * has no data; nothing here is verified until `crc32(body, crc of the lead's
+ * bytes)` equals `crc`.
+ */
+export interface LeadTail {
+  entry: CacheEntry;
+  leadIndex: number;
+  leadSize: number;
+  /** The body as stored (what the CRC covers after the lead's bytes). */
+  body: Buffer;
+  /** The footer's CRC-32 of the lead's bytes and the body. */
+  crc: number;
+}
+
+/**
+ * Reads the footer and body of a format-4 blob of `size` bytes through
+ * `read(position, length)`; undefined when the blob is not one (format 2 or 3).
+ * Throws CorruptEntryError or EntryKeyMismatchError as `decodeLeadEntry` does.
+ */
+export function readLeadTail(read: (position: number, length: number) => Buffer, size: number, key: string): LeadTail | undefined {
+  if (size < LEAD_FOOTER_LENGTH) return undefined;
+  const footerBytes = read(size - LEAD_FOOTER_LENGTH, LEAD_FOOTER_LENGTH);
+  if (footerBytes.length !== LEAD_FOOTER_LENGTH) throw new CorruptEntryError("entry is shorter than it was");
+  if (!isLeadEntry(footerBytes)) return undefined;
+  const footer = checkFooter(footerBytes, size, key);
+  const leadSize = size - LEAD_FOOTER_LENGTH - footer.bodyLength;
+  const body = read(leadSize, footer.bodyLength);
+  if (body.length !== footer.bodyLength) throw new CorruptEntryError("entry is shorter than it was");
+  const parsed = parseLeadBody(body, undefined, leadSize);
+  return { entry: parsed.entry, leadIndex: parsed.leadIndex, leadSize, body, crc: footer.crc };
+}
+
+/** The footer's CRC and body length, once its version and key are checked (`footer`: its 48 bytes, of a `size`-byte blob). */
+function checkFooter(footer: Buffer, size: number, key: string): { crc: number; bodyLength: number } {
+  const version = footer.readUInt32BE(LEAD_FOOTER_LENGTH - 8);
   if (version !== LEAD_ENTRY_VERSION) throw new CorruptEntryError(`entry footer has format version ${version}`);
-  const keyAt = buf.length - 8 - KEY_BYTES;
-  if (!buf.subarray(keyAt, keyAt + KEY_BYTES).equals(keyBytes(key))) {
-    throw new EntryKeyMismatchError(`entry stored under ${key.slice(0, 16)}… was written for ${buf.subarray(keyAt, keyAt + 8).toString("hex")}…`);
+  const keyAt = LEAD_FOOTER_LENGTH - 8 - KEY_BYTES;
+  if (!footer.subarray(keyAt, keyAt + KEY_BYTES).equals(keyBytes(key))) {
+    throw new EntryKeyMismatchError(`entry stored under ${key.slice(0, 16)}… was written for ${footer.subarray(keyAt, keyAt + 8).toString("hex")}…`);
   }
-  const bodyLength = buf.readUInt32BE(footer + 4);
-  if (bodyLength > footer) throw new CorruptEntryError(`entry claims a ${bodyLength}-byte body in ${footer} bytes`);
-  const leadSize = footer - bodyLength;
-  if (crc32(buf.subarray(0, footer)) !== buf.readUInt32BE(footer)) throw new CorruptEntryError("entry does not match its checksum");
-  const body = buf.subarray(leadSize, footer);
+  const bodyLength = footer.readUInt32BE(4);
+  if (bodyLength > size - LEAD_FOOTER_LENGTH) throw new CorruptEntryError(`entry claims a ${bodyLength}-byte body in ${size - LEAD_FOOTER_LENGTH} bytes`);
+  return { crc: footer.readUInt32BE(0), bodyLength };
+}
+
+/** The entry in `body`; its lead output's data is `lead`, or empty when the lead is not in memory (then it must be `leadSize` bytes long). */
+function parseLeadBody(body: Buffer, lead: Buffer | undefined, leadSize = lead?.length ?? 0): { entry: CacheEntry; leadIndex: number } {
   let pos = 0;
   const need = (n: number, what: string) => {
     if (n > body.length - pos) throw new CorruptEntryError(`truncated body: ${what} needs ${n} bytes, ${body.length - pos} left`);
@@ -174,10 +217,10 @@ export function decodeLeadEntry(buf: Buffer, key: string): CacheEntry {
       continue;
     }
     if (u32(`output ${i} length`) !== leadSize) throw new CorruptEntryError(`lead output ${role} is not ${leadSize} bytes`);
-    outputs.push({ role, data: buf.subarray(0, leadSize) });
+    outputs.push({ role, data: lead ?? Buffer.alloc(0) });
   }
   const stdout = bytes("stdout");
   const stderr = bytes("stderr");
   if (pos !== body.length) throw new CorruptEntryError(`entry body has ${body.length - pos} unexpected trailing bytes`);
-  return { outputs, stdout, stderr, exitCode, compileMs, createdAt };
+  return { entry: { outputs, stdout, stderr, exitCode, compileMs, createdAt }, leadIndex };
 }

@@ -1,11 +1,11 @@
 import { randomBytes } from "node:crypto";
-import { chmodSync, closeSync, constants, copyFileSync, fstatSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
+import { chmodSync, closeSync, constants, copyFileSync, existsSync, fstatSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
 import { lstat, lutimes, readdir, rename, rm, unlink, writeFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { EntryKeyMismatchError, RepriseError } from "../util/errors.js";
 import { ensurePrivateCacheDir } from "./cache-root.js";
 import { silentLogger, type Logger } from "../util/logger.js";
-import type { BlobKind, CacheStorage, StagedBlob, StorageSettings, StorageUsage } from "./cache-storage.js";
+import type { BlobKind, CacheStorage, LocalBlob, StagedBlob, StorageSettings, StorageUsage } from "./cache-storage.js";
 
 const KINDS: readonly BlobKind[] = ["result", "manifest"];
 const KEY_PATTERN = /^[0-9a-f]{64}$/;
@@ -109,7 +109,37 @@ export class LocalDiskStorage implements CacheStorage {
       this.withIndex(() => this.dropEntry(rel));
       return undefined;
     }
-    const size = data.length;
+    this.used(rel, file, data.length);
+    return data;
+  }
+
+  openLocal(kind: BlobKind, key: string): LocalBlob | undefined {
+    if (!procFdLinks()) return undefined;
+    const rel = relativePath(kind, key);
+    const file = join(this.dir, rel);
+    let fd: number;
+    let size: number;
+    try {
+      if (!ensurePrivateCacheDir(this.dir, false, true) || !this.verifyFolders(rel, false)) return undefined;
+      fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    } catch {
+      // Absent, a link, or unreadable: `read` finds out and does what each case needs.
+      return undefined;
+    }
+    try {
+      const st = fstatSync(fd);
+      if (!st.isFile()) throw new Error("not a regular file");
+      size = st.size;
+    } catch {
+      closeSync(fd);
+      return undefined;
+    }
+    this.used(rel, file, size);
+    return openedBlob(fd, size);
+  }
+
+  /** A read of `rel` (`size` bytes) for eviction's order; the file's mtime is bumped now and then (see MTIME_BUMP_INTERVAL_MS). */
+  private used(rel: string, file: string, size: number): void {
     this.withIndex(() => {
       const now = Date.now();
       const diskMtime = this.index.get(rel)?.diskMtime ?? 0;
@@ -126,7 +156,6 @@ export class LocalDiskStorage implements CacheStorage {
         }),
       );
     });
-    return data;
   }
 
   localFile(kind: BlobKind, key: string): string {
@@ -442,6 +471,39 @@ function readRegularFile(file: string): Buffer {
   } finally {
     closeSync(fd);
   }
+}
+
+let procFd: boolean | undefined;
+
+/** Whether /proc/self/fd names this process's open files (Linux with /proc mounted): how `copyTo` copies the very file opened. */
+function procFdLinks(): boolean {
+  return (procFd ??= process.platform === "linux" && existsSync("/proc/self/fd"));
+}
+
+function openedBlob(fd: number, size: number): LocalBlob {
+  let open = true;
+  return {
+    size,
+    read(position, length) {
+      const buf = Buffer.allocUnsafe(Math.max(0, Math.min(length, size - position)));
+      let done = 0;
+      while (done < buf.length) {
+        const n = readSync(fd, buf, done, buf.length - done, position + done);
+        if (n === 0) break;
+        done += n;
+      }
+      return done === buf.length ? buf : buf.subarray(0, done);
+    },
+    copyTo(dest) {
+      // The open file itself, not its path: a blob renamed over it meanwhile is not mixed in.
+      copyFileSync(`/proc/self/fd/${fd}`, dest, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
+      return statSync(dest).size;
+    },
+    close() {
+      if (open) closeSync(fd);
+      open = false;
+    },
+  };
 }
 
 function isLink(err: unknown): boolean {

@@ -1,4 +1,4 @@
-import type { BlobKind, CacheStorage, LevelStatsSnapshot, StagedBlob, StorageUsage } from "../cache-storage.js";
+import type { BlobKind, CacheStorage, LevelStatsSnapshot, LocalBlob, StagedBlob, StorageUsage } from "../cache-storage.js";
 import type { Logger } from "../../util/logger.js";
 import type { GuardedLevel } from "./guarded-level.js";
 
@@ -78,6 +78,16 @@ export class TieredStorage implements CacheStorage {
 
   localFile(kind: BlobKind, key: string): string | undefined {
     return this.levels[0]?.storage.localFile?.(kind, key);
+  }
+
+  /** The first level's blob, counted as a hit there; undefined leaves the lookup to `read` (which counts a miss). */
+  openLocal(kind: BlobKind, key: string): LocalBlob | undefined {
+    const first = this.levels[0];
+    const blob = first && !first.remote ? first.storage.openLocal?.(kind, key) : undefined;
+    if (!blob) return undefined;
+    first!.stats.count("hits");
+    first!.stats.count("bytesRead", blob.size);
+    return blob;
   }
 
   async readFirst(kind: BlobKind, key: string): Promise<Buffer | undefined> {
