@@ -159,7 +159,9 @@ export class Reprise {
     const launcher = path.join(repo, 'packages', 'core', 'bin', 'reprise');
     const native = path.join(repo, 'packages', 'core', 'dist', 'native', 'reprise-native');
     const nodeClient = path.join(repo, 'packages', 'core', 'dist', 'bin', 'reprise.js');
-    this.plugin = path.join(repo, 'packages', 'plugin-rustc', 'dist', 'index.js');
+    // The plugin's bundle, which its package exports (scripts/bundle-plugins.mjs); tsc's output in checkouts from before it.
+    const bundled = path.join(repo, 'packages', 'plugin-rustc', 'dist', 'bundle', 'index.js');
+    this.plugin = fs.existsSync(bundled) ? bundled : path.join(repo, 'packages', 'plugin-rustc', 'dist', 'index.js');
     if (node) {
       this.wrapper = path.join(work, `${name}-wrapper`);
       fs.writeFileSync(this.wrapper, `#!/bin/sh\nexec '${process.execPath}' '${nodeClient}' "$@"\n`);
