@@ -8,7 +8,7 @@
 // order rotated each round, with a plain build in every round.
 //
 //   node bench/cold-split.mjs [--project=lua5.4|generated-200] [--rounds=3] [--vs=DIR]... [--node=PATH]...
-//                             [--daemon=kept|fresh] [--jobs=2] [--fixtures=DIR]
+//                             [--daemon=kept|fresh] [--jobs=2] [--env=NAME=VALUE]... [--fixtures=DIR]
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -91,6 +91,8 @@ checkouts.forEach((dir, ci) => nodes.forEach((node, ni) => {
   const runtime = fs.mkdtempSync(path.join(os.tmpdir(), 'rcs-'));
   fs.chmodSync(runtime, 0o700);
   const env = { ...baseEnv, PATH: `${path.dirname(node)}:${baseEnv.PATH}`, REPRISE_DIR: path.join(work, `cache-${ci}-${ni}`), REPRISE_RUNTIME_DIR: runtime, REPRISE_IDLE_TIMEOUT: '900' };
+  // --env: set for Reprise's builds only (e.g. REPRISE_SPAWN_HELPER=0, the daemon then runs the compilers itself)
+  for (const kv of all('env')) env[kv.slice(0, kv.indexOf('='))] = kv.slice(kv.indexOf('=') + 1);
   tools.push({ name, env, dir, node, prefix: [path.join(dir, 'packages/core/dist/native/reprise-native')], marker: `REPRISE_RUNTIME_DIR=${runtime}` });
 }));
 const cli = (t, ...a) => spawnSync(t.node, [path.join(t.dir, 'packages/core/dist/bin/reprise.js'), ...a], { env: t.env, cwd: work, encoding: 'utf8' });
