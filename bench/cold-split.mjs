@@ -8,7 +8,7 @@
 // order rotated each round, with a plain build in every round.
 //
 //   node bench/cold-split.mjs [--project=lua5.4|generated-200] [--rounds=3] [--vs=DIR]... [--node=PATH]...
-//                             [--daemon=kept|fresh] [--jobs=2] [--env=NAME=VALUE]... [--fixtures=DIR]
+//                             [--daemon=kept|fresh] [--jobs=2] [--env=NAME=VALUE]... [--variant=LABEL:NAME=VALUE]... [--fixtures=DIR]
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -85,16 +85,19 @@ const baseEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !
 baseEnv.LC_ALL = 'C';
 
 const tools = [{ name: 'plain', env: baseEnv, prefix: [] }];
-checkouts.forEach((dir, ci) => nodes.forEach((node, ni) => {
+// --variant: this checkout once more, its daemon with NAME=VALUE set (e.g. nohelper:REPRISE_SPAWN_HELPER=0), in the same rounds.
+const variants = [{ label: '', set: [] }, ...all('variant').map((v) => ({ label: v.slice(0, v.indexOf(':')), set: [v.slice(v.indexOf(':') + 1)] }))];
+variants.forEach((variant, vi) => checkouts.forEach((dir, ci) => nodes.forEach((node, ni) => {
+  if (vi && ci) return;
   const version = spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout.trim();
-  const name = `${checkouts.length > 1 ? (ci ? `vs${ci}` : 'this') : 'reprise'}${nodes.length > 1 ? `@${version}` : ''}`;
+  const name = `${checkouts.length > 1 ? (ci ? `vs${ci}` : 'this') : 'reprise'}${nodes.length > 1 ? `@${version}` : ''}${variant.label ? `:${variant.label}` : ''}`;
   const runtime = fs.mkdtempSync(path.join(os.tmpdir(), 'rcs-'));
   fs.chmodSync(runtime, 0o700);
-  const env = { ...baseEnv, PATH: `${path.dirname(node)}:${baseEnv.PATH}`, REPRISE_DIR: path.join(work, `cache-${ci}-${ni}`), REPRISE_RUNTIME_DIR: runtime, REPRISE_IDLE_TIMEOUT: '900' };
+  const env = { ...baseEnv, PATH: `${path.dirname(node)}:${baseEnv.PATH}`, REPRISE_DIR: path.join(work, `cache-${vi}-${ci}-${ni}`), REPRISE_RUNTIME_DIR: runtime, REPRISE_IDLE_TIMEOUT: '900' };
   // --env: set for Reprise's builds only (e.g. REPRISE_SPAWN_HELPER=0, the daemon then runs the compilers itself)
-  for (const kv of all('env')) env[kv.slice(0, kv.indexOf('='))] = kv.slice(kv.indexOf('=') + 1);
+  for (const kv of [...all('env'), ...variant.set]) env[kv.slice(0, kv.indexOf('='))] = kv.slice(kv.indexOf('=') + 1);
   tools.push({ name, env, dir, node, prefix: [path.join(dir, 'packages/core/dist/native/reprise-native')], marker: `REPRISE_RUNTIME_DIR=${runtime}` });
-}));
+})));
 const cli = (t, ...a) => spawnSync(t.node, [path.join(t.dir, 'packages/core/dist/bin/reprise.js'), ...a], { env: t.env, cwd: work, encoding: 'utf8' });
 
 function build(t) {
@@ -134,7 +137,11 @@ for (const t of tools) build(t); // warm-up: page cache, daemons started, compil
 const { samples, errors } = await rotatedRounds(tools, rounds, (t) => build(t), (t, r, s) => {
   console.error(`round ${r + 1} ${t.name.padEnd(14)} cpu ${(s.cpu / 1000).toFixed(2)} s (load ${os.loadavg()[0].toFixed(1)})`);
 });
-for (const t of tools) if (t.marker) cli(t, '--stop-server');
+for (const t of tools) {
+  if (!t.marker) continue;
+  cli(t, '--stop-server');
+  fs.rmSync(t.env.REPRISE_RUNTIME_DIR, { recursive: true, force: true });
+}
 console.log(`cold ${project} build, make -j${jobs}, ${rounds} rounds after a warm-up round, daemon ${daemonMode}; CPU ms, medians; load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
 const keys = [...new Set(tools.flatMap((t) => (samples[t.name] ?? []).flatMap((s) => Object.keys(s.split))))];
 console.log(`| part | ${tools.map((t) => t.name).join(' | ')} |`);
