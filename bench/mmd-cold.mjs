@@ -13,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeGeneratedTree } from './generated-tree.mjs';
+import { median, rotatedRounds, roundRatios } from './cold-rounds.mjs';
 
 const arg = (name, dflt) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? dflt;
 const units = Number(arg('units', 48));
@@ -98,24 +99,18 @@ function build(t) {
 
 // Warm-up: the daemon starts and detects the compilers; the tree's ctimes age; the page cache holds the headers.
 for (const t of tools) build(t);
-const samples = Object.fromEntries(tools.map((t) => [t.name, []]));
-for (let r = 0; r < rounds; r++) {
-  const order = tools.map((_, i) => tools[(i + r) % tools.length]);
-  for (const t of order) {
-    const s = build(t);
-    samples[t.name].push(s);
-    console.error(`round ${r + 1} ${t.name.padEnd(12)} cpu ${(s.cpu / 1000).toFixed(2)} s  wall ${(s.ms / 1000).toFixed(2)} s${s.lists ? `  lists from compile ${s.lists.fromCompile}, scans ${s.lists.scans}` : ''}`);
-  }
-}
+const { samples, errors } = await rotatedRounds(tools, rounds, (t) => build(t), (t, r, s) => {
+  console.error(`round ${r + 1} ${t.name.padEnd(12)} cpu ${(s.cpu / 1000).toFixed(2)} s  wall ${(s.ms / 1000).toFixed(2)} s${s.lists ? `  lists from compile ${s.lists.fromCompile}, scans ${s.lists.scans}` : ''}`);
+});
 spawnSync(process.execPath, [reprise, '--stop-server'], { env: repriseEnv, cwd: work });
-const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
 console.log(`cold -MMD -g build of ${units} generated units, make -j${jobs}, ${rounds} rounds (median; ratio to plain taken round by round)`);
 console.log('| tool | CPU | CPU / plain | wall | wall / plain |');
 console.log('|---|---:|---:|---:|---:|');
 for (const t of tools) {
   const xs = samples[t.name];
-  const cpuRatio = median(xs.map((s, i) => s.cpu / samples.plain[i].cpu));
-  const wallRatio = median(xs.map((s, i) => s.ms / samples.plain[i].ms));
-  console.log(`| ${t.name} | ${(median(xs.map((s) => s.cpu)) / 1000).toFixed(2)} s | ${cpuRatio.toFixed(3)} | ${(median(xs.map((s) => s.ms)) / 1000).toFixed(2)} s | ${wallRatio.toFixed(3)} |`);
+  if (errors[t.name] || !xs.length) { console.log(`| ${t.name} | error: ${errors[t.name]} | | | |`); continue; }
+  const cpuRatio = roundRatios(xs, samples.plain, (s) => s.cpu)?.median;
+  const wallRatio = roundRatios(xs, samples.plain, (s) => s.ms)?.median;
+  console.log(`| ${t.name} | ${(median(xs.map((s) => s.cpu)) / 1000).toFixed(2)} s | ${cpuRatio?.toFixed(3)} | ${(median(xs.map((s) => s.ms)) / 1000).toFixed(2)} s | ${wallRatio?.toFixed(3)} |`);
 }
 fs.rmSync(work, { recursive: true, force: true });

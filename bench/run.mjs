@@ -5,7 +5,8 @@
 //   node bench/run.mjs [--quick] [--only=hit,npm-bin,hit-ratio,miss,rebuild,rust,hermetic,remote,farm-scheduler,farm] [--tools=plain,ccache,sccache,reprise]
 //                      [--projects=generated-200,lua5.4,yaml-cpp] [--jobs=2] [--work=DIR] [--fixtures=DIR] [--no-fetch] [--json=PATH]
 //                      [--timer=hyperfine|node]
-//                      [--hit-calls=N] [--plain-calls=N] [--miss-runs=N] [--rebuild-reps=N]
+//                      [--hit-calls=N] [--plain-calls=N] [--miss-runs=N] [--rebuild-reps=N] [--cold-reps=N]
+//                      [--cold-daemon=kept|fresh]
 //                      [--max-minutes=N]
 //
 // Scenarios
@@ -27,8 +28,12 @@
 //   rebuild  multi-file projects (--projects=generated-200,lua5.4,yaml-cpp picks some): a generated
 //            200-unit C/C++ tree (bench/generated-tree.mjs; make -jN CC=.. CXX=..) and real ones from
 //            scripts/fetch-fixture-sources.sh: lua5.4 (make -jN, CC="<tool> gcc -std=gnu99") and
-//            yaml-cpp (CMake, *_COMPILER_LAUNCHER=<tool>, cmake --build -jN). Per tool: cold build (fills the cache), clean, timed warm
-//            rebuild(s). Baseline: plain build time (median of the timed plain rebuilds). The
+//            yaml-cpp (CMake, *_COMPILER_LAUNCHER=<tool>, cmake --build -jN). Cold builds: an untimed
+//            warm-up round, then --cold-reps rounds (2 with --quick, else 3) in which every tool, plain
+//            included, builds once with its cache emptied before (--cold-daemon=kept: Reprise's daemon
+//            stays up, as for a user who built before; fresh: stopped and started by the build), the
+//            order rotated each round; CPU / plain is taken round by round (median, min-max). Then
+//            timed warm rebuild(s). Warm baseline: plain build time (median of the timed plain rebuilds). The
 //            timed rebuilds of all tools are interleaved (plain, ccache, ... then again in a
 //            rotated order) so machine drift hits them alike. CPU time (user+sys) of the build
 //            plus that of the tool's server/daemon process is recorded as well: on a shared
@@ -62,6 +67,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeGeneratedTree } from './generated-tree.mjs';
+import { median, rotatedRounds, roundRatios } from './cold-rounds.mjs';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const T0 = Date.now();
@@ -80,6 +86,7 @@ function parseArgs(argv) {
     json: path.join(REPO, 'bench', 'results', 'latest.json'),
     maxMinutes: 30,
     timer: 'hyperfine',
+    coldDaemon: 'kept',
   };
   const num = {};
   for (const a of argv) {
@@ -98,7 +105,10 @@ function parseArgs(argv) {
       case '--timer':
         if (!['hyperfine', 'node'].includes(v)) die('--timer is hyperfine or node');
         o.timer = v; break;
-      case '--hit-calls': case '--plain-calls': case '--miss-runs': case '--rebuild-reps':
+      case '--cold-daemon':
+        if (!['kept', 'fresh'].includes(v)) die('--cold-daemon is kept or fresh');
+        o.coldDaemon = v; break;
+      case '--hit-calls': case '--plain-calls': case '--miss-runs': case '--rebuild-reps': case '--cold-reps':
         num[k.slice(2)] = posInt(k, v); break;
       case '-h': case '--help':
         process.stdout.write(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n')
@@ -117,6 +127,7 @@ function parseArgs(argv) {
   o.plainCalls = num['plain-calls'] ?? (q ? 3 : 10);
   o.missRuns = num['miss-runs'] ?? (q ? 3 : 7);
   o.rebuildReps = num['rebuild-reps'] ?? (q ? 1 : 3);
+  o.coldReps = num['cold-reps'] ?? (q ? 2 : 3);
   o.noiseCalls = q ? 10 : 30;
   // time budgets (ms) for each tool's loop in a scenario
   o.hitBudgetMs = (q ? 20 : 60) * 1000;
@@ -298,6 +309,8 @@ class Tool {
   prefix() { return []; }
   /** fresh cache (and server) for a scenario */
   async reset(_dir) {}
+  /** empty the cache before a cold build; `daemon` is 'kept' (a daemon stays up) or 'fresh' */
+  async clearCache(_daemon) {}
   zeroStats() {}
   /** an env entry that identifies this tool's server/daemon process(es), or null */
   daemonMarker() { return null; }
@@ -320,7 +333,8 @@ class Ccache extends Tool {
     this.version = firstLine([this.bin, '--version']);
   }
   prefix() { return [this.bin]; }
-  async reset(dir) { this.env = { CCACHE_DIR: fresh(path.join(dir, 'cache')) }; }
+  async reset(dir) { this.dir = dir; this.env = { CCACHE_DIR: fresh(path.join(dir, 'cache')) }; }
+  async clearCache() { await this.reset(this.dir); }
   zeroStats() { run([this.bin, '-z'], { env: this.env }); }
   stats() {
     const r = run([this.bin, '--print-stats'], { env: this.env });
@@ -341,8 +355,11 @@ class Sccache extends Tool {
     this.running = false;
   }
   prefix() { return [this.bin]; }
+  // sccache's server keeps an index of its disk cache: a fresh directory means a fresh server.
+  async clearCache() { await this.reset(this.dir); }
   async reset(dir) {
     this.stop();
+    this.dir = dir;
     const port = await freePort();
     this.env = {
       SCCACHE_DIR: fresh(path.join(dir, 'cache')),
@@ -389,8 +406,14 @@ class Reprise extends Tool {
     this.started = false;
   }
   prefix() { return this.native ? [this.native] : [process.execPath, this.bin]; }
+  async clearCache(daemon) {
+    if (daemon === 'fresh') return this.reset(this.dir);
+    const r = run([process.execPath, this.bin, '--clear'], { env: this.env, timeoutMs: 60_000 });
+    if (r.error) throw new Error(`reprise --clear: ${r.error}`);
+  }
   async reset(dir) {
     this.stop();
+    this.dir = dir;
     this.env = {
       REPRISE_DIR: fresh(path.join(dir, 'cache')),
       REPRISE_RUNTIME_DIR: runtimeDir(path.join(dir, 'rt')),
@@ -776,8 +799,9 @@ async function scenarioRebuild() {
     };
     await sleep(2100); // freshly copied tree: let ctimes age (ccache direct mode)
 
-    // 1. per tool: fresh cache, configure, cold build (fills the cache)
-    const live = [];
+    // 1. per tool: fresh cache, configure; then cold builds (every tool's cache emptied before each),
+    // an untimed warm-up round in a fixed order, then rounds in rotated order, plain in every round.
+    const ready = [];
     for (const t of usable()) {
       if (pastDeadline()) { res[t.name] = { error: 'skipped (--max-minutes reached)' }; continue; }
       const row = (res[t.name] = { warmSamples: [], warmCpu: [] });
@@ -785,24 +809,48 @@ async function scenarioRebuild() {
         await t.reset(path.join(pdir, `tool-${t.name}`));
         const conf = p.configure(t, pdir);
         if (conf) step(t, conf, 'configure', 300_000);
-        step(t, p.clean(t, work), 'clean');
-        const c = step(t, p.build(t, work), 'cold build');
-        row.coldMs = c.ms;
-        row.coldCpuMs = c.cpuMs;
-        // Work the daemon leaves for idle time (Reprise's fallback copies): measured apart, and done before the next timed build.
-        const idle0 = markedCpuMs(t.daemonMarker());
-        await t.idle();
-        row.coldIdleCpuMs = markedCpuMs(t.daemonMarker()) - idle0;
-        const bad = p.check(work);
-        if (bad) throw new Error(`built program does not run: ${bad}`);
-        step(t, p.clean(t, work), 'clean');
-        t.zeroStats();
-        live.push(t);
-        log(`  ${p.name} ${t.name.padEnd(8)} cold ${fmtS(c.ms)} (cpu ${fmtS(c.cpuMs)}${row.coldIdleCpuMs ? `, then ${fmtS(row.coldIdleCpuMs)} while idle` : ''})`);
+        ready.push(t);
       } catch (e) {
         row.error = String(e.message ?? e);
         log(`  ${p.name} ${t.name.padEnd(8)} ERROR ${row.error}`);
       }
+    }
+    const coldBuild = async (t) => {
+      step(t, p.clean(t, work), 'clean');
+      await t.clearCache(opt.coldDaemon);
+      t.zeroStats();
+      const c = step(t, p.build(t, work), 'cold build');
+      // Work the daemon leaves for idle time (Reprise's fallback copies) is the build's too: counted, and shown apart.
+      const idle0 = markedCpuMs(t.daemonMarker());
+      await t.idle();
+      const idleCpuMs = markedCpuMs(t.daemonMarker()) - idle0;
+      const st = t.stats();
+      if (st?.hits) throw new Error(`not a cold build: ${st.hits} hits`);
+      const bad = p.check(work);
+      if (bad) throw new Error(`built program does not run: ${bad}`);
+      return { ms: c.ms, buildCpuMs: c.cpuMs, idleCpuMs, cpuMs: c.cpuMs + idleCpuMs };
+    };
+    const logCold = (t, what, s) => log(`  ${p.name} ${t.name.padEnd(8)} ${what} ${fmtS(s.ms)} (cpu ${fmtS(s.buildCpuMs)}${s.idleCpuMs ? `, then ${fmtS(s.idleCpuMs)} while idle` : ''})`);
+    const warmup = await rotatedRounds(ready, 1, coldBuild, (t, _r, s) => { res[t.name].coldFirst = s; logCold(t, 'cold (warm-up)', s); });
+    const cold = await rotatedRounds(ready.filter((t) => !warmup.errors[t.name]), pastDeadline() ? 0 : opt.coldReps, coldBuild,
+      (t, r, s) => logCold(t, `cold #${r + 1}`, s));
+    const live = [];
+    for (const t of ready) {
+      const row = res[t.name];
+      row.error = warmup.errors[t.name] ?? cold.errors[t.name];
+      if (row.error) { log(`  ${p.name} ${t.name.padEnd(8)} ERROR ${row.error}`); continue; }
+      row.coldSamples = cold.samples[t.name];
+      row.coldMs = median(row.coldSamples.map((s) => s.ms));
+      row.coldCpuMs = median(row.coldSamples.map((s) => s.cpuMs));
+      row.coldIdleCpuMs = median(row.coldSamples.map((s) => s.idleCpuMs));
+      step(t, p.clean(t, work), 'clean');
+      t.zeroStats();
+      live.push(t);
+    }
+    for (const t of live) {
+      const row = res[t.name];
+      row.coldRatio = roundRatios(row.coldSamples, res.plain?.coldSamples ?? [], (s) => s.ms);
+      row.coldCpuRatio = roundRatios(row.coldSamples, res.plain?.coldSamples ?? [], (s) => s.cpuMs);
     }
     // 2. timed clean rebuilds, interleaved across tools, order rotated each repetition
     for (let rep = 0; rep < opt.rebuildReps && !pastDeadline(); rep++) {
@@ -831,11 +879,14 @@ async function scenarioRebuild() {
     const baseCpu = res.plain?.warmCpuMs?.median;
     for (const row of Object.values(res)) {
       if (base && row.warm?.median) row.warmRatioToPlain = row.warm.median / base;
-      if (base && row.coldMs) row.coldRatioToPlain = row.coldMs / base;
       if (baseCpu && row.warmCpuMs?.median != null) row.warmCpuRatioToPlain = row.warmCpuMs.median / baseCpu;
-      // A cold build is all misses: its CPU (build tree + daemon and the compilers it runs) against a plain build's.
-      if (baseCpu && row.coldCpuMs != null) row.coldCpuRatioToPlain = row.coldCpuMs / baseCpu;
+      // The method before session 10, kept for comparison only: the first cold build (fixed order, right
+      // after the copy, idle work left out) against plain's warm-rebuild median.
+      if (baseCpu && row.coldFirst) row.coldCpuRatioOldMethod = row.coldFirst.buildCpuMs / baseCpu;
     }
+    const old = Object.entries(res).filter(([n, r]) => n !== 'plain' && r.coldCpuRatioOldMethod != null)
+      .map(([n, r]) => `${n} ${fmtRatio(r.coldCpuRatioOldMethod)}`);
+    if (old.length) results.notes.push(`${p.name}: cold CPU / plain by the method before session 10 (first cold build, fixed order, idle work left out, over plain's warm-rebuild median): ${old.join(', ')}`);
     for (const t of cacheTools()) t.stop(); // the next project starts fresh servers
   }
 }
@@ -902,6 +953,7 @@ async function scenarioFarm() {
 function fmtMs(x) { const a = Math.abs(x); return x == null || !Number.isFinite(x) ? '–' : a >= 100 ? x.toFixed(0) : a >= 10 ? x.toFixed(1) : x.toFixed(2); }
 function fmtS(ms) { return ms == null ? '–' : `${(ms / 1000).toFixed(2)} s`; }
 function fmtRatio(x) { return x == null ? '–' : `${x.toFixed(x < 0.1 ? 3 : 2)}×`; }
+function fmtRange(r) { return r == null ? '–' : `${r.median.toFixed(3)}× (${r.min.toFixed(3)}–${r.max.toFixed(3)})`; }
 function fmtStats(s) {
   if (!s) return '';
   if (s.hits == null && s.misses == null) return s.detail || '';
@@ -956,14 +1008,14 @@ function markdown() {
     L.push('');
   }
   if (opt.only.includes('rebuild')) {
-    L.push(`## Clean rebuild, warm cache (-j${opt.jobs}; warm = median of ${opt.rebuildReps})`, '');
-    L.push('| project | tool | cold build | cold / plain | CPU cold / plain | warm rebuild (min–max) | warm / plain | CPU warm (build + daemon) | CPU / plain | cache stats (sum over the warm rebuilds) |');
+    L.push(`## Cold build and clean rebuild, warm cache (-j${opt.jobs}; cold = median of ${opt.coldReps} rounds, cache emptied before each, daemon ${opt.coldDaemon}, ratios to plain's build of the same round: median (min–max); warm = median of ${opt.rebuildReps})`, '');
+    L.push('| project | tool | cold build | cold / plain | CPU cold / plain (idle work included) | warm rebuild (min–max) | warm / plain | CPU warm (build + daemon) | CPU / plain | cache stats (sum over the warm rebuilds) |');
     L.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---|');
     for (const [proj, rows] of Object.entries(results.rebuild)) {
       for (const [name, r] of Object.entries(rows)) {
         if (r.error && !r.warm?.n) { L.push(`| ${proj} | ${name} | ${fmtS(r.coldMs)} | | | | | | | error: ${r.error} |`); continue; }
         const isPlain = name === 'plain';
-        L.push(`| ${proj} | ${name} | ${fmtS(r.coldMs)} | ${isPlain ? '' : fmtRatio(r.coldRatioToPlain)} | ${isPlain ? '' : fmtRatio(r.coldCpuRatioToPlain)}${r.coldIdleCpuMs ? ` (+${fmtS(r.coldIdleCpuMs)} idle)` : ''} | ${fmtS(r.warm?.median)} (${fmtS(r.warm?.min)}–${fmtS(r.warm?.max)})${isPlain ? ' baseline' : ''} | ${isPlain ? '1' : fmtRatio(r.warmRatioToPlain)} | ${fmtS(r.warmCpuMs?.median)} | ${isPlain ? '1' : fmtRatio(r.warmCpuRatioToPlain)} | ${fmtStats(r.stats)}${r.error ? ` error: ${r.error}` : ''} |`);
+        L.push(`| ${proj} | ${name} | ${fmtS(r.coldMs)} | ${isPlain ? '' : fmtRange(r.coldRatio)} | ${isPlain ? fmtS(r.coldCpuMs) : fmtRange(r.coldCpuRatio)}${r.coldIdleCpuMs ? ` (${fmtS(r.coldIdleCpuMs)} idle)` : ''} | ${fmtS(r.warm?.median)} (${fmtS(r.warm?.min)}–${fmtS(r.warm?.max)})${isPlain ? ' baseline' : ''} | ${isPlain ? '1' : fmtRatio(r.warmRatioToPlain)} | ${fmtS(r.warmCpuMs?.median)} | ${isPlain ? '1' : fmtRatio(r.warmCpuRatioToPlain)} | ${fmtStats(r.stats)}${r.error ? ` error: ${r.error}` : ''} |`);
       }
       for (const t of missing) L.push(`| ${proj} | ${unavailableRow(t)} | | | | | | | | |`);
     }
