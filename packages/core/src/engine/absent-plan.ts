@@ -38,6 +38,12 @@ export class PlanBuilder {
     /** Before the compile started, less the racy window (ns). */
     private readonly sinceNs: bigint,
     private readonly list: Lister,
+    /**
+     * The compile ran elsewhere, on files this machine sent (a speculative
+     * farm job): a candidate present here that it did not read is refused
+     * unless it could see that file too, whenever it appeared.
+     */
+    private readonly seen?: (path: string) => boolean,
   ) {}
 
   /** Whether a finding made at an earlier store still stands now. */
@@ -59,6 +65,11 @@ export class PlanBuilder {
       const path = found.present;
       if (ofHeader && !this.headers.has(path)) this.note(ofHeader, found.parent, found.parentId, found);
       if (this.read.has(path)) return true;
+      if (this.seen) {
+        if (this.seen(path)) return true;
+        this.changed = path;
+        return false;
+      }
       if (kind === "probe") this.probeFiles.add(path);
       // A file there now that was there for the compile was not what that name found: its directive does not exist.
       // One that appeared since the compile began may have changed what the compile found.
@@ -94,7 +105,7 @@ export class PlanBuilder {
     const holding = [];
     for (const g of facts.groups) {
       if (this.list(g.dir)?.id !== g.id) again.push(...g.candidates);
-      else if (g.presents.some((p) => !this.read.has(p.present) && p.changedNs > this.sinceNs)) return undefined;
+      else if (g.presents.some((p) => !this.read.has(p.present) && (this.seen ? !this.seen(p.present) : p.changedNs > this.sinceNs))) return undefined;
       else holding.push(g);
     }
     for (const g of holding) {
