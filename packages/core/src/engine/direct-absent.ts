@@ -72,7 +72,7 @@ export async function closureHoldsHere(d: Pick<ModeDeps, "searches" | "listings"
   if (!("search" in answer)) return { holds: false, reason: "include-search-unknown" };
   const plan = planOf(d, call, answer.search, check.read, check.probing, Date.now(), check.seen);
   if ("unresolvableProbe" in plan) return { holds: false, reason: "has-include-macro", path: plan.unresolvableProbe };
-  return plan.ok ? { holds: true } : { holds: false, reason: "shadowed", path: plan.changed };
+  return plan.ok ? { holds: true, unread: plan.unread ?? [] } : { holds: false, reason: "shadowed", path: plan.changed };
 }
 
 /** The absent-path plan of a compile that read `read` (`probing`: those with `__has_include`), or the probe no plan can follow. */

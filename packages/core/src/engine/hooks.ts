@@ -130,8 +130,15 @@ export interface ClosureCheckInput {
   seen: (path: string) => boolean;
 }
 
-/** Its answer: `reason` "shadowed" names a file here the compile there could not see; "include-search-unknown" and "has-include-macro": nothing here can vouch. */
-export type ClosureCheck = { holds: true } | { holds: false; reason: "shadowed" | "include-search-unknown" | "has-include-macro"; path?: string };
+/**
+ * Its answer. Holding: `unread`, the files present here where the include
+ * search could have found one before a file that was read, which the
+ * compile did not read (each one it could see): a job that carries them
+ * too lets the next check hold. Not holding: `reason` "shadowed" names a file
+ * here the compile there could not see; "include-search-unknown" and
+ * "has-include-macro": nothing here can vouch.
+ */
+export type ClosureCheck = { holds: true; unread: string[] } | { holds: false; reason: "shadowed" | "include-search-unknown" | "has-include-macro"; path?: string };
 
 /** A cache miss about to be compiled: where it is compiled is up to the `compileMiss` taps. */
 export interface MissContext {

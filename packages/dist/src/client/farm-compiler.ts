@@ -258,10 +258,13 @@ export class FarmCompiler {
     ctx.logger.debug("%s: farm job of %d inputs, closure from %s", ctx.invocation.sourceFile, plan.job.inputs.length, CLOSURE_FROM[plan.closureFrom]);
     let ran = await runJob(plan.job);
     let listed = dep && returnedList(ctx, ran.checked, dep);
+    let remember: string[] | undefined;
     if (!scanned) {
       const verdict = await judgeSpeculation(ctx, plan, ran.checked.exitCode, listed, hashes);
-      if (verdict.accepted) ctx.stats.speculation("accepted");
-      else {
+      if (verdict.accepted) {
+        ctx.stats.speculation("accepted");
+        remember = verdict.remember;
+      } else {
         // Nothing of it reaches the build or the cache: its outputs are still temporary files.
         ran.checked.discard();
         ctx.stats.speculation({ rejected: verdict.reason });
@@ -272,14 +275,14 @@ export class FarmCompiler {
         listed = dep && returnedList(ctx, ran.checked, dep);
       }
     }
+    if (!remember && listed && ran.checked.exitCode === 0) remember = await toRemember(ctx, plan, listed, hashes);
     const { checked, carriedAsHashed } = ran;
     const roundTripMs = performance.now() - started;
     if (checked.exitCode !== 0) {
       checked.discard();
       return this.confirmFailure(ctx, checked, roundTripMs);
     }
-    const files = listed && toRemember(ctx, listed);
-    if (files) this.closures.set(ctx, files);
+    if (remember) this.closures.set(ctx, remember);
     checked.commit();
     ctx.stats.remoteCompile("farm", { roundTripMs, ...totals });
     // The builder compiled the bytes the job carried: the store records their digests without taking its own.

@@ -50,7 +50,7 @@ function keyOf(ctx: MissContext): string {
   return JSON.stringify([ctx.compiler.identity, ctx.request.cwd, ctx.invocation.sourceFile, ctx.invocation.includeDirs ?? []]);
 }
 
-export type Verdict = { accepted: true } | { accepted: false; reason: string; detail?: string };
+export type Verdict = { accepted: true; remember: string[] } | { accepted: false; reason: string; detail?: string };
 
 /** The compile's list of what it read, from the dependency file its job returned; undefined when it returned none. */
 export function returnedList(ctx: MissContext, result: ReceivedResult, dep: ReturnedDepFile): DepFileContents | undefined {
@@ -58,18 +58,27 @@ export function returnedList(ctx: MissContext, result: ReceivedResult, dep: Retu
   return data ? parseDepFileWithEnv(data.toString("utf8"), ctx.request.cwd) : undefined;
 }
 
-/** What to remember of a job's list for the next job of its source: the files outside the toolchain's directories (none when the compile read variables, which are not remembered). */
-export function toRemember(ctx: MissContext, listed: DepFileContents): string[] | undefined {
-  if (listed.env.length) return undefined;
-  const inToolchain = toolchainFilter(ctx.invocation);
-  return listed.files.filter((f) => !inToolchain(f));
+/**
+ * What to remember of a scanned job for the next job of its source: the files
+ * its compile read outside the toolchain's directories, and the files present
+ * here that an include search could have found first but it did not read (a
+ * job that carries them lets the check hold). Undefined when no later job
+ * could pass the check (it read variables, or the include search is unknown).
+ */
+export async function toRemember(ctx: MissContext, plan: JobPlan & { ok: true }, listed: DepFileContents, hashes: FileHashCache): Promise<string[] | undefined> {
+  if (!ctx.closureHoldsHere || listed.env.length) return undefined;
+  const input = await checkInput(ctx, plan, listed, hashes);
+  if ("notCarried" in input) return undefined;
+  const check = await ctx.closureHoldsHere({ read: input.read, probing: input.probing, seen: () => true });
+  return check.holds ? remembered(listed, check.unread, input.inToolchain) : undefined;
 }
 
 /**
  * Whether a speculative job's result is the one a compile here gives: it
  * succeeded (a failure may be a header it was not sent), read only files it
  * carried (so at the digests sent) or its toolchain's, and the include
- * search here finds nothing it could not see (`closureHoldsHere`).
+ * search here finds nothing it could not see (`closureHoldsHere`). Accepted:
+ * what to remember for the next job.
  */
 export async function judgeSpeculation(
   ctx: MissContext,
@@ -83,19 +92,36 @@ export async function judgeSpeculation(
   if (!listed) return { accepted: false, reason: "no-dependency-file" };
   // Variables the compile read (rustc's env!) were not remembered with the files.
   if (listed.env.length) return { accepted: false, reason: "env", detail: listed.env[0]!.name };
-  const inToolchain = toolchainFilter(ctx.invocation);
+  const input = await checkInput(ctx, plan, listed, hashes);
+  if ("notCarried" in input) return { accepted: false, reason: "not-carried", detail: input.notCarried };
   const carried = plan.read.digests;
+  const check = await ctx.closureHoldsHere({ read: input.read, probing: input.probing, seen: (path) => carried.has(path) || input.inToolchain(path) });
+  if (!check.holds) return { accepted: false, reason: check.reason, ...(check.path ? { detail: check.path } : {}) };
+  return { accepted: true, remember: remembered(listed, check.unread, input.inToolchain) };
+}
+
+/** The check's files with the hashes the compile read: the job's digests, or the hash cache's for the toolchain's own; else the first file the job did not carry. */
+async function checkInput(
+  ctx: MissContext,
+  plan: JobPlan & { ok: true },
+  listed: DepFileContents,
+  hashes: FileHashCache,
+): Promise<{ read: Map<string, string>; probing: Set<string>; inToolchain: (path: string) => boolean } | { notCarried: string }> {
+  const inToolchain = toolchainFilter(ctx.invocation);
   const read = new Map<string, string>();
   const probing = new Set<string>();
   for (const path of listed.files) {
-    let digest = carried.get(path);
+    let digest = plan.read.digests.get(path);
     if (!digest && inToolchain(path)) digest = await hashes.digest(path, plan.read.tokens);
-    if (!digest) return { accepted: false, reason: "not-carried", detail: path };
+    if (!digest) return { notCarried: path };
     read.set(path, digest.hash);
     if (digest.tokens.includes(PROBE_TOKEN)) probing.add(path);
   }
-  const check = await ctx.closureHoldsHere({ read, probing, seen: (path) => carried.has(path) || inToolchain(path) });
-  return check.holds ? { accepted: true } : { accepted: false, reason: check.reason, ...(check.path ? { detail: check.path } : {}) };
+  return { read, probing, inToolchain };
+}
+
+function remembered(listed: DepFileContents, unread: readonly string[], inToolchain: (path: string) => boolean): string[] {
+  return [...new Set([...listed.files, ...unread])].filter((f) => !inToolchain(f));
 }
 
 /** Whether a path lies in the directories the job's toolchain brings (`closureScan.toolchainDirs`): never carried. */
