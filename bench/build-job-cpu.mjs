@@ -3,10 +3,11 @@
 // (g++ -std=c++17 -O2 -g, 161 inputs), with a warm hash cache and input store: what the client daemon spends
 // per job before anything is sent. Not part of `npm run bench`; cited in docs/jobs.md and docs/dist-design.md.
 //
-//   node bench/build-job-cpu.mjs [--runs=N] [--ballast-mb=N] [--closure=scan|traced-scan|preprocessing]
+//   node bench/build-job-cpu.mjs [--runs=N] [--ballast-mb=N] [--closure=scan|traced-scan|preprocessing|remembered]
 //
 // --ballast-mb: memory the process holds, standing for the daemon's size (a fork costs CPU in proportion to it).
 // --closure=preprocessing: the job gets the lookup's `-E -MD` list (MissContext.preprocessDeps) and runs no scan.
+// --closure=remembered: the job gets that list as a remembered closure (BuildJobOptions.closure, a speculative farm job).
 // --closure=traced-scan: the scan runs with GCC's read trace, as @reprise/plugin-gcc sets it up (ClosureScan.listFile):
 // a file the hash cache holds under the identity the scan took is not stat'ed.
 // Scans are spawned by this process (no daemon launcher here), so --ballast-mb shows what a fork from a large process costs.
@@ -21,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const args = Object.fromEntries(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=')));
 const runs = Number(args.runs ?? 40);
-const { buildJob, Engine, FileHashCache, identitiesFromList, InputStore } = await import(join(REPO, 'packages/core/dist/index.js'));
+const { buildJob, Engine, FileHashCache, identitiesFromList, InputStore, parseDepFile } = await import(join(REPO, 'packages/core/dist/index.js'));
 const traced = args.closure === 'traced-scan';
 const gcc = traced ? await import(join(REPO, 'packages/plugin-gcc/dist/index.js')) : undefined;
 const readIdentities = traced ? identitiesFromList(new Engine().use(gcc.gccPlugin), 'gcc') : undefined;
@@ -34,9 +35,11 @@ try {
   writeFileSync(src, readFileSync(join(REPO, 'test-fixtures/bench/small.cpp')));
   const base = ['/usr/bin/g++', '-std=c++17', '-O2', '-g', src];
   let preprocessDeps;
-  if (args.closure === 'preprocessing') {
+  let remembered;
+  if (args.closure === 'preprocessing' || args.closure === 'remembered') {
     execFileSync(base[0], [...base.slice(1), '-E', '-MD', '-MF', join(tmp, 'pp.d'), '-o', '/dev/null']);
-    preprocessDeps = readFileSync(join(tmp, 'pp.d'), 'utf8');
+    if (args.closure === 'preprocessing') preprocessDeps = readFileSync(join(tmp, 'pp.d'), 'utf8');
+    else remembered = parseDepFile(readFileSync(join(tmp, 'pp.d'), 'utf8'), proj);
   }
   // A project's files are older than the hash cache's racy window (2 s): wait it out.
   await new Promise((r) => setTimeout(r, 2500));
@@ -77,7 +80,7 @@ try {
     const { request, inv } = call(i);
     if (i === WARM) ticks0 = childTicks();
     const c0 = process.cpuUsage();
-    const plan = await buildJob(request, inv, 'f'.repeat(64), store, hashes, undefined, { preprocessDeps, ...(readIdentities ? { readIdentities } : {}) });
+    const plan = await buildJob(request, inv, 'f'.repeat(64), store, hashes, undefined, { preprocessDeps, ...(remembered ? { closure: remembered } : {}), ...(readIdentities ? { readIdentities } : {}) });
     const c = process.cpuUsage(c0);
     if (!plan.ok) throw new Error(`${plan.reason}: ${plan.detail}`);
     inputs = plan.job.inputs.length;

@@ -7,7 +7,10 @@
 // both. The client's work for the farm is farm − local of the same round: what the farm adds to a miss beyond the
 // compile. Not part of `npm run bench`; cited in docs/dist-design.md and bench/results.
 //
-//   node bench/farm-client-vs.mjs --vs=/path/to/other/checkout [--runs=N] [--work=DIR] [--daemon-preload=FILE]
+//   node bench/farm-client-vs.mjs --vs=/path/to/other/checkout [--runs=N] [--work=DIR] [--daemon-preload=FILE] [--edit]
+//
+// --edit: each mode compiles in one directory, the source edited every round (a function appended), as a rebuild
+// after an edit does: the farm job's source was sent before, so its last job's files may be sent without a scan.
 //
 // The other checkout must be built (npm run build). Prints per file and checkout the medians, the median of the
 // per-round differences (this − other), and the builder round trips per farm job (from --show-stats).
@@ -33,6 +36,7 @@ const allFiles = [
 ];
 // --only=large.c: one file only.
 const files = typeof args.only === 'string' ? allFiles.filter((f) => f.name === args.only) : allFiles;
+const edit = args.edit === true;
 
 fs.rmSync(work, { recursive: true, force: true });
 const sides = [
@@ -57,9 +61,9 @@ try {
       for (const side of order) {
         const cpu = {};
         for (const mode of ['local', 'farm']) {
-          const d = path.join(side.dir, f.name, mode, String(i + 1));
+          const d = path.join(side.dir, f.name, mode, edit ? 'edited' : String(i + 1));
           fs.mkdirSync(d, { recursive: true });
-          fs.writeFileSync(path.join(d, f.name), f.text);
+          fs.writeFileSync(path.join(d, f.name), edit ? `${f.text}\nint edited_round_${i + 1}(void) { return ${i + 1}; }\n` : f.text);
           const before = await daemonIdleCpuMs(side.env.REPRISE_RUNTIME_DIR);
           const r = run([...client(side.repo), ...f.argv, '-c', f.name, '-o', 'out.o'], { env: mode === 'farm' ? side.farmEnv : side.env, cwd: d });
           if (r.error) throw new Error(`${side.label} ${mode} ${f.name}: ${r.error}`);
@@ -81,7 +85,7 @@ try {
       const p = per[side.label];
       const s = JSON.parse(run([...client(side.repo), '--show-stats', '--json'], { env: side.env, cwd: side.dir }).stdout).stats;
       const scansMean = p.scans.length ? p.scans.reduce((a, b) => a + b, 0) / p.scans.length : null;
-      row[side.label] = { farmMs: median(p.farm), localMs: median(p.local), extraMs: median(p.extra), scansMeanMs: scansMean, remote: s.remote?.farm ?? null, fallbacks: s.fallbacks };
+      row[side.label] = { farmMs: median(p.farm), localMs: median(p.local), extraMs: median(p.extra), scansMeanMs: scansMean, remote: s.remote?.farm ?? null, fallbacks: s.fallbacks, speculation: s.speculation ?? null };
     }
     row.extraDiffMs = median(per.this.extra.map((x, i) => x - per.other.extra[i]));
     row.farmDiffMs = median(per.this.farm.map((x, i) => x - per.other.farm[i]));

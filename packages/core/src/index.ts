@@ -24,11 +24,12 @@ export * from "./toolchain/index.js";
 // The builder's side of a compile job, for hermetic mode today and the build farm later.
 export { SandboxSelector, SandboxUnavailableError, sandboxNames, type SandboxSelectorOptions } from "./sandbox/select-sandbox.js";
 export { identitiesFromList } from "./engine/listed-dependencies.js";
+export { PROBE_TOKEN } from "./hermetic/has-include.js";
 export { buildJob, DEFAULT_LIMITS, DEP_FILE_ROLE, jobEnvironment, jobRefusal, type BuildJobOptions, type ClosureSource, type JobPlan } from "./hermetic/build-job.js";
 export { HermeticCompiler, type HermeticOutcome, type ToolchainProvider, type HermeticWorkspace, type HermeticCompilerOptions } from "./hermetic/hermetic-compiler.js";
 export { InputStore, type InputStorePruneOptions } from "./hermetic/input-store.js";
 // Where a miss is compiled (`compileMiss`): hermetic mode's tap, and what a farm client needs to build jobs and write outputs.
-export type { CompiledInputs, MissContext, MissCompileResult, MissStats } from "./engine/hooks.js";
+export type { ClosureCheck, ClosureCheckInput, CompiledInputs, MissContext, MissCompileResult, MissStats } from "./engine/hooks.js";
 export { hermeticPlugin, HERMETIC_PLUGIN_NAME } from "./hermetic/hermetic-plugin.js";
 export { runCompiler, type CompilerRun } from "./engine/run-compiler.js";
 export { moveIntoPlace, tempBeside, writeOutputAtomically } from "./engine/write-output.js";

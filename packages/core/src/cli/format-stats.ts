@@ -39,6 +39,7 @@ export function formatStats(r: StatsReply): string {
     rows.push([`  bytes uploaded`, mib(c.bytesUploaded)]);
     if (c.compiles) rows.push([`  round trips per job`, (c.roundTrips / c.compiles).toFixed(2)]);
   }
+  for (const [outcome, n] of Object.entries(s.speculation ?? {}).sort()) rows.push([`Farm jobs without a scan: ${outcome}`, String(n)]);
   if (s.remoteRoundTripMs != null) rows.push(["Remote round trip (median)", `${s.remoteRoundTripMs.toFixed(1)} ms`]);
   for (const [reason, n] of Object.entries(s.fallbacks ?? {}).sort()) rows.push([`Compiled locally instead: ${reason}`, String(n)]);
   for (const [reason, n] of Object.entries(s.preprocessorInstead ?? {}).sort()) rows.push([`Preprocessor mode instead of direct: ${reason}`, String(n)]);

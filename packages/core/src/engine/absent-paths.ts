@@ -46,6 +46,12 @@ export interface AbsentInput {
    * the directory identities that vouch for them hold.
    */
   hashOf?: (file: string) => string | undefined;
+  /**
+   * The compile ran elsewhere on files this machine sent (a speculative farm
+   * job), not here: whether it could see `path`. A candidate present here
+   * and not read then refuses the plan unless it could (PlanBuilder).
+   */
+  seen?: (path: string) => boolean;
 }
 
 export type { AbsentPlan } from "./absent-plan.js";
@@ -57,7 +63,7 @@ export function absentPaths(input: AbsentInput, list: Lister, memo: AbsentMemo =
   const chain = unique([...search.quote, ...search.angle].map((d) => resolve(cwd, d)));
   const missing = unique(search.missing.map((d) => resolve(cwd, d)));
   const headerFiles = closure.filter((f) => f !== source);
-  const plan = new PlanBuilder(new Set(closure), new Set(headerFiles), BigInt(Math.floor(input.since - RACY_WINDOW_MS)) * 1_000_000n, list);
+  const plan = new PlanBuilder(new Set(closure), new Set(headerFiles), BigInt(Math.floor(input.since - RACY_WINDOW_MS)) * 1_000_000n, list, input.seen);
   const locateNow = (dir: string, name: string) => locateRemembered(dir, name, list, memo);
   const searchKey = `${chain.join("\n")}\0${missing.join("\n")}`;
   const prefixes = chain.map((dir) => (dir === "/" ? dir : `${dir}/`));

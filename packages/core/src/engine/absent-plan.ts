@@ -10,6 +10,8 @@ export type AbsentPlan =
       probeFiles: string[];
       /** The headers' share was adopted from an earlier store with the same headers (AbsentMemo). */
       adopted: boolean;
+      /** With `seen` only: the candidates present here that the compile did not read (it could see each). */
+      unread?: string[];
     }
   | { ok: false; changed: string };
 
@@ -25,6 +27,7 @@ export class PlanBuilder {
   private readonly guards = new Map<string, { id: string; names: Set<string> }>();
   private readonly probeFiles = new Set<string>();
   private changed = "";
+  private readonly unread = new Set<string>();
   /** The headers' findings by the directory identity that vouches for them, and those nothing vouches for. */
   private readonly groups = new Map<string, { id: string; names: Set<string>; presents: FoundPresent[]; candidates: CandidatePlace[] }>();
   private readonly unvouched: CandidatePlace[] = [];
@@ -38,6 +41,12 @@ export class PlanBuilder {
     /** Before the compile started, less the racy window (ns). */
     private readonly sinceNs: bigint,
     private readonly list: Lister,
+    /**
+     * The compile ran elsewhere, on files this machine sent (a speculative
+     * farm job): a candidate present here that it did not read is refused
+     * unless it could see that file too, whenever it appeared.
+     */
+    private readonly seen?: (path: string) => boolean,
   ) {}
 
   /** Whether a finding made at an earlier store still stands now. */
@@ -59,6 +68,12 @@ export class PlanBuilder {
       const path = found.present;
       if (ofHeader && !this.headers.has(path)) this.note(ofHeader, found.parent, found.parentId, found);
       if (this.read.has(path)) return true;
+      if (this.seen) {
+        this.unread.add(path);
+        if (this.seen(path)) return true;
+        this.changed = path;
+        return false;
+      }
       if (kind === "probe") this.probeFiles.add(path);
       // A file there now that was there for the compile was not what that name found: its directive does not exist.
       // One that appeared since the compile began may have changed what the compile found.
@@ -94,9 +109,10 @@ export class PlanBuilder {
     const holding = [];
     for (const g of facts.groups) {
       if (this.list(g.dir)?.id !== g.id) again.push(...g.candidates);
-      else if (g.presents.some((p) => !this.read.has(p.present) && p.changedNs > this.sinceNs)) return undefined;
+      else if (g.presents.some((p) => !this.read.has(p.present) && (this.seen ? !this.seen(p.present) : p.changedNs > this.sinceNs))) return undefined;
       else holding.push(g);
     }
+    if (this.seen) for (const g of holding) for (const p of g.presents) if (!this.read.has(p.present)) this.unread.add(p.present);
     for (const g of holding) {
       const guard = this.guards.get(g.dir) ?? { id: g.id, names: new Set<string>() };
       if (g.id !== guard.id) guard.id = "";
@@ -114,7 +130,7 @@ export class PlanBuilder {
   done(): AbsentPlan {
     // In the order of their directories: the same guards read the same whichever findings were reused.
     const guards = [...this.guards].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([dir, g]) => ({ dir, id: g.id, names: [...g.names].sort() }));
-    return { ok: true, guards, probeFiles: [...this.probeFiles], adopted: this.adopted };
+    return { ok: true, guards, probeFiles: [...this.probeFiles], adopted: this.adopted, ...(this.seen ? { unread: [...this.unread] } : {}) };
   }
 
   private presentHolds(found: FoundPresent): boolean {

@@ -67,9 +67,10 @@ export class CompileService {
   constructor(private readonly d: CompileServiceDeps) {
     this.outcomes = new CallOutcomes(d.stats, d.logger);
     this.hits = new HitServer(d.hashes, d.stats, d.logger, this.outcomes, d.hitIndex);
-    this.misses = new MissStore(d.limit, d.hashes, d.stats, d.logger, this.outcomes, this.hits);
+    const absent = { searches: new IncludeSearches(d.includeSearches), listings: new DirListings() };
+    this.misses = new MissStore(d.limit, d.hashes, d.stats, d.logger, this.outcomes, this.hits, absent);
     this.later = new FallbackLater(d.logger, (n) => d.stats.fallbackCopiesQueued(n));
-    this.modes = { hashes: d.hashes, limit: d.limit, stats: d.stats, logger: d.logger, manifests: this.manifests, hits: this.hits, misses: this.misses, outcomes: this.outcomes, later: this.later, searches: new IncludeSearches(d.includeSearches), listings: new DirListings() };
+    this.modes = { hashes: d.hashes, limit: d.limit, stats: d.stats, logger: d.logger, manifests: this.manifests, hits: this.hits, misses: this.misses, outcomes: this.outcomes, later: this.later, ...absent };
   }
 
   async run(request: CompileRequest): Promise<ServiceResult> {

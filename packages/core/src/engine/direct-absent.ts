@@ -1,7 +1,8 @@
 import { basename } from "node:path";
 import type { Call } from "./call.js";
 import type { ModeDeps } from "./mode-deps.js";
-import { absentPaths } from "./absent-paths.js";
+import { absentPaths, type AbsentPlan } from "./absent-paths.js";
+import type { ClosureCheck, ClosureCheckInput, IncludeSearch } from "./hooks.js";
 import { quotedIncludes } from "./quoted-includes.js";
 import { changedSince } from "./fallback-timing.js";
 import { probedNames } from "../hermetic/has-include.js";
@@ -32,20 +33,15 @@ export async function absentFacts(
   since: number,
   tokens: readonly string[],
 ): Promise<AbsentFacts | undefined> {
-  const { inv, request } = call;
+  const { inv } = call;
   const answer = await d.searches.for(call);
   if ("none" in answer) return { guards: [], probeFiles: [] };
   if ("failed" in answer) {
     d.logger.info("%s: the include search is unknown (%s); not recording it for direct mode", basename(inv.sourceFile), answer.failed);
     return undefined;
   }
-  const closure = [...read.keys()];
-  const probes = probedNames(closure, probing, (f) => read.get(f));
-  if (probes.unresolvable.length) return { guards: [], probeFiles: [], unresolvableProbe: probes.unresolvable[0]! };
-  // A header's are kept by content; the source's are read once.
-  const quoted = (file: string) => quotedIncludes(file, read.get(file)!, file !== inv.sourceFile);
-  const input = { closure, source: inv.sourceFile, cwd: request.cwd, search: answer.search, probed: probes.names, probedQuoted: probes.quotedBy, quoted, args: inv.compileArgv, since, hashOf: (f: string) => read.get(f) };
-  const plan = absentPaths(input, d.listings.session(), d.listings.absent);
+  const plan = planOf(d, call, answer.search, read, probing, since);
+  if ("unresolvableProbe" in plan) return { guards: [], probeFiles: [], unresolvableProbe: plan.unresolvableProbe };
   if (!plan.ok) {
     d.logger.info("%s appeared during the compile of %s; not recording it for direct mode", plan.changed, basename(inv.sourceFile));
     return undefined;
@@ -61,4 +57,40 @@ export async function absentFacts(
   }
   call.log.debug("%s: %d absent-path guards (%s), %d files found by probes", inv.sourceFile, plan.guards.length, plan.adopted ? "the headers' share as an earlier store found it" : "worked out", probeFiles.length);
   return { guards: plan.guards, probeFiles };
+}
+
+/**
+ * MissContext.closureHoldsHere: whether a compile that ran elsewhere, on
+ * files this machine sent, read what a compile here reads. Every file a
+ * direct-mode entry of `read` would need absent is absent here, or was
+ * there for that compile too (`seen`); a probe finds here only files it
+ * could see. The same facts a direct hit on such an entry rests on.
+ */
+export async function closureHoldsHere(d: Pick<ModeDeps, "searches" | "listings">, call: Call, check: ClosureCheckInput): Promise<ClosureCheck> {
+  const answer = await d.searches.for(call);
+  // No include search to guard (none, or unknown): nothing vouches that this machine would find the same files.
+  if (!("search" in answer)) return { holds: false, reason: "include-search-unknown" };
+  const plan = planOf(d, call, answer.search, check.read, check.probing, Date.now(), check.seen);
+  if ("unresolvableProbe" in plan) return { holds: false, reason: "has-include-macro", path: plan.unresolvableProbe };
+  return plan.ok ? { holds: true, unread: plan.unread ?? [] } : { holds: false, reason: "shadowed", path: plan.changed };
+}
+
+/** The absent-path plan of a compile that read `read` (`probing`: those with `__has_include`), or the probe no plan can follow. */
+function planOf(
+  d: Pick<ModeDeps, "listings">,
+  call: Call,
+  search: IncludeSearch,
+  read: ReadonlyMap<string, string>,
+  probing: ReadonlySet<string>,
+  since: number,
+  seen?: (path: string) => boolean,
+): AbsentPlan | { unresolvableProbe: string } {
+  const { inv, request } = call;
+  const closure = [...read.keys()];
+  const probes = probedNames(closure, probing, (f) => read.get(f));
+  if (probes.unresolvable.length) return { unresolvableProbe: probes.unresolvable[0]! };
+  // A header's are kept by content; the source's are read once.
+  const quoted = (file: string) => quotedIncludes(file, read.get(file)!, file !== inv.sourceFile);
+  const input = { closure, source: inv.sourceFile, cwd: request.cwd, search, probed: probes.names, probedQuoted: probes.quotedBy, quoted, args: inv.compileArgv, since, hashOf: (f: string) => read.get(f), ...(seen ? { seen } : {}) };
+  return absentPaths(input, d.listings.session(), d.listings.absent);
 }

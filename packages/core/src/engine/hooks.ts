@@ -116,7 +116,29 @@ export interface MissStats {
   fallback(reason: string): void;
   /** The miss was compiled on another machine by `executor` (e.g. "farm"). */
   remoteCompile(executor: string, detail: { roundTripMs: number; bytesUploaded: number; roundTrips: number }): void;
+  /** A job made from a remembered list of files, without a scan, was accepted, or rejected for `reason` and run again (`speculationAccepted`, `speculationRejected:<reason>`). */
+  speculation(outcome: "accepted" | { rejected: string }): void;
 }
+
+/** What `MissContext.closureHoldsHere` checks: a compile that ran elsewhere, on files this machine sent. */
+export interface ClosureCheckInput {
+  /** Every file that compile read (absolute, the source included; its dependency file), with the content hash it read. */
+  read: ReadonlyMap<string, string>;
+  /** Those of them that contain `__has_include`. */
+  probing: ReadonlySet<string>;
+  /** Whether that compile could see `path` (the job carried it, or its toolchain holds it). */
+  seen: (path: string) => boolean;
+}
+
+/**
+ * Its answer. Holding: `unread`, the files present here where the include
+ * search could have found one before a file that was read, which the
+ * compile did not read (each one it could see): a job that carries them
+ * too lets the next check hold. Not holding: `reason` "shadowed" names a file
+ * here the compile there could not see; "include-search-unknown" and
+ * "has-include-macro": nothing here can vouch.
+ */
+export type ClosureCheck = { holds: true; unread: string[] } | { holds: false; reason: "shadowed" | "include-search-unknown" | "has-include-macro"; path?: string };
 
 /** A cache miss about to be compiled: where it is compiled is up to the `compileMiss` taps. */
 export interface MissContext {
@@ -156,6 +178,19 @@ export interface MissContext {
    * the call ends), so a burst of misses does not all see the same free slot.
    */
   localSlotFree(): boolean;
+  /**
+   * Whether a compile that ran elsewhere, on files this tap sent (a farm job
+   * made from a remembered list of files instead of a scan), read exactly
+   * what a compile here would read, given that it read only files it was
+   * sent at the digests sent (the tap checks that against the compile's own
+   * dependency file): the include search here finds no file where it would
+   * have found one before a file that was read, and no `__has_include`
+   * answers differently here. The absent-path facts direct mode records
+   * for its entries (a hit on an entry of `read` rests on the same), but
+   * strict: a file present here that the compile did not read holds only
+   * when it could see it too. Never on a hit.
+   */
+  closureHoldsHere?(check: ClosureCheckInput): Promise<ClosureCheck>;
   /** Runs `work` in a local compile slot: taps that use this machine's CPU (a sandbox) must. */
   inLocalSlot<T>(work: () => Promise<T>): Promise<T>;
   stats: MissStats;

@@ -18,6 +18,8 @@ export interface MissToCompile {
   dependencyScan?: () => Promise<string | undefined>;
   /** The daemon's file-hash cache and the tokens this call's files are hashed with (MissContext.fileHashes). */
   fileHashes?: MissContext["fileHashes"];
+  /** MissContext.closureHoldsHere. */
+  closureHoldsHere?: MissContext["closureHoldsHere"];
   /** The call's own logger (debug lines when the call asked for them with REPRISE_LOG). */
   log?: Logger;
 }
@@ -70,6 +72,7 @@ export class MissCompiler {
           stats: {
             fallback: (reason) => this.stats.fallback(reason),
             remoteCompile: (executor, detail) => this.stats.remoteCompile(executor, detail),
+            speculation: (outcome) => this.stats.speculation(outcome),
           },
           logger: this.logger,
         };

@@ -7,7 +7,9 @@ import { MissCompiler, type MissRun } from "./miss-compiler.js";
 import { adaptsToItself, outputAdapter } from "./adapt-outputs.js";
 import { storeFallbackCopy } from "./preprocessor-fallback.js";
 import { listedByCompile, type ListedReads } from "./listed-dependencies.js";
-import type { ReadIdentity } from "./hooks.js";
+import type { ClosureCheckInput, ReadIdentity } from "./hooks.js";
+import type { ModeDeps } from "./mode-deps.js";
+import { closureHoldsHere } from "./direct-absent.js";
 import { runCompiler, type CompilerRun } from "./run-compiler.js";
 import { givenOutputs, readOutputs } from "./read-outputs.js";
 import { copyLargestOutput, type CopiedOutput } from "./copy-outputs.js";
@@ -89,6 +91,8 @@ export class MissStore {
     private readonly logger: Logger,
     private readonly outcomes: CallOutcomes,
     private readonly hits: HitServer,
+    /** The include searches and directory listings direct mode's guards use, for a tap's check of a speculative job. */
+    private readonly absent: Pick<ModeDeps, "searches" | "listings">,
   ) {
     this.misses = new MissCompiler(limit, stats, logger);
   }
@@ -287,6 +291,7 @@ export class MissStore {
       ...(preprocessDeps === undefined ? {} : { preprocessDeps }),
       ...(scan ? { dependencyScan: () => this.scanForTap(call, scan) } : {}),
       fileHashes: { cache: this.hashes, tokens: digestTokens },
+      closureHoldsHere: (check: ClosureCheckInput) => closureHoldsHere(this.absent, call, check),
     };
     return this.misses.compile(call.project.engine, miss);
   }

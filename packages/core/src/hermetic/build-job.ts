@@ -16,8 +16,13 @@ import type { InputStore } from "./input-store.js";
 /** A job, or why this call cannot be one (`reason` is counted in stats as a fallback). */
 export type JobPlan = { ok: true; job: CompileJob; closureFrom: ClosureSource; read: CompiledInputs } | { ok: false; reason: string; detail: string };
 
-/** Where a job's closure came from: the plugin's scan, the lookup's own preprocessing, or the call's dependency scan shared with the engine. */
-export type ClosureSource = "scan" | "preprocessing" | "dependency-scan";
+/**
+ * Where a job's closure came from: the plugin's scan, the lookup's own
+ * preprocessing, the call's dependency scan shared with the engine, or a list
+ * the caller remembered (`BuildJobOptions.closure`: a guess its caller checks
+ * after the job).
+ */
+export type ClosureSource = "scan" | "preprocessing" | "dependency-scan" | "remembered";
 
 export interface BuildJobOptions {
   /** The runner is one a descriptor's requirements select, so `needsRunner` is met. */
@@ -47,6 +52,14 @@ export interface BuildJobOptions {
    * scan took is not stat'ed again.
    */
   readIdentities?: (input: DependencyListInput) => ReadonlyMap<string, ReadIdentity> | undefined;
+  /**
+   * The files to carry, remembered from an earlier compile of this source
+   * (absolute): no scan runs. Nothing says the compile reads only these: the
+   * caller must check its result against the compile's own dependency file
+   * (MissContext.closureHoldsHere) and build the job again without it when
+   * that fails.
+   */
+  closure?: readonly string[];
 }
 
 export const DEFAULT_LIMITS: JobLimits = {
@@ -137,7 +150,9 @@ export async function buildJob(
   const context = hostContextFiles(request.env);
   if (context.unsupported) return fail("hermetic-locale", context.unsupported);
 
-  const scanned = await closureOf(request, inv, inv.closureScan, options);
+  const scanned = options.closure
+    ? { ok: true as const, closure: [...options.closure], env: [], from: "remembered" as const, identities: undefined, scanStart: 0 }
+    : await closureOf(request, inv, inv.closureScan, options);
   if (!scanned.ok) return scanned;
   const { closure, env: envDeps, from: closureFrom, identities, scanStart } = scanned;
   const tokens = options.tokens?.length ? [...new Set([...options.tokens, ...PROBE_TOKENS])] : PROBE_TOKENS;
@@ -186,7 +201,7 @@ export async function buildJob(
     job: { toolchainId, argv: [...argv], cwd: request.cwd, env, inputs: jobInputs, outputs, limits, ...(directories.length ? { directories } : {}) },
     closureFrom,
     // The job carries these bytes (content-addressed): its compile reads exactly what they name (MissCompileResult.inputs).
-    read: { tokens, digests, listedBy: closureFrom === "scan" ? "own" : closureFrom },
+    read: { tokens, digests, listedBy: closureFrom === "scan" || closureFrom === "remembered" ? "own" : closureFrom },
   };
 }
 

@@ -40,6 +40,12 @@ export interface StatsSnapshot {
    * locally instead is counted in `fallbacks`.
    */
   hermetic: Record<string, number>;
+  /**
+   * Farm jobs made from a remembered list of files instead of a scan:
+   * `speculationAccepted`, and `speculationRejected:<reason>` (each run again
+   * after a scan).
+   */
+  speculation: Record<string, number>;
   /** Misses compiled on other machines, by executor (e.g. "farm"). */
   remote: Record<string, RemoteCounters>;
   /** Median milliseconds from asking for a remote compile to having its outputs, over the recent ones. */
@@ -189,6 +195,13 @@ export class Stats {
     this.dirty = true;
   }
 
+  /** Not a call of its own: a speculative job's result was taken, or rejected for `reason` (MissStats.speculation). */
+  speculation(outcome: "accepted" | { rejected: string }): void {
+    const name = outcome === "accepted" ? "speculationAccepted" : `speculationRejected:${outcome.rejected}`;
+    this.data.speculation[name] = (this.data.speculation[name] ?? 0) + 1;
+    this.dirty = true;
+  }
+
   warning(text: string): void {
     if (this.data.warnings.includes(text)) return;
     this.data.warnings.push(text);
@@ -288,6 +301,7 @@ function fresh(): StatsSnapshot {
     fallbacks: {},
     preprocessorInstead: {},
     hermetic: {},
+    speculation: {},
     remote: {},
     remoteRoundTripMs: null,
     compileFailures: 0,

@@ -131,6 +131,24 @@ describe("absent-path guards", () => {
     expect(quoted.ok && quoted.guards.map((g) => g.dir).sort()).toEqual([join(root, "p"), join(root, "p/inc1")].sort());
   });
 
+  it("for a compile that ran elsewhere (seen): a file present here that it did not read refuses the plan unless it could see it, however old", () => {
+    const source = file("s/x.c");
+    const read = file("s/inc2/h.h");
+    const shadowing = file("s/inc1/h.h");
+    const probed = file("s/inc1/opt.h");
+    const search = { quote: [], angle: [join(root, "s/inc1"), join(root, "s/inc2")], missing: [] };
+    const closure = [source, read];
+    // Here, a file older than the compile (its ctime too) that it did not read was not what its name found: the plan holds.
+    expect(absentPaths(input({ closure, source, search, since: Date.now() + 10_000 }), new DirListings().session()).ok).toBe(true);
+    const elsewhere = (seen: (p: string) => boolean, over: Partial<AbsentInput> = {}) => absentPaths(input({ closure, source, search, seen, since: Date.now() + 10_000, ...over }), new DirListings().session());
+    expect(elsewhere(() => false)).toEqual({ ok: false, changed: shadowing });
+    // The job carried it: it was there for the compile too. Reported, so that the next job carries it again.
+    expect(elsewhere((p) => p === shadowing)).toMatchObject({ ok: true, unread: [shadowing] });
+    // A probe answers there as here only when it could see what a probe finds here.
+    expect(elsewhere((p) => p === shadowing, { probed: ["opt.h"] })).toEqual({ ok: false, changed: probed });
+    expect(elsewhere((p) => p === shadowing || p === probed, { probed: ["opt.h"] }).ok).toBe(true);
+  });
+
   it("reads quoted includes, and says when a directive names a macro", () => {
     const plainOne = file("qi/a.c", '#include "one.h"\n  #  include_next "two.h"\n#include <three.h>\n#import "four.h"\n');
     expect(quotedIncludes(plainOne, hashBytes(Buffer.from('#include "one.h"\n  #  include_next "two.h"\n#include <three.h>\n#import "four.h"\n')))).toEqual({

@@ -15,6 +15,8 @@ import {
   runCompiler,
   ToolchainCache,
   type ClosureSource,
+  type CompileJob,
+  type JobPlan,
   type DistSettings,
   type Engine,
   type MissCompileResult,
@@ -30,6 +32,7 @@ import { jobToWire } from "../builder/job-message.js";
 import { EquivalentJobs, equivalentJob } from "./equivalent-job.js";
 import { DeclaredToolchains, type DeclaredArchive } from "./declared-toolchains.js";
 import { BuilderHoldings } from "./builder-holdings.js";
+import { judgeSpeculation, RememberedClosures, returnedDepFile, returnedList, toRemember } from "./speculation.js";
 
 /** How long a builder that could not be reached is not used again by this client. */
 const QUARANTINE_MS = 30_000;
@@ -46,7 +49,12 @@ interface Workspace {
   lastPrune: number;
 }
 
-const CLOSURE_FROM: Record<ClosureSource, string> = { scan: "a scan", preprocessing: "the lookup's preprocessing", "dependency-scan": "the call's dependency scan" };
+const CLOSURE_FROM: Record<ClosureSource, string> = {
+  scan: "a scan",
+  preprocessing: "the lookup's preprocessing",
+  "dependency-scan": "the call's dependency scan",
+  remembered: "this source's last job (no scan; checked after the job)",
+};
 
 /** Why the farm did not compile a miss: `reason` is counted in stats as a fallback. */
 class NotOnFarm extends Error {
@@ -67,6 +75,7 @@ export class FarmCompiler {
   private readonly equivalents: EquivalentJobs;
   private readonly declared = new DeclaredToolchains();
   private readonly holdings = new BuilderHoldings();
+  private readonly closures = new RememberedClosures();
 
   constructor(private readonly engine: Engine) {
     this.equivalents = new EquivalentJobs(engine);
@@ -137,27 +146,29 @@ export class FarmCompiler {
     const hashes = ctx.fileHashes?.cache ?? this.hashes;
     // A scan that lists what it read with identities (gcc's read trace) spares a stat per input.
     const readIdentities = identitiesFromList(this.engine, ctx.compiler.family);
-    const plan = await buildJob(ctx.request, ctx.invocation, toolchain.id, ws.inputs, hashes, { ...DEFAULT_LIMITS, ...ctx.settings.jobLimits }, {
+    const limits = { ...DEFAULT_LIMITS, ...ctx.settings.jobLimits };
+    const options = {
       vouched: true,
       ...(ctx.fileHashes ? { tokens: ctx.fileHashes.tokens } : {}),
       ...(ctx.preprocessDeps !== undefined ? { preprocessDeps: ctx.preprocessDeps } : {}),
       ...(ctx.dependencyScan ? { dependencyScan: ctx.dependencyScan } : {}),
       ...(readIdentities ? { readIdentities } : {}),
-    });
-    if (!plan.ok) throw new NotOnFarm(`dist-not-distributable-${plan.reason.replace(/^hermetic-/, "")}`, plan.detail);
-    const job = plan.job;
-    ctx.logger.debug("%s: farm job of %d inputs, closure from %s", ctx.invocation.sourceFile, job.inputs.length, CLOSURE_FROM[plan.closureFrom]);
-    const argv0 = job.argv[0]!;
-    const jobLinks = job.links;
-    const useToolchain = (t: JobToolchain) => {
-      toolchain = t;
-      job.toolchainId = t.id;
-      // The toolchain holds the compiler under its own name; the job calls it as the build did (cc, not gcc-12).
-      if (t.compilerPath && argv0 !== t.compilerPath) job.links = [{ path: argv0, target: t.compilerPath }];
-      else if (jobLinks) job.links = jobLinks;
-      else delete job.links;
     };
-    useToolchain(toolchain);
+    // Without a scan when this source's last job read what it remembers and the compile returns a list to check that against.
+    const dep = ctx.closureHoldsHere ? returnedDepFile(ctx.invocation) : undefined;
+    const remembered = dep && options.preprocessDeps === undefined && !options.dependencyScan ? this.closures.get(ctx) : undefined;
+    let plan: JobPlan | undefined;
+    if (remembered) {
+      plan = await buildJob(ctx.request, ctx.invocation, toolchain.id, ws.inputs, hashes, limits, { ...options, closure: remembered });
+      if (!plan.ok) {
+        ctx.stats.speculation({ rejected: "job" });
+        ctx.logger.debug("%s: no job from the remembered files (%s: %s); scanning", ctx.invocation.sourceFile, plan.reason, plan.detail);
+        plan = undefined;
+      }
+    }
+    plan ??= await buildJob(ctx.request, ctx.invocation, toolchain.id, ws.inputs, hashes, limits, options);
+    if (!plan.ok) throw new NotOnFarm(`dist-not-distributable-${plan.reason.replace(/^hermetic-/, "")}`, plan.detail);
+    const scanned = plan.closureFrom !== "remembered";
     // Across architectures (archives only: a descriptor names what any builder may provide).
     const declaredPaths = toolchain.descriptor ? [] : (dist.declaredToolchains?.[ctx.compiler.path] ?? []);
     const portable = !toolchain.descriptor && (dist.crossArch || declaredPaths.length) ? await this.equivalents.portable(ctx.compiler, ctx.logger) : undefined;
@@ -170,77 +181,110 @@ export class FarmCompiler {
       ...(toolchain.requires ? { requires: toolchain.requires } : {}),
     });
     const started = performance.now();
-    let roundTrips = 0;
-    let bytesUploaded = 0;
-    let lastFailure: NotOnFarm | undefined;
-    let checked: ReceivedResult | undefined;
-    // Whether the job that ran carried the inputs as buildJob hashed them (not an equivalent toolchain's).
-    let carriedAsHashed = false;
-    // Outputs are checked and written while they arrive, into temporary files until the result proves whole.
-    const expected = job.outputs.map((o) => ({ ...o, executable: ctx.invocation.outputs.find((i) => i.role === o.role)?.executable === true }));
-    const reader = () => new JobResultReader(expected, job.limits.maxOutputBytes + JOB_RESULT_LIMIT_SLACK);
-    for (let attempt = 0; attempt < 2 && !checked; attempt++) {
-      let alloc: Allocation;
-      try {
+    const totals = { roundTrips: 0, bytesUploaded: 0 };
+    const argv0 = plan.job.argv[0]!;
+    const links = plan.job.links;
+    const runJob = async (job: CompileJob) => {
+      const useToolchain = (t: JobToolchain) => {
+        toolchain = t;
+        job.toolchainId = t.id;
+        // The toolchain holds the compiler under its own name; the job calls it as the build did (cc, not gcc-12).
+        if (t.compilerPath && argv0 !== t.compilerPath) job.links = [{ path: argv0, target: t.compilerPath }];
+        else if (links) job.links = links;
+        else delete job.links;
+      };
+      useToolchain(toolchain);
+      let lastFailure: NotOnFarm | undefined;
+      // Outputs are checked and written while they arrive, into temporary files until the result proves whole.
+      const expected = job.outputs.map((o) => ({ ...o, executable: ctx.invocation.outputs.find((i) => i.role === o.role)?.executable === true }));
+      const reader = () => new JobResultReader(expected, job.limits.maxOutputBytes + JOB_RESULT_LIMIT_SLACK);
+      for (let attempt = 0; attempt < 2; attempt++) {
+        let alloc: Allocation;
         try {
-          alloc = await this.allocate(scheduler, toolchain.id, toolchain.runsOn, dist, allocateExtra());
+          try {
+            alloc = await this.allocate(scheduler, toolchain.id, toolchain.runsOn, dist, allocateExtra());
+          } catch (err) {
+            // No builder provides the descriptor (none has rustup or that toolchain): ship the toolchain as an archive instead.
+            if (!(err instanceof NotOnFarm && err.reason === "dist-no-builder" && toolchain.descriptor && !ctx.invocation.needsRunner)) throw err;
+            ctx.logger.debug("no builder provides %s; sending the toolchain as an archive", toolchain.id);
+            useToolchain(await this.archiveOf(ctx, ws));
+            alloc = await this.allocate(scheduler, toolchain.id, toolchain.runsOn, dist, allocateExtra());
+          }
         } catch (err) {
-          // No builder provides the descriptor (none has rustup or that toolchain): ship the toolchain as an archive instead.
-          if (!(err instanceof NotOnFarm && err.reason === "dist-no-builder" && toolchain.descriptor && !ctx.invocation.needsRunner)) throw err;
-          ctx.logger.debug("no builder provides %s; sending the toolchain as an archive", toolchain.id);
-          useToolchain(await this.archiveOf(ctx, ws));
-          alloc = await this.allocate(scheduler, toolchain.id, toolchain.runsOn, dist, allocateExtra());
+          // No second builder for the retry: what made the first attempt fail is the reason.
+          if (lastFailure && err instanceof NotOnFarm) throw lastFailure;
+          throw err;
         }
-      } catch (err) {
-        // No second builder for the retry: what made the first attempt fail is the reason.
-        if (lastFailure && err instanceof NotOnFarm) throw lastFailure;
-        throw err;
-      }
-      // A builder of another architecture holding an equivalent toolchain runs the job with it (docs/cross-arch.md).
-      const equivalentId = alloc.toolchainId && alloc.toolchainId !== toolchain.id ? alloc.toolchainId : undefined;
-      const alternative = alternatives.find((a) => a.id === equivalentId);
-      let sent = equivalentId && portable ? await equivalentJob(job, equivalentId, portable, ws.inputs).catch(() => undefined) : job;
-      carriedAsHashed = sent === job && !alternative;
-      if (!sent) {
-        void scheduler.release(alloc.jobId); // never sent: its slot goes back now
-        throw new NotOnFarm("dist-not-distributable-equivalent", `a file the job must carry to ${alloc.builderId} cannot be read`);
-      }
-      if (alternative) sent = { ...sent, links: sent.argv[0] === alternative.compilerPath ? [] : [{ path: sent.argv[0]!, target: alternative.compilerPath }] };
-      const wire = jobToWire(sent);
-      const remoteToolchain = alternative ?? (equivalentId ? { id: equivalentId, archivePath: "", archiveBytes: 0, ownedByBuilder: true } : toolchain);
-      // No silent waits (sccache #2417): a long one says in the log what it waits for.
-      const waitStarted = Date.now();
-      const waiting = setInterval(
-        () => ctx.logger.warn("%s: waiting %d s for builder %s (%s), at most %d s", ctx.invocation.sourceFile, Math.round((Date.now() - waitStarted) / 1000), alloc.builderId, alloc.builderUrl, Math.round(dist.jobTimeoutMs / 1000)),
-        WAIT_REPORT_MS,
-      );
-      try {
-        const ex = await runOnBuilder(alloc, remoteToolchain, wire, ws.inputs, scheduler.dispatcher, dist.jobTimeoutMs, AbortSignal.timeout(dist.jobTimeoutMs), reader, (m) =>
-          ctx.logger.debug("builder %s lacks %s%d input(s): %s", alloc.builderId, m.toolchain ? "the toolchain and " : "", m.blobs.length, m.blobs.slice(0, 20).join(" ")),
-          this.holdings,
+        // A builder of another architecture holding an equivalent toolchain runs the job with it (docs/cross-arch.md).
+        const equivalentId = alloc.toolchainId && alloc.toolchainId !== toolchain.id ? alloc.toolchainId : undefined;
+        const alternative = alternatives.find((a) => a.id === equivalentId);
+        let sent = equivalentId && portable ? await equivalentJob(job, equivalentId, portable, ws.inputs).catch(() => undefined) : job;
+        // Whether the job that ran carried the inputs as buildJob hashed them (not an equivalent toolchain's).
+        const carriedAsHashed = sent === job && !alternative;
+        if (!sent) {
+          void scheduler.release(alloc.jobId); // never sent: its slot goes back now
+          throw new NotOnFarm("dist-not-distributable-equivalent", `a file the job must carry to ${alloc.builderId} cannot be read`);
+        }
+        if (alternative) sent = { ...sent, links: sent.argv[0] === alternative.compilerPath ? [] : [{ path: sent.argv[0]!, target: alternative.compilerPath }] };
+        const wire = jobToWire(sent);
+        const remoteToolchain = alternative ?? (equivalentId ? { id: equivalentId, archivePath: "", archiveBytes: 0, ownedByBuilder: true } : toolchain);
+        // No silent waits (sccache #2417): a long one says in the log what it waits for.
+        const waitStarted = Date.now();
+        const waiting = setInterval(
+          () => ctx.logger.warn("%s: waiting %d s for builder %s (%s), at most %d s", ctx.invocation.sourceFile, Math.round((Date.now() - waitStarted) / 1000), alloc.builderId, alloc.builderUrl, Math.round(dist.jobTimeoutMs / 1000)),
+          WAIT_REPORT_MS,
         );
-        roundTrips += ex.roundTrips;
-        bytesUploaded += ex.bytesUploaded;
-        checked = ex.result;
-      } catch (err) {
-        if (!(err instanceof FarmRequestError)) throw err;
-        lastFailure = builderFailure(err);
-        if ((err.kind === "unreachable" || err.kind === "timeout") && !(err instanceof UploadError)) this.quarantined.set(alloc.builderId, Date.now() + QUARANTINE_MS);
-        // A builder that never answered holds no job of ours: its slot goes back now, not when the scheduler gives up on it.
-        if (err.kind === "unreachable" && err.status === 0) void scheduler.release(alloc.jobId);
-        ctx.logger.warn("builder %s failed %s (attempt %d): %s", alloc.builderId, ctx.invocation.sourceFile, attempt + 1, err.message);
-      } finally {
-        clearInterval(waiting);
+        try {
+          const ex = await runOnBuilder(alloc, remoteToolchain, wire, ws.inputs, scheduler.dispatcher, dist.jobTimeoutMs, AbortSignal.timeout(dist.jobTimeoutMs), reader, (m) =>
+            ctx.logger.debug("builder %s lacks %s%d input(s): %s", alloc.builderId, m.toolchain ? "the toolchain and " : "", m.blobs.length, m.blobs.slice(0, 20).join(" ")),
+            this.holdings,
+          );
+          totals.roundTrips += ex.roundTrips;
+          totals.bytesUploaded += ex.bytesUploaded;
+          return { checked: ex.result, carriedAsHashed };
+        } catch (err) {
+          if (!(err instanceof FarmRequestError)) throw err;
+          lastFailure = builderFailure(err);
+          if ((err.kind === "unreachable" || err.kind === "timeout") && !(err instanceof UploadError)) this.quarantined.set(alloc.builderId, Date.now() + QUARANTINE_MS);
+          // A builder that never answered holds no job of ours: its slot goes back now, not when the scheduler gives up on it.
+          if (err.kind === "unreachable" && err.status === 0) void scheduler.release(alloc.jobId);
+          ctx.logger.warn("builder %s failed %s (attempt %d): %s", alloc.builderId, ctx.invocation.sourceFile, attempt + 1, err.message);
+        } finally {
+          clearInterval(waiting);
+        }
+      }
+      throw lastFailure ?? new NotOnFarm("dist-no-builder", "no builder other than the one that failed");
+    };
+    ctx.logger.debug("%s: farm job of %d inputs, closure from %s", ctx.invocation.sourceFile, plan.job.inputs.length, CLOSURE_FROM[plan.closureFrom]);
+    let ran = await runJob(plan.job);
+    let listed = dep && returnedList(ctx, ran.checked, dep);
+    let remember: string[] | undefined;
+    if (!scanned) {
+      const verdict = await judgeSpeculation(ctx, plan, ran.checked.exitCode, listed, hashes);
+      if (verdict.accepted) {
+        ctx.stats.speculation("accepted");
+        remember = verdict.remember;
+      } else {
+        // Nothing of it reaches the build or the cache: its outputs are still temporary files.
+        ran.checked.discard();
+        ctx.stats.speculation({ rejected: verdict.reason });
+        ctx.logger.debug("%s: the job from remembered files is not this compile's (%s%s); scanning and running it again", ctx.invocation.sourceFile, verdict.reason, verdict.detail ? `: ${verdict.detail}` : "");
+        plan = await buildJob(ctx.request, ctx.invocation, toolchain.id, ws.inputs, hashes, limits, options);
+        if (!plan.ok) throw new NotOnFarm(`dist-not-distributable-${plan.reason.replace(/^hermetic-/, "")}`, plan.detail);
+        ran = await runJob(plan.job);
+        listed = dep && returnedList(ctx, ran.checked, dep);
       }
     }
-    if (!checked) throw lastFailure ?? new NotOnFarm("dist-no-builder", "no builder other than the one that failed");
+    if (!remember && listed && ran.checked.exitCode === 0) remember = await toRemember(ctx, plan, listed, hashes);
+    const { checked, carriedAsHashed } = ran;
     const roundTripMs = performance.now() - started;
     if (checked.exitCode !== 0) {
       checked.discard();
       return this.confirmFailure(ctx, checked, roundTripMs);
     }
+    if (remember) this.closures.set(ctx, remember);
     checked.commit();
-    ctx.stats.remoteCompile("farm", { roundTripMs, bytesUploaded, roundTrips });
+    ctx.stats.remoteCompile("farm", { roundTripMs, ...totals });
     // The builder compiled the bytes the job carried: the store records their digests without taking its own.
     return { exitCode: 0, stdout: checked.stdout, stderr: checked.stderr, durationMs: roundTripMs, outputs: checked.outputs, ...(carriedAsHashed ? { inputs: plan.read } : {}) };
   }
