@@ -8,7 +8,6 @@ import {
   finishJob,
   finishStreams,
   JobCgroup,
-  JobCgroupPool,
   planJobCgroups,
   planJobLayout,
   SandboxError,
@@ -29,7 +28,7 @@ interface Ready {
   /** `--disable-userns` and `--size` (bwrap 0.8). */
   modern: boolean;
   /** Where each job's cgroup is made, and the shell that moves bwrap into it before it forks; absent with `enforceLimits: false`. */
-  cgroups?: { plan: JobCgroupPlan; sh: string; pool: JobCgroupPool };
+  cgroups?: { plan: JobCgroupPlan; sh: string };
 }
 
 /** Processes of bwrap itself in the job's cgroup (the monitor and the pid namespace's init), on top of the job's own. */
@@ -117,7 +116,7 @@ export class BwrapSandbox implements Sandbox {
       if (typeof plan === "string") return `${plan} (or set the bwrap option enforceLimits: false to run jobs without a process and memory ceiling)`;
       const sh = findProgram("sh");
       if (!sh) return "no sh on PATH to move bwrap into the job's cgroup";
-      cgroups = { plan, sh, pool: new JobCgroupPool(plan) };
+      cgroups = { plan, sh };
     }
     return { bwrap, version, modern, ...(prlimit ? { prlimit } : {}), ...(cgroups ? { cgroups } : {}) };
   }
@@ -157,7 +156,7 @@ export class BwrapSandbox implements Sandbox {
     if (ready.cgroups) {
       const maxProcesses = (job.limits.maxProcesses ?? DEFAULT_MAX_PROCESSES) + BWRAP_PROCESSES;
       try {
-        cgroup = ready.cgroups.pool.acquire({ maxProcesses, ...(job.limits.memoryBytes ? { memoryBytes: job.limits.memoryBytes } : {}) });
+        cgroup = JobCgroup.create(ready.cgroups.plan, { maxProcesses, ...(job.limits.memoryBytes ? { memoryBytes: job.limits.memoryBytes } : {}) });
       } catch (err) {
         throw new SandboxError("cannot make the job's cgroup", (err as Error).message);
       }
@@ -180,8 +179,13 @@ export class BwrapSandbox implements Sandbox {
       return await this.finish(ran, job, layout, cgroup);
     } finally {
       stopWatching();
-      // Drained (its processes killed if need be) before it serves another job, or removed.
-      if (cgroup) await ready.cgroups!.pool.release(cgroup);
+      if (cgroup) {
+        try {
+          await cgroup.removeWhenGone();
+        } catch {
+          // still busy after a second of killing: left for the kernel to free once its last process is reaped
+        }
+      }
     }
   }
 

@@ -1,12 +1,12 @@
-import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { Engine } from "@reprise/core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ensureDebianPackages, pgrep } from "../../../test/support/sandbox-engines.js";
 import { sandboxScenarios } from "../../../test/support/sandbox-scenarios.js";
 import { TEST_LIMITS } from "../../../test/support/sandbox-toolchain.js";
-import { InputTreeCache, JobCgroupPool, JobLauncher, nativeClientPath, planJobCgroups } from "@reprise/core/sandbox-kit";
+import { InputTreeCache, JobLauncher, nativeClientPath } from "@reprise/core/sandbox-kit";
 import bwrapSandboxPlugin, { BwrapSandbox } from "../src/index.js";
 
 /**
@@ -37,23 +37,21 @@ describe("bwrap sandbox", () => {
 
   const fx = sandboxScenarios({ label: "bwrap", sandbox: () => sandbox, envExtras: (cwd) => [`PWD=${cwd}`], limitsProcesses: true, blocksNestedUserNamespaces: true });
 
-  /** The job cgroups below this process's own (v1 here: one per controller, as paths), idle ones kept for reuse included. */
-  const allJobCgroups = () => {
+  /** The job cgroups below this process's own (v1 here: one per controller), which must all be gone after each job. */
+  const jobCgroups = () => {
     const own = readFileSync("/proc/self/cgroup", "utf8");
     const dirs: string[] = [];
     for (const controller of ["pids", "memory"]) {
       const path = new RegExp(`^\\d+:[^:]*\\b${controller}\\b[^:]*:(.*)$`, "m").exec(own)?.[1] ?? new RegExp("^0::(.*)$", "m").exec(own)?.[1];
       const base = existsSync(`/sys/fs/cgroup/${controller}`) ? `/sys/fs/cgroup/${controller}${path}` : `/sys/fs/cgroup${path}`;
       try {
-        dirs.push(...readdirSync(base).filter((n) => n.startsWith(`reprise-job-${process.pid}-`)).map((n) => join(base, n)));
+        dirs.push(...readdirSync(base).filter((n) => n.startsWith(`reprise-job-${process.pid}-`)));
       } catch {
         // no such hierarchy
       }
     }
     return dirs;
   };
-  /** The job cgroups still holding a process after a job, which must be none (the idle ones a pool keeps are empty). */
-  const jobCgroups = () => allJobCgroups().filter((d) => readFileSync(join(d, "cgroup.procs"), "utf8").trim() !== "");
 
   it("stops a fork bomb at the job's process limit, counted for the job as a whole; the host is unaffected and nothing is left", async () => {
     // A static C program that tries to fork 2,000 children which wait forever, and says how many forks succeeded.
@@ -92,71 +90,6 @@ describe("bwrap sandbox", () => {
     expect(fine.killed).toBeUndefined();
     expect(fine.stdout.toString()).toMatch(/dd=0/);
     expect(jobCgroups()).toEqual([]);
-  });
-
-  it("reuses a job's cgroup for the next job with the next job's limits and counters: nothing of one job reaches the next", async () => {
-    const own = new BwrapSandbox({ limitAddressSpace: false });
-    const before = new Set(allJobCgroups());
-    const made = () => allJobCgroups().filter((d) => !before.has(d));
-    // A job ended at its process limit, then one that forks more than that limit under a higher one.
-    const bomb = await own.run(fx.sh("for i in $(seq 30); do sleep 100 & done 2>&1; echo end", { limits: { ...TEST_LIMITS, maxProcesses: 16 } }), fx.materials());
-    expect(bomb.killed).toBe("process-limit");
-    const kept = made();
-    expect(kept.length, "one cgroup per controller, kept for the next job").toBeGreaterThan(0);
-    // A job's last process stays counted in its cgroup for a moment after it left: the pool waits for that, and so does this test.
-    const settled = async () => {
-      const pids = kept.find((d) => existsSync(join(d, "pids.current")))!;
-      for (let i = 0; i < 100 && readFileSync(join(pids, "pids.current"), "utf8").trim() !== "0"; i++) await new Promise((r) => setTimeout(r, 50));
-    };
-    await settled();
-    const forks = await own.run(fx.sh("for i in $(seq 30); do sleep 0.2 & done; wait; echo end", { limits: { ...TEST_LIMITS, maxProcesses: 64 } }), fx.materials());
-    expect([forks.killed, forks.stdout.toString()]).toEqual([undefined, "end\n"]);
-    expect(made(), "the same cgroup served the second job").toEqual(kept);
-    await settled();
-    // A job killed at its memory limit, then one with no memory limit that needs more than that.
-    const hog = "dd if=/dev/zero of=/dev/null bs=200M count=1 2>&1; echo dd=$?";
-    expect((await own.run(fx.sh(hog, { limits: { ...TEST_LIMITS, memoryBytes: 64 * 1024 ** 2 } }), fx.materials())).killed).toBe("memory-limit");
-    const { memoryBytes: _none, ...unlimited } = TEST_LIMITS as typeof TEST_LIMITS & { memoryBytes?: number };
-    await settled();
-    const free = await own.run(fx.sh(hog, { limits: unlimited }), fx.materials());
-    expect(free.killed).toBeUndefined();
-    expect(free.stdout.toString()).toMatch(/dd=0/);
-    expect(made()).toEqual(kept);
-    expect(jobCgroups()).toEqual([]);
-  });
-
-  it("a pooled cgroup is emptied (a process left in it killed) and gets every limit afresh before another job", async () => {
-    const plan = planJobCgroups();
-    if (typeof plan === "string") throw new Error(plan);
-    const pool = new JobCgroupPool(plan);
-    const first = pool.acquire({ maxProcesses: 8, memoryBytes: 64 * 1024 ** 2 });
-    const mark = `9${Math.floor(Math.random() * 90000) + 10000}`;
-    // A process of the job still running when the job is over, and a limit changed behind the pool's back.
-    const left = spawn("sh", ["-c", `for f in "$@"; do echo $$ > "$f"; done; exec sleep ${mark}`, "sh", ...first.procsFiles], { stdio: "ignore" });
-    await new Promise((r) => setTimeout(r, 300));
-    expect(pgrep(`sleep ${mark}`)).toHaveLength(1);
-    const dirs = first.procsFiles.map((f) => dirname(f));
-    const pidsDir = dirs.find((d) => existsSync(join(d, "pids.max")))!;
-    writeFileSync(join(pidsDir, "pids.max"), "2");
-    await pool.release(first);
-    expect(pgrep(`sleep ${mark}`), "the left process was killed").toEqual([]);
-    expect(left.exitCode ?? left.signalCode).not.toBeNull();
-    expect(pool.idleCount).toBe(1);
-    for (let i = 0; i < 100 && !first.isDrained(); i++) await new Promise((r) => setTimeout(r, 50));
-    const second = pool.acquire({ maxProcesses: 100 });
-    expect(second.procsFiles, "reused").toEqual(first.procsFiles);
-    expect(pool.counts).toMatchObject({ reused: 1, made: 1 });
-    expect(readFileSync(join(pidsDir, "pids.max"), "utf8").trim()).toBe("100");
-    const memDir = dirs.find((d) => existsSync(join(d, "memory.limit_in_bytes")) || existsSync(join(d, "memory.max")));
-    if (memDir) {
-      const limit = existsSync(join(memDir, "memory.max")) ? readFileSync(join(memDir, "memory.max"), "utf8").trim() : readFileSync(join(memDir, "memory.limit_in_bytes"), "utf8").trim();
-      expect(limit === "max" || Number(limit) > 2 ** 60, `memory limit lifted, read ${limit}`).toBe(true);
-    }
-    expect(second.isDrained()).toBe(true);
-    expect(second.events()).toEqual({ processLimitHit: false, memoryLimitHit: false });
-    await pool.release(second);
-    pool.clear();
-    expect(dirs.filter((d) => existsSync(d))).toEqual([]);
   });
 
   it("removes the empty job cgroups a killed daemon left behind, never a live one's", async () => {

@@ -45,9 +45,6 @@ const DAEMON_LEAF = "reprise-daemon";
 
 /** One job's cgroup(s): one directory on v2, one per controller on v1. */
 export class JobCgroup {
-  /** The event counters (file and name) when this job began: a reused cgroup's counters hold its earlier jobs' events. */
-  private baseline = new Map<string, number>();
-
   private constructor(
     private readonly dirs: { dir: string; controllers: ControllerDir["controller"][]; version: 1 | 2 }[],
   ) {}
@@ -81,64 +78,14 @@ export class JobCgroup {
   events(): CgroupEvents {
     let processLimitHit = false;
     let memoryLimitHit = false;
-    for (const { file, name } of this.counters()) {
-      if (counter(file, name) <= (this.baseline.get(file) ?? 0)) continue;
-      if (name === "max") processLimitHit = true;
-      else memoryLimitHit = true;
-    }
-    return { processLimitHit, memoryLimitHit };
-  }
-
-  /**
-   * Readies this (empty) cgroup for another job: every limit written afresh,
-   * whatever the last job had (a memory limit it had and this job has not is
-   * lifted), and its event counters taken as the new baseline.
-   */
-  reuse(limits: JobCgroupLimits): void {
-    for (const d of this.dirs) for (const controller of d.controllers) writeLimits(d.dir, controller, d.version, limits, true);
-    for (const { file, name } of this.counters()) this.baseline.set(file, counter(file, name));
-  }
-
-  /**
-   * Whether the cgroup can take another job: no process in it, and with the
-   * pids controller none counted either. A job's last process (bwrap tearing
-   * down its namespaces) stays counted for a while after it has left
-   * `cgroup.procs`: up to a second or two here.
-   */
-  isDrained(): boolean {
-    return this.dirs.every((d) => (d.controllers.includes("pids") ? Number(readText(join(d.dir, "pids.current")) ?? "1") === 0 : listPids(d.dir).length === 0));
-  }
-
-  /** Waits (about a second at most, killing what is left) until no process is in the cgroup; false if some still is. */
-  async emptied(): Promise<boolean> {
-    for (let attempt = 0; attempt < REMOVE_ATTEMPTS; attempt++) {
-      if (this.isEmpty()) return true;
-      if (attempt % 10 === 3) this.killAll();
-      await new Promise((resolve) => setTimeout(resolve, Math.min(1 << attempt, 10)));
-    }
-    return false;
-  }
-
-  /** Removes the (empty) cgroup's directories at once; false if one could not be removed. */
-  removeNow(): boolean {
-    let all = true;
     for (const d of this.dirs) {
-      try {
-        rmdirSync(d.dir);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== "ENOENT") all = false;
+      if (d.controllers.includes("pids") && counter(join(d.dir, "pids.events"), "max") > 0) processLimitHit = true;
+      if (d.controllers.includes("memory")) {
+        const file = d.version === 2 ? "memory.events" : "memory.oom_control";
+        if (counter(join(d.dir, file), "oom_kill") > 0) memoryLimitHit = true;
       }
     }
-    return all;
-  }
-
-  private counters(): { file: string; name: string }[] {
-    const out: { file: string; name: string }[] = [];
-    for (const d of this.dirs) {
-      if (d.controllers.includes("pids")) out.push({ file: join(d.dir, "pids.events"), name: "max" });
-      if (d.controllers.includes("memory")) out.push({ file: join(d.dir, d.version === 2 ? "memory.events" : "memory.oom_control"), name: "oom_kill" });
-    }
-    return out;
+    return { processLimitHit, memoryLimitHit };
   }
 
   /** Kills every process still in the job's cgroup (a fork bomb's children that outlived their parent). */
@@ -276,26 +223,21 @@ function isAlive(pid: number): boolean {
   }
 }
 
-/** Writes a job's limits; `again`: into a cgroup an earlier job had, so a limit the job lacks is lifted. */
-function writeLimits(dir: string, controller: ControllerDir["controller"], version: 1 | 2, limits: JobCgroupLimits, again = false): void {
+function writeLimits(dir: string, controller: ControllerDir["controller"], version: 1 | 2, limits: JobCgroupLimits): void {
   if (controller === "pids") {
     writeFileSync(join(dir, "pids.max"), String(limits.maxProcesses));
     return;
   }
-  if (limits.memoryBytes === undefined && !again) return;
+  if (limits.memoryBytes === undefined) return;
+  const bytes = String(limits.memoryBytes);
   if (version === 2) {
-    writeFileSync(join(dir, "memory.max"), limits.memoryBytes === undefined ? "max" : String(limits.memoryBytes));
-    if (!again && existsSync(join(dir, "memory.swap.max"))) writeFileSync(join(dir, "memory.swap.max"), "0");
+    writeFileSync(join(dir, "memory.max"), bytes);
+    if (existsSync(join(dir, "memory.swap.max"))) writeFileSync(join(dir, "memory.swap.max"), "0");
     return;
   }
-  const bytes = limits.memoryBytes === undefined ? "-1" : String(limits.memoryBytes);
-  const memsw = join(dir, "memory.memsw.limit_in_bytes");
-  const hasMemsw = existsSync(memsw);
-  // v1 keeps RAM + swap at or above RAM alone: lifted first, so that raising RAM's limit is allowed.
-  if (again && hasMemsw) writeFileSync(memsw, "-1");
   writeFileSync(join(dir, "memory.limit_in_bytes"), bytes);
   // RAM + swap no higher than RAM alone: the job cannot swap its way past the limit.
-  if (hasMemsw) writeFileSync(memsw, bytes);
+  if (existsSync(join(dir, "memory.memsw.limit_in_bytes"))) writeFileSync(join(dir, "memory.memsw.limit_in_bytes"), bytes);
 }
 
 /** On v2 a child gets a controller only if its parent's `cgroup.subtree_control` enables it. */

@@ -12,6 +12,5 @@ export { LayoutError, SandboxError } from "./errors.js";
 export { exitStatus, finishStreams, type KillReason, type StreamResult } from "./streams.js";
 export { findProgram, processLimits, versionAtLeast } from "./host.js";
 export { JobCgroup, planJobCgroups, type CgroupEvents, type JobCgroupLimits, type JobCgroupPlan } from "./cgroup.js";
-export { JobCgroupPool } from "./cgroup-pool.js";
 export { errnoName, JobLauncher, LauncherLost, type LaunchEnd, type Launched, type LaunchRequest } from "./job-launcher.js";
 export { nativeClientPath } from "../../client/native-client-path.js";
