@@ -4,7 +4,7 @@ import type { CompileJob, JobLimits } from "@reprise/core";
 
 const DIGEST = z.string().regex(/^[0-9a-f]{64}$/, "a digest is 64 hex digits");
 /** A `.` or `..` component (tested without splitting: a job names a few hundred paths). */
-const DOT_COMPONENT = /(?:^|\/)\.\.?(?:\/|$)/;
+export const DOT_COMPONENT = /(?:^|\/)\.\.?(?:\/|$)/;
 const ABSOLUTE = z
   .string()
   .min(1)

@@ -1,15 +1,15 @@
 /** Runs one job on the builder: the toolchain leased from the store, inputs from the blob store, in the sandbox. */
 import { mkdirSync, mkdtempSync } from "node:fs";
-import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import pLimit from "p-limit";
 import type { CompileJob, JobLimits, Sandbox } from "@reprise/core";
-import { InputTreeCache, removeSmallTree } from "@reprise/core/sandbox-kit";
+import { InputTreeCache } from "@reprise/core/sandbox-kit";
 import type { BuilderStores } from "./stores.js";
 import { HttpError } from "./http-io.js";
 import type { JobResult } from "../protocol/job-result.js";
 import type { OwnToolchain } from "./held-toolchains.js";
 import { isDescriptorId, type ProvidedToolchains } from "./toolchain-providers.js";
+import { ScratchSweeper } from "./scratch-sweeper.js";
 
 export interface JobRunnerOptions {
   stores: BuilderStores;
@@ -28,6 +28,7 @@ export interface JobRunnerOptions {
 export class JobRunner {
   private readonly limit: ReturnType<typeof pLimit>;
   readonly inputTrees: InputTreeCache;
+  readonly scratch = new ScratchSweeper();
   completed = 0;
   failed = 0;
 
@@ -109,8 +110,7 @@ export class JobRunner {
         };
       } finally {
         lease.release();
-        // A job's scratch is a few files, removed at once; one that left many is removed asynchronously (the event loop serves other jobs meanwhile).
-        if (!removeSmallTree(scratchDir)) await rm(scratchDir, { recursive: true, force: true }).catch(() => {});
+        this.scratch.discard(scratchDir);
       }
     });
   }

@@ -4,7 +4,8 @@ import { createServer as createHttpsServer } from "node:https";
 import { readFileSync } from "node:fs";
 import { REPRISE_VERSION, type Platform } from "@reprise/core";
 import { bearerToken, checkProtocol, HttpError, readJson, sendError, sendJobResult, sendJson } from "./http-io.js";
-import { jobFromWire, RunRequestSchema } from "./job-message.js";
+import { jobFromWire, RunRequestSchema, type RunRequest } from "./job-message.js";
+import { isPlainRunRequest } from "./run-request-check.js";
 import type { JobTokenVerifier } from "./job-tokens.js";
 import type { JobRunner } from "./job-runner.js";
 import type { BuilderStores } from "./stores.js";
@@ -159,13 +160,9 @@ export class BuilderServer {
   private async run(req: IncomingMessage, res: ServerResponse, jobId: string): Promise<void> {
     if (!JOB_ID.test(jobId)) throw new HttpError(400, "bad-request", "bad job id");
     const granted = await this.authorize(req, res, jobId);
-    const parsed = RunRequestSchema.safeParse(await readJson(req));
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      throw new HttpError(400, "bad-request", `job: ${issue.path.join(".")}: ${issue.message}`);
-    }
-    this.sameToolchain(granted, parsed.data.toolchainId);
-    const job = jobFromWire(parsed.data.toolchainId, parsed.data.job, this.o.runner.caps);
+    const request = runRequest(await readJson(req));
+    this.sameToolchain(granted, request.toolchainId);
+    const job = jobFromWire(request.toolchainId, request.job, this.o.runner.caps);
     const missing = this.o.runner.missing(job);
     if (missing) {
       this.counters.missingAnswers++;
@@ -187,6 +184,15 @@ export class BuilderServer {
       this.o.onJobDone(jobId, ok, performance.now() - started);
     }
   }
+}
+
+/** The run request in `body`: a well-formed one passes the plain check; zod judges the rest and words the 400. */
+function runRequest(body: unknown): RunRequest {
+  if (isPlainRunRequest(body)) return body;
+  const parsed = RunRequestSchema.safeParse(body);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  throw new HttpError(400, "bad-request", `job: ${issue.path.join(".")}: ${issue.message}`);
 }
 
 function headerValue(req: IncomingMessage, name: string): string | undefined {
