@@ -1,9 +1,10 @@
 import { randomBytes } from "node:crypto";
-import { chmodSync, closeSync, constants, copyFileSync, existsSync, fstatSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
+import { chmodSync, closeSync, constants, copyFileSync, openSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
 import { lstat, lutimes, readdir, rename, rm, unlink, writeFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { EntryKeyMismatchError, RepriseError } from "../util/errors.js";
 import { ensurePrivateCacheDir } from "./cache-root.js";
+import { openedBlob, openRegularFile, procFdLinks, readRegularFile } from "./blob-file.js";
 import { silentLogger, type Logger } from "../util/logger.js";
 import type { BlobKind, CacheStorage, LocalBlob, StagedBlob, StorageSettings, StorageUsage } from "./cache-storage.js";
 
@@ -117,25 +118,16 @@ export class LocalDiskStorage implements CacheStorage {
     if (!procFdLinks()) return undefined;
     const rel = relativePath(kind, key);
     const file = join(this.dir, rel);
-    let fd: number;
-    let size: number;
+    let opened: { fd: number; size: number };
     try {
       if (!ensurePrivateCacheDir(this.dir, false, true) || !this.verifyFolders(rel, false)) return undefined;
-      fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+      opened = openRegularFile(file);
     } catch {
       // Absent, a link, or unreadable: `read` finds out and does what each case needs.
       return undefined;
     }
-    try {
-      const st = fstatSync(fd);
-      if (!st.isFile()) throw new Error("not a regular file");
-      size = st.size;
-    } catch {
-      closeSync(fd);
-      return undefined;
-    }
-    this.used(rel, file, size);
-    return openedBlob(fd, size);
+    this.used(rel, file, opened.size);
+    return openedBlob(opened.fd, opened.size);
   }
 
   /** A read of `rel` (`size` bytes) for eviction's order; the file's mtime is bumped now and then (see MTIME_BUMP_INTERVAL_MS). */
@@ -460,50 +452,6 @@ function writeNewFileSync(file: string, data: Buffer): void {
   } finally {
     closeSync(fd);
   }
-}
-
-function readRegularFile(file: string): Buffer {
-  // O_NONBLOCK: a FIFO in a blob's place must not hang the daemon (it is refused below).
-  const fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-  try {
-    if (!fstatSync(fd).isFile()) throw Object.assign(new Error(`${file} is not a regular file`), { code: "ELOOP" });
-    return readFileSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-let procFd: boolean | undefined;
-
-/** Whether /proc/self/fd names this process's open files (Linux with /proc mounted): how `copyTo` copies the very file opened. */
-function procFdLinks(): boolean {
-  return (procFd ??= process.platform === "linux" && existsSync("/proc/self/fd"));
-}
-
-function openedBlob(fd: number, size: number): LocalBlob {
-  let open = true;
-  return {
-    size,
-    read(position, length) {
-      const buf = Buffer.allocUnsafe(Math.max(0, Math.min(length, size - position)));
-      let done = 0;
-      while (done < buf.length) {
-        const n = readSync(fd, buf, done, buf.length - done, position + done);
-        if (n === 0) break;
-        done += n;
-      }
-      return done === buf.length ? buf : buf.subarray(0, done);
-    },
-    copyTo(dest) {
-      // The open file itself, not its path: a blob renamed over it meanwhile is not mixed in.
-      copyFileSync(`/proc/self/fd/${fd}`, dest, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
-      return statSync(dest).size;
-    },
-    close() {
-      if (open) closeSync(fd);
-      open = false;
-    },
-  };
 }
 
 function isLink(err: unknown): boolean {
