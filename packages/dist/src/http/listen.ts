@@ -38,7 +38,10 @@ async function readPem(path: string, what: string): Promise<Buffer> {
 export async function createFarmServer(handler: RequestListener, tls?: TlsFiles): Promise<Server> {
   let server: Server;
   if (tls) {
-    const [cert, key, ca] = await Promise.all([readPem(tls.cert, "certificate"), readPem(tls.key, "key"), tls.ca ? readPem(tls.ca, "CA") : undefined]);
+    // One after another: a start-up error names the same file every time (the first missing, in this order).
+    const cert = await readPem(tls.cert, "certificate");
+    const key = await readPem(tls.key, "key");
+    const ca = tls.ca ? await readPem(tls.ca, "CA") : undefined;
     try {
       server = createHttpsServer({ cert, key, ca, requestCert: tls.requestClientCert ?? false, rejectUnauthorized: tls.requestClientCert ?? false }, handler);
     } catch (error) {
