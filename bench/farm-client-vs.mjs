@@ -33,9 +33,11 @@ const large = ['int work(int x) {', ...Array.from({ length: 1500 }, (_, i) => ` 
 const allFiles = [
   { name: 'small.cpp', text: fs.readFileSync(SMALL, 'utf8'), argv: ['g++', '-std=c++17', '-O2', '-g'] },
   { name: 'large.c', text: large, argv: ['gcc', '-O2', '-g'] },
+  // Only with --only=big.cpp: small.cpp with -g3, an object over 1 MiB (the store copies such an output with the kernel).
+  { name: 'big.cpp', text: fs.readFileSync(SMALL, 'utf8'), argv: ['g++', '-std=c++17', '-O2', '-g3'], optIn: true },
 ];
 // --only=large.c: one file only.
-const files = typeof args.only === 'string' ? allFiles.filter((f) => f.name === args.only) : allFiles;
+const files = typeof args.only === 'string' ? allFiles.filter((f) => f.name === args.only) : allFiles.filter((f) => !f.optIn);
 const edit = args.edit === true;
 
 fs.rmSync(work, { recursive: true, force: true });

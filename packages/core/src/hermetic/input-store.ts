@@ -69,16 +69,15 @@ export class InputStore {
     // (their grace is longer), and this store's own prune forgets what it removed.
     if (now - (this.touched.get(hash) ?? -Infinity) < TOUCH_EVERY_MS) return true;
     const target = this.blobPath(hash);
-    if (existsSync(target)) {
-      try {
-        utimesSync(target, now / 1000, now / 1000);
-      } catch {
-        // removed meanwhile by a prune of another process: store it again below
-      }
-      if (existsSync(target)) {
-        this.rememberTouched(hash, now);
-        return true;
-      }
+    // One syscall: marking it used tells it is there, and a prune spares what was used within its grace.
+    try {
+      utimesSync(target, now / 1000, now / 1000);
+      this.rememberTouched(hash, now);
+      return true;
+    } catch (err) {
+      // Held, but not ours to mark (another user's store): used as it is.
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT" && existsSync(target)) return true;
+      // Not stored yet, or removed by a prune of another process: stored below.
     }
     const data = await readFile(file);
     if (hashBytes(data) !== hash) return false;

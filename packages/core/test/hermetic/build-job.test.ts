@@ -265,8 +265,10 @@ describe("InputStore", () => {
     expect(readFileSync(s.blobPath(h), "utf8")).toBe("touch me");
     // A new store (a new daemon) knows nothing of earlier uses: it marks the blob used.
     utimesSync(s.blobPath(h), old, old);
+    const ino = lstatSync(s.blobPath(h)).ino;
     expect(await new InputStore(join(tmp, "store4")).putFile(f, h)).toBe(true);
     expect(lstatSync(s.blobPath(h)).mtimeMs).toBeGreaterThan(Date.now() - 60_000);
+    expect(lstatSync(s.blobPath(h)).ino, "marked used, not stored again").toBe(ino);
   });
 
   it("holds(): a builder's check of a job's inputs marks each blob used at most once a minute, and sees one a prune removed", async () => {
