@@ -8,17 +8,30 @@ import { expectSameAsPlain } from "../support/compare.js";
 let sb: RepriseSandbox;
 let w: string;
 
-/** Every result blob of the sandbox's cache, by path. */
-function resultBlobs(): string[] {
-  const root = join(sb.cacheDir, "results");
+/** Every result blob of a sandbox's cache, by path. */
+function resultBlobs(box: RepriseSandbox = sb): string[] {
+  const root = join(box.cacheDir, "results");
   if (!existsSync(root)) return [];
   return readdirSync(root)
     .filter((shard) => /^[0-9a-f]{2}$/.test(shard))
     .flatMap((shard) => readdirSync(join(root, shard)).map((name) => join(root, shard, name)));
 }
 
-function formatFourBlobs(): string[] {
-  return resultBlobs().filter((p) => readFileSync(p).subarray(-4).toString("latin1") === "RPRt");
+function formatFourBlobs(box: RepriseSandbox = sb): string[] {
+  return resultBlobs(box).filter((p) => readFileSync(p).subarray(-4).toString("latin1") === "RPRt");
+}
+
+/** Runs `argv` in `cwd` through `box` and returns the format-4 entry its miss stored (finished just after the answer). */
+async function storedByMiss(box: RepriseSandbox, argv: string[], cwd: string, pollMs: number): Promise<string> {
+  const before = new Set(formatFourBlobs(box));
+  expect((await box.run(argv, cwd)).exitCode).toBe(0);
+  let blob: string | undefined;
+  for (let i = 0; i < 100 && !blob; i++) {
+    blob = formatFourBlobs(box).find((f) => !before.has(f));
+    if (!blob) await new Promise((r) => setTimeout(r, pollMs));
+  }
+  expect(blob, "the miss stored a format-4 entry").toBeDefined();
+  return blob!;
 }
 
 beforeAll(() => {
@@ -75,18 +88,11 @@ describe("large outputs copied into the cache by the kernel", () => {
     expect(ref.exitCode).toBe(0);
     const expected = readFileSync(join(w, "torn.o"));
     const mode = statSync(join(w, "torn.o")).mode;
-    const before = new Set(formatFourBlobs());
-    expect((await sb.run(argv, w)).exitCode).toBe(0);
     // The entry is finished just after the answer (its CRC read back from the copy).
-    let blob: string | undefined;
-    for (let i = 0; i < 100 && !blob; i++) {
-      blob = formatFourBlobs().find((f) => !before.has(f));
-      if (!blob) await new Promise((r) => setTimeout(r, 100));
-    }
-    expect(blob, "the miss stored a format-4 entry").toBeDefined();
-    const good = readFileSync(blob!);
+    const blob = await storedByMiss(sb, argv, w, 100);
+    const good = readFileSync(blob);
     const hitWith = async (stored: Buffer) => {
-      writeFileSync(blob!, stored);
+      writeFileSync(blob, stored);
       // A new daemon: the old one remembers entries it read back and would not open the file again.
       await sb.run(["--stop-server"], sb.root);
       await sb.zeroStats();
@@ -184,24 +190,11 @@ describe("a large object's hit-index entry", () => {
     expect(ref.exitCode).toBe(0);
     const expected = readFileSync(join(nw, "altered.o"));
     rmSync(join(nw, "altered.o"));
-    const results = join(nb.cacheDir, "results");
-    const blobs = () =>
-      readdirSync(results)
-        .filter((shard) => /^[0-9a-f]{2}$/.test(shard))
-        .flatMap((shard) => readdirSync(join(results, shard)).map((name) => join(results, shard, name)))
-        .filter((p) => readFileSync(p).subarray(-4).toString("latin1") === "RPRt");
-    const before = new Set(blobs());
-    expect((await nb.run(argv, nw)).exitCode).toBe(0);
-    // The entry is finished just after the answer; the index copies from it only once the daemon has been idle 2 s.
-    let blob: string | undefined;
-    for (let i = 0; i < 100 && !blob; i++) {
-      blob = blobs().find((f) => !before.has(f));
-      if (!blob) await new Promise((r) => setTimeout(r, 20));
-    }
-    expect(blob, "the miss stored a format-4 entry").toBeDefined();
-    const stored = readFileSync(blob!);
+    // The index copies from the entry only once the daemon has been idle 2 s: it is altered before that.
+    const blob = await storedByMiss(nb, argv, nw, 20);
+    const stored = readFileSync(blob);
     stored[expected.length >> 1]! ^= 0x01;
-    writeFileSync(blob!, stored);
+    writeFileSync(blob, stored);
     const copies = join(nb.cacheDir, "hit-index");
     const count = () => readdirSync(copies).filter((n) => !n.includes(".tmp-")).length;
     const copiesBefore = count();
