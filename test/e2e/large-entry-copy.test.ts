@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, utimesSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { plain, RepriseSandbox } from "../support/reprise-env.js";
 import { expectSameAsPlain } from "../support/compare.js";
@@ -19,6 +19,15 @@ function resultBlobs(box: RepriseSandbox = sb): string[] {
 
 function formatFourBlobs(box: RepriseSandbox = sb): string[] {
   return resultBlobs(box).filter((p) => readFileSync(p).subarray(-4).toString("latin1") === "RPRt");
+}
+
+/** The object a plain compile of `argv` writes to `output` (removed again: the next run makes it anew). */
+async function plainObject(argv: string[], output: string): Promise<Buffer> {
+  const ref = await plain(argv[0]!, argv.slice(1), dirname(output));
+  expect(ref.exitCode).toBe(0);
+  const bytes = readFileSync(output);
+  rmSync(output);
+  return bytes;
 }
 
 /** Runs `argv` in `cwd` through `box` and returns the format-4 entry its miss stored (finished just after the answer). */
@@ -161,10 +170,7 @@ describe("a large object's hit-index entry", () => {
 
   it("is copied from the stored entry, and the native client's hit gives the plain compile's object", async () => {
     const argv = ["gcc", "-c", "indexed.c", "-o", "indexed.o"];
-    const ref = await plain(argv[0]!, argv.slice(1), nw);
-    expect(ref.exitCode).toBe(0);
-    const expected = readFileSync(join(nw, "indexed.o"));
-    rmSync(join(nw, "indexed.o"));
+    const expected = await plainObject(argv, join(nw, "indexed.o"));
     // The call that starts the daemon goes through the Node client, whose calls are not indexed: another one first.
     expect((await nb.run(["gcc", "-c", "first.c", "-o", "first.o"], nw)).exitCode).toBe(0);
     expect((await nb.run(argv, nw)).exitCode).toBe(0);
@@ -186,10 +192,7 @@ describe("a large object's hit-index entry", () => {
 
   it("is not made from a stored entry altered before the index copies it", async () => {
     const argv = ["gcc", "-c", "altered.c", "-o", "altered.o"];
-    const ref = await plain(argv[0]!, argv.slice(1), nw);
-    expect(ref.exitCode).toBe(0);
-    const expected = readFileSync(join(nw, "altered.o"));
-    rmSync(join(nw, "altered.o"));
+    const expected = await plainObject(argv, join(nw, "altered.o"));
     // The index copies from the entry only once the daemon has been idle 2 s: it is altered before that.
     const blob = await storedByMiss(nb, argv, nw, 20);
     const stored = readFileSync(blob);
