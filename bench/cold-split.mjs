@@ -103,8 +103,9 @@ const cli = (t, ...a) => spawnSync(t.node, [path.join(t.dir, 'packages/core/dist
 function build(t) {
   run(['make', 'clean'], t.env, tree);
   if (t.marker) {
+    // fresh: the entries go too (--clear), then the daemon, so the build starts one.
+    cli(t, '--clear');
     if (daemonMode === 'fresh') cli(t, '--stop-server');
-    else cli(t, '--clear');
     cli(t, '--zero-stats');
   }
   const c0 = childCpuMs();

@@ -5,6 +5,7 @@ import { randomBytes } from "node:crypto";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REPO_ROOT, RepriseSandbox, text } from "../support/reprise-env.js";
+import { daemonNodeFlags } from "../../packages/core/src/client/spawn-daemon.js";
 import { expectSameAsPlain } from "../support/compare.js";
 
 let sb: RepriseSandbox;
@@ -36,6 +37,17 @@ describe("daemon lifecycle", () => {
     expect(existsSync(join(sb.runtimeDir, "daemon.sock"))).toBe(false);
     await expectSameAsPlain(sb, w, ["gcc", "-c", "s0.c", "-o", "s0.o"], ["s0.o"]);
     expect((await daemonInfo()).pid).not.toBe(first.pid);
+  });
+
+  it("the daemon's own process gets its V8 flags (Node 20: a larger interrupt budget), the client's none", async () => {
+    await sb.run(["--stop-server"], sb.root);
+    expect((await sb.run(["--start-server"], sb.root)).exitCode).toBe(0);
+    const { pid } = await daemonInfo();
+    const argv = readFileSync(`/proc/${pid}/cmdline`, "latin1").split("\0").slice(1, -1);
+    expect(argv.slice(0, -1)).toEqual(daemonNodeFlags(process.versions.node));
+    expect(argv.at(-1)).toMatch(/daemon\/entry\.js$/);
+    if (process.versions.node.startsWith("20.")) expect(argv).toContain("--interrupt-budget=675840");
+    expect(daemonNodeFlags("22.1.0")).toEqual([]);
   });
 
   it("a daemon of another version is replaced by the client's own", async () => {

@@ -1,5 +1,5 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, utimesSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { plain, RepriseSandbox } from "../support/reprise-env.js";
 import { expectSameAsPlain } from "../support/compare.js";
@@ -8,17 +8,39 @@ import { expectSameAsPlain } from "../support/compare.js";
 let sb: RepriseSandbox;
 let w: string;
 
-/** Every result blob of the sandbox's cache, by path. */
-function resultBlobs(): string[] {
-  const root = join(sb.cacheDir, "results");
+/** Every result blob of a sandbox's cache, by path. */
+function resultBlobs(box: RepriseSandbox = sb): string[] {
+  const root = join(box.cacheDir, "results");
   if (!existsSync(root)) return [];
   return readdirSync(root)
     .filter((shard) => /^[0-9a-f]{2}$/.test(shard))
     .flatMap((shard) => readdirSync(join(root, shard)).map((name) => join(root, shard, name)));
 }
 
-function formatFourBlobs(): string[] {
-  return resultBlobs().filter((p) => readFileSync(p).subarray(-4).toString("latin1") === "RPRt");
+function formatFourBlobs(box: RepriseSandbox = sb): string[] {
+  return resultBlobs(box).filter((p) => readFileSync(p).subarray(-4).toString("latin1") === "RPRt");
+}
+
+/** The object a plain compile of `argv` writes to `output` (removed again: the next run makes it anew). */
+async function plainObject(argv: string[], output: string): Promise<Buffer> {
+  const ref = await plain(argv[0]!, argv.slice(1), dirname(output));
+  expect(ref.exitCode).toBe(0);
+  const bytes = readFileSync(output);
+  rmSync(output);
+  return bytes;
+}
+
+/** Runs `argv` in `cwd` through `box` and returns the format-4 entry its miss stored (finished just after the answer). */
+async function storedByMiss(box: RepriseSandbox, argv: string[], cwd: string, pollMs: number): Promise<string> {
+  const before = new Set(formatFourBlobs(box));
+  expect((await box.run(argv, cwd)).exitCode).toBe(0);
+  let blob: string | undefined;
+  for (let i = 0; i < 100 && !blob; i++) {
+    blob = formatFourBlobs(box).find((f) => !before.has(f));
+    if (!blob) await new Promise((r) => setTimeout(r, pollMs));
+  }
+  expect(blob, "the miss stored a format-4 entry").toBeDefined();
+  return blob!;
 }
 
 beforeAll(() => {
@@ -75,18 +97,11 @@ describe("large outputs copied into the cache by the kernel", () => {
     expect(ref.exitCode).toBe(0);
     const expected = readFileSync(join(w, "torn.o"));
     const mode = statSync(join(w, "torn.o")).mode;
-    const before = new Set(formatFourBlobs());
-    expect((await sb.run(argv, w)).exitCode).toBe(0);
     // The entry is finished just after the answer (its CRC read back from the copy).
-    let blob: string | undefined;
-    for (let i = 0; i < 100 && !blob; i++) {
-      blob = formatFourBlobs().find((f) => !before.has(f));
-      if (!blob) await new Promise((r) => setTimeout(r, 100));
-    }
-    expect(blob, "the miss stored a format-4 entry").toBeDefined();
-    const good = readFileSync(blob!);
+    const blob = await storedByMiss(sb, argv, w, 100);
+    const good = readFileSync(blob);
     const hitWith = async (stored: Buffer) => {
-      writeFileSync(blob!, stored);
+      writeFileSync(blob, stored);
       // A new daemon: the old one remembers entries it read back and would not open the file again.
       await sb.run(["--stop-server"], sb.root);
       await sb.zeroStats();
@@ -122,5 +137,79 @@ describe("large outputs copied into the cache by the kernel", () => {
     const afterShort = await hitWith(readFileSync(short));
     expect(afterShort.errors["corrupt-entry"]).toBe(1);
     expect(afterShort.misses).toBe(1);
+  });
+});
+
+/**
+ * The hit index keeps its own copy of each output for the native client. A
+ * large object's entry holds it in format 4, its bytes never in the daemon:
+ * the index copies them from the stored entry by the kernel, checked by the
+ * entry's CRC, rather than reading the entry back (session 11); the copy is
+ * named by the stored entry, not by a digest of bytes it never read.
+ */
+describe("a large object's hit-index entry", () => {
+  let nb: RepriseSandbox;
+  let nw: string;
+
+  beforeAll(() => {
+    nb = new RepriseSandbox({}, "native");
+    nw = join(nb.root, "src");
+    mkdirSync(nw, { recursive: true });
+    writeFileSync(join(nw, "first.c"), "int first(void) { return 1; }\n");
+    writeFileSync(join(nw, "altered.c"), "unsigned char altered[2 * 1024 * 1024] = {5, 6};\nint a(int i) { return altered[i]; }\n");
+    writeFileSync(join(nw, "indexed.c"), "unsigned char indexed[2 * 1024 * 1024] = {7, 8};\nint x(int i) { return indexed[i]; }\n");
+    // Settled long ago: the index vouches for a source by its stat only outside the racy window.
+    const old = new Date(Date.now() - 60_000);
+    utimesSync(join(nw, "indexed.c"), old, old);
+    utimesSync(join(nw, "altered.c"), old, old);
+  });
+
+  afterAll(async () => {
+    await nb.dispose();
+  });
+
+  it("is copied from the stored entry, and the native client's hit gives the plain compile's object", async () => {
+    const argv = ["gcc", "-c", "indexed.c", "-o", "indexed.o"];
+    const expected = await plainObject(argv, join(nw, "indexed.o"));
+    // The call that starts the daemon goes through the Node client, whose calls are not indexed: another one first.
+    expect((await nb.run(["gcc", "-c", "first.c", "-o", "first.o"], nw)).exitCode).toBe(0);
+    expect((await nb.run(argv, nw)).exitCode).toBe(0);
+    const copies = join(nb.cacheDir, "hit-index");
+    // The miss's entry is written once the daemon has been idle a while, with the index's copy of the object.
+    const large = () => (existsSync(copies) ? readdirSync(copies) : []).filter((n) => !n.includes(".tmp-") && statSync(join(copies, n)).size > 1024 * 1024);
+    for (let i = 0; i < 1500 && large().length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    const copied = large();
+    expect(copied, "one copy, named by the stored entry").toEqual([expect.stringMatching(/^lead-[0-9a-f]+$/)]);
+    expect(readFileSync(join(copies, copied[0]!)).equals(expected), "the index's copy is the plain compile's object").toBe(true);
+    expect(statSync(join(copies, copied[0]!)).mode & 0o777).toBe(0o600);
+
+    rmSync(join(nw, "indexed.o"));
+    await nb.zeroStats();
+    expect((await nb.run(argv, nw)).exitCode).toBe(0);
+    expect(readFileSync(join(nw, "indexed.o")).equals(expected), "the client's hit wrote the plain compile's object").toBe(true);
+    expect((await nb.stats()).hitsByClient).toBe(1);
+  });
+
+  it("is not made from a stored entry altered before the index copies it", async () => {
+    const argv = ["gcc", "-c", "altered.c", "-o", "altered.o"];
+    const expected = await plainObject(argv, join(nw, "altered.o"));
+    // The index copies from the entry only once the daemon has been idle 2 s: it is altered before that.
+    const blob = await storedByMiss(nb, argv, nw, 20);
+    const stored = readFileSync(blob);
+    stored[expected.length >> 1]! ^= 0x01;
+    writeFileSync(blob, stored);
+    const copies = join(nb.cacheDir, "hit-index");
+    const count = () => readdirSync(copies).filter((n) => !n.includes(".tmp-")).length;
+    const copiesBefore = count();
+    // Long past the daemon's idle wait: the index has tried its copy by now.
+    await new Promise((r) => setTimeout(r, 5000));
+    expect(count(), "no copy made from the altered entry").toBe(copiesBefore);
+    rmSync(join(nw, "altered.o"));
+    await nb.zeroStats();
+    expect((await nb.run(argv, nw)).exitCode).toBe(0);
+    expect(readFileSync(join(nw, "altered.o")).equals(expected), "the plain compile's object").toBe(true);
+    const s = await nb.stats();
+    expect(s.hitsByClient).toBe(0);
+    expect(s.errors["corrupt-entry"]).toBe(1);
   });
 });

@@ -27,11 +27,7 @@ let umask: number | undefined;
 export function stageLeadCopy(blob: LocalBlob, tail: LeadTail, path: string, executable: boolean): StagedOutput {
   const tmp = tempBeside(path);
   try {
-    const copied = blob.copyTo(tmp);
-    if (copied !== blob.size) throw new CorruptEntryError(`entry copy holds ${copied} of ${blob.size} bytes`);
-    const leadCrc = crc32OfFile(tmp, tail.leadSize);
-    if (leadCrc === undefined || crc32(tail.body, leadCrc) !== tail.crc) throw new CorruptEntryError("entry does not match its checksum");
-    truncateSync(tmp, tail.leadSize);
+    copyVerifiedLead(blob, tail, tmp);
     // A kernel copy takes the blob's mode (0600); a written output gets the daemon's umask, as writeOutputAtomically's do.
     umask ??= process.umask();
     chmodSync(tmp, (executable ? 0o777 : 0o666) & ~umask);
@@ -55,4 +51,18 @@ export function stageLeadCopy(blob: LocalBlob, tail: LeadTail, path: string, exe
       open = false;
     },
   };
+}
+
+/**
+ * The lead output's bytes alone at `dest` (a new file): the whole blob copied
+ * by the kernel, checked against the footer's CRC, then cut to the lead's
+ * length. Throws CorruptEntryError for a short, torn or altered blob; the
+ * caller removes `dest`.
+ */
+export function copyVerifiedLead(blob: LocalBlob, tail: LeadTail, dest: string): void {
+  const copied = blob.copyTo(dest);
+  if (copied !== blob.size) throw new CorruptEntryError(`entry copy holds ${copied} of ${blob.size} bytes`);
+  const leadCrc = crc32OfFile(dest, tail.leadSize);
+  if (leadCrc === undefined || crc32(tail.body, leadCrc) !== tail.crc) throw new CorruptEntryError("entry does not match its checksum");
+  truncateSync(dest, tail.leadSize);
 }

@@ -4,8 +4,9 @@ import type { CallOutcomes } from "./call-outcomes.js";
 import { storageId } from "./direct-mode.js";
 import { restoreEntry, type CopiedLead } from "./restore-entry.js";
 import { COPY_MIN_BYTES } from "./copy-outputs.js";
-import { stageLeadCopy } from "./lead-copy.js";
+import { copyVerifiedLead, stageLeadCopy } from "./lead-copy.js";
 import { readLeadTail } from "../storage/lead-entry.js";
+import { hashBytes } from "../hashing/key-hasher.js";
 import { outputAdapter } from "./adapt-outputs.js";
 import { readFallbackCopy } from "./preprocessor-fallback.js";
 import type { FileHashCache } from "../hashing/file-hash-cache.js";
@@ -14,7 +15,7 @@ import { decodeEntry, type CacheEntry } from "../storage/codec.js";
 import type { Stats } from "../stats/stats.js";
 import type { Logger } from "../util/logger.js";
 import { CorruptEntryError } from "../util/errors.js";
-import { SETTLING_SKIPS, type DaemonHit, type RecordOutcome } from "../hit-index/hit-index.js";
+import { SETTLING_SKIPS, type CopiedOutputSource, type DaemonHit, type RecordOutcome, type WrittenOutput } from "../hit-index/hit-index.js";
 import { indexableHit, type HitFacts } from "../hit-index/indexable-hit.js";
 
 const RECENT_ENTRIES_BYTES = 64 * 1024 * 1024;
@@ -82,7 +83,7 @@ export class HitServer {
     // baseDirs: relocated outputs and streams get this checkout's base directory back.
     const entry = relocation ? relocation.restored(stored) : stored;
     const adapt = outputAdapter(call.project.engine, call.compiler, call.inv);
-    const written: { path: string; data: Buffer; executable: boolean }[] = [];
+    const written: WrittenOutput[] = [];
     const onWritten = (path: string, data: Buffer) => {
       this.hashes.rememberWritten(path, data);
       if (direct) written.push({ path, data, executable: call.inv.outputs.some((o) => o.path === path && o.executable === true) });
@@ -148,8 +149,11 @@ export class HitServer {
     const key = recentKey(call.storage, resultKey);
     const stored = this.recent.get(key);
     if (stored) return this.indexEntry(call, resultKey, stored, direct, options);
-    // Stored by a kernel copy, its bytes never came through memory: read back now (an idle chore), which also keeps it in `recent`.
     if (!this.copiedLately.delete(key)) return;
+    // Stored by a kernel copy, its bytes never came through memory: the index copies its lead output from the stored entry in turn.
+    const lead = this.storedLead(call, resultKey);
+    if (lead) return this.indexEntry(call, resultKey, lead.entry, direct, options, lead);
+    // Another format (or unreadable here): read back whole, which also keeps it in `recent`.
     void this.readEntry(call.storage, resultKey, false).then(
       (entry) => entry && this.indexEntry(call, resultKey, entry, direct, options),
       (err: unknown) => this.logger.debug("hit index: could not read back %s: %s", resultKey, (err as Error).message),
@@ -161,11 +165,61 @@ export class HitServer {
     if (this.hitIndex) this.copiedLately.set(recentKey(storage, resultKey), true);
   }
 
-  private indexEntry(call: Call, resultKey: string, stored: CacheEntry, direct: HitFacts["direct"], options: { keepExisting?: boolean }): void {
+  /**
+   * A format-4 entry's footer and body (its lead output not read), with the
+   * lead's source for the hit index: a kernel copy from the stored blob,
+   * checked by its CRC, as a hit's own copy is. Undefined when the entry is
+   * of another format, unreadable, or its lead is adapted per call (then it
+   * is read back whole).
+   */
+  private storedLead(call: Call, resultKey: string): { entry: CacheEntry; role: string; source: CopiedOutputSource } | undefined {
+    const { storage } = call;
+    const blob = storage.openLocal?.("result", resultKey);
+    if (!blob) return undefined;
+    let tail;
+    try {
+      tail = readLeadTail((position, length) => blob.read(position, length), blob.size, resultKey);
+    } catch {
+      return undefined;
+    } finally {
+      blob.close();
+    }
+    if (!tail) return undefined;
+    const role = tail.entry.outputs[tail.leadIndex]!.role;
+    if (call.inv.outputs.some((o) => o.role === role && o.adapt)) return undefined;
+    const { crc, leadSize } = tail;
+    // The stored entry's key, role and checksum name the bytes: another entry stored under the key later has another CRC.
+    const id = `lead-${hashBytes(Buffer.from(`${recentKey(storage, resultKey)}\0${role}\0${crc}\0${leadSize}`))}`;
+    const copyTo = (dest: string) => {
+      const again = storage.openLocal?.("result", resultKey);
+      if (!again) throw new Error(`entry ${resultKey} is gone`);
+      try {
+        const now = readLeadTail((position, length) => again.read(position, length), again.size, resultKey);
+        if (!now || now.crc !== crc || now.leadSize !== leadSize) throw new Error(`entry ${resultKey} was replaced`);
+        copyVerifiedLead(again, now, dest);
+      } finally {
+        again.close();
+      }
+    };
+    return { entry: tail.entry, role, source: { id, size: leadSize, copyTo } };
+  }
+
+  private indexEntry(
+    call: Call,
+    resultKey: string,
+    stored: CacheEntry,
+    direct: HitFacts["direct"],
+    options: { keepExisting?: boolean },
+    lead?: { role: string; source: CopiedOutputSource },
+  ): void {
     const adapt = outputAdapter(call.project.engine, call.compiler, call.inv);
     const byRole = new Map(stored.outputs.map((o) => [o.role, o.data]));
-    const written: { path: string; data: Buffer; executable: boolean }[] = [];
+    const written: WrittenOutput[] = [];
     for (const out of call.inv.outputs) {
+      if (out.role === lead?.role) {
+        written.push({ path: out.path, executable: out.executable === true, copied: lead.source });
+        continue;
+      }
       const data = byRole.get(out.role);
       if (!data && !out.optional) return;
       const adapted = data && (adapt ? adapt(out, data) : data);

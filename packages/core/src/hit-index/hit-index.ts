@@ -1,4 +1,4 @@
-import { lstatSync, mkdirSync, renameSync, rmSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { chmodSync, lstatSync, mkdirSync, renameSync, rmSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { hashBytes } from "../hashing/key-hasher.js";
 import type { FileHashCache } from "../hashing/file-hash-cache.js";
@@ -10,6 +10,22 @@ import { encodeIndexEntry, indexName, type IndexedOutput, type WatchItem } from 
 import { watchAbsentGuard, watchCompilerLookup, watchConfigSearch, watchHashedFile } from "./watch-list.js";
 import type { AbsentGuard } from "../storage/codec.js";
 import { HIT_LOG, parseHitLine } from "./hit-log.js";
+
+/**
+ * A large output the hit put in place by a kernel copy (engine/lead-copy.ts):
+ * its bytes never came through the daemon, so the index copies them again
+ * from the stored entry rather than reading them back.
+ */
+export interface CopiedOutputSource {
+  /** Names these bytes in the index's copies (one name, one content): the stored entry's identity, not a digest of the bytes. */
+  id: string;
+  size: number;
+  /** Writes the bytes, checked against the stored entry's checksum, to `dest` (a new file); throws when they cannot be vouched for. */
+  copyTo(dest: string): void;
+}
+
+/** An output as a hit wrote it: its bytes, or where the same bytes can be copied from. */
+export type WrittenOutput = { path: string; executable: boolean } & ({ data: Buffer } | { copied: CopiedOutputSource });
 
 /** What a direct-mode hit answered by the daemon was decided on, and what it wrote. */
 export interface DaemonHit {
@@ -33,7 +49,7 @@ export interface DaemonHit {
   absent: readonly AbsentGuard[];
   /** The marker tokens the headers were hashed with (the hash cache keeps a digest per token list). */
   headerTokens: readonly string[];
-  written: readonly { path: string; data: Buffer; executable: boolean }[];
+  written: readonly WrittenOutput[];
   stdout: Buffer;
   stderr: Buffer;
   exitCode: number;
@@ -185,14 +201,16 @@ export class HitIndex {
       mkdirSync(dir, { mode: 0o700 });
       this.blobDirs.add(dir);
     }
-    const blob = join(dir, hashBytes(w.data));
+    const size = "data" in w ? w.data.length : w.copied.size;
+    const blob = join(dir, "data" in w ? hashBytes(w.data) : w.copied.id);
     if (!lstatSync(blob, { throwIfNoEntry: false })) {
       const limit = Math.min(hit.cacheSizeBytes / 4, 1024 ** 3);
-      if (this.blobBytes + w.data.length > limit) this.clear();
-      writePrivateAtomically(blob, w.data);
-      this.blobBytes += w.data.length;
+      if (this.blobBytes + size > limit) this.clear();
+      if ("data" in w) writePrivateAtomically(blob, w.data);
+      else copyPrivatelyAtomically(blob, w.copied);
+      this.blobBytes += size;
     }
-    return { path: w.path, blob, size: w.data.length, executable: w.executable };
+    return { path: w.path, blob, size, executable: w.executable };
   }
 
   private removeEntry(name: string): void {
@@ -283,6 +301,19 @@ function writePrivateAtomically(path: string, data: Buffer): void {
   const tmp = `${path}.tmp-${process.pid}`;
   try {
     writeFileSync(tmp, data, { mode: 0o600, flag: "wx" });
+    renameSync(tmp, path);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+}
+
+function copyPrivatelyAtomically(path: string, source: CopiedOutputSource): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  try {
+    source.copyTo(tmp);
+    // The client takes only a copy nobody else can read or write (a kernel copy keeps its source's mode).
+    chmodSync(tmp, 0o600);
     renameSync(tmp, path);
   } catch (err) {
     rmSync(tmp, { force: true });
