@@ -24,7 +24,7 @@
 //          scripts/fetch-fixture-sources.sh, built as bench/run.mjs builds it: ~30 C++ units of about a second).
 //          --reps pairs (2), plain and farm alternated; each farm build on a fresh farm and client cache, after a
 //          warm-up on a small generated tree (toolchains packaged and on both builders). Per farm build: misses
-//          remote, fallbacks by reason, each builder's busy fraction of its core and its idle 250 ms intervals (the
+//          remote, fallbacks by reason, each builder's busy fraction of its core (overall and per tenth of the build) and its idle 250 ms intervals (the
 //          CPU of its process tree, sampled), and the client's CPU meanwhile (make/cmake and the launchers; the
 //          daemon and its launcher, with any local compile).
 //
@@ -357,6 +357,8 @@ async function farmBuildOnce(o, dir, project, rep) {
       busyFraction: b.length ? sum(b) / b.length : null,
       // Intervals of the build in which the builder used under a tenth of its core (waiting for work, or for a share of it).
       idleIntervals: b.filter((x) => x < 0.1).length, intervals: b.length,
+      // Its busy fraction in each tenth of the build: where the gaps are (the start's uploads, the last jobs, the link).
+      byTenth: Array.from({ length: 10 }, (_, t) => { const part = b.slice(Math.floor((t * b.length) / 10), Math.floor(((t + 1) * b.length) / 10)); return part.length ? sum(part) / part.length : null; }),
     }));
     return {
       farmMs: f.ms, remote: s.remote?.farm ?? null, misses: s.misses, fallbacks: s.fallbacks, builders,
@@ -389,7 +391,8 @@ async function buildScenario(o) {
     const fb = Object.entries(row.fallbacks ?? {}).map(([k, v]) => `${v} ${k}`).join(', ') || 'none';
     o.log(`${project.label}, run ${rep} (load ${row.loadAvg1.map((x) => x.toFixed(1)).join('→')}): plain -j1 on one core ${(local.ms / 1000).toFixed(1)} s (CPU ${(localCpuMs / 1000).toFixed(1)} s), farm -j${o.jobs} on two pinned builders ${(farm.farmMs / 1000).toFixed(1)} s: ${row.speedup.toFixed(2)}x; `
       + `${row.remote?.compiles ?? 0} of ${row.misses} misses remote, fallbacks: ${fb}; builders busy ${row.builders.map((b) => `${(100 * b.busyFraction).toFixed(0)} % (${b.idleIntervals}/${b.intervals} idle 250 ms)`).join(', ')}; `
-      + `client CPU ${(row.clientCpuMs.buildTree / 1000).toFixed(1)} s build tree + ${((row.clientCpuMs.daemon ?? 0) / 1000).toFixed(1)} s daemon`);
+      + `client CPU ${(row.clientCpuMs.buildTree / 1000).toFixed(1)} s build tree + ${((row.clientCpuMs.daemon ?? 0) / 1000).toFixed(1)} s daemon; `
+      + `busy by tenth of the build ${row.builders.map((b) => b.byTenth.map((x) => (x === null ? '-' : (100 * x).toFixed(0))).join('/')).join(' and ')} %`);
   }
   return rows;
 }

@@ -333,6 +333,7 @@ export class FarmCompiler {
     ctx: Pick<MissContext, "logger" | "invocation" | "localSlotFree">,
   ): Promise<Allocation> {
     const waitStarted = Date.now();
+    let reported = waitStarted;
     for (let i = 0; i < 2; ) {
       let alloc: Allocation;
       const asked = Date.now();
@@ -351,7 +352,10 @@ export class FarmCompiler {
         // (in overflow mode, only while this machine's own slots are still all busy).
         const waitAgain = scheduler.ownJobs.workingSince(asked) && !(dist.mode === "overflow" && ctx.localSlotFree()) && Date.now() - waitStarted + dist.allocateTimeoutMs <= dist.jobTimeoutMs;
         if (err.errorCode === "all-busy" && waitAgain) {
-          ctx.logger.debug("%s: every builder is busy, some with this client's jobs: asking again (%d ms so far)", ctx.invocation.sourceFile, Date.now() - waitStarted);
+          // No silent waits (sccache #2417): a long one says in the log what it waits for.
+          const long = Date.now() - reported >= WAIT_REPORT_MS;
+          if (long) reported = Date.now();
+          ctx.logger[long ? "warn" : "debug"]("%s: waiting %d s for a builder: every one is busy, some with this client's jobs; at most %d s", ctx.invocation.sourceFile, Math.round((Date.now() - waitStarted) / 1000), Math.round(dist.jobTimeoutMs / 1000));
           continue;
         }
         if (err.errorCode === "no-builder" || err.errorCode === "all-busy") throw new NotOnFarm(`dist-${err.errorCode}`, err.message);
