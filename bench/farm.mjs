@@ -3,6 +3,7 @@
 // bwrap builders (`reprise-dist builder`) and a client daemon sending every miss to the farm.
 //
 //   node bench/farm.mjs [--quick] [--only=cost|build] [--runs=N] [--units=N] [--work=DIR] [--json=PATH] [--daemon-preload=FILE]
+//                       [--project=generated|generated-heavy|yaml-cpp] [--reps=N] [--jobs=N] [--slots=N] [--fixtures=DIR]
 //
 // --daemon-preload=FILE preloads FILE into the client daemon of the cost scenario (NODE_OPTIONS=--require), e.g. a
 // script starting node:inspector's profiler and writing the profile at exit (--cpu-prof is not allowed in
@@ -15,17 +16,27 @@
 //          and a large, CPU-bound C file. Each run compiles in its own directory (a miss: the cwd is in
 //          the key) with the same bytes. Also the daemon's CPU per farm job, and per ordinary local miss of the
 //          same file in the same daemon (the difference is the client's own work for the farm).
-//   build  a clean make -j8 of the generated tree (bench/generated-tree.mjs) through the farm with two
-//          builders, each pinned to its own core (taskset), two job slots each, against a plain make -j1 pinned
-//          to one core: ratio of wall times (the issue's goal: >= 1.8x faster on a CPU-bound project).
+//   build  a clean build of --project through the farm with two builders, each pinned to its own core (taskset),
+//          --slots job slots each (2), at -j --jobs (8), against the same project built plainly with one job pinned to
+//          one core: ratio of wall times (the issue's goal: >= 1.8x faster on a CPU-bound project). Projects: the
+//          generated tree (bench/generated-tree.mjs, --units small units, ~0.4 s each: spawn-bound), generated-heavy
+//          (its C units with 3000 more lines each, seconds per unit) and yaml-cpp (.fixtures/yaml-cpp, from
+//          scripts/fetch-fixture-sources.sh, built as bench/run.mjs builds it: ~30 C++ units of about a second).
+//          --reps pairs (2), plain and farm alternated; each farm build on a fresh farm and client cache, after a
+//          warm-up on a small generated tree (toolchains packaged and on both builders). Per farm build: misses
+//          remote, fallbacks by reason, each builder's busy fraction of its core (overall and per tenth of the build) and its idle 250 ms intervals (the
+//          CPU of its process tree, sampled), and the client's CPU meanwhile (make/cmake and the launchers; the
+//          daemon and its launcher, with any local compile).
 //
 // Every child has a timeout; every process started here is stopped at the end.
 
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeGeneratedTree } from './generated-tree.mjs';
+import { yamlCppBuild, yamlCppClean, yamlCppConfigure } from './yaml-cpp-project.mjs';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const distBin = (repo) => path.join(repo, 'packages', 'dist', 'dist', 'bin', 'reprise-dist.js');
@@ -85,7 +96,7 @@ export async function startFarm(dir, n, { pin = false, maxJobs = 2, repo = REPO 
     const b = await startListening(argv, {}, `builder ${i}`);
     procs.push(b.child);
   }
-  return { url: sched.url, clientToken, stop: () => Promise.all(procs.map(stop)) };
+  return { url: sched.url, clientToken, builders: procs.slice(1), stop: () => Promise.all(procs.map(stop)) };
 }
 
 /** The compiler launcher of the checkout `repo`: its native client, else the Node one. */
@@ -220,36 +231,170 @@ async function costScenario(o) {
   return rows;
 }
 
-async function buildScenario(o) {
-  const dir = path.join(o.work, 'build');
-  fs.rmSync(dir, { recursive: true, force: true });
-  const tree = path.join(dir, 'tree');
-  writeGeneratedTree(tree, o.units);
-  const local = run(['taskset', '-c', '0', 'make', '-j1'], { cwd: tree });
-  if (local.error) throw new Error(`plain build: ${local.error}`);
-  run(['make', 'clean'], { cwd: tree });
-  // Two jobs per builder on its one core: with one, a make -j8 on a loaded machine outwaits the scheduler's queue.
-  const farm = await startFarm(path.join(dir, 'farm'), 2, { pin: true, maxJobs: 2 });
-  try {
-    const reprise = { REPRISE_DIR: path.join(dir, 'cache'), REPRISE_RUNTIME_DIR: path.join(dir, 'run'), REPRISE_IDLE_TIMEOUT: '300', LC_ALL: 'C', REPRISE_DIST_SCHEDULER_URL: farm.url, REPRISE_DIST_TOKEN: farm.clientToken, REPRISE_DIST_MODE: 'always' };
-    // Warm-up in another directory: packages the toolchains and puts them and the system headers on both builders.
-    const cc = client().join(' ');
-    for (const w of ['warm1', 'warm2']) {
-      const warm = path.join(dir, w);
-      writeGeneratedTree(warm, 8);
-      run(['make', '-j8', `CC=${cc} gcc`, `CXX=${cc} g++`], { cwd: warm, env: reprise });
+/** A build the scenario times: its plain and farm build commands, and how to make either clean again. */
+function buildProject(o, dir) {
+  const cc = client().join(' ');
+  if (o.project === 'yaml-cpp') {
+    const src = path.join(o.fixtures, 'yaml-cpp');
+    if (!fs.existsSync(path.join(src, '.reprise-fixture'))) throw new Error(`${src} is missing: run scripts/fetch-fixture-sources.sh ${o.fixtures}`);
+    const plainDir = path.join(dir, 'build-plain');
+    const farmDir = path.join(dir, 'build-farm');
+    for (const [d, launcher] of [[plainDir, []], [farmDir, client()]]) {
+      const r = run(yamlCppConfigure(src, d, launcher), { cwd: dir });
+      if (r.error) throw new Error(`cmake configure: ${r.error}`);
     }
+    return {
+      label: 'yaml-cpp (cmake --build)', cwd: dir,
+      plain: yamlCppBuild(plainDir, 1), farm: yamlCppBuild(farmDir, o.jobs),
+      clean: () => { run(yamlCppClean(plainDir), { cwd: dir }); run(yamlCppClean(farmDir), { cwd: dir }); },
+    };
+  }
+  const heavyLines = o.project === 'generated-heavy' ? 3000 : 0;
+  const tree = writeGeneratedTree(path.join(dir, 'tree'), o.units, { heavyLines });
+  return {
+    label: `${o.units} generated units${heavyLines ? ` (C units with ${heavyLines} more lines each)` : ''} (make)`, cwd: tree,
+    plain: ['make', '-j1'], farm: ['make', `-j${o.jobs}`, `CC=${cc} gcc`, `CXX=${cc} g++`],
+    clean: () => run(['make', 'clean'], { cwd: tree }),
+  };
+}
+
+/**
+ * Counts the CPU of a process tree between calls, in ms (10 ms clock ticks): each live process's own time since
+ * it was last seen (from 0 for a new one). A process's children's time reaches it only through wait(), which a
+ * sandbox's pid-namespace init need not give: summing each process's own time avoids counting or losing that.
+ * A process that ends between two calls loses its last interval.
+ */
+function treeCpuCounter(rootPid) {
+  const seen = new Map();
+  const pids = (pid) => {
+    const out = [pid];
+    try {
+      for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+        for (const c of fs.readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').split(' ').filter(Boolean)) out.push(...pids(Number(c)));
+      }
+    } catch { /* gone */ }
+    return out;
+  };
+  return () => {
+    let ms = 0;
+    for (const pid of pids(rootPid)) {
+      try {
+        const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+        const t = (Number(f[11]) + Number(f[12])) * 10;
+        ms += t - (seen.get(pid) ?? 0);
+        seen.set(pid, t);
+      } catch { /* gone */ }
+    }
+    return ms;
+  };
+}
+
+/** The CPU this process has reaped from its waited-for children (the builds run here), in ms. */
+const reapedCpuMs = () => { const f = fs.readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' '); return (Number(f[13]) + Number(f[14])) * 10; };
+
+/** Runs argv like run(), sampling each builder's CPU every `everyMs` meanwhile: per builder, the fraction of its core it used in each interval. */
+function runSampling(argv, { env, cwd, builders, everyMs = 250 }) {
+  const t = process.hrtime.bigint();
+  const counters = builders.map((b) => treeCpuCounter(b.pid));
+  counters.forEach((c) => c()); // what the builders used before the build is not the build's
+  const busy = builders.map(() => []);
+  const timer = setInterval(() => counters.forEach((c, i) => busy[i].push(c() / everyMs)), everyMs);
+  return new Promise((resolve) => {
+    const child = spawn(argv[0], argv.slice(1), { cwd, env: { ...baseEnv(), ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d) => { err = (err + d).slice(-4000); });
+    const kill = setTimeout(() => child.kill('SIGKILL'), 900_000);
+    child.once('exit', (code, signal) => {
+      clearInterval(timer);
+      clearTimeout(kill);
+      const ms = Number(process.hrtime.bigint() - t) / 1e6;
+      resolve({ ms, busy, error: code === 0 ? null : `exit ${code ?? signal}: ${err.trim().split('\n').slice(-3).join(' ')}` });
+    });
+  });
+}
+
+const sum = (xs) => xs.reduce((a, b) => a + b, 0);
+
+/** How many toolchains each builder of `farm` holds, as the scheduler's status lists them. */
+async function heldToolchains(farm) {
+  const { DIST_PROTOCOL_VERSION } = await import(path.join(REPO, 'packages', 'dist', 'dist', 'protocol', 'common.js'));
+  const r = await fetch(`${farm.url}/v1/status`, { headers: { authorization: `Bearer ${farm.clientToken}`, 'x-reprise-dist-protocol': String(DIST_PROTOCOL_VERSION) } });
+  const body = await r.json();
+  return body.pools.flatMap((p) => p.builders).map((b) => b.toolchains.length);
+}
+
+/**
+ * One farm build: a fresh farm (two builders pinned to cores 0 and 1) and client cache, warmed up on a small
+ * generated tree in another directory (packages the toolchains; puts them and the system headers on both builders).
+ */
+async function farmBuildOnce(o, dir, project, rep) {
+  const farm = await startFarm(path.join(dir, `farm${rep}`), 2, { pin: true, maxJobs: o.slots });
+  const reprise = { REPRISE_DIR: path.join(dir, `cache${rep}`), REPRISE_RUNTIME_DIR: path.join(dir, `run${rep}`), REPRISE_IDLE_TIMEOUT: '300', LC_ALL: 'C', REPRISE_DIST_SCHEDULER_URL: farm.url, REPRISE_DIST_TOKEN: farm.clientToken, REPRISE_DIST_MODE: 'always' };
+  try {
+    const cc = client().join(' ');
+    // Until both builders hold every toolchain (C and C++): a builder that gets its first C++ job in the measured
+    // build would spend its first seconds receiving the archive (~30 MB), a cost of a farm's first build only.
+    let held = [];
+    for (let w = 1; w <= 6; w++) {
+      const warm = path.join(dir, `warm${w}-${rep}`);
+      writeGeneratedTree(warm, 16);
+      run(['make', '-j16', `CC=${cc} gcc`, `CXX=${cc} g++`], { cwd: warm, env: reprise });
+      await new Promise((r) => setTimeout(r, 1500)); // a heartbeat (1 s) reports what each builder holds
+      held = await heldToolchains(farm);
+      if (held.length === 2 && held.every((n) => n === Math.max(...held) && n >= 2)) break;
+    }
+    o.log(`warm-up: toolchains held per builder ${held.join(', ')}`);
     run([...client(), '--zero-stats'], { env: reprise, cwd: dir });
-    const f = run(['make', '-j8', `CC=${cc} gcc`, `CXX=${cc} g++`], { cwd: tree, env: reprise });
+    const daemonBefore = await daemonIdleCpuMs(reprise.REPRISE_RUNTIME_DIR);
+    const reapedBefore = reapedCpuMs();
+    const f = await runSampling(project.farm, { env: reprise, cwd: project.cwd, builders: farm.builders });
     if (f.error) throw new Error(`farm build: ${f.error}`);
+    const buildTreeCpuMs = reapedCpuMs() - reapedBefore;
+    const daemonAfter = await daemonIdleCpuMs(reprise.REPRISE_RUNTIME_DIR);
     const s = JSON.parse(run([...client(), '--show-stats', '--json'], { env: reprise, cwd: dir }).stdout).stats;
     run([...client(), '--stop-server'], { env: reprise, cwd: dir });
-    const row = { scenario: 'build', units: o.units, localOneCoreMs: local.ms, farmTwoBuildersMs: f.ms, speedup: local.ms / f.ms, remote: s.remote?.farm ?? null, misses: s.misses, fallbacks: s.fallbacks };
-    o.log(`generated ${o.units} units: plain make -j1 on one core ${(local.ms / 1000).toFixed(1)} s, farm with two pinned builders ${(f.ms / 1000).toFixed(1)} s: ${row.speedup.toFixed(2)}x; ${row.remote?.compiles ?? 0} of ${s.misses} misses remote`);
-    return [row];
+    const builders = f.busy.map((b) => ({
+      busyFraction: b.length ? sum(b) / b.length : null,
+      // Intervals of the build in which the builder used under a tenth of its core (waiting for work, or for a share of it).
+      idleIntervals: b.filter((x) => x < 0.1).length, intervals: b.length,
+      // Its busy fraction in each tenth of the build: where the gaps are (the start's uploads, the last jobs, the link).
+      byTenth: Array.from({ length: 10 }, (_, t) => { const part = b.slice(Math.floor((t * b.length) / 10), Math.floor(((t + 1) * b.length) / 10)); return part.length ? sum(part) / part.length : null; }),
+    }));
+    return {
+      farmMs: f.ms, remote: s.remote?.farm ?? null, misses: s.misses, fallbacks: s.fallbacks, builders,
+      // What shares the two cores with the builders: make/cmake and the launchers (with any local fallback compile), and the daemon.
+      clientCpuMs: { buildTree: buildTreeCpuMs, daemon: daemonBefore && daemonAfter ? daemonAfter.daemon - daemonBefore.daemon + daemonAfter.helper - daemonBefore.helper : null },
+    };
   } finally {
     await farm.stop();
   }
+}
+
+async function buildScenario(o) {
+  const dir = path.join(o.work, 'build');
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true });
+  const project = buildProject(o, dir);
+  const rows = [];
+  // Plain and farm alternate, so that the other work on the machine weighs on both alike.
+  for (let rep = 1; rep <= o.reps; rep++) {
+    project.clean();
+    const load = os.loadavg()[0];
+    const reapedBefore = reapedCpuMs();
+    const local = run(['taskset', '-c', '0', ...project.plain], { cwd: project.cwd });
+    if (local.error) throw new Error(`plain build: ${local.error}`);
+    const localCpuMs = reapedCpuMs() - reapedBefore;
+    project.clean();
+    const farm = await farmBuildOnce(o, dir, project, rep);
+    const row = { scenario: 'build', project: o.project, label: project.label, rep, jobs: o.jobs, slotsPerBuilder: o.slots, loadAvg1: [load, os.loadavg()[0]], localOneCoreMs: local.ms, localCpuMs, ...farm, speedup: local.ms / farm.farmMs };
+    rows.push(row);
+    const fb = Object.entries(row.fallbacks ?? {}).map(([k, v]) => `${v} ${k}`).join(', ') || 'none';
+    o.log(`${project.label}, run ${rep} (load ${row.loadAvg1.map((x) => x.toFixed(1)).join('→')}): plain -j1 on one core ${(local.ms / 1000).toFixed(1)} s (CPU ${(localCpuMs / 1000).toFixed(1)} s), farm -j${o.jobs} on two pinned builders ${(farm.farmMs / 1000).toFixed(1)} s: ${row.speedup.toFixed(2)}x; `
+      + `${row.remote?.compiles ?? 0} of ${row.misses} misses remote, fallbacks: ${fb}; builders busy ${row.builders.map((b) => `${(100 * b.busyFraction).toFixed(0)} % (${b.idleIntervals}/${b.intervals} idle 250 ms)`).join(', ')}; `
+      + `client CPU ${(row.clientCpuMs.buildTree / 1000).toFixed(1)} s build tree + ${((row.clientCpuMs.daemon ?? 0) / 1000).toFixed(1)} s daemon; `
+      + `busy by tenth of the build ${row.builders.map((b) => b.byTenth.map((x) => (x === null ? '-' : (100 * x).toFixed(0))).join('/')).join(' and ')} %`);
+  }
+  return rows;
 }
 
 /** The rows as a Markdown section of the bench report. */
@@ -259,7 +404,8 @@ export function farmMarkdown(rows) {
     L.push(`| ${r.file} | ${r.plainMs.toFixed(0)} ms | ${r.hermeticMs.toFixed(0)} ms | ${r.farmMs.toFixed(0)} ms | ${r.farmCostMs.toFixed(0)} ms | ${r.daemonCpuMsPerFarmJob?.toFixed(1) ?? '?'} ms | ${r.scanHelperCpuMsPerFarmJob?.toFixed(1) ?? '?'} ms | ${r.daemonCpuMsPerLocalMiss?.toFixed(1) ?? '?'} ms | ${r.builderRoundTripsPerJob?.toFixed(2) ?? '?'} |`);
   }
   for (const r of rows.filter((x) => x.scenario === 'build')) {
-    L.push('', `Clean build of ${r.units} generated units: plain make -j1 on one core ${(r.localOneCoreMs / 1000).toFixed(1)} s, through the farm with two builders pinned to a core each ${(r.farmTwoBuildersMs / 1000).toFixed(1)} s: ${r.speedup.toFixed(2)}x (${r.remote?.compiles ?? 0} of ${r.misses} misses remote).`);
+    const fb = Object.entries(r.fallbacks ?? {}).map(([k, v]) => `${v} ${k}`).join(', ') || 'no fallback';
+    L.push('', `Clean build of ${r.label}, run ${r.rep} (load ${r.loadAvg1.map((x) => x.toFixed(1)).join('–')}): plain -j1 on one core ${(r.localOneCoreMs / 1000).toFixed(1)} s, through the farm (-j${r.jobs}) with two builders pinned to a core each (${r.slotsPerBuilder} slots) ${(r.farmMs / 1000).toFixed(1)} s: ${r.speedup.toFixed(2)}x (${r.remote?.compiles ?? 0} of ${r.misses} misses remote, ${fb}; builders busy ${r.builders.map((b) => `${(100 * b.busyFraction).toFixed(0)} %`).join(' and ')}; client CPU ${(r.clientCpuMs.buildTree / 1000).toFixed(1)} s build tree, ${((r.clientCpuMs.daemon ?? 0) / 1000).toFixed(1)} s daemon).`);
   }
   return L.join('\n') + '\n';
 }
@@ -268,6 +414,12 @@ export async function farmBench(options = {}) {
   const o = { quick: false, work: path.join(REPO, '.bench-work', 'farm'), log: (...a) => process.stderr.write(`[bench farm] ${a.join(' ')}\n`), ...options };
   o.runs ??= o.quick ? 3 : 7;
   o.units ??= o.quick ? 40 : 120;
+  o.project ??= 'generated';
+  if (!['generated', 'generated-heavy', 'yaml-cpp'].includes(o.project)) throw new Error(`--project: generated, generated-heavy or yaml-cpp, not ${o.project}`);
+  o.reps ??= o.quick ? 1 : 2;
+  o.slots ??= 2;
+  o.jobs ??= 8;
+  o.fixtures ??= path.join(REPO, '.fixtures');
   if (!fs.existsSync(DIST)) throw new Error(`${DIST} is missing: run npm run build first`);
   fs.mkdirSync(o.work, { recursive: true });
   return [...(o.only === 'build' ? [] : await costScenario(o)), ...(o.only === 'cost' ? [] : await buildScenario(o))];
@@ -275,7 +427,7 @@ export async function farmBench(options = {}) {
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const args = Object.fromEntries(process.argv.slice(2).map((a) => { const [k, v] = a.replace(/^--/, '').split('='); return [k, v ?? true]; }));
-  const rows = await farmBench({ quick: args.quick === true, ...(args.only ? { only: args.only } : {}), ...(args.runs ? { runs: Number(args.runs) } : {}), ...(args.units ? { units: Number(args.units) } : {}), ...(args.work ? { work: path.resolve(args.work) } : {}), ...(args['daemon-preload'] ? { daemonProfile: path.resolve(args['daemon-preload']) } : {}) });
+  const rows = await farmBench({ quick: args.quick === true, ...(args.only ? { only: args.only } : {}), ...(args.runs ? { runs: Number(args.runs) } : {}), ...(args.units ? { units: Number(args.units) } : {}), ...(args.project ? { project: args.project } : {}), ...(args.reps ? { reps: Number(args.reps) } : {}), ...(args.slots ? { slots: Number(args.slots) } : {}), ...(args.jobs ? { jobs: Number(args.jobs) } : {}), ...(args.fixtures ? { fixtures: path.resolve(args.fixtures) } : {}), ...(args.work ? { work: path.resolve(args.work) } : {}), ...(args['daemon-preload'] ? { daemonProfile: path.resolve(args['daemon-preload']) } : {}) });
   const out = args.json ? path.resolve(args.json) : null;
   if (out) fs.writeFileSync(out, JSON.stringify(rows, null, 2));
   process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);

@@ -2,11 +2,13 @@
 // units (three C files for every C++ one) sharing a few project headers and the
 // usual system headers, with a Makefile (CC/CXX overridable) whose objects
 // also write dependency files, as real projects do. Deterministic: the same
-// arguments write the same bytes.
+// arguments write the same bytes. `heavyLines` adds to every C unit a function of that
+// many arithmetic lines, which -O2 takes about a second per 1500 lines to compile: units
+// that are CPU-bound rather than spawn-bound (bench/farm.mjs --project=generated-heavy).
 import fs from 'node:fs';
 import path from 'node:path';
 
-export function writeGeneratedTree(root, units = 200) {
+export function writeGeneratedTree(root, units = 200, { heavyLines = 0 } = {}) {
   fs.mkdirSync(path.join(root, 'include/gen'), { recursive: true });
   fs.mkdirSync(path.join(root, 'src'), { recursive: true });
   const w = (rel, text) => fs.writeFileSync(path.join(root, rel), text);
@@ -30,7 +32,8 @@ export function writeGeneratedTree(root, units = 200) {
         + `  std::string all; for (auto& k : t.keys()) all += k;\n  return t.total() + (int)all.size();\n}\n`
       : `#include <stdio.h>\n#include <stdlib.h>\n#include "gen/util.h"\n`
         + `int unit${i}(const char *arg) {\n  char buf[64];\n  snprintf(buf, sizeof buf, "%s-%d", arg, gen_scale(${i}));\n`
-        + `  int n = (int)gen_len(buf);\n  for (int k = 0; k < ${i % 5 + 2}; ++k) n += abs(k - ${i});\n  return n + __LINE__;\n}\n`);
+        + `  int n = (int)gen_len(buf);\n  for (int k = 0; k < ${i % 5 + 2}; ++k) n += abs(k - ${i});\n  return n + __LINE__;\n}\n`
+        + (heavyLines ? [`int unit${i}_work(int x) {`, ...Array.from({ length: heavyLines }, (_, k) => `  x = x * ${(k + i) % 7 + 3} + (x >> ${k % 5 + 1}) ^ ${k};`), '  return x;\n}\n'].join('\n') : ''));
     const obj = `build/unit${i}.o`;
     objects.push(obj);
     rules.push(`${obj}: ${src} | build\n\t$(${cpp ? 'CXX' : 'CC'}) $(${cpp ? 'CXXFLAGS' : 'CFLAGS'}) -Iinclude -MMD -MP -c $< -o $@\n`);

@@ -67,6 +67,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeGeneratedTree } from './generated-tree.mjs';
+import { yamlCppBuild, yamlCppClean, yamlCppConfigure } from './yaml-cpp-project.mjs';
 import { median, rotatedRounds, roundRatios } from './cold-rounds.mjs';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -748,14 +749,9 @@ function projects() {
       name: 'yaml-cpp',
       src: yaml,
       setup(dir) { return dir; },
-      configure(t, dir) {
-        const launcher = t.prefix().join(';');
-        return ['cmake', '-S', yaml, '-B', path.join(dir, `build-${t.name}`), '-DCMAKE_BUILD_TYPE=Release',
-          '-DYAML_CPP_BUILD_TESTS=OFF', '-DYAML_CPP_BUILD_TOOLS=OFF', '-DYAML_CPP_BUILD_CONTRIB=ON',
-          ...(launcher ? [`-DCMAKE_C_COMPILER_LAUNCHER=${launcher}`, `-DCMAKE_CXX_COMPILER_LAUNCHER=${launcher}`] : [])];
-      },
-      build: (t, dir) => ['cmake', '--build', path.join(dir, `build-${t.name}`), '-j', j],
-      clean: (t, dir) => ['cmake', '--build', path.join(dir, `build-${t.name}`), '--target', 'clean'],
+      configure: (t, dir) => yamlCppConfigure(yaml, path.join(dir, `build-${t.name}`), t.prefix()),
+      build: (t, dir) => yamlCppBuild(path.join(dir, `build-${t.name}`), j),
+      clean: (t, dir) => yamlCppClean(path.join(dir, `build-${t.name}`)),
       cwd: (dir) => dir,
       check: () => null,
     },

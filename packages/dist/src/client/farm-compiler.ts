@@ -202,13 +202,13 @@ export class FarmCompiler {
         let alloc: Allocation;
         try {
           try {
-            alloc = await this.allocate(scheduler, toolchain.id, toolchain.runsOn, dist, allocateExtra());
+            alloc = await this.allocate(scheduler, toolchain.id, toolchain.runsOn, dist, allocateExtra(), ctx);
           } catch (err) {
             // No builder provides the descriptor (none has rustup or that toolchain): ship the toolchain as an archive instead.
             if (!(err instanceof NotOnFarm && err.reason === "dist-no-builder" && toolchain.descriptor && !ctx.invocation.needsRunner)) throw err;
             ctx.logger.debug("no builder provides %s; sending the toolchain as an archive", toolchain.id);
             useToolchain(await this.archiveOf(ctx, ws));
-            alloc = await this.allocate(scheduler, toolchain.id, toolchain.runsOn, dist, allocateExtra());
+            alloc = await this.allocate(scheduler, toolchain.id, toolchain.runsOn, dist, allocateExtra(), ctx);
           }
         } catch (err) {
           // No second builder for the retry: what made the first attempt fail is the reason.
@@ -234,6 +234,7 @@ export class FarmCompiler {
           () => ctx.logger.warn("%s: waiting %d s for builder %s (%s), at most %d s", ctx.invocation.sourceFile, Math.round((Date.now() - waitStarted) / 1000), alloc.builderId, alloc.builderUrl, Math.round(dist.jobTimeoutMs / 1000)),
           WAIT_REPORT_MS,
         );
+        scheduler.ownJobs.started();
         try {
           const ex = await runOnBuilder(alloc, remoteToolchain, wire, ws.inputs, scheduler.dispatcher, dist.jobTimeoutMs, AbortSignal.timeout(dist.jobTimeoutMs), reader, (m) =>
             ctx.logger.debug("builder %s lacks %s%d input(s): %s", alloc.builderId, m.toolchain ? "the toolchain and " : "", m.blobs.length, m.blobs.slice(0, 20).join(" ")),
@@ -251,6 +252,7 @@ export class FarmCompiler {
           ctx.logger.warn("builder %s failed %s (attempt %d): %s", alloc.builderId, ctx.invocation.sourceFile, attempt + 1, err.message);
         } finally {
           clearInterval(waiting);
+          scheduler.ownJobs.ended();
         }
       }
       throw lastFailure ?? new NotOnFarm("dist-no-builder", "no builder other than the one that failed");
@@ -328,9 +330,13 @@ export class FarmCompiler {
     platforms: { arch: string; os: string; bits?: 32 | 64 }[],
     dist: DistSettings,
     extra: { equivalents: string[]; alternatives: DeclaredArchive[]; requires?: readonly string[] },
+    ctx: Pick<MissContext, "logger" | "invocation" | "localSlotFree">,
   ): Promise<Allocation> {
-    for (let i = 0; i < 2; i++) {
+    const waitStarted = Date.now();
+    let reported = waitStarted;
+    for (let i = 0; i < 2; ) {
       let alloc: Allocation;
+      const asked = Date.now();
       try {
         alloc = await scheduler.allocate(toolchainId, platforms, dist.allocateTimeoutMs, {
           equivalents: extra.equivalents,
@@ -342,9 +348,20 @@ export class FarmCompiler {
         if (!(err instanceof FarmRequestError)) throw err;
         if (err.kind === "unreachable" || err.kind === "timeout") throw new NotOnFarm("dist-scheduler-unreachable", err.message);
         if (err.status === 401 || err.status === 403) throw new NotOnFarm("dist-auth", err.message);
+        // Busy with this build's own jobs, the farm frees a slot within about a job's time: ask again rather than compile here
+        // (in overflow mode, only while this machine's own slots are still all busy).
+        const waitAgain = scheduler.ownJobs.workingSince(asked) && !(dist.mode === "overflow" && ctx.localSlotFree()) && Date.now() - waitStarted + dist.allocateTimeoutMs <= dist.jobTimeoutMs;
+        if (err.errorCode === "all-busy" && waitAgain) {
+          // No silent waits (sccache #2417): a long one says in the log what it waits for.
+          const long = Date.now() - reported >= WAIT_REPORT_MS;
+          if (long) reported = Date.now();
+          ctx.logger[long ? "warn" : "debug"]("%s: waiting %d s for a builder: every one is busy, some with this client's jobs; at most %d s", ctx.invocation.sourceFile, Math.round((Date.now() - waitStarted) / 1000), Math.round(dist.jobTimeoutMs / 1000));
+          continue;
+        }
         if (err.errorCode === "no-builder" || err.errorCode === "all-busy") throw new NotOnFarm(`dist-${err.errorCode}`, err.message);
         throw new NotOnFarm("dist-scheduler-error", err.message);
       }
+      i++;
       const until = this.quarantined.get(alloc.builderId);
       if (until === undefined || until < Date.now() || (await this.healthy(alloc, scheduler))) {
         this.quarantined.delete(alloc.builderId);

@@ -10,6 +10,7 @@ import type { Platform } from "@reprise/core";
 import { farmRequest, FarmRequestError, httpError } from "../http/client.js";
 import { MAX_ALLOCATE_BATCH } from "../protocol/scheduler-messages.js";
 import { CircuitBreaker } from "./circuit-breaker.js";
+import { OwnJobs } from "./own-jobs.js";
 
 export interface Allocation {
   jobId: string;
@@ -55,6 +56,8 @@ const BATCHES_AT_ONCE = 2;
 
 export class SchedulerClient {
   readonly breaker = new CircuitBreaker();
+  /** This client's jobs running on the farm (FarmCompiler counts them). */
+  readonly ownJobs = new OwnJobs();
   lastError?: string;
   /** Allocations waiting for the request on its way to come back. */
   private readonly pending: Pending[] = [];
