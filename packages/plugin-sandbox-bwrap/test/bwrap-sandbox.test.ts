@@ -219,9 +219,13 @@ describe("bwrap sandbox", () => {
       const plainObject = readFileSync(join(build, `${name}.o`));
       rmSync(join(build, `${name}.o`));
       const job = { ...fx.job(argv, fx.store.closure(argv, build), [{ role: "object", path: join(build, `${name}.o`) }]), cwd: build };
-      const r = await sandbox.run(job, { ...fx.materials(), inputTrees: cache });
+      const materials = { ...fx.materials(), inputTrees: cache };
+      const r = await sandbox.run(job, materials);
       expect(r.exitCode, r.stderr.toString()).toBe(0);
       expect(r.outputs[0]?.data.equals(plainObject), `${name}.o is byte-identical to the plain compile's`).toBe(true);
+      // The tree of the job's own sources is in/0, not in/<its path>: each directory there is a mkdir and an rmdir per job.
+      const dirs = readdirSync(materials.scratchDir, { recursive: true, withFileTypes: true }).filter((e) => e.isDirectory());
+      expect(dirs.map((e) => join(e.parentPath, e.name).slice(materials.scratchDir.length + 1)).sort()).toEqual(["in", "in/0", "w", "w/0"]);
       return job.inputs;
     };
     await compile("a");

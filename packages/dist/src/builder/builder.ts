@@ -182,7 +182,7 @@ export async function startBuilder(config: BuilderConfig, logger = new Logger(co
       link.stop();
       await server.close();
       await dispatcher.close().catch(() => {});
-      runner.scratch.flush();
+      await runner.scratch.flush();
     },
   };
 }

@@ -1,21 +1,21 @@
-/** Removing jobs' scratch directories off the answer's path. */
-import { rmSync } from "node:fs";
-import { rm } from "node:fs/promises";
-import { removeSmallTree } from "@reprise/core/sandbox-kit";
+/** Removing jobs' scratch directories off the answer's path and off the event loop. */
+import { ScratchRemover } from "./scratch-remover.js";
 
 /** How long a job's scratch directory waits before it is removed. */
 const SWEEP_AFTER_MS = 2000;
 
 /**
- * A job's scratch directory holds the mount points of its sandbox, and its
- * `rmdir`s block in the kernel (25 ms per job of the builder's main thread
- * in a profile over libuv at load 9, before the job's answer went out; still
- * ~9.5 ms per job two seconds later, at load 3-6): removed here, after the
- * answer, they no longer delay it. Blocking, not CPU.
+ * A job's scratch directory holds the sources of its sandbox's mounts, and
+ * its `rmdir`s block in the kernel (25 ms per job of the builder's main
+ * thread in a profile over libuv at load 9, before the job's answer went
+ * out; still ~9.5 ms per job two seconds later, at load 3-6): removed here,
+ * after the answer, by a worker thread, they delay neither the answer nor
+ * the event loop. Blocking, not CPU.
  */
 export class ScratchSweeper {
   private readonly pending: { dir: string; at: number }[] = [];
   private timer: NodeJS.Timeout | undefined;
+  readonly remover = new ScratchRemover();
 
   constructor(private readonly delayMs = SWEEP_AFTER_MS) {}
 
@@ -29,11 +29,12 @@ export class ScratchSweeper {
     this.schedule();
   }
 
-  /** Removes every directory still waiting, now (the builder stopping). */
-  flush(): void {
+  /** Removes every directory still waiting, now, and resolves once all are gone (the builder stopping). */
+  async flush(): Promise<void> {
     clearTimeout(this.timer);
     this.timer = undefined;
-    for (let p = this.pending.shift(); p; p = this.pending.shift()) if (!removeSmallTree(p.dir)) rmSync(p.dir, { recursive: true, force: true });
+    this.remover.remove(this.pending.splice(0).map((p) => p.dir));
+    await this.remover.close();
   }
 
   private schedule(): void {
@@ -45,11 +46,9 @@ export class ScratchSweeper {
   private sweep(): void {
     this.timer = undefined;
     const due = performance.now() - this.delayMs;
-    while (this.pending.length && this.pending[0]!.at <= due) {
-      const { dir } = this.pending.shift()!;
-      // A scratch that holds many files is removed asynchronously (the event loop serves other jobs meanwhile).
-      if (!removeSmallTree(dir)) void rm(dir, { recursive: true, force: true }).catch(() => {});
-    }
+    let n = 0;
+    while (n < this.pending.length && this.pending[n]!.at <= due) n++;
+    this.remover.remove(this.pending.splice(0, n).map((p) => p.dir));
     this.schedule();
   }
 }

@@ -103,8 +103,8 @@ const DEFAULT_SYSTEM_DIRS = ["/proc", "/dev", "/tmp"];
  * toolchain's symlinks (`/lib` → `usr/lib`) so that inputs land where the
  * program will look.
  *
- * Writes into `materials.scratchDir`: `w/N` (writable directories), `in/…`
- * (input trees), `x/N` (executable inputs).
+ * Writes into `materials.scratchDir`: `w/N` (writable directories), `in/N`
+ * (input trees made for this job), `x/N` (executable inputs).
  */
 export function planJobLayout(job: CompileJob, materials: JobMaterials, options: LayoutOptions): JobLayout {
   const tc = ToolchainView.shared(materials.toolchainRoot);
@@ -225,10 +225,15 @@ export function planJobLayout(job: CompileJob, materials: JobMaterials, options:
       }
     }
   };
-  /** A tree of hard links (or copies) of the inputs below `n`, made in the scratch directory for this job only. */
+  let jobTrees = 0;
+  /**
+   * A tree of hard links (or copies) of the inputs below `n`, made in the scratch directory for this job only:
+   * `in/N`, not `in/<n's path>` (every directory of that path is a `mkdir` now and an `rmdir` after the job).
+   */
   const jobTree = (n: Node): string => {
-    const hostDir = posix.join(scratch, "in", n.path);
-    mkdirSync(hostDir, { recursive: true, mode: 0o755 });
+    if (!jobTrees) mkdirSync(posix.join(scratch, "in"), { mode: 0o755 });
+    const hostDir = posix.join(scratch, "in", String(jobTrees++));
+    mkdirSync(hostDir, { mode: 0o755 });
     fill(n, hostDir);
     return hostDir;
   };
