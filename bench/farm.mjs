@@ -329,7 +329,7 @@ async function heldToolchains(farm) {
  */
 async function farmBuildOnce(o, dir, project, rep) {
   const farm = await startFarm(path.join(dir, `farm${rep}`), 2, { pin: true, maxJobs: o.slots });
-  const reprise = { REPRISE_DIR: path.join(dir, `cache${rep}`), REPRISE_RUNTIME_DIR: path.join(dir, `run${rep}`), REPRISE_IDLE_TIMEOUT: '300', LC_ALL: 'C', REPRISE_DIST_SCHEDULER_URL: farm.url, REPRISE_DIST_TOKEN: farm.clientToken, REPRISE_DIST_MODE: 'always' };
+  const reprise = { REPRISE_DIR: path.join(dir, `cache${rep}`), REPRISE_RUNTIME_DIR: path.join(dir, `run${rep}`), REPRISE_IDLE_TIMEOUT: '300', LC_ALL: 'C', REPRISE_DIST_SCHEDULER_URL: farm.url, REPRISE_DIST_TOKEN: farm.clientToken, REPRISE_DIST_MODE: 'always', ...(o.daemonProfile ? { NODE_OPTIONS: `--require ${o.daemonProfile}` } : {}) };
   try {
     const cc = client().join(' ');
     // Until both builders hold every toolchain (C and C++): a builder that gets its first C++ job in the measured
@@ -363,7 +363,9 @@ async function farmBuildOnce(o, dir, project, rep) {
     return {
       farmMs: f.ms, remote: s.remote?.farm ?? null, misses: s.misses, fallbacks: s.fallbacks, builders,
       // What shares the two cores with the builders: make/cmake and the launchers (with any local fallback compile), and the daemon.
-      clientCpuMs: { buildTree: buildTreeCpuMs, daemon: daemonBefore && daemonAfter ? daemonAfter.daemon - daemonBefore.daemon + daemonAfter.helper - daemonBefore.helper : null },
+      clientCpuMs: { buildTree: buildTreeCpuMs, daemon: daemonBefore && daemonAfter ? daemonAfter.daemon - daemonBefore.daemon + daemonAfter.helper - daemonBefore.helper : null,
+        // Of which the daemon's own process (every thread) and its launcher with the scans it ran.
+        daemonOwn: daemonBefore && daemonAfter ? daemonAfter.daemon - daemonBefore.daemon : null, launcher: daemonBefore && daemonAfter ? daemonAfter.helper - daemonBefore.helper : null },
     };
   } finally {
     await farm.stop();
@@ -391,7 +393,7 @@ async function buildScenario(o) {
     const fb = Object.entries(row.fallbacks ?? {}).map(([k, v]) => `${v} ${k}`).join(', ') || 'none';
     o.log(`${project.label}, run ${rep} (load ${row.loadAvg1.map((x) => x.toFixed(1)).join('→')}): plain -j1 on one core ${(local.ms / 1000).toFixed(1)} s (CPU ${(localCpuMs / 1000).toFixed(1)} s), farm -j${o.jobs} on two pinned builders ${(farm.farmMs / 1000).toFixed(1)} s: ${row.speedup.toFixed(2)}x; `
       + `${row.remote?.compiles ?? 0} of ${row.misses} misses remote, fallbacks: ${fb}; builders busy ${row.builders.map((b) => `${(100 * b.busyFraction).toFixed(0)} % (${b.idleIntervals}/${b.intervals} idle 250 ms)`).join(', ')}; `
-      + `client CPU ${(row.clientCpuMs.buildTree / 1000).toFixed(1)} s build tree + ${((row.clientCpuMs.daemon ?? 0) / 1000).toFixed(1)} s daemon; `
+      + `client CPU ${(row.clientCpuMs.buildTree / 1000).toFixed(1)} s build tree + ${((row.clientCpuMs.daemon ?? 0) / 1000).toFixed(1)} s daemon (${((row.clientCpuMs.daemonOwn ?? 0) / 1000).toFixed(1)} s its process, ${((row.clientCpuMs.launcher ?? 0) / 1000).toFixed(1)} s its launcher and scans); `
       + `busy by tenth of the build ${row.builders.map((b) => b.byTenth.map((x) => (x === null ? '-' : (100 * x).toFixed(0))).join('/')).join(' and ')} %`);
   }
   return rows;
