@@ -153,6 +153,20 @@ describe.each(["gcc", "clang"])("%s: a comment added to a header", (cc) => {
     expect(await compileAndCompare(argv, [`${cc}-idle.o`], COPIES)).toEqual({ direct: 0, preprocessor: 0, misses: 1 });
   });
 
+  it("after --clear, the same calls compile at once: the daemon forgets the misses it saw (no preprocessor pass first)", async () => {
+    const wrapped = loggingCompiler(cc, `again-${cc}`);
+    writeFileSync(join(w, `include/${cc}-again.h`), "#define AGAIN 7\nint again(int);\n");
+    writeFileSync(join(w, `${cc}-again.c`), `#include "${cc}-again.h"\nint use(int x) { return again(x) + AGAIN; }\n`);
+    const argv = [wrapped.path, "-O2", "-Iinclude", "-MD", "-c", `${cc}-again.c`, "-o", `${cc}-again.o`];
+    const outputs = [`${cc}-again.o`, `${cc}-again.d`];
+    const preprocessed = (from: number) => wrapped.runs().slice(from).filter((r) => r.includes(`${cc}-again.c`) && r.includes("-E"));
+    expect(await compileAndCompare(argv, outputs)).toEqual({ direct: 0, preprocessor: 0, misses: 1 });
+    expect((await sb.run(["--clear"], w)).exitCode).toBe(0);
+    const from = wrapped.runs().length;
+    expect(await compileAndCompare(argv, outputs)).toEqual({ direct: 0, preprocessor: 0, misses: 1 });
+    expect(preprocessed(from)).toEqual([]);
+  });
+
   it("with -g: no fallback (debug info records what the text lacks), compiled again", async () => {
     const header = `include/${cc}-dbg.h`;
     writeFileSync(join(w, header), "#define DBG 7\nint dbg(int);\n");

@@ -151,6 +151,7 @@ export class CompileService {
   forgetEntries(): void {
     this.hits.forget();
     this.manifests.clear();
+    this.later.forget();
   }
 
   /** Resolves once every store started so far has finished (for stats and shutdown). */

@@ -130,6 +130,19 @@ export class FallbackLater {
     return true;
   }
 
+  /**
+   * Forgets every miss seen and every copy waiting: the cache was cleared, so
+   * the entries they stand for are gone, and a call compiled again after
+   * that is a cold miss (preprocessing it first for its sibling, itself as
+   * built before, would only cost a pass).
+   */
+  forget(): void {
+    this.siblings.clear();
+    for (const q of this.queue.values()) if (!q.running) q.copy = undefined;
+    this.queue.clear();
+    this.waiting(0);
+  }
+
   /** Makes no more copies; resolves when the one being made is done (before shutdown: nothing writes into the cache after). */
   async close(): Promise<void> {
     this.closed = true;

@@ -128,4 +128,20 @@ describe("FallbackLater", () => {
     expect(log).toEqual(["a:now", "b:now"]);
     await later.close();
   });
+
+  it("forget() (the cache was cleared) drops every miss seen and every copy waiting", async () => {
+    const log: string[] = [];
+    const waiting: number[] = [];
+    const later = new FallbackLater(new Logger("error"), (n) => waiting.push(n));
+    later.callStarted();
+    later.register("a", true)(copy("a", log));
+    expect(waiting.at(-1)).toBe(1);
+    later.forget();
+    expect(waiting.at(-1)).toBe(0);
+    expect(await later.sibling("a")).toBe(false);
+    later.callEnded();
+    await new Promise((r) => setTimeout(r, 2300));
+    expect(log).toEqual([]);
+    await later.close();
+  });
 });
