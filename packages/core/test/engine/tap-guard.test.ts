@@ -38,7 +38,7 @@ describe("what plugins return is checked at the hook boundary, and errors name t
     const { keyEnv: _, ...withoutKeyEnv } = invocation;
     const e = engineWith("reprise-plugin-x", (en) => en.hooks.parseArguments.for("cc").tap("some-tap", () => ({ cacheable: true, invocation: withoutKeyEnv }) as never));
     expect(() => e.hooks.parseArguments.get("cc")!.call(input)).toThrow(
-      'plugin reprise-plugin-x: parseArguments.for("cc") returned an invalid result: invocation.keyEnv: Invalid input: expected array, received undefined',
+      'plugin reprise-plugin-x: parseArguments.for("cc") returned an invalid result: invocation.keyEnv: must be an array of strings',
     );
   });
 
