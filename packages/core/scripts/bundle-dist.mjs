@@ -7,6 +7,28 @@ import { build } from "esbuild";
 import { renameSync, rmSync } from "node:fs";
 
 /**
+ * zod re-exports every translation of its messages as a namespace (`z.locales`,
+ * `z.core.locales`), which esbuild cannot tree-shake: ~60 modules a daemon
+ * parsed and ran at every start, none of them used (zod's messages stay
+ * English, set by its own `schemas.js`; nothing here calls `z.locales`). Only
+ * `en` is kept in that namespace.
+ */
+const englishOnlyZod = {
+  name: "zod-english-only",
+  setup(b) {
+    b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
+      /[\\/]zod[\\/]v4[\\/](classic|core)[\\/]/.test(args.importer)
+        ? { path: args.resolveDir.replace(/[\\/](classic|core)$/, "/locales/index.js"), namespace: "zod-english-only" }
+        : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: "zod-english-only" }, (args) => ({
+      contents: 'export { default as en } from "./en.js";',
+      resolveDir: args.path.slice(0, args.path.lastIndexOf("/")),
+    }));
+  },
+};
+
+/**
  * `dist`: the package's dist folder (ending in "/"); `entries`: output name →
  * the tsc output it starts from, relative to `dist`. `options` are esbuild's,
  * on top of these defaults.
@@ -29,6 +51,7 @@ export async function bundleDist(dist, entries, options = {}) {
     legalComments: "inline",
     logLevel: "warning",
     ...options,
+    plugins: [englishOnlyZod, ...(options.plugins ?? [])],
   });
   rmSync(`${dist}bundle.old`, { recursive: true, force: true });
   try {

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import { z } from "../util/zod.js";
 import bytes from "bytes";
 import { LOG_LEVELS } from "../util/logger.js";
 

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import { z } from "../util/zod.js";
 
 /**
  * What plugins may return from the engine's hooks, checked at the hook
@@ -9,7 +9,21 @@ import { z } from "zod";
 
 const nonEmpty = z.string().min(1);
 const absolutePath = nonEmpty.refine((p) => p.startsWith("/"), { message: "must be an absolute path" });
-const stringList = z.array(z.string());
+/** Every element a string, in one plain loop (an index loop: `every` would pass over the holes of a sparse array). */
+function allStrings(list: unknown, min: number): boolean {
+  if (!Array.isArray(list) || list.length < min) return false;
+  for (let i = 0; i < list.length; i++) if (typeof list[i] !== "string") return false;
+  return true;
+}
+/**
+ * Lists of strings are checked as a whole, not element by element through the
+ * schema's machinery: a rustc call's parse result holds several lists of ~100
+ * arguments each, and checking them one by one was most of the cost of
+ * checking the result (more than the parse itself, on every call).
+ */
+const stringList = z.custom<string[]>((v) => allStrings(v, 0), { message: "must be an array of strings" });
+/** An argv: a non-empty list of strings. */
+const argvList = z.custom<string[]>((v) => allStrings(v, 1), { message: "must be a non-empty array of strings" });
 const fn = z.custom<(...args: unknown[]) => unknown>((v) => typeof v === "function", { message: "must be a function" });
 
 export const compilerDetectionSchema = z.object({
@@ -37,27 +51,27 @@ export const compileInvocationSchema = z.object({
   ),
   keyArgs: stringList,
   preprocessorOnlyArgs: stringList,
-  compileArgv: z.array(z.string()).min(1),
-  preprocessArgv: z.array(z.string()).min(1).optional(),
+  compileArgv: argvList,
+  preprocessArgv: argvList.optional(),
   preprocessDepFile: absolutePath.optional(),
   dependencies: z.object({
     none: z.boolean().optional(),
     depFile: z.string().optional(),
     depFileIsTemporary: z.boolean().optional(),
-    scanArgv: z.array(z.string()).min(1).optional(),
+    scanArgv: argvList.optional(),
     scanDepFile: z.string().optional(),
     listFile: absolutePath.optional(),
     listEnv: z.record(z.string(), z.string()).optional(),
   }),
   closureScan: z
-    .object({ argv: z.array(z.string()).min(1), depFile: nonEmpty, setEnv: z.record(z.string(), z.string()).optional(), listFile: nonEmpty.optional(), toolchainDirs: z.array(nonEmpty).optional(),
+    .object({ argv: argvList, depFile: nonEmpty, setEnv: z.record(z.string(), z.string()).optional(), listFile: nonEmpty.optional(), toolchainDirs: z.array(nonEmpty).optional(),
       companions: z.array(z.object({ suffix: nonEmpty, replacement: nonEmpty })).optional(),
       sameAsPreprocessDeps: z.boolean().optional(),
       sameAsDependencyScan: z.boolean().optional(),
     })
     .optional(),
   includeDirs: stringList.optional(),
-  includeSearchArgv: z.array(z.string()).min(1).optional(),
+  includeSearchArgv: argvList.optional(),
   keyEnv: stringList,
   volatileMarkers: z.array(z.object({ token: nonEmpty, effect: z.enum(["date", "uncacheable"]) })),
   dependsOnCwd: z.boolean(),
@@ -86,7 +100,7 @@ export const compileInvocationSchema = z.object({
   compileEnv: z.record(z.string(), z.string()).optional(),
   jobEnv: z.object({ names: stringList, prefixes: stringList.optional() }).optional(),
   loadsCode: stringList.optional(),
-  jobArgv: z.array(z.string()).min(1).optional(),
+  jobArgv: argvList.optional(),
   unportable: z.string().optional(),
   localOnly: z.object({ reason: z.string().regex(/^[a-z0-9-]+$/), detail: z.string() }).optional(),
   needsRunner: z.object({ reason: z.string().regex(/^[a-z0-9-]+$/), detail: z.string() }).optional(),

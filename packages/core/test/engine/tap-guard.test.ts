@@ -38,8 +38,23 @@ describe("what plugins return is checked at the hook boundary, and errors name t
     const { keyEnv: _, ...withoutKeyEnv } = invocation;
     const e = engineWith("reprise-plugin-x", (en) => en.hooks.parseArguments.for("cc").tap("some-tap", () => ({ cacheable: true, invocation: withoutKeyEnv }) as never));
     expect(() => e.hooks.parseArguments.get("cc")!.call(input)).toThrow(
-      'plugin reprise-plugin-x: parseArguments.for("cc") returned an invalid result: invocation.keyEnv: Invalid input: expected array, received undefined',
+      'plugin reprise-plugin-x: parseArguments.for("cc") returned an invalid result: invocation.keyEnv: must be an array of strings',
     );
+  });
+
+  it("lists of strings are checked whole: an empty argv, a non-string argument and a hole in a list are each refused, naming the field", () => {
+    const sparse = ["-c"];
+    sparse[2] = "a.c";
+    const cases: Array<[Record<string, unknown>, string]> = [
+      [{ compileArgv: [] }, "invocation.compileArgv: must be a non-empty array of strings"],
+      [{ keyArgs: ["-c", 2] }, "invocation.keyArgs: must be an array of strings"],
+      [{ extraInputFiles: sparse }, "invocation.extraInputFiles: must be an array of strings"],
+      [{ jobArgv: "cc -c a.c" }, "invocation.jobArgv: must be a non-empty array of strings"],
+    ];
+    for (const [change, message] of cases) {
+      const e = engineWith("lists", (en) => en.hooks.parseArguments.for("cc").tap("lists", () => ({ cacheable: true, invocation: { ...invocation, ...change } }) as never));
+      expect(() => e.hooks.parseArguments.get("cc")!.call(input)).toThrow(`plugin lists: parseArguments.for("cc") returned an invalid result: ${message}`);
+    }
   });
 
   it("the fields of shared entries pass (adapt, pathRecording, preprocessedDeterminesOutputs); a malformed pathRecording is refused", () => {
