@@ -1,4 +1,5 @@
-import { readFileSync, rmSync, statSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
+import { removeFile } from "../util/remove-file.js";
 import { join } from "node:path";
 import type { Logger } from "../util/logger.js";
 import { HelperProcess, type HelperAnswer } from "../util/helper-process.js";
@@ -141,5 +142,5 @@ function errnoName(errno: number): string {
 }
 
 function removeQuietly(path: string): void {
-  if (path) rmSync(path, { force: true });
+  if (path) removeFile(path);
 }

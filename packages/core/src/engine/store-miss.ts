@@ -1,4 +1,5 @@
-import { lstatSync, readFileSync, rmSync } from "node:fs";
+import { lstatSync, readFileSync } from "node:fs";
+import { removeFile } from "../util/remove-file.js";
 import type pLimit from "p-limit";
 import type { Call, CallResult } from "./call.js";
 import type { CallOutcomes } from "./call-outcomes.js";
@@ -188,7 +189,7 @@ export class MissStore {
       captured = this.capture(call, reads, run, copyLargest);
     } finally {
       const temps = [deps.depFileIsTemporary ? deps.depFile : undefined, deps.scanDepFile, deps.listFile].filter((p): p is string => !!p);
-      for (const p of temps) rmSync(p, { force: true });
+      for (const p of temps) removeFile(p);
     }
     const overhead = performance.now() - call.started - run.durationMs;
     this.stats.miss(inv.language, overhead);

@@ -13,6 +13,11 @@ const KEY_PATTERN = /^[0-9a-f]{64}$/;
 const TEMP_PREFIX = ".tmp-";
 /** Where `beginCopy` makes its copies, beside the shard folders (never a shard: not two hex digits). */
 const STAGING_FOLDER = ".staging";
+/** What `clear` keeps: the kind folders and their shards (`results`, `results/ab`). */
+const KEPT_FOLDER = new RegExp(`^(${KINDS.map((k) => `${k}s`).join("|")})(/[0-9a-f]{2})?$`);
+/** Temp names need only be unique: this process's random tag, drawn once, and a counter (O_EXCL refuses any clash). */
+const TEMP_TAG = `${process.pid}.${randomBytes(6).toString("hex")}`;
+let tempCount = 0;
 const STALE_TEMP_MS = 60 * 60 * 1000;
 /** Eviction stops below this fraction of the limit, so it does not run again on the very next write. */
 const EVICT_TO = 0.9;
@@ -165,7 +170,7 @@ export class LocalDiskStorage implements CacheStorage {
   beginCopy(kind: BlobKind, source: string): StagedBlob | undefined {
     if (process.platform === "win32") return undefined;
     const staging = `${relativePath(kind, "0".repeat(64)).split("/")[0]}/${STAGING_FOLDER}`;
-    const name = `${TEMP_PREFIX}copy.${process.pid}.${randomBytes(6).toString("hex")}`;
+    const name = `${TEMP_PREFIX}copy.${TEMP_TAG}.${(tempCount++).toString(36)}`;
     const temp = join(this.dir, staging, name);
     try {
       if (!ensurePrivateCacheDir(this.dir, true, true) || !this.verifyFolders(`${staging}/${name}`, true)) return undefined;
@@ -241,8 +246,9 @@ export class LocalDiskStorage implements CacheStorage {
     // A scan finishing after the removal would bring back the old index.
     await this.indexLoading?.catch(() => undefined);
     if (!ensurePrivateCacheDir(this.dir, false, true)) return;
-    await Promise.all(KINDS.map((k) => rm(join(this.dir, `${k}s`), { recursive: true, force: true, maxRetries: 3 })));
-    this.verifiedDirs.clear();
+    await Promise.all(KINDS.map((k) => emptyKindFolder(join(this.dir, `${k}s`))));
+    // The kind and shard folders stay (each cold miss after a clear would otherwise make its two again); the rest went.
+    for (const folder of this.verifiedDirs) if (!KEPT_FOLDER.test(folder)) this.verifiedDirs.delete(folder);
     this.index = new Map();
     this.totalBytes = 0;
     this.indexReady = true;
@@ -272,7 +278,7 @@ export class LocalDiskStorage implements CacheStorage {
   /** Temp file (O_EXCL: never through a link) + rename, which replaces a link rather than following it. */
   private async writeAtomically(rel: string, data: Buffer): Promise<void> {
     const file = join(this.dir, rel);
-    const temp = join(dirname(file), `${TEMP_PREFIX}${basename(file)}.${process.pid}.${randomBytes(6).toString("hex")}`);
+    const temp = join(dirname(file), `${TEMP_PREFIX}${basename(file)}.${TEMP_TAG}.${(tempCount++).toString(36)}`);
     for (let attempt = 0; ; attempt++) {
       try {
         ensurePrivateCacheDir(this.dir, true, true);
@@ -475,6 +481,22 @@ async function renameWithRetry(from: string, to: string): Promise<void> {
       await new Promise((r) => setTimeout(r, 10 * (attempt + 1)));
     }
   }
+}
+
+/**
+ * Removes everything in a kind's folder but its shard folders, which are
+ * emptied (what is in them, links and folders too, goes whole).
+ */
+async function emptyKindFolder(top: string): Promise<void> {
+  const gone = (path: string) => rm(path, { recursive: true, force: true, maxRetries: 3 });
+  const entries = await readdir(top, { withFileTypes: true }).catch(() => []);
+  await Promise.all(
+    entries.map(async (e) => {
+      const path = join(top, e.name);
+      if (!e.isDirectory() || !/^[0-9a-f]{2}$/.test(e.name)) return gone(path);
+      await Promise.all((await readdir(path).catch(() => [])).map((name) => gone(join(path, name))));
+    }),
+  );
 }
 
 /**

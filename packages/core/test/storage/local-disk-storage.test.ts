@@ -144,6 +144,21 @@ describe("LocalDiskStorage", () => {
     expect(await s.usage()).toMatchObject({ sizeBytes: 3, entries: 1 });
   });
 
+  it("clear() keeps the kind and shard folders, emptied, and removes anything else in a kind's folder", async () => {
+    const s = open();
+    await s.write("result", A, Buffer.alloc(10));
+    await s.write("manifest", B, Buffer.alloc(10));
+    await mkdir(join(dir, "results", A.slice(0, 2), "odd"), { recursive: true });
+    await mkdir(join(dir, "results", ".staging"), { recursive: true });
+    await writeFile(join(dir, "results", "stray"), "x");
+    await s.clear();
+    expect(await readdir(join(dir, "results"))).toEqual([A.slice(0, 2)]);
+    expect(await readdir(join(dir, "results", A.slice(0, 2)))).toEqual([]);
+    expect(await readdir(join(dir, "manifests", B.slice(0, 2)))).toEqual([]);
+    await s.write("result", A, Buffer.alloc(4));
+    expect(await s.read("result", A)).toEqual(Buffer.alloc(4));
+  });
+
   it("indexes an existing directory on first use, ignoring foreign files and removing stale temp files", async () => {
     await mkdir(join(dir, "results", "aa"), { recursive: true });
     await mkdir(join(dir, "manifests", "bb"), { recursive: true });
