@@ -117,10 +117,10 @@ export class PlanBuilder {
       return true;
     }
     if (ofHeader) this.note(ofHeader, found.dir, found.id, undefined, found.name);
-    const guard = this.guards.get(found.dir) ?? { id: found.id, names: new Set<string>() };
-    if (found.id !== guard.id) guard.id = "";
+    let guard = this.guards.get(found.dir);
+    if (!guard) this.guards.set(found.dir, (guard = { id: found.id, names: new Set<string>() }));
+    else if (found.id !== guard.id) guard.id = "";
     guard.names.add(found.name);
-    this.guards.set(found.dir, guard);
     return true;
   }
 
