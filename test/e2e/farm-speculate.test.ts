@@ -74,6 +74,10 @@ describe("farm jobs from a remembered closure (no scan), checked after the job",
     const lines = jobLines(dir);
     expect(lines.filter((l) => l.includes("closure from a scan")).length, lines.join("\n")).toBe(1);
     expect(lines.filter((l) => l.includes("closure from this source's last job")).length, lines.join("\n")).toBe(1);
+    // Each job's store takes the plan its check made of the same files instead of working it out again.
+    const plans = readFileSync(join(client.runtimeDir, "daemon.log"), "utf8").split("\n").filter((l) => l.includes(join(dir, "src", "unit.c")) && l.includes("absent-path guards"));
+    expect(plans.length, plans.join("\n")).toBe(2);
+    expect(plans.every((l) => l.includes("(the speculation check's plan)")), plans.join("\n")).toBe(true);
   }, 300_000);
 
   it("the source edited to include a header the remembered closure lacks: rejected (the job failed), scanned and run again", async () => {

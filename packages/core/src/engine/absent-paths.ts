@@ -3,9 +3,8 @@ import { basename, dirname, join, resolve } from "node:path";
 import type { AbsentGuard } from "../storage/codec.js";
 import type { IncludeSearch } from "./hooks.js";
 import { statOrUndefined, type DirListing } from "./dir-listings.js";
-import { RACY_WINDOW_MS } from "../hashing/file-hash-cache.js";
 import { AbsentMemo, type ClosureFacts, type HeaderCandidate, type HeaderCandidates, type Located } from "./absent-memo.js";
-import { PlanBuilder, type AbsentPlan } from "./absent-plan.js";
+import { PlanBuilder, sinceNsOf, type AbsentPlan } from "./absent-plan.js";
 
 /**
  * Where no file may appear for a direct-mode entry to hold. A manifest lists
@@ -63,7 +62,7 @@ export function absentPaths(input: AbsentInput, list: Lister, memo: AbsentMemo =
   const chain = unique([...search.quote, ...search.angle].map((d) => resolve(cwd, d)));
   const missing = unique(search.missing.map((d) => resolve(cwd, d)));
   const headerFiles = closure.filter((f) => f !== source);
-  const plan = new PlanBuilder(new Set(closure), new Set(headerFiles), BigInt(Math.floor(input.since - RACY_WINDOW_MS)) * 1_000_000n, list, input.seen);
+  const plan = new PlanBuilder(new Set(closure), new Set(headerFiles), sinceNsOf(input.since), list, input.seen);
   const locateNow = (dir: string, name: string) => locateRemembered(dir, name, list, memo);
   const searchKey = `${chain.join("\n")}\0${missing.join("\n")}`;
   const prefixes = chain.map((dir) => (dir === "/" ? dir : `${dir}/`));

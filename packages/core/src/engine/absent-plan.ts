@@ -1,6 +1,7 @@
 import type { AbsentGuard } from "../storage/codec.js";
 import type { CandidatePlace, ClosureFacts, FoundPresent, Located } from "./absent-memo.js";
 import type { DirListing } from "./dir-listings.js";
+import { RACY_WINDOW_MS } from "../hashing/file-hash-cache.js";
 
 export type AbsentPlan =
   | {
@@ -12,10 +13,42 @@ export type AbsentPlan =
       adopted: boolean;
       /** With `seen` only: the candidates present here that the compile did not read (it could see each). */
       unread?: string[];
+      /** With `seen` only: how each of `unread` was found, for the store's plan of the same compile (`forStore`). */
+      unreadFound?: UnreadFound[];
     }
   | { ok: false; changed: string };
 
 type Lister = (dir: string) => DirListing | undefined;
+
+/** A candidate present here that a compile run elsewhere did not read: as which kind of candidate, and when it last changed. */
+export interface UnreadFound {
+  path: string;
+  include: boolean;
+  probe: boolean;
+  changedNs: bigint;
+}
+
+/** The plan's `sinceNs` for a compile that started at `since` (ms). */
+export function sinceNsOf(since: number): bigint {
+  return BigInt(Math.floor(since - RACY_WINDOW_MS)) * 1_000_000n;
+}
+
+/**
+ * The plan a store of the compile would work out, from the plan of the check
+ * `seen` made of the same files (same include search, files read, hashes
+ * and probing files): the same candidates were located, and only what the
+ * store does with a present one it did not read differs. A probe's is a
+ * probe file; an include's refuses the plan when it changed since the
+ * compile began (`sinceNs`), which the check did not ask.
+ */
+export function forStore(checked: AbsentPlan & { ok: true }, sinceNs: bigint): AbsentPlan {
+  const probeFiles: string[] = [];
+  for (const u of checked.unreadFound ?? []) {
+    if (u.include && u.changedNs > sinceNs) return { ok: false, changed: u.path };
+    if (u.probe) probeFiles.push(u.path);
+  }
+  return { ok: true, guards: checked.guards, probeFiles, adopted: checked.adopted };
+}
 
 /**
  * The guards and probe files of one store (absent-paths.ts), from the
@@ -27,7 +60,7 @@ export class PlanBuilder {
   private readonly guards = new Map<string, { id: string; names: Set<string> }>();
   private readonly probeFiles = new Set<string>();
   private changed = "";
-  private readonly unread = new Set<string>();
+  private readonly unread = new Map<string, UnreadFound>();
   /** The headers' findings by the directory identity that vouches for them, and those nothing vouches for. */
   private readonly groups = new Map<string, { id: string; names: Set<string>; presents: FoundPresent[]; candidates: CandidatePlace[] }>();
   private readonly unvouched: CandidatePlace[] = [];
@@ -69,7 +102,7 @@ export class PlanBuilder {
       if (ofHeader && !this.headers.has(path)) this.note(ofHeader, found.parent, found.parentId, found);
       if (this.read.has(path)) return true;
       if (this.seen) {
-        this.unread.add(path);
+        this.noteUnread(found, kind);
         if (this.seen(path)) return true;
         this.changed = path;
         return false;
@@ -84,10 +117,10 @@ export class PlanBuilder {
       return true;
     }
     if (ofHeader) this.note(ofHeader, found.dir, found.id, undefined, found.name);
-    const guard = this.guards.get(found.dir) ?? { id: found.id, names: new Set<string>() };
-    if (found.id !== guard.id) guard.id = "";
+    let guard = this.guards.get(found.dir);
+    if (!guard) this.guards.set(found.dir, (guard = { id: found.id, names: new Set<string>() }));
+    else if (found.id !== guard.id) guard.id = "";
     guard.names.add(found.name);
-    this.guards.set(found.dir, guard);
     return true;
   }
 
@@ -112,7 +145,7 @@ export class PlanBuilder {
       else if (g.presents.some((p) => !this.read.has(p.present) && (this.seen ? !this.seen(p.present) : p.changedNs > this.sinceNs))) return undefined;
       else holding.push(g);
     }
-    if (this.seen) for (const g of holding) for (const p of g.presents) if (!this.read.has(p.present)) this.unread.add(p.present);
+    if (this.seen) for (const g of holding) for (const p of g.presents) if (!this.read.has(p.present)) this.noteUnread(p, "include");
     for (const g of holding) {
       const guard = this.guards.get(g.dir) ?? { id: g.id, names: new Set<string>() };
       if (g.id !== guard.id) guard.id = "";
@@ -130,7 +163,14 @@ export class PlanBuilder {
   done(): AbsentPlan {
     // In the order of their directories: the same guards read the same whichever findings were reused.
     const guards = [...this.guards].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([dir, g]) => ({ dir, id: g.id, names: [...g.names].sort() }));
-    return { ok: true, guards, probeFiles: [...this.probeFiles], adopted: this.adopted, ...(this.seen ? { unread: [...this.unread] } : {}) };
+    return { ok: true, guards, probeFiles: [...this.probeFiles], adopted: this.adopted, ...(this.seen ? { unread: [...this.unread.keys()], unreadFound: [...this.unread.values()] } : {}) };
+  }
+
+  private noteUnread(found: FoundPresent, kind: "include" | "probe"): void {
+    let u = this.unread.get(found.present);
+    if (!u) this.unread.set(found.present, (u = { path: found.present, include: false, probe: false, changedNs: found.changedNs }));
+    u[kind] = true;
+    if (found.changedNs > u.changedNs) u.changedNs = found.changedNs;
   }
 
   private presentHolds(found: FoundPresent): boolean {

@@ -55,11 +55,13 @@ export class DirListings {
 
   /** A lister for one store: each directory is looked at once. `undefined`: not a directory. */
   session(): (dir: string) => DirListing | undefined {
-    const seen = new Map<string, DirListing | undefined>();
+    const seen = new Map<string, DirListing | null>();
     return (dir) => {
-      if (seen.has(dir)) return seen.get(dir);
+      // One lookup on the common path (asked once per header candidate at every store): `null` stands for "not a directory".
+      const known = seen.get(dir);
+      if (known !== undefined) return known ?? undefined;
       const listing = this.list(dir);
-      seen.set(dir, listing);
+      seen.set(dir, listing ?? null);
       return listing;
     };
   }

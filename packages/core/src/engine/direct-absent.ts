@@ -2,6 +2,7 @@ import { basename } from "node:path";
 import type { Call } from "./call.js";
 import type { ModeDeps } from "./mode-deps.js";
 import { absentPaths, type AbsentPlan } from "./absent-paths.js";
+import { forStore, sinceNsOf } from "./absent-plan.js";
 import type { ClosureCheck, ClosureCheckInput, IncludeSearch } from "./hooks.js";
 import { quotedIncludes } from "./quoted-includes.js";
 import { changedSince } from "./fallback-timing.js";
@@ -40,7 +41,9 @@ export async function absentFacts(
     d.logger.info("%s: the include search is unknown (%s); not recording it for direct mode", basename(inv.sourceFile), answer.failed);
     return undefined;
   }
-  const plan = planOf(d, call, answer.search, read, probing, since);
+  const checked = checkedPlans.get(call);
+  const reused = checked && checked.search === answer.search && sameFiles(checked, read, probing) ? forStore(checked.plan, sinceNsOf(since)) : undefined;
+  const plan = reused ?? planOf(d, call, answer.search, read, probing, since);
   if ("unresolvableProbe" in plan) return { guards: [], probeFiles: [], unresolvableProbe: plan.unresolvableProbe };
   if (!plan.ok) {
     d.logger.info("%s appeared during the compile of %s; not recording it for direct mode", plan.changed, basename(inv.sourceFile));
@@ -55,7 +58,8 @@ export async function absentFacts(
     }
     probeFiles.push({ path, hash: found.digest.hash, size: found.digest.size });
   }
-  call.log.debug("%s: %d absent-path guards (%s), %d files found by probes", inv.sourceFile, plan.guards.length, plan.adopted ? "the headers' share as an earlier store found it" : "worked out", probeFiles.length);
+  const how = reused ? "the speculation check's plan" : plan.adopted ? "the headers' share as an earlier store found it" : "worked out";
+  call.log.debug("%s: %d absent-path guards (%s), %d files found by probes", inv.sourceFile, plan.guards.length, how, probeFiles.length);
   return { guards: plan.guards, probeFiles };
 }
 
@@ -72,7 +76,34 @@ export async function closureHoldsHere(d: Pick<ModeDeps, "searches" | "listings"
   if (!("search" in answer)) return { holds: false, reason: "include-search-unknown" };
   const plan = planOf(d, call, answer.search, check.read, check.probing, Date.now(), check.seen);
   if ("unresolvableProbe" in plan) return { holds: false, reason: "has-include-macro", path: plan.unresolvableProbe };
+  if (plan.ok) checkedPlans.set(call, { search: answer.search, read: new Map(check.read), probing: new Set(check.probing), plan });
   return plan.ok ? { holds: true, unread: plan.unread ?? [] } : { holds: false, reason: "shadowed", path: plan.changed };
+}
+
+/**
+ * The last plan a check that held made for a call (its compile ran
+ * elsewhere), with what it was made of: the store of that compile takes it
+ * instead of locating every candidate again when it records the same files.
+ */
+interface CheckedPlan {
+  search: IncludeSearch;
+  read: ReadonlyMap<string, string>;
+  probing: ReadonlySet<string>;
+  plan: AbsentPlan & { ok: true };
+}
+
+const checkedPlans = new WeakMap<Call, CheckedPlan>();
+
+/** Whether a store records the files a check planned for: the same files in the same order, at the same hashes, the same probing. */
+function sameFiles(checked: CheckedPlan, read: ReadonlyMap<string, string>, probing: ReadonlySet<string>): boolean {
+  if (checked.read.size !== read.size || checked.probing.size !== probing.size) return false;
+  const theirs = checked.read.entries();
+  for (const [path, hash] of read) {
+    const [p, h] = theirs.next().value!;
+    if (p !== path || h !== hash) return false;
+  }
+  for (const path of probing) if (!checked.probing.has(path)) return false;
+  return true;
 }
 
 /** The absent-path plan of a compile that read `read` (`probing`: those with `__has_include`), or the probe no plan can follow. */

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { absentPaths, type AbsentInput, type AbsentPlan } from "../../src/engine/absent-paths.js";
 import { AbsentMemo } from "../../src/engine/absent-memo.js";
+import { forStore, sinceNsOf } from "../../src/engine/absent-plan.js";
 import { guardsHold, stillAbsent } from "../../src/engine/absent-guards.js";
 import { DirListings } from "../../src/engine/dir-listings.js";
 import { quotedIncludes } from "../../src/engine/quoted-includes.js";
@@ -147,6 +148,29 @@ describe("absent-path guards", () => {
     // A probe answers there as here only when it could see what a probe finds here.
     expect(elsewhere((p) => p === shadowing, { probed: ["opt.h"] })).toEqual({ ok: false, changed: probed });
     expect(elsewhere((p) => p === shadowing || p === probed, { probed: ["opt.h"] }).ok).toBe(true);
+  });
+
+  it("the store's plan taken from a check's (forStore) is the plan the store works out: guards, probe files, refusal", () => {
+    const source = file("f/x.c");
+    const read = file("f/inc2/h.h");
+    const shadowing = file("f/inc1/h.h");
+    const probed = file("f/inc1/opt.h");
+    mkdirSync(join(root, "f/inc0"), { recursive: true });
+    const search = { quote: [], angle: [join(root, "f/inc0"), join(root, "f/inc1"), join(root, "f/inc2")], missing: [join(root, "f/gone")] };
+    const closure = [source, read];
+    for (const [since, over] of [
+      [Date.now() + 10_000, {}],
+      [Date.now() + 10_000, { probed: ["opt.h", "none.h"] }],
+      // The compile began before those files last changed: the store refuses, and so does a plan taken from the check.
+      [Date.now() - 120_000, {}],
+      [Date.now() - 120_000, { probed: ["opt.h"] }],
+    ] as const) {
+      const store = absentPaths(input({ closure, source, search, since, ...over }), new DirListings().session());
+      const checked = absentPaths(input({ closure, source, search, since: Date.now(), seen: () => true, ...over }), new DirListings().session());
+      expect(checked.ok && checked.unread?.sort()).toEqual(over.probed ? [probed, shadowing].sort() : [shadowing]);
+      const fromCheck = checked.ok ? forStore(checked, sinceNsOf(since)) : checked;
+      expect(fromCheck).toEqual(store);
+    }
   });
 
   it("reads quoted includes, and says when a directive names a macro", () => {
