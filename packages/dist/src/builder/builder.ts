@@ -103,6 +103,7 @@ export async function startBuilder(config: BuilderConfig, logger = new Logger(co
     platform: hostPlatform(),
     stores,
     runner,
+    maxInlineBody: config.maxInlineBody,
     verifier: () => verifier,
     ...(config.tls ? { tls: config.tls } : {}),
     onJobDone: (jobId, ok, ms) => link.finished(jobId, ok, ms),

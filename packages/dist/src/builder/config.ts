@@ -35,6 +35,8 @@ export const BuilderConfigSchema = z
     blobStoreSize: SIZE.default(2 * 1024 ** 3),
     maxToolchainUpload: SIZE.default(1024 ** 3),
     maxBlobUpload: SIZE.default(256 * 1024 ** 2),
+    /** Largest run request carrying blobs (docs/dist-protocol.md): the job and the inputs it lacks, held in memory while checked. */
+    maxInlineBody: SIZE.default(64 * 1024 ** 2),
     /** Limits of each job, whatever a client asks. */
     limits: z
       .object({

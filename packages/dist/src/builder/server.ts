@@ -3,7 +3,8 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from "node:https";
 import { readFileSync } from "node:fs";
 import { REPRISE_VERSION, type Platform } from "@reprise/core";
-import { bearerToken, checkProtocol, HttpError, readJson, sendError, sendJobResult, sendJson } from "./http-io.js";
+import { bearerToken, checkProtocol, HttpError, readBody, readJson, sendError, sendJobResult, sendJson } from "./http-io.js";
+import { BadRunBody, decodeRunWithBlobs, INLINE_BLOBS_HEADER, RUN_WITH_BLOBS_CONTENT_TYPE } from "../protocol/run-body.js";
 import { jobFromWire, RunRequestSchema, type RunRequest } from "./job-message.js";
 import { isPlainRunRequest } from "./run-request-check.js";
 import type { JobTokenVerifier } from "./job-tokens.js";
@@ -21,6 +22,8 @@ export interface BuilderServerOptions {
   platform: Platform;
   stores: BuilderStores;
   runner: JobRunner;
+  /** Largest run request with blobs taken (413 past it). */
+  maxInlineBody: number;
   /** The current verifier (replaced when the builder registers again). */
   verifier: () => JobTokenVerifier | undefined;
   tls?: { certFile: string; keyFile: string };
@@ -33,11 +36,13 @@ export interface BuilderCounters {
   jobs: number;
   missingAnswers: number;
   uploadsRefused: number;
+  /** Blobs received inside run requests. */
+  inlineBlobs: number;
 }
 
 export class BuilderServer {
   readonly server: Server;
-  readonly counters: BuilderCounters = { refusedAuth: 0, jobs: 0, missingAnswers: 0, uploadsRefused: 0 };
+  readonly counters: BuilderCounters = { refusedAuth: 0, jobs: 0, missingAnswers: 0, uploadsRefused: 0, inlineBlobs: 0 };
   /** Jobs a client is sending requests for (run, upload): how many are open, and until when to report the job after the last. */
   private readonly heard = new Map<string, { open: number; until: number }>();
 
@@ -157,12 +162,48 @@ export class BuilderServer {
     }
   }
 
+  /** A run request as JSON, or with the blobs its client believes this builder lacks (protocol/run-body.ts); any other body is refused (415). */
+  private async runBody(req: IncomingMessage): Promise<{ request: RunRequest; blobs: { digest: string; data: Buffer }[] }> {
+    const type = String(req.headers["content-type"] ?? "application/json").split(";")[0]!.trim();
+    if (type === "application/json") return { request: runRequest(await readJson(req)), blobs: [] };
+    if (type !== RUN_WITH_BLOBS_CONTENT_TYPE) {
+      throw new HttpError(415, "unsupported-body", `a run request is application/json or ${RUN_WITH_BLOBS_CONTENT_TYPE}, not ${type}: this builder speaks no other (upgrade the older side)`);
+    }
+    try {
+      const { request, blobs } = decodeRunWithBlobs(await readBody(req, this.o.maxInlineBody));
+      return { request: runRequest(request), blobs };
+    } catch (err) {
+      throw err instanceof BadRunBody ? new HttpError(400, "bad-request", `run with blobs: ${err.message}`) : err;
+    }
+  }
+
+  /** Keeps blobs a run request carried: only the job's own inputs, each only if its bytes hash to its digest (400 `digest-mismatch`, nothing run). */
+  private keepBlobs(blobs: { digest: string; data: Buffer }[], request: RunRequest): void {
+    const sizes = new Map(request.job.inputs.map((i) => [i.digest, i.size]));
+    for (const b of blobs) {
+      if (sizes.get(b.digest) !== b.data.length) throw new HttpError(400, "bad-request", `run with blobs: blob ${b.digest} (${b.data.length} bytes) is no input of the job`);
+    }
+    for (const b of blobs) {
+      if (this.o.stores.blobs.holds(b.digest)) continue;
+      try {
+        this.o.stores.putBlobBytes(b.digest, b.data);
+      } catch (err) {
+        this.counters.uploadsRefused++;
+        throw err;
+      }
+      this.counters.inlineBlobs++;
+    }
+  }
+
   private async run(req: IncomingMessage, res: ServerResponse, jobId: string): Promise<void> {
     if (!JOB_ID.test(jobId)) throw new HttpError(400, "bad-request", "bad job id");
+    // Every answer to a run says this builder takes blobs with the run, and how many bytes of them.
+    res.setHeader(INLINE_BLOBS_HEADER, String(this.o.maxInlineBody));
     const granted = await this.authorize(req, res, jobId);
-    const request = runRequest(await readJson(req));
+    const { request, blobs } = await this.runBody(req);
     this.sameToolchain(granted, request.toolchainId);
     const job = jobFromWire(request.toolchainId, request.job, this.o.runner.caps);
+    if (blobs.length) this.keepBlobs(blobs, request);
     const missing = this.o.runner.missing(job);
     if (missing) {
       this.counters.missingAnswers++;

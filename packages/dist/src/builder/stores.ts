@@ -44,7 +44,7 @@ export class BuilderStores {
   async putBlob(digest: string, req: IncomingMessage): Promise<void> {
     const target = this.blobs.blobPath(digest);
     const declared = Number(req.headers["content-length"]);
-    if (declared <= SMALL_BLOB_BYTES) return this.putSmallBlob(digest, target, await readBody(req, Math.min(declared, this.o.maxBlobUpload)));
+    if (declared <= SMALL_BLOB_BYTES) return this.putBlobBytes(digest, await readBody(req, Math.min(declared, this.o.maxBlobUpload)));
     const tmp = this.tempPath();
     try {
       const got = await receiveToFile(req, tmp, this.o.maxBlobUpload);
@@ -58,7 +58,10 @@ export class BuilderStores {
     }
   }
 
-  private putSmallBlob(digest: string, target: string, data: Buffer): void {
+  /** Stores a blob received whole (a small upload, or one a run request carried) once its bytes hash to `digest` (else 400). */
+  putBlobBytes(digest: string, data: Buffer): void {
+    if (data.length > this.o.maxBlobUpload) throw new HttpError(413, "too-large", `blob ${digest} is larger than ${this.o.maxBlobUpload} bytes`);
+    const target = this.blobs.blobPath(digest);
     const got = createHash(HASH_ALGORITHM).update(data).digest("hex").slice(0, 64);
     if (got !== digest) throw new HttpError(400, "digest-mismatch", `the uploaded bytes hash to ${got}, not ${digest}`);
     mkdirSync(join(this.blobs.dir, digest.slice(0, 2)), { recursive: true, mode: 0o700 });

@@ -1,5 +1,6 @@
-/** The client's side of a builder: run a job, and on 409 upload what it lacks and run again. */
+/** The client's side of a builder: run a job, with the blobs it believes the builder lacks; on 409 send what it lacks and run again. */
 import { createReadStream } from "node:fs";
+import { readFile } from "node:fs/promises";
 import type { Dispatcher } from "undici";
 import pLimit from "p-limit";
 import type { InputStore } from "@reprise/core";
@@ -9,6 +10,7 @@ import type { Allocation } from "./scheduler-client.js";
 import type { BuilderHoldings } from "./builder-holdings.js";
 import type { WireJob } from "../builder/job-message.js";
 import { JOB_RESULT_CONTENT_TYPE, JOB_RESULT_LIMIT_SLACK } from "../protocol/job-result.js";
+import { encodeRunWithBlobs, INLINE_BLOBS_HEADER, RUN_WITH_BLOBS_CONTENT_TYPE } from "../protocol/run-body.js";
 
 /** The job's toolchain: an archive the client uploads when the builder lacks it, or a descriptor (no archive) the builder provides itself. */
 export interface RemoteToolchain {
@@ -27,6 +29,9 @@ export interface RunExchange<R> {
 }
 
 const UPLOADS_AT_ONCE = 8;
+/** A run request with blobs is built in memory: at most this many bytes of it, and no blob larger than this in it (larger ones are streamed by upload). */
+const INLINE_MAX_BYTES = 32 * 1024 * 1024;
+const INLINE_BLOB_MAX_BYTES = 4 * 1024 * 1024;
 
 /** An upload to the builder failed (refused, cut off or timed out): the builder answered the job, so it is not unreachable. */
 export class UploadError extends FarmRequestError {
@@ -40,9 +45,11 @@ export class UploadError extends FarmRequestError {
 const inFlight = new Map<string, Promise<void>>();
 
 /**
- * Runs `job` on the allocated builder, uploading only what it lacks: the few
- * small inputs `holdings` does not know it holds first (an edited source),
- * then whatever its 409 answer lists; at most two runs.
+ * Runs `job` on the allocated builder, sending only what it lacks: the few
+ * small inputs `holdings` does not know it holds go with the first run (an
+ * edited source: one request), then whatever its 409 answer lists goes with
+ * the second (the toolchain by upload). A builder that does not take blobs
+ * with a run (an older one) is sent them by upload first.
  */
 export async function runOnBuilder<R>(
   alloc: Allocation,
@@ -58,17 +65,24 @@ export async function runOnBuilder<R>(
   holdings?: BuilderHoldings,
 ): Promise<RunExchange<R>> {
   const base = alloc.builderUrl.endsWith("/") ? alloc.builderUrl : `${alloc.builderUrl}/`;
+  const builder = alloc.builderUrl;
   const deadline = Date.now() + timeoutMs;
   const left = () => Math.max(1, deadline - Date.now());
   let roundTrips = 0;
   let bytesUploaded = 0;
-  const run = async () => {
+  // Serialised once: every run of the job sends the same request, with or without blobs after it.
+  const requestJson = JSON.stringify({ toolchainId: toolchain.id, job });
+  const run = async (blobs: readonly JobInput[]) => {
     roundTrips++;
-    return farmRequest({
+    const body = blobs.length
+      ? encodeRunWithBlobs(requestJson, await Promise.all(blobs.map(async (b) => ({ digest: b.digest, data: await readFile(inputs.blobPath(b.digest)) }))))
+      : Buffer.from(requestJson);
+    const res = await farmRequest({
       method: "POST",
       url: new URL(`v1/jobs/${encodeURIComponent(alloc.jobId)}/run`, base).href,
       token: alloc.jobToken,
-      json: { toolchainId: toolchain.id, job },
+      raw: body,
+      rawType: blobs.length ? RUN_WITH_BLOBS_CONTENT_TYPE : "application/json",
       // Outputs and streams travel raw: what the job may write, its header, and room for an error answer.
       maxResponseBytes: job.limits.maxOutputBytes + JOB_RESULT_LIMIT_SLACK,
       binary: JOB_RESULT_CONTENT_TYPE,
@@ -77,6 +91,9 @@ export async function runOnBuilder<R>(
       dispatcher,
       signal,
     });
+    holdings?.heardInline(builder, res.headers?.[INLINE_BLOBS_HEADER]);
+    bytesUploaded += blobs.reduce((n, b) => n + b.size, 0);
+    return res;
   };
   const put = async (path: string, file: string, size: number) => {
     roundTrips++;
@@ -114,13 +131,25 @@ export async function runOnBuilder<R>(
     const failed = settled.find((s): s is PromiseRejectedResult => s.status === "rejected");
     if (failed) throw failed.reason;
   };
-  const builder = alloc.builderUrl;
+  const putBlobs = (blobs: readonly JobInput[]) => blobs.map((b) => once(`v1/blobs/${b.digest}`, inputs.blobPath(b.digest), b.size));
+  /** Runs with `blobs` in the request where the builder takes them (else uploaded first); a builder that turns out not to take them is sent them by upload. */
+  const runWith = async (blobs: readonly JobInput[]) => {
+    const { inline, upload } = splitInline(blobs, holdings?.inlineLimit(builder), requestJson.length);
+    await uploadAll(putBlobs(upload));
+    let res = await run(inline);
+    if (!inline.length || res.status === 200 || res.status === 409) return res;
+    // Answered without the header of a builder that takes blobs with the run: an older builder now at that address.
+    if (holdings?.inlineLimit(builder) === undefined && (res.status === 400 || res.status === 415)) {
+      await uploadAll(putBlobs(inline));
+      return run([]);
+    }
+    // Refused for the blobs it carried (bytes that do not match their digest, too large): an upload that failed.
+    if (res.status === 400 || res.status === 413) throw new UploadError(httpError("run with blobs", res.status, res.body));
+    return res;
+  };
   const first = holdings?.toSendFirst(builder, job.inputs) ?? [];
-  if (first.length) {
-    await uploadAll(first.map((i) => once(`v1/blobs/${i.digest}`, inputs.blobPath(i.digest), i.size)));
-    holdings?.hold(builder, first.map((i) => i.digest));
-  }
-  let res = await run();
+  let res = await runWith(first);
+  if (first.length && res.status === 200) holdings?.hold(builder, first.map((i) => i.digest));
   if (res.status === 409) {
     const missing = (res.body as { missing?: { toolchain?: unknown; blobs?: unknown } })?.missing;
     const blobs = Array.isArray(missing?.blobs) ? missing.blobs.filter((b): b is string => typeof b === "string") : [];
@@ -134,12 +163,36 @@ export async function runOnBuilder<R>(
       if (toolchain.archivePath === undefined || toolchain.archiveBytes === undefined) throw new FarmRequestError("garbage", `the builder asked for the archive of descriptor ${toolchain.id}, which it must provide itself`);
       uploads.push(once(`v1/toolchains/${toolchain.id}`, toolchain.archivePath, toolchain.archiveBytes));
     }
-    for (const digest of blobs) uploads.push(once(`v1/blobs/${digest}`, inputs.blobPath(digest), known.get(digest)!));
     await uploadAll(uploads);
-    res = await run();
+    res = await runWith(blobs.map((digest) => ({ digest, size: known.get(digest)! })));
   }
   if (res.status !== 200 || res.received === undefined) throw httpError("run", res.status, res.body);
   // It ran: the builder holds every input now.
   holdings?.hold(builder, job.inputs.map((i) => i.digest));
   return { result: res.received as R, roundTrips, bytesUploaded };
+}
+
+interface JobInput {
+  digest: string;
+  size: number;
+}
+
+/**
+ * Which of `blobs` go inside the run request: all that fit the builder's
+ * limit (`room`, none when it takes uploads only) and this client's, each
+ * small enough to be read into memory; the rest are uploaded as files.
+ */
+function splitInline(blobs: readonly JobInput[], room: number | undefined, requestBytes: number): { inline: JobInput[]; upload: JobInput[] } {
+  if (room === undefined || !blobs.length) return { inline: [], upload: [...blobs] };
+  // The request's JSON, the blob list added to it, and the length prefix.
+  let budget = Math.min(room, INLINE_MAX_BYTES) - requestBytes - 4 - 100 * blobs.length - 64;
+  const inline: JobInput[] = [];
+  const upload: JobInput[] = [];
+  for (const b of blobs) {
+    if (b.size <= INLINE_BLOB_MAX_BYTES && b.size <= budget) {
+      inline.push(b);
+      budget -= b.size;
+    } else upload.push(b);
+  }
+  return { inline, upload };
 }

@@ -19,6 +19,20 @@ export interface WireInput {
 
 export class BuilderHoldings {
   private readonly byBuilder = new Map<string, LRUCache<string, true>>();
+  /** How many bytes of run request with blobs each builder said it takes (none: it takes uploads only). */
+  private readonly inlineLimits = new Map<string, number>();
+
+  /** What a builder's answer to a run said of blobs sent with the run (protocol/run-body.ts): a limit, or nothing (an older builder). */
+  heardInline(builder: string, header: string | string[] | undefined): void {
+    const limit = Number(Array.isArray(header) ? header[0] : header);
+    if (Number.isSafeInteger(limit) && limit > 0) this.inlineLimits.set(builder, limit);
+    else this.inlineLimits.delete(builder);
+  }
+
+  /** The largest run request with blobs the builder takes; undefined when blobs go by upload only. */
+  inlineLimit(builder: string): number | undefined {
+    return this.inlineLimits.get(builder);
+  }
 
   private of(builder: string): LRUCache<string, true> {
     let held = this.byBuilder.get(builder);

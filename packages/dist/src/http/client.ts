@@ -63,6 +63,8 @@ export interface FarmCall {
   /** A raw body (blob or archive upload). */
   raw?: Buffer | NodeJS.ReadableStream;
   rawLength?: number;
+  /** The raw body's content type (default application/octet-stream). */
+  rawType?: string;
   headers?: Record<string, string>;
   /** The whole exchange, connection included. */
   timeoutMs: number;
@@ -92,6 +94,8 @@ export interface FarmCall {
 export interface FarmAnswer {
   status: number;
   body: unknown;
+  /** The answer's headers (lower-case names). */
+  headers?: Record<string, string | string[] | undefined>;
   bytes?: Buffer;
   received?: unknown;
 }
@@ -106,7 +110,7 @@ export async function farmRequest(call: FarmCall): Promise<FarmAnswer> {
     headers["content-type"] = "application/json";
     body = JSON.stringify(call.json);
   } else if (call.raw !== undefined) {
-    headers["content-type"] = "application/octet-stream";
+    headers["content-type"] = call.rawType ?? "application/octet-stream";
     if (call.rawLength !== undefined) headers["content-length"] = String(call.rawLength);
     body = call.raw;
   }
@@ -139,7 +143,7 @@ export async function farmRequest(call: FarmCall): Promise<FarmAnswer> {
   }
   if (call.binary && call.receive && res.statusCode === 200) {
     checkBinaryType(call, res);
-    return { status: 200, body: undefined, received: await call.receive(limitedBody(call, res, limit)) };
+    return { status: 200, body: undefined, headers: res.headers, received: await call.receive(limitedBody(call, res, limit)) };
   }
   const chunks: Buffer[] = [];
   let size = 0;
@@ -150,7 +154,7 @@ export async function farmRequest(call: FarmCall): Promise<FarmAnswer> {
   const whole = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
   if (call.binary && res.statusCode === 200) {
     checkBinaryType(call, res);
-    return { status: 200, body: undefined, bytes: whole };
+    return { status: 200, body: undefined, headers: res.headers, bytes: whole };
   }
   const text = whole.toString("utf8");
   let parsed: unknown;
@@ -159,7 +163,7 @@ export async function farmRequest(call: FarmCall): Promise<FarmAnswer> {
   } catch {
     throw new FarmRequestError("garbage", `${call.method} ${call.url}: the answer (status ${res.statusCode}) is not JSON`, res.statusCode);
   }
-  return { status: res.statusCode, body: parsed };
+  return { status: res.statusCode, body: parsed, headers: res.headers };
 }
 
 /** The answer's chunks, at most `limit` bytes in all; a larger or broken-off answer ends in a FarmRequestError. */

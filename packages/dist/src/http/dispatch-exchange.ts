@@ -38,6 +38,7 @@ export function dispatchExchange(call: DispatchCall): Promise<FarmAnswer> {
   return new Promise<FarmAnswer>((resolve, reject) => {
     let controller: Dispatcher.DispatchController | undefined;
     let status = 0;
+    let answerHeaders: FarmAnswer["headers"] = {};
     let reader: ChunkReader | undefined;
     const chunks: Buffer[] = [];
     let size = 0;
@@ -82,6 +83,7 @@ export function dispatchExchange(call: DispatchCall): Promise<FarmAnswer> {
       },
       onResponseStart(_c, statusCode, headers) {
         status = statusCode;
+        answerHeaders = headers;
         const declared = Number(headers["content-length"] ?? NaN);
         if (Number.isFinite(declared) && declared > call.limit) {
           return stop(new FarmRequestError("garbage", `${what}: an answer of ${declared} bytes exceeds ${call.limit}`, statusCode, "too-large"));
@@ -109,8 +111,8 @@ export function dispatchExchange(call: DispatchCall): Promise<FarmAnswer> {
         }
       },
       onResponseEnd() {
-        if (reader) return finish(() => ({ status: 200, body: undefined, received: reader!.end() }));
-        finish(() => ({ status, body: parseJson(what, status, chunks, size) }));
+        if (reader) return finish(() => ({ status: 200, body: undefined, headers: answerHeaders, received: reader!.end() }));
+        finish(() => ({ status, body: parseJson(what, status, chunks, size), headers: answerHeaders }));
       },
       onResponseError(_c, err) {
         const e = err as Error & { code?: string; cause?: Error };

@@ -20,4 +20,17 @@ describe("what the client knows each builder holds", () => {
     h.lost("http://b1", [headers[5]!.digest]);
     expect(h.toSendFirst("http://b1", headers)).toEqual([headers[5]]);
   });
+
+  it("sends blobs with the run only to a builder whose answer said it takes them, up to its limit", () => {
+    const h = new BuilderHoldings();
+    expect(h.inlineLimit("http://b1")).toBeUndefined();
+    h.heardInline("http://b1", "67108864");
+    expect(h.inlineLimit("http://b1")).toBe(64 * 1024 * 1024);
+    expect(h.inlineLimit("http://b2")).toBeUndefined();
+    // An answer without the header (an older builder now at that address), or a nonsense one: uploads only.
+    h.heardInline("http://b1", undefined);
+    expect(h.inlineLimit("http://b1")).toBeUndefined();
+    h.heardInline("http://b1", "-3");
+    expect(h.inlineLimit("http://b1")).toBeUndefined();
+  });
 });
