@@ -21,6 +21,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeGeneratedTree } from './generated-tree.mjs';
 import { median } from './cold-rounds.mjs';
+import { childCpuMs, markedCpuMs } from './proc-cpu.mjs';
 
 const args = process.argv.slice(2);
 const arg = (name, dflt) => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? dflt;
@@ -30,27 +31,7 @@ const rounds = Number(arg('rounds', 2));
 const jobs = Number(arg('jobs', 2));
 const wanted = arg('tools', 'plain,ccache,reprise,reprise-copies').split(',');
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'reprise-header-edit-'));
-const TICK_MS = 10;
 
-const statFields = (file) => {
-  const st = fs.readFileSync(file, 'utf8');
-  return st.slice(st.lastIndexOf(')') + 2).split(' ');
-};
-const childCpuMs = () => { const f = statFields('/proc/self/stat'); return (+f[13] + +f[14]) * TICK_MS; };
-/** CPU (ms) of every live process whose environment holds `marker`, with its waited-for children. */
-function markedCpuMs(marker) {
-  if (!marker) return 0;
-  let ms = 0;
-  for (const pid of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
-    try {
-      if (!fs.readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').includes(marker)) continue;
-      const f = statFields(`/proc/${pid}/stat`);
-      ms += (+f[11] + +f[12] + +f[13] + +f[14]) * TICK_MS;
-    } catch { /* gone */ }
-  }
-  return ms;
-}
 function run(argv, env, cwd) {
   const t0 = performance.now();
   const r = spawnSync(argv[0], argv.slice(1), { cwd, env, stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 1 << 26 });

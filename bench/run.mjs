@@ -69,6 +69,7 @@ import { fileURLToPath } from 'node:url';
 import { writeGeneratedTree } from './generated-tree.mjs';
 import { yamlCppBuild, yamlCppClean, yamlCppConfigure } from './yaml-cpp-project.mjs';
 import { median, rotatedRounds, roundRatios } from './cold-rounds.mjs';
+import { childCpuMs, markedCpuMs } from './proc-cpu.mjs';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const T0 = Date.now();
@@ -212,33 +213,6 @@ function fresh(p) {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // ---------------------------------------------------------------- CPU accounting (Linux /proc)
-const TICK_MS = 10; // USER_HZ is 100 on Linux
-function procTimes(pid) {
-  try {
-    const st = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
-    return { utime: +f[11], stime: +f[12], cutime: +f[13], cstime: +f[14] };
-  } catch { return null; }
-}
-/** CPU ms of this process's waited-for descendants (builds, compilers, clients). */
-function childCpuMs() {
-  const t = procTimes('self');
-  return t ? (t.cutime + t.cstime) * TICK_MS : 0;
-}
-/** CPU ms so far of the live processes whose environment holds `marker` (a tool's daemon). */
-function markedCpuMs(marker) {
-  if (!marker) return 0;
-  let ms = 0;
-  for (const pid of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
-    try {
-      if (!fs.readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').includes(marker)) continue;
-      const t = procTimes(pid);
-      if (t) ms += (t.utime + t.stime + t.cutime + t.cstime) * TICK_MS;
-    } catch { /* gone or not ours */ }
-  }
-  return ms;
-}
 
 // ---------------------------------------------------------------- statistics
 function summarize(samples) {
