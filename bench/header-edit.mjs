@@ -4,7 +4,7 @@
 //                              [--tools=plain,ccache,reprise,reprise-copies] [--fixtures=DIR]
 //
 // Edits (each round, each tool, in rotated order):
-//   unused  a macro no unit uses, on a blank line of the header: the header's bytes change, every unit's
+//   unused  another macro no unit uses, on the header's last line (an unused macro when built): the header's bytes change, every unit's
 //           preprocessed text does not (ccache's preprocessor mode can serve it; Reprise's only from
 //           an entry stored under that text: a copy made while idle, with REPRISE_PREPROCESSOR_FALLBACK_COPIES=1
 //           ("reprise-copies"), or an earlier miss of the same call that preprocessed first)
@@ -51,10 +51,12 @@ if (project === 'generated-200') {
   fs.cpSync(path.join(arg('fixtures', path.join(repo, '.fixtures')), project), tree, { recursive: true });
   header = path.join(tree, 'src/lua.h');
 }
-// The header as built ends with one blank line, which each edit replaces: the line count stays, so an unused
-// macro leaves every unit's preprocessed text exactly as it was (a directive line reads as an empty one).
-const original = Buffer.concat([fs.readFileSync(header), Buffer.from('\n')]);
-const edited = (line) => Buffer.concat([original.subarray(0, original.length - 1), Buffer.from(`${line}\n`)]);
+// The header as built ends with an unused macro's line, which each edit replaces: an unused macro of another
+// name leaves every unit's preprocessed text exactly as it was (a blank line there would not: GCC's output
+// marks a long run of blank and comment lines differently when a directive ends it).
+const asShipped = fs.readFileSync(header);
+const edited = (line) => Buffer.concat([asShipped, Buffer.from(`${line}\n`)]);
+const original = edited('#define REPRISE_BENCH_UNUSED_0 0');
 const make = (prefix) => (project === 'lua5.4'
   ? ['make', `-j${jobs}`, `CC=${[...prefix, 'gcc', '-std=gnu99'].map(shq).join(' ')}`, 'linux']
   : ['make', `-j${jobs}`, `CC=${[...prefix, 'gcc'].map(shq).join(' ')}`, `CXX=${[...prefix, 'g++'].map(shq).join(' ')}`]);
