@@ -90,24 +90,7 @@ export class JobCgroup {
 
   /** Kills every process still in the job's cgroup (a fork bomb's children that outlived their parent). */
   killAll(): void {
-    for (const d of this.dirs) {
-      if (d.version === 2 && existsSync(join(d.dir, "cgroup.kill"))) {
-        tryWrite(join(d.dir, "cgroup.kill"), "1");
-        continue;
-      }
-      // v1 has no cgroup.kill: kill what is listed until nothing is (forks are refused past the limit, so this ends).
-      for (let round = 0; round < 100; round++) {
-        const pids = listPids(d.dir);
-        if (!pids.length) break;
-        for (const pid of pids) {
-          try {
-            process.kill(pid, "SIGKILL");
-          } catch {
-            // already gone
-          }
-        }
-      }
-    }
+    for (const d of this.dirs) killEveryProcess(d.dir);
   }
 
   /** Removes the job's cgroup directories, waiting briefly for killed processes to be reaped. */
@@ -201,15 +184,41 @@ export function planJobCgroups(): JobCgroupPlan | string {
   return plan;
 }
 
-/** Job cgroups a killed daemon left (their processes died with bwrap; the directories stay): removed when empty. */
+/**
+ * Job cgroups a killed daemon or builder left: what still runs in them is
+ * killed, then they are removed. Most of a killed job dies with its bwrap,
+ * but a bwrap killed while setting up its sandbox leaves its child (pid 1 of
+ * the new namespace) waiting forever for a signal that will not come.
+ */
 function removeStaleJobCgroups(parent: string): void {
   for (const name of listDir(parent)) {
     const pid = /^reprise-job-(\d+)-/.exec(name)?.[1];
     if (!pid || Number(pid) === process.pid || isAlive(Number(pid))) continue;
+    const dir = join(parent, name);
+    killEveryProcess(dir);
     try {
-      rmdirSync(join(parent, name));
+      for (let attempt = 0; !removedOrGone(dir, attempt === 19); attempt++) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
     } catch {
-      // not empty (still dying) or not ours: left for the next look
+      // still busy after ~0.1 s, or not ours: left for the next look
+    }
+  }
+}
+
+/** Kills every process in the cgroup `dir` (v2 through `cgroup.kill`; v1 has none: what is listed, until nothing is — forks are refused past the limit, so this ends). */
+function killEveryProcess(dir: string): void {
+  if (existsSync(join(dir, "cgroup.kill"))) {
+    tryWrite(join(dir, "cgroup.kill"), "1");
+    return;
+  }
+  for (let round = 0; round < 100; round++) {
+    const pids = listPids(dir);
+    if (!pids.length) break;
+    for (const pid of pids) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
     }
   }
 }
