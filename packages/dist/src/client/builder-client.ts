@@ -43,6 +43,14 @@ export class UploadError extends FarmRequestError {
 
 /** Uploads under way from this process, by builder and path. */
 const inFlight = new Map<string, Promise<void>>();
+/**
+ * Blobs some run request is carrying to a builder now (`<builder>\0<digest>`:
+ * how many runs). A job that needs one of them uploads it instead (one upload
+ * serves every job that asks meanwhile) rather than carrying it too: the
+ * first wave of a cold `make -j8` would otherwise send each shared header in
+ * eight requests. Waiting for the carrying run would wait for its compile.
+ */
+const carrying = new Map<string, number>();
 
 /**
  * Runs `job` on the allocated builder, sending only what it lacks: the few
@@ -134,9 +142,22 @@ export async function runOnBuilder<R>(
   const putBlobs = (blobs: readonly JobInput[]) => blobs.map((b) => once(`v1/blobs/${b.digest}`, inputs.blobPath(b.digest), b.size));
   /** Runs with `blobs` in the request where the builder takes them (else uploaded first); a builder that turns out not to take them is sent them by upload. */
   const runWith = async (blobs: readonly JobInput[]) => {
-    const { inline, upload } = splitInline(blobs, holdings?.inlineLimit(builder), requestJson.length);
-    await uploadAll(putBlobs(upload));
-    let res = await run(inline);
+    const busy = new Set(blobs.filter((b) => carrying.has(`${base}\0${b.digest}`) || inFlight.has(`${base}\0v1/blobs/${b.digest}`)));
+    const { inline, upload } = splitInline(blobs.filter((b) => !busy.has(b)), holdings?.inlineLimit(builder), requestJson.length);
+    // Marked before anything is awaited: misses answered 409 together each see what the others carry.
+    const carried = inline.map((b) => `${base}\0${b.digest}`);
+    for (const k of carried) carrying.set(k, (carrying.get(k) ?? 0) + 1);
+    let res: Awaited<ReturnType<typeof run>>;
+    try {
+      await uploadAll(putBlobs([...upload, ...busy]));
+      res = await run(inline);
+    } finally {
+      for (const k of carried) {
+        const n = carrying.get(k)! - 1;
+        if (n > 0) carrying.set(k, n);
+        else carrying.delete(k);
+      }
+    }
     if (!inline.length || res.status === 200 || res.status === 409) return res;
     // Answered without the header of a builder that takes blobs with the run: an older builder now at that address.
     if (holdings?.inlineLimit(builder) === undefined && (res.status === 400 || res.status === 415)) {
