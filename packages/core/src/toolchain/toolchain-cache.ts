@@ -1,4 +1,4 @@
-import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
 import { rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Engine } from "../engine/engine.js";
@@ -6,8 +6,10 @@ import type { CompilerInfo } from "../engine/types.js";
 import { hashBytes } from "../hashing/key-hasher.js";
 import type { ToolchainProvider } from "../hermetic/hermetic-compiler.js";
 import { silentLogger, type Logger } from "../util/logger.js";
-import { buildCompilerToolchain } from "./package.js";
+import { identifiedByContent } from "./content-identity.js";
+import { describeToolchain } from "./package.js";
 import { hostPath } from "./root-path.js";
+import { buildManifest, buildToolchainArchive } from "./toolchain-archive.js";
 import { ToolchainStore, type ToolchainLease, type ToolchainStoreOptions } from "./toolchain-store.js";
 import type { ToolchainManifest } from "./types.js";
 
@@ -128,10 +130,21 @@ export class ToolchainCache implements ToolchainProvider {
 
   private async packageNow(key: string, compiler: CompilerInfo): Promise<ArchiveRecord> {
     const started = performance.now();
-    const built = await buildCompilerToolchain(this.engine, compiler, { byContent: true });
+    const described = await describeToolchain(this.engine, compiler);
+    const spec = identifiedByContent(described.spec);
+    // Another name of the same compiler (cmake's c++ after make's g++) has the same manifest, so the same archive bytes:
+    // packing them again would cost seconds of gzip for nothing.
+    const twin = this.packagedAs(buildManifest(spec, described.runsOn));
+    if (twin) {
+      const rec: ArchiveRecord = { ...twin };
+      await atomicWrite(join(this.archiveDir, `${key}.json`), Buffer.from(JSON.stringify(rec)));
+      this.logger.info("the toolchain of %s is one already packaged (%s); not packaging it again", compiler.path, rec.id.slice(0, 12));
+      return rec;
+    }
+    const built = await buildToolchainArchive(spec, described.runsOn);
     mkdirSync(this.archiveDir, { recursive: true });
     const archivePath = join(this.archiveDir, `${built.id}.tar.gz`);
-    const sysroot = built.spec.sysroot ?? "/";
+    const sysroot = spec.sysroot ?? "/";
     const rec: ArchiveRecord = {
       formatVersion: FORMAT_VERSION,
       id: built.id,
@@ -150,6 +163,31 @@ export class ToolchainCache implements ToolchainProvider {
     await atomicWrite(join(this.archiveDir, `${key}.json`), Buffer.from(JSON.stringify(rec)));
     this.logger.info("packaged the toolchain of %s (%s, %d files, %d bytes) in %d ms", compiler.path, built.id.slice(0, 12), built.manifest.files.length, built.bytes.length, Math.round(performance.now() - started));
     return rec;
+  }
+
+  /**
+   * A current record whose archive was made from this very manifest: the
+   * manifest names every file with its size and mode and carries the digest
+   * of their contents (`identifiedByContent`), and the archive is a
+   * deterministic packing of it, so the bytes would be the same.
+   */
+  private packagedAs(manifest: ToolchainManifest): ArchiveRecord | undefined {
+    let names: string[];
+    try {
+      names = readdirSync(this.archiveDir).filter((n) => n.endsWith(".json"));
+    } catch {
+      return undefined;
+    }
+    const wanted = JSON.stringify(manifest);
+    for (const name of names) {
+      try {
+        const rec = JSON.parse(readFileSync(join(this.archiveDir, name), "utf8")) as ArchiveRecord;
+        if (rec.formatVersion === FORMAT_VERSION && JSON.stringify(rec.manifest) === wanted && isCurrent(rec)) return rec;
+      } catch {
+        // unreadable or half-written: not a twin
+      }
+    }
+    return undefined;
   }
 }
 

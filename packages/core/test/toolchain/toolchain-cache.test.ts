@@ -1,4 +1,4 @@
-import { linkSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { linkSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { Engine } from "../../src/engine/engine.js";
@@ -6,6 +6,7 @@ import type { CompilerInfo } from "../../src/engine/types.js";
 import { collectToolchainEntries } from "../../src/toolchain/collect-files.js";
 import { describeToolchain } from "../../src/toolchain/package.js";
 import { ToolchainCache } from "../../src/toolchain/toolchain-cache.js";
+import { Logger } from "../../src/util/logger.js";
 import { buildTree, makeElf, removeTempDirs, tempDir } from "./helpers.js";
 
 afterAll(removeTempDirs);
@@ -98,6 +99,35 @@ describe("the toolchain cache (hermetic mode's ToolchainProvider)", () => {
     expect(readdirSync(join(dir, "toolchains", "store")).filter((f) => !f.startsWith("."))).toEqual([plain.id]);
     expect(plain.manifest.identity).toMatch(/^[0-9a-f]{64}$/);
     expect(plain.manifest.identity).not.toBe(compiler.identity);
+  });
+
+  it("packs another name of a packaged compiler no more: the archive made from the same manifest serves it", async () => {
+    const sysroot = fakeSysroot();
+    symlinkSync("fcc", join(sysroot, "usr/bin/fcc++"));
+    const dir = tempDir();
+    const lines: string[] = [];
+    const { engine, calls } = fakeEngine(sysroot);
+    const cache = new ToolchainCache(engine, { dir, logger: new Logger("info", { write: (l) => lines.push(l) }) });
+    const plain = await cache.archive(compiler);
+    const archive = join(dir, "toolchains", "archives", `${plain.id}.tar.gz`);
+    writeFileSync(archive, readFileSync(archive)); // a new mtime: the second name must not rewrite it
+    const { mtimeMs } = statSync(archive);
+    const plusPlus = await cache.archive({ ...compiler, path: "/usr/bin/fcc++", versionText: "fcc++ 1", identity: "b".repeat(64) });
+    expect(plusPlus).toEqual(plain);
+    expect(calls.packageToolchain).toBe(2); // described under its own name, not packed
+    expect(lines.filter((l) => l.includes("packaged the toolchain"))).toHaveLength(1);
+    expect(lines.filter((l) => l.includes("one already packaged"))).toHaveLength(1);
+    expect(statSync(archive).mtimeMs).toBe(mtimeMs);
+    // Its own record now: a new cache on the same dir answers for that name without asking the plugin.
+    const other = fakeEngine(sysroot);
+    expect((await new ToolchainCache(other.engine, { dir }).archive({ ...compiler, path: "/usr/bin/fcc++", versionText: "fcc++ 1", identity: "b".repeat(64) })).id).toBe(plain.id);
+    expect(other.calls.packageToolchain).toBe(0);
+
+    // A changed file makes another manifest: that name is packed anew, never served the old archive.
+    writeFileSync(join(sysroot, "lib/aarch64-linux-gnu/libc.so.6"), Buffer.concat([makeElf({ machine: 183, soname: "libc.so.6" }), Buffer.from("v2")]));
+    const after = await cache.archive({ ...compiler, path: "/usr/bin/fcc++", versionText: "fcc++ 1", identity: "b".repeat(64) });
+    expect(after.id).not.toBe(plain.id);
+    expect(lines.filter((l) => l.includes("packaged the toolchain"))).toHaveLength(2);
   });
 
   it("holds a hard-linked compiler under one of its names, so every name gives one toolchain", async () => {
