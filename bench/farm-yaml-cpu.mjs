@@ -3,7 +3,7 @@
 // build's local cold misses, this checkout against another one (a branch point), rounds alternated.
 //
 //   node bench/farm-yaml-cpu.mjs [--vs=/path/to/other/checkout] [--rounds=N] [--local] [--jobs=N] [--work=DIR] [--fixtures=DIR]
-//                                [--node-options='--perf-basic-prof'] [--perf=FILE] [--fresh-cache]
+//                                [--node-options='--perf-basic-prof'] [--perf=FILE] [--perf-local=FILE] [--fresh-cache]
 //
 // Per round and checkout: a fresh loopback farm (its scheduler and two bwrap builders, unpinned), a fresh daemon
 // (kept cache folder, --clear'ed: the packaged toolchains stay), a warm-up on a small generated tree until both
@@ -14,7 +14,7 @@
 // --fresh-cache: a new cache folder per round (as bench/farm.mjs's build scenario has): the toolchains are packaged in
 // the warm-up (make's gcc and g++) and, for cmake's c++ and cc, during the measured build.
 // --perf=FILE: `perf record -e cpu-clock -g` on this checkout's farm-build daemon (on-CPU samples only; pair with
-// --node-options=--perf-basic-prof for JS frames).
+// --node-options=--perf-basic-prof for JS frames); --perf-local=FILE: the same on its local build's daemon.
 
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -107,7 +107,7 @@ try {
         const lenv = { ...base, REPRISE_RUNTIME_DIR: path.join(side.dir, `local${round}`) };
         run([...client(side.repo), '--clear'], { env: lenv, cwd: side.dir });
         const l0 = load();
-        const m = await measuredBuild(side, lenv);
+        const m = await measuredBuild(side, lenv, side.label === 'this' && typeof args['perf-local'] === 'string' ? path.resolve(args['perf-local']) : undefined);
         side.local.push(m.cpuMs / m.misses);
         log(`round ${round} ${side.label} local (load ${l0}→${load()}): daemon ${m.cpuMs.toFixed(0)} ms for ${m.misses} misses: ${(m.cpuMs / m.misses).toFixed(1)} ms per miss`);
       }
