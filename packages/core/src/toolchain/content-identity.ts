@@ -17,9 +17,19 @@ import type { ToolchainSpec } from "./types.js";
  * sandbox makes that link.
  */
 export function identifiedByContent(spec: ToolchainSpec): ToolchainSpec {
+  const resolved = resolvedByContent(spec);
+  return { ...resolved, identity: contentDigest(resolved) };
+}
+
+/**
+ * The toolchain as `identifiedByContent` holds it (the names leading to the
+ * compiler left out, the compiler under the path it resolves to), with the
+ * identity still the caller's: no file is read.
+ */
+export function resolvedByContent(spec: ToolchainSpec): ToolchainSpec {
   const sysroot = spec.sysroot ?? "/";
   const walk = walkPath(sysroot, spec.compilerPath);
-  if (walk.kind !== "file") return { ...spec, identity: contentDigest(spec) };
+  if (walk.kind !== "file") return spec;
   const namesOfCompiler = new Set(walk.links.filter((l) => walkPath(sysroot, l.path).resolved === walk.resolved).map((l) => l.path));
   const kept = spec.entries.filter((e) => !(e.type === "symlink" && namesOfCompiler.has(e.path)));
   // Directories are recorded as parents of entries: those that only held the compiler's names (/etc/alternatives) go too.
@@ -27,8 +37,7 @@ export function identifiedByContent(spec: ToolchainSpec): ToolchainSpec {
   const entries = kept.filter((e) => e.type !== "directory" || holders.some((p) => p.startsWith(`${e.path}/`)));
   const binary = canonicalHardLink(sysroot, walk.resolved);
   const renamed = binary === walk.resolved ? entries : entries.map((e) => (e.path === walk.resolved ? { ...e, path: binary } : e));
-  const resolved: ToolchainSpec = { ...spec, entries: renamed, compilerPath: binary };
-  return { ...resolved, identity: contentDigest(resolved) };
+  return { ...spec, entries: renamed, compilerPath: binary };
 }
 
 /**
@@ -65,22 +74,23 @@ function canonicalHardLink(sysroot: string, path: string): string {
 }
 
 /** sha256 of every entry (path, type, link text, role) and every file's contents, in path order. */
-function contentDigest(spec: ToolchainSpec): string {
+export function contentDigest(spec: ToolchainSpec): string {
   const sysroot = spec.sysroot ?? "/";
   const h = createHash("sha256");
+  // One read buffer for every file: a new one per file made hundreds of MB of Buffers for the GC to collect.
+  const buf = Buffer.allocUnsafe(1 << 20);
   const sorted = [...spec.entries].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   for (const e of sorted) {
     h.update(`${e.path}\0${e.type}\0${e.linkTarget ?? ""}\0${e.role ?? ""}\0`);
-    if (e.type === "file") h.update(fileDigest(hostPath(sysroot, e.path)));
+    if (e.type === "file") h.update(fileDigest(hostPath(sysroot, e.path), buf));
   }
   return h.digest("hex");
 }
 
-function fileDigest(path: string): string {
+function fileDigest(path: string, buf: Buffer): string {
   const h = createHash("sha256");
   const fd = openSync(path, "r");
   try {
-    const buf = Buffer.allocUnsafe(1 << 20);
     for (;;) {
       const n = readSync(fd, buf, 0, buf.length, null);
       if (n <= 0) break;

@@ -6,7 +6,7 @@ import type { CompilerInfo } from "../engine/types.js";
 import { hashBytes } from "../hashing/key-hasher.js";
 import type { ToolchainProvider } from "../hermetic/hermetic-compiler.js";
 import { silentLogger, type Logger } from "../util/logger.js";
-import { identifiedByContent } from "./content-identity.js";
+import { contentDigest, resolvedByContent } from "./content-identity.js";
 import { describeToolchain } from "./package.js";
 import { hostPath } from "./root-path.js";
 import { buildManifest, buildToolchainArchive } from "./toolchain-archive.js";
@@ -131,16 +131,17 @@ export class ToolchainCache implements ToolchainProvider {
   private async packageNow(key: string, compiler: CompilerInfo): Promise<ArchiveRecord> {
     const started = performance.now();
     const described = await describeToolchain(this.engine, compiler);
-    const spec = identifiedByContent(described.spec);
+    const resolved = resolvedByContent(described.spec);
     // Another name of the same compiler (cmake's c++ after make's g++) has the same manifest, so the same archive bytes:
-    // packing them again would cost seconds of gzip for nothing.
-    const twin = this.packagedAs(buildManifest(spec, described.runsOn));
+    // packing them again would cost seconds of gzip for nothing, and digesting every file again ~100 MB of reads.
+    const twin = this.packagedAs(buildManifest({ ...resolved, identity: "" }, described.runsOn));
     if (twin) {
       const rec: ArchiveRecord = { ...twin };
       await atomicWrite(join(this.archiveDir, `${key}.json`), Buffer.from(JSON.stringify(rec)));
       this.logger.info("the toolchain of %s is one already packaged (%s); not packaging it again", compiler.path, rec.id.slice(0, 12));
       return rec;
     }
+    const spec = { ...resolved, identity: contentDigest(resolved) };
     const built = await buildToolchainArchive(spec, described.runsOn);
     mkdirSync(this.archiveDir, { recursive: true });
     const archivePath = join(this.archiveDir, `${built.id}.tar.gz`);
@@ -166,10 +167,11 @@ export class ToolchainCache implements ToolchainProvider {
   }
 
   /**
-   * A current record whose archive was made from this very manifest: the
-   * manifest names every file with its size and mode and carries the digest
-   * of their contents (`identifiedByContent`), and the archive is a
-   * deterministic packing of it, so the bytes would be the same.
+   * A current record whose archive was made from this manifest (`identity`
+   * left out): the manifest names every file with its size and mode, a
+   * current record's files are unchanged since it was made (`isCurrent`), so
+   * their contents and digest (`identifiedByContent`) are the same, and the
+   * archive is a deterministic packing of them: the bytes would be the same.
    */
   private packagedAs(manifest: ToolchainManifest): ArchiveRecord | undefined {
     let names: string[];
@@ -178,11 +180,11 @@ export class ToolchainCache implements ToolchainProvider {
     } catch {
       return undefined;
     }
-    const wanted = JSON.stringify(manifest);
+    const wanted = JSON.stringify({ ...manifest, identity: "" });
     for (const name of names) {
       try {
         const rec = JSON.parse(readFileSync(join(this.archiveDir, name), "utf8")) as ArchiveRecord;
-        if (rec.formatVersion === FORMAT_VERSION && JSON.stringify(rec.manifest) === wanted && isCurrent(rec)) return rec;
+        if (rec.formatVersion === FORMAT_VERSION && JSON.stringify({ ...rec.manifest, identity: "" }) === wanted && isCurrent(rec)) return rec;
       } catch {
         // unreadable or half-written: not a twin
       }
