@@ -24,9 +24,15 @@ export interface InputStorePruneOptions {
 /** A blob used again within this time is not marked used again (its mtime is for prunes, whose grace is far longer). */
 const TOUCH_EVERY_MS = 60_000;
 
+/** Temporary blob names: unique per process by this tag and a counter (no random bytes per blob). */
+const TEMP_TAG = `${process.pid}.${randomBytes(4).toString("hex")}`;
+let tempCounter = 0;
+
 export class InputStore {
   /** When this process last marked each blob used. */
   private readonly touched = new Map<string, number>();
+  /** Shard directories this process made or found: a cold job stores tens of blobs, a mkdir each cost more than the write. */
+  private readonly shards = new Set<string>();
 
   constructor(readonly dir: string) {}
 
@@ -81,13 +87,23 @@ export class InputStore {
     }
     const data = await readFile(file);
     if (hashBytes(data) !== hash) return false;
-    mkdirSync(join(this.dir, hash.slice(0, 2)), { recursive: true, mode: 0o700 });
-    const tmp = `${target}.${process.pid}.${randomBytes(4).toString("hex")}`;
+    const shard = join(this.dir, hash.slice(0, 2));
+    const tmp = `${target}.${TEMP_TAG}.${tempCounter++}`;
     try {
-      writeFileSync(tmp, data, { mode: 0o444, flag: "wx" });
+      if (!this.shards.has(shard)) mkdirSync(shard, { recursive: true, mode: 0o700 });
+      this.shards.add(shard);
+      try {
+        writeFileSync(tmp, data, { mode: 0o444, flag: "wx" });
+      } catch (err) {
+        // The shard was removed since (the store emptied by hand): made again, once.
+        if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+        mkdirSync(shard, { recursive: true, mode: 0o700 });
+        writeFileSync(tmp, data, { mode: 0o444, flag: "wx" });
+      }
       renameSync(tmp, target);
       this.rememberTouched(hash, Date.now());
     } catch (err) {
+      this.shards.delete(shard);
       try {
         unlinkSync(tmp);
       } catch {
