@@ -134,7 +134,7 @@ export class ToolchainCache implements ToolchainProvider {
     const resolved = resolvedByContent(described.spec);
     // Another name of the same compiler (cmake's c++ after make's g++) has the same manifest, so the same archive bytes:
     // packing them again would cost seconds of gzip for nothing, and digesting every file again ~100 MB of reads.
-    const twin = this.packagedAs(buildManifest({ ...resolved, identity: "" }, described.runsOn));
+    const twin = this.packagedAs(buildManifest({ ...resolved, identity: "" }, described.runsOn), resolved.sysroot ?? "/");
     if (twin) {
       const rec: ArchiveRecord = { ...twin };
       await atomicWrite(join(this.archiveDir, `${key}.json`), Buffer.from(JSON.stringify(rec)));
@@ -172,8 +172,9 @@ export class ToolchainCache implements ToolchainProvider {
    * current record's files are unchanged since it was made (`isCurrent`), so
    * their contents and digest (`identifiedByContent`) are the same, and the
    * archive is a deterministic packing of them: the bytes would be the same.
+   * Read from the same root (`sysroot`): the manifest does not name it.
    */
-  private packagedAs(manifest: ToolchainManifest): ArchiveRecord | undefined {
+  private packagedAs(manifest: ToolchainManifest, sysroot: string): ArchiveRecord | undefined {
     let names: string[];
     try {
       names = readdirSync(this.archiveDir).filter((n) => n.endsWith(".json"));
@@ -184,7 +185,7 @@ export class ToolchainCache implements ToolchainProvider {
     for (const name of names) {
       try {
         const rec = JSON.parse(readFileSync(join(this.archiveDir, name), "utf8")) as ArchiveRecord;
-        if (rec.formatVersion === FORMAT_VERSION && JSON.stringify({ ...rec.manifest, identity: "" }) === wanted && isCurrent(rec)) return rec;
+        if (rec.formatVersion === FORMAT_VERSION && rec.sysroot === sysroot && JSON.stringify({ ...rec.manifest, identity: "" }) === wanted && isCurrent(rec)) return rec;
       } catch {
         // unreadable or half-written: not a twin
       }

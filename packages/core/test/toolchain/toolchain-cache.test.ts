@@ -130,6 +130,19 @@ describe("the toolchain cache (hermetic mode's ToolchainProvider)", () => {
     expect(lines.filter((l) => l.includes("packaged the toolchain"))).toHaveLength(2);
   });
 
+  it("takes no twin from another root: the same paths, sizes and modes there may hold other bytes", async () => {
+    const first = fakeSysroot();
+    const second = fakeSysroot();
+    const lib = "lib/aarch64-linux-gnu/libc.so.6";
+    const bytes = readFileSync(join(second, lib));
+    bytes[bytes.length - 1] ^= 0xff; // same size, other content
+    writeFileSync(join(second, lib), bytes);
+    const dir = tempDir();
+    const a = await new ToolchainCache(fakeEngine(first).engine, { dir }).archive(compiler);
+    const b = await new ToolchainCache(fakeEngine(second).engine, { dir }).archive({ ...compiler, identity: "d".repeat(64) });
+    expect(b.id).not.toBe(a.id);
+  });
+
   it("holds a hard-linked compiler under one of its names, so every name gives one toolchain", async () => {
     const sysroot = fakeSysroot();
     linkSync(join(sysroot, "usr/bin/fcc"), join(sysroot, "usr/bin/zcc"));
