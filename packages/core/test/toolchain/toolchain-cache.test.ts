@@ -135,7 +135,7 @@ describe("the toolchain cache (hermetic mode's ToolchainProvider)", () => {
     const second = fakeSysroot();
     const lib = "lib/aarch64-linux-gnu/libc.so.6";
     const bytes = readFileSync(join(second, lib));
-    bytes[bytes.length - 1] ^= 0xff; // same size, other content
+    bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0xff; // same size, other content
     writeFileSync(join(second, lib), bytes);
     const dir = tempDir();
     const a = await new ToolchainCache(fakeEngine(first).engine, { dir }).archive(compiler);
