@@ -43,6 +43,9 @@ export interface DirListing {
 
 const CHANGING: DirListing = { id: "", names: undefined };
 
+/** Lookups of a changing directory in one store after which its names are read rather than each looked up. */
+const LIST_CHANGING_AFTER = 16;
+
 /**
  * Directory listings for the store of a direct-mode entry (never a hit),
  * kept across misses while the directory's identity is unchanged: a build's
@@ -56,14 +59,38 @@ export class DirListings {
   /** A lister for one store: each directory is looked at once. `undefined`: not a directory. */
   session(): (dir: string) => DirListing | undefined {
     const seen = new Map<string, DirListing | null>();
+    const asked = new Map<string, number>();
     return (dir) => {
       // One lookup on the common path (asked once per header candidate at every store): `null` stands for "not a directory".
       const known = seen.get(dir);
+      if (known === CHANGING) return this.changing(dir, seen, asked);
       if (known !== undefined) return known ?? undefined;
       const listing = this.list(dir);
       seen.set(dir, listing ?? null);
       return listing;
     };
+  }
+
+  /**
+   * A changing directory asked about many times in one store (every name of
+   * a closure beside a header whose include names a macro, in the directory
+   * the build writes its objects into): its names are read once for this
+   * store, a snapshot as good as one lstat per name. Its identity still
+   * vouches for nothing ("": each guarded name is looked up at every hit).
+   */
+  private changing(dir: string, seen: Map<string, DirListing | null>, asked: Map<string, number>): DirListing {
+    const n = (asked.get(dir) ?? 0) + 1;
+    asked.set(dir, n);
+    if (n < LIST_CHANGING_AFTER) return CHANGING;
+    let names: Set<string> | undefined;
+    try {
+      names = new Set(readdirSync(dir));
+    } catch {
+      names = undefined;
+    }
+    const listing: DirListing = { id: "", names };
+    seen.set(dir, listing);
+    return listing;
   }
 
   private list(dir: string): DirListing | undefined {

@@ -109,6 +109,40 @@ describe("absent-path guards", () => {
     expect(absentPaths(input({ closure, source, search }), new DirListings().session())).toEqual({ ok: false, changed: join(root, "w/a/h.h") });
   });
 
+  it("a changing directory asked about many names in one store is read once, with the same guards as a lookup per name", () => {
+    const source = file("wm/src/x.c");
+    // A header of the changing directory whose directive names a macro: every name of the closure is a candidate beside it.
+    const lua = file("wm/src/lua.h");
+    const headers = Array.from({ length: 20 }, (_, i) => file(`wm/inc/h${i}.h`));
+    file("wm/inc/sub/s.h");
+    headers.push(join(root, "wm/inc/sub/s.h"));
+    file("wm/src/x.o"); // written just now: src/ has no identity
+    ageDirs("wm/inc", "wm/inc/sub");
+    const closure = [source, lua, ...headers];
+    const search = { quote: [], angle: [join(root, "wm/inc")], missing: [] };
+    const quoted = (f: string) => (f === lua ? { names: [], computed: true } : { names: [], computed: false });
+    const session = new DirListings().session();
+    const asked: (boolean | undefined)[] = [];
+    const plan = absentPaths(input({ closure, source, search, quoted }), (dir) => {
+      const l = session(dir);
+      if (dir === join(root, "wm/src")) asked.push(l?.names !== undefined);
+      return l;
+    });
+    // Each name looked up on its own: the changing directory never listed.
+    const one = new DirListings().session();
+    const perName = absentPaths(input({ closure, source, search, quoted }), (dir) => {
+      const l = one(dir);
+      return l && l.id === "" ? { id: "", names: undefined } : l;
+    });
+    expect(plan).toEqual(perName);
+    expect(plan.ok && plan.guards.find((g) => g.dir === join(root, "wm/src"))).toEqual({ dir: join(root, "wm/src"), id: "", names: [...headers.map((h) => h.slice(join(root, "wm/inc/").length).replace(/\/.*/, "/"))].sort() });
+    expect(asked.at(-1), "its names were read once it was asked about many").toBe(true);
+    expect(asked.filter((x) => !x).length).toBeLessThan(20);
+    // A candidate that appears there is still seen by the next store.
+    writeFileSync(join(root, "wm/src/h3.h"), "");
+    expect(absentPaths(input({ closure, source, search, quoted }), new DirListings().session())).toEqual({ ok: false, changed: join(root, "wm/src/h3.h") });
+  });
+
   it("refuses to record when a candidate file appeared during the compile", () => {
     const found = file("r/b/h.h");
     const since = Date.now() - 10;

@@ -1,3 +1,4 @@
+import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { depTextOf, parseDepFile, parseDepFileWithEnv } from "../../src/engine/dep-file.js";
 
@@ -5,6 +6,10 @@ describe("parseDepFile", () => {
   it("reads continuation lines, escaped spaces and -MP phony targets", () => {
     const text = "out/a.o: a.c /usr/include/stdio.h \\\n  inc/my\\ header.h x$$y.h\n\ninc/my\\ header.h:\n/usr/include/stdio.h:\n";
     expect(parseDepFile(text, "/w")).toEqual(["/w/a.c", "/usr/include/stdio.h", "/w/inc/my header.h", "/w/x$y.h"]);
+  });
+  it("gives every path as resolve does: absolute ones with ., .. or empty segments normalised, others kept", () => {
+    const paths = ["/usr/lib/gcc/x86_64-linux-gnu/12/../../../../include/c++/12/iostream", "/a/./b.h", "/a//b.h", "/a/b/", "/a/b/.", "/a/..", "/", "/a/.b/..c.h", "/a/b.h", "rel/../x.h", "./y.h"];
+    expect(parseDepFile(`o.o: ${paths.join(" \\\n ")}\n`, "/w")).toEqual([...new Set(paths.map((p) => resolve("/w", p)))]);
   });
   it("handles several targets and rustc's dep-info comments", () => {
     const text = "a.o b.o: s.c\n# env-dep:FOO=1\nlib.rmeta: src/lib.rs\n";
