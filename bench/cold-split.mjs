@@ -115,14 +115,15 @@ function build(t) {
   const p1 = t.marker ? parts(t.marker) : {};
   let stats;
   if (t.marker) {
-    // The daemon's work after the answers (stores, index entries, fallback copies): wait until it stops using CPU.
+    // The daemon's work after the answers (stores, index entries, fallback copies): wait until it stops using CPU, past
+    // the daemon's 2 s idle pause (its copies start only then).
     let last = p1;
-    for (let i = 0; i < 60; i++) {
+    for (let i = 0; i < 600; i++) {
       spawnSync('sleep', ['0.5']);
       const now = parts(t.marker);
       const moved = Object.values(diff(last, now)).reduce((a, b) => a + b, 0);
       last = now;
-      if (moved < 5) break;
+      if (moved < 5 && i >= 5) break;
     }
     stats = JSON.parse(cli(t, '--show-stats', '--json').stdout).stats;
     if (stats.hitsDirect + stats.hitsPreprocessor) throw new Error(`${t.name}: not a cold build`);

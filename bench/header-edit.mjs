@@ -1,16 +1,18 @@
 // A header every unit includes, edited once, with a warm cache: what the rebuild costs with each tool.
 //
-//   node bench/header-edit.mjs [--project=lua5.4|generated-200] [--rounds=2] [--jobs=2]
-//                              [--tools=plain,ccache,reprise,reprise-copies] [--fixtures=DIR]
+//   node bench/header-edit.mjs [--project=lua5.4|generated-200] [--rounds=2] [--jobs=2] [--first]
+//                              [--tools=plain,ccache,reprise,reprise-nocopies] [--fixtures=DIR]
 //
 // Edits (each round, each tool, in rotated order):
 //   unused  another macro no unit uses, on the header's last line (an unused macro when built): the header's bytes change, every unit's
-//           preprocessed text does not (ccache's preprocessor mode can serve it; Reprise's only from
-//           an entry stored under that text: a copy made while idle, with REPRISE_PREPROCESSOR_FALLBACK_COPIES=1
-//           ("reprise-copies"), or an earlier miss of the same call that preprocessed first)
+//           preprocessed text does not (ccache's preprocessor mode can serve it; Reprise's from an entry stored
+//           under that text: a copy made while idle, the default ("reprise"; "reprise-nocopies" sets
+//           REPRISE_PREPROCESSOR_FALLBACK_COPIES=0, "reprise-copies" =1), or an earlier miss of the same call that
+//           preprocessed first)
 //   used    a declaration on that line: every unit's text changes, so every tool compiles every unit again
 // Before each timed step the header is restored, the tree cleaned and built with the same tool (warm:
-// hits, untimed), then the header is edited and `make` runs, timed: wall time, and the CPU of the build
+// hits, untimed; with --first, cold: the tool's cache emptied first, so every round's edit is the first after a
+// cold build, as in round 1 without it), then the header is edited and `make` runs, timed: wall time, and the CPU of the build
 // tree plus the tool's daemon (work it leaves for idle time included, waited for). A warm-up round first
 // builds every tool's cache cold. The rows are medians over the rounds; plain is the same edit built
 // without a cache.
@@ -29,7 +31,8 @@ const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const project = arg('project', 'lua5.4');
 const rounds = Number(arg('rounds', 2));
 const jobs = Number(arg('jobs', 2));
-const wanted = arg('tools', 'plain,ccache,reprise,reprise-copies').split(',');
+const first = args.includes('--first');
+const wanted = arg('tools', 'plain,ccache,reprise,reprise-nocopies').split(',');
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'reprise-header-edit-'));
 
 function run(argv, env, cwd) {
@@ -76,10 +79,19 @@ for (const name of wanted) {
     fs.mkdirSync(runtime, { mode: 0o700 });
     const env = { ...baseEnv, REPRISE_DIR: path.join(dir, 'cache'), REPRISE_RUNTIME_DIR: runtime, REPRISE_IDLE_TIMEOUT: '900' };
     if (name === 'reprise-copies') env.REPRISE_PREPROCESSOR_FALLBACK_COPIES = '1';
+    else if (name === 'reprise-nocopies') env.REPRISE_PREPROCESSOR_FALLBACK_COPIES = '0';
     tools.push({ name, env, prefix: [native], marker: `REPRISE_RUNTIME_DIR=${runtime}`, reprise: true });
   } else throw new Error(`unknown tool ${name}`);
 }
-const stats = (t) => (t.reprise ? JSON.parse(repriseCli(t, '--show-stats', '--json').stdout).stats : undefined);
+/** CPU of this bench's own `--show-stats` runs (~0.2 s each, a Node start-up): not the tool's, taken out of the timed CPU. */
+let statsCpuMs = 0;
+function stats(t) {
+  if (!t.reprise) return undefined;
+  const c0 = childCpuMs();
+  const out = JSON.parse(repriseCli(t, '--show-stats', '--json').stdout).stats;
+  statsCpuMs += childCpuMs() - c0;
+  return out;
+}
 const repriseCli = (t, ...a) => spawnSync(process.execPath, [cli, ...a], { env: t.env, cwd: work, encoding: 'utf8' });
 /** Waits until the tool's daemon has made the copies it leaves for idle time and stopped using CPU. */
 function settle(t) {
@@ -94,10 +106,10 @@ function settle(t) {
   }
 }
 function timedBuild(t) {
-  const c0 = childCpuMs() + markedCpuMs(t.marker);
+  const c0 = childCpuMs() + markedCpuMs(t.marker) - statsCpuMs;
   const ms = run(make(t.prefix), t.env, tree);
   settle(t);
-  return { ms, cpuMs: childCpuMs() + markedCpuMs(t.marker) - c0 };
+  return { ms, cpuMs: childCpuMs() + markedCpuMs(t.marker) - statsCpuMs - c0 };
 }
 
 let token = 0;
@@ -120,7 +132,9 @@ for (let r = 0; r < rounds; r++) {
     for (const t of order) {
       fs.writeFileSync(header, original);
       run(['make', 'clean'], baseEnv, tree);
-      run(make(t.prefix), t.env, tree); // warm (a hit for each unit), untimed
+      if (first && t.reprise) repriseCli(t, '--clear');
+      else if (first && t.name === 'ccache') run(['ccache', '-C'], t.env, tree);
+      run(make(t.prefix), t.env, tree); // warm (a hit for each unit; cold with --first), untimed
       settle(t);
       const before = stats(t);
       // A new mtime a second after the build, as an editor's save: make sees the header newer than every object.
@@ -137,7 +151,7 @@ for (let r = 0; r < rounds; r++) {
 fs.writeFileSync(header, original);
 for (const t of tools) if (t.reprise) repriseCli(t, '--stop-server');
 
-console.log(`${project}: one edit of ${path.relative(tree, header)} with a warm cache, make -j${jobs}, ${rounds} round(s) after a warm-up; medians; load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+console.log(`${project}: one edit of ${path.relative(tree, header)} with a warm cache${first ? ' (each the first after a cold build)' : ''}, make -j${jobs}, ${rounds} round(s) after a warm-up; medians; load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
 console.log('| edit | tool | wall | wall / plain | CPU (build + daemon) | CPU / plain | Reprise: hits / misses per rebuild |');
 console.log('|---|---|---:|---:|---:|---:|---|');
 for (const edit of Object.keys(EDITS)) {

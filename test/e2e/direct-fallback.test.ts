@@ -6,12 +6,13 @@ import { plain, RepriseSandbox, text } from "../support/reprise-env.js";
 /**
  * A direct-mode miss looks up the preprocessed text's key before compiling
  * where that can pay (a sibling's -D, -MMD, a racy source; a header edit
- * only with idle copies on, `REPRISE_PREPROCESSOR_FALLBACK_COPIES=1`):
+ * with idle copies on, the default; `REPRISE_PREPROCESSOR_FALLBACK_COPIES=0` turns them off):
  * a comment appended to a header changes the header's hash (direct miss) but
  * not the preprocessed text, and the object is the same bytes. By default a
  * comment edit is served by text digests (test/e2e/text-digest.test.ts).
  */
 const COPIES = { env: { REPRISE_PREPROCESSOR_FALLBACK_COPIES: "1" } };
+const NO_COPIES = { env: { REPRISE_PREPROCESSOR_FALLBACK_COPIES: "0" } };
 let sb: RepriseSandbox;
 let w: string;
 
@@ -119,17 +120,33 @@ describe.each(["gcc", "clang"])("%s: a comment added to a header", (cc) => {
     expect(await compileAndCompare(argv, outputs, COPIES)).toEqual({ direct: 1, preprocessor: 0, misses: 0 });
   });
 
-  it("without -g, by default: no idle copy; a header comment edit is a direct hit by text digests", async () => {
+  it("by default, a first header edit that leaves the text unchanged (a macro no unit uses) is served by the idle copy, byte-identical", async () => {
+    const header = `include/${cc}-first.h`;
+    writeFileSync(join(w, header), "#define FIRST 7\nint first(int);\n#define FIRST_UNUSED_0 0\n");
+    writeFileSync(join(w, `${cc}-first.c`), `#include "${cc}-first.h"\nint use(int x) { return first(x) + FIRST; }\n`);
+    const argv = [cc, "-O2", "-Iinclude", "-MD", "-c", `${cc}-first.c`, "-o", `${cc}-first.o`];
+    const outputs = [`${cc}-first.o`, `${cc}-first.d`];
+    const copies = (await sb.stats()).fallbackCopiesLater;
+    expect(await compileAndCompare(argv, outputs)).toEqual({ direct: 0, preprocessor: 0, misses: 1 });
+    expect(await idleCopies(copies)).toBeGreaterThanOrEqual(1);
+    // Another macro's line in place of the unused one: the header's tokens change (no text-digest hit), its text does not.
+    writeFileSync(join(w, header), "#define FIRST 7\nint first(int);\n#define FIRST_UNUSED_1 1\n");
+    expect(await compileAndCompare(argv, outputs)).toEqual({ direct: 0, preprocessor: 1, misses: 0 });
+    // The hit recorded the new header state for direct mode (the entry rekeyed from the copy's blob).
+    expect(await compileAndCompare(argv, outputs)).toEqual({ direct: 1, preprocessor: 0, misses: 0 });
+  });
+
+  it("without -g, copies off: no idle copy; a header comment edit is a direct hit by text digests", async () => {
     const header = `include/${cc}-dflt.h`;
     writeFileSync(join(w, header), "#define DFLT 7\nint dflt(int);\n");
     writeFileSync(join(w, `${cc}-dflt.c`), `#include "${cc}-dflt.h"\nint use(int x) { return dflt(x) + DFLT; }\n`);
     const argv = [cc, "-O2", "-Iinclude", "-MD", "-c", `${cc}-dflt.c`, "-o", `${cc}-dflt.o`];
     const outputs = [`${cc}-dflt.o`, `${cc}-dflt.d`];
-    expect(await compileAndCompare(argv, outputs)).toEqual({ direct: 0, preprocessor: 0, misses: 1 });
+    expect(await compileAndCompare(argv, outputs, NO_COPIES)).toEqual({ direct: 0, preprocessor: 0, misses: 1 });
     expect((await sb.stats()).fallbackCopiesWaiting).toBe(0);
     const byText = (await sb.stats()).hitsDirectText;
     appendFileSync(join(w, header), "/* a comment the preprocessor drops */\n");
-    expect(await compileAndCompare(argv, outputs)).toEqual({ direct: 1, preprocessor: 0, misses: 0 });
+    expect(await compileAndCompare(argv, outputs, NO_COPIES)).toEqual({ direct: 1, preprocessor: 0, misses: 0 });
     expect((await sb.stats()).hitsDirectText).toBe(byText + 1);
   });
 

@@ -43,8 +43,11 @@ async function storedByMiss(box: RepriseSandbox, argv: string[], cwd: string, po
   return blob!;
 }
 
+// Idle copies off: an altered entry must miss here, not be served by its copy under the preprocessed text's key.
+const NO_COPIES = { REPRISE_PREPROCESSOR_FALLBACK_COPIES: "0" };
+
 beforeAll(() => {
-  sb = new RepriseSandbox();
+  sb = new RepriseSandbox(NO_COPIES);
   w = join(sb.root, "src");
   mkdirSync(w, { recursive: true });
   // About 3 MiB of initialised data: an object well over the 1 MiB threshold.
@@ -152,7 +155,7 @@ describe("a large object's hit-index entry", () => {
   let nw: string;
 
   beforeAll(() => {
-    nb = new RepriseSandbox({}, "native");
+    nb = new RepriseSandbox(NO_COPIES, "native");
     nw = join(nb.root, "src");
     mkdirSync(nw, { recursive: true });
     writeFileSync(join(nw, "first.c"), "int first(void) { return 1; }\n");

@@ -14,7 +14,8 @@ let sb: RepriseSandbox;
 let w: string;
 
 beforeAll(() => {
-  sb = new RepriseSandbox();
+  // Idle copies off: a comment edit must be served by text digests alone, never by a copy made under the text's key.
+  sb = new RepriseSandbox({ REPRISE_PREPROCESSOR_FALLBACK_COPIES: "0" });
   w = join(sb.root, "proj");
   mkdirSync(join(w, "include"), { recursive: true });
 });

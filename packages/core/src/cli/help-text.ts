@@ -18,7 +18,7 @@ const ENV_MEANING: Record<keyof typeof ENV_KEYS, string> = {
   REPRISE_BASEDIRS: "directories keyed relative to them, colon-separated",
   REPRISE_PREPROCESSOR_FALLBACK: "0: no preprocessed-text lookup on a direct-mode miss",
   REPRISE_TEXT_DIGESTS: "0: compare headers by their exact content only (a comment edit compiles again)",
-  REPRISE_PREPROCESSOR_FALLBACK_COPIES: "1: also copy every silent cold miss under its preprocessed text while idle (a cc -E each)",
+  REPRISE_PREPROCESSOR_FALLBACK_COPIES: "0: no copy of cold misses under their preprocessed text while idle (a cc -E each)",
   REPRISE_REMOTE_CONNECT_TIMEOUT_MS: "connect timeout of remote cache levels (ms)",
   REPRISE_REMOTE_TIMEOUT_MS: "request timeout of remote cache levels (ms)",
   REPRISE_REMOTE_BREAKER_COOLDOWN_MS: "how long a failing remote level is not asked (ms)",

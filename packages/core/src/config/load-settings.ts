@@ -124,7 +124,7 @@ export class SettingsLoader {
       recache: merged.recache ?? false,
       baseDirs: normaliseBaseDirs(merged.baseDirs ?? []),
       preprocessorFallback: merged.preprocessorFallback ?? true,
-      preprocessorFallbackCopies: merged.preprocessorFallbackCopies ?? false,
+      preprocessorFallbackCopies: merged.preprocessorFallbackCopies ?? true,
       textDigests: merged.textDigests ?? true,
       remote: { ...DEFAULTS.remote, ...merged.remote },
       ...(merged.hermetic ? { hermetic: merged.hermetic } : {}),

@@ -123,8 +123,8 @@ export const configSchema = z
     /** A direct-mode miss looks up the preprocessed text's key before compiling, where that gives the same bytes (docs/sharing.md). */
     preprocessorFallback: z.boolean(),
     /**
-     * Also make, while the daemon is idle, a preprocessed-text copy of every silent cold miss (a `cc -E` each; off by
-     * default: text digests serve a header's comment edit without them, docs/sharing.md).
+     * Also make, while the daemon is idle, a preprocessed-text copy of every silent cold miss (a `cc -E` each, at the
+     * lowest priority), so a first header edit that leaves the text unchanged is served; on by default (docs/sharing.md).
      */
     preprocessorFallbackCopies: z.boolean(),
     /** Direct mode records and matches headers by their text digests too, where the plugin reads text (a comment edit still hits). */

@@ -11,9 +11,9 @@ import type { TextReading } from "../hashing/text-digest.js";
 import type { FileDigest } from "../hashing/file-hash-cache.js";
 import type { CompiledInputs, ReadIdentity } from "./hooks.js";
 import { pathSharing, type PathSharing, type ReplayedParts } from "./base-dirs.js";
-import { preprocessedFallbackKey } from "./preprocessor-fallback.js";
+import { preprocessedFallbackKey, readFallbackCopy } from "./preprocessor-fallback.js";
 import { changedSince, fallbackTiming, hashListed, laterCopy, sameHashes } from "./fallback-timing.js";
-import type { ManifestEntry } from "../storage/codec.js";
+import { rekeyEntry, type ManifestEntry } from "../storage/codec.js";
 import { absentFacts } from "./direct-absent.js";
 import { servePreprocessorMode } from "./serve-preprocessed.js";
 import { PROBE_TOKEN } from "../hermetic/has-include.js";
@@ -216,7 +216,13 @@ function recordFallbackHit(d: ModeDeps, dc: DirectCall, fallbackKey: string, dep
     // Served through the fallback: a silent entry.
     const made = await directEntry(d, dc, depText, since, stored, true, undefined);
     if (!made || made.preprocessor) return;
-    await d.misses.writeEntry(call, made.resultKey, stored);
+    // The copy's blob under the direct key, its compressed body kept (compressing the object again cost a few ms per call).
+    const blob = dc.sharing ? undefined : await readFallbackCopy(call.storage, fallbackKey).catch(() => undefined);
+    const rekeyed = blob && rekeyEntry(blob, fallbackKey, made.resultKey);
+    if (rekeyed) {
+      await call.storage.write("result", made.resultKey, rekeyed);
+      d.hits.remember(call.storage, made.resultKey, stored);
+    } else await d.misses.writeEntry(call, made.resultKey, stored);
     await recordDirect(d, dc, made);
   });
 }
