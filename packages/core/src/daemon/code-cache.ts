@@ -108,7 +108,7 @@ function writeCache(path: string, data: Buffer): void {
   header.writeUInt32BE(crc32(data), 8);
   const tmp = `${path}.${process.pid}.tmp`;
   try {
-    writeFileSync(tmp, Buffer.concat([header, data]), { mode: 0o600 });
+    writeFileSync(tmp, Buffer.concat([header, data]), { mode: 0o600, flag: "wx" });
     renameSync(tmp, path);
   } finally {
     rmSync(tmp, { force: true });
