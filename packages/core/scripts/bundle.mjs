@@ -17,6 +17,9 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { buildModules, buildScript, swapBundle } from "./bundle-dist.mjs";
+// tsc has built these before this script runs (npm run build).
+import { IMPORT_PARAMETER } from "../dist/daemon/code-cache.js";
+import { DAEMON_CORE_KEY } from "../dist/daemon/daemon-script.js";
 
 const dist = fileURLToPath(new URL("../dist/", import.meta.url));
 
@@ -28,12 +31,6 @@ export const PUBLIC_ENTRIES = {
   "sandbox-kit": "sandbox/kit/index.js",
   "plugin-kit": "plugin-kit/index.js",
 };
-
-/** The daemon script's parameter for import() (daemon/code-cache.ts). */
-const IMPORT_PARAMETER = "__repriseImport";
-
-/** Where the daemon's script publishes its public entries (daemon/entry.ts). */
-export const DAEMON_CORE_KEY = "reprise.daemon-core";
 
 // The TypeScript compiler is only ever loaded by cosmiconfig for a .ts config, and is the user's.
 const external = ["typescript"];

@@ -33,10 +33,12 @@ export interface CachedScript<T> {
 
 /**
  * What the script calls for import() (scripts/bundle.mjs renames its calls):
- * a function taken from a code cache has lost the script's own loader (V8
- * keeps no host options in the cache: "A dynamic import callback was not
- * specified"), so import() runs here, in an ES module, instead. Its
- * specifiers are absolute URLs or package names, which resolve alike from here.
+ * a script has no import() of its own unless given a loader, and the one
+ * Node 20 offers (vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER) prints an
+ * experimental warning and is lost with a code cache (V8 keeps no host
+ * options in it: "A dynamic import callback was not specified"). So import()
+ * runs here, in an ES module. Its specifiers are absolute URLs or package
+ * names, which resolve alike from here.
  */
 export const IMPORT_PARAMETER = "__repriseImport";
 

@@ -8,11 +8,7 @@
 import { fileURLToPath } from "node:url";
 import { runtimeDir } from "../util/paths.js";
 import { loadCachedScript } from "./code-cache.js";
-
-/** The daemon script's exports (scripts/bundle.mjs). */
-interface DaemonScript {
-  runDaemonProcess(): void;
-}
+import { DAEMON_CORE_KEY, type DaemonScript } from "./daemon-script.js";
 
 /** When the code cache is written: after start-up and the first calls, so their functions are in it too. */
 const SAVE_CACHE_AFTER_MS = 3000;
@@ -24,6 +20,6 @@ try {
   // No user name to make it from: the daemon says so itself.
 }
 const script = loadCachedScript<DaemonScript>(fileURLToPath(new URL("../bundle/daemon.cjs", import.meta.url)), cacheDir);
-(globalThis as Record<symbol, unknown>)[Symbol.for("reprise.daemon-core")] = script.exports;
+(globalThis as Record<symbol, unknown>)[Symbol.for(DAEMON_CORE_KEY)] = script.exports;
 script.exports.runDaemonProcess();
 if (script.cache !== "accepted") setTimeout(() => script.save(), SAVE_CACHE_AFTER_MS).unref();
