@@ -1,8 +1,9 @@
 #!/bin/bash
 # (cargo-fresh) a fresh daemon started by --start-server; its CPU (schedstat, ms) 1.5 s later: its start-up alone.
 # start a fresh daemon and print its CPU (all threads, ms) once started
+CF=${CF:-/tmp/cf}  # its work folder (cargo-fresh2: CF=/tmp/cf2)
 REPO=$1; TAG=$2
-export REPRISE_DIR=/tmp/cf/cache-$TAG REPRISE_RUNTIME_DIR=/tmp/cf/rts-$TAG REPRISE_PLUGINS=$REPO/packages/plugin-rustc/dist/bundle/index.js REPRISE_IDLE_TIMEOUT=900
+export REPRISE_DIR=$CF/cache-$TAG REPRISE_RUNTIME_DIR=$CF/rts-$TAG REPRISE_PLUGINS=$REPO/packages/plugin-rustc/dist/bundle/index.js REPRISE_IDLE_TIMEOUT=900
 mkdir -p -m 700 $REPRISE_RUNTIME_DIR
 N=$REPO/packages/core/dist/native/reprise-native
 $N --start-server >/dev/null 2>&1

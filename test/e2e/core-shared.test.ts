@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RepriseSandbox, text } from "../support/reprise-env.js";
@@ -56,4 +56,33 @@ describe("one copy of core in the daemon", () => {
     const stats = await sb.stats(proj);
     expect(stats.byPlugin["strict-tcc"]).toMatchObject({ hits: 1, misses: 1 });
   });
+
+  it("a daemon compiled from its code cache loads plugins and shares core with them as well", async () => {
+    // The first daemon writes its code cache a few seconds after it started (daemon/entry.ts).
+    const cached = async () => {
+      for (let i = 0; i < 100; i++) {
+        const found = readdirSync(sb.runtimeDir).find((f) => f.startsWith("code-cache-") && f.endsWith(".v8"));
+        if (found) return join(sb.runtimeDir, found);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error("the daemon wrote no code cache");
+    };
+    const cache = await cached();
+    const written = statSync(cache).mtimeMs;
+    await sb.run(["--stop-server"], sb.root);
+    await sb.zeroStats();
+
+    // The notice was shown once already; the count tells the engine recognised the plugin's error as its own.
+    await tccCompileLikePlain(sb, proj);
+    expect((await sb.stats(proj)).errors, sb.daemonLogTail(20)).toEqual({ E_CONFIG: 1 });
+    const env = { STRICT_TCC_MODE: "fast" };
+    for (let i = 0; i < 2; i++) expect((await sb.run(["tcc", "-c", "a.c", "-o", "a.o"], proj, { env })).exitCode).toBe(0);
+    expect((await sb.stats(proj)).byPlugin["strict-tcc"]).toMatchObject({ hits: 2 });
+    // Past the moment a daemon writes its cache: this one took it as it was (a refused cache is written again).
+    await new Promise((r) => setTimeout(r, 4000));
+    expect(statSync(cache).mtimeMs).toBe(written);
+    const log = readFileSync(join(sb.runtimeDir, "daemon.log"), "utf8");
+    expect(log).not.toContain("failed to load");
+    expect(log).not.toContain("two copies");
+  }, 30_000);
 });

@@ -4,7 +4,7 @@ import { join } from "node:path";
 /**
  * Makes a copy of core's built `dist/` another release or protocol version:
  * in tsc's files (dist/version.js is what the native client reads) and in
- * the bundle the daemon and the Node client run (scripts/bundle.mjs), where
+ * the bundles the daemon and the Node client run (scripts/bundle.mjs), where
  * each constant is one line of some chunk.
  */
 export function patchBuiltCore(dist: string, patch: { version?: string; protocol?: number }): void {
@@ -20,7 +20,7 @@ export function patchBuiltCore(dist: string, patch: { version?: string; protocol
       writeFileSync(file, text.replace(pattern, replacement));
       patched++;
     }
-    // tsc's file and the bundle's chunk: exactly one of each, or the copy is not what the test thinks.
-    if (patched !== 2) throw new Error(`${pattern} found in ${patched} files of ${dist}, expected 2`);
+    // tsc's file, the ES modules' chunk and the daemon's script: exactly one of each, or the copy is not what the test thinks.
+    if (patched !== 3) throw new Error(`${pattern} found in ${patched} files of ${dist}, expected 3`);
   }
 }

@@ -15,7 +15,7 @@ assertBundleCurrent();
 
 function assertBundleCurrent(): void {
   // The default compiler plugins are bundled too (scripts/bundle-plugins.mjs).
-  for (const [pkg, entry] of [["core", "daemon.js"], ["plugin-gcc", "index.js"], ["plugin-clang", "index.js"], ["plugin-rustc", "index.js"], ["plugin-rustup", "index.js"]] as const) {
+  for (const [pkg, entry] of [["core", "daemon.cjs"], ["plugin-gcc", "index.js"], ["plugin-clang", "index.js"], ["plugin-rustc", "index.js"], ["plugin-rustup", "index.js"]] as const) {
     const dir = join(REPO_ROOT, "packages", pkg);
     const built = statSync(join(dir, "tsconfig.tsbuildinfo"), { throwIfNoEntry: false });
     const bundle = statSync(join(dir, "dist/bundle", entry), { throwIfNoEntry: false });

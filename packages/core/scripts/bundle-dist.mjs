@@ -28,31 +28,30 @@ const englishOnlyZod = {
   },
 };
 
-/**
- * `dist`: the package's dist folder (ending in "/"); `entries`: output name →
- * the tsc output it starts from, relative to `dist`. `options` are esbuild's,
- * on top of these defaults.
- */
-export async function bundleDist(dist, entries, options = {}) {
-  const target = `${dist}bundle`;
-  const outdir = `${dist}bundle.new`;
-  rmSync(outdir, { recursive: true, force: true });
-  await build({
-    entryPoints: Object.fromEntries(Object.entries(entries).map(([name, file]) => [name, dist + file])),
-    outdir,
+/** esbuild's options for every bundle here, under `options`. */
+function withDefaults(options) {
+  return {
     bundle: true,
-    splitting: true,
-    format: "esm",
     platform: "node",
     target: "node20",
-    chunkNames: "chunk-[hash]",
     // Class and function names are part of error reports and logs.
     keepNames: true,
     legalComments: "inline",
     logLevel: "warning",
     ...options,
     plugins: [englishOnlyZod, ...(options.plugins ?? [])],
-  });
+  };
+}
+
+/**
+ * Fills `${dist}bundle` through `fill(outdir)`, which writes into a folder
+ * beside it; the new folder is then swapped in whole.
+ */
+export async function swapBundle(dist, fill) {
+  const target = `${dist}bundle`;
+  const outdir = `${dist}bundle.new`;
+  rmSync(outdir, { recursive: true, force: true });
+  await fill(outdir);
   rmSync(`${dist}bundle.old`, { recursive: true, force: true });
   try {
     renameSync(target, `${dist}bundle.old`);
@@ -61,4 +60,33 @@ export async function bundleDist(dist, entries, options = {}) {
   }
   renameSync(outdir, target);
   rmSync(`${dist}bundle.old`, { recursive: true, force: true });
+}
+
+/**
+ * ES modules, one per entry, and the chunks they share, into `outdir`:
+ * `dist`: the package's dist folder (ending in "/"); `entries`: output name →
+ * the tsc output it starts from, relative to `dist`. `options` are esbuild's,
+ * on top of these defaults. Returns esbuild's result (its metafile when asked).
+ */
+export function buildModules(dist, entries, outdir, options = {}) {
+  return build(
+    withDefaults({
+      entryPoints: Object.fromEntries(Object.entries(entries).map(([name, file]) => [name, dist + file])),
+      outdir,
+      splitting: true,
+      format: "esm",
+      chunkNames: "chunk-[hash]",
+      ...options,
+    }),
+  );
+}
+
+/** One CommonJS script at `outfile` from the ES module source `contents` (resolved from `resolveDir`). */
+export function buildScript(contents, resolveDir, outfile, options = {}) {
+  return build(withDefaults({ stdin: { contents, resolveDir, sourcefile: "script-entry.js", loader: "js" }, outfile, format: "cjs", ...options }));
+}
+
+/** `bundleDist`: the ES modules of `buildModules`, swapped in as `${dist}bundle`. */
+export async function bundleDist(dist, entries, options = {}) {
+  await swapBundle(dist, (outdir) => buildModules(dist, entries, outdir, options));
 }

@@ -1,40 +1,102 @@
 #!/usr/bin/env node
-// Bundles what tsc wrote to dist/ into dist/bundle/: one ES module per entry
-// the package exports, the daemon's and the Node client's, and chunks they
-// share. A fresh daemon then loads a few files instead of ~270 (its start is
-// mostly Node's module loader), and a plugin's `import "@reprise/core"` (the
-// package's exports point here) reaches the very modules the daemon runs:
-// one copy of core per process, so classes, hooks and module state are shared.
+// Bundles what tsc wrote to dist/ into dist/bundle/.
+//
+// - daemon.cjs: the daemon and every public entry of core in one CommonJS
+//   script, which dist/daemon/entry.js compiles with a V8 code cache
+//   (daemon/code-cache.ts; Node 20 has none for ES modules). A fresh
+//   daemon's start was mostly Node's module loader and V8 compiling.
+// - client.js and esm-<entry>.js: ES modules and the chunks they share, for
+//   the Node client and for any other process that imports core.
+// - <entry>.js, what package.json's exports name: a small ES module that
+//   re-exports the daemon's copy inside the daemon (entry.js publishes it on
+//   globalThis before any plugin loads), else esm-<entry>.js. So a plugin's
+//   `import "@reprise/core"` reaches the very modules its process runs: one
+//   copy of core per process, so classes, hooks and module state are shared.
 // Every output sits one level below dist/, as tsc's files do, so paths made
 // from import.meta.url (../native/reprise-native, ../../bin/reprise) hold.
+import { readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { bundleDist } from "./bundle-dist.mjs";
+import { buildModules, buildScript, swapBundle } from "./bundle-dist.mjs";
+// tsc has built these before this script runs (npm run build).
+import { IMPORT_PARAMETER } from "../dist/daemon/code-cache.js";
+import { DAEMON_CORE_KEY } from "../dist/daemon/daemon-script.js";
 
 const dist = fileURLToPath(new URL("../dist/", import.meta.url));
 
 /** Output name → the tsc output it starts from. Keep in step with package.json's exports. */
-export const BUNDLE_ENTRIES = {
+export const PUBLIC_ENTRIES = {
   index: "index.js",
   errors: "util/errors.js",
   logger: "util/logger.js",
   "sandbox-kit": "sandbox/kit/index.js",
   "plugin-kit": "plugin-kit/index.js",
-  daemon: "daemon/daemon-process.js",
-  client: "bin/client-main.js",
 };
 
-await bundleDist(dist, BUNDLE_ENTRIES, {
-  // The TypeScript compiler is only ever loaded by cosmiconfig for a .ts config, and is the user's.
-  external: ["typescript"],
-  // CommonJS dependencies call require() for Node's own modules and read __filename (cosmiconfig's
-  // import-fresh); an ES module has none of these of its own.
-  banner: {
-    js: [
-      'import { createRequire as __repriseCreateRequire } from "node:module";',
-      'import { fileURLToPath as __repriseFileURLToPath } from "node:url";',
-      "const require = __repriseCreateRequire(import.meta.url);",
-      "const __filename = __repriseFileURLToPath(import.meta.url);",
-      'const __dirname = __filename.slice(0, __filename.lastIndexOf("/"));',
-    ].join(" "),
-  },
+// The TypeScript compiler is only ever loaded by cosmiconfig for a .ts config, and is the user's.
+const external = ["typescript"];
+
+await swapBundle(dist, async (outdir) => {
+  const modules = await buildModules(
+    dist,
+    { client: "bin/client-main.js", ...Object.fromEntries(Object.entries(PUBLIC_ENTRIES).map(([name, file]) => [`esm-${name}`, file])) },
+    outdir,
+    {
+      external,
+      metafile: true,
+      // CommonJS dependencies call require() for Node's own modules and read __filename (cosmiconfig's
+      // import-fresh); an ES module has none of these of its own.
+      banner: {
+        js: [
+          'import { createRequire as __repriseCreateRequire } from "node:module";',
+          'import { fileURLToPath as __repriseFileURLToPath } from "node:url";',
+          "const require = __repriseCreateRequire(import.meta.url);",
+          "const __filename = __repriseFileURLToPath(import.meta.url);",
+          'const __dirname = __filename.slice(0, __filename.lastIndexOf("/"));',
+        ].join(" "),
+      },
+    },
+  );
+  const script = [
+    ...Object.entries(PUBLIC_ENTRIES).map(([name, file]) => `export * as ${JSON.stringify(name)} from "./${file}";`),
+    'export { runDaemonProcess } from "./daemon/daemon-process.js";',
+  ].join("\n");
+  await buildScript(script, dist, `${outdir}/daemon.cjs`, {
+    external,
+    // import.meta is an ES module's; this script's own URL stands in (it sits where daemon.js did).
+    define: { "import.meta.url": "__repriseImportMetaUrl" },
+    banner: { js: 'const __repriseImportMetaUrl = require("node:url").pathToFileURL(__filename).href;' },
+  });
+  importThroughParameter(`${outdir}/daemon.cjs`);
+  for (const name of Object.keys(PUBLIC_ENTRIES)) {
+    const output = Object.entries(modules.metafile.outputs).find(([file]) => file.endsWith(`bundle.new/esm-${name}.js`));
+    const exports = output?.[1].exports;
+    if (!exports) throw new Error(`bundle: esbuild listed no exports for esm-${name}.js`);
+    writeFileSync(`${outdir}/${name}.js`, reexport(name, exports));
+  }
 });
+
+/**
+ * The import() calls esbuild left in the script (of URLs known at run time,
+ * and external packages) call the wrapper's parameter instead (daemon/code-cache.ts,
+ * IMPORT_PARAMETER says why). esbuild prints only a real call as `import(`;
+ * any left in a comment are renamed too, which changes nothing.
+ */
+function importThroughParameter(file) {
+  const code = readFileSync(file, "utf8");
+  const renamed = code.replace(/(?<![\w$.])import\(/g, `${IMPORT_PARAMETER}(`);
+  if (/(?<![\w$.])import\s*\(/.test(renamed)) throw new Error(`bundle: ${file} still calls import() where it cannot be renamed`);
+  writeFileSync(file, renamed);
+}
+
+/** The public entry `name`: the daemon's copy when this process is a daemon, else the ES modules'. */
+function reexport(name, exports) {
+  const named = exports.filter((e) => e !== "default");
+  return [
+    `// @reprise/core's ${name} (generated by scripts/bundle.mjs): the daemon's copy in a daemon, else esm-${name}.js.`,
+    `const inDaemon = globalThis[Symbol.for(${JSON.stringify(DAEMON_CORE_KEY)})];`,
+    `const core = inDaemon ? inDaemon[${JSON.stringify(name)}] : await import("./esm-${name}.js");`,
+    named.length ? `export const { ${named.join(", ")} } = core;` : "",
+    exports.includes("default") ? "export default core.default;" : "",
+    "",
+  ].join("\n");
+}

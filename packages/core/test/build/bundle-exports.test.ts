@@ -1,5 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
 
 /**
@@ -24,10 +26,27 @@ describe("core's package entries", () => {
     expect(pkg.main).toBe("dist/bundle/index.js");
   });
 
-  it("the daemon's and the Node client's entries run the same bundle", () => {
-    expect(readFileSync(join(CORE, "dist/daemon/entry.js"), "utf8")).toContain('"../bundle/daemon.js"');
+  it("the daemon runs one script (through its code cache), the Node client the ES modules", () => {
+    expect(readFileSync(join(CORE, "dist/daemon/entry.js"), "utf8")).toContain('"../bundle/daemon.cjs"');
     expect(readFileSync(join(CORE, "dist/bin/reprise.js"), "utf8")).toContain('"../bundle/client.js"');
-    for (const f of ["daemon.js", "client.js"]) expect(existsSync(join(CORE, "dist/bundle", f)), f).toBe(true);
+    for (const f of ["daemon.cjs", "client.js"]) expect(existsSync(join(CORE, "dist/bundle", f)), f).toBe(true);
+    // A function taken from a code cache has no loader for import(): every call goes through the script's parameter.
+    const script = readFileSync(join(CORE, "dist/bundle/daemon.cjs"), "utf8");
+    expect(script).not.toMatch(/(?<![\w$.])import\s*\(/);
+    expect(script).toContain("__repriseImport(");
+  });
+
+  it("each public entry offers the same names in the daemon's script as in the ES modules", async () => {
+    const daemon = createRequire(import.meta.url)(join(CORE, "dist/bundle/daemon.cjs")) as Record<string, object>;
+    for (const [name, target] of Object.entries(pkg.exports).filter(([n]) => n !== "./package.json")) {
+      if (typeof target === "string") throw new Error(`${name} has no types/default pair`);
+      const entry = target.default.replace(/^\.\/dist\/bundle\/|\.js$/g, "");
+      // Outside a daemon the entry re-exports the ES modules.
+      const module = (await import(pathToFileURL(join(CORE, target.default)).href)) as object;
+      const esm = (await import(pathToFileURL(join(CORE, `dist/bundle/esm-${entry}.js`)).href)) as object;
+      expect(Object.keys(module).sort(), name).toEqual(Object.keys(esm).sort());
+      expect(Object.keys(daemon[entry]!).sort(), name).toEqual(Object.keys(esm).sort());
+    }
   });
 });
 
