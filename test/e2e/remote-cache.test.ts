@@ -156,8 +156,8 @@ describe.each(backends)("$name level", (backend) => {
     const levels = await levelsOf(laptop, work);
     expect(levels[1]!.readOnly).toBe(true);
     expect(levels[1]!.writes).toBe(0);
-    // A result and a manifest per unit (no preprocessed-text copy: idle copies are off by default).
-    expect(levels[0]!.writes).toBe(2 * units.length);
+    // A result, a manifest and the direct-mode fallback's copy of the result (first level only) per unit.
+    expect(levels[0]!.writes).toBe(3 * units.length);
     // Nothing reached the server: another machine misses.
     const other = machine(ro);
     await buildAndCompare(other, work, units, reference);
@@ -218,8 +218,8 @@ describe.each(backends)("$name level", (backend) => {
     const ci = machine();
     await buildAndCompare(ci, work, units, reference);
     await ci.idleCopiesMade(work);
-    // Each unit's result (no preprocessed-text copy: idle copies are off by default).
-    expect(await corruptRemoteResults(backend, server, ci)).toBe(units.length);
+    // Each unit's result and its copy under the preprocessed text's key (kept in the local level only).
+    expect(await corruptRemoteResults(backend, server, ci)).toBe(2 * units.length);
     const laptop = machine();
     await buildAndCompare(laptop, work, units, reference);
     const stats = await laptop.stats(work);

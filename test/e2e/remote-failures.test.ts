@@ -55,7 +55,7 @@ describe("remote level failures", () => {
     const levels = await levelsOf(m, work);
     expect(levels[1]!.errors).toBeGreaterThan(0);
     expect(levels[1]!.writes, "the first three were stored before the kill").toBe(6);
-    expect(levels[0]!.writes, "the local level stored every one (result and manifest; idle copies are off by default)").toBe(16);
+    expect(levels[0]!.writes, "the local level stored every one (result, manifest, fallback copy)").toBe(24);
     // The local level still serves hits.
     await buildAndCompare(m, work, units, reference);
     expect((await m.stats(work)).hitsDirect).toBe(8);

@@ -53,8 +53,8 @@ describe("a third-party storage plugin as a level", () => {
     await ci.idleCopiesMade(work);
     const ciLevels = await levelsOf(ci, work);
     expect(ciLevels.map((l) => [l.kind, l.writes])).toEqual([
-      // Result and manifest of each unit (idle preprocessed-text copies are off by default).
-      ["local", 6],
+      // Result, manifest and the direct-mode fallback's copy (first level only) of each unit.
+      ["local", 9],
       ["shared-dir", 6],
     ]);
     expect(await fg("results/*", { cwd: shared })).toHaveLength(3);
