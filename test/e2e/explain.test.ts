@@ -12,7 +12,7 @@ function explain(args: string[], env: Record<string, string> = {}) {
 }
 
 beforeAll(async () => {
-  // The fallback's copies are made while idle here (off by default): this file checks that --explain finds them.
+  // The fallback's copies are made while idle here: this file checks that --explain finds them.
   sb = new RepriseSandbox({ REPRISE_PREPROCESSOR_FALLBACK_COPIES: "1" });
   w = join(sb.root, "src");
   mkdirSync(join(w, "include"), { recursive: true });
