@@ -1,9 +1,9 @@
 import { existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { basename, join } from "node:path";
-import { randomBytes } from "node:crypto";
 import { hashBytes } from "../hashing/key-hasher.js";
 import { RepriseError } from "../util/errors.js";
+import { tempSuffix } from "../util/temp-suffix.js";
 
 const HASH = /^[0-9a-f]{64}$/;
 
@@ -23,10 +23,6 @@ export interface InputStorePruneOptions {
  */
 /** A blob used again within this time is not marked used again (its mtime is for prunes, whose grace is far longer). */
 const TOUCH_EVERY_MS = 60_000;
-
-/** Temporary blob names: unique per process by this tag and a counter (no random bytes per blob). */
-const TEMP_TAG = `${process.pid}.${randomBytes(4).toString("hex")}`;
-let tempCounter = 0;
 
 export class InputStore {
   /** When this process last marked each blob used. */
@@ -88,7 +84,7 @@ export class InputStore {
     const data = await readFile(file);
     if (hashBytes(data) !== hash) return false;
     const shard = join(this.dir, hash.slice(0, 2));
-    const tmp = `${target}.${TEMP_TAG}.${tempCounter++}`;
+    const tmp = `${target}.${tempSuffix()}`;
     try {
       if (!this.shards.has(shard)) mkdirSync(shard, { recursive: true, mode: 0o700 });
       this.shards.add(shard);

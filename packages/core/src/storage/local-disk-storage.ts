@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import { chmodSync, closeSync, constants, copyFileSync, openSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
 import { lstat, lutimes, readdir, rename, rm, unlink, writeFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
@@ -7,6 +6,7 @@ import { ensurePrivateCacheDir } from "./cache-root.js";
 import { openedBlob, openRegularFile, procFdLinks, readRegularFile } from "./blob-file.js";
 import { silentLogger, type Logger } from "../util/logger.js";
 import type { BlobKind, CacheStorage, LocalBlob, StagedBlob, StorageSettings, StorageUsage } from "./cache-storage.js";
+import { tempSuffix } from "../util/temp-suffix.js";
 
 const KINDS: readonly BlobKind[] = ["result", "manifest"];
 const KEY_PATTERN = /^[0-9a-f]{64}$/;
@@ -15,9 +15,6 @@ const TEMP_PREFIX = ".tmp-";
 const STAGING_FOLDER = ".staging";
 /** What `clear` keeps: the kind folders and their shards (`results`, `results/ab`). */
 const KEPT_FOLDER = new RegExp(`^(${KINDS.map((k) => `${k}s`).join("|")})(/[0-9a-f]{2})?$`);
-/** Temp names need only be unique: this process's random tag, drawn once, and a counter (O_EXCL refuses any clash). */
-const TEMP_TAG = `${process.pid}.${randomBytes(6).toString("hex")}`;
-let tempCount = 0;
 const STALE_TEMP_MS = 60 * 60 * 1000;
 /** Eviction stops below this fraction of the limit, so it does not run again on the very next write. */
 const EVICT_TO = 0.9;
@@ -170,7 +167,7 @@ export class LocalDiskStorage implements CacheStorage {
   beginCopy(kind: BlobKind, source: string): StagedBlob | undefined {
     if (process.platform === "win32") return undefined;
     const staging = `${relativePath(kind, "0".repeat(64)).split("/")[0]}/${STAGING_FOLDER}`;
-    const name = `${TEMP_PREFIX}copy.${TEMP_TAG}.${(tempCount++).toString(36)}`;
+    const name = `${TEMP_PREFIX}copy.${tempSuffix()}`;
     const temp = join(this.dir, staging, name);
     try {
       if (!ensurePrivateCacheDir(this.dir, true, true) || !this.verifyFolders(`${staging}/${name}`, true)) return undefined;
@@ -278,7 +275,7 @@ export class LocalDiskStorage implements CacheStorage {
   /** Temp file (O_EXCL: never through a link) + rename, which replaces a link rather than following it. */
   private async writeAtomically(rel: string, data: Buffer): Promise<void> {
     const file = join(this.dir, rel);
-    const temp = join(dirname(file), `${TEMP_PREFIX}${basename(file)}.${TEMP_TAG}.${(tempCount++).toString(36)}`);
+    const temp = join(dirname(file), `${TEMP_PREFIX}${basename(file)}.${tempSuffix()}`);
     for (let attempt = 0; ; attempt++) {
       try {
         ensurePrivateCacheDir(this.dir, true, true);
