@@ -24,14 +24,30 @@ const BlobListSchema = z.array(BlobEntrySchema).max(200_000);
 /** A body that is not a run request with blobs: answered 400 `bad-request` with this message. */
 export class BadRunBody extends Error {}
 
-/** The client's side: one buffer holding the request (`requestJson`, a JSON object), then the blobs' bytes (`data` of each). */
-export function encodeRunWithBlobs(requestJson: string, blobs: readonly { digest: string; data: Buffer }[]): Buffer {
-  const list = JSON.stringify(blobs.map((b) => ({ digest: b.digest, size: b.data.length })));
+/**
+ * The client's side without a copy: the whole body in one buffer of its final
+ * size, the request (`requestJson`, a JSON object) and the blob list written,
+ * and for each blob the view its `size` bytes go into (the caller fills them,
+ * reading each file straight into place).
+ */
+export function runWithBlobsFrame(requestJson: string, blobs: readonly { digest: string; size: number }[]): { body: Buffer; slots: Buffer[] } {
+  const list = JSON.stringify(blobs.map((b) => ({ digest: b.digest, size: b.size })));
   // The request's JSON is not parsed again to add the list: it is an object, so its last character is its closing brace.
-  const header = Buffer.from(`${requestJson.slice(0, -1)}${requestJson.length > 2 ? "," : ""}"blobs":${list}}`);
-  const length = Buffer.allocUnsafe(4);
-  length.writeUInt32BE(header.length, 0);
-  return Buffer.concat([length, header, ...blobs.map((b) => b.data)]);
+  const header = `${requestJson.slice(0, -1)}${requestJson.length > 2 ? "," : ""}"blobs":${list}}`;
+  const headerBytes = Buffer.byteLength(header);
+  const body = Buffer.allocUnsafe(blobs.reduce((n, b) => n + b.size, 4 + headerBytes));
+  body.writeUInt32BE(headerBytes, 0);
+  body.write(header, 4);
+  let at = 4 + headerBytes;
+  const slots = blobs.map((b) => body.subarray(at, (at += b.size)));
+  return { body, slots };
+}
+
+/** The same body from blobs already in memory (`data` of each). */
+export function encodeRunWithBlobs(requestJson: string, blobs: readonly { digest: string; data: Buffer }[]): Buffer {
+  const { body, slots } = runWithBlobsFrame(requestJson, blobs.map((b) => ({ digest: b.digest, size: b.data.length })));
+  blobs.forEach((b, i) => b.data.copy(slots[i]!));
+  return body;
 }
 
 /**
