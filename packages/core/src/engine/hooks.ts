@@ -7,6 +7,7 @@ import type { Platform, ToolchainDescriptor, ToolchainSpec } from "../toolchain/
 import type { Sandbox, SandboxSettings } from "../sandbox/types.js";
 import type { Settings } from "../config/schema.js";
 import type { Logger } from "../util/logger.js";
+import type { DepFileContents } from "./dep-file.js";
 
 /**
  * What `resolveArchitecture` is asked about: a toolchain about to be packaged
@@ -220,6 +221,13 @@ export interface MissCompileResult {
    * output of `invocation.outputs` is missing here, the files are read.
    */
   outputs?: readonly { role: string; data: Buffer }[];
+  /**
+   * The compile's dependency file (`invocation.dependencies.depFile`) as the
+   * tap received it, and its parse (`parseDepFileWithEnv` against the
+   * request's directory): the store takes them instead of reading the file
+   * back and parsing it again. Optional.
+   */
+  depFile?: { text: string; contents: DepFileContents };
 }
 
 /** Digests a `compileMiss` tap took of the files its compile read (MissCompileResult.inputs). */

@@ -24,8 +24,8 @@ export interface MissToCompile {
   log?: Logger;
 }
 
-/** A miss's compile; `inputs` and `outputs` when a tap gives them (MissCompileResult). */
-export type MissRun = CompilerRun & Pick<MissCompileResult, "inputs" | "outputs">;
+/** A miss's compile; `inputs`, `outputs` and `depFile` when a tap gives them (MissCompileResult). */
+export type MissRun = CompilerRun & Pick<MissCompileResult, "inputs" | "outputs" | "depFile">;
 
 /**
  * Where a miss is compiled: wherever a `compileMiss` tap takes it (a sandbox,

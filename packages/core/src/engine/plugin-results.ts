@@ -203,6 +203,7 @@ export const missCompileResultSchema = z.object({
   stderr: bytes,
   durationMs: z.number().finite().nonnegative(),
   outputs: z.array(z.object({ role: z.string(), data: bytes })).optional(),
+  depFile: z.object({ text: z.string(), contents: z.object({ files: z.array(z.string()), env: z.array(z.object({ name: z.string(), value: z.union([z.string(), z.null()]) })) }) }).optional(),
   inputs: z.object({ tokens: z.array(z.string()), listedBy: z.enum(["preprocessing", "dependency-scan", "own"]), digests: z.custom<ReadonlyMap<string, unknown>>((v) => v instanceof Map, { message: "must be a Map of paths to digests" }) }).optional(),
 });
 

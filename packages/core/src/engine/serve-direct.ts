@@ -4,7 +4,7 @@ import type { ModeDeps } from "./mode-deps.js";
 import type { Claim } from "./store-miss.js";
 import type { CompileInvocation } from "./types.js";
 import { baseKey } from "./cache-key.js";
-import { parseDepFileWithEnv } from "./dep-file.js";
+import { parseDepFileWithEnv, type DepFileContents } from "./dep-file.js";
 import { directResultKey, findInManifest, matchManifestByText, recordInManifest, today, type TextMatch } from "./direct-mode.js";
 import { textReadingFor } from "./text-reading.js";
 import type { TextReading } from "../hashing/text-digest.js";
@@ -96,13 +96,14 @@ export async function serveDirectMode(d: ModeDeps, call: Call): Promise<CallResu
     return await d.misses.compileAndStore(
       call,
       manifestKey,
-      async (depText, compileStart, outputs, run, identities) => {
+      async (depText, compileStart, outputs, run, identities, depContents) => {
         const stored = sharing?.stored({ outputs, stdout: run.stdout, stderr: run.stderr }) ?? { outputs, stdout: run.stdout, stderr: run.stderr };
         const silent = run.stdout.length === 0 && run.stderr.length === 0;
         // Text digests only for a silent compile: diagnostics quote source lines, comments included.
         // The lookup's preprocessing lists what was read: a tap's digests go with it only when its job was made from that list.
         const given = known && run.inputs?.listedBy !== "preprocessing" ? undefined : run.inputs;
-        const made = await directEntry(d, direct, known?.text ?? depText, known?.since ?? compileStart, stored, silent, given, identities);
+        const listed = known ? { text: known.text } : { text: depText, ...(depContents ? { contents: depContents } : {}) };
+        const made = await directEntry(d, direct, listed, known?.since ?? compileStart, stored, silent, given, identities);
         if (made?.preprocessor) {
           // A file read probes through a macro: the next call uses preprocessor mode; keep the result where it looks.
           await recordInManifest(call.storage, manifestKey, made, d.manifests);
@@ -143,14 +144,21 @@ export interface DirectCall {
   reading?: TextReading;
 }
 
+/** A compile's dependency file: its text, and that text parsed when a tap handed it over so (MissCompileResult.depFile). */
+interface ListedDeps {
+  text: string | undefined;
+  contents?: DepFileContents;
+}
+
 /**
- * The manifest entry (and its result key) of a compile that read what `depText` lists; undefined when it must not be recorded.
+ * The manifest entry (and its result key) of a compile that read what `listed.text` lists (`listed.contents`: that text parsed,
+ * when a tap handed it over so); undefined when it must not be recorded.
  * `replayed`: the outputs and the streams a hit replays, as stored (checked for where this checkout is).
  */
 async function directEntry(
   d: ModeDeps,
   dc: DirectCall,
-  depText: string | undefined,
+  listed: ListedDeps,
   since: number,
   replayed: ReplayedParts,
   silent: boolean,
@@ -158,7 +166,7 @@ async function directEntry(
   identities?: ReadonlyMap<string, ReadIdentity>,
 ): Promise<ManifestEntry | undefined> {
   const { call, sharing } = dc;
-  const files = await collectIncludes(d, dc, depText, since, silent ? dc.reading : undefined, given, identities);
+  const files = await collectIncludes(d, dc, listed, since, silent ? dc.reading : undefined, given, identities);
   if (!files) return undefined;
   const read = new Map([[call.inv.sourceFile, dc.sourceHash], ...files.list.map((f): [string, string] => [f.path, f.hash])]);
   const probing = new Set(files.probing);
@@ -214,7 +222,7 @@ function recordFallbackHit(d: ModeDeps, dc: DirectCall, fallbackKey: string, dep
     if (!served) return;
     const stored = dc.sharing?.stored(served) ?? served;
     // Served through the fallback: a silent entry.
-    const made = await directEntry(d, dc, depText, since, stored, true, undefined);
+    const made = await directEntry(d, dc, { text: depText }, since, stored, true, undefined);
     if (!made || made.preprocessor) return;
     // The copy's blob under the direct key, its compressed body kept (compressing the object again cost a few ms per call).
     const blob = dc.sharing ? undefined : await readFallbackCopy(call.storage, fallbackKey).catch(() => undefined);
@@ -275,7 +283,7 @@ function recordTextHit(d: ModeDeps, dc: DirectCall, match: TextMatch): void {
 async function collectIncludes(
   d: ModeDeps,
   dc: DirectCall,
-  depText: string | undefined,
+  listed: ListedDeps,
   compileStart: number,
   reading: TextReading | undefined,
   given: CompiledInputs | undefined,
@@ -291,8 +299,8 @@ async function collectIncludes(
   let paths: string[] = [];
   let env: EnvDep[] = [];
   if (!deps.none) {
-    if (depText === undefined) return undefined;
-    const parsed = parseDepFileWithEnv(depText, call.request.cwd);
+    if (listed.text === undefined) return undefined;
+    const parsed = listed.contents ?? parseDepFileWithEnv(listed.text, call.request.cwd);
     paths = parsed.files.filter((p) => p !== call.inv.sourceFile);
     env = parsed.env;
   }

@@ -21,6 +21,7 @@ import type { ManifestEntry } from "../storage/codec.js";
 import { encodeEntry, rekeyEntry, type CacheEntry } from "../storage/codec.js";
 import type { Stats } from "../stats/stats.js";
 import type { Logger } from "../util/logger.js";
+import type { DepFileContents } from "./dep-file.js";
 import { recordCall } from "../explain/record-call.js";
 
 /** What a miss stores once its compile succeeded: the entry's key, a second key for the fallback copy, and work after the write. */
@@ -36,6 +37,8 @@ export interface StorePlan {
 interface Captured {
   outputs: CacheEntry["outputs"];
   depText: string | undefined;
+  /** `depText` parsed, when a tap handed it over so (MissCompileResult.depFile). */
+  depContents?: DepFileContents;
   identities: ReadonlyMap<string, ReadIdentity> | undefined;
   /** The list came from the engine's own scan, not from the compile. */
   fromScan: boolean;
@@ -58,6 +61,8 @@ export type PlanStore = (
   outputs: CacheEntry["outputs"],
   run: MissRun,
   identities: ReadonlyMap<string, ReadIdentity> | undefined,
+  /** `depText` parsed against the request's directory, when a tap handed it over so. */
+  depContents?: DepFileContents,
 ) => Promise<StorePlan | undefined>;
 
 function readFileOrUndefined(path: string): Buffer | undefined {
@@ -201,7 +206,7 @@ export class MissStore {
     if (run.inputs && listedByScan && run.inputs.listedBy !== "dependency-scan") run = { ...run, inputs: undefined };
     const storeLater = async () => {
       try {
-        const stored = outputs ? await plan(captured!.depText, compileStart, outputs, run, captured!.identities) : undefined;
+        const stored = outputs ? await plan(captured!.depText, compileStart, outputs, run, captured!.identities, captured!.depContents) : undefined;
         if (stored && outputs) await this.store(call, stored, outputs, run, captured!.copied);
       } catch (err) {
         this.logger.error("could not store result: %s", (err as Error).stack ?? err);
@@ -258,10 +263,13 @@ export class MissStore {
     outputs.forEach((o, i) => i !== copiedAt && this.hashes.rememberWritten(paths[i]!, o.data));
     const deps = call.inv.dependencies;
     const depPath = deps.none ? undefined : (deps.scanDepFile ?? deps.depFile);
-    const depText = reads?.depText ?? (depPath ? readFileOrUndefined(depPath)?.toString("utf8") : undefined);
+    // A tap that holds the dependency file it wrote hands it over, parsed: not read back nor parsed again.
+    const handed = reads?.depText === undefined && depPath !== undefined && depPath === deps.depFile ? run.depFile : undefined;
+    const depText = reads?.depText ?? handed?.text ?? (depPath ? readFileOrUndefined(depPath)?.toString("utf8") : undefined);
     return {
       outputs,
       depText,
+      ...(handed ? { depContents: handed.contents } : {}),
       identities: reads?.identities,
       fromScan: reads?.depText === undefined && deps.scanDepFile !== undefined,
       ...(copy ? { copied: { index: copiedAt, staged: copy.staged } } : {}),

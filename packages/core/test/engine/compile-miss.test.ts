@@ -250,6 +250,26 @@ describe("compileMiss", () => {
     expect(readFileSync(join(proj, "a.out"), "utf8")).toBe("given\n");
   });
 
+  it("the store takes the dependency file the tap hands over, parsed (MissCompileResult.depFile), without reading it back nor parsing it again", async () => {
+    const cache = join(tmp, "cache-given-deps");
+    const header = join(proj, "handed.h");
+    writeFileSync(header, "v1\n");
+    // The file on disk and the text handed over name the source only, the parse handed over a header too: only so the
+    // test can tell which the store took (a real tap hands over the file it wrote, and its parse).
+    const { service, stats } = setup(async (ctx) => {
+      const done = remoteCompile(ctx, "remote\n");
+      const text = readFileSync(ctx.invocation.dependencies.depFile!, "utf8");
+      return { ...done, stdout: Buffer.alloc(0), depFile: { text, contents: { files: [ctx.invocation.sourceFile, header], env: [] } } };
+    });
+    await service.run(request(cache));
+    await service.settle();
+    writeFileSync(header, "v2\n");
+    await service.run(request(cache));
+    await service.settle();
+    expect(stats.snapshot()).toMatchObject({ misses: 2, hitsDirect: 0 });
+    rmSync(header);
+  });
+
   describe("a call with a dependency scan (gcc's -MMD)", () => {
     const scanSetup = (tap: (ctx: MissContext) => Promise<MissCompileResult | undefined>, exitCode = 0) => {
       const dir = mkdtempSync(join(tmp, "scan-"));

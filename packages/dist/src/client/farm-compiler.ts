@@ -288,7 +288,17 @@ export class FarmCompiler {
     checked.commit();
     ctx.stats.remoteCompile("farm", { roundTripMs, ...totals });
     // The builder compiled the bytes the job carried: the store records their digests without taking its own.
-    return { exitCode: 0, stdout: checked.stdout, stderr: checked.stderr, durationMs: roundTripMs, outputs: checked.outputs, ...(carriedAsHashed ? { inputs: plan.read } : {}) };
+    // The dependency file it returned, parsed for the check, is not read back nor parsed again by the store.
+    const depData = listed && dep ? checked.outputs.find((o) => o.role === dep.role)?.data : undefined;
+    return {
+      exitCode: 0,
+      stdout: checked.stdout,
+      stderr: checked.stderr,
+      durationMs: roundTripMs,
+      outputs: checked.outputs,
+      ...(carriedAsHashed ? { inputs: plan.read } : {}),
+      ...(listed && depData ? { depFile: { text: depData.toString("utf8"), contents: listed } } : {}),
+    };
   }
 
   /**
