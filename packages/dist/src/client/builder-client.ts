@@ -103,12 +103,20 @@ export async function runOnBuilder<R>(
   };
   const put = async (path: string, file: string, size: number) => {
     roundTrips++;
+    // A blob of the input store is never rewritten: a small one goes as one buffer read at once, not through a file stream.
+    let raw: Buffer | NodeJS.ReadableStream;
+    try {
+      raw = size <= SYNC_READ_MAX ? readWholeBlobSync(file, size) : createReadStream(file);
+    } catch (err) {
+      // As when the stream fails: an upload that failed.
+      throw new FarmRequestError("unreachable", `PUT ${path}: ${(err as Error).message}`);
+    }
     const r = await farmRequest({
       method: "PUT",
       url: new URL(path, base).href,
       token: alloc.jobToken,
       headers: { "x-reprise-job-id": alloc.jobId },
-      raw: createReadStream(file),
+      raw,
       rawLength: size,
       timeoutMs: left(),
       dispatcher,
@@ -204,6 +212,12 @@ async function runBodyWithBlobs(requestJson: string, blobs: readonly JobInput[],
   const { body, slots } = runWithBlobsFrame(requestJson, blobs);
   await Promise.all(blobs.map((b, i) => (b.size <= SYNC_READ_MAX ? readBlobSync(inputs.blobPath(b.digest), slots[i]!) : readBlob(inputs.blobPath(b.digest), slots[i]!))));
   return body;
+}
+
+function readWholeBlobSync(path: string, size: number): Buffer {
+  const data = Buffer.allocUnsafe(size);
+  readBlobSync(path, data);
+  return data;
 }
 
 function readBlobSync(path: string, into: Buffer): void {
