@@ -185,23 +185,19 @@ export async function readManifest(storage: CacheStorage, key: string, rejected?
 }
 
 /** The stored manifest blob of `key`, not yet decoded; a blob its level refuses (a link, say) is reported as `readManifest` does. */
-async function readManifestBlob(storage: CacheStorage, key: string, rejected?: RejectedBlob): Promise<Buffer | undefined> {
-  try {
-    return await storage.read("manifest", key);
-  } catch (err) {
-    if (err instanceof CorruptEntryError) {
-      rejected?.(err);
-      await storage.remove("manifest", key);
-      return undefined;
-    }
-    throw err;
-  }
+function readManifestBlob(storage: CacheStorage, key: string, rejected?: RejectedBlob): Promise<Buffer | undefined> {
+  return unlessRefused(storage, key, rejected, () => storage.read("manifest", key));
 }
 
 /** `raw` decoded and checked as the manifest of `key`; undefined (reported and removed) when it is refused. */
-async function decodeOrReject(storage: CacheStorage, key: string, raw: Buffer, rejected?: RejectedBlob): Promise<Manifest | undefined> {
+function decodeOrReject(storage: CacheStorage, key: string, raw: Buffer, rejected?: RejectedBlob): Promise<Manifest | undefined> {
+  return unlessRefused(storage, key, rejected, () => decodeCheckedManifest(raw, key));
+}
+
+/** What `work` gives, or undefined when it refuses the stored manifest (corrupt, outdated, bound elsewhere): then reported and removed. */
+async function unlessRefused<T>(storage: CacheStorage, key: string, rejected: RejectedBlob | undefined, work: () => Promise<T>): Promise<T | undefined> {
   try {
-    return await decodeCheckedManifest(raw, key);
+    return await work();
   } catch (err) {
     if (err instanceof CorruptEntryError) {
       rejected?.(err);
