@@ -1,6 +1,6 @@
 import { growingLru } from "../util/growing-lru.js";
-import type { FileHashCache } from "../hashing/file-hash-cache.js";
-import { KeyHasher } from "../hashing/key-hasher.js";
+import type { FileDigest, FileHashCache } from "../hashing/file-hash-cache.js";
+import { hashBytes, KeyHasher } from "../hashing/key-hasher.js";
 import type { CacheStorage } from "../storage/cache-storage.js";
 import { decodeManifest, encodeManifest, type Manifest, type ManifestEntry } from "../storage/codec.js";
 import { CorruptEntryError, EntryKeyMismatchError } from "../util/errors.js";
@@ -42,21 +42,30 @@ export function directResultKey(
  * Decoded manifests kept in the daemon's memory, so a hit reads no manifest
  * from disk. The disk stays the truth: a lookup that finds no match in the
  * remembered copy reads the stored one again (another daemon may share the
- * cache directory).
+ * cache directory). With each, the digest of the bytes it was decoded from or
+ * encoded to, when known: stored bytes that are the same need no decoding,
+ * checking or matching again.
  */
 export class ManifestMemo {
-  private readonly memo = growingLru<string, Manifest>(20_000);
+  private readonly memo = growingLru<string, { manifest: Manifest; bytes?: string }>(20_000);
   /** Keys whose manifest the last read found absent (a cold miss's lookup): its record then needs no read of its own. */
   private readonly absent = growingLru<string, true>(20_000);
 
   get(storage: CacheStorage, key: string): Manifest | undefined {
-    return this.memo.get(`${storageId(storage)}\0${key}`);
+    return this.memo.get(`${storageId(storage)}\0${key}`)?.manifest;
   }
 
-  set(storage: CacheStorage, key: string, manifest: Manifest): void {
+  /** `bytes`: the digest (hashBytes) of the blob `manifest` was decoded from or encoded to, when it is that blob's. */
+  set(storage: CacheStorage, key: string, manifest: Manifest, bytes?: string): void {
     const k = `${storageId(storage)}\0${key}`;
-    this.memo.set(k, manifest);
+    this.memo.set(k, bytes === undefined ? { manifest } : { manifest, bytes });
     this.absent.delete(k);
+  }
+
+  /** The remembered manifest when it was decoded from (or encoded to) a blob with digest `bytes`. */
+  sameBytes(storage: CacheStorage, key: string, bytes: string): Manifest | undefined {
+    const r = this.memo.get(`${storageId(storage)}\0${key}`);
+    return r?.bytes === bytes ? r.manifest : undefined;
   }
 
   noteAbsent(storage: CacheStorage, key: string): void {
@@ -71,7 +80,7 @@ export class ManifestMemo {
    */
   forUpdate(storage: CacheStorage, key: string): Manifest | null | undefined {
     const k = `${storageId(storage)}\0${key}`;
-    return this.absent.get(k) ? null : this.memo.get(k);
+    return this.absent.get(k) ? null : this.memo.get(k)?.manifest;
   }
 
   clear(): void {
@@ -105,17 +114,29 @@ export async function findInManifest(
   rejected?: RejectedBlob,
   sharing?: PathSharing,
 ): Promise<ManifestEntry | undefined> {
+  // One lookup's digests, shared by the remembered copy, the stored one and every entry of each (they list mostly the same files).
+  const seen: SeenDigests = new Map();
   const remembered = memo.get(storage, key);
   if (remembered) {
-    const match = await matchManifest(remembered, hashes, env, sharing);
+    const match = await matchManifest(remembered, hashes, env, sharing, seen);
     if (match) return match;
   }
-  const stored = await readManifest(storage, key, rejected);
-  if (stored) {
-    memo.set(storage, key, stored);
-    const match = await matchManifest(stored, hashes, env, sharing);
-    if (match) return match;
-  } else memo.noteAbsent(storage, key);
+  const raw = await readManifestBlob(storage, key, rejected);
+  let stored: Manifest | undefined;
+  if (raw) {
+    const bytes = hashBytes(raw);
+    // The very blob the remembered copy was decoded from or written as: nothing more to check, and it matched nothing.
+    stored = remembered && memo.sameBytes(storage, key, bytes);
+    if (!stored) {
+      stored = await decodeOrReject(storage, key, raw, rejected);
+      if (stored) {
+        memo.set(storage, key, stored, bytes);
+        const match = await matchManifest(stored, hashes, env, sharing, seen);
+        if (match) return match;
+      }
+    }
+  }
+  if (!stored) memo.noteAbsent(storage, key);
   // Without any manifest the read has asked every level already.
   return stored && storage.readLower ? findInLowerLevels(storage, key, stored, memo, hashes, env, sharing) : undefined;
 }
@@ -159,10 +180,24 @@ async function findInLowerLevels(
  * is refused like a corrupt one, and removed.
  */
 export async function readManifest(storage: CacheStorage, key: string, rejected?: RejectedBlob): Promise<Manifest | undefined> {
+  const raw = await readManifestBlob(storage, key, rejected);
+  return raw && (await decodeOrReject(storage, key, raw, rejected));
+}
+
+/** The stored manifest blob of `key`, not yet decoded; a blob its level refuses (a link, say) is reported as `readManifest` does. */
+function readManifestBlob(storage: CacheStorage, key: string, rejected?: RejectedBlob): Promise<Buffer | undefined> {
+  return unlessRefused(storage, key, rejected, () => storage.read("manifest", key));
+}
+
+/** `raw` decoded and checked as the manifest of `key`; undefined (reported and removed) when it is refused. */
+function decodeOrReject(storage: CacheStorage, key: string, raw: Buffer, rejected?: RejectedBlob): Promise<Manifest | undefined> {
+  return unlessRefused(storage, key, rejected, () => decodeCheckedManifest(raw, key));
+}
+
+/** What `work` gives, or undefined when it refuses the stored manifest (corrupt, outdated, bound elsewhere): then reported and removed. */
+async function unlessRefused<T>(storage: CacheStorage, key: string, rejected: RejectedBlob | undefined, work: () => Promise<T>): Promise<T | undefined> {
   try {
-    const raw = await storage.read("manifest", key);
-    if (!raw) return undefined;
-    return await decodeCheckedManifest(raw, key);
+    return await work();
   } catch (err) {
     if (err instanceof CorruptEntryError) {
       rejected?.(err);
@@ -192,7 +227,14 @@ async function decodeCheckedManifest(raw: Buffer, key: string): Promise<Manifest
  * recorded relative to it (`sharing`); an entry bound to other base
  * directories is passed over.
  */
-export async function matchManifest(manifest: Manifest, hashes: FileHashCache, env: Readonly<Record<string, string>>, sharing?: PathSharing): Promise<ManifestEntry | undefined> {
+export async function matchManifest(
+  manifest: Manifest,
+  hashes: FileHashCache,
+  env: Readonly<Record<string, string>>,
+  sharing?: PathSharing,
+  /** Digests already taken by this lookup (null: unreadable), and where it keeps those it takes. */
+  seen: SeenDigests = new Map(),
+): Promise<ManifestEntry | undefined> {
   const day = today();
   for (const entry of manifest.entries) {
     if (entry.date && entry.date !== day) continue;
@@ -201,8 +243,12 @@ export async function matchManifest(manifest: Manifest, hashes: FileHashCache, e
     let matches = true;
     for (const f of entry.files) {
       const path = sharing ? sharing.absolute(f.path) : f.path;
-      const fast = hashes.known(path);
-      const d = fast === "unknown" ? await hashes.digest(path) : fast;
+      let d = seen.get(path);
+      if (d === undefined) {
+        const fast = hashes.known(path);
+        d = (fast === "unknown" ? await hashes.digest(path) : fast) ?? null;
+        seen.set(path, d);
+      }
       if (d?.hash !== f.hash) {
         matches = false;
         break;
@@ -212,6 +258,9 @@ export async function matchManifest(manifest: Manifest, hashes: FileHashCache, e
   }
   return undefined;
 }
+
+/** The digests one lookup took, by path (null: the file could not be read): each file is looked at once per lookup, not once per entry. */
+export type SeenDigests = Map<string, FileDigest | null>;
 
 /** A manifest entry whose files changed only where their text digests do not show it, with the files as they are now. */
 export interface TextMatch {
@@ -238,6 +287,8 @@ export async function matchManifestByText(
   refused: (found: string[]) => boolean,
   sharing?: PathSharing,
 ): Promise<TextMatch | undefined> {
+  // Digests with the text, once per file for all entries (a different digest from matchManifest's: not shared with it).
+  const seen: SeenDigests = new Map();
   const day = today();
   for (const entry of manifest.entries) {
     if (entry.preprocessor || !entry.files.some((f) => f.text !== undefined)) continue;
@@ -248,7 +299,8 @@ export async function matchManifestByText(
     const changed: string[] = [];
     for (const f of entry.files) {
       const path = sharing ? sharing.absolute(f.path) : f.path;
-      const now = await hashes.digest(path, tokens, reading);
+      let now = seen.get(path);
+      if (now === undefined) seen.set(path, (now = (await hashes.digest(path, tokens, reading)) ?? null));
       if (!now || now.text?.embeds || refused(now.tokens)) break;
       if (now.hash !== f.hash) {
         if (f.text === undefined || now.text?.hash !== f.text) break;
@@ -268,6 +320,7 @@ export async function recordInManifest(storage: CacheStorage, key: string, entry
   const known = memo.forUpdate(storage, key);
   const existing = (known === undefined ? await readManifest(storage, key) : known)?.entries ?? [];
   const entries = [entry, ...existing.filter((e) => e.resultKey !== entry.resultKey)].slice(0, MAX_MANIFEST_ENTRIES);
-  await storage.write("manifest", key, await encodeManifest({ entries }, key));
-  memo.set(storage, key, { entries });
+  const blob = await encodeManifest({ entries }, key);
+  await storage.write("manifest", key, blob);
+  memo.set(storage, key, { entries }, hashBytes(blob));
 }

@@ -36,14 +36,28 @@ export class StreamingHash {
  */
 export class KeyHasher {
   private readonly hash: Hash = createHash(HASH_ALGORITHM);
+  /**
+   * Parts not yet fed to the hash, as one string: a key of a hundred files hashed in one update costs half of
+   * four hundred small ones. The same bytes in the same order, so the same digest (each value follows a "\0").
+   */
+  private pending = "";
 
   /** Adds a labelled value. Labels document what went into a key (see `parts` in debug logs). */
   add(label: string, value: string | Buffer | number | boolean | undefined | null): this {
-    const bytes = value === undefined || value === null ? "" : typeof value === "string" || Buffer.isBuffer(value) ? value : String(value);
-    const len = Buffer.byteLength(bytes);
-    this.hash.update(`${label}\0${len}\0`);
-    this.hash.update(bytes);
+    if (Buffer.isBuffer(value)) {
+      this.pending += `${label}\0${value.length}\0`;
+      this.flush();
+      this.hash.update(value);
+      return this;
+    }
+    const text = value === undefined || value === null ? "" : typeof value === "string" ? value : String(value);
+    this.pending += `${label}\0${Buffer.byteLength(text)}\0${text}`;
     return this;
+  }
+
+  private flush(): void {
+    if (this.pending) this.hash.update(this.pending);
+    this.pending = "";
   }
 
   addList(label: string, values: readonly string[]): this {
@@ -53,13 +67,16 @@ export class KeyHasher {
   }
 
   digest(): string {
+    this.flush();
     return this.hash.digest("hex").slice(0, KEY_HEX_LENGTH);
   }
 
   /** A copy that can be extended independently (direct-mode base key → per-manifest keys). */
   fork(): KeyHasher {
+    this.flush();
     const copy = Object.create(KeyHasher.prototype) as KeyHasher;
-    (copy as unknown as { hash: Hash }).hash = this.hash.copy();
+    (copy as unknown as { hash: Hash; pending: string }).hash = this.hash.copy();
+    (copy as unknown as { hash: Hash; pending: string }).pending = "";
     return copy;
   }
 }

@@ -85,4 +85,42 @@ describe("recordInManifest", () => {
     expect(manifestReads()).toBe(reads);
     expect((await readManifest(storage, key))?.entries.map((e) => e.resultKey)).toEqual([changed.resultKey, old.resultKey]);
   });
+
+  it("does not look at the stored manifest again when it is the very blob the remembered copy is, and sees one another daemon rewrote", async () => {
+    const { storage, manifestReads } = countingStorage("same-bytes");
+    const memo = new ManifestMemo();
+    const key = "d".repeat(64);
+    const header = join(dir, "same-bytes.h");
+    const shared = join(dir, "same-bytes-shared.h");
+    writeFileSync(shared, "int shared;\n");
+    const entry = async (content: string): Promise<ManifestEntry> => {
+      writeFileSync(header, content);
+      const hashes = new FileHashCache();
+      const files = [header, shared].map((path) => ({ path, hash: "", size: 0 }));
+      for (const f of files) Object.assign(f, await hashes.digest(f.path).then((d) => ({ hash: d!.hash, size: d!.size })));
+      return { files, resultKey: directResultKey(key, files, undefined) };
+    };
+    await recordInManifest(storage, key, await entry("int one;\n"), memo);
+    await recordInManifest(storage, key, await entry("int two;\n"), memo);
+    writeFileSync(header, "int three;\n");
+
+    // A hash cache that counts the files it is asked about (each a stat at least).
+    let asked = 0;
+    const hashes = new FileHashCache();
+    const known = hashes.known.bind(hashes);
+    hashes.known = (path, tokens) => {
+      asked++;
+      return known(path, tokens);
+    };
+    const reads = manifestReads();
+    expect(await findInManifest(storage, key, memo, hashes, {})).toBeUndefined();
+    expect(manifestReads()).toBe(reads + 1);
+    // Two entries, the remembered copy and the stored one: the changed header is looked at once in all.
+    expect(asked).toBe(1);
+
+    // Another daemon adds an entry for the header as it is now: the stored bytes differ, so they are decoded and matched.
+    const now = await entry("int three;\n");
+    await recordInManifest(storage, key, now, new ManifestMemo());
+    expect((await findInManifest(storage, key, memo, hashes, {}))?.resultKey).toBe(now.resultKey);
+  });
 });
