@@ -16,7 +16,7 @@ export { REPRISE_VERSION } from "./version.js";
 export { PROTOCOL_VERSION } from "./protocol/frames.js";
 export type { Settings } from "./config/schema.js";
 export { parseDepFileWithEnv, type DepFileContents } from "./engine/dep-file.js";
-export type { ArchitectureQuery, DescriptorQuery, IncludeSearch, IncludeSearchOutput, PortableToolchain, PortableToolchainQuery, RunnerFiles } from "./engine/hooks.js";
+export type { ArchitectureQuery, DescriptorQuery, IncludeSearch, IncludeSearchOutput, ReadPredictionInput, PortableToolchain, PortableToolchainQuery, RunnerFiles } from "./engine/hooks.js";
 export type * from "./toolchain/types.js";
 export type * from "./sandbox/types.js";
 export type { StatsSnapshot } from "./stats/stats.js";
