@@ -6,7 +6,8 @@ import type { ReadPredictionInput } from "@reprise/core";
  * The files a gcc-like compile may read, without running it (in the spirit
  * of distcc's pump mode): from the source, every `#include`,
  * `#include_next` and `#import` of each file read, whatever `#if` encloses
- * it (a superset), resolved through the call's include search, recursively.
+ * it (a superset), resolved through the call's include search, recursively,
+ * beginning with the implicit `<stdc-predef.h>`.
  * A directive that names a macro some file of the closure or the command
  * line defines, a forced include (`-include`, `-imacros`) or an unreadable
  * file: null, no prediction. A macro defined nowhere cannot be what a taken
@@ -25,6 +26,11 @@ export function predictIncludes(input: ReadPredictionInput, memo: PredictionMemo
   const queue = [inv.sourceFile];
   const computed = new Set<string>();
   const defined = new Set<string>();
+  // Read before the source when the search finds it, and silently skipped when not: a job that lacked it would compile differently, unnoticed.
+  for (const p of look.located(`a\0a${IMPLICIT_PREINCLUDE}`, () => locate({ name: IMPLICIT_PREINCLUDE, quoted: false, next: false }, inv.sourceFile, quote.length, chain, look))) {
+    found.add(p);
+    queue.push(p);
+  }
   while (queue.length) {
     const file = queue.pop()!;
     const directives = look.directives(file, file === inv.sourceFile);
@@ -61,6 +67,8 @@ function isWordChar(c: number): boolean {
 const UNKNOWN = "unknown";
 
 const FORCED_INCLUDE = /^-(include|imacros)/;
+/** glibc's header that gcc, and clang on Linux, include before the source, found through the angle search. */
+const IMPLICIT_PREINCLUDE = "stdc-predef.h";
 
 interface Directive {
   name: string;

@@ -57,6 +57,16 @@ describe("predictIncludes", () => {
     for (const f of ["first/value.h", "second/value.h", "quoted/q.h", "src/detail/inner.h", "second/never.h"]) expect(set.has(join(dir, f)), f).toBe(true);
   });
 
+  it("a source that includes nothing: the implicit <stdc-predef.h> gcc reads first", async () => {
+    writeFileSync(join(dir, "src/bare.c"), "int bare(void) { return 1; }\n");
+    const search = { quote: [], angle: ["/usr/include"], missing: [] };
+    const src = join(dir, "src/bare.c");
+    const predicted = predictIncludes({ invocation: { compileArgv: ["gcc", "-c", src], sourceFile: src } as never, cwd: dir, search }, new PredictionMemo());
+    const read = parseDepFile((await execa("/usr/bin/gcc", ["-M", src], { cwd: dir })).stdout, dir);
+    expect(read).toContain("/usr/include/stdc-predef.h");
+    expect(read.filter((f) => !predicted!.includes(f))).toEqual([]);
+  });
+
   it("a computed include whose macro a file defines, or the command line: no prediction; one defined nowhere is left out", async () => {
     writeFileSync(join(dir, "src/local.h"), '#include "detail/inner.h"\n#define LOCAL INNER\n#if defined(USER_H)\n#include USER_H\n#endif\n');
     // Each on a memo of its own: the plugin's takes a header read less than two seconds ago as unchanged.
