@@ -34,7 +34,7 @@ afterAll(async () => {
 const ARGV = ["g++", "-O2", "-g", "-Ifirst", "-Isecond", "-MD", "-MF", "build/unit.d", "-c", "src/unit.cpp", "-o", "build/unit.o"];
 const OUTPUTS = ["build/unit.o", "build/unit.d"];
 
-/** A C++ project: the source includes <vector>, a header beside it that includes one in a subdirectory, and `value.h` from `second/` (after an empty `first/`). */
+/** A C++ project: the source includes <vector> and <cstdlib>, a header beside it that includes one in a subdirectory, and `value.h` from `second/` (after an empty `first/`). */
 function project(name: string, source: string): string {
   const dir = join(farm.dir, name);
   for (const d of ["src/detail", "first", "second", "build"]) mkdirSync(join(dir, d), { recursive: true });
@@ -45,7 +45,8 @@ function project(name: string, source: string): string {
   return dir;
 }
 
-const SOURCE = '#include <vector>\n#include "local.h"\n#include <value.h>\nint unit() { std::vector<int> v(VALUE, LOCAL); return (int)v.size(); }\n';
+// <cstdlib> reaches glibc's <stdlib.h> by #include_next, past libstdc++'s own: the job must carry both for the check to hold.
+const SOURCE = '#include <vector>\n#include <cstdlib>\n#include "local.h"\n#include <value.h>\nint unit() { std::vector<int> v(VALUE, LOCAL); return (int)v.size(); }\n';
 
 /** One farm build of `dir` (a miss, then a hit), byte-identical to a plain compile; its stats and its job lines in the daemon's log. */
 async function build(dir: string, label: string) {

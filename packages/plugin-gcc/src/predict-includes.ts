@@ -48,7 +48,25 @@ export function predictIncludes(input: ReadPredictionInput, memo: PredictionMemo
     }
   }
   for (const m of computed) if (defined.has(m) || inv.compileArgv.some((a) => namesMacro(a, m))) return null;
-  return [...found];
+  // The same names in directories searched earlier (libstdc++'s <stdlib.h> before glibc's, reached by #include_next):
+  // not read, but a check after the job refuses a candidate found here that the job could not see.
+  const earlier = [...found].flatMap((f) => look.located(`e${f}`, () => shadowsOf(f, chain, look)));
+  return [...new Set([...found, ...earlier])];
+}
+
+/** The files named as `file` is under a search directory, in directories searched before that one. */
+function shadowsOf(file: string, chain: readonly string[], look: Session): string[] {
+  const out: string[] = [];
+  chain.forEach((dir, i) => {
+    const prefix = dir === "/" ? dir : `${dir}/`;
+    if (!file.startsWith(prefix)) return;
+    const name = file.slice(prefix.length);
+    for (const before of chain.slice(0, i)) {
+      const path = resolve(before, name);
+      if (path !== file && look.isFile(path)) out.push(path);
+    }
+  });
+  return out;
 }
 
 /** Whether an argument names `macro` anywhere (`-DM`, `-D M`, `--define-macro=M=…`): more than a definition, never less. */
@@ -226,7 +244,8 @@ const sharedMemo = new PredictionMemo();
 
 function statOrUndefined(path: string): Stats | undefined {
   try {
-    return statSync(path);
+    // Most paths asked about do not exist: no exception for those.
+    return statSync(path, { throwIfNoEntry: false });
   } catch {
     return undefined;
   }

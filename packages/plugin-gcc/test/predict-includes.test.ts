@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Engine, parseDepFile, type IncludeSearch } from "@reprise/core";
 import { execa } from "execa";
@@ -55,6 +55,17 @@ describe("predictIncludes", () => {
     expect(read.filter((f) => !set.has(f))).toEqual([]);
     expect(read.some((f) => f.includes("/c++/"))).toBe(true);
     for (const f of ["first/value.h", "second/value.h", "quoted/q.h", "src/detail/inner.h", "second/never.h"]) expect(set.has(join(dir, f)), f).toBe(true);
+  });
+
+  it("with a file read, the same name in directories searched before its own (libstdc++'s <stdlib.h>, which <cstdlib> passes by #include_next)", async () => {
+    const unit = readFileSync(join(dir, "src/unit.cpp"));
+    writeFileSync(join(dir, "src/unit.cpp"), "#include <cstdlib>\nint f() { return abs(-1); }\n");
+    const { predicted, read } = await predictedAndRead([], new PredictionMemo());
+    writeFileSync(join(dir, "src/unit.cpp"), unit);
+    const stdlib = read.filter((f) => f.endsWith("/stdlib.h"));
+    expect(stdlib).toContain("/usr/include/stdlib.h");
+    const shadowing = predicted!.filter((f) => f.endsWith("/stdlib.h") && !read.includes(f));
+    expect(shadowing.some((f) => f.includes("/c++/")), predicted!.join("\n")).toBe(true);
   });
 
   it("a source that includes nothing: the implicit <stdc-predef.h> gcc reads first", async () => {
