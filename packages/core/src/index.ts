@@ -25,6 +25,7 @@ export * from "./toolchain/index.js";
 export { SandboxSelector, SandboxUnavailableError, sandboxNames, type SandboxSelectorOptions } from "./sandbox/select-sandbox.js";
 export { identitiesFromList } from "./engine/listed-dependencies.js";
 export { PROBE_TOKEN } from "./hermetic/has-include.js";
+export { BoundedMap } from "./util/bounded-map.js";
 export { buildJob, DEFAULT_LIMITS, DEP_FILE_ROLE, jobEnvironment, jobRefusal, type BuildJobOptions, type ClosureSource, type JobPlan } from "./hermetic/build-job.js";
 export { HermeticCompiler, type HermeticOutcome, type ToolchainProvider, type HermeticWorkspace, type HermeticCompilerOptions } from "./hermetic/hermetic-compiler.js";
 export { InputStore, type InputStorePruneOptions } from "./hermetic/input-store.js";

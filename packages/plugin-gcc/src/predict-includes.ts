@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync, statSync, type Stats } from "node:fs";
 import { basename, dirname, isAbsolute, resolve } from "node:path";
-import type { ReadPredictionInput } from "@reprise/core";
+import { BoundedMap, type ReadPredictionInput } from "@reprise/core";
 
 /**
  * The files a gcc-like compile may read, without running it (in the spirit
@@ -132,10 +132,10 @@ const DIRECTIVE_AT = /#[ \t]*(include_next|include|import)(?:[ \t]+|(?=["<]))([^
  * and a stale answer costs one rejected job, never a wrong output.
  */
 export class PredictionMemo {
-  private readonly files = new BoundedMap<{ identity: string; directives: Directives; at: number }>(50_000);
-  private readonly dirs = new BoundedMap<{ identity: string; entries: ReadonlySet<string> | undefined }>(20_000);
+  private readonly files = new BoundedMap<string, { identity: string; directives: Directives; at: number }>(50_000);
+  private readonly dirs = new BoundedMap<string, { identity: string; entries: ReadonlySet<string> | undefined }>(20_000);
   /** By include search, then by name and where it is looked for. */
-  private readonly places = new BoundedMap<BoundedMap<readonly string[]>>(64);
+  private readonly places = new BoundedMap<string, BoundedMap<string, readonly string[]>>(64);
   private dirsCheckedAt = -Infinity;
 
   constructor(private readonly clock: () => number = Date.now) {}
@@ -209,28 +209,6 @@ export class PredictionMemo {
 
 /** How long a file's directives and the directories' entries are taken as checked. */
 const FRESH_MS = 2000;
-
-/** A memo that starts again when full: a build's headers fit many times over. */
-class BoundedMap<V> {
-  private readonly map = new Map<string, V>();
-  constructor(private readonly max: number) {}
-  get(key: string): V | undefined {
-    return this.map.get(key);
-  }
-  set(key: string, value: V): void {
-    if (this.map.size >= this.max) this.map.clear();
-    this.map.set(key, value);
-  }
-  delete(key: string): void {
-    this.map.delete(key);
-  }
-  clear(): void {
-    this.map.clear();
-  }
-  entries(): IterableIterator<[string, V]> {
-    return this.map.entries();
-  }
-}
 
 interface Session {
   isFile(path: string): boolean;
