@@ -340,8 +340,9 @@ export function createHooks() {
      * Keyed by `CompilerInfo.family`. Bail: reads the output of a call's
      * `includeSearchArgv` into its include search (undefined: cannot say; the
      * entry is then not stored for direct mode). Asked when a direct-mode
-     * entry is stored, once per distinct command, cwd and `keyEnv` values;
-     * never on a hit.
+     * entry is stored, or a miss asks for `predictReads` or
+     * `closureHoldsHere`, once per distinct command, cwd and `keyEnv`
+     * values; never on a hit.
      */
     includeSearch: new HookMap(() => new SyncBailHook<[IncludeSearchOutput], IncludeSearch | undefined>(["output"])),
     /**
