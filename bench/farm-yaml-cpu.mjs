@@ -8,7 +8,8 @@
 // Per round and checkout: a fresh loopback farm (its scheduler and two bwrap builders, unpinned), a fresh daemon
 // (kept cache folder, --clear'ed: the packaged toolchains stay), a warm-up on a small generated tree until both
 // builders hold the C and C++ toolchains, then a clean yaml-cpp build (-j --jobs, 8) with every miss sent to the
-// farm; the daemon's CPU (every thread, /proc schedstat) from before the build until it is idle again. With --local:
+// farm; the daemon's CPU (every thread, /proc schedstat) and its launcher's (with the scans it runs) from before the
+// build until it is idle again. With --local:
 // then a fresh daemon without the farm, --clear, the same clean build (cold local misses). Prints per round the
 // daemon's CPU per job and the load average. --node-options reaches the measured daemons (NODE_OPTIONS);
 // --fresh-cache: a new cache folder per round (as bench/farm.mjs's build scenario has): the toolchains are packaged in
@@ -44,7 +45,7 @@ for (const side of sides) {
   fs.mkdirSync(side.dir, { recursive: true });
   const r = run(yamlCppConfigure(src, side.build, client(side.repo)), { cwd: side.dir });
   if (r.error) throw new Error(`cmake configure: ${r.error}`);
-  side.farm = []; side.local = [];
+  side.farm = []; side.local = []; side.launcher = [];
 }
 
 /** The daemon's CPU over one clean build with `env`; the misses and farm compiles it counted. */
@@ -59,7 +60,7 @@ async function measuredBuild(side, env, profile) {
   if (perf) await new Promise((r) => { perf.once('exit', r); perf.kill('SIGINT'); });
   const s = JSON.parse(run([...client(side.repo), '--show-stats', '--json'], { env, cwd: side.dir }).stdout).stats;
   run([...client(side.repo), '--stop-server'], { env, cwd: side.dir });
-  return { cpuMs: after.daemon - before.daemon, misses: s.misses, remote: s.remote?.farm?.compiles ?? 0, fallbacks: s.fallbacks };
+  return { cpuMs: after.daemon - before.daemon, launcherMs: after.helper - before.helper, misses: s.misses, remote: s.remote?.farm?.compiles ?? 0, fallbacks: s.fallbacks, speculation: s.speculation ?? {} };
 }
 
 /** The pid of the daemon serving `runtimeDir`. */
@@ -98,7 +99,8 @@ try {
         const l0 = load();
         const m = await measuredBuild(side, env, side.label === 'this' && typeof args.perf === 'string' ? path.resolve(args.perf) : undefined);
         side.farm.push(m.cpuMs / m.misses);
-        log(`round ${round} ${side.label} farm (load ${l0}→${load()}): daemon ${m.cpuMs.toFixed(0)} ms for ${m.misses} misses (${m.remote} remote; fallbacks ${JSON.stringify(m.fallbacks)}): ${(m.cpuMs / m.misses).toFixed(1)} ms per job`);
+        side.launcher.push(m.launcherMs / m.misses);
+        log(`round ${round} ${side.label} farm (load ${l0}→${load()}): daemon ${m.cpuMs.toFixed(0)} ms for ${m.misses} misses (${m.remote} remote; fallbacks ${JSON.stringify(m.fallbacks)}; ${JSON.stringify(m.speculation)}): ${(m.cpuMs / m.misses).toFixed(1)} ms per job; its launcher (scans) ${(m.launcherMs / m.misses).toFixed(1)} ms per job`);
       } finally {
         run([...client(side.repo), '--stop-server'], { env, cwd: side.dir });
         await farm.stop();
@@ -114,7 +116,8 @@ try {
     }
   }
   for (const side of sides) log(`${side.label}: daemon CPU per farm job median ${median(side.farm)?.toFixed(1)} ms [${side.farm.map((x) => x.toFixed(1)).join(', ')}]${side.local.length ? `; per local miss median ${median(side.local)?.toFixed(1)} ms [${side.local.map((x) => x.toFixed(1)).join(', ')}]` : ''}`);
-  if (sides.length === 2) log(`per round this − other (farm): [${sides[0].farm.map((x, i) => (x - sides[1].farm[i]).toFixed(1)).join(', ')}] ms per job`);
+  for (const side of sides) log(`${side.label}: launcher CPU per farm job median ${median(side.launcher)?.toFixed(1)} ms [${side.launcher.map((x) => x.toFixed(1)).join(', ')}]`);
+  if (sides.length === 2) log(`per round this − other (farm): daemon [${sides[0].farm.map((x, i) => (x - sides[1].farm[i]).toFixed(1)).join(', ')}] ms per job; daemon + launcher [${sides[0].farm.map((x, i) => (x + sides[0].launcher[i] - sides[1].farm[i] - sides[1].launcher[i]).toFixed(1)).join(', ')}] ms per job`);
 } finally {
   for (const f of started) await f.stop();
 }

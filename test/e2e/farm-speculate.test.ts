@@ -64,7 +64,7 @@ describe("farm jobs from a remembered closure (no scan), checked after the job",
   it("a header's content edited: the job carries the remembered files at their new digests, no scan, accepted", async () => {
     const dir = project("header-edit");
     const cold = await build(dir, "cold");
-    expect(cold.s.speculation ?? {}, "nothing remembered yet: scanned").toEqual({});
+    expect(cold.s.speculation ?? {}, "nothing remembered yet: the plugin's prediction (test/e2e/farm-predict.test.ts)").toEqual({ predictionAccepted: 1 });
     expect(farmStats(cold.s).compiles).toBe(1);
     writeFileSync(join(dir, "second", "value.h"), "#define VALUE 3\n");
     const edited = await build(dir, "header edited");
@@ -72,7 +72,8 @@ describe("farm jobs from a remembered closure (no scan), checked after the job",
     expect(farmStats(edited.s).compiles).toBe(1);
     expect(edited.object.equals(cold.object), "the edit changed the object").toBe(false);
     const lines = jobLines(dir);
-    expect(lines.filter((l) => l.includes("closure from a scan")).length, lines.join("\n")).toBe(1);
+    expect(lines.filter((l) => l.includes("closure from a scan")).length, lines.join("\n")).toBe(0);
+    expect(lines.filter((l) => l.includes("closure from the compiler plugin's prediction")).length, lines.join("\n")).toBe(1);
     expect(lines.filter((l) => l.includes("closure from this source's last job")).length, lines.join("\n")).toBe(1);
     // Each job's store takes the plan its check made of the same files instead of working it out again.
     const plans = readFileSync(join(client.runtimeDir, "daemon.log"), "utf8").split("\n").filter((l) => l.includes(join(dir, "src", "unit.c")) && l.includes("absent-path guards"));

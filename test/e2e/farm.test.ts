@@ -70,9 +70,11 @@ describe("build farm on loopback (scheduler, two bwrap builders, client daemon)"
     // Each toolchain goes up at most once per builder, however many misses asked for it at once.
     const archives = readdirSync(join(sb.cacheDir, "toolchains", "archives")).filter((f) => f.endsWith(".json"));
     const toolchainBytes = archives.reduce((n, f) => n + (JSON.parse(readFileSync(join(sb.cacheDir, "toolchains", "archives", f), "utf8")) as { archiveBytes: number }).archiveBytes, 0);
-    // The inputs (~2 MB per builder here) go up at most twice to a builder: carried by one run, and uploaded once by
-    // the misses that needed them meanwhile (client/builder-client.ts `carrying`); a toolchain sent twice adds ~60 MB.
-    expect(remote(s).bytesUploaded).toBeLessThan(2 * toolchainBytes + 10_000_000);
+    // The inputs go up at most twice to a builder: carried by one run, and uploaded once by the misses that needed them
+    // meanwhile (client/builder-client.ts `carrying`); a toolchain sent twice adds ~60 MB. A cold build's jobs carry
+    // the plugin's predicted closures (every #include whatever its #if: ~4 MB of libstdc++ headers against ~1.5 MB read
+    // by the C++ unit), ~6 MB per builder here.
+    expect(remote(s).bytesUploaded).toBeLessThan(2 * toolchainBytes + 20_000_000);
     expect(s.remoteRoundTripMs).toBeGreaterThan(0);
 
     const status = await sb.run(["--dist-status", "--json"], dir, { env: farmEnv() });

@@ -1,5 +1,5 @@
 import type { ReprisePlugin } from "@reprise/core";
-import { adaptGccLikeOutput, commentBlindText, listForClang, parseGccLikeArguments, parseIncludeSearch, type TextDialect } from "@reprise/plugin-gcc";
+import { adaptGccLikeOutput, commentBlindText, listForClang, parseGccLikeArguments, parseIncludeSearch, predictIncludes, type TextDialect } from "@reprise/plugin-gcc";
 import { detectClang } from "./detect.js";
 import { clangDialect } from "./dialect.js";
 import { clangToolchainPlatforms, clangToolchainSpec } from "./toolchain.js";
@@ -17,6 +17,8 @@ export const clangPlugin: ReprisePlugin = {
     engine.hooks.listDependencies.for("clang").tap(PLUGIN_NAME, (input) => listForClang(input));
     // clang reports its include search in gcc's words.
     engine.hooks.includeSearch.for("clang").tap(PLUGIN_NAME, (output) => parseIncludeSearch(output));
+    // The same directives and search order as gcc.
+    engine.hooks.predictReads.for("clang").tap(PLUGIN_NAME, (input) => predictIncludes(input));
     // The same C-family lexer: clang reads comments as gcc does.
     engine.hooks.textDigest.for("clang").tap(PLUGIN_NAME, ({ data, dialect }) => commentBlindText(data, dialect as TextDialect));
     engine.hooks.packageToolchain.tapPromise(PLUGIN_NAME, async (compiler) => (compiler.family === "clang" ? clangToolchainSpec(compiler) : undefined));

@@ -7,6 +7,7 @@ import { listFromReadTrace } from "./compile-listing.js";
 import { gccToolchainSpec, toolchainPlatforms } from "./toolchain.js";
 import { gccPortableToolchain } from "./portable.js";
 import { parseIncludeSearch } from "./include-search.js";
+import { predictIncludes } from "./predict-includes.js";
 import { commentBlindText, type TextDialect } from "./comment-blind-text.js";
 
 export const PLUGIN_NAME = "@reprise/plugin-gcc";
@@ -20,6 +21,7 @@ export const gccPlugin: ReprisePlugin = {
     engine.hooks.adaptOutput.for("gcc").tap(PLUGIN_NAME, (input) => adaptGccLikeOutput(input, gccDialect));
     engine.hooks.listDependencies.for("gcc").tap(PLUGIN_NAME, (input) => listFromReadTrace(input));
     engine.hooks.includeSearch.for("gcc").tap(PLUGIN_NAME, (output) => parseIncludeSearch(output));
+    engine.hooks.predictReads.for("gcc").tap(PLUGIN_NAME, (input) => predictIncludes(input));
     engine.hooks.textDigest.for("gcc").tap(PLUGIN_NAME, ({ data, dialect }) => commentBlindText(data, dialect as TextDialect));
     engine.hooks.packageToolchain.tapPromise(PLUGIN_NAME, async (compiler) => (compiler.family === "gcc" ? gccToolchainSpec(compiler) : undefined));
     engine.hooks.resolveArchitecture.tapPromise(PLUGIN_NAME, async ({ toolchain }) => (toolchain?.family === "gcc" ? toolchainPlatforms(toolchain) : undefined));
@@ -35,6 +37,7 @@ export { parseGccLikeArguments } from "./parse-arguments.js";
 export { commentBlindText, type CommentBlindText, type TextDialect } from "./comment-blind-text.js";
 export { textDialect } from "./text-dialect.js";
 export { includeSearchArgv, parseIncludeSearch } from "./include-search.js";
+export { predictIncludes, parseDirectives, PredictionMemo } from "./predict-includes.js";
 export { adaptGccLikeOutput } from "./adapt-output.js";
 export { listForClang, listFromDependencyDot, listFromReadTrace, planListing, type CompileListing, type ListingPlan } from "./compile-listing.js";
 export { readTraceLibrary, readTraceWorks } from "./read-trace.js";

@@ -7,6 +7,7 @@
  * identity that vouches for it. Nothing here is trusted without that
  * identity being seen again at the store that reuses it.
  */
+import { BoundedMap } from "../util/bounded-map.js";
 
 /** A candidate found absent: `name` below `dir` ("sub/" for all below), vouched for while `dir` shows identity `id` ("" never vouches). */
 export interface FoundAbsent {
@@ -105,18 +106,5 @@ export class AbsentMemo {
     let known = this.searches.get(searchKey);
     if (!known || known.size >= MAX_HEADERS_PER_SEARCH) this.searches.set(searchKey, (known = new Map()));
     return known;
-  }
-}
-
-/** A map that forgets everything once it holds `max` entries (an LRU's bookkeeping cost more than the lookups it saves here). */
-export class BoundedMap<K, V> {
-  private readonly map = new Map<K, V>();
-  constructor(private readonly max: number) {}
-  get(key: K): V | undefined {
-    return this.map.get(key);
-  }
-  set(key: K, value: V): void {
-    if (this.map.size >= this.max) this.map.clear();
-    this.map.set(key, value);
   }
 }

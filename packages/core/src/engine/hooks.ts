@@ -117,8 +117,12 @@ export interface MissStats {
   fallback(reason: string): void;
   /** The miss was compiled on another machine by `executor` (e.g. "farm"). */
   remoteCompile(executor: string, detail: { roundTripMs: number; bytesUploaded: number; roundTrips: number }): void;
-  /** A job made from a remembered list of files, without a scan, was accepted, or rejected for `reason` and run again (`speculationAccepted`, `speculationRejected:<reason>`). */
-  speculation(outcome: "accepted" | { rejected: string }): void;
+  /**
+   * A job made without a scan was accepted, or rejected for `reason` and run again: from a remembered list of files
+   * (`speculationAccepted`, `speculationRejected:<reason>`), or from `predictReads` (`from` "predicted":
+   * `predictionAccepted`, `predictionRejected:<reason>`).
+   */
+  speculation(outcome: "accepted" | { rejected: string }, from?: "remembered" | "predicted"): void;
 }
 
 /** What `MissContext.closureHoldsHere` checks: a compile that ran elsewhere, on files this machine sent. */
@@ -192,6 +196,15 @@ export interface MissContext {
    * when it could see it too. Never on a hit.
    */
   closureHoldsHere?(check: ClosureCheckInput): Promise<ClosureCheck>;
+  /**
+   * The files this call's compile may read, predicted without running the
+   * compiler (the family's `predictReads` tap, on the call's include search):
+   * a superset at best, a guess always. Undefined: no prediction (no tap, no
+   * include search, or the tap cannot say). A job carrying them must be
+   * checked after it ran as a remembered list is (`closureHoldsHere`). Never
+   * on a hit.
+   */
+  predictReads?(): Promise<readonly string[] | undefined>;
   /** Runs `work` in a local compile slot: taps that use this machine's CPU (a sandbox) must. */
   inLocalSlot<T>(work: () => Promise<T>): Promise<T>;
   stats: MissStats;
@@ -313,6 +326,14 @@ export interface IncludeSearch {
   missing: string[];
 }
 
+/** What `predictReads` is asked: a miss about to become a job without a closure scan. */
+export interface ReadPredictionInput {
+  invocation: CompileInvocation;
+  cwd: string;
+  /** The call's include search (its `includeSearch` answer). */
+  search: IncludeSearch;
+}
+
 /**
  * Every extension point of the engine, declared in one place.
  * See docs/plugin-guide.md for when each runs and what it may return.
@@ -327,10 +348,19 @@ export function createHooks() {
      * Keyed by `CompilerInfo.family`. Bail: reads the output of a call's
      * `includeSearchArgv` into its include search (undefined: cannot say; the
      * entry is then not stored for direct mode). Asked when a direct-mode
-     * entry is stored, once per distinct command, cwd and `keyEnv` values;
-     * never on a hit.
+     * entry is stored, or a miss asks for `predictReads` or
+     * `closureHoldsHere`, once per distinct command, cwd and `keyEnv`
+     * values; never on a hit.
      */
     includeSearch: new HookMap(() => new SyncBailHook<[IncludeSearchOutput], IncludeSearch | undefined>(["output"])),
+    /**
+     * Keyed by `CompilerInfo.family`. Bail: the files a miss's compile may
+     * read (absolute, the source included), predicted without running the
+     * compiler, or null when it cannot say (MissContext.predictReads). A
+     * guess: its user checks the compile's own list against it afterwards.
+     * Asked on a miss that a tap would otherwise scan; never on a hit.
+     */
+    predictReads: new HookMap(() => new SyncBailHook<[ReadPredictionInput], string[] | null | undefined>(["input"])),
     /** Series: each plugin may add to the cache key after the engine's own parts. */
     extendKey: new AsyncSeriesHook<[KeyHasher, KeyContext]>(["hasher", "context"]),
     /**

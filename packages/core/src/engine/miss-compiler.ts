@@ -20,6 +20,8 @@ export interface MissToCompile {
   fileHashes?: MissContext["fileHashes"];
   /** MissContext.closureHoldsHere. */
   closureHoldsHere?: MissContext["closureHoldsHere"];
+  /** MissContext.predictReads. */
+  predictReads?: MissContext["predictReads"];
   /** The call's own logger (debug lines when the call asked for them with REPRISE_LOG). */
   log?: Logger;
 }
@@ -72,7 +74,7 @@ export class MissCompiler {
           stats: {
             fallback: (reason) => this.stats.fallback(reason),
             remoteCompile: (executor, detail) => this.stats.remoteCompile(executor, detail),
-            speculation: (outcome) => this.stats.speculation(outcome),
+            speculation: (outcome, from) => this.stats.speculation(outcome, from),
           },
           logger: this.logger,
         };

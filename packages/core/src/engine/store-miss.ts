@@ -11,6 +11,7 @@ import { listedByCompile, type ListedReads } from "./listed-dependencies.js";
 import type { ClosureCheckInput, ReadIdentity } from "./hooks.js";
 import type { ModeDeps } from "./mode-deps.js";
 import { closureHoldsHere } from "./direct-absent.js";
+import { predictReads } from "./predict-reads.js";
 import { runCompiler, type CompilerRun } from "./run-compiler.js";
 import { givenOutputs, readOutputs } from "./read-outputs.js";
 import { copyLargestOutput, type CopiedOutput } from "./copy-outputs.js";
@@ -301,6 +302,7 @@ export class MissStore {
       ...(scan ? { dependencyScan: () => this.scanForTap(call, scan) } : {}),
       fileHashes: { cache: this.hashes, tokens: digestTokens },
       closureHoldsHere: (check: ClosureCheckInput) => closureHoldsHere(this.absent, call, check),
+      predictReads: () => predictReads(this.absent, call),
     };
     return this.misses.compile(call.project.engine, miss);
   }

@@ -41,9 +41,10 @@ export interface StatsSnapshot {
    */
   hermetic: Record<string, number>;
   /**
-   * Farm jobs made from a remembered list of files instead of a scan:
-   * `speculationAccepted`, and `speculationRejected:<reason>` (each run again
-   * after a scan).
+   * Farm jobs made without a scan: from a remembered list of files,
+   * `speculationAccepted` and `speculationRejected:<reason>`; from the
+   * compiler plugin's prediction (a source's first job), `predictionAccepted`
+   * and `predictionRejected:<reason>` (each rejected one run again after a scan).
    */
   speculation: Record<string, number>;
   /** Misses compiled on other machines, by executor (e.g. "farm"). */
@@ -196,8 +197,9 @@ export class Stats {
   }
 
   /** Not a call of its own: a speculative job's result was taken, or rejected for `reason` (MissStats.speculation). */
-  speculation(outcome: "accepted" | { rejected: string }): void {
-    const name = outcome === "accepted" ? "speculationAccepted" : `speculationRejected:${outcome.rejected}`;
+  speculation(outcome: "accepted" | { rejected: string }, from: "remembered" | "predicted" = "remembered"): void {
+    const prefix = from === "predicted" ? "prediction" : "speculation";
+    const name = outcome === "accepted" ? `${prefix}Accepted` : `${prefix}Rejected:${outcome.rejected}`;
     this.data.speculation[name] = (this.data.speculation[name] ?? 0) + 1;
     this.dirty = true;
   }

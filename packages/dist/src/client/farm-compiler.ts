@@ -32,7 +32,7 @@ import { jobToWire } from "../builder/job-message.js";
 import { EquivalentJobs, equivalentJob } from "./equivalent-job.js";
 import { DeclaredToolchains, type DeclaredArchive } from "./declared-toolchains.js";
 import { BuilderHoldings } from "./builder-holdings.js";
-import { judgeSpeculation, RememberedClosures, returnedDepFile, returnedList, toRemember } from "./speculation.js";
+import { guessedClosure, judgeSpeculation, RememberedClosures, returnedDepFile, returnedList, toRemember } from "./speculation.js";
 
 /** How long a builder that could not be reached is not used again by this client. */
 const QUARANTINE_MS = 30_000;
@@ -55,6 +55,7 @@ const CLOSURE_FROM: Record<ClosureSource, string> = {
   "dependency-scan": "the call's dependency scan",
   remembered: "this source's last job (no scan; checked after the job)",
 };
+const PREDICTED = "the compiler plugin's prediction (no scan; checked after the job)";
 
 /** Why the farm did not compile a miss: `reason` is counted in stats as a fallback. */
 class NotOnFarm extends Error {
@@ -156,12 +157,13 @@ export class FarmCompiler {
     };
     // Without a scan when this source's last job read what it remembers and the compile returns a list to check that against.
     const dep = ctx.closureHoldsHere ? returnedDepFile(ctx.invocation) : undefined;
-    const remembered = dep && options.preprocessDeps === undefined && !options.dependencyScan ? this.closures.get(ctx) : undefined;
+    // A first job of its source: the compiler plugin's prediction of what it reads instead (docs/dist-design.md, "Farm-predict round").
+    const guess = dep && options.preprocessDeps === undefined && !options.dependencyScan ? await guessedClosure(ctx, this.closures) : undefined;
     let plan: JobPlan | undefined;
-    if (remembered) {
-      plan = await buildJob(ctx.request, ctx.invocation, toolchain.id, ws.inputs, hashes, limits, { ...options, closure: remembered });
+    if (guess) {
+      plan = await buildJob(ctx.request, ctx.invocation, toolchain.id, ws.inputs, hashes, limits, { ...options, closure: guess.files });
       if (!plan.ok) {
-        ctx.stats.speculation({ rejected: "job" });
+        ctx.stats.speculation({ rejected: "job" }, guess.from);
         ctx.logger.debug("%s: no job from the remembered files (%s: %s); scanning", ctx.invocation.sourceFile, plan.reason, plan.detail);
         plan = undefined;
       }
@@ -257,20 +259,20 @@ export class FarmCompiler {
       }
       throw lastFailure ?? new NotOnFarm("dist-no-builder", "no builder other than the one that failed");
     };
-    ctx.logger.debug("%s: farm job of %d inputs, closure from %s", ctx.invocation.sourceFile, plan.job.inputs.length, CLOSURE_FROM[plan.closureFrom]);
+    ctx.logger.debug("%s: farm job of %d inputs, closure from %s", ctx.invocation.sourceFile, plan.job.inputs.length, guess?.from === "predicted" && !scanned ? PREDICTED : CLOSURE_FROM[plan.closureFrom]);
     let ran = await runJob(plan.job);
     let listed = dep && returnedList(ctx, ran.checked, dep);
     let remember: string[] | undefined;
     if (!scanned) {
       const verdict = await judgeSpeculation(ctx, plan, ran.checked.exitCode, listed, hashes);
       if (verdict.accepted) {
-        ctx.stats.speculation("accepted");
+        ctx.stats.speculation("accepted", guess?.from);
         remember = verdict.remember;
       } else {
         // Nothing of it reaches the build or the cache: its outputs are still temporary files.
         ran.checked.discard();
-        ctx.stats.speculation({ rejected: verdict.reason });
-        ctx.logger.debug("%s: the job from remembered files is not this compile's (%s%s); scanning and running it again", ctx.invocation.sourceFile, verdict.reason, verdict.detail ? `: ${verdict.detail}` : "");
+        ctx.stats.speculation({ rejected: verdict.reason }, guess?.from);
+        ctx.logger.debug("%s: the job from %s files is not this compile's (%s%s); scanning and running it again", ctx.invocation.sourceFile, guess?.from ?? "remembered", verdict.reason, verdict.detail ? `: ${verdict.detail}` : "");
         plan = await buildJob(ctx.request, ctx.invocation, toolchain.id, ws.inputs, hashes, limits, options);
         if (!plan.ok) throw new NotOnFarm(`dist-not-distributable-${plan.reason.replace(/^hermetic-/, "")}`, plan.detail);
         ran = await runJob(plan.job);

@@ -46,6 +46,23 @@ export class RememberedClosures {
   }
 }
 
+/** Where a speculative job's files came from: its source's last job, or the compiler plugin's prediction (MissContext.predictReads). */
+export type GuessFrom = "remembered" | "predicted";
+
+/**
+ * The files a job carries without a scan: the source's remembered list, else
+ * (its first job here) the plugin's prediction, less the toolchain's
+ * directories. Undefined: neither; the job is scanned.
+ */
+export async function guessedClosure(ctx: MissContext, closures: RememberedClosures): Promise<{ files: readonly string[]; from: GuessFrom } | undefined> {
+  const remembered = closures.get(ctx);
+  if (remembered) return { files: remembered, from: "remembered" };
+  const predicted = await ctx.predictReads?.();
+  if (!predicted) return undefined;
+  const inToolchain = toolchainFilter(ctx.invocation);
+  return { files: predicted.filter((f) => !inToolchain(f)), from: "predicted" };
+}
+
 function keyOf(ctx: MissContext): string {
   return JSON.stringify([ctx.compiler.identity, ctx.request.cwd, ctx.invocation.sourceFile, ctx.invocation.includeDirs ?? []]);
 }
