@@ -289,6 +289,27 @@ function treeCpuCounter(rootPid) {
   };
 }
 
+/**
+ * A cpuacct cgroup (v1) holding a builder and so every job it starts: the builder's CPU with its jobs', which its
+ * children times miss (a compile is reaped by its sandbox's pid-namespace init). Null without root or a v1 cpuacct
+ * hierarchy (under v2 the builder moves each job into a cgroup of its own).
+ */
+function cpuGroup(name, pid) {
+  const dir = path.join('/sys/fs/cgroup/cpuacct', name);
+  try {
+    fs.mkdirSync(dir);
+  } catch {
+    return null;
+  }
+  try {
+    fs.writeFileSync(path.join(dir, 'cgroup.procs'), String(pid));
+  } catch {
+    fs.rmdirSync(dir);
+    return null;
+  }
+  return { ms: () => Number(fs.readFileSync(path.join(dir, 'cpuacct.usage'), 'utf8')) / 1e6, remove: () => { try { fs.rmdirSync(dir); } catch { /* a process left */ } } };
+}
+
 /** The CPU this process has reaped from its waited-for children (the builds run here), in ms. */
 const reapedCpuMs = () => { const f = fs.readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' '); return (Number(f[13]) + Number(f[14])) * 10; };
 
@@ -329,6 +350,7 @@ async function heldToolchains(farm) {
  */
 async function farmBuildOnce(o, dir, project, rep) {
   const farm = await startFarm(path.join(dir, `farm${rep}`), 2, { pin: true, maxJobs: o.slots });
+  const groups = farm.builders.map((b, i) => cpuGroup(`reprise-bench-farm-${process.pid}-${rep}-${i}`, b.pid));
   const reprise = { REPRISE_DIR: path.join(dir, `cache${rep}`), REPRISE_RUNTIME_DIR: path.join(dir, `run${rep}`), REPRISE_IDLE_TIMEOUT: '300', LC_ALL: 'C', REPRISE_DIST_SCHEDULER_URL: farm.url, REPRISE_DIST_TOKEN: farm.clientToken, REPRISE_DIST_MODE: 'always', ...(o.daemonProfile ? { NODE_OPTIONS: `--require ${o.daemonProfile}` } : {}) };
   try {
     const cc = client().join(' ');
@@ -347,8 +369,11 @@ async function farmBuildOnce(o, dir, project, rep) {
     run([...client(), '--zero-stats'], { env: reprise, cwd: dir });
     const daemonBefore = await daemonIdleCpuMs(reprise.REPRISE_RUNTIME_DIR);
     const reapedBefore = reapedCpuMs();
+    const builderCpu = () => ({ all: groups.every(Boolean) ? sum(groups.map((g) => g.ms())) : null, node: sum(farm.builders.map((b) => processCpuMs(b.pid))) });
+    const builderBefore = builderCpu();
     const f = await runSampling(project.farm, { env: reprise, cwd: project.cwd, builders: farm.builders });
     if (f.error) throw new Error(`farm build: ${f.error}`);
+    const builderAfter = builderCpu();
     const buildTreeCpuMs = reapedCpuMs() - reapedBefore;
     const daemonAfter = await daemonIdleCpuMs(reprise.REPRISE_RUNTIME_DIR);
     const s = JSON.parse(run([...client(), '--show-stats', '--json'], { env: reprise, cwd: dir }).stdout).stats;
@@ -362,6 +387,8 @@ async function farmBuildOnce(o, dir, project, rep) {
     }));
     return {
       farmMs: f.ms, remote: s.remote?.farm ?? null, misses: s.misses, fallbacks: s.fallbacks, builders,
+      // The builders' CPU over the build (their jobs' with it when a cgroup could hold them), and of their Node processes.
+      builderCpuMs: { all: builderBefore.all === null ? null : builderAfter.all - builderBefore.all, node: builderAfter.node - builderBefore.node },
       // What shares the two cores with the builders: make/cmake and the launchers (with any local fallback compile), and the daemon.
       clientCpuMs: { buildTree: buildTreeCpuMs, daemon: daemonBefore && daemonAfter ? daemonAfter.daemon - daemonBefore.daemon + daemonAfter.helper - daemonBefore.helper : null,
         // Of which the daemon's own process (every thread) and its launcher with the scans it ran.
@@ -369,8 +396,22 @@ async function farmBuildOnce(o, dir, project, rep) {
     };
   } finally {
     await farm.stop();
+    for (const g of groups) g?.remove();
   }
 }
+
+/**
+ * Issue 10's builder-side ratio: the builders' CPU per farm job (Node, launcher, bwrap and the compile) over the
+ * plain build's CPU per compile; null without a cgroup to count the jobs' CPU.
+ */
+function builderSide(row) {
+  const jobs = row.remote?.compiles ?? 0;
+  if (!jobs || row.builderCpuMs.all === null || !row.misses) return null;
+  const perJob = row.builderCpuMs.all / jobs;
+  const plainPerCompile = row.localCpuMs / row.misses;
+  return { perJobMs: perJob, nodePerJobMs: row.builderCpuMs.node / jobs, plainPerCompileMs: plainPerCompile, ratio: perJob / plainPerCompile };
+}
+const builderSideText = (b) => (b ? `builder CPU per job ${b.perJobMs.toFixed(1)} ms (its Node process ${b.nodePerJobMs.toFixed(1)} ms) against ${b.plainPerCompileMs.toFixed(1)} ms per plain compile: builder-side ${b.ratio.toFixed(2)}x` : 'builder-side ratio not measured (no cpuacct cgroup here)');
 
 async function buildScenario(o) {
   const dir = path.join(o.work, 'build');
@@ -389,11 +430,12 @@ async function buildScenario(o) {
     project.clean();
     const farm = await farmBuildOnce(o, dir, project, rep);
     const row = { scenario: 'build', project: o.project, label: project.label, rep, jobs: o.jobs, slotsPerBuilder: o.slots, loadAvg1: [load, os.loadavg()[0]], localOneCoreMs: local.ms, localCpuMs, ...farm, speedup: local.ms / farm.farmMs };
+    row.builderSide = builderSide(row);
     rows.push(row);
     const fb = Object.entries(row.fallbacks ?? {}).map(([k, v]) => `${v} ${k}`).join(', ') || 'none';
     o.log(`${project.label}, run ${rep} (load ${row.loadAvg1.map((x) => x.toFixed(1)).join('→')}): plain -j1 on one core ${(local.ms / 1000).toFixed(1)} s (CPU ${(localCpuMs / 1000).toFixed(1)} s), farm -j${o.jobs} on two pinned builders ${(farm.farmMs / 1000).toFixed(1)} s: ${row.speedup.toFixed(2)}x; `
       + `${row.remote?.compiles ?? 0} of ${row.misses} misses remote, fallbacks: ${fb}; builders busy ${row.builders.map((b) => `${(100 * b.busyFraction).toFixed(0)} % (${b.idleIntervals}/${b.intervals} idle 250 ms)`).join(', ')}; `
-      + `client CPU ${(row.clientCpuMs.buildTree / 1000).toFixed(1)} s build tree + ${((row.clientCpuMs.daemon ?? 0) / 1000).toFixed(1)} s daemon (${((row.clientCpuMs.daemonOwn ?? 0) / 1000).toFixed(1)} s its process, ${((row.clientCpuMs.launcher ?? 0) / 1000).toFixed(1)} s its launcher and scans); `
+      + `${builderSideText(row.builderSide)}; client CPU ${(row.clientCpuMs.buildTree / 1000).toFixed(1)} s build tree + ${((row.clientCpuMs.daemon ?? 0) / 1000).toFixed(1)} s daemon (${((row.clientCpuMs.daemonOwn ?? 0) / 1000).toFixed(1)} s its process, ${((row.clientCpuMs.launcher ?? 0) / 1000).toFixed(1)} s its launcher and scans); `
       + `busy by tenth of the build ${row.builders.map((b) => b.byTenth.map((x) => (x === null ? '-' : (100 * x).toFixed(0))).join('/')).join(' and ')} %`);
   }
   return rows;
@@ -407,7 +449,7 @@ export function farmMarkdown(rows) {
   }
   for (const r of rows.filter((x) => x.scenario === 'build')) {
     const fb = Object.entries(r.fallbacks ?? {}).map(([k, v]) => `${v} ${k}`).join(', ') || 'no fallback';
-    L.push('', `Clean build of ${r.label}, run ${r.rep} (load ${r.loadAvg1.map((x) => x.toFixed(1)).join('–')}): plain -j1 on one core ${(r.localOneCoreMs / 1000).toFixed(1)} s, through the farm (-j${r.jobs}) with two builders pinned to a core each (${r.slotsPerBuilder} slots) ${(r.farmMs / 1000).toFixed(1)} s: ${r.speedup.toFixed(2)}x (${r.remote?.compiles ?? 0} of ${r.misses} misses remote, ${fb}; builders busy ${r.builders.map((b) => `${(100 * b.busyFraction).toFixed(0)} %`).join(' and ')}; client CPU ${(r.clientCpuMs.buildTree / 1000).toFixed(1)} s build tree, ${((r.clientCpuMs.daemon ?? 0) / 1000).toFixed(1)} s daemon).`);
+    L.push('', `Clean build of ${r.label}, run ${r.rep} (load ${r.loadAvg1.map((x) => x.toFixed(1)).join('–')}): plain -j1 on one core ${(r.localOneCoreMs / 1000).toFixed(1)} s, through the farm (-j${r.jobs}) with two builders pinned to a core each (${r.slotsPerBuilder} slots) ${(r.farmMs / 1000).toFixed(1)} s: ${r.speedup.toFixed(2)}x (${r.remote?.compiles ?? 0} of ${r.misses} misses remote, ${fb}; builders busy ${r.builders.map((b) => `${(100 * b.busyFraction).toFixed(0)} %`).join(' and ')}; ${builderSideText(r.builderSide)}; client CPU ${(r.clientCpuMs.buildTree / 1000).toFixed(1)} s build tree, ${((r.clientCpuMs.daemon ?? 0) / 1000).toFixed(1)} s daemon).`);
   }
   return L.join('\n') + '\n';
 }

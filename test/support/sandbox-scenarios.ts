@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node
 import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import type { CompileJob, JobResult, Sandbox } from "@reprise/core";
+import { InputTreeCache } from "@reprise/core/sandbox-kit";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { pgrep } from "./sandbox-engines.js";
 import { buildGccToolchainRoot, makeJob, makeMaterials, TEST_LIMITS, TestInputStore, tempDir } from "./sandbox-toolchain.js";
@@ -60,7 +61,9 @@ export function sandboxScenarios(sut: SandboxUnderTest): SandboxFixture {
     writeFileSync(join(proj, "src/warn.c"), "#include <stdlib.h>\nint f(int a) { int unused; return a; }\nint g(void) { }\n");
     writeFileSync(join(proj, "src/broken.c"), '#include "lib/util.h"\nint h(void) { return undefined_thing + TWICE(1); }\n');
     writeFileSync(join(tmp.dir, "secret.txt"), "host secret\n");
-    fx.materials = (signal) => makeMaterials(fx.root, fx.store, join(tmp.dir, "scratch"), signal);
+    // As on a builder, the toolchain's mounts are folded into kept trees (a sandbox that mounts it one by one ignores them).
+    const toolchainTrees = new InputTreeCache(join(tmp.dir, "toolchain-trees"), 4);
+    fx.materials = (signal) => ({ ...makeMaterials(fx.root, fx.store, join(tmp.dir, "scratch"), signal), toolchainTrees });
     fx.job = (argv, inputs, outputs, extra = {}) => makeJob(argv, proj, inputs, outputs, { ...(sut.toolchainId ? { toolchainId: sut.toolchainId } : {}), ...extra });
     fx.sh = (script, extra = {}) => fx.job(["/usr/bin/sh", "-c", script], [], [{ role: "out", path: join(proj, "out.txt"), optional: true }], extra);
   });

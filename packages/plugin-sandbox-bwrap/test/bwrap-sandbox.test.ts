@@ -239,6 +239,29 @@ describe("bwrap sandbox", () => {
     expect(cache.hits, "src/ and include/ again").toBe(5);
   });
 
+  it("folds the toolchain's mounts below /usr into one kept tree: one mount there besides the inputs', read-only, made once for the toolchain", async () => {
+    const trees = new InputTreeCache(join(fx.tmp, "folded-trees"), 4);
+    const header = join(fx.tmp, "usr-input/fold.h");
+    mkdirSync(join(fx.tmp, "usr-input"), { recursive: true });
+    writeFileSync(header, "#define FOLD 1\n");
+    // An input inside the folded tree, mounted on top of it: /usr/local (the toolchain has none) as a tree of the input.
+    const input = { ...fx.store.put(header), path: "/usr/local/include/fold.h" };
+    const script = "grep -o ' /usr[^ ]* ' /proc/self/mountinfo | sort; cat /usr/local/include/fold.h; touch /usr/bin/new 2>&1; echo x 2>&1 >> /usr/bin/gcc; true";
+    const look = async () => {
+      const r = await sandbox.run(fx.sh(script, { inputs: [input] }), { ...fx.materials(), toolchainTrees: trees });
+      expect(r.exitCode, r.stderr.toString()).toBe(0);
+      return r.stdout.toString();
+    };
+    const first = await look();
+    expect(first).toMatch(/^ \/usr \n \/usr\/local \n#define FOLD 1\ntouch: \/usr\/bin\/new: Read-only file system\n.*\/usr\/bin\/gcc: Read-only file system\n$/);
+    expect([trees.hits, trees.misses]).toEqual([0, 1]);
+    expect(await look()).toBe(first);
+    expect([trees.hits, trees.misses], "the next job mounts the same tree").toEqual([1, 1]);
+    // The tree holds the toolchain's own files (hard links), untouched.
+    const [tree] = trees.listing();
+    expect(readFileSync(join(fx.tmp, "folded-trees", tree!, "bin/sh")).equals(readFileSync(join(fx.root, "usr/bin/sh")))).toBe(true);
+  });
+
   it("sets the job's file-size, core and address-space rlimits (from the launcher's child, to the byte)", async () => {
     const limits = { ...TEST_LIMITS, maxOutputBytes: 3_000_000, memoryBytes: 700 * 1024 * 1024 };
     const r = await sandbox.run(fx.sh("grep -E '^Max (file size|core file size|address space)' /proc/self/limits | tr -s ' '", { limits }), fx.materials());

@@ -81,6 +81,16 @@ export interface JobMaterials {
   inputTrees?: {
     acquire(key: string, build: (dir: string) => void): { path: string; release(): void };
   };
+  /**
+   * Where the toolchain's part of a job's file system is kept as one tree
+   * per top-level directory (hard links to the toolchain's files), mounted
+   * once instead of a mount per toolchain file (`planJobLayout` with an
+   * empty base). On the same file system as the toolchain. Absent: the
+   * toolchain's files are mounted one by one.
+   */
+  toolchainTrees?: {
+    acquire(key: string, build: (dir: string) => void): { path: string; release(): void };
+  };
 }
 
 /** A sandbox implementation made by a plugin. */

@@ -93,7 +93,7 @@ export async function startBuilder(config: BuilderConfig, logger = new Logger(co
   const providers: ToolchainProvider[] = config.rust ? [createRustToolchainProvider(config.rust, config.dataDir, undefined, (m) => logger.warn("%s", m))] : [];
   const provided = new ProvidedToolchains(providers, config.dataDir, log);
   await provided.refresh();
-  const runner = new JobRunner({ stores, sandbox, scratchRoot: join(config.dataDir, "jobs"), inputTreesDir: join(config.dataDir, "trees"), maxJobs: config.maxJobs, caps: config.limits, provided, ownToolchain: (id) => own.resolve(id) });
+  const runner = new JobRunner({ stores, sandbox, scratchRoot: join(config.dataDir, "jobs"), inputTreesDir: join(config.dataDir, "trees"), toolchainTreesDir: join(config.dataDir, "toolchain-trees"), maxJobs: config.maxJobs, caps: config.limits, provided, ownToolchain: (id) => own.resolve(id) });
   const toolchainIds = () => [...stores.toolchainIds(), ...own.equivalenceIds(), ...provided.held()];
   const dispatcher = farmAgent(config.tls?.caFile ? { caFile: config.tls.caFile } : {});
   const reports = new FinishedReports(config.schedulerUrl, config.token, config.tls?.caFile, log);

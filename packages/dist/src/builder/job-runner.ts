@@ -11,12 +11,21 @@ import type { OwnToolchain } from "./held-toolchains.js";
 import { isDescriptorId, type ProvidedToolchains } from "./toolchain-providers.js";
 import { ScratchSweeper } from "./scratch-sweeper.js";
 
+/**
+ * Folded toolchain trees kept: one per toolchain and set of input mount points
+ * below a top-level directory. Each holds its toolchain's bytes alive after
+ * the toolchain store evicts it, so few are kept.
+ */
+const MAX_TOOLCHAIN_TREES = 16;
+
 export interface JobRunnerOptions {
   stores: BuilderStores;
   sandbox: Sandbox;
   scratchRoot: string;
   /** Where input trees are kept between jobs (beside the blob store: trees hard-link its files). */
   inputTreesDir: string;
+  /** Where the toolchains' folded trees are kept (beside the toolchain store: they hard-link its files). */
+  toolchainTreesDir: string;
   maxJobs: number;
   caps: JobLimits;
   /** The builder's own toolchain a job naming an equivalence runs with (HeldToolchains.resolve). */
@@ -28,6 +37,7 @@ export interface JobRunnerOptions {
 export class JobRunner {
   private readonly limit: ReturnType<typeof pLimit>;
   readonly inputTrees: InputTreeCache;
+  readonly toolchainTrees: InputTreeCache;
   readonly scratch = new ScratchSweeper();
   completed = 0;
   failed = 0;
@@ -36,6 +46,7 @@ export class JobRunner {
     this.limit = pLimit(o.maxJobs);
     mkdirSync(o.scratchRoot, { recursive: true, mode: 0o700 });
     this.inputTrees = new InputTreeCache(o.inputTreesDir);
+    this.toolchainTrees = new InputTreeCache(o.toolchainTreesDir, MAX_TOOLCHAIN_TREES);
   }
 
   get running(): number {
@@ -93,6 +104,7 @@ export class JobRunner {
           inputBlob: (hash) => stores.blobs.blobPath(hash),
           scratchDir,
           inputTrees: this.inputTrees,
+          toolchainTrees: this.toolchainTrees,
           signal: AbortSignal.any([signal, AbortSignal.timeout(job.limits.timeoutMs + 5000)]),
         });
         if (result.killed) {

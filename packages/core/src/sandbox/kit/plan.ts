@@ -4,17 +4,19 @@ import { posix } from "node:path";
 import type { CompileJob, JobMaterials } from "../types.js";
 import { LayoutError } from "./errors.js";
 import { ToolchainView } from "./toolchain-view.js";
+import { foldToolchainMounts } from "./toolchain-trees.js";
 
 /**
  * One step that builds the sandbox's file system, in order (parents first).
  *
- * - `ro-bind`: a host file or directory mounted read-only at `target`.
+ * - `ro-bind`: a host file or directory mounted read-only at `target`: the
+ *   toolchain's (`from: "toolchain"`), an input tree, or one input file.
  * - `bind`: a fresh writable host directory mounted at `target` (the job's directory, output directories).
  * - `dir`: an empty directory created in the sandbox's own root (only with `base: "empty"`).
  * - `symlink`: a symlink created in the sandbox's own root (only with `base: "empty"`).
  */
 export type MountOp =
-  | { op: "ro-bind"; source: string; target: string }
+  | { op: "ro-bind"; source: string; target: string; from: "toolchain" | "tree" | "file" }
   | { op: "bind"; source: string; target: string }
   | { op: "dir"; target: string }
   | { op: "symlink"; linkText: string; target: string };
@@ -47,7 +49,7 @@ export interface JobLayout {
    * How many input files are hard-linked (or copied) into directory trees, how many are mounted one by one,
    * and how many input trees were prepared trees reused from `materials.inputTrees`.
    */
-  stats: { linkedInputs: number; boundInputs: number; toolchainBinds: number; reusedInputTrees: number };
+  stats: { linkedInputs: number; boundInputs: number; toolchainBinds: number; reusedInputTrees: number; foldedToolchainTrees: number };
   /** Gives back the prepared input trees the layout mounts (`materials.inputTrees`): call once the job has ended. */
   release(): void;
 }
@@ -197,7 +199,7 @@ export function planJobLayout(job: CompileJob, materials: JobMaterials, options:
 
   const ops: MountOp[] = [];
   const writable: WritableDir[] = [];
-  const stats = { linkedInputs: 0, boundInputs: 0, toolchainBinds: 0, reusedInputTrees: 0 };
+  const stats = { linkedInputs: 0, boundInputs: 0, toolchainBinds: 0, reusedInputTrees: 0, foldedToolchainTrees: 0 };
   const leases: { release(): void }[] = [];
   let counter = 0;
 
@@ -247,9 +249,9 @@ export function planJobLayout(job: CompileJob, materials: JobMaterials, options:
   const inputTree = (n: Node): MountOp[] => {
     stats.linkedInputs += countInputs(n);
     const cache = materials.inputTrees;
-    if (!cache) return [{ op: "ro-bind", source: jobTree(n), target: n.path }];
+    if (!cache) return [{ op: "ro-bind", source: jobTree(n), target: n.path, from: "tree" }];
     const apart = directoriesOfNamedInputs(n);
-    if (apart === "all") return [{ op: "ro-bind", source: jobTree(n), target: n.path }];
+    if (apart === "all") return [{ op: "ro-bind", source: jobTree(n), target: n.path, from: "tree" }];
     let built = false;
     const lease = cache.acquire(treeKey(n, apart), (dir) => {
       built = true;
@@ -257,7 +259,7 @@ export function planJobLayout(job: CompileJob, materials: JobMaterials, options:
     });
     leases.push(lease);
     if (!built) stats.reusedInputTrees++;
-    return [{ op: "ro-bind", source: lease.path, target: n.path }, ...[...apart].map((d): MountOp => ({ op: "ro-bind", source: jobTree(d), target: d.path }))];
+    return [{ op: "ro-bind", source: lease.path, target: n.path, from: "tree" }, ...[...apart].map((d): MountOp => ({ op: "ro-bind", source: jobTree(d), target: d.path, from: "tree" }))];
   };
 
   type Ctx = { kind: "empty" } | { kind: "image" } | { kind: "writable"; hostDir: string };
@@ -270,7 +272,7 @@ export function planJobLayout(job: CompileJob, materials: JobMaterials, options:
       if (ctx.kind === "empty") ops.push({ op: "symlink", linkText: text, target: path });
       else symlinkSync(text, posix.join(ctx.hostDir, name));
     } else if (kind === "dir" || kind === "file") {
-      ops.push({ op: "ro-bind", source: tc.hostPath(path), target: path });
+      ops.push({ op: "ro-bind", source: tc.hostPath(path), target: path, from: "toolchain" });
       stats.toolchainBinds++;
     }
   };
@@ -305,7 +307,7 @@ export function planJobLayout(job: CompileJob, materials: JobMaterials, options:
       return;
     }
     if (n.input) {
-      ops.push({ op: "ro-bind", source: inputSource(n), target: n.path });
+      ops.push({ op: "ro-bind", source: inputSource(n), target: n.path, from: "file" });
       stats.boundInputs++;
       return;
     }
@@ -334,8 +336,14 @@ export function planJobLayout(job: CompileJob, materials: JobMaterials, options:
   const release = () => {
     for (const lease of leases.splice(0)) lease.release();
   };
+  let planned = ops;
   try {
     place(root, { kind: options.base });
+    if (options.base === "empty" && materials.toolchainTrees) {
+      const folded = foldToolchainMounts(ops, tc, materials.toolchainTrees, leases);
+      planned = folded.ops;
+      stats.foldedToolchainTrees = folded.folded;
+    }
   } catch (err) {
     release();
     throw err;
@@ -352,7 +360,7 @@ export function planJobLayout(job: CompileJob, materials: JobMaterials, options:
     return { role: o.role, path: o.path, hostPath, writable: w, optional: o.optional === true };
   });
 
-  return { ops, writable, outputs, systemDirs: systemDirs.filter((d) => !ops.some((op) => op.target === d)), stats, release };
+  return { ops: planned, writable, outputs, systemDirs: systemDirs.filter((d) => !planned.some((op) => op.target === d)), stats, release };
 }
 
 function countInputs(n: Node): number {

@@ -24,7 +24,11 @@ export class ToolchainView {
   private readonly resolved = new Map<string, { to: string; through?: string[] }>();
   private readonly listed = new Map<string, string[]>();
 
-  constructor(readonly root: string) {}
+  /** `identity`: the root's path, and its inode and mtime when known (a directory replaced at the same path is another toolchain). */
+  constructor(
+    readonly root: string,
+    readonly identity: string = root,
+  ) {}
 
   /**
    * The view of `root` shared by the jobs that run with it: an unpacked
@@ -47,7 +51,7 @@ export class ToolchainView {
     if (view) {
       SHARED.delete(id);
     } else {
-      view = new ToolchainView(root);
+      view = new ToolchainView(root, id);
       if (SHARED.size >= MAX_SHARED_VIEWS) SHARED.delete(SHARED.keys().next().value!);
     }
     SHARED.set(id, view);
