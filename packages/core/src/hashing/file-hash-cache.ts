@@ -1,4 +1,4 @@
-import { closeSync, constants, fstatSync, openSync, readFileSync, statSync, type BigIntStats } from "node:fs";
+import { statSync, type BigIntStats } from "node:fs";
 import { open, readFile } from "node:fs/promises";
 import { LRUCache } from "lru-cache";
 import { growingLru } from "../util/growing-lru.js";
@@ -7,6 +7,7 @@ import { PERSISTED_MIN_BYTES, type PersistedDigests } from "./persisted-digests.
 import { fileText, type FileText, type TextReading } from "./text-digest.js";
 import type { PersistedTexts } from "./persisted-texts.js";
 import { COARSE_WINDOW_MS, settledAt, settlesInMs, systemClock, timestampKind, type ChangeClock, type ReadMoment, type TimestampKind } from "./racy-window.js";
+import { readRegularFileSync, SYNC_READ_MAX } from "../util/read-regular-sync.js";
 
 export interface FileDigest {
   hash: string;
@@ -248,7 +249,7 @@ export class FileHashCache {
       if (!streamed) return undefined;
       digest = { hash: streamed.hash, size: streamed.size, tokens: [] };
     } else {
-      const data = st.size <= SYNC_READ_MAX ? readWholeSync(path) : await readWhole(path);
+      const data = st.size <= SYNC_READ_MAX ? readRegularFileSync(path) : await readWhole(path);
       if (!data) return undefined;
       const hash = hashBytes(data);
       digest = { hash, size: data.length, tokens: tokens.filter((t) => data.includes(t)), ...(reading ? { text: this.textOf(data, hash, reading) } : {}) };
@@ -371,26 +372,6 @@ async function hashInChunks(path: string): Promise<{ hash: string; size: number 
     return undefined;
   } finally {
     await handle?.close();
-  }
-}
-
-/**
- * Files up to this size (sources, headers) are read synchronously: a
- * promise-based read costs four thread-pool round trips (open, stat, read,
- * close), several times the read itself, on every miss's source.
- */
-const SYNC_READ_MAX = 1024 * 1024;
-
-/** The file's bytes; undefined when it cannot be read or is no longer a regular file (O_NONBLOCK: a FIFO put there since the stat must not hang the daemon). */
-function readWholeSync(path: string): Buffer | undefined {
-  let fd: number | undefined;
-  try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
-    return fstatSync(fd).isFile() ? readFileSync(fd) : undefined;
-  } catch {
-    return undefined;
-  } finally {
-    if (fd !== undefined) closeSync(fd);
   }
 }
 

@@ -1,28 +1,12 @@
-import { closeSync, constants, existsSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { hashBytes } from "../hashing/key-hasher.js";
 import { RepriseError } from "../util/errors.js";
 import { tempSuffix } from "../util/temp-suffix.js";
+import { readRegularFileSync, SYNC_READ_MAX } from "../util/read-regular-sync.js";
 
 const HASH = /^[0-9a-f]{64}$/;
-/** A file up to this size (a source, a header) is read without the thread pool: a promise-based read costs four round trips there, several times the read. */
-const SYNC_READ_MAX = 1024 * 1024;
-
-/** The file's bytes when it is a regular file of at most SYNC_READ_MAX bytes; undefined otherwise (read it asynchronously). */
-function readSmallSync(path: string): Buffer | undefined {
-  let fd: number | undefined;
-  try {
-    // O_NONBLOCK: a FIFO put in the file's place must not hang the daemon.
-    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
-    const st = fstatSync(fd);
-    return st.isFile() && st.size <= SYNC_READ_MAX ? readFileSync(fd) : undefined;
-  } catch {
-    return undefined;
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
-}
 
 export interface InputStorePruneOptions {
   /** Most bytes kept. */
@@ -98,7 +82,7 @@ export class InputStore {
       if ((err as NodeJS.ErrnoException).code !== "ENOENT" && existsSync(target)) return true;
       // Not stored yet, or removed by a prune of another process: stored below.
     }
-    const data = readSmallSync(file) ?? (await readFile(file));
+    const data = readRegularFileSync(file, SYNC_READ_MAX) ?? (await readFile(file));
     if (hashBytes(data) !== hash) return false;
     const shard = join(this.dir, hash.slice(0, 2));
     const tmp = `${target}.${tempSuffix()}`;
