@@ -215,4 +215,13 @@ describe("a large object's hit-index entry", () => {
     expect(s.hitsByClient).toBe(0);
     expect(s.errors["corrupt-entry"]).toBe(1);
   });
+
+  // A fresh daemon would otherwise find an earlier one's copies at its first index write and remove them during the build.
+  it("goes with --clear, also when an earlier daemon made it", async () => {
+    const copies = join(nb.cacheDir, "hit-index");
+    expect(readdirSync(copies).length, "copies made by the tests above").toBeGreaterThan(0);
+    expect((await nb.run(["--stop-server"], nb.root)).exitCode).toBe(0);
+    expect((await nb.run(["--clear"], nb.root)).exitCode).toBe(0);
+    expect(existsSync(copies) ? readdirSync(copies) : []).toEqual([]);
+  });
 });

@@ -28,7 +28,7 @@ export interface DaemonOptions {
   logger: Logger;
   idleTimeoutSec: number;
   /** The index the native client answers hits from; its hit log is folded into the stats. */
-  hitIndex?: { fold(): number; foldNow(): Promise<void>; clear(): void; discard(): void };
+  hitIndex?: { fold(): number; foldNow(): Promise<void>; clear(cacheDir?: string): void; discard(): void };
   /** Called once the daemon has stopped listening and flushed its state. */
   onStopped: () => void;
 }
@@ -256,10 +256,11 @@ export class DaemonServer {
           const storage = await this.o.service.storageFor(cmd.cwd ?? process.cwd(), cmd.env ?? {});
           const before = await storage.usage();
           await storage.clear();
+          const { dir } = await this.o.service.settingsFor(cmd.cwd ?? process.cwd(), cmd.env ?? {});
           // The explanations of the removed entries go with them (the log is kept in the cache directory whatever the storage).
-          await forgetDescriptions((await this.o.service.settingsFor(cmd.cwd ?? process.cwd(), cmd.env ?? {})).dir);
+          await forgetDescriptions(dir);
           this.o.service.forgetEntries();
-          this.o.hitIndex?.clear();
+          this.o.hitIndex?.clear(dir);
           reply({ ok: true, kind: storage.kind, location: storage.location, removedBytes: before.sizeBytes, removedEntries: before.entries });
         } catch (err) {
           reply({ error: (err as Error).message });

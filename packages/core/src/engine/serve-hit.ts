@@ -4,7 +4,7 @@ import type { CallOutcomes } from "./call-outcomes.js";
 import { storageId } from "./direct-mode.js";
 import { restoreEntry, type CopiedLead } from "./restore-entry.js";
 import { COPY_MIN_BYTES } from "./copy-outputs.js";
-import { copyVerifiedLead, stageLeadCopy } from "./lead-copy.js";
+import { copyVerifiedLead, copyVouchedLead, stageLeadCopy } from "./lead-copy.js";
 import { readLeadTail } from "../storage/lead-entry.js";
 import { hashBytes } from "../hashing/key-hasher.js";
 import { outputAdapter } from "./adapt-outputs.js";
@@ -19,6 +19,12 @@ import { SETTLING_SKIPS, type CopiedOutputSource, type DaemonHit, type RecordOut
 import { indexableHit, type HitFacts } from "../hit-index/indexable-hit.js";
 
 const RECENT_ENTRIES_BYTES = 64 * 1024 * 1024;
+
+/** A stored entry every byte of which this daemon checksummed: its footer's CRC, and the file's identity then (LocalBlob.identity). */
+interface Checksummed {
+  crc: number;
+  identity: string;
+}
 
 /**
  * Remembered entries are kept per storage instance: what a project's own
@@ -44,8 +50,11 @@ export class HitServer {
    * a rebuild after `make clean` is then served without reading or inflating.
    */
   private readonly recent = new LRUCache<string, CacheEntry>({ maxSize: RECENT_ENTRIES_BYTES, sizeCalculation: entryBytes });
-  /** Entries stored by a kernel copy (copy-outputs.ts), so never in `recent`: read back once the daemon is idle, to index them. */
-  private readonly copiedLately = new LRUCache<string, true>({ max: 4096 });
+  /**
+   * Entries stored by a kernel copy (copy-outputs.ts), so never in `recent`: read back once the daemon is idle, to index them;
+   * with what vouches for their bytes when this daemon checksummed them itself.
+   */
+  private readonly copiedLately = new LRUCache<string, Checksummed | true>({ max: 4096 });
   /** Index entries being tried again (see `index`), in turn. */
   private retries: Promise<void> = Promise.resolve();
   /** Source and result of each entry waiting for its second try. */
@@ -100,7 +109,7 @@ export class HitServer {
     }
     if (direct && this.hitIndex && opened?.lead) {
       // The copied output's bytes never came through memory: the entry is read back after the answer, as a kernel-copied store's is.
-      this.storedByCopy(call.storage, resultKey);
+      this.storedByCopy(call.storage, resultKey, opened.checksummed);
       setImmediate(() => this.indexStored(call, resultKey, direct));
     } else if (direct && this.hitIndex) this.indexLater(call, resultKey, entry, written, direct);
     call.log.debug("%s: result key %s, from %s", call.inv.sourceFile, resultKey, call.storage.location);
@@ -118,7 +127,10 @@ export class HitServer {
    * no such file (it is then read as always); "rejected" when the blob is not
    * what its key promises (removed and counted, a miss).
    */
-  private async openLocal(call: Call, resultKey: string): Promise<{ entry: CacheEntry; lead?: CopiedLead; close(): void } | "rejected" | undefined> {
+  private async openLocal(
+    call: Call,
+    resultKey: string,
+  ): Promise<{ entry: CacheEntry; lead?: CopiedLead; checksummed?: Checksummed; close(): void } | "rejected" | undefined> {
     const blob = call.storage.openLocal?.("result", resultKey);
     if (!blob) return undefined;
     const close = () => blob.close();
@@ -126,7 +138,10 @@ export class HitServer {
       const tail = blob.size >= COPY_MIN_BYTES ? readLeadTail((position, length) => blob.read(position, length), blob.size, resultKey) : undefined;
       const role = tail?.entry.outputs[tail.leadIndex]!.role;
       if (tail && !call.inv.outputs.some((o) => o.role === role && o.adapt)) {
-        return { entry: tail.entry, lead: { role: role!, stage: (path, executable) => stageLeadCopy(blob, tail, path, executable) }, close };
+        // Taken before the copy the hit checks: a change to the file after it gives another identity.
+        const identity = blob.identity?.();
+        const checksummed = identity === undefined ? undefined : { crc: tail.crc, identity };
+        return { entry: tail.entry, lead: { role: role!, stage: (path, executable) => stageLeadCopy(blob, tail, path, executable) }, checksummed, close };
       }
       const data = blob.read(0, blob.size);
       close();
@@ -149,9 +164,11 @@ export class HitServer {
     const key = recentKey(call.storage, resultKey);
     const stored = this.recent.get(key);
     if (stored) return this.indexEntry(call, resultKey, stored, direct, options);
-    if (!this.copiedLately.delete(key)) return;
+    const copied = this.copiedLately.get(key);
+    if (!copied) return;
+    this.copiedLately.delete(key);
     // Stored by a kernel copy, its bytes never came through memory: the index copies its lead output from the stored entry in turn.
-    const lead = this.storedLead(call, resultKey);
+    const lead = this.storedLead(call, resultKey, copied === true ? undefined : copied);
     if (lead) return this.indexEntry(call, resultKey, lead.entry, direct, options, lead);
     // Another format (or unreadable here): read back whole, which also keeps it in `recent`.
     void this.readEntry(call.storage, resultKey, false).then(
@@ -160,19 +177,42 @@ export class HitServer {
     );
   }
 
-  /** A stored entry was written by a kernel copy rather than from memory (see `indexStored`). */
-  storedByCopy(storage: CacheStorage, resultKey: string): void {
-    if (this.hitIndex) this.copiedLately.set(recentKey(storage, resultKey), true);
+  /**
+   * A stored entry was written by a kernel copy rather than from memory (see `indexStored`).
+   * `checksummed`: this daemon has just read every byte of it for its CRC (stored it, or
+   * served a hit from it); the index's copy is then not read back while the file keeps
+   * that identity. A footer CRC alone (a store) is checked against the file now.
+   */
+  storedByCopy(storage: CacheStorage, resultKey: string, checksummed?: Checksummed | { crc: number }): void {
+    if (!this.hitIndex) return;
+    const vouched = checksummed && ("identity" in checksummed ? checksummed : this.identityOf(storage, resultKey, checksummed.crc));
+    this.copiedLately.set(recentKey(storage, resultKey), vouched ?? true);
+  }
+
+  /** The identity of the entry stored under `resultKey` when its footer's CRC is `crc`. */
+  private identityOf(storage: CacheStorage, resultKey: string, crc: number): Checksummed | undefined {
+    const blob = storage.openLocal?.("result", resultKey);
+    if (!blob) return undefined;
+    try {
+      const identity = blob.identity?.();
+      const tail = readLeadTail((position, length) => blob.read(position, length), blob.size, resultKey);
+      return identity !== undefined && tail?.crc === crc ? { crc, identity } : undefined;
+    } catch {
+      return undefined;
+    } finally {
+      blob.close();
+    }
   }
 
   /**
    * A format-4 entry's footer and body (its lead output not read), with the
    * lead's source for the hit index: a kernel copy from the stored blob,
-   * checked by its CRC, as a hit's own copy is. Undefined when the entry is
+   * checked by its CRC, as a hit's own copy is (unless `checksummed` vouches
+   * for the file, see `storedByCopy`). Undefined when the entry is
    * of another format, unreadable, or its lead is adapted per call (then it
    * is read back whole).
    */
-  private storedLead(call: Call, resultKey: string): { entry: CacheEntry; role: string; source: CopiedOutputSource } | undefined {
+  private storedLead(call: Call, resultKey: string, checksummed?: Checksummed): { entry: CacheEntry; role: string; source: CopiedOutputSource } | undefined {
     const { storage } = call;
     const blob = storage.openLocal?.("result", resultKey);
     if (!blob) return undefined;
@@ -196,7 +236,9 @@ export class HitServer {
       try {
         const now = readLeadTail((position, length) => again.read(position, length), again.size, resultKey);
         if (!now || now.crc !== crc || now.leadSize !== leadSize) throw new Error(`entry ${resultKey} was replaced`);
-        copyVerifiedLead(again, now, dest);
+        // Bytes this daemon checksummed, in a file unchanged since: not read a third time.
+        if (checksummed?.crc === crc && again.identity?.() === checksummed.identity) copyVouchedLead(again, now, dest);
+        else copyVerifiedLead(again, now, dest);
       } finally {
         again.close();
       }

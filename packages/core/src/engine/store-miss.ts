@@ -15,7 +15,7 @@ import { predictReads } from "./predict-reads.js";
 import { runCompiler, type CompilerRun } from "./run-compiler.js";
 import { givenOutputs, readOutputs } from "./read-outputs.js";
 import { copyLargestOutput, type CopiedOutput } from "./copy-outputs.js";
-import { crc32OfFile, leadEntryTail } from "../storage/lead-entry.js";
+import { crc32OfFile, leadEntryCrc, leadEntryTail } from "../storage/lead-entry.js";
 import { SharedScan } from "./shared-scan.js";
 import type { FileHashCache } from "../hashing/file-hash-cache.js";
 import type { ManifestEntry } from "../storage/codec.js";
@@ -351,16 +351,17 @@ export class MissStore {
    * Stores an entry whose largest output the kernel copied into the storage
    * (entry format 4): its CRC is read back from that copy in small chunks,
    * the rest of the entry appended. Not kept in memory (its bytes are not
-   * there: the hit index reads it back once the daemon is idle), nor copied
-   * under the fallback's key.
+   * there: the hit index copies it once the daemon is idle, not reading it
+   * again while the file is unchanged), nor copied under the fallback's key.
    */
   private async storeCopied(call: Call, plan: StorePlan, entry: CacheEntry, copied: NonNullable<Captured["copied"]>): Promise<void> {
     if (plan.stored) throw new Error("codec bug: an output copied by the kernel cannot be relocated");
     const { staged, index } = copied;
     const crc = crc32OfFile(staged.path, staged.size);
     if (crc === undefined) throw new Error(`the copy of ${entry.outputs[index]!.role} in the cache is shorter than ${staged.size} bytes`);
-    await staged.finish(plan.resultKey, leadEntryTail(entry, index, staged.size, crc, plan.resultKey));
-    this.hits.storedByCopy(call.storage, plan.resultKey);
+    const tail = leadEntryTail(entry, index, staged.size, crc, plan.resultKey);
+    await staged.finish(plan.resultKey, tail);
+    this.hits.storedByCopy(call.storage, plan.resultKey, { crc: leadEntryCrc(tail) });
     if (plan.alsoUnder) call.log.debug("%s: not copied under the preprocessed text's key (a large output stored by the kernel)", call.inv.sourceFile);
   }
 }

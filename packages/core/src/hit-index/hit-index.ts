@@ -219,8 +219,12 @@ export class HitIndex {
     this.recordedAt.delete(name);
   }
 
-  /** Forgets every entry and copy (the cache was cleared, or the copies grew past their share). */
-  clear(): void {
+  /**
+   * Forgets every entry and copy (the cache was cleared, or the copies grew past their share).
+   * `cacheDir`: a cache directory cleared by the user, whose copies go too even when an earlier daemon made them.
+   */
+  clear(cacheDir?: string): void {
+    if (cacheDir !== undefined) this.blobDirs.add(join(cacheDir, BLOB_DIR));
     for (const dir of this.blobDirs) rmSync(dir, { recursive: true, force: true });
     this.blobDirs.clear();
     this.blobBytes = 0;

@@ -1,4 +1,5 @@
 import { closeSync, constants, copyFileSync, existsSync, fstatSync, openSync, readFileSync, readSync, statSync } from "node:fs";
+import { identityText } from "../hashing/file-hash-cache.js";
 import type { LocalBlob } from "./cache-storage.js";
 
 /**
@@ -55,6 +56,7 @@ export function openedBlob(fd: number, size: number): LocalBlob {
       copyFileSync(`/proc/self/fd/${fd}`, dest, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
       return statSync(dest).size;
     },
+    identity: () => identityText(fstatSync(fd, { bigint: true })),
     close() {
       if (open) closeSync(fd);
       open = false;

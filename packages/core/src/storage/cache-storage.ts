@@ -103,6 +103,11 @@ export interface LocalBlob {
    * exclusively (an existing one is an error). Returns the bytes copied.
    */
   copyTo(dest: string): number;
+  /**
+   * The open file's identity (device, inode, size, change and modification
+   * times): equal only while the file is the same one, not written since.
+   */
+  identity?(): string;
   close(): void;
 }
 

@@ -106,6 +106,11 @@ export function leadEntryTail(entry: CacheEntry, leadIndex: number, leadSize: nu
   return out;
 }
 
+/** The CRC-32 a format-4 blob's footer holds (`end`: the blob, or its end as `leadEntryTail` made it). */
+export function leadEntryCrc(end: Buffer): number {
+  return end.readUInt32BE(end.length - LEAD_FOOTER_LENGTH);
+}
+
 /** The whole format-4 blob of `entry` in memory (tests, and re-encoding); `leadIndex` is written first. */
 export function encodeLeadEntry(entry: CacheEntry, leadIndex: number, key: string): Buffer {
   const lead = entry.outputs[leadIndex]!.data;
