@@ -7,7 +7,8 @@ import type { Logger } from "../util/logger.js";
 import { readNoFollow } from "../util/read-no-follow.js";
 import { REPRISE_VERSION } from "../version.js";
 import { encodeIndexEntry, indexName, type IndexedOutput, type WatchItem } from "./entry-format.js";
-import { watchAbsentGuard, watchCompilerLookup, watchConfigSearch, watchHashedFile } from "./watch-list.js";
+import { SharedWatches, watchAbsentGuard, watchCompilerLookup, watchConfigSearch, watchHashedFile } from "./watch-list.js";
+import { userConfigDir } from "../util/paths.js";
 import type { AbsentGuard } from "../storage/codec.js";
 import { HIT_LOG, parseHitLine } from "./hit-log.js";
 
@@ -110,6 +111,7 @@ export class HitIndex {
   private readonly recordedAt = new Map<string, number>();
   /** Set once the daemon stops: a late try writes nothing into directories being removed. */
   private discarded = false;
+  private readonly shared = new SharedWatches();
 
   constructor(
     runtime: string,
@@ -175,10 +177,12 @@ export class HitIndex {
    * the call arrived.
    */
   private watchList(hit: DaemonHit): WatchItem[] | IndexSkip {
-    const callStart = BigInt(Math.floor(hit.startedAt)) * 1_000_000n;
-    const compiler = watchCompilerLookup(hit.compilerName, hit.compilerPath, hit.cwd, hit.env.PATH, callStart);
+    const { compilerName, compilerPath, cwd, env, configFile } = hit;
+    const lookupKey = `compiler\0${compilerName}\0${compilerPath}\0${cwd}\0${env.PATH ?? "\0"}`;
+    const compiler = this.shared.items(lookupKey, hit.startedAt, (since) => watchCompilerLookup(compilerName, compilerPath, cwd, env.PATH, since));
     if (!compiler) return "compiler-changed-recently";
-    const config = watchConfigSearch(hit.cwd, hit.configFile, hit.env, callStart);
+    const searchKey = `config\0${cwd}\0${configFile ?? "\0"}\0${userConfigDir(env as NodeJS.ProcessEnv)}`;
+    const config = this.shared.items(searchKey, hit.startedAt, (since) => watchConfigSearch(cwd, configFile, env, since));
     if (!config) return "config-changed-recently";
     const source = watchHashedFile(hit.source.path, hit.source.hash, hit.source.tokens, this.hashes);
     if (!source) return "source-not-settled";

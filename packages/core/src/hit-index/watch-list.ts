@@ -5,6 +5,7 @@ import { RACY_WINDOW_MS, type FileHashCache } from "../hashing/file-hash-cache.j
 import { userConfigDir } from "../util/paths.js";
 import type { WatchItem } from "./entry-format.js";
 import type { AbsentGuard } from "../storage/codec.js";
+import { BoundedMap } from "../util/bounded-map.js";
 
 /**
  * A file changed this recently may change again within the same timestamp
@@ -134,4 +135,35 @@ export function watchAbsentGuard(guard: AbsentGuard): WatchItem {
   const parts = guard.id ? guard.id.split(":").map((p) => BigInt(p)) : [0n, 0n, 0n, 0n];
   const [dev, ino, mtimeNs, ctimeNs] = parts.length === 4 ? parts : [0n, 0n, 0n, 0n];
   return { kind: "guard", path: guard.dir, dev: dev!, ino: ino!, mtimeNs: mtimeNs!, ctimeNs: ctimeNs!, names: guard.names };
+}
+
+/**
+ * The compiler lookup's and the config search's items, kept from one
+ * entry's recording for the next: a build's entries share them (~90 stats
+ * each for a tree a few directories deep). Items taken for an earlier entry
+ * serve a call only when their stats began after that call arrived and
+ * every timestamp they carry shows no change since before it, exactly what
+ * taking them again now for that call would vouch for; otherwise they are
+ * taken again.
+ */
+export class SharedWatches {
+  private readonly memo = new BoundedMap<string, { items: readonly WatchItem[]; statMs: number }>(256);
+
+  /** `take(sinceNs)` stats the places now (undefined: something changed too recently); `callStartMs`: when the call arrived. */
+  items(key: string, callStartMs: number, take: (sinceNs: bigint) => WatchItem[] | undefined): readonly WatchItem[] | undefined {
+    const sinceNs = BigInt(Math.floor(callStartMs)) * 1_000_000n;
+    const kept = this.memo.get(key);
+    if (kept && kept.statMs > callStartMs && kept.items.every((item) => settledBefore(item, sinceNs))) return kept.items;
+    const statMs = Date.now();
+    const items = take(sinceNs);
+    if (items) this.memo.set(key, { items, statMs });
+    return items;
+  }
+}
+
+/** Whether an item's timestamps show no change within the racy window before `sinceNs`, as `watchPath` and `watchExecutable` require. */
+function settledBefore(item: WatchItem, sinceNs: bigint): boolean {
+  if (item.kind === "file") return (item.mtimeNs > item.ctimeNs ? item.mtimeNs : item.ctimeNs) <= sinceNs - RACY_WINDOW_NS;
+  if (item.kind === "executable") return item.mtimeNs <= sinceNs - RACY_WINDOW_NS;
+  return true;
 }

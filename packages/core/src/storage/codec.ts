@@ -270,8 +270,38 @@ async function decodeHeaded(buf: Buffer, key: string): Promise<CacheEntry> {
 
 /** `key` is the manifest key the manifest is stored under. Written raw (version 5), in one buffer. */
 export async function encodeManifest(m: Manifest, key: string): Promise<Buffer> {
-  const json = JSON.stringify({
-      entries: m.entries.map((e) => ({
+  // The JSON of `{ entries }`, each entry's bytes as entryJson made them (the same bytes JSON.stringify gives for the whole).
+  const parts: Buffer[] = [ENTRIES_OPEN];
+  m.entries.forEach((e, i) => parts.push(...(i ? [COMMA] : []), entryJson(e)));
+  parts.push(ENTRIES_CLOSE);
+  const offset = HEADER_LENGTH + CRC_LENGTH;
+  const length = parts.reduce((n, p) => n + p.length, 0);
+  if (length > MAX_U32) throw new RangeError(`cannot encode ${length} bytes as a manifest`);
+  const blob = Buffer.allocUnsafe(offset + 4 + length);
+  blob.writeUInt32BE(length, offset);
+  let at = offset + 4;
+  for (const p of parts) at += p.copy(blob, at);
+  writeHeader(blob, MANIFEST_MAGIC, MANIFEST_FORMAT_VERSION, keyBytes(key));
+  blob.writeUInt32BE(crc32(blob.subarray(offset)), HEADER_LENGTH);
+  return blob;
+}
+
+const ENTRIES_OPEN = Buffer.from('{"entries":[');
+const COMMA = Buffer.from(",");
+const ENTRIES_CLOSE = Buffer.from("]}");
+
+/**
+ * An entry's JSON bytes, kept per entry object (entries are never changed
+ * once made): a manifest rewritten with one entry more encodes that one
+ * alone, not every entry it held again (~75 files each for lua5.4).
+ */
+const encodedEntries = new WeakMap<ManifestEntry, Buffer>();
+
+function entryJson(e: ManifestEntry): Buffer {
+  let bytes = encodedEntries.get(e);
+  if (!bytes) {
+    bytes = Buffer.from(
+      JSON.stringify({
         files: e.files.map((f) => ({ path: f.path, hash: f.hash, size: f.size, ...(f.text !== undefined ? { text: f.text } : {}) })),
         resultKey: e.resultKey,
         ...(e.date !== undefined ? { date: e.date } : {}),
@@ -279,17 +309,12 @@ export async function encodeManifest(m: Manifest, key: string): Promise<Buffer> 
         ...(e.root !== undefined ? { root: e.root } : {}),
         ...(e.absent?.length ? { absent: e.absent.map((g) => ({ dir: g.dir, id: g.id, names: g.names })) } : {}),
         ...(e.preprocessor ? { preprocessor: true } : {}),
-      })),
-  });
-  const offset = HEADER_LENGTH + CRC_LENGTH;
-  const length = Buffer.byteLength(json, "utf8");
-  if (length > MAX_U32) throw new RangeError(`cannot encode ${length} bytes as a manifest`);
-  const blob = Buffer.allocUnsafe(offset + 4 + length);
-  blob.writeUInt32BE(length, offset);
-  blob.write(json, offset + 4, "utf8");
-  writeHeader(blob, MANIFEST_MAGIC, MANIFEST_FORMAT_VERSION, keyBytes(key));
-  blob.writeUInt32BE(crc32(blob.subarray(offset)), HEADER_LENGTH);
-  return blob;
+      }),
+      "utf8",
+    );
+    encodedEntries.set(e, bytes);
+  }
+  return bytes;
 }
 
 export async function decodeManifest(buf: Buffer, key: string): Promise<Manifest> {

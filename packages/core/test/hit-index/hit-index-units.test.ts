@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { encodeIndexEntry, fnv1a64, indexName } from "../../src/hit-index/entry-format.js";
 import { parseHitLine } from "../../src/hit-index/hit-log.js";
-import { RACY_WINDOW_NS, watchCompilerLookup, watchConfigSearch, watchHashedFile, watchPath } from "../../src/hit-index/watch-list.js";
+import { RACY_WINDOW_NS, SharedWatches, watchCompilerLookup, watchConfigSearch, watchHashedFile, watchPath } from "../../src/hit-index/watch-list.js";
 import { fnv1a64Hex } from "../../src/util/fnv1a.js";
 import { FileHashCache } from "../../src/hashing/file-hash-cache.js";
 
@@ -145,6 +145,43 @@ describe("watch list", () => {
     expect(items?.some((i) => i.path === join(project, "sub", ".repriserc.json") && i.kind === "absent")).toBe(true);
     expect(items?.some((i) => i.path === join(project, ".repriserc.json") && i.kind === "file")).toBe(true);
     expect(items?.some((i) => i.path === join(root, ".repriserc.json"))).toBe(false);
+  });
+});
+
+describe("shared watches", () => {
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  const project = join(root, "shared");
+  const search = (since: bigint) => watchConfigSearch(project, undefined, { HOME: root }, since);
+  const config = join(project, ".repriserc.json");
+
+  it("serves a later entry the items taken after its call arrived, and takes them again for a call that arrived after them", async () => {
+    mkdirSync(project, { recursive: true });
+    const shared = new SharedWatches();
+    const early = Date.now() - 10_000;
+    await sleep(5);
+    const first = shared.items("k", early, search);
+    expect(first?.find((i) => i.path === config)?.kind).toBe("absent");
+    // Another call that arrived before those stats: the same items (nothing was stat'ed again).
+    expect(shared.items("k", early + 1, search)).toBe(first);
+    await sleep(5);
+    writeFileSync(config, "{}\n");
+    // A call that arrived after the config appeared (past its racy window) is never served what was there before it.
+    const later = shared.items("k", Date.now() + Number(RACY_WINDOW_NS / 1_000_000n) + 1000, search);
+    expect(later).not.toBe(first);
+    expect(later?.find((i) => i.path === config)?.kind).toBe("file");
+  });
+
+  it("takes items again when a file they vouch for changed within the racy window before the call", async () => {
+    const shared = new SharedWatches();
+    writeFileSync(config, "{ }\n");
+    const arrived = Date.now();
+    await sleep(5);
+    // Changed just now: the config search vouches for nothing (taken again, and again undefined).
+    expect(shared.items("r", arrived, search)).toBeUndefined();
+    expect(shared.items("r", arrived, search)).toBeUndefined();
+    // Kept for a call arriving well after the change, they do not serve one that arrived just after it.
+    expect(shared.items("r", Date.now() + Number(RACY_WINDOW_NS / 1_000_000n) + 1000, search)?.find((i) => i.path === config)?.kind).toBe("file");
+    expect(shared.items("r", arrived, search)).toBeUndefined();
   });
 });
 

@@ -330,6 +330,18 @@ describe("manifest codec", () => {
     expect("date" in decoded.entries[1]!).toBe(false);
   });
 
+  it("writes the JSON of the whole manifest, an entry kept from an earlier encoding included", async () => {
+    const body = (blob: Buffer) => blob.subarray(blob.length - Buffer.byteLength(JSON.stringify(expected)), blob.length).toString("utf8");
+    let expected: Manifest = manifest;
+    expect(body(await encodeManifest(manifest, K))).toBe(JSON.stringify(manifest));
+    // The next rewrite adds an entry in front of the same entry objects: the whole is still one JSON text, in order.
+    const added = { files: [{ path: "/src/\u{1F600}.h", hash: "e".repeat(64), size: 3, text: "f".repeat(64) }], resultKey: "9".repeat(64), absent: [{ dir: "/src", id: "", names: ["x.h"] }] };
+    expected = { entries: [added, ...manifest.entries] };
+    const again = await encodeManifest(expected, K);
+    expect(body(again)).toBe(JSON.stringify(expected));
+    expect(await decodeManifest(again, K)).toEqual(expected);
+  });
+
   it("round-trips an empty manifest", async () => {
     expect(await decodeManifest(await encodeManifest({ entries: [] }, K), K)).toEqual({ entries: [] });
   });
