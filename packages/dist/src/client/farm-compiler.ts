@@ -79,9 +79,9 @@ export class FarmCompiler {
   private readonly holdings = new BuilderHoldings();
   private readonly closures = new RememberedClosures();
   /**
-   * The in-process part of preparing a job (its prediction; its inputs' digests and stores), one job at a time: the
-   * first wave of a build (`-j8`) would otherwise interleave eight preparations on the daemon's one thread, and the
-   * first job would leave only when the eighth is ready, with the builders idle meanwhile. Scans stay outside.
+   * The in-process part of preparing a job (its prediction, then its inputs' digests and stores), one job at a time:
+   * the first wave of a build (`-j8`) would otherwise interleave eight preparations on the daemon's one thread, and
+   * the first job would leave only when the eighth is ready, with the builders idle meanwhile. Scans stay outside.
    */
   private readonly oneAtATime = pLimit(1);
 
@@ -150,7 +150,7 @@ export class FarmCompiler {
     if (refused) throw new NotOnFarm(`dist-not-distributable-${refused.reason.replace(/^hermetic-/, "")}`, refused.detail);
     const ws = this.workspace(ctx.settings.dir, ctx.logger);
     // A compiler's first jobs wait for its toolchain (packaged, or found to be one already packaged) and its equivalence
-    // probe (a canary compile), each once per daemon: both run while the first jobs are predicted, not one after another.
+    // probe (a canary compile), each once per daemon: both at once, and the probe while the job is prepared.
     const toolchainReady = this.toolchainOf(ctx, ws);
     toolchainReady.catch(() => {}); // awaited below; a failure is thrown there
     const declaredHere = dist.declaredToolchains?.[ctx.compiler.path] ?? [];
@@ -169,17 +169,21 @@ export class FarmCompiler {
     };
     // Without a scan when this source's last job read what it remembers and the compile returns a list to check that against.
     const dep = ctx.closureHoldsHere ? returnedDepFile(ctx.invocation) : undefined;
-    // A first job of its source: the compiler plugin's prediction of what it reads instead (docs/dist-design.md, "Farm-predict round").
-    const guess = dep && options.preprocessDeps === undefined && !options.dependencyScan ? await this.oneAtATime(() => guessedClosure(ctx, this.closures)) : undefined;
     let toolchain = await toolchainReady;
-    let plan: JobPlan | undefined;
-    if (guess) {
-      plan = await this.oneAtATime(() => buildJob(ctx.request, ctx.invocation, toolchain.id, ws.inputs, hashes, limits, { ...options, closure: guess.files }));
-      if (!plan.ok) {
-        ctx.stats.speculation({ rejected: "job" }, guess.from);
-        ctx.logger.debug("%s: no job from the remembered files (%s: %s); scanning", ctx.invocation.sourceFile, plan.reason, plan.detail);
-        plan = undefined;
-      }
+    // A first job of its source: the compiler plugin's prediction of what it reads instead (docs/dist-design.md, "Farm-predict round").
+    const guessed =
+      dep && options.preprocessDeps === undefined && !options.dependencyScan
+        ? await this.oneAtATime(async () => {
+            const guess = await guessedClosure(ctx, this.closures);
+            return { guess, plan: guess ? await buildJob(ctx.request, ctx.invocation, toolchain.id, ws.inputs, hashes, limits, { ...options, closure: guess.files }) : undefined };
+          })
+        : undefined;
+    const guess = guessed?.guess;
+    let plan: JobPlan | undefined = guessed?.plan;
+    if (guess && plan && !plan.ok) {
+      ctx.stats.speculation({ rejected: "job" }, guess.from);
+      ctx.logger.debug("%s: no job from the remembered files (%s: %s); scanning", ctx.invocation.sourceFile, plan.reason, plan.detail);
+      plan = undefined;
     }
     plan ??= await buildJob(ctx.request, ctx.invocation, toolchain.id, ws.inputs, hashes, limits, options);
     if (!plan.ok) throw new NotOnFarm(`dist-not-distributable-${plan.reason.replace(/^hermetic-/, "")}`, plan.detail);
