@@ -3,7 +3,7 @@
 // build's local cold misses, this checkout against another one (a branch point), rounds alternated.
 //
 //   node bench/farm-yaml-cpu.mjs [--vs=/path/to/other/checkout] [--rounds=N] [--local] [--jobs=N] [--work=DIR] [--fixtures=DIR]
-//                                [--node-options='--perf-basic-prof'] [--perf=FILE] [--perf-local=FILE] [--fresh-cache]
+//                                [--node-options='--perf-basic-prof'] [--perf=FILE] [--perf-local=FILE] [--fresh-cache] [--daemon-log=debug] [--no-cross-arch]
 //
 // Per round and checkout: a fresh loopback farm (its scheduler and two bwrap builders, unpinned), a fresh daemon
 // (kept cache folder, --clear'ed: the packaged toolchains stay), a warm-up on a small generated tree until both
@@ -12,6 +12,8 @@
 // build until it is idle again. With --local:
 // then a fresh daemon without the farm, --clear, the same clean build (cold local misses). Prints per round the
 // daemon's CPU per job and the load average. --node-options reaches the measured daemons (NODE_OPTIONS);
+// --daemon-log=LEVEL: the measured daemons' log level (their daemon.log in the work folder: a timeline of the jobs).
+// --no-cross-arch: dist.crossArch off (no equivalence probe before a compiler's first allocation).
 // --fresh-cache: a new cache folder per round (as bench/farm.mjs's build scenario has): the toolchains are packaged in
 // the warm-up (make's gcc and g++) and, for cmake's c++ and cc, during the measured build.
 // --perf=FILE: `perf record -e cpu-clock -g` on this checkout's farm-build daemon (on-CPU samples only; pair with
@@ -78,7 +80,7 @@ try {
   for (let round = 1; round <= rounds; round++) {
     const order = round % 2 ? sides : [...sides].reverse();
     for (const side of order) {
-      const base = { REPRISE_DIR: path.join(side.dir, args['fresh-cache'] ? `cache${round}` : 'cache'), REPRISE_IDLE_TIMEOUT: '600', LC_ALL: 'C', ...(typeof args['node-options'] === 'string' ? { NODE_OPTIONS: args['node-options'] } : {}) };
+      const base = { REPRISE_DIR: path.join(side.dir, args['fresh-cache'] ? `cache${round}` : 'cache'), REPRISE_IDLE_TIMEOUT: '600', LC_ALL: 'C', ...(typeof args['node-options'] === 'string' ? { NODE_OPTIONS: args['node-options'] } : {}), ...(typeof args['daemon-log'] === 'string' ? { REPRISE_LOG: args['daemon-log'] } : {}), ...(args['no-cross-arch'] ? { REPRISE_DIST_CROSS_ARCH: '0' } : {}) };
       const farm = await startFarm(path.join(side.dir, `farm${round}`), 2, { repo: side.repo });
       started.push(farm);
       const env = { ...base, REPRISE_RUNTIME_DIR: path.join(side.dir, `run${round}`), REPRISE_DIST_SCHEDULER_URL: farm.url, REPRISE_DIST_TOKEN: farm.clientToken, REPRISE_DIST_MODE: 'always' };

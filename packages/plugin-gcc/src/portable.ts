@@ -74,13 +74,14 @@ export function includeSearchDirectories(verboseStderr: string): string[] {
 export async function gccPortableToolchain(compiler: CompilerInfo, target: string): Promise<PortableToolchain | undefined> {
   if (!compiler.target || compiler.target !== target) return undefined;
   const run = localRunner(compiler.path);
-  const verbose = await run(["-xc", "-E", "-v", "/dev/null"]);
+  // Both at once: a compiler's first farm jobs wait for this answer.
+  const [verbose, canary] = await Promise.all([run(["-xc", "-E", "-v", "/dev/null"]), canaryDigest(compiler.path)]);
   const material = JSON.stringify({
     family: "gcc",
     version: gccVersionLine(compiler.versionText),
     target,
     includes: includeSearchDirectories(verbose.stderr),
-    canary: await canaryDigest(compiler.path),
+    canary,
   });
   return { equivalence: createHash("sha256").update(material).digest("hex"), targetArgs: [], files: [] };
 }

@@ -5,6 +5,7 @@
  * call, with `dist.fallback: "fail"`), with the reason counted.
  */
 import { join } from "node:path";
+import pLimit from "p-limit";
 import {
   buildJob,
   DEFAULT_LIMITS,
@@ -77,6 +78,12 @@ export class FarmCompiler {
   private readonly declared = new DeclaredToolchains();
   private readonly holdings = new BuilderHoldings();
   private readonly closures = new RememberedClosures();
+  /**
+   * The in-process part of preparing a job (its prediction, then its inputs' digests and stores), one job at a time:
+   * the first wave of a build (`-j8`) would otherwise interleave eight preparations on the daemon's one thread, and
+   * the first job would leave only when the eighth is ready, with the builders idle meanwhile. Scans stay outside.
+   */
+  private readonly oneAtATime = pLimit(1);
 
   constructor(private readonly engine: Engine) {
     this.equivalents = new EquivalentJobs(engine);
@@ -142,7 +149,12 @@ export class FarmCompiler {
     const refused = jobRefusal(ctx.invocation, { vouched: true });
     if (refused) throw new NotOnFarm(`dist-not-distributable-${refused.reason.replace(/^hermetic-/, "")}`, refused.detail);
     const ws = this.workspace(ctx.settings.dir, ctx.logger);
-    let toolchain = await this.toolchainOf(ctx, ws);
+    // A compiler's first jobs wait for its toolchain (packaged, or found to be one already packaged) and its equivalence
+    // probe (a canary compile), each once per daemon: both at once, and the probe while the job is prepared.
+    const toolchainReady = this.toolchainOf(ctx, ws);
+    toolchainReady.catch(() => {}); // awaited below; a failure is thrown there
+    const declaredHere = dist.declaredToolchains?.[ctx.compiler.path] ?? [];
+    const probe = dist.crossArch || declaredHere.length ? this.equivalents.portable(ctx.compiler, ctx.logger) : undefined;
     // The daemon's hash cache, with the tokens its store uses: a file the engine hashed is not read again, nor one the job hashed by the store.
     const hashes = ctx.fileHashes?.cache ?? this.hashes;
     // A scan that lists what it read with identities (gcc's read trace) spares a stat per input.
@@ -157,23 +169,28 @@ export class FarmCompiler {
     };
     // Without a scan when this source's last job read what it remembers and the compile returns a list to check that against.
     const dep = ctx.closureHoldsHere ? returnedDepFile(ctx.invocation) : undefined;
+    let toolchain = await toolchainReady;
     // A first job of its source: the compiler plugin's prediction of what it reads instead (docs/dist-design.md, "Farm-predict round").
-    const guess = dep && options.preprocessDeps === undefined && !options.dependencyScan ? await guessedClosure(ctx, this.closures) : undefined;
-    let plan: JobPlan | undefined;
-    if (guess) {
-      plan = await buildJob(ctx.request, ctx.invocation, toolchain.id, ws.inputs, hashes, limits, { ...options, closure: guess.files });
-      if (!plan.ok) {
-        ctx.stats.speculation({ rejected: "job" }, guess.from);
-        ctx.logger.debug("%s: no job from the remembered files (%s: %s); scanning", ctx.invocation.sourceFile, plan.reason, plan.detail);
-        plan = undefined;
-      }
+    const guessed =
+      dep && options.preprocessDeps === undefined && !options.dependencyScan
+        ? await this.oneAtATime(async () => {
+            const guess = await guessedClosure(ctx, this.closures);
+            return { guess, plan: guess ? await buildJob(ctx.request, ctx.invocation, toolchain.id, ws.inputs, hashes, limits, { ...options, closure: guess.files }) : undefined };
+          })
+        : undefined;
+    const guess = guessed?.guess;
+    let plan: JobPlan | undefined = guessed?.plan;
+    if (guess && plan && !plan.ok) {
+      ctx.stats.speculation({ rejected: "job" }, guess.from);
+      ctx.logger.debug("%s: no job from the remembered files (%s: %s); scanning", ctx.invocation.sourceFile, plan.reason, plan.detail);
+      plan = undefined;
     }
     plan ??= await buildJob(ctx.request, ctx.invocation, toolchain.id, ws.inputs, hashes, limits, options);
     if (!plan.ok) throw new NotOnFarm(`dist-not-distributable-${plan.reason.replace(/^hermetic-/, "")}`, plan.detail);
     const scanned = plan.closureFrom !== "remembered";
     // Across architectures (archives only: a descriptor names what any builder may provide).
-    const declaredPaths = toolchain.descriptor ? [] : (dist.declaredToolchains?.[ctx.compiler.path] ?? []);
-    const portable = !toolchain.descriptor && (dist.crossArch || declaredPaths.length) ? await this.equivalents.portable(ctx.compiler, ctx.logger) : undefined;
+    const declaredPaths = toolchain.descriptor ? [] : declaredHere;
+    const portable = !toolchain.descriptor ? await probe : undefined;
     // Archives the user declared for this compiler, for other hosts: offered when they prove to be the same build.
     const alternatives = portable && declaredPaths.length ? await this.declared.usable(ctx.compiler, portable, declaredPaths, ctx.logger) : [];
     if (portable) ctx.logger.debug("%s for %s: equivalent toolchains %s%s", ctx.compiler.path, ctx.compiler.target, portable.equivalence, alternatives.length ? `, declared ${alternatives.map((a) => a.id).join(" ")}` : "");
