@@ -27,14 +27,16 @@ int reprise_sum(const int *v, int n) { int s = 0; for (int i = 0; i < n; i++) s 
 double reprise_dot(const double *a, const double *b, int n) { double s = 0; for (int i = 0; i < n; i++) s += a[i] * b[i]; return s; }
 int reprise_pick(int k) { switch (k) { case 0: return 7; case 1: return 11; case 5: return 13; case 9: return 17; default: return -1; } }
 long reprise_point(struct point *p, int i) { p->z[i & 3] += p->x; return p->z[i & 3] + (long)p->y; }
-_Thread_local int reprise_tls;
+__thread int reprise_tls;
 int reprise_tls_bump(void) { return ++reprise_tls; }
 `;
 
 /**
  * Digest of the canary object `compilerPath` writes (with `args`, e.g. a
  * target): a small C file at `-O2 -g`, in a temporary directory mapped to a
- * fixed name, so that only the compiler decides the bytes.
+ * fixed name, so that only the compiler decides the bytes. The C++ drivers
+ * (g++, c++, clang++) compile it as C++, so it must be valid in both
+ * languages (`__thread`, not C11's `_Thread_local`, which g++ rejects).
  */
 export async function canaryDigest(compilerPath: string, args: string[] = []): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), "reprise-canary-"));

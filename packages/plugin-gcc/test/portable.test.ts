@@ -32,4 +32,13 @@ describe("gcc portable toolchain", () => {
     const b = await gccPortableToolchain(cross, cross.target!);
     expect(b!.equivalence).not.toBe(a!.equivalence);
   });
+
+  it("the C++ driver has an equivalence too (the canary is valid C++)", async () => {
+    const gxx = compiler("/usr/bin/g++-12");
+    const a = await gccPortableToolchain(gxx, gxx.target!);
+    expect(a!.equivalence).toMatch(/^[0-9a-f]{64}$/);
+    // It compiles the canary as C++ (mangled names): never the C driver's value.
+    const gcc = compiler("/usr/bin/gcc-12");
+    expect((await gccPortableToolchain(gcc, gcc.target!))!.equivalence).not.toBe(a!.equivalence);
+  });
 });
