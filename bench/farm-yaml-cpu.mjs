@@ -21,32 +21,13 @@
 
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { client, daemonIdleCpuMs, median, run, startFarm } from './farm.mjs';
-import { writeGeneratedTree } from './generated-tree.mjs';
-import { yamlCppBuild, yamlCppClean, yamlCppConfigure } from './yaml-cpp-project.mjs';
+import { yamlCppBuild, yamlCppClean } from './yaml-cpp-project.mjs';
+import { warmUpBuilders, yamlCppRounds } from './yaml-cpp-rounds.mjs';
 
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const args = Object.fromEntries(process.argv.slice(2).map((a) => { const i = a.indexOf('='); return i < 0 ? [a.replace(/^--/, ''), true] : [a.slice(2, i), a.slice(i + 1)]; }));
-const rounds = Number(args.rounds ?? 3);
-const jobs = Number(args.jobs ?? 8);
-const work = path.resolve(args.work ?? path.join(REPO, '.bench-work', 'farm-yaml-cpu'));
-const fixtures = path.resolve(args.fixtures ?? path.join(REPO, '.fixtures'));
-const src = path.join(fixtures, 'yaml-cpp');
-if (!fs.existsSync(path.join(src, '.reprise-fixture'))) throw new Error(`${src} is missing: run scripts/fetch-fixture-sources.sh ${fixtures}`);
-const log = (...a) => process.stderr.write(`[farm-yaml-cpu] ${a.join(' ')}\n`);
-const load = () => os.loadavg()[0].toFixed(1);
-
-const sides = [{ label: 'this', repo: REPO }, ...(typeof args.vs === 'string' ? [{ label: 'other', repo: path.resolve(args.vs) }] : [])];
-fs.rmSync(work, { recursive: true, force: true });
+const { args, sides, rounds, jobs, log, load } = yamlCppRounds('farm-yaml-cpu');
 for (const side of sides) {
-  side.dir = path.join(work, side.label);
-  side.build = path.join(side.dir, 'build');
-  fs.mkdirSync(side.dir, { recursive: true });
-  const r = run(yamlCppConfigure(src, side.build, client(side.repo)), { cwd: side.dir });
-  if (r.error) throw new Error(`cmake configure: ${r.error}`);
   side.farm = []; side.local = []; side.launcher = [];
 }
 
@@ -86,18 +67,7 @@ try {
       const env = { ...base, REPRISE_RUNTIME_DIR: path.join(side.dir, `run${round}`), REPRISE_DIST_SCHEDULER_URL: farm.url, REPRISE_DIST_TOKEN: farm.clientToken, REPRISE_DIST_MODE: 'always' };
       try {
         run([...client(side.repo), '--clear'], { env, cwd: side.dir });
-        const cc = client(side.repo).join(' ');
-        for (let w = 1; w <= 6; w++) {
-          const warm = path.join(side.dir, `warm${round}-${w}`);
-          writeGeneratedTree(warm, 16);
-          run(['make', '-j8', `CC=${cc} gcc`, `CXX=${cc} g++`], { cwd: warm, env });
-          await new Promise((r) => setTimeout(r, 1500));
-          const held = JSON.parse(run([...client(side.repo), '--dist-status', '--json'], { env, cwd: side.dir }).stdout || '{}');
-          const pools = held.scheduler?.pools ?? held.farm?.scheduler?.pools ?? held.pools ?? [];
-          const counts = pools.flatMap((p) => p.builders).map((b) => b.toolchains?.length ?? 0);
-          log(`warm-up ${w}: toolchains per builder ${counts.join(', ')}`);
-          if (counts.length === 2 && counts.every((n) => n >= 2)) break;
-        }
+        await warmUpBuilders(side, env, round, { cc: 'gcc', cxx: 'g++', log });
         const l0 = load();
         const m = await measuredBuild(side, env, side.label === 'this' && typeof args.perf === 'string' ? path.resolve(args.perf) : undefined);
         side.farm.push(m.cpuMs / m.misses);

@@ -79,7 +79,7 @@ function stop(child) {
 }
 
 /** A scheduler and `n` builders (of the checkout `repo`); builder i pinned to core i when `pin`. */
-export async function startFarm(dir, n, { pin = false, maxJobs = 2, repo = REPO } = {}) {
+export async function startFarm(dir, n, { pin = false, maxJobs = 2, repo = REPO, builderEnv = {} } = {}) {
   const DIST = distBin(repo);
   fs.mkdirSync(dir, { recursive: true });
   const clientToken = `bench-client-${process.pid}-${Date.now()}`;
@@ -93,7 +93,7 @@ export async function startFarm(dir, n, { pin = false, maxJobs = 2, repo = REPO 
     const cfg = path.join(dir, `builder${i}.json`);
     fs.writeFileSync(cfg, JSON.stringify({ schedulerUrl: sched.url, token: builderToken, builderId: `bench-${i}`, listen: { host: '127.0.0.1', port: 0 }, dataDir: path.join(dir, `b${i}`), sandbox: 'bwrap', maxJobs, yieldAboveLoad: 1e6, logLevel: 'warn' }));
     const argv = [...(pin ? ['taskset', '-c', String(i)] : []), process.execPath, DIST, 'builder', '--config', cfg];
-    const b = await startListening(argv, {}, `builder ${i}`);
+    const b = await startListening(argv, builderEnv, `builder ${i}`);
     procs.push(b.child);
   }
   return { url: sched.url, clientToken, builders: procs.slice(1), stop: () => Promise.all(procs.map(stop)) };
@@ -110,7 +110,7 @@ export const client = (repo = REPO) => {
  * where utime + stime come in 10 ms clock ticks. With `children`: plus the CPU of the children it has waited for
  * (cutime + cstime, in ticks: the launcher's compilers and scans, each tens of ms).
  */
-function processCpuMs(pid, { children = false } = {}) {
+export function processCpuMs(pid, { children = false } = {}) {
   let ns = 0;
   for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
     try {
@@ -294,7 +294,7 @@ function treeCpuCounter(rootPid) {
  * children times miss (a compile is reaped by its sandbox's pid-namespace init). Null without root or a v1 cpuacct
  * hierarchy (under v2 the builder moves each job into a cgroup of its own).
  */
-function cpuGroup(name, pid) {
+export function cpuGroup(name, pid) {
   const dir = path.join('/sys/fs/cgroup/cpuacct', name);
   try {
     fs.mkdirSync(dir);

@@ -94,7 +94,11 @@ export async function startBuilder(config: BuilderConfig, logger = new Logger(co
   const provided = new ProvidedToolchains(providers, config.dataDir, log);
   await provided.refresh();
   const runner = new JobRunner({ stores, sandbox, scratchRoot: join(config.dataDir, "jobs"), inputTreesDir: join(config.dataDir, "trees"), toolchainTreesDir: join(config.dataDir, "toolchain-trees"), maxJobs: config.maxJobs, caps: config.limits, provided, ownToolchain: (id) => own.resolve(id) });
-  const toolchainIds = () => [...stores.toolchainIds(), ...own.equivalenceIds(), ...provided.held()];
+  /** The toolchains to announce and the toolchain cache's free bytes (one listing of the store). */
+  const toolchainReport = () => {
+    const held = stores.toolchainsHeld();
+    return { toolchains: [...held.ids, ...own.equivalenceIds(), ...provided.held()], freeToolchainBytes: held.freeBytes };
+  };
   const dispatcher = farmAgent(config.tls?.caFile ? { caFile: config.tls.caFile } : {});
   const reports = new FinishedReports(config.schedulerUrl, config.token, config.tls?.caFile, log);
   const link = new SchedulerLink(config.schedulerUrl, config.token, dispatcher, log, reports);
@@ -126,10 +130,9 @@ export async function startBuilder(config: BuilderConfig, logger = new Logger(co
     cores,
     memoryBytes: totalmem(),
     sandboxes: usable,
-    toolchains: toolchainIds(),
+    ...toolchainReport(),
     held: own.descriptions(),
     rustTargets: rustTargetsHeld(provided.held()),
-    freeToolchainBytes: stores.freeToolchainBytes(),
     version: REPRISE_VERSION,
     maxJobs: config.maxJobs,
     ...providedReport(provided),
@@ -153,8 +156,7 @@ export async function startBuilder(config: BuilderConfig, logger = new Logger(co
       const othersLoad = Math.max(0, loadavg()[0]! - runner.running);
       return {
         runningJobs: runner.running + runner.queued,
-        toolchains: toolchainIds(),
-        freeToolchainBytes: stores.freeToolchainBytes(),
+        ...toolchainReport(),
         ...providedReport(provided),
         // Its own slots the scheduler counts (maxJobs); this says whether the owner's load leaves room at all.
         acceptingJobs: othersLoad < config.yieldAboveLoad,

@@ -98,14 +98,15 @@ export class BuilderStores {
     }
   }
 
-  /** Bytes the toolchain cache may still take. */
-  freeToolchainBytes(): number {
-    const used = this.toolchains.list().reduce((n, t) => n + t.unpackedBytes, 0);
-    return Math.max(0, this.o.toolchainCacheBytes - used);
-  }
-
-  toolchainIds(): string[] {
-    return this.toolchains.list().map((t) => t.id);
+  /**
+   * The toolchains unpacked here and the bytes the toolchain cache may still
+   * take, from one listing of the store (it reads each toolchain's metadata
+   * from disk): a heartbeat asks for both every interval.
+   */
+  toolchainsHeld(): { ids: string[]; freeBytes: number } {
+    const list = this.toolchains.list();
+    const used = list.reduce((n, t) => n + t.unpackedBytes, 0);
+    return { ids: list.map((t) => t.id), freeBytes: Math.max(0, this.o.toolchainCacheBytes - used) };
   }
 
   /** Removes least recently used blobs past the limit (never ones used within 30 minutes). */
