@@ -102,6 +102,30 @@ describe("HS256 job tokens (a key per builder, derived on both sides)", () => {
     }
   });
 
+  it("after a re-registration (a new key) a builder still takes the tokens signed with its previous key until they expire, never older ones", async () => {
+    const builderToken = "builder-secret-token-for-re-registering";
+    const first = await JobTokenSigner.generate("HS256", 60);
+    const v1 = JobTokenVerifier.create(first.keyForBuilder("b1", builderToken), builderToken, "b1");
+    const inFlight = first.sign({ jobId: "j1", builderId: "b1" });
+    const second = await JobTokenSigner.generate("HS256", 60);
+    const v2 = JobTokenVerifier.create(second.keyForBuilder("b1", builderToken), builderToken, "b1", v1);
+    expect(v2.verify(inFlight.token, "j1"), "a token issued before the re-registration").toEqual({ ok: true });
+    expect(v2.verify(second.sign({ jobId: "j2", builderId: "b1" }).token, "j2")).toEqual({ ok: true });
+    expect(v2.verify(inFlight.token, "j9"), "still for its own job only").toMatchObject({ ok: false, status: 403 });
+    const third = await JobTokenSigner.generate("HS256", 60);
+    const v3 = JobTokenVerifier.create(third.keyForBuilder("b1", builderToken), builderToken, "b1", v2);
+    expect(v3.verify(inFlight.token, "j1"), "two registrations back").toMatchObject({ ok: false, status: 401 });
+    const forged = await JobTokenSigner.generate("HS256", 60);
+    forged.keyForBuilder("b1", "a-bearer-token-this-builder-never-had");
+    expect(v2.verify(forged.sign({ jobId: "j1", builderId: "b1" }).token, "j1"), "a key it never had").toMatchObject({ ok: false, status: 401 });
+    vi.useFakeTimers({ now: inFlight.expiresAt + 60_000 });
+    try {
+      expect(v2.verify(inFlight.token, "j1"), "expired").toMatchObject({ ok: false, status: 401 });
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it("the key decides the algorithm: an HS256 token is not checked against a public key, nor an ES256 one against a secret", async () => {
     const es = await JobTokenSigner.generate("ES256", 60);
     const hs = await JobTokenSigner.generate("HS256", 60);

@@ -138,7 +138,7 @@ export async function startBuilder(config: BuilderConfig, logger = new Logger(co
     ...providedReport(provided),
   });
   const useAnswer = async (a: RegisterAnswer) => {
-    verifier = JobTokenVerifier.create(a, link.token, config.builderId);
+    verifier = JobTokenVerifier.create(a, link.token, config.builderId, verifier);
   };
   let answer;
   try {
