@@ -207,6 +207,30 @@ describe.each(["gcc", "clang"])("%s: a comment added to a header", (cc) => {
 });
 
 /**
+ * GCC's text for the key is taken without macro-expansion tracking (a fifth of
+ * `cc1 -E`'s work): the same tokens and lines, less the line markers that flag a
+ * system header's macro expanded in the user's code. The idle copy and the
+ * lookup after an edit must both take it so, or they never meet.
+ */
+describe("gcc: the text's key without macro-expansion tracking", () => {
+  it("an edit that spells a system macro's expansion out (NULL as ((void *)0)) is served by the idle copy, byte-identical", async () => {
+    const header = "include/gcc-null.h";
+    writeFileSync(join(w, header), "#include <stddef.h>\n#define NOTHING NULL\n");
+    writeFileSync(join(w, "gcc-null.c"), '#include "gcc-null.h"\nvoid *nothing(void) { return NOTHING; }\n');
+    const argv = ["gcc", "-O2", "-Iinclude", "-MD", "-c", "gcc-null.c", "-o", "gcc-null.o"];
+    const outputs = ["gcc-null.o", "gcc-null.d"];
+    const copies = (await sb.stats()).fallbackCopiesLater;
+    expect(await compileAndCompare(argv, outputs)).toEqual({ direct: 0, preprocessor: 0, misses: 1 });
+    expect(await idleCopies(copies)).toBeGreaterThanOrEqual(1);
+    writeFileSync(join(w, header), "#include <stddef.h>\n#define NOTHING ((void *)0)\n");
+    expect(await compileAndCompare(argv, outputs)).toEqual({ direct: 0, preprocessor: 1, misses: 0 });
+    // A value the text shows still misses.
+    writeFileSync(join(w, header), "#include <stddef.h>\n#define NOTHING ((void *)1)\n");
+    expect(await compileAndCompare(argv, outputs)).toEqual({ direct: 0, preprocessor: 0, misses: 1 });
+  });
+});
+
+/**
  * -MMD leaves system headers out of the user's dependency file, yet direct
  * mode must know them. Where the fallback's preprocessing runs (no -g), its
  * own complete list is used: no second scan of the source.

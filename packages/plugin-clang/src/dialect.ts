@@ -41,6 +41,7 @@ export const clangDialect: GccLikeDialect = {
     return gccDialect.colorSetting(arg);
   },
   forceColorArgs: ["-fcolor-diagnostics"],
+  textKeyArgs: [],
   splitDwarfEnablesDebug: false,
   recordsCommandLine: (args) => {
     let on = false;

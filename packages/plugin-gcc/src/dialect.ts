@@ -20,6 +20,12 @@ export interface GccLikeDialect {
   colorSetting(arg: string): boolean | "auto" | undefined;
   /** Appended to the compile when the user's terminal would have shown colors. */
   forceColorArgs: readonly string[];
+  /**
+   * Appended to the preprocessing whose text is only hashed for a key
+   * (`preprocessArgv`), never to a compile: options that make it cheaper and
+   * keep every token and line of the text.
+   */
+  textKeyArgs: readonly string[];
   /** Whether `-gsplit-dwarf` alone turns debug info on (GCC 12: yes; clang 14: no). */
   splitDwarfEnablesDebug: boolean;
   /**
@@ -98,6 +104,9 @@ export const gccDialect: GccLikeDialect = {
     return undefined;
   },
   forceColorArgs: ["-fdiagnostics-color=always"],
+  // Macro-expansion tracking is a fifth of `cc1 -E`'s instructions; without it the text loses only the line markers
+  // that flag a system header's macro expanded in the user's code (bench/results/2026-12-07-cold-lean5.md).
+  textKeyArgs: ["-ftrack-macro-expansion=0"],
   splitDwarfEnablesDebug: true,
   recordsCommandLine: () => false,
   keyEnv(color) {

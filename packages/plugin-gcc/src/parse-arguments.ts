@@ -70,7 +70,7 @@ export function parseGccLikeArguments(input: ParseInput, dialect: GccLikeDialect
   } else {
     // -MD beside -E lists every file read (system headers too) without changing the text.
     preprocessDepFile = input.tempPath(".pp.d");
-    preprocessArgv = [...preprocessBase, "-E", "-MD", "-MF", preprocessDepFile];
+    preprocessArgv = [...preprocessBase, ...dialect.textKeyArgs, "-E", "-MD", "-MF", preprocessDepFile];
     dependencies = planDependencies(outputs.userDep, preprocessBase, compileArgv, input.tempPath, recorded);
     // The read trace also gives each file's identity as the compiler read it (the daemon then stats none): on every miss.
     const how = dependencies.scanArgv ? dialect.compileListing : dialect.identityListing;

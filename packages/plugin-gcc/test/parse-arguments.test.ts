@@ -34,7 +34,7 @@ describe("build-system command lines", () => {
     expect(inv.preprocessorOnlyArgs).toEqual(["-DFOO=1", "-I/src/include"]);
     expect(inv.compileArgv).toEqual([GCC, ...args]);
     expect(inv.dependencies).toEqual({ depFile: `${CWD}/CMakeFiles/x.dir/a.c.o.d` });
-    expect(inv.preprocessArgv).toEqual([GCC, "-DFOO=1", "-I/src/include", "-O2", "-g", "/src/a.c", "-E", "-MD", "-MF", inv.preprocessDepFile]);
+    expect(inv.preprocessArgv).toEqual([GCC, "-DFOO=1", "-I/src/include", "-O2", "-g", "/src/a.c", "-ftrack-macro-expansion=0", "-E", "-MD", "-MF", inv.preprocessDepFile]);
     expect(inv.dependsOnCwd).toBe(true);
   });
 
@@ -47,7 +47,7 @@ describe("build-system command lines", () => {
     ]);
     expect(inv.keyArgs).toEqual(["-DHAVE_CONFIG_H", "-I.", "-I..", "-g", "-O2", "-MD", "-MP", "-c", "x.c"]);
     expect(inv.preprocessorOnlyArgs).toEqual(["-DHAVE_CONFIG_H", "-I.", "-I.."]);
-    expect(inv.preprocessArgv).toEqual([GCC, "-DHAVE_CONFIG_H", "-I.", "-I..", "-g", "-O2", "x.c", "-E", "-MD", "-MF", inv.preprocessDepFile]);
+    expect(inv.preprocessArgv).toEqual([GCC, "-DHAVE_CONFIG_H", "-I.", "-I..", "-g", "-O2", "x.c", "-ftrack-macro-expansion=0", "-E", "-MD", "-MF", inv.preprocessDepFile]);
   });
 
   it("kbuild: -Wp,-MMD,dir/.x.o.d scans for the full include list", () => {
@@ -102,7 +102,7 @@ describe("build-system command lines", () => {
     expect(inv.preprocessorOnlyArgs).toEqual(["-Iinc dir", '-DNAME="x y"']);
     expect(inv.outputs[0]).toEqual({ role: "object", path: join(dir, "obj/a.o") });
     expect(inv.compileArgv.slice(0, 3)).toEqual([GCC, "@flags.rsp", "-O1"]);
-    expect(inv.preprocessArgv).toEqual([GCC, "-Iinc dir", '-DNAME="x y"', "a.c", "-O1", "-E", "-MD", "-MF", inv.preprocessDepFile]);
+    expect(inv.preprocessArgv).toEqual([GCC, "-Iinc dir", '-DNAME="x y"', "a.c", "-O1", "-ftrack-macro-expansion=0", "-E", "-MD", "-MF", inv.preprocessDepFile]);
   });
 });
 
@@ -412,7 +412,7 @@ describe("cwd, color, environment, time macros, extra inputs", () => {
 
   it("drops -P and -d letters from the preprocess run, which would change what -E prints", () => {
     const inv = expectCacheable(parse(["-P", "-dM", "-C", "-c", "a.c"]));
-    expect(inv.preprocessArgv).toEqual([GCC, "-C", "a.c", "-E", "-MD", "-MF", inv.preprocessDepFile]);
+    expect(inv.preprocessArgv).toEqual([GCC, "-C", "a.c", "-ftrack-macro-expansion=0", "-E", "-MD", "-MF", inv.preprocessDepFile]);
   });
 });
 
