@@ -23,6 +23,7 @@ import {
   type MissCompileResult,
   type MissContext,
   type Platform,
+  type PortableToolchain,
 } from "@reprise/core";
 import { farmAgent, farmRequest, FarmRequestError } from "../http/client.js";
 import { SchedulerClient, type Allocation } from "./scheduler-client.js";
@@ -106,7 +107,9 @@ export class FarmCompiler {
     // The local machine's own cores first: the farm takes what they cannot (sccache #617, #1071).
     if (dist.mode === "overflow" && ctx.localSlotFree()) return undefined;
     try {
-      return await this.onFarm(ctx, dist);
+      const answer = await this.onFarm(ctx, dist);
+      ctx.logger.debug("%s: farm: answered", ctx.invocation.sourceFile);
+      return answer;
     } catch (err) {
       if (!(err instanceof NotOnFarm)) throw err;
       ctx.stats.fallback(err.reason);
@@ -149,12 +152,13 @@ export class FarmCompiler {
     const refused = jobRefusal(ctx.invocation, { vouched: true });
     if (refused) throw new NotOnFarm(`dist-not-distributable-${refused.reason.replace(/^hermetic-/, "")}`, refused.detail);
     const ws = this.workspace(ctx.settings.dir, ctx.logger);
-    // A compiler's first jobs wait for its toolchain (packaged, or found to be one already packaged) and its equivalence
-    // probe (a canary compile), each once per daemon: both at once, and the probe while the job is prepared.
+    // The "farm:" debug lines are a timeline of each job (bench/farm-timeline.mjs reads them).
+    ctx.logger.debug("%s: farm: miss", ctx.invocation.sourceFile);
+    // A compiler's first jobs wait for its toolchain (packaged, or found to be one already packaged), once per daemon;
+    // its equivalence probe (a canary compile) runs while the job is prepared.
     const toolchainReady = this.toolchainOf(ctx, ws);
     toolchainReady.catch(() => {}); // awaited below; a failure is thrown there
     const declaredHere = dist.declaredToolchains?.[ctx.compiler.path] ?? [];
-    const probe = dist.crossArch || declaredHere.length ? this.equivalents.portable(ctx.compiler, ctx.logger) : undefined;
     // The daemon's hash cache, with the tokens its store uses: a file the engine hashed is not read again, nor one the job hashed by the store.
     const hashes = ctx.fileHashes?.cache ?? this.hashes;
     // A scan that lists what it read with identities (gcc's read trace) spares a stat per input.
@@ -170,6 +174,15 @@ export class FarmCompiler {
     // Without a scan when this source's last job read what it remembers and the compile returns a list to check that against.
     const dep = ctx.closureHoldsHere ? returnedDepFile(ctx.invocation) : undefined;
     let toolchain = await toolchainReady;
+    ctx.logger.debug("%s: farm: toolchain ready", ctx.invocation.sourceFile);
+    // Across architectures (archives only: a descriptor names what any builder may provide).
+    const probe = !toolchain.descriptor && (dist.crossArch || declaredHere.length) ? this.equivalents.portable(ctx.compiler, toolchain.id, ctx.settings.dir, ctx.logger) : undefined;
+    let portable: PortableToolchain | undefined;
+    let probeSettled = !probe;
+    const probeDone = probe?.then((p) => {
+      portable = p;
+      probeSettled = true;
+    });
     // A first job of its source: the compiler plugin's prediction of what it reads instead (docs/dist-design.md, "Farm-predict round").
     const guessed =
       dep && options.preprocessDeps === undefined && !options.dependencyScan
@@ -188,13 +201,16 @@ export class FarmCompiler {
     plan ??= await buildJob(ctx.request, ctx.invocation, toolchain.id, ws.inputs, hashes, limits, options);
     if (!plan.ok) throw new NotOnFarm(`dist-not-distributable-${plan.reason.replace(/^hermetic-/, "")}`, plan.detail);
     const scanned = plan.closureFrom !== "remembered";
-    // Across architectures (archives only: a descriptor names what any builder may provide).
+    ctx.logger.debug("%s: farm: job of %d inputs prepared, closure from %s", ctx.invocation.sourceFile, plan.job.inputs.length, guess?.from === "predicted" && !scanned ? PREDICTED : CLOSURE_FROM[plan.closureFrom]);
     const declaredPaths = toolchain.descriptor ? [] : declaredHere;
-    const portable = !toolchain.descriptor ? await probe : undefined;
+    // Builders of the client's own platform need no equivalence: the job is allocated as if none were known until the
+    // probe answers, unless declared archives or a preferred platform (another architecture's) need its answer now.
+    if (declaredPaths.length || dist.preferPlatform) await probeDone;
     // Archives the user declared for this compiler, for other hosts: offered when they prove to be the same build.
     const alternatives = portable && declaredPaths.length ? await this.declared.usable(ctx.compiler, portable, declaredPaths, ctx.logger) : [];
     if (portable) ctx.logger.debug("%s for %s: equivalent toolchains %s%s", ctx.compiler.path, ctx.compiler.target, portable.equivalence, alternatives.length ? `, declared ${alternatives.map((a) => a.id).join(" ")}` : "");
     const allocateExtra = () => ({
+      // Read at each request: a job waiting for a slot asks with the equivalence once the probe has answered.
       equivalents: portable && dist.crossArch ? [portable.equivalence] : [],
       alternatives,
       ...(toolchain.requires ? { requires: toolchain.requires } : {}),
@@ -221,13 +237,19 @@ export class FarmCompiler {
         let alloc: Allocation;
         try {
           try {
-            alloc = await this.allocate(scheduler, toolchain.id, toolchain.runsOn, dist, allocateExtra(), ctx);
+            alloc = await this.allocate(scheduler, toolchain.id, toolchain.runsOn, dist, allocateExtra, ctx).catch(async (err: unknown) => {
+              // No builder of its own platform: only an equivalent one of another architecture can take the job.
+              if (!(err instanceof NotOnFarm && err.reason === "dist-no-builder" && !probeSettled && probeDone)) throw err;
+              await probeDone;
+              if (!portable || !dist.crossArch) throw err;
+              return this.allocate(scheduler, toolchain.id, toolchain.runsOn, dist, allocateExtra, ctx);
+            });
           } catch (err) {
             // No builder provides the descriptor (none has rustup or that toolchain): ship the toolchain as an archive instead.
             if (!(err instanceof NotOnFarm && err.reason === "dist-no-builder" && toolchain.descriptor && !ctx.invocation.needsRunner)) throw err;
             ctx.logger.debug("no builder provides %s; sending the toolchain as an archive", toolchain.id);
             useToolchain(await this.archiveOf(ctx, ws));
-            alloc = await this.allocate(scheduler, toolchain.id, toolchain.runsOn, dist, allocateExtra(), ctx);
+            alloc = await this.allocate(scheduler, toolchain.id, toolchain.runsOn, dist, allocateExtra, ctx);
           }
         } catch (err) {
           // No second builder for the retry: what made the first attempt fail is the reason.
@@ -259,6 +281,7 @@ export class FarmCompiler {
             ctx.logger.debug("builder %s lacks %s%d input(s): %s", alloc.builderId, m.toolchain ? "the toolchain and " : "", m.blobs.length, m.blobs.slice(0, 20).join(" ")),
             this.holdings,
           );
+          ctx.logger.debug("%s: farm: result of job %s from %s (run %s ms there, %d round trips, %d bytes uploaded)", ctx.invocation.sourceFile, alloc.jobId, alloc.builderId, ex.result.runMs ?? "?", ex.roundTrips, ex.bytesUploaded);
           totals.roundTrips += ex.roundTrips;
           totals.bytesUploaded += ex.bytesUploaded;
           return { checked: ex.result, carriedAsHashed };
@@ -276,7 +299,6 @@ export class FarmCompiler {
       }
       throw lastFailure ?? new NotOnFarm("dist-no-builder", "no builder other than the one that failed");
     };
-    ctx.logger.debug("%s: farm job of %d inputs, closure from %s", ctx.invocation.sourceFile, plan.job.inputs.length, guess?.from === "predicted" && !scanned ? PREDICTED : CLOSURE_FROM[plan.closureFrom]);
     let ran = await runJob(plan.job);
     let listed = dep && returnedList(ctx, ran.checked, dep);
     let remember: string[] | undefined;
@@ -358,7 +380,7 @@ export class FarmCompiler {
     toolchainId: string,
     platforms: { arch: string; os: string; bits?: 32 | 64 }[],
     dist: DistSettings,
-    extra: { equivalents: string[]; alternatives: DeclaredArchive[]; requires?: readonly string[] },
+    extraNow: () => { equivalents: string[]; alternatives: DeclaredArchive[]; requires?: readonly string[] },
     ctx: Pick<MissContext, "logger" | "invocation" | "localSlotFree">,
   ): Promise<Allocation> {
     const waitStarted = Date.now();
@@ -366,6 +388,8 @@ export class FarmCompiler {
     for (let i = 0; i < 2; ) {
       let alloc: Allocation;
       const asked = Date.now();
+      const extra = extraNow();
+      ctx.logger.debug("%s: farm: allocation asked%s", ctx.invocation.sourceFile, extra.equivalents.length ? " (with equivalents)" : "");
       try {
         alloc = await scheduler.allocate(toolchainId, platforms, dist.allocateTimeoutMs, {
           equivalents: extra.equivalents,
@@ -391,6 +415,7 @@ export class FarmCompiler {
         throw new NotOnFarm("dist-scheduler-error", err.message);
       }
       i++;
+      ctx.logger.debug("%s: farm: job %s allocated on %s", ctx.invocation.sourceFile, alloc.jobId, alloc.builderId);
       const until = this.quarantined.get(alloc.builderId);
       if (until === undefined || until < Date.now() || (await this.healthy(alloc, scheduler))) {
         this.quarantined.delete(alloc.builderId);
