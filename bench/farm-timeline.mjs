@@ -24,8 +24,8 @@ import { fileURLToPath } from 'node:url';
 import { buildProject, farmBuildOnce, median, run } from './farm.mjs';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const STEPS = ['miss', 'toolchain', 'prepared', 'asked', 'allocated', 'runStart', 'runEnd', 'result', 'answered'];
-const CAUSE_OF_STEP = { miss: 'not yet asked by the build', toolchain: 'toolchain', prepared: 'job preparation', asked: 'equivalence probe', allocated: 'allocation', runStart: 'upload and send' };
+const STEPS = ['call', 'miss', 'toolchain', 'prepared', 'asked', 'allocated', 'runStart', 'runEnd', 'result', 'answered'];
+const CAUSE_OF_STEP = { call: 'not yet asked by the build', miss: 'lookup (a miss)', toolchain: 'toolchain', prepared: 'job preparation', asked: 'equivalence probe', allocated: 'allocation', runStart: 'upload and send' };
 
 const at = (iso) => Date.parse(iso);
 
@@ -35,6 +35,12 @@ export function clientEvents(daemonLog, since) {
   const probes = [];
   const job = (src) => { let j = jobs.get(src); if (!j) jobs.set(src, (j = { src })); return j; };
   for (const line of daemonLog.split('\n')) {
+    // Lines a checkout without the "farm:" lines (main before this round) has too: the call's command line when the
+    // daemon takes it up, and "farm job of N inputs" just before its allocation is asked.
+    const c = /^(\S+) DEBUG +\[compile\] (\S+): (\/\S+) -/.exec(line);
+    if (c && at(c[1]) >= since) { job(c[2]).call ??= at(c[1]); continue; }
+    const old = /^(\S+) DEBUG +\[compile\] (\S+): farm job of \d+ inputs/.exec(line);
+    if (old && at(old[1]) >= since) { job(old[2]).asked ??= at(old[1]); continue; }
     const m = /^(\S+) DEBUG +\[[^\]]*\] (.*?): farm: (.*)$/.exec(line);
     if (!m || at(m[1]) < since) continue;
     const t = at(m[1]);
@@ -77,7 +83,7 @@ function idleByCause(runs, allRuns, jobsById, t0, t1) {
       else {
         // Walk the job's steps: the part of the gap before each step is put down to that step.
         let cursor = from;
-        for (const step of ['miss', 'toolchain', 'prepared', 'asked', 'allocated', 'runStart']) {
+        for (const step of ['call', 'miss', 'toolchain', 'prepared', 'asked', 'allocated', 'runStart']) {
           const until = step === 'runStart' ? r.start : job[step];
           if (until === undefined) continue;
           const end = Math.min(until, r.start);
@@ -101,15 +107,17 @@ export function summarize(t) {
   const perBuilder = builderRuns(t.builderLogs).map((runs) => runs.filter((r) => r.end > t.startedAt));
   const all = perBuilder.flat();
   const jobsById = new Map(jobs.filter((j) => j.jobId).map((j) => [j.jobId, j]));
+
   for (const r of all) { const j = jobsById.get(r.jobId); if (j) Object.assign(j, { runStart: r.start, runEnd: r.end }); }
   const first = Object.fromEntries(STEPS.map((s) => [s, Math.min(...jobs.map((j) => j[s]).filter((x) => x !== undefined), ...(s === 'runStart' ? all.map((r) => r.start) : []))]).map(([s, v]) => [s, Number.isFinite(v) ? (v - t.startedAt) / 1000 : null]));
   const idle = perBuilder.map((runs) => idleByCause(runs, all, jobsById, t.startedAt, t.endedAt));
   const total = {};
   for (const b of idle) for (const [k, v] of Object.entries(b)) total[k] = (total[k] ?? 0) + v;
-  const eighth = [...all].sort((a, b) => a.start - b.start)[7];
+  // When every slot of the farm had a job: the first wave's end (two builders).
+  const filling = [...all].sort((a, b) => a.start - b.start)[2 * t.slots - 1];
   return {
     buildS: (t.endedAt - t.startedAt) / 1000, jobs: jobs.length, runs: all.length, first,
-    eighthRunStartS: eighth ? (eighth.start - t.startedAt) / 1000 : null,
+    allSlotsBusyS: filling ? (filling.start - t.startedAt) / 1000 : null,
     probes: probes.map((p) => ({ compiler: p.compiler, atS: (p.at - t.startedAt) / 1000, ms: p.ms })),
     idleMs: idle.map((b) => Object.fromEntries(Object.entries(b).map(([k, v]) => [k, Math.round(v)]))),
     idleTotalMs: Object.fromEntries(Object.entries(total).sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, Math.round(v)])),
@@ -148,7 +156,8 @@ async function main() {
       s.project.clean();
       const load = os.loadavg()[0];
       const f = await farmBuildOnce({ ...o, repo: s.repo }, s.dir, s.project, round);
-      const sum = summarize(f.timeline);
+      fs.writeFileSync(path.join(s.dir, `timeline${round}.json`), JSON.stringify(f.timeline));
+      const sum = summarize({ ...f.timeline, slots: o.slots });
       const row = {
         round, side: s.name, repo: s.repo, load: [load, os.loadavg()[0]], farmMs: f.farmMs, plainOneCoreMs: plainMs, ratio: plainMs ? plainMs / f.farmMs : null,
         remote: f.remote?.compiles ?? 0, misses: f.misses, fallbacks: f.fallbacks,
@@ -158,7 +167,7 @@ async function main() {
       rows.push(row);
       o.log(`round ${round} ${s.name} (load ${row.load.map((x) => x.toFixed(1)).join('→')}): farm ${(f.farmMs / 1000).toFixed(1)} s${plainMs ? `, plain one core ${(plainMs / 1000).toFixed(1)} s: ${row.ratio.toFixed(2)}x` : ''}; ${row.remote}/${row.misses} remote, fallbacks ${JSON.stringify(row.fallbacks ?? {})}; `
         + `busy ${row.busy.map((x) => (100 * x).toFixed(0)).join('/')} %, first tenth ${row.busyFirstTenth.map((x) => (x === null ? '-' : (100 * x).toFixed(0))).join('/')} %; `
-        + `first job (s after the build started): miss ${fmt(sum.first.miss)}, toolchain ${fmt(sum.first.toolchain)}, prepared ${fmt(sum.first.prepared)}, asked ${fmt(sum.first.asked)}, allocated ${fmt(sum.first.allocated)}, run start ${fmt(sum.first.runStart)}; 8th run start ${fmt(sum.eighthRunStartS)}; `
+        + `first job (s after the build started): call ${fmt(sum.first.call)}, miss ${fmt(sum.first.miss)}, toolchain ${fmt(sum.first.toolchain)}, prepared ${fmt(sum.first.prepared)}, asked ${fmt(sum.first.asked)}, allocated ${fmt(sum.first.allocated)}, run start ${fmt(sum.first.runStart)}; every slot running ${fmt(sum.allSlotsBusyS)}; `
         + `probes ${sum.probes.map((p) => `${path.basename(p.compiler)} ${p.ms} ms at ${p.atS.toFixed(2)} s`).join(', ') || 'none in the build'}; idle ms by cause ${JSON.stringify(sum.idleTotalMs)}`);
     }
   }
