@@ -120,6 +120,8 @@ export function summarize(t) {
     allSlotsBusyS: filling ? (filling.start - t.startedAt) / 1000 : null,
     probes: probes.map((p) => ({ compiler: p.compiler, atS: (p.at - t.startedAt) / 1000, ms: p.ms })),
     idleMs: idle.map((b) => Object.fromEntries(Object.entries(b).map(([k, v]) => [k, Math.round(v)]))),
+    // The share of the build in which each builder had a job running (its CPU share is the sampled busy fraction).
+    runningFraction: idle.map((b) => 1 - Object.values(b).reduce((x, y) => x + y, 0) / (t.endedAt - t.startedAt)),
     idleTotalMs: Object.fromEntries(Object.entries(total).sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, Math.round(v)])),
     // The same steps per job, s after the build started (for reading one build closely).
     perJob: jobs.map((j) => ({ src: path.basename(j.src), builder: j.builder, ...Object.fromEntries(STEPS.filter((s) => j[s] !== undefined).map((s) => [s, +((j[s] - t.startedAt) / 1000).toFixed(3)])) })).sort((a, b) => (a.miss ?? 0) - (b.miss ?? 0)),
