@@ -48,7 +48,7 @@ export function clientEvents(daemonLog, since) {
     let x;
     if (what === 'miss') job(who).miss ??= t;
     else if (what === 'toolchain ready') job(who).toolchain ??= t;
-    else if (what.startsWith('job of ')) job(who).prepared ??= t;
+    else if (what === 'job prepared') job(who).prepared ??= t;
     else if (what === 'allocation asked') job(who).asked ??= t;
     else if ((x = /^job (\S+) allocated on (\S+)/.exec(what))) Object.assign(job(who), { allocated: job(who).allocated ?? t, jobId: x[1], builder: x[2] });
     else if ((x = /^result of job (\S+)/.exec(what))) Object.assign(job(who), { result: t, jobId: x[1] });

@@ -201,7 +201,7 @@ export class FarmCompiler {
     plan ??= await buildJob(ctx.request, ctx.invocation, toolchain.id, ws.inputs, hashes, limits, options);
     if (!plan.ok) throw new NotOnFarm(`dist-not-distributable-${plan.reason.replace(/^hermetic-/, "")}`, plan.detail);
     const scanned = plan.closureFrom !== "remembered";
-    ctx.logger.debug("%s: farm: job of %d inputs prepared, closure from %s", ctx.invocation.sourceFile, plan.job.inputs.length, guess?.from === "predicted" && !scanned ? PREDICTED : CLOSURE_FROM[plan.closureFrom]);
+    ctx.logger.debug("%s: farm: job prepared", ctx.invocation.sourceFile);
     const declaredPaths = toolchain.descriptor ? [] : declaredHere;
     // Builders of the client's own platform need no equivalence: the job is allocated as if none were known until the
     // probe answers, unless declared archives or a preferred platform (another architecture's) need its answer now.
@@ -299,6 +299,7 @@ export class FarmCompiler {
       }
       throw lastFailure ?? new NotOnFarm("dist-no-builder", "no builder other than the one that failed");
     };
+    ctx.logger.debug("%s: farm job of %d inputs, closure from %s", ctx.invocation.sourceFile, plan.job.inputs.length, guess?.from === "predicted" && !scanned ? PREDICTED : CLOSURE_FROM[plan.closureFrom]);
     let ran = await runJob(plan.job);
     let listed = dep && returnedList(ctx, ran.checked, dep);
     let remember: string[] | undefined;
