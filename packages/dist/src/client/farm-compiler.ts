@@ -23,7 +23,6 @@ import {
   type MissCompileResult,
   type MissContext,
   type Platform,
-  type PortableToolchain,
 } from "@reprise/core";
 import { farmAgent, farmRequest, FarmRequestError } from "../http/client.js";
 import { SchedulerClient, type Allocation } from "./scheduler-client.js";
@@ -154,11 +153,12 @@ export class FarmCompiler {
     const ws = this.workspace(ctx.settings.dir, ctx.logger);
     // The "farm:" debug lines are a timeline of each job (bench/farm-timeline.mjs reads them).
     ctx.logger.debug("%s: farm: miss", ctx.invocation.sourceFile);
-    // A compiler's first jobs wait for its toolchain (packaged, or found to be one already packaged), once per daemon;
-    // its equivalence probe (a canary compile) runs while the job is prepared.
+    // A compiler's first jobs wait for its toolchain (packaged, or found to be one already packaged) and its equivalence
+    // probe (a canary compile), each once per daemon: both at once, and the probe while the job is prepared.
     const toolchainReady = this.toolchainOf(ctx, ws);
     toolchainReady.catch(() => {}); // awaited below; a failure is thrown there
     const declaredHere = dist.declaredToolchains?.[ctx.compiler.path] ?? [];
+    const probe = dist.crossArch || declaredHere.length ? this.equivalents.portable(ctx.compiler, ctx.logger) : undefined;
     // The daemon's hash cache, with the tokens its store uses: a file the engine hashed is not read again, nor one the job hashed by the store.
     const hashes = ctx.fileHashes?.cache ?? this.hashes;
     // A scan that lists what it read with identities (gcc's read trace) spares a stat per input.
@@ -175,14 +175,6 @@ export class FarmCompiler {
     const dep = ctx.closureHoldsHere ? returnedDepFile(ctx.invocation) : undefined;
     let toolchain = await toolchainReady;
     ctx.logger.debug("%s: farm: toolchain ready", ctx.invocation.sourceFile);
-    // Across architectures (archives only: a descriptor names what any builder may provide).
-    const probe = !toolchain.descriptor && (dist.crossArch || declaredHere.length) ? this.equivalents.portable(ctx.compiler, toolchain.id, ctx.settings.dir, ctx.logger) : undefined;
-    let portable: PortableToolchain | undefined;
-    let probeSettled = !probe;
-    const probeDone = probe?.then((p) => {
-      portable = p;
-      probeSettled = true;
-    });
     // A first job of its source: the compiler plugin's prediction of what it reads instead (docs/dist-design.md, "Farm-predict round").
     const guessed =
       dep && options.preprocessDeps === undefined && !options.dependencyScan
@@ -202,15 +194,13 @@ export class FarmCompiler {
     if (!plan.ok) throw new NotOnFarm(`dist-not-distributable-${plan.reason.replace(/^hermetic-/, "")}`, plan.detail);
     const scanned = plan.closureFrom !== "remembered";
     ctx.logger.debug("%s: farm: job prepared", ctx.invocation.sourceFile);
+    // Across architectures (archives only: a descriptor names what any builder may provide).
     const declaredPaths = toolchain.descriptor ? [] : declaredHere;
-    // Builders of the client's own platform need no equivalence: the job is allocated as if none were known until the
-    // probe answers, unless declared archives or a preferred platform (another architecture's) need its answer now.
-    if (declaredPaths.length || dist.preferPlatform) await probeDone;
+    const portable = !toolchain.descriptor ? await probe : undefined;
     // Archives the user declared for this compiler, for other hosts: offered when they prove to be the same build.
     const alternatives = portable && declaredPaths.length ? await this.declared.usable(ctx.compiler, portable, declaredPaths, ctx.logger) : [];
     if (portable) ctx.logger.debug("%s for %s: equivalent toolchains %s%s", ctx.compiler.path, ctx.compiler.target, portable.equivalence, alternatives.length ? `, declared ${alternatives.map((a) => a.id).join(" ")}` : "");
     const allocateExtra = () => ({
-      // Read at each request: a job waiting for a slot asks with the equivalence once the probe has answered.
       equivalents: portable && dist.crossArch ? [portable.equivalence] : [],
       alternatives,
       ...(toolchain.requires ? { requires: toolchain.requires } : {}),
@@ -237,19 +227,13 @@ export class FarmCompiler {
         let alloc: Allocation;
         try {
           try {
-            alloc = await this.allocate(scheduler, toolchain.id, toolchain.runsOn, dist, allocateExtra, ctx).catch(async (err: unknown) => {
-              // No builder of its own platform: only an equivalent one of another architecture can take the job.
-              if (!(err instanceof NotOnFarm && err.reason === "dist-no-builder" && !probeSettled && probeDone)) throw err;
-              await probeDone;
-              if (!portable || !dist.crossArch) throw err;
-              return this.allocate(scheduler, toolchain.id, toolchain.runsOn, dist, allocateExtra, ctx);
-            });
+            alloc = await this.allocate(scheduler, toolchain.id, toolchain.runsOn, dist, allocateExtra(), ctx);
           } catch (err) {
             // No builder provides the descriptor (none has rustup or that toolchain): ship the toolchain as an archive instead.
             if (!(err instanceof NotOnFarm && err.reason === "dist-no-builder" && toolchain.descriptor && !ctx.invocation.needsRunner)) throw err;
             ctx.logger.debug("no builder provides %s; sending the toolchain as an archive", toolchain.id);
             useToolchain(await this.archiveOf(ctx, ws));
-            alloc = await this.allocate(scheduler, toolchain.id, toolchain.runsOn, dist, allocateExtra, ctx);
+            alloc = await this.allocate(scheduler, toolchain.id, toolchain.runsOn, dist, allocateExtra(), ctx);
           }
         } catch (err) {
           // No second builder for the retry: what made the first attempt fail is the reason.
@@ -381,7 +365,7 @@ export class FarmCompiler {
     toolchainId: string,
     platforms: { arch: string; os: string; bits?: 32 | 64 }[],
     dist: DistSettings,
-    extraNow: () => { equivalents: string[]; alternatives: DeclaredArchive[]; requires?: readonly string[] },
+    extra: { equivalents: string[]; alternatives: DeclaredArchive[]; requires?: readonly string[] },
     ctx: Pick<MissContext, "logger" | "invocation" | "localSlotFree">,
   ): Promise<Allocation> {
     const waitStarted = Date.now();
@@ -389,8 +373,7 @@ export class FarmCompiler {
     for (let i = 0; i < 2; ) {
       let alloc: Allocation;
       const asked = Date.now();
-      const extra = extraNow();
-      ctx.logger.debug("%s: farm: allocation asked%s", ctx.invocation.sourceFile, extra.equivalents.length ? " (with equivalents)" : "");
+      ctx.logger.debug("%s: farm: allocation asked", ctx.invocation.sourceFile);
       try {
         alloc = await scheduler.allocate(toolchainId, platforms, dist.allocateTimeoutMs, {
           equivalents: extra.equivalents,
