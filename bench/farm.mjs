@@ -67,7 +67,7 @@ function startListening(argv, env, label) {
     const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`${label} did not start: ${out}`)); }, 120_000);
     child.stdout.on('data', () => {
       const m = /listening (?:at|on) (\S+)/.exec(out);
-      if (m) { clearTimeout(timer); resolve({ child, url: m[1] }); }
+      if (m) { clearTimeout(timer); resolve({ child, url: m[1], output: () => out }); }
     });
     child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`${label} exited (${code}): ${out}`)); });
   });
@@ -79,7 +79,7 @@ function stop(child) {
 }
 
 /** A scheduler and `n` builders (of the checkout `repo`); builder i pinned to core i when `pin`. */
-export async function startFarm(dir, n, { pin = false, maxJobs = 2, repo = REPO, builderEnv = {} } = {}) {
+export async function startFarm(dir, n, { pin = false, maxJobs = 2, repo = REPO, builderEnv = {}, logLevel = 'warn' } = {}) {
   const DIST = distBin(repo);
   fs.mkdirSync(dir, { recursive: true });
   const clientToken = `bench-client-${process.pid}-${Date.now()}`;
@@ -87,16 +87,18 @@ export async function startFarm(dir, n, { pin = false, maxJobs = 2, repo = REPO,
   const schedConfig = path.join(dir, 'scheduler.json');
   fs.writeFileSync(schedConfig, JSON.stringify({ listen: '127.0.0.1:0', auth: { clientTokens: [clientToken], builderTokens: [builderToken] }, heartbeatIntervalMs: 1000 }));
   const procs = [];
+  const outputs = [];
   const sched = await startListening([process.execPath, DIST, 'scheduler', '--config', schedConfig], {}, 'scheduler');
   procs.push(sched.child);
   for (let i = 0; i < n; i++) {
     const cfg = path.join(dir, `builder${i}.json`);
-    fs.writeFileSync(cfg, JSON.stringify({ schedulerUrl: sched.url, token: builderToken, builderId: `bench-${i}`, listen: { host: '127.0.0.1', port: 0 }, dataDir: path.join(dir, `b${i}`), sandbox: 'bwrap', maxJobs, yieldAboveLoad: 1e6, logLevel: 'warn' }));
+    fs.writeFileSync(cfg, JSON.stringify({ schedulerUrl: sched.url, token: builderToken, builderId: `bench-${i}`, listen: { host: '127.0.0.1', port: 0 }, dataDir: path.join(dir, `b${i}`), sandbox: 'bwrap', maxJobs, yieldAboveLoad: 1e6, logLevel }));
     const argv = [...(pin ? ['taskset', '-c', String(i)] : []), process.execPath, DIST, 'builder', '--config', cfg];
     const b = await startListening(argv, builderEnv, `builder ${i}`);
     procs.push(b.child);
+    outputs.push(b.output);
   }
-  return { url: sched.url, clientToken, builders: procs.slice(1), stop: () => Promise.all(procs.map(stop)) };
+  return { url: sched.url, clientToken, builders: procs.slice(1), builderOutputs: () => outputs.map((o) => o()), stop: () => Promise.all(procs.map(stop)) };
 }
 
 /** The compiler launcher of the checkout `repo`: its native client, else the Node one. */
@@ -232,14 +234,14 @@ async function costScenario(o) {
 }
 
 /** A build the scenario times: its plain and farm build commands, and how to make either clean again. */
-function buildProject(o, dir) {
-  const cc = client().join(' ');
+export function buildProject(o, dir) {
+  const cc = client(o.repo).join(' ');
   if (o.project === 'yaml-cpp') {
     const src = path.join(o.fixtures, 'yaml-cpp');
     if (!fs.existsSync(path.join(src, '.reprise-fixture'))) throw new Error(`${src} is missing: run scripts/fetch-fixture-sources.sh ${o.fixtures}`);
     const plainDir = path.join(dir, 'build-plain');
     const farmDir = path.join(dir, 'build-farm');
-    for (const [d, launcher] of [[plainDir, []], [farmDir, client()]]) {
+    for (const [d, launcher] of [[plainDir, []], [farmDir, client(o.repo)]]) {
       const r = run(yamlCppConfigure(src, d, launcher), { cwd: dir });
       if (r.error) throw new Error(`cmake configure: ${r.error}`);
     }
@@ -316,6 +318,7 @@ const reapedCpuMs = () => { const f = fs.readFileSync('/proc/self/stat', 'utf8')
 /** Runs argv like run(), sampling each builder's CPU every `everyMs` meanwhile: per builder, the fraction of its core it used in each interval. */
 function runSampling(argv, { env, cwd, builders, everyMs = 250 }) {
   const t = process.hrtime.bigint();
+  const startedAt = Date.now();
   const counters = builders.map((b) => treeCpuCounter(b.pid));
   counters.forEach((c) => c()); // what the builders used before the build is not the build's
   const busy = builders.map(() => []);
@@ -329,7 +332,7 @@ function runSampling(argv, { env, cwd, builders, everyMs = 250 }) {
       clearInterval(timer);
       clearTimeout(kill);
       const ms = Number(process.hrtime.bigint() - t) / 1e6;
-      resolve({ ms, busy, error: code === 0 ? null : `exit ${code ?? signal}: ${err.trim().split('\n').slice(-3).join(' ')}` });
+      resolve({ ms, busy, startedAt, endedAt: Date.now(), error: code === 0 ? null : `exit ${code ?? signal}: ${err.trim().split('\n').slice(-3).join(' ')}` });
     });
   });
 }
@@ -348,12 +351,14 @@ async function heldToolchains(farm) {
  * One farm build: a fresh farm (two builders pinned to cores 0 and 1) and client cache, warmed up on a small
  * generated tree in another directory (packages the toolchains; puts them and the system headers on both builders).
  */
-async function farmBuildOnce(o, dir, project, rep) {
-  const farm = await startFarm(path.join(dir, `farm${rep}`), 2, { pin: true, maxJobs: o.slots });
+export async function farmBuildOnce(o, dir, project, rep) {
+  // o.repo: the checkout whose farm and client run (bench/farm-timeline.mjs compares two); o.timeline: debug logs kept.
+  const farm = await startFarm(path.join(dir, `farm${rep}`), 2, { pin: true, maxJobs: o.slots, ...(o.repo ? { repo: o.repo } : {}), ...(o.timeline ? { logLevel: 'debug' } : {}) });
   const groups = farm.builders.map((b, i) => cpuGroup(`reprise-bench-farm-${process.pid}-${rep}-${i}`, b.pid));
-  const reprise = { REPRISE_DIR: path.join(dir, `cache${rep}`), REPRISE_RUNTIME_DIR: path.join(dir, `run${rep}`), REPRISE_IDLE_TIMEOUT: '300', LC_ALL: 'C', REPRISE_DIST_SCHEDULER_URL: farm.url, REPRISE_DIST_TOKEN: farm.clientToken, REPRISE_DIST_MODE: 'always', ...(o.daemonProfile ? { NODE_OPTIONS: `--require ${o.daemonProfile}` } : {}) };
+  const reprise = { REPRISE_DIR: path.join(dir, `cache${rep}`), REPRISE_RUNTIME_DIR: path.join(dir, `run${rep}`), REPRISE_IDLE_TIMEOUT: '300', LC_ALL: 'C', REPRISE_DIST_SCHEDULER_URL: farm.url, REPRISE_DIST_TOKEN: farm.clientToken, REPRISE_DIST_MODE: 'always', ...(o.daemonProfile ? { NODE_OPTIONS: `--require ${o.daemonProfile}` } : {}), ...(o.timeline ? { REPRISE_LOG: 'debug' } : {}) };
+  const cli = client(o.repo);
   try {
-    const cc = client().join(' ');
+    const cc = cli.join(' ');
     // Until both builders hold every toolchain (C and C++): a builder that gets its first C++ job in the measured
     // build would spend its first seconds receiving the archive (~30 MB), a cost of a farm's first build only.
     let held = [];
@@ -366,7 +371,7 @@ async function farmBuildOnce(o, dir, project, rep) {
       if (held.length === 2 && held.every((n) => n === Math.max(...held) && n >= 2)) break;
     }
     o.log(`warm-up: toolchains held per builder ${held.join(', ')}`);
-    run([...client(), '--zero-stats'], { env: reprise, cwd: dir });
+    run([...cli, '--zero-stats'], { env: reprise, cwd: dir });
     const daemonBefore = await daemonIdleCpuMs(reprise.REPRISE_RUNTIME_DIR);
     const reapedBefore = reapedCpuMs();
     const builderCpu = () => ({ all: groups.every(Boolean) ? sum(groups.map((g) => g.ms())) : null, node: sum(farm.builders.map((b) => processCpuMs(b.pid))) });
@@ -376,8 +381,10 @@ async function farmBuildOnce(o, dir, project, rep) {
     const builderAfter = builderCpu();
     const buildTreeCpuMs = reapedCpuMs() - reapedBefore;
     const daemonAfter = await daemonIdleCpuMs(reprise.REPRISE_RUNTIME_DIR);
-    const s = JSON.parse(run([...client(), '--show-stats', '--json'], { env: reprise, cwd: dir }).stdout).stats;
-    run([...client(), '--stop-server'], { env: reprise, cwd: dir });
+    const s = JSON.parse(run([...cli, '--show-stats', '--json'], { env: reprise, cwd: dir }).stdout).stats;
+    run([...cli, '--stop-server'], { env: reprise, cwd: dir });
+    const daemonLog = path.join(reprise.REPRISE_RUNTIME_DIR, 'daemon.log');
+    const timeline = o.timeline ? { startedAt: f.startedAt, endedAt: f.endedAt, daemonLog: fs.existsSync(daemonLog) ? fs.readFileSync(daemonLog, 'utf8') : '', builderLogs: farm.builderOutputs() } : undefined;
     const builders = f.busy.map((b) => ({
       busyFraction: b.length ? sum(b) / b.length : null,
       // Intervals of the build in which the builder used under a tenth of its core (waiting for work, or for a share of it).
@@ -386,7 +393,7 @@ async function farmBuildOnce(o, dir, project, rep) {
       byTenth: Array.from({ length: 10 }, (_, t) => { const part = b.slice(Math.floor((t * b.length) / 10), Math.floor(((t + 1) * b.length) / 10)); return part.length ? sum(part) / part.length : null; }),
     }));
     return {
-      farmMs: f.ms, remote: s.remote?.farm ?? null, misses: s.misses, fallbacks: s.fallbacks, builders,
+      farmMs: f.ms, ...(timeline ? { timeline } : {}), remote: s.remote?.farm ?? null, misses: s.misses, fallbacks: s.fallbacks, builders,
       // The builders' CPU over the build (their jobs' with it when a cgroup could hold them), and of their Node processes.
       builderCpuMs: { all: builderBefore.all === null ? null : builderAfter.all - builderBefore.all, node: builderAfter.node - builderBefore.node },
       // What shares the two cores with the builders: make/cmake and the launchers (with any local fallback compile), and the daemon.

@@ -21,11 +21,15 @@ export class EquivalentJobs {
     const key = `${compiler.identity}\0${compiler.path}\0${target}`;
     let answer = this.answers.get(key);
     if (!answer) {
-      answer = this.engine.hooks.portableToolchain.promise({ compiler, target }).catch((err: Error) => {
-        // Not fatal: the job still goes to builders that can run this compiler's own toolchain.
-        logger.warn("%s: no equivalent toolchains on other architectures: %s", compiler.path, err.message);
-        return undefined;
-      });
+      const started = performance.now();
+      answer = this.engine.hooks.portableToolchain
+        .promise({ compiler, target })
+        .catch((err: Error) => {
+          // Not fatal: the job still goes to builders that can run this compiler's own toolchain.
+          logger.warn("%s: no equivalent toolchains on other architectures: %s", compiler.path, err.message);
+          return undefined;
+        })
+        .finally(() => logger.debug("%s: farm: equivalence probe answered in %d ms", compiler.path, Math.round(performance.now() - started)));
       this.answers.set(key, answer);
     }
     return answer;

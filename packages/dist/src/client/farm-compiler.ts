@@ -106,7 +106,9 @@ export class FarmCompiler {
     // The local machine's own cores first: the farm takes what they cannot (sccache #617, #1071).
     if (dist.mode === "overflow" && ctx.localSlotFree()) return undefined;
     try {
-      return await this.onFarm(ctx, dist);
+      const answer = await this.onFarm(ctx, dist);
+      ctx.logger.debug("%s: farm: answered", ctx.invocation.sourceFile);
+      return answer;
     } catch (err) {
       if (!(err instanceof NotOnFarm)) throw err;
       ctx.stats.fallback(err.reason);
@@ -149,6 +151,8 @@ export class FarmCompiler {
     const refused = jobRefusal(ctx.invocation, { vouched: true });
     if (refused) throw new NotOnFarm(`dist-not-distributable-${refused.reason.replace(/^hermetic-/, "")}`, refused.detail);
     const ws = this.workspace(ctx.settings.dir, ctx.logger);
+    // The "farm:" debug lines are a timeline of each job (bench/farm-timeline.mjs reads them).
+    ctx.logger.debug("%s: farm: miss", ctx.invocation.sourceFile);
     // A compiler's first jobs wait for its toolchain (packaged, or found to be one already packaged) and its equivalence
     // probe (a canary compile), each once per daemon: both at once, and the probe while the job is prepared.
     const toolchainReady = this.toolchainOf(ctx, ws);
@@ -170,6 +174,7 @@ export class FarmCompiler {
     // Without a scan when this source's last job read what it remembers and the compile returns a list to check that against.
     const dep = ctx.closureHoldsHere ? returnedDepFile(ctx.invocation) : undefined;
     let toolchain = await toolchainReady;
+    ctx.logger.debug("%s: farm: toolchain ready", ctx.invocation.sourceFile);
     // A first job of its source: the compiler plugin's prediction of what it reads instead (docs/dist-design.md, "Farm-predict round").
     const guessed =
       dep && options.preprocessDeps === undefined && !options.dependencyScan
@@ -188,6 +193,7 @@ export class FarmCompiler {
     plan ??= await buildJob(ctx.request, ctx.invocation, toolchain.id, ws.inputs, hashes, limits, options);
     if (!plan.ok) throw new NotOnFarm(`dist-not-distributable-${plan.reason.replace(/^hermetic-/, "")}`, plan.detail);
     const scanned = plan.closureFrom !== "remembered";
+    ctx.logger.debug("%s: farm: job prepared", ctx.invocation.sourceFile);
     // Across architectures (archives only: a descriptor names what any builder may provide).
     const declaredPaths = toolchain.descriptor ? [] : declaredHere;
     const portable = !toolchain.descriptor ? await probe : undefined;
@@ -259,6 +265,7 @@ export class FarmCompiler {
             ctx.logger.debug("builder %s lacks %s%d input(s): %s", alloc.builderId, m.toolchain ? "the toolchain and " : "", m.blobs.length, m.blobs.slice(0, 20).join(" ")),
             this.holdings,
           );
+          ctx.logger.debug("%s: farm: result of job %s from %s (run %s ms there, %d round trips, %d bytes uploaded)", ctx.invocation.sourceFile, alloc.jobId, alloc.builderId, ex.result.runMs ?? "?", ex.roundTrips, ex.bytesUploaded);
           totals.roundTrips += ex.roundTrips;
           totals.bytesUploaded += ex.bytesUploaded;
           return { checked: ex.result, carriedAsHashed };
@@ -366,6 +373,7 @@ export class FarmCompiler {
     for (let i = 0; i < 2; ) {
       let alloc: Allocation;
       const asked = Date.now();
+      ctx.logger.debug("%s: farm: allocation asked", ctx.invocation.sourceFile);
       try {
         alloc = await scheduler.allocate(toolchainId, platforms, dist.allocateTimeoutMs, {
           equivalents: extra.equivalents,
@@ -391,6 +399,7 @@ export class FarmCompiler {
         throw new NotOnFarm("dist-scheduler-error", err.message);
       }
       i++;
+      ctx.logger.debug("%s: farm: job %s allocated on %s", ctx.invocation.sourceFile, alloc.jobId, alloc.builderId);
       const until = this.quarantined.get(alloc.builderId);
       if (until === undefined || until < Date.now() || (await this.healthy(alloc, scheduler))) {
         this.quarantined.delete(alloc.builderId);
