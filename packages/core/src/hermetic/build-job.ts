@@ -161,10 +161,17 @@ export async function buildJob(
   if (pch) return fail("hermetic-pch", `${pch} has a precompiled header beside it`);
   // Hashed with the probe token: the daemon's hash cache then tells, without reading, which files probe.
   const digests = new Map<string, FileDigest>();
+  // The bytes of the files hashed just now: the input store keeps them without reading and hashing each file again.
+  const readNow = new Map<string, Buffer>();
+  const digestOf = async (path: string) => {
+    const found = await hashes.digestAndBytes(path, tokens);
+    if (found?.data) readNow.set(path, found.data);
+    return found?.digest;
+  };
   for (const path of closure) {
     // What the scan read, when its content is remembered under the identity the scan took after the call began (and
     // that identity is settled then): no stat. Else most headers are known and unchanged: a stat, without a promise.
-    const digest = asScanned(hashes, path, tokens, identities?.get(path), scanStart) ?? (await knownOrRead(hashes, path, tokens));
+    const digest = asScanned(hashes, path, tokens, identities?.get(path), scanStart) ?? (await knownOrRead(hashes, path, tokens, digestOf));
     if (!digest) return fail("hermetic-input-unreadable", path);
     digests.set(path, digest);
   }
@@ -176,10 +183,10 @@ export async function buildJob(
   const files = [...new Set([...closure, ...probes.extraFiles, ...extra, ...context.files])];
   const jobInputs: CompileJob["inputs"] = [];
   for (const path of files) {
-    const digest = digests.get(path) ?? (await hashes.digest(path, tokens));
+    const digest = digests.get(path) ?? (await digestOf(path));
     if (!digest) return fail("hermetic-input-unreadable", path);
     digests.set(path, digest);
-    if (!(await inputs.putFile(path, digest.hash))) return fail("hermetic-input-changed", path);
+    if (!(await inputs.putFile(path, digest.hash, readNow.get(path)))) return fail("hermetic-input-changed", path);
     // A plugin the compiler loads (-fplugin=) keeps its execute bit; headers never need one.
     const executable = extra.has(path) && (statSync(path).mode & 0o111) !== 0;
     jobInputs.push({ path, hash: digest.hash, size: digest.size, ...(executable ? { executable: true } : {}) });
@@ -268,9 +275,9 @@ function asScanned(hashes: FileHashCache, path: string, tokens: readonly string[
   return found && !changedSince(found, scanStart) ? found.digest : undefined;
 }
 
-async function knownOrRead(hashes: FileHashCache, path: string, tokens: readonly string[]): Promise<FileDigest | undefined> {
+async function knownOrRead(hashes: FileHashCache, path: string, tokens: readonly string[], read: (path: string) => Promise<FileDigest | undefined>): Promise<FileDigest | undefined> {
   const known = hashes.known(path, tokens);
-  return known === "unknown" ? await hashes.digest(path, tokens) : known;
+  return known === "unknown" ? await read(path) : known;
 }
 
 function readOrUndefined(path: string): string | undefined {
