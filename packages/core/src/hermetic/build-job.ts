@@ -161,11 +161,11 @@ export async function buildJob(
   if (pch) return fail("hermetic-pch", `${pch} has a precompiled header beside it`);
   // Hashed with the probe token: the daemon's hash cache then tells, without reading, which files probe.
   const digests = new Map<string, FileDigest>();
-  // The bytes of the files hashed just now: the input store keeps them without reading and hashing each file again.
-  const readNow = new Map<string, Buffer>();
+  // A file hashed just now is stored from those bytes at once (not read and hashed again, not kept alive meanwhile);
+  // the loop below then finds its blob marked used.
   const digestOf = async (path: string) => {
     const found = await hashes.digestAndBytes(path, tokens);
-    if (found?.data) readNow.set(path, found.data);
+    if (found?.data) await inputs.putFile(path, found.digest.hash, found.data);
     return found?.digest;
   };
   for (const path of closure) {
@@ -186,7 +186,7 @@ export async function buildJob(
     const digest = digests.get(path) ?? (await digestOf(path));
     if (!digest) return fail("hermetic-input-unreadable", path);
     digests.set(path, digest);
-    if (!(await inputs.putFile(path, digest.hash, readNow.get(path)))) return fail("hermetic-input-changed", path);
+    if (!(await inputs.putFile(path, digest.hash))) return fail("hermetic-input-changed", path);
     // A plugin the compiler loads (-fplugin=) keeps its execute bit; headers never need one.
     const executable = extra.has(path) && (statSync(path).mode & 0o111) !== 0;
     jobInputs.push({ path, hash: digest.hash, size: digest.size, ...(executable ? { executable: true } : {}) });
