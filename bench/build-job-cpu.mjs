@@ -14,10 +14,11 @@
 // Prints the median CPU per job of this process, and its children's CPU per job (10 ms clock ticks).
 
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { smallCppProject } from './small-cpp-project.mjs';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const args = Object.fromEntries(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=')));
@@ -29,11 +30,7 @@ const readIdentities = traced ? identitiesFromList(new Engine().use(gcc.gccPlugi
 
 const tmp = mkdtempSync(join(tmpdir(), 'reprise-build-job-cpu-'));
 try {
-  const proj = join(tmp, 'proj');
-  mkdirSync(join(proj, 'build'), { recursive: true });
-  const src = join(proj, 'small.cpp');
-  writeFileSync(src, readFileSync(join(REPO, 'test-fixtures/bench/small.cpp')));
-  const base = ['/usr/bin/g++', '-std=c++17', '-O2', '-g', src];
+  const { proj, src, base } = smallCppProject(tmp);
   let preprocessDeps;
   let remembered;
   if (args.closure === 'preprocessing' || args.closure === 'remembered') {

@@ -200,6 +200,18 @@ export class FileHashCache {
   }
 
   /**
+   * Digest of `path`, with the bytes it was computed from when this call read
+   * the file whole (not remembered, not a large file read in chunks): a caller
+   * that must keep a copy of the file (the input store) takes them instead of
+   * reading and hashing the file a second time.
+   */
+  async digestAndBytes(path: string, tokens: readonly string[] = []): Promise<{ digest: FileDigest; data?: Buffer } | undefined> {
+    let data: Buffer | undefined;
+    const found = await this.digestWithChangeTime(path, tokens, undefined, (d) => (data = d));
+    return found && { digest: found.digest, ...(data ? { data } : {}) };
+  }
+
+  /**
    * Digest of `path` with the time it last changed (the later of mtime and
    * ctime, as of the stat the digest is valid for), or undefined if it cannot
    * be read.
@@ -209,13 +221,15 @@ export class FileHashCache {
     tokens: readonly string[] = [],
     /** Also the file's text digest under this reading (kept apart: the file is read once more for it, once per content). */
     reading?: TextReading,
+    /** Given the bytes the digest was computed from, when they were read whole for it. */
+    onRead?: (data: Buffer) => void,
   ): Promise<{ digest: FileDigest; changedAt: number; coarse: boolean } | undefined> {
     // A synchronous stat costs microseconds; a promise-based one a thread-pool round trip.
     // On a hit every recorded header is stat'ed, so this is the hit path's main cost.
     const st = statOrUndefined(path);
     if (!st) return undefined;
     const misses = this.misses;
-    const digest = await this.digestOf(path, st, tokens, reading);
+    const digest = await this.digestOf(path, st, tokens, reading, onRead);
     if (!digest) return undefined;
     if (this.misses === misses) return { digest, changedAt: changedAtMs(st), coarse: coarseTimestamps(st) };
     // Read just now: a change between the stat and the read must show, or new bytes would pass for old ones.
@@ -224,7 +238,7 @@ export class FileHashCache {
     return { digest, changedAt: Math.max(changedAtMs(st), changedAtMs(after)), coarse: coarseTimestamps(st) || coarseTimestamps(after) };
   }
 
-  private async digestOf(path: string, st: BigIntStats, tokens: readonly string[], reading?: TextReading): Promise<FileDigest | undefined> {
+  private async digestOf(path: string, st: BigIntStats, tokens: readonly string[], reading?: TextReading, onRead?: (data: Buffer) => void): Promise<FileDigest | undefined> {
     const known = this.lookup(path, st, tokens, reading);
     if (known) {
       this.hits++;
@@ -253,6 +267,7 @@ export class FileHashCache {
       if (!data) return undefined;
       const hash = hashBytes(data);
       digest = { hash, size: data.length, tokens: tokens.filter((t) => data.includes(t)), ...(reading ? { text: this.textOf(data, hash, reading) } : {}) };
+      onRead?.(data);
     }
     const after = statOrUndefined(path);
     const unchanged = after !== undefined && sameIdentity(identityOf(st), after) && BigInt(digest.size) === st.size;

@@ -161,10 +161,17 @@ export async function buildJob(
   if (pch) return fail("hermetic-pch", `${pch} has a precompiled header beside it`);
   // Hashed with the probe token: the daemon's hash cache then tells, without reading, which files probe.
   const digests = new Map<string, FileDigest>();
+  // A file hashed just now is stored from those bytes at once (not read and hashed again, not kept alive meanwhile);
+  // the loop below then finds its blob marked used.
+  const digestOf = async (path: string) => {
+    const found = await hashes.digestAndBytes(path, tokens);
+    if (found?.data) await inputs.putFile(path, found.digest.hash, found.data);
+    return found?.digest;
+  };
   for (const path of closure) {
     // What the scan read, when its content is remembered under the identity the scan took after the call began (and
     // that identity is settled then): no stat. Else most headers are known and unchanged: a stat, without a promise.
-    const digest = asScanned(hashes, path, tokens, identities?.get(path), scanStart) ?? (await knownOrRead(hashes, path, tokens));
+    const digest = asScanned(hashes, path, tokens, identities?.get(path), scanStart) ?? (await knownOrRead(hashes, path, tokens, digestOf));
     if (!digest) return fail("hermetic-input-unreadable", path);
     digests.set(path, digest);
   }
@@ -176,7 +183,7 @@ export async function buildJob(
   const files = [...new Set([...closure, ...probes.extraFiles, ...extra, ...context.files])];
   const jobInputs: CompileJob["inputs"] = [];
   for (const path of files) {
-    const digest = digests.get(path) ?? (await hashes.digest(path, tokens));
+    const digest = digests.get(path) ?? (await digestOf(path));
     if (!digest) return fail("hermetic-input-unreadable", path);
     digests.set(path, digest);
     if (!(await inputs.putFile(path, digest.hash))) return fail("hermetic-input-changed", path);
@@ -268,9 +275,9 @@ function asScanned(hashes: FileHashCache, path: string, tokens: readonly string[
   return found && !changedSince(found, scanStart) ? found.digest : undefined;
 }
 
-async function knownOrRead(hashes: FileHashCache, path: string, tokens: readonly string[]): Promise<FileDigest | undefined> {
+async function knownOrRead(hashes: FileHashCache, path: string, tokens: readonly string[], read: (path: string) => Promise<FileDigest | undefined>): Promise<FileDigest | undefined> {
   const known = hashes.known(path, tokens);
-  return known === "unknown" ? await hashes.digest(path, tokens) : known;
+  return known === "unknown" ? await read(path) : known;
 }
 
 function readOrUndefined(path: string): string | undefined {

@@ -64,9 +64,11 @@ export class InputStore {
    * Stores the contents of `file` under `hash` (which the caller computed)
    * unless present, and marks the blob used. The bytes copied are hashed
    * again: false when they no longer match (the file changed since it was
-   * hashed), and nothing is stored.
+   * hashed), and nothing is stored. `data`: the very bytes `hash` was
+   * computed from (FileHashCache.digestAndBytes), stored as they are: the
+   * file is neither read nor hashed again.
    */
-  async putFile(file: string, hash: string): Promise<boolean> {
+  async putFile(file: string, hash: string, data?: Buffer): Promise<boolean> {
     const now = Date.now();
     // Marked used by this store within the minute (so a valid hash): no syscall. No prune removes it meanwhile
     // (their grace is longer), and this store's own prune forgets what it removed.
@@ -82,20 +84,20 @@ export class InputStore {
       if ((err as NodeJS.ErrnoException).code !== "ENOENT" && existsSync(target)) return true;
       // Not stored yet, or removed by a prune of another process: stored below.
     }
-    const data = readRegularFileSync(file, SYNC_READ_MAX) ?? (await readFile(file));
-    if (hashBytes(data) !== hash) return false;
+    const bytes = data ?? readRegularFileSync(file, SYNC_READ_MAX) ?? (await readFile(file));
+    if (!data && hashBytes(bytes) !== hash) return false;
     const shard = join(this.dir, hash.slice(0, 2));
     const tmp = `${target}.${tempSuffix()}`;
     try {
       if (!this.shards.has(shard)) mkdirSync(shard, { recursive: true, mode: 0o700 });
       this.shards.add(shard);
       try {
-        writeFileSync(tmp, data, { mode: 0o444, flag: "wx" });
+        writeFileSync(tmp, bytes, { mode: 0o444, flag: "wx" });
       } catch (err) {
         // The shard was removed since (the store emptied by hand): made again, once.
         if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
         mkdirSync(shard, { recursive: true, mode: 0o700 });
-        writeFileSync(tmp, data, { mode: 0o444, flag: "wx" });
+        writeFileSync(tmp, bytes, { mode: 0o444, flag: "wx" });
       }
       renameSync(tmp, target);
       this.rememberTouched(hash, Date.now());

@@ -79,6 +79,36 @@ describe("buildJob", () => {
     expect(plan.job.argv).toEqual(inv.compileArgv);
   });
 
+  it("stores a new input from the bytes it hashed (one read), and an input changed since carries its new bytes under a new hash", async () => {
+    const handed: { path: string; data: boolean }[] = [];
+    class Watched extends InputStore {
+      override async putFile(file: string, hash: string, data?: Buffer): Promise<boolean> {
+        handed.push({ path: file, data: data !== undefined });
+        return super.putFile(file, hash, data);
+      }
+    }
+    const inputs = new Watched(join(tmp, "inputs-once"));
+    const header = join(proj, "include/lib/once.h");
+    writeFileSync(header, "#define ONCE 1\n");
+    writeFileSync(join(proj, "src/once.c"), '#include "lib/once.h"\nint o(void) { return ONCE; }\n');
+    const hashes = new FileHashCache();
+    const first = await buildJob(call("src/once.c").request, call("src/once.c").inv, "f".repeat(64), inputs, hashes);
+    if (!first.ok) throw new Error(`${first.reason}: ${first.detail}`);
+    // Every input was first seen by this job: each was first handed over with the bytes its digest was taken from.
+    const firstPut = new Map<string, boolean>();
+    for (const h of handed) if (!firstPut.has(h.path)) firstPut.set(h.path, h.data);
+    expect([...firstPut.keys()].sort()).toEqual(first.job.inputs.map((i) => i.path).sort());
+    expect([...firstPut.values()].every(Boolean)).toBe(true);
+    for (const i of first.job.inputs) expect(readFileSync(inputs.blobPath(i.hash)).equals(readFileSync(i.path))).toBe(true);
+    const before = first.job.inputs.find((i) => i.path === header)!;
+    writeFileSync(header, "#define ONCE 2 /* changed */\n");
+    const second = await buildJob(call("src/once.c").request, call("src/once.c").inv, "f".repeat(64), inputs, hashes);
+    if (!second.ok) throw new Error(`${second.reason}: ${second.detail}`);
+    const after = second.job.inputs.find((i) => i.path === header)!;
+    expect(after.hash).not.toBe(before.hash);
+    expect(readFileSync(inputs.blobPath(after.hash), "utf8")).toBe("#define ONCE 2 /* changed */\n");
+  });
+
   it("refuses what would not compile as here: a macro in __has_include, a failing scan, a response file, a missing output directory", async () => {
     const hashes = new FileHashCache();
     const reasons: string[] = [];

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -35,5 +35,18 @@ describe("InputStore.putFile", () => {
     const other = new InputStore(join(tmp, "other"));
     expect(await other.putFile(second.path, second.hash)).toBe(false);
     expect(other.has(second.hash)).toBe(false);
+  });
+
+  it("stores the bytes its caller hashed as they are, without reading the file again", async () => {
+    const store = new InputStore(join(tmp, "handed"));
+    const path = join(tmp, "handed.h");
+    writeFileSync(path, "#define H 1\n");
+    const data = readFileSync(path);
+    const hash = hashBytes(data);
+    // Gone since it was read and hashed: only the bytes handed over can be stored.
+    unlinkSync(path);
+    expect(await store.putFile(path, hash, data)).toBe(true);
+    expect(readFileSync(store.blobPath(hash)).equals(data)).toBe(true);
+    expect(statSync(store.blobPath(hash)).mode & 0o777).toBe(0o444);
   });
 });

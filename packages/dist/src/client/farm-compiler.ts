@@ -33,7 +33,7 @@ import { jobToWire } from "../builder/job-message.js";
 import { EquivalentJobs, equivalentJob } from "./equivalent-job.js";
 import { DeclaredToolchains, type DeclaredArchive } from "./declared-toolchains.js";
 import { BuilderHoldings } from "./builder-holdings.js";
-import { guessedClosure, judgeSpeculation, RememberedClosures, returnedDepFile, returnedList, toRemember } from "./speculation.js";
+import { guessedClosure, judgeSpeculation, ParsedDepFiles, RememberedClosures, returnedDepFile, returnedList, toRemember } from "./speculation.js";
 
 /** How long a builder that could not be reached is not used again by this client. */
 const QUARANTINE_MS = 30_000;
@@ -78,6 +78,7 @@ export class FarmCompiler {
   private readonly declared = new DeclaredToolchains();
   private readonly holdings = new BuilderHoldings();
   private readonly closures = new RememberedClosures();
+  private readonly depFiles = new ParsedDepFiles();
   /**
    * The in-process part of preparing a job (its prediction, then its inputs' digests and stores), one job at a time:
    * the first wave of a build (`-j8`) would otherwise interleave eight preparations on the daemon's one thread, and
@@ -285,7 +286,7 @@ export class FarmCompiler {
     };
     ctx.logger.debug("%s: farm job of %d inputs, closure from %s", ctx.invocation.sourceFile, plan.job.inputs.length, guess?.from === "predicted" && !scanned ? PREDICTED : CLOSURE_FROM[plan.closureFrom]);
     let ran = await runJob(plan.job);
-    let listed = dep && returnedList(ctx, ran.checked, dep);
+    let listed = dep && returnedList(ctx, ran.checked, dep, this.depFiles);
     let remember: string[] | undefined;
     if (!scanned) {
       const verdict = await judgeSpeculation(ctx, plan, ran.checked.exitCode, listed, hashes);
@@ -300,7 +301,7 @@ export class FarmCompiler {
         plan = await buildJob(ctx.request, ctx.invocation, toolchain.id, ws.inputs, hashes, limits, options);
         if (!plan.ok) throw new NotOnFarm(`dist-not-distributable-${plan.reason.replace(/^hermetic-/, "")}`, plan.detail);
         ran = await runJob(plan.job);
-        listed = dep && returnedList(ctx, ran.checked, dep);
+        listed = dep && returnedList(ctx, ran.checked, dep, this.depFiles);
       }
     }
     if (!remember && listed && ran.checked.exitCode === 0) remember = await toRemember(ctx, plan, listed, hashes);

@@ -69,10 +69,28 @@ function keyOf(ctx: MissContext): string {
 
 export type Verdict = { accepted: true; remember: string[] } | { accepted: false; reason: string; detail?: string };
 
+/**
+ * The dependency file each source's last job returned, parsed: a rebuild's
+ * job of an edited source returns the same text, and the same text in the same
+ * directory parses the same, so it is parsed once. Callers only read the lists.
+ */
+export class ParsedDepFiles {
+  private readonly last = new LRUCache<string, { text: string; contents: DepFileContents }>({ max: REMEMBERED });
+
+  parse(ctx: MissContext, text: string): DepFileContents {
+    const key = keyOf(ctx);
+    const known = this.last.get(key);
+    if (known?.text === text) return known.contents;
+    const contents = parseDepFileWithEnv(text, ctx.request.cwd);
+    this.last.set(key, { text, contents });
+    return contents;
+  }
+}
+
 /** The compile's list of what it read, from the dependency file its job returned; undefined when it returned none. */
-export function returnedList(ctx: MissContext, result: ReceivedResult, dep: ReturnedDepFile): DepFileContents | undefined {
+export function returnedList(ctx: MissContext, result: ReceivedResult, dep: ReturnedDepFile, parsed: ParsedDepFiles): DepFileContents | undefined {
   const data = result.outputs.find((o) => o.role === dep.role)?.data;
-  return data ? parseDepFileWithEnv(data.toString("utf8"), ctx.request.cwd) : undefined;
+  return data ? parsed.parse(ctx, data.toString("utf8")) : undefined;
 }
 
 /**
