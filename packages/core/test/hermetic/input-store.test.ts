@@ -37,3 +37,12 @@ describe("InputStore.putFile", () => {
     expect(other.has(second.hash)).toBe(false);
   });
 });
+
+describe("InputStore.blobPath", () => {
+  it("names what join names, whatever form the store's directory is given in", () => {
+    const hash = "ab".padEnd(64, "0");
+    for (const dir of ["/srv/blobs", "/srv/blobs/", "/srv//blobs/./", "blobs", "./blobs/", "", "/"]) {
+      expect(new InputStore(dir).blobPath(hash)).toBe(join(dir, "ab", hash));
+    }
+  });
+});
