@@ -31,11 +31,16 @@ export class InputStore {
   /** Shard directories this process made or found: a cold job stores tens of blobs, a mkdir each cost more than the write. */
   private readonly shards = new Set<string>();
 
-  constructor(readonly dir: string) {}
+  /** `dir` normalised once: a builder asks for a blob's path for every input of every job, and `join` normalises each time. */
+  private readonly root: string;
+
+  constructor(readonly dir: string) {
+    this.root = join(dir, "x").slice(0, -1);
+  }
 
   blobPath(hash: string): string {
     if (!HASH.test(hash)) throw new RepriseError(`invalid input hash "${hash}"`, "E_INPUT_HASH");
-    return join(this.dir, hash.slice(0, 2), hash);
+    return `${this.root}${hash.slice(0, 2)}/${hash}`;
   }
 
   has(hash: string): boolean {
@@ -86,6 +91,17 @@ export class InputStore {
     }
     const bytes = data ?? readRegularFileSync(file, SYNC_READ_MAX) ?? (await readFile(file));
     if (!data && hashBytes(bytes) !== hash) return false;
+    this.putBytes(hash, bytes);
+    return true;
+  }
+
+  /**
+   * Stores `bytes` under `hash`, which the caller has checked is its hash
+   * (written beside its place and renamed there: never a partial blob), and
+   * marks it used.
+   */
+  putBytes(hash: string, bytes: Uint8Array): void {
+    const target = this.blobPath(hash);
     const shard = join(this.dir, hash.slice(0, 2));
     const tmp = `${target}.${tempSuffix()}`;
     try {
@@ -110,7 +126,6 @@ export class InputStore {
       }
       throw err;
     }
-    return true;
   }
 
   private rememberTouched(hash: string, at: number): void {

@@ -77,6 +77,13 @@ export class ToolchainStore {
   private readonly graceMs: number;
   private readonly unpacking = new Map<string, Promise<Meta>>();
   private readonly leases = new Map<string, number>();
+  /**
+   * Each toolchain's metadata once read. It is written before the toolchain's
+   * directory is renamed into place and never changed after (the id is the
+   * hash of the archive), so while `<id>` exists it is what was read: a job's
+   * acquire and every heartbeat's listing need no read and parse of it.
+   */
+  private readonly metas = new Map<string, Meta>();
 
   constructor(options: ToolchainStoreOptions) {
     this.dir = options.dir;
@@ -138,17 +145,22 @@ export class ToolchainStore {
 
   /** The manifest of an unpacked toolchain. */
   manifest(id: string): ToolchainManifest | undefined {
-    return this.readMeta(id)?.manifest;
+    return this.presentMeta(id)?.manifest;
   }
 
   list(): StoredToolchain[] {
     if (!existsSync(this.dir)) return [];
     const out: StoredToolchain[] = [];
-    for (const name of readdirSync(this.dir)) {
+    const names = readdirSync(this.dir);
+    for (const name of names) {
       if (!ID_PATTERN.test(name)) continue;
-      const meta = this.readMeta(name);
+      const meta = this.metas.get(name) ?? this.readMeta(name);
       if (!meta) continue;
       out.push({ id: name, unpackedBytes: meta.unpackedBytes, lastUsed: this.lastUsed(name) });
+    }
+    if (this.metas.size > out.length) {
+      const present = new Set(names);
+      for (const id of this.metas.keys()) if (!present.has(id)) this.metas.delete(id);
     }
     return out;
   }
@@ -177,6 +189,7 @@ export class ToolchainStore {
     const from = join(this.dir, checkId(id));
     const trash = join(this.dir, ".trash", `${id}.${process.pid}.${Math.random().toString(36).slice(2)}`);
     mkdirSync(join(this.dir, ".trash"), { recursive: true });
+    this.metas.delete(id);
     try {
       renameSync(from, trash);
     } catch {
@@ -202,10 +215,20 @@ export class ToolchainStore {
 
   private readMeta(id: string): Meta | undefined {
     try {
-      return JSON.parse(readFileSync(join(this.dir, id, "meta.json"), "utf8")) as Meta;
+      const meta = JSON.parse(readFileSync(join(this.dir, id, "meta.json"), "utf8")) as Meta;
+      this.metas.set(id, meta);
+      return meta;
     } catch {
+      this.metas.delete(id);
       return undefined;
     }
+  }
+
+  /** The metadata of the toolchain `id` if it is unpacked here: a `stat` when it was read before. */
+  private presentMeta(id: string): Meta | undefined {
+    const known = this.metas.get(id);
+    if (known && existsSync(join(this.dir, id, "meta.json"))) return known;
+    return this.readMeta(id);
   }
 
   private lastUsed(id: string): number {
@@ -231,7 +254,7 @@ export class ToolchainStore {
   }
 
   private async unpackIfNeeded(id: string, source: ArchiveSource): Promise<Meta> {
-    const existing = this.readMeta(id);
+    const existing = this.presentMeta(id);
     if (existing) return existing;
     const given = typeof source === "function" ? await source() : source;
     const label = typeof given === "string" ? given : `toolchain ${id.slice(0, 12)}`;

@@ -50,3 +50,12 @@ describe("InputStore.putFile", () => {
     expect(statSync(store.blobPath(hash)).mode & 0o777).toBe(0o444);
   });
 });
+
+describe("InputStore.blobPath", () => {
+  it("names what join names, whatever form the store's directory is given in", () => {
+    const hash = "ab".padEnd(64, "0");
+    for (const dir of ["/srv/blobs", "/srv/blobs/", "/srv//blobs/./", "blobs", "./blobs/", "", "/"]) {
+      expect(new InputStore(dir).blobPath(hash)).toBe(join(dir, "ab", hash));
+    }
+  });
+});

@@ -89,6 +89,32 @@ describe("the toolchain store", () => {
     expect(store.has(a.id) && store.has(b.id)).toBe(true);
   });
 
+  it("reads a toolchain's metadata once, and forgets it when another process removes the toolchain", async () => {
+    const { bytes, id } = await archive("meta");
+    const dir = tempDir();
+    const store = new ToolchainStore({ dir });
+    await store.ensure(id, bytes);
+    const first = store.list();
+    expect(first.map((t) => t.id)).toEqual([id]);
+    // Rewritten behind the store's back (never done to a real store): a listing or an acquire that read it again would see it.
+    const metaPath = join(dir, id, "meta.json");
+    const meta = JSON.parse(readFileSync(metaPath, "utf8"));
+    writeFileSync(metaPath, JSON.stringify({ ...meta, unpackedBytes: 1 }));
+    expect(store.list()[0]!.unpackedBytes).toBe(first[0]!.unpackedBytes);
+    expect((await store.acquire(id, bytes)).manifest).toEqual(meta.manifest);
+    // Removed by another process's store: not listed, and unpacked again when wanted.
+    await new ToolchainStore({ dir }).remove(id);
+    expect(store.list()).toEqual([]);
+    expect(store.manifest(id)).toBeUndefined();
+    let reads = 0;
+    await store.ensure(id, async () => {
+      reads++;
+      return bytes;
+    });
+    expect(reads).toBe(1);
+    expect(store.list().map((t) => t.unpackedBytes)).toEqual([first[0]!.unpackedBytes]);
+  });
+
   it("refuses ids that are not content ids", async () => {
     const store = new ToolchainStore({ dir: tempDir() });
     await expect(store.ensure("../../etc", Buffer.alloc(0))).rejects.toThrow(/not a toolchain id/);

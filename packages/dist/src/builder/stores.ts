@@ -1,5 +1,5 @@
 /** What a builder keeps between jobs: job inputs (blobs) and unpacked toolchains, both bounded and evicted least-recently-used. */
-import { chmodSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { createHash, randomBytes } from "node:crypto";
 import { join } from "node:path";
 import type { IncomingMessage } from "node:http";
@@ -61,19 +61,11 @@ export class BuilderStores {
   /** Stores a blob received whole (a small upload, or one a run request carried) once its bytes hash to `digest` (else 400). */
   putBlobBytes(digest: string, data: Buffer): void {
     if (data.length > this.o.maxBlobUpload) throw new HttpError(413, "too-large", `blob ${digest} is larger than ${this.o.maxBlobUpload} bytes`);
-    const target = this.blobs.blobPath(digest);
     const got = createHash(HASH_ALGORITHM).update(data).digest("hex").slice(0, 64);
     if (got !== digest) throw new HttpError(400, "digest-mismatch", `the uploaded bytes hash to ${got}, not ${digest}`);
-    mkdirSync(join(this.blobs.dir, digest.slice(0, 2)), { recursive: true, mode: 0o700 });
-    const tmp = this.tempPath();
-    try {
-      // Read-only for everyone, as the input store keeps blobs: a sandbox's job user (not root) reads them.
-      writeFileSync(tmp, data, { flag: "wx", mode: 0o444 });
-      renameSync(tmp, target);
-    } catch (err) {
-      rmSync(tmp, { force: true });
-      throw err;
-    }
+    // Written beside its place and renamed, read-only for everyone (a sandbox's job user reads it), and marked used:
+    // the run's missing check that follows needs no syscall for it.
+    this.blobs.putBytes(digest, data);
   }
 
   /** Checks an uploaded archive against its id and unpacks it safely (core's toolchain store), else 400. */

@@ -88,18 +88,29 @@ export async function diskUsage(dir: string): Promise<number> {
 export function watchDiskUsage(dirs: string[], maxBytes: number, intervalMs: number, onExceeded: (bytes: number) => void): () => void {
   let stopped = false;
   let busy = false;
+  const judge = (total: number) => {
+    if (!stopped && total > maxBytes) {
+      stopped = true;
+      clearInterval(timer);
+      onExceeded(total);
+    }
+  };
   const timer = setInterval(() => {
     if (busy || stopped) return;
+    let total = 0;
+    const large: string[] = [];
+    for (const d of dirs) {
+      const small = smallTreeUsage(d);
+      if (small === undefined) large.push(d);
+      else total += small;
+    }
+    // Most polls end here, synchronously: no promise per poll of a job's few files.
+    if (!large.length) return judge(total);
     busy = true;
     void (async () => {
-      let total = 0;
-      for (const d of dirs) total += smallTreeUsage(d) ?? (await diskUsage(d));
+      for (const d of large) total += await diskUsage(d);
       busy = false;
-      if (!stopped && total > maxBytes) {
-        stopped = true;
-        clearInterval(timer);
-        onExceeded(total);
-      }
+      judge(total);
     })();
   }, intervalMs);
   timer.unref();

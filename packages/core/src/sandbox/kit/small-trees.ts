@@ -6,7 +6,6 @@
  * walk stops at a bound and the caller falls back to the asynchronous way.
  */
 import { lstatSync, readdirSync, rmdirSync, unlinkSync, type Dirent } from "node:fs";
-import { posix } from "node:path";
 
 /** Entries a synchronous walk visits at most. */
 export const SMALL_TREE_ENTRIES = 256;
@@ -27,7 +26,7 @@ function listSmallTree(dir: string, maxEntries: number): { path: string; entry: 
     }
     if (found.length + entries.length > maxEntries) return false;
     for (const e of entries) {
-      const p = posix.join(d, e.name);
+      const p = `${d}/${e.name}`; // readdir names need no normalising
       if (e.isDirectory() && !walk(p)) return false;
       found.push({ path: p, entry: e });
     }
