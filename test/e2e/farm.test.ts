@@ -427,11 +427,14 @@ describe("a scheduler that accepts connections and never answers (a hung process
         times.push(Date.now() - started);
         expect(r.exitCode, text(r.stderr)).toBe(0);
       }
-      // The first call also packages the toolchain; the second waits allocateTimeoutMs (2 s) and a little slack at most;
-      // after two failures the breaker is open and the next calls do not wait.
-      expect(times[1]!, JSON.stringify(times)).toBeLessThan(6000);
+      // The first call also packages the toolchain; the second waits allocateTimeoutMs (2 s) and a little slack at most
+      // beyond its local compile, which the last two calls time (after two failures the breaker is open and they do not
+      // wait). Measured against them, not as an absolute: at load 10 a fresh clone's second call took 6.2 s, while
+      // the calls without a wait took 2.0-2.2 s. That the last two did not ask at all is the stats' "dist-circuit-open".
+      const compileOnly = Math.max(times[2]!, times[3]!);
       expect(times[1]!, JSON.stringify(times)).toBeGreaterThanOrEqual(2000);
-      expect(Math.max(times[2]!, times[3]!), JSON.stringify(times)).toBeLessThan(2000);
+      expect(times[1]! - compileOnly, JSON.stringify(times)).toBeLessThan(2000 + 3000);
+      expect(times[1]!, JSON.stringify(times)).toBeLessThan(15_000);
       const s = await client.stats();
       expect(s.fallbacks).toEqual({ "dist-scheduler-unreachable": 2, "dist-circuit-open": 2 });
     } finally {
