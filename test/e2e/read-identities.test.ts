@@ -92,6 +92,9 @@ describe.each([
     await headerSettled();
     // The daemon hashes the settled header once (and remembers it under its identity).
     expect(await compile("first", firstOld)).toEqual({ misses: 1, direct: 0 });
+    // Its idle copy runs the wrapper again (`-E`, for the text key): done before the flip is armed, or it would be the
+    // call that rewrites the header (seen at load 14, when the test's next steps took longer than the daemon's idle delay).
+    await sb.idleCopiesMade(w);
 
     // The compiler reads the old header; the header is rewritten as soon as the compiler exits, before the daemon stores the entry.
     writeFileSync(join(w, "flip"), "");
