@@ -206,8 +206,8 @@ export class HitServer {
 
   /**
    * A format-4 entry's footer and body (its lead output not read), with the
-   * lead's source for the hit index: a kernel copy from the stored blob,
-   * checked by its CRC, as a hit's own copy is (unless `checksummed` vouches
+   * lead's source for the hit index: a hard link to the stored blob (else a
+   * kernel copy of it), checked by its CRC, as a hit's own copy is (unless `checksummed` vouches
    * for the file, see `storedByCopy`). Undefined when the entry is
    * of another format, unreadable, or its lead is adapted per call (then it
    * is read back whole).
