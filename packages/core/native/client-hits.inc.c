@@ -259,7 +259,11 @@ static int output_already_there(const struct indexed_output *o, mode_t mode) {
   return same;
 }
 
-/* Copies a checked blob to `path` as writeOutputAtomically does: a temp beside it, then unlink and rename. */
+/*
+ * Copies a checked blob's first `size` bytes (the output; a blob linked to the
+ * stored entry holds the rest of the entry after them) to `path` as
+ * writeOutputAtomically does: a temp beside it, then unlink and rename.
+ */
 static int restore_output(const struct indexed_output *o, unsigned seq, mode_t umask_bits) {
   if (output_already_there(o, (o->executable ? 0777 : 0666) & ~umask_bits)) return 1;
   char suffix[48];
@@ -345,7 +349,7 @@ static void try_index_hit(const char *runtime, const struct buf *req, double sta
     o->blob_fd = open(blob, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
     if (o->blob_fd < 0) goto fallback;
     nout++;
-    if (fstat(o->blob_fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077) || (uint64_t)st.st_size != o->size) goto fallback;
+    if (fstat(o->blob_fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077) || (uint64_t)st.st_size < o->size) goto fallback;
   }
   size_t out_len, err_len;
   const unsigned char *out_bytes = cur_bytes(&c, &out_len);

@@ -72,6 +72,24 @@ export function copyVouchedLead(blob: LocalBlob, tail: LeadTail, dest: string): 
   copyLead(blob, tail, dest, false);
 }
 
+/**
+ * The stored entry itself linked at `dest` (a new file), for a reader that
+ * takes only its first `tail.leadSize` bytes (the hit index's copies): no
+ * byte is copied. With `verify`, the lead's bytes are read for the footer's
+ * CRC as a copy's would be (throws CorruptEntryError; the caller removes
+ * `dest`). False when the blob cannot be linked there (see `LocalBlob.linkTo`):
+ * the caller copies instead. Never cut to the lead's length: it is the
+ * stored entry.
+ */
+export function linkLead(blob: LocalBlob, tail: LeadTail, dest: string, verify: boolean): boolean {
+  if (!blob.linkTo?.(dest)) return false;
+  if (verify) {
+    const leadCrc = crc32OfFile(dest, tail.leadSize);
+    if (leadCrc === undefined || crc32(tail.body, leadCrc) !== tail.crc) throw new CorruptEntryError("entry does not match its checksum");
+  }
+  return true;
+}
+
 function copyLead(blob: LocalBlob, tail: LeadTail, dest: string, verify: boolean): void {
   const copied = blob.copyTo(dest);
   if (copied !== blob.size) throw new CorruptEntryError(`entry copy holds ${copied} of ${blob.size} bytes`);

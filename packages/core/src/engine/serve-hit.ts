@@ -4,7 +4,7 @@ import type { CallOutcomes } from "./call-outcomes.js";
 import { storageId } from "./direct-mode.js";
 import { restoreEntry, type CopiedLead } from "./restore-entry.js";
 import { COPY_MIN_BYTES } from "./copy-outputs.js";
-import { copyVerifiedLead, copyVouchedLead, stageLeadCopy } from "./lead-copy.js";
+import { copyVerifiedLead, copyVouchedLead, linkLead, stageLeadCopy } from "./lead-copy.js";
 import { readLeadTail } from "../storage/lead-entry.js";
 import { hashBytes } from "../hashing/key-hasher.js";
 import { outputAdapter } from "./adapt-outputs.js";
@@ -206,8 +206,8 @@ export class HitServer {
 
   /**
    * A format-4 entry's footer and body (its lead output not read), with the
-   * lead's source for the hit index: a kernel copy from the stored blob,
-   * checked by its CRC, as a hit's own copy is (unless `checksummed` vouches
+   * lead's source for the hit index: a hard link to the stored blob (else a
+   * kernel copy of it), checked by its CRC, as a hit's own copy is (unless `checksummed` vouches
    * for the file, see `storedByCopy`). Undefined when the entry is
    * of another format, unreadable, or its lead is adapted per call (then it
    * is read back whole).
@@ -230,20 +230,24 @@ export class HitServer {
     const { crc, leadSize } = tail;
     // The stored entry's key, role and checksum name the bytes: another entry stored under the key later has another CRC.
     const id = `lead-${hashBytes(Buffer.from(`${recentKey(storage, resultKey)}\0${role}\0${crc}\0${leadSize}`))}`;
-    const copyTo = (dest: string) => {
+    const placeAt = (dest: string): "linked" | "copied" => {
       const again = storage.openLocal?.("result", resultKey);
       if (!again) throw new Error(`entry ${resultKey} is gone`);
       try {
         const now = readLeadTail((position, length) => again.read(position, length), again.size, resultKey);
         if (!now || now.crc !== crc || now.leadSize !== leadSize) throw new Error(`entry ${resultKey} was replaced`);
-        // Bytes this daemon checksummed, in a file unchanged since: not read a third time.
-        if (checksummed?.crc === crc && again.identity?.() === checksummed.identity) copyVouchedLead(again, now, dest);
+        // Bytes this daemon checksummed, in a file unchanged since: not read a third time. (Before a link, which moves its ctime.)
+        const vouched = checksummed?.crc === crc && again.identity?.() === checksummed.identity;
+        // A stored entry is never written in place: a link to it is its lead's bytes followed by the rest, for as long as it lasts.
+        if (linkLead(again, now, dest, !vouched)) return "linked";
+        if (vouched) copyVouchedLead(again, now, dest);
         else copyVerifiedLead(again, now, dest);
+        return "copied";
       } finally {
         again.close();
       }
     };
-    return { entry: tail.entry, role, source: { id, size: leadSize, copyTo } };
+    return { entry: tail.entry, role, source: { id, size: leadSize, placeAt } };
   }
 
   private indexEntry(

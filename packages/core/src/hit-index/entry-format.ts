@@ -17,7 +17,8 @@
  *            (all 0: check the names every time), u32 n, n names\0; while
  *            the directory has that identity no name can have appeared,
  *            otherwise each must be absent (stat: ENOENT, ENOTDIR, or a directory)
- *   u32 outputs, each: path\0, blob path\0, u64 size, u8 executable
+ *   u32 outputs, each: path\0, blob path\0, u64 size, u8 executable; the output is
+ *       the blob's first `size` bytes (a blob linked to a stored entry is longer)
  *   u32 n, stdout | u32 n, stderr | i32 exit code
  */
 export const INDEX_MAGIC = "RPXI";

@@ -14,15 +14,21 @@ import { HIT_LOG, parseHitLine } from "./hit-log.js";
 
 /**
  * A large output the hit put in place by a kernel copy (engine/lead-copy.ts):
- * its bytes never came through the daemon, so the index copies them again
- * from the stored entry rather than reading them back.
+ * its bytes never came through the daemon, so the index takes them from the
+ * stored entry rather than reading them back: a hard link to the entry, whose
+ * first `size` bytes they are (the native client reads no further), or a
+ * copy cut to them.
  */
 export interface CopiedOutputSource {
   /** Names these bytes in the index's copies (one name, one content): the stored entry's identity, not a digest of the bytes. */
   id: string;
   size: number;
-  /** Writes the bytes, checked against the stored entry's checksum, to `dest` (a new file); throws when they cannot be vouched for. */
-  copyTo(dest: string): void;
+  /**
+   * Puts the bytes, checked against the stored entry's checksum, at `dest` (a
+   * new file) as its first `size` bytes: "linked" (the stored entry itself,
+   * private already) or "copied"; throws when they cannot be vouched for.
+   */
+  placeAt(dest: string): "linked" | "copied";
 }
 
 /** An output as a hit wrote it: its bytes, or where the same bytes can be copied from. */
@@ -319,9 +325,8 @@ function writePrivateAtomically(path: string, data: Buffer): void {
 function copyPrivatelyAtomically(path: string, source: CopiedOutputSource): void {
   const tmp = `${path}.tmp-${process.pid}`;
   try {
-    source.copyTo(tmp);
-    // The client takes only a copy nobody else can read or write (a kernel copy keeps its source's mode).
-    chmodSync(tmp, 0o600);
+    // The client takes only a file nobody else can read or write (a kernel copy keeps its source's mode; a link is one only to a private file).
+    if (source.placeAt(tmp) === "copied") chmodSync(tmp, 0o600);
     renameSync(tmp, path);
   } catch (err) {
     rmSync(tmp, { force: true });

@@ -1,4 +1,4 @@
-import { closeSync, constants, copyFileSync, existsSync, fstatSync, openSync, readFileSync, readSync, statSync } from "node:fs";
+import { closeSync, constants, copyFileSync, existsSync, fstatSync, linkSync, lstatSync, openSync, readFileSync, readSync, rmSync, statSync } from "node:fs";
 import { identityText } from "../hashing/file-hash-cache.js";
 import type { LocalBlob } from "./cache-storage.js";
 
@@ -36,8 +36,11 @@ export function procFdLinks(): boolean {
   return (procFd ??= process.platform === "linux" && existsSync("/proc/self/fd"));
 }
 
-/** A blob open as `fd` (`size` bytes): read in parts, or copied whole by the kernel. */
-export function openedBlob(fd: number, size: number): LocalBlob {
+/**
+ * A blob open as `fd` (`size` bytes): read in parts, or copied whole by the
+ * kernel; with `path` (where it was opened), linked too.
+ */
+export function openedBlob(fd: number, size: number, path?: string): LocalBlob {
   let open = true;
   return {
     size,
@@ -56,10 +59,31 @@ export function openedBlob(fd: number, size: number): LocalBlob {
       copyFileSync(`/proc/self/fd/${fd}`, dest, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
       return statSync(dest).size;
     },
+    ...(path === undefined ? {} : { linkTo: (dest: string) => linkOpenFile(fd, path, dest) }),
     identity: () => identityText(fstatSync(fd, { bigint: true })),
     close() {
       if (open) closeSync(fd);
       open = false;
     },
   };
+}
+
+/**
+ * Links `path` at `dest` and keeps the link only when it is the file open as
+ * `fd` (a file renamed over `path` meanwhile is not it) and that file is this
+ * user's and private: what a reader trusting `dest` as its own copy needs.
+ */
+function linkOpenFile(fd: number, path: string, dest: string): boolean {
+  const open = fstatSync(fd);
+  if (!open.isFile() || (open.mode & 0o077) !== 0 || (process.getuid !== undefined && open.uid !== process.getuid())) return false;
+  try {
+    linkSync(path, dest);
+  } catch {
+    // EXDEV (another file system), EMLINK, EPERM (a file system without hard links): the caller copies
+    return false;
+  }
+  const made = lstatSync(dest, { throwIfNoEntry: false });
+  if (made?.isFile() && made.dev === open.dev && made.ino === open.ino) return true;
+  rmSync(dest, { force: true });
+  return false;
 }

@@ -104,6 +104,15 @@ export interface LocalBlob {
    */
   copyTo(dest: string): number;
   /**
+   * A new hard link at `dest` (created exclusively) to the very file opened,
+   * when it can be one: a private file of this user's (no access for group
+   * or others), on the same file system, and `dest` shown to be that file
+   * (device and inode of the open file) once made. Nothing is left at `dest`
+   * otherwise. Where a stored blob is never written in place (it is replaced
+   * by rename), the link holds its bytes for as long as it exists.
+   */
+  linkTo?(dest: string): boolean;
+  /**
    * The open file's identity (device, inode, size, change and modification
    * times): equal only while the file is the same one, not written since.
    */

@@ -129,7 +129,7 @@ export class LocalDiskStorage implements CacheStorage {
       return undefined;
     }
     this.used(rel, file, opened.size);
-    return openedBlob(opened.fd, opened.size);
+    return openedBlob(opened.fd, opened.size, file);
   }
 
   /** A read of `rel` (`size` bytes) for eviction's order; the file's mtime is bumped now and then (see MTIME_BUMP_INTERVAL_MS). */

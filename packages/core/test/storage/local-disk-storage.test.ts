@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, unlink, utimes, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, symlink, unlink, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, join, resolve } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
@@ -359,5 +359,53 @@ const keys = ${JSON.stringify(Array.from({ length: 6 }, (_, i) => createHash("sh
     expect(left.length).toBeGreaterThan(0);
     for (const f of left) await checkBlob(f);
     expect(failures).toEqual([]);
+  });
+});
+
+// The hit index keeps a large output as a hard link to its stored entry (engine/lead-copy.ts linkLead): only to the very file checked.
+describe("LocalDiskStorage.openLocal(...).linkTo", () => {
+  it("links the open entry itself, private as stored", async () => {
+    const s = open();
+    await s.write("result", A, Buffer.from("stored bytes"));
+    const blob = s.openLocal("result", A)!;
+    const dest = join(dir, "..", "link");
+    try {
+      expect(blob.linkTo?.(dest)).toBe(true);
+    } finally {
+      blob.close();
+    }
+    expect((await stat(dest)).ino).toBe((await stat(blobPath("result", A))).ino);
+    expect((await stat(dest)).mode & 0o777).toBe(0o600);
+    expect(await readFile(dest, "utf8")).toBe("stored bytes");
+  });
+
+  it("makes no link when another file was renamed over the entry after it was opened", async () => {
+    const s = open();
+    await s.write("result", A, Buffer.from("checked bytes"));
+    const blob = s.openLocal("result", A)!;
+    const other = join(dir, "..", "other");
+    await writeFile(other, "other bytes", { mode: 0o600 });
+    await rename(other, blobPath("result", A));
+    const dest = join(dir, "..", "link");
+    try {
+      expect(blob.linkTo?.(dest)).toBe(false);
+    } finally {
+      blob.close();
+    }
+    expect(existsSync(dest), "nothing left at the destination").toBe(false);
+  });
+
+  it("makes no link to an entry others can read", async () => {
+    const s = open();
+    await s.write("result", A, Buffer.from("stored bytes"));
+    await chmod(blobPath("result", A), 0o644);
+    const blob = s.openLocal("result", A)!;
+    const dest = join(dir, "..", "link");
+    try {
+      expect(blob.linkTo?.(dest)).toBe(false);
+    } finally {
+      blob.close();
+    }
+    expect(existsSync(dest)).toBe(false);
   });
 });
