@@ -382,6 +382,9 @@ export class FarmCompiler {
     for (let i = 0; i < 2; ) {
       let alloc: Allocation;
       const asked = Date.now();
+      // How busy the daemon's one thread was while the scheduler answered: a reply that arrives while it prepares
+      // other jobs waits for them (bench/farm-timeline.mjs reports it).
+      const loopBefore = performance.eventLoopUtilization();
       ctx.logger.debug("%s: farm: allocation asked", ctx.invocation.sourceFile);
       try {
         alloc = await scheduler.allocate(toolchainId, platforms, dist.allocateTimeoutMs, {
@@ -408,7 +411,7 @@ export class FarmCompiler {
         throw new NotOnFarm("dist-scheduler-error", err.message);
       }
       i++;
-      ctx.logger.debug("%s: farm: job %s allocated on %s", ctx.invocation.sourceFile, alloc.jobId, alloc.builderId);
+      ctx.logger.debug("%s: farm: job %s allocated on %s (%d ms, the daemon's thread busy %d %% of it)", ctx.invocation.sourceFile, alloc.jobId, alloc.builderId, Date.now() - asked, Math.round(100 * performance.eventLoopUtilization(loopBefore).utilization));
       const until = this.quarantined.get(alloc.builderId);
       if (until === undefined || until < Date.now() || (await this.healthy(alloc, scheduler))) {
         this.quarantined.delete(alloc.builderId);
