@@ -382,8 +382,8 @@ export class FarmCompiler {
     for (let i = 0; i < 2; ) {
       let alloc: Allocation;
       const asked = Date.now();
-      // How busy the daemon's one thread was while the scheduler answered: a reply that arrives while it prepares
-      // other jobs waits for them (bench/farm-timeline.mjs reports it).
+      // How busy the daemon's one thread was while the scheduler answered: a reply that arrives while it works on
+      // other jobs (preparing them, reading their run requests) waits for it (bench/farm-timeline.mjs reports it).
       const loopBefore = performance.eventLoopUtilization();
       ctx.logger.debug("%s: farm: allocation asked", ctx.invocation.sourceFile);
       try {
