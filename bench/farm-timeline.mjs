@@ -50,7 +50,12 @@ export function clientEvents(daemonLog, since) {
     else if (what === 'toolchain ready') job(who).toolchain ??= t;
     else if (what === 'job prepared') job(who).prepared ??= t;
     else if (what === 'allocation asked') job(who).asked ??= t;
-    else if ((x = /^job (\S+) allocated on (\S+)/.exec(what))) Object.assign(job(who), { allocated: job(who).allocated ?? t, jobId: x[1], builder: x[2] });
+    else if ((x = /^job (\S+) allocated on (\S+)(?: \((\d+) ms, the daemon's thread busy (\d+) %)?/.exec(what))) {
+      // Since farm-start: the allocation's wait and how busy the daemon's thread was meanwhile (its first allocation only).
+      const j = job(who);
+      if (j.allocated === undefined && x[3] !== undefined) Object.assign(j, { allocationWaitMs: Number(x[3]), threadBusyPct: Number(x[4]) });
+      Object.assign(j, { allocated: j.allocated ?? t, jobId: x[1], builder: x[2] });
+    }
     else if ((x = /^result of job (\S+)/.exec(what))) Object.assign(job(who), { result: t, jobId: x[1] });
     else if (what === 'answered') job(who).answered = t;
     else if ((x = /^equivalence probe answered in (\d+) ms/.exec(what))) probes.push({ compiler: who, at: t, ms: Number(x[1]) });
@@ -124,7 +129,9 @@ export function summarize(t) {
     runningFraction: idle.map((b) => 1 - Object.values(b).reduce((x, y) => x + y, 0) / (t.endedAt - t.startedAt)),
     idleTotalMs: Object.fromEntries(Object.entries(total).sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, Math.round(v)])),
     // The same steps per job, s after the build started (for reading one build closely).
-    perJob: jobs.map((j) => ({ src: path.basename(j.src), builder: j.builder, ...Object.fromEntries(STEPS.filter((s) => j[s] !== undefined).map((s) => [s, +((j[s] - t.startedAt) / 1000).toFixed(3)])) })).sort((a, b) => (a.miss ?? 0) - (b.miss ?? 0)),
+    // The first wave's allocations (the first 2 x slots asked): each one's wait and the daemon thread's busy share then.
+    firstAllocations: [...jobs].filter((j) => j.allocationWaitMs !== undefined).sort((a, b) => a.asked - b.asked).slice(0, 2 * t.slots).map((j) => ({ src: path.basename(j.src), waitMs: j.allocationWaitMs, threadBusyPct: j.threadBusyPct })),
+    perJob: jobs.map((j) => ({ src: path.basename(j.src), builder: j.builder, ...(j.allocationWaitMs !== undefined ? { allocationWaitMs: j.allocationWaitMs, threadBusyPct: j.threadBusyPct } : {}), ...Object.fromEntries(STEPS.filter((s) => j[s] !== undefined).map((s) => [s, +((j[s] - t.startedAt) / 1000).toFixed(3)])) })).sort((a, b) => (a.miss ?? 0) - (b.miss ?? 0)),
   };
 }
 
@@ -170,6 +177,7 @@ async function main() {
       o.log(`round ${round} ${s.name} (load ${row.load.map((x) => x.toFixed(1)).join('→')}): farm ${(f.farmMs / 1000).toFixed(1)} s${plainMs ? `, plain one core ${(plainMs / 1000).toFixed(1)} s: ${row.ratio.toFixed(2)}x` : ''}; ${row.remote}/${row.misses} remote, fallbacks ${JSON.stringify(row.fallbacks ?? {})}; `
         + `busy ${row.busy.map((x) => (100 * x).toFixed(0)).join('/')} %, first tenth ${row.busyFirstTenth.map((x) => (x === null ? '-' : (100 * x).toFixed(0))).join('/')} %; `
         + `first job (s after the build started): call ${fmt(sum.first.call)}, miss ${fmt(sum.first.miss)}, toolchain ${fmt(sum.first.toolchain)}, prepared ${fmt(sum.first.prepared)}, asked ${fmt(sum.first.asked)}, allocated ${fmt(sum.first.allocated)}, run start ${fmt(sum.first.runStart)}; every slot running ${fmt(sum.allSlotsBusyS)}; `
+        + `first allocations ${sum.firstAllocations.map((a) => `${a.waitMs} ms (thread ${a.threadBusyPct} %)`).join(', ') || '-'}; `
         + `probes ${sum.probes.map((p) => `${path.basename(p.compiler)} ${p.ms} ms at ${p.atS.toFixed(2)} s`).join(', ') || 'none in the build'}; idle ms by cause ${JSON.stringify(sum.idleTotalMs)}`);
     }
   }

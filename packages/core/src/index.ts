@@ -26,6 +26,8 @@ export { SandboxSelector, SandboxUnavailableError, sandboxNames, type SandboxSel
 export { identitiesFromList } from "./engine/listed-dependencies.js";
 export { PROBE_TOKEN } from "./hermetic/has-include.js";
 export { BoundedMap } from "./util/bounded-map.js";
+/** Small answers kept across daemons in the cache root (a checksummed JSON file): what plugins and the farm client would otherwise work out again. */
+export { PersistedRecords, type PersistedRecordsOptions } from "./util/persisted-records.js";
 export { buildJob, DEFAULT_LIMITS, DEP_FILE_ROLE, jobEnvironment, jobRefusal, type BuildJobOptions, type ClosureSource, type JobPlan } from "./hermetic/build-job.js";
 export { HermeticCompiler, type HermeticOutcome, type ToolchainProvider, type HermeticWorkspace, type HermeticCompilerOptions } from "./hermetic/hermetic-compiler.js";
 export { InputStore, type InputStorePruneOptions } from "./hermetic/input-store.js";

@@ -31,6 +31,7 @@ import { JobResultReader, type ReceivedResult } from "./result-receiver.js";
 import { JOB_RESULT_LIMIT_SLACK } from "../protocol/job-result.js";
 import { jobToWire } from "../builder/job-message.js";
 import { EquivalentJobs, equivalentJob } from "./equivalent-job.js";
+import { keptEquivalences, type KeptEquivalences } from "./kept-equivalences.js";
 import { DeclaredToolchains, type DeclaredArchive } from "./declared-toolchains.js";
 import { BuilderHoldings } from "./builder-holdings.js";
 import { guessedClosure, judgeSpeculation, ParsedDepFiles, RememberedClosures, returnedDepFile, returnedList, toRemember } from "./speculation.js";
@@ -47,6 +48,8 @@ const INPUT_GRACE_MS = 30 * 60_000;
 interface Workspace {
   toolchains: ToolchainCache;
   inputs: InputStore;
+  /** The equivalence probe's answers of earlier daemons on this cache. */
+  equivalences: KeptEquivalences;
   lastPrune: number;
 }
 
@@ -128,7 +131,12 @@ export class FarmCompiler {
     let ws = this.workspaces.get(dir);
     if (!ws) {
       // The same places hermetic mode uses: a toolchain packaged for one is ready for the other.
-      ws = { toolchains: new ToolchainCache(this.engine, { dir }), inputs: new InputStore(join(dir, "hermetic", "inputs")), lastPrune: 0 };
+      ws = {
+        toolchains: new ToolchainCache(this.engine, { dir }),
+        inputs: new InputStore(join(dir, "hermetic", "inputs")),
+        equivalences: keptEquivalences(dir, (err) => logger.debug("equivalence answers in %s: %s", dir, err.message)),
+        lastPrune: 0,
+      };
       this.workspaces.set(dir, ws);
     }
     if (Date.now() - ws.lastPrune > PRUNE_EVERY_MS) {
@@ -155,11 +163,11 @@ export class FarmCompiler {
     // The "farm:" debug lines are a timeline of each job (bench/farm-timeline.mjs reads them).
     ctx.logger.debug("%s: farm: miss", ctx.invocation.sourceFile);
     // A compiler's first jobs wait for its toolchain (packaged, or found to be one already packaged) and its equivalence
-    // probe (a canary compile), each once per daemon: both at once, and the probe while the job is prepared.
+    // probe (a canary compile), each once per cache (kept on disk): both at once, and the probe while the job is prepared.
     const toolchainReady = this.toolchainOf(ctx, ws);
     toolchainReady.catch(() => {}); // awaited below; a failure is thrown there
     const declaredHere = dist.declaredToolchains?.[ctx.compiler.path] ?? [];
-    const probe = dist.crossArch || declaredHere.length ? this.equivalents.portable(ctx.compiler, ctx.logger) : undefined;
+    const probe = dist.crossArch || declaredHere.length ? this.equivalents.portable(ctx.compiler, ctx.logger, ws.equivalences) : undefined;
     // The daemon's hash cache, with the tokens its store uses: a file the engine hashed is not read again, nor one the job hashed by the store.
     const hashes = ctx.fileHashes?.cache ?? this.hashes;
     // A scan that lists what it read with identities (gcc's read trace) spares a stat per input.
@@ -197,7 +205,7 @@ export class FarmCompiler {
     ctx.logger.debug("%s: farm: job prepared", ctx.invocation.sourceFile);
     // Across architectures (archives only: a descriptor names what any builder may provide).
     const declaredPaths = toolchain.descriptor ? [] : declaredHere;
-    const portable = !toolchain.descriptor ? await probe : undefined;
+    const portable = !toolchain.descriptor ? await probe?.answer(toolchain.id) : undefined;
     // Archives the user declared for this compiler, for other hosts: offered when they prove to be the same build.
     const alternatives = portable && declaredPaths.length ? await this.declared.usable(ctx.compiler, portable, declaredPaths, ctx.logger) : [];
     if (portable) ctx.logger.debug("%s for %s: equivalent toolchains %s%s", ctx.compiler.path, ctx.compiler.target, portable.equivalence, alternatives.length ? `, declared ${alternatives.map((a) => a.id).join(" ")}` : "");
@@ -374,6 +382,9 @@ export class FarmCompiler {
     for (let i = 0; i < 2; ) {
       let alloc: Allocation;
       const asked = Date.now();
+      // How busy the daemon's one thread was while the scheduler answered: a reply that arrives while it works on
+      // other jobs (preparing them, reading their run requests) waits for it (bench/farm-timeline.mjs reports it).
+      const loopBefore = performance.eventLoopUtilization();
       ctx.logger.debug("%s: farm: allocation asked", ctx.invocation.sourceFile);
       try {
         alloc = await scheduler.allocate(toolchainId, platforms, dist.allocateTimeoutMs, {
@@ -400,7 +411,7 @@ export class FarmCompiler {
         throw new NotOnFarm("dist-scheduler-error", err.message);
       }
       i++;
-      ctx.logger.debug("%s: farm: job %s allocated on %s", ctx.invocation.sourceFile, alloc.jobId, alloc.builderId);
+      ctx.logger.debug("%s: farm: job %s allocated on %s (%d ms, the daemon's thread busy %d %% of it)", ctx.invocation.sourceFile, alloc.jobId, alloc.builderId, Date.now() - asked, Math.round(100 * performance.eventLoopUtilization(loopBefore).utilization));
       const until = this.quarantined.get(alloc.builderId);
       if (until === undefined || until < Date.now() || (await this.healthy(alloc, scheduler))) {
         this.quarantined.delete(alloc.builderId);
