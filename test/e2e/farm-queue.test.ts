@@ -27,7 +27,15 @@ let mine: RepriseSandbox;
 
 beforeAll(async () => {
   ensureDebianPackages(["bubblewrap"]);
-  farm = await LoopbackFarm.start({ builders: [{ id: "queue1", maxJobs: 1 }], dirName: "farm-queue", clientEnv: { REPRISE_LOG: "debug" } });
+  // The held slot must stay held until its job ends: with the default 3 s, a loaded machine's client (load 14 in a fresh
+  // clone's run) can take longer than that from its allocation to the builder, the scheduler takes the slot back as
+  // unclaimed and gives it to the miss that should have found the farm busy.
+  farm = await LoopbackFarm.start({
+    builders: [{ id: "queue1", maxJobs: 1 }],
+    dirName: "farm-queue",
+    clientEnv: { REPRISE_LOG: "debug" },
+    schedulerConfig: { unclaimedGraceMs: 60_000 },
+  });
   other = new RepriseSandbox();
   // A client with no farm jobs of its own yet: the first test's client counts its jobs ended in the last 2 s as its own.
   mine = new RepriseSandbox({ REPRISE_LOG: "debug" });

@@ -64,17 +64,23 @@ export interface SchedulerHandle extends FarmProcess {
 }
 
 /** The real scheduler (`reprise-dist scheduler`) on loopback with fresh static tokens; heartbeats every second. */
-export async function startRealScheduler(dir: string, clientToken = `client-${randomBytes(16).toString("hex")}`, builderToken = `builder-${randomBytes(16).toString("hex")}`): Promise<SchedulerHandle> {
+export async function startRealScheduler(
+  dir: string,
+  clientToken = `client-${randomBytes(16).toString("hex")}`,
+  builderToken = `builder-${randomBytes(16).toString("hex")}`,
+  /** More scheduler config keys (docs/dist-builder.md's scheduler section), over these defaults. */
+  extra: Record<string, unknown> = {},
+): Promise<SchedulerHandle> {
   mkdirSync(dir, { recursive: true });
   const config = join(dir, "scheduler.json");
-  writeFileSync(config, JSON.stringify({ listen: "127.0.0.1:0", auth: { clientTokens: [clientToken], builderTokens: [builderToken] }, heartbeatIntervalMs: 1000, logLevel: "info" }));
+  writeFileSync(config, JSON.stringify({ listen: "127.0.0.1:0", auth: { clientTokens: [clientToken], builderTokens: [builderToken] }, heartbeatIntervalMs: 1000, logLevel: "info", ...extra }));
   const p = await startNodeProcess([REPRISE_DIST_BIN, "scheduler", "--config", config]);
   return { ...p, clientToken, builderToken };
 }
 
 /** The real scheduler on loopback with fresh tokens, its config in a temporary directory. */
-export function startScheduler(): Promise<SchedulerHandle> {
-  return startRealScheduler(mkdtempSync(join(tmpdir(), "reprise-scheduler-")));
+export function startScheduler(extra: Record<string, unknown> = {}): Promise<SchedulerHandle> {
+  return startRealScheduler(mkdtempSync(join(tmpdir(), "reprise-scheduler-")), undefined, undefined, extra);
 }
 
 export interface BuilderOptions {

@@ -25,16 +25,17 @@ export class LoopbackFarm {
 
   /**
    * Starts the client sandbox (with `clientEnv`), the scheduler and `builders`, and waits until the scheduler lists
-   * them all. `dirName` names the folder of the farm's files in the sandbox's root. On failure, what started is stopped.
+   * them all. `dirName` names the folder of the farm's files in the sandbox's root;
+   * `schedulerConfig` adds scheduler config keys. On failure, what started is stopped.
    */
-  static async start(o: { clientEnv?: Record<string, string>; builders?: BuilderSpec[]; dirName?: string } = {}): Promise<LoopbackFarm> {
+  static async start(o: { clientEnv?: Record<string, string>; builders?: BuilderSpec[]; dirName?: string; schedulerConfig?: Record<string, unknown> } = {}): Promise<LoopbackFarm> {
     const sb = new RepriseSandbox(o.clientEnv);
     const dir = join(sb.root, o.dirName ?? "farm");
     mkdirSync(dir, { recursive: true });
     let sched: SchedulerHandle | undefined;
     let farm: LoopbackFarm | undefined;
     try {
-      sched = await startScheduler();
+      sched = await startScheduler(o.schedulerConfig);
       farm = new LoopbackFarm(sb, sched, dir);
       const specs = o.builders ?? [];
       // In the order given, whichever starts first: tests name builders by index.
