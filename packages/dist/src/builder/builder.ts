@@ -93,7 +93,7 @@ export async function startBuilder(config: BuilderConfig, logger = new Logger(co
   const providers: ToolchainProvider[] = config.rust ? [createRustToolchainProvider(config.rust, config.dataDir, undefined, (m) => logger.warn("%s", m))] : [];
   const provided = new ProvidedToolchains(providers, config.dataDir, log);
   await provided.refresh();
-  const runner = new JobRunner({ stores, sandbox, scratchRoot: join(config.dataDir, "jobs"), inputTreesDir: join(config.dataDir, "trees"), toolchainTreesDir: join(config.dataDir, "toolchain-trees"), maxJobs: config.maxJobs, caps: config.limits, provided, ownToolchain: (id) => own.resolve(id) });
+  const runner = new JobRunner({ stores, sandbox, scratchRoot: join(config.dataDir, "jobs"), inputTreesDir: join(config.dataDir, "trees"), toolchainTreesDir: join(config.dataDir, "toolchain-trees"), maxRunningJobs: config.maxRunningJobs, caps: config.limits, provided, ownToolchain: (id) => own.resolve(id) });
   /** The toolchains to announce and the toolchain cache's free bytes (one listing of the store). */
   const toolchainReport = () => {
     const held = stores.toolchainsHeld();

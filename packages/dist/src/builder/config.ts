@@ -27,8 +27,10 @@ export const BuilderConfigSchema = z
     sandboxOptions: z.record(z.string(), z.unknown()).default({}),
     /** Where toolchains and blobs are kept. */
     dataDir: z.string().min(1).optional(),
-    /** Jobs run at once (default: cores). */
+    /** Jobs the scheduler may give this builder at once: those running plus those whose inputs arrive meanwhile (default: cores). */
     maxJobs: z.number().int().positive().optional(),
+    /** Jobs whose compiles run at once (default: cores, at most maxJobs); the others wait, their inputs already here. */
+    maxRunningJobs: z.number().int().positive().optional(),
     /** Stop accepting jobs while the load others put on this machine is above this many cores (default: cores; #620). */
     yieldAboveLoad: z.number().positive().optional(),
     toolchainCacheSize: SIZE.default(8 * 1024 ** 3),
@@ -86,11 +88,12 @@ export const BuilderConfigSchema = z
 
 export type BuilderConfigInput = z.input<typeof BuilderConfigSchema>;
 
-export interface BuilderConfig extends Omit<z.output<typeof BuilderConfigSchema>, "token" | "dataDir" | "maxJobs" | "yieldAboveLoad" | "builderId"> {
+export interface BuilderConfig extends Omit<z.output<typeof BuilderConfigSchema>, "token" | "dataDir" | "maxJobs" | "maxRunningJobs" | "yieldAboveLoad" | "builderId"> {
   token: string;
   builderId: string;
   dataDir: string;
   maxJobs: number;
+  maxRunningJobs: number;
   yieldAboveLoad: number;
 }
 
@@ -122,6 +125,9 @@ export function resolveBuilderConfig(input: unknown, baseDir: string, env: NodeJ
     builderId: c.builderId ?? `${hostname()}-${c.listen.port}`.replace(/[^A-Za-z0-9._-]/g, "-"),
     dataDir: abs(c.dataDir ?? join(env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "reprise-builder")),
     maxJobs: c.maxJobs ?? cores,
+    // Two compiles sharing one core cost 11-25 % more CPU than the same compiles one after the other (caches:
+    // bench/results/2026-12-08-run-slots.md), so slots beyond the cores only let the next jobs' inputs arrive early.
+    maxRunningJobs: Math.min(c.maxRunningJobs ?? cores, c.maxJobs ?? cores),
     yieldAboveLoad: c.yieldAboveLoad ?? cores,
     ...(c.rust
       ? {

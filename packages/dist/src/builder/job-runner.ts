@@ -26,7 +26,8 @@ export interface JobRunnerOptions {
   inputTreesDir: string;
   /** Where the toolchains' folded trees are kept (beside the toolchain store: they hard-link its files). */
   toolchainTreesDir: string;
-  maxJobs: number;
+  /** Jobs run at once; more wait in order (the scheduler gives a builder up to its maxJobs). */
+  maxRunningJobs: number;
   caps: JobLimits;
   /** The builder's own toolchain a job naming an equivalence runs with (HeldToolchains.resolve). */
   ownToolchain?: (id: string) => OwnToolchain | undefined;
@@ -43,7 +44,7 @@ export class JobRunner {
   failed = 0;
 
   constructor(private readonly o: JobRunnerOptions) {
-    this.limit = pLimit(o.maxJobs);
+    this.limit = pLimit(o.maxRunningJobs);
     mkdirSync(o.scratchRoot, { recursive: true, mode: 0o700 });
     this.inputTrees = new InputTreeCache(o.inputTreesDir);
     this.toolchainTrees = new InputTreeCache(o.toolchainTreesDir, MAX_TOOLCHAIN_TREES);
@@ -69,7 +70,7 @@ export class JobRunner {
     return toolchain || blobs.length ? { toolchain, blobs } : undefined;
   }
 
-  /** Runs `job` (queued behind `maxJobs` running ones); `signal` ends it when the client goes away. */
+  /** Runs `job` (queued behind `maxRunningJobs` running ones); `signal` ends it when the client goes away. */
   run(asked: CompileJob, signal: AbortSignal): Promise<JobResult> {
     const queuedAt = performance.now();
     return this.limit(async () => {

@@ -219,7 +219,7 @@ export class BuilderServer {
     try {
       const result = await this.o.runner.run(job, aborted.signal);
       ok = true;
-      this.o.log("debug", `job ${jobId}: ${job.argv[0]} with toolchain ${job.toolchainId.slice(0, 12)}, exit status ${result.exitCode}, ${result.timings?.runMs ?? "?"} ms`);
+      this.o.log("debug", `job ${jobId}: ${job.argv[0]} with toolchain ${job.toolchainId.slice(0, 12)}, exit status ${result.exitCode}, queued ${result.timings?.queuedMs ?? "?"} ms, ran ${result.timings?.runMs ?? "?"} ms (ended at ${Date.now()})`);
       sendJobResult(res, result);
     } finally {
       this.o.onJobDone(jobId, ok, performance.now() - started);

@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import { describe, expect, it } from "vitest";
 import { resolveBuilderConfig } from "../../src/builder/config.js";
 
@@ -16,6 +17,16 @@ describe("builder config", () => {
       { compiler: "/usr/bin/clang-14", targets: ["x86_64-pc-linux-gnu"] },
       { compiler: "/usr/bin/gcc-12", targets: [] },
     ]);
+  });
+
+  it("runs at most the cores' number of jobs at once, and never more than it accepts", () => {
+    const base = { schedulerUrl: "http://s:1", token: "t" };
+    const cores = availableParallelism();
+    expect(resolveBuilderConfig(base, "/", {}).maxRunningJobs).toBe(cores);
+    expect(resolveBuilderConfig({ ...base, maxJobs: cores + 2 }, "/", {}).maxRunningJobs).toBe(cores);
+    expect(resolveBuilderConfig({ ...base, maxJobs: 3, maxRunningJobs: 2 }, "/", {}).maxRunningJobs).toBe(2);
+    expect(resolveBuilderConfig({ ...base, maxJobs: 1, maxRunningJobs: 4 }, "/", {}).maxRunningJobs).toBe(1);
+    expect(() => resolveBuilderConfig({ ...base, maxRunningJobs: 0 }, "/", {})).toThrow(/maxRunningJobs/);
   });
 
   it("takes the token and scheduler from the environment", () => {
