@@ -3,7 +3,7 @@
 // bwrap builders (`reprise-dist builder`) and a client daemon sending every miss to the farm.
 //
 //   node bench/farm.mjs [--quick] [--only=cost|build] [--runs=N] [--units=N] [--work=DIR] [--json=PATH] [--daemon-preload=FILE]
-//                       [--project=generated|generated-heavy|yaml-cpp] [--reps=N] [--jobs=N] [--slots=N] [--fixtures=DIR]
+//                       [--project=generated|generated-heavy|yaml-cpp] [--reps=N] [--jobs=N] [--slots=N] [--running=N] [--fixtures=DIR]
 //
 // --daemon-preload=FILE preloads FILE into the client daemon of the cost scenario (NODE_OPTIONS=--require), e.g. a
 // script starting node:inspector's profiler and writing the profile at exit (--cpu-prof is not allowed in
@@ -17,7 +17,7 @@
 //          the key) with the same bytes. Also the daemon's CPU per farm job, and per ordinary local miss of the
 //          same file in the same daemon (the difference is the client's own work for the farm).
 //   build  a clean build of --project through the farm with two builders, each pinned to its own core (taskset),
-//          --slots job slots each (2), at -j --jobs (8), against the same project built plainly with one job pinned to
+//          --slots job slots each (2; --running of them compile at once, default the builder's: its one core), at -j --jobs (8), against the same project built plainly with one job pinned to
 //          one core: ratio of wall times (the issue's goal: >= 1.8x faster on a CPU-bound project), beside the same
 //          project built plainly with two jobs on both cores (what this machine's two cores give at best). Projects: the
 //          generated tree (bench/generated-tree.mjs, --units small units, ~0.4 s each: spawn-bound), generated-heavy
@@ -80,7 +80,7 @@ function stop(child) {
 }
 
 /** A scheduler and `n` builders (of the checkout `repo`); builder i pinned to core i when `pin`. */
-export async function startFarm(dir, n, { pin = false, maxJobs = 2, repo = REPO, builderEnv = {}, logLevel = 'warn' } = {}) {
+export async function startFarm(dir, n, { pin = false, maxJobs = 2, maxRunningJobs, repo = REPO, builderEnv = {}, logLevel = 'warn' } = {}) {
   const DIST = distBin(repo);
   fs.mkdirSync(dir, { recursive: true });
   const clientToken = `bench-client-${process.pid}-${Date.now()}`;
@@ -93,7 +93,7 @@ export async function startFarm(dir, n, { pin = false, maxJobs = 2, repo = REPO,
   procs.push(sched.child);
   for (let i = 0; i < n; i++) {
     const cfg = path.join(dir, `builder${i}.json`);
-    fs.writeFileSync(cfg, JSON.stringify({ schedulerUrl: sched.url, token: builderToken, builderId: `bench-${i}`, listen: { host: '127.0.0.1', port: 0 }, dataDir: path.join(dir, `b${i}`), sandbox: 'bwrap', maxJobs, yieldAboveLoad: 1e6, logLevel }));
+    fs.writeFileSync(cfg, JSON.stringify({ schedulerUrl: sched.url, token: builderToken, builderId: `bench-${i}`, listen: { host: '127.0.0.1', port: 0 }, dataDir: path.join(dir, `b${i}`), sandbox: 'bwrap', maxJobs, ...(maxRunningJobs ? { maxRunningJobs } : {}), yieldAboveLoad: 1e6, logLevel }));
     const argv = [...(pin ? ['taskset', '-c', String(i)] : []), process.execPath, DIST, 'builder', '--config', cfg];
     const b = await startListening(argv, builderEnv, `builder ${i}`);
     procs.push(b.child);
@@ -354,7 +354,7 @@ async function heldToolchains(farm) {
  */
 export async function farmBuildOnce(o, dir, project, rep) {
   // o.repo: the checkout whose farm and client run (bench/farm-timeline.mjs compares two); o.timeline: debug logs kept.
-  const farm = await startFarm(path.join(dir, `farm${rep}`), 2, { pin: true, maxJobs: o.slots, ...(o.repo ? { repo: o.repo } : {}), ...(o.timeline ? { logLevel: 'debug' } : {}) });
+  const farm = await startFarm(path.join(dir, `farm${rep}`), 2, { pin: true, maxJobs: o.slots, ...(o.running ? { maxRunningJobs: o.running } : {}), ...(o.repo ? { repo: o.repo } : {}), ...(o.timeline ? { logLevel: 'debug' } : {}) });
   const groups = farm.builders.map((b, i) => cpuGroup(`reprise-bench-farm-${process.pid}-${rep}-${i}`, b.pid));
   const reprise = { REPRISE_DIR: path.join(dir, `cache${rep}`), REPRISE_RUNTIME_DIR: path.join(dir, `run${rep}`), REPRISE_IDLE_TIMEOUT: '300', LC_ALL: 'C', REPRISE_DIST_SCHEDULER_URL: farm.url, REPRISE_DIST_TOKEN: farm.clientToken, REPRISE_DIST_MODE: 'always', ...(o.daemonProfile ? { NODE_OPTIONS: `--require ${o.daemonProfile}` } : {}), ...(o.timeline ? { REPRISE_LOG: 'debug' } : {}) };
   const cli = client(o.repo);
@@ -491,7 +491,7 @@ export async function farmBench(options = {}) {
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const args = Object.fromEntries(process.argv.slice(2).map((a) => { const [k, v] = a.replace(/^--/, '').split('='); return [k, v ?? true]; }));
-  const rows = await farmBench({ quick: args.quick === true, ...(args.only ? { only: args.only } : {}), ...(args.runs ? { runs: Number(args.runs) } : {}), ...(args.units ? { units: Number(args.units) } : {}), ...(args.project ? { project: args.project } : {}), ...(args.reps ? { reps: Number(args.reps) } : {}), ...(args.slots ? { slots: Number(args.slots) } : {}), ...(args.jobs ? { jobs: Number(args.jobs) } : {}), ...(args.fixtures ? { fixtures: path.resolve(args.fixtures) } : {}), ...(args.work ? { work: path.resolve(args.work) } : {}), ...(args['daemon-preload'] ? { daemonProfile: path.resolve(args['daemon-preload']) } : {}) });
+  const rows = await farmBench({ quick: args.quick === true, ...(args.only ? { only: args.only } : {}), ...(args.runs ? { runs: Number(args.runs) } : {}), ...(args.units ? { units: Number(args.units) } : {}), ...(args.project ? { project: args.project } : {}), ...(args.reps ? { reps: Number(args.reps) } : {}), ...(args.slots ? { slots: Number(args.slots) } : {}), ...(args.running ? { running: Number(args.running) } : {}), ...(args.jobs ? { jobs: Number(args.jobs) } : {}), ...(args.fixtures ? { fixtures: path.resolve(args.fixtures) } : {}), ...(args.work ? { work: path.resolve(args.work) } : {}), ...(args['daemon-preload'] ? { daemonProfile: path.resolve(args['daemon-preload']) } : {}) });
   const out = args.json ? path.resolve(args.json) : null;
   if (out) fs.writeFileSync(out, JSON.stringify(rows, null, 2));
   process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);

@@ -1,5 +1,6 @@
 export { Engine } from "./engine/engine.js";
 export type { ReprisePlugin, PluginModule } from "./engine/plugin.js";
+export { pluginRelease } from "./engine/plugin.js";
 export type { EngineHooks, CompilerProbe, CompilerDetection, KeyContext, CallOutcome, AdaptOutputInput, DependencyListInput, CompileReads, ReadIdentity, TextDigestInput, TextDigestResult } from "./engine/hooks.js";
 export type * from "./engine/types.js";
 export { KeyHasher, hashBytes, HASH_ALGORITHM } from "./hashing/key-hasher.js";

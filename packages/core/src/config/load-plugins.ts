@@ -1,7 +1,9 @@
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { isAbsolute, join, resolve } from "node:path";
+import { dirname, isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import type { PluginModule, ReprisePlugin } from "../engine/plugin.js";
+import { recordLoadedRelease, type PluginModule, type ReprisePlugin } from "../engine/plugin.js";
 import type { PluginSpec } from "./schema.js";
 import { PluginError } from "../util/errors.js";
 import type { Logger } from "../util/logger.js";
@@ -53,7 +55,7 @@ export async function loadPlugins(specs: PluginSpec[], baseDir: string, logger: 
       logger.debug("default plugin %s not installed; skipped", name);
       continue;
     }
-    plugins.push(instantiate(name, await importPlugin(name, url), options));
+    plugins.push(instantiate(name, url, await importPlugin(name, url), options));
   }
   // After the listed ones, so that a listed plugin serving the same sandbox name is asked first.
   const listed = new Set(list.map((spec) => (typeof spec === "string" ? spec : spec[0])));
@@ -86,7 +88,7 @@ export async function loadSandboxPlugin(name: string, baseDir: string, logger: L
     logger.debug("sandbox plugin %s not installed; skipped", name);
     return undefined;
   }
-  return instantiate(name, await importPlugin(name, url), undefined);
+  return instantiate(name, url, await importPlugin(name, url), undefined);
 }
 
 async function importPlugin(name: string, url: string): Promise<PluginModule> {
@@ -116,7 +118,7 @@ function resolveSpecifier(name: string, baseDir: string, ownFirst = false): stri
   return undefined;
 }
 
-function instantiate(name: string, mod: PluginModule, options: Record<string, unknown> | undefined): ReprisePlugin {
+function instantiate(name: string, url: string, mod: PluginModule, options: Record<string, unknown> | undefined): ReprisePlugin {
   let candidate: unknown = mod;
   if (candidate && typeof candidate === "object" && "default" in candidate) candidate = (candidate as { default: unknown }).default;
   if (typeof candidate === "function") candidate = (candidate as (o?: Record<string, unknown>) => unknown)(options);
@@ -124,5 +126,35 @@ function instantiate(name: string, mod: PluginModule, options: Record<string, un
   if (!plugin || typeof plugin.apply !== "function" || typeof plugin.name !== "string") {
     throw new PluginError(name, "is not a Reprise plugin", "it must export { name, apply(engine) } or a function returning one");
   }
+  if (plugin.version === undefined && url.startsWith("file:")) recordLoadedRelease(plugin, loadedRelease(name, fileURLToPath(url)));
   return plugin;
+}
+
+/**
+ * The release of a plugin loaded from `file` by the specifier `name`: the
+ * version in the package.json of the package `name` (found above the file);
+ * for a plugin named by path, or one whose package says no version, a digest
+ * of the file itself, so that an edit of a project's own plugin counts as a
+ * new release (its other files do not).
+ */
+function loadedRelease(name: string, file: string): string {
+  if (!name.startsWith(".") && !isAbsolute(name)) {
+    for (let dir = dirname(file); dir !== dirname(dir); dir = dirname(dir)) {
+      let pkg: { name?: unknown; version?: unknown };
+      try {
+        pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as typeof pkg;
+      } catch {
+        continue;
+      }
+      if (pkg.name === name) {
+        if (typeof pkg.version === "string") return pkg.version;
+        break;
+      }
+    }
+  }
+  try {
+    return `sha256:${createHash("sha256").update(readFileSync(file)).digest("hex").slice(0, 16)}`;
+  } catch {
+    return "unreadable";
+  }
 }

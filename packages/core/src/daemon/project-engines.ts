@@ -176,7 +176,7 @@ export class ProjectEngines {
       },
     });
     // Detections outlive the daemon per set of plugins (and their options): another set may answer otherwise.
-    const remembered = this.o.detections ? { records: this.o.detections, plugins: JSON.stringify([settings.plugins, engine.plugins.map((p) => p.name)]) } : undefined;
+    const remembered = this.o.detections ? { records: this.o.detections, plugins: JSON.stringify([settings.plugins, engine.pluginReleases()]) } : undefined;
     return { engine, detector: new CompilerDetector(engine, this.o.hashes, remembered), storages, hermetic, prepareMiss: distClientLoader(engine, base, logger) };
   }
 }

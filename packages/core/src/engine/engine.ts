@@ -1,5 +1,5 @@
 import { createHooks, type EngineHooks } from "./hooks.js";
-import type { ReprisePlugin } from "./plugin.js";
+import { pluginRelease, type ReprisePlugin } from "./plugin.js";
 import { Logger, silentLogger } from "../util/logger.js";
 import { guardHooks } from "./tap-guard.js";
 
@@ -12,6 +12,7 @@ export class Engine {
   readonly plugins: ReprisePlugin[] = [];
   /** The plugin whose `apply` is running: its taps are named after it in errors and stats. */
   private applying: string | undefined;
+  private releases: string[] | undefined;
 
   constructor(readonly logger: Logger = silentLogger) {
     guardHooks(this.hooks, () => this.applying);
@@ -26,7 +27,22 @@ export class Engine {
       this.applying = undefined;
     }
     this.plugins.push(plugin);
+    this.releases = undefined;
     this.logger.debug("plugin %s applied", plugin.name);
     return this;
+  }
+
+  /**
+   * Each plugin as `name@release` (pluginRelease; `name@?` when none is known), in the order applied; with
+   * `names`, only those plugins (a name no plugin has stays as it is). For the keys of records kept across
+   * daemons: a plugin's new release may answer otherwise.
+   */
+  pluginReleases(names?: readonly string[]): string[] {
+    const of = (p: ReprisePlugin) => `${p.name}@${pluginRelease(p) ?? "?"}`;
+    if (!names) return (this.releases ??= this.plugins.map(of));
+    return names.map((n) => {
+      const p = this.plugins.find((q) => q.name === n);
+      return p ? of(p) : n;
+    });
   }
 }

@@ -61,7 +61,7 @@ export class IncludeSearches {
   }
 
   private async recallOrAsk(call: Call, argv: readonly string[], env: Readonly<Record<string, string>>, memoKey: string): Promise<SearchAnswer> {
-    const lasting = this.remembered && JSON.stringify([REPRISE_VERSION, call.project.engine.plugins.map((p) => p.name), memoKey]);
+    const lasting = this.remembered && JSON.stringify([REPRISE_VERSION, call.project.engine.pluginReleases(), memoKey]);
     const recalled = lasting ? this.remembered!.get(lasting) : undefined;
     if (recalled && stillHolds(recalled, call.request.cwd)) return { search: recalled };
     const answer = await this.ask(call, argv, env);

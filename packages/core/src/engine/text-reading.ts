@@ -23,8 +23,7 @@ export function textReadingFor(engine: Engine, family: string, inv: CompileInvoc
   if (!reading) {
     reading = {
       id,
-      // A plugin's version is not known here: its name stands for it (as for kept compiler detections).
-      lastingId: JSON.stringify([REPRISE_VERSION, family, dialect, hook.taps.map((t) => t.name)]),
+      lastingId: JSON.stringify([REPRISE_VERSION, family, dialect, engine.pluginReleases(hook.taps.map((t) => t.name))]),
       read: (data) => {
         try {
           return hook.call({ data, dialect }) ?? { text: null };

@@ -7,7 +7,7 @@
  * Kept by what the probe's answer depends on that is known at the miss: the
  * compiler's identity as the engine computes it (its binary, the plugin's
  * identity files such as cc1, and its version text, by content), the path it
- * is called by, the target, the engine's plugins and this package's version.
+ * is called by, the target, the engine's plugins and their releases, and this package's version.
  * The assembler and the libraries, which the canary's bytes also depend on,
  * are not in the identity: each answer records the id of the packaged
  * toolchain archive it was probed with (a digest of every file the toolchain
@@ -40,7 +40,7 @@ export function keptEquivalences(cacheDir: string, onError?: (err: Error) => voi
 
 /** The key of a compiler's answer for `target`. */
 export function equivalenceKey(engine: Engine, compiler: { identity: string; path: string }, target: string): string {
-  return JSON.stringify([DIST_VERSION, engine.plugins.map((p) => p.name), compiler.identity, compiler.path, target]);
+  return JSON.stringify([DIST_VERSION, engine.pluginReleases(), compiler.identity, compiler.path, target]);
 }
 
 function isKeptEquivalence(v: unknown): v is KeptEquivalence {
