@@ -1,5 +1,6 @@
 import { growingLru } from "../util/growing-lru.js";
 import type { Logger } from "../util/logger.js";
+import type { SeenDigests } from "./direct-mode.js";
 
 /**
  * The preprocessed-text copy of one stored miss, computed later: `run`
@@ -8,7 +9,26 @@ import type { Logger } from "../util/logger.js";
  */
 export interface LaterCopy {
   label: string;
-  run(lowPriority: boolean): Promise<void>;
+  /**
+   * `previous`: the check that closed the copy made just before this one, in
+   * the same idle run (see CopyChecks). Resolves to this copy's closing check
+   * when it passed.
+   */
+  run(lowPriority: boolean, previous?: CopyChecks): Promise<CopyChecks | void>;
+}
+
+/**
+ * The digests a copy's check after its preprocessing took (by path), and
+ * when (performance.now()). The next copy of the same idle run, started
+ * right after, checks its own entry's files against them before it
+ * preprocesses instead of taking every stat again: a build's units share
+ * most headers. Its check after the preprocessing takes fresh stats, so a
+ * file changed since is still seen; what is given up is only the part of
+ * the window between the two checks before this copy's own preprocessing.
+ */
+export interface CopyChecks {
+  seen: SeenDigests;
+  atMs: number;
 }
 
 interface Queued {
@@ -16,7 +36,7 @@ interface Queued {
   copy?: LaterCopy;
   /** Made when the daemon is idle (`preprocessorFallbackCopies`); otherwise only when a sibling asks, and dropped once idle. */
   idle: boolean;
-  running?: Promise<void>;
+  running?: Promise<CopyChecks | void>;
 }
 
 /** How long no call may be in flight before queued copies are made (longer than the serial steps of a build: archiving, linking). */
@@ -154,11 +174,11 @@ export class FallbackLater {
     while (this.current) await this.current;
   }
 
-  private runNow(queued: Queued, lowPriority: boolean): Promise<void> {
+  private runNow(queued: Queued, lowPriority: boolean, previous?: CopyChecks): Promise<CopyChecks | void> {
     const copy = queued.copy;
     if (!copy) return queued.running ?? Promise.resolve();
     queued.running ??= copy
-      .run(lowPriority)
+      .run(lowPriority, previous)
       .catch((err: unknown) => this.logger.debug("fallback copy of %s not made: %s", copy.label, (err as Error).message))
       .finally(() => {
         // Counted as waiting until made: a caller seeing none waiting sees every copy.
@@ -248,8 +268,11 @@ export class FallbackLater {
     await this.doChores();
     if (this.current) return;
     const work = (async () => {
+      // Carried only from one copy to the next made right after it (CopyChecks).
+      let previous: CopyChecks | undefined;
       while (this.active === 0 && !this.closed) {
         if (this.chores.length > 0) {
+          previous = undefined;
           await this.doChores();
           // A call that arrived meanwhile leaves the rest for the next idle moment.
           if (this.active > 0) break;
@@ -257,7 +280,7 @@ export class FallbackLater {
         }
         const next = this.firstWaiting();
         if (!next) break;
-        await this.runNow(next, true);
+        previous = (await this.runNow(next, true, previous)) || undefined;
       }
     })();
     this.current = work;

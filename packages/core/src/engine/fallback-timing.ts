@@ -1,9 +1,9 @@
 import type { ModeDeps } from "./mode-deps.js";
 import type { DirectCall } from "./serve-direct.js";
-import type { LaterCopy } from "./fallback-later.js";
+import type { CopyChecks, LaterCopy } from "./fallback-later.js";
 import { baseKey } from "./cache-key.js";
 import { parseDepFile } from "./dep-file.js";
-import { matchManifest } from "./direct-mode.js";
+import { matchManifest, type SeenDigests } from "./direct-mode.js";
 import { preprocessedFallbackKey, readFallbackCopy, storeFallbackCopy } from "./preprocessor-fallback.js";
 import { RACY_WINDOW_MS } from "../hashing/file-hash-cache.js";
 import type { KeyHasher } from "../hashing/key-hasher.js";
@@ -52,21 +52,26 @@ export async function fallbackTiming(d: ModeDeps, dc: DirectCall): Promise<Fallb
  */
 export function laterCopy(d: ModeDeps, dc: DirectCall, entry: ManifestEntry, base: KeyHasher): LaterCopy {
   const { call } = dc;
-  const unchanged = async () =>
-    (await d.hashes.digest(call.inv.sourceFile, dc.tokens))?.hash === dc.sourceHash && (await matchManifest({ entries: [entry] }, d.hashes, call.request.env, dc.sharing)) !== undefined;
+  const unchanged = async (seen: SeenDigests) =>
+    (await d.hashes.digest(call.inv.sourceFile, dc.tokens))?.hash === dc.sourceHash && (await matchManifest({ entries: [entry] }, d.hashes, call.request.env, dc.sharing, seen)) !== undefined;
   return {
     label: call.inv.sourceFile,
-    async run(lowPriority) {
-      if (!(await unchanged())) return;
+    async run(lowPriority, previous) {
+      // The previous copy's closing check stands for this one's opening check while it is fresh (CopyChecks).
+      const carried = previous && performance.now() - previous.atMs <= CARRY_CHECKS_MS ? new Map(previous.seen) : new Map();
+      if (!(await unchanged(carried))) return;
       const fallback = await preprocessedFallbackKey(call.project.engine, d.hashes, d.limit, call.request, call.compiler, call.inv, { base, lowPriority });
-      if (!fallback || !(await unchanged())) return;
+      if (!fallback) return;
+      const closing: CopyChecks = { seen: new Map(), atMs: performance.now() };
+      if (!(await unchanged(closing.seen))) return;
       const stored = await d.hits.entry(call.storage, entry.resultKey);
-      if (!stored || stored.stdout.length > 0 || stored.stderr.length > 0) return;
+      if (!stored || stored.stdout.length > 0 || stored.stderr.length > 0) return closing;
       // The stored blob under the text's key, its compressed body kept (compressing again cost as much as the first time).
       const blob = await readFallbackCopy(call.storage, entry.resultKey).catch(() => undefined);
       await storeFallbackCopy(call.storage, fallback.key, (blob && rekeyEntry(blob, entry.resultKey, fallback.key)) ?? (await encodeEntry(stored, fallback.key)));
       if (lowPriority) d.stats.fallbackCopyLater();
       call.log.debug("%s: fallback copy stored under %s", call.inv.sourceFile, fallback.key);
+      return closing;
     },
   };
 }
@@ -98,6 +103,12 @@ export async function sameHashes(d: ModeDeps, dc: DirectCall, before: ReadonlyMa
 export function changedSince(found: { changedAt: number; coarse: boolean }, compileStart: number): boolean {
   return found.changedAt > compileStart - (found.coarse ? RACY_WINDOW_MS : CLOCK_TICK_MS);
 }
+
+/**
+ * How old the previous copy's closing check may be for the next copy to open
+ * with it: the store of one copy and the start of the next, not a pause.
+ */
+const CARRY_CHECKS_MS = 250;
 
 /** More than a kernel timer tick (1 to 10 ms). */
 const CLOCK_TICK_MS = 20;

@@ -2,7 +2,7 @@
 // call is in flight (after a second of quiet), chores first, a sibling's copy
 // at once when a call needs it, and nothing after close().
 import { describe, expect, it } from "vitest";
-import { FallbackLater, type LaterCopy } from "../../src/engine/fallback-later.js";
+import { FallbackLater, type CopyChecks, type LaterCopy } from "../../src/engine/fallback-later.js";
 import { Logger } from "../../src/util/logger.js";
 
 const until = async (cond: () => boolean, ms = 20_000) => {
@@ -142,6 +142,39 @@ describe("FallbackLater", () => {
     later.callEnded();
     await new Promise((r) => setTimeout(r, 2300));
     expect(log).toEqual([]);
+    await later.close();
+  });
+
+  it("a copy opens with the closing check of the copy made just before it in the same idle run, never across a call", async () => {
+    const given: [string, string | undefined][] = [];
+    const checked = (label: string): LaterCopy => ({
+      label,
+      run: async (_lowPriority, previous?: CopyChecks) => {
+        given.push([label, previous?.seen.keys().next().value]);
+        return { seen: new Map([[`/after/${label}`, null]]), atMs: performance.now() };
+      },
+    });
+    const later = new FallbackLater(new Logger("error"));
+    later.callStarted();
+    for (const k of ["a", "b", "c"]) later.register(k, true)(checked(k));
+    later.callEnded();
+    await until(() => given.length === 3);
+    expect(given).toEqual([["a", undefined], ["b", "/after/a"], ["c", "/after/b"]]);
+    // A call in between: the next idle run starts afresh.
+    later.callStarted();
+    later.register("d", true)(checked("d"));
+    later.register("e", true)(checked("e"));
+    later.callEnded();
+    await until(() => given.length === 5);
+    expect(given.slice(3)).toEqual([["d", undefined], ["e", "/after/d"]]);
+    // A sibling's copy, made for a call, is given none.
+    later.callStarted();
+    const stored = later.register("f", true);
+    const waiting = later.sibling("f");
+    stored(checked("f"));
+    await waiting;
+    expect(given.at(-1)).toEqual(["f", undefined]);
+    later.callEnded();
     await later.close();
   });
 });
