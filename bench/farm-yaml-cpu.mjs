@@ -43,7 +43,7 @@ async function measuredBuild(side, env, profile) {
   if (perf) await new Promise((r) => { perf.once('exit', r); perf.kill('SIGINT'); });
   const s = JSON.parse(run([...client(side.repo), '--show-stats', '--json'], { env, cwd: side.dir }).stdout).stats;
   run([...client(side.repo), '--stop-server'], { env, cwd: side.dir });
-  return { cpuMs: after.daemon - before.daemon, launcherMs: after.helper - before.helper, misses: s.misses, remote: s.remote?.farm?.compiles ?? 0, fallbacks: s.fallbacks, speculation: s.speculation ?? {} };
+  return { cpuMs: after.daemon - before.daemon, launcherMs: after.helper - before.helper, misses: s.misses, remote: s.remote?.farm?.compiles ?? 0, roundTrips: s.remote?.farm?.roundTrips ?? 0, fallbacks: s.fallbacks, speculation: s.speculation ?? {} };
 }
 
 /** The pid of the daemon serving `runtimeDir`. */
@@ -72,7 +72,7 @@ try {
         const m = await measuredBuild(side, env, side.label === 'this' && typeof args.perf === 'string' ? path.resolve(args.perf) : undefined);
         side.farm.push(m.cpuMs / m.misses);
         side.launcher.push(m.launcherMs / m.misses);
-        log(`round ${round} ${side.label} farm (load ${l0}→${load()}): daemon ${m.cpuMs.toFixed(0)} ms for ${m.misses} misses (${m.remote} remote; fallbacks ${JSON.stringify(m.fallbacks)}; ${JSON.stringify(m.speculation)}): ${(m.cpuMs / m.misses).toFixed(1)} ms per job; its launcher (scans) ${(m.launcherMs / m.misses).toFixed(1)} ms per job`);
+        log(`round ${round} ${side.label} farm (load ${l0}→${load()}): daemon ${m.cpuMs.toFixed(0)} ms for ${m.misses} misses (${m.remote} remote, ${m.roundTrips} builder round trips; fallbacks ${JSON.stringify(m.fallbacks)}; ${JSON.stringify(m.speculation)}): ${(m.cpuMs / m.misses).toFixed(1)} ms per job; its launcher (scans) ${(m.launcherMs / m.misses).toFixed(1)} ms per job`);
       } finally {
         run([...client(side.repo), '--stop-server'], { env, cwd: side.dir });
         await farm.stop();

@@ -4,7 +4,7 @@ import { createServer as createHttpsServer } from "node:https";
 import { readFileSync } from "node:fs";
 import { REPRISE_VERSION, type Platform } from "@reprise/core";
 import { bearerToken, checkProtocol, HttpError, readBody, readJson, sendError, sendJobResult, sendJson } from "./http-io.js";
-import { BadRunBody, decodeRunWithBlobs, INLINE_BLOBS_HEADER, RUN_WITH_BLOBS_CONTENT_TYPE } from "../protocol/run-body.js";
+import { BadRunBody, BLOBS_CONTENT_TYPE, decodeRunWithBlobs, INLINE_BLOBS_HEADER, RUN_WITH_BLOBS_CONTENT_TYPE } from "../protocol/run-body.js";
 import { jobFromWire, RunRequestSchema, type RunRequest } from "./job-message.js";
 import { isPlainRunRequest } from "./run-request-check.js";
 import type { JobTokenVerifier } from "./job-tokens.js";
@@ -106,6 +106,11 @@ export class BuilderServer {
         await this.upload(() => this.o.stores.putBlob(digest, req));
         return sendJson(res, 200, { ok: true });
       }
+      if (req.method === "POST" && path === "/v1/blobs") {
+        await this.authorize(req, res);
+        await this.upload(() => this.putBlobs(req));
+        return sendJson(res, 200, { ok: true });
+      }
       if (req.method === "PUT" && (m = /^\/v1\/toolchains\/([^/]+)$/.exec(path))) {
         const id = m[1]!;
         this.sameToolchain(await this.authorize(req, res), id);
@@ -192,6 +197,27 @@ export class BuilderServer {
         throw err;
       }
       this.counters.inlineBlobs++;
+    }
+  }
+
+  /**
+   * Blobs in one request (protocol/run-body.ts, `BLOBS_CONTENT_TYPE`): each
+   * kept as if uploaded by `PUT` (its bytes hashed to its digest, else 400
+   * `digest-mismatch`), within `maxInlineBody` for the whole body (413).
+   */
+  private async putBlobs(req: IncomingMessage): Promise<void> {
+    const type = String(req.headers["content-type"] ?? "").split(";")[0]!.trim();
+    if (type !== BLOBS_CONTENT_TYPE) throw new HttpError(415, "unsupported-body", `blobs are sent as ${BLOBS_CONTENT_TYPE}, not ${type}`);
+    let decoded;
+    try {
+      decoded = decodeRunWithBlobs(await readBody(req, this.o.maxInlineBody));
+    } catch (err) {
+      throw err instanceof BadRunBody ? new HttpError(400, "bad-request", `blobs: ${err.message}`) : err;
+    }
+    if (Object.keys(decoded.request as object).length) throw new HttpError(400, "bad-request", "blobs: the header holds the blob list only");
+    for (const b of decoded.blobs) {
+      if (this.o.stores.blobs.holds(b.digest)) continue;
+      this.o.stores.putBlobBytes(b.digest, b.data);
     }
   }
 

@@ -10,7 +10,7 @@ import type { Allocation } from "./scheduler-client.js";
 import type { BuilderHoldings } from "./builder-holdings.js";
 import type { WireJob } from "../builder/job-message.js";
 import { JOB_RESULT_CONTENT_TYPE, JOB_RESULT_LIMIT_SLACK } from "../protocol/job-result.js";
-import { INLINE_BLOBS_HEADER, runWithBlobsFrame, RUN_WITH_BLOBS_CONTENT_TYPE } from "../protocol/run-body.js";
+import { BLOBS_CONTENT_TYPE, INLINE_BLOBS_HEADER, runWithBlobsFrame, RUN_WITH_BLOBS_CONTENT_TYPE } from "../protocol/run-body.js";
 
 /** The job's toolchain: an archive the client uploads when the builder lacks it, or a descriptor (no archive) the builder provides itself. */
 export interface RemoteToolchain {
@@ -51,6 +51,8 @@ const inFlight = new Map<string, Promise<void>>();
  * eight requests. Waiting for the carrying run would wait for its compile.
  */
 const carrying = new Map<string, number>();
+/** Builders that answered 404 to blobs in one request (older ones): sent each blob by its own `PUT`. */
+const noBlobBatches = new Set<string>();
 
 /**
  * Runs `job` on the allocated builder, sending only what it lacks: the few
@@ -82,7 +84,7 @@ export async function runOnBuilder<R>(
   const requestJson = JSON.stringify({ toolchainId: toolchain.id, job });
   const run = async (blobs: readonly JobInput[]) => {
     roundTrips++;
-    const body = blobs.length ? await runBodyWithBlobs(requestJson, blobs, inputs) : Buffer.from(requestJson);
+    const body = blobs.length ? await blobsBody(requestJson, blobs, inputs) : Buffer.from(requestJson);
     const res = await farmRequest({
       method: "POST",
       url: new URL(`v1/jobs/${encodeURIComponent(alloc.jobId)}/run`, base).href,
@@ -145,7 +147,78 @@ export async function runOnBuilder<R>(
     const failed = settled.find((s): s is PromiseRejectedResult => s.status === "rejected");
     if (failed) throw failed.reason;
   };
-  const putBlobs = (blobs: readonly JobInput[]) => blobs.map((b) => once(`v1/blobs/${b.digest}`, inputs.blobPath(b.digest), b.size));
+  /** Blobs in one request (`POST v1/blobs`): false when the builder does not take them so (404: an older one). */
+  const putBatch = async (blobs: readonly JobInput[]): Promise<boolean> => {
+    roundTrips++;
+    const size = blobs.reduce((n, b) => n + b.size, 0);
+    const r = await farmRequest({
+      method: "POST",
+      url: new URL("v1/blobs", base).href,
+      token: alloc.jobToken,
+      headers: { "x-reprise-job-id": alloc.jobId },
+      raw: await blobsBody("{}", blobs, inputs),
+      rawType: BLOBS_CONTENT_TYPE,
+      timeoutMs: left(),
+      dispatcher,
+      signal,
+    });
+    if (r.status === 404) {
+      noBlobBatches.add(builder);
+      return false;
+    }
+    if (r.status !== 200) throw new UploadError(httpError(`upload of ${blobs.length} blobs`, r.status, r.body));
+    bytesUploaded += size;
+    return true;
+  };
+  /**
+   * Uploads `blobs` (each once per builder at a time, as `once`): those a
+   * builder taking run bodies (`room`) can take in one request go together,
+   * as many requests as its limit needs; a cold wave's jobs otherwise sent
+   * each header a shared run was carrying by a `PUT` of its own, 100 and
+   * more requests per job. The rest, and every blob for a builder that does
+   * not take them together, one `PUT` each.
+   */
+  const putBlobs = (blobs: readonly JobInput[]): Promise<void>[] => {
+    const room = holdings?.inlineLimit(builder);
+    const pending: Promise<void>[] = [];
+    const single: JobInput[] = [];
+    let batch: JobInput[] = [];
+    let budget = 0;
+    const batches: JobInput[][] = [];
+    for (const b of blobs) {
+      const known = inFlight.get(`${base}\0v1/blobs/${b.digest}`);
+      if (known) pending.push(known);
+      else if (room === undefined || noBlobBatches.has(builder) || b.size > INLINE_BLOB_MAX_BYTES || 4 + 64 + 100 + b.size > Math.min(room, INLINE_MAX_BYTES)) single.push(b);
+      else {
+        if (!batch.length || b.size + 100 > budget) {
+          batch = [];
+          batches.push(batch);
+          budget = Math.min(room, INLINE_MAX_BYTES) - 4 - 64;
+        }
+        batch.push(b);
+        budget -= b.size + 100;
+      }
+    }
+    for (const group of batches) {
+      if (group.length === 1) {
+        single.push(group[0]!);
+        continue;
+      }
+      const sent = limit(() =>
+        putBatch(group).catch((err: unknown) => {
+          throw err instanceof FarmRequestError && !(err instanceof UploadError) ? new UploadError(err) : err;
+        }),
+      ).then((taken) => (taken ? undefined : uploadAll(group.map((b) => put(`v1/blobs/${b.digest}`, inputs.blobPath(b.digest), b.size)))));
+      const keys = group.map((b) => `${base}\0v1/blobs/${b.digest}`);
+      const settled = sent.finally(() => {
+        for (const k of keys) if (inFlight.get(k) === settled) inFlight.delete(k);
+      });
+      for (const k of keys) inFlight.set(k, settled);
+      pending.push(settled);
+    }
+    for (const b of single) pending.push(once(`v1/blobs/${b.digest}`, inputs.blobPath(b.digest), b.size));
+    return pending;
+  };
   /** Runs with `blobs` in the request where the builder takes them (else uploaded first); a builder that turns out not to take them is sent them by upload. */
   const runWith = async (blobs: readonly JobInput[]) => {
     const busy = new Set(blobs.filter((b) => carrying.has(`${base}\0${b.digest}`) || inFlight.has(`${base}\0v1/blobs/${b.digest}`)));
@@ -207,8 +280,8 @@ interface JobInput {
 /** A blob up to this size is read without the thread pool: a promise-based read costs four round trips there, several times the read. */
 const SYNC_READ_MAX = 1024 * 1024;
 
-/** The run request with `blobs` after it, each read from the input store straight into its place in the one body buffer. */
-async function runBodyWithBlobs(requestJson: string, blobs: readonly JobInput[], inputs: InputStore): Promise<Buffer> {
+/** The run request (or `{}` for blobs alone) with `blobs` after it, each read from the input store straight into its place in the one body buffer. */
+async function blobsBody(requestJson: string, blobs: readonly JobInput[], inputs: InputStore): Promise<Buffer> {
   const { body, slots } = runWithBlobsFrame(requestJson, blobs);
   await Promise.all(blobs.map((b, i) => (b.size <= SYNC_READ_MAX ? readBlobSync(inputs.blobPath(b.digest), slots[i]!) : readBlob(inputs.blobPath(b.digest), slots[i]!))));
   return body;

@@ -15,6 +15,12 @@ export const RUN_WITH_BLOBS_CONTENT_TYPE = "application/vnd.reprise.run-with-blo
  * (an older one) is sent blobs by `PUT /v1/blobs/…` only.
  */
 export const INLINE_BLOBS_HEADER = "x-reprise-inline-blobs";
+/**
+ * `POST /v1/blobs` with this type: blobs only, framed as a run with blobs
+ * whose header is `{"blobs": [...]}` (docs/dist-protocol.md, "Blobs in one
+ * request"). A builder that answers 404 (an older one) is sent them by `PUT`.
+ */
+export const BLOBS_CONTENT_TYPE = "application/vnd.reprise.blobs";
 /** Longest JSON part of such a body: a job's description, never its inputs' bytes. */
 export const MAX_RUN_HEADER_BYTES = 8 * 1024 * 1024;
 
