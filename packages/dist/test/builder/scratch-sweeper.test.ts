@@ -42,7 +42,8 @@ describe("job scratch sweeper", () => {
     const sweeper = new ScratchSweeper(10);
     const dirs = [scratch("w1"), scratch("w2", 600)];
     for (const d of dirs) sweeper.discard(d);
-    for (let i = 0; i < 200 && dirs.some((d) => existsSync(d)); i++) await new Promise((r) => setTimeout(r, 20));
+    // The worker's answer (its thread id) reaches this thread a moment after the trees are gone: wait for both.
+    for (let i = 0; i < 200 && (dirs.some((d) => existsSync(d)) || sweeper.remover.lastThreadId === undefined); i++) await new Promise((r) => setTimeout(r, 20));
     expect(dirs.filter((d) => existsSync(d))).toEqual([]);
     expect(sweeper.remover.lastThreadId).toBeGreaterThan(threadId);
     expect(sweeper.remover.fellBack).toBe(0);
